@@ -1,0 +1,150 @@
+//! Access tokens, scopes and the acting operator.
+//!
+//! A request is made by an app (its access token) on behalf of a user (the
+//! `unionId` query parameter). [`Drive::authenticate`] turns the token into a
+//! [`Principal`]; [`Drive::operator`] checks the operation's scope and the user's
+//! membership and yields the [`Operator`]; [`Drive::authorize_space`] is the one
+//! place that decides whether an operator may act on a space.
+
+use orgdrive_meta::{AppRecord, SpaceRecord, TokenRecord, UserRecord};
+use sha2::{Digest, Sha256};
+
+use crate::identity::secret_hash;
+use crate::ids::random_token;
+use crate::{now_ms, Drive, DriveError, DriveResult, Scope};
+
+/// Lifetime of an access token, in seconds (DingTalk: 7200).
+pub const ACCESS_TOKEN_TTL_SECS: i64 = 7200;
+
+/// An issued access token.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub access_token: String,
+    pub expire_in: i64,
+}
+
+/// The app a valid access token belongs to.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub app: AppRecord,
+}
+
+impl Principal {
+    fn has_scope(&self, scope: Scope) -> bool {
+        self.app.scopes.iter().any(|s| s == scope.as_str())
+    }
+}
+
+/// An app acting for one of its org's users.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub app: AppRecord,
+    pub user: UserRecord,
+}
+
+impl Operator {
+    pub fn corp_id(&self) -> &str {
+        &self.app.corp_id
+    }
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Drive {
+    /// GetAccessToken: exchanges app credentials for a new token valid for
+    /// [`ACCESS_TOKEN_TTL_SECS`]. Earlier tokens stay valid until they expire.
+    pub async fn issue_token(&self, app_key: &str, app_secret: &str) -> DriveResult<AccessToken> {
+        let invalid = || DriveError::InvalidAuthentication("appKey or appSecret is invalid".into());
+        let app = self
+            .meta
+            .get_app_by_key(app_key)
+            .await?
+            .ok_or_else(invalid)?;
+        if secret_hash(&app.secret_salt, app_secret) != app.secret_hash {
+            return Err(invalid());
+        }
+        let access_token = random_token();
+        self.meta
+            .insert_token(&TokenRecord {
+                token_hash: token_hash(&access_token),
+                app_id: app.app_id,
+                expires_at: now_ms() + ACCESS_TOKEN_TTL_SECS * 1000,
+            })
+            .await?;
+        Ok(AccessToken {
+            access_token,
+            expire_in: ACCESS_TOKEN_TTL_SECS,
+        })
+    }
+
+    /// Resolves the `x-acs-dingtalk-access-token` header.
+    pub async fn authenticate(&self, token: Option<&str>) -> DriveResult<Principal> {
+        let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
+            DriveError::InvalidAuthentication("missing x-acs-dingtalk-access-token".into())
+        })?;
+        match self
+            .meta
+            .find_live_token(&token_hash(token), now_ms())
+            .await?
+        {
+            Some((_, app)) => Ok(Principal { app }),
+            None => Err(DriveError::InvalidAuthentication(
+                "the access token is invalid or expired".into(),
+            )),
+        }
+    }
+
+    /// Checks the scope the operation needs (if any) and that `union_id` names a
+    /// user of the token's org.
+    pub async fn operator(
+        &self,
+        principal: Principal,
+        scope: Option<Scope>,
+        union_id: Option<&str>,
+    ) -> DriveResult<Operator> {
+        if let Some(required) = scope {
+            if !principal.has_scope(required) {
+                return Err(DriveError::ScopeDenied { required });
+            }
+        }
+        let union_id = union_id
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| DriveError::param("unionId", "unionId is required"))?;
+        let user = self
+            .meta
+            .get_user(&principal.app.corp_id, union_id)
+            .await?
+            .ok_or_else(|| {
+                DriveError::PermissionDenied(format!(
+                    "{union_id} is not a user of organization {}",
+                    principal.app.corp_id
+                ))
+            })?;
+        Ok(Operator {
+            app: principal.app,
+            user,
+        })
+    }
+
+    /// May `op` act on `space`? Spaces of other orgs do not exist for the
+    /// operator; spaces of other apps of the same org are refused. (Per-dentry
+    /// roles join this check when permissions arrive.)
+    pub(crate) fn authorize_space(&self, op: &Operator, space: &SpaceRecord) -> DriveResult<()> {
+        if space.corp_id != op.app.corp_id {
+            return Err(unknown_space(&space.space_id));
+        }
+        if space.app_id != op.app.app_id {
+            return Err(DriveError::PermissionDenied(format!(
+                "space {} belongs to another app",
+                space.space_id
+            )));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn unknown_space(space_id: &str) -> DriveError {
+    DriveError::not_found("spaceId", format!("space {space_id} does not exist"))
+}

@@ -1,0 +1,68 @@
+//! The domain's error vocabulary. The HTTP layer maps each variant to a
+//! DingTalk error code and status in exactly one place.
+
+use orgdrive_meta::MetaError;
+
+use crate::Scope;
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// Bad input; `field` names the offending parameter (`paramError.<field>`).
+    #[error("{message}")]
+    InvalidParam {
+        field: Option<String>,
+        message: String,
+    },
+    /// The addressed resource does not exist (reported against the id's field).
+    #[error("{message}")]
+    NotFound {
+        field: &'static str,
+        message: String,
+    },
+    /// Missing, unknown or expired access token, or bad app credentials.
+    #[error("{0}")]
+    InvalidAuthentication(String),
+    /// The app behind the token was not granted the scope the operation needs.
+    #[error("the access token lacks scope {required}")]
+    ScopeDenied { required: Scope },
+    /// The operator may not do this here.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A unique value is already taken (admin plane).
+    #[error("{message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
+    /// The record is still in use and cannot be deleted (admin plane).
+    #[error("{0}")]
+    InUse(String),
+    /// Something broke on our side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type DriveResult<T> = Result<T, DriveError>;
+
+impl DriveError {
+    pub fn param(field: &str, message: impl Into<String>) -> DriveError {
+        DriveError::InvalidParam {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(field: &'static str, message: impl Into<String>) -> DriveError {
+        DriveError::NotFound {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<MetaError> for DriveError {
+    fn from(e: MetaError) -> DriveError {
+        DriveError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,187 @@
+//! The admin API under `/admin/v1`, guarded by the admin token
+//! (`Authorization: Bearer ...`): organizations, apps, users, departments and
+//! department members. JSON in and out; lists are `{"items": [...]}`.
+
+use axum::extract::{Path, State};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use orgdrive_core::{NewApp, NewDept, NewOrg, NewUser};
+
+use crate::extract::{AdminAuth, WireJson};
+use crate::wire::{
+    AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, CreateAppRequest,
+    CreateDeptRequest, CreateOrgRequest, CreateUserRequest, List, Success,
+};
+use crate::{ApiError, ServerState};
+
+type Reply<T> = Result<Json<T>, ApiError>;
+
+pub fn routes(state: ServerState) -> Router<ServerState> {
+    Router::new()
+        .route("/orgs", get(list_orgs).post(create_org))
+        .route("/orgs/{corp_id}", get(get_org).delete(delete_org))
+        .route("/orgs/{corp_id}/apps", get(list_apps).post(create_app))
+        .route("/orgs/{corp_id}/apps/{app_id}", delete(delete_app))
+        .route("/orgs/{corp_id}/users", get(list_users).post(create_user))
+        .route("/orgs/{corp_id}/users/{union_id}", delete(delete_user))
+        .route("/orgs/{corp_id}/depts", get(list_depts).post(create_dept))
+        .route("/orgs/{corp_id}/depts/{dept_id}", delete(delete_dept))
+        .route(
+            "/orgs/{corp_id}/depts/{dept_id}/members",
+            get(list_members).post(add_member),
+        )
+        .route(
+            "/orgs/{corp_id}/depts/{dept_id}/members/{union_id}",
+            delete(remove_member),
+        )
+        .route_layer(axum::middleware::from_extractor_with_state::<AdminAuth, _>(
+            state,
+        ))
+}
+
+const OK: Success = Success { success: true };
+
+async fn create_org(
+    State(s): State<ServerState>,
+    WireJson(body): WireJson<CreateOrgRequest>,
+) -> Reply<AdminOrg> {
+    let org = s
+        .drive
+        .create_org(NewOrg {
+            name: body.name,
+            capacity: body.capacity,
+        })
+        .await?;
+    Ok(Json(org.into()))
+}
+
+async fn list_orgs(State(s): State<ServerState>) -> Reply<List<AdminOrg>> {
+    Ok(Json(List::of(s.drive.list_orgs().await?)))
+}
+
+async fn get_org(State(s): State<ServerState>, Path(corp_id): Path<String>) -> Reply<AdminOrg> {
+    Ok(Json(s.drive.org(&corp_id).await?.into()))
+}
+
+async fn delete_org(State(s): State<ServerState>, Path(corp_id): Path<String>) -> Reply<Success> {
+    s.drive.delete_org(&corp_id).await?;
+    Ok(Json(OK))
+}
+
+async fn create_app(
+    State(s): State<ServerState>,
+    Path(corp_id): Path<String>,
+    WireJson(body): WireJson<CreateAppRequest>,
+) -> Reply<AdminApp> {
+    let input = NewApp {
+        name: body.name,
+        scopes: body.scopes,
+        app_key: body.app_key,
+        app_secret: body.app_secret,
+    };
+    let created = s.drive.create_app(&corp_id, input).await?;
+    let mut wire = AdminApp::from(created.app);
+    wire.app_secret = Some(created.app_secret);
+    Ok(Json(wire))
+}
+
+async fn list_apps(
+    State(s): State<ServerState>,
+    Path(corp_id): Path<String>,
+) -> Reply<List<AdminApp>> {
+    Ok(Json(List::of(s.drive.list_apps(&corp_id).await?)))
+}
+
+async fn delete_app(
+    State(s): State<ServerState>,
+    Path((corp_id, app_id)): Path<(String, String)>,
+) -> Reply<Success> {
+    s.drive.delete_app(&corp_id, &app_id).await?;
+    Ok(Json(OK))
+}
+
+async fn create_user(
+    State(s): State<ServerState>,
+    Path(corp_id): Path<String>,
+    WireJson(body): WireJson<CreateUserRequest>,
+) -> Reply<AdminUser> {
+    let input = NewUser {
+        name: body.name,
+        org_admin: body.org_admin,
+        union_id: body.union_id,
+        user_id: body.user_id,
+    };
+    Ok(Json(s.drive.create_user(&corp_id, input).await?.into()))
+}
+
+async fn list_users(
+    State(s): State<ServerState>,
+    Path(corp_id): Path<String>,
+) -> Reply<List<AdminUser>> {
+    Ok(Json(List::of(s.drive.list_users(&corp_id).await?)))
+}
+
+async fn delete_user(
+    State(s): State<ServerState>,
+    Path((corp_id, union_id)): Path<(String, String)>,
+) -> Reply<Success> {
+    s.drive.delete_user(&corp_id, &union_id).await?;
+    Ok(Json(OK))
+}
+
+async fn create_dept(
+    State(s): State<ServerState>,
+    Path(corp_id): Path<String>,
+    WireJson(body): WireJson<CreateDeptRequest>,
+) -> Reply<AdminDept> {
+    let input = NewDept {
+        name: body.name,
+        parent_id: body.parent_id,
+    };
+    Ok(Json(s.drive.create_dept(&corp_id, input).await?.into()))
+}
+
+async fn list_depts(
+    State(s): State<ServerState>,
+    Path(corp_id): Path<String>,
+) -> Reply<List<AdminDept>> {
+    Ok(Json(List::of(s.drive.list_depts(&corp_id).await?)))
+}
+
+async fn delete_dept(
+    State(s): State<ServerState>,
+    Path((corp_id, dept_id)): Path<(String, String)>,
+) -> Reply<Success> {
+    s.drive.delete_dept(&corp_id, &dept_id).await?;
+    Ok(Json(OK))
+}
+
+async fn add_member(
+    State(s): State<ServerState>,
+    Path((corp_id, dept_id)): Path<(String, String)>,
+    WireJson(body): WireJson<AddMemberRequest>,
+) -> Reply<Success> {
+    s.drive
+        .add_dept_member(&corp_id, &dept_id, &body.union_id)
+        .await?;
+    Ok(Json(OK))
+}
+
+async fn list_members(
+    State(s): State<ServerState>,
+    Path((corp_id, dept_id)): Path<(String, String)>,
+) -> Reply<List<AdminUser>> {
+    Ok(Json(List::of(
+        s.drive.list_dept_members(&corp_id, &dept_id).await?,
+    )))
+}
+
+async fn remove_member(
+    State(s): State<ServerState>,
+    Path((corp_id, dept_id, union_id)): Path<(String, String, String)>,
+) -> Reply<Success> {
+    s.drive
+        .remove_dept_member(&corp_id, &dept_id, &union_id)
+        .await?;
+    Ok(Json(OK))
+}

@@ -1,0 +1,48 @@
+//! Spaces: AddSpace (`POST /v1.0/storage/spaces`) and GetSpace
+//! (`GET /v1.0/storage/spaces/{spaceId}`).
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use orgdrive_core::NewSpace;
+
+use crate::extract::{scope, Caller, WireJson};
+use crate::wire::{AddSpaceRequest, SpaceResponse};
+use crate::{ApiError, ServerState};
+
+pub fn routes() -> Router<ServerState> {
+    Router::new()
+        .route("/v1.0/storage/spaces", post(add_space))
+        .route("/v1.0/storage/spaces/{space_id}", get(get_space))
+}
+
+async fn add_space(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::SpaceWrite>,
+    WireJson(body): WireJson<AddSpaceRequest>,
+) -> Result<Json<SpaceResponse>, ApiError> {
+    let input = match body.option {
+        None => NewSpace::default(),
+        Some(o) => NewSpace {
+            name: o.name,
+            quota: o.quota,
+            can_search: o.capabilities.map(|c| c.can_search),
+            can_rename: o.capabilities.map(|c| c.can_rename),
+            can_record_recent_file: o.capabilities.map(|c| c.can_record_recent_file),
+            scene: o.scene,
+            scene_id: o.scene_id,
+            owner_type: o.owner_type,
+        },
+    };
+    let view = state.drive.add_space(&op, input).await?;
+    Ok(Json(SpaceResponse { space: view.into() }))
+}
+
+async fn get_space(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::SpaceRead>,
+    Path(space_id): Path<String>,
+) -> Result<Json<SpaceResponse>, ApiError> {
+    let view = state.drive.get_space(&op, &space_id).await?;
+    Ok(Json(SpaceResponse { space: view.into() }))
+}

@@ -1,0 +1,157 @@
+//! DingTalk error bodies: `{"code", "message", "requestid"}` with an HTTP
+//! status. [`ApiError::from`]`(DriveError)` is the one place where domain errors
+//! become DingTalk codes. Every request gets an id (`x-acs-request-id`
+//! response header, `requestid` in error bodies).
+
+use std::any::Any;
+
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use orgdrive_core::DriveError;
+use serde::Serialize;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// Response header carrying the request id.
+pub const REQUEST_ID_HEADER: &str = "x-acs-request-id";
+
+/// Middleware: gives the request an id, visible to error bodies and returned as a header.
+pub async fn with_request_id(request: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// An error as DingTalk reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+    pub required_scopes: Vec<String>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            required_scopes: Vec::new(),
+        }
+    }
+
+    /// 400 `paramError` or `paramError.<field>`.
+    pub fn param(field: Option<&str>, message: impl Into<String>) -> ApiError {
+        let code = match field {
+            Some(field) => format!("paramError.{field}"),
+            None => "paramError".to_string(),
+        };
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+}
+
+impl From<DriveError> for ApiError {
+    fn from(e: DriveError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            DriveError::InvalidParam { field, .. } => ApiError::param(field.as_deref(), message),
+            DriveError::NotFound { field, .. } => ApiError::param(Some(field), message),
+            DriveError::InvalidAuthentication(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "InvalidAuthentication", message)
+            }
+            DriveError::ScopeDenied { required } => ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "Forbidden.AccessDenied.AccessTokenPermissionDenied".into(),
+                message,
+                required_scopes: vec![required.as_str().to_string()],
+            },
+            DriveError::PermissionDenied(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "permissionDenied", message)
+            }
+            DriveError::Conflict { field, .. } => {
+                ApiError::new(StatusCode::CONFLICT, format!("conflict.{field}"), message)
+            }
+            DriveError::InUse(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            DriveError::Internal(_) => {
+                tracing::error!(error = %message, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "systemError", message)
+            }
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> ApiError {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("request body exceeds {} bytes", crate::MAX_JSON_BODY_BYTES)
+        } else {
+            rejection.body_text()
+        };
+        ApiError::new(status, "paramError", message)
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> ApiError {
+        ApiError::param(None, rejection.body_text())
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    requestid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accessdenieddetail: Option<AccessDeniedDetail<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessDeniedDetail<'a> {
+    required_scopes: &'a [String],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: &self.code,
+            message: &self.message,
+            requestid: current_request_id(),
+            accessdenieddetail: (!self.required_scopes.is_empty()).then_some(AccessDeniedDetail {
+                required_scopes: &self.required_scopes,
+            }),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A handler panicked: answer 500 `systemError` instead of dropping the connection.
+pub fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "systemError",
+        "internal error",
+    )
+    .into_response()
+}

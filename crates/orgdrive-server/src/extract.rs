@@ -1,0 +1,201 @@
+//! Request extractors: JSON bodies with field-naming errors ([`WireJson`]), the
+//! calling operator with its required scope ([`Caller`]), the caller's app
+//! alone ([`CallerApp`]) and the admin bearer token ([`AdminAuth`]).
+
+use std::marker::PhantomData;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use orgdrive_core::{Operator, Principal, Scope};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::{ApiError, ServerState};
+
+/// Header carrying the DingTalk access token.
+pub const ACCESS_TOKEN_HEADER: &str = "x-acs-dingtalk-access-token";
+
+/// A JSON request body. An absent or empty body reads as `{}`; syntax errors
+/// are `paramError`, type errors `paramError.<field>` for the innermost field.
+pub struct WireJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for WireJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state).await?;
+        parse_json(&bytes).map(WireJson)
+    }
+}
+
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
+    de.end()
+        .map_err(|e| ApiError::param(None, format!("malformed JSON body: {e}")))?;
+    Ok(value)
+}
+
+fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        return ApiError::param(None, format!("malformed JSON body: {inner}"));
+    }
+    let text = inner.to_string();
+    // serde reports a missing field against its parent: take the name from the message.
+    if let Some(rest) = text.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return ApiError::param(Some(field), format!("{field} is required"));
+    }
+    let field = path
+        .rsplit('.')
+        .find(|segment| !segment.is_empty() && !segment.starts_with('[') && *segment != "?");
+    let field = field.map(|f| f.split('[').next().unwrap_or(f));
+    match field {
+        Some(field) => ApiError::param(Some(field), format!("{path}: {text}")),
+        None => ApiError::param(None, format!("request body: {text}")),
+    }
+}
+
+/// The first value of query parameter `name`.
+fn query_param(parts: &Parts, name: &str) -> Option<String> {
+    let query = parts.uri.query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+async fn principal(parts: &Parts, state: &ServerState) -> Result<Principal, ApiError> {
+    let token = parts
+        .headers
+        .get(ACCESS_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok());
+    Ok(state.drive.authenticate(token).await?)
+}
+
+/// The scope an operation requires, as a type: `Caller<scope::SpaceWrite>`.
+pub trait RequiredScope {
+    const SCOPE: Option<Scope>;
+}
+
+/// Marker types naming the scopes of reference §1.
+pub mod scope {
+    use super::{RequiredScope, Scope};
+
+    macro_rules! scopes {
+        ($($name:ident),*) => {$(
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Option<Scope> = Some(Scope::$name);
+            }
+        )*};
+    }
+    scopes!(SpaceWrite, SpaceRead, OrgRead);
+
+    /// Any valid token will do (e.g. GetCurrentApp: an app reading its own record).
+    pub struct AnyScope;
+    impl RequiredScope for AnyScope {
+        const SCOPE: Option<Scope> = None;
+    }
+}
+
+/// The operator of a storage call: a valid token (else `InvalidAuthentication`)
+/// whose app holds scope `S` (else `Forbidden.AccessDenied...`), acting for the
+/// `unionId` query parameter (else `paramError.unionId` / `permissionDenied`).
+pub struct Caller<S>(pub Operator, pub PhantomData<S>);
+
+impl<S: RequiredScope> FromRequestParts<ServerState> for Caller<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
+        let principal = principal(parts, state).await?;
+        let union_id = query_param(parts, "unionId");
+        let operator = state
+            .drive
+            .operator(principal, S::SCOPE, union_id.as_deref())
+            .await?;
+        Ok(Caller(operator, PhantomData))
+    }
+}
+
+/// Requests to the admin API: `Authorization: Bearer <admin token>`.
+pub struct AdminAuth;
+
+impl FromRequestParts<ServerState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
+        let presented = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|token| <[u8; 32]>::from(Sha256::digest(token.trim())));
+        if presented.as_ref() == Some(&*state.admin_token_sha256) {
+            Ok(AdminAuth)
+        } else {
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthentication",
+                "admin API needs Authorization: Bearer <admin token>",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Body {
+        option: Option<Opt>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Opt {
+        quota: Option<i64>,
+        scene_id: Option<String>,
+        required: Option<Req>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Req {
+        name: String,
+    }
+
+    fn code(body: &str) -> String {
+        parse_json::<Body>(body.as_bytes()).unwrap_err().code
+    }
+
+    #[test]
+    fn empty_body_reads_as_empty_object() {
+        assert!(parse_json::<Body>(b"").unwrap().option.is_none());
+        assert!(parse_json::<Body>(b"  ").unwrap().option.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_innermost_field() {
+        assert_eq!(code(r#"{"option":{"quota":"big"}}"#), "paramError.quota");
+        assert_eq!(code(r#"{"option":{"quota":1.5}}"#), "paramError.quota");
+        assert_eq!(code(r#"{"option":{"sceneId":7}}"#), "paramError.sceneId");
+        assert_eq!(code(r#"{"option":{"required":{}}}"#), "paramError.name");
+        assert_eq!(code(r#"{"option":"#), "paramError");
+        assert_eq!(code(r#"[1,2]"#), "paramError");
+        assert_eq!(code(r#"{} trailing"#), "paramError");
+    }
+}

@@ -1,0 +1,361 @@
+//! Wire types: one Rust type per JSON object of the DingTalk API (and of the
+//! admin API), with the exact camelCase field names, and the conversions from
+//! domain views. Optional fields absent from a response are omitted, never null.
+
+use orgdrive_core::{
+    iso8601, AppRecord, AppView, DeptRecord, OrgRecord, OrgView, Partition, SpaceView, UserRecord,
+};
+use serde::{Deserialize, Serialize};
+
+// ---- oauth2 ----------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetAccessTokenRequest {
+    pub app_key: Option<String>,
+    pub app_secret: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetAccessTokenResponse {
+    pub access_token: String,
+    pub expire_in: i64,
+}
+
+// ---- spaces ----------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct AddSpaceRequest {
+    pub option: Option<AddSpaceOption>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddSpaceOption {
+    pub name: Option<String>,
+    pub quota: Option<i64>,
+    pub capabilities: Option<Capabilities>,
+    pub scene: Option<String>,
+    pub scene_id: Option<String>,
+    pub owner_type: Option<String>,
+}
+
+/// `capabilities` of a space, in requests (absent flags = false) and responses.
+#[derive(Serialize, Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Capabilities {
+    pub can_search: bool,
+    pub can_rename: bool,
+    pub can_record_recent_file: bool,
+}
+
+#[derive(Serialize)]
+pub struct SpaceResponse {
+    pub space: Space,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Space {
+    pub id: String,
+    pub corp_id: String,
+    pub creator_id: String,
+    pub owner_type: String,
+    pub owner_id: String,
+    pub modifier_id: String,
+    pub used_quota: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<i64>,
+    pub status: String,
+    pub create_time: String,
+    pub modified_time: String,
+    pub app_id: String,
+    pub scene: String,
+    pub scene_id: String,
+    pub capabilities: Capabilities,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub partitions: Vec<PartitionWire>,
+}
+
+impl From<SpaceView> for Space {
+    fn from(view: SpaceView) -> Space {
+        let s = view.space;
+        Space {
+            id: s.space_id,
+            corp_id: s.corp_id,
+            creator_id: s.creator_id,
+            owner_type: s.owner_type,
+            owner_id: s.owner_id,
+            modifier_id: s.modifier_id,
+            used_quota: s.used_bytes,
+            quota: view.quota,
+            status: s.status,
+            create_time: iso8601(s.created_at),
+            modified_time: iso8601(s.modified_at),
+            app_id: s.app_id,
+            scene: s.scene,
+            scene_id: s.scene_id,
+            capabilities: Capabilities {
+                can_search: s.can_search,
+                can_rename: s.can_rename,
+                can_record_recent_file: s.can_record_recent_file,
+            },
+            name: s.name,
+            partitions: view
+                .partitions
+                .into_iter()
+                .map(PartitionWire::from)
+                .collect(),
+        }
+    }
+}
+
+/// `partitions[]` of spaces, orgs and apps.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartitionWire {
+    pub partition_type: &'static str,
+    pub quota: QuotaWire,
+}
+
+#[derive(Serialize)]
+pub struct QuotaWire {
+    pub used: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved: Option<i64>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl From<Partition> for PartitionWire {
+    fn from(p: Partition) -> PartitionWire {
+        PartitionWire {
+            partition_type: p.partition_type,
+            quota: QuotaWire {
+                used: p.quota.used,
+                max: p.quota.max,
+                reserved: p.quota.reserved,
+                kind: p.quota.kind.as_str(),
+            },
+        }
+    }
+}
+
+fn partitions(list: Vec<Partition>) -> Vec<PartitionWire> {
+    list.into_iter().map(PartitionWire::from).collect()
+}
+
+// ---- org and app -------------------------------------------------------------
+
+#[derive(Serialize)]
+pub struct GetOrgResponse {
+    pub org: Org,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Org {
+    pub corp_id: String,
+    pub partitions: Vec<PartitionWire>,
+}
+
+impl From<OrgView> for Org {
+    fn from(view: OrgView) -> Org {
+        Org {
+            corp_id: view.org.corp_id,
+            partitions: partitions(view.partitions),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct GetCurrentAppResponse {
+    pub app: App,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    pub app_id: String,
+    pub corp_id: String,
+    pub name: String,
+    pub create_time: String,
+    pub modified_time: String,
+    pub partitions: Vec<PartitionWire>,
+}
+
+impl From<AppView> for App {
+    fn from(view: AppView) -> App {
+        App {
+            app_id: view.app.app_id,
+            corp_id: view.app.corp_id,
+            name: view.app.name,
+            create_time: iso8601(view.app.created_at),
+            modified_time: iso8601(view.app.modified_at),
+            partitions: partitions(view.partitions),
+        }
+    }
+}
+
+// ---- admin API ----------------------------------------------------------------
+
+#[derive(Serialize)]
+pub struct Success {
+    pub success: bool,
+}
+
+#[derive(Deserialize)]
+pub struct CreateOrgRequest {
+    pub name: String,
+    pub capacity: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminOrg {
+    pub corp_id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<i64>,
+    pub create_time: String,
+}
+
+impl From<OrgRecord> for AdminOrg {
+    fn from(o: OrgRecord) -> AdminOrg {
+        AdminOrg {
+            corp_id: o.corp_id,
+            name: o.name,
+            capacity: o.capacity,
+            create_time: iso8601(o.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAppRequest {
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub app_key: Option<String>,
+    pub app_secret: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminApp {
+    pub app_id: String,
+    pub corp_id: String,
+    pub name: String,
+    pub app_key: String,
+    /// Only in the response that created the app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_secret: Option<String>,
+    pub scopes: Vec<String>,
+    pub create_time: String,
+}
+
+impl From<AppRecord> for AdminApp {
+    fn from(a: AppRecord) -> AdminApp {
+        AdminApp {
+            app_id: a.app_id,
+            corp_id: a.corp_id,
+            name: a.name,
+            app_key: a.app_key,
+            app_secret: None,
+            scopes: a.scopes,
+            create_time: iso8601(a.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateUserRequest {
+    pub name: String,
+    #[serde(default)]
+    pub org_admin: bool,
+    pub union_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUser {
+    pub union_id: String,
+    pub user_id: String,
+    pub corp_id: String,
+    pub name: String,
+    pub org_admin: bool,
+    pub create_time: String,
+}
+
+impl From<UserRecord> for AdminUser {
+    fn from(u: UserRecord) -> AdminUser {
+        AdminUser {
+            union_id: u.union_id,
+            user_id: u.user_id,
+            corp_id: u.corp_id,
+            name: u.name,
+            org_admin: u.org_admin,
+            create_time: iso8601(u.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDeptRequest {
+    pub name: String,
+    pub parent_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminDept {
+    pub dept_id: String,
+    pub corp_id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    pub create_time: String,
+}
+
+impl From<DeptRecord> for AdminDept {
+    fn from(d: DeptRecord) -> AdminDept {
+        AdminDept {
+            dept_id: d.dept_id,
+            corp_id: d.corp_id,
+            name: d.name,
+            parent_id: d.parent_id,
+            create_time: iso8601(d.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMemberRequest {
+    pub union_id: String,
+}
+
+/// `{"items": [...]}`: every admin list.
+#[derive(Serialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+}
+
+impl<T> List<T> {
+    pub fn of<R>(records: Vec<R>) -> List<T>
+    where
+        T: From<R>,
+    {
+        List {
+            items: records.into_iter().map(T::from).collect(),
+        }
+    }
+}

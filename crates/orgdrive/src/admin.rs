@@ -1,0 +1,277 @@
+//! `orgdrive admin ...`: provisioning without prompts, straight in the data
+//! dir (safe while a server runs on it). Prints the same JSON as the admin API.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use orgdrive_core::{Drive, NewApp, NewDept, NewOrg, NewUser, Scope};
+use orgdrive_server::wire::{AdminApp, AdminDept, AdminOrg, AdminUser, List, Success};
+use serde::Serialize;
+
+#[derive(Args)]
+pub struct AdminArgs {
+    /// Data directory of the server to provision.
+    #[arg(
+        long,
+        env = "ORGDRIVE_DATA_DIR",
+        default_value = "./orgdrive-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Apps of an organization.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Users of an organization.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Departments of an organization.
+    #[command(subcommand)]
+    Dept(DeptCommand),
+    /// Members of a department.
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Storage capacity in bytes (default: unlimited).
+        #[arg(long)]
+        capacity: Option<i64>,
+    },
+    List,
+    Delete {
+        corp_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    Create {
+        #[arg(long)]
+        corp_id: String,
+        #[arg(long)]
+        name: String,
+        /// A granted scope, e.g. Storage.Space.Write (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Grant every storage scope.
+        #[arg(long)]
+        all_scopes: bool,
+        #[arg(long)]
+        app_key: Option<String>,
+        #[arg(long)]
+        app_secret: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        corp_id: String,
+    },
+    Delete {
+        #[arg(long)]
+        corp_id: String,
+        app_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    Create {
+        #[arg(long)]
+        corp_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        org_admin: bool,
+        #[arg(long)]
+        union_id: Option<String>,
+        #[arg(long)]
+        user_id: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        corp_id: String,
+    },
+    Delete {
+        #[arg(long)]
+        corp_id: String,
+        union_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeptCommand {
+    Create {
+        #[arg(long)]
+        corp_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        parent_id: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        corp_id: String,
+    },
+    Delete {
+        #[arg(long)]
+        corp_id: String,
+        dept_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    Add {
+        #[arg(long)]
+        corp_id: String,
+        #[arg(long)]
+        dept_id: String,
+        union_id: String,
+    },
+    List {
+        #[arg(long)]
+        corp_id: String,
+        #[arg(long)]
+        dept_id: String,
+    },
+    Remove {
+        #[arg(long)]
+        corp_id: String,
+        #[arg(long)]
+        dept_id: String,
+        union_id: String,
+    },
+}
+
+fn print(value: impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+const OK: Success = Success { success: true };
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let opened = crate::store::open(&args.data_dir).await?;
+    let result = execute(&opened.drive, args.command).await;
+    opened.meta.close().await;
+    result
+}
+
+async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Org(OrgCommand::Create { name, capacity }) => print(AdminOrg::from(
+            drive.create_org(NewOrg { name, capacity }).await?,
+        )),
+        AdminCommand::Org(OrgCommand::List) => {
+            print(List::<AdminOrg>::of(drive.list_orgs().await?))
+        }
+        AdminCommand::Org(OrgCommand::Delete { corp_id }) => {
+            drive.delete_org(&corp_id).await?;
+            print(OK)
+        }
+        AdminCommand::App(AppCommand::Create {
+            corp_id,
+            name,
+            mut scopes,
+            all_scopes,
+            app_key,
+            app_secret,
+        }) => {
+            if all_scopes {
+                scopes = Scope::ALL.iter().map(|s| s.as_str().to_string()).collect();
+            }
+            let created = drive
+                .create_app(
+                    &corp_id,
+                    NewApp {
+                        name,
+                        scopes,
+                        app_key,
+                        app_secret,
+                    },
+                )
+                .await?;
+            let mut wire = AdminApp::from(created.app);
+            wire.app_secret = Some(created.app_secret);
+            print(wire)
+        }
+        AdminCommand::App(AppCommand::List { corp_id }) => {
+            print(List::<AdminApp>::of(drive.list_apps(&corp_id).await?))
+        }
+        AdminCommand::App(AppCommand::Delete { corp_id, app_id }) => {
+            drive.delete_app(&corp_id, &app_id).await?;
+            print(OK)
+        }
+        AdminCommand::User(UserCommand::Create {
+            corp_id,
+            name,
+            org_admin,
+            union_id,
+            user_id,
+        }) => {
+            let input = NewUser {
+                name,
+                org_admin,
+                union_id,
+                user_id,
+            };
+            print(AdminUser::from(drive.create_user(&corp_id, input).await?))
+        }
+        AdminCommand::User(UserCommand::List { corp_id }) => {
+            print(List::<AdminUser>::of(drive.list_users(&corp_id).await?))
+        }
+        AdminCommand::User(UserCommand::Delete { corp_id, union_id }) => {
+            drive.delete_user(&corp_id, &union_id).await?;
+            print(OK)
+        }
+        AdminCommand::Dept(DeptCommand::Create {
+            corp_id,
+            name,
+            parent_id,
+        }) => print(AdminDept::from(
+            drive
+                .create_dept(&corp_id, NewDept { name, parent_id })
+                .await?,
+        )),
+        AdminCommand::Dept(DeptCommand::List { corp_id }) => {
+            print(List::<AdminDept>::of(drive.list_depts(&corp_id).await?))
+        }
+        AdminCommand::Dept(DeptCommand::Delete { corp_id, dept_id }) => {
+            drive.delete_dept(&corp_id, &dept_id).await?;
+            print(OK)
+        }
+        AdminCommand::Member(MemberCommand::Add {
+            corp_id,
+            dept_id,
+            union_id,
+        }) => {
+            drive.add_dept_member(&corp_id, &dept_id, &union_id).await?;
+            print(OK)
+        }
+        AdminCommand::Member(MemberCommand::List { corp_id, dept_id }) => print(
+            List::<AdminUser>::of(drive.list_dept_members(&corp_id, &dept_id).await?),
+        ),
+        AdminCommand::Member(MemberCommand::Remove {
+            corp_id,
+            dept_id,
+            union_id,
+        }) => {
+            drive
+                .remove_dept_member(&corp_id, &dept_id, &union_id)
+                .await?;
+            print(OK)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The `orgdrive` binary: `serve` runs the server, `admin` provisions orgs,
+//! apps, users and departments straight in a data dir. Every flag has an
+//! environment-variable fallback.
+
+mod admin;
+mod serve;
+mod store;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "orgdrive",
+    version,
+    about = "A self-hosted organization drive speaking the DingTalk Storage Open API v1.0"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Provision orgs, apps, users and departments (prints JSON).
+    Admin(admin::AdminArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ORGDRIVE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Admin(args) => admin::run(args).await,
+    }
+}
