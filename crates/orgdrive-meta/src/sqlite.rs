@@ -104,7 +104,8 @@ fn classify(e: sqlx::Error) -> MetaError {
             let what = message.rsplit(": ").next().unwrap_or("key").to_string();
             return MetaError::Duplicate { what };
         }
-        if db.is_foreign_key_violation() {
+        // ON DELETE RESTRICT reports SQLITE_CONSTRAINT_TRIGGER, not _FOREIGNKEY.
+        if db.is_foreign_key_violation() || message.contains("FOREIGN KEY constraint failed") {
             return MetaError::MissingReference;
         }
     }

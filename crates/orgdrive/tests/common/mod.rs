@@ -1,0 +1,199 @@
+//! Test harness: the real server (SQLite file + OpenDAL fs blobs in a temp
+//! dir) on a random loopback port, and a small HTTP client for it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use orgdrive_blob::BlobStore;
+use orgdrive_core::Drive;
+use orgdrive_meta::{SqliteOptions, SqliteStore};
+use orgdrive_server::{router, serve, ServerState};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A running server over a data dir.
+pub struct TestServer {
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    meta: SqliteStore,
+}
+
+impl TestServer {
+    /// Starts a server on `data_dir` (created if missing).
+    pub async fn start(data_dir: &Path) -> TestServer {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let meta = SqliteStore::open(&data_dir.join("meta.sqlite"), &SqliteOptions::default())
+            .await
+            .unwrap();
+        let blob = BlobStore::filesystem(&data_dir.join("blobs")).unwrap();
+        let drive = Drive::new(Arc::new(meta.clone()), blob).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(ServerState::new(drive, ADMIN_TOKEN));
+        let task = tokio::spawn(async move {
+            serve(listener, app, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            base,
+            data_dir: data_dir.to_path_buf(),
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+            meta,
+        }
+    }
+
+    /// Stops the server gracefully and closes its database.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        self.meta.close().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// An admin API call; returns (status, JSON body).
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(
+                method.parse().unwrap(),
+                self.url(&format!("/admin/v1{path}")),
+            )
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// A storage/oauth2 call with an optional token and raw body; returns (status, JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(token) = token {
+            request = request.header("x-acs-dingtalk-access-token", token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("non-JSON body ({e}) for {method} {path}: {text:?}"));
+        (status, value)
+    }
+}
+
+/// An org with an app (given scopes) and a user, plus a token for the app.
+pub struct Tenant {
+    pub corp_id: String,
+    pub app_id: String,
+    pub app_key: String,
+    pub app_secret: String,
+    pub union_id: String,
+    pub token: String,
+}
+
+pub async fn tenant(server: &TestServer, scopes: &[&str], capacity: Option<i64>) -> Tenant {
+    let (status, org) = server
+        .admin(
+            "POST",
+            "/orgs",
+            Some(json!({"name": "Acme", "capacity": capacity})),
+        )
+        .await;
+    assert_eq!(status, 200, "{org}");
+    let corp_id = org["corpId"].as_str().unwrap().to_string();
+    let (status, app) = server
+        .admin(
+            "POST",
+            &format!("/orgs/{corp_id}/apps"),
+            Some(json!({"name": "App", "scopes": scopes})),
+        )
+        .await;
+    assert_eq!(status, 200, "{app}");
+    let (status, user) = server
+        .admin(
+            "POST",
+            &format!("/orgs/{corp_id}/users"),
+            Some(json!({"name": "Ann", "orgAdmin": true})),
+        )
+        .await;
+    assert_eq!(status, 200, "{user}");
+    let app_key = app["appKey"].as_str().unwrap().to_string();
+    let app_secret = app["appSecret"].as_str().unwrap().to_string();
+    let token = access_token(server, &app_key, &app_secret).await;
+    Tenant {
+        corp_id,
+        app_id: app["appId"].as_str().unwrap().to_string(),
+        app_key,
+        app_secret,
+        union_id: user["unionId"].as_str().unwrap().to_string(),
+        token,
+    }
+}
+
+pub async fn access_token(server: &TestServer, app_key: &str, app_secret: &str) -> String {
+    let body = json!({"appKey": app_key, "appSecret": app_secret}).to_string();
+    let (status, reply) = server
+        .call("POST", "/v1.0/oauth2/accessToken", None, Some(&body))
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["expireIn"], 7200);
+    reply["accessToken"].as_str().unwrap().to_string()
+}
+
+pub const ALL_SCOPES: &[&str] = &[
+    "Storage.Space.Write",
+    "Storage.Space.Read",
+    "Storage.Org.Read",
+    "Storage.File.Write",
+    "Storage.File.Read",
+    "Storage.UploadInfo.Read",
+    "Storage.DownloadInfo.Read",
+];
+
+/// Asserts a DingTalk error body with this status and code.
+pub fn assert_error(reply: &(u16, Value), status: u16, code: &str) {
+    assert_eq!(reply.0, status, "{}", reply.1);
+    assert_eq!(reply.1["code"], code, "{}", reply.1);
+    assert!(
+        reply.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        reply.1
+    );
+    assert!(
+        reply.1["requestid"].as_str().is_some_and(|r| r.len() == 32),
+        "{}",
+        reply.1
+    );
+}
