@@ -21,16 +21,12 @@ impl BlobStore {
     /// A store keeping objects as files under `root` (created if missing).
     pub fn filesystem(root: &Path) -> Result<BlobStore, BlobError> {
         let builder = services::Fs::default().root(&root.to_string_lossy());
-        Ok(BlobStore {
-            op: Operator::new(builder)?.finish(),
-        })
+        Ok(BlobStore { op: Operator::new(builder)?.finish() })
     }
 
     /// A store keeping objects in process memory (tests, demos).
     pub fn memory() -> Result<BlobStore, BlobError> {
-        Ok(BlobStore {
-            op: Operator::new(services::Memory::default())?.finish(),
-        })
+        Ok(BlobStore { op: Operator::new(services::Memory::default())?.finish() })
     }
 
     /// Checks that the store answers (used at startup).
@@ -54,11 +50,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::filesystem(&dir.path().join("blobs")).unwrap();
         store.check().await.unwrap();
-        store
-            .operator()
-            .write("a/b", b"hello".to_vec())
-            .await
-            .unwrap();
+        store.operator().write("a/b", b"hello".to_vec()).await.unwrap();
         let read = store.operator().read("a/b").await.unwrap().to_vec();
         assert_eq!(read, b"hello");
         assert!(dir.path().join("blobs/a/b").exists());

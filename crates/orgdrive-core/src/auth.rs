@@ -57,11 +57,7 @@ impl Drive {
     /// [`ACCESS_TOKEN_TTL_SECS`]. Earlier tokens stay valid until they expire.
     pub async fn issue_token(&self, app_key: &str, app_secret: &str) -> DriveResult<AccessToken> {
         let invalid = || DriveError::InvalidAuthentication("appKey or appSecret is invalid".into());
-        let app = self
-            .meta
-            .get_app_by_key(app_key)
-            .await?
-            .ok_or_else(invalid)?;
+        let app = self.meta.get_app_by_key(app_key).await?.ok_or_else(invalid)?;
         if secret_hash(&app.secret_salt, app_secret) != app.secret_hash {
             return Err(invalid());
         }
@@ -73,10 +69,7 @@ impl Drive {
                 expires_at: now_ms() + ACCESS_TOKEN_TTL_SECS * 1000,
             })
             .await?;
-        Ok(AccessToken {
-            access_token,
-            expire_in: ACCESS_TOKEN_TTL_SECS,
-        })
+        Ok(AccessToken { access_token, expire_in: ACCESS_TOKEN_TTL_SECS })
     }
 
     /// Resolves the `x-acs-dingtalk-access-token` header.
@@ -84,11 +77,7 @@ impl Drive {
         let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
             DriveError::InvalidAuthentication("missing x-acs-dingtalk-access-token".into())
         })?;
-        match self
-            .meta
-            .find_live_token(&token_hash(token), now_ms())
-            .await?
-        {
+        match self.meta.find_live_token(&token_hash(token), now_ms()).await? {
             Some((_, app)) => Ok(Principal { app }),
             None => Err(DriveError::InvalidAuthentication(
                 "the access token is invalid or expired".into(),
@@ -112,20 +101,14 @@ impl Drive {
         let union_id = union_id
             .filter(|u| !u.is_empty())
             .ok_or_else(|| DriveError::param("unionId", "unionId is required"))?;
-        let user = self
-            .meta
-            .get_user(&principal.app.corp_id, union_id)
-            .await?
-            .ok_or_else(|| {
+        let user =
+            self.meta.get_user(&principal.app.corp_id, union_id).await?.ok_or_else(|| {
                 DriveError::PermissionDenied(format!(
                     "{union_id} is not a user of organization {}",
                     principal.app.corp_id
                 ))
             })?;
-        Ok(Operator {
-            app: principal.app,
-            user,
-        })
+        Ok(Operator { app: principal.app, user })
     }
 
     /// May `op` act on `space`? Spaces of other orgs do not exist for the

@@ -10,16 +10,10 @@ use crate::Scope;
 pub enum DriveError {
     /// Bad input; `field` names the offending parameter (`paramError.<field>`).
     #[error("{message}")]
-    InvalidParam {
-        field: Option<String>,
-        message: String,
-    },
+    InvalidParam { field: Option<String>, message: String },
     /// The addressed resource does not exist (reported against the id's field).
     #[error("{message}")]
-    NotFound {
-        field: &'static str,
-        message: String,
-    },
+    NotFound { field: &'static str, message: String },
     /// Missing, unknown or expired access token, or bad app credentials.
     #[error("{0}")]
     InvalidAuthentication(String),
@@ -31,10 +25,7 @@ pub enum DriveError {
     PermissionDenied(String),
     /// A unique value is already taken (admin plane).
     #[error("{message}")]
-    Conflict {
-        field: &'static str,
-        message: String,
-    },
+    Conflict { field: &'static str, message: String },
     /// The record is still in use and cannot be deleted (admin plane).
     #[error("{0}")]
     InUse(String),
@@ -47,17 +38,11 @@ pub type DriveResult<T> = Result<T, DriveError>;
 
 impl DriveError {
     pub fn param(field: &str, message: impl Into<String>) -> DriveError {
-        DriveError::InvalidParam {
-            field: Some(field.to_string()),
-            message: message.into(),
-        }
+        DriveError::InvalidParam { field: Some(field.to_string()), message: message.into() }
     }
 
     pub fn not_found(field: &'static str, message: impl Into<String>) -> DriveError {
-        DriveError::NotFound {
-            field,
-            message: message.into(),
-        }
+        DriveError::NotFound { field, message: message.into() }
     }
 }
 

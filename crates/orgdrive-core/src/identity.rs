@@ -72,10 +72,7 @@ pub(crate) fn secret_hash(salt: &str, secret: &str) -> String {
 }
 
 fn duplicate(field: &'static str, value: &str) -> DriveError {
-    DriveError::Conflict {
-        field,
-        message: format!("{field} {value} is already taken"),
-    }
+    DriveError::Conflict { field, message: format!("{field} {value} is already taken") }
 }
 
 fn unknown_org(corp_id: &str) -> DriveError {
@@ -89,12 +86,7 @@ impl Drive {
         if !self.meta.is_empty().await? {
             return Ok(None);
         }
-        let org = self
-            .create_org(NewOrg {
-                name: "Demo Org".into(),
-                capacity: None,
-            })
-            .await?;
+        let org = self.create_org(NewOrg { name: "Demo Org".into(), capacity: None }).await?;
         let app = self
             .create_app(
                 &org.corp_id,
@@ -108,11 +100,7 @@ impl Drive {
         let user = self
             .create_user(
                 &org.corp_id,
-                NewUser {
-                    name: "Demo Admin".into(),
-                    org_admin: true,
-                    ..NewUser::default()
-                },
+                NewUser { name: "Demo Admin".into(), org_admin: true, ..NewUser::default() },
             )
             .await?;
         Ok(Some(DemoAccount { org, app, user }))
@@ -122,10 +110,7 @@ impl Drive {
         let name = validate::display_name("name", &input.name)?;
         if let Some(capacity) = input.capacity {
             if capacity < 0 {
-                return Err(DriveError::param(
-                    "capacity",
-                    "capacity must not be negative",
-                ));
+                return Err(DriveError::param("capacity", "capacity must not be negative"));
             }
         }
         let now = now_ms();
@@ -145,19 +130,16 @@ impl Drive {
     }
 
     pub async fn org(&self, corp_id: &str) -> DriveResult<OrgRecord> {
-        self.meta
-            .get_org(corp_id)
-            .await?
-            .ok_or_else(|| unknown_org(corp_id))
+        self.meta.get_org(corp_id).await?.ok_or_else(|| unknown_org(corp_id))
     }
 
     pub async fn delete_org(&self, corp_id: &str) -> DriveResult<()> {
         match self.meta.delete_org(corp_id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(unknown_org(corp_id)),
-            Err(MetaError::InUse) => Err(DriveError::InUse(format!(
-                "organization {corp_id} still owns spaces"
-            ))),
+            Err(MetaError::InUse) => {
+                Err(DriveError::InUse(format!("organization {corp_id} still owns spaces")))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -224,10 +206,9 @@ impl Drive {
     pub async fn delete_app(&self, corp_id: &str, app_id: &str) -> DriveResult<()> {
         match self.meta.delete_app(corp_id, app_id).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(DriveError::not_found(
-                "appId",
-                format!("app {app_id} does not exist"),
-            )),
+            Ok(false) => {
+                Err(DriveError::not_found("appId", format!("app {app_id} does not exist")))
+            }
             Err(MetaError::InUse) => {
                 Err(DriveError::InUse(format!("app {app_id} still owns spaces")))
             }
@@ -273,10 +254,7 @@ impl Drive {
         if self.meta.delete_user(corp_id, union_id).await? {
             Ok(())
         } else {
-            Err(DriveError::not_found(
-                "unionId",
-                format!("user {union_id} does not exist"),
-            ))
+            Err(DriveError::not_found("unionId", format!("user {union_id} does not exist")))
         }
     }
 
@@ -292,10 +270,7 @@ impl Drive {
             Ok(()) => Ok(dept),
             Err(MetaError::MissingReference) => {
                 self.org(corp_id).await?;
-                Err(DriveError::not_found(
-                    "parentId",
-                    "parent department does not exist",
-                ))
+                Err(DriveError::not_found("parentId", "parent department does not exist"))
             }
             Err(e) => Err(e.into()),
         }
@@ -310,9 +285,9 @@ impl Drive {
         match self.meta.delete_dept(corp_id, dept_id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(unknown_dept(dept_id)),
-            Err(MetaError::InUse) => Err(DriveError::InUse(format!(
-                "department {dept_id} has sub-departments"
-            ))),
+            Err(MetaError::InUse) => {
+                Err(DriveError::InUse(format!("department {dept_id} has sub-departments")))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -327,10 +302,7 @@ impl Drive {
             Ok(()) => Ok(()),
             Err(MetaError::MissingReference) => {
                 if self.meta.get_user(corp_id, union_id).await?.is_none() {
-                    Err(DriveError::not_found(
-                        "unionId",
-                        format!("user {union_id} does not exist"),
-                    ))
+                    Err(DriveError::not_found("unionId", format!("user {union_id} does not exist")))
                 } else {
                     Err(unknown_dept(dept_id))
                 }
@@ -344,13 +316,7 @@ impl Drive {
         corp_id: &str,
         dept_id: &str,
     ) -> DriveResult<Vec<UserRecord>> {
-        if !self
-            .meta
-            .list_depts(corp_id)
-            .await?
-            .iter()
-            .any(|d| d.dept_id == dept_id)
-        {
+        if !self.meta.list_depts(corp_id).await?.iter().any(|d| d.dept_id == dept_id) {
             return Err(unknown_dept(dept_id));
         }
         Ok(self.meta.list_dept_members(corp_id, dept_id).await?)
@@ -362,11 +328,7 @@ impl Drive {
         dept_id: &str,
         union_id: &str,
     ) -> DriveResult<()> {
-        if self
-            .meta
-            .remove_dept_member(corp_id, dept_id, union_id)
-            .await?
-        {
+        if self.meta.remove_dept_member(corp_id, dept_id, union_id).await? {
             Ok(())
         } else {
             Err(DriveError::not_found(

@@ -20,10 +20,7 @@ pub struct IdGenerator {
 
 impl IdGenerator {
     pub fn new(node_number: i64) -> IdGenerator {
-        IdGenerator {
-            node: node_number & ((1 << NODE_BITS) - 1),
-            state: Mutex::new((0, 0)),
-        }
+        IdGenerator { node: node_number & ((1 << NODE_BITS) - 1), state: Mutex::new((0, 0)) }
     }
 
     /// A new decimal id, e.g. `"40715398612889600"`.

@@ -42,14 +42,8 @@ impl Drive {
     /// so that the ids it generates never collide with another node's.
     pub async fn new(meta: Arc<dyn MetaStore>, blob: BlobStore) -> DriveResult<Drive> {
         let node = meta.register_node(now_ms()).await?;
-        blob.check()
-            .await
-            .map_err(|e| DriveError::Internal(e.to_string()))?;
-        Ok(Drive {
-            meta,
-            blob,
-            ids: Arc::new(ids::IdGenerator::new(node)),
-        })
+        blob.check().await.map_err(|e| DriveError::Internal(e.to_string()))?;
+        Ok(Drive { meta, blob, ids: Arc::new(ids::IdGenerator::new(node)) })
     }
 
     /// The content store.

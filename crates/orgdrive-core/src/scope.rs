@@ -68,10 +68,7 @@ impl fmt::Display for Scope {
 impl FromStr for Scope {
     type Err = ();
     fn from_str(s: &str) -> Result<Scope, ()> {
-        Scope::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == s)
-            .ok_or(())
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == s).ok_or(())
     }
 }
 

@@ -5,7 +5,8 @@
 //! have its own cap (`quota`), never above the org capacity. A capped space
 //! reports a `PRIVATE` partition (`max` = cap, `reserved` = what is left of
 //! it); an uncapped space and every app report `SHARE` (they share what the
-//! org has left, `max` absent); the org itself reports `PRIVATE`.
+//! org has left, `max` absent); the org itself is always `PRIVATE` (`max` =
+//! its capacity, absent when unlimited).
 
 use orgdrive_meta::{AppRecord, OrgRecord, SpaceRecord};
 
@@ -61,24 +62,13 @@ pub struct Partition {
 }
 
 impl Partition {
-    fn capped(used: i64, max: Option<i64>, kind_if_capped: QuotaType) -> Partition {
-        let quota = match max {
-            Some(max) => PartitionQuota {
-                used,
-                max: Some(max),
-                reserved: Some((max - used).max(0)),
-                kind: kind_if_capped,
-            },
-            None => PartitionQuota {
-                used,
-                max: None,
-                reserved: None,
-                kind: QuotaType::Share,
-            },
-        };
+    /// A partition using `used` bytes of `max` (if capped); `reserved` is what
+    /// is left of the cap.
+    fn new(used: i64, max: Option<i64>, kind: QuotaType) -> Partition {
+        let reserved = max.map(|max| (max - used).max(0));
         Partition {
             partition_type: PARTITION_TYPE,
-            quota,
+            quota: PartitionQuota { used, max, reserved, kind },
         }
     }
 }
@@ -116,26 +106,17 @@ fn min_cap(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 
 fn space_view(space: SpaceRecord, org: &OrgRecord) -> SpaceView {
     let quota = min_cap(space.quota, org.capacity);
-    let cap = space
-        .quota
-        .map(|q| min_cap(Some(q), org.capacity).unwrap_or(q));
-    let partitions = vec![Partition::capped(space.used_bytes, cap, QuotaType::Private)];
-    SpaceView {
-        space,
-        quota,
-        partitions,
-    }
+    let cap = space.quota.map(|q| min_cap(Some(q), org.capacity).unwrap_or(q));
+    let kind = if cap.is_some() { QuotaType::Private } else { QuotaType::Share };
+    let partitions = vec![Partition::new(space.used_bytes, cap, kind)];
+    SpaceView { space, quota, partitions }
 }
 
 impl Drive {
     /// AddSpace: creates the space, or returns the one already stored under
     /// (org, app, scene, sceneId).
     pub async fn add_space(&self, op: &Operator, input: NewSpace) -> DriveResult<SpaceView> {
-        let name = input
-            .name
-            .as_deref()
-            .map(|n| validate::display_name("name", n))
-            .transpose()?;
+        let name = input.name.as_deref().map(|n| validate::display_name("name", n)).transpose()?;
         let scene = validate::scene_token("scene", input.scene.as_deref().unwrap_or("default"))?;
         let scene_id = validate::scene_token("sceneId", input.scene_id.as_deref().unwrap_or("0"))?;
         let owner_type = match input.owner_type.as_deref().map(str::to_ascii_uppercase) {
@@ -149,10 +130,7 @@ impl Drive {
             }
         };
         let org = self.org(op.corp_id()).await?;
-        let quota = input
-            .quota
-            .map(|q| validate::positive_bytes("quota", q))
-            .transpose()?;
+        let quota = input.quota.map(|q| validate::positive_bytes("quota", q)).transpose()?;
         if let (Some(quota), Some(capacity)) = (quota, org.capacity) {
             if quota > capacity {
                 return Err(DriveError::param(
@@ -161,11 +139,8 @@ impl Drive {
                 ));
             }
         }
-        let owner_id = if owner_type == "APP" {
-            op.app.app_id.clone()
-        } else {
-            op.user.union_id.clone()
-        };
+        let owner_id =
+            if owner_type == "APP" { op.app.app_id.clone() } else { op.user.union_id.clone() };
         let now = now_ms();
         let candidate = SpaceRecord {
             space_id: self.ids.next(),
@@ -193,11 +168,7 @@ impl Drive {
 
     /// GetSpace.
     pub async fn get_space(&self, op: &Operator, space_id: &str) -> DriveResult<SpaceView> {
-        let space = self
-            .meta
-            .get_space(space_id)
-            .await?
-            .ok_or_else(|| unknown_space(space_id))?;
+        let space = self.meta.get_space(space_id).await?.ok_or_else(|| unknown_space(space_id))?;
         self.authorize_space(op, &space)?;
         let org = self.org(&space.corp_id).await?;
         Ok(space_view(space, &org))
@@ -212,7 +183,7 @@ impl Drive {
         }
         let org = self.org(corp_id).await?;
         let used = self.meta.org_used_bytes(corp_id).await?;
-        let partitions = vec![Partition::capped(used, org.capacity, QuotaType::Private)];
+        let partitions = vec![Partition::new(used, org.capacity, QuotaType::Private)];
         Ok(OrgView { org, partitions })
     }
 
@@ -221,7 +192,7 @@ impl Drive {
         let used = self.meta.app_used_bytes(&op.app.app_id).await?;
         Ok(AppView {
             app: op.app.clone(),
-            partitions: vec![Partition::capped(used, None, QuotaType::Share)],
+            partitions: vec![Partition::new(used, None, QuotaType::Share)],
         })
     }
 }
@@ -231,13 +202,7 @@ mod tests {
     use super::*;
 
     fn org(capacity: Option<i64>) -> OrgRecord {
-        OrgRecord {
-            corp_id: "c".into(),
-            name: "o".into(),
-            capacity,
-            created_at: 0,
-            modified_at: 0,
-        }
+        OrgRecord { corp_id: "c".into(), name: "o".into(), capacity, created_at: 0, modified_at: 0 }
     }
 
     fn space(quota: Option<i64>, used: i64) -> SpaceRecord {

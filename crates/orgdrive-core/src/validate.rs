@@ -15,10 +15,7 @@ pub const MAX_IDENT_CHARS: usize = 64;
 pub fn display_name(field: &str, raw: &str) -> DriveResult<String> {
     let name = raw.trim_matches(' ');
     if name.is_empty() {
-        return Err(DriveError::param(
-            field,
-            format!("{field} must not be empty"),
-        ));
+        return Err(DriveError::param(field, format!("{field} must not be empty")));
     }
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(DriveError::param(
@@ -54,9 +51,7 @@ pub fn scene_token(field: &str, raw: &str) -> DriveResult<String> {
 pub fn identifier(field: &str, raw: &str) -> DriveResult<String> {
     let ok = !raw.is_empty()
         && raw.len() <= MAX_IDENT_CHARS
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !ok {
         return Err(DriveError::param(
             field,
@@ -101,10 +96,7 @@ mod tests {
     fn scenes_are_letters_and_digits() {
         assert!(scene_token("scene", "project42").is_ok());
         for bad in ["", "a-b", "a b", "数据", &"a".repeat(65)] {
-            assert_eq!(
-                field_of(scene_token("sceneId", bad).unwrap_err()),
-                "sceneId"
-            );
+            assert_eq!(field_of(scene_token("sceneId", bad).unwrap_err()), "sceneId");
         }
     }
 

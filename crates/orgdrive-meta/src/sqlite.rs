@@ -31,10 +31,7 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions {
-            readers: 8,
-            durable: true,
-        }
+        SqliteOptions { readers: 8, durable: true }
     }
 }
 
@@ -547,17 +544,12 @@ impl MetaStore for SqliteStore {
     }
 
     async fn get_space(&self, space_id: &str) -> MetaResult<Option<SpaceRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {SPACE_COLUMNS} FROM spaces WHERE space_id = ?"
-        ))
-        .bind(space_id)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend)?;
-        row.as_ref()
-            .map(space_from_row)
-            .transpose()
-            .map_err(backend)
+        let row = sqlx::query(&format!("SELECT {SPACE_COLUMNS} FROM spaces WHERE space_id = ?"))
+            .bind(space_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(space_from_row).transpose().map_err(backend)
     }
 
     async fn org_used_bytes(&self, corp_id: &str) -> MetaResult<i64> {

@@ -5,9 +5,7 @@ use std::collections::HashSet;
 use orgdrive_meta::*;
 
 async fn store(dir: &tempfile::TempDir) -> SqliteStore {
-    SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
-        .await
-        .unwrap()
+    SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default()).await.unwrap()
 }
 
 async fn org_and_app(s: &SqliteStore) {
@@ -67,15 +65,9 @@ async fn racing_space_inserts_from_two_connections_store_one_space() {
     let second = store(&dir).await;
     let mut tasks = Vec::new();
     for i in 0..16 {
-        let s = if i % 2 == 0 {
-            first.clone()
-        } else {
-            second.clone()
-        };
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
         tasks.push(tokio::spawn(async move {
-            s.insert_space_once(&space(&i.to_string(), "0"))
-                .await
-                .unwrap()
+            s.insert_space_once(&space(&i.to_string(), "0")).await.unwrap()
         }));
     }
     let mut ids = HashSet::new();
@@ -110,15 +102,9 @@ async fn expired_tokens_are_not_found_and_are_purged() {
     .unwrap();
     let (token, app) = s.find_live_token("live", 1_500).await.unwrap().unwrap();
     assert_eq!(token.expires_at, 2_000);
-    assert_eq!(
-        app.scopes,
-        vec!["Storage.Space.Write", "Storage.Space.Read"]
-    );
+    assert_eq!(app.scopes, vec!["Storage.Space.Write", "Storage.Space.Read"]);
     assert!(s.find_live_token("old", 1_500).await.unwrap().is_none());
-    assert!(
-        s.find_live_token("live", 2_000).await.unwrap().is_none(),
-        "expiry is exclusive"
-    );
+    assert!(s.find_live_token("live", 2_000).await.unwrap().is_none(), "expiry is exclusive");
     assert_eq!(s.purge_expired_tokens(1_500).await.unwrap(), 1);
     assert!(s.find_live_token("live", 1_999).await.unwrap().is_some());
 }
@@ -137,24 +123,11 @@ async fn keys_and_references_are_enforced() {
         created_at: 1,
     };
     s.insert_user(&user).await.unwrap();
-    assert!(matches!(
-        s.insert_user(&user).await,
-        Err(MetaError::Duplicate { .. })
-    ));
-    let stray = UserRecord {
-        union_id: "v".into(),
-        corp_id: "nope".into(),
-        ..user.clone()
-    };
-    assert!(matches!(
-        s.insert_user(&stray).await,
-        Err(MetaError::MissingReference)
-    ));
+    assert!(matches!(s.insert_user(&user).await, Err(MetaError::Duplicate { .. })));
+    let stray = UserRecord { union_id: "v".into(), corp_id: "nope".into(), ..user.clone() };
+    assert!(matches!(s.insert_user(&stray).await, Err(MetaError::MissingReference)));
     s.insert_space_once(&space("1", "0")).await.unwrap();
-    assert!(matches!(
-        s.delete_app("c", "a").await,
-        Err(MetaError::InUse)
-    ));
+    assert!(matches!(s.delete_app("c", "a").await, Err(MetaError::InUse)));
     assert!(matches!(s.delete_org("c").await, Err(MetaError::InUse)));
     // The failed delete left everything in place.
     assert!(s.get_user("c", "u").await.unwrap().is_some());

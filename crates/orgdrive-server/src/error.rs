@@ -50,12 +50,7 @@ impl ApiError {
         code: impl Into<String>,
         message: impl Into<String>,
     ) -> ApiError {
-        ApiError {
-            status,
-            code: code.into(),
-            message: message.into(),
-            required_scopes: Vec::new(),
-        }
+        ApiError { status, code: code.into(), message: message.into(), required_scopes: Vec::new() }
     }
 
     /// 400 `paramError` or `paramError.<field>`.
@@ -137,9 +132,8 @@ impl IntoResponse for ApiError {
             code: &self.code,
             message: &self.message,
             requestid: current_request_id(),
-            accessdenieddetail: (!self.required_scopes.is_empty()).then_some(AccessDeniedDetail {
-                required_scopes: &self.required_scopes,
-            }),
+            accessdenieddetail: (!self.required_scopes.is_empty())
+                .then_some(AccessDeniedDetail { required_scopes: &self.required_scopes }),
         };
         (self.status, Json(body)).into_response()
     }
@@ -148,10 +142,6 @@ impl IntoResponse for ApiError {
 /// A handler panicked: answer 500 `systemError` instead of dropping the connection.
 pub fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "systemError",
-        "internal error",
-    )
-    .into_response()
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "systemError", "internal error")
+        .into_response()
 }

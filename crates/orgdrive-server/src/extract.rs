@@ -31,15 +31,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for WireJson<T> {
 }
 
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        b"{}"
-    } else {
-        bytes
-    };
+    let bytes: &[u8] = if bytes.iter().all(|b| b.is_ascii_whitespace()) { b"{}" } else { bytes };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
-    de.end()
-        .map_err(|e| ApiError::param(None, format!("malformed JSON body: {e}")))?;
+    de.end().map_err(|e| ApiError::param(None, format!("malformed JSON body: {e}")))?;
     Ok(value)
 }
 
@@ -68,16 +63,11 @@ fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
 /// The first value of query parameter `name`.
 fn query_param(parts: &Parts, name: &str) -> Option<String> {
     let query = parts.uri.query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 async fn principal(parts: &Parts, state: &ServerState) -> Result<Principal, ApiError> {
-    let token = parts
-        .headers
-        .get(ACCESS_TOKEN_HEADER)
-        .and_then(|v| v.to_str().ok());
+    let token = parts.headers.get(ACCESS_TOKEN_HEADER).and_then(|v| v.to_str().ok());
     Ok(state.drive.authenticate(token).await?)
 }
 
@@ -118,10 +108,7 @@ impl<S: RequiredScope> FromRequestParts<ServerState> for Caller<S> {
     async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
         let principal = principal(parts, state).await?;
         let union_id = query_param(parts, "unionId");
-        let operator = state
-            .drive
-            .operator(principal, S::SCOPE, union_id.as_deref())
-            .await?;
+        let operator = state.drive.operator(principal, S::SCOPE, union_id.as_deref()).await?;
         Ok(Caller(operator, PhantomData))
     }
 }

@@ -39,10 +39,7 @@ pub struct ServerState {
 
 impl ServerState {
     pub fn new(drive: Drive, admin_token: &str) -> ServerState {
-        ServerState {
-            drive,
-            admin_token_sha256: Arc::new(Sha256::digest(admin_token).into()),
-        }
+        ServerState { drive, admin_token_sha256: Arc::new(Sha256::digest(admin_token).into()) }
     }
 }
 
@@ -72,7 +69,5 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

@@ -103,11 +103,7 @@ impl From<SpaceView> for Space {
                 can_record_recent_file: s.can_record_recent_file,
             },
             name: s.name,
-            partitions: view
-                .partitions
-                .into_iter()
-                .map(PartitionWire::from)
-                .collect(),
+            partitions: view.partitions.into_iter().map(PartitionWire::from).collect(),
         }
     }
 }
@@ -165,10 +161,7 @@ pub struct Org {
 
 impl From<OrgView> for Org {
     fn from(view: OrgView) -> Org {
-        Org {
-            corp_id: view.org.corp_id,
-            partitions: partitions(view.partitions),
-        }
+        Org { corp_id: view.org.corp_id, partitions: partitions(view.partitions) }
     }
 }
 
@@ -354,8 +347,6 @@ impl<T> List<T> {
     where
         T: From<R>,
     {
-        List {
-            items: records.into_iter().map(T::from).collect(),
-        }
+        List { items: records.into_iter().map(T::from).collect() }
     }
 }

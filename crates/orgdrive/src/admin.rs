@@ -11,12 +11,7 @@ use serde::Serialize;
 #[derive(Args)]
 pub struct AdminArgs {
     /// Data directory of the server to provision.
-    #[arg(
-        long,
-        env = "ORGDRIVE_DATA_DIR",
-        default_value = "./orgdrive-data",
-        global = true
-    )]
+    #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data", global = true)]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: AdminCommand,
@@ -171,9 +166,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 
 async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Org(OrgCommand::Create { name, capacity }) => print(AdminOrg::from(
-            drive.create_org(NewOrg { name, capacity }).await?,
-        )),
+        AdminCommand::Org(OrgCommand::Create { name, capacity }) => {
+            print(AdminOrg::from(drive.create_org(NewOrg { name, capacity }).await?))
+        }
         AdminCommand::Org(OrgCommand::List) => {
             print(List::<AdminOrg>::of(drive.list_orgs().await?))
         }
@@ -192,17 +187,8 @@ async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
             if all_scopes {
                 scopes = Scope::ALL.iter().map(|s| s.as_str().to_string()).collect();
             }
-            let created = drive
-                .create_app(
-                    &corp_id,
-                    NewApp {
-                        name,
-                        scopes,
-                        app_key,
-                        app_secret,
-                    },
-                )
-                .await?;
+            let created =
+                drive.create_app(&corp_id, NewApp { name, scopes, app_key, app_secret }).await?;
             let mut wire = AdminApp::from(created.app);
             wire.app_secret = Some(created.app_secret);
             print(wire)
@@ -214,19 +200,8 @@ async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
             drive.delete_app(&corp_id, &app_id).await?;
             print(OK)
         }
-        AdminCommand::User(UserCommand::Create {
-            corp_id,
-            name,
-            org_admin,
-            union_id,
-            user_id,
-        }) => {
-            let input = NewUser {
-                name,
-                org_admin,
-                union_id,
-                user_id,
-            };
+        AdminCommand::User(UserCommand::Create { corp_id, name, org_admin, union_id, user_id }) => {
+            let input = NewUser { name, org_admin, union_id, user_id };
             print(AdminUser::from(drive.create_user(&corp_id, input).await?))
         }
         AdminCommand::User(UserCommand::List { corp_id }) => {
@@ -236,15 +211,9 @@ async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
             drive.delete_user(&corp_id, &union_id).await?;
             print(OK)
         }
-        AdminCommand::Dept(DeptCommand::Create {
-            corp_id,
-            name,
-            parent_id,
-        }) => print(AdminDept::from(
-            drive
-                .create_dept(&corp_id, NewDept { name, parent_id })
-                .await?,
-        )),
+        AdminCommand::Dept(DeptCommand::Create { corp_id, name, parent_id }) => {
+            print(AdminDept::from(drive.create_dept(&corp_id, NewDept { name, parent_id }).await?))
+        }
         AdminCommand::Dept(DeptCommand::List { corp_id }) => {
             print(List::<AdminDept>::of(drive.list_depts(&corp_id).await?))
         }
@@ -252,25 +221,15 @@ async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
             drive.delete_dept(&corp_id, &dept_id).await?;
             print(OK)
         }
-        AdminCommand::Member(MemberCommand::Add {
-            corp_id,
-            dept_id,
-            union_id,
-        }) => {
+        AdminCommand::Member(MemberCommand::Add { corp_id, dept_id, union_id }) => {
             drive.add_dept_member(&corp_id, &dept_id, &union_id).await?;
             print(OK)
         }
-        AdminCommand::Member(MemberCommand::List { corp_id, dept_id }) => print(
-            List::<AdminUser>::of(drive.list_dept_members(&corp_id, &dept_id).await?),
-        ),
-        AdminCommand::Member(MemberCommand::Remove {
-            corp_id,
-            dept_id,
-            union_id,
-        }) => {
-            drive
-                .remove_dept_member(&corp_id, &dept_id, &union_id)
-                .await?;
+        AdminCommand::Member(MemberCommand::List { corp_id, dept_id }) => {
+            print(List::<AdminUser>::of(drive.list_dept_members(&corp_id, &dept_id).await?))
+        }
+        AdminCommand::Member(MemberCommand::Remove { corp_id, dept_id, union_id }) => {
+            drive.remove_dept_member(&corp_id, &dept_id, &union_id).await?;
             print(OK)
         }
     }

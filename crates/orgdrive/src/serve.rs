@@ -30,32 +30,18 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let ephemeral_dir = if args.ephemeral {
-        Some(tempfile::tempdir()?)
-    } else {
-        None
-    };
-    let data_dir = ephemeral_dir
-        .as_ref()
-        .map_or(args.data_dir.clone(), |d| d.path().to_path_buf());
+    let ephemeral_dir = if args.ephemeral { Some(tempfile::tempdir()?) } else { None };
+    let data_dir = ephemeral_dir.as_ref().map_or(args.data_dir.clone(), |d| d.path().to_path_buf());
 
     let opened = crate::store::open(&data_dir).await?;
     let drive = opened.drive.clone();
     let demo = drive.bootstrap_demo().await?;
     let admin_token = admin_token(&data_dir, args.admin_token)?;
 
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let listener =
+        TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let local = listener.local_addr()?;
-    print_banner(
-        local,
-        &data_dir,
-        args.ephemeral,
-        demo.as_ref(),
-        &admin_token,
-        started,
-    );
+    print_banner(local, &data_dir, args.ephemeral, demo.as_ref(), &admin_token, started);
 
     let sweeper = tokio::spawn(sweep_forever(drive.clone()));
     let app = router(ServerState::new(drive, &admin_token));
@@ -106,10 +92,7 @@ fn print_banner(
     started: Instant,
 ) {
     let kind = if ephemeral { " (ephemeral)" } else { "" };
-    println!(
-        "orgdrive {} listening on http://{addr}",
-        env!("CARGO_PKG_VERSION")
-    );
+    println!("orgdrive {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
     println!("data dir: {}{kind}", data_dir.display());
     match demo {
         Some(demo) => {

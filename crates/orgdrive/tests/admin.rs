@@ -28,13 +28,8 @@ async fn provisioning_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
 
-    let (status, org) = s
-        .admin(
-            "POST",
-            "/orgs",
-            Some(json!({"name": "Acme", "capacity": 1000})),
-        )
-        .await;
+    let (status, org) =
+        s.admin("POST", "/orgs", Some(json!({"name": "Acme", "capacity": 1000}))).await;
     assert_eq!(status, 200, "{org}");
     assert_eq!(org["name"], "Acme");
     assert_eq!(org["capacity"], 1000);
@@ -44,30 +39,16 @@ async fn provisioning_round_trip() {
     // Apps: chosen credentials work for tokens; duplicates and unknown scopes are refused.
     let app_body = json!({"name": "CI", "scopes": ["Storage.Space.Read"], "appKey": "ci-app",
                           "appSecret": "a-long-enough-secret"});
-    let (status, app) = s
-        .admin(
-            "POST",
-            &format!("/orgs/{corp}/apps"),
-            Some(app_body.clone()),
-        )
-        .await;
+    let (status, app) =
+        s.admin("POST", &format!("/orgs/{corp}/apps"), Some(app_body.clone())).await;
     assert_eq!(status, 200, "{app}");
     assert_eq!(app["appKey"], "ci-app");
     assert_eq!(app["appSecret"], "a-long-enough-secret");
     assert_eq!(app["scopes"], json!(["Storage.Space.Read"]));
-    assert!(app["appId"]
-        .as_str()
-        .unwrap()
-        .bytes()
-        .all(|b| b.is_ascii_digit()));
+    assert!(app["appId"].as_str().unwrap().bytes().all(|b| b.is_ascii_digit()));
     access_token(&s, "ci-app", "a-long-enough-secret").await;
-    let dup = s
-        .admin("POST", &format!("/orgs/{corp}/apps"), Some(app_body))
-        .await;
-    assert_eq!(
-        (dup.0, dup.1["code"].as_str()),
-        (409, Some("conflict.appKey"))
-    );
+    let dup = s.admin("POST", &format!("/orgs/{corp}/apps"), Some(app_body)).await;
+    assert_eq!((dup.0, dup.1["code"].as_str()), (409, Some("conflict.appKey")));
     let bad_scope = s
         .admin(
             "POST",
@@ -75,10 +56,7 @@ async fn provisioning_round_trip() {
             Some(json!({"name": "x", "scopes": ["Storage.All"]})),
         )
         .await;
-    assert_eq!(
-        (bad_scope.0, bad_scope.1["code"].as_str()),
-        (400, Some("paramError.scopes"))
-    );
+    assert_eq!((bad_scope.0, bad_scope.1["code"].as_str()), (400, Some("paramError.scopes")));
     let short = s
         .admin(
             "POST",
@@ -89,10 +67,7 @@ async fn provisioning_round_trip() {
     assert_eq!(short.1["code"], "paramError.appSecret");
     let (_, apps) = s.admin("GET", &format!("/orgs/{corp}/apps"), None).await;
     assert_eq!(apps["items"].as_array().unwrap().len(), 1);
-    assert!(
-        apps["items"][0].get("appSecret").is_none(),
-        "secrets are never listed"
-    );
+    assert!(apps["items"][0].get("appSecret").is_none(), "secrets are never listed");
 
     // Users.
     let (status, user) = s
@@ -104,48 +79,22 @@ async fn provisioning_round_trip() {
         .await;
     assert_eq!(status, 200, "{user}");
     assert_eq!(
-        (
-            user["unionId"].as_str(),
-            user["userId"].as_str(),
-            user["orgAdmin"].as_bool()
-        ),
+        (user["unionId"].as_str(), user["userId"].as_str(), user["orgAdmin"].as_bool()),
         (Some("ann-union"), Some("ann"), Some(true))
     );
-    let (_, bob) = s
-        .admin(
-            "POST",
-            &format!("/orgs/{corp}/users"),
-            Some(json!({"name": "Bob"})),
-        )
-        .await;
+    let (_, bob) =
+        s.admin("POST", &format!("/orgs/{corp}/users"), Some(json!({"name": "Bob"}))).await;
     assert_eq!(bob["orgAdmin"], false);
     let dup_user = s
-        .admin(
-            "POST",
-            &format!("/orgs/{corp}/users"),
-            Some(json!({"name": "A2", "userId": "ann"})),
-        )
+        .admin("POST", &format!("/orgs/{corp}/users"), Some(json!({"name": "A2", "userId": "ann"})))
         .await;
-    assert_eq!(
-        (dup_user.0, dup_user.1["code"].as_str()),
-        (409, Some("conflict.userId"))
-    );
-    let missing_name = s
-        .admin("POST", &format!("/orgs/{corp}/users"), Some(json!({})))
-        .await;
-    assert_eq!(
-        (missing_name.0, missing_name.1["code"].as_str()),
-        (400, Some("paramError.name"))
-    );
+    assert_eq!((dup_user.0, dup_user.1["code"].as_str()), (409, Some("conflict.userId")));
+    let missing_name = s.admin("POST", &format!("/orgs/{corp}/users"), Some(json!({}))).await;
+    assert_eq!((missing_name.0, missing_name.1["code"].as_str()), (400, Some("paramError.name")));
 
     // Departments form a tree; members belong to the org.
-    let (_, root) = s
-        .admin(
-            "POST",
-            &format!("/orgs/{corp}/depts"),
-            Some(json!({"name": "R&D"})),
-        )
-        .await;
+    let (_, root) =
+        s.admin("POST", &format!("/orgs/{corp}/depts"), Some(json!({"name": "R&D"}))).await;
     let root_id = root["deptId"].as_str().unwrap().to_string();
     let (status, child) = s
         .admin(
@@ -165,78 +114,33 @@ async fn provisioning_round_trip() {
         .await;
     assert_eq!(orphan.1["code"], "paramError.parentId");
     let members = format!("/orgs/{corp}/depts/{root_id}/members");
-    assert_eq!(
-        s.admin("POST", &members, Some(json!({"unionId": "ann-union"})))
-            .await
-            .0,
-        200
-    );
-    let stranger = s
-        .admin("POST", &members, Some(json!({"unionId": "nobody"})))
-        .await;
+    assert_eq!(s.admin("POST", &members, Some(json!({"unionId": "ann-union"}))).await.0, 200);
+    let stranger = s.admin("POST", &members, Some(json!({"unionId": "nobody"}))).await;
     assert_eq!(stranger.1["code"], "paramError.unionId");
     let (_, listed) = s.admin("GET", &members, None).await;
     assert_eq!(listed["items"][0]["unionId"], "ann-union");
-    let blocked = s
-        .admin("DELETE", &format!("/orgs/{corp}/depts/{root_id}"), None)
-        .await;
-    assert_eq!(
-        (blocked.0, blocked.1["code"].as_str()),
-        (409, Some("conflict")),
-        "{}",
-        blocked.1
-    );
-    assert_eq!(
-        s.admin("DELETE", &format!("{members}/ann-union"), None)
-            .await
-            .0,
-        200
-    );
+    let blocked = s.admin("DELETE", &format!("/orgs/{corp}/depts/{root_id}"), None).await;
+    assert_eq!((blocked.0, blocked.1["code"].as_str()), (409, Some("conflict")), "{}", blocked.1);
+    assert_eq!(s.admin("DELETE", &format!("{members}/ann-union"), None).await.0, 200);
     assert_eq!(s.admin("GET", &members, None).await.1["items"], json!([]));
 
     // Deleting a user drops their memberships; unknown ids are 400 naming the id.
-    let (_, u) = s
-        .admin("DELETE", &format!("/orgs/{corp}/users/ann-union"), None)
-        .await;
+    let (_, u) = s.admin("DELETE", &format!("/orgs/{corp}/users/ann-union"), None).await;
     assert_eq!(u, json!({"success": true}));
-    let again = s
-        .admin("DELETE", &format!("/orgs/{corp}/users/ann-union"), None)
-        .await;
+    let again = s.admin("DELETE", &format!("/orgs/{corp}/users/ann-union"), None).await;
     assert_eq!(again.1["code"], "paramError.unionId");
 
     // An org that owns spaces cannot be deleted; one without can.
     let t = tenant(&s, ALL_SCOPES, None).await;
     let path = format!("/v1.0/storage/spaces?unionId={}", t.union_id);
-    assert_eq!(
-        s.call("POST", &path, Some(&t.token), Some("{}")).await.0,
-        200
-    );
-    let busy = s
-        .admin("DELETE", &format!("/orgs/{}", t.corp_id), None)
-        .await;
-    assert_eq!(
-        (busy.0, busy.1["code"].as_str()),
-        (409, Some("conflict")),
-        "{}",
-        busy.1
-    );
-    let busy_app = s
-        .admin(
-            "DELETE",
-            &format!("/orgs/{}/apps/{}", t.corp_id, t.app_id),
-            None,
-        )
-        .await;
+    assert_eq!(s.call("POST", &path, Some(&t.token), Some("{}")).await.0, 200);
+    let busy = s.admin("DELETE", &format!("/orgs/{}", t.corp_id), None).await;
+    assert_eq!((busy.0, busy.1["code"].as_str()), (409, Some("conflict")), "{}", busy.1);
+    let busy_app = s.admin("DELETE", &format!("/orgs/{}/apps/{}", t.corp_id, t.app_id), None).await;
     assert_eq!(busy_app.0, 409);
-    assert_eq!(
-        s.admin("DELETE", &format!("/orgs/{corp}"), None).await.0,
-        200
-    );
+    assert_eq!(s.admin("DELETE", &format!("/orgs/{corp}"), None).await.0, 200);
     let gone = s.admin("GET", &format!("/orgs/{corp}"), None).await;
-    assert_eq!(
-        (gone.0, gone.1["code"].as_str()),
-        (400, Some("paramError.corpId"))
-    );
+    assert_eq!((gone.0, gone.1["code"].as_str()), (400, Some("paramError.corpId")));
     let (_, orgs) = s.admin("GET", "/orgs", None).await;
     assert_eq!(orgs["items"].as_array().unwrap().len(), 1);
     s.stop().await;
@@ -250,19 +154,9 @@ async fn deleting_an_app_revokes_its_tokens() {
     let q = format!("/v1.0/storage/currentApps/query?unionId={}", t.union_id);
     assert_eq!(s.call("POST", &q, Some(&t.token), None).await.0, 200);
     assert_eq!(
-        s.admin(
-            "DELETE",
-            &format!("/orgs/{}/apps/{}", t.corp_id, t.app_id),
-            None
-        )
-        .await
-        .0,
+        s.admin("DELETE", &format!("/orgs/{}/apps/{}", t.corp_id, t.app_id), None).await.0,
         200
     );
-    assert_error(
-        &s.call("POST", &q, Some(&t.token), None).await,
-        400,
-        "InvalidAuthentication",
-    );
+    assert_error(&s.call("POST", &q, Some(&t.token), None).await, 400, "InvalidAuthentication");
     s.stop().await;
 }

@@ -11,8 +11,7 @@ fn spaces_path(t: &Tenant) -> String {
 }
 
 async fn add_space(s: &TestServer, t: &Tenant, body: &str) -> (u16, Value) {
-    s.call("POST", &spaces_path(t), Some(&t.token), Some(body))
-        .await
+    s.call("POST", &spaces_path(t), Some(&t.token), Some(body)).await
 }
 
 #[tokio::test]
@@ -25,11 +24,7 @@ async fn add_space_applies_every_default() {
     let (status, reply) = s.call("POST", &spaces_path(&t), Some(&t.token), None).await;
     assert_eq!(status, 200, "{reply}");
     let space = &reply["space"];
-    assert!(space["id"]
-        .as_str()
-        .unwrap()
-        .bytes()
-        .all(|b| b.is_ascii_digit()));
+    assert!(space["id"].as_str().unwrap().bytes().all(|b| b.is_ascii_digit()));
     assert_eq!(space["corpId"], t.corp_id.as_str());
     assert_eq!(space["appId"], t.app_id.as_str());
     assert_eq!(space["creatorId"], t.union_id.as_str());
@@ -45,10 +40,7 @@ async fn add_space_applies_every_default() {
         json!({"canSearch": false, "canRename": false, "canRecordRecentFile": false})
     );
     assert!(space.get("name").is_none(), "no name by default: {space}");
-    assert!(
-        space.get("quota").is_none(),
-        "unbounded space has no quota: {space}"
-    );
+    assert!(space.get("quota").is_none(), "unbounded space has no quota: {space}");
     assert_eq!(
         space["partitions"],
         json!([{"partitionType": "PUBLIC_OSS_PARTITION", "quota": {"used": 0, "type": "SHARE"}}])
@@ -143,46 +135,22 @@ async fn add_space_rejects_bad_input_naming_the_field_and_stores_nothing() {
         ("[1]".into(), "paramError"),
         (r#"{"option":{"name":""}}"#.into(), "paramError.name"),
         (r#"{"option":{"name":"   "}}"#.into(), "paramError.name"),
-        (
-            r#"{"option":{"name":"a\u0001b"}}"#.into(),
-            "paramError.name",
-        ),
-        (
-            format!(r#"{{"option":{{"name":"{long}"}}}}"#),
-            "paramError.name",
-        ),
+        (r#"{"option":{"name":"a\u0001b"}}"#.into(), "paramError.name"),
+        (format!(r#"{{"option":{{"name":"{long}"}}}}"#), "paramError.name"),
         (r#"{"option":{"name":5}}"#.into(), "paramError.name"),
         (r#"{"option":{"scene":"a-b"}}"#.into(), "paramError.scene"),
         (r#"{"option":{"scene":""}}"#.into(), "paramError.scene"),
-        (
-            format!(r#"{{"option":{{"scene":"{}"}}}}"#, "s".repeat(65)),
-            "paramError.scene",
-        ),
-        (
-            r#"{"option":{"sceneId":"1 2"}}"#.into(),
-            "paramError.sceneId",
-        ),
+        (format!(r#"{{"option":{{"scene":"{}"}}}}"#, "s".repeat(65)), "paramError.scene"),
+        (r#"{"option":{"sceneId":"1 2"}}"#.into(), "paramError.sceneId"),
         (r#"{"option":{"sceneId":12}}"#.into(), "paramError.sceneId"),
         (r#"{"option":{"quota":-1}}"#.into(), "paramError.quota"),
         (r#"{"option":{"quota":0}}"#.into(), "paramError.quota"),
         (r#"{"option":{"quota":"1024"}}"#.into(), "paramError.quota"),
-        (
-            r#"{"option":{"quota":99999999999999999999}}"#.into(),
-            "paramError.quota",
-        ),
+        (r#"{"option":{"quota":99999999999999999999}}"#.into(), "paramError.quota"),
         (r#"{"option":{"quota":10001}}"#.into(), "paramError.quota"),
-        (
-            r#"{"option":{"ownerType":"GROUP"}}"#.into(),
-            "paramError.ownerType",
-        ),
-        (
-            r#"{"option":{"capabilities":{"canSearch":"yes"}}}"#.into(),
-            "paramError.canSearch",
-        ),
-        (
-            r#"{"option":{"capabilities":7}}"#.into(),
-            "paramError.capabilities",
-        ),
+        (r#"{"option":{"ownerType":"GROUP"}}"#.into(), "paramError.ownerType"),
+        (r#"{"option":{"capabilities":{"canSearch":"yes"}}}"#.into(), "paramError.canSearch"),
+        (r#"{"option":{"capabilities":7}}"#.into(), "paramError.capabilities"),
         (r#"{"option":3}"#.into(), "paramError.option"),
     ];
     for (body, code) in &cases {
@@ -202,10 +170,7 @@ async fn oversize_bodies_are_refused_with_json() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
     let t = tenant(&s, ALL_SCOPES, None).await;
-    let body = format!(
-        r#"{{"option":{{"name":"{}"}}}}"#,
-        "n".repeat(2 * 1024 * 1024)
-    );
+    let body = format!(r#"{{"option":{{"name":"{}"}}}}"#, "n".repeat(2 * 1024 * 1024));
     let reply = add_space(&s, &t, &body).await;
     assert_error(&reply, 413, "paramError");
     s.stop().await;
@@ -218,11 +183,7 @@ async fn tokens_scopes_and_operators_are_checked() {
     let t = tenant(&s, ALL_SCOPES, None).await;
     let path = spaces_path(&t);
 
-    assert_error(
-        &s.call("POST", &path, None, Some("{}")).await,
-        400,
-        "InvalidAuthentication",
-    );
+    assert_error(&s.call("POST", &path, None, Some("{}")).await, 400, "InvalidAuthentication");
     assert_error(
         &s.call("POST", &path, Some("forged"), Some("{}")).await,
         400,
@@ -232,15 +193,13 @@ async fn tokens_scopes_and_operators_are_checked() {
     // Bad credentials and missing fields on the token endpoint.
     let bad = json!({"appKey": t.app_key, "appSecret": "wrong-secret-wrong"}).to_string();
     assert_error(
-        &s.call("POST", "/v1.0/oauth2/accessToken", None, Some(&bad))
-            .await,
+        &s.call("POST", "/v1.0/oauth2/accessToken", None, Some(&bad)).await,
         400,
         "InvalidAuthentication",
     );
     let missing = json!({"appKey": t.app_key}).to_string();
     assert_error(
-        &s.call("POST", "/v1.0/oauth2/accessToken", None, Some(&missing))
-            .await,
+        &s.call("POST", "/v1.0/oauth2/accessToken", None, Some(&missing)).await,
         400,
         "paramError.appSecret",
     );
@@ -248,30 +207,17 @@ async fn tokens_scopes_and_operators_are_checked() {
     // Every token works until it expires; a second token does not revoke the first.
     let second = access_token(&s, &t.app_key, &t.app_secret).await;
     assert_ne!(second, t.token);
-    assert_eq!(
-        s.call("POST", &path, Some(&t.token), Some("{}")).await.0,
-        200
-    );
-    assert_eq!(
-        s.call("POST", &path, Some(&second), Some("{}")).await.0,
-        200
-    );
+    assert_eq!(s.call("POST", &path, Some(&t.token), Some("{}")).await.0, 200);
+    assert_eq!(s.call("POST", &path, Some(&second), Some("{}")).await.0, 200);
 
     // unionId: missing, unknown, or a user of another org.
     assert_error(
-        &s.call("POST", "/v1.0/storage/spaces", Some(&t.token), Some("{}"))
-            .await,
+        &s.call("POST", "/v1.0/storage/spaces", Some(&t.token), Some("{}")).await,
         400,
         "paramError.unionId",
     );
     assert_error(
-        &s.call(
-            "POST",
-            "/v1.0/storage/spaces?unionId=nobody",
-            Some(&t.token),
-            Some("{}"),
-        )
-        .await,
+        &s.call("POST", "/v1.0/storage/spaces?unionId=nobody", Some(&t.token), Some("{}")).await,
         403,
         "permissionDenied",
     );
@@ -285,23 +231,9 @@ async fn tokens_scopes_and_operators_are_checked() {
 
     // An app without the scope.
     let reader = tenant(&s, &["Storage.Space.Read"], None).await;
-    let reply = s
-        .call(
-            "POST",
-            &spaces_path(&reader),
-            Some(&reader.token),
-            Some("{}"),
-        )
-        .await;
-    assert_error(
-        &reply,
-        403,
-        "Forbidden.AccessDenied.AccessTokenPermissionDenied",
-    );
-    assert_eq!(
-        reply.1["accessdenieddetail"]["requiredScopes"],
-        json!(["Storage.Space.Write"])
-    );
+    let reply = s.call("POST", &spaces_path(&reader), Some(&reader.token), Some("{}")).await;
+    assert_error(&reply, 403, "Forbidden.AccessDenied.AccessTokenPermissionDenied");
+    assert_eq!(reply.1["accessdenieddetail"]["requiredScopes"], json!(["Storage.Space.Write"]));
     s.stop().await;
 }
 
@@ -314,21 +246,12 @@ async fn get_space_org_and_current_app() {
     let (_, shared) = add_space(&s, &t, r#"{"option":{"sceneId":"2"}}"#).await;
     // A space without its own cap is bounded by the org capacity.
     assert_eq!(shared["space"]["quota"], 4096);
-    assert_eq!(
-        shared["space"]["partitions"][0]["quota"],
-        json!({"used": 0, "type": "SHARE"})
-    );
+    assert_eq!(shared["space"]["partitions"][0]["quota"], json!({"used": 0, "type": "SHARE"}));
     assert_eq!(capped["space"]["quota"], 1000);
 
     let q = format!("?unionId={}", t.union_id);
-    let unknown = s
-        .call(
-            "GET",
-            &format!("/v1.0/storage/spaces/424242{q}"),
-            Some(&t.token),
-            None,
-        )
-        .await;
+    let unknown =
+        s.call("GET", &format!("/v1.0/storage/spaces/424242{q}"), Some(&t.token), None).await;
     assert_error(&unknown, 400, "paramError.spaceId");
 
     // Another org's app cannot see the space; another app of the same org is refused.
@@ -350,30 +273,15 @@ async fn get_space_org_and_current_app() {
             Some(json!({"name": "B", "scopes": ALL_SCOPES})),
         )
         .await;
-    let token2 = access_token(
-        &s,
-        app2["appKey"].as_str().unwrap(),
-        app2["appSecret"].as_str().unwrap(),
-    )
-    .await;
-    let sibling = s
-        .call(
-            "GET",
-            &format!("/v1.0/storage/spaces/{id}{q}"),
-            Some(&token2),
-            None,
-        )
-        .await;
+    let token2 =
+        access_token(&s, app2["appKey"].as_str().unwrap(), app2["appSecret"].as_str().unwrap())
+            .await;
+    let sibling =
+        s.call("GET", &format!("/v1.0/storage/spaces/{id}{q}"), Some(&token2), None).await;
     assert_error(&sibling, 403, "permissionDenied");
 
-    let (status, org) = s
-        .call(
-            "GET",
-            &format!("/v1.0/storage/orgs/{}{q}", t.corp_id),
-            Some(&t.token),
-            None,
-        )
-        .await;
+    let (status, org) =
+        s.call("GET", &format!("/v1.0/storage/orgs/{}{q}", t.corp_id), Some(&t.token), None).await;
     assert_eq!(status, 200, "{org}");
     assert_eq!(
         org,
@@ -381,23 +289,12 @@ async fn get_space_org_and_current_app() {
             "quota": {"used": 0, "max": 4096, "reserved": 4096, "type": "PRIVATE"}}]}})
     );
     let other_org = s
-        .call(
-            "GET",
-            &format!("/v1.0/storage/orgs/{}{q}", other.corp_id),
-            Some(&t.token),
-            None,
-        )
+        .call("GET", &format!("/v1.0/storage/orgs/{}{q}", other.corp_id), Some(&t.token), None)
         .await;
     assert_error(&other_org, 403, "permissionDenied");
 
-    let (status, app) = s
-        .call(
-            "POST",
-            &format!("/v1.0/storage/currentApps/query{q}"),
-            Some(&t.token),
-            None,
-        )
-        .await;
+    let (status, app) =
+        s.call("POST", &format!("/v1.0/storage/currentApps/query{q}"), Some(&t.token), None).await;
     assert_eq!(status, 200, "{app}");
     assert_eq!(app["app"]["appId"], t.app_id.as_str());
     assert_eq!(app["app"]["corpId"], t.corp_id.as_str());

@@ -30,10 +30,7 @@ impl Running {
         let mut reader = BufReader::new(child.stdout.take().unwrap());
         loop {
             let mut line = String::new();
-            assert!(
-                reader.read_line(&mut line).unwrap() > 0,
-                "server exited early: {lines:?}"
-            );
+            assert!(reader.read_line(&mut line).unwrap() > 0, "server exited early: {lines:?}");
             let done = line.starts_with("ready in");
             lines.push(line.trim_end().to_string());
             if done {
@@ -58,28 +55,15 @@ impl Running {
 
     fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         self.child.wait().unwrap()
     }
 }
 
 fn admin(data_dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new(BIN)
-        .arg("admin")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        Command::new(BIN).arg("admin").arg("--data-dir").arg(data_dir).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -101,12 +85,7 @@ async fn first_start_seeds_a_demo_account_that_works_and_shuts_down_cleanly() {
         let meta = std::fs::metadata(data.join("admin.token")).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     }
-    assert_eq!(
-        std::fs::read_to_string(data.join("admin.token"))
-            .unwrap()
-            .trim(),
-        admin_token
-    );
+    assert_eq!(std::fs::read_to_string(data.join("admin.token")).unwrap().trim(), admin_token);
 
     let http = reqwest::Client::new();
     let base = server.base();
@@ -142,10 +121,7 @@ async fn first_start_seeds_a_demo_account_that_works_and_shuts_down_cleanly() {
         .unwrap();
     assert_eq!(orgs["items"][0]["corpId"], corp_id.as_str());
 
-    assert!(
-        server.terminate().success(),
-        "SIGTERM must end the server cleanly"
-    );
+    assert!(server.terminate().success(), "SIGTERM must end the server cleanly");
 
     // Restart: no new demo account, same admin token, the space is still there.
     let server = Running::start(&["--data-dir", data.to_str().unwrap()]);
@@ -172,12 +148,7 @@ async fn first_start_seeds_a_demo_account_that_works_and_shuts_down_cleanly() {
 fn ephemeral_data_is_thrown_away_and_admin_token_can_be_given() {
     let server = Running::start(&["--ephemeral", "--admin-token", "given-token"]);
     assert_eq!(server.value("admin token").unwrap(), "given-token");
-    let dir_line = server
-        .lines
-        .iter()
-        .find(|l| l.starts_with("data dir:"))
-        .unwrap()
-        .clone();
+    let dir_line = server.lines.iter().find(|l| l.starts_with("data dir:")).unwrap().clone();
     let path = dir_line
         .trim_start_matches("data dir:")
         .trim()
@@ -186,19 +157,13 @@ fn ephemeral_data_is_thrown_away_and_admin_token_can_be_given() {
         .to_string();
     assert!(Path::new(&path).join("meta.sqlite").exists());
     assert!(server.terminate().success());
-    assert!(
-        !Path::new(&path).exists(),
-        "ephemeral dir {path} must be removed on exit"
-    );
+    assert!(!Path::new(&path).exists(), "ephemeral dir {path} must be removed on exit");
 }
 
 #[test]
 fn admin_subcommands_provision_a_data_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let org = admin(
-        dir.path(),
-        &["org", "create", "--name", "Acme", "--capacity", "1048576"],
-    );
+    let org = admin(dir.path(), &["org", "create", "--name", "Acme", "--capacity", "1048576"]);
     let corp = org["corpId"].as_str().unwrap();
     assert_eq!(org["capacity"], 1048576);
     let app = admin(
@@ -221,48 +186,15 @@ fn admin_subcommands_provision_a_data_dir() {
     assert_eq!(app["scopes"].as_array().unwrap().len(), 13);
     let user = admin(
         dir.path(),
-        &[
-            "user",
-            "create",
-            "--corp-id",
-            corp,
-            "--name",
-            "Ann",
-            "--org-admin",
-            "--union-id",
-            "ann",
-        ],
+        &["user", "create", "--corp-id", corp, "--name", "Ann", "--org-admin", "--union-id", "ann"],
     );
     assert_eq!(user["orgAdmin"], true);
-    let dept = admin(
-        dir.path(),
-        &["dept", "create", "--corp-id", corp, "--name", "R&D"],
-    );
+    let dept = admin(dir.path(), &["dept", "create", "--corp-id", corp, "--name", "R&D"]);
     let dept_id = dept["deptId"].as_str().unwrap();
-    admin(
-        dir.path(),
-        &[
-            "member",
-            "add",
-            "--corp-id",
-            corp,
-            "--dept-id",
-            dept_id,
-            "ann",
-        ],
-    );
-    let members = admin(
-        dir.path(),
-        &["member", "list", "--corp-id", corp, "--dept-id", dept_id],
-    );
+    admin(dir.path(), &["member", "add", "--corp-id", corp, "--dept-id", dept_id, "ann"]);
+    let members = admin(dir.path(), &["member", "list", "--corp-id", corp, "--dept-id", dept_id]);
     assert_eq!(members["items"][0]["unionId"], "ann");
-    assert_eq!(
-        admin(dir.path(), &["org", "list"])["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(admin(dir.path(), &["org", "list"])["items"].as_array().unwrap().len(), 1);
 
     // A server started on that dir accepts the provisioned credentials and seeds nothing.
     let server = Running::start(&["--data-dir", dir.path().to_str().unwrap()]);
@@ -270,14 +202,7 @@ fn admin_subcommands_provision_a_data_dir() {
     assert!(server.terminate().success());
 
     let failed = Command::new(BIN)
-        .args([
-            "admin",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "org",
-            "delete",
-            "nope",
-        ])
+        .args(["admin", "--data-dir", dir.path().to_str().unwrap(), "org", "delete", "nope"])
         .output()
         .unwrap();
     assert!(!failed.status.success());

@@ -26,17 +26,9 @@ pub fn routes(state: ServerState) -> Router<ServerState> {
         .route("/orgs/{corp_id}/users/{union_id}", delete(delete_user))
         .route("/orgs/{corp_id}/depts", get(list_depts).post(create_dept))
         .route("/orgs/{corp_id}/depts/{dept_id}", delete(delete_dept))
-        .route(
-            "/orgs/{corp_id}/depts/{dept_id}/members",
-            get(list_members).post(add_member),
-        )
-        .route(
-            "/orgs/{corp_id}/depts/{dept_id}/members/{union_id}",
-            delete(remove_member),
-        )
-        .route_layer(axum::middleware::from_extractor_with_state::<AdminAuth, _>(
-            state,
-        ))
+        .route("/orgs/{corp_id}/depts/{dept_id}/members", get(list_members).post(add_member))
+        .route("/orgs/{corp_id}/depts/{dept_id}/members/{union_id}", delete(remove_member))
+        .route_layer(axum::middleware::from_extractor_with_state::<AdminAuth, _>(state))
 }
 
 const OK: Success = Success { success: true };
@@ -45,13 +37,7 @@ async fn create_org(
     State(s): State<ServerState>,
     WireJson(body): WireJson<CreateOrgRequest>,
 ) -> Reply<AdminOrg> {
-    let org = s
-        .drive
-        .create_org(NewOrg {
-            name: body.name,
-            capacity: body.capacity,
-        })
-        .await?;
+    let org = s.drive.create_org(NewOrg { name: body.name, capacity: body.capacity }).await?;
     Ok(Json(org.into()))
 }
 
@@ -134,10 +120,7 @@ async fn create_dept(
     Path(corp_id): Path<String>,
     WireJson(body): WireJson<CreateDeptRequest>,
 ) -> Reply<AdminDept> {
-    let input = NewDept {
-        name: body.name,
-        parent_id: body.parent_id,
-    };
+    let input = NewDept { name: body.name, parent_id: body.parent_id };
     Ok(Json(s.drive.create_dept(&corp_id, input).await?.into()))
 }
 
@@ -161,9 +144,7 @@ async fn add_member(
     Path((corp_id, dept_id)): Path<(String, String)>,
     WireJson(body): WireJson<AddMemberRequest>,
 ) -> Reply<Success> {
-    s.drive
-        .add_dept_member(&corp_id, &dept_id, &body.union_id)
-        .await?;
+    s.drive.add_dept_member(&corp_id, &dept_id, &body.union_id).await?;
     Ok(Json(OK))
 }
 
@@ -171,17 +152,13 @@ async fn list_members(
     State(s): State<ServerState>,
     Path((corp_id, dept_id)): Path<(String, String)>,
 ) -> Reply<List<AdminUser>> {
-    Ok(Json(List::of(
-        s.drive.list_dept_members(&corp_id, &dept_id).await?,
-    )))
+    Ok(Json(List::of(s.drive.list_dept_members(&corp_id, &dept_id).await?)))
 }
 
 async fn remove_member(
     State(s): State<ServerState>,
     Path((corp_id, dept_id, union_id)): Path<(String, String, String)>,
 ) -> Reply<Success> {
-    s.drive
-        .remove_dept_member(&corp_id, &dept_id, &union_id)
-        .await?;
+    s.drive.remove_dept_member(&corp_id, &dept_id, &union_id).await?;
     Ok(Json(OK))
 }

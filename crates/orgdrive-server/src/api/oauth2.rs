@@ -15,9 +15,8 @@ async fn get_access_token(
     State(state): State<ServerState>,
     WireJson(body): WireJson<GetAccessTokenRequest>,
 ) -> Result<Json<GetAccessTokenResponse>, ApiError> {
-    let app_key = body
-        .app_key
-        .ok_or_else(|| ApiError::param(Some("appKey"), "appKey is required"))?;
+    let app_key =
+        body.app_key.ok_or_else(|| ApiError::param(Some("appKey"), "appKey is required"))?;
     let app_secret = body
         .app_secret
         .ok_or_else(|| ApiError::param(Some("appSecret"), "appSecret is required"))?;

@@ -74,10 +74,7 @@ impl TestServer {
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut request = self
             .http
-            .request(
-                method.parse().unwrap(),
-                self.url(&format!("/admin/v1{path}")),
-            )
+            .request(method.parse().unwrap(), self.url(&format!("/admin/v1{path}")))
             .bearer_auth(ADMIN_TOKEN);
         if let Some(body) = body {
             request = request.json(&body);
@@ -100,9 +97,7 @@ impl TestServer {
             request = request.header("x-acs-dingtalk-access-token", token);
         }
         if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
+            request = request.header("content-type", "application/json").body(body.to_string());
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
@@ -124,13 +119,8 @@ pub struct Tenant {
 }
 
 pub async fn tenant(server: &TestServer, scopes: &[&str], capacity: Option<i64>) -> Tenant {
-    let (status, org) = server
-        .admin(
-            "POST",
-            "/orgs",
-            Some(json!({"name": "Acme", "capacity": capacity})),
-        )
-        .await;
+    let (status, org) =
+        server.admin("POST", "/orgs", Some(json!({"name": "Acme", "capacity": capacity}))).await;
     assert_eq!(status, 200, "{org}");
     let corp_id = org["corpId"].as_str().unwrap().to_string();
     let (status, app) = server
@@ -164,9 +154,7 @@ pub async fn tenant(server: &TestServer, scopes: &[&str], capacity: Option<i64>)
 
 pub async fn access_token(server: &TestServer, app_key: &str, app_secret: &str) -> String {
     let body = json!({"appKey": app_key, "appSecret": app_secret}).to_string();
-    let (status, reply) = server
-        .call("POST", "/v1.0/oauth2/accessToken", None, Some(&body))
-        .await;
+    let (status, reply) = server.call("POST", "/v1.0/oauth2/accessToken", None, Some(&body)).await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["expireIn"], 7200);
     reply["accessToken"].as_str().unwrap().to_string()
@@ -186,14 +174,6 @@ pub const ALL_SCOPES: &[&str] = &[
 pub fn assert_error(reply: &(u16, Value), status: u16, code: &str) {
     assert_eq!(reply.0, status, "{}", reply.1);
     assert_eq!(reply.1["code"], code, "{}", reply.1);
-    assert!(
-        reply.1["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{}",
-        reply.1
-    );
-    assert!(
-        reply.1["requestid"].as_str().is_some_and(|r| r.len() == 32),
-        "{}",
-        reply.1
-    );
+    assert!(reply.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", reply.1);
+    assert!(reply.1["requestid"].as_str().is_some_and(|r| r.len() == 32), "{}", reply.1);
 }

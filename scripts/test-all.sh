@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, Rust unit and
+# integration tests, then the conformance suite through the official DingTalk
+# Python SDK against the real binary. Installs what it needs (a Python
+# virtualenv with the pinned SDK) under $ORGDRIVE_CACHE (default ~/.cache/orgdrive).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache="${ORGDRIVE_CACHE:-$HOME/.cache/orgdrive}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+venv="$cache/venv"
+mkdir -p "$cache"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests"
+cargo test --workspace --locked
+
+step "build the orgdrive binary"
+cargo build --locked --bin orgdrive
+export ORGDRIVE_BIN="$CARGO_TARGET_DIR/debug/orgdrive"
+
+step "Python virtualenv with the official DingTalk SDK"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+
+step "SDK conformance suite (tests/sdk)"
+"$venv/bin/python" -m pytest -q tests/sdk
