@@ -1,15 +1,48 @@
 //! orgdrive's content store: file bytes live here, addressed by object keys,
 //! behind Apache OpenDAL so that the local filesystem (embedded default),
-//! memory (tests) and, later, S3/OSS are the same code path.
+//! memory (tests) and, later, S3/OSS are the same code path. Bytes are always
+//! streamed: no method holds a whole object in memory.
+//!
+//! `presign` signs and verifies the URLs through which clients PUT and GET
+//! objects on orgdrive's own blob route.
 
+mod presign;
+
+use std::ops::Range;
 use std::path::Path;
 
-use opendal::{services, Operator};
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
+use md5::{Digest, Md5};
+use opendal::{services, ErrorKind, Operator};
+
+pub use presign::{Presigner, SignatureError, SignedRequest};
 
 /// What the blob store can fail with.
 #[derive(Debug, thiserror::Error)]
 #[error("blob store: {0}")]
 pub struct BlobError(#[from] opendal::Error);
+
+/// Why a streamed write stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError<E> {
+    /// The stream carried more than the allowed bytes; nothing was stored.
+    #[error("more than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The source stream failed (e.g. the client went away); nothing was stored.
+    #[error("source: {0}")]
+    Source(E),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+}
+
+/// Size and MD5 of what was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub size: u64,
+    /// Lower-case hex.
+    pub md5: String,
+}
 
 /// A content store over one OpenDAL operator.
 #[derive(Clone, Debug)]
@@ -19,8 +52,12 @@ pub struct BlobStore {
 
 impl BlobStore {
     /// A store keeping objects as files under `root` (created if missing).
+    /// Writes go to a temporary file that is fsynced and renamed into place
+    /// on success, so a failed or interrupted write leaves no object behind.
     pub fn filesystem(root: &Path) -> Result<BlobStore, BlobError> {
-        let builder = services::Fs::default().root(&root.to_string_lossy());
+        let builder = services::Fs::default()
+            .root(&root.to_string_lossy())
+            .atomic_write_dir(&root.join(".incoming").to_string_lossy());
         Ok(BlobStore { op: Operator::new(builder)?.finish() })
     }
 
@@ -35,9 +72,97 @@ impl BlobStore {
         Ok(())
     }
 
-    /// The underlying operator, for streaming readers and writers.
-    pub fn operator(&self) -> &Operator {
-        &self.op
+    /// Streams `source` into object `key`, refusing more than `limit` bytes.
+    pub async fn write_stream<S, E>(
+        &self,
+        key: &str,
+        source: S,
+        limit: Option<u64>,
+    ) -> Result<Written, WriteError<E>>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+    {
+        let mut writer = self.op.writer(key).await.map_err(BlobError::from)?;
+        let mut digest = Md5::new();
+        let mut size = 0u64;
+        let mut source = std::pin::pin!(source);
+        while let Some(chunk) = source.next().await {
+            let failure = match chunk {
+                Err(e) => Some(WriteError::Source(e)),
+                Ok(chunk) => {
+                    size += chunk.len() as u64;
+                    match limit {
+                        Some(limit) if size > limit => Some(WriteError::TooLarge { limit }),
+                        _ => {
+                            digest.update(&chunk);
+                            writer.write(chunk).await.err().map(|e| BlobError(e).into())
+                        }
+                    }
+                }
+            };
+            if let Some(failure) = failure {
+                let _ = writer.abort().await;
+                return Err(failure);
+            }
+        }
+        writer.close().await.map_err(BlobError::from)?;
+        Ok(Written { size, md5: hex::encode(digest.finalize()) })
+    }
+
+    /// Writes the concatenation of `sources`, in order, to `dest`, streaming.
+    pub async fn concat(&self, sources: &[String], dest: &str) -> Result<Written, BlobError> {
+        let mut writer = self.op.writer(dest).await?;
+        let mut digest = Md5::new();
+        let mut size = 0u64;
+        for source in sources {
+            let copied = async {
+                let mut chunks = self.op.reader(source).await?.into_bytes_stream(..).await?;
+                while let Some(chunk) = chunks.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        opendal::Error::new(ErrorKind::Unexpected, "reading a part").set_source(e)
+                    })?;
+                    size += chunk.len() as u64;
+                    digest.update(&chunk);
+                    writer.write(chunk).await?;
+                }
+                Ok::<_, opendal::Error>(())
+            };
+            if let Err(e) = copied.await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
+        }
+        writer.close().await?;
+        Ok(Written { size, md5: hex::encode(digest.finalize()) })
+    }
+
+    /// Size of the object, or `None` if it does not exist.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        match self.op.stat(key).await {
+            Ok(meta) => Ok(Some(meta.content_length())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The bytes of `range` of the object, as a stream.
+    pub async fn read(
+        &self,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static, BlobError> {
+        let reader = self.op.reader_with(key).chunk(1 << 20).await?;
+        Ok(reader.into_bytes_stream(range).await?.into_stream())
+    }
+
+    /// Removes the object (no error if it is already gone).
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        Ok(self.op.delete(key).await?)
+    }
+
+    /// Removes every object under `prefix` (which must end with `/`).
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
+        Ok(self.op.remove_all(prefix).await?)
     }
 }
 
@@ -45,14 +170,58 @@ impl BlobStore {
 mod tests {
     use super::*;
 
+    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+        futures::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>())
+    }
+
+    async fn read_all(store: &BlobStore, key: &str, range: Range<u64>) -> Vec<u8> {
+        let stream = store.read(key, range).await.unwrap();
+        let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
+        chunks.concat()
+    }
+
     #[tokio::test]
-    async fn filesystem_store_round_trips_an_object() {
+    async fn filesystem_store_streams_objects_in_and_out() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::filesystem(&dir.path().join("blobs")).unwrap();
         store.check().await.unwrap();
-        store.operator().write("a/b", b"hello".to_vec()).await.unwrap();
-        let read = store.operator().read("a/b").await.unwrap().to_vec();
-        assert_eq!(read, b"hello");
+        let written = store.write_stream("a/b", chunks(&[b"hel", b"lo"]), None).await.unwrap();
+        assert_eq!(written.size, 5);
+        assert_eq!(written.md5, "5d41402abc4b2a76b9719d911017c592");
         assert!(dir.path().join("blobs/a/b").exists());
+        assert_eq!(read_all(&store, "a/b", 0..5).await, b"hello");
+        assert_eq!(read_all(&store, "a/b", 1..3).await, b"el");
+        assert_eq!(store.size("a/b").await.unwrap(), Some(5));
+        assert_eq!(store.size("a/missing").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn oversize_and_failed_writes_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::filesystem(&dir.path().join("blobs")).unwrap();
+        let err = store.write_stream("big", chunks(&[b"12345", b"678"]), Some(6)).await;
+        assert!(matches!(err, Err(WriteError::TooLarge { limit: 6 })));
+        assert_eq!(store.size("big").await.unwrap(), None);
+        let failing = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err(std::io::Error::other("client went away")),
+        ]);
+        assert!(matches!(
+            store.write_stream("cut", failing, None).await,
+            Err(WriteError::Source(_))
+        ));
+        assert_eq!(store.size("cut").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn concat_joins_parts_in_order() {
+        let store = BlobStore::memory().unwrap();
+        store.write_stream("p/2", chunks(&[b"world"]), None).await.unwrap();
+        store.write_stream("p/1", chunks(&[b"hello "]), None).await.unwrap();
+        let written = store.concat(&["p/1".into(), "p/2".into()], "whole").await.unwrap();
+        assert_eq!(written.size, 11);
+        assert_eq!(read_all(&store, "whole", 0..11).await, b"hello world");
+        store.delete_prefix("p/").await.unwrap();
+        assert_eq!(store.size("p/1").await.unwrap(), None);
     }
 }

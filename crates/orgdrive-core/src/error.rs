@@ -23,6 +23,15 @@ pub enum DriveError {
     /// The operator may not do this here.
     #[error("{0}")]
     PermissionDenied(String),
+    /// Storing the bytes would pass the space quota or the org capacity.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// A PUT carried more bytes than its upload allows.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A signed blob URL was tampered with, used with another method, or expired.
+    #[error("{message}")]
+    SignatureRefused { expired: bool, message: String },
     /// A unique value is already taken (admin plane).
     #[error("{message}")]
     Conflict { field: &'static str, message: String },

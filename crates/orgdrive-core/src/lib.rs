@@ -6,44 +6,92 @@
 //! Modules: `identity` (orgs, apps, users, departments, first-start demo data),
 //! `auth` (access tokens, scopes, the acting operator and the one place that
 //! decides "may this operator do this here?"), `spaces` (spaces and their
-//! quota views), `validate` (input rules shared by operations).
+//! quota views), `dentries` (folders, reads and listings, conflict strategies,
+//! app properties), `transfer` (uploads, downloads, signed URLs, the upload
+//! sweeper), `names` (the naming rule), `validate` (input rules shared by
+//! operations).
 
 mod auth;
 mod clock;
+mod dentries;
 mod error;
 mod identity;
 mod ids;
+mod names;
 mod scope;
 mod spaces;
+mod transfer;
 mod validate;
 
 use std::sync::Arc;
 
 pub use auth::{AccessToken, Operator, Principal, ACCESS_TOKEN_TTL_SECS};
 pub use clock::{iso8601, now_ms};
+pub use dentries::{
+    AppProperty, AppPropertyInput, ConflictStrategy, DentryResult, DentryView, ListAll,
+    ListChildren, NewFolder, Page, PropertyFilter, MAX_BATCH_IDS, MAX_PAGE, ROOT_ID,
+};
 pub use error::{DriveError, DriveResult};
 pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};
 pub use ids::random_token;
-pub use orgdrive_blob::BlobStore;
+pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_meta::{AppRecord, DeptRecord, MetaStore, OrgRecord, SpaceRecord, UserRecord};
 pub use scope::Scope;
-pub use spaces::{AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView};
+pub use spaces::{
+    AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,
+};
+pub use transfer::{BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket};
+
+/// Settings of the drive service.
+#[derive(Debug, Clone)]
+pub struct DriveOptions {
+    /// Secret that signs blob URLs.
+    pub signing_key: Vec<u8>,
+    /// Validity of signed upload/download URLs, in seconds.
+    pub signed_url_ttl_secs: i64,
+    /// Time an upload may stay uncommitted before it is swept, in seconds.
+    pub upload_ttl_secs: i64,
+}
+
+impl DriveOptions {
+    /// Default lifetimes with this signing key.
+    pub fn new(signing_key: &[u8]) -> DriveOptions {
+        DriveOptions {
+            signing_key: signing_key.to_vec(),
+            signed_url_ttl_secs: transfer::URL_TTL_SECS,
+            upload_ttl_secs: transfer::UPLOAD_TTL_SECS,
+        }
+    }
+}
 
 /// The drive service: every operation of the API goes through here.
 #[derive(Clone)]
 pub struct Drive {
     meta: Arc<dyn MetaStore>,
     blob: BlobStore,
+    presigner: Presigner,
+    options: Arc<DriveOptions>,
     ids: Arc<ids::IdGenerator>,
 }
 
 impl Drive {
-    /// Builds the service over its stores; registers this process as a node
-    /// so that the ids it generates never collide with another node's.
-    pub async fn new(meta: Arc<dyn MetaStore>, blob: BlobStore) -> DriveResult<Drive> {
+    /// Builds the service over its stores. Registers this process as a node so
+    /// that the ids it generates never collide with another node's.
+    pub async fn new(
+        meta: Arc<dyn MetaStore>,
+        blob: BlobStore,
+        options: DriveOptions,
+    ) -> DriveResult<Drive> {
         let node = meta.register_node(now_ms()).await?;
         blob.check().await.map_err(|e| DriveError::Internal(e.to_string()))?;
-        Ok(Drive { meta, blob, ids: Arc::new(ids::IdGenerator::new(node)) })
+        let presigner = Presigner::new(&options.signing_key);
+        let ids = Arc::new(ids::IdGenerator::new(node));
+        Ok(Drive { meta, blob, presigner, options: Arc::new(options), ids })
+    }
+
+    /// The settings this service runs with.
+    pub fn options(&self) -> &DriveOptions {
+        &self.options
     }
 
     /// The content store.
@@ -51,8 +99,11 @@ impl Drive {
         &self.blob
     }
 
-    /// Periodic housekeeping: removes expired access tokens.
-    pub async fn sweep(&self) -> DriveResult<u64> {
-        Ok(self.meta.purge_expired_tokens(now_ms()).await?)
+    /// Periodic housekeeping: removes expired access tokens, and uploads that
+    /// expired uncommitted together with their bytes.
+    pub async fn sweep(&self) -> DriveResult<()> {
+        self.meta.purge_expired_tokens(now_ms()).await?;
+        self.sweep_uploads().await?;
+        Ok(())
     }
 }

@@ -1,8 +1,11 @@
-//! orgdrive's metadata store: the records it keeps and the [`MetaStore`] trait
-//! the domain talks to. Each database dialect implements the trait in its own
-//! module with its own migrations (`migrations/<dialect>/`); the embedded default
-//! is [`SqliteStore`]. Invariants the API depends on (unique keys, foreign keys,
-//! idempotency keys) are enforced by the schema, not by callers.
+//! orgdrive's metadata store: the records it keeps and the traits the domain
+//! talks to — [`IdentityStore`] (orgs, apps, users, departments, tokens) and
+//! [`DriveStore`] (spaces, files and folders, versions, uploads, byte
+//! counters), together [`MetaStore`]. Each database dialect implements them in
+//! its own module with its own migrations (`migrations/<dialect>/`); the
+//! embedded default is [`SqliteStore`]. Invariants the API depends on (unique
+//! keys, foreign keys, idempotency keys, quota checks) are enforced inside the
+//! store's transactions, not by callers.
 
 mod records;
 mod sqlite;
@@ -24,6 +27,18 @@ pub enum MetaError {
     /// The row is still referenced and cannot be deleted (e.g. an org that owns spaces).
     #[error("record is still referenced")]
     InUse,
+    /// A live sibling has the name (conflict strategy `Fail`, or a folder in the way).
+    #[error("name is taken by {0:?}")]
+    NameTaken(Box<DentryRecord>),
+    /// The parent is not a live folder of the space.
+    #[error("parent folder does not exist")]
+    ParentNotFound,
+    /// The upload was already committed, discarded or swept.
+    #[error("upload does not exist")]
+    UploadNotFound,
+    /// Charging the bytes would exceed the space quota (`space`) or the org capacity.
+    #[error("quota exceeded")]
+    QuotaExceeded { space: bool },
     /// Anything else from the database.
     #[error("metadata store: {0}")]
     Backend(String),
@@ -31,9 +46,13 @@ pub enum MetaError {
 
 pub type MetaResult<T> = Result<T, MetaError>;
 
-/// The metadata store. Every method is one transaction.
+/// Everything the domain needs from a metadata store.
+pub trait MetaStore: IdentityStore + DriveStore {}
+impl<T: IdentityStore + DriveStore> MetaStore for T {}
+
+/// Orgs, apps, users, departments, access tokens. Every method is one transaction.
 #[async_trait]
-pub trait MetaStore: Send + Sync + 'static {
+pub trait IdentityStore: Send + Sync + 'static {
     /// Registers a starting server node and returns its number (unique per store).
     async fn register_node(&self, now_ms: i64) -> MetaResult<i64>;
     /// True when the store holds no organization yet (first start).
@@ -80,13 +99,88 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> MetaResult<Option<(TokenRecord, AppRecord)>>;
     /// Removes tokens that expired before `now_ms`; returns how many.
     async fn purge_expired_tokens(&self, now_ms: i64) -> MetaResult<u64>;
+}
 
+/// Spaces and their trees. Every method is one transaction.
+#[async_trait]
+pub trait DriveStore: Send + Sync + 'static {
     /// Inserts the space unless one with the same (corp, app, scene, sceneId)
     /// exists; returns the space stored under that key and whether it is new.
     async fn insert_space_once(&self, space: &SpaceRecord) -> MetaResult<(SpaceRecord, bool)>;
     async fn get_space(&self, space_id: &str) -> MetaResult<Option<SpaceRecord>>;
-    /// Bytes used by all spaces of the org.
+    /// Bytes charged to the org (all its spaces).
     async fn org_used_bytes(&self, corp_id: &str) -> MetaResult<i64>;
     /// Bytes used by all spaces of the app.
     async fn app_used_bytes(&self, app_id: &str) -> MetaResult<i64>;
+
+    /// The dentry, whatever its status.
+    async fn get_dentry(&self, space_id: &str, dentry_id: &str)
+        -> MetaResult<Option<DentryRecord>>;
+    /// The dentries among `dentry_ids` that exist in the space, in any order.
+    async fn get_dentries(
+        &self,
+        space_id: &str,
+        dentry_ids: &[String],
+    ) -> MetaResult<Vec<DentryRecord>>;
+    /// The live child of `parent_id` named `name`.
+    async fn find_child(
+        &self,
+        space_id: &str,
+        parent_id: &str,
+        name: &str,
+    ) -> MetaResult<Option<DentryRecord>>;
+    /// Names of the live folders from the root down to `folder_id` (empty for
+    /// the root); `None` if it is not a live folder of the space.
+    async fn folder_names(
+        &self,
+        space_id: &str,
+        folder_id: &str,
+    ) -> MetaResult<Option<Vec<String>>>;
+    /// Up to `limit` live children of `parent_id` after `after`, in `key` order.
+    async fn list_children(
+        &self,
+        space_id: &str,
+        parent_id: &str,
+        key: SortKey,
+        descending: bool,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> MetaResult<Vec<DentryRecord>>;
+    /// Up to `limit` live dentries of the whole space after `after`, by modified time.
+    async fn list_space(
+        &self,
+        space_id: &str,
+        descending: bool,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> MetaResult<Vec<DentryRecord>>;
+    /// App properties of these dentries.
+    async fn app_properties(&self, dentry_ids: &[String]) -> MetaResult<Vec<AppPropertyRecord>>;
+    async fn get_version(&self, dentry_id: &str, version: i64)
+        -> MetaResult<Option<VersionRecord>>;
+    /// Creates a dentry under the conflict rule; for files also consumes the
+    /// upload and charges `dentry.size` to the space and org counters, failing
+    /// with `QuotaExceeded` (and changing nothing) when a cap would be passed.
+    async fn put_dentry(&self, put: &PutDentry) -> MetaResult<PutOutcome>;
+    /// Bulk load for tests and benchmarks: inserts the dentries as given, with
+    /// no conflict handling and no quota charge.
+    async fn insert_dentries_unchecked(&self, dentries: &[DentryRecord]) -> MetaResult<()>;
+
+    async fn insert_upload(&self, upload: &UploadRecord) -> MetaResult<()>;
+    /// The upload and the parts received so far.
+    async fn get_upload(
+        &self,
+        upload_key: &str,
+    ) -> MetaResult<Option<(UploadRecord, Vec<UploadPartRecord>)>>;
+    /// Records (or replaces) a received part; false if the upload is gone.
+    async fn record_upload_part(
+        &self,
+        upload_key: &str,
+        part: &UploadPartRecord,
+    ) -> MetaResult<bool>;
+    /// Deletes the upload row; false if it was already gone.
+    async fn discard_upload(&self, upload_key: &str) -> MetaResult<bool>;
+    /// Deletes up to `limit` uploads that expired before `before_ms` and
+    /// returns their keys (their bytes are the caller's to remove).
+    async fn take_expired_uploads(&self, before_ms: i64, limit: u32) -> MetaResult<Vec<String>>;
 }

@@ -80,3 +80,142 @@ pub struct SpaceRecord {
     pub created_at: i64,
     pub modified_at: i64,
 }
+
+/// A file or folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DentryRecord {
+    pub dentry_id: String,
+    pub uuid: String,
+    pub space_id: String,
+    /// `0` = the space root.
+    pub parent_id: String,
+    /// `FILE` or `FOLDER`.
+    pub kind: String,
+    pub name: String,
+    /// Bytes; 0 for folders.
+    pub size: i64,
+    pub version: i64,
+    /// `NORMAL`, `DELETED` or `EXPIRED`.
+    pub status: String,
+    /// Content object of a file; `None` for folders.
+    pub blob_key: Option<String>,
+    pub creator_id: String,
+    pub modifier_id: String,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+impl DentryRecord {
+    pub fn is_folder(&self) -> bool {
+        self.kind == "FOLDER"
+    }
+}
+
+/// An earlier content of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    pub dentry_id: String,
+    pub version: i64,
+    pub name: String,
+    pub size: i64,
+    pub blob_key: String,
+    pub modifier_id: String,
+    pub modified_at: i64,
+}
+
+/// One app property of a dentry, owned by `app_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPropertyRecord {
+    pub dentry_id: String,
+    pub app_id: String,
+    pub name: String,
+    pub value: String,
+    /// `PUBLIC` or `PRIVATE`.
+    pub visibility: String,
+}
+
+/// An upload session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub upload_key: String,
+    pub space_id: String,
+    pub app_id: String,
+    pub union_id: String,
+    pub multipart: bool,
+    pub check_name: Option<String>,
+    pub check_parent_id: Option<String>,
+    pub check_size: Option<i64>,
+    pub check_md5: Option<String>,
+    /// PUTs beyond this many bytes are refused.
+    pub max_bytes: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// Bytes received for an upload: part 0 = single PUT, 1.. = multipart parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadPartRecord {
+    pub part_number: i64,
+    pub size: i64,
+    /// Lower-case hex MD5 of the part.
+    pub md5: String,
+}
+
+/// What to do when a live sibling already has the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameConflict {
+    /// Take the first free `prefix{k}suffix`, k = 1, 2, ...
+    AutoRename { prefix: String, suffix: String },
+    /// Leave the existing entry alone and return it.
+    ReturnExisting,
+    /// Fail with [`crate::MetaError::NameTaken`].
+    Fail,
+    /// Files only: the existing file gets the new content as a new version.
+    Overwrite,
+}
+
+/// Create a dentry (and, for a file, consume its upload and charge its bytes)
+/// in one transaction.
+#[derive(Debug, Clone)]
+pub struct PutDentry {
+    pub dentry: DentryRecord,
+    pub corp_id: String,
+    pub conflict: NameConflict,
+    /// Upload consumed by this put (files); the put fails with
+    /// [`crate::MetaError::UploadNotFound`] if it is already gone.
+    pub upload_key: Option<String>,
+    /// App properties to set on the created or overwritten dentry.
+    pub app_properties: Vec<AppPropertyRecord>,
+}
+
+/// What a [`PutDentry`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created(DentryRecord),
+    /// `ReturnExisting` met a live sibling of that name; nothing was charged.
+    Existing(DentryRecord),
+    /// `Overwrite` made the content a new version of this file.
+    Overwritten(DentryRecord),
+}
+
+/// Sort key of a folder listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    ModifiedTime,
+    CreateTime,
+    Name,
+    Size,
+}
+
+/// A position in a listing: the sort value and id of the last entry returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub value: CursorValue,
+    pub dentry_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CursorValue {
+    Int(i64),
+    Text(String),
+}

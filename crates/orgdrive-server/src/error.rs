@@ -81,6 +81,15 @@ impl From<DriveError> for ApiError {
             DriveError::PermissionDenied(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, "permissionDenied", message)
             }
+            DriveError::QuotaExceeded(_) => ApiError::param(Some("quota"), message),
+            DriveError::TooLarge(_) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "paramError.size", message)
+            }
+            DriveError::SignatureRefused { expired, .. } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                if expired { "signatureExpired" } else { "signatureMismatch" },
+                message,
+            ),
             DriveError::Conflict { field, .. } => {
                 ApiError::new(StatusCode::CONFLICT, format!("conflict.{field}"), message)
             }

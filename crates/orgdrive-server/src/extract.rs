@@ -66,6 +66,67 @@ fn query_param(parts: &Parts, name: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
+/// Query parameters with DingTalk-style typed access: a value that does not
+/// parse is `paramError.<name>`.
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    pub fn integer(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.text(name)
+            .map(|v| {
+                v.trim().parse().map_err(|_| {
+                    ApiError::param(Some(name), format!("{name} must be an integer, not {v:?}"))
+                })
+            })
+            .transpose()
+    }
+
+    /// Booleans in any case (the Python SDK sends `True` / `False`).
+    pub fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        self.text(name)
+            .map(|v| match v.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ApiError::param(Some(name), format!("{name} must be true or false"))),
+            })
+            .transpose()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        Ok(QueryParams(form_urlencoded::parse(query.as_bytes()).into_owned().collect()))
+    }
+}
+
+/// The URL clients reach this server at, for signed blob URLs: the configured
+/// public URL, else `http://` + the request's `Host`.
+pub struct BaseUrl(pub String);
+
+impl FromRequestParts<ServerState> for BaseUrl {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
+        if let Some(url) = &state.public_url {
+            return Ok(BaseUrl(url.clone()));
+        }
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty() && !h.contains(['/', ' ']))
+            .ok_or_else(|| ApiError::param(None, "the Host header is required"))?;
+        Ok(BaseUrl(format!("http://{host}")))
+    }
+}
+
 async fn principal(parts: &Parts, state: &ServerState) -> Result<Principal, ApiError> {
     let token = parts.headers.get(ACCESS_TOKEN_HEADER).and_then(|v| v.to_str().ok());
     Ok(state.drive.authenticate(token).await?)
@@ -88,7 +149,7 @@ pub mod scope {
             }
         )*};
     }
-    scopes!(SpaceWrite, SpaceRead, OrgRead);
+    scopes!(SpaceWrite, SpaceRead, OrgRead, FileWrite, FileRead, UploadInfoRead, DownloadInfoRead);
 
     /// Any valid token will do (e.g. GetCurrentApp: an app reading its own record).
     pub struct AnyScope;

@@ -35,11 +35,23 @@ pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
 pub struct ServerState {
     pub drive: Drive,
     admin_token_sha256: Arc<[u8; 32]>,
+    /// Base of signed blob URLs (`http://host:port`); `None` = from the request's Host.
+    public_url: Option<String>,
 }
 
 impl ServerState {
     pub fn new(drive: Drive, admin_token: &str) -> ServerState {
-        ServerState { drive, admin_token_sha256: Arc::new(Sha256::digest(admin_token).into()) }
+        ServerState {
+            drive,
+            admin_token_sha256: Arc::new(Sha256::digest(admin_token).into()),
+            public_url: None,
+        }
+    }
+
+    /// Makes signed blob URLs start with `url` (e.g. `https://drive.example.com`).
+    pub fn with_public_url(mut self, url: Option<String>) -> ServerState {
+        self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
+        self
     }
 }
 
@@ -49,6 +61,9 @@ pub fn router(state: ServerState) -> Router {
         .merge(api::oauth2::routes())
         .merge(api::spaces::routes())
         .merge(api::orgs::routes())
+        .merge(api::dentries::routes())
+        .merge(api::transfer::routes())
+        .merge(api::blob::routes())
         .nest("/admin/v1", api::admin::routes(state.clone()))
         .fallback(api::unknown_route)
         .method_not_allowed_fallback(api::wrong_method)

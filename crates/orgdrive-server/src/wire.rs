@@ -2,8 +2,11 @@
 //! admin API), with the exact camelCase field names, and the conversions from
 //! domain views. Optional fields absent from a response are omitted, never null.
 
+use std::collections::BTreeMap;
+
 use orgdrive_core::{
-    iso8601, AppRecord, AppView, DeptRecord, OrgRecord, OrgView, Partition, SpaceView, UserRecord,
+    iso8601, AppProperty, AppPropertyInput, AppRecord, AppView, DentryView, DeptRecord, OrgRecord,
+    OrgView, Partition, PreCheck, SignedUrl, SpaceView, UserRecord,
 };
 use serde::{Deserialize, Serialize};
 
@@ -192,6 +195,331 @@ impl From<AppView> for App {
             partitions: partitions(view.partitions),
         }
     }
+}
+
+// ---- dentries ----------------------------------------------------------------
+
+/// A file or folder (reference §3.3). Folders carry no `size`, `extension`,
+/// `version` or `category`; the root carries no `parentId`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dentry {
+    pub id: String,
+    pub uuid: String,
+    pub space_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    pub status: String,
+    pub creator_id: String,
+    pub modifier_id: String,
+    pub create_time: String,
+    pub modified_time: String,
+    pub storage_driver: &'static str,
+    pub partition_type: &'static str,
+    pub properties: DentryProperties,
+    pub app_properties: BTreeMap<String, Vec<AppPropertyWire>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DentryProperties {
+    pub read_only: bool,
+}
+
+impl From<DentryView> for Dentry {
+    fn from(view: DentryView) -> Dentry {
+        let extension = view.extension().map(str::to_string);
+        let category = view.category();
+        let d = view.dentry;
+        let is_file = !d.is_folder();
+        Dentry {
+            id: d.dentry_id,
+            uuid: d.uuid,
+            space_id: d.space_id,
+            parent_id: Some(d.parent_id).filter(|p| !p.is_empty()),
+            kind: d.kind,
+            name: d.name,
+            extension,
+            size: is_file.then_some(d.size),
+            path: view.path,
+            version: is_file.then_some(d.version),
+            status: d.status,
+            creator_id: d.creator_id,
+            modifier_id: d.modifier_id,
+            create_time: iso8601(d.created_at),
+            modified_time: iso8601(d.modified_at),
+            storage_driver: "DINGTALK",
+            partition_type: orgdrive_core::PARTITION_TYPE,
+            properties: DentryProperties { read_only: false },
+            app_properties: view
+                .app_properties
+                .into_iter()
+                .map(|(app, list)| (app, list.into_iter().map(AppPropertyWire::from).collect()))
+                .collect(),
+            category,
+        }
+    }
+}
+
+/// `{name, value, visibility}`: in requests (all optional) and responses.
+#[derive(Serialize, Deserialize, Default)]
+pub struct AppPropertyWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+}
+
+impl From<AppProperty> for AppPropertyWire {
+    fn from(p: AppProperty) -> AppPropertyWire {
+        AppPropertyWire { name: Some(p.name), value: Some(p.value), visibility: Some(p.visibility) }
+    }
+}
+
+impl From<AppPropertyWire> for AppPropertyInput {
+    fn from(p: AppPropertyWire) -> AppPropertyInput {
+        AppPropertyInput { name: p.name, value: p.value, visibility: p.visibility }
+    }
+}
+
+pub fn property_inputs(list: Option<Vec<AppPropertyWire>>) -> Vec<AppPropertyInput> {
+    list.unwrap_or_default().into_iter().map(AppPropertyInput::from).collect()
+}
+
+#[derive(Serialize)]
+pub struct DentryResponse {
+    pub dentry: Dentry,
+}
+
+#[derive(Deserialize)]
+pub struct AddFolderRequest {
+    pub name: Option<String>,
+    pub option: Option<AddFolderOption>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddFolderOption {
+    pub conflict_strategy: Option<String>,
+    pub app_properties: Option<Vec<AppPropertyWire>>,
+}
+
+/// `option` of GetDentry and GetDentries.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadOption {
+    pub app_ids_for_app_properties: Option<Vec<String>>,
+    pub with_thumbnail: Option<bool>,
+}
+
+#[derive(Deserialize)]
+pub struct GetDentryRequest {
+    pub option: Option<ReadOption>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetDentriesRequest {
+    pub dentry_ids: Option<Vec<String>>,
+    pub option: Option<ReadOption>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetDentriesResponse {
+    pub result_items: Vec<DentryResultItem>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DentryResultItem {
+    pub space_id: String,
+    pub dentry_id: String,
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dentry: Option<Dentry>,
+}
+
+#[derive(Deserialize)]
+pub struct ListAllDentriesRequest {
+    pub option: Option<ListAllOption>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListAllOption {
+    pub max_results: Option<i64>,
+    pub next_token: Option<String>,
+    pub order: Option<String>,
+    pub with_thumbnail: Option<bool>,
+}
+
+/// ListDentries and ListAllDentries.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DentryPage {
+    pub dentries: Vec<Dentry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+// ---- transfer ------------------------------------------------------------------
+
+/// `headerSignatureInfo` (reference §3.5). Signatures travel in the URL, so
+/// `headers` is empty.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderSignatureInfo {
+    pub resource_urls: Vec<String>,
+    pub internal_resource_urls: Vec<String>,
+    pub headers: BTreeMap<String, String>,
+    pub expiration_seconds: i64,
+    pub region: &'static str,
+}
+
+impl From<SignedUrl> for HeaderSignatureInfo {
+    fn from(url: SignedUrl) -> HeaderSignatureInfo {
+        HeaderSignatureInfo {
+            resource_urls: vec![url.url.clone()],
+            internal_resource_urls: vec![url.url],
+            headers: BTreeMap::new(),
+            expiration_seconds: url.expiration_seconds,
+            region: "UNKNOWN",
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PreCheckParam {
+    pub md5: Option<String>,
+    pub name: Option<String>,
+    pub parent_id: Option<String>,
+    pub size: Option<i64>,
+}
+
+impl From<PreCheckParam> for PreCheck {
+    fn from(p: PreCheckParam) -> PreCheck {
+        PreCheck { name: p.name, parent_id: p.parent_id, size: p.size, md5: p.md5 }
+    }
+}
+
+/// `option` of GetFileUploadInfo and InitMultipartFileUpload.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadOption {
+    pub pre_check_param: Option<PreCheckParam>,
+    pub prefer_intranet: Option<bool>,
+    pub prefer_region: Option<String>,
+    pub storage_driver: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct GetFileUploadInfoRequest {
+    pub multipart: Option<bool>,
+    pub protocol: Option<String>,
+    pub option: Option<UploadOption>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetFileUploadInfoResponse {
+    pub protocol: &'static str,
+    pub storage_driver: &'static str,
+    pub upload_key: String,
+    pub header_signature_info: HeaderSignatureInfo,
+}
+
+#[derive(Deserialize)]
+pub struct InitMultipartFileUploadRequest {
+    pub option: Option<UploadOption>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitMultipartFileUploadResponse {
+    pub storage_driver: &'static str,
+    pub upload_key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetMultipartFileUploadInfosRequest {
+    pub upload_key: Option<String>,
+    pub part_numbers: Option<Vec<i64>>,
+    pub option: Option<PreferIntranetOption>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreferIntranetOption {
+    pub prefer_intranet: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetMultipartFileUploadInfosResponse {
+    pub multipart_header_signature_infos: Vec<MultipartHeaderSignatureInfo>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MultipartHeaderSignatureInfo {
+    pub part_number: i64,
+    pub header_signature_info: HeaderSignatureInfo,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitFileRequest {
+    pub upload_key: Option<String>,
+    pub name: Option<String>,
+    pub parent_id: Option<String>,
+    pub option: Option<CommitFileOption>,
+    pub overwrite_dentry_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitFileOption {
+    pub size: Option<i64>,
+    pub conflict_strategy: Option<String>,
+    pub app_properties: Option<Vec<AppPropertyWire>>,
+}
+
+#[derive(Deserialize)]
+pub struct GetFileDownloadInfoRequest {
+    pub option: Option<DownloadOption>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadOption {
+    pub version: Option<i64>,
+    pub prefer_intranet: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetFileDownloadInfoResponse {
+    pub protocol: &'static str,
+    pub header_signature_info: HeaderSignatureInfo,
 }
 
 // ---- admin API ----------------------------------------------------------------

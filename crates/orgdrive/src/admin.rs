@@ -158,7 +158,7 @@ fn print(value: impl Serialize) -> anyhow::Result<()> {
 const OK: Success = Success { success: true };
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let opened = crate::store::open(&args.data_dir).await?;
+    let opened = crate::store::open(&args.data_dir, Default::default()).await?;
     let result = execute(&opened.drive, args.command).await;
     opened.meta.close().await;
     result

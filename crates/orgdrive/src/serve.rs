@@ -9,6 +9,8 @@ use anyhow::Context;
 use clap::Args;
 use orgdrive_core::{DemoAccount, Drive};
 use orgdrive_server::{router, serve, ServerState};
+
+use crate::store::{stored_secret, write_private, OpenOptions};
 use tokio::net::TcpListener;
 
 #[derive(Args)]
@@ -26,6 +28,22 @@ pub struct ServeArgs {
     /// DATA_DIR/admin.token, else a new one written there.
     #[arg(long, env = "ORGDRIVE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Base URL of signed upload/download URLs, as clients reach this server
+    /// (e.g. https://drive.example.com); default: http:// + the request's Host.
+    #[arg(long, env = "ORGDRIVE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Secret that signs blob URLs; else DATA_DIR/signing.key (created on first
+    /// start). Give every node of one deployment the same.
+    #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
+    /// Validity of signed upload/download URLs, in seconds.
+    #[arg(long, env = "ORGDRIVE_SIGNED_URL_TTL", default_value_t = 900,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    signed_url_ttl: i64,
+    /// Time an upload may stay uncommitted; its bytes are removed after it.
+    #[arg(long, env = "ORGDRIVE_UPLOAD_TTL", default_value_t = 86400,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    upload_ttl: i64,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -33,7 +51,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let ephemeral_dir = if args.ephemeral { Some(tempfile::tempdir()?) } else { None };
     let data_dir = ephemeral_dir.as_ref().map_or(args.data_dir.clone(), |d| d.path().to_path_buf());
 
-    let opened = crate::store::open(&data_dir).await?;
+    let options = OpenOptions {
+        signing_key: args.signing_key,
+        signed_url_ttl_secs: Some(args.signed_url_ttl),
+        upload_ttl_secs: Some(args.upload_ttl),
+    };
+    let opened = crate::store::open(&data_dir, options).await?;
     let drive = opened.drive.clone();
     let demo = drive.bootstrap_demo().await?;
     let admin_token = admin_token(&data_dir, args.admin_token)?;
@@ -44,7 +67,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     print_banner(local, &data_dir, args.ephemeral, demo.as_ref(), &admin_token, started);
 
     let sweeper = tokio::spawn(sweep_forever(drive.clone()));
-    let app = router(ServerState::new(drive, &admin_token));
+    let app = router(ServerState::new(drive, &admin_token).with_public_url(args.public_url));
     serve(listener, app, shutdown_signal()).await?;
     sweeper.abort();
     opened.meta.close().await;
@@ -53,34 +76,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The admin token: given, else stored in the data dir, else generated and stored (0600).
+/// The admin token: given (and then recorded), else the one stored in the
+/// data dir, else a new one stored there (0600).
 fn admin_token(data_dir: &Path, given: Option<String>) -> anyhow::Result<String> {
     let path = data_dir.join("admin.token");
-    let token = match given.filter(|t| !t.trim().is_empty()) {
-        Some(token) => token.trim().to_string(),
-        None => match std::fs::read_to_string(&path) {
-            Ok(stored) if !stored.trim().is_empty() => return Ok(stored.trim().to_string()),
-            _ => orgdrive_core::random_token(),
-        },
-    };
-    write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
-    Ok(token)
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(contents.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
+    match given.filter(|t| !t.trim().is_empty()) {
+        Some(token) => {
+            let token = token.trim().to_string();
+            write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+            Ok(token)
+        }
+        None => stored_secret(&path, orgdrive_core::random_token),
+    }
 }
 
 fn print_banner(
@@ -108,8 +115,10 @@ fn print_banner(
     println!("ready in {} ms", started.elapsed().as_millis());
 }
 
+/// Sweeps every minute, or more often when uploads live shorter than that.
 async fn sweep_forever(drive: Drive) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let period = drive.options().upload_ttl_secs.clamp(1, 60) as u64;
+    let mut tick = tokio::time::interval(Duration::from_secs(period));
     loop {
         tick.tick().await;
         if let Err(e) = drive.sweep().await {

@@ -1,11 +1,12 @@
-//! Opening a data dir: `meta.sqlite` (SQLite, WAL) and `blobs/` (OpenDAL fs).
+//! Opening a data dir: `meta.sqlite` (SQLite, WAL), `blobs/` (OpenDAL fs) and
+//! `signing.key` (the secret of signed blob URLs, created on first use).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use orgdrive_blob::BlobStore;
-use orgdrive_core::Drive;
+use orgdrive_core::{Drive, DriveOptions};
 use orgdrive_meta::{SqliteOptions, SqliteStore};
 
 /// The stores of one data dir, opened.
@@ -18,13 +19,62 @@ pub fn meta_path(data_dir: &Path) -> PathBuf {
     data_dir.join("meta.sqlite")
 }
 
-pub async fn open(data_dir: &Path) -> anyhow::Result<Opened> {
+/// How to open a data dir.
+#[derive(Default)]
+pub struct OpenOptions {
+    /// Overrides `DATA_DIR/signing.key`, so that several nodes can share one.
+    pub signing_key: Option<String>,
+    pub signed_url_ttl_secs: Option<i64>,
+    pub upload_ttl_secs: Option<i64>,
+}
+
+pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opened> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let signing_key = match options.signing_key {
+        Some(key) => key.trim().to_string(),
+        None => stored_secret(&data_dir.join("signing.key"), orgdrive_core::random_token)?,
+    };
+    let mut drive_options = DriveOptions::new(signing_key.as_bytes());
+    if let Some(ttl) = options.signed_url_ttl_secs {
+        drive_options.signed_url_ttl_secs = ttl;
+    }
+    if let Some(ttl) = options.upload_ttl_secs {
+        drive_options.upload_ttl_secs = ttl;
+    }
     let meta = SqliteStore::open(&meta_path(data_dir), &SqliteOptions::default())
         .await
         .with_context(|| format!("opening {}", meta_path(data_dir).display()))?;
     let blob = BlobStore::filesystem(&data_dir.join("blobs"))?;
-    let drive = Drive::new(Arc::new(meta.clone()), blob).await?;
+    let drive = Drive::new(Arc::new(meta.clone()), blob, drive_options).await?;
     Ok(Opened { drive, meta })
+}
+
+/// The secret stored in `path`, or a new one from `generate`, written there (0600).
+pub fn stored_secret(path: &Path, generate: fn() -> String) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(stored) if !stored.trim().is_empty() => Ok(stored.trim().to_string()),
+        _ => {
+            let secret = generate();
+            write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+            Ok(secret)
+        }
+    }
+}
+
+/// Writes `contents` to a file only its owner may read, and syncs it.
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
 }

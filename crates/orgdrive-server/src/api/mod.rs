@@ -1,11 +1,17 @@
 //! API groups, one module each with its routes: `oauth2` (access tokens),
-//! `spaces` (AddSpace, GetSpace), `orgs` (GetOrg, GetCurrentApp), `admin`
-//! (the provisioning API under `/admin/v1`).
+//! `spaces` (AddSpace, GetSpace), `orgs` (GetOrg, GetCurrentApp), `dentries`
+//! (AddFolder, GetDentry, GetDentries, ListDentries, ListAllDentries),
+//! `transfer` (upload and download info, CommitFile), `blob` (the signed
+//! PUT/GET routes that carry file bytes), `admin` (the provisioning API under
+//! `/admin/v1`).
 
 pub mod admin;
+pub mod blob;
+pub mod dentries;
 pub mod oauth2;
 pub mod orgs;
 pub mod spaces;
+pub mod transfer;
 
 use axum::http::{Method, StatusCode, Uri};
 

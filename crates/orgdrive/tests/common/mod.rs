@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use orgdrive_blob::BlobStore;
-use orgdrive_core::Drive;
+use orgdrive_core::{Drive, DriveOptions};
 use orgdrive_meta::{SqliteOptions, SqliteStore};
 use orgdrive_server::{router, serve, ServerState};
 use serde_json::{json, Value};
@@ -33,7 +33,8 @@ impl TestServer {
             .await
             .unwrap();
         let blob = BlobStore::filesystem(&data_dir.join("blobs")).unwrap();
-        let drive = Drive::new(Arc::new(meta.clone()), blob).await.unwrap();
+        let options = DriveOptions::new(b"test-signing-key");
+        let drive = Drive::new(Arc::new(meta.clone()), blob, options).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -1,0 +1,107 @@
+//! Names of files and folders: the naming rule, the AUTO_RENAME pattern, and
+//! what a name says about the file (extension, category, content type).
+
+use crate::{DriveError, DriveResult};
+
+/// Longest file or folder name, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+const FORBIDDEN: &[char] = &['\t', '*', '"', '<', '>', '|', '/', '\\'];
+
+/// Applies the naming rule: surrounding spaces are stripped; the rest must be
+/// 1 to [`MAX_NAME_CHARS`] characters, not `.` or `..`, not end with `.`, and
+/// contain no control character nor any of `* " < > | / \` and tab.
+pub fn dentry_name(field: &str, raw: &str) -> DriveResult<String> {
+    let name = raw.trim_matches(' ');
+    let problem = if name.is_empty() {
+        Some("must not be empty".to_string())
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some(format!("must be at most {MAX_NAME_CHARS} characters"))
+    } else if name.ends_with('.') {
+        Some("must not end with '.'".to_string())
+    } else if let Some(c) = name.chars().find(|c| FORBIDDEN.contains(c) || c.is_control()) {
+        Some(format!("must not contain {c:?}"))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(DriveError::param(field, format!("{field} {problem}"))),
+        None => Ok(name.to_string()),
+    }
+}
+
+/// Splits `name` into stem and extension (`"a.tar.gz"` → `("a.tar", Some("gz"))`).
+/// A leading dot (`.profile`) is part of the stem.
+pub fn split_extension(name: &str) -> (&str, Option<&str>) {
+    match name.rfind('.') {
+        Some(dot) if dot > 0 && dot + 1 < name.len() => (&name[..dot], Some(&name[dot + 1..])),
+        _ => (name, None),
+    }
+}
+
+/// The AUTO_RENAME pattern: `name(k).ext` for files, `name(k)` for folders,
+/// as a (prefix, suffix) pair around k.
+pub fn rename_pattern(name: &str, is_folder: bool) -> (String, String) {
+    if is_folder {
+        return (format!("{name}("), ")".to_string());
+    }
+    match split_extension(name) {
+        (stem, Some(ext)) => (format!("{stem}("), format!(").{ext}")),
+        (stem, None) => (format!("{stem}("), ")".to_string()),
+    }
+}
+
+/// The dentry `category` of a file name (reference §2).
+pub fn category(name: &str) -> &'static str {
+    let ext = split_extension(name).1.unwrap_or_default().to_ascii_lowercase();
+    match ext.as_str() {
+        "jpg" | "jpeg" | "png" | "gif" | "bmp" | "webp" | "heic" | "heif" | "svg" | "tif"
+        | "tiff" | "ico" => "IMAGE",
+        "mp4" | "mov" | "avi" | "mkv" | "wmv" | "flv" | "webm" | "m4v" | "3gp" | "mpeg" | "mpg" => {
+            "VIDEO"
+        }
+        "mp3" | "wav" | "flac" | "aac" | "ogg" | "m4a" | "wma" | "amr" | "opus" => "AUDIO",
+        "zip" | "rar" | "7z" | "tar" | "gz" | "tgz" | "bz2" | "xz" | "zst" => "ARCHIVE",
+        "doc" | "docx" | "xls" | "xlsx" | "ppt" | "pptx" | "pdf" | "txt" | "md" | "csv" | "rtf"
+        | "odt" | "ods" | "odp" | "wps" | "et" | "dps" | "pages" | "numbers" | "key" => "DOCUMENT",
+        "adoc" | "axls" | "appt" => "ALI_DOC",
+        "lnk" | "url" => "SHORTCUT",
+        _ => "OTHER",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_checked() {
+        assert_eq!(dentry_name("name", "  report.pdf ").unwrap(), "report.pdf");
+        assert_eq!(dentry_name("name", "数据 2024").unwrap(), "数据 2024");
+        for bad in [
+            "", "   ", ".", "..", "a.", "a\tb", "a*b", "a\"b", "a<b", "a>b", "a|b", "a/b", "a\\b",
+            "a\u{1}b", "a\nb",
+        ] {
+            assert!(dentry_name("name", bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(dentry_name("name", &"x".repeat(255)).is_ok());
+        assert!(dentry_name("name", &"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn auto_rename_keeps_the_extension() {
+        assert_eq!(rename_pattern("a.txt", false), ("a(".into(), ").txt".into()));
+        assert_eq!(rename_pattern("a.tar.gz", false), ("a.tar(".into(), ").gz".into()));
+        assert_eq!(rename_pattern("notes", false), ("notes(".into(), ")".into()));
+        assert_eq!(rename_pattern(".env", false), (".env(".into(), ")".into()));
+        assert_eq!(rename_pattern("v1.2", true), ("v1.2(".into(), ")".into()));
+    }
+
+    #[test]
+    fn categories_follow_the_extension() {
+        assert_eq!(category("a.PNG"), "IMAGE");
+        assert_eq!(category("a.docx"), "DOCUMENT");
+        assert_eq!(category("a.zip"), "ARCHIVE");
+        assert_eq!(category("a"), "OTHER");
+    }
+}

@@ -1,0 +1,648 @@
+//! SQLite: spaces, files and folders, versions, app properties, uploads and
+//! the byte counters quotas are enforced on.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use std::collections::HashSet;
+
+use super::*;
+use crate::{
+    AppPropertyRecord, Cursor, CursorValue, DriveStore, NameConflict, PutDentry, PutOutcome,
+    SortKey, UploadPartRecord, UploadRecord, VersionRecord,
+};
+
+#[async_trait]
+impl DriveStore for SqliteStore {
+    async fn insert_space_once(&self, space: &SpaceRecord) -> MetaResult<(SpaceRecord, bool)> {
+        let mut tx = self.write_tx().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO spaces (space_id, corp_id, app_id, scene, scene_id, name, owner_type, \
+             owner_id, creator_id, modifier_id, quota, used_bytes, status, can_search, \
+             can_rename, can_record_recent_file, created_at, modified_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (corp_id, app_id, scene, scene_id) DO NOTHING",
+        )
+        .bind(&space.space_id)
+        .bind(&space.corp_id)
+        .bind(&space.app_id)
+        .bind(&space.scene)
+        .bind(&space.scene_id)
+        .bind(&space.name)
+        .bind(&space.owner_type)
+        .bind(&space.owner_id)
+        .bind(&space.creator_id)
+        .bind(&space.modifier_id)
+        .bind(space.quota)
+        .bind(space.used_bytes)
+        .bind(&space.status)
+        .bind(space.can_search)
+        .bind(space.can_rename)
+        .bind(space.can_record_recent_file)
+        .bind(space.created_at)
+        .bind(space.modified_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?
+        .rows_affected()
+            == 1;
+        let row = sqlx::query(&format!(
+            "SELECT {SPACE_COLUMNS} FROM spaces \
+             WHERE corp_id = ? AND app_id = ? AND scene = ? AND scene_id = ?"
+        ))
+        .bind(&space.corp_id)
+        .bind(&space.app_id)
+        .bind(&space.scene)
+        .bind(&space.scene_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok((space_from_row(&row).map_err(backend)?, inserted))
+    }
+
+    async fn get_space(&self, space_id: &str) -> MetaResult<Option<SpaceRecord>> {
+        let row = sqlx::query(&format!("SELECT {SPACE_COLUMNS} FROM spaces WHERE space_id = ?"))
+            .bind(space_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(space_from_row).transpose().map_err(backend)
+    }
+
+    async fn org_used_bytes(&self, corp_id: &str) -> MetaResult<i64> {
+        let row = sqlx::query("SELECT used_bytes FROM orgs WHERE corp_id = ?")
+            .bind(corp_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.map_or(Ok(0), |r| r.try_get(0)).map_err(backend)
+    }
+
+    async fn app_used_bytes(&self, app_id: &str) -> MetaResult<i64> {
+        let row = sqlx::query("SELECT COALESCE(SUM(used_bytes), 0) FROM spaces WHERE app_id = ?")
+            .bind(app_id)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.try_get(0).map_err(backend)
+    }
+
+    async fn get_dentry(
+        &self,
+        space_id: &str,
+        dentry_id: &str,
+    ) -> MetaResult<Option<DentryRecord>> {
+        let sql =
+            format!("SELECT {DENTRY_COLUMNS} FROM dentries WHERE space_id = ? AND dentry_id = ?");
+        let row = sqlx::query(&sql)
+            .bind(space_id)
+            .bind(dentry_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(dentry_from_row).transpose().map_err(backend)
+    }
+
+    async fn get_dentries(
+        &self,
+        space_id: &str,
+        dentry_ids: &[String],
+    ) -> MetaResult<Vec<DentryRecord>> {
+        if dentry_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {DENTRY_COLUMNS} FROM dentries WHERE space_id = ? AND dentry_id IN ({})",
+            placeholders(dentry_ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(space_id);
+        for id in dentry_ids {
+            query = query.bind(id);
+        }
+        collect(query.fetch_all(&self.reader).await.map_err(backend)?, dentry_from_row)
+    }
+
+    async fn find_child(
+        &self,
+        space_id: &str,
+        parent_id: &str,
+        name: &str,
+    ) -> MetaResult<Option<DentryRecord>> {
+        let sql = format!(
+            "SELECT {DENTRY_COLUMNS} FROM dentries \
+             WHERE space_id = ? AND parent_id = ? AND name = ? AND status = 'NORMAL'"
+        );
+        let row = sqlx::query(&sql)
+            .bind(space_id)
+            .bind(parent_id)
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(dentry_from_row).transpose().map_err(backend)
+    }
+
+    async fn folder_names(
+        &self,
+        space_id: &str,
+        folder_id: &str,
+    ) -> MetaResult<Option<Vec<String>>> {
+        if folder_id == ROOT_ID {
+            return Ok(Some(Vec::new()));
+        }
+        let rows = sqlx::query(
+            "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
+                 SELECT dentry_id, parent_id, name, kind, status, 0 FROM dentries \
+                 WHERE space_id = ?1 AND dentry_id = ?2 \
+                 UNION ALL \
+                 SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
+                 FROM dentries d JOIN chain c ON d.dentry_id = c.parent_id \
+                 WHERE d.space_id = ?1 AND c.depth < 10000) \
+             SELECT parent_id, name, kind, status FROM chain ORDER BY depth DESC",
+        )
+        .bind(space_id)
+        .bind(folder_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        let mut names = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let parent: String = row.try_get("parent_id").map_err(backend)?;
+            let kind: String = row.try_get("kind").map_err(backend)?;
+            let status: String = row.try_get("status").map_err(backend)?;
+            if kind != "FOLDER" || status != "NORMAL" || (i == 0 && parent != ROOT_ID) {
+                return Ok(None);
+            }
+            names.push(row.try_get("name").map_err(backend)?);
+        }
+        Ok((!names.is_empty()).then_some(names))
+    }
+
+    async fn list_children(
+        &self,
+        space_id: &str,
+        parent_id: &str,
+        key: SortKey,
+        descending: bool,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> MetaResult<Vec<DentryRecord>> {
+        let column = match key {
+            SortKey::ModifiedTime => "modified_at",
+            SortKey::CreateTime => "created_at",
+            SortKey::Name => "name",
+            SortKey::Size => "size",
+        };
+        let sql = keyset_sql("space_id = ? AND parent_id = ?", column, descending, after.is_some());
+        let query = sqlx::query(&sql).bind(space_id).bind(parent_id);
+        let rows = bind_cursor(query, after).bind(limit).fetch_all(&self.reader).await;
+        collect(rows.map_err(backend)?, dentry_from_row)
+    }
+
+    async fn list_space(
+        &self,
+        space_id: &str,
+        descending: bool,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> MetaResult<Vec<DentryRecord>> {
+        let sql = keyset_sql("space_id = ?", "modified_at", descending, after.is_some());
+        let query = sqlx::query(&sql).bind(space_id);
+        let rows = bind_cursor(query, after).bind(limit).fetch_all(&self.reader).await;
+        collect(rows.map_err(backend)?, dentry_from_row)
+    }
+
+    async fn app_properties(&self, dentry_ids: &[String]) -> MetaResult<Vec<AppPropertyRecord>> {
+        if dentry_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT dentry_id, app_id, name, value, visibility FROM app_properties \
+             WHERE dentry_id IN ({}) ORDER BY dentry_id, app_id, name",
+            placeholders(dentry_ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in dentry_ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.reader).await.map_err(backend)?;
+        collect(rows, |row| {
+            Ok(AppPropertyRecord {
+                dentry_id: row.try_get("dentry_id")?,
+                app_id: row.try_get("app_id")?,
+                name: row.try_get("name")?,
+                value: row.try_get("value")?,
+                visibility: row.try_get("visibility")?,
+            })
+        })
+    }
+
+    async fn get_version(
+        &self,
+        dentry_id: &str,
+        version: i64,
+    ) -> MetaResult<Option<VersionRecord>> {
+        let row = sqlx::query(
+            "SELECT dentry_id, version, name, size, blob_key, modifier_id, modified_at \
+             FROM dentry_versions WHERE dentry_id = ? AND version = ?",
+        )
+        .bind(dentry_id)
+        .bind(version)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let version = VersionRecord {
+            dentry_id: row.try_get("dentry_id").map_err(backend)?,
+            version: row.try_get("version").map_err(backend)?,
+            name: row.try_get("name").map_err(backend)?,
+            size: row.try_get("size").map_err(backend)?,
+            blob_key: row.try_get("blob_key").map_err(backend)?,
+            modifier_id: row.try_get("modifier_id").map_err(backend)?,
+            modified_at: row.try_get("modified_at").map_err(backend)?,
+        };
+        Ok(Some(version))
+    }
+
+    async fn put_dentry(&self, put: &PutDentry) -> MetaResult<PutOutcome> {
+        let mut tx = self.write_tx().await?;
+        if let Some(key) = &put.upload_key {
+            let claimed = sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+            if claimed == 0 {
+                return Err(MetaError::UploadNotFound);
+            }
+        }
+        let new = &put.dentry;
+        if new.parent_id != ROOT_ID {
+            let parent = sqlx::query(
+                "SELECT kind FROM dentries WHERE space_id = ? AND dentry_id = ? AND status = 'NORMAL'",
+            )
+            .bind(&new.space_id)
+            .bind(&new.parent_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let is_folder = match parent {
+                Some(row) => row.try_get::<String, _>(0).map_err(backend)? == "FOLDER",
+                None => false,
+            };
+            if !is_folder {
+                return Err(MetaError::ParentNotFound);
+            }
+        }
+
+        let stored = if insert_dentry(&mut tx, new, &new.name).await? {
+            PutOutcome::Created(new.clone())
+        } else {
+            let existing = live_child(&mut tx, new).await?;
+            match &put.conflict {
+                NameConflict::Fail => return Err(MetaError::NameTaken(Box::new(existing))),
+                NameConflict::ReturnExisting => {
+                    tx.commit().await.map_err(backend)?;
+                    return Ok(PutOutcome::Existing(existing));
+                }
+                NameConflict::Overwrite => {
+                    if existing.is_folder() || new.is_folder() {
+                        return Err(MetaError::NameTaken(Box::new(existing)));
+                    }
+                    PutOutcome::Overwritten(overwrite(&mut tx, &existing, new).await?)
+                }
+                NameConflict::AutoRename { prefix, suffix } => {
+                    PutOutcome::Created(auto_rename(&mut tx, new, prefix, suffix).await?)
+                }
+            }
+        };
+        let (PutOutcome::Created(dentry) | PutOutcome::Overwritten(dentry)) = &stored else {
+            unreachable!("ReturnExisting returned above")
+        };
+        if !dentry.is_folder() && new.size > 0 {
+            charge(&mut tx, &new.space_id, &put.corp_id, new.size).await?;
+        }
+        for property in &put.app_properties {
+            sqlx::query(
+                "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (dentry_id, app_id, name) \
+                 DO UPDATE SET value = excluded.value, visibility = excluded.visibility",
+            )
+            .bind(&dentry.dentry_id)
+            .bind(&property.app_id)
+            .bind(&property.name)
+            .bind(&property.value)
+            .bind(&property.visibility)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(stored)
+    }
+
+    async fn insert_dentries_unchecked(&self, dentries: &[DentryRecord]) -> MetaResult<()> {
+        let mut tx = self.write_tx().await?;
+        for dentry in dentries {
+            if !insert_dentry(&mut tx, dentry, &dentry.name).await? {
+                return Err(MetaError::Duplicate { what: dentry.name.clone() });
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn insert_upload(&self, upload: &UploadRecord) -> MetaResult<()> {
+        sqlx::query(
+            "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, check_name, \
+             check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&upload.upload_key)
+        .bind(&upload.space_id)
+        .bind(&upload.app_id)
+        .bind(&upload.union_id)
+        .bind(upload.multipart)
+        .bind(&upload.check_name)
+        .bind(&upload.check_parent_id)
+        .bind(upload.check_size)
+        .bind(&upload.check_md5)
+        .bind(upload.max_bytes)
+        .bind(upload.created_at)
+        .bind(upload.expires_at)
+        .execute(&self.writer)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn get_upload(
+        &self,
+        upload_key: &str,
+    ) -> MetaResult<Option<(UploadRecord, Vec<UploadPartRecord>)>> {
+        let row = sqlx::query("SELECT * FROM uploads WHERE upload_key = ?")
+            .bind(upload_key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let upload = (|| {
+            Ok::<_, sqlx::Error>(UploadRecord {
+                upload_key: row.try_get("upload_key")?,
+                space_id: row.try_get("space_id")?,
+                app_id: row.try_get("app_id")?,
+                union_id: row.try_get("union_id")?,
+                multipart: row.try_get("multipart")?,
+                check_name: row.try_get("check_name")?,
+                check_parent_id: row.try_get("check_parent_id")?,
+                check_size: row.try_get("check_size")?,
+                check_md5: row.try_get("check_md5")?,
+                max_bytes: row.try_get("max_bytes")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })()
+        .map_err(backend)?;
+        let rows = sqlx::query(
+            "SELECT part_number, size, md5 FROM upload_parts WHERE upload_key = ? \
+             ORDER BY part_number",
+        )
+        .bind(upload_key)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        let parts = collect(rows, |row| {
+            Ok(UploadPartRecord {
+                part_number: row.try_get("part_number")?,
+                size: row.try_get("size")?,
+                md5: row.try_get("md5")?,
+            })
+        })?;
+        Ok(Some((upload, parts)))
+    }
+
+    async fn record_upload_part(
+        &self,
+        upload_key: &str,
+        part: &UploadPartRecord,
+    ) -> MetaResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO upload_parts (upload_key, part_number, size, md5) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (upload_key, part_number) DO UPDATE SET size = excluded.size, \
+             md5 = excluded.md5",
+        )
+        .bind(upload_key)
+        .bind(part.part_number)
+        .bind(part.size)
+        .bind(&part.md5)
+        .execute(&self.writer)
+        .await;
+        match result.map_err(classify) {
+            Ok(_) => Ok(true),
+            Err(MetaError::MissingReference) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn discard_upload(&self, upload_key: &str) -> MetaResult<bool> {
+        let done = sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
+            .bind(upload_key)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_expired_uploads(&self, before_ms: i64, limit: u32) -> MetaResult<Vec<String>> {
+        let rows = sqlx::query(
+            "DELETE FROM uploads WHERE upload_key IN \
+             (SELECT upload_key FROM uploads WHERE expires_at < ? LIMIT ?) RETURNING upload_key",
+        )
+        .bind(before_ms)
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|row| row.try_get(0).map_err(backend)).collect()
+    }
+}
+
+const ROOT_ID: &str = "0";
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// A keyset page: live rows matching `filter`, ordered by (`column`, dentry_id).
+fn keyset_sql(filter: &str, column: &str, descending: bool, has_cursor: bool) -> String {
+    let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
+    let after =
+        if has_cursor { format!("AND ({column}, dentry_id) {cmp} (?, ?)") } else { String::new() };
+    format!(
+        "SELECT {DENTRY_COLUMNS} FROM dentries WHERE {filter} AND status = 'NORMAL' {after} \
+         ORDER BY {column} {dir}, dentry_id {dir} LIMIT ?"
+    )
+}
+
+type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+fn bind_cursor<'q>(query: Query<'q>, after: Option<&'q Cursor>) -> Query<'q> {
+    match after {
+        None => query,
+        Some(cursor) => {
+            let query = match &cursor.value {
+                CursorValue::Int(v) => query.bind(*v),
+                CursorValue::Text(v) => query.bind(v.as_str()),
+            };
+            query.bind(cursor.dentry_id.as_str())
+        }
+    }
+}
+
+/// Inserts the dentry under `name`; false if a live sibling already has it.
+async fn insert_dentry(tx: &mut Tx, d: &DentryRecord, name: &str) -> MetaResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, \
+         status, blob_key, creator_id, modifier_id, created_at, modified_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(&d.dentry_id)
+    .bind(&d.uuid)
+    .bind(&d.space_id)
+    .bind(&d.parent_id)
+    .bind(&d.kind)
+    .bind(name)
+    .bind(d.size)
+    .bind(d.version)
+    .bind(&d.status)
+    .bind(&d.blob_key)
+    .bind(&d.creator_id)
+    .bind(&d.modifier_id)
+    .bind(d.created_at)
+    .bind(d.modified_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn live_child(tx: &mut Tx, d: &DentryRecord) -> MetaResult<DentryRecord> {
+    let sql = format!(
+        "SELECT {DENTRY_COLUMNS} FROM dentries \
+         WHERE space_id = ? AND parent_id = ? AND name = ? AND status = 'NORMAL'"
+    );
+    let row = sqlx::query(&sql)
+        .bind(&d.space_id)
+        .bind(&d.parent_id)
+        .bind(&d.name)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend)?;
+    dentry_from_row(&row).map_err(backend)
+}
+
+/// Inserts under the first free `prefix{k}suffix`.
+async fn auto_rename(
+    tx: &mut Tx,
+    d: &DentryRecord,
+    prefix: &str,
+    suffix: &str,
+) -> MetaResult<DentryRecord> {
+    let rows = sqlx::query(
+        "SELECT name FROM dentries WHERE space_id = ? AND parent_id = ? AND status = 'NORMAL' \
+         AND substr(name, 1, ?) = ?",
+    )
+    .bind(&d.space_id)
+    .bind(&d.parent_id)
+    .bind(prefix.chars().count() as i64)
+    .bind(prefix)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let taken: HashSet<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    for k in 1..=1_000_000u32 {
+        let candidate = format!("{prefix}{k}{suffix}");
+        if !taken.contains(&candidate) && insert_dentry(tx, d, &candidate).await? {
+            return Ok(DentryRecord { name: candidate, ..d.clone() });
+        }
+    }
+    Err(MetaError::NameTaken(Box::new(d.clone())))
+}
+
+/// Keeps `existing`'s content as a version and gives it `new`'s content.
+async fn overwrite(
+    tx: &mut Tx,
+    existing: &DentryRecord,
+    new: &DentryRecord,
+) -> MetaResult<DentryRecord> {
+    sqlx::query(
+        "INSERT INTO dentry_versions (dentry_id, version, name, size, blob_key, modifier_id, \
+         modified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&existing.dentry_id)
+    .bind(existing.version)
+    .bind(&existing.name)
+    .bind(existing.size)
+    .bind(&existing.blob_key)
+    .bind(&existing.modifier_id)
+    .bind(existing.modified_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(classify)?;
+    let updated = DentryRecord {
+        size: new.size,
+        blob_key: new.blob_key.clone(),
+        version: existing.version + 1,
+        modifier_id: new.modifier_id.clone(),
+        modified_at: new.modified_at,
+        ..existing.clone()
+    };
+    sqlx::query(
+        "UPDATE dentries SET size = ?, blob_key = ?, version = ?, modifier_id = ?, \
+         modified_at = ? WHERE dentry_id = ?",
+    )
+    .bind(updated.size)
+    .bind(&updated.blob_key)
+    .bind(updated.version)
+    .bind(&updated.modifier_id)
+    .bind(updated.modified_at)
+    .bind(&updated.dentry_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(updated)
+}
+
+/// Adds `bytes` to the space and org counters unless a cap would be passed.
+async fn charge(tx: &mut Tx, space_id: &str, corp_id: &str, bytes: i64) -> MetaResult<()> {
+    let space = sqlx::query(
+        "UPDATE spaces SET used_bytes = used_bytes + ?1 \
+         WHERE space_id = ?2 AND (quota IS NULL OR used_bytes + ?1 <= quota)",
+    )
+    .bind(bytes)
+    .bind(space_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if space.rows_affected() == 0 {
+        return Err(MetaError::QuotaExceeded { space: true });
+    }
+    let org = sqlx::query(
+        "UPDATE orgs SET used_bytes = used_bytes + ?1 \
+         WHERE corp_id = ?2 AND (capacity IS NULL OR used_bytes + ?1 <= capacity)",
+    )
+    .bind(bytes)
+    .bind(corp_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if org.rows_affected() == 0 {
+        return Err(MetaError::QuotaExceeded { space: false });
+    }
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! The embedded metadata store: one SQLite file in WAL mode.
+//!
+//! Writes go through a pool of exactly one connection, so our own writers never
+//! race each other into `SQLITE_BUSY`; reads use a separate pool and see the
+//! last committed state (WAL readers never block the writer).
+
+mod drive;
+mod identity;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+pub(super) type Tx = Transaction<'static, Sqlite>;
+
+use crate::{
+    AppRecord, DentryRecord, DeptRecord, MetaError, MetaResult, OrgRecord, SpaceRecord, UserRecord,
+};
+
+/// How the SQLite store is opened.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Number of read connections.
+    pub readers: u32,
+    /// `synchronous=FULL` (durable on power loss) when true, `NORMAL` otherwise.
+    pub durable: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { readers: 8, durable: true }
+    }
+}
+
+/// SQLite implementation of [`MetaStore`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path, options: &SqliteOptions) -> MetaResult<SqliteStore> {
+        let connect = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(backend)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if options.durable {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect.clone())
+            .await
+            .map_err(backend)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| MetaError::Backend(e.to_string()))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect.read_only(true))
+            .await
+            .map_err(backend)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Closes both pools, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    pub(super) async fn write_tx(&self) -> MetaResult<Tx> {
+        self.writer.begin().await.map_err(backend)
+    }
+}
+
+pub(super) fn backend(e: sqlx::Error) -> MetaError {
+    MetaError::Backend(e.to_string())
+}
+
+/// Maps constraint violations to their dialect-independent meaning.
+pub(super) fn classify(e: sqlx::Error) -> MetaError {
+    if let sqlx::Error::Database(db) = &e {
+        let message = db.message().to_string();
+        if db.is_unique_violation() {
+            // SQLite: "UNIQUE constraint failed: apps.app_key"
+            let what = message.rsplit(": ").next().unwrap_or("key").to_string();
+            return MetaError::Duplicate { what };
+        }
+        // ON DELETE RESTRICT reports SQLITE_CONSTRAINT_TRIGGER, not _FOREIGNKEY.
+        if db.is_foreign_key_violation() || message.contains("FOREIGN KEY constraint failed") {
+            return MetaError::MissingReference;
+        }
+    }
+    backend(e)
+}
+
+/// A delete that a restricting foreign key refused means "still in use".
+pub(super) fn classify_delete(e: sqlx::Error) -> MetaError {
+    match classify(e) {
+        MetaError::MissingReference => MetaError::InUse,
+        other => other,
+    }
+}
+
+pub(super) fn org_from_row(row: &SqliteRow) -> Result<OrgRecord, sqlx::Error> {
+    Ok(OrgRecord {
+        corp_id: row.try_get("corp_id")?,
+        name: row.try_get("name")?,
+        capacity: row.try_get("capacity")?,
+        created_at: row.try_get("created_at")?,
+        modified_at: row.try_get("modified_at")?,
+    })
+}
+
+pub(super) fn app_from_row(row: &SqliteRow) -> Result<AppRecord, sqlx::Error> {
+    let scopes: String = row.try_get("scopes")?;
+    Ok(AppRecord {
+        app_id: row.try_get("app_id")?,
+        corp_id: row.try_get("corp_id")?,
+        name: row.try_get("name")?,
+        app_key: row.try_get("app_key")?,
+        secret_salt: row.try_get("secret_salt")?,
+        secret_hash: row.try_get("secret_hash")?,
+        scopes: scopes.split_whitespace().map(str::to_string).collect(),
+        created_at: row.try_get("created_at")?,
+        modified_at: row.try_get("modified_at")?,
+    })
+}
+
+pub(super) fn user_from_row(row: &SqliteRow) -> Result<UserRecord, sqlx::Error> {
+    Ok(UserRecord {
+        union_id: row.try_get("union_id")?,
+        corp_id: row.try_get("corp_id")?,
+        user_id: row.try_get("user_id")?,
+        name: row.try_get("name")?,
+        org_admin: row.try_get("org_admin")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(super) fn dept_from_row(row: &SqliteRow) -> Result<DeptRecord, sqlx::Error> {
+    Ok(DeptRecord {
+        dept_id: row.try_get("dept_id")?,
+        corp_id: row.try_get("corp_id")?,
+        name: row.try_get("name")?,
+        parent_id: row.try_get("parent_id")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(super) fn space_from_row(row: &SqliteRow) -> Result<SpaceRecord, sqlx::Error> {
+    Ok(SpaceRecord {
+        space_id: row.try_get("space_id")?,
+        corp_id: row.try_get("corp_id")?,
+        app_id: row.try_get("app_id")?,
+        scene: row.try_get("scene")?,
+        scene_id: row.try_get("scene_id")?,
+        name: row.try_get("name")?,
+        owner_type: row.try_get("owner_type")?,
+        owner_id: row.try_get("owner_id")?,
+        creator_id: row.try_get("creator_id")?,
+        modifier_id: row.try_get("modifier_id")?,
+        quota: row.try_get("quota")?,
+        used_bytes: row.try_get("used_bytes")?,
+        status: row.try_get("status")?,
+        can_search: row.try_get("can_search")?,
+        can_rename: row.try_get("can_rename")?,
+        can_record_recent_file: row.try_get("can_record_recent_file")?,
+        created_at: row.try_get("created_at")?,
+        modified_at: row.try_get("modified_at")?,
+    })
+}
+
+pub(super) fn collect<T>(
+    rows: Vec<SqliteRow>,
+    map: fn(&SqliteRow) -> Result<T, sqlx::Error>,
+) -> MetaResult<Vec<T>> {
+    rows.iter().map(|r| map(r).map_err(backend)).collect()
+}
+
+pub(super) const SPACE_COLUMNS: &str =
+    "space_id, corp_id, app_id, scene, scene_id, name, owner_type, \
+     owner_id, creator_id, modifier_id, quota, used_bytes, status, can_search, can_rename, \
+     can_record_recent_file, created_at, modified_at";
+
+pub(super) const DENTRY_COLUMNS: &str = "dentry_id, uuid, space_id, parent_id, kind, name, size, \
+     version, status, blob_key, creator_id, modifier_id, created_at, modified_at";
+
+pub(super) fn dentry_from_row(row: &SqliteRow) -> Result<DentryRecord, sqlx::Error> {
+    Ok(DentryRecord {
+        dentry_id: row.try_get("dentry_id")?,
+        uuid: row.try_get("uuid")?,
+        space_id: row.try_get("space_id")?,
+        parent_id: row.try_get("parent_id")?,
+        kind: row.try_get("kind")?,
+        name: row.try_get("name")?,
+        size: row.try_get("size")?,
+        version: row.try_get("version")?,
+        status: row.try_get("status")?,
+        blob_key: row.try_get("blob_key")?,
+        creator_id: row.try_get("creator_id")?,
+        modifier_id: row.try_get("modifier_id")?,
+        created_at: row.try_get("created_at")?,
+        modified_at: row.try_get("modified_at")?,
+    })
+}

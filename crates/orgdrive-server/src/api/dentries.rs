@@ -1,0 +1,128 @@
+//! Files and folders: AddFolder, GetDentry, GetDentries, ListDentries and
+//! ListAllDentries.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use orgdrive_core::{ListAll, ListChildren, NewFolder, Page, PropertyFilter};
+
+use crate::extract::{scope, Caller, QueryParams, WireJson};
+use crate::wire::{
+    property_inputs, AddFolderRequest, Dentry, DentryPage, DentryResponse, DentryResultItem,
+    GetDentriesRequest, GetDentriesResponse, GetDentryRequest, ListAllDentriesRequest, ReadOption,
+};
+use crate::{ApiError, ServerState};
+
+pub fn routes() -> Router<ServerState> {
+    Router::new()
+        .route("/v1.0/storage/spaces/{space_id}/dentries/{parent_id}/folders", post(add_folder))
+        .route("/v1.0/storage/spaces/{space_id}/dentries", get(list_dentries))
+        .route("/v1.0/storage/spaces/{space_id}/dentries/listAll", post(list_all_dentries))
+        .route("/v1.0/storage/spaces/{space_id}/dentries/query", post(get_dentries))
+        .route("/v1.0/storage/spaces/{space_id}/dentries/{dentry_id}/query", post(get_dentry))
+}
+
+type Reply<T> = Result<Json<T>, ApiError>;
+
+fn filter(option: Option<ReadOption>) -> PropertyFilter {
+    PropertyFilter {
+        app_ids: option.and_then(|o| o.app_ids_for_app_properties).unwrap_or_default(),
+    }
+}
+
+fn page(page: Page) -> DentryPage {
+    DentryPage {
+        dentries: page.dentries.into_iter().map(Dentry::from).collect(),
+        next_token: page.next_token,
+    }
+}
+
+async fn add_folder(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::FileWrite>,
+    Path((space_id, parent_id)): Path<(String, String)>,
+    WireJson(body): WireJson<AddFolderRequest>,
+) -> Reply<DentryResponse> {
+    let option = body.option;
+    let input = NewFolder {
+        name: body.name,
+        conflict_strategy: option.as_ref().and_then(|o| o.conflict_strategy.clone()),
+        app_properties: property_inputs(option.and_then(|o| o.app_properties)),
+    };
+    let view = state.drive.add_folder(&op, &space_id, &parent_id, input).await?;
+    Ok(Json(DentryResponse { dentry: view.into() }))
+}
+
+async fn get_dentry(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::FileRead>,
+    Path((space_id, dentry_id)): Path<(String, String)>,
+    WireJson(body): WireJson<GetDentryRequest>,
+) -> Reply<DentryResponse> {
+    let view = state.drive.get_dentry(&op, &space_id, &dentry_id, &filter(body.option)).await?;
+    Ok(Json(DentryResponse { dentry: view.into() }))
+}
+
+async fn get_dentries(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::FileRead>,
+    Path(space_id): Path<String>,
+    WireJson(body): WireJson<GetDentriesRequest>,
+) -> Reply<GetDentriesResponse> {
+    let ids = body.dentry_ids.unwrap_or_default();
+    let results = state.drive.get_dentries(&op, &space_id, &ids, &filter(body.option)).await?;
+    let result_items = results
+        .into_iter()
+        .map(|item| match item.result {
+            Ok(view) => DentryResultItem {
+                space_id: space_id.clone(),
+                dentry_id: item.dentry_id,
+                success: true,
+                error_code: None,
+                dentry: Some(view.into()),
+            },
+            Err(e) => DentryResultItem {
+                space_id: space_id.clone(),
+                dentry_id: item.dentry_id,
+                success: false,
+                error_code: Some(ApiError::from(e).code),
+                dentry: None,
+            },
+        })
+        .collect();
+    Ok(Json(GetDentriesResponse { result_items }))
+}
+
+async fn list_dentries(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::FileRead>,
+    Path(space_id): Path<String>,
+    query: QueryParams,
+) -> Reply<DentryPage> {
+    query.boolean("withThumbnail")?;
+    let input = ListChildren {
+        parent_id: query.text("parentId"),
+        max_results: query.integer("maxResults")?,
+        next_token: query.text("nextToken").filter(|t| !t.is_empty()),
+        order: query.text("order"),
+        order_by: query.text("orderBy"),
+    };
+    Ok(Json(page(state.drive.list_dentries(&op, &space_id, input).await?)))
+}
+
+async fn list_all_dentries(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::FileRead>,
+    Path(space_id): Path<String>,
+    WireJson(body): WireJson<ListAllDentriesRequest>,
+) -> Reply<DentryPage> {
+    let input = match body.option {
+        None => ListAll::default(),
+        Some(o) => ListAll {
+            max_results: o.max_results,
+            next_token: o.next_token.filter(|t| !t.is_empty()),
+            order: o.order,
+        },
+    };
+    Ok(Json(page(state.drive.list_all_dentries(&op, &space_id, input).await?)))
+}

@@ -1,0 +1,128 @@
+//! Upload and download info: GetFileUploadInfo, InitMultipartFileUpload,
+//! GetMultipartFileUploadInfos, CommitFile and GetFileDownloadInfo. The
+//! bytes themselves travel through the signed URLs of `blob`.
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use orgdrive_core::{CommitRequest, UploadRequest};
+
+use crate::extract::{scope, BaseUrl, Caller, WireJson};
+use crate::wire::{
+    property_inputs, CommitFileRequest, DentryResponse, GetFileDownloadInfoRequest,
+    GetFileDownloadInfoResponse, GetFileUploadInfoRequest, GetFileUploadInfoResponse,
+    GetMultipartFileUploadInfosRequest, GetMultipartFileUploadInfosResponse,
+    InitMultipartFileUploadRequest, InitMultipartFileUploadResponse, MultipartHeaderSignatureInfo,
+    UploadOption,
+};
+use crate::{ApiError, ServerState};
+
+const PROTOCOL: &str = "HEADER_SIGNATURE";
+const STORAGE_DRIVER: &str = "DINGTALK";
+
+pub fn routes() -> Router<ServerState> {
+    Router::new()
+        .route("/v1.0/storage/spaces/{space_id}/files/uploadInfos/query", post(get_upload_info))
+        .route(
+            "/v1.0/storage/spaces/{space_id}/files/multiPartUploadInfos/init",
+            post(init_multipart),
+        )
+        .route("/v1.0/storage/spaces/files/multiPartUploadInfos/query", post(multipart_infos))
+        .route("/v1.0/storage/spaces/{space_id}/files/commit", post(commit_file))
+        .route(
+            "/v1.0/storage/spaces/{space_id}/dentries/{dentry_id}/downloadInfos/query",
+            post(download_info),
+        )
+}
+
+type Reply<T> = Result<Json<T>, ApiError>;
+
+fn upload_request(protocol: Option<String>, option: Option<UploadOption>) -> UploadRequest {
+    let option = option.unwrap_or_default();
+    UploadRequest {
+        protocol,
+        storage_driver: option.storage_driver,
+        prefer_region: option.prefer_region,
+        pre_check: option.pre_check_param.unwrap_or_default().into(),
+    }
+}
+
+async fn get_upload_info(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::UploadInfoRead>,
+    Path(space_id): Path<String>,
+    BaseUrl(base): BaseUrl,
+    WireJson(body): WireJson<GetFileUploadInfoRequest>,
+) -> Reply<GetFileUploadInfoResponse> {
+    let request = upload_request(body.protocol, body.option);
+    let ticket = state.drive.get_file_upload_info(&op, &space_id, request, &base).await?;
+    Ok(Json(GetFileUploadInfoResponse {
+        protocol: PROTOCOL,
+        storage_driver: STORAGE_DRIVER,
+        upload_key: ticket.upload_key,
+        header_signature_info: ticket.url.into(),
+    }))
+}
+
+async fn init_multipart(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::UploadInfoRead>,
+    Path(space_id): Path<String>,
+    WireJson(body): WireJson<InitMultipartFileUploadRequest>,
+) -> Reply<InitMultipartFileUploadResponse> {
+    let request = upload_request(None, body.option);
+    let upload_key = state.drive.init_multipart_upload(&op, &space_id, request).await?;
+    Ok(Json(InitMultipartFileUploadResponse { storage_driver: STORAGE_DRIVER, upload_key }))
+}
+
+async fn multipart_infos(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::UploadInfoRead>,
+    BaseUrl(base): BaseUrl,
+    WireJson(body): WireJson<GetMultipartFileUploadInfosRequest>,
+) -> Reply<GetMultipartFileUploadInfosResponse> {
+    let parts = body.part_numbers.unwrap_or_default();
+    let urls =
+        state.drive.multipart_upload_urls(&op, body.upload_key.as_deref(), &parts, &base).await?;
+    Ok(Json(GetMultipartFileUploadInfosResponse {
+        multipart_header_signature_infos: urls
+            .into_iter()
+            .map(|(part_number, url)| MultipartHeaderSignatureInfo {
+                part_number,
+                header_signature_info: url.into(),
+            })
+            .collect(),
+    }))
+}
+
+async fn commit_file(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::FileWrite>,
+    Path(space_id): Path<String>,
+    WireJson(body): WireJson<CommitFileRequest>,
+) -> Reply<DentryResponse> {
+    let option = body.option;
+    let request = CommitRequest {
+        upload_key: body.upload_key,
+        name: body.name,
+        parent_id: body.parent_id,
+        size: option.as_ref().and_then(|o| o.size),
+        conflict_strategy: option.as_ref().and_then(|o| o.conflict_strategy.clone()),
+        app_properties: property_inputs(option.and_then(|o| o.app_properties)),
+        overwrite_dentry_id: body.overwrite_dentry_id,
+    };
+    let view = state.drive.commit_file(&op, &space_id, request).await?;
+    Ok(Json(DentryResponse { dentry: view.into() }))
+}
+
+async fn download_info(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::DownloadInfoRead>,
+    Path((space_id, dentry_id)): Path<(String, String)>,
+    BaseUrl(base): BaseUrl,
+    WireJson(body): WireJson<GetFileDownloadInfoRequest>,
+) -> Reply<GetFileDownloadInfoResponse> {
+    let version = body.option.and_then(|o| o.version);
+    let url = state.drive.download_info(&op, &space_id, &dentry_id, version, &base).await?;
+    Ok(Json(GetFileDownloadInfoResponse { protocol: PROTOCOL, header_signature_info: url.into() }))
+}
