@@ -35,8 +35,9 @@ def free_port():
 class Server:
     """One `orgdrive serve` process over a data dir; can be stopped and started again."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, extra_args=()):
         self.data_dir = str(data_dir)
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.process = None
         self.banner = []
@@ -49,7 +50,7 @@ class Server:
         binary = os.environ.get("ORGDRIVE_BIN", "orgdrive")
         self.process = subprocess.Popen(
             [binary, "serve", "--listen", self.endpoint, "--data-dir", self.data_dir,
-             "--admin-token", ADMIN_TOKEN],
+             "--admin-token", ADMIN_TOKEN, *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.banner = []
         for line in self.process.stdout:
