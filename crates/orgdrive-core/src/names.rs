@@ -19,10 +19,9 @@ pub fn dentry_name(field: &str, raw: &str) -> DriveResult<String> {
         Some(format!("must be at most {MAX_NAME_CHARS} characters"))
     } else if name.ends_with('.') {
         Some("must not end with '.'".to_string())
-    } else if let Some(c) = name.chars().find(|c| FORBIDDEN.contains(c) || c.is_control()) {
-        Some(format!("must not contain {c:?}"))
     } else {
-        None
+        let forbidden = name.chars().find(|c| FORBIDDEN.contains(c) || c.is_control());
+        forbidden.map(|c| format!("must not contain {c:?}"))
     };
     match problem {
         Some(problem) => Err(DriveError::param(field, format!("{field} {problem}"))),

@@ -134,3 +134,154 @@ async fn keys_and_references_are_enforced() {
     assert!(s.get_app_by_key("k").await.unwrap().is_some());
     assert_eq!(s.org_used_bytes("c").await.unwrap(), 0);
 }
+
+fn file(id: &str, name: &str, size: i64) -> DentryRecord {
+    DentryRecord {
+        dentry_id: id.into(),
+        uuid: format!("u{id}"),
+        space_id: "1".into(),
+        parent_id: "0".into(),
+        kind: "FILE".into(),
+        name: name.into(),
+        size,
+        version: 1,
+        status: "NORMAL".into(),
+        blob_key: Some(format!("objects/{id}")),
+        creator_id: "u".into(),
+        modifier_id: "u".into(),
+        created_at: 1,
+        modified_at: 1,
+    }
+}
+
+fn put(dentry: DentryRecord, conflict: NameConflict, upload_key: Option<&str>) -> PutDentry {
+    PutDentry {
+        dentry,
+        corp_id: "c".into(),
+        conflict,
+        upload_key: upload_key.map(str::to_string),
+        app_properties: Vec::new(),
+    }
+}
+
+async fn space_with_quota(s: &SqliteStore, quota: Option<i64>) {
+    org_and_app(s).await;
+    s.insert_space_once(&SpaceRecord { quota, ..space("1", "0") }).await.unwrap();
+}
+
+fn upload(key: &str) -> UploadRecord {
+    UploadRecord {
+        upload_key: key.into(),
+        space_id: "1".into(),
+        app_id: "a".into(),
+        union_id: "u".into(),
+        multipart: false,
+        check_name: None,
+        check_parent_id: None,
+        check_size: None,
+        check_md5: None,
+        max_bytes: None,
+        created_at: 1,
+        expires_at: 10,
+    }
+}
+
+#[tokio::test]
+async fn conflict_rules_are_applied_inside_the_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    space_with_quota(&s, None).await;
+    let rename = || NameConflict::AutoRename { prefix: "a(".into(), suffix: ").txt".into() };
+    assert!(matches!(s.put_dentry(&put(file("1", "a.txt", 3), rename(), None)).await.unwrap(),
+        PutOutcome::Created(d) if d.name == "a.txt"));
+    for (id, expected) in [("2", "a(1).txt"), ("3", "a(2).txt")] {
+        let outcome = s.put_dentry(&put(file(id, "a.txt", 3), rename(), None)).await.unwrap();
+        assert!(matches!(outcome, PutOutcome::Created(d) if d.name == expected));
+    }
+    let existing =
+        s.put_dentry(&put(file("4", "a.txt", 5), NameConflict::ReturnExisting, None)).await;
+    assert!(matches!(existing.unwrap(), PutOutcome::Existing(d) if d.dentry_id == "1"));
+    let taken = s.put_dentry(&put(file("5", "a.txt", 5), NameConflict::Fail, None)).await;
+    assert!(matches!(taken, Err(MetaError::NameTaken(d)) if d.dentry_id == "1"));
+    let over = s.put_dentry(&put(file("6", "a.txt", 7), NameConflict::Overwrite, None)).await;
+    assert!(matches!(over.unwrap(), PutOutcome::Overwritten(d)
+        if d.dentry_id == "1" && d.version == 2 && d.size == 7 && d.blob_key.as_deref() == Some("objects/6")));
+    let old = s.get_version("1", 1).await.unwrap().unwrap();
+    assert_eq!((old.size, old.blob_key.as_str()), (3, "objects/1"));
+    // Charged: 3 + 3 + 3 (three files) + 7 (new version); nothing for Existing or Fail.
+    assert_eq!(s.get_space("1").await.unwrap().unwrap().used_bytes, 16);
+    assert_eq!(s.org_used_bytes("c").await.unwrap(), 16);
+    let orphan = DentryRecord { parent_id: "999".into(), ..file("7", "b.txt", 1) };
+    assert!(matches!(
+        s.put_dentry(&put(orphan, NameConflict::Fail, None)).await,
+        Err(MetaError::ParentNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn a_refused_commit_changes_nothing_and_keeps_its_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    space_with_quota(&s, Some(10)).await;
+    s.insert_upload(&upload("k1")).await.unwrap();
+    s.insert_upload(&upload("k2")).await.unwrap();
+    s.put_dentry(&put(file("1", "a", 8), NameConflict::Fail, Some("k1"))).await.unwrap();
+    let over = s.put_dentry(&put(file("2", "b", 3), NameConflict::Fail, Some("k2"))).await;
+    assert!(matches!(over, Err(MetaError::QuotaExceeded { space: true })));
+    assert!(s.get_upload("k2").await.unwrap().is_some(), "the upload survives a refused commit");
+    assert!(s.get_dentry("1", "2").await.unwrap().is_none());
+    assert_eq!(s.get_space("1").await.unwrap().unwrap().used_bytes, 8);
+    // A consumed upload cannot be committed twice.
+    let again = s.put_dentry(&put(file("3", "c", 1), NameConflict::Fail, Some("k1"))).await;
+    assert!(matches!(again, Err(MetaError::UploadNotFound)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_commits_from_two_connections_never_pass_the_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = store(&dir).await;
+    space_with_quota(&first, Some(1000)).await;
+    let second = store(&dir).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move {
+            let key = format!("k{i}");
+            s.insert_upload(&upload(&key)).await.unwrap();
+            s.put_dentry(&put(
+                file(&i.to_string(), &format!("f{i}"), 300),
+                NameConflict::Fail,
+                Some(&key),
+            ))
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(MetaError::QuotaExceeded { .. }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 3);
+    assert_eq!(first.get_space("1").await.unwrap().unwrap().used_bytes, 900);
+}
+
+#[tokio::test]
+async fn expired_uploads_are_taken_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    space_with_quota(&s, None).await;
+    s.insert_upload(&upload("old")).await.unwrap();
+    s.insert_upload(&UploadRecord { expires_at: 100, ..upload("new") }).await.unwrap();
+    let part = UploadPartRecord { part_number: 0, size: 3, md5: "m".into() };
+    assert!(s.record_upload_part("old", &part).await.unwrap());
+    assert_eq!(s.take_expired_uploads(50, 10).await.unwrap(), vec!["old".to_string()]);
+    assert!(s.take_expired_uploads(50, 10).await.unwrap().is_empty());
+    assert!(
+        !s.record_upload_part("old", &part).await.unwrap(),
+        "parts of a swept upload are refused"
+    );
+    assert!(s.get_upload("new").await.unwrap().is_some());
+}
