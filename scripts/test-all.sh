@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, Rust unit and
-# integration tests, then the conformance suite through the official DingTalk
-# Python SDK against the real binary. Installs what it needs (a Python
-# virtualenv with the pinned SDK) under $ORGDRIVE_CACHE (default ~/.cache/orgdrive).
+# integration tests, the Node SDK smoke test, then the conformance suite
+# through the official DingTalk Python SDK, both against the real binary.
+# Installs what it needs (a Python virtualenv with the pinned SDK under
+# $ORGDRIVE_CACHE, default ~/.cache/orgdrive; the pinned Node SDK into
+# tests/sdk-node/node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,9 @@ cargo test --workspace --locked
 step "build the orgdrive binary"
 cargo build --locked --bin orgdrive
 export ORGDRIVE_BIN="$CARGO_TARGET_DIR/debug/orgdrive"
+
+step "Node SDK smoke test (tests/sdk-node)"
+(cd tests/sdk-node && npm ci --no-audit --no-fund --loglevel=error && node --test)
 
 step "Python virtualenv with the official DingTalk SDK"
 if [ ! -x "$venv/bin/python" ]; then

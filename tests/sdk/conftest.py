@@ -113,16 +113,20 @@ class Tenant:
         return h
 
 
+def provision(server, scopes=ALL_SCOPES, capacity=None):
+    """Creates an org (optionally with a capacity), an app with `scopes` and an
+    org user through the admin API, and gets the app a token through the SDK."""
+    org = server.admin("POST", "/orgs", {"name": f"org-{uuid.uuid4().hex[:6]}", "capacity": capacity})
+    app = server.admin("POST", f"/orgs/{org['corpId']}/apps", {"name": "SDK suite app", "scopes": scopes})
+    user = server.admin("POST", f"/orgs/{org['corpId']}/users", {"name": "Ann", "orgAdmin": True})
+    token = get_token(server, app["appKey"], app["appSecret"]).access_token
+    return Tenant(org["corpId"], app["appId"], app["appKey"], app["appSecret"], user["unionId"], token)
+
+
 @pytest.fixture
 def make_tenant(server):
-    """Creates an org (optionally with a capacity), an app with `scopes` and an org user."""
-
     def make(scopes=ALL_SCOPES, capacity=None):
-        org = server.admin("POST", "/orgs", {"name": f"org-{uuid.uuid4().hex[:6]}", "capacity": capacity})
-        app = server.admin("POST", f"/orgs/{org['corpId']}/apps", {"name": "SDK suite app", "scopes": scopes})
-        user = server.admin("POST", f"/orgs/{org['corpId']}/users", {"name": "Ann", "orgAdmin": True})
-        token = get_token(server, app["appKey"], app["appSecret"]).access_token
-        return Tenant(org["corpId"], app["appId"], app["appKey"], app["appSecret"], user["unionId"], token)
+        return provision(server, scopes, capacity)
 
     return make
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
-from conftest import ADMIN_TOKEN, Server, get_token
+from conftest import Server, provision
 from drive import Drive, get, get_sha256, put
 from helpers import expect_error
 
@@ -219,15 +219,7 @@ def test_expired_urls_are_refused_and_abandoned_uploads_swept(tmp_path):
     server = Server(tmp_path / "data", extra_args=["--signed-url-ttl", "1", "--upload-ttl", "2"])
     server.start()
     try:
-        org = server.admin("POST", "/orgs", {"name": "Short"})
-        app = server.admin("POST", f"/orgs/{org['corpId']}/apps",
-                           {"name": "a", "scopes": ["Storage.Space.Write", "Storage.Space.Read",
-                                                    "Storage.File.Write", "Storage.File.Read",
-                                                    "Storage.UploadInfo.Read"]})
-        user = server.admin("POST", f"/orgs/{org['corpId']}/users", {"name": "u"})
-        from conftest import Tenant
-        tenant = Tenant(org["corpId"], app["appId"], app["appKey"], app["appSecret"], user["unionId"],
-                        get_token(server, app["appKey"], app["appSecret"]).access_token)
+        tenant = provision(server)
         d = Drive(server, tenant)
         kept = d.upload(b"committed", "kept.txt")
         info = d.upload_info()
@@ -255,15 +247,7 @@ def test_uploaded_but_uncommitted_survives_restart(tmp_path):
     server = Server(tmp_path / "data")
     server.start()
     try:
-        org = server.admin("POST", "/orgs", {"name": "Restart"})
-        app = server.admin("POST", f"/orgs/{org['corpId']}/apps",
-                           {"name": "a", "scopes": ["Storage.Space.Write", "Storage.File.Write",
-                                                    "Storage.File.Read", "Storage.UploadInfo.Read",
-                                                    "Storage.DownloadInfo.Read"]})
-        user = server.admin("POST", f"/orgs/{org['corpId']}/users", {"name": "u"})
-        from conftest import Tenant
-        tenant = Tenant(org["corpId"], app["appId"], app["appKey"], app["appSecret"], user["unionId"],
-                        get_token(server, app["appKey"], app["appSecret"]).access_token)
+        tenant = provision(server)
         d = Drive(server, tenant)
         info = d.upload_info()
         assert put(info.header_signature_info.resource_urls[0], {}, b"across a restart")[0] == 200

@@ -61,6 +61,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let demo = drive.bootstrap_demo().await?;
     let admin_token = admin_token(&data_dir, args.admin_token)?;
 
+    let shutdown = shutdown_signal()?;
     let listener =
         TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let local = listener.local_addr()?;
@@ -68,7 +69,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let sweeper = tokio::spawn(sweep_forever(drive.clone()));
     let app = router(ServerState::new(drive, &admin_token).with_public_url(args.public_url));
-    serve(listener, app, shutdown_signal()).await?;
+    serve(listener, app, shutdown).await?;
     sweeper.abort();
     opened.meta.close().await;
     tracing::info!("stopped");
@@ -127,24 +128,27 @@ async fn sweep_forever(drive: Drive) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, before the banner says "ready", so an early signal is never lost.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+            tracing::info!("shutting down");
+        })
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+    }
 }

@@ -14,6 +14,11 @@ async fn add_space(s: &TestServer, t: &Tenant, body: &str) -> (u16, Value) {
     s.call("POST", &spaces_path(t), Some(&t.token), Some(body)).await
 }
 
+async fn get_space(s: &TestServer, t: &Tenant, id: &str) -> (u16, Value) {
+    let path = format!("/v1.0/storage/spaces/{id}?unionId={}", t.union_id);
+    s.call("GET", &path, Some(&t.token), None).await
+}
+
 #[tokio::test]
 async fn add_space_applies_every_default() {
     let dir = tempfile::tempdir().unwrap();
@@ -80,14 +85,7 @@ async fn add_space_returns_every_field_as_given() {
     );
 
     let id = space["id"].as_str().unwrap();
-    let (status, got) = s
-        .call(
-            "GET",
-            &format!("/v1.0/storage/spaces/{id}?unionId={}", t.union_id),
-            Some(&t.token),
-            None,
-        )
-        .await;
+    let (status, got) = get_space(&s, &t, id).await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(&got["space"], space);
     s.stop().await;
@@ -338,14 +336,7 @@ async fn data_survives_a_restart() {
     let s = TestServer::start(dir.path()).await;
     let id = created["space"]["id"].as_str().unwrap();
     // The token was stored (hashed) in the database, so it still works.
-    let (status, got) = s
-        .call(
-            "GET",
-            &format!("/v1.0/storage/spaces/{id}?unionId={}", t.union_id),
-            Some(&t.token),
-            None,
-        )
-        .await;
+    let (status, got) = get_space(&s, &t, id).await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(got, created);
     // Idempotency holds across restarts: same (scene, sceneId), same space.

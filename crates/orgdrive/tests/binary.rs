@@ -60,6 +60,10 @@ impl Running {
     }
 }
 
+async fn json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn admin(data_dir: &Path, args: &[&str]) -> Value {
     let out =
         Command::new(BIN).arg("admin").arg("--data-dir").arg(data_dir).args(args).output().unwrap();
@@ -89,36 +93,21 @@ async fn first_start_seeds_a_demo_account_that_works_and_shuts_down_cleanly() {
 
     let http = reqwest::Client::new();
     let base = server.base();
-    let token: Value = http
-        .post(format!("{base}/v1.0/oauth2/accessToken"))
-        .json(&json!({"appKey": app_key, "appSecret": app_secret}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = json(
+        http.post(format!("{base}/v1.0/oauth2/accessToken"))
+            .json(&json!({"appKey": app_key, "appSecret": app_secret})),
+    )
+    .await;
     let token = token["accessToken"].as_str().unwrap().to_string();
-    let space: Value = http
-        .post(format!("{base}/v1.0/storage/spaces?unionId={union_id}"))
-        .header("x-acs-dingtalk-access-token", &token)
-        .json(&json!({"option": {"name": "demo"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let space: Value = json(
+        http.post(format!("{base}/v1.0/storage/spaces?unionId={union_id}"))
+            .header("x-acs-dingtalk-access-token", &token)
+            .json(&json!({"option": {"name": "demo"}})),
+    )
+    .await;
     assert_eq!(space["space"]["corpId"], corp_id.as_str());
-    let orgs: Value = http
-        .get(format!("{base}/admin/v1/orgs"))
-        .bearer_auth(&admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let orgs: Value =
+        json(http.get(format!("{base}/admin/v1/orgs")).bearer_auth(&admin_token)).await;
     assert_eq!(orgs["items"][0]["corpId"], corp_id.as_str());
 
     assert!(server.terminate().success(), "SIGTERM must end the server cleanly");
