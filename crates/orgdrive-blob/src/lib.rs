@@ -9,7 +9,7 @@
 mod presign;
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -48,22 +48,48 @@ pub struct Written {
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     op: Operator,
+    /// Filesystem stores: the root, whose directories are fsynced after each
+    /// write so that a renamed-into-place object survives power loss.
+    sync_root: Option<PathBuf>,
 }
 
 impl BlobStore {
     /// A store keeping objects as files under `root` (created if missing).
     /// Writes go to a temporary file that is fsynced and renamed into place
     /// on success, so a failed or interrupted write leaves no object behind.
-    pub fn filesystem(root: &Path) -> Result<BlobStore, BlobError> {
+    /// With `durable`, the directories on the object's path are fsynced too,
+    /// so that the object survives power loss once a write returns.
+    pub fn filesystem(root: &Path, durable: bool) -> Result<BlobStore, BlobError> {
         let builder = services::Fs::default()
             .root(&root.to_string_lossy())
             .atomic_write_dir(&root.join(".incoming").to_string_lossy());
-        Ok(BlobStore { op: Operator::new(builder)?.finish() })
+        let sync_root = durable.then(|| root.to_path_buf());
+        Ok(BlobStore { op: Operator::new(builder)?.finish(), sync_root })
     }
 
     /// A store keeping objects in process memory (tests, demos).
     pub fn memory() -> Result<BlobStore, BlobError> {
-        Ok(BlobStore { op: Operator::new(services::Memory::default())?.finish() })
+        Ok(BlobStore { op: Operator::new(services::Memory::default())?.finish(), sync_root: None })
+    }
+
+    /// Fsyncs the directories from `key`'s parent up to the root.
+    async fn sync_dirs(&self, key: &str) -> Result<(), BlobError> {
+        let Some(root) = &self.sync_root else { return Ok(()) };
+        let mut dir = root.join(key);
+        while dir.pop() && dir.starts_with(root) {
+            let path = dir.clone();
+            tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_all())
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| r)
+                .map_err(|e| {
+                    BlobError(
+                        opendal::Error::new(ErrorKind::Unexpected, "syncing a directory")
+                            .set_source(e),
+                    )
+                })?;
+        }
+        Ok(())
     }
 
     /// Checks that the store answers (used at startup).
@@ -106,6 +132,7 @@ impl BlobStore {
             }
         }
         writer.close().await.map_err(BlobError::from)?;
+        self.sync_dirs(key).await?;
         Ok(Written { size, md5: hex::encode(digest.finalize()) })
     }
 
@@ -133,6 +160,7 @@ impl BlobStore {
             }
         }
         writer.close().await?;
+        self.sync_dirs(dest).await?;
         Ok(Written { size, md5: hex::encode(digest.finalize()) })
     }
 
@@ -183,7 +211,7 @@ mod tests {
     #[tokio::test]
     async fn filesystem_store_streams_objects_in_and_out() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::filesystem(&dir.path().join("blobs")).unwrap();
+        let store = BlobStore::filesystem(&dir.path().join("blobs"), true).unwrap();
         store.check().await.unwrap();
         let written = store.write_stream("a/b", chunks(&[b"hel", b"lo"]), None).await.unwrap();
         assert_eq!(written.size, 5);
@@ -198,7 +226,7 @@ mod tests {
     #[tokio::test]
     async fn oversize_and_failed_writes_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::filesystem(&dir.path().join("blobs")).unwrap();
+        let store = BlobStore::filesystem(&dir.path().join("blobs"), true).unwrap();
         let err = store.write_stream("big", chunks(&[b"12345", b"678"]), Some(6)).await;
         assert!(matches!(err, Err(WriteError::TooLarge { limit: 6 })));
         assert_eq!(store.size("big").await.unwrap(), None);

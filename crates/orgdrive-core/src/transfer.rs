@@ -465,12 +465,14 @@ impl Drive {
             None => {
                 let sources: Vec<String> =
                     parts.iter().map(|p| part_key(&upload_key, p.part_number)).collect();
-                let written = self
-                    .blob
-                    .concat(&sources, &object)
-                    .await
-                    .map_err(|e| DriveError::Internal(e.to_string()))?;
-                written.md5
+                match self.blob.concat(&sources, &object).await {
+                    Ok(written) => written.md5,
+                    // A racing commit of the same key (or the sweeper) took the parts.
+                    Err(_) if self.meta.get_upload(&upload_key).await?.is_none() => {
+                        return Err(bad_upload_key("uploadKey was committed or expired meanwhile"))
+                    }
+                    Err(e) => return Err(DriveError::Internal(e.to_string())),
+                }
             }
         };
         if let Some(expected) = &upload.check_md5 {

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use orgdrive_core::{DemoAccount, Drive};
-use orgdrive_server::{router, serve, ServerState};
+use orgdrive_server::{router, serve, Limits, ServerState};
 
-use crate::store::{stored_secret, write_private, OpenOptions};
+use crate::store::{stored_secret, write_private, Durability, OpenOptions};
 use tokio::net::TcpListener;
 
 #[derive(Args)]
@@ -36,6 +36,19 @@ pub struct ServeArgs {
     /// start). Give every node of one deployment the same.
     #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true)]
     signing_key: Option<String>,
+    /// `full`: an acknowledged write survives a crash or power loss; `relaxed`:
+    /// survives a process crash only (faster; for emulator use).
+    #[arg(long, env = "ORGDRIVE_DURABILITY", value_enum, default_value_t = Durability::Full)]
+    durability: Durability,
+    /// Seconds a client has to send a request's headers; also how long an idle
+    /// keep-alive connection is kept.
+    #[arg(long, env = "ORGDRIVE_HEADER_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Longest pause, in seconds, between two chunks of a request body.
+    #[arg(long, env = "ORGDRIVE_BODY_IDLE_TIMEOUT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_idle_timeout: u64,
     /// Validity of signed upload/download URLs, in seconds.
     #[arg(long, env = "ORGDRIVE_SIGNED_URL_TTL", default_value_t = 900,
           value_parser = clap::value_parser!(i64).range(1..))]
@@ -52,6 +65,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = ephemeral_dir.as_ref().map_or(args.data_dir.clone(), |d| d.path().to_path_buf());
 
     let options = OpenOptions {
+        durability: args.durability,
         signing_key: args.signing_key,
         signed_url_ttl_secs: Some(args.signed_url_ttl),
         upload_ttl_secs: Some(args.upload_ttl),
@@ -69,7 +83,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let sweeper = tokio::spawn(sweep_forever(drive.clone()));
     let app = router(ServerState::new(drive, &admin_token).with_public_url(args.public_url));
-    serve(listener, app, shutdown).await?;
+    let limits = Limits {
+        header_read_timeout: Duration::from_secs(args.header_timeout),
+        body_idle_timeout: Duration::from_secs(args.body_idle_timeout),
+    };
+    serve(listener, app, limits, shutdown).await?;
     sweeper.abort();
     opened.meta.close().await;
     tracing::info!("stopped");

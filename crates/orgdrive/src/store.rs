@@ -19,9 +19,22 @@ pub fn meta_path(data_dir: &Path) -> PathBuf {
     data_dir.join("meta.sqlite")
 }
 
+/// What a write must survive before it is acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// Process crash and power loss: SQLite `synchronous=FULL`, blob files and
+    /// their directories fsynced before the commit that references them.
+    #[default]
+    Full,
+    /// Process crash only (emulator use): SQLite `synchronous=NORMAL`, no
+    /// directory fsyncs. A power loss may lose the last acknowledged writes.
+    Relaxed,
+}
+
 /// How to open a data dir.
 #[derive(Default)]
 pub struct OpenOptions {
+    pub durability: Durability,
     /// Overrides `DATA_DIR/signing.key`, so that several nodes can share one.
     pub signing_key: Option<String>,
     pub signed_url_ttl_secs: Option<i64>,
@@ -42,10 +55,12 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
     if let Some(ttl) = options.upload_ttl_secs {
         drive_options.upload_ttl_secs = ttl;
     }
-    let meta = SqliteStore::open(&meta_path(data_dir), &SqliteOptions::default())
+    let durable = options.durability == Durability::Full;
+    let sqlite = SqliteOptions { durable, ..SqliteOptions::default() };
+    let meta = SqliteStore::open(&meta_path(data_dir), &sqlite)
         .await
         .with_context(|| format!("opening {}", meta_path(data_dir).display()))?;
-    let blob = BlobStore::filesystem(&data_dir.join("blobs"))?;
+    let blob = BlobStore::filesystem(&data_dir.join("blobs"), durable)?;
     let drive = Drive::new(Arc::new(meta.clone()), blob, drive_options).await?;
     Ok(Opened { drive, meta })
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use orgdrive_blob::BlobStore;
 use orgdrive_core::{Drive, DriveOptions};
 use orgdrive_meta::{SqliteOptions, SqliteStore};
-use orgdrive_server::{router, serve, ServerState};
+use orgdrive_server::{router, serve, Limits, ServerState};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -28,11 +28,16 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on `data_dir` (created if missing).
     pub async fn start(data_dir: &Path) -> TestServer {
+        TestServer::start_with(data_dir, Limits::default()).await
+    }
+
+    /// Starts a server with these connection limits.
+    pub async fn start_with(data_dir: &Path, limits: Limits) -> TestServer {
         std::fs::create_dir_all(data_dir).unwrap();
         let meta = SqliteStore::open(&data_dir.join("meta.sqlite"), &SqliteOptions::default())
             .await
             .unwrap();
-        let blob = BlobStore::filesystem(&data_dir.join("blobs")).unwrap();
+        let blob = BlobStore::filesystem(&data_dir.join("blobs"), true).unwrap();
         let options = DriveOptions::new(b"test-signing-key");
         let drive = Drive::new(Arc::new(meta.clone()), blob, options).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -40,7 +45,7 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(ServerState::new(drive, ADMIN_TOKEN));
         let task = tokio::spawn(async move {
-            serve(listener, app, async {
+            serve(listener, app, limits, async {
                 let _ = stopped.await;
             })
             .await

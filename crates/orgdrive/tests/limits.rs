@@ -1,0 +1,83 @@
+//! Slow or idle clients cannot pin the server: header and body timeouts, body
+//! size limits.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use orgdrive_server::Limits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SHORT: Limits = Limits {
+    header_read_timeout: Duration::from_millis(500),
+    body_idle_timeout: Duration::from_millis(500),
+};
+
+async fn connect(s: &TestServer) -> TcpStream {
+    TcpStream::connect(s.base.trim_start_matches("http://")).await.unwrap()
+}
+
+/// Reads until the server closes the connection (or 5 s pass); returns what arrived.
+async fn read_until_closed(stream: &mut TcpStream) -> (String, Duration) {
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server kept the connection open for 5 s"),
+        }
+    }
+    (String::from_utf8_lossy(&received).into_owned(), started.elapsed())
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_with(dir.path(), SHORT).await;
+    let mut stream = connect(&s).await;
+    stream.write_all(b"GET /admin/v1/orgs HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let (_, waited) = read_until_closed(&mut stream).await;
+    assert!(waited < Duration::from_secs(3), "closed after {waited:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_with(dir.path(), SHORT).await;
+    let mut stream = connect(&s).await;
+    stream.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let (received, waited) = read_until_closed(&mut stream).await;
+    assert!(received.starts_with("HTTP/1.1 404"), "{received}");
+    assert!(waited < Duration::from_secs(3), "idle connection kept {waited:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_abandoned_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_with(dir.path(), SHORT).await;
+    let t = tenant(&s, ALL_SCOPES, None).await;
+    let mut stream = connect(&s).await;
+    let head = format!(
+        "POST /v1.0/storage/spaces?unionId={} HTTP/1.1\r\nHost: x\r\n\
+         x-acs-dingtalk-access-token: {}\r\ncontent-type: application/json\r\n\
+         content-length: 100\r\n\r\n{{\"option\":",
+        t.union_id, t.token
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (received, waited) = read_until_closed(&mut stream).await;
+    assert!(received.starts_with("HTTP/1.1 4"), "a stalled body gets a 4xx: {received}");
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    // Nothing was created: the first real call creates the default space.
+    let path = format!("/v1.0/storage/spaces?unionId={}", t.union_id);
+    let (_, first) = s.call("POST", &path, Some(&t.token), Some("{}")).await;
+    let (_, again) =
+        s.call("POST", &path, Some(&t.token), Some(r#"{"option":{"name":"x"}}"#)).await;
+    assert_eq!(first, again);
+    s.stop().await;
+}
