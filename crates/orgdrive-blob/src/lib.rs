@@ -44,6 +44,15 @@ pub struct Written {
     pub md5: String,
 }
 
+/// An object found by [`BlobStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// Last modification, Unix seconds, when the store knows it.
+    pub modified_unix: Option<i64>,
+}
+
 /// A content store over one OpenDAL operator.
 #[derive(Clone, Debug)]
 pub struct BlobStore {
@@ -183,6 +192,32 @@ impl BlobStore {
         Ok(reader.into_bytes_stream(range).await?.into_stream())
     }
 
+    /// Every object under `prefix` (recursively), with its size and age.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
+        let entries = match self.op.list_with(prefix).recursive(true).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut objects = Vec::new();
+        for entry in entries {
+            if entry.metadata().is_dir() {
+                continue;
+            }
+            let meta = match self.op.stat(entry.path()).await {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
+                Err(e) => return Err(e.into()),
+            };
+            objects.push(ObjectInfo {
+                key: entry.path().to_string(),
+                size: meta.content_length(),
+                modified_unix: meta.last_modified().map(|t| t.timestamp()),
+            });
+        }
+        Ok(objects)
+    }
+
     /// Removes the object (no error if it is already gone).
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
         Ok(self.op.delete(key).await?)
@@ -249,7 +284,12 @@ mod tests {
         let written = store.concat(&["p/1".into(), "p/2".into()], "whole").await.unwrap();
         assert_eq!(written.size, 11);
         assert_eq!(read_all(&store, "whole", 0..11).await, b"hello world");
+        let mut listed: Vec<_> =
+            store.list("p/").await.unwrap().into_iter().map(|o| (o.key, o.size)).collect();
+        listed.sort();
+        assert_eq!(listed, vec![("p/1".to_string(), 6), ("p/2".to_string(), 5)]);
         store.delete_prefix("p/").await.unwrap();
         assert_eq!(store.size("p/1").await.unwrap(), None);
+        assert!(store.list("p/").await.unwrap().is_empty());
     }
 }

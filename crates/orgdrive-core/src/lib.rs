@@ -8,13 +8,14 @@
 //! decides "may this operator do this here?"), `spaces` (spaces and their
 //! quota views), `dentries` (folders, reads and listings, conflict strategies,
 //! app properties), `transfer` (uploads, downloads, signed URLs, the upload
-//! sweeper), `names` (the naming rule), `validate` (input rules shared by
-//! operations).
+//! sweeper), `names` (the naming rule), `fsck` (the consistency check),
+//! `validate` (input rules shared by operations).
 
 mod auth;
 mod clock;
 mod dentries;
 mod error;
+mod fsck;
 mod identity;
 mod ids;
 mod names;
@@ -32,10 +33,14 @@ pub use dentries::{
     ListChildren, NewFolder, Page, PropertyFilter, MAX_BATCH_IDS, MAX_PAGE, ROOT_ID,
 };
 pub use error::{DriveError, DriveResult};
+pub use fsck::{FsckReport, Problem};
 pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};
 pub use ids::random_token;
+pub use names::{dentry_name, rename_pattern, split_extension};
 pub use orgdrive_blob::{BlobStore, Presigner};
-pub use orgdrive_meta::{AppRecord, DeptRecord, MetaStore, OrgRecord, SpaceRecord, UserRecord};
+pub use orgdrive_meta::{
+    AppRecord, DeptRecord, MetaStore, OrgRecord, SpaceRecord, TreeNode, UserRecord,
+};
 pub use scope::Scope;
 pub use spaces::{
     AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,

@@ -16,7 +16,7 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 use async_trait::async_trait;
 
 /// What a store operation can fail with, independent of the database dialect.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum MetaError {
     /// A unique key would be violated; `what` names the key (e.g. `apps.app_key`).
     #[error("duplicate {what}")]
@@ -183,4 +183,11 @@ pub trait DriveStore: Send + Sync + 'static {
     /// Deletes up to `limit` uploads that expired before `before_ms` and
     /// returns their keys (their bytes are the caller's to remove).
     async fn take_expired_uploads(&self, before_ms: i64, limit: u32) -> MetaResult<Vec<String>>;
+
+    /// What fsck checks: content references, open uploads, counters and the
+    /// sums they summarise, the trees, duplicate live names.
+    async fn consistency_scan(&self) -> MetaResult<ConsistencyScan>;
+    /// Sets every space and org byte counter to the sum it summarises;
+    /// returns how many counters changed.
+    async fn repair_usage(&self) -> MetaResult<u64>;
 }

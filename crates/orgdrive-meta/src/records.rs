@@ -219,3 +219,42 @@ pub enum CursorValue {
     Int(i64),
     Text(String),
 }
+
+/// A content object a file or a version refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobReference {
+    pub blob_key: String,
+    pub size: i64,
+    pub dentry_id: String,
+}
+
+/// A byte counter and the sum it should equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCheck {
+    /// Space id or corpId.
+    pub id: String,
+    pub recorded: i64,
+    pub actual: i64,
+}
+
+/// One dentry's place in its tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNode {
+    pub space_id: String,
+    pub dentry_id: String,
+    pub parent_id: String,
+    pub is_folder: bool,
+    pub live: bool,
+}
+
+/// Everything a consistency check needs, read from one snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct ConsistencyScan {
+    pub blobs: Vec<BlobReference>,
+    pub open_uploads: Vec<String>,
+    pub space_usage: Vec<UsageCheck>,
+    pub org_usage: Vec<UsageCheck>,
+    pub tree: Vec<TreeNode>,
+    /// (space, parent, name) held by more than one live dentry.
+    pub duplicate_names: Vec<(String, String, String)>,
+}

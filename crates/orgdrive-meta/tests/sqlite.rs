@@ -285,3 +285,53 @@ async fn expired_uploads_are_taken_once() {
     );
     assert!(s.get_upload("new").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_write_does_not_fail_the_others_of_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    org_and_app(&s).await;
+    let user = |i: usize| UserRecord {
+        union_id: format!("u{i}"),
+        corp_id: "c".into(),
+        // Every odd user reuses user 0's userId: a unique-key violation.
+        user_id: if i % 2 == 1 { "0".into() } else { i.to_string() },
+        name: "n".into(),
+        org_admin: false,
+        created_at: 1,
+    };
+    s.insert_user(&user(0)).await.unwrap();
+    let tasks: Vec<_> = (1..64)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move { s.insert_user(&user(i)).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(MetaError::Duplicate { .. }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 31);
+    assert_eq!(s.list_users("c").await.unwrap().len(), 32);
+    // The store still writes after the failures.
+    s.insert_user(&UserRecord { union_id: "last".into(), user_id: "last".into(), ..user(0) })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn writes_after_close_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    org_and_app(&s).await;
+    s.close().await;
+    let err = s.purge_expired_tokens(0).await.unwrap_err();
+    assert!(matches!(err, MetaError::Backend(_)));
+    // The data written before close is there when the file is opened again.
+    let again = store(&dir).await;
+    assert!(again.get_app_by_key("k").await.unwrap().is_some());
+}

@@ -1,8 +1,9 @@
 //! The `orgdrive` binary: `serve` runs the server, `admin` provisions orgs,
-//! apps, users and departments straight in a data dir. Every flag has an
-//! environment-variable fallback.
+//! apps, users and departments straight in a data dir, `fsck` checks (and
+//! repairs) a data dir. Every flag has an environment-variable fallback.
 
 mod admin;
+mod fsck;
 mod serve;
 mod store;
 
@@ -25,6 +26,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Provision orgs, apps, users and departments (prints JSON).
     Admin(admin::AdminArgs),
+    /// Check that metadata and content agree; exits 1 on inconsistency.
+    Fsck(fsck::FsckArgs),
 }
 
 #[tokio::main]
@@ -39,5 +42,6 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Fsck(args) => fsck::run(args).await,
     }
 }

@@ -6,51 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-struct Space<'a> {
-    s: &'a TestServer,
-    t: Tenant,
-    id: String,
-}
-
-impl<'a> Space<'a> {
-    async fn new(s: &'a TestServer, quota: Option<i64>) -> Space<'a> {
-        let t = tenant(s, ALL_SCOPES, None).await;
-        let body = json!({"option": {"quota": quota}}).to_string();
-        let (status, reply) = s
-            .call(
-                "POST",
-                &format!("/v1.0/storage/spaces?unionId={}", t.union_id),
-                Some(&t.token),
-                Some(&body),
-            )
-            .await;
-        assert_eq!(status, 200, "{reply}");
-        let id = reply["space"]["id"].as_str().unwrap().to_string();
-        Space { s, t, id }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let url = format!("/v1.0/storage/spaces/{}{path}?unionId={}", self.id, self.t.union_id);
-        self.s.call("POST", &url, Some(&self.t.token), Some(&body.to_string())).await
-    }
-
-    async fn upload_url(&self) -> (String, String) {
-        let (status, info) = self
-            .post(
-                "/files/uploadInfos/query",
-                json!({"protocol": "HEADER_SIGNATURE", "multipart": false}),
-            )
-            .await;
-        assert_eq!(status, 200, "{info}");
-        let url = info["headerSignatureInfo"]["resourceUrls"][0].as_str().unwrap().to_string();
-        (info["uploadKey"].as_str().unwrap().to_string(), url)
-    }
-
-    async fn put(&self, url: &str, body: &'static [u8]) -> u16 {
-        self.s.http.put(url).body(body).send().await.unwrap().status().as_u16()
-    }
-}
-
 #[tokio::test]
 async fn upload_commit_download() {
     let dir = tempfile::tempdir().unwrap();

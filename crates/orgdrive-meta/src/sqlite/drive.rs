@@ -8,57 +8,63 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::{
-    AppPropertyRecord, Cursor, CursorValue, DriveStore, NameConflict, PutDentry, PutOutcome,
-    SortKey, UploadPartRecord, UploadRecord, VersionRecord,
+    AppPropertyRecord, BlobReference, ConsistencyScan, Cursor, CursorValue, DriveStore,
+    NameConflict, PutDentry, PutOutcome, SortKey, TreeNode, UploadPartRecord, UploadRecord,
+    UsageCheck, VersionRecord,
 };
 
 #[async_trait]
 impl DriveStore for SqliteStore {
     async fn insert_space_once(&self, space: &SpaceRecord) -> MetaResult<(SpaceRecord, bool)> {
-        let mut tx = self.write_tx().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO spaces (space_id, corp_id, app_id, scene, scene_id, name, owner_type, \
-             owner_id, creator_id, modifier_id, quota, used_bytes, status, can_search, \
-             can_rename, can_record_recent_file, created_at, modified_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (corp_id, app_id, scene, scene_id) DO NOTHING",
-        )
-        .bind(&space.space_id)
-        .bind(&space.corp_id)
-        .bind(&space.app_id)
-        .bind(&space.scene)
-        .bind(&space.scene_id)
-        .bind(&space.name)
-        .bind(&space.owner_type)
-        .bind(&space.owner_id)
-        .bind(&space.creator_id)
-        .bind(&space.modifier_id)
-        .bind(space.quota)
-        .bind(space.used_bytes)
-        .bind(&space.status)
-        .bind(space.can_search)
-        .bind(space.can_rename)
-        .bind(space.can_record_recent_file)
-        .bind(space.created_at)
-        .bind(space.modified_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?
-        .rows_affected()
-            == 1;
-        let row = sqlx::query(&format!(
-            "SELECT {SPACE_COLUMNS} FROM spaces \
-             WHERE corp_id = ? AND app_id = ? AND scene = ? AND scene_id = ?"
-        ))
-        .bind(&space.corp_id)
-        .bind(&space.app_id)
-        .bind(&space.scene)
-        .bind(&space.scene_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok((space_from_row(&row).map_err(backend)?, inserted))
+        let space = space.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                let inserted = sqlx::query(
+                    "INSERT INTO spaces (space_id, corp_id, app_id, scene, scene_id, name, owner_type, \
+                     owner_id, creator_id, modifier_id, quota, used_bytes, status, can_search, \
+                     can_rename, can_record_recent_file, created_at, modified_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (corp_id, app_id, scene, scene_id) DO NOTHING",
+                )
+                .bind(&space.space_id)
+                .bind(&space.corp_id)
+                .bind(&space.app_id)
+                .bind(&space.scene)
+                .bind(&space.scene_id)
+                .bind(&space.name)
+                .bind(&space.owner_type)
+                .bind(&space.owner_id)
+                .bind(&space.creator_id)
+                .bind(&space.modifier_id)
+                .bind(space.quota)
+                .bind(space.used_bytes)
+                .bind(&space.status)
+                .bind(space.can_search)
+                .bind(space.can_rename)
+                .bind(space.can_record_recent_file)
+                .bind(space.created_at)
+                .bind(space.modified_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(classify)?
+                .rows_affected()
+                    == 1;
+                let row = sqlx::query(&format!(
+                    "SELECT {SPACE_COLUMNS} FROM spaces \
+                     WHERE corp_id = ? AND app_id = ? AND scene = ? AND scene_id = ?"
+                ))
+                .bind(&space.corp_id)
+                .bind(&space.app_id)
+                .bind(&space.scene)
+                .bind(&space.scene_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(backend)?;
+                Ok((space_from_row(&row).map_err(backend)?, inserted))
+                })
+            })
+            .await
     }
 
     async fn get_space(&self, space_id: &str) -> MetaResult<Option<SpaceRecord>> {
@@ -266,115 +272,132 @@ impl DriveStore for SqliteStore {
     }
 
     async fn put_dentry(&self, put: &PutDentry) -> MetaResult<PutOutcome> {
-        let mut tx = self.write_tx().await?;
-        if let Some(key) = &put.upload_key {
-            let claimed = sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
-                .bind(key)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?
-                .rows_affected();
-            if claimed == 0 {
-                return Err(MetaError::UploadNotFound);
-            }
-        }
-        let new = &put.dentry;
-        if new.parent_id != ROOT_ID {
-            let parent = sqlx::query(
-                "SELECT kind FROM dentries WHERE space_id = ? AND dentry_id = ? AND status = 'NORMAL'",
-            )
-            .bind(&new.space_id)
-            .bind(&new.parent_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-            let is_folder = match parent {
-                Some(row) => row.try_get::<String, _>(0).map_err(backend)? == "FOLDER",
-                None => false,
-            };
-            if !is_folder {
-                return Err(MetaError::ParentNotFound);
-            }
-        }
-
-        let stored = if insert_dentry(&mut tx, new, &new.name).await? {
-            PutOutcome::Created(new.clone())
-        } else {
-            let existing = live_child(&mut tx, new).await?;
-            match &put.conflict {
-                NameConflict::Fail => return Err(MetaError::NameTaken(Box::new(existing))),
-                NameConflict::ReturnExisting => {
-                    tx.commit().await.map_err(backend)?;
-                    return Ok(PutOutcome::Existing(existing));
-                }
-                NameConflict::Overwrite => {
-                    if existing.is_folder() || new.is_folder() {
-                        return Err(MetaError::NameTaken(Box::new(existing)));
+        let put = put.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                if let Some(key) = &put.upload_key {
+                    let claimed = sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
+                        .bind(key)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                    if claimed == 0 {
+                        return Err(MetaError::UploadNotFound);
                     }
-                    PutOutcome::Overwritten(overwrite(&mut tx, &existing, new).await?)
                 }
-                NameConflict::AutoRename { prefix, suffix } => {
-                    PutOutcome::Created(auto_rename(&mut tx, new, prefix, suffix).await?)
+                let new = &put.dentry;
+                if new.parent_id != ROOT_ID {
+                    let parent = sqlx::query(
+                        "SELECT kind FROM dentries WHERE space_id = ? AND dentry_id = ? AND status = 'NORMAL'",
+                    )
+                    .bind(&new.space_id)
+                    .bind(&new.parent_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                    let is_folder = match parent {
+                        Some(row) => row.try_get::<String, _>(0).map_err(backend)? == "FOLDER",
+                        None => false,
+                    };
+                    if !is_folder {
+                        return Err(MetaError::ParentNotFound);
+                    }
                 }
-            }
-        };
-        let (PutOutcome::Created(dentry) | PutOutcome::Overwritten(dentry)) = &stored else {
-            unreachable!("ReturnExisting returned above")
-        };
-        if !dentry.is_folder() && new.size > 0 {
-            charge(&mut tx, &new.space_id, &put.corp_id, new.size).await?;
-        }
-        for property in &put.app_properties {
-            sqlx::query(
-                "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (dentry_id, app_id, name) \
-                 DO UPDATE SET value = excluded.value, visibility = excluded.visibility",
-            )
-            .bind(&dentry.dentry_id)
-            .bind(&property.app_id)
-            .bind(&property.name)
-            .bind(&property.value)
-            .bind(&property.visibility)
-            .execute(&mut *tx)
+
+                let stored = if insert_dentry(conn, new, &new.name).await? {
+                    PutOutcome::Created(new.clone())
+                } else {
+                    let existing = live_child(conn, new).await?;
+                    match &put.conflict {
+                        NameConflict::Fail => return Err(MetaError::NameTaken(Box::new(existing))),
+                        NameConflict::ReturnExisting => {
+                            return Ok(PutOutcome::Existing(existing));
+                        }
+                        NameConflict::Overwrite => {
+                            if existing.is_folder() || new.is_folder() {
+                                return Err(MetaError::NameTaken(Box::new(existing)));
+                            }
+                            PutOutcome::Overwritten(overwrite(conn, &existing, new).await?)
+                        }
+                        NameConflict::AutoRename { prefix, suffix } => {
+                            PutOutcome::Created(auto_rename(conn, new, prefix, suffix).await?)
+                        }
+                    }
+                };
+                let (PutOutcome::Created(dentry) | PutOutcome::Overwritten(dentry)) = &stored else {
+                    unreachable!("ReturnExisting returned above")
+                };
+                if !dentry.is_folder() && new.size > 0 {
+                    charge(conn, &new.space_id, &put.corp_id, new.size).await?;
+                }
+                for property in &put.app_properties {
+                    sqlx::query(
+                        "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
+                         VALUES (?, ?, ?, ?, ?) ON CONFLICT (dentry_id, app_id, name) \
+                         DO UPDATE SET value = excluded.value, visibility = excluded.visibility",
+                    )
+                    .bind(&dentry.dentry_id)
+                    .bind(&property.app_id)
+                    .bind(&property.name)
+                    .bind(&property.value)
+                    .bind(&property.visibility)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                }
+                Ok(stored)
+                })
+            })
             .await
-            .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(stored)
     }
 
     async fn insert_dentries_unchecked(&self, dentries: &[DentryRecord]) -> MetaResult<()> {
-        let mut tx = self.write_tx().await?;
-        for dentry in dentries {
-            if !insert_dentry(&mut tx, dentry, &dentry.name).await? {
-                return Err(MetaError::Duplicate { what: dentry.name.clone() });
-            }
-        }
-        tx.commit().await.map_err(backend)
+        let dentries = dentries.to_vec();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    for dentry in &dentries {
+                        if !insert_dentry(conn, dentry, &dentry.name).await? {
+                            return Err(MetaError::Duplicate { what: dentry.name.clone() });
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn insert_upload(&self, upload: &UploadRecord) -> MetaResult<()> {
-        sqlx::query(
-            "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, check_name, \
-             check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&upload.upload_key)
-        .bind(&upload.space_id)
-        .bind(&upload.app_id)
-        .bind(&upload.union_id)
-        .bind(upload.multipart)
-        .bind(&upload.check_name)
-        .bind(&upload.check_parent_id)
-        .bind(upload.check_size)
-        .bind(&upload.check_md5)
-        .bind(upload.max_bytes)
-        .bind(upload.created_at)
-        .bind(upload.expires_at)
-        .execute(&self.writer)
-        .await
-        .map_err(classify)?;
-        Ok(())
+        let upload = upload.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, check_name, \
+                     check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&upload.upload_key)
+                .bind(&upload.space_id)
+                .bind(&upload.app_id)
+                .bind(&upload.union_id)
+                .bind(upload.multipart)
+                .bind(&upload.check_name)
+                .bind(&upload.check_parent_id)
+                .bind(upload.check_size)
+                .bind(&upload.check_md5)
+                .bind(upload.max_bytes)
+                .bind(upload.created_at)
+                .bind(upload.expires_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(classify)?;
+                Ok(())
+                })
+            })
+            .await
     }
 
     async fn get_upload(
@@ -427,44 +450,103 @@ impl DriveStore for SqliteStore {
         upload_key: &str,
         part: &UploadPartRecord,
     ) -> MetaResult<bool> {
-        let result = sqlx::query(
-            "INSERT INTO upload_parts (upload_key, part_number, size, md5) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (upload_key, part_number) DO UPDATE SET size = excluded.size, \
-             md5 = excluded.md5",
-        )
-        .bind(upload_key)
-        .bind(part.part_number)
-        .bind(part.size)
-        .bind(&part.md5)
-        .execute(&self.writer)
-        .await;
-        match result.map_err(classify) {
-            Ok(_) => Ok(true),
-            Err(MetaError::MissingReference) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let upload_key = upload_key.to_string();
+        let part = part.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                let result = sqlx::query(
+                    "INSERT INTO upload_parts (upload_key, part_number, size, md5) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (upload_key, part_number) DO UPDATE SET size = excluded.size, \
+                     md5 = excluded.md5",
+                )
+                .bind(&upload_key)
+                .bind(part.part_number)
+                .bind(part.size)
+                .bind(&part.md5)
+                .execute(&mut *conn)
+                .await;
+                match result.map_err(classify) {
+                    Ok(_) => Ok(true),
+                    Err(MetaError::MissingReference) => Ok(false),
+                    Err(e) => Err(e),
+                }
+                })
+            })
+            .await
     }
 
     async fn discard_upload(&self, upload_key: &str) -> MetaResult<bool> {
-        let done = sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
-            .bind(upload_key)
-            .execute(&self.writer)
+        let upload_key = upload_key.to_string();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
+                        .bind(&upload_key)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
             .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn take_expired_uploads(&self, before_ms: i64, limit: u32) -> MetaResult<Vec<String>> {
-        let rows = sqlx::query(
-            "DELETE FROM uploads WHERE upload_key IN \
-             (SELECT upload_key FROM uploads WHERE expires_at < ? LIMIT ?) RETURNING upload_key",
-        )
-        .bind(before_ms)
-        .bind(limit)
-        .fetch_all(&self.writer)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(|row| row.try_get(0).map_err(backend)).collect()
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                let rows = sqlx::query(
+                    "DELETE FROM uploads WHERE upload_key IN \
+                     (SELECT upload_key FROM uploads WHERE expires_at < ? LIMIT ?) RETURNING upload_key",
+                )
+                .bind(before_ms)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(backend)?;
+                rows.iter().map(|row| row.try_get(0).map_err(backend)).collect()
+                })
+            })
+            .await
+    }
+
+    async fn consistency_scan(&self) -> MetaResult<ConsistencyScan> {
+        self.scan().await
+    }
+
+    async fn repair_usage(&self) -> MetaResult<u64> {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let spaces = sqlx::query(&format!(
+                        "WITH {CONTENT_BY_SPACE}, sums (space_id, total) AS ( \
+                             SELECT s.space_id, COALESCE((SELECT SUM(size) FROM content c \
+                                                          WHERE c.space_id = s.space_id), 0) \
+                             FROM spaces s) \
+                         UPDATE spaces SET used_bytes = \
+                             (SELECT total FROM sums WHERE sums.space_id = spaces.space_id) \
+                         WHERE used_bytes != \
+                             (SELECT total FROM sums WHERE sums.space_id = spaces.space_id)"
+                    ))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    let orgs = sqlx::query(
+                        "UPDATE orgs SET used_bytes = (SELECT COALESCE(SUM(used_bytes), 0) \
+                             FROM spaces WHERE spaces.corp_id = orgs.corp_id) \
+                         WHERE used_bytes != (SELECT COALESCE(SUM(used_bytes), 0) \
+                             FROM spaces WHERE spaces.corp_id = orgs.corp_id)",
+                    )
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    Ok(spaces + orgs)
+                })
+            })
+            .await
     }
 }
 
@@ -485,7 +567,7 @@ fn keyset_sql(filter: &str, column: &str, descending: bool, has_cursor: bool) ->
     )
 }
 
-type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 fn bind_cursor<'q>(query: Query<'q>, after: Option<&'q Cursor>) -> Query<'q> {
     match after {
@@ -501,7 +583,11 @@ fn bind_cursor<'q>(query: Query<'q>, after: Option<&'q Cursor>) -> Query<'q> {
 }
 
 /// Inserts the dentry under `name`; false if a live sibling already has it.
-async fn insert_dentry(tx: &mut Tx, d: &DentryRecord, name: &str) -> MetaResult<bool> {
+async fn insert_dentry(
+    tx: &mut SqliteConnection,
+    d: &DentryRecord,
+    name: &str,
+) -> MetaResult<bool> {
     let done = sqlx::query(
         "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, \
          status, blob_key, creator_id, modifier_id, created_at, modified_at) \
@@ -521,13 +607,13 @@ async fn insert_dentry(tx: &mut Tx, d: &DentryRecord, name: &str) -> MetaResult<
     .bind(&d.modifier_id)
     .bind(d.created_at)
     .bind(d.modified_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(classify)?;
     Ok(done.rows_affected() == 1)
 }
 
-async fn live_child(tx: &mut Tx, d: &DentryRecord) -> MetaResult<DentryRecord> {
+async fn live_child(tx: &mut SqliteConnection, d: &DentryRecord) -> MetaResult<DentryRecord> {
     let sql = format!(
         "SELECT {DENTRY_COLUMNS} FROM dentries \
          WHERE space_id = ? AND parent_id = ? AND name = ? AND status = 'NORMAL'"
@@ -536,7 +622,7 @@ async fn live_child(tx: &mut Tx, d: &DentryRecord) -> MetaResult<DentryRecord> {
         .bind(&d.space_id)
         .bind(&d.parent_id)
         .bind(&d.name)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
     dentry_from_row(&row).map_err(backend)
@@ -544,7 +630,7 @@ async fn live_child(tx: &mut Tx, d: &DentryRecord) -> MetaResult<DentryRecord> {
 
 /// Inserts under the first free `prefix{k}suffix`.
 async fn auto_rename(
-    tx: &mut Tx,
+    tx: &mut SqliteConnection,
     d: &DentryRecord,
     prefix: &str,
     suffix: &str,
@@ -557,7 +643,7 @@ async fn auto_rename(
     .bind(&d.parent_id)
     .bind(prefix.chars().count() as i64)
     .bind(prefix)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;
     let taken: HashSet<String> = rows
@@ -576,7 +662,7 @@ async fn auto_rename(
 
 /// Keeps `existing`'s content as a version and gives it `new`'s content.
 async fn overwrite(
-    tx: &mut Tx,
+    tx: &mut SqliteConnection,
     existing: &DentryRecord,
     new: &DentryRecord,
 ) -> MetaResult<DentryRecord> {
@@ -591,7 +677,7 @@ async fn overwrite(
     .bind(&existing.blob_key)
     .bind(&existing.modifier_id)
     .bind(existing.modified_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(classify)?;
     let updated = DentryRecord {
@@ -612,21 +698,26 @@ async fn overwrite(
     .bind(&updated.modifier_id)
     .bind(updated.modified_at)
     .bind(&updated.dentry_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?;
     Ok(updated)
 }
 
 /// Adds `bytes` to the space and org counters unless a cap would be passed.
-async fn charge(tx: &mut Tx, space_id: &str, corp_id: &str, bytes: i64) -> MetaResult<()> {
+async fn charge(
+    tx: &mut SqliteConnection,
+    space_id: &str,
+    corp_id: &str,
+    bytes: i64,
+) -> MetaResult<()> {
     let space = sqlx::query(
         "UPDATE spaces SET used_bytes = used_bytes + ?1 \
          WHERE space_id = ?2 AND (quota IS NULL OR used_bytes + ?1 <= quota)",
     )
     .bind(bytes)
     .bind(space_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?;
     if space.rows_affected() == 0 {
@@ -638,11 +729,88 @@ async fn charge(tx: &mut Tx, space_id: &str, corp_id: &str, bytes: i64) -> MetaR
     )
     .bind(bytes)
     .bind(corp_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?;
     if org.rows_affected() == 0 {
         return Err(MetaError::QuotaExceeded { space: false });
     }
     Ok(())
+}
+
+/// Bytes of content per space: every file's current content and every kept version.
+const CONTENT_BY_SPACE: &str = "content (space_id, size) AS ( \
+     SELECT space_id, size FROM dentries WHERE kind = 'FILE' \
+     UNION ALL \
+     SELECT d.space_id, v.size FROM dentry_versions v JOIN dentries d ON d.dentry_id = v.dentry_id)";
+
+impl SqliteStore {
+    pub(super) async fn scan(&self) -> MetaResult<ConsistencyScan> {
+        // One read transaction: every list below comes from the same snapshot.
+        let mut tx = self.reader.begin().await.map_err(backend)?;
+        let rows = sqlx::query(
+            "SELECT blob_key, size, dentry_id FROM dentries WHERE blob_key IS NOT NULL \
+             UNION ALL SELECT blob_key, size, dentry_id FROM dentry_versions",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let blobs = collect(rows, |r| {
+            Ok(BlobReference {
+                blob_key: r.try_get(0)?,
+                size: r.try_get(1)?,
+                dentry_id: r.try_get(2)?,
+            })
+        })?;
+        let rows = sqlx::query("SELECT upload_key FROM uploads")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let open_uploads = collect(rows, |r| r.try_get(0))?;
+        let usage = |r: &SqliteRow| {
+            Ok(UsageCheck { id: r.try_get(0)?, recorded: r.try_get(1)?, actual: r.try_get(2)? })
+        };
+        let rows = sqlx::query(&format!(
+            "WITH {CONTENT_BY_SPACE} SELECT s.space_id, s.used_bytes, \
+             COALESCE((SELECT SUM(size) FROM content c WHERE c.space_id = s.space_id), 0) \
+             FROM spaces s ORDER BY s.space_id"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let space_usage = collect(rows, usage)?;
+        let rows = sqlx::query(&format!(
+            "WITH {CONTENT_BY_SPACE} SELECT o.corp_id, o.used_bytes, \
+             COALESCE((SELECT SUM(c.size) FROM content c JOIN spaces s ON s.space_id = c.space_id \
+                       WHERE s.corp_id = o.corp_id), 0) \
+             FROM orgs o ORDER BY o.corp_id"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let org_usage = collect(rows, usage)?;
+        let rows = sqlx::query("SELECT space_id, dentry_id, parent_id, kind, status FROM dentries")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let tree = collect(rows, |r| {
+            Ok(TreeNode {
+                space_id: r.try_get(0)?,
+                dentry_id: r.try_get(1)?,
+                parent_id: r.try_get(2)?,
+                is_folder: r.try_get::<String, _>(3)? == "FOLDER",
+                live: r.try_get::<String, _>(4)? == "NORMAL",
+            })
+        })?;
+        let rows = sqlx::query(
+            "SELECT space_id, parent_id, name FROM dentries WHERE status = 'NORMAL' \
+             GROUP BY space_id, parent_id, name HAVING COUNT(*) > 1",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let duplicate_names = collect(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))?;
+        tx.rollback().await.map_err(backend)?;
+        Ok(ConsistencyScan { blobs, open_uploads, space_usage, org_usage, tree, duplicate_names })
+    }
 }

@@ -9,36 +9,56 @@ use crate::{IdentityStore, TokenRecord};
 #[async_trait]
 impl IdentityStore for SqliteStore {
     async fn register_node(&self, now_ms: i64) -> MetaResult<i64> {
-        let row = sqlx::query("INSERT INTO nodes (started_at) VALUES (?) RETURNING node_id")
-            .bind(now_ms)
-            .fetch_one(&self.writer)
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let row =
+                        sqlx::query("INSERT INTO nodes (started_at) VALUES (?) RETURNING node_id")
+                            .bind(now_ms)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(backend)?;
+                    row.try_get(0).map_err(backend)
+                })
+            })
             .await
-            .map_err(backend)?;
-        row.try_get(0).map_err(backend)
     }
 
     async fn is_empty(&self) -> MetaResult<bool> {
-        let row = sqlx::query("SELECT NOT EXISTS (SELECT 1 FROM orgs)")
-            .fetch_one(&self.writer)
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let row = sqlx::query("SELECT NOT EXISTS (SELECT 1 FROM orgs)")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    row.try_get(0).map_err(backend)
+                })
+            })
             .await
-            .map_err(backend)?;
-        row.try_get(0).map_err(backend)
     }
 
     async fn insert_org(&self, org: &OrgRecord) -> MetaResult<()> {
-        sqlx::query(
-            "INSERT INTO orgs (corp_id, name, capacity, created_at, modified_at) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&org.corp_id)
-        .bind(&org.name)
-        .bind(org.capacity)
-        .bind(org.created_at)
-        .bind(org.modified_at)
-        .execute(&self.writer)
-        .await
-        .map_err(classify)?;
-        Ok(())
+        let org = org.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO orgs (corp_id, name, capacity, created_at, modified_at) \
+                     VALUES (?, ?, ?, ?, ?)",
+                    )
+                    .bind(&org.corp_id)
+                    .bind(&org.name)
+                    .bind(org.capacity)
+                    .bind(org.created_at)
+                    .bind(org.modified_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(classify)?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn get_org(&self, corp_id: &str) -> MetaResult<Option<OrgRecord>> {
@@ -59,45 +79,57 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn delete_org(&self, corp_id: &str) -> MetaResult<bool> {
-        let mut tx = self.write_tx().await?;
-        // Departments reference each other; drop memberships and the tree first.
-        sqlx::query("DELETE FROM dept_members WHERE corp_id = ?")
-            .bind(corp_id)
-            .execute(&mut *tx)
+        let corp_id = corp_id.to_string();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    // Departments reference each other; drop memberships and the tree first.
+                    sqlx::query("DELETE FROM dept_members WHERE corp_id = ?")
+                        .bind(&corp_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    sqlx::query("UPDATE depts SET parent_id = NULL WHERE corp_id = ?")
+                        .bind(&corp_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    let done = sqlx::query("DELETE FROM orgs WHERE corp_id = ?")
+                        .bind(&corp_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(classify_delete)?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
             .await
-            .map_err(backend)?;
-        sqlx::query("UPDATE depts SET parent_id = NULL WHERE corp_id = ?")
-            .bind(corp_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let done = sqlx::query("DELETE FROM orgs WHERE corp_id = ?")
-            .bind(corp_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify_delete)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn insert_app(&self, app: &AppRecord) -> MetaResult<()> {
-        sqlx::query(
-            "INSERT INTO apps (app_id, corp_id, name, app_key, secret_salt, secret_hash, \
-             scopes, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&app.app_id)
-        .bind(&app.corp_id)
-        .bind(&app.name)
-        .bind(&app.app_key)
-        .bind(&app.secret_salt)
-        .bind(&app.secret_hash)
-        .bind(app.scopes.join(" "))
-        .bind(app.created_at)
-        .bind(app.modified_at)
-        .execute(&self.writer)
-        .await
-        .map_err(classify)?;
-        Ok(())
+        let app = app.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                    "INSERT INTO apps (app_id, corp_id, name, app_key, secret_salt, secret_hash, \
+                     scopes, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&app.app_id)
+                .bind(&app.corp_id)
+                .bind(&app.name)
+                .bind(&app.app_key)
+                .bind(&app.secret_salt)
+                .bind(&app.secret_hash)
+                .bind(app.scopes.join(" "))
+                .bind(app.created_at)
+                .bind(app.modified_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(classify)?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn get_app_by_key(&self, app_key: &str) -> MetaResult<Option<AppRecord>> {
@@ -119,30 +151,45 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn delete_app(&self, corp_id: &str, app_id: &str) -> MetaResult<bool> {
-        let done = sqlx::query("DELETE FROM apps WHERE corp_id = ? AND app_id = ?")
-            .bind(corp_id)
-            .bind(app_id)
-            .execute(&self.writer)
+        let corp_id = corp_id.to_string();
+        let app_id = app_id.to_string();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM apps WHERE corp_id = ? AND app_id = ?")
+                        .bind(&corp_id)
+                        .bind(&app_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(classify_delete)?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
             .await
-            .map_err(classify_delete)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn insert_user(&self, user: &UserRecord) -> MetaResult<()> {
-        sqlx::query(
-            "INSERT INTO users (union_id, corp_id, user_id, name, org_admin, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&user.union_id)
-        .bind(&user.corp_id)
-        .bind(&user.user_id)
-        .bind(&user.name)
-        .bind(user.org_admin)
-        .bind(user.created_at)
-        .execute(&self.writer)
-        .await
-        .map_err(classify)?;
-        Ok(())
+        let user = user.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                    "INSERT INTO users (union_id, corp_id, user_id, name, org_admin, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&user.union_id)
+                .bind(&user.corp_id)
+                .bind(&user.user_id)
+                .bind(&user.name)
+                .bind(user.org_admin)
+                .bind(user.created_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(classify)?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn get_user(&self, corp_id: &str, union_id: &str) -> MetaResult<Option<UserRecord>> {
@@ -166,29 +213,44 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn delete_user(&self, corp_id: &str, union_id: &str) -> MetaResult<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE corp_id = ? AND union_id = ?")
-            .bind(corp_id)
-            .bind(union_id)
-            .execute(&self.writer)
+        let corp_id = corp_id.to_string();
+        let union_id = union_id.to_string();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM users WHERE corp_id = ? AND union_id = ?")
+                        .bind(&corp_id)
+                        .bind(&union_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(classify_delete)?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
             .await
-            .map_err(classify_delete)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn insert_dept(&self, dept: &DeptRecord) -> MetaResult<()> {
-        sqlx::query(
-            "INSERT INTO depts (dept_id, corp_id, name, parent_id, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&dept.dept_id)
-        .bind(&dept.corp_id)
-        .bind(&dept.name)
-        .bind(&dept.parent_id)
-        .bind(dept.created_at)
-        .execute(&self.writer)
-        .await
-        .map_err(classify)?;
-        Ok(())
+        let dept = dept.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO depts (dept_id, corp_id, name, parent_id, created_at) \
+                     VALUES (?, ?, ?, ?, ?)",
+                    )
+                    .bind(&dept.dept_id)
+                    .bind(&dept.corp_id)
+                    .bind(&dept.name)
+                    .bind(&dept.parent_id)
+                    .bind(dept.created_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(classify)?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn list_depts(&self, corp_id: &str) -> MetaResult<Vec<DeptRecord>> {
@@ -202,13 +264,21 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn delete_dept(&self, corp_id: &str, dept_id: &str) -> MetaResult<bool> {
-        let done = sqlx::query("DELETE FROM depts WHERE corp_id = ? AND dept_id = ?")
-            .bind(corp_id)
-            .bind(dept_id)
-            .execute(&self.writer)
+        let corp_id = corp_id.to_string();
+        let dept_id = dept_id.to_string();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM depts WHERE corp_id = ? AND dept_id = ?")
+                        .bind(&corp_id)
+                        .bind(&dept_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(classify_delete)?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
             .await
-            .map_err(classify_delete)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn add_dept_member(
@@ -217,17 +287,26 @@ impl IdentityStore for SqliteStore {
         dept_id: &str,
         union_id: &str,
     ) -> MetaResult<()> {
-        sqlx::query(
-            "INSERT INTO dept_members (corp_id, dept_id, union_id) VALUES (?, ?, ?) \
-             ON CONFLICT (dept_id, union_id) DO NOTHING",
-        )
-        .bind(corp_id)
-        .bind(dept_id)
-        .bind(union_id)
-        .execute(&self.writer)
-        .await
-        .map_err(classify)?;
-        Ok(())
+        let corp_id = corp_id.to_string();
+        let dept_id = dept_id.to_string();
+        let union_id = union_id.to_string();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO dept_members (corp_id, dept_id, union_id) VALUES (?, ?, ?) \
+                     ON CONFLICT (dept_id, union_id) DO NOTHING",
+                    )
+                    .bind(&corp_id)
+                    .bind(&dept_id)
+                    .bind(&union_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(classify)?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn list_dept_members(&self, corp_id: &str, dept_id: &str) -> MetaResult<Vec<UserRecord>> {
@@ -249,27 +328,43 @@ impl IdentityStore for SqliteStore {
         dept_id: &str,
         union_id: &str,
     ) -> MetaResult<bool> {
-        let done = sqlx::query(
-            "DELETE FROM dept_members WHERE corp_id = ? AND dept_id = ? AND union_id = ?",
-        )
-        .bind(corp_id)
-        .bind(dept_id)
-        .bind(union_id)
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(done.rows_affected() == 1)
+        let corp_id = corp_id.to_string();
+        let dept_id = dept_id.to_string();
+        let union_id = union_id.to_string();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                    "DELETE FROM dept_members WHERE corp_id = ? AND dept_id = ? AND union_id = ?",
+                )
+                .bind(&corp_id)
+                .bind(&dept_id)
+                .bind(&union_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
+            .await
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> MetaResult<()> {
-        sqlx::query("INSERT INTO access_tokens (token_hash, app_id, expires_at) VALUES (?, ?, ?)")
-            .bind(&token.token_hash)
-            .bind(&token.app_id)
-            .bind(token.expires_at)
-            .execute(&self.writer)
+        let token = token.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                sqlx::query("INSERT INTO access_tokens (token_hash, app_id, expires_at) VALUES (?, ?, ?)")
+                    .bind(&token.token_hash)
+                    .bind(&token.app_id)
+                    .bind(token.expires_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+                })
+            })
             .await
-            .map_err(classify)?;
-        Ok(())
     }
 
     async fn find_live_token(
@@ -297,11 +392,17 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> MetaResult<u64> {
-        let done = sqlx::query("DELETE FROM access_tokens WHERE expires_at <= ?")
-            .bind(now_ms)
-            .execute(&self.writer)
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM access_tokens WHERE expires_at <= ?")
+                        .bind(now_ms)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    Ok(done.rows_affected())
+                })
+            })
             .await
-            .map_err(backend)?;
-        Ok(done.rows_affected())
     }
 }

@@ -1,23 +1,26 @@
 //! The embedded metadata store: one SQLite file in WAL mode.
 //!
-//! Writes go through a pool of exactly one connection, so our own writers never
-//! race each other into `SQLITE_BUSY`; reads use a separate pool and see the
-//! last committed state (WAL readers never block the writer).
+//! Writes go through one writer task that owns the only write connection and
+//! group-commits them (`writer`): our own writers never race each other into
+//! `SQLITE_BUSY`, and concurrent writes share one fsync. Reads use a separate
+//! pool of read-only connections and see the last committed state (WAL
+//! readers never block the writer).
 
 mod drive;
 mod identity;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Row};
 
-pub(super) type Tx = Transaction<'static, Sqlite>;
+use writer::Writer;
 
 use crate::{
     AppRecord, DentryRecord, DeptRecord, MetaError, MetaResult, OrgRecord, SpaceRecord, UserRecord,
@@ -41,7 +44,7 @@ impl Default for SqliteOptions {
 /// SQLite implementation of [`MetaStore`].
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
 }
 
@@ -60,17 +63,12 @@ impl SqliteStore {
             })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(connect.clone())
-            .await
-            .map_err(backend)?;
+        let mut write_conn: SqliteConnection = connect.connect().await.map_err(backend)?;
         sqlx::migrate!("./migrations/sqlite")
-            .run(&writer)
+            .run(&mut write_conn)
             .await
             .map_err(|e| MetaError::Backend(e.to_string()))?;
+        let writer = Writer::spawn(write_conn);
         let reader = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .acquire_timeout(Duration::from_secs(30))
@@ -80,14 +78,10 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
-    /// Closes both pools, waiting for connections to finish.
+    /// Finishes queued writes, then closes the connections.
     pub async fn close(&self) {
-        self.reader.close().await;
         self.writer.close().await;
-    }
-
-    pub(super) async fn write_tx(&self) -> MetaResult<Tx> {
-        self.writer.begin().await.map_err(backend)
+        self.reader.close().await;
     }
 }
 

@@ -183,3 +183,59 @@ pub fn assert_error(reply: &(u16, Value), status: u16, code: &str) {
     assert!(reply.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", reply.1);
     assert!(reply.1["requestid"].as_str().is_some_and(|r| r.len() == 32), "{}", reply.1);
 }
+
+/// A space of a fresh tenant, with helpers for its API calls.
+pub struct Space<'a> {
+    pub s: &'a TestServer,
+    pub t: Tenant,
+    pub id: String,
+}
+
+impl<'a> Space<'a> {
+    pub async fn new(s: &'a TestServer, quota: Option<i64>) -> Space<'a> {
+        let t = tenant(s, ALL_SCOPES, None).await;
+        let body = json!({"option": {"quota": quota}}).to_string();
+        let (status, reply) = s
+            .call(
+                "POST",
+                &format!("/v1.0/storage/spaces?unionId={}", t.union_id),
+                Some(&t.token),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, 200, "{reply}");
+        let id = reply["space"]["id"].as_str().unwrap().to_string();
+        Space { s, t, id }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("/v1.0/storage/spaces/{}{path}?unionId={}", self.id, self.t.union_id);
+        self.s.call("POST", &url, Some(&self.t.token), Some(&body.to_string())).await
+    }
+
+    pub async fn upload_url(&self) -> (String, String) {
+        let (status, info) = self
+            .post(
+                "/files/uploadInfos/query",
+                json!({"protocol": "HEADER_SIGNATURE", "multipart": false}),
+            )
+            .await;
+        assert_eq!(status, 200, "{info}");
+        let url = info["headerSignatureInfo"]["resourceUrls"][0].as_str().unwrap().to_string();
+        (info["uploadKey"].as_str().unwrap().to_string(), url)
+    }
+
+    pub async fn put(&self, url: &str, body: &'static [u8]) -> u16 {
+        self.s.http.put(url).body(body).send().await.unwrap().status().as_u16()
+    }
+
+    /// The three-step upload of `data` as `name` in the root; returns the dentry.
+    pub async fn upload(&self, name: &str, data: &'static [u8]) -> Value {
+        let (key, url) = self.upload_url().await;
+        assert_eq!(self.put(&url, data).await, 200);
+        let body = json!({"uploadKey": key, "name": name, "parentId": "0"});
+        let (status, reply) = self.post("/files/commit", body).await;
+        assert_eq!(status, 200, "{reply}");
+        reply["dentry"].clone()
+    }
+}

@@ -1,0 +1,255 @@
+//! Consistency check (`orgdrive fsck`): every file's content exists with its
+//! recorded size, no content object is left unreferenced (beyond the upload
+//! grace period), byte counters equal the sums they summarise, trees have no
+//! orphans or cycles, live names are unique among siblings. `repair` fixes
+//! what is safe to fix: counters are recomputed and unreferenced objects
+//! deleted; missing content and broken trees are reported, never guessed at.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use crate::transfer::SWEEP_GRACE_SECS;
+use crate::{now_ms, Drive, DriveError, DriveResult};
+
+/// One inconsistency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    MissingContent { dentry_id: String, blob_key: String },
+    SizeMismatch { dentry_id: String, blob_key: String, recorded: i64, actual: u64 },
+    UnreferencedObject { key: String, size: u64 },
+    SpaceUsage { space_id: String, recorded: i64, actual: i64 },
+    OrgUsage { corp_id: String, recorded: i64, actual: i64 },
+    Orphan { dentry_id: String, parent_id: String },
+    Cycle { dentry_id: String },
+    DuplicateName { space_id: String, parent_id: String, name: String },
+}
+
+impl Problem {
+    /// Whether `repair` fixes this kind of problem.
+    pub fn repairable(&self) -> bool {
+        matches!(
+            self,
+            Problem::UnreferencedObject { .. }
+                | Problem::SpaceUsage { .. }
+                | Problem::OrgUsage { .. }
+        )
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::MissingContent { dentry_id, blob_key } => {
+                write!(f, "dentry {dentry_id}: content {blob_key} is missing")
+            }
+            Problem::SizeMismatch { dentry_id, blob_key, recorded, actual } => write!(
+                f,
+                "dentry {dentry_id}: content {blob_key} has {actual} bytes, {recorded} recorded"
+            ),
+            Problem::UnreferencedObject { key, size } => {
+                write!(f, "object {key} ({size} bytes) is referenced by nothing")
+            }
+            Problem::SpaceUsage { space_id, recorded, actual } => {
+                write!(f, "space {space_id}: usedQuota {recorded}, content adds up to {actual}")
+            }
+            Problem::OrgUsage { corp_id, recorded, actual } => {
+                write!(f, "org {corp_id}: used {recorded}, its spaces add up to {actual}")
+            }
+            Problem::Orphan { dentry_id, parent_id } => {
+                write!(f, "dentry {dentry_id}: parent {parent_id} is not a folder of its space")
+            }
+            Problem::Cycle { dentry_id } => {
+                write!(f, "dentry {dentry_id}: its parents form a cycle")
+            }
+            Problem::DuplicateName { space_id, parent_id, name } => {
+                write!(f, "space {space_id}, folder {parent_id}: {name:?} is live more than once")
+            }
+        }
+    }
+}
+
+/// What fsck found and, with repair, fixed.
+#[derive(Debug, Clone, Default)]
+pub struct FsckReport {
+    pub dentries: usize,
+    pub objects: usize,
+    pub problems: Vec<Problem>,
+    /// Problems that `repair` fixed.
+    pub repaired: usize,
+}
+
+impl FsckReport {
+    /// True when nothing is (left) inconsistent.
+    pub fn clean(&self) -> bool {
+        self.problems.len() == self.repaired
+    }
+}
+
+fn internal(e: impl fmt::Display) -> DriveError {
+    DriveError::Internal(e.to_string())
+}
+
+impl Drive {
+    /// Checks the stores against each other; with `repair`, fixes counters and
+    /// removes unreferenced objects older than the upload grace period.
+    pub async fn fsck(&self, repair: bool) -> DriveResult<FsckReport> {
+        let scan = self.meta.consistency_scan().await?;
+        let mut objects = Vec::new();
+        // `.incoming/` holds writes in progress; old ones are leftovers of a crash.
+        for prefix in ["objects/", "parts/", ".incoming/"] {
+            objects.extend(self.blob.list(prefix).await.map_err(internal)?);
+        }
+        let mut problems = Vec::new();
+
+        let sizes: HashMap<&str, u64> = objects.iter().map(|o| (o.key.as_str(), o.size)).collect();
+        for reference in &scan.blobs {
+            match sizes.get(reference.blob_key.as_str()) {
+                None => problems.push(Problem::MissingContent {
+                    dentry_id: reference.dentry_id.clone(),
+                    blob_key: reference.blob_key.clone(),
+                }),
+                Some(&actual) if actual != reference.size as u64 => {
+                    problems.push(Problem::SizeMismatch {
+                        dentry_id: reference.dentry_id.clone(),
+                        blob_key: reference.blob_key.clone(),
+                        recorded: reference.size,
+                        actual,
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+
+        let referenced: HashSet<&str> = scan.blobs.iter().map(|b| b.blob_key.as_str()).collect();
+        let uploading: HashSet<&str> = scan.open_uploads.iter().map(String::as_str).collect();
+        let settled_before = now_ms() / 1000 - SWEEP_GRACE_SECS;
+        let mut unreferenced = Vec::new();
+        for object in &objects {
+            // objects/<uploadKey> or parts/<uploadKey>/<n>: an open upload owns both.
+            let upload_key = object.key.split('/').nth(1).unwrap_or_default();
+            let young = object.modified_unix.is_none_or(|t| t > settled_before);
+            if !referenced.contains(object.key.as_str())
+                && !uploading.contains(upload_key)
+                && !young
+            {
+                unreferenced.push(object.key.clone());
+                problems.push(Problem::UnreferencedObject {
+                    key: object.key.clone(),
+                    size: object.size,
+                });
+            }
+        }
+
+        for usage in scan.space_usage.iter().filter(|u| u.recorded != u.actual) {
+            problems.push(Problem::SpaceUsage {
+                space_id: usage.id.clone(),
+                recorded: usage.recorded,
+                actual: usage.actual,
+            });
+        }
+        for usage in scan.org_usage.iter().filter(|u| u.recorded != u.actual) {
+            problems.push(Problem::OrgUsage {
+                corp_id: usage.id.clone(),
+                recorded: usage.recorded,
+                actual: usage.actual,
+            });
+        }
+        problems.extend(tree_problems(&scan.tree));
+        for (space_id, parent_id, name) in scan.duplicate_names {
+            problems.push(Problem::DuplicateName { space_id, parent_id, name });
+        }
+
+        let mut report =
+            FsckReport { dentries: scan.tree.len(), objects: objects.len(), problems, repaired: 0 };
+        if repair {
+            let counters = report
+                .problems
+                .iter()
+                .filter(|p| matches!(p, Problem::SpaceUsage { .. } | Problem::OrgUsage { .. }))
+                .count();
+            if counters > 0 {
+                self.meta.repair_usage().await?;
+            }
+            for key in &unreferenced {
+                self.blob.delete(key).await.map_err(internal)?;
+            }
+            report.repaired = counters + unreferenced.len();
+        }
+        Ok(report)
+    }
+}
+
+/// Orphans (parent missing or not a live folder of the same space) and cycles.
+fn tree_problems(tree: &[crate::TreeNode]) -> Vec<Problem> {
+    let nodes: HashMap<(&str, &str), &crate::TreeNode> =
+        tree.iter().map(|n| ((n.space_id.as_str(), n.dentry_id.as_str()), n)).collect();
+    let mut problems = Vec::new();
+    for node in tree.iter().filter(|n| n.live) {
+        if node.parent_id == crate::ROOT_ID {
+            continue;
+        }
+        match nodes.get(&(node.space_id.as_str(), node.parent_id.as_str())) {
+            Some(parent) if parent.is_folder && parent.live => {}
+            _ => problems.push(Problem::Orphan {
+                dentry_id: node.dentry_id.clone(),
+                parent_id: node.parent_id.clone(),
+            }),
+        }
+        // Walk up; more steps than there are nodes means a cycle.
+        let mut current = node;
+        for _ in 0..=tree.len() {
+            if current.parent_id == crate::ROOT_ID {
+                break;
+            }
+            match nodes.get(&(current.space_id.as_str(), current.parent_id.as_str())) {
+                Some(parent) if parent.dentry_id == node.dentry_id => {
+                    problems.push(Problem::Cycle { dentry_id: node.dentry_id.clone() });
+                    break;
+                }
+                Some(parent) => current = parent,
+                None => break,
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TreeNode;
+
+    fn node(id: &str, parent: &str, is_folder: bool) -> TreeNode {
+        TreeNode {
+            space_id: "s".into(),
+            dentry_id: id.into(),
+            parent_id: parent.into(),
+            is_folder,
+            live: true,
+        }
+    }
+
+    #[test]
+    fn finds_orphans_and_cycles() {
+        let tree = vec![
+            node("1", "0", true),
+            node("2", "1", false),
+            node("3", "9", false),
+            node("4", "2", false),
+            node("5", "6", true),
+            node("6", "5", true),
+        ];
+        let problems = tree_problems(&tree);
+        assert!(
+            problems.contains(&Problem::Orphan { dentry_id: "3".into(), parent_id: "9".into() })
+        );
+        assert!(
+            problems.contains(&Problem::Orphan { dentry_id: "4".into(), parent_id: "2".into() })
+        );
+        assert!(problems.contains(&Problem::Cycle { dentry_id: "5".into() }));
+        assert!(problems.contains(&Problem::Cycle { dentry_id: "6".into() }));
+        assert!(!problems
+            .iter()
+            .any(|p| matches!(p, Problem::Orphan { dentry_id, .. } if dentry_id == "2")));
+    }
+}

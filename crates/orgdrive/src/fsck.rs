@@ -1,0 +1,39 @@
+//! `orgdrive fsck [--repair]`: checks that a data dir's metadata and content
+//! agree, prints what it finds, exits 1 while anything is inconsistent.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Args)]
+pub struct FsckArgs {
+    /// Data directory to check (may be in use by a running server).
+    #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
+    data_dir: PathBuf,
+    /// Fix what is safe to fix: recompute byte counters, delete content
+    /// objects nothing refers to.
+    #[arg(long)]
+    repair: bool,
+}
+
+pub async fn run(args: FsckArgs) -> anyhow::Result<()> {
+    let opened = crate::store::open(&args.data_dir, Default::default()).await?;
+    let report = opened.drive.fsck(args.repair).await;
+    opened.meta.close().await;
+    let report = report?;
+    for problem in &report.problems {
+        let fixed = if args.repair && problem.repairable() { " [repaired]" } else { "" };
+        println!("{problem}{fixed}");
+    }
+    println!(
+        "checked {} dentries and {} objects: {} problems, {} repaired",
+        report.dentries,
+        report.objects,
+        report.problems.len(),
+        report.repaired
+    );
+    if !report.clean() {
+        std::process::exit(1);
+    }
+    Ok(())
+}

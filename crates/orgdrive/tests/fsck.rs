@@ -1,0 +1,95 @@
+//! `orgdrive fsck`: a clean data dir passes; missing content, stray objects
+//! and wrong counters are found; `--repair` fixes what is safe to fix.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+
+fn fsck(dir: &std::path::Path, repair: bool) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_orgdrive"));
+    command.arg("fsck").arg("--data-dir").arg(dir);
+    if repair {
+        command.arg("--repair");
+    }
+    let out = command.output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn fsck_finds_and_repairs_inconsistencies() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let sp = Space::new(&s, None).await;
+    let kept = sp.upload("kept.txt", b"kept").await;
+    let lost = sp.upload("lost.txt", b"lost!").await;
+    let (space_id, tenant) = (sp.id, sp.t);
+    s.stop().await;
+
+    let (code, out) = fsck(dir.path(), false);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("checked 2 dentries and 2 objects: 0 problems"), "{out}");
+
+    // Lose one file's content, leave a stray object behind, break a counter.
+    let objects = dir.path().join("blobs/objects");
+    let lost_key = find_object(&objects, 5);
+    std::fs::remove_file(objects.join(&lost_key)).unwrap();
+    let stray = objects.join("StrayObject");
+    std::fs::write(&stray, b"nobody's").unwrap();
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&stray).unwrap().set_modified(old).unwrap();
+    let young = objects.join("YoungObject");
+    std::fs::write(&young, b"maybe an upload in flight").unwrap();
+    let db = sqlx_sqlite(dir.path()).await;
+    sqlx::query("UPDATE spaces SET used_bytes = 12345").execute(&db).await.unwrap();
+    sqlx::query("UPDATE orgs SET used_bytes = 1 WHERE used_bytes = 9").execute(&db).await.unwrap();
+    db.close().await;
+
+    let (code, out) = fsck(dir.path(), false);
+    assert_eq!(code, 1, "{out}");
+    let lost_id = lost["id"].as_str().unwrap();
+    assert!(
+        out.contains(&format!("dentry {lost_id}: content objects/{lost_key} is missing")),
+        "{out}"
+    );
+    assert!(out.contains("object objects/StrayObject (8 bytes) is referenced by nothing"), "{out}");
+    assert!(!out.contains("YoungObject"), "recent objects may belong to uploads in flight: {out}");
+    assert!(out.contains("usedQuota 12345, content adds up to 9"), "{out}");
+    assert!(out.contains("used 1, its spaces add up to 9"), "{out}");
+    assert!(out.contains("4 problems"), "{out}");
+
+    let (code, out) = fsck(dir.path(), true);
+    assert_eq!(code, 1, "missing content cannot be repaired: {out}");
+    assert!(out.contains("referenced by nothing [repaired]"), "{out}");
+    assert!(out.contains("content adds up to 9 [repaired]"), "{out}");
+    assert!(out.contains("its spaces add up to 9 [repaired]"), "{out}");
+    assert!(!stray.exists() && young.exists());
+    let (code, out) = fsck(dir.path(), false);
+    assert_eq!(code, 1);
+    assert!(out.contains("1 problems") && out.contains("is missing"), "{out}");
+
+    // The server agrees with the repaired counter.
+    let s = TestServer::start(dir.path()).await;
+    let path = format!("/v1.0/storage/spaces/{space_id}?unionId={}", tenant.union_id);
+    let (_, space) = s.call("GET", &path, Some(&tenant.token), None).await;
+    assert_eq!(space["space"]["usedQuota"], 9);
+    assert_eq!(kept["size"], 4);
+    s.stop().await;
+}
+
+/// The name of the object of `size` bytes under `dir`.
+fn find_object(dir: &std::path::Path, size: u64) -> String {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.metadata().unwrap().len() == size)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .unwrap()
+}
+
+async fn sqlx_sqlite(dir: &std::path::Path) -> sqlx::SqlitePool {
+    let url = format!("sqlite://{}", dir.join("meta.sqlite").display());
+    sqlx::SqlitePool::connect(&url).await.unwrap()
+}
