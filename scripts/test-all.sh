@@ -28,6 +28,9 @@ step "build the orgdrive binary"
 cargo build --locked --bin orgdrive
 export ORGDRIVE_BIN="$CARGO_TARGET_DIR/debug/orgdrive"
 
+step "crash test: SIGKILL under load, acknowledged writes intact (tests/crash)"
+python3 tests/crash/crash_test.py --crashes "${ORGDRIVE_CRASHES:-20}"
+
 step "Node SDK smoke test (tests/sdk-node)"
 (cd tests/sdk-node && npm ci --no-audit --no-fund --loglevel=error && node --test)
 
