@@ -1,10 +1,10 @@
 //! Access tokens, scopes and the acting operator.
 //!
 //! A request is made by an app (its access token) on behalf of a user (the
-//! `unionId` query parameter). [`Drive::authenticate`] turns the token into a
-//! [`Principal`]; [`Drive::operator`] checks the operation's scope and the user's
-//! membership and yields the [`Operator`]; [`Drive::authorize_space`] is the one
-//! place that decides whether an operator may act on a space.
+//! `unionId` query parameter). [`Drive::operator`] resolves both in one store
+//! lookup, checks the operation's scope and the user's membership, and yields
+//! the [`Operator`]; [`Drive::authorize_space`] is the one place that decides
+//! whether an operator may act on a space.
 
 use orgdrive_meta::{AppRecord, SpaceRecord, TokenRecord, UserRecord};
 use sha2::{Digest, Sha256};
@@ -21,18 +21,6 @@ pub const ACCESS_TOKEN_TTL_SECS: i64 = 7200;
 pub struct AccessToken {
     pub access_token: String,
     pub expire_in: i64,
-}
-
-/// The app a valid access token belongs to.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub app: AppRecord,
-}
-
-impl Principal {
-    fn has_scope(&self, scope: Scope) -> bool {
-        self.app.scopes.iter().any(|s| s == scope.as_str())
-    }
 }
 
 /// An app acting for one of its org's users.
@@ -72,43 +60,42 @@ impl Drive {
         Ok(AccessToken { access_token, expire_in: ACCESS_TOKEN_TTL_SECS })
     }
 
-    /// Resolves the `x-acs-dingtalk-access-token` header.
-    pub async fn authenticate(&self, token: Option<&str>) -> DriveResult<Principal> {
-        let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            DriveError::InvalidAuthentication("missing x-acs-dingtalk-access-token".into())
-        })?;
-        match self.meta.find_live_token(&token_hash(token), now_ms()).await? {
-            Some((_, app)) => Ok(Principal { app }),
-            None => Err(DriveError::InvalidAuthentication(
-                "the access token is invalid or expired".into(),
-            )),
-        }
-    }
-
-    /// Checks the scope the operation needs (if any) and that `union_id` names a
-    /// user of the token's org.
+    /// Resolves the caller of a storage operation in one store lookup, and
+    /// refuses in this order: a missing, unknown or expired token
+    /// (`InvalidAuthentication`); an app without `scope`; a missing `unionId`;
+    /// a `unionId` that is not a user of the token's org.
     pub async fn operator(
         &self,
-        principal: Principal,
+        token: Option<&str>,
         scope: Option<Scope>,
         union_id: Option<&str>,
     ) -> DriveResult<Operator> {
+        let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
+            DriveError::InvalidAuthentication("missing x-acs-dingtalk-access-token".into())
+        })?;
+        let union_id = union_id.unwrap_or_default();
+        let (app, user) = self
+            .meta
+            .find_caller(&token_hash(token), union_id, now_ms())
+            .await?
+            .ok_or_else(|| {
+                DriveError::InvalidAuthentication("the access token is invalid or expired".into())
+            })?;
         if let Some(required) = scope {
-            if !principal.has_scope(required) {
+            if !app.scopes.iter().any(|s| s == required.as_str()) {
                 return Err(DriveError::ScopeDenied { required });
             }
         }
-        let union_id = union_id
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| DriveError::param("unionId", "unionId is required"))?;
-        let user =
-            self.meta.get_user(&principal.app.corp_id, union_id).await?.ok_or_else(|| {
-                DriveError::PermissionDenied(format!(
-                    "{union_id} is not a user of organization {}",
-                    principal.app.corp_id
-                ))
-            })?;
-        Ok(Operator { app: principal.app, user })
+        if union_id.is_empty() {
+            return Err(DriveError::param("unionId", "unionId is required"));
+        }
+        let user = user.ok_or_else(|| {
+            DriveError::PermissionDenied(format!(
+                "{union_id} is not a user of organization {}",
+                app.corp_id
+            ))
+        })?;
+        Ok(Operator { app, user })
     }
 
     /// May `op` act on `space`? Spaces of other orgs do not exist for the

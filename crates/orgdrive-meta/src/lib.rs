@@ -90,13 +90,14 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> MetaResult<bool>;
 
     async fn insert_token(&self, token: &TokenRecord) -> MetaResult<()>;
-    /// The token with this hash and the app it was issued to, if the token is
-    /// known and not expired at `now_ms`.
-    async fn find_live_token(
+    /// One lookup for every API call: the app of the live token with this hash
+    /// and, when `union_id` names a user of that app's org, the user.
+    async fn find_caller(
         &self,
         token_hash: &str,
+        union_id: &str,
         now_ms: i64,
-    ) -> MetaResult<Option<(TokenRecord, AppRecord)>>;
+    ) -> MetaResult<Option<(AppRecord, Option<UserRecord>)>>;
     /// Removes tokens that expired before `now_ms`; returns how many.
     async fn purge_expired_tokens(&self, now_ms: i64) -> MetaResult<u64>;
 }

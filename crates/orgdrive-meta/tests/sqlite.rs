@@ -100,13 +100,24 @@ async fn expired_tokens_are_not_found_and_are_purged() {
     })
     .await
     .unwrap();
-    let (token, app) = s.find_live_token("live", 1_500).await.unwrap().unwrap();
-    assert_eq!(token.expires_at, 2_000);
+    let (app, user) = s.find_caller("live", "nobody", 1_500).await.unwrap().unwrap();
     assert_eq!(app.scopes, vec!["Storage.Space.Write", "Storage.Space.Read"]);
-    assert!(s.find_live_token("old", 1_500).await.unwrap().is_none());
-    assert!(s.find_live_token("live", 2_000).await.unwrap().is_none(), "expiry is exclusive");
+    assert!(user.is_none(), "unknown users are not found");
+    assert!(s.find_caller("old", "", 1_500).await.unwrap().is_none());
+    assert!(s.find_caller("live", "", 2_000).await.unwrap().is_none(), "expiry is exclusive");
     assert_eq!(s.purge_expired_tokens(1_500).await.unwrap(), 1);
-    assert!(s.find_live_token("live", 1_999).await.unwrap().is_some());
+    assert!(s.find_caller("live", "", 1_999).await.unwrap().is_some());
+    let ann = UserRecord {
+        union_id: "ann".into(),
+        corp_id: "c".into(),
+        user_id: "1".into(),
+        name: "Ann".into(),
+        org_admin: true,
+        created_at: 1,
+    };
+    s.insert_user(&ann).await.unwrap();
+    let (_, user) = s.find_caller("live", "ann", 1_500).await.unwrap().unwrap();
+    assert_eq!(user, Some(ann));
 }
 
 #[tokio::test]

@@ -367,15 +367,20 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn find_live_token(
+    async fn find_caller(
         &self,
         token_hash: &str,
+        union_id: &str,
         now_ms: i64,
-    ) -> MetaResult<Option<(TokenRecord, AppRecord)>> {
+    ) -> MetaResult<Option<(AppRecord, Option<UserRecord>)>> {
         let row = sqlx::query(
-            "SELECT t.token_hash, t.expires_at, a.* FROM access_tokens t \
-             JOIN apps a ON a.app_id = t.app_id WHERE t.token_hash = ? AND t.expires_at > ?",
+            "SELECT a.*, u.union_id AS u_union_id, u.user_id AS u_user_id, u.name AS u_name, \
+             u.org_admin AS u_org_admin, u.created_at AS u_created_at \
+             FROM access_tokens t JOIN apps a ON a.app_id = t.app_id \
+             LEFT JOIN users u ON u.corp_id = a.corp_id AND u.union_id = ? \
+             WHERE t.token_hash = ? AND t.expires_at > ?",
         )
+        .bind(union_id)
         .bind(token_hash)
         .bind(now_ms)
         .fetch_optional(&self.reader)
@@ -383,12 +388,18 @@ impl IdentityStore for SqliteStore {
         .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let app = app_from_row(&row).map_err(backend)?;
-        let token = TokenRecord {
-            token_hash: row.try_get("token_hash").map_err(backend)?,
-            app_id: app.app_id.clone(),
-            expires_at: row.try_get("expires_at").map_err(backend)?,
+        let user = match row.try_get::<Option<String>, _>("u_union_id").map_err(backend)? {
+            None => None,
+            Some(union_id) => Some(UserRecord {
+                union_id,
+                corp_id: app.corp_id.clone(),
+                user_id: row.try_get("u_user_id").map_err(backend)?,
+                name: row.try_get("u_name").map_err(backend)?,
+                org_admin: row.try_get("u_org_admin").map_err(backend)?,
+                created_at: row.try_get("u_created_at").map_err(backend)?,
+            }),
         };
-        Ok(Some((token, app)))
+        Ok(Some((app, user)))
     }
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> MetaResult<u64> {
