@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, Rust unit and
-# integration tests, the Node SDK smoke test, then the conformance suite
-# through the official DingTalk Python SDK, both against the real binary.
-# Installs what it needs (a Python virtualenv with the pinned SDK under
-# $ORGDRIVE_CACHE, default ~/.cache/orgdrive; the pinned Node SDK into
-# tests/sdk-node/node_modules).
+# integration tests, the Node SDK smoke test, schemathesis fuzzing from the
+# served OpenAPI document, then the conformance suite through the official
+# DingTalk Python SDK, all against the real binary.
+# Installs what it needs (Python virtualenvs with the pinned SDK and the
+# pinned schemathesis under $ORGDRIVE_CACHE, default ~/.cache/orgdrive; the
+# pinned Node SDK into tests/sdk-node/node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,9 @@ python3 tests/crash/crash_test.py --crashes "${ORGDRIVE_CRASHES:-20}"
 
 step "Node SDK smoke test (tests/sdk-node)"
 (cd tests/sdk-node && npm ci --no-audit --no-fund --loglevel=error && node --test)
+
+step "schemathesis against GET /openapi.json (tests/schemathesis)"
+bash tests/schemathesis/run.sh
 
 step "Python virtualenv with the official DingTalk SDK"
 if [ ! -x "$venv/bin/python" ]; then

@@ -12,7 +12,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use orgdrive_core::DriveError;
-use serde::Serialize;
+
+use crate::wire::{AccessDeniedDetail, ErrorBody};
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -120,29 +121,14 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: &'a str,
-    requestid: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    accessdenieddetail: Option<AccessDeniedDetail<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AccessDeniedDetail<'a> {
-    required_scopes: &'a [String],
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            code: &self.code,
-            message: &self.message,
+            code: self.code,
+            message: self.message,
             requestid: current_request_id(),
             accessdenieddetail: (!self.required_scopes.is_empty())
-                .then_some(AccessDeniedDetail { required_scopes: &self.required_scopes }),
+                .then_some(AccessDeniedDetail { required_scopes: self.required_scopes }),
         };
         (self.status, Json(body)).into_response()
     }

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use orgdrive_core::{Operator, Principal, Scope};
+use orgdrive_core::{Operator, Scope};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -30,20 +30,42 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for WireJson<T> {
     }
 }
 
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let bytes: &[u8] = if bytes.iter().all(|b| b.is_ascii_whitespace()) { b"{}" } else { bytes };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
-    de.end().map_err(|e| ApiError::param(None, format!("malformed JSON body: {e}")))?;
-    Ok(value)
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::param(None, format!("malformed JSON body: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::param(None, "the request body must be a JSON object"));
+    }
+    check_arrays(&value, None)?;
+    serde_path_to_error::deserialize(value).map_err(json_error)
+}
+
+/// Fields whose value is a JSON array in some request of the API.
+const LIST_FIELDS: &[&str] =
+    &["dentryIds", "partNumbers", "appProperties", "appIdsForAppProperties", "scopes"];
+
+/// serde reads a struct from a JSON array too; the API never does. An array
+/// is accepted only as the value of a list field, and never as a list element.
+fn check_arrays(value: &serde_json::Value, key: Option<&str>) -> Result<(), ApiError> {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.iter().try_for_each(|(k, v)| check_arrays(v, Some(k.as_str())))
+        }
+        serde_json::Value::Array(items) => {
+            let field = key.unwrap_or_default();
+            if !LIST_FIELDS.contains(&field) || items.iter().any(|i| i.is_array()) {
+                return Err(ApiError::param(key, format!("{field} must not be an array here")));
+            }
+            items.iter().try_for_each(|item| check_arrays(item, None))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = e.path().to_string();
     let inner = e.into_inner();
-    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-        return ApiError::param(None, format!("malformed JSON body: {inner}"));
-    }
     let text = inner.to_string();
     // serde reports a missing field against its parent: take the name from the message.
     if let Some(rest) = text.strip_prefix("missing field `") {
@@ -127,11 +149,6 @@ impl FromRequestParts<ServerState> for BaseUrl {
     }
 }
 
-async fn principal(parts: &Parts, state: &ServerState) -> Result<Principal, ApiError> {
-    let token = parts.headers.get(ACCESS_TOKEN_HEADER).and_then(|v| v.to_str().ok());
-    Ok(state.drive.authenticate(token).await?)
-}
-
 /// The scope an operation requires, as a type: `Caller<scope::SpaceWrite>`.
 pub trait RequiredScope {
     const SCOPE: Option<Scope>;
@@ -167,9 +184,9 @@ impl<S: RequiredScope> FromRequestParts<ServerState> for Caller<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
-        let principal = principal(parts, state).await?;
+        let token = parts.headers.get(ACCESS_TOKEN_HEADER).and_then(|v| v.to_str().ok());
         let union_id = query_param(parts, "unionId");
-        let operator = state.drive.operator(principal, S::SCOPE, union_id.as_deref()).await?;
+        let operator = state.drive.operator(token, S::SCOPE, union_id.as_deref()).await?;
         Ok(Caller(operator, PhantomData))
     }
 }
@@ -244,6 +261,9 @@ mod tests {
         assert_eq!(code(r#"{"option":{"required":{}}}"#), "paramError.name");
         assert_eq!(code(r#"{"option":"#), "paramError");
         assert_eq!(code(r#"[1,2]"#), "paramError");
+        assert_eq!(code(r#"[null]"#), "paramError");
+        assert_eq!(code(r#"{"option":[null]}"#), "paramError.option");
+        assert_eq!(code(r#"{"option":{"required":[]}}"#), "paramError.required");
         assert_eq!(code(r#"{} trailing"#), "paramError");
     }
 }

@@ -6,11 +6,13 @@
 //! Modules: `api` (one module per API group, each with its routes), `wire`
 //! (one type per wire object), `extract` (request extractors: JSON bodies,
 //! the calling operator, the admin token), `error` (the one mapping from
-//! domain errors to DingTalk errors, and request ids).
+//! domain errors to DingTalk errors, and request ids), `openapi` (the OpenAPI
+//! 3.1 document generated from the wire types and handlers, `GET /openapi.json`).
 
 mod api;
 mod error;
 mod extract;
+pub mod openapi;
 pub mod wire;
 
 use std::future::Future;
@@ -29,7 +31,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use api::blob::{parse_range, RangeSpec};
 pub use error::ApiError;
+pub use extract::parse_json;
 
 /// Largest JSON request body accepted by API routes.
 pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
@@ -68,6 +72,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(api::dentries::routes())
         .merge(api::transfer::routes())
         .merge(api::blob::routes())
+        .merge(openapi::routes())
         .nest("/admin/v1", api::admin::routes(state.clone()))
         .fallback(api::unknown_route)
         .method_not_allowed_fallback(api::wrong_method)

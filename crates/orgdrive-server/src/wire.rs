@@ -9,17 +9,43 @@ use orgdrive_core::{
     OrgView, Partition, PreCheck, SignedUrl, SpaceView, UserRecord,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+// ---- errors ------------------------------------------------------------------
+
+/// A DingTalk error: the body of every 4xx/5xx answer (README "Errors").
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// `paramError`, `paramError.<field>`, `InvalidAuthentication`,
+    /// `Forbidden.AccessDenied.AccessTokenPermissionDenied`, `permissionDenied`, ...
+    pub code: String,
+    pub message: String,
+    /// The request id, also sent as the `x-acs-request-id` header.
+    pub requestid: String,
+    /// Only with `Forbidden.AccessDenied.AccessTokenPermissionDenied`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accessdenieddetail: Option<AccessDeniedDetail>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessDeniedDetail {
+    /// The scope the app lacks.
+    pub required_scopes: Vec<String>,
+}
 
 // ---- oauth2 ----------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetAccessTokenRequest {
+    #[schema(required = true, nullable = false)]
     pub app_key: Option<String>,
+    #[schema(required = true, nullable = false)]
     pub app_secret: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetAccessTokenResponse {
     pub access_token: String,
@@ -28,24 +54,27 @@ pub struct GetAccessTokenResponse {
 
 // ---- spaces ----------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AddSpaceRequest {
     pub option: Option<AddSpaceOption>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddSpaceOption {
     pub name: Option<String>,
+    /// Bytes; at most the org capacity.
+    #[schema(minimum = 1)]
     pub quota: Option<i64>,
     pub capabilities: Option<Capabilities>,
     pub scene: Option<String>,
     pub scene_id: Option<String>,
+    #[schema(value_type = Option<crate::openapi::OwnerType>)]
     pub owner_type: Option<String>,
 }
 
 /// `capabilities` of a space, in requests (absent flags = false) and responses.
-#[derive(Serialize, Deserialize, Default, Clone, Copy)]
+#[derive(Serialize, Deserialize, Default, Clone, Copy, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Capabilities {
     pub can_search: bool,
@@ -53,12 +82,12 @@ pub struct Capabilities {
     pub can_record_recent_file: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SpaceResponse {
     pub space: Space,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Space {
     pub id: String,
@@ -112,14 +141,16 @@ impl From<SpaceView> for Space {
 }
 
 /// `partitions[]` of spaces, orgs and apps.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Partition)]
 pub struct PartitionWire {
     pub partition_type: &'static str,
     pub quota: QuotaWire,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Quota)]
 pub struct QuotaWire {
     pub used: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,12 +181,12 @@ fn partitions(list: Vec<Partition>) -> Vec<PartitionWire> {
 
 // ---- org and app -------------------------------------------------------------
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct GetOrgResponse {
     pub org: Org,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Org {
     pub corp_id: String,
@@ -168,12 +199,12 @@ impl From<OrgView> for Org {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct GetCurrentAppResponse {
     pub app: App,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct App {
     pub app_id: String,
@@ -201,7 +232,7 @@ impl From<AppView> for App {
 
 /// A file or folder (reference §3.3). Folders carry no `size`, `extension`,
 /// `version` or `category`; the root carries no `parentId`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Dentry {
     pub id: String,
@@ -232,7 +263,7 @@ pub struct Dentry {
     pub category: Option<&'static str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DentryProperties {
     pub read_only: bool,
@@ -274,13 +305,15 @@ impl From<DentryView> for Dentry {
 }
 
 /// `{name, value, visibility}`: in requests (all optional) and responses.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, ToSchema)]
+#[schema(as = AppProperty)]
 pub struct AppPropertyWire {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::openapi::Visibility>)]
     pub visibility: Option<String>,
 }
 
@@ -300,51 +333,54 @@ pub fn property_inputs(list: Option<Vec<AppPropertyWire>>) -> Vec<AppPropertyInp
     list.unwrap_or_default().into_iter().map(AppPropertyInput::from).collect()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DentryResponse {
     pub dentry: Dentry,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AddFolderRequest {
+    #[schema(required = true, nullable = false, example = "Reports")]
     pub name: Option<String>,
     pub option: Option<AddFolderOption>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddFolderOption {
+    #[schema(value_type = Option<crate::openapi::ConflictStrategy>)]
     pub conflict_strategy: Option<String>,
     pub app_properties: Option<Vec<AppPropertyWire>>,
 }
 
 /// `option` of GetDentry and GetDentries.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadOption {
     pub app_ids_for_app_properties: Option<Vec<String>>,
     pub with_thumbnail: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct GetDentryRequest {
     pub option: Option<ReadOption>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDentriesRequest {
+    #[schema(required = true, nullable = false, min_items = 1, max_items = 30)]
     pub dentry_ids: Option<Vec<String>>,
     pub option: Option<ReadOption>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDentriesResponse {
     pub result_items: Vec<DentryResultItem>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DentryResultItem {
     pub space_id: String,
@@ -356,22 +392,25 @@ pub struct DentryResultItem {
     pub dentry: Option<Dentry>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ListAllDentriesRequest {
     pub option: Option<ListAllOption>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListAllOption {
+    /// Page size: default 50, larger values are clamped to 50.
+    #[schema(minimum = 1)]
     pub max_results: Option<i64>,
     pub next_token: Option<String>,
+    #[schema(value_type = Option<crate::openapi::SortOrder>)]
     pub order: Option<String>,
     pub with_thumbnail: Option<bool>,
 }
 
 /// ListDentries and ListAllDentries.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DentryPage {
     pub dentries: Vec<Dentry>,
@@ -383,7 +422,7 @@ pub struct DentryPage {
 
 /// `headerSignatureInfo` (reference §3.5). Signatures travel in the URL, so
 /// `headers` is empty.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeaderSignatureInfo {
     pub resource_urls: Vec<String>,
@@ -405,7 +444,7 @@ impl From<SignedUrl> for HeaderSignatureInfo {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreCheckParam {
     pub md5: Option<String>,
@@ -421,23 +460,25 @@ impl From<PreCheckParam> for PreCheck {
 }
 
 /// `option` of GetFileUploadInfo and InitMultipartFileUpload.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadOption {
     pub pre_check_param: Option<PreCheckParam>,
     pub prefer_intranet: Option<bool>,
     pub prefer_region: Option<String>,
+    #[schema(value_type = Option<crate::openapi::StorageDriver>)]
     pub storage_driver: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct GetFileUploadInfoRequest {
     pub multipart: Option<bool>,
+    #[schema(value_type = crate::openapi::Protocol, required = true)]
     pub protocol: Option<String>,
     pub option: Option<UploadOption>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetFileUploadInfoResponse {
     pub protocol: &'static str,
@@ -446,76 +487,87 @@ pub struct GetFileUploadInfoResponse {
     pub header_signature_info: HeaderSignatureInfo,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct InitMultipartFileUploadRequest {
     pub option: Option<UploadOption>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InitMultipartFileUploadResponse {
     pub storage_driver: &'static str,
     pub upload_key: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetMultipartFileUploadInfosRequest {
+    #[schema(required = true, nullable = false)]
     pub upload_key: Option<String>,
+    /// Part numbers 1–10000.
+    #[schema(required = true, nullable = false, min_items = 1, max_items = 30)]
     pub part_numbers: Option<Vec<i64>>,
     pub option: Option<PreferIntranetOption>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreferIntranetOption {
     pub prefer_intranet: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetMultipartFileUploadInfosResponse {
     pub multipart_header_signature_infos: Vec<MultipartHeaderSignatureInfo>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MultipartHeaderSignatureInfo {
     pub part_number: i64,
     pub header_signature_info: HeaderSignatureInfo,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitFileRequest {
+    #[schema(required = true, nullable = false)]
     pub upload_key: Option<String>,
+    /// Required unless `overwriteDentryId` is given.
+    #[schema(example = "hello.txt")]
     pub name: Option<String>,
+    /// Required unless `overwriteDentryId` is given; `0` is the root.
+    #[schema(example = "0")]
     pub parent_id: Option<String>,
     pub option: Option<CommitFileOption>,
     pub overwrite_dentry_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitFileOption {
+    /// Must equal the uploaded size.
+    #[schema(minimum = 0)]
     pub size: Option<i64>,
+    #[schema(value_type = Option<crate::openapi::ConflictStrategy>)]
     pub conflict_strategy: Option<String>,
     pub app_properties: Option<Vec<AppPropertyWire>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct GetFileDownloadInfoRequest {
     pub option: Option<DownloadOption>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DownloadOption {
     pub version: Option<i64>,
     pub prefer_intranet: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetFileDownloadInfoResponse {
     pub protocol: &'static str,

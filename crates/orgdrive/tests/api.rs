@@ -150,6 +150,9 @@ async fn add_space_rejects_bad_input_naming_the_field_and_stores_nothing() {
         (r#"{"option":{"capabilities":{"canSearch":"yes"}}}"#.into(), "paramError.canSearch"),
         (r#"{"option":{"capabilities":7}}"#.into(), "paramError.capabilities"),
         (r#"{"option":3}"#.into(), "paramError.option"),
+        (r#"{"option":{"capabilities":[]}}"#.into(), "paramError.capabilities"),
+        (r#"{"option":[null]}"#.into(), "paramError.option"),
+        ("[null]".into(), "paramError"),
     ];
     for (body, code) in &cases {
         let reply = add_space(&s, &t, body).await;

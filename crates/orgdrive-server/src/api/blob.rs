@@ -124,7 +124,7 @@ fn content_disposition(name: &str) -> String {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
+pub enum RangeSpec {
     /// Absent, malformed or multi-range: serve the whole file (RFC 9110 allows it).
     Ignore,
     Satisfiable(Range<u64>),
@@ -132,7 +132,7 @@ enum RangeSpec {
 }
 
 /// Parses one `bytes=a-b`, `bytes=a-` or `bytes=-n` range against `size`.
-fn parse_range(spec: &str, size: u64) -> RangeSpec {
+pub fn parse_range(spec: &str, size: u64) -> RangeSpec {
     let Some(set) = spec.trim().strip_prefix("bytes=") else { return RangeSpec::Ignore };
     if set.contains(',') {
         return RangeSpec::Ignore;

@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use orgdrive_core::{ListAll, ListChildren, NewFolder, Page, PropertyFilter};
 
 use crate::extract::{scope, Caller, QueryParams, WireJson};
+use crate::openapi::{ListDentriesQuery, StorageErrors, UnionIdQuery};
 use crate::wire::{
     property_inputs, AddFolderRequest, Dentry, DentryPage, DentryResponse, DentryResultItem,
     GetDentriesRequest, GetDentriesResponse, GetDentryRequest, ListAllDentriesRequest, ReadOption,
@@ -37,7 +38,27 @@ fn page(page: Page) -> DentryPage {
     }
 }
 
-async fn add_folder(
+/// AddFolder: creates a folder under `parentId` (name conflicts per
+/// `option.conflictStrategy`).
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/{spaceId}/dentries/{parentId}/folders",
+    operation_id = "AddFolder",
+    tag = "dentries",
+    params(
+        ("spaceId" = String, Path, description = "The space"),
+        ("parentId" = String, Path, description = "The parent folder; `0` is the root",
+            example = "0"),
+        UnionIdQuery,
+    ),
+    request_body = AddFolderRequest,
+    responses(
+        (status = 200, description = "The folder", body = DentryResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn add_folder(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileWrite>,
     Path((space_id, parent_id)): Path<(String, String)>,
@@ -53,7 +74,26 @@ async fn add_folder(
     Ok(Json(DentryResponse { dentry: view.into() }))
 }
 
-async fn get_dentry(
+/// GetDentry: one file or folder.
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/query",
+    operation_id = "GetDentry",
+    tag = "dentries",
+    params(
+        ("spaceId" = String, Path, description = "The space"),
+        ("dentryId" = String, Path, description = "The file or folder; `0` is the root",
+            example = "0"),
+        UnionIdQuery,
+    ),
+    request_body = Option<GetDentryRequest>,
+    responses(
+        (status = 200, description = "The file or folder", body = DentryResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn get_dentry(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileRead>,
     Path((space_id, dentry_id)): Path<(String, String)>,
@@ -63,7 +103,21 @@ async fn get_dentry(
     Ok(Json(DentryResponse { dentry: view.into() }))
 }
 
-async fn get_dentries(
+/// GetDentries: 1–30 files or folders, one result item per id in request order.
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/{spaceId}/dentries/query",
+    operation_id = "GetDentries",
+    tag = "dentries",
+    params(("spaceId" = String, Path, description = "The space"), UnionIdQuery),
+    request_body = GetDentriesRequest,
+    responses(
+        (status = 200, description = "One item per requested id", body = GetDentriesResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn get_dentries(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileRead>,
     Path(space_id): Path<String>,
@@ -93,7 +147,20 @@ async fn get_dentries(
     Ok(Json(GetDentriesResponse { result_items }))
 }
 
-async fn list_dentries(
+/// ListDentries: one page of a folder's children.
+#[utoipa::path(
+    get,
+    path = "/v1.0/storage/spaces/{spaceId}/dentries",
+    operation_id = "ListDentries",
+    tag = "dentries",
+    params(("spaceId" = String, Path, description = "The space"), ListDentriesQuery),
+    responses(
+        (status = 200, description = "A page of children", body = DentryPage),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn list_dentries(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileRead>,
     Path(space_id): Path<String>,
@@ -110,7 +177,21 @@ async fn list_dentries(
     Ok(Json(page(state.drive.list_dentries(&op, &space_id, input).await?)))
 }
 
-async fn list_all_dentries(
+/// ListAllDentries: one page of every file and folder of the space.
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/{spaceId}/dentries/listAll",
+    operation_id = "ListAllDentries",
+    tag = "dentries",
+    params(("spaceId" = String, Path, description = "The space"), UnionIdQuery),
+    request_body = Option<ListAllDentriesRequest>,
+    responses(
+        (status = 200, description = "A page of the space's files and folders", body = DentryPage),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn list_all_dentries(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileRead>,
     Path(space_id): Path<String>,

@@ -4,14 +4,28 @@ use axum::routing::post;
 use axum::{extract::State, Json, Router};
 
 use crate::extract::WireJson;
-use crate::wire::{GetAccessTokenRequest, GetAccessTokenResponse};
+use crate::wire::{ErrorBody, GetAccessTokenRequest, GetAccessTokenResponse};
 use crate::{ApiError, ServerState};
 
 pub fn routes() -> Router<ServerState> {
     Router::new().route("/v1.0/oauth2/accessToken", post(get_access_token))
 }
 
-async fn get_access_token(
+/// GetAccessToken: an access token (valid 7200 s) for an app's key and secret.
+#[utoipa::path(
+    post,
+    path = "/v1.0/oauth2/accessToken",
+    operation_id = "GetAccessToken",
+    tag = "oauth2",
+    request_body = GetAccessTokenRequest,
+    responses(
+        (status = 200, description = "A new access token", body = GetAccessTokenResponse),
+        (status = 400, description = "`paramError.appKey` / `paramError.appSecret` (missing), \
+            `paramError[.field]` (bad JSON) or `InvalidAuthentication` (bad credentials)",
+            body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get_access_token(
     State(state): State<ServerState>,
     WireJson(body): WireJson<GetAccessTokenRequest>,
 ) -> Result<Json<GetAccessTokenResponse>, ApiError> {

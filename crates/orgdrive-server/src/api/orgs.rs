@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::extract::{scope, Caller};
+use crate::openapi::{StorageErrors, UnionIdQuery};
 use crate::wire::{GetCurrentAppResponse, GetOrgResponse};
 use crate::{ApiError, ServerState};
 
@@ -15,7 +16,20 @@ pub fn routes() -> Router<ServerState> {
         .route("/v1.0/storage/currentApps/query", post(get_current_app))
 }
 
-async fn get_org(
+/// GetOrg: the caller's own organization and its capacity.
+#[utoipa::path(
+    get,
+    path = "/v1.0/storage/orgs/{corpId}",
+    operation_id = "GetOrg",
+    tag = "orgs",
+    params(("corpId" = String, Path, description = "The token's organization"), UnionIdQuery),
+    responses(
+        (status = 200, description = "The organization", body = GetOrgResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn get_org(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::OrgRead>,
     Path(corp_id): Path<String>,
@@ -24,8 +38,20 @@ async fn get_org(
     Ok(Json(GetOrgResponse { org: view.into() }))
 }
 
-/// The SDK sends no body; any body is ignored.
-async fn get_current_app(
+/// GetCurrentApp: the token's app. The SDK sends no body; any body is ignored.
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/currentApps/query",
+    operation_id = "GetCurrentApp",
+    tag = "orgs",
+    params(UnionIdQuery),
+    responses(
+        (status = 200, description = "The app", body = GetCurrentAppResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn get_current_app(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::AnyScope>,
 ) -> Result<Json<GetCurrentAppResponse>, ApiError> {

@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use orgdrive_core::NewSpace;
 
 use crate::extract::{scope, Caller, WireJson};
+use crate::openapi::{StorageErrors, UnionIdQuery};
 use crate::wire::{AddSpaceRequest, SpaceResponse};
 use crate::{ApiError, ServerState};
 
@@ -16,7 +17,21 @@ pub fn routes() -> Router<ServerState> {
         .route("/v1.0/storage/spaces/{space_id}", get(get_space))
 }
 
-async fn add_space(
+/// AddSpace: creates a space, or returns the existing one of the same scene.
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces",
+    operation_id = "AddSpace",
+    tag = "spaces",
+    params(UnionIdQuery),
+    request_body = Option<AddSpaceRequest>,
+    responses(
+        (status = 200, description = "The space", body = SpaceResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn add_space(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::SpaceWrite>,
     WireJson(body): WireJson<AddSpaceRequest>,
@@ -38,7 +53,20 @@ async fn add_space(
     Ok(Json(SpaceResponse { space: view.into() }))
 }
 
-async fn get_space(
+/// GetSpace.
+#[utoipa::path(
+    get,
+    path = "/v1.0/storage/spaces/{spaceId}",
+    operation_id = "GetSpace",
+    tag = "spaces",
+    params(("spaceId" = String, Path, description = "The space"), UnionIdQuery),
+    responses(
+        (status = 200, description = "The space", body = SpaceResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn get_space(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::SpaceRead>,
     Path(space_id): Path<String>,

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use orgdrive_core::{CommitRequest, UploadRequest};
 
 use crate::extract::{scope, BaseUrl, Caller, WireJson};
+use crate::openapi::{StorageErrors, UnionIdQuery};
 use crate::wire::{
     property_inputs, CommitFileRequest, DentryResponse, GetFileDownloadInfoRequest,
     GetFileDownloadInfoResponse, GetFileUploadInfoRequest, GetFileUploadInfoResponse,
@@ -47,7 +48,22 @@ fn upload_request(protocol: Option<String>, option: Option<UploadOption>) -> Upl
     }
 }
 
-async fn get_upload_info(
+/// GetFileUploadInfo: an upload key and a signed URL to `PUT` the bytes to.
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/{spaceId}/files/uploadInfos/query",
+    operation_id = "GetFileUploadInfo",
+    tag = "transfer",
+    params(("spaceId" = String, Path, description = "The space"), UnionIdQuery),
+    request_body = GetFileUploadInfoRequest,
+    responses(
+        (status = 200, description = "The upload key and signed URL",
+            body = GetFileUploadInfoResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn get_upload_info(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::UploadInfoRead>,
     Path(space_id): Path<String>,
@@ -64,7 +80,21 @@ async fn get_upload_info(
     }))
 }
 
-async fn init_multipart(
+/// InitMultipartFileUpload: an upload key for a multipart upload.
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/{spaceId}/files/multiPartUploadInfos/init",
+    operation_id = "InitMultipartFileUpload",
+    tag = "transfer",
+    params(("spaceId" = String, Path, description = "The space"), UnionIdQuery),
+    request_body = Option<InitMultipartFileUploadRequest>,
+    responses(
+        (status = 200, description = "The upload key", body = InitMultipartFileUploadResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn init_multipart(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::UploadInfoRead>,
     Path(space_id): Path<String>,
@@ -75,7 +105,22 @@ async fn init_multipart(
     Ok(Json(InitMultipartFileUploadResponse { storage_driver: STORAGE_DRIVER, upload_key }))
 }
 
-async fn multipart_infos(
+/// GetMultipartFileUploadInfos: signed `PUT` URLs for parts (at most 30 a call).
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/files/multiPartUploadInfos/query",
+    operation_id = "GetMultipartFileUploadInfos",
+    tag = "transfer",
+    params(UnionIdQuery),
+    request_body = GetMultipartFileUploadInfosRequest,
+    responses(
+        (status = 200, description = "One signed URL per part",
+            body = GetMultipartFileUploadInfosResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn multipart_infos(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::UploadInfoRead>,
     BaseUrl(base): BaseUrl,
@@ -95,7 +140,21 @@ async fn multipart_infos(
     }))
 }
 
-async fn commit_file(
+/// CommitFile: turns an uploaded key into a file (or a new version of one).
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/{spaceId}/files/commit",
+    operation_id = "CommitFile",
+    tag = "transfer",
+    params(("spaceId" = String, Path, description = "The space"), UnionIdQuery),
+    request_body = CommitFileRequest,
+    responses(
+        (status = 200, description = "The file", body = DentryResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn commit_file(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileWrite>,
     Path(space_id): Path<String>,
@@ -115,7 +174,25 @@ async fn commit_file(
     Ok(Json(DentryResponse { dentry: view.into() }))
 }
 
-async fn download_info(
+/// GetFileDownloadInfo: a signed URL to `GET` a file's bytes.
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/downloadInfos/query",
+    operation_id = "GetFileDownloadInfo",
+    tag = "transfer",
+    params(
+        ("spaceId" = String, Path, description = "The space"),
+        ("dentryId" = String, Path, description = "The file"),
+        UnionIdQuery,
+    ),
+    request_body = Option<GetFileDownloadInfoRequest>,
+    responses(
+        (status = 200, description = "The signed URL", body = GetFileDownloadInfoResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+pub(crate) async fn download_info(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::DownloadInfoRead>,
     Path((space_id, dentry_id)): Path<(String, String)>,
