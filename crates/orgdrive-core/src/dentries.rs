@@ -352,7 +352,8 @@ impl Drive {
         let scope = format!("{parent_id}:{key:?}:{descending}");
         let after = input.next_token.as_deref().map(|t| decode_token(t, &scope)).transpose()?;
         let space = self.space_for(op, space_id).await?;
-        if self.meta.folder_names(&space.space_id, &parent_id).await?.is_none() {
+        let mut paths = FolderPaths::default();
+        if paths.path(self, &space.space_id, &parent_id).await?.is_none() {
             return Err(unknown_dentry("parentId", &parent_id));
         }
         let mut rows = self
@@ -360,7 +361,7 @@ impl Drive {
             .list_children(&space.space_id, &parent_id, key, descending, after.as_ref(), limit + 1)
             .await?;
         let next_token = next_token(&mut rows, limit, &scope, |d| sort_value(d, key));
-        let dentries = self.views(op, rows, &PropertyFilter::default()).await?;
+        let dentries = self.views_with(op, rows, &PropertyFilter::default(), paths).await?;
         Ok(Page { dentries, next_token })
     }
 
@@ -414,6 +415,17 @@ impl Drive {
         dentries: Vec<DentryRecord>,
         filter: &PropertyFilter,
     ) -> DriveResult<Vec<DentryView>> {
+        self.views_with(op, dentries, filter, FolderPaths::default()).await
+    }
+
+    /// [`Drive::views`] reusing folder paths already looked up.
+    async fn views_with(
+        &self,
+        op: &Operator,
+        dentries: Vec<DentryRecord>,
+        filter: &PropertyFilter,
+        mut paths: FolderPaths,
+    ) -> DriveResult<Vec<DentryView>> {
         let ids: Vec<String> = dentries.iter().map(|d| d.dentry_id.clone()).collect();
         let mut properties: HashMap<String, BTreeMap<String, Vec<AppProperty>>> = HashMap::new();
         for p in self.meta.app_properties(&ids).await? {
@@ -428,19 +440,37 @@ impl Drive {
                     .push(AppProperty { name: p.name, value: p.value, visibility: p.visibility });
             }
         }
-        let mut folder_paths: HashMap<(String, String), String> = HashMap::new();
         let mut views = Vec::with_capacity(dentries.len());
         for dentry in dentries {
-            let key = (dentry.space_id.clone(), dentry.parent_id.clone());
-            if !folder_paths.contains_key(&key) {
-                let names = self.meta.folder_names(&key.0, &key.1).await?.unwrap_or_default();
-                folder_paths.insert(key.clone(), names.iter().map(|n| format!("/{n}")).collect());
-            }
-            let path = format!("{}/{}", folder_paths[&key], dentry.name);
+            let folder = paths.path(self, &dentry.space_id, &dentry.parent_id).await?;
+            let path = format!("{}/{}", folder.unwrap_or_default(), dentry.name);
             let app_properties = properties.remove(&dentry.dentry_id).unwrap_or_default();
             views.push(DentryView { dentry, path, app_properties });
         }
         Ok(views)
+    }
+}
+
+/// Paths of folders (`/a/b`, `""` for the root), looked up once per request.
+#[derive(Default)]
+struct FolderPaths(HashMap<(String, String), Option<String>>);
+
+impl FolderPaths {
+    /// The folder's path, or `None` if it is not a live folder of the space.
+    async fn path(
+        &mut self,
+        drive: &Drive,
+        space_id: &str,
+        folder_id: &str,
+    ) -> DriveResult<Option<String>> {
+        let key = (space_id.to_string(), folder_id.to_string());
+        if let Some(known) = self.0.get(&key) {
+            return Ok(known.clone());
+        }
+        let names = drive.meta.folder_names(space_id, folder_id).await?;
+        let path = names.map(|names| names.iter().map(|n| format!("/{n}")).collect::<String>());
+        self.0.insert(key, path.clone());
+        Ok(path)
     }
 }
 
