@@ -74,13 +74,25 @@ impl Drive {
             DriveError::InvalidAuthentication("missing x-acs-dingtalk-access-token".into())
         })?;
         let union_id = union_id.unwrap_or_default();
-        let (app, user) = self
-            .meta
-            .find_caller(&token_hash(token), union_id, now_ms())
-            .await?
-            .ok_or_else(|| {
-                DriveError::InvalidAuthentication("the access token is invalid or expired".into())
-            })?;
+        let now = now_ms();
+        let key = (token_hash(token), union_id.to_string());
+        let caller = match self.cache.callers.get(&key).filter(|c| c.token_expires_at > now) {
+            Some(cached) => cached,
+            None => {
+                let found =
+                    self.meta.find_caller(&key.0, union_id, now).await?.ok_or_else(|| {
+                        DriveError::InvalidAuthentication(
+                            "the access token is invalid or expired".into(),
+                        )
+                    })?;
+                // Only complete callers are kept: a user added a moment later must work.
+                if found.user.is_some() {
+                    self.cache.callers.insert(key, found.clone());
+                }
+                found
+            }
+        };
+        let (app, user) = (caller.app, caller.user);
         if let Some(required) = scope {
             if !app.scopes.iter().any(|s| s == required.as_str()) {
                 return Err(DriveError::ScopeDenied { required });

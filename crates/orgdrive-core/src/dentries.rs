@@ -13,7 +13,6 @@ use orgdrive_meta::{
     PutOutcome, SortKey, SpaceRecord,
 };
 
-use crate::auth::unknown_space;
 use crate::ids::random_alnum;
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
 
@@ -213,7 +212,7 @@ impl Drive {
         op: &Operator,
         space_id: &str,
     ) -> DriveResult<SpaceRecord> {
-        let space = self.meta.get_space(space_id).await?.ok_or_else(|| unknown_space(space_id))?;
+        let space = self.space_record(space_id).await?;
         self.authorize_space(op, &space)?;
         Ok(space)
     }

@@ -130,11 +130,18 @@ impl Drive {
     }
 
     pub async fn org(&self, corp_id: &str) -> DriveResult<OrgRecord> {
-        self.meta.get_org(corp_id).await?.ok_or_else(|| unknown_org(corp_id))
+        if let Some(org) = self.cache.orgs.get(corp_id) {
+            return Ok(org);
+        }
+        let org = self.meta.get_org(corp_id).await?.ok_or_else(|| unknown_org(corp_id))?;
+        self.cache.orgs.insert(corp_id.to_string(), org.clone());
+        Ok(org)
     }
 
     pub async fn delete_org(&self, corp_id: &str) -> DriveResult<()> {
-        match self.meta.delete_org(corp_id).await {
+        let deleted = self.meta.delete_org(corp_id).await;
+        self.cache.forget_identities();
+        match deleted {
             Ok(true) => Ok(()),
             Ok(false) => Err(unknown_org(corp_id)),
             Err(MetaError::InUse) => {
@@ -204,7 +211,9 @@ impl Drive {
     }
 
     pub async fn delete_app(&self, corp_id: &str, app_id: &str) -> DriveResult<()> {
-        match self.meta.delete_app(corp_id, app_id).await {
+        let deleted = self.meta.delete_app(corp_id, app_id).await;
+        self.cache.forget_identities();
+        match deleted {
             Ok(true) => Ok(()),
             Ok(false) => {
                 Err(DriveError::not_found("appId", format!("app {app_id} does not exist")))
@@ -251,7 +260,9 @@ impl Drive {
     }
 
     pub async fn delete_user(&self, corp_id: &str, union_id: &str) -> DriveResult<()> {
-        if self.meta.delete_user(corp_id, union_id).await? {
+        let deleted = self.meta.delete_user(corp_id, union_id).await;
+        self.cache.forget_identities();
+        if deleted? {
             Ok(())
         } else {
             Err(DriveError::not_found("unionId", format!("user {union_id} does not exist")))

@@ -5,13 +5,15 @@
 //!
 //! Modules: `identity` (orgs, apps, users, departments, first-start demo data),
 //! `auth` (access tokens, scopes, the acting operator and the one place that
-//! decides "may this operator do this here?"), `spaces` (spaces and their
+//! decides "may this operator do this here?"), `cache` (short-lived read
+//! caches of callers, orgs and spaces), `spaces` (spaces and their
 //! quota views), `dentries` (folders, reads and listings, conflict strategies,
 //! app properties), `transfer` (uploads, downloads, signed URLs, the upload
 //! sweeper), `names` (the naming rule), `fsck` (the consistency check),
 //! `validate` (input rules shared by operations).
 
 mod auth;
+mod cache;
 mod clock;
 mod dentries;
 mod error;
@@ -77,6 +79,7 @@ pub struct Drive {
     presigner: Presigner,
     options: Arc<DriveOptions>,
     ids: Arc<ids::IdGenerator>,
+    cache: Arc<cache::ReadCache>,
 }
 
 impl Drive {
@@ -91,7 +94,8 @@ impl Drive {
         blob.check().await.map_err(|e| DriveError::Internal(e.to_string()))?;
         let presigner = Presigner::new(&options.signing_key);
         let ids = Arc::new(ids::IdGenerator::new(node));
-        Ok(Drive { meta, blob, presigner, options: Arc::new(options), ids })
+        let cache = Arc::new(cache::ReadCache::new());
+        Ok(Drive { meta, blob, presigner, options: Arc::new(options), ids, cache })
     }
 
     /// The settings this service runs with.

@@ -166,9 +166,24 @@ impl Drive {
         Ok(space_view(space, &org))
     }
 
+    /// The space record, through the read cache.
+    pub(crate) async fn space_record(&self, space_id: &str) -> DriveResult<SpaceRecord> {
+        if let Some(space) = self.cache.spaces.get(space_id) {
+            return Ok(space);
+        }
+        let space = self.meta.get_space(space_id).await?.ok_or_else(|| unknown_space(space_id))?;
+        self.cache.spaces.insert(space_id.to_string(), space.clone());
+        Ok(space)
+    }
+
+    /// After a write that changed the space's bytes.
+    pub(crate) fn forget_space(&self, space_id: &str) {
+        self.cache.spaces.invalidate(space_id);
+    }
+
     /// GetSpace.
     pub async fn get_space(&self, op: &Operator, space_id: &str) -> DriveResult<SpaceView> {
-        let space = self.meta.get_space(space_id).await?.ok_or_else(|| unknown_space(space_id))?;
+        let space = self.space_record(space_id).await?;
         self.authorize_space(op, &space)?;
         let org = self.org(&space.corp_id).await?;
         Ok(space_view(space, &org))

@@ -494,7 +494,9 @@ impl Drive {
             upload_key: Some(upload_key.clone()),
             app_properties: properties,
         };
-        let stored = match self.meta.put_dentry(&put).await.map_err(|e| put_error(e, &parent_id))? {
+        let put_result = self.meta.put_dentry(&put).await;
+        self.forget_space(&space.space_id);
+        let stored = match put_result.map_err(|e| put_error(e, &parent_id))? {
             PutOutcome::Created(d) | PutOutcome::Overwritten(d) => d,
             PutOutcome::Existing(d) => {
                 // RETURN_DENTRY_IF_EXISTS: the upload was consumed; its bytes are not kept.

@@ -97,7 +97,7 @@ pub trait IdentityStore: Send + Sync + 'static {
         token_hash: &str,
         union_id: &str,
         now_ms: i64,
-    ) -> MetaResult<Option<(AppRecord, Option<UserRecord>)>>;
+    ) -> MetaResult<Option<Caller>>;
     /// Removes tokens that expired before `now_ms`; returns how many.
     async fn purge_expired_tokens(&self, now_ms: i64) -> MetaResult<u64>;
 }

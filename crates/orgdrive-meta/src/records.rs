@@ -55,6 +55,16 @@ pub struct TokenRecord {
     pub expires_at: i64,
 }
 
+/// Who makes a call: the app of a live access token and, if the `unionId`
+/// given is a user of the app's org, that user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub app: AppRecord,
+    pub user: Option<UserRecord>,
+    /// When the token expires, Unix milliseconds.
+    pub token_expires_at: i64,
+}
+
 /// A storage space.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpaceRecord {

@@ -100,9 +100,10 @@ async fn expired_tokens_are_not_found_and_are_purged() {
     })
     .await
     .unwrap();
-    let (app, user) = s.find_caller("live", "nobody", 1_500).await.unwrap().unwrap();
-    assert_eq!(app.scopes, vec!["Storage.Space.Write", "Storage.Space.Read"]);
-    assert!(user.is_none(), "unknown users are not found");
+    let caller = s.find_caller("live", "nobody", 1_500).await.unwrap().unwrap();
+    assert_eq!(caller.app.scopes, vec!["Storage.Space.Write", "Storage.Space.Read"]);
+    assert_eq!(caller.token_expires_at, 2_000);
+    assert!(caller.user.is_none(), "unknown users are not found");
     assert!(s.find_caller("old", "", 1_500).await.unwrap().is_none());
     assert!(s.find_caller("live", "", 2_000).await.unwrap().is_none(), "expiry is exclusive");
     assert_eq!(s.purge_expired_tokens(1_500).await.unwrap(), 1);
@@ -116,8 +117,8 @@ async fn expired_tokens_are_not_found_and_are_purged() {
         created_at: 1,
     };
     s.insert_user(&ann).await.unwrap();
-    let (_, user) = s.find_caller("live", "ann", 1_500).await.unwrap().unwrap();
-    assert_eq!(user, Some(ann));
+    let caller = s.find_caller("live", "ann", 1_500).await.unwrap().unwrap();
+    assert_eq!(caller.user, Some(ann));
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::*;
-use crate::{IdentityStore, TokenRecord};
+use crate::{Caller, IdentityStore, TokenRecord};
 
 #[async_trait]
 impl IdentityStore for SqliteStore {
@@ -372,9 +372,9 @@ impl IdentityStore for SqliteStore {
         token_hash: &str,
         union_id: &str,
         now_ms: i64,
-    ) -> MetaResult<Option<(AppRecord, Option<UserRecord>)>> {
+    ) -> MetaResult<Option<Caller>> {
         let row = sqlx::query(
-            "SELECT a.*, u.union_id AS u_union_id, u.user_id AS u_user_id, u.name AS u_name, \
+            "SELECT a.*, t.expires_at AS t_expires_at, u.union_id AS u_union_id, u.user_id AS u_user_id, u.name AS u_name, \
              u.org_admin AS u_org_admin, u.created_at AS u_created_at \
              FROM access_tokens t JOIN apps a ON a.app_id = t.app_id \
              LEFT JOIN users u ON u.corp_id = a.corp_id AND u.union_id = ? \
@@ -399,7 +399,8 @@ impl IdentityStore for SqliteStore {
                 created_at: row.try_get("u_created_at").map_err(backend)?,
             }),
         };
-        Ok(Some((app, user)))
+        let token_expires_at = row.try_get("t_expires_at").map_err(backend)?;
+        Ok(Some(Caller { app, user, token_expires_at }))
     }
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> MetaResult<u64> {

@@ -1,0 +1,46 @@
+//! Short-lived read caches in front of the metadata store, so that the hot
+//! path of a read (who is calling, which space, which org) costs no query.
+//!
+//! - callers (token + unionId → app, user): up to [`IDENTITY_TTL`], and never
+//!   past the token's expiry;
+//! - orgs (corpId → org record): up to [`IDENTITY_TTL`];
+//! - spaces (spaceId → space record, with its byte count): up to [`SPACE_TTL`].
+//!
+//! Writes made through this node invalidate what they change at once
+//! (commits drop their space; deleting an org, app or user drops every
+//! caller and org), so a client never reads its own write stale. Writes made
+//! on another node of a scale-out deployment become visible here within the
+//! TTLs above.
+
+use std::time::Duration;
+
+use moka::sync::Cache;
+use orgdrive_meta::{Caller, OrgRecord, SpaceRecord};
+
+/// Longest a token, user or org lookup is reused.
+pub const IDENTITY_TTL: Duration = Duration::from_secs(5);
+/// Longest a space lookup (and its `usedQuota`) is reused.
+pub const SPACE_TTL: Duration = Duration::from_secs(1);
+const CAPACITY: u64 = 100_000;
+
+pub(crate) struct ReadCache {
+    pub callers: Cache<(String, String), Caller>,
+    pub orgs: Cache<String, OrgRecord>,
+    pub spaces: Cache<String, SpaceRecord>,
+}
+
+impl ReadCache {
+    pub fn new() -> ReadCache {
+        ReadCache {
+            callers: Cache::builder().max_capacity(CAPACITY).time_to_live(IDENTITY_TTL).build(),
+            orgs: Cache::builder().max_capacity(CAPACITY).time_to_live(IDENTITY_TTL).build(),
+            spaces: Cache::builder().max_capacity(CAPACITY).time_to_live(SPACE_TTL).build(),
+        }
+    }
+
+    /// After an identity was removed: forget every caller and org.
+    pub fn forget_identities(&self) {
+        self.callers.invalidate_all();
+        self.orgs.invalidate_all();
+    }
+}
