@@ -32,6 +32,10 @@ export ORGDRIVE_BIN="$CARGO_TARGET_DIR/debug/orgdrive"
 step "crash test: SIGKILL under load, acknowledged writes intact (tests/crash)"
 python3 tests/crash/crash_test.py --crashes "${ORGDRIVE_CRASHES:-20}"
 
+step "fuzz targets, briefly (fuzz/; bash fuzz/run.sh 600 for a long run)"
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+bash fuzz/run.sh "${ORGDRIVE_FUZZ_SECONDS:-10}"
+
 step "Node SDK smoke test (tests/sdk-node)"
 (cd tests/sdk-node && npm ci --no-audit --no-fund --loglevel=error && node --test)
 

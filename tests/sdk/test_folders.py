@@ -68,8 +68,12 @@ def test_invalid_names_are_refused(server, tenant):
                 "a/b", "a\\b", "bell\x07", "x" * 256]:
         expect_error(400, "paramError.name", d.add_folder, bad)
     assert d.add_folder("x" * 255).name == "x" * 255
+    # AUTO_RENAME shortens the stem rather than pass the 255-character limit.
+    renamed = d.add_folder("x" * 255).name
+    assert len(renamed) <= 255 and renamed.endswith("x(1)"), renamed
     assert d.add_folder("数据 (copy) #1").name == "数据 (copy) #1"
     assert [e.name for e in d.walk()[0]].count("x" * 255) == 1
+    assert renamed in [e.name for e in d.walk()[0]]
 
 
 def test_get_dentries_reports_each_item(server, tenant):

@@ -42,9 +42,10 @@ impl Presigner {
     fn mac(&self, request: &SignedRequest<'_>) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
         let method = if request.method == "HEAD" { "GET" } else { request.method };
+        // Each field is length-prefixed, so no two requests share a message.
         for part in [method, request.object_key, &request.expires.to_string(), request.file_name] {
+            mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
-            mac.update(b"\n");
         }
         mac
     }
@@ -92,5 +93,11 @@ mod tests {
         assert_eq!(signer.verify(&put("objects/a", 100), "zz", 50), Err(SignatureError::Mismatch));
         assert_eq!(signer.verify(&put("objects/a", 100), &sig, 101), Err(SignatureError::Expired));
         assert_ne!(Presigner::new(b"other").sign(&put("objects/a", 100)), sig);
+        // Field boundaries are part of the message.
+        let shifted =
+            SignedRequest { method: "PUT", object_key: "objects/a\n1", expires: 0, file_name: "" };
+        let other =
+            SignedRequest { method: "PUT", object_key: "objects/a", expires: 10, file_name: "" };
+        assert_ne!(signer.sign(&shifted), signer.sign(&other));
     }
 }

@@ -1,10 +1,14 @@
 //! Names of files and folders: the naming rule, the AUTO_RENAME pattern, and
 //! what a name says about the file (extension, category, content type).
 
+use orgdrive_meta::MAX_RENAME_COUNTER;
+
 use crate::{DriveError, DriveResult};
 
 /// Longest file or folder name, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
+/// Longer "extensions" are not kept apart by AUTO_RENAME.
+const MAX_EXTENSION_CHARS: usize = 32;
 
 const FORBIDDEN: &[char] = &['\t', '*', '"', '<', '>', '|', '/', '\\'];
 
@@ -39,15 +43,20 @@ pub fn split_extension(name: &str) -> (&str, Option<&str>) {
 }
 
 /// The AUTO_RENAME pattern: `name(k).ext` for files, `name(k)` for folders,
-/// as a (prefix, suffix) pair around k.
+/// as a (prefix, suffix) pair around k. The stem is shortened when needed so
+/// that every candidate up to k = [`MAX_RENAME_COUNTER`] stays within
+/// [`MAX_NAME_CHARS`].
 pub fn rename_pattern(name: &str, is_folder: bool) -> (String, String) {
-    if is_folder {
-        return (format!("{name}("), ")".to_string());
-    }
-    match split_extension(name) {
-        (stem, Some(ext)) => (format!("{stem}("), format!(").{ext}")),
-        (stem, None) => (format!("{stem}("), ")".to_string()),
-    }
+    let (stem, ext) = match split_extension(name) {
+        (stem, Some(ext)) if !is_folder && ext.chars().count() <= MAX_EXTENSION_CHARS => {
+            (stem, format!(").{ext}"))
+        }
+        _ => (name, ")".to_string()),
+    };
+    let counter_chars = MAX_RENAME_COUNTER.to_string().len();
+    let room = MAX_NAME_CHARS - counter_chars - 1 - ext.chars().count();
+    let stem: String = stem.chars().take(room).collect();
+    (format!("{stem}("), ext)
 }
 
 /// The dentry `category` of a file name (reference §2).
@@ -94,6 +103,22 @@ mod tests {
         assert_eq!(rename_pattern("notes", false), ("notes(".into(), ")".into()));
         assert_eq!(rename_pattern(".env", false), (".env(".into(), ")".into()));
         assert_eq!(rename_pattern("v1.2", true), ("v1.2(".into(), ")".into()));
+    }
+
+    #[test]
+    fn auto_rename_stays_within_the_length_limit() {
+        for name in
+            ["x".repeat(255), format!("{}.txt", "y".repeat(251)), format!("a.{}", "e".repeat(253))]
+        {
+            for is_folder in [true, false] {
+                let (prefix, suffix) = rename_pattern(&name, is_folder);
+                let longest = format!("{prefix}{MAX_RENAME_COUNTER}{suffix}");
+                assert!(longest.chars().count() <= MAX_NAME_CHARS, "{longest}");
+                assert!(dentry_name("name", &longest).is_ok());
+            }
+        }
+        let (prefix, suffix) = rename_pattern(&format!("{}.txt", "y".repeat(251)), false);
+        assert!(suffix == ").txt" && prefix.ends_with("y("));
     }
 
     #[test]

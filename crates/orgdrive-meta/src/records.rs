@@ -171,6 +171,9 @@ pub struct UploadPartRecord {
     pub md5: String,
 }
 
+/// Highest k AUTO_RENAME tries in `prefix{k}suffix`.
+pub const MAX_RENAME_COUNTER: u32 = 999_999;
+
 /// What to do when a live sibling already has the name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameConflict {

@@ -41,7 +41,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(json_error)
 }
 
-/// Fields whose value is a JSON array in some request of the API.
+/// Fields whose value is a JSON array in some request of the API. A new
+/// request type with a list field adds its name here.
 const LIST_FIELDS: &[&str] =
     &["dentryIds", "partNumbers", "appProperties", "appIdsForAppProperties", "scopes"];
 
@@ -55,7 +56,11 @@ fn check_arrays(value: &serde_json::Value, key: Option<&str>) -> Result<(), ApiE
         serde_json::Value::Array(items) => {
             let field = key.unwrap_or_default();
             if !LIST_FIELDS.contains(&field) || items.iter().any(|i| i.is_array()) {
-                return Err(ApiError::param(key, format!("{field} must not be an array here")));
+                // Name the field only if it looks like one: the key is client text.
+                let named = Some(field).filter(|f| {
+                    !f.is_empty() && f.len() <= 64 && f.bytes().all(|b| b.is_ascii_alphanumeric())
+                });
+                return Err(ApiError::param(named, "an array is not allowed here"));
             }
             items.iter().try_for_each(|item| check_arrays(item, None))
         }
@@ -264,6 +269,8 @@ mod tests {
         assert_eq!(code(r#"[null]"#), "paramError");
         assert_eq!(code(r#"{"option":[null]}"#), "paramError.option");
         assert_eq!(code(r#"{"option":{"required":[]}}"#), "paramError.required");
+        assert_eq!(code(r#"{".x y":[1]}"#), "paramError");
+        assert_eq!(code(r#"{"":[]}"#), "paramError");
         assert_eq!(code(r#"{} trailing"#), "paramError");
     }
 }

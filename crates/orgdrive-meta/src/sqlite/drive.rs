@@ -10,7 +10,7 @@ use super::*;
 use crate::{
     AppPropertyRecord, BlobReference, ConsistencyScan, Cursor, CursorValue, DriveStore,
     NameConflict, PutDentry, PutOutcome, SortKey, TreeNode, UploadPartRecord, UploadRecord,
-    UsageCheck, VersionRecord,
+    UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
 };
 
 #[async_trait]
@@ -651,7 +651,7 @@ async fn auto_rename(
         .map(|r| r.try_get::<String, _>(0))
         .collect::<Result<_, _>>()
         .map_err(backend)?;
-    for k in 1..=1_000_000u32 {
+    for k in 1..=MAX_RENAME_COUNTER {
         let candidate = format!("{prefix}{k}{suffix}");
         if !taken.contains(&candidate) && insert_dentry(tx, d, &candidate).await? {
             return Ok(DentryRecord { name: candidate, ..d.clone() });
