@@ -21,7 +21,7 @@ def test_single_upload_and_download_round_trip(server, tenant):
     assert sig.expiration_seconds == 900 and len(sig.resource_urls) == 1
     assert isinstance(sig.headers, dict)
     status, headers, _ = put(sig.resource_urls[0], sig.headers, b"hello world")
-    assert status == 200 and headers["ETag"] == '"5eb63bbbe01eeed093cb22bb8f5acdc3"'
+    assert status == 200
     f = d.commit(info.upload_key, "hello.txt", size=11)
     assert (f.type, f.name, f.size, f.extension, f.version) == ("FILE", "hello.txt", 11, "txt", 1)
     assert (f.category, f.path, f.parent_id) == ("DOCUMENT", "/hello.txt", "0")
@@ -189,7 +189,8 @@ def test_pre_checks(server, make_tenant):
     assert put(url, {}, b"abcd")[0] == 413, "more bytes than announced are refused while streaming"
     assert put(url, {}, b"abd")[0] == 200
     expect_error(400, "paramError.md5", d.commit, info.upload_key, "a.txt")
-    assert put(url, {}, b"abc")[0] == 200
+    status, headers, _ = put(url, {}, b"abc")
+    assert status == 200 and headers["ETag"] == '"900150983cd24fb0d6963f7d28e17f72"', "MD5 of what arrived"
     assert d.commit(info.upload_key, "a.txt").size == 3
 
 

@@ -36,13 +36,16 @@ pub enum WriteError<E> {
     Blob(#[from] BlobError),
 }
 
-/// Size and MD5 of what was written.
+/// Size (and, when asked for, MD5) of what was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     pub size: u64,
-    /// Lower-case hex.
-    pub md5: String,
+    /// Lower-case hex; computed only when asked for (it costs CPU per byte).
+    pub md5: Option<String>,
 }
+
+/// Bytes handed to the store at once: large writes, few syscalls.
+const WRITE_CHUNK: usize = 4 << 20;
 
 /// An object found by [`BlobStore::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,18 +110,21 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Streams `source` into object `key`, refusing more than `limit` bytes.
+    /// Streams `source` into object `key`, refusing more than `limit` bytes;
+    /// computes the MD5 on the way when `md5` is set.
     pub async fn write_stream<S, E>(
         &self,
         key: &str,
         source: S,
         limit: Option<u64>,
+        md5: bool,
     ) -> Result<Written, WriteError<E>>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
     {
-        let mut writer = self.op.writer(key).await.map_err(BlobError::from)?;
-        let mut digest = Md5::new();
+        let mut writer =
+            self.op.writer_with(key).chunk(WRITE_CHUNK).await.map_err(BlobError::from)?;
+        let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         let mut source = std::pin::pin!(source);
         while let Some(chunk) = source.next().await {
@@ -129,7 +135,9 @@ impl BlobStore {
                     match limit {
                         Some(limit) if size > limit => Some(WriteError::TooLarge { limit }),
                         _ => {
-                            digest.update(&chunk);
+                            if let Some(digest) = &mut digest {
+                                digest.update(&chunk);
+                            }
                             writer.write(chunk).await.err().map(|e| BlobError(e).into())
                         }
                     }
@@ -142,13 +150,19 @@ impl BlobStore {
         }
         writer.close().await.map_err(BlobError::from)?;
         self.sync_dirs(key).await?;
-        Ok(Written { size, md5: hex::encode(digest.finalize()) })
+        Ok(Written { size, md5: digest.map(|d| hex::encode(d.finalize())) })
     }
 
-    /// Writes the concatenation of `sources`, in order, to `dest`, streaming.
-    pub async fn concat(&self, sources: &[String], dest: &str) -> Result<Written, BlobError> {
-        let mut writer = self.op.writer(dest).await?;
-        let mut digest = Md5::new();
+    /// Writes the concatenation of `sources`, in order, to `dest`, streaming;
+    /// computes the MD5 on the way when `md5` is set.
+    pub async fn concat(
+        &self,
+        sources: &[String],
+        dest: &str,
+        md5: bool,
+    ) -> Result<Written, BlobError> {
+        let mut writer = self.op.writer_with(dest).chunk(WRITE_CHUNK).await?;
+        let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         for source in sources {
             let copied = async {
@@ -158,7 +172,9 @@ impl BlobStore {
                         opendal::Error::new(ErrorKind::Unexpected, "reading a part").set_source(e)
                     })?;
                     size += chunk.len() as u64;
-                    digest.update(&chunk);
+                    if let Some(digest) = &mut digest {
+                        digest.update(&chunk);
+                    }
                     writer.write(chunk).await?;
                 }
                 Ok::<_, opendal::Error>(())
@@ -170,7 +186,7 @@ impl BlobStore {
         }
         writer.close().await?;
         self.sync_dirs(dest).await?;
-        Ok(Written { size, md5: hex::encode(digest.finalize()) })
+        Ok(Written { size, md5: digest.map(|d| hex::encode(d.finalize())) })
     }
 
     /// Size of the object, or `None` if it does not exist.
@@ -248,9 +264,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::filesystem(&dir.path().join("blobs"), true).unwrap();
         store.check().await.unwrap();
-        let written = store.write_stream("a/b", chunks(&[b"hel", b"lo"]), None).await.unwrap();
+        let written =
+            store.write_stream("a/b", chunks(&[b"hel", b"lo"]), None, true).await.unwrap();
         assert_eq!(written.size, 5);
-        assert_eq!(written.md5, "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(written.md5.as_deref(), Some("5d41402abc4b2a76b9719d911017c592"));
         assert!(dir.path().join("blobs/a/b").exists());
         assert_eq!(read_all(&store, "a/b", 0..5).await, b"hello");
         assert_eq!(read_all(&store, "a/b", 1..3).await, b"el");
@@ -262,7 +279,7 @@ mod tests {
     async fn oversize_and_failed_writes_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::filesystem(&dir.path().join("blobs"), true).unwrap();
-        let err = store.write_stream("big", chunks(&[b"12345", b"678"]), Some(6)).await;
+        let err = store.write_stream("big", chunks(&[b"12345", b"678"]), Some(6), false).await;
         assert!(matches!(err, Err(WriteError::TooLarge { limit: 6 })));
         assert_eq!(store.size("big").await.unwrap(), None);
         let failing = futures::stream::iter(vec![
@@ -270,7 +287,7 @@ mod tests {
             Err(std::io::Error::other("client went away")),
         ]);
         assert!(matches!(
-            store.write_stream("cut", failing, None).await,
+            store.write_stream("cut", failing, None, false).await,
             Err(WriteError::Source(_))
         ));
         assert_eq!(store.size("cut").await.unwrap(), None);
@@ -279,10 +296,13 @@ mod tests {
     #[tokio::test]
     async fn concat_joins_parts_in_order() {
         let store = BlobStore::memory().unwrap();
-        store.write_stream("p/2", chunks(&[b"world"]), None).await.unwrap();
-        store.write_stream("p/1", chunks(&[b"hello "]), None).await.unwrap();
-        let written = store.concat(&["p/1".into(), "p/2".into()], "whole").await.unwrap();
+        store.write_stream("p/2", chunks(&[b"world"]), None, false).await.unwrap();
+        store.write_stream("p/1", chunks(&[b"hello "]), None, false).await.unwrap();
+        let written = store.concat(&["p/1".into(), "p/2".into()], "whole", true).await.unwrap();
         assert_eq!(written.size, 11);
+        assert_eq!(written.md5.as_deref(), Some("5eb63bbbe01eeed093cb22bb8f5acdc3"));
+        let unhashed = store.concat(&["p/1".into()], "half", false).await.unwrap();
+        assert_eq!((unhashed.size, unhashed.md5), (6, None));
         assert_eq!(read_all(&store, "whole", 0..11).await, b"hello world");
         let mut listed: Vec<_> =
             store.list("p/").await.unwrap().into_iter().map(|o| (o.key, o.size)).collect();

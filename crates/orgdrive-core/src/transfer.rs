@@ -366,7 +366,9 @@ impl Drive {
             (Some(max), false) => max.max(0) as u64,
             (None, false) => u64::MAX,
         };
-        let written = match self.blob.write_stream(object_key, body, Some(limit)).await {
+        // The MD5 costs CPU per byte: only when the upload announced one to check.
+        let md5 = upload.check_md5.is_some() && part == 0;
+        let written = match self.blob.write_stream(object_key, body, Some(limit), md5).await {
             Ok(written) => written,
             Err(WriteError::TooLarge { limit }) => {
                 return Err(DriveError::TooLarge(format!(
@@ -447,7 +449,7 @@ impl Drive {
             None
         } else {
             match parts.as_slice() {
-                [single] => Some(single.md5.clone()),
+                [single] => single.md5.clone(),
                 _ => return Err(bad_upload_key("nothing has been uploaded for this uploadKey")),
             }
         };
@@ -460,22 +462,23 @@ impl Drive {
             }
         }
         let object = object_key(&upload_key);
-        let md5 = match md5 {
-            Some(md5) => md5,
-            None => {
-                let sources: Vec<String> =
-                    parts.iter().map(|p| part_key(&upload_key, p.part_number)).collect();
-                match self.blob.concat(&sources, &object).await {
-                    Ok(written) => written.md5,
-                    // A racing commit of the same key (or the sweeper) took the parts.
-                    Err(_) if self.meta.get_upload(&upload_key).await?.is_none() => {
-                        return Err(bad_upload_key("uploadKey was committed or expired meanwhile"))
-                    }
-                    Err(e) => return Err(DriveError::Internal(e.to_string())),
+        let md5 = if !upload.multipart {
+            md5
+        } else {
+            let sources: Vec<String> =
+                parts.iter().map(|p| part_key(&upload_key, p.part_number)).collect();
+            let want_md5 = upload.check_md5.is_some();
+            match self.blob.concat(&sources, &object, want_md5).await {
+                Ok(written) => written.md5,
+                // A racing commit of the same key (or the sweeper) took the parts.
+                Err(_) if self.meta.get_upload(&upload_key).await?.is_none() => {
+                    return Err(bad_upload_key("uploadKey was committed or expired meanwhile"))
                 }
+                Err(e) => return Err(DriveError::Internal(e.to_string())),
             }
         };
         if let Some(expected) = &upload.check_md5 {
+            let md5 = md5.unwrap_or_default();
             if *expected != md5 {
                 return Err(DriveError::param(
                     "md5",

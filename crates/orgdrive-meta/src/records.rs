@@ -167,8 +167,9 @@ pub struct UploadRecord {
 pub struct UploadPartRecord {
     pub part_number: i64,
     pub size: i64,
-    /// Lower-case hex MD5 of the part.
-    pub md5: String,
+    /// Lower-case hex MD5 of the part, when it was computed (the upload
+    /// announced an MD5 to check).
+    pub md5: Option<String>,
 }
 
 /// Highest k AUTO_RENAME tries in `prefix{k}suffix`.

@@ -439,7 +439,7 @@ impl DriveStore for SqliteStore {
             Ok(UploadPartRecord {
                 part_number: row.try_get("part_number")?,
                 size: row.try_get("size")?,
-                md5: row.try_get("md5")?,
+                md5: Some(row.try_get::<String, _>("md5")?).filter(|m| !m.is_empty()),
             })
         })?;
         Ok(Some((upload, parts)))
@@ -463,7 +463,7 @@ impl DriveStore for SqliteStore {
                 .bind(&upload_key)
                 .bind(part.part_number)
                 .bind(part.size)
-                .bind(&part.md5)
+                .bind(part.md5.as_deref().unwrap_or_default())
                 .execute(&mut *conn)
                 .await;
                 match result.map_err(classify) {

@@ -40,7 +40,7 @@ async fn upload(
     let written =
         state.drive.receive_blob(&key, expires, &signature, body.into_data_stream()).await?;
     let mut response = StatusCode::OK.into_response();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", written.md5)) {
+    if let Some(etag) = written.md5.and_then(|m| HeaderValue::from_str(&format!("\"{m}\"")).ok()) {
         response.headers_mut().insert(header::ETAG, etag);
     }
     Ok(response)
