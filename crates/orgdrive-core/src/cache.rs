@@ -4,7 +4,10 @@
 //! - callers (token + unionId → app, user): up to [`IDENTITY_TTL`], and never
 //!   past the token's expiry;
 //! - orgs (corpId → org record): up to [`IDENTITY_TTL`];
-//! - spaces (spaceId → space record, with its byte count): up to [`SPACE_TTL`].
+//! - spaces (spaceId → space record, with its byte count): up to [`SPACE_TTL`];
+//! - folder paths ((spaceId, folderId) → `/a/b`): up to [`IDENTITY_TTL`]
+//!   (folders are not renamed or moved yet; when they are, those writes must
+//!   drop this cache).
 //!
 //! Writes made through this node invalidate what they change at once
 //! (commits drop their space; deleting an org, app or user drops every
@@ -27,6 +30,7 @@ pub(crate) struct ReadCache {
     pub callers: Cache<(String, String), Caller>,
     pub orgs: Cache<String, OrgRecord>,
     pub spaces: Cache<String, SpaceRecord>,
+    pub folder_paths: Cache<(String, String), String>,
 }
 
 impl ReadCache {
@@ -35,6 +39,10 @@ impl ReadCache {
             callers: Cache::builder().max_capacity(CAPACITY).time_to_live(IDENTITY_TTL).build(),
             orgs: Cache::builder().max_capacity(CAPACITY).time_to_live(IDENTITY_TTL).build(),
             spaces: Cache::builder().max_capacity(CAPACITY).time_to_live(SPACE_TTL).build(),
+            folder_paths: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(IDENTITY_TTL)
+                .build(),
         }
     }
 

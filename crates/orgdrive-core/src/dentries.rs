@@ -242,6 +242,7 @@ impl Drive {
             modifier_id: op.user.union_id.clone(),
             created_at: now,
             modified_at: now,
+            app_properties: Vec::new(),
         }
     }
 
@@ -268,6 +269,19 @@ impl Drive {
         let stored = match self.meta.put_dentry(&put).await {
             Ok(PutOutcome::Created(d) | PutOutcome::Existing(d) | PutOutcome::Overwritten(d)) => d,
             Err(e) => return Err(put_error(e, parent_id)),
+        };
+        self.stored_view(op, stored).await
+    }
+
+    /// The view of a dentry just written, read back with its app properties.
+    pub(crate) async fn stored_view(
+        &self,
+        op: &Operator,
+        written: DentryRecord,
+    ) -> DriveResult<DentryView> {
+        let stored = match self.meta.get_dentry(&written.space_id, &written.dentry_id).await? {
+            Some(stored) => stored,
+            None => written,
         };
         self.view(op, stored, &PropertyFilter::default()).await
     }
@@ -425,25 +439,22 @@ impl Drive {
         filter: &PropertyFilter,
         mut paths: FolderPaths,
     ) -> DriveResult<Vec<DentryView>> {
-        let ids: Vec<String> = dentries.iter().map(|d| d.dentry_id.clone()).collect();
-        let mut properties: HashMap<String, BTreeMap<String, Vec<AppProperty>>> = HashMap::new();
-        for p in self.meta.app_properties(&ids).await? {
-            let visible = p.app_id == op.app.app_id || p.visibility == "PUBLIC";
-            let wanted = filter.app_ids.is_empty() || filter.app_ids.contains(&p.app_id);
-            if visible && wanted {
-                properties
-                    .entry(p.dentry_id)
-                    .or_default()
-                    .entry(p.app_id)
-                    .or_default()
-                    .push(AppProperty { name: p.name, value: p.value, visibility: p.visibility });
-            }
-        }
         let mut views = Vec::with_capacity(dentries.len());
-        for dentry in dentries {
+        for mut dentry in dentries {
             let folder = paths.path(self, &dentry.space_id, &dentry.parent_id).await?;
             let path = format!("{}/{}", folder.unwrap_or_default(), dentry.name);
-            let app_properties = properties.remove(&dentry.dentry_id).unwrap_or_default();
+            let mut app_properties: BTreeMap<String, Vec<AppProperty>> = BTreeMap::new();
+            for p in std::mem::take(&mut dentry.app_properties) {
+                let visible = p.app_id == op.app.app_id || p.visibility == "PUBLIC";
+                let wanted = filter.app_ids.is_empty() || filter.app_ids.contains(&p.app_id);
+                if visible && wanted {
+                    app_properties.entry(p.app_id).or_default().push(AppProperty {
+                        name: p.name,
+                        value: p.value,
+                        visibility: p.visibility,
+                    });
+                }
+            }
             views.push(DentryView { dentry, path, app_properties });
         }
         Ok(views)
@@ -466,8 +477,17 @@ impl FolderPaths {
         if let Some(known) = self.0.get(&key) {
             return Ok(known.clone());
         }
-        let names = drive.meta.folder_names(space_id, folder_id).await?;
-        let path = names.map(|names| names.iter().map(|n| format!("/{n}")).collect::<String>());
+        let path = match drive.cache.folder_paths.get(&key) {
+            Some(path) => Some(path),
+            None => {
+                let names = drive.meta.folder_names(space_id, folder_id).await?;
+                let path = names.map(|n| n.iter().map(|n| format!("/{n}")).collect::<String>());
+                if let Some(path) = &path {
+                    drive.cache.folder_paths.insert(key.clone(), path.clone());
+                }
+                path
+            }
+        };
         self.0.insert(key, path.clone());
         Ok(path)
     }
@@ -511,6 +531,7 @@ fn root_view(space: &SpaceRecord) -> DentryView {
             modifier_id: space.modifier_id.clone(),
             created_at: space.created_at,
             modified_at: space.modified_at,
+            app_properties: Vec::new(),
         },
         path: "/".to_string(),
         app_properties: BTreeMap::new(),

@@ -16,8 +16,7 @@ use orgdrive_blob::{SignatureError, SignedRequest, WriteError, Written};
 use orgdrive_meta::{PutDentry, PutOutcome, UploadPartRecord, UploadRecord};
 
 use crate::dentries::{
-    app_property_records, put_error, unknown_dentry, AppPropertyInput, ConflictStrategy,
-    DentryView, PropertyFilter,
+    app_property_records, put_error, unknown_dentry, AppPropertyInput, ConflictStrategy, DentryView,
 };
 use crate::ids::random_alnum;
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
@@ -510,7 +509,7 @@ impl Drive {
         if upload.multipart {
             let _ = self.blob.delete_prefix(&format!("parts/{upload_key}/")).await;
         }
-        self.view(op, stored, &PropertyFilter::default()).await
+        self.stored_view(op, stored).await
     }
 
     /// GetFileDownloadInfo: a signed GET URL for the file (or one of its versions).

@@ -114,7 +114,7 @@ pub trait DriveStore: Send + Sync + 'static {
     /// Bytes used by all spaces of the app.
     async fn app_used_bytes(&self, app_id: &str) -> MetaResult<i64>;
 
-    /// The dentry, whatever its status.
+    /// The dentry (with its app properties), whatever its status.
     async fn get_dentry(&self, space_id: &str, dentry_id: &str)
         -> MetaResult<Option<DentryRecord>>;
     /// The dentries among `dentry_ids` that exist in the space, in any order.
@@ -123,13 +123,6 @@ pub trait DriveStore: Send + Sync + 'static {
         space_id: &str,
         dentry_ids: &[String],
     ) -> MetaResult<Vec<DentryRecord>>;
-    /// The live child of `parent_id` named `name`.
-    async fn find_child(
-        &self,
-        space_id: &str,
-        parent_id: &str,
-        name: &str,
-    ) -> MetaResult<Option<DentryRecord>>;
     /// Names of the live folders from the root down to `folder_id` (empty for
     /// the root); `None` if it is not a live folder of the space.
     async fn folder_names(
@@ -155,8 +148,6 @@ pub trait DriveStore: Send + Sync + 'static {
         after: Option<&Cursor>,
         limit: u32,
     ) -> MetaResult<Vec<DentryRecord>>;
-    /// App properties of these dentries.
-    async fn app_properties(&self, dentry_ids: &[String]) -> MetaResult<Vec<AppPropertyRecord>>;
     async fn get_version(&self, dentry_id: &str, version: i64)
         -> MetaResult<Option<VersionRecord>>;
     /// Creates a dentry under the conflict rule; for files also consumes the

@@ -92,7 +92,7 @@ pub struct SpaceRecord {
 }
 
 /// A file or folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 pub struct DentryRecord {
     pub dentry_id: String,
     pub uuid: String,
@@ -113,6 +113,10 @@ pub struct DentryRecord {
     pub modifier_id: String,
     pub created_at: i64,
     pub modified_at: i64,
+    /// Every app's properties of this dentry, as read (writes take theirs
+    /// from [`PutDentry::app_properties`]).
+    #[serde(default)]
+    pub app_properties: Vec<AppPropertyRecord>,
 }
 
 impl DentryRecord {
@@ -134,7 +138,7 @@ pub struct VersionRecord {
 }
 
 /// One app property of a dentry, owned by `app_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct AppPropertyRecord {
     pub dentry_id: String,
     pub app_id: String,

@@ -163,6 +163,7 @@ fn file(id: &str, name: &str, size: i64) -> DentryRecord {
         modifier_id: "u".into(),
         created_at: 1,
         modified_at: 1,
+        app_properties: Vec::new(),
     }
 }
 

@@ -8,9 +8,9 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::{
-    AppPropertyRecord, BlobReference, ConsistencyScan, Cursor, CursorValue, DriveStore,
-    NameConflict, PutDentry, PutOutcome, SortKey, TreeNode, UploadPartRecord, UploadRecord,
-    UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
+    BlobReference, ConsistencyScan, Cursor, CursorValue, DriveStore, NameConflict, PutDentry,
+    PutOutcome, SortKey, TreeNode, UploadPartRecord, UploadRecord, UsageCheck, VersionRecord,
+    MAX_RENAME_COUNTER,
 };
 
 #[async_trait]
@@ -99,15 +99,8 @@ impl DriveStore for SqliteStore {
         space_id: &str,
         dentry_id: &str,
     ) -> MetaResult<Option<DentryRecord>> {
-        let sql =
-            format!("SELECT {DENTRY_COLUMNS} FROM dentries WHERE space_id = ? AND dentry_id = ?");
-        let row = sqlx::query(&sql)
-            .bind(space_id)
-            .bind(dentry_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(dentry_from_row).transpose().map_err(backend)
+        let ids = [dentry_id.to_string()];
+        Ok(self.get_dentries(space_id, &ids).await?.pop())
     }
 
     async fn get_dentries(
@@ -119,34 +112,15 @@ impl DriveStore for SqliteStore {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {DENTRY_COLUMNS} FROM dentries WHERE space_id = ? AND dentry_id IN ({})",
+            "SELECT json_group_array(json({DENTRY_JSON})) FROM dentries d \
+             WHERE d.space_id = ? AND d.dentry_id IN ({})",
             placeholders(dentry_ids.len())
         );
-        let mut query = sqlx::query(&sql).bind(space_id);
+        let mut query = sqlx::query_scalar::<_, Option<String>>(&sql).bind(space_id);
         for id in dentry_ids {
             query = query.bind(id);
         }
-        collect(query.fetch_all(&self.reader).await.map_err(backend)?, dentry_from_row)
-    }
-
-    async fn find_child(
-        &self,
-        space_id: &str,
-        parent_id: &str,
-        name: &str,
-    ) -> MetaResult<Option<DentryRecord>> {
-        let sql = format!(
-            "SELECT {DENTRY_COLUMNS} FROM dentries \
-             WHERE space_id = ? AND parent_id = ? AND name = ? AND status = 'NORMAL'"
-        );
-        let row = sqlx::query(&sql)
-            .bind(space_id)
-            .bind(parent_id)
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(dentry_from_row).transpose().map_err(backend)
+        dentries_from_json(query.fetch_one(&self.reader).await.map_err(backend)?)
     }
 
     async fn folder_names(
@@ -194,16 +168,10 @@ impl DriveStore for SqliteStore {
         after: Option<&Cursor>,
         limit: u32,
     ) -> MetaResult<Vec<DentryRecord>> {
-        let column = match key {
-            SortKey::ModifiedTime => "modified_at",
-            SortKey::CreateTime => "created_at",
-            SortKey::Name => "name",
-            SortKey::Size => "size",
-        };
-        let sql = keyset_sql("space_id = ? AND parent_id = ?", column, descending, after.is_some());
-        let query = sqlx::query(&sql).bind(space_id).bind(parent_id);
-        let rows = bind_cursor(query, after).bind(limit).fetch_all(&self.reader).await;
-        collect(rows.map_err(backend)?, dentry_from_row)
+        let sql = keyset_sql("space_id = ? AND parent_id = ?", key, descending, after.is_some());
+        let query = sqlx::query_scalar(&sql).bind(space_id).bind(parent_id);
+        let page = bind_cursor(query, after).bind(limit).fetch_one(&self.reader).await;
+        sorted_page(dentries_from_json(page.map_err(backend)?)?, key, descending)
     }
 
     async fn list_space(
@@ -213,35 +181,11 @@ impl DriveStore for SqliteStore {
         after: Option<&Cursor>,
         limit: u32,
     ) -> MetaResult<Vec<DentryRecord>> {
-        let sql = keyset_sql("space_id = ?", "modified_at", descending, after.is_some());
-        let query = sqlx::query(&sql).bind(space_id);
-        let rows = bind_cursor(query, after).bind(limit).fetch_all(&self.reader).await;
-        collect(rows.map_err(backend)?, dentry_from_row)
-    }
-
-    async fn app_properties(&self, dentry_ids: &[String]) -> MetaResult<Vec<AppPropertyRecord>> {
-        if dentry_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT dentry_id, app_id, name, value, visibility FROM app_properties \
-             WHERE dentry_id IN ({}) ORDER BY dentry_id, app_id, name",
-            placeholders(dentry_ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in dentry_ids {
-            query = query.bind(id);
-        }
-        let rows = query.fetch_all(&self.reader).await.map_err(backend)?;
-        collect(rows, |row| {
-            Ok(AppPropertyRecord {
-                dentry_id: row.try_get("dentry_id")?,
-                app_id: row.try_get("app_id")?,
-                name: row.try_get("name")?,
-                value: row.try_get("value")?,
-                visibility: row.try_get("visibility")?,
-            })
-        })
+        let key = SortKey::ModifiedTime;
+        let sql = keyset_sql("space_id = ?", key, descending, after.is_some());
+        let query = sqlx::query_scalar(&sql).bind(space_id);
+        let page = bind_cursor(query, after).bind(limit).fetch_one(&self.reader).await;
+        sorted_page(dentries_from_json(page.map_err(backend)?)?, key, descending)
     }
 
     async fn get_version(
@@ -556,18 +500,55 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-/// A keyset page: live rows matching `filter`, ordered by (`column`, dentry_id).
-fn keyset_sql(filter: &str, column: &str, descending: bool, has_cursor: bool) -> String {
+fn sort_column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::ModifiedTime => "modified_at",
+        SortKey::CreateTime => "created_at",
+        SortKey::Name => "name",
+        SortKey::Size => "size",
+    }
+}
+
+/// A keyset page as one JSON array: live rows matching `filter`, ordered by
+/// (key, dentry_id).
+fn keyset_sql(filter: &str, key: SortKey, descending: bool, has_cursor: bool) -> String {
+    let column = sort_column(key);
     let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
     let after =
         if has_cursor { format!("AND ({column}, dentry_id) {cmp} (?, ?)") } else { String::new() };
     format!(
-        "SELECT {DENTRY_COLUMNS} FROM dentries WHERE {filter} AND status = 'NORMAL' {after} \
-         ORDER BY {column} {dir}, dentry_id {dir} LIMIT ?"
+        "SELECT json_group_array(json(page.item)) FROM ( \
+             SELECT {DENTRY_JSON} AS item FROM dentries d \
+             WHERE {filter} AND status = 'NORMAL' {after} \
+             ORDER BY {column} {dir}, dentry_id {dir} LIMIT ?) page"
     )
 }
 
-type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+/// The page in its keyset order (an aggregate need not keep the subquery's).
+fn sorted_page(
+    mut page: Vec<DentryRecord>,
+    key: SortKey,
+    descending: bool,
+) -> MetaResult<Vec<DentryRecord>> {
+    page.sort_by(|a, b| {
+        let by_key = match key {
+            SortKey::ModifiedTime => a.modified_at.cmp(&b.modified_at),
+            SortKey::CreateTime => a.created_at.cmp(&b.created_at),
+            SortKey::Name => a.name.cmp(&b.name),
+            SortKey::Size => a.size.cmp(&b.size),
+        };
+        let order = by_key.then_with(|| a.dentry_id.cmp(&b.dentry_id));
+        if descending {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+    Ok(page)
+}
+
+type Query<'q> =
+    sqlx::query::QueryScalar<'q, sqlx::Sqlite, Option<String>, sqlx::sqlite::SqliteArguments<'q>>;
 
 fn bind_cursor<'q>(query: Query<'q>, after: Option<&'q Cursor>) -> Query<'q> {
     match after {

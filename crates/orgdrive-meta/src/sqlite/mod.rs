@@ -214,5 +214,27 @@ pub(super) fn dentry_from_row(row: &SqliteRow) -> Result<DentryRecord, sqlx::Err
         modifier_id: row.try_get("modifier_id")?,
         created_at: row.try_get("created_at")?,
         modified_at: row.try_get("modified_at")?,
+        app_properties: Vec::new(),
     })
+}
+
+/// One dentry as a JSON object, with its app properties: reads return whole
+/// pages as one JSON value, so the rows do not cross the connection's thread
+/// boundary one by one.
+pub(super) const DENTRY_JSON: &str = "json_object('dentry_id', d.dentry_id, 'uuid', d.uuid, \
+     'space_id', d.space_id, 'parent_id', d.parent_id, 'kind', d.kind, 'name', d.name, \
+     'size', d.size, 'version', d.version, 'status', d.status, 'blob_key', d.blob_key, \
+     'creator_id', d.creator_id, 'modifier_id', d.modifier_id, 'created_at', d.created_at, \
+     'modified_at', d.modified_at, 'app_properties', json((SELECT json_group_array(json_object( \
+     'dentry_id', p.dentry_id, 'app_id', p.app_id, 'name', p.name, 'value', p.value, \
+     'visibility', p.visibility)) FROM app_properties p WHERE p.dentry_id = d.dentry_id)))";
+
+/// Parses a JSON array of [`DENTRY_JSON`] objects.
+pub(super) fn dentries_from_json(json: Option<String>) -> MetaResult<Vec<DentryRecord>> {
+    match json {
+        None => Ok(Vec::new()),
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| MetaError::Backend(format!("dentry JSON: {e}")))
+        }
+    }
 }
