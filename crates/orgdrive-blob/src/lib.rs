@@ -47,6 +47,19 @@ pub struct Written {
 /// Bytes handed to the store at once: large writes, few syscalls.
 const WRITE_CHUNK: usize = 4 << 20;
 
+/// Fsyncs a directory, so that entries created or renamed in it are durable.
+async fn fsync_dir(path: PathBuf) -> Result<(), BlobError> {
+    tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_all())
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r)
+        .map_err(|e| {
+            BlobError(
+                opendal::Error::new(ErrorKind::Unexpected, "syncing a directory").set_source(e),
+            )
+        })
+}
+
 /// An object found by [`BlobStore::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -84,22 +97,15 @@ impl BlobStore {
         Ok(BlobStore { op: Operator::new(services::Memory::default())?.finish(), sync_root: None })
     }
 
-    /// Fsyncs the directories from `key`'s parent up to the root.
+    /// Fsyncs the directories from `key`'s parent up to, not including, the
+    /// root's children's parent: the top-level folders (`objects/`, `parts/`)
+    /// exist from the start (see [`BlobStore::prepare`]), deeper ones may have
+    /// been created by this write.
     async fn sync_dirs(&self, key: &str) -> Result<(), BlobError> {
         let Some(root) = &self.sync_root else { return Ok(()) };
         let mut dir = root.join(key);
-        while dir.pop() && dir.starts_with(root) {
-            let path = dir.clone();
-            tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_all())
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))
-                .and_then(|r| r)
-                .map_err(|e| {
-                    BlobError(
-                        opendal::Error::new(ErrorKind::Unexpected, "syncing a directory")
-                            .set_source(e),
-                    )
-                })?;
+        while dir.pop() && dir.starts_with(root) && dir != *root {
+            fsync_dir(dir.clone()).await?;
         }
         Ok(())
     }
@@ -108,6 +114,19 @@ impl BlobStore {
     pub async fn check(&self) -> Result<(), BlobError> {
         self.op.check().await?;
         Ok(())
+    }
+
+    /// Creates the top-level folders (e.g. `objects/`) and, on a durable
+    /// filesystem store, makes their creation durable once, so that writes
+    /// need not fsync the root again.
+    pub async fn prepare(&self, folders: &[&str]) -> Result<(), BlobError> {
+        for folder in folders {
+            self.op.create_dir(folder).await?;
+        }
+        match &self.sync_root {
+            Some(root) => fsync_dir(root.clone()).await,
+            None => Ok(()),
+        }
     }
 
     /// Streams `source` into object `key`, refusing more than `limit` bytes;

@@ -92,6 +92,9 @@ impl Drive {
     ) -> DriveResult<Drive> {
         let node = meta.register_node(now_ms()).await?;
         blob.check().await.map_err(|e| DriveError::Internal(e.to_string()))?;
+        blob.prepare(&["objects/", "parts/"])
+            .await
+            .map_err(|e| DriveError::Internal(e.to_string()))?;
         let presigner = Presigner::new(&options.signing_key);
         let ids = Arc::new(ids::IdGenerator::new(node));
         let cache = Arc::new(cache::ReadCache::new());

@@ -62,6 +62,8 @@ impl SqliteStore {
                 SqliteSynchronous::Normal
             })
             .foreign_keys(true)
+            // Savepoint journals in memory: group commit opens one per write.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(10));
         let mut write_conn: SqliteConnection = connect.connect().await.map_err(backend)?;
         sqlx::migrate!("./migrations/sqlite")
