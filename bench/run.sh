@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# orgdrive speed and durability harness: one command that builds everything in
+# release mode, installs nginx if missing, measures orgdrive against this
+# machine's own ceilings (bare axum, raw SQLite, nginx) and writes the
+# "Harness" section of bench/RESULTS.md (raw figures: bench/results/harness.jsonl).
+#
+#   bash bench/run.sh [--runs 3] [--quick] [harness.py options...]
+#
+#   --runs N      runs of every measurement (default 3; min/median/max reported)
+#   --quick       smoke test: 1 run, 2 s points, 256 MiB transfer, 100k-entry folder;
+#                 prints the section instead of writing RESULTS.md
+#   --orgdrive BIN --revision REV
+#                 measure this prebuilt orgdrive binary instead of building the tree
+#                 (e.g. a clean commit while the working tree has uncommitted edits)
+#   other options go to bench/harness.py (--duration S, --big-mib N, --entries N,
+#   --results FILE, --keep); see `python3 bench/harness.py --help`.
+#
+# Environment: CARGO_TARGET_DIR (orgdrive; default $HOME/.cache/orgdrive/target),
+# BENCH_TARGET_DIR (loadgen, baseline-axum; default $HOME/.cache/orgdrive/bench-target),
+# TMPDIR (temp dir: data dirs, SQLite baseline, nginx root; needs ~4 GiB free),
+# ORGDRIVE_LOG (server log filter, default warn).
+# Needs cargo, curl, python3; apt-get (root) if nginx is missing.
+set -euo pipefail
+
+STARTED="$(date +%s.%N)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH="$ROOT/bench"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/orgdrive/target}"
+BENCH_TARGET_DIR="${BENCH_TARGET_DIR:-$HOME/.cache/orgdrive/bench-target}"
+COMMAND="bash bench/run.sh${*:+ $*}"
+
+log() { printf '[run.sh] %s\n' "$*" >&2; }
+die() { printf '[run.sh] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---- nginx ------------------------------------------------------------------------
+if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+    log "installing nginx from Debian (nginx-light)"
+    command -v apt-get >/dev/null || die "nginx is missing and there is no apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nginx-light >/dev/null || apt-get install -y -qq nginx >/dev/null
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+"$NGINX" -V 2>&1 | grep -q -- --with-http_dav_module || die "$NGINX has no dav module (needed for the PUT baseline)"
+
+# ---- builds ---------------------------------------------------------------------------
+ORGDRIVE_BIN="" REV=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[$i]}" in
+        --orgdrive) ORGDRIVE_BIN="${args[$((i + 1))]:-}" ;;
+        --revision) REV="${args[$((i + 1))]:-}" ;;
+    esac
+done
+if [[ -n "$ORGDRIVE_BIN" ]]; then
+    [[ -x "$ORGDRIVE_BIN" ]] || die "--orgdrive $ORGDRIVE_BIN is not an executable"
+    log "using the prebuilt $ORGDRIVE_BIN (no orgdrive build)"
+    REV="${REV:-unknown (prebuilt binary)}"
+else
+    log "building orgdrive (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+    (cd "$ROOT" && cargo build --release --bin orgdrive)
+    ORGDRIVE_BIN="$CARGO_TARGET_DIR/release/orgdrive"
+fi
+log "building loadgen and baseline-axum (target dir $BENCH_TARGET_DIR)"
+CARGO_TARGET_DIR="$BENCH_TARGET_DIR" cargo build --release --manifest-path "$BENCH/loadgen/Cargo.toml"
+CARGO_TARGET_DIR="$BENCH_TARGET_DIR" cargo build --release --manifest-path "$BENCH/baseline-axum/Cargo.toml"
+
+if [[ -z "$REV" ]]; then
+    REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    if [[ "$REV" != unknown && -n "$(git -C "$ROOT" status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]]; then
+        REV="$REV+dirty"
+    fi
+fi
+
+# Private copies: other sessions may rebuild the shared target dirs during the run.
+BIN="$(mktemp -d "${TMPDIR:-/tmp}/orgdrive-harness-bin.XXXXXX")"
+trap 'rm -rf "$BIN"' EXIT
+cp "$ORGDRIVE_BIN" "$BENCH_TARGET_DIR/release/loadgen" \
+   "$BENCH_TARGET_DIR/release/baseline-axum" "$BIN/"
+
+log "orgdrive $REV; measuring"
+python3 "$BENCH/harness.py" "$@" --orgdrive "$BIN/$(basename "$ORGDRIVE_BIN")" --loadgen "$BIN/loadgen" \
+    --axum "$BIN/baseline-axum" --nginx "$NGINX" --revision "$REV" \
+    --command "$COMMAND" --started "$STARTED"
