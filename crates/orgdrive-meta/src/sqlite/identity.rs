@@ -151,21 +151,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn delete_app(&self, corp_id: &str, app_id: &str) -> MetaResult<bool> {
-        let corp_id = corp_id.to_string();
-        let app_id = app_id.to_string();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query("DELETE FROM apps WHERE corp_id = ? AND app_id = ?")
-                        .bind(&corp_id)
-                        .bind(&app_id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(classify_delete)?;
-                    Ok(done.rows_affected() == 1)
-                })
-            })
-            .await
+        self.delete_one("DELETE FROM apps WHERE corp_id = ? AND app_id = ?", corp_id, app_id).await
     }
 
     async fn insert_user(&self, user: &UserRecord) -> MetaResult<()> {
@@ -213,20 +199,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn delete_user(&self, corp_id: &str, union_id: &str) -> MetaResult<bool> {
-        let corp_id = corp_id.to_string();
-        let union_id = union_id.to_string();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query("DELETE FROM users WHERE corp_id = ? AND union_id = ?")
-                        .bind(&corp_id)
-                        .bind(&union_id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(classify_delete)?;
-                    Ok(done.rows_affected() == 1)
-                })
-            })
+        self.delete_one("DELETE FROM users WHERE corp_id = ? AND union_id = ?", corp_id, union_id)
             .await
     }
 
@@ -264,20 +237,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn delete_dept(&self, corp_id: &str, dept_id: &str) -> MetaResult<bool> {
-        let corp_id = corp_id.to_string();
-        let dept_id = dept_id.to_string();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query("DELETE FROM depts WHERE corp_id = ? AND dept_id = ?")
-                        .bind(&corp_id)
-                        .bind(&dept_id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(classify_delete)?;
-                    Ok(done.rows_affected() == 1)
-                })
-            })
+        self.delete_one("DELETE FROM depts WHERE corp_id = ? AND dept_id = ?", corp_id, dept_id)
             .await
     }
 
@@ -413,6 +373,27 @@ impl IdentityStore for SqliteStore {
                         .await
                         .map_err(backend)?;
                     Ok(done.rows_affected())
+                })
+            })
+            .await
+    }
+}
+
+impl SqliteStore {
+    /// A `DELETE` with two parameters, as a write job; true if a row went,
+    /// `InUse` if a restricting reference kept it.
+    async fn delete_one(&self, sql: &'static str, first: &str, second: &str) -> MetaResult<bool> {
+        let (first, second) = (first.to_string(), second.to_string());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query(sql)
+                        .bind(&first)
+                        .bind(&second)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(classify_delete)?;
+                    Ok(done.rows_affected() == 1)
                 })
             })
             .await
