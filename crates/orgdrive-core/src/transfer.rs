@@ -388,7 +388,11 @@ impl Drive {
             md5: written.md5.clone(),
         };
         if !self.meta.record_upload_part(&upload_key, &part_record).await? {
-            let _ = self.blob.delete(object_key).await;
+            // A part nobody will read can go. A single upload's object may be
+            // the content a concurrent commit just made a file of: keep it.
+            if part > 0 {
+                let _ = self.blob.delete(object_key).await;
+            }
             return Err(bad_upload_key("the upload was committed or expired meanwhile"));
         }
         Ok(written)
