@@ -40,6 +40,11 @@ step "Node SDK smoke test (tests/sdk-node)"
 (cd tests/sdk-node && npm ci --no-audit --no-fund --loglevel=error && node --test)
 
 step "schemathesis against GET /openapi.json (tests/schemathesis)"
+# CI replays one seed so that a landing never hangs on a lucky draw; run it
+# without CI (or with SCHEMATHESIS_SEED=<other>) to explore new inputs.
+if [ -n "${CI:-}" ]; then
+  export SCHEMATHESIS_SEED="${SCHEMATHESIS_SEED:-212974955326160642193251165273072592699}"
+fi
 bash tests/schemathesis/run.sh
 
 step "Python virtualenv with the official DingTalk SDK"
