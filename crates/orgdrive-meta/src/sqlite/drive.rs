@@ -68,12 +68,8 @@ impl DriveStore for SqliteStore {
     }
 
     async fn get_space(&self, space_id: &str) -> MetaResult<Option<SpaceRecord>> {
-        let row = sqlx::query(&format!("SELECT {SPACE_COLUMNS} FROM spaces WHERE space_id = ?"))
-            .bind(space_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(space_from_row).transpose().map_err(backend)
+        let sql = format!("SELECT {SPACE_COLUMNS} FROM spaces WHERE space_id = ?");
+        self.read_one(&sql, &[space_id], space_from_row).await
     }
 
     async fn org_used_bytes(&self, corp_id: &str) -> MetaResult<i64> {

@@ -62,12 +62,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn get_org(&self, corp_id: &str) -> MetaResult<Option<OrgRecord>> {
-        let row = sqlx::query("SELECT * FROM orgs WHERE corp_id = ?")
-            .bind(corp_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(org_from_row).transpose().map_err(backend)
+        self.read_one("SELECT * FROM orgs WHERE corp_id = ?", &[corp_id], org_from_row).await
     }
 
     async fn list_orgs(&self) -> MetaResult<Vec<OrgRecord>> {
@@ -133,12 +128,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn get_app_by_key(&self, app_key: &str) -> MetaResult<Option<AppRecord>> {
-        let row = sqlx::query("SELECT * FROM apps WHERE app_key = ?")
-            .bind(app_key)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(app_from_row).transpose().map_err(backend)
+        self.read_one("SELECT * FROM apps WHERE app_key = ?", &[app_key], app_from_row).await
     }
 
     async fn list_apps(&self, corp_id: &str) -> MetaResult<Vec<AppRecord>> {
@@ -179,13 +169,8 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn get_user(&self, corp_id: &str, union_id: &str) -> MetaResult<Option<UserRecord>> {
-        let row = sqlx::query("SELECT * FROM users WHERE corp_id = ? AND union_id = ?")
-            .bind(corp_id)
-            .bind(union_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(user_from_row).transpose().map_err(backend)
+        let sql = "SELECT * FROM users WHERE corp_id = ? AND union_id = ?";
+        self.read_one(sql, &[corp_id, union_id], user_from_row).await
     }
 
     async fn list_users(&self, corp_id: &str) -> MetaResult<Vec<UserRecord>> {

@@ -80,6 +80,21 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
+    /// The row (if any) that `sql` finds with these text parameters, mapped.
+    pub(super) async fn read_one<T>(
+        &self,
+        sql: &str,
+        params: &[&str],
+        map: fn(&SqliteRow) -> Result<T, sqlx::Error>,
+    ) -> MetaResult<Option<T>> {
+        let mut query = sqlx::query(sql);
+        for param in params {
+            query = query.bind(*param);
+        }
+        let row = query.fetch_optional(&self.reader).await.map_err(backend)?;
+        row.as_ref().map(map).transpose().map_err(backend)
+    }
+
     /// Finishes queued writes, then closes the connections.
     pub async fn close(&self) {
         self.writer.close().await;
