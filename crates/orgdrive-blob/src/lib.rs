@@ -5,6 +5,11 @@
 //!
 //! `presign` signs and verifies the URLs through which clients PUT and GET
 //! objects on orgdrive's own blob route.
+//!
+//! Object keys are confined to the store's root: every method refuses, before
+//! any storage access, a key that is absolute, has an empty, `.` or `..`
+//! segment, or holds anything but ASCII letters, digits, `-`, `_`, `.` and
+//! `/` (so no `\`, NUL, `%` or other escape can reach the filesystem).
 
 mod presign;
 
@@ -44,6 +49,28 @@ pub struct Written {
     pub md5: Option<String>,
 }
 
+/// Whether `key` (an object, or a prefix ending in `/`) stays inside the root.
+pub fn is_confined_key(key: &str) -> bool {
+    let body = key.strip_suffix('/').unwrap_or(key);
+    !body.is_empty()
+        && body.len() <= 1024
+        && body.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+}
+
+/// Refuses keys that could leave the root (see the module doc).
+fn confined(key: &str) -> Result<&str, BlobError> {
+    if is_confined_key(key) {
+        Ok(key)
+    } else {
+        Err(BlobError(opendal::Error::new(ErrorKind::PermissionDenied, "object key refused")))
+    }
+}
+
 /// Bytes handed to the store at once: large writes, few syscalls.
 const WRITE_CHUNK: usize = 4 << 20;
 
@@ -76,6 +103,8 @@ pub struct BlobStore {
     /// Filesystem stores: the root, whose directories are fsynced after each
     /// write so that a renamed-into-place object survives power loss.
     sync_root: Option<PathBuf>,
+    /// Filesystem stores: the root (for free-space checks).
+    local_root: Option<PathBuf>,
 }
 
 impl BlobStore {
@@ -89,12 +118,17 @@ impl BlobStore {
             .root(&root.to_string_lossy())
             .atomic_write_dir(&root.join(".incoming").to_string_lossy());
         let sync_root = durable.then(|| root.to_path_buf());
-        Ok(BlobStore { op: Operator::new(builder)?.finish(), sync_root })
+        let local_root = Some(root.to_path_buf());
+        Ok(BlobStore { op: Operator::new(builder)?.finish(), sync_root, local_root })
     }
 
     /// A store keeping objects in process memory (tests, demos).
     pub fn memory() -> Result<BlobStore, BlobError> {
-        Ok(BlobStore { op: Operator::new(services::Memory::default())?.finish(), sync_root: None })
+        Ok(BlobStore {
+            op: Operator::new(services::Memory::default())?.finish(),
+            sync_root: None,
+            local_root: None,
+        })
     }
 
     /// Fsyncs the directories from `key`'s parent up to, not including, the
@@ -108,6 +142,19 @@ impl BlobStore {
             fsync_dir(dir.clone()).await?;
         }
         Ok(())
+    }
+
+    /// Bytes available to unprivileged writers on the filesystem holding the
+    /// store; `None` for stores without a local filesystem.
+    pub fn free_bytes(&self) -> Result<Option<u64>, BlobError> {
+        let Some(root) = &self.local_root else { return Ok(None) };
+        let stat = rustix::fs::statvfs(root).map_err(|e| {
+            BlobError(
+                opendal::Error::new(ErrorKind::Unexpected, "reading free disk space")
+                    .set_source(std::io::Error::from(e)),
+            )
+        })?;
+        Ok(Some(stat.f_bavail.saturating_mul(stat.f_frsize)))
     }
 
     /// Checks that the store answers (used at startup).
@@ -141,6 +188,7 @@ impl BlobStore {
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
     {
+        let key = confined(key)?;
         let mut writer =
             self.op.writer_with(key).chunk(WRITE_CHUNK).await.map_err(BlobError::from)?;
         let mut digest = md5.then(Md5::new);
@@ -180,6 +228,10 @@ impl BlobStore {
         dest: &str,
         md5: bool,
     ) -> Result<Written, BlobError> {
+        for source in sources {
+            confined(source)?;
+        }
+        let dest = confined(dest)?;
         let mut writer = self.op.writer_with(dest).chunk(WRITE_CHUNK).await?;
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
@@ -208,9 +260,10 @@ impl BlobStore {
         Ok(Written { size, md5: digest.map(|d| hex::encode(d.finalize())) })
     }
 
-    /// Size of the object, or `None` if it does not exist.
+    /// Size of the object, or `None` if it does not exist (or is a directory).
     pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        match self.op.stat(key).await {
+        match self.op.stat(confined(key)?).await {
+            Ok(meta) if meta.is_dir() => Ok(None),
             Ok(meta) => Ok(Some(meta.content_length())),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
@@ -223,13 +276,13 @@ impl BlobStore {
         key: &str,
         range: Range<u64>,
     ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static, BlobError> {
-        let reader = self.op.reader_with(key).chunk(1 << 20).await?;
+        let reader = self.op.reader_with(confined(key)?).chunk(1 << 20).await?;
         Ok(reader.into_bytes_stream(range).await?.into_stream())
     }
 
     /// Every object under `prefix` (recursively), with its size and age.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
-        let entries = match self.op.list_with(prefix).recursive(true).await {
+        let entries = match self.op.list_with(confined(prefix)?).recursive(true).await {
             Ok(entries) => entries,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
@@ -255,12 +308,12 @@ impl BlobStore {
 
     /// Removes the object (no error if it is already gone).
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        Ok(self.op.delete(key).await?)
+        Ok(self.op.delete(confined(key)?).await?)
     }
 
     /// Removes every object under `prefix` (which must end with `/`).
     pub async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
-        Ok(self.op.remove_all(prefix).await?)
+        Ok(self.op.remove_all(confined(prefix)?).await?)
     }
 }
 
@@ -310,6 +363,38 @@ mod tests {
             Err(WriteError::Source(_))
         ));
         assert_eq!(store.size("cut").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn keys_cannot_leave_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), b"s3cr3t").unwrap();
+        let store = BlobStore::filesystem(&dir.path().join("blobs"), false).unwrap();
+        store.prepare(&["objects/"]).await.unwrap();
+        for key in [
+            "../secret",
+            "objects/../../secret",
+            "/etc/hostname",
+            "objects/./x",
+            "objects//x",
+            "objects\\..\\x",
+            "objects/x\0",
+            "%2e%2e/secret",
+            "",
+            "/",
+        ] {
+            assert!(!is_confined_key(key), "{key:?}");
+            assert!(store.size(key).await.is_err(), "{key:?}");
+            assert!(store.read(key, 0..1).await.is_err(), "{key:?}");
+            assert!(store.delete(key).await.is_err(), "{key:?}");
+            assert!(store.write_stream(key, chunks(&[b"x"]), None, false).await.is_err());
+        }
+        assert!(dir.path().join("secret").exists());
+        // A directory is not an object.
+        assert_eq!(store.size("objects").await.unwrap(), None);
+        assert!(is_confined_key("objects/") && is_confined_key("parts/k/1-x"));
+        assert!(store.free_bytes().unwrap().unwrap() > 0);
+        assert_eq!(BlobStore::memory().unwrap().free_bytes().unwrap(), None);
     }
 
     #[tokio::test]

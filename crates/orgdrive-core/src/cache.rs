@@ -9,6 +9,10 @@
 //!   (folders are not renamed or moved yet; when they are, those writes must
 //!   drop this cache).
 //!
+//! Each cache is bounded by the bytes it holds (keys and values weighed by
+//! their lengths), not by its number of entries, so long ids or deep paths
+//! cannot grow it past its budget.
+//!
 //! Writes made through this node invalidate what they change at once
 //! (commits drop their space; deleting an org, app or user drops every
 //! caller and org), so a client never reads its own write stale. Writes made
@@ -24,7 +28,15 @@ use orgdrive_meta::{Caller, OrgRecord, SpaceRecord};
 pub const IDENTITY_TTL: Duration = Duration::from_secs(5);
 /// Longest a space lookup (and its `usedQuota`) is reused.
 pub const SPACE_TTL: Duration = Duration::from_secs(1);
-const CAPACITY: u64 = 100_000;
+/// Bytes each cache may hold (approximately: the lengths of keys and values).
+const BUDGET_BYTES: u64 = 32 << 20;
+/// What an entry costs beyond its strings (the records' fixed fields, moka's own).
+const ENTRY_OVERHEAD: usize = 256;
+
+fn weight(strings: &[&str]) -> u32 {
+    let bytes = ENTRY_OVERHEAD + strings.iter().map(|s| s.len()).sum::<usize>();
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
 
 pub(crate) struct ReadCache {
     pub callers: Cache<(String, String), Caller>,
@@ -36,11 +48,33 @@ pub(crate) struct ReadCache {
 impl ReadCache {
     pub fn new() -> ReadCache {
         ReadCache {
-            callers: Cache::builder().max_capacity(CAPACITY).time_to_live(IDENTITY_TTL).build(),
-            orgs: Cache::builder().max_capacity(CAPACITY).time_to_live(IDENTITY_TTL).build(),
-            spaces: Cache::builder().max_capacity(CAPACITY).time_to_live(SPACE_TTL).build(),
+            callers: Cache::builder()
+                .max_capacity(BUDGET_BYTES)
+                .weigher(|(token, union_id): &(String, String), caller: &Caller| {
+                    let scopes: usize = caller.app.scopes.iter().map(String::len).sum();
+                    let user = caller.user.as_ref().map_or(0, |u| u.name.len() + u.user_id.len());
+                    weight(&[token, union_id, &caller.app.name])
+                        .saturating_add((scopes + user) as u32)
+                })
+                .time_to_live(IDENTITY_TTL)
+                .build(),
+            orgs: Cache::builder()
+                .max_capacity(BUDGET_BYTES)
+                .weigher(|id: &String, org: &OrgRecord| weight(&[id, &org.name]))
+                .time_to_live(IDENTITY_TTL)
+                .build(),
+            spaces: Cache::builder()
+                .max_capacity(BUDGET_BYTES)
+                .weigher(|id: &String, space: &SpaceRecord| {
+                    weight(&[id, space.name.as_deref().unwrap_or_default(), &space.scene_id])
+                })
+                .time_to_live(SPACE_TTL)
+                .build(),
             folder_paths: Cache::builder()
-                .max_capacity(CAPACITY)
+                .max_capacity(BUDGET_BYTES)
+                .weigher(|(space, folder): &(String, String), path: &String| {
+                    weight(&[space, folder, path])
+                })
                 .time_to_live(IDENTITY_TTL)
                 .build(),
         }

@@ -258,12 +258,14 @@ impl Drive {
         let strategy = ConflictStrategy::parse(input.conflict_strategy.as_deref())?;
         let properties = app_property_records(&op.app.app_id, &input.app_properties)?;
         let space = self.space_for(op, space_id).await?;
+        self.check_placement(&space.space_id, parent_id, &name).await?;
         let folder = self.new_dentry(op, &space.space_id, parent_id, &name, "FOLDER");
         let put = PutDentry {
             conflict: strategy.for_store(&name, true),
             dentry: folder,
             corp_id: space.corp_id.clone(),
             upload_key: None,
+            upload_objects: Vec::new(),
             app_properties: properties,
         };
         let stored = match self.meta.put_dentry(&put).await {
@@ -477,19 +479,44 @@ impl FolderPaths {
         if let Some(known) = self.0.get(&key) {
             return Ok(known.clone());
         }
-        let path = match drive.cache.folder_paths.get(&key) {
-            Some(path) => Some(path),
-            None => {
-                let names = drive.meta.folder_names(space_id, folder_id).await?;
-                let path = names.map(|n| n.iter().map(|n| format!("/{n}")).collect::<String>());
-                if let Some(path) = &path {
-                    drive.cache.folder_paths.insert(key.clone(), path.clone());
-                }
-                path
-            }
-        };
+        let path = drive.folder_path(space_id, folder_id).await?;
         self.0.insert(key, path.clone());
         Ok(path)
+    }
+}
+
+impl Drive {
+    /// The folder's path (`/a/b`, `""` for the root) through the path cache;
+    /// `None` if it is not a live folder of the space.
+    pub(crate) async fn folder_path(
+        &self,
+        space_id: &str,
+        folder_id: &str,
+    ) -> DriveResult<Option<String>> {
+        let key = (space_id.to_string(), folder_id.to_string());
+        if let Some(path) = self.cache.folder_paths.get(&key) {
+            return Ok(Some(path));
+        }
+        let names = self.meta.folder_names(space_id, folder_id).await?;
+        let path = names.map(|n| n.iter().map(|n| format!("/{n}")).collect::<String>());
+        if let Some(path) = &path {
+            self.cache.folder_paths.insert(key, path.clone());
+        }
+        Ok(path)
+    }
+
+    /// Refuses a new dentry past the depth or path-length limit. An unknown
+    /// parent passes here: the store's transaction reports it.
+    pub(crate) async fn check_placement(
+        &self,
+        space_id: &str,
+        parent_id: &str,
+        name: &str,
+    ) -> DriveResult<()> {
+        match self.folder_path(space_id, parent_id).await? {
+            Some(parent_path) => names::check_placement(&parent_path, name),
+            None => Ok(()),
+        }
     }
 }
 

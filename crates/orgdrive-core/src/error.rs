@@ -38,6 +38,15 @@ pub enum DriveError {
     /// The record is still in use and cannot be deleted (admin plane).
     #[error("{0}")]
     InUse(String),
+    /// A blob URL path that names no object orgdrive serves (404).
+    #[error("{0}")]
+    ObjectNotFound(String),
+    /// The space or app has as many open uploads as allowed.
+    #[error("{0}")]
+    TooManyUploads(String),
+    /// Free disk space is below the configured floor: uploads are refused.
+    #[error("{0}")]
+    DiskFull(String),
     /// Something broke on our side.
     #[error("{0}")]
     Internal(String),

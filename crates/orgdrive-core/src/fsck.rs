@@ -1,6 +1,7 @@
 //! Consistency check (`orgdrive fsck`): every file's content exists with its
-//! recorded size, no content object is left unreferenced (beyond the upload
-//! grace period), byte counters equal the sums they summarise, trees have no
+//! recorded size, no content object is left unreferenced (beyond a grace
+//! period for writes in flight), byte counters — committed and reserved —
+//! equal the sums they summarise, trees have no
 //! orphans or cycles, live names are unique among siblings. `repair` fixes
 //! what is safe to fix: counters are recomputed and unreferenced objects
 //! deleted; missing content and broken trees are reported, never guessed at.
@@ -8,8 +9,11 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::transfer::SWEEP_GRACE_SECS;
 use crate::{now_ms, Drive, DriveError, DriveResult};
+
+/// Default age below which an unreferenced object is not reported: it may
+/// belong to a PUT or a commit in flight.
+pub const FSCK_GRACE_SECS: i64 = 600;
 
 /// One inconsistency.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +23,8 @@ pub enum Problem {
     UnreferencedObject { key: String, size: u64 },
     SpaceUsage { space_id: String, recorded: i64, actual: i64 },
     OrgUsage { corp_id: String, recorded: i64, actual: i64 },
+    SpaceReserved { space_id: String, recorded: i64, actual: i64 },
+    OrgReserved { corp_id: String, recorded: i64, actual: i64 },
     Orphan { dentry_id: String, parent_id: String },
     Cycle { dentry_id: String },
     DuplicateName { space_id: String, parent_id: String, name: String },
@@ -32,7 +38,13 @@ impl Problem {
             Problem::UnreferencedObject { .. }
                 | Problem::SpaceUsage { .. }
                 | Problem::OrgUsage { .. }
+                | Problem::SpaceReserved { .. }
+                | Problem::OrgReserved { .. }
         )
+    }
+
+    fn is_counter(&self) -> bool {
+        self.repairable() && !matches!(self, Problem::UnreferencedObject { .. })
     }
 }
 
@@ -54,6 +66,12 @@ impl fmt::Display for Problem {
             }
             Problem::OrgUsage { corp_id, recorded, actual } => {
                 write!(f, "org {corp_id}: used {recorded}, its spaces add up to {actual}")
+            }
+            Problem::SpaceReserved { space_id, recorded, actual } => {
+                write!(f, "space {space_id}: {recorded} bytes reserved, its uploads hold {actual}")
+            }
+            Problem::OrgReserved { corp_id, recorded, actual } => {
+                write!(f, "org {corp_id}: {recorded} bytes reserved, its spaces hold {actual}")
             }
             Problem::Orphan { dentry_id, parent_id } => {
                 write!(f, "dentry {dentry_id}: parent {parent_id} is not a folder of its space")
@@ -91,8 +109,9 @@ fn internal(e: impl fmt::Display) -> DriveError {
 
 impl Drive {
     /// Checks the stores against each other; with `repair`, fixes counters and
-    /// removes unreferenced objects older than the upload grace period.
-    pub async fn fsck(&self, repair: bool) -> DriveResult<FsckReport> {
+    /// removes unreferenced objects. Objects younger than `grace_secs` are
+    /// not judged (a PUT or commit may be writing them).
+    pub async fn fsck(&self, repair: bool, grace_secs: i64) -> DriveResult<FsckReport> {
         let scan = self.meta.consistency_scan().await?;
         let mut objects = Vec::new();
         // `.incoming/` holds writes in progress; old ones are leftovers of a crash.
@@ -120,18 +139,21 @@ impl Drive {
             }
         }
 
-        let referenced: HashSet<&str> = scan.blobs.iter().map(|b| b.blob_key.as_str()).collect();
+        let referenced: HashSet<&str> = scan
+            .blobs
+            .iter()
+            .map(|b| b.blob_key.as_str())
+            .chain(scan.upload_objects.iter().map(String::as_str))
+            .collect();
         let uploading: HashSet<&str> = scan.open_uploads.iter().map(String::as_str).collect();
-        let settled_before = now_ms() / 1000 - SWEEP_GRACE_SECS;
+        let settled_before = now_ms() / 1000 - grace_secs;
         let mut unreferenced = Vec::new();
         for object in &objects {
-            // objects/<uploadKey> or parts/<uploadKey>/<n>: an open upload owns both.
-            let upload_key = object.key.split('/').nth(1).unwrap_or_default();
+            // parts/<uploadKey>/...: an open upload may still record it.
+            let open_part = object.key.starts_with("parts/")
+                && uploading.contains(object.key.split('/').nth(1).unwrap_or_default());
             let young = object.modified_unix.is_none_or(|t| t > settled_before);
-            if !referenced.contains(object.key.as_str())
-                && !uploading.contains(upload_key)
-                && !young
-            {
+            if !referenced.contains(object.key.as_str()) && !open_part && !young {
                 unreferenced.push(object.key.clone());
                 problems.push(Problem::UnreferencedObject {
                     key: object.key.clone(),
@@ -154,6 +176,20 @@ impl Drive {
                 actual: usage.actual,
             });
         }
+        for usage in scan.space_reserved.iter().filter(|u| u.recorded != u.actual) {
+            problems.push(Problem::SpaceReserved {
+                space_id: usage.id.clone(),
+                recorded: usage.recorded,
+                actual: usage.actual,
+            });
+        }
+        for usage in scan.org_reserved.iter().filter(|u| u.recorded != u.actual) {
+            problems.push(Problem::OrgReserved {
+                corp_id: usage.id.clone(),
+                recorded: usage.recorded,
+                actual: usage.actual,
+            });
+        }
         problems.extend(tree_problems(&scan.tree));
         for (space_id, parent_id, name) in scan.duplicate_names {
             problems.push(Problem::DuplicateName { space_id, parent_id, name });
@@ -162,11 +198,7 @@ impl Drive {
         let mut report =
             FsckReport { dentries: scan.tree.len(), objects: objects.len(), problems, repaired: 0 };
         if repair {
-            let counters = report
-                .problems
-                .iter()
-                .filter(|p| matches!(p, Problem::SpaceUsage { .. } | Problem::OrgUsage { .. }))
-                .count();
+            let counters = report.problems.iter().filter(|p| p.is_counter()).count();
             if counters > 0 {
                 self.meta.repair_usage().await?;
             }

@@ -35,19 +35,23 @@ pub use dentries::{
     ListChildren, NewFolder, Page, PropertyFilter, MAX_BATCH_IDS, MAX_PAGE, ROOT_ID,
 };
 pub use error::{DriveError, DriveResult};
-pub use fsck::{FsckReport, Problem};
+pub use fsck::{FsckReport, Problem, FSCK_GRACE_SECS};
 pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};
 pub use ids::random_token;
 pub use names::{dentry_name, rename_pattern, split_extension};
 pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_meta::{
-    AppRecord, DeptRecord, MetaStore, OrgRecord, SpaceRecord, TreeNode, UserRecord,
+    AppRecord, DeptRecord, MetaStore, OpenUploadLimits, OrgRecord, SpaceRecord, TreeNode,
+    UserRecord,
 };
 pub use scope::Scope;
 pub use spaces::{
     AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,
 };
-pub use transfer::{BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket};
+pub use transfer::{
+    BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket,
+    MAX_OPEN_UPLOADS_PER_APP, MAX_OPEN_UPLOADS_PER_SPACE, MAX_PUT_BYTES, MIN_FREE_DISK_BYTES,
+};
 
 /// Settings of the drive service.
 #[derive(Debug, Clone)]
@@ -58,6 +62,10 @@ pub struct DriveOptions {
     pub signed_url_ttl_secs: i64,
     /// Time an upload may stay uncommitted before it is swept, in seconds.
     pub upload_ttl_secs: i64,
+    /// Caps on uploads open at once, per space and per app.
+    pub open_uploads: OpenUploadLimits,
+    /// Free disk (on the blob store's filesystem) below which uploads are refused.
+    pub min_free_disk_bytes: u64,
 }
 
 impl DriveOptions {
@@ -67,6 +75,11 @@ impl DriveOptions {
             signing_key: signing_key.to_vec(),
             signed_url_ttl_secs: transfer::URL_TTL_SECS,
             upload_ttl_secs: transfer::UPLOAD_TTL_SECS,
+            open_uploads: OpenUploadLimits {
+                per_space: transfer::MAX_OPEN_UPLOADS_PER_SPACE,
+                per_app: transfer::MAX_OPEN_UPLOADS_PER_APP,
+            },
+            min_free_disk_bytes: transfer::MIN_FREE_DISK_BYTES,
         }
     }
 }

@@ -7,6 +7,14 @@ use crate::{DriveError, DriveResult};
 
 /// Longest file or folder name, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
+/// Deepest place of a dentry: its path has at most this many names (the
+/// root's children have 1), i.e. folders nest 63 deep under the root.
+pub const MAX_PATH_DEPTH: usize = 64;
+/// Longest path (`/a/b/name`), in characters: what desktop clients can hold
+/// (macOS `PATH_MAX` is 1024 bytes; Windows needs long-path support past
+/// 260) and what keeps a 50-entry listing page under about 300 KB.
+pub const MAX_PATH_CHARS: usize = 1024;
+
 /// Longer "extensions" are not kept apart by AUTO_RENAME.
 const MAX_EXTENSION_CHARS: usize = 32;
 
@@ -31,6 +39,27 @@ pub fn dentry_name(field: &str, raw: &str) -> DriveResult<String> {
         Some(problem) => Err(DriveError::param(field, format!("{field} {problem}"))),
         None => Ok(name.to_string()),
     }
+}
+
+/// Checks that `name` may be created in the folder at `parent_path` (`""`
+/// for the root, else `/a/b`): at most [`MAX_PATH_DEPTH`] names deep
+/// (`paramError.parentId`) and [`MAX_PATH_CHARS`] long (`paramError.name`).
+pub fn check_placement(parent_path: &str, name: &str) -> DriveResult<()> {
+    let depth = parent_path.matches('/').count() + 1;
+    if depth > MAX_PATH_DEPTH {
+        return Err(DriveError::param(
+            "parentId",
+            format!("folders nest at most {} deep", MAX_PATH_DEPTH - 1),
+        ));
+    }
+    let chars = parent_path.chars().count() + 1 + name.chars().count();
+    if chars > MAX_PATH_CHARS {
+        return Err(DriveError::param(
+            "name",
+            format!("the path would have {chars} characters; at most {MAX_PATH_CHARS} are allowed"),
+        ));
+    }
+    Ok(())
 }
 
 /// Splits `name` into stem and extension (`"a.tar.gz"` → `("a.tar", Some("gz"))`).
@@ -81,6 +110,22 @@ pub fn category(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placement_is_bounded_in_depth_and_length() {
+        assert!(check_placement("", "a").is_ok());
+        let deepest_parent = "/d".repeat(MAX_PATH_DEPTH - 1);
+        assert!(check_placement(&deepest_parent, "x").is_ok());
+        let too_deep = "/d".repeat(MAX_PATH_DEPTH);
+        let err = check_placement(&too_deep, "x").unwrap_err();
+        assert!(matches!(err, DriveError::InvalidParam { field: Some(f), .. } if f == "parentId"));
+        let long_parent = format!("/{}", "p".repeat(MAX_PATH_CHARS - 3));
+        assert!(check_placement(&long_parent, "n").is_ok(), "exactly {MAX_PATH_CHARS}");
+        let err = check_placement(&long_parent, "nn").unwrap_err();
+        assert!(matches!(err, DriveError::InvalidParam { field: Some(f), .. } if f == "name"));
+        // Characters, not bytes.
+        assert!(check_placement(&format!("/{}", "报".repeat(500)), &"告".repeat(500)).is_ok());
+    }
 
     #[test]
     fn names_are_trimmed_and_checked() {

@@ -3,17 +3,31 @@
 //! → CommitFile), downloads through signed URLs (GetFileDownloadInfo), the
 //! bytes behind those URLs, and the sweeper of abandoned uploads.
 //!
-//! Object layout in the blob store: a single PUT writes `objects/<uploadKey>`;
-//! multipart parts go to `parts/<uploadKey>/<n>` and CommitFile concatenates
-//! them into `objects/<uploadKey>`. A committed file references its object;
-//! the upload row is deleted in the commit transaction, so the sweeper (which
-//! only deletes expired upload rows and then their objects) never touches
-//! committed content.
+//! PUT URLs name an upload and a part, never an object:
+//! `/blob/uploads/<uploadKey>/<n>` (n = 0 for a single upload, 1..=10000 for
+//! multipart parts). Every PUT writes a fresh object — a single upload's
+//! bytes to `objects/<random>`, a part to `parts/<uploadKey>/<n>-<random>` —
+//! and records it in one transaction that also turns the PUT's byte
+//! reservation into the part's size; a PUT whose upload was committed or
+//! swept meanwhile records nothing and removes its object. CommitFile uses
+//! only recorded objects (a single upload's object becomes the file's
+//! content; parts are concatenated into a fresh `objects/<random>`), and its
+//! transaction consumes the upload only if those are still exactly the
+//! recorded parts. So no PUT URL can reach committed bytes, a late PUT
+//! cannot swap them, and the sweeper (which deletes expired upload rows and
+//! then their recorded objects) never touches committed content.
+//!
+//! Pending bytes are reserved against the space quota and the org capacity
+//! when a PUT starts (`Content-Length`, or the most the PUT may carry) and
+//! released on commit, failure or expiry; parts together may not exceed the
+//! announced size; uploads are refused while free disk is below the floor.
 
 use bytes::Bytes;
 use futures::Stream;
 use orgdrive_blob::{SignatureError, SignedRequest, WriteError, Written};
-use orgdrive_meta::{PutDentry, PutOutcome, UploadPartRecord, UploadRecord};
+use orgdrive_meta::{
+    MetaError, PartRecorded, PutDentry, PutOutcome, UploadPartRecord, UploadRecord,
+};
 
 use crate::dentries::{
     app_property_records, put_error, unknown_dentry, AppPropertyInput, ConflictStrategy, DentryView,
@@ -31,7 +45,13 @@ pub const SWEEP_GRACE_SECS: i64 = 600;
 /// Multipart limits (reference: GetMultipartFileUploadInfos).
 pub const MAX_PART_NUMBER: i64 = 10_000;
 pub const MAX_PARTS_PER_CALL: usize = 30;
-pub const MAX_PART_BYTES: u64 = 5 << 30;
+/// Most bytes one PUT may carry (a part, or a single upload): 5 GiB, as S3.
+pub const MAX_PUT_BYTES: u64 = 5 << 30;
+/// Default caps on open uploads.
+pub const MAX_OPEN_UPLOADS_PER_SPACE: u32 = 1_000;
+pub const MAX_OPEN_UPLOADS_PER_APP: u32 = 10_000;
+/// Default free disk below which uploads are refused: 1 GiB.
+pub const MIN_FREE_DISK_BYTES: u64 = 1 << 30;
 
 /// `option.preCheckParam` of GetFileUploadInfo / InitMultipartFileUpload.
 #[derive(Debug, Clone, Default)]
@@ -85,36 +105,117 @@ pub struct BlobObject {
     pub size: u64,
 }
 
-/// What an object key addresses.
-enum BlobTarget {
-    /// `objects/<uploadKey>`: a single upload's bytes, later the committed file.
-    Object(String),
-    /// `parts/<uploadKey>/<n>`.
-    Part(String, i64),
+/// What a PUT URL addresses: an upload and a part (0 = single upload).
+#[derive(Debug, PartialEq, Eq)]
+struct PutTarget {
+    upload_key: String,
+    part: i64,
 }
 
-fn object_key(upload_key: &str) -> String {
-    format!("objects/{upload_key}")
+/// Upload keys are 32 random letters and digits.
+fn is_upload_key(key: &str) -> bool {
+    key.len() == 32 && key.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn part_key(upload_key: &str, part: i64) -> String {
-    format!("parts/{upload_key}/{part}")
+/// Content object names are 1–64 letters and digits.
+fn is_object_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn parse_target(key: &str) -> Option<BlobTarget> {
-    let valid_key = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric());
-    match key.split('/').collect::<Vec<_>>().as_slice() {
-        ["objects", k] if valid_key(k) => Some(BlobTarget::Object(k.to_string())),
-        ["parts", k, n] if valid_key(k) => {
-            let n: i64 = n.parse().ok()?;
-            (1..=MAX_PART_NUMBER).contains(&n).then(|| BlobTarget::Part(k.to_string(), n))
-        }
-        _ => None,
+/// The PUT URL path of a part: `uploads/<uploadKey>/<n>`.
+fn put_path(upload_key: &str, part: i64) -> String {
+    format!("uploads/{upload_key}/{part}")
+}
+
+/// Parses a PUT URL path; nothing else is accepted (checked before any
+/// storage access, whatever the signature).
+fn parse_put_path(path: &str) -> Option<PutTarget> {
+    let mut segments = path.split('/');
+    let (Some("uploads"), Some(key), Some(n), None) =
+        (segments.next(), segments.next(), segments.next(), segments.next())
+    else {
+        return None;
+    };
+    if !is_upload_key(key) || n.len() > 5 || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    let part: i64 = n.parse().ok()?;
+    (0..=MAX_PART_NUMBER).contains(&part).then(|| PutTarget { upload_key: key.to_string(), part })
+}
+
+/// Whether a GET URL path names a content object (`objects/<name>`); nothing
+/// else is ever served, whatever the signature.
+fn is_content_object(path: &str) -> bool {
+    path.strip_prefix("objects/").is_some_and(is_object_name)
+}
+
+/// A fresh object for the bytes of one PUT.
+fn fresh_object(target: &PutTarget) -> String {
+    if target.part == 0 {
+        fresh_content_object()
+    } else {
+        format!("parts/{}/{}-{}", target.upload_key, target.part, random_alnum(16))
+    }
+}
+
+fn fresh_content_object() -> String {
+    format!("objects/{}", random_alnum(32))
 }
 
 fn bad_upload_key(message: impl Into<String>) -> DriveError {
     DriveError::param("uploadKey", message)
+}
+
+fn no_such_object() -> DriveError {
+    DriveError::ObjectNotFound("no such object".into())
+}
+
+/// A PUT's byte reservation: released explicitly on failure, kept once the
+/// part is recorded (or the upload is gone, which released it), and released
+/// in the background if the PUT is abandoned midway (its future dropped).
+struct Reservation {
+    drive: Drive,
+    upload_key: String,
+    bytes: u64,
+    settled: bool,
+}
+
+impl Reservation {
+    fn new(drive: &Drive, upload_key: &str, bytes: u64) -> Reservation {
+        Reservation {
+            drive: drive.clone(),
+            upload_key: upload_key.to_string(),
+            bytes,
+            settled: false,
+        }
+    }
+
+    fn keep(mut self) {
+        self.settled = true;
+    }
+
+    async fn release(mut self) {
+        self.settled = true;
+        if let Err(e) =
+            self.drive.meta.release_upload_bytes(&self.upload_key, self.bytes as i64).await
+        {
+            tracing::warn!(upload = %self.upload_key, error = %e, "could not release a reservation");
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let (drive, key, bytes) = (self.drive.clone(), self.upload_key.clone(), self.bytes as i64);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = drive.meta.release_upload_bytes(&key, bytes).await;
+            });
+        }
+    }
 }
 
 fn now_secs() -> i64 {
@@ -236,11 +337,24 @@ impl Drive {
             check_parent_id: check.parent_id.clone(),
             check_size: check.size,
             check_md5: md5,
-            max_bytes: check.size.or(remaining),
+            max_bytes: check.size,
             created_at: now,
             expires_at: now + self.options.upload_ttl_secs * 1000,
         };
-        self.meta.insert_upload(&upload).await?;
+        self.meta.insert_upload(&upload, &self.options.open_uploads).await.map_err(
+            |e| match e {
+                MetaError::TooManyUploads { per_space } => DriveError::TooManyUploads(format!(
+                    "the {} has {} open uploads; commit or let some expire first",
+                    if per_space { "space" } else { "app" },
+                    if per_space {
+                        self.options.open_uploads.per_space
+                    } else {
+                        self.options.open_uploads.per_app
+                    }
+                )),
+                other => other.into(),
+            },
+        )?;
         Ok(upload)
     }
 
@@ -263,7 +377,7 @@ impl Drive {
             None => return Err(DriveError::param("protocol", "protocol is required")),
         }
         let upload = self.open_upload(op, space_id, &request, false).await?;
-        let url = self.signed_url(base_url, "PUT", &object_key(&upload.upload_key), "");
+        let url = self.signed_url(base_url, "PUT", &put_path(&upload.upload_key, 0), "");
         Ok(UploadTicket { upload_key: upload.upload_key, url })
     }
 
@@ -327,75 +441,147 @@ impl Drive {
         debug_assert_eq!(space.space_id, upload.space_id);
         Ok(part_numbers
             .iter()
-            .map(|&n| (n, self.signed_url(base_url, "PUT", &part_key(upload_key, n), "")))
+            .map(|&n| (n, self.signed_url(base_url, "PUT", &put_path(upload_key, n), "")))
             .collect())
     }
 
-    /// The blob route's PUT: verifies the URL and streams the body into the store.
+    /// The blob route's PUT: checks the signature and the path's shape,
+    /// reserves the bytes (`declared_len` = `Content-Length`, else the most
+    /// the PUT may carry), streams the body into a fresh object and records
+    /// it. Any failure releases the reservation and leaves no object behind.
     pub async fn receive_blob<S, E>(
         &self,
-        object_key: &str,
+        path: &str,
         expires: i64,
         signature: &str,
+        declared_len: Option<u64>,
         body: S,
     ) -> DriveResult<Written>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let request = SignedRequest { method: "PUT", object_key, expires, file_name: "" };
+        let request = SignedRequest { method: "PUT", object_key: path, expires, file_name: "" };
         self.check_signature(&request, signature)?;
-        let (upload_key, part) = match parse_target(object_key) {
-            Some(BlobTarget::Object(k)) => (k, 0),
-            Some(BlobTarget::Part(k, n)) => (k, n),
-            None => return Err(DriveError::param("objectKey", "not an upload object")),
-        };
+        let target = parse_put_path(path).ok_or_else(no_such_object)?;
+        let gone = || bad_upload_key("the upload is unknown, expired or already committed");
         let (upload, _) = self
             .meta
-            .get_upload(&upload_key)
+            .get_upload(&target.upload_key)
             .await?
             .filter(|(u, _)| u.expires_at > now_ms())
-            .ok_or_else(|| bad_upload_key("the upload is unknown, expired or already committed"))?;
-        if upload.multipart != (part > 0) {
+            .ok_or_else(gone)?;
+        if upload.multipart != (target.part > 0) {
             return Err(bad_upload_key("this URL does not match the upload's kind"));
         }
-        let limit = match (upload.max_bytes, part > 0) {
-            (Some(max), true) => (max.max(0) as u64).min(MAX_PART_BYTES),
-            (None, true) => MAX_PART_BYTES,
-            (Some(max), false) => max.max(0) as u64,
-            (None, false) => u64::MAX,
-        };
-        // The MD5 costs CPU per byte: only when the upload announced one to check.
-        let md5 = upload.check_md5.is_some() && part == 0;
-        let written = match self.blob.write_stream(object_key, body, Some(limit), md5).await {
-            Ok(written) => written,
-            Err(WriteError::TooLarge { limit }) => {
+
+        // The most this PUT may carry: the per-PUT cap, the space and org
+        // room, and the disk above the floor.
+        let space = self.space_record(&upload.space_id).await?;
+        let room = self.remaining_bytes(&space).await?.map(|r| r as u64);
+        let free = self.blob.free_bytes().map_err(|e| DriveError::Internal(e.to_string()))?;
+        let above_floor = free.map(|f| f.saturating_sub(self.options.min_free_disk_bytes));
+        if above_floor == Some(0) || declared_len.zip(above_floor).is_some_and(|(n, a)| n > a) {
+            return Err(DriveError::DiskFull(
+                "the server is low on disk space; uploads are refused for now".into(),
+            ));
+        }
+        let cap = [Some(MAX_PUT_BYTES), room, upload.max_bytes.map(|m| m.max(0) as u64)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(MAX_PUT_BYTES);
+        let reserved = match declared_len {
+            Some(n) if n > cap => {
                 return Err(DriveError::TooLarge(format!(
-                    "this upload accepts at most {limit} bytes"
+                    "{n} bytes do not fit: this upload accepts at most {cap} more bytes"
                 )))
             }
+            Some(n) => n,
+            None => cap,
+        };
+        self.meta
+            .reserve_upload_bytes(&target.upload_key, target.part, reserved as i64, now_ms())
+            .await
+            .map_err(|e| match e {
+                MetaError::UploadNotFound => gone(),
+                MetaError::UploadTooLarge => DriveError::TooLarge(format!(
+                    "the parts would exceed the announced size of {} bytes",
+                    upload.max_bytes.unwrap_or_default()
+                )),
+                MetaError::QuotaExceeded { .. } if declared_len.is_none() => {
+                    DriveError::TooLarge(format!(
+                        "a PUT without Content-Length reserves the most it may carry \
+                         ({reserved} bytes), which does not fit the remaining quota; \
+                         send Content-Length"
+                    ))
+                }
+                MetaError::QuotaExceeded { .. } => {
+                    DriveError::TooLarge(format!("{reserved} bytes do not fit the remaining quota"))
+                }
+                other => other.into(),
+            })?;
+        let reservation = Reservation::new(self, &target.upload_key, reserved);
+        let limit = reserved.min(above_floor.unwrap_or(u64::MAX));
+
+        let object = fresh_object(&target);
+        // The MD5 costs CPU per byte: only when the upload announced one to check.
+        let md5 = upload.check_md5.is_some() && target.part == 0;
+        let written = match self.blob.write_stream(&object, body, Some(limit), md5).await {
+            Ok(written) => written,
+            Err(WriteError::TooLarge { limit }) => {
+                reservation.release().await;
+                return Err(DriveError::TooLarge(format!(
+                    "this upload accepts at most {limit} bytes"
+                )));
+            }
             Err(WriteError::Source(e)) => {
+                reservation.release().await;
                 return Err(DriveError::InvalidParam {
                     field: None,
                     message: format!("the upload was interrupted: {e}"),
-                })
+                });
             }
-            Err(WriteError::Blob(e)) => return Err(DriveError::Internal(e.to_string())),
+            Err(WriteError::Blob(e)) => {
+                reservation.release().await;
+                return Err(DriveError::Internal(e.to_string()));
+            }
         };
         let part_record = UploadPartRecord {
-            part_number: part,
+            part_number: target.part,
             size: written.size as i64,
             md5: written.md5.clone(),
+            object_key: object.clone(),
         };
-        if !self.meta.record_upload_part(&upload_key, &part_record).await? {
-            // A part nobody will read can go. A single upload's object may be
-            // the content a concurrent commit just made a file of: keep it.
-            if part > 0 {
-                let _ = self.blob.delete(object_key).await;
+        let recorded =
+            self.meta.record_upload_part(&target.upload_key, &part_record, reserved as i64).await;
+        match recorded {
+            Ok(PartRecorded::Recorded { replaced }) => {
+                reservation.keep();
+                if let Some(old) = replaced {
+                    self.remove_object(&old).await;
+                }
+                Ok(written)
             }
-            return Err(bad_upload_key("the upload was committed or expired meanwhile"));
+            Ok(PartRecorded::UploadGone) => {
+                reservation.keep(); // its removal released everything it held
+                self.remove_object(&object).await;
+                Err(bad_upload_key("the upload was committed or expired meanwhile"))
+            }
+            Err(e) => {
+                reservation.release().await;
+                self.remove_object(&object).await;
+                Err(e.into())
+            }
         }
-        Ok(written)
+    }
+
+    /// Removes an object nothing references any more; a failure is logged
+    /// (fsck finds what is left).
+    async fn remove_object(&self, key: &str) {
+        if let Err(e) = self.blob.delete(key).await {
+            tracing::warn!(object = %key, error = %e, "could not remove an unreferenced object");
+        }
     }
 
     /// CommitFile: turns a completed upload into a file, charging its bytes to
@@ -437,6 +623,7 @@ impl Drive {
             }
         };
 
+        self.check_placement(&space.space_id, &parent_id, &name).await?;
         let (upload, parts) = self.own_upload(op, &upload_key).await?;
         if upload.space_id != space.space_id {
             return Err(bad_upload_key("uploadKey belongs to another space"));
@@ -464,25 +651,42 @@ impl Drive {
                 ));
             }
         }
-        let object = object_key(&upload_key);
-        let md5 = if !upload.multipart {
-            md5
+        let sources: Vec<String> = parts.iter().map(|p| p.object_key.clone()).collect();
+        let (object, md5) = if !upload.multipart {
+            (sources[0].clone(), md5)
         } else {
-            let sources: Vec<String> =
-                parts.iter().map(|p| part_key(&upload_key, p.part_number)).collect();
+            let object = fresh_content_object();
             let want_md5 = upload.check_md5.is_some();
             match self.blob.concat(&sources, &object, want_md5).await {
-                Ok(written) => written.md5,
-                // A racing commit of the same key (or the sweeper) took the parts.
-                Err(_) if self.meta.get_upload(&upload_key).await?.is_none() => {
-                    return Err(bad_upload_key("uploadKey was committed or expired meanwhile"))
+                Ok(written) => (object, written.md5),
+                Err(e) => {
+                    self.remove_object(&object).await;
+                    // A racing commit of the same key (or the sweeper, or a
+                    // re-uploaded part) took a part away.
+                    return Err(match self.meta.get_upload(&upload_key).await? {
+                        None => bad_upload_key("uploadKey was committed or expired meanwhile"),
+                        Some((_, now)) if now != parts => {
+                            bad_upload_key("a part was uploaded again meanwhile; commit again")
+                        }
+                        Some(_) => DriveError::Internal(e.to_string()),
+                    });
                 }
-                Err(e) => return Err(DriveError::Internal(e.to_string())),
+            }
+        };
+        // A multipart commit's own concatenation is not kept when it fails.
+        let discard = |drive: &Drive| {
+            let object = object.clone();
+            let drive = drive.clone();
+            async move {
+                if upload.multipart {
+                    drive.remove_object(&object).await;
+                }
             }
         };
         if let Some(expected) = &upload.check_md5 {
             let md5 = md5.unwrap_or_default();
             if *expected != md5 {
+                discard(self).await;
                 return Err(DriveError::param(
                     "md5",
                     format!("the uploaded bytes have md5 {md5}, {expected} was announced"),
@@ -498,20 +702,35 @@ impl Drive {
             dentry: file,
             corp_id: space.corp_id.clone(),
             upload_key: Some(upload_key.clone()),
+            upload_objects: sources.clone(),
             app_properties: properties,
         };
         let put_result = self.meta.put_dentry(&put).await;
         self.forget_space(&space.space_id);
-        let stored = match put_result.map_err(|e| put_error(e, &parent_id))? {
+        let outcome = match put_result {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                discard(self).await;
+                return Err(match e {
+                    MetaError::UploadChanged => {
+                        bad_upload_key("a part was uploaded again meanwhile; commit again")
+                    }
+                    e => put_error(e, &parent_id),
+                });
+            }
+        };
+        let stored = match outcome {
             PutOutcome::Created(d) | PutOutcome::Overwritten(d) => d,
             PutOutcome::Existing(d) => {
                 // RETURN_DENTRY_IF_EXISTS: the upload was consumed; its bytes are not kept.
-                let _ = self.blob.delete(&object).await;
+                self.remove_object(&object).await;
                 d
             }
         };
         if upload.multipart {
-            let _ = self.blob.delete_prefix(&format!("parts/{upload_key}/")).await;
+            for part in &sources {
+                self.remove_object(part).await;
+            }
         }
         self.stored_view(op, stored).await
     }
@@ -544,7 +763,8 @@ impl Drive {
         Ok(self.signed_url(base_url, "GET", &key, &file.name))
     }
 
-    /// The blob route's GET/HEAD: verifies the URL and returns the object's size.
+    /// The blob route's GET/HEAD: verifies the URL, checks that the path
+    /// names a content object and returns the object's size.
     pub async fn open_blob(
         &self,
         object_key: &str,
@@ -554,12 +774,15 @@ impl Drive {
     ) -> DriveResult<BlobObject> {
         let request = SignedRequest { method: "GET", object_key, expires, file_name };
         self.check_signature(&request, signature)?;
+        if !is_content_object(object_key) {
+            return Err(no_such_object());
+        }
         let size = self
             .blob
             .size(object_key)
             .await
             .map_err(|e| DriveError::Internal(e.to_string()))?
-            .ok_or_else(|| DriveError::not_found("objectKey", "the object no longer exists"))?;
+            .ok_or_else(no_such_object)?;
         Ok(BlobObject { object_key: object_key.to_string(), size })
     }
 
@@ -570,18 +793,21 @@ impl Drive {
         let before = now_ms() - grace * 1000;
         let mut swept = 0;
         loop {
-            let keys = self.meta.take_expired_uploads(before, 100).await?;
-            if keys.is_empty() {
+            let expired = self.meta.take_expired_uploads(before, 100).await?;
+            if expired.is_empty() {
                 return Ok(swept);
             }
-            for key in &keys {
-                let object = self.blob.delete(&object_key(key)).await;
-                let parts = self.blob.delete_prefix(&format!("parts/{key}/")).await;
-                if let Err(e) = object.and(parts) {
-                    tracing::warn!(upload = %key, error = %e, "could not remove upload bytes");
+            for upload in &expired {
+                for object in &upload.objects {
+                    self.remove_object(object).await;
+                }
+                // Parts written but never recorded (a crash mid-PUT).
+                let prefix = format!("parts/{}/", upload.upload_key);
+                if let Err(e) = self.blob.delete_prefix(&prefix).await {
+                    tracing::warn!(upload = %upload.upload_key, error = %e, "could not remove parts");
                 }
             }
-            swept += keys.len();
+            swept += expired.len();
         }
     }
 }
@@ -591,16 +817,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn object_keys_parse_back() {
-        assert!(
-            matches!(parse_target("objects/abc123"), Some(BlobTarget::Object(k)) if k == "abc123")
+    fn only_issued_paths_parse() {
+        let key = "a".repeat(32);
+        assert_eq!(
+            parse_put_path(&format!("uploads/{key}/0")),
+            Some(PutTarget { upload_key: key.clone(), part: 0 })
         );
-        assert!(matches!(parse_target("parts/abc/7"), Some(BlobTarget::Part(k, 7)) if k == "abc"));
-        for bad in
-            ["objects/", "objects/a/b", "parts/abc/0", "parts/abc/10001", "parts/a.b/1", "x/y"]
-        {
-            assert!(parse_target(bad).is_none(), "{bad}");
+        assert_eq!(parse_put_path(&format!("uploads/{key}/10000")).map(|t| t.part), Some(10000));
+        for bad in [
+            format!("uploads/{key}/10001"),
+            format!("uploads/{key}/-1"),
+            format!("uploads/{key}/+1"),
+            format!("uploads/{key}/00000001"),
+            format!("uploads/{key}/1/x"),
+            format!("uploads/{key}"),
+            format!("uploads/{}/1", "a".repeat(31)),
+            format!("uploads/{}./1", "a".repeat(31)),
+            format!("objects/{key}"),
+            format!("uploads/../{key}/1"),
+            "uploads/%2e%2e/1".to_string(),
+            String::new(),
+        ] {
+            assert!(parse_put_path(&bad).is_none(), "{bad}");
         }
+        assert!(is_content_object(&format!("objects/{key}")));
+        for bad in [
+            "objects/",
+            "objects/../admin.token",
+            "objects/..",
+            "../../../../etc/hostname",
+            "%2e%2e/signing.key",
+            "objects/a/b",
+            "objects/a.b",
+            "objects\\a",
+            "parts/abc/1",
+            "/objects/abc",
+            "objects/a\0",
+        ] {
+            assert!(!is_content_object(bad), "{bad}");
+        }
+        assert!(!is_content_object(&format!("objects/{}", "a".repeat(65))));
     }
 
     #[test]

@@ -39,6 +39,16 @@ pub enum MetaError {
     /// Charging the bytes would exceed the space quota (`space`) or the org capacity.
     #[error("quota exceeded")]
     QuotaExceeded { space: bool },
+    /// The upload's parts would together exceed its announced size.
+    #[error("the parts would exceed the announced size")]
+    UploadTooLarge,
+    /// A commit's parts are no longer the upload's recorded parts (a PUT
+    /// replaced one meanwhile).
+    #[error("the upload changed while it was being committed")]
+    UploadChanged,
+    /// The space (`per_space`) or the app has as many open uploads as allowed.
+    #[error("too many open uploads")]
+    TooManyUploads { per_space: bool },
     /// Anything else from the database.
     #[error("metadata store: {0}")]
     Backend(String),
@@ -158,28 +168,56 @@ pub trait DriveStore: Send + Sync + 'static {
     /// no conflict handling and no quota charge.
     async fn insert_dentries_unchecked(&self, dentries: &[DentryRecord]) -> MetaResult<()>;
 
-    async fn insert_upload(&self, upload: &UploadRecord) -> MetaResult<()>;
+    /// Opens an upload unless its space or app already has as many open
+    /// uploads as `limits` allow (`TooManyUploads`).
+    async fn insert_upload(
+        &self,
+        upload: &UploadRecord,
+        limits: &OpenUploadLimits,
+    ) -> MetaResult<()>;
     /// The upload and the parts received so far.
     async fn get_upload(
         &self,
         upload_key: &str,
     ) -> MetaResult<Option<(UploadRecord, Vec<UploadPartRecord>)>>;
-    /// Records (or replaces) a received part; false if the upload is gone.
+    /// Reserves `bytes` for a PUT of part `part_number` that is about to
+    /// start, against the upload's announced size (`UploadTooLarge`; the
+    /// part's earlier recorded bytes do not count, they are being replaced),
+    /// the space quota and the org capacity (`QuotaExceeded`, counting
+    /// committed and reserved bytes). `UploadNotFound` if the upload is gone
+    /// or expired at `now_ms`.
+    async fn reserve_upload_bytes(
+        &self,
+        upload_key: &str,
+        part_number: i64,
+        bytes: i64,
+        now_ms: i64,
+    ) -> MetaResult<()>;
+    /// Gives back a reservation whose PUT failed (nothing if the upload is
+    /// gone: its removal released everything it held).
+    async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> MetaResult<()>;
+    /// Records (or replaces) a received part written under `reserved` bytes
+    /// of reservation: the reservation becomes the part's size and an
+    /// earlier recording of the part is released.
     async fn record_upload_part(
         &self,
         upload_key: &str,
         part: &UploadPartRecord,
-    ) -> MetaResult<bool>;
-    /// Deletes the upload row; false if it was already gone.
-    async fn discard_upload(&self, upload_key: &str) -> MetaResult<bool>;
-    /// Deletes up to `limit` uploads that expired before `before_ms` and
-    /// returns their keys (their bytes are the caller's to remove).
-    async fn take_expired_uploads(&self, before_ms: i64, limit: u32) -> MetaResult<Vec<String>>;
+        reserved: i64,
+    ) -> MetaResult<PartRecorded>;
+    /// Deletes up to `limit` uploads that expired before `before_ms`,
+    /// releasing their reservations, and returns them with their recorded
+    /// objects (the caller removes the bytes).
+    async fn take_expired_uploads(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> MetaResult<Vec<ExpiredUpload>>;
 
     /// What fsck checks: content references, open uploads, counters and the
     /// sums they summarise, the trees, duplicate live names.
     async fn consistency_scan(&self) -> MetaResult<ConsistencyScan>;
-    /// Sets every space and org byte counter to the sum it summarises;
-    /// returns how many counters changed.
+    /// Sets every space and org byte counter (used and reserved) to the sum
+    /// it summarises; returns how many counters changed.
     async fn repair_usage(&self) -> MetaResult<u64>;
 }

@@ -160,7 +160,9 @@ pub struct UploadRecord {
     pub check_parent_id: Option<String>,
     pub check_size: Option<i64>,
     pub check_md5: Option<String>,
-    /// PUTs beyond this many bytes are refused.
+    /// The announced size (`preCheckParam.size`): the parts together may not
+    /// exceed it. (Rows from before reservations may hold the quota left at
+    /// opening; either way it is a cap.)
     pub max_bytes: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
@@ -174,6 +176,34 @@ pub struct UploadPartRecord {
     /// Lower-case hex MD5 of the part, when it was computed (the upload
     /// announced an MD5 to check).
     pub md5: Option<String>,
+    /// The object the bytes were written to: fresh for every PUT, never
+    /// addressable by a PUT URL.
+    pub object_key: String,
+}
+
+/// Caps on the uploads open at once (uncommitted, unexpired or not yet swept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenUploadLimits {
+    pub per_space: u32,
+    pub per_app: u32,
+}
+
+/// What recording a received part did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartRecorded {
+    /// Recorded; `replaced` is the object of an earlier PUT of the same part,
+    /// no longer referenced (the caller removes it).
+    Recorded { replaced: Option<String> },
+    /// The upload was committed, discarded or swept meanwhile: nothing was
+    /// recorded (the caller removes the object it wrote).
+    UploadGone,
+}
+
+/// An upload removed by the sweeper, with the objects its parts were written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredUpload {
+    pub upload_key: String,
+    pub objects: Vec<String>,
 }
 
 /// Highest k AUTO_RENAME tries in `prefix{k}suffix`.
@@ -200,8 +230,13 @@ pub struct PutDentry {
     pub corp_id: String,
     pub conflict: NameConflict,
     /// Upload consumed by this put (files); the put fails with
-    /// [`crate::MetaError::UploadNotFound`] if it is already gone.
+    /// [`crate::MetaError::UploadNotFound`] if it is already gone. Its byte
+    /// reservation is released in the same transaction.
     pub upload_key: Option<String>,
+    /// The part objects (in part order) the content was made from; the put
+    /// fails with [`crate::MetaError::UploadChanged`] unless they are exactly
+    /// the upload's recorded parts, so a PUT racing the commit cannot swap bytes.
+    pub upload_objects: Vec<String>,
     /// App properties to set on the created or overwritten dentry.
     pub app_properties: Vec<AppPropertyRecord>,
 }
@@ -270,6 +305,12 @@ pub struct TreeNode {
 pub struct ConsistencyScan {
     pub blobs: Vec<BlobReference>,
     pub open_uploads: Vec<String>,
+    /// Objects recorded as parts of open uploads.
+    pub upload_objects: Vec<String>,
+    /// Each space's reserved counter and the sum of its uploads' reservations.
+    pub space_reserved: Vec<UsageCheck>,
+    /// Each org's reserved counter and the sum of its spaces' reservations.
+    pub org_reserved: Vec<UsageCheck>,
     pub space_usage: Vec<UsageCheck>,
     pub org_usage: Vec<UsageCheck>,
     pub tree: Vec<TreeNode>,

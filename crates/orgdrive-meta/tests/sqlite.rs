@@ -173,8 +173,38 @@ fn put(dentry: DentryRecord, conflict: NameConflict, upload_key: Option<&str>) -
         corp_id: "c".into(),
         conflict,
         upload_key: upload_key.map(str::to_string),
+        upload_objects: Vec::new(),
         app_properties: Vec::new(),
     }
+}
+
+const LIMITS: OpenUploadLimits = OpenUploadLimits { per_space: 100, per_app: 100 };
+
+fn part(n: i64, size: i64, object: &str) -> UploadPartRecord {
+    UploadPartRecord { part_number: n, size, md5: None, object_key: object.into() }
+}
+
+/// (committed, reserved) bytes of space "1" and of org "c", read straight from the tables.
+async fn counters(s: &SqliteStore, dir: &tempfile::TempDir) -> (i64, i64, i64, i64) {
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("meta.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    let space: (i64, i64) =
+        sqlx::query_as("SELECT used_bytes, reserved_bytes FROM spaces WHERE space_id = '1'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let org: (i64, i64) =
+        sqlx::query_as("SELECT used_bytes, reserved_bytes FROM orgs WHERE corp_id = 'c'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    let _ = s;
+    (space.0, space.1, org.0, org.1)
 }
 
 async fn space_with_quota(s: &SqliteStore, quota: Option<i64>) {
@@ -236,8 +266,8 @@ async fn a_refused_commit_changes_nothing_and_keeps_its_upload() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir).await;
     space_with_quota(&s, Some(10)).await;
-    s.insert_upload(&upload("k1")).await.unwrap();
-    s.insert_upload(&upload("k2")).await.unwrap();
+    s.insert_upload_with_defaults(&upload("k1")).await.unwrap();
+    s.insert_upload_with_defaults(&upload("k2")).await.unwrap();
     s.put_dentry(&put(file("1", "a", 8), NameConflict::Fail, Some("k1"))).await.unwrap();
     let over = s.put_dentry(&put(file("2", "b", 3), NameConflict::Fail, Some("k2"))).await;
     assert!(matches!(over, Err(MetaError::QuotaExceeded { space: true })));
@@ -260,7 +290,7 @@ async fn racing_commits_from_two_connections_never_pass_the_quota() {
         let s = if i % 2 == 0 { first.clone() } else { second.clone() };
         tasks.push(tokio::spawn(async move {
             let key = format!("k{i}");
-            s.insert_upload(&upload(&key)).await.unwrap();
+            s.insert_upload_with_defaults(&upload(&key)).await.unwrap();
             s.put_dentry(&put(
                 file(&i.to_string(), &format!("f{i}"), 300),
                 NameConflict::Fail,
@@ -286,16 +316,25 @@ async fn expired_uploads_are_taken_once() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir).await;
     space_with_quota(&s, None).await;
-    s.insert_upload(&upload("old")).await.unwrap();
-    s.insert_upload(&UploadRecord { expires_at: 100, ..upload("new") }).await.unwrap();
-    let part = UploadPartRecord { part_number: 0, size: 3, md5: None };
-    assert!(s.record_upload_part("old", &part).await.unwrap());
-    assert_eq!(s.take_expired_uploads(50, 10).await.unwrap(), vec!["old".to_string()]);
+    s.insert_upload_with_defaults(&upload("old")).await.unwrap();
+    s.insert_upload_with_defaults(&UploadRecord { expires_at: 100, ..upload("new") })
+        .await
+        .unwrap();
+    s.reserve_upload_bytes("old", 0, 3, 5).await.unwrap();
+    let recorded = s.record_upload_part("old", &part(0, 3, "objects/o1"), 3).await.unwrap();
+    assert_eq!(recorded, PartRecorded::Recorded { replaced: None });
+    let taken = s.take_expired_uploads(50, 10).await.unwrap();
+    assert_eq!(
+        taken,
+        vec![ExpiredUpload { upload_key: "old".into(), objects: vec!["objects/o1".into()] }]
+    );
     assert!(s.take_expired_uploads(50, 10).await.unwrap().is_empty());
-    assert!(
-        !s.record_upload_part("old", &part).await.unwrap(),
+    assert_eq!(
+        s.record_upload_part("old", &part(0, 3, "objects/o2"), 3).await.unwrap(),
+        PartRecorded::UploadGone,
         "parts of a swept upload are refused"
     );
+    assert_eq!(counters(&s, &dir).await, (0, 0, 0, 0), "the sweep released the reservation");
     assert!(s.get_upload("new").await.unwrap().is_some());
 }
 
@@ -347,4 +386,115 @@ async fn writes_after_close_fail_cleanly() {
     // The data written before close is there when the file is opened again.
     let again = store(&dir).await;
     assert!(again.get_app_by_key("k").await.unwrap().is_some());
+}
+
+trait InsertWithDefaults {
+    async fn insert_upload_with_defaults(&self, upload: &UploadRecord) -> MetaResult<()>;
+}
+
+impl InsertWithDefaults for SqliteStore {
+    async fn insert_upload_with_defaults(&self, upload: &UploadRecord) -> MetaResult<()> {
+        self.insert_upload(upload, &LIMITS).await
+    }
+}
+
+#[tokio::test]
+async fn pending_bytes_are_reserved_against_quota_and_released_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    space_with_quota(&s, Some(100)).await;
+    s.insert_upload(&upload("k1"), &LIMITS).await.unwrap();
+    s.insert_upload(&upload("k2"), &LIMITS).await.unwrap();
+    // An in-flight PUT holds its bytes: another may not pass the quota meanwhile.
+    s.reserve_upload_bytes("k1", 0, 60, 5).await.unwrap();
+    assert_eq!(counters(&s, &dir).await, (0, 60, 0, 60));
+    assert!(matches!(
+        s.reserve_upload_bytes("k2", 0, 41, 5).await,
+        Err(MetaError::QuotaExceeded { space: true })
+    ));
+    s.reserve_upload_bytes("k2", 0, 40, 5).await.unwrap();
+    // A failed PUT gives its reservation back; a recorded one keeps its size only.
+    s.release_upload_bytes("k2", 40).await.unwrap();
+    let recorded = s.record_upload_part("k1", &part(0, 50, "objects/a"), 60).await.unwrap();
+    assert_eq!(recorded, PartRecorded::Recorded { replaced: None });
+    assert_eq!(counters(&s, &dir).await, (0, 50, 0, 50));
+    // A re-upload of the part replaces it: its old bytes are released.
+    s.reserve_upload_bytes("k1", 0, 30, 5).await.unwrap();
+    let recorded = s.record_upload_part("k1", &part(0, 30, "objects/b"), 30).await.unwrap();
+    assert_eq!(recorded, PartRecorded::Recorded { replaced: Some("objects/a".into()) });
+    assert_eq!(counters(&s, &dir).await, (0, 30, 0, 30));
+    // The commit turns the reservation into committed bytes, in one transaction.
+    let mut commit = put(file("1", "a", 30), NameConflict::Fail, Some("k1"));
+    commit.upload_objects = vec!["objects/b".into()];
+    s.put_dentry(&commit).await.unwrap();
+    assert_eq!(counters(&s, &dir).await, (30, 0, 30, 0));
+    // Releasing for an upload that is gone changes nothing.
+    s.release_upload_bytes("k1", 30).await.unwrap();
+    assert_eq!(counters(&s, &dir).await, (30, 0, 30, 0));
+    // Expired or unknown uploads reserve nothing.
+    assert!(matches!(s.reserve_upload_bytes("k2", 0, 1, 11).await, Err(MetaError::UploadNotFound)));
+    assert!(matches!(
+        s.reserve_upload_bytes("nope", 0, 1, 5).await,
+        Err(MetaError::UploadNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn parts_together_may_not_exceed_the_announced_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    space_with_quota(&s, None).await;
+    let announced = UploadRecord { multipart: true, max_bytes: Some(10), ..upload("m") };
+    s.insert_upload(&announced, &LIMITS).await.unwrap();
+    s.reserve_upload_bytes("m", 1, 6, 5).await.unwrap();
+    s.record_upload_part("m", &part(1, 6, "parts/m/1-a"), 6).await.unwrap();
+    assert!(matches!(s.reserve_upload_bytes("m", 2, 5, 5).await, Err(MetaError::UploadTooLarge)));
+    s.reserve_upload_bytes("m", 2, 4, 5).await.unwrap();
+    // Re-uploading part 1 does not count its old bytes twice.
+    // (4 in flight + 7 > 10; its recorded 6 are not counted, 6 would fit.)
+    assert!(matches!(s.reserve_upload_bytes("m", 1, 7, 5).await, Err(MetaError::UploadTooLarge)));
+    s.reserve_upload_bytes("m", 1, 6, 5).await.unwrap();
+    s.release_upload_bytes("m", 6).await.unwrap();
+    s.record_upload_part("m", &part(2, 4, "parts/m/2-a"), 4).await.unwrap();
+    assert_eq!(counters(&s, &dir).await, (0, 10, 0, 10));
+}
+
+#[tokio::test]
+async fn a_commit_fails_when_a_part_was_replaced_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    space_with_quota(&s, None).await;
+    s.insert_upload(&upload("k"), &LIMITS).await.unwrap();
+    s.reserve_upload_bytes("k", 0, 3, 5).await.unwrap();
+    s.record_upload_part("k", &part(0, 3, "objects/first"), 3).await.unwrap();
+    s.reserve_upload_bytes("k", 0, 9, 5).await.unwrap();
+    s.record_upload_part("k", &part(0, 9, "objects/second"), 9).await.unwrap();
+    // The commit read the first recording; the second replaced it.
+    let mut stale = put(file("1", "a", 3), NameConflict::Fail, Some("k"));
+    stale.upload_objects = vec!["objects/first".into()];
+    assert!(matches!(s.put_dentry(&stale).await, Err(MetaError::UploadChanged)));
+    assert!(s.get_upload("k").await.unwrap().is_some(), "the upload stays committable");
+    assert!(s.get_dentry("1", "1").await.unwrap().is_none());
+    assert_eq!(counters(&s, &dir).await, (0, 9, 0, 9));
+}
+
+#[tokio::test]
+async fn open_uploads_are_capped_per_space_and_per_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    space_with_quota(&s, None).await;
+    s.insert_space_once(&space("2", "1")).await.unwrap();
+    let limits = OpenUploadLimits { per_space: 2, per_app: 3 };
+    s.insert_upload(&upload("a"), &limits).await.unwrap();
+    s.insert_upload(&upload("b"), &limits).await.unwrap();
+    assert!(matches!(
+        s.insert_upload(&upload("c"), &limits).await,
+        Err(MetaError::TooManyUploads { per_space: true })
+    ));
+    let elsewhere = |key: &str| UploadRecord { space_id: "2".into(), ..upload(key) };
+    s.insert_upload(&elsewhere("d"), &limits).await.unwrap();
+    assert!(matches!(
+        s.insert_upload(&elsewhere("e"), &limits).await,
+        Err(MetaError::TooManyUploads { per_space: false })
+    ));
 }

@@ -95,9 +95,24 @@ impl From<DriveError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, format!("conflict.{field}"), message)
             }
             DriveError::InUse(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            DriveError::ObjectNotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "resource.not.found", message)
+            }
+            DriveError::TooManyUploads(_) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "tooManyUploads", message)
+            }
+            DriveError::DiskFull(_) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "systemError.diskFull", message)
+            }
+            // The details stay in the log, under the request id; the client
+            // learns only that it was our fault.
             DriveError::Internal(_) => {
-                tracing::error!(error = %message, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "systemError", message)
+                tracing::error!(requestid = %current_request_id(), error = %message, "internal error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "systemError",
+                    "internal error; the server log has the details under this request id",
+                )
             }
         }
     }

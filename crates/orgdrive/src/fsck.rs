@@ -14,11 +14,16 @@ pub struct FsckArgs {
     /// objects nothing refers to.
     #[arg(long)]
     repair: bool,
+    /// Objects younger than this many seconds are not reported as
+    /// unreferenced (a PUT or commit may be writing them).
+    #[arg(long, default_value_t = orgdrive_core::FSCK_GRACE_SECS,
+          value_parser = clap::value_parser!(i64).range(0..))]
+    grace: i64,
 }
 
 pub async fn run(args: FsckArgs) -> anyhow::Result<()> {
     let opened = crate::store::open(&args.data_dir, Default::default()).await?;
-    let report = opened.drive.fsck(args.repair).await;
+    let report = opened.drive.fsck(args.repair, args.grace).await;
     opened.meta.close().await;
     let report = report?;
     for problem in &report.problems {

@@ -1,5 +1,7 @@
 //! `orgdrive serve`: open (or create) the data dir, seed the demo account on
-//! first start, print how to connect, serve until SIGTERM / Ctrl-C.
+//! first start (unless `--no-demo`), print how to connect, serve the API (and
+//! the admin API, on its own address with `--admin-listen`) until SIGTERM /
+//! Ctrl-C. Secrets shorter than 32 bytes are refused at start.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use orgdrive_core::{DemoAccount, Drive};
-use orgdrive_server::{router, serve, Limits, ServerState};
+use orgdrive_core::{DemoAccount, Drive, OpenUploadLimits};
+use orgdrive_server::{admin_router, router, serve, Limits, ServerState};
 
-use crate::store::{stored_secret, write_private, Durability, OpenOptions};
+use crate::store::{check_secret, stored_or_new_secret, write_private, Durability, OpenOptions};
 use tokio::net::TcpListener;
 
 #[derive(Args)]
@@ -18,22 +20,29 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ORGDRIVE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve the admin API on this address only (production: a private
+    /// address); default: on the API listener under /admin/v1.
+    #[arg(long, env = "ORGDRIVE_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
+    /// Do not create the demo org, app and user on first start.
+    #[arg(long, env = "ORGDRIVE_NO_DEMO")]
+    no_demo: bool,
     /// Data directory: SQLite metadata (meta.sqlite) and file contents (blobs/).
     #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
     data_dir: PathBuf,
     /// Use a throw-away data dir, deleted on exit (tests, demos).
     #[arg(long, env = "ORGDRIVE_EPHEMERAL", conflicts_with = "data_dir")]
     ephemeral: bool,
-    /// Token for the admin API (`Authorization: Bearer ...`); else the one in
-    /// DATA_DIR/admin.token, else a new one written there.
+    /// Token for the admin API (`Authorization: Bearer ...`, at least 32
+    /// bytes); else the one in DATA_DIR/admin.token, else a new one written there.
     #[arg(long, env = "ORGDRIVE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
     /// Base URL of signed upload/download URLs, as clients reach this server
     /// (e.g. https://drive.example.com); default: http:// + the request's Host.
     #[arg(long, env = "ORGDRIVE_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Secret that signs blob URLs; else DATA_DIR/signing.key (created on first
-    /// start). Give every node of one deployment the same.
+    /// Secret that signs blob URLs (at least 32 bytes); else DATA_DIR/signing.key
+    /// (created on first start). Give every node of one deployment the same.
     #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true)]
     signing_key: Option<String>,
     /// `full`: an acknowledged write survives a crash or power loss; `relaxed`:
@@ -57,6 +66,58 @@ pub struct ServeArgs {
     #[arg(long, env = "ORGDRIVE_UPLOAD_TTL", default_value_t = 86400,
           value_parser = clap::value_parser!(i64).range(1..))]
     upload_ttl: i64,
+    /// Total seconds a JSON API request may take, reading its body included.
+    #[arg(long, env = "ORGDRIVE_REQUEST_TIMEOUT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout: u64,
+    /// Seconds a write to a client may stay blocked (a client that stopped reading).
+    #[arg(long, env = "ORGDRIVE_WRITE_TIMEOUT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    write_timeout: u64,
+    /// Least bytes per second an upload or download must move, judged over
+    /// each --transfer-rate-window.
+    #[arg(long, env = "ORGDRIVE_MIN_TRANSFER_RATE", default_value_t = 1024)]
+    min_transfer_rate: u64,
+    /// Seconds over which the transfer rate is judged.
+    #[arg(long, env = "ORGDRIVE_TRANSFER_RATE_WINDOW", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    transfer_rate_window: u64,
+    /// Connections open at once.
+    #[arg(long, env = "ORGDRIVE_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Connections open at once from one client address.
+    #[arg(long, env = "ORGDRIVE_MAX_CONNECTIONS_PER_IP", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_ip: u64,
+    /// Uploads open at once (not yet committed or swept) in one space.
+    #[arg(long, env = "ORGDRIVE_MAX_OPEN_UPLOADS_PER_SPACE",
+          default_value_t = orgdrive_core::MAX_OPEN_UPLOADS_PER_SPACE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_open_uploads_per_space: u32,
+    /// Uploads open at once by one app.
+    #[arg(long, env = "ORGDRIVE_MAX_OPEN_UPLOADS_PER_APP",
+          default_value_t = orgdrive_core::MAX_OPEN_UPLOADS_PER_APP,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_open_uploads_per_app: u32,
+    /// Free disk, in bytes, below which uploads are refused (507).
+    #[arg(long, env = "ORGDRIVE_MIN_FREE_DISK", default_value_t = orgdrive_core::MIN_FREE_DISK_BYTES)]
+    min_free_disk: u64,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_secs(self.header_timeout),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout),
+            request_timeout: Duration::from_secs(self.request_timeout),
+            write_timeout: Duration::from_secs(self.write_timeout),
+            min_transfer_rate: self.min_transfer_rate,
+            transfer_rate_window: Duration::from_secs(self.transfer_rate_window),
+            max_connections: self.max_connections as usize,
+            max_connections_per_ip: self.max_connections_per_ip as usize,
+        }
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -64,30 +125,61 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let ephemeral_dir = if args.ephemeral { Some(tempfile::tempdir()?) } else { None };
     let data_dir = ephemeral_dir.as_ref().map_or(args.data_dir.clone(), |d| d.path().to_path_buf());
 
+    raise_open_files_limit();
+    let limits = args.limits();
     let options = OpenOptions {
         durability: args.durability,
         signing_key: args.signing_key,
         signed_url_ttl_secs: Some(args.signed_url_ttl),
         upload_ttl_secs: Some(args.upload_ttl),
+        open_uploads: Some(OpenUploadLimits {
+            per_space: args.max_open_uploads_per_space,
+            per_app: args.max_open_uploads_per_app,
+        }),
+        min_free_disk_bytes: Some(args.min_free_disk),
     };
+    let (admin_token, admin_token_is_new) = admin_token(&data_dir, args.admin_token)?;
     let opened = crate::store::open(&data_dir, options).await?;
     let drive = opened.drive.clone();
-    let demo = drive.bootstrap_demo().await?;
-    let admin_token = admin_token(&data_dir, args.admin_token)?;
+    let demo = if args.no_demo { None } else { drive.bootstrap_demo().await? };
 
     let shutdown = shutdown_signal()?;
     let listener =
         TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let local = listener.local_addr()?;
-    print_banner(local, &data_dir, args.ephemeral, demo.as_ref(), &admin_token, started);
+    let admin_listener = match args.admin_listen {
+        Some(addr) => {
+            Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (admin)"))?)
+        }
+        None => None,
+    };
+    let banner = Banner {
+        addr: listener.local_addr()?,
+        admin_addr: admin_listener.as_ref().map(TcpListener::local_addr).transpose()?,
+        data_dir: &data_dir,
+        ephemeral: args.ephemeral,
+        demo: demo.as_ref(),
+        new_admin_token: admin_token_is_new.then_some(admin_token.as_str()),
+    };
+    banner.print(started);
 
     let sweeper = tokio::spawn(sweep_forever(drive.clone()));
-    let app = router(ServerState::new(drive, &admin_token).with_public_url(args.public_url));
-    let limits = Limits {
-        header_read_timeout: Duration::from_secs(args.header_timeout),
-        body_idle_timeout: Duration::from_secs(args.body_idle_timeout),
+    let mut state =
+        ServerState::new(drive, &admin_token).with_public_url(args.public_url).with_limits(limits);
+    let admin = match admin_listener {
+        Some(admin_listener) => {
+            state = state.with_separate_admin_listener();
+            let admin_app = admin_router(state.clone());
+            let stop = shutdown.subscribe();
+            Some(tokio::spawn(serve(admin_listener, admin_app, limits, stopped(stop))))
+        }
+        None => None,
     };
-    serve(listener, app, limits, shutdown).await?;
+    let stop = shutdown.subscribe();
+    serve(listener, router(state), limits, stopped(stop)).await?;
+    if let Some(admin) = admin {
+        admin.await??;
+    }
+    drop(shutdown);
     sweeper.abort();
     opened.meta.close().await;
     tracing::info!("stopped");
@@ -96,42 +188,82 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The admin token: given (and then recorded), else the one stored in the
-/// data dir, else a new one stored there (0600).
-fn admin_token(data_dir: &Path, given: Option<String>) -> anyhow::Result<String> {
+/// data dir, else a new one stored there (0600); and whether it is new.
+/// Tokens shorter than 32 bytes are refused.
+fn admin_token(data_dir: &Path, given: Option<String>) -> anyhow::Result<(String, bool)> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let path = data_dir.join("admin.token");
-    match given.filter(|t| !t.trim().is_empty()) {
+    let (token, generated) = match given {
         Some(token) => {
             let token = token.trim().to_string();
+            check_secret("admin token", &token)?;
             write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
-            Ok(token)
+            (token, false)
         }
-        None => stored_secret(&path, orgdrive_core::random_token),
+        None => stored_or_new_secret(&path, orgdrive_core::random_token)?,
+    };
+    check_secret(&format!("admin token in {}", path.display()), &token)?;
+    Ok((token, generated))
+}
+
+/// What the start banner tells.
+struct Banner<'a> {
+    addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    data_dir: &'a Path,
+    ephemeral: bool,
+    demo: Option<&'a DemoAccount>,
+    /// The admin token, only when it was generated by this start (it is
+    /// never printed again: logs keep what is printed).
+    new_admin_token: Option<&'a str>,
+}
+
+impl Banner<'_> {
+    fn print(&self, started: Instant) {
+        let kind = if self.ephemeral { " (ephemeral)" } else { "" };
+        println!("orgdrive {} listening on http://{}", env!("CARGO_PKG_VERSION"), self.addr);
+        if let Some(admin) = self.admin_addr {
+            println!("admin API on http://{admin}/admin/v1");
+        }
+        println!("data dir: {}{kind}", self.data_dir.display());
+        match self.demo {
+            Some(demo) => {
+                println!("first start: created a demo org, app and admin user");
+                println!("  corpId:     {}", demo.org.corp_id);
+                println!("  appKey:     {}", demo.app.app.app_key);
+                println!("  appSecret:  {}", demo.app.app_secret);
+                println!("  unionId:    {}", demo.user.union_id);
+            }
+            None => println!("list identities with `orgdrive admin org list`"),
+        }
+        if let Some(token) = self.new_admin_token {
+            println!("admin token: {token}");
+        }
+        println!("admin token file: {}", self.data_dir.join("admin.token").display());
+        println!("ready in {} ms", started.elapsed().as_millis());
     }
 }
 
-fn print_banner(
-    addr: SocketAddr,
-    data_dir: &Path,
-    ephemeral: bool,
-    demo: Option<&DemoAccount>,
-    admin_token: &str,
-    started: Instant,
-) {
-    let kind = if ephemeral { " (ephemeral)" } else { "" };
-    println!("orgdrive {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
-    println!("data dir: {}{kind}", data_dir.display());
-    match demo {
-        Some(demo) => {
-            println!("first start: created a demo org, app and admin user");
-            println!("  corpId:     {}", demo.org.corp_id);
-            println!("  appKey:     {}", demo.app.app.app_key);
-            println!("  appSecret:  {}", demo.app.app_secret);
-            println!("  unionId:    {}", demo.user.union_id);
+/// Resolves once shutdown was signalled (or its sender is gone).
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+/// Raises the soft limit of open files to the hard limit, so that the
+/// connection caps, not the default 1024 descriptors, bound the server.
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum {
+            limit.current = limit.maximum;
+            if let Err(e) = setrlimit(Resource::Nofile, limit) {
+                tracing::debug!(error = %e, "could not raise the open files limit");
+            }
         }
-        None => println!("existing data: list identities with `orgdrive admin org list`"),
     }
-    println!("admin token: {admin_token}");
-    println!("ready in {} ms", started.elapsed().as_millis());
 }
 
 /// Sweeps every minute, or more often when uploads live shorter than that.
@@ -146,27 +278,31 @@ async fn sweep_forever(drive: Drive) {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
-/// called, before the banner says "ready", so an early signal is never lost.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+/// Turns `true` on SIGTERM or Ctrl-C. The handlers are installed when this
+/// is called, before the banner says "ready", and late subscribers see the
+/// value, so an early signal is never lost.
+fn shutdown_signal() -> anyhow::Result<tokio::sync::watch::Sender<bool>> {
+    let (sender, _) = tokio::sync::watch::channel(false);
+    let notify = sender.clone();
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
-        Ok(async move {
+        tokio::spawn(async move {
             tokio::select! {
                 _ = terminate.recv() => {},
                 _ = interrupt.recv() => {},
             }
             tracing::info!("shutting down");
-        })
+            notify.send_replace(true);
+        });
     }
     #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
-        })
-    }
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        notify.send_replace(true);
+    });
+    Ok(sender)
 }

@@ -39,21 +39,53 @@ pub struct OpenOptions {
     pub signing_key: Option<String>,
     pub signed_url_ttl_secs: Option<i64>,
     pub upload_ttl_secs: Option<i64>,
+    pub open_uploads: Option<orgdrive_core::OpenUploadLimits>,
+    pub min_free_disk_bytes: Option<u64>,
+}
+
+/// Shortest signing key or admin token accepted: 32 bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Refuses a secret too short to resist guessing.
+pub fn check_secret(what: &str, secret: &str) -> anyhow::Result<()> {
+    if secret.len() < MIN_SECRET_BYTES {
+        anyhow::bail!(
+            "the {what} has {} bytes; at least {MIN_SECRET_BYTES} are required \
+             (e.g. `openssl rand -hex 32`)",
+            secret.len()
+        );
+    }
+    Ok(())
 }
 
 pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opened> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o700);
+        if let Err(e) = std::fs::set_permissions(data_dir, private) {
+            tracing::warn!(error = %e, "could not make the data dir private (mode 0700)");
+        }
+    }
     let signing_key = match options.signing_key {
         Some(key) => key.trim().to_string(),
         None => stored_secret(&data_dir.join("signing.key"), orgdrive_core::random_token)?,
     };
+    check_secret("signing key", &signing_key)?;
     let mut drive_options = DriveOptions::new(signing_key.as_bytes());
     if let Some(ttl) = options.signed_url_ttl_secs {
         drive_options.signed_url_ttl_secs = ttl;
     }
     if let Some(ttl) = options.upload_ttl_secs {
         drive_options.upload_ttl_secs = ttl;
+    }
+    if let Some(limits) = options.open_uploads {
+        drive_options.open_uploads = limits;
+    }
+    if let Some(floor) = options.min_free_disk_bytes {
+        drive_options.min_free_disk_bytes = floor;
     }
     let durable = options.durability == Durability::Full;
     let sqlite = SqliteOptions { durable, ..SqliteOptions::default() };
@@ -67,12 +99,20 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
 
 /// The secret stored in `path`, or a new one from `generate`, written there (0600).
 pub fn stored_secret(path: &Path, generate: fn() -> String) -> anyhow::Result<String> {
+    Ok(stored_or_new_secret(path, generate)?.0)
+}
+
+/// Like [`stored_secret`]; also says whether the secret was generated now.
+pub fn stored_or_new_secret(
+    path: &Path,
+    generate: fn() -> String,
+) -> anyhow::Result<(String, bool)> {
     match std::fs::read_to_string(path) {
-        Ok(stored) if !stored.trim().is_empty() => Ok(stored.trim().to_string()),
+        Ok(stored) if !stored.trim().is_empty() => Ok((stored.trim().to_string(), false)),
         _ => {
             let secret = generate();
             write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
-            Ok(secret)
+            Ok((secret, true))
         }
     }
 }

@@ -80,7 +80,11 @@ async fn first_start_seeds_a_demo_account_that_works_and_shuts_down_cleanly() {
     let app_key = server.value("appKey").unwrap();
     let app_secret = server.value("appSecret").unwrap();
     let union_id = server.value("unionId").unwrap();
-    let admin_token = server.value("admin token").unwrap();
+    let admin_token = server.value("admin token:").unwrap();
+    assert_eq!(
+        server.value("admin token file").unwrap(),
+        data.join("admin.token").display().to_string()
+    );
     assert!(data.join("meta.sqlite").exists() && data.join("blobs").is_dir());
 
     #[cfg(unix)]
@@ -115,7 +119,8 @@ async fn first_start_seeds_a_demo_account_that_works_and_shuts_down_cleanly() {
     // Restart: no new demo account, same admin token, the space is still there.
     let server = Running::start(&["--data-dir", data.to_str().unwrap()]);
     assert!(server.value("appSecret").is_none());
-    assert_eq!(server.value("admin token").unwrap(), admin_token);
+    assert!(server.value("admin token:").is_none(), "a stored admin token is not printed again");
+    assert!(!server.lines.iter().any(|l| l.contains(&admin_token)), "{:?}", server.lines);
     let base = server.base();
     let again: Value = http
         .get(format!(
@@ -133,10 +138,14 @@ async fn first_start_seeds_a_demo_account_that_works_and_shuts_down_cleanly() {
     assert!(server.terminate().success());
 }
 
-#[test]
-fn ephemeral_data_is_thrown_away_and_admin_token_can_be_given() {
-    let server = Running::start(&["--ephemeral", "--admin-token", "given-token"]);
-    assert_eq!(server.value("admin token").unwrap(), "given-token");
+#[tokio::test]
+async fn ephemeral_data_is_thrown_away_and_admin_token_can_be_given() {
+    let given = "given-admin-token-0123456789-abcdefghij";
+    let server = Running::start(&["--ephemeral", "--admin-token", given]);
+    assert!(server.value("admin token:").is_none(), "a given token is not printed");
+    let http = reqwest::Client::new();
+    let orgs = http.get(format!("{}/admin/v1/orgs", server.base())).bearer_auth(given);
+    assert_eq!(orgs.send().await.unwrap().status(), 200);
     let dir_line = server.lines.iter().find(|l| l.starts_with("data dir:")).unwrap().clone();
     let path = dir_line
         .trim_start_matches("data dir:")
@@ -149,8 +158,8 @@ fn ephemeral_data_is_thrown_away_and_admin_token_can_be_given() {
     assert!(!Path::new(&path).exists(), "ephemeral dir {path} must be removed on exit");
 }
 
-#[test]
-fn admin_subcommands_provision_a_data_dir() {
+#[tokio::test]
+async fn admin_subcommands_provision_a_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let org = admin(dir.path(), &["org", "create", "--name", "Acme", "--capacity", "1048576"]);
     let corp = org["corpId"].as_str().unwrap();
@@ -188,6 +197,27 @@ fn admin_subcommands_provision_a_data_dir() {
     // A server started on that dir accepts the provisioned credentials and seeds nothing.
     let server = Running::start(&["--data-dir", dir.path().to_str().unwrap()]);
     assert!(server.value("appKey").is_none());
+    let token: Value = reqwest::Client::new()
+        .post(format!("{}/v1.0/oauth2/accessToken", server.base()))
+        .json(&json!({"appKey": "ci", "appSecret": "0123456789abcdef"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(token["accessToken"].as_str().map(str::len), Some(32), "{token}");
+    let space: Value = reqwest::Client::new()
+        .post(format!("{}/v1.0/storage/spaces?unionId=ann", server.base()))
+        .header("x-acs-dingtalk-access-token", token["accessToken"].as_str().unwrap())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(space["space"]["corpId"], corp, "{space}");
     assert!(server.terminate().success());
 
     let failed = Command::new(BIN)
@@ -195,4 +225,135 @@ fn admin_subcommands_provision_a_data_dir() {
         .output()
         .unwrap();
     assert!(!failed.status.success());
+}
+
+/// Runs `orgdrive serve` expecting it to refuse to start; returns its stderr.
+fn refused_start(args: &[&str], envs: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()])
+        .args(args)
+        .env_remove("ORGDRIVE_ADMIN_TOKEN")
+        .env_remove("ORGDRIVE_SIGNING_KEY")
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started with {args:?} {envs:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ready in"));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn short_or_blank_secrets_refuse_to_start() {
+    for args in [
+        &["--signing-key", " "][..],
+        &["--signing-key", ""],
+        &["--signing-key", "0123456789abcdef0123456789abcde"], // 31 bytes
+        &["--admin-token", " "],
+        &["--admin-token", "x"],
+    ] {
+        let stderr = refused_start(args, &[]);
+        assert!(stderr.contains("at least 32"), "{args:?}: {stderr}");
+    }
+    for envs in [&[("ORGDRIVE_SIGNING_KEY", " ")][..], &[("ORGDRIVE_ADMIN_TOKEN", "short")]] {
+        let stderr = refused_start(&[], envs);
+        assert!(stderr.contains("at least 32"), "{envs:?}: {stderr}");
+    }
+    // A stored secret that is too short is refused too.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("signing.key"), "tiny\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()])
+        .env_remove("ORGDRIVE_ADMIN_TOKEN")
+        .env_remove("ORGDRIVE_SIGNING_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32"));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_data_dir_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Running::start(&["--data-dir", data.to_str().unwrap()]);
+    // One file's content, so that blob files exist too.
+    let base = server.base();
+    let http = reqwest::Client::new();
+    let token: Value = json(http.post(format!("{base}/v1.0/oauth2/accessToken")).json(&json!({
+        "appKey": server.value("appKey").unwrap(),
+        "appSecret": server.value("appSecret").unwrap(),
+    })))
+    .await;
+    let token = token["accessToken"].as_str().unwrap().to_string();
+    let union_id = server.value("unionId").unwrap();
+    let space: Value = json(
+        http.post(format!("{base}/v1.0/storage/spaces?unionId={union_id}"))
+            .header("x-acs-dingtalk-access-token", &token)
+            .json(&json!({})),
+    )
+    .await;
+    let space_id = space["space"]["id"].as_str().unwrap();
+    let info: Value = json(
+        http.post(format!(
+            "{base}/v1.0/storage/spaces/{space_id}/files/uploadInfos/query?unionId={union_id}"
+        ))
+        .header("x-acs-dingtalk-access-token", &token)
+        .json(&json!({"protocol": "HEADER_SIGNATURE"})),
+    )
+    .await;
+    let url = info["headerSignatureInfo"]["resourceUrls"][0].as_str().unwrap();
+    assert_eq!(http.put(url).body("secret bytes").send().await.unwrap().status(), 200);
+
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data dir");
+    let mut checked = 0;
+    let mut stack = vec![data.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                assert_eq!(mode(&path) & 0o077, 0, "{} is open to others", path.display());
+                stack.push(path);
+            } else {
+                assert_eq!(mode(&path) & 0o077, 0, "{} is open to others", path.display());
+                checked += 1;
+            }
+        }
+    }
+    // meta.sqlite (+ -wal, -shm), admin.token, signing.key, the uploaded object.
+    assert!(checked >= 5, "{checked} files checked");
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn no_demo_and_a_separate_admin_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Running::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--no-demo",
+        "--admin-listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(server.value("appKey").is_none(), "--no-demo seeds nothing");
+    let admin_line = server.lines.iter().find(|l| l.starts_with("admin API on")).unwrap();
+    let admin_base = admin_line["admin API on ".len()..].trim_end_matches("/admin/v1").to_string();
+    let token = server.value("admin token:").unwrap();
+    let http = reqwest::Client::new();
+    // The admin API answers on its own address only.
+    let orgs: Value =
+        json(http.get(format!("{admin_base}/admin/v1/orgs")).bearer_auth(&token)).await;
+    assert_eq!(orgs["items"], json!([]), "no demo org");
+    let public = http.get(format!("{}/admin/v1/orgs", server.base())).bearer_auth(&token);
+    let public = public.send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    // And the storage API does not answer on the admin address.
+    let token_call = http.post(format!("{admin_base}/v1.0/oauth2/accessToken")).json(&json!({}));
+    assert_eq!(token_call.send().await.unwrap().status(), 404);
+    assert!(server.terminate().success(), "both listeners stop on SIGTERM");
 }

@@ -61,30 +61,47 @@ async fn same_name_folders_have_one_winner_or_distinct_names() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_commits_never_pass_the_quota() {
+async fn racing_uploads_and_commits_never_pass_the_quota() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
     let sp = Space::new(&s, Some(10_000)).await;
-    let mut keys = Vec::new();
+    let mut tickets = Vec::new();
     for _ in 0..RACERS {
-        let (key, url) = sp.upload_url().await;
-        assert_eq!(sp.put(&url, &[7u8; 1000]).await, 200);
-        keys.push(key);
+        tickets.push(sp.upload_url().await);
     }
-    let commits = keys.iter().enumerate().map(|(i, key)| {
+    // Pending bytes are reserved when a PUT starts: of 64 racing PUTs of
+    // 1000 bytes, exactly the ten that fit are accepted.
+    let http = &s.http;
+    let puts = join_all(tickets.iter().map(|(_, url)| async move {
+        let response = http.put(url.as_str()).body(vec![7u8; 1000]).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().await.ok())
+    }))
+    .await;
+    let accepted: Vec<&String> = tickets
+        .iter()
+        .zip(&puts)
+        .filter(|(_, (status, _))| *status == 200)
+        .map(|((key, _), _)| key)
+        .collect();
+    assert_eq!(accepted.len(), 10, "exactly the ten PUTs that fit");
+    for (status, reply) in puts.iter().filter(|(status, _)| *status != 200) {
+        let code = reply.as_ref().and_then(|r| r["code"].as_str());
+        assert_eq!((*status, code), (413, Some("paramError.size")), "{reply:?}");
+    }
+    assert_eq!(reserved_bytes(&s, &sp.id).await, 10_000);
+    let commits = accepted.iter().enumerate().map(|(i, key)| {
         sp.post(
             "/files/commit",
             json!({"uploadKey": key, "name": format!("f{i}"), "parentId": "0"}),
         )
     });
-    let replies = join_all(commits).await;
-    let ok = replies.iter().filter(|(status, _)| *status == 200).count();
-    assert_eq!(ok, 10, "exactly the ten files that fit");
-    for (status, reply) in replies.iter().filter(|(status, _)| *status != 200) {
-        assert_eq!((*status, reply["code"].as_str()), (400, Some("paramError.quota")), "{reply}");
+    for (status, reply) in join_all(commits).await {
+        assert_eq!(status, 200, "{reply}");
     }
     let path = format!("/v1.0/storage/spaces/{}?unionId={}", sp.id, sp.t.union_id);
     let (_, space) = s.call("GET", &path, Some(&sp.t.token), None).await;
     assert_eq!(space["space"]["usedQuota"], 10_000);
+    assert_eq!(reserved_bytes(&s, &sp.id).await, 0, "commits release what they reserved");
     s.stop().await;
 }

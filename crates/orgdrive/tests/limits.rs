@@ -7,13 +7,17 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use orgdrive_server::Limits;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const SHORT: Limits = Limits {
-    header_read_timeout: Duration::from_millis(500),
-    body_idle_timeout: Duration::from_millis(500),
-};
+fn short() -> Limits {
+    Limits {
+        header_read_timeout: Duration::from_millis(500),
+        body_idle_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    }
+}
 
 async fn connect(s: &TestServer) -> TcpStream {
     TcpStream::connect(s.base.trim_start_matches("http://")).await.unwrap()
@@ -37,7 +41,7 @@ async fn read_until_closed(stream: &mut TcpStream) -> (String, Duration) {
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let s = TestServer::start_with(dir.path(), SHORT).await;
+    let s = TestServer::start_with(dir.path(), short()).await;
     let mut stream = connect(&s).await;
     stream.write_all(b"GET /admin/v1/orgs HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     let (_, waited) = read_until_closed(&mut stream).await;
@@ -48,7 +52,7 @@ async fn a_client_that_never_finishes_its_headers_is_dropped() {
 #[tokio::test]
 async fn idle_keep_alive_connections_are_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let s = TestServer::start_with(dir.path(), SHORT).await;
+    let s = TestServer::start_with(dir.path(), short()).await;
     let mut stream = connect(&s).await;
     stream.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     let (received, waited) = read_until_closed(&mut stream).await;
@@ -58,9 +62,37 @@ async fn idle_keep_alive_connections_are_closed() {
 }
 
 #[tokio::test]
+async fn a_blob_put_that_stalls_halfway_leaves_no_object_and_no_upload_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_with(dir.path(), short()).await;
+    let sp = Space::new(&s, Some(1000)).await;
+    let (key, url) = sp.upload_url().await;
+    let path_and_query = url.trim_start_matches(&s.base).to_string();
+    let mut stream = connect(&s).await;
+    let head = format!(
+        "PUT {path_and_query} HTTP/1.1\r\nHost: x\r\ncontent-length: 100\r\n\r\n{}",
+        "x".repeat(50)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (received, waited) = read_until_closed(&mut stream).await;
+    assert!(received.starts_with("HTTP/1.1 4"), "a stalled body gets a 4xx: {received}");
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    // No object (finished or half-written) and no recorded part or reservation.
+    assert_eq!(files_under(&dir.path().join("blobs")), Vec::<String>::new());
+    let reply =
+        sp.post("/files/commit", json!({"uploadKey": key, "name": "a", "parentId": "0"})).await;
+    assert_error(&reply, 400, "paramError.uploadKey");
+    assert_eq!(reserved_bytes(&s, &sp.id).await, 0);
+    // The upload itself stays usable.
+    assert_eq!(sp.put(&url, b"0123456789").await, 200);
+    assert_eq!(reserved_bytes(&s, &sp.id).await, 10);
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn a_body_that_stalls_is_abandoned_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let s = TestServer::start_with(dir.path(), SHORT).await;
+    let s = TestServer::start_with(dir.path(), short()).await;
     let t = tenant(&s, ALL_SCOPES, None).await;
     let mut stream = connect(&s).await;
     let head = format!(

@@ -8,9 +8,9 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::{
-    BlobReference, ConsistencyScan, Cursor, CursorValue, DriveStore, NameConflict, PutDentry,
-    PutOutcome, SortKey, TreeNode, UploadPartRecord, UploadRecord, UsageCheck, VersionRecord,
-    MAX_RENAME_COUNTER,
+    BlobReference, ConsistencyScan, Cursor, CursorValue, DriveStore, ExpiredUpload, NameConflict,
+    OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, SortKey, TreeNode, UploadPartRecord,
+    UploadRecord, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
 };
 
 #[async_trait]
@@ -217,15 +217,7 @@ impl DriveStore for SqliteStore {
             .write(move |conn| {
                 Box::pin(async move {
                 if let Some(key) = &put.upload_key {
-                    let claimed = sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
-                        .bind(key)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(backend)?
-                        .rows_affected();
-                    if claimed == 0 {
-                        return Err(MetaError::UploadNotFound);
-                    }
+                    claim_upload(conn, key, &put.upload_objects).await?;
                 }
                 let new = &put.dentry;
                 if new.parent_id != ROOT_ID {
@@ -309,32 +301,45 @@ impl DriveStore for SqliteStore {
             .await
     }
 
-    async fn insert_upload(&self, upload: &UploadRecord) -> MetaResult<()> {
+    async fn insert_upload(
+        &self,
+        upload: &UploadRecord,
+        limits: &OpenUploadLimits,
+    ) -> MetaResult<()> {
         let upload = upload.clone();
+        let limits = *limits;
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, check_name, \
-                     check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&upload.upload_key)
-                .bind(&upload.space_id)
-                .bind(&upload.app_id)
-                .bind(&upload.union_id)
-                .bind(upload.multipart)
-                .bind(&upload.check_name)
-                .bind(&upload.check_parent_id)
-                .bind(upload.check_size)
-                .bind(&upload.check_md5)
-                .bind(upload.max_bytes)
-                .bind(upload.created_at)
-                .bind(upload.expires_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(classify)?;
-                Ok(())
+                    let open_in_space = count(conn, "SELECT COUNT(*) FROM uploads WHERE space_id = ?", &upload.space_id).await?;
+                    if open_in_space >= i64::from(limits.per_space) {
+                        return Err(MetaError::TooManyUploads { per_space: true });
+                    }
+                    let open_in_app = count(conn, "SELECT COUNT(*) FROM uploads WHERE app_id = ?", &upload.app_id).await?;
+                    if open_in_app >= i64::from(limits.per_app) {
+                        return Err(MetaError::TooManyUploads { per_space: false });
+                    }
+                    sqlx::query(
+                        "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, check_name, \
+                         check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(&upload.upload_key)
+                    .bind(&upload.space_id)
+                    .bind(&upload.app_id)
+                    .bind(&upload.union_id)
+                    .bind(upload.multipart)
+                    .bind(&upload.check_name)
+                    .bind(&upload.check_parent_id)
+                    .bind(upload.check_size)
+                    .bind(&upload.check_md5)
+                    .bind(upload.max_bytes)
+                    .bind(upload.created_at)
+                    .bind(upload.expires_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(classify)?;
+                    Ok(())
                 })
             })
             .await
@@ -368,7 +373,7 @@ impl DriveStore for SqliteStore {
         })()
         .map_err(backend)?;
         let rows = sqlx::query(
-            "SELECT part_number, size, md5 FROM upload_parts WHERE upload_key = ? \
+            "SELECT part_number, size, md5, object_key FROM upload_parts WHERE upload_key = ? \
              ORDER BY part_number",
         )
         .bind(upload_key)
@@ -380,72 +385,142 @@ impl DriveStore for SqliteStore {
                 part_number: row.try_get("part_number")?,
                 size: row.try_get("size")?,
                 md5: Some(row.try_get::<String, _>("md5")?).filter(|m| !m.is_empty()),
+                object_key: row.try_get("object_key")?,
             })
         })?;
         Ok(Some((upload, parts)))
+    }
+
+    async fn reserve_upload_bytes(
+        &self,
+        upload_key: &str,
+        part_number: i64,
+        bytes: i64,
+        now_ms: i64,
+    ) -> MetaResult<()> {
+        let upload_key = upload_key.to_string();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "SELECT u.space_id, s.corp_id, u.max_bytes, u.reserved_bytes, \
+                         COALESCE((SELECT size FROM upload_parts p \
+                                   WHERE p.upload_key = u.upload_key AND p.part_number = ?2), 0) \
+                         FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
+                         WHERE u.upload_key = ?1 AND u.expires_at > ?3",
+                    )
+                    .bind(&upload_key)
+                    .bind(part_number)
+                    .bind(now_ms)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?
+                    .ok_or(MetaError::UploadNotFound)?;
+                    let space_id: String = row.try_get(0).map_err(backend)?;
+                    let corp_id: String = row.try_get(1).map_err(backend)?;
+                    let announced: Option<i64> = row.try_get(2).map_err(backend)?;
+                    let held: i64 = row.try_get(3).map_err(backend)?;
+                    let replaced_part: i64 = row.try_get(4).map_err(backend)?;
+                    if let Some(announced) = announced {
+                        if held - replaced_part + bytes > announced {
+                            return Err(MetaError::UploadTooLarge);
+                        }
+                    }
+                    adjust_reservation(conn, &upload_key, &space_id, &corp_id, bytes).await
+                })
+            })
+            .await
+    }
+
+    async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> MetaResult<()> {
+        let upload_key = upload_key.to_string();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let Some((space_id, corp_id)) = upload_owner(conn, &upload_key).await? else {
+                        return Ok(());
+                    };
+                    adjust_reservation(conn, &upload_key, &space_id, &corp_id, -bytes).await
+                })
+            })
+            .await
     }
 
     async fn record_upload_part(
         &self,
         upload_key: &str,
         part: &UploadPartRecord,
-    ) -> MetaResult<bool> {
+        reserved: i64,
+    ) -> MetaResult<PartRecorded> {
         let upload_key = upload_key.to_string();
         let part = part.clone();
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                let result = sqlx::query(
-                    "INSERT INTO upload_parts (upload_key, part_number, size, md5) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (upload_key, part_number) DO UPDATE SET size = excluded.size, \
-                     md5 = excluded.md5",
-                )
-                .bind(&upload_key)
-                .bind(part.part_number)
-                .bind(part.size)
-                .bind(part.md5.as_deref().unwrap_or_default())
-                .execute(&mut *conn)
-                .await;
-                match result.map_err(classify) {
-                    Ok(_) => Ok(true),
-                    Err(MetaError::MissingReference) => Ok(false),
-                    Err(e) => Err(e),
-                }
+                    let Some((space_id, corp_id)) = upload_owner(conn, &upload_key).await? else {
+                        return Ok(PartRecorded::UploadGone);
+                    };
+                    let old = sqlx::query(
+                        "SELECT size, object_key FROM upload_parts \
+                         WHERE upload_key = ? AND part_number = ?",
+                    )
+                    .bind(&upload_key)
+                    .bind(part.part_number)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                    let (old_size, replaced) = match old {
+                        Some(row) => (
+                            row.try_get::<i64, _>(0).map_err(backend)?,
+                            Some(row.try_get::<String, _>(1).map_err(backend)?),
+                        ),
+                        None => (0, None),
+                    };
+                    sqlx::query(
+                        "INSERT INTO upload_parts (upload_key, part_number, size, md5, object_key) \
+                         VALUES (?, ?, ?, ?, ?) ON CONFLICT (upload_key, part_number) DO UPDATE \
+                         SET size = excluded.size, md5 = excluded.md5, object_key = excluded.object_key",
+                    )
+                    .bind(&upload_key)
+                    .bind(part.part_number)
+                    .bind(part.size)
+                    .bind(part.md5.as_deref().unwrap_or_default())
+                    .bind(&part.object_key)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(classify)?;
+                    // The PUT's reservation becomes the part's size; the part
+                    // it replaces gives its bytes back.
+                    let delta = part.size - reserved - old_size;
+                    adjust_reservation(conn, &upload_key, &space_id, &corp_id, delta).await?;
+                    Ok(PartRecorded::Recorded { replaced })
                 })
             })
             .await
     }
 
-    async fn discard_upload(&self, upload_key: &str) -> MetaResult<bool> {
-        let upload_key = upload_key.to_string();
+    async fn take_expired_uploads(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> MetaResult<Vec<ExpiredUpload>> {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                    let done = sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
-                        .bind(&upload_key)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                    Ok(done.rows_affected() == 1)
-                })
-            })
-            .await
-    }
-
-    async fn take_expired_uploads(&self, before_ms: i64, limit: u32) -> MetaResult<Vec<String>> {
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                let rows = sqlx::query(
-                    "DELETE FROM uploads WHERE upload_key IN \
-                     (SELECT upload_key FROM uploads WHERE expires_at < ? LIMIT ?) RETURNING upload_key",
-                )
-                .bind(before_ms)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(backend)?;
-                rows.iter().map(|row| row.try_get(0).map_err(backend)).collect()
+                    let rows =
+                        sqlx::query("SELECT upload_key FROM uploads WHERE expires_at < ? LIMIT ?")
+                            .bind(before_ms)
+                            .bind(limit)
+                            .fetch_all(&mut *conn)
+                            .await
+                            .map_err(backend)?;
+                    let keys: Vec<String> = collect(rows, |r| r.try_get(0))?;
+                    let mut expired = Vec::with_capacity(keys.len());
+                    for upload_key in keys {
+                        let objects = remove_upload(conn, &upload_key).await?;
+                        expired.push(ExpiredUpload { upload_key, objects });
+                    }
+                    Ok(expired)
                 })
             })
             .await
@@ -483,7 +558,27 @@ impl DriveStore for SqliteStore {
                     .await
                     .map_err(backend)?
                     .rows_affected();
-                    Ok(spaces + orgs)
+                    let reserved_spaces = sqlx::query(
+                        "UPDATE spaces SET reserved_bytes = (SELECT COALESCE(SUM(reserved_bytes), 0) \
+                             FROM uploads WHERE uploads.space_id = spaces.space_id) \
+                         WHERE reserved_bytes != (SELECT COALESCE(SUM(reserved_bytes), 0) \
+                             FROM uploads WHERE uploads.space_id = spaces.space_id)",
+                    )
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    let reserved_orgs = sqlx::query(
+                        "UPDATE orgs SET reserved_bytes = (SELECT COALESCE(SUM(reserved_bytes), 0) \
+                             FROM spaces WHERE spaces.corp_id = orgs.corp_id) \
+                         WHERE reserved_bytes != (SELECT COALESCE(SUM(reserved_bytes), 0) \
+                             FROM spaces WHERE spaces.corp_id = orgs.corp_id)",
+                    )
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    Ok(spaces + orgs + reserved_spaces + reserved_orgs)
                 })
             })
             .await
@@ -681,7 +776,115 @@ async fn overwrite(
     Ok(updated)
 }
 
-/// Adds `bytes` to the space and org counters unless a cap would be passed.
+/// `COUNT(*)` of a query with one text parameter.
+async fn count(conn: &mut SqliteConnection, sql: &str, param: &str) -> MetaResult<i64> {
+    sqlx::query_scalar(sql).bind(param).fetch_one(&mut *conn).await.map_err(backend)
+}
+
+/// The space and org of an open upload.
+async fn upload_owner(
+    conn: &mut SqliteConnection,
+    upload_key: &str,
+) -> MetaResult<Option<(String, String)>> {
+    let row = sqlx::query(
+        "SELECT u.space_id, s.corp_id FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
+         WHERE u.upload_key = ?",
+    )
+    .bind(upload_key)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    row.map(|r| Ok((r.try_get(0).map_err(backend)?, r.try_get(1).map_err(backend)?))).transpose()
+}
+
+/// Changes an upload's reservation by `delta` bytes, and its space's and
+/// org's with it. Growth is checked against the quota and the capacity
+/// (committed plus reserved bytes); shrinking never fails.
+async fn adjust_reservation(
+    conn: &mut SqliteConnection,
+    upload_key: &str,
+    space_id: &str,
+    corp_id: &str,
+    delta: i64,
+) -> MetaResult<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let space = sqlx::query(
+        "UPDATE spaces SET reserved_bytes = reserved_bytes + ?1 WHERE space_id = ?2 \
+         AND (?1 < 0 OR quota IS NULL OR used_bytes + reserved_bytes + ?1 <= quota)",
+    )
+    .bind(delta)
+    .bind(space_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if space.rows_affected() == 0 {
+        return Err(MetaError::QuotaExceeded { space: true });
+    }
+    let org = sqlx::query(
+        "UPDATE orgs SET reserved_bytes = reserved_bytes + ?1 WHERE corp_id = ?2 \
+         AND (?1 < 0 OR capacity IS NULL OR used_bytes + reserved_bytes + ?1 <= capacity)",
+    )
+    .bind(delta)
+    .bind(corp_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if org.rows_affected() == 0 {
+        return Err(MetaError::QuotaExceeded { space: false });
+    }
+    sqlx::query("UPDATE uploads SET reserved_bytes = reserved_bytes + ? WHERE upload_key = ?")
+        .bind(delta)
+        .bind(upload_key)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Deletes an upload with its parts, releasing its reservation; returns the
+/// objects its parts were written to. `UploadNotFound` if it is gone.
+async fn remove_upload(conn: &mut SqliteConnection, upload_key: &str) -> MetaResult<Vec<String>> {
+    let (space_id, corp_id) =
+        upload_owner(conn, upload_key).await?.ok_or(MetaError::UploadNotFound)?;
+    let held: i64 = sqlx::query_scalar("SELECT reserved_bytes FROM uploads WHERE upload_key = ?")
+        .bind(upload_key)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
+    adjust_reservation(conn, upload_key, &space_id, &corp_id, -held).await?;
+    let objects = sqlx::query_scalar(
+        "SELECT object_key FROM upload_parts WHERE upload_key = ? ORDER BY part_number",
+    )
+    .bind(upload_key)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
+        .bind(upload_key)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(objects)
+}
+
+/// A commit consumes its upload: only if the parts it was made from are
+/// still exactly the recorded ones.
+async fn claim_upload(
+    conn: &mut SqliteConnection,
+    upload_key: &str,
+    used_objects: &[String],
+) -> MetaResult<()> {
+    let recorded = remove_upload(conn, upload_key).await?;
+    if recorded != used_objects {
+        return Err(MetaError::UploadChanged);
+    }
+    Ok(())
+}
+
+/// Adds `bytes` to the space and org counters unless a cap would be passed
+/// (committed plus reserved bytes count against it).
 async fn charge(
     tx: &mut SqliteConnection,
     space_id: &str,
@@ -690,7 +893,7 @@ async fn charge(
 ) -> MetaResult<()> {
     let space = sqlx::query(
         "UPDATE spaces SET used_bytes = used_bytes + ?1 \
-         WHERE space_id = ?2 AND (quota IS NULL OR used_bytes + ?1 <= quota)",
+         WHERE space_id = ?2 AND (quota IS NULL OR used_bytes + reserved_bytes + ?1 <= quota)",
     )
     .bind(bytes)
     .bind(space_id)
@@ -702,7 +905,7 @@ async fn charge(
     }
     let org = sqlx::query(
         "UPDATE orgs SET used_bytes = used_bytes + ?1 \
-         WHERE corp_id = ?2 AND (capacity IS NULL OR used_bytes + ?1 <= capacity)",
+         WHERE corp_id = ?2 AND (capacity IS NULL OR used_bytes + reserved_bytes + ?1 <= capacity)",
     )
     .bind(bytes)
     .bind(corp_id)
@@ -744,6 +947,10 @@ impl SqliteStore {
             .await
             .map_err(backend)?;
         let open_uploads = collect(rows, |r| r.try_get(0))?;
+        let upload_objects = sqlx::query_scalar("SELECT object_key FROM upload_parts")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
         let usage = |r: &SqliteRow| {
             Ok(UsageCheck { id: r.try_get(0)?, recorded: r.try_get(1)?, actual: r.try_get(2)? })
         };
@@ -787,7 +994,33 @@ impl SqliteStore {
         .await
         .map_err(backend)?;
         let duplicate_names = collect(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))?;
+        let rows = sqlx::query(
+            "SELECT s.space_id, s.reserved_bytes, COALESCE((SELECT SUM(reserved_bytes) \
+             FROM uploads u WHERE u.space_id = s.space_id), 0) FROM spaces s ORDER BY s.space_id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let space_reserved = collect(rows, usage)?;
+        let rows = sqlx::query(
+            "SELECT o.corp_id, o.reserved_bytes, COALESCE((SELECT SUM(reserved_bytes) \
+             FROM spaces s WHERE s.corp_id = o.corp_id), 0) FROM orgs o ORDER BY o.corp_id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let org_reserved = collect(rows, usage)?;
         tx.rollback().await.map_err(backend)?;
-        Ok(ConsistencyScan { blobs, open_uploads, space_usage, org_usage, tree, duplicate_names })
+        Ok(ConsistencyScan {
+            blobs,
+            open_uploads,
+            upload_objects,
+            space_usage,
+            org_usage,
+            space_reserved,
+            org_reserved,
+            tree,
+            duplicate_names,
+        })
     }
 }

@@ -2,7 +2,9 @@
 //! `GET`/`HEAD /blob/{key}` serves file bytes with `Content-Length`,
 //! `Content-Type` (from the file name), `ETag`, `Content-Disposition` and
 //! single-range requests (206 / 416). No access token: the URL's signature is
-//! the credential. Bytes are streamed both ways.
+//! the credential, and only paths of the shapes orgdrive issues are accepted
+//! (checked after the signature, before any storage access). Bytes are streamed
+//! both ways, and must move at the minimum transfer rate.
 
 use std::ops::Range;
 
@@ -12,11 +14,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::Router;
-use futures::TryStreamExt;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use crate::extract::QueryParams;
-use crate::{ApiError, ServerState};
+use crate::{ApiError, MinRate, ServerState};
 
 pub fn routes() -> Router<ServerState> {
     Router::new()
@@ -34,11 +35,23 @@ async fn upload(
     State(state): State<ServerState>,
     Path(key): Path<String>,
     query: QueryParams,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let (expires, signature) = signed(&query);
-    let written =
-        state.drive.receive_blob(&key, expires, &signature, body.into_data_stream()).await?;
+    let declared_len = match headers.get(header::CONTENT_LENGTH) {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, "paramError", "malformed Content-Length")
+        })?),
+    };
+    let limits = &state.limits;
+    let body = MinRate::new(
+        body.into_data_stream(),
+        limits.min_transfer_rate,
+        limits.transfer_rate_window,
+    );
+    let written = state.drive.receive_blob(&key, expires, &signature, declared_len, body).await?;
     let mut response = StatusCode::OK.into_response();
     if let Some(etag) = written.md5.and_then(|m| HeaderValue::from_str(&format!("\"{m}\"")).ok()) {
         response.headers_mut().insert(header::ETAG, etag);
@@ -87,11 +100,15 @@ async fn download(
         .await
         .map_err(|e| ApiError::from(orgdrive_core::DriveError::Internal(e.to_string())))?;
 
-    let mut response = Response::new(Body::from_stream(stream.map_err(axum::Error::new)));
+    let limits = &state.limits;
+    let stream =
+        MinRate::new(Box::pin(stream), limits.min_transfer_rate, limits.transfer_rate_window);
+    let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body_range.end - body_range.start));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     let mime = mime_guess::from_path(&name).first_or_octet_stream();
     if let Ok(v) = HeaderValue::from_str(mime.essence_str()) {
         h.insert(header::CONTENT_TYPE, v);

@@ -13,7 +13,16 @@ use orgdrive_server::{router, serve, Limits, ServerState};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const ADMIN_TOKEN: &str = "test-admin-token-of-at-least-32-bytes";
+pub const SIGNING_KEY: &[u8] = b"test-signing-key-of-at-least-32-bytes";
+
+/// The drive settings tests run with by default.
+pub fn drive_options() -> DriveOptions {
+    let mut options = DriveOptions::new(SIGNING_KEY);
+    // Tests run on machines with little free disk, too.
+    options.min_free_disk_bytes = 0;
+    options
+}
 
 /// A running server over a data dir.
 pub struct TestServer {
@@ -33,17 +42,25 @@ impl TestServer {
 
     /// Starts a server with these connection limits.
     pub async fn start_with(data_dir: &Path, limits: Limits) -> TestServer {
+        TestServer::start_custom(data_dir, limits, drive_options()).await
+    }
+
+    /// Starts a server with these connection limits and drive settings.
+    pub async fn start_custom(
+        data_dir: &Path,
+        limits: Limits,
+        options: DriveOptions,
+    ) -> TestServer {
         std::fs::create_dir_all(data_dir).unwrap();
         let meta = SqliteStore::open(&data_dir.join("meta.sqlite"), &SqliteOptions::default())
             .await
             .unwrap();
         let blob = BlobStore::filesystem(&data_dir.join("blobs"), true).unwrap();
-        let options = DriveOptions::new(b"test-signing-key");
         let drive = Drive::new(Arc::new(meta.clone()), blob, options).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(ServerState::new(drive, ADMIN_TOKEN));
+        let app = router(ServerState::new(drive, ADMIN_TOKEN).with_limits(limits));
         let task = tokio::spawn(async move {
             serve(listener, app, limits, async {
                 let _ = stopped.await;
@@ -238,4 +255,36 @@ impl<'a> Space<'a> {
         assert_eq!(status, 200, "{reply}");
         reply["dentry"].clone()
     }
+}
+
+/// Every regular file under `dir`, relative, sorted (directories are skipped).
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, found);
+            } else {
+                found.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, dir, &mut found);
+    found.sort();
+    found
+}
+
+/// The bytes a space holds reserved for uploads in flight, read from the database.
+pub async fn reserved_bytes(server: &TestServer, space_id: &str) -> i64 {
+    let url = format!("sqlite://{}?mode=ro", server.data_dir.join("meta.sqlite").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let reserved = sqlx::query_scalar("SELECT reserved_bytes FROM spaces WHERE space_id = ?")
+        .bind(space_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    reserved
 }

@@ -1,0 +1,407 @@
+//! The connection layer: the accept loop and what keeps slow, idle or
+//! numerous clients from pinning the server. [`Limits`] holds every knob:
+//!
+//! - connections: at most `max_connections` at once, and at most
+//!   `max_connections_per_ip` from one client address; a connection over a
+//!   cap is closed as soon as it is accepted;
+//! - reading: a client has `header_read_timeout` to send a request's headers
+//!   (which also closes idle keep-alive connections), may pause at most
+//!   `body_idle_timeout` between two body chunks, and a JSON API request must
+//!   be answered within `request_timeout` (503 `operationTimeout`), however
+//!   its bytes trickle in;
+//! - blob transfers: bodies must move at least `min_transfer_rate` bytes per
+//!   second, measured over each `transfer_rate_window` ([`MinRate`]);
+//! - writing: a write that cannot progress for `write_timeout` (a client that
+//!   stopped reading) ends the connection ([`TimedIo`]).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use bytes::Bytes;
+use futures::Stream;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use crate::{ApiError, ServerState};
+
+/// Limits that keep slow, idle or numerous clients from pinning the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time a client has to send a request's headers; it also bounds how long
+    /// an idle keep-alive connection is kept.
+    pub header_read_timeout: Duration,
+    /// Longest pause allowed between two chunks of a request body.
+    pub body_idle_timeout: Duration,
+    /// Total time a JSON API request may take, body included (not blob routes).
+    pub request_timeout: Duration,
+    /// Longest a write to a client may stay blocked.
+    pub write_timeout: Duration,
+    /// Least bytes per second a blob body must move, over each window.
+    pub min_transfer_rate: u64,
+    pub transfer_rate_window: Duration,
+    /// Connections open at once, overall and from one client address.
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(60),
+            min_transfer_rate: 1024,
+            transfer_rate_window: Duration::from_secs(30),
+            max_connections: 4096,
+            max_connections_per_ip: 512,
+        }
+    }
+}
+
+/// Middleware: a JSON API request gets `request_timeout` in total, reading
+/// its body included; blob routes are governed by [`MinRate`] instead.
+pub async fn request_deadline(
+    State(state): State<ServerState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/blob/") {
+        return next.run(request).await;
+    }
+    let limit = state.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "operationTimeout",
+            format!("the request was not complete within {} s", limit.as_secs_f64()),
+        )
+        .into_response(),
+    }
+}
+
+/// A body that must move at least `min_rate` bytes per second, judged at
+/// the end of each window (also while no chunk comes); a slower body ends
+/// with an error, which aborts the request or the response.
+pub struct MinRate<S> {
+    inner: S,
+    window: Duration,
+    min_per_window: u64,
+    moved: u64,
+    window_end: Pin<Box<Sleep>>,
+}
+
+/// Why a [`MinRate`] body stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("the transfer moved {moved} bytes in {window:?}, below the minimum rate")]
+pub struct TooSlow {
+    moved: u64,
+    window: Duration,
+}
+
+impl<S> MinRate<S> {
+    pub fn new(inner: S, min_rate: u64, window: Duration) -> MinRate<S> {
+        let min_per_window = (min_rate as f64 * window.as_secs_f64()) as u64;
+        let window_end = Box::pin(tokio::time::sleep(window));
+        MinRate { inner, window, min_per_window, moved: 0, window_end }
+    }
+
+    /// At a window's end: too slow, or start the next window.
+    fn judge(&mut self) -> Result<(), TooSlow> {
+        if self.moved < self.min_per_window {
+            return Err(TooSlow { moved: self.moved, window: self.window });
+        }
+        self.moved = 0;
+        self.window_end.as_mut().reset(Instant::now() + self.window);
+        Ok(())
+    }
+}
+
+impl<S, E> Stream for MinRate<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Into<axum::BoxError>,
+{
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.moved += chunk.len() as u64;
+                if this.window_end.is_elapsed() {
+                    if let Err(e) = this.judge() {
+                        return Poll::Ready(Some(Err(axum::Error::new(e))));
+                    }
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(axum::Error::new(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                while this.window_end.as_mut().poll(cx).is_ready() {
+                    if let Err(e) = this.judge() {
+                        return Poll::Ready(Some(Err(axum::Error::new(e))));
+                    }
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A socket whose writes may stay blocked at most `timeout`: a client that
+/// stops reading loses its connection instead of holding it.
+pub struct TimedIo<T> {
+    inner: T,
+    timeout: Duration,
+    blocked_since: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> TimedIo<T> {
+    pub fn new(inner: T, timeout: Duration) -> TimedIo<T> {
+        TimedIo { inner, timeout, blocked_since: None }
+    }
+
+    /// Passes a write-side result through, arming the timer while blocked.
+    fn timed<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        match result {
+            Poll::Ready(r) => {
+                self.blocked_since = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let deadline =
+                    self.blocked_since.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client did not read for too long",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.timed(cx, result)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.timed(cx, result)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        self.timed(cx, result)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.timed(cx, result)
+    }
+}
+
+/// Counts open connections, overall and per client address.
+struct ConnectionCaps {
+    total: Arc<Semaphore>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    max_per_ip: usize,
+}
+
+/// One admitted connection; leaving frees its place.
+struct Admission {
+    caps: Arc<ConnectionCaps>,
+    ip: IpAddr,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl ConnectionCaps {
+    fn new(limits: &Limits) -> Arc<ConnectionCaps> {
+        Arc::new(ConnectionCaps {
+            total: Arc::new(Semaphore::new(limits.max_connections)),
+            per_ip: Mutex::new(HashMap::new()),
+            max_per_ip: limits.max_connections_per_ip,
+        })
+    }
+
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admission> {
+        let permit = self.total.clone().try_acquire_owned().ok()?;
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let open = per_ip.entry(ip).or_insert(0);
+        if *open >= self.max_per_ip {
+            return None;
+        }
+        *open += 1;
+        Some(Admission { caps: self.clone(), ip, _permit: permit })
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut per_ip = self.caps.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = per_ip.get_mut(&self.ip) {
+            *open -= 1;
+            if *open == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish (30 s at most). Accepted sockets get
+/// `TCP_NODELAY` (a response whose head and body leave in separate writes
+/// would otherwise wait ~40 ms for the peer's delayed ACK).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+    let caps = ConnectionCaps::new(&limits);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Some(admission) = caps.admit(peer.ip()) else {
+            tracing::debug!(peer = %peer.ip(), "connection refused: over the connection caps");
+            continue; // dropping the socket closes it
+        };
+        let _ = tcp.set_nodelay(true);
+        let io = TokioIo::new(TimedIo::new(tcp, limits.write_timeout));
+        let service = TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(http.serve_connection(io, service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(admission);
+        });
+    }
+    drop(listener);
+    // In-flight requests get a grace period; idle connections close at once.
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still running after 30 s; stopping anyway");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trickling_body_is_cut_at_the_window_end() {
+        // One byte every 1.5 s against 100 B/s over 2 s windows.
+        let trickle = futures::stream::unfold(0u32, |n| async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            Some((Ok::<_, io::Error>(Bytes::from_static(b"x")), n + 1))
+        });
+        let mut body = MinRate::new(Box::pin(trickle), 100, Duration::from_secs(2));
+        let started = Instant::now();
+        let mut received = 0;
+        let failure = loop {
+            match body.next().await {
+                Some(Ok(chunk)) => received += chunk.len(),
+                Some(Err(e)) => break e,
+                None => panic!("the trickle never ends"),
+            }
+        };
+        assert!(failure.to_string().contains("minimum rate"), "{failure}");
+        assert!(received <= 1, "{received}");
+        assert!(started.elapsed() <= Duration::from_secs(2) + Duration::from_millis(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_steady_body_passes_every_window() {
+        let steady = futures::stream::iter(0..50).then(|_| async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok::<_, io::Error>(Bytes::from(vec![0u8; 100]))
+        });
+        let body = MinRate::new(Box::pin(steady), 500, Duration::from_secs(1));
+        let chunks: Vec<_> = body.collect().await;
+        assert_eq!(chunks.len(), 50);
+        assert!(chunks.iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn caps_count_per_address_and_overall() {
+        let limits = Limits { max_connections: 3, max_connections_per_ip: 2, ..Limits::default() };
+        let caps = ConnectionCaps::new(&limits);
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let first = caps.admit(a).unwrap();
+        let _second = caps.admit(a).unwrap();
+        assert!(caps.admit(a).is_none(), "third from one address");
+        let _third = caps.admit(b).unwrap();
+        assert!(caps.admit(b).is_none(), "fourth overall");
+        drop(first);
+        assert!(caps.admit(a).is_some(), "a place freed by a closed connection");
+    }
+}
