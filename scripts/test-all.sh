@@ -22,6 +22,10 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo deny: advisories, licenses, bans, sources (deny.toml; deny/README.md)"
+[ "$(cargo deny --version 2>/dev/null)" = "cargo-deny 0.20.2" ] || cargo install cargo-deny --version 0.20.2 --locked
+bash deny/check.sh
+
 step "Rust tests"
 cargo test --workspace --locked
 

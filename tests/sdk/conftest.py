@@ -2,81 +2,70 @@
 through the official DingTalk Python SDK (alibabacloud-dingtalk), changing
 nothing but the endpoint. Identities are provisioned through the admin API.
 
-The binary is taken from $ORGDRIVE_BIN (the test command sets it)."""
+Starting, stopping and provisioning the server is tests/support/orgdrive_server.py,
+shared with the other Python runners. The binary is taken from $ORGDRIVE_BIN
+(the test command sets it)."""
 
-import json
-import os
-import socket
-import subprocess
-import urllib.request
-import uuid
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from alibabacloud_dingtalk.oauth2_1_0 import models as oauth2_models
 from alibabacloud_dingtalk.oauth2_1_0.client import Client as OAuth2Client
 from alibabacloud_dingtalk.storage_1_0 import models as storage_models
 from alibabacloud_dingtalk.storage_1_0.client import Client as StorageClient
+from alibabacloud_gateway_dingtalk.client import Client as DingTalkGateway
 from alibabacloud_tea_openapi import models as open_api_models
+from Tea.exceptions import TeaException
 
-ADMIN_TOKEN = "sdk-suite-admin-token"
-ALL_SCOPES = [
-    "Storage.Space.Write", "Storage.Space.Read", "Storage.Org.Read", "Storage.File.Write",
-    "Storage.File.Read", "Storage.UploadInfo.Read", "Storage.DownloadInfo.Read",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
+import orgdrive_server  # noqa: E402
+from orgdrive_server import ALL_SCOPES, OrgdriveServer, new_secret  # noqa: E402,F401
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The key under which an SDK error's data carries the HTTP response headers.
+RESPONSE_HEADERS = "_responseHeaders"
 
 
-class Server:
-    """One `orgdrive serve` process over a data dir; can be stopped and started again."""
+def _observe_error_headers():
+    """The SDK turns an error response into a TeaException whose data is the
+    JSON body only. To check `x-acs-request-id` against the body's `requestid`,
+    the DingTalk gateway's response hook is wrapped so that the exception's
+    data also carries the response headers. Requests and the SDK's behaviour
+    are unchanged: this only observes."""
+    original = DingTalkGateway.modify_response
+    if getattr(original, "_records_headers", False):
+        return
 
-    def __init__(self, data_dir, extra_args=()):
-        self.data_dir = str(data_dir)
-        self.extra_args = list(extra_args)
-        self.port = free_port()
-        self.process = None
-        self.banner = []
+    def modify_response(self, context, attribute_map):
+        try:
+            return original(self, context, attribute_map)
+        except TeaException as e:
+            if isinstance(e.data, dict):
+                e.data[RESPONSE_HEADERS] = {
+                    k.lower(): v for k, v in dict(context.response.headers or {}).items()}
+            raise
 
-    @property
-    def endpoint(self):
-        return f"127.0.0.1:{self.port}"
+    modify_response._records_headers = True
+    DingTalkGateway.modify_response = modify_response
 
-    def start(self):
-        binary = os.environ.get("ORGDRIVE_BIN", "orgdrive")
-        self.process = subprocess.Popen(
-            [binary, "serve", "--listen", self.endpoint, "--data-dir", self.data_dir,
-             "--admin-token", ADMIN_TOKEN, *self.extra_args],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.banner = []
-        for line in self.process.stdout:
-            self.banner.append(line.rstrip())
-            if line.startswith("ready in"):
-                return
-        raise RuntimeError(f"orgdrive exited before it was ready: {self.banner}")
 
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            assert self.process.wait(timeout=10) == 0, "orgdrive must exit 0 on SIGTERM"
-        self.process = None
+_observe_error_headers()
 
-    def admin(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"http://{self.endpoint}/admin/v1{path}", data=data, method=method,
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as response:
-            return json.loads(response.read())
+
+def start_server(tmp_path, extra_args=(), **kwargs):
+    """A server of its own for one test, on `tmp_path/data`, logging to `tmp_path/server.log`."""
+    Path(tmp_path).mkdir(parents=True, exist_ok=True)
+    server = OrgdriveServer(tmp_path / "data", extra_args, stderr=tmp_path / "server.log", **kwargs)
+    return server.start()
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("orgdrive-data"))
+    # No --admin-token: the suite uses the one the server keeps in DATA_DIR/admin.token.
+    root = tmp_path_factory.mktemp("orgdrive")
+    srv = OrgdriveServer(root / "data", stderr=root / "server.log")
     srv.start()
     yield srv
     srv.stop()
@@ -98,14 +87,7 @@ def get_token(server, app_key, app_secret):
 
 
 @dataclass
-class Tenant:
-    corp_id: str
-    app_id: str
-    app_key: str
-    app_secret: str
-    union_id: str
-    token: str
-
+class Tenant(orgdrive_server.Tenant):
     def headers(self, cls, token=None):
         """An SDK headers object of class `cls` carrying this tenant's token."""
         h = cls()
@@ -113,20 +95,21 @@ class Tenant:
         return h
 
 
-def provision(server, scopes=ALL_SCOPES, capacity=None):
-    """Creates an org (optionally with a capacity), an app with `scopes` and an
-    org user through the admin API, and gets the app a token through the SDK."""
-    org = server.admin("POST", "/orgs", {"name": f"org-{uuid.uuid4().hex[:6]}", "capacity": capacity})
-    app = server.admin("POST", f"/orgs/{org['corpId']}/apps", {"name": "SDK suite app", "scopes": scopes})
-    user = server.admin("POST", f"/orgs/{org['corpId']}/users", {"name": "Ann", "orgAdmin": True})
-    token = get_token(server, app["appKey"], app["appSecret"]).access_token
-    return Tenant(org["corpId"], app["appId"], app["appKey"], app["appSecret"], user["unionId"], token)
+def provision(server, scopes=ALL_SCOPES, capacity=None, corp_id=None, union_id=None, org_admin=True):
+    """Creates an org (or uses `corp_id`; optionally with a capacity), an app
+    with `scopes` and an org user (or uses `union_id`) through the admin API,
+    and gets the app a token through the SDK."""
+    base = orgdrive_server.provision(
+        server.base_url, server.admin, scopes, capacity, corp_id=corp_id, union_id=union_id,
+        with_token=False, org_admin=org_admin, app_name="SDK suite app")
+    token = get_token(server, base.app_key, base.app_secret).access_token
+    return Tenant(**{**base.__dict__, "token": token})
 
 
 @pytest.fixture
 def make_tenant(server):
-    def make(scopes=ALL_SCOPES, capacity=None):
-        return provision(server, scopes, capacity)
+    def make(scopes=ALL_SCOPES, capacity=None, corp_id=None, union_id=None, org_admin=True):
+        return provision(server, scopes, capacity, corp_id, union_id, org_admin)
 
     return make
 
@@ -145,13 +128,9 @@ def add_space(client, tenant, option=None, union_id=None, token=None):
     request = storage_models.AddSpaceRequest(
         union_id=tenant.union_id if union_id is None else union_id, option=option)
     return client.add_space_with_options(
-        request, tenant.headers(storage_models.AddSpaceHeaders, token), _runtime())
-
-
-def _runtime():
-    from alibabacloud_tea_util import models as util_models
-    return util_models.RuntimeOptions()
+        request, tenant.headers(storage_models.AddSpaceHeaders, token), runtime())
 
 
 def runtime():
-    return _runtime()
+    from alibabacloud_tea_util import models as util_models
+    return util_models.RuntimeOptions()

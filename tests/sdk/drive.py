@@ -4,12 +4,16 @@ only the raw PUT/GET of bytes to the signed URLs uses urllib, as a DingTalk
 client would use any HTTP client."""
 
 import hashlib
+import http.client
+import os
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
 from conftest import add_space, runtime, storage_client
+from orgdrive_server import http_json
 
 
 class Drive:
@@ -40,8 +44,9 @@ class Drive:
         return self.client.get_dentry_with_options(
             self.space_id, dentry_id, request, self.h(m.GetDentryHeaders), runtime()).body.dentry
 
-    def gets(self, ids):
-        request = m.GetDentriesRequest(union_id=self.uid, dentry_ids=ids)
+    def gets(self, ids, **option):
+        request = m.GetDentriesRequest(union_id=self.uid, dentry_ids=ids,
+                                       option=m.GetDentriesRequestOption(**option) if option else None)
         return self.client.get_dentries_with_options(
             self.space_id, request, self.h(m.GetDentriesHeaders), runtime()).body.result_items
 
@@ -67,6 +72,14 @@ class Drive:
             if not token:
                 return entries, pages
 
+    def raw(self, method, tail, body=None, **query):
+        """The storage API over plain HTTP, for what the SDK cannot express:
+        `tail` is the path after /v1.0/storage/spaces/{spaceId}, `query` more
+        query parameters. Returns (status, headers, decoded body)."""
+        params = urllib.parse.urlencode({"unionId": self.uid, **query})
+        url = f"{self.server.base_url}/v1.0/storage/spaces/{self.space_id}{tail}?{params}"
+        return http_json(method, url, body, {"x-acs-dingtalk-access-token": self.tenant.token})
+
     # ---- writes -----------------------------------------------------------
     def add_folder(self, name, parent_id="0", conflict=None, app_properties=None):
         option = m.AddFolderRequestOption(conflict_strategy=conflict, app_properties=app_properties)
@@ -74,13 +87,14 @@ class Drive:
         return self.client.add_folder_with_options(
             self.space_id, parent_id, request, self.h(m.AddFolderHeaders), runtime()).body.dentry
 
-    def upload_info(self, **check):
+    def upload_info(self, protocol="HEADER_SIGNATURE", multipart=False, storage_driver=None, **check):
         option = None
-        if check:
+        if check or storage_driver:
             option = m.GetFileUploadInfoRequestOption(
-                pre_check_param=m.GetFileUploadInfoRequestOptionPreCheckParam(**check))
+                storage_driver=storage_driver,
+                pre_check_param=m.GetFileUploadInfoRequestOptionPreCheckParam(**check) if check else None)
         request = m.GetFileUploadInfoRequest(
-            union_id=self.uid, multipart=False, protocol="HEADER_SIGNATURE", option=option)
+            union_id=self.uid, multipart=multipart, protocol=protocol, option=option)
         return self.client.get_file_upload_info_with_options(
             self.space_id, request, self.h(m.GetFileUploadInfoHeaders), runtime()).body
 
@@ -141,7 +155,6 @@ def put(url, headers, data):
     """PUTs raw bytes (or a file object, streamed) as DingTalk clients do."""
     request = urllib.request.Request(url, data=data, method="PUT", headers=dict(headers or {}))
     if hasattr(data, "read"):
-        import os
         request.add_header("Content-Length", str(os.fstat(data.fileno()).st_size))
     return _send(request)
 
@@ -158,3 +171,34 @@ def get_sha256(url):
             digest.update(chunk)
             size += len(chunk)
         return response.status, size, digest.hexdigest()
+
+
+class SlowPut:
+    """A PUT of `total` bytes to a signed URL whose body the test sends piece by
+    piece (`send`), then `finish` reads the answer: (status, headers, body)."""
+
+    def __init__(self, url, total):
+        parts = urllib.parse.urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self.conn.putrequest("PUT", f"{parts.path}?{parts.query}", skip_accept_encoding=True)
+        self.conn.putheader("Content-Length", str(total))
+        self.conn.endheaders()
+
+    def send(self, data):
+        self.conn.send(data)
+
+    def close(self):
+        self.conn.close()
+
+    def finish(self):
+        try:
+            response = self.conn.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            self.conn.close()
+
+
+def blob_files(data_dir):
+    """Every file under DATA_DIR/blobs (content objects, parts, temporaries)."""
+    root = os.path.join(str(data_dir), "blobs")
+    return sorted(os.path.join(d, f) for d, _, files in os.walk(root) for f in files)

@@ -2,12 +2,11 @@
 
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
-from conftest import Server, add_space, provision, runtime, storage_client
+from conftest import add_space, provision, runtime, start_server, storage_client
 
 
 def test_space_survives_restart(tmp_path):
-    server = Server(tmp_path / "data")
-    server.start()
+    server = start_server(tmp_path)
     try:
         tenant = provision(server, scopes=["Storage.Space.Write", "Storage.Space.Read"])
         created = add_space(storage_client(server), tenant,

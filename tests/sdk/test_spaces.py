@@ -1,6 +1,7 @@
 """AddSpace and GetSpace through the official storage_1_0 client, per the seed
 document: every request field, default, response field and error code."""
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 from alibabacloud_dingtalk.storage_1_0 import models as m
@@ -75,12 +76,22 @@ def test_app_owned_space_is_owned_by_the_app(client, tenant):
     assert space.creator_id == tenant.union_id
 
 
-def test_space_without_cap_is_bounded_by_org_capacity(client, make_tenant):
+def test_space_without_cap_is_bounded_by_org_capacity(server, client, make_tenant):
     tenant = make_tenant(capacity=1 << 30)
-    space = add_space(client, tenant).body.space
-    assert space.quota == 1 << 30
     expect_error(400, "paramError.quota", add_space, client, tenant,
                  m.AddSpaceRequestOption(quota=(1 << 30) + 1, scene_id="2"))
+    capped = add_space(client, tenant, m.AddSpaceRequestOption(quota=1 << 30, scene_id="3")).body.space
+    assert capped.quota == 1 << 30
+    assert (capped.partitions[0].quota.type, capped.partitions[0].quota.max) == ("PRIVATE", 1 << 30)
+    space = add_space(client, tenant).body.space
+    assert space.quota == 1 << 30
+    # Without a cap of its own the space shares what the org has left.
+    assert (space.partitions[0].quota.type, space.partitions[0].quota.max) == ("SHARE", None)
+    # A refused call stores nothing.
+    other_app = make_tenant(corp_id=tenant.corp_id, union_id=tenant.union_id)
+    expect_error(400, "paramError.quota", add_space, client, other_app,
+                 m.AddSpaceRequestOption(quota=(1 << 30) + 1))
+    assert_app_owns_no_space(server, other_app)
 
 
 def test_idempotent_on_scene_and_scene_id(client, tenant):
@@ -104,9 +115,14 @@ def test_sixteen_concurrent_identical_calls_return_one_space(server, tenant):
     assert len(ids) == 1, ids
 
 
-def test_parameter_errors_name_the_field(client, tenant):
+def test_parameter_errors_name_the_field(server, client, tenant):
     cases = [
         (dict(name=""), "paramError.name"),
+        (dict(name="   "), "paramError.name"),
+        (dict(name="bell\x07"), "paramError.name"),
+        (dict(quota=0), "paramError.quota"),
+        (dict(scene="x" * 64, scene_id="1" * 65), "paramError.sceneId"),
+        (dict(scene="场景"), "paramError.scene"),
         (dict(name="tab\tname"), "paramError.name"),
         (dict(name="n" * 256), "paramError.name"),
         (dict(scene="no spaces"), "paramError.scene"),
@@ -119,16 +135,32 @@ def test_parameter_errors_name_the_field(client, tenant):
     ]
     for option, code in cases:
         expect_error(400, code, add_space, client, tenant, m.AddSpaceRequestOption(**option))
-    # None of the refused calls stored anything: the default space is created now, once.
-    space = add_space(client, tenant).body.space
-    assert space.scene == "default"
+    assert_app_owns_no_space(server, tenant)
 
 
-def test_wrong_json_types_are_param_errors(client, tenant):
+def assert_app_owns_no_space(server, tenant):
+    """The admin API refuses (409) to delete an app that owns a space, whatever
+    its scene: a successful delete proves that no call of the app stored one.
+    (It also revokes the app's tokens: call this last.)"""
+    status, _, body = server.admin.raw("DELETE", f"/orgs/{tenant.corp_id}/apps/{tenant.app_id}")
+    assert (status, body) == (200, {"success": True}), f"the app owns a space: {body}"
+
+
+def test_deleting_an_app_that_owns_a_space_is_refused(server, client, tenant):
+    """The control of assert_app_owns_no_space: one stored space is enough for a 409."""
+    add_space(client, tenant, m.AddSpaceRequestOption(scene="odd", scene_id="7"))
+    status, _, body = server.admin.raw("DELETE", f"/orgs/{tenant.corp_id}/apps/{tenant.app_id}")
+    assert (status, body["code"]) == (409, "conflict"), body
+    status, _, body = server.admin.raw("DELETE", f"/orgs/{tenant.corp_id}")
+    assert (status, body["code"]) == (409, "conflict"), body
+
+
+def test_wrong_json_types_are_param_errors(server, client, tenant):
     caps = m.AddSpaceRequestOptionCapabilities(can_search="yes")
     expect_error(400, "paramError.canSearch", add_space, client, tenant,
                  m.AddSpaceRequestOption(capabilities=caps))
     expect_error(400, "paramError.sceneId", add_space, client, tenant, m.AddSpaceRequestOption(scene_id=12))
+    assert_app_owns_no_space(server, tenant)
 
 
 def test_authentication_and_operator_errors(server, client, make_tenant):
@@ -159,3 +191,56 @@ def test_get_space_errors(client, make_tenant):
     space = add_space(client, tenant).body.space
     other_org = make_tenant()
     expect_error(400, "paramError.spaceId", get_space, client, other_org, space.id)
+
+
+def test_owner_type_is_case_insensitive(client, tenant):
+    app = add_space(client, tenant, m.AddSpaceRequestOption(owner_type="app", scene_id="1")).body.space
+    assert (app.owner_type, app.owner_id) == ("APP", tenant.app_id)
+    user = add_space(client, tenant, m.AddSpaceRequestOption(owner_type="User", scene_id="2")).body.space
+    assert (user.owner_type, user.owner_id) == ("USER", tenant.union_id)
+
+
+def test_idempotency_is_per_app(server, client, tenant, make_tenant):
+    option = m.AddSpaceRequestOption(name="shared scene", scene="team", scene_id="42")
+    mine = add_space(client, tenant, option).body.space
+    # Another app of the same org, acting for the same user: another space.
+    other_app = make_tenant(corp_id=tenant.corp_id, union_id=tenant.union_id)
+    theirs = add_space(client, other_app, option).body.space
+    assert theirs.id != mine.id
+    assert (theirs.app_id, mine.app_id) == (other_app.app_id, tenant.app_id)
+    assert (theirs.scene, theirs.scene_id) == (mine.scene, mine.scene_id) == ("team", "42")
+    # Each app keeps getting its own.
+    assert add_space(client, tenant, option).body.space.id == mine.id
+    assert add_space(client, other_app, option).body.space.id == theirs.id
+    # Another app's space of the same org is refused, not hidden.
+    expect_error(403, "permissionDenied", get_space, client, other_app, mine.id)
+    expect_error(403, "permissionDenied", get_space, client, tenant, theirs.id)
+
+
+def test_name_is_optional_and_trimmed(client, tenant):
+    assert add_space(client, tenant, m.AddSpaceRequestOption(name="  Team drive  ")).body.space.name \
+        == "Team drive"
+    long = add_space(client, tenant, m.AddSpaceRequestOption(name="n" * 255, scene_id="2")).body.space
+    assert long.name == "n" * 255
+    both = add_space(client, tenant, m.AddSpaceRequestOption(scene="s" * 64, scene_id="9" * 64)).body.space
+    assert (both.scene, both.scene_id) == ("s" * 64, "9" * 64)
+
+
+def test_any_user_of_the_org_may_create_spaces(server, client, tenant):
+    plain = server.admin.create_user(tenant.corp_id, name="Plain", org_admin=False)["unionId"]
+    space = add_space(client, tenant, union_id=plain).body.space
+    assert space.creator_id == space.owner_id == plain
+    got = client.get_space_with_options(
+        space.id, m.GetSpaceRequest(union_id=plain), tenant.headers(m.GetSpaceHeaders), runtime())
+    assert got.body.space.id == space.id
+
+
+def test_ids_and_times_have_the_documented_shapes(client, tenant):
+    assert re.fullmatch(r"ding[0-9a-f]{16}", tenant.corp_id), tenant.corp_id
+    assert re.fullmatch(r"[A-Za-z0-9]{22}", tenant.union_id), tenant.union_id
+    assert re.fullmatch(r"[1-9][0-9]*", tenant.app_id), tenant.app_id
+    first = add_space(client, tenant, m.AddSpaceRequestOption(scene_id="1")).body.space
+    second = add_space(client, tenant, m.AddSpaceRequestOption(scene_id="2")).body.space
+    assert re.fullmatch(r"[1-9][0-9]*", first.id) and re.fullmatch(r"[1-9][0-9]*", second.id)
+    assert int(second.id) > int(first.id) > int(tenant.app_id), "snowflakes grow with time"
+    assert ISO_8601_UTC.match(first.create_time) and first.create_time <= second.create_time

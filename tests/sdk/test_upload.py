@@ -4,13 +4,12 @@ conflict strategies for files, signed-URL checks, single use, restart."""
 import hashlib
 import os
 import time
-from pathlib import Path
 
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
-from conftest import Server, provision
-from drive import Drive, get, get_sha256, put
-from helpers import expect_error
+from conftest import provision, runtime, start_server
+from drive import Drive, blob_files, get, get_sha256, put
+from helpers import expect_error, expect_http_error
 
 
 def test_single_upload_and_download_round_trip(server, tenant):
@@ -19,7 +18,7 @@ def test_single_upload_and_download_round_trip(server, tenant):
     assert (info.protocol, info.storage_driver) == ("HEADER_SIGNATURE", "DINGTALK")
     sig = info.header_signature_info
     assert sig.expiration_seconds == 900 and len(sig.resource_urls) == 1
-    assert isinstance(sig.headers, dict)
+    assert sig.headers == {}, "the signature is in the URL: no headers to send"
     status, headers, _ = put(sig.resource_urls[0], sig.headers, b"hello world")
     assert status == 200
     f = d.commit(info.upload_key, "hello.txt", size=11)
@@ -36,6 +35,18 @@ def test_single_upload_and_download_round_trip(server, tenant):
     assert headers["Accept-Ranges"] == "bytes"
 
 
+def test_upload_info_protocol_driver_and_multipart_flag(server, tenant):
+    d = Drive(server, tenant)
+    expect_error(400, "paramError.protocol", d.upload_info, protocol="OSS_PRESIGNED")
+    expect_error(400, "paramError.storageDriver", d.upload_info, storage_driver="OSS")
+    assert d.upload_info(storage_driver="DINGTALK").storage_driver == "DINGTALK"
+    # `multipart` is accepted and ignored: still one URL for one PUT.
+    info = d.upload_info(multipart=True)
+    assert len(info.header_signature_info.resource_urls) == 1
+    assert put(info.header_signature_info.resource_urls[0], {}, b"one piece")[0] == 200
+    assert d.commit(info.upload_key, "m.txt").size == 9
+
+
 def test_utf8_names_in_content_disposition(server, tenant):
     d = Drive(server, tenant)
     f = d.upload(b"%PDF", "年度报告 2024.pdf")
@@ -47,17 +58,26 @@ def test_utf8_names_in_content_disposition(server, tenant):
 
 def test_range_requests(server, tenant):
     d = Drive(server, tenant)
-    f = d.upload(bytes(range(256)) * 4, "bytes.bin")
+    whole = bytes(range(256)) * 4
+    f = d.upload(whole, "bytes.bin")
     status, headers, body = d.download(f.id, headers={"Range": "bytes=0-499"})
     assert (status, len(body), headers["Content-Range"]) == (206, 500, "bytes 0-499/1024")
-    assert body == (bytes(range(256)) * 4)[:500]
+    assert body == whole[:500]
     status, headers, body = d.download(f.id, headers={"Range": "bytes=-24"})
     assert (status, body, headers["Content-Range"]) == (206, bytes(range(232, 256)), "bytes 1000-1023/1024")
     status, headers, body = d.download(f.id, headers={"Range": "bytes=1000-"})
-    assert (status, len(body)) == (206, 24)
-    status, headers, body = d.download(f.id, headers={"Range": "bytes=1024-2000"})
-    assert status == 416 and headers["Content-Range"] == "bytes */1024"
-    assert b'"code"' in body
+    assert (status, body) == (206, whole[1000:])
+    # Beyond the end: 416 paramError.range with the size.
+    refused = d.download(f.id, headers={"Range": "bytes=1024-2000"})
+    expect_http_error(416, "paramError.range", refused)
+    assert refused[1]["Content-Range"] == "bytes */1024"
+    # Multiple or malformed ranges are ignored: 200 and the whole file.
+    for spec in ["bytes=0-1,5-6", "bytes=0-1, 5-6", "bytes=abc", "bytes=5-1", "bytes=-", "items=0-9",
+                 "0-9"]:
+        status, headers, body = d.download(f.id, headers={"Range": spec})
+        assert (status, body) == (200, whole), spec
+        assert "Content-Range" not in headers, spec
+        assert headers["Content-Length"] == "1024", spec
 
 
 def test_64_mib_round_trip_keeps_every_byte(server, tenant, tmp_path):
@@ -106,13 +126,32 @@ def test_multipart_checks(server, tenant):
     expect_error(400, "paramError.partNumbers", d.part_urls, key, [10001])
     expect_error(400, "paramError.partNumbers", d.part_urls, key, list(range(1, 32)))
     expect_error(400, "paramError.partNumbers", d.part_urls, key, [])
+    assert len(d.part_urls(key, list(range(1, 31)))) == 30, "30 parts per call is allowed"
+    assert set(d.part_urls(key, [10000])) == {10000}
     expect_error(400, "paramError.uploadKey", d.part_urls, "nope", [1])
     single = d.upload_info().upload_key
     expect_error(400, "paramError.uploadKey", d.part_urls, single, [1])
     urls = d.part_urls(key, [1, 3])
     for n in (1, 3):
-        put(urls[n].resource_urls[0], urls[n].headers, b"x")
+        assert put(urls[n].resource_urls[0], urls[n].headers, b"x")[0] == 200, n
     expect_error(400, "paramError.uploadKey", d.commit, key, "gap.bin")
+    # Filling the gap makes it committable.
+    part2 = d.part_urls(key, [2])[2]
+    assert put(part2.resource_urls[0], part2.headers, b"y")[0] == 200
+    f = d.commit(key, "filled.bin")
+    assert d.download(f.id)[2] == b"xyx"
+
+
+def test_multipart_parts_together_may_not_exceed_the_announced_size(server, tenant):
+    d = Drive(server, tenant)
+    key = d.init_multipart(size=10).upload_key
+    urls = d.part_urls(key, [1, 2])
+    assert put(urls[1].resource_urls[0], {}, b"a" * 6)[0] == 200
+    # 6 + 6 > 10: the second part is refused and stores nothing.
+    expect_http_error(413, "paramError.size", put(urls[2].resource_urls[0], {}, b"b" * 6))
+    assert put(urls[2].resource_urls[0], {}, b"b" * 4)[0] == 200
+    f = d.commit(key, "ten.bin", size=10)
+    assert d.download(f.id)[2] == b"a" * 6 + b"b" * 4
 
 
 def test_file_conflict_strategies(server, tenant):
@@ -120,38 +159,103 @@ def test_file_conflict_strategies(server, tenant):
     first = d.upload(b"one", "a.txt")
     assert d.upload(b"two", "a.txt").name == "a(1).txt"
     assert d.upload(b"three", "a.txt", conflict="AUTO_RENAME").name == "a(2).txt"
-    same = d.upload(b"ignored", "a.txt", conflict="RETURN_DENTRY_IF_EXISTS")
-    assert (same.id, same.size) == (first.id, 3)
     assert d.download(first.id)[2] == b"one"
     used = d.space().used_quota
     assert used == 3 + 3 + 5
 
     info = d.upload_info()
-    put(info.header_signature_info.resource_urls[0], {}, b"four")
+    assert put(info.header_signature_info.resource_urls[0], {}, b"four")[0] == 200
     expect_error(400, "paramError.name", d.commit, info.upload_key, "a.txt", conflict="RETURN_ERROR_IF_EXISTS")
     # The refused commit left the upload usable.
     assert d.commit(info.upload_key, "b.txt").name == "b.txt"
+    used += 4
 
+    v1_etag = d.download(first.id)[1]["ETag"]
+    assert not v1_etag.startswith("W/"), "a strong ETag"
     new = d.upload(b"version two", "a.txt", conflict="OVERWRITE")
     assert (new.id, new.version, new.size) == (first.id, 2, 11)
     assert d.download(first.id)[2] == b"version two"
     assert d.download(first.id, version=1)[2] == b"one"
+    # Content objects never change: version 1 keeps its ETag, version 2 has another.
+    assert d.download(first.id, version=1)[1]["ETag"] == v1_etag
+    assert d.download(first.id)[1]["ETag"] != v1_etag
+    assert d.download(first.id, version=2)[2] == b"version two"
     expect_error(400, "paramError.version", d.download_info, first.id, version=7)
     # History versions keep counting against the quota.
-    assert d.space().used_quota == used + 4 + 11
+    assert d.space().used_quota == used + 11
     folder = d.add_folder("dir")
     expect_error(400, "paramError.name", d.upload, b"x", "dir", conflict="OVERWRITE")
     assert d.upload(b"x", "dir").name == "dir(1)"
     expect_error(400, "paramError.dentryId", d.download_info, folder.id)
 
 
+def test_return_dentry_if_exists_discards_the_upload(server, tenant):
+    d = Drive(server, tenant)
+    first = d.upload(b"one", "a.txt")
+    used = d.space().used_quota
+    info = d.upload_info()
+    assert put(info.header_signature_info.resource_urls[0], {}, b"ignored")[0] == 200
+    same = d.commit(info.upload_key, "a.txt", conflict="RETURN_DENTRY_IF_EXISTS")
+    assert (same.id, same.size, same.version) == (first.id, 3, 1)
+    assert d.download(first.id)[2] == b"one"
+    assert d.space().used_quota == used, "the discarded upload is not charged"
+    # The upload was consumed: its key commits nothing, under any name.
+    expect_error(400, "paramError.uploadKey", d.commit, info.upload_key, "other.txt")
+    assert [e.name for e in d.walk()[0]] == ["a.txt"]
+
+
+def test_auto_rename_counter_goes_before_the_last_extension(server, tenant):
+    d = Drive(server, tenant)
+    names = [d.upload(bytes([i]), "a.tar.gz").name for i in range(3)]
+    assert names == ["a.tar.gz", "a.tar(1).gz", "a.tar(2).gz"]
+    plain = [d.upload(b"r", "README").name for _ in range(2)]
+    assert plain == ["README", "README(1)"]
+    renamed = [e for e in d.walk()[0] if e.name == "a.tar(1).gz"][0]
+    assert renamed.extension == "gz"
+    status, headers, body = d.download(renamed.id)
+    assert (status, body) == (200, b"\x01")
+    assert 'filename="a.tar(1).gz"' in headers["Content-Disposition"]
+
+
+def test_names_are_case_sensitive(server, tenant):
+    d = Drive(server, tenant)
+    upper = d.upload(b"U", "Report.TXT")
+    lower = d.upload(b"l", "report.txt", conflict="RETURN_ERROR_IF_EXISTS")
+    assert (upper.name, lower.name) == ("Report.TXT", "report.txt") and upper.id != lower.id
+    assert d.download(upper.id)[2] == b"U" and d.download(lower.id)[2] == b"l"
+
+
+def test_commit_and_pre_check_names_are_trimmed(server, tenant):
+    d = Drive(server, tenant)
+    assert d.upload(b"p", "  padded.txt  ").name == "padded.txt"
+    # Trimmed first, then checked: " ends. " is "ends.", which may not end with a dot.
+    expect_error(400, "paramError.name", d.upload, b"x", " ends. ")
+    expect_error(400, "paramError.name", d.upload, b"x", "    ")
+    # The same rule for preCheckParam.name.
+    expect_error(400, "paramError.name", d.upload_info, name=" ends. ")
+    expect_error(400, "paramError.name", d.upload_info, name="   ")
+    info = d.upload_info(name="  fine.txt  ")
+    assert put(info.header_signature_info.resource_urls[0], {}, b"ok")[0] == 200
+    assert d.commit(info.upload_key, "  fine.txt  ").name == "fine.txt"
+
+
+def test_name_conflict_is_not_a_pre_check_error(server, tenant):
+    d = Drive(server, tenant)
+    d.upload(b"1", "taken.txt")
+    info = d.upload_info(name="taken.txt", parent_id="0", size=1)
+    assert put(info.header_signature_info.resource_urls[0], {}, b"2")[0] == 200
+    # CommitFile's strategy decides.
+    assert d.commit(info.upload_key, "taken.txt").name == "taken(1).txt"
+
+
 def test_overwrite_dentry_id_commits_a_new_version(server, tenant):
     d = Drive(server, tenant)
     f = d.upload(b"v1", "doc.md")
     info = d.upload_info()
-    put(info.header_signature_info.resource_urls[0], {}, b"v2!")
+    assert put(info.header_signature_info.resource_urls[0], {}, b"v2!")[0] == 200
     g = d.commit(info.upload_key, "ignored.md", overwrite_dentry_id=f.id)
     assert (g.id, g.name, g.version, g.size) == (f.id, "doc.md", 2, 3)
+    assert d.download(f.id)[2] == b"v2!"
 
 
 def test_commit_checks(server, make_tenant):
@@ -160,13 +264,13 @@ def test_commit_checks(server, make_tenant):
     info = d.upload_info()
     url = info.header_signature_info.resource_urls[0]
     expect_error(400, "paramError.uploadKey", d.commit, info.upload_key, "early.txt")
-    put(url, {}, b"12345")
+    assert put(url, {}, b"12345")[0] == 200
     expect_error(400, "paramError.size", d.commit, info.upload_key, "a.txt", size=4)
     expect_error(400, "paramError.name", d.commit, info.upload_key, "bad|name")
     expect_error(400, "paramError.parentId", d.commit, info.upload_key, "a.txt", parent_id="777")
     expect_error(400, "paramError.conflictStrategy", d.commit, info.upload_key, "a.txt", conflict="NO")
     # Another user of the org cannot commit someone else's upload.
-    other_user = server.admin("POST", f"/orgs/{tenant.corp_id}/users", {"name": "Bob"})
+    other_user = server.admin.create_user(tenant.corp_id, name="Bob", org_admin=False)
     bob = Drive(server, type(tenant)(**{**tenant.__dict__, "union_id": other_user["unionId"]}), d.space_id)
     expect_error(400, "paramError.uploadKey", bob.commit, info.upload_key, "a.txt")
     assert d.space().used_quota == 0, "nothing was committed"
@@ -174,7 +278,28 @@ def test_commit_checks(server, make_tenant):
     expect_error(400, "paramError.uploadKey", d.commit, info.upload_key, "again.txt")
     expect_error(400, "paramError.uploadKey", d.commit, "unknown-key", "a.txt")
     # The URL of a committed upload no longer accepts bytes.
-    assert put(url, {}, b"late")[0] == 400
+    expect_http_error(400, "paramError.uploadKey", put(url, {}, b"late"))
+    assert d.download(d.walk()[0][0].id)[2] == b"12345"
+
+
+def test_upload_key_is_bound_to_its_space_and_app(server, tenant, make_tenant):
+    d = Drive(server, tenant)
+    elsewhere = Drive(server, tenant, scene_id="2")
+    # Another app of the same org, acting for the same user, in a space of its own.
+    other_app = make_tenant(corp_id=tenant.corp_id, union_id=tenant.union_id)
+    foreign = Drive(server, other_app)
+
+    info = d.upload_info()
+    assert put(info.header_signature_info.resource_urls[0], {}, b"mine")[0] == 200
+    expect_error(400, "paramError.uploadKey", elsewhere.commit, info.upload_key, "x.txt")
+    expect_error(400, "paramError.uploadKey", foreign.commit, info.upload_key, "x.txt")
+    # ... and the other app may not act in this app's space at all.
+    expect_error(403, "permissionDenied", Drive(server, other_app, d.space_id).commit, info.upload_key, "x.txt")
+    multipart = d.init_multipart().upload_key
+    expect_error(400, "paramError.uploadKey", foreign.part_urls, multipart, [1])
+    # None of the refusals used the key up.
+    assert d.commit(info.upload_key, "x.txt").size == 4
+    assert elsewhere.space().used_quota == 0 and foreign.space().used_quota == 0
 
 
 def test_pre_checks(server, make_tenant):
@@ -182,11 +307,18 @@ def test_pre_checks(server, make_tenant):
     d = Drive(server, tenant)
     expect_error(400, "paramError.name", d.upload_info, name="a*b")
     expect_error(400, "paramError.parentId", d.upload_info, name="a", parent_id="4444")
-    expect_error(400, "paramError.quota", d.upload_info, size=1001)
+    file = d.upload(b"f", "file.txt")
+    expect_error(400, "paramError.parentId", d.upload_info, name="a", parent_id=file.id)
+    folder = d.add_folder("dir")
+    assert d.upload_info(name="a", parent_id=folder.id).upload_key
+    expect_error(400, "paramError.quota", d.upload_info, size=1000)
+    assert d.upload_info(size=999).upload_key, "exactly what is left fits"
     expect_error(400, "paramError.md5", d.upload_info, md_5="xyz")
     info = d.upload_info(size=3, md_5=hashlib.md5(b"abc").hexdigest())
     url = info.header_signature_info.resource_urls[0]
-    assert put(url, {}, b"abcd")[0] == 413, "more bytes than announced are refused while streaming"
+    # More bytes than announced are refused while streaming, and store nothing.
+    expect_http_error(413, "paramError.size", put(url, {}, b"abcd"))
+    expect_error(400, "paramError.uploadKey", d.commit, info.upload_key, "a.txt")
     assert put(url, {}, b"abd")[0] == 200
     expect_error(400, "paramError.md5", d.commit, info.upload_key, "a.txt")
     status, headers, _ = put(url, {}, b"abc")
@@ -194,68 +326,110 @@ def test_pre_checks(server, make_tenant):
     assert d.commit(info.upload_key, "a.txt").size == 3
 
 
+def _with_query(url, key, value):
+    """`url` with query parameter `key` replaced by `value` (None: removed)."""
+    base, query = url.split("?", 1)
+    pairs = [p.split("=", 1) for p in query.split("&")]
+    kept = [f"{k}={v}" for k, v in pairs if k != key]
+    if value is not None:
+        kept.append(f"{key}={value}")
+    return f"{base}?{'&'.join(kept)}"
+
+
+def _query(url, key):
+    return dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))[key]
+
+
 def test_signed_urls_refuse_tampering_and_wrong_methods(server, tenant):
     d = Drive(server, tenant)
     info = d.upload_info()
     url = info.header_signature_info.resource_urls[0]
-    tampered = url.replace("expires=", "expires=1")
-    status, _, body = put(tampered, {}, b"x")
-    assert status == 403 and b'"signatureMismatch"' in body
-    other_key = url.replace(info.upload_key, "A" * len(info.upload_key))
-    assert put(other_key, {}, b"x")[0] == 403
-    assert put(url.split("&signature=")[0], {}, b"x")[0] == 403
-    # The PUT URL does not download, and a download URL does not upload.
-    assert get(url)[0] == 403
-    f = d.upload(b"data", "f.txt")
+    expires, signature = int(_query(url, "expires")), _query(url, "signature")
+    mismatch = lambda response: expect_http_error(403, "signatureMismatch", response)  # noqa: E731
+    # A changed key, expiry or signature; a missing signature; a garbage expiry.
+    mismatch(put(url.replace(info.upload_key, "A" * len(info.upload_key)), {}, b"x"))
+    mismatch(put(_with_query(url, "expires", expires + 1), {}, b"x"))
+    mismatch(put(_with_query(url, "expires", expires - 1), {}, b"x"))
+    flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    mismatch(put(_with_query(url, "signature", flipped), {}, b"x"))
+    mismatch(put(_with_query(url, "signature", "not-hex"), {}, b"x"))
+    mismatch(put(_with_query(url, "signature", None), {}, b"x"))
+    mismatch(put(_with_query(url, "expires", "soon"), {}, b"x"))
+    mismatch(put(_with_query(url, "expires", None), {}, b"x"))
+    # The PUT URL does not download.
+    mismatch(get(url))
+    # None of that stored anything; the genuine URL still works.
+    expect_error(400, "paramError.uploadKey", d.commit, info.upload_key, "nothing.txt")
+    assert put(url, {}, b"data")[0] == 200
+    f = d.commit(info.upload_key, "f.txt")
+
     down = d.download_info(f.id).header_signature_info.resource_urls[0]
-    assert put(down, {}, b"overwrite?")[0] == 403
-    assert get(down.replace("name=f.txt", "name=g.txt"))[0] == 403
+    # A download URL does not upload, and its name, key and expiry are signed.
+    mismatch(put(down, {}, b"overwrite?"))
+    mismatch(get(down.replace("name=f.txt", "name=g.txt")))
+    mismatch(get(_with_query(down, "name", None)))
+    mismatch(get(down.replace("/blob/objects/", "/blob/objects/x")))
+    mismatch(get(_with_query(down, "expires", int(_query(down, "expires")) + 60)))
+    mismatch(get(_with_query(down, "signature", None)))
     assert get(down)[2] == b"data"
     assert get(down, method="HEAD")[1]["Content-Length"] == "4"
-    status, _, body = get(down.replace("/blob/objects/", "/blob/objects/x"))
-    assert status == 403
 
 
 def test_expired_urls_are_refused_and_abandoned_uploads_swept(tmp_path):
-    server = Server(tmp_path / "data", extra_args=["--signed-url-ttl", "1", "--upload-ttl", "2"])
-    server.start()
+    server = start_server(tmp_path, ["--signed-url-ttl", "1", "--upload-ttl", "2"])
     try:
         tenant = provision(server)
         d = Drive(server, tenant)
         kept = d.upload(b"committed", "kept.txt")
+        committed_blobs = blob_files(server.data_dir)
+        assert len(committed_blobs) == 1
+        down = d.download_info(kept.id).header_signature_info
+        assert down.expiration_seconds == 1
         info = d.upload_info()
         assert info.header_signature_info.expiration_seconds == 1
         url = info.header_signature_info.resource_urls[0]
         assert put(url, {}, b"abandoned")[0] == 200
-        blob = Path(server.data_dir) / "blobs" / "objects" / info.upload_key
-        assert blob.exists()
+        assert len(blob_files(server.data_dir)) == 2
         time.sleep(2.2)
-        status, _, body = put(url, {}, b"late")
-        assert status == 403 and b'"signatureExpired"' in body
+        expect_http_error(403, "signatureExpired", put(url, {}, b"late"))
+        expect_http_error(403, "signatureExpired", get(down.resource_urls[0]))
         expect_error(400, "paramError.uploadKey", d.commit, info.upload_key, "late.txt")
         deadline = time.time() + 10
-        while blob.exists() and time.time() < deadline:
+        while len(blob_files(server.data_dir)) > 1 and time.time() < deadline:
             time.sleep(0.25)
-        assert not blob.exists(), "the sweeper removes the bytes of expired uploads"
-        kept_blob = Path(server.data_dir) / "blobs" / "objects"
-        assert len(list(kept_blob.iterdir())) == 1, "committed content is never swept"
+        assert blob_files(server.data_dir) == committed_blobs, \
+            "the sweeper removes the bytes of expired uploads, and never committed content"
         assert d.get(kept.id).size == 9
+        assert d.download(kept.id)[2] == b"committed"
     finally:
         server.stop()
 
 
 def test_uploaded_but_uncommitted_survives_restart(tmp_path):
-    server = Server(tmp_path / "data")
-    server.start()
+    server = start_server(tmp_path)
     try:
         tenant = provision(server)
         d = Drive(server, tenant)
         info = d.upload_info()
         assert put(info.header_signature_info.resource_urls[0], {}, b"across a restart")[0] == 200
-        server.stop()
-        server.start()
+        server.restart()
         d = Drive(server, tenant, d.space_id)
         f = d.commit(info.upload_key, "r.txt")
         assert d.download(f.id)[2] == b"across a restart"
     finally:
         server.stop()
+
+
+def test_get_file_upload_info_through_a_raw_sdk_request(server, tenant):
+    """The SDK's own request object with every field the reference names."""
+    d = Drive(server, tenant)
+    request = m.GetFileUploadInfoRequest(
+        union_id=tenant.union_id, protocol="HEADER_SIGNATURE", multipart=False,
+        option=m.GetFileUploadInfoRequestOption(
+            storage_driver="DINGTALK", prefer_region="SHANGHAI", prefer_intranet=False,
+            pre_check_param=m.GetFileUploadInfoRequestOptionPreCheckParam(
+                name="x.bin", parent_id="0", size=2, md_5=hashlib.md5(b"xy").hexdigest())))
+    info = d.client.get_file_upload_info_with_options(
+        d.space_id, request, tenant.headers(m.GetFileUploadInfoHeaders), runtime()).body
+    assert put(info.header_signature_info.resource_urls[0], {}, b"xy")[0] == 200
+    assert d.commit(info.upload_key, "x.bin").size == 2

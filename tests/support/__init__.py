@@ -1,0 +1,1 @@
+"""Shared helpers of the Python test runners; see orgdrive_server.py."""
