@@ -131,7 +131,7 @@ async fn provisioning_round_trip() {
     assert_eq!(again.1["code"], "paramError.unionId");
 
     // An org that owns spaces cannot be deleted; one without can.
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let path = format!("/v1.0/storage/spaces?unionId={}", t.union_id);
     assert_eq!(s.call("POST", &path, Some(&t.token), Some("{}")).await.0, 200);
     let busy = s.admin("DELETE", &format!("/orgs/{}", t.corp_id), None).await;
@@ -150,7 +150,7 @@ async fn provisioning_round_trip() {
 async fn deleting_an_app_revokes_its_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let q = format!("/v1.0/storage/currentApps/query?unionId={}", t.union_id);
     assert_eq!(s.call("POST", &q, Some(&t.token), None).await.0, 200);
     assert_eq!(

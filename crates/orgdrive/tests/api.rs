@@ -23,7 +23,7 @@ async fn get_space(s: &TestServer, t: &Tenant, id: &str) -> (u16, Value) {
 async fn add_space_applies_every_default() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
 
     // The Python SDK sends no body at all when no field is set.
     let (status, reply) = s.call("POST", &spaces_path(&t), Some(&t.token), None).await;
@@ -61,7 +61,7 @@ async fn add_space_applies_every_default() {
 async fn add_space_returns_every_field_as_given() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let body = json!({"option": {
         "name": "  Test space ", "quota": 1024,
         "capabilities": {"canSearch": true, "canRename": true, "canRecordRecentFile": true},
@@ -95,7 +95,7 @@ async fn add_space_returns_every_field_as_given() {
 async fn add_space_is_idempotent_on_scene_and_scene_id_even_when_16_race() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let body = json!({"option": {"scene": "race", "sceneId": "7", "name": "first"}}).to_string();
 
     let calls = (0..16).map(|_| add_space(&s, &t, &body));
@@ -116,9 +116,30 @@ async fn add_space_is_idempotent_on_scene_and_scene_id_even_when_16_race() {
     assert_eq!(reply["space"]["name"], "first");
     assert!(reply["space"].get("quota").is_none());
 
-    // Another sceneId is another space; so is the same key for another app.
+    // Another sceneId is another space; so is the same key for another app
+    // of the same org (same user), which cannot see the first one.
     let (_, other) = add_space(&s, &t, r#"{"option":{"scene":"race","sceneId":"8"}}"#).await;
     assert_ne!(other["space"]["id"], reply["space"]["id"]);
+    let (status, app2) = s
+        .admin(
+            "POST",
+            &format!("/orgs/{}/apps", t.corp_id),
+            Some(json!({"name": "Second", "scopes": *ALL_SCOPES})),
+        )
+        .await;
+    assert_eq!(status, 200, "{app2}");
+    let token2 =
+        access_token(&s, app2["appKey"].as_str().unwrap(), app2["appSecret"].as_str().unwrap())
+            .await;
+    let second_app =
+        Tenant { app_id: app2["appId"].as_str().unwrap().to_string(), token: token2, ..t };
+    let (status, theirs) = add_space(&s, &second_app, &again.to_string()).await;
+    assert_eq!(status, 200, "{theirs}");
+    assert_ne!(theirs["space"]["id"], reply["space"]["id"], "idempotency is per app");
+    assert_eq!(theirs["space"]["name"], "second");
+    assert_eq!(theirs["space"]["quota"], 5);
+    let (_, again_theirs) = add_space(&s, &second_app, &body).await;
+    assert_eq!(again_theirs["space"]["id"], theirs["space"]["id"]);
     s.stop().await;
 }
 
@@ -126,7 +147,7 @@ async fn add_space_is_idempotent_on_scene_and_scene_id_even_when_16_race() {
 async fn add_space_rejects_bad_input_naming_the_field_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, Some(10_000)).await;
+    let t = tenant(&s, &ALL_SCOPES, Some(10_000)).await;
     let long = "x".repeat(256);
     let cases: Vec<(String, &str)> = vec![
         (r#"{"option":"#.into(), "paramError"),
@@ -170,7 +191,7 @@ async fn add_space_rejects_bad_input_naming_the_field_and_stores_nothing() {
 async fn oversize_bodies_are_refused_with_json() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let body = format!(r#"{{"option":{{"name":"{}"}}}}"#, "n".repeat(2 * 1024 * 1024));
     let reply = add_space(&s, &t, &body).await;
     assert_error(&reply, 413, "paramError");
@@ -181,7 +202,7 @@ async fn oversize_bodies_are_refused_with_json() {
 async fn tokens_scopes_and_operators_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let path = spaces_path(&t);
 
     assert_error(&s.call("POST", &path, None, Some("{}")).await, 400, "InvalidAuthentication");
@@ -222,7 +243,7 @@ async fn tokens_scopes_and_operators_are_checked() {
         403,
         "permissionDenied",
     );
-    let other = tenant(&s, ALL_SCOPES, None).await;
+    let other = tenant(&s, &ALL_SCOPES, None).await;
     let foreign = format!("/v1.0/storage/spaces?unionId={}", other.union_id);
     assert_error(
         &s.call("POST", &foreign, Some(&t.token), Some("{}")).await,
@@ -242,7 +263,7 @@ async fn tokens_scopes_and_operators_are_checked() {
 async fn get_space_org_and_current_app() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, Some(4096)).await;
+    let t = tenant(&s, &ALL_SCOPES, Some(4096)).await;
     let (_, capped) = add_space(&s, &t, r#"{"option":{"quota":1000,"sceneId":"1"}}"#).await;
     let (_, shared) = add_space(&s, &t, r#"{"option":{"sceneId":"2"}}"#).await;
     // A space without its own cap is bounded by the org capacity.
@@ -256,7 +277,7 @@ async fn get_space_org_and_current_app() {
     assert_error(&unknown, 400, "paramError.spaceId");
 
     // Another org's app cannot see the space; another app of the same org is refused.
-    let other = tenant(&s, ALL_SCOPES, None).await;
+    let other = tenant(&s, &ALL_SCOPES, None).await;
     let id = capped["space"]["id"].as_str().unwrap();
     let foreign = s
         .call(
@@ -271,7 +292,7 @@ async fn get_space_org_and_current_app() {
         .admin(
             "POST",
             &format!("/orgs/{}/apps", t.corp_id),
-            Some(json!({"name": "B", "scopes": ALL_SCOPES})),
+            Some(json!({"name": "B", "scopes": *ALL_SCOPES})),
         )
         .await;
     let token2 =
@@ -332,7 +353,7 @@ async fn unknown_routes_and_wrong_methods_answer_json() {
 async fn data_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let (_, created) = add_space(&s, &t, r#"{"option":{"name":"kept","quota":77}}"#).await;
     s.stop().await;
 

@@ -15,7 +15,7 @@ const RACERS: usize = 64;
 async fn identical_add_space_calls_make_one_space() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let path = format!("/v1.0/storage/spaces?unionId={}", t.union_id);
     let body = r#"{"option":{"scene":"race","sceneId":"64"}}"#;
     let replies =

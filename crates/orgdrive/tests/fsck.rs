@@ -9,8 +9,12 @@ use std::time::{Duration, SystemTime};
 use common::*;
 
 fn fsck(dir: &std::path::Path, repair: bool) -> (i32, String) {
+    fsck_with(dir, repair, &[])
+}
+
+fn fsck_with(dir: &std::path::Path, repair: bool, args: &[&str]) -> (i32, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_orgdrive"));
-    command.arg("fsck").arg("--data-dir").arg(dir);
+    command.arg("fsck").arg("--data-dir").arg(dir).args(args);
     if repair {
         command.arg("--repair");
     }
@@ -30,7 +34,7 @@ async fn fsck_finds_and_repairs_inconsistencies() {
 
     let (code, out) = fsck(dir.path(), false);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("checked 2 dentries and 2 objects: 0 problems"), "{out}");
+    assert!(out.contains("checked 2 dentries and 2 objects: 0 problems, 0 repaired"), "{out}");
 
     // Lose one file's content, leave a stray object behind, break a counter.
     let objects = dir.path().join("blobs/objects");
@@ -45,6 +49,7 @@ async fn fsck_finds_and_repairs_inconsistencies() {
     let db = sqlx_sqlite(dir.path()).await;
     sqlx::query("UPDATE spaces SET used_bytes = 12345").execute(&db).await.unwrap();
     sqlx::query("UPDATE orgs SET used_bytes = 1 WHERE used_bytes = 9").execute(&db).await.unwrap();
+    sqlx::query("UPDATE spaces SET reserved_bytes = 7").execute(&db).await.unwrap();
     db.close().await;
 
     let (code, out) = fsck(dir.path(), false);
@@ -58,7 +63,19 @@ async fn fsck_finds_and_repairs_inconsistencies() {
     assert!(!out.contains("YoungObject"), "recent objects may belong to uploads in flight: {out}");
     assert!(out.contains("usedQuota 12345, content adds up to 9"), "{out}");
     assert!(out.contains("used 1, its spaces add up to 9"), "{out}");
-    assert!(out.contains("4 problems"), "{out}");
+    assert!(
+        out.contains(&format!("space {space_id}: 7 bytes reserved, its uploads hold 0")),
+        "{out}"
+    );
+    assert!(
+        out.contains("7 bytes reserved, its spaces hold 7")
+            || out.contains(": 0 bytes reserved, its spaces hold 7"),
+        "{out}"
+    );
+    assert!(out.contains("objects: 6 problems, 0 repaired"), "{out}");
+    // With no grace period, the young object is judged too.
+    let (_, out) = fsck_with(dir.path(), false, &["--grace", "0"]);
+    assert!(out.contains("object objects/YoungObject"), "{out}");
 
     let (code, out) = fsck(dir.path(), true);
     assert_eq!(code, 1, "missing content cannot be repaired: {out}");
@@ -68,14 +85,15 @@ async fn fsck_finds_and_repairs_inconsistencies() {
     assert!(!stray.exists() && young.exists());
     let (code, out) = fsck(dir.path(), false);
     assert_eq!(code, 1);
-    assert!(out.contains("1 problems") && out.contains("is missing"), "{out}");
+    assert!(out.contains("objects: 1 problems, 0 repaired") && out.contains("is missing"), "{out}");
 
     // The server agrees with the repaired counter.
     let s = TestServer::start(dir.path()).await;
     let path = format!("/v1.0/storage/spaces/{space_id}?unionId={}", tenant.union_id);
     let (_, space) = s.call("GET", &path, Some(&tenant.token), None).await;
     assert_eq!(space["space"]["usedQuota"], 9);
-    assert_eq!(kept["size"], 4);
+    let kept_after = Space { s: &s, t: tenant, id: space_id };
+    assert_eq!(kept_after.download(kept["id"].as_str().unwrap()).await, b"kept");
     s.stop().await;
 }
 

@@ -93,7 +93,7 @@ async fn a_blob_put_that_stalls_halfway_leaves_no_object_and_no_upload_state() {
 async fn a_body_that_stalls_is_abandoned_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start_with(dir.path(), short()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let mut stream = connect(&s).await;
     let head = format!(
         "POST /v1.0/storage/spaces?unionId={} HTTP/1.1\r\nHost: x\r\n\

@@ -155,7 +155,7 @@ async fn document_lists_every_implemented_operation() {
 async fn every_documented_path_is_a_route() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
-    let t = tenant(&s, ALL_SCOPES, None).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
     let doc = fetch_document(&s).await;
 
     for (method, path, id) in operations(&doc) {

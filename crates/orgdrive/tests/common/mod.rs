@@ -183,15 +183,21 @@ pub async fn access_token(server: &TestServer, app_key: &str, app_secret: &str) 
     reply["accessToken"].as_str().unwrap().to_string()
 }
 
-pub const ALL_SCOPES: &[&str] = &[
-    "Storage.Space.Write",
-    "Storage.Space.Read",
-    "Storage.Org.Read",
-    "Storage.File.Write",
-    "Storage.File.Read",
-    "Storage.UploadInfo.Read",
-    "Storage.DownloadInfo.Read",
-];
+/// Every scope orgdrive knows (what `--all-scopes` grants).
+pub static ALL_SCOPES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    orgdrive_core::Scope::ALL.iter().map(|scope| scope.as_str()).collect()
+});
+
+/// A blob route's error answer as (status, body), after checking that the
+/// `x-acs-request-id` header is the body's `requestid`.
+pub async fn error_reply(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let header =
+        response.headers().get("x-acs-request-id").map(|v| v.to_str().unwrap().to_string());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(header.as_deref(), body["requestid"].as_str(), "{body}");
+    (status, body)
+}
 
 /// Asserts a DingTalk error body with this status and code.
 pub fn assert_error(reply: &(u16, Value), status: u16, code: &str) {
@@ -210,7 +216,7 @@ pub struct Space<'a> {
 
 impl<'a> Space<'a> {
     pub async fn new(s: &'a TestServer, quota: Option<i64>) -> Space<'a> {
-        let t = tenant(s, ALL_SCOPES, None).await;
+        let t = tenant(s, &ALL_SCOPES, None).await;
         let body = json!({"option": {"quota": quota}}).to_string();
         let (status, reply) = s
             .call(
@@ -244,6 +250,17 @@ impl<'a> Space<'a> {
 
     pub async fn put(&self, url: &str, body: &'static [u8]) -> u16 {
         self.s.http.put(url).body(body).send().await.unwrap().status().as_u16()
+    }
+
+    /// The bytes of a file, through GetFileDownloadInfo and its signed URL.
+    pub async fn download(&self, dentry_id: &str) -> Vec<u8> {
+        let (status, info) =
+            self.post(&format!("/dentries/{dentry_id}/downloadInfos/query"), json!({})).await;
+        assert_eq!(status, 200, "{info}");
+        let url = info["headerSignatureInfo"]["resourceUrls"][0].as_str().unwrap();
+        let response = self.s.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap().to_vec()
     }
 
     /// The three-step upload of `data` as `name` in the root; returns the dentry.
