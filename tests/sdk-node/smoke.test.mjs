@@ -29,7 +29,7 @@ const { RuntimeOptions } = require('@alicloud/tea-util');
 const StorageClient = storage.default;
 const OAuth2Client = oauth2.default;
 
-const ADMIN_TOKEN = 'sdk-node-smoke-admin-token';
+const ADMIN_TOKEN = 'sdk-node-smoke-admin-token-0123456789abcdef';
 // Every Storage.* scope, as ALL_SCOPES in tests/sdk/conftest.py.
 const ALL_SCOPES = [
   'Storage.Space.Write', 'Storage.Space.Read', 'Storage.Org.Read', 'Storage.File.Write',
