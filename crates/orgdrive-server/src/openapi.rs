@@ -187,6 +187,22 @@ pub enum StorageErrors {
     /// `paramError`: a JSON body over 1 MiB.
     #[response(status = 413)]
     TooLarge(ErrorBody),
+    /// `systemError`: a fault on the server's side (generic message; the
+    /// details are in the server log under the request id).
+    #[response(status = 500)]
+    Internal(ErrorBody),
+    /// `operationTimeout`: the request was not complete within the server's
+    /// request deadline (e.g. its body arrived too slowly).
+    #[response(status = 503)]
+    Timeout(ErrorBody),
+}
+
+/// What opening an upload may answer besides [`StorageErrors`].
+#[derive(IntoResponses)]
+pub enum UploadLimitErrors {
+    /// `tooManyUploads`: the space or app has as many open uploads as allowed.
+    #[response(status = 429)]
+    TooManyUploads(ErrorBody),
 }
 
 // ---- string vocabularies -------------------------------------------------------

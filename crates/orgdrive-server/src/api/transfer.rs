@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use orgdrive_core::{CommitRequest, UploadRequest};
 
 use crate::extract::{scope, BaseUrl, Caller, WireJson};
-use crate::openapi::{StorageErrors, UnionIdQuery};
+use crate::openapi::{StorageErrors, UnionIdQuery, UploadLimitErrors};
 use crate::wire::{
     property_inputs, CommitFileRequest, DentryResponse, GetFileDownloadInfoRequest,
     GetFileDownloadInfoResponse, GetFileUploadInfoRequest, GetFileUploadInfoResponse,
@@ -60,6 +60,7 @@ fn upload_request(protocol: Option<String>, option: Option<UploadOption>) -> Upl
         (status = 200, description = "The upload key and signed URL",
             body = GetFileUploadInfoResponse),
         StorageErrors,
+        UploadLimitErrors,
     ),
     security(("accessToken" = [])),
 )]
@@ -91,6 +92,7 @@ pub(crate) async fn get_upload_info(
     responses(
         (status = 200, description = "The upload key", body = InitMultipartFileUploadResponse),
         StorageErrors,
+        UploadLimitErrors,
     ),
     security(("accessToken" = [])),
 )]
