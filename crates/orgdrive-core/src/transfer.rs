@@ -475,10 +475,6 @@ impl Drive {
             return Err(bad_upload_key("this URL does not match the upload's kind"));
         }
 
-        // The most this PUT may carry: the per-PUT cap, the space and org
-        // room, and the disk above the floor.
-        let space = self.space_record(&upload.space_id).await?;
-        let room = self.remaining_bytes(&space).await?.map(|r| r as u64);
         let free = self.blob.free_bytes().map_err(|e| DriveError::Internal(e.to_string()))?;
         let above_floor = free.map(|f| f.saturating_sub(self.options.min_free_disk_bytes));
         if above_floor == Some(0) || declared_len.zip(above_floor).is_some_and(|(n, a)| n > a) {
@@ -486,19 +482,26 @@ impl Drive {
                 "the server is low on disk space; uploads are refused for now".into(),
             ));
         }
-        let cap = [Some(MAX_PUT_BYTES), room, upload.max_bytes.map(|m| m.max(0) as u64)]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(MAX_PUT_BYTES);
+        // What to reserve: the announced length (the reservation checks it
+        // against the announced size and the quota), or, without one, the
+        // most this PUT may carry: the per-PUT cap, the announced size, the
+        // space's and org's room.
         let reserved = match declared_len {
-            Some(n) if n > cap => {
+            Some(n) if n > MAX_PUT_BYTES => {
                 return Err(DriveError::TooLarge(format!(
-                    "{n} bytes do not fit: this upload accepts at most {cap} more bytes"
+                    "{n} bytes do not fit: one PUT carries at most {MAX_PUT_BYTES} bytes"
                 )))
             }
             Some(n) => n,
-            None => cap,
+            None => {
+                let space = self.space_record(&upload.space_id).await?;
+                let room = self.remaining_bytes(&space).await?.map(|r| r as u64);
+                [Some(MAX_PUT_BYTES), room, upload.max_bytes.map(|m| m.max(0) as u64)]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(MAX_PUT_BYTES)
+            }
         };
         self.meta
             .reserve_upload_bytes(&target.upload_key, target.part, reserved as i64, now_ms())
