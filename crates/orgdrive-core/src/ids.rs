@@ -54,6 +54,12 @@ pub fn random_token() -> String {
     random_alnum(32)
 }
 
+/// A new server secret (signing key, admin token): 43 random letters and
+/// digits, i.e. at least 256 bits.
+pub fn random_secret() -> String {
+    random_alnum(43)
+}
+
 /// Random lower-case hex.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

@@ -37,7 +37,7 @@ pub use dentries::{
 pub use error::{DriveError, DriveResult};
 pub use fsck::{FsckReport, Problem, FSCK_GRACE_SECS};
 pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};
-pub use ids::random_token;
+pub use ids::{random_secret, random_token};
 pub use names::{dentry_name, rename_pattern, split_extension};
 pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_meta::{

@@ -475,13 +475,7 @@ impl Drive {
             return Err(bad_upload_key("this URL does not match the upload's kind"));
         }
 
-        let free = self.blob.free_bytes().map_err(|e| DriveError::Internal(e.to_string()))?;
-        let above_floor = free.map(|f| f.saturating_sub(self.options.min_free_disk_bytes));
-        if above_floor == Some(0) || declared_len.zip(above_floor).is_some_and(|(n, a)| n > a) {
-            return Err(DriveError::DiskFull(
-                "the server is low on disk space; uploads are refused for now".into(),
-            ));
-        }
+        let above_floor = self.check_disk_room(declared_len.unwrap_or(0))?;
         // What to reserve: the announced length (the reservation checks it
         // against the announced size and the quota), or, without one, the
         // most this PUT may carry: the per-PUT cap, the announced size, the
@@ -579,6 +573,20 @@ impl Drive {
         }
     }
 
+    /// Refuses an upload (507) unless `bytes` more fit on the disk above the
+    /// free-space floor; returns the room above the floor (`None`: no local
+    /// disk to watch).
+    fn check_disk_room(&self, bytes: u64) -> DriveResult<Option<u64>> {
+        let free = self.blob.free_bytes().map_err(|e| DriveError::Internal(e.to_string()))?;
+        let above_floor = free.map(|f| f.saturating_sub(self.options.min_free_disk_bytes));
+        match above_floor {
+            Some(room) if room == 0 || bytes > room => Err(DriveError::DiskFull(
+                "the server is low on disk space; uploads are refused for now".into(),
+            )),
+            room => Ok(room),
+        }
+    }
+
     /// Removes an object nothing references any more; a failure is logged
     /// (fsck finds what is left).
     async fn remove_object(&self, key: &str) {
@@ -658,6 +666,8 @@ impl Drive {
         let (object, md5) = if !upload.multipart {
             (sources[0].clone(), md5)
         } else {
+            // The concatenation is a second copy of the parts' bytes.
+            self.check_disk_room(size as u64)?;
             let object = fresh_content_object();
             let want_md5 = upload.check_md5.is_some();
             match self.blob.concat(&sources, &object, want_md5).await {

@@ -201,7 +201,7 @@ fn admin_token(data_dir: &Path, given: Option<String>) -> anyhow::Result<(String
             write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
             (token, false)
         }
-        None => stored_or_new_secret(&path, orgdrive_core::random_token)?,
+        None => stored_or_new_secret(&path, orgdrive_core::random_secret)?,
     };
     check_secret(&format!("admin token in {}", path.display()), &token)?;
     Ok((token, generated))

@@ -71,7 +71,7 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
     }
     let signing_key = match options.signing_key {
         Some(key) => key.trim().to_string(),
-        None => stored_secret(&data_dir.join("signing.key"), orgdrive_core::random_token)?,
+        None => stored_secret(&data_dir.join("signing.key"), orgdrive_core::random_secret)?,
     };
     check_secret("signing key", &signing_key)?;
     let mut drive_options = DriveOptions::new(signing_key.as_bytes());
