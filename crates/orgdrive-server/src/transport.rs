@@ -6,9 +6,11 @@
 //!   cap is closed as soon as it is accepted;
 //! - reading: a client has `header_read_timeout` to send a request's headers
 //!   (which also closes idle keep-alive connections), may pause at most
-//!   `body_idle_timeout` between two body chunks, and a JSON API request must
-//!   be answered within `request_timeout` (503 `operationTimeout`), however
-//!   its bytes trickle in;
+//!   `body_idle_timeout` between two body chunks, and must have sent a JSON
+//!   API request's whole body within `request_timeout` of the request's start
+//!   (else 503 `operationTimeout`), however its bytes trickle in; the work
+//!   the request then asks for is not cut short (a large multipart commit may
+//!   take longer);
 //! - blob transfers: bodies must move at least `min_transfer_rate` bytes per
 //!   second, measured over each `transfer_rate_window` ([`MinRate`]);
 //! - writing: a write that cannot progress for `write_timeout` (a client that
@@ -76,8 +78,10 @@ impl Default for Limits {
     }
 }
 
-/// Middleware: a JSON API request gets `request_timeout` in total, reading
-/// its body included; blob routes are governed by [`MinRate`] instead.
+/// Middleware: a JSON API request's body (at most
+/// [`crate::MAX_JSON_BODY_BYTES`]) must arrive in full within
+/// `request_timeout`; it is read here, before the handler runs. Blob routes
+/// stream their bodies and are governed by [`MinRate`] instead.
 pub async fn request_deadline(
     State(state): State<ServerState>,
     request: Request,
@@ -87,15 +91,41 @@ pub async fn request_deadline(
         return next.run(request).await;
     }
     let limit = state.limits.request_timeout;
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
+    let (parts, body) = request.into_parts();
+    let max = crate::MAX_JSON_BODY_BYTES;
+    match tokio::time::timeout(limit, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(Err(e)) if is_over_limit(&e) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "paramError",
+            format!("request body exceeds {max} bytes"),
+        )
+        .into_response(),
+        Ok(Err(_)) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "paramError",
+            "the request body could not be read (it stalled or the client went away)",
+        )
+        .into_response(),
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "operationTimeout",
-            format!("the request was not complete within {} s", limit.as_secs_f64()),
+            format!("the request was not received within {} s", limit.as_secs_f64()),
         )
         .into_response(),
     }
+}
+
+/// Whether a body read failed because the body passed its size limit.
+fn is_over_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// A body that must move at least `min_rate` bytes per second, judged at
