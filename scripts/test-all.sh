@@ -33,8 +33,8 @@ step "build the orgdrive binary"
 cargo build --locked --bin orgdrive
 export ORGDRIVE_BIN="$CARGO_TARGET_DIR/debug/orgdrive"
 
-step "crash test: SIGKILL under load, acknowledged writes intact (tests/crash)"
-python3 tests/crash/crash_test.py --crashes "${ORGDRIVE_CRASHES:-20}"
+step "crash test: SIGKILLs and simulated power losses under load, acknowledged writes intact (tests/crash)"
+bash tests/crash/run.sh "${ORGDRIVE_CRASHES:-20}"  # SIGKILLs, then power losses (full, relaxed)
 
 step "fuzz targets, briefly (fuzz/; bash fuzz/run.sh 600 for a long run)"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked

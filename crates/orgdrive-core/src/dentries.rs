@@ -275,16 +275,13 @@ impl Drive {
         self.stored_view(op, stored).await
     }
 
-    /// The view of a dentry just written, read back with its app properties.
+    /// The view of a dentry just written, as the store read it back in the
+    /// writing transaction (with its app properties).
     pub(crate) async fn stored_view(
         &self,
         op: &Operator,
-        written: DentryRecord,
+        stored: DentryRecord,
     ) -> DriveResult<DentryView> {
-        let stored = match self.meta.get_dentry(&written.space_id, &written.dentry_id).await? {
-            Some(stored) => stored,
-            None => written,
-        };
         self.view(op, stored, &PropertyFilter::default()).await
     }
 

@@ -25,6 +25,7 @@ pub enum Problem {
     OrgUsage { corp_id: String, recorded: i64, actual: i64 },
     SpaceReserved { space_id: String, recorded: i64, actual: i64 },
     OrgReserved { corp_id: String, recorded: i64, actual: i64 },
+    UploadUnderReserved { upload_key: String, reserved: i64, parts: i64 },
     Orphan { dentry_id: String, parent_id: String },
     Cycle { dentry_id: String },
     DuplicateName { space_id: String, parent_id: String, name: String },
@@ -40,6 +41,7 @@ impl Problem {
                 | Problem::OrgUsage { .. }
                 | Problem::SpaceReserved { .. }
                 | Problem::OrgReserved { .. }
+                | Problem::UploadUnderReserved { .. }
         )
     }
 
@@ -73,6 +75,10 @@ impl fmt::Display for Problem {
             Problem::OrgReserved { corp_id, recorded, actual } => {
                 write!(f, "org {corp_id}: {recorded} bytes reserved, its spaces hold {actual}")
             }
+            Problem::UploadUnderReserved { upload_key, reserved, parts } => write!(
+                f,
+                "upload {upload_key}: {reserved} bytes reserved, its recorded parts hold {parts}"
+            ),
             Problem::Orphan { dentry_id, parent_id } => {
                 write!(f, "dentry {dentry_id}: parent {parent_id} is not a folder of its space")
             }
@@ -188,6 +194,13 @@ impl Drive {
                 corp_id: usage.id.clone(),
                 recorded: usage.recorded,
                 actual: usage.actual,
+            });
+        }
+        for upload in &scan.under_reserved_uploads {
+            problems.push(Problem::UploadUnderReserved {
+                upload_key: upload.id.clone(),
+                reserved: upload.recorded,
+                parts: upload.actual,
             });
         }
         problems.extend(tree_problems(&scan.tree));

@@ -93,6 +93,8 @@ pub struct Drive {
     options: Arc<DriveOptions>,
     ids: Arc<ids::IdGenerator>,
     cache: Arc<cache::ReadCache>,
+    /// Disk bytes claimed by uploads in flight (the free-space floor).
+    disk_in_flight: Arc<transfer::DiskInFlight>,
 }
 
 impl Drive {
@@ -111,7 +113,8 @@ impl Drive {
         let presigner = Presigner::new(&options.signing_key);
         let ids = Arc::new(ids::IdGenerator::new(node));
         let cache = Arc::new(cache::ReadCache::new());
-        Ok(Drive { meta, blob, presigner, options: Arc::new(options), ids, cache })
+        let disk_in_flight = Arc::default();
+        Ok(Drive { meta, blob, presigner, options: Arc::new(options), ids, cache, disk_in_flight })
     }
 
     /// The settings this service runs with.
@@ -124,11 +127,20 @@ impl Drive {
         &self.blob
     }
 
-    /// Periodic housekeeping: removes expired access tokens, and uploads that
-    /// expired uncommitted together with their bytes.
+    /// Periodic housekeeping: removes expired access tokens, uploads that
+    /// expired uncommitted together with their bytes, and what interrupted
+    /// writes left behind.
     pub async fn sweep(&self) -> DriveResult<()> {
         self.meta.purge_expired_tokens(now_ms()).await?;
         self.sweep_uploads().await?;
+        self.sweep_incoming().await?;
         Ok(())
+    }
+
+    /// For a server starting on its stores, when no request can be in
+    /// flight: drops the byte reservations PUTs of an earlier process held
+    /// (a crash cannot release them), keeping those of recorded parts.
+    pub async fn reset_reservations(&self) -> DriveResult<u64> {
+        Ok(self.meta.reset_reservations().await?)
     }
 }

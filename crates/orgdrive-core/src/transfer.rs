@@ -22,16 +22,20 @@
 //! released on commit, failure or expiry; parts together may not exceed the
 //! announced size; uploads are refused while free disk is below the floor.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use orgdrive_blob::{SignatureError, SignedRequest, WriteError, Written};
 use orgdrive_meta::{
-    MetaError, PartRecorded, PutDentry, PutOutcome, UploadPartRecord, UploadRecord,
+    MetaError, PartRecorded, PutDentry, PutOutcome, Reserve, UploadPartRecord, UploadRecord,
 };
 
 use crate::dentries::{
     app_property_records, put_error, unknown_dentry, AppPropertyInput, ConflictStrategy, DentryView,
 };
+use crate::fsck::FSCK_GRACE_SECS;
 use crate::ids::random_alnum;
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
 
@@ -136,7 +140,8 @@ fn parse_put_path(path: &str) -> Option<PutTarget> {
     else {
         return None;
     };
-    if !is_upload_key(key) || n.len() > 5 || !n.bytes().all(|b| b.is_ascii_digit()) {
+    let canonical = n == "0" || !n.starts_with('0');
+    if !is_upload_key(key) || n.len() > 5 || !canonical || !n.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let part: i64 = n.parse().ok()?;
@@ -170,51 +175,116 @@ fn no_such_object() -> DriveError {
     DriveError::ObjectNotFound("no such object".into())
 }
 
-/// A PUT's byte reservation: released explicitly on failure, kept once the
-/// part is recorded (or the upload is gone, which released it), and released
-/// in the background if the PUT is abandoned midway (its future dropped).
-struct Reservation {
+/// Bytes a PUT without a length reserves at a time, as they arrive.
+const RESERVE_STEP: u64 = 8 << 20;
+
+fn upload_gone() -> DriveError {
+    bad_upload_key("the upload is unknown, expired or already committed")
+}
+
+/// Maps a refused reservation to the PUT's answer.
+fn reservation_refused(e: MetaError, declared_len: Option<u64>) -> DriveError {
+    match e {
+        MetaError::UploadNotFound => upload_gone(),
+        MetaError::UploadTooLarge => {
+            DriveError::TooLarge("the parts would exceed the upload's announced size".into())
+        }
+        MetaError::QuotaExceeded { .. } => DriveError::TooLarge(match declared_len {
+            Some(n) => format!("{n} bytes do not fit the remaining quota"),
+            None => "the bytes sent so far do not fit the remaining quota".into(),
+        }),
+        other => other.into(),
+    }
+}
+
+/// Why a PUT body stopped before the store saw its end.
+enum BodyStop {
+    /// The client's stream failed (went away, too slow, malformed).
+    Source(String),
+    /// No more bytes may be taken (quota, announced size, disk floor).
+    Refused(DriveError),
+}
+
+impl std::fmt::Display for BodyStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyStop::Source(e) => write!(f, "{e}"),
+            BodyStop::Refused(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Counts a PUT's bytes as they arrive and keeps its reservation (and disk
+/// claim) ahead of them: a body of announced length may not pass it; one
+/// without a length reserves [`RESERVE_STEP`] more whenever it runs out.
+struct PutMeter {
     drive: Drive,
     upload_key: String,
-    bytes: u64,
-    settled: bool,
+    part: i64,
+    growable: bool,
+    received: u64,
+    reserved: Arc<AtomicU64>,
+    claim: Arc<Mutex<DiskClaim>>,
 }
 
-impl Reservation {
-    fn new(drive: &Drive, upload_key: &str, bytes: u64) -> Reservation {
-        Reservation {
-            drive: drive.clone(),
-            upload_key: upload_key.to_string(),
-            bytes,
-            settled: false,
+impl PutMeter {
+    async fn admit(&mut self, len: u64) -> DriveResult<()> {
+        self.received += len;
+        let reserved = self.reserved.load(Ordering::SeqCst);
+        if self.received <= reserved {
+            return Ok(());
         }
-    }
-
-    fn keep(mut self) {
-        self.settled = true;
-    }
-
-    async fn release(mut self) {
-        self.settled = true;
-        if let Err(e) =
-            self.drive.meta.release_upload_bytes(&self.upload_key, self.bytes as i64).await
+        if !self.growable || self.received > MAX_PUT_BYTES {
+            return Err(DriveError::TooLarge(format!(
+                "more than the {reserved} bytes this PUT may carry"
+            )));
+        }
+        let want = (self.received - reserved).max(RESERVE_STEP).min(MAX_PUT_BYTES - reserved);
         {
-            tracing::warn!(upload = %self.upload_key, error = %e, "could not release a reservation");
+            let mut claim = self.claim.lock().unwrap_or_else(|e| e.into_inner());
+            self.drive.grow_disk_claim(&mut claim, want)?;
         }
+        let granted = self
+            .drive
+            .meta
+            .reserve_upload_bytes(
+                &self.upload_key,
+                self.part,
+                Reserve::AtMost(want as i64),
+                now_ms(),
+            )
+            .await
+            .map_err(|e| reservation_refused(e, None))? as u64;
+        let reserved = self.reserved.fetch_add(granted, Ordering::SeqCst) + granted;
+        if self.received > reserved {
+            return Err(reservation_refused(MetaError::QuotaExceeded { space: true }, None));
+        }
+        Ok(())
     }
 }
 
-impl Drop for Reservation {
+/// Disk bytes being written by uploads in flight, so that concurrent writes
+/// together stay above the free-space floor (free space shows a write only
+/// as it lands; until then its claim counts).
+#[derive(Default)]
+pub(crate) struct DiskInFlight(Mutex<u64>);
+
+/// Disk room claimed by one write; given back when dropped.
+struct DiskClaim {
+    in_flight: Arc<DiskInFlight>,
+    bytes: u64,
+}
+
+impl DiskInFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for DiskClaim {
     fn drop(&mut self) {
-        if self.settled {
-            return;
-        }
-        let (drive, key, bytes) = (self.drive.clone(), self.upload_key.clone(), self.bytes as i64);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = drive.meta.release_upload_bytes(&key, bytes).await;
-            });
-        }
+        let mut in_flight = self.in_flight.lock();
+        *in_flight = in_flight.saturating_sub(self.bytes);
     }
 }
 
@@ -445,10 +515,10 @@ impl Drive {
             .collect())
     }
 
-    /// The blob route's PUT: checks the signature and the path's shape,
-    /// reserves the bytes (`declared_len` = `Content-Length`, else the most
-    /// the PUT may carry), streams the body into a fresh object and records
-    /// it. Any failure releases the reservation and leaves no object behind.
+    /// The blob route's PUT: checks the signature and the path's shape and
+    /// that the upload is open, then stores the body as the part (see
+    /// [`Drive::store_part`]) in a task of its own, so that a client going
+    /// away mid-way cannot leave a half-settled reservation or a stray object.
     pub async fn receive_blob<S, E>(
         &self,
         path: &str,
@@ -458,133 +528,188 @@ impl Drive {
         body: S,
     ) -> DriveResult<Written>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send,
-        E: std::fmt::Display,
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
     {
         let request = SignedRequest { method: "PUT", object_key: path, expires, file_name: "" };
         self.check_signature(&request, signature)?;
         let target = parse_put_path(path).ok_or_else(no_such_object)?;
-        let gone = || bad_upload_key("the upload is unknown, expired or already committed");
         let (upload, _) = self
             .meta
             .get_upload(&target.upload_key)
             .await?
             .filter(|(u, _)| u.expires_at > now_ms())
-            .ok_or_else(gone)?;
+            .ok_or_else(upload_gone)?;
         if upload.multipart != (target.part > 0) {
             return Err(bad_upload_key("this URL does not match the upload's kind"));
         }
-
-        let above_floor = self.check_disk_room(declared_len.unwrap_or(0))?;
-        // What to reserve: the announced length (the reservation checks it
-        // against the announced size and the quota), or, without one, the
-        // most this PUT may carry: the per-PUT cap, the announced size, the
-        // space's and org's room.
-        let reserved = match declared_len {
-            Some(n) if n > MAX_PUT_BYTES => {
-                return Err(DriveError::TooLarge(format!(
-                    "{n} bytes do not fit: one PUT carries at most {MAX_PUT_BYTES} bytes"
-                )))
-            }
-            Some(n) => n,
-            None => {
-                let space = self.space_record(&upload.space_id).await?;
-                let room = self.remaining_bytes(&space).await?.map(|r| r as u64);
-                [Some(MAX_PUT_BYTES), room, upload.max_bytes.map(|m| m.max(0) as u64)]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .unwrap_or(MAX_PUT_BYTES)
-            }
-        };
-        self.meta
-            .reserve_upload_bytes(&target.upload_key, target.part, reserved as i64, now_ms())
+        if let Some(n) = declared_len.filter(|n| *n > MAX_PUT_BYTES) {
+            return Err(DriveError::TooLarge(format!(
+                "{n} bytes do not fit: one PUT carries at most {MAX_PUT_BYTES} bytes"
+            )));
+        }
+        let drive = self.clone();
+        let md5 = upload.check_md5.is_some() && target.part == 0;
+        tokio::spawn(async move { drive.store_part(target, md5, declared_len, body).await })
             .await
-            .map_err(|e| match e {
-                MetaError::UploadNotFound => gone(),
-                MetaError::UploadTooLarge => DriveError::TooLarge(format!(
-                    "the parts would exceed the announced size of {} bytes",
-                    upload.max_bytes.unwrap_or_default()
-                )),
-                MetaError::QuotaExceeded { .. } if declared_len.is_none() => {
-                    DriveError::TooLarge(format!(
-                        "a PUT without Content-Length reserves the most it may carry \
-                         ({reserved} bytes), which does not fit the remaining quota; \
-                         send Content-Length"
-                    ))
-                }
-                MetaError::QuotaExceeded { .. } => {
-                    DriveError::TooLarge(format!("{reserved} bytes do not fit the remaining quota"))
-                }
-                other => other.into(),
-            })?;
-        let reservation = Reservation::new(self, &target.upload_key, reserved);
-        let limit = reserved.min(above_floor.unwrap_or(u64::MAX));
+            .map_err(|e| DriveError::Internal(format!("the upload task failed: {e}")))?
+    }
+
+    /// Stores one PUT's body as a part: claims disk room above the floor,
+    /// reserves the bytes (`declared_len`, or as they arrive when the length
+    /// is not announced), streams them into a fresh object and records it.
+    /// Every failure releases the reservation and leaves no object behind.
+    async fn store_part<S, E>(
+        &self,
+        target: PutTarget,
+        md5: bool,
+        declared_len: Option<u64>,
+        body: S,
+    ) -> DriveResult<Written>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let announced = declared_len.unwrap_or(0);
+        let claim = Arc::new(Mutex::new(self.claim_disk(announced)?));
+        if announced > 0 {
+            self.meta
+                .reserve_upload_bytes(
+                    &target.upload_key,
+                    target.part,
+                    Reserve::Exactly(announced as i64),
+                    now_ms(),
+                )
+                .await
+                .map_err(|e| reservation_refused(e, declared_len))?;
+        }
+        let reserved = Arc::new(AtomicU64::new(announced));
+        let meter = PutMeter {
+            drive: self.clone(),
+            upload_key: target.upload_key.clone(),
+            part: target.part,
+            growable: declared_len.is_none(),
+            received: 0,
+            reserved: reserved.clone(),
+            claim: claim.clone(),
+        };
+        let metered =
+            futures::stream::unfold((Box::pin(body), meter), |(mut body, mut meter)| async move {
+                let item = match body.next().await? {
+                    Err(e) => Err(BodyStop::Source(e.to_string())),
+                    Ok(chunk) => match meter.admit(chunk.len() as u64).await {
+                        Ok(()) => Ok(chunk),
+                        Err(refused) => Err(BodyStop::Refused(refused)),
+                    },
+                };
+                Some((item, (body, meter)))
+            });
 
         let object = fresh_object(&target);
-        // The MD5 costs CPU per byte: only when the upload announced one to check.
-        let md5 = upload.check_md5.is_some() && target.part == 0;
-        let written = match self.blob.write_stream(&object, body, Some(limit), md5).await {
+        let written = self.blob.write_stream(&object, metered, Some(MAX_PUT_BYTES), md5).await;
+        let held = reserved.load(Ordering::SeqCst) as i64;
+        let written = match written {
             Ok(written) => written,
-            Err(WriteError::TooLarge { limit }) => {
-                reservation.release().await;
-                return Err(DriveError::TooLarge(format!(
-                    "this upload accepts at most {limit} bytes"
-                )));
-            }
-            Err(WriteError::Source(e)) => {
-                reservation.release().await;
-                return Err(DriveError::InvalidParam {
-                    field: None,
-                    message: format!("the upload was interrupted: {e}"),
+            Err(failure) => {
+                self.release(&target.upload_key, held).await;
+                return Err(match failure {
+                    WriteError::TooLarge { limit } => {
+                        DriveError::TooLarge(format!("one PUT carries at most {limit} bytes"))
+                    }
+                    WriteError::Source(BodyStop::Refused(refused)) => refused,
+                    WriteError::Source(BodyStop::Source(e)) => {
+                        tracing::debug!(error = %e, "an upload body ended early");
+                        DriveError::InvalidParam {
+                            field: None,
+                            message: "the upload was interrupted before all its bytes arrived"
+                                .into(),
+                        }
+                    }
+                    WriteError::Blob(e) => DriveError::Internal(e.to_string()),
                 });
             }
-            Err(WriteError::Blob(e)) => {
-                reservation.release().await;
-                return Err(DriveError::Internal(e.to_string()));
-            }
         };
+        drop(claim); // the bytes are on disk: free space shows them now
         let part_record = UploadPartRecord {
             part_number: target.part,
             size: written.size as i64,
             md5: written.md5.clone(),
             object_key: object.clone(),
         };
-        let recorded =
-            self.meta.record_upload_part(&target.upload_key, &part_record, reserved as i64).await;
-        match recorded {
+        match self.meta.record_upload_part(&target.upload_key, &part_record, held).await {
             Ok(PartRecorded::Recorded { replaced }) => {
-                reservation.keep();
                 if let Some(old) = replaced {
                     self.remove_object(&old).await;
                 }
                 Ok(written)
             }
             Ok(PartRecorded::UploadGone) => {
-                reservation.keep(); // its removal released everything it held
+                // Its removal released everything it held.
                 self.remove_object(&object).await;
                 Err(bad_upload_key("the upload was committed or expired meanwhile"))
             }
             Err(e) => {
-                reservation.release().await;
+                self.release(&target.upload_key, held).await;
                 self.remove_object(&object).await;
                 Err(e.into())
             }
         }
     }
 
-    /// Refuses an upload (507) unless `bytes` more fit on the disk above the
-    /// free-space floor; returns the room above the floor (`None`: no local
-    /// disk to watch).
-    fn check_disk_room(&self, bytes: u64) -> DriveResult<Option<u64>> {
-        let free = self.blob.free_bytes().map_err(|e| DriveError::Internal(e.to_string()))?;
-        let above_floor = free.map(|f| f.saturating_sub(self.options.min_free_disk_bytes));
-        match above_floor {
-            Some(room) if room == 0 || bytes > room => Err(DriveError::DiskFull(
-                "the server is low on disk space; uploads are refused for now".into(),
-            )),
-            room => Ok(room),
+    /// Gives back a failed PUT's reservation (logged if that fails: fsck
+    /// reports, a restart resets).
+    async fn release(&self, upload_key: &str, bytes: i64) {
+        if bytes == 0 {
+            return;
         }
+        if let Err(e) = self.meta.release_upload_bytes(upload_key, bytes).await {
+            tracing::warn!(upload = %upload_key, error = %e, "could not release a reservation");
+        }
+    }
+
+    /// Claims `bytes` of disk room above the free-space floor for a write
+    /// (507 if there is not that much), counting what writes in flight claimed.
+    fn claim_disk(&self, bytes: u64) -> DriveResult<DiskClaim> {
+        let mut claim = DiskClaim { in_flight: self.disk_in_flight.clone(), bytes: 0 };
+        self.grow_disk_claim(&mut claim, bytes)?;
+        Ok(claim)
+    }
+
+    fn grow_disk_claim(&self, claim: &mut DiskClaim, more: u64) -> DriveResult<()> {
+        let Some(free) = self.blob.free_bytes().map_err(|e| DriveError::Internal(e.to_string()))?
+        else {
+            return Ok(()); // no local disk to watch
+        };
+        let mut in_flight = claim.in_flight.lock();
+        let room = free.saturating_sub(self.options.min_free_disk_bytes).saturating_sub(*in_flight);
+        if room == 0 || more > room {
+            return Err(DriveError::DiskFull(
+                "the server is low on disk space; uploads are refused for now".into(),
+            ));
+        }
+        *in_flight += more;
+        claim.bytes += more;
+        Ok(())
+    }
+
+    /// Removes what interrupted writes left in `.incoming/` (nothing has
+    /// written to such a file for [`FSCK_GRACE_SECS`]; a live PUT writes at
+    /// least every transfer-rate window).
+    pub(crate) async fn sweep_incoming(&self) -> DriveResult<usize> {
+        let settled_before = now_ms() / 1000 - FSCK_GRACE_SECS;
+        let stale: Vec<String> = self
+            .blob
+            .list(".incoming/")
+            .await
+            .map_err(|e| DriveError::Internal(e.to_string()))?
+            .into_iter()
+            .filter(|o| o.modified_unix.is_some_and(|t| t < settled_before))
+            .map(|o| o.key)
+            .collect();
+        for key in &stale {
+            self.remove_object(key).await;
+        }
+        Ok(stale.len())
     }
 
     /// Removes an object nothing references any more; a failure is logged
@@ -596,8 +721,22 @@ impl Drive {
     }
 
     /// CommitFile: turns a completed upload into a file, charging its bytes to
-    /// the space and org in the same transaction.
+    /// the space and org in the same transaction. It runs in a task of its
+    /// own: a client going away cannot stop it between the concatenation, the
+    /// transaction and the clean-up.
     pub async fn commit_file(
+        &self,
+        op: &Operator,
+        space_id: &str,
+        request: CommitRequest,
+    ) -> DriveResult<DentryView> {
+        let (drive, op, space_id) = (self.clone(), op.clone(), space_id.to_string());
+        tokio::spawn(async move { drive.commit_file_now(&op, &space_id, request).await })
+            .await
+            .map_err(|e| DriveError::Internal(format!("the commit task failed: {e}")))?
+    }
+
+    async fn commit_file_now(
         &self,
         op: &Operator,
         space_id: &str,
@@ -667,7 +806,7 @@ impl Drive {
             (sources[0].clone(), md5)
         } else {
             // The concatenation is a second copy of the parts' bytes.
-            self.check_disk_room(size as u64)?;
+            let _claim = self.claim_disk(size as u64)?;
             let object = fresh_content_object();
             let want_md5 = upload.check_md5.is_some();
             match self.blob.concat(&sources, &object, want_md5).await {
@@ -842,6 +981,8 @@ mod tests {
             format!("uploads/{key}/-1"),
             format!("uploads/{key}/+1"),
             format!("uploads/{key}/00000001"),
+            format!("uploads/{key}/00"),
+            format!("uploads/{key}/007"),
             format!("uploads/{key}/1/x"),
             format!("uploads/{key}"),
             format!("uploads/{}/1", "a".repeat(31)),

@@ -180,19 +180,26 @@ pub trait DriveStore: Send + Sync + 'static {
         &self,
         upload_key: &str,
     ) -> MetaResult<Option<(UploadRecord, Vec<UploadPartRecord>)>>;
-    /// Reserves `bytes` for a PUT of part `part_number` that is about to
-    /// start, against the upload's announced size (`UploadTooLarge`; the
+    /// Reserves bytes for a PUT of part `part_number` (about to start, or
+    /// growing), against the upload's announced size (`UploadTooLarge`; the
     /// part's earlier recorded bytes do not count, they are being replaced),
     /// the space quota and the org capacity (`QuotaExceeded`, counting
-    /// committed and reserved bytes). `UploadNotFound` if the upload is gone
-    /// or expired at `now_ms`.
+    /// committed and reserved bytes); returns the bytes reserved:
+    /// `Reserve::Exactly(n)` reserves n or fails, `Reserve::AtMost(n)` as
+    /// much of n as there is room for (at least one byte, else it fails).
+    /// `UploadNotFound` if the upload is gone or expired at `now_ms`.
     async fn reserve_upload_bytes(
         &self,
         upload_key: &str,
         part_number: i64,
-        bytes: i64,
+        bytes: Reserve,
         now_ms: i64,
-    ) -> MetaResult<()>;
+    ) -> MetaResult<i64>;
+    /// Sets every upload's reservation to the bytes of its recorded parts
+    /// (dropping what PUTs in flight held) and the space and org counters to
+    /// their sums: for a server starting on the store, when no PUT can be in
+    /// flight. Returns how many counters changed.
+    async fn reset_reservations(&self) -> MetaResult<u64>;
     /// Gives back a reservation whose PUT failed (nothing if the upload is
     /// gone: its removal released everything it held).
     async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> MetaResult<()>;

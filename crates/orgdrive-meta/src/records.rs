@@ -181,6 +181,16 @@ pub struct UploadPartRecord {
     pub object_key: String,
 }
 
+/// How many bytes a PUT asks to reserve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// This many or none (a PUT that announced its length).
+    Exactly(i64),
+    /// As many of these as there is room for, at least one (a PUT without a
+    /// length, reserving as it goes).
+    AtMost(i64),
+}
+
 /// Caps on the uploads open at once (uncommitted, unexpired or not yet swept).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenUploadLimits {
@@ -311,6 +321,9 @@ pub struct ConsistencyScan {
     pub space_reserved: Vec<UsageCheck>,
     /// Each org's reserved counter and the sum of its spaces' reservations.
     pub org_reserved: Vec<UsageCheck>,
+    /// Uploads holding less reserved than their recorded parts' bytes
+    /// (`recorded`: the reservation, `actual`: the parts).
+    pub under_reserved_uploads: Vec<UsageCheck>,
     pub space_usage: Vec<UsageCheck>,
     pub org_usage: Vec<UsageCheck>,
     pub tree: Vec<TreeNode>,

@@ -320,7 +320,7 @@ async fn expired_uploads_are_taken_once() {
     s.insert_upload_with_defaults(&UploadRecord { expires_at: 100, ..upload("new") })
         .await
         .unwrap();
-    s.reserve_upload_bytes("old", 0, 3, 5).await.unwrap();
+    s.reserve_upload_bytes("old", 0, Reserve::Exactly(3), 5).await.unwrap();
     let recorded = s.record_upload_part("old", &part(0, 3, "objects/o1"), 3).await.unwrap();
     assert_eq!(recorded, PartRecorded::Recorded { replaced: None });
     let taken = s.take_expired_uploads(50, 10).await.unwrap();
@@ -406,20 +406,20 @@ async fn pending_bytes_are_reserved_against_quota_and_released_exactly() {
     s.insert_upload(&upload("k1"), &LIMITS).await.unwrap();
     s.insert_upload(&upload("k2"), &LIMITS).await.unwrap();
     // An in-flight PUT holds its bytes: another may not pass the quota meanwhile.
-    s.reserve_upload_bytes("k1", 0, 60, 5).await.unwrap();
+    s.reserve_upload_bytes("k1", 0, Reserve::Exactly(60), 5).await.unwrap();
     assert_eq!(counters(&s, &dir).await, (0, 60, 0, 60));
     assert!(matches!(
-        s.reserve_upload_bytes("k2", 0, 41, 5).await,
+        s.reserve_upload_bytes("k2", 0, Reserve::Exactly(41), 5).await,
         Err(MetaError::QuotaExceeded { space: true })
     ));
-    s.reserve_upload_bytes("k2", 0, 40, 5).await.unwrap();
+    s.reserve_upload_bytes("k2", 0, Reserve::Exactly(40), 5).await.unwrap();
     // A failed PUT gives its reservation back; a recorded one keeps its size only.
     s.release_upload_bytes("k2", 40).await.unwrap();
     let recorded = s.record_upload_part("k1", &part(0, 50, "objects/a"), 60).await.unwrap();
     assert_eq!(recorded, PartRecorded::Recorded { replaced: None });
     assert_eq!(counters(&s, &dir).await, (0, 50, 0, 50));
     // A re-upload of the part replaces it: its old bytes are released.
-    s.reserve_upload_bytes("k1", 0, 30, 5).await.unwrap();
+    s.reserve_upload_bytes("k1", 0, Reserve::Exactly(30), 5).await.unwrap();
     let recorded = s.record_upload_part("k1", &part(0, 30, "objects/b"), 30).await.unwrap();
     assert_eq!(recorded, PartRecorded::Recorded { replaced: Some("objects/a".into()) });
     assert_eq!(counters(&s, &dir).await, (0, 30, 0, 30));
@@ -432,9 +432,12 @@ async fn pending_bytes_are_reserved_against_quota_and_released_exactly() {
     s.release_upload_bytes("k1", 30).await.unwrap();
     assert_eq!(counters(&s, &dir).await, (30, 0, 30, 0));
     // Expired or unknown uploads reserve nothing.
-    assert!(matches!(s.reserve_upload_bytes("k2", 0, 1, 11).await, Err(MetaError::UploadNotFound)));
     assert!(matches!(
-        s.reserve_upload_bytes("nope", 0, 1, 5).await,
+        s.reserve_upload_bytes("k2", 0, Reserve::Exactly(1), 11).await,
+        Err(MetaError::UploadNotFound)
+    ));
+    assert!(matches!(
+        s.reserve_upload_bytes("nope", 0, Reserve::Exactly(1), 5).await,
         Err(MetaError::UploadNotFound)
     ));
 }
@@ -446,14 +449,20 @@ async fn parts_together_may_not_exceed_the_announced_size() {
     space_with_quota(&s, None).await;
     let announced = UploadRecord { multipart: true, max_bytes: Some(10), ..upload("m") };
     s.insert_upload(&announced, &LIMITS).await.unwrap();
-    s.reserve_upload_bytes("m", 1, 6, 5).await.unwrap();
+    s.reserve_upload_bytes("m", 1, Reserve::Exactly(6), 5).await.unwrap();
     s.record_upload_part("m", &part(1, 6, "parts/m/1-a"), 6).await.unwrap();
-    assert!(matches!(s.reserve_upload_bytes("m", 2, 5, 5).await, Err(MetaError::UploadTooLarge)));
-    s.reserve_upload_bytes("m", 2, 4, 5).await.unwrap();
+    assert!(matches!(
+        s.reserve_upload_bytes("m", 2, Reserve::Exactly(5), 5).await,
+        Err(MetaError::UploadTooLarge)
+    ));
+    s.reserve_upload_bytes("m", 2, Reserve::Exactly(4), 5).await.unwrap();
     // Re-uploading part 1 does not count its old bytes twice.
     // (4 in flight + 7 > 10; its recorded 6 are not counted, 6 would fit.)
-    assert!(matches!(s.reserve_upload_bytes("m", 1, 7, 5).await, Err(MetaError::UploadTooLarge)));
-    s.reserve_upload_bytes("m", 1, 6, 5).await.unwrap();
+    assert!(matches!(
+        s.reserve_upload_bytes("m", 1, Reserve::Exactly(7), 5).await,
+        Err(MetaError::UploadTooLarge)
+    ));
+    s.reserve_upload_bytes("m", 1, Reserve::Exactly(6), 5).await.unwrap();
     s.release_upload_bytes("m", 6).await.unwrap();
     s.record_upload_part("m", &part(2, 4, "parts/m/2-a"), 4).await.unwrap();
     assert_eq!(counters(&s, &dir).await, (0, 10, 0, 10));
@@ -465,9 +474,9 @@ async fn a_commit_fails_when_a_part_was_replaced_meanwhile() {
     let s = store(&dir).await;
     space_with_quota(&s, None).await;
     s.insert_upload(&upload("k"), &LIMITS).await.unwrap();
-    s.reserve_upload_bytes("k", 0, 3, 5).await.unwrap();
+    s.reserve_upload_bytes("k", 0, Reserve::Exactly(3), 5).await.unwrap();
     s.record_upload_part("k", &part(0, 3, "objects/first"), 3).await.unwrap();
-    s.reserve_upload_bytes("k", 0, 9, 5).await.unwrap();
+    s.reserve_upload_bytes("k", 0, Reserve::Exactly(9), 5).await.unwrap();
     s.record_upload_part("k", &part(0, 9, "objects/second"), 9).await.unwrap();
     // The commit read the first recording; the second replaced it.
     let mut stale = put(file("1", "a", 3), NameConflict::Fail, Some("k"));
@@ -497,4 +506,32 @@ async fn open_uploads_are_capped_per_space_and_per_app() {
         s.insert_upload(&elsewhere("e"), &limits).await,
         Err(MetaError::TooManyUploads { per_space: false })
     ));
+}
+
+#[tokio::test]
+async fn a_put_without_a_length_reserves_what_there_is_room_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    space_with_quota(&s, Some(100)).await;
+    let announced = UploadRecord { multipart: true, max_bytes: Some(20), ..upload("m") };
+    s.insert_upload(&announced, &LIMITS).await.unwrap();
+    s.insert_upload(&upload("k"), &LIMITS).await.unwrap();
+    // Under the announced size: 10 recorded, so at most 10 more.
+    s.reserve_upload_bytes("m", 1, Reserve::Exactly(10), 5).await.unwrap();
+    s.record_upload_part("m", &part(1, 10, "parts/m/1-a"), 10).await.unwrap();
+    assert_eq!(s.reserve_upload_bytes("m", 2, Reserve::AtMost(64), 5).await.unwrap(), 10);
+    assert!(matches!(
+        s.reserve_upload_bytes("m", 3, Reserve::AtMost(64), 5).await,
+        Err(MetaError::UploadTooLarge)
+    ));
+    // Under the quota, counting what others hold: 100 - 20 reserved.
+    assert_eq!(s.reserve_upload_bytes("k", 0, Reserve::AtMost(1000), 5).await.unwrap(), 80);
+    assert!(matches!(
+        s.reserve_upload_bytes("k", 0, Reserve::AtMost(1), 5).await,
+        Err(MetaError::QuotaExceeded { space: true })
+    ));
+    assert_eq!(counters(&s, &dir).await, (0, 100, 0, 100));
+    // A restart drops what PUTs in flight held, keeping recorded parts.
+    assert_eq!(s.reset_reservations().await.unwrap(), 4);
+    assert_eq!(counters(&s, &dir).await, (0, 10, 0, 10));
 }

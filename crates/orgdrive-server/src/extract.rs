@@ -17,6 +17,24 @@ use crate::{ApiError, ServerState};
 /// Header carrying the DingTalk access token.
 pub const ACCESS_TOKEN_HEADER: &str = "x-acs-dingtalk-access-token";
 
+/// Path parameters; one that cannot be read (e.g. invalid UTF-8 after
+/// percent-decoding) is 400 `paramError` with the usual JSON body.
+pub struct WirePath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for WirePath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(WirePath(value))
+    }
+}
+
 /// A JSON request body. An absent body reads as `{}`; syntax errors
 /// are `paramError`, type errors `paramError.<field>` for the innermost field.
 pub struct WireJson<T>(pub T);

@@ -141,6 +141,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (admin_token, admin_token_is_new) = admin_token(&data_dir, args.admin_token)?;
     let opened = crate::store::open(&data_dir, options).await?;
     let drive = opened.drive.clone();
+    // Reservations of PUTs an earlier process had in flight (a crash cannot
+    // release them). With several nodes on one database this must become
+    // per-node (see ARCHITECTURE.md).
+    let reset = drive.reset_reservations().await?;
+    if reset > 0 {
+        tracing::info!(counters = reset, "released the reservations of interrupted uploads");
+    }
     let demo = if args.no_demo { None } else { drive.bootstrap_demo().await? };
 
     let shutdown = shutdown_signal()?;

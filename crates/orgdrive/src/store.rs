@@ -94,7 +94,24 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         .with_context(|| format!("opening {}", meta_path(data_dir).display()))?;
     let blob = BlobStore::filesystem(&data_dir.join("blobs"), durable)?;
     let drive = Drive::new(Arc::new(meta.clone()), blob, drive_options).await?;
+    if durable {
+        // The data dir's own entry, and what was created in it (blobs/,
+        // signing.key, admin.token, the database files), survive power loss
+        // only once the directories holding them are fsynced.
+        sync_dir_and_ancestors(data_dir)
+            .with_context(|| format!("syncing {}", data_dir.display()))?;
+    }
     Ok(Opened { drive, meta })
+}
+
+/// Fsyncs `dir` and every directory above it (cheap, and done once at start:
+/// `create_dir_all` may have created several levels).
+fn sync_dir_and_ancestors(dir: &Path) -> std::io::Result<()> {
+    let dir = std::fs::canonicalize(dir)?;
+    for level in dir.ancestors() {
+        std::fs::File::open(level)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// The secret stored in `path`, or a new one from `generate`, written there (0600).
@@ -107,14 +124,28 @@ pub fn stored_or_new_secret(
     path: &Path,
     generate: fn() -> String,
 ) -> anyhow::Result<(String, bool)> {
-    match std::fs::read_to_string(path) {
-        Ok(stored) if !stored.trim().is_empty() => Ok((stored.trim().to_string(), false)),
-        _ => {
-            let secret = generate();
-            write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
-            Ok((secret, true))
+    // Only a missing (or empty) file is replaced: a secret that cannot be
+    // read is an operator's to fix, never silently overwritten (every node of
+    // a deployment must keep the same signing key).
+    match std::fs::read(path) {
+        Ok(stored) if !stored.trim_ascii().is_empty() => {
+            let stored = String::from_utf8(stored).map_err(|_| {
+                anyhow::anyhow!("{} is not UTF-8 text; write a text secret there", path.display())
+            })?;
+            Ok((stored.trim().to_string(), false))
         }
+        Ok(_) => Ok((write_new_secret(path, generate)?, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok((write_new_secret(path, generate)?, true))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+fn write_new_secret(path: &Path, generate: fn() -> String) -> anyhow::Result<String> {
+    let secret = generate();
+    write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    Ok(secret)
 }
 
 /// Writes `contents` to a file only its owner may read, and syncs it.

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use super::*;
 use crate::{
     BlobReference, ConsistencyScan, Cursor, CursorValue, DriveStore, ExpiredUpload, NameConflict,
-    OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, SortKey, TreeNode, UploadPartRecord,
-    UploadRecord, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
+    OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, Reserve, SortKey, TreeNode,
+    UploadPartRecord, UploadRecord, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
 };
 
 #[async_trait]
@@ -245,7 +245,7 @@ impl DriveStore for SqliteStore {
                     match &put.conflict {
                         NameConflict::Fail => return Err(MetaError::NameTaken(Box::new(existing))),
                         NameConflict::ReturnExisting => {
-                            return Ok(PutOutcome::Existing(existing));
+                            return Ok(PutOutcome::Existing(reread(conn, &existing).await?));
                         }
                         NameConflict::Overwrite => {
                             if existing.is_folder() || new.is_folder() {
@@ -279,7 +279,13 @@ impl DriveStore for SqliteStore {
                     .await
                     .map_err(backend)?;
                 }
-                Ok(stored)
+                // The answer is read in the transaction: a concurrent commit
+                // to the same file cannot lend it its version.
+                Ok(match stored {
+                    PutOutcome::Created(d) => PutOutcome::Created(reread(conn, &d).await?),
+                    PutOutcome::Overwritten(d) => PutOutcome::Overwritten(reread(conn, &d).await?),
+                    existing => existing,
+                })
                 })
             })
             .await
@@ -395,18 +401,21 @@ impl DriveStore for SqliteStore {
         &self,
         upload_key: &str,
         part_number: i64,
-        bytes: i64,
+        bytes: Reserve,
         now_ms: i64,
-    ) -> MetaResult<()> {
+    ) -> MetaResult<i64> {
         let upload_key = upload_key.to_string();
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
                     let row = sqlx::query(
-                        "SELECT u.space_id, s.corp_id, u.max_bytes, u.reserved_bytes, \
-                         COALESCE((SELECT size FROM upload_parts p \
-                                   WHERE p.upload_key = u.upload_key AND p.part_number = ?2), 0) \
+                        "SELECT u.space_id, s.corp_id, u.max_bytes - u.reserved_bytes + \
+                             COALESCE((SELECT size FROM upload_parts p \
+                                       WHERE p.upload_key = u.upload_key AND p.part_number = ?2), 0), \
+                         s.quota - s.used_bytes - s.reserved_bytes, \
+                         o.capacity - o.used_bytes - o.reserved_bytes \
                          FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
+                         JOIN orgs o ON o.corp_id = s.corp_id \
                          WHERE u.upload_key = ?1 AND u.expires_at > ?3",
                     )
                     .bind(&upload_key)
@@ -418,15 +427,48 @@ impl DriveStore for SqliteStore {
                     .ok_or(MetaError::UploadNotFound)?;
                     let space_id: String = row.try_get(0).map_err(backend)?;
                     let corp_id: String = row.try_get(1).map_err(backend)?;
+                    // Room left under the announced size, the quota, the capacity.
                     let announced: Option<i64> = row.try_get(2).map_err(backend)?;
-                    let held: i64 = row.try_get(3).map_err(backend)?;
-                    let replaced_part: i64 = row.try_get(4).map_err(backend)?;
-                    if let Some(announced) = announced {
-                        if held - replaced_part + bytes > announced {
-                            return Err(MetaError::UploadTooLarge);
-                        }
+                    let in_space: Option<i64> = row.try_get(3).map_err(backend)?;
+                    let in_org: Option<i64> = row.try_get(4).map_err(backend)?;
+                    let (wanted, at_most) = match bytes {
+                        Reserve::Exactly(n) => (n, false),
+                        Reserve::AtMost(n) => (n, true),
+                    };
+                    let granted = if at_most {
+                        [Some(wanted), announced, in_space, in_org].into_iter().flatten().min()
+                    } else {
+                        Some(wanted)
                     }
-                    adjust_reservation(conn, &upload_key, &space_id, &corp_id, bytes).await
+                    .unwrap_or(wanted);
+                    if announced.is_some_and(|room| granted > room || room <= 0 && at_most) {
+                        return Err(MetaError::UploadTooLarge);
+                    }
+                    if granted <= 0 && at_most {
+                        return Err(MetaError::QuotaExceeded { space: in_space.is_some_and(|r| r <= 0) });
+                    }
+                    adjust_reservation(conn, &upload_key, &space_id, &corp_id, granted).await?;
+                    Ok(granted)
+                })
+            })
+            .await
+    }
+
+    async fn reset_reservations(&self) -> MetaResult<u64> {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let uploads = sqlx::query(
+                        "UPDATE uploads SET reserved_bytes = (SELECT COALESCE(SUM(size), 0) \
+                             FROM upload_parts p WHERE p.upload_key = uploads.upload_key) \
+                         WHERE reserved_bytes != (SELECT COALESCE(SUM(size), 0) \
+                             FROM upload_parts p WHERE p.upload_key = uploads.upload_key)",
+                    )
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    Ok(uploads + recount_reservations(conn).await?)
                 })
             })
             .await
@@ -558,27 +600,18 @@ impl DriveStore for SqliteStore {
                     .await
                     .map_err(backend)?
                     .rows_affected();
-                    let reserved_spaces = sqlx::query(
-                        "UPDATE spaces SET reserved_bytes = (SELECT COALESCE(SUM(reserved_bytes), 0) \
-                             FROM uploads WHERE uploads.space_id = spaces.space_id) \
-                         WHERE reserved_bytes != (SELECT COALESCE(SUM(reserved_bytes), 0) \
-                             FROM uploads WHERE uploads.space_id = spaces.space_id)",
+                    // An upload never holds less than its recorded parts.
+                    let uploads = sqlx::query(
+                        "UPDATE uploads SET reserved_bytes = (SELECT COALESCE(SUM(size), 0) \
+                             FROM upload_parts p WHERE p.upload_key = uploads.upload_key) \
+                         WHERE reserved_bytes < (SELECT COALESCE(SUM(size), 0) \
+                             FROM upload_parts p WHERE p.upload_key = uploads.upload_key)",
                     )
                     .execute(&mut *conn)
                     .await
                     .map_err(backend)?
                     .rows_affected();
-                    let reserved_orgs = sqlx::query(
-                        "UPDATE orgs SET reserved_bytes = (SELECT COALESCE(SUM(reserved_bytes), 0) \
-                             FROM spaces WHERE spaces.corp_id = orgs.corp_id) \
-                         WHERE reserved_bytes != (SELECT COALESCE(SUM(reserved_bytes), 0) \
-                             FROM spaces WHERE spaces.corp_id = orgs.corp_id)",
-                    )
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    Ok(spaces + orgs + reserved_spaces + reserved_orgs)
+                    Ok(spaces + orgs + uploads + recount_reservations(conn).await?)
                 })
             })
             .await
@@ -700,6 +733,21 @@ async fn live_child(tx: &mut SqliteConnection, d: &DentryRecord) -> MetaResult<D
     dentry_from_row(&row).map_err(backend)
 }
 
+/// The dentry as stored now, with every app's properties.
+async fn reread(tx: &mut SqliteConnection, d: &DentryRecord) -> MetaResult<DentryRecord> {
+    let sql = format!(
+        "SELECT json_group_array(json({DENTRY_JSON})) FROM dentries d \
+         WHERE d.space_id = ? AND d.dentry_id = ?"
+    );
+    let json = sqlx::query_scalar::<_, Option<String>>(&sql)
+        .bind(&d.space_id)
+        .bind(&d.dentry_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+    dentries_from_json(json)?.pop().ok_or(MetaError::Backend("a dentry vanished".into()))
+}
+
 /// Inserts under the first free `prefix{k}suffix`.
 async fn auto_rename(
     tx: &mut SqliteConnection,
@@ -774,6 +822,32 @@ async fn overwrite(
     .await
     .map_err(backend)?;
     Ok(updated)
+}
+
+/// Sets every space's and org's reserved counter to the sum it summarises;
+/// returns how many changed.
+async fn recount_reservations(conn: &mut SqliteConnection) -> MetaResult<u64> {
+    let spaces = sqlx::query(
+        "UPDATE spaces SET reserved_bytes = (SELECT COALESCE(SUM(reserved_bytes), 0) \
+             FROM uploads WHERE uploads.space_id = spaces.space_id) \
+         WHERE reserved_bytes != (SELECT COALESCE(SUM(reserved_bytes), 0) \
+             FROM uploads WHERE uploads.space_id = spaces.space_id)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    let orgs = sqlx::query(
+        "UPDATE orgs SET reserved_bytes = (SELECT COALESCE(SUM(reserved_bytes), 0) \
+             FROM spaces WHERE spaces.corp_id = orgs.corp_id) \
+         WHERE reserved_bytes != (SELECT COALESCE(SUM(reserved_bytes), 0) \
+             FROM spaces WHERE spaces.corp_id = orgs.corp_id)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    Ok(spaces + orgs)
 }
 
 /// `COUNT(*)` of a query with one text parameter.
@@ -1010,6 +1084,15 @@ impl SqliteStore {
         .await
         .map_err(backend)?;
         let org_reserved = collect(rows, usage)?;
+        let rows = sqlx::query(
+            "SELECT upload_key, reserved_bytes, parts FROM (SELECT u.upload_key, u.reserved_bytes, \
+             (SELECT COALESCE(SUM(size), 0) FROM upload_parts p WHERE p.upload_key = u.upload_key) \
+             AS parts FROM uploads u) WHERE reserved_bytes < parts ORDER BY upload_key",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let under_reserved_uploads = collect(rows, usage)?;
         tx.rollback().await.map_err(backend)?;
         Ok(ConsistencyScan {
             blobs,
@@ -1019,6 +1102,7 @@ impl SqliteStore {
             org_usage,
             space_reserved,
             org_reserved,
+            under_reserved_uploads,
             tree,
             duplicate_names,
         })

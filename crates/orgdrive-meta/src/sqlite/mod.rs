@@ -96,9 +96,11 @@ impl SqliteStore {
     }
 
     /// Finishes queued writes, then closes the connections.
+    /// Closes the store: the readers first, so that the writer is the last
+    /// connection and checkpoints the WAL into the database as it closes.
     pub async fn close(&self) {
-        self.writer.close().await;
         self.reader.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -2,12 +2,12 @@
 //! (`Authorization: Bearer ...`): organizations, apps, users, departments and
 //! department members. JSON in and out; lists are `{"items": [...]}`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use orgdrive_core::{NewApp, NewDept, NewOrg, NewUser};
 
-use crate::extract::{AdminAuth, WireJson};
+use crate::extract::{AdminAuth, WireJson, WirePath as Path};
 use crate::wire::{
     AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, CreateAppRequest,
     CreateDeptRequest, CreateOrgRequest, CreateUserRequest, List, Success,

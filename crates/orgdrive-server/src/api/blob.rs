@@ -9,14 +9,14 @@
 use std::ops::Range;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::Router;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, WirePath as Path};
 use crate::{ApiError, MinRate, ServerState};
 
 pub fn routes() -> Router<ServerState> {

@@ -1,12 +1,12 @@
 //! Files and folders: AddFolder, GetDentry, GetDentries, ListDentries and
 //! ListAllDentries.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use orgdrive_core::{ListAll, ListChildren, NewFolder, Page, PropertyFilter};
 
-use crate::extract::{scope, Caller, QueryParams, WireJson};
+use crate::extract::{scope, Caller, QueryParams, WireJson, WirePath as Path};
 use crate::openapi::{ListDentriesQuery, StorageErrors, UnionIdQuery};
 use crate::wire::{
     property_inputs, AddFolderRequest, Dentry, DentryPage, DentryResponse, DentryResultItem,

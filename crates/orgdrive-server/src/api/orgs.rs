@@ -1,11 +1,11 @@
 //! Org and app information: GetOrg (`GET /v1.0/storage/orgs/{corpId}`) and
 //! GetCurrentApp (`POST /v1.0/storage/currentApps/query`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use crate::extract::{scope, Caller};
+use crate::extract::{scope, Caller, WirePath as Path};
 use crate::openapi::{StorageErrors, UnionIdQuery};
 use crate::wire::{GetCurrentAppResponse, GetOrgResponse};
 use crate::{ApiError, ServerState};

@@ -1,12 +1,12 @@
 //! Spaces: AddSpace (`POST /v1.0/storage/spaces`) and GetSpace
 //! (`GET /v1.0/storage/spaces/{spaceId}`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use orgdrive_core::NewSpace;
 
-use crate::extract::{scope, Caller, WireJson};
+use crate::extract::{scope, Caller, WireJson, WirePath as Path};
 use crate::openapi::{StorageErrors, UnionIdQuery};
 use crate::wire::{AddSpaceRequest, SpaceResponse};
 use crate::{ApiError, ServerState};

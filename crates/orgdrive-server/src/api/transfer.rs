@@ -2,12 +2,12 @@
 //! GetMultipartFileUploadInfos, CommitFile and GetFileDownloadInfo. The
 //! bytes themselves travel through the signed URLs of `blob`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use orgdrive_core::{CommitRequest, UploadRequest};
 
-use crate::extract::{scope, BaseUrl, Caller, WireJson};
+use crate::extract::{scope, BaseUrl, Caller, WireJson, WirePath as Path};
 use crate::openapi::{StorageErrors, UnionIdQuery, UploadLimitErrors};
 use crate::wire::{
     property_inputs, CommitFileRequest, DentryResponse, GetFileDownloadInfoRequest,
