@@ -357,3 +357,77 @@ async fn no_demo_and_a_separate_admin_listener() {
     assert_eq!(token_call.send().await.unwrap().status(), 404);
     assert!(server.terminate().success(), "both listeners stop on SIGTERM");
 }
+
+#[test]
+fn an_unreadable_secret_file_is_refused_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary_key: Vec<u8> = (0..48u8).map(|b| b.wrapping_mul(37).wrapping_add(128)).collect();
+    std::fs::write(dir.path().join("signing.key"), &binary_key).unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()])
+        .env_remove("ORGDRIVE_ADMIN_TOKEN")
+        .env_remove("ORGDRIVE_SIGNING_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"), "{out:?}");
+    assert_eq!(std::fs::read(dir.path().join("signing.key")).unwrap(), binary_key);
+}
+
+#[tokio::test]
+async fn a_restart_releases_what_interrupted_puts_had_reserved() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Running::start(&["--data-dir", data.to_str().unwrap(), "--min-free-disk", "0"]);
+    let base = server.base();
+    let http = reqwest::Client::new();
+    let token: Value = json(http.post(format!("{base}/v1.0/oauth2/accessToken")).json(&json!({
+        "appKey": server.value("appKey").unwrap(),
+        "appSecret": server.value("appSecret").unwrap(),
+    })))
+    .await;
+    let token = token["accessToken"].as_str().unwrap().to_string();
+    let union_id = server.value("unionId").unwrap();
+    let space: Value = json(
+        http.post(format!("{base}/v1.0/storage/spaces?unionId={union_id}"))
+            .header("x-acs-dingtalk-access-token", &token)
+            .json(&json!({"option": {"quota": 10 << 20}})),
+    )
+    .await;
+    let space_id = space["space"]["id"].as_str().unwrap().to_string();
+    let info: Value = json(
+        http.post(format!(
+            "{base}/v1.0/storage/spaces/{space_id}/files/uploadInfos/query?unionId={union_id}"
+        ))
+        .header("x-acs-dingtalk-access-token", &token)
+        .json(&json!({"protocol": "HEADER_SIGNATURE"})),
+    )
+    .await;
+    let url = info["headerSignatureInfo"]["resourceUrls"][0].as_str().unwrap();
+    // A PUT announcing 8 MiB is in flight when the server dies.
+    use std::io::Write;
+    let target = url.trim_start_matches(&base);
+    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    write!(stream, "PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\nabcde", 8 << 20)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let reserved = || async {
+        let url = format!("sqlite://{}?mode=ro", data.join("meta.sqlite").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let held: i64 = sqlx::query_scalar("SELECT reserved_bytes FROM spaces WHERE space_id = ?")
+            .bind(&space_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        held
+    };
+    assert_eq!(reserved().await, 8 << 20);
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(stream);
+    let server = Running::start(&["--data-dir", data.to_str().unwrap(), "--min-free-disk", "0"]);
+    assert_eq!(reserved().await, 0, "nothing is in flight after a restart");
+    assert!(server.terminate().success());
+}

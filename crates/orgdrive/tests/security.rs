@@ -541,3 +541,199 @@ async fn an_internal_error_answers_a_generic_message_and_downloads_are_not_sniff
     assert_eq!(reserved_bytes(&s, &sp.id).await, 0, "the failed PUT released its reservation");
     s.stop().await;
 }
+
+/// Sends raw request bytes, then resets the connection (RST, no FIN) after
+/// `after`, as a client that goes away mid-answer.
+async fn send_and_reset(s: &TestServer, head: &str, body: &[u8], after: Duration) {
+    let stream = connect(s).await;
+    let socket = socket2::SockRef::from(&stream);
+    socket.set_linger(Some(Duration::ZERO)).unwrap();
+    let mut stream = stream;
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    tokio::time::sleep(after).await;
+    drop(stream);
+}
+
+/// `orgdrive fsck --grace 0` on a stopped server's data dir: (exit code, output).
+fn fsck_now(dir: &std::path::Path) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orgdrive"))
+        .args(["fsck", "--grace", "0", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_go_away_mid_put_or_mid_commit_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let sp = Space::new(&s, Some(64 << 20)).await;
+    // The same PUT URL, 12 times: the whole body, then a reset at varying moments.
+    let (key, url) = sp.upload_url().await;
+    let target = url.trim_start_matches(&s.base).to_string();
+    let body = vec![5u8; 1 << 20];
+    for i in 0..12u64 {
+        let head =
+            format!("PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len());
+        send_and_reset(&s, &head, &body, Duration::from_millis(2 * i)).await;
+    }
+    // A multipart commit abandoned while it concatenates.
+    let (mkey, urls) = multipart_urls(&sp, None, &[1, 2, 3]).await;
+    for url in &urls {
+        assert_eq!(s.http.put(url).body(vec![9u8; 4 << 20]).send().await.unwrap().status(), 200);
+    }
+    let commit = json!({"uploadKey": mkey, "name": "m", "parentId": "0"}).to_string();
+    let head = format!(
+        "POST /v1.0/storage/spaces/{}/files/commit?unionId={} HTTP/1.1\r\nHost: x\r\n\
+         x-acs-dingtalk-access-token: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        sp.id, sp.t.union_id, sp.t.token, commit.len()
+    );
+    send_and_reset(&s, &head, commit.as_bytes(), Duration::from_millis(5)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the tasks finish on their own
+                                                           // The single upload holds exactly its recorded part, and is still committable.
+    let reserved = reserved_bytes(&s, &sp.id).await;
+    let (status, reply) =
+        sp.post("/files/commit", json!({"uploadKey": key, "name": "s", "parentId": "0"})).await;
+    if status == 200 {
+        assert_eq!(reply["dentry"]["size"], 1 << 20);
+    } else {
+        assert_error(&(status, reply), 400, "paramError.uploadKey"); // no PUT got recorded
+    }
+    let used = space_state(&sp).await["usedQuota"].as_i64().unwrap();
+    assert!(used == 12 << 20 || used == 13 << 20, "used {used}, reserved before {reserved}");
+    assert_eq!(reserved_bytes(&s, &sp.id).await, 0);
+    s.stop().await;
+    let (code, out) = fsck_now(dir.path());
+    assert_eq!(code, 0, "nothing stray, counters exact: {out}");
+}
+
+#[tokio::test]
+async fn a_put_without_a_length_reserves_as_its_bytes_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let sp = Space::new(&s, Some(20 << 20)).await;
+    let (key, url) = sp.upload_url().await;
+    let target = url.trim_start_matches(&s.base).to_string();
+    let mut chunked = connect(&s).await;
+    chunked
+        .write_all(
+            format!("PUT {target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n{}\r\n", "c".repeat(1024))
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // It holds one step (8 MiB), not the whole space: another PUT still fits.
+    assert_eq!(reserved_bytes(&s, &sp.id).await, 8 << 20);
+    let (_, other) = sp.upload_url().await;
+    let response = s.http.put(&other).body(vec![1u8; 10 << 20]).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    chunked.write_all(b"0\r\n\r\n").await.unwrap();
+    assert_eq!(status_of(&read_to_close_or_first_response(&mut chunked).await), 200);
+    assert_eq!(reserved_bytes(&s, &sp.id).await, (10 << 20) + 1024);
+    let (status, reply) =
+        sp.post("/files/commit", json!({"uploadKey": key, "name": "c", "parentId": "0"})).await;
+    assert_eq!((status, reply["dentry"]["size"].as_i64()), (200, Some(1024)), "{reply}");
+
+    // A chunked part of a multipart upload may take what the announced size leaves.
+    let (mkey, urls) = multipart_urls(&sp, Some(20), &[1, 2]).await;
+    assert_eq!(sp.put(&urls[0], b"0123456789").await, 200);
+    let target = urls[1].trim_start_matches(&s.base).to_string();
+    let answer = raw(
+        &s,
+        &format!("PUT {target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\na\r\nabcdefghij\r\n0\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status_of(&answer), 200, "{answer}");
+    let (status, reply) =
+        sp.post("/files/commit", json!({"uploadKey": mkey, "name": "m", "parentId": "0"})).await;
+    assert_eq!((status, reply["dentry"]["size"].as_i64()), (200, Some(20)), "{reply}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_puts_together_stay_above_the_disk_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = {
+        let stat = rustix::fs::statvfs(dir.path()).unwrap();
+        stat.f_bavail * stat.f_frsize
+    };
+    let mut options = drive_options();
+    options.min_free_disk_bytes = free.saturating_sub(50 << 20);
+    let s = TestServer::start_custom(dir.path(), Limits::default(), options).await;
+    let sp = Space::new(&s, None).await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let (_, url) = sp.upload_url().await;
+        let target = url.trim_start_matches(&s.base).to_string();
+        let mut stream = connect(&s).await;
+        let head =
+            format!("PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\nx", 30 << 20);
+        stream.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        streams.push(stream);
+    }
+    // The first claimed 30 MiB of the 50 above the floor: the others do not fit.
+    let mut refused = 0;
+    for stream in streams.iter_mut().skip(1) {
+        let answer = read_to_close_or_first_response(stream).await;
+        assert_eq!(status_of(&answer), 507, "{answer}");
+        assert_eq!(body_of(&answer)["code"], "systemError.diskFull");
+        refused += 1;
+    }
+    assert_eq!(refused, 2);
+    drop(streams); // the first PUT ends unfinished
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn undecodable_paths_answer_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    for path in ["/blob/objects/%ff", "/admin/v1/orgs/%ff", "/v1.0/storage/spaces/%ff?unionId=x"] {
+        let response = raw(&s, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n\r\n")).await;
+        assert!((400..500).contains(&status_of(&response)), "{path}: {response}");
+        let body = body_of(&response);
+        assert!(
+            body["code"].as_str().is_some() && body["requestid"].as_str().is_some(),
+            "{path}: {response}"
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_overwrites_each_answer_their_own_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let sp = Space::new(&s, None).await;
+    let mut keys = Vec::new();
+    for i in 0..8u8 {
+        let (key, url) = sp.upload_url().await;
+        assert_eq!(
+            s.http.put(&url).body(vec![i; usize::from(i) + 1]).send().await.unwrap().status(),
+            200
+        );
+        keys.push(key);
+    }
+    let commits = keys.iter().map(|key| {
+        sp.post(
+            "/files/commit",
+            json!({"uploadKey": key, "name": "same.txt", "parentId": "0", "option": {"conflictStrategy": "OVERWRITE"}}),
+        )
+    });
+    let replies = futures::future::join_all(commits).await;
+    let mut versions = std::collections::HashSet::new();
+    for (status, reply) in &replies {
+        assert_eq!(*status, 200, "{reply}");
+        let version = reply["dentry"]["version"].as_i64().unwrap();
+        let size = reply["dentry"]["size"].as_i64().unwrap();
+        assert!(versions.insert(version), "version {version} answered twice: {replies:?}");
+        // Each answer is the content its own commit stored as that version.
+        assert!((1..=8).contains(&size), "{reply}");
+    }
+    assert_eq!(versions, (1..=8).collect());
+    s.stop().await;
+}
