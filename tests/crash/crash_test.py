@@ -89,9 +89,11 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import powerloss  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from orgdrive_server import AdminClient, OrgdriveServer  # noqa: E402
+from orgdrive_server import provision as provision_tenant  # noqa: E402
+
 ADMIN = "crash-test-admin-token-0123456789abcdef"  # at least 32 bytes
-SCOPES = ["Storage.Space.Write", "Storage.Space.Read", "Storage.File.Write", "Storage.File.Read",
-          "Storage.UploadInfo.Read", "Storage.DownloadInfo.Read"]
 LOST = "content lost"  # in a file's versions: the metadata survived, the bytes did not (relaxed)
 ACK_TIMEOUT = 60  # seconds a crash may wait for its floor of acknowledged commits
 
@@ -123,41 +125,35 @@ def request(method, url, body=None, headers=None, raw=None, timeout=30):
         raise Down(str(e) or type(e).__name__) from e
 
 
-class Server:
+class Server(OrgdriveServer):
+    """`orgdrive serve` on one data dir through the shared helper
+    (tests/support), with this test's admin token, durability and log; each
+    start may carry its own environment (the power-loss shim)."""
+
     def __init__(self, binary, data_dir, durability, log_path):
-        self.binary, self.data_dir, self.durability, self.log_path = binary, data_dir, durability, log_path
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process = None
+        super().__init__(data_dir, ["--durability", durability], binary=binary,
+                         admin_token=ADMIN, stderr=log_path)
+        self.durability, self.log_path = durability, log_path
+
+    @property
+    def base(self):
+        return self.base_url
 
     def start(self, env=None):
         with open(self.log_path, "a") as log:
             log.write(f"--- start (durability {self.durability}) ---\n")
-            log.flush()
-            self.process = subprocess.Popen(
-                [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
-                 "--admin-token", ADMIN, "--durability", self.durability],
-                stdout=subprocess.PIPE, stderr=log, text=True, env=env)
-        for line in self.process.stdout:
-            if line.startswith("ready in"):
-                threading.Thread(target=self.process.stdout.read, daemon=True).start()
-                return
-        self.process.wait()
-        raise Failure(f"orgdrive exited ({self.process.returncode}) before it was ready:\n{self.log_tail()}")
+        self.env = dict(env or {})
+        try:
+            return super().start()
+        except RuntimeError as e:
+            raise Failure(f"{e}\n{self.log_tail()}") from None
 
     def log_tail(self, lines=15):
         with open(self.log_path, errors="replace") as f:
             return "".join(f.readlines()[-lines:])
 
-    def kill(self):
-        self.process.kill()  # SIGKILL
-        self.process.wait()
-
     def stop(self):
-        self.process.terminate()
-        code = self.process.wait(timeout=30)
+        code = super().stop(check=False)
         check(code == 0, f"orgdrive exited with {code} on SIGTERM:\n{self.log_tail()}")
 
 
@@ -185,20 +181,9 @@ class Client:
 
 
 def provision(server):
-    h = {"Authorization": f"Bearer {ADMIN}"}
-
-    def admin(path, body):
-        status, data = request("POST", f"{server.base}{path}", body, h)
-        check(status == 200, f"POST {path}: {status} {data[:300]!r}")
-        return json.loads(data)
-
-    corp = admin("/admin/v1/orgs", {"name": "crash"})["corpId"]
-    app = admin(f"/admin/v1/orgs/{corp}/apps", {"name": "crash", "scopes": SCOPES})
-    user = admin(f"/admin/v1/orgs/{corp}/users", {"name": "u"})
-    status, token = request("POST", f"{server.base}/v1.0/oauth2/accessToken",
-                            {"appKey": app["appKey"], "appSecret": app["appSecret"]})
-    check(status == 200, f"GetAccessToken: {status} {token[:300]!r}")
-    state = {"unionId": user["unionId"], "token": json.loads(token)["accessToken"]}
+    tenant = provision_tenant(server.base, AdminClient(server.base, ADMIN), app_name="crash",
+                              user_name="u")
+    state = {"unionId": tenant.union_id, "token": tenant.token}
     status, space = Client(server.base, state).call("POST", "/v1.0/storage/spaces", {})
     check(status == 200, f"AddSpace: {status} {space}")
     state["spaceId"] = space["space"]["id"]
