@@ -168,33 +168,34 @@ impl Drive {
             }
         }
 
-        for usage in scan.space_usage.iter().filter(|u| u.recorded != u.actual) {
-            problems.push(Problem::SpaceUsage {
-                space_id: usage.id.clone(),
-                recorded: usage.recorded,
-                actual: usage.actual,
-            });
-        }
-        for usage in scan.org_usage.iter().filter(|u| u.recorded != u.actual) {
-            problems.push(Problem::OrgUsage {
-                corp_id: usage.id.clone(),
-                recorded: usage.recorded,
-                actual: usage.actual,
-            });
-        }
-        for usage in scan.space_reserved.iter().filter(|u| u.recorded != u.actual) {
-            problems.push(Problem::SpaceReserved {
-                space_id: usage.id.clone(),
-                recorded: usage.recorded,
-                actual: usage.actual,
-            });
-        }
-        for usage in scan.org_reserved.iter().filter(|u| u.recorded != u.actual) {
-            problems.push(Problem::OrgReserved {
-                corp_id: usage.id.clone(),
-                recorded: usage.recorded,
-                actual: usage.actual,
-            });
+        // Each byte counter against the sum it summarises.
+        type Mismatch = fn(String, i64, i64) -> Problem;
+        let counters: [(&[orgdrive_meta::UsageCheck], Mismatch); 4] = [
+            (&scan.space_usage, |space_id, recorded, actual| Problem::SpaceUsage {
+                space_id,
+                recorded,
+                actual,
+            }),
+            (&scan.org_usage, |corp_id, recorded, actual| Problem::OrgUsage {
+                corp_id,
+                recorded,
+                actual,
+            }),
+            (&scan.space_reserved, |space_id, recorded, actual| Problem::SpaceReserved {
+                space_id,
+                recorded,
+                actual,
+            }),
+            (&scan.org_reserved, |corp_id, recorded, actual| Problem::OrgReserved {
+                corp_id,
+                recorded,
+                actual,
+            }),
+        ];
+        for (checks, mismatch) in counters {
+            for usage in checks.iter().filter(|u| u.recorded != u.actual) {
+                problems.push(mismatch(usage.id.clone(), usage.recorded, usage.actual));
+            }
         }
         for upload in &scan.under_reserved_uploads {
             problems.push(Problem::UploadUnderReserved {

@@ -281,32 +281,8 @@ async fn a_new_data_dir_and_its_files_are_private() {
     let data = dir.path().join("data");
     let server = Running::start(&["--data-dir", data.to_str().unwrap()]);
     // One file's content, so that blob files exist too.
-    let base = server.base();
-    let http = reqwest::Client::new();
-    let token: Value = json(http.post(format!("{base}/v1.0/oauth2/accessToken")).json(&json!({
-        "appKey": server.value("appKey").unwrap(),
-        "appSecret": server.value("appSecret").unwrap(),
-    })))
-    .await;
-    let token = token["accessToken"].as_str().unwrap().to_string();
-    let union_id = server.value("unionId").unwrap();
-    let space: Value = json(
-        http.post(format!("{base}/v1.0/storage/spaces?unionId={union_id}"))
-            .header("x-acs-dingtalk-access-token", &token)
-            .json(&json!({})),
-    )
-    .await;
-    let space_id = space["space"]["id"].as_str().unwrap();
-    let info: Value = json(
-        http.post(format!(
-            "{base}/v1.0/storage/spaces/{space_id}/files/uploadInfos/query?unionId={union_id}"
-        ))
-        .header("x-acs-dingtalk-access-token", &token)
-        .json(&json!({"protocol": "HEADER_SIGNATURE"})),
-    )
-    .await;
-    let url = info["headerSignatureInfo"]["resourceUrls"][0].as_str().unwrap();
-    assert_eq!(http.put(url).body("secret bytes").send().await.unwrap().status(), 200);
+    let (http, _, url) = demo_upload_url(&server, None).await;
+    assert_eq!(http.put(&url).body("secret bytes").send().await.unwrap().status(), 200);
 
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700, "data dir");
@@ -380,33 +356,10 @@ async fn a_restart_releases_what_interrupted_puts_had_reserved() {
     let data = dir.path().join("data");
     let server = Running::start(&["--data-dir", data.to_str().unwrap(), "--min-free-disk", "0"]);
     let base = server.base();
-    let http = reqwest::Client::new();
-    let token: Value = json(http.post(format!("{base}/v1.0/oauth2/accessToken")).json(&json!({
-        "appKey": server.value("appKey").unwrap(),
-        "appSecret": server.value("appSecret").unwrap(),
-    })))
-    .await;
-    let token = token["accessToken"].as_str().unwrap().to_string();
-    let union_id = server.value("unionId").unwrap();
-    let space: Value = json(
-        http.post(format!("{base}/v1.0/storage/spaces?unionId={union_id}"))
-            .header("x-acs-dingtalk-access-token", &token)
-            .json(&json!({"option": {"quota": 10 << 20}})),
-    )
-    .await;
-    let space_id = space["space"]["id"].as_str().unwrap().to_string();
-    let info: Value = json(
-        http.post(format!(
-            "{base}/v1.0/storage/spaces/{space_id}/files/uploadInfos/query?unionId={union_id}"
-        ))
-        .header("x-acs-dingtalk-access-token", &token)
-        .json(&json!({"protocol": "HEADER_SIGNATURE"})),
-    )
-    .await;
-    let url = info["headerSignatureInfo"]["resourceUrls"][0].as_str().unwrap();
+    let (_, space_id, url) = demo_upload_url(&server, Some(10 << 20)).await;
     // A PUT announcing 8 MiB is in flight when the server dies.
     use std::io::Write;
-    let target = url.trim_start_matches(&base);
+    let target = url.trim_start_matches(&base).to_string();
     let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
     write!(stream, "PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\nabcde", 8 << 20)
         .unwrap();
@@ -430,4 +383,38 @@ async fn a_restart_releases_what_interrupted_puts_had_reserved() {
     let server = Running::start(&["--data-dir", data.to_str().unwrap(), "--min-free-disk", "0"]);
     assert_eq!(reserved().await, 0, "nothing is in flight after a restart");
     assert!(server.terminate().success());
+}
+
+/// Through the demo account of a first start: a space (with `quota`) and a
+/// signed PUT URL of a new upload in it. Returns (client, space id, URL).
+async fn demo_upload_url(
+    server: &Running,
+    quota: Option<i64>,
+) -> (reqwest::Client, String, String) {
+    let base = server.base();
+    let http = reqwest::Client::new();
+    let token: Value = json(http.post(format!("{base}/v1.0/oauth2/accessToken")).json(&json!({
+        "appKey": server.value("appKey").unwrap(),
+        "appSecret": server.value("appSecret").unwrap(),
+    })))
+    .await;
+    let token = token["accessToken"].as_str().unwrap().to_string();
+    let union_id = server.value("unionId").unwrap();
+    let space: Value = json(
+        http.post(format!("{base}/v1.0/storage/spaces?unionId={union_id}"))
+            .header("x-acs-dingtalk-access-token", &token)
+            .json(&json!({"option": {"quota": quota}})),
+    )
+    .await;
+    let space_id = space["space"]["id"].as_str().unwrap().to_string();
+    let info: Value = json(
+        http.post(format!(
+            "{base}/v1.0/storage/spaces/{space_id}/files/uploadInfos/query?unionId={union_id}"
+        ))
+        .header("x-acs-dingtalk-access-token", &token)
+        .json(&json!({"protocol": "HEADER_SIGNATURE"})),
+    )
+    .await;
+    let url = info["headerSignatureInfo"]["resourceUrls"][0].as_str().unwrap().to_string();
+    (http, space_id, url)
 }
