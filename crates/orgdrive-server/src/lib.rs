@@ -9,13 +9,14 @@
 //! domain errors to DingTalk errors, and request ids), `openapi` (the OpenAPI
 //! 3.1 document generated from the wire types and handlers, `GET /openapi.json`),
 //! `transport` (the accept loop, connection caps, timeouts, minimum transfer
-//! rates).
+//! rates), `vocab` (the values of string fields, for the document).
 
 mod api;
 mod error;
 mod extract;
 pub mod openapi;
 mod transport;
+mod vocab;
 pub mod wire;
 
 use std::sync::Arc;

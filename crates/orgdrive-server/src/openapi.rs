@@ -3,10 +3,10 @@
 //! written: request and response bodies come from the wire types (`wire`,
 //! which derive `utoipa::ToSchema` next to their serde attributes), operations
 //! from the `#[utoipa::path]` annotations on the handlers in `api/` (oauth2,
-//! spaces, orgs, dentries, transfer). This module owns the assembly: the list
-//! of operations, the access-token security scheme, the shared `unionId` query
-//! parameter and error responses, and the string vocabularies that the wire
-//! types keep as plain strings (the domain validates them). The admin API
+//! spaces, orgs, dentries, transfer), their shared query parameters and error
+//! responses from `api/docs.rs`, the string vocabularies from `vocab.rs`. This
+//! module owns the assembly: the list of operations and the access-token
+//! security scheme. The admin API
 //! (`/admin/v1`) and the signed `/blob` routes are deliberately left out: the
 //! former is orgdrive's own provisioning plane, the latter are URLs handed out
 //! by the API, not operations of it.
@@ -20,7 +20,7 @@ use axum::Router;
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::RefOr;
-use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use crate::extract::ACCESS_TOKEN_HEADER;
 use crate::wire::ErrorBody;
@@ -130,139 +130,4 @@ pub fn routes() -> Router<ServerState> {
         "/openapi.json",
         get(|| async { ([(CONTENT_TYPE, "application/json")], document()).into_response() }),
     )
-}
-
-// ---- shared parameters and responses ------------------------------------------
-
-/// The `unionId` query parameter of every storage operation.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query, rename_all = "camelCase")]
-pub struct UnionIdQuery {
-    /// The user the app acts for: a user of the token's organization
-    /// (`paramError.unionId` when missing, `permissionDenied` when not of the
-    /// organization).
-    pub union_id: String,
-}
-
-/// The query of ListDentries (handlers read queries through `QueryParams`;
-/// this type only describes it).
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query, rename_all = "camelCase")]
-pub struct ListDentriesQuery {
-    /// The user the app acts for (see the other operations).
-    pub union_id: String,
-    /// The folder to list; `0` is the root.
-    #[param(example = "0")]
-    pub parent_id: String,
-    /// Page size: default 50, larger values are clamped to 50.
-    #[param(minimum = 1, nullable = false)]
-    pub max_results: Option<i64>,
-    /// The `nextToken` of the previous page of the same listing.
-    #[param(nullable = false)]
-    pub next_token: Option<String>,
-    /// Default `DESC`.
-    #[param(inline, nullable = false)]
-    pub order: Option<SortOrder>,
-    /// Default `MODIFIED_TIME`; ties are broken by id.
-    #[param(inline, nullable = false)]
-    pub order_by: Option<OrderBy>,
-    /// Accepted (in any case); no thumbnails are generated yet.
-    #[param(nullable = false)]
-    pub with_thumbnail: Option<bool>,
-}
-
-/// The errors every storage operation may answer.
-#[derive(IntoResponses)]
-pub enum StorageErrors {
-    /// `paramError` (malformed JSON), `paramError.<field>` (a field of the
-    /// wrong type or out of range, an unknown id, `unionId` missing) or
-    /// `InvalidAuthentication` (access token missing, unknown or expired).
-    #[response(status = 400)]
-    BadRequest(ErrorBody),
-    /// `Forbidden.AccessDenied.AccessTokenPermissionDenied` (the app lacks the
-    /// operation's scope) or `permissionDenied` (`unionId` is not a user of
-    /// the token's organization; a space of another app).
-    #[response(status = 403)]
-    Forbidden(ErrorBody),
-    /// `paramError`: a JSON body over 1 MiB.
-    #[response(status = 413)]
-    TooLarge(ErrorBody),
-    /// `systemError`: a fault on the server's side (generic message; the
-    /// details are in the server log under the request id).
-    #[response(status = 500)]
-    Internal(ErrorBody),
-    /// `operationTimeout`: the request was not complete within the server's
-    /// request deadline (e.g. its body arrived too slowly).
-    #[response(status = 503)]
-    Timeout(ErrorBody),
-}
-
-/// What opening an upload may answer besides [`StorageErrors`].
-#[derive(IntoResponses)]
-pub enum UploadLimitErrors {
-    /// `tooManyUploads`: the space or app has as many open uploads as allowed.
-    #[response(status = 429)]
-    TooManyUploads(ErrorBody),
-}
-
-// ---- string vocabularies -------------------------------------------------------
-// The wire types keep these as strings (the domain validates them and names
-// the field in its error); these enums only give the document their values.
-
-/// `ownerType` of AddSpace (accepted in any case; default `USER`).
-#[derive(ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OwnerType {
-    User,
-    App,
-}
-
-/// `conflictStrategy` of AddFolder and CommitFile (default `AUTO_RENAME`).
-#[derive(ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ConflictStrategy {
-    AutoRename,
-    Overwrite,
-    ReturnDentryIfExists,
-    ReturnErrorIfExists,
-}
-
-/// `visibility` of an app property (default `PRIVATE`).
-#[derive(ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Visibility {
-    Public,
-    Private,
-}
-
-/// `protocol` of GetFileUploadInfo (required).
-#[derive(ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Protocol {
-    HeaderSignature,
-}
-
-/// `storageDriver` of uploads (default `DINGTALK`).
-#[derive(ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StorageDriver {
-    Dingtalk,
-}
-
-/// `order` of listings (accepted in any case).
-#[derive(ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SortOrder {
-    Asc,
-    Desc,
-}
-
-/// `orderBy` of ListDentries (accepted in any case).
-#[derive(ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderBy {
-    ModifiedTime,
-    CreateTime,
-    Name,
-    Size,
 }

@@ -69,7 +69,7 @@ pub struct AddSpaceOption {
     pub capabilities: Option<Capabilities>,
     pub scene: Option<String>,
     pub scene_id: Option<String>,
-    #[schema(value_type = Option<crate::openapi::OwnerType>)]
+    #[schema(value_type = Option<crate::vocab::OwnerType>)]
     pub owner_type: Option<String>,
 }
 
@@ -313,7 +313,7 @@ pub struct AppPropertyWire {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<crate::openapi::Visibility>)]
+    #[schema(value_type = Option<crate::vocab::Visibility>)]
     pub visibility: Option<String>,
 }
 
@@ -348,7 +348,7 @@ pub struct AddFolderRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddFolderOption {
-    #[schema(value_type = Option<crate::openapi::ConflictStrategy>)]
+    #[schema(value_type = Option<crate::vocab::ConflictStrategy>)]
     pub conflict_strategy: Option<String>,
     pub app_properties: Option<Vec<AppPropertyWire>>,
 }
@@ -404,7 +404,7 @@ pub struct ListAllOption {
     #[schema(minimum = 1)]
     pub max_results: Option<i64>,
     pub next_token: Option<String>,
-    #[schema(value_type = Option<crate::openapi::SortOrder>)]
+    #[schema(value_type = Option<crate::vocab::SortOrder>)]
     pub order: Option<String>,
     pub with_thumbnail: Option<bool>,
 }
@@ -466,14 +466,14 @@ pub struct UploadOption {
     pub pre_check_param: Option<PreCheckParam>,
     pub prefer_intranet: Option<bool>,
     pub prefer_region: Option<String>,
-    #[schema(value_type = Option<crate::openapi::StorageDriver>)]
+    #[schema(value_type = Option<crate::vocab::StorageDriver>)]
     pub storage_driver: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct GetFileUploadInfoRequest {
     pub multipart: Option<bool>,
-    #[schema(value_type = crate::openapi::Protocol, required = true)]
+    #[schema(value_type = crate::vocab::Protocol, required = true)]
     pub protocol: Option<String>,
     pub option: Option<UploadOption>,
 }
@@ -550,7 +550,7 @@ pub struct CommitFileOption {
     /// Must equal the uploaded size.
     #[schema(minimum = 0)]
     pub size: Option<i64>,
-    #[schema(value_type = Option<crate::openapi::ConflictStrategy>)]
+    #[schema(value_type = Option<crate::vocab::ConflictStrategy>)]
     pub conflict_strategy: Option<String>,
     pub app_properties: Option<Vec<AppPropertyWire>>,
 }

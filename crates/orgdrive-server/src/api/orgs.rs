@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use crate::api::docs::{StorageErrors, UnionIdQuery};
 use crate::extract::{scope, Caller, WirePath as Path};
-use crate::openapi::{StorageErrors, UnionIdQuery};
 use crate::wire::{GetCurrentAppResponse, GetOrgResponse};
 use crate::{ApiError, ServerState};
 

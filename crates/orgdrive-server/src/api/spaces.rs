@@ -6,8 +6,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use orgdrive_core::NewSpace;
 
+use crate::api::docs::{StorageErrors, UnionIdQuery};
 use crate::extract::{scope, Caller, WireJson, WirePath as Path};
-use crate::openapi::{StorageErrors, UnionIdQuery};
 use crate::wire::{AddSpaceRequest, SpaceResponse};
 use crate::{ApiError, ServerState};
 

@@ -7,8 +7,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use orgdrive_core::{CommitRequest, UploadRequest};
 
+use crate::api::docs::{StorageErrors, UnionIdQuery, UploadLimitErrors};
 use crate::extract::{scope, BaseUrl, Caller, WireJson, WirePath as Path};
-use crate::openapi::{StorageErrors, UnionIdQuery, UploadLimitErrors};
 use crate::wire::{
     property_inputs, CommitFileRequest, DentryResponse, GetFileDownloadInfoRequest,
     GetFileDownloadInfoResponse, GetFileUploadInfoRequest, GetFileUploadInfoResponse,

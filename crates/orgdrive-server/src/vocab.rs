@@ -1,0 +1,66 @@
+//! The string vocabularies of the wire: the values of fields the wire types
+//! keep as plain strings (the domain validates them and names the field in
+//! its error). These enums only give the OpenAPI document their values.
+
+// Read only by the utoipa derives that build the document.
+#![allow(dead_code)]
+
+use utoipa::ToSchema;
+
+/// `ownerType` of AddSpace (accepted in any case; default `USER`).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OwnerType {
+    User,
+    App,
+}
+
+/// `conflictStrategy` of AddFolder and CommitFile (default `AUTO_RENAME`).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConflictStrategy {
+    AutoRename,
+    Overwrite,
+    ReturnDentryIfExists,
+    ReturnErrorIfExists,
+}
+
+/// `visibility` of an app property (default `PRIVATE`).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Visibility {
+    Public,
+    Private,
+}
+
+/// `protocol` of GetFileUploadInfo (required).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Protocol {
+    HeaderSignature,
+}
+
+/// `storageDriver` of uploads (default `DINGTALK`).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StorageDriver {
+    Dingtalk,
+}
+
+/// `order` of listings (accepted in any case).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// `orderBy` of ListDentries (accepted in any case).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderBy {
+    ModifiedTime,
+    CreateTime,
+    Name,
+    Size,
+}
