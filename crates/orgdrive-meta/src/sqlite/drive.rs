@@ -216,9 +216,10 @@ impl DriveStore for SqliteStore {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                if let Some(key) = &put.upload_key {
-                    claim_upload(conn, key, &put.upload_objects).await?;
-                }
+                let held = match &put.upload_key {
+                    Some(key) => claim_upload(conn, key, &put.upload_objects).await?,
+                    None => 0,
+                };
                 let new = &put.dentry;
                 if new.parent_id != ROOT_ID {
                     let parent = sqlx::query(
@@ -245,6 +246,7 @@ impl DriveStore for SqliteStore {
                     match &put.conflict {
                         NameConflict::Fail => return Err(MetaError::NameTaken(Box::new(existing))),
                         NameConflict::ReturnExisting => {
+                            settle(conn, &new.space_id, &put.corp_id, held, 0).await?;
                             return Ok(PutOutcome::Existing(reread(conn, &existing).await?));
                         }
                         NameConflict::Overwrite => {
@@ -261,9 +263,8 @@ impl DriveStore for SqliteStore {
                 let (PutOutcome::Created(dentry) | PutOutcome::Overwritten(dentry)) = &stored else {
                     unreachable!("ReturnExisting returned above")
                 };
-                if !dentry.is_folder() && new.size > 0 {
-                    charge(conn, &new.space_id, &put.corp_id, new.size).await?;
-                }
+                let charged = if dentry.is_folder() { 0 } else { new.size };
+                settle(conn, &new.space_id, &put.corp_id, held, charged).await?;
                 for property in &put.app_properties {
                     sqlx::query(
                         "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
@@ -317,18 +318,12 @@ impl DriveStore for SqliteStore {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                    let open_in_space = count(conn, "SELECT COUNT(*) FROM uploads WHERE space_id = ?", &upload.space_id).await?;
-                    if open_in_space >= i64::from(limits.per_space) {
-                        return Err(MetaError::TooManyUploads { per_space: true });
-                    }
-                    let open_in_app = count(conn, "SELECT COUNT(*) FROM uploads WHERE app_id = ?", &upload.app_id).await?;
-                    if open_in_app >= i64::from(limits.per_app) {
-                        return Err(MetaError::TooManyUploads { per_space: false });
-                    }
-                    sqlx::query(
+                    let inserted = sqlx::query(
                         "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, check_name, \
                          check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
+                         WHERE (SELECT COUNT(*) FROM uploads WHERE space_id = ?2) < ?13 \
+                         AND (SELECT COUNT(*) FROM uploads WHERE app_id = ?3) < ?14",
                     )
                     .bind(&upload.upload_key)
                     .bind(&upload.space_id)
@@ -342,9 +337,18 @@ impl DriveStore for SqliteStore {
                     .bind(upload.max_bytes)
                     .bind(upload.created_at)
                     .bind(upload.expires_at)
+                    .bind(i64::from(limits.per_space))
+                    .bind(i64::from(limits.per_app))
                     .execute(&mut *conn)
                     .await
-                    .map_err(classify)?;
+                    .map_err(classify)?
+                    .rows_affected();
+                    if inserted == 0 {
+                        let in_space = count(conn, "SELECT COUNT(*) FROM uploads WHERE space_id = ?", &upload.space_id).await?;
+                        return Err(MetaError::TooManyUploads {
+                            per_space: in_space >= i64::from(limits.per_space),
+                        });
+                    }
                     Ok(())
                 })
             })
@@ -499,25 +503,23 @@ impl DriveStore for SqliteStore {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                    let Some((space_id, corp_id)) = upload_owner(conn, &upload_key).await? else {
-                        return Ok(PartRecorded::UploadGone);
-                    };
-                    let old = sqlx::query(
-                        "SELECT size, object_key FROM upload_parts \
-                         WHERE upload_key = ? AND part_number = ?",
+                    let row = sqlx::query(
+                        "SELECT u.space_id, s.corp_id, p.size, p.object_key FROM uploads u \
+                         JOIN spaces s ON s.space_id = u.space_id \
+                         LEFT JOIN upload_parts p \
+                             ON p.upload_key = u.upload_key AND p.part_number = ?2 \
+                         WHERE u.upload_key = ?1",
                     )
                     .bind(&upload_key)
                     .bind(part.part_number)
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(backend)?;
-                    let (old_size, replaced) = match old {
-                        Some(row) => (
-                            row.try_get::<i64, _>(0).map_err(backend)?,
-                            Some(row.try_get::<String, _>(1).map_err(backend)?),
-                        ),
-                        None => (0, None),
-                    };
+                    let Some(row) = row else { return Ok(PartRecorded::UploadGone) };
+                    let space_id: String = row.try_get(0).map_err(backend)?;
+                    let corp_id: String = row.try_get(1).map_err(backend)?;
+                    let old_size = row.try_get::<Option<i64>, _>(2).map_err(backend)?.unwrap_or(0);
+                    let replaced: Option<String> = row.try_get(3).map_err(backend)?;
                     sqlx::query(
                         "INSERT INTO upload_parts (upload_key, part_number, size, md5, object_key) \
                          VALUES (?, ?, ?, ?, ?) ON CONFLICT (upload_key, part_number) DO UPDATE \
@@ -943,33 +945,60 @@ async fn remove_upload(conn: &mut SqliteConnection, upload_key: &str) -> MetaRes
     Ok(objects)
 }
 
-/// A commit consumes its upload: only if the parts it was made from are
-/// still exactly the recorded ones.
+/// A commit consumes its upload — only if the parts it was made from are
+/// still exactly the recorded ones — and returns the bytes the upload held
+/// reserved (the caller settles them on the space and org with its charge).
 async fn claim_upload(
     conn: &mut SqliteConnection,
     upload_key: &str,
     used_objects: &[String],
-) -> MetaResult<()> {
-    let recorded = remove_upload(conn, upload_key).await?;
-    if recorded != used_objects {
+) -> MetaResult<i64> {
+    let held: i64 = sqlx::query_scalar("SELECT reserved_bytes FROM uploads WHERE upload_key = ?")
+        .bind(upload_key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .ok_or(MetaError::UploadNotFound)?;
+    let mut recorded: Vec<String> =
+        sqlx::query_scalar("DELETE FROM upload_parts WHERE upload_key = ? RETURNING object_key")
+            .bind(upload_key)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+    let mut used = used_objects.to_vec();
+    recorded.sort();
+    used.sort();
+    if recorded != used {
         return Err(MetaError::UploadChanged);
     }
-    Ok(())
+    sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
+        .bind(upload_key)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(held)
 }
 
-/// Adds `bytes` to the space and org counters unless a cap would be passed
-/// (committed plus reserved bytes count against it).
-async fn charge(
+/// Releases `released` reserved bytes and adds `charged` committed bytes on
+/// the space and org counters, in one `UPDATE` each, unless a cap would be
+/// passed (committed plus reserved bytes count against it).
+async fn settle(
     tx: &mut SqliteConnection,
     space_id: &str,
     corp_id: &str,
-    bytes: i64,
+    released: i64,
+    charged: i64,
 ) -> MetaResult<()> {
+    if released == 0 && charged == 0 {
+        return Ok(());
+    }
     let space = sqlx::query(
-        "UPDATE spaces SET used_bytes = used_bytes + ?1 \
-         WHERE space_id = ?2 AND (quota IS NULL OR used_bytes + reserved_bytes + ?1 <= quota)",
+        "UPDATE spaces SET reserved_bytes = reserved_bytes - ?1, used_bytes = used_bytes + ?2 \
+         WHERE space_id = ?3 \
+         AND (?2 = 0 OR quota IS NULL OR used_bytes + reserved_bytes - ?1 + ?2 <= quota)",
     )
-    .bind(bytes)
+    .bind(released)
+    .bind(charged)
     .bind(space_id)
     .execute(&mut *tx)
     .await
@@ -978,10 +1007,12 @@ async fn charge(
         return Err(MetaError::QuotaExceeded { space: true });
     }
     let org = sqlx::query(
-        "UPDATE orgs SET used_bytes = used_bytes + ?1 \
-         WHERE corp_id = ?2 AND (capacity IS NULL OR used_bytes + reserved_bytes + ?1 <= capacity)",
+        "UPDATE orgs SET reserved_bytes = reserved_bytes - ?1, used_bytes = used_bytes + ?2 \
+         WHERE corp_id = ?3 \
+         AND (?2 = 0 OR capacity IS NULL OR used_bytes + reserved_bytes - ?1 + ?2 <= capacity)",
     )
-    .bind(bytes)
+    .bind(released)
+    .bind(charged)
     .bind(corp_id)
     .execute(&mut *tx)
     .await
