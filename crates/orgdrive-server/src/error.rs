@@ -120,6 +120,13 @@ impl From<DriveError> for ApiError {
 
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> ApiError {
+        if crate::transport::is_deadline(&rejection) {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "operationTimeout",
+                "the request body did not arrive within the request deadline",
+            );
+        }
         let status = rejection.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
             format!("request body exceeds {} bytes", crate::MAX_JSON_BODY_BYTES)

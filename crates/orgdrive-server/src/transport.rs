@@ -10,7 +10,7 @@
 //!   API request's whole body within `request_timeout` of the request's start
 //!   (else 503 `operationTimeout`), however its bytes trickle in; the work
 //!   the request then asks for is not cut short (a large multipart commit may
-//!   take longer);
+//!   take longer), and nothing is read before the caller is checked;
 //! - blob transfers: bodies must move at least `min_transfer_rate` bytes per
 //!   second, measured over each `transfer_rate_window` ([`MinRate`]);
 //! - writing: a write that cannot progress for `write_timeout` (a client that
@@ -26,9 +26,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
 use futures::Stream;
@@ -41,7 +40,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::{ApiError, ServerState};
+use crate::ServerState;
 
 /// Limits that keep slow, idle or numerous clients from pinning the server.
 #[derive(Debug, Clone, Copy)]
@@ -78,10 +77,12 @@ impl Default for Limits {
     }
 }
 
-/// Middleware: a JSON API request's body (at most
-/// [`crate::MAX_JSON_BODY_BYTES`]) must arrive in full within
-/// `request_timeout`; it is read here, before the handler runs. Blob routes
-/// stream their bodies and are governed by [`MinRate`] instead.
+/// Middleware: a JSON API request's body must have arrived in full within
+/// `request_timeout` of the request's start. The body is not read here (the
+/// handler's extractors still check the caller before they read it): it is
+/// wrapped so that reading it fails with [`DeadlinePassed`] past the
+/// deadline, which the body extractor answers with 503 `operationTimeout`.
+/// Blob routes stream their bodies and are governed by [`MinRate`] instead.
 pub async fn request_deadline(
     State(state): State<ServerState>,
     request: Request,
@@ -90,37 +91,48 @@ pub async fn request_deadline(
     if request.uri().path().starts_with("/blob/") {
         return next.run(request).await;
     }
-    let limit = state.limits.request_timeout;
+    let deadline = Box::pin(tokio::time::sleep(state.limits.request_timeout));
     let (parts, body) = request.into_parts();
-    let max = crate::MAX_JSON_BODY_BYTES;
-    match tokio::time::timeout(limit, axum::body::to_bytes(body, max)).await {
-        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
-        Ok(Err(e)) if is_over_limit(&e) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "paramError",
-            format!("request body exceeds {max} bytes"),
-        )
-        .into_response(),
-        Ok(Err(_)) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "paramError",
-            "the request body could not be read (it stalled or the client went away)",
-        )
-        .into_response(),
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "operationTimeout",
-            format!("the request was not received within {} s", limit.as_secs_f64()),
-        )
-        .into_response(),
+    let body = Deadline { inner: body.into_data_stream(), deadline };
+    next.run(Request::from_parts(parts, axum::body::Body::from_stream(body))).await
+}
+
+/// A request body past its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within the request deadline")]
+pub struct DeadlinePassed;
+
+/// A body stream that fails once its deadline has passed.
+struct Deadline<S> {
+    inner: S,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<S, E> Stream for Deadline<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Into<axum::BoxError>,
+{
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(axum::Error::new(DeadlinePassed))));
+        }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(axum::Error::new(e)))),
+            Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(chunk))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
-/// Whether a body read failed because the body passed its size limit.
-fn is_over_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+/// Whether a failed body read failed for [`DeadlinePassed`].
+pub fn is_deadline(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
     while let Some(e) = source {
-        if e.is::<http_body_util::LengthLimitError>() {
+        if e.is::<DeadlinePassed>() {
             return true;
         }
         source = e.source();

@@ -738,3 +738,25 @@ async fn concurrent_overwrites_each_answer_their_own_version() {
     assert_eq!(versions, (1..=8).collect());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_caller_is_checked_before_any_body_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let mut stream = connect(&s).await;
+    let started = Instant::now();
+    // A promised megabyte that never comes, with a token nobody issued.
+    stream
+        .write_all(
+            b"POST /v1.0/storage/spaces?unionId=u HTTP/1.1\r\nHost: x\r\n\
+              x-acs-dingtalk-access-token: forged\r\ncontent-type: application/json\r\n\
+              content-length: 1000000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let answer = read_to_close_or_first_response(&mut stream).await;
+    assert_eq!(status_of(&answer), 400, "{answer}");
+    assert_eq!(body_of(&answer)["code"], "InvalidAuthentication");
+    assert!(started.elapsed() < Duration::from_secs(2), "answered after {:?}", started.elapsed());
+    s.stop().await;
+}
