@@ -35,7 +35,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -211,15 +211,15 @@ where
 }
 
 /// A socket whose writes may stay blocked at most `timeout`: a client that
-/// stops reading loses its connection instead of holding it.
-pub struct TimedIo<T> {
-    inner: T,
+/// stops reading loses its connection (with a reset) instead of holding it.
+pub struct TimedIo {
+    inner: TcpStream,
     timeout: Duration,
     blocked_since: Option<Pin<Box<Sleep>>>,
 }
 
-impl<T> TimedIo<T> {
-    pub fn new(inner: T, timeout: Duration) -> TimedIo<T> {
+impl TimedIo {
+    pub fn new(inner: TcpStream, timeout: Duration) -> TimedIo {
         TimedIo { inner, timeout, blocked_since: None }
     }
 
@@ -239,10 +239,16 @@ impl<T> TimedIo<T> {
                 let deadline =
                     self.blocked_since.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
                 match deadline.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the client did not read for too long",
-                    ))),
+                    Poll::Ready(()) => {
+                        // Close with a reset: the kernel drops what the
+                        // client never read instead of keeping it queued.
+                        let reset = socket2::SockRef::from(&self.inner);
+                        let _ = reset.set_linger(Some(Duration::ZERO));
+                        Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the client did not read for too long",
+                        )))
+                    }
                     Poll::Pending => Poll::Pending,
                 }
             }
@@ -250,7 +256,7 @@ impl<T> TimedIo<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
+impl AsyncRead for TimedIo {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -260,7 +266,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
+impl AsyncWrite for TimedIo {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -401,14 +401,22 @@ async fn a_client_that_stops_reading_a_download_loses_the_connection() {
     tokio::time::sleep(Duration::from_secs(3)).await; // not reading
     let mut received = 0usize;
     let mut buf = vec![0u8; 1 << 16];
-    loop {
+    let ended = loop {
         match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(0)) => break "closed",
+            Ok(Err(e)) => {
+                break if e.kind() == std::io::ErrorKind::ConnectionReset {
+                    "reset"
+                } else {
+                    "error"
+                }
+            }
             Ok(Ok(n)) => received += n,
             Err(_) => panic!("the connection stayed open"),
         }
-    }
+    };
     assert!(received < SIZE, "the server gave up before sending all {SIZE} bytes ({received})");
+    assert_eq!(ended, "reset", "a reset, so the kernel drops what was never read");
     s.stop().await;
 }
 
