@@ -31,7 +31,7 @@ use tower_http::trace::TraceLayer;
 pub use api::blob::{parse_range, RangeSpec};
 pub use error::ApiError;
 pub use extract::parse_json;
-pub use transport::{serve, Limits, MinRate, TimedIo, TooSlow};
+pub use transport::{serve, Limits};
 
 /// Largest JSON request body accepted by API routes.
 pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;

@@ -17,7 +17,8 @@ use axum::Router;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use crate::extract::{QueryParams, WirePath as Path};
-use crate::{ApiError, MinRate, ServerState};
+use crate::transport::MinRate;
+use crate::{ApiError, ServerState};
 
 pub fn routes() -> Router<ServerState> {
     Router::new()
