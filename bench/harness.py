@@ -448,7 +448,7 @@ http {{
 
     def build_big(self):
         self.bigdir = os.path.join(self.work, "big-folder")
-        log(f"building a folder of {self.entries} entries through orgdrive-meta")
+        log(f"building a folder of {self.entries} entries through orgdrive-sqlite")
         res = self.loadgen("build-folder", "--data-dir", self.bigdir, "--entries", self.entries, timeout=3600)
         self.big_info = res
         self.record(0, "build-folder", res)
@@ -735,7 +735,7 @@ def report(records, results_path):
     w("")
     bf = next((r for r in records if r["bench"] == "build-folder"), {})
     w(f"**Large folder** ({bf.get('entries', 0):,} FILE entries in one folder, built through "
-      f"`orgdrive-meta` in {fmt(bf.get('seconds'))} s ({fmt(bf.get('rows_per_s'))} rows/s); orgdrive restarted "
+      f"`orgdrive-sqlite` in {fmt(bf.get('seconds'))} s ({fmt(bf.get('rows_per_s'))} rows/s); orgdrive restarted "
       f"on it in every run; {meta.get('list_requests')} sequential ListDentries, maxResults=50, one connection)")
     w("")
     w("| ordering | p50 ms | p99 ms | max ms | first request ms | errors |")

@@ -1,5 +1,5 @@
 //! Builds an orgdrive data dir holding one folder with N files, directly
-//! through the metadata store (`orgdrive-meta`), for the large-folder
+//! through the metadata store (`orgdrive-sqlite`), for the large-folder
 //! ListDentries timing: an org, an app with every Storage.* scope and a known
 //! appKey/appSecret, a user, a USER space, the folder `big` under the root and
 //! N FILE dentries in it (named `file-0000000.bin`..., distinct modified and
@@ -9,9 +9,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use orgdrive_meta::{
-    AppRecord, DentryRecord, DriveStore, IdentityStore, OrgRecord, SpaceRecord, SqliteOptions,
-    SqliteStore, UserRecord,
+use orgdrive_sqlite::{SqliteOptions, SqliteStore};
+use orgdrive_store::{
+    AppRecord, DentryRecord, IdentityStore, MaintenanceStore, OrgRecord, SpaceRecord, SpaceStore,
+    UserRecord,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

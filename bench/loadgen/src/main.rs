@@ -130,7 +130,7 @@ enum Command {
         #[arg(long = "batch-duration")]
         batch_duration: Option<f64>,
     },
-    /// Builds a data dir with one folder of N files through orgdrive-meta.
+    /// Builds a data dir with one folder of N files through orgdrive-sqlite.
     BuildFolder {
         #[arg(long = "data-dir")]
         data_dir: std::path::PathBuf,

@@ -6,7 +6,8 @@
 //! the [`Operator`]; [`Drive::authorize_space`] is the one place that decides
 //! whether an operator may act on a space.
 
-use orgdrive_meta::{AppRecord, SpaceRecord, TokenRecord, UserRecord};
+use hmac::{Hmac, Mac};
+use orgdrive_store::{AppRecord, SpaceRecord, TokenRecord, UserRecord};
 use sha2::{Digest, Sha256};
 
 use crate::identity::secret_hash;
@@ -41,23 +42,43 @@ fn token_hash(token: &str) -> String {
 }
 
 impl Drive {
-    /// GetAccessToken: exchanges app credentials for a new token valid for
-    /// [`ACCESS_TOKEN_TTL_SECS`]. Earlier tokens stay valid until they expire.
+    /// GetAccessToken: exchanges app credentials for the app's token, valid
+    /// for [`ACCESS_TOKEN_TTL_SECS`] from now. While the app's token is live,
+    /// fetching again returns the same token and extends its life (so
+    /// clients that fetch a token per request keep working, on every node);
+    /// a new token is issued only after it expired.
     pub async fn issue_token(&self, app_key: &str, app_secret: &str) -> DriveResult<AccessToken> {
         let invalid = || DriveError::InvalidAuthentication("appKey or appSecret is invalid".into());
         let app = self.meta.get_app_by_key(app_key).await?.ok_or_else(invalid)?;
         if secret_hash(&app.secret_salt, app_secret) != app.secret_hash {
             return Err(invalid());
         }
-        let access_token = random_token();
-        self.meta
-            .insert_token(&TokenRecord {
-                token_hash: token_hash(&access_token),
-                app_id: app.app_id,
-                expires_at: now_ms() + ACCESS_TOKEN_TTL_SECS * 1000,
-            })
-            .await?;
+        let now = now_ms();
+        let nonce = random_token();
+        let fresh = TokenRecord {
+            token_hash: token_hash(&self.derive_token(&nonce)),
+            app_id: app.app_id,
+            nonce,
+            expires_at: now + ACCESS_TOKEN_TTL_SECS * 1000,
+        };
+        let mut issued = self.meta.issue_token(&fresh, now, false).await?;
+        let mut access_token = self.derive_token(&issued.nonce);
+        if token_hash(&access_token) != issued.token_hash {
+            // Issued under another secret: it cannot be given out again.
+            issued = self.meta.issue_token(&fresh, now, true).await?;
+            access_token = self.derive_token(&issued.nonce);
+        }
         Ok(AccessToken { access_token, expire_in: ACCESS_TOKEN_TTL_SECS })
+    }
+
+    /// The access token a stored nonce stands for: an HMAC under the
+    /// server's signing key, so the store alone cannot produce it.
+    fn derive_token(&self, nonce: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.options.signing_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"orgdrive access token\n");
+        mac.update(nonce.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
     /// Resolves the caller of a storage operation in one store lookup, and

@@ -22,7 +22,7 @@
 use std::time::Duration;
 
 use moka::sync::Cache;
-use orgdrive_meta::{Caller, OrgRecord, SpaceRecord};
+use orgdrive_store::{Caller, OrgRecord, SpaceRecord};
 
 /// Longest a token, user or org lookup is reused.
 pub const IDENTITY_TTL: Duration = Duration::from_secs(5);

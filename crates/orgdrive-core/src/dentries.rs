@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use orgdrive_meta::{
-    AppPropertyRecord, Cursor, CursorValue, DentryRecord, MetaError, NameConflict, PutDentry,
-    PutOutcome, SortKey, SpaceRecord,
+use orgdrive_store::{
+    AppPropertyRecord, Cursor, CursorValue, DentryRecord, NameConflict, PutDentry, PutOutcome,
+    SortKey, SpaceRecord, StoreError,
 };
 
 use crate::ids::random_alnum;
@@ -518,20 +518,20 @@ impl Drive {
 }
 
 /// Maps store refusals of a put to API errors.
-pub(crate) fn put_error(e: MetaError, parent_id: &str) -> DriveError {
+pub(crate) fn put_error(e: StoreError, parent_id: &str) -> DriveError {
     match e {
-        MetaError::ParentNotFound => unknown_dentry("parentId", parent_id),
-        MetaError::NameTaken(existing) => DriveError::param(
+        StoreError::ParentNotFound => unknown_dentry("parentId", parent_id),
+        StoreError::NameTaken(existing) => DriveError::param(
             "name",
             format!("{} {} already exists", existing.kind.to_lowercase(), existing.name),
         ),
-        MetaError::QuotaExceeded { space: true } => {
+        StoreError::QuotaExceeded { space: true } => {
             DriveError::QuotaExceeded("the space quota would be exceeded".into())
         }
-        MetaError::QuotaExceeded { space: false } => {
+        StoreError::QuotaExceeded { space: false } => {
             DriveError::QuotaExceeded("the organization capacity would be exceeded".into())
         }
-        MetaError::UploadNotFound => {
+        StoreError::UploadNotFound => {
             DriveError::param("uploadKey", "uploadKey is unknown, expired or already committed")
         }
         other => other.into(),

@@ -1,7 +1,7 @@
 //! The domain's error vocabulary. The HTTP layer maps each variant to a
 //! DingTalk error code and status in exactly one place.
 
-use orgdrive_meta::MetaError;
+use orgdrive_store::StoreError;
 
 use crate::Scope;
 
@@ -64,8 +64,8 @@ impl DriveError {
     }
 }
 
-impl From<MetaError> for DriveError {
-    fn from(e: MetaError) -> DriveError {
+impl From<StoreError> for DriveError {
+    fn from(e: StoreError) -> DriveError {
         DriveError::Internal(e.to_string())
     }
 }

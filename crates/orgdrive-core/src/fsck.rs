@@ -170,7 +170,7 @@ impl Drive {
 
         // Each byte counter against the sum it summarises.
         type Mismatch = fn(String, i64, i64) -> Problem;
-        let counters: [(&[orgdrive_meta::UsageCheck], Mismatch); 4] = [
+        let counters: [(&[orgdrive_store::UsageCheck], Mismatch); 4] = [
             (&scan.space_usage, |space_id, recorded, actual| Problem::SpaceUsage {
                 space_id,
                 recorded,

@@ -2,7 +2,7 @@
 //! users, departments and their members, and the demo account created on the
 //! first start of an empty data dir.
 
-use orgdrive_meta::{AppRecord, DeptRecord, MetaError, OrgRecord, UserRecord};
+use orgdrive_store::{AppRecord, DeptRecord, Key, OrgRecord, StoreError, UserRecord};
 use sha2::{Digest, Sha256};
 
 use crate::ids::{random_alnum, random_hex};
@@ -144,7 +144,7 @@ impl Drive {
         match deleted {
             Ok(true) => Ok(()),
             Ok(false) => Err(unknown_org(corp_id)),
-            Err(MetaError::InUse) => {
+            Err(StoreError::InUse) => {
                 Err(DriveError::InUse(format!("organization {corp_id} still owns spaces")))
             }
             Err(e) => Err(e.into()),
@@ -199,8 +199,8 @@ impl Drive {
         };
         match self.meta.insert_app(&app).await {
             Ok(()) => Ok(CreatedApp { app, app_secret }),
-            Err(MetaError::MissingReference) => Err(unknown_org(corp_id)),
-            Err(MetaError::Duplicate { .. }) => Err(duplicate("appKey", &app.app_key)),
+            Err(StoreError::NotFound) => Err(unknown_org(corp_id)),
+            Err(StoreError::Duplicate(_)) => Err(duplicate("appKey", &app.app_key)),
             Err(e) => Err(e.into()),
         }
     }
@@ -218,7 +218,7 @@ impl Drive {
             Ok(false) => {
                 Err(DriveError::not_found("appId", format!("app {app_id} does not exist")))
             }
-            Err(MetaError::InUse) => {
+            Err(StoreError::InUse) => {
                 Err(DriveError::InUse(format!("app {app_id} still owns spaces")))
             }
             Err(e) => Err(e.into()),
@@ -245,11 +245,9 @@ impl Drive {
         };
         match self.meta.insert_user(&user).await {
             Ok(()) => Ok(user),
-            Err(MetaError::MissingReference) => Err(unknown_org(corp_id)),
-            Err(MetaError::Duplicate { what }) if what.contains("user_id") => {
-                Err(duplicate("userId", &user.user_id))
-            }
-            Err(MetaError::Duplicate { .. }) => Err(duplicate("unionId", &user.union_id)),
+            Err(StoreError::NotFound) => Err(unknown_org(corp_id)),
+            Err(StoreError::Duplicate(Key::UserId)) => Err(duplicate("userId", &user.user_id)),
+            Err(StoreError::Duplicate(_)) => Err(duplicate("unionId", &user.union_id)),
             Err(e) => Err(e.into()),
         }
     }
@@ -279,7 +277,7 @@ impl Drive {
         };
         match self.meta.insert_dept(&dept).await {
             Ok(()) => Ok(dept),
-            Err(MetaError::MissingReference) => {
+            Err(StoreError::NotFound) => {
                 self.org(corp_id).await?;
                 Err(DriveError::not_found("parentId", "parent department does not exist"))
             }
@@ -296,7 +294,7 @@ impl Drive {
         match self.meta.delete_dept(corp_id, dept_id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(unknown_dept(dept_id)),
-            Err(MetaError::InUse) => {
+            Err(StoreError::InUse) => {
                 Err(DriveError::InUse(format!("department {dept_id} has sub-departments")))
             }
             Err(e) => Err(e.into()),
@@ -311,7 +309,7 @@ impl Drive {
     ) -> DriveResult<()> {
         match self.meta.add_dept_member(corp_id, dept_id, union_id).await {
             Ok(()) => Ok(()),
-            Err(MetaError::MissingReference) => {
+            Err(StoreError::NotFound) => {
                 if self.meta.get_user(corp_id, union_id).await?.is_none() {
                     Err(DriveError::not_found("unionId", format!("user {union_id} does not exist")))
                 } else {

@@ -1,6 +1,6 @@
 //! orgdrive's domain: the rules of the DingTalk storage model, free of HTTP
 //! and SQL. [`Drive`] is the service API the HTTP layer and the command line
-//! call; it owns a metadata store ([`orgdrive_meta::MetaStore`]) and a content
+//! call; it owns a metadata store ([`orgdrive_store::MetaStore`]) and a content
 //! store ([`orgdrive_blob::BlobStore`]).
 //!
 //! Modules: `identity` (orgs, apps, users, departments, first-start demo data),
@@ -40,7 +40,7 @@ pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};
 pub use ids::{random_secret, random_token};
 pub use names::{dentry_name, rename_pattern, split_extension};
 pub use orgdrive_blob::{BlobStore, Presigner};
-pub use orgdrive_meta::{
+pub use orgdrive_store::{
     AppRecord, DeptRecord, MetaStore, OpenUploadLimits, OrgRecord, SpaceRecord, TreeNode,
     UserRecord,
 };
@@ -135,6 +135,11 @@ impl Drive {
         self.sweep_uploads().await?;
         self.sweep_incoming().await?;
         Ok(())
+    }
+
+    /// Finishes the metadata writes already accepted and closes the store.
+    pub async fn close(&self) {
+        self.meta.close().await;
     }
 
     /// For a server starting on its stores, when no request can be in

@@ -1,7 +1,7 @@
 //! Names of files and folders: the naming rule, the AUTO_RENAME pattern, and
 //! what a name says about the file (extension, category, content type).
 
-use orgdrive_meta::MAX_RENAME_COUNTER;
+use orgdrive_store::MAX_RENAME_COUNTER;
 
 use crate::{DriveError, DriveResult};
 

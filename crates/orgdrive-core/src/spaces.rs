@@ -8,7 +8,7 @@
 //! org has left, `max` absent); the org itself is always `PRIVATE` (`max` =
 //! its capacity, absent when unlimited).
 
-use orgdrive_meta::{AppRecord, OrgRecord, SpaceRecord};
+use orgdrive_store::{AppRecord, OrgRecord, SpaceRecord};
 
 use crate::auth::unknown_space;
 use crate::{now_ms, validate, Drive, DriveError, DriveResult, Operator};

@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use orgdrive_blob::{SignatureError, SignedRequest, WriteError, Written};
-use orgdrive_meta::{
-    MetaError, PartRecorded, PutDentry, PutOutcome, Reserve, UploadPartRecord, UploadRecord,
+use orgdrive_store::{
+    PartRecorded, PutDentry, PutOutcome, Reserve, StoreError, UploadPartRecord, UploadRecord,
 };
 
 use crate::dentries::{
@@ -183,13 +183,13 @@ fn upload_gone() -> DriveError {
 }
 
 /// Maps a refused reservation to the PUT's answer.
-fn reservation_refused(e: MetaError, declared_len: Option<u64>) -> DriveError {
+fn reservation_refused(e: StoreError, declared_len: Option<u64>) -> DriveError {
     match e {
-        MetaError::UploadNotFound => upload_gone(),
-        MetaError::UploadTooLarge => {
+        StoreError::UploadNotFound => upload_gone(),
+        StoreError::UploadTooLarge => {
             DriveError::TooLarge("the parts would exceed the upload's announced size".into())
         }
-        MetaError::QuotaExceeded { .. } => DriveError::TooLarge(match declared_len {
+        StoreError::QuotaExceeded { .. } => DriveError::TooLarge(match declared_len {
             Some(n) => format!("{n} bytes do not fit the remaining quota"),
             None => "the bytes sent so far do not fit the remaining quota".into(),
         }),
@@ -257,7 +257,7 @@ impl PutMeter {
             .map_err(|e| reservation_refused(e, None))? as u64;
         let reserved = self.reserved.fetch_add(granted, Ordering::SeqCst) + granted;
         if self.received > reserved {
-            return Err(reservation_refused(MetaError::QuotaExceeded { space: true }, None));
+            return Err(reservation_refused(StoreError::QuotaExceeded { space: true }, None));
         }
         Ok(())
     }
@@ -334,7 +334,7 @@ impl Drive {
     /// Bytes the space may still take: the tighter of its quota and the org capacity.
     async fn remaining_bytes(
         &self,
-        space: &orgdrive_meta::SpaceRecord,
+        space: &orgdrive_store::SpaceRecord,
     ) -> DriveResult<Option<i64>> {
         let org = self.org(&space.corp_id).await?;
         let in_space = space.quota.map(|q| q - space.used_bytes);
@@ -413,7 +413,7 @@ impl Drive {
         };
         self.meta.insert_upload(&upload, &self.options.open_uploads).await.map_err(
             |e| match e {
-                MetaError::TooManyUploads { per_space } => DriveError::TooManyUploads(format!(
+                StoreError::TooManyUploads { per_space } => DriveError::TooManyUploads(format!(
                     "the {} has {} open uploads; commit or let some expire first",
                     if per_space { "space" } else { "app" },
                     if per_space {
@@ -864,7 +864,7 @@ impl Drive {
             Err(e) => {
                 discard(self).await;
                 return Err(match e {
-                    MetaError::UploadChanged => {
+                    StoreError::UploadChanged => {
                         bad_upload_key("a part was uploaded again meanwhile; commit again")
                     }
                     e => put_error(e, &parent_id),

@@ -160,7 +160,7 @@ const OK: Success = Success { success: true };
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let opened = crate::store::open(&args.data_dir, Default::default()).await?;
     let result = execute(&opened.drive, args.command).await;
-    opened.meta.close().await;
+    opened.drive.close().await;
     result
 }
 

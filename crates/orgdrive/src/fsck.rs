@@ -24,7 +24,7 @@ pub struct FsckArgs {
 pub async fn run(args: FsckArgs) -> anyhow::Result<()> {
     let opened = crate::store::open(&args.data_dir, Default::default()).await?;
     let report = opened.drive.fsck(args.repair, args.grace).await;
-    opened.meta.close().await;
+    opened.drive.close().await;
     let report = report?;
     for problem in &report.problems {
         let fixed = if args.repair && problem.repairable() { " [repaired]" } else { "" };

@@ -188,7 +188,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     drop(shutdown);
     sweeper.abort();
-    opened.meta.close().await;
+    opened.drive.close().await;
     tracing::info!("stopped");
     drop(ephemeral_dir);
     Ok(())

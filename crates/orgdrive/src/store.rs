@@ -7,12 +7,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use orgdrive_blob::BlobStore;
 use orgdrive_core::{Drive, DriveOptions};
-use orgdrive_meta::{SqliteOptions, SqliteStore};
+use orgdrive_sqlite::{SqliteOptions, SqliteStore};
 
 /// The stores of one data dir, opened.
 pub struct Opened {
     pub drive: Drive,
-    pub meta: SqliteStore,
 }
 
 pub fn meta_path(data_dir: &Path) -> PathBuf {
@@ -93,7 +92,7 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         .await
         .with_context(|| format!("opening {}", meta_path(data_dir).display()))?;
     let blob = BlobStore::filesystem(&data_dir.join("blobs"), durable)?;
-    let drive = Drive::new(Arc::new(meta.clone()), blob, drive_options).await?;
+    let drive = Drive::new(Arc::new(meta), blob, drive_options).await?;
     if durable {
         // The data dir's own entry, and what was created in it (blobs/,
         // signing.key, admin.token, the database files), survive power loss
@@ -101,7 +100,7 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         sync_dir_and_ancestors(data_dir)
             .with_context(|| format!("syncing {}", data_dir.display()))?;
     }
-    Ok(Opened { drive, meta })
+    Ok(Opened { drive })
 }
 
 /// Fsyncs `dir` and every directory above it (cheap, and done once at start:

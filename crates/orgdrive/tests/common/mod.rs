@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use orgdrive_blob::BlobStore;
 use orgdrive_core::{Drive, DriveOptions};
-use orgdrive_meta::{SqliteOptions, SqliteStore};
 use orgdrive_server::{router, serve, Limits, ServerState};
+use orgdrive_sqlite::{SqliteOptions, SqliteStore};
+use orgdrive_store::MaintenanceStore;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 

@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 
-use orgdrive_meta::*;
+use orgdrive_sqlite::{SqliteOptions, SqliteStore};
+use orgdrive_store::*;
 
 async fn store(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default()).await.unwrap()
@@ -82,46 +83,6 @@ async fn racing_space_inserts_from_two_connections_store_one_space() {
 }
 
 #[tokio::test]
-async fn expired_tokens_are_not_found_and_are_purged() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir).await;
-    org_and_app(&s).await;
-    s.insert_token(&TokenRecord {
-        token_hash: "live".into(),
-        app_id: "a".into(),
-        expires_at: 2_000,
-    })
-    .await
-    .unwrap();
-    s.insert_token(&TokenRecord {
-        token_hash: "old".into(),
-        app_id: "a".into(),
-        expires_at: 1_000,
-    })
-    .await
-    .unwrap();
-    let caller = s.find_caller("live", "nobody", 1_500).await.unwrap().unwrap();
-    assert_eq!(caller.app.scopes, vec!["Storage.Space.Write", "Storage.Space.Read"]);
-    assert_eq!(caller.token_expires_at, 2_000);
-    assert!(caller.user.is_none(), "unknown users are not found");
-    assert!(s.find_caller("old", "", 1_500).await.unwrap().is_none());
-    assert!(s.find_caller("live", "", 2_000).await.unwrap().is_none(), "expiry is exclusive");
-    assert_eq!(s.purge_expired_tokens(1_500).await.unwrap(), 1);
-    assert!(s.find_caller("live", "", 1_999).await.unwrap().is_some());
-    let ann = UserRecord {
-        union_id: "ann".into(),
-        corp_id: "c".into(),
-        user_id: "1".into(),
-        name: "Ann".into(),
-        org_admin: true,
-        created_at: 1,
-    };
-    s.insert_user(&ann).await.unwrap();
-    let caller = s.find_caller("live", "ann", 1_500).await.unwrap().unwrap();
-    assert_eq!(caller.user, Some(ann));
-}
-
-#[tokio::test]
 async fn keys_and_references_are_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(&dir).await;
@@ -135,12 +96,12 @@ async fn keys_and_references_are_enforced() {
         created_at: 1,
     };
     s.insert_user(&user).await.unwrap();
-    assert!(matches!(s.insert_user(&user).await, Err(MetaError::Duplicate { .. })));
+    assert!(matches!(s.insert_user(&user).await, Err(StoreError::Duplicate { .. })));
     let stray = UserRecord { union_id: "v".into(), corp_id: "nope".into(), ..user.clone() };
-    assert!(matches!(s.insert_user(&stray).await, Err(MetaError::MissingReference)));
+    assert!(matches!(s.insert_user(&stray).await, Err(StoreError::NotFound)));
     s.insert_space_once(&space("1", "0")).await.unwrap();
-    assert!(matches!(s.delete_app("c", "a").await, Err(MetaError::InUse)));
-    assert!(matches!(s.delete_org("c").await, Err(MetaError::InUse)));
+    assert!(matches!(s.delete_app("c", "a").await, Err(StoreError::InUse)));
+    assert!(matches!(s.delete_org("c").await, Err(StoreError::InUse)));
     // The failed delete left everything in place.
     assert!(s.get_user("c", "u").await.unwrap().is_some());
     assert!(s.get_app_by_key("k").await.unwrap().is_some());
@@ -245,7 +206,7 @@ async fn conflict_rules_are_applied_inside_the_transaction() {
         s.put_dentry(&put(file("4", "a.txt", 5), NameConflict::ReturnExisting, None)).await;
     assert!(matches!(existing.unwrap(), PutOutcome::Existing(d) if d.dentry_id == "1"));
     let taken = s.put_dentry(&put(file("5", "a.txt", 5), NameConflict::Fail, None)).await;
-    assert!(matches!(taken, Err(MetaError::NameTaken(d)) if d.dentry_id == "1"));
+    assert!(matches!(taken, Err(StoreError::NameTaken(d)) if d.dentry_id == "1"));
     let over = s.put_dentry(&put(file("6", "a.txt", 7), NameConflict::Overwrite, None)).await;
     assert!(matches!(over.unwrap(), PutOutcome::Overwritten(d)
         if d.dentry_id == "1" && d.version == 2 && d.size == 7 && d.blob_key.as_deref() == Some("objects/6")));
@@ -257,7 +218,7 @@ async fn conflict_rules_are_applied_inside_the_transaction() {
     let orphan = DentryRecord { parent_id: "999".into(), ..file("7", "b.txt", 1) };
     assert!(matches!(
         s.put_dentry(&put(orphan, NameConflict::Fail, None)).await,
-        Err(MetaError::ParentNotFound)
+        Err(StoreError::ParentNotFound)
     ));
 }
 
@@ -270,13 +231,13 @@ async fn a_refused_commit_changes_nothing_and_keeps_its_upload() {
     s.insert_upload_with_defaults(&upload("k2")).await.unwrap();
     s.put_dentry(&put(file("1", "a", 8), NameConflict::Fail, Some("k1"))).await.unwrap();
     let over = s.put_dentry(&put(file("2", "b", 3), NameConflict::Fail, Some("k2"))).await;
-    assert!(matches!(over, Err(MetaError::QuotaExceeded { space: true })));
+    assert!(matches!(over, Err(StoreError::QuotaExceeded { space: true })));
     assert!(s.get_upload("k2").await.unwrap().is_some(), "the upload survives a refused commit");
     assert!(s.get_dentry("1", "2").await.unwrap().is_none());
     assert_eq!(s.get_space("1").await.unwrap().unwrap().used_bytes, 8);
     // A consumed upload cannot be committed twice.
     let again = s.put_dentry(&put(file("3", "c", 1), NameConflict::Fail, Some("k1"))).await;
-    assert!(matches!(again, Err(MetaError::UploadNotFound)));
+    assert!(matches!(again, Err(StoreError::UploadNotFound)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -303,7 +264,7 @@ async fn racing_commits_from_two_connections_never_pass_the_quota() {
     for task in tasks {
         match task.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(MetaError::QuotaExceeded { .. }) => {}
+            Err(StoreError::QuotaExceeded { .. }) => {}
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -363,7 +324,7 @@ async fn a_failing_write_does_not_fail_the_others_of_its_batch() {
     for task in tasks {
         match task.await.unwrap() {
             Ok(()) => ok += 1,
-            Err(MetaError::Duplicate { .. }) => {}
+            Err(StoreError::Duplicate { .. }) => {}
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -382,18 +343,18 @@ async fn writes_after_close_fail_cleanly() {
     org_and_app(&s).await;
     s.close().await;
     let err = s.purge_expired_tokens(0).await.unwrap_err();
-    assert!(matches!(err, MetaError::Backend(_)));
+    assert!(matches!(err, StoreError::Backend(_)));
     // The data written before close is there when the file is opened again.
     let again = store(&dir).await;
     assert!(again.get_app_by_key("k").await.unwrap().is_some());
 }
 
 trait InsertWithDefaults {
-    async fn insert_upload_with_defaults(&self, upload: &UploadRecord) -> MetaResult<()>;
+    async fn insert_upload_with_defaults(&self, upload: &UploadRecord) -> StoreResult<()>;
 }
 
 impl InsertWithDefaults for SqliteStore {
-    async fn insert_upload_with_defaults(&self, upload: &UploadRecord) -> MetaResult<()> {
+    async fn insert_upload_with_defaults(&self, upload: &UploadRecord) -> StoreResult<()> {
         self.insert_upload(upload, &LIMITS).await
     }
 }
@@ -410,7 +371,7 @@ async fn pending_bytes_are_reserved_against_quota_and_released_exactly() {
     assert_eq!(counters(&s, &dir).await, (0, 60, 0, 60));
     assert!(matches!(
         s.reserve_upload_bytes("k2", 0, Reserve::Exactly(41), 5).await,
-        Err(MetaError::QuotaExceeded { space: true })
+        Err(StoreError::QuotaExceeded { space: true })
     ));
     s.reserve_upload_bytes("k2", 0, Reserve::Exactly(40), 5).await.unwrap();
     // A failed PUT gives its reservation back; a recorded one keeps its size only.
@@ -434,11 +395,11 @@ async fn pending_bytes_are_reserved_against_quota_and_released_exactly() {
     // Expired or unknown uploads reserve nothing.
     assert!(matches!(
         s.reserve_upload_bytes("k2", 0, Reserve::Exactly(1), 11).await,
-        Err(MetaError::UploadNotFound)
+        Err(StoreError::UploadNotFound)
     ));
     assert!(matches!(
         s.reserve_upload_bytes("nope", 0, Reserve::Exactly(1), 5).await,
-        Err(MetaError::UploadNotFound)
+        Err(StoreError::UploadNotFound)
     ));
 }
 
@@ -453,14 +414,14 @@ async fn parts_together_may_not_exceed_the_announced_size() {
     s.record_upload_part("m", &part(1, 6, "parts/m/1-a"), 6).await.unwrap();
     assert!(matches!(
         s.reserve_upload_bytes("m", 2, Reserve::Exactly(5), 5).await,
-        Err(MetaError::UploadTooLarge)
+        Err(StoreError::UploadTooLarge)
     ));
     s.reserve_upload_bytes("m", 2, Reserve::Exactly(4), 5).await.unwrap();
     // Re-uploading part 1 does not count its old bytes twice.
     // (4 in flight + 7 > 10; its recorded 6 are not counted, 6 would fit.)
     assert!(matches!(
         s.reserve_upload_bytes("m", 1, Reserve::Exactly(7), 5).await,
-        Err(MetaError::UploadTooLarge)
+        Err(StoreError::UploadTooLarge)
     ));
     s.reserve_upload_bytes("m", 1, Reserve::Exactly(6), 5).await.unwrap();
     s.release_upload_bytes("m", 6).await.unwrap();
@@ -481,7 +442,7 @@ async fn a_commit_fails_when_a_part_was_replaced_meanwhile() {
     // The commit read the first recording; the second replaced it.
     let mut stale = put(file("1", "a", 3), NameConflict::Fail, Some("k"));
     stale.upload_objects = vec!["objects/first".into()];
-    assert!(matches!(s.put_dentry(&stale).await, Err(MetaError::UploadChanged)));
+    assert!(matches!(s.put_dentry(&stale).await, Err(StoreError::UploadChanged)));
     assert!(s.get_upload("k").await.unwrap().is_some(), "the upload stays committable");
     assert!(s.get_dentry("1", "1").await.unwrap().is_none());
     assert_eq!(counters(&s, &dir).await, (0, 9, 0, 9));
@@ -498,13 +459,13 @@ async fn open_uploads_are_capped_per_space_and_per_app() {
     s.insert_upload(&upload("b"), &limits).await.unwrap();
     assert!(matches!(
         s.insert_upload(&upload("c"), &limits).await,
-        Err(MetaError::TooManyUploads { per_space: true })
+        Err(StoreError::TooManyUploads { per_space: true })
     ));
     let elsewhere = |key: &str| UploadRecord { space_id: "2".into(), ..upload(key) };
     s.insert_upload(&elsewhere("d"), &limits).await.unwrap();
     assert!(matches!(
         s.insert_upload(&elsewhere("e"), &limits).await,
-        Err(MetaError::TooManyUploads { per_space: false })
+        Err(StoreError::TooManyUploads { per_space: false })
     ));
 }
 
@@ -522,13 +483,13 @@ async fn a_put_without_a_length_reserves_what_there_is_room_for() {
     assert_eq!(s.reserve_upload_bytes("m", 2, Reserve::AtMost(64), 5).await.unwrap(), 10);
     assert!(matches!(
         s.reserve_upload_bytes("m", 3, Reserve::AtMost(64), 5).await,
-        Err(MetaError::UploadTooLarge)
+        Err(StoreError::UploadTooLarge)
     ));
     // Under the quota, counting what others hold: 100 - 20 reserved.
     assert_eq!(s.reserve_upload_bytes("k", 0, Reserve::AtMost(1000), 5).await.unwrap(), 80);
     assert!(matches!(
         s.reserve_upload_bytes("k", 0, Reserve::AtMost(1), 5).await,
-        Err(MetaError::QuotaExceeded { space: true })
+        Err(StoreError::QuotaExceeded { space: true })
     ));
     assert_eq!(counters(&s, &dir).await, (0, 100, 0, 100));
     // A restart drops what PUTs in flight held, keeping recorded parts.

@@ -3,28 +3,12 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::*;
-use crate::{Caller, IdentityStore, TokenRecord};
+use crate::*;
+use orgdrive_store::{Caller, IdentityStore, TokenRecord};
 
 #[async_trait]
 impl IdentityStore for SqliteStore {
-    async fn register_node(&self, now_ms: i64) -> MetaResult<i64> {
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let row =
-                        sqlx::query("INSERT INTO nodes (started_at) VALUES (?) RETURNING node_id")
-                            .bind(now_ms)
-                            .fetch_one(&mut *conn)
-                            .await
-                            .map_err(backend)?;
-                    row.try_get(0).map_err(backend)
-                })
-            })
-            .await
-    }
-
-    async fn is_empty(&self) -> MetaResult<bool> {
+    async fn is_empty(&self) -> StoreResult<bool> {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
@@ -38,7 +22,7 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn insert_org(&self, org: &OrgRecord) -> MetaResult<()> {
+    async fn insert_org(&self, org: &OrgRecord) -> StoreResult<()> {
         let org = org.clone();
         self.writer
             .write(move |conn| {
@@ -61,11 +45,11 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn get_org(&self, corp_id: &str) -> MetaResult<Option<OrgRecord>> {
+    async fn get_org(&self, corp_id: &str) -> StoreResult<Option<OrgRecord>> {
         self.read_one("SELECT * FROM orgs WHERE corp_id = ?", &[corp_id], org_from_row).await
     }
 
-    async fn list_orgs(&self) -> MetaResult<Vec<OrgRecord>> {
+    async fn list_orgs(&self) -> StoreResult<Vec<OrgRecord>> {
         let rows = sqlx::query("SELECT * FROM orgs ORDER BY created_at, corp_id")
             .fetch_all(&self.reader)
             .await
@@ -73,7 +57,7 @@ impl IdentityStore for SqliteStore {
         collect(rows, org_from_row)
     }
 
-    async fn delete_org(&self, corp_id: &str) -> MetaResult<bool> {
+    async fn delete_org(&self, corp_id: &str) -> StoreResult<bool> {
         let corp_id = corp_id.to_string();
         self.writer
             .write(move |conn| {
@@ -100,7 +84,7 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn insert_app(&self, app: &AppRecord) -> MetaResult<()> {
+    async fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
         let app = app.clone();
         self.writer
             .write(move |conn| {
@@ -127,11 +111,11 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn get_app_by_key(&self, app_key: &str) -> MetaResult<Option<AppRecord>> {
+    async fn get_app_by_key(&self, app_key: &str) -> StoreResult<Option<AppRecord>> {
         self.read_one("SELECT * FROM apps WHERE app_key = ?", &[app_key], app_from_row).await
     }
 
-    async fn list_apps(&self, corp_id: &str) -> MetaResult<Vec<AppRecord>> {
+    async fn list_apps(&self, corp_id: &str) -> StoreResult<Vec<AppRecord>> {
         let rows = sqlx::query("SELECT * FROM apps WHERE corp_id = ? ORDER BY created_at, app_id")
             .bind(corp_id)
             .fetch_all(&self.reader)
@@ -140,11 +124,11 @@ impl IdentityStore for SqliteStore {
         collect(rows, app_from_row)
     }
 
-    async fn delete_app(&self, corp_id: &str, app_id: &str) -> MetaResult<bool> {
+    async fn delete_app(&self, corp_id: &str, app_id: &str) -> StoreResult<bool> {
         self.delete_one("DELETE FROM apps WHERE corp_id = ? AND app_id = ?", corp_id, app_id).await
     }
 
-    async fn insert_user(&self, user: &UserRecord) -> MetaResult<()> {
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
         let user = user.clone();
         self.writer
             .write(move |conn| {
@@ -168,12 +152,12 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn get_user(&self, corp_id: &str, union_id: &str) -> MetaResult<Option<UserRecord>> {
+    async fn get_user(&self, corp_id: &str, union_id: &str) -> StoreResult<Option<UserRecord>> {
         let sql = "SELECT * FROM users WHERE corp_id = ? AND union_id = ?";
         self.read_one(sql, &[corp_id, union_id], user_from_row).await
     }
 
-    async fn list_users(&self, corp_id: &str) -> MetaResult<Vec<UserRecord>> {
+    async fn list_users(&self, corp_id: &str) -> StoreResult<Vec<UserRecord>> {
         let rows =
             sqlx::query("SELECT * FROM users WHERE corp_id = ? ORDER BY created_at, union_id")
                 .bind(corp_id)
@@ -183,12 +167,12 @@ impl IdentityStore for SqliteStore {
         collect(rows, user_from_row)
     }
 
-    async fn delete_user(&self, corp_id: &str, union_id: &str) -> MetaResult<bool> {
+    async fn delete_user(&self, corp_id: &str, union_id: &str) -> StoreResult<bool> {
         self.delete_one("DELETE FROM users WHERE corp_id = ? AND union_id = ?", corp_id, union_id)
             .await
     }
 
-    async fn insert_dept(&self, dept: &DeptRecord) -> MetaResult<()> {
+    async fn insert_dept(&self, dept: &DeptRecord) -> StoreResult<()> {
         let dept = dept.clone();
         self.writer
             .write(move |conn| {
@@ -211,7 +195,7 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn list_depts(&self, corp_id: &str) -> MetaResult<Vec<DeptRecord>> {
+    async fn list_depts(&self, corp_id: &str) -> StoreResult<Vec<DeptRecord>> {
         let rows =
             sqlx::query("SELECT * FROM depts WHERE corp_id = ? ORDER BY created_at, dept_id")
                 .bind(corp_id)
@@ -221,7 +205,7 @@ impl IdentityStore for SqliteStore {
         collect(rows, dept_from_row)
     }
 
-    async fn delete_dept(&self, corp_id: &str, dept_id: &str) -> MetaResult<bool> {
+    async fn delete_dept(&self, corp_id: &str, dept_id: &str) -> StoreResult<bool> {
         self.delete_one("DELETE FROM depts WHERE corp_id = ? AND dept_id = ?", corp_id, dept_id)
             .await
     }
@@ -231,7 +215,7 @@ impl IdentityStore for SqliteStore {
         corp_id: &str,
         dept_id: &str,
         union_id: &str,
-    ) -> MetaResult<()> {
+    ) -> StoreResult<()> {
         let corp_id = corp_id.to_string();
         let dept_id = dept_id.to_string();
         let union_id = union_id.to_string();
@@ -254,7 +238,11 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn list_dept_members(&self, corp_id: &str, dept_id: &str) -> MetaResult<Vec<UserRecord>> {
+    async fn list_dept_members(
+        &self,
+        corp_id: &str,
+        dept_id: &str,
+    ) -> StoreResult<Vec<UserRecord>> {
         let rows = sqlx::query(
             "SELECT u.* FROM dept_members m JOIN users u ON u.union_id = m.union_id \
              WHERE m.corp_id = ? AND m.dept_id = ? ORDER BY u.created_at, u.union_id",
@@ -272,7 +260,7 @@ impl IdentityStore for SqliteStore {
         corp_id: &str,
         dept_id: &str,
         union_id: &str,
-    ) -> MetaResult<bool> {
+    ) -> StoreResult<bool> {
         let corp_id = corp_id.to_string();
         let dept_id = dept_id.to_string();
         let union_id = union_id.to_string();
@@ -294,19 +282,44 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
-    async fn insert_token(&self, token: &TokenRecord) -> MetaResult<()> {
-        let token = token.clone();
+    async fn issue_token(
+        &self,
+        fresh: &TokenRecord,
+        now_ms: i64,
+        replace_live: bool,
+    ) -> StoreResult<TokenRecord> {
+        let fresh = fresh.clone();
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                sqlx::query("INSERT INTO access_tokens (token_hash, app_id, expires_at) VALUES (?, ?, ?)")
-                    .bind(&token.token_hash)
-                    .bind(&token.app_id)
-                    .bind(token.expires_at)
-                    .execute(&mut *conn)
+                    // One statement: the unique key on (app_id) for issued
+                    // tokens makes concurrent calls meet on one row.
+                    let row = sqlx::query(
+                        "INSERT INTO access_tokens (token_hash, app_id, nonce, expires_at) \
+                         VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (app_id) WHERE nonce IS NOT NULL DO UPDATE SET \
+                             token_hash = CASE WHEN expires_at > ?5 AND NOT ?6 \
+                                          THEN token_hash ELSE excluded.token_hash END, \
+                             nonce = CASE WHEN expires_at > ?5 AND NOT ?6 \
+                                     THEN nonce ELSE excluded.nonce END, \
+                             expires_at = excluded.expires_at \
+                         RETURNING token_hash, app_id, nonce, expires_at",
+                    )
+                    .bind(&fresh.token_hash)
+                    .bind(&fresh.app_id)
+                    .bind(&fresh.nonce)
+                    .bind(fresh.expires_at)
+                    .bind(now_ms)
+                    .bind(replace_live)
+                    .fetch_one(&mut *conn)
                     .await
                     .map_err(classify)?;
-                Ok(())
+                    Ok(TokenRecord {
+                        token_hash: row.try_get(0).map_err(backend)?,
+                        app_id: row.try_get(1).map_err(backend)?,
+                        nonce: row.try_get(2).map_err(backend)?,
+                        expires_at: row.try_get(3).map_err(backend)?,
+                    })
                 })
             })
             .await
@@ -317,7 +330,7 @@ impl IdentityStore for SqliteStore {
         token_hash: &str,
         union_id: &str,
         now_ms: i64,
-    ) -> MetaResult<Option<Caller>> {
+    ) -> StoreResult<Option<Caller>> {
         let row = sqlx::query(
             "SELECT a.*, t.expires_at AS t_expires_at, u.union_id AS u_union_id, u.user_id AS u_user_id, u.name AS u_name, \
              u.org_admin AS u_org_admin, u.created_at AS u_created_at \
@@ -348,7 +361,7 @@ impl IdentityStore for SqliteStore {
         Ok(Some(Caller { app, user, token_expires_at }))
     }
 
-    async fn purge_expired_tokens(&self, now_ms: i64) -> MetaResult<u64> {
+    async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
@@ -365,9 +378,25 @@ impl IdentityStore for SqliteStore {
 }
 
 impl SqliteStore {
+    pub(crate) async fn insert_node(&self, now_ms: i64) -> StoreResult<i64> {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let row =
+                        sqlx::query("INSERT INTO nodes (started_at) VALUES (?) RETURNING node_id")
+                            .bind(now_ms)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(backend)?;
+                    row.try_get(0).map_err(backend)
+                })
+            })
+            .await
+    }
+
     /// A `DELETE` with two parameters, as a write job; true if a row went,
     /// `InUse` if a restricting reference kept it.
-    async fn delete_one(&self, sql: &'static str, first: &str, second: &str) -> MetaResult<bool> {
+    async fn delete_one(&self, sql: &'static str, first: &str, second: &str) -> StoreResult<bool> {
         let (first, second) = (first.to_string(), second.to_string());
         self.writer
             .write(move |conn| {

@@ -1,4 +1,6 @@
-//! Plain records as the metadata store keeps them. Times are Unix milliseconds.
+//! The data model the store contract speaks: plain records with no database
+//! in them (each backend maps its own rows to and from these). Times are Unix
+//! milliseconds.
 
 /// An organization (DingTalk `corpId`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,11 +49,14 @@ pub struct DeptRecord {
     pub created_at: i64,
 }
 
-/// An issued access token, kept only as a hash.
+/// An issued access token, kept only as a hash. The token itself is derived
+/// from `nonce` with a server secret the store never sees, so that a token
+/// fetched again while it is valid can be returned again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     pub token_hash: String,
     pub app_id: String,
+    pub nonce: String,
     pub expires_at: i64,
 }
 
@@ -92,7 +97,7 @@ pub struct SpaceRecord {
 }
 
 /// A file or folder.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DentryRecord {
     pub dentry_id: String,
     pub uuid: String,
@@ -115,7 +120,6 @@ pub struct DentryRecord {
     pub modified_at: i64,
     /// Every app's properties of this dentry, as read (writes take theirs
     /// from [`PutDentry::app_properties`]).
-    #[serde(default)]
     pub app_properties: Vec<AppPropertyRecord>,
 }
 
@@ -138,7 +142,7 @@ pub struct VersionRecord {
 }
 
 /// One app property of a dentry, owned by `app_id`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppPropertyRecord {
     pub dentry_id: String,
     pub app_id: String,
@@ -226,7 +230,7 @@ pub enum NameConflict {
     AutoRename { prefix: String, suffix: String },
     /// Leave the existing entry alone and return it.
     ReturnExisting,
-    /// Fail with [`crate::MetaError::NameTaken`].
+    /// Fail with [`crate::StoreError::NameTaken`].
     Fail,
     /// Files only: the existing file gets the new content as a new version.
     Overwrite,
@@ -240,11 +244,11 @@ pub struct PutDentry {
     pub corp_id: String,
     pub conflict: NameConflict,
     /// Upload consumed by this put (files); the put fails with
-    /// [`crate::MetaError::UploadNotFound`] if it is already gone. Its byte
+    /// [`crate::StoreError::UploadNotFound`] if it is already gone. Its byte
     /// reservation is released in the same transaction.
     pub upload_key: Option<String>,
     /// The part objects (in part order) the content was made from; the put
-    /// fails with [`crate::MetaError::UploadChanged`] unless they are exactly
+    /// fails with [`crate::StoreError::UploadChanged`] unless they are exactly
     /// the upload's recorded parts, so a PUT racing the commit cannot swap bytes.
     pub upload_objects: Vec<String>,
     /// App properties to set on the created or overwritten dentry.

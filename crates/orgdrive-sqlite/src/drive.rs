@@ -6,16 +6,17 @@ use sqlx::Row;
 
 use std::collections::HashSet;
 
-use super::*;
-use crate::{
-    BlobReference, ConsistencyScan, Cursor, CursorValue, DriveStore, ExpiredUpload, NameConflict,
-    OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, Reserve, SortKey, TreeNode,
-    UploadPartRecord, UploadRecord, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
+use crate::*;
+use orgdrive_store::{
+    BlobReference, ConsistencyScan, Cursor, CursorValue, DentryStore, ExpiredUpload,
+    MaintenanceStore, NameConflict, OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, Reserve,
+    SortKey, SpaceStore, TreeNode, UploadPartRecord, UploadRecord, UploadStore, UsageCheck,
+    VersionRecord, MAX_RENAME_COUNTER,
 };
 
 #[async_trait]
-impl DriveStore for SqliteStore {
-    async fn insert_space_once(&self, space: &SpaceRecord) -> MetaResult<(SpaceRecord, bool)> {
+impl SpaceStore for SqliteStore {
+    async fn insert_space_once(&self, space: &SpaceRecord) -> StoreResult<(SpaceRecord, bool)> {
         let space = space.clone();
         self.writer
             .write(move |conn| {
@@ -67,12 +68,12 @@ impl DriveStore for SqliteStore {
             .await
     }
 
-    async fn get_space(&self, space_id: &str) -> MetaResult<Option<SpaceRecord>> {
+    async fn get_space(&self, space_id: &str) -> StoreResult<Option<SpaceRecord>> {
         let sql = format!("SELECT {SPACE_COLUMNS} FROM spaces WHERE space_id = ?");
         self.read_one(&sql, &[space_id], space_from_row).await
     }
 
-    async fn org_used_bytes(&self, corp_id: &str) -> MetaResult<i64> {
+    async fn org_used_bytes(&self, corp_id: &str) -> StoreResult<i64> {
         let row = sqlx::query("SELECT used_bytes FROM orgs WHERE corp_id = ?")
             .bind(corp_id)
             .fetch_optional(&self.reader)
@@ -81,7 +82,7 @@ impl DriveStore for SqliteStore {
         row.map_or(Ok(0), |r| r.try_get(0)).map_err(backend)
     }
 
-    async fn app_used_bytes(&self, app_id: &str) -> MetaResult<i64> {
+    async fn app_used_bytes(&self, app_id: &str) -> StoreResult<i64> {
         let row = sqlx::query("SELECT COALESCE(SUM(used_bytes), 0) FROM spaces WHERE app_id = ?")
             .bind(app_id)
             .fetch_one(&self.reader)
@@ -89,12 +90,15 @@ impl DriveStore for SqliteStore {
             .map_err(backend)?;
         row.try_get(0).map_err(backend)
     }
+}
 
+#[async_trait]
+impl DentryStore for SqliteStore {
     async fn get_dentry(
         &self,
         space_id: &str,
         dentry_id: &str,
-    ) -> MetaResult<Option<DentryRecord>> {
+    ) -> StoreResult<Option<DentryRecord>> {
         let ids = [dentry_id.to_string()];
         Ok(self.get_dentries(space_id, &ids).await?.pop())
     }
@@ -103,7 +107,7 @@ impl DriveStore for SqliteStore {
         &self,
         space_id: &str,
         dentry_ids: &[String],
-    ) -> MetaResult<Vec<DentryRecord>> {
+    ) -> StoreResult<Vec<DentryRecord>> {
         if dentry_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -123,7 +127,7 @@ impl DriveStore for SqliteStore {
         &self,
         space_id: &str,
         folder_id: &str,
-    ) -> MetaResult<Option<Vec<String>>> {
+    ) -> StoreResult<Option<Vec<String>>> {
         if folder_id == ROOT_ID {
             return Ok(Some(Vec::new()));
         }
@@ -163,7 +167,7 @@ impl DriveStore for SqliteStore {
         descending: bool,
         after: Option<&Cursor>,
         limit: u32,
-    ) -> MetaResult<Vec<DentryRecord>> {
+    ) -> StoreResult<Vec<DentryRecord>> {
         let sql = keyset_sql("space_id = ? AND parent_id = ?", key, descending, after.is_some());
         let query = sqlx::query_scalar(&sql).bind(space_id).bind(parent_id);
         let page = bind_cursor(query, after).bind(limit).fetch_one(&self.reader).await;
@@ -176,7 +180,7 @@ impl DriveStore for SqliteStore {
         descending: bool,
         after: Option<&Cursor>,
         limit: u32,
-    ) -> MetaResult<Vec<DentryRecord>> {
+    ) -> StoreResult<Vec<DentryRecord>> {
         let key = SortKey::ModifiedTime;
         let sql = keyset_sql("space_id = ?", key, descending, after.is_some());
         let query = sqlx::query_scalar(&sql).bind(space_id);
@@ -188,7 +192,7 @@ impl DriveStore for SqliteStore {
         &self,
         dentry_id: &str,
         version: i64,
-    ) -> MetaResult<Option<VersionRecord>> {
+    ) -> StoreResult<Option<VersionRecord>> {
         let row = sqlx::query(
             "SELECT dentry_id, version, name, size, blob_key, modifier_id, modified_at \
              FROM dentry_versions WHERE dentry_id = ? AND version = ?",
@@ -211,7 +215,7 @@ impl DriveStore for SqliteStore {
         Ok(Some(version))
     }
 
-    async fn put_dentry(&self, put: &PutDentry) -> MetaResult<PutOutcome> {
+    async fn put_dentry(&self, put: &PutDentry) -> StoreResult<PutOutcome> {
         let put = put.clone();
         self.writer
             .write(move |conn| {
@@ -235,7 +239,7 @@ impl DriveStore for SqliteStore {
                         None => false,
                     };
                     if !is_folder {
-                        return Err(MetaError::ParentNotFound);
+                        return Err(StoreError::ParentNotFound);
                     }
                 }
 
@@ -244,14 +248,14 @@ impl DriveStore for SqliteStore {
                 } else {
                     let existing = live_child(conn, new).await?;
                     match &put.conflict {
-                        NameConflict::Fail => return Err(MetaError::NameTaken(Box::new(existing))),
+                        NameConflict::Fail => return Err(StoreError::NameTaken(Box::new(existing))),
                         NameConflict::ReturnExisting => {
                             settle(conn, &new.space_id, &put.corp_id, held, 0).await?;
                             return Ok(PutOutcome::Existing(reread(conn, &existing).await?));
                         }
                         NameConflict::Overwrite => {
                             if existing.is_folder() || new.is_folder() {
-                                return Err(MetaError::NameTaken(Box::new(existing)));
+                                return Err(StoreError::NameTaken(Box::new(existing)));
                             }
                             PutOutcome::Overwritten(overwrite(conn, &existing, new).await?)
                         }
@@ -291,28 +295,15 @@ impl DriveStore for SqliteStore {
             })
             .await
     }
+}
 
-    async fn insert_dentries_unchecked(&self, dentries: &[DentryRecord]) -> MetaResult<()> {
-        let dentries = dentries.to_vec();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    for dentry in &dentries {
-                        if !insert_dentry(conn, dentry, &dentry.name).await? {
-                            return Err(MetaError::Duplicate { what: dentry.name.clone() });
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .await
-    }
-
+#[async_trait]
+impl UploadStore for SqliteStore {
     async fn insert_upload(
         &self,
         upload: &UploadRecord,
         limits: &OpenUploadLimits,
-    ) -> MetaResult<()> {
+    ) -> StoreResult<()> {
         let upload = upload.clone();
         let limits = *limits;
         self.writer
@@ -345,7 +336,7 @@ impl DriveStore for SqliteStore {
                     .rows_affected();
                     if inserted == 0 {
                         let in_space = count(conn, "SELECT COUNT(*) FROM uploads WHERE space_id = ?", &upload.space_id).await?;
-                        return Err(MetaError::TooManyUploads {
+                        return Err(StoreError::TooManyUploads {
                             per_space: in_space >= i64::from(limits.per_space),
                         });
                     }
@@ -358,7 +349,7 @@ impl DriveStore for SqliteStore {
     async fn get_upload(
         &self,
         upload_key: &str,
-    ) -> MetaResult<Option<(UploadRecord, Vec<UploadPartRecord>)>> {
+    ) -> StoreResult<Option<(UploadRecord, Vec<UploadPartRecord>)>> {
         let row = sqlx::query("SELECT * FROM uploads WHERE upload_key = ?")
             .bind(upload_key)
             .fetch_optional(&self.reader)
@@ -407,7 +398,7 @@ impl DriveStore for SqliteStore {
         part_number: i64,
         bytes: Reserve,
         now_ms: i64,
-    ) -> MetaResult<i64> {
+    ) -> StoreResult<i64> {
         let upload_key = upload_key.to_string();
         self.writer
             .write(move |conn| {
@@ -428,7 +419,7 @@ impl DriveStore for SqliteStore {
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(backend)?
-                    .ok_or(MetaError::UploadNotFound)?;
+                    .ok_or(StoreError::UploadNotFound)?;
                     let space_id: String = row.try_get(0).map_err(backend)?;
                     let corp_id: String = row.try_get(1).map_err(backend)?;
                     // Room left under the announced size, the quota, the capacity.
@@ -446,10 +437,10 @@ impl DriveStore for SqliteStore {
                     }
                     .unwrap_or(wanted);
                     if announced.is_some_and(|room| granted > room || room <= 0 && at_most) {
-                        return Err(MetaError::UploadTooLarge);
+                        return Err(StoreError::UploadTooLarge);
                     }
                     if granted <= 0 && at_most {
-                        return Err(MetaError::QuotaExceeded { space: in_space.is_some_and(|r| r <= 0) });
+                        return Err(StoreError::QuotaExceeded { space: in_space.is_some_and(|r| r <= 0) });
                     }
                     adjust_reservation(conn, &upload_key, &space_id, &corp_id, granted).await?;
                     Ok(granted)
@@ -458,7 +449,7 @@ impl DriveStore for SqliteStore {
             .await
     }
 
-    async fn reset_reservations(&self) -> MetaResult<u64> {
+    async fn reset_reservations(&self) -> StoreResult<u64> {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
@@ -478,7 +469,7 @@ impl DriveStore for SqliteStore {
             .await
     }
 
-    async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> MetaResult<()> {
+    async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()> {
         let upload_key = upload_key.to_string();
         self.writer
             .write(move |conn| {
@@ -497,7 +488,7 @@ impl DriveStore for SqliteStore {
         upload_key: &str,
         part: &UploadPartRecord,
         reserved: i64,
-    ) -> MetaResult<PartRecorded> {
+    ) -> StoreResult<PartRecorded> {
         let upload_key = upload_key.to_string();
         let part = part.clone();
         self.writer
@@ -547,7 +538,7 @@ impl DriveStore for SqliteStore {
         &self,
         before_ms: i64,
         limit: u32,
-    ) -> MetaResult<Vec<ExpiredUpload>> {
+    ) -> StoreResult<Vec<ExpiredUpload>> {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
@@ -569,12 +560,23 @@ impl DriveStore for SqliteStore {
             })
             .await
     }
+}
 
-    async fn consistency_scan(&self) -> MetaResult<ConsistencyScan> {
+#[async_trait]
+impl MaintenanceStore for SqliteStore {
+    async fn register_node(&self, now_ms: i64) -> StoreResult<i64> {
+        self.insert_node(now_ms).await
+    }
+
+    async fn close(&self) {
+        self.shut().await
+    }
+
+    async fn consistency_scan(&self) -> StoreResult<ConsistencyScan> {
         self.scan().await
     }
 
-    async fn repair_usage(&self) -> MetaResult<u64> {
+    async fn repair_usage(&self) -> StoreResult<u64> {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
@@ -655,7 +657,7 @@ fn sorted_page(
     mut page: Vec<DentryRecord>,
     key: SortKey,
     descending: bool,
-) -> MetaResult<Vec<DentryRecord>> {
+) -> StoreResult<Vec<DentryRecord>> {
     page.sort_by(|a, b| {
         let by_key = match key {
             SortKey::ModifiedTime => a.modified_at.cmp(&b.modified_at),
@@ -694,7 +696,7 @@ async fn insert_dentry(
     tx: &mut SqliteConnection,
     d: &DentryRecord,
     name: &str,
-) -> MetaResult<bool> {
+) -> StoreResult<bool> {
     let done = sqlx::query(
         "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, \
          status, blob_key, creator_id, modifier_id, created_at, modified_at) \
@@ -720,7 +722,7 @@ async fn insert_dentry(
     Ok(done.rows_affected() == 1)
 }
 
-async fn live_child(tx: &mut SqliteConnection, d: &DentryRecord) -> MetaResult<DentryRecord> {
+async fn live_child(tx: &mut SqliteConnection, d: &DentryRecord) -> StoreResult<DentryRecord> {
     let sql = format!(
         "SELECT {DENTRY_COLUMNS} FROM dentries \
          WHERE space_id = ? AND parent_id = ? AND name = ? AND status = 'NORMAL'"
@@ -736,7 +738,7 @@ async fn live_child(tx: &mut SqliteConnection, d: &DentryRecord) -> MetaResult<D
 }
 
 /// The dentry as stored now, with every app's properties.
-async fn reread(tx: &mut SqliteConnection, d: &DentryRecord) -> MetaResult<DentryRecord> {
+async fn reread(tx: &mut SqliteConnection, d: &DentryRecord) -> StoreResult<DentryRecord> {
     let sql = format!(
         "SELECT json_group_array(json({DENTRY_JSON})) FROM dentries d \
          WHERE d.space_id = ? AND d.dentry_id = ?"
@@ -747,7 +749,7 @@ async fn reread(tx: &mut SqliteConnection, d: &DentryRecord) -> MetaResult<Dentr
         .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
-    dentries_from_json(json)?.pop().ok_or(MetaError::Backend("a dentry vanished".into()))
+    dentries_from_json(json)?.pop().ok_or(StoreError::Backend("a dentry vanished".into()))
 }
 
 /// Inserts under the first free `prefix{k}suffix`.
@@ -756,7 +758,7 @@ async fn auto_rename(
     d: &DentryRecord,
     prefix: &str,
     suffix: &str,
-) -> MetaResult<DentryRecord> {
+) -> StoreResult<DentryRecord> {
     let rows = sqlx::query(
         "SELECT name FROM dentries WHERE space_id = ? AND parent_id = ? AND status = 'NORMAL' \
          AND substr(name, 1, ?) = ?",
@@ -779,7 +781,7 @@ async fn auto_rename(
             return Ok(DentryRecord { name: candidate, ..d.clone() });
         }
     }
-    Err(MetaError::NameTaken(Box::new(d.clone())))
+    Err(StoreError::NameTaken(Box::new(d.clone())))
 }
 
 /// Keeps `existing`'s content as a version and gives it `new`'s content.
@@ -787,7 +789,7 @@ async fn overwrite(
     tx: &mut SqliteConnection,
     existing: &DentryRecord,
     new: &DentryRecord,
-) -> MetaResult<DentryRecord> {
+) -> StoreResult<DentryRecord> {
     sqlx::query(
         "INSERT INTO dentry_versions (dentry_id, version, name, size, blob_key, modifier_id, \
          modified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -828,7 +830,7 @@ async fn overwrite(
 
 /// Sets every space's and org's reserved counter to the sum it summarises;
 /// returns how many changed.
-async fn recount_reservations(conn: &mut SqliteConnection) -> MetaResult<u64> {
+async fn recount_reservations(conn: &mut SqliteConnection) -> StoreResult<u64> {
     let spaces = sqlx::query(
         "UPDATE spaces SET reserved_bytes = (SELECT COALESCE(SUM(reserved_bytes), 0) \
              FROM uploads WHERE uploads.space_id = spaces.space_id) \
@@ -853,7 +855,7 @@ async fn recount_reservations(conn: &mut SqliteConnection) -> MetaResult<u64> {
 }
 
 /// `COUNT(*)` of a query with one text parameter.
-async fn count(conn: &mut SqliteConnection, sql: &str, param: &str) -> MetaResult<i64> {
+async fn count(conn: &mut SqliteConnection, sql: &str, param: &str) -> StoreResult<i64> {
     sqlx::query_scalar(sql).bind(param).fetch_one(&mut *conn).await.map_err(backend)
 }
 
@@ -861,7 +863,7 @@ async fn count(conn: &mut SqliteConnection, sql: &str, param: &str) -> MetaResul
 async fn upload_owner(
     conn: &mut SqliteConnection,
     upload_key: &str,
-) -> MetaResult<Option<(String, String)>> {
+) -> StoreResult<Option<(String, String)>> {
     let row = sqlx::query(
         "SELECT u.space_id, s.corp_id FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
          WHERE u.upload_key = ?",
@@ -882,7 +884,7 @@ async fn adjust_reservation(
     space_id: &str,
     corp_id: &str,
     delta: i64,
-) -> MetaResult<()> {
+) -> StoreResult<()> {
     if delta == 0 {
         return Ok(());
     }
@@ -896,7 +898,7 @@ async fn adjust_reservation(
     .await
     .map_err(backend)?;
     if space.rows_affected() == 0 {
-        return Err(MetaError::QuotaExceeded { space: true });
+        return Err(StoreError::QuotaExceeded { space: true });
     }
     let org = sqlx::query(
         "UPDATE orgs SET reserved_bytes = reserved_bytes + ?1 WHERE corp_id = ?2 \
@@ -908,7 +910,7 @@ async fn adjust_reservation(
     .await
     .map_err(backend)?;
     if org.rows_affected() == 0 {
-        return Err(MetaError::QuotaExceeded { space: false });
+        return Err(StoreError::QuotaExceeded { space: false });
     }
     sqlx::query("UPDATE uploads SET reserved_bytes = reserved_bytes + ? WHERE upload_key = ?")
         .bind(delta)
@@ -921,9 +923,9 @@ async fn adjust_reservation(
 
 /// Deletes an upload with its parts, releasing its reservation; returns the
 /// objects its parts were written to. `UploadNotFound` if it is gone.
-async fn remove_upload(conn: &mut SqliteConnection, upload_key: &str) -> MetaResult<Vec<String>> {
+async fn remove_upload(conn: &mut SqliteConnection, upload_key: &str) -> StoreResult<Vec<String>> {
     let (space_id, corp_id) =
-        upload_owner(conn, upload_key).await?.ok_or(MetaError::UploadNotFound)?;
+        upload_owner(conn, upload_key).await?.ok_or(StoreError::UploadNotFound)?;
     let held: i64 = sqlx::query_scalar("SELECT reserved_bytes FROM uploads WHERE upload_key = ?")
         .bind(upload_key)
         .fetch_one(&mut *conn)
@@ -952,13 +954,13 @@ async fn claim_upload(
     conn: &mut SqliteConnection,
     upload_key: &str,
     used_objects: &[String],
-) -> MetaResult<i64> {
+) -> StoreResult<i64> {
     let held: i64 = sqlx::query_scalar("SELECT reserved_bytes FROM uploads WHERE upload_key = ?")
         .bind(upload_key)
         .fetch_optional(&mut *conn)
         .await
         .map_err(backend)?
-        .ok_or(MetaError::UploadNotFound)?;
+        .ok_or(StoreError::UploadNotFound)?;
     let mut recorded: Vec<String> =
         sqlx::query_scalar("DELETE FROM upload_parts WHERE upload_key = ? RETURNING object_key")
             .bind(upload_key)
@@ -969,7 +971,7 @@ async fn claim_upload(
     recorded.sort();
     used.sort();
     if recorded != used {
-        return Err(MetaError::UploadChanged);
+        return Err(StoreError::UploadChanged);
     }
     sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
         .bind(upload_key)
@@ -988,7 +990,7 @@ async fn settle(
     corp_id: &str,
     released: i64,
     charged: i64,
-) -> MetaResult<()> {
+) -> StoreResult<()> {
     if released == 0 && charged == 0 {
         return Ok(());
     }
@@ -1004,7 +1006,7 @@ async fn settle(
     .await
     .map_err(backend)?;
     if space.rows_affected() == 0 {
-        return Err(MetaError::QuotaExceeded { space: true });
+        return Err(StoreError::QuotaExceeded { space: true });
     }
     let org = sqlx::query(
         "UPDATE orgs SET reserved_bytes = reserved_bytes - ?1, used_bytes = used_bytes + ?2 \
@@ -1018,7 +1020,7 @@ async fn settle(
     .await
     .map_err(backend)?;
     if org.rows_affected() == 0 {
-        return Err(MetaError::QuotaExceeded { space: false });
+        return Err(StoreError::QuotaExceeded { space: false });
     }
     Ok(())
 }
@@ -1030,7 +1032,7 @@ const CONTENT_BY_SPACE: &str = "content (space_id, size) AS ( \
      SELECT d.space_id, v.size FROM dentry_versions v JOIN dentries d ON d.dentry_id = v.dentry_id)";
 
 impl SqliteStore {
-    pub(super) async fn scan(&self) -> MetaResult<ConsistencyScan> {
+    pub(crate) async fn scan(&self) -> StoreResult<ConsistencyScan> {
         // One read transaction: every list below comes from the same snapshot.
         let mut tx = self.reader.begin().await.map_err(backend)?;
         let rows = sqlx::query(
@@ -1137,5 +1139,28 @@ impl SqliteStore {
             tree,
             duplicate_names,
         })
+    }
+}
+
+impl SqliteStore {
+    /// Bulk load for benchmarks: inserts the dentries as given, with no
+    /// conflict handling and no quota charge.
+    pub async fn insert_dentries_unchecked(&self, dentries: &[DentryRecord]) -> StoreResult<()> {
+        let dentries = dentries.to_vec();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    for dentry in &dentries {
+                        if !insert_dentry(conn, dentry, &dentry.name).await? {
+                            return Err(StoreError::Backend(format!(
+                                "name taken: {}",
+                                dentry.name
+                            )));
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .await
     }
 }

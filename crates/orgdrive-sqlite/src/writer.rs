@@ -12,7 +12,7 @@ use futures::FutureExt;
 use sqlx::{Connection, Executor, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{MetaError, MetaResult};
+use orgdrive_store::{StoreError, StoreResult};
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 256;
@@ -22,19 +22,19 @@ const QUEUE: usize = 4096;
 /// A type-erased job: runs on the connection, then is told how the batch ended.
 trait Job: Send {
     fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
-    fn finish(self: Box<Self>, batch: MetaResult<()>);
+    fn finish(self: Box<Self>, batch: StoreResult<()>);
 }
 
 struct TypedJob<T, F> {
     work: Option<F>,
-    result: Option<MetaResult<T>>,
-    reply: oneshot::Sender<MetaResult<T>>,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
 }
 
 impl<T, F> Job for TypedJob<T, F>
 where
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, MetaResult<T>> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
 {
     fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
         Box::pin(async move {
@@ -46,12 +46,12 @@ where
         })
     }
 
-    fn finish(self: Box<Self>, batch: MetaResult<()>) {
+    fn finish(self: Box<Self>, batch: StoreResult<()>) {
         let answer = match (self.result, batch) {
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(value)), Ok(())) => Ok(value),
             (_, Err(e)) => Err(e),
-            (None, Ok(())) => Err(MetaError::Backend("write job did not run".into())),
+            (None, Ok(())) => Err(StoreError::Backend("write job did not run".into())),
         };
         let _ = self.reply.send(answer);
     }
@@ -64,27 +64,27 @@ enum Message {
 
 /// Handle to the writer task.
 #[derive(Clone)]
-pub(super) struct Writer {
+pub(crate) struct Writer {
     queue: mpsc::Sender<Message>,
 }
 
-fn stopped() -> MetaError {
-    MetaError::Backend("the metadata writer has stopped".into())
+fn stopped() -> StoreError {
+    StoreError::Backend("the metadata writer has stopped".into())
 }
 
 impl Writer {
     /// Starts the writer task over `conn`.
-    pub(super) fn spawn(conn: SqliteConnection) -> Writer {
+    pub(crate) fn spawn(conn: SqliteConnection) -> Writer {
         let (queue, jobs) = mpsc::channel(QUEUE);
         tokio::spawn(run_batches(conn, jobs));
         Writer { queue }
     }
 
     /// Runs `work` in the next batch; resolves once that batch is committed.
-    pub(super) async fn write<T, F>(&self, work: F) -> MetaResult<T>
+    pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, MetaResult<T>>
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
             + Send
             + 'static,
     {
@@ -95,7 +95,7 @@ impl Writer {
     }
 
     /// Finishes queued jobs, then closes the connection.
-    pub(super) async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let (done, closed) = oneshot::channel();
         if self.queue.send(Message::Close(done)).await.is_ok() {
             let _ = closed.await;
@@ -157,7 +157,7 @@ async fn run_batch(conn: &mut SqliteConnection, mut batch: Vec<Box<dyn Job>>) {
         Err(e) => {
             let _ = conn.execute("ROLLBACK").await;
             tracing::error!(error = %e, jobs = batch.len(), "write batch failed");
-            Err(MetaError::Backend(e.to_string()))
+            Err(StoreError::Backend(e.to_string()))
         }
     };
     for job in batch {

@@ -1,0 +1,69 @@
+//! What a store method can fail with, the same for every backend.
+
+use crate::DentryRecord;
+
+/// A unique key a write can collide with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// `orgs.corp_id`.
+    CorpId,
+    /// `apps.app_id`.
+    AppId,
+    /// `apps.app_key` (unique across orgs).
+    AppKey,
+    /// `users.union_id`.
+    UnionId,
+    /// `users.user_id`, unique per org.
+    UserId,
+    /// `depts.dept_id`.
+    DeptId,
+    /// A user's membership of a department.
+    DeptMember,
+    /// `spaces.space_id`.
+    SpaceId,
+    /// `dentries.dentry_id` or `dentries.uuid`.
+    DentryId,
+    /// `uploads.upload_key`.
+    UploadKey,
+}
+
+/// Why a store method failed. Every failure leaves the store as it was.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key would be violated.
+    #[error("duplicate {0:?}")]
+    Duplicate(Key),
+    /// A record the write refers to does not exist (e.g. a user for an unknown org).
+    #[error("referenced record does not exist")]
+    NotFound,
+    /// The record is still referenced and cannot be deleted (e.g. an org that owns spaces).
+    #[error("record is still referenced")]
+    InUse,
+    /// A live sibling has the name (conflict strategy `Fail`, or a folder in the way).
+    #[error("name is taken by {0:?}")]
+    NameTaken(Box<DentryRecord>),
+    /// The parent is not a live folder of the space.
+    #[error("parent folder does not exist")]
+    ParentNotFound,
+    /// The upload was already committed, discarded or swept.
+    #[error("upload does not exist")]
+    UploadNotFound,
+    /// Charging the bytes would exceed the space quota (`space`) or the org capacity.
+    #[error("quota exceeded")]
+    QuotaExceeded { space: bool },
+    /// The upload's parts would together exceed its announced size.
+    #[error("the parts would exceed the announced size")]
+    UploadTooLarge,
+    /// A commit's parts are no longer the upload's recorded parts (a PUT
+    /// replaced one meanwhile).
+    #[error("the upload changed while it was being committed")]
+    UploadChanged,
+    /// The space (`per_space`) or the app has as many open uploads as allowed.
+    #[error("too many open uploads")]
+    TooManyUploads { per_space: bool },
+    /// Anything else from the backend (its own words; never shown to API callers).
+    #[error("metadata store: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,280 @@
+//! orgdrive's metadata store contract: the records the domain and a store
+//! exchange ([`records`]), the traits a backend implements, grouped by
+//! concern — [`IdentityStore`] (orgs, apps, users, departments, access
+//! tokens), [`SpaceStore`], [`DentryStore`] (files, folders, versions),
+//! [`UploadStore`] (upload sessions and their byte reservations),
+//! [`MaintenanceStore`] (nodes, consistency scans, repair, close) — together
+//! [`MetaStore`], and the typed [`StoreError`]. No database here: each backend
+//! is its own crate (`orgdrive-sqlite`, the embedded default) and proves
+//! itself with the behaviour suite ([`suite`], feature `suite`), written once
+//! for every backend.
+//!
+//! # Guarantees every backend gives
+//!
+//! - **One method, one transaction.** Every method is atomic: it happens
+//!   entirely or not at all, and a method that fails with any error has
+//!   changed nothing. Checks that a method documents (unique keys, quota,
+//!   conflict rules, "consumed once") are made inside that transaction, so
+//!   concurrent callers — on this node or another node sharing the store —
+//!   cannot both pass them.
+//! - **Durable when acknowledged.** Once a write method returns `Ok`, its
+//!   effect survives a crash of the process (and, unless the backend was
+//!   opened without durability, a power loss).
+//! - **Read-your-writes.** A read that starts after a write returned sees
+//!   that write (reads may see a slightly older snapshot only with respect to
+//!   writes still in flight).
+//! - **Ordering.** Names compare bytewise (UTF-8 bytes, no locale, no case
+//!   folding): SQLite's `BINARY` collation, PostgreSQL's `COLLATE "C"`. Every
+//!   keyset page is ordered by its sort value, then by `dentry_id` bytewise,
+//!   so pages never repeat or skip an entry that stays put.
+//! - **Ids are the caller's.** The store never invents ids except node
+//!   numbers ([`MaintenanceStore::register_node`]).
+
+mod error;
+pub mod records;
+#[cfg(feature = "suite")]
+pub mod suite;
+
+pub use error::{Key, StoreError, StoreResult};
+pub use records::*;
+
+use async_trait::async_trait;
+
+/// Everything the domain needs from a metadata store.
+pub trait MetaStore:
+    IdentityStore + SpaceStore + DentryStore + UploadStore + MaintenanceStore
+{
+}
+impl<T> MetaStore for T where
+    T: IdentityStore + SpaceStore + DentryStore + UploadStore + MaintenanceStore
+{
+}
+
+/// Orgs, apps, users, departments, access tokens.
+#[async_trait]
+pub trait IdentityStore: Send + Sync + 'static {
+    /// True when the store holds no organization yet (first start).
+    async fn is_empty(&self) -> StoreResult<bool>;
+
+    /// `Duplicate(Key::CorpId)` if the org exists.
+    async fn insert_org(&self, org: &OrgRecord) -> StoreResult<()>;
+    async fn get_org(&self, corp_id: &str) -> StoreResult<Option<OrgRecord>>;
+    /// Every org, by `corp_id`.
+    async fn list_orgs(&self) -> StoreResult<Vec<OrgRecord>>;
+    /// Deletes the org with its apps, users, departments and tokens; `InUse`
+    /// while it owns spaces. False if there was no such org.
+    async fn delete_org(&self, corp_id: &str) -> StoreResult<bool>;
+
+    /// `NotFound` for an unknown org; `Duplicate(Key::AppKey)` or
+    /// `Duplicate(Key::AppId)` for a taken key.
+    async fn insert_app(&self, app: &AppRecord) -> StoreResult<()>;
+    async fn get_app_by_key(&self, app_key: &str) -> StoreResult<Option<AppRecord>>;
+    /// The org's apps, by `app_id`.
+    async fn list_apps(&self, corp_id: &str) -> StoreResult<Vec<AppRecord>>;
+    /// Deletes the app and its tokens; `InUse` while it owns spaces.
+    async fn delete_app(&self, corp_id: &str, app_id: &str) -> StoreResult<bool>;
+
+    /// `NotFound` for an unknown org; `Duplicate(Key::UnionId)` or
+    /// `Duplicate(Key::UserId)` (unique per org) for a taken id.
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn get_user(&self, corp_id: &str, union_id: &str) -> StoreResult<Option<UserRecord>>;
+    /// The org's users, by `union_id`.
+    async fn list_users(&self, corp_id: &str) -> StoreResult<Vec<UserRecord>>;
+    async fn delete_user(&self, corp_id: &str, union_id: &str) -> StoreResult<bool>;
+
+    /// `NotFound` for an unknown org or parent department;
+    /// `Duplicate(Key::DeptId)` for a taken id.
+    async fn insert_dept(&self, dept: &DeptRecord) -> StoreResult<()>;
+    /// The org's departments, by `dept_id`.
+    async fn list_depts(&self, corp_id: &str) -> StoreResult<Vec<DeptRecord>>;
+    /// Deletes the department; `InUse` while it has child departments.
+    async fn delete_dept(&self, corp_id: &str, dept_id: &str) -> StoreResult<bool>;
+    /// `NotFound` for an unknown department or user of the org;
+    /// `Duplicate(Key::DeptMember)` if already a member.
+    async fn add_dept_member(
+        &self,
+        corp_id: &str,
+        dept_id: &str,
+        union_id: &str,
+    ) -> StoreResult<()>;
+    /// The department's members, by `union_id`.
+    async fn list_dept_members(&self, corp_id: &str, dept_id: &str)
+        -> StoreResult<Vec<UserRecord>>;
+    async fn remove_dept_member(
+        &self,
+        corp_id: &str,
+        dept_id: &str,
+        union_id: &str,
+    ) -> StoreResult<bool>;
+
+    /// GetAccessToken's rule, in one transaction: if `fresh.app_id` holds a
+    /// token that is live at `now_ms`, that token's life is extended to
+    /// `fresh.expires_at` and it is returned; otherwise `fresh` replaces
+    /// whatever expired token the app held and is returned. An app holds at
+    /// most one such token (a unique key), so concurrent calls — on any node —
+    /// agree on one token. `replace_live` issues `fresh` even over a live
+    /// token (the server's token secret changed, so the live one cannot be
+    /// derived again). `NotFound` for an unknown app.
+    async fn issue_token(
+        &self,
+        fresh: &TokenRecord,
+        now_ms: i64,
+        replace_live: bool,
+    ) -> StoreResult<TokenRecord>;
+    /// One lookup for every API call: the app of the live token with this hash
+    /// and, when `union_id` names a user of that app's org, the user.
+    async fn find_caller(
+        &self,
+        token_hash: &str,
+        union_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Caller>>;
+    /// Removes tokens that expired before `now_ms`; returns how many.
+    async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64>;
+}
+
+/// Spaces and the byte counters above them.
+#[async_trait]
+pub trait SpaceStore: Send + Sync + 'static {
+    /// Inserts the space unless one with the same (corp, app, scene, sceneId)
+    /// exists; returns the space stored under that key and whether it is new.
+    /// `NotFound` for an unknown org or app.
+    async fn insert_space_once(&self, space: &SpaceRecord) -> StoreResult<(SpaceRecord, bool)>;
+    async fn get_space(&self, space_id: &str) -> StoreResult<Option<SpaceRecord>>;
+    /// Bytes charged to the org (all its spaces).
+    async fn org_used_bytes(&self, corp_id: &str) -> StoreResult<i64>;
+    /// Bytes used by all spaces of the app.
+    async fn app_used_bytes(&self, app_id: &str) -> StoreResult<i64>;
+}
+
+/// Files, folders and versions of a space's tree.
+#[async_trait]
+pub trait DentryStore: Send + Sync + 'static {
+    /// The dentry (with its app properties), whatever its status.
+    async fn get_dentry(
+        &self,
+        space_id: &str,
+        dentry_id: &str,
+    ) -> StoreResult<Option<DentryRecord>>;
+    /// The dentries among `dentry_ids` that exist in the space, in any order.
+    async fn get_dentries(
+        &self,
+        space_id: &str,
+        dentry_ids: &[String],
+    ) -> StoreResult<Vec<DentryRecord>>;
+    /// Names of the live folders from the root down to `folder_id` (empty for
+    /// the root); `None` if it is not a live folder of the space.
+    async fn folder_names(
+        &self,
+        space_id: &str,
+        folder_id: &str,
+    ) -> StoreResult<Option<Vec<String>>>;
+    /// Up to `limit` live children of `parent_id` strictly after `after`,
+    /// ordered by `key` (ascending or `descending`), ties by `dentry_id` in
+    /// the same direction; names compare bytewise.
+    async fn list_children(
+        &self,
+        space_id: &str,
+        parent_id: &str,
+        key: SortKey,
+        descending: bool,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<DentryRecord>>;
+    /// Up to `limit` live dentries of the whole space strictly after `after`,
+    /// by modified time, ties by `dentry_id`.
+    async fn list_space(
+        &self,
+        space_id: &str,
+        descending: bool,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<DentryRecord>>;
+    async fn get_version(
+        &self,
+        dentry_id: &str,
+        version: i64,
+    ) -> StoreResult<Option<VersionRecord>>;
+    /// Creates a dentry under the conflict rule; for files also consumes the
+    /// upload and charges `dentry.size` to the space and org counters,
+    /// failing with `QuotaExceeded` (and changing nothing) when a cap would be
+    /// passed. `ParentNotFound` unless the parent is a live folder of the
+    /// space (or the root); `NameTaken` under `Fail` (or a folder in the way
+    /// of `Overwrite`); AUTO_RENAME finds its free name in O(log n) of the
+    /// folder's size, not by scanning the siblings.
+    async fn put_dentry(&self, put: &PutDentry) -> StoreResult<PutOutcome>;
+}
+
+/// Upload sessions: the bytes PUT so far and the quota they hold.
+#[async_trait]
+pub trait UploadStore: Send + Sync + 'static {
+    /// Opens an upload unless its space or app already has as many open
+    /// uploads as `limits` allow (`TooManyUploads`).
+    async fn insert_upload(
+        &self,
+        upload: &UploadRecord,
+        limits: &OpenUploadLimits,
+    ) -> StoreResult<()>;
+    /// The upload and the parts received so far.
+    async fn get_upload(
+        &self,
+        upload_key: &str,
+    ) -> StoreResult<Option<(UploadRecord, Vec<UploadPartRecord>)>>;
+    /// Reserves bytes for a PUT of part `part_number` (about to start, or
+    /// growing), against the upload's announced size (`UploadTooLarge`; the
+    /// part's earlier recorded bytes do not count, they are being replaced),
+    /// the space quota and the org capacity (`QuotaExceeded`, counting
+    /// committed and reserved bytes); returns the bytes reserved:
+    /// `Reserve::Exactly(n)` reserves n or fails, `Reserve::AtMost(n)` as
+    /// much of n as there is room for (at least one byte, else it fails).
+    /// `UploadNotFound` if the upload is gone or expired at `now_ms`.
+    async fn reserve_upload_bytes(
+        &self,
+        upload_key: &str,
+        part_number: i64,
+        bytes: Reserve,
+        now_ms: i64,
+    ) -> StoreResult<i64>;
+    /// Sets every upload's reservation to the bytes of its recorded parts
+    /// (dropping what PUTs in flight held) and the space and org counters to
+    /// their sums: for a server starting on the store, when no PUT can be in
+    /// flight. Returns how many counters changed.
+    async fn reset_reservations(&self) -> StoreResult<u64>;
+    /// Gives back a reservation whose PUT failed (nothing if the upload is
+    /// gone: its removal released everything it held).
+    async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()>;
+    /// Records (or replaces) a received part written under `reserved` bytes
+    /// of reservation: the reservation becomes the part's size and an
+    /// earlier recording of the part is released.
+    async fn record_upload_part(
+        &self,
+        upload_key: &str,
+        part: &UploadPartRecord,
+        reserved: i64,
+    ) -> StoreResult<PartRecorded>;
+    /// Deletes up to `limit` uploads that expired before `before_ms`,
+    /// releasing their reservations, and returns them with their recorded
+    /// objects (the caller removes the bytes).
+    async fn take_expired_uploads(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ExpiredUpload>>;
+}
+
+/// Nodes, consistency checks, repair and shutdown.
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync + 'static {
+    /// Registers a starting server node and returns its number (unique per store).
+    async fn register_node(&self, now_ms: i64) -> StoreResult<i64>;
+    /// What fsck checks: content references, open uploads, counters and the
+    /// sums they summarise, the trees, duplicate live names — read from one
+    /// snapshot.
+    async fn consistency_scan(&self) -> StoreResult<ConsistencyScan>;
+    /// Sets every space and org byte counter (used and reserved) to the sum
+    /// it summarises; returns how many counters changed.
+    async fn repair_usage(&self) -> StoreResult<u64>;
+    /// Finishes the writes already accepted, then closes the store; later
+    /// calls fail with `Backend`.
+    async fn close(&self);
+}
