@@ -19,8 +19,9 @@ def test_get_access_token_returns_a_token_valid_7200_seconds(server, tenant, cli
     body = get_token(server, tenant.app_key, tenant.app_secret)
     assert body.expire_in == 7200
     assert len(body.access_token) >= 32
-    # The new token works, and so does the earlier one.
-    for token in (body.access_token, tenant.token):
+    # The token fetched while the first is valid is the same, and works.
+    assert body.access_token == tenant.token
+    for token in (body.access_token,):
         reply = client.get_current_app_with_options(
             m.GetCurrentAppRequest(union_id=tenant.union_id),
             tenant.headers(m.GetCurrentAppHeaders, token), runtime())
@@ -43,12 +44,26 @@ def current_app(client, tenant, token=None, union_id=None):
         tenant.headers(m.GetCurrentAppHeaders, token), runtime()).body.app
 
 
-def test_each_call_issues_a_new_32_character_token(server, tenant, client):
-    tokens = [get_token(server, tenant.app_key, tenant.app_secret).access_token for _ in range(3)]
-    assert len(set(tokens + [tenant.token])) == 4
-    assert all(len(t) == 32 and t.isalnum() for t in tokens), tokens
-    for token in tokens + [tenant.token]:
-        assert current_app(client, tenant, token).app_id == tenant.app_id
+def test_fetching_again_while_valid_returns_the_same_token_and_extends_it(server, tenant, client):
+    before = token_expiry(server.data_dir, tenant.token)
+    time.sleep(0.05)
+    tokens = [get_token(server, tenant.app_key, tenant.app_secret) for _ in range(3)]
+    assert {t.access_token for t in tokens} == {tenant.token}
+    assert all(t.expire_in == 7200 for t in tokens)
+    assert len(tenant.token) == 32 and tenant.token.isalnum(), tenant.token
+    assert token_expiry(server.data_dir, tenant.token) > before, "its life was extended"
+    assert current_app(client, tenant).app_id == tenant.app_id
+
+
+def token_expiry(data_dir, token):
+    db = sqlite3.connect(Path(data_dir) / "meta.sqlite", timeout=10)
+    try:
+        row = db.execute("SELECT expires_at FROM access_tokens WHERE token_hash = ?",
+                         (hashlib.sha256(token.encode()).hexdigest(),)).fetchone()
+    finally:
+        db.close()
+    assert row, "the token is not where the test expects it (schema changed?)"
+    return row[0]
 
 
 def set_token_expiry(data_dir, token, expires_at_ms):
@@ -79,8 +94,10 @@ def test_expired_tokens_are_refused(tmp_path):
         expect_http_error(400, "InvalidAuthentication", http_json(
             "POST", f"{server.base_url}/v1.0/storage/currentApps/query?unionId={tenant.union_id}", None,
             {"x-acs-dingtalk-access-token": stale}))
-        # A token used (and so cached) while valid stops at its expiry, cache or not.
+        # After expiry, fetching gives a new token.
         short = get_token(server, tenant.app_key, tenant.app_secret).access_token
+        assert short != stale
+        # A token used (and so cached) while valid stops at its expiry, cache or not.
         expires_at = int(time.time() * 1000) + 2000
         set_token_expiry(server.data_dir, short, expires_at)
         assert current_app(client, tenant, short).app_id == tenant.app_id
@@ -88,8 +105,9 @@ def test_expired_tokens_are_refused(tmp_path):
         time.sleep(max(0.0, expires_at / 1000 - time.time()) + 0.2)
         expect_error(400, "InvalidAuthentication", current_app, client, tenant, short)
         expect_error(400, "InvalidAuthentication", add_space, client, tenant, token=short)
-        # Other tokens of the app are untouched.
-        assert current_app(client, tenant).app_id == tenant.app_id
+        fresh = get_token(server, tenant.app_key, tenant.app_secret).access_token
+        assert fresh not in (stale, short)
+        assert current_app(client, tenant, fresh).app_id == tenant.app_id
     finally:
         server.stop()
 
