@@ -1,10 +1,16 @@
 //! The HTTP ceiling for orgdrive's metadata reads: a bare axum server that
 //! answers `GET /space` with a fixed JSON body of about the size of a real
-//! GetSpace answer, with TCP_NODELAY on accepted sockets — no auth, no
-//! database, no middleware.
+//! GetSpace answer, and `GET /canned` with whatever body was last `PUT
+//! /canned` (the harness puts a real ListDentries page there, so the ceiling
+//! answers the same bytes), with TCP_NODELAY on accepted sockets — no auth,
+//! no database, no middleware.
 //!
 //!   baseline-axum [ADDR]      (default 127.0.0.1:8090; prints `ready` once listening)
 
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -16,8 +22,20 @@ const SPACE: &str = r#"{"space":{"id":"7412938470919225344","corpId":"ding3f2c9a
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8090".into());
+    let canned: Arc<RwLock<Bytes>> = Arc::default();
     let app = Router::new()
-        .route("/space", get(|| async { ([(CONTENT_TYPE, "application/json")], SPACE) }));
+        .route("/space", get(|| async { ([(CONTENT_TYPE, "application/json")], SPACE) }))
+        .route(
+            "/canned",
+            get(|State(body): State<Arc<RwLock<Bytes>>>| async move {
+                let body = body.read().unwrap().clone();
+                ([(CONTENT_TYPE, "application/json")], body)
+            })
+            .put(|State(slot): State<Arc<RwLock<Bytes>>>, body: Bytes| async move {
+                *slot.write().unwrap() = body;
+            }),
+        )
+        .with_state(canned);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("ready on http://{}", listener.local_addr()?);
     let listener = listener.tap_io(|tcp| {
