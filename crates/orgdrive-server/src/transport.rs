@@ -83,6 +83,13 @@ impl Default for Limits {
 /// wrapped so that reading it fails with [`DeadlinePassed`] past the
 /// deadline, which the body extractor answers with 503 `operationTimeout`.
 /// Blob routes stream their bodies and are governed by [`MinRate`] instead.
+///
+/// A request answered without reading its whole body (a bad token, a
+/// missing scope, an operation that ignores its body) has the rest drained
+/// behind the answer — up to [`crate::MAX_JSON_BODY_BYTES`], for at most
+/// [`UNREAD_BODY_LINGER`] — so that the connection stays usable: left unread, the body
+/// would make the server close a connection the client keeps as keep-alive,
+/// and the client's next request would meet a closed connection.
 pub async fn request_deadline(
     State(state): State<ServerState>,
     request: Request,
@@ -93,8 +100,45 @@ pub async fn request_deadline(
     }
     let deadline = Box::pin(tokio::time::sleep(state.limits.request_timeout));
     let (parts, body) = request.into_parts();
-    let body = Deadline { inner: body.into_data_stream(), deadline };
-    next.run(Request::from_parts(parts, axum::body::Body::from_stream(body))).await
+    let unread = Arc::new(Mutex::new(Some(Deadline { inner: body.into_data_stream(), deadline })));
+    let body = axum::body::Body::from_stream(SharedBody(unread.clone()));
+    let response = next.run(Request::from_parts(parts, body)).await;
+    let left = unread.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(mut left) = left {
+        // The answer goes out now; the connection reads on behind it.
+        tokio::spawn(tokio::time::timeout(UNREAD_BODY_LINGER, async move {
+            let mut drained = 0;
+            while let Some(Ok(chunk)) = futures::StreamExt::next(&mut left).await {
+                drained += chunk.len();
+                if drained > crate::MAX_JSON_BODY_BYTES {
+                    break;
+                }
+            }
+        }));
+    }
+    response
+}
+
+/// How long the rest of an answered request's body is waited for (a client
+/// sends it right behind its headers; one that does not loses the connection).
+const UNREAD_BODY_LINGER: Duration = Duration::from_secs(1);
+
+/// The request body as the handler sees it; what the handler leaves unread
+/// stays in the slot for [`request_deadline`] to drain.
+struct SharedBody<S>(Arc<Mutex<Option<S>>>);
+
+impl<S: Stream + Unpin> Stream for SharedBody<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(inner) = slot.as_mut() else { return Poll::Ready(None) };
+        let next = Pin::new(inner).poll_next(cx);
+        if let Poll::Ready(None) = next {
+            *slot = None;
+        }
+        next
+    }
 }
 
 /// A request body past its deadline.

@@ -113,3 +113,61 @@ async fn a_body_that_stalls_is_abandoned_and_stores_nothing() {
     assert_eq!(first, again);
     s.stop().await;
 }
+
+/// Reads one response (head and `content-length` body) off a keep-alive connection.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_string)
+                })
+                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+            if received.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(0)) => return format!("closed after {text:?}"),
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => return format!("{e} after {text:?}"),
+            Err(_) => panic!("no complete response within 5 s: {text:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_answered_before_its_body_arrived_leaves_the_connection_usable() {
+    // Clients (the Python SDK among them) send the headers and the body in
+    // separate writes. A request answered on its headers alone (a bad token;
+    // or an operation that ignores its body) used to leave its body unread,
+    // so the server closed the connection after the answer, while the client
+    // pooled it as keep-alive: its next request met a closed connection
+    // ("Remote end closed connection without response").
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let body = format!("{{\"option\":{{\"name\":\"{}\"}}}}", "x".repeat(2000));
+    let mut stream = connect(&s).await;
+    for round in 0..2 {
+        let head = format!(
+            "POST /v1.0/storage/spaces?unionId=u HTTP/1.1\r\nHost: x\r\n\
+             x-acs-dingtalk-access-token: not-a-token\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stream
+            .write_all(body.as_bytes())
+            .await
+            .expect("the connection was closed under the client");
+        let received = read_response(&mut stream).await;
+        assert!(received.starts_with("HTTP/1.1 400"), "round {round}: {received}");
+        assert!(received.contains("InvalidAuthentication"), "round {round}: {received}");
+    }
+    s.stop().await;
+}
