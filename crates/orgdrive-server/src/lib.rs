@@ -4,19 +4,19 @@
 //! domain ([`orgdrive_core::Drive`]) and holds no business rules.
 //!
 //! Modules: `api` (one module per API group, each with its routes), `wire`
-//! (one type per wire object), `extract` (request extractors: JSON bodies,
+//! (one type per wire object, and what the document shows of queries, shared
+//! errors and string values), `extract` (request extractors: JSON bodies,
 //! the calling operator, the admin token), `error` (the one mapping from
 //! domain errors to DingTalk errors, and request ids), `openapi` (the OpenAPI
 //! 3.1 document generated from the wire types and handlers, `GET /openapi.json`),
 //! `transport` (the accept loop, connection caps, timeouts, minimum transfer
-//! rates), `vocab` (the values of string fields, for the document).
+//! rates).
 
 mod api;
 mod error;
 mod extract;
 pub mod openapi;
 mod transport;
-mod vocab;
 pub mod wire;
 
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 //! written: request and response bodies come from the wire types (`wire`,
 //! which derive `utoipa::ToSchema` next to their serde attributes), operations
 //! from the `#[utoipa::path]` annotations on the handlers in `api/` (oauth2,
-//! spaces, orgs, dentries, transfer), their shared query parameters and error
-//! responses from `api/docs.rs`, the string vocabularies from `vocab.rs`. This
+//! spaces, orgs, dentries, transfer), their shared query parameters, error
+//! responses and string vocabularies from `wire` as well. This
 //! module owns the assembly: the list of operations and the access-token
 //! security scheme. The admin API
 //! (`/admin/v1`) and the signed `/blob` routes are deliberately left out: the

@@ -6,11 +6,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use orgdrive_core::{ListAll, ListChildren, NewFolder, Page, PropertyFilter};
 
-use crate::api::docs::{ListDentriesQuery, StorageErrors, UnionIdQuery};
 use crate::extract::{scope, Caller, QueryParams, WireJson, WirePath as Path};
 use crate::wire::{
     property_inputs, AddFolderRequest, Dentry, DentryPage, DentryResponse, DentryResultItem,
-    GetDentriesRequest, GetDentriesResponse, GetDentryRequest, ListAllDentriesRequest, ReadOption,
+    GetDentriesRequest, GetDentriesResponse, GetDentryRequest, ListAllDentriesRequest,
+    ListDentriesQuery, ReadOption, StorageErrors, UnionIdQuery,
 };
 use crate::{ApiError, ServerState};
 

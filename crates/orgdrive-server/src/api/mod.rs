@@ -3,13 +3,11 @@
 //! (AddFolder, GetDentry, GetDentries, ListDentries, ListAllDentries),
 //! `transfer` (upload and download info, CommitFile), `blob` (the signed
 //! PUT/GET routes that carry file bytes), `admin` (the provisioning API under
-//! `/admin/v1`); `docs` holds the query parameters and error responses the
-//! OpenAPI document shows for them.
+//! `/admin/v1`).
 
 pub mod admin;
 pub mod blob;
 pub mod dentries;
-pub mod docs;
 pub mod oauth2;
 pub mod orgs;
 pub mod spaces;

@@ -5,9 +5,8 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use crate::api::docs::{StorageErrors, UnionIdQuery};
 use crate::extract::{scope, Caller, WirePath as Path};
-use crate::wire::{GetCurrentAppResponse, GetOrgResponse};
+use crate::wire::{GetCurrentAppResponse, GetOrgResponse, StorageErrors, UnionIdQuery};
 use crate::{ApiError, ServerState};
 
 pub fn routes() -> Router<ServerState> {

@@ -6,9 +6,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use orgdrive_core::NewSpace;
 
-use crate::api::docs::{StorageErrors, UnionIdQuery};
 use crate::extract::{scope, Caller, WireJson, WirePath as Path};
-use crate::wire::{AddSpaceRequest, SpaceResponse};
+use crate::wire::{AddSpaceRequest, SpaceResponse, StorageErrors, UnionIdQuery};
 use crate::{ApiError, ServerState};
 
 pub fn routes() -> Router<ServerState> {

@@ -7,14 +7,13 @@ use axum::routing::post;
 use axum::{Json, Router};
 use orgdrive_core::{CommitRequest, UploadRequest};
 
-use crate::api::docs::{StorageErrors, UnionIdQuery, UploadLimitErrors};
 use crate::extract::{scope, BaseUrl, Caller, WireJson, WirePath as Path};
 use crate::wire::{
     property_inputs, CommitFileRequest, DentryResponse, GetFileDownloadInfoRequest,
     GetFileDownloadInfoResponse, GetFileUploadInfoRequest, GetFileUploadInfoResponse,
     GetMultipartFileUploadInfosRequest, GetMultipartFileUploadInfosResponse,
     InitMultipartFileUploadRequest, InitMultipartFileUploadResponse, MultipartHeaderSignatureInfo,
-    UploadOption,
+    StorageErrors, UnionIdQuery, UploadLimitErrors, UploadOption,
 };
 use crate::{ApiError, ServerState};
 
