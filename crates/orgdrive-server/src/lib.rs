@@ -15,7 +15,7 @@
 mod api;
 mod error;
 mod extract;
-pub mod openapi;
+mod openapi;
 mod transport;
 pub mod wire;
 
@@ -84,14 +84,7 @@ impl ServerState {
 /// The HTTP application: the storage API, the blob routes and, unless it
 /// has its own listener, the admin API.
 pub fn router(state: ServerState) -> Router {
-    let mut api = Router::new()
-        .merge(api::oauth2::routes())
-        .merge(api::spaces::routes())
-        .merge(api::orgs::routes())
-        .merge(api::dentries::routes())
-        .merge(api::transfer::routes())
-        .merge(api::blob::routes())
-        .merge(openapi::routes());
+    let mut api = openapi::serve_document(api::documented()).merge(api::blob::routes());
     if state.admin_on_api_listener {
         api = api.nest("/admin/v1", api::admin::routes(state.clone()));
     }
