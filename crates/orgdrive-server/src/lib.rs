@@ -16,70 +16,22 @@ mod api;
 mod error;
 mod extract;
 mod openapi;
+mod state;
 mod transport;
 pub mod wire;
 
-use std::sync::Arc;
-
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use orgdrive_core::Drive;
-use sha2::{Digest, Sha256};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use api::blob::{parse_range, RangeSpec};
 pub use error::ApiError;
 pub use extract::parse_json;
+pub use state::ServerState;
 pub use transport::{serve, Limits};
 
-/// Largest JSON request body accepted by API routes.
-pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct ServerState {
-    pub drive: Drive,
-    admin_token_sha256: Arc<[u8; 32]>,
-    /// Base of signed blob URLs (`http://host:port`); `None` = from the request's Host.
-    public_url: Option<String>,
-    /// Request deadlines and transfer rates (the connection-level ones are
-    /// applied by [`serve`]).
-    limits: Limits,
-    /// Whether [`router`] serves the admin API too (else only [`admin_router`] does).
-    admin_on_api_listener: bool,
-}
-
-impl ServerState {
-    pub fn new(drive: Drive, admin_token: &str) -> ServerState {
-        ServerState {
-            drive,
-            admin_token_sha256: Arc::new(Sha256::digest(admin_token).into()),
-            public_url: None,
-            limits: Limits::default(),
-            admin_on_api_listener: true,
-        }
-    }
-
-    /// Request deadlines and transfer rates to enforce.
-    pub fn with_limits(mut self, limits: Limits) -> ServerState {
-        self.limits = limits;
-        self
-    }
-
-    /// Leaves the admin API off the API listener (it is served by
-    /// [`admin_router`] on its own address).
-    pub fn with_separate_admin_listener(mut self) -> ServerState {
-        self.admin_on_api_listener = false;
-        self
-    }
-
-    /// Makes signed blob URLs start with `url` (e.g. `https://drive.example.com`).
-    pub fn with_public_url(mut self, url: Option<String>) -> ServerState {
-        self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
-        self
-    }
-}
+use transport::MAX_JSON_BODY_BYTES;
 
 /// The HTTP application: the storage API, the blob routes and, unless it
 /// has its own listener, the admin API.
@@ -100,7 +52,10 @@ fn with_common_layers(routes: Router<ServerState>, state: ServerState) -> Router
     routes
         .fallback(api::unknown_route)
         .method_not_allowed_fallback(api::wrong_method)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), transport::request_deadline))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.request_timeout,
+            transport::request_deadline,
+        ))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(axum::middleware::from_fn(error::with_request_id))

@@ -40,7 +40,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::ServerState;
+/// Largest JSON request body accepted by API routes (blob routes stream
+/// theirs, unbounded here).
+pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
 
 /// Limits that keep slow, idle or numerous clients from pinning the server.
 #[derive(Debug, Clone, Copy)]
@@ -78,20 +80,20 @@ impl Default for Limits {
 }
 
 /// Middleware: a JSON API request's body must have arrived in full within
-/// `request_timeout` of the request's start. The body is not read here (the
+/// `request_timeout` (its state) of the request's start. The body is not read here (the
 /// handler's extractors still check the caller before they read it): it is
 /// wrapped so that reading it fails with [`DeadlinePassed`] past the
 /// deadline, which the body extractor answers with 503 `operationTimeout`.
 /// Blob routes stream their bodies and are governed by [`MinRate`] instead.
 pub async fn request_deadline(
-    State(state): State<ServerState>,
+    State(request_timeout): State<Duration>,
     request: Request,
     next: Next,
 ) -> Response {
     if request.uri().path().starts_with("/blob/") {
         return next.run(request).await;
     }
-    let deadline = Box::pin(tokio::time::sleep(state.limits.request_timeout));
+    let deadline = Box::pin(tokio::time::sleep(request_timeout));
     let (parts, body) = request.into_parts();
     let body = Deadline { inner: body.into_data_stream(), deadline };
     next.run(Request::from_parts(parts, axum::body::Body::from_stream(body))).await

@@ -6,13 +6,14 @@ use axum::Json;
 use orgdrive_core::{ListAll, ListChildren, NewFolder, Page, PropertyFilter};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::error::ApiError;
 use crate::extract::{scope, Caller, QueryParams, WireJson, WirePath as Path};
+use crate::state::ServerState;
 use crate::wire::{
     property_inputs, AddFolderRequest, Dentry, DentryPage, DentryResponse, DentryResultItem,
     GetDentriesRequest, GetDentriesResponse, GetDentryRequest, ListAllDentriesRequest,
     ListDentriesQuery, ReadOption, StorageErrors, UnionIdQuery,
 };
-use crate::{ApiError, ServerState};
 
 /// AddFolder, GetDentry, GetDentries, ListDentries and ListAllDentries, each
 /// at the path and method its description names.

@@ -25,7 +25,8 @@ pub mod transfer;
 use axum::http::{Method, StatusCode, Uri};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{ApiError, ServerState};
+use crate::error::ApiError;
+use crate::state::ServerState;
 
 /// The storage API (and GetAccessToken): every documented operation.
 pub fn documented() -> OpenApiRouter<ServerState> {

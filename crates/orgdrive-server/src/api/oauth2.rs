@@ -3,9 +3,10 @@
 use axum::{extract::State, Json};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::error::ApiError;
 use crate::extract::WireJson;
+use crate::state::ServerState;
 use crate::wire::{ErrorBody, GetAccessTokenRequest, GetAccessTokenResponse};
-use crate::{ApiError, ServerState};
 
 /// GetAccessToken, at the path and method its description names.
 pub fn routes() -> OpenApiRouter<ServerState> {

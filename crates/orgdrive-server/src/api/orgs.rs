@@ -5,9 +5,10 @@ use axum::extract::State;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::error::ApiError;
 use crate::extract::{scope, Caller, WirePath as Path};
+use crate::state::ServerState;
 use crate::wire::{GetCurrentAppResponse, GetOrgResponse, StorageErrors, UnionIdQuery};
-use crate::{ApiError, ServerState};
 
 /// GetOrg and GetCurrentApp, each at the path and method its description names.
 pub fn routes() -> OpenApiRouter<ServerState> {

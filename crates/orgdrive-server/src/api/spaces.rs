@@ -6,9 +6,10 @@ use axum::Json;
 use orgdrive_core::NewSpace;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::error::ApiError;
 use crate::extract::{scope, Caller, WireJson, WirePath as Path};
+use crate::state::ServerState;
 use crate::wire::{AddSpaceRequest, SpaceResponse, StorageErrors, UnionIdQuery};
-use crate::{ApiError, ServerState};
 
 /// AddSpace and GetSpace, each at the path and method its description names.
 pub fn routes() -> OpenApiRouter<ServerState> {

@@ -7,7 +7,9 @@ use axum::Json;
 use orgdrive_core::{CommitRequest, UploadRequest};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::error::ApiError;
 use crate::extract::{scope, BaseUrl, Caller, WireJson, WirePath as Path};
+use crate::state::ServerState;
 use crate::wire::{
     property_inputs, CommitFileRequest, DentryResponse, GetFileDownloadInfoRequest,
     GetFileDownloadInfoResponse, GetFileUploadInfoRequest, GetFileUploadInfoResponse,
@@ -15,7 +17,6 @@ use crate::wire::{
     InitMultipartFileUploadRequest, InitMultipartFileUploadResponse, MultipartHeaderSignatureInfo,
     StorageErrors, UnionIdQuery, UploadLimitErrors, UploadOption,
 };
-use crate::{ApiError, ServerState};
 
 const PROTOCOL: &str = "HEADER_SIGNATURE";
 const STORAGE_DRIVER: &str = "DINGTALK";
