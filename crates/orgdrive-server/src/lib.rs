@@ -3,14 +3,18 @@
 //! error bodies) and the admin API. It translates between the wire and the
 //! domain ([`orgdrive_core::Drive`]) and holds no business rules.
 //!
-//! Modules: `api` (one module per API group, each with its routes), `wire`
-//! (one type per wire object, and what the document shows of queries, shared
-//! errors and string values), `extract` (request extractors: JSON bodies,
-//! the calling operator, the admin token), `error` (the one mapping from
-//! domain errors to DingTalk errors, and request ids), `openapi` (the OpenAPI
-//! 3.1 document generated from the wire types and handlers, `GET /openapi.json`),
-//! `transport` (the accept loop, connection caps, timeouts, minimum transfer
-//! rates).
+//! This root only assembles: [`router`] and [`admin_router`] put the routes
+//! together under the common layers, and the crate's public names are
+//! re-exported here. Modules, each using only ones listed after it: `api` (one
+//! module per API group, each with its routes; the documented ones registered
+//! with their OpenAPI descriptions), `openapi` (the OpenAPI 3.1 document
+//! derived from those routes, `GET /openapi.json`), `extract` (request
+//! extractors: JSON bodies, the calling operator, the admin token), `state`
+//! (what every handler can reach), `error` (the one mapping from domain errors
+//! to DingTalk errors, and request ids), `wire` (one type per wire object, and
+//! what the document shows of queries, shared errors and string values; it
+//! depends on nothing else of the crate), `transport` (the accept loop,
+//! connection caps, timeouts, body cap, minimum transfer rates).
 
 mod api;
 mod error;
