@@ -129,7 +129,7 @@ impl From<BytesRejection> for ApiError {
         }
         let status = rejection.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            format!("request body exceeds {} bytes", crate::MAX_JSON_BODY_BYTES)
+            format!("request body exceeds {} bytes", crate::transport::MAX_JSON_BODY_BYTES)
         } else {
             rejection.body_text()
         };

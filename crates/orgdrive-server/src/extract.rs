@@ -12,7 +12,8 @@ use orgdrive_core::{Operator, Scope};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::{ApiError, ServerState};
+use crate::error::ApiError;
+use crate::state::ServerState;
 
 /// Header carrying the DingTalk access token.
 pub const ACCESS_TOKEN_HEADER: &str = "x-acs-dingtalk-access-token";

@@ -1,36 +1,33 @@
 //! The OpenAPI 3.1 document of the API orgdrive implements, served at
 //! `GET /openapi.json` (no authentication). The document is generated, not
-//! written: request and response bodies come from the wire types (`wire`,
-//! which derive `utoipa::ToSchema` next to their serde attributes), operations
-//! from the `#[utoipa::path]` annotations on the handlers in `api/` (oauth2,
-//! spaces, orgs, dentries, transfer), their shared query parameters and error
-//! responses from `api/docs.rs`, the string vocabularies from `vocab.rs`. This
-//! module owns the assembly: the list of operations and the access-token
-//! security scheme. The admin API
-//! (`/admin/v1`) and the signed `/blob` routes are deliberately left out: the
-//! former is orgdrive's own provisioning plane, the latter are URLs handed out
-//! by the API, not operations of it.
+//! written: its operations are those of the routes it is given (an
+//! `OpenApiRouter`, to which each handler of `api/` is added with its
+//! `#[utoipa::path]` description), its schemas come from the wire types
+//! (`wire`, which derive `utoipa::ToSchema` next to their serde attributes).
+//! This module owns what is not an operation's: the document's info and
+//! tags, the access-token security scheme, the shape of optional bodies, and
+//! the route that serves it. It names no handler: the admin API (`/admin/v1`)
+//! and the signed `/blob` routes are left out because they are never added
+//! to the routes it is given (the former is orgdrive's own provisioning
+//! plane, the latter are URLs handed out by the API, not operations of it).
 
-use std::sync::LazyLock;
-
+use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::extract::ACCESS_TOKEN_HEADER;
 use crate::wire::ErrorBody;
-use crate::ServerState;
 
 /// Name of the security scheme of the access-token header.
 pub const ACCESS_TOKEN_SCHEME: &str = "accessToken";
 
-/// The document: every implemented operation of DingTalk Storage v1.0 plus
-/// GetAccessToken.
+/// What the document holds besides the operations of its routes.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -41,25 +38,8 @@ pub const ACCESS_TOKEN_SCHEME: &str = "accessToken";
                        and the `unionId` query parameter.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    paths(
-        crate::api::oauth2::get_access_token,
-        crate::api::spaces::add_space,
-        crate::api::spaces::get_space,
-        crate::api::orgs::get_org,
-        crate::api::orgs::get_current_app,
-        crate::api::dentries::add_folder,
-        crate::api::dentries::list_dentries,
-        crate::api::dentries::list_all_dentries,
-        crate::api::dentries::get_dentry,
-        crate::api::dentries::get_dentries,
-        crate::api::transfer::get_upload_info,
-        crate::api::transfer::commit_file,
-        crate::api::transfer::init_multipart,
-        crate::api::transfer::multipart_infos,
-        crate::api::transfer::download_info,
-    ),
     components(schemas(ErrorBody)),
-    modifiers(&AccessTokenScheme, &OptionalBodies),
+    modifiers(&AccessTokenScheme),
     tags(
         (name = "oauth2", description = "Access tokens for app credentials"),
         (name = "spaces", description = "Spaces"),
@@ -89,7 +69,7 @@ impl Modify for AccessTokenScheme {
 /// Optional request bodies (`request_body = Option<T>`): an absent or empty
 /// body reads as `{}`, but a `null` body is refused like any other
 /// non-object, so the nullable wrapper utoipa puts around `T` is dropped
-/// (the body stays optional).
+/// (the body stays optional). Applied once the operations are in.
 struct OptionalBodies;
 
 impl Modify for OptionalBodies {
@@ -116,18 +96,21 @@ fn is_null(schema: &RefOr<Schema>) -> bool {
     matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
 }
 
-/// The document as JSON, rendered once.
-pub fn document() -> &'static str {
-    static JSON: LazyLock<String> = LazyLock::new(|| {
-        ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes")
-    });
-    &JSON
-}
-
-/// `GET /openapi.json`.
-pub fn routes() -> Router<ServerState> {
-    Router::new().route(
+/// `routes` as a plain router, with `GET /openapi.json` serving their
+/// document (rendered once, here).
+pub fn serve_document<S>(routes: OpenApiRouter<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let (routes, mut document) =
+        OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes).split_for_parts();
+    OptionalBodies.modify(&mut document);
+    let json = Bytes::from(document.to_pretty_json().expect("the OpenAPI document serializes"));
+    routes.route(
         "/openapi.json",
-        get(|| async { ([(CONTENT_TYPE, "application/json")], document()).into_response() }),
+        get(move || {
+            let json = json.clone();
+            async move { ([(CONTENT_TYPE, "application/json")], json) }
+        }),
     )
 }

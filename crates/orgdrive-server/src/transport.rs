@@ -40,7 +40,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::ServerState;
+/// Largest JSON request body accepted by API routes (blob routes stream
+/// theirs, unbounded here).
+pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
 
 /// Limits that keep slow, idle or numerous clients from pinning the server.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +80,7 @@ impl Default for Limits {
 }
 
 /// Middleware: a JSON API request's body must have arrived in full within
-/// `request_timeout` of the request's start. The body is not read here (the
+/// `request_timeout` (its state) of the request's start. The body is not read here (the
 /// handler's extractors still check the caller before they read it): it is
 /// wrapped so that reading it fails with [`DeadlinePassed`] past the
 /// deadline, which the body extractor answers with 503 `operationTimeout`.
@@ -86,19 +88,19 @@ impl Default for Limits {
 ///
 /// A request answered without reading its whole body (a bad token, a
 /// missing scope, an operation that ignores its body) has the rest drained
-/// behind the answer — up to [`crate::MAX_JSON_BODY_BYTES`], for at most
+/// behind the answer — up to [`MAX_JSON_BODY_BYTES`], for at most
 /// [`UNREAD_BODY_LINGER`] — so that the connection stays usable: left unread, the body
 /// would make the server close a connection the client keeps as keep-alive,
 /// and the client's next request would meet a closed connection.
 pub async fn request_deadline(
-    State(state): State<ServerState>,
+    State(request_timeout): State<Duration>,
     request: Request,
     next: Next,
 ) -> Response {
     if request.uri().path().starts_with("/blob/") {
         return next.run(request).await;
     }
-    let deadline = Box::pin(tokio::time::sleep(state.limits.request_timeout));
+    let deadline = Box::pin(tokio::time::sleep(request_timeout));
     let (parts, body) = request.into_parts();
     let unread = Arc::new(Mutex::new(Some(Deadline { inner: body.into_data_stream(), deadline })));
     let body = axum::body::Body::from_stream(SharedBody(unread.clone()));
@@ -110,7 +112,7 @@ pub async fn request_deadline(
             let mut drained = 0;
             while let Some(Ok(chunk)) = futures::StreamExt::next(&mut left).await {
                 drained += chunk.len();
-                if drained > crate::MAX_JSON_BODY_BYTES {
+                if drained > MAX_JSON_BODY_BYTES {
                     break;
                 }
             }

@@ -7,12 +7,13 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use orgdrive_core::{NewApp, NewDept, NewOrg, NewUser};
 
+use crate::error::ApiError;
 use crate::extract::{AdminAuth, WireJson, WirePath as Path};
+use crate::state::ServerState;
 use crate::wire::{
     AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, CreateAppRequest,
     CreateDeptRequest, CreateOrgRequest, CreateUserRequest, List, Success,
 };
-use crate::{ApiError, ServerState};
 
 type Reply<T> = Result<Json<T>, ApiError>;
 

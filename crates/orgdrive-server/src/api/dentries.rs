@@ -2,25 +2,28 @@
 //! ListAllDentries.
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use orgdrive_core::{ListAll, ListChildren, NewFolder, Page, PropertyFilter};
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::api::docs::{ListDentriesQuery, StorageErrors, UnionIdQuery};
+use crate::error::ApiError;
 use crate::extract::{scope, Caller, QueryParams, WireJson, WirePath as Path};
+use crate::state::ServerState;
 use crate::wire::{
     property_inputs, AddFolderRequest, Dentry, DentryPage, DentryResponse, DentryResultItem,
-    GetDentriesRequest, GetDentriesResponse, GetDentryRequest, ListAllDentriesRequest, ReadOption,
+    GetDentriesRequest, GetDentriesResponse, GetDentryRequest, ListAllDentriesRequest,
+    ListDentriesQuery, ReadOption, StorageErrors, UnionIdQuery,
 };
-use crate::{ApiError, ServerState};
 
-pub fn routes() -> Router<ServerState> {
-    Router::new()
-        .route("/v1.0/storage/spaces/{space_id}/dentries/{parent_id}/folders", post(add_folder))
-        .route("/v1.0/storage/spaces/{space_id}/dentries", get(list_dentries))
-        .route("/v1.0/storage/spaces/{space_id}/dentries/listAll", post(list_all_dentries))
-        .route("/v1.0/storage/spaces/{space_id}/dentries/query", post(get_dentries))
-        .route("/v1.0/storage/spaces/{space_id}/dentries/{dentry_id}/query", post(get_dentry))
+/// AddFolder, GetDentry, GetDentries, ListDentries and ListAllDentries, each
+/// at the path and method its description names.
+pub fn routes() -> OpenApiRouter<ServerState> {
+    OpenApiRouter::default()
+        .routes(utoipa_axum::routes!(add_folder))
+        .routes(utoipa_axum::routes!(get_dentry))
+        .routes(utoipa_axum::routes!(get_dentries))
+        .routes(utoipa_axum::routes!(list_dentries))
+        .routes(utoipa_axum::routes!(list_all_dentries))
 }
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -58,7 +61,7 @@ fn page(page: Page) -> DentryPage {
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn add_folder(
+async fn add_folder(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileWrite>,
     Path((space_id, parent_id)): Path<(String, String)>,
@@ -93,7 +96,7 @@ pub(crate) async fn add_folder(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn get_dentry(
+async fn get_dentry(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileRead>,
     Path((space_id, dentry_id)): Path<(String, String)>,
@@ -117,7 +120,7 @@ pub(crate) async fn get_dentry(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn get_dentries(
+async fn get_dentries(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileRead>,
     Path(space_id): Path<String>,
@@ -160,7 +163,7 @@ pub(crate) async fn get_dentries(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn list_dentries(
+async fn list_dentries(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileRead>,
     Path(space_id): Path<String>,
@@ -191,7 +194,7 @@ pub(crate) async fn list_dentries(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn list_all_dentries(
+async fn list_all_dentries(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileRead>,
     Path(space_id): Path<String>,

@@ -1,14 +1,16 @@
 //! `POST /v1.0/oauth2/accessToken`: app credentials for an access token.
 
-use axum::routing::post;
-use axum::{extract::State, Json, Router};
+use axum::{extract::State, Json};
+use utoipa_axum::router::OpenApiRouter;
 
+use crate::error::ApiError;
 use crate::extract::WireJson;
+use crate::state::ServerState;
 use crate::wire::{ErrorBody, GetAccessTokenRequest, GetAccessTokenResponse};
-use crate::{ApiError, ServerState};
 
-pub fn routes() -> Router<ServerState> {
-    Router::new().route("/v1.0/oauth2/accessToken", post(get_access_token))
+/// GetAccessToken, at the path and method its description names.
+pub fn routes() -> OpenApiRouter<ServerState> {
+    OpenApiRouter::default().routes(utoipa_axum::routes!(get_access_token))
 }
 
 /// GetAccessToken: an access token (valid 7200 s) for an app's key and secret.
@@ -25,7 +27,7 @@ pub fn routes() -> Router<ServerState> {
             body = ErrorBody),
     ),
 )]
-pub(crate) async fn get_access_token(
+async fn get_access_token(
     State(state): State<ServerState>,
     WireJson(body): WireJson<GetAccessTokenRequest>,
 ) -> Result<Json<GetAccessTokenResponse>, ApiError> {

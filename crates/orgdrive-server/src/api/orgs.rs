@@ -2,18 +2,19 @@
 //! GetCurrentApp (`POST /v1.0/storage/currentApps/query`).
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::api::docs::{StorageErrors, UnionIdQuery};
+use crate::error::ApiError;
 use crate::extract::{scope, Caller, WirePath as Path};
-use crate::wire::{GetCurrentAppResponse, GetOrgResponse};
-use crate::{ApiError, ServerState};
+use crate::state::ServerState;
+use crate::wire::{GetCurrentAppResponse, GetOrgResponse, StorageErrors, UnionIdQuery};
 
-pub fn routes() -> Router<ServerState> {
-    Router::new()
-        .route("/v1.0/storage/orgs/{corp_id}", get(get_org))
-        .route("/v1.0/storage/currentApps/query", post(get_current_app))
+/// GetOrg and GetCurrentApp, each at the path and method its description names.
+pub fn routes() -> OpenApiRouter<ServerState> {
+    OpenApiRouter::default()
+        .routes(utoipa_axum::routes!(get_org))
+        .routes(utoipa_axum::routes!(get_current_app))
 }
 
 /// GetOrg: the caller's own organization and its capacity.
@@ -29,7 +30,7 @@ pub fn routes() -> Router<ServerState> {
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn get_org(
+async fn get_org(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::OrgRead>,
     Path(corp_id): Path<String>,
@@ -51,7 +52,7 @@ pub(crate) async fn get_org(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn get_current_app(
+async fn get_current_app(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::AnyScope>,
 ) -> Result<Json<GetCurrentAppResponse>, ApiError> {

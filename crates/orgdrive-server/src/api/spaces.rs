@@ -2,19 +2,20 @@
 //! (`GET /v1.0/storage/spaces/{spaceId}`).
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use orgdrive_core::NewSpace;
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::api::docs::{StorageErrors, UnionIdQuery};
+use crate::error::ApiError;
 use crate::extract::{scope, Caller, WireJson, WirePath as Path};
-use crate::wire::{AddSpaceRequest, SpaceResponse};
-use crate::{ApiError, ServerState};
+use crate::state::ServerState;
+use crate::wire::{AddSpaceRequest, SpaceResponse, StorageErrors, UnionIdQuery};
 
-pub fn routes() -> Router<ServerState> {
-    Router::new()
-        .route("/v1.0/storage/spaces", post(add_space))
-        .route("/v1.0/storage/spaces/{space_id}", get(get_space))
+/// AddSpace and GetSpace, each at the path and method its description names.
+pub fn routes() -> OpenApiRouter<ServerState> {
+    OpenApiRouter::default()
+        .routes(utoipa_axum::routes!(add_space))
+        .routes(utoipa_axum::routes!(get_space))
 }
 
 /// AddSpace: creates a space, or returns the existing one of the same scene.
@@ -31,7 +32,7 @@ pub fn routes() -> Router<ServerState> {
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn add_space(
+async fn add_space(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::SpaceWrite>,
     WireJson(body): WireJson<AddSpaceRequest>,
@@ -66,7 +67,7 @@ pub(crate) async fn add_space(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn get_space(
+async fn get_space(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::SpaceRead>,
     Path(space_id): Path<String>,

@@ -3,37 +3,34 @@
 //! bytes themselves travel through the signed URLs of `blob`.
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use orgdrive_core::{CommitRequest, UploadRequest};
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::api::docs::{StorageErrors, UnionIdQuery, UploadLimitErrors};
+use crate::error::ApiError;
 use crate::extract::{scope, BaseUrl, Caller, WireJson, WirePath as Path};
+use crate::state::ServerState;
 use crate::wire::{
     property_inputs, CommitFileRequest, DentryResponse, GetFileDownloadInfoRequest,
     GetFileDownloadInfoResponse, GetFileUploadInfoRequest, GetFileUploadInfoResponse,
     GetMultipartFileUploadInfosRequest, GetMultipartFileUploadInfosResponse,
     InitMultipartFileUploadRequest, InitMultipartFileUploadResponse, MultipartHeaderSignatureInfo,
-    UploadOption,
+    StorageErrors, UnionIdQuery, UploadLimitErrors, UploadOption,
 };
-use crate::{ApiError, ServerState};
 
 const PROTOCOL: &str = "HEADER_SIGNATURE";
 const STORAGE_DRIVER: &str = "DINGTALK";
 
-pub fn routes() -> Router<ServerState> {
-    Router::new()
-        .route("/v1.0/storage/spaces/{space_id}/files/uploadInfos/query", post(get_upload_info))
-        .route(
-            "/v1.0/storage/spaces/{space_id}/files/multiPartUploadInfos/init",
-            post(init_multipart),
-        )
-        .route("/v1.0/storage/spaces/files/multiPartUploadInfos/query", post(multipart_infos))
-        .route("/v1.0/storage/spaces/{space_id}/files/commit", post(commit_file))
-        .route(
-            "/v1.0/storage/spaces/{space_id}/dentries/{dentry_id}/downloadInfos/query",
-            post(download_info),
-        )
+/// GetFileUploadInfo, InitMultipartFileUpload, GetMultipartFileUploadInfos,
+/// CommitFile and GetFileDownloadInfo, each at the path and method its
+/// description names.
+pub fn routes() -> OpenApiRouter<ServerState> {
+    OpenApiRouter::default()
+        .routes(utoipa_axum::routes!(get_upload_info))
+        .routes(utoipa_axum::routes!(init_multipart))
+        .routes(utoipa_axum::routes!(multipart_infos))
+        .routes(utoipa_axum::routes!(commit_file))
+        .routes(utoipa_axum::routes!(download_info))
 }
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -64,7 +61,7 @@ fn upload_request(protocol: Option<String>, option: Option<UploadOption>) -> Upl
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn get_upload_info(
+async fn get_upload_info(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::UploadInfoRead>,
     Path(space_id): Path<String>,
@@ -96,7 +93,7 @@ pub(crate) async fn get_upload_info(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn init_multipart(
+async fn init_multipart(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::UploadInfoRead>,
     Path(space_id): Path<String>,
@@ -122,7 +119,7 @@ pub(crate) async fn init_multipart(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn multipart_infos(
+async fn multipart_infos(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::UploadInfoRead>,
     BaseUrl(base): BaseUrl,
@@ -156,7 +153,7 @@ pub(crate) async fn multipart_infos(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn commit_file(
+async fn commit_file(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::FileWrite>,
     Path(space_id): Path<String>,
@@ -194,7 +191,7 @@ pub(crate) async fn commit_file(
     ),
     security(("accessToken" = [])),
 )]
-pub(crate) async fn download_info(
+async fn download_info(
     State(state): State<ServerState>,
     Caller(op, _): Caller<scope::DownloadInfoRead>,
     Path((space_id, dentry_id)): Path<(String, String)>,

@@ -1,9 +1,7 @@
 //! The string vocabularies of the wire: the values of fields the wire types
 //! keep as plain strings (the domain validates them and names the field in
-//! its error). These enums only give the OpenAPI document their values.
-
-// Read only by the utoipa derives that build the document.
-#![allow(dead_code)]
+//! its error). These enums only give the OpenAPI document their values:
+//! nothing parses or produces them at run time.
 
 use utoipa::ToSchema;
 

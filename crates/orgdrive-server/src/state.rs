@@ -1,0 +1,55 @@
+//! What every handler can reach ([`ServerState`]): the domain, the digest of
+//! the admin token, where clients reach the server (for signed URLs), the
+//! limits to enforce, and whether the admin API shares the API's listener.
+
+use std::sync::Arc;
+
+use orgdrive_core::Drive;
+use sha2::{Digest, Sha256};
+
+use crate::transport::Limits;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct ServerState {
+    pub drive: Drive,
+    pub(crate) admin_token_sha256: Arc<[u8; 32]>,
+    /// Base of signed blob URLs (`http://host:port`); `None` = from the request's Host.
+    pub(crate) public_url: Option<String>,
+    /// Request deadlines and transfer rates (the connection-level ones are
+    /// applied by `serve`).
+    pub(crate) limits: Limits,
+    /// Whether `router` serves the admin API too (else only `admin_router` does).
+    pub(crate) admin_on_api_listener: bool,
+}
+
+impl ServerState {
+    pub fn new(drive: Drive, admin_token: &str) -> ServerState {
+        ServerState {
+            drive,
+            admin_token_sha256: Arc::new(Sha256::digest(admin_token).into()),
+            public_url: None,
+            limits: Limits::default(),
+            admin_on_api_listener: true,
+        }
+    }
+
+    /// Request deadlines and transfer rates to enforce.
+    pub fn with_limits(mut self, limits: Limits) -> ServerState {
+        self.limits = limits;
+        self
+    }
+
+    /// Leaves the admin API off the API listener (it is served by
+    /// `admin_router` on its own address).
+    pub fn with_separate_admin_listener(mut self) -> ServerState {
+        self.admin_on_api_listener = false;
+        self
+    }
+
+    /// Makes signed blob URLs start with `url` (e.g. `https://drive.example.com`).
+    pub fn with_public_url(mut self, url: Option<String>) -> ServerState {
+        self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
+        self
+    }
+}

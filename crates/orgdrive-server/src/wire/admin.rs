@@ -1,0 +1,161 @@
+//! The admin API (`/admin/v1`): organizations, apps, users, departments and
+//! members, and the `{"items": [...]}` of every list. Not in the OpenAPI
+//! document, so these types derive no schema.
+
+use orgdrive_core::{iso8601, AppRecord, DeptRecord, OrgRecord, UserRecord};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+pub struct Success {
+    pub success: bool,
+}
+
+#[derive(Deserialize)]
+pub struct CreateOrgRequest {
+    pub name: String,
+    pub capacity: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminOrg {
+    pub corp_id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<i64>,
+    pub create_time: String,
+}
+
+impl From<OrgRecord> for AdminOrg {
+    fn from(o: OrgRecord) -> AdminOrg {
+        AdminOrg {
+            corp_id: o.corp_id,
+            name: o.name,
+            capacity: o.capacity,
+            create_time: iso8601(o.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAppRequest {
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub app_key: Option<String>,
+    pub app_secret: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminApp {
+    pub app_id: String,
+    pub corp_id: String,
+    pub name: String,
+    pub app_key: String,
+    /// Only in the response that created the app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_secret: Option<String>,
+    pub scopes: Vec<String>,
+    pub create_time: String,
+}
+
+impl From<AppRecord> for AdminApp {
+    fn from(a: AppRecord) -> AdminApp {
+        AdminApp {
+            app_id: a.app_id,
+            corp_id: a.corp_id,
+            name: a.name,
+            app_key: a.app_key,
+            app_secret: None,
+            scopes: a.scopes,
+            create_time: iso8601(a.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateUserRequest {
+    pub name: String,
+    #[serde(default)]
+    pub org_admin: bool,
+    pub union_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUser {
+    pub union_id: String,
+    pub user_id: String,
+    pub corp_id: String,
+    pub name: String,
+    pub org_admin: bool,
+    pub create_time: String,
+}
+
+impl From<UserRecord> for AdminUser {
+    fn from(u: UserRecord) -> AdminUser {
+        AdminUser {
+            union_id: u.union_id,
+            user_id: u.user_id,
+            corp_id: u.corp_id,
+            name: u.name,
+            org_admin: u.org_admin,
+            create_time: iso8601(u.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDeptRequest {
+    pub name: String,
+    pub parent_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminDept {
+    pub dept_id: String,
+    pub corp_id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    pub create_time: String,
+}
+
+impl From<DeptRecord> for AdminDept {
+    fn from(d: DeptRecord) -> AdminDept {
+        AdminDept {
+            dept_id: d.dept_id,
+            corp_id: d.corp_id,
+            name: d.name,
+            parent_id: d.parent_id,
+            create_time: iso8601(d.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMemberRequest {
+    pub union_id: String,
+}
+
+/// `{"items": [...]}`: every admin list.
+#[derive(Serialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+}
+
+impl<T> List<T> {
+    pub fn of<R>(records: Vec<R>) -> List<T>
+    where
+        T: From<R>,
+    {
+        List { items: records.into_iter().map(T::from).collect() }
+    }
+}

@@ -1,0 +1,35 @@
+//! Wire types: one Rust type per JSON object of the DingTalk API (and of the
+//! admin API), with the exact camelCase field names, and the conversions from
+//! domain views. Optional fields absent from a response are omitted, never null.
+//!
+//! Also the wire's documentation-only types, which give the OpenAPI document
+//! what serde's types cannot: the query parameters ([`UnionIdQuery`],
+//! [`ListDentriesQuery`]), the error answers operations share
+//! ([`StorageErrors`], [`UploadLimitErrors`]) and the values of string fields
+//! (`vocab`).
+//!
+//! One module per family of operations: `errors` (the error body),
+//! `identity` (GetAccessToken, `unionId`), `spaces` (AddSpace, GetSpace, and
+//! the `partitions[]` of spaces, orgs and apps), `orgs` (GetOrg,
+//! GetCurrentApp), `dentries` (files and folders), `transfer` (uploads,
+//! CommitFile, downloads), `admin` (the admin API), `vocab`. Every type is
+//! exported here, at one path. The wire depends on nothing else of this crate:
+//! only on serde, utoipa and the domain's views.
+
+mod admin;
+mod dentries;
+mod errors;
+mod identity;
+mod orgs;
+mod spaces;
+mod transfer;
+mod vocab;
+
+pub use admin::*;
+pub use dentries::*;
+pub use errors::*;
+pub use identity::*;
+pub use orgs::*;
+pub use spaces::*;
+pub use transfer::*;
+pub use vocab::*;
