@@ -1,32 +1,7 @@
-//! Behaviour of orgs, apps, users and access tokens.
+//! Behaviour of orgs, apps, users, departments and access tokens.
 
+use super::fixtures::*;
 use crate::*;
-
-/// Org `c` with app `a` (key `k`, two scopes).
-pub async fn org_and_app(s: &impl MetaStore) {
-    s.insert_org(&OrgRecord {
-        corp_id: "c".into(),
-        name: "o".into(),
-        capacity: None,
-        created_at: 1,
-        modified_at: 1,
-    })
-    .await
-    .unwrap();
-    s.insert_app(&AppRecord {
-        app_id: "a".into(),
-        corp_id: "c".into(),
-        name: "app".into(),
-        app_key: "k".into(),
-        secret_salt: "s".into(),
-        secret_hash: "h".into(),
-        scopes: vec!["Storage.Space.Write".into(), "Storage.Space.Read".into()],
-        created_at: 1,
-        modified_at: 1,
-    })
-    .await
-    .unwrap();
-}
 
 fn token(hash: &str, expires_at: i64) -> TokenRecord {
     TokenRecord {
@@ -57,6 +32,22 @@ pub async fn a_live_token_is_issued_again_and_extended_a_new_one_only_after_expi
     assert!(matches!(s.issue_token(&stranger, 4_000, false).await, Err(StoreError::NotFound)));
 }
 
+pub async fn racing_token_requests_for_one_app_agree_on_one_token(s: &impl MetaStore) {
+    org_and_app(s).await;
+    let requests: Vec<_> = (0..16)
+        .map(|i| async move { s.issue_token(&token(&format!("t{i}"), 9_000), 1_000, false).await })
+        .collect();
+    let issued: Vec<TokenRecord> =
+        join_all(requests).await.into_iter().map(Result::unwrap).collect();
+    let first = &issued[0];
+    assert!(issued.iter().all(|t| t == first), "one token for every caller: {issued:?}");
+    assert!(s.find_caller(&first.token_hash, "", 1_000).await.unwrap().is_some());
+    let others = (0..16).map(|i| format!("t{i}")).filter(|h| *h != first.token_hash);
+    for hash in others {
+        assert!(s.find_caller(&hash, "", 1_000).await.unwrap().is_none(), "{hash} was stored");
+    }
+}
+
 pub async fn expired_tokens_are_not_found_and_are_purged(s: &impl MetaStore) {
     org_and_app(s).await;
     s.issue_token(&token("live", 2_000), 0, false).await.unwrap();
@@ -80,4 +71,253 @@ pub async fn expired_tokens_are_not_found_and_are_purged(s: &impl MetaStore) {
     assert_eq!(caller.user, Some(ann));
     assert_eq!(s.purge_expired_tokens(2_000).await.unwrap(), 1);
     assert!(s.find_caller("live", "", 1_999).await.unwrap().is_none());
+}
+
+pub async fn a_caller_is_only_ever_a_user_of_the_apps_org(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_org(&org("d", None)).await.unwrap();
+    s.insert_user(&user("bob", "d", "1")).await.unwrap();
+    s.insert_user(&user("ann", "c", "1")).await.unwrap();
+    s.issue_token(&token("t", 2_000), 0, false).await.unwrap();
+    let caller = s.find_caller("t", "bob", 1).await.unwrap().unwrap();
+    assert_eq!(caller.app.app_id, "a");
+    assert!(caller.user.is_none(), "bob is a user of another org");
+    let caller = s.find_caller("t", "ann", 1).await.unwrap().unwrap();
+    assert_eq!(caller.user, Some(user("ann", "c", "1")));
+    assert!(s.find_caller("unknown", "ann", 1).await.unwrap().is_none());
+}
+
+pub async fn records_are_read_back_as_written(s: &impl MetaStore) {
+    assert!(s.is_empty().await.unwrap());
+    let mut o = org("c", Some(1 << 40));
+    o.name = "Ünïcode 组织".into();
+    o.created_at = 11;
+    o.modified_at = 12;
+    s.insert_org(&o).await.unwrap();
+    assert!(!s.is_empty().await.unwrap());
+    assert_eq!(s.get_org("c").await.unwrap(), Some(o));
+    assert_eq!(s.get_org("C").await.unwrap(), None, "ids are case-sensitive");
+    let mut a = app("a", "c", "k");
+    a.scopes = vec!["Storage.File.Read".into(), "Storage.Space.Read".into()];
+    s.insert_app(&a).await.unwrap();
+    assert_eq!(s.get_app_by_key("k").await.unwrap(), Some(a));
+    assert_eq!(s.get_app_by_key("K").await.unwrap(), None);
+    let mut u = user("ann", "c", "7");
+    u.org_admin = true;
+    s.insert_user(&u).await.unwrap();
+    assert_eq!(s.get_user("c", "ann").await.unwrap(), Some(u));
+    s.insert_org(&org("d", None)).await.unwrap();
+    assert_eq!(s.get_user("d", "ann").await.unwrap(), None, "users are looked up in their org");
+    let d = dept("1", "c", None);
+    s.insert_dept(&d).await.unwrap();
+    assert_eq!(s.list_depts("c").await.unwrap(), vec![d]);
+    assert!(s.list_depts("d").await.unwrap().is_empty());
+}
+
+pub async fn keys_and_references_are_enforced(s: &impl MetaStore) {
+    org_and_app(s).await;
+    let user = UserRecord {
+        union_id: "u".into(),
+        corp_id: "c".into(),
+        user_id: "1".into(),
+        name: "Ann".into(),
+        org_admin: false,
+        created_at: 1,
+    };
+    s.insert_user(&user).await.unwrap();
+    assert!(matches!(s.insert_user(&user).await, Err(StoreError::Duplicate(Key::UnionId))));
+    let stray = UserRecord { union_id: "v".into(), corp_id: "nope".into(), ..user.clone() };
+    assert!(matches!(s.insert_user(&stray).await, Err(StoreError::NotFound)));
+    s.insert_space_once(&space("1", "0")).await.unwrap();
+    assert!(matches!(s.delete_app("c", "a").await, Err(StoreError::InUse)));
+    assert!(matches!(s.delete_org("c").await, Err(StoreError::InUse)));
+    // The failed delete left everything in place.
+    assert!(s.get_user("c", "u").await.unwrap().is_some());
+    assert!(s.get_app_by_key("k").await.unwrap().is_some());
+    assert_eq!(s.org_used_bytes("c").await.unwrap(), 0);
+}
+
+pub async fn every_taken_key_is_named(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_org(&org("d", None)).await.unwrap();
+    assert!(matches!(s.insert_org(&org("c", None)).await, Err(StoreError::Duplicate(Key::CorpId))));
+    // appKey is unique across orgs, app ids too.
+    let taken_key = s.insert_app(&app("b", "d", "k")).await;
+    assert!(matches!(taken_key, Err(StoreError::Duplicate(Key::AppKey))), "{taken_key:?}");
+    let taken_id = s.insert_app(&app("a", "d", "k2")).await;
+    assert!(matches!(taken_id, Err(StoreError::Duplicate(Key::AppId))), "{taken_id:?}");
+    s.insert_app(&app("b", "d", "k2")).await.unwrap();
+    // userId is unique per org; unionId everywhere.
+    s.insert_user(&user("ann", "c", "1")).await.unwrap();
+    let taken = s.insert_user(&user("bob", "c", "1")).await;
+    assert!(matches!(taken, Err(StoreError::Duplicate(Key::UserId))), "{taken:?}");
+    s.insert_user(&user("bob", "d", "1")).await.unwrap();
+    let taken = s.insert_user(&user("ann", "c", "2")).await;
+    assert!(matches!(taken, Err(StoreError::Duplicate(Key::UnionId))), "{taken:?}");
+    let taken = s.insert_user(&user("ann", "d", "2")).await;
+    assert!(matches!(taken, Err(StoreError::Duplicate(Key::UnionId))), "{taken:?}");
+    s.insert_dept(&dept("1", "c", None)).await.unwrap();
+    let taken = s.insert_dept(&dept("1", "c", None)).await;
+    assert!(matches!(taken, Err(StoreError::Duplicate(Key::DeptId))), "{taken:?}");
+    s.insert_space_once(&space("1", "0")).await.unwrap();
+    let other_scene = s.insert_space_once(&space("1", "1")).await.map(|_| ());
+    assert!(matches!(other_scene, Err(StoreError::Duplicate(Key::SpaceId))), "{other_scene:?}");
+    // Nothing a refused insert carried was stored.
+    assert_eq!(s.list_apps("d").await.unwrap(), vec![app("b", "d", "k2")]);
+    assert_eq!(s.get_user("c", "bob").await.unwrap(), None);
+    assert_eq!(s.get_user("c", "ann").await.unwrap(), Some(user("ann", "c", "1")));
+}
+
+pub async fn a_dept_member_is_added_once(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_user(&user("ann", "c", "1")).await.unwrap();
+    s.insert_dept(&dept("1", "c", None)).await.unwrap();
+    s.add_dept_member("c", "1", "ann").await.unwrap();
+    let again = s.add_dept_member("c", "1", "ann").await;
+    assert!(matches!(again, Err(StoreError::Duplicate(Key::DeptMember))), "{again:?}");
+    assert_eq!(s.list_dept_members("c", "1").await.unwrap().len(), 1);
+}
+
+pub async fn records_need_what_they_refer_to(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_org(&org("d", None)).await.unwrap();
+    assert!(matches!(s.insert_app(&app("x", "nope", "kx")).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.insert_user(&user("x", "nope", "1")).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.insert_dept(&dept("x", "nope", None)).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.insert_dept(&dept("x", "c", Some("missing"))).await,
+        Err(StoreError::NotFound)
+    ));
+    // A parent department of another org is no parent.
+    s.insert_dept(&dept("other", "d", None)).await.unwrap();
+    assert!(matches!(
+        s.insert_dept(&dept("x", "c", Some("other"))).await,
+        Err(StoreError::NotFound)
+    ));
+    s.insert_user(&user("ann", "c", "1")).await.unwrap();
+    s.insert_user(&user("bob", "d", "1")).await.unwrap();
+    s.insert_dept(&dept("1", "c", None)).await.unwrap();
+    assert!(matches!(s.add_dept_member("c", "1", "nobody").await, Err(StoreError::NotFound)));
+    assert!(matches!(s.add_dept_member("c", "9", "ann").await, Err(StoreError::NotFound)));
+    // A user of another org cannot join.
+    assert!(matches!(s.add_dept_member("c", "1", "bob").await, Err(StoreError::NotFound)));
+    assert!(s.list_dept_members("c", "1").await.unwrap().is_empty());
+    assert!(s.list_depts("c").await.unwrap().iter().all(|d| d.dept_id == "1"));
+    assert_eq!(s.list_apps("nope").await.unwrap(), Vec::new());
+}
+
+pub async fn departments_form_a_tree_with_members(s: &impl MetaStore) {
+    org_and_app(s).await;
+    for (union_id, user_id) in [("ann", "1"), ("bob", "2"), ("cat", "3")] {
+        s.insert_user(&user(union_id, "c", user_id)).await.unwrap();
+    }
+    s.insert_dept(&dept("1", "c", None)).await.unwrap();
+    s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
+    s.add_dept_member("c", "1", "bob").await.unwrap();
+    s.add_dept_member("c", "1", "ann").await.unwrap();
+    s.add_dept_member("c", "2", "cat").await.unwrap();
+    let names = |users: Vec<UserRecord>| users.into_iter().map(|u| u.union_id).collect::<Vec<_>>();
+    assert_eq!(names(s.list_dept_members("c", "1").await.unwrap()), ["ann", "bob"]);
+    // A department with children stays.
+    assert!(matches!(s.delete_dept("c", "1").await, Err(StoreError::InUse)));
+    assert_eq!(names(s.list_dept_members("c", "1").await.unwrap()), ["ann", "bob"]);
+    assert!(s.remove_dept_member("c", "1", "bob").await.unwrap());
+    assert!(!s.remove_dept_member("c", "1", "bob").await.unwrap());
+    assert!(!s.remove_dept_member("c", "9", "ann").await.unwrap());
+    // A deleted user leaves the departments it was in.
+    assert!(s.delete_user("c", "ann").await.unwrap());
+    assert!(!s.delete_user("c", "ann").await.unwrap());
+    assert!(s.list_dept_members("c", "1").await.unwrap().is_empty());
+    // A deleted department takes its memberships.
+    assert!(s.delete_dept("c", "2").await.unwrap());
+    assert!(!s.delete_dept("c", "2").await.unwrap());
+    assert!(s.list_dept_members("c", "2").await.unwrap().is_empty());
+    assert!(s.delete_dept("c", "1").await.unwrap());
+    assert!(s.list_depts("c").await.unwrap().is_empty());
+    assert_eq!(names(s.list_users("c").await.unwrap()), ["bob", "cat"]);
+}
+
+pub async fn deleting_an_org_takes_its_apps_users_departments_and_tokens(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_org(&org("d", None)).await.unwrap();
+    s.insert_app(&app("b", "d", "kb")).await.unwrap();
+    s.insert_user(&user("ann", "c", "1")).await.unwrap();
+    s.insert_dept(&dept("1", "c", None)).await.unwrap();
+    s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
+    s.add_dept_member("c", "2", "ann").await.unwrap();
+    s.issue_token(&token("t", 9_000), 0, false).await.unwrap();
+    assert!(s.delete_org("c").await.unwrap());
+    assert!(!s.delete_org("c").await.unwrap(), "already gone");
+    assert!(s.get_org("c").await.unwrap().is_none());
+    assert!(s.get_app_by_key("k").await.unwrap().is_none());
+    assert!(s.get_user("c", "ann").await.unwrap().is_none());
+    assert!(s.list_depts("c").await.unwrap().is_empty());
+    assert!(s.find_caller("t", "", 1).await.unwrap().is_none());
+    // The other org is untouched, and the freed keys can be taken again.
+    assert!(s.get_app_by_key("kb").await.unwrap().is_some());
+    s.insert_user(&user("ann", "d", "1")).await.unwrap();
+    s.insert_app(&app("a", "d", "k")).await.unwrap();
+}
+
+pub async fn orgs_and_apps_owning_spaces_cannot_be_deleted(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_app(&app("b", "c", "kb")).await.unwrap();
+    s.insert_user(&user("ann", "c", "1")).await.unwrap();
+    s.insert_dept(&dept("1", "c", None)).await.unwrap();
+    s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
+    s.add_dept_member("c", "2", "ann").await.unwrap();
+    s.issue_token(&token("t", 9_000), 0, false).await.unwrap();
+    s.insert_space_once(&space("1", "0")).await.unwrap();
+    assert!(matches!(s.delete_org("c").await, Err(StoreError::InUse)));
+    assert!(matches!(s.delete_app("c", "a").await, Err(StoreError::InUse)));
+    // A refused delete changed nothing: not the members, not the department tree.
+    assert!(s.get_org("c").await.unwrap().is_some());
+    assert_eq!(s.list_apps("c").await.unwrap().len(), 2);
+    assert_eq!(s.list_dept_members("c", "2").await.unwrap().len(), 1);
+    assert!(matches!(s.delete_dept("c", "1").await, Err(StoreError::InUse)));
+    assert!(s.find_caller("t", "ann", 1).await.unwrap().unwrap().user.is_some());
+    assert!(s.get_space("1").await.unwrap().is_some());
+    // An app without spaces goes, with its tokens; unknown apps are no error.
+    let mut b_token = token("tb", 9_000);
+    b_token.app_id = "b".into();
+    s.issue_token(&b_token, 0, false).await.unwrap();
+    assert!(!s.delete_app("d", "b").await.unwrap(), "app b is not of org d");
+    assert!(s.delete_app("c", "b").await.unwrap());
+    assert!(!s.delete_app("c", "b").await.unwrap());
+    assert!(s.find_caller("tb", "", 1).await.unwrap().is_none());
+    assert!(s.find_caller("t", "", 1).await.unwrap().is_some());
+}
+
+pub async fn identity_listings_are_ordered_by_id(s: &impl MetaStore) {
+    // Created in the reverse of id order, so that creation order is not enough.
+    for (i, corp_id) in ["c3", "c1", "c2"].into_iter().enumerate() {
+        s.insert_org(&OrgRecord { created_at: 10 - i as i64, ..org(corp_id, None) }).await.unwrap();
+    }
+    let orgs: Vec<String> = s.list_orgs().await.unwrap().into_iter().map(|o| o.corp_id).collect();
+    assert_eq!(orgs, ["c1", "c2", "c3"]);
+    for (i, app_id) in ["a3", "a1", "a2"].into_iter().enumerate() {
+        let record = AppRecord { created_at: 10 - i as i64, ..app(app_id, "c1", app_id) };
+        s.insert_app(&record).await.unwrap();
+    }
+    let apps: Vec<String> =
+        s.list_apps("c1").await.unwrap().into_iter().map(|a| a.app_id).collect();
+    assert_eq!(apps, ["a1", "a2", "a3"]);
+    for (i, union_id) in ["u3", "u1", "u2"].into_iter().enumerate() {
+        let record = UserRecord { created_at: 10 - i as i64, ..user(union_id, "c1", union_id) };
+        s.insert_user(&record).await.unwrap();
+    }
+    let users: Vec<String> =
+        s.list_users("c1").await.unwrap().into_iter().map(|u| u.union_id).collect();
+    assert_eq!(users, ["u1", "u2", "u3"]);
+    s.insert_dept(&DeptRecord { created_at: 10, ..dept("d3", "c1", None) }).await.unwrap();
+    s.insert_dept(&DeptRecord { created_at: 9, ..dept("d1", "c1", None) }).await.unwrap();
+    let depts: Vec<String> =
+        s.list_depts("c1").await.unwrap().into_iter().map(|d| d.dept_id).collect();
+    assert_eq!(depts, ["d1", "d3"]);
+    for union_id in ["u3", "u1", "u2"] {
+        s.add_dept_member("c1", "d1", union_id).await.unwrap();
+    }
+    let members: Vec<String> =
+        s.list_dept_members("c1", "d1").await.unwrap().into_iter().map(|u| u.union_id).collect();
+    assert_eq!(members, ["u1", "u2", "u3"]);
 }

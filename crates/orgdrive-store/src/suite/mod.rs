@@ -8,28 +8,145 @@
 //! ```
 //!
 //! Every test takes the store through the contract's traits only, so what it
-//! asserts is what callers may rely on, whatever the backend.
+//! asserts is what callers may rely on, whatever the backend. Tests of
+//! concurrency race many calls on one store handle: the contract promises
+//! that concurrent callers cannot both pass a check, whatever their handle.
+//!
+//! A backend that does not yet keep part of the contract names those tests:
+//!
+//! ```ignore
+//! orgdrive_store::behaviour_suite!(open_fresh_store, known_failures: [a_test]);
+//! ```
+//!
+//! Such a test still runs and must still fail: it passes while the backend
+//! fails it, and fails once the backend keeps the contract (so that the
+//! name is taken off the list).
 
+mod dentries;
+pub mod fixtures;
 mod identity;
+mod maintenance;
+mod spaces;
+mod uploads;
 
+pub use dentries::*;
 pub use identity::*;
+pub use maintenance::*;
+pub use spaces::*;
+pub use uploads::*;
+
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::task::Poll;
+
+/// Runs one behaviour test, catching its panic. A known failure must fail
+/// (its panic is reported, not propagated); any other test must pass.
+pub async fn run<F: Future<Output = ()>>(name: &str, known_failure: bool, test: F) {
+    let mut test = std::pin::pin!(test);
+    let outcome = std::future::poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| test.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    })
+    .await;
+    match (outcome, known_failure) {
+        (Ok(()), false) => {}
+        (Err(panic), false) => resume_unwind(panic),
+        (Err(_), true) => eprintln!("{name}: known failure of this backend, still failing"),
+        (Ok(()), true) => {
+            panic!("{name} is listed as a known failure but passes: take it off the list")
+        }
+    }
+}
 
 /// Instantiates every behaviour test as a `#[tokio::test]` over the stores
-/// `$open()` makes (`async fn() -> (impl MetaStore, Guard)`).
+/// `$open()` makes (`async fn() -> (impl MetaStore, Guard)`), optionally
+/// with the tests this backend is known to fail.
 #[macro_export]
 macro_rules! behaviour_suite {
     ($open:path) => {
+        $crate::behaviour_suite!($open, known_failures: []);
+    };
+    ($open:path, known_failures: [$($known:ident),* $(,)?]) => {
+        const BEHAVIOUR_SUITE_KNOWN_FAILURES: &[&str] = &[$(stringify!($known)),*];
         $crate::behaviour_suite!(@tests $open;
+            // identity
             a_live_token_is_issued_again_and_extended_a_new_one_only_after_expiry,
+            racing_token_requests_for_one_app_agree_on_one_token,
             expired_tokens_are_not_found_and_are_purged,
+            a_caller_is_only_ever_a_user_of_the_apps_org,
+            records_are_read_back_as_written,
+            keys_and_references_are_enforced,
+            every_taken_key_is_named,
+            a_dept_member_is_added_once,
+            records_need_what_they_refer_to,
+            departments_form_a_tree_with_members,
+            deleting_an_org_takes_its_apps_users_departments_and_tokens,
+            orgs_and_apps_owning_spaces_cannot_be_deleted,
+            identity_listings_are_ordered_by_id,
+            // spaces
+            a_space_is_inserted_once_per_scene,
+            racing_space_inserts_store_one_space,
+            a_space_needs_its_org_and_app,
+            used_bytes_add_up_per_space_app_and_org,
+            // dentries
+            conflict_rules_are_applied_inside_the_transaction,
+            what_a_put_returns_is_what_is_read_back,
+            auto_rename_takes_the_first_free_counter,
+            return_existing_charges_nothing_and_consumes_the_upload,
+            overwrite_keeps_the_old_content_as_a_version,
+            a_put_over_the_quota_or_the_capacity_changes_nothing,
+            a_parent_is_a_live_folder_of_the_same_space,
+            a_taken_dentry_id_is_a_duplicate,
+            racing_puts_of_one_name_keep_names_unique,
+            children_are_ordered_by_each_key_then_by_id,
+            keyset_pages_never_repeat_or_skip,
+            the_space_is_listed_by_modified_time_then_id,
+            folder_names_run_from_the_root,
+            dentries_are_only_found_in_their_space,
+            app_properties_are_set_with_the_dentry,
+            // uploads
+            uploads_are_read_back_as_written,
+            a_refused_commit_changes_nothing_and_keeps_its_upload,
+            racing_commits_never_pass_the_quota,
+            an_upload_is_committed_once,
+            expired_uploads_are_taken_once,
+            racing_sweeps_take_each_expired_upload_once,
+            pending_bytes_are_reserved_against_quota_and_released_exactly,
+            the_org_capacity_caps_reservations_and_commits,
+            racing_reservations_never_pass_the_quota,
+            parts_together_may_not_exceed_the_announced_size,
+            a_commit_fails_when_a_part_was_replaced_meanwhile,
+            open_uploads_are_capped_per_space_and_per_app,
+            racing_uploads_never_pass_the_caps,
+            a_put_without_a_length_reserves_what_there_is_room_for,
+            // maintenance
+            node_numbers_are_never_reused,
+            the_consistency_scan_sees_content_uploads_counters_and_trees,
+            repair_usage_sets_counters_to_their_sums,
+            after_close_calls_fail_with_a_backend_error,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {
+        #[test]
+        fn behaviour_suite_known_failures_name_its_tests() {
+            let tests: &[&str] = &[$(stringify!($test)),*];
+            for known in BEHAVIOUR_SUITE_KNOWN_FAILURES {
+                assert!(tests.contains(known), "{known} is no behaviour test");
+            }
+        }
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $test() {
-                let (store, _guard) = $open().await;
-                $crate::suite::$test(&store).await;
+                let name = stringify!($test);
+                let known_failure = BEHAVIOUR_SUITE_KNOWN_FAILURES.contains(&name);
+                $crate::suite::run(name, known_failure, async {
+                    let (store, _guard) = $open().await;
+                    $crate::suite::$test(&store).await;
+                })
+                .await;
             }
         )*
     };

@@ -1,0 +1,108 @@
+//! Behaviour of nodes, the consistency scan, repair and close.
+
+use std::collections::HashSet;
+
+use super::fixtures::*;
+use crate::*;
+
+pub async fn node_numbers_are_never_reused(s: &impl MetaStore) {
+    let mut numbers = HashSet::new();
+    for _ in 0..3 {
+        assert!(numbers.insert(s.register_node(1).await.unwrap()));
+    }
+    let racing: Vec<_> = (0..8).map(|_| s.register_node(2)).collect();
+    for number in join_all(racing).await {
+        assert!(numbers.insert(number.unwrap()), "{numbers:?}");
+    }
+}
+
+pub async fn the_consistency_scan_sees_content_uploads_counters_and_trees(s: &impl MetaStore) {
+    space_with_quota(s, None).await;
+    s.insert_org(&org("d", None)).await.unwrap();
+    s.insert_space_once(&space("2", "1")).await.unwrap();
+    create(s, folder("p", "dir")).await;
+    create(s, DentryRecord { parent_id: "p".into(), ..file("f", "a", 3) }).await;
+    let again = DentryRecord { parent_id: "p".into(), ..file("g", "a", 5) };
+    s.put_dentry(&put(again, NameConflict::Overwrite, None)).await.unwrap();
+    create(s, DentryRecord { space_id: "2".into(), ..file("h", "a", 7) }).await;
+    s.insert_upload(&upload("k"), &LIMITS).await.unwrap();
+    put_part(s, "k", 0, 4, "objects/k").await;
+    let scan = s.consistency_scan().await.unwrap();
+    let mut blobs: Vec<(String, i64, String)> =
+        scan.blobs.into_iter().map(|b| (b.blob_key, b.size, b.dentry_id)).collect();
+    blobs.sort();
+    assert_eq!(
+        blobs,
+        [("objects/f", 3, "f"), ("objects/g", 5, "f"), ("objects/h", 7, "h")].map(|(k, n, d)| (
+            k.to_string(),
+            n,
+            d.to_string()
+        ))
+    );
+    assert_eq!(scan.open_uploads, vec!["k".to_string()]);
+    assert_eq!(scan.upload_objects, vec!["objects/k".to_string()]);
+    let check = |id: &str, recorded: i64| UsageCheck { id: id.into(), recorded, actual: recorded };
+    let mut space_usage = scan.space_usage;
+    space_usage.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(space_usage, vec![check("1", 8), check("2", 7)]);
+    let mut org_usage = scan.org_usage;
+    org_usage.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(org_usage, vec![check("c", 15), check("d", 0)]);
+    let mut space_reserved = scan.space_reserved;
+    space_reserved.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(space_reserved, vec![check("1", 4), check("2", 0)]);
+    let mut org_reserved = scan.org_reserved;
+    org_reserved.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(org_reserved, vec![check("c", 4), check("d", 0)]);
+    assert!(scan.under_reserved_uploads.is_empty());
+    let mut tree = scan.tree;
+    tree.sort_by(|a, b| a.dentry_id.cmp(&b.dentry_id));
+    let node = |space: &str, id: &str, parent: &str, is_folder| TreeNode {
+        space_id: space.into(),
+        dentry_id: id.into(),
+        parent_id: parent.into(),
+        is_folder,
+        live: true,
+    };
+    assert_eq!(
+        tree,
+        vec![node("1", "f", "p", false), node("2", "h", "0", false), node("1", "p", "0", true)]
+    );
+    assert!(scan.duplicate_names.is_empty());
+}
+
+pub async fn repair_usage_sets_counters_to_their_sums(s: &impl MetaStore) {
+    org_and_app(s).await;
+    // A space stored with a count its content does not add up to (as after
+    // a crash of an older version, or an import).
+    let skewed = SpaceRecord { used_bytes: 50, ..space("1", "0") };
+    assert_eq!(s.insert_space_once(&skewed).await.unwrap().0.used_bytes, 50);
+    s.insert_space_once(&space("2", "1")).await.unwrap();
+    create(s, file("1", "a", 10)).await;
+    create(s, DentryRecord { space_id: "2".into(), ..file("2", "a", 5) }).await;
+    s.insert_upload(&upload("k"), &LIMITS).await.unwrap();
+    put_part(s, "k", 0, 4, "objects/k").await;
+    let scan = s.consistency_scan().await.unwrap();
+    let space_1 = scan.space_usage.iter().find(|c| c.id == "1").unwrap();
+    assert_eq!((space_1.recorded, space_1.actual), (60, 10));
+    assert!(s.repair_usage().await.unwrap() >= 1);
+    assert_eq!(counters(s, "1", "c").await, (10, 4, 15, 4));
+    assert_eq!(s.get_space("2").await.unwrap().unwrap().used_bytes, 5);
+    assert_eq!(s.app_used_bytes("a").await.unwrap(), 15);
+    assert_eq!(s.repair_usage().await.unwrap(), 0, "nothing left to repair");
+    // The repaired counters are the ones quotas are enforced on.
+    assert!(s.get_upload("k").await.unwrap().is_some());
+}
+
+pub async fn after_close_calls_fail_with_a_backend_error(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.close().await;
+    let write = s.insert_org(&org("d", None)).await;
+    assert!(matches!(write, Err(StoreError::Backend(_))), "{write:?}");
+    let purge = s.purge_expired_tokens(0).await;
+    assert!(matches!(purge, Err(StoreError::Backend(_))), "{purge:?}");
+    let read = s.get_org("c").await;
+    assert!(matches!(read, Err(StoreError::Backend(_))), "{read:?}");
+    let scan = s.consistency_scan().await.map(|_| ());
+    assert!(matches!(scan, Err(StoreError::Backend(_))), "{scan:?}");
+}
