@@ -147,23 +147,12 @@ fn part(n: i64, size: i64, object: &str) -> UploadPartRecord {
 
 /// (committed, reserved) bytes of space "1" and of org "c", read straight from the tables.
 async fn counters(s: &SqliteStore, dir: &tempfile::TempDir) -> (i64, i64, i64, i64) {
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("meta.sqlite").display()
-    ))
-    .await
-    .unwrap();
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let db = rusqlite::Connection::open_with_flags(dir.path().join("meta.sqlite"), flags).unwrap();
+    let pair = |sql: &str| db.query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     let space: (i64, i64) =
-        sqlx::query_as("SELECT used_bytes, reserved_bytes FROM spaces WHERE space_id = '1'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    let org: (i64, i64) =
-        sqlx::query_as("SELECT used_bytes, reserved_bytes FROM orgs WHERE corp_id = 'c'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    pool.close().await;
+        pair("SELECT used_bytes, reserved_bytes FROM spaces WHERE space_id = '1'");
+    let org: (i64, i64) = pair("SELECT used_bytes, reserved_bytes FROM orgs WHERE corp_id = 'c'");
     let _ = s;
     (space.0, space.1, org.0, org.1)
 }
