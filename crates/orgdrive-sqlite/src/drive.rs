@@ -321,10 +321,15 @@ fn put_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
 
 #[async_trait]
 impl UploadStore for SqliteStore {
-    /// Deferred durability: acknowledged once committed, not yet fsynced.
-    /// The open upload survives a process crash; a power loss may drop it
-    /// until a later durable write (or a checkpoint) syncs the WAL, and a
-    /// CommitFile of a dropped upload then fails with `UploadNotFound`.
+    /// Deferred durability: once this returns `Ok` its effect survives a
+    /// crash of the process, but a power loss may undo it until a durable
+    /// write to the same store (any write not marked deferred), called after
+    /// this one returned, has itself returned. A power loss only ever undoes
+    /// a tail of the store's writes, in commit order. Here: committed with
+    /// `synchronous=NORMAL` when its batch holds only deferred writes; the
+    /// next `FULL` commit's fsync of the WAL (or a checkpoint) covers it.
+    /// An open upload so undone makes its CommitFile fail with
+    /// `UploadNotFound`.
     async fn insert_upload(
         &self,
         upload: &UploadRecord,
@@ -423,10 +428,15 @@ impl UploadStore for SqliteStore {
         })
     }
 
-    /// Deferred durability: acknowledged once committed, not yet fsynced.
-    /// A reservation survives a process crash; a power loss may drop it until
-    /// a later durable write (or a checkpoint) syncs the WAL — harmless, since
-    /// `reset_reservations` recomputes every reservation when a server starts.
+    /// Deferred durability: once this returns `Ok` its effect survives a
+    /// crash of the process, but a power loss may undo it until a durable
+    /// write to the same store (any write not marked deferred), called after
+    /// this one returned, has itself returned. A power loss only ever undoes
+    /// a tail of the store's writes, in commit order. Here: committed with
+    /// `synchronous=NORMAL` when its batch holds only deferred writes; the
+    /// next `FULL` commit's fsync of the WAL (or a checkpoint) covers it.
+    /// Harmless: `reset_reservations`, run when a server starts, recomputes
+    /// every reservation from the recorded parts.
     async fn reserve_upload_bytes(
         &self,
         upload_key: &str,
@@ -498,10 +508,15 @@ impl UploadStore for SqliteStore {
         .await
     }
 
-    /// Deferred durability: acknowledged once committed, not yet fsynced.
-    /// The release survives a process crash; a power loss may undo it until
-    /// a later durable write (or a checkpoint) syncs the WAL — harmless, since
-    /// `reset_reservations` recomputes every reservation when a server starts.
+    /// Deferred durability: once this returns `Ok` its effect survives a
+    /// crash of the process, but a power loss may undo it until a durable
+    /// write to the same store (any write not marked deferred), called after
+    /// this one returned, has itself returned. A power loss only ever undoes
+    /// a tail of the store's writes, in commit order. Here: committed with
+    /// `synchronous=NORMAL` when its batch holds only deferred writes; the
+    /// next `FULL` commit's fsync of the WAL (or a checkpoint) covers it.
+    /// Harmless: `reset_reservations`, run when a server starts, recomputes
+    /// every reservation from the recorded parts.
     async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()> {
         let upload_key = upload_key.to_string();
         self.write_deferred(move |conn| {
