@@ -1,7 +1,8 @@
 //! The durable-write ceiling of this disk: raw SQLite (the same bundled
-//! library version as orgdrive's sqlx), one connection, journal_mode=WAL,
-//! synchronous=FULL — orgdrive's durability. Phase 1: one INSERT per
-//! transaction (one WAL fsync each). Phase 2: 1000 INSERTs per transaction.
+//! library version as orgdrive-sqlite's rusqlite), one connection,
+//! journal_mode=WAL, synchronous=FULL — orgdrive's durability. Phase 1: one
+//! INSERT per transaction (one WAL fsync each). Phase 2: 1000 INSERTs per
+//! transaction.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,11 +1,15 @@
 //! SQLite: spaces, files and folders, versions, app properties, uploads and
-//! the byte counters quotas are enforced on.
+//! the byte counters quotas are enforced on; consistency scans and repair.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::OnceLock;
 
 use async_trait::async_trait;
-use sqlx::Row;
+use rusqlite::types::Value;
+use rusqlite::{params, Connection};
 
-use std::collections::HashSet;
-
+use crate::read::snapshot;
 use crate::*;
 use orgdrive_store::{
     BlobReference, ConsistencyScan, Cursor, CursorValue, DentryStore, ExpiredUpload,
@@ -14,81 +18,91 @@ use orgdrive_store::{
     VersionRecord, MAX_RENAME_COUNTER,
 };
 
+/// Bytes of content per space: every file's current content and every kept version.
+macro_rules! content_by_space {
+    () => {
+        "content (space_id, size) AS ( \
+         SELECT space_id, size FROM dentries WHERE kind = 'FILE' \
+         UNION ALL \
+         SELECT d.space_id, v.size FROM dentry_versions v JOIN dentries d \
+         ON d.dentry_id = v.dentry_id)"
+    };
+}
+
 #[async_trait]
 impl SpaceStore for SqliteStore {
     async fn insert_space_once(&self, space: &SpaceRecord) -> StoreResult<(SpaceRecord, bool)> {
+        const SELECT: &str = concat!(
+            "SELECT ",
+            space_columns!(),
+            " FROM spaces WHERE corp_id = ?1 AND app_id = ?2 AND scene = ?3 AND scene_id = ?4"
+        );
         let space = space.clone();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                let inserted = sqlx::query(
-                    "INSERT INTO spaces (space_id, corp_id, app_id, scene, scene_id, name, owner_type, \
-                     owner_id, creator_id, modifier_id, quota, used_bytes, status, can_search, \
-                     can_rename, can_record_recent_file, created_at, modified_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (corp_id, app_id, scene, scene_id) DO NOTHING",
-                )
-                .bind(&space.space_id)
-                .bind(&space.corp_id)
-                .bind(&space.app_id)
-                .bind(&space.scene)
-                .bind(&space.scene_id)
-                .bind(&space.name)
-                .bind(&space.owner_type)
-                .bind(&space.owner_id)
-                .bind(&space.creator_id)
-                .bind(&space.modifier_id)
-                .bind(space.quota)
-                .bind(space.used_bytes)
-                .bind(&space.status)
-                .bind(space.can_search)
-                .bind(space.can_rename)
-                .bind(space.can_record_recent_file)
-                .bind(space.created_at)
-                .bind(space.modified_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(classify)?
-                .rows_affected()
-                    == 1;
-                let row = sqlx::query(&format!(
-                    "SELECT {SPACE_COLUMNS} FROM spaces \
-                     WHERE corp_id = ? AND app_id = ? AND scene = ? AND scene_id = ?"
-                ))
-                .bind(&space.corp_id)
-                .bind(&space.app_id)
-                .bind(&space.scene)
-                .bind(&space.scene_id)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(backend)?;
-                Ok((space_from_row(&row).map_err(backend)?, inserted))
-                })
-            })
-            .await
+        self.write(move |conn| {
+            let inserted = exec(
+                conn,
+                concat!(
+                    "INSERT INTO spaces (",
+                    space_columns!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+                     ?15, ?16, ?17, ?18) ON CONFLICT (corp_id, app_id, scene, scene_id) DO NOTHING"
+                ),
+                params![
+                    space.space_id,
+                    space.corp_id,
+                    space.app_id,
+                    space.scene,
+                    space.scene_id,
+                    space.name,
+                    space.owner_type,
+                    space.owner_id,
+                    space.creator_id,
+                    space.modifier_id,
+                    space.quota,
+                    space.used_bytes,
+                    space.status,
+                    space.can_search,
+                    space.can_rename,
+                    space.can_record_recent_file,
+                    space.created_at,
+                    space.modified_at,
+                ],
+            )
+            .map_err(classify)?
+                == 1;
+            let key = [&space.corp_id, &space.app_id, &space.scene, &space.scene_id];
+            let stored = one(conn, SELECT, key, space_from_row)?
+                .ok_or_else(|| StoreError::Backend("the space vanished".into()))?;
+            Ok((stored, inserted))
+        })
+        .await
     }
 
     async fn get_space(&self, space_id: &str) -> StoreResult<Option<SpaceRecord>> {
-        let sql = format!("SELECT {SPACE_COLUMNS} FROM spaces WHERE space_id = ?");
-        self.read_one(&sql, &[space_id], space_from_row).await
+        const SQL: &str = concat!("SELECT ", space_columns!(), " FROM spaces WHERE space_id = ?1");
+        self.read(|conn| one(conn, SQL, [space_id], space_from_row))
     }
 
     async fn org_used_bytes(&self, corp_id: &str) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT used_bytes FROM orgs WHERE corp_id = ?")
-            .bind(corp_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.map_or(Ok(0), |r| r.try_get(0)).map_err(backend)
+        self.read(|conn| {
+            let used =
+                one(conn, "SELECT used_bytes FROM orgs WHERE corp_id = ?1", [corp_id], |r| {
+                    r.get(0)
+                })?;
+            Ok(used.unwrap_or(0))
+        })
     }
 
     async fn app_used_bytes(&self, app_id: &str) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COALESCE(SUM(used_bytes), 0) FROM spaces WHERE app_id = ?")
-            .bind(app_id)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.try_get(0).map_err(backend)
+        self.read(|conn| {
+            let used = one(
+                conn,
+                "SELECT COALESCE(SUM(used_bytes), 0) FROM spaces WHERE app_id = ?1",
+                [app_id],
+                |r| r.get(0),
+            )?;
+            Ok(used.unwrap_or(0))
+        })
     }
 }
 
@@ -99,8 +113,7 @@ impl DentryStore for SqliteStore {
         space_id: &str,
         dentry_id: &str,
     ) -> StoreResult<Option<DentryRecord>> {
-        let ids = [dentry_id.to_string()];
-        Ok(self.get_dentries(space_id, &ids).await?.pop())
+        self.read(|conn| dentry_with_properties(conn, space_id, dentry_id))
     }
 
     async fn get_dentries(
@@ -111,16 +124,17 @@ impl DentryStore for SqliteStore {
         if dentry_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT json_group_array(json({DENTRY_JSON})) FROM dentries d \
-             WHERE d.space_id = ? AND d.dentry_id IN ({})",
-            placeholders(dentry_ids.len())
+        // One statement (so one snapshot): the dentries joined with their properties.
+        const SQL: &str = concat!(
+            "SELECT ",
+            dentry_columns!("d."),
+            ", p.dentry_id, p.app_id, p.name, p.value, p.visibility FROM dentries d \
+             LEFT JOIN app_properties p ON p.dentry_id = d.dentry_id \
+             WHERE d.space_id = ?1 AND d.dentry_id IN rarray(?2) \
+             ORDER BY d.dentry_id, p.app_id, p.name"
         );
-        let mut query = sqlx::query_scalar::<_, Option<String>>(&sql).bind(space_id);
-        for id in dentry_ids {
-            query = query.bind(id);
-        }
-        dentries_from_json(query.fetch_one(&self.reader).await.map_err(backend)?)
+        let ids = id_array(dentry_ids.iter());
+        self.read(|conn| dentries_joined(conn, SQL, params![space_id, ids]))
     }
 
     async fn folder_names(
@@ -131,30 +145,34 @@ impl DentryStore for SqliteStore {
         if folder_id == ROOT_ID {
             return Ok(Some(Vec::new()));
         }
-        let rows = sqlx::query(
-            "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
-                 SELECT dentry_id, parent_id, name, kind, status, 0 FROM dentries \
-                 WHERE space_id = ?1 AND dentry_id = ?2 \
-                 UNION ALL \
-                 SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
-                 FROM dentries d JOIN chain c ON d.dentry_id = c.parent_id \
-                 WHERE d.space_id = ?1 AND c.depth < 10000) \
-             SELECT parent_id, name, kind, status FROM chain ORDER BY depth DESC",
-        )
-        .bind(space_id)
-        .bind(folder_id)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)?;
+        let rows = self.read(|conn| {
+            all(
+                conn,
+                "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
+                     SELECT dentry_id, parent_id, name, kind, status, 0 FROM dentries \
+                     WHERE space_id = ?1 AND dentry_id = ?2 \
+                     UNION ALL \
+                     SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
+                     FROM dentries d JOIN chain c ON d.dentry_id = c.parent_id \
+                     WHERE d.space_id = ?1 AND c.depth < 10000) \
+                 SELECT parent_id, name, kind, status FROM chain ORDER BY depth DESC",
+                [space_id, folder_id],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                },
+            )
+        })?;
         let mut names = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let parent: String = row.try_get("parent_id").map_err(backend)?;
-            let kind: String = row.try_get("kind").map_err(backend)?;
-            let status: String = row.try_get("status").map_err(backend)?;
+        for (i, (parent, name, kind, status)) in rows.into_iter().enumerate() {
             if kind != "FOLDER" || status != "NORMAL" || (i == 0 && parent != ROOT_ID) {
                 return Ok(None);
             }
-            names.push(row.try_get("name").map_err(backend)?);
+            names.push(name);
         }
         Ok((!names.is_empty()).then_some(names))
     }
@@ -168,10 +186,15 @@ impl DentryStore for SqliteStore {
         after: Option<&Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<DentryRecord>> {
-        let sql = keyset_sql("space_id = ? AND parent_id = ?", key, descending, after.is_some());
-        let query = sqlx::query_scalar(&sql).bind(space_id).bind(parent_id);
-        let page = bind_cursor(query, after).bind(limit).fetch_one(&self.reader).await;
-        sorted_page(dentries_from_json(page.map_err(backend)?)?, key, descending)
+        let sql = keyset_sql(Scope::Folder, key, descending, after.is_some());
+        let page = Page {
+            sql,
+            space_id: space_id.to_string(),
+            parent_id: Some(parent_id.to_string()),
+            after: after.cloned(),
+            limit,
+        };
+        self.list(page).await
     }
 
     async fn list_space(
@@ -181,11 +204,15 @@ impl DentryStore for SqliteStore {
         after: Option<&Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<DentryRecord>> {
-        let key = SortKey::ModifiedTime;
-        let sql = keyset_sql("space_id = ?", key, descending, after.is_some());
-        let query = sqlx::query_scalar(&sql).bind(space_id);
-        let page = bind_cursor(query, after).bind(limit).fetch_one(&self.reader).await;
-        sorted_page(dentries_from_json(page.map_err(backend)?)?, key, descending)
+        let sql = keyset_sql(Scope::Space, SortKey::ModifiedTime, descending, after.is_some());
+        let page = Page {
+            sql,
+            space_id: space_id.to_string(),
+            parent_id: None,
+            after: after.cloned(),
+            limit,
+        };
+        self.list(page).await
     }
 
     async fn get_version(
@@ -193,112 +220,116 @@ impl DentryStore for SqliteStore {
         dentry_id: &str,
         version: i64,
     ) -> StoreResult<Option<VersionRecord>> {
-        let row = sqlx::query(
-            "SELECT dentry_id, version, name, size, blob_key, modifier_id, modified_at \
-             FROM dentry_versions WHERE dentry_id = ? AND version = ?",
-        )
-        .bind(dentry_id)
-        .bind(version)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let version = VersionRecord {
-            dentry_id: row.try_get("dentry_id").map_err(backend)?,
-            version: row.try_get("version").map_err(backend)?,
-            name: row.try_get("name").map_err(backend)?,
-            size: row.try_get("size").map_err(backend)?,
-            blob_key: row.try_get("blob_key").map_err(backend)?,
-            modifier_id: row.try_get("modifier_id").map_err(backend)?,
-            modified_at: row.try_get("modified_at").map_err(backend)?,
-        };
-        Ok(Some(version))
+        self.read(|conn| {
+            one(
+                conn,
+                "SELECT dentry_id, version, name, size, blob_key, modifier_id, modified_at \
+                 FROM dentry_versions WHERE dentry_id = ?1 AND version = ?2",
+                params![dentry_id, version],
+                |row| {
+                    Ok(VersionRecord {
+                        dentry_id: row.get(0)?,
+                        version: row.get(1)?,
+                        name: row.get(2)?,
+                        size: row.get(3)?,
+                        blob_key: row.get(4)?,
+                        modifier_id: row.get(5)?,
+                        modified_at: row.get(6)?,
+                    })
+                },
+            )
+        })
     }
 
     async fn put_dentry(&self, put: &PutDentry) -> StoreResult<PutOutcome> {
         let put = put.clone();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                let held = match &put.upload_key {
-                    Some(key) => claim_upload(conn, key, &put.upload_objects).await?,
-                    None => 0,
-                };
-                let new = &put.dentry;
-                if new.parent_id != ROOT_ID {
-                    let parent = sqlx::query(
-                        "SELECT kind FROM dentries WHERE space_id = ? AND dentry_id = ? AND status = 'NORMAL'",
-                    )
-                    .bind(&new.space_id)
-                    .bind(&new.parent_id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                    let is_folder = match parent {
-                        Some(row) => row.try_get::<String, _>(0).map_err(backend)? == "FOLDER",
-                        None => false,
-                    };
-                    if !is_folder {
-                        return Err(StoreError::ParentNotFound);
-                    }
-                }
-
-                let stored = if insert_dentry(conn, new, &new.name).await? {
-                    PutOutcome::Created(new.clone())
-                } else {
-                    let existing = live_child(conn, new).await?;
-                    match &put.conflict {
-                        NameConflict::Fail => return Err(StoreError::NameTaken(Box::new(existing))),
-                        NameConflict::ReturnExisting => {
-                            settle(conn, &new.space_id, &put.corp_id, held, 0).await?;
-                            return Ok(PutOutcome::Existing(reread(conn, &existing).await?));
-                        }
-                        NameConflict::Overwrite => {
-                            if existing.is_folder() || new.is_folder() {
-                                return Err(StoreError::NameTaken(Box::new(existing)));
-                            }
-                            PutOutcome::Overwritten(overwrite(conn, &existing, new).await?)
-                        }
-                        NameConflict::AutoRename { prefix, suffix } => {
-                            PutOutcome::Created(auto_rename(conn, new, prefix, suffix).await?)
-                        }
-                    }
-                };
-                let (PutOutcome::Created(dentry) | PutOutcome::Overwritten(dentry)) = &stored else {
-                    unreachable!("ReturnExisting returned above")
-                };
-                let charged = if dentry.is_folder() { 0 } else { new.size };
-                settle(conn, &new.space_id, &put.corp_id, held, charged).await?;
-                for property in &put.app_properties {
-                    sqlx::query(
-                        "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
-                         VALUES (?, ?, ?, ?, ?) ON CONFLICT (dentry_id, app_id, name) \
-                         DO UPDATE SET value = excluded.value, visibility = excluded.visibility",
-                    )
-                    .bind(&dentry.dentry_id)
-                    .bind(&property.app_id)
-                    .bind(&property.name)
-                    .bind(&property.value)
-                    .bind(&property.visibility)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                }
-                // The answer is read in the transaction: a concurrent commit
-                // to the same file cannot lend it its version.
-                Ok(match stored {
-                    PutOutcome::Created(d) => PutOutcome::Created(reread(conn, &d).await?),
-                    PutOutcome::Overwritten(d) => PutOutcome::Overwritten(reread(conn, &d).await?),
-                    existing => existing,
-                })
-                })
-            })
-            .await
+        self.write(move |conn| put_dentry(conn, &put)).await
     }
+}
+
+/// [`DentryStore::put_dentry`], inside the writer's transaction.
+fn put_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
+    let held = match &put.upload_key {
+        Some(key) => claim_upload(conn, key, &put.upload_objects)?,
+        None => 0,
+    };
+    let new = &put.dentry;
+    if new.parent_id != ROOT_ID {
+        let parent: Option<String> = one(
+            conn,
+            "SELECT kind FROM dentries WHERE space_id = ?1 AND dentry_id = ?2 \
+             AND status = 'NORMAL'",
+            [&new.space_id, &new.parent_id],
+            |row| row.get(0),
+        )?;
+        if parent.as_deref() != Some("FOLDER") {
+            return Err(StoreError::ParentNotFound);
+        }
+    }
+
+    let stored = if insert_dentry(conn, new, &new.name)? {
+        PutOutcome::Created(new.clone())
+    } else {
+        let existing = live_child(conn, new, &new.name)?
+            .ok_or_else(|| StoreError::Backend("the live sibling vanished".into()))?;
+        match &put.conflict {
+            NameConflict::Fail => return Err(StoreError::NameTaken(Box::new(existing))),
+            NameConflict::ReturnExisting => {
+                settle(conn, &new.space_id, &put.corp_id, held, 0)?;
+                return Ok(PutOutcome::Existing(reread(conn, &existing)?));
+            }
+            NameConflict::Overwrite => {
+                if existing.is_folder() || new.is_folder() {
+                    return Err(StoreError::NameTaken(Box::new(existing)));
+                }
+                PutOutcome::Overwritten(overwrite(conn, &existing, new)?)
+            }
+            NameConflict::AutoRename { prefix, suffix } => {
+                PutOutcome::Created(auto_rename(conn, new, prefix, suffix)?)
+            }
+        }
+    };
+    let (PutOutcome::Created(dentry) | PutOutcome::Overwritten(dentry)) = &stored else {
+        unreachable!("ReturnExisting returned above")
+    };
+    let charged = if dentry.is_folder() { 0 } else { new.size };
+    settle(conn, &new.space_id, &put.corp_id, held, charged)?;
+    for property in &put.app_properties {
+        exec(
+            conn,
+            "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dentry_id, app_id, name) \
+             DO UPDATE SET value = excluded.value, visibility = excluded.visibility",
+            [
+                &dentry.dentry_id,
+                &property.app_id,
+                &property.name,
+                &property.value,
+                &property.visibility,
+            ],
+        )
+        .map_err(backend)?;
+    }
+    // The answer is read in the transaction: a concurrent commit to the
+    // same file cannot lend it its version.
+    Ok(match stored {
+        PutOutcome::Created(d) => PutOutcome::Created(reread(conn, &d)?),
+        PutOutcome::Overwritten(d) => PutOutcome::Overwritten(reread(conn, &d)?),
+        existing => existing,
+    })
 }
 
 #[async_trait]
 impl UploadStore for SqliteStore {
+    /// Deferred durability: once this returns `Ok` its effect survives a
+    /// crash of the process, but a power loss may undo it until a durable
+    /// write to the same store (any write not marked deferred), called after
+    /// this one returned, has itself returned. A power loss only ever undoes
+    /// a tail of the store's writes, in commit order. Here: committed with
+    /// `synchronous=NORMAL` when its batch holds only deferred writes; the
+    /// next `FULL` commit's fsync of the WAL (or a checkpoint) covers it.
+    /// An open upload so undone makes its CommitFile fail with
+    /// `UploadNotFound`.
     async fn insert_upload(
         &self,
         upload: &UploadRecord,
@@ -306,92 +337,106 @@ impl UploadStore for SqliteStore {
     ) -> StoreResult<()> {
         let upload = upload.clone();
         let limits = *limits;
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let inserted = sqlx::query(
-                        "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, check_name, \
-                         check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at) \
-                         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
-                         WHERE (SELECT COUNT(*) FROM uploads WHERE space_id = ?2) < ?13 \
-                         AND (SELECT COUNT(*) FROM uploads WHERE app_id = ?3) < ?14",
-                    )
-                    .bind(&upload.upload_key)
-                    .bind(&upload.space_id)
-                    .bind(&upload.app_id)
-                    .bind(&upload.union_id)
-                    .bind(upload.multipart)
-                    .bind(&upload.check_name)
-                    .bind(&upload.check_parent_id)
-                    .bind(upload.check_size)
-                    .bind(&upload.check_md5)
-                    .bind(upload.max_bytes)
-                    .bind(upload.created_at)
-                    .bind(upload.expires_at)
-                    .bind(i64::from(limits.per_space))
-                    .bind(i64::from(limits.per_app))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(classify)?
-                    .rows_affected();
-                    if inserted == 0 {
-                        let in_space = count(conn, "SELECT COUNT(*) FROM uploads WHERE space_id = ?", &upload.space_id).await?;
-                        return Err(StoreError::TooManyUploads {
-                            per_space: in_space >= i64::from(limits.per_space),
-                        });
-                    }
-                    Ok(())
-                })
-            })
-            .await
+        self.write_deferred(move |conn| {
+            let inserted = exec(
+                conn,
+                "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, \
+                 check_name, check_parent_id, check_size, check_md5, max_bytes, created_at, \
+                 expires_at) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
+                 WHERE (SELECT COUNT(*) FROM uploads WHERE space_id = ?2) < ?13 \
+                 AND (SELECT COUNT(*) FROM uploads WHERE app_id = ?3) < ?14",
+                params![
+                    upload.upload_key,
+                    upload.space_id,
+                    upload.app_id,
+                    upload.union_id,
+                    upload.multipart,
+                    upload.check_name,
+                    upload.check_parent_id,
+                    upload.check_size,
+                    upload.check_md5,
+                    upload.max_bytes,
+                    upload.created_at,
+                    upload.expires_at,
+                    limits.per_space,
+                    limits.per_app,
+                ],
+            )
+            .map_err(classify)?;
+            if inserted == 0 {
+                let in_space = count(
+                    conn,
+                    "SELECT COUNT(*) FROM uploads WHERE space_id = ?1",
+                    &upload.space_id,
+                )?;
+                return Err(StoreError::TooManyUploads {
+                    per_space: in_space >= i64::from(limits.per_space),
+                });
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn get_upload(
         &self,
         upload_key: &str,
     ) -> StoreResult<Option<(UploadRecord, Vec<UploadPartRecord>)>> {
-        let row = sqlx::query("SELECT * FROM uploads WHERE upload_key = ?")
-            .bind(upload_key)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let upload = (|| {
-            Ok::<_, sqlx::Error>(UploadRecord {
-                upload_key: row.try_get("upload_key")?,
-                space_id: row.try_get("space_id")?,
-                app_id: row.try_get("app_id")?,
-                union_id: row.try_get("union_id")?,
-                multipart: row.try_get("multipart")?,
-                check_name: row.try_get("check_name")?,
-                check_parent_id: row.try_get("check_parent_id")?,
-                check_size: row.try_get("check_size")?,
-                check_md5: row.try_get("check_md5")?,
-                max_bytes: row.try_get("max_bytes")?,
-                created_at: row.try_get("created_at")?,
-                expires_at: row.try_get("expires_at")?,
+        self.read(|conn| {
+            snapshot(conn, |conn| {
+                let upload = one(
+                    conn,
+                    "SELECT upload_key, space_id, app_id, union_id, multipart, check_name, \
+                     check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at \
+                     FROM uploads WHERE upload_key = ?1",
+                    [upload_key],
+                    |row| {
+                        Ok(UploadRecord {
+                            upload_key: row.get(0)?,
+                            space_id: row.get(1)?,
+                            app_id: row.get(2)?,
+                            union_id: row.get(3)?,
+                            multipart: row.get(4)?,
+                            check_name: row.get(5)?,
+                            check_parent_id: row.get(6)?,
+                            check_size: row.get(7)?,
+                            check_md5: row.get(8)?,
+                            max_bytes: row.get(9)?,
+                            created_at: row.get(10)?,
+                            expires_at: row.get(11)?,
+                        })
+                    },
+                )?;
+                let Some(upload) = upload else { return Ok(None) };
+                let parts = all(
+                    conn,
+                    "SELECT part_number, size, md5, object_key FROM upload_parts \
+                     WHERE upload_key = ?1 ORDER BY part_number",
+                    [upload_key],
+                    |row| {
+                        Ok(UploadPartRecord {
+                            part_number: row.get(0)?,
+                            size: row.get(1)?,
+                            md5: Some(row.get::<_, String>(2)?).filter(|m| !m.is_empty()),
+                            object_key: row.get(3)?,
+                        })
+                    },
+                )?;
+                Ok(Some((upload, parts)))
             })
-        })()
-        .map_err(backend)?;
-        let rows = sqlx::query(
-            "SELECT part_number, size, md5, object_key FROM upload_parts WHERE upload_key = ? \
-             ORDER BY part_number",
-        )
-        .bind(upload_key)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)?;
-        let parts = collect(rows, |row| {
-            Ok(UploadPartRecord {
-                part_number: row.try_get("part_number")?,
-                size: row.try_get("size")?,
-                md5: Some(row.try_get::<String, _>("md5")?).filter(|m| !m.is_empty()),
-                object_key: row.try_get("object_key")?,
-            })
-        })?;
-        Ok(Some((upload, parts)))
+        })
     }
 
+    /// Deferred durability: once this returns `Ok` its effect survives a
+    /// crash of the process, but a power loss may undo it until a durable
+    /// write to the same store (any write not marked deferred), called after
+    /// this one returned, has itself returned. A power loss only ever undoes
+    /// a tail of the store's writes, in commit order. Here: committed with
+    /// `synchronous=NORMAL` when its batch holds only deferred writes; the
+    /// next `FULL` commit's fsync of the WAL (or a checkpoint) covers it.
+    /// Harmless: `reset_reservations`, run when a server starts, recomputes
+    /// every reservation from the recorded parts.
     async fn reserve_upload_bytes(
         &self,
         upload_key: &str,
@@ -400,89 +445,94 @@ impl UploadStore for SqliteStore {
         now_ms: i64,
     ) -> StoreResult<i64> {
         let upload_key = upload_key.to_string();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let row = sqlx::query(
-                        "SELECT u.space_id, s.corp_id, u.max_bytes - u.reserved_bytes + \
-                             COALESCE((SELECT size FROM upload_parts p \
-                                       WHERE p.upload_key = u.upload_key AND p.part_number = ?2), 0), \
-                         s.quota - s.used_bytes - s.reserved_bytes, \
-                         o.capacity - o.used_bytes - o.reserved_bytes \
-                         FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
-                         JOIN orgs o ON o.corp_id = s.corp_id \
-                         WHERE u.upload_key = ?1 AND u.expires_at > ?3",
-                    )
-                    .bind(&upload_key)
-                    .bind(part_number)
-                    .bind(now_ms)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(backend)?
-                    .ok_or(StoreError::UploadNotFound)?;
-                    let space_id: String = row.try_get(0).map_err(backend)?;
-                    let corp_id: String = row.try_get(1).map_err(backend)?;
-                    // Room left under the announced size, the quota, the capacity.
-                    let announced: Option<i64> = row.try_get(2).map_err(backend)?;
-                    let in_space: Option<i64> = row.try_get(3).map_err(backend)?;
-                    let in_org: Option<i64> = row.try_get(4).map_err(backend)?;
-                    let (wanted, at_most) = match bytes {
-                        Reserve::Exactly(n) => (n, false),
-                        Reserve::AtMost(n) => (n, true),
-                    };
-                    let granted = if at_most {
-                        [Some(wanted), announced, in_space, in_org].into_iter().flatten().min()
-                    } else {
-                        Some(wanted)
-                    }
-                    .unwrap_or(wanted);
-                    if announced.is_some_and(|room| granted > room || room <= 0 && at_most) {
-                        return Err(StoreError::UploadTooLarge);
-                    }
-                    if granted <= 0 && at_most {
-                        return Err(StoreError::QuotaExceeded { space: in_space.is_some_and(|r| r <= 0) });
-                    }
-                    adjust_reservation(conn, &upload_key, &space_id, &corp_id, granted).await?;
-                    Ok(granted)
-                })
-            })
-            .await
+        self.write_deferred(move |conn| {
+            let room = one(
+                conn,
+                "SELECT u.space_id, s.corp_id, u.max_bytes - u.reserved_bytes + \
+                     COALESCE((SELECT size FROM upload_parts p \
+                               WHERE p.upload_key = u.upload_key AND p.part_number = ?2), 0), \
+                 s.quota - s.used_bytes - s.reserved_bytes, \
+                 o.capacity - o.used_bytes - o.reserved_bytes \
+                 FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
+                 JOIN orgs o ON o.corp_id = s.corp_id \
+                 WHERE u.upload_key = ?1 AND u.expires_at > ?3",
+                params![upload_key, part_number, now_ms],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<i64>>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                        row.get::<_, Option<i64>>(4)?,
+                    ))
+                },
+            )?;
+            // Room left under the announced size, the quota, the capacity.
+            let (space_id, corp_id, announced, in_space, in_org) =
+                room.ok_or(StoreError::UploadNotFound)?;
+            let (wanted, at_most) = match bytes {
+                Reserve::Exactly(n) => (n, false),
+                Reserve::AtMost(n) => (n, true),
+            };
+            let granted = if at_most {
+                [Some(wanted), announced, in_space, in_org].into_iter().flatten().min()
+            } else {
+                Some(wanted)
+            }
+            .unwrap_or(wanted);
+            if announced.is_some_and(|room| granted > room || room <= 0 && at_most) {
+                return Err(StoreError::UploadTooLarge);
+            }
+            if granted <= 0 && at_most {
+                return Err(StoreError::QuotaExceeded { space: in_space.is_some_and(|r| r <= 0) });
+            }
+            adjust_reservation(conn, &upload_key, &space_id, &corp_id, granted)?;
+            Ok(granted)
+        })
+        .await
     }
 
     async fn reset_reservations(&self) -> StoreResult<u64> {
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let uploads = sqlx::query(
-                        "UPDATE uploads SET reserved_bytes = (SELECT COALESCE(SUM(size), 0) \
-                             FROM upload_parts p WHERE p.upload_key = uploads.upload_key) \
-                         WHERE reserved_bytes != (SELECT COALESCE(SUM(size), 0) \
-                             FROM upload_parts p WHERE p.upload_key = uploads.upload_key)",
-                    )
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    Ok(uploads + recount_reservations(conn).await?)
-                })
-            })
-            .await
+        self.write(move |conn| {
+            let uploads = exec(
+                conn,
+                "UPDATE uploads SET reserved_bytes = (SELECT COALESCE(SUM(size), 0) \
+                     FROM upload_parts p WHERE p.upload_key = uploads.upload_key) \
+                 WHERE reserved_bytes != (SELECT COALESCE(SUM(size), 0) \
+                     FROM upload_parts p WHERE p.upload_key = uploads.upload_key)",
+                [],
+            )
+            .map_err(backend)?;
+            Ok(uploads + recount_reservations(conn)?)
+        })
+        .await
     }
 
+    /// Deferred durability: once this returns `Ok` its effect survives a
+    /// crash of the process, but a power loss may undo it until a durable
+    /// write to the same store (any write not marked deferred), called after
+    /// this one returned, has itself returned. A power loss only ever undoes
+    /// a tail of the store's writes, in commit order. Here: committed with
+    /// `synchronous=NORMAL` when its batch holds only deferred writes; the
+    /// next `FULL` commit's fsync of the WAL (or a checkpoint) covers it.
+    /// Harmless: `reset_reservations`, run when a server starts, recomputes
+    /// every reservation from the recorded parts.
     async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()> {
         let upload_key = upload_key.to_string();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let Some((space_id, corp_id)) = upload_owner(conn, &upload_key).await? else {
-                        return Ok(());
-                    };
-                    adjust_reservation(conn, &upload_key, &space_id, &corp_id, -bytes).await
-                })
-            })
-            .await
+        self.write_deferred(move |conn| {
+            let Some((space_id, corp_id)) = upload_owner(conn, &upload_key)? else {
+                return Ok(());
+            };
+            adjust_reservation(conn, &upload_key, &space_id, &corp_id, -bytes)
+        })
+        .await
     }
 
+    /// Durable, unlike the upload's other bookkeeping: the part's object is
+    /// referenced by this record alone, so a power loss that dropped the
+    /// record of an acknowledged PUT would leave an object nothing references
+    /// (a leak to fsck, and to the power-loss crash test). Its fsync also
+    /// makes the upload's earlier deferred writes durable.
     async fn record_upload_part(
         &self,
         upload_key: &str,
@@ -491,47 +541,48 @@ impl UploadStore for SqliteStore {
     ) -> StoreResult<PartRecorded> {
         let upload_key = upload_key.to_string();
         let part = part.clone();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let row = sqlx::query(
-                        "SELECT u.space_id, s.corp_id, p.size, p.object_key FROM uploads u \
-                         JOIN spaces s ON s.space_id = u.space_id \
-                         LEFT JOIN upload_parts p \
-                             ON p.upload_key = u.upload_key AND p.part_number = ?2 \
-                         WHERE u.upload_key = ?1",
-                    )
-                    .bind(&upload_key)
-                    .bind(part.part_number)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                    let Some(row) = row else { return Ok(PartRecorded::UploadGone) };
-                    let space_id: String = row.try_get(0).map_err(backend)?;
-                    let corp_id: String = row.try_get(1).map_err(backend)?;
-                    let old_size = row.try_get::<Option<i64>, _>(2).map_err(backend)?.unwrap_or(0);
-                    let replaced: Option<String> = row.try_get(3).map_err(backend)?;
-                    sqlx::query(
-                        "INSERT INTO upload_parts (upload_key, part_number, size, md5, object_key) \
-                         VALUES (?, ?, ?, ?, ?) ON CONFLICT (upload_key, part_number) DO UPDATE \
-                         SET size = excluded.size, md5 = excluded.md5, object_key = excluded.object_key",
-                    )
-                    .bind(&upload_key)
-                    .bind(part.part_number)
-                    .bind(part.size)
-                    .bind(part.md5.as_deref().unwrap_or_default())
-                    .bind(&part.object_key)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(classify)?;
-                    // The PUT's reservation becomes the part's size; the part
-                    // it replaces gives its bytes back.
-                    let delta = part.size - reserved - old_size;
-                    adjust_reservation(conn, &upload_key, &space_id, &corp_id, delta).await?;
-                    Ok(PartRecorded::Recorded { replaced })
-                })
-            })
-            .await
+        self.write(move |conn| {
+            let found = one(
+                conn,
+                "SELECT u.space_id, s.corp_id, p.size, p.object_key FROM uploads u \
+                 JOIN spaces s ON s.space_id = u.space_id \
+                 LEFT JOIN upload_parts p \
+                     ON p.upload_key = u.upload_key AND p.part_number = ?2 \
+                 WHERE u.upload_key = ?1",
+                params![upload_key, part.part_number],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<i64>>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                    ))
+                },
+            )?;
+            let Some((space_id, corp_id, old_size, replaced)) = found else {
+                return Ok(PartRecorded::UploadGone);
+            };
+            exec(
+                conn,
+                "INSERT INTO upload_parts (upload_key, part_number, size, md5, object_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (upload_key, part_number) DO UPDATE \
+                 SET size = excluded.size, md5 = excluded.md5, object_key = excluded.object_key",
+                params![
+                    upload_key,
+                    part.part_number,
+                    part.size,
+                    part.md5.as_deref().unwrap_or_default(),
+                    part.object_key,
+                ],
+            )
+            .map_err(classify)?;
+            // The PUT's reservation becomes the part's size; the part it
+            // replaces gives its bytes back.
+            let delta = part.size - reserved - old_size.unwrap_or(0);
+            adjust_reservation(conn, &upload_key, &space_id, &corp_id, delta)?;
+            Ok(PartRecorded::Recorded { replaced })
+        })
+        .await
     }
 
     async fn take_expired_uploads(
@@ -539,26 +590,21 @@ impl UploadStore for SqliteStore {
         before_ms: i64,
         limit: u32,
     ) -> StoreResult<Vec<ExpiredUpload>> {
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let rows =
-                        sqlx::query("SELECT upload_key FROM uploads WHERE expires_at < ? LIMIT ?")
-                            .bind(before_ms)
-                            .bind(limit)
-                            .fetch_all(&mut *conn)
-                            .await
-                            .map_err(backend)?;
-                    let keys: Vec<String> = collect(rows, |r| r.try_get(0))?;
-                    let mut expired = Vec::with_capacity(keys.len());
-                    for upload_key in keys {
-                        let objects = remove_upload(conn, &upload_key).await?;
-                        expired.push(ExpiredUpload { upload_key, objects });
-                    }
-                    Ok(expired)
-                })
-            })
-            .await
+        self.write(move |conn| {
+            let keys: Vec<String> = all(
+                conn,
+                "SELECT upload_key FROM uploads WHERE expires_at < ?1 LIMIT ?2",
+                params![before_ms, limit],
+                |row| row.get(0),
+            )?;
+            let mut expired = Vec::with_capacity(keys.len());
+            for upload_key in keys {
+                let objects = remove_upload(conn, &upload_key)?;
+                expired.push(ExpiredUpload { upload_key, objects });
+            }
+            Ok(expired)
+        })
+        .await
     }
 }
 
@@ -573,59 +619,177 @@ impl MaintenanceStore for SqliteStore {
     }
 
     async fn consistency_scan(&self) -> StoreResult<ConsistencyScan> {
-        self.scan().await
+        self.read_blocking(|conn| snapshot(conn, scan)).await
     }
 
     async fn repair_usage(&self) -> StoreResult<u64> {
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let spaces = sqlx::query(&format!(
-                        "WITH {CONTENT_BY_SPACE}, sums (space_id, total) AS ( \
-                             SELECT s.space_id, COALESCE((SELECT SUM(size) FROM content c \
-                                                          WHERE c.space_id = s.space_id), 0) \
-                             FROM spaces s) \
-                         UPDATE spaces SET used_bytes = \
-                             (SELECT total FROM sums WHERE sums.space_id = spaces.space_id) \
-                         WHERE used_bytes != \
-                             (SELECT total FROM sums WHERE sums.space_id = spaces.space_id)"
-                    ))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    let orgs = sqlx::query(
-                        "UPDATE orgs SET used_bytes = (SELECT COALESCE(SUM(used_bytes), 0) \
-                             FROM spaces WHERE spaces.corp_id = orgs.corp_id) \
-                         WHERE used_bytes != (SELECT COALESCE(SUM(used_bytes), 0) \
-                             FROM spaces WHERE spaces.corp_id = orgs.corp_id)",
-                    )
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    // An upload never holds less than its recorded parts.
-                    let uploads = sqlx::query(
-                        "UPDATE uploads SET reserved_bytes = (SELECT COALESCE(SUM(size), 0) \
-                             FROM upload_parts p WHERE p.upload_key = uploads.upload_key) \
-                         WHERE reserved_bytes < (SELECT COALESCE(SUM(size), 0) \
-                             FROM upload_parts p WHERE p.upload_key = uploads.upload_key)",
-                    )
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    Ok(spaces + orgs + uploads + recount_reservations(conn).await?)
-                })
-            })
-            .await
+        self.write(move |conn| {
+            let spaces = exec(
+                conn,
+                concat!(
+                    "WITH ",
+                    content_by_space!(),
+                    ", sums (space_id, total) AS ( \
+                         SELECT s.space_id, COALESCE((SELECT SUM(size) FROM content c \
+                                                      WHERE c.space_id = s.space_id), 0) \
+                         FROM spaces s) \
+                     UPDATE spaces SET used_bytes = \
+                         (SELECT total FROM sums WHERE sums.space_id = spaces.space_id) \
+                     WHERE used_bytes != \
+                         (SELECT total FROM sums WHERE sums.space_id = spaces.space_id)"
+                ),
+                [],
+            )
+            .map_err(backend)?;
+            let orgs = exec(
+                conn,
+                "UPDATE orgs SET used_bytes = (SELECT COALESCE(SUM(used_bytes), 0) \
+                     FROM spaces WHERE spaces.corp_id = orgs.corp_id) \
+                 WHERE used_bytes != (SELECT COALESCE(SUM(used_bytes), 0) \
+                     FROM spaces WHERE spaces.corp_id = orgs.corp_id)",
+                [],
+            )
+            .map_err(backend)?;
+            // An upload never holds less than its recorded parts.
+            let uploads = exec(
+                conn,
+                "UPDATE uploads SET reserved_bytes = (SELECT COALESCE(SUM(size), 0) \
+                     FROM upload_parts p WHERE p.upload_key = uploads.upload_key) \
+                 WHERE reserved_bytes < (SELECT COALESCE(SUM(size), 0) \
+                     FROM upload_parts p WHERE p.upload_key = uploads.upload_key)",
+                [],
+            )
+            .map_err(backend)?;
+            Ok(spaces + orgs + uploads + recount_reservations(conn)?)
+        })
+        .await
     }
 }
 
 const ROOT_ID: &str = "0";
 
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
+/// Pages longer than this are read on a blocking thread.
+const INLINE_PAGE: u32 = 1000;
+
+/// Ids as one `rarray()` parameter.
+fn id_array<'a>(ids: impl Iterator<Item = &'a String>) -> rusqlite::vtab::array::Array {
+    Rc::new(ids.map(|id| Value::Text(id.clone())).collect())
+}
+
+/// Rows of [`dentry_columns`] followed by an app property's five columns
+/// (NULL when the dentry has none), grouped by dentry: one record per dentry.
+fn dentries_joined<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> StoreResult<Vec<DentryRecord>> {
+    let mut statement = conn.prepare_cached(sql).map_err(backend)?;
+    let mut rows = statement.query(params).map_err(backend)?;
+    let mut found: Vec<DentryRecord> = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let id: String = row.get(0).map_err(backend)?;
+        if found.last().is_none_or(|d| d.dentry_id != id) {
+            found.push(dentry_from_row(row).map_err(backend)?);
+        }
+        if row.get_ref(DENTRY_WIDTH).map_err(backend)?.data_type() != rusqlite::types::Type::Null {
+            let property = property_at(row, DENTRY_WIDTH).map_err(backend)?;
+            found.last_mut().expect("pushed above").app_properties.push(property);
+        }
+    }
+    Ok(found)
+}
+
+/// The dentry with every app's properties, in one statement.
+fn dentry_with_properties(
+    conn: &Connection,
+    space_id: &str,
+    dentry_id: &str,
+) -> StoreResult<Option<DentryRecord>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        dentry_columns!("d."),
+        ", p.dentry_id, p.app_id, p.name, p.value, p.visibility FROM dentries d \
+         LEFT JOIN app_properties p ON p.dentry_id = d.dentry_id \
+         WHERE d.space_id = ?1 AND d.dentry_id = ?2 ORDER BY p.app_id, p.name"
+    );
+    Ok(dentries_joined(conn, SQL, [space_id, dentry_id])?.pop())
+}
+
+/// Gives each dentry of `page` its app properties, with one statement.
+fn attach_properties(conn: &Connection, page: &mut [DentryRecord]) -> StoreResult<()> {
+    if page.is_empty() {
+        return Ok(());
+    }
+    let ids = id_array(page.iter().map(|d| &d.dentry_id));
+    let properties = all(
+        conn,
+        "SELECT dentry_id, app_id, name, value, visibility FROM app_properties \
+         WHERE dentry_id IN rarray(?1) ORDER BY dentry_id, app_id, name",
+        [ids],
+        |row| property_at(row, 0),
+    )?;
+    if properties.is_empty() {
+        return Ok(());
+    }
+    let at: HashMap<String, usize> =
+        page.iter().enumerate().map(|(i, d)| (d.dentry_id.clone(), i)).collect();
+    for property in properties {
+        if let Some(&i) = at.get(&property.dentry_id) {
+            page[i].app_properties.push(property);
+        }
+    }
+    Ok(())
+}
+
+/// Which dentries a keyset page lists.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// Children of a folder: `?1` space, `?2` parent.
+    Folder,
+    /// The whole space: `?1` space.
+    Space,
+}
+
+/// A keyset page to read.
+struct Page {
+    sql: &'static str,
+    space_id: String,
+    parent_id: Option<String>,
+    after: Option<Cursor>,
+    limit: u32,
+}
+
+impl SqliteStore {
+    /// Reads a keyset page and its app properties from one snapshot: in
+    /// place, or on a blocking thread if it is long.
+    async fn list(&self, page: Page) -> StoreResult<Vec<DentryRecord>> {
+        if page.limit <= INLINE_PAGE {
+            self.read(|conn| read_page(conn, &page))
+        } else {
+            self.read_blocking(move |conn| read_page(conn, &page)).await
+        }
+    }
+}
+
+fn read_page(conn: &Connection, page: &Page) -> StoreResult<Vec<DentryRecord>> {
+    let mut values: Vec<Value> = vec![Value::Text(page.space_id.clone())];
+    if let Some(parent) = &page.parent_id {
+        values.push(Value::Text(parent.clone()));
+    }
+    if let Some(cursor) = &page.after {
+        values.push(match &cursor.value {
+            CursorValue::Int(v) => Value::Integer(*v),
+            CursorValue::Text(v) => Value::Text(v.clone()),
+        });
+        values.push(Value::Text(cursor.dentry_id.clone()));
+    }
+    values.push(Value::Integer(i64::from(page.limit)));
+    snapshot(conn, |conn| {
+        let mut dentries =
+            all(conn, page.sql, rusqlite::params_from_iter(values.iter()), dentry_from_row)?;
+        attach_properties(conn, &mut dentries)?;
+        Ok(dentries)
+    })
 }
 
 fn sort_column(key: SortKey) -> &'static str {
@@ -637,172 +801,192 @@ fn sort_column(key: SortKey) -> &'static str {
     }
 }
 
-/// A keyset page as one JSON array: live rows matching `filter`, ordered by
-/// (key, dentry_id).
-fn keyset_sql(filter: &str, key: SortKey, descending: bool, has_cursor: bool) -> String {
-    let column = sort_column(key);
-    let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
-    let after =
-        if has_cursor { format!("AND ({column}, dentry_id) {cmp} (?, ?)") } else { String::new() };
-    format!(
-        "SELECT json_group_array(json(page.item)) FROM ( \
-             SELECT {DENTRY_JSON} AS item FROM dentries d \
-             WHERE {filter} AND status = 'NORMAL' {after} \
-             ORDER BY {column} {dir}, dentry_id {dir} LIMIT ?) page"
-    )
-}
-
-/// The page in its keyset order (an aggregate need not keep the subquery's).
-fn sorted_page(
-    mut page: Vec<DentryRecord>,
-    key: SortKey,
-    descending: bool,
-) -> StoreResult<Vec<DentryRecord>> {
-    page.sort_by(|a, b| {
-        let by_key = match key {
-            SortKey::ModifiedTime => a.modified_at.cmp(&b.modified_at),
-            SortKey::CreateTime => a.created_at.cmp(&b.created_at),
-            SortKey::Name => a.name.cmp(&b.name),
-            SortKey::Size => a.size.cmp(&b.size),
-        };
-        let order = by_key.then_with(|| a.dentry_id.cmp(&b.dentry_id));
-        if descending {
-            order.reverse()
-        } else {
-            order
+/// A keyset page: live rows of the scope strictly after the cursor (if any),
+/// ordered by (key, dentry_id) — names compare bytewise (`BINARY`), ties by
+/// id — in the direction asked, from an index of that order. Built once per
+/// variant, so each is one cached prepared statement.
+fn keyset_sql(scope: Scope, key: SortKey, descending: bool, has_cursor: bool) -> &'static str {
+    const KEYS: [SortKey; 4] =
+        [SortKey::ModifiedTime, SortKey::CreateTime, SortKey::Name, SortKey::Size];
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let index = |scope: Scope, key: SortKey, descending: bool, has_cursor: bool| {
+        let key = KEYS.iter().position(|k| *k == key).expect("every key is listed");
+        ((scope as usize * 4 + key) * 2 + usize::from(descending)) * 2 + usize::from(has_cursor)
+    };
+    let all = SQL.get_or_init(|| {
+        let mut all = vec![String::new(); 2 * 4 * 2 * 2];
+        for scope in [Scope::Folder, Scope::Space] {
+            for key in KEYS {
+                for descending in [false, true] {
+                    for has_cursor in [false, true] {
+                        let column = sort_column(key);
+                        let (filter, next) = match scope {
+                            Scope::Folder => ("space_id = ?1 AND parent_id = ?2", 3),
+                            Scope::Space => ("space_id = ?1", 2),
+                        };
+                        let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
+                        let (after, limit) = if has_cursor {
+                            (
+                                format!(
+                                    " AND ({column}, dentry_id) {cmp} (?{}, ?{})",
+                                    next,
+                                    next + 1
+                                ),
+                                next + 2,
+                            )
+                        } else {
+                            (String::new(), next)
+                        };
+                        all[index(scope, key, descending, has_cursor)] = format!(
+                            "SELECT {} FROM dentries WHERE {filter} AND status = 'NORMAL'{after} \
+                             ORDER BY {column} {dir}, dentry_id {dir} LIMIT ?{limit}",
+                            dentry_columns!("")
+                        );
+                    }
+                }
+            }
         }
+        all
     });
-    Ok(page)
+    &all[index(scope, key, descending, has_cursor)]
 }
 
-type Query<'q> =
-    sqlx::query::QueryScalar<'q, sqlx::Sqlite, Option<String>, sqlx::sqlite::SqliteArguments<'q>>;
-
-fn bind_cursor<'q>(query: Query<'q>, after: Option<&'q Cursor>) -> Query<'q> {
-    match after {
-        None => query,
-        Some(cursor) => {
-            let query = match &cursor.value {
-                CursorValue::Int(v) => query.bind(*v),
-                CursorValue::Text(v) => query.bind(v.as_str()),
-            };
-            query.bind(cursor.dentry_id.as_str())
-        }
-    }
+/// Inserts the dentry under `name`; false if a live sibling already has it
+/// (the unique index on live names decides). Other keys (id, uuid) fail
+/// with `Duplicate(Key::DentryId)`.
+fn insert_dentry(conn: &Connection, d: &DentryRecord, name: &str) -> StoreResult<bool> {
+    let done = exec(
+        conn,
+        concat!(
+            "INSERT INTO dentries (",
+            dentry_columns!(""),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+             ON CONFLICT (space_id, parent_id, name) WHERE status = 'NORMAL' DO NOTHING"
+        ),
+        params![
+            d.dentry_id,
+            d.uuid,
+            d.space_id,
+            d.parent_id,
+            d.kind,
+            name,
+            d.size,
+            d.version,
+            d.status,
+            d.blob_key,
+            d.creator_id,
+            d.modifier_id,
+            d.created_at,
+            d.modified_at,
+        ],
+    )
+    .map_err(classify)?;
+    Ok(done == 1)
 }
 
-/// Inserts the dentry under `name`; false if a live sibling already has it.
-async fn insert_dentry(
-    tx: &mut SqliteConnection,
+/// The live child of `d`'s parent named `name`, if any.
+fn live_child(
+    conn: &Connection,
     d: &DentryRecord,
     name: &str,
-) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, \
-         status, blob_key, creator_id, modifier_id, created_at, modified_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(&d.dentry_id)
-    .bind(&d.uuid)
-    .bind(&d.space_id)
-    .bind(&d.parent_id)
-    .bind(&d.kind)
-    .bind(name)
-    .bind(d.size)
-    .bind(d.version)
-    .bind(&d.status)
-    .bind(&d.blob_key)
-    .bind(&d.creator_id)
-    .bind(&d.modifier_id)
-    .bind(d.created_at)
-    .bind(d.modified_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(classify)?;
-    Ok(done.rows_affected() == 1)
+) -> StoreResult<Option<DentryRecord>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        dentry_columns!(""),
+        " FROM dentries WHERE space_id = ?1 AND parent_id = ?2 AND name = ?3 \
+         AND status = 'NORMAL'"
+    );
+    one(conn, SQL, params![d.space_id, d.parent_id, name], dentry_from_row)
 }
 
-async fn live_child(tx: &mut SqliteConnection, d: &DentryRecord) -> StoreResult<DentryRecord> {
-    let sql = format!(
-        "SELECT {DENTRY_COLUMNS} FROM dentries \
-         WHERE space_id = ? AND parent_id = ? AND name = ? AND status = 'NORMAL'"
-    );
-    let row = sqlx::query(&sql)
-        .bind(&d.space_id)
-        .bind(&d.parent_id)
-        .bind(&d.name)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-    dentry_from_row(&row).map_err(backend)
+/// Whether a live sibling of `d` is named `name`: one probe of the unique
+/// index on live names.
+fn name_taken(conn: &Connection, d: &DentryRecord, name: &str) -> StoreResult<bool> {
+    let found: Option<i64> = one(
+        conn,
+        "SELECT 1 FROM dentries WHERE space_id = ?1 AND parent_id = ?2 AND name = ?3 \
+         AND status = 'NORMAL'",
+        params![d.space_id, d.parent_id, name],
+        |row| row.get(0),
+    )?;
+    Ok(found.is_some())
 }
 
 /// The dentry as stored now, with every app's properties.
-async fn reread(tx: &mut SqliteConnection, d: &DentryRecord) -> StoreResult<DentryRecord> {
-    let sql = format!(
-        "SELECT json_group_array(json({DENTRY_JSON})) FROM dentries d \
-         WHERE d.space_id = ? AND d.dentry_id = ?"
-    );
-    let json = sqlx::query_scalar::<_, Option<String>>(&sql)
-        .bind(&d.space_id)
-        .bind(&d.dentry_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-    dentries_from_json(json)?.pop().ok_or(StoreError::Backend("a dentry vanished".into()))
+fn reread(conn: &Connection, d: &DentryRecord) -> StoreResult<DentryRecord> {
+    dentry_with_properties(conn, &d.space_id, &d.dentry_id)?
+        .ok_or_else(|| StoreError::Backend("a dentry vanished".into()))
 }
 
-/// Inserts under the first free `prefix{k}suffix`.
-async fn auto_rename(
-    tx: &mut SqliteConnection,
+/// Inserts under a free `prefix{k}suffix` found by [`free_counter`], in
+/// O(log n) probes of the live-name index. The insert itself is still
+/// guarded by the unique index: should the name be taken meanwhile, the
+/// search starts again.
+fn auto_rename(
+    conn: &Connection,
     d: &DentryRecord,
     prefix: &str,
     suffix: &str,
 ) -> StoreResult<DentryRecord> {
-    let rows = sqlx::query(
-        "SELECT name FROM dentries WHERE space_id = ? AND parent_id = ? AND status = 'NORMAL' \
-         AND substr(name, 1, ?) = ?",
-    )
-    .bind(&d.space_id)
-    .bind(&d.parent_id)
-    .bind(prefix.chars().count() as i64)
-    .bind(prefix)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(backend)?;
-    let taken: HashSet<String> = rows
-        .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<_, _>>()
-        .map_err(backend)?;
-    for k in 1..=MAX_RENAME_COUNTER {
-        let candidate = format!("{prefix}{k}{suffix}");
-        if !taken.contains(&candidate) && insert_dentry(tx, d, &candidate).await? {
+    let name = |k: u32| format!("{prefix}{k}{suffix}");
+    for _ in 0..3 {
+        let Some(k) = free_counter(|k| name_taken(conn, d, &name(k)))? else { break };
+        let candidate = name(k);
+        if insert_dentry(conn, d, &candidate)? {
             return Ok(DentryRecord { name: candidate, ..d.clone() });
         }
     }
     Err(StoreError::NameTaken(Box::new(d.clone())))
 }
 
+/// A free counter k in 1..=[`MAX_RENAME_COUNTER`] right after a taken one
+/// (or k = 1): gallops k = 1, 2, 4, 8, … to the first free probe, then
+/// binary-searches between the last taken probe and it for a taken k whose
+/// k + 1 is free. When the taken counters are 1..=n (the usual case) that is
+/// n + 1, the first free one. `None` if every probe up to the maximum is taken.
+fn free_counter(mut taken: impl FnMut(u32) -> StoreResult<bool>) -> StoreResult<Option<u32>> {
+    // `low` is taken (0 stands for the plain name, taken before we are
+    // called); `high` is free.
+    let mut low = 0;
+    let mut high = 1;
+    while taken(high)? {
+        if high == MAX_RENAME_COUNTER {
+            return Ok(None);
+        }
+        low = high;
+        high = high.saturating_mul(2).min(MAX_RENAME_COUNTER);
+    }
+    while high - low > 1 {
+        let middle = low + (high - low) / 2;
+        if taken(middle)? {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    Ok(Some(high))
+}
+
 /// Keeps `existing`'s content as a version and gives it `new`'s content.
-async fn overwrite(
-    tx: &mut SqliteConnection,
+fn overwrite(
+    conn: &Connection,
     existing: &DentryRecord,
     new: &DentryRecord,
 ) -> StoreResult<DentryRecord> {
-    sqlx::query(
+    exec(
+        conn,
         "INSERT INTO dentry_versions (dentry_id, version, name, size, blob_key, modifier_id, \
-         modified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+         modified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            existing.dentry_id,
+            existing.version,
+            existing.name,
+            existing.size,
+            existing.blob_key,
+            existing.modifier_id,
+            existing.modified_at,
+        ],
     )
-    .bind(&existing.dentry_id)
-    .bind(existing.version)
-    .bind(&existing.name)
-    .bind(existing.size)
-    .bind(&existing.blob_key)
-    .bind(&existing.modifier_id)
-    .bind(existing.modified_at)
-    .execute(&mut *tx)
-    .await
     .map_err(classify)?;
     let updated = DentryRecord {
         size: new.size,
@@ -812,74 +996,68 @@ async fn overwrite(
         modified_at: new.modified_at,
         ..existing.clone()
     };
-    sqlx::query(
-        "UPDATE dentries SET size = ?, blob_key = ?, version = ?, modifier_id = ?, \
-         modified_at = ? WHERE dentry_id = ?",
+    exec(
+        conn,
+        "UPDATE dentries SET size = ?1, blob_key = ?2, version = ?3, modifier_id = ?4, \
+         modified_at = ?5 WHERE dentry_id = ?6",
+        params![
+            updated.size,
+            updated.blob_key,
+            updated.version,
+            updated.modifier_id,
+            updated.modified_at,
+            updated.dentry_id,
+        ],
     )
-    .bind(updated.size)
-    .bind(&updated.blob_key)
-    .bind(updated.version)
-    .bind(&updated.modifier_id)
-    .bind(updated.modified_at)
-    .bind(&updated.dentry_id)
-    .execute(&mut *tx)
-    .await
     .map_err(backend)?;
     Ok(updated)
 }
 
 /// Sets every space's and org's reserved counter to the sum it summarises;
 /// returns how many changed.
-async fn recount_reservations(conn: &mut SqliteConnection) -> StoreResult<u64> {
-    let spaces = sqlx::query(
+fn recount_reservations(conn: &Connection) -> StoreResult<u64> {
+    let spaces = exec(
+        conn,
         "UPDATE spaces SET reserved_bytes = (SELECT COALESCE(SUM(reserved_bytes), 0) \
              FROM uploads WHERE uploads.space_id = spaces.space_id) \
          WHERE reserved_bytes != (SELECT COALESCE(SUM(reserved_bytes), 0) \
              FROM uploads WHERE uploads.space_id = spaces.space_id)",
+        [],
     )
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?
-    .rows_affected();
-    let orgs = sqlx::query(
+    .map_err(backend)?;
+    let orgs = exec(
+        conn,
         "UPDATE orgs SET reserved_bytes = (SELECT COALESCE(SUM(reserved_bytes), 0) \
              FROM spaces WHERE spaces.corp_id = orgs.corp_id) \
          WHERE reserved_bytes != (SELECT COALESCE(SUM(reserved_bytes), 0) \
              FROM spaces WHERE spaces.corp_id = orgs.corp_id)",
+        [],
     )
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?
-    .rows_affected();
+    .map_err(backend)?;
     Ok(spaces + orgs)
 }
 
 /// `COUNT(*)` of a query with one text parameter.
-async fn count(conn: &mut SqliteConnection, sql: &str, param: &str) -> StoreResult<i64> {
-    sqlx::query_scalar(sql).bind(param).fetch_one(&mut *conn).await.map_err(backend)
+fn count(conn: &Connection, sql: &str, param: &str) -> StoreResult<i64> {
+    Ok(one(conn, sql, [param], |row| row.get(0))?.unwrap_or(0))
 }
 
 /// The space and org of an open upload.
-async fn upload_owner(
-    conn: &mut SqliteConnection,
-    upload_key: &str,
-) -> StoreResult<Option<(String, String)>> {
-    let row = sqlx::query(
+fn upload_owner(conn: &Connection, upload_key: &str) -> StoreResult<Option<(String, String)>> {
+    one(
+        conn,
         "SELECT u.space_id, s.corp_id FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
-         WHERE u.upload_key = ?",
+         WHERE u.upload_key = ?1",
+        [upload_key],
+        |row| Ok((row.get(0)?, row.get(1)?)),
     )
-    .bind(upload_key)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(backend)?;
-    row.map(|r| Ok((r.try_get(0).map_err(backend)?, r.try_get(1).map_err(backend)?))).transpose()
 }
 
 /// Changes an upload's reservation by `delta` bytes, and its space's and
 /// org's with it. Growth is checked against the quota and the capacity
 /// (committed plus reserved bytes); shrinking never fails.
-async fn adjust_reservation(
-    conn: &mut SqliteConnection,
+fn adjust_reservation(
+    conn: &Connection,
     upload_key: &str,
     space_id: &str,
     corp_id: &str,
@@ -888,104 +1066,89 @@ async fn adjust_reservation(
     if delta == 0 {
         return Ok(());
     }
-    let space = sqlx::query(
+    let space = exec(
+        conn,
         "UPDATE spaces SET reserved_bytes = reserved_bytes + ?1 WHERE space_id = ?2 \
          AND (?1 < 0 OR quota IS NULL OR used_bytes + reserved_bytes + ?1 <= quota)",
+        params![delta, space_id],
     )
-    .bind(delta)
-    .bind(space_id)
-    .execute(&mut *conn)
-    .await
     .map_err(backend)?;
-    if space.rows_affected() == 0 {
+    if space == 0 {
         return Err(StoreError::QuotaExceeded { space: true });
     }
-    let org = sqlx::query(
+    let org = exec(
+        conn,
         "UPDATE orgs SET reserved_bytes = reserved_bytes + ?1 WHERE corp_id = ?2 \
          AND (?1 < 0 OR capacity IS NULL OR used_bytes + reserved_bytes + ?1 <= capacity)",
+        params![delta, corp_id],
     )
-    .bind(delta)
-    .bind(corp_id)
-    .execute(&mut *conn)
-    .await
     .map_err(backend)?;
-    if org.rows_affected() == 0 {
+    if org == 0 {
         return Err(StoreError::QuotaExceeded { space: false });
     }
-    sqlx::query("UPDATE uploads SET reserved_bytes = reserved_bytes + ? WHERE upload_key = ?")
-        .bind(delta)
-        .bind(upload_key)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+    exec(
+        conn,
+        "UPDATE uploads SET reserved_bytes = reserved_bytes + ?1 WHERE upload_key = ?2",
+        params![delta, upload_key],
+    )
+    .map_err(backend)?;
     Ok(())
 }
 
 /// Deletes an upload with its parts, releasing its reservation; returns the
 /// objects its parts were written to. `UploadNotFound` if it is gone.
-async fn remove_upload(conn: &mut SqliteConnection, upload_key: &str) -> StoreResult<Vec<String>> {
-    let (space_id, corp_id) =
-        upload_owner(conn, upload_key).await?.ok_or(StoreError::UploadNotFound)?;
-    let held: i64 = sqlx::query_scalar("SELECT reserved_bytes FROM uploads WHERE upload_key = ?")
-        .bind(upload_key)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(backend)?;
-    adjust_reservation(conn, upload_key, &space_id, &corp_id, -held).await?;
-    let objects = sqlx::query_scalar(
-        "SELECT object_key FROM upload_parts WHERE upload_key = ? ORDER BY part_number",
-    )
-    .bind(upload_key)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(backend)?;
-    sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
-        .bind(upload_key)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+fn remove_upload(conn: &Connection, upload_key: &str) -> StoreResult<Vec<String>> {
+    let (space_id, corp_id) = upload_owner(conn, upload_key)?.ok_or(StoreError::UploadNotFound)?;
+    let held: i64 = one(
+        conn,
+        "SELECT reserved_bytes FROM uploads WHERE upload_key = ?1",
+        [upload_key],
+        |row| row.get(0),
+    )?
+    .ok_or(StoreError::UploadNotFound)?;
+    adjust_reservation(conn, upload_key, &space_id, &corp_id, -held)?;
+    let objects = all(
+        conn,
+        "SELECT object_key FROM upload_parts WHERE upload_key = ?1 ORDER BY part_number",
+        [upload_key],
+        |row| row.get(0),
+    )?;
+    exec(conn, "DELETE FROM uploads WHERE upload_key = ?1", [upload_key]).map_err(backend)?;
     Ok(objects)
 }
 
 /// A commit consumes its upload — only if the parts it was made from are
 /// still exactly the recorded ones — and returns the bytes the upload held
 /// reserved (the caller settles them on the space and org with its charge).
-async fn claim_upload(
-    conn: &mut SqliteConnection,
-    upload_key: &str,
-    used_objects: &[String],
-) -> StoreResult<i64> {
-    let held: i64 = sqlx::query_scalar("SELECT reserved_bytes FROM uploads WHERE upload_key = ?")
-        .bind(upload_key)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(backend)?
-        .ok_or(StoreError::UploadNotFound)?;
-    let mut recorded: Vec<String> =
-        sqlx::query_scalar("DELETE FROM upload_parts WHERE upload_key = ? RETURNING object_key")
-            .bind(upload_key)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(backend)?;
+fn claim_upload(conn: &Connection, upload_key: &str, used_objects: &[String]) -> StoreResult<i64> {
+    let held: i64 = one(
+        conn,
+        "SELECT reserved_bytes FROM uploads WHERE upload_key = ?1",
+        [upload_key],
+        |row| row.get(0),
+    )?
+    .ok_or(StoreError::UploadNotFound)?;
+    let mut recorded: Vec<String> = all(
+        conn,
+        "DELETE FROM upload_parts WHERE upload_key = ?1 RETURNING object_key",
+        [upload_key],
+        |row| row.get(0),
+    )?;
     let mut used = used_objects.to_vec();
     recorded.sort();
     used.sort();
     if recorded != used {
         return Err(StoreError::UploadChanged);
     }
-    sqlx::query("DELETE FROM uploads WHERE upload_key = ?")
-        .bind(upload_key)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+    exec(conn, "DELETE FROM uploads WHERE upload_key = ?1", [upload_key]).map_err(backend)?;
     Ok(held)
 }
 
 /// Releases `released` reserved bytes and adds `charged` committed bytes on
 /// the space and org counters, in one `UPDATE` each, unless a cap would be
 /// passed (committed plus reserved bytes count against it).
-async fn settle(
-    tx: &mut SqliteConnection,
+fn settle(
+    conn: &Connection,
     space_id: &str,
     corp_id: &str,
     released: i64,
@@ -994,152 +1157,121 @@ async fn settle(
     if released == 0 && charged == 0 {
         return Ok(());
     }
-    let space = sqlx::query(
+    let space = exec(
+        conn,
         "UPDATE spaces SET reserved_bytes = reserved_bytes - ?1, used_bytes = used_bytes + ?2 \
          WHERE space_id = ?3 \
          AND (?2 = 0 OR quota IS NULL OR used_bytes + reserved_bytes - ?1 + ?2 <= quota)",
+        params![released, charged, space_id],
     )
-    .bind(released)
-    .bind(charged)
-    .bind(space_id)
-    .execute(&mut *tx)
-    .await
     .map_err(backend)?;
-    if space.rows_affected() == 0 {
+    if space == 0 {
         return Err(StoreError::QuotaExceeded { space: true });
     }
-    let org = sqlx::query(
+    let org = exec(
+        conn,
         "UPDATE orgs SET reserved_bytes = reserved_bytes - ?1, used_bytes = used_bytes + ?2 \
          WHERE corp_id = ?3 \
          AND (?2 = 0 OR capacity IS NULL OR used_bytes + reserved_bytes - ?1 + ?2 <= capacity)",
+        params![released, charged, corp_id],
     )
-    .bind(released)
-    .bind(charged)
-    .bind(corp_id)
-    .execute(&mut *tx)
-    .await
     .map_err(backend)?;
-    if org.rows_affected() == 0 {
+    if org == 0 {
         return Err(StoreError::QuotaExceeded { space: false });
     }
     Ok(())
 }
 
-/// Bytes of content per space: every file's current content and every kept version.
-const CONTENT_BY_SPACE: &str = "content (space_id, size) AS ( \
-     SELECT space_id, size FROM dentries WHERE kind = 'FILE' \
-     UNION ALL \
-     SELECT d.space_id, v.size FROM dentry_versions v JOIN dentries d ON d.dentry_id = v.dentry_id)";
-
-impl SqliteStore {
-    pub(crate) async fn scan(&self) -> StoreResult<ConsistencyScan> {
-        // One read transaction: every list below comes from the same snapshot.
-        let mut tx = self.reader.begin().await.map_err(backend)?;
-        let rows = sqlx::query(
-            "SELECT blob_key, size, dentry_id FROM dentries WHERE blob_key IS NOT NULL \
-             UNION ALL SELECT blob_key, size, dentry_id FROM dentry_versions",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let blobs = collect(rows, |r| {
-            Ok(BlobReference {
-                blob_key: r.try_get(0)?,
-                size: r.try_get(1)?,
-                dentry_id: r.try_get(2)?,
-            })
-        })?;
-        let rows = sqlx::query("SELECT upload_key FROM uploads")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let open_uploads = collect(rows, |r| r.try_get(0))?;
-        let upload_objects = sqlx::query_scalar("SELECT object_key FROM upload_parts")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let usage = |r: &SqliteRow| {
-            Ok(UsageCheck { id: r.try_get(0)?, recorded: r.try_get(1)?, actual: r.try_get(2)? })
-        };
-        let rows = sqlx::query(&format!(
-            "WITH {CONTENT_BY_SPACE} SELECT s.space_id, s.used_bytes, \
+/// What fsck checks, inside one read transaction (one snapshot).
+fn scan(conn: &Connection) -> StoreResult<ConsistencyScan> {
+    let usage = |r: &rusqlite::Row| {
+        Ok(UsageCheck { id: r.get(0)?, recorded: r.get(1)?, actual: r.get(2)? })
+    };
+    let blobs = all(
+        conn,
+        "SELECT blob_key, size, dentry_id FROM dentries WHERE blob_key IS NOT NULL \
+         UNION ALL SELECT blob_key, size, dentry_id FROM dentry_versions",
+        [],
+        |r| Ok(BlobReference { blob_key: r.get(0)?, size: r.get(1)?, dentry_id: r.get(2)? }),
+    )?;
+    let open_uploads = all(conn, "SELECT upload_key FROM uploads", [], |r| r.get(0))?;
+    let upload_objects = all(conn, "SELECT object_key FROM upload_parts", [], |r| r.get(0))?;
+    let space_usage = all(
+        conn,
+        concat!(
+            "WITH ",
+            content_by_space!(),
+            " SELECT s.space_id, s.used_bytes, \
              COALESCE((SELECT SUM(size) FROM content c WHERE c.space_id = s.space_id), 0) \
              FROM spaces s ORDER BY s.space_id"
-        ))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let space_usage = collect(rows, usage)?;
-        let rows = sqlx::query(&format!(
-            "WITH {CONTENT_BY_SPACE} SELECT o.corp_id, o.used_bytes, \
-             COALESCE((SELECT SUM(c.size) FROM content c JOIN spaces s ON s.space_id = c.space_id \
-                       WHERE s.corp_id = o.corp_id), 0) \
+        ),
+        [],
+        usage,
+    )?;
+    let org_usage = all(
+        conn,
+        concat!(
+            "WITH ",
+            content_by_space!(),
+            " SELECT o.corp_id, o.used_bytes, \
+             COALESCE((SELECT SUM(c.size) FROM content c JOIN spaces s \
+                       ON s.space_id = c.space_id WHERE s.corp_id = o.corp_id), 0) \
              FROM orgs o ORDER BY o.corp_id"
-        ))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let org_usage = collect(rows, usage)?;
-        let rows = sqlx::query("SELECT space_id, dentry_id, parent_id, kind, status FROM dentries")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let tree = collect(rows, |r| {
+        ),
+        [],
+        usage,
+    )?;
+    let tree =
+        all(conn, "SELECT space_id, dentry_id, parent_id, kind, status FROM dentries", [], |r| {
             Ok(TreeNode {
-                space_id: r.try_get(0)?,
-                dentry_id: r.try_get(1)?,
-                parent_id: r.try_get(2)?,
-                is_folder: r.try_get::<String, _>(3)? == "FOLDER",
-                live: r.try_get::<String, _>(4)? == "NORMAL",
+                space_id: r.get(0)?,
+                dentry_id: r.get(1)?,
+                parent_id: r.get(2)?,
+                is_folder: r.get::<_, String>(3)? == "FOLDER",
+                live: r.get::<_, String>(4)? == "NORMAL",
             })
         })?;
-        let rows = sqlx::query(
-            "SELECT space_id, parent_id, name FROM dentries WHERE status = 'NORMAL' \
-             GROUP BY space_id, parent_id, name HAVING COUNT(*) > 1",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let duplicate_names = collect(rows, |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))?;
-        let rows = sqlx::query(
-            "SELECT s.space_id, s.reserved_bytes, COALESCE((SELECT SUM(reserved_bytes) \
-             FROM uploads u WHERE u.space_id = s.space_id), 0) FROM spaces s ORDER BY s.space_id",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let space_reserved = collect(rows, usage)?;
-        let rows = sqlx::query(
-            "SELECT o.corp_id, o.reserved_bytes, COALESCE((SELECT SUM(reserved_bytes) \
-             FROM spaces s WHERE s.corp_id = o.corp_id), 0) FROM orgs o ORDER BY o.corp_id",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let org_reserved = collect(rows, usage)?;
-        let rows = sqlx::query(
-            "SELECT upload_key, reserved_bytes, parts FROM (SELECT u.upload_key, u.reserved_bytes, \
-             (SELECT COALESCE(SUM(size), 0) FROM upload_parts p WHERE p.upload_key = u.upload_key) \
-             AS parts FROM uploads u) WHERE reserved_bytes < parts ORDER BY upload_key",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let under_reserved_uploads = collect(rows, usage)?;
-        tx.rollback().await.map_err(backend)?;
-        Ok(ConsistencyScan {
-            blobs,
-            open_uploads,
-            upload_objects,
-            space_usage,
-            org_usage,
-            space_reserved,
-            org_reserved,
-            under_reserved_uploads,
-            tree,
-            duplicate_names,
-        })
-    }
+    let duplicate_names = all(
+        conn,
+        "SELECT space_id, parent_id, name FROM dentries WHERE status = 'NORMAL' \
+         GROUP BY space_id, parent_id, name HAVING COUNT(*) > 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let space_reserved = all(
+        conn,
+        "SELECT s.space_id, s.reserved_bytes, COALESCE((SELECT SUM(reserved_bytes) \
+         FROM uploads u WHERE u.space_id = s.space_id), 0) FROM spaces s ORDER BY s.space_id",
+        [],
+        usage,
+    )?;
+    let org_reserved = all(
+        conn,
+        "SELECT o.corp_id, o.reserved_bytes, COALESCE((SELECT SUM(reserved_bytes) \
+         FROM spaces s WHERE s.corp_id = o.corp_id), 0) FROM orgs o ORDER BY o.corp_id",
+        [],
+        usage,
+    )?;
+    let under_reserved_uploads = all(
+        conn,
+        "SELECT upload_key, reserved_bytes, parts FROM (SELECT u.upload_key, u.reserved_bytes, \
+         (SELECT COALESCE(SUM(size), 0) FROM upload_parts p WHERE p.upload_key = u.upload_key) \
+         AS parts FROM uploads u) WHERE reserved_bytes < parts ORDER BY upload_key",
+        [],
+        usage,
+    )?;
+    Ok(ConsistencyScan {
+        blobs,
+        open_uploads,
+        upload_objects,
+        space_usage,
+        org_usage,
+        space_reserved,
+        org_reserved,
+        under_reserved_uploads,
+        tree,
+        duplicate_names,
+    })
 }
 
 impl SqliteStore {
@@ -1147,20 +1279,70 @@ impl SqliteStore {
     /// conflict handling and no quota charge.
     pub async fn insert_dentries_unchecked(&self, dentries: &[DentryRecord]) -> StoreResult<()> {
         let dentries = dentries.to_vec();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    for dentry in &dentries {
-                        if !insert_dentry(conn, dentry, &dentry.name).await? {
-                            return Err(StoreError::Backend(format!(
-                                "name taken: {}",
-                                dentry.name
-                            )));
-                        }
-                    }
-                    Ok(())
-                })
+        self.write(move |conn| {
+            for dentry in &dentries {
+                if !insert_dentry(conn, dentry, &dentry.name)? {
+                    return Err(StoreError::Backend(format!("name taken: {}", dentry.name)));
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn search(taken: &HashSet<u32>) -> (Option<u32>, usize) {
+        let mut probes = 0;
+        let found = free_counter(|k| {
+            probes += 1;
+            Ok(taken.contains(&k))
+        })
+        .unwrap();
+        (found, probes)
+    }
+
+    #[test]
+    fn contiguous_counters_give_the_first_free_one_in_log_probes() {
+        for n in [0u32, 1, 2, 3, 7, 8, 9, 100, 1000, 65_535, 65_536] {
+            let taken: HashSet<u32> = (1..=n).collect();
+            let (found, probes) = search(&taken);
+            assert_eq!(found, Some(n + 1), "n = {n}");
+            assert!(probes <= 2 * (32 - (n + 1).leading_zeros() as usize) + 1, "n = {n}: {probes}");
+        }
+    }
+
+    #[test]
+    fn with_gaps_a_free_counter_right_after_a_taken_one_is_found() {
+        for taken in [vec![1, 2, 3, 5, 6], vec![2, 3], vec![1, 2, 4, 8, 16], vec![1, 3, 4, 5, 6, 7]]
+        {
+            let taken: HashSet<u32> = taken.into_iter().collect();
+            let k = search(&taken).0.unwrap();
+            assert!(!taken.contains(&k), "{k} is free");
+            assert!(k == 1 || taken.contains(&(k - 1)), "{k} follows a taken counter");
+        }
+    }
+
+    #[test]
+    fn every_probe_taken_up_to_the_maximum_gives_none() {
+        let (found, probes) = {
+            let mut probes = 0;
+            let found = free_counter(|_| {
+                probes += 1;
+                Ok(true)
             })
-            .await
+            .unwrap();
+            (found, probes)
+        };
+        assert_eq!(found, None);
+        assert!(probes <= 22, "{probes} probes");
+        // Only the last counter free: found.
+        let found = free_counter(|k| Ok(k < MAX_RENAME_COUNTER)).unwrap();
+        assert_eq!(found, Some(MAX_RENAME_COUNTER));
     }
 }

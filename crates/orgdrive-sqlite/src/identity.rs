@@ -1,7 +1,7 @@
 //! SQLite: identity (nodes, orgs, apps, users, departments) and access tokens.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use rusqlite::params;
 
 use crate::*;
 use orgdrive_store::{Caller, IdentityStore, TokenRecord};
@@ -9,204 +9,172 @@ use orgdrive_store::{Caller, IdentityStore, TokenRecord};
 #[async_trait]
 impl IdentityStore for SqliteStore {
     async fn is_empty(&self) -> StoreResult<bool> {
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let row = sqlx::query("SELECT NOT EXISTS (SELECT 1 FROM orgs)")
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                    row.try_get(0).map_err(backend)
-                })
-            })
-            .await
+        self.write(|conn| {
+            let empty = one(conn, "SELECT NOT EXISTS (SELECT 1 FROM orgs)", [], |r| r.get(0))?;
+            Ok(empty.unwrap_or(true))
+        })
+        .await
     }
 
     async fn insert_org(&self, org: &OrgRecord) -> StoreResult<()> {
         let org = org.clone();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO orgs (corp_id, name, capacity, created_at, modified_at) \
-                     VALUES (?, ?, ?, ?, ?)",
-                    )
-                    .bind(&org.corp_id)
-                    .bind(&org.name)
-                    .bind(org.capacity)
-                    .bind(org.created_at)
-                    .bind(org.modified_at)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(classify)?;
-                    Ok(())
-                })
-            })
-            .await
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO orgs (corp_id, name, capacity, created_at, modified_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![org.corp_id, org.name, org.capacity, org.created_at, org.modified_at],
+            )
+            .map_err(classify)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn get_org(&self, corp_id: &str) -> StoreResult<Option<OrgRecord>> {
-        self.read_one("SELECT * FROM orgs WHERE corp_id = ?", &[corp_id], org_from_row).await
+        const SQL: &str = concat!("SELECT ", org_columns!(), " FROM orgs WHERE corp_id = ?1");
+        self.read(|conn| one(conn, SQL, [corp_id], org_from_row))
     }
 
     async fn list_orgs(&self) -> StoreResult<Vec<OrgRecord>> {
-        let rows = sqlx::query("SELECT * FROM orgs ORDER BY created_at, corp_id")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        collect(rows, org_from_row)
+        const SQL: &str =
+            concat!("SELECT ", org_columns!(), " FROM orgs ORDER BY created_at, corp_id");
+        self.read_blocking(|conn| all(conn, SQL, [], org_from_row)).await
     }
 
     async fn delete_org(&self, corp_id: &str) -> StoreResult<bool> {
         let corp_id = corp_id.to_string();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    // Departments reference each other; drop memberships and the tree first.
-                    sqlx::query("DELETE FROM dept_members WHERE corp_id = ?")
-                        .bind(&corp_id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                    sqlx::query("UPDATE depts SET parent_id = NULL WHERE corp_id = ?")
-                        .bind(&corp_id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                    let done = sqlx::query("DELETE FROM orgs WHERE corp_id = ?")
-                        .bind(&corp_id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(classify_delete)?;
-                    Ok(done.rows_affected() == 1)
-                })
-            })
-            .await
+        self.write(move |conn| {
+            // Departments reference each other; drop memberships and the tree first.
+            exec(conn, "DELETE FROM dept_members WHERE corp_id = ?1", [&corp_id])
+                .map_err(backend)?;
+            exec(conn, "UPDATE depts SET parent_id = NULL WHERE corp_id = ?1", [&corp_id])
+                .map_err(backend)?;
+            let done = exec(conn, "DELETE FROM orgs WHERE corp_id = ?1", [&corp_id])
+                .map_err(classify_delete)?;
+            Ok(done == 1)
+        })
+        .await
     }
 
     async fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
         let app = app.clone();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                    "INSERT INTO apps (app_id, corp_id, name, app_key, secret_salt, secret_hash, \
-                     scopes, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&app.app_id)
-                .bind(&app.corp_id)
-                .bind(&app.name)
-                .bind(&app.app_key)
-                .bind(&app.secret_salt)
-                .bind(&app.secret_hash)
-                .bind(app.scopes.join(" "))
-                .bind(app.created_at)
-                .bind(app.modified_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(classify)?;
-                    Ok(())
-                })
-            })
-            .await
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO apps (app_id, corp_id, name, app_key, secret_salt, secret_hash, \
+                 scopes, created_at, modified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    app.app_id,
+                    app.corp_id,
+                    app.name,
+                    app.app_key,
+                    app.secret_salt,
+                    app.secret_hash,
+                    app.scopes.join(" "),
+                    app.created_at,
+                    app.modified_at,
+                ],
+            )
+            .map_err(classify)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn get_app_by_key(&self, app_key: &str) -> StoreResult<Option<AppRecord>> {
-        self.read_one("SELECT * FROM apps WHERE app_key = ?", &[app_key], app_from_row).await
+        const SQL: &str = concat!("SELECT ", app_columns!(""), " FROM apps WHERE app_key = ?1");
+        self.read(|conn| one(conn, SQL, [app_key], app_from_row))
     }
 
     async fn list_apps(&self, corp_id: &str) -> StoreResult<Vec<AppRecord>> {
-        let rows = sqlx::query("SELECT * FROM apps WHERE corp_id = ? ORDER BY created_at, app_id")
-            .bind(corp_id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        collect(rows, app_from_row)
+        const SQL: &str = concat!(
+            "SELECT ",
+            app_columns!(""),
+            " FROM apps WHERE corp_id = ?1 ORDER BY created_at, app_id"
+        );
+        let corp_id = corp_id.to_string();
+        self.read_blocking(move |conn| all(conn, SQL, [corp_id], app_from_row)).await
     }
 
     async fn delete_app(&self, corp_id: &str, app_id: &str) -> StoreResult<bool> {
-        self.delete_one("DELETE FROM apps WHERE corp_id = ? AND app_id = ?", corp_id, app_id).await
+        self.delete_one("DELETE FROM apps WHERE corp_id = ?1 AND app_id = ?2", corp_id, app_id)
+            .await
     }
 
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
         let user = user.clone();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                    "INSERT INTO users (union_id, corp_id, user_id, name, org_admin, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&user.union_id)
-                .bind(&user.corp_id)
-                .bind(&user.user_id)
-                .bind(&user.name)
-                .bind(user.org_admin)
-                .bind(user.created_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(classify)?;
-                    Ok(())
-                })
-            })
-            .await
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO users (union_id, corp_id, user_id, name, org_admin, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    user.union_id,
+                    user.corp_id,
+                    user.user_id,
+                    user.name,
+                    user.org_admin,
+                    user.created_at
+                ],
+            )
+            .map_err(classify)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn get_user(&self, corp_id: &str, union_id: &str) -> StoreResult<Option<UserRecord>> {
-        let sql = "SELECT * FROM users WHERE corp_id = ? AND union_id = ?";
-        self.read_one(sql, &[corp_id, union_id], user_from_row).await
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(""),
+            " FROM users WHERE corp_id = ?1 AND union_id = ?2"
+        );
+        self.read(|conn| one(conn, SQL, [corp_id, union_id], user_from_row))
     }
 
     async fn list_users(&self, corp_id: &str) -> StoreResult<Vec<UserRecord>> {
-        let rows =
-            sqlx::query("SELECT * FROM users WHERE corp_id = ? ORDER BY created_at, union_id")
-                .bind(corp_id)
-                .fetch_all(&self.reader)
-                .await
-                .map_err(backend)?;
-        collect(rows, user_from_row)
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(""),
+            " FROM users WHERE corp_id = ?1 ORDER BY created_at, union_id"
+        );
+        let corp_id = corp_id.to_string();
+        self.read_blocking(move |conn| all(conn, SQL, [corp_id], user_from_row)).await
     }
 
     async fn delete_user(&self, corp_id: &str, union_id: &str) -> StoreResult<bool> {
-        self.delete_one("DELETE FROM users WHERE corp_id = ? AND union_id = ?", corp_id, union_id)
+        self.delete_one("DELETE FROM users WHERE corp_id = ?1 AND union_id = ?2", corp_id, union_id)
             .await
     }
 
     async fn insert_dept(&self, dept: &DeptRecord) -> StoreResult<()> {
         let dept = dept.clone();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO depts (dept_id, corp_id, name, parent_id, created_at) \
-                     VALUES (?, ?, ?, ?, ?)",
-                    )
-                    .bind(&dept.dept_id)
-                    .bind(&dept.corp_id)
-                    .bind(&dept.name)
-                    .bind(&dept.parent_id)
-                    .bind(dept.created_at)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(classify)?;
-                    Ok(())
-                })
-            })
-            .await
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO depts (dept_id, corp_id, name, parent_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![dept.dept_id, dept.corp_id, dept.name, dept.parent_id, dept.created_at],
+            )
+            .map_err(classify)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn list_depts(&self, corp_id: &str) -> StoreResult<Vec<DeptRecord>> {
-        let rows =
-            sqlx::query("SELECT * FROM depts WHERE corp_id = ? ORDER BY created_at, dept_id")
-                .bind(corp_id)
-                .fetch_all(&self.reader)
-                .await
-                .map_err(backend)?;
-        collect(rows, dept_from_row)
+        const SQL: &str = concat!(
+            "SELECT ",
+            dept_columns!(),
+            " FROM depts WHERE corp_id = ?1 ORDER BY created_at, dept_id"
+        );
+        let corp_id = corp_id.to_string();
+        self.read_blocking(move |conn| all(conn, SQL, [corp_id], dept_from_row)).await
     }
 
     async fn delete_dept(&self, corp_id: &str, dept_id: &str) -> StoreResult<bool> {
-        self.delete_one("DELETE FROM depts WHERE corp_id = ? AND dept_id = ?", corp_id, dept_id)
+        self.delete_one("DELETE FROM depts WHERE corp_id = ?1 AND dept_id = ?2", corp_id, dept_id)
             .await
     }
 
@@ -216,26 +184,18 @@ impl IdentityStore for SqliteStore {
         dept_id: &str,
         union_id: &str,
     ) -> StoreResult<()> {
-        let corp_id = corp_id.to_string();
-        let dept_id = dept_id.to_string();
-        let union_id = union_id.to_string();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO dept_members (corp_id, dept_id, union_id) VALUES (?, ?, ?) \
-                     ON CONFLICT (dept_id, union_id) DO NOTHING",
-                    )
-                    .bind(&corp_id)
-                    .bind(&dept_id)
-                    .bind(&union_id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(classify)?;
-                    Ok(())
-                })
-            })
-            .await
+        let keys = [corp_id.to_string(), dept_id.to_string(), union_id.to_string()];
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO dept_members (corp_id, dept_id, union_id) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (dept_id, union_id) DO NOTHING",
+                keys,
+            )
+            .map_err(classify)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn list_dept_members(
@@ -243,16 +203,14 @@ impl IdentityStore for SqliteStore {
         corp_id: &str,
         dept_id: &str,
     ) -> StoreResult<Vec<UserRecord>> {
-        let rows = sqlx::query(
-            "SELECT u.* FROM dept_members m JOIN users u ON u.union_id = m.union_id \
-             WHERE m.corp_id = ? AND m.dept_id = ? ORDER BY u.created_at, u.union_id",
-        )
-        .bind(corp_id)
-        .bind(dept_id)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)?;
-        collect(rows, user_from_row)
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!("u."),
+            " FROM dept_members m JOIN users u ON u.union_id = m.union_id \
+             WHERE m.corp_id = ?1 AND m.dept_id = ?2 ORDER BY u.created_at, u.union_id"
+        );
+        let keys = [corp_id.to_string(), dept_id.to_string()];
+        self.read_blocking(move |conn| all(conn, SQL, keys, user_from_row)).await
     }
 
     async fn remove_dept_member(
@@ -261,25 +219,17 @@ impl IdentityStore for SqliteStore {
         dept_id: &str,
         union_id: &str,
     ) -> StoreResult<bool> {
-        let corp_id = corp_id.to_string();
-        let dept_id = dept_id.to_string();
-        let union_id = union_id.to_string();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                    "DELETE FROM dept_members WHERE corp_id = ? AND dept_id = ? AND union_id = ?",
-                )
-                .bind(&corp_id)
-                .bind(&dept_id)
-                .bind(&union_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(backend)?;
-                    Ok(done.rows_affected() == 1)
-                })
-            })
-            .await
+        let keys = [corp_id.to_string(), dept_id.to_string(), union_id.to_string()];
+        self.write(move |conn| {
+            let done = exec(
+                conn,
+                "DELETE FROM dept_members WHERE corp_id = ?1 AND dept_id = ?2 AND union_id = ?3",
+                keys,
+            )
+            .map_err(backend)?;
+            Ok(done == 1)
+        })
+        .await
     }
 
     async fn issue_token(
@@ -289,40 +239,44 @@ impl IdentityStore for SqliteStore {
         replace_live: bool,
     ) -> StoreResult<TokenRecord> {
         let fresh = fresh.clone();
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    // One statement: the unique key on (app_id) for issued
-                    // tokens makes concurrent calls meet on one row.
-                    let row = sqlx::query(
-                        "INSERT INTO access_tokens (token_hash, app_id, nonce, expires_at) \
-                         VALUES (?1, ?2, ?3, ?4) \
-                         ON CONFLICT (app_id) WHERE nonce IS NOT NULL DO UPDATE SET \
-                             token_hash = CASE WHEN expires_at > ?5 AND NOT ?6 \
-                                          THEN token_hash ELSE excluded.token_hash END, \
-                             nonce = CASE WHEN expires_at > ?5 AND NOT ?6 \
-                                     THEN nonce ELSE excluded.nonce END, \
-                             expires_at = excluded.expires_at \
-                         RETURNING token_hash, app_id, nonce, expires_at",
-                    )
-                    .bind(&fresh.token_hash)
-                    .bind(&fresh.app_id)
-                    .bind(&fresh.nonce)
-                    .bind(fresh.expires_at)
-                    .bind(now_ms)
-                    .bind(replace_live)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(classify)?;
-                    Ok(TokenRecord {
-                        token_hash: row.try_get(0).map_err(backend)?,
-                        app_id: row.try_get(1).map_err(backend)?,
-                        nonce: row.try_get(2).map_err(backend)?,
-                        expires_at: row.try_get(3).map_err(backend)?,
-                    })
-                })
-            })
-            .await
+        self.write(move |conn| {
+            // One statement: the unique key on (app_id) for issued tokens
+            // makes concurrent calls meet on one row.
+            let mut statement = conn
+                .prepare_cached(
+                    "INSERT INTO access_tokens (token_hash, app_id, nonce, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (app_id) WHERE nonce IS NOT NULL DO UPDATE SET \
+                         token_hash = CASE WHEN expires_at > ?5 AND NOT ?6 \
+                                      THEN token_hash ELSE excluded.token_hash END, \
+                         nonce = CASE WHEN expires_at > ?5 AND NOT ?6 \
+                                 THEN nonce ELSE excluded.nonce END, \
+                         expires_at = excluded.expires_at \
+                     RETURNING token_hash, app_id, nonce, expires_at",
+                )
+                .map_err(backend)?;
+            statement
+                .query_row(
+                    params![
+                        fresh.token_hash,
+                        fresh.app_id,
+                        fresh.nonce,
+                        fresh.expires_at,
+                        now_ms,
+                        replace_live
+                    ],
+                    |row| {
+                        Ok(TokenRecord {
+                            token_hash: row.get(0)?,
+                            app_id: row.get(1)?,
+                            nonce: row.get(2)?,
+                            expires_at: row.get(3)?,
+                        })
+                    },
+                )
+                .map_err(classify)
+        })
+        .await
     }
 
     async fn find_caller(
@@ -331,85 +285,60 @@ impl IdentityStore for SqliteStore {
         union_id: &str,
         now_ms: i64,
     ) -> StoreResult<Option<Caller>> {
-        let row = sqlx::query(
-            "SELECT a.*, t.expires_at AS t_expires_at, u.union_id AS u_union_id, u.user_id AS u_user_id, u.name AS u_name, \
-             u.org_admin AS u_org_admin, u.created_at AS u_created_at \
+        const SQL: &str = concat!(
+            "SELECT ",
+            app_columns!("a."),
+            ", t.expires_at, u.union_id, u.user_id, u.name, u.org_admin, u.created_at \
              FROM access_tokens t JOIN apps a ON a.app_id = t.app_id \
-             LEFT JOIN users u ON u.corp_id = a.corp_id AND u.union_id = ? \
-             WHERE t.token_hash = ? AND t.expires_at > ?",
-        )
-        .bind(union_id)
-        .bind(token_hash)
-        .bind(now_ms)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let app = app_from_row(&row).map_err(backend)?;
-        let user = match row.try_get::<Option<String>, _>("u_union_id").map_err(backend)? {
-            None => None,
-            Some(union_id) => Some(UserRecord {
-                union_id,
-                corp_id: app.corp_id.clone(),
-                user_id: row.try_get("u_user_id").map_err(backend)?,
-                name: row.try_get("u_name").map_err(backend)?,
-                org_admin: row.try_get("u_org_admin").map_err(backend)?,
-                created_at: row.try_get("u_created_at").map_err(backend)?,
-            }),
-        };
-        let token_expires_at = row.try_get("t_expires_at").map_err(backend)?;
-        Ok(Some(Caller { app, user, token_expires_at }))
+             LEFT JOIN users u ON u.corp_id = a.corp_id AND u.union_id = ?1 \
+             WHERE t.token_hash = ?2 AND t.expires_at > ?3"
+        );
+        self.read(|conn| {
+            one(conn, SQL, params![union_id, token_hash, now_ms], |row| {
+                let app = app_at(row, 0)?;
+                let user = match row.get::<_, Option<String>>(10)? {
+                    None => None,
+                    Some(union_id) => Some(UserRecord {
+                        union_id,
+                        corp_id: app.corp_id.clone(),
+                        user_id: row.get(11)?,
+                        name: row.get(12)?,
+                        org_admin: row.get(13)?,
+                        created_at: row.get(14)?,
+                    }),
+                };
+                Ok(Caller { app, user, token_expires_at: row.get(9)? })
+            })
+        })
     }
 
     async fn purge_expired_tokens(&self, now_ms: i64) -> StoreResult<u64> {
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query("DELETE FROM access_tokens WHERE expires_at <= ?")
-                        .bind(now_ms)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(backend)?;
-                    Ok(done.rows_affected())
-                })
-            })
-            .await
+        self.write(move |conn| {
+            exec(conn, "DELETE FROM access_tokens WHERE expires_at <= ?1", [now_ms])
+                .map_err(backend)
+        })
+        .await
     }
 }
 
 impl SqliteStore {
     pub(crate) async fn insert_node(&self, now_ms: i64) -> StoreResult<i64> {
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let row =
-                        sqlx::query("INSERT INTO nodes (started_at) VALUES (?) RETURNING node_id")
-                            .bind(now_ms)
-                            .fetch_one(&mut *conn)
-                            .await
-                            .map_err(backend)?;
-                    row.try_get(0).map_err(backend)
-                })
-            })
-            .await
+        self.write(move |conn| {
+            let id = one(
+                conn,
+                "INSERT INTO nodes (started_at) VALUES (?1) RETURNING node_id",
+                [now_ms],
+                |row| row.get(0),
+            )?;
+            id.ok_or_else(|| StoreError::Backend("no node number returned".into()))
+        })
+        .await
     }
 
     /// A `DELETE` with two parameters, as a write job; true if a row went,
     /// `InUse` if a restricting reference kept it.
     async fn delete_one(&self, sql: &'static str, first: &str, second: &str) -> StoreResult<bool> {
-        let (first, second) = (first.to_string(), second.to_string());
-        self.writer
-            .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(sql)
-                        .bind(&first)
-                        .bind(&second)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(classify_delete)?;
-                    Ok(done.rows_affected() == 1)
-                })
-            })
-            .await
+        let keys = [first.to_string(), second.to_string()];
+        self.write(move |conn| Ok(exec(conn, sql, keys).map_err(classify_delete)? == 1)).await
     }
 }

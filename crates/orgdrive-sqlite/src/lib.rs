@@ -1,37 +1,44 @@
 //! orgdrive's embedded metadata store: the [`orgdrive_store`] contract on one
 //! SQLite file in WAL mode. Only this crate knows SQL.
 //!
-//! Writes go through one writer task that owns the only write connection and
-//! group-commits them (`writer`): our own writers never race each other into
-//! `SQLITE_BUSY`, and concurrent writes share one fsync. Reads use a separate
-//! pool of read-only connections and see the last committed state (WAL
-//! readers never block the writer).
+//! SQLite through `rusqlite` with the library compiled in (`bundled`): a
+//! thin synchronous binding, so a statement runs on the calling thread in a
+//! few microseconds — an async driver that hands every statement to a worker
+//! thread spends more on the hand-off than on the query (bench/RESULTS.md).
+//!
+//! Reads run in place, on a read-only connection that each thread holds
+//! (`read`); writes go to one writer thread that owns the only write
+//! connection and group-commits them (`writer`): our own writers never race
+//! each other into `SQLITE_BUSY`, concurrent writes share one fsync, and WAL
+//! readers never block the writer. The schema is migrated at open
+//! (`migrate`).
 
 mod drive;
 mod identity;
+mod migrate;
+mod read;
 mod writer;
 
 use std::path::Path;
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Row};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row};
 
-use writer::Writer;
+use read::Readers;
+use writer::{Durability, Writer};
 
 use orgdrive_store::{
-    AppRecord, DentryRecord, DeptRecord, Key, OrgRecord, SpaceRecord, StoreError, StoreResult,
-    UserRecord,
+    AppPropertyRecord, AppRecord, DentryRecord, DeptRecord, Key, OrgRecord, SpaceRecord,
+    StoreError, StoreResult, UserRecord,
 };
 
 /// How the SQLite store is opened.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
-    /// Number of read connections.
+    /// Reads that may scan a lot (consistency scans, whole lists) running at
+    /// once, each on a blocking thread with its own read connection. Short
+    /// reads run on the calling thread's connection, one per thread.
     pub readers: u32,
     /// `synchronous=FULL` (durable on power loss) when true, `NORMAL` otherwise.
     pub durable: bool,
@@ -43,77 +50,111 @@ impl Default for SqliteOptions {
     }
 }
 
-/// SQLite implementation of [`MetaStore`].
+/// How long a connection waits for a lock another one holds.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements kept per connection (every listing order is one).
+pub(crate) const STATEMENT_CACHE: usize = 128;
+
+/// SQLite implementation of [`orgdrive_store::MetaStore`].
 #[derive(Clone)]
 pub struct SqliteStore {
+    // Dropped first: the writer is the last connection and checkpoints.
+    readers: Arc<Readers>,
     writer: Writer,
-    reader: SqlitePool,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
     pub async fn open(path: &Path, options: &SqliteOptions) -> StoreResult<SqliteStore> {
-        let connect = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(backend)?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if options.durable {
-                SqliteSynchronous::Full
-            } else {
-                SqliteSynchronous::Normal
-            })
-            .foreign_keys(true)
-            // Savepoint journals in memory: group commit opens one per write.
-            .pragma("temp_store", "memory")
-            .busy_timeout(Duration::from_secs(10));
-        let mut write_conn: SqliteConnection = connect.connect().await.map_err(backend)?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&mut write_conn)
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let writer = Writer::spawn(write_conn);
-        let reader = SqlitePoolOptions::new()
-            .max_connections(options.readers.max(1))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(connect.read_only(true))
-            .await
-            .map_err(backend)?;
-        Ok(SqliteStore { writer, reader })
+        let durable = options.durable;
+        let write_path = path.to_path_buf();
+        let writer = Writer::spawn(move || open_writer(&write_path, durable), durable).await?;
+        let readers = Arc::new(Readers::new(path, options.readers));
+        Ok(SqliteStore { readers, writer })
     }
 
-    /// The row (if any) that `sql` finds with these text parameters, mapped.
-    pub(crate) async fn read_one<T>(
-        &self,
-        sql: &str,
-        params: &[&str],
-        map: fn(&SqliteRow) -> Result<T, sqlx::Error>,
-    ) -> StoreResult<Option<T>> {
-        let mut query = sqlx::query(sql);
-        for param in params {
-            query = query.bind(*param);
-        }
-        let row = query.fetch_optional(&self.reader).await.map_err(backend)?;
-        row.as_ref().map(map).transpose().map_err(backend)
+    /// A read on this thread's connection.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.readers.read(f)
+    }
+
+    /// A read that may scan a lot, on a blocking thread.
+    pub(crate) async fn read_blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.readers.read_blocking(f).await
+    }
+
+    /// A write job, acknowledged once its batch is durably committed.
+    pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.writer.write(Durability::Durable, work).await
+    }
+
+    /// A write job whose commit need not be fsynced (see [`Durability::Deferred`]).
+    pub(crate) async fn write_deferred<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.writer.write(Durability::Deferred, work).await
     }
 
     /// Closes the store: the readers first, so that the writer is the last
     /// connection and checkpoints the WAL into the database as it closes.
     async fn shut(&self) {
-        self.reader.close().await;
+        let readers = Arc::clone(&self.readers);
+        // Waits for reads in progress: not on an async worker.
+        let _ = tokio::task::spawn_blocking(move || readers.close()).await;
         self.writer.close().await;
     }
 }
 
-pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+/// The write connection: WAL, the durability asked for, foreign keys, the
+/// schema migrated.
+fn open_writer(path: &Path, durable: bool) -> StoreResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let mode: String =
+        conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(backend)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!("journal_mode is {mode}, not WAL")));
+    }
+    conn.execute_batch(if durable {
+        "PRAGMA synchronous = FULL"
+    } else {
+        "PRAGMA synchronous = NORMAL"
+    })
+    .map_err(backend)?;
+    // Savepoint journals in memory: group commit opens one per write.
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = memory").map_err(backend)?;
+    rusqlite::vtab::array::load_module(&conn).map_err(backend)?;
+    migrate::run(&conn)?;
+    Ok(conn)
+}
+
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
 /// Maps constraint violations to their dialect-independent meaning.
-pub(crate) fn classify(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        let message = db.message().to_string();
-        if db.is_unique_violation() {
+pub(crate) fn classify(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, message) = &e {
+        let message = message.as_deref().unwrap_or_default();
+        let unique = matches!(
+            failure.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        );
+        if unique {
             // SQLite: "UNIQUE constraint failed: apps.app_key" (or several
             // columns, comma-separated, for a composite key).
             let columns = message.rsplit(": ").next().unwrap_or_default();
@@ -122,7 +163,9 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
             }
         }
         // ON DELETE RESTRICT reports SQLITE_CONSTRAINT_TRIGGER, not _FOREIGNKEY.
-        if db.is_foreign_key_violation() || message.contains("FOREIGN KEY constraint failed") {
+        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+            || message.contains("FOREIGN KEY constraint failed")
+        {
             return StoreError::NotFound;
         }
     }
@@ -147,198 +190,246 @@ fn unique_key(columns: &str) -> Option<Key> {
 }
 
 /// A delete that a restricting foreign key refused means "still in use".
-pub(crate) fn classify_delete(e: sqlx::Error) -> StoreError {
+pub(crate) fn classify_delete(e: rusqlite::Error) -> StoreError {
     match classify(e) {
         StoreError::NotFound => StoreError::InUse,
         other => other,
     }
 }
 
-pub(crate) fn org_from_row(row: &SqliteRow) -> Result<OrgRecord, sqlx::Error> {
-    Ok(OrgRecord {
-        corp_id: row.try_get("corp_id")?,
-        name: row.try_get("name")?,
-        capacity: row.try_get("capacity")?,
-        created_at: row.try_get("created_at")?,
-        modified_at: row.try_get("modified_at")?,
-    })
+/// The first row (if any) that the cached statement `sql` returns, mapped.
+pub(crate) fn one<T, P: Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl FnOnce(&Row) -> rusqlite::Result<T>,
+) -> StoreResult<Option<T>> {
+    let mut statement = conn.prepare_cached(sql).map_err(backend)?;
+    statement.query_row(params, map).optional().map_err(backend)
 }
 
-pub(crate) fn app_from_row(row: &SqliteRow) -> Result<AppRecord, sqlx::Error> {
-    let scopes: String = row.try_get("scopes")?;
-    Ok(AppRecord {
-        app_id: row.try_get("app_id")?,
-        corp_id: row.try_get("corp_id")?,
-        name: row.try_get("name")?,
-        app_key: row.try_get("app_key")?,
-        secret_salt: row.try_get("secret_salt")?,
-        secret_hash: row.try_get("secret_hash")?,
-        scopes: scopes.split_whitespace().map(str::to_string).collect(),
-        created_at: row.try_get("created_at")?,
-        modified_at: row.try_get("modified_at")?,
-    })
-}
-
-pub(crate) fn user_from_row(row: &SqliteRow) -> Result<UserRecord, sqlx::Error> {
-    Ok(UserRecord {
-        union_id: row.try_get("union_id")?,
-        corp_id: row.try_get("corp_id")?,
-        user_id: row.try_get("user_id")?,
-        name: row.try_get("name")?,
-        org_admin: row.try_get("org_admin")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-pub(crate) fn dept_from_row(row: &SqliteRow) -> Result<DeptRecord, sqlx::Error> {
-    Ok(DeptRecord {
-        dept_id: row.try_get("dept_id")?,
-        corp_id: row.try_get("corp_id")?,
-        name: row.try_get("name")?,
-        parent_id: row.try_get("parent_id")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-pub(crate) fn space_from_row(row: &SqliteRow) -> Result<SpaceRecord, sqlx::Error> {
-    Ok(SpaceRecord {
-        space_id: row.try_get("space_id")?,
-        corp_id: row.try_get("corp_id")?,
-        app_id: row.try_get("app_id")?,
-        scene: row.try_get("scene")?,
-        scene_id: row.try_get("scene_id")?,
-        name: row.try_get("name")?,
-        owner_type: row.try_get("owner_type")?,
-        owner_id: row.try_get("owner_id")?,
-        creator_id: row.try_get("creator_id")?,
-        modifier_id: row.try_get("modifier_id")?,
-        quota: row.try_get("quota")?,
-        used_bytes: row.try_get("used_bytes")?,
-        status: row.try_get("status")?,
-        can_search: row.try_get("can_search")?,
-        can_rename: row.try_get("can_rename")?,
-        can_record_recent_file: row.try_get("can_record_recent_file")?,
-        created_at: row.try_get("created_at")?,
-        modified_at: row.try_get("modified_at")?,
-    })
-}
-
-pub(crate) fn collect<T>(
-    rows: Vec<SqliteRow>,
-    map: fn(&SqliteRow) -> Result<T, sqlx::Error>,
+/// Every row that the cached statement `sql` returns, mapped.
+pub(crate) fn all<T, P: Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl FnMut(&Row) -> rusqlite::Result<T>,
 ) -> StoreResult<Vec<T>> {
-    rows.iter().map(|r| map(r).map_err(backend)).collect()
+    let mut statement = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = statement.query_map(params, map).map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
 }
 
-pub(crate) const SPACE_COLUMNS: &str =
-    "space_id, corp_id, app_id, scene, scene_id, name, owner_type, \
-     owner_id, creator_id, modifier_id, quota, used_bytes, status, can_search, can_rename, \
-     can_record_recent_file, created_at, modified_at";
+/// Runs the cached statement `sql`; returns how many rows it changed.
+pub(crate) fn exec<P: Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<u64> {
+    Ok(conn.prepare_cached(sql)?.execute(params)? as u64)
+}
 
-pub(crate) const DENTRY_COLUMNS: &str = "dentry_id, uuid, space_id, parent_id, kind, name, size, \
-     version, status, blob_key, creator_id, modifier_id, created_at, modified_at";
+// Column lists, as macros so that statements are `&'static str` (the
+// prepared-statement cache is keyed by the text).
 
-pub(crate) fn dentry_from_row(row: &SqliteRow) -> Result<DentryRecord, sqlx::Error> {
+macro_rules! org_columns {
+    () => {
+        "corp_id, name, capacity, created_at, modified_at"
+    };
+}
+macro_rules! app_columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "app_id, ",
+            $p,
+            "corp_id, ",
+            $p,
+            "name, ",
+            $p,
+            "app_key, ",
+            $p,
+            "secret_salt, ",
+            $p,
+            "secret_hash, ",
+            $p,
+            "scopes, ",
+            $p,
+            "created_at, ",
+            $p,
+            "modified_at"
+        )
+    };
+}
+macro_rules! user_columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "union_id, ",
+            $p,
+            "corp_id, ",
+            $p,
+            "user_id, ",
+            $p,
+            "name, ",
+            $p,
+            "org_admin, ",
+            $p,
+            "created_at"
+        )
+    };
+}
+macro_rules! dept_columns {
+    () => {
+        "dept_id, corp_id, name, parent_id, created_at"
+    };
+}
+macro_rules! space_columns {
+    () => {
+        "space_id, corp_id, app_id, scene, scene_id, name, owner_type, owner_id, creator_id, \
+         modifier_id, quota, used_bytes, status, can_search, can_rename, can_record_recent_file, \
+         created_at, modified_at"
+    };
+}
+macro_rules! dentry_columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "dentry_id, ",
+            $p,
+            "uuid, ",
+            $p,
+            "space_id, ",
+            $p,
+            "parent_id, ",
+            $p,
+            "kind, ",
+            $p,
+            "name, ",
+            $p,
+            "size, ",
+            $p,
+            "version, ",
+            $p,
+            "status, ",
+            $p,
+            "blob_key, ",
+            $p,
+            "creator_id, ",
+            $p,
+            "modifier_id, ",
+            $p,
+            "created_at, ",
+            $p,
+            "modified_at"
+        )
+    };
+}
+pub(crate) use {
+    app_columns, dentry_columns, dept_columns, org_columns, space_columns, user_columns,
+};
+
+/// Columns of [`dentry_columns`] in a row.
+pub(crate) const DENTRY_WIDTH: usize = 14;
+
+pub(crate) fn org_from_row(row: &Row) -> rusqlite::Result<OrgRecord> {
+    Ok(OrgRecord {
+        corp_id: row.get(0)?,
+        name: row.get(1)?,
+        capacity: row.get(2)?,
+        created_at: row.get(3)?,
+        modified_at: row.get(4)?,
+    })
+}
+
+/// An app from [`app_columns`] starting at column `at`.
+pub(crate) fn app_at(row: &Row, at: usize) -> rusqlite::Result<AppRecord> {
+    let scopes: String = row.get(at + 6)?;
+    Ok(AppRecord {
+        app_id: row.get(at)?,
+        corp_id: row.get(at + 1)?,
+        name: row.get(at + 2)?,
+        app_key: row.get(at + 3)?,
+        secret_salt: row.get(at + 4)?,
+        secret_hash: row.get(at + 5)?,
+        scopes: scopes.split_whitespace().map(str::to_string).collect(),
+        created_at: row.get(at + 7)?,
+        modified_at: row.get(at + 8)?,
+    })
+}
+
+pub(crate) fn app_from_row(row: &Row) -> rusqlite::Result<AppRecord> {
+    app_at(row, 0)
+}
+
+pub(crate) fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        union_id: row.get(0)?,
+        corp_id: row.get(1)?,
+        user_id: row.get(2)?,
+        name: row.get(3)?,
+        org_admin: row.get(4)?,
+        created_at: row.get(5)?,
+    })
+}
+
+pub(crate) fn dept_from_row(row: &Row) -> rusqlite::Result<DeptRecord> {
+    Ok(DeptRecord {
+        dept_id: row.get(0)?,
+        corp_id: row.get(1)?,
+        name: row.get(2)?,
+        parent_id: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+pub(crate) fn space_from_row(row: &Row) -> rusqlite::Result<SpaceRecord> {
+    Ok(SpaceRecord {
+        space_id: row.get(0)?,
+        corp_id: row.get(1)?,
+        app_id: row.get(2)?,
+        scene: row.get(3)?,
+        scene_id: row.get(4)?,
+        name: row.get(5)?,
+        owner_type: row.get(6)?,
+        owner_id: row.get(7)?,
+        creator_id: row.get(8)?,
+        modifier_id: row.get(9)?,
+        quota: row.get(10)?,
+        used_bytes: row.get(11)?,
+        status: row.get(12)?,
+        can_search: row.get(13)?,
+        can_rename: row.get(14)?,
+        can_record_recent_file: row.get(15)?,
+        created_at: row.get(16)?,
+        modified_at: row.get(17)?,
+    })
+}
+
+/// A dentry (without app properties) from [`dentry_columns`] at column 0.
+pub(crate) fn dentry_from_row(row: &Row) -> rusqlite::Result<DentryRecord> {
     Ok(DentryRecord {
-        dentry_id: row.try_get("dentry_id")?,
-        uuid: row.try_get("uuid")?,
-        space_id: row.try_get("space_id")?,
-        parent_id: row.try_get("parent_id")?,
-        kind: row.try_get("kind")?,
-        name: row.try_get("name")?,
-        size: row.try_get("size")?,
-        version: row.try_get("version")?,
-        status: row.try_get("status")?,
-        blob_key: row.try_get("blob_key")?,
-        creator_id: row.try_get("creator_id")?,
-        modifier_id: row.try_get("modifier_id")?,
-        created_at: row.try_get("created_at")?,
-        modified_at: row.try_get("modified_at")?,
+        dentry_id: row.get(0)?,
+        uuid: row.get(1)?,
+        space_id: row.get(2)?,
+        parent_id: row.get(3)?,
+        kind: row.get(4)?,
+        name: row.get(5)?,
+        size: row.get(6)?,
+        version: row.get(7)?,
+        status: row.get(8)?,
+        blob_key: row.get(9)?,
+        creator_id: row.get(10)?,
+        modifier_id: row.get(11)?,
+        created_at: row.get(12)?,
+        modified_at: row.get(13)?,
         app_properties: Vec::new(),
     })
 }
 
-/// One dentry as a JSON object, with its app properties: reads return whole
-/// pages as one JSON value, so the rows do not cross the connection's thread
-/// boundary one by one.
-pub(crate) const DENTRY_JSON: &str = "json_object('dentry_id', d.dentry_id, 'uuid', d.uuid, \
-     'space_id', d.space_id, 'parent_id', d.parent_id, 'kind', d.kind, 'name', d.name, \
-     'size', d.size, 'version', d.version, 'status', d.status, 'blob_key', d.blob_key, \
-     'creator_id', d.creator_id, 'modifier_id', d.modifier_id, 'created_at', d.created_at, \
-     'modified_at', d.modified_at, 'app_properties', json((SELECT json_group_array(json_object( \
-     'dentry_id', p.dentry_id, 'app_id', p.app_id, 'name', p.name, 'value', p.value, \
-     'visibility', p.visibility)) FROM app_properties p WHERE p.dentry_id = d.dentry_id)))";
-
-/// Parses a JSON array of [`DENTRY_JSON`] objects.
-pub(crate) fn dentries_from_json(json: Option<String>) -> StoreResult<Vec<DentryRecord>> {
-    match json {
-        None => Ok(Vec::new()),
-        Some(text) => {
-            let rows: Vec<DentryJson> = serde_json::from_str(&text)
-                .map_err(|e| StoreError::Backend(format!("dentry JSON: {e}")))?;
-            Ok(rows.into_iter().map(DentryJson::into_record).collect())
-        }
-    }
-}
-
-/// A [`DENTRY_JSON`] object as read back.
-#[derive(serde::Deserialize)]
-struct DentryJson {
-    dentry_id: String,
-    uuid: String,
-    space_id: String,
-    parent_id: String,
-    kind: String,
-    name: String,
-    size: i64,
-    version: i64,
-    status: String,
-    blob_key: Option<String>,
-    creator_id: String,
-    modifier_id: String,
-    created_at: i64,
-    modified_at: i64,
-    #[serde(default)]
-    app_properties: Vec<AppPropertyJson>,
-}
-
-#[derive(serde::Deserialize)]
-struct AppPropertyJson {
-    dentry_id: String,
-    app_id: String,
-    name: String,
-    value: String,
-    visibility: String,
-}
-
-impl DentryJson {
-    fn into_record(self) -> DentryRecord {
-        DentryRecord {
-            dentry_id: self.dentry_id,
-            uuid: self.uuid,
-            space_id: self.space_id,
-            parent_id: self.parent_id,
-            kind: self.kind,
-            name: self.name,
-            size: self.size,
-            version: self.version,
-            status: self.status,
-            blob_key: self.blob_key,
-            creator_id: self.creator_id,
-            modifier_id: self.modifier_id,
-            created_at: self.created_at,
-            modified_at: self.modified_at,
-            app_properties: self
-                .app_properties
-                .into_iter()
-                .map(|p| orgdrive_store::AppPropertyRecord {
-                    dentry_id: p.dentry_id,
-                    app_id: p.app_id,
-                    name: p.name,
-                    value: p.value,
-                    visibility: p.visibility,
-                })
-                .collect(),
-        }
-    }
+/// An app property from `dentry_id, app_id, name, value, visibility` at column `at`.
+pub(crate) fn property_at(row: &Row, at: usize) -> rusqlite::Result<AppPropertyRecord> {
+    Ok(AppPropertyRecord {
+        dentry_id: row.get(at)?,
+        app_id: row.get(at + 1)?,
+        name: row.get(at + 2)?,
+        value: row.get(at + 3)?,
+        visibility: row.get(at + 4)?,
+    })
 }

@@ -1,15 +1,20 @@
-//! Group commit: one task owns the SQLite write connection and runs write
+//! Group commit: one thread owns the SQLite write connection and runs write
 //! jobs in batches — one `BEGIN IMMEDIATE … COMMIT` (so one fsync) for every
-//! job queued meanwhile, each job inside its own savepoint. A job that fails
-//! is rolled back to its savepoint without touching the others; every job is
+//! job queued meanwhile, each job inside its own savepoint. A job is a
+//! closure that runs all its statements synchronously on that thread, so a
+//! statement costs no hop between threads. A job that fails (or panics) is
+//! rolled back to its savepoint without touching the others; every job is
 //! answered only after the batch's COMMIT returned, so an acknowledged write
 //! is durable. If the COMMIT itself fails, every job of the batch fails.
+//!
+//! Durability per job: a batch made only of jobs marked deferred commits with
+//! `synchronous=NORMAL` (no fsync); a batch with any other job commits with
+//! the store's setting (`FULL` when durable). In WAL mode the next `FULL`
+//! commit's fsync covers the frames of earlier `NORMAL` commits too.
 
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use futures::future::BoxFuture;
-use futures::FutureExt;
-use sqlx::{Connection, Executor, SqliteConnection};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use orgdrive_store::{StoreError, StoreResult};
@@ -19,13 +24,26 @@ const MAX_BATCH: usize = 256;
 /// Jobs waiting for the writer before callers wait to enqueue.
 const QUEUE: usize = 4096;
 
+/// Whether a write must be on disk before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Committed with the store's `synchronous` setting (fsynced when durable).
+    Durable,
+    /// May be committed without fsync: survives a process crash, and a power
+    /// loss only once a later durable commit (or a checkpoint) synced the WAL.
+    Deferred,
+}
+
 /// A type-erased job: runs on the connection, then is told how the batch ended.
 trait Job: Send {
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    fn durability(&self) -> Durability;
+    /// Runs the work; true if it succeeded (its savepoint is kept).
+    fn run(&mut self, conn: &Connection) -> bool;
     fn finish(self: Box<Self>, batch: StoreResult<()>);
 }
 
 struct TypedJob<T, F> {
+    durability: Durability,
     work: Option<F>,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
@@ -34,16 +52,18 @@ struct TypedJob<T, F> {
 impl<T, F> Job for TypedJob<T, F>
 where
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
 {
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
-        Box::pin(async move {
-            let Some(work) = self.work.take() else { return false };
-            let result = work(conn).await;
-            let ok = result.is_ok();
-            self.result = Some(result);
-            ok
-        })
+    fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else { return false };
+        let result = work(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
     }
 
     fn finish(self: Box<Self>, batch: StoreResult<()>) {
@@ -62,7 +82,8 @@ enum Message {
     Close(oneshot::Sender<()>),
 }
 
-/// Handle to the writer task.
+/// Handle to the writer thread; the thread ends (checkpointing the WAL) when
+/// it is told to close or when every handle is gone.
 #[derive(Clone)]
 pub(crate) struct Writer {
     queue: mpsc::Sender<Message>,
@@ -73,28 +94,44 @@ fn stopped() -> StoreError {
 }
 
 impl Writer {
-    /// Starts the writer task over `conn`.
-    pub(crate) fn spawn(conn: SqliteConnection) -> Writer {
+    /// Starts the writer thread: it runs `open` to get its connection (which
+    /// may fail: the error is returned here) and then serves write jobs.
+    /// `durable`: commit with `synchronous=FULL` (else always `NORMAL`).
+    pub(crate) async fn spawn<O>(open: O, durable: bool) -> StoreResult<Writer>
+    where
+        O: FnOnce() -> StoreResult<Connection> + Send + 'static,
+    {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run_batches(conn, jobs));
-        Writer { queue }
+        let (opened, ready) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("orgdrive-sqlite-writer".into())
+            .spawn(move || match open() {
+                Ok(conn) => {
+                    let _ = opened.send(Ok(()));
+                    run_batches(conn, jobs, durable);
+                }
+                Err(e) => {
+                    let _ = opened.send(Err(e));
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("starting the metadata writer: {e}")))?;
+        ready.await.map_err(|_| stopped())??;
+        Ok(Writer { queue })
     }
 
     /// Runs `work` in the next batch; resolves once that batch is committed.
-    pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    pub(crate) async fn write<T, F>(&self, durability: Durability, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
-            + Send
-            + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = TypedJob { work: Some(work), result: None, reply };
+        let job = TypedJob { durability, work: Some(work), result: None, reply };
         self.queue.send(Message::Job(Box::new(job))).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Finishes queued jobs, then closes the connection.
+    /// Finishes queued jobs, checkpoints the WAL, then closes the connection.
     pub(crate) async fn close(&self) {
         let (done, closed) = oneshot::channel();
         if self.queue.send(Message::Close(done)).await.is_ok() {
@@ -103,59 +140,104 @@ impl Writer {
     }
 }
 
-async fn run_batches(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Message>) {
-    let mut closing = None;
-    while closing.is_none() {
+/// The `synchronous` setting a batch commits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SyncMode {
+    Full,
+    Normal,
+}
+
+fn run_batches(conn: Connection, mut queue: mpsc::Receiver<Message>, durable: bool) {
+    // The connection was opened with the store's setting.
+    let mut sync = if durable { SyncMode::Full } else { SyncMode::Normal };
+    let mut closing = Vec::new();
+    while closing.is_empty() {
         let mut batch: Vec<Box<dyn Job>> = Vec::new();
-        match queue.recv().await {
+        match queue.blocking_recv() {
             None => break,
-            Some(Message::Close(done)) => closing = Some(done),
+            Some(Message::Close(done)) => closing.push(done),
             Some(Message::Job(job)) => batch.push(job),
         }
-        while batch.len() < MAX_BATCH && closing.is_none() {
+        while batch.len() < MAX_BATCH && closing.is_empty() {
             match queue.try_recv() {
                 Ok(Message::Job(job)) => batch.push(job),
-                Ok(Message::Close(done)) => closing = Some(done),
+                Ok(Message::Close(done)) => closing.push(done),
                 Err(_) => break,
             }
         }
-        if !batch.is_empty() {
-            run_batch(&mut conn, batch).await;
+        if batch.is_empty() {
+            continue;
+        }
+        let wanted = if durable && batch.iter().any(|j| j.durability() == Durability::Durable) {
+            SyncMode::Full
+        } else {
+            SyncMode::Normal
+        };
+        if wanted != sync {
+            // Between transactions: the setting applies to the next COMMIT.
+            let pragma = match wanted {
+                SyncMode::Full => "PRAGMA synchronous = FULL",
+                SyncMode::Normal => "PRAGMA synchronous = NORMAL",
+            };
+            match conn.execute_batch(pragma) {
+                Ok(()) => sync = wanted,
+                Err(e) => {
+                    // Never commit a durable job without its fsync.
+                    tracing::error!(error = %e, "setting synchronous failed");
+                    let failed = Err(StoreError::Backend(e.to_string()));
+                    for job in batch {
+                        job.finish(failed.clone());
+                    }
+                    continue;
+                }
+            }
+        }
+        run_batch(&conn, batch);
+    }
+    // Jobs queued after the close fail (dropping them answers their callers);
+    // later writes fail to enqueue.
+    queue.close();
+    while let Ok(message) = queue.try_recv() {
+        if let Message::Close(done) = message {
+            closing.push(done);
         }
     }
     // Fold the WAL into the database (with its fsync) before going: a clean
     // stop leaves nothing only the WAL holds, whatever the durability.
-    if let Err(e) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
         tracing::debug!(error = %e, "checkpoint at close failed");
     }
-    let _ = conn.close().await;
-    if let Some(done) = closing {
+    if let Err((_, e)) = conn.close() {
+        tracing::debug!(error = %e, "closing the write connection failed");
+    }
+    for done in closing {
         let _ = done.send(());
     }
 }
 
-async fn run_batch(conn: &mut SqliteConnection, mut batch: Vec<Box<dyn Job>>) {
-    let outcome = async {
-        conn.execute("BEGIN IMMEDIATE").await?;
+fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
+    let outcome = (|| {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         for job in batch.iter_mut() {
-            conn.execute("SAVEPOINT job").await?;
+            conn.prepare_cached("SAVEPOINT job")?.execute([])?;
             // A panicking job fails alone (its caller sees an error); the writer lives on.
-            let ran = AssertUnwindSafe(job.run(conn)).catch_unwind().await;
+            let ran = catch_unwind(AssertUnwindSafe(|| job.run(conn)));
             if ran.unwrap_or(false) {
-                conn.execute("RELEASE job").await?;
+                conn.prepare_cached("RELEASE job")?.execute([])?;
             } else {
-                conn.execute("ROLLBACK TO job").await?;
-                conn.execute("RELEASE job").await?;
+                conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+                conn.prepare_cached("RELEASE job")?.execute([])?;
             }
         }
-        conn.execute("COMMIT").await?;
-        Ok::<_, sqlx::Error>(())
-    }
-    .await;
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok::<_, rusqlite::Error>(())
+    })();
     let outcome = match outcome {
         Ok(()) => Ok(()),
         Err(e) => {
-            let _ = conn.execute("ROLLBACK").await;
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             tracing::error!(error = %e, jobs = batch.len(), "write batch failed");
             Err(StoreError::Backend(e.to_string()))
         }

@@ -18,8 +18,12 @@
 //!   concurrent callers — on this node or another node sharing the store —
 //!   cannot both pass them.
 //! - **Durable when acknowledged.** Once a write method returns `Ok`, its
-//!   effect survives a crash of the process (and, unless the backend was
-//!   opened without durability, a power loss).
+//!   effect survives a crash of the process and, unless the backend was
+//!   opened without durability, a power loss — except the upload bookkeeping
+//!   that [`UploadStore`] marks *deferred*: a power loss may undo it until a
+//!   durable write to the store, called after it returned, has returned
+//!   itself. A power loss only ever undoes a tail of the writes, in commit
+//!   order.
 //! - **Read-your-writes.** A read that starts after a write returned sees
 //!   that write (reads may see a slightly older snapshot only with respect to
 //!   writes still in flight).
@@ -59,7 +63,7 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// `Duplicate(Key::CorpId)` if the org exists.
     async fn insert_org(&self, org: &OrgRecord) -> StoreResult<()>;
     async fn get_org(&self, corp_id: &str) -> StoreResult<Option<OrgRecord>>;
-    /// Every org, by `corp_id`.
+    /// Every org, by creation time, then `corp_id`.
     async fn list_orgs(&self) -> StoreResult<Vec<OrgRecord>>;
     /// Deletes the org with its apps, users, departments and tokens; `InUse`
     /// while it owns spaces. False if there was no such org.
@@ -69,7 +73,7 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// `Duplicate(Key::AppId)` for a taken key.
     async fn insert_app(&self, app: &AppRecord) -> StoreResult<()>;
     async fn get_app_by_key(&self, app_key: &str) -> StoreResult<Option<AppRecord>>;
-    /// The org's apps, by `app_id`.
+    /// The org's apps, by creation time, then `app_id`.
     async fn list_apps(&self, corp_id: &str) -> StoreResult<Vec<AppRecord>>;
     /// Deletes the app and its tokens; `InUse` while it owns spaces.
     async fn delete_app(&self, corp_id: &str, app_id: &str) -> StoreResult<bool>;
@@ -78,26 +82,26 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// `Duplicate(Key::UserId)` (unique per org) for a taken id.
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
     async fn get_user(&self, corp_id: &str, union_id: &str) -> StoreResult<Option<UserRecord>>;
-    /// The org's users, by `union_id`.
+    /// The org's users, by creation time, then `union_id`.
     async fn list_users(&self, corp_id: &str) -> StoreResult<Vec<UserRecord>>;
     async fn delete_user(&self, corp_id: &str, union_id: &str) -> StoreResult<bool>;
 
     /// `NotFound` for an unknown org or parent department;
     /// `Duplicate(Key::DeptId)` for a taken id.
     async fn insert_dept(&self, dept: &DeptRecord) -> StoreResult<()>;
-    /// The org's departments, by `dept_id`.
+    /// The org's departments, by creation time, then `dept_id`.
     async fn list_depts(&self, corp_id: &str) -> StoreResult<Vec<DeptRecord>>;
     /// Deletes the department; `InUse` while it has child departments.
     async fn delete_dept(&self, corp_id: &str, dept_id: &str) -> StoreResult<bool>;
-    /// `NotFound` for an unknown department or user of the org;
-    /// `Duplicate(Key::DeptMember)` if already a member.
+    /// `NotFound` for an unknown department or user of the org; adding a
+    /// member again changes nothing (and succeeds).
     async fn add_dept_member(
         &self,
         corp_id: &str,
         dept_id: &str,
         union_id: &str,
     ) -> StoreResult<()>;
-    /// The department's members, by `union_id`.
+    /// The department's members, by the users' creation time, then `union_id`.
     async fn list_dept_members(&self, corp_id: &str, dept_id: &str)
         -> StoreResult<Vec<UserRecord>>;
     async fn remove_dept_member(
@@ -209,7 +213,8 @@ pub trait DentryStore: Send + Sync + 'static {
 #[async_trait]
 pub trait UploadStore: Send + Sync + 'static {
     /// Opens an upload unless its space or app already has as many open
-    /// uploads as `limits` allow (`TooManyUploads`).
+    /// uploads as `limits` allow (`TooManyUploads`). Deferred durability: an
+    /// upload a power loss undoes makes its commit fail with `UploadNotFound`.
     async fn insert_upload(
         &self,
         upload: &UploadRecord,
@@ -228,6 +233,8 @@ pub trait UploadStore: Send + Sync + 'static {
     /// `Reserve::Exactly(n)` reserves n or fails, `Reserve::AtMost(n)` as
     /// much of n as there is room for (at least one byte, else it fails).
     /// `UploadNotFound` if the upload is gone or expired at `now_ms`.
+    /// Deferred durability (harmless: `reset_reservations` recomputes every
+    /// reservation when a server starts).
     async fn reserve_upload_bytes(
         &self,
         upload_key: &str,
@@ -241,11 +248,12 @@ pub trait UploadStore: Send + Sync + 'static {
     /// flight. Returns how many counters changed.
     async fn reset_reservations(&self) -> StoreResult<u64>;
     /// Gives back a reservation whose PUT failed (nothing if the upload is
-    /// gone: its removal released everything it held).
+    /// gone: its removal released everything it held). Deferred durability.
     async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()>;
     /// Records (or replaces) a received part written under `reserved` bytes
     /// of reservation: the reservation becomes the part's size and an
-    /// earlier recording of the part is released.
+    /// earlier recording of the part is released. Durable: the record is the
+    /// only reference to an acknowledged PUT's bytes.
     async fn record_upload_part(
         &self,
         upload_key: &str,

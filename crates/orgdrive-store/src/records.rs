@@ -226,7 +226,14 @@ pub const MAX_RENAME_COUNTER: u32 = 999_999;
 /// What to do when a live sibling already has the name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameConflict {
-    /// Take the first free `prefix{k}suffix`, k = 1, 2, ...
+    /// Take a free `prefix{k}suffix`, 1 ≤ k ≤ [`MAX_RENAME_COUNTER`], found
+    /// with O(log n) name lookups: k = 1 if it is free, otherwise a free k
+    /// right after a taken one (`prefix{k-1}suffix` is taken). While the taken
+    /// names are k = 1..=n without gaps (the usual case) that is the first
+    /// free one, n + 1; with gaps it may be a later free k. Fails with
+    /// [`crate::StoreError::NameTaken`] (naming the new dentry) when no free k
+    /// is found: every power of two below the maximum and the maximum itself
+    /// are taken.
     AutoRename { prefix: String, suffix: String },
     /// Leave the existing entry alone and return it.
     ReturnExisting,

@@ -366,15 +366,10 @@ async fn a_restart_releases_what_interrupted_puts_had_reserved() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let reserved = || async {
-        let url = format!("sqlite://{}?mode=ro", data.join("meta.sqlite").display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let held: i64 = sqlx::query_scalar("SELECT reserved_bytes FROM spaces WHERE space_id = ?")
-            .bind(&space_id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        held
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let db = rusqlite::Connection::open_with_flags(data.join("meta.sqlite"), flags).unwrap();
+        let sql = "SELECT reserved_bytes FROM spaces WHERE space_id = ?1";
+        db.query_row(sql, [&space_id], |r| r.get::<_, i64>(0)).unwrap()
     };
     assert_eq!(reserved().await, 8 << 20);
     let mut server = server;

@@ -46,11 +46,14 @@ async fn fsck_finds_and_repairs_inconsistencies() {
     std::fs::File::options().write(true).open(&stray).unwrap().set_modified(old).unwrap();
     let young = objects.join("YoungObject");
     std::fs::write(&young, b"maybe an upload in flight").unwrap();
-    let db = sqlx_sqlite(dir.path()).await;
-    sqlx::query("UPDATE spaces SET used_bytes = 12345").execute(&db).await.unwrap();
-    sqlx::query("UPDATE orgs SET used_bytes = 1 WHERE used_bytes = 9").execute(&db).await.unwrap();
-    sqlx::query("UPDATE spaces SET reserved_bytes = 7").execute(&db).await.unwrap();
-    db.close().await;
+    let db = rusqlite::Connection::open(dir.path().join("meta.sqlite")).unwrap();
+    db.execute_batch(
+        "UPDATE spaces SET used_bytes = 12345; \
+         UPDATE orgs SET used_bytes = 1 WHERE used_bytes = 9; \
+         UPDATE spaces SET reserved_bytes = 7;",
+    )
+    .unwrap();
+    drop(db);
 
     let (code, out) = fsck(dir.path(), false);
     assert_eq!(code, 1, "{out}");
@@ -105,9 +108,4 @@ fn find_object(dir: &std::path::Path, size: u64) -> String {
         .find(|e| e.metadata().unwrap().len() == size)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .unwrap()
-}
-
-async fn sqlx_sqlite(dir: &std::path::Path) -> sqlx::SqlitePool {
-    let url = format!("sqlite://{}", dir.join("meta.sqlite").display());
-    sqlx::SqlitePool::connect(&url).await.unwrap()
 }

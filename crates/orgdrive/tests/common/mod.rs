@@ -296,13 +296,9 @@ pub fn files_under(dir: &Path) -> Vec<String> {
 
 /// The bytes a space holds reserved for uploads in flight, read from the database.
 pub async fn reserved_bytes(server: &TestServer, space_id: &str) -> i64 {
-    let url = format!("sqlite://{}?mode=ro", server.data_dir.join("meta.sqlite").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let reserved = sqlx::query_scalar("SELECT reserved_bytes FROM spaces WHERE space_id = ?")
-        .bind(space_id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    reserved
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let db =
+        rusqlite::Connection::open_with_flags(server.data_dir.join("meta.sqlite"), flags).unwrap();
+    db.query_row("SELECT reserved_bytes FROM spaces WHERE space_id = ?1", [space_id], |r| r.get(0))
+        .unwrap()
 }
