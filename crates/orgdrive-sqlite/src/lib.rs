@@ -115,6 +115,15 @@ impl SqliteStore {
     }
 }
 
+/// Plans each cached statement once: without the query planner stability
+/// guarantee, SQLite (built with STAT4) prepares a statement again whenever
+/// a value bound to an indexed column changes — every keyset page.
+fn plan_once(conn: &Connection) -> StoreResult<()> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(backend)?;
+    Ok(())
+}
+
 /// The write connection: WAL, the durability asked for, foreign keys, the
 /// schema migrated.
 fn open_writer(path: &Path, durable: bool) -> StoreResult<Connection> {
@@ -124,6 +133,7 @@ fn open_writer(path: &Path, durable: bool) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    plan_once(&conn)?;
     let mode: String =
         conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(backend)?;
     if !mode.eq_ignore_ascii_case("wal") {

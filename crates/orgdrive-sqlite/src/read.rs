@@ -142,6 +142,7 @@ fn open_reader(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    crate::plan_once(&conn)?;
     conn.execute_batch("PRAGMA temp_store = memory").map_err(backend)?;
     rusqlite::vtab::array::load_module(&conn).map_err(backend)?;
     Ok(conn)
