@@ -13,7 +13,7 @@ For each scenario, on a fresh orgdrive (fresh data dir, default durability):
      CPU time over one load phase, divided by the operations loadgen counted;
   2. `perf record -e cpu-clock --call-graph dwarf` of the server over a second
      load phase, reported flat (self time by symbol) and inclusive (children)
-     for orgdrive's own crates, sqlx, hyper/axum and serde.
+     for orgdrive's own crates, rusqlite/SQLite, hyper/axum and serde.
 Writes bench/results/profiles/SCENARIO.txt (and prints it). Needs `perf`
 (Debian linux-perf); hardware counters are not needed (cpu-clock sampling).
 """
@@ -34,7 +34,7 @@ import harness  # noqa: E402
 SYSCALLS = ["fsync", "fdatasync", "write", "writev", "pwrite64", "read", "pread64", "recvfrom", "sendto",
             "futex", "epoll_wait", "openat", "close", "renameat2", "rename", "newfstatat", "statx", "lseek",
             "sched_yield", "io_uring_enter", "fallocate", "ftruncate", "mkdirat", "unlinkat"]
-HOT = ("orgdrive_", "sqlx", "sqlite3", "serde_json", "md5", "sha2", "opendal", "writev", "fsync", "fdatasync")
+HOT = ("orgdrive_", "rusqlite", "sqlite3", "serde_json", "md5", "sha2", "opendal", "writev", "fsync", "fdatasync")
 # generic frames that enclose everything
 SKIP = ("serve::{{closure}}", "serve::{async_fn", "tokio::runtime", "hyper::proto", "Oneshot", "RouteFuture",
         "std::thread", "from_fn::", "tower::", "catch_unwind", "__rust_begin_short_backtrace")
@@ -51,7 +51,7 @@ LEAF = [
     ("scheduler: context switches, wakeups, futex", r"^(finish_task_switch|__schedule|schedule$|schedule_|_raw_spin_unlock_irqrestore|_raw_spin_unlock_irq$|try_to_wake_up|futex_|__futex|do_futex|ttwu_|select_task_rq|enqueue_task|dequeue_task|irqentry_exit_to_user_mode|__wake_up)"),
     ("allocator (malloc/free)", r"^(malloc|_int_malloc|_int_free|cfree|free$|realloc|_int_realloc|malloc_consolidate|unlink_chunk|__libc_malloc|__GI___libc_free|__GI___libc_malloc|__GI___libc_realloc|tcache_)"),
     ("SQLite engine (C)", r"^(sqlite3|wal[A-Z]|pcache|btree|vdbe|pager[A-Z]|unixRead|unixWrite|seekAndWrite|robust_|memjrnl|subjournal|balance|moveToChild|getAndInitPage|insertCell|dropCell|fillInCell|computeCellSize|rehash|findCell|accessPayload)"),
-    ("sqlx driver (worker threads, channels, row copies)", r"sqlx_|flume::"),
+    ("rusqlite driver (row copies, statement cache)", r"rusqlite::"),
     ("JSON (serde_json)", r"serde_json|serde_path_to_error"),
     ("ext4/VFS: file create, open, stat, read, write, rename", r"^(ext4_|__ext4|find_get_block|recently_deleted|find_inode_bit|filemap_|vfs_|do_filp_open|path_|link_path_walk|d_alloc|do_renameat|generic_perform_write|iowrite16|mark_buffer_dirty|__block_commit_write|do_sys_openat|do_statx|__x64_sys_openat|__x64_sys_statx|__x64_sys_rename|__x64_sys_unlink|__x64_sys_close|__fput|dput|__d_lookup|lookup_|walk_component|rwsem_spin_on_owner|down_write|up_write|ext4_)"),
     ("network: TCP send/recv, loopback softirq", r"^(tcp_|__tcp|sock_|__sys_recvfrom|__sys_sendto|do_writev|ip_|__ip|__netif|net_rx|process_backlog|skb_|__skb|kfree_skb|inet_|__inet|__dev_queue|loopback|__napi|handle_softirqs|__local_bh|__release_sock|release_sock|lock_sock)"),
@@ -254,7 +254,7 @@ def _profile(a, sc, events, h):
         elif v:
             L.append(f"  {k.replace('syscalls:sys_enter_', ''):28s}{v / max(ops, 1):10.2f} /op")
     L.append("")
-    L.append("## CPU by thread name (sqlx-sqlite-worker-* run SQLite; tokio-runtime-w* run HTTP, JSON, handlers)")
+    L.append("## CPU by thread name (orgdrive-sqlite-writer runs the writes; tokio-runtime-w* run HTTP, JSON, handlers and the reads)")
     L += ["  " + r for r in threads]
     L.append("")
     L.append("## CPU by category (perf script: stack searched for fsync/MD5, else the first recognised frame from the leaf)")
@@ -263,7 +263,7 @@ def _profile(a, sc, events, h):
     L.append("## self time by symbol (perf record -e cpu-clock, server process, all threads)")
     L += ["  " + r for r in flat]
     L.append("")
-    L.append("## inclusive time (children) of orgdrive / sqlx / sqlite / serde_json / hashing frames")
+    L.append("## inclusive time (children) of orgdrive / rusqlite / sqlite / serde_json / hashing frames")
     L += ["  " + r for r in incl]
     L.append("")
     return "\n".join(L)
