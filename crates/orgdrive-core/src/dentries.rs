@@ -372,7 +372,7 @@ impl Drive {
             .meta
             .list_children(&space.space_id, &parent_id, key, descending, after.as_ref(), limit + 1)
             .await?;
-        let next_token = next_token(&mut rows, limit, &scope, |d| sort_value(d, key));
+        let next_token = next_token(&mut rows, limit, &scope, |d| key.value_of(d));
         let dentries = self.views_with(op, rows, &PropertyFilter::default(), paths).await?;
         Ok(Page { dentries, next_token })
     }
@@ -392,7 +392,7 @@ impl Drive {
         let mut rows =
             self.meta.list_space(&space.space_id, descending, after.as_ref(), limit + 1).await?;
         let next_token =
-            next_token(&mut rows, limit, &scope, |d| sort_value(d, SortKey::ModifiedTime));
+            next_token(&mut rows, limit, &scope, |d| SortKey::ModifiedTime.value_of(d));
         let dentries = self.views(op, rows, &PropertyFilter::default()).await?;
         Ok(Page { dentries, next_token })
     }
@@ -579,15 +579,6 @@ fn page_size(raw: Option<i64>) -> DriveResult<u32> {
         None => Ok(MAX_PAGE as u32),
         Some(n) if n >= 1 => Ok(n.min(MAX_PAGE) as u32),
         Some(_) => Err(DriveError::param("maxResults", "maxResults must be at least 1")),
-    }
-}
-
-fn sort_value(d: &DentryRecord, key: SortKey) -> CursorValue {
-    match key {
-        SortKey::ModifiedTime => CursorValue::Int(d.modified_at),
-        SortKey::CreateTime => CursorValue::Int(d.created_at),
-        SortKey::Size => CursorValue::Int(d.size),
-        SortKey::Name => CursorValue::Text(d.name.clone()),
     }
 }
 

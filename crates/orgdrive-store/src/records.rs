@@ -281,6 +281,18 @@ pub enum SortKey {
     Size,
 }
 
+impl SortKey {
+    /// `d`'s value under this key.
+    pub fn value_of(self, d: &DentryRecord) -> CursorValue {
+        match self {
+            SortKey::ModifiedTime => CursorValue::Int(d.modified_at),
+            SortKey::CreateTime => CursorValue::Int(d.created_at),
+            SortKey::Size => CursorValue::Int(d.size),
+            SortKey::Name => CursorValue::Text(d.name.clone()),
+        }
+    }
+}
+
 /// A position in a listing: the sort value and id of the last entry returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {

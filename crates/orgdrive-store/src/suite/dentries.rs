@@ -312,24 +312,15 @@ async fn listing_fixture(s: &impl MetaStore) -> Vec<DentryRecord> {
     children
 }
 
-fn sort_value(d: &DentryRecord, key: SortKey) -> CursorValue {
-    match key {
-        SortKey::ModifiedTime => CursorValue::Int(d.modified_at),
-        SortKey::CreateTime => CursorValue::Int(d.created_at),
-        SortKey::Size => CursorValue::Int(d.size),
-        SortKey::Name => CursorValue::Text(d.name.clone()),
-    }
-}
-
 fn cursor_after(d: &DentryRecord, key: SortKey) -> Cursor {
-    Cursor { value: sort_value(d, key), dentry_id: d.dentry_id.clone() }
+    Cursor { value: key.value_of(d), dentry_id: d.dentry_id.clone() }
 }
 
 /// The dentries in keyset order: by `key` (names bytewise), then `dentry_id`
 /// bytewise, both reversed when descending.
 fn keyset_order(mut dentries: Vec<DentryRecord>, key: SortKey, descending: bool) -> Vec<String> {
     dentries.sort_by(|a, b| {
-        let by_key = match (sort_value(a, key), sort_value(b, key)) {
+        let by_key = match (key.value_of(a), key.value_of(b)) {
             (CursorValue::Int(x), CursorValue::Int(y)) => x.cmp(&y),
             (CursorValue::Text(x), CursorValue::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
             _ => unreachable!(),
