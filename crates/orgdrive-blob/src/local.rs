@@ -1,8 +1,14 @@
 //! Downloads from a filesystem store without OpenDAL: the size is known (it
 //! was signed into the URL), so no stat is needed, and a small range is one
-//! open and one positioned read in a single trip to the blocking pool. OpenDAL's
-//! fs reader would make that three trips (stat, open, read), each a pair of
-//! thread wake-ups that cost far more than the syscalls.
+//! open and one positioned read. OpenDAL's fs reader makes three trips to
+//! tokio's blocking pool (stat, open, read), and each trip's thread wake-ups
+//! cost far more than the syscalls. Here, on Linux, the open and the read are
+//! first tried on the async thread in their never-blocking forms (`openat2`
+//! with `RESOLVE_CACHED`: only if every path component is in the dentry
+//! cache; `preadv2` with `RWF_NOWAIT`: only if the bytes are in the page
+//! cache), which is what serves a hot file; anything else (a cold file, an
+//! old kernel, a filesystem without `RWF_NOWAIT`) is done in one trip to the
+//! blocking pool.
 //!
 //! The bytes served are exactly the requested range of the file, or an error:
 //! a file shorter than the recorded size fails instead of being padded or cut
@@ -119,8 +125,19 @@ fn read_at(
     Ok(buf)
 }
 
+/// The outcome of [`cached::read_at`].
+enum Attempt {
+    /// The answer: the bytes, or why there are none.
+    Done(Result<Vec<u8>, LocalError>),
+    /// Opened, but the bytes could not be read without waiting.
+    Opened(File),
+    /// Not opened without waiting.
+    Miss,
+}
+
 /// `range` (at most a few dozen KiB) of the file at `path`, recorded as
-/// `size` bytes long, read at once: one open and one positioned read.
+/// `size` bytes long, read at once: one open and one positioned read, on the
+/// async thread if they cannot block, else in one blocking-pool trip.
 pub(crate) async fn read_whole(
     path: PathBuf,
     range: Range<u64>,
@@ -128,12 +145,100 @@ pub(crate) async fn read_whole(
 ) -> Result<Bytes, LocalError> {
     let want = usize::try_from(range.end - range.start)
         .map_err(|_| LocalError::Io(io::Error::other("range too large to read at once")))?;
+    let probe = range.end == size;
+    let opened = match cached::read_at(&path, range.start, want, probe, size) {
+        Attempt::Done(read) => return read.map(Bytes::from),
+        Attempt::Opened(file) => Some(file),
+        Attempt::Miss => None,
+    };
     blocking(move || {
-        let file = File::open(&path)?;
-        let bytes = read_at(&file, range.start, want, range.end == size, size)?;
-        Ok(Bytes::from(bytes))
+        let file = match opened {
+            Some(file) => file,
+            None => File::open(&path)?,
+        };
+        Ok(Bytes::from(read_at(&file, range.start, want, probe, size)?))
     })
     .await
+}
+
+/// Opening and reading without blocking (see the module doc).
+#[cfg(target_os = "linux")]
+mod cached {
+    use std::fs::File;
+    use std::io::IoSliceMut;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
+    use rustix::io::{preadv2, Errno, ReadWriteFlags};
+
+    use super::{Attempt, LocalError};
+
+    /// Cleared when the kernel or the filesystem refuses `RESOLVE_CACHED`
+    /// or `RWF_NOWAIT`: then every read takes the blocking pool.
+    static SUPPORTED: AtomicBool = AtomicBool::new(true);
+
+    fn unsupported(e: Errno) -> bool {
+        // No openat2 (or a seccomp filter against it), no RESOLVE_CACHED.
+        [Errno::NOSYS, Errno::INVAL, Errno::OPNOTSUPP, Errno::PERM].contains(&e)
+    }
+
+    /// [`super::read_at`] if the file and the bytes are cached. `RWF_NOWAIT`
+    /// stops at the first page not cached, so a read that comes short of the
+    /// range is done again, waiting (it may be a shorter file, or a cold
+    /// page). One that stops exactly at the recorded end is taken as the
+    /// file's end, as in the waiting read; there, only a longer file whose
+    /// next page is not cached goes unnoticed, and what is served is still
+    /// the recorded number of the file's own bytes.
+    pub(super) fn read_at(
+        path: &Path,
+        offset: u64,
+        want: usize,
+        probe: bool,
+        size: u64,
+    ) -> Attempt {
+        if !SUPPORTED.load(Ordering::Relaxed) {
+            return Attempt::Miss;
+        }
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        let file = match openat2(CWD, path, flags, Mode::empty(), ResolveFlags::CACHED) {
+            Ok(fd) => File::from(fd),
+            Err(e) => {
+                if unsupported(e) {
+                    SUPPORTED.store(false, Ordering::Relaxed);
+                }
+                return Attempt::Miss;
+            }
+        };
+        let mut buf = vec![0u8; want + usize::from(probe)];
+        let read = preadv2(&file, &mut [IoSliceMut::new(&mut buf)], offset, ReadWriteFlags::NOWAIT);
+        match read {
+            Ok(got) if got > want => Attempt::Done(Err(LocalError::Longer { size })),
+            Ok(got) if got == want => {
+                buf.truncate(want);
+                Attempt::Done(Ok(buf))
+            }
+            Ok(_) => Attempt::Opened(file),
+            Err(Errno::ISDIR) => Attempt::Done(Err(LocalError::NotFound)),
+            Err(e) => {
+                if e == Errno::OPNOTSUPP {
+                    SUPPORTED.store(false, Ordering::Relaxed);
+                }
+                Attempt::Opened(file)
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod cached {
+    use std::path::Path;
+
+    use super::Attempt;
+
+    pub(super) fn read_at(_: &Path, _: u64, _: usize, _: bool, _: u64) -> Attempt {
+        Attempt::Miss
+    }
 }
 
 /// Reads the next `want` bytes of `file` (one more with `probe`) into a
@@ -184,4 +289,95 @@ pub(crate) async fn stream(
             Err(e) => Some((Err(e.into()), None)),
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 13 % 251) as u8).collect()
+    }
+
+    /// Drops the file's pages from the page cache (where the filesystem can).
+    #[cfg(target_os = "linux")]
+    fn evict(path: &std::path::Path) {
+        let file = File::open(path).unwrap();
+        file.sync_all().unwrap();
+        let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn non_blocking_attempts_serve_only_the_right_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("object");
+        let content = pattern(10_000);
+        std::fs::write(&path, &content).unwrap();
+        let check = |attempt: Attempt, want: &[u8]| match attempt {
+            Attempt::Done(Ok(bytes)) => assert!(bytes == want),
+            Attempt::Done(Err(e)) => panic!("{e:?}"),
+            Attempt::Opened(_) | Attempt::Miss => {}
+        };
+        for _ in 0..2 {
+            check(cached::read_at(&path, 0, 10_000, true, 10_000), &content);
+            check(cached::read_at(&path, 4096, 100, false, 10_000), &content[4096..4196]);
+            check(cached::read_at(&path, 9_000, 1_000, true, 10_000), &content[9_000..]);
+            assert!(matches!(
+                cached::read_at(&path, 0, 9_999, true, 9_999),
+                Attempt::Done(Err(LocalError::Longer { .. })) | Attempt::Opened(_) | Attempt::Miss
+            ));
+            // Shorter than recorded: never an answer without the waiting read.
+            assert!(matches!(
+                cached::read_at(&path, 0, 10_001, true, 10_001),
+                Attempt::Opened(_) | Attempt::Miss
+            ));
+            assert!(matches!(
+                cached::read_at(&path, 10_000, 1, true, 10_001),
+                Attempt::Opened(_) | Attempt::Miss
+            ));
+            assert!(matches!(
+                cached::read_at(dir.path(), 0, 1, true, 1),
+                Attempt::Done(Err(LocalError::NotFound)) | Attempt::Opened(_) | Attempt::Miss
+            ));
+            assert!(matches!(
+                cached::read_at(&dir.path().join("missing"), 0, 1, true, 1),
+                Attempt::Miss
+            ));
+            evict(&path);
+        }
+    }
+
+    #[tokio::test]
+    async fn whole_reads_are_right_hot_and_cold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("object");
+        let content = pattern(70_000);
+        std::fs::write(&path, &content).unwrap();
+        for _ in 0..2 {
+            for range in [0..70_000, 0..1, 4095..4097, 65_536..70_000, 70_000..70_000] {
+                let got = read_whole(path.clone(), range.clone(), 70_000).await.unwrap();
+                assert!(got == content[range.start as usize..range.end as usize], "{range:?}");
+            }
+            assert!(matches!(
+                read_whole(path.clone(), 0..70_001, 70_001).await,
+                Err(LocalError::Shorter { .. })
+            ));
+            assert!(matches!(
+                read_whole(path.clone(), 69_000..70_001, 70_001).await,
+                Err(LocalError::Shorter { .. })
+            ));
+            assert!(matches!(
+                read_whole(path.clone(), 100..69_999, 69_999).await,
+                Err(LocalError::Longer { .. })
+            ));
+            #[cfg(target_os = "linux")]
+            evict(&path);
+        }
+        assert!(matches!(
+            read_whole(dir.path().join("missing"), 0..1, 1).await,
+            Err(LocalError::NotFound)
+        ));
+        assert!(matches!(read_whole(dir.path().into(), 0..1, 1).await, Err(LocalError::NotFound)));
+    }
 }
