@@ -22,6 +22,7 @@ mod presign;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -157,14 +158,20 @@ pub struct ObjectInfo {
     pub modified_unix: Option<i64>,
 }
 
-/// A content store over one OpenDAL operator.
+/// A content store over one OpenDAL operator. Cloning it is one reference
+/// count (it is cloned with the server's state, several times per request).
 #[derive(Clone, Debug)]
 pub struct BlobStore {
+    inner: Arc<Store>,
+}
+
+#[derive(Debug)]
+struct Store {
     op: Operator,
     /// Filesystem stores: the root, whose directories are fsynced after each
     /// write so that a renamed-into-place object survives power loss.
     sync_root: Option<PathBuf>,
-    /// Filesystem stores: the root (for free-space checks).
+    /// Filesystem stores: the root (for free-space checks and downloads).
     local_root: Option<PathBuf>,
 }
 
@@ -180,16 +187,14 @@ impl BlobStore {
             .atomic_write_dir(&root.join(".incoming").to_string_lossy());
         let sync_root = durable.then(|| root.to_path_buf());
         let local_root = Some(root.to_path_buf());
-        Ok(BlobStore { op: Operator::new(builder)?.finish(), sync_root, local_root })
+        let op = Operator::new(builder)?.finish();
+        Ok(BlobStore { inner: Arc::new(Store { op, sync_root, local_root }) })
     }
 
     /// A store keeping objects in process memory (tests, demos).
     pub fn memory() -> Result<BlobStore, BlobError> {
-        Ok(BlobStore {
-            op: Operator::new(services::Memory::default())?.finish(),
-            sync_root: None,
-            local_root: None,
-        })
+        let op = Operator::new(services::Memory::default())?.finish();
+        Ok(BlobStore { inner: Arc::new(Store { op, sync_root: None, local_root: None }) })
     }
 
     /// Fsyncs the directories from `key`'s parent up to, not including, the
@@ -197,7 +202,7 @@ impl BlobStore {
     /// exist from the start (see [`BlobStore::prepare`]), deeper ones may have
     /// been created by this write.
     async fn sync_dirs(&self, key: &str) -> Result<(), BlobError> {
-        let Some(root) = &self.sync_root else { return Ok(()) };
+        let Some(root) = &self.inner.sync_root else { return Ok(()) };
         let mut dir = root.join(key);
         while dir.pop() && dir.starts_with(root) && dir != *root {
             fsync_dir(dir.clone()).await?;
@@ -208,7 +213,7 @@ impl BlobStore {
     /// Bytes available to unprivileged writers on the filesystem holding the
     /// store; `None` for stores without a local filesystem.
     pub fn free_bytes(&self) -> Result<Option<u64>, BlobError> {
-        let Some(root) = &self.local_root else { return Ok(None) };
+        let Some(root) = &self.inner.local_root else { return Ok(None) };
         let stat = rustix::fs::statvfs(root).map_err(|e| {
             BlobError(
                 opendal::Error::new(ErrorKind::Unexpected, "reading free disk space")
@@ -220,7 +225,7 @@ impl BlobStore {
 
     /// Checks that the store answers (used at startup).
     pub async fn check(&self) -> Result<(), BlobError> {
-        self.op.check().await?;
+        self.inner.op.check().await?;
         Ok(())
     }
 
@@ -229,9 +234,9 @@ impl BlobStore {
     /// need not fsync the root again.
     pub async fn prepare(&self, folders: &[&str]) -> Result<(), BlobError> {
         for folder in folders {
-            self.op.create_dir(folder).await?;
+            self.inner.op.create_dir(folder).await?;
         }
-        match &self.sync_root {
+        match &self.inner.sync_root {
             Some(root) => fsync_dir(root.clone()).await,
             None => Ok(()),
         }
@@ -251,7 +256,7 @@ impl BlobStore {
     {
         let key = confined(key)?;
         let mut writer =
-            self.op.writer_with(key).chunk(WRITE_CHUNK).await.map_err(BlobError::from)?;
+            self.inner.op.writer_with(key).chunk(WRITE_CHUNK).await.map_err(BlobError::from)?;
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         let mut source = std::pin::pin!(source);
@@ -293,12 +298,12 @@ impl BlobStore {
             confined(source)?;
         }
         let dest = confined(dest)?;
-        let mut writer = self.op.writer_with(dest).chunk(WRITE_CHUNK).await?;
+        let mut writer = self.inner.op.writer_with(dest).chunk(WRITE_CHUNK).await?;
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         for source in sources {
             let copied = async {
-                let mut chunks = self.op.reader(source).await?.into_bytes_stream(..).await?;
+                let mut chunks = self.inner.op.reader(source).await?.into_bytes_stream(..).await?;
                 while let Some(chunk) = chunks.next().await {
                     let chunk = chunk.map_err(|e| {
                         opendal::Error::new(ErrorKind::Unexpected, "reading a part").set_source(e)
@@ -323,7 +328,7 @@ impl BlobStore {
 
     /// Size of the object, or `None` if it does not exist (or is a directory).
     pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        match self.op.stat(confined(key)?).await {
+        match self.inner.op.stat(confined(key)?).await {
             Ok(meta) if meta.is_dir() => Ok(None),
             Ok(meta) => Ok(Some(meta.content_length())),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
@@ -337,7 +342,7 @@ impl BlobStore {
         key: &str,
         range: Range<u64>,
     ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static, BlobError> {
-        let reader = self.op.reader_with(confined(key)?).chunk(1 << 20).await?;
+        let reader = self.inner.op.reader_with(confined(key)?).chunk(1 << 20).await?;
         Ok(reader.into_bytes_stream(range).await?.into_stream())
     }
 
@@ -366,7 +371,7 @@ impl BlobStore {
             )));
         }
         let whole = range.end - range.start <= WHOLE_READ_MAX;
-        if let Some(root) = &self.local_root {
+        if let Some(root) = &self.inner.local_root {
             let path = root.join(key);
             return Ok(if whole {
                 Download::Whole(local::read_whole(path, range, size).await?)
@@ -388,7 +393,7 @@ impl BlobStore {
         Ok(if range.is_empty() {
             Download::Whole(Bytes::new())
         } else if whole {
-            Download::Whole(self.op.read_with(key).range(range).await?.to_bytes())
+            Download::Whole(self.inner.op.read_with(key).range(range).await?.to_bytes())
         } else {
             Download::Stream(Box::pin(self.read(key, range).await?))
         })
@@ -396,7 +401,7 @@ impl BlobStore {
 
     /// Every object under `prefix` (recursively), with its size and age.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
-        let entries = match self.op.list_with(confined(prefix)?).recursive(true).await {
+        let entries = match self.inner.op.list_with(confined(prefix)?).recursive(true).await {
             Ok(entries) => entries,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
@@ -406,7 +411,7 @@ impl BlobStore {
             if entry.metadata().is_dir() {
                 continue;
             }
-            let meta = match self.op.stat(entry.path()).await {
+            let meta = match self.inner.op.stat(entry.path()).await {
                 Ok(meta) => meta,
                 Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
                 Err(e) => return Err(e.into()),
@@ -422,12 +427,12 @@ impl BlobStore {
 
     /// Removes the object (no error if it is already gone).
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        Ok(self.op.delete(confined(key)?).await?)
+        Ok(self.inner.op.delete(confined(key)?).await?)
     }
 
     /// Removes every object under `prefix` (which must end with `/`).
     pub async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
-        Ok(self.op.remove_all(confined(prefix)?).await?)
+        Ok(self.inner.op.remove_all(confined(prefix)?).await?)
     }
 }
 
