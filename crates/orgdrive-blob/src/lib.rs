@@ -6,15 +6,23 @@
 //! `presign` signs and verifies the URLs through which clients PUT and GET
 //! objects on orgdrive's own blob route.
 //!
+//! Downloads ([`BlobStore::read_sized`]) take the object's size from the
+//! caller (it is signed into the download URL) instead of asking the store;
+//! on a filesystem store they bypass OpenDAL (`local`): a small range is one
+//! open and one positioned read.
+//!
 //! Object keys are confined to the store's root: every method refuses, before
 //! any storage access, a key that is absolute, has an empty, `.` or `..`
 //! segment, or holds anything but ASCII letters, digits, `-`, `_`, `.` and
 //! `/` (so no `\`, NUL, `%` or other escape can reach the filesystem).
 
+mod local;
 mod presign;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -27,6 +35,60 @@ pub use presign::{Presigner, SignatureError, SignedRequest};
 #[derive(Debug, thiserror::Error)]
 #[error("blob store: {0}")]
 pub struct BlobError(#[from] opendal::Error);
+
+impl BlobError {
+    /// Whether the object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.0.kind() == ErrorKind::NotFound
+    }
+}
+
+impl From<local::LocalError> for BlobError {
+    fn from(e: local::LocalError) -> BlobError {
+        let kind = match e {
+            local::LocalError::NotFound => ErrorKind::NotFound,
+            _ => ErrorKind::Unexpected,
+        };
+        BlobError(
+            opendal::Error::new(kind, "reading an object").set_source(std::io::Error::from(e)),
+        )
+    }
+}
+
+/// Ranges of at most this many bytes are downloaded in one read, into
+/// memory; longer ones are streamed in chunks.
+pub const WHOLE_READ_MAX: u64 = 64 << 10;
+
+/// Chunks of a streamed download.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + 'static>>;
+
+/// The bytes of a download ([`BlobStore::read_sized`]).
+pub enum Download {
+    /// The whole range, already read (at most [`WHOLE_READ_MAX`] bytes).
+    Whole(Bytes),
+    /// The range, streamed; it ends with an error if the object turns out not
+    /// to have the recorded size.
+    Stream(ByteStream),
+}
+
+impl Download {
+    /// The bytes if they were read at once, else the stream.
+    pub fn into_whole(self) -> Result<Bytes, ByteStream> {
+        match self {
+            Download::Whole(bytes) => Ok(bytes),
+            Download::Stream(stream) => Err(stream),
+        }
+    }
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Download::Whole(bytes) => f.debug_tuple("Whole").field(&bytes.len()).finish(),
+            Download::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
 
 /// Why a streamed write stopped.
 #[derive(Debug, thiserror::Error)]
@@ -96,14 +158,20 @@ pub struct ObjectInfo {
     pub modified_unix: Option<i64>,
 }
 
-/// A content store over one OpenDAL operator.
+/// A content store over one OpenDAL operator. Cloning it is one reference
+/// count (it is cloned with the server's state, several times per request).
 #[derive(Clone, Debug)]
 pub struct BlobStore {
+    inner: Arc<Store>,
+}
+
+#[derive(Debug)]
+struct Store {
     op: Operator,
     /// Filesystem stores: the root, whose directories are fsynced after each
     /// write so that a renamed-into-place object survives power loss.
     sync_root: Option<PathBuf>,
-    /// Filesystem stores: the root (for free-space checks).
+    /// Filesystem stores: the root (for free-space checks and downloads).
     local_root: Option<PathBuf>,
 }
 
@@ -119,16 +187,14 @@ impl BlobStore {
             .atomic_write_dir(&root.join(".incoming").to_string_lossy());
         let sync_root = durable.then(|| root.to_path_buf());
         let local_root = Some(root.to_path_buf());
-        Ok(BlobStore { op: Operator::new(builder)?.finish(), sync_root, local_root })
+        let op = Operator::new(builder)?.finish();
+        Ok(BlobStore { inner: Arc::new(Store { op, sync_root, local_root }) })
     }
 
     /// A store keeping objects in process memory (tests, demos).
     pub fn memory() -> Result<BlobStore, BlobError> {
-        Ok(BlobStore {
-            op: Operator::new(services::Memory::default())?.finish(),
-            sync_root: None,
-            local_root: None,
-        })
+        let op = Operator::new(services::Memory::default())?.finish();
+        Ok(BlobStore { inner: Arc::new(Store { op, sync_root: None, local_root: None }) })
     }
 
     /// Fsyncs the directories from `key`'s parent up to, not including, the
@@ -136,7 +202,7 @@ impl BlobStore {
     /// exist from the start (see [`BlobStore::prepare`]), deeper ones may have
     /// been created by this write.
     async fn sync_dirs(&self, key: &str) -> Result<(), BlobError> {
-        let Some(root) = &self.sync_root else { return Ok(()) };
+        let Some(root) = &self.inner.sync_root else { return Ok(()) };
         let mut dir = root.join(key);
         while dir.pop() && dir.starts_with(root) && dir != *root {
             fsync_dir(dir.clone()).await?;
@@ -147,7 +213,7 @@ impl BlobStore {
     /// Bytes available to unprivileged writers on the filesystem holding the
     /// store; `None` for stores without a local filesystem.
     pub fn free_bytes(&self) -> Result<Option<u64>, BlobError> {
-        let Some(root) = &self.local_root else { return Ok(None) };
+        let Some(root) = &self.inner.local_root else { return Ok(None) };
         let stat = rustix::fs::statvfs(root).map_err(|e| {
             BlobError(
                 opendal::Error::new(ErrorKind::Unexpected, "reading free disk space")
@@ -159,7 +225,7 @@ impl BlobStore {
 
     /// Checks that the store answers (used at startup).
     pub async fn check(&self) -> Result<(), BlobError> {
-        self.op.check().await?;
+        self.inner.op.check().await?;
         Ok(())
     }
 
@@ -168,9 +234,9 @@ impl BlobStore {
     /// need not fsync the root again.
     pub async fn prepare(&self, folders: &[&str]) -> Result<(), BlobError> {
         for folder in folders {
-            self.op.create_dir(folder).await?;
+            self.inner.op.create_dir(folder).await?;
         }
-        match &self.sync_root {
+        match &self.inner.sync_root {
             Some(root) => fsync_dir(root.clone()).await,
             None => Ok(()),
         }
@@ -190,7 +256,7 @@ impl BlobStore {
     {
         let key = confined(key)?;
         let mut writer =
-            self.op.writer_with(key).chunk(WRITE_CHUNK).await.map_err(BlobError::from)?;
+            self.inner.op.writer_with(key).chunk(WRITE_CHUNK).await.map_err(BlobError::from)?;
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         let mut source = std::pin::pin!(source);
@@ -232,12 +298,12 @@ impl BlobStore {
             confined(source)?;
         }
         let dest = confined(dest)?;
-        let mut writer = self.op.writer_with(dest).chunk(WRITE_CHUNK).await?;
+        let mut writer = self.inner.op.writer_with(dest).chunk(WRITE_CHUNK).await?;
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         for source in sources {
             let copied = async {
-                let mut chunks = self.op.reader(source).await?.into_bytes_stream(..).await?;
+                let mut chunks = self.inner.op.reader(source).await?.into_bytes_stream(..).await?;
                 while let Some(chunk) = chunks.next().await {
                     let chunk = chunk.map_err(|e| {
                         opendal::Error::new(ErrorKind::Unexpected, "reading a part").set_source(e)
@@ -262,7 +328,7 @@ impl BlobStore {
 
     /// Size of the object, or `None` if it does not exist (or is a directory).
     pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        match self.op.stat(confined(key)?).await {
+        match self.inner.op.stat(confined(key)?).await {
             Ok(meta) if meta.is_dir() => Ok(None),
             Ok(meta) => Ok(Some(meta.content_length())),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
@@ -276,13 +342,66 @@ impl BlobStore {
         key: &str,
         range: Range<u64>,
     ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static, BlobError> {
-        let reader = self.op.reader_with(confined(key)?).chunk(1 << 20).await?;
+        let reader = self.inner.op.reader_with(confined(key)?).chunk(1 << 20).await?;
         Ok(reader.into_bytes_stream(range).await?.into_stream())
+    }
+
+    /// The bytes of `range` of object `key`, whose size the caller knows to
+    /// be `size` (recorded when it was written, and signed into the download
+    /// URL), so that the store is not asked for it: on a filesystem store a
+    /// range of at most [`WHOLE_READ_MAX`] bytes is one open and one
+    /// positioned read, a longer one a stream read in chunks.
+    ///
+    /// The bytes are exactly those of `range`, or an error: a missing object
+    /// is a not-found error ([`BlobError::is_not_found`]); an object shorter
+    /// than `size` fails (never padded, never cut short without an error), and
+    /// so does a longer one whenever that shows without an extra request
+    /// (when the range reaches `size`, and before a stream starts).
+    pub async fn read_sized(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        size: u64,
+    ) -> Result<Download, BlobError> {
+        let key = confined(key)?;
+        if range.start > range.end || range.end > size {
+            return Err(BlobError(opendal::Error::new(
+                ErrorKind::RangeNotSatisfied,
+                "range outside the object",
+            )));
+        }
+        let whole = range.end - range.start <= WHOLE_READ_MAX;
+        if let Some(root) = &self.inner.local_root {
+            let path = root.join(key);
+            return Ok(if whole {
+                Download::Whole(local::read_whole(path, range, size).await?)
+            } else {
+                Download::Stream(Box::pin(local::stream(path, range, size).await?))
+            });
+        }
+        // Other stores: their stat is what tells a missing or resized object.
+        let actual = self
+            .size(key)
+            .await?
+            .ok_or_else(|| BlobError(opendal::Error::new(ErrorKind::NotFound, "no such object")))?;
+        if actual != size {
+            return Err(BlobError(opendal::Error::new(
+                ErrorKind::Unexpected,
+                format!("the object has {actual} bytes, not its recorded {size}"),
+            )));
+        }
+        Ok(if range.is_empty() {
+            Download::Whole(Bytes::new())
+        } else if whole {
+            Download::Whole(self.inner.op.read_with(key).range(range).await?.to_bytes())
+        } else {
+            Download::Stream(Box::pin(self.read(key, range).await?))
+        })
     }
 
     /// Every object under `prefix` (recursively), with its size and age.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
-        let entries = match self.op.list_with(confined(prefix)?).recursive(true).await {
+        let entries = match self.inner.op.list_with(confined(prefix)?).recursive(true).await {
             Ok(entries) => entries,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
@@ -292,7 +411,7 @@ impl BlobStore {
             if entry.metadata().is_dir() {
                 continue;
             }
-            let meta = match self.op.stat(entry.path()).await {
+            let meta = match self.inner.op.stat(entry.path()).await {
                 Ok(meta) => meta,
                 Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
                 Err(e) => return Err(e.into()),
@@ -308,17 +427,19 @@ impl BlobStore {
 
     /// Removes the object (no error if it is already gone).
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        Ok(self.op.delete(confined(key)?).await?)
+        Ok(self.inner.op.delete(confined(key)?).await?)
     }
 
     /// Removes every object under `prefix` (which must end with `/`).
     pub async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
-        Ok(self.op.remove_all(confined(prefix)?).await?)
+        Ok(self.inner.op.remove_all(confined(prefix)?).await?)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
@@ -395,6 +516,130 @@ mod tests {
         assert!(is_confined_key("objects/") && is_confined_key("parts/k/1-x"));
         assert!(store.free_bytes().unwrap().unwrap() > 0);
         assert_eq!(BlobStore::memory().unwrap().free_bytes().unwrap(), None);
+    }
+
+    async fn read_sized_all(
+        store: &BlobStore,
+        key: &str,
+        range: Range<u64>,
+        size: u64,
+    ) -> Result<Vec<u8>, String> {
+        match store.read_sized(key, range, size).await.map_err(|e| e.to_string())? {
+            Download::Whole(bytes) => Ok(bytes.to_vec()),
+            Download::Stream(stream) => {
+                let chunks: Vec<Bytes> = stream.try_collect().await.map_err(|e| e.to_string())?;
+                Ok(chunks.concat())
+            }
+        }
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 253) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn sized_reads_return_exactly_the_range_or_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = BlobStore::filesystem(&dir.path().join("blobs"), false).unwrap();
+        let memory = BlobStore::memory().unwrap();
+        let large = (3 << 20) + 5;
+        for store in [&fs, &memory] {
+            for len in [0, 1, 4096, WHOLE_READ_MAX as usize, WHOLE_READ_MAX as usize + 1, large] {
+                let content = pattern(len);
+                let key = format!("objects/len{len}");
+                let source =
+                    futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(content.clone()))]);
+                store.write_stream(&key, source, None, false).await.unwrap();
+                let size = len as u64;
+                let mut ranges = vec![0..size, 0..size / 2, size / 3..size];
+                if len > 2 {
+                    ranges.extend([1..2, size - 1..size]);
+                }
+                if len > (1 << 20) + 2 {
+                    ranges.extend([(1 << 20) - 1..(1 << 20) + 1, (1 << 20)..(2 << 20) + 1]);
+                }
+                for range in ranges {
+                    let got = read_sized_all(store, &key, range.clone(), size).await.unwrap();
+                    let want = &content[range.start as usize..range.end as usize];
+                    assert!(got == want, "{len} {range:?}");
+                }
+                let whole = store.read_sized(&key, 0..size, size).await.unwrap();
+                assert_eq!(matches!(whole, Download::Whole(_)), size <= WHOLE_READ_MAX, "{len}");
+                // Signed sizes that disagree with the object.
+                let shorter = read_sized_all(store, &key, 0..size + 1, size + 1).await;
+                assert!(shorter.is_err(), "{len}: {shorter:?}");
+                if len > 0 {
+                    let longer = read_sized_all(store, &key, 0..size - 1, size - 1).await;
+                    assert!(longer.is_err(), "{len}");
+                    let suffix = read_sized_all(store, &key, size / 2..size - 1, size - 1).await;
+                    assert!(suffix.is_err(), "{len}");
+                }
+                // A range outside the stated size is refused before any read.
+                assert!(store.read_sized(&key, 0..size + 1, size).await.is_err());
+            }
+            let missing = store.read_sized("objects/missing", 0..10, 10).await.unwrap_err();
+            assert!(missing.is_not_found(), "{missing}");
+            let missing = store.read_sized("objects/missing", 0..1 << 20, 1 << 20).await;
+            assert!(missing.unwrap_err().is_not_found());
+            for key in ["../secret", "objects/../../secret", "/etc/hostname", "objects//x", ""] {
+                let refused = store.read_sized(key, 0..1, 1).await.unwrap_err();
+                assert!(!refused.is_not_found(), "{key:?}");
+            }
+        }
+        // A directory is not an object.
+        let not_object = fs.read_sized("objects", 0..1, 1).await.unwrap_err();
+        assert!(not_object.is_not_found(), "{not_object}");
+        let not_object = fs.read_sized("objects", 0..1 << 20, 1 << 20).await.unwrap_err();
+        assert!(not_object.is_not_found(), "{not_object}");
+    }
+
+    #[tokio::test]
+    async fn a_stream_whose_file_changes_ends_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::filesystem(&dir.path().join("blobs"), false).unwrap();
+        let len = (3 << 20) + 5;
+        let content = pattern(len);
+        let source = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(content.clone()))]);
+        store.write_stream("objects/a", source, None, false).await.unwrap();
+        let path = dir.path().join("blobs/objects/a");
+        let size = len as u64;
+
+        // Cut short after the stream started: the bytes that were there, then an error.
+        let Download::Stream(mut stream) =
+            store.read_sized("objects/a", 0..size, size).await.unwrap()
+        else {
+            panic!("not streamed")
+        };
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first.as_ref(), &content[..first.len()]);
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(2 << 20).unwrap();
+        let mut served = first.to_vec();
+        let mut failed = false;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => served.extend_from_slice(&chunk),
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        assert!(failed && served.len() <= 2 << 20 && served[..] == content[..served.len()]);
+
+        // Grown after the stream started: the last chunk is not handed out.
+        std::fs::write(&path, &content).unwrap();
+        let Download::Stream(stream) = store.read_sized("objects/a", 0..size, size).await.unwrap()
+        else {
+            panic!("not streamed")
+        };
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"x").unwrap();
+        let chunks: Vec<_> = stream.collect().await;
+        let last = chunks.last().unwrap().as_ref().unwrap_err();
+        assert_eq!(last.kind(), std::io::ErrorKind::InvalidData, "{last}");
+        let served: Vec<u8> =
+            chunks.iter().filter_map(|c| c.as_ref().ok()).flat_map(|c| c.to_vec()).collect();
+        assert!(served.len() < len && served[..] == content[..served.len()]);
     }
 
     #[tokio::test]

@@ -102,7 +102,7 @@ pub struct CommitRequest {
     pub overwrite_dentry_id: Option<String>,
 }
 
-/// A verified blob download: the object and its size.
+/// A verified blob download: the object and its size (as signed, or stated).
 #[derive(Debug, Clone)]
 pub struct BlobObject {
     pub object_key: String,
@@ -307,23 +307,46 @@ fn query_escape(value: &str) -> String {
 
 impl Drive {
     fn signed_url(&self, base: &str, method: &str, key: &str, file_name: &str) -> SignedUrl {
+        self.signed_url_sized(base, method, key, file_name, None)
+    }
+
+    /// A signed URL that also carries, and signs, the size of the object it
+    /// reads (`&size=`), so that the GET needs not ask the store for it.
+    fn signed_url_sized(
+        &self,
+        base: &str,
+        method: &str,
+        key: &str,
+        file_name: &str,
+        size: Option<u64>,
+    ) -> SignedUrl {
         let ttl = self.options.signed_url_ttl_secs;
         let expires = now_secs() + ttl;
         let request = SignedRequest { method, object_key: key, expires, file_name };
-        let signature = self.presigner.sign(&request);
+        let signature = self.presigner.sign_sized(&request, size);
         let name = if file_name.is_empty() {
             String::new()
         } else {
             format!("&name={}", query_escape(file_name))
         };
+        let size = size.map(|s| format!("&size={s}")).unwrap_or_default();
         SignedUrl {
-            url: format!("{base}/blob/{key}?expires={expires}{name}&signature={signature}"),
+            url: format!("{base}/blob/{key}?expires={expires}{name}{size}&signature={signature}"),
             expiration_seconds: ttl,
         }
     }
 
     fn check_signature(&self, request: &SignedRequest<'_>, signature: &str) -> DriveResult<()> {
-        self.presigner.verify(request, signature, now_secs()).map_err(|e| {
+        self.check_signature_sized(request, None, signature)
+    }
+
+    fn check_signature_sized(
+        &self,
+        request: &SignedRequest<'_>,
+        size: Option<u64>,
+        signature: &str,
+    ) -> DriveResult<()> {
+        self.presigner.verify_sized(request, size, signature, now_secs()).map_err(|e| {
             DriveError::SignatureRefused {
                 expired: e == SignatureError::Expired,
                 message: e.to_string(),
@@ -901,40 +924,48 @@ impl Drive {
         if file.is_folder() {
             return Err(DriveError::param("dentryId", format!("{dentry_id} is a folder")));
         }
-        let key = match version {
-            None => file.blob_key.clone(),
-            Some(v) if v == file.version => file.blob_key.clone(),
+        let (key, size) = match version {
+            None => (file.blob_key.clone(), file.size),
+            Some(v) if v == file.version => (file.blob_key.clone(), file.size),
             Some(v) => match self.meta.get_version(&file.dentry_id, v).await? {
-                Some(old) => Some(old.blob_key),
+                Some(old) => (Some(old.blob_key), old.size),
                 None => {
                     return Err(DriveError::param("version", format!("version {v} does not exist")))
                 }
             },
         };
         let key = key.ok_or_else(|| DriveError::Internal("file without content".into()))?;
-        Ok(self.signed_url(base_url, "GET", &key, &file.name))
+        let size = u64::try_from(size)
+            .map_err(|_| DriveError::Internal(format!("file {dentry_id} has size {size}")))?;
+        Ok(self.signed_url_sized(base_url, "GET", &key, &file.name, Some(size)))
     }
 
-    /// The blob route's GET/HEAD: verifies the URL, checks that the path
-    /// names a content object and returns the object's size.
+    /// The blob route's GET/HEAD: verifies the URL (with the object's size,
+    /// if it carries one), checks that the path names a content object and
+    /// returns the object's size: the signed one, else (URLs issued before
+    /// sizes were signed) the store's.
     pub async fn open_blob(
         &self,
         object_key: &str,
         expires: i64,
         file_name: &str,
+        size: Option<u64>,
         signature: &str,
     ) -> DriveResult<BlobObject> {
         let request = SignedRequest { method: "GET", object_key, expires, file_name };
-        self.check_signature(&request, signature)?;
+        self.check_signature_sized(&request, size, signature)?;
         if !is_content_object(object_key) {
             return Err(no_such_object());
         }
-        let size = self
-            .blob
-            .size(object_key)
-            .await
-            .map_err(|e| DriveError::Internal(e.to_string()))?
-            .ok_or_else(no_such_object)?;
+        let size = match size {
+            Some(size) => size,
+            None => self
+                .blob
+                .size(object_key)
+                .await
+                .map_err(|e| DriveError::Internal(e.to_string()))?
+                .ok_or_else(no_such_object)?,
+        };
         Ok(BlobObject { object_key: object_key.to_string(), size })
     }
 

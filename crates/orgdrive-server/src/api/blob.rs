@@ -3,8 +3,11 @@
 //! `Content-Type` (from the file name), `ETag`, `Content-Disposition` and
 //! single-range requests (206 / 416). No access token: the URL's signature is
 //! the credential, and only paths of the shapes orgdrive issues are accepted
-//! (checked after the signature, before any storage access). Bytes are streamed
-//! both ways, and must move at the minimum transfer rate.
+//! (checked after the signature, before any storage access). Download URLs
+//! carry the object's size, signed with the rest, so a GET does not ask the
+//! store for it: a small file (or range) is read at once and sent with the
+//! response head, a larger one is streamed. Uploads and large downloads are
+//! streamed and must move at the minimum transfer rate.
 
 use std::ops::Range;
 
@@ -15,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::Router;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+
+use orgdrive_core::DriveError;
 
 use crate::extract::{QueryParams, WirePath as Path};
 use crate::transport::MinRate;
@@ -30,6 +35,18 @@ pub fn routes() -> Router<ServerState> {
 fn signed(query: &QueryParams) -> (i64, String) {
     let expires = query.text("expires").and_then(|e| e.parse().ok()).unwrap_or(i64::MIN);
     (expires, query.text("signature").unwrap_or_default())
+}
+
+/// The object size a download URL carries (signed with it); URLs issued
+/// before sizes were signed carry none. A malformed one can only mismatch.
+fn signed_size(query: &QueryParams) -> Result<Option<u64>, ApiError> {
+    match query.text("size") {
+        None => Ok(None),
+        Some(size) => size.parse().map(Some).map_err(|_| {
+            let message = "the signature does not match the request".to_string();
+            DriveError::SignatureRefused { expired: false, message }.into()
+        }),
+    }
 }
 
 async fn upload(
@@ -68,7 +85,8 @@ async fn download(
 ) -> Result<Response, ApiError> {
     let (expires, signature) = signed(&query);
     let name = query.text("name").unwrap_or_default();
-    let object = state.drive.open_blob(&key, expires, &name, &signature).await?;
+    let size = signed_size(&query)?;
+    let object = state.drive.open_blob(&key, expires, &name, size, &signature).await?;
     let size = object.size;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
@@ -94,17 +112,29 @@ async fn download(
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
         None => (StatusCode::OK, 0..size),
     };
-    let stream = state
-        .drive
-        .blob()
-        .read(&object.object_key, body_range.clone())
-        .await
-        .map_err(|e| ApiError::from(orgdrive_core::DriveError::Internal(e.to_string())))?;
-
-    let limits = &state.limits;
-    let stream =
-        MinRate::new(Box::pin(stream), limits.min_transfer_rate, limits.transfer_rate_window);
-    let mut response = Response::new(Body::from_stream(stream));
+    // No stat: the size is the signed one, and the read fails rather than
+    // serve other bytes if the object does not have it.
+    let download =
+        state.drive.blob().read_sized(&object.object_key, body_range.clone(), size).await.map_err(
+            |e| {
+                ApiError::from(if e.is_not_found() {
+                    DriveError::ObjectNotFound("no such object".into())
+                } else {
+                    DriveError::Internal(format!("{}: {e}", object.object_key))
+                })
+            },
+        )?;
+    let body = match download.into_whole() {
+        // Small: one write of head and body; a client that does not read it
+        // is cut off by the write timeout.
+        Ok(bytes) => Body::from(bytes),
+        Err(stream) => {
+            let limits = &state.limits;
+            let rate = limits.min_transfer_rate;
+            Body::from_stream(MinRate::new(stream, rate, limits.transfer_rate_window))
+        }
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body_range.end - body_range.start));
