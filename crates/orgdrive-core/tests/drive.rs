@@ -94,6 +94,7 @@ struct Signed {
     path: String,
     expires: i64,
     name: String,
+    size: Option<u64>,
     signature: String,
 }
 
@@ -116,13 +117,19 @@ fn percent_decode(raw: &str) -> String {
 fn parse(url: &SignedUrl) -> Signed {
     let rest = url.url.strip_prefix(&format!("{BASE}/blob/")).expect("a blob URL");
     let (path, query) = rest.split_once('?').unwrap();
-    let mut signed =
-        Signed { path: path.into(), expires: 0, name: String::new(), signature: String::new() };
+    let mut signed = Signed {
+        path: path.into(),
+        expires: 0,
+        name: String::new(),
+        size: None,
+        signature: String::new(),
+    };
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap();
         match key {
             "expires" => signed.expires = value.parse().unwrap(),
             "name" => signed.name = percent_decode(value),
+            "size" => signed.size = Some(value.parse().unwrap()),
             "signature" => signed.signature = value.into(),
             other => panic!("unexpected query parameter {other}"),
         }
@@ -184,8 +191,10 @@ async fn upload(
 async fn download(w: &World, space_id: &str, dentry_id: &str, version: Option<i64>) -> Vec<u8> {
     let url = w.drive.download_info(&w.op, space_id, dentry_id, version, BASE).await.unwrap();
     let signed = parse(&url);
-    let object =
-        w.drive.open_blob(&signed.path, signed.expires, &signed.name, &signed.signature).await;
+    let object = w
+        .drive
+        .open_blob(&signed.path, signed.expires, &signed.name, signed.size, &signed.signature)
+        .await;
     let object = object.unwrap();
     let stream = w.drive.blob().read(&object.object_key, 0..object.size).await.unwrap();
     let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
@@ -573,7 +582,8 @@ async fn signed_urls_refuse_tampering_and_expiry() {
         .unwrap_err();
     assert!(matches!(later, DriveError::SignatureRefused { expired: false, .. }), "{later:?}");
     // A PUT URL does not open anything for reading.
-    let read = w.drive.open_blob(&signed.path, signed.expires, "", &signed.signature).await;
+    let read =
+        w.drive.open_blob(&signed.path, signed.expires, "", Some(1), &signed.signature).await;
     assert!(matches!(read, Err(DriveError::SignatureRefused { .. })), "{read:?}");
     // URLs signed to have expired already.
     let mut expired = options();

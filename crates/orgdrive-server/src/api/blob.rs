@@ -21,9 +21,10 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use orgdrive_core::DriveError;
 
+use crate::error::ApiError;
 use crate::extract::{QueryParams, WirePath as Path};
+use crate::state::ServerState;
 use crate::transport::MinRate;
-use crate::{ApiError, ServerState};
 
 pub fn routes() -> Router<ServerState> {
     Router::new()
