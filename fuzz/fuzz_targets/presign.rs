@@ -4,7 +4,9 @@
 //! A signature verifies its own request (or is `Expired` once `now` passes
 //! `expires`), HEAD verifies as GET, and any change to the request, the secret
 //! or the signature is a `Mismatch`. Arbitrary presented signatures never
-//! panic and are only accepted if they are the right one.
+//! panic and are only accepted if they are the right one. A download's
+//! signed size is bound the same way: only the signed size (or its absence
+//! for an unsized signature) verifies.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -54,6 +56,9 @@ struct Input<'a> {
     now: i64,
     presented: &'a str,
     tamper: Tamper<'a>,
+    /// A download's signed size, and another one presented with it.
+    size: Option<u64>,
+    other_size: Option<u64>,
 }
 
 /// The 64-byte block HMAC actually keys with: long secrets are hashed, short
@@ -160,5 +165,23 @@ fuzz_target!(|input: Input<'_>| {
     } else if !changed {
         let expected = if now > tampered.expires { Err(SignatureError::Expired) } else { Ok(()) };
         assert_eq!(verdict, expected);
+    }
+
+    // The signed size: an unsized signature is the plain one; a sized one
+    // verifies with its size only.
+    assert_eq!(signer.sign_sized(&request, None), signature);
+    let sized = signer.sign_sized(&request, input.size);
+    assert_eq!(signer.verify_sized(&request, input.size, &sized, now), expected);
+    let verdict = signer.verify_sized(&request, input.other_size, &sized, now);
+    if input.other_size == input.size {
+        assert_eq!(verdict, expected);
+    } else {
+        assert_eq!(
+            verdict,
+            Err(SignatureError::Mismatch),
+            "{:?} {:?}",
+            input.size,
+            input.other_size
+        );
     }
 });
