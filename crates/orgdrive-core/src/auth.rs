@@ -17,6 +17,10 @@ use crate::{now_ms, Drive, DriveError, DriveResult, Scope};
 /// Lifetime of an access token, in seconds (DingTalk: 7200).
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 7200;
 
+/// Longest an access token lives from its first issue, however often it is
+/// fetched again (each fetch extends it by [`ACCESS_TOKEN_TTL_SECS`] up to this).
+pub const ACCESS_TOKEN_MAX_LIFE_SECS: i64 = 24 * 3600;
+
 /// An issued access token.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
@@ -45,8 +49,10 @@ impl Drive {
     /// GetAccessToken: exchanges app credentials for the app's token, valid
     /// for [`ACCESS_TOKEN_TTL_SECS`] from now. While the app's token is live,
     /// fetching again returns the same token and extends its life (so
-    /// clients that fetch a token per request keep working, on every node);
-    /// a new token is issued only after it expired.
+    /// clients that fetch a token per request keep working, on every node),
+    /// up to [`ACCESS_TOKEN_MAX_LIFE_SECS`] after it was first issued: a
+    /// leaked token dies however often its app fetches. `expire_in` is the
+    /// life the token really has left. A new token only after expiry.
     pub async fn issue_token(&self, app_key: &str, app_secret: &str) -> DriveResult<AccessToken> {
         let invalid = || DriveError::InvalidAuthentication("appKey or appSecret is invalid".into());
         let app = self.meta.get_app_by_key(app_key).await?.ok_or_else(invalid)?;
@@ -59,16 +65,26 @@ impl Drive {
             token_hash: token_hash(&self.derive_token(&nonce)),
             app_id: app.app_id,
             nonce,
+            issued_at: now,
             expires_at: now + ACCESS_TOKEN_TTL_SECS * 1000,
         };
-        let mut issued = self.meta.issue_token(&fresh, now, false).await?;
+        let max_life = ACCESS_TOKEN_MAX_LIFE_SECS * 1000;
+        let mut issued = self.meta.issue_token(&fresh, now, max_life, None).await?;
         let mut access_token = self.derive_token(&issued.nonce);
         if token_hash(&access_token) != issued.token_hash {
             // Issued under another secret: it cannot be given out again.
-            issued = self.meta.issue_token(&fresh, now, true).await?;
+            let stale = issued.token_hash.clone();
+            issued = self.meta.issue_token(&fresh, now, max_life, Some(&stale)).await?;
             access_token = self.derive_token(&issued.nonce);
+            if token_hash(&access_token) != issued.token_hash {
+                return Err(DriveError::Internal(
+                    "the app's token was issued under another signing key (nodes must share it)"
+                        .into(),
+                ));
+            }
         }
-        Ok(AccessToken { access_token, expire_in: ACCESS_TOKEN_TTL_SECS })
+        let expire_in = ((issued.expires_at - now) / 1000).clamp(0, ACCESS_TOKEN_TTL_SECS);
+        Ok(AccessToken { access_token, expire_in })
     }
 
     /// The access token a stored nonce stands for: an HMAC under the

@@ -28,7 +28,7 @@ mod validate;
 
 use std::sync::Arc;
 
-pub use auth::{AccessToken, Operator, ACCESS_TOKEN_TTL_SECS};
+pub use auth::{AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_TTL_SECS};
 pub use clock::{iso8601, now_ms};
 pub use dentries::{
     AppProperty, AppPropertyInput, ConflictStrategy, DentryResult, DentryView, ListAll,

@@ -30,6 +30,12 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use api::blob::{parse_range, RangeSpec};
+
+/// The span of a request in the logs: its method and path, never its query
+/// (a signed URL's query is a credential).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+}
 pub use error::ApiError;
 pub use extract::parse_json;
 pub use state::ServerState;
@@ -63,6 +69,6 @@ fn with_common_layers(routes: Router<ServerState>, state: ServerState) -> Router
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(axum::middleware::from_fn(error::with_request_id))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

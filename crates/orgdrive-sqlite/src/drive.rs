@@ -930,7 +930,13 @@ fn auto_rename(
 ) -> StoreResult<DentryRecord> {
     let name = |k: u32| format!("{prefix}{k}{suffix}");
     for _ in 0..3 {
-        let Some(k) = free_counter(|k| name_taken(conn, d, &name(k)))? else { break };
+        let found = match free_counter(|k| name_taken(conn, d, &name(k)))? {
+            Some(k) => Some(k),
+            // Every probe taken (someone took 1, 2, 4, … on purpose): walk
+            // the counters one by one instead of giving up.
+            None => first_free_counter(|k| name_taken(conn, d, &name(k)))?,
+        };
+        let Some(k) = found else { break };
         let candidate = name(k);
         if insert_dentry(conn, d, &candidate)? {
             return Ok(DentryRecord { name: candidate, ..d.clone() });
@@ -965,6 +971,17 @@ fn free_counter(mut taken: impl FnMut(u32) -> StoreResult<bool>) -> StoreResult<
         }
     }
     Ok(Some(high))
+}
+
+/// The first free counter, probing 1, 2, 3, …: the fallback when
+/// [`free_counter`]'s probes are all taken.
+fn first_free_counter(mut taken: impl FnMut(u32) -> StoreResult<bool>) -> StoreResult<Option<u32>> {
+    for k in 1..=MAX_RENAME_COUNTER {
+        if !taken(k)? {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
 }
 
 /// Keeps `existing`'s content as a version and gives it `new`'s content.

@@ -236,23 +236,32 @@ impl IdentityStore for SqliteStore {
         &self,
         fresh: &TokenRecord,
         now_ms: i64,
-        replace_live: bool,
+        max_life_ms: i64,
+        stale_hash: Option<&str>,
     ) -> StoreResult<TokenRecord> {
         let fresh = fresh.clone();
+        let stale_hash = stale_hash.map(str::to_string);
         self.write(move |conn| {
             // One statement: the unique key on (app_id) for issued tokens
-            // makes concurrent calls meet on one row.
+            // makes concurrent calls meet on one row. Every SET expression
+            // sees the row as it was.
             let mut statement = conn
                 .prepare_cached(
-                    "INSERT INTO access_tokens (token_hash, app_id, nonce, expires_at) \
-                     VALUES (?1, ?2, ?3, ?4) \
+                    "INSERT INTO access_tokens (token_hash, app_id, nonce, issued_at, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) \
                      ON CONFLICT (app_id) WHERE nonce IS NOT NULL DO UPDATE SET \
-                         token_hash = CASE WHEN expires_at > ?5 AND NOT ?6 \
+                         token_hash = CASE WHEN expires_at > ?6 AND token_hash IS NOT ?7 \
                                       THEN token_hash ELSE excluded.token_hash END, \
-                         nonce = CASE WHEN expires_at > ?5 AND NOT ?6 \
+                         nonce = CASE WHEN expires_at > ?6 AND token_hash IS NOT ?7 \
                                  THEN nonce ELSE excluded.nonce END, \
-                         expires_at = excluded.expires_at \
-                     RETURNING token_hash, app_id, nonce, expires_at",
+                         issued_at = CASE WHEN expires_at > ?6 AND token_hash IS NOT ?7 \
+                                     THEN COALESCE(issued_at, excluded.issued_at) \
+                                     ELSE excluded.issued_at END, \
+                         expires_at = CASE WHEN expires_at > ?6 AND token_hash IS NOT ?7 \
+                                      THEN MAX(expires_at, MIN(excluded.expires_at, \
+                                          COALESCE(issued_at, excluded.issued_at) + ?8)) \
+                                      ELSE excluded.expires_at END \
+                     RETURNING token_hash, app_id, nonce, issued_at, expires_at",
                 )
                 .map_err(backend)?;
             statement
@@ -261,16 +270,19 @@ impl IdentityStore for SqliteStore {
                         fresh.token_hash,
                         fresh.app_id,
                         fresh.nonce,
+                        fresh.issued_at,
                         fresh.expires_at,
                         now_ms,
-                        replace_live
+                        stale_hash,
+                        max_life_ms,
                     ],
                     |row| {
                         Ok(TokenRecord {
                             token_hash: row.get(0)?,
                             app_id: row.get(1)?,
                             nonce: row.get(2)?,
-                            expires_at: row.get(3)?,
+                            issued_at: row.get(3)?,
+                            expires_at: row.get(4)?,
                         })
                     },
                 )

@@ -113,17 +113,21 @@ pub trait IdentityStore: Send + Sync + 'static {
 
     /// GetAccessToken's rule, in one transaction: if `fresh.app_id` holds a
     /// token that is live at `now_ms`, that token's life is extended to
-    /// `fresh.expires_at` and it is returned; otherwise `fresh` replaces
-    /// whatever expired token the app held and is returned. An app holds at
-    /// most one such token (a unique key), so concurrent calls — on any node —
-    /// agree on one token. `replace_live` issues `fresh` even over a live
-    /// token (the server's token secret changed, so the live one cannot be
-    /// derived again). `NotFound` for an unknown app.
+    /// `fresh.expires_at` — but never past its `issued_at + max_life_ms`, so
+    /// a leaked token dies however often its app fetches — and it is
+    /// returned; otherwise `fresh` replaces whatever expired token the app
+    /// held and is returned. An app holds at most one such token (a unique
+    /// key), so concurrent calls — on any node — agree on one token. A live
+    /// token whose hash is `stale_hash` counts as expired (the server's token
+    /// secret changed, so it cannot be derived again): concurrent callers
+    /// replacing the same stale token replace it once and then all get the
+    /// replacement. `NotFound` for an unknown app.
     async fn issue_token(
         &self,
         fresh: &TokenRecord,
         now_ms: i64,
-        replace_live: bool,
+        max_life_ms: i64,
+        stale_hash: Option<&str>,
     ) -> StoreResult<TokenRecord>;
     /// One lookup for every API call: the app of the live token with this hash
     /// and, when `union_id` names a user of that app's org, the user.

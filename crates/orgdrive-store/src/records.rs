@@ -57,6 +57,8 @@ pub struct TokenRecord {
     pub token_hash: String,
     pub app_id: String,
     pub nonce: String,
+    /// When this token was first issued (extensions keep it).
+    pub issued_at: i64,
     pub expires_at: i64,
 }
 

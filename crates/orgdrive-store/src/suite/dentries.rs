@@ -101,6 +101,20 @@ pub async fn auto_rename_takes_the_first_free_counter(s: &impl MetaStore) {
     assert!(s.consistency_scan().await.unwrap().duplicate_names.is_empty());
 }
 
+pub async fn auto_rename_cannot_be_blocked_by_taking_a_few_counters(s: &impl MetaStore) {
+    space_with_quota(s, None).await;
+    create(s, folder("1", "a")).await;
+    // The counters a galloping search probes: 1, 2, 4, …, 2^19 and the maximum.
+    let mut taken: Vec<u32> = (0..20).map(|i| 1 << i).collect();
+    taken.push(MAX_RENAME_COUNTER);
+    for (i, k) in taken.iter().enumerate() {
+        create(s, folder(&format!("t{i}"), &format!("a({k})"))).await;
+    }
+    let rename = NameConflict::AutoRename { prefix: "a(".into(), suffix: ")".into() };
+    let outcome = s.put_dentry(&put(folder("new", "a"), rename, None)).await.unwrap();
+    assert!(matches!(outcome, PutOutcome::Created(d) if d.name == "a(3)"));
+}
+
 pub async fn return_existing_charges_nothing_and_consumes_the_upload(s: &impl MetaStore) {
     space_with_quota(s, Some(100)).await;
     create(s, file("1", "a", 10)).await;

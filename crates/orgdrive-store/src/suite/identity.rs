@@ -8,34 +8,86 @@ fn token(hash: &str, expires_at: i64) -> TokenRecord {
         token_hash: hash.into(),
         app_id: "a".into(),
         nonce: format!("nonce-{hash}"),
+        issued_at: 0,
         expires_at,
     }
 }
+
+/// No cap on a token's life, for the tests that are not about it.
+const UNCAPPED: i64 = 1 << 40;
 
 pub async fn a_live_token_is_issued_again_and_extended_a_new_one_only_after_expiry(
     s: &impl MetaStore,
 ) {
     org_and_app(s).await;
-    assert_eq!(s.issue_token(&token("t1", 2_000), 0, false).await.unwrap(), token("t1", 2_000));
+    assert_eq!(
+        s.issue_token(&token("t1", 2_000), 0, UNCAPPED, None).await.unwrap(),
+        token("t1", 2_000)
+    );
     // Fetched again while live: the same token, living longer.
-    assert_eq!(s.issue_token(&token("t2", 3_500), 1_500, false).await.unwrap(), token("t1", 3_500));
+    assert_eq!(
+        s.issue_token(&token("t2", 3_500), 1_500, UNCAPPED, None).await.unwrap(),
+        token("t1", 3_500)
+    );
     assert!(s.find_caller("t2", "", 1_500).await.unwrap().is_none());
     assert_eq!(s.find_caller("t1", "", 3_000).await.unwrap().unwrap().token_expires_at, 3_500);
     // After expiry: a new token; the old one is gone.
-    assert_eq!(s.issue_token(&token("t3", 6_000), 3_500, false).await.unwrap(), token("t3", 6_000));
+    assert_eq!(
+        s.issue_token(&token("t3", 6_000), 3_500, UNCAPPED, None).await.unwrap(),
+        token("t3", 6_000)
+    );
     assert!(s.find_caller("t1", "", 3_000).await.unwrap().is_none());
     // Replacing a live token (the server secret changed).
-    assert_eq!(s.issue_token(&token("t4", 7_000), 4_000, true).await.unwrap(), token("t4", 7_000));
+    assert_eq!(
+        s.issue_token(&token("t4", 7_000), 4_000, UNCAPPED, Some("t3")).await.unwrap(),
+        token("t4", 7_000)
+    );
     assert!(s.find_caller("t3", "", 4_000).await.unwrap().is_none());
     let mut stranger = token("t5", 7_000);
     stranger.app_id = "nobody".into();
-    assert!(matches!(s.issue_token(&stranger, 4_000, false).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.issue_token(&stranger, 4_000, UNCAPPED, None).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn a_token_lives_at_most_its_cap_however_often_it_is_fetched(s: &impl MetaStore) {
+    org_and_app(s).await;
+    let at =
+        |hash: &str, issued_at: i64| TokenRecord { issued_at, ..token(hash, issued_at + 2_000) };
+    assert_eq!(s.issue_token(&at("t1", 0), 0, 5_000, None).await.unwrap(), at("t1", 0));
+    let extended = s.issue_token(&at("t2", 1_500), 1_500, 5_000, None).await.unwrap();
+    assert_eq!(extended, TokenRecord { expires_at: 3_500, ..at("t1", 0) });
+    let extended = s.issue_token(&at("t3", 3_000), 3_000, 5_000, None).await.unwrap();
+    assert_eq!(extended, TokenRecord { expires_at: 5_000, ..at("t1", 0) });
+    // At the cap of 5 000 after its issue, fetching extends no further.
+    let capped = s.issue_token(&at("t4", 4_000), 4_000, 5_000, None).await.unwrap();
+    assert_eq!(capped, TokenRecord { expires_at: 5_000, ..at("t1", 0) });
+    assert!(s.find_caller("t1", "", 5_000).await.unwrap().is_none());
+    assert_eq!(s.issue_token(&at("t5", 5_000), 5_000, 5_000, None).await.unwrap(), at("t5", 5_000));
+}
+
+pub async fn a_stale_token_is_replaced_once_by_racing_callers(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.issue_token(&token("stale", 9_000), 0, UNCAPPED, None).await.unwrap();
+    let requests: Vec<_> = (0..16)
+        .map(|i| async move {
+            s.issue_token(&token(&format!("t{i}"), 9_000), 1_000, UNCAPPED, Some("stale")).await
+        })
+        .collect();
+    let issued: Vec<TokenRecord> =
+        join_all(requests).await.into_iter().map(Result::unwrap).collect();
+    assert_ne!(issued[0].token_hash, "stale");
+    assert!(issued.iter().all(|t| *t == issued[0]), "one replacement for all: {issued:?}");
+    assert!(s.find_caller("stale", "", 1_000).await.unwrap().is_none());
 }
 
 pub async fn racing_token_requests_for_one_app_agree_on_one_token(s: &impl MetaStore) {
     org_and_app(s).await;
     let requests: Vec<_> = (0..16)
-        .map(|i| async move { s.issue_token(&token(&format!("t{i}"), 9_000), 1_000, false).await })
+        .map(|i| async move {
+            s.issue_token(&token(&format!("t{i}"), 9_000), 1_000, UNCAPPED, None).await
+        })
         .collect();
     let issued: Vec<TokenRecord> =
         join_all(requests).await.into_iter().map(Result::unwrap).collect();
@@ -50,7 +102,7 @@ pub async fn racing_token_requests_for_one_app_agree_on_one_token(s: &impl MetaS
 
 pub async fn expired_tokens_are_not_found_and_are_purged(s: &impl MetaStore) {
     org_and_app(s).await;
-    s.issue_token(&token("live", 2_000), 0, false).await.unwrap();
+    s.issue_token(&token("live", 2_000), 0, UNCAPPED, None).await.unwrap();
     let caller = s.find_caller("live", "nobody", 1_500).await.unwrap().unwrap();
     assert_eq!(caller.app.scopes, vec!["Storage.Space.Write", "Storage.Space.Read"]);
     assert_eq!(caller.token_expires_at, 2_000);
@@ -78,7 +130,7 @@ pub async fn a_caller_is_only_ever_a_user_of_the_apps_org(s: &impl MetaStore) {
     s.insert_org(&org("d", None)).await.unwrap();
     s.insert_user(&user("bob", "d", "1")).await.unwrap();
     s.insert_user(&user("ann", "c", "1")).await.unwrap();
-    s.issue_token(&token("t", 2_000), 0, false).await.unwrap();
+    s.issue_token(&token("t", 2_000), 0, UNCAPPED, None).await.unwrap();
     let caller = s.find_caller("t", "bob", 1).await.unwrap().unwrap();
     assert_eq!(caller.app.app_id, "a");
     assert!(caller.user.is_none(), "bob is a user of another org");
@@ -244,7 +296,7 @@ pub async fn deleting_an_org_takes_its_apps_users_departments_and_tokens(s: &imp
     s.insert_dept(&dept("1", "c", None)).await.unwrap();
     s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
     s.add_dept_member("c", "2", "ann").await.unwrap();
-    s.issue_token(&token("t", 9_000), 0, false).await.unwrap();
+    s.issue_token(&token("t", 9_000), 0, UNCAPPED, None).await.unwrap();
     assert!(s.delete_org("c").await.unwrap());
     assert!(!s.delete_org("c").await.unwrap(), "already gone");
     assert!(s.get_org("c").await.unwrap().is_none());
@@ -265,7 +317,7 @@ pub async fn orgs_and_apps_owning_spaces_cannot_be_deleted(s: &impl MetaStore) {
     s.insert_dept(&dept("1", "c", None)).await.unwrap();
     s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
     s.add_dept_member("c", "2", "ann").await.unwrap();
-    s.issue_token(&token("t", 9_000), 0, false).await.unwrap();
+    s.issue_token(&token("t", 9_000), 0, UNCAPPED, None).await.unwrap();
     s.insert_space_once(&space("1", "0")).await.unwrap();
     assert!(matches!(s.delete_org("c").await, Err(StoreError::InUse)));
     assert!(matches!(s.delete_app("c", "a").await, Err(StoreError::InUse)));
@@ -279,7 +331,7 @@ pub async fn orgs_and_apps_owning_spaces_cannot_be_deleted(s: &impl MetaStore) {
     // An app without spaces goes, with its tokens; unknown apps are no error.
     let mut b_token = token("tb", 9_000);
     b_token.app_id = "b".into();
-    s.issue_token(&b_token, 0, false).await.unwrap();
+    s.issue_token(&b_token, 0, UNCAPPED, None).await.unwrap();
     assert!(!s.delete_app("d", "b").await.unwrap(), "app b is not of org d");
     assert!(s.delete_app("c", "b").await.unwrap());
     assert!(!s.delete_app("c", "b").await.unwrap());

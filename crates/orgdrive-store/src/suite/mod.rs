@@ -74,6 +74,8 @@ macro_rules! behaviour_suite {
         $crate::behaviour_suite!(@tests $open;
             // identity
             a_live_token_is_issued_again_and_extended_a_new_one_only_after_expiry,
+            a_token_lives_at_most_its_cap_however_often_it_is_fetched,
+            a_stale_token_is_replaced_once_by_racing_callers,
             racing_token_requests_for_one_app_agree_on_one_token,
             expired_tokens_are_not_found_and_are_purged,
             a_caller_is_only_ever_a_user_of_the_apps_org,
@@ -95,6 +97,7 @@ macro_rules! behaviour_suite {
             conflict_rules_are_applied_inside_the_transaction,
             what_a_put_returns_is_what_is_read_back,
             auto_rename_takes_the_first_free_counter,
+            auto_rename_cannot_be_blocked_by_taking_a_few_counters,
             return_existing_charges_nothing_and_consumes_the_upload,
             overwrite_keeps_the_old_content_as_a_version,
             a_put_over_the_quota_or_the_capacity_changes_nothing,
