@@ -9,9 +9,14 @@ use sha2::{Digest, Sha256};
 
 use crate::transport::Limits;
 
-/// What every handler can reach.
+/// What every handler can reach: one reference-counted pointer, since axum
+/// clones the state for every layer and extractor of every request.
 #[derive(Clone)]
-pub struct ServerState {
+pub struct ServerState(Arc<Shared>);
+
+/// The contents of [`ServerState`].
+#[derive(Clone)]
+pub struct Shared {
     pub drive: Drive,
     pub(crate) admin_token_sha256: Arc<[u8; 32]>,
     /// Base of signed blob URLs (`http://host:port`); `None` = from the request's Host.
@@ -25,31 +30,39 @@ pub struct ServerState {
 
 impl ServerState {
     pub fn new(drive: Drive, admin_token: &str) -> ServerState {
-        ServerState {
+        ServerState(Arc::new(Shared {
             drive,
             admin_token_sha256: Arc::new(Sha256::digest(admin_token).into()),
             public_url: None,
             limits: Limits::default(),
             admin_on_api_listener: true,
-        }
+        }))
     }
 
     /// Request deadlines and transfer rates to enforce.
     pub fn with_limits(mut self, limits: Limits) -> ServerState {
-        self.limits = limits;
+        Arc::make_mut(&mut self.0).limits = limits;
         self
     }
 
     /// Leaves the admin API off the API listener (it is served by
     /// `admin_router` on its own address).
     pub fn with_separate_admin_listener(mut self) -> ServerState {
-        self.admin_on_api_listener = false;
+        Arc::make_mut(&mut self.0).admin_on_api_listener = false;
         self
     }
 
     /// Makes signed blob URLs start with `url` (e.g. `https://drive.example.com`).
     pub fn with_public_url(mut self, url: Option<String>) -> ServerState {
-        self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
+        Arc::make_mut(&mut self.0).public_url = url.map(|u| u.trim_end_matches('/').to_string());
         self
+    }
+}
+
+impl std::ops::Deref for ServerState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
