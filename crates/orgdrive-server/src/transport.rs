@@ -97,7 +97,10 @@ pub async fn request_deadline(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path().starts_with("/blob/") {
+    // Blob bodies have their own rules; a request without a body (most
+    // reads) has nothing to time or drain.
+    let no_body = axum::body::HttpBody::size_hint(request.body()).exact() == Some(0);
+    if no_body || request.uri().path().starts_with("/blob/") {
         return next.run(request).await;
     }
     let deadline = Box::pin(tokio::time::sleep(request_timeout));
