@@ -191,7 +191,6 @@ fn unique_key(columns: &str) -> Option<Key> {
         "users.union_id" | "users.corp_id, users.union_id" => Key::UnionId,
         "users.corp_id, users.user_id" => Key::UserId,
         "depts.dept_id" | "depts.corp_id, depts.dept_id" => Key::DeptId,
-        "dept_members.dept_id, dept_members.union_id" => Key::DeptMember,
         "spaces.space_id" => Key::SpaceId,
         "dentries.dentry_id" | "dentries.uuid" => Key::DentryId,
         "uploads.upload_key" => Key::UploadKey,

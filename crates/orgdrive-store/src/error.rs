@@ -17,8 +17,6 @@ pub enum Key {
     UserId,
     /// `depts.dept_id`.
     DeptId,
-    /// A user's membership of a department.
-    DeptMember,
     /// `spaces.space_id`.
     SpaceId,
     /// `dentries.dentry_id` or `dentries.uuid`.
