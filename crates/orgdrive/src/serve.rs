@@ -35,7 +35,7 @@ pub struct ServeArgs {
     ephemeral: bool,
     /// Token for the admin API (`Authorization: Bearer ...`, at least 32
     /// bytes); else the one in DATA_DIR/admin.token, else a new one written there.
-    #[arg(long, env = "ORGDRIVE_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "ORGDRIVE_ADMIN_TOKEN", hide_env_values = true, allow_hyphen_values = true)]
     admin_token: Option<String>,
     /// Base URL of signed upload/download URLs, as clients reach this server
     /// (e.g. https://drive.example.com); default: http:// + the request's Host.
@@ -43,7 +43,7 @@ pub struct ServeArgs {
     public_url: Option<String>,
     /// Secret that signs blob URLs (at least 32 bytes); else DATA_DIR/signing.key
     /// (created on first start). Give every node of one deployment the same.
-    #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true)]
+    #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true, allow_hyphen_values = true)]
     signing_key: Option<String>,
     /// `full`: an acknowledged write survives a crash or power loss; `relaxed`:
     /// survives a process crash only (faster; for emulator use).
@@ -312,4 +312,28 @@ fn shutdown_signal() -> anyhow::Result<tokio::sync::watch::Sender<bool>> {
         notify.send_replace(true);
     });
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServeArgs;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    /// Secrets are URL-safe base64 and one in 64 begins with `-`: clap must
+    /// take it as the option's value, not as another option.
+    #[test]
+    fn secrets_may_begin_with_a_hyphen() {
+        let admin = "-Zk3v0sZgq7bU4mYw2k9xT1rQ8dN5cF6hJ0aL2eP4sVw";
+        let key = "-Ab3v0sZgq7bU4mYw2k9xT1rQ8dN5cF6hJ0aL2eP4sVw";
+        let cli = Cli::try_parse_from(["orgdrive", "--admin-token", admin, "--signing-key", key])
+            .expect("parsed");
+        assert_eq!(cli.serve.admin_token.as_deref(), Some(admin));
+        assert_eq!(cli.serve.signing_key.as_deref(), Some(key));
+    }
 }
