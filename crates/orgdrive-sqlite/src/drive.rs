@@ -618,6 +618,14 @@ impl MaintenanceStore for SqliteStore {
         self.shut().await
     }
 
+    async fn trashed_objects(&self, _limit: u32) -> StoreResult<Vec<String>> {
+        todo!("issue 8")
+    }
+
+    async fn forget_trash(&self, _objects: &[String]) -> StoreResult<()> {
+        todo!("issue 8")
+    }
+
     async fn consistency_scan(&self) -> StoreResult<ConsistencyScan> {
         self.read_blocking(|conn| snapshot(conn, scan)).await
     }
@@ -1288,6 +1296,7 @@ fn scan(conn: &Connection) -> StoreResult<ConsistencyScan> {
         under_reserved_uploads,
         tree,
         duplicate_names,
+        trashed_objects: all(conn, "SELECT object_key FROM trashed_objects", [], |r| r.get(0))?,
     })
 }
 

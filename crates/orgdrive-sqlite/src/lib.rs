@@ -15,6 +15,7 @@
 
 mod drive;
 mod identity;
+mod lifecycle;
 mod migrate;
 mod read;
 mod writer;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_dentries_and_uploads.sql")),
     (3, include_str!("../migrations/sqlite/0003_upload_reservations.sql")),
     (4, include_str!("../migrations/sqlite/0004_reissued_access_tokens.sql")),
+    (5, include_str!("../migrations/sqlite/0005_dentry_lifecycle.sql")),
 ];
 
 /// The schema version this build writes.

@@ -23,6 +23,10 @@ pub enum Key {
     DentryId,
     /// `uploads.upload_key`.
     UploadKey,
+    /// `recycle_items.recycle_item_id` or `recycle_bins.recycle_bin_id`.
+    RecycleId,
+    /// `tasks.task_id`.
+    TaskId,
 }
 
 /// Why a store method failed. Every failure leaves the store as it was.
@@ -59,6 +63,24 @@ pub enum StoreError {
     /// The space (`per_space`) or the app has as many open uploads as allowed.
     #[error("too many open uploads")]
     TooManyUploads { per_space: bool },
+    /// A target space outside the actor's org, or unknown.
+    #[error("target space does not exist")]
+    SpaceNotFound,
+    /// A folder would be moved or copied into itself or one of its descendants.
+    #[error("a folder cannot go into itself")]
+    IntoItself,
+    /// A dentry would be more names deep than the limit.
+    #[error("too deep")]
+    TooDeep,
+    /// A path would be longer than the limit.
+    #[error("path too long")]
+    PathTooLong,
+    /// The file keeps no such history version.
+    #[error("version does not exist")]
+    VersionNotFound,
+    /// An app would hold more properties on a dentry than allowed.
+    #[error("too many app properties")]
+    TooManyProperties,
     /// Anything else from the backend (its own words; never shown to API callers).
     #[error("metadata store: {0}")]
     Backend(String),

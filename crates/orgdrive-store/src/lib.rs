@@ -35,22 +35,38 @@
 //!   numbers ([`MaintenanceStore::register_node`]).
 
 mod error;
+pub mod lifecycle;
 pub mod records;
 #[cfg(feature = "suite")]
 pub mod suite;
 
 pub use error::{Key, StoreError, StoreResult};
+pub use lifecycle::*;
 pub use records::*;
 
 use async_trait::async_trait;
 
 /// Everything the domain needs from a metadata store.
 pub trait MetaStore:
-    IdentityStore + SpaceStore + DentryStore + UploadStore + MaintenanceStore
+    IdentityStore
+    + SpaceStore
+    + DentryStore
+    + TreeStore
+    + RecycleStore
+    + TaskStore
+    + UploadStore
+    + MaintenanceStore
 {
 }
 impl<T> MetaStore for T where
-    T: IdentityStore + SpaceStore + DentryStore + UploadStore + MaintenanceStore
+    T: IdentityStore
+        + SpaceStore
+        + DentryStore
+        + TreeStore
+        + RecycleStore
+        + TaskStore
+        + UploadStore
+        + MaintenanceStore
 {
 }
 
@@ -213,6 +229,90 @@ pub trait DentryStore: Send + Sync + 'static {
     async fn put_dentry(&self, put: &PutDentry) -> StoreResult<PutOutcome>;
 }
 
+/// Changes to a space's tree and to files, each one transaction whatever
+/// the size of the subtree (see [`lifecycle`] for each change's rules).
+#[async_trait]
+pub trait TreeStore: Send + Sync + 'static {
+    /// See [`RenameDentry`]; answers the renamed dentry as stored now.
+    async fn rename_dentry(&self, rename: &RenameDentry) -> StoreResult<DentryRecord>;
+    /// See [`MoveDentry`].
+    async fn move_dentry(&self, request: &MoveDentry, ids: Ids) -> StoreResult<Placed>;
+    /// See [`CopyDentry`].
+    async fn copy_dentry(&self, request: &CopyDentry, ids: Ids) -> StoreResult<Placed>;
+    /// See [`DeleteDentry`].
+    async fn delete_dentry(&self, request: &DeleteDentry) -> StoreResult<Removed>;
+    /// How many live dentries the live dentry's subtree holds, itself
+    /// included; 0 if it is not live in the space.
+    async fn subtree_size(&self, space_id: &str, dentry_id: &str) -> StoreResult<i64>;
+    /// Up to `limit` history versions of the file, newest first, strictly
+    /// older than `before` when given.
+    async fn list_versions(
+        &self,
+        dentry_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<VersionRecord>>;
+    /// See [`RevertVersion`]; answers the file as stored now.
+    async fn revert_version(&self, request: &RevertVersion) -> StoreResult<DentryRecord>;
+    /// See [`EditAppProperties`].
+    async fn edit_app_properties(&self, edit: &EditAppProperties) -> StoreResult<()>;
+}
+
+/// Recycle bins and their items.
+#[async_trait]
+pub trait RecycleStore: Send + Sync + 'static {
+    /// The bin of (corp, scope, scope id), inserting `bin` when there is none
+    /// (a unique key: concurrent callers get one bin).
+    async fn recycle_bin_once(&self, bin: &RecycleBinRecord) -> StoreResult<RecycleBinRecord>;
+    async fn get_recycle_bin(&self, recycle_bin_id: &str) -> StoreResult<Option<RecycleBinRecord>>;
+    /// Up to `limit` items of `filter`, newest first (deleted time, then
+    /// id, both descending), strictly after `after`.
+    async fn list_recycle_items(
+        &self,
+        filter: &ItemFilter,
+        after: Option<&ItemCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<RecycleItemRecord>>;
+    async fn get_recycle_item(
+        &self,
+        recycle_item_id: &str,
+    ) -> StoreResult<Option<RecycleItemRecord>>;
+    /// See [`RestoreItem`].
+    async fn restore_recycle_item(&self, restore: &RestoreItem, ids: Ids) -> StoreResult<Placed>;
+    /// Permanently removes the items of `filter` — only those among
+    /// `item_ids` when given; other ids are ignored — with their dentries,
+    /// versions and app properties, freeing their bytes and trashing the
+    /// content objects nothing refers to any more (as a permanent
+    /// [`DeleteDentry`] does).
+    async fn purge_recycle_items(
+        &self,
+        filter: &ItemFilter,
+        item_ids: Option<&[String]>,
+    ) -> StoreResult<Removed>;
+}
+
+/// Persisted asynchronous operations. A task becomes `SUCCESS` in the
+/// transaction of the change it runs (the change names it in `task_id`), so
+/// a task that is not finished has not changed anything yet.
+#[async_trait]
+pub trait TaskStore: Send + Sync + 'static {
+    /// `Duplicate(Key::TaskId)` for a taken id.
+    async fn insert_task(&self, task: &TaskRecord) -> StoreResult<()>;
+    async fn get_task(&self, task_id: &str) -> StoreResult<Option<TaskRecord>>;
+    /// Marks an unfinished task `IN_PROGRESS` (its begin time is set the
+    /// first time) and counts the attempt; answers it as stored now, or
+    /// `None` if it is finished or unknown.
+    async fn start_task(&self, task_id: &str, now_ms: i64) -> StoreResult<Option<TaskRecord>>;
+    /// Ends an unfinished task `FAIL` with `message`: `fail_count` becomes
+    /// its `total_count` (at least 1), `success_count` 0. A finished task is
+    /// left alone.
+    async fn fail_task(&self, task_id: &str, message: &str, now_ms: i64) -> StoreResult<()>;
+    /// Every task that is `INIT` or `IN_PROGRESS`, oldest first.
+    async fn unfinished_tasks(&self) -> StoreResult<Vec<TaskRecord>>;
+    /// Removes tasks that finished before `before_ms`; returns how many.
+    async fn purge_finished_tasks(&self, before_ms: i64) -> StoreResult<u64>;
+}
+
 /// Upload sessions: the bytes PUT so far and the quota they hold.
 #[async_trait]
 pub trait UploadStore: Send + Sync + 'static {
@@ -286,6 +386,11 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     /// Sets every space and org byte counter (used and reserved) to the sum
     /// it summarises; returns how many counters changed.
     async fn repair_usage(&self) -> StoreResult<u64>;
+    /// Up to `limit` content objects in the trash (no dentry or version refers
+    /// to them), oldest first: the caller deletes them, then forgets them.
+    async fn trashed_objects(&self, limit: u32) -> StoreResult<Vec<String>>;
+    /// Takes deleted objects out of the trash.
+    async fn forget_trash(&self, objects: &[String]) -> StoreResult<()>;
     /// Finishes the writes already accepted, then closes the store; later
     /// calls fail with `Backend`.
     async fn close(&self);

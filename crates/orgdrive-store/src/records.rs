@@ -354,4 +354,6 @@ pub struct ConsistencyScan {
     pub tree: Vec<TreeNode>,
     /// (space, parent, name) held by more than one live dentry.
     pub duplicate_names: Vec<(String, String, String)>,
+    /// Content objects in the trash (unreferenced, being deleted).
+    pub trashed_objects: Vec<String>,
 }
