@@ -20,11 +20,15 @@ mod error;
 mod fsck;
 mod identity;
 mod ids;
+mod lifecycle;
 mod names;
+mod recycle;
 mod scope;
 mod spaces;
+mod tasks;
 mod transfer;
 mod validate;
+mod versions;
 
 use std::sync::Arc;
 
@@ -38,12 +42,17 @@ pub use error::{DriveError, DriveResult};
 pub use fsck::{FsckReport, Problem, FSCK_GRACE_SECS};
 pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};
 pub use ids::{random_secret, random_token};
+pub use lifecycle::{
+    BatchItem, Landing, Relocated, Relocation, MAX_COPY_IDS, MAX_DELETE_IDS, MAX_MOVE_IDS,
+};
 pub use names::{dentry_name, rename_pattern, split_extension};
 pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_store::{
-    AppRecord, DeptRecord, MetaStore, OpenUploadLimits, OrgRecord, SpaceRecord, TreeNode,
+    AppRecord, DeptRecord, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord,
+    RecycleItemRecord, RecycleScope, SpaceRecord, TaskOp, TaskRecord, TaskStatus, TreeNode,
     UserRecord,
 };
+pub use recycle::{RecyclePage, MAX_PURGE_IDS, MAX_RESTORE_IDS};
 pub use scope::Scope;
 pub use spaces::{
     AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,
@@ -52,6 +61,7 @@ pub use transfer::{
     BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket,
     MAX_OPEN_UPLOADS_PER_APP, MAX_OPEN_UPLOADS_PER_SPACE, MAX_PUT_BYTES, MIN_FREE_DISK_BYTES,
 };
+pub use versions::MAX_VERSION_PAGE;
 
 /// Settings of the drive service.
 #[derive(Debug, Clone)]
