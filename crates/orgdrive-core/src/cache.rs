@@ -5,9 +5,9 @@
 //!   past the token's expiry;
 //! - orgs (corpId → org record): up to [`IDENTITY_TTL`];
 //! - spaces (spaceId → space record, with its byte count): up to [`SPACE_TTL`];
-//! - folder paths ((spaceId, folderId) → `/a/b`): up to [`IDENTITY_TTL`]
-//!   (folders are not renamed or moved yet; when they are, those writes must
-//!   drop this cache).
+//! - folder paths ((spaceId, folderId) → `/a/b`): up to [`IDENTITY_TTL`];
+//!   a rename, move, delete or restore of a folder drops every path of its
+//!   space ([`ReadCache::forget_tree`]), after the change committed.
 //!
 //! Each cache is bounded by the bytes it holds (keys and values weighed by
 //! their lengths), not by its number of entries, so long ids or deep paths
@@ -19,6 +19,7 @@
 //! on another node of a scale-out deployment become visible here within the
 //! TTLs above.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -43,6 +44,9 @@ pub(crate) struct ReadCache {
     pub orgs: Cache<String, OrgRecord>,
     pub spaces: Cache<String, SpaceRecord>,
     pub folder_paths: Cache<(String, String), String>,
+    /// Counts tree changes, so that a path read before a change committed is
+    /// never left in the cache after it (see [`ReadCache::remember_path`]).
+    tree_changes: AtomicU64,
 }
 
 impl ReadCache {
@@ -76,8 +80,36 @@ impl ReadCache {
                     weight(&[space, folder, path])
                 })
                 .time_to_live(IDENTITY_TTL)
+                .support_invalidation_closures()
                 .build(),
+            tree_changes: AtomicU64::new(0),
         }
+    }
+
+    /// The tree-change count to pass to [`ReadCache::remember_path`]; read it
+    /// before reading the path from the store.
+    pub fn tree_version(&self) -> u64 {
+        self.tree_changes.load(Ordering::SeqCst)
+    }
+
+    /// Caches a path read from the store while the tree-change count was
+    /// `version`, unless a tree change happened since: a change bumps the
+    /// count before it drops the paths, so either the drop removes this entry
+    /// or the count check below does.
+    pub fn remember_path(&self, key: (String, String), path: String, version: u64) {
+        self.folder_paths.insert(key.clone(), path);
+        if self.tree_version() != version {
+            self.folder_paths.invalidate(&key);
+        }
+    }
+
+    /// After a folder of the space was renamed, moved, deleted or restored
+    /// (the change has committed): drops every cached path of the space.
+    pub fn forget_tree(&self, space_id: &str) {
+        self.tree_changes.fetch_add(1, Ordering::SeqCst);
+        let space_id = space_id.to_string();
+        // Only fails when closures are not enabled for this cache (they are).
+        let _ = self.folder_paths.invalidate_entries_if(move |(space, _), _| *space == space_id);
     }
 
     /// After an identity was removed: forget every caller and org.

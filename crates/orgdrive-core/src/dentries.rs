@@ -13,7 +13,6 @@ use orgdrive_store::{
     SortKey, SpaceRecord, StoreError,
 };
 
-use crate::ids::random_alnum;
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
 
 /// Id of a space's root folder.
@@ -229,7 +228,7 @@ impl Drive {
         let now = now_ms();
         DentryRecord {
             dentry_id: self.ids.next(),
-            uuid: random_alnum(24),
+            uuid: crate::ids::new_uuid(),
             space_id: space_id.to_string(),
             parent_id: parent_id.to_string(),
             kind: kind.to_string(),
@@ -494,10 +493,11 @@ impl Drive {
         if let Some(path) = self.cache.folder_paths.get(&key) {
             return Ok(Some(path));
         }
+        let version = self.cache.tree_version();
         let names = self.meta.folder_names(space_id, folder_id).await?;
         let path = names.map(|n| n.iter().map(|n| format!("/{n}")).collect::<String>());
         if let Some(path) = &path {
-            self.cache.folder_paths.insert(key, path.clone());
+            self.cache.remember_path(key, path.clone(), version);
         }
         Ok(path)
     }

@@ -150,6 +150,8 @@ impl Drive {
             .iter()
             .map(|b| b.blob_key.as_str())
             .chain(scan.upload_objects.iter().map(String::as_str))
+            // In the trash: unreferenced, deleted by the sweeper.
+            .chain(scan.trashed_objects.iter().map(String::as_str))
             .collect();
         let uploading: HashSet<&str> = scan.open_uploads.iter().map(String::as_str).collect();
         let settled_before = now_ms() / 1000 - grace_secs;

@@ -44,6 +44,21 @@ impl IdGenerator {
     }
 }
 
+impl orgdrive_store::IdSource for IdGenerator {
+    fn next_id(&self) -> String {
+        self.next()
+    }
+
+    fn next_uuid(&self) -> String {
+        new_uuid()
+    }
+}
+
+/// A new dentry `uuid`: 24 random letters and digits.
+pub fn new_uuid() -> String {
+    random_alnum(24)
+}
+
 /// Random letters and digits.
 pub fn random_alnum(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)

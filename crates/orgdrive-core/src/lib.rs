@@ -6,11 +6,14 @@
 //! Modules: `identity` (orgs, apps, users, departments, first-start demo data),
 //! `auth` (access tokens, scopes, the acting operator and the one place that
 //! decides "may this operator do this here?"), `cache` (short-lived read
-//! caches of callers, orgs and spaces), `spaces` (spaces and their
-//! quota views), `dentries` (folders, reads and listings, conflict strategies,
-//! app properties), `transfer` (uploads, downloads, signed URLs, the upload
-//! sweeper), `names` (the naming rule), `fsck` (the consistency check),
-//! `validate` (input rules shared by operations).
+//! caches of callers, orgs, spaces and folder paths), `spaces` (spaces and
+//! their quota views), `dentries` (folders, reads and listings, conflict
+//! strategies, app properties), `lifecycle` (rename, move, copy, delete,
+//! batches), `recycle` (the recycle bin), `versions` (history versions, app
+//! property edits), `tasks` (persisted asynchronous tasks), `transfer`
+//! (uploads, downloads, signed URLs, the upload sweeper), `names` (the naming
+//! rule), `fsck` (the consistency check), `validate` (input rules shared by
+//! operations).
 
 mod auth;
 mod cache;
@@ -52,7 +55,8 @@ pub use orgdrive_store::{
     RecycleItemRecord, RecycleScope, SpaceRecord, TaskOp, TaskRecord, TaskStatus, TreeNode,
     UserRecord,
 };
-pub use recycle::{RecyclePage, MAX_PURGE_IDS, MAX_RESTORE_IDS};
+pub use recycle::{RecyclePage, MAX_PURGE_IDS, MAX_RECYCLE_PAGE, MAX_RESTORE_IDS};
+pub use tasks::{MAX_TASK_ATTEMPTS, TASK_RETENTION_MS};
 pub use scope::Scope;
 pub use spaces::{
     AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,
@@ -105,6 +109,8 @@ pub struct Drive {
     cache: Arc<cache::ReadCache>,
     /// Disk bytes claimed by uploads in flight (the free-space floor).
     disk_in_flight: Arc<transfer::DiskInFlight>,
+    /// Runs this node's tasks one at a time.
+    tasks: Arc<tasks::TaskQueue>,
 }
 
 impl Drive {
@@ -124,7 +130,16 @@ impl Drive {
         let ids = Arc::new(ids::IdGenerator::new(node));
         let cache = Arc::new(cache::ReadCache::new());
         let disk_in_flight = Arc::default();
-        Ok(Drive { meta, blob, presigner, options: Arc::new(options), ids, cache, disk_in_flight })
+        Ok(Drive {
+            meta,
+            blob,
+            presigner,
+            options: Arc::new(options),
+            ids,
+            cache,
+            disk_in_flight,
+            tasks: Arc::default(),
+        })
     }
 
     /// The settings this service runs with.
@@ -138,13 +153,30 @@ impl Drive {
     }
 
     /// Periodic housekeeping: removes expired access tokens, uploads that
-    /// expired uncommitted together with their bytes, and what interrupted
-    /// writes left behind.
+    /// expired uncommitted together with their bytes, what interrupted
+    /// writes left behind, content objects left in the trash, and tasks past
+    /// their retention.
     pub async fn sweep(&self) -> DriveResult<()> {
         self.meta.purge_expired_tokens(now_ms()).await?;
         self.sweep_uploads().await?;
         self.sweep_incoming().await?;
+        self.sweep_trash().await?;
+        self.purge_old_tasks().await?;
         Ok(())
+    }
+
+    /// Deletes the content objects in the trash (a crash or a failed delete
+    /// left them there).
+    pub async fn sweep_trash(&self) -> DriveResult<()> {
+        loop {
+            let objects = self.meta.trashed_objects(500).await?;
+            let found = objects.len();
+            // Stop when a page was short or an object could not be deleted
+            // (the next sweep tries again).
+            if self.empty_trash(objects).await < 500 || found < 500 {
+                return Ok(());
+            }
+        }
     }
 
     /// Finishes the metadata writes already accepted and closes the store.

@@ -1,15 +1,28 @@
 //! The recycle bin: GetRecycleBin, ListRecycleItems, GetRecycleItem,
 //! RestoreRecycleItem(s), DeleteRecycleItem(s), ClearRecycleBin.
+//!
+//! A deleted dentry (with its subtree) becomes one recycle item of its
+//! space. Bins are views: the `SPACE` bin shows its space's items, the `APP`
+//! bin the items of every space of the app, the `ORG` bin those of the
+//! org's spaces the caller's app may act on (its own, until roles arrive).
+//! Items keep counting against quota until purged. A restore puts the item
+//! back under its original folder, or at the space root when that folder is
+//! no longer live, keeping ids and `uuid`.
 
-use orgdrive_store::{RecycleBinRecord, RecycleItemRecord};
+use orgdrive_store::{
+    Actor, Destination, ItemCursor, ItemFilter, RecycleBinRecord, RecycleItemRecord,
+    RecycleScope, RestoreItem, StoreError, TaskOp,
+};
 
-use crate::lifecycle::{BatchItem, Landing};
-use crate::{Drive, DriveResult, Operator};
+use crate::lifecycle::{actor, check_ids, new_task, tree_error, BatchItem, Landing, TREE_LIMITS};
+use crate::{now_ms, ConflictStrategy, Drive, DriveError, DriveResult, Operator, ROOT_ID};
 
 /// Most ids of one RestoreRecycleItems call.
 pub const MAX_RESTORE_IDS: usize = 30;
 /// Most ids of one DeleteRecycleItems call.
 pub const MAX_PURGE_IDS: usize = 50;
+/// Largest ListRecycleItems page (also its default).
+pub const MAX_RECYCLE_PAGE: i64 = 50;
 
 /// One page of ListRecycleItems.
 #[derive(Debug, Clone)]
@@ -17,6 +30,14 @@ pub struct RecyclePage {
     pub items: Vec<RecycleItemRecord>,
     /// Present when more items follow.
     pub next_token: Option<String>,
+}
+
+fn unknown_bin(id: &str) -> DriveError {
+    DriveError::not_found("recycleBinId", format!("recycle bin {id} does not exist"))
+}
+
+fn unknown_item(id: &str) -> DriveError {
+    DriveError::not_found("recycleItemId", format!("recycle item {id} does not exist"))
 }
 
 impl Drive {
@@ -27,11 +48,74 @@ impl Drive {
         scope: Option<&str>,
         scope_id: Option<&str>,
     ) -> DriveResult<RecycleBinRecord> {
-        let _ = (op, scope, scope_id);
-        todo!()
+        let raw = scope.unwrap_or_default().to_ascii_uppercase();
+        let scope = RecycleScope::parse(&raw).ok_or_else(|| {
+            DriveError::param("recycleBinScope", "recycleBinScope must be ORG, APP or SPACE")
+        })?;
+        let scope_id = scope_id
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| DriveError::param("scopeId", "scopeId is required"))?;
+        let bin = RecycleBinRecord {
+            recycle_bin_id: self.ids.next(),
+            corp_id: op.app.corp_id.clone(),
+            scope,
+            scope_id: scope_id.to_string(),
+            created_at: now_ms(),
+        };
+        self.bin_filter(op, &bin).await.map_err(|e| match e {
+            DriveError::NotFound { message, .. } => DriveError::not_found("scopeId", message),
+            other => other,
+        })?;
+        Ok(self.meta.recycle_bin_once(&bin).await?)
     }
 
-    /// ListRecycleItems.
+    /// The items the bin shows to `op`; refuses bins `op` may not see.
+    async fn bin_filter(&self, op: &Operator, bin: &RecycleBinRecord) -> DriveResult<ItemFilter> {
+        let corp_id = op.app.corp_id.clone();
+        if bin.corp_id != corp_id {
+            return Err(unknown_bin(&bin.recycle_bin_id));
+        }
+        match bin.scope {
+            RecycleScope::Org if bin.scope_id == corp_id => {
+                Ok(ItemFilter { corp_id, app_id: op.app.app_id.clone(), space_id: None })
+            }
+            RecycleScope::Org => Err(DriveError::not_found(
+                "scopeId",
+                format!("organization {} does not exist", bin.scope_id),
+            )),
+            RecycleScope::App if bin.scope_id == op.app.app_id => {
+                Ok(ItemFilter { corp_id, app_id: op.app.app_id.clone(), space_id: None })
+            }
+            RecycleScope::App => Err(DriveError::PermissionDenied(format!(
+                "the recycle bin of app {} belongs to another app",
+                bin.scope_id
+            ))),
+            RecycleScope::Space => {
+                let space = self.space_for(op, &bin.scope_id).await?;
+                Ok(ItemFilter { corp_id, app_id: space.app_id, space_id: Some(space.space_id) })
+            }
+        }
+    }
+
+    /// The bin and the items it shows to `op`.
+    async fn open_bin(&self, op: &Operator, recycle_bin_id: &str) -> DriveResult<ItemFilter> {
+        let bin = self
+            .meta
+            .get_recycle_bin(recycle_bin_id)
+            .await?
+            .ok_or_else(|| unknown_bin(recycle_bin_id))?;
+        self.bin_filter(op, &bin).await
+    }
+
+    /// The item, if the filter covers it.
+    async fn item_in(&self, filter: &ItemFilter, id: &str) -> DriveResult<RecycleItemRecord> {
+        match self.meta.get_recycle_item(id).await? {
+            Some(item) if covers(filter, &item) => Ok(item),
+            _ => Err(unknown_item(id)),
+        }
+    }
+
+    /// ListRecycleItems: newest first.
     pub async fn list_recycle_items(
         &self,
         op: &Operator,
@@ -39,8 +123,22 @@ impl Drive {
         max_results: Option<i64>,
         next_token: Option<String>,
     ) -> DriveResult<RecyclePage> {
-        let _ = (op, recycle_bin_id, max_results, next_token);
-        todo!()
+        let limit = match max_results {
+            None => MAX_RECYCLE_PAGE,
+            Some(n) if n >= 1 => n.min(MAX_RECYCLE_PAGE),
+            Some(_) => return Err(DriveError::param("maxResults", "maxResults must be at least 1")),
+        } as usize;
+        let after = next_token.as_deref().map(|t| decode_token(t, recycle_bin_id)).transpose()?;
+        let filter = self.open_bin(op, recycle_bin_id).await?;
+        let mut items =
+            self.meta.list_recycle_items(&filter, after.as_ref(), limit as u32 + 1).await?;
+        let next_token = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|last| encode_token(recycle_bin_id, last))
+        } else {
+            None
+        };
+        Ok(RecyclePage { items, next_token })
     }
 
     /// GetRecycleItem.
@@ -50,12 +148,12 @@ impl Drive {
         recycle_bin_id: &str,
         recycle_item_id: &str,
     ) -> DriveResult<RecycleItemRecord> {
-        let _ = (op, recycle_bin_id, recycle_item_id);
-        todo!()
+        let filter = self.open_bin(op, recycle_bin_id).await?;
+        self.item_in(&filter, recycle_item_id).await
     }
 
     /// RestoreRecycleItem: to the original folder (or the space root when
-    /// that is gone), under `conflictStrategy`.
+    /// that is gone), under `conflictStrategy`. A folder restores as a task.
     pub async fn restore_recycle_item(
         &self,
         op: &Operator,
@@ -63,8 +161,73 @@ impl Drive {
         recycle_item_id: &str,
         conflict_strategy: Option<String>,
     ) -> DriveResult<Landing> {
-        let _ = (op, recycle_bin_id, recycle_item_id, conflict_strategy);
-        todo!()
+        let strategy = ConflictStrategy::parse(conflict_strategy.as_deref())?;
+        let filter = self.open_bin(op, recycle_bin_id).await?;
+        let item = self.item_in(&filter, recycle_item_id).await?;
+        if item.kind == "FOLDER" {
+            let task_op = TaskOp::Restore {
+                recycle_item_id: item.recycle_item_id.clone(),
+                conflict: strategy.as_str().to_string(),
+            };
+            let task = new_task(self, op, task_op, 0);
+            self.meta.insert_task(&task).await?;
+            self.spawn_task(task.task_id.clone());
+            return Ok(Landing {
+                space_id: item.space_id,
+                dentry_id: item.dentry_id,
+                task_id: Some(task.task_id),
+            });
+        }
+        self.run_restore(&actor(op), &op.app.app_id, recycle_item_id, strategy, None).await
+    }
+
+    /// Restores the item of `app_id`'s spaces (at once, or as task
+    /// `task_id`) under its original folder, or the root when that folder is
+    /// not live (also when it vanishes during the restore).
+    pub(crate) async fn run_restore(
+        &self,
+        actor: &Actor,
+        app_id: &str,
+        recycle_item_id: &str,
+        strategy: ConflictStrategy,
+        task_id: Option<String>,
+    ) -> DriveResult<Landing> {
+        let filter =
+            ItemFilter { corp_id: actor.corp_id.clone(), app_id: app_id.to_string(), space_id: None };
+        let item = self.item_in(&filter, recycle_item_id).await?;
+        let original_live = item.parent_id == ROOT_ID
+            || matches!(self.meta.get_dentry(&item.space_id, &item.parent_id).await?,
+                Some(d) if d.status == "NORMAL" && d.is_folder());
+        let mut parent_id = if original_live { item.parent_id.clone() } else { ROOT_ID.into() };
+        loop {
+            let restore = RestoreItem {
+                recycle_item_id: item.recycle_item_id.clone(),
+                filter: filter.clone(),
+                to: Destination {
+                    space_id: item.space_id.clone(),
+                    parent_id: parent_id.clone(),
+                    conflict: strategy.for_relocation(&item.name, item.kind == "FOLDER"),
+                },
+                actor: actor.clone(),
+                limits: TREE_LIMITS,
+                task_id: task_id.clone(),
+            };
+            match self.meta.restore_recycle_item(&restore, self.id_source()).await {
+                Ok(placed) => {
+                    self.forget_changes(&item.space_id, item.kind == "FOLDER");
+                    return Ok(Landing {
+                        space_id: placed.dentry.space_id,
+                        dentry_id: placed.dentry.dentry_id,
+                        task_id,
+                    });
+                }
+                Err(StoreError::ParentNotFound) if parent_id != ROOT_ID => {
+                    parent_id = ROOT_ID.into();
+                }
+                Err(StoreError::NotFound) => return Err(unknown_item(recycle_item_id)),
+                Err(e) => return Err(tree_error(e, &item.dentry_id, &parent_id)),
+            }
+        }
     }
 
     /// RestoreRecycleItems: one item per id, in request order.
@@ -75,8 +238,17 @@ impl Drive {
         recycle_item_ids: &[String],
         conflict_strategy: Option<String>,
     ) -> DriveResult<Vec<BatchItem>> {
-        let _ = (op, recycle_bin_id, recycle_item_ids, conflict_strategy);
-        todo!()
+        check_ids("recycleItemIds", recycle_item_ids, MAX_RESTORE_IDS)?;
+        ConflictStrategy::parse(conflict_strategy.as_deref())?;
+        self.open_bin(op, recycle_bin_id).await?;
+        let mut items = Vec::with_capacity(recycle_item_ids.len());
+        for id in recycle_item_ids {
+            let outcome = self
+                .restore_recycle_item(op, recycle_bin_id, id, conflict_strategy.clone())
+                .await;
+            items.push(BatchItem { id: id.clone(), outcome });
+        }
+        Ok(items)
     }
 
     /// DeleteRecycleItem: purges the item for good.
@@ -86,24 +258,86 @@ impl Drive {
         recycle_bin_id: &str,
         recycle_item_id: &str,
     ) -> DriveResult<()> {
-        let _ = (op, recycle_bin_id, recycle_item_id);
-        todo!()
+        let filter = self.open_bin(op, recycle_bin_id).await?;
+        let item = self.item_in(&filter, recycle_item_id).await?;
+        self.purge(&filter, Some(&[item.recycle_item_id])).await
     }
 
-    /// DeleteRecycleItems: purges the items (unknown ids are ignored).
+    /// DeleteRecycleItems: purges the items (ids the bin does not show are ignored).
     pub async fn delete_recycle_items(
         &self,
         op: &Operator,
         recycle_bin_id: &str,
         recycle_item_ids: &[String],
     ) -> DriveResult<()> {
-        let _ = (op, recycle_bin_id, recycle_item_ids);
-        todo!()
+        check_ids("recycleItemIds", recycle_item_ids, MAX_PURGE_IDS)?;
+        let filter = self.open_bin(op, recycle_bin_id).await?;
+        self.purge(&filter, Some(recycle_item_ids)).await
     }
 
-    /// ClearRecycleBin: purges every item of the bin.
+    /// ClearRecycleBin: purges every item the bin shows.
     pub async fn clear_recycle_bin(&self, op: &Operator, recycle_bin_id: &str) -> DriveResult<()> {
-        let _ = (op, recycle_bin_id);
-        todo!()
+        let filter = self.open_bin(op, recycle_bin_id).await?;
+        self.purge(&filter, None).await
+    }
+
+    async fn purge(&self, filter: &ItemFilter, ids: Option<&[String]>) -> DriveResult<()> {
+        let removed = self.meta.purge_recycle_items(filter, ids).await?;
+        // Purged bytes leave the counters of spaces this node may cache.
+        self.cache.spaces.invalidate_all();
+        self.empty_trash(removed.trashed_objects).await;
+        Ok(())
+    }
+}
+
+fn covers(filter: &ItemFilter, item: &RecycleItemRecord) -> bool {
+    item.corp_id == filter.corp_id
+        && item.app_id == filter.app_id
+        && filter.space_id.as_ref().is_none_or(|s| *s == item.space_id)
+}
+
+/// `nextToken`: hex of `binId \n deletedAt \n itemId`, bound to its bin.
+fn encode_token(bin_id: &str, last: &RecycleItemRecord) -> String {
+    hex::encode(format!("{bin_id}\n{}\n{}", last.deleted_at, last.recycle_item_id))
+}
+
+fn decode_token(token: &str, bin_id: &str) -> DriveResult<ItemCursor> {
+    let invalid = || DriveError::param("nextToken", "nextToken is not from this listing");
+    let text = String::from_utf8(hex::decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let mut parts = text.splitn(3, '\n');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(bin), Some(at), Some(id)) if bin == bin_id => Ok(ItemCursor {
+            deleted_at: at.parse().map_err(|_| invalid())?,
+            recycle_item_id: id.to_string(),
+        }),
+        _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_are_bound_to_their_bin() {
+        let item = RecycleItemRecord {
+            recycle_item_id: "42".into(),
+            corp_id: "c".into(),
+            app_id: "a".into(),
+            space_id: "s".into(),
+            dentry_id: "d".into(),
+            kind: "FILE".into(),
+            name: "n".into(),
+            path: "/n".into(),
+            parent_id: "0".into(),
+            size: 1,
+            operator_id: "u".into(),
+            deleted_at: 1234,
+        };
+        let token = encode_token("7", &item);
+        let cursor = decode_token(&token, "7").unwrap();
+        assert_eq!((cursor.deleted_at, cursor.recycle_item_id.as_str()), (1234, "42"));
+        assert!(decode_token(&token, "8").is_err());
+        assert!(decode_token("zz", "7").is_err());
     }
 }

@@ -1,19 +1,168 @@
-//! Persisted asynchronous tasks: GetTask, the runner, and resuming after a restart.
+//! Persisted asynchronous tasks: submitting one, running it, GetTask, and
+//! resuming what an earlier process left unfinished.
+//!
+//! A task is written (`INIT`) before its id is answered, then run on this
+//! node: `IN_PROGRESS`, then the change's one transaction, which also marks
+//! the task `SUCCESS`. So a task that is not finished has changed nothing,
+//! and a server that starts runs every unfinished task again (after
+//! [`MAX_TASK_ATTEMPTS`] starts it ends `FAIL` instead). Tasks run one at a
+//! time per node: the store serialises writes anyway, and a queue keeps a
+//! burst of large copies from holding memory at once.
 
-use orgdrive_store::TaskRecord;
+use std::sync::Arc;
 
-use crate::{Drive, DriveResult, Operator};
+use orgdrive_store::{Actor, DentryRecord, TaskOp, TaskRecord};
+
+use crate::lifecycle::{new_task, Relocate};
+use crate::{now_ms, ConflictStrategy, Drive, DriveError, DriveResult, Operator};
+
+/// Starts after which an interrupted task ends `FAIL` instead of running again.
+pub const MAX_TASK_ATTEMPTS: i64 = 3;
+/// How long a finished task stays readable through GetTask.
+pub const TASK_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Lets one task run at a time on this node.
+#[derive(Default)]
+pub(crate) struct TaskQueue(tokio::sync::Mutex<()>);
 
 impl Drive {
+    /// Persists a task for `op` changing `source`'s subtree and starts it
+    /// in the background; answers its id.
+    pub(crate) async fn submit_task(
+        &self,
+        op: &Operator,
+        task_op: TaskOp,
+        source: &DentryRecord,
+    ) -> DriveResult<String> {
+        let total = self.meta.subtree_size(&source.space_id, &source.dentry_id).await?;
+        let task = new_task(self, op, task_op, total);
+        self.meta.insert_task(&task).await?;
+        self.spawn_task(task.task_id.clone());
+        Ok(task.task_id)
+    }
+
+    /// Runs the task in the background.
+    pub(crate) fn spawn_task(&self, task_id: String) {
+        let drive = self.clone();
+        tokio::spawn(async move {
+            let queue = Arc::clone(&drive.tasks);
+            let _turn = queue.0.lock().await;
+            if let Err(e) = drive.run_task(&task_id).await {
+                tracing::warn!(%task_id, error = %e, "task not run; it is resumed at the next start");
+            }
+        });
+    }
+
+    /// Starts the task and runs its change; a refused change ends it `FAIL`.
+    async fn run_task(&self, task_id: &str) -> DriveResult<()> {
+        let Some(task) = self.meta.start_task(task_id, now_ms()).await? else {
+            return Ok(()); // finished meanwhile
+        };
+        if task.attempts > MAX_TASK_ATTEMPTS {
+            let message = "the task was interrupted too many times";
+            self.meta.fail_task(task_id, message, now_ms()).await?;
+            return Ok(());
+        }
+        if let Err(refused) = self.run_task_op(&task).await {
+            let message = match refused {
+                DriveError::Internal(e) => {
+                    tracing::error!(%task_id, error = %e, "task failed");
+                    "internal error".to_string()
+                }
+                refused => refused.to_string(),
+            };
+            self.meta.fail_task(task_id, &message, now_ms()).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_task_op(&self, task: &TaskRecord) -> DriveResult<()> {
+        let actor = Actor {
+            union_id: task.operator_id.clone(),
+            corp_id: task.corp_id.clone(),
+            now_ms: now_ms(),
+        };
+        let task_id = Some(task.task_id.clone());
+        match &task.op {
+            TaskOp::Move {
+                space_id,
+                dentry_id,
+                target_space_id,
+                target_parent_id,
+                conflict,
+            } => {
+                let source = self.live_dentry(space_id, dentry_id, "dentryId").await?;
+                let strategy = ConflictStrategy::parse(Some(conflict))?;
+                self.run_relocation(
+                    Relocate::Move,
+                    &actor,
+                    &source,
+                    target_space_id,
+                    target_parent_id,
+                    strategy,
+                    task_id,
+                    None,
+                )
+                .await?;
+            }
+            TaskOp::Copy {
+                space_id,
+                dentry_id,
+                target_space_id,
+                target_parent_id,
+                conflict,
+                new_dentry_id,
+                new_uuid,
+            } => {
+                let source = self.live_dentry(space_id, dentry_id, "dentryId").await?;
+                let strategy = ConflictStrategy::parse(Some(conflict))?;
+                self.run_relocation(
+                    Relocate::Copy,
+                    &actor,
+                    &source,
+                    target_space_id,
+                    target_parent_id,
+                    strategy,
+                    task_id,
+                    Some((new_dentry_id.clone(), new_uuid.clone())),
+                )
+                .await?;
+            }
+            TaskOp::Delete { space_id, dentry_id, recycle_item_id } => {
+                let source = self.live_dentry(space_id, dentry_id, "dentryId").await?;
+                self.run_delete(&actor, &source, recycle_item_id.clone(), task_id).await?;
+            }
+            TaskOp::Restore { recycle_item_id, conflict } => {
+                let strategy = ConflictStrategy::parse(Some(conflict))?;
+                self.run_restore(&actor, &task.app_id, recycle_item_id, strategy, task_id)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// GetTask: a task of the caller's app.
     pub async fn get_task(&self, op: &Operator, task_id: &str) -> DriveResult<TaskRecord> {
-        let _ = (op, task_id);
-        todo!()
+        match self.meta.get_task(task_id).await? {
+            Some(task) if task.corp_id == op.app.corp_id && task.app_id == op.app.app_id => {
+                Ok(task)
+            }
+            _ => Err(DriveError::not_found("taskId", format!("task {task_id} does not exist"))),
+        }
     }
 
     /// Runs again every task an earlier process left unfinished; for a
     /// server starting on its stores. Returns how many were resumed.
     pub async fn resume_tasks(&self) -> DriveResult<usize> {
-        todo!()
+        let unfinished = self.meta.unfinished_tasks().await?;
+        for task in &unfinished {
+            self.spawn_task(task.task_id.clone());
+        }
+        Ok(unfinished.len())
+    }
+
+    /// Forgets tasks that finished longer ago than the retention period.
+    pub(crate) async fn purge_old_tasks(&self) -> DriveResult<u64> {
+        Ok(self.meta.purge_finished_tasks(now_ms() - TASK_RETENTION_MS).await?)
     }
 }

@@ -148,6 +148,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if reset > 0 {
         tracing::info!(counters = reset, "released the reservations of interrupted uploads");
     }
+    // Tasks an earlier process left unfinished have changed nothing yet (a
+    // task ends in the transaction of its change): run them again. With
+    // several nodes this must become per-node too (see ARCHITECTURE.md).
+    let resumed = drive.resume_tasks().await?;
+    if resumed > 0 {
+        tracing::info!(tasks = resumed, "resumed interrupted tasks");
+    }
     let demo = if args.no_demo { None } else { drive.bootstrap_demo().await? };
 
     let shutdown = shutdown_signal()?;
