@@ -56,11 +56,11 @@ pub use orgdrive_store::{
     UserRecord,
 };
 pub use recycle::{RecyclePage, MAX_PURGE_IDS, MAX_RECYCLE_PAGE, MAX_RESTORE_IDS};
-pub use tasks::{MAX_TASK_ATTEMPTS, TASK_RETENTION_MS};
 pub use scope::Scope;
 pub use spaces::{
     AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,
 };
+pub use tasks::{MAX_TASK_ATTEMPTS, TASK_RETENTION_MS};
 pub use transfer::{
     BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket,
     MAX_OPEN_UPLOADS_PER_APP, MAX_OPEN_UPLOADS_PER_SPACE, MAX_PUT_BYTES, MIN_FREE_DISK_BYTES,

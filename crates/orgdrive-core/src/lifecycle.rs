@@ -111,11 +111,7 @@ struct Target {
 }
 
 pub(crate) fn actor(op: &Operator) -> Actor {
-    Actor {
-        union_id: op.user.union_id.clone(),
-        corp_id: op.app.corp_id.clone(),
-        now_ms: now_ms(),
-    }
+    Actor { union_id: op.user.union_id.clone(), corp_id: op.app.corp_id.clone(), now_ms: now_ms() }
 }
 
 /// Maps a tree change's store refusals to API errors; `dentry_id` is the
@@ -227,10 +223,9 @@ impl Drive {
             .ok_or_else(|| DriveError::param("targetFolderId", "targetFolderId is required"))?;
         let strategy = ConflictStrategy::parse(to.conflict_strategy.as_deref())?;
         let space = self.space_for(op, space_id).await.map_err(|e| match e {
-            DriveError::NotFound { .. } => DriveError::not_found(
-                "targetSpaceId",
-                format!("space {space_id} does not exist"),
-            ),
+            DriveError::NotFound { .. } => {
+                DriveError::not_found("targetSpaceId", format!("space {space_id} does not exist"))
+            }
             other => other,
         })?;
         Ok(Target { space, folder_id: folder_id.to_string(), strategy })
@@ -502,8 +497,10 @@ impl Drive {
         let mut items = Vec::with_capacity(dentry_ids.len());
         for id in dentry_ids {
             let outcome =
-                self.delete_dentry(op, space_id, id, to_recycle_bin).await.map(|task_id| {
-                    Landing { space_id: space.space_id.clone(), dentry_id: id.clone(), task_id }
+                self.delete_dentry(op, space_id, id, to_recycle_bin).await.map(|task_id| Landing {
+                    space_id: space.space_id.clone(),
+                    dentry_id: id.clone(),
+                    task_id,
                 });
             items.push(BatchItem { id: id.clone(), outcome });
         }

@@ -10,8 +10,8 @@
 //! no longer live, keeping ids and `uuid`.
 
 use orgdrive_store::{
-    Actor, Destination, ItemCursor, ItemFilter, RecycleBinRecord, RecycleItemRecord,
-    RecycleScope, RestoreItem, StoreError, TaskOp,
+    Actor, Destination, ItemCursor, ItemFilter, RecycleBinRecord, RecycleItemRecord, RecycleScope,
+    RestoreItem, StoreError, TaskOp,
 };
 
 use crate::lifecycle::{actor, check_ids, new_task, tree_error, BatchItem, Landing, TREE_LIMITS};
@@ -126,7 +126,9 @@ impl Drive {
         let limit = match max_results {
             None => MAX_RECYCLE_PAGE,
             Some(n) if n >= 1 => n.min(MAX_RECYCLE_PAGE),
-            Some(_) => return Err(DriveError::param("maxResults", "maxResults must be at least 1")),
+            Some(_) => {
+                return Err(DriveError::param("maxResults", "maxResults must be at least 1"))
+            }
         } as usize;
         let after = next_token.as_deref().map(|t| decode_token(t, recycle_bin_id)).transpose()?;
         let filter = self.open_bin(op, recycle_bin_id).await?;
@@ -192,8 +194,11 @@ impl Drive {
         strategy: ConflictStrategy,
         task_id: Option<String>,
     ) -> DriveResult<Landing> {
-        let filter =
-            ItemFilter { corp_id: actor.corp_id.clone(), app_id: app_id.to_string(), space_id: None };
+        let filter = ItemFilter {
+            corp_id: actor.corp_id.clone(),
+            app_id: app_id.to_string(),
+            space_id: None,
+        };
         let item = self.item_in(&filter, recycle_item_id).await?;
         let original_live = item.parent_id == ROOT_ID
             || matches!(self.meta.get_dentry(&item.space_id, &item.parent_id).await?,
@@ -243,9 +248,8 @@ impl Drive {
         self.open_bin(op, recycle_bin_id).await?;
         let mut items = Vec::with_capacity(recycle_item_ids.len());
         for id in recycle_item_ids {
-            let outcome = self
-                .restore_recycle_item(op, recycle_bin_id, id, conflict_strategy.clone())
-                .await;
+            let outcome =
+                self.restore_recycle_item(op, recycle_bin_id, id, conflict_strategy.clone()).await;
             items.push(BatchItem { id: id.clone(), outcome });
         }
         Ok(items)
@@ -303,7 +307,8 @@ fn encode_token(bin_id: &str, last: &RecycleItemRecord) -> String {
 
 fn decode_token(token: &str, bin_id: &str) -> DriveResult<ItemCursor> {
     let invalid = || DriveError::param("nextToken", "nextToken is not from this listing");
-    let text = String::from_utf8(hex::decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let text =
+        String::from_utf8(hex::decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
     let mut parts = text.splitn(3, '\n');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(bin), Some(at), Some(id)) if bin == bin_id => Ok(ItemCursor {

@@ -84,13 +84,7 @@ impl Drive {
         };
         let task_id = Some(task.task_id.clone());
         match &task.op {
-            TaskOp::Move {
-                space_id,
-                dentry_id,
-                target_space_id,
-                target_parent_id,
-                conflict,
-            } => {
+            TaskOp::Move { space_id, dentry_id, target_space_id, target_parent_id, conflict } => {
                 let source = self.live_dentry(space_id, dentry_id, "dentryId").await?;
                 let strategy = ConflictStrategy::parse(Some(conflict))?;
                 self.run_relocation(
@@ -134,8 +128,7 @@ impl Drive {
             }
             TaskOp::Restore { recycle_item_id, conflict } => {
                 let strategy = ConflictStrategy::parse(Some(conflict))?;
-                self.run_restore(&actor, &task.app_id, recycle_item_id, strategy, task_id)
-                    .await?;
+                self.run_restore(&actor, &task.app_id, recycle_item_id, strategy, task_id).await?;
             }
         }
         Ok(())

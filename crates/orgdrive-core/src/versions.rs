@@ -31,7 +31,9 @@ impl Drive {
         let limit = match max_results {
             None => MAX_VERSION_PAGE,
             Some(n) if n >= 1 => n.min(MAX_VERSION_PAGE),
-            Some(_) => return Err(DriveError::param("maxResults", "maxResults must be at least 1")),
+            Some(_) => {
+                return Err(DriveError::param("maxResults", "maxResults must be at least 1"))
+            }
         } as usize;
         let before = next_token.as_deref().map(|t| decode_token(t, dentry_id)).transpose()?;
         let space = self.space_for(op, space_id).await?;
@@ -171,7 +173,8 @@ fn encode_token(dentry_id: &str, version: i64) -> String {
 
 fn decode_token(token: &str, dentry_id: &str) -> DriveResult<i64> {
     let invalid = || DriveError::param("nextToken", "nextToken is not from this listing");
-    let text = String::from_utf8(hex::decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let text =
+        String::from_utf8(hex::decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
     match text.split_once('\n') {
         Some((id, version)) if id == dentry_id => version.parse().map_err(|_| invalid()),
         _ => Err(invalid()),
