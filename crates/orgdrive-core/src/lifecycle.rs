@@ -228,6 +228,11 @@ impl Drive {
             }
             other => other,
         })?;
+        // Checked again in the change's transaction; this answers a task's
+        // caller at once instead of through a failed task.
+        if self.folder_path(&space.space_id, folder_id).await?.is_none() {
+            return Err(unknown_dentry("targetFolderId", folder_id));
+        }
         Ok(Target { space, folder_id: folder_id.to_string(), strategy })
     }
 
