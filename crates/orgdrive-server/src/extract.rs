@@ -63,8 +63,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// Fields whose value is a JSON array in some request of the API. A new
 /// request type with a list field adds its name here.
-const LIST_FIELDS: &[&str] =
-    &["dentryIds", "partNumbers", "appProperties", "appIdsForAppProperties", "scopes"];
+const LIST_FIELDS: &[&str] = &[
+    "dentryIds",
+    "partNumbers",
+    "appProperties",
+    "appIdsForAppProperties",
+    "scopes",
+    "recycleItemIds",
+    "propertyNames",
+];
 
 /// serde reads a struct from a JSON array too; the API never does. An array
 /// is accepted only as the value of a list field, and never as a list element.
@@ -191,7 +198,18 @@ pub mod scope {
             }
         )*};
     }
-    scopes!(SpaceWrite, SpaceRead, OrgRead, FileWrite, FileRead, UploadInfoRead, DownloadInfoRead);
+    scopes!(
+        SpaceWrite,
+        SpaceRead,
+        OrgRead,
+        FileWrite,
+        FileRead,
+        UploadInfoRead,
+        DownloadInfoRead,
+        RecycleBinRead,
+        RecycleBinWrite,
+        TaskRead
+    );
 
     /// Any valid token will do (e.g. GetCurrentApp: an app reading its own record).
     pub struct AnyScope;
