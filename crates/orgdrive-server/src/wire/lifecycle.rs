@@ -287,7 +287,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::parse_json;
 
     fn landing(task_id: Option<&str>) -> Landing {
         Landing {
@@ -339,29 +338,5 @@ mod tests {
         );
         let sync = DeleteDentryResponse { is_async: false, task_id: None };
         assert_eq!(serde_json::to_value(sync).unwrap(), json!({"async": false}));
-    }
-
-    #[test]
-    fn move_option_reads_both_spellings() {
-        let body: MoveDentryRequest = parse_json(
-            br#"{"targetSpaceId":"2","targetFolderId":"0","option":{"presevePermissions":true}}"#,
-        )
-        .unwrap();
-        assert_eq!(body.option.unwrap().preseve_permissions, Some(true));
-        let body: MoveDentriesRequest =
-            parse_json(br#"{"dentryIds":["1"],"option":{"preservePermissions":false}}"#).unwrap();
-        assert_eq!(body.option.unwrap().preserve_permissions, Some(false));
-        let err = parse_json::<MoveDentryRequest>(br#"{"option":{"presevePermissions":"yes"}}"#);
-        assert_eq!(err.err().unwrap().code, "paramError.presevePermissions");
-    }
-
-    #[test]
-    fn bodiless_posts_take_nothing_or_an_object() {
-        for body in [&b""[..], b"{}", br#"{"x":1}"#] {
-            assert!(parse_json::<NoFields>(body).is_ok());
-        }
-        for body in [&b"[]"[..], b"null", b"1", b"{"] {
-            assert_eq!(parse_json::<NoFields>(body).err().unwrap().code, "paramError");
-        }
     }
 }

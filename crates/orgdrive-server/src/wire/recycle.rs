@@ -214,7 +214,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::parse_json;
 
     #[test]
     fn recycle_bin_and_item() {
@@ -267,18 +266,5 @@ mod tests {
             json!({"recycleBinId": "7", "recycleItemId": "9", "success": false,
                    "errorCode": "paramError.name", "async": false})
         );
-    }
-
-    #[test]
-    fn restore_and_purge_bodies() {
-        let body: RestoreRecycleItemRequest = parse_json(b"").unwrap();
-        assert!(body.option.is_none());
-        let body: RestoreRecycleItemsRequest = parse_json(
-            br#"{"recycleItemIds":["1","2"],"option":{"conflictStrategy":"OVERWRITE"}}"#,
-        )
-        .unwrap();
-        assert_eq!(body.recycle_item_ids.unwrap(), ["1", "2"]);
-        let body: DeleteRecycleItemsRequest = parse_json(br#"{"recycleItemIds":["1"]}"#).unwrap();
-        assert_eq!(body.recycle_item_ids.unwrap(), ["1"]);
     }
 }
