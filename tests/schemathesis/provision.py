@@ -2,9 +2,10 @@
 prints it as shell assignments (`KEY=value`, shell-quoted) for run.sh to eval:
 an org, an app holding every storage scope, an org-admin user and an access
 token (tests/support/orgdrive_server.py, shared with the other Python
-runners), a space (AddSpace) and one committed file in it (GetFileUploadInfo,
-PUT, CommitFile), so that generated requests get past authentication and
-reach real spaces and files.
+runners), a space (AddSpace), one committed file in it (GetFileUploadInfo,
+PUT, CommitFile) and the space's recycle bin (GetRecycleBin), so that
+generated requests get past authentication and reach real spaces, files and
+bins.
 
 Usage: provision.py BASE_URL ADMIN_TOKEN   (standard library only)"""
 
@@ -41,12 +42,18 @@ def main(base, admin_token):
                        {"uploadKey": info["uploadKey"], "name": "hello.txt", "parentId": "0",
                         "option": {"size": len(content)}}, auth)["dentry"]
 
+    # The space's recycle bin, so that the recycle bin operations reach a real one.
+    bin_query = urllib.parse.urlencode(
+        {"unionId": tenant.union_id, "recycleBinScope": "SPACE", "scopeId": space_id})
+    recycle_bin = call_json("GET", f"{storage}/recycleBins?{bin_query}", None, auth)["recycleBin"]
+
     values = {
         "ORGDRIVE_CORP_ID": tenant.corp_id,
         "ORGDRIVE_UNION_ID": tenant.union_id,
         "ORGDRIVE_ACCESS_TOKEN": tenant.token,
         "ORGDRIVE_SPACE_ID": space_id,
         "ORGDRIVE_FILE_ID": dentry["id"],
+        "ORGDRIVE_RECYCLE_BIN_ID": recycle_bin["id"],
     }
     for key, value in values.items():
         print(f"{key}={shlex.quote(value)}")

@@ -4,13 +4,14 @@
 #
 # Starts $ORGDRIVE_BIN on a free loopback port over an ephemeral data dir,
 # provisions a tenant (org, app with every storage scope, user, access token,
-# space, one file: provision.py), then runs schemathesis against every
-# documented operation with the token header and the tenant's unionId,
-# spaceId, corpId and file id pinned (schemathesis.toml), a bounded number of
-# examples per operation, and the not_a_server_error check: any 5xx or
-# dropped connection fails the run, and so does an answer the document does
-# not describe (see `checks` below). Stops the server (it must exit 0 on
-# SIGTERM) and exits non-zero on any failure. See README.md beside it.
+# space, one file, the space's recycle bin: provision.py), then runs
+# schemathesis against every documented operation with the token header and
+# the tenant's unionId, spaceId, corpId, file id and recycle bin id pinned
+# (schemathesis.toml), a bounded number of examples per operation, and the
+# not_a_server_error check: any 5xx or dropped connection fails the run, and
+# so does an answer the document does not describe (see `checks` below).
+# Stops the server (it must exit 0 on SIGTERM) and exits non-zero on any
+# failure. See README.md beside it.
 #
 # Environment:
 #   ORGDRIVE_BIN              the orgdrive binary (required; scripts/test-all.sh sets it)
@@ -72,7 +73,7 @@ grep -q '^ready in' "$work/server.out" || { echo "orgdrive not ready after 30 s"
 
 tenant="$("$venv/bin/python" "$here/provision.py" "$base" "$admin_token")"
 eval "$tenant"
-export ORGDRIVE_CORP_ID ORGDRIVE_UNION_ID ORGDRIVE_SPACE_ID ORGDRIVE_FILE_ID
+export ORGDRIVE_CORP_ID ORGDRIVE_UNION_ID ORGDRIVE_SPACE_ID ORGDRIVE_FILE_ID ORGDRIVE_RECYCLE_BIN_ID
 
 # not_a_server_error is the point (no 5xx, no dropped connection); the others
 # hold the answers to the document: documented status codes, JSON content,

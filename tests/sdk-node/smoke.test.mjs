@@ -1,8 +1,9 @@
-// Smoke test of orgdrive's upload/download path through the official DingTalk
-// Node SDK (@alicloud/dingtalk), changing nothing but the endpoint. The server
-// binary comes from $ORGDRIVE_BIN; identities are provisioned through the admin
-// HTTP API; every storage call goes through the SDK, and only the raw PUT/GET
-// of bytes to the signed URLs uses global fetch, as a DingTalk client would.
+// Smoke test of orgdrive's upload/download path, and of deleting what it made,
+// through the official DingTalk Node SDK (@alicloud/dingtalk), changing nothing
+// but the endpoint. The server binary comes from $ORGDRIVE_BIN; identities are
+// provisioned through the admin HTTP API; every storage call goes through the
+// SDK, and only the raw PUT/GET of bytes to the signed URLs uses global fetch,
+// as a DingTalk client would.
 //
 //   cd tests/sdk-node && npm ci && ORGDRIVE_BIN=/path/to/orgdrive npm test
 
@@ -34,6 +35,8 @@ const ADMIN_TOKEN = 'sdk-node-smoke-admin-token-0123456789abcdef';
 const ALL_SCOPES = [
   'Storage.Space.Write', 'Storage.Space.Read', 'Storage.Org.Read', 'Storage.File.Write',
   'Storage.File.Read', 'Storage.UploadInfo.Read', 'Storage.DownloadInfo.Read',
+  'Storage.Permission.Write', 'Storage.Permission.Read', 'Storage.RecycleBin.Read',
+  'Storage.RecycleBin.Write', 'Storage.Task.Read', 'Storage.Event.Write',
 ];
 const TEST_TIMEOUT = 20_000;
 
@@ -319,6 +322,7 @@ test('multipart: InitMultipartFileUpload, part URLs for [2, 1], PUT out of order
     const file = await commit(init.uploadKey, 'joined.bin', whole.length);
     assert.equal(file.size, whole.length);
     assert.equal(file.parentId, s.folderId);
+    s.joined = file;
 
     const { response, body } = await get((await downloadInfo(file.id)).headerSignatureInfo);
     assert.equal(response.status, 200);
@@ -340,4 +344,47 @@ test('CommitFile again with a used uploadKey rejects with paramError.uploadKey (
       assert.match(err.message, /^paramError\.uploadKey: code: 400, /);
       return true;
     });
+  });
+
+// ---- cleanup through the API -----------------------------------------------------
+
+async function deleteDentry(dentryId) {
+  const reply = await s.storage.deleteDentryWithOptions(
+    s.spaceId, dentryId, new storage.DeleteDentryRequest({ unionId: s.unionId, toRecycleBin: false }),
+    h(storage.DeleteDentryHeaders), rt());
+  return reply.body;
+}
+
+async function getDentry(dentryId) {
+  return (await s.storage.getDentryWithOptions(
+    s.spaceId, dentryId, new storage.GetDentryRequest({ unionId: s.unionId }),
+    h(storage.GetDentryHeaders), rt())).body.dentry;
+}
+
+test('DeleteDentry removes the files, then the empty folder; they are gone and the space is empty',
+  { timeout: TEST_TIMEOUT }, async () => {
+    assert.ok(s.file && s.joined, 'needs the files of the upload tests');
+    for (const file of [s.file, s.joined]) {
+      const deleted = await deleteDentry(file.id);
+      assert.equal(deleted.async, false, 'a file is deleted at once');
+      assert.equal(deleted.taskId, undefined);
+    }
+    const folder = await deleteDentry(s.folderId);
+    assert.equal(folder.async, false, 'an empty folder is deleted at once');
+
+    for (const id of [s.file.id, s.joined.id, s.folderId]) {
+      await assert.rejects(getDentry(id), (err) => {
+        assert.equal(err.code, 'paramError.dentryId');
+        assert.equal(err.statusCode, 400);
+        return true;
+      });
+    }
+    const listing = (await s.storage.listDentriesWithOptions(
+      s.spaceId, new storage.ListDentriesRequest({ unionId: s.unionId, parentId: '0' }),
+      h(storage.ListDentriesHeaders), rt())).body;
+    assert.deepEqual(listing.dentries, []);
+    const space = (await s.storage.getSpaceWithOptions(
+      s.spaceId, new storage.GetSpaceRequest({ unionId: s.unionId }),
+      h(storage.GetSpaceHeaders), rt())).body.space;
+    assert.equal(space.usedQuota, 0, 'deleted for good: nothing is counted any more');
   });

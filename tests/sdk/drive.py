@@ -6,6 +6,7 @@ client would use any HTTP client."""
 import hashlib
 import http.client
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -142,6 +143,225 @@ class Drive:
         sig = self.download_info(dentry_id, version).header_signature_info
         return get(sig.resource_urls[0], {**sig.headers, **(headers or {})})
 
+    # ---- lifecycle: rename, move, copy, delete --------------------------------
+    def rename(self, dentry_id, new_name):
+        request = m.RenameDentryRequest(union_id=self.uid, new_name=new_name)
+        return self.client.rename_dentry_with_options(
+            self.space_id, dentry_id, request, self.h(m.RenameDentryHeaders), runtime()).body.dentry
+
+    def move(self, dentry_id, target_folder_id="0", target_space_id=None, conflict=None,
+             preseve_permissions=None):
+        """MoveDentry; returns the body (`async_`, `dentry`, `task_id`). The
+        SDK's option field is misspelled `preseve_permissions` (JSON
+        `presevePermissions`)."""
+        option = None
+        if conflict or preseve_permissions is not None:
+            option = m.MoveDentryRequestOption(
+                conflict_strategy=conflict, preseve_permissions=preseve_permissions)
+        request = m.MoveDentryRequest(
+            union_id=self.uid, target_space_id=target_space_id or self.space_id,
+            target_folder_id=target_folder_id, option=option)
+        return self.client.move_dentry_with_options(
+            self.space_id, dentry_id, request, self.h(m.MoveDentryHeaders), runtime()).body
+
+    def moves(self, ids, target_folder_id="0", target_space_id=None, conflict=None,
+              preserve_permissions=None):
+        """MoveDentries; returns the result items."""
+        option = None
+        if conflict or preserve_permissions is not None:
+            option = m.MoveDentriesRequestOption(
+                conflict_strategy=conflict, preserve_permissions=preserve_permissions)
+        request = m.MoveDentriesRequest(
+            union_id=self.uid, dentry_ids=ids, target_space_id=target_space_id or self.space_id,
+            target_folder_id=target_folder_id, option=option)
+        return self.client.move_dentries_with_options(
+            self.space_id, request, self.h(m.MoveDentriesHeaders), runtime()).body.result_items
+
+    def copy(self, dentry_id, target_folder_id="0", target_space_id=None, conflict=None):
+        """CopyDentry; returns the body (`async_`, `dentry`, `task_id`)."""
+        option = m.CopyDentryRequestOption(conflict_strategy=conflict) if conflict else None
+        request = m.CopyDentryRequest(
+            union_id=self.uid, target_space_id=target_space_id or self.space_id,
+            target_folder_id=target_folder_id, option=option)
+        return self.client.copy_dentry_with_options(
+            self.space_id, dentry_id, request, self.h(m.CopyDentryHeaders), runtime()).body
+
+    def copies(self, ids, target_folder_id="0", target_space_id=None, conflict=None):
+        """CopyDentries; returns the result items."""
+        option = m.CopyDentriesRequestOption(conflict_strategy=conflict) if conflict else None
+        request = m.CopyDentriesRequest(
+            union_id=self.uid, dentry_ids=ids, target_space_id=target_space_id or self.space_id,
+            target_folder_id=target_folder_id, option=option)
+        return self.client.copy_dentries_with_options(
+            self.space_id, request, self.h(m.CopyDentriesHeaders), runtime()).body.result_items
+
+    def delete(self, dentry_id, to_recycle_bin=None):
+        """DeleteDentry (permanent unless `to_recycle_bin`); returns the body
+        (`async_`, `task_id`)."""
+        request = m.DeleteDentryRequest(union_id=self.uid, to_recycle_bin=to_recycle_bin)
+        return self.client.delete_dentry_with_options(
+            self.space_id, dentry_id, request, self.h(m.DeleteDentryHeaders), runtime()).body
+
+    def deletes(self, ids, to_recycle_bin=None):
+        """DeleteDentries; returns the result items."""
+        option = None if to_recycle_bin is None else m.DeleteDentriesRequestOption(
+            to_recycle_bin=to_recycle_bin)
+        request = m.DeleteDentriesRequest(union_id=self.uid, dentry_ids=ids, option=option)
+        return self.client.delete_dentries_with_options(
+            self.space_id, request, self.h(m.DeleteDentriesHeaders), runtime()).body.result_items
+
+    # ---- versions and app properties --------------------------------------------
+    def versions(self, dentry_id, max_results=None, next_token=None):
+        request = m.ListDentryVersionsRequest(
+            union_id=self.uid, max_results=max_results, next_token=next_token)
+        return self.client.list_dentry_versions_with_options(
+            self.space_id, dentry_id, request, self.h(m.ListDentryVersionsHeaders), runtime()).body
+
+    def revert(self, dentry_id, version):
+        request = m.RevertDentryVersionRequest(union_id=self.uid)
+        return self.client.revert_dentry_version_with_options(
+            self.space_id, dentry_id, str(version), request, self.h(m.RevertDentryVersionHeaders),
+            runtime()).body
+
+    def set_properties(self, dentry_id, *props):
+        """UpdateDentryAppProperties with (name, value[, visibility]) tuples."""
+        request = m.UpdateDentryAppPropertiesRequest(union_id=self.uid, app_properties=[
+            m.UpdateDentryAppPropertiesRequestAppProperties(*p) for p in props])
+        return self.client.update_dentry_app_properties_with_options(
+            self.space_id, dentry_id, request, self.h(m.UpdateDentryAppPropertiesHeaders),
+            runtime()).body
+
+    def remove_properties(self, dentry_id, names):
+        request = m.DeleteDentryAppPropertiesRequest(union_id=self.uid, property_names=names)
+        return self.client.delete_dentry_app_properties_with_options(
+            self.space_id, dentry_id, request, self.h(m.DeleteDentryAppPropertiesHeaders),
+            runtime()).body
+
+    def properties(self, dentry_id):
+        """The dentry's app properties by owning app id, read over plain HTTP
+        (the Python SDK parses the map under a placeholder key)."""
+        status, _, body = self.raw("POST", f"/dentries/{dentry_id}/query", {})
+        assert status == 200, body
+        return body["dentry"].get("appProperties", {})
+
+    # ---- tasks ----------------------------------------------------------------
+    def task(self, task_id):
+        return self.client.get_task_with_options(
+            task_id, m.GetTaskRequest(union_id=self.uid), self.h(m.GetTaskHeaders), runtime()).body.task
+
+    def wait_task(self, task_id, timeout=120):
+        """Polls GetTask until the task finished; returns it."""
+        deadline = time.time() + timeout
+        while True:
+            task = self.task(task_id)
+            assert task.id == task_id and task.status in ("INIT", "IN_PROGRESS", "SUCCESS", "FAIL"), \
+                task.to_map()
+            if task.status in ("SUCCESS", "FAIL"):
+                return task
+            assert time.time() < deadline, f"task still {task.status} after {timeout} s"
+            time.sleep(0.1)
+
+    def settle(self, body):
+        """An answer that may be asynchronous (`async_`, `task_id`): waits for
+        its task to succeed. Returns the task, or None when it ran at once."""
+        if not body.async_:
+            assert body.task_id is None, body.to_map()
+            return None
+        assert body.task_id, body.to_map()
+        task = self.wait_task(body.task_id)
+        assert task.status == "SUCCESS", task.to_map()
+        return task
+
+    # ---- recycle bin ----------------------------------------------------------
+    def recycle_bin(self, scope="SPACE", scope_id=None):
+        request = m.GetRecycleBinRequest(
+            union_id=self.uid, recycle_bin_scope=scope,
+            scope_id=self.space_id if scope_id is None else scope_id)
+        return self.client.get_recycle_bin_with_options(
+            request, self.h(m.GetRecycleBinHeaders), runtime()).body.recycle_bin
+
+    @property
+    def bin_id(self):
+        """The id of this space's recycle bin."""
+        return self.recycle_bin().id
+
+    def recycle_items(self, bin_id=None, max_results=None, next_token=None):
+        request = m.ListRecycleItemsRequest(
+            union_id=self.uid, max_results=max_results, next_token=next_token)
+        return self.client.list_recycle_items_with_options(
+            bin_id or self.bin_id, request, self.h(m.ListRecycleItemsHeaders), runtime()).body
+
+    def all_recycle_items(self, bin_id=None, page_size=None):
+        """Every item of the bin, page by page; returns (items, pages)."""
+        items, token, pages = [], None, 0
+        bin_id = bin_id or self.bin_id
+        while True:
+            body = self.recycle_items(bin_id, max_results=page_size, next_token=token)
+            items += body.recycle_items or []
+            pages += 1
+            token = body.next_token
+            if not token:
+                return items, pages
+
+    def recycle_item(self, item_id, bin_id=None):
+        return self.client.get_recycle_item_with_options(
+            bin_id or self.bin_id, item_id, m.GetRecycleItemRequest(union_id=self.uid),
+            self.h(m.GetRecycleItemHeaders), runtime()).body.item
+
+    def binned(self, dentry_id):
+        """The recycle item of dentry `dentry_id` in this space's bin."""
+        found = [i for i in self.all_recycle_items()[0] if i.dentry_id == dentry_id]
+        assert len(found) == 1, [i.to_map() for i in found]
+        return found[0]
+
+    def restore(self, item_id, bin_id=None, conflict=None):
+        """RestoreRecycleItem; returns the body (`async_`, `space_id`, `dentry_id`, `task_id`)."""
+        option = m.RestoreRecycleItemRequestOption(conflict_strategy=conflict) if conflict else None
+        request = m.RestoreRecycleItemRequest(union_id=self.uid, option=option)
+        return self.client.restore_recycle_item_with_options(
+            bin_id or self.bin_id, item_id, request, self.h(m.RestoreRecycleItemHeaders),
+            runtime()).body
+
+    def restores(self, item_ids, bin_id=None, conflict=None):
+        """RestoreRecycleItems; returns the result items."""
+        option = m.RestoreRecycleItemsRequestOption(conflict_strategy=conflict) if conflict else None
+        request = m.RestoreRecycleItemsRequest(
+            union_id=self.uid, recycle_item_ids=item_ids, option=option)
+        return self.client.restore_recycle_items_with_options(
+            bin_id or self.bin_id, request, self.h(m.RestoreRecycleItemsHeaders),
+            runtime()).body.result_items
+
+    def purge(self, item_id, bin_id=None):
+        return self.client.delete_recycle_item_with_options(
+            bin_id or self.bin_id, item_id, m.DeleteRecycleItemRequest(union_id=self.uid),
+            self.h(m.DeleteRecycleItemHeaders), runtime()).body
+
+    def purges(self, item_ids, bin_id=None):
+        request = m.DeleteRecycleItemsRequest(union_id=self.uid, recycle_item_ids=item_ids)
+        return self.client.delete_recycle_items_with_options(
+            bin_id or self.bin_id, request, self.h(m.DeleteRecycleItemsHeaders), runtime()).body
+
+    def clear(self, bin_id=None):
+        return self.client.clear_recycle_bin_with_options(
+            bin_id or self.bin_id, m.ClearRecycleBinRequest(union_id=self.uid),
+            self.h(m.ClearRecycleBinHeaders), runtime()).body
+
+    def storage_raw(self, method, tail, body=None, **query):
+        """Like `raw`, for paths outside a space: `tail` follows /v1.0/storage."""
+        params = urllib.parse.urlencode({"unionId": self.uid, **query})
+        url = f"{self.server.base_url}/v1.0/storage{tail}?{params}"
+        return http_json(method, url, body, {"x-acs-dingtalk-access-token": self.tenant.token})
+
+    def all_entries(self):
+        """Every dentry of the space (ListAllDentries, page by page)."""
+        entries, token = [], None
+        while True:
+            body = self.list_all(max_results=50, next_token=token)
+            entries += body.dentries or []
+            token = body.next_token
+            if not token:
+                return entries
+
 
 def _send(request):
     try:
@@ -202,3 +422,8 @@ def blob_files(data_dir):
     """Every file under DATA_DIR/blobs (content objects, parts, temporaries)."""
     root = os.path.join(str(data_dir), "blobs")
     return sorted(os.path.join(d, f) for d, _, files in os.walk(root) for f in files)
+
+
+def blob_bytes(data_dir):
+    """Bytes of every file under DATA_DIR/blobs."""
+    return sum(os.path.getsize(f) for f in blob_files(data_dir) if os.path.exists(f))

@@ -38,11 +38,10 @@ def test_json_bodies_over_one_mib_are_refused(server, tenant):
 
 
 def test_unknown_paths_and_operations_not_implemented_yet_are_404(server, client, tenant):
-    space = add_space(client, tenant).body.space
-    # Through the SDK: DeleteDentry is not implemented yet.
-    request = m.DeleteDentryRequest(union_id=tenant.union_id)
-    expect_error(404, "resource.not.found", client.delete_dentry_with_options,
-                 space.id, "1", request, tenant.headers(m.DeleteDentryHeaders), runtime())
+    # Through the SDK: SubscribeEvent is not implemented yet.
+    request = m.SubscribeEventRequest(union_id=tenant.union_id, scope="ORG", scope_id=tenant.corp_id)
+    expect_error(404, "resource.not.found", client.subscribe_event_with_options,
+                 request, tenant.headers(m.SubscribeEventHeaders), runtime())
     auth = {"x-acs-dingtalk-access-token": tenant.token}
     for path in ["/v1.0/storage/nothing", "/v2.0/storage/spaces", "/", "/blob"]:
         expect_http_error(404, "resource.not.found", http_json("GET", f"{server.base_url}{path}", None, auth))
@@ -54,7 +53,11 @@ def test_known_paths_with_the_wrong_method_are_405(server, client, tenant):
     for method, path in [("GET", "/spaces"), ("DELETE", f"/spaces/{space.id}"),
                          ("PUT", f"/spaces/{space.id}/files/commit"),
                          ("GET", f"/spaces/{space.id}/dentries/listAll"),
-                         ("GET", "/currentApps/query")]:
+                         ("GET", "/currentApps/query"),
+                         ("POST", f"/spaces/{space.id}/dentries/1"),
+                         ("GET", f"/spaces/{space.id}/dentries/1/appProperties"),
+                         ("GET", "/recycleBins/1/clear"), ("POST", "/recycleBins"),
+                         ("PUT", "/recycleBins/1/recycleItems/1"), ("DELETE", "/tasks/1")]:
         response = http_json(method, storage_url(server, path, tenant), None, auth)
         expect_http_error(405, "methodNotAllowed", response)
     expect_http_error(405, "methodNotAllowed", http_json("GET", f"{server.base_url}/v1.0/oauth2/accessToken"))

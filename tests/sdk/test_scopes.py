@@ -28,6 +28,32 @@ OPERATIONS = {
     "GetMultipartFileUploadInfos": ("Storage.UploadInfo.Read", lambda d, t: d.part_urls(
         d.init_multipart().upload_key if "Storage.UploadInfo.Read" in t.scopes else "someKey", [1])),
     "GetFileDownloadInfo": ("Storage.DownloadInfo.Read", lambda d, t: d.download_info(committed_file(d))),
+    # The lifecycle operations act on real dentries, bins, items and tasks when
+    # the app can make them, on made-up ids when the scope it lacks is needed
+    # for that (the scope is checked first).
+    "RenameDentry": ("Storage.File.Write", lambda d, t: d.rename(folder(d, t), "renamed")),
+    "MoveDentry": ("Storage.File.Write", lambda d, t: d.move(folder(d, t), "0")),
+    "MoveDentries": ("Storage.File.Write", lambda d, t: d.moves([folder(d, t)], "0")),
+    "CopyDentry": ("Storage.File.Write", lambda d, t: d.copy(folder(d, t), "0")),
+    "CopyDentries": ("Storage.File.Write", lambda d, t: d.copies([folder(d, t)], "0")),
+    "DeleteDentry": ("Storage.File.Write", lambda d, t: d.delete(folder(d, t))),
+    "DeleteDentries": ("Storage.File.Write", lambda d, t: d.deletes([folder(d, t)])),
+    "ListDentryVersions": ("Storage.File.Read", lambda d, t: d.versions(committed_file(d))),
+    "RevertDentryVersion": ("Storage.File.Write", lambda d, t: d.revert(file_with_history(d, t), 1)),
+    "UpdateDentryAppProperties": ("Storage.File.Write", lambda d, t: d.set_properties(
+        folder(d, t), ("k", "v", "PUBLIC"))),
+    "DeleteDentryAppProperties": ("Storage.File.Write", lambda d, t: d.remove_properties(
+        folder(d, t), ["k"])),
+    "GetTask": ("Storage.Task.Read", lambda d, t: d.task(
+        task_of(d) if "Storage.Task.Read" in t.scopes else "1")),
+    "GetRecycleBin": ("Storage.RecycleBin.Read", lambda d, t: d.recycle_bin()),
+    "ListRecycleItems": ("Storage.RecycleBin.Read", lambda d, t: d.recycle_items(bin_of(d, t))),
+    "GetRecycleItem": ("Storage.RecycleBin.Read", lambda d, t: d.recycle_item(*item_of(d, t)[::-1])),
+    "RestoreRecycleItem": ("Storage.RecycleBin.Write", lambda d, t: d.restore(*item_of(d, t)[::-1])),
+    "RestoreRecycleItems": ("Storage.RecycleBin.Write", lambda d, t: restore_batch(d, t)),
+    "DeleteRecycleItem": ("Storage.RecycleBin.Write", lambda d, t: d.purge(*item_of(d, t)[::-1])),
+    "DeleteRecycleItems": ("Storage.RecycleBin.Write", lambda d, t: d.purges(["1"], bin_of(d, t))),
+    "ClearRecycleBin": ("Storage.RecycleBin.Write", lambda d, t: d.clear(bin_of(d, t))),
 }
 
 
@@ -41,6 +67,49 @@ def uploaded_key(d):
 def committed_file(d):
     """A real file (the app still holds UploadInfo.Read and File.Write)."""
     return d.upload(b"bytes", "f.txt").id
+
+
+def folder(d, t):
+    """A real folder when the app may make one (File.Write), else a made-up id."""
+    return d.add_folder("folder", conflict="AUTO_RENAME").id if "Storage.File.Write" in t.scopes else "1"
+
+
+def file_with_history(d, t):
+    """A file with version 1 in its history, or a made-up id (without File.Write)."""
+    if "Storage.File.Write" not in t.scopes:
+        return "1"
+    f = d.upload(b"v1", "h.txt")
+    d.upload(b"v2", "h.txt", conflict="OVERWRITE")
+    return f.id
+
+
+def task_of(d):
+    """The id of a real task: a folder with a child deleted for good."""
+    parent = d.add_folder("tasked")
+    d.upload(b"child", "child.txt", parent_id=parent.id)
+    body = d.delete(parent.id)
+    assert body.async_ and body.task_id, body.to_map()
+    return body.task_id
+
+
+def bin_of(d, t):
+    """The space's bin when the app may read bins, else a made-up id."""
+    return d.bin_id if "Storage.RecycleBin.Read" in t.scopes else "1"
+
+
+def item_of(d, t):
+    """(bin id, item id) of a real recycle item when the app may find one
+    (RecycleBin.Read), else made-up ids."""
+    if "Storage.RecycleBin.Read" not in t.scopes:
+        return "1", "1"
+    f = d.upload(b"binned", "binned.txt", conflict="AUTO_RENAME")
+    d.delete(f.id, to_recycle_bin=True)
+    return d.bin_id, d.binned(f.id).id
+
+
+def restore_batch(d, t):
+    bin_id, item_id = item_of(d, t)
+    return d.restores([item_id], bin_id)
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))

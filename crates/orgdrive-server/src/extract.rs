@@ -63,8 +63,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// Fields whose value is a JSON array in some request of the API. A new
 /// request type with a list field adds its name here.
-const LIST_FIELDS: &[&str] =
-    &["dentryIds", "partNumbers", "appProperties", "appIdsForAppProperties", "scopes"];
+const LIST_FIELDS: &[&str] = &[
+    "dentryIds",
+    "partNumbers",
+    "appProperties",
+    "appIdsForAppProperties",
+    "scopes",
+    "recycleItemIds",
+    "propertyNames",
+];
 
 /// serde reads a struct from a JSON array too; the API never does. An array
 /// is accepted only as the value of a list field, and never as a list element.
@@ -191,7 +198,18 @@ pub mod scope {
             }
         )*};
     }
-    scopes!(SpaceWrite, SpaceRead, OrgRead, FileWrite, FileRead, UploadInfoRead, DownloadInfoRead);
+    scopes!(
+        SpaceWrite,
+        SpaceRead,
+        OrgRead,
+        FileWrite,
+        FileRead,
+        UploadInfoRead,
+        DownloadInfoRead,
+        RecycleBinRead,
+        RecycleBinWrite,
+        TaskRead
+    );
 
     /// Any valid token will do (e.g. GetCurrentApp: an app reading its own record).
     pub struct AnyScope;
@@ -244,6 +262,11 @@ impl FromRequestParts<ServerState> for AdminAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{
+        DeleteDentryAppPropertiesRequest, DeleteRecycleItemsRequest, MoveDentriesRequest,
+        MoveDentryRequest, NoFields, RestoreRecycleItemRequest, RestoreRecycleItemsRequest,
+        UpdateDentryAppPropertiesRequest,
+    };
     use serde::Deserialize;
 
     #[derive(Deserialize, Debug)]
@@ -292,5 +315,48 @@ mod tests {
         assert_eq!(code(r#"{".x y":[1]}"#), "paramError");
         assert_eq!(code(r#"{"":[]}"#), "paramError");
         assert_eq!(code(r#"{} trailing"#), "paramError");
+    }
+
+    #[test]
+    fn move_option_reads_both_spellings() {
+        let body: MoveDentryRequest = parse_json(
+            br#"{"targetSpaceId":"2","targetFolderId":"0","option":{"presevePermissions":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(body.option.unwrap().preseve_permissions, Some(true));
+        let body: MoveDentriesRequest =
+            parse_json(br#"{"dentryIds":["1"],"option":{"preservePermissions":false}}"#).unwrap();
+        assert_eq!(body.option.unwrap().preserve_permissions, Some(false));
+        let err = parse_json::<MoveDentryRequest>(br#"{"option":{"presevePermissions":"yes"}}"#);
+        assert_eq!(err.err().unwrap().code, "paramError.presevePermissions");
+    }
+
+    #[test]
+    fn bodiless_posts_take_nothing_or_an_object() {
+        for body in [&b""[..], b"{}", br#"{"x":1}"#] {
+            assert!(parse_json::<NoFields>(body).is_ok());
+        }
+        for body in [&b"[]"[..], b"null", b"1", b"{"] {
+            assert_eq!(parse_json::<NoFields>(body).err().unwrap().code, "paramError");
+        }
+    }
+
+    #[test]
+    fn lifecycle_lists_are_read() {
+        let body: RestoreRecycleItemRequest = parse_json(b"").unwrap();
+        assert!(body.option.is_none());
+        let body: RestoreRecycleItemsRequest = parse_json(
+            br#"{"recycleItemIds":["1","2"],"option":{"conflictStrategy":"OVERWRITE"}}"#,
+        )
+        .unwrap();
+        assert_eq!(body.recycle_item_ids.unwrap(), ["1", "2"]);
+        let body: DeleteRecycleItemsRequest = parse_json(br#"{"recycleItemIds":["1"]}"#).unwrap();
+        assert_eq!(body.recycle_item_ids.unwrap(), ["1"]);
+        let body: DeleteDentryAppPropertiesRequest =
+            parse_json(br#"{"propertyNames":["a","b"]}"#).unwrap();
+        assert_eq!(body.property_names.unwrap(), ["a", "b"]);
+        let body: UpdateDentryAppPropertiesRequest =
+            parse_json(br#"{"appProperties":[{"name":"a","value":"b"}]}"#).unwrap();
+        assert_eq!(body.app_properties.unwrap()[0].visibility, None);
     }
 }

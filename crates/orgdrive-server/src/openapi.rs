@@ -46,6 +46,8 @@ pub const ACCESS_TOKEN_SCHEME: &str = "accessToken";
         (name = "orgs", description = "Organization and app information"),
         (name = "dentries", description = "Files and folders"),
         (name = "transfer", description = "Uploads and downloads (signed URLs)"),
+        (name = "recycle", description = "The recycle bin"),
+        (name = "tasks", description = "Asynchronous tasks"),
     ),
 )]
 pub struct ApiDoc;

@@ -36,6 +36,58 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/downloadInfos/query",
         "GetFileDownloadInfo",
     ),
+    ("post", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/rename", "RenameDentry"),
+    ("post", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/move", "MoveDentry"),
+    ("post", "/v1.0/storage/spaces/{spaceId}/dentries/batchMove", "MoveDentries"),
+    ("post", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/copy", "CopyDentry"),
+    ("post", "/v1.0/storage/spaces/{spaceId}/dentries/batchCopy", "CopyDentries"),
+    ("delete", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}", "DeleteDentry"),
+    ("post", "/v1.0/storage/spaces/{spaceId}/dentries/batchRemove", "DeleteDentries"),
+    ("get", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/versions", "ListDentryVersions"),
+    (
+        "post",
+        "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/versions/{version}/revert",
+        "RevertDentryVersion",
+    ),
+    (
+        "put",
+        "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/appProperties",
+        "UpdateDentryAppProperties",
+    ),
+    (
+        "post",
+        "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/appProperties/remove",
+        "DeleteDentryAppProperties",
+    ),
+    ("get", "/v1.0/storage/tasks/{taskId}", "GetTask"),
+    ("get", "/v1.0/storage/recycleBins", "GetRecycleBin"),
+    ("get", "/v1.0/storage/recycleBins/{recycleBinId}/recycleItems", "ListRecycleItems"),
+    (
+        "get",
+        "/v1.0/storage/recycleBins/{recycleBinId}/recycleItems/{recycleItemId}",
+        "GetRecycleItem",
+    ),
+    (
+        "post",
+        "/v1.0/storage/recycleBins/{recycleBinId}/recycleItems/{recycleItemId}/restore",
+        "RestoreRecycleItem",
+    ),
+    (
+        "post",
+        "/v1.0/storage/recycleBins/{recycleBinId}/recycleItems/batchRestore",
+        "RestoreRecycleItems",
+    ),
+    (
+        "delete",
+        "/v1.0/storage/recycleBins/{recycleBinId}/recycleItems/{recycleItemId}",
+        "DeleteRecycleItem",
+    ),
+    (
+        "post",
+        "/v1.0/storage/recycleBins/{recycleBinId}/recycleItems/batchRemove",
+        "DeleteRecycleItems",
+    ),
+    ("post", "/v1.0/storage/recycleBins/{recycleBinId}/clear", "ClearRecycleBin"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -147,6 +199,40 @@ async fn document_lists_every_implemented_operation() {
     assert_eq!(parameter(list, "maxResults", "query").unwrap()["schema"]["type"], "integer");
     assert_eq!(parameter(list, "withThumbnail", "query").unwrap()["schema"]["type"], "boolean");
 
+    // DeleteDentry: no body, `toRecycleBin` an optional boolean query parameter.
+    let delete = &doc["paths"]["/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}"]["delete"];
+    assert!(delete.get("requestBody").is_none());
+    let to_bin = parameter(delete, "toRecycleBin", "query").unwrap();
+    assert_eq!(
+        (&to_bin["required"], &to_bin["schema"]["type"]),
+        (&Value::Bool(false), &"boolean".into())
+    );
+    // POSTs the SDK sends without a body: the body is optional.
+    for path in [
+        "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/versions/{version}/revert",
+        "/v1.0/storage/recycleBins/{recycleBinId}/clear",
+    ] {
+        assert_ne!(doc["paths"][path]["post"]["requestBody"]["required"], true, "{path}");
+    }
+    // MoveDentry's option takes the SDK's misspelled key and the right one.
+    let schemas = &doc["components"]["schemas"];
+    let move_option = &schemas["MoveOption"]["properties"];
+    assert!(
+        move_option["presevePermissions"].is_object()
+            && move_option["preservePermissions"].is_object()
+    );
+    // Batch items: `success` and `errorCode` may be absent (items running as tasks).
+    for item in ["RelocateResultItem", "DeleteResultItem", "RestoreResultItem"] {
+        let required: Vec<&str> = schemas[item]["required"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{item}"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(required.contains(&"async"), "{item}");
+        assert!(!required.contains(&"success") && !required.contains(&"errorCode"), "{item}");
+    }
+
     check_refs(&doc, &doc);
     s.stop().await;
 }
@@ -163,7 +249,11 @@ async fn every_documented_path_is_a_route() {
             .replace("{spaceId}", "1")
             .replace("{corpId}", &t.corp_id)
             .replace("{dentryId}", "0")
-            .replace("{parentId}", "0");
+            .replace("{parentId}", "0")
+            .replace("{version}", "1")
+            .replace("{taskId}", "1")
+            .replace("{recycleBinId}", "1")
+            .replace("{recycleItemId}", "1");
         let url = format!("{concrete}?unionId={}", t.union_id);
         let body = (method == "post").then_some("{}");
         let (status, reply) = s.call(&method.to_uppercase(), &url, Some(&t.token), body).await;

@@ -1,10 +1,12 @@
 //! API groups, one module each with its routes: `oauth2` (access tokens),
 //! `spaces` (AddSpace, GetSpace), `orgs` (GetOrg, GetCurrentApp), `dentries`
 //! (AddFolder, GetDentry, GetDentries, ListDentries, ListAllDentries),
-//! `transfer` (upload and download info, CommitFile), `blob` (the signed
-//! PUT/GET routes that carry file bytes), `admin` (the provisioning API under
-//! `/admin/v1`); here, the storage API they make together and the 404/405
-//! fallbacks.
+//! `lifecycle` (rename, move, copy and delete, single and in batches),
+//! `versions` (ListDentryVersions, RevertDentryVersion, app property edits),
+//! `recycle` (the recycle bin), `tasks` (GetTask), `transfer` (upload and
+//! download info, CommitFile), `blob` (the signed PUT/GET routes that carry
+//! file bytes), `admin` (the provisioning API under `/admin/v1`); here, the
+//! storage API they make together and the 404/405 fallbacks.
 //!
 //! The storage API's handlers carry their OpenAPI description
 //! (`#[utoipa::path]`: path, method, parameters, bodies, answers), and each
@@ -17,10 +19,14 @@
 pub mod admin;
 pub mod blob;
 pub mod dentries;
+pub mod lifecycle;
 pub mod oauth2;
 pub mod orgs;
+pub mod recycle;
 pub mod spaces;
+pub mod tasks;
 pub mod transfer;
+pub mod versions;
 
 use axum::http::{Method, StatusCode, Uri};
 use utoipa_axum::router::OpenApiRouter;
@@ -35,7 +41,11 @@ pub fn documented() -> OpenApiRouter<ServerState> {
         .merge(spaces::routes())
         .merge(orgs::routes())
         .merge(dentries::routes())
+        .merge(lifecycle::routes())
+        .merge(versions::routes())
         .merge(transfer::routes())
+        .merge(recycle::routes())
+        .merge(tasks::routes())
 }
 
 /// Fallback for paths no route matches: 404 with a JSON body.

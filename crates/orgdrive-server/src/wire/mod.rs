@@ -12,24 +12,35 @@
 //! `identity` (GetAccessToken, `unionId`), `spaces` (AddSpace, GetSpace, and
 //! the `partitions[]` of spaces, orgs and apps), `orgs` (GetOrg,
 //! GetCurrentApp), `dentries` (files and folders), `transfer` (uploads,
-//! CommitFile, downloads), `admin` (the admin API), `vocab`. Every type is
-//! exported here, at one path. The wire depends on nothing else of this crate:
-//! only on serde, utoipa and the domain's views.
+//! CommitFile, downloads), `lifecycle` (rename, move, copy, delete, their
+//! batches' result items, `{"success": true}`), `versions` (versions and app
+//! property edits), `recycle` (the recycle bin), `tasks` (GetTask), `admin`
+//! (the admin API), `vocab`. Every type is exported here, at one path. The
+//! wire depends on nothing else of this crate: only on serde, utoipa and the
+//! domain's views.
 
 mod admin;
 mod dentries;
 mod errors;
 mod identity;
+mod lifecycle;
 mod orgs;
+mod recycle;
 mod spaces;
+mod tasks;
 mod transfer;
+mod versions;
 mod vocab;
 
 pub use admin::*;
 pub use dentries::*;
 pub use errors::*;
 pub use identity::*;
+pub use lifecycle::*;
 pub use orgs::*;
+pub use recycle::*;
 pub use spaces::*;
+pub use tasks::*;
 pub use transfer::*;
+pub use versions::*;
 pub use vocab::*;

@@ -13,7 +13,8 @@ pub enum OwnerType {
     App,
 }
 
-/// `conflictStrategy` of AddFolder and CommitFile (default `AUTO_RENAME`).
+/// `conflictStrategy` of AddFolder, CommitFile, MoveDentry(s), CopyDentry(s)
+/// and RestoreRecycleItem(s) (default `AUTO_RENAME`).
 #[derive(ToSchema)]
 #[schema(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ConflictStrategy {
@@ -61,4 +62,32 @@ pub enum OrderBy {
     CreateTime,
     Name,
     Size,
+}
+
+/// `recycleBinScope` of GetRecycleBin and `scope` of a recycle bin: whose
+/// bin (`scopeId` is a corpId, an appId or a spaceId).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecycleBinScope {
+    Org,
+    App,
+    Space,
+}
+
+/// `type` of a dentry or a recycle item.
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DentryType {
+    File,
+    Folder,
+}
+
+/// `status` of a task.
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Init,
+    InProgress,
+    Success,
+    Fail,
 }
