@@ -498,6 +498,8 @@ pub async fn versions_are_listed_newest_first_in_pages(s: &impl MetaStore) {
         modified_at: 4,
     };
     assert_eq!(newest, &expected);
+    assert_eq!(counters(s, "1", "c").await, (15, 0, 15, 0));
+    assert_consistent(s).await;
 }
 
 pub async fn reverting_makes_an_old_content_current_again(s: &impl MetaStore) {
@@ -604,6 +606,8 @@ pub async fn app_properties_are_upserted_and_capped_per_app(s: &impl MetaStore) 
     s.delete_dentry(&deleting("f", Some("r1"))).await.unwrap();
     let binned = s.edit_app_properties(&edit("a", vec![property("v", "1")], &[])).await;
     assert!(matches!(binned, Err(StoreError::NotFound)), "{binned:?}");
+    assert_eq!(dentry(s, "1", "f").await.app_properties.len(), 4);
+    assert_consistent(s).await;
 }
 
 pub async fn racing_moves_of_two_folders_into_each_other_never_make_a_cycle(s: &impl MetaStore) {

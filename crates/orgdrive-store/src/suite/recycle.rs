@@ -333,6 +333,16 @@ pub async fn shared_objects_are_trashed_only_with_their_last_reference(s: &impl 
     trashed.sort();
     assert_eq!(trashed, strings(&["objects/f1", "objects/f3", "objects/w"]));
     assert_eq!(counters(s, "1", "c").await, (16, 0, 16, 0));
+    // A kept version alone still refers to its object.
+    s.copy_dentry(&copying("t", to("1", "o", NameConflict::Fail), "c3"), ids()).await.unwrap();
+    let newer = under("o", file("y", "top.txt", 2));
+    s.put_dentry(&put(newer, NameConflict::Overwrite, None)).await.unwrap();
+    let removed = remove(s, "t").await;
+    assert_eq!((removed.freed_bytes, removed.trashed_objects.len()), (11, 0));
+    let removed = remove(s, "c3").await;
+    assert_eq!(removed.freed_bytes, 13);
+    assert_eq!(removed.trashed_objects, strings(&["objects/t", "objects/y"]));
+    assert_eq!(counters(s, "1", "c").await, (5, 0, 5, 0));
     assert_consistent(s).await;
 }
 
@@ -501,6 +511,8 @@ pub async fn recycle_items_are_listed_newest_first_in_keyset_pages(s: &impl Meta
     ] {
         assert!(s.list_recycle_items(&filter, None, 10).await.unwrap().is_empty(), "{filter:?}");
     }
+    assert_eq!(counters(s, "1", "c").await, (26, 0, 30, 0));
+    assert_consistent(s).await;
 }
 
 fn task(task_id: &str, op: TaskOp, created_at: i64) -> TaskRecord {
