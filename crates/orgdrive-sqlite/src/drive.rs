@@ -618,12 +618,31 @@ impl MaintenanceStore for SqliteStore {
         self.shut().await
     }
 
-    async fn trashed_objects(&self, _limit: u32) -> StoreResult<Vec<String>> {
-        todo!("issue 8")
+    async fn trashed_objects(&self, limit: u32) -> StoreResult<Vec<String>> {
+        // Oldest first is insertion order: a new row's rowid is always above
+        // every rowid in the table (SQLite takes the largest plus one).
+        self.read(|conn| {
+            all(
+                conn,
+                "SELECT object_key FROM trashed_objects ORDER BY rowid LIMIT ?1",
+                [limit],
+                |row| row.get(0),
+            )
+        })
     }
 
-    async fn forget_trash(&self, _objects: &[String]) -> StoreResult<()> {
-        todo!("issue 8")
+    async fn forget_trash(&self, objects: &[String]) -> StoreResult<()> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let objects = objects.to_vec();
+        self.write(move |conn| {
+            let keys = id_array(objects.iter());
+            exec(conn, "DELETE FROM trashed_objects WHERE object_key IN rarray(?1)", [keys])
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn consistency_scan(&self) -> StoreResult<ConsistencyScan> {
@@ -674,13 +693,13 @@ impl MaintenanceStore for SqliteStore {
     }
 }
 
-const ROOT_ID: &str = "0";
+pub(crate) const ROOT_ID: &str = "0";
 
 /// Pages longer than this are read on a blocking thread.
 const INLINE_PAGE: u32 = 1000;
 
 /// Ids as one `rarray()` parameter.
-fn id_array<'a>(ids: impl Iterator<Item = &'a String>) -> rusqlite::vtab::array::Array {
+pub(crate) fn id_array<'a>(ids: impl Iterator<Item = &'a String>) -> rusqlite::vtab::array::Array {
     Rc::new(ids.map(|id| Value::Text(id.clone())).collect())
 }
 
@@ -708,7 +727,7 @@ fn dentries_joined<P: rusqlite::Params>(
 }
 
 /// The dentry with every app's properties, in one statement.
-fn dentry_with_properties(
+pub(crate) fn dentry_with_properties(
     conn: &Connection,
     space_id: &str,
     dentry_id: &str,
@@ -862,7 +881,7 @@ fn keyset_sql(scope: Scope, key: SortKey, descending: bool, has_cursor: bool) ->
 /// Inserts the dentry under `name`; false if a live sibling already has it
 /// (the unique index on live names decides). Other keys (id, uuid) fail
 /// with `Duplicate(Key::DentryId)`.
-fn insert_dentry(conn: &Connection, d: &DentryRecord, name: &str) -> StoreResult<bool> {
+pub(crate) fn insert_dentry(conn: &Connection, d: &DentryRecord, name: &str) -> StoreResult<bool> {
     let done = exec(
         conn,
         concat!(
@@ -893,7 +912,7 @@ fn insert_dentry(conn: &Connection, d: &DentryRecord, name: &str) -> StoreResult
 }
 
 /// The live child of `d`'s parent named `name`, if any.
-fn live_child(
+pub(crate) fn live_child(
     conn: &Connection,
     d: &DentryRecord,
     name: &str,
@@ -909,7 +928,7 @@ fn live_child(
 
 /// Whether a live sibling of `d` is named `name`: one probe of the unique
 /// index on live names.
-fn name_taken(conn: &Connection, d: &DentryRecord, name: &str) -> StoreResult<bool> {
+pub(crate) fn name_taken(conn: &Connection, d: &DentryRecord, name: &str) -> StoreResult<bool> {
     let found: Option<i64> = one(
         conn,
         "SELECT 1 FROM dentries WHERE space_id = ?1 AND parent_id = ?2 AND name = ?3 \
@@ -921,7 +940,7 @@ fn name_taken(conn: &Connection, d: &DentryRecord, name: &str) -> StoreResult<bo
 }
 
 /// The dentry as stored now, with every app's properties.
-fn reread(conn: &Connection, d: &DentryRecord) -> StoreResult<DentryRecord> {
+pub(crate) fn reread(conn: &Connection, d: &DentryRecord) -> StoreResult<DentryRecord> {
     dentry_with_properties(conn, &d.space_id, &d.dentry_id)?
         .ok_or_else(|| StoreError::Backend("a dentry vanished".into()))
 }
@@ -936,16 +955,8 @@ fn auto_rename(
     prefix: &str,
     suffix: &str,
 ) -> StoreResult<DentryRecord> {
-    let name = |k: u32| format!("{prefix}{k}{suffix}");
     for _ in 0..3 {
-        let found = match free_counter(|k| name_taken(conn, d, &name(k)))? {
-            Some(k) => Some(k),
-            // Every probe taken (someone took 1, 2, 4, … on purpose): walk
-            // the counters one by one instead of giving up.
-            None => first_free_counter(|k| name_taken(conn, d, &name(k)))?,
-        };
-        let Some(k) = found else { break };
-        let candidate = name(k);
+        let Some(candidate) = free_name(conn, d, prefix, suffix)? else { break };
         if insert_dentry(conn, d, &candidate)? {
             return Ok(DentryRecord { name: candidate, ..d.clone() });
         }
@@ -953,12 +964,33 @@ fn auto_rename(
     Err(StoreError::NameTaken(Box::new(d.clone())))
 }
 
+/// A free `prefix{k}suffix` among the live children of `d`'s parent, found
+/// by [`free_counter`] in O(log n) probes of the live-name index; `None`
+/// when every counter is taken.
+pub(crate) fn free_name(
+    conn: &Connection,
+    d: &DentryRecord,
+    prefix: &str,
+    suffix: &str,
+) -> StoreResult<Option<String>> {
+    let name = |k: u32| format!("{prefix}{k}{suffix}");
+    let found = match free_counter(|k| name_taken(conn, d, &name(k)))? {
+        Some(k) => Some(k),
+        // Every probe taken (someone took 1, 2, 4, … on purpose): walk
+        // the counters one by one instead of giving up.
+        None => first_free_counter(|k| name_taken(conn, d, &name(k)))?,
+    };
+    Ok(found.map(name))
+}
+
 /// A free counter k in 1..=[`MAX_RENAME_COUNTER`] right after a taken one
 /// (or k = 1): gallops k = 1, 2, 4, 8, … to the first free probe, then
 /// binary-searches between the last taken probe and it for a taken k whose
 /// k + 1 is free. When the taken counters are 1..=n (the usual case) that is
 /// n + 1, the first free one. `None` if every probe up to the maximum is taken.
-fn free_counter(mut taken: impl FnMut(u32) -> StoreResult<bool>) -> StoreResult<Option<u32>> {
+pub(crate) fn free_counter(
+    mut taken: impl FnMut(u32) -> StoreResult<bool>,
+) -> StoreResult<Option<u32>> {
     // `low` is taken (0 stands for the plain name, taken before we are
     // called); `high` is free.
     let mut low = 0;
@@ -983,7 +1015,9 @@ fn free_counter(mut taken: impl FnMut(u32) -> StoreResult<bool>) -> StoreResult<
 
 /// The first free counter, probing 1, 2, 3, …: the fallback when
 /// [`free_counter`]'s probes are all taken.
-fn first_free_counter(mut taken: impl FnMut(u32) -> StoreResult<bool>) -> StoreResult<Option<u32>> {
+pub(crate) fn first_free_counter(
+    mut taken: impl FnMut(u32) -> StoreResult<bool>,
+) -> StoreResult<Option<u32>> {
     for k in 1..=MAX_RENAME_COUNTER {
         if !taken(k)? {
             return Ok(Some(k));
@@ -993,7 +1027,7 @@ fn first_free_counter(mut taken: impl FnMut(u32) -> StoreResult<bool>) -> StoreR
 }
 
 /// Keeps `existing`'s content as a version and gives it `new`'s content.
-fn overwrite(
+pub(crate) fn overwrite(
     conn: &Connection,
     existing: &DentryRecord,
     new: &DentryRecord,
@@ -1172,7 +1206,7 @@ fn claim_upload(conn: &Connection, upload_key: &str, used_objects: &[String]) ->
 /// Releases `released` reserved bytes and adds `charged` committed bytes on
 /// the space and org counters, in one `UPDATE` each, unless a cap would be
 /// passed (committed plus reserved bytes count against it).
-fn settle(
+pub(crate) fn settle(
     conn: &Connection,
     space_id: &str,
     corp_id: &str,

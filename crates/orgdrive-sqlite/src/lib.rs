@@ -195,6 +195,8 @@ fn unique_key(columns: &str) -> Option<Key> {
         "spaces.space_id" => Key::SpaceId,
         "dentries.dentry_id" | "dentries.uuid" => Key::DentryId,
         "uploads.upload_key" => Key::UploadKey,
+        "recycle_items.recycle_item_id" | "recycle_bins.recycle_bin_id" => Key::RecycleId,
+        "tasks.task_id" => Key::TaskId,
         _ => return None,
     })
 }

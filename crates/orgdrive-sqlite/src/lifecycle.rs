@@ -1,97 +1,499 @@
-//! SQLite: the dentry lifecycle — rename, move, copy, delete, versions, app
-//! property edits, the recycle bin and persisted tasks.
+//! SQLite: the dentry lifecycle — rename, move, copy, delete, versions and
+//! app property edits (`tree`), the recycle bin (`recycle`), persisted tasks
+//! (`tasks`). This module holds what they share, every function running
+//! inside the writer's transaction: places in the tree (ancestor walks, the
+//! limits), subtree walks, settling a name at a target under a conflict
+//! rule, sending dentries to the bin, and permanent removal (freeing bytes,
+//! trashing content objects nothing refers to any more).
 
-use async_trait::async_trait;
+// Before the submodules: they use it too.
+macro_rules! recycle_item_columns {
+    () => {
+        "recycle_item_id, corp_id, app_id, space_id, dentry_id, kind, name, path, parent_id, \
+         size, operator_id, deleted_at"
+    };
+}
 
+mod recycle;
+mod tasks;
+mod tree;
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection};
+
+use crate::drive::{free_name, id_array, live_child, reread, ROOT_ID};
 use crate::*;
-use orgdrive_store::{
-    CopyDentry, DeleteDentry, EditAppProperties, Ids, ItemCursor, ItemFilter, MoveDentry, Placed,
-    RecycleBinRecord, RecycleItemRecord, RecycleStore, Removed, RenameDentry, RestoreItem,
-    RevertVersion, TaskRecord, TaskStore, TreeStore, VersionRecord,
-};
+use orgdrive_store::{Actor, IdSource, NameConflict, RecycleItemRecord, TreeLimits};
 
-#[async_trait]
-impl TreeStore for SqliteStore {
-    async fn rename_dentry(&self, _rename: &RenameDentry) -> StoreResult<DentryRecord> {
-        todo!("issue 8")
+/// Most steps an ancestor or subtree walk takes when no limit bounds it
+/// (paths of dentries already in the tree): enough for any tree the limits
+/// allow, and an end to a walk in a broken tree.
+const UNBOUNDED_WALK: u32 = 10_000;
+
+/// Characters of a name, as the path limit counts them (Unicode scalar
+/// values; SQLite's `length()` of a text).
+fn chars(name: &str) -> i64 {
+    name.chars().count() as i64
+}
+
+/// The org and app of a space.
+struct SpaceOwner {
+    space_id: String,
+    corp_id: String,
+    app_id: String,
+}
+
+fn space_owner(conn: &Connection, space_id: &str) -> StoreResult<Option<SpaceOwner>> {
+    one(conn, "SELECT space_id, corp_id, app_id FROM spaces WHERE space_id = ?1", [space_id], |r| {
+        Ok(SpaceOwner { space_id: r.get(0)?, corp_id: r.get(1)?, app_id: r.get(2)? })
+    })
+}
+
+/// The space, if it belongs to the actor's org; `NotFound` otherwise (the
+/// source end of a change).
+fn actors_space(conn: &Connection, space_id: &str, actor: &Actor) -> StoreResult<SpaceOwner> {
+    space_owner(conn, space_id)?
+        .filter(|owner| owner.corp_id == actor.corp_id)
+        .ok_or(StoreError::NotFound)
+}
+
+/// The dentry, if it is live in the space (without app properties).
+fn live_dentry(
+    conn: &Connection,
+    space_id: &str,
+    dentry_id: &str,
+) -> StoreResult<Option<DentryRecord>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        dentry_columns!(""),
+        " FROM dentries WHERE space_id = ?1 AND dentry_id = ?2 AND status = 'NORMAL'"
+    );
+    one(conn, SQL, [space_id, dentry_id], dentry_from_row)
+}
+
+/// A live folder (or the root) as a place in its tree.
+struct Folder {
+    space_id: String,
+    folder_id: String,
+    /// Ids from the folder up towards the root (empty for the root).
+    ids: Vec<String>,
+    /// Names from the root down to the folder (empty for the root).
+    names: Vec<String>,
+    /// Whether the walk reached the root (else it stopped at its bound).
+    complete: bool,
+}
+
+impl Folder {
+    /// Names in the folder's path: its children are one deeper.
+    fn depth(&self) -> i64 {
+        self.names.len() as i64
     }
-    async fn move_dentry(&self, _request: &MoveDentry, _ids: Ids) -> StoreResult<Placed> {
-        todo!("issue 8")
+
+    /// Characters of the folder's path (`/a/b`; 0 for the root).
+    fn path_chars(&self) -> i64 {
+        self.names.iter().map(|n| chars(n) + 1).sum()
     }
-    async fn copy_dentry(&self, _request: &CopyDentry, _ids: Ids) -> StoreResult<Placed> {
-        todo!("issue 8")
-    }
-    async fn delete_dentry(&self, _request: &DeleteDentry) -> StoreResult<Removed> {
-        todo!("issue 8")
-    }
-    async fn subtree_size(&self, _space_id: &str, _dentry_id: &str) -> StoreResult<i64> {
-        todo!("issue 8")
-    }
-    async fn list_versions(
-        &self,
-        _dentry_id: &str,
-        _before: Option<i64>,
-        _limit: u32,
-    ) -> StoreResult<Vec<VersionRecord>> {
-        todo!("issue 8")
-    }
-    async fn revert_version(&self, _request: &RevertVersion) -> StoreResult<DentryRecord> {
-        todo!("issue 8")
-    }
-    async fn edit_app_properties(&self, _edit: &EditAppProperties) -> StoreResult<()> {
-        todo!("issue 8")
+
+    /// The path of a child named `name`: `/a/b/name`.
+    fn path_of(&self, name: &str) -> String {
+        let mut path = String::new();
+        for n in self.names.iter().map(String::as_str).chain([name]) {
+            path.push('/');
+            path.push_str(n);
+        }
+        path
     }
 }
 
-#[async_trait]
-impl RecycleStore for SqliteStore {
-    async fn recycle_bin_once(&self, _bin: &RecycleBinRecord) -> StoreResult<RecycleBinRecord> {
-        todo!("issue 8")
+/// `folder_id` as a place, walking at most `bound` folders up from it;
+/// `None` unless it is a live folder of the space (or the root) whose
+/// ancestors (as far as walked) are live folders.
+fn folder(
+    conn: &Connection,
+    space_id: &str,
+    folder_id: &str,
+    bound: u32,
+) -> StoreResult<Option<Folder>> {
+    let mut place = Folder {
+        space_id: space_id.to_string(),
+        folder_id: folder_id.to_string(),
+        ids: Vec::new(),
+        names: Vec::new(),
+        complete: true,
+    };
+    if folder_id == ROOT_ID {
+        return Ok(Some(place));
     }
-    async fn get_recycle_bin(&self, _id: &str) -> StoreResult<Option<RecycleBinRecord>> {
-        todo!("issue 8")
+    let chain = all(
+        conn,
+        "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
+             SELECT dentry_id, parent_id, name, kind, status, 1 FROM dentries \
+             WHERE space_id = ?1 AND dentry_id = ?2 \
+             UNION ALL \
+             SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
+             FROM chain c JOIN dentries d ON d.dentry_id = c.parent_id \
+             WHERE d.space_id = ?1 AND c.parent_id != '0' AND c.depth < ?3) \
+         SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth",
+        params![space_id, folder_id, bound],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        },
+    )?;
+    let Some((_, top_parent, ..)) = chain.last() else { return Ok(None) };
+    place.complete = top_parent == ROOT_ID;
+    if !place.complete && chain.len() < bound as usize {
+        // The walk ended at a missing parent: not a place in the tree.
+        return Ok(None);
     }
-    async fn list_recycle_items(
-        &self,
-        _filter: &ItemFilter,
-        _after: Option<&ItemCursor>,
-        _limit: u32,
-    ) -> StoreResult<Vec<RecycleItemRecord>> {
-        todo!("issue 8")
+    for (id, _, name, kind, status) in chain {
+        if kind != "FOLDER" || status != "NORMAL" {
+            return Ok(None);
+        }
+        place.ids.push(id);
+        place.names.push(name);
     }
-    async fn get_recycle_item(&self, _id: &str) -> StoreResult<Option<RecycleItemRecord>> {
-        todo!("issue 8")
+    place.names.reverse();
+    Ok(Some(place))
+}
+
+/// The folder a move, copy or restore puts its dentry in, walking at most
+/// `max_depth` folders up: `ParentNotFound` unless it is a live folder of
+/// the space (or the root); `IntoItself` if `moving` is the folder or one of
+/// its ancestors; `TooDeep` if the walk did not reach the root (the folder
+/// is at the depth limit already).
+fn target_folder(
+    conn: &Connection,
+    space_id: &str,
+    folder_id: &str,
+    limits: &TreeLimits,
+    moving: &str,
+) -> StoreResult<Folder> {
+    let place =
+        folder(conn, space_id, folder_id, limits.max_depth)?.ok_or(StoreError::ParentNotFound)?;
+    if place.ids.iter().any(|id| id == moving) {
+        return Err(StoreError::IntoItself);
     }
-    async fn restore_recycle_item(&self, _restore: &RestoreItem, _ids: Ids) -> StoreResult<Placed> {
-        todo!("issue 8")
+    if !place.complete {
+        return Err(StoreError::TooDeep);
     }
-    async fn purge_recycle_items(
-        &self,
-        _filter: &ItemFilter,
-        _item_ids: Option<&[String]>,
-    ) -> StoreResult<Removed> {
-        todo!("issue 8")
+    Ok(place)
+}
+
+/// How far a subtree reaches below its root: the most names below it and
+/// the most characters its paths add to the root's (`/b/c` adds 4).
+#[derive(Debug, Clone, Copy, Default)]
+struct Extent {
+    depth: i64,
+    chars: i64,
+}
+
+/// `TooDeep` / `PathTooLong` unless a dentry named `name` in `parent`, with
+/// a subtree of `extent` below it, keeps the limits.
+fn check_limits(
+    limits: &TreeLimits,
+    parent: &Folder,
+    name: &str,
+    extent: Extent,
+) -> StoreResult<()> {
+    if !parent.complete || parent.depth() + 1 + extent.depth > i64::from(limits.max_depth) {
+        return Err(StoreError::TooDeep);
+    }
+    if parent.path_chars() + chars(name) + 1 + extent.chars > i64::from(limits.max_path_chars) {
+        return Err(StoreError::PathTooLong);
+    }
+    Ok(())
+}
+
+/// A dentry of a subtree walk: its id, how many names below the walk's root
+/// it is (0 for the root) and the characters its path adds to the root's.
+struct Member {
+    dentry_id: String,
+    depth: i64,
+    chars: i64,
+}
+
+fn member_from_row(r: &rusqlite::Row) -> rusqlite::Result<Member> {
+    Ok(Member { dentry_id: r.get(0)?, depth: r.get(1)?, chars: r.get(2)? })
+}
+
+/// The live dentry `root_id` of the space and its live subtree, down to
+/// `bound` names below it (parents before children); empty if it is not
+/// live in the space.
+fn live_members(
+    conn: &Connection,
+    space_id: &str,
+    root_id: &str,
+    bound: u32,
+) -> StoreResult<Vec<Member>> {
+    all(
+        conn,
+        "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
+             SELECT dentry_id, 0, 0 FROM dentries \
+             WHERE space_id = ?1 AND dentry_id = ?2 AND status = 'NORMAL' \
+             UNION ALL \
+             SELECT d.dentry_id, s.depth + 1, s.chars + length(d.name) + 1 \
+             FROM sub s JOIN dentries d ON d.parent_id = s.dentry_id \
+             WHERE d.space_id = ?1 AND d.status = 'NORMAL' AND s.depth < ?3) \
+         SELECT dentry_id, depth, chars FROM sub ORDER BY depth",
+        params![space_id, root_id, bound],
+        member_from_row,
+    )
+}
+
+/// How far the live subtree of the live dentry reaches below it, walking
+/// down to `bound` names (a subtree that reaches the bound is too deep for
+/// any place).
+fn live_extent(
+    conn: &Connection,
+    space_id: &str,
+    root_id: &str,
+    bound: u32,
+) -> StoreResult<Extent> {
+    let extent = one(
+        conn,
+        "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
+             SELECT ?2, 0, 0 \
+             UNION ALL \
+             SELECT d.dentry_id, s.depth + 1, s.chars + length(d.name) + 1 \
+             FROM sub s JOIN dentries d ON d.parent_id = s.dentry_id \
+             WHERE d.space_id = ?1 AND d.status = 'NORMAL' AND s.depth < ?3) \
+         SELECT MAX(depth), MAX(chars) FROM sub",
+        params![space_id, root_id, bound],
+        |r| Ok(Extent { depth: r.get(0)?, chars: r.get(1)? }),
+    )?;
+    Ok(extent.unwrap_or_default())
+}
+
+fn extent_of(members: &[Member]) -> Extent {
+    members.iter().fold(Extent::default(), |e, m| Extent {
+        depth: e.depth.max(m.depth),
+        chars: e.chars.max(m.chars),
+    })
+}
+
+fn member_ids(members: &[Member]) -> Vec<String> {
+    members.iter().map(|m| m.dentry_id.clone()).collect()
+}
+
+/// What the conflict rule made of a name at the target.
+enum Naming {
+    /// The incoming dentry takes `name`; `replaced` is the file `Overwrite`
+    /// sent to the bin to free it.
+    Take { name: String, replaced: Option<RecycleItemRecord> },
+    /// `ReturnExisting` met this live sibling (with its app properties).
+    Existing(DentryRecord),
+}
+
+/// Who arrives where: the context of [`settle_name`].
+struct Arrival<'a> {
+    target: &'a Folder,
+    owner: &'a SpaceOwner,
+    actor: &'a Actor,
+    ids: &'a dyn IdSource,
+}
+
+/// Settles the name `name` of `incoming` (a move's source, a copy's source,
+/// a restored item's root) among the live children of the target folder,
+/// by `conflict`. A live sibling that is `itself` (a move within its
+/// folder) is no conflict.
+fn settle_name(
+    conn: &Connection,
+    to: &Arrival,
+    incoming: &DentryRecord,
+    name: &str,
+    conflict: &NameConflict,
+    itself: Option<&str>,
+) -> StoreResult<Naming> {
+    let at = DentryRecord {
+        space_id: to.target.space_id.clone(),
+        parent_id: to.target.folder_id.clone(),
+        ..DentryRecord::default()
+    };
+    let sibling = match live_child(conn, &at, name)? {
+        Some(sibling) if Some(sibling.dentry_id.as_str()) != itself => sibling,
+        _ => return Ok(Naming::Take { name: name.to_string(), replaced: None }),
+    };
+    match conflict {
+        NameConflict::Fail => Err(StoreError::NameTaken(Box::new(sibling))),
+        NameConflict::ReturnExisting => Ok(Naming::Existing(reread(conn, &sibling)?)),
+        NameConflict::Overwrite => {
+            if sibling.is_folder() || incoming.is_folder() {
+                return Err(StoreError::NameTaken(Box::new(sibling)));
+            }
+            let item = RecycleItemRecord {
+                recycle_item_id: to.ids.next_id(),
+                corp_id: to.owner.corp_id.clone(),
+                app_id: to.owner.app_id.clone(),
+                space_id: to.owner.space_id.clone(),
+                dentry_id: sibling.dentry_id.clone(),
+                kind: sibling.kind.clone(),
+                name: sibling.name.clone(),
+                path: to.target.path_of(&sibling.name),
+                parent_id: sibling.parent_id.clone(),
+                size: sibling.size,
+                operator_id: to.actor.union_id.clone(),
+                deleted_at: to.actor.now_ms,
+            };
+            bin(conn, &item, &[sibling.dentry_id])?;
+            Ok(Naming::Take { name: name.to_string(), replaced: Some(item) })
+        }
+        NameConflict::AutoRename { prefix, suffix } => {
+            match free_name(conn, &at, prefix, suffix)? {
+                Some(free) => Ok(Naming::Take { name: free, replaced: None }),
+                None => Err(StoreError::NameTaken(Box::new(incoming.clone()))),
+            }
+        }
     }
 }
 
-#[async_trait]
-impl TaskStore for SqliteStore {
-    async fn insert_task(&self, _task: &TaskRecord) -> StoreResult<()> {
-        todo!("issue 8")
+/// Inserts the recycle item and marks `dentry_ids` (its root and subtree)
+/// `DELETED` under it.
+fn bin(conn: &Connection, item: &RecycleItemRecord, dentry_ids: &[String]) -> StoreResult<()> {
+    exec(
+        conn,
+        concat!(
+            "INSERT INTO recycle_items (",
+            recycle_item_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ),
+        params![
+            item.recycle_item_id,
+            item.corp_id,
+            item.app_id,
+            item.space_id,
+            item.dentry_id,
+            item.kind,
+            item.name,
+            item.path,
+            item.parent_id,
+            item.size,
+            item.operator_id,
+            item.deleted_at,
+        ],
+    )
+    .map_err(classify)?;
+    exec(
+        conn,
+        "UPDATE dentries SET status = 'DELETED', recycle_item_id = ?1 \
+         WHERE dentry_id IN rarray(?2)",
+        params![item.recycle_item_id, id_array(dentry_ids.iter())],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Bytes the dentries hold: files' current contents and every kept version.
+fn content_bytes(conn: &Connection, dentry_ids: &[String]) -> StoreResult<i64> {
+    let bytes = one(
+        conn,
+        "SELECT COALESCE((SELECT SUM(size) FROM dentries \
+                          WHERE dentry_id IN rarray(?1) AND kind = 'FILE'), 0) \
+              + COALESCE((SELECT SUM(size) FROM dentry_versions \
+                          WHERE dentry_id IN rarray(?1)), 0)",
+        [id_array(dentry_ids.iter())],
+        |r| r.get(0),
+    )?;
+    Ok(bytes.unwrap_or(0))
+}
+
+/// Takes `bytes` off the space's counter and its org's. Never fails on a
+/// cap (a counter already off by repair's standards stops at 0).
+fn free_bytes(conn: &Connection, space_id: &str, bytes: i64) -> StoreResult<()> {
+    if bytes == 0 {
+        return Ok(());
     }
-    async fn get_task(&self, _task_id: &str) -> StoreResult<Option<TaskRecord>> {
-        todo!("issue 8")
+    exec(
+        conn,
+        "UPDATE spaces SET used_bytes = MAX(used_bytes - ?1, 0) WHERE space_id = ?2",
+        params![bytes, space_id],
+    )
+    .map_err(backend)?;
+    exec(
+        conn,
+        "UPDATE orgs SET used_bytes = MAX(used_bytes - ?1, 0) \
+         WHERE corp_id = (SELECT corp_id FROM spaces WHERE space_id = ?2)",
+        params![bytes, space_id],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Permanently removes the dentries with their versions and app
+/// properties, takes their bytes off their spaces' and orgs' counters, and
+/// puts every content object they referred to that no remaining dentry or
+/// version refers to into the trash. Answers the bytes freed and the
+/// objects trashed (sorted).
+fn remove_dentries(
+    conn: &Connection,
+    dentry_ids: &[String],
+    now_ms: i64,
+) -> StoreResult<(i64, Vec<String>)> {
+    if dentry_ids.is_empty() {
+        return Ok((0, Vec::new()));
     }
-    async fn start_task(&self, _task_id: &str, _now_ms: i64) -> StoreResult<Option<TaskRecord>> {
-        todo!("issue 8")
+    let by_space: BTreeMap<String, i64> = all(
+        conn,
+        "SELECT space_id, SUM(size) FROM ( \
+             SELECT space_id, size FROM dentries \
+             WHERE dentry_id IN rarray(?1) AND kind = 'FILE' \
+             UNION ALL \
+             SELECT d.space_id, v.size FROM dentry_versions v \
+             JOIN dentries d ON d.dentry_id = v.dentry_id WHERE v.dentry_id IN rarray(?1)) \
+         GROUP BY space_id",
+        [id_array(dentry_ids.iter())],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?
+    .into_iter()
+    .collect();
+    let objects: Vec<String> = all(
+        conn,
+        "SELECT blob_key FROM dentries WHERE dentry_id IN rarray(?1) AND blob_key IS NOT NULL \
+         UNION SELECT blob_key FROM dentry_versions WHERE dentry_id IN rarray(?1)",
+        [id_array(dentry_ids.iter())],
+        |r| r.get(0),
+    )?;
+    // Versions and app properties go with their dentries (ON DELETE CASCADE).
+    exec(conn, "DELETE FROM dentries WHERE dentry_id IN rarray(?1)", [id_array(dentry_ids.iter())])
+        .map_err(backend)?;
+    let mut freed = 0;
+    for (space_id, bytes) in &by_space {
+        free_bytes(conn, space_id, *bytes)?;
+        freed += bytes;
     }
-    async fn fail_task(&self, _task_id: &str, _message: &str, _now_ms: i64) -> StoreResult<()> {
-        todo!("issue 8")
-    }
-    async fn unfinished_tasks(&self) -> StoreResult<Vec<TaskRecord>> {
-        todo!("issue 8")
-    }
-    async fn purge_finished_tasks(&self, _before_ms: i64) -> StoreResult<u64> {
-        todo!("issue 8")
-    }
+    let mut trashed: Vec<String> = all(
+        conn,
+        "INSERT INTO trashed_objects (object_key, trashed_at) \
+         SELECT value, ?2 FROM rarray(?1) o \
+         WHERE NOT EXISTS (SELECT 1 FROM dentries WHERE blob_key = o.value) \
+         AND NOT EXISTS (SELECT 1 FROM dentry_versions WHERE blob_key = o.value) \
+         ON CONFLICT (object_key) DO NOTHING RETURNING object_key",
+        params![id_array(objects.iter()), now_ms],
+        |r| r.get(0),
+    )?;
+    trashed.sort();
+    Ok((freed, trashed))
+}
+
+fn recycle_item_from_row(r: &rusqlite::Row) -> rusqlite::Result<RecycleItemRecord> {
+    Ok(RecycleItemRecord {
+        recycle_item_id: r.get(0)?,
+        corp_id: r.get(1)?,
+        app_id: r.get(2)?,
+        space_id: r.get(3)?,
+        dentry_id: r.get(4)?,
+        kind: r.get(5)?,
+        name: r.get(6)?,
+        path: r.get(7)?,
+        parent_id: r.get(8)?,
+        size: r.get(9)?,
+        operator_id: r.get(10)?,
+        deleted_at: r.get(11)?,
+    })
 }

@@ -293,7 +293,8 @@ pub trait RecycleStore: Send + Sync + 'static {
 
 /// Persisted asynchronous operations. A task becomes `SUCCESS` in the
 /// transaction of the change it runs (the change names it in `task_id`), so
-/// a task that is not finished has not changed anything yet.
+/// a task that is not finished has not changed anything yet; and a change
+/// naming a finished (or unknown) task fails, so that it happens once.
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
     /// `Duplicate(Key::TaskId)` for a taken id.

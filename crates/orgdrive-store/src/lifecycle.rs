@@ -33,7 +33,9 @@ pub struct TreeLimits {
 pub struct Actor {
     /// The operator's unionId (`modifierId`, recycle item `operatorId`).
     pub union_id: String,
-    /// The org both ends of the change must belong to.
+    /// The org both ends of the change must belong to: a change whose
+    /// source space is outside it fails with `NotFound`, a move or copy to a
+    /// space outside it with `SpaceNotFound`.
     pub corp_id: String,
     pub now_ms: i64,
 }
@@ -99,7 +101,10 @@ pub struct MoveDentry {
     pub actor: Actor,
     pub limits: TreeLimits,
     /// A task that completes with this change: set to `SUCCESS` (with the
-    /// number of entries changed) in the same transaction.
+    /// number of entries changed) in the same transaction. It must be
+    /// unfinished: an unknown or finished task fails the change with
+    /// `NotFound` (a task's change happens at most once). The same holds for
+    /// the `task_id` of a copy, delete or restore.
     pub task_id: Option<String>,
 }
 
@@ -156,7 +161,8 @@ pub struct Placed {
     pub dentry: DentryRecord,
     /// `ReturnExisting` met a sibling: nothing was changed.
     pub existing: bool,
-    /// Dentries changed or created (1 for a file).
+    /// Dentries changed or created (1 for a file; 1 for any move within a
+    /// space, which changes its root's row only; 0 under `ReturnExisting`).
     pub entries: i64,
     /// The file `Overwrite` sent to the recycle bin.
     pub replaced: Option<RecycleItemRecord>,
@@ -257,7 +263,7 @@ pub struct ItemCursor {
 }
 
 /// RestoreRecycleItem: the item's dentries become live again with their ids
-/// and `uuid`, the root under `to` (the domain picks the original parent, or
+/// and `uuid` (as they were: modifiers and times unchanged), the root under `to` (the domain picks the original parent, or
 /// the root when that is gone) by `to.conflict`; the item leaves the bin.
 /// Under `ReturnExisting` nothing changes and the item stays. `NotFound` for
 /// an unknown item or one outside `filter`; `ParentNotFound` when `to` is
@@ -378,9 +384,9 @@ pub struct TaskRecord {
 pub type Ids = Arc<dyn IdSource>;
 
 /// An app's property edit on a dentry: upsert `set` (by name, within
-/// `app_id`) — at most `max_per_app` of the app's properties may remain
-/// (`TooManyProperties`, nothing changed) — and remove `remove` (unknown
-/// names are ignored). `NotFound` for a dentry that is not live in the space.
+/// `app_id`, whatever app the records name) — at most `max_per_app` of the
+/// app's properties may remain (`TooManyProperties`, nothing changed) — and
+/// remove `remove` (unknown names are ignored; a name in both is removed). `NotFound` for a dentry that is not live in the space.
 #[derive(Debug, Clone)]
 pub struct EditAppProperties {
     pub space_id: String,

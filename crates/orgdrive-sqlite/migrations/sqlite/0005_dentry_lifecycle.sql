@@ -2,9 +2,10 @@
 -- content objects no dentry or version refers to any more.
 
 -- A dentry in the recycle bin is DELETED and names the recycle item it was
--- deleted with (the item's root and every dentry of its subtree).
+-- deleted with (the item's root and every dentry of its subtree). The index
+-- finds an item's dentries, and (restore) walks an item's subtree by parent.
 ALTER TABLE dentries ADD COLUMN recycle_item_id TEXT;
-CREATE INDEX dentries_by_recycle_item ON dentries (recycle_item_id)
+CREATE INDEX dentries_by_recycle_item ON dentries (recycle_item_id, parent_id)
     WHERE recycle_item_id IS NOT NULL;
 -- Subtree walks over live children (any name order).
 CREATE INDEX dentries_live_children ON dentries (parent_id, space_id)

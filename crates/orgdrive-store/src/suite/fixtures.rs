@@ -1,8 +1,11 @@
 //! Records and helpers the behaviour tests share (and a backend's own tests
 //! may use). Everything here goes through the contract's traits only.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::Poll;
 
 use crate::*;
@@ -214,4 +217,172 @@ pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     })
     .await;
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
+}
+
+/// Ids counting up from 1000 (`1000`, `uuid-1001`, `1002`, …: one counter
+/// for both), so that tests know what a change creates.
+pub struct CountingIds {
+    next: AtomicU64,
+}
+
+impl IdSource for CountingIds {
+    fn next_id(&self) -> String {
+        self.next.fetch_add(1, Ordering::SeqCst).to_string()
+    }
+
+    fn next_uuid(&self) -> String {
+        format!("uuid-{}", self.next.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+/// A fresh [`CountingIds`]: its first id is `1000`.
+pub fn ids() -> Ids {
+    Arc::new(CountingIds { next: AtomicU64::new(1000) })
+}
+
+/// The limits a server uses by default.
+pub const TREE: TreeLimits = TreeLimits { max_depth: 64, max_path_chars: 1024 };
+
+/// User `op` of org `c`, at `now_ms`.
+pub fn actor(now_ms: i64) -> Actor {
+    Actor { union_id: "op".into(), corp_id: "c".into(), now_ms }
+}
+
+pub fn auto(prefix: &str, suffix: &str) -> NameConflict {
+    NameConflict::AutoRename { prefix: prefix.into(), suffix: suffix.into() }
+}
+
+pub fn to(space_id: &str, parent_id: &str, conflict: NameConflict) -> Destination {
+    Destination { space_id: space_id.into(), parent_id: parent_id.into(), conflict }
+}
+
+/// `d` in folder `parent_id`.
+pub fn under(parent_id: &str, d: DentryRecord) -> DentryRecord {
+    DentryRecord { parent_id: parent_id.into(), ..d }
+}
+
+/// Renames dentry `id` of space `1`, by `actor(100)`.
+pub fn rename(id: &str, new_name: &str) -> RenameDentry {
+    RenameDentry {
+        space_id: "1".into(),
+        dentry_id: id.into(),
+        new_name: new_name.into(),
+        actor: actor(100),
+        limits: TREE,
+    }
+}
+
+/// Moves dentry `id` of space `1`, by `actor(100)`, with no task.
+pub fn moving(id: &str, to: Destination) -> MoveDentry {
+    MoveDentry {
+        space_id: "1".into(),
+        dentry_id: id.into(),
+        to,
+        actor: actor(100),
+        limits: TREE,
+        task_id: None,
+    }
+}
+
+/// Copies dentry `id` of space `1` as `new_id` (uuid `u<new_id>`), by `actor(100)`.
+pub fn copying(id: &str, to: Destination, new_id: &str) -> CopyDentry {
+    CopyDentry {
+        space_id: "1".into(),
+        dentry_id: id.into(),
+        to,
+        new_dentry_id: new_id.into(),
+        new_uuid: format!("u{new_id}"),
+        actor: actor(100),
+        limits: TREE,
+        task_id: None,
+    }
+}
+
+/// Deletes dentry `id` of space `1` (to the bin as `item`, or for good), by `actor(100)`.
+pub fn deleting(id: &str, item: Option<&str>) -> DeleteDentry {
+    DeleteDentry {
+        space_id: "1".into(),
+        dentry_id: id.into(),
+        recycle_item_id: item.map(str::to_string),
+        actor: actor(100),
+        task_id: None,
+    }
+}
+
+/// The items of org `c` and app `a`, in every space.
+pub fn every_item() -> ItemFilter {
+    ItemFilter { corp_id: "c".into(), app_id: "a".into(), space_id: None }
+}
+
+/// Restores `item` (filter [`every_item`]), by `actor(100)`.
+pub fn restoring(item: &str, to: Destination) -> RestoreItem {
+    RestoreItem {
+        recycle_item_id: item.into(),
+        filter: every_item(),
+        to,
+        actor: actor(100),
+        limits: TREE,
+        task_id: None,
+    }
+}
+
+/// Org `c` (capacity `capacity`) with app `a`; space `1` (no quota) and
+/// space `2` (quota `quota_2`); in space 1, 26 bytes:
+///
+/// ```text
+/// /docs          d
+/// /docs/a.txt    f1   3 bytes
+/// /docs/sub      s
+/// /docs/sub/b.txt f2  5 bytes
+/// /other         o
+/// /other/a.txt   f3   7 bytes
+/// /top.txt       t   11 bytes
+/// ```
+pub async fn tree(s: &impl MetaStore, capacity: Option<i64>, quota_2: Option<i64>) {
+    s.insert_org(&org("c", capacity)).await.unwrap();
+    s.insert_app(&app("a", "c", "k")).await.unwrap();
+    s.insert_space_once(&space("1", "0")).await.unwrap();
+    s.insert_space_once(&SpaceRecord { quota: quota_2, ..space("2", "1") }).await.unwrap();
+    create(s, folder("d", "docs")).await;
+    create(s, under("d", file("f1", "a.txt", 3))).await;
+    create(s, under("d", folder("s", "sub"))).await;
+    create(s, under("s", file("f2", "b.txt", 5))).await;
+    create(s, folder("o", "other")).await;
+    create(s, under("o", file("f3", "a.txt", 7))).await;
+    create(s, file("t", "top.txt", 11)).await;
+}
+
+/// Asserts what fsck checks of the store: every counter equals the sum it
+/// summarises, live names are unique among siblings, every live dentry's
+/// parent is a live folder of its space (or the root) with no cycle, and
+/// no object in the trash is still referred to.
+pub async fn assert_consistent(s: &impl MetaStore) {
+    let scan = s.consistency_scan().await.unwrap();
+    for c in [&scan.space_usage, &scan.org_usage, &scan.space_reserved, &scan.org_reserved]
+        .into_iter()
+        .flatten()
+    {
+        assert_eq!(c.recorded, c.actual, "a counter differs from its sum: {c:?}");
+    }
+    assert!(scan.duplicate_names.is_empty(), "{:?}", scan.duplicate_names);
+    let nodes: HashMap<(&str, &str), &TreeNode> =
+        scan.tree.iter().map(|n| ((n.space_id.as_str(), n.dentry_id.as_str()), n)).collect();
+    for node in scan.tree.iter().filter(|n| n.live) {
+        let mut current = node;
+        let mut steps = 0;
+        while current.parent_id != "0" {
+            let parent = nodes.get(&(current.space_id.as_str(), current.parent_id.as_str()));
+            let parent = parent.unwrap_or_else(|| panic!("{node:?}: an ancestor is missing"));
+            assert!(parent.is_folder && parent.live, "{node:?}: {parent:?} is no live folder");
+            current = parent;
+            steps += 1;
+            assert!(steps <= nodes.len(), "{node:?} is in a cycle");
+        }
+    }
+    for trashed in &scan.trashed_objects {
+        assert!(
+            scan.blobs.iter().all(|b| &b.blob_key != trashed),
+            "{trashed} is in the trash but still referred to"
+        );
+    }
 }

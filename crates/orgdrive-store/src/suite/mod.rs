@@ -25,13 +25,17 @@
 mod dentries;
 pub mod fixtures;
 mod identity;
+mod lifecycle;
 mod maintenance;
+mod recycle;
 mod spaces;
 mod uploads;
 
 pub use dentries::*;
 pub use identity::*;
+pub use lifecycle::*;
 pub use maintenance::*;
+pub use recycle::*;
 pub use spaces::*;
 pub use uploads::*;
 
@@ -130,6 +134,36 @@ macro_rules! behaviour_suite {
             the_consistency_scan_sees_content_uploads_counters_and_trees,
             repair_usage_sets_counters_to_their_sums,
             after_close_calls_fail_with_a_backend_error,
+            // tree changes
+            rename_changes_the_name_and_the_modifier,
+            a_move_within_a_space_changes_one_row,
+            moving_to_where_it_is_changes_only_the_modifier,
+            a_folder_cannot_go_into_itself,
+            move_conflicts_follow_the_rule,
+            moves_deeper_are_checked_against_the_limits,
+            a_move_needs_a_live_target_folder_in_the_actors_org,
+            a_move_across_spaces_moves_the_bytes,
+            a_move_across_spaces_over_the_target_quota_changes_nothing,
+            a_copy_gets_new_ids_and_shares_content,
+            a_copy_over_the_quota_changes_nothing,
+            versions_are_listed_newest_first_in_pages,
+            reverting_makes_an_old_content_current_again,
+            app_properties_are_upserted_and_capped_per_app,
+            racing_moves_of_two_folders_into_each_other_never_make_a_cycle,
+            racing_copies_never_pass_the_quota,
+            // recycle bin, trash, tasks
+            deleting_to_the_bin_keeps_the_bytes_and_lists_the_item,
+            a_restored_item_comes_back_with_its_ids,
+            a_restore_follows_the_conflict_rule,
+            items_binned_under_a_deleted_folder_keep_their_own_items,
+            a_permanent_delete_frees_the_bytes_and_trashes_unreferenced_objects,
+            shared_objects_are_trashed_only_with_their_last_reference,
+            purging_items_frees_their_bytes_and_trashes_their_objects,
+            trashed_objects_are_listed_oldest_first_and_forgotten,
+            a_recycle_bin_is_stored_once_per_scope,
+            recycle_items_are_listed_newest_first_in_keyset_pages,
+            tasks_are_stored_started_and_failed,
+            a_change_completes_its_task_in_its_transaction,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {

@@ -1,0 +1,282 @@
+//! SQLite: recycle bins (named views over items) and recycle items —
+//! listing, restoring, purging.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+
+use super::tasks::complete_task;
+use super::*;
+use orgdrive_store::{
+    Ids, ItemCursor, ItemFilter, Placed, RecycleBinRecord, RecycleScope, RecycleStore, Removed,
+    RestoreItem,
+};
+
+fn bin_from_row(r: &rusqlite::Row) -> rusqlite::Result<RecycleBinRecord> {
+    let scope: String = r.get(2)?;
+    Ok(RecycleBinRecord {
+        recycle_bin_id: r.get(0)?,
+        corp_id: r.get(1)?,
+        scope: RecycleScope::parse(&scope).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                "unknown recycle bin scope".into(),
+            )
+        })?,
+        scope_id: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+/// A page of recycle items: `filter` (corp `?1`, app `?2`, maybe space
+/// `?3`), after a cursor (maybe), newest first. A space's items are read
+/// from the space's index (both indexes would serve; the planner may not
+/// know which is narrower).
+macro_rules! items_page {
+    ("", $after:literal, $limit:literal) => {
+        items_page!(@ "", "", $after, $limit)
+    };
+    ($space:literal, $after:literal, $limit:literal) => {
+        items_page!(@ " INDEXED BY recycle_items_by_space", $space, $after, $limit)
+    };
+    (@ $index:literal, $space:literal, $after:literal, $limit:literal) => {
+        concat!(
+            "SELECT ",
+            recycle_item_columns!(),
+            " FROM recycle_items",
+            $index,
+            " WHERE corp_id = ?1 AND app_id = ?2",
+            $space,
+            $after,
+            " ORDER BY deleted_at DESC, recycle_item_id DESC LIMIT ",
+            $limit
+        )
+    };
+}
+
+/// The item, if it is one of `filter`'s.
+fn filtered_item(
+    conn: &Connection,
+    recycle_item_id: &str,
+    filter: &ItemFilter,
+) -> StoreResult<Option<RecycleItemRecord>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        recycle_item_columns!(),
+        " FROM recycle_items WHERE recycle_item_id = ?1"
+    );
+    let item = one(conn, SQL, [recycle_item_id], recycle_item_from_row)?;
+    Ok(item.filter(|item| {
+        item.corp_id == filter.corp_id
+            && item.app_id == filter.app_id
+            && filter.space_id.as_ref().is_none_or(|space| *space == item.space_id)
+    }))
+}
+
+/// Now, for the trash's bookkeeping when the caller gives no time.
+fn wall_clock_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[async_trait]
+impl RecycleStore for SqliteStore {
+    async fn recycle_bin_once(&self, bin: &RecycleBinRecord) -> StoreResult<RecycleBinRecord> {
+        let bin = bin.clone();
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO recycle_bins (recycle_bin_id, corp_id, scope, scope_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (corp_id, scope, scope_id) DO NOTHING",
+                params![
+                    bin.recycle_bin_id,
+                    bin.corp_id,
+                    bin.scope.as_str(),
+                    bin.scope_id,
+                    bin.created_at
+                ],
+            )
+            .map_err(classify)?;
+            one(
+                conn,
+                "SELECT recycle_bin_id, corp_id, scope, scope_id, created_at FROM recycle_bins \
+                 WHERE corp_id = ?1 AND scope = ?2 AND scope_id = ?3",
+                [&bin.corp_id, bin.scope.as_str(), &bin.scope_id],
+                bin_from_row,
+            )?
+            .ok_or_else(|| StoreError::Backend("the recycle bin vanished".into()))
+        })
+        .await
+    }
+
+    async fn get_recycle_bin(&self, recycle_bin_id: &str) -> StoreResult<Option<RecycleBinRecord>> {
+        self.read(|conn| {
+            one(
+                conn,
+                "SELECT recycle_bin_id, corp_id, scope, scope_id, created_at FROM recycle_bins \
+                 WHERE recycle_bin_id = ?1",
+                [recycle_bin_id],
+                bin_from_row,
+            )
+        })
+    }
+
+    async fn list_recycle_items(
+        &self,
+        filter: &ItemFilter,
+        after: Option<&ItemCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<RecycleItemRecord>> {
+        let (corp, app) = (&filter.corp_id, &filter.app_id);
+        let map = recycle_item_from_row;
+        self.read(|conn| match (&filter.space_id, after) {
+            (None, None) => all(conn, items_page!("", "", "?3"), params![corp, app, limit], map),
+            (Some(space), None) => all(
+                conn,
+                items_page!(" AND space_id = ?3", "", "?4"),
+                params![corp, app, space, limit],
+                map,
+            ),
+            (None, Some(c)) => all(
+                conn,
+                items_page!("", " AND (deleted_at, recycle_item_id) < (?3, ?4)", "?5"),
+                params![corp, app, c.deleted_at, c.recycle_item_id, limit],
+                map,
+            ),
+            (Some(space), Some(c)) => all(
+                conn,
+                items_page!(
+                    " AND space_id = ?3",
+                    " AND (deleted_at, recycle_item_id) < (?4, ?5)",
+                    "?6"
+                ),
+                params![corp, app, space, c.deleted_at, c.recycle_item_id, limit],
+                map,
+            ),
+        })
+    }
+
+    async fn get_recycle_item(
+        &self,
+        recycle_item_id: &str,
+    ) -> StoreResult<Option<RecycleItemRecord>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            recycle_item_columns!(),
+            " FROM recycle_items WHERE recycle_item_id = ?1"
+        );
+        self.read(|conn| one(conn, SQL, [recycle_item_id], recycle_item_from_row))
+    }
+
+    async fn restore_recycle_item(&self, restore: &RestoreItem, ids: Ids) -> StoreResult<Placed> {
+        let restore = restore.clone();
+        self.write(move |conn| restore_item(conn, &restore, &*ids)).await
+    }
+
+    async fn purge_recycle_items(
+        &self,
+        filter: &ItemFilter,
+        item_ids: Option<&[String]>,
+    ) -> StoreResult<Removed> {
+        let filter = filter.clone();
+        let item_ids = item_ids.map(<[String]>::to_vec);
+        let now_ms = wall_clock_ms();
+        self.write(move |conn| purge(conn, &filter, item_ids.as_deref(), now_ms)).await
+    }
+}
+
+fn restore_item(conn: &Connection, r: &RestoreItem, ids: &dyn IdSource) -> StoreResult<Placed> {
+    let item = filtered_item(conn, &r.recycle_item_id, &r.filter)?.ok_or(StoreError::NotFound)?;
+    if r.to.space_id != item.space_id {
+        return Err(StoreError::ParentNotFound);
+    }
+    let owner = space_owner(conn, &item.space_id)?
+        .ok_or_else(|| StoreError::Backend("a recycle item's space vanished".into()))?;
+    const ROOT: &str = concat!(
+        "SELECT ",
+        dentry_columns!(""),
+        " FROM dentries WHERE dentry_id = ?1 AND recycle_item_id = ?2"
+    );
+    let root = one(conn, ROOT, [&item.dentry_id, &item.recycle_item_id], dentry_from_row)?
+        .ok_or_else(|| StoreError::Backend("a recycle item's dentry vanished".into()))?;
+    let target = target_folder(conn, &item.space_id, &r.to.parent_id, &r.limits, &root.dentry_id)?;
+    let to = Arrival { target: &target, owner: &owner, actor: &r.actor, ids };
+    let (name, replaced) = match settle_name(conn, &to, &root, &root.name, &r.to.conflict, None)? {
+        Naming::Existing(sibling) => {
+            complete_task(conn, r.task_id.as_deref(), 0, r.actor.now_ms)?;
+            return Ok(Placed { dentry: sibling, existing: true, entries: 0, replaced: None });
+        }
+        Naming::Take { name, replaced } => (name, replaced),
+    };
+    let members = all(
+        conn,
+        "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
+             SELECT ?2, 0, 0 \
+             UNION ALL \
+             SELECT d.dentry_id, s.depth + 1, s.chars + length(d.name) + 1 \
+             FROM sub s JOIN dentries d ON d.parent_id = s.dentry_id \
+             WHERE d.recycle_item_id = ?1 AND s.depth < ?3) \
+         SELECT dentry_id, depth, chars FROM sub",
+        params![item.recycle_item_id, root.dentry_id, r.limits.max_depth],
+        member_from_row,
+    )?;
+    check_limits(&r.limits, &target, &name, extent_of(&members))?;
+    // The root's place first, while it is not live: its old name may be
+    // taken at its old place.
+    exec(
+        conn,
+        "UPDATE dentries SET parent_id = ?1, name = ?2 WHERE dentry_id = ?3",
+        params![r.to.parent_id, name, root.dentry_id],
+    )
+    .map_err(backend)?;
+    let entries = exec(
+        conn,
+        "UPDATE dentries SET status = 'NORMAL', recycle_item_id = NULL \
+         WHERE recycle_item_id = ?1",
+        [&item.recycle_item_id],
+    )
+    .map_err(backend)? as i64;
+    exec(conn, "DELETE FROM recycle_items WHERE recycle_item_id = ?1", [&item.recycle_item_id])
+        .map_err(backend)?;
+    complete_task(conn, r.task_id.as_deref(), entries, r.actor.now_ms)?;
+    let dentry = reread(conn, &root)?;
+    Ok(Placed { dentry, existing: false, entries, replaced })
+}
+
+fn purge(
+    conn: &Connection,
+    filter: &ItemFilter,
+    item_ids: Option<&[String]>,
+    now_ms: i64,
+) -> StoreResult<Removed> {
+    const ALL: &str = "SELECT recycle_item_id FROM recycle_items \
+                       WHERE corp_id = ?1 AND app_id = ?2 AND (?3 IS NULL OR space_id = ?3)";
+    const SOME: &str = "SELECT recycle_item_id FROM recycle_items \
+                        WHERE recycle_item_id IN rarray(?4) \
+                        AND corp_id = ?1 AND app_id = ?2 AND (?3 IS NULL OR space_id = ?3)";
+    let (corp, app, space) = (&filter.corp_id, &filter.app_id, &filter.space_id);
+    let items: Vec<String> = match item_ids {
+        None => all(conn, ALL, params![corp, app, space], |r| r.get(0))?,
+        Some(wanted) => {
+            all(conn, SOME, params![corp, app, space, id_array(wanted.iter())], |r| r.get(0))?
+        }
+    };
+    if items.is_empty() {
+        return Ok(Removed::default());
+    }
+    let dentries: Vec<String> = all(
+        conn,
+        "SELECT dentry_id FROM dentries WHERE recycle_item_id IN rarray(?1)",
+        [id_array(items.iter())],
+        |r| r.get(0),
+    )?;
+    let (freed_bytes, trashed_objects) = remove_dentries(conn, &dentries, now_ms)?;
+    exec(
+        conn,
+        "DELETE FROM recycle_items WHERE recycle_item_id IN rarray(?1)",
+        [id_array(items.iter())],
+    )
+    .map_err(backend)?;
+    Ok(Removed { entries: dentries.len() as i64, freed_bytes, trashed_objects, recycle_item: None })
+}
