@@ -13,6 +13,14 @@ use orgdrive_core::{
 };
 use orgdrive_store::{MaintenanceStore, TaskStore};
 
+/// The field an invalid-parameter or not-found error names.
+fn field(e: &DriveError) -> Option<&str> {
+    match e {
+        DriveError::NotFound { field, .. } => Some(field),
+        other => param_field(other),
+    }
+}
+
 fn to(space_id: &str, folder_id: &str, strategy: Option<&str>) -> Relocation {
     Relocation {
         target_space_id: Some(space_id.into()),
@@ -102,13 +110,13 @@ async fn a_rename_follows_the_name_rules_and_refreshes_paths_at_once() {
     assert_eq!((file.extension(), file.category()), (Some("md"), Some("DOCUMENT")));
     assert_eq!(file.dentry.uuid, a.dentry.uuid);
     let taken = w.drive.rename_dentry(&w.op, &s, &a.dentry.dentry_id, Some("sub")).await;
-    assert_eq!(param_field(&taken.unwrap_err()), Some("name"));
+    assert_eq!(field(&taken.unwrap_err()), Some("name"));
     let bad = w.drive.rename_dentry(&w.op, &s, &a.dentry.dentry_id, Some("x|y")).await;
-    assert_eq!(param_field(&bad.unwrap_err()), Some("newName"));
+    assert_eq!(field(&bad.unwrap_err()), Some("newName"));
     let root = w.drive.rename_dentry(&w.op, &s, "0", Some("x")).await;
     assert!(matches!(root, Err(DriveError::PermissionDenied(_))), "{root:?}");
     let missing = w.drive.rename_dentry(&w.op, &s, "404", Some("x")).await;
-    assert_eq!(param_field(&missing.unwrap_err()), Some("dentryId"));
+    assert_eq!(field(&missing.unwrap_err()), Some("dentryId"));
     assert_consistent(&w).await;
 }
 
@@ -134,7 +142,7 @@ async fn a_move_within_a_space_is_immediate_and_never_into_itself() {
         .drive
         .move_dentry(&w.op, &s, &other.dentry.dentry_id, to(&s, &sub.dentry.dentry_id, None))
         .await;
-    assert_eq!(param_field(&into_itself.unwrap_err()), Some("targetFolderId"));
+    assert_eq!(field(&into_itself.unwrap_err()), Some("targetFolderId"));
     // AUTO_RENAME by default; RETURN_ERROR_IF_EXISTS refuses.
     let twin = upload_into(&w, &s, "0", "a.txt", b"twin").await;
     let renamed = w
@@ -225,7 +233,7 @@ async fn a_cross_space_move_of_a_folder_runs_as_a_task_and_moves_the_bytes() {
 #[tokio::test]
 async fn a_copy_shares_content_is_charged_and_outlives_its_source() {
     let w = world().await;
-    let (s1, s2) = (space(&w, None).await, space(&w, None).await);
+    let (s1, s2) = (space(&w, None).await, space(&w, Some(1 << 30)).await);
     let (tree, _, a) = small_tree(&w, &s1).await;
     let copied =
         w.drive.copy_dentry(&w.op, &s1, &tree.dentry.dentry_id, to(&s2, "0", None)).await.unwrap();
@@ -283,7 +291,7 @@ async fn a_binned_tree_is_restored_with_its_ids_and_purging_frees_everything() {
     assert_eq!(back[0].path, "/tree/sub/b.txt");
     assert_eq!(download(&w, &s, &a.dentry.dentry_id, None).await, b"aaa");
     let gone = w.drive.get_recycle_item(&w.op, &bin.recycle_bin_id, &item.recycle_item_id).await;
-    assert_eq!(param_field(&gone.unwrap_err()), Some("recycleItemId"));
+    assert_eq!(field(&gone.unwrap_err()), Some("recycleItemId"));
     // A file whose folder is gone comes back at the root.
     w.drive.delete_dentry(&w.op, &s, &a.dentry.dentry_id, true).await.unwrap();
     let task = w.drive.delete_dentry(&w.op, &s, &tree.dentry.dentry_id, false).await.unwrap();
@@ -317,12 +325,12 @@ async fn batches_answer_each_item_and_one_failure_keeps_the_others() {
     let items: Vec<BatchItem> = w.drive.delete_dentries(&w.op, &s, &ids, true).await.unwrap();
     assert_eq!(items.len(), 4);
     assert!(items[0].outcome.is_ok() && items[3].outcome.is_ok());
-    assert_eq!(param_field(items[1].outcome.as_ref().unwrap_err()), Some("dentryId"));
+    assert_eq!(field(items[1].outcome.as_ref().unwrap_err()), Some("dentryId"));
     assert!(matches!(items[2].outcome, Err(DriveError::PermissionDenied(_))));
     assert_eq!(all_count(&w, &s).await, 0);
     let too_many: Vec<String> = (0..51).map(|i| i.to_string()).collect();
     let refused = w.drive.delete_dentries(&w.op, &s, &too_many, false).await;
-    assert_eq!(param_field(&refused.unwrap_err()), Some("dentryIds"));
+    assert_eq!(field(&refused.unwrap_err()), Some("dentryIds"));
     assert_consistent(&w).await;
 }
 
@@ -347,9 +355,9 @@ async fn a_revert_adds_a_version_with_the_old_content() {
     assert_eq!(download(&w, &s, id, Some(3)).await, b"three");
     assert_eq!(used(&w, &s).await, 3 + 4 + 5 + 3);
     let unknown = w.drive.revert_dentry_version(&w.op, &s, id, "9").await;
-    assert_eq!(param_field(&unknown.unwrap_err()), Some("version"));
+    assert_eq!(field(&unknown.unwrap_err()), Some("version"));
     let bad = w.drive.revert_dentry_version(&w.op, &s, id, "x").await;
-    assert_eq!(param_field(&bad.unwrap_err()), Some("version"));
+    assert_eq!(field(&bad.unwrap_err()), Some("version"));
     assert_consistent(&w).await;
 }
 
@@ -377,7 +385,7 @@ async fn app_properties_are_upserted_by_name_and_capped() {
     assert_eq!(values, [("a", "9", "PRIVATE"), ("b", "2", "PUBLIC")]);
     let two_more = vec![property("c", "3", None), property("d", "4", None)];
     let refused = w.drive.update_app_properties(&w.op, &s, id, two_more).await;
-    assert_eq!(param_field(&refused.unwrap_err()), Some("appProperties"));
+    assert_eq!(field(&refused.unwrap_err()), Some("appProperties"));
     w.drive.delete_app_properties(&w.op, &s, id, vec!["a".into(), "nope".into()]).await.unwrap();
     let got = w.drive.get_dentry(&w.op, &s, id, &PropertyFilter::default()).await.unwrap();
     assert_eq!(got.app_properties[&w.op.app.app_id].len(), 1);
@@ -386,7 +394,7 @@ async fn app_properties_are_upserted_by_name_and_capped() {
 #[tokio::test]
 async fn a_task_left_unfinished_by_a_crash_is_run_at_the_next_start() {
     let w = world().await;
-    let (s1, s2) = (space(&w, None).await, space(&w, None).await);
+    let (s1, s2) = (space(&w, None).await, space(&w, Some(1 << 30)).await);
     let (tree, _, _) = small_tree(&w, &s1).await;
     // What a process that died right after accepting the task left behind.
     let meta = SqliteStore::open(&w.dir.path().join("meta.sqlite"), &SqliteOptions::default())
