@@ -63,7 +63,7 @@ def test_a_folder_with_children_goes_to_the_bin_and_back_as_a_task(server, tenan
     assert restored.async_ is True and restored.task_id
     assert (restored.space_id, restored.dentry_id) == (d.space_id, folder.id)
     assert d.wait_task(restored.task_id).status == "SUCCESS"
-    assert [e.name for e in d.walk(sub.id)[0]] == ["0.txt", "1.txt", "2.txt"]
+    assert sorted(e.name for e in d.walk(sub.id)[0]) == ["0.txt", "1.txt", "2.txt"]
     for dentry_id, size in files.items():
         assert d.get(dentry_id).size == size
     # An empty folder goes to the bin and back at once.

@@ -177,6 +177,28 @@ impl Drive {
         Ok(!first.is_empty())
     }
 
+    /// Whether `folder_id` (of `dentry`'s space) is `dentry` or below it:
+    /// walks the folder's ancestors (at most the depth limit).
+    async fn is_within(&self, dentry: &DentryRecord, folder_id: &str) -> DriveResult<bool> {
+        if !dentry.is_folder() {
+            return Ok(false);
+        }
+        let mut current = folder_id.to_string();
+        for _ in 0..=names::MAX_PATH_DEPTH {
+            if current == dentry.dentry_id {
+                return Ok(true);
+            }
+            if current == ROOT_ID {
+                return Ok(false);
+            }
+            match self.meta.get_dentry(&dentry.space_id, &current).await? {
+                Some(folder) => current = folder.parent_id,
+                None => return Ok(false),
+            }
+        }
+        Ok(false)
+    }
+
     /// RenameDentry.
     pub async fn rename_dentry(
         &self,
@@ -273,6 +295,11 @@ impl Drive {
         }
         let source = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
         let cross_space = target.space.space_id != space.space_id;
+        // Checked again in the change's transaction; answered here so that a
+        // task is not started only to fail.
+        if !cross_space && self.is_within(&source, &target.folder_id).await? {
+            return Err(tree_error(StoreError::IntoItself, dentry_id, &target.folder_id));
+        }
         let as_task = match how {
             Relocate::Move => cross_space && self.has_children(&source).await?,
             Relocate::Copy => self.has_children(&source).await?,

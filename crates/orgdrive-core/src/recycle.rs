@@ -155,7 +155,8 @@ impl Drive {
     }
 
     /// RestoreRecycleItem: to the original folder (or the space root when
-    /// that is gone), under `conflictStrategy`. A folder restores as a task.
+    /// that is gone), under `conflictStrategy`. A folder with children
+    /// restores as a task.
     pub async fn restore_recycle_item(
         &self,
         op: &Operator,
@@ -166,12 +167,12 @@ impl Drive {
         let strategy = ConflictStrategy::parse(conflict_strategy.as_deref())?;
         let filter = self.open_bin(op, recycle_bin_id).await?;
         let item = self.item_in(&filter, recycle_item_id).await?;
-        if item.kind == "FOLDER" {
+        if item.entries > 1 {
             let task_op = TaskOp::Restore {
                 recycle_item_id: item.recycle_item_id.clone(),
                 conflict: strategy.as_str().to_string(),
             };
-            let task = new_task(self, op, task_op, 0);
+            let task = new_task(self, op, task_op, item.entries);
             self.meta.insert_task(&task).await?;
             self.spawn_task(task.task_id.clone());
             return Ok(Landing {
@@ -338,6 +339,7 @@ mod tests {
             size: 1,
             operator_id: "u".into(),
             deleted_at: 1234,
+            entries: 1,
         };
         let token = encode_token("7", &item);
         let cursor = decode_token(&token, "7").unwrap();

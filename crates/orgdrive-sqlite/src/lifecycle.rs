@@ -10,7 +10,7 @@
 macro_rules! recycle_item_columns {
     () => {
         "recycle_item_id, corp_id, app_id, space_id, dentry_id, kind, name, path, parent_id, \
-         size, operator_id, deleted_at"
+         size, operator_id, deleted_at, entries"
     };
 }
 
@@ -340,6 +340,7 @@ fn settle_name(
                 size: sibling.size,
                 operator_id: to.actor.union_id.clone(),
                 deleted_at: to.actor.now_ms,
+                entries: 1,
             };
             bin(conn, &item, &[sibling.dentry_id])?;
             Ok(Naming::Take { name: name.to_string(), replaced: Some(item) })
@@ -361,7 +362,7 @@ fn bin(conn: &Connection, item: &RecycleItemRecord, dentry_ids: &[String]) -> St
         concat!(
             "INSERT INTO recycle_items (",
             recycle_item_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         ),
         params![
             item.recycle_item_id,
@@ -376,6 +377,7 @@ fn bin(conn: &Connection, item: &RecycleItemRecord, dentry_ids: &[String]) -> St
             item.size,
             item.operator_id,
             item.deleted_at,
+            item.entries,
         ],
     )
     .map_err(classify)?;
@@ -495,5 +497,6 @@ fn recycle_item_from_row(r: &rusqlite::Row) -> rusqlite::Result<RecycleItemRecor
         size: r.get(9)?,
         operator_id: r.get(10)?,
         deleted_at: r.get(11)?,
+        entries: r.get(12)?,
     })
 }

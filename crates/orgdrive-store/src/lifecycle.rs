@@ -253,6 +253,8 @@ pub struct RecycleItemRecord {
     pub size: i64,
     pub operator_id: String,
     pub deleted_at: i64,
+    /// Dentries deleted with it (the item's root included).
+    pub entries: i64,
 }
 
 /// A position in a recycle item listing (newest first): the last item returned.

@@ -241,6 +241,7 @@ mod tests {
             size: 5,
             operator_id: "u1".into(),
             deleted_at: 1_700_000_000_000,
+            entries: 1,
         });
         assert_eq!(
             serde_json::to_value(item).unwrap(),

@@ -37,7 +37,8 @@ CREATE TABLE recycle_items (
     parent_id       TEXT NOT NULL,
     size            INTEGER NOT NULL CHECK (size >= 0),
     operator_id     TEXT NOT NULL,
-    deleted_at      INTEGER NOT NULL
+    deleted_at      INTEGER NOT NULL,
+    entries         INTEGER NOT NULL CHECK (entries >= 1)
 );
 -- Newest first, per bin scope.
 CREATE INDEX recycle_items_by_space ON recycle_items (space_id, deleted_at, recycle_item_id);

@@ -362,6 +362,7 @@ fn delete_dentry(conn: &Connection, del: &DeleteDentry) -> StoreResult<Removed> 
                 size,
                 operator_id: del.actor.union_id.clone(),
                 deleted_at: del.actor.now_ms,
+                entries: subtree.len() as i64,
             };
             bin(conn, &item, &subtree)?;
             Removed { entries, recycle_item: Some(item), ..Removed::default() }

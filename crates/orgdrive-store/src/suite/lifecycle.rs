@@ -173,6 +173,7 @@ pub async fn move_conflicts_follow_the_rule(s: &impl MetaStore) {
         size: 3,
         operator_id: "op".into(),
         deleted_at: 100,
+        entries: 1,
     };
     assert_eq!(placed.replaced, Some(item.clone()));
     assert_eq!((placed.dentry.dentry_id.as_str(), placed.dentry.name.as_str()), ("f3", "a.txt"));

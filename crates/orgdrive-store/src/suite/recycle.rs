@@ -55,6 +55,7 @@ pub async fn deleting_to_the_bin_keeps_the_bytes_and_lists_the_item(s: &impl Met
         size: 8,
         operator_id: "op".into(),
         deleted_at: 100,
+        entries: 4,
     };
     let expected = Removed {
         entries: 4,
