@@ -153,7 +153,7 @@ impl DentryStore for SqliteStore {
                      WHERE space_id = ?1 AND dentry_id = ?2 \
                      UNION ALL \
                      SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
-                     FROM dentries d JOIN chain c ON d.dentry_id = c.parent_id \
+                     FROM chain c CROSS JOIN dentries d ON d.dentry_id = c.parent_id \
                      WHERE d.space_id = ?1 AND c.depth < 10000) \
                  SELECT parent_id, name, kind, status FROM chain ORDER BY depth DESC",
                 [space_id, folder_id],

@@ -18,6 +18,64 @@ mod recycle;
 mod tasks;
 mod tree;
 
+// Tree walks. Each recursive step names the walk's table first and joins
+// `dentries` with `CROSS JOIN`, which fixes SQLite's loop order: one index
+// probe per row reached (the primary key going up; `dentries_live_children`
+// or `dentries_by_recycle_item` going down). Left to itself the planner may
+// scan the whole space once per row reached — quadratic, on the writer.
+// `walks_probe_an_index_per_row` pins every plan.
+
+/// The folder `?2` of space `?1` and its ancestors, nearest first, at most `?3`.
+pub(crate) const ANCESTORS_SQL: &str =
+    "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
+     SELECT dentry_id, parent_id, name, kind, status, 1 FROM dentries \
+     WHERE space_id = ?1 AND dentry_id = ?2 \
+     UNION ALL \
+     SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
+     FROM chain c CROSS JOIN dentries d ON d.dentry_id = c.parent_id \
+     WHERE d.space_id = ?1 AND c.parent_id != '0' AND c.depth < ?3) \
+ SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth";
+
+/// The live dentry `?2` of space `?1` and its live subtree down to `?3`
+/// names, with each one's depth and path characters below the root.
+pub(crate) const LIVE_MEMBERS_SQL: &str = "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
+     SELECT dentry_id, 0, 0 FROM dentries \
+     WHERE space_id = ?1 AND dentry_id = ?2 AND status = 'NORMAL' \
+     UNION ALL \
+     SELECT d.dentry_id, s.depth + 1, s.chars + length(d.name) + 1 \
+     FROM sub s CROSS JOIN dentries d ON d.parent_id = s.dentry_id \
+     WHERE d.space_id = ?1 AND d.status = 'NORMAL' AND s.depth < ?3) \
+ SELECT dentry_id, depth, chars FROM sub ORDER BY depth";
+
+/// How deep and how long the live subtree below `?2` reaches (down to `?3`).
+pub(crate) const LIVE_EXTENT_SQL: &str = "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
+     SELECT ?2, 0, 0 \
+     UNION ALL \
+     SELECT d.dentry_id, s.depth + 1, s.chars + length(d.name) + 1 \
+     FROM sub s CROSS JOIN dentries d ON d.parent_id = s.dentry_id \
+     WHERE d.space_id = ?1 AND d.status = 'NORMAL' AND s.depth < ?3) \
+ SELECT MAX(depth), MAX(chars) FROM sub";
+
+/// How many live dentries the live subtree of `?2` holds (itself included).
+pub(crate) const SUBTREE_SIZE_SQL: &str = "WITH RECURSIVE sub (dentry_id, depth) AS ( \
+     SELECT dentry_id, 0 FROM dentries \
+     WHERE space_id = ?1 AND dentry_id = ?2 AND status = 'NORMAL' \
+     UNION ALL \
+     SELECT d.dentry_id, s.depth + 1 \
+     FROM sub s CROSS JOIN dentries d ON d.parent_id = s.dentry_id \
+     WHERE d.space_id = ?1 AND d.status = 'NORMAL' AND s.depth < ?3) \
+ SELECT COUNT(*) FROM sub";
+
+/// The dentries of recycle item `?1` below its root `?2`, down to `?3`
+/// names, with each one's depth and path characters below the root.
+pub(crate) const ITEM_MEMBERS_SQL: &str = "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
+     SELECT ?2, 0, 0 \
+     UNION ALL \
+     SELECT d.dentry_id, s.depth + 1, s.chars + length(d.name) + 1 \
+     FROM sub s CROSS JOIN dentries d ON d.parent_id = s.dentry_id \
+     WHERE d.recycle_item_id = ?1 AND s.depth < ?3) \
+ SELECT dentry_id, depth, chars FROM sub";
+
 use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection};
@@ -125,27 +183,15 @@ fn folder(
     if folder_id == ROOT_ID {
         return Ok(Some(place));
     }
-    let chain = all(
-        conn,
-        "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
-             SELECT dentry_id, parent_id, name, kind, status, 1 FROM dentries \
-             WHERE space_id = ?1 AND dentry_id = ?2 \
-             UNION ALL \
-             SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
-             FROM chain c JOIN dentries d ON d.dentry_id = c.parent_id \
-             WHERE d.space_id = ?1 AND c.parent_id != '0' AND c.depth < ?3) \
-         SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth",
-        params![space_id, folder_id, bound],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        },
-    )?;
+    let chain = all(conn, ANCESTORS_SQL, params![space_id, folder_id, bound], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })?;
     let Some((_, top_parent, ..)) = chain.last() else { return Ok(None) };
     place.complete = top_parent == ROOT_ID;
     if !place.complete && chain.len() < bound as usize {
@@ -232,19 +278,7 @@ fn live_members(
     root_id: &str,
     bound: u32,
 ) -> StoreResult<Vec<Member>> {
-    all(
-        conn,
-        "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
-             SELECT dentry_id, 0, 0 FROM dentries \
-             WHERE space_id = ?1 AND dentry_id = ?2 AND status = 'NORMAL' \
-             UNION ALL \
-             SELECT d.dentry_id, s.depth + 1, s.chars + length(d.name) + 1 \
-             FROM sub s JOIN dentries d ON d.parent_id = s.dentry_id \
-             WHERE d.space_id = ?1 AND d.status = 'NORMAL' AND s.depth < ?3) \
-         SELECT dentry_id, depth, chars FROM sub ORDER BY depth",
-        params![space_id, root_id, bound],
-        member_from_row,
-    )
+    all(conn, LIVE_MEMBERS_SQL, params![space_id, root_id, bound], member_from_row)
 }
 
 /// How far the live subtree of the live dentry reaches below it, walking
@@ -256,18 +290,9 @@ fn live_extent(
     root_id: &str,
     bound: u32,
 ) -> StoreResult<Extent> {
-    let extent = one(
-        conn,
-        "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
-             SELECT ?2, 0, 0 \
-             UNION ALL \
-             SELECT d.dentry_id, s.depth + 1, s.chars + length(d.name) + 1 \
-             FROM sub s JOIN dentries d ON d.parent_id = s.dentry_id \
-             WHERE d.space_id = ?1 AND d.status = 'NORMAL' AND s.depth < ?3) \
-         SELECT MAX(depth), MAX(chars) FROM sub",
-        params![space_id, root_id, bound],
-        |r| Ok(Extent { depth: r.get(0)?, chars: r.get(1)? }),
-    )?;
+    let extent = one(conn, LIVE_EXTENT_SQL, params![space_id, root_id, bound], |r| {
+        Ok(Extent { depth: r.get(0)?, chars: r.get(1)? })
+    })?;
     Ok(extent.unwrap_or_default())
 }
 
@@ -499,4 +524,49 @@ fn recycle_item_from_row(r: &rusqlite::Row) -> rusqlite::Result<RecycleItemRecor
         deleted_at: r.get(11)?,
         entries: r.get(12)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every walk probes an index once per row it reaches — never a scan of
+    /// the space or of the table per row.
+    #[test]
+    fn walks_probe_an_index_per_row() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::migrate::run(&conn).unwrap();
+        // (walk, SQL, the constraint each probe of `dentries` must use)
+        let walks = [
+            ("ancestors", ANCESTORS_SQL, "(dentry_id=?)"),
+            ("live members", LIVE_MEMBERS_SQL, "parent_id=?"),
+            ("live extent", LIVE_EXTENT_SQL, "parent_id=?"),
+            ("subtree size", SUBTREE_SIZE_SQL, "parent_id=?"),
+            ("item members", ITEM_MEMBERS_SQL, "(recycle_item_id=? AND parent_id=?)"),
+        ];
+        for (name, sql, probe) in walks {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(["s", "d", "64"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            // The recursive step: the walk's rows outside, one probe of
+            // `dentries` by the walked key inside.
+            let step: Vec<&str> = plan
+                .iter()
+                .map(String::as_str)
+                .skip_while(|l| !l.contains("RECURSIVE STEP"))
+                .skip(1)
+                .take(2)
+                .collect();
+            assert!(
+                matches!(step.as_slice(), [outer, inner]
+                    if outer.starts_with("SCAN ") && !outer.contains("dentries")
+                        && inner.starts_with("SEARCH d ") && inner.contains(probe)),
+                "{name}: the recursive step should scan the walk and probe {probe}: {plan:#?}"
+            );
+        }
+    }
 }

@@ -211,13 +211,7 @@ fn restore_item(conn: &Connection, r: &RestoreItem, ids: &dyn IdSource) -> Store
     };
     let members = all(
         conn,
-        "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
-             SELECT ?2, 0, 0 \
-             UNION ALL \
-             SELECT d.dentry_id, s.depth + 1, s.chars + length(d.name) + 1 \
-             FROM sub s JOIN dentries d ON d.parent_id = s.dentry_id \
-             WHERE d.recycle_item_id = ?1 AND s.depth < ?3) \
-         SELECT dentry_id, depth, chars FROM sub",
+        ITEM_MEMBERS_SQL,
         params![item.recycle_item_id, root.dentry_id, r.limits.max_depth],
         member_from_row,
     )?;

@@ -40,19 +40,10 @@ impl TreeStore for SqliteStore {
     async fn subtree_size(&self, space_id: &str, dentry_id: &str) -> StoreResult<i64> {
         let (space_id, dentry_id) = (space_id.to_string(), dentry_id.to_string());
         self.read_blocking(move |conn| {
-            let size = one(
-                conn,
-                "WITH RECURSIVE sub (dentry_id, depth) AS ( \
-                     SELECT dentry_id, 0 FROM dentries \
-                     WHERE space_id = ?1 AND dentry_id = ?2 AND status = 'NORMAL' \
-                     UNION ALL \
-                     SELECT d.dentry_id, s.depth + 1 \
-                     FROM sub s JOIN dentries d ON d.parent_id = s.dentry_id \
-                     WHERE d.space_id = ?1 AND d.status = 'NORMAL' AND s.depth < ?3) \
-                 SELECT COUNT(*) FROM sub",
-                params![space_id, dentry_id, UNBOUNDED_WALK],
-                |r| r.get(0),
-            )?;
+            let size =
+                one(conn, SUBTREE_SIZE_SQL, params![space_id, dentry_id, UNBOUNDED_WALK], |r| {
+                    r.get(0)
+                })?;
             Ok(size.unwrap_or(0))
         })
         .await
