@@ -260,6 +260,7 @@ impl Drive {
         self.check_placement(&space.space_id, parent_id, &name).await?;
         let folder = self.new_dentry(op, &space.space_id, parent_id, &name, "FOLDER");
         let put = PutDentry {
+            overwrite_dentry_id: None,
             conflict: strategy.for_store(&name, true),
             dentry: folder,
             corp_id: space.corp_id.clone(),

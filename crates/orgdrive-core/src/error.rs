@@ -44,6 +44,9 @@ pub enum DriveError {
     /// The space or app has as many open uploads as allowed.
     #[error("{0}")]
     TooManyUploads(String),
+    /// The app has as many unfinished tasks as allowed.
+    #[error("{0}")]
+    TooManyTasks(String),
     /// Free disk space is below the configured floor: uploads are refused.
     #[error("{0}")]
     DiskFull(String),

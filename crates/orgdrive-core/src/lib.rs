@@ -60,7 +60,7 @@ pub use scope::Scope;
 pub use spaces::{
     AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,
 };
-pub use tasks::{MAX_TASK_ATTEMPTS, TASK_RETENTION_MS};
+pub use tasks::{MAX_TASK_ATTEMPTS, MAX_UNFINISHED_TASKS_PER_APP, TASK_RETENTION_MS};
 pub use transfer::{
     BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket,
     MAX_OPEN_UPLOADS_PER_APP, MAX_OPEN_UPLOADS_PER_SPACE, MAX_PUT_BYTES, MIN_FREE_DISK_BYTES,

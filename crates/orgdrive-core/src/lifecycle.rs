@@ -304,6 +304,17 @@ impl Drive {
             Relocate::Move => cross_space && self.has_children(&source).await?,
             Relocate::Copy => self.has_children(&source).await?,
         };
+        // A file copied over itself with OVERWRITE would replace itself with
+        // its own content: nothing to do (the store would bin the source).
+        if how == Relocate::Copy
+            && !cross_space
+            && target.folder_id == source.parent_id
+            && target.strategy == ConflictStrategy::Overwrite
+            && !source.is_folder()
+        {
+            let dentry = self.stored_view(op, source).await?;
+            return Ok(Relocated { dentry, task_id: None });
+        }
         let conflict = target.strategy.as_str().to_string();
         if as_task {
             let (new_dentry_id, new_uuid) = match how {
@@ -329,15 +340,22 @@ impl Drive {
                 },
             };
             let task_id = self.submit_task(op, task_op, &source).await?;
-            // The dentry as it will be.
+            // The dentry as it will be (a copy is new: created by the operator, now).
             let now = now_ms();
+            let (creator_id, created_at) = match how {
+                Relocate::Move => (source.creator_id.clone(), source.created_at),
+                Relocate::Copy => (op.user.union_id.clone(), now),
+            };
             let planned = DentryRecord {
                 dentry_id: new_dentry_id,
                 uuid: new_uuid,
                 space_id: target.space.space_id.clone(),
                 parent_id: target.folder_id.clone(),
+                creator_id,
+                created_at,
                 modifier_id: op.user.union_id.clone(),
                 modified_at: now,
+                version: if how == Relocate::Copy { 1 } else { source.version },
                 ..source.clone()
             };
             let dentry = self.view(op, planned, &PropertyFilter::default()).await?;

@@ -173,8 +173,7 @@ impl Drive {
                 conflict: strategy.as_str().to_string(),
             };
             let task = new_task(self, op, task_op, item.entries);
-            self.meta.insert_task(&task).await?;
-            self.spawn_task(task.task_id.clone());
+            self.start_new_task(&task).await?;
             return Ok(Landing {
                 space_id: item.space_id,
                 dentry_id: item.dentry_id,
@@ -227,7 +226,11 @@ impl Drive {
                         task_id,
                     });
                 }
-                Err(StoreError::ParentNotFound) if parent_id != ROOT_ID => {
+                // The original folder is gone, or now too deep or too long
+                // a path for the item: the item comes back at the root.
+                Err(StoreError::ParentNotFound | StoreError::TooDeep | StoreError::PathTooLong)
+                    if parent_id != ROOT_ID =>
+                {
                     parent_id = ROOT_ID.into();
                 }
                 Err(StoreError::NotFound) => return Err(unknown_item(recycle_item_id)),

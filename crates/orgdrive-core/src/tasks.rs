@@ -11,13 +11,16 @@
 
 use std::sync::Arc;
 
-use orgdrive_store::{Actor, DentryRecord, TaskOp, TaskRecord};
+use orgdrive_store::{Actor, DentryRecord, StoreError, TaskOp, TaskRecord};
 
 use crate::lifecycle::{new_task, Relocate};
 use crate::{now_ms, ConflictStrategy, Drive, DriveError, DriveResult, Operator};
 
 /// Starts after which an interrupted task ends `FAIL` instead of running again.
 pub const MAX_TASK_ATTEMPTS: i64 = 3;
+/// Most unfinished tasks an app may have at once (more: `TooManyTasks`), so
+/// that one app cannot queue unbounded work ahead of every other app's.
+pub const MAX_UNFINISHED_TASKS_PER_APP: u32 = 64;
 /// How long a finished task stays readable through GetTask.
 pub const TASK_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
@@ -36,9 +39,20 @@ impl Drive {
     ) -> DriveResult<String> {
         let total = self.meta.subtree_size(&source.space_id, &source.dentry_id).await?;
         let task = new_task(self, op, task_op, total);
-        self.meta.insert_task(&task).await?;
-        self.spawn_task(task.task_id.clone());
+        self.start_new_task(&task).await?;
         Ok(task.task_id)
+    }
+
+    /// Persists a new task (within its app's cap) and starts it in the background.
+    pub(crate) async fn start_new_task(&self, task: &TaskRecord) -> DriveResult<()> {
+        self.meta.insert_task(task, MAX_UNFINISHED_TASKS_PER_APP).await.map_err(|e| match e {
+            StoreError::TooManyTasks => DriveError::TooManyTasks(format!(
+                "the app has {MAX_UNFINISHED_TASKS_PER_APP} unfinished tasks; wait for some to finish"
+            )),
+            other => other.into(),
+        })?;
+        self.spawn_task(task.task_id.clone());
+        Ok(())
     }
 
     /// Runs the task in the background.

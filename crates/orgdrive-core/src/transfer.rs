@@ -777,7 +777,9 @@ impl Drive {
             }
         }
         let space = self.space_for(op, space_id).await?;
-        // overwriteDentryId: commit as a new version of that file.
+        // overwriteDentryId: commit as a new version of that file (the store
+        // overwrites it by id, wherever a rename or move put it meanwhile).
+        let overwrite_id = request.overwrite_dentry_id.clone().filter(|t| !t.is_empty());
         let (name, parent_id, strategy) = match &request.overwrite_dentry_id {
             Some(target) if !target.is_empty() => {
                 let file = self.live_dentry(&space.space_id, target, "overwriteDentryId").await?;
@@ -873,6 +875,7 @@ impl Drive {
         file.size = size;
         file.blob_key = Some(object.clone());
         let put = PutDentry {
+            overwrite_dentry_id: overwrite_id.clone(),
             conflict: strategy.for_store(&name, false),
             dentry: file,
             corp_id: space.corp_id.clone(),
@@ -890,6 +893,10 @@ impl Drive {
                     StoreError::UploadChanged => {
                         bad_upload_key("a part was uploaded again meanwhile; commit again")
                     }
+                    StoreError::NotFound if overwrite_id.is_some() => unknown_dentry(
+                        "overwriteDentryId",
+                        overwrite_id.as_deref().unwrap_or_default(),
+                    ),
                     e => put_error(e, &parent_id),
                 });
             }

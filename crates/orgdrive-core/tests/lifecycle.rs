@@ -422,7 +422,7 @@ async fn a_task_left_unfinished_by_a_crash_is_run_at_the_next_start() {
         begin_at: Some(1),
         end_at: None,
     };
-    meta.insert_task(&task).await.unwrap();
+    meta.insert_task(&task, 64).await.unwrap();
     meta.close().await;
     let restarted = drive_on(&w.dir, options()).await;
     assert_eq!(restarted.resume_tasks().await.unwrap(), 1);
@@ -430,4 +430,105 @@ async fn a_task_left_unfinished_by_a_crash_is_run_at_the_next_start() {
     let task = finished(&w, "777").await;
     assert_eq!(task.status, TaskStatus::Success);
     assert_eq!((all_count(&w, &s1).await, all_count(&w, &s2).await), (0, 4));
+}
+
+#[tokio::test]
+async fn an_app_may_have_only_so_many_unfinished_tasks() {
+    let w = world().await;
+    let s = space(&w, None).await;
+    let (tree, _, a) = small_tree(&w, &s).await;
+    // Tasks an earlier process accepted and never ran, as many as allowed.
+    let meta = SqliteStore::open(&w.dir.path().join("meta.sqlite"), &SqliteOptions::default())
+        .await
+        .unwrap();
+    for i in 0..orgdrive_core::MAX_UNFINISHED_TASKS_PER_APP {
+        let task = TaskRecord {
+            task_id: format!("queued-{i}"),
+            corp_id: w.corp_id.clone(),
+            app_id: w.op.app.app_id.clone(),
+            operator_id: w.user.union_id.clone(),
+            op: TaskOp::Delete {
+                space_id: s.clone(),
+                dentry_id: "404".into(),
+                recycle_item_id: None,
+            },
+            status: TaskStatus::Init,
+            total_count: 1,
+            success_count: 0,
+            fail_count: 0,
+            fail_message: None,
+            attempts: 0,
+            created_at: 1,
+            begin_at: None,
+            end_at: None,
+        };
+        meta.insert_task(&task, u32::MAX).await.unwrap();
+    }
+    meta.close().await;
+    let w = World { drive: drive_on(&w.dir, options()).await, ..w };
+    let refused = w.drive.delete_dentry(&w.op, &s, &tree.dentry.dentry_id, true).await;
+    assert!(matches!(refused, Err(DriveError::TooManyTasks(_))), "{refused:?}");
+    assert_eq!(all_count(&w, &s).await, 4, "nothing was deleted");
+    // What needs no task is not limited.
+    assert!(w.drive.delete_dentry(&w.op, &s, &a.dentry.dentry_id, true).await.unwrap().is_none());
+    // Once they have run, tasks may be submitted again.
+    assert_eq!(w.drive.resume_tasks().await.unwrap(), 64);
+    for _ in 0..500 {
+        if w.drive.delete_dentry(&w.op, &s, &tree.dentry.dentry_id, true).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the queued tasks never made room");
+}
+
+#[tokio::test]
+async fn copying_a_file_over_itself_changes_nothing() {
+    let w = world().await;
+    let s = space(&w, None).await;
+    let a = upload_into(&w, &s, "0", "a.txt", b"aaa").await;
+    let same = w
+        .drive
+        .copy_dentry(&w.op, &s, &a.dentry.dentry_id, to(&s, "0", Some("OVERWRITE")))
+        .await
+        .unwrap();
+    assert_eq!(same.dentry.dentry.dentry_id, a.dentry.dentry_id);
+    let bin = w.drive.get_recycle_bin(&w.op, Some("SPACE"), Some(&s)).await.unwrap();
+    let items = w.drive.list_recycle_items(&w.op, &bin.recycle_bin_id, None, None).await.unwrap();
+    assert!(items.items.is_empty(), "nothing went to the bin");
+    assert_eq!(used(&w, &s).await, 3);
+}
+
+#[tokio::test]
+async fn an_item_whose_folder_went_too_deep_is_restored_at_the_root() {
+    let w = world().await;
+    let s = space(&w, None).await;
+    let p = folder(&w, &s, "0", "p").await;
+    let zb = folder(&w, &s, &p.dentry.dentry_id, "zb").await;
+    folder(&w, &s, &zb.dentry.dentry_id, "zb1").await;
+    let task = w.drive.delete_dentry(&w.op, &s, &zb.dentry.dentry_id, true).await.unwrap();
+    finished(&w, &task.unwrap()).await;
+    // p moves under a chain of 62 folders: /c/c/…/p is 63 names deep, so
+    // zb1 (two below p) could not come back there.
+    let mut deepest = "0".to_string();
+    for _ in 0..62 {
+        deepest = folder(&w, &s, &deepest, "c").await.dentry.dentry_id;
+    }
+    w.drive.move_dentry(&w.op, &s, &p.dentry.dentry_id, to(&s, &deepest, None)).await.unwrap();
+    let bin = w.drive.get_recycle_bin(&w.op, Some("SPACE"), Some(&s)).await.unwrap();
+    let items = w.drive.list_recycle_items(&w.op, &bin.recycle_bin_id, None, None).await.unwrap();
+    let landing = w
+        .drive
+        .restore_recycle_item(&w.op, &bin.recycle_bin_id, &items.items[0].recycle_item_id, None)
+        .await
+        .unwrap();
+    let task = finished(&w, &landing.task_id.unwrap()).await;
+    assert_eq!(task.status, TaskStatus::Success, "{task:?}");
+    let back = w
+        .drive
+        .get_dentry(&w.op, &s, &zb.dentry.dentry_id, &PropertyFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(back.path, "/zb");
+    assert_consistent(&w).await;
 }

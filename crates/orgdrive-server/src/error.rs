@@ -101,6 +101,9 @@ impl From<DriveError> for ApiError {
             DriveError::TooManyUploads(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "tooManyUploads", message)
             }
+            DriveError::TooManyTasks(_) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "tooManyTasks", message)
+            }
             DriveError::DiskFull(_) => {
                 ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "systemError.diskFull", message)
             }

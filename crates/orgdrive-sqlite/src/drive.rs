@@ -12,10 +12,10 @@ use rusqlite::{params, Connection};
 use crate::read::snapshot;
 use crate::*;
 use orgdrive_store::{
-    BlobReference, ConsistencyScan, Cursor, CursorValue, DentryStore, ExpiredUpload,
-    MaintenanceStore, NameConflict, OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, Reserve,
-    SortKey, SpaceStore, TreeNode, UploadPartRecord, UploadRecord, UploadStore, UsageCheck,
-    VersionRecord, MAX_RENAME_COUNTER,
+    AppPropertyRecord, BlobReference, ConsistencyScan, Cursor, CursorValue, DentryStore,
+    ExpiredUpload, MaintenanceStore, NameConflict, OpenUploadLimits, PartRecorded, PutDentry,
+    PutOutcome, Reserve, SortKey, SpaceStore, TreeNode, UploadPartRecord, UploadRecord,
+    UploadStore, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
 };
 
 /// Bytes of content per space: every file's current content and every kept version.
@@ -254,6 +254,24 @@ fn put_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
         None => 0,
     };
     let new = &put.dentry;
+    if let Some(target) = &put.overwrite_dentry_id {
+        let existing = one(
+            conn,
+            concat!(
+                "SELECT ",
+                dentry_columns!(""),
+                " FROM dentries WHERE space_id = ?1 AND dentry_id = ?2 AND status = 'NORMAL' \
+                 AND kind = 'FILE'"
+            ),
+            params![new.space_id, target],
+            dentry_from_row,
+        )?
+        .ok_or(StoreError::NotFound)?;
+        let updated = overwrite(conn, &existing, new)?;
+        settle(conn, &new.space_id, &put.corp_id, held, new.size)?;
+        set_app_properties(conn, &updated.dentry_id, &put.app_properties)?;
+        return Ok(PutOutcome::Overwritten(reread(conn, &updated)?));
+    }
     if new.parent_id != ROOT_ID {
         let parent: Option<String> = one(
             conn,
@@ -294,22 +312,7 @@ fn put_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
     };
     let charged = if dentry.is_folder() { 0 } else { new.size };
     settle(conn, &new.space_id, &put.corp_id, held, charged)?;
-    for property in &put.app_properties {
-        exec(
-            conn,
-            "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dentry_id, app_id, name) \
-             DO UPDATE SET value = excluded.value, visibility = excluded.visibility",
-            [
-                &dentry.dentry_id,
-                &property.app_id,
-                &property.name,
-                &property.value,
-                &property.visibility,
-            ],
-        )
-        .map_err(backend)?;
-    }
+    set_app_properties(conn, &dentry.dentry_id, &put.app_properties)?;
     // The answer is read in the transaction: a concurrent commit to the
     // same file cannot lend it its version.
     Ok(match stored {
@@ -317,6 +320,25 @@ fn put_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
         PutOutcome::Overwritten(d) => PutOutcome::Overwritten(reread(conn, &d)?),
         existing => existing,
     })
+}
+
+/// Upserts app properties on the dentry (by app and name).
+fn set_app_properties(
+    conn: &Connection,
+    dentry_id: &str,
+    properties: &[AppPropertyRecord],
+) -> StoreResult<()> {
+    for property in properties {
+        exec(
+            conn,
+            "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dentry_id, app_id, name) \
+             DO UPDATE SET value = excluded.value, visibility = excluded.visibility",
+            [dentry_id, &property.app_id, &property.name, &property.value, &property.visibility],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
 }
 
 #[async_trait]

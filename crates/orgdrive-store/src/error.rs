@@ -78,6 +78,9 @@ pub enum StoreError {
     /// The file keeps no such history version.
     #[error("version does not exist")]
     VersionNotFound,
+    /// The app has as many unfinished tasks as allowed.
+    #[error("too many unfinished tasks")]
+    TooManyTasks,
     /// An app would hold more properties on a dentry than allowed.
     #[error("too many app properties")]
     TooManyProperties,

@@ -297,8 +297,10 @@ pub trait RecycleStore: Send + Sync + 'static {
 /// naming a finished (or unknown) task fails, so that it happens once.
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
-    /// `Duplicate(Key::TaskId)` for a taken id.
-    async fn insert_task(&self, task: &TaskRecord) -> StoreResult<()>;
+    /// Inserts the task unless its app already has `max_unfinished` tasks
+    /// that are `INIT` or `IN_PROGRESS` (`TooManyTasks`, checked in the
+    /// insert's transaction). `Duplicate(Key::TaskId)` for a taken id.
+    async fn insert_task(&self, task: &TaskRecord, max_unfinished: u32) -> StoreResult<()>;
     async fn get_task(&self, task_id: &str) -> StoreResult<Option<TaskRecord>>;
     /// Marks an unfinished task `IN_PROGRESS` (its begin time is set the
     /// first time) and counts the attempt; answers it as stored now, or

@@ -262,6 +262,12 @@ pub struct PutDentry {
     pub upload_objects: Vec<String>,
     /// App properties to set on the created or overwritten dentry.
     pub app_properties: Vec<AppPropertyRecord>,
+    /// CommitFile's `overwriteDentryId`: the content becomes a new version of
+    /// exactly this file, wherever it is and whatever it is named now
+    /// (`dentry.name`, `parent_id` and `conflict` are not used); the put
+    /// fails with [`crate::StoreError::NotFound`] unless it is a live file of
+    /// the space.
+    pub overwrite_dentry_id: Option<String>,
 }
 
 /// What a [`PutDentry`] did.

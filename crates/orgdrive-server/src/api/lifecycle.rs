@@ -17,7 +17,7 @@ use crate::wire::{
     DeleteDentriesResponse, DeleteDentryQuery, DeleteDentryResponse, DeleteResultItem,
     DentryResponse, ItemOutcome, MoveDentriesRequest, MoveDentryRequest, MoveOption,
     RelocateDentriesResponse, RelocateResponse, RelocateResultItem, RenameDentryRequest,
-    StorageErrors, UnionIdQuery,
+    StorageErrors, TaskLimitErrors, UnionIdQuery,
 };
 
 /// RenameDentry, MoveDentry(s), CopyDentry(s) and DeleteDentry(s), each at
@@ -126,6 +126,7 @@ async fn rename_dentry(
     responses(
         (status = 200, description = "The moved file or folder", body = RelocateResponse),
         StorageErrors,
+        TaskLimitErrors,
     ),
     security(("accessToken" = [])),
 )]
@@ -183,6 +184,7 @@ async fn move_dentries(
     responses(
         (status = 200, description = "The copy", body = RelocateResponse),
         StorageErrors,
+        TaskLimitErrors,
     ),
     security(("accessToken" = [])),
 )]
@@ -240,6 +242,7 @@ async fn copy_dentries(
         (status = 200, description = "Deleted, or being deleted by a task",
             body = DeleteDentryResponse),
         StorageErrors,
+        TaskLimitErrors,
     ),
     security(("accessToken" = [])),
 )]

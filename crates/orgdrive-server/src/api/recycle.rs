@@ -15,7 +15,8 @@ use crate::wire::{
     DeleteRecycleItemsRequest, GetRecycleBinQuery, GetRecycleBinResponse, GetRecycleItemResponse,
     ListRecycleItemsQuery, ListRecycleItemsResponse, NoFields, RecycleItem,
     RestoreRecycleItemRequest, RestoreRecycleItemResponse, RestoreRecycleItemsRequest,
-    RestoreRecycleItemsResponse, RestoreResultItem, StorageErrors, SuccessResponse, UnionIdQuery,
+    RestoreRecycleItemsResponse, RestoreResultItem, StorageErrors, SuccessResponse,
+    TaskLimitErrors, UnionIdQuery,
 };
 
 /// The eight recycle bin operations, each at the path and method its
@@ -133,6 +134,7 @@ async fn get_recycle_item(
         (status = 200, description = "Restored, or being restored by a task",
             body = RestoreRecycleItemResponse),
         StorageErrors,
+        TaskLimitErrors,
     ),
     security(("accessToken" = [])),
 )]

@@ -1,6 +1,7 @@
 //! The errors of the wire: the DingTalk error body every 4xx/5xx answer
 //! carries, and the error answers the OpenAPI document shows for the storage
-//! operations ([`StorageErrors`], [`UploadLimitErrors`]; documentation only).
+//! operations ([`StorageErrors`], [`UploadLimitErrors`], [`TaskLimitErrors`];
+//! documentation only).
 
 use serde::Serialize;
 use utoipa::{IntoResponses, ToSchema};
@@ -50,6 +51,14 @@ pub enum StorageErrors {
     /// request deadline (e.g. its body arrived too slowly).
     #[response(status = 503)]
     Timeout(ErrorBody),
+}
+
+/// What an operation that may run as a task may answer besides [`StorageErrors`].
+#[derive(IntoResponses)]
+pub enum TaskLimitErrors {
+    /// `tooManyTasks`: the app has as many unfinished tasks as allowed.
+    #[response(status = 429)]
+    TooManyTasks(ErrorBody),
 }
 
 /// What opening an upload may answer besides [`StorageErrors`].

@@ -69,6 +69,8 @@ CREATE TABLE tasks (
     end_at           INTEGER
 );
 CREATE INDEX tasks_unfinished ON tasks (created_at) WHERE status IN ('INIT', 'IN_PROGRESS');
+-- The cap on an app's unfinished tasks counts by this.
+CREATE INDEX tasks_unfinished_by_app ON tasks (app_id) WHERE status IN ('INIT', 'IN_PROGRESS');
 CREATE INDEX tasks_by_end ON tasks (end_at) WHERE end_at IS NOT NULL;
 
 -- Content objects nothing refers to any more, written in the transaction

@@ -162,9 +162,20 @@ fn op_columns(op: &TaskOp) -> OpColumns<'_> {
 
 #[async_trait]
 impl TaskStore for SqliteStore {
-    async fn insert_task(&self, task: &TaskRecord) -> StoreResult<()> {
+    async fn insert_task(&self, task: &TaskRecord, max_unfinished: u32) -> StoreResult<()> {
         let task = task.clone();
         self.write(move |conn| {
+            let unfinished: i64 = one(
+                conn,
+                "SELECT COUNT(*) FROM tasks WHERE app_id = ?1 \
+                 AND status IN ('INIT', 'IN_PROGRESS')",
+                [&task.app_id],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0);
+            if unfinished >= i64::from(max_unfinished) {
+                return Err(StoreError::TooManyTasks);
+            }
             let (op, space, dentry, target_space, target_parent, conflict, new_id, new_uuid, item) =
                 op_columns(&task.op);
             exec(

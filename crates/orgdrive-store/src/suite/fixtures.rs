@@ -122,6 +122,7 @@ pub fn folder(id: &str, name: &str) -> DentryRecord {
 
 pub fn put(dentry: DentryRecord, conflict: NameConflict, upload_key: Option<&str>) -> PutDentry {
     PutDentry {
+        overwrite_dentry_id: None,
         dentry,
         corp_id: "c".into(),
         conflict,

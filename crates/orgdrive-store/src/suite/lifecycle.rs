@@ -664,3 +664,32 @@ pub async fn racing_copies_never_pass_the_quota(s: &impl MetaStore) {
     assert_eq!(counters(s, "1", "c").await, (26, 0, 46, 0));
     assert_consistent(s).await;
 }
+
+pub async fn an_overwrite_by_id_follows_the_file_wherever_it_went(s: &impl MetaStore) {
+    tree(s, None, None).await;
+    // f1 (/docs/a.txt) is renamed and another file takes its old name:
+    // a put naming f1 still overwrites f1, not what has the name now.
+    s.rename_dentry(&rename("f1", "renamed.txt")).await.unwrap();
+    s.put_dentry(&put(under("d", file("n", "a.txt", 2)), NameConflict::Fail, None)).await.unwrap();
+    let by_id = |content: &str, target: &str| PutDentry {
+        overwrite_dentry_id: Some(target.into()),
+        ..put(under("d", file(content, "a.txt", 4)), NameConflict::Fail, None)
+    };
+    let outcome = s.put_dentry(&by_id("v2", "f1")).await.unwrap();
+    assert!(
+        matches!(&outcome, PutOutcome::Overwritten(d)
+        if d.dentry_id == "f1" && d.name == "renamed.txt" && d.version == 2 && d.size == 4),
+        "{outcome:?}"
+    );
+    assert_eq!(dentry(s, "1", "n").await.version, 1, "the file now named a.txt is untouched");
+    assert_eq!(s.get_version("f1", 1).await.unwrap().unwrap().size, 3);
+    // Only a live file of the space: a folder, another space's file, a
+    // binned file or an unknown id change nothing.
+    s.delete_dentry(&deleting("f3", Some("r1"))).await.unwrap();
+    for target in ["d", "f3", "missing"] {
+        let refused = s.put_dentry(&by_id("x", target)).await;
+        assert!(matches!(refused, Err(StoreError::NotFound)), "{target}: {refused:?}");
+    }
+    assert_eq!(s.get_space("1").await.unwrap().unwrap().used_bytes, 3 + 5 + 7 + 11 + 2 + 4);
+    assert_consistent(s).await;
+}

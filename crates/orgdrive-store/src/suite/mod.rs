@@ -136,6 +136,7 @@ macro_rules! behaviour_suite {
             after_close_calls_fail_with_a_backend_error,
             // tree changes
             rename_changes_the_name_and_the_modifier,
+            an_overwrite_by_id_follows_the_file_wherever_it_went,
             a_move_within_a_space_changes_one_row,
             moving_to_where_it_is_changes_only_the_modifier,
             a_folder_cannot_go_into_itself,

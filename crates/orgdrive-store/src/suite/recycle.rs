@@ -586,13 +586,13 @@ pub async fn tasks_are_stored_started_and_failed(s: &impl MetaStore) {
         },
     ];
     for t in &tasks {
-        s.insert_task(t).await.unwrap();
+        s.insert_task(t, 64).await.unwrap();
     }
     for t in &tasks {
         assert_eq!(s.get_task(&t.task_id).await.unwrap().as_ref(), Some(t));
     }
     assert_eq!(s.get_task("t9").await.unwrap(), None);
-    let taken = s.insert_task(&task("t1", move_op("g"), 9)).await;
+    let taken = s.insert_task(&task("t1", move_op("g"), 9), 64).await;
     assert!(matches!(taken, Err(StoreError::Duplicate(Key::TaskId))), "{taken:?}");
     // Started: each attempt counted, begun once.
     let started = s.start_task("t1", 10).await.unwrap().unwrap();
@@ -630,6 +630,11 @@ pub async fn tasks_are_stored_started_and_failed(s: &impl MetaStore) {
     let unfinished: Vec<String> =
         s.unfinished_tasks().await.unwrap().into_iter().map(|t| t.task_id).collect();
     assert_eq!(unfinished, ["t2", "t4", "t3"]);
+    // The cap counts the app's unfinished tasks: t2, t3 and t4.
+    let capped = s.insert_task(&task("t6", move_op("g"), 1), 3).await;
+    assert!(matches!(capped, Err(StoreError::TooManyTasks)), "{capped:?}");
+    assert_eq!(s.get_task("t6").await.unwrap(), None);
+    s.insert_task(&task("t6", move_op("g"), 1), 4).await.unwrap();
     // Purged once finished before the time given.
     assert_eq!(s.purge_finished_tasks(30).await.unwrap(), 0);
     assert_eq!(s.purge_finished_tasks(31).await.unwrap(), 1);
@@ -642,7 +647,7 @@ pub async fn tasks_are_stored_started_and_failed(s: &impl MetaStore) {
 pub async fn a_change_completes_its_task_in_its_transaction(s: &impl MetaStore) {
     tree(s, None, None).await;
     for id in ["m", "x", "e", "c", "d", "r", "p"] {
-        s.insert_task(&task(id, move_op("f3"), 1)).await.unwrap();
+        s.insert_task(&task(id, move_op("f3"), 1), 64).await.unwrap();
     }
     s.start_task("m", 5).await.unwrap();
     let with_task = |id: &str, dest, task_id: &str| MoveDentry {
