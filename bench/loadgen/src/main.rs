@@ -14,6 +14,7 @@ mod build_folder;
 mod client;
 mod lifecycle;
 mod load;
+mod query_plan;
 mod sqlite_baseline;
 
 use std::time::Duration;
@@ -163,6 +164,19 @@ enum Command {
         #[arg(long = "batch-duration")]
         batch_duration: Option<f64>,
     },
+    /// EXPLAIN QUERY PLAN and timing of one statement in orgdrive's bundled
+    /// SQLite, on a database opened read-only.
+    QueryPlan {
+        /// The database, e.g. DATA_DIR/meta.sqlite.
+        #[arg(long)]
+        db: std::path::PathBuf,
+        /// The statement (with ?1, ?2... placeholders).
+        #[arg(long)]
+        sql: String,
+        /// Values of ?1, ?2... in order (an integer unless it starts with `'`).
+        #[arg(long = "param")]
+        params: Vec<String>,
+    },
     /// Builds a data dir with one folder of N descendants through orgdrive-sqlite.
     BuildFolder {
         #[arg(long = "data-dir")]
@@ -300,6 +314,7 @@ fn main() -> Result<()> {
             Duration::from_secs_f64(duration),
             Duration::from_secs_f64(batch_duration.unwrap_or(duration)),
         )?,
+        Command::QueryPlan { db, sql, params } => query_plan::run(&db, &sql, &params)?,
         Command::BuildFolder {
             data_dir,
             entries,
