@@ -946,7 +946,7 @@ def report(records, results_path):
       f"{', '.join(sorted({str(r.get('copy_entries')) for r in copies})) or '–'} new (task totalCount "
       f"{', '.join(sorted({str(r.get('total_count')) for r in copies})) or '–'}) |")
     w("")
-    w("| GetSpace, 8 connections | req/s | p50 ms | p99 ms | max ms | seconds measured | server CPU µs/req | other tenants' CPU % | errors |")
+    w("| GetSpace, 8 connections | req/s | p50 ms | p99 ms | max ms | seconds measured | server CPU µs/req (during the copy: the copy's CPU included) | other tenants' CPU % | errors |")
     w("|---|---|---|---|---|---|---|---|---|")
     for bench, label in (("orgdrive.tree.getspace_idle", "no copy running (reference, same server)"),
                          ("orgdrive.tree.getspace_copy", "while the copy runs (from its request until SUCCESS)")):
