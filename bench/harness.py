@@ -189,6 +189,9 @@ class Harness:
         self.big_mib = args.big_mib or (256 if q else 1024)
         self.entries = args.entries or (100_000 if q else 1_000_000)
         self.list_requests = 50 if q else 200
+        self.tree_entries = args.tree_entries
+        self.tree_subfolders = args.tree_subfolders
+        self.tree_moves = 1 if q else 3
 
     # ---- bookkeeping ------------------------------------------------------
     def record(self, run, bench, result, **extra):
@@ -197,31 +200,60 @@ class Harness:
         self.raw.write(json.dumps(rec) + "\n")
         self.raw.flush()
         brief = {k: rec[k] for k in ("rps", "p50_ms", "p99_ms", "errors", "mbps", "growth_mib",
-                                     "single_tx_per_s", "vmhwm_mib") if k in rec}
+                                     "single_tx_per_s", "vmhwm_mib", "kind", "ms", "rows_changed", "seconds",
+                                     "answer_ms", "status") if k in rec}
         log(f"run {run} {bench} {extra or ''} {brief}")
         if rec.get("errors"):
             log(f"  errors: {rec.get('error_statuses')} last: {rec.get('last_error')}")
         return rec
 
-    def loadgen(self, *argv, timeout=None):
+    def loadgen(self, *argv, timeout=None, during=None):
         """Runs loadgen; adds the CPU-seconds each of our processes used meanwhile
-        (cpu_s) and the share of the machine used by everything else (foreign_cpu_pct)."""
+        (cpu_s) and the share of the machine used by everything else (foreign_cpu_pct).
+
+        With `during`: loadgen runs with `--until-file`; once its warmup is over
+        (it says "[loadgen] measuring" on stderr), during() runs, then the file
+        is created so that loadgen stops measuring. Answers (result, during's result)."""
         cmd = [self.a.loadgen, *map(str, argv)]
+        timeout = timeout or (self.duration + self.warmup + 300)
         servers = [(s.name, s.pid) for s in self.servers]
         before = {name: proc_cpu_s(pid) for name, pid in servers}
         busy0, kids0, t0 = machine_busy_s(), children_cpu_s(), time.time()
-        p = subprocess.run(cmd, capture_output=True, text=True,
-                           timeout=timeout or (self.duration + self.warmup + 300))
+        self0 = sum(os.times()[:2])
+        done = None
+        if during is None:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            out, err, rc = p.stdout, p.stderr, p.returncode
+        else:
+            stop = os.path.join(self.work, f"stop-{time.monotonic_ns()}")
+            proc = subprocess.Popen([*cmd, "--until-file", stop], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            errs = []
+            try:
+                for line in proc.stderr:
+                    errs.append(line)
+                    if line.startswith("[loadgen] measuring"):
+                        break
+                else:
+                    raise RuntimeError(f"loadgen ended before measuring: {''.join(errs)[-2000:]}")
+                done = during()
+            finally:
+                open(stop, "w").close()
+                out, rest = proc.communicate(timeout=timeout)
+                err, rc = "".join(errs) + rest, proc.returncode
+                os.remove(stop)
         wall, busy, kids = time.time() - t0, machine_busy_s() - busy0, children_cpu_s() - kids0
-        if p.returncode != 0:
-            raise RuntimeError(f"loadgen failed ({p.returncode}): {shlex.join(cmd)}\n{p.stderr[-2000:]}")
-        res = json.loads(p.stdout.strip().splitlines()[-1])
+        if rc != 0:
+            raise RuntimeError(f"loadgen failed ({rc}): {shlex.join(cmd)}\n{err[-2000:]}")
+        res = json.loads(out.strip().splitlines()[-1])
         cpu = {name: round(proc_cpu_s(pid) - before[name], 3) for name, pid in servers}
         cpu["loadgen"] = round(kids, 3)
+        if during is not None:  # this script's own requests meanwhile (e.g. polling GetTask)
+            cpu["harness"] = round(sum(os.times()[:2]) - self0, 3)
         res["cpu_s"] = cpu
         res["wall_s"] = round(wall, 3)
         res["foreign_cpu_pct"] = round(max(0.0, busy - sum(cpu.values())) / (wall * (os.cpu_count() or 1)) * 100, 1)
-        return res
+        return res if during is None else (res, done)
 
     def load(self, *argv):
         return self.loadgen(*argv, "--duration", self.duration, "--warmup", self.warmup)
@@ -388,6 +420,7 @@ http {{
             self.stop(od)
             shutil.rmtree(rdir, ignore_errors=True)
         self.list_big(run)
+        self.tree_lifecycle(run)
 
     def _run_on(self, run, od):
         st = self.provision(od.base)
@@ -433,6 +466,13 @@ http {{
         self.record(run, "orgdrive.addfolder", self.load("add-folder", *self.auth_args(st), "--connections", 64), conns=64)
         subprocess.run(["sync"])
         self.record(run, "orgdrive.uploadcycle", self.load("upload-cycle", *self.auth_args(st), "--size", 4096, "--connections", 64), conns=64)
+        # the dentry lifecycle: each connection renames its own file between two
+        # names, or moves it between two folders of the space
+        lc = self.api(st, "POST", f"{sp}/dentries/0/folders", {"name": "lifecycle"})["dentry"]["id"]
+        for bench, cmd in (("orgdrive.rename", "rename-cycle"), ("orgdrive.move", "move-cycle")):
+            subprocess.run(["sync"])
+            self.record(run, bench, self.load(cmd, *self.auth_args(st), "--parent-id", lc, "--size", 4096,
+                                              "--connections", 64), conns=64)
         subprocess.run(["sync"])
         self.record(run, "sqlite.baseline", self.loadgen("sqlite-baseline", "--path", db, "--duration", self.duration,
                                                          "--batch-duration", 0), when="after")
@@ -473,12 +513,108 @@ http {{
         finally:
             self.stop(od)
 
+    def tree_lifecycle(self, run):
+        """A folder with `tree_entries` descendants (built through orgdrive-sqlite,
+        checked through the API): MoveDentry of it within the space, timed, with
+        the rows each move changed counted in the database; then CopyDentry of it
+        (a task), timed from the request to GetTask's SUCCESS, while `loadgen
+        http` GETs GetSpace at 8 connections until the task is done."""
+        tdir = os.path.join(self.work, f"tree-run{run}")
+        b = self.loadgen("build-folder", "--data-dir", tdir, "--entries", self.tree_entries,
+                         "--subfolders", self.tree_subfolders, "--folder-name", "tree", timeout=600)
+        self.record(run, "build-tree", b)
+        db = os.path.join(tdir, "meta.sqlite")
+        od = self.start_orgdrive(tdir, "orgdrive-tree")
+        try:
+            st = {"base": od.base, "unionId": b["unionId"], "spaceId": b["spaceId"],
+                  "token": self.token(od.base, b["appKey"], b["appSecret"])}
+            sp = f"/v1.0/storage/spaces/{st['spaceId']}"
+            tree = b["folderId"]
+            # the rows build-folder wrote are a live subtree the API serves
+            page = self.api(st, "GET", f"{sp}/dentries?parentId={tree}&maxResults=50")
+            assert len(page["dentries"]) == min(50, b["subfolders"] or b["files"]), page
+            sub = page["dentries"][0]["id"]
+            assert self.api(st, "GET", f"{sp}/dentries?parentId={sub}&maxResults=1")["dentries"], sub
+            assert self.subtree_size(db, tree) == self.tree_entries + 1
+            folders = {name: self.api(st, "POST", f"{sp}/dentries/0/folders", {"name": name})["dentry"]["id"]
+                       for name in ("a", "b", "c")}
+            # MoveDentry of the folder: root -> a (deeper: its paths grow), a -> b and
+            # b -> a (the same depth, names of the same length), a -> root (shallower)
+            for cycle in range(self.tree_moves):
+                for kind, to in (("deeper", "a"), ("lateral", "b"), ("lateral", "a"), ("shallower", "0")):
+                    target = folders.get(to, to)
+                    # rows changed = rows modified since t_ms after the move minus before it
+                    # (a row written earlier in the same millisecond counts in both)
+                    t_ms = int(time.time() * 1000)
+                    earlier = self.rows_modified_since(db, t_ms)
+                    t0 = time.perf_counter()
+                    res = self.api(st, "POST", f"{sp}/dentries/{tree}/move",
+                                   {"targetSpaceId": st["spaceId"], "targetFolderId": target})
+                    ms = (time.perf_counter() - t0) * 1000
+                    assert res["async"] is False and res["dentry"]["parentId"] == target, res
+                    self.record(run, "orgdrive.tree.move", {
+                        "ms": round(ms, 3), "kind": kind, "cycle": cycle,
+                        "rows_changed": self.rows_modified_since(db, t_ms) - earlier,
+                        "entries": self.tree_entries})
+            assert self.subtree_size(db, tree) == self.tree_entries + 1
+            # GetSpace at 8 connections without a copy (the reference), then during the copy
+            gs = ["http", "--url", f"{od.base}{sp}?unionId={st['unionId']}",
+                  "--header", f"x-acs-dingtalk-access-token: {st['token']}", "--connections", 8]
+            self.record(run, "orgdrive.tree.getspace_idle", self.load(*gs), conns=8)
+
+            def copy():
+                t0 = time.perf_counter()
+                res = self.api(st, "POST", f"{sp}/dentries/{tree}/copy",
+                               {"targetSpaceId": st["spaceId"], "targetFolderId": folders["c"]})
+                answered = time.perf_counter() - t0
+                assert res.get("async") is True and res.get("taskId"), res
+                polls, task = 0, {}
+                while time.perf_counter() - t0 < 900:
+                    task = self.api(st, "GET", f"/v1.0/storage/tasks/{res['taskId']}")["task"]
+                    polls += 1
+                    if task["status"] in ("SUCCESS", "FAIL"):
+                        break
+                    time.sleep(0.01)
+                return {"seconds": round(time.perf_counter() - t0, 3), "answer_ms": round(answered * 1000, 3),
+                        "status": task.get("status"), "total_count": task.get("totalCount"),
+                        "success_count": task.get("successCount"), "fail_message": task.get("failMessage"),
+                        "polls": polls, "copy_id": res["dentry"]["id"], "entries": self.tree_entries}
+
+            load, done = self.loadgen(*gs, "--duration", 900, "--warmup", 0.5, timeout=1000, during=copy)
+            done["copy_entries"] = self.subtree_size(db, done["copy_id"])
+            self.record(run, "orgdrive.tree.copy", done)
+            self.record(run, "orgdrive.tree.getspace_copy", load, conns=8, copy_s=done["seconds"])
+            if done["status"] != "SUCCESS" or done["copy_entries"] != self.tree_entries + 1:
+                log(f"  the copy did not succeed: {done}")
+        finally:
+            self.stop(od)
+            shutil.rmtree(tdir, ignore_errors=True)
+
+    @staticmethod
+    def _db(path):
+        import contextlib
+        import sqlite3
+        return contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30))
+
+    def subtree_size(self, db, root):
+        """Live dentries of the subtree at `root` (itself included), read from the database."""
+        with self._db(db) as c:
+            return c.execute(
+                "WITH RECURSIVE sub (id) AS (SELECT dentry_id FROM dentries WHERE dentry_id = ? AND status = 'NORMAL' "
+                "UNION ALL SELECT d.dentry_id FROM sub s CROSS JOIN dentries d "
+                "ON d.parent_id = s.id AND d.status = 'NORMAL') SELECT COUNT(*) FROM sub", (root,)).fetchone()[0]
+
+    def rows_modified_since(self, db, t_ms):
+        with self._db(db) as c:
+            return c.execute("SELECT COUNT(*) FROM dentries WHERE modified_at >= ?", (t_ms,)).fetchone()[0]
+
     def main(self):
         t0 = time.time()
         meta = machine_info(self.work)
         meta.update(command=self.a.command or "bash bench/run.sh", runs=self.a.runs, quick=self.a.quick,
                     duration_s=self.duration, warmup_s=self.warmup, big_mib=self.big_mib,
                     entries=self.entries, list_requests=self.list_requests, revision=self.a.revision,
+                    tree_entries=self.tree_entries, tree_subfolders=self.tree_subfolders, tree_moves=self.tree_moves,
                     loadgen_threads=os.cpu_count(), orgdrive_sha256=file_sha256(self.a.orgdrive)[:16])
         try:
             self.www = os.path.join(self.work, "www")
@@ -667,7 +803,9 @@ def report(records, results_path):
         abs_row(f"{label} p99 at 64 conns < {p99_goal} ms", [v for v in vals(bench, "p99_ms", 64) if v is not None], p99_goal)
     sq = per_run("sqlite.baseline", "single_tx_per_s")
     for bench, label, goal in (("orgdrive.addfolder", "AddFolder/s", 2.0),
-                               ("orgdrive.uploadcycle", "CommitFile/s (full 4 KiB upload cycles/s)", 0.5)):
+                               ("orgdrive.uploadcycle", "CommitFile/s (full 4 KiB upload cycles/s)", 0.5),
+                               ("orgdrive.rename", "RenameDentry/s (a file each)", 1.0),
+                               ("orgdrive.move", "MoveDentry/s (a file each, between two folders of the space)", 1.0)):
         rps = per_run(bench, "rps")
         row(f"{label} at 64 conns ≥ {goal}× raw SQLite 1-insert tx/s (mean of before/after)", f"{fmt(med(rps.values()))} /s",
             f"{fmt(med(sq.values()))} tx/s", ratios(rps, sq), goal)
@@ -686,6 +824,30 @@ def report(records, results_path):
         p99 = [v for v in vals(f"orgdrive.list1m.{order}", "p99_ms") if v is not None]
         abs_row(f"ListDentries first page, {entries:,} entries, {label}: p99 < 50 ms" if entries else
                 f"ListDentries big folder {label}", p99, 50)
+    te = meta.get("tree_entries", 10_000)
+    moves = [r for r in records if r["bench"] == "orgdrive.tree.move"]
+    for kind, label in (("lateral", "into a folder at the same depth (a ↔ b)"),
+                        ("deeper", "from the root into a folder (its paths grow)")):
+        ms = [r["ms"] for r in moves if r.get("kind") == kind]
+        abs_row(f"MoveDentry of a folder with {te:,} descendants within its space, {label}: < 50 ms "
+                f"({len(ms)} moves)", ms, 50)
+    changed = [r.get("rows_changed") for r in moves if r.get("rows_changed") is not None]
+    if changed:
+        w(f"| MoveDentry of that folder is O(1): one row changes (dentries whose modifiedTime changed, "
+          f"counted in the database after each move) | {min(changed)}–{max(changed)} rows "
+          f"({len(changed)} moves) | 1 row | – | {'met' if set(changed) == {1} else '**missed**'} |")
+    else:
+        w("| MoveDentry of that folder changes one row | – | – | – | no data |")
+    copies = [r for r in records if r["bench"] == "orgdrive.tree.copy"]
+    failed = [r for r in copies if r.get("status") != "SUCCESS" or r.get("copy_entries") != te + 1]
+    secs = [r["seconds"] for r in copies if r.get("seconds") is not None]
+    if failed:
+        w(f"| CopyDentry of that folder within its space: request → GetTask SUCCESS < 5 s | "
+          f"{len(failed)} of {len(copies)} copies did not end SUCCESS with {te + 1:,} entries | < 5 s | – | **missed** |")
+    else:
+        abs_row("CopyDentry of that folder within its space: request → GetTask SUCCESS < 5 s", secs, 5, "s")
+    abs_row("GetSpace p99 at 8 conns while that copy runs < 10 ms",
+            [v for v in vals("orgdrive.tree.getspace_copy", "p99_ms") if v is not None], 10)
     w("")
     w("“met” for a ratio: the median over the runs reaches the target; for a latency or memory "
       "bound: every run is under it (the worst run is shown as max).")
@@ -731,7 +893,9 @@ def report(records, results_path):
     w(f"| raw SQLite ceiling of the run (mean of before and after) | {mmm(vals('sqlite.baseline', 'single_tx_per_s'))} | – | – | – | – | – |")
     w(f"| raw SQLite, 1000 INSERTs per transaction, rows/s (reference) | {mmm(vals('sqlite.baseline', 'batch1000_rows_per_s', when='before'))} | – | – | – | – | – |")
     for bench, label in (("orgdrive.addfolder", "orgdrive AddFolder (unique names, RETURN_ERROR_IF_EXISTS)"),
-                         ("orgdrive.uploadcycle", "orgdrive upload cycle, 4 KiB (GetFileUploadInfo → PUT → CommitFile)")):
+                         ("orgdrive.uploadcycle", "orgdrive upload cycle, 4 KiB (GetFileUploadInfo → PUT → CommitFile)"),
+                         ("orgdrive.rename", "orgdrive RenameDentry (`loadgen rename-cycle`: each connection renames its own file between two names)"),
+                         ("orgdrive.move", "orgdrive MoveDentry (`loadgen move-cycle`: each connection moves its own file between two folders of the space)")):
         w(f"| {label} | {mmm(vals(bench, 'rps'))} | {mmm(vals(bench, 'p50_ms'), 2)} | {mmm(vals(bench, 'p99_ms'), 2)} | "
           f"{mmm(cpu_us(bench, 'orgdrive'))} | {mmm(vals(bench, 'foreign_cpu_pct'), 1)} | "
           f"{sum(v or 0 for v in vals(bench, 'errors'))} |")
@@ -759,13 +923,46 @@ def report(records, results_path):
         w(f"| {label} | {mmm(vals(b, 'p50_ms'), 2)} | {mmm(vals(b, 'p99_ms'), 2)} | {mmm(vals(b, 'max_ms'), 2)} | "
           f"{mmm(vals(b, 'first_ms'), 2)} | {sum(v or 0 for v in vals(b, 'errors'))} |")
     w("")
+    bt = next((r for r in records if r["bench"] == "build-tree"), {})
+    w(f"**Folder with {te:,} descendants** (`loadgen build-folder --entries {te} --subfolders "
+      f"{meta.get('tree_subfolders', 100)}`: a folder `tree` at the root holding {bt.get('subfolders', '?')} folders "
+      f"with {bt.get('files', 0):,} files between them, built through `orgdrive-sqlite` in "
+      f"{fmt(bt.get('seconds'))} s on a fresh data dir per run; orgdrive started on it; every move and the copy "
+      "timed by this script as one HTTP request on a new connection; the copy from its request until "
+      "GetTask (polled every 10 ms) answers SUCCESS)" if bt else f"**Folder with {te:,} descendants**")
+    w("")
+    w("| operation | runs × ops | ms min / median / max | rows changed |")
+    w("|---|---|---|---|")
+    for kind, label in (("deeper", "MoveDentry root → folder `a` (deeper: the paths below it grow)"),
+                        ("lateral", "MoveDentry `a` → `b`, `b` → `a` (same depth, same path length)"),
+                        ("shallower", "MoveDentry `a` → root (shallower)")):
+        ms = [r["ms"] for r in moves if r.get("kind") == kind]
+        rc = sorted({r.get("rows_changed") for r in moves if r.get("kind") == kind})
+        w(f"| {label} | {len(ms)} | {mmm(ms, 2)} | {', '.join(str(x) for x in rc) or '–'} |")
+    w(f"| CopyDentry into folder `c`: the answer (`async: true`, taskId) | {len(copies)} | "
+      f"{mmm([r.get('answer_ms') for r in copies], 1)} | – |")
+    w(f"| CopyDentry into folder `c`: request → GetTask SUCCESS | {len(copies)} | "
+      f"{mmm([r['seconds'] * 1000 for r in copies if r.get('seconds') is not None], 0)} | "
+      f"{', '.join(sorted({str(r.get('copy_entries')) for r in copies})) or '–'} new (task totalCount "
+      f"{', '.join(sorted({str(r.get('total_count')) for r in copies})) or '–'}) |")
+    w("")
+    w("| GetSpace, 8 connections | req/s | p50 ms | p99 ms | max ms | seconds measured | server CPU µs/req (during the copy: the copy's CPU included) | other tenants' CPU % | errors |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for bench, label in (("orgdrive.tree.getspace_idle", "no copy running (reference, same server)"),
+                         ("orgdrive.tree.getspace_copy", "while the copy runs (from its request until SUCCESS)")):
+        w(f"| {label} | {mmm(vals(bench, 'rps'))} | {mmm(vals(bench, 'p50_ms'), 2)} | {mmm(vals(bench, 'p99_ms'), 2)} | "
+          f"{mmm(vals(bench, 'max_ms'), 1)} | {mmm(vals(bench, 'seconds'), 2)} | {mmm(cpu_us(bench, 'orgdrive-tree'))} | "
+          f"{mmm(vals(bench, 'foreign_cpu_pct'), 1)} | {sum(v or 0 for v in vals(bench, 'errors'))} |")
+    w("")
     w("Method: each run starts orgdrive on a fresh data dir (default durability, `ORGDRIVE_LOG=warn`), "
       "provisions an org, app, user and space through the admin API, fills a folder with 60 files "
       "for ListDentries, then measures in this order: reads and bare axum interleaved per connection count, "
       "4 KiB downloads (orgdrive, nginx), the raw SQLite baseline (a file in the same temp dir), AddFolder, "
-      "upload cycles, the raw SQLite baseline again (`sync` before each of these four), "
+      "upload cycles, RenameDentry and MoveDentry cycles (in a fresh folder; each connection's file uploaded "
+      "before the point starts), the raw SQLite baseline again (`sync` before each of these six), "
       f"the {meta.get('big_mib', 1024)} MiB upload and download (orgdrive, then nginx; `sync` before each), VmHWM; then restarts "
-      "orgdrive on the large-folder data dir for the listing. nginx 1 worker per core, `sendfile on; tcp_nodelay on;`, "
+      "orgdrive on the large-folder data dir for the listing, then on a freshly built data dir holding the "
+      f"folder with {te:,} descendants for its moves and copy. nginx 1 worker per core, `sendfile on; tcp_nodelay on;`, "
       "`dav_methods PUT` into a directory of the same filesystem (nginx does not fsync a PUT; orgdrive does, "
       "and fsyncs the directory). bare axum and nginx stay up for the whole harness.")
     w("")
@@ -799,6 +996,10 @@ def main():
     p.add_argument("--duration", type=float, help="measured seconds per load point")
     p.add_argument("--big-mib", type=int, help="size of the big transfer (default 1024)")
     p.add_argument("--entries", type=int, help="entries of the large folder (default 1,000,000)")
+    p.add_argument("--tree-entries", type=int, default=10_000,
+                   help="descendants of the folder that is moved and copied (default 10,000)")
+    p.add_argument("--tree-subfolders", type=int, default=100,
+                   help="subfolders of that folder holding its files (default 100)")
     p.add_argument("--raw", help="raw results file (default bench/results/harness.jsonl; "
                    "with --quick $TMPDIR/orgdrive-harness-quick.jsonl)")
     p.add_argument("--results", help="markdown file to update (default bench/RESULTS.md; none with --quick)")

@@ -1,9 +1,17 @@
-//! Builds an orgdrive data dir holding one folder with N files, directly
-//! through the metadata store (`orgdrive-sqlite`), for the large-folder
-//! ListDentries timing: an org, an app with every Storage.* scope and a known
-//! appKey/appSecret, a user, a USER space, the folder `big` under the root and
-//! N FILE dentries in it (named `file-0000000.bin`..., distinct modified and
-//! created times, a dummy blob key: listing never opens the content).
+//! Builds an orgdrive data dir holding one folder with N descendants,
+//! directly through the metadata store (`orgdrive-sqlite`): an org, an app
+//! with every Storage.* scope and a known appKey/appSecret, a user, a USER
+//! space, the folder `big` (or `--folder-name`) under the root and below it
+//! either N FILE dentries (the large-folder ListDentries timing) or, with
+//! `--subfolders K`, K folders `dir-0000`... holding the N − K files round
+//! robin (the move and copy of a folder with many descendants). Files are
+//! named `file-0000000.bin`..., with distinct modified and created times and
+//! a dummy blob key (size 0): listing, moving and copying never open the
+//! content (a copy shares its source's blob key).
+//!
+//! Every row is a live (`NORMAL`) dentry of the space whose parent is a live
+//! folder of the same space: the same rows AddFolder and CommitFile write
+//! (checked by the harness through the API before it uses the folder).
 
 use std::path::Path;
 use std::time::Instant;
@@ -38,8 +46,10 @@ const APP_ID: &str = "900000000000000001";
 const UNION_ID: &str = "benchUser0000000000001";
 const SPACE_ID: &str = "900000000000000002";
 const FOLDER_ID: &str = "900000000000000003";
-/// File dentry ids are FIRST_FILE_ID + i.
+/// File dentry ids are FIRST_FILE_ID + i (far above today's snowflake ids).
 const FIRST_FILE_ID: u64 = 910_000_000_000_000_000;
+/// Subfolder dentry ids are FIRST_SUBFOLDER_ID + j.
+const FIRST_SUBFOLDER_ID: u64 = 905_000_000_000_000_000;
 
 /// Same as orgdrive-core's `identity::secret_hash`: hex SHA-256 of `salt || secret`.
 fn secret_hash(salt: &str, secret: &str) -> String {
@@ -62,7 +72,12 @@ pub async fn run(
     batch: usize,
     app_key: &str,
     app_secret: &str,
+    subfolders: u64,
+    folder_name: &str,
 ) -> Result<Value> {
+    if subfolders > entries {
+        bail!("--subfolders {subfolders} is more than --entries {entries}");
+    }
     std::fs::create_dir_all(data_dir)?;
     let db = data_dir.join("meta.sqlite");
     // Bulk load without per-commit fsync; orgdrive reopens it with synchronous=FULL.
@@ -146,19 +161,43 @@ pub async fn run(
         ..Default::default()
     };
     store
-        .insert_dentries_unchecked(&[dentry(FOLDER_ID.into(), "0", "FOLDER", "big".into(), now)])
+        .insert_dentries_unchecked(&[dentry(
+            FOLDER_ID.into(),
+            "0",
+            "FOLDER",
+            folder_name.into(),
+            now,
+        )])
         .await?;
+    let subfolder_ids: Vec<String> =
+        (0..subfolders).map(|j| (FIRST_SUBFOLDER_ID + j).to_string()).collect();
+    for (chunk_no, chunk) in subfolder_ids.chunks(batch).enumerate() {
+        let rows: Vec<DentryRecord> = chunk
+            .iter()
+            .enumerate()
+            .map(|(k, id)| {
+                let j = chunk_no * batch + k;
+                dentry(id.clone(), FOLDER_ID, "FOLDER", format!("dir-{j:04}"), now)
+            })
+            .collect();
+        store.insert_dentries_unchecked(&rows).await?;
+    }
     // Files: times spread backwards from `now`, one ms apart.
-    let base = now - entries as i64;
+    let files = entries - subfolders;
+    let base = now - files as i64;
     let mut done = 0u64;
     let mut last_report = Instant::now();
-    while done < entries {
-        let n = (entries - done).min(batch as u64);
+    while done < files {
+        let n = (files - done).min(batch as u64);
         let rows: Vec<DentryRecord> = (done..done + n)
             .map(|i| {
+                let parent = match subfolders {
+                    0 => FOLDER_ID,
+                    k => subfolder_ids[(i % k) as usize].as_str(),
+                };
                 dentry(
                     (FIRST_FILE_ID + i).to_string(),
-                    FOLDER_ID,
+                    parent,
                     "FILE",
                     format!("file-{i:07}.bin"),
                     base + i as i64,
@@ -169,7 +208,7 @@ pub async fn run(
         done += n;
         if last_report.elapsed().as_secs() >= 5 {
             eprintln!(
-                "[build-folder] {done}/{entries} dentries ({:.0} s)",
+                "[build-folder] {done}/{files} files ({:.0} s)",
                 started.elapsed().as_secs_f64()
             );
             last_report = Instant::now();
@@ -181,6 +220,9 @@ pub async fn run(
         "cmd": "build-folder",
         "dataDir": data_dir.display().to_string(),
         "entries": entries,
+        "subfolders": subfolders,
+        "files": files,
+        "folderName": folder_name,
         "seconds": (secs * 1000.0).round() / 1000.0,
         "rows_per_s": (entries as f64 / secs).round(),
         "corpId": CORP_ID,

@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,8 @@ pub struct RunConfig {
     pub duration: Duration,
     pub warmup: Duration,
     pub requests: Option<u64>,
+    /// Stop (before `duration`) as soon as this file exists; checked every ms.
+    pub until_file: Option<PathBuf>,
 }
 
 /// What one operation ended with.
@@ -58,9 +61,29 @@ pub async fn run<O: Op>(config: RunConfig, ops: Vec<O>) -> Value {
     let budget = Arc::new(AtomicI64::new(
         config.requests.map(|r| r.min(i64::MAX as u64) as i64).unwrap_or(i64::MAX),
     ));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Tells the caller (stderr) when measuring starts, and watches the stop file.
+    let watcher = {
+        let stop = stop.clone();
+        let until_file = config.until_file.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            eprintln!("[loadgen] measuring");
+            if let Some(path) = until_file {
+                while !stop.load(Ordering::Relaxed) {
+                    if path.exists() {
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        })
+    };
     let mut handles = Vec::new();
     for mut op in ops {
         let budget = budget.clone();
+        let stop = stop.clone();
         handles.push(tokio::spawn(async move {
             let mut r = WorkerResult {
                 hist: Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram"),
@@ -75,7 +98,7 @@ pub async fn run<O: Op>(config: RunConfig, ops: Vec<O>) -> Value {
             let mut n = 0u64;
             loop {
                 let t0 = Instant::now();
-                if t0 >= end {
+                if t0 >= end || stop.load(Ordering::Relaxed) {
                     break;
                 }
                 let measured = t0 >= measure_from;
@@ -141,6 +164,8 @@ pub async fn run<O: Op>(config: RunConfig, ops: Vec<O>) -> Value {
         }
         finished = finished.max(r.finished);
     }
+    stop.store(true, Ordering::Relaxed);
+    watcher.abort();
     let secs = finished.saturating_duration_since(measure_from).as_secs_f64().max(1e-9);
     let ms = |us: u64| us as f64 / 1000.0;
     let q = |p: f64| if hist.is_empty() { 0.0 } else { ms(hist.value_at_quantile(p)) };
@@ -170,14 +195,14 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-fn short(body: &[u8]) -> String {
+pub(crate) fn short(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(body);
     s.chars().take(300).collect()
 }
 
-type Headers = Vec<(HeaderName, HeaderValue)>;
+pub(crate) type Headers = Vec<(HeaderName, HeaderValue)>;
 
-fn json_headers(token: &str) -> Headers {
+pub(crate) fn json_headers(token: &str) -> Headers {
     vec![
         header("content-type", "application/json").expect("header"),
         header("x-acs-dingtalk-access-token", token).expect("token is a valid header value"),
@@ -314,7 +339,18 @@ impl UploadCycleOp {
         }
     }
 
-    async fn cycle(&mut self, n: u64) -> Result<Option<(u16, String)>> {
+    /// One cycle that must succeed: the committed dentry (for setting up
+    /// other loads, e.g. the files `rename-cycle` and `move-cycle` work on).
+    pub async fn upload_one(&mut self, n: u64) -> Result<Value> {
+        match self.cycle(n).await? {
+            Ok(dentry) => Ok(dentry),
+            Err((status, msg)) => bail!("HTTP {status}: {msg}"),
+        }
+    }
+
+    /// Ok(the committed dentry) or Err((status, message)) of the step that
+    /// was refused.
+    async fn cycle(&mut self, n: u64) -> Result<Result<Value, (u16, String)>> {
         // 1. GetFileUploadInfo
         let info_body = json!({"protocol": "HEADER_SIGNATURE", "multipart": false});
         let r = self
@@ -322,7 +358,7 @@ impl UploadCycleOp {
             .send(&Method::POST, &self.info_path, &self.headers, info_body.to_string().into())
             .await?;
         if !(200..300).contains(&r.status) {
-            return Ok(Some((r.status, format!("GetFileUploadInfo: {}", short(&r.body)))));
+            return Ok(Err((r.status, format!("GetFileUploadInfo: {}", short(&r.body)))));
         }
         let info: Value = serde_json::from_slice(&r.body)?;
         let upload_key = info["uploadKey"].as_str().ok_or_else(|| anyhow!("no uploadKey"))?;
@@ -347,7 +383,7 @@ impl UploadCycleOp {
             .send(&Method::PUT, &target.path_and_query, &put_headers, self.payload.clone())
             .await?;
         if !(200..300).contains(&r.status) {
-            return Ok(Some((r.status, format!("PUT: {}", short(&r.body)))));
+            return Ok(Err((r.status, format!("PUT: {}", short(&r.body)))));
         }
         // 3. CommitFile
         let commit = json!({
@@ -360,13 +396,13 @@ impl UploadCycleOp {
             .send(&Method::POST, &self.commit_path, &self.headers, commit.to_string().into())
             .await?;
         if !(200..300).contains(&r.status) {
-            return Ok(Some((r.status, format!("CommitFile: {}", short(&r.body)))));
+            return Ok(Err((r.status, format!("CommitFile: {}", short(&r.body)))));
         }
-        let committed: Value = serde_json::from_slice(&r.body)?;
+        let mut committed: Value = serde_json::from_slice(&r.body)?;
         if committed["dentry"]["size"].as_u64() != Some(self.payload.len() as u64) {
             bail!("CommitFile answered an unexpected dentry: {}", short(&r.body));
         }
-        Ok(None)
+        Ok(Ok(committed["dentry"].take()))
     }
 }
 
@@ -374,8 +410,8 @@ impl Op for UploadCycleOp {
     fn call(&mut self, n: u64) -> OpFuture<'_> {
         Box::pin(async move {
             match self.cycle(n).await {
-                Ok(None) => Outcome::Ok,
-                Ok(Some((status, msg))) => Outcome::Status(status, msg),
+                Ok(Ok(_)) => Outcome::Ok,
+                Ok(Err((status, msg))) => Outcome::Status(status, msg),
                 Err(e) => Outcome::Failed(e.to_string()),
             }
         })

@@ -12,7 +12,9 @@
 
 mod build_folder;
 mod client;
+mod lifecycle;
 mod load;
+mod query_plan;
 mod sqlite_baseline;
 
 use std::time::Duration;
@@ -23,7 +25,8 @@ use clap::{Args, Parser, Subcommand};
 use hyper::Method;
 
 use client::Target;
-use load::{AddFolderOp, HttpOp, RunConfig, UploadCycleOp};
+use lifecycle::{Api, MoveCycleOp, RenameCycleOp};
+use load::{AddFolderOp, HttpOp, Op, RunConfig, UploadCycleOp};
 
 #[derive(Parser)]
 #[command(name = "loadgen", about = "orgdrive benchmark load driver (one JSON line per run)")]
@@ -49,6 +52,10 @@ struct LoadArgs {
     /// Stop after this many measured requests (all connections together).
     #[arg(long)]
     requests: Option<u64>,
+    /// Stop measuring as soon as this file exists (--duration is then an upper bound).
+    /// "[loadgen] measuring" on stderr tells when the warmup ended.
+    #[arg(long = "until-file")]
+    until_file: Option<std::path::PathBuf>,
 }
 
 impl LoadArgs {
@@ -59,6 +66,7 @@ impl LoadArgs {
             duration: Duration::from_secs_f64(duration),
             warmup: Duration::from_secs_f64(self.warmup),
             requests: self.requests,
+            until_file: self.until_file.clone(),
         }
     }
 }
@@ -118,6 +126,32 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
     },
+    /// RenameDentry/s: each connection renames its own file (uploaded first,
+    /// into --parent-id) alternately between two names.
+    RenameCycle {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Bytes of each connection's file.
+        #[arg(long, default_value_t = 4096)]
+        size: usize,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// MoveDentry/s within a space: each connection moves its own file
+    /// (uploaded first) alternately between two folders, created first under
+    /// --parent-id unless given with --folders.
+    MoveCycle {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The two folders (ids, comma-separated) instead of two new ones.
+        #[arg(long, value_delimiter = ',', num_args = 2)]
+        folders: Option<Vec<String>>,
+        /// Bytes of each connection's file.
+        #[arg(long, default_value_t = 4096)]
+        size: usize,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
     /// Raw SQLite insert transactions/s (WAL, synchronous=FULL, one connection).
     SqliteBaseline {
         /// Database file (created; removed first if it exists).
@@ -130,12 +164,33 @@ enum Command {
         #[arg(long = "batch-duration")]
         batch_duration: Option<f64>,
     },
-    /// Builds a data dir with one folder of N files through orgdrive-sqlite.
+    /// EXPLAIN QUERY PLAN and timing of one statement in orgdrive's bundled
+    /// SQLite, on a database opened read-only.
+    QueryPlan {
+        /// The database, e.g. DATA_DIR/meta.sqlite.
+        #[arg(long)]
+        db: std::path::PathBuf,
+        /// The statement (with ?1, ?2... placeholders).
+        #[arg(long)]
+        sql: String,
+        /// Values of ?1, ?2... in order (an integer unless it starts with `'`).
+        #[arg(long = "param")]
+        params: Vec<String>,
+    },
+    /// Builds a data dir with one folder of N descendants through orgdrive-sqlite.
     BuildFolder {
         #[arg(long = "data-dir")]
         data_dir: std::path::PathBuf,
+        /// Descendants of the folder (subfolders included).
         #[arg(long, default_value_t = 1_000_000)]
         entries: u64,
+        /// Put the files into this many subfolders of the folder (round robin)
+        /// instead of directly into it.
+        #[arg(long, default_value_t = 0)]
+        subfolders: u64,
+        /// Name of the folder (under the space's root).
+        #[arg(long = "folder-name", default_value = "big")]
+        folder_name: String,
         /// Dentries per insert_dentries_unchecked call (one transaction each).
         #[arg(long, default_value_t = 10_000)]
         batch: usize,
@@ -214,17 +269,106 @@ fn main() -> Result<()> {
             out["size"] = size.into();
             out
         }
+        Command::RenameCycle { api, size, load } => {
+            let prefix = api.prefix.clone().unwrap_or_else(unique_prefix);
+            let (a, payload, config) =
+                (api_of(&api)?, Bytes::from(pseudo_random(size)), load.config());
+            let parent = api.parent_id.clone();
+            let (ops, setup_s) = runtime.block_on(prepare(config.connections, |i| {
+                let (a, parent, payload) = (a.clone(), parent.clone(), payload.clone());
+                let prefix = format!("r-{prefix}-{i}");
+                async move { RenameCycleOp::prepare(&a, &parent, &prefix, payload).await }
+            }))?;
+            let mut out = runtime.block_on(load::run(config, ops));
+            out["cmd"] = "rename-cycle".into();
+            out["setup_s"] = setup_s.into();
+            out
+        }
+        Command::MoveCycle { api, folders, size, load } => {
+            let prefix = api.prefix.clone().unwrap_or_else(unique_prefix);
+            let (a, payload, config) =
+                (api_of(&api)?, Bytes::from(pseudo_random(size)), load.config());
+            let folders: [String; 2] = match folders {
+                Some(f) => [f[0].clone(), f[1].clone()],
+                None => runtime.block_on(async {
+                    let x = lifecycle::create_folder(&a, &api.parent_id, &format!("mv-{prefix}-a"))
+                        .await?;
+                    let y = lifecycle::create_folder(&a, &api.parent_id, &format!("mv-{prefix}-b"))
+                        .await?;
+                    anyhow::Ok([x, y])
+                })?,
+            };
+            let (ops, setup_s) = runtime.block_on(prepare(config.connections, |i| {
+                let (a, folders, payload) = (a.clone(), folders.clone(), payload.clone());
+                let prefix = format!("m-{prefix}-{i}");
+                async move { MoveCycleOp::prepare(&a, folders, &prefix, payload).await }
+            }))?;
+            let mut out = runtime.block_on(load::run(config, ops));
+            out["cmd"] = "move-cycle".into();
+            out["folders"] = folders.to_vec().into();
+            out["setup_s"] = setup_s.into();
+            out
+        }
         Command::SqliteBaseline { path, duration, batch_duration } => sqlite_baseline::run(
             &path,
             Duration::from_secs_f64(duration),
             Duration::from_secs_f64(batch_duration.unwrap_or(duration)),
         )?,
-        Command::BuildFolder { data_dir, entries, batch, app_key, app_secret } => runtime
-            .block_on(build_folder::run(&data_dir, entries, batch.max(1), &app_key, &app_secret))
+        Command::QueryPlan { db, sql, params } => query_plan::run(&db, &sql, &params)?,
+        Command::BuildFolder {
+            data_dir,
+            entries,
+            subfolders,
+            folder_name,
+            batch,
+            app_key,
+            app_secret,
+        } => runtime
+            .block_on(build_folder::run(
+                &data_dir,
+                entries,
+                batch.max(1),
+                &app_key,
+                &app_secret,
+                subfolders,
+                &folder_name,
+            ))
             .context("build-folder")?,
     };
     println!("{result}");
     Ok(())
+}
+
+fn api_of(api: &ApiArgs) -> Result<Api> {
+    Ok(Api {
+        target: Target::parse(&api.base)?,
+        space: api.space.clone(),
+        union_id: api.union_id.clone(),
+        token: api.token.clone(),
+    })
+}
+
+/// Sets up one op per connection, at most 16 at a time (each on its own
+/// connection); answers them in order and the seconds it took.
+async fn prepare<O, F, Fut>(n: usize, make: F) -> Result<(Vec<O>, f64)>
+where
+    O: Op,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<O>> + Send + 'static,
+{
+    let started = std::time::Instant::now();
+    let mut ops = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(16) {
+        let handles: Vec<_> = chunk.iter().map(|&i| tokio::spawn(make(i))).collect();
+        for (h, i) in handles.into_iter().zip(chunk) {
+            ops.push(
+                h.await
+                    .context("setup task")?
+                    .with_context(|| format!("setting up connection {i}"))?,
+            );
+        }
+    }
+    Ok((ops, (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0))
 }
 
 fn parse_header(h: &str) -> Result<(String, String)> {
