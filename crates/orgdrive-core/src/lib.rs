@@ -36,7 +36,7 @@ mod versions;
 use std::sync::Arc;
 
 pub use auth::{AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_TTL_SECS};
-pub use clock::{iso8601, now_ms};
+pub use clock::{clock_offset_ms, iso8601, now_ms};
 pub use dentries::{
     AppProperty, AppPropertyInput, ConflictStrategy, DentryResult, DentryView, ListAll,
     ListChildren, NewFolder, Page, PropertyFilter, MAX_BATCH_IDS, MAX_PAGE, ROOT_ID,
@@ -80,6 +80,8 @@ pub struct DriveOptions {
     pub open_uploads: OpenUploadLimits,
     /// Free disk (on the blob store's filesystem) below which uploads are refused.
     pub min_free_disk_bytes: u64,
+    /// Whether the admin API may move the clock forward (tests, emulation).
+    pub allow_clock_control: bool,
 }
 
 impl DriveOptions {
@@ -94,6 +96,7 @@ impl DriveOptions {
                 per_app: transfer::MAX_OPEN_UPLOADS_PER_APP,
             },
             min_free_disk_bytes: transfer::MIN_FREE_DISK_BYTES,
+            allow_clock_control: false,
         }
     }
 }
@@ -177,6 +180,24 @@ impl Drive {
                 return Ok(());
             }
         }
+    }
+
+    /// Moves the clock forward by `seconds` (at most ten years at a time),
+    /// if this drive was opened with clock control; answers the clock's
+    /// offset, in milliseconds.
+    pub fn advance_clock(&self, seconds: i64) -> DriveResult<i64> {
+        if !self.options.allow_clock_control {
+            return Err(DriveError::PermissionDenied(
+                "clock control is off (start the server with --allow-clock-control)".into(),
+            ));
+        }
+        if !(0..=10 * 365 * 24 * 3600).contains(&seconds) {
+            return Err(DriveError::param("seconds", "seconds must be 0 to 315360000"));
+        }
+        // Cached callers carry their token's expiry, read against the clock
+        // when used; cached spaces and paths do not expire by it.
+        self.cache.forget_identities();
+        Ok(clock::advance_clock_ms(seconds * 1000))
     }
 
     /// Finishes the metadata writes already accepted and closes the store.

@@ -103,6 +103,11 @@ pub struct ServeArgs {
     /// Free disk, in bytes, below which uploads are refused (507).
     #[arg(long, env = "ORGDRIVE_MIN_FREE_DISK", default_value_t = orgdrive_core::MIN_FREE_DISK_BYTES)]
     min_free_disk: u64,
+    /// Let the admin API move the server's clock forward
+    /// (`POST /admin/v1/clock/advance`), to test expiry without waiting.
+    /// Never on a production server.
+    #[arg(long, env = "ORGDRIVE_ALLOW_CLOCK_CONTROL")]
+    allow_clock_control: bool,
 }
 
 impl ServeArgs {
@@ -137,6 +142,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             per_app: args.max_open_uploads_per_app,
         }),
         min_free_disk_bytes: Some(args.min_free_disk),
+        allow_clock_control: args.allow_clock_control,
     };
     let (admin_token, admin_token_is_new) = admin_token(&data_dir, args.admin_token)?;
     let opened = crate::store::open(&data_dir, options).await?;

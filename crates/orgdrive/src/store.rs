@@ -40,6 +40,8 @@ pub struct OpenOptions {
     pub upload_ttl_secs: Option<i64>,
     pub open_uploads: Option<orgdrive_core::OpenUploadLimits>,
     pub min_free_disk_bytes: Option<u64>,
+    /// Let the admin API move the clock forward.
+    pub allow_clock_control: bool,
 }
 
 /// Shortest signing key or admin token accepted: 32 bytes.
@@ -83,6 +85,7 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
     if let Some(limits) = options.open_uploads {
         drive_options.open_uploads = limits;
     }
+    drive_options.allow_clock_control = options.allow_clock_control;
     if let Some(floor) = options.min_free_disk_bytes {
         drive_options.min_free_disk_bytes = floor;
     }

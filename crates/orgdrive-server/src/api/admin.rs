@@ -1,9 +1,11 @@
 //! The admin API under `/admin/v1`, guarded by the admin token
 //! (`Authorization: Bearer ...`): organizations, apps, users, departments and
-//! department members. JSON in and out; lists are `{"items": [...]}`.
+//! department members; the server's clock (moved forward only when the server
+//! was started with `--allow-clock-control`). JSON in and out; lists are
+//! `{"items": [...]}`.
 
 use axum::extract::State;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use orgdrive_core::{NewApp, NewDept, NewOrg, NewUser};
 
@@ -11,8 +13,8 @@ use crate::error::ApiError;
 use crate::extract::{AdminAuth, WireJson, WirePath as Path};
 use crate::state::ServerState;
 use crate::wire::{
-    AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, CreateAppRequest,
-    CreateDeptRequest, CreateOrgRequest, CreateUserRequest, List, Success,
+    AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, AdvanceClockRequest, Clock,
+    CreateAppRequest, CreateDeptRequest, CreateOrgRequest, CreateUserRequest, List, Success,
 };
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -29,6 +31,8 @@ pub fn routes(state: ServerState) -> Router<ServerState> {
         .route("/orgs/{corp_id}/depts/{dept_id}", delete(delete_dept))
         .route("/orgs/{corp_id}/depts/{dept_id}/members", get(list_members).post(add_member))
         .route("/orgs/{corp_id}/depts/{dept_id}/members/{union_id}", delete(remove_member))
+        .route("/clock", get(get_clock))
+        .route("/clock/advance", post(advance_clock))
         .route_layer(axum::middleware::from_extractor_with_state::<AdminAuth, _>(state))
 }
 
@@ -162,4 +166,16 @@ async fn remove_member(
 ) -> Reply<Success> {
     s.drive.remove_dept_member(&corp_id, &dept_id, &union_id).await?;
     Ok(Json(OK))
+}
+
+async fn get_clock() -> Reply<Clock> {
+    Ok(Json(Clock::now()))
+}
+
+async fn advance_clock(
+    State(s): State<ServerState>,
+    WireJson(body): WireJson<AdvanceClockRequest>,
+) -> Reply<Clock> {
+    s.drive.advance_clock(body.seconds)?;
+    Ok(Json(Clock::now()))
 }

@@ -159,3 +159,33 @@ impl<T> List<T> {
         List { items: records.into_iter().map(T::from).collect() }
     }
 }
+
+/// `POST /admin/v1/clock/advance`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdvanceClockRequest {
+    /// Seconds to move the clock forward (0 to ten years).
+    pub seconds: i64,
+}
+
+/// The server's clock.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Clock {
+    /// The time the server goes by, ISO 8601.
+    pub now: String,
+    pub now_ms: i64,
+    /// How far it has been moved forward, in seconds.
+    pub offset_seconds: i64,
+}
+
+impl Clock {
+    pub fn now() -> Clock {
+        let now_ms = orgdrive_core::now_ms();
+        Clock {
+            now: orgdrive_core::iso8601(now_ms),
+            now_ms,
+            offset_seconds: orgdrive_core::clock_offset_ms() / 1000,
+        }
+    }
+}
