@@ -290,6 +290,18 @@ impl Drive {
     ) -> DriveResult<Relocated> {
         let target = self.target(op, to).await?;
         let space = self.space_for(op, space_id).await?;
+        self.relocate_to(how, op, &space, dentry_id, &target).await
+    }
+
+    /// Moves or copies one dentry of `space` to a checked target.
+    async fn relocate_to(
+        &self,
+        how: Relocate,
+        op: &Operator,
+        space: &SpaceRecord,
+        dentry_id: &str,
+        target: &Target,
+    ) -> DriveResult<Relocated> {
         if dentry_id == ROOT_ID {
             return Err(root_refused(if how == Relocate::Move { "moved" } else { "copied" }));
         }
@@ -520,11 +532,11 @@ impl Drive {
         dentry_ids: &[String],
         to: &Relocation,
     ) -> DriveResult<Vec<BatchItem>> {
-        self.target(op, to).await?;
-        self.space_for(op, space_id).await?;
+        let target = self.target(op, to).await?;
+        let space = self.space_for(op, space_id).await?;
         let mut items = Vec::with_capacity(dentry_ids.len());
         for id in dentry_ids {
-            let outcome = self.relocate(how, op, space_id, id, to).await.map(|r| Landing {
+            let outcome = self.relocate_to(how, op, &space, id, &target).await.map(|r| Landing {
                 space_id: r.dentry.dentry.space_id.clone(),
                 dentry_id: r.dentry.dentry.dentry_id.clone(),
                 task_id: r.task_id,

@@ -166,7 +166,19 @@ impl Drive {
     ) -> DriveResult<Landing> {
         let strategy = ConflictStrategy::parse(conflict_strategy.as_deref())?;
         let filter = self.open_bin(op, recycle_bin_id).await?;
-        let item = self.item_in(&filter, recycle_item_id).await?;
+        self.restore_in(op, &filter, recycle_item_id, strategy).await
+    }
+
+    /// Restores one item the filter covers; an item binned with children
+    /// restores as a task.
+    async fn restore_in(
+        &self,
+        op: &Operator,
+        filter: &ItemFilter,
+        recycle_item_id: &str,
+        strategy: ConflictStrategy,
+    ) -> DriveResult<Landing> {
+        let item = self.item_in(filter, recycle_item_id).await?;
         if item.entries > 1 {
             let task_op = TaskOp::Restore {
                 recycle_item_id: item.recycle_item_id.clone(),
@@ -180,19 +192,17 @@ impl Drive {
                 task_id: Some(task.task_id),
             });
         }
-        self.run_restore(&actor(op), &op.app.app_id, recycle_item_id, strategy, None).await
+        self.run_restore(&actor(op), filter, &item, strategy, None).await
     }
 
-    /// Restores the item of `app_id`'s spaces (at once, or as task
-    /// `task_id`) under its original folder, or the root when that folder is
-    /// not live (also when it vanishes during the restore).
-    pub(crate) async fn run_restore(
+    /// Restores task `task_id`'s item, one of `app_id`'s spaces.
+    pub(crate) async fn run_restore_task(
         &self,
         actor: &Actor,
         app_id: &str,
         recycle_item_id: &str,
         strategy: ConflictStrategy,
-        task_id: Option<String>,
+        task_id: String,
     ) -> DriveResult<Landing> {
         let filter = ItemFilter {
             corp_id: actor.corp_id.clone(),
@@ -200,10 +210,21 @@ impl Drive {
             space_id: None,
         };
         let item = self.item_in(&filter, recycle_item_id).await?;
-        let original_live = item.parent_id == ROOT_ID
-            || matches!(self.meta.get_dentry(&item.space_id, &item.parent_id).await?,
-                Some(d) if d.status == "NORMAL" && d.is_folder());
-        let mut parent_id = if original_live { item.parent_id.clone() } else { ROOT_ID.into() };
+        self.run_restore(actor, &filter, &item, strategy, Some(task_id)).await
+    }
+
+    /// Restores the item (at once, or as task `task_id`) under its original
+    /// folder, or at the root when the store refuses that folder (gone, not
+    /// a folder any more, or now too deep for the item).
+    async fn run_restore(
+        &self,
+        actor: &Actor,
+        filter: &ItemFilter,
+        item: &RecycleItemRecord,
+        strategy: ConflictStrategy,
+        task_id: Option<String>,
+    ) -> DriveResult<Landing> {
+        let mut parent_id = item.parent_id.clone();
         loop {
             let restore = RestoreItem {
                 recycle_item_id: item.recycle_item_id.clone(),
@@ -233,7 +254,7 @@ impl Drive {
                 {
                     parent_id = ROOT_ID.into();
                 }
-                Err(StoreError::NotFound) => return Err(unknown_item(recycle_item_id)),
+                Err(StoreError::NotFound) => return Err(unknown_item(&item.recycle_item_id)),
                 Err(e) => return Err(tree_error(e, &item.dentry_id, &parent_id)),
             }
         }
@@ -248,12 +269,11 @@ impl Drive {
         conflict_strategy: Option<String>,
     ) -> DriveResult<Vec<BatchItem>> {
         check_ids("recycleItemIds", recycle_item_ids, MAX_RESTORE_IDS)?;
-        ConflictStrategy::parse(conflict_strategy.as_deref())?;
-        self.open_bin(op, recycle_bin_id).await?;
+        let strategy = ConflictStrategy::parse(conflict_strategy.as_deref())?;
+        let filter = self.open_bin(op, recycle_bin_id).await?;
         let mut items = Vec::with_capacity(recycle_item_ids.len());
         for id in recycle_item_ids {
-            let outcome =
-                self.restore_recycle_item(op, recycle_bin_id, id, conflict_strategy.clone()).await;
+            let outcome = self.restore_in(op, &filter, id, strategy).await;
             items.push(BatchItem { id: id.clone(), outcome });
         }
         Ok(items)

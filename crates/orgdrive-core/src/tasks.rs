@@ -142,7 +142,9 @@ impl Drive {
             }
             TaskOp::Restore { recycle_item_id, conflict } => {
                 let strategy = ConflictStrategy::parse(Some(conflict))?;
-                self.run_restore(&actor, &task.app_id, recycle_item_id, strategy, task_id).await?;
+                let task_id = task.task_id.clone();
+                self.run_restore_task(&actor, &task.app_id, recycle_item_id, strategy, task_id)
+                    .await?;
             }
         }
         Ok(())
