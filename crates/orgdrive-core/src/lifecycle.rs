@@ -316,17 +316,6 @@ impl Drive {
             Relocate::Move => cross_space && self.has_children(&source).await?,
             Relocate::Copy => self.has_children(&source).await?,
         };
-        // A file copied over itself with OVERWRITE would replace itself with
-        // its own content: nothing to do (the store would bin the source).
-        if how == Relocate::Copy
-            && !cross_space
-            && target.folder_id == source.parent_id
-            && target.strategy == ConflictStrategy::Overwrite
-            && !source.is_folder()
-        {
-            let dentry = self.stored_view(op, source).await?;
-            return Ok(Relocated { dentry, task_id: None });
-        }
         let conflict = target.strategy.as_str().to_string();
         if as_task {
             let (new_dentry_id, new_uuid) = match how {

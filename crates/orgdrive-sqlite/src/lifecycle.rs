@@ -348,6 +348,10 @@ fn settle_name(
     match conflict {
         NameConflict::Fail => Err(StoreError::NameTaken(Box::new(sibling))),
         NameConflict::ReturnExisting => Ok(Naming::Existing(reread(conn, &sibling)?)),
+        // A dentry over itself (a copy into its own folder): nothing to replace.
+        NameConflict::Overwrite if sibling.dentry_id == incoming.dentry_id => {
+            Ok(Naming::Existing(reread(conn, &sibling)?))
+        }
         NameConflict::Overwrite => {
             if sibling.is_folder() || incoming.is_folder() {
                 return Err(StoreError::NameTaken(Box::new(sibling)));

@@ -63,8 +63,9 @@ pub struct RenameDentry {
 /// replaces a same-name **file** with an incoming **file**: the replaced
 /// file goes to the recycle bin of its space (a recycle item with a new id
 /// from the [`IdSource`], recoverable, still counted against quota) and the
-/// incoming file takes the name. A folder is never overwritten nor
-/// overwrites (`NameTaken`).
+/// incoming file takes the name; a dentry over itself (a copy into its own
+/// folder) changes nothing, as under `ReturnExisting`. A folder is never
+/// overwritten nor overwrites (`NameTaken`).
 #[derive(Debug, Clone)]
 pub struct Destination {
     pub space_id: String,

@@ -248,7 +248,6 @@ fn copy_dentry(conn: &Connection, c: &CopyDentry, ids: &dyn IdSource) -> StoreRe
         .filter(|owner| owner.corp_id == c.actor.corp_id)
         .ok_or(StoreError::SpaceNotFound)?;
     let target = target_folder(conn, &c.to.space_id, &c.to.parent_id, &c.limits, &d.dentry_id)?;
-    // Read before the name is settled: `Overwrite` may bin the source itself.
     let members = live_members(conn, &c.space_id, &d.dentry_id, c.limits.max_depth)?;
     let to = Arrival { target: &target, owner: &owner, actor: &c.actor, ids };
     let (name, replaced) = match settle_name(conn, &to, &d, &d.name, &c.to.conflict, None)? {

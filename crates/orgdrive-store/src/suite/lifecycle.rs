@@ -693,3 +693,21 @@ pub async fn an_overwrite_by_id_follows_the_file_wherever_it_went(s: &impl MetaS
     assert_eq!(s.get_space("1").await.unwrap().unwrap().used_bytes, 3 + 5 + 7 + 11 + 2 + 4);
     assert_consistent(s).await;
 }
+
+pub async fn a_copy_over_itself_changes_nothing(s: &impl MetaStore) {
+    tree(s, None, None).await;
+    let before = s.get_space("1").await.unwrap().unwrap().used_bytes;
+    // f1 (/docs/a.txt) copied into /docs with OVERWRITE: it would replace itself.
+    let placed = s
+        .copy_dentry(&copying("f1", to("1", "d", NameConflict::Overwrite), "c1"), ids())
+        .await
+        .unwrap();
+    assert!(placed.existing && placed.replaced.is_none(), "{placed:?}");
+    assert_eq!(placed.dentry.dentry_id, "f1");
+    assert_eq!(dentry(s, "1", "f1").await, under("d", file("f1", "a.txt", 3)));
+    assert!(s.get_dentry("1", "c1").await.unwrap().is_none(), "no copy was made");
+    let bin = ItemFilter { corp_id: "c".into(), app_id: "a".into(), space_id: None };
+    assert!(s.list_recycle_items(&bin, None, 10).await.unwrap().is_empty(), "nothing binned");
+    assert_eq!(s.get_space("1").await.unwrap().unwrap().used_bytes, before);
+    assert_consistent(s).await;
+}

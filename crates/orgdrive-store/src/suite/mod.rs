@@ -137,6 +137,7 @@ macro_rules! behaviour_suite {
             // tree changes
             rename_changes_the_name_and_the_modifier,
             an_overwrite_by_id_follows_the_file_wherever_it_went,
+            a_copy_over_itself_changes_nothing,
             a_move_within_a_space_changes_one_row,
             moving_to_where_it_is_changes_only_the_modifier,
             a_folder_cannot_go_into_itself,
