@@ -44,6 +44,16 @@ OPERATIONS = {
         folder(d, t), ("k", "v", "PUBLIC"))),
     "DeleteDentryAppProperties": ("Storage.File.Write", lambda d, t: d.remove_properties(
         folder(d, t), ["k"])),
+    "AddPermission": ("Storage.Permission.Write", lambda d, t: d.grant(
+        "0", "READER", ("USER", t.union_id))),
+    # Needs a grant to update; granting needs the same scope.
+    "UpdatePermission": ("Storage.Permission.Write", lambda d, t: [
+        d.grant("0", "READER", ("USER", t.union_id)),
+        d.update_grant("0", "EDITOR", ("USER", t.union_id))]),
+    "DeletePermission": ("Storage.Permission.Write", lambda d, t: d.revoke(
+        "0", "READER", ("USER", t.union_id))),
+    "ListPermissions": ("Storage.Permission.Read", lambda d, t: d.grants("0")),
+    "BatchQueryRoles": ("Storage.Permission.Read", lambda d, t: d.roles(["0"])),
     "GetTask": ("Storage.Task.Read", lambda d, t: d.task(
         task_of(d) if "Storage.Task.Read" in t.scopes else "1")),
     "GetRecycleBin": ("Storage.RecycleBin.Read", lambda d, t: d.recycle_bin()),

@@ -269,9 +269,12 @@ def test_commit_checks(server, make_tenant):
     expect_error(400, "paramError.name", d.commit, info.upload_key, "bad|name")
     expect_error(400, "paramError.parentId", d.commit, info.upload_key, "a.txt", parent_id="777")
     expect_error(400, "paramError.conflictStrategy", d.commit, info.upload_key, "a.txt", conflict="NO")
-    # Another user of the org cannot commit someone else's upload.
+    # Another user of the org cannot commit someone else's upload: refused
+    # without a role, and with one the key is still not theirs.
     other_user = server.admin.create_user(tenant.corp_id, name="Bob", org_admin=False)
     bob = Drive(server, type(tenant)(**{**tenant.__dict__, "union_id": other_user["unionId"]}), d.space_id)
+    expect_error(403, "permissionDenied", bob.commit, info.upload_key, "a.txt")
+    d.grant("0", "EDITOR", ("USER", bob.uid))
     expect_error(400, "paramError.uploadKey", bob.commit, info.upload_key, "a.txt")
     assert d.space().used_quota == 0, "nothing was committed"
     d.commit(info.upload_key, "a.txt", size=5)
@@ -293,8 +296,9 @@ def test_upload_key_is_bound_to_its_space_and_app(server, tenant, make_tenant):
     assert put(info.header_signature_info.resource_urls[0], {}, b"mine")[0] == 200
     expect_error(400, "paramError.uploadKey", elsewhere.commit, info.upload_key, "x.txt")
     expect_error(400, "paramError.uploadKey", foreign.commit, info.upload_key, "x.txt")
-    # ... and the other app may not act in this app's space at all.
-    expect_error(403, "permissionDenied", Drive(server, other_app, d.space_id).commit, info.upload_key, "x.txt")
+    # ... nor in this space, where the same user (its owner) may act through
+    # either app: the key stays bound to the app that opened it.
+    expect_error(400, "paramError.uploadKey", Drive(server, other_app, d.space_id).commit, info.upload_key, "x.txt")
     multipart = d.init_multipart().upload_key
     expect_error(400, "paramError.uploadKey", foreign.part_urls, multipart, [1])
     # None of the refusals used the key up.

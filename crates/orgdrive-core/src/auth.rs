@@ -3,8 +3,8 @@
 //! A request is made by an app (its access token) on behalf of a user (the
 //! `unionId` query parameter). [`Drive::operator`] resolves both in one store
 //! lookup, checks the operation's scope and the user's membership, and yields
-//! the [`Operator`]; [`Drive::authorize_space`] is the one place that decides
-//! whether an operator may act on a space.
+//! the [`Operator`]; [`Drive::visible_space`] hides other orgs' spaces. What
+//! an operator may do in a space is decided by the policy (`policy`).
 
 use hmac::{Hmac, Mac};
 use orgdrive_store::{AppRecord, SpaceRecord, TokenRecord, UserRecord};
@@ -147,18 +147,13 @@ impl Drive {
         Ok(Operator { app, user })
     }
 
-    /// May `op` act on `space`? Spaces of other orgs do not exist for the
-    /// operator; spaces of other apps of the same org are refused. (Per-dentry
-    /// roles join this check when permissions arrive.)
-    pub(crate) fn authorize_space(&self, op: &Operator, space: &SpaceRecord) -> DriveResult<()> {
+    /// Is `space` visible to `op` at all? Spaces of other orgs do not exist
+    /// for the operator (not found, whether or not the id is taken). What the
+    /// operator may do in a visible space is the policy's question
+    /// ([`Drive::authorize`]).
+    pub(crate) fn visible_space(&self, op: &Operator, space: &SpaceRecord) -> DriveResult<()> {
         if space.corp_id != op.app.corp_id {
             return Err(unknown_space(&space.space_id));
-        }
-        if space.app_id != op.app.app_id {
-            return Err(DriveError::PermissionDenied(format!(
-                "space {} belongs to another app",
-                space.space_id
-            )));
         }
         Ok(())
     }

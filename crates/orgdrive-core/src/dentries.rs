@@ -6,13 +6,16 @@
 //! the last entry returned, so a page costs what its rows cost, and entries
 //! added or removed meanwhile never shift what the next page returns.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use orgdrive_store::{
     AppPropertyRecord, Cursor, CursorValue, DentryRecord, NameConflict, PutDentry, PutOutcome,
     SortKey, SpaceRecord, StoreError,
 };
 
+use crate::cache::FolderChain;
+use crate::policy::{Operation, Place};
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
 
 /// Id of a space's root folder.
@@ -205,14 +208,15 @@ pub(crate) fn app_property_records(
 }
 
 impl Drive {
-    /// The space, if `op` may act on it.
+    /// The space, if it is visible to `op` (its org's). Every operation then
+    /// asks the policy ([`Drive::authorize`]) about its target.
     pub(crate) async fn space_for(
         &self,
         op: &Operator,
         space_id: &str,
     ) -> DriveResult<SpaceRecord> {
         let space = self.space_record(space_id).await?;
-        self.authorize_space(op, &space)?;
+        self.visible_space(op, &space)?;
         Ok(space)
     }
 
@@ -257,6 +261,8 @@ impl Drive {
         let strategy = ConflictStrategy::parse(input.conflict_strategy.as_deref())?;
         let properties = app_property_records(&op.app.app_id, &input.app_properties)?;
         let space = self.space_for(op, space_id).await?;
+        let parent = Place::Folder { folder_id: parent_id, field: "parentId" };
+        self.authorize(op, &space, parent, Operation::AddFolder).await?;
         self.check_placement(&space.space_id, parent_id, &name).await?;
         let folder = self.new_dentry(op, &space.space_id, parent_id, &name, "FOLDER");
         let put = PutDentry {
@@ -295,9 +301,11 @@ impl Drive {
     ) -> DriveResult<DentryView> {
         let space = self.space_for(op, space_id).await?;
         if dentry_id == ROOT_ID {
+            self.authorize(op, &space, Place::Root, Operation::GetDentry).await?;
             return Ok(root_view(&space));
         }
         let dentry = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
+        self.authorize(op, &space, Place::Dentry(&dentry), Operation::GetDentry).await?;
         self.view(op, dentry, filter).await
     }
 
@@ -317,7 +325,29 @@ impl Drive {
         }
         let space = self.space_for(op, space_id).await?;
         let found = self.meta.get_dentries(&space.space_id, dentry_ids).await?;
-        let live: Vec<DentryRecord> = found.into_iter().filter(|d| d.status == "NORMAL").collect();
+        // Each id is checked on its own: one without access answers its own
+        // refusal, the others their dentries.
+        let mut refused: HashSet<String> = HashSet::new();
+        let mut live: Vec<DentryRecord> = Vec::with_capacity(found.len());
+        for dentry in found.into_iter().filter(|d| d.status == "NORMAL") {
+            let target = Place::Dentry(&dentry);
+            match self.authorize(op, &space, target, Operation::GetDentries).await {
+                Ok(_) => live.push(dentry),
+                Err(DriveError::PermissionDenied(_)) => {
+                    refused.insert(dentry.dentry_id.clone());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let root = if dentry_ids.iter().any(|id| id == ROOT_ID) {
+            Some(
+                self.authorize(op, &space, Place::Root, Operation::GetDentries)
+                    .await
+                    .map(|_| root_view(&space)),
+            )
+        } else {
+            None
+        };
         let views = self.views(op, live, filter).await?;
         let by_id: HashMap<String, DentryView> =
             views.into_iter().map(|v| (v.dentry.dentry_id.clone(), v)).collect();
@@ -325,7 +355,12 @@ impl Drive {
             .iter()
             .map(|id| {
                 let result = if id == ROOT_ID {
-                    Ok(root_view(&space))
+                    match &root {
+                        Some(Ok(view)) => Ok(view.clone()),
+                        _ => Err(refusal(op, id)),
+                    }
+                } else if refused.contains(id) {
+                    Err(refusal(op, id))
                 } else {
                     by_id.get(id).cloned().ok_or_else(|| unknown_dentry("dentryId", id))
                 };
@@ -364,6 +399,8 @@ impl Drive {
         let scope = format!("{parent_id}:{key:?}:{descending}");
         let after = input.next_token.as_deref().map(|t| decode_token(t, &scope)).transpose()?;
         let space = self.space_for(op, space_id).await?;
+        let parent = Place::Folder { folder_id: &parent_id, field: "parentId" };
+        self.authorize(op, &space, parent, Operation::ListDentries).await?;
         let mut paths = FolderPaths::default();
         if paths.path(self, &space.space_id, &parent_id).await?.is_none() {
             return Err(unknown_dentry("parentId", &parent_id));
@@ -389,6 +426,7 @@ impl Drive {
         let scope = format!("*:{descending}");
         let after = input.next_token.as_deref().map(|t| decode_token(t, &scope)).transpose()?;
         let space = self.space_for(op, space_id).await?;
+        self.authorize(op, &space, Place::Root, Operation::ListAllDentries).await?;
         let mut rows =
             self.meta.list_space(&space.space_id, descending, after.as_ref(), limit + 1).await?;
         let next_token =
@@ -483,24 +521,37 @@ impl FolderPaths {
 }
 
 impl Drive {
-    /// The folder's path (`/a/b`, `""` for the root) through the path cache;
-    /// `None` if it is not a live folder of the space.
+    /// The folder's path (`/a/b`, `""` for the root) through the chain
+    /// cache; `None` if it is not a live folder of the space.
     pub(crate) async fn folder_path(
         &self,
         space_id: &str,
         folder_id: &str,
     ) -> DriveResult<Option<String>> {
+        Ok(self.folder_chain(space_id, folder_id).await?.map(|c| c.path.clone()))
+    }
+
+    /// The folder's chain from the root, through the chain cache; `None`
+    /// if it is not a live folder of the space.
+    pub(crate) async fn folder_chain(
+        &self,
+        space_id: &str,
+        folder_id: &str,
+    ) -> DriveResult<Option<Arc<FolderChain>>> {
         let key = (space_id.to_string(), folder_id.to_string());
-        if let Some(path) = self.cache.folder_paths.get(&key) {
-            return Ok(Some(path));
+        if let Some(chain) = self.cache.folder_chains.get(&key) {
+            return Ok(Some(chain));
         }
         let version = self.cache.tree_version();
-        let names = self.meta.folder_names(space_id, folder_id).await?;
-        let path = names.map(|n| n.iter().map(|n| format!("/{n}")).collect::<String>());
-        if let Some(path) = &path {
-            self.cache.remember_path(key, path.clone(), version);
-        }
-        Ok(path)
+        let Some(links) = self.meta.folder_chain(space_id, folder_id).await? else {
+            return Ok(None);
+        };
+        let chain = Arc::new(FolderChain {
+            path: links.iter().map(|l| format!("/{}", l.name)).collect(),
+            ids: links.into_iter().map(|l| l.dentry_id).collect(),
+        });
+        self.cache.remember_chain(key, Arc::clone(&chain), version);
+        Ok(Some(chain))
     }
 
     /// Refuses a new dentry past the depth or path-length limit. An unknown
@@ -624,6 +675,12 @@ fn decode_token(token: &str, scope: &str) -> DriveResult<Cursor> {
         _ => return Err(invalid()),
     };
     Ok(Cursor { value, dentry_id: id.to_string() })
+}
+
+/// A batch item's refusal by the policy (the same for every id, so that a
+/// listing of refusals reveals nothing about the dentries).
+fn refusal(op: &Operator, dentry_id: &str) -> DriveError {
+    DriveError::PermissionDenied(format!("{} may not read {dentry_id}", op.user.union_id))
 }
 
 #[cfg(test)]

@@ -292,7 +292,10 @@ impl Drive {
 
     pub async fn delete_dept(&self, corp_id: &str, dept_id: &str) -> DriveResult<()> {
         match self.meta.delete_dept(corp_id, dept_id).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                self.cache.forget_identities();
+                Ok(())
+            }
             Ok(false) => Err(unknown_dept(dept_id)),
             Err(StoreError::InUse) => {
                 Err(DriveError::InUse(format!("department {dept_id} has sub-departments")))
@@ -308,7 +311,10 @@ impl Drive {
         union_id: &str,
     ) -> DriveResult<()> {
         match self.meta.add_dept_member(corp_id, dept_id, union_id).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.cache.forget_identities();
+                Ok(())
+            }
             Err(StoreError::NotFound) => {
                 if self.meta.get_user(corp_id, union_id).await?.is_none() {
                     Err(DriveError::not_found("unionId", format!("user {union_id} does not exist")))
@@ -338,6 +344,7 @@ impl Drive {
         union_id: &str,
     ) -> DriveResult<()> {
         if self.meta.remove_dept_member(corp_id, dept_id, union_id).await? {
+            self.cache.forget_identities();
             Ok(())
         } else {
             Err(DriveError::not_found(

@@ -4,8 +4,10 @@
 //! store ([`orgdrive_blob::BlobStore`]).
 //!
 //! Modules: `identity` (orgs, apps, users, departments, first-start demo data),
-//! `auth` (access tokens, scopes, the acting operator and the one place that
-//! decides "may this operator do this here?"), `cache` (short-lived read
+//! `auth` (access tokens, scopes, the acting operator, other orgs' spaces
+//! hidden), `policy` (roles, capabilities and the one place that decides
+//! "may this operator do this here?"), `permissions` (grants: the five
+//! permission operations), `cache` (short-lived read
 //! caches of callers, orgs, spaces and folder paths), `spaces` (spaces and
 //! their quota views), `dentries` (folders, reads and listings, conflict
 //! strategies, app properties), `lifecycle` (rename, move, copy, delete,
@@ -25,6 +27,8 @@ mod identity;
 mod ids;
 mod lifecycle;
 mod names;
+mod permissions;
+mod policy;
 mod recycle;
 mod scope;
 mod spaces;
@@ -51,10 +55,15 @@ pub use lifecycle::{
 pub use names::{dentry_name, rename_pattern, split_extension};
 pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_store::{
-    AppRecord, DeptRecord, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord,
+    AppRecord, DeptRecord, GrantRecord, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord,
     RecycleItemRecord, RecycleScope, SpaceRecord, TaskOp, TaskRecord, TaskStatus, TreeNode,
     UserRecord,
 };
+pub use permissions::{
+    GrantInput, GrantPage, MemberInput, DEFAULT_GRANT_PAGE, MAX_GRANT_MEMBERS, MAX_GRANT_PAGE,
+    MAX_GRANT_SECS, MAX_ROLE_FILTER,
+};
+pub use policy::{Capability, Operation, Role};
 pub use recycle::{RecyclePage, MAX_PURGE_IDS, MAX_RECYCLE_PAGE, MAX_RESTORE_IDS};
 pub use scope::Scope;
 pub use spaces::{
@@ -155,12 +164,13 @@ impl Drive {
         &self.blob
     }
 
-    /// Periodic housekeeping: removes expired access tokens, uploads that
+    /// Periodic housekeeping: removes expired access tokens and grants, uploads that
     /// expired uncommitted together with their bytes, what interrupted
     /// writes left behind, content objects left in the trash, and tasks past
     /// their retention.
     pub async fn sweep(&self) -> DriveResult<()> {
         self.meta.purge_expired_tokens(now_ms()).await?;
+        self.meta.purge_expired_grants(now_ms()).await?;
         self.sweep_uploads().await?;
         self.sweep_incoming().await?;
         self.sweep_trash().await?;

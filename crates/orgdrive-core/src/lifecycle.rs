@@ -14,6 +14,7 @@ use orgdrive_store::{
 };
 
 use crate::dentries::{put_error, unknown_dentry};
+use crate::policy::{Operation, Place};
 use crate::{
     names, now_ms, ConflictStrategy, DentryView, Drive, DriveError, DriveResult, Operator,
     PropertyFilter, ROOT_ID,
@@ -36,6 +37,10 @@ pub struct Relocation {
     pub target_folder_id: Option<String>,
     /// `option.conflictStrategy`; absent = `AUTO_RENAME`.
     pub conflict_strategy: Option<String>,
+    /// `option.preservePermissions` of a move: the moved dentries keep
+    /// their grants (default false: their grants are removed). Copies never
+    /// carry grants.
+    pub preserve_permissions: bool,
 }
 
 /// What a move or copy answers.
@@ -108,6 +113,7 @@ struct Target {
     space: SpaceRecord,
     folder_id: String,
     strategy: ConflictStrategy,
+    keep_grants: bool,
 }
 
 pub(crate) fn actor(op: &Operator) -> Actor {
@@ -162,6 +168,8 @@ impl Drive {
         if folder_changed {
             self.cache.forget_tree(space_id);
         }
+        // Grants leave with moved and deleted dentries.
+        self.cache.forget_grants(space_id);
         self.forget_space(space_id);
     }
 
@@ -212,6 +220,8 @@ impl Drive {
         if dentry_id == ROOT_ID {
             return Err(root_refused("renamed"));
         }
+        let place = Place::DentryId { dentry_id, field: "dentryId" };
+        self.authorize(op, &space, place, Operation::RenameDentry).await?;
         let rename = RenameDentry {
             space_id: space.space_id.clone(),
             dentry_id: dentry_id.to_string(),
@@ -255,7 +265,12 @@ impl Drive {
         if self.folder_path(&space.space_id, folder_id).await?.is_none() {
             return Err(unknown_dentry("targetFolderId", folder_id));
         }
-        Ok(Target { space, folder_id: folder_id.to_string(), strategy })
+        Ok(Target {
+            space,
+            folder_id: folder_id.to_string(),
+            strategy,
+            keep_grants: to.preserve_permissions,
+        })
     }
 
     /// MoveDentry.
@@ -306,6 +321,13 @@ impl Drive {
             return Err(root_refused(if how == Relocate::Move { "moved" } else { "copied" }));
         }
         let source = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
+        let (at_source, at_target) = match how {
+            Relocate::Move => (Operation::MoveSource, Operation::MoveTarget),
+            Relocate::Copy => (Operation::CopySource, Operation::CopyTarget),
+        };
+        self.authorize(op, space, Place::Dentry(&source), at_source).await?;
+        let into = Place::Folder { folder_id: &target.folder_id, field: "targetFolderId" };
+        self.authorize(op, &target.space, into, at_target).await?;
         let cross_space = target.space.space_id != space.space_id;
         // Checked again in the change's transaction; answered here so that a
         // task is not started only to fail.
@@ -329,6 +351,7 @@ impl Drive {
                     target_space_id: target.space.space_id.clone(),
                     target_parent_id: target.folder_id.clone(),
                     conflict,
+                    keep_grants: target.keep_grants,
                 },
                 Relocate::Copy => TaskOp::Copy {
                     space_id: space.space_id.clone(),
@@ -370,6 +393,7 @@ impl Drive {
                 &target.space.space_id,
                 &target.folder_id,
                 target.strategy,
+                target.keep_grants,
                 None,
                 None,
             )
@@ -390,6 +414,7 @@ impl Drive {
         target_space_id: &str,
         target_folder_id: &str,
         strategy: ConflictStrategy,
+        keep_grants: bool,
         task_id: Option<String>,
         root_ids: Option<(String, String)>,
     ) -> DriveResult<Placed> {
@@ -406,6 +431,7 @@ impl Drive {
                     to,
                     actor: actor.clone(),
                     limits: TREE_LIMITS,
+                    keep_grants,
                     task_id,
                 };
                 self.meta.move_dentry(&request, self.id_source()).await
@@ -447,6 +473,7 @@ impl Drive {
             return Err(root_refused("deleted"));
         }
         let source = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
+        self.authorize(op, &space, Place::Dentry(&source), Operation::DeleteDentry).await?;
         let recycle_item_id = to_recycle_bin.then(|| self.ids.next());
         if self.has_children(&source).await? {
             let task_op = TaskOp::Delete {

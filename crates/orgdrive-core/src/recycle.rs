@@ -4,8 +4,11 @@
 //! A deleted dentry (with its subtree) becomes one recycle item of its
 //! space. Bins are views: the `SPACE` bin shows its space's items, the `APP`
 //! bin the items of every space of the app, the `ORG` bin those of the
-//! org's spaces the caller's app may act on (its own, until roles arrive).
-//! Items keep counting against quota until purged. A restore puts the item
+//! org's spaces of the caller's app. Managing a space's items (reading,
+//! restoring, purging) needs the `RecycleBin` operation's role on the
+//! space root (`MANAGER`, see `policy`): checked once for a `SPACE` bin, per
+//! item for the app-wide bins, whose listings show only the items the
+//! operator may manage. Items keep counting against quota until purged. A restore puts the item
 //! back under its original folder, or at the space root when that folder is
 //! no longer live, keeping ids and `uuid`.
 
@@ -15,6 +18,7 @@ use orgdrive_store::{
 };
 
 use crate::lifecycle::{actor, check_ids, new_task, tree_error, BatchItem, Landing, TREE_LIMITS};
+use crate::policy::{Operation, Place};
 use crate::{now_ms, ConflictStrategy, Drive, DriveError, DriveResult, Operator, ROOT_ID};
 
 /// Most ids of one RestoreRecycleItems call.
@@ -70,35 +74,52 @@ impl Drive {
     }
 
     /// The items the bin shows to `op`; refuses bins `op` may not see.
-    async fn bin_filter(&self, op: &Operator, bin: &RecycleBinRecord) -> DriveResult<ItemFilter> {
+    async fn bin_filter(&self, op: &Operator, bin: &RecycleBinRecord) -> DriveResult<BinView> {
         let corp_id = op.app.corp_id.clone();
         if bin.corp_id != corp_id {
             return Err(unknown_bin(&bin.recycle_bin_id));
         }
         match bin.scope {
-            RecycleScope::Org if bin.scope_id == corp_id => {
-                Ok(ItemFilter { corp_id, app_id: op.app.app_id.clone(), space_id: None })
-            }
+            RecycleScope::Org if bin.scope_id == corp_id => Ok(BinView {
+                filter: ItemFilter { corp_id, app_id: op.app.app_id.clone(), space_id: None },
+                per_item: true,
+            }),
             RecycleScope::Org => Err(DriveError::not_found(
                 "scopeId",
                 format!("organization {} does not exist", bin.scope_id),
             )),
-            RecycleScope::App if bin.scope_id == op.app.app_id => {
-                Ok(ItemFilter { corp_id, app_id: op.app.app_id.clone(), space_id: None })
-            }
+            RecycleScope::App if bin.scope_id == op.app.app_id => Ok(BinView {
+                filter: ItemFilter { corp_id, app_id: op.app.app_id.clone(), space_id: None },
+                per_item: true,
+            }),
             RecycleScope::App => Err(DriveError::PermissionDenied(format!(
                 "the recycle bin of app {} belongs to another app",
                 bin.scope_id
             ))),
             RecycleScope::Space => {
                 let space = self.space_for(op, &bin.scope_id).await?;
-                Ok(ItemFilter { corp_id, app_id: space.app_id, space_id: Some(space.space_id) })
+                self.authorize(op, &space, Place::Root, Operation::RecycleBin).await?;
+                Ok(BinView {
+                    filter: ItemFilter {
+                        corp_id,
+                        app_id: space.app_id,
+                        space_id: Some(space.space_id),
+                    },
+                    per_item: false,
+                })
             }
         }
     }
 
+    /// Whether `op` may manage the item (the policy, on its space's root).
+    async fn may_manage(&self, op: &Operator, item: &RecycleItemRecord) -> DriveResult<()> {
+        let space = self.space_for(op, &item.space_id).await?;
+        self.authorize(op, &space, Place::Root, Operation::RecycleBin).await?;
+        Ok(())
+    }
+
     /// The bin and the items it shows to `op`.
-    async fn open_bin(&self, op: &Operator, recycle_bin_id: &str) -> DriveResult<ItemFilter> {
+    async fn open_bin(&self, op: &Operator, recycle_bin_id: &str) -> DriveResult<BinView> {
         let bin = self
             .meta
             .get_recycle_bin(recycle_bin_id)
@@ -107,12 +128,43 @@ impl Drive {
         self.bin_filter(op, &bin).await
     }
 
-    /// The item, if the filter covers it.
-    async fn item_in(&self, filter: &ItemFilter, id: &str) -> DriveResult<RecycleItemRecord> {
+    /// The item, if the bin shows it and `op` may manage it.
+    async fn item_in(
+        &self,
+        op: &Operator,
+        bin: &BinView,
+        id: &str,
+    ) -> DriveResult<RecycleItemRecord> {
         match self.meta.get_recycle_item(id).await? {
-            Some(item) if covers(filter, &item) => Ok(item),
+            Some(item) if covers(&bin.filter, &item) => {
+                if bin.per_item {
+                    self.may_manage(op, &item).await?;
+                }
+                Ok(item)
+            }
             _ => Err(unknown_item(id)),
         }
+    }
+
+    /// Of the items, those `op` may manage.
+    async fn manageable(
+        &self,
+        op: &Operator,
+        bin: &BinView,
+        items: Vec<RecycleItemRecord>,
+    ) -> DriveResult<Vec<RecycleItemRecord>> {
+        if !bin.per_item {
+            return Ok(items);
+        }
+        let mut kept = Vec::with_capacity(items.len());
+        for item in items {
+            match self.may_manage(op, &item).await {
+                Ok(()) => kept.push(item),
+                Err(DriveError::PermissionDenied(_) | DriveError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(kept)
     }
 
     /// ListRecycleItems: newest first.
@@ -131,15 +183,17 @@ impl Drive {
             }
         } as usize;
         let after = next_token.as_deref().map(|t| decode_token(t, recycle_bin_id)).transpose()?;
-        let filter = self.open_bin(op, recycle_bin_id).await?;
+        let bin = self.open_bin(op, recycle_bin_id).await?;
         let mut items =
-            self.meta.list_recycle_items(&filter, after.as_ref(), limit as u32 + 1).await?;
+            self.meta.list_recycle_items(&bin.filter, after.as_ref(), limit as u32 + 1).await?;
         let next_token = if items.len() > limit {
             items.truncate(limit);
             items.last().map(|last| encode_token(recycle_bin_id, last))
         } else {
             None
         };
+        // An app-wide bin's page may come out shorter than asked.
+        let items = self.manageable(op, &bin, items).await?;
         Ok(RecyclePage { items, next_token })
     }
 
@@ -150,8 +204,8 @@ impl Drive {
         recycle_bin_id: &str,
         recycle_item_id: &str,
     ) -> DriveResult<RecycleItemRecord> {
-        let filter = self.open_bin(op, recycle_bin_id).await?;
-        self.item_in(&filter, recycle_item_id).await
+        let bin = self.open_bin(op, recycle_bin_id).await?;
+        self.item_in(op, &bin, recycle_item_id).await
     }
 
     /// RestoreRecycleItem: to the original folder (or the space root when
@@ -165,8 +219,8 @@ impl Drive {
         conflict_strategy: Option<String>,
     ) -> DriveResult<Landing> {
         let strategy = ConflictStrategy::parse(conflict_strategy.as_deref())?;
-        let filter = self.open_bin(op, recycle_bin_id).await?;
-        self.restore_in(op, &filter, recycle_item_id, strategy).await
+        let bin = self.open_bin(op, recycle_bin_id).await?;
+        self.restore_in(op, &bin, recycle_item_id, strategy).await
     }
 
     /// Restores one item the filter covers; an item binned with children
@@ -174,11 +228,11 @@ impl Drive {
     async fn restore_in(
         &self,
         op: &Operator,
-        filter: &ItemFilter,
+        bin: &BinView,
         recycle_item_id: &str,
         strategy: ConflictStrategy,
     ) -> DriveResult<Landing> {
-        let item = self.item_in(filter, recycle_item_id).await?;
+        let item = self.item_in(op, bin, recycle_item_id).await?;
         if item.entries > 1 {
             let task_op = TaskOp::Restore {
                 recycle_item_id: item.recycle_item_id.clone(),
@@ -192,7 +246,7 @@ impl Drive {
                 task_id: Some(task.task_id),
             });
         }
-        self.run_restore(&actor(op), filter, &item, strategy, None).await
+        self.run_restore(&actor(op), &bin.filter, &item, strategy, None).await
     }
 
     /// Restores task `task_id`'s item, one of `app_id`'s spaces.
@@ -209,7 +263,10 @@ impl Drive {
             app_id: app_id.to_string(),
             space_id: None,
         };
-        let item = self.item_in(&filter, recycle_item_id).await?;
+        let item = match self.meta.get_recycle_item(recycle_item_id).await? {
+            Some(item) if covers(&filter, &item) => item,
+            _ => return Err(unknown_item(recycle_item_id)),
+        };
         self.run_restore(actor, &filter, &item, strategy, Some(task_id)).await
     }
 
@@ -270,10 +327,10 @@ impl Drive {
     ) -> DriveResult<Vec<BatchItem>> {
         check_ids("recycleItemIds", recycle_item_ids, MAX_RESTORE_IDS)?;
         let strategy = ConflictStrategy::parse(conflict_strategy.as_deref())?;
-        let filter = self.open_bin(op, recycle_bin_id).await?;
+        let bin = self.open_bin(op, recycle_bin_id).await?;
         let mut items = Vec::with_capacity(recycle_item_ids.len());
         for id in recycle_item_ids {
-            let outcome = self.restore_in(op, &filter, id, strategy).await;
+            let outcome = self.restore_in(op, &bin, id, strategy).await;
             items.push(BatchItem { id: id.clone(), outcome });
         }
         Ok(items)
@@ -286,9 +343,9 @@ impl Drive {
         recycle_bin_id: &str,
         recycle_item_id: &str,
     ) -> DriveResult<()> {
-        let filter = self.open_bin(op, recycle_bin_id).await?;
-        let item = self.item_in(&filter, recycle_item_id).await?;
-        self.purge(&filter, Some(&[item.recycle_item_id])).await
+        let bin = self.open_bin(op, recycle_bin_id).await?;
+        let item = self.item_in(op, &bin, recycle_item_id).await?;
+        self.purge(&bin.filter, Some(&[item.recycle_item_id])).await
     }
 
     /// DeleteRecycleItems: purges the items (ids the bin does not show are ignored).
@@ -299,14 +356,50 @@ impl Drive {
         recycle_item_ids: &[String],
     ) -> DriveResult<()> {
         check_ids("recycleItemIds", recycle_item_ids, MAX_PURGE_IDS)?;
-        let filter = self.open_bin(op, recycle_bin_id).await?;
-        self.purge(&filter, Some(recycle_item_ids)).await
+        let bin = self.open_bin(op, recycle_bin_id).await?;
+        if !bin.per_item {
+            return self.purge(&bin.filter, Some(recycle_item_ids)).await;
+        }
+        let mut allowed = Vec::with_capacity(recycle_item_ids.len());
+        for id in recycle_item_ids {
+            match self.item_in(op, &bin, id).await {
+                Ok(item) => allowed.push(item.recycle_item_id),
+                Err(DriveError::PermissionDenied(_) | DriveError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.purge(&bin.filter, Some(&allowed)).await
     }
 
     /// ClearRecycleBin: purges every item the bin shows.
     pub async fn clear_recycle_bin(&self, op: &Operator, recycle_bin_id: &str) -> DriveResult<()> {
-        let filter = self.open_bin(op, recycle_bin_id).await?;
-        self.purge(&filter, None).await
+        let bin = self.open_bin(op, recycle_bin_id).await?;
+        if !bin.per_item {
+            return self.purge(&bin.filter, None).await;
+        }
+        // An app-wide bin: only what the operator may manage, page by page.
+        let mut after: Option<ItemCursor> = None;
+        loop {
+            let page = self.meta.list_recycle_items(&bin.filter, after.as_ref(), 500).await?;
+            let Some(last) = page.last() else { return Ok(()) };
+            after = Some(ItemCursor {
+                deleted_at: last.deleted_at,
+                recycle_item_id: last.recycle_item_id.clone(),
+            });
+            let full = page.len() == 500;
+            let ids: Vec<String> = self
+                .manageable(op, &bin, page)
+                .await?
+                .into_iter()
+                .map(|item| item.recycle_item_id)
+                .collect();
+            if !ids.is_empty() {
+                self.purge(&bin.filter, Some(&ids)).await?;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
     }
 
     async fn purge(&self, filter: &ItemFilter, ids: Option<&[String]>) -> DriveResult<()> {
@@ -316,6 +409,13 @@ impl Drive {
         self.empty_trash(removed.trashed_objects).await;
         Ok(())
     }
+}
+
+/// What a bin shows: the items its filter covers; with `per_item`, each one
+/// only if the operator may manage it (app-wide bins).
+struct BinView {
+    filter: ItemFilter,
+    per_item: bool,
 }
 
 fn covers(filter: &ItemFilter, item: &RecycleItemRecord) -> bool {

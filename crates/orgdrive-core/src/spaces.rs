@@ -11,6 +11,7 @@
 use orgdrive_store::{AppRecord, OrgRecord, SpaceRecord};
 
 use crate::auth::unknown_space;
+use crate::policy::{Operation, Place};
 use crate::{now_ms, validate, Drive, DriveError, DriveResult, Operator};
 
 /// The only partition type orgdrive stores into.
@@ -183,8 +184,8 @@ impl Drive {
 
     /// GetSpace.
     pub async fn get_space(&self, op: &Operator, space_id: &str) -> DriveResult<SpaceView> {
-        let space = self.space_record(space_id).await?;
-        self.authorize_space(op, &space)?;
+        let space = self.space_for(op, space_id).await?;
+        self.authorize(op, &space, Place::Root, Operation::GetSpace).await?;
         let org = self.org(&space.corp_id).await?;
         Ok(space_view(space, &org))
     }

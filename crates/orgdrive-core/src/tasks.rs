@@ -98,7 +98,14 @@ impl Drive {
         };
         let task_id = Some(task.task_id.clone());
         match &task.op {
-            TaskOp::Move { space_id, dentry_id, target_space_id, target_parent_id, conflict } => {
+            TaskOp::Move {
+                space_id,
+                dentry_id,
+                target_space_id,
+                target_parent_id,
+                conflict,
+                keep_grants,
+            } => {
                 let source = self.live_dentry(space_id, dentry_id, "dentryId").await?;
                 let strategy = ConflictStrategy::parse(Some(conflict))?;
                 self.run_relocation(
@@ -108,6 +115,7 @@ impl Drive {
                     target_space_id,
                     target_parent_id,
                     strategy,
+                    *keep_grants,
                     task_id,
                     None,
                 )
@@ -131,6 +139,7 @@ impl Drive {
                     target_space_id,
                     target_parent_id,
                     strategy,
+                    false,
                     task_id,
                     Some((new_dentry_id.clone(), new_uuid.clone())),
                 )

@@ -37,6 +37,7 @@ use crate::dentries::{
 };
 use crate::fsck::FSCK_GRACE_SECS;
 use crate::ids::random_alnum;
+use crate::policy::{Operation, Place};
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
 
 /// Default time an upload may stay uncommitted.
@@ -406,8 +407,14 @@ impl Drive {
             None => None,
         };
         let space = self.space_for(op, space_id).await?;
+        // Without preCheck.parentId the file may go anywhere: the root decides.
+        let into = match &check.parent_id {
+            Some(parent) => Place::Folder { folder_id: parent, field: "parentId" },
+            None => Place::Root,
+        };
+        self.authorize(op, &space, into, Operation::Upload).await?;
         if let Some(parent) = &check.parent_id {
-            if self.meta.folder_names(&space.space_id, parent).await?.is_none() {
+            if self.folder_path(&space.space_id, parent).await?.is_none() {
                 return Err(unknown_dentry("parentId", parent));
             }
         }
@@ -531,7 +538,11 @@ impl Drive {
             return Err(bad_upload_key("uploadKey is not a multipart upload"));
         }
         let space = self.space_for(op, &upload.space_id).await?;
-        debug_assert_eq!(space.space_id, upload.space_id);
+        let into = match &upload.check_parent_id {
+            Some(parent) => Place::Folder { folder_id: parent, field: "parentId" },
+            None => Place::Root,
+        };
+        self.authorize(op, &space, into, Operation::Upload).await?;
         Ok(part_numbers
             .iter()
             .map(|&n| (n, self.signed_url(base_url, "PUT", &put_path(upload_key, n), "")))
@@ -786,6 +797,7 @@ impl Drive {
                 if file.is_folder() {
                     return Err(DriveError::param("overwriteDentryId", "a folder has no content"));
                 }
+                self.authorize(op, &space, Place::Dentry(&file), Operation::Upload).await?;
                 (file.name, file.parent_id, ConflictStrategy::Overwrite)
             }
             _ => {
@@ -794,6 +806,8 @@ impl Drive {
                     .parent_id
                     .filter(|p| !p.is_empty())
                     .ok_or_else(|| DriveError::param("parentId", "parentId is required"))?;
+                let into = Place::Folder { folder_id: &parent_id, field: "parentId" };
+                self.authorize(op, &space, into, Operation::Upload).await?;
                 (name, parent_id, strategy)
             }
         };
@@ -928,6 +942,7 @@ impl Drive {
     ) -> DriveResult<SignedUrl> {
         let space = self.space_for(op, space_id).await?;
         let file = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
+        self.authorize(op, &space, Place::Dentry(&file), Operation::GetFileDownloadInfo).await?;
         if file.is_folder() {
             return Err(DriveError::param("dentryId", format!("{dentry_id} is a folder")));
         }

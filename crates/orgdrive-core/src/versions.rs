@@ -10,6 +10,7 @@ use orgdrive_store::{EditAppProperties, StoreError, VersionRecord};
 
 use crate::dentries::{app_property_records, unknown_dentry, MAX_APP_PROPERTIES};
 use crate::lifecycle::actor;
+use crate::policy::{Operation, Place};
 use crate::{
     AppPropertyInput, DentryView, Drive, DriveError, DriveResult, Operator, Page, PropertyFilter,
 };
@@ -38,6 +39,7 @@ impl Drive {
         let before = next_token.as_deref().map(|t| decode_token(t, dentry_id)).transpose()?;
         let space = self.space_for(op, space_id).await?;
         let file = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
+        self.authorize(op, &space, Place::Dentry(&file), Operation::ListDentryVersions).await?;
         if file.is_folder() {
             return Ok(Page { dentries: Vec::new(), next_token: None });
         }
@@ -68,6 +70,8 @@ impl Drive {
             .filter(|v| *v >= 0)
             .ok_or_else(|| DriveError::param("version", "version must be a number >= 0"))?;
         let space = self.space_for(op, space_id).await?;
+        let place = Place::DentryId { dentry_id, field: "dentryId" };
+        self.authorize(op, &space, place, Operation::RevertDentryVersion).await?;
         let request = orgdrive_store::RevertVersion {
             space_id: space.space_id.clone(),
             dentry_id: dentry_id.to_string(),
@@ -130,6 +134,8 @@ impl Drive {
         remove: Vec<String>,
     ) -> DriveResult<()> {
         let space = self.space_for(op, space_id).await?;
+        let place = Place::DentryId { dentry_id, field: "dentryId" };
+        self.authorize(op, &space, place, Operation::EditAppProperties).await?;
         let edit = EditAppProperties {
             space_id: space.space_id,
             dentry_id: dentry_id.to_string(),

@@ -123,7 +123,8 @@ async fn a_space_is_created_once_per_scene() {
     assert_eq!(param_field(&w.drive.add_space(&w.op, owner).await.unwrap_err()), Some("ownerType"));
     let refused = w.drive.get_space(&w.op, "404").await.unwrap_err();
     assert!(matches!(refused, DriveError::NotFound { field: "spaceId", .. }), "{refused:?}");
-    // Another app of the org may not use the space.
+    // Another app of the org reaches the space through the operator's roles:
+    // its owner may, a user without a grant may not.
     let second = NewApp {
         name: "Second".into(),
         scopes: vec![Scope::SpaceRead.as_str().into()],
@@ -133,8 +134,15 @@ async fn a_space_is_created_once_per_scene() {
     w.drive.create_app(&w.corp_id, second).await.unwrap();
     let token = w.drive.issue_token("second", SECRET).await.unwrap().access_token;
     let op = w.drive.operator(Some(&token), None, Some("ann")).await.unwrap();
-    let refused = w.drive.get_space(&op, &first.space.space_id).await.unwrap_err();
-    assert!(matches!(refused, DriveError::PermissionDenied(_)), "{refused:?}");
+    let got = w.drive.get_space(&op, &first.space.space_id).await.unwrap();
+    assert_eq!(got.space, first.space);
+    let bob = NewUser { name: "Bob".into(), union_id: Some("bob".into()), ..NewUser::default() };
+    w.drive.create_user(&w.corp_id, bob).await.unwrap();
+    for token in [&token, &w.token] {
+        let op = w.drive.operator(Some(token), None, Some("bob")).await.unwrap();
+        let refused = w.drive.get_space(&op, &first.space.space_id).await.unwrap_err();
+        assert!(matches!(refused, DriveError::PermissionDenied(_)), "{refused:?}");
+    }
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ fn to(space_id: &str, folder_id: &str, strategy: Option<&str>) -> Relocation {
         target_space_id: Some(space_id.into()),
         target_folder_id: Some(folder_id.into()),
         conflict_strategy: strategy.map(str::to_string),
+        preserve_permissions: false,
     }
 }
 
@@ -411,6 +412,7 @@ async fn a_task_left_unfinished_by_a_crash_is_run_at_the_next_start() {
             target_space_id: s2.clone(),
             target_parent_id: "0".into(),
             conflict: "AUTO_RENAME".into(),
+            keep_grants: false,
         },
         status: TaskStatus::InProgress,
         total_count: 4,

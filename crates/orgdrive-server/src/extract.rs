@@ -71,6 +71,8 @@ const LIST_FIELDS: &[&str] = &[
     "scopes",
     "recycleItemIds",
     "propertyNames",
+    "members",
+    "filterRoleIds",
 ];
 
 /// serde reads a struct from a JSON array too; the API never does. An array
@@ -206,6 +208,8 @@ pub mod scope {
         FileRead,
         UploadInfoRead,
         DownloadInfoRead,
+        PermissionWrite,
+        PermissionRead,
         RecycleBinRead,
         RecycleBinWrite,
         TaskRead

@@ -47,6 +47,7 @@ pub const ACCESS_TOKEN_SCHEME: &str = "accessToken";
         (name = "dentries", description = "Files and folders"),
         (name = "transfer", description = "Uploads and downloads (signed URLs)"),
         (name = "recycle", description = "The recycle bin"),
+        (name = "permissions", description = "Grants of roles on dentries"),
         (name = "tasks", description = "Asynchronous tasks"),
     ),
 )]

@@ -13,8 +13,8 @@ use crate::read::snapshot;
 use crate::*;
 use orgdrive_store::{
     AppPropertyRecord, BlobReference, ConsistencyScan, Cursor, CursorValue, DentryStore,
-    ExpiredUpload, MaintenanceStore, NameConflict, OpenUploadLimits, PartRecorded, PutDentry,
-    PutOutcome, Reserve, SortKey, SpaceStore, TreeNode, UploadPartRecord, UploadRecord,
+    ExpiredUpload, FolderLink, MaintenanceStore, NameConflict, OpenUploadLimits, PartRecorded,
+    PutDentry, PutOutcome, Reserve, SortKey, SpaceStore, TreeNode, UploadPartRecord, UploadRecord,
     UploadStore, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
 };
 
@@ -137,11 +137,11 @@ impl DentryStore for SqliteStore {
         self.read(|conn| dentries_joined(conn, SQL, params![space_id, ids]))
     }
 
-    async fn folder_names(
+    async fn folder_chain(
         &self,
         space_id: &str,
         folder_id: &str,
-    ) -> StoreResult<Option<Vec<String>>> {
+    ) -> StoreResult<Option<Vec<FolderLink>>> {
         if folder_id == ROOT_ID {
             return Ok(Some(Vec::new()));
         }
@@ -155,7 +155,7 @@ impl DentryStore for SqliteStore {
                      SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
                      FROM chain c CROSS JOIN dentries d ON d.dentry_id = c.parent_id \
                      WHERE d.space_id = ?1 AND c.depth < 10000) \
-                 SELECT parent_id, name, kind, status FROM chain ORDER BY depth DESC",
+                 SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth DESC",
                 [space_id, folder_id],
                 |row| {
                     Ok((
@@ -163,18 +163,19 @@ impl DentryStore for SqliteStore {
                         row.get::<_, String>(1)?,
                         row.get::<_, String>(2)?,
                         row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
                     ))
                 },
             )
         })?;
-        let mut names = Vec::with_capacity(rows.len());
-        for (i, (parent, name, kind, status)) in rows.into_iter().enumerate() {
+        let mut links = Vec::with_capacity(rows.len());
+        for (i, (dentry_id, parent, name, kind, status)) in rows.into_iter().enumerate() {
             if kind != "FOLDER" || status != "NORMAL" || (i == 0 && parent != ROOT_ID) {
                 return Ok(None);
             }
-            names.push(name);
+            links.push(FolderLink { dentry_id, name });
         }
-        Ok((!names.is_empty()).then_some(names))
+        Ok((!links.is_empty()).then_some(links))
     }
 
     async fn list_children(

@@ -14,6 +14,7 @@
 //! (`migrate`).
 
 mod drive;
+mod grants;
 mod identity;
 mod lifecycle;
 mod migrate;

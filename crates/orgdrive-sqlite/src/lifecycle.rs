@@ -417,7 +417,7 @@ fn bin(conn: &Connection, item: &RecycleItemRecord, dentry_ids: &[String]) -> St
         params![item.recycle_item_id, id_array(dentry_ids.iter())],
     )
     .map_err(backend)?;
-    Ok(())
+    crate::grants::drop_grants(conn, dentry_ids)
 }
 
 /// Bytes the dentries hold: files' current contents and every kept version.
@@ -490,9 +490,11 @@ fn remove_dentries(
         [id_array(dentry_ids.iter())],
         |r| r.get(0),
     )?;
-    // Versions and app properties go with their dentries (ON DELETE CASCADE).
+    // Versions and app properties go with their dentries (ON DELETE CASCADE),
+    // grants here.
     exec(conn, "DELETE FROM dentries WHERE dentry_id IN rarray(?1)", [id_array(dentry_ids.iter())])
         .map_err(backend)?;
+    crate::grants::drop_grants(conn, dentry_ids)?;
     let mut freed = 0;
     for (space_id, bytes) in &by_space {
         free_bytes(conn, space_id, *bytes)?;

@@ -2,7 +2,8 @@
 //! exchange ([`records`]), the traits a backend implements, grouped by
 //! concern — [`IdentityStore`] (orgs, apps, users, departments, access
 //! tokens), [`SpaceStore`], [`DentryStore`] (files, folders, versions),
-//! [`UploadStore`] (upload sessions and their byte reservations),
+//! [`TreeStore`], [`RecycleStore`] and [`TaskStore`] (the dentry lifecycle),
+//! [`GrantStore`] (permissions), [`UploadStore`] (upload sessions and their byte reservations),
 //! [`MaintenanceStore`] (nodes, consistency scans, repair, close) — together
 //! [`MetaStore`], and the typed [`StoreError`]. No database here: each backend
 //! is its own crate (`orgdrive-sqlite`, the embedded default) and proves
@@ -35,12 +36,14 @@
 //!   numbers ([`MaintenanceStore::register_node`]).
 
 mod error;
+pub mod grants;
 pub mod lifecycle;
 pub mod records;
 #[cfg(feature = "suite")]
 pub mod suite;
 
 pub use error::{Key, StoreError, StoreResult};
+pub use grants::*;
 pub use lifecycle::*;
 pub use records::*;
 
@@ -54,6 +57,7 @@ pub trait MetaStore:
     + TreeStore
     + RecycleStore
     + TaskStore
+    + GrantStore
     + UploadStore
     + MaintenanceStore
 {
@@ -65,6 +69,7 @@ impl<T> MetaStore for T where
         + TreeStore
         + RecycleStore
         + TaskStore
+        + GrantStore
         + UploadStore
         + MaintenanceStore
 {
@@ -186,13 +191,23 @@ pub trait DentryStore: Send + Sync + 'static {
         space_id: &str,
         dentry_ids: &[String],
     ) -> StoreResult<Vec<DentryRecord>>;
-    /// Names of the live folders from the root down to `folder_id` (empty for
-    /// the root); `None` if it is not a live folder of the space.
+    /// The live folders from the root's first child down to `folder_id`
+    /// itself (empty for the root `0`); `None` if it is not a live folder of
+    /// the space.
+    async fn folder_chain(
+        &self,
+        space_id: &str,
+        folder_id: &str,
+    ) -> StoreResult<Option<Vec<FolderLink>>>;
+    /// The names of [`DentryStore::folder_chain`].
     async fn folder_names(
         &self,
         space_id: &str,
         folder_id: &str,
-    ) -> StoreResult<Option<Vec<String>>>;
+    ) -> StoreResult<Option<Vec<String>>> {
+        let chain = self.folder_chain(space_id, folder_id).await?;
+        Ok(chain.map(|links| links.into_iter().map(|l| l.name).collect()))
+    }
     /// Up to `limit` live children of `parent_id` strictly after `after`,
     /// ordered by `key` (ascending or `descending`), ties by `dentry_id` in
     /// the same direction; names compare bytewise.
@@ -317,6 +332,35 @@ pub trait TaskStore: Send + Sync + 'static {
 }
 
 /// Upload sessions: the bytes PUT so far and the quota they hold.
+/// Permissions: grants on dentries, and who a user is for them.
+#[async_trait]
+pub trait GrantStore: Send + Sync + 'static {
+    /// AddPermission / UpdatePermission, all members or none (see
+    /// [`WriteGrants`] and [`GrantWrite`]).
+    async fn write_grants(&self, write: &WriteGrants) -> StoreResult<()>;
+    /// DeletePermission; answers how many grants went. Members without such
+    /// a grant are ignored.
+    async fn revoke_grants(&self, revoke: &RevokeGrants) -> StoreResult<u64>;
+    /// Up to `limit` grants on the dentry live at `now_ms` with a role
+    /// among `roles` (any role when empty), strictly after `after`.
+    async fn list_grants(
+        &self,
+        space_id: &str,
+        dentry_id: &str,
+        roles: &[String],
+        after: Option<&GrantCursor>,
+        limit: u32,
+        now_ms: i64,
+    ) -> StoreResult<Vec<GrantRecord>>;
+    /// Every grant of the space live at `now_ms`, in any order.
+    async fn space_grants(&self, space_id: &str, now_ms: i64) -> StoreResult<Vec<GrantRecord>>;
+    /// The departments the user is a member of, with all their ancestor
+    /// departments, in any order.
+    async fn user_dept_ids(&self, corp_id: &str, union_id: &str) -> StoreResult<Vec<String>>;
+    /// Removes grants that expired at or before `now_ms`; answers how many.
+    async fn purge_expired_grants(&self, now_ms: i64) -> StoreResult<u64>;
+}
+
 #[async_trait]
 pub trait UploadStore: Send + Sync + 'static {
     /// Opens an upload unless its space or app already has as many open

@@ -94,6 +94,10 @@ pub struct Destination {
 /// space, and its bytes (current contents and kept versions) move from the
 /// source space's counter to the target's; the org's counter is unchanged.
 /// Dentries in the recycle bin under the moved folder stay where they are.
+///
+/// Grants on the moved subtree's dentries go with them when `keep_grants`
+/// (into the target space, too); otherwise they are removed in the same
+/// transaction. Grants on the old ancestors never follow.
 #[derive(Debug, Clone)]
 pub struct MoveDentry {
     pub space_id: String,
@@ -101,6 +105,7 @@ pub struct MoveDentry {
     pub to: Destination,
     pub actor: Actor,
     pub limits: TreeLimits,
+    pub keep_grants: bool,
     /// A task that completes with this change: set to `SUCCESS` (with the
     /// number of entries changed) in the same transaction. It must be
     /// unfinished: an unknown or finished task fails the change with
@@ -115,7 +120,8 @@ pub struct MoveDentry {
 /// modifier and times are the actor's; versions are 1 and history is not
 /// copied; app properties are copied. A copied file shares its content
 /// object with the source (no bytes are copied) and its size is charged to
-/// the target space and the org (`QuotaExceeded` otherwise).
+/// the target space and the org (`QuotaExceeded` otherwise). Grants are not
+/// copied: a copy is reached through the grants of its new place.
 ///
 /// Refusals as [`MoveDentry`] (`IntoItself` included: a folder is not copied
 /// into itself).
@@ -142,8 +148,9 @@ pub struct CopyDentry {
 ///   and org counters, and every content object no remaining dentry or
 ///   version refers to is put in the trash and returned ([`Removed`]).
 ///
-/// Dentries already in the bin under the deleted folder keep their own
-/// recycle items. `NotFound` for a source that is not live in the space.
+/// Either way the grants on the subtree's dentries are removed (a restore
+/// does not bring them back). Dentries already in the bin under the
+/// deleted folder keep their own recycle items. `NotFound` for a source that is not live in the space.
 #[derive(Debug, Clone)]
 pub struct DeleteDentry {
     pub space_id: String,
@@ -340,6 +347,7 @@ pub enum TaskOp {
         target_space_id: String,
         target_parent_id: String,
         conflict: String,
+        keep_grants: bool,
     },
     Copy {
         space_id: String,

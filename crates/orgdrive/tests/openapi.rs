@@ -59,6 +59,23 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/appProperties/remove",
         "DeleteDentryAppProperties",
     ),
+    ("post", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/permissions", "AddPermission"),
+    ("put", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/permissions", "UpdatePermission"),
+    (
+        "post",
+        "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/permissions/remove",
+        "DeletePermission",
+    ),
+    (
+        "post",
+        "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/permissions/query",
+        "ListPermissions",
+    ),
+    (
+        "post",
+        "/v1.0/storage/spaces/{spaceId}/dentries/permissions/roles/batchQuery",
+        "BatchQueryRoles",
+    ),
     ("get", "/v1.0/storage/tasks/{taskId}", "GetTask"),
     ("get", "/v1.0/storage/recycleBins", "GetRecycleBin"),
     ("get", "/v1.0/storage/recycleBins/{recycleBinId}/recycleItems", "ListRecycleItems"),

@@ -43,16 +43,22 @@ pub(super) fn outcome(item: Result<orgdrive_core::Landing, DriveError>) -> ItemO
     }
 }
 
-/// The target of a move. The permissions flag (either spelling) is read and
-/// not used yet: permissions are not kept by moves.
+/// The target of a move; the permissions flag in either spelling (default
+/// false: the moved dentries' grants are removed).
 fn move_to(
     target_space_id: Option<String>,
     target_folder_id: Option<String>,
     option: Option<MoveOption>,
 ) -> Relocation {
     let option = option.unwrap_or_default();
-    let _preserve_permissions = option.preserve_permissions.or(option.preseve_permissions);
-    Relocation { target_space_id, target_folder_id, conflict_strategy: option.conflict_strategy }
+    let preserve_permissions =
+        option.preserve_permissions.or(option.preseve_permissions).unwrap_or(false);
+    Relocation {
+        target_space_id,
+        target_folder_id,
+        conflict_strategy: option.conflict_strategy,
+        preserve_permissions,
+    }
 }
 
 fn copy_to(
@@ -64,6 +70,7 @@ fn copy_to(
         target_space_id,
         target_folder_id,
         conflict_strategy: option.and_then(|o| o.conflict_strategy),
+        preserve_permissions: false,
     }
 }
 

@@ -3,6 +3,7 @@
 //! (AddFolder, GetDentry, GetDentries, ListDentries, ListAllDentries),
 //! `lifecycle` (rename, move, copy and delete, single and in batches),
 //! `versions` (ListDentryVersions, RevertDentryVersion, app property edits),
+//! `permissions` (grants: Add/Update/Delete/ListPermissions, BatchQueryRoles),
 //! `recycle` (the recycle bin), `tasks` (GetTask), `transfer` (upload and
 //! download info, CommitFile), `blob` (the signed PUT/GET routes that carry
 //! file bytes), `admin` (the provisioning API under `/admin/v1`); here, the
@@ -22,6 +23,7 @@ pub mod dentries;
 pub mod lifecycle;
 pub mod oauth2;
 pub mod orgs;
+pub mod permissions;
 pub mod recycle;
 pub mod spaces;
 pub mod tasks;
@@ -43,6 +45,7 @@ pub fn documented() -> OpenApiRouter<ServerState> {
         .merge(dentries::routes())
         .merge(lifecycle::routes())
         .merge(versions::routes())
+        .merge(permissions::routes())
         .merge(transfer::routes())
         .merge(recycle::routes())
         .merge(tasks::routes())

@@ -37,7 +37,8 @@ pub enum StorageErrors {
     BadRequest(ErrorBody),
     /// `Forbidden.AccessDenied.AccessTokenPermissionDenied` (the app lacks the
     /// operation's scope) or `permissionDenied` (`unionId` is not a user of
-    /// the token's organization; a space of another app).
+    /// the token's organization; the operator's role here does not allow
+    /// the operation).
     #[response(status = 403)]
     Forbidden(ErrorBody),
     /// `paramError`: a JSON body over 1 MiB.

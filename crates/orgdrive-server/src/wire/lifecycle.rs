@@ -43,7 +43,8 @@ pub struct RenameDentryRequest {
 pub struct MoveOption {
     #[schema(value_type = Option<ConflictStrategy>)]
     pub conflict_strategy: Option<String>,
-    /// Keep the dentry's permissions (accepted; permissions are not kept yet).
+    /// Keep the grants on the moved dentries (default false: they are
+    /// removed; grants of the old place never follow).
     pub preserve_permissions: Option<bool>,
     /// MoveDentry's spelling of `preservePermissions` in the official SDKs.
     pub preseve_permissions: Option<bool>,

@@ -14,7 +14,7 @@
 //! GetCurrentApp), `dentries` (files and folders), `transfer` (uploads,
 //! CommitFile, downloads), `lifecycle` (rename, move, copy, delete, their
 //! batches' result items, `{"success": true}`), `versions` (versions and app
-//! property edits), `recycle` (the recycle bin), `tasks` (GetTask), `admin`
+//! property edits), `permissions` (grants and roles), `recycle` (the recycle bin), `tasks` (GetTask), `admin`
 //! (the admin API), `vocab`. Every type is exported here, at one path. The
 //! wire depends on nothing else of this crate: only on serde, utoipa and the
 //! domain's views.
@@ -25,6 +25,7 @@ mod errors;
 mod identity;
 mod lifecycle;
 mod orgs;
+mod permissions;
 mod recycle;
 mod spaces;
 mod tasks;
@@ -38,6 +39,7 @@ pub use errors::*;
 pub use identity::*;
 pub use lifecycle::*;
 pub use orgs::*;
+pub use permissions::*;
 pub use recycle::*;
 pub use spaces::*;
 pub use tasks::*;

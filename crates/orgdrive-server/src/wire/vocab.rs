@@ -91,3 +91,23 @@ pub enum TaskStatus {
     Success,
     Fail,
 }
+
+/// `roleId` of grants (strongest first).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RoleId {
+    Owner,
+    Manager,
+    Editor,
+    Downloader,
+    Reader,
+}
+
+/// `members.type` of grants (the reference's other types are refused).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MemberType {
+    User,
+    Dept,
+    Org,
+}

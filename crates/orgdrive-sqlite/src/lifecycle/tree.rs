@@ -192,6 +192,10 @@ fn move_dentry(conn: &Connection, m: &MoveDentry, ids: &dyn IdSource) -> StoreRe
             check_limits(&m.limits, &target, &name, extent)?;
         }
         moved_at(conn)?;
+        if !m.keep_grants && crate::grants::space_has_grants(conn, &m.space_id)? {
+            let subtree = live_members(conn, &m.space_id, &d.dentry_id, UNBOUNDED_WALK)?;
+            crate::grants::drop_grants(conn, &member_ids(&subtree))?;
+        }
         1
     } else {
         // Every row of the subtree changes space, and its bytes move along.
@@ -207,6 +211,16 @@ fn move_dentry(conn: &Connection, m: &MoveDentry, ids: &dyn IdSource) -> StoreRe
             params![m.to.space_id, id_array(subtree.iter().skip(1))],
         )
         .map_err(backend)?;
+        if m.keep_grants {
+            exec(
+                conn,
+                "UPDATE grants SET space_id = ?1 WHERE dentry_id IN rarray(?2)",
+                params![m.to.space_id, id_array(subtree.iter())],
+            )
+            .map_err(backend)?;
+        } else {
+            crate::grants::drop_grants(conn, &subtree)?;
+        }
         subtree.len() as i64
     };
     complete_task(conn, m.task_id.as_deref(), entries, m.actor.now_ms)?;

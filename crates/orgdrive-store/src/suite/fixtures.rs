@@ -281,6 +281,7 @@ pub fn moving(id: &str, to: Destination) -> MoveDentry {
         to,
         actor: actor(100),
         limits: TREE,
+        keep_grants: true,
         task_id: None,
     }
 }

@@ -542,6 +542,7 @@ fn move_op(dentry_id: &str) -> TaskOp {
         target_space_id: "1".into(),
         target_parent_id: "0".into(),
         conflict: "FAIL".into(),
+        keep_grants: true,
     }
 }
 

@@ -1,0 +1,27 @@
+-- Permissions: roles granted on a space's root (dentry_id '0') or on any of
+-- its dentries, to a user, a department or the org. One grant per member
+-- and dentry (the key); the key's prefix finds a space's grants (the
+-- policy's input) and a dentry's (ListPermissions, removal with the dentry).
+CREATE TABLE grants (
+    space_id       TEXT NOT NULL REFERENCES spaces (space_id) ON DELETE CASCADE,
+    dentry_id      TEXT NOT NULL,
+    member_type    TEXT NOT NULL CHECK (member_type IN ('USER', 'DEPT', 'ORG')),
+    member_id      TEXT NOT NULL,
+    member_corp_id TEXT NOT NULL,
+    role           TEXT NOT NULL
+        CHECK (role IN ('OWNER', 'MANAGER', 'EDITOR', 'DOWNLOADER', 'READER')),
+    duration_secs  INTEGER CHECK (duration_secs IS NULL OR duration_secs > 0),
+    expires_at     INTEGER,
+    operator_id    TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    modified_at    INTEGER NOT NULL,
+    PRIMARY KEY (space_id, dentry_id, member_type, member_id),
+    CHECK ((duration_secs IS NULL) = (expires_at IS NULL))
+) WITHOUT ROWID;
+-- Grants leave with their dentries (delete, bin, move), found by dentry.
+CREATE INDEX grants_by_dentry ON grants (dentry_id);
+-- The sweeper's purge of expired grants.
+CREATE INDEX grants_by_expiry ON grants (expires_at) WHERE expires_at IS NOT NULL;
+
+-- A move task remembers whether the moved dentries keep their grants.
+ALTER TABLE tasks ADD COLUMN keep_grants INTEGER NOT NULL DEFAULT 0;
