@@ -24,6 +24,7 @@
 
 mod dentries;
 pub mod fixtures;
+mod grants;
 mod identity;
 mod lifecycle;
 mod maintenance;
@@ -32,6 +33,7 @@ mod spaces;
 mod uploads;
 
 pub use dentries::*;
+pub use grants::*;
 pub use identity::*;
 pub use lifecycle::*;
 pub use maintenance::*;
@@ -166,6 +168,19 @@ macro_rules! behaviour_suite {
             recycle_items_are_listed_newest_first_in_keyset_pages,
             tasks_are_stored_started_and_failed,
             a_change_completes_its_task_in_its_transaction,
+            // grants
+            grants_are_listed_by_member_bytewise_in_keyset_pages,
+            adding_again_replaces_the_members_grant_on_the_dentry,
+            an_update_needs_every_member_to_hold_a_live_grant,
+            grants_are_written_only_on_a_live_dentry_of_the_space,
+            revoking_removes_only_the_members_grants_of_the_role,
+            space_grants_are_every_live_grant_of_the_space,
+            a_users_departments_include_all_their_ancestors,
+            expired_grants_are_purged,
+            deleting_removes_the_grants_of_the_subtree_for_good,
+            a_move_within_a_space_keeps_or_drops_the_grants_of_its_subtree,
+            a_move_across_spaces_takes_the_grants_along_or_drops_them,
+            a_copy_copies_no_grants,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {
