@@ -348,7 +348,7 @@ http {{
     def provision(self, base):
         tenant = provision_tenant(base, AdminClient(base, ADMIN_TOKEN), app_name="harness",
                                   user_name="Harness User")
-        st = {"base": base, "unionId": tenant.union_id, "token": tenant.token}
+        st = {"base": base, "unionId": tenant.union_id, "token": tenant.token, "corpId": tenant.corp_id}
         space = self.api(st, "POST", "/v1.0/storage/spaces", {"option": {"name": "harness", "ownerType": "USER"}})
         st["spaceId"] = space["space"]["id"]
         return st
@@ -366,13 +366,13 @@ http {{
         return ["--base", st["base"], "--space", st["spaceId"], "--union-id", st["unionId"],
                 "--token", st["token"]]
 
-    def upload_small(self, st, name, data):
+    def upload_small(self, st, name, data, parent_id="0"):
         sp = f"/v1.0/storage/spaces/{st['spaceId']}"
         info = self.api(st, "POST", f"{sp}/files/uploadInfos/query", {"protocol": "HEADER_SIGNATURE", "multipart": False})
         sig = info["headerSignatureInfo"]
         status, body = request("PUT", sig["resourceUrls"][0], raw=data, headers=sig.get("headers") or {})
         assert status == 200, (status, body)
-        return self.api(st, "POST", f"{sp}/files/commit", {"uploadKey": info["uploadKey"], "name": name, "parentId": "0"})["dentry"]
+        return self.api(st, "POST", f"{sp}/files/commit", {"uploadKey": info["uploadKey"], "name": name, "parentId": parent_id})["dentry"]
 
     def download_info(self, st, dentry_id):
         sig = self.api(st, "POST", f"/v1.0/storage/spaces/{st['spaceId']}/dentries/{dentry_id}/downloadInfos/query", {})["headerSignatureInfo"]
@@ -425,20 +425,33 @@ http {{
     def _run_on(self, run, od):
         st = self.provision(od.base)
         sp = f"/v1.0/storage/spaces/{st['spaceId']}"
-        # a folder with 60 files (ListDentries returns a full page of 50)
-        folder = self.api(st, "POST", f"{sp}/dentries/0/folders", {"name": "list"})["dentry"]["id"]
+        # a/b/c; in c a folder with 60 files (ListDentries returns a full page
+        # of 50) and the file GetDentry reads: both three levels below a, where
+        # a second user (no admin) holds a READER grant
+        parent = "0"
+        for name in ("a", "b", "c"):
+            parent = self.api(st, "POST", f"{sp}/dentries/{parent}/folders", {"name": name})["dentry"]["id"]
+            if name == "a":
+                granted_at = parent
+        folder = self.api(st, "POST", f"{sp}/dentries/{parent}/folders", {"name": "list"})["dentry"]["id"]
         filled = self.loadgen("upload-cycle", *self.auth_args(st), "--parent-id", folder, "--prefix", "item",
                               "--size", 4096, "--connections", 4, "--requests", 60)
         assert filled["ok"] == 60 and filled["errors"] == 0, filled
-        small = self.upload_small(st, "small.bin", open(self.small, "rb").read())
+        small = self.upload_small(st, "small.bin", open(self.small, "rb").read(), parent)
+        reader = AdminClient(od.base, ADMIN_TOKEN).create_user(st["corpId"], name="Reader", org_admin=False)["unionId"]
+        self.api(st, "POST", f"{sp}/dentries/{granted_at}/permissions",
+                 {"roleId": "READER", "members": [{"type": "USER", "id": reader}]})
         auth = ["--header", f"x-acs-dingtalk-access-token: {st['token']}"]
-        u = st["unionId"]
-        reads = {
-            "orgdrive.getspace": ["--url", f"{od.base}{sp}?unionId={u}", *auth],
-            "orgdrive.getdentry": ["--url", f"{od.base}{sp}/dentries/{small['id']}/query?unionId={u}",
-                                   "--method", "POST", "--body", "{}", "--header", "content-type: application/json", *auth],
-            "orgdrive.listdentries": ["--url", f"{od.base}{sp}/dentries?parentId={folder}&maxResults=50&unionId={u}", *auth],
-        }
+        reads = {}
+        # the owner (no grant is read), then the reader (the grant three levels up)
+        for suffix, u in (("", st["unionId"]), (".granted", reader)):
+            if not suffix:
+                reads["orgdrive.getspace"] = ["--url", f"{od.base}{sp}?unionId={u}", *auth]
+            reads[f"orgdrive.getdentry{suffix}"] = [
+                "--url", f"{od.base}{sp}/dentries/{small['id']}/query?unionId={u}",
+                "--method", "POST", "--body", "{}", "--header", "content-type: application/json", *auth]
+            reads[f"orgdrive.listdentries{suffix}"] = [
+                "--url", f"{od.base}{sp}/dentries?parentId={folder}&maxResults=50&unionId={u}", *auth]
         # the ceiling of ListDentries: bare axum answering the same page's bytes
         status, page = request("GET", f"{od.base}{sp}/dentries?parentId={folder}&maxResults=50&unionId={u}",
                                headers={"x-acs-dingtalk-access-token": st["token"]})
@@ -801,6 +814,10 @@ def report(records, results_path):
         row(f"{label} req/s at 64 conns ≥ 0.5× {ceiling_label}", f"{fmt(med(rps.values()))} req/s",
             f"{fmt(med(ceiling.values()))} req/s", ratios(rps, ceiling), 0.5)
         abs_row(f"{label} p99 at 64 conns < {p99_goal} ms", [v for v in vals(bench, "p99_ms", 64) if v is not None], p99_goal)
+    for bench, label in (("orgdrive.getdentry", "GetDentry"), ("orgdrive.listdentries", "ListDentries (50)")):
+        owner, granted = per_run(bench, "rps", 64), per_run(f"{bench}.granted", "rps", 64)
+        row(f"{label} by a READER whose grant is three levels up, req/s at 64 conns ≥ 0.9× the owner's (same run)",
+            f"{fmt(med(granted.values()))} req/s", f"{fmt(med(owner.values()))} req/s (owner)", ratios(granted, owner), 0.9)
     sq = per_run("sqlite.baseline", "single_tx_per_s")
     for bench, label, goal in (("orgdrive.addfolder", "AddFolder/s", 2.0),
                                ("orgdrive.uploadcycle", "CommitFile/s (full 4 KiB upload cycles/s)", 0.5),
@@ -864,8 +881,10 @@ def report(records, results_path):
     for bench, label, server in (("axum.space", "bare axum `GET /space` (ceiling)", "axum"),
                                  ("axum.canned", f"bare axum, the ListDentries page's {canned_bytes} bytes (ceiling)", "axum"),
                                  ("orgdrive.getspace", "GetSpace", "orgdrive"),
-                                 ("orgdrive.getdentry", "GetDentry (a file)", "orgdrive"),
-                                 ("orgdrive.listdentries", "ListDentries (page of 50)", "orgdrive")):
+                                 ("orgdrive.getdentry", "GetDentry (a file), the space's owner", "orgdrive"),
+                                 ("orgdrive.getdentry.granted", "GetDentry, a READER granted three levels up", "orgdrive"),
+                                 ("orgdrive.listdentries", "ListDentries (page of 50), the owner", "orgdrive"),
+                                 ("orgdrive.listdentries.granted", "ListDentries (page of 50), a READER granted three levels up", "orgdrive")):
         for c in CONNS:
             w(f"| {label} | {c} | {mmm(vals(bench, 'rps', c))} | {mmm(vals(bench, 'p50_ms', c), 2)} | "
               f"{mmm(vals(bench, 'p99_ms', c), 2)} | {mmm(vals(bench, 'max_ms', c), 1)} | "

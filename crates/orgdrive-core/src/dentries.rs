@@ -15,11 +15,11 @@ use orgdrive_store::{
 };
 
 use crate::cache::FolderChain;
+use crate::error::unknown_dentry;
 use crate::policy::{Operation, Place};
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
 
-/// Id of a space's root folder.
-pub const ROOT_ID: &str = "0";
+use crate::ids::ROOT_ID;
 /// Largest ListDentries / ListAllDentries page.
 pub const MAX_PAGE: i64 = 50;
 /// Most ids in one GetDentries call.
@@ -156,10 +156,6 @@ pub struct Page {
     pub dentries: Vec<DentryView>,
     /// Present when more entries follow.
     pub next_token: Option<String>,
-}
-
-pub(crate) fn unknown_dentry(field: &'static str, id: &str) -> DriveError {
-    DriveError::not_found(field, format!("dentry {id} does not exist"))
 }
 
 /// Validates app properties for the calling app (at most three, unique names).

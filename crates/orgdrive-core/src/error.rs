@@ -72,3 +72,9 @@ impl From<StoreError> for DriveError {
         DriveError::Internal(e.to_string())
     }
 }
+
+/// The error for an id that names no live dentry of the space (`field` is
+/// the id's wire field).
+pub(crate) fn unknown_dentry(field: &'static str, id: &str) -> DriveError {
+    DriveError::not_found(field, format!("dentry {id} does not exist"))
+}

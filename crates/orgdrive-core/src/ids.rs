@@ -1,4 +1,5 @@
-//! Identifiers: decimal-string ids unique across nodes, and random opaque ones.
+//! Identifiers: decimal-string ids unique across nodes, random opaque ones,
+//! and the root folder's fixed id.
 //!
 //! Decimal ids are snowflakes: 41 bits of milliseconds since 2024-01-01, 10 bits
 //! of node number (allocated by the metadata store at startup) and 12 bits of
@@ -8,6 +9,9 @@ use std::sync::Mutex;
 
 use rand::distr::{Alphanumeric, SampleString};
 use rand::Rng;
+
+/// The id of every space's root folder (not a dentry row; it has no parent).
+pub const ROOT_ID: &str = "0";
 
 const EPOCH_MS: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
 const NODE_BITS: u32 = 10;

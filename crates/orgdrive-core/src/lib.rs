@@ -43,12 +43,12 @@ pub use auth::{AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_T
 pub use clock::{clock_offset_ms, iso8601, now_ms};
 pub use dentries::{
     AppProperty, AppPropertyInput, ConflictStrategy, DentryResult, DentryView, ListAll,
-    ListChildren, NewFolder, Page, PropertyFilter, MAX_BATCH_IDS, MAX_PAGE, ROOT_ID,
+    ListChildren, NewFolder, Page, PropertyFilter, MAX_BATCH_IDS, MAX_PAGE,
 };
 pub use error::{DriveError, DriveResult};
 pub use fsck::{FsckReport, Problem, FSCK_GRACE_SECS};
 pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};
-pub use ids::{random_secret, random_token};
+pub use ids::{random_secret, random_token, ROOT_ID};
 pub use lifecycle::{
     BatchItem, Landing, Relocated, Relocation, MAX_COPY_IDS, MAX_DELETE_IDS, MAX_MOVE_IDS,
 };

@@ -13,7 +13,8 @@ use orgdrive_store::{
     TreeLimits,
 };
 
-use crate::dentries::{put_error, unknown_dentry};
+use crate::dentries::put_error;
+use crate::error::unknown_dentry;
 use crate::policy::{Operation, Place};
 use crate::{
     names, now_ms, ConflictStrategy, DentryView, Drive, DriveError, DriveResult, Operator,

@@ -21,7 +21,9 @@ use orgdrive_store::{
     GrantCursor, GrantRecord, GrantWrite, RevokeGrants, SpaceRecord, StoreError, WriteGrants,
 };
 
-use crate::dentries::{unknown_dentry, MAX_BATCH_IDS, ROOT_ID};
+use crate::dentries::MAX_BATCH_IDS;
+use crate::error::unknown_dentry;
+use crate::ids::ROOT_ID;
 use crate::policy::{Operation, Place, Role};
 use crate::{now_ms, Drive, DriveError, DriveResult, Operator};
 

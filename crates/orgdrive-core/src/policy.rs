@@ -24,7 +24,8 @@ use std::sync::Arc;
 use orgdrive_store::{DentryRecord, SpaceRecord};
 
 use crate::cache::SpaceGrants;
-use crate::dentries::{unknown_dentry, ROOT_ID};
+use crate::error::unknown_dentry;
+use crate::ids::ROOT_ID;
 use crate::{now_ms, Drive, DriveError, DriveResult, Operator};
 
 /// A role on a dentry, weakest first (the order is the strength).

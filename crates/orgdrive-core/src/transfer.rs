@@ -33,8 +33,9 @@ use orgdrive_store::{
 };
 
 use crate::dentries::{
-    app_property_records, put_error, unknown_dentry, AppPropertyInput, ConflictStrategy, DentryView,
+    app_property_records, put_error, AppPropertyInput, ConflictStrategy, DentryView,
 };
+use crate::error::unknown_dentry;
 use crate::fsck::FSCK_GRACE_SECS;
 use crate::ids::random_alnum;
 use crate::policy::{Operation, Place};

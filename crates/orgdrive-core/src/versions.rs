@@ -8,7 +8,8 @@
 
 use orgdrive_store::{EditAppProperties, StoreError, VersionRecord};
 
-use crate::dentries::{app_property_records, unknown_dentry, MAX_APP_PROPERTIES};
+use crate::dentries::{app_property_records, MAX_APP_PROPERTIES};
+use crate::error::unknown_dentry;
 use crate::lifecycle::actor;
 use crate::policy::{Operation, Place};
 use crate::{
