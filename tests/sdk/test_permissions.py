@@ -483,3 +483,29 @@ def test_upload_needs_the_role_when_urls_are_issued(server):
     expect_error(403, "permissionDenied", u.part_urls, key, [1])
     expect_error(403, "permissionDenied", u.upload_info, parent_id=w.folder)
     expect_error(403, "permissionDenied", u.download_info, w.file)
+
+
+def test_the_org_bin_shows_every_apps_items_the_operator_manages(server):
+    w = World(server)
+    # The owner, through a second app of the org: the ORG bin shows the item
+    # binned in the first app's space; that app's APP bin is not this app's.
+    other = provision(server, corp_id=w.corp_id, union_id=w.owner.union_id)
+    theirs = w.drive_of(other)
+    org_bin = theirs.recycle_bin("ORG", w.corp_id).id
+    assert w.item in [i.id for i in theirs.all_recycle_items(org_bin)[0]]
+    app_bin = theirs.recycle_bin("APP", other.app_id).id
+    assert w.item not in [i.id for i in theirs.all_recycle_items(app_bin)[0]]
+    # A user who does not manage the space sees nothing of it there, and
+    # cannot restore or purge it by id.
+    u = w.drive_of(as_user(w.owner, w.user))
+    assert w.item not in [i.id for i in u.all_recycle_items(org_bin)[0]]
+    expect_error(403, "permissionDenied", u.restore, w.item, org_bin)
+    expect_error(403, "permissionDenied", u.recycle_item, w.item, org_bin)
+    u.purges([w.item], org_bin)
+    u.clear(org_bin)
+    assert theirs.recycle_item(w.item, org_bin).id == w.item, "nothing was purged"
+    # Once MANAGER, they do.
+    w.d.grant("0", "MANAGER", ("USER", w.user))
+    assert w.item in [i.id for i in u.all_recycle_items(org_bin)[0]]
+    u.settle(u.restore(w.item, org_bin))
+    assert [d.name for d in w.d.list().dentries if d.name == "z.txt"] == ["z.txt"]

@@ -3,8 +3,8 @@
 //!
 //! A deleted dentry (with its subtree) becomes one recycle item of its
 //! space. Bins are views: the `SPACE` bin shows its space's items, the `APP`
-//! bin the items of every space of the app, the `ORG` bin those of the
-//! org's spaces of the caller's app. Managing a space's items (reading,
+//! bin the items of every space of the app, the `ORG` bin those of every
+//! space of the org (whatever app made it). Managing a space's items (reading,
 //! restoring, purging) needs the `RecycleBin` operation's role on the
 //! space root (`MANAGER`, see `policy`): checked once for a `SPACE` bin, per
 //! item for the app-wide bins, whose listings show only the items the
@@ -81,7 +81,7 @@ impl Drive {
         }
         match bin.scope {
             RecycleScope::Org if bin.scope_id == corp_id => Ok(BinView {
-                filter: ItemFilter { corp_id, app_id: op.app.app_id.clone(), space_id: None },
+                filter: ItemFilter { corp_id, app_id: None, space_id: None },
                 per_item: true,
             }),
             RecycleScope::Org => Err(DriveError::not_found(
@@ -89,7 +89,7 @@ impl Drive {
                 format!("organization {} does not exist", bin.scope_id),
             )),
             RecycleScope::App if bin.scope_id == op.app.app_id => Ok(BinView {
-                filter: ItemFilter { corp_id, app_id: op.app.app_id.clone(), space_id: None },
+                filter: ItemFilter { corp_id, app_id: Some(op.app.app_id.clone()), space_id: None },
                 per_item: true,
             }),
             RecycleScope::App => Err(DriveError::PermissionDenied(format!(
@@ -100,11 +100,7 @@ impl Drive {
                 let space = self.space_for(op, &bin.scope_id).await?;
                 self.authorize(op, &space, Place::Root, Operation::RecycleBin).await?;
                 Ok(BinView {
-                    filter: ItemFilter {
-                        corp_id,
-                        app_id: space.app_id,
-                        space_id: Some(space.space_id),
-                    },
+                    filter: ItemFilter { corp_id, app_id: None, space_id: Some(space.space_id) },
                     per_item: false,
                 })
             }
@@ -249,20 +245,16 @@ impl Drive {
         self.run_restore(&actor(op), &bin.filter, &item, strategy, None).await
     }
 
-    /// Restores task `task_id`'s item, one of `app_id`'s spaces.
+    /// Restores task `task_id`'s item, one of the org's (the operator was
+    /// checked when the task was submitted).
     pub(crate) async fn run_restore_task(
         &self,
         actor: &Actor,
-        app_id: &str,
         recycle_item_id: &str,
         strategy: ConflictStrategy,
         task_id: String,
     ) -> DriveResult<Landing> {
-        let filter = ItemFilter {
-            corp_id: actor.corp_id.clone(),
-            app_id: app_id.to_string(),
-            space_id: None,
-        };
+        let filter = ItemFilter { corp_id: actor.corp_id.clone(), app_id: None, space_id: None };
         let item = match self.meta.get_recycle_item(recycle_item_id).await? {
             Some(item) if covers(&filter, &item) => item,
             _ => return Err(unknown_item(recycle_item_id)),
@@ -420,7 +412,7 @@ struct BinView {
 
 fn covers(filter: &ItemFilter, item: &RecycleItemRecord) -> bool {
     item.corp_id == filter.corp_id
-        && item.app_id == filter.app_id
+        && filter.app_id.as_ref().is_none_or(|app| *app == item.app_id)
         && filter.space_id.as_ref().is_none_or(|s| *s == item.space_id)
 }
 

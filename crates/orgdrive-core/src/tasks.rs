@@ -152,7 +152,7 @@ impl Drive {
             TaskOp::Restore { recycle_item_id, conflict } => {
                 let strategy = ConflictStrategy::parse(Some(conflict))?;
                 let task_id = task.task_id.clone();
-                self.run_restore_task(&actor, &task.app_id, recycle_item_id, strategy, task_id)
+                self.run_restore_task(&actor, recycle_item_id, strategy, task_id)
                     .await?;
             }
         }

@@ -232,12 +232,13 @@ pub struct RecycleBinRecord {
     pub created_at: i64,
 }
 
-/// Which recycle items a read or purge covers: those of `corp_id` and
-/// `app_id`, and of `space_id` when given.
+/// Which recycle items a read or purge covers: those of `corp_id`, of
+/// `app_id` when given (the app of the item's space), and of `space_id`
+/// when given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemFilter {
     pub corp_id: String,
-    pub app_id: String,
+    pub app_id: Option<String>,
     pub space_id: Option<String>,
 }
 

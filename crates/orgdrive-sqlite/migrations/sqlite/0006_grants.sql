@@ -25,3 +25,6 @@ CREATE INDEX grants_by_expiry ON grants (expires_at) WHERE expires_at IS NOT NUL
 
 -- A move task remembers whether the moved dentries keep their grants.
 ALTER TABLE tasks ADD COLUMN keep_grants INTEGER NOT NULL DEFAULT 0;
+
+-- The ORG recycle bin lists every item of the org (every app's spaces).
+CREATE INDEX recycle_items_by_org ON recycle_items (corp_id, deleted_at, recycle_item_id);

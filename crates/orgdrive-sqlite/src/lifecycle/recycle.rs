@@ -30,30 +30,43 @@ fn bin_from_row(r: &rusqlite::Row) -> rusqlite::Result<RecycleBinRecord> {
     })
 }
 
-/// A page of recycle items: `filter` (corp `?1`, app `?2`, maybe space
-/// `?3`), after a cursor (maybe), newest first. A space's items are read
-/// from the space's index (both indexes would serve; the planner may not
-/// know which is narrower).
+/// A page of recycle items, newest first, after a cursor (maybe): `$scope`
+/// names the index and the filter — a space's items (corp `?1`, space `?2`,
+/// app `?3` or any when NULL) from the space's index, an app's (corp `?1`,
+/// app `?2`) from the app's, an org's (corp `?1`) from the org's; the cursor
+/// and the limit take the next parameters. The index is named: the planner
+/// plans each statement once and may not know which is narrower.
 macro_rules! items_page {
-    ("", $after:literal, $limit:literal) => {
-        items_page!(@ "", "", $after, $limit)
+    (space, $after:literal, $limit:literal) => {
+        items_page!(@ "recycle_items_by_space",
+            "corp_id = ?1 AND space_id = ?2 AND (?3 IS NULL OR app_id = ?3)", $after, $limit)
     };
-    ($space:literal, $after:literal, $limit:literal) => {
-        items_page!(@ " INDEXED BY recycle_items_by_space", $space, $after, $limit)
+    (app, $after:literal, $limit:literal) => {
+        items_page!(@ "recycle_items_by_app", "corp_id = ?1 AND app_id = ?2", $after, $limit)
     };
-    (@ $index:literal, $space:literal, $after:literal, $limit:literal) => {
+    (org, $after:literal, $limit:literal) => {
+        items_page!(@ "recycle_items_by_org", "corp_id = ?1", $after, $limit)
+    };
+    (@ $index:literal, $filter:literal, $after:literal, $limit:literal) => {
         concat!(
             "SELECT ",
             recycle_item_columns!(),
-            " FROM recycle_items",
+            " FROM recycle_items INDEXED BY ",
             $index,
-            " WHERE corp_id = ?1 AND app_id = ?2",
-            $space,
+            " WHERE ",
+            $filter,
             $after,
             " ORDER BY deleted_at DESC, recycle_item_id DESC LIMIT ",
             $limit
         )
     };
+}
+
+/// Whether the filter covers the item.
+fn covers(filter: &ItemFilter, item: &RecycleItemRecord) -> bool {
+    item.corp_id == filter.corp_id
+        && filter.app_id.as_ref().is_none_or(|app| *app == item.app_id)
+        && filter.space_id.as_ref().is_none_or(|space| *space == item.space_id)
 }
 
 /// The item, if it is one of `filter`'s.
@@ -68,11 +81,7 @@ fn filtered_item(
         " FROM recycle_items WHERE recycle_item_id = ?1"
     );
     let item = one(conn, SQL, [recycle_item_id], recycle_item_from_row)?;
-    Ok(item.filter(|item| {
-        item.corp_id == filter.corp_id
-            && item.app_id == filter.app_id
-            && filter.space_id.as_ref().is_none_or(|space| *space == item.space_id)
-    }))
+    Ok(item.filter(|item| covers(filter, item)))
 }
 
 /// Now, for the trash's bookkeeping when the caller gives no time.
@@ -130,28 +139,31 @@ impl RecycleStore for SqliteStore {
     ) -> StoreResult<Vec<RecycleItemRecord>> {
         let (corp, app) = (&filter.corp_id, &filter.app_id);
         let map = recycle_item_from_row;
-        self.read(|conn| match (&filter.space_id, after) {
-            (None, None) => all(conn, items_page!("", "", "?3"), params![corp, app, limit], map),
-            (Some(space), None) => all(
+        let cursor = after.map(|c| (c.deleted_at, c.recycle_item_id.clone()));
+        self.read(|conn| match (&filter.space_id, app, cursor) {
+            (Some(space), _, None) => {
+                all(conn, items_page!(space, "", "?4"), params![corp, space, app, limit], map)
+            }
+            (Some(space), _, Some((at, id))) => all(
                 conn,
-                items_page!(" AND space_id = ?3", "", "?4"),
-                params![corp, app, space, limit],
+                items_page!(space, " AND (deleted_at, recycle_item_id) < (?4, ?5)", "?6"),
+                params![corp, space, app, at, id, limit],
                 map,
             ),
-            (None, Some(c)) => all(
+            (None, Some(app), None) => {
+                all(conn, items_page!(app, "", "?3"), params![corp, app, limit], map)
+            }
+            (None, Some(app), Some((at, id))) => all(
                 conn,
-                items_page!("", " AND (deleted_at, recycle_item_id) < (?3, ?4)", "?5"),
-                params![corp, app, c.deleted_at, c.recycle_item_id, limit],
+                items_page!(app, " AND (deleted_at, recycle_item_id) < (?3, ?4)", "?5"),
+                params![corp, app, at, id, limit],
                 map,
             ),
-            (Some(space), Some(c)) => all(
+            (None, None, None) => all(conn, items_page!(org, "", "?2"), params![corp, limit], map),
+            (None, None, Some((at, id))) => all(
                 conn,
-                items_page!(
-                    " AND space_id = ?3",
-                    " AND (deleted_at, recycle_item_id) < (?4, ?5)",
-                    "?6"
-                ),
-                params![corp, app, space, c.deleted_at, c.recycle_item_id, limit],
+                items_page!(org, " AND (deleted_at, recycle_item_id) < (?2, ?3)", "?4"),
+                params![corp, at, id, limit],
                 map,
             ),
         })
@@ -244,11 +256,11 @@ fn purge(
     item_ids: Option<&[String]>,
     now_ms: i64,
 ) -> StoreResult<Removed> {
-    const ALL: &str = "SELECT recycle_item_id FROM recycle_items \
-                       WHERE corp_id = ?1 AND app_id = ?2 AND (?3 IS NULL OR space_id = ?3)";
+    const ALL: &str = "SELECT recycle_item_id FROM recycle_items WHERE corp_id = ?1 \
+                       AND (?2 IS NULL OR app_id = ?2) AND (?3 IS NULL OR space_id = ?3)";
     const SOME: &str = "SELECT recycle_item_id FROM recycle_items \
-                        WHERE recycle_item_id IN rarray(?4) \
-                        AND corp_id = ?1 AND app_id = ?2 AND (?3 IS NULL OR space_id = ?3)";
+                        WHERE recycle_item_id IN rarray(?4) AND corp_id = ?1 \
+                        AND (?2 IS NULL OR app_id = ?2) AND (?3 IS NULL OR space_id = ?3)";
     let (corp, app, space) = (&filter.corp_id, &filter.app_id, &filter.space_id);
     let items: Vec<String> = match item_ids {
         None => all(conn, ALL, params![corp, app, space], |r| r.get(0))?,

@@ -313,7 +313,7 @@ pub fn deleting(id: &str, item: Option<&str>) -> DeleteDentry {
 
 /// The items of org `c` and app `a`, in every space.
 pub fn every_item() -> ItemFilter {
-    ItemFilter { corp_id: "c".into(), app_id: "a".into(), space_id: None }
+    ItemFilter { corp_id: "c".into(), app_id: Some("a".into()), space_id: None }
 }
 
 /// Restores `item` (filter [`every_item`]), by `actor(100)`.

@@ -188,7 +188,7 @@ pub async fn a_restore_follows_the_conflict_rule(s: &impl MetaStore) {
     let refused = s.restore_recycle_item(&elsewhere, ids()).await;
     assert!(matches!(refused, Err(StoreError::ParentNotFound)), "{refused:?}");
     for filter in [
-        ItemFilter { app_id: "b".into(), ..every_item() },
+        ItemFilter { app_id: Some("b".into()), ..every_item() },
         ItemFilter { corp_id: "e".into(), ..every_item() },
         ItemFilter { space_id: Some("2".into()), ..every_item() },
     ] {
@@ -406,7 +406,7 @@ pub async fn purging_items_frees_their_bytes_and_trashes_their_objects(s: &impl 
     let purged = s.purge_recycle_items(&every_item(), None).await.unwrap();
     assert_eq!((purged.entries, purged.freed_bytes), (1, 7));
     assert!(s.list_recycle_items(&every_item(), None, 10).await.unwrap().is_empty());
-    let org_e = ItemFilter { corp_id: "e".into(), app_id: "b".into(), space_id: None };
+    let org_e = ItemFilter { corp_id: "e".into(), app_id: Some("b".into()), space_id: None };
     assert_eq!(item_ids(&s.list_recycle_items(&org_e, None, 10).await.unwrap()), ["r5"]);
     assert_eq!(s.org_used_bytes("e").await.unwrap(), 6);
     assert_eq!(counters(s, "1", "c").await, (11, 0, 11, 0));
@@ -506,13 +506,49 @@ pub async fn recycle_items_are_listed_newest_first_in_keyset_pages(s: &impl Meta
     let page = s.list_recycle_items(&every_item(), Some(&after), 2).await.unwrap();
     assert_eq!(item_ids(&page), ["r2", "r4"]);
     for filter in [
-        ItemFilter { app_id: "b".into(), ..every_item() },
+        ItemFilter { app_id: Some("b".into()), ..every_item() },
         ItemFilter { corp_id: "e".into(), ..every_item() },
         ItemFilter { space_id: Some("3".into()), ..every_item() },
     ] {
         assert!(s.list_recycle_items(&filter, None, 10).await.unwrap().is_empty(), "{filter:?}");
     }
     assert_eq!(counters(s, "1", "c").await, (26, 0, 30, 0));
+    assert_consistent(s).await;
+    // Without an app, the filter covers every app's spaces of the org.
+    s.insert_app(&app("b", "c", "k2")).await.unwrap();
+    let of_b = SpaceRecord { app_id: "b".into(), ..space("3", "2") };
+    s.insert_space_once(&of_b).await.unwrap();
+    create(s, DentryRecord { space_id: "3".into(), ..file("y", "y", 2) }).await;
+    let in_3 =
+        DeleteDentry { actor: actor(175), space_id: "3".into(), ..deleting("y", Some("r5")) };
+    s.delete_dentry(&in_3).await.unwrap();
+    let org = ItemFilter { app_id: None, ..every_item() };
+    let listed = s.list_recycle_items(&org, None, 10).await.unwrap();
+    assert_eq!(item_ids(&listed), ["r3", "r2", "r5", "r4", "r1"]);
+    let mut seen = Vec::new();
+    let mut after: Option<ItemCursor> = None;
+    loop {
+        let page = s.list_recycle_items(&org, after.as_ref(), 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(ItemCursor {
+            deleted_at: last.deleted_at,
+            recycle_item_id: last.recycle_item_id.clone(),
+        });
+        seen.extend(page.into_iter().map(|i| i.recycle_item_id));
+    }
+    assert_eq!(seen, ["r3", "r2", "r5", "r4", "r1"]);
+    let of_b = ItemFilter { app_id: Some("b".into()), ..every_item() };
+    assert_eq!(item_ids(&s.list_recycle_items(&of_b, None, 10).await.unwrap()), ["r5"]);
+    let space_3 = ItemFilter { space_id: Some("3".into()), ..org.clone() };
+    assert_eq!(item_ids(&s.list_recycle_items(&space_3, None, 10).await.unwrap()), ["r5"]);
+    let space_3_of_a = ItemFilter { space_id: Some("3".into()), ..every_item() };
+    assert!(s.list_recycle_items(&space_3_of_a, None, 10).await.unwrap().is_empty());
+    assert_eq!(item_ids(&s.list_recycle_items(&every_item(), None, 10).await.unwrap()).len(), 4);
+    let other_org = ItemFilter { corp_id: "e".into(), app_id: None, space_id: None };
+    assert!(s.list_recycle_items(&other_org, None, 10).await.unwrap().is_empty());
+    // ... and purges likewise.
+    let purged = s.purge_recycle_items(&org, Some(&strings(&["r5", "r1"]))).await.unwrap();
+    assert_eq!(purged.entries, 2);
     assert_consistent(s).await;
 }
 
