@@ -420,17 +420,22 @@ def test_batch_query_roles_wire(server):
     assert (status, answer["code"]) == (400, "paramError.dentryIdList")
 
 
-def test_delete_removes_grants_and_a_restore_does_not_bring_them_back(server):
+def test_the_bin_suspends_grants_a_restore_brings_them_back_a_delete_removes_them(server):
     w = World(server)
     sub = w.d.add_folder("sub", w.folder).id
     w.d.grant(sub, "EDITOR", ("USER", w.user))
     assert as_role(w, sub) == ["EDITOR"]
     w.d.settle(w.d.delete(w.folder, to_recycle_bin=True))
+    assert as_role(w, sub) == [], "a binned dentry is reached by no grant"
+    expect_error(400, "paramError.dentryId", w.d.grants, sub)
     item = w.d.binned(w.folder)
     w.d.settle(w.d.restore(item.id, w.bin))
     assert w.d.get(sub).name == "sub"
-    assert as_role(w, sub) == [], "grants do not come back with a restore"
-    assert w.d.grants(w.folder).permissions in ([], None)
+    assert as_role(w, sub) == ["EDITOR"], "a restore brings the item back as it was"
+    # A permanent delete removes them for good.
+    w.d.settle(w.d.delete(w.folder))
+    again = w.d.add_folder("folder").id
+    assert w.d.grants(again).permissions in ([], None)
 
 
 def test_moves_keep_grants_only_with_preserve_permissions(server):
@@ -448,11 +453,16 @@ def test_moves_keep_grants_only_with_preserve_permissions(server):
     moved = w.d.upload(b"m", "m.txt", kept).id
     assert as_role(w, moved) == ["EDITOR"]
     assert as_role(w, dropped) == ["READER"]
-    # Across spaces the kept grants go along.
+    # A move to the folder it is in changes nothing, its grants included.
+    w.d.move(kept, w.folder2)
+    assert as_role(w, kept) == ["EDITOR"]
+    # Grants are of their space: across spaces they never go along (the
+    # target space's own rules decide, e.g. only temporary grants there).
     elsewhere = Drive(server, w.owner, scene_id="elsewhere")
     w.d.settle(w.d.move(kept, "0", target_space_id=elsewhere.space_id, preseve_permissions=True))
     u = Drive(server, as_user(w.owner, w.user), elsewhere.space_id)
-    assert u.role_map([kept]) == {kept: ["EDITOR"]}
+    assert u.role_map([kept]) == {kept: []}
+    assert elsewhere.grants(kept).permissions in ([], None)
     # Copies carry no grants: they get what their new place grants.
     copy = w.d.copy(w.folder2, "0")
     w.d.settle(copy)
@@ -509,3 +519,45 @@ def test_the_org_bin_shows_every_apps_items_the_operator_manages(server):
     assert w.item in [i.id for i in u.all_recycle_items(org_bin)[0]]
     u.settle(u.restore(w.item, org_bin))
     assert [d.name for d in w.d.list().dentries if d.name == "z.txt"] == ["z.txt"]
+
+
+def test_a_manager_cannot_remove_or_replace_an_owner_grant_by_other_means(server):
+    w = World(server)
+    manager = w.drive_of(as_user(w.owner, w.user))
+    w.d.grant("0", "MANAGER", ("USER", w.user))
+    w.d.grant(w.file, "OWNER", ("USER", w.third))
+    # AddPermission replaces a member's grant: over an OWNER grant it needs OWNER.
+    expect_error(403, "permissionDenied", manager.grant, w.file, "READER", ("USER", w.third))
+    # A move drops the moved dentries' grants: over an OWNER grant it needs OWNER.
+    expect_error(403, "permissionDenied", manager.move, w.file, w.folder2)
+    expect_error(403, "permissionDenied", manager.move, w.folder, w.folder2)
+    roles = {g.member.id: g.role.id for g in w.d.grants(w.file).permissions}
+    assert roles == {w.third: "OWNER"}
+    # Keeping the grants, or staying in the folder, is a MANAGER's to do.
+    sub = w.d.add_folder("sub", w.folder).id
+    manager.move(w.file, sub, preseve_permissions=True)
+    manager.move(w.file, sub)
+    assert {g.member.id: g.role.id for g in w.d.grants(w.file).permissions} == {w.third: "OWNER"}
+    # The owner may drop it.
+    w.d.move(w.file, w.folder2)
+    assert w.d.grants(w.file).permissions in ([], None)
+
+
+def test_a_scenes_space_is_answered_only_to_who_may_read_it(server):
+    w = World(server)
+    other = w.drive_of(as_user(w.owner, w.user))
+    request = m.AddSpaceRequestOption(scene="default", scene_id="0")
+    expect_error(403, "permissionDenied", add_space, other.client, other.tenant, request)
+    w.d.grant("0", "READER", ("USER", w.user))
+    assert add_space(other.client, other.tenant, request).body.space.id == w.space_id
+
+
+def test_a_deleted_users_grants_go_with_them(server):
+    w = World(server)
+    admin = server.admin
+    gone = admin.create_user(w.corp_id, name="Gone", org_admin=False, union_id="ghost-" + w.corp_id)
+    w.d.grant(w.folder, "MANAGER", ("USER", gone["unionId"]))
+    admin.delete_user(w.corp_id, gone["unionId"])
+    again = admin.create_user(w.corp_id, name="Again", org_admin=False, union_id=gone["unionId"])
+    assert w.drive_of(as_user(w.owner, again["unionId"])).role_map([w.folder]) == {w.folder: []}
+    assert {g.member.id for g in w.d.grants(w.folder).permissions} == {w.third}

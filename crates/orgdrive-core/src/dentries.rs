@@ -673,8 +673,9 @@ fn decode_token(token: &str, scope: &str) -> DriveResult<Cursor> {
     Ok(Cursor { value, dentry_id: id.to_string() })
 }
 
-/// A batch item's refusal by the policy (the same for every id, so that a
-/// listing of refusals reveals nothing about the dentries).
+/// A batch item's refusal by the policy: the same words for every refused id
+/// (within the org, a refusal still tells that the id exists, as the single
+/// operations' 403 does; other orgs never get this far).
 fn refusal(op: &Operator, dentry_id: &str) -> DriveError {
     DriveError::PermissionDenied(format!("{} may not read {dentry_id}", op.user.union_id))
 }

@@ -15,7 +15,7 @@ use orgdrive_store::{
 
 use crate::dentries::put_error;
 use crate::error::unknown_dentry;
-use crate::policy::{Operation, Place};
+use crate::policy::{Operation, Place, Role};
 use crate::{
     names, now_ms, ConflictStrategy, DentryView, Drive, DriveError, DriveResult, Operator,
     PropertyFilter, ROOT_ID,
@@ -326,10 +326,22 @@ impl Drive {
             Relocate::Move => (Operation::MoveSource, Operation::MoveTarget),
             Relocate::Copy => (Operation::CopySource, Operation::CopyTarget),
         };
-        self.authorize(op, space, Place::Dentry(&source), at_source).await?;
+        let role = self.authorize(op, space, Place::Dentry(&source), at_source).await?;
         let into = Place::Folder { folder_id: &target.folder_id, field: "targetFolderId" };
         self.authorize(op, &target.space, into, at_target).await?;
         let cross_space = target.space.space_id != space.space_id;
+        // Grants are of their space: they follow a move within it only.
+        let keep_grants = target.keep_grants && !cross_space;
+        let moves_away = cross_space || target.folder_id != source.parent_id;
+        if how == Relocate::Move
+            && !keep_grants
+            && moves_away
+            && role < Role::Owner
+            && self.owner_grant_within(&source).await?
+        {
+            // Dropping the OWNER grants it carries needs what revoking them needs.
+            self.authorize(op, space, Place::Dentry(&source), Operation::GrantOwner).await?;
+        }
         // Checked again in the change's transaction; answered here so that a
         // task is not started only to fail.
         if !cross_space && self.is_within(&source, &target.folder_id).await? {
@@ -352,7 +364,7 @@ impl Drive {
                     target_space_id: target.space.space_id.clone(),
                     target_parent_id: target.folder_id.clone(),
                     conflict,
-                    keep_grants: target.keep_grants,
+                    keep_grants,
                 },
                 Relocate::Copy => TaskOp::Copy {
                     space_id: space.space_id.clone(),
@@ -394,7 +406,7 @@ impl Drive {
                 &target.space.space_id,
                 &target.folder_id,
                 target.strategy,
-                target.keep_grants,
+                keep_grants,
                 None,
                 None,
             )

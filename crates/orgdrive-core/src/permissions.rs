@@ -18,7 +18,8 @@
 //! here and are refused with `paramError.members.type`.
 
 use orgdrive_store::{
-    GrantCursor, GrantRecord, GrantWrite, RevokeGrants, SpaceRecord, StoreError, WriteGrants,
+    DentryRecord, GrantCursor, GrantRecord, GrantWrite, RevokeGrants, SpaceRecord, StoreError,
+    WriteGrants,
 };
 
 use crate::dentries::MAX_BATCH_IDS;
@@ -101,12 +102,12 @@ impl Drive {
         let space = self.space_for(op, space_id).await?;
         let duration = grant_duration(&space, input.duration)?;
         let members = self.members(&space, &input.members).await?;
-        // Changing someone's OWNER grant needs what granting OWNER needs.
-        let touches_owner = role == Role::Owner
-            || (mode == GrantWrite::Update
-                && self.holds_owner(&space, dentry_id, &members).await?);
+        // Changing someone's OWNER grant (Add replaces a member's grant too)
+        // needs what granting OWNER needs.
+        let touches_owner =
+            role == Role::Owner || self.holds_owner(&space, dentry_id, &members).await?;
         let operation = if touches_owner { Operation::GrantOwner } else { Operation::GrantRole };
-        self.authorize_grant(op, &space, dentry_id, operation).await?;
+        self.authorize_live(op, &space, dentry_id, operation).await?;
         let now = now_ms();
         let grants = members
             .into_iter()
@@ -156,7 +157,7 @@ impl Drive {
         let members = self.members(&space, &input.members).await?;
         let operation =
             if role == Role::Owner { Operation::GrantOwner } else { Operation::GrantRole };
-        self.authorize_grant(op, &space, dentry_id, operation).await?;
+        self.authorize_live(op, &space, dentry_id, operation).await?;
         let revoke = RevokeGrants {
             space_id: space.space_id.clone(),
             dentry_id: dentry_id.to_string(),
@@ -205,8 +206,7 @@ impl Drive {
         let after = next_token.filter(|t| !t.is_empty()).map(|t| decode_token(t, dentry_id));
         let after = after.transpose()?;
         let space = self.space_for(op, space_id).await?;
-        let place = Place::DentryId { dentry_id, field: "dentryId" };
-        self.authorize(op, &space, place, Operation::ListPermissions).await?;
+        self.authorize_live(op, &space, dentry_id, Operation::ListPermissions).await?;
         let mut grants = self
             .meta
             .list_grants(
@@ -259,9 +259,9 @@ impl Drive {
         Ok(roles)
     }
 
-    /// The grant operation's check on the dentry (`0` = the root), which
-    /// must be live whoever asks.
-    async fn authorize_grant(
+    /// The operation's check on the dentry (`0` = the root), which must be
+    /// live whoever asks (a binned dentry's grants are out of reach).
+    async fn authorize_live(
         &self,
         op: &Operator,
         space: &SpaceRecord,
@@ -275,6 +275,36 @@ impl Drive {
             self.authorize(op, space, Place::Dentry(&dentry), operation).await?;
         }
         Ok(())
+    }
+
+    /// Whether a live `OWNER` grant is on the dentry or below it.
+    pub(crate) async fn owner_grant_within(&self, root: &DentryRecord) -> DriveResult<bool> {
+        let grants = self.space_grants(&root.space_id).await?;
+        let now = now_ms();
+        for (dentry_id, held) in grants.iter() {
+            if !held.iter().any(|g| g.role == Role::Owner.as_str() && g.is_live(now)) {
+                continue;
+            }
+            if *dentry_id == root.dentry_id {
+                return Ok(true);
+            }
+            if !root.is_folder() || dentry_id == ROOT_ID {
+                continue;
+            }
+            let chain = match self.folder_chain(&root.space_id, dentry_id).await? {
+                Some(chain) => Some(chain),
+                None => match self.meta.get_dentry(&root.space_id, dentry_id).await? {
+                    Some(file) if file.status == "NORMAL" => {
+                        self.folder_chain(&root.space_id, &file.parent_id).await?
+                    }
+                    _ => None,
+                },
+            };
+            if chain.is_some_and(|c| c.ids.contains(&root.dentry_id)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Whether one of the members holds an `OWNER` grant on the dentry.

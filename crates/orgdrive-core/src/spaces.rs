@@ -163,7 +163,12 @@ impl Drive {
             created_at: now,
             modified_at: now,
         };
-        let (space, _created) = self.meta.insert_space_once(&candidate).await?;
+        let (space, created) = self.meta.insert_space_once(&candidate).await?;
+        if !created {
+            // The scene's space exists: answered only to whoever may read it
+            // (another user's USER space of the same scene is not theirs).
+            self.authorize(op, &space, Place::Root, Operation::GetSpace).await?;
+        }
         Ok(space_view(space, &org))
     }
 

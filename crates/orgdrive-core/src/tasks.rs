@@ -152,8 +152,7 @@ impl Drive {
             TaskOp::Restore { recycle_item_id, conflict } => {
                 let strategy = ConflictStrategy::parse(Some(conflict))?;
                 let task_id = task.task_id.clone();
-                self.run_restore_task(&actor, recycle_item_id, strategy, task_id)
-                    .await?;
+                self.run_restore_task(&actor, recycle_item_id, strategy, task_id).await?;
             }
         }
         Ok(())

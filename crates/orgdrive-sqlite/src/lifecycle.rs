@@ -417,7 +417,8 @@ fn bin(conn: &Connection, item: &RecycleItemRecord, dentry_ids: &[String]) -> St
         params![item.recycle_item_id, id_array(dentry_ids.iter())],
     )
     .map_err(backend)?;
-    crate::grants::drop_grants(conn, dentry_ids)
+    // Their grants stay, in force again if the item is restored.
+    Ok(())
 }
 
 /// Bytes the dentries hold: files' current contents and every kept version.

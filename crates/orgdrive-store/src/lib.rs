@@ -105,6 +105,7 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn get_user(&self, corp_id: &str, union_id: &str) -> StoreResult<Option<UserRecord>>;
     /// The org's users, by creation time, then `union_id`.
     async fn list_users(&self, corp_id: &str) -> StoreResult<Vec<UserRecord>>;
+    /// Deletes the user with their memberships and the grants to them.
     async fn delete_user(&self, corp_id: &str, union_id: &str) -> StoreResult<bool>;
 
     /// `NotFound` for an unknown org or parent department;
@@ -112,7 +113,8 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn insert_dept(&self, dept: &DeptRecord) -> StoreResult<()>;
     /// The org's departments, by creation time, then `dept_id`.
     async fn list_depts(&self, corp_id: &str) -> StoreResult<Vec<DeptRecord>>;
-    /// Deletes the department; `InUse` while it has child departments.
+    /// Deletes the department with the grants to it; `InUse` while it has
+    /// child departments.
     async fn delete_dept(&self, corp_id: &str, dept_id: &str) -> StoreResult<bool>;
     /// `NotFound` for an unknown department or user of the org; adding a
     /// member again changes nothing (and succeeds).

@@ -97,7 +97,8 @@ pub struct Destination {
 ///
 /// Grants on the moved subtree's dentries go with them when `keep_grants`
 /// (into the target space, too); otherwise they are removed in the same
-/// transaction. Grants on the old ancestors never follow.
+/// transaction, unless the dentry stays in its folder (a move that changes
+/// nothing keeps them). Grants on the old ancestors never follow.
 #[derive(Debug, Clone)]
 pub struct MoveDentry {
     pub space_id: String,
@@ -148,9 +149,11 @@ pub struct CopyDentry {
 ///   and org counters, and every content object no remaining dentry or
 ///   version refers to is put in the trash and returned ([`Removed`]).
 ///
-/// Either way the grants on the subtree's dentries are removed (a restore
-/// does not bring them back). Dentries already in the bin under the
-/// deleted folder keep their own recycle items. `NotFound` for a source that is not live in the space.
+/// The grants on the subtree's dentries are removed with them when the
+/// delete is permanent; binned dentries keep theirs (no live dentry is
+/// below a binned one, so they reach nothing) and a restore brings them back
+/// in force. Dentries already in the bin under the deleted folder keep their
+/// own recycle items. `NotFound` for a source that is not live in the space.
 #[derive(Debug, Clone)]
 pub struct DeleteDentry {
     pub space_id: String,

@@ -20,6 +20,15 @@ CREATE TABLE grants (
 ) WITHOUT ROWID;
 -- Grants leave with their dentries (delete, bin, move), found by dentry.
 CREATE INDEX grants_by_dentry ON grants (dentry_id);
+-- Grants leave with the user or department they name (a user created
+-- again under the same unionId starts with nothing).
+CREATE INDEX grants_by_member ON grants (member_type, member_id);
+CREATE TRIGGER grants_leave_with_their_user AFTER DELETE ON users BEGIN
+    DELETE FROM grants WHERE member_type = 'USER' AND member_id = OLD.union_id;
+END;
+CREATE TRIGGER grants_leave_with_their_dept AFTER DELETE ON depts BEGIN
+    DELETE FROM grants WHERE member_type = 'DEPT' AND member_id = OLD.dept_id;
+END;
 -- The sweeper's purge of expired grants.
 CREATE INDEX grants_by_expiry ON grants (expires_at) WHERE expires_at IS NOT NULL;
 

@@ -192,7 +192,8 @@ fn move_dentry(conn: &Connection, m: &MoveDentry, ids: &dyn IdSource) -> StoreRe
             check_limits(&m.limits, &target, &name, extent)?;
         }
         moved_at(conn)?;
-        if !m.keep_grants && crate::grants::space_has_grants(conn, &m.space_id)? {
+        let stays = m.to.parent_id == d.parent_id;
+        if !m.keep_grants && !stays && crate::grants::space_has_grants(conn, &m.space_id)? {
             let subtree = live_members(conn, &m.space_id, &d.dentry_id, UNBOUNDED_WALK)?;
             crate::grants::drop_grants(conn, &member_ids(&subtree))?;
         }

@@ -532,7 +532,9 @@ pub async fn expired_grants_are_purged(s: &impl MetaStore) {
     assert_eq!(space_keys(s, "2", 0).await, ["2/0 USER:ann READER"]);
 }
 
-pub async fn deleting_removes_the_grants_of_the_subtree_for_good(s: &impl MetaStore) {
+pub async fn a_permanent_delete_removes_the_subtrees_grants_and_the_bin_keeps_them(
+    s: &impl MetaStore,
+) {
     tree(s, None, None).await;
     create(s, under("o", folder("p", "deep"))).await;
     create(s, under("p", file("q", "q.txt", 1))).await;
@@ -551,23 +553,48 @@ pub async fn deleting_removes_the_grants_of_the_subtree_for_good(s: &impl MetaSt
         "1/t USER:ut EDITOR",
     ];
     assert_eq!(space_keys(s, "1", 0).await, sorted(&kept));
-    // To the bin: /other, /other/a.txt, /other/deep, /other/deep/q.txt.
+    // To the bin: /other, /other/a.txt, /other/deep, /other/deep/q.txt keep
+    // their grants, and a restore brings them back with the dentries.
     s.delete_dentry(&deleting("o", Some("r1"))).await.unwrap();
-    assert_eq!(space_keys(s, "1", 0).await, sorted(&["1/0 USER:u0 EDITOR", "1/t USER:ut EDITOR"]));
-    // A restore brings the dentries back, not their grants.
+    assert_eq!(space_keys(s, "1", 0).await, sorted(&kept));
     let placed =
         s.restore_recycle_item(&restoring("r1", to("1", "0", NameConflict::Fail)), ids()).await;
     assert_eq!(placed.unwrap().entries, 4);
     for id in ["o", "f3", "p", "q"] {
         assert_eq!(s.get_dentry("1", id).await.unwrap().unwrap().status, "NORMAL");
-        assert!(listed(s, "1", id, 0).await.is_empty(), "{id} got its grants back");
+        assert_eq!(listed(s, "1", id, 0).await.len(), 1, "{id} keeps its grant");
     }
-    assert_eq!(space_keys(s, "1", 0).await, sorted(&["1/0 USER:u0 EDITOR", "1/t USER:ut EDITOR"]));
+    assert_eq!(space_keys(s, "1", 0).await, sorted(&kept));
     assert_eq!(space_keys(s, "2", 0).await, ["2/0 USER:u2 READER"]);
-    // A file alone, to the bin.
+    // Binned, then purged: gone.
     s.delete_dentry(&deleting("t", Some("r2"))).await.unwrap();
+    s.delete_dentry(&deleting("o", Some("r3"))).await.unwrap();
+    s.purge_recycle_items(&every_item(), None).await.unwrap();
     assert_eq!(space_keys(s, "1", 0).await, ["1/0 USER:u0 EDITOR"]);
     assert_consistent(s).await;
+}
+
+pub async fn grants_leave_with_the_user_or_department_they_name(s: &impl MetaStore) {
+    tree(s, None, None).await;
+    s.insert_user(&user("uo", "c", "uo")).await.unwrap();
+    s.insert_dept(&dept("dx", "c", None)).await.unwrap();
+    add(
+        s,
+        &[
+            grant("1", "o", "USER", "uo", "EDITOR"),
+            grant("1", "d", "USER", "uo", "READER"),
+            grant("1", "d", "DEPT", "dx", "READER"),
+            grant("1", "0", "ORG", "c", "READER"),
+        ],
+    )
+    .await;
+    assert!(s.delete_user("c", "uo").await.unwrap());
+    assert_eq!(space_keys(s, "1", 0).await, sorted(&["1/0 ORG:c READER", "1/d DEPT:dx READER"]));
+    assert!(s.delete_dept("c", "dx").await.unwrap());
+    assert_eq!(space_keys(s, "1", 0).await, ["1/0 ORG:c READER"]);
+    // A user made again under the same unionId starts with nothing.
+    s.insert_user(&user("uo", "c", "uo")).await.unwrap();
+    assert_eq!(space_keys(s, "1", 0).await, ["1/0 ORG:c READER"]);
 }
 
 pub async fn a_move_within_a_space_keeps_or_drops_the_grants_of_its_subtree(s: &impl MetaStore) {
@@ -598,6 +625,9 @@ pub async fn a_move_within_a_space_keeps_or_drops_the_grants_of_its_subtree(s: &
     assert_eq!(space_keys(s, "1", 0).await, sorted(&kept));
     assert!(listed(s, "1", "s", 0).await.is_empty());
     assert!(listed(s, "1", "f2", 0).await.is_empty());
+    // A move to the folder it is in changes nothing: its grants stay.
+    s.move_dentry(&dropping("d", "0"), ids()).await.unwrap();
+    assert_eq!(space_keys(s, "1", 0).await, sorted(&kept));
     // A file, dropped; then a folder of files, dropped with them.
     s.move_dentry(&dropping("t", "d"), ids()).await.unwrap();
     assert!(listed(s, "1", "t", 0).await.is_empty());

@@ -706,7 +706,7 @@ pub async fn a_copy_over_itself_changes_nothing(s: &impl MetaStore) {
     assert_eq!(placed.dentry.dentry_id, "f1");
     assert_eq!(dentry(s, "1", "f1").await, under("d", file("f1", "a.txt", 3)));
     assert!(s.get_dentry("1", "c1").await.unwrap().is_none(), "no copy was made");
-    let bin = ItemFilter { corp_id: "c".into(), app_id: "a".into(), space_id: None };
+    let bin = ItemFilter { corp_id: "c".into(), app_id: Some("a".into()), space_id: None };
     assert!(s.list_recycle_items(&bin, None, 10).await.unwrap().is_empty(), "nothing binned");
     assert_eq!(s.get_space("1").await.unwrap().unwrap().used_bytes, before);
     assert_consistent(s).await;
