@@ -509,8 +509,8 @@ def test_the_org_bin_shows_every_apps_items_the_operator_manages(server):
     # cannot restore or purge it by id.
     u = w.drive_of(as_user(w.owner, w.user))
     assert w.item not in [i.id for i in u.all_recycle_items(org_bin)[0]]
-    expect_error(403, "permissionDenied", u.restore, w.item, org_bin)
-    expect_error(403, "permissionDenied", u.recycle_item, w.item, org_bin)
+    expect_error(400, "paramError.recycleItemId", u.restore, w.item, org_bin)
+    expect_error(400, "paramError.recycleItemId", u.recycle_item, w.item, org_bin)
     u.purges([w.item], org_bin)
     u.clear(org_bin)
     assert theirs.recycle_item(w.item, org_bin).id == w.item, "nothing was purged"
@@ -543,13 +543,22 @@ def test_a_manager_cannot_remove_or_replace_an_owner_grant_by_other_means(server
     assert w.d.grants(w.file).permissions in ([], None)
 
 
-def test_a_scenes_space_is_answered_only_to_who_may_read_it(server):
+def test_a_scenes_space_is_answered_only_to_its_owner(server):
     w = World(server)
     other = w.drive_of(as_user(w.owner, w.user))
     request = m.AddSpaceRequestOption(scene="default", scene_id="0")
     expect_error(403, "permissionDenied", add_space, other.client, other.tenant, request)
-    w.d.grant("0", "READER", ("USER", w.user))
-    assert add_space(other.client, other.tenant, request).body.space.id == w.space_id
+    # Even with a role in it: a space is not handed out as someone else's own
+    # (its owner could otherwise squat a scene another user will ask for).
+    w.d.grant("0", "EDITOR", ("USER", w.user))
+    expect_error(403, "permissionDenied", add_space, other.client, other.tenant, request)
+    app_space = m.AddSpaceRequestOption(scene="default", scene_id="0", owner_type="APP")
+    expect_error(403, "permissionDenied", add_space, other.client, other.tenant, app_space)
+    # Its owner gets it again, and a space of the app is the app's operators'.
+    assert add_space(w.d.client, w.owner, request).body.space.id == w.space_id
+    shared = m.AddSpaceRequestOption(scene="team", scene_id="1", owner_type="APP")
+    made = add_space(w.d.client, w.owner, shared).body.space.id
+    assert add_space(other.client, other.tenant, shared).body.space.id == made
 
 
 def test_a_deleted_users_grants_go_with_them(server):
@@ -561,3 +570,35 @@ def test_a_deleted_users_grants_go_with_them(server):
     again = admin.create_user(w.corp_id, name="Again", org_admin=False, union_id=gone["unionId"])
     assert w.drive_of(as_user(w.owner, again["unionId"])).role_map([w.folder]) == {w.folder: []}
     assert {g.member.id for g in w.d.grants(w.folder).permissions} == {w.third}
+
+
+def test_overwriting_by_a_move_or_copy_is_a_delete_at_the_target(server):
+    """OVERWRITE bins the file it replaces: the target needs MANAGER, as a delete."""
+    w = World(server)
+    editor = w.drive_of(as_user(w.owner, w.user))
+    w.d.grant("0", "EDITOR", ("USER", w.user))
+    mine = editor.upload(b"mine", "x.txt", w.folder2).id
+    expect_error(403, "permissionDenied", editor.copy, mine, w.folder, conflict="OVERWRITE")
+    (item,) = editor.copies([mine], w.folder, conflict="OVERWRITE")
+    assert (item.success, item.error_code) == (False, "permissionDenied")
+    assert w.d.get(w.file).name == "x.txt", "nothing was replaced"
+    # Other strategies only add: an EDITOR's to do.
+    assert editor.copy(mine, w.folder).dentry.name != "x.txt"
+    w.d.update_grant("0", "MANAGER", ("USER", w.user))
+    editor.copy(mine, w.folder, conflict="OVERWRITE")
+    assert w.d.binned(w.file).dentry_id == w.file
+
+
+def test_an_app_wide_bin_pages_only_through_what_it_shows(server):
+    w = World(server)
+    for i in range(3):
+        binned = w.d.upload(b"b", f"b{i}.txt").id
+        w.d.delete(binned, to_recycle_bin=True)
+    u = w.drive_of(as_user(w.owner, w.user))
+    org_bin = u.recycle_bin("ORG", w.corp_id).id
+    body = u.recycle_items(org_bin, max_results=1)
+    assert (body.recycle_items or []) == [] and not body.next_token, body.to_map()
+    # Managing the space, the same pages show its four items, one at a time.
+    w.d.grant("0", "MANAGER", ("USER", w.user))
+    items, pages = u.all_recycle_items(org_bin, page_size=1)
+    assert len(items) == 4 and len({i.id for i in items}) == 4, [i.to_map() for i in items]

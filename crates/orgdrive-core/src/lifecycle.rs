@@ -15,7 +15,7 @@ use orgdrive_store::{
 
 use crate::dentries::put_error;
 use crate::error::unknown_dentry;
-use crate::policy::{Operation, Place, Role};
+use crate::policy::{Operation, Place};
 use crate::{
     names, now_ms, ConflictStrategy, DentryView, Drive, DriveError, DriveResult, Operator,
     PropertyFilter, ROOT_ID,
@@ -142,8 +142,23 @@ pub(crate) fn tree_error(e: StoreError, dentry_id: &str, folder_id: &str) -> Dri
             "name",
             format!("a path would be longer than {} characters", names::MAX_PATH_CHARS),
         ),
+        StoreError::OwnerGrantInTheWay => DriveError::PermissionDenied(
+            "the move would remove an OWNER grant, which only an OWNER may do \
+             (preservePermissions keeps the grants)"
+                .into(),
+        ),
         other => put_error(other, folder_id),
     }
+}
+
+/// What a move does with the grants on the dentries it moves (a copy
+/// carries none).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MovedGrants {
+    /// Keep them (`preservePermissions`, within a space).
+    pub keep: bool,
+    /// Refuse the move rather than remove an `OWNER` grant.
+    pub protect_owner: bool,
 }
 
 fn root_refused(what: &str) -> DriveError {
@@ -322,26 +337,25 @@ impl Drive {
             return Err(root_refused(if how == Relocate::Move { "moved" } else { "copied" }));
         }
         let source = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
-        let (at_source, at_target) = match how {
+        let (at_source, mut at_target) = match how {
             Relocate::Move => (Operation::MoveSource, Operation::MoveTarget),
             Relocate::Copy => (Operation::CopySource, Operation::CopyTarget),
         };
+        if target.strategy == ConflictStrategy::Overwrite && !source.is_folder() {
+            // OVERWRITE bins the file it replaces: a delete there.
+            at_target = Operation::ReplaceTarget;
+        }
         let role = self.authorize(op, space, Place::Dentry(&source), at_source).await?;
         let into = Place::Folder { folder_id: &target.folder_id, field: "targetFolderId" };
         self.authorize(op, &target.space, into, at_target).await?;
         let cross_space = target.space.space_id != space.space_id;
-        // Grants are of their space: they follow a move within it only.
-        let keep_grants = target.keep_grants && !cross_space;
-        let moves_away = cross_space || target.folder_id != source.parent_id;
-        if how == Relocate::Move
-            && !keep_grants
-            && moves_away
-            && role < Role::Owner
-            && self.owner_grant_within(&source).await?
-        {
-            // Dropping the OWNER grants it carries needs what revoking them needs.
-            self.authorize(op, space, Place::Dentry(&source), Operation::GrantOwner).await?;
-        }
+        let grants = MovedGrants {
+            // Grants are of their space: they follow a move within it only.
+            keep: target.keep_grants && !cross_space,
+            // Removing an OWNER grant needs what revoking it needs; the store
+            // decides in the move's transaction whether one is in the way.
+            protect_owner: !role.allows(Operation::GrantOwner.capability()),
+        };
         // Checked again in the change's transaction; answered here so that a
         // task is not started only to fail.
         if !cross_space && self.is_within(&source, &target.folder_id).await? {
@@ -364,7 +378,8 @@ impl Drive {
                     target_space_id: target.space.space_id.clone(),
                     target_parent_id: target.folder_id.clone(),
                     conflict,
-                    keep_grants,
+                    keep_grants: grants.keep,
+                    protect_owner_grants: grants.protect_owner,
                 },
                 Relocate::Copy => TaskOp::Copy {
                     space_id: space.space_id.clone(),
@@ -406,7 +421,7 @@ impl Drive {
                 &target.space.space_id,
                 &target.folder_id,
                 target.strategy,
-                keep_grants,
+                grants,
                 None,
                 None,
             )
@@ -427,7 +442,7 @@ impl Drive {
         target_space_id: &str,
         target_folder_id: &str,
         strategy: ConflictStrategy,
-        keep_grants: bool,
+        grants: MovedGrants,
         task_id: Option<String>,
         root_ids: Option<(String, String)>,
     ) -> DriveResult<Placed> {
@@ -444,7 +459,8 @@ impl Drive {
                     to,
                     actor: actor.clone(),
                     limits: TREE_LIMITS,
-                    keep_grants,
+                    keep_grants: grants.keep,
+                    protect_owner_grants: grants.protect_owner,
                     task_id,
                 };
                 self.meta.move_dentry(&request, self.id_source()).await

@@ -18,8 +18,7 @@
 //! here and are refused with `paramError.members.type`.
 
 use orgdrive_store::{
-    DentryRecord, GrantCursor, GrantRecord, GrantWrite, RevokeGrants, SpaceRecord, StoreError,
-    WriteGrants,
+    GrantCursor, GrantRecord, GrantWrite, RevokeGrants, SpaceRecord, StoreError, WriteGrants,
 };
 
 use crate::dentries::MAX_BATCH_IDS;
@@ -275,36 +274,6 @@ impl Drive {
             self.authorize(op, space, Place::Dentry(&dentry), operation).await?;
         }
         Ok(())
-    }
-
-    /// Whether a live `OWNER` grant is on the dentry or below it.
-    pub(crate) async fn owner_grant_within(&self, root: &DentryRecord) -> DriveResult<bool> {
-        let grants = self.space_grants(&root.space_id).await?;
-        let now = now_ms();
-        for (dentry_id, held) in grants.iter() {
-            if !held.iter().any(|g| g.role == Role::Owner.as_str() && g.is_live(now)) {
-                continue;
-            }
-            if *dentry_id == root.dentry_id {
-                return Ok(true);
-            }
-            if !root.is_folder() || dentry_id == ROOT_ID {
-                continue;
-            }
-            let chain = match self.folder_chain(&root.space_id, dentry_id).await? {
-                Some(chain) => Some(chain),
-                None => match self.meta.get_dentry(&root.space_id, dentry_id).await? {
-                    Some(file) if file.status == "NORMAL" => {
-                        self.folder_chain(&root.space_id, &file.parent_id).await?
-                    }
-                    _ => None,
-                },
-            };
-            if chain.is_some_and(|c| c.ids.contains(&root.dentry_id)) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     /// Whether one of the members holds an `OWNER` grant on the dentry.

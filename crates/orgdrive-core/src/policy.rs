@@ -146,6 +146,9 @@ pub enum Operation {
     CopySource,
     /// The folder a copy writes into.
     CopyTarget,
+    /// The folder a move or copy of a file writes into under `OVERWRITE`
+    /// (the file it replaces goes to the recycle bin: a delete there).
+    ReplaceTarget,
     DeleteDentry,
     ListDentryVersions,
     RevertDentryVersion,
@@ -179,7 +182,7 @@ impl Operation {
             RevertDentryVersion => Capability::RevertVersion,
             EditAppProperties => Capability::EditAppProperties,
             MoveSource => Capability::MoveOut,
-            DeleteDentry => Capability::Delete,
+            DeleteDentry | ReplaceTarget => Capability::Delete,
             RecycleBin => Capability::ManageRecycleBin,
             ListPermissions => Capability::ReadGrants,
             GrantRole => Capability::Grant,
@@ -333,7 +336,7 @@ impl Drive {
 
 /// Whether the operator owns the space outright: an admin of its org, the
 /// creator of a USER space, or an operator of the app that owns an APP space.
-fn owns(op: &Operator, space: &SpaceRecord) -> bool {
+pub(crate) fn owns(op: &Operator, space: &SpaceRecord) -> bool {
     if space.corp_id != op.app.corp_id {
         return false;
     }

@@ -27,6 +27,8 @@ pub const MAX_RESTORE_IDS: usize = 30;
 pub const MAX_PURGE_IDS: usize = 50;
 /// Largest ListRecycleItems page (also its default).
 pub const MAX_RECYCLE_PAGE: i64 = 50;
+/// Items read at a time from an app-wide bin while filling a page.
+const SCAN_BATCH: u32 = 200;
 
 /// One page of ListRecycleItems.
 #[derive(Debug, Clone)]
@@ -134,7 +136,12 @@ impl Drive {
         match self.meta.get_recycle_item(id).await? {
             Some(item) if covers(&bin.filter, &item) => {
                 if bin.per_item {
-                    self.may_manage(op, &item).await?;
+                    // An app-wide bin does not show what the operator may
+                    // not manage: such an item is unknown there.
+                    self.may_manage(op, &item).await.map_err(|e| match e {
+                        DriveError::PermissionDenied(_) => unknown_item(id),
+                        other => other,
+                    })?;
                 }
                 Ok(item)
             }
@@ -180,16 +187,31 @@ impl Drive {
         } as usize;
         let after = next_token.as_deref().map(|t| decode_token(t, recycle_bin_id)).transpose()?;
         let bin = self.open_bin(op, recycle_bin_id).await?;
-        let mut items =
-            self.meta.list_recycle_items(&bin.filter, after.as_ref(), limit as u32 + 1).await?;
+        // An app-wide bin reads on past the items the operator may not
+        // manage, so that a page (and its token) names only items it shows.
+        let mut items: Vec<RecycleItemRecord> = Vec::with_capacity(limit + 1);
+        let mut cursor = after;
+        let scan = if bin.per_item { SCAN_BATCH } else { limit as u32 + 1 };
+        loop {
+            let batch = self.meta.list_recycle_items(&bin.filter, cursor.as_ref(), scan).await?;
+            let exhausted = batch.len() < scan as usize;
+            if let Some(last) = batch.last() {
+                cursor = Some(ItemCursor {
+                    deleted_at: last.deleted_at,
+                    recycle_item_id: last.recycle_item_id.clone(),
+                });
+            }
+            items.extend(self.manageable(op, &bin, batch).await?);
+            if exhausted || items.len() > limit {
+                break;
+            }
+        }
         let next_token = if items.len() > limit {
             items.truncate(limit);
             items.last().map(|last| encode_token(recycle_bin_id, last))
         } else {
             None
         };
-        // An app-wide bin's page may come out shorter than asked.
-        let items = self.manageable(op, &bin, items).await?;
         Ok(RecyclePage { items, next_token })
     }
 

@@ -11,7 +11,7 @@
 use orgdrive_store::{AppRecord, OrgRecord, SpaceRecord};
 
 use crate::auth::unknown_space;
-use crate::policy::{Operation, Place};
+use crate::policy::{owns, Operation, Place};
 use crate::{now_ms, validate, Drive, DriveError, DriveResult, Operator};
 
 /// The only partition type orgdrive stores into.
@@ -164,10 +164,13 @@ impl Drive {
             modified_at: now,
         };
         let (space, created) = self.meta.insert_space_once(&candidate).await?;
-        if !created {
-            // The scene's space exists: answered only to whoever may read it
-            // (another user's USER space of the same scene is not theirs).
-            self.authorize(op, &space, Place::Root, Operation::GetSpace).await?;
+        if !created && !owns(op, &space) {
+            // The scene's space exists and is another owner's: a caller is
+            // never handed a space as if it were theirs (nor told about it).
+            return Err(DriveError::PermissionDenied(format!(
+                "the space of scene {}/{} belongs to another owner; use another sceneId",
+                space.scene, space.scene_id
+            )));
         }
         Ok(space_view(space, &org))
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use orgdrive_store::{Actor, DentryRecord, StoreError, TaskOp, TaskRecord};
 
-use crate::lifecycle::{new_task, Relocate};
+use crate::lifecycle::{new_task, MovedGrants, Relocate};
 use crate::{now_ms, ConflictStrategy, Drive, DriveError, DriveResult, Operator};
 
 /// Starts after which an interrupted task ends `FAIL` instead of running again.
@@ -105,6 +105,7 @@ impl Drive {
                 target_parent_id,
                 conflict,
                 keep_grants,
+                protect_owner_grants,
             } => {
                 let source = self.live_dentry(space_id, dentry_id, "dentryId").await?;
                 let strategy = ConflictStrategy::parse(Some(conflict))?;
@@ -115,7 +116,7 @@ impl Drive {
                     target_space_id,
                     target_parent_id,
                     strategy,
-                    *keep_grants,
+                    MovedGrants { keep: *keep_grants, protect_owner: *protect_owner_grants },
                     task_id,
                     None,
                 )
@@ -139,7 +140,7 @@ impl Drive {
                     target_space_id,
                     target_parent_id,
                     strategy,
-                    false,
+                    MovedGrants::default(),
                     task_id,
                     Some((new_dentry_id.clone(), new_uuid.clone())),
                 )

@@ -413,6 +413,7 @@ async fn a_task_left_unfinished_by_a_crash_is_run_at_the_next_start() {
             target_parent_id: "0".into(),
             conflict: "AUTO_RENAME".into(),
             keep_grants: false,
+            protect_owner_grants: false,
         },
         status: TaskStatus::InProgress,
         total_count: 4,

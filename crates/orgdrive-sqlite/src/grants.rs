@@ -194,6 +194,22 @@ pub(crate) fn drop_grants(conn: &Connection, dentry_ids: &[String]) -> StoreResu
     Ok(())
 }
 
+/// Whether a live `OWNER` grant is on one of these dentries.
+pub(crate) fn holds_owner_grant(
+    conn: &Connection,
+    dentry_ids: &[String],
+    now_ms: i64,
+) -> StoreResult<bool> {
+    Ok(one(
+        conn,
+        "SELECT 1 FROM grants WHERE dentry_id IN rarray(?1) AND role = 'OWNER' \
+         AND (expires_at IS NULL OR expires_at > ?2) LIMIT 1",
+        params![id_array(dentry_ids.iter()), now_ms],
+        |_| Ok(()),
+    )?
+    .is_some())
+}
+
 /// Whether the space holds any grant (so a change must look for them).
 pub(crate) fn space_has_grants(conn: &Connection, space_id: &str) -> StoreResult<bool> {
     Ok(one(conn, "SELECT 1 FROM grants WHERE space_id = ?1 LIMIT 1", [space_id], |_| Ok(()))?

@@ -98,7 +98,10 @@ pub struct Destination {
 /// Grants on the moved subtree's dentries go with them when `keep_grants`
 /// (into the target space, too); otherwise they are removed in the same
 /// transaction, unless the dentry stays in its folder (a move that changes
-/// nothing keeps them). Grants on the old ancestors never follow.
+/// nothing keeps them) — and, with `protect_owner_grants`, the move fails
+/// with `OwnerGrantInTheWay` instead when one of those grants is a live
+/// `OWNER` grant (decided in the transaction, so no concurrent change slips
+/// one in). Grants on the old ancestors never follow.
 #[derive(Debug, Clone)]
 pub struct MoveDentry {
     pub space_id: String,
@@ -107,6 +110,7 @@ pub struct MoveDentry {
     pub actor: Actor,
     pub limits: TreeLimits,
     pub keep_grants: bool,
+    pub protect_owner_grants: bool,
     /// A task that completes with this change: set to `SUCCESS` (with the
     /// number of entries changed) in the same transaction. It must be
     /// unfinished: an unknown or finished task fails the change with
@@ -352,6 +356,7 @@ pub enum TaskOp {
         target_parent_id: String,
         conflict: String,
         keep_grants: bool,
+        protect_owner_grants: bool,
     },
     Copy {
         space_id: String,

@@ -32,8 +32,10 @@ END;
 -- The sweeper's purge of expired grants.
 CREATE INDEX grants_by_expiry ON grants (expires_at) WHERE expires_at IS NOT NULL;
 
--- A move task remembers whether the moved dentries keep their grants.
+-- A move task remembers whether the moved dentries keep their grants, and
+-- whether it may remove OWNER grants (the operator's role decided it).
 ALTER TABLE tasks ADD COLUMN keep_grants INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN protect_owner_grants INTEGER NOT NULL DEFAULT 0;
 
 -- The ORG recycle bin lists every item of the org (every app's spaces).
 CREATE INDEX recycle_items_by_org ON recycle_items (corp_id, deleted_at, recycle_item_id);

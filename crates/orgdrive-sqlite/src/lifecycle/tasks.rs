@@ -13,7 +13,7 @@ macro_rules! task_columns {
         "task_id, corp_id, app_id, operator_id, op, space_id, dentry_id, target_space_id, \
          target_parent_id, conflict, new_dentry_id, new_uuid, recycle_item_id, status, \
          total_count, success_count, fail_count, fail_message, attempts, created_at, begin_at, \
-         end_at, keep_grants"
+         end_at, keep_grants, protect_owner_grants"
     };
 }
 
@@ -59,6 +59,7 @@ fn task_from_row(row: &Row) -> rusqlite::Result<TaskRecord> {
             target_parent_id: needed(row, 8)?,
             conflict: needed(row, 9)?,
             keep_grants: row.get(22)?,
+            protect_owner_grants: row.get(23)?,
         },
         "COPY" => TaskOp::Copy {
             space_id: needed(row, 5)?,
@@ -187,7 +188,7 @@ impl TaskStore for SqliteStore {
                     "INSERT INTO tasks (",
                     task_columns!(),
                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                     ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+                     ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
                 ),
                 params![
                     task.task_id,
@@ -213,6 +214,7 @@ impl TaskStore for SqliteStore {
                     task.begin_at,
                     task.end_at,
                     matches!(task.op, TaskOp::Move { keep_grants: true, .. }),
+                    matches!(task.op, TaskOp::Move { protect_owner_grants: true, .. }),
                 ],
             )
             .map_err(classify)?;

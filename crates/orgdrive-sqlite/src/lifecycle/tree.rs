@@ -195,7 +195,7 @@ fn move_dentry(conn: &Connection, m: &MoveDentry, ids: &dyn IdSource) -> StoreRe
         let stays = m.to.parent_id == d.parent_id;
         if !m.keep_grants && !stays && crate::grants::space_has_grants(conn, &m.space_id)? {
             let subtree = live_members(conn, &m.space_id, &d.dentry_id, UNBOUNDED_WALK)?;
-            crate::grants::drop_grants(conn, &member_ids(&subtree))?;
+            drop_moved_grants(conn, m, &member_ids(&subtree))?;
         }
         1
     } else {
@@ -220,7 +220,7 @@ fn move_dentry(conn: &Connection, m: &MoveDentry, ids: &dyn IdSource) -> StoreRe
             )
             .map_err(backend)?;
         } else {
-            crate::grants::drop_grants(conn, &subtree)?;
+            drop_moved_grants(conn, m, &subtree)?;
         }
         subtree.len() as i64
     };
@@ -228,6 +228,15 @@ fn move_dentry(conn: &Connection, m: &MoveDentry, ids: &dyn IdSource) -> StoreRe
     let dentry = dentry_with_properties(conn, &m.to.space_id, &d.dentry_id)?
         .ok_or_else(|| StoreError::Backend("the moved dentry vanished".into()))?;
     Ok(Placed { dentry, existing: false, entries, replaced })
+}
+
+/// Removes the grants on the moved dentries, unless the move protects
+/// `OWNER` grants and one of them is one.
+fn drop_moved_grants(conn: &Connection, m: &MoveDentry, subtree: &[String]) -> StoreResult<()> {
+    if m.protect_owner_grants && crate::grants::holds_owner_grant(conn, subtree, m.actor.now_ms)? {
+        return Err(StoreError::OwnerGrantInTheWay);
+    }
+    crate::grants::drop_grants(conn, subtree)
 }
 
 /// Moves `bytes` from one space's counter to another's of the same org,

@@ -282,6 +282,7 @@ pub fn moving(id: &str, to: Destination) -> MoveDentry {
         actor: actor(100),
         limits: TREE,
         keep_grants: true,
+        protect_owner_grants: false,
         task_id: None,
     }
 }

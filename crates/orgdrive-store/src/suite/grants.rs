@@ -727,3 +727,44 @@ pub async fn a_copy_copies_no_grants(s: &impl MetaStore) {
     }
     assert_consistent(s).await;
 }
+
+pub async fn a_protected_move_refuses_to_remove_an_owner_grant(s: &impl MetaStore) {
+    tree(s, None, None).await;
+    add(
+        s,
+        &[
+            grant("1", "f2", "USER", "carol", "OWNER"),
+            until(grant("1", "f3", "USER", "dan", "OWNER"), 50),
+            grant("1", "s", "USER", "eve", "MANAGER"),
+        ],
+    )
+    .await;
+    let before = every_grant(s, "1").await;
+    let protected = |id: &str, space: &str, parent: &str| MoveDentry {
+        keep_grants: false,
+        protect_owner_grants: true,
+        ..moving(id, to(space, parent, NameConflict::Fail))
+    };
+    // /docs holds carol's OWNER grant two levels down: refused, within the
+    // space and across spaces, and nothing changed.
+    for (space, parent) in [("1", "o"), ("2", "0")] {
+        let refused = s.move_dentry(&protected("d", space, parent), ids()).await;
+        assert!(matches!(refused, Err(StoreError::OwnerGrantInTheWay)), "{refused:?}");
+        assert_eq!(every_grant(s, "1").await, before);
+        let d = s.get_dentry("1", "d").await.unwrap().unwrap();
+        assert_eq!((d.space_id.as_str(), d.parent_id.as_str()), ("1", "0"));
+    }
+    // Staying in its folder or keeping the grants removes none: allowed.
+    s.move_dentry(&protected("d", "1", "0"), ids()).await.unwrap();
+    let keeping = MoveDentry { keep_grants: true, ..protected("d", "1", "o") };
+    s.move_dentry(&keeping, ids()).await.unwrap();
+    assert_eq!(every_grant(s, "1").await, before);
+    // An expired OWNER grant is in nobody's way (the move, at 100, is after 50).
+    s.move_dentry(&protected("f3", "1", "0"), ids()).await.unwrap();
+    assert!(listed(s, "1", "f3", 0).await.is_empty());
+    // Unprotected, the move removes it.
+    let unprotected = MoveDentry { protect_owner_grants: false, ..protected("d", "1", "0") };
+    s.move_dentry(&unprotected, ids()).await.unwrap();
+    assert!(listed(s, "1", "f2", 0).await.is_empty());
+    assert_consistent(s).await;
+}

@@ -579,6 +579,7 @@ fn move_op(dentry_id: &str) -> TaskOp {
         target_parent_id: "0".into(),
         conflict: "FAIL".into(),
         keep_grants: true,
+        protect_owner_grants: true,
     }
 }
 
