@@ -128,7 +128,7 @@ async fn delete_permission(
             example = "0"),
         UnionIdQuery,
     ),
-    request_body = ListPermissionsRequest,
+    request_body = Option<ListPermissionsRequest>,
     responses(
         (status = 200, description = "A page of grants", body = PermissionPage),
         StorageErrors,

@@ -41,6 +41,10 @@ pub enum StorageErrors {
     /// the operation).
     #[response(status = 403)]
     Forbidden(ErrorBody),
+    /// `methodNotAllowed`: the path is another operation's, with another
+    /// method (e.g. an empty id in the path made it shorter).
+    #[response(status = 405)]
+    WrongMethod(ErrorBody),
     /// `paramError`: a JSON body over 1 MiB.
     #[response(status = 413)]
     TooLarge(ErrorBody),

@@ -21,9 +21,8 @@ pub struct PermissionMember {
     pub member_type: Option<String>,
     #[schema(required = true, nullable = false)]
     pub id: Option<String>,
-    /// The space's org; required for `DEPT` members.
+    /// The space's org; required for `DEPT` members (`null` = none given).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
     pub corp_id: Option<String>,
 }
 
@@ -38,8 +37,8 @@ impl From<PermissionMember> for MemberInput {
 #[serde(rename_all = "camelCase")]
 pub struct PermissionOption {
     /// Seconds the grant lasts, 1 to 3600: required in an APP space (only
-    /// temporary grants), refused in a USER space (only permanent grants).
-    #[schema(nullable = false)]
+    /// temporary grants), refused in a USER space (only permanent grants);
+    /// `null` = none given.
     pub duration: Option<i64>,
 }
 
@@ -91,14 +90,13 @@ impl From<DeletePermissionRequest> for GrantInput {
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListPermissionsOption {
-    /// Only grants of these roles (at most 30).
-    #[schema(value_type = Option<Vec<RoleId>>, nullable = false)]
+    /// Only grants of these roles (at most 30); `null` = any.
+    #[schema(value_type = Option<Vec<RoleId>>)]
     pub filter_role_ids: Option<Vec<String>>,
-    /// Page size: default 50, at most 500.
-    #[schema(minimum = 1, nullable = false)]
+    /// Page size: default 50 (also for `null`), at most 500.
+    #[schema(minimum = 1)]
     pub max_results: Option<i64>,
-    /// The `nextToken` of the previous page.
-    #[schema(nullable = false)]
+    /// The `nextToken` of the previous page; `null` or empty = the first page.
     pub next_token: Option<String>,
 }
 
