@@ -51,6 +51,12 @@ class Drive:
         return self.client.get_dentries_with_options(
             self.space_id, request, self.h(m.GetDentriesHeaders), runtime()).body.result_items
 
+    def thumbnails(self, ids):
+        """GetDentryThumbnails; returns the result items."""
+        request = m.GetDentryThumbnailsRequest(union_id=self.uid, dentry_ids=ids)
+        return self.client.get_dentry_thumbnails_with_options(
+            self.space_id, request, self.h(m.GetDentryThumbnailsHeaders), runtime()).body.result_items
+
     def list(self, parent_id="0", **kw):
         request = m.ListDentriesRequest(union_id=self.uid, parent_id=parent_id, **kw)
         return self.client.list_dentries_with_options(

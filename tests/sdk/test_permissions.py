@@ -87,6 +87,14 @@ def batch(items):
     return item
 
 
+def unless_refused(items):
+    """A batch answer whose one item may fail, except for a permission refusal."""
+    (item,) = items
+    if item.error_code == "permissionDenied":
+        raise Denied(item.error_code)
+    return item
+
+
 class Denied(Exception):
     def __init__(self, code):
         super().__init__(code)
@@ -104,6 +112,8 @@ NEEDS = {
     "ListAllDentries": ("READER", lambda u, w: u.list_all()),
     "ListDentryVersions": ("READER", lambda u, w: u.versions(w.file)),
     "GetFileDownloadInfo": ("DOWNLOADER", lambda u, w: u.download_info(w.file)),
+    # A text file has no thumbnail: only a permission refusal counts here.
+    "GetDentryThumbnails": ("READER", lambda u, w: unless_refused(u.thumbnails([w.file]))),
     "AddFolder": ("EDITOR", lambda u, w: u.add_folder("new", w.folder)),
     "GetFileUploadInfo": ("EDITOR", lambda u, w: u.upload_info(parent_id=w.folder)),
     "InitMultipartFileUpload": ("EDITOR", lambda u, w: u.init_multipart(parent_id=w.folder)),

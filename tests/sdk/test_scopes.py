@@ -28,6 +28,7 @@ OPERATIONS = {
     "GetMultipartFileUploadInfos": ("Storage.UploadInfo.Read", lambda d, t: d.part_urls(
         d.init_multipart().upload_key if "Storage.UploadInfo.Read" in t.scopes else "someKey", [1])),
     "GetFileDownloadInfo": ("Storage.DownloadInfo.Read", lambda d, t: d.download_info(committed_file(d))),
+    "GetDentryThumbnails": ("Storage.File.Read", lambda d, t: d.thumbnails(["0"])),
     # The lifecycle operations act on real dentries, bins, items and tasks when
     # the app can make them, on made-up ids when the scope it lacks is needed
     # for that (the scope is checked first).

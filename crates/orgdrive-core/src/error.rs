@@ -44,6 +44,9 @@ pub enum DriveError {
     /// The space or app has as many open uploads as allowed.
     #[error("{0}")]
     TooManyUploads(String),
+    /// A file has no thumbnail (yet): an item's `errorCode`.
+    #[error("no thumbnail: {}", .0.code())]
+    NoThumbnail(NoThumbnail),
     /// The app has as many unfinished tasks as allowed.
     #[error("{0}")]
     TooManyTasks(String),
@@ -77,4 +80,25 @@ impl From<StoreError> for DriveError {
 /// the id's wire field).
 pub(crate) fn unknown_dentry(field: &'static str, id: &str) -> DriveError {
     DriveError::not_found(field, format!("dentry {id} does not exist"))
+}
+
+/// Why a file has no thumbnail (each answers as the item's `errorCode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoThumbnail {
+    /// A folder, or a file whose type gets no thumbnail.
+    Unsupported,
+    /// Being made; ask again shortly.
+    NotReady,
+    /// Its content could not be read as an image.
+    Failed,
+}
+
+impl NoThumbnail {
+    pub fn code(self) -> &'static str {
+        match self {
+            NoThumbnail::Unsupported => "thumbnailNotSupported",
+            NoThumbnail::NotReady => "thumbnailNotReady",
+            NoThumbnail::Failed => "thumbnailFailed",
+        }
+    }
 }

@@ -121,7 +121,7 @@ impl Drive {
         let scan = self.meta.consistency_scan().await?;
         let mut objects = Vec::new();
         // `.incoming/` holds writes in progress; old ones are leftovers of a crash.
-        for prefix in ["objects/", "parts/", ".incoming/"] {
+        for prefix in ["objects/", "parts/", "thumbs/", ".incoming/"] {
             objects.extend(self.blob.list(prefix).await.map_err(internal)?);
         }
         let mut problems = Vec::new();
@@ -152,6 +152,7 @@ impl Drive {
             .chain(scan.upload_objects.iter().map(String::as_str))
             // In the trash: unreferenced, deleted by the sweeper.
             .chain(scan.trashed_objects.iter().map(String::as_str))
+            .chain(scan.thumbnail_objects.iter().map(String::as_str))
             .collect();
         let uploading: HashSet<&str> = scan.open_uploads.iter().map(String::as_str).collect();
         let settled_before = now_ms() / 1000 - grace_secs;

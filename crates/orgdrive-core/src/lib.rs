@@ -12,7 +12,8 @@
 //! their quota views), `dentries` (folders, reads and listings, conflict
 //! strategies, app properties), `lifecycle` (rename, move, copy, delete,
 //! batches), `recycle` (the recycle bin), `versions` (history versions, app
-//! property edits), `tasks` (persisted asynchronous tasks), `transfer`
+//! property edits), `tasks` (persisted asynchronous tasks), `thumbnails`
+//! (GetDentryThumbnails, thumbnails made in the background), `transfer`
 //! (uploads, downloads, signed URLs, the upload sweeper), `names` (the naming
 //! rule), `fsck` (the consistency check), `validate` (input rules shared by
 //! operations).
@@ -33,6 +34,7 @@ mod recycle;
 mod scope;
 mod spaces;
 mod tasks;
+mod thumbnails;
 mod transfer;
 mod validate;
 mod versions;
@@ -45,7 +47,7 @@ pub use dentries::{
     AppProperty, AppPropertyInput, ConflictStrategy, DentryResult, DentryView, ListAll,
     ListChildren, NewFolder, Page, PropertyFilter, MAX_BATCH_IDS, MAX_PAGE,
 };
-pub use error::{DriveError, DriveResult};
+pub use error::{DriveError, DriveResult, NoThumbnail};
 pub use fsck::{FsckReport, Problem, FSCK_GRACE_SECS};
 pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};
 pub use ids::{random_secret, random_token, ROOT_ID};
@@ -70,6 +72,7 @@ pub use spaces::{
     AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,
 };
 pub use tasks::{MAX_TASK_ATTEMPTS, MAX_UNFINISHED_TASKS_PER_APP, TASK_RETENTION_MS};
+pub use thumbnails::{Thumbnail, ThumbnailResult, MAX_SOURCE_BYTES, THUMBNAIL_EDGE};
 pub use transfer::{
     BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket,
     MAX_OPEN_UPLOADS_PER_APP, MAX_OPEN_UPLOADS_PER_SPACE, MAX_PUT_BYTES, MIN_FREE_DISK_BYTES,
@@ -123,6 +126,8 @@ pub struct Drive {
     disk_in_flight: Arc<transfer::DiskInFlight>,
     /// Runs this node's tasks one at a time.
     tasks: Arc<tasks::TaskQueue>,
+    /// Makes this node's thumbnails, one at a time.
+    thumbnails: Arc<thumbnails::Thumbnailer>,
 }
 
 impl Drive {
@@ -135,7 +140,7 @@ impl Drive {
     ) -> DriveResult<Drive> {
         let node = meta.register_node(now_ms()).await?;
         blob.check().await.map_err(|e| DriveError::Internal(e.to_string()))?;
-        blob.prepare(&["objects/", "parts/"])
+        blob.prepare(&["objects/", "parts/", "thumbs/"])
             .await
             .map_err(|e| DriveError::Internal(e.to_string()))?;
         let presigner = Presigner::new(&options.signing_key);
@@ -151,6 +156,7 @@ impl Drive {
             cache,
             disk_in_flight,
             tasks: Arc::default(),
+            thumbnails: Arc::new(thumbnails::Thumbnailer::new()),
         })
     }
 

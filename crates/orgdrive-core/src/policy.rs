@@ -157,6 +157,8 @@ pub enum Operation {
     /// and CommitFile, on the folder the file goes into.
     Upload,
     GetFileDownloadInfo,
+    /// GetDentryThumbnails (and, later, preview pages).
+    Preview,
     /// The recycle bin's items of a space: list, read, restore, purge.
     RecycleBin,
     ListPermissions,
@@ -174,6 +176,7 @@ impl Operation {
             GetSpace | GetDentry | GetDentries | ListDentryVersions => Capability::ReadMetadata,
             ListDentries | ListAllDentries => Capability::List,
             GetFileDownloadInfo => Capability::Download,
+            Preview => Capability::Preview,
             CopySource => Capability::CopyOut,
             AddFolder => Capability::CreateFolder,
             Upload => Capability::Upload,

@@ -150,10 +150,13 @@ fn parse_put_path(path: &str) -> Option<PutTarget> {
     (0..=MAX_PART_NUMBER).contains(&part).then(|| PutTarget { upload_key: key.to_string(), part })
 }
 
-/// Whether a GET URL path names a content object (`objects/<name>`); nothing
-/// else is ever served, whatever the signature.
+/// Whether a GET URL path names a content object (`objects/<name>`) or a
+/// thumbnail (`thumbs/<name>`); nothing else is ever served, whatever the
+/// signature.
 fn is_content_object(path: &str) -> bool {
-    path.strip_prefix("objects/").is_some_and(is_object_name)
+    path.strip_prefix("objects/")
+        .or_else(|| path.strip_prefix("thumbs/"))
+        .is_some_and(is_object_name)
 }
 
 /// A fresh object for the bytes of one PUT.
@@ -314,6 +317,17 @@ impl Drive {
 
     /// A signed URL that also carries, and signs, the size of the object it
     /// reads (`&size=`), so that the GET needs not ask the store for it.
+    /// A signed GET URL of a served object of a known size.
+    pub(crate) fn signed_object_url(
+        &self,
+        base: &str,
+        key: &str,
+        file_name: &str,
+        size: u64,
+    ) -> SignedUrl {
+        self.signed_url_sized(base, "GET", key, file_name, Some(size))
+    }
+
     fn signed_url_sized(
         &self,
         base: &str,
@@ -749,7 +763,7 @@ impl Drive {
 
     /// Removes an object nothing references any more; a failure is logged
     /// (fsck finds what is left).
-    async fn remove_object(&self, key: &str) {
+    pub(crate) async fn remove_object(&self, key: &str) {
         if let Err(e) = self.blob.delete(key).await {
             tracing::warn!(object = %key, error = %e, "could not remove an unreferenced object");
         }
@@ -929,6 +943,7 @@ impl Drive {
                 self.remove_object(part).await;
             }
         }
+        self.thumbnail_later(&stored);
         self.stored_view(op, stored).await
     }
 
@@ -1049,8 +1064,13 @@ mod tests {
             assert!(parse_put_path(&bad).is_none(), "{bad}");
         }
         assert!(is_content_object(&format!("objects/{key}")));
+        assert!(is_content_object(&format!("thumbs/{key}")));
         for bad in [
             "objects/",
+            "thumbs/",
+            "thumbs/../signing.key",
+            "thumbs/a/b",
+            "thumbsx/abc",
             "objects/../admin.token",
             "objects/..",
             "../../../../etc/hostname",

@@ -101,6 +101,10 @@ impl From<DriveError> for ApiError {
             DriveError::TooManyUploads(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "tooManyUploads", message)
             }
+            // Only ever a batch item's errorCode (GetDentryThumbnails).
+            DriveError::NoThumbnail(none) => {
+                ApiError::new(StatusCode::BAD_REQUEST, none.code(), message)
+            }
             DriveError::TooManyTasks(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "tooManyTasks", message)
             }

@@ -1354,6 +1354,12 @@ fn scan(conn: &Connection) -> StoreResult<ConsistencyScan> {
         tree,
         duplicate_names,
         trashed_objects: all(conn, "SELECT object_key FROM trashed_objects", [], |r| r.get(0))?,
+        thumbnail_objects: all(
+            conn,
+            "SELECT object_key FROM thumbnails WHERE object_key IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?,
     })
 }
 

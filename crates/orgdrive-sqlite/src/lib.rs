@@ -19,6 +19,7 @@ mod identity;
 mod lifecycle;
 mod migrate;
 mod read;
+mod thumbnails;
 mod writer;
 
 use std::path::Path;

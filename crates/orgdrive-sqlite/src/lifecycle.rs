@@ -511,6 +511,8 @@ fn remove_dentries(
         params![id_array(objects.iter()), now_ms],
         |r| r.get(0),
     )?;
+    let thumbnails = crate::thumbnails::trash_thumbnails(conn, &trashed, now_ms)?;
+    trashed.extend(thumbnails);
     trashed.sort();
     Ok((freed, trashed))
 }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_reissued_access_tokens.sql")),
     (5, include_str!("../migrations/sqlite/0005_dentry_lifecycle.sql")),
     (6, include_str!("../migrations/sqlite/0006_grants.sql")),
+    (7, include_str!("../migrations/sqlite/0007_thumbnails.sql")),
 ];
 
 /// The schema version this build writes.

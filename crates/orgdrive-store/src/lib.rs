@@ -3,7 +3,7 @@
 //! concern — [`IdentityStore`] (orgs, apps, users, departments, access
 //! tokens), [`SpaceStore`], [`DentryStore`] (files, folders, versions),
 //! [`TreeStore`], [`RecycleStore`] and [`TaskStore`] (the dentry lifecycle),
-//! [`GrantStore`] (permissions), [`UploadStore`] (upload sessions and their byte reservations),
+//! [`GrantStore`] (permissions), [`ThumbnailStore`], [`UploadStore`] (upload sessions and their byte reservations),
 //! [`MaintenanceStore`] (nodes, consistency scans, repair, close) — together
 //! [`MetaStore`], and the typed [`StoreError`]. No database here: each backend
 //! is its own crate (`orgdrive-sqlite`, the embedded default) and proves
@@ -58,6 +58,7 @@ pub trait MetaStore:
     + RecycleStore
     + TaskStore
     + GrantStore
+    + ThumbnailStore
     + UploadStore
     + MaintenanceStore
 {
@@ -70,6 +71,7 @@ impl<T> MetaStore for T where
         + RecycleStore
         + TaskStore
         + GrantStore
+        + ThumbnailStore
         + UploadStore
         + MaintenanceStore
 {
@@ -361,6 +363,20 @@ pub trait GrantStore: Send + Sync + 'static {
     async fn user_dept_ids(&self, corp_id: &str, union_id: &str) -> StoreResult<Vec<String>>;
     /// Removes grants that expired at or before `now_ms`; answers how many.
     async fn purge_expired_grants(&self, now_ms: i64) -> StoreResult<u64>;
+}
+
+/// Thumbnails, derived from content objects.
+#[async_trait]
+pub trait ThumbnailStore: Send + Sync + 'static {
+    /// The thumbnails (or failures) recorded for these content objects.
+    async fn get_thumbnails(&self, blob_keys: &[String]) -> StoreResult<Vec<ThumbnailRecord>>;
+    /// Records the thumbnail of its content object, unless one is recorded
+    /// (then the first stays). Answers false, writing nothing, when no file
+    /// or version refers to the content object any more (the caller then
+    /// removes the thumbnail's object). A content object that leaves the
+    /// store (its last reference removed) takes its thumbnail's record with
+    /// it, the thumbnail's object going to the trash in that transaction.
+    async fn put_thumbnail(&self, thumbnail: &ThumbnailRecord) -> StoreResult<bool>;
 }
 
 #[async_trait]

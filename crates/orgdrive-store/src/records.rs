@@ -362,4 +362,23 @@ pub struct ConsistencyScan {
     pub duplicate_names: Vec<(String, String, String)>,
     /// Content objects in the trash (unreferenced, being deleted).
     pub trashed_objects: Vec<String>,
+    /// The objects of recorded thumbnails.
+    pub thumbnail_objects: Vec<String>,
+}
+
+/// A thumbnail of a content object (shared by every file and version whose
+/// content it is), or the record that none can be made of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThumbnailRecord {
+    /// The content object it is made from.
+    pub blob_key: String,
+    /// `READY` (with an object) or `FAILED` (not an image it can read).
+    pub status: String,
+    /// The thumbnail's own object (`thumbs/<random>`), when `READY`.
+    pub object_key: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes of the thumbnail's object.
+    pub size: i64,
+    pub created_at: i64,
 }

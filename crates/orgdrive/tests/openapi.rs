@@ -76,6 +76,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/v1.0/storage/spaces/{spaceId}/dentries/permissions/roles/batchQuery",
         "BatchQueryRoles",
     ),
+    ("post", "/v1.0/storage/spaces/{spaceId}/thumbnails/query", "GetDentryThumbnails"),
     ("get", "/v1.0/storage/tasks/{taskId}", "GetTask"),
     ("get", "/v1.0/storage/recycleBins", "GetRecycleBin"),
     ("get", "/v1.0/storage/recycleBins/{recycleBinId}/recycleItems", "ListRecycleItems"),

@@ -11,11 +11,12 @@ use crate::error::ApiError;
 use crate::extract::{scope, BaseUrl, Caller, WireJson, WirePath as Path};
 use crate::state::ServerState;
 use crate::wire::{
-    property_inputs, CommitFileRequest, DentryResponse, GetFileDownloadInfoRequest,
-    GetFileDownloadInfoResponse, GetFileUploadInfoRequest, GetFileUploadInfoResponse,
-    GetMultipartFileUploadInfosRequest, GetMultipartFileUploadInfosResponse,
-    InitMultipartFileUploadRequest, InitMultipartFileUploadResponse, MultipartHeaderSignatureInfo,
-    StorageErrors, UnionIdQuery, UploadLimitErrors, UploadOption,
+    property_inputs, CommitFileRequest, DentryResponse, GetDentryThumbnailsRequest,
+    GetDentryThumbnailsResponse, GetFileDownloadInfoRequest, GetFileDownloadInfoResponse,
+    GetFileUploadInfoRequest, GetFileUploadInfoResponse, GetMultipartFileUploadInfosRequest,
+    GetMultipartFileUploadInfosResponse, InitMultipartFileUploadRequest,
+    InitMultipartFileUploadResponse, MultipartHeaderSignatureInfo, StorageErrors,
+    ThumbnailResultItem, UnionIdQuery, UploadLimitErrors, UploadOption,
 };
 
 const PROTOCOL: &str = "HEADER_SIGNATURE";
@@ -31,6 +32,7 @@ pub fn routes() -> OpenApiRouter<ServerState> {
         .routes(utoipa_axum::routes!(multipart_infos))
         .routes(utoipa_axum::routes!(commit_file))
         .routes(utoipa_axum::routes!(download_info))
+        .routes(utoipa_axum::routes!(get_dentry_thumbnails))
 }
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -171,6 +173,41 @@ async fn commit_file(
     };
     let view = state.drive.commit_file(&op, &space_id, request).await?;
     Ok(Json(DentryResponse { dentry: view.into() }))
+}
+
+/// GetDentryThumbnails: each file's thumbnail (size and a signed URL), made
+/// in the background after a commit; one result item per id.
+#[utoipa::path(
+    post,
+    path = "/v1.0/storage/spaces/{spaceId}/thumbnails/query",
+    operation_id = "GetDentryThumbnails",
+    tag = "transfer",
+    params(
+        ("spaceId" = String, Path, description = "The space"),
+        UnionIdQuery,
+    ),
+    request_body = GetDentryThumbnailsRequest,
+    responses(
+        (status = 200, description = "One result per id", body = GetDentryThumbnailsResponse),
+        StorageErrors,
+    ),
+    security(("accessToken" = [])),
+)]
+async fn get_dentry_thumbnails(
+    State(state): State<ServerState>,
+    Caller(op, _): Caller<scope::FileRead>,
+    Path(space_id): Path<String>,
+    BaseUrl(base): BaseUrl,
+    WireJson(body): WireJson<GetDentryThumbnailsRequest>,
+) -> Reply<GetDentryThumbnailsResponse> {
+    let ids = body.dentry_ids.unwrap_or_default();
+    let results = state.drive.get_dentry_thumbnails(&op, &space_id, &ids, &base).await?;
+    Ok(Json(GetDentryThumbnailsResponse {
+        result_items: results
+            .into_iter()
+            .map(|r| ThumbnailResultItem::new(&space_id, r, |e| ApiError::from(e).code))
+            .collect(),
+    }))
 }
 
 /// GetFileDownloadInfo: a signed URL to `GET` a file's bytes.

@@ -14,7 +14,7 @@
 //! GetCurrentApp), `dentries` (files and folders), `transfer` (uploads,
 //! CommitFile, downloads), `lifecycle` (rename, move, copy, delete, their
 //! batches' result items, `{"success": true}`), `versions` (versions and app
-//! property edits), `permissions` (grants and roles), `recycle` (the recycle bin), `tasks` (GetTask), `admin`
+//! property edits), `permissions` (grants and roles), `recycle` (the recycle bin), `thumbnails` (GetDentryThumbnails), `tasks` (GetTask), `admin`
 //! (the admin API), `vocab`. Every type is exported here, at one path. The
 //! wire depends on nothing else of this crate: only on serde, utoipa and the
 //! domain's views.
@@ -29,6 +29,7 @@ mod permissions;
 mod recycle;
 mod spaces;
 mod tasks;
+mod thumbnails;
 mod transfer;
 mod versions;
 mod vocab;
@@ -43,6 +44,7 @@ pub use permissions::*;
 pub use recycle::*;
 pub use spaces::*;
 pub use tasks::*;
+pub use thumbnails::*;
 pub use transfer::*;
 pub use versions::*;
 pub use vocab::*;

@@ -30,6 +30,7 @@ mod lifecycle;
 mod maintenance;
 mod recycle;
 mod spaces;
+mod thumbnails;
 mod uploads;
 
 pub use dentries::*;
@@ -39,6 +40,7 @@ pub use lifecycle::*;
 pub use maintenance::*;
 pub use recycle::*;
 pub use spaces::*;
+pub use thumbnails::*;
 pub use uploads::*;
 
 use std::future::Future;
@@ -183,6 +185,8 @@ macro_rules! behaviour_suite {
             a_move_within_a_space_keeps_or_drops_the_grants_of_its_subtree,
             a_move_across_spaces_takes_the_grants_along_or_drops_them,
             a_copy_copies_no_grants,
+            // thumbnails
+            thumbnails_belong_to_their_content_and_leave_with_it,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {

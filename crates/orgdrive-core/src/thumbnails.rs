@@ -1,0 +1,292 @@
+//! GetDentryThumbnails, and the thumbnails behind it.
+//!
+//! A thumbnail is made in the background after an image file is committed
+//! (and on first demand for content committed before, or while a server was
+//! down): the content object is read (at most [`MAX_SOURCE_BYTES`]), decoded
+//! under memory and size limits (a decompression bomb fails, it does not
+//! exhaust the server), scaled to fit [`THUMBNAIL_EDGE`] pixels keeping its
+//! aspect, and written as a PNG object `thumbs/<random>`. Its record belongs
+//! to the content object, so copies and versions sharing content share it,
+//! it counts against no quota, and it leaves with the content object.
+//! Content it cannot read is recorded as failed, once.
+
+use std::collections::HashSet;
+use std::io::Cursor;
+use std::sync::Mutex;
+
+use futures::TryStreamExt;
+use image::{ImageFormat, ImageReader, Limits};
+use orgdrive_store::{DentryRecord, ThumbnailRecord};
+use tokio::sync::Semaphore;
+
+use crate::dentries::MAX_BATCH_IDS;
+use crate::error::{unknown_dentry, NoThumbnail};
+use crate::ids::random_alnum;
+use crate::policy::{Operation, Place};
+use crate::transfer::SignedUrl;
+use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
+
+/// The longest edge of a thumbnail, in pixels.
+pub const THUMBNAIL_EDGE: u32 = 256;
+/// Largest content object a thumbnail is made from.
+pub const MAX_SOURCE_BYTES: u64 = 64 << 20;
+/// Largest image (either edge, in pixels) a thumbnail is made from.
+const MAX_SOURCE_EDGE: u32 = 16_384;
+/// Most memory one decode may allocate.
+const MAX_DECODE_BYTES: u64 = 512 << 20;
+
+/// One requested id of GetDentryThumbnails.
+#[derive(Debug)]
+pub struct ThumbnailResult {
+    pub dentry_id: String,
+    pub result: Result<Thumbnail, DriveError>,
+}
+
+/// A thumbnail ready to fetch.
+#[derive(Debug, Clone)]
+pub struct Thumbnail {
+    pub width: u32,
+    pub height: u32,
+    pub url: SignedUrl,
+}
+
+/// Thumbnails being made on this node: one at a time (decoding is CPU
+/// work), each content object once.
+pub(crate) struct Thumbnailer {
+    running: Semaphore,
+    pending: Mutex<HashSet<String>>,
+}
+
+impl Thumbnailer {
+    pub fn new() -> Thumbnailer {
+        Thumbnailer { running: Semaphore::new(1), pending: Mutex::default() }
+    }
+}
+
+/// Whether a file of this name gets a thumbnail.
+fn has_thumbnail(name: &str) -> bool {
+    let (_, ext) = names::split_extension(name);
+    matches!(
+        ext.map(str::to_ascii_lowercase).as_deref(),
+        Some("png" | "jpg" | "jpeg" | "gif" | "webp" | "bmp")
+    )
+}
+
+impl Drive {
+    /// GetDentryThumbnails: one result per requested id, in request order.
+    pub async fn get_dentry_thumbnails(
+        &self,
+        op: &Operator,
+        space_id: &str,
+        dentry_ids: &[String],
+        base_url: &str,
+    ) -> DriveResult<Vec<ThumbnailResult>> {
+        if dentry_ids.is_empty() || dentry_ids.len() > MAX_BATCH_IDS {
+            return Err(DriveError::param(
+                "dentryIds",
+                format!("dentryIds must hold 1 to {MAX_BATCH_IDS} ids"),
+            ));
+        }
+        let space = self.space_for(op, space_id).await?;
+        let found = self.meta.get_dentries(&space.space_id, dentry_ids).await?;
+        let live = |id: &str| found.iter().find(|d| d.dentry_id == id && d.status == "NORMAL");
+        let keys: Vec<String> = found.iter().filter_map(|d| d.blob_key.clone()).collect();
+        let made = self.meta.get_thumbnails(&keys).await?;
+        let mut results = Vec::with_capacity(dentry_ids.len());
+        for id in dentry_ids {
+            let result = match live(id) {
+                None => Err(unknown_dentry("dentryId", id)),
+                Some(file) => {
+                    match self.authorize(op, &space, Place::Dentry(file), Operation::Preview).await
+                    {
+                        Err(e) => Err(e),
+                        Ok(_) => Ok(self.thumbnail_of(file, &made, base_url)),
+                    }
+                }
+            };
+            let result = match result {
+                Ok(Ok(thumbnail)) => Ok(thumbnail),
+                Ok(Err(none)) => Err(DriveError::NoThumbnail(none)),
+                Err(e) => Err(e),
+            };
+            results.push(ThumbnailResult { dentry_id: id.clone(), result });
+        }
+        Ok(results)
+    }
+
+    /// The file's thumbnail, or why there is none (starting to make it when
+    /// it was never made).
+    fn thumbnail_of(
+        &self,
+        file: &DentryRecord,
+        made: &[ThumbnailRecord],
+        base_url: &str,
+    ) -> Result<Thumbnail, NoThumbnail> {
+        let Some(blob_key) = file.blob_key.as_deref().filter(|_| has_thumbnail(&file.name)) else {
+            return Err(NoThumbnail::Unsupported);
+        };
+        match made.iter().find(|t| t.blob_key == blob_key) {
+            Some(t) => match (&t.object_key, t.status.as_str()) {
+                (Some(object), "READY") => Ok(Thumbnail {
+                    width: t.width,
+                    height: t.height,
+                    url: self.signed_object_url(base_url, object, "", t.size as u64),
+                }),
+                _ => Err(NoThumbnail::Failed),
+            },
+            None => {
+                self.make_thumbnail(blob_key.to_string());
+                Err(NoThumbnail::NotReady)
+            }
+        }
+    }
+
+    /// After a commit: makes the file's thumbnail in the background, if its
+    /// type gets one.
+    pub(crate) fn thumbnail_later(&self, file: &DentryRecord) {
+        if let Some(blob_key) = file.blob_key.as_deref().filter(|_| has_thumbnail(&file.name)) {
+            self.make_thumbnail(blob_key.to_string());
+        }
+    }
+
+    /// Makes the content object's thumbnail in the background (once at a
+    /// time per object on this node).
+    fn make_thumbnail(&self, blob_key: String) {
+        if !self.thumbnails.pending.lock().expect("not poisoned").insert(blob_key.clone()) {
+            return;
+        }
+        let drive = self.clone();
+        tokio::spawn(async move {
+            let _turn = drive.thumbnails.running.acquire().await;
+            if let Err(e) = drive.store_thumbnail(&blob_key).await {
+                tracing::warn!(%blob_key, error = %e, "thumbnail not made");
+            }
+            drive.thumbnails.pending.lock().expect("not poisoned").remove(&blob_key);
+        });
+    }
+
+    async fn store_thumbnail(&self, blob_key: &str) -> DriveResult<()> {
+        let internal = |e: &dyn std::fmt::Display| DriveError::Internal(e.to_string());
+        let size = self.blob.size(blob_key).await.map_err(|e| internal(&e))?;
+        let Some(size) = size else { return Ok(()) };
+        let made = if size > MAX_SOURCE_BYTES {
+            None
+        } else {
+            let stream = self.blob.read(blob_key, 0..size).await.map_err(|e| internal(&e))?;
+            let bytes: Vec<u8> = stream
+                .try_fold(Vec::with_capacity(size as usize), |mut all, chunk| async move {
+                    all.extend_from_slice(&chunk);
+                    Ok(all)
+                })
+                .await
+                .map_err(|e| internal(&e))?;
+            tokio::task::spawn_blocking(move || scale(&bytes)).await.map_err(|e| internal(&e))?
+        };
+        let mut record = ThumbnailRecord {
+            blob_key: blob_key.to_string(),
+            status: "FAILED".into(),
+            object_key: None,
+            width: 0,
+            height: 0,
+            size: 0,
+            created_at: now_ms(),
+        };
+        if let Some((png, width, height)) = made {
+            let object = format!("thumbs/{}", random_alnum(32));
+            let len = png.len() as u64;
+            let source =
+                futures::stream::once(
+                    async move { Ok::<_, std::io::Error>(bytes::Bytes::from(png)) },
+                );
+            self.blob
+                .write_stream(&object, source, Some(len), false)
+                .await
+                .map_err(|e| DriveError::Internal(format!("{e:?}")))?;
+            record = ThumbnailRecord {
+                status: "READY".into(),
+                object_key: Some(object),
+                width,
+                height,
+                size: len as i64,
+                ..record
+            };
+        }
+        let kept = self.meta.put_thumbnail(&record).await?;
+        if !kept {
+            // The content went meanwhile (or another node was first).
+            if let Some(object) = &record.object_key {
+                self.remove_object(object).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The PNG thumbnail of an image and its size, or `None` when the bytes are
+/// not an image it can read within the limits.
+fn scale(bytes: &[u8]) -> Option<(Vec<u8>, u32, u32)> {
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SOURCE_EDGE);
+    limits.max_image_height = Some(MAX_SOURCE_EDGE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let image = reader.decode().ok()?;
+    // Scaled down to fit, never up.
+    let small = if image.width() <= THUMBNAIL_EDGE && image.height() <= THUMBNAIL_EDGE {
+        image
+    } else {
+        image.thumbnail(THUMBNAIL_EDGE, THUMBNAIL_EDGE)
+    };
+    let mut png = Vec::new();
+    small.write_to(&mut Cursor::new(&mut png), ImageFormat::Png).ok()?;
+    Some((png, small.width(), small.height()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
+        });
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn images_scale_to_fit_keeping_their_aspect() {
+        let (thumb, w, h) = scale(&png(600, 300)).unwrap();
+        assert_eq!((w, h), (256, 128));
+        let decoded = image::load_from_memory(&thumb).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (256, 128));
+        let (_, w, h) = scale(&png(40, 90)).unwrap();
+        assert_eq!((w, h), (40, 90), "never enlarged");
+    }
+
+    #[test]
+    fn what_is_not_an_image_within_limits_fails() {
+        assert!(scale(b"not an image").is_none());
+        assert!(scale(&[]).is_none());
+        // A PNG header claiming 60000 x 60000 pixels: refused by the limits,
+        // not decoded into 14 GB.
+        let mut bomb = png(1, 1);
+        bomb[16..20].copy_from_slice(&60_000u32.to_be_bytes());
+        bomb[20..24].copy_from_slice(&60_000u32.to_be_bytes());
+        assert!(scale(&bomb).is_none());
+    }
+
+    #[test]
+    fn which_names_get_thumbnails() {
+        for name in ["a.png", "b.JPG", "c.jpeg", "d.gif", "e.webp", "f.bmp"] {
+            assert!(has_thumbnail(name), "{name}");
+        }
+        for name in ["a.txt", "png", "a.svg", "a.heic", "a.png.txt"] {
+            assert!(!has_thumbnail(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+"""GetDentryThumbnails (README "Thumbnails"): a thumbnail is made in the
+background after an image is committed, scaled to fit 256 px, served on a
+signed URL; it belongs to the content (copies share it) and leaves with it.
+Other files answer per item with an errorCode."""
+
+import struct
+import time
+import zlib
+
+from drive import Drive, blob_files, get
+from helpers import expect_error
+
+
+def png(width, height, claimed=None):
+    """A PNG of `width` x `height` pixels (a gradient), written here from the
+    PNG specification; `claimed` puts other dimensions in its header."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x % 256, y % 256, 80))
+                    for y in range(height))
+    w, h = claimed or (width, height)
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def png_size(data):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:16]
+    return struct.unpack(">II", data[16:24])
+
+
+def settled(d, dentry_id, timeout=20):
+    """The item once it is no longer `thumbnailNotReady`."""
+    deadline = time.time() + timeout
+    while True:
+        (item,) = d.thumbnails([dentry_id])
+        if item.success or item.error_code != "thumbnailNotReady" or time.time() > deadline:
+            return item
+        time.sleep(0.1)
+
+
+def test_an_image_gets_a_thumbnail_scaled_to_fit(server, tenant):
+    d = Drive(server, tenant)
+    wide = d.upload(png(600, 300), "wide.png").id
+    small = d.upload(png(40, 90), "small.PNG").id
+    item = settled(d, wide)
+    assert (item.success, item.dentry_id, item.space_id) == (True, wide, d.space_id), item.to_map()
+    assert (item.thumbnail.width, item.thumbnail.height) == (256, 128)
+    status, _, body = get(item.thumbnail.url)
+    assert status == 200 and png_size(body) == (256, 128)
+    item = settled(d, small)
+    assert (item.thumbnail.width, item.thumbnail.height) == (40, 90), "never enlarged"
+    # Several at once, in request order.
+    items = d.thumbnails([small, wide])
+    assert [i.dentry_id for i in items] == [small, wide] and all(i.success for i in items)
+
+
+def test_what_gets_no_thumbnail(server, tenant):
+    d = Drive(server, tenant)
+    text = d.upload(b"just text", "notes.txt").id
+    folder = d.add_folder("pictures").id
+    bomb = d.upload(png(1, 1, claimed=(60_000, 60_000)), "bomb.png").id
+    broken = d.upload(b"\x89PNG not really", "broken.png").id
+    codes = {i.dentry_id: (i.success, i.error_code) for i in d.thumbnails([text, folder, "404"])}
+    assert codes == {
+        text: (False, "thumbnailNotSupported"),
+        folder: (False, "thumbnailNotSupported"),
+        "404": (False, "paramError.dentryId"),
+    }
+    # A header claiming 60000 x 60000 pixels fails (the decoder's limits), as
+    # do bytes that are no image: recorded once, answered from then on.
+    for dentry_id in (bomb, broken):
+        item = settled(d, dentry_id)
+        assert (item.success, item.error_code) == (False, "thumbnailFailed"), item.to_map()
+    expect_error(400, "paramError.dentryIds", d.thumbnails, [])
+    expect_error(400, "paramError.dentryIds", d.thumbnails, [text] * 31)
+
+
+def test_copies_share_a_thumbnail_and_it_leaves_with_the_content(server, tenant):
+    def thumbs():
+        return {f for f in blob_files(server.data_dir) if "/thumbs/" in f}
+
+    d = Drive(server, tenant)
+    before = thumbs()
+    pic = d.upload(png(300, 300), "pic.png").id
+    assert settled(d, pic).success
+    made = thumbs() - before
+    assert len(made) == 1, made
+    copy = d.copy(pic, "0").dentry.id
+    (item,) = d.thumbnails([copy])
+    assert item.success, "the copy shares the content, and so the thumbnail"
+    d.delete(pic)
+    assert made <= thumbs(), "the copy still uses it"
+    d.delete(copy)
+    assert not made & thumbs(), "the thumbnail left with the last file of its content"
