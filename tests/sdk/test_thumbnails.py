@@ -60,6 +60,7 @@ def test_what_gets_no_thumbnail(server, tenant):
     text = d.upload(b"just text", "notes.txt").id
     folder = d.add_folder("pictures").id
     bomb = d.upload(png(1, 1, claimed=(60_000, 60_000)), "bomb.png").id
+    too_many_pixels = d.upload(png(1, 1, claimed=(8_000, 6_000)), "big.png").id
     broken = d.upload(b"\x89PNG not really", "broken.png").id
     codes = {i.dentry_id: (i.success, i.error_code) for i in d.thumbnails([text, folder, "404"])}
     assert codes == {
@@ -67,9 +68,10 @@ def test_what_gets_no_thumbnail(server, tenant):
         folder: (False, "thumbnailNotSupported"),
         "404": (False, "paramError.dentryId"),
     }
-    # A header claiming 60000 x 60000 pixels fails (the decoder's limits), as
-    # do bytes that are no image: recorded once, answered from then on.
-    for dentry_id in (bomb, broken):
+    # A header claiming 60000 x 60000 pixels, or 48 megapixels, fails (the
+    # limits, read from the header), as do bytes that are no image: recorded
+    # once, answered from then on.
+    for dentry_id in (bomb, too_many_pixels, broken):
         item = settled(d, dentry_id)
         assert (item.success, item.error_code) == (False, "thumbnailFailed"), item.to_map()
     expect_error(400, "paramError.dentryIds", d.thumbnails, [])

@@ -32,7 +32,11 @@ pub const THUMBNAIL_EDGE: u32 = 256;
 pub const MAX_SOURCE_BYTES: u64 = 64 << 20;
 /// Largest image (either edge, in pixels) a thumbnail is made from.
 const MAX_SOURCE_EDGE: u32 = 16_384;
-/// Most memory one decode may allocate.
+/// Largest image (pixels) a thumbnail is made from: checked from the header,
+/// before decoding, because a decoder's working memory (a progressive
+/// JPEG's coefficients: up to ~11 bytes a pixel) and time grow with it.
+const MAX_SOURCE_PIXELS: u64 = 40_000_000;
+/// Most memory one decode's image may take.
 const MAX_DECODE_BYTES: u64 = 512 << 20;
 
 /// One requested id of GetDentryThumbnails.
@@ -130,7 +134,7 @@ impl Drive {
                 (Some(object), "READY") => Ok(Thumbnail {
                     width: t.width,
                     height: t.height,
-                    url: self.signed_object_url(base_url, object, "", t.size as u64),
+                    url: self.signed_object_url(base_url, object, "thumbnail.png", t.size as u64),
                 }),
                 _ => Err(NoThumbnail::Failed),
             },
@@ -225,6 +229,11 @@ impl Drive {
 /// The PNG thumbnail of an image and its size, or `None` when the bytes are
 /// not an image it can read within the limits.
 fn scale(bytes: &[u8]) -> Option<(Vec<u8>, u32, u32)> {
+    let header = ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?;
+    let (width, height) = header.into_dimensions().ok()?;
+    if u64::from(width) * u64::from(height) > MAX_SOURCE_PIXELS {
+        return None;
+    }
     let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SOURCE_EDGE);
@@ -278,6 +287,12 @@ mod tests {
         bomb[16..20].copy_from_slice(&60_000u32.to_be_bytes());
         bomb[20..24].copy_from_slice(&60_000u32.to_be_bytes());
         assert!(scale(&bomb).is_none());
+        // Within the edge limit but past the pixel budget: refused from the
+        // header, before any decoding.
+        let mut big = png(1, 1);
+        big[16..20].copy_from_slice(&8_000u32.to_be_bytes());
+        big[20..24].copy_from_slice(&6_000u32.to_be_bytes());
+        assert!(scale(&big).is_none());
     }
 
     #[test]

@@ -30,8 +30,7 @@ enum Command {
     Fsck(fsck::FsckArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     // Everything orgdrive creates (data dir, SQLite files, blobs, secrets) is
     // readable by its owner only.
     #[cfg(unix)]
@@ -43,9 +42,16 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Serve(args) => serve::run(args).await,
-        Command::Admin(args) => admin::run(args).await,
-        Command::Fsck(args) => fsck::run(args).await,
-    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(async {
+        match Cli::parse().command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Admin(args) => admin::run(args).await,
+            Command::Fsck(args) => fsck::run(args).await,
+        }
+    });
+    // The stores are closed by now; background work still running (a
+    // thumbnail being decoded) does not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
