@@ -17,6 +17,7 @@ use orgdrive_store::{
 use crate::cache::FolderChain;
 use crate::error::unknown_dentry;
 use crate::policy::{Operation, Place};
+use crate::validate::check_ids;
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
 
 use crate::ids::ROOT_ID;
@@ -313,12 +314,7 @@ impl Drive {
         dentry_ids: &[String],
         filter: &PropertyFilter,
     ) -> DriveResult<Vec<DentryResult>> {
-        if dentry_ids.is_empty() || dentry_ids.len() > MAX_BATCH_IDS {
-            return Err(DriveError::param(
-                "dentryIds",
-                format!("dentryIds must hold 1 to {MAX_BATCH_IDS} ids"),
-            ));
-        }
+        check_ids("dentryIds", dentry_ids, MAX_BATCH_IDS)?;
         let space = self.space_for(op, space_id).await?;
         let found = self.meta.get_dentries(&space.space_id, dentry_ids).await?;
         // Each id is checked on its own: one without access answers its own

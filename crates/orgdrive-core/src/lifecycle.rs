@@ -16,6 +16,7 @@ use orgdrive_store::{
 use crate::dentries::put_error;
 use crate::error::unknown_dentry;
 use crate::policy::{Operation, Place};
+use crate::validate::check_ids;
 use crate::{
     names, now_ms, ConflictStrategy, DentryView, Drive, DriveError, DriveResult, Operator,
     PropertyFilter, ROOT_ID,
@@ -163,13 +164,6 @@ pub(crate) struct MovedGrants {
 
 fn root_refused(what: &str) -> DriveError {
     DriveError::PermissionDenied(format!("the space root cannot be {what}"))
-}
-
-pub(crate) fn check_ids(field: &str, ids: &[String], max: usize) -> DriveResult<()> {
-    if ids.is_empty() || ids.len() > max {
-        return Err(DriveError::param(field, format!("{field} must hold 1 to {max} ids")));
-    }
-    Ok(())
 }
 
 impl Drive {

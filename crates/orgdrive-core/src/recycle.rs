@@ -17,8 +17,9 @@ use orgdrive_store::{
     RestoreItem, StoreError, TaskOp,
 };
 
-use crate::lifecycle::{actor, check_ids, new_task, tree_error, BatchItem, Landing, TREE_LIMITS};
+use crate::lifecycle::{actor, new_task, tree_error, BatchItem, Landing, TREE_LIMITS};
 use crate::policy::{Operation, Place};
+use crate::validate::check_ids;
 use crate::{now_ms, ConflictStrategy, Drive, DriveError, DriveResult, Operator, ROOT_ID};
 
 /// Most ids of one RestoreRecycleItems call.

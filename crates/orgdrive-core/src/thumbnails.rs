@@ -24,6 +24,7 @@ use crate::error::{unknown_dentry, NoThumbnail};
 use crate::ids::random_alnum;
 use crate::policy::{Operation, Place};
 use crate::transfer::SignedUrl;
+use crate::validate::check_ids;
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
 
 /// The longest edge of a thumbnail, in pixels.
@@ -85,12 +86,7 @@ impl Drive {
         dentry_ids: &[String],
         base_url: &str,
     ) -> DriveResult<Vec<ThumbnailResult>> {
-        if dentry_ids.is_empty() || dentry_ids.len() > MAX_BATCH_IDS {
-            return Err(DriveError::param(
-                "dentryIds",
-                format!("dentryIds must hold 1 to {MAX_BATCH_IDS} ids"),
-            ));
-        }
+        check_ids("dentryIds", dentry_ids, MAX_BATCH_IDS)?;
         let space = self.space_for(op, space_id).await?;
         let found = self.meta.get_dentries(&space.space_id, dentry_ids).await?;
         let live = |id: &str| found.iter().find(|d| d.dentry_id == id && d.status == "NORMAL");

@@ -72,6 +72,14 @@ pub fn positive_bytes(field: &str, value: i64) -> DriveResult<i64> {
     Ok(value)
 }
 
+/// A batch's ids: 1 to `max` of them.
+pub(crate) fn check_ids(field: &str, ids: &[String], max: usize) -> DriveResult<()> {
+    if ids.is_empty() || ids.len() > max {
+        return Err(DriveError::param(field, format!("{field} must hold 1 to {max} ids")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
