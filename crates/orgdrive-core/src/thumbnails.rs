@@ -10,14 +10,13 @@
 //! it counts against no quota, and it leaves with the content object.
 //! Content it cannot read is recorded as failed, once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Cursor;
 use std::sync::Mutex;
 
 use futures::TryStreamExt;
 use image::{ImageFormat, ImageReader, Limits};
 use orgdrive_store::{DentryRecord, ThumbnailRecord};
-use tokio::sync::Semaphore;
 
 use crate::dentries::MAX_BATCH_IDS;
 use crate::error::{unknown_dentry, NoThumbnail};
@@ -55,16 +54,63 @@ pub struct Thumbnail {
     pub url: SignedUrl,
 }
 
-/// Thumbnails being made on this node: one at a time (decoding is CPU
-/// work), each content object once.
+/// Most thumbnails one space may have waiting on a node; more are made on
+/// first request instead.
+const MAX_WAITING_PER_SPACE: usize = 256;
+
+/// Thumbnails waiting on this node, taken one at a time (decoding is CPU
+/// work) and fairly: a space's turn comes round after every other waiting
+/// space's, so one space's burst does not hold up the others. Each content
+/// object waits once.
+#[derive(Default)]
 pub(crate) struct Thumbnailer {
-    running: Semaphore,
-    pending: Mutex<HashSet<String>>,
+    queue: Mutex<FairQueue>,
 }
 
 impl Thumbnailer {
     pub fn new() -> Thumbnailer {
-        Thumbnailer { running: Semaphore::new(1), pending: Mutex::default() }
+        Thumbnailer::default()
+    }
+}
+
+/// Content objects waiting per space, served round robin.
+#[derive(Default)]
+struct FairQueue {
+    by_space: HashMap<String, VecDeque<String>>,
+    /// Spaces with work, in turn order.
+    turns: VecDeque<String>,
+    /// Every content object waiting or being made.
+    pending: HashSet<String>,
+    /// Whether a worker is taking work.
+    working: bool,
+}
+
+impl FairQueue {
+    /// Queues the object; false if it was already pending or its space is full.
+    fn push(&mut self, space_id: &str, blob_key: &str) -> bool {
+        let waiting = self.by_space.entry(space_id.to_string()).or_default();
+        if waiting.len() >= MAX_WAITING_PER_SPACE || self.pending.contains(blob_key) {
+            return false;
+        }
+        if waiting.is_empty() {
+            self.turns.push_back(space_id.to_string());
+        }
+        waiting.push_back(blob_key.to_string());
+        self.pending.insert(blob_key.to_string());
+        true
+    }
+
+    /// The next object: the first of the space whose turn it is.
+    fn next(&mut self) -> Option<String> {
+        let space = self.turns.pop_front()?;
+        let waiting = self.by_space.get_mut(&space)?;
+        let next = waiting.pop_front();
+        if waiting.is_empty() {
+            self.by_space.remove(&space);
+        } else {
+            self.turns.push_back(space);
+        }
+        next
     }
 }
 
@@ -135,7 +181,7 @@ impl Drive {
                 _ => Err(NoThumbnail::Failed),
             },
             None => {
-                self.make_thumbnail(blob_key.to_string());
+                self.make_thumbnail(&file.space_id, blob_key);
                 Err(NoThumbnail::NotReady)
             }
         }
@@ -145,23 +191,38 @@ impl Drive {
     /// type gets one.
     pub(crate) fn thumbnail_later(&self, file: &DentryRecord) {
         if let Some(blob_key) = file.blob_key.as_deref().filter(|_| has_thumbnail(&file.name)) {
-            self.make_thumbnail(blob_key.to_string());
+            self.make_thumbnail(&file.space_id, blob_key);
         }
     }
 
-    /// Makes the content object's thumbnail in the background (once at a
-    /// time per object on this node).
-    fn make_thumbnail(&self, blob_key: String) {
-        if !self.thumbnails.pending.lock().expect("not poisoned").insert(blob_key.clone()) {
+    /// Queues the content object's thumbnail; a worker (one per node, while
+    /// there is work) makes the queued ones in fair turns.
+    fn make_thumbnail(&self, space_id: &str, blob_key: &str) {
+        let start = {
+            let mut queue = self.thumbnails.queue.lock().expect("not poisoned");
+            let queued = queue.push(space_id, blob_key);
+            let start = queued && !queue.working;
+            queue.working |= start;
+            start
+        };
+        if !start {
             return;
         }
         let drive = self.clone();
         tokio::spawn(async move {
-            let _turn = drive.thumbnails.running.acquire().await;
-            if let Err(e) = drive.store_thumbnail(&blob_key).await {
-                tracing::warn!(%blob_key, error = %e, "thumbnail not made");
+            loop {
+                let next = {
+                    let mut queue = drive.thumbnails.queue.lock().expect("not poisoned");
+                    let next = queue.next();
+                    queue.working = next.is_some();
+                    next
+                };
+                let Some(blob_key) = next else { return };
+                if let Err(e) = drive.store_thumbnail(&blob_key).await {
+                    tracing::warn!(%blob_key, error = %e, "thumbnail not made");
+                }
+                drive.thumbnails.queue.lock().expect("not poisoned").pending.remove(&blob_key);
             }
-            drive.thumbnails.pending.lock().expect("not poisoned").remove(&blob_key);
         });
     }
 
@@ -289,6 +350,30 @@ mod tests {
         big[16..20].copy_from_slice(&8_000u32.to_be_bytes());
         big[20..24].copy_from_slice(&6_000u32.to_be_bytes());
         assert!(scale(&big).is_none());
+    }
+
+    #[test]
+    fn spaces_take_turns_and_each_object_waits_once() {
+        let mut queue = FairQueue::default();
+        for key in ["a1", "a2", "a3"] {
+            assert!(queue.push("a", key));
+        }
+        assert!(queue.push("b", "b1"));
+        assert!(!queue.push("a", "a2"), "already waiting");
+        assert!(queue.push("c", "c1"));
+        let order: Vec<String> = std::iter::from_fn(|| queue.next()).collect();
+        assert_eq!(order, ["a1", "b1", "c1", "a2", "a3"]);
+        // Being made (still pending): not queued again; once done, it may be.
+        assert!(!queue.push("a", "a1"));
+        queue.pending.remove("a1");
+        assert!(queue.push("a", "a1"));
+        // A space's waiting work is bounded.
+        let mut full = FairQueue::default();
+        for i in 0..MAX_WAITING_PER_SPACE {
+            assert!(full.push("s", &format!("k{i}")));
+        }
+        assert!(!full.push("s", "one more"));
+        assert!(full.push("t", "other space"));
     }
 
     #[test]
