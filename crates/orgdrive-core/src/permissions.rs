@@ -101,12 +101,9 @@ impl Drive {
         let space = self.space_for(op, space_id).await?;
         let duration = grant_duration(&space, input.duration)?;
         let members = self.members(&space, &input.members).await?;
-        // Changing someone's OWNER grant (Add replaces a member's grant too)
-        // needs what granting OWNER needs.
-        let touches_owner =
-            role == Role::Owner || self.holds_owner(&space, dentry_id, &members).await?;
-        let operation = if touches_owner { Operation::GrantOwner } else { Operation::GrantRole };
-        self.authorize_live(op, &space, dentry_id, operation).await?;
+        let operation =
+            if role == Role::Owner { Operation::GrantOwner } else { Operation::GrantRole };
+        let held = self.authorize_live(op, &space, dentry_id, operation).await?;
         let now = now_ms();
         let grants = members
             .into_iter()
@@ -129,6 +126,10 @@ impl Drive {
             dentry_id: dentry_id.into(),
             mode,
             grants,
+            // Replacing someone's OWNER grant (Add replaces a member's grant
+            // too) needs what granting OWNER needs: the store refuses it in
+            // the write's transaction unless the grantor may.
+            protect_owner_grants: !held.allows(Operation::GrantOwner.capability()),
         };
         let written = self.meta.write_grants(&write).await;
         self.cache.forget_grants(&space.space_id);
@@ -138,6 +139,9 @@ impl Drive {
                 format!("a member holds no grant on {dentry_id} to update"),
             ),
             (StoreError::NotFound, GrantWrite::Add) => unknown_dentry("dentryId", dentry_id),
+            (StoreError::OwnerGrantInTheWay, _) => DriveError::PermissionDenied(
+                "a member holds an OWNER grant here, which only an OWNER may change".into(),
+            ),
             (other, _) => other.into(),
         })
     }
@@ -259,35 +263,21 @@ impl Drive {
     }
 
     /// The operation's check on the dentry (`0` = the root), which must be
-    /// live whoever asks (a binned dentry's grants are out of reach).
+    /// live whoever asks (a binned dentry's grants are out of reach);
+    /// answers the operator's role there.
     async fn authorize_live(
         &self,
         op: &Operator,
         space: &SpaceRecord,
         dentry_id: &str,
         operation: Operation,
-    ) -> DriveResult<()> {
+    ) -> DriveResult<Role> {
         if dentry_id == ROOT_ID {
-            self.authorize(op, space, Place::Root, operation).await?;
+            self.authorize(op, space, Place::Root, operation).await
         } else {
             let dentry = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
-            self.authorize(op, space, Place::Dentry(&dentry), operation).await?;
+            self.authorize(op, space, Place::Dentry(&dentry), operation).await
         }
-        Ok(())
-    }
-
-    /// Whether one of the members holds an `OWNER` grant on the dentry.
-    async fn holds_owner(
-        &self,
-        space: &SpaceRecord,
-        dentry_id: &str,
-        members: &[Member],
-    ) -> DriveResult<bool> {
-        let grants = self.space_grants(&space.space_id).await?;
-        Ok(grants.get(dentry_id).into_iter().flatten().any(|g| {
-            g.role == Role::Owner.as_str()
-                && members.iter().any(|(t, id)| *t == g.member_type && *id == g.member_id)
-        }))
     }
 
     /// The members, checked against the space's org and directory.
@@ -303,6 +293,7 @@ impl Drive {
             ));
         }
         let mut checked: Vec<Member> = Vec::with_capacity(members.len());
+        let mut depts: Option<Vec<String>> = None;
         for member in members {
             let kind = member.member_type.as_deref().unwrap_or_default().to_ascii_uppercase();
             let id = member.id.as_deref().filter(|id| !id.is_empty());
@@ -328,8 +319,16 @@ impl Drive {
             let id = match kind.as_str() {
                 "USER" => self.user_union_id(&space.corp_id, id).await?.ok_or_else(unknown)?,
                 "DEPT" => {
-                    let depts = self.meta.list_depts(&space.corp_id).await?;
-                    depts.into_iter().find(|d| d.dept_id == id).ok_or_else(unknown)?.dept_id
+                    if depts.is_none() {
+                        let listed = self.meta.list_depts(&space.corp_id).await?;
+                        depts = Some(listed.into_iter().map(|d| d.dept_id).collect());
+                    }
+                    let known = depts.iter().flatten().any(|d| d == id);
+                    if known {
+                        id.to_string()
+                    } else {
+                        return Err(unknown());
+                    }
                 }
                 "ORG" if id == space.corp_id => id.to_string(),
                 "ORG" => return Err(unknown()),

@@ -262,23 +262,22 @@ impl Drive {
         if grants.is_empty() {
             return Ok(None);
         }
-        let chain = match place {
-            Place::Root | Place::DentryId { .. } => None,
-            Place::Folder { .. } => folder,
+        // The folders from the root down to the target (a file: to its
+        // folder, then the file itself).
+        let (chain, file) = match place {
+            Place::Root | Place::DentryId { .. } => (None, None),
+            Place::Folder { .. } => (folder, None),
             Place::Dentry(dentry) if dentry.is_folder() => {
-                self.folder_chain(&space.space_id, &dentry.dentry_id).await?
+                (self.folder_chain(&space.space_id, &dentry.dentry_id).await?, None)
             }
-            Place::Dentry(dentry) => {
-                let parent = self.folder_chain(&space.space_id, &dentry.parent_id).await?;
-                parent.map(|p| {
-                    let mut ids = p.ids.clone();
-                    ids.push(dentry.dentry_id.clone());
-                    Arc::new(crate::cache::FolderChain { ids, path: String::new() })
-                })
-            }
+            Place::Dentry(dentry) => (
+                self.folder_chain(&space.space_id, &dentry.parent_id).await?,
+                Some(dentry.dentry_id.as_str()),
+            ),
         };
         let on_path = std::iter::once(ROOT_ID)
-            .chain(chain.iter().flat_map(|c| c.ids.iter().map(String::as_str)));
+            .chain(chain.iter().flat_map(|c| c.ids.iter().map(String::as_str)))
+            .chain(file);
         let now = now_ms();
         let mut depts: Option<Arc<Vec<String>>> = None;
         let mut best: Option<Role> = None;

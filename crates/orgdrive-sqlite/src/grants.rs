@@ -144,18 +144,20 @@ fn write_grants(conn: &Connection, write: &WriteGrants) -> StoreResult<()> {
         return Err(StoreError::NotFound);
     }
     for g in &write.grants {
-        if write.mode == GrantWrite::Update {
-            let held = one(
-                conn,
-                "SELECT 1 FROM grants WHERE space_id = ?1 AND dentry_id = ?2 \
-                 AND member_type = ?3 AND member_id = ?4 \
-                 AND (expires_at IS NULL OR expires_at > ?5)",
-                params![write.space_id, write.dentry_id, g.member_type, g.member_id, g.modified_at],
-                |_| Ok(()),
-            )?;
-            if held.is_none() {
-                return Err(StoreError::NotFound);
-            }
+        // The member's live grant here, if any (the write's time is "now").
+        let held: Option<String> = one(
+            conn,
+            "SELECT role FROM grants WHERE space_id = ?1 AND dentry_id = ?2 \
+             AND member_type = ?3 AND member_id = ?4 \
+             AND (expires_at IS NULL OR expires_at > ?5)",
+            params![write.space_id, write.dentry_id, g.member_type, g.member_id, g.modified_at],
+            |r| r.get(0),
+        )?;
+        if write.mode == GrantWrite::Update && held.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        if write.protect_owner_grants && held.as_deref() == Some("OWNER") {
+            return Err(StoreError::OwnerGrantInTheWay);
         }
         exec(
             conn,

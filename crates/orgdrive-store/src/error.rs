@@ -81,7 +81,8 @@ pub enum StoreError {
     /// The app has as many unfinished tasks as allowed.
     #[error("too many unfinished tasks")]
     TooManyTasks,
-    /// A move would remove an `OWNER` grant it was told to protect.
+    /// A move or a grant write would remove or replace an `OWNER` grant it
+    /// was told to protect.
     #[error("an OWNER grant would be removed")]
     OwnerGrantInTheWay,
     /// An app would hold more properties on a dentry than allowed.

@@ -49,13 +49,16 @@ pub enum GrantWrite {
 
 /// AddPermission / UpdatePermission: `grants` all name `space_id` and
 /// `dentry_id`. The dentry must be live in the space, or be its root `0`
-/// (`NotFound` otherwise).
+/// (`NotFound` otherwise). With `protect_owner_grants`, a member's live
+/// `OWNER` grant is never replaced: the write fails with
+/// `OwnerGrantInTheWay` and nothing changes.
 #[derive(Debug, Clone)]
 pub struct WriteGrants {
     pub space_id: String,
     pub dentry_id: String,
     pub mode: GrantWrite,
     pub grants: Vec<GrantRecord>,
+    pub protect_owner_grants: bool,
 }
 
 /// DeletePermission: the members' grants of `role` on the dentry go;

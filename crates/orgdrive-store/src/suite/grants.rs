@@ -43,6 +43,7 @@ fn writing(mode: GrantWrite, grants: Vec<GrantRecord>) -> WriteGrants {
         dentry_id: grants[0].dentry_id.clone(),
         mode,
         grants,
+        protect_owner_grants: false,
     }
 }
 
@@ -767,4 +768,48 @@ pub async fn a_protected_move_refuses_to_remove_an_owner_grant(s: &impl MetaStor
     s.move_dentry(&unprotected, ids()).await.unwrap();
     assert!(listed(s, "1", "f2", 0).await.is_empty());
     assert_consistent(s).await;
+}
+
+pub async fn a_protected_grant_write_never_replaces_an_owner_grant(s: &impl MetaStore) {
+    tree(s, None, None).await;
+    add(
+        s,
+        &[
+            grant("1", "d", "USER", "carol", "OWNER"),
+            until(grant("1", "d", "USER", "dan", "OWNER"), 50),
+            grant("1", "d", "USER", "eve", "EDITOR"),
+        ],
+    )
+    .await;
+    let before = every_grant(s, "1").await;
+    let at = |g: GrantRecord| GrantRecord { created_at: 100, modified_at: 100, ..g };
+    for mode in [GrantWrite::Add, GrantWrite::Update] {
+        // Carol's OWNER grant is in the way, whatever else the write holds.
+        let write = WriteGrants {
+            protect_owner_grants: true,
+            ..writing(
+                mode,
+                vec![
+                    at(grant("1", "d", "USER", "eve", "READER")),
+                    at(grant("1", "d", "USER", "carol", "READER")),
+                ],
+            )
+        };
+        let refused = s.write_grants(&write).await;
+        assert!(matches!(refused, Err(StoreError::OwnerGrantInTheWay)), "{refused:?}");
+        assert_eq!(every_grant(s, "1").await, before, "nothing changed");
+    }
+    // An expired OWNER grant (at 50; the write is at 100) is in nobody's way.
+    let dan = WriteGrants {
+        protect_owner_grants: true,
+        ..writing(GrantWrite::Add, vec![at(grant("1", "d", "USER", "dan", "READER"))])
+    };
+    s.write_grants(&dan).await.unwrap();
+    // Unprotected, the write replaces it.
+    let carol = writing(GrantWrite::Update, vec![at(grant("1", "d", "USER", "carol", "READER"))]);
+    s.write_grants(&carol).await.unwrap();
+    assert_eq!(
+        listed(s, "1", "d", 100).await,
+        sorted(&["1/d USER:carol READER", "1/d USER:dan READER", "1/d USER:eve EDITOR"])
+    );
 }

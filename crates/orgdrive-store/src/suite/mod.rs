@@ -182,6 +182,7 @@ macro_rules! behaviour_suite {
             a_permanent_delete_removes_the_subtrees_grants_and_the_bin_keeps_them,
             grants_leave_with_the_user_or_department_they_name,
             a_protected_move_refuses_to_remove_an_owner_grant,
+            a_protected_grant_write_never_replaces_an_owner_grant,
             a_move_within_a_space_keeps_or_drops_the_grants_of_its_subtree,
             a_move_across_spaces_takes_the_grants_along_or_drops_them,
             a_copy_copies_no_grants,
