@@ -166,6 +166,8 @@ impl Drive {
             dentry_id: dentry_id.to_string(),
             role: role.as_str().to_string(),
             members,
+            operator_id: op.user.union_id.clone(),
+            now_ms: now_ms(),
         };
         let revoked = self.meta.revoke_grants(&revoke).await;
         self.cache.forget_grants(&space.space_id);

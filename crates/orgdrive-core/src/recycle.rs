@@ -360,7 +360,7 @@ impl Drive {
     ) -> DriveResult<()> {
         let bin = self.open_bin(op, recycle_bin_id).await?;
         let item = self.item_in(op, &bin, recycle_item_id).await?;
-        self.purge(&bin.filter, Some(&[item.recycle_item_id])).await
+        self.purge(op, &bin.filter, Some(&[item.recycle_item_id])).await
     }
 
     /// DeleteRecycleItems: purges the items (ids the bin does not show are ignored).
@@ -373,7 +373,7 @@ impl Drive {
         check_ids("recycleItemIds", recycle_item_ids, MAX_PURGE_IDS)?;
         let bin = self.open_bin(op, recycle_bin_id).await?;
         if !bin.per_item {
-            return self.purge(&bin.filter, Some(recycle_item_ids)).await;
+            return self.purge(op, &bin.filter, Some(recycle_item_ids)).await;
         }
         let mut allowed = Vec::with_capacity(recycle_item_ids.len());
         for id in recycle_item_ids {
@@ -383,14 +383,14 @@ impl Drive {
                 Err(e) => return Err(e),
             }
         }
-        self.purge(&bin.filter, Some(&allowed)).await
+        self.purge(op, &bin.filter, Some(&allowed)).await
     }
 
     /// ClearRecycleBin: purges every item the bin shows.
     pub async fn clear_recycle_bin(&self, op: &Operator, recycle_bin_id: &str) -> DriveResult<()> {
         let bin = self.open_bin(op, recycle_bin_id).await?;
         if !bin.per_item {
-            return self.purge(&bin.filter, None).await;
+            return self.purge(op, &bin.filter, None).await;
         }
         // An app-wide bin: only what the operator may manage, page by page.
         let mut after: Option<ItemCursor> = None;
@@ -409,7 +409,7 @@ impl Drive {
                 .map(|item| item.recycle_item_id)
                 .collect();
             if !ids.is_empty() {
-                self.purge(&bin.filter, Some(&ids)).await?;
+                self.purge(op, &bin.filter, Some(&ids)).await?;
             }
             if !full {
                 return Ok(());
@@ -417,8 +417,13 @@ impl Drive {
         }
     }
 
-    async fn purge(&self, filter: &ItemFilter, ids: Option<&[String]>) -> DriveResult<()> {
-        let removed = self.meta.purge_recycle_items(filter, ids).await?;
+    async fn purge(
+        &self,
+        op: &Operator,
+        filter: &ItemFilter,
+        ids: Option<&[String]>,
+    ) -> DriveResult<()> {
+        let removed = self.meta.purge_recycle_items(filter, ids, &op.user.union_id).await?;
         // Purged bytes leave the counters of spaces this node may cache.
         self.cache.spaces.invalidate_all();
         self.empty_trash(removed.trashed_objects).await;

@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection};
 
+use crate::events;
 use crate::read::snapshot;
 use crate::*;
 use orgdrive_store::{
     AppPropertyRecord, BlobReference, ConsistencyScan, Cursor, CursorValue, DentryStore,
-    ExpiredUpload, FolderLink, MaintenanceStore, NameConflict, OpenUploadLimits, PartRecorded,
-    PutDentry, PutOutcome, Reserve, SortKey, SpaceStore, TreeNode, UploadPartRecord, UploadRecord,
-    UploadStore, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
+    EventRecord, EventType, ExpiredUpload, FolderLink, MaintenanceStore, NameConflict,
+    OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, Reserve, SortKey, SpaceStore, TreeNode,
+    UploadPartRecord, UploadRecord, UploadStore, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
 };
 
 /// Bytes of content per space: every file's current content and every kept version.
@@ -244,7 +245,25 @@ impl DentryStore for SqliteStore {
 
     async fn put_dentry(&self, put: &PutDentry) -> StoreResult<PutOutcome> {
         let put = put.clone();
-        self.write(move |conn| put_dentry(conn, &put)).await
+        self.write(move |conn| {
+            let outcome = put_dentry(conn, &put)?;
+            let (event_type, dentry) = match &outcome {
+                PutOutcome::Created(d) => (EventType::DentryCreated, d),
+                PutOutcome::Overwritten(d) => (EventType::VersionAdded, d),
+                PutOutcome::Existing(_) => return Ok(outcome),
+            };
+            let at = put.dentry.modified_at;
+            let event = EventRecord::of_dentry(
+                event_type,
+                &put.corp_id,
+                dentry,
+                &put.dentry.modifier_id,
+                at,
+            );
+            events::append(conn, &event)?;
+            Ok(outcome)
+        })
+        .await
     }
 }
 

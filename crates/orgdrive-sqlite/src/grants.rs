@@ -5,8 +5,11 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, Row};
 
 use crate::drive::{id_array, ROOT_ID};
+use crate::events;
 use crate::*;
-use orgdrive_store::{GrantCursor, GrantRecord, GrantStore, GrantWrite, RevokeGrants, WriteGrants};
+use orgdrive_store::{
+    GrantChange, GrantCursor, GrantRecord, GrantStore, GrantWrite, RevokeGrants, WriteGrants,
+};
 
 macro_rules! grant_columns {
     () => {
@@ -43,13 +46,27 @@ impl GrantStore for SqliteStore {
         self.write(move |conn| {
             let mut removed = 0;
             for (member_type, member_id) in &revoke.members {
-                removed += exec(
+                let gone = exec(
                     conn,
                     "DELETE FROM grants WHERE space_id = ?1 AND dentry_id = ?2 \
                      AND member_type = ?3 AND member_id = ?4 AND role = ?5",
                     [&revoke.space_id, &revoke.dentry_id, member_type, member_id, &revoke.role],
                 )
                 .map_err(backend)?;
+                if gone > 0 {
+                    let change = GrantChange {
+                        corp_id: &space_corp(conn, &revoke.space_id)?,
+                        space_id: &revoke.space_id,
+                        dentry_id: &revoke.dentry_id,
+                        member_type,
+                        member_id,
+                        role: None,
+                        operator_id: &revoke.operator_id,
+                        at_ms: revoke.now_ms,
+                    };
+                    events::append(conn, &change.into())?;
+                }
+                removed += gone;
             }
             Ok(removed)
         })
@@ -143,6 +160,7 @@ fn write_grants(conn: &Connection, write: &WriteGrants) -> StoreResult<()> {
     if !live || !space_exists {
         return Err(StoreError::NotFound);
     }
+    let corp_id = space_corp(conn, &write.space_id)?;
     for g in &write.grants {
         // The member's live grant here, if any (the write's time is "now").
         let held: Option<String> = one(
@@ -185,8 +203,25 @@ fn write_grants(conn: &Connection, write: &WriteGrants) -> StoreResult<()> {
             ],
         )
         .map_err(classify)?;
+        let change = GrantChange {
+            corp_id: &corp_id,
+            space_id: &write.space_id,
+            dentry_id: &write.dentry_id,
+            member_type: &g.member_type,
+            member_id: &g.member_id,
+            role: Some(&g.role),
+            operator_id: &g.operator_id,
+            at_ms: g.modified_at,
+        };
+        events::append(conn, &change.into())?;
     }
     Ok(())
+}
+
+/// The org of a space (the events' `corp_id`).
+fn space_corp(conn: &Connection, space_id: &str) -> StoreResult<String> {
+    one(conn, "SELECT corp_id FROM spaces WHERE space_id = ?1", [space_id], |r| r.get(0))?
+        .ok_or(StoreError::NotFound)
 }
 
 /// Removes the grants on these dentries (they left the tree).

@@ -14,6 +14,7 @@
 //! (`migrate`).
 
 mod drive;
+mod events;
 mod grants;
 mod identity;
 mod lifecycle;

@@ -70,6 +70,9 @@ pub struct RevokeGrants {
     pub role: String,
     /// `(member_type, member_id)` pairs.
     pub members: Vec<(String, String)>,
+    /// unionId of the operator, and when (the events' fields).
+    pub operator_id: String,
+    pub now_ms: i64,
 }
 
 /// Where a page of [`crate::GrantStore::list_grants`] ends: grants are

@@ -3,7 +3,8 @@
 //! concern — [`IdentityStore`] (orgs, apps, users, departments, access
 //! tokens), [`SpaceStore`], [`DentryStore`] (files, folders, versions),
 //! [`TreeStore`], [`RecycleStore`] and [`TaskStore`] (the dentry lifecycle),
-//! [`GrantStore`] (permissions), [`ThumbnailStore`], [`UploadStore`] (upload sessions and their byte reservations),
+//! [`GrantStore`] (permissions), [`EventStore`] (the outbox, subscriptions,
+//! delivery cursors, callbacks), [`ThumbnailStore`], [`UploadStore`] (upload sessions and their byte reservations),
 //! [`MaintenanceStore`] (nodes, consistency scans, repair, close) — together
 //! [`MetaStore`], and the typed [`StoreError`]. No database here: each backend
 //! is its own crate (`orgdrive-sqlite`, the embedded default) and proves
@@ -33,9 +34,15 @@
 //!   keyset page is ordered by its sort value, then by `dentry_id` bytewise,
 //!   so pages never repeat or skip an entry that stays put.
 //! - **Ids are the caller's.** The store never invents ids except node
-//!   numbers ([`MaintenanceStore::register_node`]).
+//!   numbers ([`MaintenanceStore::register_node`]) and events' `seq` and
+//!   `event_id`.
+//! - **No change without its event.** Every method that changes what a
+//!   user sees of a tree (a dentry created, copied, given a version,
+//!   renamed, moved, recycled, restored, deleted; a grant written or
+//!   revoked) appends its [`EventRecord`]s in its own transaction.
 
 mod error;
+pub mod events;
 pub mod grants;
 pub mod lifecycle;
 pub mod records;
@@ -43,6 +50,7 @@ pub mod records;
 pub mod suite;
 
 pub use error::{Key, StoreError, StoreResult};
+pub use events::*;
 pub use grants::*;
 pub use lifecycle::*;
 pub use records::*;
@@ -58,6 +66,7 @@ pub trait MetaStore:
     + RecycleStore
     + TaskStore
     + GrantStore
+    + EventStore
     + ThumbnailStore
     + UploadStore
     + MaintenanceStore
@@ -71,6 +80,7 @@ impl<T> MetaStore for T where
         + RecycleStore
         + TaskStore
         + GrantStore
+        + EventStore
         + ThumbnailStore
         + UploadStore
         + MaintenanceStore
@@ -307,6 +317,7 @@ pub trait RecycleStore: Send + Sync + 'static {
         &self,
         filter: &ItemFilter,
         item_ids: Option<&[String]>,
+        operator_id: &str,
     ) -> StoreResult<Removed>;
 }
 
@@ -437,6 +448,73 @@ pub trait UploadStore: Send + Sync + 'static {
         before_ms: i64,
         limit: u32,
     ) -> StoreResult<Vec<ExpiredUpload>>;
+}
+
+/// The outbox and its delivery. Events are appended by the write methods of
+/// the other traits, in their transactions; this trait reads them in commit
+/// order and keeps each app's subscriptions, cursor and callback.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Adds the subscription unless the app has it already (then nothing
+    /// changes: `from_seq` stays); true if added. `from_seq` is set to the
+    /// last committed event, and the app's cursor is created there if the
+    /// app has none.
+    async fn subscribe(&self, subscription: &SubscriptionRecord) -> StoreResult<bool>;
+    /// Removes the subscription; true if it existed.
+    async fn unsubscribe(
+        &self,
+        app_id: &str,
+        scope: EventScope,
+        scope_id: &str,
+    ) -> StoreResult<bool>;
+    async fn subscriptions(&self, app_id: &str) -> StoreResult<Vec<SubscriptionRecord>>;
+    /// The cursors of every app with a subscription.
+    async fn event_cursors(&self) -> StoreResult<Vec<CursorRecord>>;
+    /// Takes (or renews) the app's delivery lease for `node` until
+    /// `until_ms` unless another node holds an unexpired one; the cursor if
+    /// taken.
+    async fn lease_cursor(
+        &self,
+        app_id: &str,
+        node: i64,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> StoreResult<Option<CursorRecord>>;
+    /// Gives the lease up (if `node` holds it).
+    async fn release_cursor(&self, app_id: &str, node: i64) -> StoreResult<()>;
+    /// The app's events after `after_seq` matching its subscriptions (each
+    /// subscription's own `from_seq` included), looking at no more than
+    /// `window` events and returning at most `limit`.
+    async fn pending_events(
+        &self,
+        app_id: &str,
+        after_seq: i64,
+        limit: u32,
+        window: i64,
+    ) -> StoreResult<EventPage>;
+    /// Moves the cursor forward to `seq` and clears its failures, if `node`
+    /// holds the lease (false otherwise: nothing changes).
+    async fn advance_cursor(&self, app_id: &str, node: i64, seq: i64) -> StoreResult<bool>;
+    /// Records a failed attempt: the next one at `next_attempt_ms`.
+    async fn cursor_failed(
+        &self,
+        app_id: &str,
+        node: i64,
+        next_attempt_ms: i64,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Deletes events committed before `before_ms`, and the oldest beyond
+    /// the newest `keep`; how many.
+    async fn purge_events(&self, before_ms: i64, keep: i64) -> StoreResult<u64>;
+    /// The last committed event's `seq` (0 when none).
+    async fn last_event_seq(&self) -> StoreResult<i64>;
+    /// Sets (or with `None` removes) the app's HTTP callback.
+    async fn set_callback(
+        &self,
+        app_id: &str,
+        callback: Option<&CallbackRecord>,
+    ) -> StoreResult<()>;
+    async fn get_callback(&self, app_id: &str) -> StoreResult<Option<CallbackRecord>>;
 }
 
 /// Nodes, consistency checks, repair and shutdown.

@@ -7,10 +7,12 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
 use super::tasks::complete_task;
+use super::tree::append_replaced;
 use super::*;
+use crate::events;
 use orgdrive_store::{
-    Ids, ItemCursor, ItemFilter, Placed, RecycleBinRecord, RecycleScope, RecycleStore, Removed,
-    RestoreItem,
+    EventRecord, EventType, Ids, ItemCursor, ItemFilter, Placed, RecycleBinRecord, RecycleScope,
+    RecycleStore, Removed, RestoreItem,
 };
 
 fn bin_from_row(r: &rusqlite::Row) -> rusqlite::Result<RecycleBinRecord> {
@@ -183,18 +185,38 @@ impl RecycleStore for SqliteStore {
 
     async fn restore_recycle_item(&self, restore: &RestoreItem, ids: Ids) -> StoreResult<Placed> {
         let restore = restore.clone();
-        self.write(move |conn| restore_item(conn, &restore, &*ids)).await
+        self.write(move |conn| {
+            let placed = restore_item(conn, &restore, &*ids)?;
+            if !placed.existing {
+                let actor = &restore.actor;
+                append_replaced(conn, &placed, actor)?;
+                let mut event = EventRecord::of_dentry(
+                    EventType::DentryRestored,
+                    &actor.corp_id,
+                    &placed.dentry,
+                    &actor.union_id,
+                    actor.now_ms,
+                );
+                event.recycle_item_id = Some(restore.recycle_item_id.clone());
+                events::append(conn, &event)?;
+            }
+            Ok(placed)
+        })
+        .await
     }
 
     async fn purge_recycle_items(
         &self,
         filter: &ItemFilter,
         item_ids: Option<&[String]>,
+        operator_id: &str,
     ) -> StoreResult<Removed> {
         let filter = filter.clone();
         let item_ids = item_ids.map(<[String]>::to_vec);
+        let operator_id = operator_id.to_owned();
         let now_ms = wall_clock_ms();
-        self.write(move |conn| purge(conn, &filter, item_ids.as_deref(), now_ms)).await
+        self.write(move |conn| purge(conn, &filter, item_ids.as_deref(), &operator_id, now_ms))
+            .await
     }
 }
 
@@ -254,6 +276,7 @@ fn purge(
     conn: &Connection,
     filter: &ItemFilter,
     item_ids: Option<&[String]>,
+    operator_id: &str,
     now_ms: i64,
 ) -> StoreResult<Removed> {
     const ALL: &str = "SELECT recycle_item_id FROM recycle_items WHERE corp_id = ?1 \
@@ -277,6 +300,22 @@ fn purge(
         [id_array(items.iter())],
         |r| r.get(0),
     )?;
+    let purged = all(
+        conn,
+        concat!(
+            "SELECT ",
+            recycle_item_columns!(),
+            " FROM recycle_items WHERE recycle_item_id IN rarray(?1) \
+             ORDER BY deleted_at, recycle_item_id"
+        ),
+        [id_array(items.iter())],
+        recycle_item_from_row,
+    )?;
+    for item in &purged {
+        let event =
+            EventRecord::of_recycle_item(EventType::DentryDeleted, item, operator_id, now_ms);
+        events::append(conn, &event)?;
+    }
     let (freed_bytes, trashed_objects) = remove_dentries(conn, &dentries, now_ms)?;
     exec(
         conn,

@@ -10,31 +10,112 @@ use rusqlite::{params, Connection};
 use super::tasks::complete_task;
 use super::*;
 use crate::drive::{dentry_with_properties, insert_dentry, overwrite, reread, settle};
+use crate::events;
 use orgdrive_store::{
-    CopyDentry, DeleteDentry, EditAppProperties, Ids, MoveDentry, Placed, Removed, RenameDentry,
-    RevertVersion, TreeStore, VersionRecord,
+    Actor, CopyDentry, DeleteDentry, EditAppProperties, EventRecord, EventType, Ids, MoveDentry,
+    Placed, Removed, RenameDentry, RevertVersion, TreeStore, VersionRecord,
 };
 
 #[async_trait]
 impl TreeStore for SqliteStore {
     async fn rename_dentry(&self, rename: &RenameDentry) -> StoreResult<DentryRecord> {
         let rename = rename.clone();
-        self.write(move |conn| rename_dentry(conn, &rename)).await
+        self.write(move |conn| {
+            let before = live_dentry(conn, &rename.space_id, &rename.dentry_id)?;
+            let renamed = rename_dentry(conn, &rename)?;
+            let actor = &rename.actor;
+            if before.as_ref().is_some_and(|b| b.name != renamed.name) {
+                let mut event = EventRecord::of_dentry(
+                    EventType::DentryRenamed,
+                    &actor.corp_id,
+                    &renamed,
+                    &actor.union_id,
+                    actor.now_ms,
+                );
+                event.previous_name = before.map(|b| b.name);
+                events::append(conn, &event)?;
+            }
+            Ok(renamed)
+        })
+        .await
     }
 
     async fn move_dentry(&self, request: &MoveDentry, ids: Ids) -> StoreResult<Placed> {
         let request = request.clone();
-        self.write(move |conn| move_dentry(conn, &request, &*ids)).await
+        self.write(move |conn| {
+            let before = live_dentry(conn, &request.space_id, &request.dentry_id)?;
+            let placed = move_dentry(conn, &request, &*ids)?;
+            if let (false, Some(before)) = (placed.existing, before) {
+                let actor = &request.actor;
+                append_replaced(conn, &placed, actor)?;
+                let mut event = EventRecord::of_dentry(
+                    EventType::DentryMoved,
+                    &actor.corp_id,
+                    &placed.dentry,
+                    &actor.union_id,
+                    actor.now_ms,
+                );
+                event.previous_space_id = Some(before.space_id);
+                event.previous_parent_id = Some(before.parent_id);
+                event.previous_name = Some(before.name);
+                events::append(conn, &event)?;
+            }
+            Ok(placed)
+        })
+        .await
     }
 
     async fn copy_dentry(&self, request: &CopyDentry, ids: Ids) -> StoreResult<Placed> {
         let request = request.clone();
-        self.write(move |conn| copy_dentry(conn, &request, &*ids)).await
+        self.write(move |conn| {
+            let placed = copy_dentry(conn, &request, &*ids)?;
+            if !placed.existing {
+                let actor = &request.actor;
+                append_replaced(conn, &placed, actor)?;
+                let mut event = EventRecord::of_dentry(
+                    EventType::DentryCopied,
+                    &actor.corp_id,
+                    &placed.dentry,
+                    &actor.union_id,
+                    actor.now_ms,
+                );
+                event.source_space_id = Some(request.space_id.clone());
+                event.source_dentry_id = Some(request.dentry_id.clone());
+                events::append(conn, &event)?;
+            }
+            Ok(placed)
+        })
+        .await
     }
 
     async fn delete_dentry(&self, request: &DeleteDentry) -> StoreResult<Removed> {
         let request = request.clone();
-        self.write(move |conn| delete_dentry(conn, &request)).await
+        self.write(move |conn| {
+            let before = live_dentry(conn, &request.space_id, &request.dentry_id)?;
+            let removed = delete_dentry(conn, &request)?;
+            let actor = &request.actor;
+            let event = match (&removed.recycle_item, before) {
+                (Some(item), _) => Some(EventRecord::of_recycle_item(
+                    EventType::DentryRecycled,
+                    item,
+                    &actor.union_id,
+                    actor.now_ms,
+                )),
+                (None, Some(before)) => Some(EventRecord::of_dentry(
+                    EventType::DentryDeleted,
+                    &actor.corp_id,
+                    &before,
+                    &actor.union_id,
+                    actor.now_ms,
+                )),
+                (None, None) => None,
+            };
+            if let Some(event) = event {
+                events::append(conn, &event)?;
+            }
+            Ok(removed)
+        })
+        .await
     }
 
     async fn subtree_size(&self, space_id: &str, dentry_id: &str) -> StoreResult<i64> {
@@ -89,13 +170,45 @@ impl TreeStore for SqliteStore {
 
     async fn revert_version(&self, request: &RevertVersion) -> StoreResult<DentryRecord> {
         let request = request.clone();
-        self.write(move |conn| revert_version(conn, &request)).await
+        self.write(move |conn| {
+            let reverted = revert_version(conn, &request)?;
+            let actor = &request.actor;
+            let event = EventRecord::of_dentry(
+                EventType::VersionAdded,
+                &actor.corp_id,
+                &reverted,
+                &actor.union_id,
+                actor.now_ms,
+            );
+            events::append(conn, &event)?;
+            Ok(reverted)
+        })
+        .await
     }
 
     async fn edit_app_properties(&self, edit: &EditAppProperties) -> StoreResult<()> {
         let edit = edit.clone();
         self.write(move |conn| edit_app_properties(conn, &edit)).await
     }
+}
+
+/// The recycled event of the live dentry an `OVERWRITE` move, copy or
+/// restore sent to the bin.
+pub(super) fn append_replaced(
+    conn: &Connection,
+    placed: &Placed,
+    actor: &Actor,
+) -> StoreResult<()> {
+    if let Some(item) = &placed.replaced {
+        let event = EventRecord::of_recycle_item(
+            EventType::DentryRecycled,
+            item,
+            &actor.union_id,
+            actor.now_ms,
+        );
+        events::append(conn, &event)?;
+    }
+    Ok(())
 }
 
 fn rename_dentry(conn: &Connection, r: &RenameDentry) -> StoreResult<DentryRecord> {

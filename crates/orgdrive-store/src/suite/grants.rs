@@ -395,6 +395,8 @@ pub async fn revoking_removes_only_the_members_grants_of_the_role(s: &impl MetaS
         dentry_id: dentry.into(),
         role: role.into(),
         members: members.iter().map(|(t, id)| (t.to_string(), id.to_string())).collect(),
+        operator_id: "op".into(),
+        now_ms: 1,
     };
     let editors = revoke(
         "d",
@@ -570,7 +572,7 @@ pub async fn a_permanent_delete_removes_the_subtrees_grants_and_the_bin_keeps_th
     // Binned, then purged: gone.
     s.delete_dentry(&deleting("t", Some("r2"))).await.unwrap();
     s.delete_dentry(&deleting("o", Some("r3"))).await.unwrap();
-    s.purge_recycle_items(&every_item(), None).await.unwrap();
+    s.purge_recycle_items(&every_item(), None, "op").await.unwrap();
     assert_eq!(space_keys(s, "1", 0).await, ["1/0 USER:u0 EDITOR"]);
     assert_consistent(s).await;
 }

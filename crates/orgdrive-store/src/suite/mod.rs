@@ -23,6 +23,7 @@
 //! name is taken off the list).
 
 mod dentries;
+mod events;
 pub mod fixtures;
 mod grants;
 mod identity;
@@ -34,6 +35,7 @@ mod thumbnails;
 mod uploads;
 
 pub use dentries::*;
+pub use events::*;
 pub use grants::*;
 pub use identity::*;
 pub use lifecycle::*;
@@ -188,6 +190,12 @@ macro_rules! behaviour_suite {
             a_copy_copies_no_grants,
             // thumbnails
             thumbnails_belong_to_their_content_and_leave_with_it,
+            // events
+            every_tree_change_appends_its_event_and_a_failed_one_none,
+            subscriptions_decide_what_an_app_gets_from_when,
+            a_cursor_moves_only_under_its_nodes_lease,
+            old_events_are_purged_and_seq_never_goes_back,
+            callbacks_are_kept_per_app,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {

@@ -302,7 +302,7 @@ pub async fn shared_objects_are_trashed_only_with_their_last_reference(s: &impl 
     assert!(s.trashed_objects(10).await.unwrap().is_empty());
     // The copy alone refers to it now: binned, it still does.
     assert!(bin(s, "c1", "r1", 100).await.trashed_objects.is_empty());
-    let purged = s.purge_recycle_items(&every_item(), None).await.unwrap();
+    let purged = s.purge_recycle_items(&every_item(), None, "op").await.unwrap();
     let expected = Removed {
         entries: 1,
         freed_bytes: 3,
@@ -373,7 +373,7 @@ pub async fn purging_items_frees_their_bytes_and_trashes_their_objects(s: &impl 
     assert_eq!(counters(s, "1", "c").await, (39, 0, 43, 0));
     // One space's items.
     let space_2 = ItemFilter { space_id: Some("2".into()), ..every_item() };
-    let purged = s.purge_recycle_items(&space_2, None).await.unwrap();
+    let purged = s.purge_recycle_items(&space_2, None, "op").await.unwrap();
     assert_eq!(
         purged,
         Removed {
@@ -386,7 +386,7 @@ pub async fn purging_items_frees_their_bytes_and_trashes_their_objects(s: &impl 
     assert_eq!(s.get_space("2").await.unwrap().unwrap().used_bytes, 0);
     // The items named, of the filter only.
     let named = strings(&["r1", "r5", "nope", "r3"]);
-    let purged = s.purge_recycle_items(&every_item(), Some(&named)).await.unwrap();
+    let purged = s.purge_recycle_items(&every_item(), Some(&named), "op").await.unwrap();
     let expected = Removed {
         entries: 3,
         freed_bytes: 3 + 13 + 5,
@@ -398,12 +398,12 @@ pub async fn purging_items_frees_their_bytes_and_trashes_their_objects(s: &impl 
     assert!(s.get_dentry("1", "f2").await.unwrap().is_none());
     assert!(s.get_version("f2", 1).await.unwrap().is_none());
     assert_eq!(counters(s, "1", "c").await, (18, 0, 18, 0));
-    let none = s.purge_recycle_items(&every_item(), Some(&[])).await.unwrap();
+    let none = s.purge_recycle_items(&every_item(), Some(&[]), "op").await.unwrap();
     assert_eq!(none, Removed::default());
     let left = s.list_recycle_items(&every_item(), None, 10).await.unwrap();
     assert_eq!(item_ids(&left), ["r2"]);
     // Everything left of the filter.
-    let purged = s.purge_recycle_items(&every_item(), None).await.unwrap();
+    let purged = s.purge_recycle_items(&every_item(), None, "op").await.unwrap();
     assert_eq!((purged.entries, purged.freed_bytes), (1, 7));
     assert!(s.list_recycle_items(&every_item(), None, 10).await.unwrap().is_empty());
     let org_e = ItemFilter { corp_id: "e".into(), app_id: Some("b".into()), space_id: None };
@@ -547,7 +547,7 @@ pub async fn recycle_items_are_listed_newest_first_in_keyset_pages(s: &impl Meta
     let other_org = ItemFilter { corp_id: "e".into(), app_id: None, space_id: None };
     assert!(s.list_recycle_items(&other_org, None, 10).await.unwrap().is_empty());
     // ... and purges likewise.
-    let purged = s.purge_recycle_items(&org, Some(&strings(&["r5", "r1"]))).await.unwrap();
+    let purged = s.purge_recycle_items(&org, Some(&strings(&["r5", "r1"])), "op").await.unwrap();
     assert_eq!(purged.entries, 2);
     assert_consistent(s).await;
 }
