@@ -406,6 +406,20 @@ class Drive:
             bin_id or self.bin_id, m.ClearRecycleBinRequest(union_id=self.uid),
             self.h(m.ClearRecycleBinHeaders), runtime()).body
 
+    # ---- events ----------------------------------------------------------------
+    def subscribe(self, scope="SPACE", scope_id=None):
+        """SubscribeEvent (scope_id: this space for SPACE, the org for ORG)."""
+        scope_id = scope_id or (self.space_id if scope == "SPACE" else self.tenant.corp_id)
+        request = m.SubscribeEventRequest(union_id=self.uid, scope=scope, scope_id=scope_id)
+        return self.client.subscribe_event_with_options(
+            request, self.h(m.SubscribeEventHeaders), runtime()).body
+
+    def unsubscribe(self, scope="SPACE", scope_id=None):
+        scope_id = scope_id or (self.space_id if scope == "SPACE" else self.tenant.corp_id)
+        request = m.UnsubscribeEventRequest(union_id=self.uid, scope=scope, scope_id=scope_id)
+        return self.client.unsubscribe_event_with_options(
+            request, self.h(m.UnsubscribeEventHeaders), runtime()).body
+
     def storage_raw(self, method, tail, body=None, **query):
         """Like `raw`, for paths outside a space: `tail` follows /v1.0/storage."""
         params = urllib.parse.urlencode({"unionId": self.uid, **query})

@@ -54,11 +54,7 @@ impl Drive {
     /// leaked token dies however often its app fetches. `expire_in` is the
     /// life the token really has left. A new token only after expiry.
     pub async fn issue_token(&self, app_key: &str, app_secret: &str) -> DriveResult<AccessToken> {
-        let invalid = || DriveError::InvalidAuthentication("appKey or appSecret is invalid".into());
-        let app = self.meta.get_app_by_key(app_key).await?.ok_or_else(invalid)?;
-        if secret_hash(&app.secret_salt, app_secret) != app.secret_hash {
-            return Err(invalid());
-        }
+        let app = self.authenticate_app(app_key, app_secret).await?;
         let now = now_ms();
         let nonce = random_token();
         let fresh = TokenRecord {
@@ -85,6 +81,20 @@ impl Drive {
         }
         let expire_in = ((issued.expires_at - now) / 1000).clamp(0, ACCESS_TOKEN_TTL_SECS);
         Ok(AccessToken { access_token, expire_in })
+    }
+
+    /// The app whose key and secret these are.
+    pub(crate) async fn authenticate_app(
+        &self,
+        app_key: &str,
+        app_secret: &str,
+    ) -> DriveResult<AppRecord> {
+        let invalid = || DriveError::InvalidAuthentication("appKey or appSecret is invalid".into());
+        let app = self.meta.get_app_by_key(app_key).await?.ok_or_else(invalid)?;
+        if secret_hash(&app.secret_salt, app_secret) != app.secret_hash {
+            return Err(invalid());
+        }
+        Ok(app)
     }
 
     /// The access token a stored nonce stands for: an HMAC under the

@@ -23,6 +23,7 @@ mod cache;
 mod clock;
 mod dentries;
 mod error;
+mod events;
 mod fsck;
 mod identity;
 mod ids;
@@ -48,6 +49,10 @@ pub use dentries::{
     ListChildren, NewFolder, Page, PropertyFilter, MAX_BATCH_IDS, MAX_PAGE,
 };
 pub use error::{DriveError, DriveResult, NoThumbnail};
+pub use events::{
+    CallbackInput, EventBatch, DELIVERY_BATCH, DELIVERY_LEASE_MS, EVENT_RETENTION_COUNT,
+    EVENT_RETENTION_MS, RETRY_FIRST_MS, RETRY_MAX_MS, STREAM_TICKET_TTL_MS,
+};
 pub use fsck::{FsckReport, Problem, FSCK_GRACE_SECS};
 pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};
 pub use ids::{random_secret, random_token, ROOT_ID};
@@ -57,9 +62,9 @@ pub use lifecycle::{
 pub use names::{dentry_name, rename_pattern, split_extension};
 pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_store::{
-    AppRecord, DeptRecord, GrantRecord, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord,
-    RecycleItemRecord, RecycleScope, SpaceRecord, TaskOp, TaskRecord, TaskStatus, TreeNode,
-    UserRecord,
+    AppRecord, CallbackRecord, CursorRecord, DeptRecord, EventRecord, EventScope, EventType,
+    GrantRecord, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord, RecycleItemRecord,
+    RecycleScope, SpaceRecord, TaskOp, TaskRecord, TaskStatus, TreeNode, UserRecord,
 };
 pub use permissions::{
     GrantInput, GrantPage, MemberInput, DEFAULT_GRANT_PAGE, MAX_GRANT_MEMBERS, MAX_GRANT_PAGE,
@@ -128,6 +133,8 @@ pub struct Drive {
     tasks: Arc<tasks::TaskQueue>,
     /// Makes this node's thumbnails, one at a time.
     thumbnails: Arc<thumbnails::Thumbnailer>,
+    /// This node's number (unique among the nodes sharing the store).
+    node: i64,
 }
 
 impl Drive {
@@ -157,6 +164,7 @@ impl Drive {
             disk_in_flight,
             tasks: Arc::default(),
             thumbnails: Arc::new(thumbnails::Thumbnailer::new()),
+            node,
         })
     }
 
@@ -181,6 +189,7 @@ impl Drive {
         self.sweep_incoming().await?;
         self.sweep_trash().await?;
         self.purge_old_tasks().await?;
+        self.purge_old_events().await?;
         Ok(())
     }
 

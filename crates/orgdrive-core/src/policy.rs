@@ -166,6 +166,9 @@ pub enum Operation {
     GrantRole,
     /// Add, Update or DeletePermission of the `OWNER` role.
     GrantOwner,
+    /// SubscribeEvent on a space, and each event's delivery to its
+    /// subscription (read on the root: who may list the space may follow it).
+    SubscribeEvents,
 }
 
 impl Operation {
@@ -174,7 +177,7 @@ impl Operation {
         use Operation::*;
         match self {
             GetSpace | GetDentry | GetDentries | ListDentryVersions => Capability::ReadMetadata,
-            ListDentries | ListAllDentries => Capability::List,
+            ListDentries | ListAllDentries | SubscribeEvents => Capability::List,
             GetFileDownloadInfo => Capability::Download,
             Preview => Capability::Preview,
             CopySource => Capability::CopyOut,

@@ -73,6 +73,7 @@ const LIST_FIELDS: &[&str] = &[
     "propertyNames",
     "members",
     "filterRoleIds",
+    "subscriptions",
 ];
 
 /// serde reads a struct from a JSON array too; the API never does. An array
@@ -212,7 +213,8 @@ pub mod scope {
         PermissionRead,
         RecycleBinRead,
         RecycleBinWrite,
-        TaskRead
+        TaskRead,
+        EventWrite
     );
 
     /// Any valid token will do (e.g. GetCurrentApp: an app reading its own record).

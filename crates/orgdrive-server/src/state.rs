@@ -7,6 +7,7 @@ use std::sync::Arc;
 use orgdrive_core::Drive;
 use sha2::{Digest, Sha256};
 
+use crate::delivery::Hub;
 use crate::transport::Limits;
 
 /// What every handler can reach: one reference-counted pointer, since axum
@@ -26,6 +27,8 @@ pub struct Shared {
     pub(crate) limits: Limits,
     /// Whether `router` serves the admin API too (else only `admin_router` does).
     pub(crate) admin_on_api_listener: bool,
+    /// Event delivery on this node: Stream connections, the callback client.
+    pub(crate) hub: Arc<Hub>,
 }
 
 impl ServerState {
@@ -36,6 +39,7 @@ impl ServerState {
             public_url: None,
             limits: Limits::default(),
             admin_on_api_listener: true,
+            hub: Arc::default(),
         }))
     }
 
@@ -56,6 +60,14 @@ impl ServerState {
     pub fn with_public_url(mut self, url: Option<String>) -> ServerState {
         Arc::make_mut(&mut self.0).public_url = url.map(|u| u.trim_end_matches('/').to_string());
         self
+    }
+}
+
+impl ServerState {
+    /// Delivers the outbox's events (Stream connections of this state's
+    /// router, HTTP callbacks) until the process ends.
+    pub async fn deliver_events(&self) {
+        crate::delivery::run(self.drive.clone(), Arc::clone(&self.hub)).await
     }
 }
 

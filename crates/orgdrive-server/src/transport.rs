@@ -32,7 +32,6 @@ use axum::Router;
 use bytes::Bytes;
 use futures::Stream;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -410,7 +409,12 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
     let caps = ConnectionCaps::new(&limits);
-    let graceful = GracefulShutdown::new();
+    // Graceful shutdown: every connection holds a clone of `live` and
+    // watches `stopping`; once all clones are gone, every connection ended.
+    // (hyper-util's GracefulShutdown cannot watch a connection that may be
+    // upgraded, as the Stream-mode gateway's WebSocket is.)
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let (live, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -432,17 +436,32 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let io = TokioIo::new(TimedIo::new(tcp, limits.write_timeout));
         let service = TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(http.serve_connection(io, service));
+        let connection = http.serve_connection(io, service).with_upgrades();
+        let (mut stopping, live) = (stopping.clone(), live.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let mut connection = std::pin::pin!(connection);
+            let stop = async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            };
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = stop => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(admission);
+            drop(live);
         });
     }
     drop(listener);
     // In-flight requests get a grace period; idle connections close at once.
-    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+    let _ = stopping_tx.send(true);
+    drop(live);
+    if tokio::time::timeout(Duration::from_secs(30), all_ended.recv()).await.is_err() {
         tracing::warn!("requests still running after 30 s; stopping anyway");
     }
     Ok(())

@@ -185,6 +185,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(drive.clone()));
     let mut state =
         ServerState::new(drive, &admin_token).with_public_url(args.public_url).with_limits(limits);
+    let delivery = {
+        let state = state.clone();
+        tokio::spawn(async move { state.deliver_events().await })
+    };
     let admin = match admin_listener {
         Some(admin_listener) => {
             state = state.with_separate_admin_listener();
@@ -201,6 +205,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     drop(shutdown);
     sweeper.abort();
+    delivery.abort();
     opened.drive.close().await;
     tracing::info!("stopped");
     drop(ephemeral_dir);

@@ -7,14 +7,15 @@
 use axum::extract::State;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use orgdrive_core::{NewApp, NewDept, NewOrg, NewUser};
+use orgdrive_core::{CallbackInput, DriveError, NewApp, NewDept, NewOrg, NewUser};
 
 use crate::error::ApiError;
 use crate::extract::{AdminAuth, WireJson, WirePath as Path};
 use crate::state::ServerState;
 use crate::wire::{
     AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, AdvanceClockRequest, Clock,
-    CreateAppRequest, CreateDeptRequest, CreateOrgRequest, CreateUserRequest, List, Success,
+    CreateAppRequest, CreateDeptRequest, CreateOrgRequest, CreateUserRequest, EventCallbackRequest,
+    EventCallbackView, List, Success,
 };
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -25,6 +26,10 @@ pub fn routes(state: ServerState) -> Router<ServerState> {
         .route("/orgs/{corp_id}", get(get_org).delete(delete_org))
         .route("/orgs/{corp_id}/apps", get(list_apps).post(create_app))
         .route("/orgs/{corp_id}/apps/{app_id}", delete(delete_app))
+        .route(
+            "/orgs/{corp_id}/apps/{app_id}/eventCallback",
+            get(get_event_callback).put(set_event_callback).delete(delete_event_callback),
+        )
         .route("/orgs/{corp_id}/users", get(list_users).post(create_user))
         .route("/orgs/{corp_id}/users/{union_id}", delete(delete_user))
         .route("/orgs/{corp_id}/depts", get(list_depts).post(create_dept))
@@ -178,4 +183,45 @@ async fn advance_clock(
 ) -> Reply<Clock> {
     s.drive.advance_clock(body.seconds)?;
     Ok(Json(Clock::now()))
+}
+
+/// The app's encrypted HTTP callback (the developer console's setting):
+/// registered only once its URL answered `check_url` with the encrypted
+/// `success`, as DingTalk requires.
+async fn set_event_callback(
+    State(s): State<ServerState>,
+    Path((corp_id, app_id)): Path<(String, String)>,
+    WireJson(body): WireJson<EventCallbackRequest>,
+) -> Reply<EventCallbackView> {
+    let required =
+        |field: &'static str| move || ApiError::param(Some(field), format!("{field} is required"));
+    let input = CallbackInput {
+        url: body.url.ok_or_else(required("url"))?,
+        token: body.token.ok_or_else(required("token"))?,
+        aes_key: body.aes_key.ok_or_else(required("aesKey"))?,
+    };
+    let callback = s.drive.check_event_callback(&corp_id, &app_id, input).await?;
+    s.hub.check_callback(&callback).await.map_err(|reason| {
+        ApiError::param(Some("url"), format!("the callback URL failed check_url: {reason}"))
+    })?;
+    let stored = s.drive.set_event_callback(&corp_id, &app_id, Some(callback)).await?;
+    Ok(Json(EventCallbackView::from(&stored.expect("a callback was set"))))
+}
+
+async fn get_event_callback(
+    State(s): State<ServerState>,
+    Path((corp_id, app_id)): Path<(String, String)>,
+) -> Reply<EventCallbackView> {
+    let callback = s.drive.event_callback(&corp_id, &app_id).await?.ok_or_else(|| {
+        ApiError::from(DriveError::not_found("appId", format!("app {app_id} has no callback")))
+    })?;
+    Ok(Json(EventCallbackView::from(&callback)))
+}
+
+async fn delete_event_callback(
+    State(s): State<ServerState>,
+    Path((corp_id, app_id)): Path<(String, String)>,
+) -> Reply<Success> {
+    s.drive.set_event_callback(&corp_id, &app_id, None).await?;
+    Ok(Json(OK))
 }

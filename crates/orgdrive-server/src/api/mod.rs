@@ -4,7 +4,8 @@
 //! `lifecycle` (rename, move, copy and delete, single and in batches),
 //! `versions` (ListDentryVersions, RevertDentryVersion, app property edits),
 //! `permissions` (grants: Add/Update/Delete/ListPermissions, BatchQueryRoles),
-//! `recycle` (the recycle bin), `tasks` (GetTask), `transfer` (upload and
+//! `recycle` (the recycle bin), `tasks` (GetTask), `events` (Subscribe/
+//! UnsubscribeEvent and the Stream-mode gateway), `transfer` (upload and
 //! download info, CommitFile), `blob` (the signed PUT/GET routes that carry
 //! file bytes), `admin` (the provisioning API under `/admin/v1`); here, the
 //! storage API they make together and the 404/405 fallbacks.
@@ -20,6 +21,7 @@
 pub mod admin;
 pub mod blob;
 pub mod dentries;
+pub mod events;
 pub mod lifecycle;
 pub mod oauth2;
 pub mod orgs;
@@ -49,6 +51,7 @@ pub fn documented() -> OpenApiRouter<ServerState> {
         .merge(transfer::routes())
         .merge(recycle::routes())
         .merge(tasks::routes())
+        .merge(events::routes())
 }
 
 /// Fallback for paths no route matches: 404 with a JSON body.

@@ -14,7 +14,8 @@
 //! GetCurrentApp), `dentries` (files and folders), `transfer` (uploads,
 //! CommitFile, downloads), `lifecycle` (rename, move, copy, delete, their
 //! batches' result items, `{"success": true}`), `versions` (versions and app
-//! property edits), `permissions` (grants and roles), `recycle` (the recycle bin), `thumbnails` (GetDentryThumbnails), `tasks` (GetTask), `admin`
+//! property edits), `permissions` (grants and roles), `recycle` (the recycle bin), `thumbnails` (GetDentryThumbnails), `tasks` (GetTask), `events` (subscriptions, the
+//! event payload, the Stream gateway's frames, callbacks), `admin`
 //! (the admin API), `vocab`. Every type is exported here, at one path. The
 //! wire depends on nothing else of this crate: only on serde, utoipa and the
 //! domain's views.
@@ -22,6 +23,7 @@
 mod admin;
 mod dentries;
 mod errors;
+mod events;
 mod identity;
 mod lifecycle;
 mod orgs;
@@ -37,6 +39,7 @@ mod vocab;
 pub use admin::*;
 pub use dentries::*;
 pub use errors::*;
+pub use events::*;
 pub use identity::*;
 pub use lifecycle::*;
 pub use orgs::*;
