@@ -7,6 +7,11 @@ before a SIGKILL still arrives after the restart."""
 
 import signal
 import time
+from urllib.parse import quote_plus
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from conftest import ALL_SCOPES, provision, start_server
 from drive import Drive
@@ -173,6 +178,14 @@ def test_the_gateway_checks_credentials_and_tickets(server, tenant):
                                      "subscriptions": [{"type": "EVENT", "topic": "*"}]})
     assert opened["endpoint"] == f"ws://{server.endpoint}/v1.0/gateway/connections/stream"
     stream = opened["endpoint"].replace("ws://", "http://")
+    # A ticket opens one connection.
+    first = connect(f"{opened['endpoint']}?ticket={quote_plus(opened['ticket'])}")
+    try:
+        with pytest.raises(InvalidStatus) as again:
+            connect(f"{opened['endpoint']}?ticket={quote_plus(opened['ticket'])}")
+        assert again.value.response.status_code == 400
+    finally:
+        first.close()
     for ticket in ["", "forged", opened["ticket"][:-1] + "0"]:
         status, _, body = http_json("GET", f"{stream}?ticket={ticket}",
                                     headers={"Connection": "Upgrade", "Upgrade": "websocket",
