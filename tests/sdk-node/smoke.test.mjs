@@ -9,14 +9,10 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+
+import { provision, startOrgdrive, stopOrgdrive, TEST_TIMEOUT } from './harness.mjs';
 
 // The SDK's per-product entry points (`@alicloud/dingtalk/storage_1_0`) are
 // CommonJS files without an "exports" map, so an ESM `import` needs a ".js"
@@ -30,102 +26,22 @@ const { RuntimeOptions } = require('@alicloud/tea-util');
 const StorageClient = storage.default;
 const OAuth2Client = oauth2.default;
 
-const ADMIN_TOKEN = 'sdk-node-smoke-admin-token-0123456789abcdef';
-// Every Storage.* scope, as ALL_SCOPES in tests/sdk/conftest.py.
-const ALL_SCOPES = [
-  'Storage.Space.Write', 'Storage.Space.Read', 'Storage.Org.Read', 'Storage.File.Write',
-  'Storage.File.Read', 'Storage.UploadInfo.Read', 'Storage.DownloadInfo.Read',
-  'Storage.Permission.Write', 'Storage.Permission.Read', 'Storage.RecycleBin.Read',
-  'Storage.RecycleBin.Write', 'Storage.Task.Read', 'Storage.Event.Write',
-];
-const TEST_TIMEOUT = 20_000;
-
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts `$ORGDRIVE_BIN serve ...` and resolves once it prints `ready in`. */
-function startServer(binary, endpoint, dataDir) {
-  const child = spawn(
-    binary,
-    ['serve', '--listen', endpoint, '--data-dir', dataDir, '--admin-token', ADMIN_TOKEN],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const banner = [];
-  const stderr = [];
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk) => {
-    stderr.push(chunk);
-    if (stderr.length > 200) stderr.shift();
-  });
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`orgdrive did not print "ready in" within 10 s: ${banner.join('\n')}`));
-    }, 10_000);
-    const lines = createInterface({ input: child.stdout });
-    lines.on('line', (line) => {
-      banner.push(line);
-      if (line.startsWith('ready in')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${binary}: ${err.message}`));
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`orgdrive exited (code ${code}, signal ${signal}) before it was ready:\n`
-        + `stdout:\n${banner.join('\n')}\nstderr:\n${stderr.join('')}`));
-    });
-  });
-  return { child, ready, banner, stderr };
-}
-
 const s = {}; // shared state of the run: server, clients, ids
-
-async function admin(method, path, body) {
-  const response = await fetch(`http://${s.endpoint}/admin/v1${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  assert.ok(response.ok, `admin ${method} ${path} -> ${response.status} ${text}`);
-  return JSON.parse(text);
-}
 
 /** An SDK headers object of class `Cls` carrying the app's access token. */
 const h = (Cls) => new Cls({ xAcsDingtalkAccessToken: s.token });
 const rt = () => new RuntimeOptions({});
 
 before(async () => {
-  const binary = process.env.ORGDRIVE_BIN;
-  if (!binary) {
-    throw new Error('ORGDRIVE_BIN is not set: point it at an orgdrive binary, e.g. '
-      + 'ORGDRIVE_BIN=$HOME/.cache/orgdrive/target/debug/orgdrive npm test');
-  }
-  s.dataDir = await mkdtemp(join(tmpdir(), 'orgdrive-sdk-node-'));
-  s.endpoint = `127.0.0.1:${await freePort()}`;
-  s.server = startServer(binary, s.endpoint, s.dataDir);
-  await s.server.ready;
-
-  const org = await admin('POST', '/orgs', { name: 'Node SDK smoke' });
-  s.corpId = org.corpId;
-  s.app = await admin('POST', `/orgs/${s.corpId}/apps`, { name: 'Node SDK app', scopes: ALL_SCOPES });
-  s.user = await admin('POST', `/orgs/${s.corpId}/users`, { name: 'Ann' });
-  s.unionId = s.user.unionId;
+  s.orgdrive = await startOrgdrive('orgdrive-sdk-node-');
+  s.endpoint = s.orgdrive.endpoint;
+  const { corpId, app, user, unionId } = await provision(s.orgdrive);
+  s.corpId = corpId;
+  s.app = app;
+  s.user = user;
+  s.unionId = unionId;
 
   const config = () => new Config({ protocol: 'http', endpoint: s.endpoint });
   s.oauth2 = new OAuth2Client(config());
@@ -133,19 +49,7 @@ before(async () => {
 });
 
 after(async () => {
-  const child = s.server?.child;
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    child.kill('SIGTERM');
-    const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 10_000).unref());
-    const result = await Promise.race([exited, timeout]);
-    if (result === null) child.kill('SIGKILL');
-    if (s.dataDir) await rm(s.dataDir, { recursive: true, force: true });
-    assert.ok(result !== null, 'orgdrive did not exit within 10 s of SIGTERM');
-    assert.deepEqual(result, { code: 0, signal: null }, 'orgdrive must exit 0 on SIGTERM');
-  } else if (s.dataDir) {
-    await rm(s.dataDir, { recursive: true, force: true });
-  }
+  await stopOrgdrive(s.orgdrive);
 });
 
 // ---- SDK helpers --------------------------------------------------------------
