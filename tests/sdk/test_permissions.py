@@ -145,13 +145,17 @@ NEEDS = {
     "AddPermission(OWNER)": ("OWNER", lambda u, w: u.grant(
         w.folder, "OWNER", ("USER", w.third), duration=w.duration)),
     "BatchQueryRoles": (None, lambda u, w: u.roles([w.file])),
+    "SubscribeEvent": ("READER", lambda u, w: u.subscribe("SPACE", w.space_id)),
 }
 
 # Operations the matrix leaves to other tests: AddSpace, GetOrg and
 # GetCurrentApp act on no space; GetMultipartFileUploadInfos needs the
 # operator's own multipart key (test_upload_needs_the_role_when_urls_are_issued);
-# GetTask reads a task of the caller's app (test_lifecycle).
-NOT_IN_MATRIX = {"AddSpace", "GetOrg", "GetCurrentApp", "GetMultipartFileUploadInfos", "GetTask"}
+# GetTask reads a task of the caller's app (test_lifecycle); UnsubscribeEvent
+# only removes the caller's app's own subscription, and the Stream gateway
+# (OpenStreamConnection) takes app credentials, no operator (test_events).
+NOT_IN_MATRIX = {"AddSpace", "GetOrg", "GetCurrentApp", "GetMultipartFileUploadInfos", "GetTask",
+                 "UnsubscribeEvent", "OpenStreamConnection"}
 
 
 def outcome(call, u, w):

@@ -255,8 +255,11 @@ impl EventStore for SqliteStore {
         limit: u32,
         window: i64,
     ) -> StoreResult<EventPage> {
-        let until = after_seq.saturating_add(window.max(1));
         self.read(|conn| {
+            // The high-water mark first: every event up to it is committed
+            // (one writer, seq in commit order), so the page below cannot
+            // pass over one that commits while it is read.
+            let until = after_seq.saturating_add(window.max(1)).min(last_seq(conn)?);
             let sql = format!(
                 "SELECT {EVENT_COLUMNS} FROM events e \
                  WHERE e.seq > ?2 AND e.seq <= ?3 AND EXISTS ( \
@@ -269,7 +272,7 @@ impl EventStore for SqliteStore {
             let events = all(conn, &sql, params![app_id, after_seq, until, limit], event_from_row)?;
             let scanned_to = match events.last() {
                 Some(last) if events.len() as u32 >= limit => last.seq,
-                _ => until.min(last_seq(conn)?).max(after_seq),
+                _ => until.max(after_seq),
             };
             Ok(EventPage { events, scanned_to })
         })
