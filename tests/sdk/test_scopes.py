@@ -65,6 +65,8 @@ OPERATIONS = {
     "DeleteRecycleItem": ("Storage.RecycleBin.Write", lambda d, t: d.purge(*item_of(d, t)[::-1])),
     "DeleteRecycleItems": ("Storage.RecycleBin.Write", lambda d, t: d.purges(["1"], bin_of(d, t))),
     "ClearRecycleBin": ("Storage.RecycleBin.Write", lambda d, t: d.clear(bin_of(d, t))),
+    "SubscribeEvent": ("Storage.Event.Write", lambda d, t: d.subscribe("SPACE")),
+    "UnsubscribeEvent": ("Storage.Event.Write", lambda d, t: d.unsubscribe("SPACE")),
 }
 
 
@@ -140,13 +142,14 @@ def test_each_operation_needs_its_scope(server, make_tenant, operation):
 
 def test_the_table_covers_every_implemented_storage_operation(server):
     """The OpenAPI document lists the implemented operations: all but
-    GetAccessToken and GetCurrentApp (no scope) are in OPERATIONS."""
+    GetAccessToken and GetCurrentApp (no scope) and the Stream gateway
+    (app credentials) are in OPERATIONS."""
     from orgdrive_server import call_json
 
     document = call_json("GET", f"{server.base_url}/openapi.json")
     operations = {op["operationId"] for path in document["paths"].values() for op in path.values()
                   if isinstance(op, dict) and "operationId" in op}
-    assert operations - {"GetAccessToken", "GetCurrentApp"} == set(OPERATIONS)
+    assert operations - {"GetAccessToken", "GetCurrentApp", "OpenStreamConnection"} == set(OPERATIONS)
 
 
 def test_get_current_app_needs_no_scope(server, client, make_tenant):
