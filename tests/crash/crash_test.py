@@ -76,6 +76,7 @@ import random
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -520,6 +521,33 @@ class Fsck:
         return len(unreferenced), allowed
 
 
+def check_outbox(data_dir):
+    """No change without its event, no event without its change, whatever the crash cut:
+    every folder and every file version the database holds has its event in the outbox
+    (written in the change's transaction), and every such event names a dentry and version
+    the database holds. The load makes no other kind of change; read-only, beside the
+    running server (WAL)."""
+    db = sqlite3.connect(f"file:{os.path.join(data_dir, 'meta.sqlite')}?mode=ro", uri=True)
+    try:
+        versions = set(db.execute(
+            "SELECT dentry_id, version FROM dentries WHERE kind = 'FILE' "
+            "UNION SELECT dentry_id, version FROM dentry_versions"))
+        folders = {row[0] for row in db.execute("SELECT dentry_id FROM dentries WHERE kind = 'FOLDER'")}
+        events = list(db.execute("SELECT dentry_id, version, event_type, dentry_type FROM events"))
+    finally:
+        db.close()
+    made = ("storage_dentry_created", "storage_dentry_version_added")
+    file_events = {(d, v) for d, v, kind, t in events if t == "FILE" and kind in made}
+    folder_events = {d for d, _, kind, t in events if t == "FOLDER" and kind in made}
+    check(len(events) == len(file_events) + len(folder_events),
+          f"events the load cannot make, or twice: {len(events)} rows")
+    check(versions == file_events, f"file versions without their event: {sorted(versions - file_events)[:5]}; "
+                                   f"events without their version: {sorted(file_events - versions)[:5]}")
+    check(folders == folder_events, f"folders without their event: {sorted(folders - folder_events)[:5]}; "
+                                    f"events without their folder: {sorted(folder_events - folders)[:5]}")
+    return len(events)
+
+
 def run_crash(number, args, server, state, ledger, rng, sim, disk, fsck, relaxed):
     """One crash: load, crash, restart, verify. Returns the report line."""
     ledger.round = Round()
@@ -561,6 +589,7 @@ def run_crash(number, args, server, state, ledger, rng, sim, disk, fsck, relaxed
         else:
             server.start()
         result = verify(Client(server.base, state), ledger, relaxed)
+        events = check_outbox(server.data_dir)
         if not sim:
             checked = fsck.run()
         leftovers, allowed = Fsck.judge(checked, ledger, relaxed, round_.cut_puts)
@@ -574,7 +603,7 @@ def run_crash(number, args, server, state, ledger, rng, sim, disk, fsck, relaxed
             f"{round_.unknown} commits and {len(round_.cut_puts)} PUTs cut, {round_.refused} commits refused"
             + (f" ({', '.join(round_.refusals)})" if round_.refusals else "")
             + f" and {round_.reused} re-used upload keys refused"
-            + f"; {result.versions} new versions verified byte for byte"
+            + f"; {result.versions} new versions verified byte for byte, {events} events match them"
             f" ({sum(1 for r in ledger.files.values() if r.id)} files, {len(ledger.folders)} folders)")
     if relaxed:
         line += (f"; lost with the tail: {len(result.lost_acks)} acknowledged writes, "

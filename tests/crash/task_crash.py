@@ -15,7 +15,10 @@ GetTask until the task finishes. Then:
     uuid and file bytes are unchanged; usedQuota of each space is the bytes it holds;
   - a copy: the source is untouched, and the target holds the whole copy (SUCCESS) or
     nothing of it (FAIL);
-  - fsck reports nothing.
+  - fsck reports nothing;
+  - the outbox holds exactly one event per move or copy that happened (and per deleted
+    copy): written in the transaction of the change, never by a task that failed, never
+    twice by a task run again after the restart.
 
 The summary says how many tasks the kill interrupted: those the restarted server logged
 as resumed ("resumed interrupted tasks").
@@ -27,6 +30,7 @@ import argparse
 import hashlib
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -141,6 +145,15 @@ def main():
     print("task crash test passed")
 
 
+def event_counts(data_dir):
+    """eventType -> how many, read from the outbox beside the running server."""
+    db = sqlite3.connect(f"file:{os.path.join(data_dir, 'meta.sqlite')}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT event_type, COUNT(*) FROM events GROUP BY event_type"))
+    finally:
+        db.close()
+
+
 def run(args, rng, binary, data_dir, server):
     state = provision(server)
     client = Client(server.base, state)
@@ -149,6 +162,7 @@ def run(args, rng, binary, data_dir, server):
     spaces = [state["spaceId"], other["space"]["id"]]
     tree, files, total = build_tree(client, spaces[0])
     where, interrupted = 0, 0
+    happened = {"storage_dentry_moved": 0, "storage_dentry_copied": 0, "storage_dentry_deleted": 0}
     for number in range(1, args.rounds + 1):
         source, target = spaces[where], spaces[1 - where]
         copy = rng.random() < 0.5
@@ -179,12 +193,15 @@ def run(args, rng, binary, data_dir, server):
                 check(status == 200 and gone.get("async"), f"delete of the copy: {status} {gone}")
                 done, _ = wait_task(client, gone["taskId"])
                 check(done["status"] == "SUCCESS", f"delete of the copy: {done}")
+                happened["storage_dentry_copied"] += 1
+                happened["storage_dentry_deleted"] += 1
             check(count_all(client, target) == 0 and count_all(client, source) == ENTRIES,
                   f"round {number}: after the copy ({task['status']}) only the source remains")
         else:
             moved = task["status"] == "SUCCESS"
             if moved:
                 where = 1 - where
+                happened["storage_dentry_moved"] += 1
             check(counts[where] == ENTRIES and counts[1 - where] == 0,
                   f"round {number}: the tree is wholly in one place after a move "
                   f"that ended {task['status']}: {counts}")
@@ -192,6 +209,9 @@ def run(args, rng, binary, data_dir, server):
               f"round {number}: usedQuota follows the tree")
         status, got = client.call("POST", f"/v1.0/storage/spaces/{spaces[where]}/dentries/{tree['id']}/query", {})
         check(status == 200 and got["dentry"]["uuid"] == tree["uuid"], f"round {number}: the tree keeps its ids")
+        counts = event_counts(data_dir)
+        check(all(counts.get(kind, 0) == n for kind, n in happened.items()),
+              f"round {number}: one event per change: {counts}, expected {happened}")
         print(f"round {number}: {op} ended {task['status']}"
               f"{' after a resume' if resumed else ''}; tree in space {where}")
     for dentry_id, digest in files.items():
