@@ -6,11 +6,13 @@ receiver is down, de-duplicated by eventId, in order; and an event committed
 before a SIGKILL still arrives after the restart."""
 
 import signal
+from dataclasses import replace
+import threading
 import time
 from urllib.parse import quote_plus
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidMessage, InvalidStatus
 from websockets.sync.client import connect
 
 from conftest import ALL_SCOPES, provision, start_server
@@ -186,7 +188,8 @@ def test_the_gateway_checks_credentials_and_tickets(server, tenant):
         assert again.value.response.status_code == 400
     finally:
         first.close()
-    for ticket in ["", "forged", opened["ticket"][:-1] + "0"]:
+    tampered = opened["ticket"][:-1] + ("1" if opened["ticket"].endswith("0") else "0")
+    for ticket in ["", "forged", tampered]:
         status, _, body = http_json("GET", f"{stream}?ticket={ticket}",
                                     headers={"Connection": "Upgrade", "Upgrade": "websocket",
                                              "Sec-WebSocket-Version": "13",
@@ -287,3 +290,95 @@ def test_admin_callback_calls_name_real_apps(server, tenant):
         raise AssertionError("an unknown app got a callback")
     except HttpError as e:
         assert e.status in (400, 404), e
+
+
+def open_ticket(server, tenant):
+    opened = call_json("POST", f"{server.base_url}/v1.0/gateway/connections/open",
+                       {"clientId": tenant.app_key, "clientSecret": tenant.app_secret,
+                        "subscriptions": [{"type": "EVENT", "topic": "*"}]})
+    return f"{opened['endpoint']}?ticket={quote_plus(opened['ticket'])}"
+
+
+def test_racing_handshakes_cannot_pass_the_per_app_cap(server, tenant):
+    urls = [open_ticket(server, tenant) for _ in range(24)]
+    opened, refused, lock = [], [], threading.Lock()
+
+    def attempt(url):
+        try:
+            ws = connect(url, open_timeout=10)
+            with lock:
+                opened.append(ws)
+        except InvalidStatus as e:
+            with lock:
+                refused.append(e.response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(u,)) for u in urls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len(opened) == 8 and refused == [429] * 16, (len(opened), refused)
+    finally:
+        for ws in opened:
+            ws.close()
+    time.sleep(0.5)
+    again = connect(open_ticket(server, tenant), open_timeout=10)  # places come back
+    again.close()
+
+
+def test_open_websockets_count_against_the_connection_caps(tmp_path):
+    server = start_server(tmp_path / "node", ["--max-connections-per-ip", "3"])
+    try:
+        tenant = provision(server)
+        urls = [open_ticket(server, tenant) for _ in range(4)]
+        time.sleep(0.5)  # the server has seen the ticket calls' connections close
+        sockets = []
+        try:
+            for url in urls:
+                try:
+                    sockets.append(connect(url, open_timeout=10))
+                except (InvalidMessage, ConnectionClosedError, OSError):
+                    break
+            # Upgraded connections keep their places (other places may be held
+            # by the provisioning's pooled connections).
+            assert 1 <= len(sockets) <= 3, len(sockets)
+            try:
+                status, _, _ = http_json("GET", f"{server.base_url}/openapi.json", timeout=5)
+                raise AssertionError(f"a connection over the cap was served ({status})")
+            except OSError:
+                pass
+        finally:
+            for ws in sockets:
+                ws.close()
+        time.sleep(0.5)
+        status, _, _ = http_json("GET", f"{server.base_url}/openapi.json")
+        assert status == 200, "the places came back"
+    finally:
+        server.stop()
+
+
+def test_subscribing_again_follows_the_new_subscriber(server, make_tenant):
+    owner = make_tenant(org_admin=False)
+    d = Drive(server, owner)
+    bob = make_tenant(corp_id=owner.corp_id, org_admin=False)
+    receiver = CallbackReceiver("tok3n", AES_KEY, bob.app_key)
+    try:
+        register_callback(server, bob, receiver)
+        as_bob = Drive(server, bob, space_id=d.space_id)
+        d.grant("0", "READER", ("USER", bob.union_id))
+        as_bob.subscribe("SPACE")
+        first = d.add_folder("seen").id
+        wait_for(receiver.events, 1)
+        d.revoke("0", "READER", ("USER", bob.union_id))
+        d.add_folder("not seen: bob may no longer read")
+        time.sleep(1)
+        # The space's owner subscribes bob's app again: it follows the owner now.
+        owner_via_bobs_app = Drive(server, replace(bob, union_id=owner.union_id), space_id=d.space_id)
+        owner_via_bobs_app.subscribe("SPACE")
+        last = d.add_folder("seen again").id
+        wait_for(receiver.events, 2)
+        time.sleep(0.5)
+    finally:
+        receiver.close()
+    assert [e["dentryId"] for e in receiver.events()] == [first, last]

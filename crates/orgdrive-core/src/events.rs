@@ -52,6 +52,16 @@ pub struct EventBatch {
     pub done_to: i64,
 }
 
+/// A genuine, unexpired Stream-mode ticket.
+#[derive(Debug, Clone)]
+pub struct StreamTicket {
+    pub app: AppRecord,
+    nonce: String,
+    expires_ms: i64,
+    /// Whether the connection takes events (it subscribed to `EVENT`).
+    pub takes_events: bool,
+}
+
 /// An app's HTTP callback as the admin plane sets it.
 #[derive(Debug, Clone)]
 pub struct CallbackInput {
@@ -236,6 +246,23 @@ impl Drive {
         Ok(self.meta.list_apps(corp_id).await?.into_iter().find(|a| a.app_id == app_id))
     }
 
+    /// Renews the app's lease for this node; false if another node holds it.
+    pub async fn renew_events(&self, app_id: &str) -> DriveResult<bool> {
+        let now = now_ms();
+        let lease = self.meta.lease_cursor(app_id, self.node, now, now + DELIVERY_LEASE_MS).await?;
+        Ok(lease.is_some())
+    }
+
+    /// The last committed event's `seq`: a cursor there has nothing to do.
+    pub async fn last_event_seq(&self) -> DriveResult<i64> {
+        Ok(self.meta.last_event_seq().await?)
+    }
+
+    /// This node's number (whose leases are ours).
+    pub fn node(&self) -> i64 {
+        self.node
+    }
+
     /// Moves the app's cursor to `seq` (its events up to there were
     /// delivered); false if this node no longer holds the app's lease.
     pub async fn events_delivered(&self, app_id: &str, seq: i64) -> DriveResult<bool> {
@@ -281,13 +308,10 @@ impl Drive {
         Ok(format!("{body}.{mac}"))
     }
 
-    /// Stream mode, step 2: the app a ticket was issued to, if it is genuine
-    /// and not expired: the app, the ticket's nonce (the caller refuses a
-    /// nonce twice) and whether the connection takes events.
-    pub async fn redeem_stream_ticket(
-        &self,
-        ticket: &str,
-    ) -> DriveResult<(AppRecord, String, bool)> {
+    /// Stream mode, step 2: the ticket's app, if the ticket is genuine and
+    /// not expired (whether it was used already is
+    /// [`Drive::redeem_stream_ticket`]'s to say).
+    pub async fn check_stream_ticket(&self, ticket: &str) -> DriveResult<StreamTicket> {
         let refused =
             || DriveError::InvalidAuthentication("the ticket is invalid or expired".into());
         let (body, mac) = ticket.rsplit_once('.').ok_or_else(refused)?;
@@ -301,12 +325,22 @@ impl Drive {
         else {
             return Err(refused());
         };
-        let expires: i64 = expires.parse().map_err(|_| refused())?;
-        if expires <= now_ms() {
+        let expires_ms: i64 = expires.parse().map_err(|_| refused())?;
+        if expires_ms <= now_ms() {
             return Err(refused());
         }
         let app = self.meta.get_app_by_key(app_key).await?.ok_or_else(refused)?;
-        Ok((app, nonce.to_owned(), flag == "e"))
+        Ok(StreamTicket { app, nonce: nonce.to_owned(), expires_ms, takes_events: flag == "e" })
+    }
+
+    /// Uses the ticket up: once, on every node sharing the store and across
+    /// restarts (its nonce is kept until it expires).
+    pub async fn redeem_stream_ticket(&self, ticket: &StreamTicket) -> DriveResult<()> {
+        if self.meta.redeem_ticket(&ticket.nonce, ticket.expires_ms, now_ms()).await? {
+            Ok(())
+        } else {
+            Err(DriveError::param("ticket", "the ticket was used already"))
+        }
     }
 
     fn ticket_mac(&self, body: &str) -> String {

@@ -50,8 +50,8 @@ pub use dentries::{
 };
 pub use error::{DriveError, DriveResult, NoThumbnail};
 pub use events::{
-    CallbackInput, EventBatch, DELIVERY_BATCH, DELIVERY_LEASE_MS, EVENT_RETENTION_COUNT,
-    EVENT_RETENTION_MS, RETRY_FIRST_MS, RETRY_MAX_MS, STREAM_TICKET_TTL_MS,
+    CallbackInput, EventBatch, StreamTicket, DELIVERY_BATCH, DELIVERY_LEASE_MS,
+    EVENT_RETENTION_COUNT, EVENT_RETENTION_MS, RETRY_FIRST_MS, RETRY_MAX_MS, STREAM_TICKET_TTL_MS,
 };
 pub use fsck::{FsckReport, Problem, FSCK_GRACE_SECS};
 pub use identity::{CreatedApp, DemoAccount, NewApp, NewDept, NewOrg, NewUser};

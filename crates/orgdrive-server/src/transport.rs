@@ -264,11 +264,19 @@ pub struct TimedIo {
     inner: TcpStream,
     timeout: Duration,
     blocked_since: Option<Pin<Box<Sleep>>>,
+    /// The connection's place under the caps: held as long as the socket,
+    /// also once it was upgraded (a Stream-mode WebSocket).
+    _admission: Option<Admission>,
 }
 
 impl TimedIo {
     pub fn new(inner: TcpStream, timeout: Duration) -> TimedIo {
-        TimedIo { inner, timeout, blocked_since: None }
+        TimedIo { inner, timeout, blocked_since: None, _admission: None }
+    }
+
+    fn admitted(mut self, admission: Admission) -> TimedIo {
+        self._admission = Some(admission);
+        self
     }
 
     /// Passes a write-side result through, arming the timer while blocked.
@@ -434,7 +442,7 @@ pub async fn serve(
             continue; // dropping the socket closes it
         };
         let _ = tcp.set_nodelay(true);
-        let io = TokioIo::new(TimedIo::new(tcp, limits.write_timeout));
+        let io = TokioIo::new(TimedIo::new(tcp, limits.write_timeout).admitted(admission));
         let service = TowerToHyperService::new(router.clone());
         let connection = http.serve_connection(io, service).with_upgrades();
         let (mut stopping, live) = (stopping.clone(), live.clone());
@@ -453,7 +461,6 @@ pub async fn serve(
             if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            drop(admission);
             drop(live);
         });
     }

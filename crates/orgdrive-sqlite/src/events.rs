@@ -145,11 +145,22 @@ impl EventStore for SqliteStore {
         let s = s.clone();
         self.write(move |conn| {
             let from = last_seq(conn)?;
-            let added = exec(
+            let existed = one(
+                conn,
+                "SELECT 1 FROM event_subscriptions \
+                 WHERE app_id = ?1 AND scope = ?2 AND scope_id = ?3",
+                params![s.app_id, s.scope.as_str(), s.scope_id],
+                |_| Ok(()),
+            )?
+            .is_some();
+            // Subscribing again changes whom the subscription follows (a
+            // Space subscription delivers while its operator may read).
+            exec(
                 conn,
                 "INSERT INTO event_subscriptions \
                  (app_id, scope, scope_id, corp_id, operator_id, from_seq, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (app_id, scope, scope_id) \
+                 DO UPDATE SET operator_id = excluded.operator_id",
                 params![
                     s.app_id,
                     s.scope.as_str(),
@@ -161,6 +172,7 @@ impl EventStore for SqliteStore {
                 ],
             )
             .map_err(classify)?;
+            let added = !existed;
             exec(
                 conn,
                 "INSERT INTO event_cursors (app_id, corp_id, last_seq) VALUES (?1, ?2, ?3) \
@@ -168,7 +180,7 @@ impl EventStore for SqliteStore {
                 params![s.app_id, s.corp_id, from],
             )
             .map_err(classify)?;
-            Ok(added == 1)
+            Ok(added)
         })
         .await
     }
@@ -314,16 +326,43 @@ impl EventStore for SqliteStore {
         .await
     }
 
-    async fn purge_events(&self, before_ms: i64, keep: i64) -> StoreResult<u64> {
+    async fn purge_events(&self, before_ms: i64, keep_per_org: i64) -> StoreResult<u64> {
         self.write(move |conn| {
-            let old = exec(conn, "DELETE FROM events WHERE at_ms < ?1", [before_ms]).map_err(backend)?;
-            let over = exec(
+            let mut purged =
+                exec(conn, "DELETE FROM events WHERE at_ms < ?1", [before_ms]).map_err(backend)?;
+            // Per org: a flood in one org never pushes out another's events.
+            let crowded: Vec<String> = all(
                 conn,
-                "DELETE FROM events WHERE seq <= (SELECT seq FROM sqlite_sequence WHERE name = 'events') - ?1",
-                [keep.max(0)],
+                "SELECT corp_id FROM events GROUP BY corp_id HAVING COUNT(*) > ?1",
+                [keep_per_org.max(0)],
+                |r| r.get(0),
+            )?;
+            for corp_id in crowded {
+                purged += exec(
+                    conn,
+                    "DELETE FROM events WHERE corp_id = ?1 AND seq <= (SELECT seq FROM events \
+                     WHERE corp_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+                    params![corp_id, keep_per_org.max(0)],
+                )
+                .map_err(backend)?;
+            }
+            Ok(purged)
+        })
+        .await
+    }
+
+    async fn redeem_ticket(&self, nonce: &str, expires_ms: i64, now_ms: i64) -> StoreResult<bool> {
+        let nonce = nonce.to_owned();
+        self.write(move |conn| {
+            exec(conn, "DELETE FROM stream_tickets WHERE expires_ms <= ?1", [now_ms])
+                .map_err(backend)?;
+            let fresh = exec(
+                conn,
+                "INSERT INTO stream_tickets (nonce, expires_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![nonce, expires_ms],
             )
-            .map_err(backend)?;
-            Ok(old + over)
+            .map_err(classify)?;
+            Ok(fresh == 1)
         })
         .await
     }

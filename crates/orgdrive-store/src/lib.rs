@@ -455,10 +455,10 @@ pub trait UploadStore: Send + Sync + 'static {
 /// order and keeps each app's subscriptions, cursor and callback.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
-    /// Adds the subscription unless the app has it already (then nothing
-    /// changes: `from_seq` stays); true if added. `from_seq` is set to the
-    /// last committed event, and the app's cursor is created there if the
-    /// app has none.
+    /// Adds the subscription; true if added. If the app has it already, only
+    /// its `operator_id` changes (to the new subscriber; `from_seq` stays).
+    /// `from_seq` is set to the last committed event, and the app's cursor
+    /// is created there if the app has none.
     async fn subscribe(&self, subscription: &SubscriptionRecord) -> StoreResult<bool>;
     /// Removes the subscription; true if it existed.
     async fn unsubscribe(
@@ -503,11 +503,14 @@ pub trait EventStore: Send + Sync + 'static {
         next_attempt_ms: i64,
         error: &str,
     ) -> StoreResult<()>;
-    /// Deletes events committed before `before_ms`, and the oldest beyond
-    /// the newest `keep`; how many.
-    async fn purge_events(&self, before_ms: i64, keep: i64) -> StoreResult<u64>;
+    /// Deletes events committed before `before_ms`, and each org's oldest
+    /// beyond its newest `keep_per_org`; how many.
+    async fn purge_events(&self, before_ms: i64, keep_per_org: i64) -> StoreResult<u64>;
     /// The last committed event's `seq` (0 when none).
     async fn last_event_seq(&self) -> StoreResult<i64>;
+    /// Records a Stream-mode ticket's nonce as used until `expires_ms`;
+    /// false if it was used already (forgetting nonces expired at `now_ms`).
+    async fn redeem_ticket(&self, nonce: &str, expires_ms: i64, now_ms: i64) -> StoreResult<bool>;
     /// Sets (or with `None` removes) the app's HTTP callback.
     async fn set_callback(
         &self,

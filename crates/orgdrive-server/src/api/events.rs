@@ -127,24 +127,25 @@ async fn stream(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ticket = query.text("ticket").unwrap_or_default();
-    let (app, nonce, takes_events) = state.drive.redeem_stream_ticket(&ticket).await?;
+    let app = state.drive.check_stream_ticket(&ticket).await?;
     let upgrade = upgrade.map_err(|rejection| {
         ApiError::new(StatusCode::BAD_REQUEST, "paramError.upgrade", rejection.body_text())
     })?;
-    if !state.hub.redeem(&nonce) {
-        return Err(ApiError::param(Some("ticket"), "the ticket was used already"));
-    }
-    if !state.hub.has_room(&app.app_id) {
+    let Some(slot) = state.hub.reserve_stream(&app.app.app_id) else {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "tooManyConnections",
             "the app has too many Stream connections open",
         ));
-    }
+    };
+    // Used once: recorded in the database, so on every node and across restarts.
+    state.drive.redeem_stream_ticket(&app).await?;
+    let takes_events = app.takes_events;
     let hub = Arc::clone(&state.hub);
-    let app_id = app.app_id;
+    let app_id = app.app.app_id;
     Ok(upgrade.max_message_size(MAX_CLIENT_FRAME).max_frame_size(MAX_CLIENT_FRAME).on_upgrade(
         move |socket| async move {
+            let _slot = slot;
             let (on, off) = (Arc::clone(&hub), hub);
             let app = app_id.clone();
             run_session(

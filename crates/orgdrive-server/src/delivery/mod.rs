@@ -14,11 +14,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use orgdrive_core::{now_ms, CallbackRecord, Drive, DELIVERY_LEASE_MS, STREAM_TICKET_TTL_MS};
+use orgdrive_core::{now_ms, CallbackRecord, Drive};
 
 use crate::wire::{CallbackMessage, EventPayload};
 use stream::StreamConnection;
 
+/// How long a worker delivers before renewing its app's lease (which lasts
+/// `DELIVERY_LEASE_MS`, more than this plus one delivery's longest wait).
+const LEASE_RENEWAL: Duration = Duration::from_secs(5);
 /// How often the workers look for new events.
 const POLL_EVERY: Duration = Duration::from_millis(200);
 /// Stream connections per app on one node, and in all.
@@ -29,9 +32,29 @@ pub const MAX_STREAMS: usize = 1024;
 /// used, apps being delivered now, and the HTTP client for callbacks.
 pub struct Hub {
     streams: Mutex<HashMap<String, Vec<Arc<StreamConnection>>>>,
-    redeemed: Mutex<HashMap<String, i64>>,
+    /// Stream connections per app, counted from the handshake's check to the
+    /// session's end (so racing handshakes cannot pass the caps).
+    slots: Mutex<HashMap<String, usize>>,
     busy: Mutex<HashSet<String>>,
     http: reqwest::Client,
+}
+
+/// A Stream connection's place under the caps; given back when dropped.
+pub struct StreamSlot {
+    hub: Arc<Hub>,
+    app_id: String,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut slots = self.hub.slots.lock().expect("slots lock");
+        if let Some(open) = slots.get_mut(&self.app_id) {
+            *open -= 1;
+            if *open == 0 {
+                slots.remove(&self.app_id);
+            }
+        }
+    }
 }
 
 impl Default for Hub {
@@ -41,24 +64,25 @@ impl Default for Hub {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client without TLS builds");
-        Hub { streams: Mutex::default(), redeemed: Mutex::default(), busy: Mutex::default(), http }
+        Hub { streams: Mutex::default(), slots: Mutex::default(), busy: Mutex::default(), http }
     }
 }
 
 impl Hub {
-    /// Marks a ticket's nonce used; false if it was used before.
-    pub fn redeem(&self, nonce: &str) -> bool {
-        let now = now_ms();
-        let mut redeemed = self.redeemed.lock().expect("redeemed lock");
-        redeemed.retain(|_, expires| *expires > now);
-        redeemed.insert(nonce.to_owned(), now + STREAM_TICKET_TTL_MS).is_none()
-    }
-
-    /// Whether another connection of this app may open here.
-    pub fn has_room(&self, app_id: &str) -> bool {
-        let streams = self.streams.lock().expect("streams lock");
-        let total: usize = streams.values().map(Vec::len).sum();
-        total < MAX_STREAMS && streams.get(app_id).map_or(0, Vec::len) < MAX_STREAMS_PER_APP
+    /// A place for another Stream connection of the app on this node, if
+    /// the caps allow one.
+    pub fn reserve_stream(self: &Arc<Self>, app_id: &str) -> Option<StreamSlot> {
+        let mut slots = self.slots.lock().expect("slots lock");
+        let total: usize = slots.values().sum();
+        let open = slots.entry(app_id.to_owned()).or_insert(0);
+        if total >= MAX_STREAMS || *open >= MAX_STREAMS_PER_APP {
+            if *open == 0 {
+                slots.remove(app_id);
+            }
+            return None;
+        }
+        *open += 1;
+        Some(StreamSlot { hub: Arc::clone(self), app_id: app_id.to_owned() })
     }
 
     pub fn register(&self, app_id: &str, connection: Arc<StreamConnection>) {
@@ -112,8 +136,16 @@ pub async fn run(drive: Drive, hub: Arc<Hub>) {
 /// Starts a worker for every subscribed app that has a channel here and no
 /// worker yet.
 async fn dispatch(drive: &Drive, hub: &Arc<Hub>) -> orgdrive_core::DriveResult<()> {
+    let last = drive.last_event_seq().await?;
+    let now = now_ms();
     for cursor in drive.event_cursors().await? {
         let app_id = cursor.app_id;
+        let ours = cursor.lease_node == Some(drive.node()) && cursor.lease_until_ms > now;
+        // Nothing new, or a retry not due yet: no write at all (a lease
+        // left unused runs out by itself).
+        if cursor.last_seq >= last || cursor.next_attempt_ms > now {
+            continue;
+        }
         if hub.busy.lock().expect("busy lock").contains(&app_id) {
             continue;
         }
@@ -122,8 +154,8 @@ async fn dispatch(drive: &Drive, hub: &Arc<Hub>) -> orgdrive_core::DriveResult<(
             None => match hub.stream_for(&app_id) {
                 Some(connection) => Channel::Stream(connection),
                 None => {
-                    if cursor.lease_node.is_some() && cursor.lease_until_ms > now_ms() {
-                        // Ours or not, releasing only drops this node's.
+                    if ours {
+                        // The channel went away: another node may deliver.
                         drive.release_events(&app_id).await?;
                     }
                     continue;
@@ -151,12 +183,16 @@ async fn deliver_batch(
     channel: Channel,
 ) -> orgdrive_core::DriveResult<()> {
     let Some(batch) = drive.claim_events(app_id).await? else { return Ok(()) };
-    let started = Instant::now();
-    let deadline = Duration::from_millis(DELIVERY_LEASE_MS as u64 / 2);
+    let mut renewed = Instant::now();
     let mut delivered_to = batch.cursor.last_seq;
     for event in &batch.events {
-        if started.elapsed() > deadline {
-            return Ok(());
+        // One delivery takes at most ~20 s (send, then the acknowledgement):
+        // the lease is renewed so that it never runs out during one.
+        if renewed.elapsed() > LEASE_RENEWAL {
+            if !drive.renew_events(app_id).await? {
+                return Ok(()); // another node took over
+            }
+            renewed = Instant::now();
         }
         let outcome = match &channel {
             Channel::Stream(connection) => connection.deliver(&batch.app, event).await,

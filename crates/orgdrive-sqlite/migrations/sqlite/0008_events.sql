@@ -28,6 +28,8 @@ CREATE TABLE events (
     role               TEXT
 );
 CREATE INDEX events_by_time ON events (at_ms);
+-- Each org's newest events are kept up to a count (purge_events).
+CREATE INDEX events_by_org ON events (corp_id, seq);
 
 -- SubscribeEvent: an app receives the events after from_seq in its scope.
 CREATE TABLE event_subscriptions (
@@ -64,3 +66,11 @@ CREATE TABLE event_callbacks (
     owner_key  TEXT NOT NULL,
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Stream-mode tickets already used, until they expire (a ticket opens one
+-- connection, on any node, across restarts).
+CREATE TABLE stream_tickets (
+    nonce      TEXT PRIMARY KEY,
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX stream_tickets_by_expiry ON stream_tickets (expires_ms);

@@ -141,7 +141,14 @@ pub async fn subscriptions_decide_what_an_app_gets_from_when(s: &impl MetaStore)
     s.insert_app(&app("b", "c", "kb")).await.unwrap();
     // Idempotent: the second subscription changes nothing.
     assert!(s.subscribe(&subscription("b", EventScope::Space, "2")).await.unwrap());
-    assert!(!s.subscribe(&subscription("b", EventScope::Space, "2")).await.unwrap());
+    let first = s.subscriptions("b").await.unwrap();
+    // Again, by someone else: the subscription now follows them, from where it was.
+    let again =
+        SubscriptionRecord { operator_id: "v".into(), ..subscription("b", EventScope::Space, "2") };
+    s.rename_dentry(&rename("t", "moved on.txt")).await.unwrap();
+    assert!(!s.subscribe(&again).await.unwrap());
+    let now = s.subscriptions("b").await.unwrap();
+    assert_eq!((now[0].operator_id.as_str(), now[0].from_seq), ("v", first[0].from_seq));
     // App b owns no space: ORG scope gives it nothing of app a's spaces.
     assert!(s.subscribe(&subscription("b", EventScope::Org, "c")).await.unwrap());
     assert_eq!(s.subscriptions("b").await.unwrap().len(), 2);
@@ -150,7 +157,7 @@ pub async fn subscriptions_decide_what_an_app_gets_from_when(s: &impl MetaStore)
     s.copy_dentry(&copying("t", to("2", "0", NameConflict::Fail), "c1"), ids()).await.unwrap();
     s.move_dentry(&moving("c1", to("1", "0", auto("x (", ")"))), ids()).await.unwrap_err();
     let got = events_of(s, "b", 0).await;
-    assert_eq!(kinds(&got), [(EventType::DentryCopied, "c1")], "space 2 only, from now on");
+    assert_eq!(kinds(&got), [(EventType::DentryCopied, "c1")], "space 2 only, from then on");
     assert!(got[0].seq > from);
     // A move out of the space is the space's event too.
     let out = MoveDentry { space_id: "2".into(), ..moving("c1", to("1", "0", auto("x (", ")"))) };
@@ -199,16 +206,40 @@ pub async fn a_cursor_moves_only_under_its_nodes_lease(s: &impl MetaStore) {
     assert!(s.event_cursors().await.unwrap().is_empty());
 }
 
-pub async fn old_events_are_purged_and_seq_never_goes_back(s: &impl MetaStore) {
+pub async fn old_events_are_purged_per_org_and_seq_never_goes_back(s: &impl MetaStore) {
     tree(s, None, None).await; // seven events at time 1
     s.rename_dentry(&rename("t", "x.txt")).await.unwrap(); // at 100
     s.rename_dentry(&rename("t", "y.txt")).await.unwrap();
     assert_eq!(s.purge_events(50, 1_000).await.unwrap(), 7);
-    assert_eq!(s.purge_events(50, 1).await.unwrap(), 1, "only the newest kept");
+    // Another org's events are not pushed out by this org's.
+    s.insert_org(&org("c2", None)).await.unwrap();
+    s.insert_app(&app("a2", "c2", "k2")).await.unwrap();
+    s.insert_space_once(&SpaceRecord {
+        corp_id: "c2".into(),
+        app_id: "a2".into(),
+        ..space("9", "x")
+    })
+    .await
+    .unwrap();
+    let other = DentryRecord { space_id: "9".into(), modified_at: 100, ..folder("o9", "theirs") };
+    s.put_dentry(&PutDentry { corp_id: "c2".into(), ..put(other, NameConflict::Fail, None) })
+        .await
+        .unwrap();
+    assert_eq!(s.purge_events(50, 1).await.unwrap(), 1, "org c keeps its newest one");
+    assert_eq!(s.purge_events(50, 1).await.unwrap(), 0, "org c2's one is its newest");
     s.subscribe(&subscription("a", EventScope::Org, "c")).await.unwrap();
-    assert_eq!(s.last_event_seq().await.unwrap(), 9);
+    assert_eq!(s.last_event_seq().await.unwrap(), 10);
     s.rename_dentry(&rename("t", "z.txt")).await.unwrap();
-    assert_eq!(events_of(s, "a", 0).await[0].seq, 10);
+    assert_eq!(events_of(s, "a", 0).await[0].seq, 11);
+}
+
+pub async fn a_stream_ticket_is_redeemed_once_until_it_expires(s: &impl MetaStore) {
+    assert!(s.redeem_ticket("n1", 100, 10).await.unwrap());
+    assert!(!s.redeem_ticket("n1", 100, 50).await.unwrap(), "used");
+    assert!(s.redeem_ticket("n2", 300, 60).await.unwrap());
+    // Forgotten once expired (an expired ticket is refused before it gets here).
+    assert!(s.redeem_ticket("n1", 400, 200).await.unwrap());
+    assert!(!s.redeem_ticket("n2", 400, 200).await.unwrap(), "n2 is still live");
 }
 
 pub async fn callbacks_are_kept_per_app(s: &impl MetaStore) {

@@ -194,7 +194,8 @@ macro_rules! behaviour_suite {
             every_tree_change_appends_its_event_and_a_failed_one_none,
             subscriptions_decide_what_an_app_gets_from_when,
             a_cursor_moves_only_under_its_nodes_lease,
-            old_events_are_purged_and_seq_never_goes_back,
+            old_events_are_purged_per_org_and_seq_never_goes_back,
+            a_stream_ticket_is_redeemed_once_until_it_expires,
             callbacks_are_kept_per_app,
         );
     };
