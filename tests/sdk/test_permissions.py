@@ -114,6 +114,9 @@ NEEDS = {
     "GetFileDownloadInfo": ("DOWNLOADER", lambda u, w: u.download_info(w.file)),
     # A text file has no thumbnail: only a permission refusal counts here.
     "GetDentryThumbnails": ("READER", lambda u, w: unless_refused(u.thumbnails([w.file]))),
+    "GetDentryOpenInfo": ("READER", lambda u, w: u.open_info(w.file)),
+    "RegisterOpenInfo": ("EDITOR", lambda u, w: u.register_open_info(
+        w.file, "ACME", ("EDIT", "https://office.example.com/edit/1"))),
     "AddFolder": ("EDITOR", lambda u, w: u.add_folder("new", w.folder)),
     "GetFileUploadInfo": ("EDITOR", lambda u, w: u.upload_info(parent_id=w.folder)),
     "InitMultipartFileUpload": ("EDITOR", lambda u, w: u.init_multipart(parent_id=w.folder)),

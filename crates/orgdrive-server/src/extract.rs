@@ -73,6 +73,7 @@ const LIST_FIELDS: &[&str] = &[
     "propertyNames",
     "members",
     "filterRoleIds",
+    "openInfos",
 ];
 
 /// serde reads a struct from a JSON array too; the API never does. An array

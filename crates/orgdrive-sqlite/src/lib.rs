@@ -18,6 +18,7 @@ mod grants;
 mod identity;
 mod lifecycle;
 mod migrate;
+mod open_links;
 mod read;
 mod thumbnails;
 mod writer;

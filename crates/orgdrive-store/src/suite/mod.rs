@@ -28,6 +28,7 @@ mod grants;
 mod identity;
 mod lifecycle;
 mod maintenance;
+mod open_links;
 mod recycle;
 mod spaces;
 mod thumbnails;
@@ -38,6 +39,7 @@ pub use grants::*;
 pub use identity::*;
 pub use lifecycle::*;
 pub use maintenance::*;
+pub use open_links::*;
 pub use recycle::*;
 pub use spaces::*;
 pub use thumbnails::*;
@@ -188,6 +190,8 @@ macro_rules! behaviour_suite {
             a_copy_copies_no_grants,
             // thumbnails
             thumbnails_belong_to_their_content_and_leave_with_it,
+            // open links
+            open_links_are_replaced_the_latest_wins_and_they_leave_with_the_dentry,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {
