@@ -229,3 +229,37 @@ def test_register_open_info_checks_its_input(server, tenant):
     d.register_open_info(file, "P0", ("PREVIEW", url + "/again"))
     expect_error(400, "paramError.openInfos", d.register_open_info, file, "P10", ("PREVIEW", url))
     assert d.open_info(file).url == url + "/again"
+
+
+def test_pdf_pages_video_and_audio(server, tenant, tmp_path):
+    from test_thumbnails import centre_colour, near, needs, pdf, video
+    needs("pdftoppm")
+    d = Drive(server, tenant)
+    doc = d.upload(pdf(rgb=(0.0, 0.0, 0.8), pages=3), "three.pdf").id
+    url = d.open_info(doc).url
+    status, _, html = page(url)
+    assert status == 200
+    assert html.count('class="page"') == 3, html
+    first = media_url(url, html, "/pages/1")
+    status, headers, body = get(first)
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert headers["Content-Security-Policy"].startswith("sandbox")
+    assert near(centre_colour(body), (0, 0, 204)), centre_colour(body)
+    for missing in ("4", "0", "21", "x", "99999999999"):
+        assert get(first[:-1] + missing)[0] == 404, missing
+    # A PDF's bytes are not served inline; a ".pdf" that is no PDF gets no pages.
+    assert get(first.rsplit("/pages/", 1)[0] + "/content")[0] == 404
+    fake = d.upload(b"not a pdf", "fake.pdf").id
+    html = page(d.open_info(fake).url)[2]
+    assert "No preview" in html and 'class="page"' not in html
+    needs("ffmpeg")
+    clip = video(tmp_path)
+    url = d.open_info(d.upload(clip, "clip.mp4").id).url
+    html = page(url)[2]
+    assert "<video controls" in html
+    status, headers, body = get(media_url(url, html, "/content"))
+    assert (status, headers["Content-Type"], body) == (200, "video/mp4", clip)
+    url = d.open_info(d.upload(b"ID3 not really", "song.mp3").id).url
+    html = page(url)[2]
+    assert "<audio controls" in html
+    assert get(media_url(url, html, "/content"))[1]["Content-Type"] == "audio/mpeg"
