@@ -14,7 +14,7 @@
 
 use futures::TryStreamExt;
 use orgdrive_blob::SignedRequest;
-use orgdrive_store::{DentryRecord, OpenLinkRecord, StoreError};
+use orgdrive_store::{OpenLinkRecord, StoreError};
 
 use crate::policy::{Operation, Place};
 use crate::tools::{self, Scratch};
@@ -387,11 +387,12 @@ impl Drive {
         Ok(())
     }
 
-    /// The file and content object a verified grant names, if still there.
+    /// The name (the version's), content object and size a verified grant
+    /// names, if the file is still live and the version still there.
     async fn granted_content(
         &self,
         grant: &PreviewGrant,
-    ) -> Result<(DentryRecord, String, u64), PreviewRefused> {
+    ) -> Result<(String, String, u64), PreviewRefused> {
         let gone = |_| PreviewRefused::Gone;
         let file = match self.meta.get_dentry(&grant.space_id, &grant.dentry_id).await {
             Ok(Some(file)) if file.status == "NORMAL" && !file.is_folder() => file,
@@ -401,16 +402,16 @@ impl Drive {
                 return Err(PreviewRefused::Gone);
             }
         };
-        let (key, size) = if grant.version == file.version {
-            (file.blob_key.clone().ok_or(PreviewRefused::Gone)?, file.size)
+        let (name, key, size) = if grant.version == file.version {
+            (file.name, file.blob_key.ok_or(PreviewRefused::Gone)?, file.size)
         } else {
             match self.meta.get_version(&file.dentry_id, grant.version).await {
-                Ok(Some(old)) => (old.blob_key, old.size),
+                Ok(Some(old)) => (old.name, old.blob_key, old.size),
                 _ => return Err(PreviewRefused::Gone),
             }
         };
         let size = u64::try_from(size).map_err(gone)?;
-        Ok((file, key, size))
+        Ok((name, key, size))
     }
 
     /// A preview page's link: verifies it and gathers what the page shows.
@@ -420,16 +421,15 @@ impl Drive {
         base_url: &str,
     ) -> Result<PreviewPage, PreviewRefused> {
         let grant = verify_grant(&self.presigner, token, PAGE_PURPOSE, now_ms() / 1000)?;
-        let (file, key, size) = self.granted_content(&grant).await?;
-        let (mut kind, _) = preview_kind(&file.name);
+        let (name, key, size) = self.granted_content(&grant).await?;
+        let (mut kind, _) = preview_kind(&name);
         let media = PreviewGrant {
             expires: now_ms() / 1000 + self.options.signed_url_ttl_secs,
             ..grant.clone()
         };
         let media_token = sign_grant(&self.presigner, &media, MEDIA_PURPOSE);
-        // The file's name is the version's: the current one.
         let download_url =
-            grant.download.then(|| self.signed_object_url(base_url, &key, &file.name, size).url);
+            grant.download.then(|| self.signed_object_url(base_url, &key, &name, size).url);
         let mut pdf_pages = 0;
         let mut text = None;
         match kind {
@@ -449,7 +449,7 @@ impl Drive {
             _ => {}
         }
         Ok(PreviewPage {
-            name: file.name,
+            name,
             size,
             version: grant.version,
             kind,
@@ -463,9 +463,9 @@ impl Drive {
     /// A media link of a preview page (images, audio and video only).
     pub async fn open_preview_media(&self, token: &str) -> Result<PreviewMedia, PreviewRefused> {
         let grant = verify_grant(&self.presigner, token, MEDIA_PURPOSE, now_ms() / 1000)?;
-        let (file, object_key, size) = self.granted_content(&grant).await?;
-        let (kind, media_type) = preview_kind(&file.name);
-        Ok(PreviewMedia { object_key, size, name: file.name, kind, media_type })
+        let (name, object_key, size) = self.granted_content(&grant).await?;
+        let (kind, media_type) = preview_kind(&name);
+        Ok(PreviewMedia { object_key, size, name, kind, media_type })
     }
 
     /// Page `page` (from 1) of a PDF behind a media link, as a PNG.
