@@ -142,13 +142,14 @@ def test_links_expire_and_refuse_tampering(server, tenant):
     for bad in tampered:
         status, _, html = page(f"{base}/{bad}")
         assert status in (403, 404) and "Preview unavailable" in html, (bad, status)
+    # A page link used as a media link, or the reverse, is refused (another purpose).
+    assert get(f"{url}/content")[0] == 403
+    assert page(content.rsplit("/", 1)[0])[0] == 403
     # The page's link opens within 5 minutes; its media links live longer.
     advance_clock(server, 301)
     status, _, html = page(url)
     assert status == 403 and "expired" in html
     assert get(content)[0] == 200
-    # A page link used as a media link (another purpose) is refused.
-    assert get(f"{url}/content")[0] == 403
     # A file that is gone: 404.
     fresh = d.open_info(file).url
     d.delete(file, to_recycle_bin=True)

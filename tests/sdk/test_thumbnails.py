@@ -181,7 +181,8 @@ def test_a_video_gets_a_frame_as_thumbnail(server, tenant, tmp_path):
     assert near(centre_colour(body), (0, 0, 255)), centre_colour(body)
     # A list that would make ffmpeg open another file (here: that very clip)
     # is refused: only container demuxers, only the copied input.
-    listing = f"ffconcat version 1.0\nfile '{tmp_path / 'clip.mp4'}'\n".encode()
+    listing = (f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{tmp_path / 'clip.mp4'}\n"
+               "#EXT-X-ENDLIST\n").encode()
     sneaky = d.upload(listing, "sneaky.mp4").id
     item = settled(d, sneaky)
     assert (item.success, item.error_code) == (False, "thumbnailFailed"), item.to_map()
