@@ -80,6 +80,14 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_for(program, args, TOOL_TIMEOUT).await
+}
+
+async fn run_for<I, S>(program: &str, args: I, limit: Duration) -> Result<Vec<u8>, String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let _turn = RUNS.acquire().await.map_err(|e| e.to_string())?;
     let mut command = tokio::process::Command::new(program);
     command
@@ -100,12 +108,12 @@ where
         let status = child.wait().await?;
         Ok::<_, std::io::Error>((status, out))
     };
-    match tokio::time::timeout(TOOL_TIMEOUT, work).await {
+    match tokio::time::timeout(limit, work).await {
         Ok(Ok((status, out))) if status.success() => Ok(out),
         Ok(Ok((status, _))) => Err(format!("{program} failed: {status}")),
         Ok(Err(e)) => Err(format!("{program}: {e}")),
         // Dropping the child kills it (kill_on_drop).
-        Err(_) => Err(format!("{program} took longer than {TOOL_TIMEOUT:?}")),
+        Err(_) => Err(format!("{program} took longer than {limit:?}")),
     }
 }
 
@@ -159,6 +167,19 @@ mod tests {
         assert!(run("/nonexistent/tool", ["x"]).await.is_err());
         // The environment is cleared.
         assert_eq!(run("sh", ["-c", "printf \"${HOME:-none}\""]).await.unwrap(), b"none");
+        // Past its time it is killed: the run ends at the limit, not when
+        // the tool would have (it would have written a file after 3 s).
+        let marker = std::env::temp_dir().join(format!("orgdrive-killed-{}", random_alnum(12)));
+        let script = format!("sleep 3; echo late > {}", marker.display());
+        let started = std::time::Instant::now();
+        let late = run_for("sh", ["-c", script.as_str()], Duration::from_millis(300)).await;
+        assert!(late.unwrap_err().contains("took longer"));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert!(!marker.exists(), "the tool was killed");
+        // Output past the bound is not kept (and the tool is not blocked by it).
+        let big = run("sh", ["-c", "head -c 40000000 /dev/zero"]).await.unwrap();
+        assert_eq!(big.len() as u64, MAX_TOOL_OUTPUT);
         assert!(available("sh"));
         assert!(!available("no-such-tool-orgdrive"));
     }
