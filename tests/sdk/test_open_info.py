@@ -264,3 +264,23 @@ def test_pdf_pages_video_and_audio(server, tenant, tmp_path):
     html = page(url)[2]
     assert "<audio controls" in html
     assert get(media_url(url, html, "/content"))[1]["Content-Type"] == "audio/mpeg"
+
+
+def test_preview_tokens_stay_out_of_the_log(tmp_path):
+    """A preview link's path is a credential: even the debug log names no token."""
+    from conftest import provision
+    srv = start_server(tmp_path, env={"ORGDRIVE_LOG": "debug"})
+    try:
+        d = Drive(srv, provision(srv))
+        file = d.upload(png(4, 4), "p.png").id
+        url = d.open_info(file).url
+        status, _, html = page(url)
+        assert status == 200
+        assert get(media_url(url, html, "/content"))[0] == 200
+        assert page(url[:-4] + "0000")[0] == 403
+    finally:
+        srv.stop()
+    log = (tmp_path / "server.log").read_text()
+    for token in (url.rsplit("/", 1)[1], media_url(url, html, "/content").rsplit("/", 2)[1]):
+        assert token.rsplit(".", 1)[1] not in log, "a token's signature is in the log"
+    assert "/preview/<token>" in log, "the requests are logged"
