@@ -3,7 +3,8 @@
 # integration tests, the Node SDK smoke test, schemathesis fuzzing from the
 # served OpenAPI document, then the conformance suite through the official
 # DingTalk Python SDK, all against the real binary.
-# Installs what it needs (Python virtualenvs with the pinned SDK and the
+# Installs what it needs (the Debian packages chromium, poppler-utils and
+# ffmpeg when missing; Python virtualenvs with the pinned SDK and the
 # pinned schemathesis under $ORGDRIVE_CACHE, default ~/.cache/orgdrive; the
 # pinned Node SDK into tests/sdk-node/node_modules).
 set -euo pipefail
@@ -15,6 +16,23 @@ venv="$cache/venv"
 mkdir -p "$cache"
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "Debian packages the tests need: chromium (preview pages), poppler-utils and ffmpeg (PDF/video)"
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+{ command -v pdftoppm && command -v pdfinfo; } >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
+    as_root=(sudo)
+  fi
+  "${as_root[@]}" apt-get update
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -145,6 +145,22 @@ class Drive:
         return self.client.get_file_download_info_with_options(
             self.space_id, dentry_id, request, self.h(m.GetFileDownloadInfoHeaders), runtime()).body
 
+    def open_info(self, dentry_id, type=None, version=None, **option):
+        """GetDentryOpenInfo; returns the body (url, has_water_mark)."""
+        request = m.GetDentryOpenInfoRequest(
+            union_id=self.uid,
+            option=m.GetDentryOpenInfoRequestOption(type=type, version=version, **option))
+        return self.client.get_dentry_open_info_with_options(
+            self.space_id, dentry_id, request, self.h(m.GetDentryOpenInfoHeaders), runtime()).body
+
+    def register_open_info(self, dentry_id, provider, *infos):
+        """RegisterOpenInfo of (openType, url) pairs; returns the body."""
+        request = m.RegisterOpenInfoRequest(
+            union_id=self.uid, provider=provider,
+            open_infos=[m.RegisterOpenInfoRequestOpenInfos(open_type=t, url=u) for t, u in infos])
+        return self.client.register_open_info_with_options(
+            self.space_id, dentry_id, request, self.h(m.RegisterOpenInfoHeaders), runtime()).body
+
     def download(self, dentry_id, version=None, headers=None):
         sig = self.download_info(dentry_id, version).header_signature_info
         return get(sig.resource_urls[0], {**sig.headers, **(headers or {})})

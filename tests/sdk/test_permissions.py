@@ -95,6 +95,16 @@ def unless_refused(items):
     return item
 
 
+def unless_not_configured(call, *args, **kwargs):
+    """A call that may answer webOfficeNotConfigured (past the permission check)."""
+    try:
+        return call(*args, **kwargs)
+    except TeaException as e:
+        if e.code != "webOfficeNotConfigured":
+            raise
+        return e
+
+
 class Denied(Exception):
     def __init__(self, code):
         super().__init__(code)
@@ -114,6 +124,12 @@ NEEDS = {
     "GetFileDownloadInfo": ("DOWNLOADER", lambda u, w: u.download_info(w.file)),
     # A text file has no thumbnail: only a permission refusal counts here.
     "GetDentryThumbnails": ("READER", lambda u, w: unless_refused(u.thumbnails([w.file]))),
+    "GetDentryOpenInfo": ("READER", lambda u, w: u.open_info(w.file)),
+    # No edit link registered: past the permission check, webOfficeNotConfigured.
+    "GetDentryOpenInfo(EDIT)": ("EDITOR", lambda u, w: unless_not_configured(
+        u.open_info, w.file, type="EDIT")),
+    "RegisterOpenInfo": ("EDITOR", lambda u, w: u.register_open_info(
+        w.file, "ACME", ("EDIT", "https://office.example.com/edit/1"))),
     "AddFolder": ("EDITOR", lambda u, w: u.add_folder("new", w.folder)),
     "GetFileUploadInfo": ("EDITOR", lambda u, w: u.upload_info(parent_id=w.folder)),
     "InitMultipartFileUpload": ("EDITOR", lambda u, w: u.init_multipart(parent_id=w.folder)),

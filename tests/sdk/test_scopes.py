@@ -29,6 +29,10 @@ OPERATIONS = {
         d.init_multipart().upload_key if "Storage.UploadInfo.Read" in t.scopes else "someKey", [1])),
     "GetFileDownloadInfo": ("Storage.DownloadInfo.Read", lambda d, t: d.download_info(committed_file(d))),
     "GetDentryThumbnails": ("Storage.File.Read", lambda d, t: d.thumbnails(["0"])),
+    "GetDentryOpenInfo": ("Storage.File.Read", lambda d, t: d.open_info(committed_file(d))),
+    "RegisterOpenInfo": ("Storage.File.Write", lambda d, t: d.register_open_info(
+        committed_file(d) if "Storage.File.Write" in t.scopes else "1", "ACME",
+        ("PREVIEW", "https://office.example.com/p/1"))),
     # The lifecycle operations act on real dentries, bins, items and tasks when
     # the app can make them, on made-up ids when the scope it lacks is needed
     # for that (the scope is checked first).

@@ -3,9 +3,14 @@ background after an image is committed, scaled to fit 256 px, served on a
 signed URL; it belongs to the content (copies share it) and leaves with it.
 Other files answer per item with an errorCode."""
 
+import os
+import shutil
 import struct
+import subprocess
 import time
 import zlib
+
+import pytest
 
 from drive import Drive, blob_files, get
 from helpers import expect_error
@@ -22,6 +27,56 @@ def png(width, height, claimed=None):
     header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
             + chunk(b"IEND", b""))
+
+
+def pdf(rgb=(0.0, 0.6, 0.0), pages=1):
+    """A PDF of US-letter pages, each filled (but a 50 pt margin) with the
+    colour `rgb` (0..1 each), written here from the PDF specification."""
+    count = pages
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(count))
+               + b"] /Count %d >>" % count]
+    paint = ("%.3f %.3f %.3f rg 50 50 512 692 re f" % rgb).encode()
+    for i in range(count):
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R >>"
+                       % (4 + 2 * i))
+        objects.append(b"<< /Length %d >>\nstream\n" % len(paint) + paint + b"\nendstream")
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+def video(tmp_path, colour="blue", size="320x240"):
+    """A one-second MP4 of one colour, made with ffmpeg."""
+    path = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                    f"color=c={colour}:s={size}:d=1", "-pix_fmt", "yuv420p", "-y", str(path)],
+                   check=True, timeout=60)
+    return path.read_bytes()
+
+
+def needs(tool):
+    """scripts/test-all.sh installs the converters; without one, the test fails loudly."""
+    if shutil.which(tool) is None:
+        pytest.fail(f"{tool} is not installed (scripts/test-all.sh installs poppler-utils and ffmpeg)")
+
+
+def centre_colour(data):
+    from PIL import Image  # tests/sdk/requirements.txt
+    import io
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    return image.getpixel((image.width // 2, image.height // 2))
+
+
+def near(colour, expected, tolerance=40):
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected))
 
 
 def png_size(data):
@@ -95,3 +150,39 @@ def test_copies_share_a_thumbnail_and_it_leaves_with_the_content(server, tenant)
     assert made <= thumbs(), "the copy still uses it"
     d.delete(copy)
     assert not made & thumbs(), "the thumbnail left with the last file of its content"
+
+
+def test_a_pdf_gets_its_first_page_as_thumbnail(server, tenant):
+    needs("pdftoppm")
+    d = Drive(server, tenant)
+    doc = d.upload(pdf(pages=2), "report.pdf").id
+    item = settled(d, doc)
+    assert item.success, item.to_map()
+    # A US-letter page scaled to fit 256 px: 198 x 256.
+    assert (item.thumbnail.width, item.thumbnail.height) == (198, 256)
+    status, _, body = get(item.thumbnail.url)
+    assert status == 200 and png_size(body) == (198, 256)
+    assert near(centre_colour(body), (0, 153, 0)), centre_colour(body)
+    # Not a PDF inside: recorded as failed.
+    broken = d.upload(b"%PDF-1.4 broken", "broken.pdf").id
+    item = settled(d, broken)
+    assert (item.success, item.error_code) == (False, "thumbnailFailed"), item.to_map()
+
+
+def test_a_video_gets_a_frame_as_thumbnail(server, tenant, tmp_path):
+    needs("ffmpeg")
+    d = Drive(server, tenant)
+    clip = d.upload(video(tmp_path, "blue", "320x240"), "clip.mp4").id
+    item = settled(d, clip)
+    assert item.success, item.to_map()
+    assert (item.thumbnail.width, item.thumbnail.height) == (256, 192)
+    status, _, body = get(item.thumbnail.url)
+    assert status == 200 and png_size(body) == (256, 192)
+    assert near(centre_colour(body), (0, 0, 255)), centre_colour(body)
+    # A list that would make ffmpeg open another file (here: that very clip)
+    # is refused: only container demuxers, only the copied input.
+    listing = (f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{tmp_path / 'clip.mp4'}\n"
+               "#EXT-X-ENDLIST\n").encode()
+    sneaky = d.upload(listing, "sneaky.mp4").id
+    item = settled(d, sneaky)
+    assert (item.success, item.error_code) == (False, "thumbnailFailed"), item.to_map()

@@ -53,6 +53,10 @@ pub enum DriveError {
     /// Free disk space is below the configured floor: uploads are refused.
     #[error("{0}")]
     DiskFull(String),
+    /// EDIT was asked for a file with no registered edit link, and no
+    /// WebOffice editor is configured (`webOfficeNotConfigured`, 400).
+    #[error("{0}")]
+    WebOfficeNotConfigured(String),
     /// Something broke on our side.
     #[error("{0}")]
     Internal(String),

@@ -29,6 +29,7 @@ mod identity;
 mod ids;
 mod lifecycle;
 mod names;
+mod open_info;
 mod permissions;
 mod policy;
 mod recycle;
@@ -36,6 +37,7 @@ mod scope;
 mod spaces;
 mod tasks;
 mod thumbnails;
+mod tools;
 mod transfer;
 mod validate;
 mod versions;
@@ -60,6 +62,11 @@ pub use lifecycle::{
     BatchItem, Landing, Relocated, Relocation, MAX_COPY_IDS, MAX_DELETE_IDS, MAX_MOVE_IDS,
 };
 pub use names::{dentry_name, rename_pattern, split_extension};
+pub use open_info::{
+    preview_kind, OpenInfo, OpenInfoRequest, OpenLinkInput, PreviewKind, PreviewMedia, PreviewPage,
+    PreviewRefused, MAX_OPEN_INFOS_PER_CALL, MAX_OPEN_LINKS_PER_DENTRY, MAX_PDF_PREVIEW_PAGES,
+    MAX_PREVIEW_TEXT_BYTES, PREVIEW_LINK_TTL_SECS,
+};
 pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_store::{
     AppRecord, CallbackRecord, CursorRecord, DeptRecord, EventRecord, EventScope, EventType,

@@ -157,8 +157,12 @@ pub enum Operation {
     /// and CommitFile, on the folder the file goes into.
     Upload,
     GetFileDownloadInfo,
-    /// GetDentryThumbnails (and, later, preview pages).
+    /// GetDentryThumbnails, GetDentryOpenInfo `PREVIEW`.
     Preview,
+    /// GetDentryOpenInfo `EDIT`: a link to edit the file.
+    OpenForEdit,
+    /// RegisterOpenInfo: registering a file's preview/edit links.
+    RegisterOpenInfo,
     /// The recycle bin's items of a space: list, read, restore, purge.
     RecycleBin,
     ListPermissions,
@@ -182,7 +186,8 @@ impl Operation {
             Preview => Capability::Preview,
             CopySource => Capability::CopyOut,
             AddFolder => Capability::CreateFolder,
-            Upload => Capability::Upload,
+            Upload | OpenForEdit => Capability::Upload,
+            RegisterOpenInfo => Capability::EditAppProperties,
             RenameDentry => Capability::Rename,
             MoveTarget | CopyTarget => Capability::MoveIn,
             RevertDentryVersion => Capability::RevertVersion,

@@ -11,6 +11,7 @@
 //! Content it cannot read is recorded as failed, once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ffi::OsString;
 use std::io::Cursor;
 use std::sync::Mutex;
 
@@ -22,6 +23,7 @@ use crate::dentries::MAX_BATCH_IDS;
 use crate::error::{unknown_dentry, NoThumbnail};
 use crate::ids::random_alnum;
 use crate::policy::{Operation, Place};
+use crate::tools::{self, Scratch};
 use crate::transfer::SignedUrl;
 use crate::validate::check_ids;
 use crate::{names, now_ms, Drive, DriveError, DriveResult, Operator};
@@ -114,14 +116,46 @@ impl FairQueue {
     }
 }
 
+/// What a thumbnail is made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Image,
+    /// The first page, rendered by poppler's `pdftoppm`.
+    Pdf,
+    /// The first frame, taken by `ffmpeg`.
+    Video,
+}
+
+/// What a file of this name gets its thumbnail from, if anything: images
+/// always; PDFs and videos when the converter is installed.
+fn thumbnail_source(name: &str) -> Option<Source> {
+    let source = source_of(name)?;
+    let tool = match source {
+        Source::Image => return Some(source),
+        Source::Pdf => "pdftoppm",
+        Source::Video => "ffmpeg",
+    };
+    tools::available(tool).then_some(source)
+}
+
+fn source_of(name: &str) -> Option<Source> {
+    let (_, ext) = names::split_extension(name);
+    match ext.map(str::to_ascii_lowercase).as_deref() {
+        Some("png" | "jpg" | "jpeg" | "gif" | "webp" | "bmp") => Some(Source::Image),
+        Some("pdf") => Some(Source::Pdf),
+        Some("mp4" | "m4v" | "mov" | "webm" | "mkv" | "avi" | "ogv") => Some(Source::Video),
+        _ => None,
+    }
+}
+
 /// Whether a file of this name gets a thumbnail.
 fn has_thumbnail(name: &str) -> bool {
-    let (_, ext) = names::split_extension(name);
-    matches!(
-        ext.map(str::to_ascii_lowercase).as_deref(),
-        Some("png" | "jpg" | "jpeg" | "gif" | "webp" | "bmp")
-    )
+    thumbnail_source(name).is_some()
 }
+
+/// The demuxers `ffmpeg` may use on a video (no playlists, no concat lists,
+/// nothing that opens other files or URLs).
+const VIDEO_FORMATS: &str = "mov,mp4,m4a,3gp,matroska,webm,avi,ogg";
 
 impl Drive {
     /// GetDentryThumbnails: one result per requested id, in request order.
@@ -230,18 +264,47 @@ impl Drive {
         let internal = |e: &dyn std::fmt::Display| DriveError::Internal(e.to_string());
         let size = self.blob.size(blob_key).await.map_err(|e| internal(&e))?;
         let Some(size) = size else { return Ok(()) };
-        let made = if size > MAX_SOURCE_BYTES {
+        let made = if size > MAX_SOURCE_BYTES || size == 0 {
             None
         } else {
-            let stream = self.blob.read(blob_key, 0..size).await.map_err(|e| internal(&e))?;
-            let bytes: Vec<u8> = stream
-                .try_fold(Vec::with_capacity(size as usize), |mut all, chunk| async move {
-                    all.extend_from_slice(&chunk);
-                    Ok(all)
-                })
-                .await
-                .map_err(|e| internal(&e))?;
-            tokio::task::spawn_blocking(move || scale(&bytes)).await.map_err(|e| internal(&e))?
+            // What it is, from its first bytes (the name only chose to try).
+            let mut head = Vec::new();
+            let mut stream =
+                self.blob.read(blob_key, 0..size.min(64)).await.map_err(|e| internal(&e))?;
+            while let Some(chunk) = stream.try_next().await.map_err(|e| internal(&e))? {
+                head.extend_from_slice(&chunk);
+            }
+            let source = if head.starts_with(b"%PDF-") {
+                Source::Pdf
+            } else if image::guess_format(&head).is_ok() {
+                Source::Image
+            } else {
+                Source::Video
+            };
+            match source {
+                Source::Image => {
+                    let stream =
+                        self.blob.read(blob_key, 0..size).await.map_err(|e| internal(&e))?;
+                    let bytes: Vec<u8> = stream
+                        .try_fold(Vec::with_capacity(size as usize), |mut all, chunk| async move {
+                            all.extend_from_slice(&chunk);
+                            Ok(all)
+                        })
+                        .await
+                        .map_err(|e| internal(&e))?;
+                    tokio::task::spawn_blocking(move || scale(&bytes))
+                        .await
+                        .map_err(|e| internal(&e))?
+                }
+                Source::Pdf | Source::Video => {
+                    match self.convert_first_image(blob_key, size, source).await? {
+                        Some(png) => tokio::task::spawn_blocking(move || scale(&png))
+                            .await
+                            .map_err(|e| internal(&e))?,
+                        None => None,
+                    }
+                }
+            }
         };
         let mut record = ThumbnailRecord {
             blob_key: blob_key.to_string(),
@@ -280,6 +343,80 @@ impl Drive {
             }
         }
         Ok(())
+    }
+}
+
+impl Drive {
+    /// The first page of a PDF, or a frame of a video, as an image file's
+    /// bytes (at most [`THUMBNAIL_EDGE`] pixels on the longer edge), made by
+    /// the converter in a scratch directory; `None` when the converter is
+    /// missing or cannot read the content.
+    async fn convert_first_image(
+        &self,
+        blob_key: &str,
+        size: u64,
+        source: Source,
+    ) -> DriveResult<Option<Vec<u8>>> {
+        let tool = if source == Source::Pdf { "pdftoppm" } else { "ffmpeg" };
+        if !tools::available(tool) {
+            return Ok(None);
+        }
+        let scratch = Scratch::new().map_err(|e| DriveError::Internal(e.to_string()))?;
+        let input = scratch.path("in");
+        self.copy_object_to(blob_key, size, &input).await?;
+        let edge = THUMBNAIL_EDGE.to_string();
+        let (args, output): (Vec<OsString>, _) = match source {
+            Source::Pdf => {
+                let prefix = scratch.path("out");
+                let args = vec![
+                    "-q".into(),
+                    "-f".into(),
+                    "1".into(),
+                    "-l".into(),
+                    "1".into(),
+                    "-scale-to".into(),
+                    edge.into(),
+                    "-png".into(),
+                    "-singlefile".into(),
+                    input.into(),
+                    prefix.clone().into(),
+                ];
+                (args, prefix.with_extension("png"))
+            }
+            _ => {
+                let output = scratch.path("out.png");
+                let fit = format!("scale={edge}:{edge}:force_original_aspect_ratio=decrease");
+                let args = vec![
+                    "-nostdin".into(),
+                    "-v".into(),
+                    "error".into(),
+                    "-protocol_whitelist".into(),
+                    "file".into(),
+                    "-format_whitelist".into(),
+                    VIDEO_FORMATS.into(),
+                    "-i".into(),
+                    input.into(),
+                    "-an".into(),
+                    "-sn".into(),
+                    "-dn".into(),
+                    "-frames:v".into(),
+                    "1".into(),
+                    "-vf".into(),
+                    fit.into(),
+                    "-f".into(),
+                    "image2".into(),
+                    "-c:v".into(),
+                    "png".into(),
+                    output.clone().into(),
+                ];
+                (args, output)
+            }
+        };
+        if let Err(e) = tools::run(tool, args).await {
+            tracing::debug!(%blob_key, error = %e, "no thumbnail from the converter");
+            return Ok(None);
+        }
+        Ok(tools::read_output(&output).await)
     }
 }
 
@@ -384,5 +521,10 @@ mod tests {
         for name in ["a.txt", "png", "a.svg", "a.heic", "a.png.txt"] {
             assert!(!has_thumbnail(name), "{name}");
         }
+        // PDFs and videos: when their converter is installed.
+        assert_eq!(has_thumbnail("a.pdf"), tools::available("pdftoppm"));
+        assert_eq!(has_thumbnail("a.MP4"), tools::available("ffmpeg"));
+        assert_eq!(source_of("a.pdf"), Some(Source::Pdf));
+        assert_eq!(source_of("a.webm"), Some(Source::Video));
     }
 }

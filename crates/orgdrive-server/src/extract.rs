@@ -74,6 +74,7 @@ const LIST_FIELDS: &[&str] = &[
     "members",
     "filterRoleIds",
     "subscriptions",
+    "openInfos",
 ];
 
 /// serde reads a struct from a JSON array too; the API never does. An array

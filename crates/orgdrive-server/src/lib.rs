@@ -33,9 +33,12 @@ use tower_http::trace::TraceLayer;
 pub use api::blob::{parse_range, RangeSpec};
 
 /// The span of a request in the logs: its method and path, never its query
-/// (a signed URL's query is a credential).
+/// (a signed URL's query is a credential), nor a preview link's token (its
+/// path is one).
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+    let path = request.uri().path();
+    let path = if path.starts_with("/preview/") { "/preview/<token>" } else { path };
+    tracing::debug_span!("request", method = %request.method(), path = %path)
 }
 pub use error::ApiError;
 pub use extract::parse_json;
@@ -49,7 +52,8 @@ use transport::MAX_JSON_BODY_BYTES;
 pub fn router(state: ServerState) -> Router {
     let mut api = openapi::serve_document(api::documented())
         .merge(api::blob::routes())
-        .merge(api::events::gateway_routes());
+        .merge(api::events::gateway_routes())
+        .merge(api::preview::routes());
     if state.admin_on_api_listener {
         api = api.nest("/admin/v1", api::admin::routes(state.clone()));
     }

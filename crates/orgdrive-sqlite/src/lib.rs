@@ -19,6 +19,7 @@ mod grants;
 mod identity;
 mod lifecycle;
 mod migrate;
+mod open_links;
 mod read;
 mod thumbnails;
 mod writer;

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/sqlite/0006_grants.sql")),
     (7, include_str!("../migrations/sqlite/0007_thumbnails.sql")),
     (8, include_str!("../migrations/sqlite/0008_events.sql")),
+    (9, include_str!("../migrations/sqlite/0009_open_links.sql")),
 ];
 
 /// The schema version this build writes.

@@ -68,6 +68,7 @@ pub trait MetaStore:
     + GrantStore
     + EventStore
     + ThumbnailStore
+    + OpenLinkStore
     + UploadStore
     + MaintenanceStore
 {
@@ -82,6 +83,7 @@ impl<T> MetaStore for T where
         + GrantStore
         + EventStore
         + ThumbnailStore
+        + OpenLinkStore
         + UploadStore
         + MaintenanceStore
 {
@@ -388,6 +390,31 @@ pub trait ThumbnailStore: Send + Sync + 'static {
     /// store (its last reference removed) takes its thumbnail's record with
     /// it, the thumbnail's object going to the trash in that transaction.
     async fn put_thumbnail(&self, thumbnail: &ThumbnailRecord) -> StoreResult<bool>;
+}
+
+/// Registered open links (RegisterOpenInfo): per dentry, provider and open
+/// type, one URL. They leave with their dentry when it is removed for good
+/// (binned dentries keep theirs).
+#[async_trait]
+pub trait OpenLinkStore: Send + Sync + 'static {
+    /// Registers `links` (all of one dentry, each replacing the link of its
+    /// provider and open type, and becoming the most recent) in one
+    /// transaction. `NotFound` unless the dentry is a live dentry of the
+    /// space; answers false, writing nothing, when the dentry would then
+    /// hold more than `max_per_dentry` links.
+    async fn put_open_links(
+        &self,
+        space_id: &str,
+        dentry_id: &str,
+        links: &[OpenLinkRecord],
+        max_per_dentry: u32,
+    ) -> StoreResult<bool>;
+    /// The dentry's most recently registered link of this open type.
+    async fn get_open_link(
+        &self,
+        dentry_id: &str,
+        open_type: &str,
+    ) -> StoreResult<Option<OpenLinkRecord>>;
 }
 
 #[async_trait]

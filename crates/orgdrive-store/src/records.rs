@@ -382,3 +382,14 @@ pub struct ThumbnailRecord {
     pub size: i64,
     pub created_at: i64,
 }
+
+/// A registered open link of a dentry (RegisterOpenInfo), kept as registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenLinkRecord {
+    pub dentry_id: String,
+    pub provider: String,
+    /// `PREVIEW` or `EDIT`.
+    pub open_type: String,
+    pub url: String,
+    pub registered_at: i64,
+}

@@ -36,6 +36,16 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/downloadInfos/query",
         "GetFileDownloadInfo",
     ),
+    (
+        "post",
+        "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/openInfos/query",
+        "GetDentryOpenInfo",
+    ),
+    (
+        "post",
+        "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/openInfos/register",
+        "RegisterOpenInfo",
+    ),
     ("post", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/rename", "RenameDentry"),
     ("post", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/move", "MoveDentry"),
     ("post", "/v1.0/storage/spaces/{spaceId}/dentries/batchMove", "MoveDentries"),
@@ -171,7 +181,7 @@ async fn document_lists_every_implemented_operation() {
         .map(|(m, p, id)| (m.to_string(), p.to_string(), id.to_string()))
         .collect();
     expected.sort();
-    // Exactly these: the admin API and the signed /blob routes are not part of it.
+    // Exactly these: the admin API, the signed /blob routes and the preview pages are not part of it.
     assert_eq!(operations(&doc), expected);
 
     let scheme = &doc["components"]["securitySchemes"]["accessToken"];

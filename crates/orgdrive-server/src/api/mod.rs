@@ -4,8 +4,10 @@
 //! `lifecycle` (rename, move, copy and delete, single and in batches),
 //! `versions` (ListDentryVersions, RevertDentryVersion, app property edits),
 //! `permissions` (grants: Add/Update/Delete/ListPermissions, BatchQueryRoles),
-//! `recycle` (the recycle bin), `tasks` (GetTask), `events` (Subscribe/
-//! UnsubscribeEvent and the Stream-mode gateway), `transfer` (upload and
+//! `recycle` (the recycle bin), `open_info` (GetDentryOpenInfo,
+//! RegisterOpenInfo), `preview` (the signed preview pages their links open),
+//! `tasks` (GetTask), `events` (Subscribe/UnsubscribeEvent and the
+//! Stream-mode gateway), `transfer` (upload and
 //! download info, CommitFile), `blob` (the signed PUT/GET routes that carry
 //! file bytes), `admin` (the provisioning API under `/admin/v1`); here, the
 //! storage API they make together and the 404/405 fallbacks.
@@ -24,8 +26,10 @@ pub mod dentries;
 pub mod events;
 pub mod lifecycle;
 pub mod oauth2;
+pub mod open_info;
 pub mod orgs;
 pub mod permissions;
+pub mod preview;
 pub mod recycle;
 pub mod spaces;
 pub mod tasks;
@@ -52,6 +56,7 @@ pub fn documented() -> OpenApiRouter<ServerState> {
         .merge(recycle::routes())
         .merge(tasks::routes())
         .merge(events::routes())
+        .merge(open_info::routes())
 }
 
 /// Fallback for paths no route matches: 404 with a JSON body.

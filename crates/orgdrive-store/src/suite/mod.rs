@@ -29,6 +29,7 @@ mod grants;
 mod identity;
 mod lifecycle;
 mod maintenance;
+mod open_links;
 mod recycle;
 mod spaces;
 mod thumbnails;
@@ -40,6 +41,7 @@ pub use grants::*;
 pub use identity::*;
 pub use lifecycle::*;
 pub use maintenance::*;
+pub use open_links::*;
 pub use recycle::*;
 pub use spaces::*;
 pub use thumbnails::*;
@@ -197,6 +199,8 @@ macro_rules! behaviour_suite {
             old_events_are_purged_per_org_and_seq_never_goes_back,
             a_stream_ticket_is_redeemed_once_until_it_expires,
             callbacks_are_kept_per_app,
+            // open links
+            open_links_are_replaced_the_latest_wins_and_they_leave_with_the_dentry,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {
