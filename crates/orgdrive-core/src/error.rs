@@ -53,6 +53,10 @@ pub enum DriveError {
     /// Free disk space is below the configured floor: uploads are refused.
     #[error("{0}")]
     DiskFull(String),
+    /// GetWebOfficeUrl / RefreshWebOfficeToken (or an open-info EDIT) on a
+    /// server started without a WOPI client (`--wopi-client-url`).
+    #[error("{0}")]
+    WebOfficeNotConfigured(String),
     /// Something broke on our side.
     #[error("{0}")]
     Internal(String),

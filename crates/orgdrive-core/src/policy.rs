@@ -157,6 +157,9 @@ pub enum Operation {
     /// and CommitFile, on the folder the file goes into.
     Upload,
     GetFileDownloadInfo,
+    /// GetWebOfficeUrl and RefreshWebOfficeToken, and every WOPI request
+    /// (writes through WOPI need `Upload` on the file besides).
+    GetWebOfficeUrl,
     /// GetDentryThumbnails (and, later, preview pages).
     Preview,
     /// The recycle bin's items of a space: list, read, restore, purge.
@@ -175,7 +178,7 @@ impl Operation {
         match self {
             GetSpace | GetDentry | GetDentries | ListDentryVersions => Capability::ReadMetadata,
             ListDentries | ListAllDentries => Capability::List,
-            GetFileDownloadInfo => Capability::Download,
+            GetFileDownloadInfo | GetWebOfficeUrl => Capability::Download,
             Preview => Capability::Preview,
             CopySource => Capability::CopyOut,
             AddFolder => Capability::CreateFolder,

@@ -111,6 +111,9 @@ impl From<DriveError> for ApiError {
             DriveError::DiskFull(_) => {
                 ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "systemError.diskFull", message)
             }
+            DriveError::WebOfficeNotConfigured(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "webOfficeNotConfigured", message)
+            }
             // The details stay in the log, under the request id; the client
             // learns only that it was our fault.
             DriveError::Internal(_) => {

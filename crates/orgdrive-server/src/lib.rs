@@ -46,7 +46,9 @@ use transport::MAX_JSON_BODY_BYTES;
 /// The HTTP application: the storage API, the blob routes and, unless it
 /// has its own listener, the admin API.
 pub fn router(state: ServerState) -> Router {
-    let mut api = openapi::serve_document(api::documented()).merge(api::blob::routes());
+    let mut api = openapi::serve_document(api::documented())
+        .merge(api::blob::routes())
+        .merge(api::wopi::routes());
     if state.admin_on_api_listener {
         api = api.nest("/admin/v1", api::admin::routes(state.clone()));
     }

@@ -249,7 +249,7 @@ impl DentryStore for SqliteStore {
 }
 
 /// [`DentryStore::put_dentry`], inside the writer's transaction.
-fn put_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
+pub(crate) fn put_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
     let held = match &put.upload_key {
         Some(key) => claim_upload(conn, key, &put.upload_objects)?,
         None => 0,
@@ -1202,7 +1202,11 @@ fn remove_upload(conn: &Connection, upload_key: &str) -> StoreResult<Vec<String>
 /// A commit consumes its upload — only if the parts it was made from are
 /// still exactly the recorded ones — and returns the bytes the upload held
 /// reserved (the caller settles them on the space and org with its charge).
-fn claim_upload(conn: &Connection, upload_key: &str, used_objects: &[String]) -> StoreResult<i64> {
+pub(crate) fn claim_upload(
+    conn: &Connection,
+    upload_key: &str,
+    used_objects: &[String],
+) -> StoreResult<i64> {
     let held: i64 = one(
         conn,
         "SELECT reserved_bytes FROM uploads WHERE upload_key = ?1",

@@ -20,6 +20,7 @@ mod lifecycle;
 mod migrate;
 mod read;
 mod thumbnails;
+mod wopi;
 mod writer;
 
 use std::path::Path;

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/sqlite/0005_dentry_lifecycle.sql")),
     (6, include_str!("../migrations/sqlite/0006_grants.sql")),
     (7, include_str!("../migrations/sqlite/0007_thumbnails.sql")),
+    (10, include_str!("../migrations/sqlite/0010_wopi.sql")),
 ];
 
 /// The schema version this build writes.

@@ -4,7 +4,8 @@
 //! tokens), [`SpaceStore`], [`DentryStore`] (files, folders, versions),
 //! [`TreeStore`], [`RecycleStore`] and [`TaskStore`] (the dentry lifecycle),
 //! [`GrantStore`] (permissions), [`ThumbnailStore`], [`UploadStore`] (upload sessions and their byte reservations),
-//! [`MaintenanceStore`] (nodes, consistency scans, repair, close) — together
+//! [`MaintenanceStore`] (nodes, consistency scans, repair, close), [`WopiStore`]
+//! (WebOffice tokens and locks, [`wopi`]) — together
 //! [`MetaStore`], and the typed [`StoreError`]. No database here: each backend
 //! is its own crate (`orgdrive-sqlite`, the embedded default) and proves
 //! itself with the behaviour suite ([`suite`], feature `suite`), written once
@@ -41,11 +42,13 @@ pub mod lifecycle;
 pub mod records;
 #[cfg(feature = "suite")]
 pub mod suite;
+pub mod wopi;
 
 pub use error::{Key, StoreError, StoreResult};
 pub use grants::*;
 pub use lifecycle::*;
 pub use records::*;
+pub use wopi::*;
 
 use async_trait::async_trait;
 
@@ -61,6 +64,7 @@ pub trait MetaStore:
     + ThumbnailStore
     + UploadStore
     + MaintenanceStore
+    + WopiStore
 {
 }
 impl<T> MetaStore for T where
@@ -74,6 +78,7 @@ impl<T> MetaStore for T where
         + ThumbnailStore
         + UploadStore
         + MaintenanceStore
+        + WopiStore
 {
 }
 

@@ -6,7 +6,9 @@
 //! `permissions` (grants: Add/Update/Delete/ListPermissions, BatchQueryRoles),
 //! `recycle` (the recycle bin), `tasks` (GetTask), `transfer` (upload and
 //! download info, CommitFile), `blob` (the signed PUT/GET routes that carry
-//! file bytes), `admin` (the provisioning API under `/admin/v1`); here, the
+//! file bytes), `weboffice` (GetWebOfficeUrl, RefreshWebOfficeToken), `wopi`
+//! (the WOPI host under `/wopi/files`, outside the document), `admin` (the
+//! provisioning API under `/admin/v1`); here, the
 //! storage API they make together and the 404/405 fallbacks.
 //!
 //! The storage API's handlers carry their OpenAPI description
@@ -29,6 +31,8 @@ pub mod spaces;
 pub mod tasks;
 pub mod transfer;
 pub mod versions;
+pub mod weboffice;
+pub mod wopi;
 
 use axum::http::{Method, StatusCode, Uri};
 use utoipa_axum::router::OpenApiRouter;
@@ -49,6 +53,7 @@ pub fn documented() -> OpenApiRouter<ServerState> {
         .merge(transfer::routes())
         .merge(recycle::routes())
         .merge(tasks::routes())
+        .merge(weboffice::routes())
 }
 
 /// Fallback for paths no route matches: 404 with a JSON body.

@@ -14,7 +14,8 @@
 //! GetCurrentApp), `dentries` (files and folders), `transfer` (uploads,
 //! CommitFile, downloads), `lifecycle` (rename, move, copy, delete, their
 //! batches' result items, `{"success": true}`), `versions` (versions and app
-//! property edits), `permissions` (grants and roles), `recycle` (the recycle bin), `thumbnails` (GetDentryThumbnails), `tasks` (GetTask), `admin`
+//! property edits), `permissions` (grants and roles), `recycle` (the recycle bin), `thumbnails` (GetDentryThumbnails), `tasks` (GetTask), `weboffice`
+//! (GetWebOfficeUrl, RefreshWebOfficeToken), `admin`
 //! (the admin API), `vocab`. Every type is exported here, at one path. The
 //! wire depends on nothing else of this crate: only on serde, utoipa and the
 //! domain's views.
@@ -33,6 +34,7 @@ mod thumbnails;
 mod transfer;
 mod versions;
 mod vocab;
+mod weboffice;
 
 pub use admin::*;
 pub use dentries::*;
@@ -48,3 +50,4 @@ pub use thumbnails::*;
 pub use transfer::*;
 pub use versions::*;
 pub use vocab::*;
+pub use weboffice::*;
