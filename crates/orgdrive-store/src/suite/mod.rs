@@ -32,6 +32,7 @@ mod recycle;
 mod spaces;
 mod thumbnails;
 mod uploads;
+mod wopi;
 
 pub use dentries::*;
 pub use grants::*;
@@ -42,6 +43,7 @@ pub use recycle::*;
 pub use spaces::*;
 pub use thumbnails::*;
 pub use uploads::*;
+pub use wopi::*;
 
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -188,6 +190,10 @@ macro_rules! behaviour_suite {
             a_copy_copies_no_grants,
             // thumbnails
             thumbnails_belong_to_their_content_and_leave_with_it,
+            // wopi
+            wopi_tokens_rotate_once_and_a_replay_revokes_the_family,
+            wopi_locks_change_by_compare_and_set,
+            a_wopi_put_checks_the_lock_in_its_transaction,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {
