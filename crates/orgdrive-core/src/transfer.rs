@@ -609,7 +609,7 @@ impl Drive {
     /// is (disk floor, bytes reserved against the quota as they arrive, at
     /// most [`MAX_PUT_BYTES`], nothing left behind on failure); answers the
     /// upload key and its recorded part, for a commit by the caller (WOPI
-    /// PutFile). An upload the caller does not commit is swept at expiry.
+    /// PutFile), who commits it or calls [`Drive::discard_upload`].
     pub(crate) async fn receive_content<S, E>(
         &self,
         op: &Operator,
@@ -651,9 +651,15 @@ impl Drive {
         )?;
         let target = PutTarget { upload_key: upload.upload_key.clone(), part: 0 };
         let drive = self.clone();
-        tokio::spawn(async move { drive.store_part(target, false, declared_len, body).await })
-            .await
-            .map_err(|e| DriveError::Internal(format!("the upload task failed: {e}")))??;
+        let stored =
+            tokio::spawn(async move { drive.store_part(target, false, declared_len, body).await })
+                .await
+                .map_err(|e| DriveError::Internal(format!("the upload task failed: {e}")))
+                .and_then(|r| r);
+        if let Err(e) = stored {
+            self.discard_upload(&upload.upload_key).await;
+            return Err(e);
+        }
         let (_, mut parts) = self
             .meta
             .get_upload(&upload.upload_key)
@@ -661,6 +667,22 @@ impl Drive {
             .ok_or_else(|| bad_upload_key("the upload expired meanwhile"))?;
         let part = parts.pop().ok_or_else(|| DriveError::Internal("no part recorded".into()))?;
         Ok((upload.upload_key, part))
+    }
+
+    /// Removes an upload of [`Drive::receive_content`] that will not be
+    /// committed, its reservation and its objects (a failure is logged: the
+    /// upload sweeper removes what is left at expiry).
+    pub(crate) async fn discard_upload(&self, upload_key: &str) {
+        match self.meta.discard_wopi_upload(upload_key).await {
+            Ok(objects) => {
+                for object in &objects {
+                    self.remove_object(object).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(upload = %upload_key, error = %e, "could not discard an upload")
+            }
+        }
     }
 
     /// Stores one PUT's body as a part: claims disk room above the floor,

@@ -510,6 +510,10 @@ impl Drive {
         };
         let result = self.meta.wopi_put(&put, lock_id, now_ms()).await;
         self.forget_space(&file.space_id);
+        if let (Err(_), Some(key)) = (&result, &put.upload_key) {
+            // Its upload and bytes go now, not at the upload's expiry.
+            self.discard_upload(key).await;
+        }
         match result {
             Ok(WopiPut::Stored(stored)) => {
                 self.thumbnail_later(&stored);

@@ -1179,7 +1179,7 @@ fn adjust_reservation(
 
 /// Deletes an upload with its parts, releasing its reservation; returns the
 /// objects its parts were written to. `UploadNotFound` if it is gone.
-fn remove_upload(conn: &Connection, upload_key: &str) -> StoreResult<Vec<String>> {
+pub(crate) fn remove_upload(conn: &Connection, upload_key: &str) -> StoreResult<Vec<String>> {
     let (space_id, corp_id) = upload_owner(conn, upload_key)?.ok_or(StoreError::UploadNotFound)?;
     let held: i64 = one(
         conn,

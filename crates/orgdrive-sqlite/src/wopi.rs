@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, Row};
 
-use crate::drive::{claim_upload, put_dentry, settle};
+use crate::drive::{claim_upload, put_dentry, remove_upload, settle};
 use crate::*;
 use orgdrive_store::{
     LockChange, LockOutcome, PutDentry, PutOutcome, WopiPut, WopiRotation, WopiStore,
@@ -282,6 +282,15 @@ impl WopiStore for SqliteStore {
             (space_id.to_string(), dentry_id.to_string(), change.clone());
         self.write(move |conn| {
             change_lock(conn, &space_id, &dentry_id, &change, now_ms, expires_at)
+        })
+        .await
+    }
+
+    async fn discard_wopi_upload(&self, upload_key: &str) -> StoreResult<Vec<String>> {
+        let upload_key = upload_key.to_string();
+        self.write(move |conn| match remove_upload(conn, &upload_key) {
+            Err(StoreError::UploadNotFound) => Ok(Vec::new()),
+            other => other,
         })
         .await
     }

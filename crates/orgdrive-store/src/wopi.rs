@@ -121,6 +121,10 @@ pub trait WopiStore: Send + Sync + 'static {
         now_ms: i64,
         expires_at: i64,
     ) -> StoreResult<LockOutcome>;
+    /// Removes a PutFile's upload that will not be committed (if it is still
+    /// there) with its recorded parts, releasing its reservation; answers
+    /// the parts' objects, for the caller to remove.
+    async fn discard_wopi_upload(&self, upload_key: &str) -> StoreResult<Vec<String>>;
     /// PutFile: in one transaction, checks the file's lock — it must be
     /// `lock_id` when given; without one the file must be unlocked and empty
     /// — then does `put` (an overwrite by id, see

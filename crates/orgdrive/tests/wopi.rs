@@ -35,6 +35,14 @@ async fn wopi_token(sp: &Space<'_>, dentry_id: &str, union_id: Option<&str>) -> 
     reply["webOfficeAccessToken"].as_str().unwrap().to_string()
 }
 
+/// Uploads not yet committed or removed, read from the database.
+async fn open_uploads(server: &TestServer) -> i64 {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let db =
+        rusqlite::Connection::open_with_flags(server.data_dir.join("meta.sqlite"), flags).unwrap();
+    db.query_row("SELECT COUNT(*) FROM uploads", [], |r| r.get(0)).unwrap()
+}
+
 struct Wopi<'a> {
     s: &'a TestServer,
     file: String,
@@ -319,6 +327,7 @@ async fn put_file_follows_the_lock_and_makes_a_new_version() {
     assert_eq!(w.put(None, b"sneaky").await.0, 409);
     assert_eq!(w.put(Some("M"), b"sneaky").await, (409, Some("L".into()), None));
     assert_eq!(reserved_bytes(&s, &sp.id).await, 0);
+    assert_eq!(open_uploads(&s).await, 0);
 
     let (status, _, version) = w.put(Some("L"), b"version two!").await;
     assert_eq!(status, 200);
@@ -352,6 +361,8 @@ async fn put_file_follows_the_lock_and_makes_a_new_version() {
 
     // An empty file may be written without a lock (a new document).
     let empty = file_session(&s, &sp, b"").await;
+    assert_eq!(empty.get_file().await, (200, Vec::new()));
+    assert_eq!(empty.info().await.1["Size"], 0);
     assert_eq!(empty.put(None, b"first words").await.0, 200);
     assert_eq!(empty.get_file().await.1, b"first words");
     s.stop().await;
@@ -364,9 +375,13 @@ async fn put_file_counts_against_the_quota() {
     let sp = Space::new(&s, Some(20)).await;
     let w = file_session(&s, &sp, b"0123456789").await;
     assert_eq!(w.lock("L").await.0, 200);
+    let objects = files_under(&dir.path().join("blobs/objects"));
     assert_eq!(w.put(Some("L"), b"0123456789abcdef").await.0, 413);
     assert_eq!(w.get_file().await.1, b"0123456789");
+    // Nothing left behind: no reservation, no upload, no object.
     assert_eq!(reserved_bytes(&s, &sp.id).await, 0);
+    assert_eq!(open_uploads(&s).await, 0);
+    assert_eq!(files_under(&dir.path().join("blobs/objects")), objects);
     assert_eq!(w.put(Some("L"), b"0123456789").await.0, 200);
     s.stop().await;
 }

@@ -227,5 +227,13 @@ pub async fn a_wopi_put_checks_the_lock_in_its_transaction(s: &impl MetaStore) {
     assert!(
         matches!(s.wopi_put(&put, None, 100).await.unwrap(), WopiPut::Stored(d) if d.size == 4)
     );
+    // An upload that will not be committed is discarded with its reservation.
+    s.insert_upload(&upload("k7"), &LIMITS).await.unwrap();
+    put_part(s, "k7", 0, 6, "objects/k7").await;
+    assert_eq!(counters(s, "1", "c").await, (12, 6, 12, 6));
+    assert_eq!(s.discard_wopi_upload("k7").await.unwrap(), ["objects/k7"]);
+    assert!(s.get_upload("k7").await.unwrap().is_none());
+    assert_eq!(counters(s, "1", "c").await, (12, 0, 12, 0));
+    assert!(s.discard_wopi_upload("k7").await.unwrap().is_empty(), "gone already");
     assert_consistent(s).await;
 }
