@@ -338,8 +338,11 @@ impl Drive {
             .await?
             .ok_or(WopiError::Unauthorized)?;
         let op = Operator { app, user };
-        let space =
-            self.space_for(&op, &record.space_id).await.map_err(|_| WopiError::Unauthorized)?;
+        let space = match self.space_for(&op, &record.space_id).await {
+            Ok(space) => space,
+            Err(DriveError::NotFound { .. }) => return Err(WopiError::Unauthorized),
+            Err(e) => return Err(e.into()),
+        };
         let file = match self.live_dentry(&space.space_id, file_id, "dentryId").await {
             Ok(file) if !file.is_folder() => file,
             Ok(_) | Err(DriveError::NotFound { .. }) => {
