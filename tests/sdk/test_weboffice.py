@@ -170,3 +170,30 @@ def test_a_bad_client_url_stops_the_start(tmp_path, url):
         capture_output=True, text=True, timeout=30)
     assert done.returncode != 0, done.stdout
     assert "wopi-client-url" in done.stderr, done.stderr
+
+
+def test_tokens_never_reach_the_log(tmp_path):
+    """At the most verbose log level, no WebOffice token (nor the WOPI URL's
+    query) is written, whatever the request does."""
+    srv = start_server(tmp_path, ["--wopi-client-url", CLIENT], env={"ORGDRIVE_LOG": "trace"})
+    try:
+        d = Drive(srv, provision(srv))
+        file_id = d.upload(b"secret plans", "plan.docx").id
+        body = d.web_office_url(file_id)
+        src, access = parse(body.web_office_url)
+        refresh = body.web_office_refresh_token
+        assert wopi(src, access)[0] == 200
+        lock = {"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "L"}
+        assert wopi(src, access, method="POST", headers=lock, body=b"")[0] == 200
+        put = {"X-WOPI-Override": "PUT", "X-WOPI-Lock": "L"}
+        assert wopi(src, access, "/contents", "POST", put, b"new plans")[0] == 200
+        assert wopi(src, access + "x")[0] == 401
+        fresh = d.refresh_web_office(file_id, access, refresh)
+        expect_error(400, "paramError.webOfficeRefreshToken", d.refresh_web_office, file_id,
+                     access, refresh)
+    finally:
+        srv.stop()
+    log = (tmp_path / "server.log").read_text()
+    assert "/wopi/files/" in log, "the requests were logged"
+    for secret in (access, refresh, fresh.web_office_access_token, fresh.web_office_refresh_token):
+        assert secret not in log
