@@ -467,8 +467,8 @@ impl Drive {
     /// PutFile: the body becomes a new version of the file, committed as
     /// CommitFile with `overwriteDentryId` is (quota charged, the upload
     /// consumed, thumbnails redone). The lock is checked before the bytes are
-    /// read and again in the commit's transaction: `lock_id` must be the
-    /// file's lock; without one the file must be unlocked and empty.
+    /// read and again in the commit's transaction: a locked file takes only
+    /// its own lock id, an unlocked one only while it is empty.
     /// Answers the file as stored now.
     pub async fn wopi_put_file<S, E>(
         &self,
@@ -538,16 +538,15 @@ impl Drive {
     }
 }
 
-/// PutFile's lock rule: the given lock must be the file's; without one the
-/// file must be unlocked and empty.
+/// PutFile's lock rule (WOPI): a locked file takes only its own lock id; an
+/// unlocked one only while it is empty (whatever lock id is given).
 fn lock_allows(given: Option<&str>, current: Option<String>, size: i64) -> Result<(), WopiError> {
     let reason = match (given, &current) {
         (Some(given), Some(held)) if given == held => return Ok(()),
-        (None, None) if size == 0 => return Ok(()),
+        (_, None) if size == 0 => return Ok(()),
         (Some(_), Some(_)) => "the file is locked with another lock id",
-        (Some(_), None) => "the file is not locked",
         (None, Some(_)) => "the file is locked; PutFile must name the lock",
-        (None, None) => "the file is not locked and not empty; lock it first",
+        (_, None) => "the file is not locked and not empty; lock it first",
     };
     Err(WopiError::LockConflict { current, reason: reason.into() })
 }
@@ -587,8 +586,9 @@ mod tests {
         let held = || Some("L1".to_string());
         assert!(lock_allows(Some("L1"), held(), 10).is_ok());
         assert!(lock_allows(None, None, 0).is_ok());
+        assert!(lock_allows(Some("L1"), None, 0).is_ok(), "unlocked and empty");
         for (given, current, size) in
-            [(Some("L2"), held(), 10), (Some("L1"), None, 0), (None, held(), 0), (None, None, 1)]
+            [(Some("L2"), held(), 10), (Some("L1"), None, 1), (None, held(), 0), (None, None, 1)]
         {
             match lock_allows(given, current.clone(), size) {
                 Err(WopiError::LockConflict { current: c, .. }) => assert_eq!(c, current),

@@ -178,9 +178,8 @@ fn put_locked(
     let current = live_lock(conn, space_id, target, now)?;
     let allowed = match (lock_id, &current) {
         (Some(given), Some(held)) => given == held,
-        (Some(_), None) => false,
         (None, Some(_)) => false,
-        (None, None) => {
+        (_, None) => {
             // Unlocked: only a file of 0 bytes may be written (WOPI PutFile).
             let size: Option<i64> = one(
                 conn,

@@ -125,9 +125,9 @@ pub trait WopiStore: Send + Sync + 'static {
     /// there) with its recorded parts, releasing its reservation; answers
     /// the parts' objects, for the caller to remove.
     async fn discard_wopi_upload(&self, upload_key: &str) -> StoreResult<Vec<String>>;
-    /// PutFile: in one transaction, checks the file's lock — it must be
-    /// `lock_id` when given; without one the file must be unlocked and empty
-    /// — then does `put` (an overwrite by id, see
+    /// PutFile: in one transaction, checks the file's lock — a locked file
+    /// takes only `lock_id` equal to its lock, an unlocked one only while it
+    /// is empty (whatever `lock_id`) — then does `put` (an overwrite by id, see
     /// [`crate::DentryStore::put_dentry`], with its errors).
     async fn wopi_put(
         &self,

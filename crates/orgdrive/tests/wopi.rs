@@ -365,6 +365,11 @@ async fn put_file_follows_the_lock_and_makes_a_new_version() {
     assert_eq!(empty.info().await.1["Size"], 0);
     assert_eq!(empty.put(None, b"first words").await.0, 200);
     assert_eq!(empty.get_file().await.1, b"first words");
+    // Whatever lock id it names (WOPI: unlocked and empty means go ahead).
+    let empty = file_session(&s, &sp, b"").await;
+    assert_eq!(empty.put(Some("no-such-lock"), b"more words").await.0, 200);
+    // Not empty any more: unlocked, it is refused.
+    assert_eq!(empty.put(Some("no-such-lock"), b"again").await, (409, Some(String::new()), None));
     s.stop().await;
 }
 

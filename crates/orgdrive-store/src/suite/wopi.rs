@@ -175,13 +175,25 @@ async fn wopi_put(
     lock: Option<&str>,
     now: i64,
 ) -> WopiPut {
+    wopi_put_over(s, "1", key, size, lock, now).await
+}
+
+/// A PutFile of `size` bytes over file `target` through upload `key`.
+async fn wopi_put_over(
+    s: &impl MetaStore,
+    target: &str,
+    key: &str,
+    size: i64,
+    lock: Option<&str>,
+    now: i64,
+) -> WopiPut {
     s.insert_upload(&upload(key), &LIMITS).await.unwrap();
     let object = format!("objects/{key}");
     put_part(s, key, 0, size, &object).await;
     let mut new = file(key, "ignored", size);
     new.blob_key = Some(object.clone());
     let put = PutDentry {
-        overwrite_dentry_id: Some("1".into()),
+        overwrite_dentry_id: Some(target.into()),
         upload_objects: vec![object],
         ..put(new, NameConflict::Overwrite, Some(key))
     };
@@ -211,29 +223,20 @@ pub async fn a_wopi_put_checks_the_lock_in_its_transaction(s: &impl MetaStore) {
     assert_eq!(counters(s, "1", "c").await, (8, 0, 8, 0));
     // The lock expired: the file is unlocked and not empty.
     assert_eq!(wopi_put(s, "k5", 5, Some("L"), 100).await, WopiPut::Conflict(None));
-    // An empty file takes a write without a lock.
+    // An empty file takes a write without a lock (and with any lock id).
     create(s, file("2", "new.docx", 0)).await;
-    s.insert_upload(&upload("k6"), &LIMITS).await.unwrap();
-    put_part(s, "k6", 0, 4, "objects/k6").await;
-    let put = PutDentry {
-        overwrite_dentry_id: Some("2".into()),
-        upload_objects: vec!["objects/k6".into()],
-        ..put(
-            DentryRecord { blob_key: Some("objects/k6".into()), ..file("k6", "x", 4) },
-            NameConflict::Overwrite,
-            Some("k6"),
-        )
-    };
-    assert!(
-        matches!(s.wopi_put(&put, None, 100).await.unwrap(), WopiPut::Stored(d) if d.size == 4)
-    );
+    create(s, file("3", "other.docx", 0)).await;
+    let stored = wopi_put_over(s, "2", "k6", 4, None, 100).await;
+    assert!(matches!(stored, WopiPut::Stored(d) if d.size == 4));
+    let stored = wopi_put_over(s, "3", "k8", 2, Some("any"), 100).await;
+    assert!(matches!(stored, WopiPut::Stored(d) if d.size == 2));
     // An upload that will not be committed is discarded with its reservation.
     s.insert_upload(&upload("k7"), &LIMITS).await.unwrap();
     put_part(s, "k7", 0, 6, "objects/k7").await;
-    assert_eq!(counters(s, "1", "c").await, (12, 6, 12, 6));
+    assert_eq!(counters(s, "1", "c").await, (14, 6, 14, 6));
     assert_eq!(s.discard_wopi_upload("k7").await.unwrap(), ["objects/k7"]);
     assert!(s.get_upload("k7").await.unwrap().is_none());
-    assert_eq!(counters(s, "1", "c").await, (12, 0, 12, 0));
+    assert_eq!(counters(s, "1", "c").await, (14, 0, 14, 0));
     assert!(s.discard_wopi_upload("k7").await.unwrap().is_empty(), "gone already");
     assert_consistent(s).await;
 }
