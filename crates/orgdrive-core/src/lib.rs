@@ -180,10 +180,10 @@ impl Drive {
         &self.blob
     }
 
-    /// Periodic housekeeping: removes expired access tokens and grants, uploads that
-    /// expired uncommitted together with their bytes, what interrupted
-    /// writes left behind, content objects left in the trash, and tasks past
-    /// their retention.
+    /// Periodic housekeeping: removes expired access tokens, grants, WebOffice
+    /// token pairs and WOPI locks, uploads that expired uncommitted together
+    /// with their bytes, what interrupted writes left behind, content objects
+    /// left in the trash, and tasks past their retention.
     pub async fn sweep(&self) -> DriveResult<()> {
         self.meta.purge_expired_tokens(now_ms()).await?;
         self.meta.purge_expired_grants(now_ms()).await?;
