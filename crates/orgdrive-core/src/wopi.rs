@@ -25,7 +25,7 @@ use crate::dentries::ConflictStrategy;
 use crate::ids::{random_alnum, random_secret};
 use crate::policy::{Operation, Place};
 use crate::transfer::query_escape;
-use crate::{now_ms, Drive, DriveError, DriveResult, Operator};
+use crate::{now_ms, Drive, DriveError, DriveResult, Operator, Scope};
 
 /// Life of a WebOffice access token (inferred from the reference: ~30 min).
 pub const WOPI_ACCESS_TTL_SECS: i64 = 30 * 60;
@@ -309,8 +309,9 @@ impl Drive {
     }
 
     /// Who the WOPI access token stands for on `file_id`, checked against
-    /// the live state: the token, its app and user, the file (404 when gone)
-    /// and the operator's role on it (401 without read access any more).
+    /// the live state: the token, its app (still holding
+    /// `Storage.File.Read`) and user, the file (404 when gone) and the
+    /// operator's role on it (401 without read access any more).
     pub async fn wopi_session(
         &self,
         file_id: &str,
@@ -332,6 +333,10 @@ impl Drive {
             .into_iter()
             .find(|a| a.app_id == record.app_id)
             .ok_or(WopiError::Unauthorized)?;
+        // The app must still hold the scope that issued the token.
+        if !app.scopes.iter().any(|s| s == Scope::FileRead.as_str()) {
+            return Err(WopiError::Unauthorized);
+        }
         let user = self
             .meta
             .get_user(&record.corp_id, &record.union_id)

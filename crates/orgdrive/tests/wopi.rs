@@ -454,6 +454,15 @@ async fn bad_tokens_are_refused() {
     let crossed = Wopi { s: &s, file: b.file.clone(), token: a.token.clone() };
     assert_eq!(crossed.info().await.0, 401);
     assert_eq!(crossed.get_file().await.0, 401);
+    // A user who is gone takes their tokens along.
+    let bob = member(&sp, &a.file, Some("EDITOR")).await;
+    let bobs =
+        Wopi { s: &s, file: a.file.clone(), token: wopi_token(&sp, &a.file, Some(&bob)).await };
+    assert_eq!(bobs.info().await.0, 200);
+    let (status, reply) =
+        s.admin("DELETE", &format!("/orgs/{}/users/{bob}", sp.t.corp_id), None).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(bobs.info().await.0, 401);
     // The storage API's access token is no WOPI token.
     let app = Wopi { s: &s, file: a.file.clone(), token: sp.t.token.clone() };
     assert_eq!(app.info().await.0, 401);
