@@ -58,7 +58,8 @@ admin_token="$("$venv/bin/python" -c 'import secrets; print(secrets.token_hex(16
 base="http://127.0.0.1:$port"
 
 ORGDRIVE_LOG="${ORGDRIVE_LOG:-warn}" "$bin" serve --listen "127.0.0.1:$port" --ephemeral \
-  --admin-token "$admin_token" >"$work/server.out" 2>"$work/server.err" &
+  --admin-token "$admin_token" --wopi-client-url "https://office.example/browser/x/cool.html?" \
+  >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for _ in $(seq 1 300); do
   grep -q '^ready in' "$work/server.out" && break

@@ -165,6 +165,21 @@ class Drive:
         sig = self.download_info(dentry_id, version).header_signature_info
         return get(sig.resource_urls[0], {**sig.headers, **(headers or {})})
 
+    def web_office_url(self, dentry_id):
+        """GetWebOfficeUrl; returns the body (webOfficeUrl and the token pair)."""
+        request = m.GetWebOfficeUrlRequest(union_id=self.uid)
+        return self.client.get_web_office_url_with_options(
+            self.space_id, dentry_id, request, self.h(m.GetWebOfficeUrlHeaders), runtime()).body
+
+    def refresh_web_office(self, dentry_id, access_token, refresh_token):
+        """RefreshWebOfficeToken; returns the body (the new pair)."""
+        request = m.RefreshWebOfficeTokenRequest(
+            union_id=self.uid, web_office_access_token=access_token,
+            web_office_refresh_token=refresh_token)
+        return self.client.refresh_web_office_token_with_options(
+            self.space_id, dentry_id, request, self.h(m.RefreshWebOfficeTokenHeaders),
+            runtime()).body
+
     # ---- lifecycle: rename, move, copy, delete --------------------------------
     def rename(self, dentry_id, new_name):
         request = m.RenameDentryRequest(union_id=self.uid, new_name=new_name)

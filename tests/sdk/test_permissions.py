@@ -22,6 +22,8 @@ from orgdrive_server import http_json
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
 ROLES = ["READER", "DOWNLOADER", "EDITOR", "MANAGER", "OWNER"]
+# A WOPI client, so that GetWebOfficeUrl / RefreshWebOfficeToken answer here.
+WOPI_CLIENT = "https://office.example/browser/x/cool.html?"
 
 
 def at_least(role):
@@ -32,7 +34,7 @@ def at_least(role):
 def server(tmp_path_factory):
     """A server of this module's own: the clock tests move its clock."""
     root = tmp_path_factory.mktemp("permissions")
-    srv = start_server(root, ["--allow-clock-control"])
+    srv = start_server(root, ["--allow-clock-control", "--wopi-client-url", WOPI_CLIENT])
     yield srv
     srv.stop()
 
@@ -162,7 +164,21 @@ NEEDS = {
         w.folder, "OWNER", ("USER", w.third), duration=w.duration)),
     "BatchQueryRoles": (None, lambda u, w: u.roles([w.file])),
     "SubscribeEvent": ("READER", lambda u, w: u.subscribe("SPACE", w.space_id)),
+    "GetWebOfficeUrl": ("DOWNLOADER", lambda u, w: u.web_office_url(w.file)),
+    # The operator's own pair when they may have one (else any pair: the
+    # role is checked before the tokens).
+    "RefreshWebOfficeToken": ("DOWNLOADER", lambda u, w: u.refresh_web_office(
+        w.file, *own_web_office_pair(u, w.file))),
 }
+
+
+def own_web_office_pair(u, file_id):
+    try:
+        body = u.web_office_url(file_id)
+        return body.web_office_access_token, body.web_office_refresh_token
+    except TeaException:
+        return "not-a-token", "not-a-token"
+
 
 # Operations the matrix leaves to other tests: AddSpace, GetOrg and
 # GetCurrentApp act on no space; GetMultipartFileUploadInfos needs the

@@ -53,8 +53,9 @@ pub enum DriveError {
     /// Free disk space is below the configured floor: uploads are refused.
     #[error("{0}")]
     DiskFull(String),
-    /// EDIT was asked for a file with no registered edit link, and no
-    /// WebOffice editor is configured (`webOfficeNotConfigured`, 400).
+    /// GetWebOfficeUrl / RefreshWebOfficeToken, or GetDentryOpenInfo `EDIT`
+    /// of a file with no registered edit link, on a server started without a
+    /// WOPI client (`--wopi-client-url`): `webOfficeNotConfigured`, 400.
     #[error("{0}")]
     WebOfficeNotConfigured(String),
     /// Something broke on our side.

@@ -14,7 +14,8 @@
 //! batches), `recycle` (the recycle bin), `versions` (history versions, app
 //! property edits), `tasks` (persisted asynchronous tasks), `thumbnails`
 //! (GetDentryThumbnails, thumbnails made in the background), `transfer`
-//! (uploads, downloads, signed URLs, the upload sweeper), `names` (the naming
+//! (uploads, downloads, signed URLs, the upload sweeper), `wopi` (WebOffice:
+//! GetWebOfficeUrl, RefreshWebOfficeToken and the WOPI host), `names` (the naming
 //! rule), `fsck` (the consistency check), `validate` (input rules shared by
 //! operations).
 
@@ -41,6 +42,7 @@ mod tools;
 mod transfer;
 mod validate;
 mod versions;
+mod wopi;
 
 use std::sync::Arc;
 
@@ -90,6 +92,10 @@ pub use transfer::{
     MAX_OPEN_UPLOADS_PER_APP, MAX_OPEN_UPLOADS_PER_SPACE, MAX_PUT_BYTES, MIN_FREE_DISK_BYTES,
 };
 pub use versions::MAX_VERSION_PAGE;
+pub use wopi::{
+    check_wopi_client_url, LockRequest, WebOfficeTokens, WebOfficeUrl, WopiError, WopiFileInfo,
+    WopiSession, WOPI_ACCESS_TTL_SECS, WOPI_LOCK_TTL_SECS, WOPI_MAX_LOCK_ID, WOPI_REFRESH_TTL_SECS,
+};
 
 /// Settings of the drive service.
 #[derive(Debug, Clone)]
@@ -106,6 +112,9 @@ pub struct DriveOptions {
     pub min_free_disk_bytes: u64,
     /// Whether the admin API may move the clock forward (tests, emulation).
     pub allow_clock_control: bool,
+    /// The WOPI client's editor URL (its discovery `urlsrc`, checked by
+    /// [`check_wopi_client_url`]); `None`: WebOffice is not offered.
+    pub wopi_client_url: Option<String>,
 }
 
 impl DriveOptions {
@@ -121,6 +130,7 @@ impl DriveOptions {
             },
             min_free_disk_bytes: transfer::MIN_FREE_DISK_BYTES,
             allow_clock_control: false,
+            wopi_client_url: None,
         }
     }
 }
@@ -185,13 +195,14 @@ impl Drive {
         &self.blob
     }
 
-    /// Periodic housekeeping: removes expired access tokens and grants, uploads that
-    /// expired uncommitted together with their bytes, what interrupted
-    /// writes left behind, content objects left in the trash, and tasks past
-    /// their retention.
+    /// Periodic housekeeping: removes expired access tokens, grants, WebOffice
+    /// token pairs and WOPI locks, uploads that expired uncommitted together
+    /// with their bytes, what interrupted writes left behind, content objects
+    /// left in the trash, and tasks past their retention.
     pub async fn sweep(&self) -> DriveResult<()> {
         self.meta.purge_expired_tokens(now_ms()).await?;
         self.meta.purge_expired_grants(now_ms()).await?;
+        self.meta.purge_expired_wopi(now_ms()).await?;
         self.sweep_uploads().await?;
         self.sweep_incoming().await?;
         self.sweep_trash().await?;

@@ -273,8 +273,9 @@ fn check_open_url(url: Option<&str>) -> DriveResult<String> {
 
 impl Drive {
     /// GetDentryOpenInfo: the registered link of the requested type, else
-    /// (PREVIEW) a link to orgdrive's preview page, else (EDIT)
-    /// `webOfficeNotConfigured`.
+    /// (PREVIEW) a link to orgdrive's preview page, else (EDIT) the
+    /// configured WOPI client's editor URL, as GetWebOfficeUrl answers it
+    /// (`webOfficeNotConfigured` without one).
     pub async fn get_dentry_open_info(
         &self,
         op: &Operator,
@@ -306,10 +307,20 @@ impl Drive {
             return Ok(OpenInfo { url: link.url, has_water_mark: false });
         }
         if open_type == "EDIT" {
-            return Err(DriveError::WebOfficeNotConfigured(
-                "no edit link is registered for this file and no WebOffice editor is configured"
-                    .into(),
-            ));
+            // orgdrive's own editor: the configured WOPI client, on the
+            // current content (a history version is reverted, not edited).
+            if version != file.version {
+                return Err(DriveError::param("version", "only the current version can be edited"));
+            }
+            if self.options.wopi_client_url.is_none() {
+                return Err(DriveError::WebOfficeNotConfigured(
+                    "no edit link is registered for this file and no WebOffice editor is \
+                     configured (--wopi-client-url)"
+                        .into(),
+                ));
+            }
+            let office = self.get_web_office_url(op, space_id, dentry_id, base_url).await?;
+            return Ok(OpenInfo { url: office.url, has_water_mark: false });
         }
         let download = self
             .authorize(op, &space, Place::Dentry(&file), Operation::GetFileDownloadInfo)

@@ -157,6 +157,9 @@ pub enum Operation {
     /// and CommitFile, on the folder the file goes into.
     Upload,
     GetFileDownloadInfo,
+    /// GetWebOfficeUrl and RefreshWebOfficeToken, and every WOPI request
+    /// (writes through WOPI need `Upload` on the file besides).
+    GetWebOfficeUrl,
     /// GetDentryThumbnails, GetDentryOpenInfo `PREVIEW`.
     Preview,
     /// GetDentryOpenInfo `EDIT`: a link to edit the file.
@@ -182,7 +185,7 @@ impl Operation {
         match self {
             GetSpace | GetDentry | GetDentries | ListDentryVersions => Capability::ReadMetadata,
             ListDentries | ListAllDentries | SubscribeEvents => Capability::List,
-            GetFileDownloadInfo => Capability::Download,
+            GetFileDownloadInfo | GetWebOfficeUrl => Capability::Download,
             Preview => Capability::Preview,
             CopySource => Capability::CopyOut,
             AddFolder => Capability::CreateFolder,

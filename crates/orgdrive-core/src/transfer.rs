@@ -298,7 +298,7 @@ fn now_secs() -> i64 {
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
-fn query_escape(value: &str) -> String {
+pub(crate) fn query_escape(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -602,6 +602,87 @@ impl Drive {
         tokio::spawn(async move { drive.store_part(target, md5, declared_len, body).await })
             .await
             .map_err(|e| DriveError::Internal(format!("the upload task failed: {e}")))?
+    }
+
+    /// Streams `body` into a fresh content object through an upload of its
+    /// own, opened for `op` in the space and stored as a single upload's PUT
+    /// is (disk floor, bytes reserved against the quota as they arrive, at
+    /// most [`MAX_PUT_BYTES`], nothing left behind on failure); answers the
+    /// upload key and its recorded part, for a commit by the caller (WOPI
+    /// PutFile), who commits it or calls [`Drive::discard_upload`].
+    pub(crate) async fn receive_content<S, E>(
+        &self,
+        op: &Operator,
+        space: &orgdrive_store::SpaceRecord,
+        declared_len: Option<u64>,
+        body: S,
+    ) -> DriveResult<(String, UploadPartRecord)>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        if let Some(n) = declared_len.filter(|n| *n > MAX_PUT_BYTES) {
+            return Err(DriveError::TooLarge(format!(
+                "{n} bytes do not fit: one PUT carries at most {MAX_PUT_BYTES} bytes"
+            )));
+        }
+        let now = now_ms();
+        let upload = UploadRecord {
+            upload_key: random_alnum(32),
+            space_id: space.space_id.clone(),
+            app_id: op.app.app_id.clone(),
+            union_id: op.user.union_id.clone(),
+            multipart: false,
+            check_name: None,
+            check_parent_id: None,
+            check_size: None,
+            check_md5: None,
+            max_bytes: None,
+            created_at: now,
+            expires_at: now + self.options.upload_ttl_secs * 1000,
+        };
+        self.meta.insert_upload(&upload, &self.options.open_uploads).await.map_err(
+            |e| match e {
+                StoreError::TooManyUploads { .. } => {
+                    DriveError::TooManyUploads("too many uploads are open; try again later".into())
+                }
+                other => other.into(),
+            },
+        )?;
+        let target = PutTarget { upload_key: upload.upload_key.clone(), part: 0 };
+        let drive = self.clone();
+        let stored =
+            tokio::spawn(async move { drive.store_part(target, false, declared_len, body).await })
+                .await
+                .map_err(|e| DriveError::Internal(format!("the upload task failed: {e}")))
+                .and_then(|r| r);
+        if let Err(e) = stored {
+            self.discard_upload(&upload.upload_key).await;
+            return Err(e);
+        }
+        let (_, mut parts) = self
+            .meta
+            .get_upload(&upload.upload_key)
+            .await?
+            .ok_or_else(|| bad_upload_key("the upload expired meanwhile"))?;
+        let part = parts.pop().ok_or_else(|| DriveError::Internal("no part recorded".into()))?;
+        Ok((upload.upload_key, part))
+    }
+
+    /// Removes an upload of [`Drive::receive_content`] that will not be
+    /// committed, its reservation and its objects (a failure is logged: the
+    /// upload sweeper removes what is left at expiry).
+    pub(crate) async fn discard_upload(&self, upload_key: &str) {
+        match self.meta.discard_wopi_upload(upload_key).await {
+            Ok(objects) => {
+                for object in &objects {
+                    self.remove_object(object).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(upload = %upload_key, error = %e, "could not discard an upload")
+            }
+        }
     }
 
     /// Stores one PUT's body as a part: claims disk room above the floor,

@@ -53,7 +53,8 @@ pub fn router(state: ServerState) -> Router {
     let mut api = openapi::serve_document(api::documented())
         .merge(api::blob::routes())
         .merge(api::events::gateway_routes())
-        .merge(api::preview::routes());
+        .merge(api::preview::routes())
+        .merge(api::wopi::routes());
     if state.admin_on_api_listener {
         api = api.nest("/admin/v1", api::admin::routes(state.clone()));
     }

@@ -96,10 +96,11 @@ pub async fn request_deadline(
     request: Request,
     next: Next,
 ) -> Response {
-    // Blob bodies have their own rules; a request without a body (most
+    // Blob (and WOPI PutFile) bodies have their own rules; a request without a body (most
     // reads) has nothing to time or drain.
     let no_body = axum::body::HttpBody::size_hint(request.body()).exact() == Some(0);
-    if no_body || request.uri().path().starts_with("/blob/") {
+    let path = request.uri().path();
+    if no_body || path.starts_with("/blob/") || path.starts_with("/wopi/") {
         return next.run(request).await;
     }
     let deadline = Box::pin(tokio::time::sleep(request_timeout));

@@ -245,30 +245,27 @@ impl DentryStore for SqliteStore {
 
     async fn put_dentry(&self, put: &PutDentry) -> StoreResult<PutOutcome> {
         let put = put.clone();
-        self.write(move |conn| {
-            let outcome = put_dentry(conn, &put)?;
-            let (event_type, dentry) = match &outcome {
-                PutOutcome::Created(d) => (EventType::DentryCreated, d),
-                PutOutcome::Overwritten(d) => (EventType::VersionAdded, d),
-                PutOutcome::Existing(_) => return Ok(outcome),
-            };
-            let at = put.dentry.modified_at;
-            let event = EventRecord::of_dentry(
-                event_type,
-                &put.corp_id,
-                dentry,
-                &put.dentry.modifier_id,
-                at,
-            );
-            events::append(conn, &event)?;
-            Ok(outcome)
-        })
-        .await
+        self.write(move |conn| put_dentry(conn, &put)).await
     }
 }
 
 /// [`DentryStore::put_dentry`], inside the writer's transaction.
-fn put_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
+/// Puts the dentry (see [`PutDentry`]) and appends its event: every put,
+/// CommitFile's and a WOPI save's alike, goes through here.
+pub(crate) fn put_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
+    let outcome = place_dentry(conn, put)?;
+    let (event_type, dentry) = match &outcome {
+        PutOutcome::Created(d) => (EventType::DentryCreated, d),
+        PutOutcome::Overwritten(d) => (EventType::VersionAdded, d),
+        PutOutcome::Existing(_) => return Ok(outcome),
+    };
+    let (operator, at) = (&put.dentry.modifier_id, put.dentry.modified_at);
+    let event = EventRecord::of_dentry(event_type, &put.corp_id, dentry, operator, at);
+    events::append(conn, &event)?;
+    Ok(outcome)
+}
+
+fn place_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
     let held = match &put.upload_key {
         Some(key) => claim_upload(conn, key, &put.upload_objects)?,
         None => 0,
@@ -1198,7 +1195,7 @@ fn adjust_reservation(
 
 /// Deletes an upload with its parts, releasing its reservation; returns the
 /// objects its parts were written to. `UploadNotFound` if it is gone.
-fn remove_upload(conn: &Connection, upload_key: &str) -> StoreResult<Vec<String>> {
+pub(crate) fn remove_upload(conn: &Connection, upload_key: &str) -> StoreResult<Vec<String>> {
     let (space_id, corp_id) = upload_owner(conn, upload_key)?.ok_or(StoreError::UploadNotFound)?;
     let held: i64 = one(
         conn,
@@ -1221,7 +1218,11 @@ fn remove_upload(conn: &Connection, upload_key: &str) -> StoreResult<Vec<String>
 /// A commit consumes its upload — only if the parts it was made from are
 /// still exactly the recorded ones — and returns the bytes the upload held
 /// reserved (the caller settles them on the space and org with its charge).
-fn claim_upload(conn: &Connection, upload_key: &str, used_objects: &[String]) -> StoreResult<i64> {
+pub(crate) fn claim_upload(
+    conn: &Connection,
+    upload_key: &str,
+    used_objects: &[String],
+) -> StoreResult<i64> {
     let held: i64 = one(
         conn,
         "SELECT reserved_bytes FROM uploads WHERE upload_key = ?1",

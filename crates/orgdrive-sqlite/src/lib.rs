@@ -22,6 +22,7 @@ mod migrate;
 mod open_links;
 mod read;
 mod thumbnails;
+mod wopi;
 mod writer;
 
 use std::path::Path;

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/sqlite/0007_thumbnails.sql")),
     (8, include_str!("../migrations/sqlite/0008_events.sql")),
     (9, include_str!("../migrations/sqlite/0009_open_links.sql")),
+    (10, include_str!("../migrations/sqlite/0010_wopi.sql")),
 ];
 
 /// The schema version this build writes.

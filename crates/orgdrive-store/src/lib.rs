@@ -5,7 +5,8 @@
 //! [`TreeStore`], [`RecycleStore`] and [`TaskStore`] (the dentry lifecycle),
 //! [`GrantStore`] (permissions), [`EventStore`] (the outbox, subscriptions,
 //! delivery cursors, callbacks), [`ThumbnailStore`], [`UploadStore`] (upload sessions and their byte reservations),
-//! [`MaintenanceStore`] (nodes, consistency scans, repair, close) — together
+//! [`MaintenanceStore`] (nodes, consistency scans, repair, close), [`WopiStore`]
+//! (WebOffice tokens and locks, [`wopi`]) — together
 //! [`MetaStore`], and the typed [`StoreError`]. No database here: each backend
 //! is its own crate (`orgdrive-sqlite`, the embedded default) and proves
 //! itself with the behaviour suite ([`suite`], feature `suite`), written once
@@ -48,12 +49,14 @@ pub mod lifecycle;
 pub mod records;
 #[cfg(feature = "suite")]
 pub mod suite;
+pub mod wopi;
 
 pub use error::{Key, StoreError, StoreResult};
 pub use events::*;
 pub use grants::*;
 pub use lifecycle::*;
 pub use records::*;
+pub use wopi::*;
 
 use async_trait::async_trait;
 
@@ -71,6 +74,7 @@ pub trait MetaStore:
     + OpenLinkStore
     + UploadStore
     + MaintenanceStore
+    + WopiStore
 {
 }
 impl<T> MetaStore for T where
@@ -86,6 +90,7 @@ impl<T> MetaStore for T where
         + OpenLinkStore
         + UploadStore
         + MaintenanceStore
+        + WopiStore
 {
 }
 

@@ -108,6 +108,14 @@ pub struct ServeArgs {
     /// Never on a production server.
     #[arg(long, env = "ORGDRIVE_ALLOW_CLOCK_CONTROL")]
     allow_clock_control: bool,
+    /// The WOPI client (Collabora Online, ONLYOFFICE) that edits office
+    /// documents: its editor URL, the `urlsrc` of its discovery XML (e.g.
+    /// https://office.example/browser/abc/cool.html?). GetWebOfficeUrl
+    /// answers it with WOPISrc and an access token; without it,
+    /// GetWebOfficeUrl and RefreshWebOfficeToken answer 400 webOfficeNotConfigured.
+    #[arg(long, env = "ORGDRIVE_WOPI_CLIENT_URL",
+          value_parser = |s: &str| orgdrive_core::check_wopi_client_url(s))]
+    wopi_client_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -143,6 +151,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         min_free_disk_bytes: Some(args.min_free_disk),
         allow_clock_control: args.allow_clock_control,
+        wopi_client_url: args.wopi_client_url.clone(),
     };
     let (admin_token, admin_token_is_new) = admin_token(&data_dir, args.admin_token)?;
     let opened = crate::store::open(&data_dir, options).await?;

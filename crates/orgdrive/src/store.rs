@@ -42,6 +42,8 @@ pub struct OpenOptions {
     pub min_free_disk_bytes: Option<u64>,
     /// Let the admin API move the clock forward.
     pub allow_clock_control: bool,
+    /// The WOPI client's editor URL, already checked.
+    pub wopi_client_url: Option<String>,
 }
 
 /// Shortest signing key or admin token accepted: 32 bytes.
@@ -86,6 +88,7 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         drive_options.open_uploads = limits;
     }
     drive_options.allow_clock_control = options.allow_clock_control;
+    drive_options.wopi_client_url = options.wopi_client_url;
     if let Some(floor) = options.min_free_disk_bytes {
         drive_options.min_free_disk_bytes = floor;
     }

@@ -87,6 +87,12 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "BatchQueryRoles",
     ),
     ("post", "/v1.0/storage/spaces/{spaceId}/thumbnails/query", "GetDentryThumbnails"),
+    ("get", "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/webOfficeUrls", "GetWebOfficeUrl"),
+    (
+        "get",
+        "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/refreshWebOfficeToken",
+        "RefreshWebOfficeToken",
+    ),
     ("get", "/v1.0/storage/tasks/{taskId}", "GetTask"),
     ("post", "/v1.0/storage/events/subscribe", "SubscribeEvent"),
     ("post", "/v1.0/storage/events/unsubscribe", "UnsubscribeEvent"),

@@ -9,7 +9,9 @@
 //! `tasks` (GetTask), `events` (Subscribe/UnsubscribeEvent and the
 //! Stream-mode gateway), `transfer` (upload and
 //! download info, CommitFile), `blob` (the signed PUT/GET routes that carry
-//! file bytes), `admin` (the provisioning API under `/admin/v1`); here, the
+//! file bytes), `weboffice` (GetWebOfficeUrl, RefreshWebOfficeToken), `wopi`
+//! (the WOPI host under `/wopi/files`, outside the document), `admin` (the
+//! provisioning API under `/admin/v1`); here, the
 //! storage API they make together and the 404/405 fallbacks.
 //!
 //! The storage API's handlers carry their OpenAPI description
@@ -35,6 +37,8 @@ pub mod spaces;
 pub mod tasks;
 pub mod transfer;
 pub mod versions;
+pub mod weboffice;
+pub mod wopi;
 
 use axum::http::{Method, StatusCode, Uri};
 use utoipa_axum::router::OpenApiRouter;
@@ -57,6 +61,7 @@ pub fn documented() -> OpenApiRouter<ServerState> {
         .merge(tasks::routes())
         .merge(events::routes())
         .merge(open_info::routes())
+        .merge(weboffice::routes())
 }
 
 /// Fallback for paths no route matches: 404 with a JSON body.

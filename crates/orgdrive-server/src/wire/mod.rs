@@ -15,7 +15,8 @@
 //! CommitFile, downloads), `lifecycle` (rename, move, copy, delete, their
 //! batches' result items, `{"success": true}`), `versions` (versions and app
 //! property edits), `permissions` (grants and roles), `recycle` (the recycle bin), `thumbnails` (GetDentryThumbnails), `tasks` (GetTask), `events` (subscriptions, the
-//! event payload, the Stream gateway's frames, callbacks), `admin`
+//! event payload, the Stream gateway's frames, callbacks), `weboffice`
+//! (GetWebOfficeUrl, RefreshWebOfficeToken), `admin`
 //! (the admin API), `vocab`. Every type is exported here, at one path. The
 //! wire depends on nothing else of this crate: only on serde, utoipa and the
 //! domain's views.
@@ -36,6 +37,7 @@ mod thumbnails;
 mod transfer;
 mod versions;
 mod vocab;
+mod weboffice;
 
 pub use admin::*;
 pub use dentries::*;
@@ -53,3 +55,4 @@ pub use thumbnails::*;
 pub use transfer::*;
 pub use versions::*;
 pub use vocab::*;
+pub use weboffice::*;

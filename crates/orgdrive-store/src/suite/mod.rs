@@ -34,6 +34,7 @@ mod recycle;
 mod spaces;
 mod thumbnails;
 mod uploads;
+mod wopi;
 
 pub use dentries::*;
 pub use events::*;
@@ -46,6 +47,7 @@ pub use recycle::*;
 pub use spaces::*;
 pub use thumbnails::*;
 pub use uploads::*;
+pub use wopi::*;
 
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -201,6 +203,10 @@ macro_rules! behaviour_suite {
             callbacks_are_kept_per_app,
             // open links
             open_links_are_replaced_the_latest_wins_and_they_leave_with_the_dentry,
+            // wopi
+            wopi_tokens_rotate_once_and_a_replay_revokes_the_family,
+            wopi_locks_change_by_compare_and_set,
+            a_wopi_put_checks_the_lock_in_its_transaction,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {
