@@ -194,6 +194,10 @@ impl Drive {
     pub async fn get_space(&self, op: &Operator, space_id: &str) -> DriveResult<SpaceView> {
         let space = self.space_for(op, space_id).await?;
         self.authorize(op, &space, Place::Root, Operation::GetSpace).await?;
+        // The answer's counters are read from the store, not the cache: a
+        // change that committed (a task GetTask already calls finished) shows
+        // at once, as in GetOrg and GetCurrentApp.
+        let space = self.meta.get_space(space_id).await?.unwrap_or(space);
         let org = self.org(&space.corp_id).await?;
         Ok(space_view(space, &org))
     }

@@ -208,6 +208,24 @@ pub struct TooSlow {
     window: Duration,
 }
 
+/// A blob's response body: its bytes when they were read at once (one
+/// write of head and body; a client that does not read it is cut off by the
+/// write timeout), else its stream held to the minimum transfer rate.
+pub fn blob_body<S, E>(whole: Result<Bytes, S>, limits: &Limits) -> axum::body::Body
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+    E: Into<axum::BoxError> + 'static,
+{
+    match whole {
+        Ok(bytes) => axum::body::Body::from(bytes),
+        Err(stream) => axum::body::Body::from_stream(MinRate::new(
+            stream,
+            limits.min_transfer_rate,
+            limits.transfer_rate_window,
+        )),
+    }
+}
+
 impl<S> MinRate<S> {
     pub fn new(inner: S, min_rate: u64, window: Duration) -> MinRate<S> {
         let min_per_window = (min_rate as f64 * window.as_secs_f64()) as u64;

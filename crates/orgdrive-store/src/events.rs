@@ -186,13 +186,14 @@ pub struct CallbackRecord {
 }
 
 impl EventRecord {
-    /// The event of a change to `dentry`, as it is after the change (the
-    /// store fills in `seq`, `event_id` and `app_id`); the other fields are
-    /// set by the caller where the event type has them.
-    pub fn of_dentry(
+    /// An event with only what every event has (the store fills in `seq`,
+    /// `event_id` and `app_id`); the other fields are set where the event
+    /// type has them.
+    pub fn new(
         event_type: EventType,
         corp_id: &str,
-        dentry: &crate::DentryRecord,
+        space_id: &str,
+        dentry_id: &str,
         operator_id: &str,
         at_ms: i64,
     ) -> EventRecord {
@@ -202,15 +203,15 @@ impl EventRecord {
             event_type,
             corp_id: corp_id.to_owned(),
             app_id: String::new(),
-            space_id: dentry.space_id.clone(),
-            dentry_id: dentry.dentry_id.clone(),
+            space_id: space_id.to_owned(),
+            dentry_id: dentry_id.to_owned(),
             operator_id: operator_id.to_owned(),
             at_ms,
-            parent_id: Some(dentry.parent_id.clone()),
-            name: Some(dentry.name.clone()),
-            dentry_type: Some(dentry.kind.clone()),
-            size: Some(dentry.size),
-            version: Some(dentry.version),
+            parent_id: None,
+            name: None,
+            dentry_type: None,
+            size: None,
+            version: None,
             previous_space_id: None,
             previous_app_id: None,
             previous_parent_id: None,
@@ -224,6 +225,25 @@ impl EventRecord {
         }
     }
 
+    /// The event of a change to `dentry`, as it is after the change.
+    pub fn of_dentry(
+        event_type: EventType,
+        corp_id: &str,
+        dentry: &crate::DentryRecord,
+        operator_id: &str,
+        at_ms: i64,
+    ) -> EventRecord {
+        let (space, id) = (&dentry.space_id, &dentry.dentry_id);
+        EventRecord {
+            parent_id: Some(dentry.parent_id.clone()),
+            name: Some(dentry.name.clone()),
+            dentry_type: Some(dentry.kind.clone()),
+            size: Some(dentry.size),
+            version: Some(dentry.version),
+            ..EventRecord::new(event_type, corp_id, space, id, operator_id, at_ms)
+        }
+    }
+
     /// The event of a recycle item's dentry (moved to the bin, restored
     /// from it, or purged from it).
     pub fn of_recycle_item(
@@ -232,31 +252,14 @@ impl EventRecord {
         operator_id: &str,
         at_ms: i64,
     ) -> EventRecord {
+        let (corp, space, id) = (&item.corp_id, &item.space_id, &item.dentry_id);
         EventRecord {
-            seq: 0,
-            event_id: String::new(),
-            event_type,
-            corp_id: item.corp_id.clone(),
-            app_id: String::new(),
-            space_id: item.space_id.clone(),
-            dentry_id: item.dentry_id.clone(),
-            operator_id: operator_id.to_owned(),
-            at_ms,
             parent_id: Some(item.parent_id.clone()),
             name: Some(item.name.clone()),
             dentry_type: Some(item.kind.clone()),
             size: Some(item.size),
-            version: None,
-            previous_space_id: None,
-            previous_app_id: None,
-            previous_parent_id: None,
-            previous_name: None,
-            source_space_id: None,
-            source_dentry_id: None,
             recycle_item_id: Some(item.recycle_item_id.clone()),
-            member_type: None,
-            member_id: None,
-            role: None,
+            ..EventRecord::new(event_type, corp, space, id, operator_id, at_ms)
         }
     }
 }
@@ -276,31 +279,12 @@ pub struct GrantChange<'a> {
 
 impl From<GrantChange<'_>> for EventRecord {
     fn from(g: GrantChange<'_>) -> EventRecord {
+        let kind = EventType::PermissionChanged;
         EventRecord {
-            seq: 0,
-            event_id: String::new(),
-            event_type: EventType::PermissionChanged,
-            corp_id: g.corp_id.to_owned(),
-            app_id: String::new(),
-            space_id: g.space_id.to_owned(),
-            dentry_id: g.dentry_id.to_owned(),
-            operator_id: g.operator_id.to_owned(),
-            at_ms: g.at_ms,
-            parent_id: None,
-            name: None,
-            dentry_type: None,
-            size: None,
-            version: None,
-            previous_space_id: None,
-            previous_app_id: None,
-            previous_parent_id: None,
-            previous_name: None,
-            source_space_id: None,
-            source_dentry_id: None,
-            recycle_item_id: None,
             member_type: Some(g.member_type.to_owned()),
             member_id: Some(g.member_id.to_owned()),
             role: g.role.map(str::to_owned),
+            ..EventRecord::new(kind, g.corp_id, g.space_id, g.dentry_id, g.operator_id, g.at_ms)
         }
     }
 }

@@ -24,7 +24,7 @@ use orgdrive_core::DriveError;
 use crate::error::ApiError;
 use crate::extract::{QueryParams, WirePath as Path};
 use crate::state::ServerState;
-use crate::transport::MinRate;
+use crate::transport::{blob_body, MinRate};
 
 pub fn routes() -> Router<ServerState> {
     Router::new()
@@ -125,16 +125,7 @@ async fn download(
                 })
             },
         )?;
-    let body = match download.into_whole() {
-        // Small: one write of head and body; a client that does not read it
-        // is cut off by the write timeout.
-        Ok(bytes) => Body::from(bytes),
-        Err(stream) => {
-            let limits = &state.limits;
-            let rate = limits.min_transfer_rate;
-            Body::from_stream(MinRate::new(stream, rate, limits.transfer_rate_window))
-        }
-    };
+    let body = blob_body(download.into_whole(), &state.limits);
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();

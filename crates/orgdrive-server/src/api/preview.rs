@@ -11,7 +11,6 @@
 
 use std::fmt::Write as _;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +22,7 @@ use orgdrive_core::{PreviewKind, PreviewPage, PreviewRefused, MAX_PREVIEW_TEXT_B
 use crate::api::blob::{parse_range, RangeSpec};
 use crate::extract::{BaseUrl, WirePath as Path};
 use crate::state::ServerState;
-use crate::transport::MinRate;
+use crate::transport::blob_body;
 
 pub fn routes() -> Router<ServerState> {
     Router::new()
@@ -254,17 +253,7 @@ async fn content(
             return refused(PreviewRefused::Gone);
         }
     };
-    let body = match download.into_whole() {
-        Ok(bytes) => Body::from(bytes),
-        Err(stream) => {
-            let limits = &state.limits;
-            Body::from_stream(MinRate::new(
-                stream,
-                limits.min_transfer_rate,
-                limits.transfer_rate_window,
-            ))
-        }
-    };
+    let body = blob_body(download.into_whole(), &state.limits);
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::extract::{QueryParams, WirePath as Path};
 use crate::state::ServerState;
-use crate::transport::MinRate;
+use crate::transport::{blob_body, MinRate};
 
 const X_WOPI_OVERRIDE: HeaderName = HeaderName::from_static("x-wopi-override");
 const X_WOPI_LOCK: HeaderName = HeaderName::from_static("x-wopi-lock");
@@ -186,17 +186,7 @@ async fn get_file(
         .read_sized(&key, 0..size, size)
         .await
         .map_err(|e| WopiError::Internal(format!("{key}: {e}")))?;
-    let body = match download.into_whole() {
-        Ok(bytes) => Body::from(bytes),
-        Err(stream) => {
-            let limits = &state.limits;
-            Body::from_stream(MinRate::new(
-                stream,
-                limits.min_transfer_rate,
-                limits.transfer_rate_window,
-            ))
-        }
-    };
+    let body = blob_body(download.into_whole(), &state.limits);
     let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
