@@ -213,3 +213,37 @@ def test_open_info_edit_opens_the_wopi_client_unless_a_link_is_registered(office
     # A registered edit link comes first, as registered.
     d.register_open_info(file_id, "DINGTALK", ("EDIT", "https://edit.example/f/1"))
     assert d.open_info(file_id, type="EDIT").url == "https://edit.example/f/1"
+
+
+def test_an_app_without_file_write_gets_a_read_only_editor(office):
+    owner = provision(office)
+    d = Drive(office, owner)
+    file_id = d.upload(b"draft one", "plan.docx").id
+    reader_app = provision(office, scopes=["Storage.File.Read", "Storage.Space.Read"],
+                           corp_id=owner.corp_id, union_id=owner.union_id)
+    src, token = parse(Drive(office, reader_app, space_id=d.space_id).web_office_url(file_id)
+                       .web_office_url)
+    status, _, info = wopi(src, token)
+    assert status == 200 and info["UserCanWrite"] is False, info
+    # Locking or saving is refused as for a user who may not write (404), and nothing changes.
+    lock = {"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "L"}
+    assert wopi(src, token, method="POST", headers=lock, body=b"")[0] == 404
+    put = {"X-WOPI-Override": "PUT", "X-WOPI-Lock": "L"}
+    assert wopi(src, token, "/contents", "POST", put, b"overwritten")[0] == 404
+    assert d.download(file_id)[2] == b"draft one"
+
+
+def test_a_deleted_users_tokens_die_with_them_even_if_the_union_id_comes_back(office):
+    owner = provision(office)
+    d = Drive(office, owner)
+    file_id = d.upload(b"draft one", "plan.docx").id
+    union_id = "reused-" + os.urandom(4).hex()
+    office.admin.create_user(owner.corp_id, name="First", org_admin=True, union_id=union_id)
+    first = provision(office, corp_id=owner.corp_id, union_id=union_id)
+    src, token = parse(Drive(office, first, space_id=d.space_id).web_office_url(file_id)
+                       .web_office_url)
+    assert wopi(src, token)[0] == 200
+    office.admin.delete_user(owner.corp_id, union_id)
+    assert wopi(src, token)[0] == 401
+    office.admin.create_user(owner.corp_id, name="Second", org_admin=True, union_id=union_id)
+    assert wopi(src, token)[0] == 401, "another person with the same unionId"

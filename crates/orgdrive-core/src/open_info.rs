@@ -130,7 +130,13 @@ pub enum PreviewRefused {
     Expired,
     /// The file or version is gone, or there is no such page (404).
     Gone,
+    /// Every converter stayed busy for [`CONVERTER_WAIT`] (503).
+    Busy,
 }
+
+/// Longest a preview request waits for a converter's turn before it is
+/// answered 503 (its input is copied only once it has the turn).
+pub const CONVERTER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A preview page's content.
 #[derive(Debug, Clone)]
@@ -493,6 +499,7 @@ impl Drive {
         {
             return Err(PreviewRefused::Gone);
         }
+        let turn = tools::turn(Some(CONVERTER_WAIT)).await.ok_or(PreviewRefused::Busy)?;
         let scratch = Scratch::new().map_err(|_| PreviewRefused::Gone)?;
         let (source, out) = (scratch.path("in.pdf"), scratch.path("page"));
         self.copy_object_to(&media.object_key, media.size, &source)
@@ -512,7 +519,7 @@ impl Drive {
             source.into(),
             out.clone().into(),
         ];
-        if let Err(e) = tools::run("pdftoppm", args).await {
+        if let Err(e) = tools::run(&turn, "pdftoppm", args).await {
             tracing::debug!(error = %e, "PDF page not rendered");
             return Err(PreviewRefused::Gone);
         }
@@ -525,10 +532,11 @@ impl Drive {
         if size > MAX_CONVERTED_BYTES || !tools::available("pdfinfo") {
             return None;
         }
+        let turn = tools::turn(Some(CONVERTER_WAIT)).await?;
         let scratch = Scratch::new().ok()?;
         let source = scratch.path("in.pdf");
         self.copy_object_to(object_key, size, &source).await.ok()?;
-        let info = tools::run("pdfinfo", [source.as_os_str()]).await.ok()?;
+        let info = tools::run(&turn, "pdfinfo", [source.as_os_str()]).await.ok()?;
         let info = String::from_utf8_lossy(&info);
         let pages = info
             .lines()

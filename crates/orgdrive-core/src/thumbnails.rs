@@ -361,6 +361,9 @@ impl Drive {
         if !tools::available(tool) {
             return Ok(None);
         }
+        // Background work: waits for its turn as long as it takes, holding
+        // no copy meanwhile.
+        let Some(turn) = tools::turn(None).await else { return Ok(None) };
         let scratch = Scratch::new().map_err(|e| DriveError::Internal(e.to_string()))?;
         let input = scratch.path("in");
         self.copy_object_to(blob_key, size, &input).await?;
@@ -412,7 +415,7 @@ impl Drive {
                 (args, output)
             }
         };
-        if let Err(e) = tools::run(tool, args).await {
+        if let Err(e) = tools::run(&turn, tool, args).await {
             tracing::debug!(%blob_key, error = %e, "no thumbnail from the converter");
             return Ok(None);
         }

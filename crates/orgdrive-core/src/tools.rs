@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::ids::random_alnum;
 use crate::{Drive, DriveError, DriveResult};
@@ -29,6 +29,21 @@ pub(crate) const MAX_CONCURRENT_RUNS: usize = 2;
 pub(crate) const MAX_TOOL_OUTPUT: u64 = 32 << 20;
 
 static RUNS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_RUNS);
+
+/// A converter's turn: taken before its input is copied to scratch space,
+/// so that waiting requests hold no copies (at most
+/// [`MAX_CONCURRENT_RUNS`] copies exist on the node at once).
+pub(crate) struct Turn(#[allow(dead_code)] SemaphorePermit<'static>);
+
+/// Waits for a converter's turn: at most `wait` (`None`: as long as it
+/// takes); `None` when it did not come.
+pub(crate) async fn turn(wait: Option<Duration>) -> Option<Turn> {
+    let acquired = match wait {
+        Some(wait) => tokio::time::timeout(wait, RUNS.acquire()).await.ok()?,
+        None => RUNS.acquire().await,
+    };
+    acquired.ok().map(Turn)
+}
 
 /// Whether `tool` is an executable file on `PATH` (looked up once per tool).
 pub(crate) fn available(tool: &str) -> bool {
@@ -75,7 +90,7 @@ impl Drop for Scratch {
 /// Runs `program` with `args` (no shell, no stdin, `PATH` only), killed past
 /// [`TOOL_TIMEOUT`]; answers its stdout (at most [`MAX_TOOL_OUTPUT`] bytes)
 /// when it exits successfully.
-pub(crate) async fn run<I, S>(program: &str, args: I) -> Result<Vec<u8>, String>
+pub(crate) async fn run<I, S>(_turn: &Turn, program: &str, args: I) -> Result<Vec<u8>, String>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -88,7 +103,6 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let _turn = RUNS.acquire().await.map_err(|e| e.to_string())?;
     let mut command = tokio::process::Command::new(program);
     command
         .args(args)
@@ -162,11 +176,12 @@ mod tests {
         assert!(dir.is_dir());
         drop(scratch);
         assert!(!dir.exists(), "scratch removed with its files");
-        assert_eq!(run("sh", ["-c", "printf hi"]).await.unwrap(), b"hi");
-        assert!(run("sh", ["-c", "exit 3"]).await.is_err());
-        assert!(run("/nonexistent/tool", ["x"]).await.is_err());
+        let turn = turn(None).await.unwrap();
+        assert_eq!(run(&turn, "sh", ["-c", "printf hi"]).await.unwrap(), b"hi");
+        assert!(run(&turn, "sh", ["-c", "exit 3"]).await.is_err());
+        assert!(run(&turn, "/nonexistent/tool", ["x"]).await.is_err());
         // The environment is cleared.
-        assert_eq!(run("sh", ["-c", "printf \"${HOME:-none}\""]).await.unwrap(), b"none");
+        assert_eq!(run(&turn, "sh", ["-c", "printf \"${HOME:-none}\""]).await.unwrap(), b"none");
         // Past its time it is killed: the run ends at the limit, not when
         // the tool would have (it would have written a file after 3 s).
         let marker = std::env::temp_dir().join(format!("orgdrive-killed-{}", random_alnum(12)));
@@ -178,9 +193,14 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(4)).await;
         assert!(!marker.exists(), "the tool was killed");
         // Output past the bound is not kept (and the tool is not blocked by it).
-        let big = run("sh", ["-c", "head -c 40000000 /dev/zero"]).await.unwrap();
+        let big = run(&turn, "sh", ["-c", "head -c 40000000 /dev/zero"]).await.unwrap();
         assert_eq!(big.len() as u64, MAX_TOOL_OUTPUT);
         assert!(available("sh"));
         assert!(!available("no-such-tool-orgdrive"));
+        // Turns are bounded: with both taken, a bounded wait gives up.
+        let second = super::turn(None).await.unwrap();
+        assert!(super::turn(Some(Duration::from_millis(50))).await.is_none());
+        drop((turn, second));
+        assert!(super::turn(Some(Duration::from_secs(10))).await.is_some());
     }
 }

@@ -361,11 +361,15 @@ impl Drive {
             Err(DriveError::PermissionDenied(_)) => return Err(WopiError::Unauthorized),
             Err(e) => return Err(e.into()),
         }
-        let can_write = match self.authorize(&op, &space, place, Operation::Upload).await {
-            Ok(_) => true,
-            Err(DriveError::PermissionDenied(_)) => false,
-            Err(e) => return Err(e.into()),
-        };
+        // Writing needs the role (EDITOR) and, as CommitFile, the app's
+        // Storage.File.Write: a read-only app gets a read-only editor.
+        let app_writes = op.app.scopes.iter().any(|s| s == Scope::FileWrite.as_str());
+        let can_write = app_writes
+            && match self.authorize(&op, &space, place, Operation::Upload).await {
+                Ok(_) => true,
+                Err(DriveError::PermissionDenied(_)) => false,
+                Err(e) => return Err(e.into()),
+            };
         Ok(WopiSession { op, space, file, can_write, token_expires_at: record.access_expires_at })
     }
 

@@ -122,6 +122,9 @@ fn refused(why: PreviewRefused) -> Response {
         PreviewRefused::Gone => {
             (StatusCode::NOT_FOUND, "The file or version of this link no longer exists.")
         }
+        PreviewRefused::Busy => {
+            (StatusCode::SERVICE_UNAVAILABLE, "The preview is busy. Try again in a moment.")
+        }
     };
     let body = format!("<header><h1>Preview unavailable</h1></header><main><p>{text}</p></main>");
     html(status, document("Preview unavailable", &body))

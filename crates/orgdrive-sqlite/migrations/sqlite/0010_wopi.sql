@@ -34,3 +34,10 @@ CREATE TABLE wopi_locks (
     PRIMARY KEY (space_id, dentry_id)
 ) WITHOUT ROWID;
 CREATE INDEX wopi_locks_expiry ON wopi_locks (expires_at);
+
+-- A user's WebOffice tokens leave with the user: a later user given the same
+-- unionId never inherits them.
+CREATE INDEX wopi_tokens_by_user ON wopi_tokens (corp_id, union_id);
+CREATE TRIGGER wopi_tokens_leave_with_their_user AFTER DELETE ON users BEGIN
+    DELETE FROM wopi_tokens WHERE corp_id = OLD.corp_id AND union_id = OLD.union_id;
+END;
