@@ -162,20 +162,42 @@ async fn dispatch(drive: &Drive, hub: &Arc<Hub>) -> orgdrive_core::DriveResult<(
                 }
             },
         };
-        hub.busy.lock().expect("busy lock").insert(app_id.clone());
-        let (drive, hub) = (drive.clone(), Arc::clone(hub));
+        let busy = Busy::mark(hub, &app_id);
+        let drive = drive.clone();
         tokio::spawn(async move {
-            if let Err(e) = deliver_batch(&drive, &hub, &app_id, channel).await {
+            if let Err(e) = deliver_batch(&drive, &busy.hub, &app_id, channel).await {
                 tracing::warn!(app_id = %app_id, error = %e, "event delivery failed");
             }
-            hub.busy.lock().expect("busy lock").remove(&app_id);
+            drop(busy);
         });
     }
     Ok(())
 }
 
+/// An app a worker is delivering; unmarked when the worker ends, however it
+/// ends (a panic included).
+struct Busy {
+    hub: Arc<Hub>,
+    app_id: String,
+}
+
+impl Busy {
+    fn mark(hub: &Arc<Hub>, app_id: &str) -> Busy {
+        hub.busy.lock().expect("busy lock").insert(app_id.to_owned());
+        Busy { hub: Arc::clone(hub), app_id: app_id.to_owned() }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Ok(mut busy) = self.hub.busy.lock() {
+            busy.remove(&self.app_id);
+        }
+    }
+}
+
 /// Delivers the app's next batch, in order, stopping at the first failure
-/// (retried later from that event) or when the lease runs short.
+/// (retried later from that event) or when another node took the lease.
 async fn deliver_batch(
     drive: &Drive,
     hub: &Hub,
