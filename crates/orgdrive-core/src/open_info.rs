@@ -204,11 +204,17 @@ fn verify_grant(
     let [space_id, dentry_id, version, flag, expires, signature] = parts[..] else {
         return Err(PreviewRefused::Invalid);
     };
+    // One spelling per number (no leading zeros), and the signature as
+    // signed (lower-case hex): a token has exactly one accepted form.
     let number = |s: &str| {
-        (s.len() <= 19 && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        let canonical = s == "0" || !s.starts_with('0');
+        (s.len() <= 19 && !s.is_empty() && canonical && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse::<i64>().ok())
             .flatten()
     };
+    if signature.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(PreviewRefused::Invalid);
+    }
     let (Some(version), Some(expires)) = (number(version), number(expires)) else {
         return Err(PreviewRefused::Invalid);
     };
@@ -609,6 +615,23 @@ mod tests {
                 verify_grant(&signer, malformed, PAGE_PURPOSE, 0),
                 Err(PreviewRefused::Invalid),
                 "{malformed}"
+            );
+        }
+        // Other spellings of the same genuine token are refused too.
+        let zero_padded =
+            [fields[0], fields[1], &format!("0{}", fields[2]), fields[3], fields[4], fields[5]];
+        let upper_hex = [
+            fields[0],
+            fields[1],
+            fields[2],
+            fields[3],
+            fields[4],
+            &fields[5].to_ascii_uppercase(),
+        ];
+        for other in [zero_padded.join("."), upper_hex.join(".")] {
+            assert_eq!(
+                verify_grant(&signer, &other, PAGE_PURPOSE, 999),
+                Err(PreviewRefused::Invalid)
             );
         }
         let downloadable = PreviewGrant { download: true, ..grant() };
