@@ -208,6 +208,26 @@ pub struct TooSlow {
     window: Duration,
 }
 
+/// An upload's body held to the minimum transfer rate, and the length its
+/// `Content-Length` declares (`Err` when the header is malformed).
+pub fn upload_body(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    limits: &Limits,
+) -> Result<(Option<u64>, MinRate<axum::body::BodyDataStream>), &'static str> {
+    let declared_len = match headers.get(axum::http::header::CONTENT_LENGTH) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or("malformed Content-Length")?,
+        ),
+    };
+    let stream = body.into_data_stream();
+    Ok((declared_len, MinRate::new(stream, limits.min_transfer_rate, limits.transfer_rate_window)))
+}
+
 /// A blob's response body: its bytes when they were read at once (one
 /// write of head and body; a client that does not read it is cut off by the
 /// write timeout), else its stream held to the minimum transfer rate.

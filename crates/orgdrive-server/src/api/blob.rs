@@ -24,7 +24,7 @@ use orgdrive_core::DriveError;
 use crate::error::ApiError;
 use crate::extract::{QueryParams, WirePath as Path};
 use crate::state::ServerState;
-use crate::transport::{blob_body, MinRate};
+use crate::transport::{blob_body, upload_body};
 
 pub fn routes() -> Router<ServerState> {
     Router::new()
@@ -58,18 +58,8 @@ async fn upload(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (expires, signature) = signed(&query);
-    let declared_len = match headers.get(header::CONTENT_LENGTH) {
-        None => None,
-        Some(v) => Some(v.to_str().ok().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "paramError", "malformed Content-Length")
-        })?),
-    };
-    let limits = &state.limits;
-    let body = MinRate::new(
-        body.into_data_stream(),
-        limits.min_transfer_rate,
-        limits.transfer_rate_window,
-    );
+    let (declared_len, body) = upload_body(&headers, body, &state.limits)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "paramError", e))?;
     let written = state.drive.receive_blob(&key, expires, &signature, declared_len, body).await?;
     let mut response = StatusCode::OK.into_response();
     if let Some(etag) = written.md5.and_then(|m| HeaderValue::from_str(&format!("\"{m}\"")).ok()) {

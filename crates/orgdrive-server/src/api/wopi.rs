@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::extract::{QueryParams, WirePath as Path};
 use crate::state::ServerState;
-use crate::transport::{blob_body, MinRate};
+use crate::transport::{blob_body, upload_body};
 
 const X_WOPI_OVERRIDE: HeaderName = HeaderName::from_static("x-wopi-override");
 const X_WOPI_LOCK: HeaderName = HeaderName::from_static("x-wopi-lock");
@@ -212,21 +212,8 @@ async fn put_file(
         None => return Err(WopiError::BadRequest("X-WOPI-Override: PUT is required".into()).into()),
     }
     let lock = header_text(&headers, &X_WOPI_LOCK)?;
-    let declared_len = match headers.get(header::CONTENT_LENGTH) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| WopiError::BadRequest("malformed Content-Length".into()))?,
-        ),
-    };
-    let limits = &state.limits;
-    let body = MinRate::new(
-        body.into_data_stream(),
-        limits.min_transfer_rate,
-        limits.transfer_rate_window,
-    );
+    let (declared_len, body) =
+        upload_body(&headers, body, &state.limits).map_err(|e| WopiError::BadRequest(e.into()))?;
     let stored = state.drive.wopi_put_file(&session, lock.as_deref(), declared_len, body).await?;
     let mut response = StatusCode::OK.into_response();
     item_version(&mut response, &stored.version.to_string());
