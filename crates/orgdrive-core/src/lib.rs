@@ -47,6 +47,7 @@ mod wopi;
 use std::sync::Arc;
 
 pub use auth::{AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_TTL_SECS};
+pub use cache::CacheChange;
 pub use clock::{clock_offset_ms, iso8601, now_ms};
 pub use dentries::{
     AppProperty, AppPropertyInput, ConflictStrategy, DentryResult, DentryView, ListAll,
@@ -231,6 +232,23 @@ impl Drive {
         self.purge_old_events().await?;
         self.resume_tasks(Takeover::Abandoned).await?;
         Ok(true)
+    }
+
+    /// The cache entries this node drops after its own changes commit, for
+    /// a relay to the other nodes sharing the store (see [`CacheChange`]).
+    pub fn cache_changes(&self) -> tokio::sync::broadcast::Receiver<CacheChange> {
+        self.cache.subscribe()
+    }
+
+    /// Drops what a change on another node invalidated.
+    pub fn apply_cache_change(&self, change: &CacheChange) {
+        self.cache.apply(change);
+    }
+
+    /// Drops every cached entry another node could have changed: for a
+    /// relay that may have missed changes (it reconnected, or fell behind).
+    pub fn forget_shared_cache(&self) {
+        self.cache.forget_shared();
     }
 
     /// Gives up this node's background claims (the sweeper's), so that
