@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Makes sure a private PostgreSQL server for orgdrive's tests is running, and
+# prints its URL (the value for ORGDRIVE_TEST_PG_URL):
+#
+#   export ORGDRIVE_TEST_PG_URL="$(bash scripts/postgres.sh)"
+#   cargo test -p orgdrive-postgres
+#
+# - PostgreSQL comes from Debian's `postgresql` package, installed (as root,
+#   or through sudo) when initdb is missing.
+# - The cluster lives in ${ORGDRIVE_CACHE:-$HOME/.cache/orgdrive}/pg, listens
+#   on 127.0.0.1 only, port ${ORGDRIVE_PG_PORT:-55432}, and has a role
+#   `orgdrive` (password `orgdrive`) that may create databases: each test
+#   creates its own database and drops it.
+# - A test cluster: fsync and synchronous commit are off (nothing in it
+#   needs to survive a power loss), which makes the tests much faster.
+# - Idempotent: initialises the cluster once, starts it if stopped, does
+#   nothing if it runs. Fails loudly (the server's log) if it cannot start.
+# - initdb refuses to run as root: as root, the server runs as the
+#   `postgres` OS user (the directories on the way to the cluster get the
+#   search bit for it).
+set -euo pipefail
+
+port="${ORGDRIVE_PG_PORT:-55432}"
+base="${ORGDRIVE_CACHE:-$HOME/.cache/orgdrive}/pg"
+data="$base/data"
+sockets="$base/run"
+log="$base/server.log"
+
+die() {
+  echo "scripts/postgres.sh: $*" >&2
+  exit 1
+}
+
+# The newest installed server's binaries (Debian keeps them off PATH).
+find_bindir() {
+  local dir
+  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
+      echo "$dir"
+      return
+    fi
+  done
+  if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then
+    pg_config --bindir
+  fi
+}
+
+bindir="$(find_bindir)"
+if [ -z "$bindir" ]; then
+  echo "scripts/postgres.sh: installing PostgreSQL (Debian package postgresql)" >&2
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update -qq >&2
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2
+  else
+    die "PostgreSQL is not installed and neither root nor sudo is available to install it"
+  fi
+  bindir="$(find_bindir)"
+  [ -n "$bindir" ] || die "PostgreSQL was installed but no initdb was found"
+fi
+
+# As root the server runs as `postgres`; otherwise as the calling user.
+if [ "$(id -u)" -eq 0 ]; then
+  id postgres >/dev/null 2>&1 || die "running as root, but there is no postgres OS user"
+  as_server() { runuser -u postgres -- "$@"; }
+  server_user=postgres
+else
+  as_server() { "$@"; }
+  server_user="$(id -un)"
+fi
+
+mkdir -p "$base"
+# One caller at a time sets the cluster up (other helpers and test runs may
+# call this script at once). The server must not inherit the lock's fd.
+exec 9>"$base/.lock"
+flock 9
+
+if [ "$(id -u)" -eq 0 ]; then
+  # The server's user must reach its directory: give every directory on the
+  # way the search bit (not the read bit), and the cluster to postgres.
+  dir="$base"
+  while [ "$dir" != "/" ]; do
+    chmod o+x "$dir" 2>/dev/null || true
+    dir="$(dirname "$dir")"
+  done
+  mkdir -p "$data" "$sockets"
+  chown "$server_user" "$data" "$sockets"
+  touch "$log"
+  chown "$server_user" "$log"
+else
+  mkdir -p "$data" "$sockets"
+fi
+chmod 700 "$data" "$sockets"
+
+if [ ! -f "$data/PG_VERSION" ]; then
+  echo "scripts/postgres.sh: initialising a cluster in $data" >&2
+  # Local (socket) connections are trusted: the socket's directory is the
+  # server user's alone. TCP connections need a password.
+  as_server "$bindir/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
+    --auth-local=trust --auth-host=scram-sha-256 >"$base/initdb.log" 2>&1 \
+    || { cat "$base/initdb.log" >&2; die "initdb failed"; }
+fi
+
+if ! as_server "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  echo "scripts/postgres.sh: starting PostgreSQL on 127.0.0.1:$port" >&2
+  options="-c listen_addresses=127.0.0.1 -p $port -k $sockets -c max_connections=300"
+  options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  if ! as_server "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "$options" start >&2 9>&-; then
+    echo "---- $log (last lines) ----" >&2
+    tail -n 30 "$log" >&2 || true
+    die "PostgreSQL did not start (is port $port taken by another server?)"
+  fi
+fi
+
+# The server we reach must be ours, on the port asked for.
+as_server "$bindir/pg_isready" -q -h "$sockets" -p "$port" \
+  || die "PostgreSQL runs from $data but does not answer on port $port (started with another port? stop it: $bindir/pg_ctl -D $data stop)"
+
+psql_bin="$bindir/psql"
+[ -x "$psql_bin" ] || psql_bin="$(command -v psql)" || die "psql is missing"
+as_server "$psql_bin" -h "$sockets" -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
+  -c "DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'orgdrive') THEN
+          CREATE ROLE orgdrive LOGIN CREATEDB PASSWORD 'orgdrive';
+        END IF;
+      END \$\$;" >&2 \
+  || die "could not create the role orgdrive"
+
+echo "postgres://orgdrive:orgdrive@127.0.0.1:$port/postgres"
