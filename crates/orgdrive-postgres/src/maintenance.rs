@@ -23,6 +23,12 @@ impl MaintenanceStore for PgStore {
     async fn forget_trash(&self, _objects: &[String]) -> StoreResult<()> {
         Err(not_yet())
     }
+    async fn lease_job(&self, _name: &str, _lease: &Lease) -> StoreResult<bool> {
+        Err(not_yet())
+    }
+    async fn release_job(&self, _name: &str, _node: i64) -> StoreResult<()> {
+        Err(not_yet())
+    }
     async fn close(&self) {
         self.close_pool()
     }
