@@ -3,8 +3,9 @@
 # integration tests, the Node SDK smoke test, schemathesis fuzzing from the
 # served OpenAPI document, then the conformance suite through the official
 # DingTalk Python SDK, all against the real binary.
-# Installs what it needs (the Debian packages chromium, poppler-utils and
-# ffmpeg when missing; Python virtualenvs with the pinned SDK and the
+# Installs what it needs (the Debian packages chromium, poppler-utils,
+# ffmpeg and postgresql when missing; a private PostgreSQL cluster on
+# loopback (scripts/postgres.sh); Python virtualenvs with the pinned SDK and the
 # pinned schemathesis under $ORGDRIVE_CACHE, default ~/.cache/orgdrive; the
 # pinned Node SDK into tests/sdk-node/node_modules).
 set -euo pipefail
@@ -33,6 +34,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+step "PostgreSQL on loopback, for the PostgreSQL store and the scale-out tests (scripts/postgres.sh)"
+ORGDRIVE_TEST_PG_URL="$(bash scripts/postgres.sh)"
+export ORGDRIVE_TEST_PG_URL
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

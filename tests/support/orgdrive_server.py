@@ -30,6 +30,13 @@ What it does, once:
 
 Secrets (admin token, signing key) must be at least 32 characters:
 `new_secret()` makes one.
+
+With ORGDRIVE_TEST_BACKEND=postgres+s3, every server keeps its metadata in a
+fresh PostgreSQL database (on the server of ORGDRIVE_TEST_PG_URL) and its
+contents under a fresh prefix of the S3 bucket of ORGDRIVE_TEST_BLOB_URL
+(scripts/postgres.sh and scripts/s3.sh start both), with a signing key of
+its own; `meta=`, `blob=` and `signing_key=` choose them explicitly (two
+nodes of one deployment share all three).
 """
 
 from __future__ import annotations
@@ -224,6 +231,36 @@ def default_binary():
     return os.environ.get("ORGDRIVE_BIN", "orgdrive")
 
 
+def required_env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(
+            f"{name} is not set: start the test services first "
+            "(`export ORGDRIVE_TEST_PG_URL=$(bash scripts/postgres.sh)`, "
+            "`eval \"$(bash scripts/s3.sh)\"`)")
+    return value
+
+
+def fresh_s3_prefix(blob_url):
+    """`blob_url` (an s3:// --blob URL) with a root prefix of its own, so
+    that servers sharing the bucket never see each other's objects."""
+    root = "/t-" + uuid.uuid4().hex[:16]
+    return blob_url + ("&" if "?" in blob_url else "?") + "root=" + root
+
+
+def fresh_postgres_database(server_url):
+    """Creates an empty database on the PostgreSQL server of `server_url`
+    (a `postgres://user:password@host:port/db` URL whose role may create
+    databases) with `psql`, and returns its URL."""
+    name = "od_" + uuid.uuid4().hex[:16]
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", server_url, "-c",
+                    f"CREATE DATABASE {name}"],
+                   check=True, capture_output=True, text=True, timeout=60)
+    base, _, query = server_url.partition("?")
+    base = base.rsplit("/", 1)[0] + "/" + name
+    return base + ("?" + query if query else "")
+
+
 class OrgdriveServer:
     """One `orgdrive serve` process on a loopback port; can be stopped, killed
     and started again on the same port and data dir.
@@ -243,7 +280,7 @@ class OrgdriveServer:
 
     def __init__(self, data_dir=None, extra_args=(), *, binary=None, admin_token=None, port=None,
                  host="127.0.0.1", admin_listen=False, env=None, stderr=None, stdout_copy=None,
-                 ready_timeout=30):
+                 ready_timeout=30, meta=None, blob=None, signing_key=None):
         self.binary = str(binary or default_binary())
         self.data_dir = None if data_dir is None else str(data_dir)
         self.ephemeral = data_dir is None
@@ -256,6 +293,13 @@ class OrgdriveServer:
         self.stderr = stderr
         self.stdout_copy = stdout_copy
         self.ready_timeout = ready_timeout
+        # Metadata on PostgreSQL: the URL given, else (with
+        # ORGDRIVE_TEST_BACKEND=postgres+s3) a fresh database made at first
+        # start. Contents on S3 likewise: `blob`, else a fresh prefix.
+        self.meta = meta
+        self.blob = blob
+        # A shared metadata store needs the nodes' common signing key.
+        self.signing_key = signing_key
         self.process = None
         self.output = []          # stdout lines of the current process
         self.banner = []          # stdout lines up to and including "ready in"
@@ -295,6 +339,17 @@ class OrgdriveServer:
     def argv(self, extra_args=None):
         args = [self.binary, "serve", "--listen", self.endpoint]
         args += ["--ephemeral"] if self.ephemeral else ["--data-dir", self.data_dir]
+        if os.environ.get("ORGDRIVE_TEST_BACKEND") == "postgres+s3":
+            if self.meta is None:
+                self.meta = fresh_postgres_database(required_env("ORGDRIVE_TEST_PG_URL"))
+            if self.blob is None:
+                self.blob = fresh_s3_prefix(required_env("ORGDRIVE_TEST_BLOB_URL"))
+        if self.blob is not None:
+            args += ["--blob", self.blob]
+        if self.meta is not None:
+            self.signing_key = self.signing_key or new_secret()
+            args += ["--meta", self.meta]
+            self.env.setdefault("ORGDRIVE_SIGNING_KEY", self.signing_key)
         if self.given_admin_token is not None:
             args += ["--admin-token", self.given_admin_token]
         if self.admin_port:

@@ -2,7 +2,7 @@
 //! users, departments and their members, and the demo account created on the
 //! first start of an empty data dir.
 
-use orgdrive_store::{AppRecord, DeptRecord, Key, OrgRecord, StoreError, UserRecord};
+use orgdrive_store::{AppRecord, DeptRecord, Key, Lease, OrgRecord, StoreError, UserRecord};
 use sha2::{Digest, Sha256};
 
 use crate::ids::{random_alnum, random_hex};
@@ -60,6 +60,8 @@ pub struct DemoAccount {
 
 const MIN_SECRET_CHARS: usize = 16;
 const MAX_SECRET_CHARS: usize = 128;
+/// The job a node claims while it makes the demo account.
+const DEMO_JOB: &str = "demo account";
 
 /// Hex SHA-256 of `salt || secret`. Generated secrets carry 64 random
 /// characters, so a fast hash is enough; chosen secrets must be at least
@@ -83,6 +85,19 @@ impl Drive {
     /// Creates the demo org, an app holding every scope and an org-admin user
     /// when the store is empty; `None` when it already holds data.
     pub async fn bootstrap_demo(&self) -> DriveResult<Option<DemoAccount>> {
+        // Nodes starting together on one empty store: one of them (the one
+        // that claims the job) makes the demo account, the others see it made.
+        let now = now_ms();
+        let claim = Lease { node: self.node(), now_ms: now, until_ms: now + 60_000, steal: false };
+        if !self.meta.lease_job(DEMO_JOB, &claim).await? {
+            return Ok(None);
+        }
+        let made = self.make_demo().await;
+        self.meta.release_job(DEMO_JOB, self.node()).await?;
+        made
+    }
+
+    async fn make_demo(&self) -> DriveResult<Option<DemoAccount>> {
         if !self.meta.is_empty().await? {
             return Ok(None);
         }

@@ -119,6 +119,9 @@ pub struct DriveOptions {
     /// The WOPI client's editor URL (its discovery `urlsrc`, checked by
     /// [`check_wopi_client_url`]); `None`: WebOffice is not offered.
     pub wopi_client_url: Option<String>,
+    /// How long a node's claim on a task it runs lasts: another node takes
+    /// the task over once it expired (its node died).
+    pub task_claim_ms: i64,
 }
 
 impl DriveOptions {
@@ -135,6 +138,7 @@ impl DriveOptions {
             min_free_disk_bytes: transfer::MIN_FREE_DISK_BYTES,
             allow_clock_control: false,
             wopi_client_url: None,
+            task_claim_ms: tasks::TASK_CLAIM_MS,
         }
     }
 }

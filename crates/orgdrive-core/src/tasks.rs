@@ -24,7 +24,8 @@ pub const MAX_UNFINISHED_TASKS_PER_APP: u32 = 64;
 /// How long a finished task stays readable through GetTask.
 pub const TASK_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
-/// How long a node's claim on a task it started lasts. Another node takes
+/// How long a node's claim on a task it started lasts, by default
+/// ([`crate::DriveOptions::task_claim_ms`]). Another node takes
 /// the task over once it expires (the sweeper looks for such tasks); if the
 /// first node was only slow, the task's change still happens once.
 pub const TASK_CLAIM_MS: i64 = 60_000;
@@ -92,7 +93,12 @@ impl Drive {
     /// change ends it `FAIL`.
     async fn run_claimed_task(&self, task_id: &str, steal: bool) -> DriveResult<()> {
         let now = now_ms();
-        let lease = Lease { node: self.node, now_ms: now, until_ms: now + TASK_CLAIM_MS, steal };
+        let lease = Lease {
+            node: self.node,
+            now_ms: now,
+            until_ms: now + self.options().task_claim_ms,
+            steal,
+        };
         let Some(task) = self.meta.start_task(task_id, &lease).await? else {
             return Ok(()); // finished meanwhile, or another node runs it
         };

@@ -62,6 +62,7 @@ mod identity;
 mod lifecycle;
 mod maintenance;
 mod migrate;
+mod notify;
 mod open_links;
 #[allow(dead_code, unused_macros, unused_imports)] // until every module is ported
 pub(crate) mod rows;
@@ -97,6 +98,8 @@ impl Default for PgOptions {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// Where the pool connects, for connections of their own (`notify`).
+    config: std::sync::Arc<tokio_postgres::Config>,
 }
 
 /// A transaction that failed with one of these is run again from the start.
@@ -111,6 +114,7 @@ impl PgStore {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
         migrate::run_with(&config).await?;
+        let shared = std::sync::Arc::new(config.clone());
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -120,7 +124,7 @@ impl PgStore {
             .max_size(options.max_connections.max(1))
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, config: shared };
         // Fails here, not at the first call, if the database is unreachable.
         drop(store.client().await?);
         Ok(store)
@@ -134,6 +138,11 @@ impl PgStore {
             }
             other => StoreError::Backend(format!("no database connection: {other}")),
         })
+    }
+
+    /// Where the pool connects.
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
     }
 
     pub(crate) fn close_pool(&self) {

@@ -10,6 +10,8 @@ use common::open_fresh_store;
 orgdrive_store::behaviour_suite!(
     open_fresh_store,
     known_failures: [
+        a_job_is_claimed_by_one_node_until_its_claim_expires,
+        a_task_is_claimed_by_one_node_until_its_claim_expires,
         a_change_completes_its_task_in_its_transaction,
         a_commit_fails_when_a_part_was_replaced_meanwhile,
         a_copy_copies_no_grants,

@@ -13,6 +13,21 @@ pub struct AdminArgs {
     /// Data directory of the server to provision.
     #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data", global = true)]
     data_dir: PathBuf,
+    /// Metadata store: `sqlite` (DATA_DIR/meta.sqlite) or the postgres:// URL
+    /// the servers share.
+    #[arg(long, env = "ORGDRIVE_META", hide_env_values = true, default_value = "sqlite",
+          value_parser = crate::store::parse_meta, global = true)]
+    meta: crate::store::MetaLocation,
+    /// The servers' signing key (needed with a PostgreSQL store; else
+    /// DATA_DIR/signing.key).
+    #[arg(
+        long,
+        env = "ORGDRIVE_SIGNING_KEY",
+        hide_env_values = true,
+        allow_hyphen_values = true,
+        global = true
+    )]
+    signing_key: Option<String>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -158,7 +173,15 @@ fn print(value: impl Serialize) -> anyhow::Result<()> {
 const OK: Success = Success { success: true };
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let opened = crate::store::open(&args.data_dir, Default::default()).await?;
+    let opened = crate::store::open(
+        &args.data_dir,
+        crate::store::OpenOptions {
+            meta: args.meta.clone(),
+            signing_key: args.signing_key.clone(),
+            ..Default::default()
+        },
+    )
+    .await?;
     let result = execute(&opened.drive, args.command).await;
     opened.drive.close().await;
     result

@@ -10,6 +10,15 @@ pub struct FsckArgs {
     /// Data directory to check (may be in use by a running server).
     #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
     data_dir: PathBuf,
+    /// Metadata store: `sqlite` (DATA_DIR/meta.sqlite) or the postgres:// URL
+    /// the servers share.
+    #[arg(long, env = "ORGDRIVE_META", hide_env_values = true, default_value = "sqlite",
+          value_parser = crate::store::parse_meta)]
+    meta: crate::store::MetaLocation,
+    /// The servers' signing key (needed with a PostgreSQL store; else
+    /// DATA_DIR/signing.key).
+    #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true, allow_hyphen_values = true)]
+    signing_key: Option<String>,
     /// Fix what is safe to fix: recompute byte counters, delete content
     /// objects nothing refers to.
     #[arg(long)]
@@ -22,7 +31,15 @@ pub struct FsckArgs {
 }
 
 pub async fn run(args: FsckArgs) -> anyhow::Result<()> {
-    let opened = crate::store::open(&args.data_dir, Default::default()).await?;
+    let opened = crate::store::open(
+        &args.data_dir,
+        crate::store::OpenOptions {
+            meta: args.meta.clone(),
+            signing_key: args.signing_key.clone(),
+            ..Default::default()
+        },
+    )
+    .await?;
     let report = opened.drive.fsck(args.repair, args.grace).await;
     opened.drive.close().await;
     let report = report?;

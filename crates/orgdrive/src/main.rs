@@ -1,9 +1,12 @@
 //! The `orgdrive` binary: `serve` runs the server, `admin` provisions orgs,
 //! apps, users and departments straight in a data dir, `fsck` checks (and
-//! repairs) a data dir. Every flag has an environment-variable fallback.
+//! repairs) a data dir, `migrate` brings a metadata store's schema up to
+//! date. Every flag has an environment-variable fallback.
 
 mod admin;
 mod fsck;
+mod migrate;
+mod relay;
 mod serve;
 mod store;
 
@@ -28,6 +31,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Check that metadata and content agree; exits 1 on inconsistency.
     Fsck(fsck::FsckArgs),
+    /// Bring the metadata store's schema to this build's version.
+    Migrate(migrate::MigrateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve::run(args).await,
             Command::Admin(args) => admin::run(args).await,
             Command::Fsck(args) => fsck::run(args).await,
+            Command::Migrate(args) => migrate::run(args).await,
         }
     });
     // The stores are closed by now; background work still running (a

@@ -32,7 +32,8 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
             let store = orgdrive_sqlite::SqliteStore::open(&path, &options)
                 .await
                 .with_context(|| format!("migrating {}", path.display()))?;
-            orgdrive_core::MetaStore::close(&store).await;
+            let store: &dyn orgdrive_core::MetaStore = &store;
+            store.close().await;
             println!("{place}: schema up to date");
         }
         MetaLocation::Postgres(url) => {

@@ -1,13 +1,65 @@
 //! Opening a data dir: `meta.sqlite` (SQLite, WAL), `blobs/` (OpenDAL fs) and
-//! `signing.key` (the secret of signed blob URLs, created on first use).
+//! `signing.key` (the secret of signed blob URLs, created on first use) —
+//! or, for a scale-out deployment, the metadata on PostgreSQL (`--meta
+//! postgres://…`), shared by every node.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use orgdrive_blob::BlobStore;
-use orgdrive_core::{Drive, DriveOptions};
+use orgdrive_core::{Drive, DriveOptions, MetaStore};
+use orgdrive_postgres::{PgOptions, PgStore};
 use orgdrive_sqlite::{SqliteOptions, SqliteStore};
+
+/// Where the metadata lives (`--meta`).
+#[derive(Clone, Default)]
+pub enum MetaLocation {
+    /// `DATA_DIR/meta.sqlite`: the embedded default, one process.
+    #[default]
+    Embedded,
+    /// A PostgreSQL database that several nodes share (its URL, which may
+    /// hold a password: never printed).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for MetaLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetaLocation::Embedded => f.write_str("Embedded"),
+            MetaLocation::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
+}
+
+impl MetaLocation {
+    /// Where the metadata is, for people: the database's host, port and
+    /// name, without the user, password or options of the URL.
+    pub fn describe(&self, data_dir: &Path) -> String {
+        match self {
+            MetaLocation::Embedded => format!("SQLite, {}", meta_path(data_dir).display()),
+            MetaLocation::Postgres(url) => {
+                let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+                let rest = rest.split(['?', '#']).next().unwrap_or_default();
+                let place = rest.rsplit_once('@').map_or(rest, |(_, place)| place);
+                format!("PostgreSQL, {place}")
+            }
+        }
+    }
+}
+
+/// Parses `--meta`: `sqlite` (the embedded default) or a
+/// `postgres://`/`postgresql://` URL.
+pub fn parse_meta(value: &str) -> Result<MetaLocation, String> {
+    let value = value.trim();
+    if value.is_empty() || value == "sqlite" {
+        Ok(MetaLocation::Embedded)
+    } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        Ok(MetaLocation::Postgres(value.to_string()))
+    } else {
+        Err("expected `sqlite` or a postgres:// URL".to_string())
+    }
+}
 
 /// The stores of one data dir, opened.
 pub struct Opened {
@@ -15,6 +67,8 @@ pub struct Opened {
     /// The metadata store is this process's alone (the embedded SQLite
     /// file), so whatever claims an earlier process held are void.
     pub exclusive: bool,
+    /// The PostgreSQL store, when the metadata is there (for the cache relay).
+    pub postgres: Option<PgStore>,
 }
 
 pub fn meta_path(data_dir: &Path) -> PathBuf {
@@ -47,6 +101,9 @@ pub struct OpenOptions {
     pub allow_clock_control: bool,
     /// The WOPI client's editor URL, already checked.
     pub wopi_client_url: Option<String>,
+    /// Where the metadata lives.
+    pub meta: MetaLocation,
+    pub task_claim_secs: Option<i64>,
 }
 
 /// Shortest signing key or admin token accepted: 32 bytes.
@@ -75,9 +132,16 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
             tracing::warn!(error = %e, "could not make the data dir private (mode 0700)");
         }
     }
-    let signing_key = match options.signing_key {
-        Some(key) => key.trim().to_string(),
-        None => stored_secret(&data_dir.join("signing.key"), orgdrive_core::random_secret)?,
+    let signing_key = match (options.signing_key, &options.meta) {
+        (Some(key), _) => key.trim().to_string(),
+        (None, MetaLocation::Embedded) => {
+            stored_secret(&data_dir.join("signing.key"), orgdrive_core::random_secret)?
+        }
+        (None, MetaLocation::Postgres(_)) => anyhow::bail!(
+            "a shared metadata store (--meta postgres://…) needs --signing-key \
+             (ORGDRIVE_SIGNING_KEY), the same on every node: access tokens and signed \
+             URLs made by one node must verify on the others"
+        ),
     };
     check_secret("signing key", &signing_key)?;
     let mut drive_options = DriveOptions::new(signing_key.as_bytes());
@@ -91,17 +155,18 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         drive_options.open_uploads = limits;
     }
     drive_options.allow_clock_control = options.allow_clock_control;
+    if let Some(claim) = options.task_claim_secs {
+        drive_options.task_claim_ms = claim * 1000;
+    }
     drive_options.wopi_client_url = options.wopi_client_url;
     if let Some(floor) = options.min_free_disk_bytes {
         drive_options.min_free_disk_bytes = floor;
     }
     let durable = options.durability == Durability::Full;
-    let sqlite = SqliteOptions { durable, ..SqliteOptions::default() };
-    let meta = SqliteStore::open(&meta_path(data_dir), &sqlite)
-        .await
-        .with_context(|| format!("opening {}", meta_path(data_dir).display()))?;
+    let meta = open_meta(data_dir, &options.meta, durable).await?;
+    let exclusive = matches!(options.meta, MetaLocation::Embedded);
     let blob = BlobStore::filesystem(&data_dir.join("blobs"), durable)?;
-    let drive = Drive::new(Arc::new(meta), blob, drive_options).await?;
+    let drive = Drive::new(meta.store, blob, drive_options).await?;
     if durable {
         // The data dir's own entry, and what was created in it (blobs/,
         // signing.key, admin.token, the database files), survive power loss
@@ -109,7 +174,36 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         sync_dir_and_ancestors(data_dir)
             .with_context(|| format!("syncing {}", data_dir.display()))?;
     }
-    Ok(Opened { drive, exclusive: true })
+    Ok(Opened { drive, exclusive, postgres: meta.postgres })
+}
+
+/// A metadata store, opened (and migrated).
+struct OpenedMeta {
+    store: Arc<dyn MetaStore>,
+    postgres: Option<PgStore>,
+}
+
+async fn open_meta(
+    data_dir: &Path,
+    location: &MetaLocation,
+    durable: bool,
+) -> anyhow::Result<OpenedMeta> {
+    match location {
+        MetaLocation::Embedded => {
+            let sqlite = SqliteOptions { durable, ..SqliteOptions::default() };
+            let store = SqliteStore::open(&meta_path(data_dir), &sqlite)
+                .await
+                .with_context(|| format!("opening {}", meta_path(data_dir).display()))?;
+            Ok(OpenedMeta { store: Arc::new(store), postgres: None })
+        }
+        MetaLocation::Postgres(url) => {
+            // The error names what failed, never the URL (it may hold a password).
+            let store = PgStore::open(url, &PgOptions::default())
+                .await
+                .context("opening the PostgreSQL metadata store (--meta)")?;
+            Ok(OpenedMeta { store: Arc::new(store.clone()), postgres: Some(store) })
+        }
+    }
 }
 
 /// Fsyncs `dir` and every directory above it (cheap, and done once at start:
@@ -171,4 +265,25 @@ pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.write_all(contents.as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metadata_location_is_described_without_its_credentials() {
+        let url = "postgres://od:s3cret@db.example:5432/drive?sslmode=require&password=x";
+        let meta = parse_meta(url).unwrap();
+        let described = meta.describe(Path::new("/d"));
+        assert_eq!(described, "PostgreSQL, db.example:5432/drive");
+        assert_eq!(format!("{meta:?}"), "Postgres(..)");
+        assert!(!described.contains("s3cret"));
+        assert_eq!(
+            parse_meta("sqlite").unwrap().describe(Path::new("/d")),
+            "SQLite, /d/meta.sqlite"
+        );
+        assert!(parse_meta("mysql://x").is_err());
+        assert!(parse_meta("/some/path").is_err());
+    }
 }
