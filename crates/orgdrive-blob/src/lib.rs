@@ -145,6 +145,9 @@ fn confined(key: &str) -> Result<&str, BlobError> {
 
 /// Bytes handed to the store at once: large writes, few syscalls.
 const WRITE_CHUNK: usize = 4 << 20;
+/// On object stores, a chunk is a part of a multipart upload, which S3
+/// wants of at least 5 MiB (but the last).
+const REMOTE_WRITE_CHUNK: usize = 8 << 20;
 
 /// Fsyncs a directory, so that entries created or renamed in it are durable.
 async fn fsync_dir(path: PathBuf) -> Result<(), BlobError> {
@@ -209,6 +212,14 @@ impl BlobStore {
         Ok(BlobStore {
             inner: Arc::new(Store { op, sync_root: None, local_root: None, presigns: false }),
         })
+    }
+
+    fn write_chunk(&self) -> usize {
+        if self.inner.presigns {
+            REMOTE_WRITE_CHUNK
+        } else {
+            WRITE_CHUNK
+        }
     }
 
     /// A store over an object store's operator: no local disk, presigned URLs.
@@ -276,8 +287,13 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
     {
         let key = confined(key)?;
-        let mut writer =
-            self.inner.op.writer_with(key).chunk(WRITE_CHUNK).await.map_err(BlobError::from)?;
+        let mut writer = self
+            .inner
+            .op
+            .writer_with(key)
+            .chunk(self.write_chunk())
+            .await
+            .map_err(BlobError::from)?;
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         let mut source = std::pin::pin!(source);
@@ -319,7 +335,7 @@ impl BlobStore {
             confined(source)?;
         }
         let dest = confined(dest)?;
-        let mut writer = self.inner.op.writer_with(dest).chunk(WRITE_CHUNK).await?;
+        let mut writer = self.inner.op.writer_with(dest).chunk(self.write_chunk()).await?;
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         for source in sources {
@@ -471,10 +487,15 @@ impl BlobStore {
             if entry.metadata().is_dir() {
                 continue;
             }
-            let meta = match self.inner.op.stat(entry.path()).await {
-                Ok(meta) => meta,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
-                Err(e) => return Err(e.into()),
+            // Object stores list sizes and ages; a filesystem is asked.
+            let meta = if entry.metadata().last_modified().is_some() {
+                entry.metadata().clone()
+            } else {
+                match self.inner.op.stat(entry.path()).await {
+                    Ok(meta) => meta,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
+                    Err(e) => return Err(e.into()),
+                }
             };
             let size = if is_manifest_key(entry.path()) {
                 match self.read_manifest(entry.path()).await? {

@@ -10,6 +10,9 @@ pub struct FsckArgs {
     /// Data directory to check (may be in use by a running server).
     #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
     data_dir: PathBuf,
+    /// The content store the server uses (`serve --blob`).
+    #[arg(long, env = "ORGDRIVE_BLOB")]
+    blob: Option<orgdrive_blob::BlobLocation>,
     /// Fix what is safe to fix: recompute byte counters, delete content
     /// objects nothing refers to.
     #[arg(long)]
@@ -22,7 +25,8 @@ pub struct FsckArgs {
 }
 
 pub async fn run(args: FsckArgs) -> anyhow::Result<()> {
-    let opened = crate::store::open(&args.data_dir, Default::default()).await?;
+    let options = crate::store::OpenOptions { blob: args.blob, ..Default::default() };
+    let opened = crate::store::open(&args.data_dir, options).await?;
     let report = opened.drive.fsck(args.repair, args.grace).await;
     opened.drive.close().await;
     let report = report?;

@@ -30,6 +30,13 @@ pub struct ServeArgs {
     /// Data directory: SQLite metadata (meta.sqlite) and file contents (blobs/).
     #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
     data_dir: PathBuf,
+    /// Content store instead of DATA_DIR/blobs: a path, fs:///path,
+    /// s3://bucket?endpoint=…&region=…&root=…&path_style=… (credentials from
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or oss://bucket?endpoint=…
+    /// (OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET). On S3/OSS clients PUT and
+    /// GET bytes on the bucket's presigned URLs.
+    #[arg(long, env = "ORGDRIVE_BLOB")]
+    blob: Option<orgdrive_blob::BlobLocation>,
     /// Use a throw-away data dir, deleted on exit (tests, demos).
     #[arg(long, env = "ORGDRIVE_EPHEMERAL", conflicts_with = "data_dir")]
     ephemeral: bool,
@@ -152,6 +159,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         min_free_disk_bytes: Some(args.min_free_disk),
         allow_clock_control: args.allow_clock_control,
         wopi_client_url: args.wopi_client_url.clone(),
+        blob: args.blob.clone(),
     };
     let (admin_token, admin_token_is_new) = admin_token(&data_dir, args.admin_token)?;
     let opened = crate::store::open(&data_dir, options).await?;

@@ -1,11 +1,12 @@
-//! Opening a data dir: `meta.sqlite` (SQLite, WAL), `blobs/` (OpenDAL fs) and
-//! `signing.key` (the secret of signed blob URLs, created on first use).
+//! Opening a data dir: `meta.sqlite` (SQLite, WAL), `blobs/` (OpenDAL fs,
+//! unless `--blob` names another content store) and `signing.key` (the
+//! secret of signed blob URLs, created on first use).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use orgdrive_blob::BlobStore;
+use orgdrive_blob::{BlobLocation, BlobStore};
 use orgdrive_core::{Drive, DriveOptions};
 use orgdrive_sqlite::{SqliteOptions, SqliteStore};
 
@@ -44,6 +45,8 @@ pub struct OpenOptions {
     pub allow_clock_control: bool,
     /// The WOPI client's editor URL, already checked.
     pub wopi_client_url: Option<String>,
+    /// The content store (`--blob`); default `DATA_DIR/blobs`.
+    pub blob: Option<BlobLocation>,
 }
 
 /// Shortest signing key or admin token accepted: 32 bytes.
@@ -97,7 +100,10 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
     let meta = SqliteStore::open(&meta_path(data_dir), &sqlite)
         .await
         .with_context(|| format!("opening {}", meta_path(data_dir).display()))?;
-    let blob = BlobStore::filesystem(&data_dir.join("blobs"), durable)?;
+    let blob = match &options.blob {
+        Some(location) => location.open(durable).context("opening the content store (--blob)")?,
+        None => BlobStore::filesystem(&data_dir.join("blobs"), durable)?,
+    };
     let drive = Drive::new(Arc::new(meta), blob, drive_options).await?;
     if durable {
         // The data dir's own entry, and what was created in it (blobs/,
