@@ -75,7 +75,7 @@ def assert_bucket_consistent(server):
 
 def test_single_upload_is_a_presigned_put_and_downloads_from_the_bucket(d):
     body = data(300_000, "single")
-    info = d.upload_info(size=len(body), md5=hashlib.md5(body).hexdigest())
+    info = d.upload_info(size=len(body), md_5=hashlib.md5(body).hexdigest())
     sig = info.header_signature_info
     assert_presigned(sig.resource_urls[0])
     assert sig.expiration_seconds == 900
@@ -123,7 +123,7 @@ def upload_parts(d, parts, **check):
 def test_multipart_with_dingtalk_part_sizes(d, sizes):
     parts = [data(size, f"{len(sizes)}-{n}") for n, size in enumerate(sizes)]
     whole = b"".join(parts)
-    key = upload_parts(d, parts, size=len(whole), md5=hashlib.md5(whole).hexdigest())
+    key = upload_parts(d, parts, size=len(whole), md_5=hashlib.md5(whole).hexdigest())
     f = d.commit(key, f"multi-{len(sizes)}.bin", size=len(whole))
     assert f.size == len(whole)
     status, headers, got = d.download(f.id)
@@ -156,9 +156,9 @@ def test_multipart_checks_gaps_sizes_and_md5(d):
     assert put(part2.resource_urls[0], part2.headers, b"y" * 10)[0] == 200
     expect_error(400, "paramError.size", d.commit, key, "gap.bin", size=31)
     assert d.commit(key, "gap.bin", size=30).size == 30
-    bad_md5 = upload_parts(d, [b"a" * 10, b"b" * 10], md5="0" * 32)
+    bad_md5 = upload_parts(d, [b"a" * 10, b"b" * 10], md_5="0" * 32)
     expect_error(400, "paramError.md5", d.commit, bad_md5, "md5.bin")
-    single = d.upload_info(md5="0" * 32)
+    single = d.upload_info(md_5="0" * 32)
     assert put(single.header_signature_info.resource_urls[0], {}, b"abc")[0] == 200
     expect_error(400, "paramError.md5", d.commit, single.upload_key, "md5.txt")
 

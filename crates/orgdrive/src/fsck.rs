@@ -11,8 +11,8 @@ pub struct FsckArgs {
     #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
     data_dir: PathBuf,
     /// The content store the server uses (`serve --blob`).
-    #[arg(long, env = "ORGDRIVE_BLOB")]
-    blob: Option<orgdrive_blob::BlobLocation>,
+    #[arg(long, env = "ORGDRIVE_BLOB", value_parser = crate::store::check_blob_location)]
+    blob: Option<String>,
     /// Fix what is safe to fix: recompute byte counters, delete content
     /// objects nothing refers to.
     #[arg(long)]

@@ -45,8 +45,15 @@ pub struct OpenOptions {
     pub allow_clock_control: bool,
     /// The WOPI client's editor URL, already checked.
     pub wopi_client_url: Option<String>,
-    /// The content store (`--blob`); default `DATA_DIR/blobs`.
-    pub blob: Option<BlobLocation>,
+    /// The content store (`--blob`, checked by [`check_blob_location`]);
+    /// default `DATA_DIR/blobs`.
+    pub blob: Option<String>,
+}
+
+/// Checks a `--blob` value when the command line is parsed (kept as text:
+/// the arguments stay small).
+pub fn check_blob_location(value: &str) -> Result<String, orgdrive_blob::LocationError> {
+    value.parse::<BlobLocation>().map(|_| value.to_string())
 }
 
 /// Shortest signing key or admin token accepted: 32 bytes.
@@ -101,7 +108,10 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         .await
         .with_context(|| format!("opening {}", meta_path(data_dir).display()))?;
     let blob = match &options.blob {
-        Some(location) => location.open(durable).context("opening the content store (--blob)")?,
+        Some(location) => location
+            .parse::<BlobLocation>()?
+            .open(durable)
+            .context("opening the content store (--blob)")?,
         None => BlobStore::filesystem(&data_dir.join("blobs"), durable)?,
     };
     let drive = Drive::new(Arc::new(meta), blob, drive_options).await?;
