@@ -1429,6 +1429,10 @@ mod tests {
         }
         assert!(is_content_object(&format!("objects/{key}")));
         assert!(is_content_object(&format!("thumbs/{key}")));
+        assert!(is_content_object(&format!("manifests/{key}")));
+        for bad in ["manifests/", "manifests/a/b", "chunks/a/1", "uploads/a/0", "manifests/../x"] {
+            assert!(!is_content_object(bad), "{bad}");
+        }
         for bad in [
             "objects/",
             "thumbs/",
@@ -1449,6 +1453,22 @@ mod tests {
             assert!(!is_content_object(bad), "{bad}");
         }
         assert!(!is_content_object(&format!("objects/{}", "a".repeat(65))));
+    }
+
+    #[test]
+    fn presigned_downloads_name_the_file() {
+        assert_eq!(
+            attachment_disposition("年度 \"x\".pdf"),
+            "attachment; filename=\"___ _x_.pdf\"; filename*=UTF-8''%E5%B9%B4%E5%BA%A6%20%22x%22.pdf"
+        );
+    }
+
+    #[test]
+    fn announced_sizes_must_all_match() {
+        assert!(check_size(5, [None, None]).is_ok());
+        assert!(check_size(5, [Some(5), Some(5)]).is_ok());
+        assert!(check_size(5, [Some(5), Some(6)]).is_err());
+        assert!(check_size(5, [None, Some(4)]).is_err());
     }
 
     #[test]
