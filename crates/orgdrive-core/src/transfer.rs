@@ -1459,7 +1459,7 @@ mod tests {
     fn presigned_downloads_name_the_file() {
         assert_eq!(
             attachment_disposition("年度 \"x\".pdf"),
-            "attachment; filename=\"___ _x_.pdf\"; filename*=UTF-8''%E5%B9%B4%E5%BA%A6%20%22x%22.pdf"
+            "attachment; filename=\"__ _x_.pdf\"; filename*=UTF-8''%E5%B9%B4%E5%BA%A6%20%22x%22.pdf"
         );
     }
 
