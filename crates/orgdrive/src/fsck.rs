@@ -11,7 +11,7 @@ pub struct FsckArgs {
     #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
     data_dir: PathBuf,
     /// The content store the server uses (`serve --blob`).
-    #[arg(long, env = "ORGDRIVE_BLOB", value_parser = crate::store::check_blob_location)]
+    #[arg(long, env = "ORGDRIVE_BLOB", hide_env_values = true)]
     blob: Option<String>,
     /// Fix what is safe to fix: recompute byte counters, delete content
     /// objects nothing refers to.

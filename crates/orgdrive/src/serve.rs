@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or oss://bucket?endpoint=…
     /// (OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET). On S3/OSS clients PUT and
     /// GET bytes on the bucket's presigned URLs.
-    #[arg(long, env = "ORGDRIVE_BLOB", value_parser = crate::store::check_blob_location)]
+    #[arg(long, env = "ORGDRIVE_BLOB", hide_env_values = true)]
     blob: Option<String>,
     /// Use a throw-away data dir, deleted on exit (tests, demos).
     #[arg(long, env = "ORGDRIVE_EPHEMERAL", conflicts_with = "data_dir")]

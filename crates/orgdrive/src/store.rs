@@ -45,15 +45,10 @@ pub struct OpenOptions {
     pub allow_clock_control: bool,
     /// The WOPI client's editor URL, already checked.
     pub wopi_client_url: Option<String>,
-    /// The content store (`--blob`, checked by [`check_blob_location`]);
+    /// The content store (`--blob`), parsed when the store opens, so that no
+    /// error repeats the value (a secret pasted into it by mistake);
     /// default `DATA_DIR/blobs`.
     pub blob: Option<String>,
-}
-
-/// Checks a `--blob` value when the command line is parsed (kept as text:
-/// the arguments stay small).
-pub fn check_blob_location(value: &str) -> Result<String, orgdrive_blob::LocationError> {
-    value.parse::<BlobLocation>().map(|_| value.to_string())
 }
 
 /// Shortest signing key or admin token accepted: 32 bytes.
