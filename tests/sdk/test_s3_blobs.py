@@ -18,6 +18,8 @@ import pytest
 from conftest import provision, start_server
 from drive import Drive, get, put
 from helpers import expect_error
+from test_thumbnails import png, png_size, settled
+from test_weboffice import CLIENT, parse, wopi
 
 pytestmark = pytest.mark.s3
 
@@ -38,7 +40,7 @@ def s3(tmp_path_factory):
     root = f"/sdk-{secrets.token_hex(6)}"
     url = f"{s3_url()}&root={urllib.parse.quote(root, safe='')}"
     tmp = tmp_path_factory.mktemp("orgdrive-s3")
-    server = start_server(tmp, ["--blob", url])
+    server = start_server(tmp, ["--blob", url, "--wopi-client-url", CLIENT])
     yield server
     server.stop()
 
@@ -181,3 +183,32 @@ def test_quota_exceeded_at_commit_writes_nothing(s3):
     f = d.commit(ok, "fits.bin")
     assert f.size == 2 * MIB and d.space().used_quota == 2 * MIB
     assert_bucket_consistent(s3)
+
+
+def test_thumbnails_and_wopi_read_multipart_content(d):
+    """Thumbnails and the WOPI host read a manifest's content through the
+    content store; a WOPI save lands in the bucket as a single object."""
+    image = png(600, 300)
+    half = len(image) // 2
+    key = upload_parts(d, [image[:half], image[half:]])
+    picture = d.commit(key, "wide.png").id
+    item = settled(d, picture)
+    assert item.success, item.to_map()
+    status, _, body = get(item.thumbnail.url)
+    assert status == 200 and png_size(body) == (256, 128)
+
+    key = upload_parts(d, [b"draft " * 50_000, b"one"])
+    doc = d.commit(key, "plan.docx").id
+    src, token = parse(d.web_office_url(doc).web_office_url)
+    status, _, content = wopi(src, token, "/contents")
+    assert status == 200 and content == b"draft " * 50_000 + b"one"
+    lock = {"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "s3-session"}
+    assert wopi(src, token, method="POST", headers=lock, body=b"")[0] == 200
+    save = {"X-WOPI-Override": "PUT", "X-WOPI-Lock": "s3-session"}
+    assert wopi(src, token, "/contents", "POST", save, b"draft two")[0] == 200
+    down = d.download_info(doc).header_signature_info
+    assert_presigned(down.resource_urls[0])
+    assert get(down.resource_urls[0], down.headers)[2] == b"draft two"
+    # The first version (a manifest) is still served, by orgdrive.
+    assert d.download(doc, version=1)[2] == b"draft " * 50_000 + b"one"
+    assert_bucket_consistent(d.server)
