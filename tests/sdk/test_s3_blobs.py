@@ -121,8 +121,11 @@ def upload_parts(d, parts, **check):
     return key
 
 
-@pytest.mark.parametrize("sizes", [[MIB, MIB, 12_345], [MIB] * 4, [777]])
+@pytest.mark.parametrize("sizes", [[MIB, MIB, 12_345], [MIB] * 4, [777], [5 * MIB, 5 * MIB + 3, 1000]])
 def test_multipart_with_dingtalk_part_sizes(d, sizes):
+    """1 MiB parts (DingTalk's) are kept as parts under a manifest and served
+    by orgdrive; parts S3 can join (all but the last >= 5 MiB) are composed
+    into one object in the bucket and downloaded from it."""
     parts = [data(size, f"{len(sizes)}-{n}") for n, size in enumerate(sizes)]
     whole = b"".join(parts)
     key = upload_parts(d, parts, size=len(whole), md_5=hashlib.md5(whole).hexdigest())
@@ -131,17 +134,21 @@ def test_multipart_with_dingtalk_part_sizes(d, sizes):
     status, headers, got = d.download(f.id)
     assert status == 200 and got == whole
     assert headers["Content-Length"] == str(len(whole))
-    if len(parts) > 1:
-        # Served by orgdrive across the parts, Range-exact across a boundary.
-        down = d.download_info(f.id).header_signature_info
+    composed = all(size >= 5 * MIB for size in sizes[:-1])
+    down = d.download_info(f.id).header_signature_info
+    if composed:
+        assert_presigned(down.resource_urls[0])
+    else:
+        # Served by orgdrive across the parts.
         assert "/blob/manifests/" in down.resource_urls[0]
-        status, headers, got = d.download(f.id, headers={"Range": f"bytes={MIB - 100}-{MIB + 99}"})
-        assert (status, got) == (206, whole[MIB - 100:MIB + 100])
-        assert headers["Content-Range"] == f"bytes {MIB - 100}-{MIB + 99}/{len(whole)}"
+    if len(parts) > 1:
+        # Range-exact across a part boundary.
+        edge = sizes[0]
+        status, headers, got = d.download(f.id, headers={"Range": f"bytes={edge - 100}-{edge + 99}"})
+        assert (status, got) == (206, whole[edge - 100:edge + 100])
+        assert headers["Content-Range"] == f"bytes {edge - 100}-{edge + 99}/{len(whole)}"
         status, _, got = d.download(f.id, headers={"Range": f"bytes=-{sizes[-1] + 10}"})
         assert (status, got) == (206, whole[-(sizes[-1] + 10):])
-    else:
-        assert_presigned(d.download_info(f.id).header_signature_info.resource_urls[0])
     # A copy shares the content; deleting the original leaves the copy whole.
     copy = d.copy(f.id, conflict="AUTO_RENAME").dentry
     d.delete(f.id, to_recycle_bin=False)

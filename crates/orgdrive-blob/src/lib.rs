@@ -20,6 +20,7 @@
 //! segment, or holds anything but ASCII letters, digits, `-`, `_`, `.` and
 //! `/` (so no `\`, NUL, `%` or other escape can reach the filesystem).
 
+mod compose;
 mod local;
 mod location;
 mod manifest;
@@ -36,6 +37,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use opendal::{services, ErrorKind, Operator};
 
+pub use compose::MIN_COMPOSE_PART;
 pub use location::{BlobLocation, LocationError, OssLocation, S3Location};
 pub use manifest::{is_manifest_key, Manifest, ManifestPart, MANIFEST_PREFIX, MAX_MANIFEST_PARTS};
 pub use presign::{Presigner, SignatureError, SignedRequest};
@@ -188,6 +190,8 @@ struct Store {
     local_root: Option<PathBuf>,
     /// Object stores: clients use the store's own presigned URLs.
     presigns: bool,
+    /// S3 stores: joins objects server-side ([`BlobStore::compose`]).
+    composer: Option<compose::Composer>,
 }
 
 impl BlobStore {
@@ -203,14 +207,22 @@ impl BlobStore {
         let sync_root = durable.then(|| root.to_path_buf());
         let local_root = Some(root.to_path_buf());
         let op = Operator::new(builder)?.finish();
-        Ok(BlobStore { inner: Arc::new(Store { op, sync_root, local_root, presigns: false }) })
+        Ok(BlobStore {
+            inner: Arc::new(Store { op, sync_root, local_root, presigns: false, composer: None }),
+        })
     }
 
     /// A store keeping objects in process memory (tests, demos).
     pub fn memory() -> Result<BlobStore, BlobError> {
         let op = Operator::new(services::Memory::default())?.finish();
         Ok(BlobStore {
-            inner: Arc::new(Store { op, sync_root: None, local_root: None, presigns: false }),
+            inner: Arc::new(Store {
+                op,
+                sync_root: None,
+                local_root: None,
+                presigns: false,
+                composer: None,
+            }),
         })
     }
 
@@ -223,9 +235,15 @@ impl BlobStore {
     }
 
     /// A store over an object store's operator: no local disk, presigned URLs.
-    fn remote(op: Operator) -> BlobStore {
+    fn remote(op: Operator, composer: Option<compose::Composer>) -> BlobStore {
         BlobStore {
-            inner: Arc::new(Store { op, sync_root: None, local_root: None, presigns: true }),
+            inner: Arc::new(Store {
+                op,
+                sync_root: None,
+                local_root: None,
+                presigns: true,
+                composer,
+            }),
         }
     }
 

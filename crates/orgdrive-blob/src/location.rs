@@ -214,17 +214,21 @@ impl BlobStore {
     /// `AWS_SESSION_TOKEN` (nothing else: no config files, no instance
     /// metadata). Upload and download URLs are the bucket's presigned URLs.
     pub fn s3(location: &S3Location) -> Result<BlobStore, BlobError> {
+        let credential = reqsign::AwsCredential {
+            access_key_id: env_secret("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: env_secret("AWS_SECRET_ACCESS_KEY")?,
+            session_token: std::env::var("AWS_SESSION_TOKEN").ok().filter(|t| !t.is_empty()),
+            expires_in: None,
+        };
         let mut builder = services::S3::default()
             .bucket(&location.bucket)
             .region(&location.region)
-            .access_key_id(&env_secret("AWS_ACCESS_KEY_ID")?)
-            .secret_access_key(&env_secret("AWS_SECRET_ACCESS_KEY")?)
+            .access_key_id(&credential.access_key_id)
+            .secret_access_key(&credential.secret_access_key)
             .disable_config_load()
             .disable_ec2_metadata();
-        if let Ok(token) = std::env::var("AWS_SESSION_TOKEN") {
-            if !token.is_empty() {
-                builder = builder.session_token(&token);
-            }
+        if let Some(token) = &credential.session_token {
+            builder = builder.session_token(token);
         }
         if let Some(endpoint) = &location.endpoint {
             builder = builder.endpoint(endpoint);
@@ -235,7 +239,8 @@ impl BlobStore {
         if !location.path_style {
             builder = builder.enable_virtual_host_style();
         }
-        Ok(BlobStore::remote(Operator::new(builder)?.finish()))
+        let composer = crate::compose::Composer::new(location, credential)?;
+        Ok(BlobStore::remote(Operator::new(builder)?.finish(), Some(composer)))
     }
 
     /// A store in an Alibaba Cloud OSS bucket; credentials from
@@ -249,7 +254,7 @@ impl BlobStore {
         if let Some(root) = &location.root {
             builder = builder.root(root);
         }
-        Ok(BlobStore::remote(Operator::new(builder)?.finish()))
+        Ok(BlobStore::remote(Operator::new(builder)?.finish(), None))
     }
 }
 

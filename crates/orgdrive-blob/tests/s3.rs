@@ -194,3 +194,39 @@ async fn presigned_urls_work_and_tampered_or_expired_ones_are_refused() {
     store.delete_prefix("uploads/").await.unwrap();
     store.delete("objects/p").await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs an S3 server (scripts/s3.sh)"]
+async fn objects_are_composed_inside_the_bucket() {
+    let store = store();
+    assert!(store.composes());
+    let sizes = [5 << 20, (5 << 20) + 7, 1000];
+    let mut content = Vec::new();
+    let mut parts = Vec::new();
+    for (n, len) in sizes.iter().enumerate() {
+        let bytes = pattern(*len, n + 3);
+        let key = format!("uploads/c/{}", n + 1);
+        put(&store, &key, &bytes).await;
+        content.extend_from_slice(&bytes);
+        parts.push(key);
+    }
+    store.compose(&parts, "objects/c").await.unwrap();
+    let size = content.len() as u64;
+    assert_eq!(store.size("objects/c").await.unwrap(), Some(size));
+    let boundary = 5u64 << 20;
+    for range in [0..size, boundary - 3..boundary + 3, size - 1001..size] {
+        let got = read_sized(&store, "objects/c", range.clone(), size).await;
+        assert!(got == content[range.start as usize..range.end as usize], "{range:?}");
+    }
+    // The composed object is the store's: a presigned GET serves it.
+    let url = store.presign_get("objects/c", Duration::from_secs(60), "attachment").await.unwrap();
+    let got = http().get(&url.url).send().await.unwrap().bytes().await.unwrap();
+    assert!(got.as_ref() == content.as_slice());
+    // A missing part: refused, nothing written.
+    let missing = vec!["uploads/c/1".to_string(), "uploads/c/9".to_string()];
+    assert!(store.compose(&missing, "objects/d").await.unwrap_err().is_not_found());
+    assert_eq!(store.size("objects/d").await.unwrap(), None);
+    assert!(store.compose(&[], "objects/d").await.is_err());
+    store.delete_prefix("uploads/").await.unwrap();
+    store.delete("objects/c").await.unwrap();
+}

@@ -1151,16 +1151,19 @@ impl Drive {
     ) -> DriveResult<Staged> {
         let internal = |e: orgdrive_blob::BlobError| DriveError::Internal(e.to_string());
         let prefix = upload_prefix(&upload.upload_key);
-        let mut numbers: Vec<i64> = self
+        // Part numbers and their sizes as listed.
+        let mut listed: Vec<(i64, u64)> = self
             .blob
             .list(&prefix)
             .await
             .map_err(internal)?
             .iter()
-            .filter_map(|o| o.key.strip_prefix(&prefix)?.parse().ok())
-            .filter(|n| (0..=MAX_PART_NUMBER).contains(n))
+            .filter_map(|o| Some((o.key.strip_prefix(&prefix)?.parse().ok()?, o.size)))
+            .filter(|(n, _)| (0..=MAX_PART_NUMBER).contains(n))
             .collect();
-        numbers.sort_unstable();
+        listed.sort_unstable();
+        let sizes: std::collections::HashMap<i64, u64> = listed.iter().copied().collect();
+        let mut numbers: Vec<i64> = listed.into_iter().map(|(n, _)| n).collect();
         let sources: Vec<i64> = if upload.multipart {
             numbers.retain(|n| *n > 0);
             if numbers.is_empty() {
@@ -1177,9 +1180,35 @@ impl Drive {
             vec![0]
         };
         let gone = || bad_upload_key("an uploaded part is gone (expired or committed meanwhile)");
-        if let [part] = sources[..] {
+        // Parts S3 can join into one object (all but the last ≥ 5 MiB): one
+        // object, downloaded on a presigned URL like a single upload's.
+        let composable = sources.len() > 1
+            && self.blob.composes()
+            && sources[..sources.len() - 1]
+                .iter()
+                .all(|n| sizes.get(n).is_some_and(|s| *s >= orgdrive_blob::MIN_COMPOSE_PART));
+        let whole = if let [part] = sources[..] {
             let object = fresh_content_object();
-            let copied = self.blob.copy(&put_path(&upload.upload_key, part), &object).await;
+            Some((
+                object.clone(),
+                self.blob.copy(&put_path(&upload.upload_key, part), &object).await,
+            ))
+        } else if composable {
+            let object = fresh_content_object();
+            let keys: Vec<String> =
+                sources.iter().map(|n| put_path(&upload.upload_key, *n)).collect();
+            match self.blob.compose(&keys, &object).await {
+                Err(e) if !e.is_not_found() => {
+                    // E.g. a part re-PUT smaller meanwhile: parts are kept apart.
+                    tracing::warn!(error = %e, "could not compose the parts; keeping a manifest");
+                    None
+                }
+                composed => Some((object, composed)),
+            }
+        } else {
+            None
+        };
+        if let Some((object, copied)) = whole {
             let stat = match copied {
                 Ok(()) => self.blob.stat(&object).await,
                 Err(e) if e.is_not_found() => return Err(gone()),
