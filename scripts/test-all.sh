@@ -4,8 +4,8 @@
 # served OpenAPI document, then the conformance suite through the official
 # DingTalk Python SDK, all against the real binary.
 # Installs what it needs (the Debian packages chromium, poppler-utils,
-# ffmpeg and postgresql when missing; a private PostgreSQL cluster on
-# loopback (scripts/postgres.sh); Python virtualenvs with the pinned SDK and the
+# ffmpeg and postgresql when missing; a private PostgreSQL cluster and the
+# s3s-fs S3 server on loopback (scripts/postgres.sh, scripts/s3.sh); Python virtualenvs with the pinned SDK and the
 # pinned schemathesis under $ORGDRIVE_CACHE, default ~/.cache/orgdrive; the
 # pinned Node SDK into tests/sdk-node/node_modules).
 set -euo pipefail
@@ -35,9 +35,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-step "PostgreSQL on loopback, for the PostgreSQL store and the scale-out tests (scripts/postgres.sh)"
+step "PostgreSQL and an S3 server on loopback, for the scale-out tests (scripts/postgres.sh, scripts/s3.sh)"
 ORGDRIVE_TEST_PG_URL="$(bash scripts/postgres.sh)"
 export ORGDRIVE_TEST_PG_URL
+s3_env="$(bash scripts/s3.sh)"
+eval "$s3_env"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -80,5 +82,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 
-step "SDK conformance suite (tests/sdk)"
+step "SDK conformance suite (tests/sdk), embedded stores; with the S3 and two-node scale-out tests"
 "$venv/bin/python" -m pytest -q tests/sdk
+
+step "SDK conformance suite again, every server on PostgreSQL + S3 (tests looking inside the embedded stores deselected)"
+ORGDRIVE_TEST_BACKEND=postgres+s3 "$venv/bin/python" -m pytest -q -m "not embedded" tests/sdk

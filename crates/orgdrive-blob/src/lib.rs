@@ -1,10 +1,14 @@
 //! orgdrive's content store: file bytes live here, addressed by object keys,
 //! behind Apache OpenDAL so that the local filesystem (embedded default),
-//! memory (tests) and, later, S3/OSS are the same code path. Bytes are always
-//! streamed: no method holds a whole object in memory.
+//! memory (tests) and S3/OSS buckets (`location`: the `--blob` URL) are the
+//! same code path. Bytes are always streamed: no method holds a whole object
+//! in memory.
 //!
 //! `presign` signs and verifies the URLs through which clients PUT and GET
-//! objects on orgdrive's own blob route.
+//! objects on orgdrive's own blob route; `remote` gives the object stores'
+//! own presigned URLs, server-side copies and ETags; `manifest` keeps
+//! content made of several objects (multipart uploads on object stores),
+//! read transparently by `size`, `read`, `read_sized`, `list` and `delete`.
 //!
 //! Downloads ([`BlobStore::read_sized`]) take the object's size from the
 //! caller (it is signed into the download URL) instead of asking the store;
@@ -16,8 +20,12 @@
 //! segment, or holds anything but ASCII letters, digits, `-`, `_`, `.` and
 //! `/` (so no `\`, NUL, `%` or other escape can reach the filesystem).
 
+mod compose;
 mod local;
+mod location;
+mod manifest;
 mod presign;
+mod remote;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -29,7 +37,11 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use opendal::{services, ErrorKind, Operator};
 
+pub use compose::MIN_COMPOSE_PART;
+pub use location::{BlobLocation, LocationError, OssLocation, S3Location};
+pub use manifest::{is_manifest_key, Manifest, ManifestPart, MANIFEST_PREFIX, MAX_MANIFEST_PARTS};
 pub use presign::{Presigner, SignatureError, SignedRequest};
+pub use remote::{ObjectStat, PresignedUrl};
 
 /// What the blob store can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +147,9 @@ fn confined(key: &str) -> Result<&str, BlobError> {
 
 /// Bytes handed to the store at once: large writes, few syscalls.
 const WRITE_CHUNK: usize = 4 << 20;
+/// On object stores, a chunk is a part of a multipart upload, which S3
+/// wants of at least 5 MiB (but the last).
+const REMOTE_WRITE_CHUNK: usize = 8 << 20;
 
 /// Fsyncs a directory, so that entries created or renamed in it are durable.
 async fn fsync_dir(path: PathBuf) -> Result<(), BlobError> {
@@ -173,6 +188,10 @@ struct Store {
     sync_root: Option<PathBuf>,
     /// Filesystem stores: the root (for free-space checks and downloads).
     local_root: Option<PathBuf>,
+    /// Object stores: clients use the store's own presigned URLs.
+    presigns: bool,
+    /// S3 stores: joins objects server-side ([`BlobStore::compose`]).
+    composer: Option<compose::Composer>,
 }
 
 impl BlobStore {
@@ -188,13 +207,44 @@ impl BlobStore {
         let sync_root = durable.then(|| root.to_path_buf());
         let local_root = Some(root.to_path_buf());
         let op = Operator::new(builder)?.finish();
-        Ok(BlobStore { inner: Arc::new(Store { op, sync_root, local_root }) })
+        Ok(BlobStore {
+            inner: Arc::new(Store { op, sync_root, local_root, presigns: false, composer: None }),
+        })
     }
 
     /// A store keeping objects in process memory (tests, demos).
     pub fn memory() -> Result<BlobStore, BlobError> {
         let op = Operator::new(services::Memory::default())?.finish();
-        Ok(BlobStore { inner: Arc::new(Store { op, sync_root: None, local_root: None }) })
+        Ok(BlobStore {
+            inner: Arc::new(Store {
+                op,
+                sync_root: None,
+                local_root: None,
+                presigns: false,
+                composer: None,
+            }),
+        })
+    }
+
+    fn write_chunk(&self) -> usize {
+        if self.inner.presigns {
+            REMOTE_WRITE_CHUNK
+        } else {
+            WRITE_CHUNK
+        }
+    }
+
+    /// A store over an object store's operator: no local disk, presigned URLs.
+    fn remote(op: Operator, composer: Option<compose::Composer>) -> BlobStore {
+        BlobStore {
+            inner: Arc::new(Store {
+                op,
+                sync_root: None,
+                local_root: None,
+                presigns: true,
+                composer,
+            }),
+        }
     }
 
     /// Fsyncs the directories from `key`'s parent up to, not including, the
@@ -255,8 +305,13 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
     {
         let key = confined(key)?;
-        let mut writer =
-            self.inner.op.writer_with(key).chunk(WRITE_CHUNK).await.map_err(BlobError::from)?;
+        let mut writer = self
+            .inner
+            .op
+            .writer_with(key)
+            .chunk(self.write_chunk())
+            .await
+            .map_err(BlobError::from)?;
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         let mut source = std::pin::pin!(source);
@@ -298,7 +353,7 @@ impl BlobStore {
             confined(source)?;
         }
         let dest = confined(dest)?;
-        let mut writer = self.inner.op.writer_with(dest).chunk(WRITE_CHUNK).await?;
+        let mut writer = self.inner.op.writer_with(dest).chunk(self.write_chunk()).await?;
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
         for source in sources {
@@ -326,8 +381,12 @@ impl BlobStore {
         Ok(Written { size, md5: digest.map(|d| hex::encode(d.finalize())) })
     }
 
-    /// Size of the object, or `None` if it does not exist (or is a directory).
+    /// Size of the object (a manifest's: its content's), or `None` if it does
+    /// not exist (or is a directory).
     pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        if is_manifest_key(confined(key)?) {
+            return Ok(self.read_manifest(key).await?.map(|m| m.size));
+        }
         match self.inner.op.stat(confined(key)?).await {
             Ok(meta) if meta.is_dir() => Ok(None),
             Ok(meta) => Ok(Some(meta.content_length())),
@@ -337,13 +396,22 @@ impl BlobStore {
     }
 
     /// The bytes of `range` of the object, as a stream.
-    pub async fn read(
-        &self,
-        key: &str,
-        range: Range<u64>,
-    ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static, BlobError> {
+    pub async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream, BlobError> {
+        if is_manifest_key(confined(key)?) {
+            let manifest = self.existing_manifest(key).await?;
+            let range = range.start.min(manifest.size)..range.end.min(manifest.size);
+            return Ok(match self.read_manifest_range(manifest, range).await? {
+                Download::Whole(bytes) => Box::pin(futures::stream::once(async move { Ok(bytes) })),
+                Download::Stream(stream) => stream,
+            });
+        }
+        self.read_object(key, range).await
+    }
+
+    /// [`BlobStore::read`] of a plain object (no manifest).
+    async fn read_object(&self, key: &str, range: Range<u64>) -> Result<ByteStream, BlobError> {
         let reader = self.inner.op.reader_with(confined(key)?).chunk(1 << 20).await?;
-        Ok(reader.into_bytes_stream(range).await?.into_stream())
+        Ok(Box::pin(reader.into_bytes_stream(range).await?.into_stream()))
     }
 
     /// The bytes of `range` of object `key`, whose size the caller knows to
@@ -364,6 +432,32 @@ impl BlobStore {
         size: u64,
     ) -> Result<Download, BlobError> {
         let key = confined(key)?;
+        if range.start > range.end || range.end > size {
+            return Err(BlobError(opendal::Error::new(
+                ErrorKind::RangeNotSatisfied,
+                "range outside the object",
+            )));
+        }
+        if is_manifest_key(key) {
+            let manifest = self.existing_manifest(key).await?;
+            if manifest.size != size {
+                return Err(BlobError(opendal::Error::new(
+                    ErrorKind::Unexpected,
+                    format!("the content has {} bytes, not its recorded {size}", manifest.size),
+                )));
+            }
+            return self.read_manifest_range(manifest, range).await;
+        }
+        self.read_sized_object(key, range, size).await
+    }
+
+    /// [`BlobStore::read_sized`] of a plain object (no manifest).
+    async fn read_sized_object(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        size: u64,
+    ) -> Result<Download, BlobError> {
         if range.start > range.end || range.end > size {
             return Err(BlobError(opendal::Error::new(
                 ErrorKind::RangeNotSatisfied,
@@ -395,7 +489,7 @@ impl BlobStore {
         } else if whole {
             Download::Whole(self.inner.op.read_with(key).range(range).await?.to_bytes())
         } else {
-            Download::Stream(Box::pin(self.read(key, range).await?))
+            Download::Stream(self.read_object(key, range).await?)
         })
     }
 
@@ -411,22 +505,39 @@ impl BlobStore {
             if entry.metadata().is_dir() {
                 continue;
             }
-            let meta = match self.inner.op.stat(entry.path()).await {
-                Ok(meta) => meta,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
-                Err(e) => return Err(e.into()),
+            // Object stores list sizes and ages; a filesystem is asked.
+            let meta = if entry.metadata().last_modified().is_some() {
+                entry.metadata().clone()
+            } else {
+                match self.inner.op.stat(entry.path()).await {
+                    Ok(meta) => meta,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            let size = if is_manifest_key(entry.path()) {
+                match self.read_manifest(entry.path()).await? {
+                    Some(manifest) => manifest.size,
+                    None => continue,
+                }
+            } else {
+                meta.content_length()
             };
             objects.push(ObjectInfo {
                 key: entry.path().to_string(),
-                size: meta.content_length(),
+                size,
                 modified_unix: meta.last_modified().map(|t| t.timestamp()),
             });
         }
         Ok(objects)
     }
 
-    /// Removes the object (no error if it is already gone).
+    /// Removes the object (a manifest: its parts, then itself); no error if
+    /// it is already gone.
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        if is_manifest_key(confined(key)?) {
+            return self.delete_manifest(key).await;
+        }
         Ok(self.inner.op.delete(confined(key)?).await?)
     }
 
@@ -640,6 +751,77 @@ mod tests {
         let served: Vec<u8> =
             chunks.iter().filter_map(|c| c.as_ref().ok()).flat_map(|c| c.to_vec()).collect();
         assert!(served.len() < len && served[..] == content[..served.len()]);
+    }
+
+    #[tokio::test]
+    async fn manifests_read_as_one_object_and_delete_with_their_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = BlobStore::filesystem(&dir.path().join("blobs"), true).unwrap();
+        let memory = BlobStore::memory().unwrap();
+        for store in [&fs, &memory] {
+            let content = pattern((2 << 20) + 3 * 1000 + 17);
+            let cuts = [0, 1 << 20, (1 << 20) + 1000, (2 << 20) + 1000, content.len()];
+            let mut parts = Vec::new();
+            for (n, window) in cuts.windows(2).enumerate() {
+                let key = format!("chunks/m/{}", n + 1);
+                let bytes = Bytes::from(content[window[0]..window[1]].to_vec());
+                store
+                    .write_stream(
+                        &key,
+                        futures::stream::iter([Ok::<_, std::io::Error>(bytes)]),
+                        None,
+                        false,
+                    )
+                    .await
+                    .unwrap();
+                parts.push(ManifestPart { key, size: (window[1] - window[0]) as u64 });
+            }
+            let manifest = Manifest::new(parts);
+            let size = content.len() as u64;
+            assert_eq!(manifest.size, size);
+            assert!(store.write_manifest("objects/m", &manifest).await.is_err());
+            store.write_manifest("manifests/m", &manifest).await.unwrap();
+            assert_eq!(store.read_manifest("manifests/m").await.unwrap(), Some(manifest.clone()));
+            assert_eq!(store.size("manifests/m").await.unwrap(), Some(size));
+            let boundary = 1u64 << 20;
+            for range in [
+                0..size,
+                boundary - 5..boundary + 5,
+                boundary - 1..boundary + 1001,
+                boundary + 999..size,
+                size - 1..size,
+                3..3,
+                0..WHOLE_READ_MAX + 1,
+            ] {
+                let got = read_sized_all(store, "manifests/m", range.clone(), size).await.unwrap();
+                assert!(got == content[range.start as usize..range.end as usize], "{range:?}");
+                assert!(read_all(store, "manifests/m", range.clone()).await == got, "{range:?}");
+            }
+            // The recorded size must be the manifest's.
+            assert!(store.read_sized("manifests/m", 0..1, size + 1).await.is_err());
+            assert!(store.read_sized("manifests/m", 0..size + 1, size).await.is_err());
+            let listed = store.list("manifests/").await.unwrap();
+            assert_eq!(
+                listed.iter().map(|o| (o.key.as_str(), o.size)).collect::<Vec<_>>(),
+                vec![("manifests/m", size)]
+            );
+            // A part gone: the read fails, never serves a short file.
+            store.delete("chunks/m/3").await.unwrap();
+            assert!(read_sized_all(store, "manifests/m", 0..size, size).await.is_err());
+            store.delete("manifests/m").await.unwrap();
+            assert_eq!(store.size("manifests/m").await.unwrap(), None);
+            for n in 1..=4 {
+                assert_eq!(store.size(&format!("chunks/m/{n}")).await.unwrap(), None);
+            }
+            store.delete("manifests/m").await.unwrap(); // idempotent
+            let missing = store.read_sized("manifests/m", 0..1, 1).await.unwrap_err();
+            assert!(missing.is_not_found(), "{missing}");
+            // A manifest naming something outside the root is refused.
+            let evil = br#"{"size":6,"parts":[{"key":"../secret","size":6}]}"#;
+            store.write_stream("manifests/evil", chunks(&[evil]), None, false).await.unwrap();
+            assert!(store.read_sized("manifests/evil", 0..6, 6).await.is_err());
+            assert!(store.size("manifests/evil").await.is_err());
+        }
     }
 
     #[tokio::test]

@@ -121,7 +121,9 @@ impl Drive {
         let scan = self.meta.consistency_scan().await?;
         let mut objects = Vec::new();
         // `.incoming/` holds writes in progress; old ones are leftovers of a crash.
-        for prefix in ["objects/", "parts/", "thumbs/", ".incoming/"] {
+        // `manifests/`: content made of parts (listed with its content's
+        // size); `chunks/<name>/`: the parts of manifest `manifests/<name>`.
+        for prefix in ["objects/", "manifests/", "chunks/", "parts/", "thumbs/", ".incoming/"] {
             objects.extend(self.blob.list(prefix).await.map_err(internal)?);
         }
         let mut problems = Vec::new();
@@ -162,6 +164,15 @@ impl Drive {
             let open_part = object.key.starts_with("parts/")
                 && uploading.contains(object.key.split('/').nth(1).unwrap_or_default());
             let young = object.modified_unix.is_none_or(|t| t > settled_before);
+            // A manifest's part is judged with its manifest (whose removal
+            // removes it); a part without its manifest is unreferenced.
+            let manifest_part = object.key.strip_prefix("chunks/").is_some_and(|rest| {
+                let name = rest.split('/').next().unwrap_or_default();
+                sizes.contains_key(format!("{}{name}", orgdrive_blob::MANIFEST_PREFIX).as_str())
+            });
+            if manifest_part {
+                continue;
+            }
             if !referenced.contains(object.key.as_str()) && !open_part && !young {
                 unreferenced.push(object.key.clone());
                 problems.push(Problem::UnreferencedObject {

@@ -143,6 +143,9 @@ impl DriveOptions {
     }
 }
 
+/// How often stray upload objects are looked for on presigning stores.
+const STRAY_SWEEP_PERIOD_MS: i64 = 10 * 60 * 1000;
+
 /// The drive service: every operation of the API goes through here.
 /// The periodic job [`Drive::sweep`] claims.
 const SWEEPER_JOB: &str = "sweeper";
@@ -165,6 +168,9 @@ pub struct Drive {
     thumbnails: Arc<thumbnails::Thumbnailer>,
     /// This node's number (unique among the nodes sharing the store).
     node: i64,
+    /// When the next sweep of stray upload objects is due (ms; presigning
+    /// stores only: it lists every upload's objects, so not every minute).
+    stray_sweep_due: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Drive {
@@ -195,6 +201,7 @@ impl Drive {
             tasks: Arc::default(),
             thumbnails: Arc::new(thumbnails::Thumbnailer::new()),
             node,
+            stray_sweep_due: Arc::default(),
         })
     }
 
@@ -231,6 +238,24 @@ impl Drive {
         self.meta.purge_expired_grants(now_ms()).await?;
         self.meta.purge_expired_wopi(now_ms()).await?;
         self.sweep_uploads().await?;
+        if self.blob.presigns() {
+            use std::sync::atomic::Ordering;
+            let now = now_ms();
+            let due = self.stray_sweep_due.load(Ordering::Relaxed);
+            if now >= due
+                && self
+                    .stray_sweep_due
+                    .compare_exchange(
+                        due,
+                        now + STRAY_SWEEP_PERIOD_MS,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                self.sweep_stray_uploads().await?;
+            }
+        }
         self.sweep_trash().await?;
         self.purge_old_tasks().await?;
         self.purge_old_events().await?;

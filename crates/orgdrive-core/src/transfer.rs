@@ -21,13 +21,28 @@
 //! when a PUT starts (`Content-Length`, or the most the PUT may carry) and
 //! released on commit, failure or expiry; parts together may not exceed the
 //! announced size; uploads are refused while free disk is below the floor.
+//!
+//! On an object store that presigns (S3, OSS: [`BlobStore::presigns`]) the
+//! bytes never pass through orgdrive: the upload URLs are the store's own
+//! presigned PUTs of `uploads/<uploadKey>/<n>` and nothing is recorded per
+//! PUT. CommitFile lists what arrived, moves it out of reach of the upload
+//! URLs by server-side copies — one object to `objects/<random>`, several
+//! parts to `chunks/<name>/<n>` under a part manifest `manifests/<name>` —
+//! checks sizes (and the MD5: the ETag, else by reading) against the
+//! upload's checks, charges the quota in the commit's transaction and
+//! deletes the upload's objects. Downloads of single objects are presigned
+//! GETs; manifests are served by orgdrive's `/blob` route across their
+//! parts. The sweeper removes expired uploads' objects, and objects PUT to
+//! an upload URL after its upload was committed.
+//!
+//! [`BlobStore::presigns`]: orgdrive_blob::BlobStore::presigns
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use orgdrive_blob::{SignatureError, SignedRequest, WriteError, Written};
+use orgdrive_blob::{Manifest, ManifestPart, SignatureError, SignedRequest, WriteError, Written};
 use orgdrive_store::{
     PartRecorded, PutDentry, PutOutcome, Reserve, StoreError, UploadPartRecord, UploadRecord,
 };
@@ -83,6 +98,9 @@ pub struct UploadRequest {
 pub struct SignedUrl {
     pub url: String,
     pub expiration_seconds: i64,
+    /// Headers the client must send with the request, as they are (an
+    /// object store's presigned URL may sign some); usually none.
+    pub headers: Vec<(String, String)>,
 }
 
 /// A single-upload session with the URL to PUT the bytes to.
@@ -150,13 +168,55 @@ fn parse_put_path(path: &str) -> Option<PutTarget> {
     (0..=MAX_PART_NUMBER).contains(&part).then(|| PutTarget { upload_key: key.to_string(), part })
 }
 
-/// Whether a GET URL path names a content object (`objects/<name>`) or a
-/// thumbnail (`thumbs/<name>`); nothing else is ever served, whatever the
-/// signature.
+/// Whether a GET URL path names a content object (`objects/<name>`), a part
+/// manifest (`manifests/<name>`) or a thumbnail (`thumbs/<name>`); nothing
+/// else is ever served, whatever the signature.
 fn is_content_object(path: &str) -> bool {
     path.strip_prefix("objects/")
+        .or_else(|| path.strip_prefix("manifests/"))
         .or_else(|| path.strip_prefix("thumbs/"))
         .is_some_and(is_object_name)
+}
+
+/// Where the bytes of an upload's PUTs land on a presigning store.
+fn upload_prefix(upload_key: &str) -> String {
+    format!("uploads/{upload_key}/")
+}
+
+/// What a commit made of an upload's bytes, before its transaction.
+struct Staged {
+    /// The content object (or manifest) the file will refer to.
+    object: String,
+    size: i64,
+    /// Lower-case hex, when known without reading the bytes.
+    md5: Option<String>,
+    /// The upload's recorded part objects the content was made from.
+    sources: Vec<String>,
+    /// Whether `object` was made by this commit (removed if it fails).
+    owned: bool,
+}
+
+/// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC
+/// 6266), for a presigned GET to answer with.
+fn attachment_disposition(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{}", query_escape(name))
+}
+
+/// Checks an upload's total against the sizes announced for it.
+fn check_size(size: i64, announced: [Option<i64>; 2]) -> DriveResult<()> {
+    for expected in announced.into_iter().flatten() {
+        if expected != size {
+            return Err(DriveError::param(
+                "size",
+                format!("{size} bytes were uploaded, {expected} were announced"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A fresh object for the bytes of one PUT.
@@ -349,6 +409,29 @@ impl Drive {
         SignedUrl {
             url: format!("{base}/blob/{key}?expires={expires}{name}{size}&signature={signature}"),
             expiration_seconds: ttl,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The object store's own presigned PUT of `uploads/<uploadKey>/<part>`.
+    async fn presigned_put(&self, upload_key: &str, part: i64) -> DriveResult<SignedUrl> {
+        let ttl = self.options.signed_url_ttl_secs;
+        let duration = std::time::Duration::from_secs(ttl.max(1) as u64);
+        let presigned = self
+            .blob
+            .presign_put(&put_path(upload_key, part), duration)
+            .await
+            .map_err(|e| DriveError::Internal(e.to_string()))?;
+        Ok(SignedUrl { url: presigned.url, expiration_seconds: ttl, headers: presigned.headers })
+    }
+
+    /// The URL of a PUT of part `part` (0: a single upload): the store's own
+    /// presigned one when it presigns, else orgdrive's signed `/blob` URL.
+    async fn upload_url(&self, base: &str, upload_key: &str, part: i64) -> DriveResult<SignedUrl> {
+        if self.blob.presigns() {
+            self.presigned_put(upload_key, part).await
+        } else {
+            Ok(self.signed_url(base, "PUT", &put_path(upload_key, part), ""))
         }
     }
 
@@ -492,7 +575,7 @@ impl Drive {
             None => return Err(DriveError::param("protocol", "protocol is required")),
         }
         let upload = self.open_upload(op, space_id, &request, false).await?;
-        let url = self.signed_url(base_url, "PUT", &put_path(&upload.upload_key, 0), "");
+        let url = self.upload_url(base_url, &upload.upload_key, 0).await?;
         Ok(UploadTicket { upload_key: upload.upload_key, url })
     }
 
@@ -558,10 +641,11 @@ impl Drive {
             None => Place::Root,
         };
         self.authorize(op, &space, into, Operation::Upload).await?;
-        Ok(part_numbers
-            .iter()
-            .map(|&n| (n, self.signed_url(base_url, "PUT", &put_path(upload_key, n), "")))
-            .collect())
+        let mut urls = Vec::with_capacity(part_numbers.len());
+        for &n in part_numbers {
+            urls.push((n, self.upload_url(base_url, upload_key, n).await?));
+        }
+        Ok(urls)
     }
 
     /// The blob route's PUT: checks the signature and the path's shape and
@@ -913,65 +997,37 @@ impl Drive {
         if upload.space_id != space.space_id {
             return Err(bad_upload_key("uploadKey belongs to another space"));
         }
-        let size: i64 = parts.iter().map(|p| p.size).sum();
-        let md5 = if upload.multipart {
-            if parts.is_empty() {
-                return Err(bad_upload_key("no part has been uploaded"));
-            }
-            if let Some(gap) = (1..).zip(&parts).find(|(n, p)| p.part_number != *n) {
-                return Err(bad_upload_key(format!("part {} is missing", gap.0)));
-            }
-            None
+        let announced = [request.size, upload.check_size];
+        let staged = if self.blob.presigns() {
+            self.stage_presigned(&upload, announced).await?
         } else {
-            match parts.as_slice() {
-                [single] => single.md5.clone(),
-                _ => return Err(bad_upload_key("nothing has been uploaded for this uploadKey")),
-            }
+            self.stage_received(&upload, &parts, announced).await?
         };
-        for expected in [request.size, upload.check_size].into_iter().flatten() {
-            if expected != size {
-                return Err(DriveError::param(
-                    "size",
-                    format!("{size} bytes were uploaded, {expected} were announced"),
-                ));
-            }
-        }
-        let sources: Vec<String> = parts.iter().map(|p| p.object_key.clone()).collect();
-        let (object, md5) = if !upload.multipart {
-            (sources[0].clone(), md5)
-        } else {
-            // The concatenation is a second copy of the parts' bytes.
-            let _claim = self.claim_disk(size as u64)?;
-            let object = fresh_content_object();
-            let want_md5 = upload.check_md5.is_some();
-            match self.blob.concat(&sources, &object, want_md5).await {
-                Ok(written) => (object, written.md5),
-                Err(e) => {
-                    self.remove_object(&object).await;
-                    // A racing commit of the same key (or the sweeper, or a
-                    // re-uploaded part) took a part away.
-                    return Err(match self.meta.get_upload(&upload_key).await? {
-                        None => bad_upload_key("uploadKey was committed or expired meanwhile"),
-                        Some((_, now)) if now != parts => {
-                            bad_upload_key("a part was uploaded again meanwhile; commit again")
-                        }
-                        Some(_) => DriveError::Internal(e.to_string()),
-                    });
-                }
-            }
-        };
-        // A multipart commit's own concatenation is not kept when it fails.
+        let Staged { object, size, md5, sources, owned } = staged;
+        // What this commit made is not kept when it fails.
         let discard = |drive: &Drive| {
             let object = object.clone();
             let drive = drive.clone();
             async move {
-                if upload.multipart {
+                if owned {
                     drive.remove_object(&object).await;
                 }
             }
         };
         if let Some(expected) = &upload.check_md5 {
-            let md5 = md5.unwrap_or_default();
+            let md5 = match md5 {
+                Some(md5) if md5 == *expected => md5,
+                // Unknown, or an ETag that may not be an MD5 (encryption):
+                // the bytes decide.
+                _ if self.blob.presigns() => match self.blob.md5(&object).await {
+                    Ok(md5) => md5,
+                    Err(e) => {
+                        discard(self).await;
+                        return Err(DriveError::Internal(e.to_string()));
+                    }
+                },
+                other => other.unwrap_or_default(),
+            };
             if *expected != md5 {
                 discard(self).await;
                 return Err(DriveError::param(
@@ -1024,8 +1080,247 @@ impl Drive {
                 self.remove_object(part).await;
             }
         }
+        if self.blob.presigns() {
+            self.remove_upload_objects(&upload_key).await;
+        }
         self.thumbnail_later(&stored);
         self.stored_view(op, stored).await
+    }
+
+    /// The content of an upload whose PUTs orgdrive received and recorded:
+    /// a single upload's object as it is, parts concatenated into a fresh
+    /// object (streaming; a second copy of the bytes).
+    async fn stage_received(
+        &self,
+        upload: &UploadRecord,
+        parts: &[UploadPartRecord],
+        announced: [Option<i64>; 2],
+    ) -> DriveResult<Staged> {
+        let upload_key = &upload.upload_key;
+        let size: i64 = parts.iter().map(|p| p.size).sum();
+        let md5 = if upload.multipart {
+            if parts.is_empty() {
+                return Err(bad_upload_key("no part has been uploaded"));
+            }
+            if let Some(gap) = (1..).zip(parts).find(|(n, p)| p.part_number != *n) {
+                return Err(bad_upload_key(format!("part {} is missing", gap.0)));
+            }
+            None
+        } else {
+            match parts {
+                [single] => single.md5.clone(),
+                _ => return Err(bad_upload_key("nothing has been uploaded for this uploadKey")),
+            }
+        };
+        check_size(size, announced)?;
+        let sources: Vec<String> = parts.iter().map(|p| p.object_key.clone()).collect();
+        if !upload.multipart {
+            return Ok(Staged { object: sources[0].clone(), size, md5, sources, owned: false });
+        }
+        // The concatenation is a second copy of the parts' bytes.
+        let _claim = self.claim_disk(size as u64)?;
+        let object = fresh_content_object();
+        let want_md5 = upload.check_md5.is_some();
+        match self.blob.concat(&sources, &object, want_md5).await {
+            Ok(written) => Ok(Staged { object, size, md5: written.md5, sources, owned: true }),
+            Err(e) => {
+                self.remove_object(&object).await;
+                // A racing commit of the same key (or the sweeper, or a
+                // re-uploaded part) took a part away.
+                Err(match self.meta.get_upload(upload_key).await? {
+                    None => bad_upload_key("uploadKey was committed or expired meanwhile"),
+                    Some((_, now)) if now != parts => {
+                        bad_upload_key("a part was uploaded again meanwhile; commit again")
+                    }
+                    Some(_) => DriveError::Internal(e.to_string()),
+                })
+            }
+        }
+    }
+
+    /// The content of an upload PUT straight to a presigning store: what
+    /// arrived under `uploads/<uploadKey>/` is copied inside the store, out
+    /// of reach of the upload URLs (still valid until they expire) — one
+    /// object to `objects/<random>`; several parts to `chunks/<name>/<n>`
+    /// with a manifest `manifests/<name>` — and measured on the copies, so
+    /// a PUT racing the commit cannot change what is checked and kept.
+    async fn stage_presigned(
+        &self,
+        upload: &UploadRecord,
+        announced: [Option<i64>; 2],
+    ) -> DriveResult<Staged> {
+        let internal = |e: orgdrive_blob::BlobError| DriveError::Internal(e.to_string());
+        let prefix = upload_prefix(&upload.upload_key);
+        // Part numbers and their sizes as listed.
+        let mut listed: Vec<(i64, u64)> = self
+            .blob
+            .list(&prefix)
+            .await
+            .map_err(internal)?
+            .iter()
+            .filter_map(|o| Some((o.key.strip_prefix(&prefix)?.parse().ok()?, o.size)))
+            .filter(|(n, _)| (0..=MAX_PART_NUMBER).contains(n))
+            .collect();
+        listed.sort_unstable();
+        let sizes: std::collections::HashMap<i64, u64> = listed.iter().copied().collect();
+        let mut numbers: Vec<i64> = listed.into_iter().map(|(n, _)| n).collect();
+        let sources: Vec<i64> = if upload.multipart {
+            numbers.retain(|n| *n > 0);
+            if numbers.is_empty() {
+                return Err(bad_upload_key("no part has been uploaded"));
+            }
+            if let Some((n, _)) = (1..).zip(&numbers).find(|(n, p)| **p != *n) {
+                return Err(bad_upload_key(format!("part {n} is missing")));
+            }
+            numbers
+        } else {
+            if numbers.first() != Some(&0) {
+                return Err(bad_upload_key("nothing has been uploaded for this uploadKey"));
+            }
+            vec![0]
+        };
+        let gone = || bad_upload_key("an uploaded part is gone (expired or committed meanwhile)");
+        // Parts S3 can join into one object (all but the last ≥ 5 MiB): one
+        // object, downloaded on a presigned URL like a single upload's.
+        let composable = sources.len() > 1
+            && self.blob.composes()
+            && sources[..sources.len() - 1]
+                .iter()
+                .all(|n| sizes.get(n).is_some_and(|s| *s >= orgdrive_blob::MIN_COMPOSE_PART));
+        let whole = if let [part] = sources[..] {
+            let object = fresh_content_object();
+            Some((
+                object.clone(),
+                self.blob.copy(&put_path(&upload.upload_key, part), &object).await,
+            ))
+        } else if composable {
+            let object = fresh_content_object();
+            let keys: Vec<String> =
+                sources.iter().map(|n| put_path(&upload.upload_key, *n)).collect();
+            match self.blob.compose(&keys, &object).await {
+                Err(e) if !e.is_not_found() => {
+                    // E.g. a part re-PUT smaller meanwhile: parts are kept apart.
+                    tracing::warn!(error = %e, "could not compose the parts; keeping a manifest");
+                    None
+                }
+                composed => Some((object, composed)),
+            }
+        } else {
+            None
+        };
+        if let Some((object, copied)) = whole {
+            let stat = match copied {
+                Ok(()) => self.blob.stat(&object).await,
+                Err(e) if e.is_not_found() => return Err(gone()),
+                Err(e) => Err(e),
+            };
+            let stat = match stat {
+                Ok(Some(stat)) => stat,
+                other => {
+                    self.remove_object(&object).await;
+                    return Err(match other {
+                        Err(e) => internal(e),
+                        Ok(_) => gone(),
+                    });
+                }
+            };
+            let staged = Staged {
+                object,
+                size: stat.size as i64,
+                md5: stat.etag_md5,
+                sources: Vec::new(),
+                owned: true,
+            };
+            if let Err(e) = check_size(staged.size, announced) {
+                self.remove_object(&staged.object).await;
+                return Err(e);
+            }
+            return Ok(staged);
+        }
+        let name = random_alnum(32);
+        let chunk_prefix = format!("chunks/{name}/");
+        let copies = futures::stream::iter(sources)
+            .map(|n| {
+                let (from, to) = (put_path(&upload.upload_key, n), format!("{chunk_prefix}{n}"));
+                async move {
+                    self.blob.copy(&from, &to).await?;
+                    let size = self.blob.stat(&to).await?.map(|s| s.size);
+                    Ok::<_, orgdrive_blob::BlobError>((to, size))
+                }
+            })
+            .buffered(8)
+            .collect::<Vec<_>>()
+            .await;
+        let mut parts = Vec::with_capacity(copies.len());
+        let mut failure = None;
+        for copy in copies {
+            match copy {
+                Ok((key, Some(size))) => parts.push(ManifestPart { key, size }),
+                Ok((_, None)) => failure = Some(gone()),
+                Err(e) if e.is_not_found() => failure = Some(gone()),
+                Err(e) => failure = Some(internal(e)),
+            }
+        }
+        let object = format!("{}{name}", orgdrive_blob::MANIFEST_PREFIX);
+        let written = match failure {
+            Some(e) => Err(e),
+            None => {
+                let manifest = Manifest::new(parts);
+                let size = manifest.size as i64;
+                match check_size(size, announced) {
+                    Ok(()) => self
+                        .blob
+                        .write_manifest(&object, &manifest)
+                        .await
+                        .map(|()| size)
+                        .map_err(internal),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match written {
+            Ok(size) => Ok(Staged { object, size, md5: None, sources: Vec::new(), owned: true }),
+            Err(e) => {
+                if let Err(e) = self.blob.delete_prefix(&chunk_prefix).await {
+                    tracing::warn!(prefix = %chunk_prefix, error = %e, "could not remove copies");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes what was PUT for an upload on a presigning store (logged if
+    /// that fails: the sweeper removes strays).
+    async fn remove_upload_objects(&self, upload_key: &str) {
+        if let Err(e) = self.blob.delete_prefix(&upload_prefix(upload_key)).await {
+            tracing::warn!(upload = %upload_key, error = %e, "could not remove upload objects");
+        }
+    }
+
+    /// Objects under `uploads/` whose upload is no longer open — PUT to an
+    /// upload URL after its upload was committed (the URL stays valid until
+    /// it expires), or left by a failed clean-up — once no URL could still
+    /// write them: older than the signed-URL lifetime and the sweep grace.
+    pub(crate) async fn sweep_stray_uploads(&self) -> DriveResult<usize> {
+        let settled_before = now_secs() - self.options.signed_url_ttl_secs - SWEEP_GRACE_SECS;
+        let listed =
+            self.blob.list("uploads/").await.map_err(|e| DriveError::Internal(e.to_string()))?;
+        let mut keys: Vec<&str> = listed
+            .iter()
+            .filter(|o| o.modified_unix.is_some_and(|t| t < settled_before))
+            .filter_map(|o| o.key.split('/').nth(1))
+            .filter(|k| is_upload_key(k))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut swept = 0;
+        for key in keys {
+            if self.meta.get_upload(key).await?.is_none() {
+                self.remove_upload_objects(key).await;
+                swept += 1;
+            }
+        }
+        Ok(swept)
     }
 
     /// GetFileDownloadInfo: a signed GET URL for the file (or one of its versions).
@@ -1056,6 +1351,20 @@ impl Drive {
         let key = key.ok_or_else(|| DriveError::Internal("file without content".into()))?;
         let size = u64::try_from(size)
             .map_err(|_| DriveError::Internal(format!("file {dentry_id} has size {size}")))?;
+        if self.blob.presigns() && !orgdrive_blob::is_manifest_key(&key) {
+            let ttl = self.options.signed_url_ttl_secs;
+            let duration = std::time::Duration::from_secs(ttl.max(1) as u64);
+            let presigned = self
+                .blob
+                .presign_get(&key, duration, &attachment_disposition(&file.name))
+                .await
+                .map_err(|e| DriveError::Internal(e.to_string()))?;
+            return Ok(SignedUrl {
+                url: presigned.url,
+                expiration_seconds: ttl,
+                headers: presigned.headers,
+            });
+        }
         Ok(self.signed_url_sized(base_url, "GET", &key, &file.name, Some(size)))
     }
 
@@ -1108,6 +1417,9 @@ impl Drive {
                 if let Err(e) = self.blob.delete_prefix(&prefix).await {
                     tracing::warn!(upload = %upload.upload_key, error = %e, "could not remove parts");
                 }
+                if self.blob.presigns() {
+                    self.remove_upload_objects(&upload.upload_key).await;
+                }
             }
             swept += expired.len();
         }
@@ -1146,6 +1458,10 @@ mod tests {
         }
         assert!(is_content_object(&format!("objects/{key}")));
         assert!(is_content_object(&format!("thumbs/{key}")));
+        assert!(is_content_object(&format!("manifests/{key}")));
+        for bad in ["manifests/", "manifests/a/b", "chunks/a/1", "uploads/a/0", "manifests/../x"] {
+            assert!(!is_content_object(bad), "{bad}");
+        }
         for bad in [
             "objects/",
             "thumbs/",
@@ -1166,6 +1482,22 @@ mod tests {
             assert!(!is_content_object(bad), "{bad}");
         }
         assert!(!is_content_object(&format!("objects/{}", "a".repeat(65))));
+    }
+
+    #[test]
+    fn presigned_downloads_name_the_file() {
+        assert_eq!(
+            attachment_disposition("年度 \"x\".pdf"),
+            "attachment; filename=\"__ _x_.pdf\"; filename*=UTF-8''%E5%B9%B4%E5%BA%A6%20%22x%22.pdf"
+        );
+    }
+
+    #[test]
+    fn announced_sizes_must_all_match() {
+        assert!(check_size(5, [None, None]).is_ok());
+        assert!(check_size(5, [Some(5), Some(5)]).is_ok());
+        assert!(check_size(5, [Some(5), Some(6)]).is_err());
+        assert!(check_size(5, [None, Some(4)]).is_err());
     }
 
     #[test]

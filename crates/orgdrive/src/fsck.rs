@@ -19,6 +19,9 @@ pub struct FsckArgs {
     /// DATA_DIR/signing.key).
     #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true, allow_hyphen_values = true)]
     signing_key: Option<String>,
+    /// The content store the server uses (`serve --blob`).
+    #[arg(long, env = "ORGDRIVE_BLOB", hide_env_values = true)]
+    blob: Option<String>,
     /// Fix what is safe to fix: recompute byte counters, delete content
     /// objects nothing refers to.
     #[arg(long)]
@@ -31,15 +34,13 @@ pub struct FsckArgs {
 }
 
 pub async fn run(args: FsckArgs) -> anyhow::Result<()> {
-    let opened = crate::store::open(
-        &args.data_dir,
-        crate::store::OpenOptions {
-            meta: args.meta.clone(),
-            signing_key: args.signing_key.clone(),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let options = crate::store::OpenOptions {
+        meta: args.meta.clone(),
+        signing_key: args.signing_key.clone(),
+        blob: args.blob,
+        ..Default::default()
+    };
+    let opened = crate::store::open(&args.data_dir, options).await?;
     let report = opened.drive.fsck(args.repair, args.grace).await;
     opened.drive.close().await;
     let report = report?;

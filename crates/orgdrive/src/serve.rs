@@ -39,6 +39,13 @@ pub struct ServeArgs {
     #[arg(long, env = "ORGDRIVE_META", hide_env_values = true, default_value = "sqlite",
           value_parser = crate::store::parse_meta)]
     meta: MetaLocation,
+    /// Content store instead of DATA_DIR/blobs: a path, fs:///path,
+    /// s3://bucket?endpoint=…&region=…&root=…&path_style=… (credentials from
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or oss://bucket?endpoint=…
+    /// (OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET). On S3/OSS clients PUT and
+    /// GET bytes on the bucket's presigned URLs.
+    #[arg(long, env = "ORGDRIVE_BLOB", hide_env_values = true)]
+    blob: Option<String>,
     /// Use a throw-away data dir, deleted on exit (tests, demos).
     #[arg(long, env = "ORGDRIVE_EPHEMERAL", conflicts_with = "data_dir")]
     ephemeral: bool,
@@ -168,6 +175,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         wopi_client_url: args.wopi_client_url.clone(),
         meta: args.meta.clone(),
         task_claim_secs: Some(args.task_claim),
+        blob: args.blob.clone(),
     };
     let (admin_token, admin_token_is_new) = admin_token(&data_dir, args.admin_token)?;
     let opened = crate::store::open(&data_dir, options).await?;

@@ -1,13 +1,14 @@
-//! Opening a data dir: `meta.sqlite` (SQLite, WAL), `blobs/` (OpenDAL fs) and
-//! `signing.key` (the secret of signed blob URLs, created on first use) —
-//! or, for a scale-out deployment, the metadata on PostgreSQL (`--meta
-//! postgres://…`), shared by every node.
+//! Opening a data dir: `meta.sqlite` (SQLite, WAL), `blobs/` (OpenDAL fs,
+//! unless `--blob` names another content store) and `signing.key` (the
+//! secret of signed blob URLs, created on first use) — or, for a scale-out
+//! deployment, the metadata on PostgreSQL (`--meta postgres://…`), shared by
+//! every node.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use orgdrive_blob::BlobStore;
+use orgdrive_blob::{BlobLocation, BlobStore};
 use orgdrive_core::{Drive, DriveOptions, MetaStore};
 use orgdrive_postgres::{PgOptions, PgStore};
 use orgdrive_sqlite::{SqliteOptions, SqliteStore};
@@ -104,6 +105,10 @@ pub struct OpenOptions {
     /// Where the metadata lives.
     pub meta: MetaLocation,
     pub task_claim_secs: Option<i64>,
+    /// The content store (`--blob`), parsed when the store opens, so that no
+    /// error repeats the value (a secret pasted into it by mistake);
+    /// default `DATA_DIR/blobs`.
+    pub blob: Option<String>,
 }
 
 /// Shortest signing key or admin token accepted: 32 bytes.
@@ -165,7 +170,13 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
     let durable = options.durability == Durability::Full;
     let meta = open_meta(data_dir, &options.meta, durable).await?;
     let exclusive = matches!(options.meta, MetaLocation::Embedded);
-    let blob = BlobStore::filesystem(&data_dir.join("blobs"), durable)?;
+    let blob = match &options.blob {
+        Some(location) => location
+            .parse::<BlobLocation>()?
+            .open(durable)
+            .context("opening the content store (--blob)")?,
+        None => BlobStore::filesystem(&data_dir.join("blobs"), durable)?,
+    };
     let drive = Drive::new(meta.store, blob, drive_options).await?;
     if durable {
         // The data dir's own entry, and what was created in it (blobs/,

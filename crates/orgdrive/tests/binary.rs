@@ -280,6 +280,36 @@ fn short_or_blank_secrets_refuse_to_start() {
     assert!(refused_start_in(dir.path(), &[], &[]).contains("at least 32"));
 }
 
+#[test]
+fn a_bad_blob_store_refuses_to_start_without_repeating_secrets() {
+    // Credentials never go in the URL; a refusal does not repeat the value.
+    for blob in [
+        "s3://bucket?secret_access_key=hunter2secret",
+        "s3://AKIA:hunter2secret@bucket",
+        "s3://bucket?endpoint=hunter2secret",
+        "ftp://hunter2secret",
+    ] {
+        let stderr = refused_start(&["--blob", blob], &[]);
+        assert!(stderr.contains("--blob"), "{blob}: {stderr}");
+        assert!(!stderr.contains("hunter2secret"), "{blob}: {stderr}");
+    }
+    // Missing credentials are named, not shown.
+    let blob = "s3://bucket?endpoint=http://127.0.0.1:9";
+    let stderr = refused_start(
+        &["--blob", blob],
+        &[("AWS_ACCESS_KEY_ID", "AKIDhunter2"), ("AWS_SECRET_ACCESS_KEY", "")],
+    );
+    assert!(stderr.contains("AWS_SECRET_ACCESS_KEY"), "{stderr}");
+    assert!(!stderr.contains("AKIDhunter2"), "{stderr}");
+    // Credentials given, nothing answers: refused at start, secret unshown.
+    let stderr = refused_start(
+        &["--blob", blob],
+        &[("AWS_ACCESS_KEY_ID", "AKIDx"), ("AWS_SECRET_ACCESS_KEY", "hunter2secret")],
+    );
+    assert!(stderr.contains("blob store"), "{stderr}");
+    assert!(!stderr.contains("hunter2secret"), "{stderr}");
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn a_new_data_dir_and_its_files_are_private() {

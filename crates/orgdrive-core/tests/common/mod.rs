@@ -55,6 +55,16 @@ pub struct World {
 
 pub async fn world_with(options: DriveOptions, capacity: Option<i64>, scopes: &[Scope]) -> World {
     let (drive, dir) = drive_with(options).await;
+    world_over(drive, dir, capacity, scopes).await
+}
+
+/// The world of [`world_with`] over a drive made by the caller.
+pub async fn world_over(
+    drive: Drive,
+    dir: TempDir,
+    capacity: Option<i64>,
+    scopes: &[Scope],
+) -> World {
     let org = drive.create_org(NewOrg { name: "Org".into(), capacity }).await.unwrap();
     let app = drive
         .create_app(

@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 use super::dentries::AppPropertyWire;
 use super::vocab::{ConflictStrategy, Protocol, StorageDriver};
 
-/// `headerSignatureInfo` (reference §3.5). Signatures travel in the URL, so
-/// `headers` is empty.
+/// `headerSignatureInfo` (reference §3.5). Signatures travel in the URL;
+/// `headers` holds what an object store's presigned URL needs sent as is
+/// (usually nothing).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeaderSignatureInfo {
@@ -28,7 +29,7 @@ impl From<SignedUrl> for HeaderSignatureInfo {
         HeaderSignatureInfo {
             resource_urls: vec![url.url.clone()],
             internal_resource_urls: vec![url.url],
-            headers: BTreeMap::new(),
+            headers: url.headers.into_iter().collect(),
             expiration_seconds: url.expiration_seconds,
             region: "UNKNOWN",
         }

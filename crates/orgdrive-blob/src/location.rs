@@ -1,0 +1,340 @@
+//! Where the content store lives, as given by `--blob`: `fs:///path` or a
+//! plain path (the filesystem store), `s3://bucket?endpoint=…&region=…&root=…&path_style=…`
+//! or `oss://bucket?endpoint=…&root=…`. Credentials are never part of the
+//! URL: they come from the environment when the store is opened
+//! ([`BlobLocation::open`]), and no error or log names their values.
+
+use std::path::{Path, PathBuf};
+
+use opendal::{services, ErrorKind, Operator};
+
+use crate::{BlobError, BlobStore};
+
+/// A parsed `--blob` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobLocation {
+    /// Files under this directory.
+    Filesystem(PathBuf),
+    /// An S3-compatible bucket.
+    S3(S3Location),
+    /// An Alibaba Cloud OSS bucket.
+    Oss(OssLocation),
+}
+
+/// `s3://bucket?...`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:59000`;
+    /// default: AWS's endpoint of the region.
+    pub endpoint: Option<String>,
+    /// Default `us-east-1`.
+    pub region: String,
+    /// Key prefix inside the bucket (default: the bucket's root).
+    pub root: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`, the default) or, when
+    /// false, virtual-hosted style (`bucket.endpoint/key`).
+    pub path_style: bool,
+}
+
+/// `oss://bucket?endpoint=...`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OssLocation {
+    pub bucket: String,
+    /// e.g. `https://oss-cn-hangzhou.aliyuncs.com` (required).
+    pub endpoint: String,
+    pub root: Option<String>,
+}
+
+/// Why a `--blob` value was refused (the message never repeats secrets: the
+/// URL may not carry any).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("--blob: {0}")]
+pub struct LocationError(String);
+
+fn refuse(message: impl Into<String>) -> LocationError {
+    LocationError(message.into())
+}
+
+/// Decodes `%XX` escapes of a query value (`+` stays `+`).
+fn percent_decode(value: &str) -> Result<String, LocationError> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| refuse("a bad %-escape in the query"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| refuse("the query is not UTF-8"))
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, LocationError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(refuse(format!("{name} must be true or false"))),
+    }
+}
+
+fn check_endpoint(endpoint: &str) -> Result<(), LocationError> {
+    if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(refuse("endpoint must start with http:// or https://"))
+    }
+}
+
+impl std::str::FromStr for BlobLocation {
+    type Err = LocationError;
+
+    fn from_str(value: &str) -> Result<BlobLocation, LocationError> {
+        let Some((scheme, rest)) = value.split_once("://") else {
+            if value.is_empty() {
+                return Err(refuse("empty"));
+            }
+            return Ok(BlobLocation::Filesystem(PathBuf::from(value)));
+        };
+        match scheme {
+            "fs" | "file" => {
+                if !rest.starts_with('/') {
+                    return Err(refuse("fs:// takes an absolute path: fs:///var/lib/orgdrive"));
+                }
+                Ok(BlobLocation::Filesystem(PathBuf::from(rest)))
+            }
+            "s3" | "oss" => {
+                let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
+                if authority.contains('@') {
+                    return Err(refuse(
+                        "credentials do not go in the URL: set AWS_ACCESS_KEY_ID / \
+                         AWS_SECRET_ACCESS_KEY (S3) or OSS_ACCESS_KEY_ID / \
+                         OSS_ACCESS_KEY_SECRET (OSS)",
+                    ));
+                }
+                let bucket = authority.trim_end_matches('/');
+                let bucket_ok = (3..=63).contains(&bucket.len())
+                    && bucket.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b)
+                    });
+                if !bucket_ok {
+                    return Err(refuse(
+                        "the bucket name must be 3-63 lower-case letters, digits, - or .",
+                    ));
+                }
+                let mut endpoint = None;
+                let mut region = None;
+                let mut root = None;
+                let mut path_style = None;
+                for pair in query.split('&').filter(|p| !p.is_empty()) {
+                    let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
+                    let value = percent_decode(raw)?;
+                    let slot = match name {
+                        "endpoint" => &mut endpoint,
+                        "region" if scheme == "s3" => &mut region,
+                        "root" => &mut root,
+                        "path_style" if scheme == "s3" => {
+                            path_style = Some(parse_bool(name, &value)?);
+                            continue;
+                        }
+                        _ => {
+                            // Also refuses credentials passed as parameters.
+                            return Err(refuse(format!("unknown parameter {name:?}")));
+                        }
+                    };
+                    if slot.replace(value).is_some() {
+                        return Err(refuse(format!("{name} is given twice")));
+                    }
+                }
+                if let Some(endpoint) = &endpoint {
+                    check_endpoint(endpoint)?;
+                }
+                let root = root.filter(|r| !r.is_empty() && r != "/");
+                let bucket = bucket.to_string();
+                if scheme == "s3" {
+                    Ok(BlobLocation::S3(S3Location {
+                        bucket,
+                        endpoint,
+                        region: region.unwrap_or_else(|| "us-east-1".to_string()),
+                        root,
+                        path_style: path_style.unwrap_or(true),
+                    }))
+                } else {
+                    let endpoint =
+                        endpoint.ok_or_else(|| refuse("oss:// needs endpoint=https://…"))?;
+                    Ok(BlobLocation::Oss(OssLocation { bucket, endpoint, root }))
+                }
+            }
+            other => Err(refuse(format!("unknown scheme {other}:// (fs, s3 or oss)"))),
+        }
+    }
+}
+
+/// The value of a required environment variable (its value is never shown).
+fn env_secret(name: &str) -> Result<String, BlobError> {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => Ok(value),
+        _ => Err(BlobError(opendal::Error::new(
+            ErrorKind::ConfigInvalid,
+            format!("{name} is not set in the environment"),
+        ))),
+    }
+}
+
+impl BlobLocation {
+    /// The location's filesystem root, if it is the filesystem store.
+    pub fn local_root(&self) -> Option<&Path> {
+        match self {
+            BlobLocation::Filesystem(root) => Some(root),
+            _ => None,
+        }
+    }
+
+    /// Opens the store (credentials of object stores from the environment).
+    pub fn open(&self, durable: bool) -> Result<BlobStore, BlobError> {
+        match self {
+            BlobLocation::Filesystem(root) => BlobStore::filesystem(root, durable),
+            BlobLocation::S3(s3) => BlobStore::s3(s3),
+            BlobLocation::Oss(oss) => BlobStore::oss(oss),
+        }
+    }
+}
+
+impl BlobStore {
+    /// A store in an S3-compatible bucket; credentials from
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, if set,
+    /// `AWS_SESSION_TOKEN` (nothing else: no config files, no instance
+    /// metadata). Upload and download URLs are the bucket's presigned URLs.
+    pub fn s3(location: &S3Location) -> Result<BlobStore, BlobError> {
+        let credential = reqsign::AwsCredential {
+            access_key_id: env_secret("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: env_secret("AWS_SECRET_ACCESS_KEY")?,
+            session_token: std::env::var("AWS_SESSION_TOKEN").ok().filter(|t| !t.is_empty()),
+            expires_in: None,
+        };
+        let mut builder = services::S3::default()
+            .bucket(&location.bucket)
+            .region(&location.region)
+            .access_key_id(&credential.access_key_id)
+            .secret_access_key(&credential.secret_access_key)
+            .disable_config_load()
+            .disable_ec2_metadata();
+        if let Some(token) = &credential.session_token {
+            builder = builder.session_token(token);
+        }
+        if let Some(endpoint) = &location.endpoint {
+            builder = builder.endpoint(endpoint);
+        }
+        if let Some(root) = &location.root {
+            builder = builder.root(root);
+        }
+        if !location.path_style {
+            builder = builder.enable_virtual_host_style();
+        }
+        let composer = crate::compose::Composer::new(location, credential)?;
+        Ok(BlobStore::remote(Operator::new(builder)?.finish(), Some(composer)))
+    }
+
+    /// A store in an Alibaba Cloud OSS bucket; credentials from
+    /// `OSS_ACCESS_KEY_ID` and `OSS_ACCESS_KEY_SECRET`.
+    pub fn oss(location: &OssLocation) -> Result<BlobStore, BlobError> {
+        let mut builder = services::Oss::default()
+            .bucket(&location.bucket)
+            .endpoint(&location.endpoint)
+            .access_key_id(&env_secret("OSS_ACCESS_KEY_ID")?)
+            .access_key_secret(&env_secret("OSS_ACCESS_KEY_SECRET")?);
+        if let Some(root) = &location.root {
+            builder = builder.root(root);
+        }
+        Ok(BlobStore::remote(Operator::new(builder)?.finish(), None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(value: &str) -> Result<BlobLocation, LocationError> {
+        value.parse()
+    }
+
+    #[test]
+    fn blob_urls_parse() {
+        assert_eq!(parse("/var/x").unwrap(), BlobLocation::Filesystem("/var/x".into()));
+        assert_eq!(parse("rel/x").unwrap(), BlobLocation::Filesystem("rel/x".into()));
+        assert_eq!(parse("fs:///var/x").unwrap(), BlobLocation::Filesystem("/var/x".into()));
+        assert_eq!(
+            parse("s3://orgdrive-test?endpoint=http%3A%2F%2F127.0.0.1%3A59000&region=eu-west-1&root=/a/b&path_style=false").unwrap(),
+            BlobLocation::S3(S3Location {
+                bucket: "orgdrive-test".into(),
+                endpoint: Some("http://127.0.0.1:59000".into()),
+                region: "eu-west-1".into(),
+                root: Some("/a/b".into()),
+                path_style: false,
+            })
+        );
+        assert_eq!(
+            parse("s3://bkt").unwrap(),
+            BlobLocation::S3(S3Location {
+                bucket: "bkt".into(),
+                endpoint: None,
+                region: "us-east-1".into(),
+                root: None,
+                path_style: true,
+            })
+        );
+        assert_eq!(
+            parse("oss://bkt?endpoint=https://oss-cn-hangzhou.aliyuncs.com").unwrap(),
+            BlobLocation::Oss(OssLocation {
+                bucket: "bkt".into(),
+                endpoint: "https://oss-cn-hangzhou.aliyuncs.com".into(),
+                root: None,
+            })
+        );
+        for bad in [
+            "",
+            "fs://relative",
+            "ftp://x",
+            "s3://AKIA:secret@bkt",
+            "s3://bkt?access_key_id=AKIA",
+            "s3://bkt?secret_access_key=x",
+            "s3://bkt?endpoint=127.0.0.1:9000",
+            "s3://bkt?region=a&region=b",
+            "s3://bkt?path_style=maybe",
+            "s3://bkt?endpoint=%zz",
+            "s3://Bad_Bucket",
+            "s3://",
+            "oss://bkt",
+            "oss://bkt?endpoint=https://x&region=r",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        // A refusal never repeats a secret passed by mistake.
+        let refused = parse("s3://bkt?secret_access_key=hunter2").unwrap_err().to_string();
+        assert!(!refused.contains("hunter2"), "{refused}");
+    }
+
+    #[test]
+    fn missing_credentials_are_named_not_shown() {
+        // Only the absence is tested here: setting variables would race
+        // other tests of the process.
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            let location = parse("s3://bkt?endpoint=http://127.0.0.1:1").unwrap();
+            let e = location.open(false).unwrap_err().to_string();
+            assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
+        }
+        if std::env::var_os("OSS_ACCESS_KEY_ID").is_none() {
+            let location = parse("oss://bkt?endpoint=http://127.0.0.1:1").unwrap();
+            let e = location.open(false).unwrap_err().to_string();
+            assert!(e.contains("OSS_ACCESS_KEY_ID"), "{e}");
+        }
+    }
+}

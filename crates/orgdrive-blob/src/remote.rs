@@ -1,0 +1,133 @@
+//! What only object stores (S3, OSS) do for orgdrive: presigned URLs of the
+//! store itself, through which clients PUT and GET bytes without orgdrive
+//! seeing them; server-side copies (S3 CopyObject), so that committing an
+//! upload moves no bytes through orgdrive; and the size and MD5 (from the
+//! ETag) of an object as the store reports them.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use md5::{Digest, Md5};
+use opendal::ErrorKind;
+
+use crate::manifest::is_manifest_key;
+use crate::{confined, BlobError, BlobStore};
+
+/// A request a client sends straight to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedUrl {
+    pub method: String,
+    pub url: String,
+    /// Headers the client must send as they are for the signature to verify.
+    pub headers: Vec<(String, String)>,
+}
+
+/// An object's size and, when the store tells it, its MD5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectStat {
+    pub size: u64,
+    /// Lower-case hex, from an ETag that has the shape of an MD5 (S3 and OSS
+    /// give the MD5 as the ETag of an object written by one PUT or copied
+    /// from one; encrypted or multipart objects may not: compare, and read
+    /// the bytes when it disagrees — see [`BlobStore::md5`]).
+    pub etag_md5: Option<String>,
+}
+
+fn unsupported(what: &str) -> BlobError {
+    BlobError(opendal::Error::new(ErrorKind::Unsupported, format!("this store cannot {what}")))
+}
+
+fn presigned(request: opendal::raw::PresignedRequest) -> PresignedUrl {
+    PresignedUrl {
+        method: request.method().to_string(),
+        url: request.uri().to_string(),
+        headers: request
+            .header()
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+            .collect(),
+    }
+}
+
+impl BlobStore {
+    /// Whether clients PUT and GET bytes on the store's own presigned URLs
+    /// (object stores), rather than on orgdrive's `/blob` route.
+    pub fn presigns(&self) -> bool {
+        self.inner.presigns
+    }
+
+    /// A presigned PUT of object `key`, valid for `ttl`.
+    pub async fn presign_put(&self, key: &str, ttl: Duration) -> Result<PresignedUrl, BlobError> {
+        let key = confined(key)?;
+        if !self.presigns() || is_manifest_key(key) {
+            return Err(unsupported("presign this write"));
+        }
+        Ok(presigned(self.inner.op.presign_write(key, ttl).await?))
+    }
+
+    /// A presigned GET of object `key`, valid for `ttl`, whose answer carries
+    /// `content_disposition`. Manifests have no URL of their own.
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_disposition: &str,
+    ) -> Result<PresignedUrl, BlobError> {
+        let key = confined(key)?;
+        if !self.presigns() || is_manifest_key(key) {
+            return Err(unsupported("presign this read"));
+        }
+        let request = self
+            .inner
+            .op
+            .presign_read_with(key, ttl)
+            .override_content_disposition(content_disposition)
+            .await?;
+        Ok(presigned(request))
+    }
+
+    /// Copies object `from` to `to` inside the store (S3 CopyObject: no byte
+    /// passes through orgdrive). Plain objects only.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        let (from, to) = (confined(from)?, confined(to)?);
+        if is_manifest_key(from) || is_manifest_key(to) {
+            return Err(unsupported("copy a manifest"));
+        }
+        self.inner.op.copy(from, to).await?;
+        self.sync_dirs(to).await
+    }
+
+    /// Size and ETag-MD5 of plain object `key`, or `None` if it does not exist.
+    pub async fn stat(&self, key: &str) -> Result<Option<ObjectStat>, BlobError> {
+        let key = confined(key)?;
+        match self.inner.op.stat(key).await {
+            Ok(meta) if meta.is_dir() => Ok(None),
+            Ok(meta) => {
+                let etag = meta.etag().map(|e| e.trim_matches('"').to_ascii_lowercase());
+                let etag_md5 =
+                    etag.filter(|e| e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit()));
+                Ok(Some(ObjectStat { size: meta.content_length(), etag_md5 }))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The MD5 (lower-case hex) of the content at `key` (manifests too),
+    /// computed by reading it: for when the store does not tell it.
+    pub async fn md5(&self, key: &str) -> Result<String, BlobError> {
+        let size = self
+            .size(key)
+            .await?
+            .ok_or_else(|| BlobError(opendal::Error::new(ErrorKind::NotFound, "no such object")))?;
+        let mut digest = Md5::new();
+        let mut stream = std::pin::pin!(self.read(key, 0..size).await?);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                BlobError(opendal::Error::new(ErrorKind::Unexpected, "reading").set_source(e))
+            })?;
+            digest.update(&chunk);
+        }
+        Ok(hex::encode(digest.finalize()))
+    }
+}
