@@ -54,7 +54,6 @@
 //! - **`close()`** closes the pool; later calls fail with `Backend`.
 
 mod dentries;
-#[allow(dead_code)] // until every module is ported
 mod error;
 pub mod events;
 mod grants;
@@ -63,7 +62,6 @@ mod lifecycle;
 mod maintenance;
 mod migrate;
 mod open_links;
-#[allow(dead_code, unused_macros, unused_imports)] // until every module is ported
 pub(crate) mod rows;
 mod spaces;
 mod thumbnails;
@@ -146,7 +144,9 @@ impl PgStore {
 /// pooled connection of `$store`, committing if it returns `Ok`. A
 /// serialization failure or deadlock anywhere (the body or the commit) runs
 /// the whole body again, up to [`TX_ATTEMPTS`] times. Evaluates to a
-/// `StoreResult`, errors mapped by [`DbError::into_store`].
+/// `StoreResult`, errors mapped by [`DbError::into_store`]. A `return`
+/// in the body leaves the transaction uncommitted (rolled back): use it for
+/// errors only (`return Err(e)?`).
 ///
 /// A macro rather than a function taking a closure: the body borrows the
 /// caller's data and the transaction at once, which an async closure cannot
@@ -217,6 +217,9 @@ macro_rules! read {
         outcome.map_err($crate::DbError::into_store)
     }};
 }
+
+/// The transaction a [`tx!`] body runs in.
+pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
 /// Statement parameters.
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
