@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use orgdrive_store::{
-    BlobReference, ConsistencyScan, MaintenanceStore, StoreError, StoreResult, TreeNode, UsageCheck,
+    BlobReference, ConsistencyScan, Lease, MaintenanceStore, StoreError, StoreResult, TreeNode,
+    UsageCheck,
 };
 
 use crate::uploads::{lock_counters, recount_reservations};
@@ -230,6 +231,29 @@ impl MaintenanceStore for PgStore {
         }
         tx!(self, |t| {
             exec(&t, "DELETE FROM trashed_objects WHERE object_key = ANY($1)", &[&objects]).await?;
+        })
+    }
+
+    /// One upsert: the conflicting row is locked and re-read, so of racing
+    /// callers one claims and the others see its claim.
+    async fn lease_job(&self, name: &str, lease: &Lease) -> StoreResult<bool> {
+        tx!(self, |t| {
+            exec(
+                &t,
+                "INSERT INTO job_leases AS j (name, node, until_ms) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET node = excluded.node, until_ms = excluded.until_ms \
+                 WHERE $5 OR j.until_ms <= $4 OR j.node = excluded.node",
+                &[&name, &lease.node, &lease.until_ms, &lease.now_ms, &lease.steal],
+            )
+            .await?
+                == 1
+        })
+    }
+
+    async fn release_job(&self, name: &str, node: i64) -> StoreResult<()> {
+        tx!(self, |t| {
+            exec(&t, "DELETE FROM job_leases WHERE name = $1 AND node = $2", &[&name, &node])
+                .await?;
         })
     }
 

@@ -45,6 +45,7 @@ orgdrive_store::behaviour_suite!(
         recycle_items_are_listed_newest_first_in_keyset_pages,
         tasks_are_stored_started_and_failed,
         a_change_completes_its_task_in_its_transaction,
+        a_task_is_claimed_by_one_node_until_its_claim_expires,
         grants_are_listed_by_member_bytewise_in_keyset_pages,
         adding_again_replaces_the_members_grant_on_the_dentry,
         an_update_needs_every_member_to_hold_a_live_grant,
