@@ -6,7 +6,7 @@
 //! # How the contract's guarantees are kept
 //!
 //! - **One method, one transaction**, at READ COMMITTED, with explicit
-//!   locks where a check must hold until commit ([`tx!`]; a transaction that
+//!   locks where a check must hold until commit (`tx!`; a transaction that
 //!   fails with `serialization_failure` or `deadlock_detected` is run again
 //!   from the start, a few times). Each invariant is held by the database,
 //!   never by a check-then-act in Rust:
@@ -151,8 +151,6 @@ impl PgStore {
 /// A macro rather than a function taking a closure: the body borrows the
 /// caller's data and the transaction at once, which an async closure cannot
 /// do while keeping the future `Send` for `async_trait`.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! tx {
     ($store:expr, |$t:ident| $body:expr) => {{
         let mut attempt = 1u32;
@@ -166,7 +164,7 @@ macro_rules! tx {
             }
             .await;
             match outcome {
-                Err(e) if attempt < $crate::TX_ATTEMPTS_PUB && e.is_retryable() => {
+                Err(e) if attempt < $crate::TX_ATTEMPTS && e.is_retryable() => {
                     attempt += 1;
                     tokio::task::yield_now().await;
                 }
@@ -176,13 +174,8 @@ macro_rules! tx {
     }};
 }
 
-#[doc(hidden)]
-pub const TX_ATTEMPTS_PUB: u32 = TX_ATTEMPTS;
-
 /// Runs `$body` in one REPEATABLE READ, READ ONLY transaction: every
 /// statement of it sees one snapshot.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! snapshot {
     ($store:expr, |$t:ident| $body:expr) => {{
         let outcome: $crate::DbResult<_> = async {
@@ -205,8 +198,6 @@ macro_rules! snapshot {
 /// Runs `$body` with `$c`, a pooled connection of `$store`, outside a
 /// transaction (one statement, or statements that need not agree); `?`
 /// takes [`DbError`]s. Evaluates to a `StoreResult`.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! read {
     ($store:expr, |$c:ident| $body:expr) => {{
         let outcome: $crate::DbResult<_> = async {
@@ -220,6 +211,8 @@ macro_rules! read {
 
 /// The transaction a [`tx!`] body runs in.
 pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+pub(crate) use {read, snapshot, tx};
 
 /// Statement parameters.
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];

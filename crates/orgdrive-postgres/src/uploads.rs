@@ -122,7 +122,7 @@ impl UploadStore for PgStore {
     /// The upload's row is locked first, so racing reservations for one
     /// upload are checked against its announced size one after the other;
     /// the quota and the capacity are held by the conditional updates of
-    /// [`adjust_reservation`] (and, for `AtMost`, the room is read under the
+    /// `adjust_reservation` (and, for `AtMost`, the room is read under the
     /// space's and org's row locks).
     async fn reserve_upload_bytes(
         &self,
