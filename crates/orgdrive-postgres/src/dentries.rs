@@ -445,15 +445,20 @@ pub(crate) async fn reread(t: &Tx<'_>, d: &DentryRecord) -> DbResult<DentryRecor
         .ok_or_else(|| StoreError::Backend("a dentry vanished".into()).into())
 }
 
-/// Inserts under a free `prefix{k}suffix` ([`free_name`]). The insert
-/// itself is still guarded by the unique index: should the name be taken
-/// meanwhile, the search starts again.
+/// Inserts under a free `prefix{k}suffix` ([`free_name`]). Racing renames
+/// of one name in one folder take turns (a transaction-scoped advisory lock
+/// on the folder and the pattern), so each finds the others' names taken
+/// instead of colliding on them; the insert itself is still guarded by the
+/// unique index: should the name be taken meanwhile (by a put of that very
+/// name), the search starts again.
 async fn auto_rename(
     t: &Tx<'_>,
     d: &DentryRecord,
     prefix: &str,
     suffix: &str,
 ) -> DbResult<DentryRecord> {
+    let pattern = format!("{}/{}/{prefix}/{suffix}", d.space_id, d.parent_id);
+    exec(t, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&pattern]).await?;
     for _ in 0..3 {
         let Some(candidate) = free_name(t, d, prefix, suffix).await? else { break };
         if insert_dentry(t, d, &candidate).await? {

@@ -110,6 +110,33 @@ async fn racing_commits_to_two_spaces_from_two_nodes_never_pass_the_org_capacity
     }
 }
 
+/// Many uploads of one name with AUTO_RENAME at once, from two nodes: every
+/// one is stored, each under its own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_auto_renames_from_two_nodes_all_get_a_name() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    space_with_quota(&first, None).await;
+    first.put_dentry(&put(file("0", "a.txt", 1), NameConflict::Fail, None)).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 1..=24 {
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move {
+            let conflict = auto("a (", ").txt");
+            s.put_dentry(&put(file(&i.to_string(), "a.txt", 1), conflict, None)).await
+        }));
+    }
+    let mut names = HashSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(PutOutcome::Created(d)) => assert!(names.insert(d.name.clone()), "{} twice", d.name),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(names.len(), 24);
+    assert!(first.consistency_scan().await.unwrap().duplicate_names.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_starting_at_once_migrate_once() {
     let database = TestDatabase::create().await;
