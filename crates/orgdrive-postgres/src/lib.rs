@@ -52,6 +52,10 @@
 //! - **Consistency scans** read from one snapshot (REPEATABLE READ, READ
 //!   ONLY).
 //! - **`close()`** closes the pool; later calls fail with `Backend`.
+//!
+//! Beyond the contract, for the binary's cache relay: the nodes' messages to
+//! each other over `LISTEN`/`NOTIFY` ([`PgStore::notify_changes`],
+//! [`PgStore::listen_changes`]).
 
 mod dentries;
 mod error;
@@ -61,6 +65,7 @@ mod identity;
 mod lifecycle;
 mod maintenance;
 mod migrate;
+mod notify;
 mod open_links;
 pub(crate) mod rows;
 mod spaces;
@@ -76,6 +81,7 @@ use orgdrive_store::{StoreError, StoreResult};
 
 pub use error::{DbError, DbResult};
 pub use migrate::{migrate, MigrationReport};
+pub use notify::ChangeListener;
 
 /// How the PostgreSQL store is opened.
 #[derive(Debug, Clone)]
@@ -95,6 +101,9 @@ impl Default for PgOptions {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// Where the pool connects: also for connections of their own
+    /// (`notify::listen_changes`).
+    config: tokio_postgres::Config,
 }
 
 /// A transaction that failed with one of these is run again from the start.
@@ -110,7 +119,7 @@ impl PgStore {
             url.parse().map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
         migrate::run_with(&config).await?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
@@ -118,7 +127,7 @@ impl PgStore {
             .max_size(options.max_connections.max(1))
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, config };
         // Fails here, not at the first call, if the database is unreachable.
         drop(store.client().await?);
         Ok(store)

@@ -252,3 +252,22 @@ async fn rows(url: &str, sql: &str) -> Vec<String> {
     let client = pool(url).get().await.unwrap();
     client.query(sql, &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
 }
+
+/// A node's cache changes reach another node listening, whatever their
+/// number (split over several notifications when they do not fit one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cache_changes_reach_the_other_nodes() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    let mut listener = first.listen_changes().await.unwrap();
+    let lines: Vec<String> = (0..2000).map(|i| format!("space:{i}")).collect();
+    second.notify_changes(2, &lines).await.unwrap();
+    let mut received = Vec::new();
+    while received.len() < lines.len() {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv());
+        let (from, body) = next.await.expect("a notification in time").expect("listening");
+        assert_eq!(from, 2);
+        received.extend(body.lines().map(str::to_string));
+    }
+    assert_eq!(received, lines);
+}
