@@ -10,7 +10,8 @@
 # - The cluster lives in ${ORGDRIVE_CACHE:-$HOME/.cache/orgdrive}/pg, listens
 #   on 127.0.0.1 only, port ${ORGDRIVE_PG_PORT:-55432}, and has a role
 #   `orgdrive` (password `orgdrive`) that may create databases: each test
-#   creates its own database and drops it.
+#   creates its own database and drops it (`DROP DATABASE … WITH (FORCE)`,
+#   which may end an autovacuum worker: the role has pg_signal_backend).
 # - A test cluster: fsync and synchronous commit are off (nothing in it
 #   needs to survive a power loss), which makes the tests much faster.
 # - Idempotent: initialises the cluster once, starts it if stopped, does
@@ -125,7 +126,8 @@ as_server "$psql_bin" -h "$sockets" -p "$port" -U postgres -d postgres -q -v ON_
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'orgdrive') THEN
           CREATE ROLE orgdrive LOGIN CREATEDB PASSWORD 'orgdrive';
         END IF;
-      END \$\$;" >&2 \
+      END \$\$;
+      GRANT pg_signal_backend TO orgdrive;" >&2 \
   || die "could not create the role orgdrive"
 
 echo "postgres://orgdrive:orgdrive@127.0.0.1:$port/postgres"

@@ -61,7 +61,12 @@ impl DbError {
 /// `Backend` error is the server's, never a statement's parameters.
 pub(crate) fn classify(e: &tokio_postgres::Error) -> StoreError {
     let Some(db) = e.as_db_error() else {
-        return StoreError::Backend(e.to_string());
+        return StoreError::Backend(match std::error::Error::source(e) {
+            // The driver's own words and their cause (a type mismatch names
+            // the types, never a value).
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        });
     };
     if *db.code() == SqlState::UNIQUE_VIOLATION {
         if let Some(key) = db.constraint().and_then(unique_key) {
@@ -91,14 +96,4 @@ fn unique_key(constraint: &str) -> Option<Key> {
         "tasks_pkey" => Key::TaskId,
         _ => return None,
     })
-}
-
-/// A contract error from inside a transaction body.
-pub(crate) fn fail<T>(e: StoreError) -> crate::DbResult<T> {
-    Err(DbError::Store(e))
-}
-
-/// A `Backend` error with the store's own words.
-pub(crate) fn backend(message: &str) -> DbError {
-    DbError::Store(StoreError::Backend(message.to_string()))
 }

@@ -31,7 +31,7 @@ use orgdrive_store::{
     StoreError, StoreResult, SubscriptionRecord,
 };
 
-use crate::{exec, one, DbResult, PgStore};
+use crate::{exec, one, tx, DbResult, PgStore};
 
 /// The advisory lock key of the sequencer ("orgdseq" in ASCII).
 const SEQUENCER_LOCK: i64 = 0x006f_7267_6473_6571;
@@ -203,7 +203,7 @@ impl EventStore for PgStore {
         Err(not_yet())
     }
     async fn last_event_seq(&self) -> StoreResult<i64> {
-        crate::tx!(self, |t| sequence_pending(&t).await?)
+        tx!(self, |t| sequence_pending(&t).await?)
     }
     async fn redeem_ticket(
         &self,

@@ -6,7 +6,7 @@
 //! # How the contract's guarantees are kept
 //!
 //! - **One method, one transaction**, at READ COMMITTED, with explicit
-//!   locks where a check must hold until commit ([`tx!`]; a transaction that
+//!   locks where a check must hold until commit (`tx!`; a transaction that
 //!   fails with `serialization_failure` or `deadlock_detected` is run again
 //!   from the start, a few times). Each invariant is held by the database,
 //!   never by a check-then-act in Rust:
@@ -52,9 +52,12 @@
 //! - **Consistency scans** read from one snapshot (REPEATABLE READ, READ
 //!   ONLY).
 //! - **`close()`** closes the pool; later calls fail with `Backend`.
+//!
+//! Beyond the contract, for the binary's cache relay: the nodes' messages to
+//! each other over `LISTEN`/`NOTIFY` ([`PgStore::notify_changes`],
+//! [`PgStore::listen_changes`]).
 
 mod dentries;
-#[allow(dead_code)] // until every module is ported
 mod error;
 pub mod events;
 mod grants;
@@ -64,7 +67,6 @@ mod maintenance;
 mod migrate;
 mod notify;
 mod open_links;
-#[allow(dead_code, unused_macros, unused_imports)] // until every module is ported
 pub(crate) mod rows;
 mod spaces;
 mod thumbnails;
@@ -79,6 +81,7 @@ use orgdrive_store::{StoreError, StoreResult};
 
 pub use error::{DbError, DbResult};
 pub use migrate::{migrate, MigrationReport};
+pub use notify::ChangeListener;
 
 /// How the PostgreSQL store is opened.
 #[derive(Debug, Clone)]
@@ -98,8 +101,9 @@ impl Default for PgOptions {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
-    /// Where the pool connects, for connections of their own (`notify`).
-    config: std::sync::Arc<tokio_postgres::Config>,
+    /// Where the pool connects: also for connections of their own
+    /// (`notify::listen_changes`).
+    config: tokio_postgres::Config,
 }
 
 /// A transaction that failed with one of these is run again from the start.
@@ -114,9 +118,8 @@ impl PgStore {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
         migrate::run_with(&config).await?;
-        let shared = std::sync::Arc::new(config.clone());
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
@@ -124,7 +127,7 @@ impl PgStore {
             .max_size(options.max_connections.max(1))
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
-        let store = PgStore { pool, config: shared };
+        let store = PgStore { pool, config };
         // Fails here, not at the first call, if the database is unreachable.
         drop(store.client().await?);
         Ok(store)
@@ -140,11 +143,6 @@ impl PgStore {
         })
     }
 
-    /// Where the pool connects.
-    pub(crate) fn config(&self) -> &tokio_postgres::Config {
-        &self.config
-    }
-
     pub(crate) fn close_pool(&self) {
         self.pool.close();
     }
@@ -155,13 +153,13 @@ impl PgStore {
 /// pooled connection of `$store`, committing if it returns `Ok`. A
 /// serialization failure or deadlock anywhere (the body or the commit) runs
 /// the whole body again, up to [`TX_ATTEMPTS`] times. Evaluates to a
-/// `StoreResult`, errors mapped by [`DbError::into_store`].
+/// `StoreResult`, errors mapped by [`DbError::into_store`]. A `return`
+/// in the body leaves the transaction uncommitted (rolled back): use it for
+/// errors only (`return Err(e)?`).
 ///
 /// A macro rather than a function taking a closure: the body borrows the
 /// caller's data and the transaction at once, which an async closure cannot
 /// do while keeping the future `Send` for `async_trait`.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! tx {
     ($store:expr, |$t:ident| $body:expr) => {{
         let mut attempt = 1u32;
@@ -175,7 +173,7 @@ macro_rules! tx {
             }
             .await;
             match outcome {
-                Err(e) if attempt < $crate::TX_ATTEMPTS_PUB && e.is_retryable() => {
+                Err(e) if attempt < $crate::TX_ATTEMPTS && e.is_retryable() => {
                     attempt += 1;
                     tokio::task::yield_now().await;
                 }
@@ -185,13 +183,8 @@ macro_rules! tx {
     }};
 }
 
-#[doc(hidden)]
-pub const TX_ATTEMPTS_PUB: u32 = TX_ATTEMPTS;
-
 /// Runs `$body` in one REPEATABLE READ, READ ONLY transaction: every
 /// statement of it sees one snapshot.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! snapshot {
     ($store:expr, |$t:ident| $body:expr) => {{
         let outcome: $crate::DbResult<_> = async {
@@ -214,8 +207,6 @@ macro_rules! snapshot {
 /// Runs `$body` with `$c`, a pooled connection of `$store`, outside a
 /// transaction (one statement, or statements that need not agree); `?`
 /// takes [`DbError`]s. Evaluates to a `StoreResult`.
-#[macro_export]
-#[doc(hidden)]
 macro_rules! read {
     ($store:expr, |$c:ident| $body:expr) => {{
         let outcome: $crate::DbResult<_> = async {
@@ -226,6 +217,11 @@ macro_rules! read {
         outcome.map_err($crate::DbError::into_store)
     }};
 }
+
+/// The transaction a [`tx!`] body runs in.
+pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+pub(crate) use {read, snapshot, tx};
 
 /// Statement parameters.
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];

@@ -1,54 +1,489 @@
-//! placeholder
+//! Upload sessions: opening them under the caps on open uploads, the byte
+//! reservations their PUTs hold against the quota and the capacity, their
+//! parts, the sweep of expired ones, and a commit's claim of one.
+//!
+//! "Deferred durability" (see the contract) needs nothing special here:
+//! every commit is durable as configured on the server.
 
 use async_trait::async_trait;
-use orgdrive_store::*;
 
-use crate::lifecycle::not_yet;
-use crate::PgStore;
+use orgdrive_store::{
+    ExpiredUpload, OpenUploadLimits, PartRecorded, Reserve, StoreError, StoreResult,
+    UploadPartRecord, UploadRecord, UploadStore,
+};
+
+use crate::{all, exec, one, snapshot, tx, DbResult, PgStore, Tx};
 
 #[async_trait]
 impl UploadStore for PgStore {
+    /// The counts are made after locking the app's and the space's rows
+    /// (in that order), so racing inserts count one after the other.
     async fn insert_upload(
         &self,
-        _upload: &UploadRecord,
-        _limits: &OpenUploadLimits,
+        upload: &UploadRecord,
+        limits: &OpenUploadLimits,
     ) -> StoreResult<()> {
-        Err(not_yet())
+        let u = upload;
+        let (per_space, per_app) = (i64::from(limits.per_space), i64::from(limits.per_app));
+        tx!(self, |t| {
+            exec(&t, "SELECT 1 FROM apps WHERE app_id = $1 FOR NO KEY UPDATE", &[&u.app_id])
+                .await?;
+            exec(&t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR NO KEY UPDATE", &[&u.space_id])
+                .await?;
+            let counts = one(
+                &t,
+                "SELECT (SELECT COUNT(*) FROM uploads WHERE space_id = $1), \
+                        (SELECT COUNT(*) FROM uploads WHERE app_id = $2)",
+                &[&u.space_id, &u.app_id],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Backend("no counts".into()))?;
+            let (in_space, in_app): (i64, i64) = (counts.try_get(0)?, counts.try_get(1)?);
+            if in_space >= per_space || in_app >= per_app {
+                return Err(StoreError::TooManyUploads { per_space: in_space >= per_space })?;
+            }
+            exec(
+                &t,
+                "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, \
+                 check_name, check_parent_id, check_size, check_md5, max_bytes, created_at, \
+                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                &[
+                    &u.upload_key,
+                    &u.space_id,
+                    &u.app_id,
+                    &u.union_id,
+                    &u.multipart,
+                    &u.check_name,
+                    &u.check_parent_id,
+                    &u.check_size,
+                    &u.check_md5,
+                    &u.max_bytes,
+                    &u.created_at,
+                    &u.expires_at,
+                ],
+            )
+            .await?;
+        })
     }
+
     async fn get_upload(
         &self,
-        _upload_key: &str,
+        upload_key: &str,
     ) -> StoreResult<Option<(UploadRecord, Vec<UploadPartRecord>)>> {
-        Err(not_yet())
+        snapshot!(self, |t| {
+            let upload = one(
+                &t,
+                "SELECT upload_key, space_id, app_id, union_id, multipart, check_name, \
+                 check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at \
+                 FROM uploads WHERE upload_key = $1",
+                &[&upload_key],
+            )
+            .await?;
+            match upload {
+                None => None,
+                Some(row) => {
+                    let upload = UploadRecord {
+                        upload_key: row.try_get(0)?,
+                        space_id: row.try_get(1)?,
+                        app_id: row.try_get(2)?,
+                        union_id: row.try_get(3)?,
+                        multipart: row.try_get(4)?,
+                        check_name: row.try_get(5)?,
+                        check_parent_id: row.try_get(6)?,
+                        check_size: row.try_get(7)?,
+                        check_md5: row.try_get(8)?,
+                        max_bytes: row.try_get(9)?,
+                        created_at: row.try_get(10)?,
+                        expires_at: row.try_get(11)?,
+                    };
+                    let parts = all(
+                        &t,
+                        "SELECT part_number, size, md5, object_key FROM upload_parts \
+                         WHERE upload_key = $1 ORDER BY part_number",
+                        &[&upload_key],
+                    )
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(UploadPartRecord {
+                            part_number: row.try_get(0)?,
+                            size: row.try_get(1)?,
+                            md5: Some(row.try_get::<_, String>(2)?).filter(|m| !m.is_empty()),
+                            object_key: row.try_get(3)?,
+                        })
+                    })
+                    .collect::<DbResult<Vec<_>>>()?;
+                    Some((upload, parts))
+                }
+            }
+        })
     }
+
+    /// The upload's row is locked first, so racing reservations for one
+    /// upload are checked against its announced size one after the other;
+    /// the quota and the capacity are held by the conditional updates of
+    /// `adjust_reservation` (and, for `AtMost`, the room is read under the
+    /// space's and org's row locks).
     async fn reserve_upload_bytes(
         &self,
-        _upload_key: &str,
-        _part_number: i64,
-        _bytes: Reserve,
-        _now_ms: i64,
+        upload_key: &str,
+        part_number: i64,
+        bytes: Reserve,
+        now_ms: i64,
     ) -> StoreResult<i64> {
-        Err(not_yet())
+        let (wanted, at_most) = match bytes {
+            Reserve::Exactly(n) => (n, false),
+            Reserve::AtMost(n) => (n, true),
+        };
+        tx!(self, |t| {
+            let upload = one(
+                &t,
+                "SELECT u.space_id, s.corp_id, u.max_bytes - u.reserved_bytes + \
+                     COALESCE((SELECT size FROM upload_parts p \
+                               WHERE p.upload_key = u.upload_key AND p.part_number = $2), 0) \
+                 FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
+                 WHERE u.upload_key = $1 AND u.expires_at > $3 FOR UPDATE OF u",
+                &[&upload_key, &part_number, &now_ms],
+            )
+            .await?
+            .ok_or(StoreError::UploadNotFound)?;
+            let space_id: String = upload.try_get(0)?;
+            let corp_id: String = upload.try_get(1)?;
+            // Room left under the announced size, the quota, the capacity.
+            let announced: Option<i64> = upload.try_get(2)?;
+            let (in_space, in_org): (Option<i64>, Option<i64>) = if at_most {
+                // What is left is read under the counters' locks, held to
+                // commit: racing reservations share the room one after the
+                // other. (An exact reservation needs no room read: its
+                // conditional updates decide.)
+                let room = one(
+                    &t,
+                    "SELECT s.quota - s.used_bytes - s.reserved_bytes, \
+                     o.capacity - o.used_bytes - o.reserved_bytes \
+                     FROM spaces s JOIN orgs o ON o.corp_id = s.corp_id \
+                     WHERE s.space_id = $1 FOR NO KEY UPDATE OF s, o",
+                    &[&space_id],
+                )
+                .await?
+                .ok_or(StoreError::UploadNotFound)?;
+                (room.try_get(0)?, room.try_get(1)?)
+            } else {
+                (None, None)
+            };
+            let granted = if at_most {
+                [Some(wanted), announced, in_space, in_org].into_iter().flatten().min()
+            } else {
+                Some(wanted)
+            }
+            .unwrap_or(wanted);
+            if announced.is_some_and(|room| granted > room || room <= 0 && at_most) {
+                return Err(StoreError::UploadTooLarge)?;
+            }
+            if granted <= 0 && at_most {
+                return Err(StoreError::QuotaExceeded { space: in_space.is_some_and(|r| r <= 0) })?;
+            }
+            adjust_reservation(&t, upload_key, &space_id, &corp_id, granted).await?;
+            granted
+        })
     }
+
+    /// Locks every space's and then every org's row first (the counters'
+    /// rows every reservation updates), so the sums are read when no
+    /// reservation can change them.
     async fn reset_reservations(&self) -> StoreResult<u64> {
-        Err(not_yet())
+        tx!(self, |t| {
+            lock_counters(&t).await?;
+            let uploads = exec(
+                &t,
+                "UPDATE uploads u SET reserved_bytes = p.total \
+                 FROM (SELECT u2.upload_key, COALESCE(SUM(p2.size), 0)::BIGINT AS total \
+                       FROM uploads u2 LEFT JOIN upload_parts p2 ON p2.upload_key = u2.upload_key \
+                       GROUP BY u2.upload_key) p \
+                 WHERE p.upload_key = u.upload_key AND u.reserved_bytes <> p.total",
+                &[],
+            )
+            .await?;
+            uploads + recount_reservations(&t).await?
+        })
     }
-    async fn release_upload_bytes(&self, _upload_key: &str, _bytes: i64) -> StoreResult<()> {
-        Err(not_yet())
+
+    async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()> {
+        tx!(self, |t| {
+            if let Some((space_id, corp_id)) = upload_owner(&t, upload_key).await? {
+                adjust_reservation(&t, upload_key, &space_id, &corp_id, -bytes).await?;
+            }
+        })
     }
+
     async fn record_upload_part(
         &self,
-        _upload_key: &str,
-        _part: &UploadPartRecord,
-        _reserved: i64,
+        upload_key: &str,
+        part: &UploadPartRecord,
+        reserved: i64,
     ) -> StoreResult<PartRecorded> {
-        Err(not_yet())
+        tx!(self, |t| {
+            let found = one(
+                &t,
+                "SELECT u.space_id, s.corp_id, p.size, p.object_key FROM uploads u \
+                 JOIN spaces s ON s.space_id = u.space_id \
+                 LEFT JOIN upload_parts p \
+                     ON p.upload_key = u.upload_key AND p.part_number = $2 \
+                 WHERE u.upload_key = $1 FOR UPDATE OF u",
+                &[&upload_key, &part.part_number],
+            )
+            .await?;
+            match found {
+                None => PartRecorded::UploadGone,
+                Some(row) => {
+                    let space_id: String = row.try_get(0)?;
+                    let corp_id: String = row.try_get(1)?;
+                    let old_size: Option<i64> = row.try_get(2)?;
+                    let replaced: Option<String> = row.try_get(3)?;
+                    exec(
+                        &t,
+                        "INSERT INTO upload_parts (upload_key, part_number, size, md5, object_key) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (upload_key, part_number) \
+                         DO UPDATE SET size = excluded.size, md5 = excluded.md5, \
+                         object_key = excluded.object_key",
+                        &[
+                            &upload_key,
+                            &part.part_number,
+                            &part.size,
+                            &part.md5.as_deref().unwrap_or_default(),
+                            &part.object_key,
+                        ],
+                    )
+                    .await?;
+                    // The PUT's reservation becomes the part's size; the
+                    // part it replaces gives its bytes back.
+                    let delta = part.size - reserved - old_size.unwrap_or(0);
+                    adjust_reservation(&t, upload_key, &space_id, &corp_id, delta).await?;
+                    PartRecorded::Recorded { replaced }
+                }
+            }
+        })
     }
+
+    /// `SKIP LOCKED`: racing sweeps take different uploads, each once.
     async fn take_expired_uploads(
         &self,
-        _before_ms: i64,
-        _limit: u32,
+        before_ms: i64,
+        limit: u32,
     ) -> StoreResult<Vec<ExpiredUpload>> {
-        Err(not_yet())
+        let limit = i64::from(limit);
+        tx!(self, |t| {
+            let keys: Vec<String> = all(
+                &t,
+                "SELECT upload_key FROM uploads WHERE expires_at < $1 \
+                 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+                &[&before_ms, &limit],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+            let mut expired = Vec::with_capacity(keys.len());
+            for upload_key in keys {
+                let objects = remove_upload(&t, &upload_key).await?;
+                expired.push(ExpiredUpload { upload_key, objects });
+            }
+            expired
+        })
     }
+}
+
+/// Locks every space's row, then every org's, in key order: nothing can
+/// change a byte counter (or what it sums) until the transaction ends.
+pub(crate) async fn lock_counters(t: &Tx<'_>) -> DbResult<()> {
+    exec(t, "SELECT 1 FROM spaces ORDER BY space_id FOR UPDATE", &[]).await?;
+    exec(t, "SELECT 1 FROM orgs ORDER BY corp_id FOR UPDATE", &[]).await?;
+    Ok(())
+}
+
+/// Sets every space's and org's reserved counter to the sum it summarises;
+/// returns how many changed.
+pub(crate) async fn recount_reservations(t: &Tx<'_>) -> DbResult<u64> {
+    let spaces = exec(
+        t,
+        "UPDATE spaces s SET reserved_bytes = sums.total \
+         FROM (SELECT s2.space_id, COALESCE(SUM(u.reserved_bytes), 0)::BIGINT AS total \
+               FROM spaces s2 LEFT JOIN uploads u ON u.space_id = s2.space_id \
+               GROUP BY s2.space_id) sums \
+         WHERE sums.space_id = s.space_id AND s.reserved_bytes <> sums.total",
+        &[],
+    )
+    .await?;
+    let orgs = exec(
+        t,
+        "UPDATE orgs o SET reserved_bytes = sums.total \
+         FROM (SELECT o2.corp_id, COALESCE(SUM(s.reserved_bytes), 0)::BIGINT AS total \
+               FROM orgs o2 LEFT JOIN spaces s ON s.corp_id = o2.corp_id \
+               GROUP BY o2.corp_id) sums \
+         WHERE sums.corp_id = o.corp_id AND o.reserved_bytes <> sums.total",
+        &[],
+    )
+    .await?;
+    Ok(spaces + orgs)
+}
+
+/// The space and org of an open upload.
+async fn upload_owner(t: &Tx<'_>, upload_key: &str) -> DbResult<Option<(String, String)>> {
+    let row = one(
+        t,
+        "SELECT u.space_id, s.corp_id FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
+         WHERE u.upload_key = $1",
+        &[&upload_key],
+    )
+    .await?;
+    Ok(match row {
+        Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
+        None => None,
+    })
+}
+
+/// Changes an upload's reservation by `delta` bytes, and its space's and
+/// org's with it. Growth is checked against the quota and the capacity
+/// (committed plus reserved bytes) by the updates themselves, under the
+/// rows' locks; shrinking never fails.
+async fn adjust_reservation(
+    t: &Tx<'_>,
+    upload_key: &str,
+    space_id: &str,
+    corp_id: &str,
+    delta: i64,
+) -> DbResult<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let space = exec(
+        t,
+        "UPDATE spaces SET reserved_bytes = reserved_bytes + $1 WHERE space_id = $2 \
+         AND ($1::BIGINT < 0 OR quota IS NULL OR used_bytes + reserved_bytes + $1 <= quota)",
+        &[&delta, &space_id],
+    )
+    .await?;
+    if space == 0 {
+        return Err(StoreError::QuotaExceeded { space: true }.into());
+    }
+    let org = exec(
+        t,
+        "UPDATE orgs SET reserved_bytes = reserved_bytes + $1 WHERE corp_id = $2 \
+         AND ($1::BIGINT < 0 OR capacity IS NULL OR used_bytes + reserved_bytes + $1 <= capacity)",
+        &[&delta, &corp_id],
+    )
+    .await?;
+    if org == 0 {
+        return Err(StoreError::QuotaExceeded { space: false }.into());
+    }
+    exec(
+        t,
+        "UPDATE uploads SET reserved_bytes = reserved_bytes + $1 WHERE upload_key = $2",
+        &[&delta, &upload_key],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes an upload with its parts, releasing its reservation; returns the
+/// objects its parts were written to. `UploadNotFound` if it is gone.
+pub(crate) async fn remove_upload(t: &Tx<'_>, upload_key: &str) -> DbResult<Vec<String>> {
+    let row = one(
+        t,
+        "SELECT u.space_id, s.corp_id, u.reserved_bytes FROM uploads u \
+         JOIN spaces s ON s.space_id = u.space_id WHERE u.upload_key = $1 FOR UPDATE OF u",
+        &[&upload_key],
+    )
+    .await?
+    .ok_or(StoreError::UploadNotFound)?;
+    let (space_id, corp_id, held): (String, String, i64) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    adjust_reservation(t, upload_key, &space_id, &corp_id, -held).await?;
+    let objects = all(
+        t,
+        "SELECT object_key FROM upload_parts WHERE upload_key = $1 ORDER BY part_number",
+        &[&upload_key],
+    )
+    .await?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect::<Result<_, _>>()?;
+    exec(t, "DELETE FROM uploads WHERE upload_key = $1", &[&upload_key]).await?;
+    Ok(objects)
+}
+
+/// A commit consumes its upload — only if the parts it was made from are
+/// still exactly the recorded ones — and returns the bytes the upload held
+/// reserved (the caller settles them on the space and org with its charge).
+/// The upload's row is locked first: of racing commits of one upload, one
+/// claims it and the others find it gone.
+pub(crate) async fn claim_upload(
+    t: &Tx<'_>,
+    upload_key: &str,
+    used_objects: &[String],
+) -> DbResult<i64> {
+    let held: i64 = one(
+        t,
+        "SELECT reserved_bytes FROM uploads WHERE upload_key = $1 FOR UPDATE",
+        &[&upload_key],
+    )
+    .await?
+    .ok_or(StoreError::UploadNotFound)?
+    .try_get(0)?;
+    let mut recorded: Vec<String> = all(
+        t,
+        "DELETE FROM upload_parts WHERE upload_key = $1 RETURNING object_key",
+        &[&upload_key],
+    )
+    .await?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect::<Result<_, _>>()?;
+    let mut used = used_objects.to_vec();
+    recorded.sort();
+    used.sort();
+    if recorded != used {
+        return Err(StoreError::UploadChanged.into());
+    }
+    exec(t, "DELETE FROM uploads WHERE upload_key = $1", &[&upload_key]).await?;
+    Ok(held)
+}
+
+/// Releases `released` reserved bytes and adds `charged` committed bytes on
+/// the space and org counters, in one `UPDATE` each, unless a cap would be
+/// passed (committed plus reserved bytes count against it). Each update
+/// re-reads its row under the row's lock, held to commit: racing charges
+/// are applied one after the other.
+pub(crate) async fn settle(
+    t: &Tx<'_>,
+    space_id: &str,
+    corp_id: &str,
+    released: i64,
+    charged: i64,
+) -> DbResult<()> {
+    if released == 0 && charged == 0 {
+        return Ok(());
+    }
+    let space = exec(
+        t,
+        "UPDATE spaces SET reserved_bytes = reserved_bytes - $1, used_bytes = used_bytes + $2 \
+         WHERE space_id = $3 \
+         AND ($2::BIGINT = 0 OR quota IS NULL OR used_bytes + reserved_bytes - $1 + $2 <= quota)",
+        &[&released, &charged, &space_id],
+    )
+    .await?;
+    if space == 0 {
+        return Err(StoreError::QuotaExceeded { space: true }.into());
+    }
+    let org = exec(
+        t,
+        "UPDATE orgs SET reserved_bytes = reserved_bytes - $1, used_bytes = used_bytes + $2 \
+         WHERE corp_id = $3 \
+         AND ($2::BIGINT = 0 OR capacity IS NULL OR used_bytes + reserved_bytes - $1 + $2 <= capacity)",
+        &[&released, &charged, &corp_id],
+    )
+    .await?;
+    if org == 0 {
+        return Err(StoreError::QuotaExceeded { space: false }.into());
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
--- The whole schema (SQLite's migrations 0001..0010 as one file), for PostgreSQL.
+-- The whole schema (SQLite's migrations 0001..0011 as one file), for PostgreSQL.
 -- Times are Unix milliseconds (BIGINT, UTC); ids are decimal or opaque strings.
 -- Every id or name column that is ordered or compared is `COLLATE "C"`: names
 -- compare bytewise, as SQLite's BINARY does, and the indexes serve the keyset
@@ -287,13 +287,23 @@ CREATE TABLE tasks (
     -- A move task remembers whether the moved dentries keep their grants, and
     -- whether it may remove OWNER grants (the operator's role decided it).
     keep_grants          BOOLEAN NOT NULL DEFAULT FALSE,
-    protect_owner_grants BOOLEAN NOT NULL DEFAULT FALSE
+    protect_owner_grants BOOLEAN NOT NULL DEFAULT FALSE,
+    -- A running task's node and how long its claim lasts.
+    lease_node           BIGINT,
+    lease_until          BIGINT
 );
 CREATE INDEX tasks_unfinished ON tasks (created_at, task_id)
     WHERE status IN ('INIT', 'IN_PROGRESS');
 -- The cap on an app's unfinished tasks counts by this.
 CREATE INDEX tasks_unfinished_by_app ON tasks (app_id) WHERE status IN ('INIT', 'IN_PROGRESS');
 CREATE INDEX tasks_by_end ON tasks (end_at) WHERE end_at IS NOT NULL;
+
+-- Periodic jobs (the sweeper): which node runs them, until when.
+CREATE TABLE job_leases (
+    name     TEXT COLLATE "C" CONSTRAINT job_leases_pkey PRIMARY KEY,
+    node     BIGINT NOT NULL,
+    until_ms BIGINT NOT NULL
+);
 
 -- Content objects nothing refers to any more, written in the transaction
 -- that dropped the last reference; deleted from the blob store afterwards

@@ -1,0 +1,273 @@
+//! What only a shared database has: several `PgStore`s (as several nodes)
+//! on one database racing each other, migrations run by nodes starting at
+//! once, a newer schema refused, and events numbered in commit order
+//! whatever order their transactions began in. The contract's behaviour is
+//! tested by the suite (`behaviour.rs`).
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::TestDatabase;
+use orgdrive_postgres::{migrate, PgOptions, PgStore};
+use orgdrive_store::suite::fixtures::*;
+use orgdrive_store::*;
+
+async fn node(database: &TestDatabase) -> PgStore {
+    PgStore::open(&database.url, &PgOptions::default()).await.expect("store opens")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_space_inserts_from_two_nodes_store_one_space() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    org_and_app(&first).await;
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move {
+            s.insert_space_once(&space(&i.to_string(), "0")).await.unwrap()
+        }));
+    }
+    let mut ids = HashSet::new();
+    let mut created = 0;
+    for task in tasks {
+        let (stored, new) = task.await.unwrap();
+        ids.insert(stored.space_id);
+        created += usize::from(new);
+    }
+    assert_eq!(ids.len(), 1);
+    assert_eq!(created, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_commits_from_two_nodes_never_pass_the_quota() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    space_with_quota(&first, Some(1000)).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move {
+            let key = format!("k{i}");
+            s.insert_upload(&upload(&key), &LIMITS).await.unwrap();
+            s.reserve_upload_bytes(&key, 0, Reserve::Exactly(300), 5).await?;
+            s.record_upload_part(&key, &part(0, 300, &format!("objects/{key}")), 300)
+                .await
+                .unwrap();
+            let mut commit =
+                put(file(&i.to_string(), &format!("f{i}"), 300), NameConflict::Fail, Some(&key));
+            commit.upload_objects = vec![format!("objects/{key}")];
+            s.put_dentry(&commit).await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::QuotaExceeded { space: true }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 3);
+    assert_eq!(counters(&first, "1", "c").await, (900, 0, 900, 0));
+    assert_eq!(counters(&second, "1", "c").await, (900, 0, 900, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_commits_to_two_spaces_from_two_nodes_never_pass_the_org_capacity() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    first.insert_org(&org("c", Some(1000))).await.unwrap();
+    first.insert_app(&app("a", "c", "k")).await.unwrap();
+    first.insert_space_once(&space("1", "1")).await.unwrap();
+    first.insert_space_once(&space("2", "2")).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move {
+            let space_id = if i % 4 < 2 { "1" } else { "2" };
+            let dentry = DentryRecord {
+                space_id: space_id.into(),
+                ..file(&i.to_string(), &format!("f{i}"), 300)
+            };
+            s.put_dentry(&put(dentry, NameConflict::Fail, None)).await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::QuotaExceeded { space: false }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 3);
+    assert_eq!(first.org_used_bytes("c").await.unwrap(), 900);
+    let scan = second.consistency_scan().await.unwrap();
+    for c in scan.space_usage.iter().chain(&scan.org_usage) {
+        assert_eq!(c.recorded, c.actual, "{c:?}");
+    }
+}
+
+/// Many uploads of one name with AUTO_RENAME at once, from two nodes: every
+/// one is stored, each under its own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_auto_renames_from_two_nodes_all_get_a_name() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    space_with_quota(&first, None).await;
+    first.put_dentry(&put(file("0", "a.txt", 1), NameConflict::Fail, None)).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 1..=24 {
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move {
+            let conflict = auto("a (", ").txt");
+            s.put_dentry(&put(file(&i.to_string(), "a.txt", 1), conflict, None)).await
+        }));
+    }
+    let mut names = HashSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(PutOutcome::Created(d)) => assert!(names.insert(d.name.clone()), "{} twice", d.name),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(names.len(), 24);
+    assert!(first.consistency_scan().await.unwrap().duplicate_names.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_at_once_migrate_once() {
+    let database = TestDatabase::create().await;
+    let opening: Vec<_> = (0..4)
+        .map(|_| {
+            let url = database.url.clone();
+            tokio::spawn(async move { PgStore::open(&url, &PgOptions::default()).await })
+        })
+        .collect();
+    for store in opening {
+        store.await.unwrap().expect("every node opens");
+    }
+    let again = migrate(&database.url).await.unwrap();
+    assert!(again.applied.is_empty(), "{again:?}");
+    assert_eq!(again.from_version, again.to_version);
+    let versions = rows(&database.url, "SELECT version::TEXT FROM schema_migrations").await;
+    assert_eq!(versions.len(), again.to_version as usize, "each migration recorded once");
+}
+
+#[tokio::test]
+async fn a_database_of_a_newer_schema_is_refused_and_left_alone() {
+    let database = TestDatabase::create().await;
+    let first = migrate(&database.url).await.unwrap();
+    assert_eq!(first.from_version, 0);
+    assert!(!first.applied.is_empty());
+    let newer = first.to_version + 1;
+    execute(
+        &database.url,
+        &format!("INSERT INTO schema_migrations (version, applied_at) VALUES ({newer}, 0)"),
+    )
+    .await;
+    let refused = PgStore::open(&database.url, &PgOptions::default()).await;
+    match refused {
+        Err(StoreError::Backend(message)) => {
+            assert!(message.contains(&newer.to_string()), "{message}")
+        }
+        Err(e) => panic!("unexpected {e}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+    assert!(matches!(migrate(&database.url).await, Err(StoreError::Backend(_))));
+    let versions = rows(&database.url, "SELECT version::TEXT FROM schema_migrations").await;
+    assert_eq!(versions.len(), first.to_version as usize + 1);
+}
+
+#[tokio::test]
+async fn a_bad_url_or_an_unreachable_server_is_a_backend_error() {
+    let bad = PgStore::open("postgres://[not a url", &PgOptions::default()).await;
+    assert!(matches!(bad, Err(StoreError::Backend(_))));
+    // Port 1 on the loopback: nothing listens there.
+    let unreachable =
+        PgStore::open("postgres://u:secret-word@127.0.0.1:1/db", &PgOptions::default()).await;
+    match unreachable {
+        Err(StoreError::Backend(message)) => {
+            assert!(!message.contains("secret-word"), "the password leaked: {message}")
+        }
+        Err(e) => panic!("unexpected {e}"),
+        Ok(_) => panic!("opened a store on a closed port"),
+    }
+}
+
+/// Events get `seq` in the order they became visible: an event whose
+/// transaction began first but committed last is numbered last, so a cursor
+/// that has passed the earlier numbers never skips it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_are_numbered_in_commit_order() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    assert_eq!(store.last_event_seq().await.unwrap(), 0);
+    let pool = pool(&database.url);
+    let event =
+        |dentry_id: &str| EventRecord::new(EventType::DentryCreated, "c", "1", dentry_id, "u", 1);
+    let mut early_client = pool.get().await.unwrap();
+    let early = early_client.transaction().await.unwrap();
+    orgdrive_postgres::events::append(&early, &[event("early")]).await.unwrap();
+    let mut late_client = pool.get().await.unwrap();
+    let late = late_client.transaction().await.unwrap();
+    orgdrive_postgres::events::append(&late, &[event("late-1"), event("late-2")]).await.unwrap();
+    late.commit().await.unwrap();
+    // The early transaction is still open: its event is not numbered yet.
+    assert_eq!(store.last_event_seq().await.unwrap(), 2);
+    early.commit().await.unwrap();
+    assert_eq!(store.last_event_seq().await.unwrap(), 3);
+    let numbered = rows(
+        &database.url,
+        "SELECT dentry_id || ':' || seq || ':' || appended FROM events ORDER BY seq",
+    )
+    .await;
+    let dentries: Vec<&str> = numbered.iter().map(|r| r.split(':').next().unwrap()).collect();
+    assert_eq!(dentries, ["late-1", "late-2", "early"], "{numbered:?}");
+    // Numbers never go back, even when every event is deleted.
+    execute(&database.url, "DELETE FROM events").await;
+    let mut client = pool.get().await.unwrap();
+    let t = client.transaction().await.unwrap();
+    orgdrive_postgres::events::append(&t, &[event("after")]).await.unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(store.last_event_seq().await.unwrap(), 4);
+}
+
+fn pool(url: &str) -> deadpool_postgres::Pool {
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
+    deadpool_postgres::Pool::builder(manager).max_size(4).build().unwrap()
+}
+
+async fn execute(url: &str, sql: &str) {
+    let client = pool(url).get().await.unwrap();
+    client.batch_execute(sql).await.unwrap();
+}
+
+/// The first column (text) of every row of `sql`.
+async fn rows(url: &str, sql: &str) -> Vec<String> {
+    let client = pool(url).get().await.unwrap();
+    client.query(sql, &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
+}
+
+/// A node's cache changes reach another node listening, whatever their
+/// number (split over several notifications when they do not fit one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cache_changes_reach_the_other_nodes() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    let mut listener = first.listen_changes().await.unwrap();
+    let lines: Vec<String> = (0..2000).map(|i| format!("space:{i}")).collect();
+    second.notify_changes(2, &lines).await.unwrap();
+    let mut received = Vec::new();
+    while received.len() < lines.len() {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv());
+        let (from, body) = next.await.expect("a notification in time").expect("listening");
+        assert_eq!(from, 2);
+        received.extend(body.lines().map(str::to_string));
+    }
+    assert_eq!(received, lines);
+}
