@@ -30,9 +30,27 @@
 //!     counter updates take `FOR NO KEY UPDATE`, which `KEY SHARE` allows),
 //!     but a tree change and a put of one space never interleave: a put
 //!     cannot add a child under a folder a concurrent change is binning.
+//!     A put also locks its parent folder `FOR SHARE` (it stays a live
+//!     folder until the put commits).
+//!   - **Uploads**: a commit locks its upload's row `FOR UPDATE` before
+//!     claiming it (of racing commits one claims it, the others find it
+//!     gone); reservations and recorded parts lock it too (the announced
+//!     size holds); an `AtMost` reservation reads the room left under the
+//!     space's and org's row locks; sweeps take expired uploads
+//!     `FOR UPDATE SKIP LOCKED` (each once).
 //!   - **Open uploads per space/app** and **unfinished tasks per app**:
-//!     counted after locking the space (or app) row, so racing inserts
-//!     count one after the other.
+//!     counted after locking the app's (and space's) row, so racing
+//!     inserts count one after the other.
+//!   - **AUTO_RENAME**: racing renames of one name in one folder take turns
+//!     under a transaction-scoped advisory lock on (space, folder,
+//!     pattern), so each finds the others' names taken.
+//!   - **Counter repair and reset** lock every space's, then every org's
+//!     row (key order) before reading the sums.
+//!   - **Thumbnails**: a reference to the content object is locked
+//!     `FOR SHARE` while its thumbnail is recorded; **open links**: the
+//!     dentry's row is locked while its links are counted and written.
+//!   - **Claims** (`lease_job`): one upsert whose `DO UPDATE … WHERE`
+//!     decides under the row's lock.
 //! - **Names compare bytewise**: every name and id column that is ordered
 //!   or compared is `COLLATE "C"`, so the indexes serve keyset pages in the
 //!   same order as SQLite's `BINARY`.
