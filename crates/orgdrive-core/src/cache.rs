@@ -23,7 +23,11 @@
 //! (commits drop their space; deleting an org, app or user drops every
 //! caller and org), so a client never reads its own write stale. Writes made
 //! on another node of a scale-out deployment become visible here within the
-//! TTLs above.
+//! TTLs above at worst; sooner where the deployment relays [`CacheChange`]s
+//! (what this node dropped: a space's folder chains or grants, or every
+//! identity) to the other nodes, which drop the same — the binary relays
+//! them through PostgreSQL `NOTIFY`. Space byte counts are not relayed
+//! (their TTL is one second, and quotas are enforced by the store anyway).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,6 +59,44 @@ pub(crate) struct FolderChain {
     pub path: String,
 }
 
+/// What a node dropped from its caches after a change committed, for the
+/// other nodes sharing its store to drop too.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CacheChange {
+    /// A folder of the space was renamed, moved, deleted or restored.
+    Tree(String),
+    /// The space's grants changed (or its tree did).
+    Grants(String),
+    /// An org, app, user or department changed.
+    Identities,
+}
+
+impl CacheChange {
+    /// One line: `tree <spaceId>`, `grants <spaceId>` or `identities`.
+    pub fn encode(&self) -> String {
+        match self {
+            CacheChange::Tree(space) => format!("tree {space}"),
+            CacheChange::Grants(space) => format!("grants {space}"),
+            CacheChange::Identities => "identities".to_string(),
+        }
+    }
+
+    /// The change a line of [`CacheChange::encode`] names; `None` for
+    /// anything else.
+    pub fn decode(line: &str) -> Option<CacheChange> {
+        match line.split_once(' ') {
+            Some(("tree", space)) if !space.is_empty() => Some(CacheChange::Tree(space.into())),
+            Some(("grants", space)) if !space.is_empty() => Some(CacheChange::Grants(space.into())),
+            None if line == "identities" => Some(CacheChange::Identities),
+            _ => None,
+        }
+    }
+}
+
+/// Changes kept for a slow relay before the oldest are dropped (the relay
+/// then forgets everything: see `Drive::forget_cached`).
+const CHANGES_BACKLOG: usize = 4096;
+
 /// A space's grants, by the dentry they are on.
 pub(crate) type SpaceGrants = HashMap<String, Vec<GrantRecord>>;
 
@@ -70,6 +112,8 @@ pub(crate) struct ReadCache {
     tree_changes: AtomicU64,
     /// Counts grant changes, likewise for [`ReadCache::remember_grants`].
     grant_changes: AtomicU64,
+    /// What this node dropped, for a relay to the other nodes.
+    changes: tokio::sync::broadcast::Sender<CacheChange>,
 }
 
 impl ReadCache {
@@ -128,7 +172,38 @@ impl ReadCache {
                 .build(),
             tree_changes: AtomicU64::new(0),
             grant_changes: AtomicU64::new(0),
+            changes: tokio::sync::broadcast::channel(CHANGES_BACKLOG).0,
         }
+    }
+
+    /// What this node drops from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CacheChange> {
+        self.changes.subscribe()
+    }
+
+    /// Drops what another node's change invalidated (without relaying it).
+    pub fn apply(&self, change: &CacheChange) {
+        match change {
+            CacheChange::Tree(space) => self.drop_tree(space),
+            CacheChange::Grants(space) => self.drop_grants(space),
+            CacheChange::Identities => self.drop_identities(),
+        }
+    }
+
+    /// Drops everything another node may have changed (a relay that lost
+    /// changes calls this).
+    pub fn forget_shared(&self) {
+        self.tree_changes.fetch_add(1, Ordering::SeqCst);
+        self.grant_changes.fetch_add(1, Ordering::SeqCst);
+        self.folder_chains.invalidate_all();
+        self.grants.invalidate_all();
+        self.spaces.invalidate_all();
+        self.drop_identities();
+    }
+
+    fn relay(&self, change: CacheChange) {
+        // No receiver (no relay: one node) is not an error.
+        let _ = self.changes.send(change);
     }
 
     /// The tree-change count to pass to [`ReadCache::remember_chain`]; read
@@ -151,6 +226,11 @@ impl ReadCache {
     /// After a folder of the space was renamed, moved, deleted or restored
     /// (the change has committed): drops every cached chain of the space.
     pub fn forget_tree(&self, space_id: &str) {
+        self.drop_tree(space_id);
+        self.relay(CacheChange::Tree(space_id.to_string()));
+    }
+
+    fn drop_tree(&self, space_id: &str) {
         self.tree_changes.fetch_add(1, Ordering::SeqCst);
         let space_id = space_id.to_string();
         // Only fails when closures are not enabled for this cache (they are).
@@ -174,6 +254,11 @@ impl ReadCache {
     /// After the space's grants changed, or its tree did (grants leave with
     /// moved and deleted dentries).
     pub fn forget_grants(&self, space_id: &str) {
+        self.drop_grants(space_id);
+        self.relay(CacheChange::Grants(space_id.to_string()));
+    }
+
+    fn drop_grants(&self, space_id: &str) {
         self.grant_changes.fetch_add(1, Ordering::SeqCst);
         self.grants.invalidate(space_id);
     }
@@ -181,8 +266,51 @@ impl ReadCache {
     /// After an identity or the directory changed: forget every caller,
     /// org and department membership.
     pub fn forget_identities(&self) {
+        self.drop_identities();
+        self.relay(CacheChange::Identities);
+    }
+
+    fn drop_identities(&self) {
         self.callers.invalidate_all();
         self.orgs.invalidate_all();
         self.depts.invalidate_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_changes_survive_their_encoding_and_nothing_else_decodes() {
+        let changes = [
+            CacheChange::Tree("12 3".into()),
+            CacheChange::Grants("9".into()),
+            CacheChange::Identities,
+        ];
+        for change in changes {
+            assert_eq!(CacheChange::decode(&change.encode()), Some(change));
+        }
+        for junk in ["", "tree", "tree ", "grants ", "identities x", "space 1", "TREE 1"] {
+            assert_eq!(CacheChange::decode(junk), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn dropped_entries_are_relayed_and_applied_ones_are_not() {
+        let cache = ReadCache::new();
+        let mut relayed = cache.subscribe();
+        cache.forget_tree("s1");
+        cache.forget_grants("s2");
+        cache.forget_identities();
+        assert_eq!(relayed.try_recv().unwrap(), CacheChange::Tree("s1".into()));
+        assert_eq!(relayed.try_recv().unwrap(), CacheChange::Grants("s2".into()));
+        assert_eq!(relayed.try_recv().unwrap(), CacheChange::Identities);
+        let chain = Arc::new(FolderChain::default());
+        cache.remember_chain(("s1".into(), "f".into()), chain, cache.tree_version());
+        cache.apply(&CacheChange::Tree("s1".into()));
+        cache.folder_chains.run_pending_tasks();
+        assert!(cache.folder_chains.get(&("s1".to_string(), "f".to_string())).is_none());
+        assert!(relayed.try_recv().is_err(), "an applied change is not relayed again");
     }
 }

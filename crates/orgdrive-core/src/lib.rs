@@ -47,6 +47,7 @@ mod wopi;
 use std::sync::Arc;
 
 pub use auth::{AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_TTL_SECS};
+pub use cache::CacheChange;
 pub use clock::{clock_offset_ms, iso8601, now_ms};
 pub use dentries::{
     AppProperty, AppPropertyInput, ConflictStrategy, DentryResult, DentryView, ListAll,
@@ -72,8 +73,9 @@ pub use open_info::{
 pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_store::{
     AppRecord, CallbackRecord, CursorRecord, DeptRecord, EventRecord, EventScope, EventType,
-    GrantRecord, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord, RecycleItemRecord,
-    RecycleScope, SpaceRecord, TaskOp, TaskRecord, TaskStatus, TreeNode, UserRecord,
+    GrantRecord, Lease, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord,
+    RecycleItemRecord, RecycleScope, SpaceRecord, TaskOp, TaskRecord, TaskStatus, TreeNode,
+    UserRecord,
 };
 pub use permissions::{
     GrantInput, GrantPage, MemberInput, DEFAULT_GRANT_PAGE, MAX_GRANT_MEMBERS, MAX_GRANT_PAGE,
@@ -85,7 +87,9 @@ pub use scope::Scope;
 pub use spaces::{
     AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,
 };
-pub use tasks::{MAX_TASK_ATTEMPTS, MAX_UNFINISHED_TASKS_PER_APP, TASK_RETENTION_MS};
+pub use tasks::{
+    Takeover, MAX_TASK_ATTEMPTS, MAX_UNFINISHED_TASKS_PER_APP, TASK_CLAIM_MS, TASK_RETENTION_MS,
+};
 pub use thumbnails::{Thumbnail, ThumbnailResult, MAX_SOURCE_BYTES, THUMBNAIL_EDGE};
 pub use transfer::{
     BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket,
@@ -136,6 +140,11 @@ impl DriveOptions {
 }
 
 /// The drive service: every operation of the API goes through here.
+/// The periodic job [`Drive::sweep`] claims.
+const SWEEPER_JOB: &str = "sweeper";
+/// The sweeper's claim lasts this many sweep periods (renewed at each).
+pub const SWEEPER_CLAIM_PERIODS: i64 = 3;
+
 #[derive(Clone)]
 pub struct Drive {
     meta: Arc<dyn MetaStore>,
@@ -195,20 +204,57 @@ impl Drive {
         &self.blob
     }
 
-    /// Periodic housekeeping: removes expired access tokens, grants, WebOffice
-    /// token pairs and WOPI locks, uploads that expired uncommitted together
-    /// with their bytes, what interrupted writes left behind, content objects
-    /// left in the trash, and tasks past their retention.
-    pub async fn sweep(&self) -> DriveResult<()> {
+    /// Periodic housekeeping, called every `period` on every node. On every
+    /// node: removes what interrupted writes left on this node's disk. On
+    /// the one node that holds the sweeper's claim (taken for a few periods
+    /// and renewed at each call, so another node takes over within
+    /// [`SWEEPER_CLAIM_PERIODS`] periods of this one dying): removes expired
+    /// access tokens, grants, WebOffice token pairs and WOPI locks, uploads
+    /// that expired uncommitted together with their bytes, content objects
+    /// left in the trash, tasks and events past their retention, and runs the
+    /// tasks whose node stopped holding them. Answers whether this node
+    /// held the claim.
+    pub async fn sweep(&self, period: std::time::Duration) -> DriveResult<bool> {
+        self.sweep_incoming().await?;
+        let now = now_ms();
+        let claim = i64::try_from(period.as_millis()).unwrap_or(i64::MAX / 4).max(1000)
+            * SWEEPER_CLAIM_PERIODS;
+        let lease = Lease { node: self.node, now_ms: now, until_ms: now + claim, steal: false };
+        if !self.meta.lease_job(SWEEPER_JOB, &lease).await? {
+            return Ok(false);
+        }
         self.meta.purge_expired_tokens(now_ms()).await?;
         self.meta.purge_expired_grants(now_ms()).await?;
         self.meta.purge_expired_wopi(now_ms()).await?;
         self.sweep_uploads().await?;
-        self.sweep_incoming().await?;
         self.sweep_trash().await?;
         self.purge_old_tasks().await?;
         self.purge_old_events().await?;
-        Ok(())
+        self.resume_tasks(Takeover::Abandoned).await?;
+        Ok(true)
+    }
+
+    /// The cache entries this node drops after its own changes commit, for
+    /// a relay to the other nodes sharing the store (see [`CacheChange`]).
+    pub fn cache_changes(&self) -> tokio::sync::broadcast::Receiver<CacheChange> {
+        self.cache.subscribe()
+    }
+
+    /// Drops what a change on another node invalidated.
+    pub fn apply_cache_change(&self, change: &CacheChange) {
+        self.cache.apply(change);
+    }
+
+    /// Drops every cached entry another node could have changed: for a
+    /// relay that may have missed changes (it reconnected, or fell behind).
+    pub fn forget_shared_cache(&self) {
+        self.cache.forget_shared();
+    }
+
+    /// Gives up this node's background claims (the sweeper's), so that
+    /// another node takes the work over at once; for a server stopping.
+    pub async fn release_claims(&self) -> DriveResult<()> {
+        Ok(self.meta.release_job(SWEEPER_JOB, self.node).await?)
     }
 
     /// Deletes the content objects in the trash (a crash or a failed delete

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use orgdrive_store::{Actor, DentryRecord, StoreError, TaskOp, TaskRecord};
+use orgdrive_store::{Actor, DentryRecord, Lease, StoreError, TaskOp, TaskRecord};
 
 use crate::lifecycle::{new_task, MovedGrants, Relocate};
 use crate::{now_ms, ConflictStrategy, Drive, DriveError, DriveResult, Operator};
@@ -23,6 +23,22 @@ pub const MAX_TASK_ATTEMPTS: i64 = 3;
 pub const MAX_UNFINISHED_TASKS_PER_APP: u32 = 64;
 /// How long a finished task stays readable through GetTask.
 pub const TASK_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// How long a node's claim on a task it started lasts. Another node takes
+/// the task over once it expires (the sweeper looks for such tasks); if the
+/// first node was only slow, the task's change still happens once.
+pub const TASK_CLAIM_MS: i64 = 60_000;
+
+/// Which unfinished tasks [`Drive::resume_tasks`] runs again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takeover {
+    /// Every one, whoever claimed it: for a server that is its store's only
+    /// user, starting after a crash (the embedded default).
+    All,
+    /// Those no node claims any more (never started, or their node's claim
+    /// expired): for nodes sharing a store.
+    Abandoned,
+}
 
 /// Lets one task run at a time on this node.
 #[derive(Default)]
@@ -57,20 +73,28 @@ impl Drive {
 
     /// Runs the task in the background.
     pub(crate) fn spawn_task(&self, task_id: String) {
+        self.spawn_claimed_task(task_id, false);
+    }
+
+    fn spawn_claimed_task(&self, task_id: String, steal: bool) {
         let drive = self.clone();
         tokio::spawn(async move {
             let queue = Arc::clone(&drive.tasks);
             let _turn = queue.0.lock().await;
-            if let Err(e) = drive.run_task(&task_id).await {
-                tracing::warn!(%task_id, error = %e, "task not run; it is resumed at the next start");
+            if let Err(e) = drive.run_claimed_task(&task_id, steal).await {
+                tracing::warn!(%task_id, error = %e, "task not run; it is resumed later");
             }
         });
     }
 
-    /// Starts the task and runs its change; a refused change ends it `FAIL`.
-    async fn run_task(&self, task_id: &str) -> DriveResult<()> {
-        let Some(task) = self.meta.start_task(task_id, now_ms()).await? else {
-            return Ok(()); // finished meanwhile
+    /// Claims the task for this node (taking it from another node's
+    /// unexpired claim only with `steal`) and runs its change; a refused
+    /// change ends it `FAIL`.
+    async fn run_claimed_task(&self, task_id: &str, steal: bool) -> DriveResult<()> {
+        let now = now_ms();
+        let lease = Lease { node: self.node, now_ms: now, until_ms: now + TASK_CLAIM_MS, steal };
+        let Some(task) = self.meta.start_task(task_id, &lease).await? else {
+            return Ok(()); // finished meanwhile, or another node runs it
         };
         if task.attempts > MAX_TASK_ATTEMPTS {
             let message = "the task was interrupted too many times";
@@ -169,12 +193,16 @@ impl Drive {
         }
     }
 
-    /// Runs again every task an earlier process left unfinished; for a
-    /// server starting on its stores. Returns how many were resumed.
-    pub async fn resume_tasks(&self) -> DriveResult<usize> {
-        let unfinished = self.meta.unfinished_tasks().await?;
+    /// Runs again the unfinished tasks that `takeover` names; returns how
+    /// many were started.
+    pub async fn resume_tasks(&self, takeover: Takeover) -> DriveResult<usize> {
+        let (claims_expired_at, steal) = match takeover {
+            Takeover::All => (None, true),
+            Takeover::Abandoned => (Some(now_ms()), false),
+        };
+        let unfinished = self.meta.unfinished_tasks(claims_expired_at).await?;
         for task in &unfinished {
-            self.spawn_task(task.task_id.clone());
+            self.spawn_claimed_task(task.task_id.clone(), steal);
         }
         Ok(unfinished.len())
     }

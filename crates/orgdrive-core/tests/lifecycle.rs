@@ -428,7 +428,7 @@ async fn a_task_left_unfinished_by_a_crash_is_run_at_the_next_start() {
     meta.insert_task(&task, 64).await.unwrap();
     meta.close().await;
     let restarted = drive_on(&w.dir, options()).await;
-    assert_eq!(restarted.resume_tasks().await.unwrap(), 1);
+    assert_eq!(restarted.resume_tasks(orgdrive_core::Takeover::All).await.unwrap(), 1);
     let w = World { drive: restarted, ..w };
     let task = finished(&w, "777").await;
     assert_eq!(task.status, TaskStatus::Success);
@@ -475,7 +475,7 @@ async fn an_app_may_have_only_so_many_unfinished_tasks() {
     // What needs no task is not limited.
     assert!(w.drive.delete_dentry(&w.op, &s, &a.dentry.dentry_id, true).await.unwrap().is_none());
     // Once they have run, tasks may be submitted again.
-    assert_eq!(w.drive.resume_tasks().await.unwrap(), 64);
+    assert_eq!(w.drive.resume_tasks(orgdrive_core::Takeover::All).await.unwrap(), 64);
     for _ in 0..500 {
         if w.drive.delete_dentry(&w.op, &s, &tree.dentry.dentry_id, true).await.is_ok() {
             return;

@@ -14,7 +14,7 @@ use crate::read::snapshot;
 use crate::*;
 use orgdrive_store::{
     AppPropertyRecord, BlobReference, ConsistencyScan, Cursor, CursorValue, DentryStore,
-    EventRecord, EventType, ExpiredUpload, FolderLink, MaintenanceStore, NameConflict,
+    EventRecord, EventType, ExpiredUpload, FolderLink, Lease, MaintenanceStore, NameConflict,
     OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, Reserve, SortKey, SpaceStore, TreeNode,
     UploadPartRecord, UploadRecord, UploadStore, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
 };
@@ -655,6 +655,32 @@ impl MaintenanceStore for SqliteStore {
 
     async fn close(&self) {
         self.shut().await
+    }
+
+    async fn lease_job(&self, name: &str, lease: &Lease) -> StoreResult<bool> {
+        let (name, lease) = (name.to_string(), *lease);
+        self.write(move |conn| {
+            let claimed = exec(
+                conn,
+                "INSERT INTO job_leases (name, node, until_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET node = excluded.node, until_ms = excluded.until_ms \
+                 WHERE ?5 OR job_leases.until_ms <= ?4 OR job_leases.node = excluded.node",
+                params![name, lease.node, lease.until_ms, lease.now_ms, lease.steal],
+            )
+            .map_err(backend)?;
+            Ok(claimed == 1)
+        })
+        .await
+    }
+
+    async fn release_job(&self, name: &str, node: i64) -> StoreResult<()> {
+        let name = name.to_string();
+        self.write(move |conn| {
+            exec(conn, "DELETE FROM job_leases WHERE name = ?1 AND node = ?2", params![name, node])
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn trashed_objects(&self, limit: u32) -> StoreResult<Vec<String>> {

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/sqlite/0008_events.sql")),
     (9, include_str!("../migrations/sqlite/0009_open_links.sql")),
     (10, include_str!("../migrations/sqlite/0010_wopi.sql")),
+    (11, include_str!("../migrations/sqlite/0011_leases.sql")),
 ];
 
 /// The schema version this build writes.

@@ -339,16 +339,25 @@ pub trait TaskStore: Send + Sync + 'static {
     /// insert's transaction). `Duplicate(Key::TaskId)` for a taken id.
     async fn insert_task(&self, task: &TaskRecord, max_unfinished: u32) -> StoreResult<()>;
     async fn get_task(&self, task_id: &str) -> StoreResult<Option<TaskRecord>>;
-    /// Marks an unfinished task `IN_PROGRESS` (its begin time is set the
-    /// first time) and counts the attempt; answers it as stored now, or
-    /// `None` if it is finished or unknown.
-    async fn start_task(&self, task_id: &str, now_ms: i64) -> StoreResult<Option<TaskRecord>>;
+    /// Claims an unfinished task for `lease.node` until `lease.until_ms`,
+    /// marks it `IN_PROGRESS` (its begin time is set the first time) and
+    /// counts the attempt; answers it as stored now, or `None` if it is
+    /// finished, unknown, or claimed by another node until after
+    /// `lease.now_ms` (unless `lease.steal`). A claim only saves duplicate
+    /// work: the change a task runs happens once whoever runs it (the
+    /// trait's rule), so two nodes running it at once is harmless.
+    async fn start_task(&self, task_id: &str, lease: &Lease) -> StoreResult<Option<TaskRecord>>;
     /// Ends an unfinished task `FAIL` with `message`: `fail_count` becomes
     /// its `total_count` (at least 1), `success_count` 0. A finished task is
     /// left alone.
     async fn fail_task(&self, task_id: &str, message: &str, now_ms: i64) -> StoreResult<()>;
-    /// Every task that is `INIT` or `IN_PROGRESS`, oldest first.
-    async fn unfinished_tasks(&self) -> StoreResult<Vec<TaskRecord>>;
+    /// Every task that is `INIT` or `IN_PROGRESS` and unclaimed at
+    /// `claims_expired_at` (never claimed, or its claim ended by then),
+    /// oldest first; with `None`, every unfinished task.
+    async fn unfinished_tasks(
+        &self,
+        claims_expired_at: Option<i64>,
+    ) -> StoreResult<Vec<TaskRecord>>;
     /// Removes tasks that finished before `before_ms`; returns how many.
     async fn purge_finished_tasks(&self, before_ms: i64) -> StoreResult<u64>;
 }
@@ -564,6 +573,14 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     /// Sets every space and org byte counter (used and reserved) to the sum
     /// it summarises; returns how many counters changed.
     async fn repair_usage(&self) -> StoreResult<u64>;
+    /// Claims the periodic job `name` (the sweeper) for `lease.node` until
+    /// `lease.until_ms` if it is unclaimed, its claim expired at
+    /// `lease.now_ms`, the claim is already this node's (renewed), or
+    /// `lease.steal`; true if claimed. One upsert: concurrent callers on any
+    /// node cannot both get it.
+    async fn lease_job(&self, name: &str, lease: &Lease) -> StoreResult<bool>;
+    /// Gives the job's claim up, if `node` holds it.
+    async fn release_job(&self, name: &str, node: i64) -> StoreResult<()>;
     /// Up to `limit` content objects in the trash (no dentry or version refers
     /// to them), oldest first: the caller deletes them, then forgets them.
     async fn trashed_objects(&self, limit: u32) -> StoreResult<Vec<String>>;

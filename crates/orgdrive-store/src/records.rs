@@ -393,3 +393,20 @@ pub struct OpenLinkRecord {
     pub url: String,
     pub registered_at: i64,
 }
+
+/// A time-limited claim of one node on a piece of background work (a task,
+/// a periodic job), so that across the nodes sharing a store one runs it at
+/// a time and another takes it over once the claim expires (its node died).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The claiming node ([`crate::MaintenanceStore::register_node`]).
+    pub node: i64,
+    pub now_ms: i64,
+    /// The claim lasts until then (exclusive), unless renewed.
+    pub until_ms: i64,
+    /// Take the claim even from another node whose claim is unexpired: for
+    /// a server that knows it is the store's only user (an embedded store
+    /// after a crash, whose earlier process held claims under another node
+    /// number).
+    pub steal: bool,
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use orgdrive_core::{DemoAccount, Drive, OpenUploadLimits};
+use orgdrive_core::{DemoAccount, Drive, OpenUploadLimits, Takeover};
 use orgdrive_server::{admin_router, router, serve, Limits, ServerState};
 
 use crate::store::{check_secret, stored_or_new_secret, write_private, Durability, OpenOptions};
@@ -164,9 +164,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(counters = reset, "released the reservations of interrupted uploads");
     }
     // Tasks an earlier process left unfinished have changed nothing yet (a
-    // task ends in the transaction of its change): run them again. With
-    // several nodes this must become per-node too (see ARCHITECTURE.md).
-    let resumed = drive.resume_tasks().await?;
+    // task ends in the transaction of its change): run them again — all of
+    // them on a store that is this process's alone; on a shared store, those
+    // whose node's claim expired (the sweeper takes over the others later).
+    let takeover = if opened.exclusive { Takeover::All } else { Takeover::Abandoned };
+    let resumed = drive.resume_tasks(takeover).await?;
     if resumed > 0 {
         tracing::info!(tasks = resumed, "resumed interrupted tasks");
     }
@@ -215,6 +217,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     drop(shutdown);
     sweeper.abort();
     delivery.abort();
+    if let Err(e) = opened.drive.release_claims().await {
+        tracing::warn!(error = %e, "could not give up the sweeper's claim");
+    }
     opened.drive.close().await;
     tracing::info!("stopped");
     drop(ephemeral_dir);
@@ -306,7 +311,7 @@ async fn sweep_forever(drive: Drive) {
     let mut tick = tokio::time::interval(Duration::from_secs(period));
     loop {
         tick.tick().await;
-        if let Err(e) = drive.sweep().await {
+        if let Err(e) = drive.sweep(Duration::from_secs(period)).await {
             tracing::warn!(error = %e, "sweep failed");
         }
     }

@@ -12,6 +12,9 @@ use orgdrive_sqlite::{SqliteOptions, SqliteStore};
 /// The stores of one data dir, opened.
 pub struct Opened {
     pub drive: Drive,
+    /// The metadata store is this process's alone (the embedded SQLite
+    /// file), so whatever claims an earlier process held are void.
+    pub exclusive: bool,
 }
 
 pub fn meta_path(data_dir: &Path) -> PathBuf {
@@ -106,7 +109,7 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         sync_dir_and_ancestors(data_dir)
             .with_context(|| format!("syncing {}", data_dir.display()))?;
     }
-    Ok(Opened { drive })
+    Ok(Opened { drive, exclusive: true })
 }
 
 /// Fsyncs `dir` and every directory above it (cheap, and done once at start:

@@ -6,7 +6,7 @@ use rusqlite::types::Type;
 use rusqlite::{params, Connection, Row};
 
 use crate::*;
-use orgdrive_store::{TaskOp, TaskRecord, TaskStatus, TaskStore};
+use orgdrive_store::{Lease, TaskOp, TaskRecord, TaskStatus, TaskStore};
 
 macro_rules! task_columns {
     () => {
@@ -228,18 +228,20 @@ impl TaskStore for SqliteStore {
         self.read(|conn| one(conn, SQL, [task_id], task_from_row))
     }
 
-    async fn start_task(&self, task_id: &str, now_ms: i64) -> StoreResult<Option<TaskRecord>> {
-        let task_id = task_id.to_string();
+    async fn start_task(&self, task_id: &str, lease: &Lease) -> StoreResult<Option<TaskRecord>> {
+        let (task_id, lease) = (task_id.to_string(), *lease);
         self.write(move |conn| {
             one(
                 conn,
                 concat!(
                     "UPDATE tasks SET status = 'IN_PROGRESS', attempts = attempts + 1, \
-                     begin_at = COALESCE(begin_at, ?2) \
-                     WHERE task_id = ?1 AND status IN ('INIT', 'IN_PROGRESS') RETURNING ",
+                     begin_at = COALESCE(begin_at, ?2), lease_node = ?3, lease_until = ?4 \
+                     WHERE task_id = ?1 AND status IN ('INIT', 'IN_PROGRESS') \
+                     AND (?5 OR lease_until IS NULL OR lease_until <= ?2 OR lease_node = ?3) \
+                     RETURNING ",
                     task_columns!()
                 ),
-                params![task_id, now_ms],
+                params![task_id, lease.now_ms, lease.node, lease.until_ms, lease.steal],
                 task_from_row,
             )
         })
@@ -262,13 +264,18 @@ impl TaskStore for SqliteStore {
         .await
     }
 
-    async fn unfinished_tasks(&self) -> StoreResult<Vec<TaskRecord>> {
+    async fn unfinished_tasks(
+        &self,
+        claims_expired_at: Option<i64>,
+    ) -> StoreResult<Vec<TaskRecord>> {
         const SQL: &str = concat!(
             "SELECT ",
             task_columns!(),
-            " FROM tasks WHERE status IN ('INIT', 'IN_PROGRESS') ORDER BY created_at, task_id"
+            " FROM tasks WHERE status IN ('INIT', 'IN_PROGRESS') \
+             AND (?1 IS NULL OR lease_until IS NULL OR lease_until <= ?1) \
+             ORDER BY created_at, task_id"
         );
-        self.read_blocking(|conn| all(conn, SQL, [], task_from_row)).await
+        self.read_blocking(move |conn| all(conn, SQL, [claims_expired_at], task_from_row)).await
     }
 
     async fn purge_finished_tasks(&self, before_ms: i64) -> StoreResult<u64> {

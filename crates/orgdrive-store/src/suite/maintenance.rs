@@ -16,6 +16,31 @@ pub async fn node_numbers_are_never_reused(s: &impl MetaStore) {
     }
 }
 
+pub async fn a_job_is_claimed_by_one_node_until_its_claim_expires(s: &impl MetaStore) {
+    let claim = |node, now_ms| Lease { node, now_ms, until_ms: now_ms + 1000, steal: false };
+    // Racing nodes: one gets it.
+    let claims: Vec<Lease> = (1..=8).map(|node| claim(node, 0)).collect();
+    let racing: Vec<_> = claims.iter().map(|c| s.lease_job("sweeper", c)).collect();
+    let claimed: Vec<bool> = join_all(racing).await.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(claimed.iter().filter(|c| **c).count(), 1, "{claimed:?}");
+    let holder = (1..=8).zip(&claimed).find(|(_, c)| **c).unwrap().0;
+    let other = if holder == 1 { 2 } else { 1 };
+    // Others wait for it to expire; the holder renews it; jobs are apart.
+    assert!(!s.lease_job("sweeper", &claim(other, 999)).await.unwrap());
+    assert!(s.lease_job("other job", &claim(other, 999)).await.unwrap());
+    assert!(s.lease_job("sweeper", &claim(holder, 999)).await.unwrap());
+    assert!(!s.lease_job("sweeper", &claim(other, 1998)).await.unwrap());
+    assert!(s.lease_job("sweeper", &claim(other, 1999)).await.unwrap());
+    // A steal takes it at once; a release by a non-holder changes nothing.
+    let steal = Lease { steal: true, ..claim(holder, 2000) };
+    assert!(s.lease_job("sweeper", &steal).await.unwrap());
+    s.release_job("sweeper", other).await.unwrap();
+    assert!(!s.lease_job("sweeper", &claim(other, 2001)).await.unwrap());
+    // Released by its holder: free at once.
+    s.release_job("sweeper", holder).await.unwrap();
+    assert!(s.lease_job("sweeper", &claim(other, 2002)).await.unwrap());
+}
+
 pub async fn the_consistency_scan_sees_content_uploads_counters_and_trees(s: &impl MetaStore) {
     space_with_quota(s, None).await;
     s.insert_org(&org("d", None)).await.unwrap();

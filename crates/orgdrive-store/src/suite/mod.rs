@@ -141,6 +141,7 @@ macro_rules! behaviour_suite {
             a_put_without_a_length_reserves_what_there_is_room_for,
             // maintenance
             node_numbers_are_never_reused,
+            a_job_is_claimed_by_one_node_until_its_claim_expires,
             the_consistency_scan_sees_content_uploads_counters_and_trees,
             repair_usage_sets_counters_to_their_sums,
             after_close_calls_fail_with_a_backend_error,
@@ -175,6 +176,7 @@ macro_rules! behaviour_suite {
             a_recycle_bin_is_stored_once_per_scope,
             recycle_items_are_listed_newest_first_in_keyset_pages,
             tasks_are_stored_started_and_failed,
+            a_task_is_claimed_by_one_node_until_its_claim_expires,
             a_change_completes_its_task_in_its_transaction,
             // grants
             grants_are_listed_by_member_bytewise_in_keyset_pages,

@@ -633,7 +633,7 @@ pub async fn tasks_are_stored_started_and_failed(s: &impl MetaStore) {
     let taken = s.insert_task(&task("t1", move_op("g"), 9), 64).await;
     assert!(matches!(taken, Err(StoreError::Duplicate(Key::TaskId))), "{taken:?}");
     // Started: each attempt counted, begun once.
-    let started = s.start_task("t1", 10).await.unwrap().unwrap();
+    let started = s.start_task("t1", &claim(1, 10)).await.unwrap().unwrap();
     let expected = TaskRecord {
         status: TaskStatus::InProgress,
         attempts: 1,
@@ -641,7 +641,7 @@ pub async fn tasks_are_stored_started_and_failed(s: &impl MetaStore) {
         ..tasks[0].clone()
     };
     assert_eq!(started, expected);
-    let again = s.start_task("t1", 20).await.unwrap().unwrap();
+    let again = s.start_task("t1", &claim(1, 20)).await.unwrap().unwrap();
     assert_eq!((again.attempts, again.begin_at), (2, Some(10)));
     assert_eq!(s.get_task("t1").await.unwrap(), Some(again.clone()));
     // Failed: once.
@@ -656,8 +656,8 @@ pub async fn tasks_are_stored_started_and_failed(s: &impl MetaStore) {
     assert_eq!(s.get_task("t1").await.unwrap(), Some(failed.clone()));
     s.fail_task("t1", "again", 40).await.unwrap();
     assert_eq!(s.get_task("t1").await.unwrap(), Some(failed));
-    assert_eq!(s.start_task("t1", 50).await.unwrap(), None);
-    assert_eq!(s.start_task("t9", 50).await.unwrap(), None);
+    assert_eq!(s.start_task("t1", &claim(1, 50)).await.unwrap(), None);
+    assert_eq!(s.start_task("t9", &claim(1, 50)).await.unwrap(), None);
     s.fail_task("t9", "unknown", 50).await.unwrap();
     s.fail_task("t5", "half", 35).await.unwrap();
     let t5 = s.get_task("t5").await.unwrap().unwrap();
@@ -666,7 +666,7 @@ pub async fn tasks_are_stored_started_and_failed(s: &impl MetaStore) {
         (TaskStatus::Fail, 5, 0, 5)
     );
     let unfinished: Vec<String> =
-        s.unfinished_tasks().await.unwrap().into_iter().map(|t| t.task_id).collect();
+        s.unfinished_tasks(None).await.unwrap().into_iter().map(|t| t.task_id).collect();
     assert_eq!(unfinished, ["t2", "t4", "t3"]);
     // The cap counts the app's unfinished tasks: t2, t3 and t4.
     let capped = s.insert_task(&task("t6", move_op("g"), 1), 3).await;
@@ -682,12 +682,52 @@ pub async fn tasks_are_stored_started_and_failed(s: &impl MetaStore) {
     assert!(s.get_task("t2").await.unwrap().is_some(), "unfinished tasks stay");
 }
 
+/// Node `node`'s claim at `now_ms` for a minute.
+fn claim(node: i64, now_ms: i64) -> Lease {
+    Lease { node, now_ms, until_ms: now_ms + 60_000, steal: false }
+}
+
+pub async fn a_task_is_claimed_by_one_node_until_its_claim_expires(s: &impl MetaStore) {
+    tree(s, None, None).await;
+    for id in ["a", "b"] {
+        s.insert_task(&task(id, move_op("f3"), 1), 64).await.unwrap();
+    }
+    // Never claimed: every node may start it; racing nodes, one wins.
+    assert_eq!(s.unfinished_tasks(Some(0)).await.unwrap().len(), 2);
+    let claims: Vec<Lease> = (1..=8).map(|node| claim(node, 100)).collect();
+    let racing: Vec<_> = claims.iter().map(|c| s.start_task("a", c)).collect();
+    let started: Vec<_> = join_all(racing).await.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(started.iter().flatten().count(), 1, "{started:?}");
+    let winner = (1..=8).zip(&started).find(|(_, t)| t.is_some()).unwrap().0;
+    let loser = if winner == 1 { 2 } else { 1 };
+    // Claimed: others are refused until it expires; its node renews it.
+    assert_eq!(s.start_task("a", &claim(loser, 60_099)).await.unwrap(), None);
+    let renewed = s.start_task("a", &claim(winner, 60_099)).await.unwrap().unwrap();
+    assert_eq!(renewed.attempts, 2);
+    let ids = |tasks: Vec<TaskRecord>| tasks.into_iter().map(|t| t.task_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.unfinished_tasks(Some(120_098)).await.unwrap()), ["b"]);
+    assert_eq!(ids(s.unfinished_tasks(None).await.unwrap()), ["a", "b"]);
+    // A steal takes it at once; an expired claim is taken by anyone.
+    let steal = Lease { steal: true, ..claim(loser, 60_100) };
+    assert_eq!(s.start_task("a", &steal).await.unwrap().unwrap().attempts, 3);
+    assert_eq!(s.start_task("a", &claim(winner, 120_099)).await.unwrap(), None);
+    assert_eq!(ids(s.unfinished_tasks(Some(120_100)).await.unwrap()), ["a", "b"]);
+    assert_eq!(s.start_task("a", &claim(winner, 120_100)).await.unwrap().unwrap().attempts, 4);
+    // A finished task is claimed by no one.
+    s.fail_task("a", "done", 120_200).await.unwrap();
+    assert_eq!(
+        s.start_task("a", &Lease { steal: true, ..claim(loser, 999_999) }).await.unwrap(),
+        None
+    );
+    assert_eq!(ids(s.unfinished_tasks(Some(999_999)).await.unwrap()), ["b"]);
+}
+
 pub async fn a_change_completes_its_task_in_its_transaction(s: &impl MetaStore) {
     tree(s, None, None).await;
     for id in ["m", "x", "e", "c", "d", "r", "p"] {
         s.insert_task(&task(id, move_op("f3"), 1), 64).await.unwrap();
     }
-    s.start_task("m", 5).await.unwrap();
+    s.start_task("m", &claim(1, 5)).await.unwrap();
     let with_task = |id: &str, dest, task_id: &str| MoveDentry {
         task_id: Some(task_id.into()),
         ..moving(id, dest)
@@ -739,6 +779,6 @@ pub async fn a_change_completes_its_task_in_its_transaction(s: &impl MetaStore) 
     assert_eq!(s.delete_dentry(&purge).await.unwrap().entries, 1);
     let p = s.get_task("p").await.unwrap().unwrap();
     assert_eq!((p.status, p.total_count, p.end_at), (TaskStatus::Success, 1, Some(100)));
-    assert!(s.unfinished_tasks().await.unwrap().is_empty());
+    assert!(s.unfinished_tasks(None).await.unwrap().is_empty());
     assert_consistent(s).await;
 }
