@@ -17,6 +17,12 @@ impl MaintenanceStore for PgStore {
     async fn repair_usage(&self) -> StoreResult<u64> {
         Err(not_yet())
     }
+    async fn lease_job(&self, _name: &str, _lease: &Lease) -> StoreResult<bool> {
+        Err(not_yet())
+    }
+    async fn release_job(&self, _name: &str, _node: i64) -> StoreResult<()> {
+        Err(not_yet())
+    }
     async fn trashed_objects(&self, _limit: u32) -> StoreResult<Vec<String>> {
         Err(not_yet())
     }
