@@ -31,6 +31,7 @@ use orgdrive_store::{
     StoreError, StoreResult, SubscriptionRecord,
 };
 
+use crate::lifecycle::refuse;
 use crate::{all, exec, one, DbResult, PgStore};
 
 /// The advisory lock key of the sequencer ("orgdseq" in ASCII).
@@ -440,7 +441,7 @@ impl EventStore for PgStore {
                 )
                 .await?;
                 if changed == 0 {
-                    return crate::error::fail(StoreError::NotFound);
+                    return refuse(StoreError::NotFound);
                 }
             }
         })

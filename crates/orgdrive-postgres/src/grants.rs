@@ -21,7 +21,7 @@ use orgdrive_store::{
     StoreResult, WriteGrants,
 };
 
-use crate::error::fail;
+use crate::lifecycle::refuse;
 use crate::{all, events, exec, one, DbResult, PgStore};
 
 /// The id of a space's root.
@@ -61,7 +61,7 @@ async fn lock_space_shared<C: GenericClient>(t: &C, space_id: &str) -> DbResult<
         .await?
     {
         Some(row) => Ok(row.try_get(0)?),
-        None => fail(StoreError::NotFound),
+        None => refuse(StoreError::NotFound),
     }
 }
 
@@ -192,7 +192,7 @@ async fn write_grants<C: GenericClient>(t: &C, write: &WriteGrants) -> DbResult<
         .await?
         .is_some();
     if !live {
-        return fail(StoreError::NotFound);
+        return refuse(StoreError::NotFound);
     }
     for g in &write.grants {
         // The member's live grant here, if any (the write's time is "now"),
@@ -207,10 +207,10 @@ async fn write_grants<C: GenericClient>(t: &C, write: &WriteGrants) -> DbResult<
         .await?;
         let held: Option<String> = held.map(|r| r.try_get(0)).transpose()?;
         if write.mode == GrantWrite::Update && held.is_none() {
-            return fail(StoreError::NotFound);
+            return refuse(StoreError::NotFound);
         }
         if write.protect_owner_grants && held.as_deref() == Some("OWNER") {
-            return fail(StoreError::OwnerGrantInTheWay);
+            return refuse(StoreError::OwnerGrantInTheWay);
         }
         exec(
             t,

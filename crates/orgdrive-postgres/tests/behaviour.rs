@@ -32,7 +32,6 @@ orgdrive_store::behaviour_suite!(
         a_protected_move_refuses_to_remove_an_owner_grant,
         a_put_over_the_quota_or_the_capacity_changes_nothing,
         a_put_without_a_length_reserves_what_there_is_room_for,
-        a_recycle_bin_is_stored_once_per_scope,
         a_refused_commit_changes_nothing_and_keeps_its_upload,
         a_restore_follows_the_conflict_rule,
         a_restored_item_comes_back_with_its_ids,

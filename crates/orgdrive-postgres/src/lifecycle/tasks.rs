@@ -20,7 +20,7 @@ use tokio_postgres::Row;
 
 use orgdrive_store::{Lease, StoreError, StoreResult, TaskOp, TaskRecord, TaskStatus, TaskStore};
 
-use crate::error::fail;
+use super::refuse;
 use crate::{all, exec, one, DbResult, PgStore};
 
 /// The first key of the advisory locks counting an app's unfinished tasks
@@ -53,7 +53,7 @@ pub(crate) async fn lock_task<C: deadpool_postgres::GenericClient>(
         None => false,
     };
     if !unfinished {
-        return fail(StoreError::NotFound);
+        return refuse(StoreError::NotFound);
     }
     Ok(())
 }
@@ -76,7 +76,7 @@ pub(crate) async fn complete_task<C: deadpool_postgres::GenericClient>(
     )
     .await?;
     if done == 0 {
-        return fail(StoreError::NotFound);
+        return refuse(StoreError::NotFound);
     }
     Ok(())
 }
@@ -223,7 +223,7 @@ impl TaskStore for PgStore {
             .await?
             .map_or(Ok(0), |r| r.try_get(0))?;
             if unfinished >= i64::from(max_unfinished) {
-                return fail(StoreError::TooManyTasks);
+                return refuse(StoreError::TooManyTasks);
             }
             let (op, space, dentry, target_space, target_parent, conflict, new_id, new_uuid, item) =
                 op_columns(&task.op);
