@@ -501,8 +501,9 @@ async fn delete_dentry(t: &Tx<'_>, del: &DeleteDentry) -> DbResult<(DentryRecord
 }
 
 async fn revert_version(t: &Tx<'_>, r: &RevertVersion) -> DbResult<DentryRecord> {
-    let locked = lock_source(t, &r.space_id, &[], &r.actor).await?;
-    let corp_id = locked[0].corp_id.clone();
+    lock_source(t, &r.space_id, &[], &r.actor).await?;
+    // The source is the actor's: its org is the actor's.
+    let corp_id = &r.actor.corp_id;
     let current = live_dentry(t, &r.space_id, &r.dentry_id).await?.filter(|d| !d.is_folder());
     let Some(current) = current else { return refuse(StoreError::NotFound) };
     let kept = one(
@@ -514,7 +515,7 @@ async fn revert_version(t: &Tx<'_>, r: &RevertVersion) -> DbResult<DentryRecord>
     let Some(kept) = kept else { return refuse(StoreError::VersionNotFound) };
     let size: i64 = kept.try_get(0)?;
     let blob_key: String = kept.try_get(1)?;
-    settle(t, &r.space_id, &corp_id, 0, size).await?;
+    settle(t, &r.space_id, corp_id, 0, size).await?;
     let content = DentryRecord {
         size,
         blob_key: Some(blob_key),
