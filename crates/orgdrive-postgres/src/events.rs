@@ -31,7 +31,8 @@ use orgdrive_store::{
     StoreError, StoreResult, SubscriptionRecord,
 };
 
-use crate::{exec, one, tx, DbResult, PgStore};
+use crate::lifecycle::refuse;
+use crate::{all, exec, one, tx, DbResult, PgStore};
 
 /// The advisory lock key of the sequencer ("orgdseq" in ASCII).
 const SEQUENCER_LOCK: i64 = 0x006f_7267_6473_6571;
@@ -142,85 +143,331 @@ pub fn event_from_row(row: &Row) -> DbResult<EventRecord> {
     })
 }
 
-fn not_yet() -> StoreError {
-    StoreError::Backend("not implemented yet".into())
+fn scope_at(row: &Row, at: usize) -> DbResult<EventScope> {
+    let raw: String = row.try_get(at)?;
+    EventScope::parse(&raw)
+        .ok_or_else(|| StoreError::Backend(format!("unknown event scope {raw:?}")).into())
 }
 
-// PG-B: the EventStore.
+fn subscription_from_row(row: &Row) -> DbResult<SubscriptionRecord> {
+    Ok(SubscriptionRecord {
+        app_id: row.try_get(0)?,
+        scope: scope_at(row, 1)?,
+        scope_id: row.try_get(2)?,
+        corp_id: row.try_get(3)?,
+        operator_id: row.try_get(4)?,
+        from_seq: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+    })
+}
+
+macro_rules! cursor_columns {
+    () => {
+        "app_id, corp_id, last_seq, attempts, next_attempt_ms, last_error, lease_node, \
+         lease_until_ms"
+    };
+}
+
+fn cursor_from_row(row: &Row) -> DbResult<CursorRecord> {
+    Ok(CursorRecord {
+        app_id: row.try_get(0)?,
+        corp_id: row.try_get(1)?,
+        last_seq: row.try_get(2)?,
+        attempts: row.try_get(3)?,
+        next_attempt_ms: row.try_get(4)?,
+        last_error: row.try_get(5)?,
+        lease_node: row.try_get(6)?,
+        lease_until_ms: row.try_get(7)?,
+    })
+}
+
+/// The EventStore. Each method is one READ COMMITTED transaction; the
+/// readers of the outbox (`subscribe`'s starting point, `pending_events`,
+/// `purge_events`, `last_event_seq`) run the sequencer first, in their
+/// transaction, so they see every event committed before they started with
+/// its `seq`. A delivery lease is one conditional `UPDATE` (the row lock
+/// makes racing takers apply one after the other; one passes).
 #[async_trait]
 impl EventStore for PgStore {
-    async fn subscribe(&self, _subscription: &SubscriptionRecord) -> StoreResult<bool> {
-        Err(not_yet())
+    async fn subscribe(&self, s: &SubscriptionRecord) -> StoreResult<bool> {
+        crate::tx!(self, |t| {
+            let from = sequence_pending(&t).await?;
+            // `xmax = 0` tells an inserted row from an updated one.
+            let row = one(
+                &t,
+                "INSERT INTO event_subscriptions \
+                 (app_id, scope, scope_id, corp_id, operator_id, from_seq, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (app_id, scope, scope_id) \
+                 DO UPDATE SET operator_id = excluded.operator_id \
+                 RETURNING (xmax = 0)",
+                &[
+                    &s.app_id,
+                    &s.scope.as_str(),
+                    &s.scope_id,
+                    &s.corp_id,
+                    &s.operator_id,
+                    &from,
+                    &s.created_at,
+                ],
+            )
+            .await?;
+            let added: bool = row.map_or(Ok(false), |r| r.try_get(0))?;
+            exec(
+                &t,
+                "INSERT INTO event_cursors (app_id, corp_id, last_seq) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&s.app_id, &s.corp_id, &from],
+            )
+            .await?;
+            added
+        })
     }
+
     async fn unsubscribe(
         &self,
-        _app_id: &str,
-        _scope: EventScope,
-        _scope_id: &str,
+        app_id: &str,
+        scope: EventScope,
+        scope_id: &str,
     ) -> StoreResult<bool> {
-        Err(not_yet())
+        crate::tx!(self, |t| {
+            exec(
+                &t,
+                "DELETE FROM event_subscriptions WHERE app_id = $1 AND scope = $2 AND scope_id = $3",
+                &[&app_id, &scope.as_str(), &scope_id],
+            )
+            .await?
+                == 1
+        })
     }
-    async fn subscriptions(&self, _app_id: &str) -> StoreResult<Vec<SubscriptionRecord>> {
-        Err(not_yet())
+
+    async fn subscriptions(&self, app_id: &str) -> StoreResult<Vec<SubscriptionRecord>> {
+        crate::read!(self, |c| {
+            all(
+                &c,
+                "SELECT app_id, scope, scope_id, corp_id, operator_id, from_seq, created_at \
+                 FROM event_subscriptions WHERE app_id = $1 ORDER BY scope, scope_id",
+                &[&app_id],
+            )
+            .await?
+            .iter()
+            .map(subscription_from_row)
+            .collect::<DbResult<Vec<_>>>()?
+        })
     }
+
     async fn event_cursors(&self) -> StoreResult<Vec<CursorRecord>> {
-        Err(not_yet())
+        const SQL: &str = concat!(
+            "SELECT ",
+            cursor_columns!(),
+            " FROM event_cursors c WHERE EXISTS \
+             (SELECT 1 FROM event_subscriptions s WHERE s.app_id = c.app_id) ORDER BY app_id"
+        );
+        crate::read!(self, |c| {
+            all(&c, SQL, &[]).await?.iter().map(cursor_from_row).collect::<DbResult<Vec<_>>>()?
+        })
     }
+
     async fn lease_cursor(
         &self,
-        _app_id: &str,
-        _node: i64,
-        _now_ms: i64,
-        _until_ms: i64,
+        app_id: &str,
+        node: i64,
+        now_ms: i64,
+        until_ms: i64,
     ) -> StoreResult<Option<CursorRecord>> {
-        Err(not_yet())
+        const SQL: &str = concat!(
+            "UPDATE event_cursors SET lease_node = $2, lease_until_ms = $4 \
+             WHERE app_id = $1 AND (lease_node IS NULL OR lease_node = $2 OR lease_until_ms <= $3) \
+             RETURNING ",
+            cursor_columns!()
+        );
+        crate::tx!(self, |t| {
+            one(&t, SQL, &[&app_id, &node, &now_ms, &until_ms])
+                .await?
+                .as_ref()
+                .map(cursor_from_row)
+                .transpose()?
+        })
     }
-    async fn release_cursor(&self, _app_id: &str, _node: i64) -> StoreResult<()> {
-        Err(not_yet())
+
+    async fn release_cursor(&self, app_id: &str, node: i64) -> StoreResult<()> {
+        crate::tx!(self, |t| {
+            exec(
+                &t,
+                "UPDATE event_cursors SET lease_node = NULL, lease_until_ms = 0 \
+                 WHERE app_id = $1 AND lease_node = $2",
+                &[&app_id, &node],
+            )
+            .await?;
+        })
     }
+
     async fn pending_events(
         &self,
-        _app_id: &str,
-        _after_seq: i64,
-        _limit: u32,
-        _window: i64,
+        app_id: &str,
+        after_seq: i64,
+        limit: u32,
+        window: i64,
     ) -> StoreResult<EventPage> {
-        Err(not_yet())
+        const SQL: &str = concat!(
+            "SELECT ",
+            "e.seq, e.event_id, e.event_type, e.corp_id, e.app_id, \
+             e.space_id, e.dentry_id, e.operator_id, e.at_ms, e.parent_id, e.name, e.dentry_type, \
+             e.size, e.version, e.previous_space_id, e.previous_app_id, e.previous_parent_id, \
+             e.previous_name, e.source_space_id, e.source_dentry_id, e.recycle_item_id, \
+             e.member_type, e.member_id, e.role",
+            " FROM events e WHERE e.seq > $2 AND e.seq <= $3 AND EXISTS ( \
+               SELECT 1 FROM event_subscriptions s WHERE s.app_id = $1 AND s.from_seq < e.seq AND ( \
+                 (s.scope = 'ORG' AND s.scope_id = e.corp_id \
+                    AND (e.app_id = s.app_id OR e.previous_app_id = s.app_id)) \
+                 OR (s.scope = 'SPACE' \
+                    AND (s.scope_id = e.space_id OR s.scope_id = e.previous_space_id)))) \
+             ORDER BY e.seq LIMIT $4"
+        );
+        let limit_rows = i64::from(limit);
+        crate::tx!(self, |t| {
+            // Every event up to the last `seq` given is committed and
+            // numbered: the page cannot pass over one committing meanwhile.
+            let last = sequence_pending(&t).await?;
+            let until = after_seq.saturating_add(window.max(1)).min(last);
+            let events = all(&t, SQL, &[&app_id, &after_seq, &until, &limit_rows])
+                .await?
+                .iter()
+                .map(event_from_row)
+                .collect::<DbResult<Vec<_>>>()?;
+            let scanned_to = match events.last() {
+                Some(last) if events.len() as u32 >= limit => last.seq,
+                _ => until.max(after_seq),
+            };
+            EventPage { events, scanned_to }
+        })
     }
-    async fn advance_cursor(&self, _app_id: &str, _node: i64, _seq: i64) -> StoreResult<bool> {
-        Err(not_yet())
+
+    async fn advance_cursor(&self, app_id: &str, node: i64, seq: i64) -> StoreResult<bool> {
+        crate::tx!(self, |t| {
+            exec(
+                &t,
+                "UPDATE event_cursors SET last_seq = GREATEST(last_seq, $3), attempts = 0, \
+                 next_attempt_ms = 0, last_error = NULL WHERE app_id = $1 AND lease_node = $2",
+                &[&app_id, &node, &seq],
+            )
+            .await?
+                == 1
+        })
     }
+
     async fn cursor_failed(
         &self,
-        _app_id: &str,
-        _node: i64,
-        _next_attempt_ms: i64,
-        _error: &str,
+        app_id: &str,
+        node: i64,
+        next_attempt_ms: i64,
+        error: &str,
     ) -> StoreResult<()> {
-        Err(not_yet())
+        crate::tx!(self, |t| {
+            exec(
+                &t,
+                "UPDATE event_cursors SET attempts = attempts + 1, next_attempt_ms = $3, \
+                 last_error = $4 WHERE app_id = $1 AND lease_node = $2",
+                &[&app_id, &node, &next_attempt_ms, &error],
+            )
+            .await?;
+        })
     }
-    async fn purge_events(&self, _before_ms: i64, _keep_per_org: i64) -> StoreResult<u64> {
-        Err(not_yet())
+
+    async fn purge_events(&self, before_ms: i64, keep_per_org: i64) -> StoreResult<u64> {
+        let keep = keep_per_org.max(0);
+        crate::tx!(self, |t| {
+            // Numbered first: the per-org cut is by `seq`.
+            sequence_pending(&t).await?;
+            let mut purged = exec(&t, "DELETE FROM events WHERE at_ms < $1", &[&before_ms]).await?;
+            // Per org: a flood in one org never pushes out another's events.
+            let crowded = all(
+                &t,
+                "SELECT corp_id FROM events GROUP BY corp_id HAVING COUNT(*) > $1",
+                &[&keep],
+            )
+            .await?;
+            for row in &crowded {
+                let corp_id: String = row.try_get(0)?;
+                purged += exec(
+                    &t,
+                    "DELETE FROM events WHERE corp_id = $1 AND seq <= (SELECT seq FROM events \
+                     WHERE corp_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1 OFFSET $2)",
+                    &[&corp_id, &keep],
+                )
+                .await?;
+            }
+            purged
+        })
     }
+
     async fn last_event_seq(&self) -> StoreResult<i64> {
         tx!(self, |t| sequence_pending(&t).await?)
     }
-    async fn redeem_ticket(
-        &self,
-        _nonce: &str,
-        _expires_ms: i64,
-        _now_ms: i64,
-    ) -> StoreResult<bool> {
-        Err(not_yet())
+
+    async fn redeem_ticket(&self, nonce: &str, expires_ms: i64, now_ms: i64) -> StoreResult<bool> {
+        crate::tx!(self, |t| {
+            exec(&t, "DELETE FROM stream_tickets WHERE expires_ms <= $1", &[&now_ms]).await?;
+            // A racing insert of the nonce waits for this one, then does nothing.
+            exec(
+                &t,
+                "INSERT INTO stream_tickets (nonce, expires_ms) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+                &[&nonce, &expires_ms],
+            )
+            .await?
+                == 1
+        })
     }
+
     async fn set_callback(
         &self,
-        _app_id: &str,
-        _callback: Option<&CallbackRecord>,
+        app_id: &str,
+        callback: Option<&CallbackRecord>,
     ) -> StoreResult<()> {
-        Err(not_yet())
+        crate::tx!(self, |t| match callback {
+            None => {
+                exec(&t, "DELETE FROM event_callbacks WHERE app_id = $1", &[&app_id]).await?;
+            }
+            Some(c) => {
+                let changed = exec(
+                    &t,
+                    "INSERT INTO event_callbacks \
+                     (app_id, corp_id, url, token, aes_key, owner_key, created_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7 FROM apps WHERE app_id = $1 AND corp_id = $2 \
+                     ON CONFLICT (app_id) DO UPDATE SET url = excluded.url, token = excluded.token, \
+                     aes_key = excluded.aes_key, owner_key = excluded.owner_key, \
+                     created_at = excluded.created_at",
+                    &[&app_id, &c.corp_id, &c.url, &c.token, &c.aes_key, &c.owner_key, &c.created_at],
+                )
+                .await?;
+                if changed == 0 {
+                    return refuse(StoreError::NotFound);
+                }
+            }
+        })
     }
-    async fn get_callback(&self, _app_id: &str) -> StoreResult<Option<CallbackRecord>> {
-        Err(not_yet())
+
+    async fn get_callback(&self, app_id: &str) -> StoreResult<Option<CallbackRecord>> {
+        crate::read!(self, |c| {
+            match one(
+                &c,
+                "SELECT app_id, corp_id, url, token, aes_key, owner_key, created_at \
+                 FROM event_callbacks WHERE app_id = $1",
+                &[&app_id],
+            )
+            .await?
+            {
+                None => None,
+                Some(r) => Some(CallbackRecord {
+                    app_id: r.try_get(0)?,
+                    corp_id: r.try_get(1)?,
+                    url: r.try_get(2)?,
+                    token: r.try_get(3)?,
+                    aes_key: r.try_get(4)?,
+                    owner_key: r.try_get(5)?,
+                    created_at: r.try_get(6)?,
+                }),
+            }
+        })
     }
 }

@@ -1,31 +1,341 @@
-//! Persisted asynchronous operations.
+//! Persisted asynchronous operations: their rows, their claims, their
+//! progress, and their completion inside the transaction of the change
+//! they run.
+//!
+//! # Concurrency
+//!
+//! A change that runs a task (a move, copy, delete or restore naming it)
+//! locks the task's row `FOR UPDATE` at its start ([`lock_task`]) and fails
+//! with `NotFound` if the task is unknown or finished; it sets the task
+//! `SUCCESS` before it commits ([`complete_task`]). Two nodes running one
+//! task therefore change the tree once: the second waits for the first's
+//! row lock, then sees the task finished and changes nothing. Claims
+//! (`start_task`) are one conditional `UPDATE`: the row lock makes racing
+//! claims apply one after the other, and only one passes the condition.
+//! The cap on an app's unfinished tasks is counted under a transaction-scoped
+//! advisory lock of the app, so racing inserts count one after the other.
 
 use async_trait::async_trait;
+use tokio_postgres::Row;
 
-use orgdrive_store::{Lease, StoreResult, TaskRecord, TaskStore};
+use orgdrive_store::{Lease, StoreError, StoreResult, TaskOp, TaskRecord, TaskStatus, TaskStore};
 
-use super::not_yet;
-use crate::PgStore;
+use super::refuse;
+use crate::{all, exec, one, DbResult, PgStore};
 
-// PG-B.
+/// The first key of the advisory locks counting an app's unfinished tasks
+/// ("orgt" in ASCII; the second key is the app id's hash).
+const TASK_CAP_LOCK: i32 = 0x6f72_6774;
+
+macro_rules! task_columns {
+    () => {
+        "task_id, corp_id, app_id, operator_id, op, space_id, dentry_id, target_space_id, \
+         target_parent_id, conflict, new_dentry_id, new_uuid, recycle_item_id, status, \
+         total_count, success_count, fail_count, fail_message, attempts, created_at, begin_at, \
+         end_at, keep_grants, protect_owner_grants"
+    };
+}
+
+/// Locks the task a change runs (if it names one) `FOR UPDATE`, first
+/// thing in the change's transaction: `NotFound` unless it is unfinished.
+/// A concurrent run of the same task waits here, then finds it finished.
+pub(crate) async fn lock_task<C: deadpool_postgres::GenericClient>(
+    t: &C,
+    task_id: Option<&str>,
+) -> DbResult<()> {
+    let Some(task_id) = task_id else { return Ok(()) };
+    let row = one(t, "SELECT status FROM tasks WHERE task_id = $1 FOR UPDATE", &[&task_id]).await?;
+    let unfinished = match row {
+        Some(row) => {
+            let status: String = row.try_get(0)?;
+            TaskStatus::parse(&status).is_some_and(|s| !s.finished())
+        }
+        None => false,
+    };
+    if !unfinished {
+        return refuse(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Sets the unfinished task (locked by [`lock_task`]) to `SUCCESS` with
+/// `entries` done, in the transaction of the change that did them.
+pub(crate) async fn complete_task<C: deadpool_postgres::GenericClient>(
+    t: &C,
+    task_id: Option<&str>,
+    entries: i64,
+    now_ms: i64,
+) -> DbResult<()> {
+    let Some(task_id) = task_id else { return Ok(()) };
+    let done = exec(
+        t,
+        "UPDATE tasks SET status = 'SUCCESS', total_count = $1, success_count = $1, \
+         fail_count = 0, end_at = $2 \
+         WHERE task_id = $3 AND status IN ('INIT', 'IN_PROGRESS')",
+        &[&entries, &now_ms, &task_id],
+    )
+    .await?;
+    if done == 0 {
+        return refuse(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// A column the task's op needs.
+fn needed(row: &Row, at: usize) -> DbResult<String> {
+    row.try_get::<_, Option<String>>(at)?
+        .ok_or_else(|| StoreError::Backend("a task lacks a column its op needs".into()).into())
+}
+
+fn task_from_row(row: &Row) -> DbResult<TaskRecord> {
+    let op: String = row.try_get(4)?;
+    let op = match op.as_str() {
+        "MOVE" => TaskOp::Move {
+            space_id: needed(row, 5)?,
+            dentry_id: needed(row, 6)?,
+            target_space_id: needed(row, 7)?,
+            target_parent_id: needed(row, 8)?,
+            conflict: needed(row, 9)?,
+            keep_grants: row.try_get(22)?,
+            protect_owner_grants: row.try_get(23)?,
+        },
+        "COPY" => TaskOp::Copy {
+            space_id: needed(row, 5)?,
+            dentry_id: needed(row, 6)?,
+            target_space_id: needed(row, 7)?,
+            target_parent_id: needed(row, 8)?,
+            conflict: needed(row, 9)?,
+            new_dentry_id: needed(row, 10)?,
+            new_uuid: needed(row, 11)?,
+        },
+        "DELETE" => TaskOp::Delete {
+            space_id: needed(row, 5)?,
+            dentry_id: needed(row, 6)?,
+            recycle_item_id: row.try_get(12)?,
+        },
+        _ => TaskOp::Restore { recycle_item_id: needed(row, 12)?, conflict: needed(row, 9)? },
+    };
+    let status: String = row.try_get(13)?;
+    let status = TaskStatus::parse(&status)
+        .ok_or_else(|| StoreError::Backend(format!("unknown task status {status:?}")))?;
+    Ok(TaskRecord {
+        task_id: row.try_get(0)?,
+        corp_id: row.try_get(1)?,
+        app_id: row.try_get(2)?,
+        operator_id: row.try_get(3)?,
+        op,
+        status,
+        total_count: row.try_get(14)?,
+        success_count: row.try_get(15)?,
+        fail_count: row.try_get(16)?,
+        fail_message: row.try_get(17)?,
+        attempts: row.try_get(18)?,
+        created_at: row.try_get(19)?,
+        begin_at: row.try_get(20)?,
+        end_at: row.try_get(21)?,
+    })
+}
+
+/// The op's columns: (op, space_id, dentry_id, target_space_id,
+/// target_parent_id, conflict, new_dentry_id, new_uuid, recycle_item_id).
+type OpColumns<'a> = (
+    &'static str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+fn op_columns(op: &TaskOp) -> OpColumns<'_> {
+    match op {
+        TaskOp::Move {
+            space_id, dentry_id, target_space_id, target_parent_id, conflict, ..
+        } => (
+            "MOVE",
+            Some(space_id),
+            Some(dentry_id),
+            Some(target_space_id),
+            Some(target_parent_id),
+            Some(conflict),
+            None,
+            None,
+            None,
+        ),
+        TaskOp::Copy {
+            space_id,
+            dentry_id,
+            target_space_id,
+            target_parent_id,
+            conflict,
+            new_dentry_id,
+            new_uuid,
+        } => (
+            "COPY",
+            Some(space_id),
+            Some(dentry_id),
+            Some(target_space_id),
+            Some(target_parent_id),
+            Some(conflict),
+            Some(new_dentry_id),
+            Some(new_uuid),
+            None,
+        ),
+        TaskOp::Delete { space_id, dentry_id, recycle_item_id } => (
+            "DELETE",
+            Some(space_id),
+            Some(dentry_id),
+            None,
+            None,
+            None,
+            None,
+            None,
+            recycle_item_id.as_deref(),
+        ),
+        TaskOp::Restore { recycle_item_id, conflict } => {
+            ("RESTORE", None, None, None, None, Some(conflict), None, None, Some(recycle_item_id))
+        }
+    }
+}
+
 #[async_trait]
 impl TaskStore for PgStore {
-    async fn insert_task(&self, _task: &TaskRecord, _max_unfinished: u32) -> StoreResult<()> {
-        Err(not_yet())
+    async fn insert_task(&self, task: &TaskRecord, max_unfinished: u32) -> StoreResult<()> {
+        crate::tx!(self, |t| {
+            // A transaction-scoped advisory lock per app serialises racing
+            // inserts of its tasks (each counts after the previous one
+            // committed); the app need not be a row of `apps`.
+            exec(
+                &t,
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&TASK_CAP_LOCK, &task.app_id],
+            )
+            .await?;
+            let unfinished: i64 = one(
+                &t,
+                "SELECT COUNT(*) FROM tasks WHERE app_id = $1 \
+                 AND status IN ('INIT', 'IN_PROGRESS')",
+                &[&task.app_id],
+            )
+            .await?
+            .map_or(Ok(0), |r| r.try_get(0))?;
+            if unfinished >= i64::from(max_unfinished) {
+                return refuse(StoreError::TooManyTasks);
+            }
+            let (op, space, dentry, target_space, target_parent, conflict, new_id, new_uuid, item) =
+                op_columns(&task.op);
+            let keep_grants = matches!(task.op, TaskOp::Move { keep_grants: true, .. });
+            let protect = matches!(task.op, TaskOp::Move { protect_owner_grants: true, .. });
+            exec(
+                &t,
+                concat!(
+                    "INSERT INTO tasks (",
+                    task_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                     $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+                ),
+                &[
+                    &task.task_id,
+                    &task.corp_id,
+                    &task.app_id,
+                    &task.operator_id,
+                    &op,
+                    &space,
+                    &dentry,
+                    &target_space,
+                    &target_parent,
+                    &conflict,
+                    &new_id,
+                    &new_uuid,
+                    &item,
+                    &task.status.as_str(),
+                    &task.total_count,
+                    &task.success_count,
+                    &task.fail_count,
+                    &task.fail_message,
+                    &task.attempts,
+                    &task.created_at,
+                    &task.begin_at,
+                    &task.end_at,
+                    &keep_grants,
+                    &protect,
+                ],
+            )
+            .await?;
+        })
     }
-    async fn get_task(&self, _task_id: &str) -> StoreResult<Option<TaskRecord>> {
-        Err(not_yet())
+
+    async fn get_task(&self, task_id: &str) -> StoreResult<Option<TaskRecord>> {
+        const SQL: &str = concat!("SELECT ", task_columns!(), " FROM tasks WHERE task_id = $1");
+        crate::read!(self, |c| one(&c, SQL, &[&task_id])
+            .await?
+            .as_ref()
+            .map(task_from_row)
+            .transpose()?)
     }
-    async fn start_task(&self, _task_id: &str, _lease: &Lease) -> StoreResult<Option<TaskRecord>> {
-        Err(not_yet())
+
+    async fn start_task(&self, task_id: &str, lease: &Lease) -> StoreResult<Option<TaskRecord>> {
+        const SQL: &str = concat!(
+            "UPDATE tasks SET status = 'IN_PROGRESS', attempts = attempts + 1, \
+             begin_at = COALESCE(begin_at, $2), lease_node = $3, lease_until = $4 \
+             WHERE task_id = $1 AND status IN ('INIT', 'IN_PROGRESS') \
+             AND ($5 OR lease_until IS NULL OR lease_until <= $2 OR lease_node = $3) \
+             RETURNING ",
+            task_columns!()
+        );
+        crate::tx!(self, |t| {
+            one(&t, SQL, &[&task_id, &lease.now_ms, &lease.node, &lease.until_ms, &lease.steal])
+                .await?
+                .as_ref()
+                .map(task_from_row)
+                .transpose()?
+        })
     }
-    async fn fail_task(&self, _task_id: &str, _message: &str, _now_ms: i64) -> StoreResult<()> {
-        Err(not_yet())
+
+    async fn fail_task(&self, task_id: &str, message: &str, now_ms: i64) -> StoreResult<()> {
+        crate::tx!(self, |t| {
+            exec(
+                &t,
+                "UPDATE tasks SET status = 'FAIL', fail_count = GREATEST(total_count, 1), \
+                 success_count = 0, fail_message = $2, end_at = $3 \
+                 WHERE task_id = $1 AND status IN ('INIT', 'IN_PROGRESS')",
+                &[&task_id, &message, &now_ms],
+            )
+            .await?;
+        })
     }
-    async fn unfinished_tasks(&self, _at: Option<i64>) -> StoreResult<Vec<TaskRecord>> {
-        Err(not_yet())
+
+    async fn unfinished_tasks(
+        &self,
+        claims_expired_at: Option<i64>,
+    ) -> StoreResult<Vec<TaskRecord>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks WHERE status IN ('INIT', 'IN_PROGRESS') \
+             AND ($1::BIGINT IS NULL OR lease_until IS NULL OR lease_until <= $1) \
+             ORDER BY created_at, task_id"
+        );
+        crate::read!(self, |c| {
+            all(&c, SQL, &[&claims_expired_at])
+                .await?
+                .iter()
+                .map(task_from_row)
+                .collect::<DbResult<Vec<_>>>()?
+        })
     }
-    async fn purge_finished_tasks(&self, _before_ms: i64) -> StoreResult<u64> {
-        Err(not_yet())
+
+    async fn purge_finished_tasks(&self, before_ms: i64) -> StoreResult<u64> {
+        crate::tx!(self, |t| {
+            exec(
+                &t,
+                "DELETE FROM tasks WHERE end_at < $1 AND status IN ('SUCCESS', 'FAIL')",
+                &[&before_ms],
+            )
+            .await?
+        })
     }
 }

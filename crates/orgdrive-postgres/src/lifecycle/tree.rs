@@ -1,46 +1,572 @@
-//! Tree changes: rename, move, copy, delete, versions, app properties. Each
-//! locks its spaces' rows `FOR UPDATE` first (see the crate doc).
+//! Tree changes: rename, move, copy, delete (to the bin or for good),
+//! subtree sizes, versions and reverts, app property edits. Each is one
+//! transaction that locks its task row (if any) and then its spaces' rows
+//! `FOR UPDATE` first (see the module doc of `lifecycle`).
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 
 use orgdrive_store::{
-    CopyDentry, DeleteDentry, DentryRecord, EditAppProperties, Ids, MoveDentry, Placed, Removed,
-    RenameDentry, RevertVersion, StoreResult, TreeStore, VersionRecord,
+    Actor, CopyDentry, DeleteDentry, DentryRecord, EditAppProperties, EventRecord, EventType,
+    IdSource, Ids, MoveDentry, Placed, RecycleItemRecord, Removed, RenameDentry, RevertVersion,
+    StoreError, StoreResult, TreeStore, VersionRecord,
 };
 
-use super::not_yet;
-use crate::PgStore;
+use super::tasks::{complete_task, lock_task};
+use super::*;
+use crate::dentries::{dentry_with_properties, insert_dentry, live_child, overwrite, reread};
+use crate::rows::{version_columns, version_from_row};
+use crate::uploads::settle;
+use crate::{events, PgStore};
 
-// PG-B.
 #[async_trait]
 impl TreeStore for PgStore {
-    async fn rename_dentry(&self, _rename: &RenameDentry) -> StoreResult<DentryRecord> {
-        Err(not_yet())
+    async fn rename_dentry(&self, rename: &RenameDentry) -> StoreResult<DentryRecord> {
+        crate::tx!(self, |t| {
+            let (before, renamed) = rename_dentry(&t, rename).await?;
+            let actor = &rename.actor;
+            if before.name != renamed.name {
+                let mut event = EventRecord::of_dentry(
+                    EventType::DentryRenamed,
+                    &actor.corp_id,
+                    &renamed,
+                    &actor.union_id,
+                    actor.now_ms,
+                );
+                event.previous_name = Some(before.name);
+                events::append(&t, &[event]).await?;
+            }
+            renamed
+        })
     }
-    async fn move_dentry(&self, _request: &MoveDentry, _ids: Ids) -> StoreResult<Placed> {
-        Err(not_yet())
+
+    async fn move_dentry(&self, request: &MoveDentry, ids: Ids) -> StoreResult<Placed> {
+        crate::tx!(self, |t| {
+            let (before, placed) = move_dentry(&t, request, &*ids).await?;
+            if !placed.existing {
+                let actor = &request.actor;
+                append_replaced(&t, &placed, actor).await?;
+                let mut event = EventRecord::of_dentry(
+                    EventType::DentryMoved,
+                    &actor.corp_id,
+                    &placed.dentry,
+                    &actor.union_id,
+                    actor.now_ms,
+                );
+                event.previous_space_id = Some(before.space_id);
+                event.previous_parent_id = Some(before.parent_id);
+                event.previous_name = Some(before.name);
+                events::append(&t, &[event]).await?;
+            }
+            placed
+        })
     }
-    async fn copy_dentry(&self, _request: &CopyDentry, _ids: Ids) -> StoreResult<Placed> {
-        Err(not_yet())
+
+    async fn copy_dentry(&self, request: &CopyDentry, ids: Ids) -> StoreResult<Placed> {
+        crate::tx!(self, |t| {
+            let placed = copy_dentry(&t, request, &*ids).await?;
+            if !placed.existing {
+                let actor = &request.actor;
+                append_replaced(&t, &placed, actor).await?;
+                let mut event = EventRecord::of_dentry(
+                    EventType::DentryCopied,
+                    &actor.corp_id,
+                    &placed.dentry,
+                    &actor.union_id,
+                    actor.now_ms,
+                );
+                event.source_space_id = Some(request.space_id.clone());
+                event.source_dentry_id = Some(request.dentry_id.clone());
+                events::append(&t, &[event]).await?;
+            }
+            placed
+        })
     }
-    async fn delete_dentry(&self, _request: &DeleteDentry) -> StoreResult<Removed> {
-        Err(not_yet())
+
+    async fn delete_dentry(&self, request: &DeleteDentry) -> StoreResult<Removed> {
+        crate::tx!(self, |t| {
+            let (before, removed) = delete_dentry(&t, request).await?;
+            let actor = &request.actor;
+            let event = match &removed.recycle_item {
+                Some(item) => EventRecord::of_recycle_item(
+                    EventType::DentryRecycled,
+                    item,
+                    &actor.union_id,
+                    actor.now_ms,
+                ),
+                None => EventRecord::of_dentry(
+                    EventType::DentryDeleted,
+                    &actor.corp_id,
+                    &before,
+                    &actor.union_id,
+                    actor.now_ms,
+                ),
+            };
+            events::append(&t, &[event]).await?;
+            removed
+        })
     }
-    async fn subtree_size(&self, _space_id: &str, _dentry_id: &str) -> StoreResult<i64> {
-        Err(not_yet())
+
+    async fn subtree_size(&self, space_id: &str, dentry_id: &str) -> StoreResult<i64> {
+        crate::read!(self, |c| {
+            one(&c, SUBTREE_SIZE_SQL, &[&space_id, &dentry_id, &UNBOUNDED_WALK])
+                .await?
+                .map_or(Ok(0), |r| r.try_get(0))?
+        })
     }
+
     async fn list_versions(
         &self,
-        _dentry_id: &str,
-        _before: Option<i64>,
-        _limit: u32,
+        dentry_id: &str,
+        before: Option<i64>,
+        limit: u32,
     ) -> StoreResult<Vec<VersionRecord>> {
-        Err(not_yet())
+        const SQL: &str = concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM dentry_versions WHERE dentry_id = $1 \
+             AND ($2::BIGINT IS NULL OR version < $2) ORDER BY version DESC LIMIT $3"
+        );
+        let limit = i64::from(limit);
+        crate::read!(self, |c| {
+            all(&c, SQL, &[&dentry_id, &before, &limit])
+                .await?
+                .iter()
+                .map(version_from_row)
+                .collect::<DbResult<Vec<_>>>()?
+        })
     }
-    async fn revert_version(&self, _request: &RevertVersion) -> StoreResult<DentryRecord> {
-        Err(not_yet())
+
+    async fn revert_version(&self, request: &RevertVersion) -> StoreResult<DentryRecord> {
+        crate::tx!(self, |t| {
+            let reverted = revert_version(&t, request).await?;
+            let actor = &request.actor;
+            let event = EventRecord::of_dentry(
+                EventType::VersionAdded,
+                &actor.corp_id,
+                &reverted,
+                &actor.union_id,
+                actor.now_ms,
+            );
+            events::append(&t, &[event]).await?;
+            reverted
+        })
     }
-    async fn edit_app_properties(&self, _edit: &EditAppProperties) -> StoreResult<()> {
-        Err(not_yet())
+
+    async fn edit_app_properties(&self, edit: &EditAppProperties) -> StoreResult<()> {
+        crate::tx!(self, |t| edit_app_properties(&t, edit).await?)
     }
+}
+
+/// The recycled event of the live dentry an `OVERWRITE` move, copy or
+/// restore sent to the bin.
+pub(super) async fn append_replaced(t: &Tx<'_>, placed: &Placed, actor: &Actor) -> DbResult<()> {
+    if let Some(item) = &placed.replaced {
+        let event = EventRecord::of_recycle_item(
+            EventType::DentryRecycled,
+            item,
+            &actor.union_id,
+            actor.now_ms,
+        );
+        events::append(t, &[event]).await?;
+    }
+    Ok(())
+}
+
+/// The source end of a change: its space locked (with `others`), the
+/// actor's; `NotFound` otherwise. Answers the locked spaces.
+async fn lock_source(
+    t: &Tx<'_>,
+    space_id: &str,
+    others: &[&str],
+    actor: &Actor,
+) -> DbResult<Vec<SpaceOwner>> {
+    let mut wanted = vec![space_id];
+    wanted.extend_from_slice(others);
+    let locked = lock_spaces(t, &wanted).await?;
+    if owner_in(&locked, space_id, actor).is_none() {
+        return refuse(StoreError::NotFound);
+    }
+    Ok(locked)
+}
+
+/// Renames; answers the dentry before and after.
+async fn rename_dentry(t: &Tx<'_>, r: &RenameDentry) -> DbResult<(DentryRecord, DentryRecord)> {
+    lock_source(t, &r.space_id, &[], &r.actor).await?;
+    let Some(d) = live_dentry(t, &r.space_id, &r.dentry_id).await? else {
+        return refuse(StoreError::NotFound);
+    };
+    if r.new_name != d.name {
+        if let Some(sibling) = live_child(t, &d, &r.new_name, false).await? {
+            return refuse(StoreError::NameTaken(Box::new(sibling)));
+        }
+        // Only a longer name makes paths longer; the depth stays.
+        if chars(&r.new_name) > chars(&d.name) {
+            let Some(parent) = folder(t, &r.space_id, &d.parent_id, UNBOUNDED_WALK).await? else {
+                return Err(broken("a live dentry's parent is not live"));
+            };
+            let extent = if d.is_folder() {
+                live_extent(t, &r.space_id, &d.dentry_id, i64::from(r.limits.max_depth)).await?
+            } else {
+                Extent::default()
+            };
+            let longest = parent.path_chars() + chars(&r.new_name) + 1 + extent.chars;
+            if longest > i64::from(r.limits.max_path_chars) {
+                return refuse(StoreError::PathTooLong);
+            }
+        }
+    }
+    exec(
+        t,
+        "UPDATE dentries SET name = $1, modifier_id = $2, modified_at = $3 WHERE dentry_id = $4",
+        &[&r.new_name, &r.actor.union_id, &r.actor.now_ms, &d.dentry_id],
+    )
+    .await?;
+    let renamed = reread(t, &d).await?;
+    Ok((d, renamed))
+}
+
+/// What a change under `ReturnExisting` answers: the sibling, nothing
+/// changed (but the task completed).
+async fn existing(
+    t: &Tx<'_>,
+    sibling: DentryRecord,
+    task_id: Option<&str>,
+    now_ms: i64,
+) -> DbResult<Placed> {
+    complete_task(t, task_id, 0, now_ms).await?;
+    Ok(Placed { dentry: sibling, existing: true, entries: 0, replaced: None })
+}
+
+/// Moves; answers the dentry before the move and where it went.
+async fn move_dentry(
+    t: &Tx<'_>,
+    m: &MoveDentry,
+    ids: &dyn IdSource,
+) -> DbResult<(DentryRecord, Placed)> {
+    lock_task(t, m.task_id.as_deref()).await?;
+    let locked = lock_source(t, &m.space_id, &[&m.to.space_id], &m.actor).await?;
+    let Some(d) = live_dentry(t, &m.space_id, &m.dentry_id).await? else {
+        return refuse(StoreError::NotFound);
+    };
+    let Some(owner) = owner_in(&locked, &m.to.space_id, &m.actor) else {
+        return refuse(StoreError::SpaceNotFound);
+    };
+    let target = target_folder(t, &m.to.space_id, &m.to.parent_id, &m.limits, &d.dentry_id).await?;
+    let to = Arrival { target: &target, owner, actor: &m.actor, ids };
+    let naming = settle_name(t, &to, &d, &d.name, &m.to.conflict, Some(&d.dentry_id)).await?;
+    let (name, replaced) = match naming {
+        Naming::Existing(sibling) => {
+            let placed = existing(t, sibling, m.task_id.as_deref(), m.actor.now_ms).await?;
+            return Ok((d, placed));
+        }
+        Naming::Take { name, replaced } => (name, replaced),
+    };
+    const MOVED: &str = "UPDATE dentries SET space_id = $1, parent_id = $2, name = $3, \
+         modifier_id = $4, modified_at = $5 WHERE dentry_id = $6";
+    let moved_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&m.to.space_id, &m.to.parent_id, &name, &m.actor.union_id, &m.actor.now_ms, &d.dentry_id];
+    let entries = if m.to.space_id == m.space_id {
+        // One row changes. The subtree is read only if its paths may grow.
+        let new_depth = target.depth() + 1;
+        let new_chars = target.path_chars() + chars(&name) + 1;
+        let grows = match folder(t, &m.space_id, &d.parent_id, UNBOUNDED_WALK).await? {
+            Some(old) if old.complete => {
+                new_depth > old.depth() + 1 || new_chars > old.path_chars() + chars(&d.name) + 1
+            }
+            _ => true,
+        };
+        if grows {
+            let extent = if d.is_folder() {
+                live_extent(t, &m.space_id, &d.dentry_id, i64::from(m.limits.max_depth)).await?
+            } else {
+                Extent::default()
+            };
+            check_limits(&m.limits, &target, &name, extent)?;
+        }
+        exec(t, MOVED, &moved_params).await?;
+        let stays = m.to.parent_id == d.parent_id;
+        if !m.keep_grants && !stays && crate::grants::space_has_grants(t, &m.space_id).await? {
+            let subtree = live_members(t, &m.space_id, &d.dentry_id, UNBOUNDED_WALK).await?;
+            drop_moved_grants(t, m, &member_ids(&subtree)).await?;
+        }
+        1
+    } else {
+        // Every row of the subtree changes space, and its bytes move along.
+        let members =
+            live_members(t, &m.space_id, &d.dentry_id, i64::from(m.limits.max_depth)).await?;
+        check_limits(&m.limits, &target, &name, extent_of(&members))?;
+        let subtree = member_ids(&members);
+        let bytes = content_bytes(t, &subtree).await?;
+        move_bytes(t, &m.space_id, &m.to.space_id, bytes).await?;
+        // The root first: its name is free only under its new parent.
+        exec(t, MOVED, &moved_params).await?;
+        exec(
+            t,
+            "UPDATE dentries SET space_id = $1 WHERE dentry_id = ANY($2)",
+            &[&m.to.space_id, &&subtree[1..]],
+        )
+        .await?;
+        if m.keep_grants {
+            exec(
+                t,
+                "UPDATE grants SET space_id = $1 WHERE dentry_id = ANY($2)",
+                &[&m.to.space_id, &subtree],
+            )
+            .await?;
+        } else {
+            drop_moved_grants(t, m, &subtree).await?;
+        }
+        subtree.len() as i64
+    };
+    complete_task(t, m.task_id.as_deref(), entries, m.actor.now_ms).await?;
+    let Some(dentry) = dentry_with_properties(t, &m.to.space_id, &d.dentry_id).await? else {
+        return Err(broken("the moved dentry vanished"));
+    };
+    Ok((d, Placed { dentry, existing: false, entries, replaced }))
+}
+
+/// Removes the grants on the moved dentries, unless the move protects
+/// `OWNER` grants and one of them is one.
+async fn drop_moved_grants(t: &Tx<'_>, m: &MoveDentry, subtree: &[String]) -> DbResult<()> {
+    if m.protect_owner_grants
+        && crate::grants::holds_owner_grant(t, subtree, m.actor.now_ms).await?
+    {
+        return refuse(StoreError::OwnerGrantInTheWay);
+    }
+    crate::grants::drop_grants(t, subtree).await
+}
+
+/// Moves `bytes` from one space's counter to another's of the same org,
+/// unless the target's quota would be passed (`QuotaExceeded`); the org's
+/// counter does not change.
+async fn move_bytes(t: &Tx<'_>, from: &str, to: &str, bytes: i64) -> DbResult<()> {
+    if bytes == 0 {
+        return Ok(());
+    }
+    let charged = exec(
+        t,
+        "UPDATE spaces SET used_bytes = used_bytes + $1 WHERE space_id = $2 \
+         AND (quota IS NULL OR used_bytes + reserved_bytes + $1 <= quota)",
+        &[&bytes, &to],
+    )
+    .await?;
+    if charged == 0 {
+        return refuse(StoreError::QuotaExceeded { space: true });
+    }
+    exec(
+        t,
+        "UPDATE spaces SET used_bytes = GREATEST(used_bytes - $1, 0) WHERE space_id = $2",
+        &[&bytes, &from],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn copy_dentry(t: &Tx<'_>, c: &CopyDentry, ids: &dyn IdSource) -> DbResult<Placed> {
+    lock_task(t, c.task_id.as_deref()).await?;
+    let locked = lock_source(t, &c.space_id, &[&c.to.space_id], &c.actor).await?;
+    let Some(d) = live_dentry(t, &c.space_id, &c.dentry_id).await? else {
+        return refuse(StoreError::NotFound);
+    };
+    let Some(owner) = owner_in(&locked, &c.to.space_id, &c.actor) else {
+        return refuse(StoreError::SpaceNotFound);
+    };
+    let target = target_folder(t, &c.to.space_id, &c.to.parent_id, &c.limits, &d.dentry_id).await?;
+    let members = live_members(t, &c.space_id, &d.dentry_id, i64::from(c.limits.max_depth)).await?;
+    let to = Arrival { target: &target, owner, actor: &c.actor, ids };
+    let (name, replaced) = match settle_name(t, &to, &d, &d.name, &c.to.conflict, None).await? {
+        Naming::Existing(sibling) => {
+            return existing(t, sibling, c.task_id.as_deref(), c.actor.now_ms).await
+        }
+        Naming::Take { name, replaced } => (name, replaced),
+    };
+    check_limits(&c.limits, &target, &name, extent_of(&members))?;
+    let sources = subtree_records(t, &members).await?;
+    let charged: i64 = sources.iter().filter(|s| !s.is_folder()).map(|s| s.size).sum();
+    settle(t, &c.to.space_id, &owner.corp_id, 0, charged).await?;
+    let mut copied: HashMap<&str, String> = HashMap::with_capacity(sources.len());
+    for (i, source) in sources.iter().enumerate() {
+        let (dentry_id, uuid, parent_id, name) = if i == 0 {
+            (c.new_dentry_id.clone(), c.new_uuid.clone(), c.to.parent_id.clone(), name.clone())
+        } else {
+            let Some(parent) = copied.get(source.parent_id.as_str()) else {
+                return Err(broken("a copied dentry lost its parent"));
+            };
+            (ids.next_id(), ids.next_uuid(), parent.clone(), source.name.clone())
+        };
+        let copy = DentryRecord {
+            dentry_id,
+            uuid,
+            space_id: c.to.space_id.clone(),
+            parent_id,
+            name,
+            version: 1,
+            status: "NORMAL".into(),
+            creator_id: c.actor.union_id.clone(),
+            modifier_id: c.actor.union_id.clone(),
+            created_at: c.actor.now_ms,
+            modified_at: c.actor.now_ms,
+            ..source.clone()
+        };
+        if !insert_dentry(t, &copy, &copy.name).await? {
+            return Err(broken("a copied dentry's name is taken"));
+        }
+        exec(
+            t,
+            "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
+             SELECT $1, app_id, name, value, visibility FROM app_properties WHERE dentry_id = $2",
+            &[&copy.dentry_id, &source.dentry_id],
+        )
+        .await?;
+        copied.insert(&source.dentry_id, copy.dentry_id);
+    }
+    let entries = sources.len() as i64;
+    complete_task(t, c.task_id.as_deref(), entries, c.actor.now_ms).await?;
+    let Some(dentry) = dentry_with_properties(t, &c.to.space_id, &c.new_dentry_id).await? else {
+        return Err(broken("the copy vanished"));
+    };
+    Ok(Placed { dentry, existing: false, entries, replaced })
+}
+
+/// The members' records, in the members' order (parents before children).
+async fn subtree_records(t: &Tx<'_>, members: &[Member]) -> DbResult<Vec<DentryRecord>> {
+    const SQL: &str =
+        concat!("SELECT ", dentry_columns!(""), " FROM dentries WHERE dentry_id = ANY($1)");
+    let ids = member_ids(members);
+    let mut found: HashMap<String, DentryRecord> = HashMap::with_capacity(ids.len());
+    for row in all(t, SQL, &[&ids]).await? {
+        let d = dentry_from_row(&row)?;
+        found.insert(d.dentry_id.clone(), d);
+    }
+    members
+        .iter()
+        .map(|m| found.remove(&m.dentry_id).ok_or_else(|| broken("a subtree's dentry vanished")))
+        .collect()
+}
+
+/// Deletes; answers the dentry as it was and what went.
+async fn delete_dentry(t: &Tx<'_>, del: &DeleteDentry) -> DbResult<(DentryRecord, Removed)> {
+    lock_task(t, del.task_id.as_deref()).await?;
+    let locked = lock_source(t, &del.space_id, &[], &del.actor).await?;
+    let Some(owner) = owner_in(&locked, &del.space_id, &del.actor).cloned() else {
+        return refuse(StoreError::NotFound);
+    };
+    let Some(d) = live_dentry(t, &del.space_id, &del.dentry_id).await? else {
+        return refuse(StoreError::NotFound);
+    };
+    let subtree = member_ids(&live_members(t, &del.space_id, &d.dentry_id, UNBOUNDED_WALK).await?);
+    let entries = subtree.len() as i64;
+    let removed = match &del.recycle_item_id {
+        Some(recycle_item_id) => {
+            let Some(parent) = folder(t, &del.space_id, &d.parent_id, UNBOUNDED_WALK).await? else {
+                return Err(broken("a live dentry's parent is not live"));
+            };
+            let size: i64 = one(
+                t,
+                "SELECT COALESCE(SUM(size), 0)::BIGINT FROM dentries \
+                 WHERE dentry_id = ANY($1) AND kind = 'FILE'",
+                &[&subtree],
+            )
+            .await?
+            .map_or(Ok(0), |r| r.try_get(0))?;
+            let item = RecycleItemRecord {
+                recycle_item_id: recycle_item_id.clone(),
+                corp_id: owner.corp_id,
+                app_id: owner.app_id,
+                space_id: owner.space_id,
+                dentry_id: d.dentry_id.clone(),
+                kind: d.kind.clone(),
+                name: d.name.clone(),
+                path: parent.path_of(&d.name),
+                parent_id: d.parent_id.clone(),
+                size,
+                operator_id: del.actor.union_id.clone(),
+                deleted_at: del.actor.now_ms,
+                entries,
+            };
+            bin(t, &item, &subtree).await?;
+            Removed { entries, recycle_item: Some(item), ..Removed::default() }
+        }
+        None => {
+            let (freed_bytes, trashed_objects) =
+                remove_dentries(t, &subtree, del.actor.now_ms).await?;
+            Removed { entries, freed_bytes, trashed_objects, recycle_item: None }
+        }
+    };
+    complete_task(t, del.task_id.as_deref(), entries, del.actor.now_ms).await?;
+    Ok((d, removed))
+}
+
+async fn revert_version(t: &Tx<'_>, r: &RevertVersion) -> DbResult<DentryRecord> {
+    lock_source(t, &r.space_id, &[], &r.actor).await?;
+    // The source is the actor's: its org is the actor's.
+    let corp_id = &r.actor.corp_id;
+    let current = live_dentry(t, &r.space_id, &r.dentry_id).await?.filter(|d| !d.is_folder());
+    let Some(current) = current else { return refuse(StoreError::NotFound) };
+    let kept = one(
+        t,
+        "SELECT size, blob_key FROM dentry_versions WHERE dentry_id = $1 AND version = $2",
+        &[&r.dentry_id, &r.version],
+    )
+    .await?;
+    let Some(kept) = kept else { return refuse(StoreError::VersionNotFound) };
+    let size: i64 = kept.try_get(0)?;
+    let blob_key: String = kept.try_get(1)?;
+    settle(t, &r.space_id, corp_id, 0, size).await?;
+    let content = DentryRecord {
+        size,
+        blob_key: Some(blob_key),
+        modifier_id: r.actor.union_id.clone(),
+        modified_at: r.actor.now_ms,
+        ..current.clone()
+    };
+    let reverted = overwrite(t, &current, &content).await?;
+    reread(t, &reverted).await
+}
+
+async fn edit_app_properties(t: &Tx<'_>, edit: &EditAppProperties) -> DbResult<()> {
+    // The space shared (no tree change of it meanwhile), the dentry locked:
+    // racing edits of one dentry's properties count one after the other.
+    one(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR KEY SHARE", &[&edit.space_id]).await?;
+    let live = one(
+        t,
+        "SELECT 1 FROM dentries WHERE space_id = $1 AND dentry_id = $2 AND status = 'NORMAL' \
+         FOR UPDATE",
+        &[&edit.space_id, &edit.dentry_id],
+    )
+    .await?;
+    if live.is_none() {
+        return refuse(StoreError::NotFound);
+    }
+    for property in &edit.set {
+        exec(
+            t,
+            "INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dentry_id, app_id, name) \
+             DO UPDATE SET value = excluded.value, visibility = excluded.visibility",
+            &[&edit.dentry_id, &edit.app_id, &property.name, &property.value, &property.visibility],
+        )
+        .await?;
+    }
+    for name in &edit.remove {
+        exec(
+            t,
+            "DELETE FROM app_properties WHERE dentry_id = $1 AND app_id = $2 AND name = $3",
+            &[&edit.dentry_id, &edit.app_id, name],
+        )
+        .await?;
+    }
+    let held: i64 = one(
+        t,
+        "SELECT COUNT(*) FROM app_properties WHERE dentry_id = $1 AND app_id = $2",
+        &[&edit.dentry_id, &edit.app_id],
+    )
+    .await?
+    .map_or(Ok(0), |r| r.try_get(0))?;
+    if held > i64::from(edit.max_per_app) {
+        return refuse(StoreError::TooManyProperties);
+    }
+    Ok(())
 }
