@@ -161,13 +161,23 @@ def test_a_rename_on_one_node_is_seen_on_the_other_at_once(nodes):
 def test_a_revoked_grant_stops_working_on_the_other_node_at_once(nodes):
     a, b = nodes
     tenant = provision(a)
-    reader = a.admin.create_user(tenant.corp_id, name="Rita")["unionId"]
+    reader = a.admin.create_user(tenant.corp_id, name="Rita", org_admin=False)["unionId"]
     on_a = Drive(a, tenant)
     folder = on_a.add_folder("shared")
-    on_a.grant(folder.id, "READER", ("USER", reader))
     as_reader = type(tenant)(**{**tenant.__dict__, "union_id": reader})
     as_reader_on_b = Drive(b, as_reader, space_id=on_a.space_id)
-    assert as_reader_on_b.get(folder.id).name == "shared"   # grants cached on B now
+    with pytest.raises(Exception, match="permissionDenied"):
+        as_reader_on_b.get(folder.id)
+    on_a.grant(folder.id, "READER", ("USER", reader))   # B cached "no grant" above
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            assert as_reader_on_b.get(folder.id).name == "shared"   # cached on B again
+            break
+        except Exception as e:  # noqa: BLE001
+            assert getattr(e, "code", None) == "permissionDenied", e
+            assert time.monotonic() < deadline, "B still ignores the new grant after 1 s"
+            time.sleep(0.02)
     on_a.revoke(folder.id, "READER", ("USER", reader))
     deadline = time.monotonic() + 1.0
     while True:
