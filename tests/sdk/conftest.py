@@ -143,5 +143,6 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "embedded: looks inside the embedded stores (meta.sqlite, DATA_DIR/blobs) or relies "
-        "on orgdrive receiving the bytes (quota refused at the PUT); deselected with "
+        "on orgdrive receiving the bytes (quota refused at the PUT, its own signed URLs and "
+        "download headers, its clock for URL expiry); deselected with "
         "-m 'not embedded' when every server runs on PostgreSQL + S3")

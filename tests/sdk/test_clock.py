@@ -3,6 +3,7 @@ API moves the server's clock forward, so that expiry — access tokens, signed
 URLs — is tested without waiting; refused unless the server was started with it.
 Each test runs a server of its own (the clock is the server process's)."""
 
+import pytest
 from conftest import provision, start_server
 from drive import Drive, get
 from helpers import expect_error, expect_http_error
@@ -15,6 +16,7 @@ def clock(server, method="GET", body=None):
                      {"Authorization": f"Bearer {server.admin_token}"})
 
 
+@pytest.mark.embedded
 def test_moving_the_clock_expires_tokens_and_signed_urls(tmp_path):
     server = start_server(tmp_path, ["--allow-clock-control"])
     try:

@@ -1,6 +1,7 @@
 """GetAccessToken through the official oauth2_1_0 client; what makes a token
 stop working (expiry, a deleted user or app)."""
 
+import pytest
 import hashlib
 import sqlite3
 import time
@@ -44,6 +45,7 @@ def current_app(client, tenant, token=None, union_id=None):
         tenant.headers(m.GetCurrentAppHeaders, token), runtime()).body.app
 
 
+@pytest.mark.embedded
 def test_fetching_again_while_valid_returns_the_same_token_and_extends_it(server, tenant, client):
     before = token_expiry(server.data_dir, tenant.token)
     time.sleep(0.05)
@@ -81,6 +83,7 @@ def set_token_expiry(data_dir, token, expires_at_ms):
     assert changed == 1, "the token is not where the test expects it (schema changed?)"
 
 
+@pytest.mark.embedded
 def test_expired_tokens_are_refused(tmp_path):
     server = start_server(tmp_path)
     try:

@@ -176,6 +176,7 @@ def open_links(server):
         db.close()
 
 
+@pytest.mark.embedded
 def test_registered_links_come_first_as_registered(server, tenant):
     d = Drive(server, tenant)
     file = d.upload(b"report", "report.docx").id
@@ -207,6 +208,7 @@ def test_registered_links_come_first_as_registered(server, tenant):
     assert not [r for r in open_links(server) if r[0] == file]
 
 
+@pytest.mark.embedded
 def test_register_open_info_checks_its_input(server, tenant):
     d = Drive(server, tenant)
     file = d.upload(b"x", "x.docx").id

@@ -2,6 +2,7 @@
 bytes of uploads not yet committed are reserved from the moment their PUT
 starts; usage visible in every view."""
 
+import pytest
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ def get_org(d, tenant):
         runtime()).body.org
 
 
+@pytest.mark.embedded
 def test_space_quota_exactly_at_the_limit_and_one_byte_over(server, tenant):
     d = Drive(server, tenant, quota=1000)
     d.commit(uploaded(d, b"a" * 600), "600.bin")
@@ -44,6 +46,7 @@ def test_space_quota_exactly_at_the_limit_and_one_byte_over(server, tenant):
     assert sorted(e.name for e in d.walk()[0]) == ["400.bin", "600.bin"], "nothing committed"
 
 
+@pytest.mark.embedded
 def test_org_capacity_bounds_every_space(server, make_tenant):
     tenant = make_tenant(capacity=500)
     d = Drive(server, tenant)
@@ -60,6 +63,7 @@ def test_org_capacity_bounds_every_space(server, make_tenant):
     assert (d.space().used_quota, e.space().used_quota) == (300, 200)
 
 
+@pytest.mark.embedded
 def test_uploaded_bytes_are_held_until_commit(server, make_tenant):
     """Bytes PUT but not committed are reserved against the space quota and
     the org capacity: what they hold cannot be handed out twice."""
@@ -83,6 +87,7 @@ def test_uploaded_bytes_are_held_until_commit(server, make_tenant):
     assert get_org(d, tenant).partitions[0].quota.used == 1500
 
 
+@pytest.mark.embedded
 def test_a_put_in_flight_holds_its_bytes_against_the_quota(server, tenant):
     """Pending upload bytes are reserved when a PUT starts: two PUTs that each
     fit the space, but not together, cannot both stream at the same time."""

@@ -3,6 +3,7 @@ each scope, ListRecycleItems paging, GetRecycleItem, RestoreRecycleItem(s),
 DeleteRecycleItem(s), ClearRecycleBin, and the quota and disk bytes each
 frees."""
 
+import pytest
 import os
 import time
 
@@ -205,6 +206,7 @@ def test_purge_items_one_by_one_and_in_a_batch(server, tenant):
     assert d.purges(many[:50]).success is True
 
 
+@pytest.mark.embedded
 def test_clear_recycle_bin_frees_quota_and_disk(tmp_path):
     server = start_server(tmp_path)
     try:

@@ -20,7 +20,8 @@ from helpers import expect_error
 from test_thumbnails import png, png_size, settled
 from test_weboffice import CLIENT, parse, wopi
 
-pytestmark = pytest.mark.s3
+# Embedded metadata (its fsck reads DATA_DIR/meta.sqlite) with S3 contents.
+pytestmark = [pytest.mark.s3, pytest.mark.embedded]
 
 MIB = 1 << 20
 

@@ -123,6 +123,7 @@ def test_admin_api_on_its_own_listener(tmp_path):
         server.stop()
 
 
+@pytest.mark.embedded
 def test_public_url_is_the_base_of_signed_urls(tmp_path):
     public = "https://drive.example.test:8443"
     server = start_server(tmp_path, ["--public-url", public])
@@ -143,6 +144,7 @@ def test_public_url_is_the_base_of_signed_urls(tmp_path):
         server.stop()
 
 
+@pytest.mark.embedded
 def test_signing_key_keeps_urls_valid_across_restarts(tmp_path):
     server = start_server(tmp_path)
     try:
@@ -191,6 +193,7 @@ def test_relaxed_durability_serves_and_keeps_data_over_a_clean_restart(tmp_path)
         server.stop()
 
 
+@pytest.mark.embedded
 def test_sigterm_finishes_requests_in_flight(tmp_path):
     server = start_server(tmp_path)
     try:
@@ -218,6 +221,7 @@ def test_sigterm_finishes_requests_in_flight(tmp_path):
         server.stop()
 
 
+@pytest.mark.embedded
 def test_ephemeral_data_dir_is_deleted_on_exit(tmp_path):
     server = OrgdriveServer(None, stderr=tmp_path / "server.log").start()
     try:

@@ -133,6 +133,7 @@ def test_what_gets_no_thumbnail(server, tenant):
     expect_error(400, "paramError.dentryIds", d.thumbnails, [text] * 31)
 
 
+@pytest.mark.embedded
 def test_copies_share_a_thumbnail_and_it_leaves_with_the_content(server, tenant):
     def thumbs():
         return {f for f in blob_files(server.data_dir) if "/thumbs/" in f}

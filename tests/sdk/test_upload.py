@@ -1,6 +1,7 @@
 """The upload flow: GetFileUploadInfo -> PUT -> CommitFile, multipart,
 conflict strategies for files, signed-URL checks, single use, restart."""
 
+import pytest
 import hashlib
 import os
 import time
@@ -12,6 +13,7 @@ from drive import Drive, blob_files, get, get_sha256, put
 from helpers import expect_error, expect_http_error
 
 
+@pytest.mark.embedded
 def test_single_upload_and_download_round_trip(server, tenant):
     d = Drive(server, tenant)
     info = d.upload_info()
@@ -47,6 +49,7 @@ def test_upload_info_protocol_driver_and_multipart_flag(server, tenant):
     assert d.commit(info.upload_key, "m.txt").size == 9
 
 
+@pytest.mark.embedded
 def test_utf8_names_in_content_disposition(server, tenant):
     d = Drive(server, tenant)
     f = d.upload(b"%PDF", "年度报告 2024.pdf")
@@ -56,6 +59,7 @@ def test_utf8_names_in_content_disposition(server, tenant):
         headers["Content-Disposition"]
 
 
+@pytest.mark.embedded
 def test_range_requests(server, tenant):
     d = Drive(server, tenant)
     whole = bytes(range(256)) * 4
@@ -142,6 +146,7 @@ def test_multipart_checks(server, tenant):
     assert d.download(f.id)[2] == b"xyx"
 
 
+@pytest.mark.embedded
 def test_multipart_parts_together_may_not_exceed_the_announced_size(server, tenant):
     d = Drive(server, tenant)
     key = d.init_multipart(size=10).upload_key
@@ -258,6 +263,7 @@ def test_overwrite_dentry_id_commits_a_new_version(server, tenant):
     assert d.download(f.id)[2] == b"v2!"
 
 
+@pytest.mark.embedded
 def test_commit_checks(server, make_tenant):
     tenant = make_tenant()
     d = Drive(server, tenant)
@@ -306,6 +312,7 @@ def test_upload_key_is_bound_to_its_space_and_app(server, tenant, make_tenant):
     assert elsewhere.space().used_quota == 0 and foreign.space().used_quota == 0
 
 
+@pytest.mark.embedded
 def test_pre_checks(server, make_tenant):
     tenant = make_tenant(capacity=1000)
     d = Drive(server, tenant)
@@ -344,6 +351,7 @@ def _query(url, key):
     return dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))[key]
 
 
+@pytest.mark.embedded
 def test_signed_urls_refuse_tampering_and_wrong_methods(server, tenant):
     d = Drive(server, tenant)
     info = d.upload_info()
@@ -379,6 +387,7 @@ def test_signed_urls_refuse_tampering_and_wrong_methods(server, tenant):
     assert get(down, method="HEAD")[1]["Content-Length"] == "4"
 
 
+@pytest.mark.embedded
 def test_expired_urls_are_refused_and_abandoned_uploads_swept(tmp_path):
     server = start_server(tmp_path, ["--signed-url-ttl", "1", "--upload-ttl", "2"])
     try:

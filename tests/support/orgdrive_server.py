@@ -344,7 +344,8 @@ class OrgdriveServer:
                 self.meta = fresh_postgres_database(required_env("ORGDRIVE_TEST_PG_URL"))
             if self.blob is None:
                 self.blob = fresh_s3_prefix(required_env("ORGDRIVE_TEST_BLOB_URL"))
-        if self.blob is not None:
+        extra = self.extra_args if extra_args is None else [str(a) for a in extra_args]
+        if self.blob is not None and "--blob" not in extra:
             args += ["--blob", self.blob]
         if self.meta is not None:
             self.signing_key = self.signing_key or new_secret()
@@ -502,8 +503,13 @@ class OrgdriveServer:
     def cli(self, *args, check=True):
         """Runs `orgdrive <args> --data-dir DATA_DIR` (admin, fsck) and returns
         (exit status, decoded JSON stdout or text)."""
-        done = subprocess.run([self.binary, *map(str, args), "--data-dir", self.data_dir],
-                              capture_output=True, text=True, timeout=60,
+        argv = [self.binary, *map(str, args), "--data-dir", self.data_dir]
+        # The stores this server runs on (ORGDRIVE_SIGNING_KEY is in self.env).
+        if self.meta is not None:
+            argv += ["--meta", self.meta]
+        if self.blob is not None and args and args[0] == "fsck":
+            argv += ["--blob", self.blob]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
                               env={**os.environ, **self.env})
         if check and done.returncode != 0:
             raise RuntimeError(f"orgdrive {' '.join(map(str, args))} exited {done.returncode}: "

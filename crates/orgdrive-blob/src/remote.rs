@@ -66,12 +66,14 @@ impl BlobStore {
     }
 
     /// A presigned GET of object `key`, valid for `ttl`, whose answer carries
-    /// `content_disposition`. Manifests have no URL of their own.
+    /// `content_disposition` and `content_type` (whatever type the uploader's
+    /// PUT declared). Manifests have no URL of their own.
     pub async fn presign_get(
         &self,
         key: &str,
         ttl: Duration,
         content_disposition: &str,
+        content_type: &str,
     ) -> Result<PresignedUrl, BlobError> {
         let key = confined(key)?;
         if !self.presigns() || is_manifest_key(key) {
@@ -82,6 +84,7 @@ impl BlobStore {
             .op
             .presign_read_with(key, ttl)
             .override_content_disposition(content_disposition)
+            .override_content_type(content_type)
             .await?;
         Ok(presigned(request))
     }

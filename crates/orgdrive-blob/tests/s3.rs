@@ -131,7 +131,10 @@ async fn manifests_read_across_parts_and_delete_them() {
     }
     assert_eq!(store.md5("manifests/m").await.unwrap().len(), 32);
     // A manifest has no presigned URL of its own, and is not copied.
-    assert!(store.presign_get("manifests/m", Duration::from_secs(60), "attachment").await.is_err());
+    assert!(store
+        .presign_get("manifests/m", Duration::from_secs(60), "attachment", "text/plain")
+        .await
+        .is_err());
     assert!(store.copy("manifests/m", "manifests/n").await.is_err());
     store.delete("manifests/m").await.unwrap();
     assert_eq!(store.size("manifests/m").await.unwrap(), None);
@@ -146,7 +149,9 @@ async fn presigned_urls_work_and_tampered_or_expired_ones_are_refused() {
     let put_url = store.presign_put("uploads/p/0", Duration::from_secs(300)).await.unwrap();
     assert_eq!(put_url.method, "PUT");
     let send_put = |url: &str, body: &'static [u8]| {
-        let mut request = client.put(url).body(body);
+        // The type a careless client declares (urllib's default for a body).
+        let mut request =
+            client.put(url).header("content-type", "application/x-www-form-urlencoded").body(body);
         for (name, value) in &put_url.headers {
             request = request.header(name, value);
         }
@@ -162,7 +167,12 @@ async fn presigned_urls_work_and_tampered_or_expired_ones_are_refused() {
 
     store.copy("uploads/p/0", "objects/p").await.unwrap();
     let get_url = store
-        .presign_get("objects/p", Duration::from_secs(300), "attachment; filename=\"a b.txt\"")
+        .presign_get(
+            "objects/p",
+            Duration::from_secs(300),
+            "attachment; filename=\"a b.txt\"",
+            "text/plain",
+        )
         .await
         .unwrap();
     let got = client.get(&get_url.url).send().await.unwrap();
@@ -170,6 +180,12 @@ async fn presigned_urls_work_and_tampered_or_expired_ones_are_refused() {
     let disposition =
         got.headers().get("content-disposition").map(|v| v.to_str().unwrap().to_string());
     assert_eq!(disposition.as_deref(), Some("attachment; filename=\"a b.txt\""));
+    let content_type = got.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(
+        content_type.as_deref(),
+        Some("text/plain"),
+        "the type orgdrive names, not the PUT's"
+    );
     assert_eq!(got.bytes().await.unwrap().as_ref(), b"presigned bytes");
     let ranged = client.get(&get_url.url).header("range", "bytes=3-8").send().await.unwrap();
     assert_eq!(ranged.status(), 206);
@@ -181,7 +197,10 @@ async fn presigned_urls_work_and_tampered_or_expired_ones_are_refused() {
     assert_eq!(client.get(other).send().await.unwrap().status(), 403);
 
     // Expired: a URL valid for one second, used after two.
-    let short = store.presign_get("objects/p", Duration::from_secs(1), "attachment").await.unwrap();
+    let short = store
+        .presign_get("objects/p", Duration::from_secs(1), "attachment", "text/plain")
+        .await
+        .unwrap();
     let short_put = store.presign_put("uploads/p/1", Duration::from_secs(1)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(client.get(&short.url).send().await.unwrap().status(), 403);
@@ -215,7 +234,10 @@ async fn objects_are_composed_inside_the_bucket() {
         assert!(got == content[range.start as usize..range.end as usize], "{range:?}");
     }
     // The composed object is the store's: a presigned GET serves it.
-    let url = store.presign_get("objects/c", Duration::from_secs(60), "attachment").await.unwrap();
+    let url = store
+        .presign_get("objects/c", Duration::from_secs(60), "attachment", "text/plain")
+        .await
+        .unwrap();
     let got = http().get(&url.url).send().await.unwrap().bytes().await.unwrap();
     assert!(got.as_ref() == content.as_slice());
     // A missing part: refused, nothing written.

@@ -1354,9 +1354,16 @@ impl Drive {
         if self.blob.presigns() && !orgdrive_blob::is_manifest_key(&key) {
             let ttl = self.options.signed_url_ttl_secs;
             let duration = std::time::Duration::from_secs(ttl.max(1) as u64);
+            // The type orgdrive's own route answers, by the name.
+            let content_type = mime_guess::from_path(&file.name).first_or_octet_stream();
             let presigned = self
                 .blob
-                .presign_get(&key, duration, &attachment_disposition(&file.name))
+                .presign_get(
+                    &key,
+                    duration,
+                    &attachment_disposition(&file.name),
+                    content_type.as_ref(),
+                )
                 .await
                 .map_err(|e| DriveError::Internal(e.to_string()))?;
             return Ok(SignedUrl {

@@ -14,9 +14,7 @@ use orgdrive_store::{StoreError, StoreResult};
 use crate::error::classify;
 
 /// Every migration, by version (the number its file name starts with).
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/postgres/0001_schema.sql")),
-];
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_schema.sql"))];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
