@@ -79,3 +79,29 @@ def test_admin_api_errors_use_the_same_body(server):
                                  {"name": "again", "scopes": [], "appKey": app["appKey"]})
     expect_http_error(409, "conflict.appKey", duplicate)
     expect_http_error(400, "paramError", server.admin.raw("POST", "/orgs", b"{bad"))
+
+
+def test_a_nul_character_is_refused_naming_its_field_before_any_store_sees_it(server, tenant):
+    """U+0000 is in no id, name or value of the API, and PostgreSQL text
+    cannot hold it: every backend answers 400 naming the field (a review
+    found 500s on PostgreSQL), nothing is stored."""
+    d = Drive(server, tenant)
+    auth = {"x-acs-dingtalk-access-token": tenant.token}
+    base = f"{server.base_url}/v1.0/storage/spaces"
+    cases = [
+        ("GET", f"{base}/{d.space_id}?unionId=a%00b", None, "paramError.unionId"),
+        ("GET", f"{base}/1%002?unionId={tenant.union_id}", None, "paramError.spaceId"),
+        ("GET", f"{base}/{d.space_id}/dentries?unionId={tenant.union_id}&parentId=0%00",
+         None, "paramError.parentId"),
+        ("POST", f"{base}/{d.space_id}/dentries/0/folders?unionId={tenant.union_id}",
+         {"name": "ok", "option": {"appProperties": [
+             {"name": "k", "value": "v\u0000", "visibility": "PUBLIC"}]}}, "paramError.value"),
+        ("POST", f"{base}/{d.space_id}/dentries/0/folders?unionId={tenant.union_id}",
+         {"name": "n\u0000"}, "paramError.name"),
+    ]
+    for method, url, body, code in cases:
+        expect_http_error(400, code, http_json(method, url, body, auth))
+    token = http_json("POST", f"{server.base_url}/v1.0/oauth2/accessToken",
+                      {"appKey": "k\u0000", "appSecret": "s"})
+    expect_http_error(400, "paramError.appKey", token)
+    assert d.list().dentries == [], "nothing was created"

@@ -62,12 +62,18 @@ impl BlobStore {
         if !self.presigns() || is_manifest_key(key) {
             return Err(unsupported("presign this write"));
         }
-        Ok(presigned(self.inner.op.presign_write(key, ttl).await?))
+        // `Content-Encoding: identity` is signed, so the client must send
+        // exactly it: an uploader cannot have the bucket serve its bytes as
+        // gzip (decoded by every downloader into something else).
+        let request =
+            self.inner.op.presign_write_with(key, ttl).content_encoding("identity").await?;
+        Ok(presigned(request))
     }
 
     /// A presigned GET of object `key`, valid for `ttl`, whose answer carries
-    /// `content_disposition` and `content_type` (whatever type the uploader's
-    /// PUT declared). Manifests have no URL of their own.
+    /// `content_disposition`, `content_type` and a private `Cache-Control`
+    /// (whatever the uploader's PUT declared). Manifests have no URL of their
+    /// own.
     pub async fn presign_get(
         &self,
         key: &str,
@@ -85,6 +91,7 @@ impl BlobStore {
             .presign_read_with(key, ttl)
             .override_content_disposition(content_disposition)
             .override_content_type(content_type)
+            .override_cache_control("private, no-cache")
             .await?;
         Ok(presigned(request))
     }

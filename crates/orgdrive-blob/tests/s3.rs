@@ -150,8 +150,8 @@ async fn presigned_urls_work_and_tampered_or_expired_ones_are_refused() {
     assert_eq!(put_url.method, "PUT");
     let send_put = |url: &str, body: &'static [u8]| {
         // The type a careless client declares (urllib's default for a body).
-        let mut request =
-            client.put(url).header("content-type", "application/x-www-form-urlencoded").body(body);
+        let request = client.put(url).header("content-type", "application/x-www-form-urlencoded");
+        let mut request = request.header("cache-control", "public, max-age=31536000").body(body);
         for (name, value) in &put_url.headers {
             request = request.header(name, value);
         }
@@ -186,6 +186,8 @@ async fn presigned_urls_work_and_tampered_or_expired_ones_are_refused() {
         Some("text/plain"),
         "the type orgdrive names, not the PUT's"
     );
+    let cache = got.headers().get("cache-control").map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(cache.as_deref(), Some("private, no-cache"), "not what the PUT declared");
     assert_eq!(got.bytes().await.unwrap().as_ref(), b"presigned bytes");
     let ranged = client.get(&get_url.url).header("range", "bytes=3-8").send().await.unwrap();
     assert_eq!(ranged.status(), 206);

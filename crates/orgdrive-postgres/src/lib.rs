@@ -114,6 +114,25 @@ impl Default for PgOptions {
     }
 }
 
+/// Where `url` points, for people: host(s), port and database name as the
+/// driver reads them, never the user, password or options (a password may
+/// hold `?`, `#` or `@`, so the URL is parsed, not cut); `None` if the
+/// driver cannot read it.
+pub fn describe_url(url: &str) -> Option<String> {
+    let config: tokio_postgres::Config = url.parse().ok()?;
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("(the user's database)");
+    Some(format!("{}:{port}/{db}", hosts.join(",")))
+}
+
 /// PostgreSQL implementation of [`orgdrive_store::MetaStore`]. Clones share
 /// one pool.
 #[derive(Clone)]
@@ -273,4 +292,17 @@ pub(crate) async fn exec<C: GenericClient>(c: &C, sql: &str, params: &Params<'_>
 /// The SQLSTATEs a transaction is retried on.
 pub(crate) fn retryable_state(code: &str) -> bool {
     RETRY_STATES.contains(&code)
+}
+
+#[cfg(test)]
+mod describe_tests {
+    #[test]
+    fn a_url_is_described_without_its_credentials_whatever_they_hold() {
+        let url = "postgres://od:p#ss?w%40rd@db.example:6432/drive?sslmode=disable";
+        let described = super::describe_url(url);
+        assert_eq!(described.as_deref(), Some("db.example:6432/drive"));
+        let url = "postgresql://od:s3cret@h1/drive";
+        assert_eq!(super::describe_url(url).as_deref(), Some("h1:5432/drive"));
+        assert_eq!(super::describe_url("postgres://[bad"), None);
+    }
 }

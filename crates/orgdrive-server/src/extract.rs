@@ -32,6 +32,15 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let axum::extract::Path(value) =
             axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::param(None, "a path parameter cannot be read"))?;
+        for (name, text) in &raw {
+            // `raw` holds percent-decoded values: `%00` is a NUL here.
+            if text.contains('\0') {
+                return Err(nul_refused(name));
+            }
+        }
         Ok(WirePath(value))
     }
 }
@@ -58,7 +67,37 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::param(None, "the request body must be a JSON object"));
     }
     check_arrays(&value, None)?;
+    check_no_nul(&value, None)?;
     serde_path_to_error::deserialize(value).map_err(json_error)
+}
+
+/// No text of a request may hold U+0000: no identifier, name or value of
+/// the API has one, and a database may refuse to store it (PostgreSQL
+/// text), so it is refused here, for every backend alike, naming the field.
+fn check_no_nul(value: &serde_json::Value, key: Option<&str>) -> Result<(), ApiError> {
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => {
+            Err(nul_refused(key.unwrap_or_default()))
+        }
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            if k.contains('\0') {
+                return Err(nul_refused(""));
+            }
+            check_no_nul(v, Some(k.as_str()))
+        }),
+        serde_json::Value::Array(items) => {
+            items.iter().try_for_each(|item| check_no_nul(item, key))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// 400 `paramError.<field>` for a NUL character in `field` (`paramError`
+/// when the name is not one: it is client text).
+fn nul_refused(field: &str) -> ApiError {
+    let named = Some(field)
+        .filter(|f| !f.is_empty() && f.len() <= 64 && f.bytes().all(|b| b.is_ascii_alphanumeric()));
+    ApiError::param(named, "a NUL character is not allowed")
 }
 
 /// Fields whose value is a JSON array in some request of the API. A new
@@ -160,7 +199,12 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
-        Ok(QueryParams(form_urlencoded::parse(query.as_bytes()).into_owned().collect()))
+        let params: Vec<(String, String)> =
+            form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        if let Some((name, _)) = params.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(nul_refused(name));
+        }
+        Ok(QueryParams(params))
     }
 }
 
@@ -236,6 +280,9 @@ impl<S: RequiredScope> FromRequestParts<ServerState> for Caller<S> {
     async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
         let token = parts.headers.get(ACCESS_TOKEN_HEADER).and_then(|v| v.to_str().ok());
         let union_id = query_param(parts, "unionId");
+        if union_id.as_deref().is_some_and(|u| u.contains('\0')) {
+            return Err(nul_refused("unionId"));
+        }
         let operator = state.drive.operator(token, S::SCOPE, union_id.as_deref()).await?;
         Ok(Caller(operator, PhantomData))
     }
@@ -300,6 +347,18 @@ mod tests {
 
     fn code(body: &str) -> String {
         parse_json::<Body>(body.as_bytes()).unwrap_err().code
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_a_body_is_refused_naming_its_field() {
+        assert_eq!(code(r#"{"name": "a\u0000b"}"#), "paramError.name");
+        assert_eq!(
+            code(r#"{"option": {"appProperties": [{"value": "\u0000"}]}}"#),
+            "paramError.value"
+        );
+        assert_eq!(code(r#"{"dentryIds": ["1", "x\u0000"]}"#), "paramError.dentryIds");
+        assert_eq!(code(r#"{"a\u0000": 1}"#), "paramError");
+        assert!(parse_json::<Body>(br#"{"option": {"conflictStrategy": "\u0001"}}"#).is_ok());
     }
 
     #[test]

@@ -39,12 +39,10 @@ impl MetaLocation {
     pub fn describe(&self, data_dir: &Path) -> String {
         match self {
             MetaLocation::Embedded => format!("SQLite, {}", meta_path(data_dir).display()),
-            MetaLocation::Postgres(url) => {
-                let rest = url.split_once("://").map_or("", |(_, rest)| rest);
-                let rest = rest.split(['?', '#']).next().unwrap_or_default();
-                let place = rest.rsplit_once('@').map_or(rest, |(_, place)| place);
-                format!("PostgreSQL, {place}")
-            }
+            MetaLocation::Postgres(url) => match orgdrive_postgres::describe_url(url) {
+                Some(place) => format!("PostgreSQL, {place}"),
+                None => "PostgreSQL (an unreadable URL)".to_string(),
+            },
         }
     }
 }
@@ -284,7 +282,7 @@ mod tests {
 
     #[test]
     fn the_metadata_location_is_described_without_its_credentials() {
-        let url = "postgres://od:s3cret@db.example:5432/drive?sslmode=require&password=x";
+        let url = "postgres://od:s3c#ret@db.example:5432/drive?sslmode=require";
         let meta = parse_meta(url).unwrap();
         let described = meta.describe(Path::new("/d"));
         assert_eq!(described, "PostgreSQL, db.example:5432/drive");
