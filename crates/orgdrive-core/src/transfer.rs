@@ -1179,6 +1179,21 @@ impl Drive {
             }
             vec![0]
         };
+        // Cheap refusals before any copy or read-back (a review found that a
+        // commit bound to fail still copied every part, and read them all for
+        // an MD5): the listed sizes against the announced size and the room
+        // left. The commit's transaction stays the authority.
+        let listed_total: i64 = sources.iter().map(|n| sizes.get(n).map_or(0, |s| *s as i64)).sum();
+        check_size(listed_total, announced)?;
+        if let Some(space) = self.meta.get_space(&upload.space_id).await? {
+            if let Some(remaining) = self.remaining_bytes(&space).await? {
+                if listed_total > remaining {
+                    return Err(DriveError::QuotaExceeded(format!(
+                        "{listed_total} bytes do not fit: {remaining} bytes are left"
+                    )));
+                }
+            }
+        }
         let gone = || bad_upload_key("an uploaded part is gone (expired or committed meanwhile)");
         // Parts S3 can join into one object (all but the last ≥ 5 MiB): one
         // object, downloaded on a presigned URL like a single upload's.
