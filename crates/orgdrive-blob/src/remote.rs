@@ -2,7 +2,8 @@
 //! store itself, through which clients PUT and GET bytes without orgdrive
 //! seeing them; server-side copies (S3 CopyObject), so that committing an
 //! upload moves no bytes through orgdrive; and the size and MD5 (from the
-//! ETag) of an object as the store reports them.
+//! ETag) of an object as the store reports them; and opening those stores
+//! (credentials from the environment only).
 
 use std::time::Duration;
 
@@ -10,6 +11,10 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 use opendal::ErrorKind;
 
+use opendal::{services, Operator};
+
+use crate::compose::Composer;
+use crate::location::{OssLocation, S3Location};
 use crate::manifest::is_manifest_key;
 use crate::{confined, BlobError, BlobStore};
 
@@ -139,5 +144,66 @@ impl BlobStore {
             digest.update(&chunk);
         }
         Ok(hex::encode(digest.finalize()))
+    }
+}
+
+/// The value of a required environment variable (its value is never shown).
+fn env_secret(name: &str) -> Result<String, BlobError> {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => Ok(value),
+        _ => Err(BlobError(opendal::Error::new(
+            ErrorKind::ConfigInvalid,
+            format!("{name} is not set in the environment"),
+        ))),
+    }
+}
+
+impl BlobStore {
+    /// A store in an S3-compatible bucket; credentials from
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, if set,
+    /// `AWS_SESSION_TOKEN` (nothing else: no config files, no instance
+    /// metadata). Upload and download URLs are the bucket's presigned URLs.
+    pub fn s3(location: &S3Location) -> Result<BlobStore, BlobError> {
+        let credential = reqsign::AwsCredential {
+            access_key_id: env_secret("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: env_secret("AWS_SECRET_ACCESS_KEY")?,
+            session_token: std::env::var("AWS_SESSION_TOKEN").ok().filter(|t| !t.is_empty()),
+            expires_in: None,
+        };
+        let mut builder = services::S3::default()
+            .bucket(&location.bucket)
+            .region(&location.region)
+            .access_key_id(&credential.access_key_id)
+            .secret_access_key(&credential.secret_access_key)
+            .disable_config_load()
+            .disable_ec2_metadata();
+        if let Some(token) = &credential.session_token {
+            builder = builder.session_token(token);
+        }
+        if let Some(endpoint) = &location.endpoint {
+            builder = builder.endpoint(endpoint);
+        }
+        if let Some(root) = &location.root {
+            builder = builder.root(root);
+        }
+        if !location.path_style {
+            builder = builder.enable_virtual_host_style();
+        }
+        let composer = Composer::new(location, credential)?;
+        Ok(BlobStore::remote(Operator::new(builder)?.finish(), Some(composer)))
+    }
+
+    /// A store in an Alibaba Cloud OSS bucket; credentials from
+    /// `OSS_ACCESS_KEY_ID` and `OSS_ACCESS_KEY_SECRET`.
+    pub fn oss(location: &OssLocation) -> Result<BlobStore, BlobError> {
+        let mut builder = services::Oss::default()
+            .bucket(&location.bucket)
+            .endpoint(&location.endpoint)
+            .access_key_id(&env_secret("OSS_ACCESS_KEY_ID")?)
+            .access_key_secret(&env_secret("OSS_ACCESS_KEY_SECRET")?);
+        if let Some(root) = &location.root {
+            builder = builder.root(root);
+        }
+        Ok(BlobStore::remote(Operator::new(builder)?.finish(), None))
     }
 }

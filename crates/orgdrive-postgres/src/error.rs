@@ -97,3 +97,15 @@ fn unique_key(constraint: &str) -> Option<Key> {
         _ => return None,
     })
 }
+
+/// A contract error from inside a transaction body (the transaction rolls
+/// back).
+pub(crate) fn refuse<T>(e: StoreError) -> DbResult<T> {
+    Err(DbError::Store(e))
+}
+
+/// A `Backend` error in the store's own words: the database broke an
+/// invariant the store keeps.
+pub(crate) fn broken(message: &str) -> DbError {
+    DbError::Store(StoreError::Backend(message.to_string()))
+}

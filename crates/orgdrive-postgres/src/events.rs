@@ -31,7 +31,7 @@ use orgdrive_store::{
     StoreError, StoreResult, SubscriptionRecord,
 };
 
-use crate::lifecycle::refuse;
+use crate::error::refuse;
 use crate::{all, exec, one, tx, DbResult, PgStore};
 
 /// The advisory lock key of the sequencer ("orgdseq" in ASCII).

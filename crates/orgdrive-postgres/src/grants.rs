@@ -21,7 +21,7 @@ use orgdrive_store::{
     StoreResult, WriteGrants,
 };
 
-use crate::lifecycle::refuse;
+use crate::error::refuse;
 use crate::{all, events, exec, one, DbResult, PgStore};
 
 /// The id of a space's root.

@@ -62,21 +62,11 @@ use orgdrive_store::{
 use crate::dentries::{free_name, live_child, reread};
 use crate::rows::{dentry_columns, dentry_from_row};
 use crate::thumbnails::trash_thumbnails;
-use crate::{all, exec, one, DbError, DbResult};
+use crate::{all, exec, one, DbResult};
 
 pub(crate) use crate::Tx;
 
-/// A contract error from inside a transaction body (the transaction rolls
-/// back).
-pub(crate) fn refuse<T>(e: StoreError) -> DbResult<T> {
-    Err(DbError::Store(e))
-}
-
-/// A `Backend` error in the store's own words: the database broke an
-/// invariant the store keeps.
-pub(crate) fn broken(message: &str) -> DbError {
-    DbError::Store(StoreError::Backend(message.to_string()))
-}
+pub(crate) use crate::error::{broken, refuse};
 
 /// The id of a space's root.
 pub(crate) const ROOT_ID: &str = "0";

@@ -20,7 +20,7 @@ use orgdrive_store::{
     WopiStore, WopiTokenRecord,
 };
 
-use crate::lifecycle::refuse;
+use crate::error::refuse;
 use crate::{exec, one, DbResult, PgStore};
 
 macro_rules! token_columns {
