@@ -41,6 +41,10 @@ pub enum StorageErrors {
     /// the operation).
     #[response(status = 403)]
     Forbidden(ErrorBody),
+    /// `resource.not.found`: the path names no operation (e.g. an empty id
+    /// at its end made it shorter).
+    #[response(status = 404)]
+    NoSuchPath(ErrorBody),
     /// `methodNotAllowed`: the path is another operation's, with another
     /// method (e.g. an empty id in the path made it shorter).
     #[response(status = 405)]
