@@ -23,6 +23,7 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 { command -v pdftoppm && command -v pdfinfo; } >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v curl >/dev/null 2>&1 || missing+=(curl)  # scripts/s3.sh probes its server
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]}"
   as_root=()
