@@ -16,7 +16,27 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 venv="$cache/venv"
 mkdir -p "$cache"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step prints its start time; at exit, every step's duration (the CI
+# budget is 45 minutes on a fresh machine: this is where it goes).
+step_names=() step_seconds=() step_started=$SECONDS
+step_done() {
+  [ "${#step_names[@]}" -gt 0 ] && step_seconds+=("$((SECONDS - step_started))")
+  step_started=$SECONDS
+}
+step() {
+  step_done
+  step_names+=("$*")
+  printf '\n==> [%dm%02ds] %s\n' "$((SECONDS / 60))" "$((SECONDS % 60))" "$*"
+}
+step_times() {
+  local status=$? i
+  step_done
+  printf '\n==> step times (exit %d, total %dm%02ds)\n' "$status" "$((SECONDS / 60))" "$((SECONDS % 60))"
+  for i in "${!step_seconds[@]}"; do
+    printf '%6ds  %s\n' "${step_seconds[$i]}" "${step_names[$i]}"
+  done
+}
+trap step_times EXIT
 
 step "Debian packages the tests need: chromium (preview pages), poppler-utils and ffmpeg (PDF/video)"
 missing=()
@@ -64,7 +84,7 @@ bash tests/crash/run.sh "${ORGDRIVE_CRASHES:-20}"  # SIGKILLs, then power losses
 
 step "fuzz targets, briefly (fuzz/; bash fuzz/run.sh 600 for a long run)"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-bash fuzz/run.sh "${ORGDRIVE_FUZZ_SECONDS:-10}"
+bash fuzz/run.sh "${ORGDRIVE_FUZZ_SECONDS:-10}" dev  # unoptimised: a cold build takes minutes less
 
 step "Node SDK smoke test (tests/sdk-node)"
 (cd tests/sdk-node && npm ci --no-audit --no-fund --loglevel=error && node --test)
