@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::{AppPropertyRecord, DentryRecord, NameConflict};
+use crate::{AppPropertyRecord, DentryRecord, NameConflict, StoreError, StoreResult};
 
 /// New ids for what a tree change creates (copied dentries, recycle items of
 /// replaced files). Called inside the store's transaction.
@@ -379,6 +379,133 @@ pub enum TaskOp {
     },
 }
 
+/// The columns of the `tasks` table, in the order every backend selects and
+/// inserts them (`task_columns!()` expands to a string literal, for `concat!`).
+#[macro_export]
+macro_rules! task_columns {
+    () => {
+        "task_id, corp_id, app_id, operator_id, op, space_id, dentry_id, target_space_id, \
+         target_parent_id, conflict, new_dentry_id, new_uuid, recycle_item_id, status, \
+         total_count, success_count, fail_count, fail_message, attempts, created_at, begin_at, \
+         end_at, keep_grants, protect_owner_grants"
+    };
+}
+
+/// A [`TaskOp`] as the `tasks` table stores it: its kind (`MOVE`, `COPY`,
+/// `DELETE`, `RESTORE`) and the columns it uses, `None` for the others. The
+/// one encoding of an op, whatever the backend.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskOpColumns {
+    pub op: String,
+    pub space_id: Option<String>,
+    pub dentry_id: Option<String>,
+    pub target_space_id: Option<String>,
+    pub target_parent_id: Option<String>,
+    pub conflict: Option<String>,
+    pub new_dentry_id: Option<String>,
+    pub new_uuid: Option<String>,
+    pub recycle_item_id: Option<String>,
+    pub keep_grants: bool,
+    pub protect_owner_grants: bool,
+}
+
+impl TaskOpColumns {
+    pub fn of(op: &TaskOp) -> TaskOpColumns {
+        let some = |value: &String| Some(value.clone());
+        match op {
+            TaskOp::Move {
+                space_id,
+                dentry_id,
+                target_space_id,
+                target_parent_id,
+                conflict,
+                keep_grants,
+                protect_owner_grants,
+            } => TaskOpColumns {
+                op: "MOVE".into(),
+                space_id: some(space_id),
+                dentry_id: some(dentry_id),
+                target_space_id: some(target_space_id),
+                target_parent_id: some(target_parent_id),
+                conflict: some(conflict),
+                keep_grants: *keep_grants,
+                protect_owner_grants: *protect_owner_grants,
+                ..TaskOpColumns::default()
+            },
+            TaskOp::Copy {
+                space_id,
+                dentry_id,
+                target_space_id,
+                target_parent_id,
+                conflict,
+                new_dentry_id,
+                new_uuid,
+            } => TaskOpColumns {
+                op: "COPY".into(),
+                space_id: some(space_id),
+                dentry_id: some(dentry_id),
+                target_space_id: some(target_space_id),
+                target_parent_id: some(target_parent_id),
+                conflict: some(conflict),
+                new_dentry_id: some(new_dentry_id),
+                new_uuid: some(new_uuid),
+                ..TaskOpColumns::default()
+            },
+            TaskOp::Delete { space_id, dentry_id, recycle_item_id } => TaskOpColumns {
+                op: "DELETE".into(),
+                space_id: some(space_id),
+                dentry_id: some(dentry_id),
+                recycle_item_id: recycle_item_id.clone(),
+                ..TaskOpColumns::default()
+            },
+            TaskOp::Restore { recycle_item_id, conflict } => TaskOpColumns {
+                op: "RESTORE".into(),
+                conflict: some(conflict),
+                recycle_item_id: some(recycle_item_id),
+                ..TaskOpColumns::default()
+            },
+        }
+    }
+
+    /// The op these columns store; `Backend` for an unknown kind or a column
+    /// the kind needs that is empty (a row no backend wrote).
+    pub fn into_op(self) -> StoreResult<TaskOp> {
+        fn needed(column: Option<String>, name: &str) -> StoreResult<String> {
+            column.ok_or_else(|| StoreError::Backend(format!("a task lacks its {name}")))
+        }
+        Ok(match self.op.as_str() {
+            "MOVE" => TaskOp::Move {
+                space_id: needed(self.space_id, "space_id")?,
+                dentry_id: needed(self.dentry_id, "dentry_id")?,
+                target_space_id: needed(self.target_space_id, "target_space_id")?,
+                target_parent_id: needed(self.target_parent_id, "target_parent_id")?,
+                conflict: needed(self.conflict, "conflict")?,
+                keep_grants: self.keep_grants,
+                protect_owner_grants: self.protect_owner_grants,
+            },
+            "COPY" => TaskOp::Copy {
+                space_id: needed(self.space_id, "space_id")?,
+                dentry_id: needed(self.dentry_id, "dentry_id")?,
+                target_space_id: needed(self.target_space_id, "target_space_id")?,
+                target_parent_id: needed(self.target_parent_id, "target_parent_id")?,
+                conflict: needed(self.conflict, "conflict")?,
+                new_dentry_id: needed(self.new_dentry_id, "new_dentry_id")?,
+                new_uuid: needed(self.new_uuid, "new_uuid")?,
+            },
+            "DELETE" => TaskOp::Delete {
+                space_id: needed(self.space_id, "space_id")?,
+                dentry_id: needed(self.dentry_id, "dentry_id")?,
+                recycle_item_id: self.recycle_item_id,
+            },
+            "RESTORE" => TaskOp::Restore {
+                recycle_item_id: needed(self.recycle_item_id, "recycle_item_id")?,
+                conflict: needed(self.conflict, "conflict")?,
+            },
+            other => return Err(StoreError::Backend(format!("unknown task op {other:?}"))),
+        })
+    }
+}
+
 /// An asynchronous operation and its progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRecord {
@@ -415,4 +542,48 @@ pub struct EditAppProperties {
     pub set: Vec<AppPropertyRecord>,
     pub remove: Vec<String>,
     pub max_per_app: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_op_round_trips_through_its_columns() {
+        let s = |v: &str| v.to_string();
+        let ops = [
+            TaskOp::Move {
+                space_id: s("1"),
+                dentry_id: s("2"),
+                target_space_id: s("3"),
+                target_parent_id: s("4"),
+                conflict: s("AUTO_RENAME"),
+                keep_grants: true,
+                protect_owner_grants: false,
+            },
+            TaskOp::Copy {
+                space_id: s("1"),
+                dentry_id: s("2"),
+                target_space_id: s("3"),
+                target_parent_id: s("4"),
+                conflict: s("OVERWRITE"),
+                new_dentry_id: s("5"),
+                new_uuid: s("u"),
+            },
+            TaskOp::Delete { space_id: s("1"), dentry_id: s("2"), recycle_item_id: Some(s("9")) },
+            TaskOp::Delete { space_id: s("1"), dentry_id: s("2"), recycle_item_id: None },
+            TaskOp::Restore { recycle_item_id: s("9"), conflict: s("RETURN_DENTRY_IF_EXISTS") },
+        ];
+        for op in ops {
+            assert_eq!(TaskOpColumns::of(&op).into_op().unwrap(), op);
+        }
+    }
+
+    #[test]
+    fn columns_no_backend_wrote_are_refused() {
+        let unknown = TaskOpColumns { op: "SHRED".into(), ..TaskOpColumns::default() };
+        assert!(matches!(unknown.into_op(), Err(StoreError::Backend(_))));
+        let lacking = TaskOpColumns { op: "MOVE".into(), ..TaskOpColumns::default() };
+        assert!(matches!(lacking.into_op(), Err(StoreError::Backend(_))));
+    }
 }

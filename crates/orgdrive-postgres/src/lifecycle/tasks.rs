@@ -18,7 +18,9 @@
 use async_trait::async_trait;
 use tokio_postgres::Row;
 
-use orgdrive_store::{Lease, StoreError, StoreResult, TaskOp, TaskRecord, TaskStatus, TaskStore};
+use orgdrive_store::{
+    task_columns, Lease, StoreError, StoreResult, TaskOpColumns, TaskRecord, TaskStatus, TaskStore,
+};
 
 use super::refuse;
 use crate::{all, exec, one, DbResult, PgStore};
@@ -26,15 +28,6 @@ use crate::{all, exec, one, DbResult, PgStore};
 /// The first key of the advisory locks counting an app's unfinished tasks
 /// ("orgt" in ASCII; the second key is the app id's hash).
 const TASK_CAP_LOCK: i32 = 0x6f72_6774;
-
-macro_rules! task_columns {
-    () => {
-        "task_id, corp_id, app_id, operator_id, op, space_id, dentry_id, target_space_id, \
-         target_parent_id, conflict, new_dentry_id, new_uuid, recycle_item_id, status, \
-         total_count, success_count, fail_count, fail_message, attempts, created_at, begin_at, \
-         end_at, keep_grants, protect_owner_grants"
-    };
-}
 
 /// Locks the task a change runs (if it names one) `FOR UPDATE`, first
 /// thing in the change's transaction: `NotFound` unless it is unfinished.
@@ -81,40 +74,21 @@ pub(crate) async fn complete_task<C: deadpool_postgres::GenericClient>(
     Ok(())
 }
 
-/// A column the task's op needs.
-fn needed(row: &Row, at: usize) -> DbResult<String> {
-    row.try_get::<_, Option<String>>(at)?
-        .ok_or_else(|| StoreError::Backend("a task lacks a column its op needs".into()).into())
-}
-
 fn task_from_row(row: &Row) -> DbResult<TaskRecord> {
-    let op: String = row.try_get(4)?;
-    let op = match op.as_str() {
-        "MOVE" => TaskOp::Move {
-            space_id: needed(row, 5)?,
-            dentry_id: needed(row, 6)?,
-            target_space_id: needed(row, 7)?,
-            target_parent_id: needed(row, 8)?,
-            conflict: needed(row, 9)?,
-            keep_grants: row.try_get(22)?,
-            protect_owner_grants: row.try_get(23)?,
-        },
-        "COPY" => TaskOp::Copy {
-            space_id: needed(row, 5)?,
-            dentry_id: needed(row, 6)?,
-            target_space_id: needed(row, 7)?,
-            target_parent_id: needed(row, 8)?,
-            conflict: needed(row, 9)?,
-            new_dentry_id: needed(row, 10)?,
-            new_uuid: needed(row, 11)?,
-        },
-        "DELETE" => TaskOp::Delete {
-            space_id: needed(row, 5)?,
-            dentry_id: needed(row, 6)?,
-            recycle_item_id: row.try_get(12)?,
-        },
-        _ => TaskOp::Restore { recycle_item_id: needed(row, 12)?, conflict: needed(row, 9)? },
-    };
+    let op = TaskOpColumns {
+        op: row.try_get(4)?,
+        space_id: row.try_get(5)?,
+        dentry_id: row.try_get(6)?,
+        target_space_id: row.try_get(7)?,
+        target_parent_id: row.try_get(8)?,
+        conflict: row.try_get(9)?,
+        new_dentry_id: row.try_get(10)?,
+        new_uuid: row.try_get(11)?,
+        recycle_item_id: row.try_get(12)?,
+        keep_grants: row.try_get(22)?,
+        protect_owner_grants: row.try_get(23)?,
+    }
+    .into_op()?;
     let status: String = row.try_get(13)?;
     let status = TaskStatus::parse(&status)
         .ok_or_else(|| StoreError::Backend(format!("unknown task status {status:?}")))?;
@@ -134,71 +108,6 @@ fn task_from_row(row: &Row) -> DbResult<TaskRecord> {
         begin_at: row.try_get(20)?,
         end_at: row.try_get(21)?,
     })
-}
-
-/// The op's columns: (op, space_id, dentry_id, target_space_id,
-/// target_parent_id, conflict, new_dentry_id, new_uuid, recycle_item_id).
-type OpColumns<'a> = (
-    &'static str,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-);
-
-fn op_columns(op: &TaskOp) -> OpColumns<'_> {
-    match op {
-        TaskOp::Move {
-            space_id, dentry_id, target_space_id, target_parent_id, conflict, ..
-        } => (
-            "MOVE",
-            Some(space_id),
-            Some(dentry_id),
-            Some(target_space_id),
-            Some(target_parent_id),
-            Some(conflict),
-            None,
-            None,
-            None,
-        ),
-        TaskOp::Copy {
-            space_id,
-            dentry_id,
-            target_space_id,
-            target_parent_id,
-            conflict,
-            new_dentry_id,
-            new_uuid,
-        } => (
-            "COPY",
-            Some(space_id),
-            Some(dentry_id),
-            Some(target_space_id),
-            Some(target_parent_id),
-            Some(conflict),
-            Some(new_dentry_id),
-            Some(new_uuid),
-            None,
-        ),
-        TaskOp::Delete { space_id, dentry_id, recycle_item_id } => (
-            "DELETE",
-            Some(space_id),
-            Some(dentry_id),
-            None,
-            None,
-            None,
-            None,
-            None,
-            recycle_item_id.as_deref(),
-        ),
-        TaskOp::Restore { recycle_item_id, conflict } => {
-            ("RESTORE", None, None, None, None, Some(conflict), None, None, Some(recycle_item_id))
-        }
-    }
 }
 
 #[async_trait]
@@ -225,10 +134,7 @@ impl TaskStore for PgStore {
             if unfinished >= i64::from(max_unfinished) {
                 return refuse(StoreError::TooManyTasks);
             }
-            let (op, space, dentry, target_space, target_parent, conflict, new_id, new_uuid, item) =
-                op_columns(&task.op);
-            let keep_grants = matches!(task.op, TaskOp::Move { keep_grants: true, .. });
-            let protect = matches!(task.op, TaskOp::Move { protect_owner_grants: true, .. });
+            let op = TaskOpColumns::of(&task.op);
             exec(
                 &t,
                 concat!(
@@ -242,15 +148,15 @@ impl TaskStore for PgStore {
                     &task.corp_id,
                     &task.app_id,
                     &task.operator_id,
-                    &op,
-                    &space,
-                    &dentry,
-                    &target_space,
-                    &target_parent,
-                    &conflict,
-                    &new_id,
-                    &new_uuid,
-                    &item,
+                    &op.op,
+                    &op.space_id,
+                    &op.dentry_id,
+                    &op.target_space_id,
+                    &op.target_parent_id,
+                    &op.conflict,
+                    &op.new_dentry_id,
+                    &op.new_uuid,
+                    &op.recycle_item_id,
                     &task.status.as_str(),
                     &task.total_count,
                     &task.success_count,
@@ -260,8 +166,8 @@ impl TaskStore for PgStore {
                     &task.created_at,
                     &task.begin_at,
                     &task.end_at,
-                    &keep_grants,
-                    &protect,
+                    &op.keep_grants,
+                    &op.protect_owner_grants,
                 ],
             )
             .await?;

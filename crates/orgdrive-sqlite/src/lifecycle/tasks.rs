@@ -6,16 +6,7 @@ use rusqlite::types::Type;
 use rusqlite::{params, Connection, Row};
 
 use crate::*;
-use orgdrive_store::{Lease, TaskOp, TaskRecord, TaskStatus, TaskStore};
-
-macro_rules! task_columns {
-    () => {
-        "task_id, corp_id, app_id, operator_id, op, space_id, dentry_id, target_space_id, \
-         target_parent_id, conflict, new_dentry_id, new_uuid, recycle_item_id, status, \
-         total_count, success_count, fail_count, fail_message, attempts, created_at, begin_at, \
-         end_at, keep_grants, protect_owner_grants"
-    };
-}
+use orgdrive_store::{task_columns, Lease, TaskOpColumns, TaskRecord, TaskStatus, TaskStore};
 
 /// Sets the unfinished task to `SUCCESS` with `entries` done, in the
 /// transaction of the change that did them. A task that is unknown or
@@ -42,41 +33,22 @@ pub(super) fn complete_task(
     Ok(())
 }
 
-/// A column the task's op needs.
-fn needed(row: &Row, at: usize) -> rusqlite::Result<String> {
-    row.get::<_, Option<String>>(at)?.ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(at, Type::Null, "the task's op needs it".into())
-    })
-}
-
 fn task_from_row(row: &Row) -> rusqlite::Result<TaskRecord> {
-    let op: String = row.get(4)?;
-    let op = match op.as_str() {
-        "MOVE" => TaskOp::Move {
-            space_id: needed(row, 5)?,
-            dentry_id: needed(row, 6)?,
-            target_space_id: needed(row, 7)?,
-            target_parent_id: needed(row, 8)?,
-            conflict: needed(row, 9)?,
-            keep_grants: row.get(22)?,
-            protect_owner_grants: row.get(23)?,
-        },
-        "COPY" => TaskOp::Copy {
-            space_id: needed(row, 5)?,
-            dentry_id: needed(row, 6)?,
-            target_space_id: needed(row, 7)?,
-            target_parent_id: needed(row, 8)?,
-            conflict: needed(row, 9)?,
-            new_dentry_id: needed(row, 10)?,
-            new_uuid: needed(row, 11)?,
-        },
-        "DELETE" => TaskOp::Delete {
-            space_id: needed(row, 5)?,
-            dentry_id: needed(row, 6)?,
-            recycle_item_id: row.get(12)?,
-        },
-        _ => TaskOp::Restore { recycle_item_id: needed(row, 12)?, conflict: needed(row, 9)? },
-    };
+    let op = TaskOpColumns {
+        op: row.get(4)?,
+        space_id: row.get(5)?,
+        dentry_id: row.get(6)?,
+        target_space_id: row.get(7)?,
+        target_parent_id: row.get(8)?,
+        conflict: row.get(9)?,
+        new_dentry_id: row.get(10)?,
+        new_uuid: row.get(11)?,
+        recycle_item_id: row.get(12)?,
+        keep_grants: row.get(22)?,
+        protect_owner_grants: row.get(23)?,
+    }
+    .into_op()
+    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, Type::Text, Box::new(e)))?;
     let status: String = row.get(13)?;
     let status = TaskStatus::parse(&status).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(13, Type::Text, "unknown task status".into())
@@ -99,71 +71,6 @@ fn task_from_row(row: &Row) -> rusqlite::Result<TaskRecord> {
     })
 }
 
-/// The op's columns: (op, space_id, dentry_id, target_space_id,
-/// target_parent_id, conflict, new_dentry_id, new_uuid, recycle_item_id).
-type OpColumns<'a> = (
-    &'static str,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-);
-
-fn op_columns(op: &TaskOp) -> OpColumns<'_> {
-    match op {
-        TaskOp::Move {
-            space_id, dentry_id, target_space_id, target_parent_id, conflict, ..
-        } => (
-            "MOVE",
-            Some(space_id),
-            Some(dentry_id),
-            Some(target_space_id),
-            Some(target_parent_id),
-            Some(conflict),
-            None,
-            None,
-            None,
-        ),
-        TaskOp::Copy {
-            space_id,
-            dentry_id,
-            target_space_id,
-            target_parent_id,
-            conflict,
-            new_dentry_id,
-            new_uuid,
-        } => (
-            "COPY",
-            Some(space_id),
-            Some(dentry_id),
-            Some(target_space_id),
-            Some(target_parent_id),
-            Some(conflict),
-            Some(new_dentry_id),
-            Some(new_uuid),
-            None,
-        ),
-        TaskOp::Delete { space_id, dentry_id, recycle_item_id } => (
-            "DELETE",
-            Some(space_id),
-            Some(dentry_id),
-            None,
-            None,
-            None,
-            None,
-            None,
-            recycle_item_id.as_deref(),
-        ),
-        TaskOp::Restore { recycle_item_id, conflict } => {
-            ("RESTORE", None, None, None, None, Some(conflict), None, None, Some(recycle_item_id))
-        }
-    }
-}
-
 #[async_trait]
 impl TaskStore for SqliteStore {
     async fn insert_task(&self, task: &TaskRecord, max_unfinished: u32) -> StoreResult<()> {
@@ -180,8 +87,7 @@ impl TaskStore for SqliteStore {
             if unfinished >= i64::from(max_unfinished) {
                 return Err(StoreError::TooManyTasks);
             }
-            let (op, space, dentry, target_space, target_parent, conflict, new_id, new_uuid, item) =
-                op_columns(&task.op);
+            let op = TaskOpColumns::of(&task.op);
             exec(
                 conn,
                 concat!(
@@ -195,15 +101,15 @@ impl TaskStore for SqliteStore {
                     task.corp_id,
                     task.app_id,
                     task.operator_id,
-                    op,
-                    space,
-                    dentry,
-                    target_space,
-                    target_parent,
-                    conflict,
-                    new_id,
-                    new_uuid,
-                    item,
+                    op.op,
+                    op.space_id,
+                    op.dentry_id,
+                    op.target_space_id,
+                    op.target_parent_id,
+                    op.conflict,
+                    op.new_dentry_id,
+                    op.new_uuid,
+                    op.recycle_item_id,
                     task.status.as_str(),
                     task.total_count,
                     task.success_count,
@@ -213,8 +119,8 @@ impl TaskStore for SqliteStore {
                     task.created_at,
                     task.begin_at,
                     task.end_at,
-                    matches!(task.op, TaskOp::Move { keep_grants: true, .. }),
-                    matches!(task.op, TaskOp::Move { protect_owner_grants: true, .. }),
+                    op.keep_grants,
+                    op.protect_owner_grants,
                 ],
             )
             .map_err(classify)?;
