@@ -69,8 +69,8 @@ Backends (--backend, default ORGDRIVE_TEST_BACKEND or `embedded`):
                 key in ORGDRIVE_SIGNING_KEY). Clients PUT to the bucket's presigned URLs, which a
                 SIGKILL of orgdrive does not cut; what a crash may leave is the copy a cut
                 CommitFile made (upload -> objects/<random>) before its transaction: each new
-                unreferenced object must have exactly the bytes of a distinct commit the crash
-                cut. Power loss is refused: it simulates the local disk of the embedded stores,
+                unreferenced object must have exactly the byte count of a distinct commit the
+                crash cut. Power loss is refused: it simulates the local disk of the embedded stores,
                 while PostgreSQL and the object store own their durability.
 
 Usage: python3 tests/crash/crash_test.py [--mode sigkill|power-loss] [--crashes 20]
