@@ -59,7 +59,22 @@ what the server promises for the crash:
 The test can fail: `--server-durability relaxed` runs the server relaxed while keeping the
 expectations of --durability; the power-loss run then finds acknowledged writes lost.
 
+Backends (--backend, default ORGDRIVE_TEST_BACKEND or `embedded`):
+  embedded      SQLite in the data dir (meta.sqlite) and content files under it.
+  postgres+s3   the server runs `serve --meta <a fresh PostgreSQL database> --blob <a fresh
+                prefix of the S3 bucket>` with a signing key of its own (tests/support:
+                ORGDRIVE_TEST_PG_URL and ORGDRIVE_TEST_BLOB_URL, which scripts/postgres.sh and
+                scripts/s3.sh give). SIGKILL mode only: the same ledger checks, the outbox check
+                runs on the PostgreSQL database (psql), fsck gets --meta/--blob (and the signing
+                key in ORGDRIVE_SIGNING_KEY). Clients PUT to the bucket's presigned URLs, which a
+                SIGKILL of orgdrive does not cut; what a crash may leave is the copy a cut
+                CommitFile made (upload -> objects/<random>) before its transaction: each new
+                unreferenced object must have exactly the byte count of a distinct commit the
+                crash cut. Power loss is refused: it simulates the local disk of the embedded stores,
+                while PostgreSQL and the object store own their durability.
+
 Usage: python3 tests/crash/crash_test.py [--mode sigkill|power-loss] [--crashes 20]
+           [--backend embedded|postgres+s3]
            [--workers 4] [--durability full|relaxed] [--server-durability full|relaxed]
            [--min-acks 5] [--grace 0] [--warm-data-dir] [--seed N] [--keep]
        (ORGDRIVE_BIN names the binary; tests/crash/run.sh runs what the test command runs;
@@ -91,10 +106,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import powerloss  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from orgdrive_server import AdminClient, OrgdriveServer  # noqa: E402
+from orgdrive_server import AdminClient, OrgdriveServer, new_secret, required_env  # noqa: E402
+from orgdrive_server import fresh_postgres_database, fresh_s3_prefix  # noqa: E402
 from orgdrive_server import provision as provision_tenant  # noqa: E402
 
 ADMIN = "crash-test-admin-token-0123456789abcdef"  # at least 32 bytes
+BACKENDS = ("embedded", "postgres+s3")
 LOST = "content lost"  # in a file's versions: the metadata survived, the bytes did not (relaxed)
 ACK_TIMEOUT = 60  # seconds a crash may wait for its floor of acknowledged commits
 
@@ -129,12 +146,46 @@ def request(method, url, body=None, headers=None, raw=None, timeout=30):
 class Server(OrgdriveServer):
     """`orgdrive serve` on one data dir through the shared helper
     (tests/support), with this test's admin token, durability and log; each
-    start may carry its own environment (the power-loss shim)."""
+    start may carry its own environment (the power-loss shim). With the
+    postgres+s3 backend its metadata is in a fresh PostgreSQL database and its
+    contents under a fresh S3 prefix, with a signing key of its own."""
 
-    def __init__(self, binary, data_dir, durability, log_path):
-        super().__init__(data_dir, ["--durability", durability], binary=binary,
-                         admin_token=ADMIN, stderr=log_path)
-        self.durability, self.log_path = durability, log_path
+    def __init__(self, binary, data_dir, durability, log_path, backend="embedded", extra_args=()):
+        check(backend in BACKENDS, f"unknown backend {backend}")
+        stores = {}
+        if backend == "postgres+s3":
+            stores = dict(meta=fresh_postgres_database(required_env("ORGDRIVE_TEST_PG_URL")),
+                          blob=fresh_s3_prefix(required_env("ORGDRIVE_TEST_BLOB_URL")),
+                          signing_key=new_secret())
+        super().__init__(data_dir, ["--durability", durability, *extra_args], binary=binary,
+                         admin_token=ADMIN, stderr=log_path, **stores)
+        self.durability, self.log_path, self.backend = durability, log_path, backend
+
+    def store_args(self):
+        """The arguments naming this server's stores for `orgdrive fsck`."""
+        return ["--data-dir", self.data_dir] + (["--meta", self.meta, "--blob", self.blob] if self.meta else [])
+
+    def store_env(self, env=None):
+        """`env` (default: this process's) with the signing key a PostgreSQL store needs."""
+        env = dict(os.environ if env is None else env)
+        if self.signing_key:
+            env["ORGDRIVE_SIGNING_KEY"] = self.signing_key
+        return env
+
+    def meta_rows(self, sql):
+        """Rows of a read-only query on the metadata store, beside the running server
+        (SQLite in WAL mode, or PostgreSQL through psql), every value as text (NULL as '').
+        One statement: one snapshot."""
+        if self.meta is None:
+            db = sqlite3.connect(f"file:{os.path.join(self.data_dir, 'meta.sqlite')}?mode=ro", uri=True)
+            try:
+                return [tuple("" if v is None else str(v) for v in row) for row in db.execute(sql)]
+            finally:
+                db.close()
+        done = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-v", "ON_ERROR_STOP=1",
+                               "-d", self.meta, "-c", sql], capture_output=True, text=True, timeout=120)
+        check(done.returncode == 0, f"psql on the server's database failed ({done.returncode}): {done.stderr}")
+        return [tuple(line.split("\x1f")) for line in done.stdout.splitlines() if line]
 
     @property
     def base(self):
@@ -208,6 +259,7 @@ class Round:
     def __init__(self):
         self.commits = self.folders = self.refused = self.unknown = self.reused = 0
         self.cut_puts = []   # byte counts of the PUTs cut by the crash
+        self.cut_commits = []  # byte counts of the commits cut by the crash
         self.pending_folders = {}  # name -> sent_at of folder creations not answered
         self.acked = []      # [(kind "folder"|"commit", name, version or None, sent_at, acked_at)]
         self.refusals = []   # a few refused commits, for the report
@@ -282,8 +334,9 @@ def one_operation(client, ledger, rng):
     status, info = client.call("POST", client.space_path("/files/uploadInfos/query"),
                                {"protocol": "HEADER_SIGNATURE", "multipart": False})
     check(status == 200, f"GetFileUploadInfo: {status} {info}")
+    signed = info["headerSignatureInfo"]
     try:
-        status, body = request("PUT", info["headerSignatureInfo"]["resourceUrls"][0], raw=data)
+        status, body = request("PUT", signed["resourceUrls"][0], raw=data, headers=signed.get("headers") or {})
     except Down:
         with ledger.lock:
             ledger.round.cut_puts.append(len(data))  # may leave an object nothing references
@@ -321,6 +374,7 @@ def commit(client, ledger, name, upload_key, sha, size, reused=False):
         except Down:
             with ledger.lock:
                 ledger.round.unknown += 1
+                ledger.round.cut_commits.append(size)  # on S3, may leave its upload's copy
             raise
         with ledger.lock:
             if 400 <= status < 500:
@@ -476,21 +530,26 @@ MISSING = re.compile(r"^dentry (\S+): content (\S+) is missing$")
 
 
 class Fsck:
-    def __init__(self, binary, data_dir, grace):
-        self.binary, self.data_dir = binary, data_dir
+    """`orgdrive fsck` on the stores of `server` (its data dir, or its PostgreSQL
+    database and S3 prefix)."""
+
+    def __init__(self, binary, server, grace):
+        self.binary, self.server = binary, server
         usage = subprocess.run([binary, "fsck", "--help"], capture_output=True, text=True).stdout
         self.grace = ["--grace", str(grace)] if "--grace" in usage else []
 
     def run(self, env=None):
-        return subprocess.run([self.binary, "fsck", "--data-dir", self.data_dir] + self.grace,
-                              capture_output=True, text=True, env=env, timeout=300)
+        return subprocess.run([self.binary, "fsck", *self.server.store_args()] + self.grace,
+                              capture_output=True, text=True, env=self.server.store_env(env), timeout=300)
 
     @staticmethod
-    def judge(done, ledger, relaxed, cut_puts):
-        """Fails on every problem the crash does not allow. A PUT cut by the crash may leave
-        one object unreferenced: a temporary file in blobs/.incoming/ with at most its bytes,
-        or an object written (all its bytes) but not yet recorded for its upload. So each new
-        unreferenced object must match a distinct cut PUT (`cut_puts`: their byte counts);
+    def judge(done, ledger, relaxed, cut, partial=True):
+        """Fails on every problem the crash does not allow. On the embedded store a PUT cut
+        by the crash may leave one object unreferenced: a temporary file in blobs/.incoming/
+        with at most its bytes (`partial`), or an object written (all its bytes) but not yet
+        recorded for its upload; on S3 a CommitFile cut by the crash may leave the copy of
+        its upload (all its bytes) that its transaction did not record. So each new
+        unreferenced object must match a distinct cut write (`cut`: their byte counts);
         any other is a leaked blob. Returns (leftovers so far, allowed problems)."""
         output = done.stdout + done.stderr
         lines = done.stdout.splitlines()
@@ -508,34 +567,39 @@ class Fsck:
                 raise Failure(f"fsck after a crash:\n{output}")
         check(done.returncode == (0 if not lines[:-1] else 1), f"fsck exited with {done.returncode}:\n{output}")
         new = {key: size for key, size in unreferenced.items() if key not in ledger.leftovers}
-        sizes = sorted(cut_puts)
+        sizes = sorted(cut)
         # Whole objects first (exact sizes), then temporary files, largest first, each taking
         # the smallest cut PUT that holds it.
         for key, size in sorted(new.items(), key=lambda kv: (kv[0].startswith(".incoming/"), -kv[1])):
-            fits = [s for s in sizes if (s >= size if key.startswith(".incoming/") else s == size)]
-            check(fits and not key.startswith("parts/"),
-                  f"leaked blob: {key} ({size} bytes) is referenced by nothing and no PUT cut by "
-                  f"the crash explains it (cut PUTs: {sorted(cut_puts)} bytes):\n{output}")
+            incoming = key.startswith(".incoming/")
+            fits = [s for s in sizes if (s >= size if incoming else s == size)]
+            check(fits and not key.startswith("parts/") and (partial or not incoming),
+                  f"leaked blob: {key} ({size} bytes) is referenced by nothing and no write cut by "
+                  f"the crash explains it (cut writes: {sorted(cut)} bytes):\n{output}")
             sizes.remove(fits[0])
         ledger.leftovers |= set(unreferenced)
         return len(unreferenced), allowed
 
 
-def check_outbox(data_dir):
+# What check_outbox reads, in one statement (one snapshot) that SQLite and PostgreSQL both run:
+# file versions ('v'), folders ('f') and events ('e').
+OUTBOX_QUERY = (
+    "SELECT 'v', dentry_id, CAST(version AS TEXT), '', '' FROM dentries WHERE kind = 'FILE' "
+    "UNION ALL SELECT 'v', dentry_id, CAST(version AS TEXT), '', '' FROM dentry_versions "
+    "UNION ALL SELECT 'f', dentry_id, '', '', '' FROM dentries WHERE kind = 'FOLDER' "
+    "UNION ALL SELECT 'e', dentry_id, CAST(version AS TEXT), event_type, dentry_type FROM events")
+
+
+def check_outbox(server):
     """No change without its event, no event without its change, whatever the crash cut:
     every folder and every file version the database holds has its event in the outbox
     (written in the change's transaction), and every such event names a dentry and version
     the database holds. The load makes no other kind of change; read-only, beside the
-    running server (WAL)."""
-    db = sqlite3.connect(f"file:{os.path.join(data_dir, 'meta.sqlite')}?mode=ro", uri=True)
-    try:
-        versions = set(db.execute(
-            "SELECT dentry_id, version FROM dentries WHERE kind = 'FILE' "
-            "UNION SELECT dentry_id, version FROM dentry_versions"))
-        folders = {row[0] for row in db.execute("SELECT dentry_id FROM dentries WHERE kind = 'FOLDER'")}
-        events = list(db.execute("SELECT dentry_id, version, event_type, dentry_type FROM events"))
-    finally:
-        db.close()
+    running server (SQLite's WAL, or PostgreSQL)."""
+    rows = server.meta_rows(OUTBOX_QUERY)
+    versions = {(d, v) for kind, d, v, _, _ in rows if kind == "v"}
+    folders = {d for kind, d, _, _, _ in rows if kind == "f"}
+    events = [(d, v, event_type, t) for kind, d, v, event_type, t in rows if kind == "e"]
     made = ("storage_dentry_created", "storage_dentry_version_added")
     file_events = {(d, v) for d, v, kind, t in events if t == "FILE" and kind in made}
     folder_events = {d for d, _, kind, t in events if t == "FOLDER" and kind in made}
@@ -589,10 +653,12 @@ def run_crash(number, args, server, state, ledger, rng, sim, disk, fsck, relaxed
         else:
             server.start()
         result = verify(Client(server.base, state), ledger, relaxed)
-        events = check_outbox(server.data_dir)
+        events = check_outbox(server)
         if not sim:
             checked = fsck.run()
-        leftovers, allowed = Fsck.judge(checked, ledger, relaxed, round_.cut_puts)
+        embedded = server.backend == "embedded"
+        leftovers, allowed = Fsck.judge(checked, ledger, relaxed,
+                                        round_.cut_puts if embedded else round_.cut_commits, partial=embedded)
     except Down as e:
         raise Failure(f"after crash {number}: orgdrive stopped answering ({e}):\n{server.log_tail()}") from None
     except Failure as e:
@@ -609,7 +675,8 @@ def run_crash(number, args, server, state, ledger, rng, sim, disk, fsck, relaxed
         line += (f"; lost with the tail: {len(result.lost_acks)} acknowledged writes, "
                  f"{result.lost_content} contents; fsck: {allowed} allowed problems")
     if leftovers:
-        line += f"; {leftovers} objects left unreferenced by cut PUTs so far"
+        line += (f"; {leftovers} objects left unreferenced by cut "
+                 f"{'PUTs' if server.backend == 'embedded' else 'commits'} so far")
     return line + rebuilt
 
 
@@ -619,6 +686,10 @@ def main():
     parser.add_argument("--power-loss", dest="mode", action="store_const", const="power-loss",
                         help="same as --mode power-loss")
     parser.add_argument("--crashes", type=int, default=20)
+    parser.add_argument("--backend", choices=BACKENDS,
+                        default=os.environ.get("ORGDRIVE_TEST_BACKEND") or "embedded",
+                        help="the server's stores: embedded (SQLite and files in the data dir) or "
+                             "postgres+s3 (ORGDRIVE_TEST_PG_URL, ORGDRIVE_TEST_BLOB_URL; SIGKILL mode only)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--durability", choices=["full", "relaxed"], default="full",
                         help="the server's --durability, and what the test expects of it")
@@ -635,6 +706,11 @@ def main():
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the data dir and server log of a failed run")
     args = parser.parse_args()
+    if args.backend != "embedded" and args.mode == "power-loss":
+        parser.error(f"--mode power-loss runs on the embedded stores only: it simulates losing what the "
+                     f"local disk had not made durable, while with {args.backend} PostgreSQL and the "
+                     f"object store own their durability (use --mode sigkill)")
+    os.environ["ORGDRIVE_TEST_BACKEND"] = args.backend  # the shared helper then agrees with --backend
     binary = os.environ.get("ORGDRIVE_BIN", "orgdrive")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -642,7 +718,7 @@ def main():
     relaxed = power_loss and args.durability == "relaxed"
     server_durability = args.server_durability or args.durability
     kind = "power losses" if power_loss else "SIGKILLs"
-    print(f"crash test: {args.crashes} {kind}, {args.workers} workers, server --durability "
+    print(f"crash test on {args.backend}: {args.crashes} {kind}, {args.workers} workers, server --durability "
           f"{server_durability}, expecting {'relaxed' if relaxed else 'full'} guarantees, seed {seed}", flush=True)
     began = time.time()
     work = tempfile.mkdtemp(prefix="orgdrive-crash-")
@@ -655,7 +731,7 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
         raise
     shutil.rmtree(work)
-    print(f"1 passed, 0 failed: {args.crashes} {kind}, "
+    print(f"1 passed, 0 failed on {args.backend}: {args.crashes} {kind}, "
           f"{'what relaxed promises holds' if relaxed else 'every acknowledged write intact'} "
           f"({time.time() - began:.0f} s)")
 
@@ -680,11 +756,14 @@ def run(args, binary, rng, work):
               "not made durable by an fsync are lost, the rest kept)", flush=True)
         sim = powerloss.PowerLoss(os.path.join(work, "powerloss"), shim)
         sim.settle(disk)  # the durable state at the start
-    fsck = Fsck(binary, data_dir, args.grace)
+    server = Server(binary, data_dir, server_durability, os.path.join(work, "server.log"), args.backend)
+    if server.meta:
+        print(f"stores: PostgreSQL database {server.meta.partition('?')[0].rsplit('/', 1)[1]}, "
+              f"S3 prefix {server.blob.rsplit('root=', 1)[1]} (kept: the test does not drop them)", flush=True)
+    fsck = Fsck(binary, server, args.grace)
     if not fsck.grace:
         print("note: `orgdrive fsck` has no --grace: unreferenced objects younger than 10 minutes "
               "are not reported, so leaked blobs go unnoticed", flush=True)
-    server = Server(binary, data_dir, server_durability, os.path.join(work, "server.log"))
     try:
         server.start(sim.env(disk) if sim else None)
         state = provision(server)

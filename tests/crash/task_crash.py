@@ -23,26 +23,37 @@ GetTask until the task finishes. Then:
 The summary says how many tasks the kill interrupted: those the restarted server logged
 as resumed ("resumed interrupted tasks").
 
-Usage: python3 tests/crash/task_crash.py [--rounds 10] [--seed N] (ORGDRIVE_BIN names the binary)
+With --backend postgres+s3 (default: ORGDRIVE_TEST_BACKEND, else embedded) the server keeps
+its metadata in a fresh PostgreSQL database and its contents under a fresh S3 prefix
+(tests/support: ORGDRIVE_TEST_PG_URL, ORGDRIVE_TEST_BLOB_URL); fsck gets --meta/--blob and
+the outbox is read from the database with psql. A store shared by nodes resumes at start
+only the tasks whose node's claim expired, so that server runs with `--task-claim 1` and
+each restart comes at least that long after the kill: the restarted server resumes the
+interrupted task itself (it logs the same line), as a lone node on PostgreSQL does.
+
+Usage: python3 tests/crash/task_crash.py [--rounds 10] [--backend embedded|postgres+s3] [--seed N]
+       (ORGDRIVE_BIN names the binary)
 """
 
 import argparse
 import hashlib
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from crash_test import ADMIN, Client, Failure, Server, check, provision, request  # noqa: E402
+from crash_test import BACKENDS, Client, Failure, Server, check, provision, request  # noqa: E402
 from orgdrive_server import default_binary  # noqa: E402
 
 FOLDERS = 450
 FILES = 50
 ENTRIES = 1 + FOLDERS + FILES
+# With postgres+s3: seconds a node's claim on a task lasts (`serve --task-claim`); a restart
+# waits this long after the kill, so that the restarted server takes the task over at start.
+TASK_CLAIM_SECS = 1
 
 
 def upload(client, space_id, parent_id, name, data):
@@ -112,9 +123,9 @@ def wait_task(client, task_id, timeout=60):
     raise Failure(f"task {task_id} still {task['status']} after {timeout} s")
 
 
-def fsck(binary, data_dir):
-    done = subprocess.run([binary, "fsck", "--data-dir", data_dir, "--grace", "0"],
-                          capture_output=True, text=True, timeout=300)
+def fsck(binary, server):
+    done = subprocess.run([binary, "fsck", *server.store_args(), "--grace", "0"],
+                          capture_output=True, text=True, env=server.store_env(), timeout=300)
     lines = done.stdout.splitlines()
     check(done.returncode == 0 and len(lines) == 1 and lines[0].startswith("checked "),
           f"fsck ({done.returncode}):\n{done.stdout}{done.stderr}")
@@ -123,38 +134,41 @@ def fsck(binary, data_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--backend", choices=BACKENDS,
+                        default=os.environ.get("ORGDRIVE_TEST_BACKEND") or "embedded",
+                        help="the server's stores (postgres+s3: ORGDRIVE_TEST_PG_URL, ORGDRIVE_TEST_BLOB_URL)")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
-    print(f"task crash test: {args.rounds} rounds, seed {seed}")
+    os.environ["ORGDRIVE_TEST_BACKEND"] = args.backend  # the shared helper then agrees with --backend
+    print(f"task crash test on {args.backend}: {args.rounds} rounds, seed {seed}")
     binary = default_binary()
     with tempfile.TemporaryDirectory(prefix="orgdrive-task-crash-") as work:
         data_dir = os.path.join(work, "data")
-        server = Server(binary, data_dir, "full", os.path.join(work, "server.log"))
+        shared = args.backend != "embedded"
+        server = Server(binary, data_dir, "full", os.path.join(work, "server.log"), args.backend,
+                        extra_args=["--task-claim", str(TASK_CLAIM_SECS)] if shared else [])
         server.start()
         try:
-            run(args, rng, binary, data_dir, server)
+            run(args, rng, binary, server)
         except Exception:
             print(f"server log tail:\n{server.log_tail(40)}", file=sys.stderr)
             raise
         finally:
             if server.running:
                 server.stop()
-        fsck(binary, data_dir)
-    print("task crash test passed")
+        fsck(binary, server)
+    print(f"task crash test passed on {args.backend}")
 
 
-def event_counts(data_dir):
+def event_counts(server):
     """eventType -> how many, read from the outbox beside the running server."""
-    db = sqlite3.connect(f"file:{os.path.join(data_dir, 'meta.sqlite')}?mode=ro", uri=True)
-    try:
-        return dict(db.execute("SELECT event_type, COUNT(*) FROM events GROUP BY event_type"))
-    finally:
-        db.close()
+    return {kind: int(n) for kind, n in
+            server.meta_rows("SELECT event_type, COUNT(*) FROM events GROUP BY event_type")}
 
 
-def run(args, rng, binary, data_dir, server):
+def run(args, rng, binary, server):
     state = provision(server)
     client = Client(server.base, state)
     status, other = client.call("POST", "/v1.0/storage/spaces", {"option": {"sceneId": "2"}})
@@ -173,8 +187,11 @@ def run(args, rng, binary, data_dir, server):
               f"{op} of a 500-entry folder across spaces runs as a task: {status} {body}")
         time.sleep(rng.uniform(0, 0.025))
         server.kill()
-        fsck(binary, data_dir)
+        killed_at = time.monotonic()
+        fsck(binary, server)
         log_offset = os.path.getsize(server.log_path)
+        if server.backend != "embedded":
+            time.sleep(max(0.0, killed_at + TASK_CLAIM_SECS + 0.2 - time.monotonic()))
         server.start()
         client = Client(server.base, state)
         task, first = wait_task(client, body["taskId"])
@@ -209,7 +226,7 @@ def run(args, rng, binary, data_dir, server):
               f"round {number}: usedQuota follows the tree")
         status, got = client.call("POST", f"/v1.0/storage/spaces/{spaces[where]}/dentries/{tree['id']}/query", {})
         check(status == 200 and got["dentry"]["uuid"] == tree["uuid"], f"round {number}: the tree keeps its ids")
-        counts = event_counts(data_dir)
+        counts = event_counts(server)
         check(all(counts.get(kind, 0) == n for kind, n in happened.items()),
               f"round {number}: one event per change: {counts}, expected {happened}")
         print(f"round {number}: {op} ended {task['status']}"
