@@ -105,9 +105,13 @@ else
     (cd "$ROOT" && cargo build --release --bin orgdrive)
     ORGDRIVE_BIN="$CARGO_TARGET_DIR/release/orgdrive"
 fi
-log "building loadgen and baseline-axum (target dir $BENCH_TARGET_DIR)"
+log "building loadgen${NGINX:+ and baseline-axum} (target dir $BENCH_TARGET_DIR)"
 CARGO_TARGET_DIR="$BENCH_TARGET_DIR" cargo build --release --manifest-path "$BENCH/loadgen/Cargo.toml"
-CARGO_TARGET_DIR="$BENCH_TARGET_DIR" cargo build --release --manifest-path "$BENCH/baseline-axum/Cargo.toml"
+AXUM_BIN=""
+if [[ "$BACKEND" == embedded ]]; then
+    CARGO_TARGET_DIR="$BENCH_TARGET_DIR" cargo build --release --manifest-path "$BENCH/baseline-axum/Cargo.toml"
+    AXUM_BIN="$BENCH_TARGET_DIR/release/baseline-axum"
+fi
 
 if [[ -z "$REV" ]]; then
     REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -119,10 +123,9 @@ fi
 # Private copies: other sessions may rebuild the shared target dirs during the run.
 BIN="$(mktemp -d "${TMPDIR:-/tmp}/orgdrive-harness-bin.XXXXXX")"
 trap 'rm -rf "$BIN"' EXIT
-cp "$ORGDRIVE_BIN" "$BENCH_TARGET_DIR/release/loadgen" \
-   "$BENCH_TARGET_DIR/release/baseline-axum" "$BIN/"
+cp "$ORGDRIVE_BIN" "$BENCH_TARGET_DIR/release/loadgen" ${AXUM_BIN:+"$AXUM_BIN"} "$BIN/"
 
 log "orgdrive $REV; measuring"
 python3 "$BENCH/harness.py" "$@" --orgdrive "$BIN/$(basename "$ORGDRIVE_BIN")" --loadgen "$BIN/loadgen" \
-    --axum "$BIN/baseline-axum" ${NGINX:+--nginx "$NGINX"} "${BACKEND_ARGS[@]}" --revision "$REV" \
+    ${AXUM_BIN:+--axum "$BIN/baseline-axum"} ${NGINX:+--nginx "$NGINX"} "${BACKEND_ARGS[@]}" --revision "$REV" \
     --command "$COMMAND" --started "$STARTED"
