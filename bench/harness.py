@@ -200,7 +200,7 @@ class Harness:
         self.raw.write(json.dumps(rec) + "\n")
         self.raw.flush()
         brief = {k: rec[k] for k in ("rps", "p50_ms", "p99_ms", "errors", "mbps", "growth_mib",
-                                     "single_tx_per_s", "vmhwm_mib", "kind", "ms", "rows_changed", "seconds",
+                                     "single_tx_per_s", "tx_per_s", "vmhwm_mib", "kind", "ms", "rows_changed", "seconds",
                                      "answer_ms", "status") if k in rec}
         log(f"run {run} {bench} {extra or ''} {brief}")
         if rec.get("errors"):
@@ -1027,21 +1027,40 @@ def main():
     p.add_argument("--command")
     p.add_argument("--started", type=float, help="epoch seconds the whole command started (for the wall time)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
+    p.add_argument("--backend", choices=("embedded", "postgres+s3"), default="embedded",
+                   help="embedded (SQLite + files, the default) or postgres+s3 (bench/harness_pg.py)")
+    p.add_argument("--pg-bindir", help="postgres+s3: PostgreSQL's bin dir (initdb, pg_ctl, psql, pgbench)")
+    p.add_argument("--s3s-fs", help="postgres+s3: the s3s-fs binary")
     a = p.parse_args()
+    pg = a.backend == "postgres+s3"
     results = a.results or (None if a.quick else os.path.join(HERE, "RESULTS.md"))
     if a.report:
         with open(a.report) as f:
-            report([json.loads(line) for line in f if line.strip()], results or os.path.join(HERE, "RESULTS.md"))
+            records = [json.loads(line) for line in f if line.strip()]
+        results = results or os.path.join(HERE, "RESULTS.md")
+        if any(r["bench"] == "meta" and r.get("backend") == "postgres+s3" for r in records):
+            import harness_pg
+            harness_pg.report(records, results)
+        else:
+            report(records, results)
         return
     if a.quick:
         a.runs = 1
     if not a.raw:
-        a.raw = (os.path.join(os.environ.get("TMPDIR", "/tmp"), "orgdrive-harness-quick.jsonl") if a.quick
-                 else os.path.join(HERE, "results", "harness.jsonl"))
-    for name in ("orgdrive", "loadgen", "axum"):
+        name = "harness-postgres-s3" if pg else "harness"
+        a.raw = (os.path.join(os.environ.get("TMPDIR", "/tmp"), f"orgdrive-{name}-quick.jsonl") if a.quick
+                 else os.path.join(HERE, "results", f"{name}.jsonl"))
+    for name in ("orgdrive", "loadgen", *(("pg_bindir", "s3s_fs") if pg else ("axum",))):
         if not getattr(a, name):
-            p.error(f"--{name} is required")
+            p.error(f"--{name.replace('_', '-')} is required")
     os.makedirs(os.path.dirname(a.raw), exist_ok=True)
+    a.results = results
+    if pg:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: sys.exit(130))
+        import harness_pg
+        harness_pg.main(a)
+        return
     h = Harness(a)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: sys.exit(130))
