@@ -59,6 +59,10 @@ fi
 if ! $running; then
   code="$(status)"
   [ "$code" = 000 ] || fail "something else already listens on $url (HTTP $code); set ORGDRIVE_S3_PORT"
+  # A new server starts on an empty bucket: s3s-fs walks the whole bucket
+  # directory for every prefix listing, so what earlier runs left would slow
+  # every S3 test (49k leftover files made each listing cost ~1 core-second).
+  rm -rf "$data"
   mkdir -p "$data/$bucket"
   say "starting s3s-fs on $url (data in $data)"
   setsid "$bin" --host 127.0.0.1 --port "$port" \

@@ -260,6 +260,13 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Whether writes are staged in `.incoming/` before they land (a store
+    /// on a local filesystem); interrupted ones leave files there. Object
+    /// stores write each object atomically and have no such directory.
+    pub fn stages_writes(&self) -> bool {
+        self.inner.local_root.is_some()
+    }
+
     /// Bytes available to unprivileged writers on the filesystem holding the
     /// store; `None` for stores without a local filesystem.
     pub fn free_bytes(&self) -> Result<Option<u64>, BlobError> {

@@ -910,6 +910,10 @@ impl Drive {
     /// written to such a file for [`FSCK_GRACE_SECS`]; a live PUT writes at
     /// least every transfer-rate window).
     pub(crate) async fn sweep_incoming(&self) -> DriveResult<usize> {
+        if !self.blob.stages_writes() {
+            // Nothing to sweep, and an object store's listing is not free.
+            return Ok(0);
+        }
         let settled_before = now_ms() / 1000 - FSCK_GRACE_SECS;
         let stale: Vec<String> = self
             .blob
@@ -1081,7 +1085,7 @@ impl Drive {
             }
         }
         if self.blob.presigns() {
-            self.remove_upload_objects(&upload_key).await;
+            self.remove_upload_objects(&upload_key, upload.multipart).await;
         }
         self.thumbnail_later(&stored);
         self.stored_view(op, stored).await
@@ -1151,33 +1155,33 @@ impl Drive {
     ) -> DriveResult<Staged> {
         let internal = |e: orgdrive_blob::BlobError| DriveError::Internal(e.to_string());
         let prefix = upload_prefix(&upload.upload_key);
-        // Part numbers and their sizes as listed.
-        let mut listed: Vec<(i64, u64)> = self
-            .blob
-            .list(&prefix)
-            .await
-            .map_err(internal)?
-            .iter()
-            .filter_map(|o| Some((o.key.strip_prefix(&prefix)?.parse().ok()?, o.size)))
-            .filter(|(n, _)| (0..=MAX_PART_NUMBER).contains(n))
-            .collect();
-        listed.sort_unstable();
-        let sizes: std::collections::HashMap<i64, u64> = listed.iter().copied().collect();
-        let mut numbers: Vec<i64> = listed.into_iter().map(|(n, _)| n).collect();
-        let sources: Vec<i64> = if upload.multipart {
-            numbers.retain(|n| *n > 0);
-            if numbers.is_empty() {
+        // The parts and their sizes: a single upload's one object is asked
+        // for (a HEAD); a multipart upload's parts are listed (S3 listings
+        // cost the store far more than a HEAD — s3s-fs walks the bucket).
+        let (sources, sizes): (Vec<i64>, std::collections::HashMap<i64, u64>) = if upload.multipart
+        {
+            let mut listed: Vec<(i64, u64)> = self
+                .blob
+                .list(&prefix)
+                .await
+                .map_err(internal)?
+                .iter()
+                .filter_map(|o| Some((o.key.strip_prefix(&prefix)?.parse().ok()?, o.size)))
+                .filter(|(n, _)| (1..=MAX_PART_NUMBER).contains(n))
+                .collect();
+            listed.sort_unstable();
+            if listed.is_empty() {
                 return Err(bad_upload_key("no part has been uploaded"));
             }
-            if let Some((n, _)) = (1..).zip(&numbers).find(|(n, p)| **p != *n) {
+            if let Some((n, _)) = (1..).zip(&listed).find(|(n, (p, _))| *p != *n) {
                 return Err(bad_upload_key(format!("part {n} is missing")));
             }
-            numbers
+            (listed.iter().map(|(n, _)| *n).collect(), listed.into_iter().collect())
         } else {
-            if numbers.first() != Some(&0) {
-                return Err(bad_upload_key("nothing has been uploaded for this uploadKey"));
+            match self.blob.size(&format!("{prefix}0")).await.map_err(internal)? {
+                Some(size) => (vec![0], [(0, size)].into()),
+                None => return Err(bad_upload_key("nothing has been uploaded for this uploadKey")),
             }
-            vec![0]
         };
         // Cheap refusals before any copy or read-back (a review found that a
         // commit bound to fail still copied every part, and read them all for
@@ -1305,9 +1309,16 @@ impl Drive {
     }
 
     /// Removes what was PUT for an upload on a presigning store (logged if
-    /// that fails: the sweeper removes strays).
-    async fn remove_upload_objects(&self, upload_key: &str) {
-        if let Err(e) = self.blob.delete_prefix(&upload_prefix(upload_key)).await {
+    /// that fails: the sweeper removes strays). A single upload's URL can
+    /// write one key, deleted as such; parts take a listing of the prefix.
+    async fn remove_upload_objects(&self, upload_key: &str, multipart: bool) {
+        let prefix = upload_prefix(upload_key);
+        let removed = if multipart {
+            self.blob.delete_prefix(&prefix).await
+        } else {
+            self.blob.delete(&format!("{prefix}0")).await
+        };
+        if let Err(e) = removed {
             tracing::warn!(upload = %upload_key, error = %e, "could not remove upload objects");
         }
     }
@@ -1331,7 +1342,7 @@ impl Drive {
         let mut swept = 0;
         for key in keys {
             if self.meta.get_upload(key).await?.is_none() {
-                self.remove_upload_objects(key).await;
+                self.remove_upload_objects(key, true).await;
                 swept += 1;
             }
         }
@@ -1434,13 +1445,14 @@ impl Drive {
                 for object in &upload.objects {
                     self.remove_object(object).await;
                 }
-                // Parts written but never recorded (a crash mid-PUT).
-                let prefix = format!("parts/{}/", upload.upload_key);
-                if let Err(e) = self.blob.delete_prefix(&prefix).await {
-                    tracing::warn!(upload = %upload.upload_key, error = %e, "could not remove parts");
-                }
                 if self.blob.presigns() {
-                    self.remove_upload_objects(&upload.upload_key).await;
+                    self.remove_upload_objects(&upload.upload_key, true).await;
+                } else {
+                    // Parts written but never recorded (a crash mid-PUT).
+                    let prefix = format!("parts/{}/", upload.upload_key);
+                    if let Err(e) = self.blob.delete_prefix(&prefix).await {
+                        tracing::warn!(upload = %upload.upload_key, error = %e, "could not remove parts");
+                    }
                 }
             }
             swept += expired.len();

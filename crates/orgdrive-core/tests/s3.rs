@@ -58,13 +58,16 @@ async fn presigned_uploads_commit_by_copy_and_strays_are_swept() {
 
     let ticket = w.drive.get_file_upload_info(&w.op, &space, upload_request(), BASE).await.unwrap();
     assert!(!ticket.url.url.starts_with(BASE), "a URL of the bucket: {}", ticket.url.url);
-    assert_eq!(put(&ticket.url, b"first").await, 200);
     let commit = CommitRequest {
         upload_key: Some(ticket.upload_key.clone()),
         name: Some("a.txt".into()),
         parent_id: Some("0".into()),
         ..CommitRequest::default()
     };
+    // Nothing PUT yet: the commit's HEAD finds no object.
+    let early = w.drive.commit_file(&w.op, &space, commit.clone()).await.unwrap_err();
+    assert!(early.to_string().contains("nothing has been uploaded"), "{early}");
+    assert_eq!(put(&ticket.url, b"first").await, 200);
     let file = w.drive.commit_file(&w.op, &space, commit).await.unwrap();
     assert_eq!(file.dentry.size, 5);
     assert!(uploads(&w.drive).await.is_empty(), "the commit removes the upload's objects");
