@@ -34,6 +34,7 @@ fail() {
   [ -f "$log" ] && { say "--- $log (last lines) ---"; tail -n 30 "$log" >&2; }
   exit 1
 }
+[[ "$port" =~ ^[0-9]+$ ]] || fail "ORGDRIVE_S3_PORT must be a port number, not '$port'"
 
 if [ "${1:-}" = stop ]; then
   if [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; then say "stopped s3s-fs on $url"; fi
