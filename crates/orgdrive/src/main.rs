@@ -35,18 +35,20 @@ enum Command {
     Migrate(migrate::MigrateArgs),
 }
 
-/// The log filter: `ORGDRIVE_LOG` (default `info`), with the PostgreSQL
-/// driver held at `info` unless the filter names it: at `debug` it logs
-/// every statement's parameters (token hashes, upload keys, names).
+/// The log filter: `ORGDRIVE_LOG` (default `info`).
 fn log_filter(configured: Option<&str>) -> tracing_subscriber::EnvFilter {
-    let configured = configured.filter(|f| !f.trim().is_empty()).unwrap_or("info");
-    let directives = if configured.contains("tokio_postgres") {
-        configured.to_string()
-    } else {
-        format!("{configured},tokio_postgres=info")
-    };
-    tracing_subscriber::EnvFilter::try_new(&directives)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=info"))
+    configured
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"))
+}
+
+/// A cap applied after [`log_filter`], whatever it says: the PostgreSQL
+/// driver logs every statement's parameters (token hashes, upload keys,
+/// names) at `debug`, so nothing below `info` passes from it. It only
+/// lowers: `ORGDRIVE_LOG=warn` keeps the driver at `warn`.
+fn driver_cap() -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    Targets::new().with_default(LevelFilter::TRACE).with_target("tokio_postgres", LevelFilter::INFO)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,10 +56,20 @@ fn main() -> anyhow::Result<()> {
     // readable by its owner only.
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-    tracing_subscriber::fmt()
-        .with_env_filter(log_filter(std::env::var("ORGDRIVE_LOG").ok().as_deref()))
-        .with_writer(std::io::stderr)
-        .init();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        use tracing_subscriber::Layer;
+        let filter = log_filter(std::env::var("ORGDRIVE_LOG").ok().as_deref());
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter)
+                    .with_filter(driver_cap()),
+            )
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(async {
         match Cli::parse().command {
@@ -75,15 +87,58 @@ fn main() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::log_filter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+
+    use super::{driver_cap, log_filter};
+
+    /// What reaches the log under `ORGDRIVE_LOG=configured`: one event per
+    /// (target, level) pair, recorded as "target level".
+    fn written(configured: &str) -> Vec<String> {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let writer = move || Line(sink.clone());
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .without_time()
+                .with_ansi(false)
+                .with_writer(writer)
+                .with_filter(log_filter(Some(configured)))
+                .with_filter(driver_cap()),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "tokio_postgres::query", "driver debug");
+            tracing::info!(target: "tokio_postgres::connection", "driver info");
+            tracing::debug!(target: "orgdrive_core", "core debug");
+            tracing::warn!(target: "orgdrive_core", "core warn");
+        });
+        let text = String::from_utf8(lines.lock().unwrap().concat()).unwrap();
+        text.lines().map(|l| l.split_once(": ").map_or(l, |(_, m)| m).to_string()).collect()
+    }
+
+    struct Line(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+    impl std::io::Write for Line {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 
     #[test]
-    fn the_postgres_driver_never_logs_parameters_unless_asked() {
-        let default = log_filter(None).to_string();
-        assert!(default.contains("tokio_postgres=info"), "{default}");
-        let debug = log_filter(Some("debug")).to_string();
-        assert!(debug.contains("tokio_postgres=info"), "{debug}");
-        let asked = log_filter(Some("debug,tokio_postgres=debug")).to_string();
-        assert!(asked.contains("tokio_postgres=debug") && !asked.contains("=info"), "{asked}");
+    fn the_postgres_driver_never_logs_below_info() {
+        assert_eq!(written("debug"), ["driver info", "core debug", "core warn"]);
+        // Naming the driver, or one of its modules, does not lift the cap.
+        assert_eq!(
+            written("tokio_postgres=trace,tokio_postgres::connection=info"),
+            ["driver info"]
+        );
+        // The cap only lowers: `warn` and `off` keep the driver quiet.
+        assert_eq!(written("warn"), ["core warn"]);
+        assert!(written("off").is_empty());
+        // A malformed filter falls back to `info`.
+        assert_eq!(written("[{"), ["driver info", "core warn"]);
     }
 }
