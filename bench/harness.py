@@ -422,12 +422,13 @@ http {{
         self.list_big(run)
         self.tree_lifecycle(run)
 
-    def _run_on(self, run, od):
+    def read_fixture(self, od):
+        """What the read rows read: a/b/c; in c a folder with 60 files
+        (ListDentries returns a full page of 50) and the file GetDentry reads:
+        both three levels below a, where a second user (no admin) holds a
+        READER grant."""
         st = self.provision(od.base)
         sp = f"/v1.0/storage/spaces/{st['spaceId']}"
-        # a/b/c; in c a folder with 60 files (ListDentries returns a full page
-        # of 50) and the file GetDentry reads: both three levels below a, where
-        # a second user (no admin) holds a READER grant
         parent = "0"
         for name in ("a", "b", "c"):
             parent = self.api(st, "POST", f"{sp}/dentries/{parent}/folders", {"name": name})["dentry"]["id"]
@@ -437,21 +438,49 @@ http {{
         filled = self.loadgen("upload-cycle", *self.auth_args(st), "--parent-id", folder, "--prefix", "item",
                               "--size", 4096, "--connections", 4, "--requests", 60)
         assert filled["ok"] == 60 and filled["errors"] == 0, filled
-        small = self.upload_small(st, "small.bin", open(self.small, "rb").read(), parent)
+        small_bytes = open(self.small, "rb").read()
+        small = self.upload_small(st, "small.bin", small_bytes, parent)
         reader = AdminClient(od.base, ADMIN_TOKEN).create_user(st["corpId"], name="Reader", org_admin=False)["unionId"]
         self.api(st, "POST", f"{sp}/dentries/{granted_at}/permissions",
                  {"roleId": "READER", "members": [{"type": "USER", "id": reader}]})
+        return dict(st=st, sp=sp, folder=folder, small=small, small_bytes=small_bytes, reader=reader)
+
+    def read_commands(self, fx, base):
+        """loadgen `http` arguments of each read row on the node at `base`:
+        the owner (no grant is read), then the reader (the grant three levels up)."""
+        st, sp = fx["st"], fx["sp"]
         auth = ["--header", f"x-acs-dingtalk-access-token: {st['token']}"]
         reads = {}
-        # the owner (no grant is read), then the reader (the grant three levels up)
-        for suffix, u in (("", st["unionId"]), (".granted", reader)):
+        for suffix, u in (("", st["unionId"]), (".granted", fx["reader"])):
             if not suffix:
-                reads["orgdrive.getspace"] = ["--url", f"{od.base}{sp}?unionId={u}", *auth]
+                reads["orgdrive.getspace"] = ["--url", f"{base}{sp}?unionId={u}", *auth]
             reads[f"orgdrive.getdentry{suffix}"] = [
-                "--url", f"{od.base}{sp}/dentries/{small['id']}/query?unionId={u}",
+                "--url", f"{base}{sp}/dentries/{fx['small']['id']}/query?unionId={u}",
                 "--method", "POST", "--body", "{}", "--header", "content-type: application/json", *auth]
             reads[f"orgdrive.listdentries{suffix}"] = [
-                "--url", f"{od.base}{sp}/dentries?parentId={folder}&maxResults=50&unionId={u}", *auth]
+                "--url", f"{base}{sp}/dentries?parentId={fx['folder']}&maxResults=50&unionId={u}", *auth]
+        return reads
+
+    def durable_write_rows(self, run, st, sp):
+        """AddFolder, the 4 KiB upload cycle, and the dentry lifecycle (each
+        connection renames its own file between two names, or moves it between
+        two folders of the space), at 64 connections, a `sync` before each."""
+        subprocess.run(["sync"])
+        self.record(run, "orgdrive.addfolder", self.load("add-folder", *self.auth_args(st), "--connections", 64), conns=64)
+        subprocess.run(["sync"])
+        self.record(run, "orgdrive.uploadcycle", self.load("upload-cycle", *self.auth_args(st), "--size", 4096,
+                                                           "--connections", 64), conns=64)
+        lc = self.api(st, "POST", f"{sp}/dentries/0/folders", {"name": "lifecycle"})["dentry"]["id"]
+        for bench, cmd in (("orgdrive.rename", "rename-cycle"), ("orgdrive.move", "move-cycle")):
+            subprocess.run(["sync"])
+            self.record(run, bench, self.load(cmd, *self.auth_args(st), "--parent-id", lc, "--size", 4096,
+                                              "--connections", 64), conns=64)
+
+    def _run_on(self, run, od):
+        fx = self.read_fixture(od)
+        st, sp, folder, small = fx["st"], fx["sp"], fx["folder"], fx["small"]
+        reads = self.read_commands(fx, od.base)
+        u = fx["reader"]
         # the ceiling of ListDentries: bare axum answering the same page's bytes
         status, page = request("GET", f"{od.base}{sp}/dentries?parentId={folder}&maxResults=50&unionId={u}",
                                headers={"x-acs-dingtalk-access-token": st["token"]})
@@ -475,17 +504,7 @@ http {{
         subprocess.run(["sync"])
         self.record(run, "sqlite.baseline", self.loadgen("sqlite-baseline", "--path", db, "--duration", self.duration,
                                                          "--batch-duration", 2), when="before")
-        subprocess.run(["sync"])
-        self.record(run, "orgdrive.addfolder", self.load("add-folder", *self.auth_args(st), "--connections", 64), conns=64)
-        subprocess.run(["sync"])
-        self.record(run, "orgdrive.uploadcycle", self.load("upload-cycle", *self.auth_args(st), "--size", 4096, "--connections", 64), conns=64)
-        # the dentry lifecycle: each connection renames its own file between two
-        # names, or moves it between two folders of the space
-        lc = self.api(st, "POST", f"{sp}/dentries/0/folders", {"name": "lifecycle"})["dentry"]["id"]
-        for bench, cmd in (("orgdrive.rename", "rename-cycle"), ("orgdrive.move", "move-cycle")):
-            subprocess.run(["sync"])
-            self.record(run, bench, self.load(cmd, *self.auth_args(st), "--parent-id", lc, "--size", 4096,
-                                              "--connections", 64), conns=64)
+        self.durable_write_rows(run, st, sp)
         subprocess.run(["sync"])
         self.record(run, "sqlite.baseline", self.loadgen("sqlite-baseline", "--path", db, "--duration", self.duration,
                                                          "--batch-duration", 0), when="after")
