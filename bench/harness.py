@@ -1023,7 +1023,9 @@ def report(records, results_path):
     log(f"wrote {results_path}")
 
 
-def main():
+def arguments(backend):
+    """The command line of `bench/harness.py` (`backend` embedded) and of
+    `bench/harness_pg.py` (`backend` postgres+s3), parsed and completed."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--orgdrive")
     p.add_argument("--loadgen")
@@ -1046,23 +1048,20 @@ def main():
     p.add_argument("--command")
     p.add_argument("--started", type=float, help="epoch seconds the whole command started (for the wall time)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
-    p.add_argument("--backend", choices=("embedded", "postgres+s3"), default="embedded",
-                   help="embedded (SQLite + files, the default) or postgres+s3 (bench/harness_pg.py)")
+    p.add_argument("--backend", choices=(backend,), default=backend,
+                   help="embedded: bench/harness.py; postgres+s3: bench/harness_pg.py")
     p.add_argument("--pg-bindir", help="postgres+s3: PostgreSQL's bin dir (initdb, pg_ctl, psql, pgbench)")
     p.add_argument("--s3s-fs", help="postgres+s3: the s3s-fs binary")
     a = p.parse_args()
     pg = a.backend == "postgres+s3"
-    results = a.results or (None if a.quick else os.path.join(HERE, "RESULTS.md"))
+    a.results = a.results or (None if a.quick else os.path.join(HERE, "RESULTS.md"))
     if a.report:
         with open(a.report) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        results = results or os.path.join(HERE, "RESULTS.md")
-        if any(r["bench"] == "meta" and r.get("backend") == "postgres+s3" for r in records):
-            import harness_pg
-            harness_pg.report(records, results)
-        else:
-            report(records, results)
-        return
+            a.records = [json.loads(line) for line in f if line.strip()]
+        a.results = a.results or os.path.join(HERE, "RESULTS.md")
+        if any(r["bench"] == "meta" and r.get("backend", "embedded") != backend for r in a.records):
+            p.error(f"{a.report} holds figures of another backend: use bench/harness_pg.py for postgres+s3")
+        return a
     if a.quick:
         a.runs = 1
     if not a.raw:
@@ -1073,18 +1072,19 @@ def main():
         if not getattr(a, name):
             p.error(f"--{name.replace('_', '-')} is required")
     os.makedirs(os.path.dirname(a.raw), exist_ok=True)
-    a.results = results
-    if pg:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: sys.exit(130))
-        import harness_pg
-        harness_pg.main(a)
-        return
-    h = Harness(a)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: sys.exit(130))
+    return a
+
+
+def main():
+    a = arguments("embedded")
+    if a.report:
+        report(a.records, a.results)
+        return
+    h = Harness(a)
     h.main()
-    report(h.records, results)
+    report(h.records, a.results)
 
 
 if __name__ == "__main__":

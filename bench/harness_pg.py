@@ -460,7 +460,7 @@ def report(records, results_path):
     w(f"**Command** (from the repository root): `{meta.get('command')}` — {len(runs)} run(s), total wall time "
       f"{meta.get('wall_total_s', 0) / 60:.1f} min (builds included), {meta.get('duration_s')} s measured + "
       f"{meta.get('warmup_s')} s warmup per load point. Raw figures: `{raw}`; regenerate this section with "
-      f"`python3 bench/harness.py --report {raw}`.")
+      f"`python3 bench/harness_pg.py --report {raw}`.")
     w("")
     w("| machine | |")
     w("|---|---|")
@@ -636,7 +636,15 @@ def report(records, results_path):
     log(f"wrote {results_path}")
 
 
-def main(a):
+def main():
+    a = H.arguments("postgres+s3")
+    if a.report:
+        report(a.records, a.results)
+        return
     h = PgS3Harness(a)
     h.main()
     report(h.records, a.results)
+
+
+if __name__ == "__main__":
+    main()

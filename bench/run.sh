@@ -20,8 +20,9 @@
 #   --orgdrive BIN --revision REV
 #                 measure this prebuilt orgdrive binary instead of building the tree
 #                 (e.g. a clean commit while the working tree has uncommitted edits)
-#   other options go to bench/harness.py (--duration S, --big-mib N, --entries N,
-#   --results FILE, --keep); see `python3 bench/harness.py --help`.
+#   other options go to bench/harness.py, or bench/harness_pg.py for postgres+s3
+#   (--duration S, --big-mib N, --entries N, --results FILE, --keep); see
+#   `python3 bench/harness.py --help`.
 #
 # Environment: CARGO_TARGET_DIR (orgdrive; default $HOME/.cache/orgdrive/target),
 # BENCH_TARGET_DIR (loadgen, baseline-axum; default $HOME/.cache/orgdrive/bench-target),
@@ -126,6 +127,8 @@ trap 'rm -rf "$BIN"' EXIT
 cp "$ORGDRIVE_BIN" "$BENCH_TARGET_DIR/release/loadgen" ${AXUM_BIN:+"$AXUM_BIN"} "$BIN/"
 
 log "orgdrive $REV; measuring"
-python3 "$BENCH/harness.py" "$@" --orgdrive "$BIN/$(basename "$ORGDRIVE_BIN")" --loadgen "$BIN/loadgen" \
+HARNESS="$BENCH/harness.py"
+[[ "$BACKEND" == postgres+s3 ]] && HARNESS="$BENCH/harness_pg.py"
+python3 "$HARNESS" "$@" --orgdrive "$BIN/$(basename "$ORGDRIVE_BIN")" --loadgen "$BIN/loadgen" \
     ${AXUM_BIN:+--axum "$BIN/baseline-axum"} ${NGINX:+--nginx "$NGINX"} "${BACKEND_ARGS[@]}" --revision "$REV" \
     --command "$COMMAND" --started "$STARTED"
