@@ -345,6 +345,19 @@ http {{
         self.nginx_upload_dir = os.path.join(ndir, "upload")
 
     # ---- provisioning -----------------------------------------------------
+    def write_inputs(self):
+        """The transfers' inputs in `work/www`: a 4 KiB file and a big one of random bytes."""
+        self.www = os.path.join(self.work, "www")
+        os.makedirs(self.www)
+        self.small = os.path.join(self.www, "small.bin")
+        with open(self.small, "wb") as f:
+            f.write(os.urandom(4096))
+        self.big = os.path.join(self.www, "big.bin")
+        log(f"writing {self.big_mib} MiB of random data")
+        with open(self.big, "wb") as out:
+            subprocess.run(["head", "-c", str(self.big_mib * 1024 * 1024), "/dev/urandom"], stdout=out, check=True)
+        subprocess.run(["sync"])
+
     def provision(self, base):
         tenant = provision_tenant(base, AdminClient(base, ADMIN_TOKEN), app_name="harness",
                                   user_name="Harness User")
@@ -649,16 +662,7 @@ http {{
                     tree_entries=self.tree_entries, tree_subfolders=self.tree_subfolders, tree_moves=self.tree_moves,
                     loadgen_threads=os.cpu_count(), orgdrive_sha256=file_sha256(self.a.orgdrive)[:16])
         try:
-            self.www = os.path.join(self.work, "www")
-            os.makedirs(self.www)
-            self.small = os.path.join(self.www, "small.bin")
-            with open(self.small, "wb") as f:
-                f.write(os.urandom(4096))
-            self.big = os.path.join(self.www, "big.bin")
-            log(f"writing {self.big_mib} MiB of random data")
-            subprocess.run(["head", "-c", str(self.big_mib * 1024 * 1024), "/dev/urandom"],
-                           stdout=open(self.big, "wb"), check=True)
-            subprocess.run(["sync"])
+            self.write_inputs()
             ax_port = free_port()
             self.start("axum", [self.a.axum, f"127.0.0.1:{ax_port}"], "ready")
             self.axum_base = f"http://127.0.0.1:{ax_port}"

@@ -376,16 +376,7 @@ class PgS3Harness(Harness):
                     revision=self.a.revision, loadgen_threads=os.cpu_count(),
                     orgdrive_sha256=H.file_sha256(self.a.orgdrive)[:16])
         try:
-            self.www = os.path.join(self.work, "www")
-            os.makedirs(self.www)
-            self.small = os.path.join(self.www, "small.bin")
-            with open(self.small, "wb") as f:
-                f.write(os.urandom(4096))
-            self.big = os.path.join(self.www, "big.bin")
-            log(f"writing {self.big_mib} MiB of random data")
-            subprocess.run(["head", "-c", str(self.big_mib * 1024 * 1024), "/dev/urandom"],
-                           stdout=open(self.big, "wb"), check=True)
-            subprocess.run(["sync"])
+            self.write_inputs()
             self.start_postgres()
             self.start_s3()
             meta.update(postgres=self.pg_version, pg_settings=self.pg_settings, wal_sync_method=self.wal_sync_method,
