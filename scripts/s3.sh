@@ -66,8 +66,11 @@ if ! $running; then
   rm -rf "$data"
   mkdir -p "$data/$bucket"
   say "starting s3s-fs on $url (data in $data)"
-  setsid "$bin" --host 127.0.0.1 --port "$port" \
-    --access-key "$access_key" --secret-key "$secret_key" "$data" >"$log" 2>&1 </dev/null &
+  # Started from the cache dir: s3s-fs resolves its temporary files against
+  # its working directory, and a checkout it was started from may be deleted
+  # while it runs (every write then fails with 500).
+  (cd "$cache" && exec setsid "$bin" --host 127.0.0.1 --port "$port" \
+    --access-key "$access_key" --secret-key "$secret_key" "$data") >"$log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
     [ "$(status)" != 000 ] && break
