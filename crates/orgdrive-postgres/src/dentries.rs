@@ -11,6 +11,7 @@ use orgdrive_store::{
     VersionRecord, MAX_RENAME_COUNTER,
 };
 
+use crate::put_batch::{self, PutQueue, Settled};
 use crate::rows::*;
 use crate::uploads::{claim_upload, settle};
 use crate::{all, events, exec, one, read, snapshot, tx, DbResult, PgStore, Tx};
@@ -121,11 +122,39 @@ impl DentryStore for PgStore {
     }
 
     async fn put_dentry(&self, put: &PutDentry) -> StoreResult<PutOutcome> {
-        tx!(self, |t| put_dentry_in(&t, put).await?)
+        if PutQueue::takes(put) {
+            if let Settled::Done(outcome) = self.puts.submit(put).await {
+                return *outcome;
+            }
+        }
+        self.put_alone(put).await
     }
 }
 
 impl PgStore {
+    /// Several puts at once, as concurrent [`DentryStore::put_dentry`] calls
+    /// are: the folders among them created by one transaction (see
+    /// `put_batch`), every other put, and every folder that transaction did
+    /// not create, in a transaction of its own. Answers in order.
+    pub async fn put_dentries(&self, puts: &[PutDentry]) -> Vec<StoreResult<PutOutcome>> {
+        let together: Vec<&PutDentry> = puts.iter().filter(|p| PutQueue::takes(p)).collect();
+        let mut settled = put_batch::write_batch(&self.pool, &together).await.into_iter();
+        let mut answers = Vec::with_capacity(puts.len());
+        for put in puts {
+            let batch = if PutQueue::takes(put) { settled.next() } else { None };
+            answers.push(match batch {
+                Some(Settled::Done(outcome)) => *outcome,
+                _ => self.put_alone(put).await,
+            });
+        }
+        answers
+    }
+
+    /// One put in a transaction of its own.
+    async fn put_alone(&self, put: &PutDentry) -> StoreResult<PutOutcome> {
+        tx!(self, |t| put_dentry_in(&t, put).await?)
+    }
+
     /// A keyset page (children of `parent_id`, or the whole space) and its
     /// dentries' app properties, read from one snapshot.
     async fn page(

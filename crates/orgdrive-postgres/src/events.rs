@@ -41,43 +41,62 @@ const SEQUENCER_LOCK: i64 = 0x006f_7267_6473_6571;
 /// here) in the caller's transaction `t`; `app_id` and `previous_app_id`
 /// are those of the spaces named.
 pub async fn append<C: GenericClient>(t: &C, events: &[EventRecord]) -> DbResult<()> {
-    const SQL: &str = "INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, \
+    if events.is_empty() {
+        return Ok(());
+    }
+    // One statement for them all, inserted in order (`appended` follows
+    // it); each space's app looked up once.
+    const SQL: &str = "WITH apps AS (SELECT space_id, app_id FROM spaces \
+         WHERE space_id = ANY($3::text[] || $12::text[])) \
+         INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, \
          dentry_id, operator_id, at_ms, parent_id, name, dentry_type, size, version, \
          previous_space_id, previous_app_id, previous_parent_id, previous_name, source_space_id, \
          source_dentry_id, recycle_item_id, member_type, member_id, role) \
-         VALUES (replace(gen_random_uuid()::text, '-', ''), $1, $2, \
-         COALESCE((SELECT app_id FROM spaces WHERE space_id = $3), ''), $3, $4, $5, $6, $7, $8, \
-         $9, $10, $11, $12, (SELECT app_id FROM spaces WHERE space_id = $12), $13, $14, $15, \
-         $16, $17, $18, $19, $20)";
-    for e in events {
-        exec(
-            t,
-            SQL,
-            &[
-                &e.event_type.as_str(),
-                &e.corp_id,
-                &e.space_id,
-                &e.dentry_id,
-                &e.operator_id,
-                &e.at_ms,
-                &e.parent_id,
-                &e.name,
-                &e.dentry_type,
-                &e.size,
-                &e.version,
-                &e.previous_space_id,
-                &e.previous_parent_id,
-                &e.previous_name,
-                &e.source_space_id,
-                &e.source_dentry_id,
-                &e.recycle_item_id,
-                &e.member_type,
-                &e.member_id,
-                &e.role,
-            ],
-        )
-        .await?;
-    }
+         SELECT replace(gen_random_uuid()::text, '-', ''), u.event_type, u.corp_id, \
+         COALESCE(a.app_id, ''), u.space_id, u.dentry_id, u.operator_id, u.at_ms, u.parent_id, \
+         u.name, u.dentry_type, u.size, u.version, u.previous_space_id, pa.app_id, \
+         u.previous_parent_id, u.previous_name, u.source_space_id, u.source_dentry_id, \
+         u.recycle_item_id, u.member_type, u.member_id, u.role \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], \
+         $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[], $13::text[], \
+         $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], \
+         $20::text[]) WITH ORDINALITY AS u(event_type, corp_id, space_id, dentry_id, \
+         operator_id, at_ms, parent_id, name, dentry_type, size, version, previous_space_id, \
+         previous_parent_id, previous_name, source_space_id, source_dentry_id, recycle_item_id, \
+         member_type, member_id, role, n) \
+         LEFT JOIN apps a ON a.space_id = u.space_id \
+         LEFT JOIN apps pa ON pa.space_id = u.previous_space_id \
+         ORDER BY u.n";
+    let text = |f: fn(&EventRecord) -> &str| events.iter().map(f).collect::<Vec<&str>>();
+    let maybe = |f: fn(&EventRecord) -> Option<&str>| events.iter().map(f).collect::<Vec<_>>();
+    let number = |f: fn(&EventRecord) -> Option<i64>| events.iter().map(f).collect::<Vec<_>>();
+    exec(
+        t,
+        SQL,
+        &[
+            &text(|e| e.event_type.as_str()),
+            &text(|e| &e.corp_id),
+            &text(|e| &e.space_id),
+            &text(|e| &e.dentry_id),
+            &text(|e| &e.operator_id),
+            &events.iter().map(|e| e.at_ms).collect::<Vec<i64>>(),
+            &maybe(|e| e.parent_id.as_deref()),
+            &maybe(|e| e.name.as_deref()),
+            &maybe(|e| e.dentry_type.as_deref()),
+            &number(|e| e.size),
+            &number(|e| e.version),
+            &maybe(|e| e.previous_space_id.as_deref()),
+            &maybe(|e| e.previous_parent_id.as_deref()),
+            &maybe(|e| e.previous_name.as_deref()),
+            &maybe(|e| e.source_space_id.as_deref()),
+            &maybe(|e| e.source_dentry_id.as_deref()),
+            &maybe(|e| e.recycle_item_id.as_deref()),
+            &maybe(|e| e.member_type.as_deref()),
+            &maybe(|e| e.member_id.as_deref()),
+            &maybe(|e| e.role.as_deref()),
+        ],
+    )
+    .await?;
     Ok(())
 }
 

@@ -85,6 +85,7 @@ mod maintenance;
 mod migrate;
 mod notify;
 mod open_links;
+mod put_batch;
 pub(crate) mod rows;
 mod spaces;
 mod thumbnails;
@@ -141,6 +142,8 @@ pub struct PgStore {
     /// Where the pool connects: also for connections of their own
     /// (`notify::listen_changes`).
     config: tokio_postgres::Config,
+    /// Folder puts waiting to be written together (`put_batch`).
+    puts: put_batch::PutQueue,
 }
 
 /// A transaction that failed with one of these is run again from the start.
@@ -164,7 +167,8 @@ impl PgStore {
             .max_size(options.max_connections.max(1))
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
-        let store = PgStore { pool, config };
+        let puts = put_batch::PutQueue::start(pool.clone());
+        let store = PgStore { pool, config, puts };
         // Fails here, not at the first call, if the database is unreachable.
         drop(store.client().await?);
         Ok(store)
@@ -172,17 +176,22 @@ impl PgStore {
 
     /// A pooled connection; `Backend` once the store is closed.
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Closed => {
-                StoreError::Backend("the metadata store is closed".into())
-            }
-            other => StoreError::Backend(format!("no database connection: {other}")),
-        })
+        pooled(&self.pool).await
     }
 
     pub(crate) fn close_pool(&self) {
         self.pool.close();
     }
+}
+
+/// A connection of `pool`; `Backend` once it is closed.
+pub(crate) async fn pooled(pool: &Pool) -> StoreResult<deadpool_postgres::Object> {
+    pool.get().await.map_err(|e| match e {
+        deadpool_postgres::PoolError::Closed => {
+            StoreError::Backend("the metadata store is closed".into())
+        }
+        other => StoreError::Backend(format!("no database connection: {other}")),
+    })
 }
 
 /// Runs `$body` (an expression using `$t`, a `deadpool_postgres::Transaction`,

@@ -271,3 +271,170 @@ async fn cache_changes_reach_the_other_nodes() {
     }
     assert_eq!(received, lines);
 }
+
+/// A folder `id` named `name` under `parent_id` of space `space_id`.
+fn folder_in(space_id: &str, parent_id: &str, id: &str, name: &str) -> DentryRecord {
+    DentryRecord { space_id: space_id.into(), parent_id: parent_id.into(), ..folder(id, name) }
+}
+
+fn property(app_id: &str, name: &str, value: &str) -> AppPropertyRecord {
+    AppPropertyRecord {
+        dentry_id: String::new(),
+        app_id: app_id.into(),
+        name: name.into(),
+        value: value.into(),
+        visibility: "PUBLIC".into(),
+    }
+}
+
+/// Folder puts written together (`put_dentries`, what concurrent
+/// `put_dentry` calls get): each answer is what the put alone would have
+/// answered, whatever else is in the batch; nothing is half-written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn folder_puts_written_together_answer_each_as_alone() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    create(&store, folder("p", "parent")).await;
+    create(&store, file("f", "a-file", 1)).await;
+    let mut with_properties = put(folder("9", "props"), NameConflict::Fail, None);
+    with_properties.app_properties = vec![property("a", "k1", "v1"), property("a", "k0", "v0")];
+    let puts = vec![
+        put(folder("1", "x"), NameConflict::Fail, None),
+        put(folder("2", "x"), NameConflict::Fail, None),
+        put(folder("3", "x"), NameConflict::ReturnExisting, None),
+        put(folder("4", "x"), auto("x (", ")"), None),
+        put(folder_in("1", "p", "5", "y"), NameConflict::Fail, None),
+        put(folder_in("1", "missing", "6", "z"), NameConflict::Fail, None),
+        put(folder_in("1", "f", "7", "z"), NameConflict::Fail, None),
+        put(folder_in("nope", "0", "8", "z"), NameConflict::Fail, None),
+        with_properties,
+        put(file("10", "a-file", 1), NameConflict::Fail, None),
+        put(folder("11", "parent"), NameConflict::Fail, None),
+    ];
+    let answers = store.put_dentries(&puts).await;
+    let created = |i: usize| match &answers[i] {
+        Ok(PutOutcome::Created(d)) => d.clone(),
+        other => panic!("put {i}: expected Created, got {other:?}"),
+    };
+    assert_eq!(created(0).name, "x");
+    assert!(
+        matches!(&answers[1], Err(StoreError::NameTaken(d)) if d.dentry_id == "1"),
+        "{:?}",
+        answers[1]
+    );
+    assert!(
+        matches!(&answers[2], Ok(PutOutcome::Existing(d)) if d.dentry_id == "1"),
+        "{:?}",
+        answers[2]
+    );
+    assert!(created(3).name.starts_with("x (") && created(3).name != "x", "{}", created(3).name);
+    assert_eq!(created(4).parent_id, "p");
+    assert!(matches!(answers[5], Err(StoreError::ParentNotFound)), "{:?}", answers[5]);
+    assert!(matches!(answers[6], Err(StoreError::ParentNotFound)), "{:?}", answers[6]);
+    assert!(matches!(answers[7], Err(StoreError::NotFound)), "{:?}", answers[7]);
+    let props = created(8).app_properties;
+    let keys: Vec<(&str, &str, &str)> =
+        props.iter().map(|p| (p.dentry_id.as_str(), p.name.as_str(), p.value.as_str())).collect();
+    assert_eq!(keys, [("9", "k0", "v0"), ("9", "k1", "v1")]);
+    assert!(matches!(&answers[9], Err(StoreError::NameTaken(d)) if d.dentry_id == "f"));
+    assert!(matches!(&answers[10], Err(StoreError::NameTaken(d)) if d.dentry_id == "p"));
+    // What each answer says is what is stored.
+    for i in [0, 3, 4, 8] {
+        let d = created(i);
+        assert_eq!(store.get_dentry("1", &d.dentry_id).await.unwrap().as_ref(), Some(&d));
+    }
+    for id in ["2", "3", "6", "7", "8", "10", "11"] {
+        assert_eq!(store.get_dentry("1", id).await.unwrap(), None, "{id} stored");
+    }
+    // One DentryCreated event per folder created, with its space's app.
+    let mut created_events = rows(
+        &database.url,
+        "SELECT dentry_id || ':' || app_id FROM events \
+         WHERE event_type = 'storage_dentry_created' AND dentry_id NOT IN ('p', 'f')",
+    )
+    .await;
+    created_events.sort();
+    assert_eq!(created_events, ["1:a", "4:a", "5:a", "9:a"]);
+    assert_consistent(&store).await;
+}
+
+/// A batch that fails (here: two puts with one id) writes nothing of its
+/// own; every put of it then runs alone and gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_batch_leaves_nothing_and_each_put_runs_alone() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    let puts = vec![
+        put(folder("1", "first"), NameConflict::Fail, None),
+        put(folder("1", "same id"), NameConflict::Fail, None),
+        put(folder("2", "third"), NameConflict::Fail, None),
+    ];
+    let answers = store.put_dentries(&puts).await;
+    assert!(matches!(&answers[0], Ok(PutOutcome::Created(d)) if d.name == "first"));
+    assert!(matches!(answers[1], Err(StoreError::Duplicate(Key::DentryId))), "{:?}", answers[1]);
+    assert!(matches!(&answers[2], Ok(PutOutcome::Created(d)) if d.name == "third"));
+    let mut stored = rows(&database.url, "SELECT dentry_id || ':' || name FROM dentries").await;
+    stored.sort();
+    assert_eq!(stored, ["1:first", "2:third"]);
+    let events = rows(&database.url, "SELECT dentry_id FROM events ORDER BY appended").await;
+    assert_eq!(events, ["1", "2"]);
+}
+
+/// Many concurrent AddFolders of a few names, from two nodes (their puts
+/// are combined per node): one folder per name, every other put told the
+/// name is taken, one event per folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_folder_puts_from_two_nodes_store_one_folder_per_name() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    space_with_quota(&first, None).await;
+    let mut tasks = Vec::new();
+    for i in 0..96 {
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move {
+            let name = format!("n{}", i % 8);
+            s.put_dentry(&put(folder(&format!("d{i}"), &name), NameConflict::Fail, None)).await
+        }));
+    }
+    let (mut created, mut taken) = (HashSet::new(), 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(PutOutcome::Created(d)) => {
+                assert!(created.insert(d.name.clone()), "{} twice", d.name)
+            }
+            Err(StoreError::NameTaken(_)) => taken += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((created.len(), taken), (8, 88));
+    assert_eq!(rows(&database.url, "SELECT count(*)::text FROM events").await, ["8"]);
+    assert_consistent(&first).await;
+}
+
+/// Events appended together get their spaces' apps, the previous space's
+/// too; a space that is not there gives an empty app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appended_events_name_the_apps_of_their_spaces() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    let pool = pool(&database.url);
+    let mut client = pool.get().await.unwrap();
+    let t = client.transaction().await.unwrap();
+    let moved = EventRecord {
+        previous_space_id: Some("1".into()),
+        ..EventRecord::new(EventType::DentryMoved, "c", "gone", "m", "u", 1)
+    };
+    let created = EventRecord::new(EventType::DentryCreated, "c", "1", "n", "u", 2);
+    orgdrive_postgres::events::append(&t, &[moved, created]).await.unwrap();
+    t.commit().await.unwrap();
+    let stored = rows(
+        &database.url,
+        "SELECT dentry_id || ':' || app_id || ':' || coalesce(previous_app_id, '-') \
+         FROM events ORDER BY appended",
+    )
+    .await;
+    assert_eq!(stored, ["m::a", "n:a:-"]);
+}
