@@ -2,6 +2,8 @@
 //! one way a dentry is created or given new content, CommitFile's and a
 //! WOPI save's alike) with its event.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use tokio_postgres::types::ToSql;
 
@@ -14,7 +16,7 @@ use orgdrive_store::{
 use crate::put_batch::{self, PutQueue, Settled};
 use crate::rows::*;
 use crate::uploads::{claim_upload, settle};
-use crate::{all, events, exec, one, read, snapshot, tx, DbResult, PgStore, Tx};
+use crate::{all, events, exec, one, read, snapshot, DbResult, PgStore, Tx};
 
 /// The parent id of a space's root entries.
 pub(crate) const ROOT_ID: &str = "0";
@@ -150,9 +152,16 @@ impl PgStore {
         answers
     }
 
-    /// One put in a transaction of its own.
+    /// One put in a transaction of its own, or sharing one with other
+    /// writes of its space (`shared_tx`).
     async fn put_alone(&self, put: &PutDentry) -> StoreResult<PutOutcome> {
-        tx!(self, |t| put_dentry_in(&t, put).await?)
+        let put = Arc::new(put.clone());
+        let spaces = vec![put.dentry.space_id.clone()];
+        self.combined(spaces, move |t| {
+            let put = put.clone();
+            Box::pin(async move { put_dentry_in(t, &put).await })
+        })
+        .await
     }
 
     /// A keyset page (children of `parent_id`, or the whole space) and its

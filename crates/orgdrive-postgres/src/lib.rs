@@ -8,8 +8,10 @@
 //! - **One method, one transaction**, at READ COMMITTED, with explicit
 //!   locks where a check must hold until commit (`tx!`; a transaction that
 //!   fails with `serialization_failure` or `deadlock_detected` is run again
-//!   from the start, a few times). Each invariant is held by the database,
-//!   never by a check-then-act in Rust:
+//!   from the start, a few times). One exception: concurrent folder puts
+//!   share a transaction (`put_batch`), which takes the same locks in the
+//!   same order and only creates; anything else runs alone. Each invariant
+//!   is held by the database, never by a check-then-act in Rust:
 //!   - **Unique keys** by constraints, named explicitly so that a violation
 //!     maps to its [`orgdrive_store::Key`] (`error.rs`). AddSpace is
 //!     `INSERT … ON CONFLICT DO NOTHING` and then a `SELECT` of the row
@@ -75,6 +77,7 @@
 //! each other over `LISTEN`/`NOTIFY` ([`PgStore::notify_changes`],
 //! [`PgStore::listen_changes`]).
 
+mod combine;
 mod dentries;
 mod error;
 pub mod events;
@@ -87,6 +90,7 @@ mod notify;
 mod open_links;
 mod put_batch;
 pub(crate) mod rows;
+mod shared_tx;
 mod spaces;
 mod thumbnails;
 mod uploads;
@@ -144,6 +148,8 @@ pub struct PgStore {
     config: tokio_postgres::Config,
     /// Folder puts waiting to be written together (`put_batch`).
     puts: put_batch::PutQueue,
+    /// Other writes of a space waiting to share a transaction (`shared_tx`).
+    writes: shared_tx::WriteQueue,
 }
 
 /// A transaction that failed with one of these is run again from the start.
@@ -168,7 +174,8 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
         let puts = put_batch::PutQueue::start(pool.clone());
-        let store = PgStore { pool, config, puts };
+        let writes = shared_tx::WriteQueue::start(pool.clone());
+        let store = PgStore { pool, config, puts, writes };
         // Fails here, not at the first call, if the database is unreachable.
         drop(store.client().await?);
         Ok(store)

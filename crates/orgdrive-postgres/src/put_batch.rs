@@ -24,25 +24,23 @@
 //! others run alone.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::oneshot;
 
 use orgdrive_store::{
     AppPropertyRecord, DentryRecord, EventRecord, EventType, PutDentry, PutOutcome, StoreResult,
 };
 
+use crate::combine::Combiner;
 use crate::dentries::ROOT_ID;
 use crate::{all, events, exec, pooled, DbError, DbResult, Tx};
 
 /// Puts written by one transaction at most.
-pub(crate) const MAX_BATCH: usize = 128;
-/// Batches in flight at once per node: one is committing (waiting for the
-/// WAL flush) while the next is written.
+const MAX_BATCH: usize = 128;
+/// Batches in flight at once per node: some commit (wait for the WAL
+/// flush) while the next are written.
 const WORKERS: usize = 4;
-/// Puts waiting at most; a full queue makes callers wait to enqueue.
-const QUEUE: usize = 4 * MAX_BATCH;
 
 /// What a put learns from its batch.
 #[derive(Debug)]
@@ -53,26 +51,31 @@ pub(crate) enum Settled {
     Alone,
 }
 
-struct Job {
+pub(crate) struct Job {
     put: PutDentry,
     reply: oneshot::Sender<Settled>,
 }
 
-/// The queue of a node's combinable puts and its workers (which end when
-/// the last clone of the queue is dropped).
+/// The queue of a node's combinable puts.
 #[derive(Clone)]
 pub(crate) struct PutQueue {
-    jobs: mpsc::Sender<Job>,
+    jobs: Combiner<Job>,
 }
 
 impl PutQueue {
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> PutQueue {
-        let (jobs, receiver) = mpsc::channel(QUEUE);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..WORKERS {
-            tokio::spawn(work(pool.clone(), receiver.clone()));
-        }
+        let jobs = Combiner::start(WORKERS, MAX_BATCH, move |batch: Vec<Job>| {
+            let pool = pool.clone();
+            async move {
+                let puts: Vec<&PutDentry> = batch.iter().map(|job| &job.put).collect();
+                let settled = write_batch(&pool, &puts).await;
+                for (job, answer) in batch.into_iter().zip(settled) {
+                    // The caller may have gone away (its request was cancelled).
+                    let _ = job.reply.send(answer);
+                }
+            }
+        });
         PutQueue { jobs }
     }
 
@@ -88,38 +91,13 @@ impl PutQueue {
     }
 
     /// Queues `put` and waits for its batch. `Alone` also when the workers
-    /// are gone (their runtime ended).
+    /// are gone.
     pub(crate) async fn submit(&self, put: &PutDentry) -> Settled {
         let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job { put: put.clone(), reply }).await.is_err() {
+        if self.jobs.submit(Job { put: put.clone(), reply }).await.is_err() {
             return Settled::Alone;
         }
         answer.await.unwrap_or(Settled::Alone)
-    }
-}
-
-/// A worker: takes everything queued (up to [`MAX_BATCH`]), writes it,
-/// answers each put; until the queue is closed.
-async fn work(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    loop {
-        let batch = {
-            let mut receiver = queue.lock().await;
-            let Some(first) = receiver.recv().await else { return };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
-        let puts: Vec<&PutDentry> = batch.iter().map(|job| &job.put).collect();
-        let settled = write_batch(&pool, &puts).await;
-        for (job, answer) in batch.into_iter().zip(settled) {
-            // The caller may have gone away (its request was cancelled).
-            let _ = job.reply.send(answer);
-        }
     }
 }
 
@@ -166,18 +144,27 @@ async fn create(t: &Tx<'_>, puts: &[&PutDentry]) -> DbResult<Vec<Option<DentryRe
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?
     };
+    // Only folders of the spaces just locked: a parent id of another
+    // space is not locked (nor found).
     let parents: HashSet<(String, String)> = {
-        let ids = sorted_unique(
-            puts.iter().map(|p| p.dentry.parent_id.as_str()).filter(|id| *id != ROOT_ID),
-        );
-        if ids.is_empty() {
+        let mut keys: Vec<(&str, &str)> = puts
+            .iter()
+            .map(|p| (p.dentry.space_id.as_str(), p.dentry.parent_id.as_str()))
+            .filter(|(space, parent)| *parent != ROOT_ID && spaces.contains(*space))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.is_empty() {
             HashSet::new()
         } else {
+            let (space_ids, parent_ids): (Vec<&str>, Vec<&str>) = keys.into_iter().unzip();
             all(
                 t,
-                "SELECT space_id, dentry_id FROM dentries WHERE dentry_id = ANY($1) \
-                 AND status = 'NORMAL' AND kind = 'FOLDER' ORDER BY dentry_id FOR SHARE",
-                &[&ids],
+                "SELECT d.space_id, d.dentry_id FROM dentries d \
+                 JOIN unnest($1::text[], $2::text[]) AS k(space_id, dentry_id) \
+                 ON d.space_id = k.space_id AND d.dentry_id = k.dentry_id \
+                 WHERE d.status = 'NORMAL' AND d.kind = 'FOLDER' ORDER BY d.dentry_id FOR SHARE OF d",
+                &[&space_ids, &parent_ids],
             )
             .await?
             .iter()

@@ -438,3 +438,62 @@ async fn appended_events_name_the_apps_of_their_spaces() {
     .await;
     assert_eq!(stored, ["m::a", "n:a:-"]);
 }
+
+/// Renames and moves of one space racing from two nodes (each node runs
+/// concurrent ones in shared transactions, one savepoint each): every
+/// answer is what the change alone would answer, the refused ones leave
+/// nothing, and the tree stays consistent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_renames_and_moves_from_two_nodes_answer_each_as_alone() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    space_with_quota(&first, None).await;
+    create(&first, folder("into", "into")).await;
+    for i in 0..64 {
+        create(&first, file(&format!("f{i}"), &format!("file {i}"), 1)).await;
+    }
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+        let id = format!("f{i}");
+        tasks.push(tokio::spawn(async move {
+            if i < 32 {
+                // Two renames to each name: one takes it.
+                s.rename_dentry(&rename(&id, &format!("r{}", i / 2))).await.map(|d| d.name)
+            } else {
+                // Every second one moves into the folder, where its twin
+                // (a rename above) does not go: all moves succeed.
+                let to = to("1", "into", NameConflict::Fail);
+                s.move_dentry(&moving(&id, to), ids()).await.map(|p| p.dentry.parent_id)
+            }
+        }));
+    }
+    let (mut renamed, mut taken, mut moved) = (HashSet::new(), 0, 0);
+    for (i, task) in tasks.into_iter().enumerate() {
+        match (i < 32, task.await.unwrap()) {
+            (true, Ok(name)) => assert!(renamed.insert(name.clone()), "{name} twice"),
+            (true, Err(StoreError::NameTaken(_))) => taken += 1,
+            (false, Ok(parent)) => {
+                assert_eq!(parent, "into");
+                moved += 1
+            }
+            (_, other) => panic!("{i}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!((renamed.len(), taken, moved), (16, 16, 32));
+    let named_r = rows(
+        &database.url,
+        "SELECT count(*)::text FROM dentries WHERE name LIKE 'r%' AND status = 'NORMAL'",
+    )
+    .await;
+    assert_eq!(named_r, ["16"]);
+    let changes = rows(
+        &database.url,
+        "SELECT event_type || ':' || count(*) FROM events \
+         WHERE event_type IN ('storage_dentry_renamed', 'storage_dentry_moved') \
+         GROUP BY event_type ORDER BY event_type",
+    )
+    .await;
+    assert_eq!(changes, ["storage_dentry_moved:32", "storage_dentry_renamed:16"]);
+    assert_consistent(&first).await;
+}

@@ -4,6 +4,7 @@
 //! `FOR UPDATE` first (see the module doc of `lifecycle`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -23,44 +24,27 @@ use crate::{events, PgStore};
 #[async_trait]
 impl TreeStore for PgStore {
     async fn rename_dentry(&self, rename: &RenameDentry) -> StoreResult<DentryRecord> {
-        crate::tx!(self, |t| {
-            let (before, renamed) = rename_dentry(&t, rename).await?;
-            let actor = &rename.actor;
-            if before.name != renamed.name {
-                let mut event = EventRecord::of_dentry(
-                    EventType::DentryRenamed,
-                    &actor.corp_id,
-                    &renamed,
-                    &actor.union_id,
-                    actor.now_ms,
-                );
-                event.previous_name = Some(before.name);
-                events::append(&t, &[event]).await?;
-            }
-            renamed
+        let rename = Arc::new(rename.clone());
+        let spaces = vec![rename.space_id.clone()];
+        self.combined(spaces, move |t| {
+            let rename = rename.clone();
+            Box::pin(async move { rename_with_event(t, &rename).await })
         })
+        .await
     }
 
     async fn move_dentry(&self, request: &MoveDentry, ids: Ids) -> StoreResult<Placed> {
-        crate::tx!(self, |t| {
-            let (before, placed) = move_dentry(&t, request, &*ids).await?;
-            if !placed.existing {
-                let actor = &request.actor;
-                append_replaced(&t, &placed, actor).await?;
-                let mut event = EventRecord::of_dentry(
-                    EventType::DentryMoved,
-                    &actor.corp_id,
-                    &placed.dentry,
-                    &actor.union_id,
-                    actor.now_ms,
-                );
-                event.previous_space_id = Some(before.space_id);
-                event.previous_parent_id = Some(before.parent_id);
-                event.previous_name = Some(before.name);
-                events::append(&t, &[event]).await?;
-            }
-            placed
+        if request.task_id.is_some() {
+            // A task's change locks its task row before the spaces.
+            return crate::tx!(self, |t| move_with_events(&t, request, &*ids).await?);
+        }
+        let request = Arc::new(request.clone());
+        let spaces = vec![request.space_id.clone(), request.to.space_id.clone()];
+        self.combined(spaces, move |t| {
+            let (request, ids) = (request.clone(), ids.clone());
+            Box::pin(async move { move_with_events(t, &request, &*ids).await })
         })
+        .await
     }
 
     async fn copy_dentry(&self, request: &CopyDentry, ids: Ids) -> StoreResult<Placed> {
@@ -172,6 +156,49 @@ pub(super) async fn append_replaced(t: &Tx<'_>, placed: &Placed, actor: &Actor) 
         events::append(t, &[event]).await?;
     }
     Ok(())
+}
+
+/// RenameDentry's transaction: the rename and its event.
+async fn rename_with_event(t: &Tx<'_>, rename: &RenameDentry) -> DbResult<DentryRecord> {
+    let (before, renamed) = rename_dentry(t, rename).await?;
+    let actor = &rename.actor;
+    if before.name != renamed.name {
+        let mut event = EventRecord::of_dentry(
+            EventType::DentryRenamed,
+            &actor.corp_id,
+            &renamed,
+            &actor.union_id,
+            actor.now_ms,
+        );
+        event.previous_name = Some(before.name);
+        events::append(t, &[event]).await?;
+    }
+    Ok(renamed)
+}
+
+/// MoveDentry's transaction: the move and its events.
+async fn move_with_events(
+    t: &Tx<'_>,
+    request: &MoveDentry,
+    ids: &dyn IdSource,
+) -> DbResult<Placed> {
+    let (before, placed) = move_dentry(t, request, ids).await?;
+    if !placed.existing {
+        let actor = &request.actor;
+        append_replaced(t, &placed, actor).await?;
+        let mut event = EventRecord::of_dentry(
+            EventType::DentryMoved,
+            &actor.corp_id,
+            &placed.dentry,
+            &actor.union_id,
+            actor.now_ms,
+        );
+        event.previous_space_id = Some(before.space_id);
+        event.previous_parent_id = Some(before.parent_id);
+        event.previous_name = Some(before.name);
+        events::append(t, &[event]).await?;
+    }
+    Ok(placed)
 }
 
 /// The source end of a change: its space locked (with `others`), the

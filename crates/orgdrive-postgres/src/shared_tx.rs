@@ -1,0 +1,162 @@
+//! Writes that hold their space's row until they commit (file commits,
+//! renames, moves) combined across requests: group commit done by
+//! orgdrive.
+//!
+//! Alone, such writes of one space run one after the other, each holding
+//! the space's row lock through its commit's WAL flush, so a busy space
+//! gets one write per flush. Combined, a worker takes what is queued (see
+//! [`crate::combine`]), locks every space of the batch `FOR UPDATE` up
+//! front in key order, runs each write's own body (the very code of its
+//! one-write transaction) inside a `SAVEPOINT`, and commits once: the
+//! writes of a batch are applied one after the other, as they would be
+//! alone, and share one flush.
+//!
+//! A write whose body fails is rolled back to its savepoint and answered
+//! its error, like alone; one that meets a deadlock or a serialization
+//! failure, and every write of a batch that cannot go on (the connection,
+//! a savepoint or the space locks fail), runs alone ([`crate::tx!`],
+//! retries included). Answers are given after the commit; a failed commit
+//! answers its error to the writes it would have applied.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio::sync::oneshot;
+
+use orgdrive_store::{StoreError, StoreResult};
+
+use crate::combine::Combiner;
+use crate::{exec, pooled, tx, DbError, DbResult, PgStore, Tx};
+
+/// Writes run by one transaction at most.
+const MAX_BATCH: usize = 64;
+/// Batches in flight at once per node (on disjoint spaces: a batch holds
+/// its spaces to its end).
+const WORKERS: usize = 4;
+
+/// The future of a write's body, borrowing its transaction.
+pub(crate) type TxFuture<'a, T> = Pin<Box<dyn Future<Output = DbResult<T>> + Send + 'a>>;
+type Answer = Box<dyn Any + Send>;
+type Body = Arc<dyn for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Answer> + Send + Sync>;
+
+enum Settled {
+    Done(DbResult<Answer>),
+    Alone,
+}
+
+pub(crate) struct Job {
+    spaces: Vec<String>,
+    body: Body,
+    reply: oneshot::Sender<Settled>,
+}
+
+/// The queue of a node's combinable writes.
+#[derive(Clone)]
+pub(crate) struct WriteQueue {
+    jobs: Combiner<Job>,
+}
+
+impl WriteQueue {
+    /// Starts the workers on the current tokio runtime.
+    pub(crate) fn start(pool: Pool) -> WriteQueue {
+        let jobs = Combiner::start(WORKERS, MAX_BATCH, move |batch: Vec<Job>| {
+            let pool = pool.clone();
+            async move {
+                let settled = write_batch(&pool, &batch).await;
+                for (job, answer) in batch.into_iter().zip(settled) {
+                    // The caller may have gone away (its request was cancelled).
+                    let _ = job.reply.send(answer);
+                }
+            }
+        });
+        WriteQueue { jobs }
+    }
+}
+
+impl PgStore {
+    /// Runs `body` — a write of `spaces` (every space whose row it locks)
+    /// — combined with concurrent writes, or alone when the batch could
+    /// not decide it. `body` may run more than once (a retry alone); only
+    /// the run that commits counts.
+    pub(crate) async fn combined<T, B>(&self, spaces: Vec<String>, body: B) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, T> + Send + Sync + 'static,
+    {
+        let body = Arc::new(body);
+        let erased = {
+            let body = body.clone();
+            erase(move |t| {
+                let run = body(t);
+                Box::pin(async move { Ok(Box::new(run.await?) as Answer) })
+            })
+        };
+        let (reply, answer) = oneshot::channel();
+        let settled = match self.writes.jobs.submit(Job { spaces, body: erased, reply }).await {
+            Ok(()) => answer.await.unwrap_or(Settled::Alone),
+            Err(_) => Settled::Alone,
+        };
+        match settled {
+            Settled::Done(Ok(answer)) => answer
+                .downcast::<T>()
+                .map(|answer| *answer)
+                .map_err(|_| StoreError::Backend("a combined write answered another type".into())),
+            Settled::Done(Err(e)) => Err(e.into_store()),
+            Settled::Alone => tx!(self, |t| body(&t).await?),
+        }
+    }
+}
+
+/// Pins a closure to the higher-ranked signature of a [`Body`].
+fn erase<F>(f: F) -> Body
+where
+    F: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Answer> + Send + Sync + 'static,
+{
+    Arc::new(f)
+}
+
+/// Runs `jobs` in one transaction: one answer per job, in order.
+async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
+    let alone = || jobs.iter().map(|_| Settled::Alone).collect();
+    let Ok(mut client) = pooled(pool).await else { return alone() };
+    let Ok(mut t) = client.transaction().await else { return alone() };
+    let mut spaces: Vec<&str> =
+        jobs.iter().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
+    spaces.sort_unstable();
+    spaces.dedup();
+    const LOCK: &str = "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
+    if exec(&t, LOCK, &[&spaces]).await.is_err() {
+        return alone();
+    }
+    let mut outcomes: Vec<Option<DbResult<Answer>>> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let Ok(savepoint) = t.savepoint("combined_write").await else { return alone() };
+        let outcome = (job.body)(&savepoint).await;
+        let ended = match outcome {
+            Ok(_) => savepoint.commit().await,
+            Err(_) => savepoint.rollback().await,
+        };
+        if ended.is_err() {
+            return alone();
+        }
+        outcomes.push(match outcome {
+            Err(e) if e.is_retryable() => None,
+            decided => Some(decided),
+        });
+    }
+    if outcomes.iter().all(Option::is_none) {
+        return alone();
+    }
+    let committed = t.commit().await.map_err(|e| DbError::from(e).into_store());
+    outcomes
+        .into_iter()
+        .map(|outcome| match (outcome, &committed) {
+            (None, _) => Settled::Alone,
+            (Some(outcome), Ok(())) => Settled::Done(outcome),
+            (Some(_), Err(e)) => Settled::Done(Err(DbError::Store(e.clone()))),
+        })
+        .collect()
+}
