@@ -1,11 +1,11 @@
 //! Writes that hold their space's row until they commit (file commits,
-//! renames, moves) combined across requests: group commit done by
+//! renames, moves, new uploads) combined across requests: group commit done by
 //! orgdrive.
 //!
 //! Alone, such writes of one space run one after the other, each holding
 //! the space's row lock through its commit's WAL flush, so a busy space
 //! gets one write per flush. Combined, a worker takes what is queued (see
-//! [`crate::combine`]), locks every space of the batch `FOR UPDATE` up
+//! [`crate::combine`]; one queue and worker per shard of spaces), locks every space of the batch `FOR UPDATE` up
 //! front in key order, runs each write's own body (the very code of its
 //! one-write transaction) inside a `SAVEPOINT`, and commits once: the
 //! writes of a batch are applied one after the other, as they would be
@@ -19,7 +19,9 @@
 //! answers its error to the writes it would have applied.
 
 use std::any::Any;
+use std::collections::hash_map::DefaultHasher;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -33,9 +35,11 @@ use crate::{exec, pooled, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
 const MAX_BATCH: usize = 64;
-/// Batches in flight at once per node (on disjoint spaces: a batch holds
-/// its spaces to its end).
-const WORKERS: usize = 4;
+/// Queues per node, each with one worker; a write goes to the queue of its
+/// first space. Writes of one space never run in two batches at once (they
+/// would only wait for each other's space lock, each with a fraction of
+/// the queue); writes of other spaces do.
+const SHARDS: usize = 4;
 
 /// The future of a write's body, borrowing its transaction.
 pub(crate) type TxFuture<'a, T> = Pin<Box<dyn Future<Output = DbResult<T>> + Send + 'a>>;
@@ -53,26 +57,38 @@ pub(crate) struct Job {
     reply: oneshot::Sender<Settled>,
 }
 
-/// The queue of a node's combinable writes.
+/// The queues of a node's combinable writes.
 #[derive(Clone)]
 pub(crate) struct WriteQueue {
-    jobs: Combiner<Job>,
+    shards: Vec<Combiner<Job>>,
 }
 
 impl WriteQueue {
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> WriteQueue {
-        let jobs = Combiner::start(WORKERS, MAX_BATCH, move |batch: Vec<Job>| {
-            let pool = pool.clone();
-            async move {
-                let settled = write_batch(&pool, &batch).await;
-                for (job, answer) in batch.into_iter().zip(settled) {
-                    // The caller may have gone away (its request was cancelled).
-                    let _ = job.reply.send(answer);
-                }
-            }
-        });
-        WriteQueue { jobs }
+        let shards = (0..SHARDS)
+            .map(|_| {
+                let pool = pool.clone();
+                Combiner::start(1, MAX_BATCH, move |batch: Vec<Job>| {
+                    let pool = pool.clone();
+                    async move {
+                        let settled = write_batch(&pool, &batch).await;
+                        for (job, answer) in batch.into_iter().zip(settled) {
+                            // The caller may have gone away (its request was cancelled).
+                            let _ = job.reply.send(answer);
+                        }
+                    }
+                })
+            })
+            .collect();
+        WriteQueue { shards }
+    }
+
+    /// The queue of writes whose first space is `space_id`.
+    fn shard(&self, space_id: &str) -> &Combiner<Job> {
+        let mut hasher = DefaultHasher::new();
+        space_id.hash(&mut hasher);
+        &self.shards[(hasher.finish() % self.shards.len() as u64) as usize]
     }
 }
 
@@ -95,7 +111,8 @@ impl PgStore {
             })
         };
         let (reply, answer) = oneshot::channel();
-        let settled = match self.writes.jobs.submit(Job { spaces, body: erased, reply }).await {
+        let queue = self.writes.shard(spaces.first().map_or("", String::as_str));
+        let settled = match queue.submit(Job { spaces, body: erased, reply }).await {
             Ok(()) => answer.await.unwrap_or(Settled::Alone),
             Err(_) => Settled::Alone,
         };

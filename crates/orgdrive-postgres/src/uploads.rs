@@ -5,6 +5,8 @@
 //! "Deferred durability" (see the contract) needs nothing special here:
 //! every commit is durable as configured on the server.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use orgdrive_store::{
@@ -17,53 +19,20 @@ use crate::{all, exec, one, snapshot, tx, DbResult, PgStore, Tx};
 #[async_trait]
 impl UploadStore for PgStore {
     /// The counts are made after locking the app's and the space's rows
-    /// (in that order), so racing inserts count one after the other.
+    /// (in that order; combined with other writes, the space's comes first),
+    /// so racing inserts count one after the other.
     async fn insert_upload(
         &self,
         upload: &UploadRecord,
         limits: &OpenUploadLimits,
     ) -> StoreResult<()> {
-        let u = upload;
-        let (per_space, per_app) = (i64::from(limits.per_space), i64::from(limits.per_app));
-        tx!(self, |t| {
-            exec(&t, "SELECT 1 FROM apps WHERE app_id = $1 FOR NO KEY UPDATE", &[&u.app_id])
-                .await?;
-            exec(&t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR NO KEY UPDATE", &[&u.space_id])
-                .await?;
-            let counts = one(
-                &t,
-                "SELECT (SELECT COUNT(*) FROM uploads WHERE space_id = $1), \
-                        (SELECT COUNT(*) FROM uploads WHERE app_id = $2)",
-                &[&u.space_id, &u.app_id],
-            )
-            .await?
-            .ok_or_else(|| StoreError::Backend("no counts".into()))?;
-            let (in_space, in_app): (i64, i64) = (counts.try_get(0)?, counts.try_get(1)?);
-            if in_space >= per_space || in_app >= per_app {
-                return Err(StoreError::TooManyUploads { per_space: in_space >= per_space })?;
-            }
-            exec(
-                &t,
-                "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, \
-                 check_name, check_parent_id, check_size, check_md5, max_bytes, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                &[
-                    &u.upload_key,
-                    &u.space_id,
-                    &u.app_id,
-                    &u.union_id,
-                    &u.multipart,
-                    &u.check_name,
-                    &u.check_parent_id,
-                    &u.check_size,
-                    &u.check_md5,
-                    &u.max_bytes,
-                    &u.created_at,
-                    &u.expires_at,
-                ],
-            )
-            .await?;
+        let (upload, limits) = (Arc::new(upload.clone()), *limits);
+        let spaces = vec![upload.space_id.clone()];
+        self.combined(spaces, move |t| {
+            let upload = upload.clone();
+            Box::pin(async move { insert_upload(t, &upload, &limits).await })
         })
+        .await
     }
 
     async fn get_upload(
@@ -446,6 +415,47 @@ pub(crate) async fn claim_upload(
     }
     exec(t, "DELETE FROM uploads WHERE upload_key = $1", &[&upload_key]).await?;
     Ok(held)
+}
+
+/// An upload's row, unless the space or the app has too many open ones.
+async fn insert_upload(t: &Tx<'_>, u: &UploadRecord, limits: &OpenUploadLimits) -> DbResult<()> {
+    let (per_space, per_app) = (i64::from(limits.per_space), i64::from(limits.per_app));
+    exec(t, "SELECT 1 FROM apps WHERE app_id = $1 FOR NO KEY UPDATE", &[&u.app_id]).await?;
+    exec(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR NO KEY UPDATE", &[&u.space_id]).await?;
+    let counts = one(
+        t,
+        "SELECT (SELECT COUNT(*) FROM uploads WHERE space_id = $1), \
+                (SELECT COUNT(*) FROM uploads WHERE app_id = $2)",
+        &[&u.space_id, &u.app_id],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Backend("no counts".into()))?;
+    let (in_space, in_app): (i64, i64) = (counts.try_get(0)?, counts.try_get(1)?);
+    if in_space >= per_space || in_app >= per_app {
+        return Err(StoreError::TooManyUploads { per_space: in_space >= per_space })?;
+    }
+    exec(
+        t,
+        "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, \
+         check_name, check_parent_id, check_size, check_md5, max_bytes, created_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &u.upload_key,
+            &u.space_id,
+            &u.app_id,
+            &u.union_id,
+            &u.multipart,
+            &u.check_name,
+            &u.check_parent_id,
+            &u.check_size,
+            &u.check_md5,
+            &u.max_bytes,
+            &u.created_at,
+            &u.expires_at,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Releases `released` reserved bytes and adds `charged` committed bytes on
