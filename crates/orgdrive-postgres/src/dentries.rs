@@ -21,6 +21,20 @@ use crate::{all, events, exec, one, read, snapshot, DbResult, PgStore, Tx};
 /// The parent id of a space's root entries.
 pub(crate) const ROOT_ID: &str = "0";
 
+/// The folder `$2` of space `$1` and its ancestors, farthest first (see
+/// the walks' note in `lifecycle`).
+pub(crate) const FOLDER_CHAIN_SQL: &str =
+    "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) \
+         AS (SELECT dentry_id, parent_id, name, kind, status, 0 FROM dentries \
+             WHERE space_id = $1 AND dentry_id = $2 \
+             UNION ALL \
+             SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
+             FROM chain c CROSS JOIN LATERAL (SELECT dentry_id, parent_id, name, kind, \
+                 status FROM dentries WHERE dentry_id = c.parent_id AND space_id = $1 \
+                 OFFSET 0) d \
+             WHERE c.depth < 10000) \
+         SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth DESC";
+
 #[async_trait]
 impl DentryStore for PgStore {
     async fn get_dentry(
@@ -59,15 +73,7 @@ impl DentryStore for PgStore {
         if folder_id == ROOT_ID {
             return Ok(Some(Vec::new()));
         }
-        const SQL: &str = "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) \
-             AS (SELECT dentry_id, parent_id, name, kind, status, 0 FROM dentries \
-                 WHERE space_id = $1 AND dentry_id = $2 \
-                 UNION ALL \
-                 SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
-                 FROM chain c JOIN dentries d ON d.dentry_id = c.parent_id \
-                 WHERE d.space_id = $1 AND c.depth < 10000) \
-             SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth DESC";
-        let rows = read!(self, |c| all(&c, SQL, &[&space_id, &folder_id]).await?)?;
+        let rows = read!(self, |c| all(&c, FOLDER_CHAIN_SQL, &[&space_id, &folder_id]).await?)?;
         let mut links = Vec::with_capacity(rows.len());
         for (i, row) in rows.iter().enumerate() {
             let field = |at: usize| -> StoreResult<String> {

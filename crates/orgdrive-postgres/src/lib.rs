@@ -8,10 +8,13 @@
 //! - **One method, one transaction**, at READ COMMITTED, with explicit
 //!   locks where a check must hold until commit (`tx!`; a transaction that
 //!   fails with `serialization_failure` or `deadlock_detected` is run again
-//!   from the start, a few times). One exception: concurrent folder puts
-//!   share a transaction (`put_batch`), which takes the same locks in the
-//!   same order and only creates; anything else runs alone. Each invariant
-//!   is held by the database, never by a check-then-act in Rust:
+//!   from the start, a few times). Concurrent writes may share one
+//!   transaction (group commit done here, so that a busy space gets many
+//!   writes per WAL flush): folder puts as one multi-row insert
+//!   (`put_batch`), file commits, renames, moves and new uploads one
+//!   savepoint each (`shared_tx`), every space of the batch locked first.
+//!   A write such a batch cannot decide runs alone. Each invariant is held
+//!   by the database, never by a check-then-act in Rust:
 //!   - **Unique keys** by constraints, named explicitly so that a violation
 //!     maps to its [`orgdrive_store::Key`] (`error.rs`). AddSpace is
 //!     `INSERT … ON CONFLICT DO NOTHING` and then a `SELECT` of the row
@@ -189,6 +192,24 @@ impl PgStore {
     pub(crate) fn close_pool(&self) {
         self.pool.close();
     }
+}
+
+/// The recursive tree walks, as (name, statement, parameter types), for
+/// the test that pins their plans (each probes an index per row).
+#[doc(hidden)]
+pub fn tree_walk_statements() -> Vec<(&'static str, &'static str, &'static str)> {
+    use lifecycle::{
+        ANCESTORS_SQL, ITEM_MEMBERS_SQL, LIVE_EXTENT_SQL, LIVE_MEMBERS_SQL, SUBTREE_SIZE_SQL,
+    };
+    let (two, three) = ("text, text", "text, text, bigint");
+    vec![
+        ("folder chain", dentries::FOLDER_CHAIN_SQL, two),
+        ("ancestors", ANCESTORS_SQL, three),
+        ("live members", LIVE_MEMBERS_SQL, three),
+        ("live extent", LIVE_EXTENT_SQL, three),
+        ("subtree size", SUBTREE_SIZE_SQL, three),
+        ("item members", ITEM_MEMBERS_SQL, three),
+    ]
 }
 
 /// A connection of `pool`; `Backend` once it is closed.
