@@ -146,6 +146,13 @@ impl PgStore {
     /// not create, in a transaction of its own. Answers in order.
     pub async fn put_dentries(&self, puts: &[PutDentry]) -> Vec<StoreResult<PutOutcome>> {
         let together: Vec<&PutDentry> = puts.iter().filter(|p| PutQueue::takes(p)).collect();
+        if together.is_empty() {
+            let mut answers = Vec::with_capacity(puts.len());
+            for put in puts {
+                answers.push(self.put_alone(put).await);
+            }
+            return answers;
+        }
         let mut settled = put_batch::write_batch(&self.pool, &together).await.into_iter();
         let mut answers = Vec::with_capacity(puts.len());
         for put in puts {
@@ -163,7 +170,7 @@ impl PgStore {
     async fn put_alone(&self, put: &PutDentry) -> StoreResult<PutOutcome> {
         let put = Arc::new(put.clone());
         let spaces = vec![put.dentry.space_id.clone()];
-        self.combined(spaces, move |t| {
+        self.combined(spaces, true, move |t| {
             let put = put.clone();
             Box::pin(async move { put_dentry_in(t, &put).await })
         })
@@ -304,7 +311,8 @@ pub(crate) async fn put_dentry_in(t: &Tx<'_>, put: &PutDentry) -> DbResult<PutOu
 async fn place_dentry(t: &Tx<'_>, put: &PutDentry) -> DbResult<PutOutcome> {
     let new = &put.dentry;
     // Puts of a space never interleave with its tree changes, which lock the
-    // row FOR UPDATE (see the crate doc); puts do not wait for each other.
+    // row FOR UPDATE (see the crate doc); puts alone do not wait for each
+    // other here (a batch of combined writes holds the row FOR UPDATE).
     let space =
         one(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR KEY SHARE", &[&new.space_id]).await?;
     if space.is_none() {

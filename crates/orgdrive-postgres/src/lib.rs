@@ -11,9 +11,9 @@
 //!   from the start, a few times). Concurrent writes may share one
 //!   transaction (group commit done here, so that a busy space gets many
 //!   writes per WAL flush): folder puts as one multi-row insert
-//!   (`put_batch`), file commits, renames, moves and new uploads one
-//!   savepoint each (`shared_tx`), every space of the batch locked first.
-//!   A write such a batch cannot decide runs alone. Each invariant is held
+//!   (`put_batch`), file commits, renames and moves one savepoint each
+//!   (`shared_tx`), every space of the batch locked first, then the orgs
+//!   it charges. A write such a batch cannot decide runs alone. Each invariant is held
 //!   by the database, never by a check-then-act in Rust:
 //!   - **Unique keys** by constraints, named explicitly so that a violation
 //!     maps to its [`orgdrive_store::Key`] (`error.rs`). AddSpace is
@@ -31,9 +31,10 @@
 //!     passes the cap. Reservations of upload bytes work the same way.
 //!   - **Trees**: a tree change (rename, move, copy, delete, restore) locks
 //!     its spaces' rows `FOR UPDATE` first; a put locks its space's row
-//!     `FOR KEY SHARE` first. Puts never wait for each other there (their
-//!     counter updates take `FOR NO KEY UPDATE`, which `KEY SHARE` allows),
-//!     but a tree change and a put of one space never interleave: a put
+//!     `FOR KEY SHARE` first. Puts alone never wait for each other there
+//!     (their counter updates take `FOR NO KEY UPDATE`, which `KEY SHARE`
+//!     allows; a batch of combined writes holds the row `FOR UPDATE`), but
+//!     a tree change and a put of one space never interleave: a put
 //!     cannot add a child under a folder a concurrent change is binning.
 //!     A put also locks its parent folder `FOR SHARE` (it stays a live
 //!     folder until the put commits).

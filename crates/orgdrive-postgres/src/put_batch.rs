@@ -68,6 +68,9 @@ impl PutQueue {
         let jobs = Combiner::start(WORKERS, MAX_BATCH, move |batch: Vec<Job>| {
             let pool = pool.clone();
             async move {
+                // A put whose caller has gone (its request was cancelled) is skipped.
+                let batch: Vec<Job> =
+                    batch.into_iter().filter(|job| !job.reply.is_closed()).collect();
                 let puts: Vec<&PutDentry> = batch.iter().map(|job| &job.put).collect();
                 let settled = write_batch(&pool, &puts).await;
                 for (job, answer) in batch.into_iter().zip(settled) {
@@ -104,6 +107,9 @@ impl PutQueue {
 /// Writes `puts` in one transaction: one answer per put, in order.
 pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry]) -> Vec<Settled> {
     let alone = || puts.iter().map(|_| Settled::Alone).collect();
+    if puts.is_empty() {
+        return Vec::new();
+    }
     let Ok(mut client) = pooled(pool).await else { return alone() };
     let Ok(t) = client.transaction().await else { return alone() };
     let created = match create(&t, puts).await {
@@ -218,8 +224,10 @@ fn as_stored(put: &PutDentry) -> DentryRecord {
     d
 }
 
-/// Inserts the dentries of `puts` (in order; a name taken, also by an
-/// earlier put of the list, is skipped); the ids inserted.
+/// Inserts the dentries of `puts` in key order (space, folder, name: two
+/// batches inserting the same new names never wait for each other in a
+/// circle), a put before a later one of the same key; a name taken, also
+/// by an earlier put of the list, is skipped. Answers the ids inserted.
 async fn insert_dentries(t: &Tx<'_>, puts: &[&PutDentry]) -> DbResult<HashSet<String>> {
     if puts.is_empty() {
         return Ok(HashSet::new());
@@ -232,7 +240,7 @@ async fn insert_dentries(t: &Tx<'_>, puts: &[&PutDentry]) -> DbResult<HashSet<St
          $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int8[], \
          $14::int8[]) WITH ORDINALITY AS u(dentry_id, uuid, space_id, parent_id, kind, name, \
          size, version, status, blob_key, creator_id, modifier_id, created_at, modified_at, n) \
-         ORDER BY u.n \
+         ORDER BY u.space_id, u.parent_id, u.name, u.n \
          ON CONFLICT (space_id, parent_id, name) WHERE status = 'NORMAL' DO NOTHING \
          RETURNING dentry_id";
     let d = || puts.iter().map(|p| &p.dentry);

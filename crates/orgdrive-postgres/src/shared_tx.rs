@@ -1,22 +1,39 @@
 //! Writes that hold their space's row until they commit (file commits,
-//! renames, moves, new uploads) combined across requests: group commit done by
+//! renames, moves) combined across requests: group commit done by
 //! orgdrive.
 //!
 //! Alone, such writes of one space run one after the other, each holding
 //! the space's row lock through its commit's WAL flush, so a busy space
 //! gets one write per flush. Combined, a worker takes what is queued (see
-//! [`crate::combine`]; one queue and worker per shard of spaces), locks every space of the batch `FOR UPDATE` up
-//! front in key order, runs each write's own body (the very code of its
-//! one-write transaction) inside a `SAVEPOINT`, and commits once: the
-//! writes of a batch are applied one after the other, as they would be
-//! alone, and share one flush.
+//! [`crate::combine`]; one queue and worker per shard of spaces), runs
+//! each write's own body (the very code of its one-write transaction)
+//! inside a `SAVEPOINT`, and commits once: the writes of a batch are
+//! applied one after the other, as they would be alone, and share one
+//! flush.
+//!
+//! **Lock order.** Before any write runs, the batch locks every space it
+//! touches `FOR UPDATE`, then — if a write of it charges or frees bytes —
+//! the orgs of those writes' spaces `FOR NO KEY UPDATE`, each list in key
+//! order. Every other path takes a space before its org too, and nothing
+//! taken inside a batch (dentries, uploads, advisory locks on names and
+//! content objects) is taken before a space elsewhere, except an upload's
+//! row by a byte reservation: a PUT reserving bytes on the very upload a
+//! batch commits may deadlock with it, and PostgreSQL ends one of them
+//! (that write then runs alone). App rows (the caps on open uploads) are
+//! taken before spaces, so opening an upload is not a combined write.
 //!
 //! A write whose body fails is rolled back to its savepoint and answered
 //! its error, like alone; one that meets a deadlock or a serialization
 //! failure, and every write of a batch that cannot go on (the connection,
-//! a savepoint or the space locks fail), runs alone ([`crate::tx!`],
-//! retries included). Answers are given after the commit; a failed commit
-//! answers its error to the writes it would have applied.
+//! a savepoint or the locks fail), runs alone ([`crate::tx!`], retries
+//! included). A write whose caller has gone (its request was cancelled)
+//! before its turn is skipped. Answers are given after the commit; a
+//! failed commit answers its error to the writes it would have applied.
+//!
+//! A batch holds its spaces to its end: a write of another space of the
+//! same shard queued behind it waits for it (head-of-line blocking,
+//! bounded by the batch's length and by whatever other transaction holds
+//! one of its spaces).
 
 use std::any::Any;
 use std::collections::hash_map::DefaultHasher;
@@ -53,6 +70,8 @@ enum Settled {
 
 pub(crate) struct Job {
     spaces: Vec<String>,
+    /// Whether the write charges or frees bytes of its spaces' orgs.
+    charges_orgs: bool,
     body: Body,
     reply: oneshot::Sender<Settled>,
 }
@@ -93,11 +112,17 @@ impl WriteQueue {
 }
 
 impl PgStore {
-    /// Runs `body` — a write of `spaces` (every space whose row it locks)
-    /// — combined with concurrent writes, or alone when the batch could
-    /// not decide it. `body` may run more than once (a retry alone); only
-    /// the run that commits counts.
-    pub(crate) async fn combined<T, B>(&self, spaces: Vec<String>, body: B) -> StoreResult<T>
+    /// Runs `body` — a write of `spaces` (every space whose row it locks),
+    /// which `charges_orgs` when it may update their orgs' byte counters —
+    /// combined with concurrent writes, or alone when the batch could not
+    /// decide it. `body` may run more than once (a retry alone); only the
+    /// run that commits counts.
+    pub(crate) async fn combined<T, B>(
+        &self,
+        spaces: Vec<String>,
+        charges_orgs: bool,
+        body: B,
+    ) -> StoreResult<T>
     where
         T: Send + 'static,
         B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, T> + Send + Sync + 'static,
@@ -112,7 +137,8 @@ impl PgStore {
         };
         let (reply, answer) = oneshot::channel();
         let queue = self.writes.shard(spaces.first().map_or("", String::as_str));
-        let settled = match queue.submit(Job { spaces, body: erased, reply }).await {
+        let job = Job { spaces, charges_orgs, body: erased, reply };
+        let settled = match queue.submit(job).await {
             Ok(()) => answer.await.unwrap_or(Settled::Alone),
             Err(_) => Settled::Alone,
         };
@@ -144,12 +170,32 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
         jobs.iter().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
     spaces.sort_unstable();
     spaces.dedup();
-    const LOCK: &str = "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
-    if exec(&t, LOCK, &[&spaces]).await.is_err() {
+    const LOCK_SPACES: &str =
+        "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
+    if exec(&t, LOCK_SPACES, &[&spaces]).await.is_err() {
         return alone();
+    }
+    let mut charged: Vec<&str> = jobs
+        .iter()
+        .filter(|job| job.charges_orgs)
+        .flat_map(|job| job.spaces.iter().map(String::as_str))
+        .collect();
+    if !charged.is_empty() {
+        charged.sort_unstable();
+        charged.dedup();
+        const LOCK_ORGS: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
+             (SELECT corp_id FROM spaces WHERE space_id = ANY($1)) \
+             ORDER BY corp_id FOR NO KEY UPDATE";
+        if exec(&t, LOCK_ORGS, &[&charged]).await.is_err() {
+            return alone();
+        }
     }
     let mut outcomes: Vec<Option<DbResult<Answer>>> = Vec::with_capacity(jobs.len());
     for job in jobs {
+        if job.reply.is_closed() {
+            outcomes.push(None);
+            continue;
+        }
         let Ok(savepoint) = t.savepoint("combined_write").await else { return alone() };
         let outcome = (job.body)(&savepoint).await;
         let ended = match outcome {

@@ -5,8 +5,6 @@
 //! "Deferred durability" (see the contract) needs nothing special here:
 //! every commit is durable as configured on the server.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 
 use orgdrive_store::{
@@ -19,20 +17,16 @@ use crate::{all, exec, one, snapshot, tx, DbResult, PgStore, Tx};
 #[async_trait]
 impl UploadStore for PgStore {
     /// The counts are made after locking the app's and the space's rows
-    /// (in that order; combined with other writes, the space's comes first),
-    /// so racing inserts count one after the other.
+    /// (in that order), so racing inserts count one after the other. Not a
+    /// combined write (`shared_tx`): a batch locks its spaces first, and
+    /// an app's row taken inside one made batches of the app's spaces
+    /// wait for each other in a circle.
     async fn insert_upload(
         &self,
         upload: &UploadRecord,
         limits: &OpenUploadLimits,
     ) -> StoreResult<()> {
-        let (upload, limits) = (Arc::new(upload.clone()), *limits);
-        let spaces = vec![upload.space_id.clone()];
-        self.combined(spaces, move |t| {
-            let upload = upload.clone();
-            Box::pin(async move { insert_upload(t, &upload, &limits).await })
-        })
-        .await
+        tx!(self, |t| insert_upload(&t, upload, limits).await?)
     }
 
     async fn get_upload(

@@ -537,3 +537,111 @@ async fn tree_walks_probe_an_index_per_row_in_a_large_space() {
         );
     }
 }
+
+/// Uploads opened and committed at once in four spaces of one app and one
+/// org, from two nodes: the batches of combined writes and the writes
+/// alone take their locks in one order (spaces, then orgs; app rows only
+/// outside batches), so PostgreSQL finds no deadlock. (Opening an upload
+/// as a combined write took the app's row inside batches holding spaces:
+/// dozens of deadlocks in this test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_in_several_spaces_of_one_org_never_deadlock() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    first.insert_org(&org("c", Some(1 << 40))).await.unwrap();
+    first.insert_app(&app("a", "c", "k")).await.unwrap();
+    for space_id in ["1", "2", "3", "4"] {
+        first.insert_space_once(&space(space_id, space_id)).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let s = if i % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move {
+            let space_id = ["1", "2", "3", "4"][i % 4].to_string();
+            let open = |round: usize| {
+                let (s, space_id) = (s.clone(), space_id.clone());
+                async move {
+                    let key = format!("k{i}-{round}");
+                    let opened = UploadRecord { space_id, ..upload(&key) };
+                    s.insert_upload(&opened, &LIMITS).await?;
+                    s.reserve_upload_bytes(&key, 0, Reserve::Exactly(10), 5).await?;
+                    s.record_upload_part(&key, &part(0, 10, &format!("objects/{key}")), 10).await?;
+                    Ok::<(), StoreError>(())
+                }
+            };
+            let commit = |round: usize| {
+                let (s, space_id) = (s.clone(), space_id.clone());
+                async move {
+                    let key = format!("k{i}-{round}");
+                    let dentry = DentryRecord {
+                        space_id,
+                        ..file(&format!("{i}-{round}"), &format!("f{i}-{round}"), 10)
+                    };
+                    let mut commit = put(dentry, NameConflict::Fail, Some(&key));
+                    commit.upload_objects = vec![format!("objects/{key}")];
+                    s.put_dentry(&commit).await.map(|_| ())
+                }
+            };
+            // Each round opens the next upload while committing this one.
+            open(0).await?;
+            for round in 0..6 {
+                let (opened, committed) = tokio::join!(open(round + 1), commit(round));
+                opened?;
+                committed?;
+            }
+            commit(6).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(first.org_used_bytes("c").await.unwrap(), 48 * 7 * 10);
+    // A backend reports its statistics when it ends: close both pools.
+    first.close().await;
+    second.close().await;
+    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+}
+
+/// The deadlocks of a test's database, once every connection to it but
+/// this one's has ended.
+async fn deadlocks_of(url: &str) -> Vec<String> {
+    let mut deadlocks = Vec::new();
+    for _ in 0..50 {
+        deadlocks = rows(
+            url,
+            "SELECT deadlocks::text FROM pg_stat_database WHERE datname = current_database() \
+             AND numbackends = 1",
+        )
+        .await;
+        if !deadlocks.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    deadlocks
+}
+
+/// Two nodes writing batches of the same new folder names in opposite
+/// orders: each batch inserts in key order, so neither waits for the other
+/// in a circle; each name is created once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_of_the_same_new_names_in_opposite_orders_never_deadlock() {
+    let database = TestDatabase::create().await;
+    let (first, second) = (node(&database).await, node(&database).await);
+    space_with_quota(&first, None).await;
+    let batch = |node: &str, names: Vec<usize>| -> Vec<PutDentry> {
+        names
+            .into_iter()
+            .map(|n| put(folder(&format!("{node}{n}"), &format!("n{n}")), NameConflict::Fail, None))
+            .collect()
+    };
+    let forward = batch("a", (0..1000).collect());
+    let backward = batch("b", (0..1000).rev().collect());
+    let (a, b) = tokio::join!(first.put_dentries(&forward), second.put_dentries(&backward));
+    let created = a.iter().chain(&b).filter(|o| matches!(o, Ok(PutOutcome::Created(_)))).count();
+    let taken = a.iter().chain(&b).filter(|o| matches!(o, Err(StoreError::NameTaken(_)))).count();
+    assert_eq!((created, taken), (1000, 1000));
+    first.close().await;
+    second.close().await;
+    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+}

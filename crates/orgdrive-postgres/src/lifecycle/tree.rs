@@ -26,7 +26,7 @@ impl TreeStore for PgStore {
     async fn rename_dentry(&self, rename: &RenameDentry) -> StoreResult<DentryRecord> {
         let rename = Arc::new(rename.clone());
         let spaces = vec![rename.space_id.clone()];
-        self.combined(spaces, move |t| {
+        self.combined(spaces, false, move |t| {
             let rename = rename.clone();
             Box::pin(async move { rename_with_event(t, &rename).await })
         })
@@ -40,7 +40,7 @@ impl TreeStore for PgStore {
         }
         let request = Arc::new(request.clone());
         let spaces = vec![request.space_id.clone(), request.to.space_id.clone()];
-        self.combined(spaces, move |t| {
+        self.combined(spaces, true, move |t| {
             let (request, ids) = (request.clone(), ids.clone());
             Box::pin(async move { move_with_events(t, &request, &*ids).await })
         })
