@@ -16,10 +16,7 @@ use orgdrive_store::{
 use crate::put_batch::{self, PutQueue, Settled};
 use crate::rows::*;
 use crate::uploads::{claim_upload, settle};
-use crate::{all, events, exec, one, read, snapshot, DbResult, PgStore, Tx};
-
-/// The parent id of a space's root entries.
-pub(crate) const ROOT_ID: &str = "0";
+use crate::{all, events, exec, one, read, snapshot, DbResult, PgStore, Tx, ROOT_ID};
 
 /// The folder `$2` of space `$1` and its ancestors, farthest first (see
 /// the walks' note in `lifecycle`).

@@ -22,10 +22,7 @@ use orgdrive_store::{
 };
 
 use crate::error::refuse;
-use crate::{all, events, exec, one, DbResult, PgStore};
-
-/// The id of a space's root.
-const ROOT_ID: &str = "0";
+use crate::{all, events, exec, one, DbResult, PgStore, ROOT_ID};
 
 macro_rules! grant_columns {
     () => {

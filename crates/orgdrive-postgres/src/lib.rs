@@ -156,6 +156,9 @@ pub struct PgStore {
     writes: shared_tx::WriteQueue,
 }
 
+/// The parent id of a space's root entries (and the id of the root).
+pub(crate) const ROOT_ID: &str = "0";
+
 /// A transaction that failed with one of these is run again from the start.
 const RETRY_STATES: [&str; 2] = ["40001", "40P01"];
 /// How many times a transaction is tried in all.

@@ -70,8 +70,7 @@ pub(crate) use crate::Tx;
 
 pub(crate) use crate::error::{broken, refuse};
 
-/// The id of a space's root.
-pub(crate) const ROOT_ID: &str = "0";
+pub(crate) use crate::ROOT_ID;
 
 /// Most steps an ancestor or subtree walk takes when no limit bounds it
 /// (paths of dentries already in the tree): enough for any tree the limits

@@ -33,8 +33,7 @@ use orgdrive_store::{
 };
 
 use crate::combine::Combiner;
-use crate::dentries::ROOT_ID;
-use crate::{all, events, exec, pooled, DbError, DbResult, Tx};
+use crate::{all, events, exec, pooled, DbError, DbResult, Tx, ROOT_ID};
 
 /// Puts written by one transaction at most.
 const MAX_BATCH: usize = 128;
