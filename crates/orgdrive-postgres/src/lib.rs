@@ -45,8 +45,9 @@
 //!     space's and org's row locks; sweeps take expired uploads
 //!     `FOR UPDATE SKIP LOCKED` (each once).
 //!   - **Open uploads per space/app** and **unfinished tasks per app**:
-//!     counted after locking the app's (and space's) row, so racing
-//!     inserts count one after the other.
+//!     counted after locking the space's and then the app's row (tasks:
+//!     an advisory lock per app), so racing inserts count one after the
+//!     other.
 //!   - **AUTO_RENAME**: racing renames of one name in one folder take turns
 //!     under a transaction-scoped advisory lock on (space, folder,
 //!     pattern), so each finds the others' names taken.

@@ -14,13 +14,16 @@
 //! **Lock order.** Before any write runs, the batch locks every space it
 //! touches `FOR UPDATE`, then — if a write of it charges or frees bytes —
 //! the orgs of those writes' spaces `FOR NO KEY UPDATE`, each list in key
-//! order. Every other path takes a space before its org too, and nothing
-//! taken inside a batch (dentries, uploads, advisory locks on names and
-//! content objects) is taken before a space elsewhere, except an upload's
-//! row by a byte reservation: a PUT reserving bytes on the very upload a
-//! batch commits may deadlock with it, and PostgreSQL ends one of them
-//! (that write then runs alone). App rows (the caps on open uploads) are
-//! taken before spaces, so opening an upload is not a combined write.
+//! order. Every other path takes a space before its org too (the upload
+//! sweeper locks all its spaces, then all its orgs, first), and nothing
+//! taken inside a batch (dentries, uploads, advisory locks on names) is
+//! taken before a space elsewhere, except an upload's row, by a byte
+//! reservation or the sweeper: a PUT reserving bytes on (or the sweeper
+//! expiring) the very upload a batch commits may deadlock with it, and
+//! PostgreSQL ends one of them (that write then runs alone). Opening an
+//! upload is not a combined write: it takes its app's row (the caps on
+//! open uploads), which batches of different spaces would take in
+//! different orders.
 //!
 //! A write whose body fails is rolled back to its savepoint and answered
 //! its error, like alone; one that meets a deadlock or a serialization

@@ -16,11 +16,10 @@ use crate::{all, exec, one, snapshot, tx, DbResult, PgStore, Tx};
 
 #[async_trait]
 impl UploadStore for PgStore {
-    /// The counts are made after locking the app's and the space's rows
+    /// The counts are made after locking the space's and the app's rows
     /// (in that order), so racing inserts count one after the other. Not a
-    /// combined write (`shared_tx`): a batch locks its spaces first, and
-    /// an app's row taken inside one made batches of the app's spaces
-    /// wait for each other in a circle.
+    /// combined write (`shared_tx`): an app's row taken inside batches
+    /// holding other spaces made them wait for each other in a circle.
     async fn insert_upload(
         &self,
         upload: &UploadRecord,
@@ -245,6 +244,28 @@ impl UploadStore for PgStore {
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
+            if !keys.is_empty() {
+                // Their spaces, then their orgs, in key order, before any
+                // counter changes: a batch of combined writes takes them in
+                // that order too (one upload's space, then its org, then
+                // the next upload's space would wait in a circle with it).
+                exec(
+                    &t,
+                    "SELECT 1 FROM spaces WHERE space_id IN \
+                     (SELECT space_id FROM uploads WHERE upload_key = ANY($1)) \
+                     ORDER BY space_id FOR NO KEY UPDATE",
+                    &[&keys],
+                )
+                .await?;
+                exec(
+                    &t,
+                    "SELECT 1 FROM orgs WHERE corp_id IN (SELECT s.corp_id FROM spaces s \
+                     JOIN uploads u ON u.space_id = s.space_id WHERE u.upload_key = ANY($1)) \
+                     ORDER BY corp_id FOR NO KEY UPDATE",
+                    &[&keys],
+                )
+                .await?;
+            }
             let mut expired = Vec::with_capacity(keys.len());
             for upload_key in keys {
                 let objects = remove_upload(&t, &upload_key).await?;
@@ -414,8 +435,11 @@ pub(crate) async fn claim_upload(
 /// An upload's row, unless the space or the app has too many open ones.
 async fn insert_upload(t: &Tx<'_>, u: &UploadRecord, limits: &OpenUploadLimits) -> DbResult<()> {
     let (per_space, per_app) = (i64::from(limits.per_space), i64::from(limits.per_app));
-    exec(t, "SELECT 1 FROM apps WHERE app_id = $1 FOR NO KEY UPDATE", &[&u.app_id]).await?;
+    // The space first (as every path does), the app last: the app's row is
+    // held only for the count and the insert, never while waiting for a
+    // batch of combined writes that holds the space.
     exec(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR NO KEY UPDATE", &[&u.space_id]).await?;
+    exec(t, "SELECT 1 FROM apps WHERE app_id = $1 FOR NO KEY UPDATE", &[&u.app_id]).await?;
     let counts = one(
         t,
         "SELECT (SELECT COUNT(*) FROM uploads WHERE space_id = $1), \
