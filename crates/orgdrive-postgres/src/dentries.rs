@@ -139,8 +139,10 @@ impl DentryStore for PgStore {
 impl PgStore {
     /// Several puts at once, as concurrent [`DentryStore::put_dentry`] calls
     /// are: the folders among them created by one transaction (see
-    /// `put_batch`), every other put, and every folder that transaction did
-    /// not create, in a transaction of its own. Answers in order.
+    /// `put_batch`); every other put, and every folder that transaction did
+    /// not create, as `put_dentry` runs it alone (its own transaction, or a
+    /// savepoint of one shared with its space's writes: `shared_tx`).
+    /// Answers in order.
     pub async fn put_dentries(&self, puts: &[PutDentry]) -> Vec<StoreResult<PutOutcome>> {
         let together: Vec<&PutDentry> = puts.iter().filter(|p| PutQueue::takes(p)).collect();
         if together.is_empty() {
