@@ -124,7 +124,8 @@ def main():
 
 def profile(a, sc, events):
     args = types.SimpleNamespace(quick=True, duration=a.duration, big_mib=a.big_mib, entries=a.entries,
-                                 raw=os.devnull, keep=False, loadgen=a.loadgen, orgdrive=a.orgdrive)
+                                 raw=os.devnull, keep=False, loadgen=a.loadgen, orgdrive=a.orgdrive,
+                                 tree_entries=10_000, tree_subfolders=100)
     h = harness.Harness(args)
     h.duration, h.warmup = a.duration, 0.0
     try:

@@ -112,6 +112,8 @@ pub(crate) struct ReadCache {
     tree_changes: AtomicU64,
     /// Counts grant changes, likewise for [`ReadCache::remember_grants`].
     grant_changes: AtomicU64,
+    /// Counts space drops, likewise for [`ReadCache::remember_space`].
+    space_changes: AtomicU64,
     /// What this node dropped, for a relay to the other nodes.
     changes: tokio::sync::broadcast::Sender<CacheChange>,
 }
@@ -172,6 +174,7 @@ impl ReadCache {
                 .build(),
             tree_changes: AtomicU64::new(0),
             grant_changes: AtomicU64::new(0),
+            space_changes: AtomicU64::new(0),
             changes: tokio::sync::broadcast::channel(CHANGES_BACKLOG).0,
         }
     }
@@ -197,7 +200,7 @@ impl ReadCache {
         self.grant_changes.fetch_add(1, Ordering::SeqCst);
         self.folder_chains.invalidate_all();
         self.grants.invalidate_all();
-        self.spaces.invalidate_all();
+        self.forget_spaces();
         self.drop_identities();
     }
 
@@ -258,6 +261,34 @@ impl ReadCache {
         self.relay(CacheChange::Grants(space_id.to_string()));
     }
 
+    /// The space-drop count to pass to [`ReadCache::remember_space`].
+    pub fn space_version(&self) -> u64 {
+        self.space_changes.load(Ordering::SeqCst)
+    }
+
+    /// Caches a space read while the space-drop count was `version`, unless
+    /// a drop happened since (as [`ReadCache::remember_chain`]): a read that
+    /// began before a write committed never outlives the write's drop.
+    pub fn remember_space(&self, space: SpaceRecord, version: u64) {
+        let space_id = space.space_id.clone();
+        self.spaces.insert(space_id.clone(), space);
+        if self.space_version() != version {
+            self.spaces.invalidate(&space_id);
+        }
+    }
+
+    /// After a committed write changed the space's record or byte counts.
+    pub fn forget_space(&self, space_id: &str) {
+        self.space_changes.fetch_add(1, Ordering::SeqCst);
+        self.spaces.invalidate(space_id);
+    }
+
+    /// After a committed write changed spaces this node cannot name.
+    pub fn forget_spaces(&self) {
+        self.space_changes.fetch_add(1, Ordering::SeqCst);
+        self.spaces.invalidate_all();
+    }
+
     fn drop_grants(&self, space_id: &str) {
         self.grant_changes.fetch_add(1, Ordering::SeqCst);
         self.grants.invalidate(space_id);
@@ -312,5 +343,44 @@ mod tests {
         cache.folder_chains.run_pending_tasks();
         assert!(cache.folder_chains.get(&("s1".to_string(), "f".to_string())).is_none());
         assert!(relayed.try_recv().is_err(), "an applied change is not relayed again");
+    }
+
+    fn space(id: &str, used: i64) -> SpaceRecord {
+        SpaceRecord {
+            space_id: id.into(),
+            corp_id: "c".into(),
+            app_id: "a".into(),
+            scene: "s".into(),
+            scene_id: "1".into(),
+            name: None,
+            owner_type: "USER".into(),
+            owner_id: "u".into(),
+            creator_id: "u".into(),
+            modifier_id: "u".into(),
+            quota: None,
+            used_bytes: used,
+            status: "NORMAL".into(),
+            can_search: true,
+            can_rename: true,
+            can_record_recent_file: true,
+            created_at: 0,
+            modified_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_space_read_before_a_drop_is_not_cached_after_it() {
+        let cache = ReadCache::new();
+        let before = cache.space_version();
+        // A write commits and drops the space while a read of its old
+        // record is in flight; the read then tries to cache what it read.
+        cache.forget_space("s1");
+        cache.remember_space(space("s1", 1), before);
+        assert!(cache.spaces.get("s1").is_none(), "stale record cached");
+        let now = cache.space_version();
+        cache.remember_space(space("s1", 2), now);
+        assert_eq!(cache.spaces.get("s1").map(|s| s.used_bytes), Some(2));
+        cache.forget_spaces();
+        assert!(cache.spaces.get("s1").is_none());
     }
 }

@@ -122,6 +122,11 @@ pub struct DriveOptions {
     /// How long a node's claim on a task it runs lasts: another node takes
     /// the task over once it expired (its node died).
     pub task_claim_ms: i64,
+    /// Other nodes write the same metadata store (PostgreSQL): answers that
+    /// must show every committed change (GetSpace's byte counts) read the
+    /// store, not this node's caches, which other nodes' writes reach only
+    /// within their TTL.
+    pub shared_store: bool,
 }
 
 impl DriveOptions {
@@ -139,6 +144,7 @@ impl DriveOptions {
             allow_clock_control: false,
             wopi_client_url: None,
             task_claim_ms: tasks::TASK_CLAIM_MS,
+            shared_store: false,
         }
     }
 }

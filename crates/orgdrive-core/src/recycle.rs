@@ -425,7 +425,7 @@ impl Drive {
     ) -> DriveResult<()> {
         let removed = self.meta.purge_recycle_items(filter, ids, &op.user.union_id).await?;
         // Purged bytes leave the counters of spaces this node may cache.
-        self.cache.spaces.invalidate_all();
+        self.cache.forget_spaces();
         self.empty_trash(removed.trashed_objects).await;
         Ok(())
     }

@@ -180,24 +180,32 @@ impl Drive {
         if let Some(space) = self.cache.spaces.get(space_id) {
             return Ok(space);
         }
+        let version = self.cache.space_version();
         let space = self.meta.get_space(space_id).await?.ok_or_else(|| unknown_space(space_id))?;
-        self.cache.spaces.insert(space_id.to_string(), space.clone());
+        self.cache.remember_space(space.clone(), version);
         Ok(space)
     }
 
     /// After a write that changed the space's bytes.
     pub(crate) fn forget_space(&self, space_id: &str) {
-        self.cache.spaces.invalidate(space_id);
+        self.cache.forget_space(space_id);
     }
 
     /// GetSpace.
     pub async fn get_space(&self, op: &Operator, space_id: &str) -> DriveResult<SpaceView> {
         let space = self.space_for(op, space_id).await?;
         self.authorize(op, &space, Place::Root, Operation::GetSpace).await?;
-        // The answer's counters are read from the store, not the cache: a
-        // change that committed (a task GetTask already calls finished) shows
-        // at once, as in GetOrg and GetCurrentApp.
-        let space = self.meta.get_space(space_id).await?.unwrap_or(space);
+        // On a store of this node's alone the counters come from the read
+        // cache: every write drops its space once committed, before it
+        // answers (GetTask drops the spaces of a task that just finished:
+        // see `get_task`); background work shows within `SPACE_TTL`. Other
+        // nodes' writes would show only within that TTL: on a shared store
+        // the counters are read from the store.
+        let space = if self.options.shared_store {
+            self.meta.get_space(space_id).await?.unwrap_or(space)
+        } else {
+            space
+        };
         let org = self.org(&space.corp_id).await?;
         Ok(space_view(space, &org))
     }

@@ -16,6 +16,11 @@ use orgdrive_store::{Actor, DentryRecord, Lease, StoreError, TaskOp, TaskRecord}
 use crate::lifecycle::{new_task, MovedGrants, Relocate};
 use crate::{now_ms, ConflictStrategy, Drive, DriveError, DriveResult, Operator};
 
+/// How long after a task ended GetTask drops the spaces it changed from the
+/// read cache: more than the cache's `SPACE_TTL`, with room for clock skew
+/// between nodes.
+const TASK_JUST_ENDED_MS: i64 = 10_000;
+
 /// Starts after which an interrupted task ends `FAIL` instead of running again.
 pub const MAX_TASK_ATTEMPTS: i64 = 3;
 /// Most unfinished tasks an app may have at once (more: `TooManyTasks`), so
@@ -193,9 +198,34 @@ impl Drive {
     pub async fn get_task(&self, op: &Operator, task_id: &str) -> DriveResult<TaskRecord> {
         match self.meta.get_task(task_id).await? {
             Some(task) if task.corp_id == op.app.corp_id && task.app_id == op.app.app_id => {
+                let just_ended = task.end_at.is_some_and(|end| now_ms() - end < TASK_JUST_ENDED_MS);
+                if just_ended {
+                    // The task's change committed a moment before this node
+                    // dropped its spaces (or on another node): whoever saw
+                    // it finished sees its byte counts too. (Only just after
+                    // the end: polling an old task must not empty the cache.)
+                    self.forget_task_spaces(&task.op);
+                }
                 Ok(task)
             }
             _ => Err(DriveError::not_found("taskId", format!("task {task_id} does not exist"))),
+        }
+    }
+
+    /// Drops the cached spaces whose counters the task changed.
+    ///
+    /// After [`TASK_JUST_ENDED_MS`] every cached space was read after the
+    /// task ended (the space cache's TTL is shorter).
+    fn forget_task_spaces(&self, op: &TaskOp) {
+        match op {
+            TaskOp::Move { space_id, target_space_id, .. }
+            | TaskOp::Copy { space_id, target_space_id, .. } => {
+                self.forget_space(space_id);
+                self.forget_space(target_space_id);
+            }
+            TaskOp::Delete { space_id, .. } => self.forget_space(space_id),
+            // The item's space is not in the task: drop them all.
+            TaskOp::Restore { .. } => self.cache.forget_spaces(),
         }
     }
 

@@ -10,7 +10,8 @@
 //! with their OpenAPI descriptions), `openapi` (the OpenAPI 3.1 document
 //! derived from those routes, `GET /openapi.json`), `extract` (request
 //! extractors: JSON bodies, the calling operator, the admin token), `state`
-//! (what every handler can reach), `error` (the one mapping from domain errors
+//! (what every handler can reach), `frame` (what wraps every request: its id,
+//! log span, panic catcher and body deadline, as one service), `error` (the one mapping from domain errors
 //! to DingTalk errors, and request ids), `wire` (one type per wire object, and
 //! what the document shows of queries, shared errors and string values; it
 //! depends on nothing else of the crate), `transport` (the accept loop,
@@ -20,6 +21,7 @@ mod api;
 mod delivery;
 mod error;
 mod extract;
+mod frame;
 mod openapi;
 mod state;
 mod transport;
@@ -27,19 +29,9 @@ pub mod wire;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_layer::Layer;
 
 pub use api::blob::{parse_range, RangeSpec};
-
-/// The span of a request in the logs: its method and path, never its query
-/// (a signed URL's query is a credential), nor a preview link's token (its
-/// path is one).
-fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let path = request.uri().path();
-    let path = if path.starts_with("/preview/") { "/preview/<token>" } else { path };
-    tracing::debug_span!("request", method = %request.method(), path = %path)
-}
 pub use error::ApiError;
 pub use extract::parse_json;
 pub use state::ServerState;
@@ -66,17 +58,16 @@ pub fn admin_router(state: ServerState) -> Router {
     with_common_layers(Router::new().nest("/admin/v1", api::admin::routes(state.clone())), state)
 }
 
+/// The routes inside the frame every request passes ([`frame`]) and the
+/// JSON body cap. Both wrap the routed router once, not each route
+/// (`Router::layer` would box one more service and future per request for
+/// each layer).
 fn with_common_layers(routes: Router<ServerState>, state: ServerState) -> Router {
-    routes
+    let frame = frame::FrameLayer { request_timeout: state.limits.request_timeout };
+    let routed = routes
         .fallback(api::unknown_route)
         .method_not_allowed_fallback(api::wrong_method)
-        .layer(axum::middleware::from_fn_with_state(
-            state.limits.request_timeout,
-            transport::request_deadline,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
-        .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(axum::middleware::from_fn(error::with_request_id))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .with_state(state)
+        .with_state(state);
+    Router::new()
+        .fallback_service(frame.layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES).layer(routed)))
 }

@@ -25,9 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::Request;
+use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use axum::Router;
 use bytes::Bytes;
 use futures::Stream;
@@ -38,6 +37,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_layer::Layer;
 
 /// Largest JSON request body accepted by API routes (blob routes stream
 /// theirs, unbounded here).
@@ -78,50 +78,63 @@ impl Default for Limits {
     }
 }
 
-/// Middleware: a JSON API request's body must have arrived in full within
-/// `request_timeout` (its state) of the request's start. The body is not read here (the
+/// A JSON API request's body must have arrived in full within
+/// `request_timeout` of the request's start. The body is not read here (the
 /// handler's extractors still check the caller before they read it): it is
 /// wrapped so that reading it fails with [`DeadlinePassed`] past the
 /// deadline, which the body extractor answers with 503 `operationTimeout`.
-/// Blob routes stream their bodies and are governed by [`MinRate`] instead.
+/// Blob routes stream their bodies and are governed by [`MinRate`] instead;
+/// a request without a body (most reads) has nothing to time.
 ///
-/// A request answered without reading its whole body (a bad token, a
-/// missing scope, an operation that ignores its body) has the rest drained
-/// behind the answer — up to [`MAX_JSON_BODY_BYTES`], for at most
-/// [`UNREAD_BODY_LINGER`] — so that the connection stays usable: left unread, the body
-/// would make the server close a connection the client keeps as keep-alive,
-/// and the client's next request would meet a closed connection.
-pub async fn request_deadline(
-    State(request_timeout): State<Duration>,
+/// What the handler leaves unread is returned: a request answered without
+/// reading its whole body (a bad token, a missing scope, an operation that
+/// ignores its body) has the rest drained behind the answer
+/// ([`UnreadBody::drain_behind`]) so that the connection stays usable: left
+/// unread, the body would make the server close a connection the client
+/// keeps as keep-alive, and the client's next request would meet a closed
+/// connection.
+pub(crate) fn time_body(
     request: Request,
-    next: Next,
-) -> Response {
-    // Blob (and WOPI PutFile) bodies have their own rules; a request without a body (most
-    // reads) has nothing to time or drain.
-    let no_body = axum::body::HttpBody::size_hint(request.body()).exact() == Some(0);
+    request_timeout: Duration,
+) -> (Request, Option<UnreadBody>) {
+    // HTTP/1.1 (RFC 9112 §6.3): a request has a body only if it says so
+    // with Content-Length or Transfer-Encoding. (The body's size hint does
+    // not tell: the idle-timeout wrapper around it hides it.)
+    let headers = request.headers();
+    let no_body = !headers.contains_key(TRANSFER_ENCODING)
+        && headers.get(CONTENT_LENGTH).is_none_or(|length| length.as_bytes() == b"0");
     let path = request.uri().path();
     if no_body || path.starts_with("/blob/") || path.starts_with("/wopi/") {
-        return next.run(request).await;
+        return (request, None);
     }
     let deadline = Box::pin(tokio::time::sleep(request_timeout));
     let (parts, body) = request.into_parts();
     let unread = Arc::new(Mutex::new(Some(Deadline { inner: body.into_data_stream(), deadline })));
     let body = axum::body::Body::from_stream(SharedBody(unread.clone()));
-    let response = next.run(Request::from_parts(parts, body)).await;
-    let left = unread.lock().unwrap_or_else(|e| e.into_inner()).take();
-    if let Some(mut left) = left {
-        // The answer goes out now; the connection reads on behind it.
-        tokio::spawn(tokio::time::timeout(UNREAD_BODY_LINGER, async move {
-            let mut drained = 0;
-            while let Some(Ok(chunk)) = futures::StreamExt::next(&mut left).await {
-                drained += chunk.len();
-                if drained > MAX_JSON_BODY_BYTES {
-                    break;
+    (Request::from_parts(parts, body), Some(UnreadBody(unread)))
+}
+
+/// The part of a timed request body the handler did not read.
+pub(crate) struct UnreadBody(Arc<Mutex<Option<Deadline<axum::body::BodyDataStream>>>>);
+
+impl UnreadBody {
+    /// Once the answer is made: reads the rest of the body in the
+    /// background — up to [`MAX_JSON_BODY_BYTES`], for at most
+    /// [`UNREAD_BODY_LINGER`] — while the answer goes out.
+    pub(crate) fn drain_behind(self) {
+        let left = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut left) = left {
+            tokio::spawn(tokio::time::timeout(UNREAD_BODY_LINGER, async move {
+                let mut drained = 0;
+                while let Some(Ok(chunk)) = futures::StreamExt::next(&mut left).await {
+                    drained += chunk.len();
+                    if drained > MAX_JSON_BODY_BYTES {
+                        break;
+                    }
                 }
-            }
-        }));
+            }));
+        }
     }
-    response
 }
 
 /// How long the rest of an answered request's body is waited for (a client
@@ -129,7 +142,7 @@ pub async fn request_deadline(
 const UNREAD_BODY_LINGER: Duration = Duration::from_secs(1);
 
 /// The request body as the handler sees it; what the handler leaves unread
-/// stays in the slot for [`request_deadline`] to drain.
+/// stays in the slot for [`UnreadBody::drain_behind`] to drain.
 struct SharedBody<S>(Arc<Mutex<Option<S>>>);
 
 impl<S: Stream + Unpin> Stream for SharedBody<S> {
@@ -452,7 +465,7 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout));
+    let body_idle = RequestBodyTimeoutLayer::new(limits.body_idle_timeout);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
     let caps = ConnectionCaps::new(&limits);
@@ -482,7 +495,7 @@ pub async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let io = TokioIo::new(TimedIo::new(tcp, limits.write_timeout).admitted(admission));
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(body_idle.layer(router.clone()));
         let connection = http.serve_connection(io, service).with_upgrades();
         let (mut stopping, live) = (stopping.clone(), live.clone());
         tokio::spawn(async move {
@@ -517,6 +530,32 @@ pub async fn serve(
 mod tests {
     use super::*;
     use futures::StreamExt;
+
+    /// Only a request that announces a body gets its body timed (and
+    /// drained): a GET pays nothing, whatever wraps its body.
+    #[tokio::test]
+    async fn only_requests_with_a_body_are_timed() {
+        let request = |headers: &[(&str, &str)]| {
+            let mut builder = Request::builder().method("POST").uri("/v1.0/storage/spaces");
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
+            }
+            builder.body(axum::body::Body::from("{}")).unwrap()
+        };
+        let timeout = Duration::from_secs(60);
+        for headers in [&[][..], &[("content-length", "0")][..]] {
+            assert!(time_body(request(headers), timeout).1.is_none(), "{headers:?}");
+        }
+        for headers in [&[("content-length", "2")][..], &[("transfer-encoding", "chunked")][..]] {
+            assert!(time_body(request(headers), timeout).1.is_some(), "{headers:?}");
+        }
+        let blob = Request::builder()
+            .uri("/blob/x")
+            .header("content-length", "2")
+            .body(axum::body::Body::from("{}"))
+            .unwrap();
+        assert!(time_body(blob, timeout).1.is_none(), "blob bodies have their own rules");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_trickling_body_is_cut_at_the_window_end() {

@@ -1432,6 +1432,42 @@ mod tests {
 
     use super::*;
 
+    /// Every page of a folder, in every order and direction, with or without
+    /// a cursor, is read in order from an index of the folder (no sort, no
+    /// scan); pages by name from the unique index of live names.
+    #[test]
+    fn folder_pages_read_an_index_in_order() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::migrate::run(&conn).unwrap();
+        let keys = [
+            (SortKey::ModifiedTime, "dentries_by_modified"),
+            (SortKey::CreateTime, "dentries_by_created"),
+            (SortKey::Name, "dentries_live_name"),
+            (SortKey::Size, "dentries_by_size"),
+        ];
+        for (key, index) in keys {
+            for descending in [false, true] {
+                for has_cursor in [false, true] {
+                    let sql = keyset_sql(Scope::Folder, key, descending, has_cursor);
+                    let params: &[&str] =
+                        if has_cursor { &["s", "p", "x", "d", "50"] } else { &["s", "p", "50"] };
+                    let plan: Vec<String> = conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .unwrap()
+                        .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect();
+                    assert!(
+                        matches!(plan.as_slice(), [only]
+                            if only.starts_with(&format!("SEARCH dentries USING INDEX {index} "))),
+                        "{key:?} desc={descending} cursor={has_cursor}: {plan:#?}"
+                    );
+                }
+            }
+        }
+    }
+
     fn search(taken: &HashSet<u32>) -> (Option<u32>, usize) {
         let mut probes = 0;
         let found = free_counter(|k| {

@@ -74,7 +74,13 @@ impl SqliteStore {
     pub async fn open(path: &Path, options: &SqliteOptions) -> StoreResult<SqliteStore> {
         let durable = options.durable;
         let write_path = path.to_path_buf();
-        let writer = Writer::spawn(move || open_writer(&write_path, durable), durable).await?;
+        let checkpoint_path = path.to_path_buf();
+        let writer = Writer::spawn(
+            move || open_writer(&write_path, durable),
+            move || open_checkpointer(&checkpoint_path, durable),
+            durable,
+        )
+        .await?;
         let readers = Arc::new(Readers::new(path, options.readers));
         Ok(SqliteStore { readers, writer })
     }
@@ -155,6 +161,22 @@ fn open_writer(path: &Path, durable: bool) -> StoreResult<Connection> {
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = memory").map_err(backend)?;
     rusqlite::vtab::array::load_module(&conn).map_err(backend)?;
     migrate::run(&conn)?;
+    Ok(conn)
+}
+
+/// The checkpointer's connection (opened after the writer's, so the file is
+/// in WAL mode and migrated): it only copies the WAL into the database, with
+/// the store's durability (`FULL` fsyncs the database after copying).
+fn open_checkpointer(path: &Path, durable: bool) -> StoreResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    conn.execute_batch(if durable {
+        "PRAGMA synchronous = FULL"
+    } else {
+        "PRAGMA synchronous = NORMAL"
+    })
+    .map_err(backend)?;
     Ok(conn)
 }
 

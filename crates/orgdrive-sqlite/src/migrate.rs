@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/sqlite/0009_open_links.sql")),
     (10, include_str!("../migrations/sqlite/0010_wopi.sql")),
     (11, include_str!("../migrations/sqlite/0011_leases.sql")),
+    (12, include_str!("../migrations/sqlite/0012_one_name_index.sql")),
 ];
 
 /// The schema version this build writes.

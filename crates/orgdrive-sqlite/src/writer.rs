@@ -11,8 +11,24 @@
 //! `synchronous=NORMAL` (no fsync); a batch with any other job commits with
 //! the store's setting (`FULL` when durable). In WAL mode the next `FULL`
 //! commit's fsync covers the frames of earlier `NORMAL` commits too.
+//!
+//! Checkpoints run beside the writer, not in its COMMITs: SQLite's automatic
+//! checkpoint would copy the WAL into the database (and fsync it) inside the
+//! COMMIT that crossed its threshold, with every queued write waiting. Here
+//! the writer only counts the WAL's frames (`wal_hook`) and, past
+//! [`CHECKPOINT_FRAMES`], nudges a checkpointer thread that runs a `PASSIVE`
+//! checkpoint on its own connection while the writer goes on (a passive
+//! checkpoint takes no lock that writers wait for). SQLite starts the WAL
+//! over only at a write that follows a checkpoint that copied everything,
+//! which a checkpoint racing a busy writer never does; so past
+//! [`CATCH_UP_FRAMES`] the writer checkpoints once itself, between two
+//! batches: it copies only the frames the checkpointer has not, and the next
+//! write starts the WAL over.
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +39,26 @@ use orgdrive_store::{StoreError, StoreResult};
 const MAX_BATCH: usize = 256;
 /// Jobs waiting for the writer before callers wait to enqueue.
 const QUEUE: usize = 4096;
+
+/// WAL frames past which the writer asks for a checkpoint (SQLite's own
+/// automatic threshold).
+const CHECKPOINT_FRAMES: i32 = 1000;
+/// WAL frames past which the writer checkpoints itself (see the module
+/// documentation): the WAL stays within about this many frames.
+const CATCH_UP_FRAMES: i32 = 2 * CHECKPOINT_FRAMES;
+/// Least time between two checkpoints (while readers keep a checkpoint from
+/// copying everything, the WAL stays above the threshold).
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(20);
+
+thread_local! {
+    /// Frames in the WAL after the writer thread's last commit (its `wal_hook`).
+    static WAL_FRAMES: Cell<i32> = const { Cell::new(0) };
+}
+
+fn count_wal_frames(_: &rusqlite::hooks::Wal, frames: std::os::raw::c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.with(|count| count.set(frames));
+    Ok(())
+}
 
 /// Whether a write must be on disk before it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,23 +131,35 @@ fn stopped() -> StoreError {
 
 impl Writer {
     /// Starts the writer thread: it runs `open` to get its connection (which
-    /// may fail: the error is returned here) and then serves write jobs.
+    /// may fail: the error is returned here), then `open_checkpointer` for
+    /// the checkpointer's, and then serves write jobs.
     /// `durable`: commit with `synchronous=FULL` (else always `NORMAL`).
-    pub(crate) async fn spawn<O>(open: O, durable: bool) -> StoreResult<Writer>
+    pub(crate) async fn spawn<O, C>(
+        open: O,
+        open_checkpointer: C,
+        durable: bool,
+    ) -> StoreResult<Writer>
     where
         O: FnOnce() -> StoreResult<Connection> + Send + 'static,
+        C: FnOnce() -> StoreResult<Connection> + Send + 'static,
     {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let (opened, ready) = oneshot::channel();
         std::thread::Builder::new()
             .name("orgdrive-sqlite-writer".into())
-            .spawn(move || match open() {
-                Ok(conn) => {
-                    let _ = opened.send(Ok(()));
-                    run_batches(conn, jobs, durable);
-                }
-                Err(e) => {
-                    let _ = opened.send(Err(e));
+            .spawn(move || {
+                let opened_both = open().and_then(|conn| {
+                    let checkpointer = Checkpointer::start(open_checkpointer()?)?;
+                    Ok((conn, checkpointer))
+                });
+                match opened_both {
+                    Ok((conn, checkpointer)) => {
+                        let _ = opened.send(Ok(()));
+                        run_batches(conn, jobs, durable, checkpointer);
+                    }
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
+                    }
                 }
             })
             .map_err(|e| StoreError::Backend(format!("starting the metadata writer: {e}")))?;
@@ -147,7 +195,76 @@ enum SyncMode {
     Normal,
 }
 
-fn run_batches(conn: Connection, mut queue: mpsc::Receiver<Message>, durable: bool) {
+/// The checkpointer thread and the writer's handle on it.
+struct Checkpointer {
+    nudge: SyncSender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(conn: Connection) -> StoreResult<Checkpointer> {
+        let (nudge, nudged) = sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("orgdrive-sqlite-checkpointer".into())
+            .spawn(move || run_checkpoints(conn, nudged))
+            .map_err(|e| StoreError::Backend(format!("starting the WAL checkpointer: {e}")))?;
+        Ok(Checkpointer { nudge, thread })
+    }
+
+    /// After a commit on the writer's `conn`: asks for a checkpoint if the
+    /// WAL is past the threshold (one nudge waiting is enough; never
+    /// blocks); past [`CATCH_UP_FRAMES`], checkpoints on `conn`.
+    fn after_commit(&self, conn: &Connection) {
+        let frames = WAL_FRAMES.with(Cell::get);
+        if frames >= CATCH_UP_FRAMES {
+            checkpoint(conn, "writer");
+            WAL_FRAMES.with(|count| count.set(0));
+        } else if frames >= CHECKPOINT_FRAMES {
+            if let Err(TrySendError::Disconnected(())) = self.nudge.try_send(()) {
+                tracing::debug!("the WAL checkpointer has stopped");
+            }
+        }
+    }
+
+    /// Stops the thread (after the checkpoint it is running, if any).
+    fn stop(self) {
+        drop(self.nudge);
+        let _ = self.thread.join();
+    }
+}
+
+fn run_checkpoints(conn: Connection, nudged: Receiver<()>) {
+    while nudged.recv().is_ok() {
+        checkpoint(&conn, "checkpointer");
+        std::thread::sleep(CHECKPOINT_PAUSE);
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::debug!(error = %e, "closing the checkpoint connection failed");
+    }
+}
+
+/// One `PASSIVE` checkpoint on `conn`. Busy (another checkpoint running —
+/// the writer's and the checkpointer's may meet) is not an error: the next
+/// one copies what this one left.
+fn checkpoint(conn: &Connection, by: &'static str) {
+    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((row.get::<_, i64>(0)? != 0, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    });
+    match done {
+        Ok((busy, frames, copied)) => tracing::trace!(by, busy, frames, copied, "WAL checkpoint"),
+        Err(e) => tracing::warn!(by, error = %e, "WAL checkpoint failed"),
+    }
+}
+
+fn run_batches(
+    conn: Connection,
+    mut queue: mpsc::Receiver<Message>,
+    durable: bool,
+    checkpointer: Checkpointer,
+) {
+    // Checkpoints are the checkpointer's (this replaces SQLite's automatic
+    // checkpoint, which is itself a WAL hook).
+    conn.wal_hook(Some(count_wal_frames));
     // The connection was opened with the store's setting.
     let mut sync = if durable { SyncMode::Full } else { SyncMode::Normal };
     let mut closing = Vec::new();
@@ -193,6 +310,7 @@ fn run_batches(conn: Connection, mut queue: mpsc::Receiver<Message>, durable: bo
             }
         }
         run_batch(&conn, batch);
+        checkpointer.after_commit(&conn);
     }
     // Jobs queued after the close fail (dropping them answers their callers);
     // later writes fail to enqueue.
@@ -202,6 +320,7 @@ fn run_batches(conn: Connection, mut queue: mpsc::Receiver<Message>, durable: bo
             closing.push(done);
         }
     }
+    checkpointer.stop();
     // Fold the WAL into the database (with its fsync) before going: a clean
     // stop leaves nothing only the WAL holds, whatever the durability.
     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {

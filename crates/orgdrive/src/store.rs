@@ -168,6 +168,7 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
     let durable = options.durability == Durability::Full;
     let meta = open_meta(data_dir, &options.meta, durable).await?;
     let exclusive = matches!(options.meta, MetaLocation::Embedded);
+    drive_options.shared_store = !exclusive;
     let blob = match &options.blob {
         Some(location) => location
             .parse::<BlobLocation>()?

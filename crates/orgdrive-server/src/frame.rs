@@ -1,0 +1,112 @@
+//! The frame around every request, as one tower service: the request id
+//! (`x-acs-request-id`, and `requestid` in error bodies), the request's log
+//! span, the panic catcher (500 `systemError`), the JSON body deadline
+//! ([`crate::transport::time_body`]) and an error line for every 5xx.
+//!
+//! One service with one boxed future per request: as five layers (two of
+//! them `from_fn` middlewares, each boxing a future and cloning the router)
+//! the frame cost a third of a cached read's CPU (bench/RESULTS.md).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use futures::FutureExt;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Instrument;
+
+use crate::error::{self, REQUEST_ID_HEADER};
+use crate::transport;
+
+/// Wraps a router in [`Frame`].
+#[derive(Debug, Clone, Copy)]
+pub struct FrameLayer {
+    /// How long a JSON request's body may take to arrive.
+    pub request_timeout: Duration,
+}
+
+impl<S> Layer<S> for FrameLayer {
+    type Service = Frame<S>;
+
+    fn layer(&self, inner: S) -> Frame<S> {
+        Frame { inner, request_timeout: self.request_timeout }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Frame<S> {
+    inner: S,
+    request_timeout: Duration,
+}
+
+impl<S> Service<Request> for Frame<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service polled ready serves this request; its clone the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let started = Instant::now();
+        let id = error::new_request_id();
+        let span = request_span(&request);
+        let (request, unread) = transport::time_body(request, self.request_timeout);
+        let answer = catch_unwind(AssertUnwindSafe(|| inner.call(request)));
+        let scope_id = id.clone();
+        let run = async move {
+            let mut response = match answer {
+                Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(panic) => error::panic_response(panic),
+                },
+                Err(panic) => error::panic_response(panic),
+            };
+            if let Some(unread) = unread {
+                unread.drain_behind();
+            }
+            let status = response.status();
+            if status.is_server_error() {
+                tracing::error!(
+                    requestid = %id,
+                    status = status.as_u16(),
+                    latency = ?started.elapsed(),
+                    "request failed"
+                );
+            } else {
+                tracing::debug!(status = status.as_u16(), latency = ?started.elapsed(), "answered");
+            }
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            Ok(response)
+        };
+        Box::pin(error::with_request_id(scope_id, run).instrument(span))
+    }
+}
+
+/// The span of a request in the logs: its method and path, never its query
+/// (a signed URL's query is a credential), nor a preview link's token (its
+/// path is one). Disabled (and free) unless debug logging is on.
+fn request_span(request: &Request) -> tracing::Span {
+    let path = request.uri().path();
+    let path = if path.starts_with("/preview/") { "/preview/<token>" } else { path };
+    tracing::debug_span!("request", method = %request.method(), path = %path)
+}
