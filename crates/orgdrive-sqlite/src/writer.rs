@@ -16,7 +16,7 @@
 //! checkpoint would copy the WAL into the database (and fsync it) inside the
 //! COMMIT that crossed its threshold, with every queued write waiting. Here
 //! the writer only counts the WAL's frames (`wal_hook`) and, past
-//! [`CHECKPOINT_FRAMES`], nudges a checkpointer thread that runs a `PASSIVE`
+//! [`CHECKPOINT_FRAMES`], nudges (once per WAL cycle) a checkpointer thread that runs a `PASSIVE`
 //! checkpoint on its own connection while the writer goes on (a passive
 //! checkpoint takes no lock that writers wait for). SQLite starts the WAL
 //! over only at a write that follows a checkpoint that copied everything,
@@ -28,7 +28,6 @@
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -46,9 +45,6 @@ const CHECKPOINT_FRAMES: i32 = 1000;
 /// WAL frames past which the writer checkpoints itself (see the module
 /// documentation): the WAL stays within about this many frames.
 const CATCH_UP_FRAMES: i32 = 2 * CHECKPOINT_FRAMES;
-/// Least time between two checkpoints (while readers keep a checkpoint from
-/// copying everything, the WAL stays above the threshold).
-const CHECKPOINT_PAUSE: Duration = Duration::from_millis(20);
 
 thread_local! {
     /// Frames in the WAL after the writer thread's last commit (its `wal_hook`).
@@ -199,6 +195,10 @@ enum SyncMode {
 struct Checkpointer {
     nudge: SyncSender<()>,
     thread: std::thread::JoinHandle<()>,
+    /// Nudged since the WAL last started over: one checkpoint beside the
+    /// writer per WAL cycle (more would copy the pages that writes keep
+    /// changing into the database again and again).
+    nudged: Cell<bool>,
 }
 
 impl Checkpointer {
@@ -208,21 +208,26 @@ impl Checkpointer {
             .name("orgdrive-sqlite-checkpointer".into())
             .spawn(move || run_checkpoints(conn, nudged))
             .map_err(|e| StoreError::Backend(format!("starting the WAL checkpointer: {e}")))?;
-        Ok(Checkpointer { nudge, thread })
+        Ok(Checkpointer { nudge, thread, nudged: Cell::new(false) })
     }
 
-    /// After a commit on the writer's `conn`: asks for a checkpoint if the
-    /// WAL is past the threshold (one nudge waiting is enough; never
-    /// blocks); past [`CATCH_UP_FRAMES`], checkpoints on `conn`.
+    /// After a commit on the writer's `conn`: asks once per WAL cycle for a
+    /// checkpoint when the WAL is past the threshold (never blocks); past
+    /// [`CATCH_UP_FRAMES`], checkpoints on `conn`.
     fn after_commit(&self, conn: &Connection) {
         let frames = WAL_FRAMES.with(Cell::get);
         if frames >= CATCH_UP_FRAMES {
             checkpoint(conn, "writer");
             WAL_FRAMES.with(|count| count.set(0));
         } else if frames >= CHECKPOINT_FRAMES {
-            if let Err(TrySendError::Disconnected(())) = self.nudge.try_send(()) {
-                tracing::debug!("the WAL checkpointer has stopped");
+            if !self.nudged.replace(true) {
+                if let Err(TrySendError::Disconnected(())) = self.nudge.try_send(()) {
+                    tracing::debug!("the WAL checkpointer has stopped");
+                }
             }
+        } else {
+            // The WAL started over (or has not grown yet).
+            self.nudged.set(false);
         }
     }
 
@@ -236,7 +241,6 @@ impl Checkpointer {
 fn run_checkpoints(conn: Connection, nudged: Receiver<()>) {
     while nudged.recv().is_ok() {
         checkpoint(&conn, "checkpointer");
-        std::thread::sleep(CHECKPOINT_PAUSE);
     }
     if let Err((_, e)) = conn.close() {
         tracing::debug!(error = %e, "closing the checkpoint connection failed");
