@@ -346,26 +346,7 @@ mod tests {
     }
 
     fn space(id: &str, used: i64) -> SpaceRecord {
-        SpaceRecord {
-            space_id: id.into(),
-            corp_id: "c".into(),
-            app_id: "a".into(),
-            scene: "s".into(),
-            scene_id: "1".into(),
-            name: None,
-            owner_type: "USER".into(),
-            owner_id: "u".into(),
-            creator_id: "u".into(),
-            modifier_id: "u".into(),
-            quota: None,
-            used_bytes: used,
-            status: "NORMAL".into(),
-            can_search: true,
-            can_rename: true,
-            can_record_recent_file: true,
-            created_at: 0,
-            modified_at: 0,
-        }
+        SpaceRecord { used_bytes: used, ..orgdrive_store::suite::fixtures::space(id, "0") }
     }
 
     #[test]
