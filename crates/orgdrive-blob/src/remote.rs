@@ -190,7 +190,8 @@ impl BlobStore {
             builder = builder.enable_virtual_host_style();
         }
         let composer = Composer::new(location, credential)?;
-        Ok(BlobStore::remote(Operator::new(builder)?.finish(), Some(composer)))
+        let operator = Operator::new(builder)?.layer(own_http_client()).finish();
+        Ok(BlobStore::remote(operator, Some(composer)))
     }
 
     /// A store in an Alibaba Cloud OSS bucket; credentials from
@@ -204,6 +205,15 @@ impl BlobStore {
         if let Some(root) = &location.root {
             builder = builder.root(root);
         }
-        Ok(BlobStore::remote(Operator::new(builder)?.finish(), None))
+        Ok(BlobStore::remote(Operator::new(builder)?.layer(own_http_client()).finish(), None))
     }
+}
+
+/// An HTTP client of the store's own. OpenDAL's default is one client for
+/// the whole process, whose pooled connections belong to the tokio runtime
+/// that opened them: a store used from another runtime (tests run one per
+/// test; `orgdrive admin` and the server are separate processes, but a
+/// library user may not be) then fails with "dispatch task is gone".
+fn own_http_client() -> opendal::layers::HttpClientLayer {
+    opendal::layers::HttpClientLayer::new(opendal::raw::HttpClient::with(reqwest::Client::new()))
 }
