@@ -11,8 +11,8 @@
 //! derived from those routes, `GET /openapi.json`), `extract` (request
 //! extractors: JSON bodies, the calling operator, the admin token), `state`
 //! (what every handler can reach), `frame` (what wraps every request: its id,
-//! log span, panic catcher and body deadline, as one service), `error` (the one mapping from domain errors
-//! to DingTalk errors, and request ids), `wire` (one type per wire object, and
+//! log span, panic catcher and body deadline, as one service), `error` (the
+//! one mapping from domain errors to DingTalk errors, and request ids), `wire` (one type per wire object, and
 //! what the document shows of queries, shared errors and string values; it
 //! depends on nothing else of the crate), `transport` (the accept loop,
 //! connection caps, timeouts, body cap, minimum transfer rates).

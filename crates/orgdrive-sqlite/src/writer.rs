@@ -16,9 +16,9 @@
 //! checkpoint would copy the WAL into the database (and fsync it) inside the
 //! COMMIT that crossed its threshold, with every queued write waiting. Here
 //! the writer only counts the WAL's frames (`wal_hook`) and, past
-//! [`CHECKPOINT_FRAMES`], nudges (once per WAL cycle) a checkpointer thread that runs a `PASSIVE`
-//! checkpoint on its own connection while the writer goes on (a passive
-//! checkpoint takes no lock that writers wait for). SQLite starts the WAL
+//! [`CHECKPOINT_FRAMES`], nudges (once per WAL cycle) a checkpointer thread
+//! that runs a `PASSIVE` checkpoint on its own connection while the writer
+//! goes on (a passive checkpoint takes no lock that writers wait for). SQLite starts the WAL
 //! over only at a write that follows a checkpoint that copied everything,
 //! which a checkpoint racing a busy writer never does; so past
 //! [`CATCH_UP_FRAMES`] the writer checkpoints once itself, between two
