@@ -25,6 +25,7 @@ mod local;
 mod location;
 mod manifest;
 mod presign;
+mod raw;
 mod remote;
 
 use std::ops::Range;
@@ -41,6 +42,7 @@ pub use compose::MIN_COMPOSE_PART;
 pub use location::{BlobLocation, LocationError, OssLocation, S3Location};
 pub use manifest::{is_manifest_key, Manifest, ManifestPart, MANIFEST_PREFIX, MAX_MANIFEST_PARTS};
 pub use presign::{Presigner, SignatureError, SignedRequest};
+pub use raw::Fingerprint;
 pub use remote::{ObjectStat, PresignedUrl};
 
 /// What the blob store can fail with.
@@ -500,41 +502,18 @@ impl BlobStore {
         })
     }
 
-    /// Every object under `prefix` (recursively), with its size and age.
+    /// Every object under `prefix` (recursively), with its size (a
+    /// manifest's: its content's) and age.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
-        let entries = match self.inner.op.list_with(confined(prefix)?).recursive(true).await {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
         let mut objects = Vec::new();
-        for entry in entries {
-            if entry.metadata().is_dir() {
-                continue;
-            }
-            // Object stores list sizes and ages; a filesystem is asked.
-            let meta = if entry.metadata().last_modified().is_some() {
-                entry.metadata().clone()
-            } else {
-                match self.inner.op.stat(entry.path()).await {
-                    Ok(meta) => meta,
-                    Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
-                    Err(e) => return Err(e.into()),
-                }
-            };
-            let size = if is_manifest_key(entry.path()) {
-                match self.read_manifest(entry.path()).await? {
-                    Some(manifest) => manifest.size,
+        for mut object in self.list_raw(prefix).await? {
+            if is_manifest_key(&object.key) {
+                match self.read_manifest(&object.key).await? {
+                    Some(manifest) => object.size = manifest.size,
                     None => continue,
                 }
-            } else {
-                meta.content_length()
-            };
-            objects.push(ObjectInfo {
-                key: entry.path().to_string(),
-                size,
-                modified_unix: meta.last_modified().map(|t| t.timestamp()),
-            });
+            }
+            objects.push(object);
         }
         Ok(objects)
     }

@@ -20,6 +20,7 @@
 //! operations).
 
 mod auth;
+pub mod backup;
 mod cache;
 mod clock;
 mod dentries;

@@ -610,10 +610,19 @@ impl Drive {
 
     /// Deletes content objects a change left unreferenced, then takes them
     /// out of the trash; answers how many. A failure leaves them in the
-    /// trash for the sweeper.
+    /// trash for the sweeper, and so does a backup holding the trash (it may
+    /// still copy them: see [`crate::backup`]).
     pub(crate) async fn empty_trash(&self, objects: Vec<String>) -> usize {
         if objects.is_empty() {
             return 0;
+        }
+        match self.trash_held().await {
+            Ok(false) => {}
+            Ok(true) => return 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "trash kept: could not tell whether a backup holds it");
+                return 0;
+            }
         }
         let mut deleted = Vec::with_capacity(objects.len());
         for key in objects {

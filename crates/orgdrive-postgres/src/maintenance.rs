@@ -257,6 +257,14 @@ impl MaintenanceStore for PgStore {
         })
     }
 
+    async fn job_claimed(&self, name: &str, now_ms: i64) -> StoreResult<bool> {
+        read!(self, |c| {
+            one(&c, "SELECT 1 FROM job_leases WHERE name = $1 AND until_ms > $2", &[&name, &now_ms])
+                .await?
+                .is_some()
+        })
+    }
+
     async fn close(&self) {
         self.close_pool()
     }

@@ -683,6 +683,18 @@ impl MaintenanceStore for SqliteStore {
         .await
     }
 
+    async fn job_claimed(&self, name: &str, now_ms: i64) -> StoreResult<bool> {
+        self.read(|conn| {
+            one(
+                conn,
+                "SELECT 1 FROM job_leases WHERE name = ?1 AND until_ms > ?2",
+                params![name, now_ms],
+                |_| Ok(()),
+            )
+            .map(|claim| claim.is_some())
+        })
+    }
+
     async fn trashed_objects(&self, limit: u32) -> StoreResult<Vec<String>> {
         // Oldest first is insertion order: a new row's rowid is always above
         // every rowid in the table (SQLite takes the largest plus one).

@@ -21,6 +21,7 @@ mod lifecycle;
 mod migrate;
 mod open_links;
 mod read;
+mod snapshot;
 mod thumbnails;
 mod wopi;
 mod writer;
@@ -31,7 +32,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row};
 
+pub use migrate::LATEST as SCHEMA_VERSION;
 use read::Readers;
+pub use snapshot::{check, snapshot};
 use writer::{Durability, Writer};
 
 use orgdrive_store::{

@@ -28,7 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Brings the database to [`LATEST`], one migration per transaction. Each
 /// transaction reads the version under the write lock, so two processes
@@ -73,6 +73,15 @@ fn next_step(conn: &Connection) -> StoreResult<bool> {
         .map_err(|e| StoreError::Backend(format!("migration {next} failed: {e}")))?;
     set_user_version(conn, *next)?;
     Ok(true)
+}
+
+/// The schema version of a database: its user_version, or the last migration
+/// the sqlx build recorded in one it migrated.
+pub(crate) fn schema_version(conn: &Connection) -> StoreResult<i64> {
+    match user_version(conn)? {
+        0 => Ok(sqlx_version(conn)?.unwrap_or(0)),
+        version => Ok(version),
+    }
 }
 
 fn user_version(conn: &Connection) -> StoreResult<i64> {

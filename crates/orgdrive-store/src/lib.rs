@@ -581,6 +581,10 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     async fn lease_job(&self, name: &str, lease: &Lease) -> StoreResult<bool>;
     /// Gives the job's claim up, if `node` holds it.
     async fn release_job(&self, name: &str, node: i64) -> StoreResult<()>;
+    /// Whether some node holds a claim on job `name` that has not expired
+    /// at `now_ms`. Read from the store itself (never a cache), so a claim
+    /// committed before this call began is seen.
+    async fn job_claimed(&self, name: &str, now_ms: i64) -> StoreResult<bool>;
     /// Up to `limit` content objects in the trash (no dentry or version refers
     /// to them), oldest first: the caller deletes them, then forgets them.
     async fn trashed_objects(&self, limit: u32) -> StoreResult<Vec<String>>;

@@ -1,9 +1,11 @@
 //! The `orgdrive` binary: `serve` runs the server, `admin` provisions orgs,
 //! apps, users and departments straight in a data dir, `fsck` checks (and
 //! repairs) a data dir, `migrate` brings a metadata store's schema up to
-//! date. Every flag has an environment-variable fallback.
+//! date, `backup` and `restore` copy a data dir out and back. Every flag has
+//! an environment-variable fallback.
 
 mod admin;
+mod backup;
 mod fsck;
 mod migrate;
 mod relay;
@@ -38,6 +40,10 @@ enum Command {
     Fsck(fsck::FsckArgs),
     /// Bring the metadata store's schema to this build's version.
     Migrate(migrate::MigrateArgs),
+    /// Back a data dir up (while the server runs), or check or list backups.
+    Backup(backup::BackupArgs),
+    /// Fill an empty data dir from a backup.
+    Restore(backup::RestoreArgs),
 }
 
 /// The log filter: `ORGDRIVE_LOG` (default `info`).
@@ -82,6 +88,8 @@ fn main() -> anyhow::Result<()> {
             Command::Admin(args) => admin::run(args).await,
             Command::Fsck(args) => fsck::run(args).await,
             Command::Migrate(args) => migrate::run(args).await,
+            Command::Backup(args) => backup::run(args).await,
+            Command::Restore(args) => backup::restore(args).await,
         }
     });
     // The stores are closed by now; background work still running (a

@@ -41,6 +41,17 @@ pub async fn a_job_is_claimed_by_one_node_until_its_claim_expires(s: &impl MetaS
     assert!(s.lease_job("sweeper", &claim(other, 2002)).await.unwrap());
 }
 
+pub async fn a_claim_is_seen_until_it_expires_or_is_released(s: &impl MetaStore) {
+    assert!(!s.job_claimed("backup", 0).await.unwrap());
+    let lease = Lease { node: 7, now_ms: 1000, until_ms: 2000, steal: false };
+    assert!(s.lease_job("backup", &lease).await.unwrap());
+    assert!(s.job_claimed("backup", 1999).await.unwrap());
+    assert!(!s.job_claimed("backup", 2000).await.unwrap(), "expired at until_ms");
+    assert!(!s.job_claimed("sweeper", 1500).await.unwrap(), "jobs are apart");
+    s.release_job("backup", 7).await.unwrap();
+    assert!(!s.job_claimed("backup", 1500).await.unwrap());
+}
+
 pub async fn the_consistency_scan_sees_content_uploads_counters_and_trees(s: &impl MetaStore) {
     space_with_quota(s, None).await;
     s.insert_org(&org("d", None)).await.unwrap();

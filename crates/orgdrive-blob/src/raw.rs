@@ -1,0 +1,201 @@
+//! Objects as stored, for backups: copied, hashed and listed byte for byte,
+//! a manifest as its own small JSON object (its parts are objects of their
+//! own), never read through as content the way [`BlobStore::read`] does.
+
+use futures::StreamExt;
+use opendal::ErrorKind;
+use sha2::{Digest, Sha256};
+
+use crate::{confined, BlobError, BlobStore, ObjectInfo};
+
+/// The size and SHA-256 (lower-case hex) of an object's stored bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub size: u64,
+    pub sha256: String,
+}
+
+fn reading(e: std::io::Error) -> BlobError {
+    BlobError(opendal::Error::new(ErrorKind::Unexpected, "reading an object").set_source(e))
+}
+
+impl BlobStore {
+    /// Copies object `key` byte for byte to object `target_key` of `target`
+    /// (written atomically: an interrupted copy leaves no object there),
+    /// streaming; answers the fingerprint of what was copied.
+    pub async fn copy_raw(
+        &self,
+        key: &str,
+        target: &BlobStore,
+        target_key: &str,
+    ) -> Result<Fingerprint, BlobError> {
+        let key = confined(key)?;
+        let mut digest = Sha256::new();
+        let chunks = self.inner.op.reader_with(key).chunk(4 << 20).await?;
+        let chunks = chunks.into_bytes_stream(..).await?.map(|chunk| {
+            if let Ok(bytes) = &chunk {
+                digest.update(bytes);
+            }
+            chunk
+        });
+        let written =
+            target.write_stream(target_key, chunks, None, false).await.map_err(|e| match e {
+                crate::WriteError::Source(e) => reading(e),
+                crate::WriteError::Blob(e) => e,
+                crate::WriteError::TooLarge { .. } => unreachable!("no limit was set"),
+            })?;
+        Ok(Fingerprint { size: written.size, sha256: hex::encode(digest.finalize()) })
+    }
+
+    /// The fingerprint of object `key`'s stored bytes, or `None` if there is
+    /// no such object.
+    pub async fn fingerprint(&self, key: &str) -> Result<Option<Fingerprint>, BlobError> {
+        let key = confined(key)?;
+        let reader = match self.inner.op.reader_with(key).chunk(4 << 20).await {
+            Ok(reader) => reader,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut chunks = match reader.into_bytes_stream(..).await {
+            Ok(chunks) => chunks,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut digest = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(reading)?;
+            size += chunk.len() as u64;
+            digest.update(&chunk);
+        }
+        Ok(Some(Fingerprint { size, sha256: hex::encode(digest.finalize()) }))
+    }
+
+    /// The stored bytes of object `key` (a small one: refused past `limit`
+    /// bytes), or `None` if there is no such object.
+    pub async fn read_raw(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, BlobError> {
+        let key = confined(key)?;
+        match self.inner.op.stat(key).await {
+            Ok(meta) if meta.is_dir() => return Ok(None),
+            Ok(meta) if meta.content_length() > limit => {
+                return Err(BlobError(opendal::Error::new(
+                    ErrorKind::Unexpected,
+                    format!("{key} has more than {limit} bytes"),
+                )))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        match self.inner.op.read(key).await {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every object under `prefix` (recursively) with its stored size (a
+    /// manifest's: its JSON's) and age.
+    pub async fn list_raw(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
+        let entries = match self.inner.op.list_with(confined(prefix)?).recursive(true).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut objects = Vec::new();
+        for entry in entries {
+            if entry.metadata().is_dir() {
+                continue;
+            }
+            // Object stores list sizes and ages; a filesystem is asked.
+            let meta = if entry.metadata().last_modified().is_some() {
+                entry.metadata().clone()
+            } else {
+                match self.inner.op.stat(entry.path()).await {
+                    Ok(meta) => meta,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            objects.push(ObjectInfo {
+                key: entry.path().to_string(),
+                size: meta.content_length(),
+                modified_unix: meta.last_modified().map(|t| t.timestamp()),
+            });
+        }
+        Ok(objects)
+    }
+
+    /// Makes every write to a filesystem store so far durable at once (one
+    /// `syncfs` of the filesystem holding it), for stores opened without
+    /// per-write durability; nothing to do on object stores.
+    pub async fn sync_all(&self) -> Result<(), BlobError> {
+        let Some(root) = self.inner.local_root.clone() else { return Ok(()) };
+        tokio::task::spawn_blocking(move || {
+            let dir = std::fs::File::open(&root)?;
+            rustix::fs::syncfs(&dir).map_err(std::io::Error::from)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r)
+        .map_err(|e| {
+            BlobError(opendal::Error::new(ErrorKind::Unexpected, "syncing the store").set_source(e))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::{Manifest, ManifestPart};
+
+    async fn put(store: &BlobStore, key: &str, bytes: &'static [u8]) {
+        let source = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]);
+        store.write_stream(key, source, None, false).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn objects_are_copied_hashed_and_listed_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = BlobStore::filesystem(&dir.path().join("a"), false).unwrap();
+        let target = BlobStore::filesystem(&dir.path().join("b"), false).unwrap();
+        put(&source, "objects/x", b"hello").await;
+        put(&source, "chunks/m/0", b"ab").await;
+        put(&source, "chunks/m/1", b"cd").await;
+        let manifest = Manifest::new(vec![
+            ManifestPart { key: "chunks/m/0".into(), size: 2 },
+            ManifestPart { key: "chunks/m/1".into(), size: 2 },
+        ]);
+        source.write_manifest("manifests/m", &manifest).await.unwrap();
+
+        let copied = source.copy_raw("objects/x", &target, "content/objects/x").await.unwrap();
+        // sha256("hello")
+        let hello = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        assert_eq!(copied, Fingerprint { size: 5, sha256: hello.into() });
+        assert_eq!(target.fingerprint("content/objects/x").await.unwrap(), Some(copied));
+        assert_eq!(target.fingerprint("content/objects/y").await.unwrap(), None);
+        let read = target.read_raw("content/objects/x", 5).await.unwrap();
+        assert_eq!(read.as_deref(), Some(&b"hello"[..]));
+        assert!(target.read_raw("content/objects/x", 4).await.is_err());
+        assert_eq!(target.read_raw("content/objects/y", 5).await.unwrap(), None);
+
+        // A manifest is copied as its JSON, not as the content it names.
+        let json = source.copy_raw("manifests/m", &target, "content/manifests/m").await.unwrap();
+        assert_ne!(json.size, 4);
+        let mut listed: Vec<(String, u64)> = source
+            .list_raw("manifests/")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.key, o.size))
+            .collect();
+        listed.sort();
+        assert_eq!(listed, [("manifests/m".to_string(), json.size)]);
+        // Keys are confined on both sides.
+        assert!(source.copy_raw("../x", &target, "y").await.is_err());
+        assert!(source.copy_raw("objects/x", &target, "../y").await.is_err());
+        target.sync_all().await.unwrap();
+    }
+}

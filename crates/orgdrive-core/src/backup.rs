@@ -1,0 +1,443 @@
+//! Backups (`orgdrive backup`, `restore`, `backup verify`): the hold that
+//! keeps the trash from deleting content a backup still copies, which stored
+//! objects a metadata snapshot references, the incremental copy of those
+//! objects with their checksums, the manifest that says what a backup holds,
+//! and the check of a backup against it. The binary takes the metadata
+//! snapshot itself (a store's own tool) and drives these steps.
+//!
+//! A backup target (a directory or a bucket, as a [`BlobStore`]) holds:
+//! - `content/<key>`: the content store's objects under their own keys,
+//!   shared by every snapshot (an object never changes once written, so a
+//!   copy made for one backup serves every later one: backups after the
+//!   first copy only new objects);
+//! - `snapshots/<id>/meta.sqlite` and `snapshots/<id>/signing.key`: one
+//!   backup's metadata and signing key;
+//! - `snapshots/<id>/manifest.json`, written last: a snapshot without it is
+//!   incomplete (interrupted) and ignored; the next backup reuses what it
+//!   had copied.
+//!
+//! Why the hold: a backup copies objects after it took its metadata
+//! snapshot, and a file deleted meanwhile would lose its object to the
+//! trash. While a backup holds [`BACKUP_JOB`], nothing is deleted from the
+//! trash; the sweeper empties it once the hold is gone. A holder renews its
+//! claim; a killed one's lapses within [`BACKUP_HOLD_MS`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::{StreamExt, TryStreamExt};
+
+use orgdrive_blob::{is_manifest_key, BlobError, BlobStore, Fingerprint};
+use orgdrive_store::{Lease, MetaStore};
+use serde::{Deserialize, Serialize};
+
+use crate::{Drive, DriveResult};
+
+/// The claim a running backup holds (see the module doc).
+pub const BACKUP_JOB: &str = "backup";
+/// How long a backup's hold lasts unless renewed (it is renewed every third
+/// of this).
+pub const BACKUP_HOLD_MS: i64 = 30_000;
+/// This format of [`BackupManifest`].
+pub const BACKUP_FORMAT: u32 = 1;
+/// Objects copied (or checked) at once.
+const PARALLEL_COPIES: usize = 16;
+
+/// A manifest lists every object (about 150 bytes each): 1 GiB is some
+/// seven million objects.
+const MAX_MANIFEST_BYTES: u64 = 1 << 30;
+
+/// Where a target keeps the content store's objects.
+const CONTENT_PREFIX: &str = "content/";
+const SNAPSHOTS_PREFIX: &str = "snapshots/";
+
+/// The hold's clock: the wall clock of the machine, never the drive's
+/// (which tests move forward), since a backup runs in another process.
+pub fn wall_clock_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Drive {
+    /// Takes (or renews) the backup hold for this process until
+    /// `BACKUP_HOLD_MS` from now; `take_over` takes it from another holder
+    /// (a backup started later wins, one killed midway never blocks the
+    /// next). False when another process holds it and `take_over` is off.
+    pub async fn hold_trash(&self, take_over: bool) -> DriveResult<bool> {
+        let now_ms = wall_clock_ms();
+        let lease =
+            Lease { node: self.node, now_ms, until_ms: now_ms + BACKUP_HOLD_MS, steal: take_over };
+        Ok(self.meta.lease_job(BACKUP_JOB, &lease).await?)
+    }
+
+    /// Gives the backup hold up, if this process holds it.
+    pub async fn release_trash_hold(&self) -> DriveResult<()> {
+        Ok(self.meta.release_job(BACKUP_JOB, self.node).await?)
+    }
+
+    /// Whether a backup holds the trash (objects in it must stay).
+    pub(crate) async fn trash_held(&self) -> DriveResult<bool> {
+        Ok(self.meta.job_claimed(BACKUP_JOB, wall_clock_ms()).await?)
+    }
+}
+
+/// One object of a backup, as stored in the content store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupObject {
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A file of a snapshot (its metadata, its signing key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupFile {
+    /// The key in the target.
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// What the metadata of a snapshot holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupCounts {
+    /// Files, folders and recycle-bin items.
+    pub dentries: u64,
+    /// Content references: files and their versions.
+    pub contents: u64,
+    /// Uploads open at the snapshot (their parts are copied as far as they
+    /// still exist).
+    pub open_uploads: u64,
+}
+
+/// What one backup holds: written as `snapshots/<id>/manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupManifest {
+    pub format: u32,
+    pub snapshot: String,
+    /// When the metadata snapshot was taken (ISO 8601, UTC).
+    pub taken_at: String,
+    pub orgdrive_version: String,
+    /// The metadata's schema version (migrations applied).
+    pub schema_version: i64,
+    pub metadata: BackupFile,
+    /// The data dir's `signing.key`, when the server keeps one there.
+    pub signing_key: Option<BackupFile>,
+    pub counts: BackupCounts,
+    pub object_bytes: u64,
+    pub objects: Vec<BackupObject>,
+}
+
+/// What a metadata snapshot holds and references.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotContents {
+    pub counts: BackupCounts,
+    /// The stored objects it references, each once: contents of files and
+    /// versions, thumbnails, recorded parts of open uploads, and for content
+    /// made of parts its manifest and every part.
+    pub objects: Vec<String>,
+}
+
+/// Reads what the metadata snapshot `meta` (a store opened on the copy)
+/// references in `blob`.
+pub async fn snapshot_contents(
+    meta: &dyn MetaStore,
+    blob: &BlobStore,
+) -> Result<SnapshotContents, BackupError> {
+    let scan = meta
+        .consistency_scan()
+        .await
+        .map_err(|e| BackupError::Invalid(format!("reading the snapshot: {e}")))?;
+    let mut seen = HashSet::new();
+    let keys = scan
+        .blobs
+        .iter()
+        .map(|b| &b.blob_key)
+        .chain(&scan.thumbnail_objects)
+        .chain(&scan.upload_objects)
+        .filter(|k| seen.insert(k.as_str()))
+        .cloned();
+    let mut objects = Vec::new();
+    for key in keys {
+        if is_manifest_key(&key) {
+            if let Some(manifest) = blob.read_manifest(&key).await? {
+                objects.extend(manifest.parts.into_iter().map(|p| p.key));
+            }
+        }
+        objects.push(key);
+    }
+    let counts = BackupCounts {
+        dentries: scan.tree.len() as u64,
+        contents: scan.blobs.len() as u64,
+        open_uploads: scan.open_uploads.len() as u64,
+    };
+    Ok(SnapshotContents { counts, objects })
+}
+
+/// Whether a referenced object may be gone by the time it is copied: the
+/// parts of an open upload (committed, expired or abandoned meanwhile).
+/// Every other object is kept for the backup by the hold.
+fn may_vanish(key: &str) -> bool {
+    key.starts_with("parts/")
+}
+
+/// What [`BackupTarget::copy_content`] did.
+#[derive(Debug, Clone, Default)]
+pub struct CopyReport {
+    /// Every object now in the backup, in the order asked for.
+    pub objects: Vec<BackupObject>,
+    /// Objects copied by this run, and their bytes.
+    pub copied: u64,
+    pub copied_bytes: u64,
+    /// Parts of open uploads that were gone by the time of their copy.
+    pub vanished: u64,
+}
+
+/// Why a backup step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Told the size of each object done, for a progress display.
+pub type Progress<'a> = dyn Fn(u64) + Send + Sync + 'a;
+
+/// A backup target: see the module doc for its layout.
+#[derive(Clone)]
+pub struct BackupTarget {
+    store: BlobStore,
+}
+
+fn content_key(key: &str) -> String {
+    format!("{CONTENT_PREFIX}{key}")
+}
+
+impl BackupTarget {
+    pub fn new(store: BlobStore) -> BackupTarget {
+        BackupTarget { store }
+    }
+
+    pub fn store(&self) -> &BlobStore {
+        &self.store
+    }
+
+    /// The key of a snapshot's file `name`.
+    pub fn snapshot_key(snapshot: &str, name: &str) -> String {
+        format!("{SNAPSHOTS_PREFIX}{snapshot}/{name}")
+    }
+
+    /// The ids of the complete snapshots (with a manifest), oldest first.
+    pub async fn snapshots(&self) -> Result<Vec<String>, BackupError> {
+        let mut ids: Vec<String> = self
+            .store
+            .list_raw(SNAPSHOTS_PREFIX)
+            .await?
+            .into_iter()
+            .filter_map(|o| {
+                let rest = o.key.strip_prefix(SNAPSHOTS_PREFIX)?;
+                Some(rest.strip_suffix("/manifest.json")?.to_string())
+            })
+            .filter(|id| !id.contains('/'))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The manifest of snapshot `id`, or of the latest one.
+    pub async fn manifest(&self, id: Option<&str>) -> Result<BackupManifest, BackupError> {
+        let id = match id {
+            Some(id) => id.to_string(),
+            None => self.snapshots().await?.pop().ok_or_else(|| {
+                BackupError::Invalid("the target holds no complete backup".into())
+            })?,
+        };
+        let key = Self::snapshot_key(&id, "manifest.json");
+        let bytes = self.store.read_raw(&key, MAX_MANIFEST_BYTES).await?.ok_or_else(|| {
+            BackupError::Invalid(format!("no complete backup {id:?} in the target"))
+        })?;
+        let manifest: BackupManifest = serde_json::from_slice(&bytes)
+            .map_err(|e| BackupError::Invalid(format!("{key} is not a backup manifest: {e}")))?;
+        if manifest.format != BACKUP_FORMAT || manifest.snapshot != id {
+            return Err(BackupError::Invalid(format!(
+                "{key}: format {} of snapshot {:?}, expected format {BACKUP_FORMAT} of {id:?}",
+                manifest.format, manifest.snapshot
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// Copies `keys` of `source` into the target, except those already
+    /// there: an object of the target's latest manifest is taken as it was
+    /// recorded, one left by an interrupted backup is hashed where it is.
+    /// `abort` is checked between objects (a lost hold).
+    pub async fn copy_content(
+        &self,
+        source: &BlobStore,
+        keys: &[String],
+        progress: &Progress<'_>,
+        abort: &(dyn Fn() -> bool + Sync),
+    ) -> Result<CopyReport, BackupError> {
+        let known: HashMap<String, BackupObject> = match self.snapshots().await?.last() {
+            Some(id) => self
+                .manifest(Some(id))
+                .await?
+                .objects
+                .into_iter()
+                .map(|o| (o.key.clone(), o))
+                .collect(),
+            None => HashMap::new(),
+        };
+        let present: HashMap<String, u64> = self
+            .store
+            .list_raw(CONTENT_PREFIX)
+            .await?
+            .into_iter()
+            .filter_map(|o| Some((o.key.strip_prefix(CONTENT_PREFIX)?.to_string(), o.size)))
+            .collect();
+        let copied = AtomicU64::new(0);
+        let copied_bytes = AtomicU64::new(0);
+        let results: Vec<Result<Option<BackupObject>, BackupError>> =
+            futures::stream::iter(keys.iter().map(|key| {
+                let (known, present, copied, copied_bytes) =
+                    (&known, &present, &copied, &copied_bytes);
+                async move {
+                    if abort() {
+                        return Err(BackupError::Invalid("the backup lost its hold".into()));
+                    }
+                    let target_key = content_key(key);
+                    if let Some(&size) = present.get(key) {
+                        let fingerprint = match known.get(key) {
+                            Some(o) if o.size == size => {
+                                Fingerprint { size, sha256: o.sha256.clone() }
+                            }
+                            _ => self.store.fingerprint(&target_key).await?.ok_or_else(|| {
+                                BackupError::Invalid(format!("{target_key} vanished"))
+                            })?,
+                        };
+                        progress(fingerprint.size);
+                        return Ok(Some(object(key, fingerprint)));
+                    }
+                    match source.copy_raw(key, &self.store, &target_key).await {
+                        Ok(fingerprint) => {
+                            copied.fetch_add(1, Ordering::Relaxed);
+                            copied_bytes.fetch_add(fingerprint.size, Ordering::Relaxed);
+                            progress(fingerprint.size);
+                            Ok(Some(object(key, fingerprint)))
+                        }
+                        Err(e) if e.is_not_found() && may_vanish(key) => Ok(None),
+                        Err(e) if e.is_not_found() => Err(BackupError::Invalid(format!(
+                            "content object {key} is missing from the content store \
+                             (run `orgdrive fsck`)"
+                        ))),
+                        Err(e) => Err(e.into()),
+                    }
+                }
+            }))
+            .buffered(PARALLEL_COPIES)
+            .collect()
+            .await;
+        let mut report = CopyReport::default();
+        for result in results {
+            match result? {
+                Some(object) => report.objects.push(object),
+                None => report.vanished += 1,
+            }
+        }
+        report.copied = copied.into_inner();
+        report.copied_bytes = copied_bytes.into_inner();
+        Ok(report)
+    }
+
+    /// Writes `manifest` (last, after everything it names is durable).
+    pub async fn write_manifest(&self, manifest: &BackupManifest) -> Result<(), BackupError> {
+        self.store.sync_all().await?;
+        let json =
+            serde_json::to_vec_pretty(manifest).map_err(|e| BackupError::Invalid(e.to_string()))?;
+        let key = Self::snapshot_key(&manifest.snapshot, "manifest.json");
+        let source = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(json))]);
+        self.store.write_stream(&key, source, None, false).await.map_err(|e| match e {
+            orgdrive_blob::WriteError::Blob(e) => BackupError::Blob(e),
+            other => BackupError::Invalid(other.to_string()),
+        })?;
+        Ok(self.store.sync_all().await?)
+    }
+
+    /// Checks every file and object of `manifest` against its recorded size
+    /// and SHA-256; answers what does not match (nothing: empty).
+    pub async fn verify(&self, manifest: &BackupManifest, progress: &Progress<'_>) -> Vec<String> {
+        let files = std::iter::once(&manifest.metadata)
+            .chain(&manifest.signing_key)
+            .map(|f| (f.key.clone(), f.size, f.sha256.clone()));
+        let objects =
+            manifest.objects.iter().map(|o| (content_key(&o.key), o.size, o.sha256.clone()));
+        let checks: Vec<Option<String>> =
+            futures::stream::iter(files.chain(objects).map(|(key, size, sha256)| async move {
+                let found = self.store.fingerprint(&key).await;
+                progress(size);
+                match found {
+                    Ok(Some(f)) if f.size == size && f.sha256 == sha256 => None,
+                    Ok(Some(f)) if f.size != size => {
+                        Some(format!("{key}: {} bytes, {size} recorded", f.size))
+                    }
+                    Ok(Some(_)) => {
+                        Some(format!("{key}: its SHA-256 differs from the recorded one"))
+                    }
+                    Ok(None) => Some(format!("{key}: missing")),
+                    Err(e) => Some(format!("{key}: {e}")),
+                }
+            }))
+            .buffered(PARALLEL_COPIES)
+            .collect()
+            .await;
+        checks.into_iter().flatten().collect()
+    }
+
+    /// Copies file `key` of the target to `dest_key` of `dest`, checking it
+    /// against its record; a copy that does not match is removed.
+    pub async fn restore_file(
+        &self,
+        key: &str,
+        size: u64,
+        sha256: &str,
+        dest: &BlobStore,
+        dest_key: &str,
+    ) -> Result<(), BackupError> {
+        let copied = self.store.copy_raw(key, dest, dest_key).await?;
+        if copied.size != size || copied.sha256 != sha256 {
+            let _ = dest.delete(dest_key).await;
+            return Err(BackupError::Invalid(format!(
+                "{key} does not match the manifest ({} bytes, {size} recorded): \
+                 run `orgdrive backup verify`",
+                copied.size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies every object of `manifest` into `dest` under its own key,
+    /// checking each against its record.
+    pub async fn restore_content(
+        &self,
+        manifest: &BackupManifest,
+        dest: &BlobStore,
+        progress: &Progress<'_>,
+    ) -> Result<(), BackupError> {
+        futures::stream::iter(manifest.objects.iter().map(|o| async move {
+            self.restore_file(&content_key(&o.key), o.size, &o.sha256, dest, &o.key).await?;
+            progress(o.size);
+            Ok::<_, BackupError>(())
+        }))
+        .buffer_unordered(PARALLEL_COPIES)
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok(dest.sync_all().await?)
+    }
+}
+
+fn object(key: &str, fingerprint: Fingerprint) -> BackupObject {
+    BackupObject { key: key.to_string(), size: fingerprint.size, sha256: fingerprint.sha256 }
+}

@@ -1,0 +1,131 @@
+//! Backups in the domain: the trash hold, and the incremental, checked copy
+//! of a snapshot's objects into a target and back.
+
+mod common;
+
+use common::*;
+use orgdrive_core::backup::{
+    snapshot_contents, BackupFile, BackupManifest, BackupTarget, BACKUP_FORMAT,
+};
+
+async fn object_count(w: &World) -> usize {
+    w.drive.blob().list("objects/").await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_backup_hold_keeps_deleted_content_until_it_is_released() {
+    let w = world().await;
+    let s = space(&w, None).await;
+    let file = upload(&w, &s, "a.txt", b"kept for the backup", None).await.unwrap();
+    let before = object_count(&w).await;
+    // The backup is another process on the same metadata.
+    let backup = drive_on(&w.dir, options()).await;
+    assert!(backup.hold_trash(false).await.unwrap());
+    w.drive.delete_dentry(&w.op, &s, &file.dentry.dentry_id, false).await.unwrap();
+    w.drive.sweep_trash().await.unwrap();
+    assert_eq!(object_count(&w).await, before, "deleted while a backup held the trash");
+    // A second backup waits for the hold, or takes it over.
+    let later = drive_on(&w.dir, options()).await;
+    assert!(!later.hold_trash(false).await.unwrap());
+    assert!(later.hold_trash(true).await.unwrap());
+    assert!(!backup.hold_trash(false).await.unwrap(), "the first lost its hold");
+    backup.release_trash_hold().await.unwrap();
+    w.drive.sweep_trash().await.unwrap();
+    assert_eq!(object_count(&w).await, before, "a non-holder's release changes nothing");
+    later.release_trash_hold().await.unwrap();
+    w.drive.sweep_trash().await.unwrap();
+    assert_eq!(object_count(&w).await, before - 1);
+    assert_consistent(&w).await;
+}
+
+/// A manifest of `objects` whose metadata file is `meta` (already in the target).
+fn manifest(
+    id: &str,
+    meta: BackupFile,
+    report: orgdrive_core::backup::CopyReport,
+) -> BackupManifest {
+    BackupManifest {
+        format: BACKUP_FORMAT,
+        snapshot: id.into(),
+        taken_at: "2026-12-03T00:00:00Z".into(),
+        orgdrive_version: "test".into(),
+        schema_version: 1,
+        metadata: meta,
+        signing_key: None,
+        counts: Default::default(),
+        object_bytes: report.objects.iter().map(|o| o.size).sum(),
+        objects: report.objects,
+    }
+}
+
+#[tokio::test]
+async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
+    let w = world().await;
+    let s = space(&w, None).await;
+    for name in ["a", "b", "c"] {
+        upload(&w, &s, name, name.repeat(1000).as_bytes(), None).await.unwrap();
+    }
+    let meta = SqliteStore::open(&w.dir.path().join("meta.sqlite"), &SqliteOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = BackupTarget::new(BlobStore::filesystem(&dir.path().join("t"), false).unwrap());
+    let source = w.drive.blob();
+    let (never, quiet) = (|| false, |_| {});
+
+    // The metadata file, as the binary stores it.
+    let local = BlobStore::filesystem(&w.dir.path().join("x"), false).unwrap();
+    let bytes = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"db"))]);
+    local.write_stream("meta", bytes, None, false).await.unwrap();
+    let meta_key = BackupTarget::snapshot_key("1", "meta.sqlite");
+    let f = local.copy_raw("meta", target.store(), &meta_key).await.unwrap();
+    let meta_file = BackupFile { key: meta_key, size: f.size, sha256: f.sha256 };
+
+    let contents = snapshot_contents(&meta, source).await.unwrap();
+    assert_eq!(contents.counts.contents, 3);
+    let keys = contents.objects;
+    let first = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
+    assert_eq!((first.copied, first.copied_bytes, first.objects.len()), (3, 3000, 3));
+    // Interrupted: no manifest, no snapshot; what it copied is reused.
+    assert!(target.snapshots().await.unwrap().is_empty());
+    let again = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
+    assert_eq!((again.copied, &again.objects), (0, &first.objects));
+    target.write_manifest(&manifest("1", meta_file.clone(), again)).await.unwrap();
+
+    upload(&w, &s, "d", b"dddd", None).await.unwrap();
+    let keys = snapshot_contents(&meta, source).await.unwrap().objects;
+    let second = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
+    assert_eq!((second.copied, second.copied_bytes, second.objects.len()), (1, 4, 4));
+    let written = manifest("2", meta_file, second);
+    target.write_manifest(&written).await.unwrap();
+    assert_eq!(target.snapshots().await.unwrap(), ["1", "2"]);
+    let latest = target.manifest(None).await.unwrap();
+    assert_eq!(latest, written);
+    assert!(target.verify(&latest, &quiet).await.is_empty());
+
+    // A lost hold stops a copy.
+    let lost = target.copy_content(source, &keys, &quiet, &|| true).await;
+    assert!(lost.is_err());
+
+    // Restored, the objects are the same bytes under the same keys.
+    let restored = BlobStore::memory().unwrap();
+    target.restore_content(&latest, &restored, &quiet).await.unwrap();
+    for object in &latest.objects {
+        assert_eq!(restored.fingerprint(&object.key).await.unwrap().unwrap().sha256, object.sha256);
+    }
+
+    // Damage: a flipped byte, a missing object.
+    let (damaged, gone) = (&latest.objects[0], &latest.objects[1]);
+    let damaged_path = dir.path().join("t/content").join(&damaged.key);
+    let mut bytes = std::fs::read(&damaged_path).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&damaged_path, bytes).unwrap();
+    std::fs::remove_file(dir.path().join("t/content").join(&gone.key)).unwrap();
+    let problems = target.verify(&latest, &quiet).await;
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains(&damaged.key) && p.contains("SHA-256")));
+    assert!(problems.iter().any(|p| p.contains(&gone.key) && p.contains("missing")));
+    let refused = target.restore_content(&latest, &BlobStore::memory().unwrap(), &quiet).await;
+    assert!(refused.is_err());
+    (&meta as &dyn orgdrive_core::MetaStore).close().await;
+}

@@ -1,0 +1,425 @@
+//! `orgdrive backup` (take one), `orgdrive backup verify`, `orgdrive backup
+//! list` and `orgdrive restore`, for the embedded store: a data dir's SQLite
+//! metadata and the content objects it references, to and from a target
+//! directory or bucket (layout and guarantees: `orgdrive_core::backup`).
+//!
+//! A backup runs beside the server: it holds the trash (deleted content
+//! stays while it copies), takes a snapshot of the metadata with SQLite's
+//! online backup API (one read transaction: writers are not blocked), copies
+//! the objects not yet in the target, and writes the manifest last. A
+//! restore fills an empty data dir, checking every byte against the
+//! manifest, and moves the metadata into place last.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use orgdrive_blob::{BlobLocation, BlobStore};
+use orgdrive_core::backup::{
+    snapshot_contents, BackupFile, BackupManifest, BackupTarget, SnapshotContents, BACKUP_FORMAT,
+    BACKUP_HOLD_MS,
+};
+use orgdrive_core::MetaStore;
+use serde_json::json;
+
+use crate::store::{meta_path, MetaLocation};
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    command: Option<BackupCommand>,
+    #[command(flatten)]
+    take: TakeArgs,
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Check a backup against its manifest: every object's size and SHA-256,
+    /// the metadata's integrity. Exits 1 on any problem.
+    Verify(FromArgs),
+    /// List the complete backups of a target (JSON lines, oldest first).
+    List(FromArgs),
+}
+
+#[derive(Args)]
+struct TakeArgs {
+    /// Data directory to back up (may be in use by a running server).
+    #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
+    data_dir: PathBuf,
+    /// Where to: a directory, or an s3:// / oss:// URL as for `serve --blob`
+    /// (credentials from the environment).
+    #[arg(long, env = "ORGDRIVE_BACKUP_TARGET", hide_env_values = true)]
+    to: Option<String>,
+    /// The content store the server uses (`serve --blob`).
+    #[arg(long, env = "ORGDRIVE_BLOB", hide_env_values = true)]
+    blob: Option<String>,
+    /// The metadata store; only `sqlite` is backed up by this command.
+    #[arg(long, env = "ORGDRIVE_META", hide_env_values = true, default_value = "sqlite",
+          value_parser = crate::store::parse_meta)]
+    meta: MetaLocation,
+    /// The server's signing key, when it is not DATA_DIR/signing.key (then
+    /// the backup holds no key: give the restored server the same one).
+    #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true, allow_hyphen_values = true)]
+    signing_key: Option<String>,
+}
+
+#[derive(Args)]
+struct FromArgs {
+    /// The backup target: a directory, or an s3:// / oss:// URL.
+    #[arg(long, env = "ORGDRIVE_BACKUP_TARGET", hide_env_values = true)]
+    from: String,
+    /// The snapshot to check (default: the latest complete one).
+    #[arg(long)]
+    snapshot: Option<String>,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// The backup target: a directory, or an s3:// / oss:// URL.
+    #[arg(long, env = "ORGDRIVE_BACKUP_TARGET", hide_env_values = true)]
+    from: String,
+    /// The snapshot to restore (default: the latest complete one).
+    #[arg(long)]
+    snapshot: Option<String>,
+    /// The data directory to fill; it must not hold a `meta.sqlite` yet.
+    #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
+    data_dir: PathBuf,
+    /// The content store to fill (`serve --blob`; default DATA_DIR/blobs).
+    #[arg(long, env = "ORGDRIVE_BLOB", hide_env_values = true)]
+    blob: Option<String>,
+    /// The metadata store; only `sqlite` is restored by this command.
+    #[arg(long, env = "ORGDRIVE_META", hide_env_values = true, default_value = "sqlite",
+          value_parser = crate::store::parse_meta)]
+    meta: MetaLocation,
+}
+
+const POSTGRES_REFUSED: &str = "`orgdrive backup` and `restore` handle the embedded store \
+    (SQLite); back up a PostgreSQL deployment with pg_dump and the bucket's own tools \
+    (README, \"Backups and upgrades\")";
+
+pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(BackupCommand::Verify(from)) => verify(from).await,
+        Some(BackupCommand::List(from)) => list(from).await,
+        None => take(args.take).await,
+    }
+}
+
+/// Opens a backup target, parsed without repeating the value in errors (it
+/// may hold a secret pasted by mistake).
+fn open_target(location: &str) -> anyhow::Result<BackupTarget> {
+    let location: BlobLocation = location.parse().context("the backup target")?;
+    // Not synced per object: `write_manifest` syncs the whole target once.
+    let store = location.open(false).context("opening the backup target")?;
+    Ok(BackupTarget::new(store))
+}
+
+/// A bar of `total` objects on the terminal (hidden when stderr is not one).
+fn bar(total: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} objects, {msg} ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// Counts one object of `size` bytes on `bar` (its length counts objects,
+/// its bytes are kept apart).
+fn tick(bar: &ProgressBar, bytes: &std::sync::atomic::AtomicU64, size: u64) {
+    let total = bytes.fetch_add(size, Ordering::Relaxed) + size;
+    bar.inc(1);
+    bar.set_message(indicatif::HumanBytes(total).to_string());
+}
+
+async fn take(args: TakeArgs) -> anyhow::Result<()> {
+    if matches!(args.meta, MetaLocation::Postgres(_)) {
+        anyhow::bail!(POSTGRES_REFUSED);
+    }
+    let Some(to) = args.to.as_deref() else {
+        anyhow::bail!("say where to: --to DIR or --to s3://bucket?… (ORGDRIVE_BACKUP_TARGET)")
+    };
+    let live = meta_path(&args.data_dir);
+    anyhow::ensure!(
+        live.is_file(),
+        "{} holds no orgdrive data (no meta.sqlite)",
+        args.data_dir.display()
+    );
+    let target = open_target(to)?;
+    let options = crate::store::OpenOptions {
+        blob: args.blob,
+        signing_key: args.signing_key,
+        ..Default::default()
+    };
+    let opened = crate::store::open(&args.data_dir, options).await?;
+    let drive = opened.drive;
+    let result = take_with(&drive, &args.data_dir, &target).await;
+    if let Err(e) = drive.release_trash_hold().await {
+        tracing::warn!(error = %e, "the backup hold stays until it expires");
+    }
+    drive.close().await;
+    let summary = result?;
+    println!("{summary}");
+    Ok(())
+}
+
+async fn take_with(
+    drive: &orgdrive_core::Drive,
+    data_dir: &Path,
+    target: &BackupTarget,
+) -> anyhow::Result<serde_json::Value> {
+    // The hold first: whatever the snapshot references stays in the content
+    // store until the copy is done. A backup killed midway never blocks the
+    // next (its hold is taken over); a live one loses it and stops.
+    if !drive.hold_trash(false).await? {
+        eprintln!("another backup held this data dir; taking over from it");
+        anyhow::ensure!(drive.hold_trash(true).await?, "could not take the backup hold");
+    }
+    let lost = Arc::new(AtomicBool::new(false));
+    let renewal = {
+        let (drive, lost) = (drive.clone(), lost.clone());
+        tokio::spawn(async move {
+            let period = std::time::Duration::from_millis((BACKUP_HOLD_MS / 3) as u64);
+            loop {
+                tokio::time::sleep(period).await;
+                if !matches!(drive.hold_trash(false).await, Ok(true)) {
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        })
+    };
+    let result = copy_snapshot(drive, data_dir, target, &lost).await;
+    renewal.abort();
+    result
+}
+
+async fn copy_snapshot(
+    drive: &orgdrive_core::Drive,
+    data_dir: &Path,
+    target: &BackupTarget,
+    lost: &AtomicBool,
+) -> anyhow::Result<serde_json::Value> {
+    let staging = tempfile::Builder::new()
+        .prefix(".backup-")
+        .tempdir_in(data_dir)
+        .context("making a staging dir in the data dir")?;
+    let staged = staging.path().join("meta.sqlite");
+    let taken_at = chrono::Utc::now();
+    let schema_version = {
+        let (live, staged) = (meta_path(data_dir), staged.clone());
+        tokio::task::spawn_blocking(move || orgdrive_sqlite::snapshot(&live, &staged))
+            .await?
+            .context("taking a snapshot of the metadata")?
+    };
+    let id = taken_at.format("%Y%m%dT%H%M%S%3fZ").to_string();
+    let staging_name = staging.path().file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    // Read-only use of the data dir: the staged snapshot and signing.key.
+    let files = BlobStore::filesystem(data_dir, false)?;
+    let metadata =
+        put_file(&files, &format!("{staging_name}/meta.sqlite"), target, &id, "meta.sqlite")
+            .await?;
+    let signing_key = if data_dir.join("signing.key").is_file() {
+        Some(put_file(&files, "signing.key", target, &id, "signing.key").await?)
+    } else {
+        None
+    };
+
+    // What the snapshot references (read from the staged copy, which is
+    // already in the target: opening it may migrate it, harmlessly).
+    let snapshot = orgdrive_sqlite::SqliteStore::open(
+        &staged,
+        &orgdrive_sqlite::SqliteOptions { durable: false, ..Default::default() },
+    )
+    .await?;
+    let contents = snapshot_contents(&snapshot, drive.blob()).await;
+    (&snapshot as &dyn MetaStore).close().await;
+    let SnapshotContents { counts, objects: keys } = contents?;
+
+    let bar = bar(keys.len(), "copying");
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let report = target
+        .copy_content(drive.blob(), &keys, &|size| tick(&bar, &bytes, size), &|| {
+            lost.load(Ordering::Relaxed)
+        })
+        .await;
+    bar.finish_and_clear();
+    let report = report?;
+    anyhow::ensure!(
+        !lost.load(Ordering::Relaxed) && drive.hold_trash(false).await?,
+        "another backup took this data dir's hold over: this one is incomplete"
+    );
+    let manifest = BackupManifest {
+        format: BACKUP_FORMAT,
+        snapshot: id.clone(),
+        taken_at: taken_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        orgdrive_version: env!("CARGO_PKG_VERSION").to_string(),
+        schema_version,
+        metadata,
+        signing_key,
+        counts,
+        object_bytes: report.objects.iter().map(|o| o.size).sum(),
+        objects: report.objects,
+    };
+    target.write_manifest(&manifest).await?;
+    Ok(json!({
+        "snapshot": id,
+        "schemaVersion": schema_version,
+        "objects": manifest.objects.len(),
+        "objectBytes": manifest.object_bytes,
+        "copied": report.copied,
+        "copiedBytes": report.copied_bytes,
+        "vanishedUploadParts": report.vanished,
+        "metadataBytes": manifest.metadata.size,
+        "dentries": manifest.counts.dentries,
+    }))
+}
+
+/// Copies file `key` of `files` into the target as snapshot `id`'s `name`.
+async fn put_file(
+    files: &BlobStore,
+    key: &str,
+    target: &BackupTarget,
+    id: &str,
+    name: &str,
+) -> anyhow::Result<BackupFile> {
+    let target_key = BackupTarget::snapshot_key(id, name);
+    let copied = files
+        .copy_raw(key, target.store(), &target_key)
+        .await
+        .with_context(|| format!("copying {name} into the backup"))?;
+    Ok(BackupFile { key: target_key, size: copied.size, sha256: copied.sha256 })
+}
+
+async fn verify(args: FromArgs) -> anyhow::Result<()> {
+    let target = open_target(&args.from)?;
+    let manifest = target.manifest(args.snapshot.as_deref()).await?;
+    let bar = bar(manifest.objects.len() + 2, "checking");
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let mut problems = target.verify(&manifest, &|size| tick(&bar, &bytes, size)).await;
+    bar.finish_and_clear();
+    // The metadata's own integrity, on a local copy.
+    let scratch = tempfile::tempdir()?;
+    let local = BlobStore::filesystem(scratch.path(), false)?;
+    let m = &manifest.metadata;
+    if target.restore_file(&m.key, m.size, &m.sha256, &local, "meta.sqlite").await.is_ok() {
+        let path = scratch.path().join("meta.sqlite");
+        match tokio::task::spawn_blocking(move || orgdrive_sqlite::check(&path)).await? {
+            Ok((_, found)) => problems.extend(found.into_iter().map(|p| format!("{}: {p}", m.key))),
+            Err(e) => problems.push(format!("{}: {e}", m.key)),
+        }
+    }
+    for problem in &problems {
+        println!("{problem}");
+    }
+    println!(
+        "{}",
+        json!({
+            "snapshot": manifest.snapshot,
+            "objects": manifest.objects.len(),
+            "objectBytes": manifest.object_bytes,
+            "problems": problems.len(),
+        })
+    );
+    if !problems.is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn list(args: FromArgs) -> anyhow::Result<()> {
+    let target = open_target(&args.from)?;
+    for id in target.snapshots().await? {
+        let m = target.manifest(Some(&id)).await?;
+        println!(
+            "{}",
+            json!({
+                "snapshot": m.snapshot,
+                "takenAt": m.taken_at,
+                "schemaVersion": m.schema_version,
+                "objects": m.objects.len(),
+                "objectBytes": m.object_bytes,
+                "dentries": m.counts.dentries,
+            })
+        );
+    }
+    Ok(())
+}
+
+pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    if matches!(args.meta, MetaLocation::Postgres(_)) {
+        anyhow::bail!(POSTGRES_REFUSED);
+    }
+    let data_dir = &args.data_dir;
+    let meta = meta_path(data_dir);
+    anyhow::ensure!(
+        !meta.exists(),
+        "{} already holds a drive (meta.sqlite): restore into an empty data dir",
+        data_dir.display()
+    );
+    let target = open_target(&args.from)?;
+    let manifest = target.manifest(args.snapshot.as_deref()).await?;
+    anyhow::ensure!(
+        manifest.schema_version <= orgdrive_sqlite::SCHEMA_VERSION,
+        "backup {} has schema version {}; this build knows up to {}: restore it with a newer build",
+        manifest.snapshot,
+        manifest.schema_version,
+        orgdrive_sqlite::SCHEMA_VERSION
+    );
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let content = match &args.blob {
+        Some(location) => location.parse::<BlobLocation>()?.open(false).context("--blob")?,
+        None => BlobStore::filesystem(&data_dir.join("blobs"), false)?,
+    };
+    let bar = bar(manifest.objects.len(), "restoring");
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let restored =
+        target.restore_content(&manifest, &content, &|size| tick(&bar, &bytes, size)).await;
+    bar.finish_and_clear();
+    restored?;
+
+    // The metadata (and the key) land in a staging dir, checked, and move
+    // into place last: a data dir with a meta.sqlite is a complete restore.
+    let staging = data_dir.join(".restore");
+    std::fs::create_dir_all(&staging)?;
+    let files = BlobStore::filesystem(&staging, false)?;
+    let m = &manifest.metadata;
+    target.restore_file(&m.key, m.size, &m.sha256, &files, "meta.sqlite").await?;
+    let staged = staging.join("meta.sqlite");
+    let (_, problems) = {
+        let staged = staged.clone();
+        tokio::task::spawn_blocking(move || orgdrive_sqlite::check(&staged)).await??
+    };
+    anyhow::ensure!(
+        problems.is_empty(),
+        "the backup's metadata is damaged: {}",
+        problems.join("; ")
+    );
+    if let Some(k) = &manifest.signing_key {
+        target.restore_file(&k.key, k.size, &k.sha256, &files, "signing.key").await?;
+    }
+    files.sync_all().await?;
+    if manifest.signing_key.is_some() {
+        std::fs::rename(staging.join("signing.key"), data_dir.join("signing.key"))?;
+    }
+    std::fs::rename(&staged, &meta)?;
+    std::fs::File::open(data_dir)?.sync_all()?;
+    std::fs::remove_dir_all(&staging)?;
+    println!(
+        "{}",
+        json!({
+            "snapshot": manifest.snapshot,
+            "objects": manifest.objects.len(),
+            "objectBytes": manifest.object_bytes,
+            "dentries": manifest.counts.dentries,
+            "signingKey": manifest.signing_key.is_some(),
+        })
+    );
+    Ok(())
+}
