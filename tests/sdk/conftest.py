@@ -6,6 +6,7 @@ Starting, stopping and provisioning the server is tests/support/orgdrive_server.
 shared with the other Python runners. The binary is taken from $ORGDRIVE_BIN
 (the test command sets it)."""
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,11 +62,31 @@ def start_server(tmp_path, extra_args=(), **kwargs):
     return server.start()
 
 
+def restored_data_dir(root):
+    """A data dir restored from a backup of the newest upgrade fixture
+    (tests/upgrade/fixtures): so the whole suite runs on a drive that was
+    migrated, backed up and restored, next to the fixture's own data."""
+    import shutil
+    import subprocess
+
+    fixtures = Path(__file__).resolve().parents[1] / "upgrade" / "fixtures"
+    source = root / "source"
+    shutil.copytree(sorted(fixtures.iterdir())[-1] / "data", source)
+    binary = orgdrive_server.default_binary()
+    for args in (["backup", "--data-dir", source, "--to", root / "backup"],
+                 ["restore", "--from", root / "backup", "--data-dir", root / "data"]):
+        subprocess.run([binary, *map(str, args)], check=True, capture_output=True, timeout=120)
+    return root / "data"
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     # No --admin-token: the suite uses the one the server keeps in DATA_DIR/admin.token.
     root = tmp_path_factory.mktemp("orgdrive")
-    srv = OrgdriveServer(root / "data", stderr=root / "server.log")
+    data = root / "data"
+    if os.environ.get("ORGDRIVE_TEST_BACKEND") != "postgres+s3":
+        data = restored_data_dir(root)
+    srv = OrgdriveServer(data, stderr=root / "server.log")
     srv.start()
     yield srv
     srv.stop()
