@@ -327,7 +327,12 @@ fn run_batches(
     checkpointer.stop();
     // Fold the WAL into the database (with its fsync) before going: a clean
     // stop leaves nothing only the WAL holds, whatever the durability.
-    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+    // PASSIVE, not TRUNCATE: when another process uses the database (a
+    // backup or fsck closing beside a running server), TRUNCATE would wait
+    // for that process's readers and hold its writer meanwhile. Alone, the
+    // store's readers are closed by now, so PASSIVE folds every frame, and
+    // closing this last connection removes the WAL.
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
         tracing::debug!(error = %e, "checkpoint at close failed");
     }
     if let Err((_, e)) = conn.close() {

@@ -49,3 +49,28 @@ async fn reads_on_every_thread_see_acknowledged_writes_and_close_checkpoints() {
     assert_eq!(again.list_orgs().await.unwrap().len(), 64);
     again.close().await;
 }
+
+/// A second process on the database (`orgdrive backup` or `fsck` beside a
+/// running server) must not stall the server when it closes: its last
+/// checkpoint never waits for the other process's readers or writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_closing_beside_another_never_waits_for_its_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.sqlite");
+    let server = SqliteStore::open(&path, &SqliteOptions::default()).await.unwrap();
+    let guest = SqliteStore::open(&path, &SqliteOptions::default()).await.unwrap();
+    for i in 0..50 {
+        guest.insert_org(&org(i)).await.unwrap();
+    }
+    // Another connection in the middle of a read, as a server's request is.
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    reader.execute_batch("BEGIN; SELECT COUNT(*) FROM orgs;").unwrap();
+    server.insert_org(&org(99)).await.unwrap();
+    let started = std::time::Instant::now();
+    guest.close().await;
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "close waited {took:?}");
+    reader.execute_batch("COMMIT").unwrap();
+    assert_eq!(server.list_orgs().await.unwrap().len(), 51);
+    server.close().await;
+}
