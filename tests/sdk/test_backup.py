@@ -181,6 +181,19 @@ def test_a_second_backup_copies_only_the_new_objects(tmp_path):
         orgdrive("restore", "--from", str(target), "--snapshot", first["snapshot"],
                  "--data-dir", str(restored_dir))
         assert "0 problems" in fsck(restored_dir)
+        # Pruned to the latest, the target still verifies, holds nothing more.
+        drive.client.delete_dentry_with_options(
+            drive.space_id, files_of(drive)["old-0"],
+            m.DeleteDentryRequest(union_id=drive.uid, to_recycle_bin=False),
+            drive.h(m.DeleteDentryHeaders), runtime())
+        third = backup(server.data_dir, target)
+        assert (third["objects"], third["copied"]) == (119, 0)
+        _, out, _ = orgdrive("backup", "prune", "--from", str(target), "--keep", "1")
+        pruned = json.loads(out)
+        assert (len(pruned["removedSnapshots"]), pruned["removedObjects"]) == (3, 1)
+        _, out, _ = orgdrive("backup", "verify", "--from", str(target))
+        assert json.loads(out.strip().splitlines()[-1])["objects"] == 119
+        assert sum(1 for p in (target / "content").rglob("*") if p.is_file()) == 119
     finally:
         server.stop()
 

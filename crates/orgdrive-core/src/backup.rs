@@ -137,6 +137,11 @@ pub struct SnapshotContents {
     /// versions, thumbnails, recorded parts of open uploads, and for content
     /// made of parts its manifest and every part.
     pub objects: Vec<String>,
+    /// Those of `objects` that only open uploads reference: an upload that
+    /// expires, is committed or replaces a part after the snapshot removes
+    /// them, and the backup goes on without them (every other object is
+    /// kept for the backup by the hold).
+    pub may_vanish: HashSet<String>,
 }
 
 /// Reads what the metadata snapshot `meta` (a store opened on the copy)
@@ -149,6 +154,14 @@ pub async fn snapshot_contents(
         .consistency_scan()
         .await
         .map_err(|e| BackupError::Invalid(format!("reading the snapshot: {e}")))?;
+    let kept: HashSet<&str> = scan
+        .blobs
+        .iter()
+        .map(|b| b.blob_key.as_str())
+        .chain(scan.thumbnail_objects.iter().map(String::as_str))
+        .collect();
+    let may_vanish: HashSet<String> =
+        scan.upload_objects.iter().filter(|k| !kept.contains(k.as_str())).cloned().collect();
     let mut seen = HashSet::new();
     let keys = scan
         .blobs
@@ -172,14 +185,7 @@ pub async fn snapshot_contents(
         contents: scan.blobs.len() as u64,
         open_uploads: scan.open_uploads.len() as u64,
     };
-    Ok(SnapshotContents { counts, objects })
-}
-
-/// Whether a referenced object may be gone by the time it is copied: the
-/// parts of an open upload (committed, expired or abandoned meanwhile).
-/// Every other object is kept for the backup by the hold.
-fn may_vanish(key: &str) -> bool {
-    key.starts_with("parts/")
+    Ok(SnapshotContents { counts, objects, may_vanish })
 }
 
 /// What [`BackupTarget::copy_content`] did.
@@ -270,14 +276,14 @@ impl BackupTarget {
         Ok(manifest)
     }
 
-    /// Copies `keys` of `source` into the target, except those already
+    /// Copies the objects of `contents` from `source` into the target, except those already
     /// there: an object of the target's latest manifest is taken as it was
     /// recorded, one left by an interrupted backup is hashed where it is.
     /// `abort` is checked between objects (a lost hold).
     pub async fn copy_content(
         &self,
         source: &BlobStore,
-        keys: &[String],
+        contents: &SnapshotContents,
         progress: &Progress<'_>,
         abort: &(dyn Fn() -> bool + Sync),
     ) -> Result<CopyReport, BackupError> {
@@ -301,7 +307,7 @@ impl BackupTarget {
         let copied = AtomicU64::new(0);
         let copied_bytes = AtomicU64::new(0);
         let results: Vec<Result<Option<BackupObject>, BackupError>> =
-            futures::stream::iter(keys.iter().map(|key| {
+            futures::stream::iter(contents.objects.iter().map(|key| {
                 let (known, present, copied, copied_bytes) =
                     (&known, &present, &copied, &copied_bytes);
                 async move {
@@ -328,7 +334,7 @@ impl BackupTarget {
                             progress(fingerprint.size);
                             Ok(Some(object(key, fingerprint)))
                         }
-                        Err(e) if e.is_not_found() && may_vanish(key) => Ok(None),
+                        Err(e) if e.is_not_found() && contents.may_vanish.contains(key) => Ok(None),
                         Err(e) if e.is_not_found() => Err(BackupError::Invalid(format!(
                             "content object {key} is missing from the content store \
                              (run `orgdrive fsck`)"
@@ -435,6 +441,65 @@ impl BackupTarget {
         .try_collect::<Vec<()>>()
         .await?;
         Ok(dest.sync_all().await?)
+    }
+}
+
+/// What [`BackupTarget::prune`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub snapshots: Vec<String>,
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+impl BackupTarget {
+    /// Keeps the `keep` latest complete snapshots (at least one): removes
+    /// the older ones, what interrupted backups before the latest left, and
+    /// every content object no kept snapshot lists. Not to run while a
+    /// backup writes to the same target (it would remove objects that the
+    /// backup counts on).
+    pub async fn prune(&self, keep: usize) -> Result<PruneReport, BackupError> {
+        if keep == 0 {
+            return Err(BackupError::Invalid("keep at least one snapshot".into()));
+        }
+        let complete = self.snapshots().await?;
+        let Some(latest) = complete.last().cloned() else {
+            return Err(BackupError::Invalid("the target holds no complete backup".into()));
+        };
+        let kept = &complete[complete.len().saturating_sub(keep)..];
+        let mut referenced = HashSet::new();
+        for id in kept {
+            referenced.extend(self.manifest(Some(id)).await?.objects.into_iter().map(|o| o.key));
+        }
+        // Every snapshot dir: complete ones beyond `keep`, and incomplete
+        // ones older than the latest complete one.
+        let mut ids: Vec<String> = self
+            .store
+            .list_raw(SNAPSHOTS_PREFIX)
+            .await?
+            .into_iter()
+            .filter_map(|o| {
+                Some(o.key.strip_prefix(SNAPSHOTS_PREFIX)?.split('/').next()?.to_string())
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut report = PruneReport::default();
+        for id in ids.iter().filter(|id| !kept.contains(id) && **id < latest) {
+            // The manifest first: a snapshot half removed is an incomplete one.
+            self.store.delete(&Self::snapshot_key(id, "manifest.json")).await?;
+            self.store.delete_prefix(&format!("{SNAPSHOTS_PREFIX}{id}/")).await?;
+            report.snapshots.push(id.clone());
+        }
+        for object in self.store.list_raw(CONTENT_PREFIX).await? {
+            let key = object.key.strip_prefix(CONTENT_PREFIX).unwrap_or_default();
+            if !referenced.contains(key) {
+                self.store.delete(&object.key).await?;
+                report.objects += 1;
+                report.bytes += object.size;
+            }
+        }
+        Ok(report)
     }
 }
 

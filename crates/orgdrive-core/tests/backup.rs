@@ -73,35 +73,50 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
     let source = w.drive.blob();
     let (never, quiet) = (|| false, |_| {});
 
-    // The metadata file, as the binary stores it.
+    // The metadata file of each snapshot, as the binary stores it.
     let local = BlobStore::filesystem(&w.dir.path().join("x"), false).unwrap();
     let bytes = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"db"))]);
     local.write_stream("meta", bytes, None, false).await.unwrap();
-    let meta_key = BackupTarget::snapshot_key("1", "meta.sqlite");
-    let f = local.copy_raw("meta", target.store(), &meta_key).await.unwrap();
-    let meta_file = BackupFile { key: meta_key, size: f.size, sha256: f.sha256 };
+    let meta_file = |id: &'static str| {
+        let (local, target) = (local.clone(), target.clone());
+        async move {
+            let key = BackupTarget::snapshot_key(id, "meta.sqlite");
+            let f = local.copy_raw("meta", target.store(), &key).await.unwrap();
+            BackupFile { key, size: f.size, sha256: f.sha256 }
+        }
+    };
 
     let contents = snapshot_contents(&meta, source).await.unwrap();
     assert_eq!(contents.counts.contents, 3);
-    let keys = contents.objects;
+    let keys = contents;
     let first = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
     assert_eq!((first.copied, first.copied_bytes, first.objects.len()), (3, 3000, 3));
     // Interrupted: no manifest, no snapshot; what it copied is reused.
     assert!(target.snapshots().await.unwrap().is_empty());
     let again = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
     assert_eq!((again.copied, &again.objects), (0, &first.objects));
-    target.write_manifest(&manifest("1", meta_file.clone(), again)).await.unwrap();
+    target.write_manifest(&manifest("1", meta_file("1").await, again)).await.unwrap();
 
     upload(&w, &s, "d", b"dddd", None).await.unwrap();
-    let keys = snapshot_contents(&meta, source).await.unwrap().objects;
+    let keys = snapshot_contents(&meta, source).await.unwrap();
     let second = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
     assert_eq!((second.copied, second.copied_bytes, second.objects.len()), (1, 4, 4));
-    let written = manifest("2", meta_file, second);
+    let written = manifest("2", meta_file("2").await, second);
     target.write_manifest(&written).await.unwrap();
     assert_eq!(target.snapshots().await.unwrap(), ["1", "2"]);
     let latest = target.manifest(None).await.unwrap();
     assert_eq!(latest, written);
     assert!(target.verify(&latest, &quiet).await.is_empty());
+
+    // Pruning to the latest snapshot keeps exactly what it lists: objects
+    // only older snapshots (or interrupted backups) had go.
+    let stray = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"old"))]);
+    target.store().write_stream("content/objects/stray", stray, None, false).await.unwrap();
+    let pruned = target.prune(1).await.unwrap();
+    assert_eq!((pruned.snapshots, pruned.objects, pruned.bytes), (vec!["1".to_string()], 1, 3));
+    assert_eq!(target.snapshots().await.unwrap(), ["2"]);
+    assert!(target.verify(&latest, &quiet).await.is_empty());
+    assert!(target.prune(0).await.is_err());
 
     // A lost hold stops a copy.
     let lost = target.copy_content(source, &keys, &quiet, &|| true).await;
@@ -127,5 +142,38 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
     assert!(problems.iter().any(|p| p.contains(&gone.key) && p.contains("missing")));
     let refused = target.restore_content(&latest, &BlobStore::memory().unwrap(), &quiet).await;
     assert!(refused.is_err());
+    (&meta as &dyn orgdrive_core::MetaStore).close().await;
+}
+
+#[tokio::test]
+async fn an_open_uploads_bytes_may_vanish_but_a_files_content_may_not() {
+    let w = world().await;
+    let s = space(&w, None).await;
+    let file = upload(&w, &s, "kept", b"a file's content", None).await.unwrap();
+    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE);
+    put_bytes(&w, &ticket.await.unwrap().url, b"not committed yet", true).await.unwrap();
+    let meta = SqliteStore::open(&w.dir.path().join("meta.sqlite"), &SqliteOptions::default())
+        .await
+        .unwrap();
+    let contents = snapshot_contents(&meta, w.drive.blob()).await.unwrap();
+    assert_eq!((contents.objects.len(), contents.may_vanish.len()), (2, 1));
+    let dir = tempfile::tempdir().unwrap();
+    let target = BackupTarget::new(BlobStore::filesystem(dir.path(), false).unwrap());
+    let (never, quiet) = (|| false, |_| {});
+
+    // The upload expired (or was committed) after the snapshot: skipped.
+    let part = contents.may_vanish.iter().next().unwrap().clone();
+    w.drive.blob().delete(&part).await.unwrap();
+    let report = target.copy_content(w.drive.blob(), &contents, &quiet, &never).await.unwrap();
+    assert_eq!((report.copied, report.vanished), (1, 1));
+
+    // A file's content gone is a broken drive, never a smaller backup.
+    let content = contents.objects.iter().find(|k| **k != part).unwrap().clone();
+    assert!(!file.dentry.dentry_id.is_empty());
+    w.drive.blob().delete(&content).await.unwrap();
+    let fresh = BackupTarget::new(BlobStore::filesystem(&dir.path().join("b"), false).unwrap());
+    let missing = fresh.copy_content(w.drive.blob(), &contents, &quiet, &never).await;
+    let message = missing.err().unwrap().to_string();
+    assert!(message.contains(&content) && message.contains("fsck"), "{message}");
     (&meta as &dyn orgdrive_core::MetaStore).close().await;
 }

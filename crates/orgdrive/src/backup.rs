@@ -19,8 +19,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use orgdrive_blob::{BlobLocation, BlobStore};
 use orgdrive_core::backup::{
-    snapshot_contents, BackupFile, BackupManifest, BackupTarget, SnapshotContents, BACKUP_FORMAT,
-    BACKUP_HOLD_MS,
+    snapshot_contents, BackupFile, BackupManifest, BackupTarget, BACKUP_FORMAT, BACKUP_HOLD_MS,
 };
 use orgdrive_core::MetaStore;
 use serde_json::json;
@@ -43,6 +42,19 @@ enum BackupCommand {
     Verify(FromArgs),
     /// List the complete backups of a target (JSON lines, oldest first).
     List(FromArgs),
+    /// Remove all but the latest `--keep` backups of a target, and the
+    /// content only they held. Not while a backup writes to the target.
+    Prune(PruneArgs),
+}
+
+#[derive(Args)]
+struct PruneArgs {
+    /// The backup target: a directory, or an s3:// / oss:// URL.
+    #[arg(long, env = "ORGDRIVE_BACKUP_TARGET", hide_env_values = true)]
+    from: String,
+    /// How many of the latest complete backups to keep (at least 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    keep: u32,
 }
 
 #[derive(Args)]
@@ -105,6 +117,7 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
     match args.command {
         Some(BackupCommand::Verify(from)) => verify(from).await,
         Some(BackupCommand::List(from)) => list(from).await,
+        Some(BackupCommand::Prune(args)) => prune(args).await,
         None => take(args.take).await,
     }
 }
@@ -239,12 +252,12 @@ async fn copy_snapshot(
     .await?;
     let contents = snapshot_contents(&snapshot, drive.blob()).await;
     (&snapshot as &dyn MetaStore).close().await;
-    let SnapshotContents { counts, objects: keys } = contents?;
+    let contents = contents?;
 
-    let bar = bar(keys.len(), "copying");
+    let bar = bar(contents.objects.len(), "copying");
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let report = target
-        .copy_content(drive.blob(), &keys, &|size| tick(&bar, &bytes, size), &|| {
+        .copy_content(drive.blob(), &contents, &|size| tick(&bar, &bytes, size), &|| {
             lost.load(Ordering::Relaxed)
         })
         .await;
@@ -262,7 +275,7 @@ async fn copy_snapshot(
         schema_version,
         metadata,
         signing_key,
-        counts,
+        counts: contents.counts,
         object_bytes: report.objects.iter().map(|o| o.size).sum(),
         objects: report.objects,
     };
@@ -348,6 +361,20 @@ async fn list(args: FromArgs) -> anyhow::Result<()> {
             })
         );
     }
+    Ok(())
+}
+
+async fn prune(args: PruneArgs) -> anyhow::Result<()> {
+    let target = open_target(&args.from)?;
+    let report = target.prune(args.keep as usize).await?;
+    println!(
+        "{}",
+        json!({
+            "removedSnapshots": report.snapshots,
+            "removedObjects": report.objects,
+            "removedBytes": report.bytes,
+        })
+    );
     Ok(())
 }
 
