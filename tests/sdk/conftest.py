@@ -75,7 +75,8 @@ def restored_data_dir(root):
     binary = orgdrive_server.default_binary()
     for args in (["backup", "--data-dir", source, "--to", root / "backup"],
                  ["restore", "--from", root / "backup", "--data-dir", root / "data"]):
-        subprocess.run([binary, *map(str, args)], check=True, capture_output=True, timeout=120)
+        done = subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"orgdrive {args[0]} failed: {done.stderr}"
     return root / "data"
 
 

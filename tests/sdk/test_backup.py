@@ -7,10 +7,13 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from alibabacloud_dingtalk.storage_1_0 import models as m
@@ -212,6 +215,19 @@ def test_verify_finds_a_damaged_object_and_restore_refuses_it(tmp_path):
         assert code != 0 and "empty data dir" in err
     finally:
         server.stop()
+    # A data dir of another schema (a server of another build) is not
+    # opened, so never migrated under its server.
+    older = tmp_path / "older"
+    shutil.copytree(server.data_dir, older)
+    conn = sqlite3.connect(older / "meta.sqlite")
+    conn.execute("PRAGMA user_version = 11")
+    conn.close()
+    code, _, err = orgdrive("backup", "--data-dir", str(older), "--to", str(tmp_path / "t2"),
+                            check=False)
+    assert code != 0 and "schema version 11" in err, err
+    conn = sqlite3.connect(older / "meta.sqlite")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 11
+    conn.close()
     objects = sorted(p for p in (target / "content").rglob("*") if p.is_file())
     assert len(objects) == 5
     damaged = objects[2]
@@ -252,13 +268,79 @@ def test_a_killed_backup_is_completed_by_the_next(tmp_path):
         # No complete snapshot yet: nothing to restore, nothing listed.
         _, out, _ = orgdrive("backup", "list", "--from", str(target))
         assert out.strip() == ""
-        # The next run takes the hold over at once and copies the rest.
+        # The next run takes the hold over at once and completes the backup
+        # (what the killed run copied was never vouched for: copied again).
         done = backup(server.data_dir, target)
-        assert done["objects"] == 150
-        assert done["copied"] == 150 - copied_before, (done, copied_before)
+        assert (done["objects"], done["copied"]) == (150, 150), (done, copied_before)
+        assert not list(Path(server.data_dir).glob(".backup-*")), "the killed run's staging stays"
         _, out, _ = orgdrive("backup", "verify", "--from", str(target))
         restored_dir = tmp_path / "r"
         restore(target, restored_dir)
         assert "0 problems" in fsck(restored_dir)
     finally:
         server.stop()
+
+
+def test_hostile_targets_and_leftovers_are_refused(tmp_path):
+    server = start_server(tmp_path / "a")
+    target = tmp_path / "backup"
+    try:
+        drive = Drive(server, provision(server))
+        for i in range(3):
+            drive.upload(os.urandom(2048), f"f{i}")
+        first = backup(server.data_dir, target)
+    finally:
+        server.stop()
+    manifest_path = target / "snapshots" / first["snapshot"] / "manifest.json"
+    original = manifest_path.read_text()
+
+    # A symbolic link in a target: nothing writes or reads through it.
+    link = target / "content" / "objects" / "evil"
+    link.symlink_to("/etc/passwd")
+    for args in (["backup", "--data-dir", str(server.data_dir), "--to", str(target)],
+                 ["backup", "verify", "--from", str(target)],
+                 ["restore", "--from", str(target), "--data-dir", str(tmp_path / "r0")]):
+        code, _, err = orgdrive(*args, check=False)
+        assert code != 0 and "symbolic link" in err, (args, err)
+    link.unlink()
+    assert not (tmp_path / "r0" / "blobs").exists()
+
+    # A manifest listing what the metadata does not reference, or lacking
+    # what it does: verify says so, restore writes nothing.
+    extra = b"not the drive's"
+    (target / "content" / "objects" / "extra").write_bytes(extra)
+    tampered = json.loads(original)
+    tampered["objects"].append({"key": "objects/extra", "size": len(extra),
+                                "sha256": hashlib.sha256(extra).hexdigest()})
+    lacking = json.loads(original)
+    dropped = lacking["objects"].pop()["key"]
+    for manifest, expected in ((tampered, "objects/extra, which the metadata does not reference"),
+                               (lacking, f"content {dropped} is not in the backup")):
+        manifest_path.write_text(json.dumps(manifest))
+        code, out, _ = orgdrive("backup", "verify", "--from", str(target), check=False)
+        assert code == 1 and expected in out, out
+        code, _, err = orgdrive("restore", "--from", str(target), "--data-dir",
+                                str(tmp_path / "r1"), check=False)
+        assert code != 0 and "does not match its metadata" in err, err
+        assert not (tmp_path / "r1" / "blobs").exists()
+        assert not (tmp_path / "r1" / "meta.sqlite").exists()
+    manifest_path.write_text(original)
+
+    # What a crashed drive left in a data dir is never replayed into a restore.
+    leftover = tmp_path / "r2"
+    leftover.mkdir()
+    (leftover / "meta.sqlite-wal").write_bytes(b"\0" * 4096)
+    code, _, err = orgdrive("restore", "--from", str(target), "--data-dir", str(leftover),
+                            check=False)
+    assert code != 0 and "meta.sqlite-wal" in err, err
+
+    # A data dir whose server keeps its key elsewhere: the backup reads, never
+    # makes one, and holds none.
+    keyless = tmp_path / "keyless"
+    shutil.copytree(server.data_dir, keyless)
+    (keyless / "signing.key").unlink()
+    taken = backup(keyless, tmp_path / "backup2")
+    assert not (keyless / "signing.key").exists()
+    summary = restore(tmp_path / "backup2", tmp_path / "r3")
+    assert (summary["snapshot"], summary["signingKey"]) == (taken["snapshot"], False)
+    assert not (tmp_path / "r3" / "signing.key").exists()

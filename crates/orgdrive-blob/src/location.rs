@@ -85,11 +85,16 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, LocationError> {
 }
 
 fn check_endpoint(endpoint: &str) -> Result<(), LocationError> {
-    if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-        Ok(())
-    } else {
-        Err(refuse("endpoint must start with http:// or https://"))
+    let Some(rest) = endpoint.strip_prefix("http://").or_else(|| endpoint.strip_prefix("https://"))
+    else {
+        return Err(refuse("endpoint must start with http:// or https://"));
+    };
+    // user:password@host would reach error messages and logs.
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(refuse("credentials do not go in the endpoint: set them in the environment"));
     }
+    Ok(())
 }
 
 impl std::str::FromStr for BlobLocation {
@@ -257,6 +262,14 @@ mod tests {
         // A refusal never repeats a secret passed by mistake.
         let refused = parse("s3://bkt?secret_access_key=hunter2").unwrap_err().to_string();
         assert!(!refused.contains("hunter2"), "{refused}");
+        for endpoint in ["http://AK:hunter2@127.0.0.1:1", "https%3A%2F%2Fu%3Ahunter2%40h"] {
+            let refused = parse(&format!("s3://bkt?endpoint={endpoint}")).unwrap_err().to_string();
+            assert!(!refused.contains("hunter2"), "{refused}");
+        }
+        assert!(
+            parse("s3://bkt?endpoint=http://h:9000/p@q").is_ok(),
+            "an @ in the path is no userinfo"
+        );
     }
 
     #[test]

@@ -129,6 +129,17 @@ pub struct BackupManifest {
     pub objects: Vec<BackupObject>,
 }
 
+/// What a metadata snapshot references, before manifests are expanded.
+#[derive(Debug, Clone, Default)]
+pub struct References {
+    pub counts: BackupCounts,
+    /// Contents of files and versions, and thumbnails: kept by the hold.
+    pub kept: HashSet<String>,
+    /// Objects only open uploads reference: an upload that expires, is
+    /// committed or replaces a part after the snapshot removes them.
+    pub uploads: HashSet<String>,
+}
+
 /// What a metadata snapshot holds and references.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotContents {
@@ -137,40 +148,43 @@ pub struct SnapshotContents {
     /// versions, thumbnails, recorded parts of open uploads, and for content
     /// made of parts its manifest and every part.
     pub objects: Vec<String>,
-    /// Those of `objects` that only open uploads reference: an upload that
-    /// expires, is committed or replaces a part after the snapshot removes
-    /// them, and the backup goes on without them (every other object is
-    /// kept for the backup by the hold).
+    /// Those of `objects` that only open uploads reference: the backup goes
+    /// on without them if they are gone (every other object is kept for the
+    /// backup by the hold).
     pub may_vanish: HashSet<String>,
 }
 
 /// Reads what the metadata snapshot `meta` (a store opened on the copy)
-/// references in `blob`.
-pub async fn snapshot_contents(
-    meta: &dyn MetaStore,
-    blob: &BlobStore,
-) -> Result<SnapshotContents, BackupError> {
+/// references.
+pub async fn snapshot_references(meta: &dyn MetaStore) -> Result<References, BackupError> {
     let scan = meta
         .consistency_scan()
         .await
         .map_err(|e| BackupError::Invalid(format!("reading the snapshot: {e}")))?;
-    let kept: HashSet<&str> = scan
+    let kept: HashSet<String> = scan
         .blobs
         .iter()
-        .map(|b| b.blob_key.as_str())
-        .chain(scan.thumbnail_objects.iter().map(String::as_str))
+        .map(|b| b.blob_key.clone())
+        .chain(scan.thumbnail_objects.iter().cloned())
         .collect();
-    let may_vanish: HashSet<String> =
-        scan.upload_objects.iter().filter(|k| !kept.contains(k.as_str())).cloned().collect();
-    let mut seen = HashSet::new();
-    let keys = scan
-        .blobs
-        .iter()
-        .map(|b| &b.blob_key)
-        .chain(&scan.thumbnail_objects)
-        .chain(&scan.upload_objects)
-        .filter(|k| seen.insert(k.as_str()))
-        .cloned();
+    let uploads = scan.upload_objects.iter().filter(|k| !kept.contains(*k)).cloned().collect();
+    let counts = BackupCounts {
+        dentries: scan.tree.len() as u64,
+        contents: scan.blobs.len() as u64,
+        open_uploads: scan.open_uploads.len() as u64,
+    };
+    Ok(References { counts, kept, uploads })
+}
+
+/// [`snapshot_references`] with each manifest of `blob` expanded into its
+/// parts: every stored object to copy.
+pub async fn snapshot_contents(
+    meta: &dyn MetaStore,
+    blob: &BlobStore,
+) -> Result<SnapshotContents, BackupError> {
+    let References { counts, kept, uploads } = snapshot_references(meta).await?;
+    let mut keys: Vec<String> = kept.into_iter().chain(uploads.iter().cloned()).collect();
+    keys.sort();
     let mut objects = Vec::new();
     for key in keys {
         if is_manifest_key(&key) {
@@ -180,12 +194,34 @@ pub async fn snapshot_contents(
         }
         objects.push(key);
     }
-    let counts = BackupCounts {
-        dentries: scan.tree.len() as u64,
-        contents: scan.blobs.len() as u64,
-        open_uploads: scan.open_uploads.len() as u64,
+    Ok(SnapshotContents { counts, objects, may_vanish: uploads })
+}
+
+/// What is wrong with `manifest` as a backup of metadata that references
+/// `refs`: an object it lists that the metadata does not reference (a
+/// tampered manifest must not write what it likes into a content store), or
+/// kept content it lacks. Empty: it matches.
+pub fn manifest_problems(manifest: &BackupManifest, refs: &References) -> Vec<String> {
+    let listed: HashSet<&str> = manifest.objects.iter().map(|o| o.key.as_str()).collect();
+    let referenced = |key: &str| {
+        refs.kept.contains(key)
+            || refs.uploads.contains(key)
+            // A part of a manifest: `chunks/<name>/…` of `manifests/<name>`.
+            || key.strip_prefix("chunks/").and_then(|rest| rest.split('/').next()).is_some_and(
+                |name| refs.kept.contains(&format!("{}{name}", orgdrive_blob::MANIFEST_PREFIX)),
+            )
     };
-    Ok(SnapshotContents { counts, objects, may_vanish })
+    let mut problems: Vec<String> = manifest
+        .objects
+        .iter()
+        .filter(|o| !referenced(&o.key))
+        .map(|o| format!("the manifest lists {}, which the metadata does not reference", o.key))
+        .collect();
+    let mut lacking: Vec<&String> =
+        refs.kept.iter().filter(|k| !listed.contains(k.as_str())).collect();
+    lacking.sort();
+    problems.extend(lacking.into_iter().map(|k| format!("content {k} is not in the backup")));
+    problems
 }
 
 /// What [`BackupTarget::copy_content`] did.
@@ -276,10 +312,10 @@ impl BackupTarget {
         Ok(manifest)
     }
 
-    /// Copies the objects of `contents` from `source` into the target, except those already
-    /// there: an object of the target's latest manifest is taken as it was
-    /// recorded, one left by an interrupted backup is hashed where it is.
-    /// `abort` is checked between objects (a lost hold).
+    /// Copies the objects of `contents` from `source` into the target,
+    /// except those the target's latest complete backup lists and that are
+    /// still there with their recorded size (taken as recorded: `verify`
+    /// reads them). `abort` is checked between objects (a lost hold).
     pub async fn copy_content(
         &self,
         source: &BlobStore,
@@ -315,17 +351,17 @@ impl BackupTarget {
                         return Err(BackupError::Invalid("the backup lost its hold".into()));
                     }
                     let target_key = content_key(key);
-                    if let Some(&size) = present.get(key) {
-                        let fingerprint = match known.get(key) {
-                            Some(o) if o.size == size => {
-                                Fingerprint { size, sha256: o.sha256.clone() }
-                            }
-                            _ => self.store.fingerprint(&target_key).await?.ok_or_else(|| {
-                                BackupError::Invalid(format!("{target_key} vanished"))
-                            })?,
-                        };
-                        progress(fingerprint.size);
-                        return Ok(Some(object(key, fingerprint)));
+                    // Only what the last complete backup vouched for is
+                    // reused; anything else (left by an interrupted run,
+                    // or damaged) is copied again from the source.
+                    if let (Some(&size), Some(o)) = (present.get(key), known.get(key)) {
+                        if o.size == size {
+                            progress(size);
+                            return Ok(Some(object(
+                                key,
+                                Fingerprint { size, sha256: o.sha256.clone() },
+                            )));
+                        }
                     }
                     match source.copy_raw(key, &self.store, &target_key).await {
                         Ok(fingerprint) => {
@@ -491,6 +527,8 @@ impl BackupTarget {
             self.store.delete_prefix(&format!("{SNAPSHOTS_PREFIX}{id}/")).await?;
             report.snapshots.push(id.clone());
         }
+        // What killed copies left half written.
+        self.store.delete_prefix(".incoming/").await?;
         for object in self.store.list_raw(CONTENT_PREFIX).await? {
             let key = object.key.strip_prefix(CONTENT_PREFIX).unwrap_or_default();
             if !referenced.contains(key) {

@@ -91,10 +91,10 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
     let keys = contents;
     let first = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
     assert_eq!((first.copied, first.copied_bytes, first.objects.len()), (3, 3000, 3));
-    // Interrupted: no manifest, no snapshot; what it copied is reused.
+    // Interrupted: no manifest, no snapshot; nothing it copied is trusted.
     assert!(target.snapshots().await.unwrap().is_empty());
     let again = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
-    assert_eq!((again.copied, &again.objects), (0, &first.objects));
+    assert_eq!((again.copied, &again.objects), (3, &first.objects));
     target.write_manifest(&manifest("1", meta_file("1").await, again)).await.unwrap();
 
     upload(&w, &s, "d", b"dddd", None).await.unwrap();
@@ -142,6 +142,15 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
     assert!(problems.iter().any(|p| p.contains(&gone.key) && p.contains("missing")));
     let refused = target.restore_content(&latest, &BlobStore::memory().unwrap(), &quiet).await;
     assert!(refused.is_err());
+    // The next backup copies a missing or resized object again from the
+    // source: such damage is never vouched for by a later backup (a flipped
+    // byte is `verify`'s to find: backups do not read what they keep).
+    let truncated = dir.path().join("t/content").join(&latest.objects[2].key);
+    std::fs::write(&truncated, b"short").unwrap();
+    let repaired = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
+    assert_eq!(repaired.copied, 2, "the missing and the truncated object");
+    assert_eq!(repaired.objects, latest.objects);
+    assert_eq!(target.verify(&latest, &quiet).await.len(), 1, "the flipped byte");
     (&meta as &dyn orgdrive_core::MetaStore).close().await;
 }
 

@@ -34,7 +34,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row};
 
 pub use migrate::LATEST as SCHEMA_VERSION;
 use read::Readers;
-pub use snapshot::{check, snapshot};
+pub use snapshot::{check, schema_version, snapshot};
 use writer::{Durability, Writer};
 
 use orgdrive_store::{

@@ -62,6 +62,15 @@ pub fn snapshot(live: &Path, dest: &Path) -> StoreResult<i64> {
     Ok(version)
 }
 
+/// The schema version of the database at `path` (which may be in use),
+/// read without changing anything.
+pub fn schema_version(path: &Path) -> StoreResult<i64> {
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(backend)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    migrate::schema_version(&conn)
+}
+
 /// Checks a database file that nothing else uses (a snapshot): its schema
 /// version and the problems SQLite's `integrity_check` finds (none: empty).
 pub fn check(path: &Path) -> StoreResult<(i64, Vec<String>)> {
@@ -92,12 +101,13 @@ mod tests {
                  CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2);",
             )
             .unwrap();
-        // A reader of the live file holds its snapshot open meanwhile: the
-        // writer still commits (WAL), and the copy sees one instant.
+        // The writer keeps its connection open; the copy is of what it had
+        // committed.
         let copy = dir.path().join("copy.sqlite");
         assert_eq!(snapshot(&live, &copy).unwrap(), 3);
         writer.execute_batch("INSERT INTO t VALUES (3)").unwrap();
         assert!(!dir.path().join("copy.sqlite-wal").exists());
+        assert_eq!(schema_version(&live).unwrap(), 3);
         let (version, problems) = check(&copy).unwrap();
         assert_eq!((version, problems), (3, Vec::<String>::new()));
         let rows: i64 = Connection::open(&copy)
@@ -112,6 +122,54 @@ mod tests {
         writer.execute_batch(&format!("PRAGMA user_version = {}", migrate::LATEST + 1)).unwrap();
         let newer = snapshot(&live, &dir.path().join("newer.sqlite")).unwrap_err();
         assert!(newer.to_string().contains("knows up to"), "{newer}");
+    }
+
+    #[test]
+    fn snapshots_taken_while_a_writer_commits_are_each_one_instant() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live.sqlite");
+        let setup = Connection::open(&live).unwrap();
+        setup
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER); \
+                 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000) \
+                 INSERT INTO t SELECT i FROM c; INSERT INTO t SELECT -n FROM t;",
+            )
+            .unwrap();
+        drop(setup);
+        // Each transaction adds n and -n: any one instant sums to zero and
+        // holds an even number of rows; a copy made of pages from several
+        // instants would not.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (live, stop) = (live.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let conn = Connection::open(&live).unwrap();
+                conn.busy_timeout(BUSY_TIMEOUT).unwrap();
+                let mut n = 1_000_000i64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    conn.execute_batch(&format!(
+                        "BEGIN IMMEDIATE; INSERT INTO t VALUES ({n}); \
+                         UPDATE t SET n = n WHERE rowid % 97 = {n} % 97; \
+                         INSERT INTO t VALUES (-{n}); COMMIT;"
+                    ))
+                    .unwrap();
+                }
+                n - 1_000_000
+            })
+        };
+        for i in 0..5 {
+            let copy = dir.path().join(format!("copy{i}.sqlite"));
+            snapshot(&live, &copy).unwrap();
+            let (sum, rows): (i64, i64) = Connection::open(&copy)
+                .unwrap()
+                .query_row("SELECT SUM(n), COUNT(*) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            assert_eq!((sum, rows % 2), (0, 0), "copy {i}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(writer.join().unwrap() > 0, "the writer committed meanwhile");
     }
 
     #[test]

@@ -326,14 +326,24 @@ fn run_batches(
     }
     checkpointer.stop();
     // Fold the WAL into the database (with its fsync) before going: a clean
-    // stop leaves nothing only the WAL holds, whatever the durability.
+    // stop leaves nothing that only an unsynced WAL holds, whatever the
+    // durability.
     // PASSIVE, not TRUNCATE: when another process uses the database (a
     // backup or fsck closing beside a running server), TRUNCATE would wait
     // for that process's readers and hold its writer meanwhile. Alone, the
     // store's readers are closed by now, so PASSIVE folds every frame, and
     // closing this last connection removes the WAL.
-    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::debug!(error = %e, "checkpoint at close failed");
+    let left = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok(row.get::<_, i64>(1)? > row.get::<_, i64>(2)?)
+    });
+    // Frames left (another process was reading): they live in the WAL only,
+    // and batches of deferred jobs never fsynced it. Fsync it now.
+    if !matches!(left, Ok(false)) {
+        if let Some(db) = conn.path().filter(|p| !p.is_empty()) {
+            if let Err(e) = std::fs::File::open(format!("{db}-wal")).and_then(|f| f.sync_all()) {
+                tracing::warn!(error = %e, "could not sync the WAL at close");
+            }
+        }
     }
     if let Err((_, e)) = conn.close() {
         tracing::debug!(error = %e, "closing the write connection failed");

@@ -19,7 +19,8 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use orgdrive_blob::{BlobLocation, BlobStore};
 use orgdrive_core::backup::{
-    snapshot_contents, BackupFile, BackupManifest, BackupTarget, BACKUP_FORMAT, BACKUP_HOLD_MS,
+    manifest_problems, snapshot_contents, snapshot_references, BackupFile, BackupManifest,
+    BackupTarget, References, BACKUP_FORMAT, BACKUP_HOLD_MS,
 };
 use orgdrive_core::MetaStore;
 use serde_json::json;
@@ -109,6 +110,9 @@ pub struct RestoreArgs {
     meta: MetaLocation,
 }
 
+/// The staging dirs of backups in the data dir.
+const STAGING_PREFIX: &str = ".backup-";
+
 const POSTGRES_REFUSED: &str = "`orgdrive backup` and `restore` handle the embedded store \
     (SQLite); back up a PostgreSQL deployment with pg_dump and the bucket's own tools \
     (README, \"Backups and upgrades\")";
@@ -126,9 +130,77 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
 /// may hold a secret pasted by mistake).
 fn open_target(location: &str) -> anyhow::Result<BackupTarget> {
     let location: BlobLocation = location.parse().context("the backup target")?;
+    if let Some(root) = location.local_root() {
+        refuse_symlinks(root)?;
+    }
     // Not synced per object: `write_manifest` syncs the whole target once.
     let store = location.open(false).context("opening the backup target")?;
     Ok(BackupTarget::new(store))
+}
+
+/// Refuses a target directory holding a symbolic link anywhere below its
+/// root: a backup would write through it, a restore read through it (files
+/// outside the target). The root itself may be a link.
+fn refuse_symlinks(root: &Path) -> anyhow::Result<()> {
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_symlink() {
+                anyhow::bail!(
+                    "the backup target holds a symbolic link, {}: refused (a backup would write \
+                     and a restore read through it)",
+                    entry.path().display()
+                );
+            }
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens a snapshot's metadata file (a copy nothing else uses) and reads
+/// what it references.
+async fn references_of(path: &Path) -> anyhow::Result<References> {
+    let options = orgdrive_sqlite::SqliteOptions { durable: false, ..Default::default() };
+    let store = orgdrive_sqlite::SqliteStore::open(path, &options).await?;
+    let references = snapshot_references(&store).await;
+    (&store as &dyn MetaStore).close().await;
+    Ok(references?)
+}
+
+/// Fetches a snapshot's metadata into `dir` (checked against its record)
+/// and checks it; answers its path and what it references.
+async fn fetch_metadata(
+    target: &BackupTarget,
+    manifest: &BackupManifest,
+    dir: &Path,
+) -> anyhow::Result<(PathBuf, References)> {
+    let local = BlobStore::filesystem(dir, false)?;
+    let m = &manifest.metadata;
+    target.restore_file(&m.key, m.size, &m.sha256, &local, "meta.sqlite").await?;
+    let path = dir.join("meta.sqlite");
+    let (version, problems) = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || orgdrive_sqlite::check(&path)).await??
+    };
+    anyhow::ensure!(problems.is_empty(), "{} is damaged: {}", m.key, problems.join("; "));
+    anyhow::ensure!(
+        version <= orgdrive_sqlite::SCHEMA_VERSION,
+        "backup {} has schema version {version}; this build knows up to {}: use a newer build",
+        manifest.snapshot,
+        orgdrive_sqlite::SCHEMA_VERSION
+    );
+    let references = references_of(&path).await?;
+    Ok((path, references))
 }
 
 /// A bar of `total` objects on the terminal (hidden when stderr is not one).
@@ -163,12 +235,20 @@ async fn take(args: TakeArgs) -> anyhow::Result<()> {
         "{} holds no orgdrive data (no meta.sqlite)",
         args.data_dir.display()
     );
+    // Opening the store migrates it: never under a server of another build.
+    let version = orgdrive_sqlite::schema_version(&live)?;
+    anyhow::ensure!(
+        version == orgdrive_sqlite::SCHEMA_VERSION,
+        "the data dir has schema version {version}, this build writes {}: back it up with \
+         the build of the server that runs on it",
+        orgdrive_sqlite::SCHEMA_VERSION
+    );
     let target = open_target(to)?;
-    let options = crate::store::OpenOptions {
-        blob: args.blob,
-        signing_key: args.signing_key,
-        ..Default::default()
-    };
+    // The key is only read: a server keeping it elsewhere (--signing-key)
+    // gets no new signing.key in its data dir from a backup.
+    let kept_key = args.data_dir.join("signing.key").is_file();
+    let signing_key = args.signing_key.or_else(|| (!kept_key).then(orgdrive_core::random_secret));
+    let options = crate::store::OpenOptions { blob: args.blob, signing_key, ..Default::default() };
     let opened = crate::store::open(&args.data_dir, options).await?;
     let drive = opened.drive;
     let result = take_with(&drive, &args.data_dir, &target).await;
@@ -218,8 +298,15 @@ async fn copy_snapshot(
     target: &BackupTarget,
     lost: &AtomicBool,
 ) -> anyhow::Result<serde_json::Value> {
+    // What killed backups left (this one holds the hold now: no other
+    // backup is running), then this one's staging dir.
+    for entry in std::fs::read_dir(data_dir)?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
     let staging = tempfile::Builder::new()
-        .prefix(".backup-")
+        .prefix(STAGING_PREFIX)
         .tempdir_in(data_dir)
         .context("making a staging dir in the data dir")?;
     let staged = staging.path().join("meta.sqlite");
@@ -316,16 +403,12 @@ async fn verify(args: FromArgs) -> anyhow::Result<()> {
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let mut problems = target.verify(&manifest, &|size| tick(&bar, &bytes, size)).await;
     bar.finish_and_clear();
-    // The metadata's own integrity, on a local copy.
+    // The metadata's own integrity, and that the manifest lists exactly
+    // what it references.
     let scratch = tempfile::tempdir()?;
-    let local = BlobStore::filesystem(scratch.path(), false)?;
-    let m = &manifest.metadata;
-    if target.restore_file(&m.key, m.size, &m.sha256, &local, "meta.sqlite").await.is_ok() {
-        let path = scratch.path().join("meta.sqlite");
-        match tokio::task::spawn_blocking(move || orgdrive_sqlite::check(&path)).await? {
-            Ok((_, found)) => problems.extend(found.into_iter().map(|p| format!("{}: {p}", m.key))),
-            Err(e) => problems.push(format!("{}: {e}", m.key)),
-        }
+    match fetch_metadata(&target, &manifest, scratch.path()).await {
+        Ok((_, references)) => problems.extend(manifest_problems(&manifest, &references)),
+        Err(e) => problems.push(format!("{e:#}")),
     }
     for problem in &problems {
         println!("{problem}");
@@ -384,22 +467,35 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     }
     let data_dir = &args.data_dir;
     let meta = meta_path(data_dir);
-    anyhow::ensure!(
-        !meta.exists(),
-        "{} already holds a drive (meta.sqlite): restore into an empty data dir",
-        data_dir.display()
-    );
+    // Not over a drive, nor beside what one left (a WAL would be replayed
+    // into the restored database).
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = PathBuf::from(format!("{}{suffix}", meta.display()));
+        anyhow::ensure!(
+            !file.exists(),
+            "{} already holds {}: restore into an empty data dir",
+            data_dir.display(),
+            file.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+        );
+    }
     let target = open_target(&args.from)?;
     let manifest = target.manifest(args.snapshot.as_deref()).await?;
-    anyhow::ensure!(
-        manifest.schema_version <= orgdrive_sqlite::SCHEMA_VERSION,
-        "backup {} has schema version {}; this build knows up to {}: restore it with a newer build",
-        manifest.snapshot,
-        manifest.schema_version,
-        orgdrive_sqlite::SCHEMA_VERSION
-    );
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+
+    // The metadata first, into a staging dir: checked, and compared with the
+    // manifest, before any content is written.
+    let staging = data_dir.join(".restore");
+    std::fs::create_dir_all(&staging)?;
+    let (staged, references) = fetch_metadata(&target, &manifest, &staging).await?;
+    let problems = manifest_problems(&manifest, &references);
+    anyhow::ensure!(
+        problems.is_empty(),
+        "backup {} does not match its metadata: {}",
+        manifest.snapshot,
+        problems.join("; ")
+    );
+
     let content = match &args.blob {
         Some(location) => location.parse::<BlobLocation>()?.open(false).context("--blob")?,
         None => BlobStore::filesystem(&data_dir.join("blobs"), false)?,
@@ -411,23 +507,9 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     restored?;
 
-    // The metadata (and the key) land in a staging dir, checked, and move
-    // into place last: a data dir with a meta.sqlite is a complete restore.
-    let staging = data_dir.join(".restore");
-    std::fs::create_dir_all(&staging)?;
+    // The key, then the metadata, move into place last: a data dir with a
+    // meta.sqlite is a complete restore.
     let files = BlobStore::filesystem(&staging, false)?;
-    let m = &manifest.metadata;
-    target.restore_file(&m.key, m.size, &m.sha256, &files, "meta.sqlite").await?;
-    let staged = staging.join("meta.sqlite");
-    let (_, problems) = {
-        let staged = staged.clone();
-        tokio::task::spawn_blocking(move || orgdrive_sqlite::check(&staged)).await??
-    };
-    anyhow::ensure!(
-        problems.is_empty(),
-        "the backup's metadata is damaged: {}",
-        problems.join("; ")
-    );
     if let Some(k) = &manifest.signing_key {
         target.restore_file(&k.key, k.size, &k.sha256, &files, "signing.key").await?;
     }
