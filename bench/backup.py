@@ -57,7 +57,7 @@ def upload_big(h, st, source, count):
         headers = [x for k, v in (sig.get("headers") or {}).items() for x in ("-H", f"{k}: {v}")]
         subprocess.run(["curl", "-sS", "-f", "-o", "/dev/null", "-T", source, *headers,
                         sig["resourceUrls"][0]], check=True)
-        h.api(st, "POST", f"{sp}/files/commit", {"uploadKey": info["uploadKey"], "name": f"big-{i}"})
+        h.api(st, "POST", f"{sp}/files/commit", {"uploadKey": info["uploadKey"], "name": f"big-{i}", "parentId": "0"})
 
 
 def one_dir(h, a, name, fill):

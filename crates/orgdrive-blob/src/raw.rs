@@ -1,6 +1,16 @@
 //! Objects as stored, for backups: copied, hashed and listed byte for byte,
 //! a manifest as its own small JSON object (its parts are objects of their
 //! own), never read through as content the way [`BlobStore::read`] does.
+//!
+//! Between two filesystem stores a copy is plain file I/O on one blocking
+//! thread (read, hash, write a temporary file, rename), with no fsync per
+//! object unless the target is durable: OpenDAL's fs writer syncs every
+//! file it closes, which made a backup of small files 7x slower than
+//! `cp -r`. A non-durable target is made durable once ([`BlobStore::sync_all`]).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
 use opendal::ErrorKind;
@@ -19,6 +29,134 @@ fn reading(e: std::io::Error) -> BlobError {
     BlobError(opendal::Error::new(ErrorKind::Unexpected, "reading an object").set_source(e))
 }
 
+/// A local I/O failure; a missing file is a not-found error.
+fn local(e: std::io::Error) -> BlobError {
+    let kind = match e.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+        _ => ErrorKind::Unexpected,
+    };
+    BlobError(opendal::Error::new(kind, "copying an object").set_source(e))
+}
+
+/// Bytes read at once by the local copy and hash.
+const LOCAL_CHUNK: usize = 1 << 20;
+
+/// Names of temporary files, unique within the process.
+static TEMPORARIES: AtomicU64 = AtomicU64::new(0);
+
+/// Copies the file `from` to `to` through a temporary file in `staging`
+/// (renamed into place: an interrupted copy leaves no file at `to`),
+/// hashing it on the way; with `durable`, the file is fsynced first.
+fn copy_local(
+    from: &Path,
+    staging: &Path,
+    to: &Path,
+    durable: bool,
+) -> std::io::Result<Fingerprint> {
+    let mut source = std::fs::File::open(from)?;
+    std::fs::create_dir_all(staging)?;
+    let temporary = staging.join(format!(
+        "copy-{}-{}",
+        std::process::id(),
+        TEMPORARIES.fetch_add(1, Ordering::Relaxed)
+    ));
+    let copied = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        let fingerprint = hash_into(&mut source, Some(&mut file))?;
+        if durable {
+            file.sync_all()?;
+        }
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::rename(&temporary, to)?;
+        Ok(fingerprint)
+    })();
+    if copied.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    copied
+}
+
+/// Reads `source` to its end, hashing it and writing it to `sink`.
+fn hash_into(
+    source: &mut std::fs::File,
+    mut sink: Option<&mut std::fs::File>,
+) -> std::io::Result<Fingerprint> {
+    let mut digest = Sha256::new();
+    let mut buffer = vec![0u8; LOCAL_CHUNK];
+    let mut size = 0u64;
+    loop {
+        let n = match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        digest.update(&buffer[..n]);
+        if let Some(sink) = sink.as_mut() {
+            sink.write_all(&buffer[..n])?;
+        }
+        size += n as u64;
+    }
+    Ok(Fingerprint { size, sha256: hex::encode(digest.finalize()) })
+}
+
+/// [`BlobStore::list_raw`] of a filesystem store: one walk on one thread
+/// (OpenDAL stats each entry with a trip to the blocking pool).
+fn list_local(root: &Path, prefix: &str) -> std::io::Result<Vec<ObjectInfo>> {
+    let mut objects = Vec::new();
+    let mut dirs = vec![root.join(prefix.trim_end_matches('/'))];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // removed meanwhile
+                Err(e) => return Err(e),
+            };
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            } else if meta.is_file() {
+                let path = entry.path();
+                let Some(key) = path.strip_prefix(root).ok().and_then(|k| k.to_str()) else {
+                    continue;
+                };
+                let modified = meta.modified().ok().and_then(|t| {
+                    t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as i64)
+                });
+                objects.push(ObjectInfo {
+                    key: key.to_string(),
+                    size: meta.len(),
+                    modified_unix: modified,
+                });
+            }
+        }
+    }
+    Ok(objects)
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, BlobError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| local(std::io::Error::other(e.to_string())))?
+        .map_err(local)
+}
+
 impl BlobStore {
     /// Copies object `key` byte for byte to object `target_key` of `target`
     /// (written atomically: an interrupted copy leaves no object there),
@@ -30,6 +168,14 @@ impl BlobStore {
         target_key: &str,
     ) -> Result<Fingerprint, BlobError> {
         let key = confined(key)?;
+        if let (Some(from), Some(to)) = (&self.inner.local_root, &target.inner.local_root) {
+            let target_key = confined(target_key)?;
+            let (from, staging, to) = (from.join(key), to.join(".incoming"), to.join(target_key));
+            let durable = target.inner.sync_root.is_some();
+            let copied = blocking(move || copy_local(&from, &staging, &to, durable)).await?;
+            target.sync_dirs(target_key).await?;
+            return Ok(copied);
+        }
         let mut digest = Sha256::new();
         let chunks = self.inner.op.reader_with(key).chunk(4 << 20).await?;
         let chunks = chunks.into_bytes_stream(..).await?.map(|chunk| {
@@ -51,6 +197,16 @@ impl BlobStore {
     /// no such object.
     pub async fn fingerprint(&self, key: &str) -> Result<Option<Fingerprint>, BlobError> {
         let key = confined(key)?;
+        if let Some(root) = &self.inner.local_root {
+            let path: PathBuf = root.join(key);
+            let found = blocking(move || match std::fs::File::open(&path) {
+                Ok(mut file) if file.metadata()?.is_file() => hash_into(&mut file, None).map(Some),
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            });
+            return found.await;
+        }
         let reader = match self.inner.op.reader_with(key).chunk(4 << 20).await {
             Ok(reader) => reader,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -97,6 +253,10 @@ impl BlobStore {
     /// Every object under `prefix` (recursively) with its stored size (a
     /// manifest's: its JSON's) and age.
     pub async fn list_raw(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
+        if let Some(root) = &self.inner.local_root {
+            let (root, prefix) = (root.clone(), confined(prefix)?.to_string());
+            return blocking(move || list_local(&root, &prefix)).await;
+        }
         let entries = match self.inner.op.list_with(confined(prefix)?).recursive(true).await {
             Ok(entries) => entries,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
@@ -193,6 +353,11 @@ mod tests {
             .collect();
         listed.sort();
         assert_eq!(listed, [("manifests/m".to_string(), json.size)]);
+        // A missing object is a not-found error, on either path.
+        assert!(source.copy_raw("objects/none", &target, "t").await.unwrap_err().is_not_found());
+        let memory = BlobStore::memory().unwrap();
+        assert!(memory.copy_raw("objects/none", &target, "t").await.unwrap_err().is_not_found());
+        assert!(!dir.path().join("b/t").exists());
         // Keys are confined on both sides.
         assert!(source.copy_raw("../x", &target, "y").await.is_err());
         assert!(source.copy_raw("objects/x", &target, "../y").await.is_err());

@@ -229,6 +229,10 @@ async fn take(args: TakeArgs) -> anyhow::Result<()> {
     let Some(to) = args.to.as_deref() else {
         anyhow::bail!("say where to: --to DIR or --to s3://bucket?… (ORGDRIVE_BACKUP_TARGET)")
     };
+    // A backup is background work: the server it runs beside comes first.
+    if let Err(e) = rustix::process::nice(10) {
+        tracing::debug!(error = %e, "could not lower the backup's priority");
+    }
     let live = meta_path(&args.data_dir);
     anyhow::ensure!(
         live.is_file(),
