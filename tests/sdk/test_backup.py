@@ -20,7 +20,7 @@ from alibabacloud_dingtalk.storage_1_0 import models as m
 
 from conftest import provision, runtime, start_server
 from drive import Drive, get
-from orgdrive_server import default_binary
+from orgdrive_server import default_binary, fresh_s3_prefix
 
 pytestmark = pytest.mark.embedded
 
@@ -344,3 +344,40 @@ def test_hostile_targets_and_leftovers_are_refused(tmp_path):
     summary = restore(tmp_path / "backup2", tmp_path / "r3")
     assert (summary["snapshot"], summary["signingKey"]) == (taken["snapshot"], False)
     assert not (tmp_path / "r3" / "signing.key").exists()
+
+
+@pytest.mark.s3
+def test_a_backup_in_a_bucket_restores_into_a_bucket(tmp_path):
+    """The target, and the restored content store, on the S3 server of
+    scripts/s3.sh (each a fresh prefix of its bucket)."""
+    url = os.environ.get("ORGDRIVE_TEST_BLOB_URL", "")
+    if not url.startswith("s3://") or not os.environ.get("AWS_ACCESS_KEY_ID"):
+        pytest.fail("ORGDRIVE_TEST_BLOB_URL / AWS_ACCESS_KEY_ID are not set: start the S3 "
+                    "server with `eval \"$(bash scripts/s3.sh)\"`", pytrace=False)
+    target, content = fresh_s3_prefix(url), fresh_s3_prefix(url)
+    server = start_server(tmp_path / "a")
+    try:
+        drive = Drive(server, provision(server))
+        files = {f"f{i}": os.urandom(3000 * (i + 1)) for i in range(8)}
+        for name, data in files.items():
+            drive.upload(data, name)
+        first = backup(server.data_dir, target)
+        drive.upload(b"one more", "later")
+        second = backup(server.data_dir, target)
+        assert (first["copied"], second["objects"], second["copied"]) == (8, 9, 1)
+    finally:
+        server.stop()
+    _, out, _ = orgdrive("backup", "verify", "--from", target)
+    assert json.loads(out.strip().splitlines()[-1])["problems"] == 0
+    restored_dir = tmp_path / "b" / "data"
+    orgdrive("restore", "--from", target, "--data-dir", str(restored_dir), "--blob", content)
+    code, out, _ = orgdrive("fsck", "--data-dir", str(restored_dir), "--blob", content, check=False)
+    assert code == 0 and "0 problems" in out, out
+    restored = start_server(tmp_path / "b", ["--blob", content])
+    try:
+        again = Drive(restored, drive.tenant, space_id=drive.space_id)
+        present = files_of(again)
+        for name, data in files.items():
+            assert download(again, present[name]) == data, name
+    finally:
+        restored.stop()
