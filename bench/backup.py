@@ -41,6 +41,11 @@ def du_bytes(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
+def settle():
+    subprocess.run(["sync"])
+    time.sleep(2)
+
+
 def cp_ceiling(src, work, name):
     """cp -r of the data dir, then sync (a backup ends durable too): seconds."""
     dest = os.path.join(work, f"cp-{name}")
@@ -71,12 +76,15 @@ def one_dir(h, a, name, fill):
     subprocess.run(["sync"])
     size = du_bytes(data)
     out = {"set": name, "data_dir_bytes": size}
-    cp = [cp_ceiling(data, h.work, name) for _ in range(a.runs)]
     target = os.path.join(h.work, f"backup-{name}")
-    full, incremental = [], []
+    cp, full, incremental = [], [], []
     for run in range(a.runs):
+        # cp and the backup alternate, each after the disk settled: this
+        # VM's disk is shared and its speed drifts within minutes.
+        settle()
+        cp.append(cp_ceiling(data, h.work, name))
         shutil.rmtree(target, ignore_errors=True)
-        subprocess.run(["sync"])
+        settle()
         seconds, summary = timed([a.orgdrive, "backup", "--data-dir", data, "--to", target])
         full.append(seconds)
         summary = json.loads(summary.strip().splitlines()[-1])
