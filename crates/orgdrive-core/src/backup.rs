@@ -13,8 +13,9 @@
 //! - `snapshots/<id>/meta.sqlite` and `snapshots/<id>/signing.key`: one
 //!   backup's metadata and signing key;
 //! - `snapshots/<id>/manifest.json`, written last: a snapshot without it is
-//!   incomplete (interrupted) and ignored; the next backup reuses what it
-//!   had copied.
+//!   incomplete (interrupted) and ignored. A backup reuses only objects
+//!   that the last complete manifest lists (with their size); it copies
+//!   anything else again, so what an interrupted run left is never trusted.
 //!
 //! Why the hold: a backup copies objects after it took its metadata
 //! snapshot, and a file deleted meanwhile would lose its object to the
@@ -22,7 +23,7 @@
 //! trash; the sweeper empties it once the hold is gone. A holder renews its
 //! claim; a killed one's lapses within [`BACKUP_HOLD_MS`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{StreamExt, TryStreamExt};
@@ -40,8 +41,9 @@ pub const BACKUP_JOB: &str = "backup";
 pub const BACKUP_HOLD_MS: i64 = 30_000;
 /// This format of [`BackupManifest`].
 pub const BACKUP_FORMAT: u32 = 1;
-/// Objects copied (or checked) at once.
-const PARALLEL_COPIES: usize = 16;
+/// Objects checked at once (copies: as the stores prefer,
+/// [`BlobStore::copy_parallelism`]).
+const PARALLEL_CHECKS: usize = 16;
 
 /// A manifest lists every object (about 150 bytes each): 1 GiB is some
 /// seven million objects.
@@ -272,21 +274,23 @@ impl BackupTarget {
         format!("{SNAPSHOTS_PREFIX}{snapshot}/{name}")
     }
 
+    /// Every snapshot dir's id, oldest first, with whether it holds its
+    /// manifest (is complete).
+    async fn snapshot_dirs(&self) -> Result<BTreeMap<String, bool>, BackupError> {
+        let mut dirs = BTreeMap::new();
+        for object in self.store.list_raw(SNAPSHOTS_PREFIX).await? {
+            let rest = object.key.strip_prefix(SNAPSHOTS_PREFIX).unwrap_or_default();
+            if let Some((id, file)) = rest.split_once('/') {
+                *dirs.entry(id.to_string()).or_default() |= file == "manifest.json";
+            }
+        }
+        Ok(dirs)
+    }
+
     /// The ids of the complete snapshots (with a manifest), oldest first.
     pub async fn snapshots(&self) -> Result<Vec<String>, BackupError> {
-        let mut ids: Vec<String> = self
-            .store
-            .list_raw(SNAPSHOTS_PREFIX)
-            .await?
-            .into_iter()
-            .filter_map(|o| {
-                let rest = o.key.strip_prefix(SNAPSHOTS_PREFIX)?;
-                Some(rest.strip_suffix("/manifest.json")?.to_string())
-            })
-            .filter(|id| !id.contains('/'))
-            .collect();
-        ids.sort();
-        Ok(ids)
+        let dirs = self.snapshot_dirs().await?;
+        Ok(dirs.into_iter().filter(|(_, complete)| *complete).map(|(id, _)| id).collect())
     }
 
     /// The manifest of snapshot `id`, or of the latest one.
@@ -379,7 +383,7 @@ impl BackupTarget {
                     }
                 }
             }))
-            .buffered(PARALLEL_COPIES)
+            .buffered(source.copy_parallelism(&self.store))
             .collect()
             .await;
         let mut report = CopyReport::default();
@@ -432,7 +436,7 @@ impl BackupTarget {
                     Err(e) => Some(format!("{key}: {e}")),
                 }
             }))
-            .buffered(PARALLEL_COPIES)
+            .buffered(PARALLEL_CHECKS)
             .collect()
             .await;
         checks.into_iter().flatten().collect()
@@ -473,7 +477,7 @@ impl BackupTarget {
             progress(o.size);
             Ok::<_, BackupError>(())
         }))
-        .buffer_unordered(PARALLEL_COPIES)
+        .buffer_unordered(self.store.copy_parallelism(dest))
         .try_collect::<Vec<()>>()
         .await?;
         Ok(dest.sync_all().await?)
@@ -509,17 +513,7 @@ impl BackupTarget {
         }
         // Every snapshot dir: complete ones beyond `keep`, and incomplete
         // ones older than the latest complete one.
-        let mut ids: Vec<String> = self
-            .store
-            .list_raw(SNAPSHOTS_PREFIX)
-            .await?
-            .into_iter()
-            .filter_map(|o| {
-                Some(o.key.strip_prefix(SNAPSHOTS_PREFIX)?.split('/').next()?.to_string())
-            })
-            .collect();
-        ids.sort();
-        ids.dedup();
+        let ids: Vec<String> = self.snapshot_dirs().await?.into_keys().collect();
         let mut report = PruneReport::default();
         for id in ids.iter().filter(|id| !kept.contains(id) && **id < latest) {
             // The manifest first: a snapshot half removed is an incomplete one.
