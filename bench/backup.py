@@ -46,11 +46,9 @@ def settle():
     time.sleep(2)
 
 
-def cp_ceiling(src, work, name):
+def cp_ceiling(src, dest):
     """cp -r of the data dir, then sync (a backup ends durable too): seconds."""
-    dest = os.path.join(work, f"cp-{name}")
-    seconds, _ = timed(["sh", "-c", f'cp -r "$0" "$1" && sync', src, dest])
-    shutil.rmtree(dest)
+    seconds, _ = timed(["sh", "-c", 'cp -r "$0" "$1" && sync', src, dest])
     return seconds
 
 
@@ -77,20 +75,33 @@ def one_dir(h, a, name, fill):
     size = du_bytes(data)
     out = {"set": name, "data_dir_bytes": size}
     target = os.path.join(h.work, f"backup-{name}")
-    cp, full, incremental = [], [], []
+    # Copies of a small data dir are kept until all are measured: ext4 makes
+    # new files slowly right after many were deleted (it skips recently
+    # freed inodes), so deleting one copy before making the next would slow
+    # whichever comes next. A large data dir has few files (and no room).
+    keep = size < 2 << 30
+    cp, full, incremental, made = [], [], [], []
     for run in range(a.runs):
         # cp and the backup alternate, each after the disk settled: this
         # VM's disk is shared and its speed drifts within minutes.
         settle()
-        cp.append(cp_ceiling(data, h.work, name))
-        shutil.rmtree(target, ignore_errors=True)
+        copy = os.path.join(h.work, f"cp-{name}-{run}")
+        cp.append(cp_ceiling(data, copy))
+        made.append(copy)
+        run_target = f"{target}-{run}"
+        made.append(run_target)
+        if not keep:
+            for path in made[:-1]:
+                shutil.rmtree(path, ignore_errors=True)
         settle()
-        seconds, summary = timed([a.orgdrive, "backup", "--data-dir", data, "--to", target])
+        seconds, summary = timed([a.orgdrive, "backup", "--data-dir", data, "--to", run_target])
         full.append(seconds)
         summary = json.loads(summary.strip().splitlines()[-1])
-        seconds, again = timed([a.orgdrive, "backup", "--data-dir", data, "--to", target])
+        seconds, again = timed([a.orgdrive, "backup", "--data-dir", data, "--to", run_target])
         incremental.append(seconds)
         assert json.loads(again.strip().splitlines()[-1])["copied"] == 0
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
     out.update(objects=summary["objects"], object_bytes=summary["objectBytes"],
                cp_s=cp, full_s=full, incremental_s=incremental,
                full_mbps=[round(size / 1e6 / s, 1) for s in full],
