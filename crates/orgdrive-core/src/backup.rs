@@ -55,7 +55,7 @@ const SNAPSHOTS_PREFIX: &str = "snapshots/";
 
 /// The hold's clock: the wall clock of the machine, never the drive's
 /// (which tests move forward), since a backup runs in another process.
-pub fn wall_clock_ms() -> i64 {
+fn wall_clock_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -178,13 +178,13 @@ pub async fn snapshot_references(meta: &dyn MetaStore) -> Result<References, Bac
     Ok(References { counts, kept, uploads })
 }
 
-/// [`snapshot_references`] with each manifest of `blob` expanded into its
-/// parts: every stored object to copy.
+/// The references of a snapshot ([`snapshot_references`]) with each
+/// manifest of `blob` expanded into its parts: every stored object to copy.
 pub async fn snapshot_contents(
-    meta: &dyn MetaStore,
+    references: References,
     blob: &BlobStore,
 ) -> Result<SnapshotContents, BackupError> {
-    let References { counts, kept, uploads } = snapshot_references(meta).await?;
+    let References { counts, kept, uploads } = references;
     let mut keys: Vec<String> = kept.into_iter().chain(uploads.iter().cloned()).collect();
     keys.sort();
     let mut objects = Vec::new();

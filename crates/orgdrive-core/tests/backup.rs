@@ -5,8 +5,14 @@ mod common;
 
 use common::*;
 use orgdrive_core::backup::{
-    snapshot_contents, BackupFile, BackupManifest, BackupTarget, BACKUP_FORMAT,
+    snapshot_contents, snapshot_references, BackupFile, BackupManifest, BackupTarget,
+    SnapshotContents, BACKUP_FORMAT,
 };
+
+async fn contents_of(meta: &SqliteStore, blob: &BlobStore) -> SnapshotContents {
+    let references = snapshot_references(meta).await.unwrap();
+    snapshot_contents(references, blob).await.unwrap()
+}
 
 async fn object_count(w: &World) -> usize {
     w.drive.blob().list("objects/").await.unwrap().len()
@@ -86,7 +92,7 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
         }
     };
 
-    let contents = snapshot_contents(&meta, source).await.unwrap();
+    let contents = contents_of(&meta, source).await;
     assert_eq!(contents.counts.contents, 3);
     let keys = contents;
     let first = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
@@ -98,7 +104,7 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
     target.write_manifest(&manifest("1", meta_file("1").await, again)).await.unwrap();
 
     upload(&w, &s, "d", b"dddd", None).await.unwrap();
-    let keys = snapshot_contents(&meta, source).await.unwrap();
+    let keys = contents_of(&meta, source).await;
     let second = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
     assert_eq!((second.copied, second.copied_bytes, second.objects.len()), (1, 4, 4));
     let written = manifest("2", meta_file("2").await, second);
@@ -164,7 +170,7 @@ async fn an_open_uploads_bytes_may_vanish_but_a_files_content_may_not() {
     let meta = SqliteStore::open(&w.dir.path().join("meta.sqlite"), &SqliteOptions::default())
         .await
         .unwrap();
-    let contents = snapshot_contents(&meta, w.drive.blob()).await.unwrap();
+    let contents = contents_of(&meta, w.drive.blob()).await;
     assert_eq!((contents.objects.len(), contents.may_vanish.len()), (2, 1));
     let dir = tempfile::tempdir().unwrap();
     let target = BackupTarget::new(BlobStore::filesystem(dir.path(), false).unwrap());

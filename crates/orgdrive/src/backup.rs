@@ -336,14 +336,7 @@ async fn copy_snapshot(
 
     // What the snapshot references (read from the staged copy, which is
     // already in the target: opening it may migrate it, harmlessly).
-    let snapshot = orgdrive_sqlite::SqliteStore::open(
-        &staged,
-        &orgdrive_sqlite::SqliteOptions { durable: false, ..Default::default() },
-    )
-    .await?;
-    let contents = snapshot_contents(&snapshot, drive.blob()).await;
-    (&snapshot as &dyn MetaStore).close().await;
-    let contents = contents?;
+    let contents = snapshot_contents(references_of(&staged).await?, drive.blob()).await?;
 
     let bar = bar(contents.objects.len(), "copying");
     let bytes = std::sync::atomic::AtomicU64::new(0);
@@ -371,17 +364,28 @@ async fn copy_snapshot(
         objects: report.objects,
     };
     target.write_manifest(&manifest).await?;
-    Ok(json!({
-        "snapshot": id,
-        "schemaVersion": schema_version,
-        "objects": manifest.objects.len(),
-        "objectBytes": manifest.object_bytes,
-        "copied": report.copied,
-        "copiedBytes": report.copied_bytes,
-        "vanishedUploadParts": report.vanished,
-        "metadataBytes": manifest.metadata.size,
-        "dentries": manifest.counts.dentries,
-    }))
+    let mut out = summary(&manifest);
+    out.insert("copied".into(), report.copied.into());
+    out.insert("copiedBytes".into(), report.copied_bytes.into());
+    out.insert("vanishedUploadParts".into(), report.vanished.into());
+    out.insert("metadataBytes".into(), manifest.metadata.size.into());
+    Ok(out.into())
+}
+
+/// What every command prints of a backup (callers add their own figures).
+fn summary(m: &BackupManifest) -> serde_json::Map<String, serde_json::Value> {
+    let value = json!({
+        "snapshot": m.snapshot,
+        "takenAt": m.taken_at,
+        "objects": m.objects.len(),
+        "objectBytes": m.object_bytes,
+        "dentries": m.counts.dentries,
+        "schemaVersion": m.schema_version,
+    });
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("a JSON object"),
+    }
 }
 
 /// Copies file `key` of `files` into the target as snapshot `id`'s `name`.
@@ -417,15 +421,9 @@ async fn verify(args: FromArgs) -> anyhow::Result<()> {
     for problem in &problems {
         println!("{problem}");
     }
-    println!(
-        "{}",
-        json!({
-            "snapshot": manifest.snapshot,
-            "objects": manifest.objects.len(),
-            "objectBytes": manifest.object_bytes,
-            "problems": problems.len(),
-        })
-    );
+    let mut out = summary(&manifest);
+    out.insert("problems".into(), problems.len().into());
+    println!("{}", serde_json::Value::from(out));
     if !problems.is_empty() {
         std::process::exit(1);
     }
@@ -435,18 +433,8 @@ async fn verify(args: FromArgs) -> anyhow::Result<()> {
 async fn list(args: FromArgs) -> anyhow::Result<()> {
     let target = open_target(&args.from)?;
     for id in target.snapshots().await? {
-        let m = target.manifest(Some(&id)).await?;
-        println!(
-            "{}",
-            json!({
-                "snapshot": m.snapshot,
-                "takenAt": m.taken_at,
-                "schemaVersion": m.schema_version,
-                "objects": m.objects.len(),
-                "objectBytes": m.object_bytes,
-                "dentries": m.counts.dentries,
-            })
-        );
+        let manifest = target.manifest(Some(&id)).await?;
+        println!("{}", serde_json::Value::from(summary(&manifest)));
     }
     Ok(())
 }
@@ -524,15 +512,8 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     std::fs::rename(&staged, &meta)?;
     std::fs::File::open(data_dir)?.sync_all()?;
     std::fs::remove_dir_all(&staging)?;
-    println!(
-        "{}",
-        json!({
-            "snapshot": manifest.snapshot,
-            "objects": manifest.objects.len(),
-            "objectBytes": manifest.object_bytes,
-            "dentries": manifest.counts.dentries,
-            "signingKey": manifest.signing_key.is_some(),
-        })
-    );
+    let mut out = summary(&manifest);
+    out.insert("signingKey".into(), manifest.signing_key.is_some().into());
+    println!("{}", serde_json::Value::from(out));
     Ok(())
 }
