@@ -314,6 +314,7 @@ async fn copy_snapshot(
         .tempdir_in(data_dir)
         .context("making a staging dir in the data dir")?;
     let staged = staging.path().join("meta.sqlite");
+    let mut phases = Phases::default();
     let taken_at = chrono::Utc::now();
     let schema_version = {
         let (live, staged) = (meta_path(data_dir), staged.clone());
@@ -333,10 +334,12 @@ async fn copy_snapshot(
     } else {
         None
     };
+    phases.done("metadata");
 
     // What the snapshot references (read from the staged copy, which is
     // already in the target: opening it may migrate it, harmlessly).
     let contents = snapshot_contents(references_of(&staged).await?, drive.blob()).await?;
+    phases.done("references");
 
     let bar = bar(contents.objects.len(), "copying");
     let bytes = std::sync::atomic::AtomicU64::new(0);
@@ -347,6 +350,7 @@ async fn copy_snapshot(
         .await;
     bar.finish_and_clear();
     let report = report?;
+    phases.done("content");
     anyhow::ensure!(
         !lost.load(Ordering::Relaxed) && drive.hold_trash(false).await?,
         "another backup took this data dir's hold over: this one is incomplete"
@@ -364,12 +368,35 @@ async fn copy_snapshot(
         objects: report.objects,
     };
     target.write_manifest(&manifest).await?;
+    phases.done("manifest");
     let mut out = summary(&manifest);
     out.insert("copied".into(), report.copied.into());
     out.insert("copiedBytes".into(), report.copied_bytes.into());
     out.insert("vanishedUploadParts".into(), report.vanished.into());
     out.insert("metadataBytes".into(), manifest.metadata.size.into());
+    out.insert("seconds".into(), phases.seconds.into());
     Ok(out.into())
+}
+
+/// Where a backup's time went, phase by phase (seconds, in the summary).
+struct Phases {
+    started: std::time::Instant,
+    seconds: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Default for Phases {
+    fn default() -> Phases {
+        Phases { started: std::time::Instant::now(), seconds: serde_json::Map::new() }
+    }
+}
+
+impl Phases {
+    fn done(&mut self, phase: &str) {
+        let now = std::time::Instant::now();
+        let seconds = (now - self.started).as_secs_f64();
+        self.seconds.insert(phase.into(), json!((seconds * 1000.0).round() / 1000.0));
+        self.started = now;
+    }
 }
 
 /// What every command prints of a backup (callers add their own figures).
