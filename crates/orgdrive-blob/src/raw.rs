@@ -6,10 +6,15 @@
 //! thread (read, hash, write), with no fsync per object unless the target
 //! is durable: OpenDAL's fs writer syncs every file it closes, which made a
 //! backup of small files 7x slower than `cp -r`. A non-durable target is
-//! made durable once ([`BlobStore::sync_all`]).
+//! made durable once ([`BlobStore::sync_all`]). Many objects are copied
+//! by [`BlobStore::copy_raw_many`]: between two filesystem stores, a few
+//! threads each copy object after object, with no trip through the async
+//! runtime per object.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use opendal::ErrorKind;
@@ -35,6 +40,30 @@ fn local(e: std::io::Error) -> BlobError {
         _ => ErrorKind::Unexpected,
     };
     BlobError(opendal::Error::new(kind, "copying an object").set_source(e))
+}
+
+/// What a [`BlobStore::copy_raw_many`] has done so far (read while it runs,
+/// for a progress display), and the switch that stops it.
+#[derive(Debug, Default)]
+pub struct CopyProgress {
+    /// Objects copied so far, and their bytes.
+    pub objects: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Set to stop: copies not yet started answer an error.
+    pub stop: AtomicBool,
+}
+
+impl CopyProgress {
+    fn copied(&self, fingerprint: &Fingerprint) {
+        self.objects.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(fingerprint.size, Ordering::Relaxed);
+    }
+
+    fn stopped(&self) -> Option<BlobError> {
+        self.stop.load(Ordering::Relaxed).then(|| {
+            BlobError(opendal::Error::new(ErrorKind::Unexpected, "the copy was stopped"))
+        })
+    }
 }
 
 /// Bytes read at once by the local copy and hash.
@@ -203,6 +232,81 @@ impl BlobStore {
                 crate::WriteError::TooLarge { .. } => unreachable!("no limit was set"),
             })?;
         Ok(Fingerprint { size: written.size, sha256: hex::encode(digest.finalize()) })
+    }
+
+    /// [`BlobStore::copy_raw`] of every `(key, target_key)` pair, at
+    /// [`BlobStore::copy_parallelism`]; answers each pair's result, in order.
+    /// Between two filesystem stores (a target without per-write
+    /// durability), that many threads each take the next pair until none is
+    /// left: a round trip through the blocking pool per object cost a backup
+    /// of small files a fifth of its time in thread wake-ups.
+    pub async fn copy_raw_many(
+        &self,
+        pairs: Vec<(String, String)>,
+        target: &BlobStore,
+        progress: Arc<CopyProgress>,
+    ) -> Vec<Result<Fingerprint, BlobError>> {
+        let parallelism = self.copy_parallelism(target);
+        let (Some(from), Some(to), None) =
+            (&self.inner.local_root, &target.inner.local_root, &target.inner.sync_root)
+        else {
+            return futures::stream::iter(pairs.into_iter().map(|(key, target_key)| {
+                let progress = progress.clone();
+                async move {
+                    if let Some(stopped) = progress.stopped() {
+                        return Err(stopped);
+                    }
+                    let copied = self.copy_raw(&key, target, &target_key).await;
+                    if let Ok(fingerprint) = &copied {
+                        progress.copied(fingerprint);
+                    }
+                    copied
+                }
+            }))
+            .buffered(parallelism)
+            .collect()
+            .await;
+        };
+        let count = pairs.len();
+        let shared = Arc::new((pairs, AtomicUsize::new(0), from.clone(), to.clone()));
+        let workers: Vec<_> = (0..parallelism.min(count))
+            .map(|_| {
+                let (shared, progress) = (shared.clone(), progress.clone());
+                tokio::task::spawn_blocking(move || {
+                    let (pairs, next, from, to) = &*shared;
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((key, target_key)) = pairs.get(i) else { return done };
+                        let copied = match (progress.stopped(), confined(key), confined(target_key))
+                        {
+                            (Some(stopped), _, _) => Err(stopped),
+                            (None, Ok(key), Ok(target_key)) => {
+                                copy_local(&from.join(key), &to.join(target_key), false)
+                                    .map_err(local)
+                            }
+                            (None, Err(e), _) | (None, _, Err(e)) => Err(e),
+                        };
+                        if let Ok(fingerprint) = &copied {
+                            progress.copied(fingerprint);
+                        }
+                        done.push((i, copied));
+                    }
+                })
+            })
+            .collect();
+        let mut results: Vec<Option<Result<Fingerprint, BlobError>>> =
+            (0..count).map(|_| None).collect();
+        // A thread that panicked leaves its pairs without a result: errors.
+        for done in futures::future::join_all(workers).await.into_iter().flatten() {
+            done.into_iter().for_each(|(i, copied)| results[i] = Some(copied));
+        }
+        results
+            .into_iter()
+            .map(|copied| {
+                copied.unwrap_or_else(|| Err(local(std::io::Error::other("a copy thread failed"))))
+            })
+            .collect()
     }
 
     /// How many [`BlobStore::copy_raw`] calls to `target` are worth running
@@ -394,5 +498,53 @@ mod tests {
         assert!(source.copy_raw("../x", &target, "y").await.is_err());
         assert!(source.copy_raw("objects/x", &target, "../y").await.is_err());
         target.sync_all().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn many_objects_are_copied_in_order_each_with_its_own_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = BlobStore::filesystem(&dir.path().join("a"), false).unwrap();
+        let local = BlobStore::filesystem(&dir.path().join("b"), false).unwrap();
+        let memory = BlobStore::memory().unwrap();
+        for i in 0..40u8 {
+            let bytes = Bytes::from(vec![i; i as usize + 1]);
+            let stream = futures::stream::iter([Ok::<_, std::io::Error>(bytes)]);
+            source.write_stream(&format!("objects/{i}"), stream, None, false).await.unwrap();
+        }
+        let mut pairs: Vec<(String, String)> =
+            (0..40).map(|i| (format!("objects/{i}"), format!("c/objects/{i}"))).collect();
+        pairs.insert(7, ("objects/none".into(), "c/none".into()));
+        pairs.insert(9, ("../escape".into(), "c/escape".into()));
+        pairs.insert(11, ("objects/1".into(), "../escape".into()));
+        for target in [&local, &memory] {
+            let progress = Arc::new(CopyProgress::default());
+            let results = source.copy_raw_many(pairs.clone(), target, progress.clone()).await;
+            assert_eq!(results.len(), pairs.len());
+            for ((key, target_key), result) in pairs.iter().zip(&results) {
+                match key.strip_prefix("objects/").and_then(|n| n.parse::<usize>().ok()) {
+                    Some(n) if !target_key.starts_with("..") => {
+                        let fingerprint = result.as_ref().unwrap();
+                        assert_eq!(fingerprint.size, n as u64 + 1, "{key}");
+                        let read = target.read_raw(target_key, 64).await.unwrap().unwrap();
+                        assert_eq!(read, vec![n as u8; n + 1]);
+                    }
+                    _ if key == "objects/none" => {
+                        assert!(result.as_ref().unwrap_err().is_not_found())
+                    }
+                    _ => assert!(result.is_err(), "{key} -> {target_key}"),
+                }
+            }
+            assert_eq!(progress.objects.load(Ordering::Relaxed), 40);
+            assert_eq!(progress.bytes.load(Ordering::Relaxed), (1..=40).sum::<u64>());
+        }
+        assert!(!dir.path().join("escape").exists());
+        // Stopped: nothing more is copied, every pair answers an error.
+        let stopped = Arc::new(CopyProgress::default());
+        stopped.stop.store(true, Ordering::Relaxed);
+        let fresh = BlobStore::filesystem(&dir.path().join("d"), false).unwrap();
+        let results = source.copy_raw_many(pairs.clone(), &fresh, stopped.clone()).await;
+        assert!(results.iter().all(Result::is_err));
+        assert_eq!(stopped.objects.load(Ordering::Relaxed), 0);
+        assert!(fresh.list_raw("c/").await.unwrap().is_empty());
     }
 }

@@ -24,11 +24,12 @@
 //! claim; a killed one's lapses within [`BACKUP_HOLD_MS`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
-use orgdrive_blob::{is_manifest_key, BlobError, BlobStore, Fingerprint};
+use orgdrive_blob::{is_manifest_key, BlobError, BlobStore, CopyProgress, Fingerprint};
 use orgdrive_store::{Lease, MetaStore};
 use serde::{Deserialize, Serialize};
 
@@ -247,8 +248,9 @@ pub enum BackupError {
     Invalid(String),
 }
 
-/// Told the size of each object done, for a progress display.
-pub type Progress<'a> = dyn Fn(u64) + Send + Sync + 'a;
+/// Told the objects and bytes done since its last call, for a progress
+/// display.
+pub type Progress<'a> = dyn Fn(u64, u64) + Send + Sync + 'a;
 
 /// A backup target: see the module doc for its layout.
 #[derive(Clone)]
@@ -319,7 +321,7 @@ impl BackupTarget {
     /// Copies the objects of `contents` from `source` into the target,
     /// except those the target's latest complete backup lists and that are
     /// still there with their recorded size (taken as recorded: `verify`
-    /// reads them). `abort` is checked between objects (a lost hold).
+    /// reads them). `abort` is checked while copying (a lost hold).
     pub async fn copy_content(
         &self,
         source: &BlobStore,
@@ -344,57 +346,51 @@ impl BackupTarget {
             .into_iter()
             .filter_map(|o| Some((o.key.strip_prefix(CONTENT_PREFIX)?.to_string(), o.size)))
             .collect();
-        let copied = AtomicU64::new(0);
-        let copied_bytes = AtomicU64::new(0);
-        let results: Vec<Result<Option<BackupObject>, BackupError>> =
-            futures::stream::iter(contents.objects.iter().map(|key| {
-                let (known, present, copied, copied_bytes) =
-                    (&known, &present, &copied, &copied_bytes);
-                async move {
-                    if abort() {
-                        return Err(BackupError::Invalid("the backup lost its hold".into()));
-                    }
-                    let target_key = content_key(key);
-                    // Only what the last complete backup vouched for is
-                    // reused; anything else (left by an interrupted run,
-                    // or damaged) is copied again from the source.
-                    if let (Some(&size), Some(o)) = (present.get(key), known.get(key)) {
-                        if o.size == size {
-                            progress(size);
-                            return Ok(Some(object(
-                                key,
-                                Fingerprint { size, sha256: o.sha256.clone() },
-                            )));
-                        }
-                    }
-                    match source.copy_raw(key, &self.store, &target_key).await {
-                        Ok(fingerprint) => {
-                            copied.fetch_add(1, Ordering::Relaxed);
-                            copied_bytes.fetch_add(fingerprint.size, Ordering::Relaxed);
-                            progress(fingerprint.size);
-                            Ok(Some(object(key, fingerprint)))
-                        }
-                        Err(e) if e.is_not_found() && contents.may_vanish.contains(key) => Ok(None),
-                        Err(e) if e.is_not_found() => Err(BackupError::Invalid(format!(
-                            "content object {key} is missing from the content store \
-                             (run `orgdrive fsck`)"
-                        ))),
-                        Err(e) => Err(e.into()),
-                    }
+        // Only what the last complete backup vouched for is reused; anything
+        // else (left by an interrupted run, or damaged) is copied again.
+        let mut objects: Vec<Option<BackupObject>> = Vec::with_capacity(contents.objects.len());
+        let mut to_copy: Vec<usize> = Vec::new();
+        for (i, key) in contents.objects.iter().enumerate() {
+            match (present.get(key), known.get(key)) {
+                (Some(&size), Some(o)) if o.size == size => objects.push(Some(object(
+                    key,
+                    Fingerprint { size, sha256: o.sha256.clone() },
+                ))),
+                _ => {
+                    objects.push(None);
+                    to_copy.push(i);
                 }
-            }))
-            .buffered(source.copy_parallelism(&self.store))
-            .collect()
-            .await;
-        let mut report = CopyReport::default();
-        for result in results {
-            match result? {
-                Some(object) => report.objects.push(object),
-                None => report.vanished += 1,
             }
         }
-        report.copied = copied.into_inner();
-        report.copied_bytes = copied_bytes.into_inner();
+        let reused = objects.iter().flatten();
+        progress(reused.clone().count() as u64, reused.map(|o| o.size).sum());
+        let pairs = to_copy
+            .iter()
+            .map(|&i| (contents.objects[i].clone(), content_key(&contents.objects[i])))
+            .collect();
+        let copied = copy_many(source, &self.store, pairs, progress, abort).await?;
+        let mut report = CopyReport::default();
+        for (&i, copied) in to_copy.iter().zip(copied) {
+            let key = &contents.objects[i];
+            match copied {
+                Ok(fingerprint) => {
+                    report.copied += 1;
+                    report.copied_bytes += fingerprint.size;
+                    objects[i] = Some(object(key, fingerprint));
+                }
+                Err(e) if e.is_not_found() && contents.may_vanish.contains(key) => {
+                    report.vanished += 1
+                }
+                Err(e) if e.is_not_found() => {
+                    return Err(BackupError::Invalid(format!(
+                        "content object {key} is missing from the content store \
+                         (run `orgdrive fsck`)"
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        report.objects = objects.into_iter().flatten().collect();
         Ok(report)
     }
 
@@ -423,7 +419,7 @@ impl BackupTarget {
         let checks: Vec<Option<String>> =
             futures::stream::iter(files.chain(objects).map(|(key, size, sha256)| async move {
                 let found = self.store.fingerprint(&key).await;
-                progress(size);
+                progress(1, size);
                 match found {
                     Ok(Some(f)) if f.size == size && f.sha256 == sha256 => None,
                     Ok(Some(f)) if f.size != size => {
@@ -455,33 +451,76 @@ impl BackupTarget {
         let copied = self.store.copy_raw(key, dest, dest_key).await?;
         if copied.size != size || copied.sha256 != sha256 {
             let _ = dest.delete(dest_key).await;
-            return Err(BackupError::Invalid(format!(
-                "{key} does not match the manifest ({} bytes, {size} recorded): \
-                 run `orgdrive backup verify`",
-                copied.size
-            )));
+            return Err(mismatch(key, copied.size, size));
         }
         Ok(())
     }
 
     /// Copies every object of `manifest` into `dest` under its own key,
-    /// checking each against its record.
+    /// checking each against its record (one that does not match is removed).
     pub async fn restore_content(
         &self,
         manifest: &BackupManifest,
         dest: &BlobStore,
         progress: &Progress<'_>,
     ) -> Result<(), BackupError> {
-        futures::stream::iter(manifest.objects.iter().map(|o| async move {
-            self.restore_file(&content_key(&o.key), o.size, &o.sha256, dest, &o.key).await?;
-            progress(o.size);
-            Ok::<_, BackupError>(())
-        }))
-        .buffer_unordered(self.store.copy_parallelism(dest))
-        .try_collect::<Vec<()>>()
-        .await?;
+        let pairs = manifest.objects.iter().map(|o| (content_key(&o.key), o.key.clone())).collect();
+        let copied = copy_many(&self.store, dest, pairs, progress, &|| false).await?;
+        for (o, copied) in manifest.objects.iter().zip(copied) {
+            let copied = copied?;
+            if copied.size != o.size || copied.sha256 != o.sha256 {
+                let _ = dest.delete(&o.key).await;
+                return Err(mismatch(&content_key(&o.key), copied.size, o.size));
+            }
+        }
         Ok(dest.sync_all().await?)
     }
+}
+
+/// How often a long copy tells its progress and asks whether to stop.
+const PROGRESS_PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// [`BlobStore::copy_raw_many`], telling `progress` as it goes and stopped
+/// once `abort` answers true (then an error, whatever was copied).
+async fn copy_many(
+    source: &BlobStore,
+    target: &BlobStore,
+    pairs: Vec<(String, String)>,
+    progress: &Progress<'_>,
+    abort: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<Result<Fingerprint, BlobError>>, BackupError> {
+    let state = Arc::new(CopyProgress::default());
+    let mut told = (0, 0);
+    let mut tell = || {
+        let now = (state.objects.load(Ordering::Relaxed), state.bytes.load(Ordering::Relaxed));
+        progress(now.0 - told.0, now.1 - told.1);
+        told = now;
+    };
+    let copying = source.copy_raw_many(pairs, target, state.clone());
+    tokio::pin!(copying);
+    let copied = loop {
+        tokio::select! {
+            copied = &mut copying => break copied,
+            _ = tokio::time::sleep(PROGRESS_PERIOD) => {
+                tell();
+                if abort() {
+                    state.stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    };
+    tell();
+    if abort() {
+        return Err(BackupError::Invalid("the backup lost its hold".into()));
+    }
+    Ok(copied)
+}
+
+fn mismatch(key: &str, size: u64, recorded: u64) -> BackupError {
+    BackupError::Invalid(format!(
+        "{key} does not match the manifest ({size} bytes, {recorded} recorded): \
+         run `orgdrive backup verify`"
+    ))
 }
 
 /// What [`BackupTarget::prune`] removed.

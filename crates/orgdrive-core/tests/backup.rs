@@ -77,7 +77,7 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
     let dir = tempfile::tempdir().unwrap();
     let target = BackupTarget::new(BlobStore::filesystem(&dir.path().join("t"), false).unwrap());
     let source = w.drive.blob();
-    let (never, quiet) = (|| false, |_| {});
+    let (never, quiet) = (|| false, |_, _| {});
 
     // The metadata file of each snapshot, as the binary stores it.
     let local = BlobStore::filesystem(&w.dir.path().join("x"), false).unwrap();
@@ -95,8 +95,14 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
     let contents = contents_of(&meta, source).await;
     assert_eq!(contents.counts.contents, 3);
     let keys = contents;
-    let first = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
+    let told = std::sync::Mutex::new((0, 0));
+    let count = |objects, bytes| {
+        let mut told = told.lock().unwrap();
+        *told = (told.0 + objects, told.1 + bytes);
+    };
+    let first = target.copy_content(source, &keys, &count, &never).await.unwrap();
     assert_eq!((first.copied, first.copied_bytes, first.objects.len()), (3, 3000, 3));
+    assert_eq!(*told.lock().unwrap(), (3, 3000), "progress tells every object and byte");
     // Interrupted: no manifest, no snapshot; nothing it copied is trusted.
     assert!(target.snapshots().await.unwrap().is_empty());
     let again = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
@@ -174,7 +180,7 @@ async fn an_open_uploads_bytes_may_vanish_but_a_files_content_may_not() {
     assert_eq!((contents.objects.len(), contents.may_vanish.len()), (2, 1));
     let dir = tempfile::tempdir().unwrap();
     let target = BackupTarget::new(BlobStore::filesystem(dir.path(), false).unwrap());
-    let (never, quiet) = (|| false, |_| {});
+    let (never, quiet) = (|| false, |_, _| {});
 
     // The upload expired (or was committed) after the snapshot: skipped.
     let part = contents.may_vanish.iter().next().unwrap().clone();

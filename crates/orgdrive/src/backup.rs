@@ -214,11 +214,11 @@ fn bar(total: usize, what: &str) -> ProgressBar {
     bar
 }
 
-/// Counts one object of `size` bytes on `bar` (its length counts objects,
-/// its bytes are kept apart).
-fn tick(bar: &ProgressBar, bytes: &std::sync::atomic::AtomicU64, size: u64) {
+/// Counts `objects` more objects of `size` bytes on `bar` (its length
+/// counts objects, its bytes are kept apart).
+fn tick(bar: &ProgressBar, bytes: &std::sync::atomic::AtomicU64, objects: u64, size: u64) {
     let total = bytes.fetch_add(size, Ordering::Relaxed) + size;
-    bar.inc(1);
+    bar.inc(objects);
     bar.set_message(indicatif::HumanBytes(total).to_string());
 }
 
@@ -344,7 +344,7 @@ async fn copy_snapshot(
     let bar = bar(contents.objects.len(), "copying");
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let report = target
-        .copy_content(drive.blob(), &contents, &|size| tick(&bar, &bytes, size), &|| {
+        .copy_content(drive.blob(), &contents, &|objects, size| tick(&bar, &bytes, objects, size), &|| {
             lost.load(Ordering::Relaxed)
         })
         .await;
@@ -436,7 +436,7 @@ async fn verify(args: FromArgs) -> anyhow::Result<()> {
     let manifest = target.manifest(args.snapshot.as_deref()).await?;
     let bar = bar(manifest.objects.len() + 2, "checking");
     let bytes = std::sync::atomic::AtomicU64::new(0);
-    let mut problems = target.verify(&manifest, &|size| tick(&bar, &bytes, size)).await;
+    let mut problems = target.verify(&manifest, &|objects, size| tick(&bar, &bytes, objects, size)).await;
     bar.finish_and_clear();
     // The metadata's own integrity, and that the manifest lists exactly
     // what it references.
@@ -522,7 +522,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let bar = bar(manifest.objects.len(), "restoring");
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let restored =
-        target.restore_content(&manifest, &content, &|size| tick(&bar, &bytes, size)).await;
+        target.restore_content(&manifest, &content, &|objects, size| tick(&bar, &bytes, objects, size)).await;
     bar.finish_and_clear();
     restored?;
 
