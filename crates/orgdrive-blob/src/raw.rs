@@ -60,9 +60,9 @@ impl CopyProgress {
     }
 
     fn stopped(&self) -> Option<BlobError> {
-        self.stop.load(Ordering::Relaxed).then(|| {
-            BlobError(opendal::Error::new(ErrorKind::Unexpected, "the copy was stopped"))
-        })
+        self.stop
+            .load(Ordering::Relaxed)
+            .then(|| BlobError(opendal::Error::new(ErrorKind::Unexpected, "the copy was stopped")))
     }
 }
 

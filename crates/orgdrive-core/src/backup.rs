@@ -352,10 +352,9 @@ impl BackupTarget {
         let mut to_copy: Vec<usize> = Vec::new();
         for (i, key) in contents.objects.iter().enumerate() {
             match (present.get(key), known.get(key)) {
-                (Some(&size), Some(o)) if o.size == size => objects.push(Some(object(
-                    key,
-                    Fingerprint { size, sha256: o.sha256.clone() },
-                ))),
+                (Some(&size), Some(o)) if o.size == size => {
+                    objects.push(Some(object(key, Fingerprint { size, sha256: o.sha256.clone() })))
+                }
                 _ => {
                     objects.push(None);
                     to_copy.push(i);

@@ -229,10 +229,6 @@ async fn take(args: TakeArgs) -> anyhow::Result<()> {
     let Some(to) = args.to.as_deref() else {
         anyhow::bail!("say where to: --to DIR or --to s3://bucket?… (ORGDRIVE_BACKUP_TARGET)")
     };
-    // A backup is background work: the server it runs beside comes first.
-    if let Err(e) = rustix::process::nice(10) {
-        tracing::debug!(error = %e, "could not lower the backup's priority");
-    }
     let live = meta_path(&args.data_dir);
     anyhow::ensure!(
         live.is_file(),
@@ -344,9 +340,12 @@ async fn copy_snapshot(
     let bar = bar(contents.objects.len(), "copying");
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let report = target
-        .copy_content(drive.blob(), &contents, &|objects, size| tick(&bar, &bytes, objects, size), &|| {
-            lost.load(Ordering::Relaxed)
-        })
+        .copy_content(
+            drive.blob(),
+            &contents,
+            &|objects, size| tick(&bar, &bytes, objects, size),
+            &|| lost.load(Ordering::Relaxed),
+        )
         .await;
     bar.finish_and_clear();
     let report = report?;
@@ -436,7 +435,8 @@ async fn verify(args: FromArgs) -> anyhow::Result<()> {
     let manifest = target.manifest(args.snapshot.as_deref()).await?;
     let bar = bar(manifest.objects.len() + 2, "checking");
     let bytes = std::sync::atomic::AtomicU64::new(0);
-    let mut problems = target.verify(&manifest, &|objects, size| tick(&bar, &bytes, objects, size)).await;
+    let mut problems =
+        target.verify(&manifest, &|objects, size| tick(&bar, &bytes, objects, size)).await;
     bar.finish_and_clear();
     // The metadata's own integrity, and that the manifest lists exactly
     // what it references.
@@ -521,8 +521,9 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     };
     let bar = bar(manifest.objects.len(), "restoring");
     let bytes = std::sync::atomic::AtomicU64::new(0);
-    let restored =
-        target.restore_content(&manifest, &content, &|objects, size| tick(&bar, &bytes, objects, size)).await;
+    let restored = target
+        .restore_content(&manifest, &content, &|objects, size| tick(&bar, &bytes, objects, size))
+        .await;
     bar.finish_and_clear();
     restored?;
 
