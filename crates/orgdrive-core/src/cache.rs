@@ -15,6 +15,9 @@
 //! - departments (corpId, unionId → the user's departments and their
 //!   ancestors): up to [`IDENTITY_TTL`]; directory changes drop them all.
 //!
+//! Each cache counts its hits and misses ([`ReadCache::figures`], shown by
+//! the server's `/metrics`).
+//!
 //! Each cache is bounded by the bytes it holds (keys and values weighed by
 //! their lengths), not by its number of entries, so long ids or deep paths
 //! cannot grow it past its budget.
@@ -35,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
+use moka::Equivalent;
 use orgdrive_store::{Caller, GrantRecord, OrgRecord, SpaceRecord};
 
 /// Longest a token, user or org lookup is reused.
@@ -100,13 +104,74 @@ const CHANGES_BACKLOG: usize = 4096;
 /// A space's grants, by the dentry they are on.
 pub(crate) type SpaceGrants = HashMap<String, Vec<GrantRecord>>;
 
+/// A cache that counts how often a lookup found its entry.
+pub(crate) struct Counted<K, V> {
+    cache: Cache<K, V>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl<K, V> Counted<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn new(cache: Cache<K, V>) -> Counted<K, V> {
+        Counted { cache, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+    }
+
+    /// The entry for `key`, counted as a hit or a miss.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        Q: Equivalent<K> + std::hash::Hash + ?Sized,
+    {
+        let found = self.cache.get(key);
+        let tally = if found.is_some() { &self.hits } else { &self.misses };
+        tally.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn figures(&self, name: &'static str) -> CacheFigures {
+        CacheFigures {
+            name,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.cache.entry_count(),
+            weighted_bytes: self.cache.weighted_size(),
+        }
+    }
+}
+
+impl<K, V> std::ops::Deref for Counted<K, V> {
+    type Target = Cache<K, V>;
+
+    fn deref(&self) -> &Cache<K, V> {
+        &self.cache
+    }
+}
+
+/// One cache's figures since the process started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheFigures {
+    /// `callers`, `orgs`, `spaces`, `folder_chains`, `grants` or `depts`.
+    pub name: &'static str,
+    /// Lookups that found their entry.
+    pub hits: u64,
+    /// Lookups that did not (the store was read).
+    pub misses: u64,
+    /// Entries held (approximately: moka counts lazily).
+    pub entries: u64,
+    /// What the entries weigh (bytes, approximately).
+    pub weighted_bytes: u64,
+}
+
 pub(crate) struct ReadCache {
-    pub callers: Cache<(String, String), Caller>,
-    pub orgs: Cache<String, OrgRecord>,
-    pub spaces: Cache<String, SpaceRecord>,
-    pub folder_chains: Cache<(String, String), Arc<FolderChain>>,
-    pub grants: Cache<String, Arc<SpaceGrants>>,
-    pub depts: Cache<(String, String), Arc<Vec<String>>>,
+    pub callers: Counted<(String, String), Caller>,
+    pub orgs: Counted<String, OrgRecord>,
+    pub spaces: Counted<String, SpaceRecord>,
+    pub folder_chains: Counted<(String, String), Arc<FolderChain>>,
+    pub grants: Counted<String, Arc<SpaceGrants>>,
+    pub depts: Counted<(String, String), Arc<Vec<String>>>,
     /// Counts tree changes, so that a chain read before a change committed
     /// is never left in the cache after it (see [`ReadCache::remember_chain`]).
     tree_changes: AtomicU64,
@@ -121,62 +186,87 @@ pub(crate) struct ReadCache {
 impl ReadCache {
     pub fn new() -> ReadCache {
         ReadCache {
-            callers: Cache::builder()
-                .max_capacity(BUDGET_BYTES)
-                .weigher(|(token, union_id): &(String, String), caller: &Caller| {
-                    let scopes: usize = caller.app.scopes.iter().map(String::len).sum();
-                    let user = caller.user.as_ref().map_or(0, |u| u.name.len() + u.user_id.len());
-                    weight(&[token, union_id, &caller.app.name])
-                        .saturating_add((scopes + user) as u32)
-                })
-                .time_to_live(IDENTITY_TTL)
-                .build(),
-            orgs: Cache::builder()
-                .max_capacity(BUDGET_BYTES)
-                .weigher(|id: &String, org: &OrgRecord| weight(&[id, &org.name]))
-                .time_to_live(IDENTITY_TTL)
-                .build(),
-            spaces: Cache::builder()
-                .max_capacity(BUDGET_BYTES)
-                .weigher(|id: &String, space: &SpaceRecord| {
-                    weight(&[id, space.name.as_deref().unwrap_or_default(), &space.scene_id])
-                })
-                .time_to_live(SPACE_TTL)
-                .build(),
-            folder_chains: Cache::builder()
-                .max_capacity(BUDGET_BYTES)
-                .weigher(|(space, folder): &(String, String), chain: &Arc<FolderChain>| {
-                    let ids: usize = chain.ids.iter().map(|id| id.len() + 24).sum();
-                    weight(&[space, folder, &chain.path]).saturating_add(ids as u32)
-                })
-                .time_to_live(IDENTITY_TTL)
-                .support_invalidation_closures()
-                .build(),
-            grants: Cache::builder()
-                .max_capacity(BUDGET_BYTES)
-                .weigher(|space: &String, grants: &Arc<SpaceGrants>| {
-                    let held: usize = grants
-                        .values()
-                        .flatten()
-                        .map(|g| ENTRY_OVERHEAD + g.dentry_id.len() + g.member_id.len())
-                        .sum();
-                    weight(&[space]).saturating_add(held as u32)
-                })
-                .time_to_live(IDENTITY_TTL)
-                .build(),
-            depts: Cache::builder()
-                .max_capacity(BUDGET_BYTES)
-                .weigher(|(corp, user): &(String, String), depts: &Arc<Vec<String>>| {
-                    let ids: usize = depts.iter().map(|d| d.len() + 24).sum();
-                    weight(&[corp, user]).saturating_add(ids as u32)
-                })
-                .time_to_live(IDENTITY_TTL)
-                .build(),
+            callers: Counted::new(
+                Cache::builder()
+                    .max_capacity(BUDGET_BYTES)
+                    .weigher(|(token, union_id): &(String, String), caller: &Caller| {
+                        let scopes: usize = caller.app.scopes.iter().map(String::len).sum();
+                        let user =
+                            caller.user.as_ref().map_or(0, |u| u.name.len() + u.user_id.len());
+                        weight(&[token, union_id, &caller.app.name])
+                            .saturating_add((scopes + user) as u32)
+                    })
+                    .time_to_live(IDENTITY_TTL)
+                    .build(),
+            ),
+            orgs: Counted::new(
+                Cache::builder()
+                    .max_capacity(BUDGET_BYTES)
+                    .weigher(|id: &String, org: &OrgRecord| weight(&[id, &org.name]))
+                    .time_to_live(IDENTITY_TTL)
+                    .build(),
+            ),
+            spaces: Counted::new(
+                Cache::builder()
+                    .max_capacity(BUDGET_BYTES)
+                    .weigher(|id: &String, space: &SpaceRecord| {
+                        weight(&[id, space.name.as_deref().unwrap_or_default(), &space.scene_id])
+                    })
+                    .time_to_live(SPACE_TTL)
+                    .build(),
+            ),
+            folder_chains: Counted::new(
+                Cache::builder()
+                    .max_capacity(BUDGET_BYTES)
+                    .weigher(|(space, folder): &(String, String), chain: &Arc<FolderChain>| {
+                        let ids: usize = chain.ids.iter().map(|id| id.len() + 24).sum();
+                        weight(&[space, folder, &chain.path]).saturating_add(ids as u32)
+                    })
+                    .time_to_live(IDENTITY_TTL)
+                    .support_invalidation_closures()
+                    .build(),
+            ),
+            grants: Counted::new(
+                Cache::builder()
+                    .max_capacity(BUDGET_BYTES)
+                    .weigher(|space: &String, grants: &Arc<SpaceGrants>| {
+                        let held: usize = grants
+                            .values()
+                            .flatten()
+                            .map(|g| ENTRY_OVERHEAD + g.dentry_id.len() + g.member_id.len())
+                            .sum();
+                        weight(&[space]).saturating_add(held as u32)
+                    })
+                    .time_to_live(IDENTITY_TTL)
+                    .build(),
+            ),
+            depts: Counted::new(
+                Cache::builder()
+                    .max_capacity(BUDGET_BYTES)
+                    .weigher(|(corp, user): &(String, String), depts: &Arc<Vec<String>>| {
+                        let ids: usize = depts.iter().map(|d| d.len() + 24).sum();
+                        weight(&[corp, user]).saturating_add(ids as u32)
+                    })
+                    .time_to_live(IDENTITY_TTL)
+                    .build(),
+            ),
             tree_changes: AtomicU64::new(0),
             grant_changes: AtomicU64::new(0),
             space_changes: AtomicU64::new(0),
             changes: tokio::sync::broadcast::channel(CHANGES_BACKLOG).0,
         }
+    }
+
+    /// Every cache's figures.
+    pub fn figures(&self) -> Vec<CacheFigures> {
+        vec![
+            self.callers.figures("callers"),
+            self.orgs.figures("orgs"),
+            self.spaces.figures("spaces"),
+            self.folder_chains.figures("folder_chains"),
+            self.grants.figures("grants"),
+            self.depts.figures("depts"),
+        ]
     }
 
     /// What this node drops from now on.

@@ -16,7 +16,8 @@
 //! (GetDentryThumbnails, thumbnails made in the background), `transfer`
 //! (uploads, downloads, signed URLs, the upload sweeper), `wopi` (WebOffice:
 //! GetWebOfficeUrl, RefreshWebOfficeToken and the WOPI host), `names` (the naming
-//! rule), `fsck` (the consistency check), `validate` (input rules shared by
+//! rule), `fsck` (the consistency check), `health` (readiness and the
+//! figures operators scrape), `validate` (input rules shared by
 //! operations).
 
 mod auth;
@@ -27,6 +28,7 @@ mod dentries;
 mod error;
 mod events;
 mod fsck;
+mod health;
 mod identity;
 mod ids;
 mod lifecycle;
@@ -48,7 +50,7 @@ mod wopi;
 use std::sync::Arc;
 
 pub use auth::{AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_TTL_SECS};
-pub use cache::CacheChange;
+pub use cache::{CacheChange, CacheFigures};
 pub use clock::{clock_offset_ms, iso8601, now_ms};
 pub use dentries::{
     AppProperty, AppPropertyInput, ConflictStrategy, DentryResult, DentryView, ListAll,
@@ -75,8 +77,8 @@ pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_store::{
     AppRecord, CallbackRecord, CursorRecord, DeptRecord, EventRecord, EventScope, EventType,
     GrantRecord, Lease, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord,
-    RecycleItemRecord, RecycleScope, SpaceRecord, TaskOp, TaskRecord, TaskStatus, TreeNode,
-    UserRecord,
+    RecycleItemRecord, RecycleScope, SpaceRecord, StoreGauges, TaskOp, TaskRecord, TaskStatus,
+    TreeNode, UserRecord, WriteFigures,
 };
 pub use permissions::{
     GrantInput, GrantPage, MemberInput, DEFAULT_GRANT_PAGE, MAX_GRANT_MEMBERS, MAX_GRANT_PAGE,

@@ -8,16 +8,19 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use orgdrive_store::{WriteFigures, WriteTally};
 use tokio::sync::{mpsc, Mutex};
 
 /// A queue of jobs `J` and its workers.
 pub(crate) struct Combiner<J> {
     jobs: mpsc::Sender<J>,
+    /// The batches handed to the writer and the jobs they carried.
+    tally: Arc<WriteTally>,
 }
 
 impl<J> Clone for Combiner<J> {
     fn clone(&self) -> Self {
-        Combiner { jobs: self.jobs.clone() }
+        Combiner { jobs: self.jobs.clone(), tally: Arc::clone(&self.tally) }
     }
 }
 
@@ -33,15 +36,22 @@ impl<J: Send + 'static> Combiner<J> {
         let (jobs, receiver) = mpsc::channel(4 * max_batch);
         let receiver = Arc::new(Mutex::new(receiver));
         let write = Arc::new(write);
+        let tally = Arc::new(WriteTally::default());
         for _ in 0..workers {
-            let (receiver, write) = (receiver.clone(), write.clone());
+            let (receiver, write, counts) = (receiver.clone(), write.clone(), tally.clone());
             tokio::spawn(async move {
                 while let Some(batch) = take(&receiver, max_batch).await {
+                    counts.record(batch.len());
                     write(batch).await;
                 }
             });
         }
-        Combiner { jobs }
+        Combiner { jobs, tally }
+    }
+
+    /// The batches taken so far and the jobs they carried.
+    pub(crate) fn figures(&self) -> WriteFigures {
+        self.tally.figures()
     }
 
     /// Queues `job`; gives it back if the workers are gone.

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use orgdrive_store::{
-    BlobReference, ConsistencyScan, Lease, MaintenanceStore, StoreError, StoreResult, TreeNode,
-    UsageCheck,
+    BlobReference, ConsistencyScan, Lease, MaintenanceStore, StoreError, StoreGauges, StoreResult,
+    TreeNode, UsageCheck, WriteFigures,
 };
 
 use crate::uploads::{lock_counters, recount_reservations};
@@ -254,6 +254,49 @@ impl MaintenanceStore for PgStore {
         tx!(self, |t| {
             exec(&t, "DELETE FROM job_leases WHERE name = $1 AND node = $2", &[&name, &node])
                 .await?;
+        })
+    }
+
+    async fn gauges(&self) -> StoreResult<StoreGauges> {
+        // Events not yet numbered by the lazy sequencer count as the next
+        // numbers they will get.
+        read!(self, |c| {
+            let row = one(
+                &c,
+                "SELECT \
+                 (SELECT COUNT(*) FROM tasks WHERE status IN ('INIT', 'IN_PROGRESS')), \
+                 (SELECT COALESCE(SUM(GREATEST(0, last.seq - cur.last_seq)), 0)::BIGINT \
+                  FROM event_cursors cur, \
+                  (SELECT s.last_seq + (SELECT COUNT(*) FROM events WHERE seq IS NULL) AS seq \
+                   FROM event_sequencer s) last), \
+                 (SELECT COALESCE(SUM(used_bytes), 0)::BIGINT FROM orgs), \
+                 (SELECT COALESCE(SUM(reserved_bytes), 0)::BIGINT FROM orgs), \
+                 pg_database_size(current_database())",
+                &[],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Backend("no gauges returned".into()))?;
+            let count = |i: usize| -> DbResult<u64> {
+                Ok(u64::try_from(row.try_get::<_, i64>(i)?).unwrap_or(0))
+            };
+            StoreGauges {
+                unfinished_tasks: count(0)?,
+                event_backlog: count(1)?,
+                used_bytes: count(2)?,
+                reserved_bytes: count(3)?,
+                store_bytes: count(4)?,
+            }
+        })
+    }
+
+    fn write_figures(&self) -> WriteFigures {
+        let (puts, writes) = (self.puts.figures(), self.writes.figures());
+        WriteFigures { commits: puts.commits + writes.commits, writes: puts.writes + writes.writes }
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        read!(self, |c| {
+            one(&c, "SELECT 1", &[]).await?;
         })
     }
 

@@ -62,6 +62,11 @@ pub(crate) struct PutQueue {
 }
 
 impl PutQueue {
+    /// The batches taken so far and the puts they carried.
+    pub(crate) fn figures(&self) -> orgdrive_store::WriteFigures {
+        self.jobs.figures()
+    }
+
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> PutQueue {
         let jobs = Combiner::start(WORKERS, MAX_BATCH, move |batch: Vec<Job>| {

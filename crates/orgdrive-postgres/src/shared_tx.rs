@@ -86,6 +86,16 @@ pub(crate) struct WriteQueue {
 }
 
 impl WriteQueue {
+    /// The batches taken so far (all shards) and the writes they carried.
+    pub(crate) fn figures(&self) -> orgdrive_store::WriteFigures {
+        self.shards.iter().map(Combiner::figures).fold(Default::default(), |sum, f| {
+            orgdrive_store::WriteFigures {
+                commits: sum.commits + f.commits,
+                writes: sum.writes + f.writes,
+            }
+        })
+    }
+
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> WriteQueue {
         let shards = (0..SHARDS)

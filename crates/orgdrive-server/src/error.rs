@@ -34,7 +34,9 @@ pub(crate) async fn with_request_id<F: Future>(id: String, answer: F) -> F::Outp
     REQUEST_ID.scope(id, answer).await
 }
 
-fn current_request_id() -> String {
+/// The id of the request the current task answers (`""` outside one): its
+/// error bodies carry it, and so do the log lines written while answering it.
+pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }
 

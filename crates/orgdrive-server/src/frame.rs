@@ -1,6 +1,7 @@
 //! The frame around every request, as one tower service: the request id
-//! (`x-acs-request-id`, and `requestid` in error bodies), the request's log
-//! span, the panic catcher (500 `systemError`), the JSON body deadline
+//! (`x-acs-request-id`, and `requestid` in error bodies and log lines), the
+//! request's log span, its metrics (operation, status, latency), the panic
+//! catcher (500 `systemError`), the JSON body deadline
 //! ([`crate::transport::time_body`]) and an error line for every 5xx.
 //!
 //! One service with one boxed future per request: as five layers (two of
@@ -11,6 +12,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -23,20 +25,30 @@ use tower_service::Service;
 use tracing::Instrument;
 
 use crate::error::{self, REQUEST_ID_HEADER};
+use crate::metrics::{Metrics, Operations};
 use crate::transport;
 
 /// Wraps a router in [`Frame`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FrameLayer {
     /// How long a JSON request's body may take to arrive.
     pub request_timeout: Duration,
+    /// Where answered requests are counted.
+    pub metrics: Arc<Metrics>,
+    /// The operation names of the router's routes.
+    pub operations: Arc<Operations>,
 }
 
 impl<S> Layer<S> for FrameLayer {
     type Service = Frame<S>;
 
     fn layer(&self, inner: S) -> Frame<S> {
-        Frame { inner, request_timeout: self.request_timeout }
+        Frame {
+            inner,
+            request_timeout: self.request_timeout,
+            metrics: Arc::clone(&self.metrics),
+            operations: Arc::clone(&self.operations),
+        }
     }
 }
 
@@ -45,6 +57,8 @@ impl<S> Layer<S> for FrameLayer {
 pub struct Frame<S> {
     inner: S,
     request_timeout: Duration,
+    metrics: Arc<Metrics>,
+    operations: Arc<Operations>,
 }
 
 impl<S> Service<Request> for Frame<S>
@@ -67,6 +81,8 @@ where
         let started = Instant::now();
         let id = error::new_request_id();
         let span = request_span(&request);
+        let operation = self.operations.name(request.method(), request.uri().path());
+        let metrics = Arc::clone(&self.metrics);
         let (request, unread) = transport::time_body(request, self.request_timeout);
         let answer = catch_unwind(AssertUnwindSafe(|| inner.call(request)));
         let scope_id = id.clone();
@@ -83,6 +99,7 @@ where
                 unread.drain_behind();
             }
             let status = response.status();
+            metrics.answered(operation, status, started.elapsed());
             if status.is_server_error() {
                 tracing::error!(
                     requestid = %id,

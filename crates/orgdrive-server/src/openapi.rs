@@ -13,6 +13,7 @@
 
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::Method;
 use axum::routing::get;
 use axum::Router;
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
@@ -22,6 +23,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::extract::ACCESS_TOKEN_HEADER;
+use crate::metrics::Operations;
 use crate::wire::ErrorBody;
 
 /// Name of the security scheme of the access-token header.
@@ -100,14 +102,29 @@ fn is_null(schema: &RefOr<Schema>) -> bool {
 }
 
 /// `routes` as a plain router, with `GET /openapi.json` serving their
-/// document (rendered once, here).
-pub fn serve_document<S>(routes: OpenApiRouter<S>) -> Router<S>
+/// document (rendered once, here); each operation named in `operations`
+/// by its operation id.
+pub fn serve_document<S>(routes: OpenApiRouter<S>, operations: &mut Operations) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     let (routes, mut document) =
         OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes).split_for_parts();
     OptionalBodies.modify(&mut document);
+    for (path, item) in &document.paths.paths {
+        let methods = [
+            (Method::GET, &item.get),
+            (Method::POST, &item.post),
+            (Method::PUT, &item.put),
+            (Method::DELETE, &item.delete),
+        ];
+        for (method, operation) in methods {
+            if let Some(id) = operation.as_ref().and_then(|o| o.operation_id.as_deref()) {
+                operations.add(path, Some(method), id);
+            }
+        }
+    }
+    operations.add("/openapi.json", Some(Method::GET), "OpenApiDocument");
     let json = Bytes::from(document.to_pretty_json().expect("the OpenAPI document serializes"));
     routes.route(
         "/openapi.json",

@@ -1,6 +1,7 @@
 //! What every handler can reach ([`ServerState`]): the domain, the digest of
 //! the admin token, where clients reach the server (for signed URLs), the
-//! limits to enforce, and whether the admin API shares the API's listener.
+//! limits to enforce, whether the admin API shares the API's listener, and
+//! the node's metrics.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use orgdrive_core::Drive;
 use sha2::{Digest, Sha256};
 
 use crate::delivery::Hub;
+use crate::metrics::Metrics;
 use crate::transport::Limits;
 
 /// What every handler can reach: one reference-counted pointer, since axum
@@ -29,10 +31,13 @@ pub struct Shared {
     pub(crate) admin_on_api_listener: bool,
     /// Event delivery on this node: Stream connections, the callback client.
     pub(crate) hub: Arc<Hub>,
+    /// This node's request and transfer figures (`/metrics`).
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl ServerState {
     pub fn new(drive: Drive, admin_token: &str) -> ServerState {
+        let drive_for_metrics = drive.clone();
         ServerState(Arc::new(Shared {
             drive,
             admin_token_sha256: Arc::new(Sha256::digest(admin_token).into()),
@@ -40,6 +45,7 @@ impl ServerState {
             limits: Limits::default(),
             admin_on_api_listener: true,
             hub: Arc::default(),
+            metrics: Arc::new(Metrics::new(drive_for_metrics)),
         }))
     }
 

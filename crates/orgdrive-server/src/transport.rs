@@ -32,6 +32,7 @@ use bytes::Bytes;
 use futures::Stream;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -204,9 +205,11 @@ pub fn is_deadline(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// A body that must move at least `min_rate` bytes per second, judged at
 /// the end of each window (also while no chunk comes); a slower body ends
-/// with an error, which aborts the request or the response.
+/// with an error, which aborts the request or the response. It adds the
+/// bytes it moves to a counter (the metrics' file bytes).
 pub struct MinRate<S> {
     inner: S,
+    counted: Counter,
     window: Duration,
     min_per_window: u64,
     moved: u64,
@@ -221,12 +224,14 @@ pub struct TooSlow {
     window: Duration,
 }
 
-/// An upload's body held to the minimum transfer rate, and the length its
-/// `Content-Length` declares (`Err` when the header is malformed).
+/// An upload's body held to the minimum transfer rate, its bytes added to
+/// `counted`, and the length its `Content-Length` declares (`Err` when the
+/// header is malformed).
 pub fn upload_body(
     headers: &axum::http::HeaderMap,
     body: axum::body::Body,
     limits: &Limits,
+    counted: &Counter,
 ) -> Result<(Option<u64>, MinRate<axum::body::BodyDataStream>), &'static str> {
     let declared_len = match headers.get(axum::http::header::CONTENT_LENGTH) {
         None => None,
@@ -238,24 +243,33 @@ pub fn upload_body(
         ),
     };
     let stream = body.into_data_stream();
-    Ok((declared_len, MinRate::new(stream, limits.min_transfer_rate, limits.transfer_rate_window)))
+    let body = MinRate::new(stream, limits.min_transfer_rate, limits.transfer_rate_window)
+        .counted(counted);
+    Ok((declared_len, body))
 }
 
 /// A blob's response body: its bytes when they were read at once (one
 /// write of head and body; a client that does not read it is cut off by the
-/// write timeout), else its stream held to the minimum transfer rate.
-pub fn blob_body<S, E>(whole: Result<Bytes, S>, limits: &Limits) -> axum::body::Body
+/// write timeout), else its stream held to the minimum transfer rate. Its
+/// bytes are added to `counted`.
+pub fn blob_body<S, E>(
+    whole: Result<Bytes, S>,
+    limits: &Limits,
+    counted: &Counter,
+) -> axum::body::Body
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
     E: Into<axum::BoxError> + 'static,
 {
     match whole {
-        Ok(bytes) => axum::body::Body::from(bytes),
-        Err(stream) => axum::body::Body::from_stream(MinRate::new(
-            stream,
-            limits.min_transfer_rate,
-            limits.transfer_rate_window,
-        )),
+        Ok(bytes) => {
+            counted.inc_by(bytes.len() as u64);
+            axum::body::Body::from(bytes)
+        }
+        Err(stream) => axum::body::Body::from_stream(
+            MinRate::new(stream, limits.min_transfer_rate, limits.transfer_rate_window)
+                .counted(counted),
+        ),
     }
 }
 
@@ -263,7 +277,13 @@ impl<S> MinRate<S> {
     pub fn new(inner: S, min_rate: u64, window: Duration) -> MinRate<S> {
         let min_per_window = (min_rate as f64 * window.as_secs_f64()) as u64;
         let window_end = Box::pin(tokio::time::sleep(window));
-        MinRate { inner, window, min_per_window, moved: 0, window_end }
+        MinRate { inner, counted: Counter::default(), window, min_per_window, moved: 0, window_end }
+    }
+
+    /// Adds the bytes moved to `counter` too.
+    pub fn counted(mut self, counter: &Counter) -> MinRate<S> {
+        self.counted = counter.clone();
+        self
     }
 
     /// At a window's end: too slow, or start the next window.
@@ -289,6 +309,7 @@ where
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.moved += chunk.len() as u64;
+                this.counted.inc_by(chunk.len() as u64);
                 if this.window_end.is_elapsed() {
                     if let Err(e) = this.judge() {
                         return Poll::Ready(Some(Err(axum::Error::new(e))));

@@ -15,8 +15,9 @@ use crate::*;
 use orgdrive_store::{
     AppPropertyRecord, BlobReference, ConsistencyScan, Cursor, CursorValue, DentryStore,
     EventRecord, EventType, ExpiredUpload, FolderLink, Lease, MaintenanceStore, NameConflict,
-    OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, Reserve, SortKey, SpaceStore, TreeNode,
-    UploadPartRecord, UploadRecord, UploadStore, UsageCheck, VersionRecord, MAX_RENAME_COUNTER,
+    OpenUploadLimits, PartRecorded, PutDentry, PutOutcome, Reserve, SortKey, SpaceStore,
+    StoreGauges, TreeNode, UploadPartRecord, UploadRecord, UploadStore, UsageCheck, VersionRecord,
+    WriteFigures, MAX_RENAME_COUNTER,
 };
 
 /// Bytes of content per space: every file's current content and every kept version.
@@ -681,6 +682,38 @@ impl MaintenanceStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| one(conn, "SELECT 1", [], |_| Ok(())).map(drop))
+    }
+
+    async fn gauges(&self) -> StoreResult<StoreGauges> {
+        self.read(|conn| {
+            let count = |sql: &str| -> StoreResult<u64> {
+                let value: i64 = one(conn, sql, [], |row| row.get(0))?.unwrap_or(0);
+                Ok(u64::try_from(value).unwrap_or(0))
+            };
+            Ok(StoreGauges {
+                // The partial index of unfinished tasks.
+                unfinished_tasks: count(
+                    "SELECT COUNT(*) FROM tasks WHERE status IN ('INIT', 'IN_PROGRESS')",
+                )?,
+                event_backlog: count(
+                    "SELECT COALESCE(SUM(MAX(0, last.seq - c.last_seq)), 0) \
+                     FROM event_cursors AS c, (SELECT COALESCE(MAX(seq), 0) AS seq FROM events) AS last",
+                )?,
+                used_bytes: count("SELECT COALESCE(SUM(used_bytes), 0) FROM orgs")?,
+                reserved_bytes: count("SELECT COALESCE(SUM(reserved_bytes), 0) FROM orgs")?,
+                store_bytes: count(
+                    "SELECT p.page_count * s.page_size FROM pragma_page_count() AS p, pragma_page_size() AS s",
+                )?,
+            })
+        })
+    }
+
+    fn write_figures(&self) -> WriteFigures {
+        self.writer_figures()
     }
 
     async fn job_claimed(&self, name: &str, now_ms: i64) -> StoreResult<bool> {

@@ -102,6 +102,11 @@ impl SqliteStore {
         self.readers.read_blocking(f).await
     }
 
+    /// The writer's group commits so far.
+    pub(crate) fn writer_figures(&self) -> orgdrive_store::WriteFigures {
+        self.writer.figures()
+    }
+
     /// A write job, acknowledged once its batch is durably committed.
     pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where

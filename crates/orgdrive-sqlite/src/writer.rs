@@ -28,11 +28,12 @@
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use orgdrive_store::{StoreError, StoreResult};
+use orgdrive_store::{StoreError, StoreResult, WriteFigures, WriteTally};
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 256;
@@ -119,6 +120,8 @@ enum Message {
 #[derive(Clone)]
 pub(crate) struct Writer {
     queue: mpsc::Sender<Message>,
+    /// The batches committed and the jobs they carried.
+    tally: Arc<WriteTally>,
 }
 
 fn stopped() -> StoreError {
@@ -141,6 +144,8 @@ impl Writer {
     {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let (opened, ready) = oneshot::channel();
+        let tally = Arc::new(WriteTally::default());
+        let counts = Arc::clone(&tally);
         std::thread::Builder::new()
             .name("orgdrive-sqlite-writer".into())
             .spawn(move || {
@@ -151,7 +156,7 @@ impl Writer {
                 match opened_both {
                     Ok((conn, checkpointer)) => {
                         let _ = opened.send(Ok(()));
-                        run_batches(conn, jobs, durable, checkpointer);
+                        run_batches(conn, jobs, durable, checkpointer, &counts);
                     }
                     Err(e) => {
                         let _ = opened.send(Err(e));
@@ -160,7 +165,12 @@ impl Writer {
             })
             .map_err(|e| StoreError::Backend(format!("starting the metadata writer: {e}")))?;
         ready.await.map_err(|_| stopped())??;
-        Ok(Writer { queue })
+        Ok(Writer { queue, tally })
+    }
+
+    /// The batches committed so far and the jobs they carried.
+    pub(crate) fn figures(&self) -> WriteFigures {
+        self.tally.figures()
     }
 
     /// Runs `work` in the next batch; resolves once that batch is committed.
@@ -265,6 +275,7 @@ fn run_batches(
     mut queue: mpsc::Receiver<Message>,
     durable: bool,
     checkpointer: Checkpointer,
+    tally: &WriteTally,
 ) {
     // Checkpoints are the checkpointer's (this replaces SQLite's automatic
     // checkpoint, which is itself a WAL hook).
@@ -313,7 +324,10 @@ fn run_batches(
                 }
             }
         }
-        run_batch(&conn, batch);
+        let jobs = batch.len();
+        if run_batch(&conn, batch) {
+            tally.record(jobs);
+        }
         checkpointer.after_commit(&conn);
     }
     // Jobs queued after the close fail (dropping them answers their callers);
@@ -353,7 +367,8 @@ fn run_batches(
     }
 }
 
-fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
+/// Runs the batch in one transaction; true if it committed.
+fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) -> bool {
     let outcome = (|| {
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         for job in batch.iter_mut() {
@@ -380,7 +395,9 @@ fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
             Err(StoreError::Backend(e.to_string()))
         }
     };
+    let committed = outcome.is_ok();
     for job in batch {
         job.finish(outcome.clone());
     }
+    committed
 }

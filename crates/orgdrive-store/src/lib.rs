@@ -564,6 +564,16 @@ pub trait EventStore: Send + Sync + 'static {
 /// Nodes, consistency checks, repair and shutdown.
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync + 'static {
+    /// Answers a trivial read (readiness probes): `Backend` if the store
+    /// cannot be reached or is closed.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Unfinished tasks, the event backlog, the bytes held and reserved,
+    /// the metadata's size: each one cheap query (indexes and counters,
+    /// never a scan of the files).
+    async fn gauges(&self) -> StoreResult<StoreGauges>;
+    /// The group commits since the store was opened (PostgreSQL: of the
+    /// writes it combines, the durable dentry puts).
+    fn write_figures(&self) -> WriteFigures;
     /// Registers a starting server node and returns its number (unique per store).
     async fn register_node(&self, now_ms: i64) -> StoreResult<i64>;
     /// What fsck checks: content references, open uploads, counters and the

@@ -410,3 +410,53 @@ pub struct Lease {
     /// number).
     pub steal: bool,
 }
+
+/// What operators watch of a store, read together ([`crate::MaintenanceStore::gauges`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreGauges {
+    /// Tasks `INIT` or `IN_PROGRESS`.
+    pub unfinished_tasks: u64,
+    /// Events committed after each subscribed app's cursor, summed over
+    /// the apps: an upper bound of what remains to deliver (events that an
+    /// app's subscriptions do not match count too, until its cursor passes
+    /// them).
+    pub event_backlog: u64,
+    /// File bytes held, as the orgs' counters say (live files, history
+    /// versions, the recycle bin).
+    pub used_bytes: u64,
+    /// Bytes reserved by uploads in flight.
+    pub reserved_bytes: u64,
+    /// The metadata's size in the database (SQLite: its pages; PostgreSQL:
+    /// `pg_database_size`).
+    pub store_bytes: u64,
+}
+
+/// Group commit since the store was opened: transactions that committed
+/// combined writes, and the writes they carried (their ratio is the mean
+/// batch size).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteFigures {
+    pub commits: u64,
+    pub writes: u64,
+}
+
+/// Counts a backend's group commits ([`WriteFigures`]), from any thread.
+#[derive(Debug, Default)]
+pub struct WriteTally {
+    commits: std::sync::atomic::AtomicU64,
+    writes: std::sync::atomic::AtomicU64,
+}
+
+impl WriteTally {
+    /// One transaction committed, carrying `writes` writes.
+    pub fn record(&self, writes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.commits.fetch_add(1, Relaxed);
+        self.writes.fetch_add(writes as u64, Relaxed);
+    }
+
+    pub fn figures(&self) -> WriteFigures {
+        use std::sync::atomic::Ordering::Relaxed;
+        WriteFigures { commits: self.commits.load(Relaxed), writes: self.writes.load(Relaxed) }
+    }
+}

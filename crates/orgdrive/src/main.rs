@@ -7,6 +7,7 @@
 mod admin;
 mod backup;
 mod fsck;
+mod logs;
 mod migrate;
 mod relay;
 mod serve;
@@ -28,6 +29,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written (stderr; `ORGDRIVE_LOG` filters them).
+    #[arg(long, global = true, value_enum, env = "ORGDRIVE_LOG_FORMAT", default_value = "text")]
+    log_format: logs::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -44,22 +48,6 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Fill an empty data dir from a backup.
     Restore(backup::RestoreArgs),
-}
-
-/// The log filter: `ORGDRIVE_LOG` (default `info`).
-fn log_filter(configured: Option<&str>) -> tracing_subscriber::EnvFilter {
-    configured
-        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"))
-}
-
-/// A cap applied after [`log_filter`], whatever it says: the PostgreSQL
-/// driver logs every statement's parameters (token hashes, upload keys,
-/// names) at `debug`, so nothing below `info` passes from it. It only
-/// lowers: `ORGDRIVE_LOG=warn` keeps the driver at `warn`.
-fn driver_cap() -> tracing_subscriber::filter::Targets {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
-    Targets::new().with_default(LevelFilter::TRACE).with_target("tokio_postgres", LevelFilter::INFO)
 }
 
 /// Makes this thread, and the threads it starts, background work: Linux's
@@ -88,21 +76,9 @@ fn main() -> anyhow::Result<()> {
     // readable by its owner only.
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-    {
-        use tracing_subscriber::layer::SubscriberExt;
-        use tracing_subscriber::util::SubscriberInitExt;
-        use tracing_subscriber::Layer;
-        let filter = log_filter(std::env::var("ORGDRIVE_LOG").ok().as_deref());
-        tracing_subscriber::registry()
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_filter(filter)
-                    .with_filter(driver_cap()),
-            )
-            .init();
-    }
-    let command = Cli::parse().command;
+    let cli = Cli::parse();
+    logs::init(cli.log_format);
+    let command = cli.command;
     if matches!(command, Command::Backup(_)) {
         // Before the runtime: every thread it starts inherits this.
         background_priority();
@@ -122,62 +98,4 @@ fn main() -> anyhow::Result<()> {
     // thumbnail being decoded) does not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::Layer;
-
-    use super::{driver_cap, log_filter};
-
-    /// What reaches the log under `ORGDRIVE_LOG=configured`: one event per
-    /// (target, level) pair, recorded as "target level".
-    fn written(configured: &str) -> Vec<String> {
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        let writer = move || Line(sink.clone());
-        let subscriber = tracing_subscriber::registry().with(
-            tracing_subscriber::fmt::layer()
-                .without_time()
-                .with_ansi(false)
-                .with_writer(writer)
-                .with_filter(log_filter(Some(configured)))
-                .with_filter(driver_cap()),
-        );
-        tracing::subscriber::with_default(subscriber, || {
-            tracing::debug!(target: "tokio_postgres::query", "driver debug");
-            tracing::info!(target: "tokio_postgres::connection", "driver info");
-            tracing::debug!(target: "orgdrive_core", "core debug");
-            tracing::warn!(target: "orgdrive_core", "core warn");
-        });
-        let text = String::from_utf8(lines.lock().unwrap().concat()).unwrap();
-        text.lines().map(|l| l.split_once(": ").map_or(l, |(_, m)| m).to_string()).collect()
-    }
-
-    struct Line(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
-    impl std::io::Write for Line {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().push(buf.to_vec());
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn the_postgres_driver_never_logs_below_info() {
-        assert_eq!(written("debug"), ["driver info", "core debug", "core warn"]);
-        // Naming the driver, or one of its modules, does not lift the cap.
-        assert_eq!(
-            written("tokio_postgres=trace,tokio_postgres::connection=info"),
-            ["driver info"]
-        );
-        // The cap only lowers: `warn` and `off` keep the driver quiet.
-        assert_eq!(written("warn"), ["core warn"]);
-        assert!(written("off").is_empty());
-        // A malformed filter falls back to `info`.
-        assert_eq!(written("[{"), ["driver info", "core warn"]);
-    }
 }

@@ -299,6 +299,8 @@ impl Banner<'_> {
         if let Some(admin) = self.admin_addr {
             println!("admin API on http://{admin}/admin/v1");
         }
+        let metrics_addr = self.admin_addr.unwrap_or(self.addr);
+        println!("metrics: http://{metrics_addr}/metrics (admin token); health: /healthz, /readyz");
         println!("data dir: {}{kind}", self.data_dir.display());
         println!("metadata: {}", self.metadata);
         match self.demo {

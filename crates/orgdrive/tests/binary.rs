@@ -17,13 +17,19 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str]) -> Running {
+        Running::start_with(args, &[], Stdio::null())
+    }
+
+    /// Starts with these environment variables, its log going to `stderr`.
+    fn start_with(args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> Running {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env_remove("ORGDRIVE_ADMIN_TOKEN")
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut lines = Vec::new();
@@ -368,6 +374,16 @@ async fn no_demo_and_a_separate_admin_listener() {
     // And the storage API does not answer on the admin address.
     let token_call = http.post(format!("{admin_base}/v1.0/oauth2/accessToken")).json(&json!({}));
     assert_eq!(token_call.send().await.unwrap().status(), 404);
+    // Metrics go with the admin API; the probes answer on both.
+    let scrape = |base: &str| http.get(format!("{base}/metrics")).bearer_auth(&token).send();
+    assert_eq!(scrape(&admin_base).await.unwrap().status(), 200);
+    assert_eq!(scrape(&server.base()).await.unwrap().status(), 404);
+    for base in [&admin_base, &server.base()] {
+        for probe in ["healthz", "readyz"] {
+            let answer = http.get(format!("{base}/{probe}")).send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{base}/{probe}");
+        }
+    }
     assert!(server.terminate().success(), "both listeners stop on SIGTERM");
 }
 
@@ -443,4 +459,33 @@ async fn demo_upload_url(
     .await;
     let url = info["headerSignatureInfo"]["resourceUrls"][0].as_str().unwrap().to_string();
     (http, space_id, url)
+}
+
+#[tokio::test]
+async fn json_log_lines_carry_the_request_id_of_their_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let server = Running::start_with(
+        &["--ephemeral", "--log-format", "json"],
+        &[("ORGDRIVE_LOG", "info,orgdrive_server=debug")],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    let answer = reqwest::get(format!("{}/healthz", server.base())).await.unwrap();
+    let request_id = answer.headers()["x-acs-request-id"].to_str().unwrap().to_string();
+    assert!(server.terminate().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.iter().all(|l| l["level"].is_string() && l["timestamp"].is_string()));
+    // The frame's line for the request names it by its id.
+    let answered = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "answered")
+        .unwrap_or_else(|| panic!("no line for the request: {text}"));
+    assert_eq!(answered["requestid"], request_id.as_str());
+    assert_eq!(answered["fields"]["status"], 200);
+    // Lines outside any request carry none.
+    assert!(lines.iter().any(|l| l.get("requestid").is_none()), "{text}");
 }

@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::Router;
@@ -23,10 +23,13 @@ use orgdrive_core::DriveError;
 
 use crate::error::ApiError;
 use crate::extract::{QueryParams, WirePath as Path};
+use crate::metrics::Operations;
 use crate::state::ServerState;
 use crate::transport::{blob_body, upload_body};
 
-pub fn routes() -> Router<ServerState> {
+pub fn routes(operations: &mut Operations) -> Router<ServerState> {
+    operations.add("/blob/{*key}", Some(Method::PUT), "PutBlob");
+    operations.add("/blob/{*key}", Some(Method::GET), "GetBlob");
     Router::new()
         .route("/blob/{*key}", put(upload).get(download))
         .layer(DefaultBodyLimit::disable())
@@ -58,8 +61,9 @@ async fn upload(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (expires, signature) = signed(&query);
-    let (declared_len, body) = upload_body(&headers, body, &state.limits)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "paramError", e))?;
+    let (declared_len, body) =
+        upload_body(&headers, body, &state.limits, &state.metrics.file_bytes_in)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "paramError", e))?;
     let written = state.drive.receive_blob(&key, expires, &signature, declared_len, body).await?;
     let mut response = StatusCode::OK.into_response();
     if let Some(etag) = written.md5.and_then(|m| HeaderValue::from_str(&format!("\"{m}\"")).ok()) {
@@ -115,7 +119,7 @@ async fn download(
                 })
             },
         )?;
-    let body = blob_body(download.into_whole(), &state.limits);
+    let body = blob_body(download.into_whole(), &state.limits, &state.metrics.file_bytes_out);
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();

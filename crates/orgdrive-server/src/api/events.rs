@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::delivery::stream::run_session;
 use crate::error::ApiError;
 use crate::extract::{scope, BaseUrl, Caller, QueryParams, WireJson};
+use crate::metrics::Operations;
 use crate::state::ServerState;
 use crate::wire::{
     ErrorBody, EventScopeRequest, OpenConnectionRequest, OpenConnectionResponse, StorageErrors,
@@ -37,7 +38,8 @@ pub fn routes() -> OpenApiRouter<ServerState> {
 }
 
 /// The WebSocket of Stream mode.
-pub fn gateway_routes() -> Router<ServerState> {
+pub fn gateway_routes(operations: &mut Operations) -> Router<ServerState> {
+    operations.add(STREAM_PATH, Some(Method::GET), "StreamConnection");
     Router::new().route(STREAM_PATH, get(stream))
 }
 

@@ -11,7 +11,8 @@
 //! download info, CommitFile), `blob` (the signed PUT/GET routes that carry
 //! file bytes), `weboffice` (GetWebOfficeUrl, RefreshWebOfficeToken), `wopi`
 //! (the WOPI host under `/wopi/files`, outside the document), `admin` (the
-//! provisioning API under `/admin/v1`); here, the
+//! provisioning API under `/admin/v1`), `health` (`/metrics`, `/healthz`,
+//! `/readyz`); here, the
 //! storage API they make together and the 404/405 fallbacks.
 //!
 //! The storage API's handlers carry their OpenAPI description
@@ -26,6 +27,7 @@ pub mod admin;
 pub mod blob;
 pub mod dentries;
 pub mod events;
+pub mod health;
 pub mod lifecycle;
 pub mod oauth2;
 pub mod open_info;

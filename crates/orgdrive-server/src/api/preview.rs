@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -21,10 +21,13 @@ use orgdrive_core::{PreviewKind, PreviewPage, PreviewRefused, MAX_PREVIEW_TEXT_B
 
 use crate::api::blob::{parse_range, RangeSpec};
 use crate::extract::{BaseUrl, WirePath as Path};
+use crate::metrics::Operations;
 use crate::state::ServerState;
 use crate::transport::blob_body;
 
-pub fn routes() -> Router<ServerState> {
+pub fn routes(operations: &mut Operations) -> Router<ServerState> {
+    operations.add("/preview.css", Some(Method::GET), "Preview");
+    operations.add("/preview/{*page}", Some(Method::GET), "Preview");
     Router::new()
         .route("/preview.css", get(style))
         .route("/preview/{token}", get(page))
@@ -256,7 +259,7 @@ async fn content(
             return refused(PreviewRefused::Gone);
         }
     };
-    let body = blob_body(download.into_whole(), &state.limits);
+    let body = blob_body(download.into_whole(), &state.limits, &state.metrics.file_bytes_out);
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();

@@ -17,7 +17,7 @@
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -25,6 +25,7 @@ use orgdrive_core::{iso8601, LockRequest, WopiError, WopiSession};
 use serde::Serialize;
 
 use crate::extract::{QueryParams, WirePath as Path};
+use crate::metrics::Operations;
 use crate::state::ServerState;
 use crate::transport::{blob_body, upload_body};
 
@@ -35,7 +36,11 @@ const X_WOPI_ITEM_VERSION: HeaderName = HeaderName::from_static("x-wopi-itemvers
 const X_WOPI_LOCK_FAILURE_REASON: HeaderName = HeaderName::from_static("x-wopi-lockfailurereason");
 const X_WOPI_MAX_EXPECTED_SIZE: HeaderName = HeaderName::from_static("x-wopi-maxexpectedsize");
 
-pub fn routes() -> Router<ServerState> {
+pub fn routes(operations: &mut Operations) -> Router<ServerState> {
+    operations.add("/wopi/files/{file_id}", Some(Method::GET), "WopiCheckFileInfo");
+    operations.add("/wopi/files/{file_id}", Some(Method::POST), "WopiFileOperation");
+    operations.add("/wopi/files/{file_id}/contents", Some(Method::GET), "WopiGetFile");
+    operations.add("/wopi/files/{file_id}/contents", Some(Method::POST), "WopiPutFile");
     Router::new()
         .route("/wopi/files/{file_id}", get(check_file_info).post(file_operation))
         .route("/wopi/files/{file_id}/contents", get(get_file).post(put_file))
@@ -186,7 +191,7 @@ async fn get_file(
         .read_sized(&key, 0..size, size)
         .await
         .map_err(|e| WopiError::Internal(format!("{key}: {e}")))?;
-    let body = blob_body(download.into_whole(), &state.limits);
+    let body = blob_body(download.into_whole(), &state.limits, &state.metrics.file_bytes_out);
     let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
@@ -213,7 +218,8 @@ async fn put_file(
     }
     let lock = header_text(&headers, &X_WOPI_LOCK)?;
     let (declared_len, body) =
-        upload_body(&headers, body, &state.limits).map_err(|e| WopiError::BadRequest(e.into()))?;
+        upload_body(&headers, body, &state.limits, &state.metrics.file_bytes_in)
+            .map_err(|e| WopiError::BadRequest(e.into()))?;
     let stored = state.drive.wopi_put_file(&session, lock.as_deref(), declared_len, body).await?;
     let mut response = StatusCode::OK.into_response();
     item_version(&mut response, &stored.version.to_string());

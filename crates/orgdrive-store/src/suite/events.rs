@@ -6,7 +6,7 @@
 use super::fixtures::*;
 use crate::*;
 
-fn subscription(app_id: &str, scope: EventScope, scope_id: &str) -> SubscriptionRecord {
+pub(super) fn subscription(app_id: &str, scope: EventScope, scope_id: &str) -> SubscriptionRecord {
     SubscriptionRecord {
         corp_id: "c".into(),
         app_id: app_id.into(),

@@ -132,7 +132,10 @@ pub async fn repair_usage_sets_counters_to_their_sums(s: &impl MetaStore) {
 
 pub async fn after_close_calls_fail_with_a_backend_error(s: &impl MetaStore) {
     org_and_app(s).await;
+    s.ping().await.unwrap();
     s.close().await;
+    let ping = s.ping().await;
+    assert!(matches!(ping, Err(StoreError::Backend(_))), "{ping:?}");
     let write = s.insert_org(&org("d", None)).await;
     assert!(matches!(write, Err(StoreError::Backend(_))), "{write:?}");
     let purge = s.purge_expired_tokens(0).await;
@@ -141,4 +144,52 @@ pub async fn after_close_calls_fail_with_a_backend_error(s: &impl MetaStore) {
     assert!(matches!(read, Err(StoreError::Backend(_))), "{read:?}");
     let scan = s.consistency_scan().await.map(|_| ());
     assert!(matches!(scan, Err(StoreError::Backend(_))), "{scan:?}");
+}
+
+pub async fn gauges_count_unfinished_tasks_undelivered_events_and_bytes(s: &impl MetaStore) {
+    use super::events::subscription;
+    use super::recycle::{move_op, task};
+    let empty = s.gauges().await.unwrap();
+    assert!(empty.store_bytes > 0, "{empty:?}");
+    assert_eq!(StoreGauges { store_bytes: 0, ..empty }, StoreGauges::default());
+    tree(s, None, None).await;
+    let g = s.gauges().await.unwrap();
+    assert_eq!((g.used_bytes, g.reserved_bytes), (3 + 5 + 7 + 11, 0));
+    assert_eq!(g.event_backlog, 0, "no subscriber: nothing to deliver");
+    // A subscription starts at the last event; two changes follow it.
+    s.subscribe(&subscription("a", EventScope::Org, "c")).await.unwrap();
+    s.rename_dentry(&rename("t", "top2.txt")).await.unwrap();
+    s.rename_dentry(&rename("f1", "c.txt")).await.unwrap();
+    assert_eq!(s.gauges().await.unwrap().event_backlog, 2);
+    let cursor = s.lease_cursor("a", 1, 0, 1000).await.unwrap().expect("the lease");
+    assert!(s.advance_cursor("a", 1, cursor.last_seq + 1).await.unwrap());
+    assert_eq!(s.gauges().await.unwrap().event_backlog, 1);
+    // Tasks: unfinished until they end.
+    s.insert_task(&task("t1", move_op("d"), 1), 64).await.unwrap();
+    s.insert_task(&task("t2", move_op("o"), 2), 64).await.unwrap();
+    assert_eq!(s.gauges().await.unwrap().unfinished_tasks, 2);
+    s.fail_task("t1", "gone", 3).await.unwrap();
+    assert_eq!(s.gauges().await.unwrap().unfinished_tasks, 1);
+    // Bytes an upload in flight holds.
+    s.insert_upload(&upload("k"), &LIMITS).await.unwrap();
+    put_part(s, "k", 0, 9, "objects/k0").await;
+    let g = s.gauges().await.unwrap();
+    assert_eq!((g.used_bytes, g.reserved_bytes), (26, 9));
+    assert!(g.store_bytes >= empty.store_bytes);
+}
+
+pub async fn group_commits_are_counted_with_the_writes_they_carried(s: &impl MetaStore) {
+    let before = s.write_figures();
+    let orgs: Vec<OrgRecord> = (0..16).map(|i| org(&format!("o{i}"), None)).collect();
+    let racing: Vec<_> = orgs.iter().map(|o| s.insert_org(o)).collect();
+    for inserted in join_all(racing).await {
+        inserted.unwrap();
+    }
+    let after = s.write_figures();
+    let (commits, writes) = (after.commits - before.commits, after.writes - before.writes);
+    // A backend that combines these writes counts each in one commit; one
+    // that writes them alone (PostgreSQL, for identity writes) counts none.
+    assert!(writes == 0 || writes == 16, "{writes} writes in {commits} commits");
+    assert!(commits <= writes, "{commits} commits for {writes} writes");
+    assert!(writes == 0 || commits >= 1);
 }

@@ -146,6 +146,8 @@ macro_rules! behaviour_suite {
             the_consistency_scan_sees_content_uploads_counters_and_trees,
             repair_usage_sets_counters_to_their_sums,
             after_close_calls_fail_with_a_backend_error,
+            gauges_count_unfinished_tasks_undelivered_events_and_bytes,
+            group_commits_are_counted_with_the_writes_they_carried,
             // tree changes
             rename_changes_the_name_and_the_modifier,
             an_overwrite_by_id_follows_the_file_wherever_it_went,

@@ -552,7 +552,7 @@ pub async fn recycle_items_are_listed_newest_first_in_keyset_pages(s: &impl Meta
     assert_consistent(s).await;
 }
 
-fn task(task_id: &str, op: TaskOp, created_at: i64) -> TaskRecord {
+pub(super) fn task(task_id: &str, op: TaskOp, created_at: i64) -> TaskRecord {
     TaskRecord {
         task_id: task_id.into(),
         corp_id: "c".into(),
@@ -571,7 +571,7 @@ fn task(task_id: &str, op: TaskOp, created_at: i64) -> TaskRecord {
     }
 }
 
-fn move_op(dentry_id: &str) -> TaskOp {
+pub(super) fn move_op(dentry_id: &str) -> TaskOp {
     TaskOp::Move {
         space_id: "1".into(),
         dentry_id: dentry_id.into(),

@@ -90,6 +90,11 @@ impl TestServer {
         self.meta.close().await;
     }
 
+    /// Closes the metadata store under the running server (a store gone away).
+    pub async fn close_store(&self) {
+        self.meta.close().await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
