@@ -2,8 +2,10 @@
 """What `/metrics` costs (issue 13): GetSpace req/s at 64 connections while a
 scraper fetches `/metrics` every second, against the same load with nobody
 scraping. The two alternate, each measured over the same window length.
+With `--baseline BIN` (a build before the metrics), that build's GetSpace
+req/s is measured in the same rounds: what counting every request costs.
 
-    python3 bench/metrics.py --orgdrive BIN --loadgen BIN [--seconds 10] [--runs 5]
+    python3 bench/metrics.py --orgdrive BIN --loadgen BIN [--baseline BIN] [--seconds 10] [--runs 5]
 
 Needs the release binaries (bench/run.sh builds them). Prints one JSON line
 per run and a summary line; writes nothing else.
@@ -32,17 +34,25 @@ def main():
     ap.add_argument("--loadgen", required=True)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--baseline", help="an orgdrive build without metrics, measured alongside")
     a = ap.parse_args()
     args = types.SimpleNamespace(quick=True, duration=a.seconds, big_mib=16, entries=1000,
                                  raw=os.devnull, keep=False, loadgen=a.loadgen,
                                  orgdrive=a.orgdrive, tree_entries=100, tree_subfolders=10)
     h = harness.Harness(args)
     try:
-        od = h.start_orgdrive(os.path.join(h.work, "data"))
-        st = h.provision(od.base)
-        url = f"{od.base}/v1.0/storage/spaces/{st['spaceId']}?unionId={st['unionId']}"
-        argv = ["http", "--url", url, "--header", f"x-acs-dingtalk-access-token: {st['token']}",
-                "--connections", 64, "--warmup", 1]
+        def serving(binary, name):
+            h.a.orgdrive = binary
+            od = h.start_orgdrive(os.path.join(h.work, f"data-{name}"), name=name)
+            st = h.provision(od.base)
+            url = f"{od.base}/v1.0/storage/spaces/{st['spaceId']}?unionId={st['unionId']}"
+            argv = ["http", "--url", url, "--header",
+                    f"x-acs-dingtalk-access-token: {st['token']}", "--connections", 64,
+                    "--warmup", 1]
+            return od, argv
+
+        od, argv = serving(a.orgdrive, "orgdrive")
+        base = serving(a.baseline, "baseline") if a.baseline else None
         scrape = urllib.request.Request(f"{od.base}/metrics",
                                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
@@ -59,25 +69,31 @@ def main():
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
             return sizes
 
-        without, during, sizes = [], [], []
+        rounds = [("without", argv, quiet), ("scraped", argv, scraping)]
+        if base:
+            rounds.append(("baseline", base[1], quiet))
+        rps = {name: [] for name, _, _ in rounds}
+        sizes = []
         for run in range(a.runs):
-            for name, window, into in (("without", quiet, without), ("scraped", scraping, during)):
-                res, done = h.loadgen(*argv, during=window)
-                into.append(res["rps"])
+            for name, load, window in rounds:
+                res, done = h.loadgen(*load, during=window)
+                rps[name].append(res["rps"])
                 if name == "scraped":
                     sizes.append(done[-1])
-                print(json.dumps({"run": run, "scrape": name, "rps": res["rps"],
-                                  "p99_ms": res["p99_ms"], "errors": res.get("errors", 0)}),
-                      flush=True)
-        h.stop(od)
+                print(json.dumps({"run": run, "server": name, "rps": res["rps"],
+                                  "p99_ms": res["p99_ms"], "errors": res.get("errors", 0),
+                                  "cpu_s": res["cpu_s"]}), flush=True)
     finally:
         h.cleanup()
-    ratio = med(during) / med(without)
+    without, during = rps["without"], rps["scraped"]
     log(f"metrics page: {med(sizes)} bytes")
     print(f"GetSpace req/s (64 connections): {med(without):.0f} without scraping, "
-          f"{med(during):.0f} scraped every second: {ratio:.3f}x "
+          f"{med(during):.0f} scraped every second: {med(during) / med(without):.3f}x "
           f"(runs: {without} / {during})")
-
+    if base:
+        baseline = rps["baseline"]
+        print(f"GetSpace req/s of the baseline build: {med(baseline):.0f}; this build, "
+              f"unscraped: {med(without) / med(baseline):.3f}x (runs: {baseline})")
 
 if __name__ == "__main__":
     main()

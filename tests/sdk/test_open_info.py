@@ -280,9 +280,12 @@ def test_preview_tokens_stay_out_of_the_log(tmp_path):
         assert status == 200
         assert get(media_url(url, html, "/content"))[0] == 200
         assert page(url[:-4] + "0000")[0] == 403
+        assert get(srv.base_url + "/%70review/secret-pasted-in-a-path")[0] == 404
     finally:
         srv.stop()
     log = (tmp_path / "server.log").read_text()
     for token in (url.rsplit("/", 1)[1], media_url(url, html, "/content").rsplit("/", 2)[1]):
         assert token.rsplit(".", 1)[1] not in log, "a token's signature is in the log"
-    assert "/preview/<token>" in log, "the requests are logged"
+    assert "operation=Preview path=<hidden>" in log, "the requests are logged"
+    # Nor does a path that no route serves, whatever it holds.
+    assert "secret-pasted-in-a-path" not in log

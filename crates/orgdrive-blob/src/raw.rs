@@ -43,7 +43,8 @@ fn local(e: std::io::Error) -> BlobError {
 }
 
 /// What a [`BlobStore::copy_raw_many`] has done so far (read while it runs,
-/// for a progress display), and the switch that stops it.
+/// for a progress display), the switch that stops it, and how its threads
+/// start.
 #[derive(Debug, Default)]
 pub struct CopyProgress {
     /// Objects copied so far, and their bytes.
@@ -51,6 +52,10 @@ pub struct CopyProgress {
     pub bytes: AtomicU64,
     /// Set to stop: copies not yet started answer an error.
     pub stop: AtomicBool,
+    /// Run first by each thread of a copy between two filesystem stores
+    /// (threads of their own, which end with the copy): the backup command
+    /// makes them background work.
+    pub thread_setup: Option<fn()>,
 }
 
 impl CopyProgress {
@@ -272,34 +277,50 @@ impl BlobStore {
         let workers: Vec<_> = (0..parallelism.min(count))
             .map(|_| {
                 let (shared, progress) = (shared.clone(), progress.clone());
-                tokio::task::spawn_blocking(move || {
-                    let (pairs, next, from, to) = &*shared;
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((key, target_key)) = pairs.get(i) else { return done };
-                        let copied = match (progress.stopped(), confined(key), confined(target_key))
-                        {
-                            (Some(stopped), _, _) => Err(stopped),
-                            (None, Ok(key), Ok(target_key)) => {
-                                copy_local(&from.join(key), &to.join(target_key), false)
-                                    .map_err(local)
-                            }
-                            (None, Err(e), _) | (None, _, Err(e)) => Err(e),
-                        };
-                        if let Ok(fingerprint) = &copied {
-                            progress.copied(fingerprint);
+                let (answer, done) = tokio::sync::oneshot::channel();
+                // A thread of its own, not the blocking pool's: what
+                // `thread_setup` changes ends with it.
+                let spawned =
+                    std::thread::Builder::new().name("orgdrive-copy".into()).spawn(move || {
+                        if let Some(setup) = progress.thread_setup {
+                            setup();
                         }
-                        done.push((i, copied));
-                    }
-                })
+                        let (pairs, next, from, to) = &*shared;
+                        let mut copies = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((key, target_key)) = pairs.get(i) else { break };
+                            let copied =
+                                match (progress.stopped(), confined(key), confined(target_key)) {
+                                    (Some(stopped), _, _) => Err(stopped),
+                                    (None, Ok(key), Ok(target_key)) => {
+                                        copy_local(&from.join(key), &to.join(target_key), false)
+                                            .map_err(local)
+                                    }
+                                    (None, Err(e), _) | (None, _, Err(e)) => Err(e),
+                                };
+                            if let Ok(fingerprint) = &copied {
+                                progress.copied(fingerprint);
+                            }
+                            copies.push((i, copied));
+                        }
+                        let _ = answer.send(copies);
+                    });
+                if let Err(e) = &spawned {
+                    tracing::error!(error = %e, "could not start a copy thread");
+                }
+                done
             })
             .collect();
         let mut results: Vec<Option<Result<Fingerprint, BlobError>>> =
             (0..count).map(|_| None).collect();
-        // A thread that panicked leaves its pairs without a result: errors.
-        for done in futures::future::join_all(workers).await.into_iter().flatten() {
-            done.into_iter().for_each(|(i, copied)| results[i] = Some(copied));
+        // A thread that panicked (or never started) leaves the pairs it took
+        // without a result: errors. The others take every pair left.
+        for done in futures::future::join_all(workers).await {
+            match done {
+                Ok(copies) => copies.into_iter().for_each(|(i, copied)| results[i] = Some(copied)),
+                Err(_) => tracing::error!("a copy thread ended without its results"),
+            }
         }
         results
             .into_iter()
@@ -516,8 +537,14 @@ mod tests {
         pairs.insert(7, ("objects/none".into(), "c/none".into()));
         pairs.insert(9, ("../escape".into(), "c/escape".into()));
         pairs.insert(11, ("objects/1".into(), "../escape".into()));
+        static SETUPS: AtomicUsize = AtomicUsize::new(0);
         for target in [&local, &memory] {
-            let progress = Arc::new(CopyProgress::default());
+            let progress = Arc::new(CopyProgress {
+                thread_setup: Some(|| {
+                    SETUPS.fetch_add(1, Ordering::Relaxed);
+                }),
+                ..CopyProgress::default()
+            });
             let results = source.copy_raw_many(pairs.clone(), target, progress.clone()).await;
             assert_eq!(results.len(), pairs.len());
             for ((key, target_key), result) in pairs.iter().zip(&results) {
@@ -538,6 +565,9 @@ mod tests {
             assert_eq!(progress.bytes.load(Ordering::Relaxed), (1..=40).sum::<u64>());
         }
         assert!(!dir.path().join("escape").exists());
+        // Each thread of the filesystem copy (two) was set up; the object
+        // store's copy runs on no thread of its own.
+        assert_eq!(SETUPS.load(Ordering::Relaxed), 2);
         // Stopped: nothing more is copied, every pair answers an error.
         let stopped = Arc::new(CopyProgress::default());
         stopped.stop.store(true, Ordering::Relaxed);

@@ -256,6 +256,8 @@ pub type Progress<'a> = dyn Fn(u64, u64) + Send + Sync + 'a;
 #[derive(Clone)]
 pub struct BackupTarget {
     store: BlobStore,
+    /// Run first by each thread that copies content between filesystems.
+    copy_thread_setup: Option<fn()>,
 }
 
 fn content_key(key: &str) -> String {
@@ -264,7 +266,15 @@ fn content_key(key: &str) -> String {
 
 impl BackupTarget {
     pub fn new(store: BlobStore) -> BackupTarget {
-        BackupTarget { store }
+        BackupTarget { store, copy_thread_setup: None }
+    }
+
+    /// Runs `setup` first on each thread that copies content between two
+    /// filesystems (threads of their own, ending with the copy): the backup
+    /// command makes them background work.
+    pub fn with_copy_thread_setup(mut self, setup: fn()) -> BackupTarget {
+        self.copy_thread_setup = Some(setup);
+        self
     }
 
     pub fn store(&self) -> &BlobStore {
@@ -367,7 +377,8 @@ impl BackupTarget {
             .iter()
             .map(|&i| (contents.objects[i].clone(), content_key(&contents.objects[i])))
             .collect();
-        let copied = copy_many(source, &self.store, pairs, progress, abort).await?;
+        let copied =
+            copy_many(source, &self.store, pairs, self.copy_thread_setup, progress, abort).await?;
         let mut report = CopyReport::default();
         for (&i, copied) in to_copy.iter().zip(copied) {
             let key = &contents.objects[i];
@@ -456,7 +467,8 @@ impl BackupTarget {
     }
 
     /// Copies every object of `manifest` into `dest` under its own key,
-    /// checking each against its record (one that does not match is removed).
+    /// checking each against its record: every one that does not match is
+    /// removed, and the first failure is the answer.
     pub async fn restore_content(
         &self,
         manifest: &BackupManifest,
@@ -464,15 +476,25 @@ impl BackupTarget {
         progress: &Progress<'_>,
     ) -> Result<(), BackupError> {
         let pairs = manifest.objects.iter().map(|o| (content_key(&o.key), o.key.clone())).collect();
-        let copied = copy_many(&self.store, dest, pairs, progress, &|| false).await?;
+        let copied =
+            copy_many(&self.store, dest, pairs, self.copy_thread_setup, progress, &|| false)
+                .await?;
+        let mut failed = None;
         for (o, copied) in manifest.objects.iter().zip(copied) {
-            let copied = copied?;
-            if copied.size != o.size || copied.sha256 != o.sha256 {
-                let _ = dest.delete(&o.key).await;
-                return Err(mismatch(&content_key(&o.key), copied.size, o.size));
-            }
+            let problem = match copied {
+                Err(e) => BackupError::from(e),
+                Ok(c) if c.size != o.size || c.sha256 != o.sha256 => {
+                    let _ = dest.delete(&o.key).await;
+                    mismatch(&content_key(&o.key), c.size, o.size)
+                }
+                Ok(_) => continue,
+            };
+            failed.get_or_insert(problem);
         }
-        Ok(dest.sync_all().await?)
+        match failed {
+            Some(problem) => Err(problem),
+            None => Ok(dest.sync_all().await?),
+        }
     }
 }
 
@@ -485,10 +507,11 @@ async fn copy_many(
     source: &BlobStore,
     target: &BlobStore,
     pairs: Vec<(String, String)>,
+    thread_setup: Option<fn()>,
     progress: &Progress<'_>,
     abort: &(dyn Fn() -> bool + Sync),
 ) -> Result<Vec<Result<Fingerprint, BlobError>>, BackupError> {
-    let state = Arc::new(CopyProgress::default());
+    let state = Arc::new(CopyProgress { thread_setup, ..CopyProgress::default() });
     let mut told = (0, 0);
     let mut tell = || {
         let now = (state.objects.load(Ordering::Relaxed), state.bytes.load(Ordering::Relaxed));

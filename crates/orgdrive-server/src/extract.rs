@@ -291,23 +291,52 @@ impl<S: RequiredScope> FromRequestParts<ServerState> for Caller<S> {
 /// Requests to the admin API: `Authorization: Bearer <admin token>`.
 pub struct AdminAuth;
 
+/// The digest of the bearer token a request presents.
+fn bearer_digest(parts: &Parts) -> Option<[u8; 32]> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|token| <[u8; 32]>::from(Sha256::digest(token.trim())))
+}
+
 impl FromRequestParts<ServerState> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|token| <[u8; 32]>::from(Sha256::digest(token.trim())));
-        if presented.as_ref() == Some(&*state.admin_token_sha256) {
+        if bearer_digest(parts).as_ref() == Some(&*state.admin_token_sha256) {
             Ok(AdminAuth)
         } else {
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthentication",
                 "admin API needs Authorization: Bearer <admin token>",
+            ))
+        }
+    }
+}
+
+/// Requests to `/metrics`: `Authorization: Bearer <admin token>`, or the
+/// metrics token when one is set.
+pub struct MetricsAuth;
+
+impl FromRequestParts<ServerState> for MetricsAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, ApiError> {
+        let presented = bearer_digest(parts);
+        let metrics_token = state.metrics_token_sha256.as_deref();
+        if presented.is_some()
+            && (presented.as_ref() == Some(&*state.admin_token_sha256)
+                || presented.as_ref() == metrics_token)
+        {
+            Ok(MetricsAuth)
+        } else {
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthentication",
+                "metrics need Authorization: Bearer <metrics token or admin token>",
             ))
         }
     }

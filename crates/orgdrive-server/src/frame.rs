@@ -25,7 +25,7 @@ use tower_service::Service;
 use tracing::Instrument;
 
 use crate::error::{self, REQUEST_ID_HEADER};
-use crate::metrics::{Metrics, Operations};
+use crate::metrics::{Metrics, Operations, UNKNOWN_OPERATION};
 use crate::transport;
 
 /// Wraps a router in [`Frame`].
@@ -80,8 +80,8 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let started = Instant::now();
         let id = error::new_request_id();
-        let span = request_span(&request);
         let operation = self.operations.name(request.method(), request.uri().path());
+        let span = request_span(&request, operation);
         let metrics = Arc::clone(&self.metrics);
         let (request, unread) = transport::time_body(request, self.request_timeout);
         let answer = catch_unwind(AssertUnwindSafe(|| inner.call(request)));
@@ -119,11 +119,15 @@ where
     }
 }
 
-/// The span of a request in the logs: its method and path, never its query
-/// (a signed URL's query is a credential), nor a preview link's token (its
-/// path is one). Disabled (and free) unless debug logging is on.
-fn request_span(request: &Request) -> tracing::Span {
-    let path = request.uri().path();
-    let path = if path.starts_with("/preview/") { "/preview/<token>" } else { path };
-    tracing::debug_span!("request", method = %request.method(), path = %path)
+/// The span of a request in the logs: its method, operation and path, never
+/// its query (a signed URL's query is a credential). The path only where a
+/// route matched and it holds no credential: a preview link's path is one,
+/// and a path no route serves may hold anything pasted into it. Disabled
+/// (and free) unless debug logging is on.
+fn request_span(request: &Request, operation: &'static str) -> tracing::Span {
+    let path = match operation {
+        "Preview" | UNKNOWN_OPERATION => "<hidden>",
+        _ => request.uri().path(),
+    };
+    tracing::debug_span!("request", method = %request.method(), operation = %operation, path = %path)
 }

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub(crate) file_bytes_out: Counter,
     /// The store's gauges as last read (for the scrape under way).
     gauges: Arc<Mutex<Option<orgdrive_core::StoreGauges>>>,
+    /// Held by a scrape from setting the gauges to encoding them.
+    rendering: Mutex<()>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -89,7 +91,8 @@ impl Metrics {
         let file_bytes_out = transfer.get_or_create(&DirectionLabel { direction: "out" }).clone();
         let gauges = Arc::default();
         registry.register_collector(Box::new(DriveFigures { drive, gauges: Arc::clone(&gauges) }));
-        Metrics { registry, requests, latency, file_bytes_in, file_bytes_out, gauges }
+        let rendering = Mutex::new(());
+        Metrics { registry, requests, latency, file_bytes_in, file_bytes_out, gauges, rendering }
     }
 
     /// Records an answered request.
@@ -101,6 +104,8 @@ impl Metrics {
     /// Every figure in the OpenMetrics text format, with the store's
     /// `gauges` just read (left out when the store did not answer).
     pub fn render(&self, gauges: Option<orgdrive_core::StoreGauges>) -> String {
+        // Concurrent scrapes each encode the gauges they read.
+        let _rendering = self.rendering.lock().unwrap_or_else(|e| e.into_inner());
         *self.gauges.lock().unwrap_or_else(|e| e.into_inner()) = gauges;
         let mut text = String::with_capacity(16 << 10);
         // Writing to a String cannot fail, and the collectors write numbers.

@@ -33,6 +33,21 @@ pub struct Shared {
     pub(crate) hub: Arc<Hub>,
     /// This node's request and transfer figures (`/metrics`).
     pub(crate) metrics: Arc<Metrics>,
+    /// The digest of the token that may read `/metrics` besides the admin
+    /// token (a monitoring system's: it can do nothing else).
+    pub(crate) metrics_token_sha256: Option<Arc<[u8; 32]>>,
+    /// The last readiness check (`/readyz`): when it ended and what it
+    /// found. Probes reuse it for a second, and one check runs at a time,
+    /// so that probes cannot multiply the requests to the stores.
+    pub(crate) readiness: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Readiness)>>>,
+}
+
+/// What a readiness check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Readiness {
+    Ready,
+    /// Why not (no detail of the store: the probe needs no credentials).
+    NotReady(&'static str),
 }
 
 impl ServerState {
@@ -46,6 +61,8 @@ impl ServerState {
             admin_on_api_listener: true,
             hub: Arc::default(),
             metrics: Arc::new(Metrics::new(drive_for_metrics)),
+            metrics_token_sha256: None,
+            readiness: Arc::default(),
         }))
     }
 
@@ -59,6 +76,13 @@ impl ServerState {
     /// `admin_router` on its own address).
     pub fn with_separate_admin_listener(mut self) -> ServerState {
         Arc::make_mut(&mut self.0).admin_on_api_listener = false;
+        self
+    }
+
+    /// Lets `token` read `/metrics` too (and nothing else).
+    pub fn with_metrics_token(mut self, token: Option<&str>) -> ServerState {
+        Arc::make_mut(&mut self.0).metrics_token_sha256 =
+            token.map(|t| Arc::new(Sha256::digest(t).into()));
         self
     }
 

@@ -685,11 +685,13 @@ impl MaintenanceStore for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|conn| one(conn, "SELECT 1", [], |_| Ok(())).map(drop))
+        // On a blocking thread, like the gauges: a stalled database holds no
+        // async worker, and the caller's timeout can give up on it.
+        self.read_blocking(|conn| one(conn, "SELECT 1", [], |_| Ok(())).map(drop)).await
     }
 
     async fn gauges(&self) -> StoreResult<StoreGauges> {
-        self.read(|conn| {
+        self.read_blocking(|conn| {
             let count = |sql: &str| -> StoreResult<u64> {
                 let value: i64 = one(conn, sql, [], |row| row.get(0))?.unwrap_or(0);
                 Ok(u64::try_from(value).unwrap_or(0))
@@ -710,6 +712,7 @@ impl MaintenanceStore for SqliteStore {
                 )?,
             })
         })
+        .await
     }
 
     fn write_figures(&self) -> WriteFigures {

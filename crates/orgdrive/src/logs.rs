@@ -12,6 +12,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -35,7 +36,11 @@ pub fn init(format: LogFormat) {
     let filter = log_filter(std::env::var("ORGDRIVE_LOG").ok().as_deref());
     let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let lines = match format {
-        LogFormat::Text => lines.boxed(),
+        // Colours only for a person at a terminal, not in log files.
+        LogFormat::Text => {
+            use std::io::IsTerminal;
+            lines.with_ansi(std::io::stderr().is_terminal()).boxed()
+        }
         // No colour codes in the fields of spans.
         LogFormat::Json => lines.with_ansi(false).event_format(JsonLines).boxed(),
     };
@@ -72,7 +77,10 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
+        // Events of `log`-crate libraries (OpenDAL) arrive with target
+        // `log`: their own target is in their fields.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut line = Map::new();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         line.insert("timestamp".into(), now.into());
@@ -107,36 +115,45 @@ where
     }
 }
 
-/// Collects an event's fields as JSON values.
+/// Collects an event's fields as JSON values (but the `log.*` fields that
+/// carry a `log`-crate record's metadata, which the line has already).
 struct JsonFields<'a>(&'a mut Map<String, Value>);
+
+impl JsonFields<'_> {
+    fn insert(&mut self, field: &Field, value: Value) {
+        if !field.name().starts_with("log.") {
+            self.0.insert(field.name().into(), value);
+        }
+    }
+}
 
 impl Visit for JsonFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.insert(field.name().into(), value.to_string().into());
+        self.insert(field, value.to_string().into());
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.insert(field, format!("{value:?}").into());
     }
 }
 

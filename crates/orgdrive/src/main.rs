@@ -50,27 +50,6 @@ enum Command {
     Restore(backup::RestoreArgs),
 }
 
-/// Makes this thread, and the threads it starts, background work: Linux's
-/// `SCHED_IDLE` (they run only on a CPU nothing else wants, and a waking
-/// server thread takes the CPU from them at once), else `nice 10`. Backups
-/// run beside a live server, which comes first: at `nice 10` alone a backup
-/// of small files raised GetSpace's p99 2.4x, at `SCHED_IDLE` 1.8x
-/// (bench/RESULTS.md).
-fn background_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: plain syscall on the calling thread (pid 0) with a valid,
-        // initialised parameter struct that outlives the call.
-        if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0 {
-            return;
-        }
-    }
-    if let Err(e) = rustix::process::nice(10) {
-        tracing::debug!(error = %e, "could not lower the priority of background work");
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     // Everything orgdrive creates (data dir, SQLite files, blobs, secrets) is
     // readable by its owner only.
@@ -81,7 +60,7 @@ fn main() -> anyhow::Result<()> {
     let command = cli.command;
     if matches!(command, Command::Backup(_)) {
         // Before the runtime: every thread it starts inherits this.
-        background_priority();
+        backup::lower_priority();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(async {

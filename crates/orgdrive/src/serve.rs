@@ -53,6 +53,16 @@ pub struct ServeArgs {
     /// bytes); else the one in DATA_DIR/admin.token, else a new one written there.
     #[arg(long, env = "ORGDRIVE_ADMIN_TOKEN", hide_env_values = true, allow_hyphen_values = true)]
     admin_token: Option<String>,
+    /// A token that may read /metrics (`Authorization: Bearer ...`, at least
+    /// 32 bytes) and nothing else, for a monitoring system; the admin token
+    /// reads them too.
+    #[arg(
+        long,
+        env = "ORGDRIVE_METRICS_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
+    metrics_token: Option<String>,
     /// Base URL of signed upload/download URLs, as clients reach this server
     /// (e.g. https://drive.example.com); default: http:// + the request's Host.
     #[arg(long, env = "ORGDRIVE_PUBLIC_URL")]
@@ -178,6 +188,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         blob: args.blob.clone(),
     };
     let (admin_token, admin_token_is_new) = admin_token(&data_dir, args.admin_token)?;
+    let metrics_token = args.metrics_token.map(|t| t.trim().to_string());
+    if let Some(token) = &metrics_token {
+        check_secret("metrics token", token)?;
+        anyhow::ensure!(
+            *token != admin_token,
+            "the metrics token must differ from the admin token"
+        );
+    }
     let opened = crate::store::open(&data_dir, options).await?;
     let drive = opened.drive.clone();
     // Reservations of PUTs an earlier process had in flight (a crash cannot
@@ -223,8 +241,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let sweeper = tokio::spawn(sweep_forever(drive.clone()));
     let relay = opened.postgres.clone().map(|store| tokio::spawn(relay::run(drive.clone(), store)));
-    let mut state =
-        ServerState::new(drive, &admin_token).with_public_url(args.public_url).with_limits(limits);
+    let mut state = ServerState::new(drive, &admin_token)
+        .with_metrics_token(metrics_token.as_deref())
+        .with_public_url(args.public_url)
+        .with_limits(limits);
     let delivery = {
         let state = state.clone();
         tokio::spawn(async move { state.deliver_events().await })

@@ -272,6 +272,7 @@ fn short_or_blank_secrets_refuse_to_start() {
         &["--signing-key", "0123456789abcdef0123456789abcde"], // 31 bytes
         &["--admin-token", " "],
         &["--admin-token", "x"],
+        &["--metrics-token", "hunter2-too-short"],
     ] {
         let stderr = refused_start(args, &[]);
         assert!(stderr.contains("at least 32"), "{args:?}: {stderr}");
@@ -280,6 +281,11 @@ fn short_or_blank_secrets_refuse_to_start() {
         let stderr = refused_start(&[], envs);
         assert!(stderr.contains("at least 32"), "{envs:?}: {stderr}");
     }
+    // The metrics token may not be the admin token (it would read more).
+    let same = "the-same-token-of-at-least-32-bytes-long";
+    let stderr = refused_start(&["--admin-token", same, "--metrics-token", same], &[]);
+    assert!(stderr.contains("must differ"), "{stderr}");
+    assert!(!stderr.contains(same), "{stderr}");
     // A stored secret that is too short is refused too.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("signing.key"), "tiny\n").unwrap();

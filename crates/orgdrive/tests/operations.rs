@@ -131,6 +131,11 @@ async fn metrics_need_the_admin_token() {
         let reply = error_reply(request.send().await.unwrap()).await;
         assert_error(&reply, 401, "InvalidAuthentication");
     }
+    // The metrics token reads them, and nothing else.
+    let scraped = s.http.get(s.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    let admin = s.http.get(s.url("/admin/v1/orgs")).bearer_auth(METRICS_TOKEN).send().await;
+    assert_error(&error_reply(admin.unwrap()).await, 401, "InvalidAuthentication");
     // A storage access token is no admin token either.
     let t = tenant(&s, &["Storage.Space.Read"], None).await;
     let reply =
@@ -161,8 +166,18 @@ async fn health_and_readiness_answer_without_credentials() {
 async fn readiness_fails_once_the_metadata_store_is_closed() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
+    let probe = || async { s.http.get(s.url("/readyz")).send().await.unwrap() };
+    let checked = std::time::Instant::now();
+    assert_eq!(probe().await.status(), 200);
     s.close_store().await;
-    let reply = error_reply(s.http.get(s.url("/readyz")).send().await.unwrap()).await;
+    // A check's answer is reused for a second (probes cannot multiply the
+    // requests to the stores), then the next check finds the store gone.
+    let reused = probe().await.status();
+    if checked.elapsed() < std::time::Duration::from_millis(900) {
+        assert_eq!(reused, 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let reply = error_reply(probe().await).await;
     assert_error(&reply, 503, "serviceUnavailable");
     // Liveness is not readiness: the process still answers.
     assert_eq!(s.http.get(s.url("/healthz")).send().await.unwrap().status(), 200);

@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-of-at-least-32-bytes";
+/// The token that may read `/metrics` (and nothing else).
+pub const METRICS_TOKEN: &str = "test-metrics-token-of-at-least-32-bytes";
 pub const SIGNING_KEY: &[u8] = b"test-signing-key-of-at-least-32-bytes";
 
 /// The drive settings tests run with by default.
@@ -61,7 +63,8 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(ServerState::new(drive, ADMIN_TOKEN).with_limits(limits));
+        let state = ServerState::new(drive, ADMIN_TOKEN).with_metrics_token(Some(METRICS_TOKEN));
+        let app = router(state.with_limits(limits));
         let task = tokio::spawn(async move {
             serve(listener, app, limits, async {
                 let _ = stopped.await;
