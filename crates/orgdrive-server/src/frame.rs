@@ -25,7 +25,7 @@ use tower_service::Service;
 use tracing::Instrument;
 
 use crate::error::{self, REQUEST_ID_HEADER};
-use crate::metrics::{Metrics, Operations, UNKNOWN_OPERATION};
+use crate::metrics::{Operations, UNKNOWN_OPERATION};
 use crate::transport;
 
 /// Wraps a router in [`Frame`].
@@ -33,9 +33,7 @@ use crate::transport;
 pub struct FrameLayer {
     /// How long a JSON request's body may take to arrive.
     pub request_timeout: Duration,
-    /// Where answered requests are counted.
-    pub metrics: Arc<Metrics>,
-    /// The operation names of the router's routes.
+    /// The operations of the router's routes, and their figures.
     pub operations: Arc<Operations>,
 }
 
@@ -46,7 +44,6 @@ impl<S> Layer<S> for FrameLayer {
         Frame {
             inner,
             request_timeout: self.request_timeout,
-            metrics: Arc::clone(&self.metrics),
             operations: Arc::clone(&self.operations),
         }
     }
@@ -57,7 +54,6 @@ impl<S> Layer<S> for FrameLayer {
 pub struct Frame<S> {
     inner: S,
     request_timeout: Duration,
-    metrics: Arc<Metrics>,
     operations: Arc<Operations>,
 }
 
@@ -80,9 +76,8 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let started = Instant::now();
         let id = error::new_request_id();
-        let operation = self.operations.name(request.method(), request.uri().path());
-        let span = request_span(&request, operation);
-        let metrics = Arc::clone(&self.metrics);
+        let operation = Arc::clone(self.operations.figures(request.method(), request.uri().path()));
+        let span = request_span(&request, operation.name());
         let (request, unread) = transport::time_body(request, self.request_timeout);
         let answer = catch_unwind(AssertUnwindSafe(|| inner.call(request)));
         let scope_id = id.clone();
@@ -99,7 +94,7 @@ where
                 unread.drain_behind();
             }
             let status = response.status();
-            metrics.answered(operation, status, started.elapsed());
+            operation.answered(status, started.elapsed());
             if status.is_server_error() {
                 tracing::error!(
                     requestid = %id,

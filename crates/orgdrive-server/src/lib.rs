@@ -48,7 +48,7 @@ use transport::MAX_JSON_BODY_BYTES;
 /// The HTTP application: the storage API, the blob routes, the health
 /// probes and, unless it has its own listener, the admin API and `/metrics`.
 pub fn router(state: ServerState) -> Router {
-    let mut operations = Operations::default();
+    let mut operations = Operations::new(Arc::clone(&state.metrics));
     let mut api = openapi::serve_document(api::documented(), &mut operations)
         .merge(api::blob::routes(&mut operations))
         .merge(api::events::gateway_routes(&mut operations))
@@ -67,7 +67,7 @@ pub fn router(state: ServerState) -> Router {
 /// The admin API, `/metrics` and the health probes, for the admin API's
 /// own listener (`--admin-listen`).
 pub fn admin_router(state: ServerState) -> Router {
-    let mut operations = Operations::default();
+    let mut operations = Operations::new(Arc::clone(&state.metrics));
     let routes = Router::new()
         .nest("/admin/v1", api::admin::routes(state.clone()))
         .merge(api::health::scrape(&mut operations))
@@ -88,7 +88,6 @@ fn with_common_layers(
 ) -> Router {
     let frame = frame::FrameLayer {
         request_timeout: state.limits.request_timeout,
-        metrics: Arc::clone(&state.metrics),
         operations: Arc::new(operations),
     };
     let routed = routes

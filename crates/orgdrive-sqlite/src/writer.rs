@@ -324,10 +324,7 @@ fn run_batches(
                 }
             }
         }
-        let jobs = batch.len();
-        if run_batch(&conn, batch) {
-            tally.record(jobs);
-        }
+        run_batch(&conn, batch, tally);
         checkpointer.after_commit(&conn);
     }
     // Jobs queued after the close fail (dropping them answers their callers);
@@ -367,8 +364,9 @@ fn run_batches(
     }
 }
 
-/// Runs the batch in one transaction; true if it committed.
-fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) -> bool {
+/// Runs the batch in one transaction, counted in `tally` if it committed
+/// (before its jobs are answered: a caller sees its own write counted).
+fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, tally: &WriteTally) {
     let outcome = (|| {
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         for job in batch.iter_mut() {
@@ -395,9 +393,10 @@ fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) -> bool {
             Err(StoreError::Backend(e.to_string()))
         }
     };
-    let committed = outcome.is_ok();
+    if outcome.is_ok() {
+        tally.record(batch.len());
+    }
     for job in batch {
         job.finish(outcome.clone());
     }
-    committed
 }

@@ -138,11 +138,12 @@ pub fn lower_priority() {
     }
 }
 
-/// Makes the calling thread Linux's `SCHED_IDLE` (it runs only on a CPU
-/// nothing else wants; a waking server thread takes the CPU from it at
-/// once): beside a server answering GetSpace at 64 connections, a backup of
-/// small files raised its p99 2.4x at `nice 10` alone and 1.8x with its
-/// copies at `SCHED_IDLE` (bench/RESULTS.md).
+/// Makes the calling thread Linux's `SCHED_IDLE`: it runs only on a CPU
+/// nothing else wants, and a waking server thread takes the CPU from it at
+/// once. Only for threads that hold nothing the server waits for (an
+/// unprivileged thread cannot come back from it). What it buys, and what
+/// it does not (the kernel's own work for a backup runs at normal
+/// priority): bench/RESULTS.md, "Issue 12".
 fn idle_thread() {
     #[cfg(target_os = "linux")]
     {
