@@ -17,7 +17,8 @@ import pytest
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
 from conftest import provision, runtime, start_server
-from drive import Drive, get
+from drive import Drive
+from test_backup import download
 from orgdrive_server import default_binary, fresh_s3_prefix
 
 pytestmark = [pytest.mark.s3, pytest.mark.embedded]
@@ -61,14 +62,6 @@ dbs:
       force-path-style: true
       sync-interval: 200ms
 """)
-
-
-def download(drive, dentry_id):
-    info = drive.download_info(dentry_id)
-    sig = info.header_signature_info
-    status, _, body = get(sig.resource_urls[0], sig.headers)
-    assert status == 200, status
-    return body
 
 
 def orgdrive(*args):

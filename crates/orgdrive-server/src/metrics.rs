@@ -251,29 +251,24 @@ impl fmt::Debug for DriveFigures {
 impl Collector for DriveFigures {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         let caches = self.drive.cache_figures();
-        let counters: [CacheFigure; 2] = [
+        let figures: [CacheFigure; 4] = [
             ("cache_hits", "Read-cache lookups that found their entry", |c| c.hits),
             ("cache_misses", "Read-cache lookups that read the store", |c| c.misses),
-        ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(0u64);
-            let mut family = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
-            for cache in &caches {
-                let labels = CacheLabel { cache: cache.name };
-                ConstCounter::new(value(cache)).encode(family.encode_family(&labels)?)?;
-            }
-        }
-        let gauges: [CacheFigure; 2] = [
             ("cache_entries", "Entries a read cache holds", |c| c.entries),
             ("cache_weighted_bytes", "What a read cache's entries weigh", |c| c.weighted_bytes),
         ];
-        for (name, help, value) in gauges {
-            let gauge = ConstGauge::new(0i64);
-            let mut family = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+        for (index, (name, help, value)) in figures.into_iter().enumerate() {
+            // The first two only grow.
+            let kind = if index < 2 { MetricType::Counter } else { MetricType::Gauge };
+            let mut family = encoder.encode_descriptor(name, help, None, kind)?;
             for cache in &caches {
                 let labels = CacheLabel { cache: cache.name };
-                let now = i64::try_from(value(cache)).unwrap_or(i64::MAX);
-                ConstGauge::new(now).encode(family.encode_family(&labels)?)?;
+                let at = family.encode_family(&labels)?;
+                match kind {
+                    MetricType::Counter => ConstCounter::new(value(cache)).encode(at)?,
+                    _ => ConstGauge::new(i64::try_from(value(cache)).unwrap_or(i64::MAX))
+                        .encode(at)?,
+                }
             }
         }
         let writes = self.drive.write_figures();
