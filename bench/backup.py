@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import time
-import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -109,9 +108,7 @@ def one_dir(h, a, name, fill):
     if name == "small":
         # GetSpace p99 at 64 connections, without and during a full backup
         # (the measurement window is the backup's own duration).
-        url = f"{od.base}/v1.0/storage/spaces/{st['spaceId']}?unionId={st['unionId']}"
-        argv = ["http", "--url", url, "--header", f"x-acs-dingtalk-access-token: {st['token']}",
-                "--connections", 64, "--warmup", 1]
+        argv = h.getspace_load(st)
         quiet, during = [], []
         for run in range(a.runs):
             quiet.append(h.loadgen(*argv, "--duration", 10)["p99_ms"])
@@ -140,10 +137,7 @@ def main():
     ap.add_argument("--big-mib", type=int, default=1024, help="MiB per large file")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    args = types.SimpleNamespace(quick=True, duration=10, big_mib=16, entries=1000, raw=os.devnull,
-                                 keep=False, loadgen=a.loadgen, orgdrive=a.orgdrive,
-                                 tree_entries=100, tree_subfolders=10)
-    h = harness.Harness(args)
+    h = harness.Harness.for_script(a.orgdrive, a.loadgen)
     results = []
     try:
         def small(st):

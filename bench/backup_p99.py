@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import time
-import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -32,10 +31,7 @@ def main():
     ap.add_argument("--files", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    args = types.SimpleNamespace(quick=True, duration=10, big_mib=16, entries=1000,
-                                 raw=os.devnull, keep=False, loadgen=a.loadgen,
-                                 orgdrive=a.orgdrive, tree_entries=100, tree_subfolders=10)
-    h = harness.Harness(args)
+    h = harness.Harness.for_script(a.orgdrive, a.loadgen)
     shm = f"/dev/shm/orgdrive-backup-p99-{os.getpid()}"
     try:
         data = os.path.join(h.work, "data")
@@ -44,9 +40,7 @@ def main():
         h.loadgen("upload-cycle", *h.auth_args(st), "--size", 4096, "--connections", 16,
                   "--requests", a.files, timeout=3600)
         subprocess.run(["sync"])
-        url = f"{od.base}/v1.0/storage/spaces/{st['spaceId']}?unionId={st['unionId']}"
-        argv = ["http", "--url", url, "--header", f"x-acs-dingtalk-access-token: {st['token']}",
-                "--connections", 64, "--warmup", 1]
+        argv = h.getspace_load(st)
         targets = {"disk": os.path.join(h.work, "backup"), "tmpfs": shm}
         for run in range(a.runs):
             out = {"run": run, "quiet_p99_ms": h.loadgen(*argv, "--duration", 5)["p99_ms"]}

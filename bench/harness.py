@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import urllib.error
 import urllib.request
 
@@ -378,6 +379,20 @@ http {{
     def auth_args(self, st):
         return ["--base", st["base"], "--space", st["spaceId"], "--union-id", st["unionId"],
                 "--token", st["token"]]
+
+    def getspace_load(self, st, connections=64):
+        """loadgen's arguments for GetSpace of `st`'s space (1 s warmup)."""
+        url = f"{st['base']}/v1.0/storage/spaces/{st['spaceId']}?unionId={st['unionId']}"
+        return ["http", "--url", url, "--header", f"x-acs-dingtalk-access-token: {st['token']}",
+                "--connections", connections, "--warmup", 1]
+
+    @classmethod
+    def for_script(cls, orgdrive, loadgen, duration=10):
+        """A harness for a script measuring its own loads (backup.py,
+        backup_p99.py, metrics.py): no raw file, `duration` s per load."""
+        return cls(types.SimpleNamespace(
+            quick=True, duration=duration, big_mib=16, entries=1000, raw=os.devnull, keep=False,
+            loadgen=loadgen, orgdrive=orgdrive, tree_entries=100, tree_subfolders=10))
 
     def upload_small(self, st, name, data, parent_id="0"):
         sp = f"/v1.0/storage/spaces/{st['spaceId']}"

@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import time
-import types
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,20 +35,13 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--baseline", help="an orgdrive build without metrics, measured alongside")
     a = ap.parse_args()
-    args = types.SimpleNamespace(quick=True, duration=a.seconds, big_mib=16, entries=1000,
-                                 raw=os.devnull, keep=False, loadgen=a.loadgen,
-                                 orgdrive=a.orgdrive, tree_entries=100, tree_subfolders=10)
-    h = harness.Harness(args)
+    h = harness.Harness.for_script(a.orgdrive, a.loadgen, a.seconds)
     try:
         def serving(binary, name):
             h.a.orgdrive = binary
             od = h.start_orgdrive(os.path.join(h.work, f"data-{name}"), name=name)
             st = h.provision(od.base)
-            url = f"{od.base}/v1.0/storage/spaces/{st['spaceId']}?unionId={st['unionId']}"
-            argv = ["http", "--url", url, "--header",
-                    f"x-acs-dingtalk-access-token: {st['token']}", "--connections", 64,
-                    "--warmup", 1]
-            return od, argv
+            return od, h.getspace_load(st)
 
         od, argv = serving(a.orgdrive, "orgdrive")
         base = serving(a.baseline, "baseline") if a.baseline else None

@@ -25,7 +25,7 @@ use tower_service::Service;
 use tracing::Instrument;
 
 use crate::error::{self, REQUEST_ID_HEADER};
-use crate::metrics::{Operations, UNKNOWN_OPERATION};
+use crate::metrics::{Operations, PREVIEW_OPERATION, UNKNOWN_OPERATION};
 use crate::transport;
 
 /// Wraps a router in [`Frame`].
@@ -121,7 +121,7 @@ where
 /// (and free) unless debug logging is on.
 fn request_span(request: &Request, operation: &'static str) -> tracing::Span {
     let path = match operation {
-        "Preview" | UNKNOWN_OPERATION => "<hidden>",
+        PREVIEW_OPERATION | UNKNOWN_OPERATION => "<hidden>",
         _ => request.uri().path(),
     };
     tracing::debug_span!("request", method = %request.method(), operation = %operation, path = %path)

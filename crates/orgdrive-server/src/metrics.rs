@@ -33,6 +33,8 @@ use prometheus_client::registry::Registry;
 
 /// The operation of a request no route serves.
 pub const UNKNOWN_OPERATION: &str = "unknown";
+/// The operation of the preview pages, whose paths are credentials.
+pub const PREVIEW_OPERATION: &str = "Preview";
 
 /// Upper bounds of the latency buckets, in seconds: 0.25 ms to 4 s.
 const LATENCY_BOUNDS: [f64; 15] = [

@@ -1,6 +1,7 @@
 //! What operators scrape and probe: `GET /metrics` (the figures of
 //! [`crate::metrics`] in Prometheus' exposition format, OpenMetrics text;
-//! the admin token as a bearer token), `GET /healthz` (the process answers)
+//! the metrics token or the admin token as a bearer token), `GET /healthz`
+//! (the process answers)
 //! and `GET /readyz` (it can serve: its stores answer).
 
 use std::time::{Duration, Instant};

@@ -21,13 +21,13 @@ use orgdrive_core::{PreviewKind, PreviewPage, PreviewRefused, MAX_PREVIEW_TEXT_B
 
 use crate::api::blob::{parse_range, RangeSpec};
 use crate::extract::{BaseUrl, WirePath as Path};
-use crate::metrics::Operations;
+use crate::metrics::{Operations, PREVIEW_OPERATION};
 use crate::state::ServerState;
 use crate::transport::blob_body;
 
 pub fn routes(operations: &mut Operations) -> Router<ServerState> {
-    operations.add("/preview.css", Some(Method::GET), "Preview");
-    operations.add("/preview/{*page}", Some(Method::GET), "Preview");
+    operations.add("/preview.css", Some(Method::GET), PREVIEW_OPERATION);
+    operations.add("/preview/{*page}", Some(Method::GET), PREVIEW_OPERATION);
     Router::new()
         .route("/preview.css", get(style))
         .route("/preview/{token}", get(page))
