@@ -3,8 +3,8 @@
 # integration tests, the Node SDK smoke test, schemathesis fuzzing from the
 # served OpenAPI document, then the conformance suite through the official
 # DingTalk Python SDK, all against the real binary.
-# Installs what it needs (the Debian packages chromium, poppler-utils,
-# ffmpeg and postgresql when missing; a private PostgreSQL cluster and the
+# Installs what it needs (the Debian packages chromium, chromium-driver,
+# fonts-wqy-microhei, poppler-utils, ffmpeg and postgresql when missing; a private PostgreSQL cluster and the
 # s3s-fs S3 server on loopback (scripts/postgres.sh, scripts/s3.sh); Python virtualenvs with the pinned SDK and the
 # pinned schemathesis under $ORGDRIVE_CACHE, default ~/.cache/orgdrive; the
 # pinned Node SDK into tests/sdk-node/node_modules).
@@ -38,9 +38,12 @@ step_times() {
 }
 trap step_times EXIT
 
-step "Debian packages the tests need: chromium (preview pages), poppler-utils and ffmpeg (PDF/video)"
+step "Debian packages the tests need: chromium (preview pages, the console's browser tests), chromium-driver and a Chinese font, poppler-utils and ffmpeg (PDF/video)"
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# A font with Chinese glyphs: the console's Simplified Chinese pages, screenshotted.
+fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
 { command -v pdftoppm && command -v pdfinfo; } >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v curl >/dev/null 2>&1 || missing+=(curl)  # scripts/s3.sh probes its server
@@ -97,11 +100,15 @@ if [ -n "${CI:-}" ]; then
 fi
 bash tests/schemathesis/run.sh
 
-step "Python virtualenv with the official DingTalk SDK"
+step "Python virtualenv with the official DingTalk SDK and Selenium"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  -r tests/sdk/requirements.txt -r tests/browser/requirements.txt
+
+step "the console in a real browser: headless Chromium through chromedriver and Selenium (tests/browser; screenshots in tests/browser/screenshots)"
+"$venv/bin/python" -m pytest -q tests/browser
 
 step "SDK conformance suite (tests/sdk), embedded stores; with the S3 and two-node scale-out tests"
 "$venv/bin/python" -m pytest -q tests/sdk

@@ -8,6 +8,9 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,13 @@ from orgdrive_server import default_binary
 pytestmark = pytest.mark.embedded
 
 FIXTURES = sorted((Path(__file__).resolve().parents[1] / "upgrade" / "fixtures").iterdir())
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Shows a redirect (as an HTTPError) instead of following it."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
 
 
 def orgdrive(*args):
@@ -67,6 +77,16 @@ def test_an_earlier_data_dir_is_migrated_checked_and_served(fixture, tmp_path):
         assert any(g.member.id == expected["grantee"] and g.role.id == "READER" for g in grants)
         # And it takes new writes.
         d.upload(b"written by this build", "new.txt")
+        if "console" in expected:  # schema 13 on: the console password still signs in
+            form = urllib.parse.urlencode({"kind": "person", **{
+                "union_id": expected["console"]["unionId"],
+                "password": expected["console"]["password"]}}).encode()
+            request = urllib.request.Request(f"{server.base_url}/console/sign-in", data=form)
+            opener = urllib.request.build_opener(NoRedirect)
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                opener.open(request, timeout=30)
+            assert answer.value.code == 303, answer.value.code
+            assert "orgdrive_session=" in answer.value.headers["set-cookie"]
     finally:
         server.stop()
     checked = orgdrive("fsck", "--data-dir", str(data))

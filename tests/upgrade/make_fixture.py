@@ -1,6 +1,6 @@
 """Makes tests/upgrade/fixtures/schema-N/: a small data dir written by the
 build in $ORGDRIVE_BIN (files in a folder, versions, a recycle-bin item, a
-grant, events), and expected.json saying what it must serve. Every later build
+grant, events, a console password), and expected.json saying what it must serve. Every later build
 must open, migrate, fsck and serve it byte for byte (tests/sdk/test_upgrade.py).
 
 Run it once per schema change, with the build that introduced the change, and
@@ -56,6 +56,10 @@ def main():
         d.settle(d.delete(binned.id, to_recycle_bin=True))
         d.grant(docs.id, "READER", ("USER", other))
         space_id = d.space_id
+        # Schema 13 on: the user's console password (Argon2id).
+        console_password = "fixture console password"
+        server.admin.call("PUT", f"/orgs/{tenant.corp_id}/users/{tenant.union_id}/password",
+                          {"password": console_password})
     finally:
         server.stop()
 
@@ -75,6 +79,7 @@ def main():
         "files": expected_files,
         "versionsOf": {"id": versions.id, "count": 2},
         "binned": {"id": binned.id, "name": "binned.txt"},
+        "console": {"unionId": tenant.union_id, "password": console_password},
     }
     (target / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
     shutil.rmtree(work)

@@ -56,6 +56,8 @@ pub struct DemoAccount {
     pub org: OrgRecord,
     pub app: CreatedApp,
     pub user: UserRecord,
+    /// The admin user's console password (random; shown once, at this start).
+    pub console_password: String,
 }
 
 const MIN_SECRET_CHARS: usize = 16;
@@ -118,7 +120,9 @@ impl Drive {
                 NewUser { name: "Demo Admin".into(), org_admin: true, ..NewUser::default() },
             )
             .await?;
-        Ok(Some(DemoAccount { org, app, user }))
+        let console_password = random_alnum(20);
+        self.set_console_password(&org.corp_id, &user.union_id, Some(&console_password)).await?;
+        Ok(Some(DemoAccount { org, app, user, console_password }))
     }
 
     pub async fn create_org(&self, input: NewOrg) -> DriveResult<OrgRecord> {

@@ -16,7 +16,8 @@
 //! (GetDentryThumbnails, thumbnails made in the background), `transfer`
 //! (uploads, downloads, signed URLs, the upload sweeper), `wopi` (WebOffice:
 //! GetWebOfficeUrl, RefreshWebOfficeToken and the WOPI host), `names` (the naming
-//! rule), `fsck` (the consistency check), `health` (readiness and the
+//! rule), `console` (console passwords, sessions and the console app people
+//! act through), `fsck` (the consistency check), `health` (readiness and the
 //! figures operators scrape), `validate` (input rules shared by
 //! operations).
 
@@ -24,6 +25,7 @@ mod auth;
 pub mod backup;
 mod cache;
 mod clock;
+mod console;
 mod dentries;
 mod error;
 mod events;
@@ -52,6 +54,10 @@ use std::sync::Arc;
 pub use auth::{AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_TTL_SECS};
 pub use cache::{CacheChange, CacheFigures};
 pub use clock::{clock_offset_ms, iso8601, now_ms};
+pub use console::{
+    ConsoleCaller, ConsoleSignIn, CONSOLE_APP_NAME, CONSOLE_SESSION_TTL_MS, MAX_PASSWORD_BYTES,
+    MAX_PERSON_SPACES, MIN_PASSWORD_CHARS,
+};
 pub use dentries::{
     AppProperty, AppPropertyInput, ConflictStrategy, DentryResult, DentryView, ListAll,
     ListChildren, NewFolder, Page, PropertyFilter, MAX_BATCH_IDS, MAX_PAGE,
@@ -229,7 +235,8 @@ impl Drive {
     /// the one node that holds the sweeper's claim (taken for a few periods
     /// and renewed at each call, so another node takes over within
     /// [`SWEEPER_CLAIM_PERIODS`] periods of this one dying): removes expired
-    /// access tokens, grants, WebOffice token pairs and WOPI locks, uploads
+    /// access tokens, grants, WebOffice token pairs, WOPI locks and console
+    /// sessions, uploads
     /// that expired uncommitted together with their bytes, content objects
     /// left in the trash, tasks and events past their retention, and runs the
     /// tasks whose node stopped holding them. Answers whether this node
@@ -246,6 +253,7 @@ impl Drive {
         self.meta.purge_expired_tokens(now_ms()).await?;
         self.meta.purge_expired_grants(now_ms()).await?;
         self.meta.purge_expired_wopi(now_ms()).await?;
+        self.meta.purge_expired_console_sessions(now_ms()).await?;
         self.sweep_uploads().await?;
         if self.blob.presigns() {
             use std::sync::atomic::Ordering;

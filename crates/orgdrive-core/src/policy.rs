@@ -336,7 +336,7 @@ impl Drive {
     }
 
     /// The operator's departments with their ancestors, through the cache.
-    async fn user_depts(&self, op: &Operator) -> DriveResult<Arc<Vec<String>>> {
+    pub(crate) async fn user_depts(&self, op: &Operator) -> DriveResult<Arc<Vec<String>>> {
         let key = (op.user.corp_id.clone(), op.user.union_id.clone());
         if let Some(depts) = self.cache.depts.get(&key) {
             return Ok(depts);

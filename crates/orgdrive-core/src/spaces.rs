@@ -105,7 +105,7 @@ fn min_cap(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-fn space_view(space: SpaceRecord, org: &OrgRecord) -> SpaceView {
+pub(crate) fn space_view(space: SpaceRecord, org: &OrgRecord) -> SpaceView {
     let quota = min_cap(space.quota, org.capacity);
     let cap = space.quota.map(|q| min_cap(Some(q), org.capacity).unwrap_or(q));
     let kind = if cap.is_some() { QuotaType::Private } else { QuotaType::Share };

@@ -83,6 +83,7 @@
 //! [`PgStore::listen_changes`]).
 
 mod combine;
+mod console;
 mod dentries;
 mod error;
 pub mod events;

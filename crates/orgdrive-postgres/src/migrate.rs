@@ -14,7 +14,10 @@ use orgdrive_store::{StoreError, StoreResult};
 use crate::error::classify;
 
 /// Every migration, by version (the number its file name starts with).
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_schema.sql")),
+    (2, include_str!("../migrations/postgres/0002_console.sql")),
+];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

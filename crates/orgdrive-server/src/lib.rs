@@ -3,6 +3,9 @@
 //! error bodies) and the admin API. It translates between the wire and the
 //! domain ([`orgdrive_core::Drive`]) and holds no business rules.
 //!
+//! The web console (`console`, at `/console`) is served by the API's
+//! listener and calls the same domain operations as the API.
+//!
 //! This root only assembles: [`router`] and [`admin_router`] put the routes
 //! together under the common layers, and the crate's public names are
 //! re-exported here. Modules, each using only ones listed after it: `api` (one
@@ -20,12 +23,14 @@
 //! connection caps, timeouts, body cap, minimum transfer rates).
 
 mod api;
+mod console;
 mod delivery;
 mod error;
 mod extract;
 mod frame;
 mod metrics;
 mod openapi;
+mod sign_ins;
 mod state;
 mod transport;
 pub mod wire;
@@ -46,7 +51,7 @@ use metrics::Operations;
 use transport::MAX_JSON_BODY_BYTES;
 
 /// The HTTP application: the storage API, the blob routes, the health
-/// probes and, unless it has its own listener, the admin API and `/metrics`.
+/// probes, the console and, unless it has its own listener, the admin API and `/metrics`.
 pub fn router(state: ServerState) -> Router {
     let mut operations = Operations::new(Arc::clone(&state.metrics));
     let mut api = openapi::serve_document(api::documented(), &mut operations)
@@ -54,7 +59,8 @@ pub fn router(state: ServerState) -> Router {
         .merge(api::events::gateway_routes(&mut operations))
         .merge(api::preview::routes(&mut operations))
         .merge(api::wopi::routes(&mut operations))
-        .merge(api::health::probes(&mut operations));
+        .merge(api::health::probes(&mut operations))
+        .merge(console::routes(&mut operations));
     if state.admin_on_api_listener {
         api = api
             .nest("/admin/v1", api::admin::routes(state.clone()))

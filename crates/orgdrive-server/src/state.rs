@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::delivery::Hub;
 use crate::metrics::Metrics;
+use crate::sign_ins::SignInLimiter;
 use crate::transport::Limits;
 
 /// What every handler can reach: one reference-counted pointer, since axum
@@ -40,6 +41,8 @@ pub struct Shared {
     /// found. Probes reuse it for a second, and one check runs at a time,
     /// so that probes cannot multiply the requests to the stores.
     pub(crate) readiness: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Readiness)>>>,
+    /// Failed console sign-ins on this node, by client address and account.
+    pub(crate) sign_ins: Arc<SignInLimiter>,
 }
 
 /// What a readiness check found.
@@ -63,6 +66,7 @@ impl ServerState {
             metrics: Arc::new(Metrics::new(drive_for_metrics)),
             metrics_token_sha256: None,
             readiness: Arc::default(),
+            sign_ins: Arc::default(),
         }))
     }
 
@@ -94,6 +98,13 @@ impl ServerState {
 }
 
 impl ServerState {
+    /// Whether `token` is the admin token (compared by digest, so the
+    /// comparison's time says nothing about the token).
+    pub(crate) fn is_admin_token(&self, token: &str) -> bool {
+        !token.is_empty()
+            && <[u8; 32]>::from(Sha256::digest(token.trim())) == *self.admin_token_sha256
+    }
+
     /// Delivers the outbox's events (Stream connections of this state's
     /// router, HTTP callbacks) until the process ends.
     pub async fn deliver_events(&self) {

@@ -516,7 +516,9 @@ pub async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let io = TokioIo::new(TimedIo::new(tcp, limits.write_timeout).admitted(admission));
-        let service = TowerToHyperService::new(body_idle.layer(router.clone()));
+        // The peer's address, for what is counted per client (failed console sign-ins).
+        let with_peer = axum::Extension(axum::extract::ConnectInfo(peer)).layer(router.clone());
+        let service = TowerToHyperService::new(body_idle.layer(with_peer));
         let connection = http.serve_connection(io, service).with_upgrades();
         let (mut stopping, live) = (stopping.clone(), live.clone());
         tokio::spawn(async move {

@@ -13,6 +13,7 @@
 //! readers never block the writer. The schema is migrated at open
 //! (`migrate`).
 
+mod console;
 mod drive;
 mod events;
 mod grants;

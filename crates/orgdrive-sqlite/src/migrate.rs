@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/sqlite/0010_wopi.sql")),
     (11, include_str!("../migrations/sqlite/0011_leases.sql")),
     (12, include_str!("../migrations/sqlite/0012_one_name_index.sql")),
+    (13, include_str!("../migrations/sqlite/0013_console.sql")),
 ];
 
 /// The schema version this build writes.

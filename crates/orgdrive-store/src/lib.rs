@@ -6,7 +6,8 @@
 //! [`GrantStore`] (permissions), [`EventStore`] (the outbox, subscriptions,
 //! delivery cursors, callbacks), [`ThumbnailStore`], [`UploadStore`] (upload sessions and their byte reservations),
 //! [`MaintenanceStore`] (nodes, consistency scans, repair, close), [`WopiStore`]
-//! (WebOffice tokens and locks, [`wopi`]) — together
+//! (WebOffice tokens and locks, [`wopi`]), [`ConsoleStore`] (console
+//! passwords and sessions, [`console`]) — together
 //! [`MetaStore`], and the typed [`StoreError`]. No database here: each backend
 //! is its own crate (`orgdrive-sqlite`, the embedded default) and proves
 //! itself with the behaviour suite ([`suite`], feature `suite`), written once
@@ -42,6 +43,7 @@
 //!   renamed, moved, recycled, restored, deleted; a grant written or
 //!   revoked) appends its [`EventRecord`]s in its own transaction.
 
+pub mod console;
 mod error;
 pub mod events;
 pub mod grants;
@@ -51,6 +53,7 @@ pub mod records;
 pub mod suite;
 pub mod wopi;
 
+pub use console::*;
 pub use error::{Key, StoreError, StoreResult};
 pub use events::*;
 pub use grants::*;
@@ -75,6 +78,7 @@ pub trait MetaStore:
     + UploadStore
     + MaintenanceStore
     + WopiStore
+    + ConsoleStore
 {
 }
 impl<T> MetaStore for T where
@@ -91,6 +95,7 @@ impl<T> MetaStore for T where
         + UploadStore
         + MaintenanceStore
         + WopiStore
+        + ConsoleStore
 {
 }
 

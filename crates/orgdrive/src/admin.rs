@@ -118,6 +118,17 @@ enum UserCommand {
         corp_id: String,
         union_id: String,
     },
+    /// Sets the user's console password, read from standard input (never
+    /// from the command line, which other users can see); `--clear`
+    /// removes it. The user's console sessions end.
+    Passwd {
+        #[arg(long)]
+        corp_id: String,
+        union_id: String,
+        /// Remove the password instead: the user can no longer sign in.
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -234,6 +245,11 @@ async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
             drive.delete_user(&corp_id, &union_id).await?;
             print(OK)
         }
+        AdminCommand::User(UserCommand::Passwd { corp_id, union_id, clear }) => {
+            let password = if clear { None } else { Some(read_password()?) };
+            drive.set_console_password(&corp_id, &union_id, password.as_deref()).await?;
+            print(OK)
+        }
         AdminCommand::Dept(DeptCommand::Create { corp_id, name, parent_id }) => {
             print(AdminDept::from(drive.create_dept(&corp_id, NewDept { name, parent_id }).await?))
         }
@@ -256,4 +272,16 @@ async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
             print(OK)
         }
     }
+}
+
+/// The password: asked for without echo at a terminal, else the first line
+/// of standard input (without its line end).
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password("console password: ")?);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }

@@ -321,6 +321,7 @@ impl Banner<'_> {
         }
         let metrics_addr = self.admin_addr.unwrap_or(self.addr);
         println!("metrics: http://{metrics_addr}/metrics (admin token); health: /healthz, /readyz");
+        println!("console: http://{}/console", self.addr);
         println!("data dir: {}{kind}", self.data_dir.display());
         println!("metadata: {}", self.metadata);
         match self.demo {
@@ -330,6 +331,7 @@ impl Banner<'_> {
                 println!("  appKey:     {}", demo.app.app.app_key);
                 println!("  appSecret:  {}", demo.app.app_secret);
                 println!("  unionId:    {}", demo.user.union_id);
+                println!("  console password: {}", demo.console_password);
             }
             None => println!("list identities with `orgdrive admin org list`"),
         }

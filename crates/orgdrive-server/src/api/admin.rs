@@ -1,6 +1,6 @@
 //! The admin API under `/admin/v1`, guarded by the admin token
-//! (`Authorization: Bearer ...`): organizations, apps, users, departments and
-//! department members; the server's clock (moved forward only when the server
+//! (`Authorization: Bearer ...`): organizations, apps, users (and their
+//! console passwords), departments and department members; the server's clock (moved forward only when the server
 //! was started with `--allow-clock-control`). JSON in and out; lists are
 //! `{"items": [...]}`.
 
@@ -15,7 +15,7 @@ use crate::state::ServerState;
 use crate::wire::{
     AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, AdvanceClockRequest, Clock,
     CreateAppRequest, CreateDeptRequest, CreateOrgRequest, CreateUserRequest, EventCallbackRequest,
-    EventCallbackView, List, Success,
+    EventCallbackView, List, SetPasswordRequest, Success,
 };
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -32,6 +32,10 @@ pub fn routes(state: ServerState) -> Router<ServerState> {
         )
         .route("/orgs/{corp_id}/users", get(list_users).post(create_user))
         .route("/orgs/{corp_id}/users/{union_id}", delete(delete_user))
+        .route(
+            "/orgs/{corp_id}/users/{union_id}/password",
+            axum::routing::put(set_password).delete(clear_password),
+        )
         .route("/orgs/{corp_id}/depts", get(list_depts).post(create_dept))
         .route("/orgs/{corp_id}/depts/{dept_id}", delete(delete_dept))
         .route("/orgs/{corp_id}/depts/{dept_id}/members", get(list_members).post(add_member))
@@ -122,6 +126,26 @@ async fn delete_user(
     Path((corp_id, union_id)): Path<(String, String)>,
 ) -> Reply<Success> {
     s.drive.delete_user(&corp_id, &union_id).await?;
+    Ok(Json(OK))
+}
+
+/// Sets the user's console password (Argon2id); the user's console
+/// sessions end.
+async fn set_password(
+    State(s): State<ServerState>,
+    Path((corp_id, union_id)): Path<(String, String)>,
+    WireJson(body): WireJson<SetPasswordRequest>,
+) -> Reply<Success> {
+    s.drive.set_console_password(&corp_id, &union_id, Some(&body.password)).await?;
+    Ok(Json(OK))
+}
+
+/// Removes the user's console password: they can no longer sign in.
+async fn clear_password(
+    State(s): State<ServerState>,
+    Path((corp_id, union_id)): Path<(String, String)>,
+) -> Reply<Success> {
+    s.drive.set_console_password(&corp_id, &union_id, None).await?;
     Ok(Json(OK))
 }
 

@@ -85,6 +85,13 @@ pub struct CreateUserRequest {
     pub user_id: Option<String>,
 }
 
+/// `PUT /orgs/{corpId}/users/{unionId}/password`: the user's console password.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetPasswordRequest {
+    pub password: String,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminUser {

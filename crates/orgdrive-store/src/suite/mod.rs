@@ -22,6 +22,7 @@
 //! fails it, and fails once the backend keeps the contract (so that the
 //! name is taken off the list).
 
+mod console;
 mod dentries;
 mod events;
 pub mod fixtures;
@@ -36,6 +37,7 @@ mod thumbnails;
 mod uploads;
 mod wopi;
 
+pub use console::*;
 pub use dentries::*;
 pub use events::*;
 pub use grants::*;
@@ -212,6 +214,10 @@ macro_rules! behaviour_suite {
             wopi_tokens_rotate_once_and_a_replay_revokes_the_family,
             wopi_locks_change_by_compare_and_set,
             a_wopi_put_checks_the_lock_in_its_transaction,
+            // console
+            a_password_is_set_per_user_and_ends_their_sessions,
+            console_sessions_live_until_they_expire_or_are_ended,
+            a_person_sees_the_spaces_they_own_or_hold_a_live_grant_in,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {

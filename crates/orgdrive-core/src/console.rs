@@ -1,0 +1,311 @@
+//! The web console's people and sessions: console passwords (Argon2id, set
+//! by an admin), sign-in of a person (unionId and password) or of an
+//! operator (the admin token, which the HTTP layer checks), sessions behind
+//! a cookie (only its SHA-256 is stored), each session's CSRF token, and the
+//! console app through which an org's people act. A person's console action
+//! is an ordinary operation of an [`Operator`] (the console app, the person)
+//! under the one policy: the console has no path of its own around it.
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use hmac::{Hmac, Mac};
+use orgdrive_store::{AppRecord, ConsoleSessionRecord, PersonSpaces, StoreError};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::identity::secret_hash;
+use crate::ids::{random_hex, random_secret};
+use crate::spaces::{space_view, SpaceView};
+use crate::{now_ms, Drive, DriveError, DriveResult, Operator, Scope};
+
+/// How long a console session lives from its sign-in.
+pub const CONSOLE_SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+/// The shortest console password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// The longest console password, in bytes (Argon2 takes any length; a cap
+/// keeps a sign-in request cheap to refuse).
+pub const MAX_PASSWORD_BYTES: usize = 256;
+/// The most spaces the console lists for a person.
+pub const MAX_PERSON_SPACES: u32 = 500;
+/// The name of each org's console app.
+pub const CONSOLE_APP_NAME: &str = "orgdrive console";
+
+/// Argon2id hashes computed at once on this node: each takes 19 MiB and
+/// tens of milliseconds, so a burst of sign-ins queues instead of taking
+/// the memory and every core.
+static HASHING: Semaphore = Semaphore::const_new(2);
+
+/// Who a console session signed in.
+#[derive(Debug, Clone)]
+pub enum ConsoleCaller {
+    /// A person of an org, acting through the org's console app.
+    Person(Box<Operator>),
+    /// An operator of the server (signed in with the admin token).
+    ServerOperator,
+}
+
+/// A new console session: the cookie's value, shown to the browser once.
+#[derive(Debug, Clone)]
+pub struct ConsoleSignIn {
+    pub cookie: String,
+    pub expires_at: i64,
+}
+
+fn session_hash(cookie: &str) -> String {
+    hex::encode(Sha256::digest(cookie.as_bytes()))
+}
+
+fn refused() -> DriveError {
+    DriveError::InvalidAuthentication("unknown user or wrong password".into())
+}
+
+/// The PHC string of a password nobody knows: a sign-in for a user
+/// without a password verifies against it, so that the time taken does
+/// not tell which users have one.
+fn decoy_phc() -> DriveResult<&'static str> {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    if let Some(phc) = DECOY.get() {
+        return Ok(phc);
+    }
+    let phc = hash_password(&random_secret())?;
+    Ok(DECOY.get_or_init(|| phc))
+}
+
+fn hash_password(password: &str) -> DriveResult<String> {
+    let salt_bytes = hex::decode(random_hex(16)).expect("hex decodes");
+    let salt = SaltString::encode_b64(&salt_bytes)
+        .map_err(|e| DriveError::Internal(format!("password salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| DriveError::Internal(format!("password hash: {e}")))
+}
+
+fn password_matches(phc: &str, password: &str) -> bool {
+    PasswordHash::new(phc)
+        .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+}
+
+/// Runs `work` (hashing) on a blocking thread, at most [`HASHING`] at once.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> DriveResult<T> {
+    let _permit = HASHING.acquire().await.map_err(|e| DriveError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| DriveError::Internal(e.to_string()))
+}
+
+/// A password an admin may set: [`MIN_PASSWORD_CHARS`] characters or more,
+/// at most [`MAX_PASSWORD_BYTES`] bytes, no control characters.
+fn valid_password(password: &str) -> DriveResult<()> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS
+        || password.len() > MAX_PASSWORD_BYTES
+        || password.chars().any(char::is_control)
+    {
+        return Err(DriveError::param(
+            "password",
+            format!(
+                "password must be {MIN_PASSWORD_CHARS} characters or more, at most \
+                 {MAX_PASSWORD_BYTES} bytes, without control characters"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Drive {
+    /// Sets (or, with `None`, removes) a user's console password. Every
+    /// console session of the user ends with it.
+    pub async fn set_console_password(
+        &self,
+        corp_id: &str,
+        union_id: &str,
+        password: Option<&str>,
+    ) -> DriveResult<()> {
+        let phc = match password {
+            Some(password) => {
+                valid_password(password)?;
+                let password = password.to_string();
+                Some(hashing(move || hash_password(&password)).await??)
+            }
+            None => None,
+        };
+        if !self.meta.set_password(corp_id, union_id, phc.as_deref(), now_ms()).await? {
+            return Err(DriveError::not_found(
+                "unionId",
+                format!("{union_id} is not a user of organization {corp_id}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Signs a person in with their unionId and console password. Any
+    /// mismatch (unknown user, no password, wrong password) is the same
+    /// `InvalidAuthentication`, after the same work.
+    pub async fn sign_in_person(
+        &self,
+        union_id: &str,
+        password: &str,
+    ) -> DriveResult<ConsoleSignIn> {
+        if union_id.is_empty() || union_id.len() > 128 || password.len() > MAX_PASSWORD_BYTES {
+            return Err(refused());
+        }
+        let found = self.meta.password(union_id).await?;
+        let phc = match &found {
+            Some((_, phc)) => phc.clone(),
+            None => decoy_phc()?.to_string(),
+        };
+        let password = password.to_string();
+        let matches = hashing(move || password_matches(&phc, &password)).await?;
+        match found {
+            Some((user, _)) if matches => self.open_console_session(Some(user.union_id)).await,
+            _ => Err(refused()),
+        }
+    }
+
+    /// Opens an operator's session (the HTTP layer has checked the admin token).
+    pub async fn sign_in_server_operator(&self) -> DriveResult<ConsoleSignIn> {
+        self.open_console_session(None).await
+    }
+
+    async fn open_console_session(&self, union_id: Option<String>) -> DriveResult<ConsoleSignIn> {
+        let cookie = random_secret();
+        let now = now_ms();
+        let session = ConsoleSessionRecord {
+            session_hash: session_hash(&cookie),
+            union_id,
+            created_at: now,
+            expires_at: now + CONSOLE_SESSION_TTL_MS,
+        };
+        match self.meta.insert_console_session(&session).await {
+            Ok(()) => Ok(ConsoleSignIn { cookie, expires_at: session.expires_at }),
+            // The user was deleted meanwhile.
+            Err(StoreError::NotFound) => Err(refused()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Who the session behind `cookie` signed in, while it lives.
+    pub async fn console_caller(&self, cookie: &str) -> DriveResult<ConsoleCaller> {
+        let ended =
+            || DriveError::InvalidAuthentication("not signed in, or the session ended".into());
+        if cookie.is_empty() || cookie.len() > 128 {
+            return Err(ended());
+        }
+        let live =
+            self.meta.console_session(&session_hash(cookie), now_ms()).await?.ok_or_else(ended)?;
+        match (live.session.union_id, live.user) {
+            (None, _) => Ok(ConsoleCaller::ServerOperator),
+            (Some(_), Some(user)) => {
+                let app = self.console_app(&user.corp_id).await?;
+                Ok(ConsoleCaller::Person(Box::new(Operator { app, user })))
+            }
+            (Some(_), None) => Err(ended()),
+        }
+    }
+
+    /// Ends the session behind `cookie` (sign-out); ending it twice is no error.
+    pub async fn sign_out(&self, cookie: &str) -> DriveResult<()> {
+        if !cookie.is_empty() && cookie.len() <= 128 {
+            self.meta.delete_console_session(&session_hash(cookie)).await?;
+        }
+        Ok(())
+    }
+
+    /// The CSRF token of the session behind `cookie`: an HMAC of the cookie
+    /// under the signing key, so it is stored nowhere, differs per session
+    /// and cannot be made without the cookie, which scripts cannot read.
+    pub fn console_csrf_token(&self, cookie: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.options.signing_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"orgdrive console csrf\n");
+        mac.update(cookie.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// The org's console app, made on first use: it holds every scope, its
+    /// secret is thrown away (no token is ever issued for it), and its key
+    /// `console:<corpId>` is one no admin can choose (keys are `A-Z a-z 0-9
+    /// _ -`), so no other app can pose as it.
+    pub async fn console_app(&self, corp_id: &str) -> DriveResult<AppRecord> {
+        let app_key = format!("console:{corp_id}");
+        let own = |app: AppRecord| {
+            if app.corp_id == corp_id {
+                Ok(app)
+            } else {
+                Err(DriveError::Internal(format!("app {app_key} belongs to another org")))
+            }
+        };
+        if let Some(app) = self.meta.get_app_by_key(&app_key).await? {
+            return own(app);
+        }
+        let salt = random_hex(16);
+        let now = now_ms();
+        let app = AppRecord {
+            app_id: self.ids.next(),
+            corp_id: corp_id.to_string(),
+            name: CONSOLE_APP_NAME.to_string(),
+            app_key: app_key.clone(),
+            secret_hash: secret_hash(&salt, &random_secret()),
+            secret_salt: salt,
+            scopes: Scope::ALL.iter().map(|s| s.as_str().to_string()).collect(),
+            created_at: now,
+            modified_at: now,
+        };
+        match self.meta.insert_app(&app).await {
+            Ok(()) => Ok(app),
+            // Made by a racing request or node meanwhile.
+            Err(StoreError::Duplicate(_)) => match self.meta.get_app_by_key(&app_key).await? {
+                Some(app) => own(app),
+                None => Err(DriveError::Internal(format!("app {app_key} vanished"))),
+            },
+            Err(StoreError::NotFound) => Err(DriveError::not_found(
+                "corpId",
+                format!("organization {corp_id} does not exist"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The spaces a person can open (owned, or holding a live grant in;
+    /// every space of the org for an org admin), newest first, with their
+    /// quota views.
+    pub async fn person_spaces(&self, op: &Operator) -> DriveResult<Vec<SpaceView>> {
+        let depts = self.user_depts(op).await?;
+        let query = PersonSpaces {
+            corp_id: op.corp_id().to_string(),
+            union_id: op.user.union_id.clone(),
+            dept_ids: Arc::unwrap_or_clone(depts),
+            whole_org: op.user.org_admin,
+            now_ms: now_ms(),
+            limit: MAX_PERSON_SPACES,
+        };
+        let spaces = self.meta.person_spaces(&query).await?;
+        let org = self.org(op.corp_id()).await?;
+        Ok(spaces.into_iter().map(|space| space_view(space, &org)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_password_only() {
+        let phc = hash_password("correct horse battery").unwrap();
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        assert!(password_matches(&phc, "correct horse battery"));
+        assert!(!password_matches(&phc, "correct horse batterz"));
+        assert!(!password_matches("not a phc string", "correct horse battery"));
+        assert_ne!(phc, hash_password("correct horse battery").unwrap(), "salted");
+    }
+
+    #[test]
+    fn passwords_are_checked_before_they_are_hashed() {
+        assert!(valid_password("0123456789").is_ok());
+        assert!(valid_password("012345678").is_err(), "too short");
+        assert!(valid_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err(), "too long");
+        assert!(valid_password("0123456789\n").is_err(), "control character");
+        assert!(valid_password("密码密码密码密码密码").is_ok(), "characters, not bytes");
+    }
+}

@@ -1,0 +1,169 @@
+//! Console passwords (table `user_passwords`), console sessions (table
+//! `console_sessions`, SHA-256 hashes only) and the spaces a person can
+//! open. Each method is one statement or one READ COMMITTED transaction; a
+//! password change and the end of the user's sessions commit together.
+
+use async_trait::async_trait;
+use tokio_postgres::Row;
+
+use orgdrive_store::{
+    ConsoleSessionRecord, ConsoleStore, LiveConsoleSession, PersonSpaces, SpaceRecord, StoreResult,
+    UserRecord,
+};
+
+use crate::rows::{space_columns, space_from_row, user_at, user_columns};
+use crate::{all, exec, one, read, tx, DbResult, PgStore};
+
+fn session_and_user(row: &Row) -> DbResult<LiveConsoleSession> {
+    let session = ConsoleSessionRecord {
+        session_hash: row.try_get(0)?,
+        union_id: row.try_get(1)?,
+        created_at: row.try_get(2)?,
+        expires_at: row.try_get(3)?,
+    };
+    let user = match row.try_get::<_, Option<String>>(4)? {
+        Some(_) => Some(user_at(row, 4)?),
+        None => None,
+    };
+    Ok(LiveConsoleSession { session, user })
+}
+
+#[async_trait]
+impl ConsoleStore for PgStore {
+    async fn set_password(
+        &self,
+        corp_id: &str,
+        union_id: &str,
+        phc: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        tx!(self, |t| {
+            // The user's row, locked: a concurrent delete waits or wins.
+            let known = one(
+                &t,
+                "SELECT 1 FROM users WHERE corp_id = $1 AND union_id = $2 FOR UPDATE",
+                &[&corp_id, &union_id],
+            )
+            .await?
+            .is_some();
+            if known {
+                match phc {
+                    Some(phc) => exec(
+                        &t,
+                        "INSERT INTO user_passwords (union_id, phc, set_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (union_id) DO UPDATE \
+                             SET phc = excluded.phc, set_at = excluded.set_at",
+                        &[&union_id, &phc, &now_ms],
+                    )
+                    .await?,
+                    None => {
+                        exec(&t, "DELETE FROM user_passwords WHERE union_id = $1", &[&union_id])
+                            .await?
+                    }
+                };
+                exec(&t, "DELETE FROM console_sessions WHERE union_id = $1", &[&union_id]).await?;
+            }
+            known
+        })
+    }
+
+    async fn password(&self, union_id: &str) -> StoreResult<Option<(UserRecord, String)>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!("u."),
+            ", p.phc FROM user_passwords p JOIN users u ON u.union_id = p.union_id \
+             WHERE p.union_id = $1"
+        );
+        read!(self, |c| {
+            match one(&c, SQL, &[&union_id]).await? {
+                Some(row) => Some((user_at(&row, 0)?, row.try_get(6)?)),
+                None => None,
+            }
+        })
+    }
+
+    async fn insert_console_session(&self, session: &ConsoleSessionRecord) -> StoreResult<()> {
+        tx!(self, |t| {
+            exec(
+                &t,
+                "INSERT INTO console_sessions (session_hash, union_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &session.session_hash,
+                    &session.union_id,
+                    &session.created_at,
+                    &session.expires_at,
+                ],
+            )
+            .await?;
+        })
+    }
+
+    async fn console_session(
+        &self,
+        session_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<LiveConsoleSession>> {
+        const SQL: &str = concat!(
+            "SELECT s.session_hash, s.union_id, s.created_at, s.expires_at, ",
+            user_columns!("u."),
+            " FROM console_sessions s LEFT JOIN users u ON u.union_id = s.union_id \
+             WHERE s.session_hash = $1 AND s.expires_at > $2"
+        );
+        read!(self, |c| {
+            one(&c, SQL, &[&session_hash, &now_ms])
+                .await?
+                .as_ref()
+                .map(session_and_user)
+                .transpose()?
+        })
+    }
+
+    async fn delete_console_session(&self, session_hash: &str) -> StoreResult<bool> {
+        tx!(self, |t| {
+            exec(&t, "DELETE FROM console_sessions WHERE session_hash = $1", &[&session_hash])
+                .await?
+                == 1
+        })
+    }
+
+    async fn purge_expired_console_sessions(&self, now_ms: i64) -> StoreResult<u64> {
+        tx!(self, |t| {
+            exec(&t, "DELETE FROM console_sessions WHERE expires_at <= $1", &[&now_ms]).await?
+        })
+    }
+
+    async fn person_spaces(&self, query: &PersonSpaces) -> StoreResult<Vec<SpaceRecord>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            space_columns!(),
+            " FROM spaces s WHERE s.corp_id = $1 AND s.status = 'NORMAL' AND ($3 \
+               OR (s.owner_type = 'USER' AND s.owner_id = $2) \
+               OR EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id \
+                   AND (g.expires_at IS NULL OR g.expires_at > $4) \
+                   AND ((g.member_type = 'USER' AND g.member_id = $2) \
+                     OR (g.member_type = 'ORG' AND g.member_id = $1) \
+                     OR (g.member_type = 'DEPT' AND g.member_id = ANY($5))))) \
+             ORDER BY s.created_at DESC, s.space_id LIMIT $6"
+        );
+        let limit = i64::from(query.limit);
+        read!(self, |c| {
+            all(
+                &c,
+                SQL,
+                &[
+                    &query.corp_id,
+                    &query.union_id,
+                    &query.whole_org,
+                    &query.now_ms,
+                    &query.dept_ids,
+                    &limit,
+                ],
+            )
+            .await?
+            .iter()
+            .map(space_from_row)
+            .collect::<DbResult<Vec<_>>>()?
+        })
+    }
+}

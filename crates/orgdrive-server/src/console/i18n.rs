@@ -1,0 +1,309 @@
+//! The console's two languages: every text of its pages, once in English
+//! and once in Simplified Chinese ([`Texts`]: a page cannot use a text that
+//! one language lacks), and how a request picks one: the `lang` cookie set
+//! by the switch, else the browser's `Accept-Language`.
+
+use axum::http::HeaderMap;
+
+use super::cookies::{cookie, LANG_COOKIE};
+
+/// A language of the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// The `lang` attribute and cookie value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh-CN",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Lang> {
+        let primary = raw.trim().split(['-', '_']).next().unwrap_or_default();
+        if primary.eq_ignore_ascii_case("zh") {
+            Some(Lang::Zh)
+        } else if primary.eq_ignore_ascii_case("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// The other language (the switch offers it).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Zh,
+            Lang::Zh => Lang::En,
+        }
+    }
+
+    /// The request's language: its `lang` cookie, else the first language
+    /// of `Accept-Language` the console speaks (by weight), else English.
+    pub fn of(headers: &HeaderMap) -> Lang {
+        if let Some(lang) = cookie(headers, LANG_COOKIE).and_then(Lang::parse) {
+            return lang;
+        }
+        let accepted = headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let mut best: Option<(f32, Lang)> = None;
+        for item in accepted.split(',').take(32) {
+            let mut parts = item.split(';');
+            let Some(lang) = parts.next().and_then(Lang::parse) else { continue };
+            let weight = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if best.is_none_or(|(w, _)| weight > w) {
+                best = Some((weight, lang));
+            }
+        }
+        best.map_or(Lang::En, |(_, lang)| lang)
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::En => &EN,
+            Lang::Zh => &ZH,
+        }
+    }
+}
+
+/// Every text of the console, in one language.
+pub struct Texts {
+    pub language_name: &'static str,
+    pub title: &'static str,
+    pub sign_in: &'static str,
+    pub sign_out: &'static str,
+    pub person: &'static str,
+    pub server_operator: &'static str,
+    pub union_id: &'static str,
+    pub password: &'static str,
+    pub admin_token: &'static str,
+    pub sign_in_failed: &'static str,
+    pub too_many_attempts: &'static str,
+    pub signed_in_as: &'static str,
+    pub spaces: &'static str,
+    pub no_spaces: &'static str,
+    pub used: &'static str,
+    pub of: &'static str,
+    pub unlimited: &'static str,
+    pub name: &'static str,
+    pub size: &'static str,
+    pub modified: &'static str,
+    pub actions: &'static str,
+    pub empty_folder: &'static str,
+    pub next_page: &'static str,
+    pub first_page: &'static str,
+    pub download: &'static str,
+    pub rename: &'static str,
+    pub delete: &'static str,
+    pub new_folder: &'static str,
+    pub create: &'static str,
+    pub upload: &'static str,
+    pub upload_hint: &'static str,
+    pub uploading: &'static str,
+    pub upload_done: &'static str,
+    pub upload_failed: &'static str,
+    pub overall: &'static str,
+    pub recycle_bin: &'static str,
+    pub restore: &'static str,
+    pub empty_bin: &'static str,
+    pub deleted_at: &'static str,
+    pub confirm_delete: &'static str,
+    pub error: &'static str,
+    pub back: &'static str,
+    pub orgs: &'static str,
+    pub org: &'static str,
+    pub capacity: &'static str,
+    pub apps: &'static str,
+    pub users: &'static str,
+    pub scopes: &'static str,
+    pub all_scopes: &'static str,
+    pub create_app: &'static str,
+    pub app_created: &'static str,
+    pub secret_once: &'static str,
+    pub set_password: &'static str,
+    pub password_set: &'static str,
+    pub org_admin: &'static str,
+    pub health: &'static str,
+    pub share: &'static str,
+    pub member_id: &'static str,
+    pub role: &'static str,
+    pub duration_secs: &'static str,
+    pub member_user: &'static str,
+    pub member_dept: &'static str,
+    pub member_org: &'static str,
+    pub ready: &'static str,
+    pub not_ready: &'static str,
+}
+
+static EN: Texts = Texts {
+    language_name: "English",
+    title: "orgdrive console",
+    sign_in: "Sign in",
+    sign_out: "Sign out",
+    person: "Person",
+    server_operator: "Operator",
+    union_id: "unionId",
+    password: "Password",
+    admin_token: "Admin token",
+    sign_in_failed: "Unknown user or wrong password.",
+    too_many_attempts: "Too many failed sign-ins. Wait a minute and try again.",
+    signed_in_as: "Signed in as",
+    spaces: "Spaces",
+    no_spaces: "You have no spaces yet.",
+    used: "used",
+    of: "of",
+    unlimited: "no limit",
+    name: "Name",
+    size: "Size",
+    modified: "Modified",
+    actions: "Actions",
+    empty_folder: "This folder is empty.",
+    next_page: "Next page",
+    first_page: "First page",
+    download: "Download",
+    rename: "Rename",
+    delete: "Delete",
+    new_folder: "New folder",
+    create: "Create",
+    upload: "Upload",
+    upload_hint: "Drop files here, or choose them:",
+    uploading: "Uploading",
+    upload_done: "Uploaded",
+    upload_failed: "Upload failed",
+    overall: "Overall",
+    recycle_bin: "Recycle bin",
+    restore: "Restore",
+    empty_bin: "The recycle bin is empty.",
+    deleted_at: "Deleted",
+    confirm_delete: "Move to the recycle bin?",
+    error: "Error",
+    back: "Back",
+    orgs: "Organizations",
+    org: "Organization",
+    capacity: "Capacity",
+    apps: "Apps",
+    users: "Users",
+    scopes: "Scopes",
+    all_scopes: "every storage scope",
+    create_app: "Create app",
+    app_created: "App created",
+    secret_once: "Copy the appSecret now: it is shown only once.",
+    set_password: "Set console password",
+    password_set: "Password set; the user's sessions have ended.",
+    org_admin: "org admin",
+    health: "Health",
+    share: "Share",
+    member_id: "unionId, deptId or corpId",
+    role: "Role",
+    duration_secs: "seconds (APP spaces; empty = permanent)",
+    member_user: "User",
+    member_dept: "Department",
+    member_org: "Whole organization",
+    ready: "ready",
+    not_ready: "not ready",
+};
+
+static ZH: Texts = Texts {
+    language_name: "简体中文",
+    title: "orgdrive 控制台",
+    sign_in: "登录",
+    sign_out: "退出登录",
+    person: "成员",
+    server_operator: "运维管理员",
+    union_id: "unionId",
+    password: "密码",
+    admin_token: "管理令牌",
+    sign_in_failed: "用户不存在或密码错误。",
+    too_many_attempts: "登录失败次数过多，请一分钟后再试。",
+    signed_in_as: "当前用户",
+    spaces: "存储空间",
+    no_spaces: "你还没有存储空间。",
+    used: "已用",
+    of: "共",
+    unlimited: "不限",
+    name: "名称",
+    size: "大小",
+    modified: "修改时间",
+    actions: "操作",
+    empty_folder: "此文件夹为空。",
+    next_page: "下一页",
+    first_page: "第一页",
+    download: "下载",
+    rename: "重命名",
+    delete: "删除",
+    new_folder: "新建文件夹",
+    create: "创建",
+    upload: "上传",
+    upload_hint: "将文件拖到这里，或选择文件：",
+    uploading: "正在上传",
+    upload_done: "已上传",
+    upload_failed: "上传失败",
+    overall: "总进度",
+    recycle_bin: "回收站",
+    restore: "还原",
+    empty_bin: "回收站为空。",
+    deleted_at: "删除时间",
+    confirm_delete: "移到回收站？",
+    error: "错误",
+    back: "返回",
+    orgs: "组织",
+    org: "组织",
+    capacity: "容量",
+    apps: "应用",
+    users: "用户",
+    scopes: "权限范围",
+    all_scopes: "全部存储权限",
+    create_app: "创建应用",
+    app_created: "应用已创建",
+    secret_once: "请立即复制 appSecret：它只显示这一次。",
+    set_password: "设置控制台密码",
+    password_set: "密码已设置，该用户的会话已全部结束。",
+    org_admin: "组织管理员",
+    health: "健康状态",
+    share: "共享",
+    member_id: "unionId、部门 ID 或 corpId",
+    role: "角色",
+    duration_secs: "秒（应用空间；留空为永久）",
+    member_user: "用户",
+    member_dept: "部门",
+    member_org: "整个组织",
+    ready: "就绪",
+    not_ready: "未就绪",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn accepting(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("accept-language", HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_browsers_language_is_followed_by_weight() {
+        assert_eq!(Lang::of(&HeaderMap::new()), Lang::En);
+        assert_eq!(Lang::of(&accepting("zh-CN,zh;q=0.9,en;q=0.8")), Lang::Zh);
+        assert_eq!(Lang::of(&accepting("fr-FR,en;q=0.5,zh;q=0.7")), Lang::Zh);
+        assert_eq!(Lang::of(&accepting("en-US,zh-TW;q=0.3")), Lang::En);
+        assert_eq!(Lang::of(&accepting("de, fr")), Lang::En);
+    }
+
+    #[test]
+    fn the_cookie_wins_over_the_browser() {
+        let mut headers = accepting("en-US");
+        headers.insert("cookie", HeaderValue::from_static("a=b; orgdrive_lang=zh-CN"));
+        assert_eq!(Lang::of(&headers), Lang::Zh);
+    }
+}

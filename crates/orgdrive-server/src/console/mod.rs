@@ -1,0 +1,851 @@
+//! The web console at `/console`: this module has its routes, the session
+//! extractor and the handlers; `pages` the HTML (maud templates compiled
+//! into the binary), `i18n` the two languages, `cookies` the cookie names,
+//! `assets/` the stylesheet and the one small script (uploads). People sign
+//! in with their unionId and console password, operators with the admin
+//! token; the session is an HttpOnly, SameSite=Strict cookie scoped to
+//! `/console`, and every form that changes something carries the session's
+//! CSRF token (checked with the request's `Origin`). Failed sign-ins are
+//! limited (`crate::sign_ins`). Every action calls the same [`orgdrive_core::Drive`]
+//! operation as the API, as the person's [`Operator`], under the one policy;
+//! errors are the API's (`ApiError`), rendered as a page.
+
+mod cookies;
+mod i18n;
+mod pages;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use orgdrive_core::{
+    CommitRequest, ConsoleCaller, GrantInput, ListChildren, MemberInput, NewApp, Operator,
+    PreCheck, Scope, UploadRequest, CONSOLE_SESSION_TTL_MS,
+};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::extract::BaseUrl;
+use crate::metrics::Operations;
+use crate::state::ServerState;
+use cookies::{cookie, LANG_COOKIE, SESSION_COOKIE};
+use i18n::Lang;
+use pages::{FolderQuery, Viewer};
+/// Rows of a folder page.
+const FOLDER_PAGE: i64 = 100;
+
+const CONSOLE_CSS: &str = include_str!("assets/console.css");
+const CONSOLE_JS: &str = include_str!("assets/console.js");
+
+/// The console's routes and their operation name for the metrics.
+pub fn routes(operations: &mut Operations) -> Router<ServerState> {
+    operations.add("/console", None, "Console");
+    operations.add("/console/{*rest}", None, "Console");
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/", get(home))
+        .route("/console/assets/console.css", get(stylesheet))
+        .route("/console/assets/console.js", get(script))
+        .route("/console/lang/{lang}", get(switch_language))
+        .route("/console/sign-in", get(sign_in_page).post(sign_in))
+        .route("/console/sign-out", post(sign_out))
+        .route("/console/spaces", get(spaces))
+        .route("/console/spaces/{space_id}", get(folder))
+        .route("/console/spaces/{space_id}/download/{dentry_id}", get(download))
+        .route("/console/spaces/{space_id}/folders", post(add_folder))
+        .route("/console/spaces/{space_id}/rename", post(rename))
+        .route("/console/spaces/{space_id}/delete", post(delete))
+        .route("/console/spaces/{space_id}/share", post(share))
+        .route("/console/spaces/{space_id}/bin", get(recycle_bin))
+        .route("/console/spaces/{space_id}/bin/restore", post(restore))
+        .route("/console/spaces/{space_id}/uploads", post(start_upload))
+        .route("/console/spaces/{space_id}/commit", post(commit_upload))
+        .route("/console/admin", get(admin_orgs))
+        .route("/console/admin/orgs/{corp_id}", get(admin_org))
+        .route("/console/admin/orgs/{corp_id}/apps", post(admin_create_app))
+        .route("/console/admin/orgs/{corp_id}/passwords", post(admin_set_password))
+}
+
+/// A `Set-Cookie` value for the console: HttpOnly, SameSite=Strict, path
+/// `/console`, Secure when the server's public URL is https.
+fn set_cookie(state: &ServerState, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+    let secure = if state.public_url.as_deref().is_some_and(|u| u.starts_with("https://")) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+    );
+    HeaderValue::from_str(&cookie).expect("cookie values are ASCII tokens")
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, to.to_string())]).into_response()
+}
+
+/// What a signed-in request carries: the caller, the cookie's CSRF token
+/// and the language.
+pub(crate) struct Session {
+    pub caller: ConsoleCaller,
+    pub csrf: String,
+    pub lang: Lang,
+    cookie: String,
+}
+
+/// A request without a live session is sent to the sign-in page.
+impl FromRequestParts<ServerState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, Response> {
+        let lang = Lang::of(&parts.headers);
+        let Some(cookie) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(redirect("/console/sign-in"));
+        };
+        match state.drive.console_caller(cookie).await {
+            Ok(caller) => Ok(Session {
+                caller,
+                csrf: state.drive.console_csrf_token(cookie),
+                lang,
+                cookie: cookie.to_string(),
+            }),
+            Err(orgdrive_core::DriveError::InvalidAuthentication(_)) => {
+                Err(redirect("/console/sign-in"))
+            }
+            Err(e) => Err(pages::error(lang, None, &ApiError::from(e))),
+        }
+    }
+}
+
+impl Session {
+    /// What the pages show of the session.
+    fn viewer(&self) -> Viewer<'_> {
+        Viewer { lang: self.lang, csrf: &self.csrf, caller: &self.caller }
+    }
+
+    /// The person acting; an operator's session is refused (the admin
+    /// token is no person: it owns no spaces).
+    fn person(&self) -> Result<&Operator, ApiError> {
+        match &self.caller {
+            ConsoleCaller::Person(op) => Ok(op.as_ref()),
+            ConsoleCaller::ServerOperator => {
+                Err(forbidden("people's pages need a person's sign-in"))
+            }
+        }
+    }
+
+    /// Refused unless an operator signed in.
+    fn server_operator(&self) -> Result<(), ApiError> {
+        match &self.caller {
+            ConsoleCaller::ServerOperator => Ok(()),
+            ConsoleCaller::Person(_) => Err(forbidden("operators' pages need the admin token")),
+        }
+    }
+
+    /// The person acting in a request that changes something: its CSRF
+    /// token must be the session's and it must not come from another site.
+    fn person_changing(&self, headers: &HeaderMap, csrf: &str) -> Result<&Operator, ApiError> {
+        let op = self.person()?;
+        self.check(headers, csrf)?;
+        Ok(op)
+    }
+
+    /// Refuses a state-changing request whose CSRF token is not the
+    /// session's, or that another site's page sent (`Origin`).
+    fn check(&self, headers: &HeaderMap, csrf: &str) -> Result<(), ApiError> {
+        if !same_origin(headers) || !constant_time_eq(csrf.as_bytes(), self.csrf.as_bytes()) {
+            return Err(forbidden("the form is stale or came from another site; reload the page"));
+        }
+        Ok(())
+    }
+
+    /// The error page for a failed operation or a refusal.
+    fn failed(&self, error: impl Into<ApiError>) -> Response {
+        pages::error(self.lang, Some(&self.viewer()), &error.into())
+    }
+}
+
+fn forbidden(message: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "Forbidden.AccessDenied", message)
+}
+
+/// The client's address, when the listener recorded it (`serve` does).
+struct PeerAddr(Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| *a)))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether the request's `Origin`, when it has one, is this server (the
+/// host it was sent to). Browsers send `Origin` with every POST.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else { return true };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let origin = origin.to_str().unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    !host.is_empty() && origin_host == host
+}
+
+async fn home(session: Result<Session, Response>) -> Response {
+    match session {
+        Ok(Session { caller: ConsoleCaller::ServerOperator, .. }) => redirect("/console/admin"),
+        Ok(_) => redirect("/console/spaces"),
+        Err(to_sign_in) => to_sign_in,
+    }
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", CONSOLE_CSS)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", CONSOLE_JS)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct BackTo {
+    back: Option<String>,
+}
+
+/// Sets the language cookie and goes back to the page (a console path only).
+async fn switch_language(
+    State(state): State<ServerState>,
+    Path(lang): Path<String>,
+    Query(query): Query<BackTo>,
+) -> Response {
+    let lang = Lang::parse(&lang).unwrap_or(Lang::En);
+    let back = query.back.filter(|b| local_path(b)).unwrap_or_else(|| "/console".into());
+    let mut response = redirect(&back);
+    let year = 365 * 24 * 3600;
+    response.headers_mut().append(SET_COOKIE, set_cookie(&state, LANG_COOKIE, lang.code(), year));
+    response
+}
+
+/// A path of the console itself: never another site (`//host`), never a scheme.
+fn local_path(path: &str) -> bool {
+    path.starts_with("/console")
+        && !path.starts_with("//")
+        && !path.contains(['\\', '\r', '\n'])
+        && path.len() < 2048
+}
+
+async fn sign_in_page(headers: HeaderMap) -> Response {
+    pages::respond(StatusCode::OK, pages::sign_in(Lang::of(&headers), None))
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    kind: String,
+    #[serde(default)]
+    union_id: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// Signs a person or an operator in. Failures are counted per client
+/// address and per account; over the limit, a sign-in is refused (429)
+/// before any password is checked.
+async fn sign_in(
+    State(state): State<ServerState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let texts = lang.texts();
+    if !same_origin(&headers) {
+        return pages::respond(
+            StatusCode::FORBIDDEN,
+            pages::sign_in(lang, Some(texts.sign_in_failed)),
+        );
+    }
+    let account = match form.kind.as_str() {
+        "operator" => "operator".to_string(),
+        _ => format!("user:{}", form.union_id.chars().take(128).collect::<String>()),
+    };
+    let mut keys = vec![account];
+    if let Some(peer) = peer {
+        keys.push(format!("ip:{}", peer.ip()));
+    }
+    if !state.sign_ins.allows(&keys) {
+        return pages::respond(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::sign_in(lang, Some(texts.too_many_attempts)),
+        );
+    }
+    let signed_in = match form.kind.as_str() {
+        "operator" if state.is_admin_token(&form.token) => {
+            state.drive.sign_in_server_operator().await
+        }
+        "operator" => Err(orgdrive_core::DriveError::InvalidAuthentication("wrong token".into())),
+        _ => state.drive.sign_in_person(&form.union_id, &form.password).await,
+    };
+    match signed_in {
+        Ok(session) => {
+            let mut response = redirect("/console");
+            let max_age = CONSOLE_SESSION_TTL_MS / 1000;
+            response
+                .headers_mut()
+                .append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &session.cookie, max_age));
+            response
+        }
+        Err(orgdrive_core::DriveError::InvalidAuthentication(_)) => {
+            state.sign_ins.failed(&keys);
+            pages::respond(
+                StatusCode::UNAUTHORIZED,
+                pages::sign_in(lang, Some(texts.sign_in_failed)),
+            )
+        }
+        Err(e) => pages::error(lang, None, &ApiError::from(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(refused) = session.check(&headers, &form.csrf) {
+        return session.failed(refused);
+    }
+    if let Err(e) = state.drive.sign_out(&session.cookie).await {
+        return session.failed(e);
+    }
+    let mut response = redirect("/console/sign-in");
+    response.headers_mut().append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0));
+    response
+}
+
+async fn spaces(State(state): State<ServerState>, session: Session) -> Response {
+    let op = match session.person() {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    match state.drive.person_spaces(op).await {
+        Ok(spaces) => pages::respond(StatusCode::OK, pages::spaces(&session.viewer(), &spaces)),
+        Err(e) => session.failed(e),
+    }
+}
+
+async fn folder(
+    State(state): State<ServerState>,
+    session: Session,
+    Path(space_id): Path<String>,
+    Query(query): Query<FolderQuery>,
+) -> Response {
+    let op = match session.person() {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let drive = &state.drive;
+    let folder_id = query.folder.clone().unwrap_or_else(|| "0".into());
+    let space = match drive.get_space(op, &space_id).await {
+        Ok(space) => space,
+        Err(e) => return session.failed(e),
+    };
+    let here = match drive.get_dentry(op, &space_id, &folder_id, &Default::default()).await {
+        Ok(here) => here,
+        Err(e) => return session.failed(e),
+    };
+    let listing = ListChildren {
+        parent_id: Some(folder_id.clone()),
+        max_results: Some(FOLDER_PAGE),
+        next_token: query.next.clone(),
+        order: query.order.clone(),
+        order_by: query.order_by.clone(),
+    };
+    match drive.list_dentries(op, &space_id, listing).await {
+        Ok(page) => pages::respond(
+            StatusCode::OK,
+            pages::folder(&session.viewer(), &space, &here, &page, &query),
+        ),
+        Err(e) => session.failed(e),
+    }
+}
+
+/// Sends the browser to the file's signed download URL (the same URL
+/// GetFileDownloadInfo answers).
+async fn download(
+    State(state): State<ServerState>,
+    session: Session,
+    Path((space_id, dentry_id)): Path<(String, String)>,
+    BaseUrl(base): BaseUrl,
+) -> Response {
+    let op = match session.person() {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    match state.drive.download_info(op, &space_id, &dentry_id, None, &base).await {
+        Ok(url) if url.headers.is_empty() => redirect(&url.url),
+        Ok(_) => session.failed(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "console.downloadNeedsHeaders",
+            "this content store's download URLs need headers a browser link cannot send",
+        )),
+        Err(e) => session.failed(e),
+    }
+}
+
+/// The folder page to go back to after a change.
+fn folder_url(space_id: &str, folder_id: &str) -> String {
+    let encode = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    format!("/console/spaces/{}?folder={}", encode(space_id), encode(folder_id))
+}
+
+#[derive(Deserialize)]
+struct AddFolderForm {
+    #[serde(default)]
+    csrf: String,
+    parent_id: String,
+    name: String,
+}
+
+async fn add_folder(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(space_id): Path<String>,
+    Form(form): Form<AddFolderForm>,
+) -> Response {
+    let op = match session.person_changing(&headers, &form.csrf) {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let input = orgdrive_core::NewFolder { name: Some(form.name), ..Default::default() };
+    match state.drive.add_folder(op, &space_id, &form.parent_id, input).await {
+        Ok(_) => redirect(&folder_url(&space_id, &form.parent_id)),
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct RenameForm {
+    #[serde(default)]
+    csrf: String,
+    dentry_id: String,
+    parent_id: String,
+    new_name: String,
+}
+
+async fn rename(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(space_id): Path<String>,
+    Form(form): Form<RenameForm>,
+) -> Response {
+    let op = match session.person_changing(&headers, &form.csrf) {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    match state.drive.rename_dentry(op, &space_id, &form.dentry_id, Some(&form.new_name)).await {
+        Ok(_) => redirect(&folder_url(&space_id, &form.parent_id)),
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    dentry_id: String,
+    parent_id: String,
+}
+
+/// Moves a file or folder to the recycle bin (the console never deletes
+/// permanently from a folder page).
+async fn delete(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(space_id): Path<String>,
+    Form(form): Form<DeleteForm>,
+) -> Response {
+    let op = match session.person_changing(&headers, &form.csrf) {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    match state.drive.delete_dentry(op, &space_id, &form.dentry_id, true).await {
+        Ok(_) => redirect(&folder_url(&space_id, &form.parent_id)),
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ShareForm {
+    #[serde(default)]
+    csrf: String,
+    dentry_id: String,
+    parent_id: String,
+    member_type: String,
+    member_id: String,
+    role_id: String,
+    /// Seconds; empty = permanent (temporary grants: APP spaces, per the seed).
+    #[serde(default)]
+    duration: String,
+}
+
+/// Shares a file or folder (AddPermission): a role for a user, a
+/// department or the whole org.
+async fn share(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(space_id): Path<String>,
+    Form(form): Form<ShareForm>,
+) -> Response {
+    let op = match session.person_changing(&headers, &form.csrf) {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let duration = match form.duration.trim() {
+        "" => None,
+        raw => match raw.parse::<i64>() {
+            Ok(seconds) => Some(seconds),
+            Err(_) => {
+                return session.failed(ApiError::param(
+                    Some("duration"),
+                    "duration must be a number of seconds",
+                ))
+            }
+        },
+    };
+    let member_corp = (form.member_type == "DEPT").then(|| op.corp_id().to_string());
+    let input = GrantInput {
+        members: vec![MemberInput {
+            member_type: Some(form.member_type),
+            id: Some(form.member_id),
+            corp_id: member_corp,
+        }],
+        role_id: Some(form.role_id),
+        duration,
+    };
+    match state.drive.add_permission(op, &space_id, &form.dentry_id, input).await {
+        Ok(()) => redirect(&folder_url(&space_id, &form.parent_id)),
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct BinQuery {
+    next: Option<String>,
+}
+
+async fn recycle_bin(
+    State(state): State<ServerState>,
+    session: Session,
+    Path(space_id): Path<String>,
+    Query(query): Query<BinQuery>,
+) -> Response {
+    let op = match session.person() {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let drive = &state.drive;
+    let bin = match drive.get_recycle_bin(op, Some("SPACE"), Some(&space_id)).await {
+        Ok(bin) => bin,
+        Err(e) => return session.failed(e),
+    };
+    match drive.list_recycle_items(op, &bin.recycle_bin_id, Some(50), query.next).await {
+        Ok(page) => {
+            pages::respond(StatusCode::OK, pages::recycle_bin(&session.viewer(), &space_id, &page))
+        }
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct RestoreForm {
+    #[serde(default)]
+    csrf: String,
+    recycle_item_id: String,
+}
+
+async fn restore(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(space_id): Path<String>,
+    Form(form): Form<RestoreForm>,
+) -> Response {
+    let op = match session.person_changing(&headers, &form.csrf) {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let drive = &state.drive;
+    let bin = match drive.get_recycle_bin(op, Some("SPACE"), Some(&space_id)).await {
+        Ok(bin) => bin,
+        Err(e) => return session.failed(e),
+    };
+    let restored = drive
+        .restore_recycle_item(
+            op,
+            &bin.recycle_bin_id,
+            &form.recycle_item_id,
+            Some("AUTO_RENAME".into()),
+        )
+        .await;
+    match restored {
+        Ok(_) => redirect(&format!(
+            "{}/bin",
+            folder_url(&space_id, "0").split('?').next().unwrap_or_default()
+        )),
+        Err(e) => session.failed(e),
+    }
+}
+
+/// The person making one of the upload script's requests (JSON; the CSRF
+/// token in `X-CSRF-Token`); refusals are JSON errors, as the script reads them.
+fn script_caller<'a>(session: &'a Session, headers: &HeaderMap) -> Result<&'a Operator, ApiError> {
+    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    session.person_changing(headers, token)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartUpload {
+    parent_id: String,
+    name: String,
+    size: i64,
+}
+
+/// Opens an upload (GetFileUploadInfo): the script PUTs the bytes to the
+/// signed URL itself, then commits.
+async fn start_upload(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(space_id): Path<String>,
+    BaseUrl(base): BaseUrl,
+    axum::extract::Json(body): axum::extract::Json<StartUpload>,
+) -> Response {
+    let op = match script_caller(&session, &headers) {
+        Ok(op) => op,
+        Err(refused) => return refused.into_response(),
+    };
+    let request = UploadRequest {
+        protocol: Some("HEADER_SIGNATURE".into()),
+        pre_check: PreCheck {
+            name: Some(body.name),
+            parent_id: Some(body.parent_id),
+            size: Some(body.size),
+            md5: None,
+        },
+        ..Default::default()
+    };
+    match state.drive.get_file_upload_info(op, &space_id, request, &base).await {
+        Ok(ticket) => Json(serde_json::json!({
+            "uploadKey": ticket.upload_key,
+            "url": ticket.url.url,
+            "headers": ticket.url.headers.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        }))
+        .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CommitUpload {
+    upload_key: String,
+    parent_id: String,
+    name: String,
+    size: i64,
+}
+
+async fn commit_upload(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(space_id): Path<String>,
+    axum::extract::Json(body): axum::extract::Json<CommitUpload>,
+) -> Response {
+    let op = match script_caller(&session, &headers) {
+        Ok(op) => op,
+        Err(refused) => return refused.into_response(),
+    };
+    let request = CommitRequest {
+        upload_key: Some(body.upload_key),
+        name: Some(body.name),
+        parent_id: Some(body.parent_id),
+        size: Some(body.size),
+        conflict_strategy: Some("AUTO_RENAME".into()),
+        ..Default::default()
+    };
+    match state.drive.commit_file(op, &space_id, request).await {
+        Ok(view) => Json(serde_json::json!({ "dentryId": view.dentry.dentry_id })).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn admin_orgs(State(state): State<ServerState>, session: Session) -> Response {
+    if let Err(refused) = session.server_operator() {
+        return session.failed(refused);
+    }
+    let ready = state.drive.ready().await.is_ok();
+    match state.drive.list_orgs().await {
+        Ok(orgs) => {
+            pages::respond(StatusCode::OK, pages::admin_orgs(&session.viewer(), &orgs, ready))
+        }
+        Err(e) => session.failed(e),
+    }
+}
+
+async fn admin_org(
+    State(state): State<ServerState>,
+    session: Session,
+    Path(corp_id): Path<String>,
+) -> Response {
+    if let Err(refused) = session.server_operator() {
+        return session.failed(refused);
+    }
+    admin_org_page(&state, &session, &corp_id, None).await
+}
+
+async fn admin_org_page(
+    state: &ServerState,
+    session: &Session,
+    corp_id: &str,
+    notice: Option<pages::Notice>,
+) -> Response {
+    let drive = &state.drive;
+    let loaded = async {
+        let org = drive.org(corp_id).await?;
+        let apps = drive.list_apps(corp_id).await?;
+        let users = drive.list_users(corp_id).await?;
+        Ok::<_, orgdrive_core::DriveError>((org, apps, users))
+    };
+    match loaded.await {
+        Ok((org, apps, users)) => pages::respond(
+            StatusCode::OK,
+            pages::admin_org(&session.viewer(), &org, &apps, &users, notice.as_ref()),
+        ),
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateAppForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+}
+
+/// Creates an app holding every storage scope; its secret is shown once.
+async fn admin_create_app(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(corp_id): Path<String>,
+    Form(form): Form<CreateAppForm>,
+) -> Response {
+    if let Err(refused) =
+        session.server_operator().and_then(|()| session.check(&headers, &form.csrf))
+    {
+        return session.failed(refused);
+    }
+    let input = NewApp {
+        name: form.name,
+        scopes: Scope::ALL.iter().map(|s| s.as_str().to_string()).collect(),
+        ..NewApp::default()
+    };
+    match state.drive.create_app(&corp_id, input).await {
+        Ok(created) => {
+            let notice = pages::Notice::AppCreated {
+                app_key: created.app.app_key,
+                app_secret: created.app_secret,
+            };
+            admin_org_page(&state, &session, &corp_id, Some(notice)).await
+        }
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    union_id: String,
+    password: String,
+}
+
+async fn admin_set_password(
+    State(state): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(corp_id): Path<String>,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    if let Err(refused) =
+        session.server_operator().and_then(|()| session.check(&headers, &form.csrf))
+    {
+        return session.failed(refused);
+    }
+    match state.drive.set_console_password(&corp_id, &form.union_id, Some(&form.password)).await {
+        Ok(()) => {
+            admin_org_page(&state, &session, &corp_id, Some(pages::Notice::PasswordSet)).await
+        }
+        Err(e) => session.failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_console_paths_are_gone_back_to() {
+        assert!(local_path("/console/spaces/1?folder=2"));
+        assert!(!local_path("//evil.example/console"));
+        assert!(!local_path("https://evil.example/console"));
+        assert!(!local_path("/consolex\r\nSet-Cookie: a=b"));
+    }
+
+    #[test]
+    fn a_cross_site_origin_is_refused() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(same_origin(&headers), "no Origin: a same-site navigation or a script");
+        headers.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert!(same_origin(&headers));
+        headers.insert(ORIGIN, HeaderValue::from_static("http://evil.example"));
+        assert!(!same_origin(&headers));
+        headers.insert(ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&headers));
+    }
+}

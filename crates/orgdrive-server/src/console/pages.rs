@@ -1,0 +1,495 @@
+//! The console's pages, as maud templates: every value is escaped by the
+//! template engine, every text comes from [`super::i18n`], and every form
+//! that changes something carries the session's CSRF token.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{html, Markup, DOCTYPE};
+use orgdrive_core::{
+    iso8601, AppRecord, ConsoleCaller, DentryView, OrgRecord, Page, RecyclePage, SpaceView,
+    UserRecord,
+};
+
+use super::i18n::{Lang, Texts};
+use crate::error::ApiError;
+
+/// What a page shows of the signed-in session: its language, its CSRF
+/// token (every form that changes something carries it) and who signed in.
+pub struct Viewer<'a> {
+    pub lang: Lang,
+    pub csrf: &'a str,
+    pub caller: &'a ConsoleCaller,
+}
+
+/// A folder page's place: which folder, its sort and page.
+#[derive(serde::Deserialize, Default)]
+pub struct FolderQuery {
+    pub folder: Option<String>,
+    pub order_by: Option<String>,
+    pub order: Option<String>,
+    pub next: Option<String>,
+}
+
+/// A page as a response: HTML, never cached (it shows a person's files).
+pub fn respond(status: StatusCode, markup: Markup) -> Response {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    use axum::http::HeaderValue;
+    use axum::response::IntoResponse;
+    (
+        status,
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+/// What an operator's org page reports after an action.
+pub enum Notice {
+    AppCreated { app_key: String, app_secret: String },
+    PasswordSet,
+}
+
+/// A byte count for people: `1.5 MiB`.
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = n.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn layout(lang: Lang, session: Option<&Viewer>, title: &str, body: Markup) -> Markup {
+    let t = lang.texts();
+    let other = lang.other();
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (t.title) }
+                link rel="stylesheet" href="/console/assets/console.css";
+            }
+            body {
+                header {
+                    a.brand href="/console" { (t.title) }
+                    nav {
+                        @if let Some(session) = session {
+                            @match session.caller {
+                                ConsoleCaller::Person(op) => {
+                                    a href="/console/spaces" { (t.spaces) }
+                                    span.who { (t.signed_in_as) " " strong { (op.user.name) } }
+                                }
+                                ConsoleCaller::ServerOperator => {
+                                    a href="/console/admin" { (t.orgs) }
+                                    span.who { (t.signed_in_as) " " strong { (t.server_operator) } }
+                                }
+                            }
+                        }
+                        a.lang href={ "/console/lang/" (other.code()) } hreflang=(other.code()) {
+                            (other.texts().language_name)
+                        }
+                        @if let Some(session) = session {
+                            form.inline method="post" action="/console/sign-out" {
+                                input type="hidden" name="csrf" value=(session.csrf);
+                                button type="submit" { (t.sign_out) }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+pub fn sign_in(lang: Lang, error: Option<&str>) -> Markup {
+    let t = lang.texts();
+    layout(
+        lang,
+        None,
+        t.sign_in,
+        html! {
+            h1 { (t.sign_in) }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            div.cards {
+                form.card method="post" action="/console/sign-in" id="sign-in-person" {
+                    h2 { (t.person) }
+                    input type="hidden" name="kind" value="person";
+                    label { (t.union_id) input name="union_id" autocomplete="username" required; }
+                    label { (t.password) input type="password" name="password" autocomplete="current-password" required; }
+                    button type="submit" { (t.sign_in) }
+                }
+                form.card method="post" action="/console/sign-in" id="sign-in-operator" {
+                    h2 { (t.server_operator) }
+                    input type="hidden" name="kind" value="operator";
+                    label { (t.admin_token) input type="password" name="token" autocomplete="off" required; }
+                    button type="submit" { (t.sign_in) }
+                }
+            }
+        },
+    )
+}
+
+/// A quota bar: used of the cap (or of nothing, without one).
+fn quota_bar(t: &Texts, used: i64, cap: Option<i64>) -> Markup {
+    let percent =
+        cap.filter(|c| *c > 0).map(|c| (used as f64 * 100.0 / c as f64).clamp(0.0, 100.0));
+    html! {
+        div.quota {
+            @if let Some(percent) = percent {
+                div.bar role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=(format!("{percent:.0}")) {
+                    div.fill style=(format!("width:{percent:.1}%")) {}
+                }
+            }
+            span.figures {
+                (bytes(used)) " " (t.used) " " (t.of) " "
+                @match cap { Some(cap) => (bytes(cap)), None => (t.unlimited) }
+            }
+        }
+    }
+}
+
+pub fn spaces(session: &Viewer, spaces: &[SpaceView]) -> Markup {
+    let t = session.lang.texts();
+    layout(
+        session.lang,
+        Some(session),
+        t.spaces,
+        html! {
+            h1 { (t.spaces) }
+            @if spaces.is_empty() { p { (t.no_spaces) } }
+            ul.spaces {
+                @for view in spaces {
+                    li {
+                        a href={ "/console/spaces/" (view.space.space_id) } {
+                            (view.space.name.as_deref().unwrap_or(&view.space.space_id))
+                        }
+                        (quota_bar(t, view.space.used_bytes, view.quota))
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A link to this folder page sorted by `order_by`, toggling the direction
+/// when it is already the sort.
+fn sort_link(
+    space_id: &str,
+    folder_id: &str,
+    query: &FolderQuery,
+    order_by: &str,
+    label: &str,
+) -> Markup {
+    let current = query.order_by.as_deref().unwrap_or("name");
+    let ascending = query.order.as_deref().is_none_or(|o| !o.eq_ignore_ascii_case("desc"));
+    let next_order = if current == order_by && ascending { "desc" } else { "asc" };
+    let arrow = match (current == order_by, ascending) {
+        (true, true) => " ▲",
+        (true, false) => " ▼",
+        _ => "",
+    };
+    html! {
+        a href={ "/console/spaces/" (space_id) "?folder=" (folder_id) "&order_by=" (order_by) "&order=" (next_order) } {
+            (label) (arrow)
+        }
+    }
+}
+
+pub fn folder(
+    session: &Viewer,
+    space: &SpaceView,
+    here: &DentryView,
+    page_of: &Page,
+    query: &FolderQuery,
+) -> Markup {
+    let t = session.lang.texts();
+    let space_id = &space.space.space_id;
+    let folder_id = &here.dentry.dentry_id;
+    let space_name = space.space.name.as_deref().unwrap_or(space_id);
+    let keep = |next: &str| {
+        format!(
+            "/console/spaces/{space_id}?folder={folder_id}&order_by={}&order={}&next={next}",
+            query.order_by.as_deref().unwrap_or("name"),
+            query.order.as_deref().unwrap_or("asc"),
+        )
+    };
+    layout(
+        session.lang,
+        Some(session),
+        space_name,
+        html! {
+            h1 { a href={ "/console/spaces/" (space_id) } { (space_name) } }
+            (quota_bar(t, space.space.used_bytes, space.quota))
+            p.path { (here.path) }
+            div.toolbar {
+                form.inline method="post" action={ "/console/spaces/" (space_id) "/folders" } {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="parent_id" value=(folder_id);
+                    input name="name" placeholder=(t.new_folder) required;
+                    button type="submit" { (t.create) }
+                }
+                a href={ "/console/spaces/" (space_id) "/bin" } { (t.recycle_bin) }
+            }
+            details.share {
+                summary { (t.share) " " (here.path) }
+                form.inline method="post" action={ "/console/spaces/" (space_id) "/share" } #share {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="dentry_id" value=(folder_id);
+                    input type="hidden" name="parent_id" value=(folder_id);
+                    select name="member_type" aria-label=(t.member_user) {
+                        option value="USER" { (t.member_user) }
+                        option value="DEPT" { (t.member_dept) }
+                        option value="ORG" { (t.member_org) }
+                    }
+                    input name="member_id" placeholder=(t.member_id) required;
+                    select name="role_id" aria-label=(t.role) {
+                        @for role in ["READER", "DOWNLOADER", "EDITOR", "MANAGER", "OWNER"] {
+                            option value=(role) { (role) }
+                        }
+                    }
+                    @if space.space.owner_type == "APP" {
+                        input name="duration" placeholder=(t.duration_secs) inputmode="numeric";
+                    }
+                    button type="submit" { (t.share) }
+                }
+            }
+            div #upload data-space=(space_id) data-parent=(folder_id) data-csrf=(session.csrf)
+                data-uploading=(t.uploading) data-done=(t.upload_done) data-failed=(t.upload_failed) {
+                p { strong { (t.upload) } " · " (t.upload_hint) " " input #upload-input type="file" multiple; }
+                div #upload-overall hidden {
+                    span { (t.overall) } progress #overall-progress max="100" value="0" {}
+                }
+                ul #upload-list {}
+            }
+            @if page_of.dentries.is_empty() && query.next.is_none() {
+                p.empty { (t.empty_folder) }
+            } @else {
+                table.entries {
+                    thead { tr {
+                        th { (sort_link(space_id, folder_id, query, "name", t.name)) }
+                        th { (sort_link(space_id, folder_id, query, "size", t.size)) }
+                        th { (sort_link(space_id, folder_id, query, "modified_time", t.modified)) }
+                        th { (t.actions) }
+                    } }
+                    tbody {
+                        @for entry in &page_of.dentries {
+                            @let d = &entry.dentry;
+                            tr data-name=(d.name) {
+                                td {
+                                    @if d.is_folder() {
+                                        a.folder href={ "/console/spaces/" (space_id) "?folder=" (d.dentry_id) } { "📁 " (d.name) }
+                                    } @else {
+                                        a.file href={ "/console/spaces/" (space_id) "/download/" (d.dentry_id) } { (d.name) }
+                                    }
+                                }
+                                td.size { @if !d.is_folder() { (bytes(d.size)) } }
+                                td { (iso8601(d.modified_at)) }
+                                td.actions {
+                                    @if !d.is_folder() {
+                                        a.download href={ "/console/spaces/" (space_id) "/download/" (d.dentry_id) } { (t.download) }
+                                    }
+                                    form.inline.rename method="post" action={ "/console/spaces/" (space_id) "/rename" } {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        input type="hidden" name="dentry_id" value=(d.dentry_id);
+                                        input type="hidden" name="parent_id" value=(folder_id);
+                                        input name="new_name" value=(d.name) aria-label=(t.rename) required;
+                                        button type="submit" { (t.rename) }
+                                    }
+                                    form.inline.delete method="post" action={ "/console/spaces/" (space_id) "/delete" }
+                                        data-confirm=(t.confirm_delete) {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        input type="hidden" name="dentry_id" value=(d.dentry_id);
+                                        input type="hidden" name="parent_id" value=(folder_id);
+                                        button type="submit" { (t.delete) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            nav.pages {
+                @if query.next.is_some() { a href=(keep("")) { (t.first_page) } }
+                @if let Some(next) = &page_of.next_token {
+                    a.next href=(keep(&percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC).to_string())) { (t.next_page) }
+                }
+            }
+            script src="/console/assets/console.js" defer {}
+        },
+    )
+}
+
+pub fn recycle_bin(session: &Viewer, space_id: &str, items: &RecyclePage) -> Markup {
+    let t = session.lang.texts();
+    layout(
+        session.lang,
+        Some(session),
+        t.recycle_bin,
+        html! {
+            h1 { (t.recycle_bin) }
+            p { a href={ "/console/spaces/" (space_id) } { (t.back) } }
+            @if items.items.is_empty() { p.empty { (t.empty_bin) } }
+            @else {
+                table.entries {
+                    thead { tr { th { (t.name) } th { (t.size) } th { (t.deleted_at) } th { (t.actions) } } }
+                    tbody {
+                        @for item in &items.items {
+                            tr data-name=(item.name) {
+                                td { (item.path) }
+                                td.size { (bytes(item.size)) }
+                                td { (iso8601(item.deleted_at)) }
+                                td {
+                                    form.inline method="post" action={ "/console/spaces/" (space_id) "/bin/restore" } {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        input type="hidden" name="recycle_item_id" value=(item.recycle_item_id);
+                                        button type="submit" { (t.restore) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = &items.next_token {
+                nav.pages { a.next href={ "/console/spaces/" (space_id) "/bin?next=" (percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)) } { (t.next_page) } }
+            }
+        },
+    )
+}
+
+pub fn admin_orgs(session: &Viewer, orgs: &[OrgRecord], ready: bool) -> Markup {
+    let t = session.lang.texts();
+    layout(
+        session.lang,
+        Some(session),
+        t.orgs,
+        html! {
+            h1 { (t.orgs) }
+            p.health { (t.health) ": " @if ready { span.ok { (t.ready) } } @else { span.error { (t.not_ready) } } }
+            table.entries {
+                thead { tr { th { (t.org) } th { "corpId" } th { (t.capacity) } } }
+                tbody {
+                    @for org in orgs {
+                        tr {
+                            td { a href={ "/console/admin/orgs/" (org.corp_id) } { (org.name) } }
+                            td { code { (org.corp_id) } }
+                            td { @match org.capacity { Some(c) => (bytes(c)), None => (t.unlimited) } }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub fn admin_org(
+    session: &Viewer,
+    org: &OrgRecord,
+    apps: &[AppRecord],
+    users: &[UserRecord],
+    notice: Option<&Notice>,
+) -> Markup {
+    let t = session.lang.texts();
+    let base = format!("/console/admin/orgs/{}", org.corp_id);
+    layout(
+        session.lang,
+        Some(session),
+        &org.name,
+        html! {
+            h1 { (org.name) " " small { code { (org.corp_id) } } }
+            @match notice {
+                Some(Notice::AppCreated { app_key, app_secret }) => {
+                    div.notice #created-app role="status" {
+                        h2 { (t.app_created) }
+                        p { (t.secret_once) }
+                        dl { dt { "appKey" } dd { code #app-key { (app_key) } } dt { "appSecret" } dd { code #app-secret { (app_secret) } } }
+                    }
+                }
+                Some(Notice::PasswordSet) => { p.notice role="status" { (t.password_set) } }
+                None => {}
+            }
+            h2 { (t.apps) }
+            table.entries #apps {
+                thead { tr { th { (t.name) } th { "appKey" } th { (t.scopes) } } }
+                tbody {
+                    @for app in apps {
+                        tr { td { (app.name) } td { code { (app.app_key) } } td { (app.scopes.len()) } }
+                    }
+                }
+            }
+            form.inline method="post" action={ (base) "/apps" } #create-app {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input name="name" placeholder=(t.name) required;
+                span { "(" (t.all_scopes) ")" }
+                button type="submit" { (t.create_app) }
+            }
+            h2 { (t.users) }
+            table.entries #users {
+                thead { tr { th { (t.name) } th { "unionId" } th {} } }
+                tbody {
+                    @for user in users {
+                        tr { td { (user.name) } td { code { (user.union_id) } } td { @if user.org_admin { (t.org_admin) } } }
+                    }
+                }
+            }
+            form.inline method="post" action={ (base) "/passwords" } #set-password {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input name="union_id" placeholder="unionId" required;
+                input type="password" name="password" placeholder=(t.password) autocomplete="new-password" required;
+                button type="submit" { (t.set_password) }
+            }
+        },
+    )
+}
+
+/// A failed action: the API's error code and message, with its status.
+pub fn error(lang: Lang, session: Option<&Viewer>, error: &ApiError) -> Response {
+    let t = lang.texts();
+    let status =
+        if error.status == StatusCode::OK { StatusCode::BAD_REQUEST } else { error.status };
+    respond(
+        status,
+        layout(
+            lang,
+            session,
+            t.error,
+            html! {
+                h1 { (t.error) }
+                p.error role="alert" { code { (error.code) } " " (error.message) }
+                p { a href="/console" { (t.back) } }
+            },
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(20 << 20), "20.0 MiB");
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let markup = sign_in(Lang::En, Some("<script>alert(1)</script>")).into_string();
+        assert!(!markup.contains("<script>alert"), "{markup}");
+        assert!(markup.contains("&lt;script&gt;"));
+    }
+}

@@ -1,0 +1,169 @@
+//! SQLite: console passwords (table `user_passwords`), console sessions
+//! (table `console_sessions`, hashes only) and the spaces a person can open.
+
+use async_trait::async_trait;
+use rusqlite::{params, Row};
+
+use crate::*;
+use orgdrive_store::{ConsoleSessionRecord, ConsoleStore, LiveConsoleSession, PersonSpaces};
+
+fn session_and_user(row: &Row) -> rusqlite::Result<LiveConsoleSession> {
+    let session = ConsoleSessionRecord {
+        session_hash: row.get(0)?,
+        union_id: row.get(1)?,
+        created_at: row.get(2)?,
+        expires_at: row.get(3)?,
+    };
+    let user = match row.get::<_, Option<String>>(4)? {
+        Some(_) => Some(user_at(row, 4)?),
+        None => None,
+    };
+    Ok(LiveConsoleSession { session, user })
+}
+
+/// A user from [`user_columns`] starting at column `at`.
+fn user_at(row: &Row, at: usize) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        union_id: row.get(at)?,
+        corp_id: row.get(at + 1)?,
+        user_id: row.get(at + 2)?,
+        name: row.get(at + 3)?,
+        org_admin: row.get(at + 4)?,
+        created_at: row.get(at + 5)?,
+    })
+}
+
+#[async_trait]
+impl ConsoleStore for SqliteStore {
+    async fn set_password(
+        &self,
+        corp_id: &str,
+        union_id: &str,
+        phc: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let (corp_id, union_id) = (corp_id.to_string(), union_id.to_string());
+        let phc = phc.map(str::to_string);
+        self.write(move |conn| {
+            let known = one(
+                conn,
+                "SELECT 1 FROM users WHERE corp_id = ?1 AND union_id = ?2",
+                [&corp_id, &union_id],
+                |_| Ok(()),
+            )?
+            .is_some();
+            if !known {
+                return Ok(false);
+            }
+            match phc {
+                Some(phc) => exec(
+                    conn,
+                    "INSERT INTO user_passwords (union_id, phc, set_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (union_id) DO UPDATE SET phc = excluded.phc, set_at = excluded.set_at",
+                    params![union_id, phc, now_ms],
+                ),
+                None => exec(conn, "DELETE FROM user_passwords WHERE union_id = ?1", [&union_id]),
+            }
+            .map_err(classify)?;
+            exec(conn, "DELETE FROM console_sessions WHERE union_id = ?1", [&union_id])
+                .map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn password(&self, union_id: &str) -> StoreResult<Option<(UserRecord, String)>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!("u."),
+            ", p.phc FROM user_passwords p JOIN users u ON u.union_id = p.union_id \
+             WHERE p.union_id = ?1"
+        );
+        self.read(|conn| one(conn, SQL, [union_id], |row| Ok((user_at(row, 0)?, row.get(6)?))))
+    }
+
+    async fn insert_console_session(&self, session: &ConsoleSessionRecord) -> StoreResult<()> {
+        let session = session.clone();
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO console_sessions (session_hash, union_id, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    session.session_hash,
+                    session.union_id,
+                    session.created_at,
+                    session.expires_at
+                ],
+            )
+            .map_err(classify)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn console_session(
+        &self,
+        session_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<LiveConsoleSession>> {
+        const SQL: &str = concat!(
+            "SELECT s.session_hash, s.union_id, s.created_at, s.expires_at, ",
+            user_columns!("u."),
+            " FROM console_sessions s LEFT JOIN users u ON u.union_id = s.union_id \
+             WHERE s.session_hash = ?1 AND s.expires_at > ?2"
+        );
+        self.read(|conn| one(conn, SQL, params![session_hash, now_ms], session_and_user))
+    }
+
+    async fn delete_console_session(&self, session_hash: &str) -> StoreResult<bool> {
+        let session_hash = session_hash.to_string();
+        self.write(move |conn| {
+            Ok(exec(conn, "DELETE FROM console_sessions WHERE session_hash = ?1", [session_hash])
+                .map_err(backend)?
+                == 1)
+        })
+        .await
+    }
+
+    async fn purge_expired_console_sessions(&self, now_ms: i64) -> StoreResult<u64> {
+        self.write(move |conn| {
+            exec(conn, "DELETE FROM console_sessions WHERE expires_at <= ?1", [now_ms])
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn person_spaces(&self, query: &PersonSpaces) -> StoreResult<Vec<SpaceRecord>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            space_columns!(),
+            " FROM spaces s WHERE s.corp_id = ?1 AND s.status = 'NORMAL' AND (?3 \
+               OR (s.owner_type = 'USER' AND s.owner_id = ?2) \
+               OR EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id \
+                   AND (g.expires_at IS NULL OR g.expires_at > ?4) \
+                   AND ((g.member_type = 'USER' AND g.member_id = ?2) \
+                     OR (g.member_type = 'ORG' AND g.member_id = ?1) \
+                     OR (g.member_type = 'DEPT' AND g.member_id IN rarray(?5))))) \
+             ORDER BY s.created_at DESC, s.space_id LIMIT ?6"
+        );
+        let query = query.clone();
+        self.read_blocking(move |conn| {
+            let depts = crate::drive::id_array(query.dept_ids.iter());
+            all(
+                conn,
+                SQL,
+                params![
+                    query.corp_id,
+                    query.union_id,
+                    query.whole_org,
+                    query.now_ms,
+                    depts,
+                    query.limit
+                ],
+                space_from_row,
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,156 @@
+//! Behaviour of the console's records: a password is set per user of its
+//! org and ends the user's sessions; sessions are found only while live and
+//! leave with their user; a person's spaces are those they own or hold a
+//! live grant in (directly, through a department or through the org).
+
+use super::fixtures::*;
+use crate::*;
+
+fn session(hash: &str, union_id: Option<&str>, expires_at: i64) -> ConsoleSessionRecord {
+    ConsoleSessionRecord {
+        session_hash: hash.into(),
+        union_id: union_id.map(str::to_string),
+        created_at: 10,
+        expires_at,
+    }
+}
+
+pub async fn a_password_is_set_per_user_and_ends_their_sessions(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_org(&org("d", None)).await.unwrap();
+    s.insert_user(&user("u", "c", "1")).await.unwrap();
+    s.insert_user(&user("v", "c", "2")).await.unwrap();
+
+    assert!(s.password("u").await.unwrap().is_none(), "no password yet");
+    assert!(!s.set_password("d", "u", Some("$argon2id$x"), 20).await.unwrap(), "another org");
+    assert!(!s.set_password("c", "nobody", Some("$argon2id$x"), 20).await.unwrap());
+    assert!(s.password("u").await.unwrap().is_none(), "a refused set changes nothing");
+
+    s.insert_console_session(&session("su", Some("u"), 1_000)).await.unwrap();
+    s.insert_console_session(&session("sv", Some("v"), 1_000)).await.unwrap();
+    s.insert_console_session(&session("op", None, 1_000)).await.unwrap();
+    assert!(s.set_password("c", "u", Some("$argon2id$one"), 20).await.unwrap());
+    let (who, phc) = s.password("u").await.unwrap().expect("set");
+    assert_eq!((who, phc.as_str()), (user("u", "c", "1"), "$argon2id$one"));
+    assert!(s.console_session("su", 20).await.unwrap().is_none(), "u's session ended");
+    assert!(s.console_session("sv", 20).await.unwrap().is_some(), "v's session lives");
+    assert!(s.console_session("op", 20).await.unwrap().is_some(), "the operator's lives");
+
+    assert!(s.set_password("c", "u", Some("$argon2id$two"), 30).await.unwrap());
+    assert_eq!(s.password("u").await.unwrap().unwrap().1, "$argon2id$two", "replaced");
+    assert!(s.set_password("c", "u", None, 40).await.unwrap());
+    assert!(s.password("u").await.unwrap().is_none(), "cleared");
+
+    s.set_password("c", "v", Some("$argon2id$v"), 50).await.unwrap();
+    s.delete_user("c", "v").await.unwrap();
+    assert!(s.password("v").await.unwrap().is_none(), "the password left with its user");
+    assert!(s.console_session("sv", 50).await.unwrap().is_none(), "so did the session");
+}
+
+pub async fn console_sessions_live_until_they_expire_or_are_ended(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_user(&user("u", "c", "1")).await.unwrap();
+    s.insert_console_session(&session("a", Some("u"), 100)).await.unwrap();
+    s.insert_console_session(&session("b", None, 200)).await.unwrap();
+    assert!(
+        matches!(
+            s.insert_console_session(&session("c", Some("nobody"), 100)).await,
+            Err(StoreError::NotFound)
+        ),
+        "a person's session needs its user"
+    );
+
+    let live = s.console_session("a", 99).await.unwrap().expect("live");
+    assert_eq!(live.session, session("a", Some("u"), 100));
+    assert_eq!(live.user, Some(user("u", "c", "1")));
+    let operator = s.console_session("b", 99).await.unwrap().expect("live");
+    assert_eq!((operator.session, operator.user), (session("b", None, 200), None));
+    assert!(s.console_session("a", 100).await.unwrap().is_none(), "expired at 100");
+    assert!(s.console_session("nope", 1).await.unwrap().is_none());
+
+    assert_eq!(s.purge_expired_console_sessions(100).await.unwrap(), 1);
+    assert!(s.console_session("a", 1).await.unwrap().is_none(), "purged");
+    assert!(s.delete_console_session("b").await.unwrap());
+    assert!(!s.delete_console_session("b").await.unwrap(), "ended once");
+    assert!(s.console_session("b", 1).await.unwrap().is_none());
+}
+
+pub async fn a_person_sees_the_spaces_they_own_or_hold_a_live_grant_in(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_org(&org("d", None)).await.unwrap();
+    s.insert_app(&app("b", "d", "kb")).await.unwrap();
+    let owned_by = |id: &str, owner: &str, created_at: i64| SpaceRecord {
+        owner_id: owner.into(),
+        created_at,
+        ..space(id, id)
+    };
+    s.insert_space_once(&owned_by("1", "u", 1)).await.unwrap();
+    s.insert_space_once(&owned_by("2", "v", 2)).await.unwrap();
+    s.insert_space_once(&owned_by("3", "v", 3)).await.unwrap();
+    s.insert_space_once(&owned_by("4", "v", 4)).await.unwrap();
+    s.insert_space_once(&owned_by("5", "v", 5)).await.unwrap();
+    s.insert_space_once(&SpaceRecord {
+        owner_type: "APP".into(),
+        owner_id: "a".into(),
+        ..owned_by("6", "a", 6)
+    })
+    .await
+    .unwrap();
+    s.insert_space_once(&SpaceRecord {
+        corp_id: "d".into(),
+        app_id: "b".into(),
+        ..owned_by("7", "u", 7)
+    })
+    .await
+    .unwrap();
+    let grant =
+        |space_id: &str, member_type: &str, member_id: &str, expires_at: Option<i64>| GrantRecord {
+            space_id: space_id.into(),
+            dentry_id: "0".into(),
+            member_type: member_type.into(),
+            member_id: member_id.into(),
+            member_corp_id: "c".into(),
+            role: "READER".into(),
+            duration_secs: expires_at.map(|_| 1),
+            expires_at,
+            operator_id: "v".into(),
+            created_at: 1,
+            modified_at: 1,
+        };
+    for g in [
+        grant("2", "USER", "u", None),
+        grant("3", "DEPT", "sales", None),
+        grant("4", "ORG", "c", Some(500)),
+        grant("5", "USER", "u", Some(100)),
+        grant("5", "USER", "w", None),
+    ] {
+        s.write_grants(&WriteGrants {
+            space_id: g.space_id.clone(),
+            dentry_id: "0".into(),
+            mode: GrantWrite::Add,
+            grants: vec![g],
+            protect_owner_grants: false,
+        })
+        .await
+        .unwrap();
+    }
+    let ids = |spaces: Vec<SpaceRecord>| spaces.into_iter().map(|s| s.space_id).collect::<Vec<_>>();
+    let query = PersonSpaces {
+        corp_id: "c".into(),
+        union_id: "u".into(),
+        dept_ids: vec!["sales".into()],
+        whole_org: false,
+        now_ms: 200,
+        limit: 100,
+    };
+    assert_eq!(
+        ids(s.person_spaces(&query).await.unwrap()),
+        ["4", "3", "2", "1"],
+        "owned, granted to the user, a department and the org; newest first; not 5 (expired), \
+         6 (the app's), 7 (another org's)"
+    );
+    let later = PersonSpaces { now_ms: 500, dept_ids: vec![], ..query.clone() };
+    assert_eq!(ids(s.person_spaces(&later).await.unwrap()), ["2", "1"]);
+    let admin = PersonSpaces { whole_org: true, limit: 3, ..query.clone() };
+    assert_eq!(ids(s.person_spaces(&admin).await.unwrap()), ["6", "5", "4"], "capped");
+}

@@ -1,0 +1,443 @@
+//! The web console over HTTP, without a browser: sign-in with the password
+//! an admin set (Argon2) or the admin token, the session cookie's
+//! attributes, CSRF and cross-site refusals, the failed sign-in limit, the
+//! same permission policy as the API, uploads through the API's own steps,
+//! and both languages. (`tests/browser` drives the same pages in Chromium.)
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// A client that shows redirects instead of following them.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The session cookie's `name=value` from a sign-in answer.
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("orgdrive_session="))
+        .expect("a session cookie");
+    set.split(';').next().unwrap().to_string()
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf_of(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let at = page.find(marker).expect("a form with a CSRF token") + marker.len();
+    page[at..at + 32].to_string()
+}
+
+async fn set_password(
+    s: &TestServer,
+    corp_id: &str,
+    union_id: &str,
+    password: &str,
+) -> (u16, serde_json::Value) {
+    s.admin(
+        "PUT",
+        &format!("/orgs/{corp_id}/users/{union_id}/password"),
+        Some(json!({ "password": password })),
+    )
+    .await
+}
+
+async fn sign_in(s: &TestServer, union_id: &str, password: &str) -> reqwest::Response {
+    client()
+        .post(s.url("/console/sign-in"))
+        .form(&[("kind", "person"), ("union_id", union_id), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs in and answers the cookie.
+async fn signed_in(s: &TestServer, union_id: &str, password: &str) -> String {
+    let response = sign_in(s, union_id, password).await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    session_cookie(&response)
+}
+
+async fn get(s: &TestServer, path: &str, cookie: &str) -> (u16, String, Option<String>) {
+    let response = client().get(s.url(path)).header("cookie", cookie).send().await.unwrap();
+    let status = response.status().as_u16();
+    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+    (status, response.text().await.unwrap(), location)
+}
+
+async fn post_form(
+    s: &TestServer,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let response =
+        client().post(s.url(path)).header("cookie", cookie).form(form).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+#[tokio::test]
+async fn a_person_signs_in_with_the_password_an_admin_set_and_signs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, Some(1 << 20)).await;
+    let (corp_id, union_id) = (&space.t.corp_id, &space.t.union_id);
+
+    let (status, reply) = set_password(&s, corp_id, union_id, "short").await;
+    assert_eq!((status, reply["code"].as_str()), (400, Some("paramError.password")), "{reply}");
+    let (status, _) = set_password(&s, corp_id, "nobody", PASSWORD).await;
+    assert_eq!(status, 400, "an unknown user");
+    assert_eq!(sign_in(&s, union_id, PASSWORD).await.status(), 401, "no password set yet");
+    assert_eq!(set_password(&s, corp_id, union_id, PASSWORD).await.0, 200);
+    let stored: String = rusqlite::Connection::open(dir.path().join("meta.sqlite"))
+        .unwrap()
+        .query_row("SELECT phc FROM user_passwords WHERE union_id = ?1", [union_id], |r| r.get(0))
+        .unwrap();
+    assert!(stored.starts_with("$argon2id$") && !stored.contains(PASSWORD), "{stored}");
+
+    let refused = sign_in(&s, union_id, "correct horse batterz").await;
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().get("set-cookie").is_none());
+    let response = sign_in(&s, union_id, PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    let set = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=43200"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    let cookie = session_cookie(&response);
+
+    let (status, page, _) = get(&s, "/console/spaces", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("/console/spaces/{}", space.id)), "{page}");
+    assert!(page.contains("0 B used of 1.0 MiB"), "the quota bar: {page}");
+    let (status, _, location) = get(&s, "/console/spaces", "orgdrive_session=forged").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/sign-in")));
+
+    // Sign-out needs the session's CSRF token.
+    let (status, _) =
+        post_form(&s, "/console/sign-out", &cookie, &[("csrf", "0".repeat(32).as_str())]).await;
+    assert_eq!(status, 403);
+    let csrf = csrf_of(&page);
+    let (status, _) = post_form(&s, "/console/sign-out", &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let (status, _, location) = get(&s, "/console/spaces", &cookie).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/sign-in")), "the session ended");
+}
+
+#[tokio::test]
+async fn a_new_password_or_a_deleted_user_ends_the_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
+    set_password(&s, &t.corp_id, &t.union_id, PASSWORD).await;
+    let cookie = signed_in(&s, &t.union_id, PASSWORD).await;
+    assert_eq!(get(&s, "/console/spaces", &cookie).await.0, 200);
+    set_password(&s, &t.corp_id, &t.union_id, "another long password").await;
+    assert_eq!(get(&s, "/console/spaces", &cookie).await.0, 303, "ended by the new password");
+    assert_eq!(sign_in(&s, &t.union_id, PASSWORD).await.status(), 401, "the old one is gone");
+
+    let cookie = signed_in(&s, &t.union_id, "another long password").await;
+    let (status, _) =
+        s.admin("DELETE", &format!("/orgs/{}/users/{}", t.corp_id, t.union_id), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(get(&s, "/console/spaces", &cookie).await.0, 303, "ended with the user");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_even_for_the_right_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
+    set_password(&s, &t.corp_id, &t.union_id, PASSWORD).await;
+    for _ in 0..10 {
+        assert_eq!(sign_in(&s, &t.union_id, "wrong password!").await.status(), 401);
+    }
+    let limited = sign_in(&s, &t.union_id, PASSWORD).await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().get("set-cookie").is_none());
+    // The operator's sign-in is counted apart from the person's... but from
+    // the same address, which is over its limit too.
+    let operator = client()
+        .post(s.url("/console/sign-in"))
+        .form(&[("kind", "operator"), ("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(operator.status(), 429, "the address is limited");
+}
+
+#[tokio::test]
+async fn console_actions_follow_the_same_permission_policy_as_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, None).await;
+    let file = space.upload("report.txt", b"quarterly figures").await;
+    let file_id = file["id"].as_str().unwrap().to_string();
+    let (status, bo) = s
+        .admin("POST", &format!("/orgs/{}/users", space.t.corp_id), Some(json!({"name": "Bo"})))
+        .await;
+    assert_eq!(status, 200);
+    let bo = bo["unionId"].as_str().unwrap().to_string();
+    set_password(&s, &space.t.corp_id, &bo, PASSWORD).await;
+    let cookie = signed_in(&s, &bo, PASSWORD).await;
+
+    let (_, page, _) = get(&s, "/console/spaces", &cookie).await;
+    assert!(!page.contains(&space.id), "no grant, no space: {page}");
+    let folder = format!("/console/spaces/{}", space.id);
+    let (status, page, _) = get(&s, &folder, &cookie).await;
+    assert_eq!(status, 403, "{page}");
+
+    // A READER grant on the space (AddPermission, through the API).
+    let (status, reply) = space
+        .post(
+            "/dentries/0/permissions",
+            json!({"roleId": "READER", "members": [{"type": "USER", "id": bo}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let (_, page, _) = get(&s, "/console/spaces", &cookie).await;
+    assert!(page.contains(&space.id), "{page}");
+    let (status, page, _) = get(&s, &folder, &cookie).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("report.txt"), "{page}");
+    let csrf = csrf_of(&page);
+    let (status, page) = post_form(
+        &s,
+        &format!("{folder}/delete"),
+        &cookie,
+        &[("csrf", &csrf), ("dentry_id", &file_id), ("parent_id", "0")],
+    )
+    .await;
+    assert_eq!(status, 403, "a reader cannot delete: {page}");
+    assert!(page.contains("permissionDenied"), "{page}");
+    assert_eq!(space.download(&file_id).await, b"quarterly figures", "still there");
+    // A reader may not download either (DOWNLOADER is the least role that may).
+    let (status, _, _) = get(&s, &format!("{folder}/download/{file_id}"), &cookie).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_person_uploads_renames_deletes_and_restores_through_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, None).await;
+    set_password(&s, &space.t.corp_id, &space.t.union_id, PASSWORD).await;
+    let cookie = signed_in(&s, &space.t.union_id, PASSWORD).await;
+    let folder = format!("/console/spaces/{}", space.id);
+    let (_, page, _) = get(&s, &folder, &cookie).await;
+    let csrf = csrf_of(&page);
+
+    // The script's steps: open the upload, PUT the bytes, commit.
+    let script = |path: &str, token: &str, body: serde_json::Value| {
+        client()
+            .post(s.url(&format!("{folder}{path}")))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", token)
+            .json(&body)
+            .send()
+    };
+    let data = b"bytes from the console";
+    let opened =
+        script("/uploads", "stale", json!({"parentId": "0", "name": "c.txt", "size": data.len()}))
+            .await
+            .unwrap();
+    assert_eq!(opened.status(), 403, "no CSRF token, no upload");
+    let ticket: serde_json::Value =
+        script("/uploads", &csrf, json!({"parentId": "0", "name": "c.txt", "size": data.len()}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let url = ticket["url"].as_str().expect("a signed URL");
+    assert_eq!(reqwest::Client::new().put(url).body(&data[..]).send().await.unwrap().status(), 200);
+    let committed = script(
+        "/commit",
+        &csrf,
+        json!({"uploadKey": ticket["uploadKey"], "parentId": "0", "name": "c.txt", "size": data.len()}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(committed.status(), 200);
+    let dentry_id = committed.json::<serde_json::Value>().await.unwrap()["dentryId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(space.download(&dentry_id).await, data);
+
+    // Download: a redirect to the signed URL.
+    let (status, _, location) = get(&s, &format!("{folder}/download/{dentry_id}"), &cookie).await;
+    assert_eq!(status, 303);
+    let bytes = reqwest::get(location.unwrap()).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&bytes[..], data);
+
+    let change = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let cookie = cookie.clone();
+        let url = s.url(&format!("{folder}{path}"));
+        async move {
+            let response =
+                client().post(url).header("cookie", cookie).form(&form).send().await.unwrap();
+            response.status().as_u16()
+        }
+    };
+    let form = |pairs: &[(&'static str, &str)]| {
+        let mut all = vec![("csrf", csrf.clone())];
+        all.extend(pairs.iter().map(|(k, v)| (*k, v.to_string())));
+        all
+    };
+    assert_eq!(
+        change(
+            "/rename",
+            form(&[("dentry_id", &dentry_id), ("parent_id", "0"), ("new_name", "d.txt")])
+        )
+        .await,
+        303
+    );
+    assert_eq!(change("/folders", form(&[("parent_id", "0"), ("name", "docs")])).await, 303);
+    let (_, page, _) = get(&s, &folder, &cookie).await;
+    assert!(page.contains("d.txt") && !page.contains("c.txt") && page.contains("docs"), "{page}");
+    // Sorted by size, largest first: the file before the folder (size 0).
+    let (_, page, _) = get(&s, &format!("{folder}?order_by=size&order=desc"), &cookie).await;
+    assert!(page.find("d.txt").unwrap() < page.find("📁 docs").unwrap(), "{page}");
+
+    assert_eq!(
+        change("/delete", form(&[("dentry_id", &dentry_id), ("parent_id", "0")])).await,
+        303
+    );
+    let (_, page, _) = get(&s, &folder, &cookie).await;
+    assert!(!page.contains("d.txt"), "{page}");
+    let (_, bin, _) = get(&s, &format!("{folder}/bin"), &cookie).await;
+    assert!(bin.contains("/d.txt"), "{bin}");
+    let marker = "name=\"recycle_item_id\" value=\"";
+    let at = bin.find(marker).unwrap() + marker.len();
+    let item = &bin[at..at + bin[at..].find('"').unwrap()];
+    assert_eq!(change("/bin/restore", form(&[("recycle_item_id", item)])).await, 303);
+    let (_, page, _) = get(&s, &folder, &cookie).await;
+    assert!(page.contains("d.txt"), "restored: {page}");
+    assert_eq!(space.download(&dentry_id).await, data);
+}
+
+#[tokio::test]
+async fn a_form_from_another_site_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, None).await;
+    set_password(&s, &space.t.corp_id, &space.t.union_id, PASSWORD).await;
+    let cookie = signed_in(&s, &space.t.union_id, PASSWORD).await;
+    let folder = format!("/console/spaces/{}", space.id);
+    let (_, page, _) = get(&s, &folder, &cookie).await;
+    let csrf = csrf_of(&page);
+    let response = client()
+        .post(s.url(&format!("{folder}/folders")))
+        .header("cookie", &cookie)
+        .header("origin", "http://evil.example")
+        .form(&[("csrf", csrf.as_str()), ("parent_id", "0"), ("name", "planted")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let (_, page, _) = get(&s, &folder, &cookie).await;
+    assert!(!page.contains("planted"));
+    // Another session's token is no good either.
+    let other = signed_in(&s, &space.t.union_id, PASSWORD).await;
+    let (status, _) = post_form(
+        &s,
+        &format!("{folder}/folders"),
+        &other,
+        &[("csrf", &csrf), ("parent_id", "0"), ("name", "planted")],
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn an_operator_signs_in_with_the_admin_token_and_creates_an_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
+    let wrong = client()
+        .post(s.url("/console/sign-in"))
+        .form(&[("kind", "operator"), ("token", "not the admin token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let response = client()
+        .post(s.url("/console/sign-in"))
+        .form(&[("kind", "operator"), ("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let cookie = session_cookie(&response);
+    let (status, page, _) = get(&s, "/console/admin", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&t.corp_id), "{page}");
+    assert_eq!(get(&s, "/console/spaces", &cookie).await.0, 403, "the admin token is no person");
+
+    let org_page = format!("/console/admin/orgs/{}", t.corp_id);
+    let (_, page, _) = get(&s, &org_page, &cookie).await;
+    let csrf = csrf_of(&page);
+    let (status, page) = post_form(
+        &s,
+        &format!("{org_page}/apps"),
+        &cookie,
+        &[("csrf", &csrf), ("name", "Made in the console")],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let value = |id: &str| {
+        let at = page.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
+        page[at..at + page[at..].find('<').unwrap()].to_string()
+    };
+    let token = access_token(&s, &value("app-key"), &value("app-secret")).await;
+    assert!(!token.is_empty());
+    let (_, again, _) = get(&s, &org_page, &cookie).await;
+    assert!(
+        again.contains("Made in the console") && !again.contains(&value("app-secret")),
+        "shown once"
+    );
+
+    // A person cannot reach the operators' pages.
+    set_password(&s, &t.corp_id, &t.union_id, PASSWORD).await;
+    let person = signed_in(&s, &t.union_id, PASSWORD).await;
+    assert_eq!(get(&s, "/console/admin", &person).await.0, 403);
+}
+
+#[tokio::test]
+async fn the_console_follows_the_browsers_language_and_the_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let page = |lang: Option<&'static str>, cookie: Option<&'static str>| {
+        let mut request = client().get(s.url("/console/sign-in"));
+        if let Some(lang) = lang {
+            request = request.header("accept-language", lang);
+        }
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let english = page(None, None).await;
+    assert!(english.contains("<html lang=\"en\">") && english.contains("Sign in"), "{english}");
+    let chinese = page(Some("zh-CN,zh;q=0.9,en;q=0.8"), None).await;
+    assert!(chinese.contains("<html lang=\"zh-CN\">") && chinese.contains("登录"), "{chinese}");
+    let switched = page(Some("zh-CN"), Some("orgdrive_lang=en")).await;
+    assert!(switched.contains("Sign in"));
+
+    let response =
+        client().get(s.url("/console/lang/zh-CN?back=/console/sign-in")).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/console/sign-in");
+    assert!(response.headers()["set-cookie"].to_str().unwrap().starts_with("orgdrive_lang=zh-CN"));
+    let elsewhere =
+        client().get(s.url("/console/lang/en?back=//evil.example/")).send().await.unwrap();
+    assert_eq!(elsewhere.headers()["location"], "/console", "never sent to another site");
+}
