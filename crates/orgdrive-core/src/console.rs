@@ -6,6 +6,7 @@
 //! is an ordinary operation of an [`Operator`] (the console app, the person)
 //! under the one policy: the console has no path of its own around it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -31,11 +32,22 @@ pub const MAX_PASSWORD_BYTES: usize = 256;
 pub const MAX_PERSON_SPACES: u32 = 500;
 /// The name of each org's console app.
 pub const CONSOLE_APP_NAME: &str = "orgdrive console";
+/// The start of every console app's key (no admin can choose a key with `:`).
+const CONSOLE_APP_KEY_PREFIX: &str = "console:";
+
+/// Whether `app` is an org's console app.
+pub(crate) fn is_console_app(app: &AppRecord) -> bool {
+    app.app_key.starts_with(CONSOLE_APP_KEY_PREFIX)
+}
 
 /// Argon2id hashes computed at once on this node: each takes 19 MiB and
 /// tens of milliseconds, so a burst of sign-ins queues instead of taking
 /// the memory and every core.
 static HASHING: Semaphore = Semaphore::const_new(2);
+/// Hashes that may wait for [`HASHING`]; more are refused at once (503), so
+/// that a flood of sign-ins cannot delay everyone's for long.
+const MAX_HASHES_WAITING: usize = 16;
+static HASHES_WAITING: AtomicUsize = AtomicUsize::new(0);
 
 /// Who a console session signed in.
 #[derive(Debug, Clone)]
@@ -63,13 +75,13 @@ fn refused() -> DriveError {
 
 /// The PHC string of a password nobody knows: a sign-in for a user
 /// without a password verifies against it, so that the time taken does
-/// not tell which users have one.
-fn decoy_phc() -> DriveResult<&'static str> {
+/// not tell which users have one. Made once, under the hashing limit.
+async fn decoy_phc() -> DriveResult<&'static str> {
     static DECOY: OnceLock<String> = OnceLock::new();
     if let Some(phc) = DECOY.get() {
         return Ok(phc);
     }
-    let phc = hash_password(&random_secret())?;
+    let phc = hashing(|| hash_password(&random_secret())).await??;
     Ok(DECOY.get_or_init(|| phc))
 }
 
@@ -88,9 +100,22 @@ fn password_matches(phc: &str, password: &str) -> bool {
         .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
 }
 
-/// Runs `work` (hashing) on a blocking thread, at most [`HASHING`] at once.
+/// Runs `work` (hashing) on a blocking thread, at most [`HASHING`] at once
+/// and [`MAX_HASHES_WAITING`] waiting (`Busy` beyond).
 async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> DriveResult<T> {
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            HASHES_WAITING.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    if HASHES_WAITING.fetch_add(1, Ordering::Relaxed) >= MAX_HASHES_WAITING {
+        HASHES_WAITING.fetch_sub(1, Ordering::Relaxed);
+        return Err(DriveError::Busy("too many sign-ins at once; try again shortly".into()));
+    }
+    let waiting = Waiting;
     let _permit = HASHING.acquire().await.map_err(|e| DriveError::Internal(e.to_string()))?;
+    drop(waiting);
     tokio::task::spawn_blocking(work).await.map_err(|e| DriveError::Internal(e.to_string()))
 }
 
@@ -153,23 +178,46 @@ impl Drive {
         let found = self.meta.password(union_id).await?;
         let phc = match &found {
             Some((_, phc)) => phc.clone(),
-            None => decoy_phc()?.to_string(),
+            None => decoy_phc().await?.to_string(),
         };
         let password = password.to_string();
         let matches = hashing(move || password_matches(&phc, &password)).await?;
         match found {
-            Some((user, _)) if matches => self.open_console_session(Some(user.union_id)).await,
+            Some((user, _)) if matches => {
+                self.open_console_session(random_secret(), Some(user.union_id)).await
+            }
             _ => Err(refused()),
         }
     }
 
-    /// Opens an operator's session (the HTTP layer has checked the admin token).
-    pub async fn sign_in_server_operator(&self) -> DriveResult<ConsoleSignIn> {
-        self.open_console_session(None).await
+    /// Opens an operator's session (the HTTP layer has checked the admin
+    /// token). The cookie is bound to `admin_token_digest`: once the admin
+    /// token changes, the session is refused ([`Drive::console_caller`]).
+    pub async fn sign_in_server_operator(
+        &self,
+        admin_token_digest: &[u8],
+    ) -> DriveResult<ConsoleSignIn> {
+        let nonce = random_secret();
+        let cookie = format!("{nonce}.{}", self.operator_tag(&nonce, admin_token_digest));
+        self.open_console_session(cookie, None).await
     }
 
-    async fn open_console_session(&self, union_id: Option<String>) -> DriveResult<ConsoleSignIn> {
-        let cookie = random_secret();
+    /// An operator cookie's tag: an HMAC, under the signing key, of its
+    /// nonce and the admin token's digest.
+    fn operator_tag(&self, nonce: &str, admin_token_digest: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.options.signing_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"orgdrive console operator\n");
+        mac.update(admin_token_digest);
+        mac.update(nonce.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    async fn open_console_session(
+        &self,
+        cookie: String,
+        union_id: Option<String>,
+    ) -> DriveResult<ConsoleSignIn> {
         let now = now_ms();
         let session = ConsoleSessionRecord {
             session_hash: session_hash(&cookie),
@@ -185,8 +233,14 @@ impl Drive {
         }
     }
 
-    /// Who the session behind `cookie` signed in, while it lives.
-    pub async fn console_caller(&self, cookie: &str) -> DriveResult<ConsoleCaller> {
+    /// Who the session behind `cookie` signed in, while it lives; an
+    /// operator's only while the admin token is the one it signed in with
+    /// (`admin_token_digest`).
+    pub async fn console_caller(
+        &self,
+        cookie: &str,
+        admin_token_digest: &[u8],
+    ) -> DriveResult<ConsoleCaller> {
         let ended =
             || DriveError::InvalidAuthentication("not signed in, or the session ended".into());
         if cookie.is_empty() || cookie.len() > 128 {
@@ -195,7 +249,16 @@ impl Drive {
         let live =
             self.meta.console_session(&session_hash(cookie), now_ms()).await?.ok_or_else(ended)?;
         match (live.session.union_id, live.user) {
-            (None, _) => Ok(ConsoleCaller::ServerOperator),
+            (None, _) => {
+                let bound = cookie.split_once('.').is_some_and(|(nonce, tag)| {
+                    tag.as_bytes() == self.operator_tag(nonce, admin_token_digest).as_bytes()
+                });
+                if bound {
+                    Ok(ConsoleCaller::ServerOperator)
+                } else {
+                    Err(ended())
+                }
+            }
             (Some(_), Some(user)) => {
                 let app = self.console_app(&user.corp_id).await?;
                 Ok(ConsoleCaller::Person(Box::new(Operator { app, user })))
@@ -228,7 +291,7 @@ impl Drive {
     /// `console:<corpId>` is one no admin can choose (keys are `A-Z a-z 0-9
     /// _ -`), so no other app can pose as it.
     pub async fn console_app(&self, corp_id: &str) -> DriveResult<AppRecord> {
-        let app_key = format!("console:{corp_id}");
+        let app_key = format!("{CONSOLE_APP_KEY_PREFIX}{corp_id}");
         let own = |app: AppRecord| {
             if app.corp_id == corp_id {
                 Ok(app)

@@ -58,6 +58,10 @@ pub enum DriveError {
     /// WOPI client (`--wopi-client-url`): `webOfficeNotConfigured`, 400.
     #[error("{0}")]
     WebOfficeNotConfigured(String),
+    /// Too much of this work is queued on this node already (password
+    /// hashing): try again shortly (503 `serviceUnavailable`).
+    #[error("{0}")]
+    Busy(String),
     /// Something broke on our side.
     #[error("{0}")]
     Internal(String),

@@ -224,12 +224,23 @@ impl Drive {
         }
     }
 
+    /// The org's apps, without its console app (the server's own, made and
+    /// kept by `console`).
     pub async fn list_apps(&self, corp_id: &str) -> DriveResult<Vec<AppRecord>> {
         self.org(corp_id).await?;
-        Ok(self.meta.list_apps(corp_id).await?)
+        let mut apps = self.meta.list_apps(corp_id).await?;
+        apps.retain(|app| !crate::console::is_console_app(app));
+        Ok(apps)
     }
 
+    /// Deletes an app (not the console app: `InUse`).
     pub async fn delete_app(&self, corp_id: &str, app_id: &str) -> DriveResult<()> {
+        let apps = self.meta.list_apps(corp_id).await?;
+        if apps.iter().any(|app| app.app_id == app_id && crate::console::is_console_app(app)) {
+            return Err(DriveError::InUse(format!(
+                "app {app_id} is the organization's console app, which the server keeps"
+            )));
+        }
         let deleted = self.meta.delete_app(corp_id, app_id).await;
         self.cache.forget_identities();
         match deleted {

@@ -115,6 +115,9 @@ impl From<DriveError> for ApiError {
             DriveError::DiskFull(_) => {
                 ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "systemError.diskFull", message)
             }
+            DriveError::Busy(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "serviceUnavailable", message)
+            }
             DriveError::WebOfficeNotConfigured(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "webOfficeNotConfigured", message)
             }

@@ -60,7 +60,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(api::preview::routes(&mut operations))
         .merge(api::wopi::routes(&mut operations))
         .merge(api::health::probes(&mut operations))
-        .merge(console::routes(&mut operations));
+        .merge(console::routes(&mut operations, state.admin_on_api_listener));
     if state.admin_on_api_listener {
         api = api
             .nest("/admin/v1", api::admin::routes(state.clone()))
@@ -70,14 +70,15 @@ pub fn router(state: ServerState) -> Router {
     with_common_layers(api, state, operations)
 }
 
-/// The admin API, `/metrics` and the health probes, for the admin API's
-/// own listener (`--admin-listen`).
+/// The admin API, `/metrics`, the health probes and the console with its
+/// operators' pages, for the admin API's own listener (`--admin-listen`).
 pub fn admin_router(state: ServerState) -> Router {
     let mut operations = Operations::new(Arc::clone(&state.metrics));
     let routes = Router::new()
         .nest("/admin/v1", api::admin::routes(state.clone()))
         .merge(api::health::scrape(&mut operations))
-        .merge(api::health::probes(&mut operations));
+        .merge(api::health::probes(&mut operations))
+        .merge(console::routes(&mut operations, true));
     operations.add("/admin/v1/{*rest}", None, "Admin");
     with_common_layers(routes, state, operations)
 }

@@ -135,32 +135,39 @@ impl ConsoleStore for SqliteStore {
     }
 
     async fn person_spaces(&self, query: &PersonSpaces) -> StoreResult<Vec<SpaceRecord>> {
-        const SQL: &str = concat!(
+        // Each arm reads an index (spaces_by_owner, grants_by_member);
+        // only the spaces found are sorted.
+        const GRANTED: &str = concat!(
             "SELECT ",
             space_columns!(),
-            " FROM spaces s WHERE s.corp_id = ?1 AND s.status = 'NORMAL' AND (?3 \
-               OR (s.owner_type = 'USER' AND s.owner_id = ?2) \
-               OR EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id \
-                   AND (g.expires_at IS NULL OR g.expires_at > ?4) \
-                   AND ((g.member_type = 'USER' AND g.member_id = ?2) \
-                     OR (g.member_type = 'ORG' AND g.member_id = ?1) \
-                     OR (g.member_type = 'DEPT' AND g.member_id IN rarray(?5))))) \
-             ORDER BY s.created_at DESC, s.space_id LIMIT ?6"
+            " FROM spaces WHERE corp_id = ?1 AND status = 'NORMAL' AND space_id IN ( \
+               SELECT space_id FROM spaces WHERE corp_id = ?1 AND owner_type = 'USER' AND owner_id = ?2 \
+               UNION ALL SELECT space_id FROM grants WHERE member_type = 'USER' AND member_id = ?2 \
+                 AND dentry_id = '0' AND (expires_at IS NULL OR expires_at > ?3) \
+               UNION ALL SELECT space_id FROM grants WHERE member_type = 'ORG' AND member_id = ?1 \
+                 AND dentry_id = '0' AND (expires_at IS NULL OR expires_at > ?3) \
+               UNION ALL SELECT space_id FROM grants WHERE member_type = 'DEPT' \
+                 AND member_id IN rarray(?4) AND dentry_id = '0' \
+                 AND (expires_at IS NULL OR expires_at > ?3)) \
+             ORDER BY created_at DESC, space_id DESC LIMIT ?5"
+        );
+        // The org's newest, read backwards along spaces_by_org_age.
+        const WHOLE_ORG: &str = concat!(
+            "SELECT ",
+            space_columns!(),
+            " FROM spaces WHERE corp_id = ?1 AND status = 'NORMAL' \
+             ORDER BY created_at DESC, space_id DESC LIMIT ?2"
         );
         let query = query.clone();
         self.read_blocking(move |conn| {
+            if query.whole_org {
+                return all(conn, WHOLE_ORG, params![query.corp_id, query.limit], space_from_row);
+            }
             let depts = crate::drive::id_array(query.dept_ids.iter());
             all(
                 conn,
-                SQL,
-                params![
-                    query.corp_id,
-                    query.union_id,
-                    query.whole_org,
-                    query.now_ms,
-                    depts,
-                    query.limit
-                ],
+                GRANTED,
+                params![query.corp_id, query.union_id, query.now_ms, depts, query.limit],
                 space_from_row,
             )
         })

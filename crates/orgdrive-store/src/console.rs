@@ -26,9 +26,10 @@ pub struct LiveConsoleSession {
 }
 
 /// Which spaces [`ConsoleStore::person_spaces`] lists: those of `corp_id`
-/// that `union_id` owns (USER spaces) or holds a live grant in, directly,
-/// through one of `dept_ids` or through the org; every space of the org
-/// when `whole_org` (an org admin owns them all).
+/// that `union_id` owns (USER spaces) or holds a live grant on the root of
+/// (`0`; what GetSpace needs), directly, through one of `dept_ids` or
+/// through the org; every space of the org when `whole_org` (an org admin
+/// owns them all).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonSpaces {
     pub corp_id: String,
@@ -76,6 +77,6 @@ pub trait ConsoleStore: Send + Sync + 'static {
     async fn purge_expired_console_sessions(&self, now_ms: i64) -> StoreResult<u64>;
 
     /// The spaces a person can open (see [`PersonSpaces`]), in the status
-    /// `NORMAL`, newest first.
+    /// `NORMAL`, newest first (`created_at`, then `space_id`, descending).
     async fn person_spaces(&self, query: &PersonSpaces) -> StoreResult<Vec<SpaceRecord>>;
 }

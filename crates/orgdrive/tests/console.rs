@@ -111,6 +111,10 @@ async fn a_person_signs_in_with_the_password_an_admin_set_and_signs_out() {
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=43200"] {
         assert!(set.contains(attribute), "{set}");
     }
+    let page = client().get(s.url("/console/sign-in")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
     let cookie = session_cookie(&response);
 
     let (status, page, _) = get(&s, "/console/spaces", &cookie).await;
@@ -162,15 +166,159 @@ async fn failed_sign_ins_are_limited_even_for_the_right_password() {
     let limited = sign_in(&s, &t.union_id, PASSWORD).await;
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().get("set-cookie").is_none());
-    // The operator's sign-in is counted apart from the person's... but from
-    // the same address, which is over its limit too.
+    // One account's failures lock out neither the operator nor another account.
     let operator = client()
         .post(s.url("/console/sign-in"))
         .form(&[("kind", "operator"), ("token", ADMIN_TOKEN)])
         .send()
         .await
         .unwrap();
-    assert_eq!(operator.status(), 429, "the address is limited");
+    assert_eq!(operator.status(), 303);
+    let (status, bo) =
+        s.admin("POST", &format!("/orgs/{}/users", t.corp_id), Some(json!({"name": "Bo"}))).await;
+    assert_eq!(status, 200);
+    let bo = bo["unionId"].as_str().unwrap();
+    set_password(&s, &t.corp_id, bo, PASSWORD).await;
+    assert_eq!(sign_in(&s, bo, PASSWORD).await.status(), 303);
+}
+
+#[tokio::test]
+async fn concurrent_sign_ins_cannot_pass_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
+    set_password(&s, &t.corp_id, &t.union_id, PASSWORD).await;
+    let attempts = (0..40).map(|i| {
+        let (url, union_id) = (s.url("/console/sign-in"), t.union_id.clone());
+        tokio::spawn(async move {
+            let password = format!("wrong password {i}");
+            let form = [("kind", "person"), ("union_id", &union_id), ("password", &password)];
+            client().post(url).form(&form).send().await.unwrap().status().as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts.collect::<Vec<_>>() {
+        statuses.push(attempt.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (10, 30), "{statuses:?}");
+}
+
+/// A server on `dir` with this admin token, the admin API on its own
+/// listener when `separate_admin`: (API base, admin base, stop).
+async fn start_server(
+    dir: &std::path::Path,
+    admin_token: &str,
+    separate_admin: bool,
+) -> (String, String, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    use std::sync::Arc;
+    let meta = orgdrive_sqlite::SqliteStore::open(&dir.join("meta.sqlite"), &Default::default())
+        .await
+        .unwrap();
+    let blob = orgdrive_blob::BlobStore::filesystem(&dir.join("blobs"), true).unwrap();
+    let drive = orgdrive_core::Drive::new(Arc::new(meta), blob, drive_options()).await.unwrap();
+    let mut state = orgdrive_server::ServerState::new(drive, admin_token);
+    if separate_admin {
+        state = state.with_separate_admin_listener();
+    }
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bases = (
+        format!("http://{}", api.local_addr().unwrap()),
+        format!("http://{}", admin.local_addr().unwrap()),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let limits = orgdrive_server::Limits::default();
+    let (api_app, admin_app) =
+        (orgdrive_server::router(state.clone()), orgdrive_server::admin_router(state));
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let task = tokio::spawn(async move {
+        let api = orgdrive_server::serve(api, api_app, limits, until_stopped(stopped.clone()));
+        let admin = orgdrive_server::serve(admin, admin_app, limits, until_stopped(stopped));
+        let (api, admin) = tokio::join!(api, admin);
+        api.unwrap();
+        admin.unwrap();
+    });
+    (bases.0, bases.1, stop, task)
+}
+
+async fn operator_sign_in(base: &str, token: &str) -> reqwest::Response {
+    client()
+        .post(format!("{base}/console/sign-in"))
+        .form(&[("kind", "operator"), ("token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn with_the_admin_api_on_its_own_listener_operators_sign_in_only_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let (api, admin, stop, task) = start_server(dir.path(), ADMIN_TOKEN, true).await;
+    let refused = operator_sign_in(&api, ADMIN_TOKEN).await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.headers().get("set-cookie").is_none());
+    let page =
+        client().get(format!("{api}/console/sign-in")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("sign-in-operator"), "no operators' form on the API listener");
+    let signed_in = operator_sign_in(&admin, ADMIN_TOKEN).await;
+    assert_eq!(signed_in.status(), 303);
+    let cookie = session_cookie(&signed_in);
+    let on_api = client()
+        .get(format!("{api}/console/admin"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_api.status(), 404, "the operators' pages are not on the API listener");
+    let on_admin = client()
+        .get(format!("{admin}/console/admin"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_admin.status(), 200);
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_operators_session_ends_with_its_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (api, _, stop, task) = start_server(dir.path(), ADMIN_TOKEN, false).await;
+    let cookie = session_cookie(&operator_sign_in(&api, ADMIN_TOKEN).await);
+    let page = client()
+        .get(format!("{api}/console/admin"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let _ = stop.send(true);
+    task.await.unwrap();
+
+    let rotated = "another-admin-token-of-at-least-32-bytes";
+    let (api, _, stop, task) = start_server(dir.path(), rotated, false).await;
+    let page = client()
+        .get(format!("{api}/console/admin"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303, "the old token's session is over");
+    let cookie = session_cookie(&operator_sign_in(&api, rotated).await);
+    let page = client()
+        .get(format!("{api}/console/admin"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let _ = stop.send(true);
+    task.await.unwrap();
 }
 
 #[tokio::test]
@@ -305,7 +453,7 @@ async fn a_person_uploads_renames_deletes_and_restores_through_the_console() {
     assert!(page.contains("d.txt") && !page.contains("c.txt") && page.contains("docs"), "{page}");
     // Sorted by size, largest first: the file before the folder (size 0).
     let (_, page, _) = get(&s, &format!("{folder}?order_by=size&order=desc"), &cookie).await;
-    assert!(page.find("d.txt").unwrap() < page.find("📁 docs").unwrap(), "{page}");
+    assert!(page.find("d.txt").unwrap() < page.find("docs/").unwrap(), "{page}");
 
     assert_eq!(
         change("/delete", form(&[("dentry_id", &dentry_id), ("parent_id", "0")])).await,
@@ -387,9 +535,9 @@ async fn an_operator_signs_in_with_the_admin_token_and_creates_an_app() {
     let csrf = csrf_of(&page);
     let (status, page) = post_form(
         &s,
-        &format!("{org_page}/apps"),
+        &org_page,
         &cookie,
-        &[("csrf", &csrf), ("name", "Made in the console")],
+        &[("csrf", &csrf), ("action", "create_app"), ("name", "Made in the console")],
     )
     .await;
     assert_eq!(status, 200, "{page}");
@@ -409,6 +557,19 @@ async fn an_operator_signs_in_with_the_admin_token_and_creates_an_app() {
     set_password(&s, &t.corp_id, &t.union_id, PASSWORD).await;
     let person = signed_in(&s, &t.union_id, PASSWORD).await;
     assert_eq!(get(&s, "/console/admin", &person).await.0, 403);
+    // The person's sign-in made the org's console app: the server's own,
+    // neither listed nor deletable.
+    let stored: String = rusqlite::Connection::open(dir.path().join("meta.sqlite"))
+        .unwrap()
+        .query_row("SELECT app_id FROM apps WHERE app_key LIKE 'console:%'", [], |r| r.get(0))
+        .unwrap();
+    let (_, apps) = s.admin("GET", &format!("/orgs/{}/apps", t.corp_id), None).await;
+    let keys: Vec<&str> =
+        apps["items"].as_array().unwrap().iter().map(|a| a["appKey"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.iter().all(|k| !k.starts_with("console:")), "{keys:?}");
+    let (status, _) = s.admin("DELETE", &format!("/orgs/{}/apps/{stored}", t.corp_id), None).await;
+    assert_eq!(status, 409);
 }
 
 #[tokio::test]

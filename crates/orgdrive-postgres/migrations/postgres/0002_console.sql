@@ -21,5 +21,8 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_by_user ON console_sessions (union_id) WHERE union_id IS NOT NULL;
 CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
 
--- A person's own spaces (USER spaces name their owner).
+-- The console's list of a person's spaces: their own (USER spaces name
+-- their owner; the ones granted come from grants_by_member), or, for an org
+-- admin, the org's newest first.
 CREATE INDEX spaces_by_owner ON spaces (corp_id, owner_type, owner_id);
+CREATE INDEX spaces_by_org_age ON spaces (corp_id, created_at, space_id);

@@ -22,7 +22,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Extension, Form, Json, Router};
 use orgdrive_core::{
     CommitRequest, ConsoleCaller, GrantInput, ListChildren, MemberInput, NewApp, Operator,
     PreCheck, Scope, UploadRequest, CONSOLE_SESSION_TTL_MS,
@@ -42,11 +42,18 @@ const FOLDER_PAGE: i64 = 100;
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 
-/// The console's routes and their operation name for the metrics.
-pub fn routes(operations: &mut Operations) -> Router<ServerState> {
+/// Whether this listener serves the operators' part of the console (the
+/// one that serves the admin API).
+#[derive(Clone, Copy)]
+struct OperatorsHere(bool);
+
+/// The console's routes and their operation name for the metrics; with
+/// `operators`, the operators' pages and their sign-in too (only where the
+/// admin API is served: `--admin-listen` keeps them off the API listener).
+pub fn routes(operations: &mut Operations, operators: bool) -> Router<ServerState> {
     operations.add("/console", None, "Console");
     operations.add("/console/{*rest}", None, "Console");
-    Router::new()
+    let people = Router::new()
         .route("/console", get(home))
         .route("/console/", get(home))
         .route("/console/assets/console.css", get(stylesheet))
@@ -64,11 +71,32 @@ pub fn routes(operations: &mut Operations) -> Router<ServerState> {
         .route("/console/spaces/{space_id}/bin", get(recycle_bin))
         .route("/console/spaces/{space_id}/bin/restore", post(restore))
         .route("/console/spaces/{space_id}/uploads", post(start_upload))
-        .route("/console/spaces/{space_id}/commit", post(commit_upload))
-        .route("/console/admin", get(admin_orgs))
-        .route("/console/admin/orgs/{corp_id}", get(admin_org))
-        .route("/console/admin/orgs/{corp_id}/apps", post(admin_create_app))
-        .route("/console/admin/orgs/{corp_id}/passwords", post(admin_set_password))
+        .route("/console/spaces/{space_id}/commit", post(commit_upload));
+    let all = if operators {
+        people
+            .route("/console/admin", get(admin_orgs))
+            .route("/console/admin/orgs/{corp_id}", get(admin_org).post(admin_org_action))
+    } else {
+        people
+    };
+    all.layer(Extension(OperatorsHere(operators)))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// What every console answer carries: its pages load nothing from
+/// elsewhere, run no inline script and are never framed.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    response
 }
 
 /// A `Set-Cookie` value for the console: HttpOnly, SameSite=Strict, path
@@ -96,6 +124,8 @@ pub(crate) struct Session {
     pub csrf: String,
     pub lang: Lang,
     cookie: String,
+    /// Whether the request came from this server's own pages (`Origin`).
+    same_origin: bool,
 }
 
 /// A request without a live session is sent to the sign-in page.
@@ -107,12 +137,13 @@ impl FromRequestParts<ServerState> for Session {
         let Some(cookie) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(redirect("/console/sign-in"));
         };
-        match state.drive.console_caller(cookie).await {
+        match state.drive.console_caller(cookie, state.admin_token_sha256.as_ref()).await {
             Ok(caller) => Ok(Session {
                 caller,
                 csrf: state.drive.console_csrf_token(cookie),
                 lang,
                 cookie: cookie.to_string(),
+                same_origin: same_origin(state, &parts.headers),
             }),
             Err(orgdrive_core::DriveError::InvalidAuthentication(_)) => {
                 Err(redirect("/console/sign-in"))
@@ -149,16 +180,16 @@ impl Session {
 
     /// The person acting in a request that changes something: its CSRF
     /// token must be the session's and it must not come from another site.
-    fn person_changing(&self, headers: &HeaderMap, csrf: &str) -> Result<&Operator, ApiError> {
+    fn person_changing(&self, csrf: &str) -> Result<&Operator, ApiError> {
         let op = self.person()?;
-        self.check(headers, csrf)?;
+        self.check(csrf)?;
         Ok(op)
     }
 
     /// Refuses a state-changing request whose CSRF token is not the
     /// session's, or that another site's page sent (`Origin`).
-    fn check(&self, headers: &HeaderMap, csrf: &str) -> Result<(), ApiError> {
-        if !same_origin(headers) || !constant_time_eq(csrf.as_bytes(), self.csrf.as_bytes()) {
+    fn check(&self, csrf: &str) -> Result<(), ApiError> {
+        if !self.same_origin || !constant_time_eq(csrf.as_bytes(), self.csrf.as_bytes()) {
             return Err(forbidden("the form is stale or came from another site; reload the page"));
         }
         Ok(())
@@ -189,14 +220,24 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Whether the request's `Origin`, when it has one, is this server (the
-/// host it was sent to). Browsers send `Origin` with every POST.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// Whether the request's `Origin`, when it has one, is this server: the
+/// scheme and host of `--public-url` when it is set (behind a proxy), else
+/// the host the request was sent to. Browsers send `Origin` with every POST.
+fn same_origin(state: &ServerState, headers: &HeaderMap) -> bool {
+    origin_matches(state.public_url.as_deref(), headers)
+}
+
+fn origin_matches(public_url: Option<&str>, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(ORIGIN) else { return true };
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     let origin = origin.to_str().unwrap_or_default();
-    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-    !host.is_empty() && origin_host == host
+    match public_url {
+        Some(public) => !origin.is_empty() && origin == public.trim_end_matches('/'),
+        None => {
+            let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+            let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+            !host.is_empty() && origin_host == host
+        }
+    }
 }
 
 async fn home(session: Result<Session, Response>) -> Response {
@@ -231,14 +272,22 @@ struct BackTo {
     back: Option<String>,
 }
 
-/// Sets the language cookie and goes back to the page (a console path only).
+/// Sets the language cookie and goes back to the page: `back`, else the
+/// page the link was on (`Referer`), a console path only.
 async fn switch_language(
     State(state): State<ServerState>,
     Path(lang): Path<String>,
     Query(query): Query<BackTo>,
+    headers: HeaderMap,
 ) -> Response {
     let lang = Lang::parse(&lang).unwrap_or(Lang::En);
-    let back = query.back.filter(|b| local_path(b)).unwrap_or_else(|| "/console".into());
+    let referer = headers
+        .get(axum::http::header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.split_once("://"))
+        .and_then(|(_, rest)| rest.find('/').map(|at| rest[at..].to_string()));
+    let back =
+        query.back.or(referer).filter(|b| local_path(b)).unwrap_or_else(|| "/console".into());
     let mut response = redirect(&back);
     let year = 365 * 24 * 3600;
     response.headers_mut().append(SET_COOKIE, set_cookie(&state, LANG_COOKIE, lang.code(), year));
@@ -248,13 +297,16 @@ async fn switch_language(
 /// A path of the console itself: never another site (`//host`), never a scheme.
 fn local_path(path: &str) -> bool {
     path.starts_with("/console")
-        && !path.starts_with("//")
-        && !path.contains(['\\', '\r', '\n'])
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
         && path.len() < 2048
 }
 
-async fn sign_in_page(headers: HeaderMap) -> Response {
-    pages::respond(StatusCode::OK, pages::sign_in(Lang::of(&headers), None))
+async fn sign_in_page(
+    Extension(OperatorsHere(operators)): Extension<OperatorsHere>,
+    headers: HeaderMap,
+) -> Response {
+    pages::respond(StatusCode::OK, pages::sign_in(Lang::of(&headers), operators, None))
 }
 
 #[derive(Deserialize)]
@@ -268,46 +320,63 @@ struct SignInForm {
     token: String,
 }
 
-/// Signs a person or an operator in. Failures are counted per client
-/// address and per account; over the limit, a sign-in is refused (429)
-/// before any password is checked.
+/// Failed sign-ins a client address may have a minute (people and
+/// operators together; behind a proxy, everyone shares the proxy's).
+const FAILURES_PER_ADDRESS: u32 = 30;
+/// Failed sign-ins to one account from one address a minute.
+const FAILURES_PER_ACCOUNT: u32 = 10;
+
+/// Signs a person or an operator in. Attempts are counted before any
+/// password is checked (per client address; a person's also per account at
+/// that address) and taken back when they succeed; over a limit, a sign-in
+/// is refused (429). Operators sign in here only where the admin API is
+/// served (`operators`).
 async fn sign_in(
     State(state): State<ServerState>,
+    Extension(OperatorsHere(operators)): Extension<OperatorsHere>,
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let lang = Lang::of(&headers);
     let texts = lang.texts();
-    if !same_origin(&headers) {
+    if !same_origin(&state, &headers) {
         return pages::respond(
             StatusCode::FORBIDDEN,
-            pages::sign_in(lang, Some(texts.sign_in_failed)),
+            pages::sign_in(lang, operators, Some(texts.sign_in_failed)),
         );
     }
-    let account = match form.kind.as_str() {
-        "operator" => "operator".to_string(),
-        _ => format!("user:{}", form.union_id.chars().take(128).collect::<String>()),
-    };
-    let mut keys = vec![account];
-    if let Some(peer) = peer {
-        keys.push(format!("ip:{}", peer.ip()));
-    }
-    if !state.sign_ins.allows(&keys) {
-        return pages::respond(
-            StatusCode::TOO_MANY_REQUESTS,
-            pages::sign_in(lang, Some(texts.too_many_attempts)),
+    let operator = form.kind == "operator";
+    if operator && !operators {
+        let refusal = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden.AccessDenied",
+            "operators sign in on the admin API's listener",
         );
+        return pages::error(lang, None, &refusal);
     }
-    let signed_in = match form.kind.as_str() {
-        "operator" if state.is_admin_token(&form.token) => {
-            state.drive.sign_in_server_operator().await
+    let address = peer.map_or_else(|| "unknown".to_string(), |peer| peer.ip().to_string());
+    let mut keys = vec![(format!("ip:{address}"), FAILURES_PER_ADDRESS)];
+    if !operator {
+        let account: String = form.union_id.chars().take(128).collect();
+        keys.push((format!("user:{account}@{address}"), FAILURES_PER_ACCOUNT));
+    }
+    if !state.sign_ins.begin(&keys) {
+        let page = pages::sign_in(lang, operators, Some(texts.too_many_attempts));
+        return pages::respond(StatusCode::TOO_MANY_REQUESTS, page);
+    }
+    let signed_in = if operator {
+        if state.is_admin_token(&form.token) {
+            state.drive.sign_in_server_operator(state.admin_token_sha256.as_ref()).await
+        } else {
+            Err(orgdrive_core::DriveError::InvalidAuthentication("wrong token".into()))
         }
-        "operator" => Err(orgdrive_core::DriveError::InvalidAuthentication("wrong token".into())),
-        _ => state.drive.sign_in_person(&form.union_id, &form.password).await,
+    } else {
+        state.drive.sign_in_person(&form.union_id, &form.password).await
     };
     match signed_in {
         Ok(session) => {
+            state.sign_ins.succeeded(&keys);
             let mut response = redirect("/console");
             let max_age = CONSOLE_SESSION_TTL_MS / 1000;
             response
@@ -316,13 +385,13 @@ async fn sign_in(
             response
         }
         Err(orgdrive_core::DriveError::InvalidAuthentication(_)) => {
-            state.sign_ins.failed(&keys);
-            pages::respond(
-                StatusCode::UNAUTHORIZED,
-                pages::sign_in(lang, Some(texts.sign_in_failed)),
-            )
+            let page = pages::sign_in(lang, operators, Some(texts.sign_in_failed));
+            pages::respond(StatusCode::UNAUTHORIZED, page)
         }
-        Err(e) => pages::error(lang, None, &ApiError::from(e)),
+        Err(e) => {
+            state.sign_ins.succeeded(&keys);
+            pages::error(lang, None, &ApiError::from(e))
+        }
     }
 }
 
@@ -335,10 +404,9 @@ struct CsrfForm {
 async fn sign_out(
     State(state): State<ServerState>,
     session: Session,
-    headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) = session.check(&headers, &form.csrf) {
+    if let Err(refused) = session.check(&form.csrf) {
         return session.failed(refused);
     }
     if let Err(e) = state.drive.sign_out(&session.cookie).await {
@@ -438,11 +506,10 @@ struct AddFolderForm {
 async fn add_folder(
     State(state): State<ServerState>,
     session: Session,
-    headers: HeaderMap,
     Path(space_id): Path<String>,
     Form(form): Form<AddFolderForm>,
 ) -> Response {
-    let op = match session.person_changing(&headers, &form.csrf) {
+    let op = match session.person_changing(&form.csrf) {
         Ok(op) => op,
         Err(refused) => return session.failed(refused),
     };
@@ -465,11 +532,10 @@ struct RenameForm {
 async fn rename(
     State(state): State<ServerState>,
     session: Session,
-    headers: HeaderMap,
     Path(space_id): Path<String>,
     Form(form): Form<RenameForm>,
 ) -> Response {
-    let op = match session.person_changing(&headers, &form.csrf) {
+    let op = match session.person_changing(&form.csrf) {
         Ok(op) => op,
         Err(refused) => return session.failed(refused),
     };
@@ -492,11 +558,10 @@ struct DeleteForm {
 async fn delete(
     State(state): State<ServerState>,
     session: Session,
-    headers: HeaderMap,
     Path(space_id): Path<String>,
     Form(form): Form<DeleteForm>,
 ) -> Response {
-    let op = match session.person_changing(&headers, &form.csrf) {
+    let op = match session.person_changing(&form.csrf) {
         Ok(op) => op,
         Err(refused) => return session.failed(refused),
     };
@@ -525,11 +590,10 @@ struct ShareForm {
 async fn share(
     State(state): State<ServerState>,
     session: Session,
-    headers: HeaderMap,
     Path(space_id): Path<String>,
     Form(form): Form<ShareForm>,
 ) -> Response {
-    let op = match session.person_changing(&headers, &form.csrf) {
+    let op = match session.person_changing(&form.csrf) {
         Ok(op) => op,
         Err(refused) => return session.failed(refused),
     };
@@ -599,11 +663,10 @@ struct RestoreForm {
 async fn restore(
     State(state): State<ServerState>,
     session: Session,
-    headers: HeaderMap,
     Path(space_id): Path<String>,
     Form(form): Form<RestoreForm>,
 ) -> Response {
-    let op = match session.person_changing(&headers, &form.csrf) {
+    let op = match session.person_changing(&form.csrf) {
         Ok(op) => op,
         Err(refused) => return session.failed(refused),
     };
@@ -633,7 +696,7 @@ async fn restore(
 /// token in `X-CSRF-Token`); refusals are JSON errors, as the script reads them.
 fn script_caller<'a>(session: &'a Session, headers: &HeaderMap) -> Result<&'a Operator, ApiError> {
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    session.person_changing(headers, token)
+    session.person_changing(token)
 }
 
 #[derive(Deserialize)]
@@ -759,67 +822,54 @@ async fn admin_org_page(
     }
 }
 
+/// An operator's form on an org's page; `action` says which.
 #[derive(Deserialize)]
-struct CreateAppForm {
+struct OrgForm {
     #[serde(default)]
     csrf: String,
+    action: String,
+    #[serde(default)]
     name: String,
-}
-
-/// Creates an app holding every storage scope; its secret is shown once.
-async fn admin_create_app(
-    State(state): State<ServerState>,
-    session: Session,
-    headers: HeaderMap,
-    Path(corp_id): Path<String>,
-    Form(form): Form<CreateAppForm>,
-) -> Response {
-    if let Err(refused) =
-        session.server_operator().and_then(|()| session.check(&headers, &form.csrf))
-    {
-        return session.failed(refused);
-    }
-    let input = NewApp {
-        name: form.name,
-        scopes: Scope::ALL.iter().map(|s| s.as_str().to_string()).collect(),
-        ..NewApp::default()
-    };
-    match state.drive.create_app(&corp_id, input).await {
-        Ok(created) => {
-            let notice = pages::Notice::AppCreated {
-                app_key: created.app.app_key,
-                app_secret: created.app_secret,
-            };
-            admin_org_page(&state, &session, &corp_id, Some(notice)).await
-        }
-        Err(e) => session.failed(e),
-    }
-}
-
-#[derive(Deserialize)]
-struct PasswordForm {
     #[serde(default)]
-    csrf: String,
     union_id: String,
+    #[serde(default)]
     password: String,
 }
 
-async fn admin_set_password(
+/// An operator's action on an org's page, posted to the page's own path
+/// (so that the page shown after it is the same page): `create_app` (every
+/// storage scope; its secret is shown on the page answered, once) or
+/// `set_password`.
+async fn admin_org_action(
     State(state): State<ServerState>,
     session: Session,
-    headers: HeaderMap,
     Path(corp_id): Path<String>,
-    Form(form): Form<PasswordForm>,
+    Form(form): Form<OrgForm>,
 ) -> Response {
-    if let Err(refused) =
-        session.server_operator().and_then(|()| session.check(&headers, &form.csrf))
-    {
+    if let Err(refused) = session.server_operator().and_then(|()| session.check(&form.csrf)) {
         return session.failed(refused);
     }
-    match state.drive.set_console_password(&corp_id, &form.union_id, Some(&form.password)).await {
-        Ok(()) => {
-            admin_org_page(&state, &session, &corp_id, Some(pages::Notice::PasswordSet)).await
+    let drive = &state.drive;
+    let notice = match form.action.as_str() {
+        "create_app" => {
+            let input = NewApp {
+                name: form.name,
+                scopes: Scope::ALL.iter().map(|s| s.as_str().to_string()).collect(),
+                ..NewApp::default()
+            };
+            drive.create_app(&corp_id, input).await.map(|created| pages::Notice::AppCreated {
+                app_key: created.app.app_key,
+                app_secret: created.app_secret,
+            })
         }
+        "set_password" => drive
+            .set_console_password(&corp_id, &form.union_id, Some(&form.password))
+            .await
+            .map(|()| pages::Notice::PasswordSet),
+        _ => return session.failed(ApiError::param(Some("action"), "unknown action")),
+    };
+    match notice {
+        Ok(notice) => admin_org_page(&state, &session, &corp_id, Some(notice)).await,
         Err(e) => session.failed(e),
     }
 }
@@ -834,18 +884,25 @@ mod tests {
         assert!(!local_path("//evil.example/console"));
         assert!(!local_path("https://evil.example/console"));
         assert!(!local_path("/consolex\r\nSet-Cookie: a=b"));
+        assert!(!local_path("/console\u{7f}"), "no control characters (no header value)");
     }
 
     #[test]
     fn a_cross_site_origin_is_refused() {
         let mut headers = HeaderMap::new();
         headers.insert(HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        assert!(same_origin(&headers), "no Origin: a same-site navigation or a script");
+        assert!(origin_matches(None, &headers), "no Origin: a same-site navigation or a script");
         headers.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
-        assert!(same_origin(&headers));
+        assert!(origin_matches(None, &headers));
         headers.insert(ORIGIN, HeaderValue::from_static("http://evil.example"));
-        assert!(!same_origin(&headers));
+        assert!(!origin_matches(None, &headers));
         headers.insert(ORIGIN, HeaderValue::from_static("null"));
-        assert!(!same_origin(&headers));
+        assert!(!origin_matches(None, &headers));
+        // Behind a proxy: the public URL's scheme and host, whatever Host says.
+        let public = Some("https://drive.example.com/");
+        headers.insert(ORIGIN, HeaderValue::from_static("https://drive.example.com"));
+        assert!(origin_matches(public, &headers));
+        headers.insert(ORIGIN, HeaderValue::from_static("http://drive.example.com"));
+        assert!(!origin_matches(public, &headers), "another scheme");
     }
 }

@@ -113,7 +113,8 @@ fn layout(lang: Lang, session: Option<&Viewer>, title: &str, body: Markup) -> Ma
     }
 }
 
-pub fn sign_in(lang: Lang, error: Option<&str>) -> Markup {
+/// The sign-in page; the operators' form only where operators sign in.
+pub fn sign_in(lang: Lang, operators: bool, error: Option<&str>) -> Markup {
     let t = lang.texts();
     layout(
         lang,
@@ -130,11 +131,13 @@ pub fn sign_in(lang: Lang, error: Option<&str>) -> Markup {
                     label { (t.password) input type="password" name="password" autocomplete="current-password" required; }
                     button type="submit" { (t.sign_in) }
                 }
-                form.card method="post" action="/console/sign-in" id="sign-in-operator" {
-                    h2 { (t.server_operator) }
-                    input type="hidden" name="kind" value="operator";
-                    label { (t.admin_token) input type="password" name="token" autocomplete="off" required; }
-                    button type="submit" { (t.sign_in) }
+                @if operators {
+                    form.card method="post" action="/console/sign-in" id="sign-in-operator" {
+                        h2 { (t.server_operator) }
+                        input type="hidden" name="kind" value="operator";
+                        label { (t.admin_token) input type="password" name="token" autocomplete="off" required; }
+                        button type="submit" { (t.sign_in) }
+                    }
                 }
             }
         },
@@ -289,7 +292,7 @@ pub fn folder(
                             tr data-name=(d.name) {
                                 td {
                                     @if d.is_folder() {
-                                        a.folder href={ "/console/spaces/" (space_id) "?folder=" (d.dentry_id) } { "📁 " (d.name) }
+                                        a.folder href={ "/console/spaces/" (space_id) "?folder=" (d.dentry_id) } { (d.name) "/" }
                                     } @else {
                                         a.file href={ "/console/spaces/" (space_id) "/download/" (d.dentry_id) } { (d.name) }
                                     }
@@ -429,8 +432,9 @@ pub fn admin_org(
                     }
                 }
             }
-            form.inline method="post" action={ (base) "/apps" } #create-app {
+            form.inline method="post" action=(base) #create-app {
                 input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="action" value="create_app";
                 input name="name" placeholder=(t.name) required;
                 span { "(" (t.all_scopes) ")" }
                 button type="submit" { (t.create_app) }
@@ -444,8 +448,9 @@ pub fn admin_org(
                     }
                 }
             }
-            form.inline method="post" action={ (base) "/passwords" } #set-password {
+            form.inline method="post" action=(base) #set-password {
                 input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="action" value="set_password";
                 input name="union_id" placeholder="unionId" required;
                 input type="password" name="password" placeholder=(t.password) autocomplete="new-password" required;
                 button type="submit" { (t.set_password) }
@@ -488,7 +493,7 @@ mod tests {
 
     #[test]
     fn values_are_escaped() {
-        let markup = sign_in(Lang::En, Some("<script>alert(1)</script>")).into_string();
+        let markup = sign_in(Lang::En, true, Some("<script>alert(1)</script>")).into_string();
         assert!(!markup.contains("<script>alert"), "{markup}");
         assert!(markup.contains("&lt;script&gt;"));
     }

@@ -1,7 +1,8 @@
 //! Behaviour of the console's records: a password is set per user of its
 //! org and ends the user's sessions; sessions are found only while live and
 //! leave with their user; a person's spaces are those they own or hold a
-//! live grant in (directly, through a department or through the org).
+//! live grant on the root of (directly, through a department or through
+//! the org).
 
 use super::fixtures::*;
 use crate::*;
@@ -75,7 +76,7 @@ pub async fn console_sessions_live_until_they_expire_or_are_ended(s: &impl MetaS
     assert!(s.console_session("b", 1).await.unwrap().is_none());
 }
 
-pub async fn a_person_sees_the_spaces_they_own_or_hold_a_live_grant_in(s: &impl MetaStore) {
+pub async fn a_person_sees_the_spaces_they_own_or_hold_a_live_root_grant_in(s: &impl MetaStore) {
     org_and_app(s).await;
     s.insert_org(&org("d", None)).await.unwrap();
     s.insert_app(&app("b", "d", "kb")).await.unwrap();
@@ -89,6 +90,8 @@ pub async fn a_person_sees_the_spaces_they_own_or_hold_a_live_grant_in(s: &impl 
     s.insert_space_once(&owned_by("3", "v", 3)).await.unwrap();
     s.insert_space_once(&owned_by("4", "v", 4)).await.unwrap();
     s.insert_space_once(&owned_by("5", "v", 5)).await.unwrap();
+    s.insert_space_once(&owned_by("8", "v", 8)).await.unwrap();
+    create(s, DentryRecord { space_id: "8".into(), ..folder("f8", "inner") }).await;
     s.insert_space_once(&SpaceRecord {
         owner_type: "APP".into(),
         owner_id: "a".into(),
@@ -103,21 +106,28 @@ pub async fn a_person_sees_the_spaces_they_own_or_hold_a_live_grant_in(s: &impl 
     })
     .await
     .unwrap();
-    let grant =
-        |space_id: &str, member_type: &str, member_id: &str, expires_at: Option<i64>| GrantRecord {
-            space_id: space_id.into(),
-            dentry_id: "0".into(),
-            member_type: member_type.into(),
-            member_id: member_id.into(),
-            member_corp_id: "c".into(),
-            role: "READER".into(),
-            duration_secs: expires_at.map(|_| 1),
-            expires_at,
-            operator_id: "v".into(),
-            created_at: 1,
-            modified_at: 1,
-        };
+    let grant_on = |space_id: &str,
+                    dentry_id: &str,
+                    member_type: &str,
+                    member_id: &str,
+                    expires_at: Option<i64>| GrantRecord {
+        space_id: space_id.into(),
+        dentry_id: dentry_id.into(),
+        member_type: member_type.into(),
+        member_id: member_id.into(),
+        member_corp_id: "c".into(),
+        role: "READER".into(),
+        duration_secs: expires_at.map(|_| 1),
+        expires_at,
+        operator_id: "v".into(),
+        created_at: 1,
+        modified_at: 1,
+    };
+    let grant = |space_id: &str, member_type: &str, member_id: &str, expires_at: Option<i64>| {
+        grant_on(space_id, "0", member_type, member_id, expires_at)
+    };
     for g in [
+        grant_on("8", "f8", "USER", "u", None),
         grant("2", "USER", "u", None),
         grant("3", "DEPT", "sales", None),
         grant("4", "ORG", "c", Some(500)),
@@ -126,7 +136,7 @@ pub async fn a_person_sees_the_spaces_they_own_or_hold_a_live_grant_in(s: &impl 
     ] {
         s.write_grants(&WriteGrants {
             space_id: g.space_id.clone(),
-            dentry_id: "0".into(),
+            dentry_id: g.dentry_id.clone(),
             mode: GrantWrite::Add,
             grants: vec![g],
             protect_owner_grants: false,
@@ -146,11 +156,18 @@ pub async fn a_person_sees_the_spaces_they_own_or_hold_a_live_grant_in(s: &impl 
     assert_eq!(
         ids(s.person_spaces(&query).await.unwrap()),
         ["4", "3", "2", "1"],
-        "owned, granted to the user, a department and the org; newest first; not 5 (expired), \
-         6 (the app's), 7 (another org's)"
+        "owned, granted on the root to the user, a department and the org; newest first; not \
+         5 (expired), 6 (the app's), 7 (another org's), 8 (a grant below the root)"
     );
     let later = PersonSpaces { now_ms: 500, dept_ids: vec![], ..query.clone() };
     assert_eq!(ids(s.person_spaces(&later).await.unwrap()), ["2", "1"]);
     let admin = PersonSpaces { whole_org: true, limit: 3, ..query.clone() };
-    assert_eq!(ids(s.person_spaces(&admin).await.unwrap()), ["6", "5", "4"], "capped");
+    assert_eq!(ids(s.person_spaces(&admin).await.unwrap()), ["8", "6", "5"], "capped");
+    let ties = PersonSpaces { whole_org: true, limit: 100, ..query.clone() };
+    s.insert_space_once(&owned_by("10", "v", 4)).await.unwrap();
+    assert_eq!(
+        ids(s.person_spaces(&ties).await.unwrap()),
+        ["8", "6", "5", "4", "10", "3", "2", "1"],
+        "equal times by space_id, descending"
+    );
 }

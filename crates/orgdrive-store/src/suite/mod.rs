@@ -217,7 +217,7 @@ macro_rules! behaviour_suite {
             // console
             a_password_is_set_per_user_and_ends_their_sessions,
             console_sessions_live_until_they_expire_or_are_ended,
-            a_person_sees_the_spaces_they_own_or_hold_a_live_grant_in,
+            a_person_sees_the_spaces_they_own_or_hold_a_live_root_grant_in,
         );
     };
     (@tests $open:path; $($test:ident),* $(,)?) => {

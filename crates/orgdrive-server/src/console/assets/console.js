@@ -22,10 +22,18 @@
     const response = await fetch(base + path, {
       method: "POST",
       credentials: "same-origin",
+      redirect: "manual", // an ended session answers with the sign-in page
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(body),
     });
-    const answer = await response.json();
+    if (response.type === "opaqueredirect") throw new Error("signed out: reload the page");
+    const text = await response.text();
+    let answer;
+    try {
+      answer = JSON.parse(text);
+    } catch (_) {
+      throw new Error("HTTP " + response.status + ": " + text.slice(0, 200));
+    }
     if (!response.ok) throw new Error(answer.code + ": " + answer.message);
     return answer;
   }
