@@ -473,6 +473,40 @@ async fn a_person_uploads_renames_deletes_and_restores_through_the_console() {
 }
 
 #[tokio::test]
+async fn a_folder_is_read_by_name_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, None).await;
+    for i in (0..55).rev() {
+        let (status, _) =
+            space.post("/dentries/0/folders", json!({"name": format!("f{i:02}")})).await;
+        assert_eq!(status, 200);
+    }
+    set_password(&s, &space.t.corp_id, &space.t.union_id, PASSWORD).await;
+    let cookie = signed_in(&s, &space.t.union_id, PASSWORD).await;
+    let folder = format!("/console/spaces/{}", space.id);
+    let names = |page: &str| {
+        page.match_indices("<tr data-name=\"")
+            .map(|(at, _)| page[at + 15..at + 18].to_string())
+            .collect::<Vec<_>>()
+    };
+    let (_, first, _) = get(&s, &folder, &cookie).await;
+    let first_names = names(&first);
+    assert_eq!(first_names.len(), 50);
+    assert_eq!((first_names[0].as_str(), first_names[49].as_str()), ("f00", "f49"), "by name");
+    let marker = "class=\"next\" href=\"";
+    let at = first.find(marker).expect("a next page") + marker.len();
+    let next = first[at..at + first[at..].find('"').unwrap()].replace("&amp;", "&");
+    let (status, second, _) = get(&s, &next, &cookie).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(names(&second), ["f50", "f51", "f52", "f53", "f54"]);
+    assert!(!second.contains(marker), "the last page");
+    let (_, by_name_desc, _) =
+        get(&s, &format!("{folder}?order_by=name&order=desc"), &cookie).await;
+    assert_eq!(names(&by_name_desc)[0], "f54");
+}
+
+#[tokio::test]
 async fn a_form_from_another_site_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;

@@ -36,8 +36,8 @@ use crate::state::ServerState;
 use cookies::{cookie, LANG_COOKIE, SESSION_COOKIE};
 use i18n::Lang;
 use pages::{FolderQuery, Viewer};
-/// Rows of a folder page.
-const FOLDER_PAGE: i64 = 100;
+/// Rows of a folder page: ListDentries' largest page.
+const FOLDER_PAGE: i64 = orgdrive_core::MAX_PAGE;
 
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
@@ -452,8 +452,9 @@ async fn folder(
         parent_id: Some(folder_id.clone()),
         max_results: Some(FOLDER_PAGE),
         next_token: query.next.clone(),
-        order: query.order.clone(),
-        order_by: query.order_by.clone(),
+        // People read a folder by name unless they sort it otherwise.
+        order: Some(query.order.clone().unwrap_or_else(|| "asc".into())),
+        order_by: Some(query.order_by.clone().unwrap_or_else(|| "name".into())),
     };
     match drive.list_dentries(op, &space_id, listing).await {
         Ok(page) => pages::respond(

@@ -52,6 +52,11 @@ pub enum Notice {
     PasswordSet,
 }
 
+/// A value for a URL's query or path.
+fn enc(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// A byte count for people: `1.5 MiB`.
 pub fn bytes(n: i64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -221,12 +226,19 @@ pub fn folder(
     let space_id = &space.space.space_id;
     let folder_id = &here.dentry.dentry_id;
     let space_name = space.space.name.as_deref().unwrap_or(space_id);
+    // The same sort (a page token belongs to its order), another page.
     let keep = |next: &str| {
-        format!(
-            "/console/spaces/{space_id}?folder={folder_id}&order_by={}&order={}&next={next}",
-            query.order_by.as_deref().unwrap_or("name"),
-            query.order.as_deref().unwrap_or("asc"),
-        )
+        let mut url = format!("/console/spaces/{}?folder={}", enc(space_id), enc(folder_id));
+        if let Some(order_by) = &query.order_by {
+            url += &format!("&order_by={}", enc(order_by));
+        }
+        if let Some(order) = &query.order {
+            url += &format!("&order={}", enc(order));
+        }
+        if !next.is_empty() {
+            url += &format!("&next={}", enc(next));
+        }
+        url
     };
     layout(
         session.lang,
@@ -326,7 +338,7 @@ pub fn folder(
             nav.pages {
                 @if query.next.is_some() { a href=(keep("")) { (t.first_page) } }
                 @if let Some(next) = &page_of.next_token {
-                    a.next href=(keep(&percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC).to_string())) { (t.next_page) }
+                    a.next href=(keep(next)) { (t.next_page) }
                 }
             }
             script src="/console/assets/console.js" defer {}
