@@ -507,6 +507,76 @@ async fn a_folder_is_read_by_name_a_page_at_a_time() {
 }
 
 #[tokio::test]
+async fn versions_are_listed_downloaded_and_made_current_and_bin_items_deleted_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, None).await;
+    let first = space.upload("notes.txt", b"first draft").await;
+    let id = first["id"].as_str().unwrap().to_string();
+    let (key, url) = space.upload_url().await;
+    assert_eq!(space.put(&url, b"second draft").await, 200);
+    let body = json!({"uploadKey": key, "name": "notes.txt", "parentId": "0",
+                      "option": {"conflictStrategy": "OVERWRITE"}});
+    let (status, reply) = space.post("/files/commit", body).await;
+    assert_eq!(status, 200, "{reply}");
+    set_password(&s, &space.t.corp_id, &space.t.union_id, PASSWORD).await;
+    let cookie = signed_in(&s, &space.t.union_id, PASSWORD).await;
+    let base = format!("/console/spaces/{}", space.id);
+
+    let (status, page, _) = get(&s, &format!("{base}/versions/{id}"), &cookie).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("data-version=\"1\"") && !page.contains("data-version=\"2\""), "{page}");
+    let (status, _, location) = get(&s, &format!("{base}/download/{id}?version=1"), &cookie).await;
+    assert_eq!(status, 303);
+    let old = reqwest::get(location.unwrap()).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&old[..], b"first draft");
+    let csrf = csrf_of(&page);
+    let (status, _) = post_form(
+        &s,
+        &format!("{base}/versions/{id}"),
+        &cookie,
+        &[("csrf", &csrf), ("version", "1")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(space.download(&id).await, b"first draft", "version 1 is current again");
+
+    // Delete -> the bin -> delete for good.
+    let (status, _) = post_form(
+        &s,
+        &format!("{base}/delete"),
+        &cookie,
+        &[("csrf", &csrf), ("dentry_id", &id), ("parent_id", "0")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, bin, _) = get(&s, &format!("{base}/bin"), &cookie).await;
+    let marker = "name=\"recycle_item_id\" value=\"";
+    let at = bin.find(marker).unwrap() + marker.len();
+    let item = bin[at..at + bin[at..].find('"').unwrap()].to_string();
+    let (status, _) = post_form(
+        &s,
+        &format!("{base}/bin/purge"),
+        &cookie,
+        &[("csrf", "stale"), ("recycle_item_id", &item)],
+    )
+    .await;
+    assert_eq!(status, 403, "no token, no purge");
+    let (status, _) = post_form(
+        &s,
+        &format!("{base}/bin/purge"),
+        &cookie,
+        &[("csrf", &csrf), ("recycle_item_id", &item)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, bin, _) = get(&s, &format!("{base}/bin"), &cookie).await;
+    assert!(!bin.contains("notes.txt"), "{bin}");
+    let (status, _) = space.post(&format!("/dentries/{id}/query"), json!({})).await;
+    assert_ne!(status, 200, "gone for good");
+}
+
+#[tokio::test]
 async fn a_form_from_another_site_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;

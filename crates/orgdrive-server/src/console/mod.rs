@@ -70,6 +70,8 @@ pub fn routes(operations: &mut Operations, operators: bool) -> Router<ServerStat
         .route("/console/spaces/{space_id}/share", post(share))
         .route("/console/spaces/{space_id}/bin", get(recycle_bin))
         .route("/console/spaces/{space_id}/bin/restore", post(restore))
+        .route("/console/spaces/{space_id}/bin/purge", post(purge))
+        .route("/console/spaces/{space_id}/versions/{dentry_id}", get(versions).post(revert))
         .route("/console/spaces/{space_id}/uploads", post(start_upload))
         .route("/console/spaces/{space_id}/commit", post(commit_upload));
     let all = if operators {
@@ -467,17 +469,23 @@ async fn folder(
 
 /// Sends the browser to the file's signed download URL (the same URL
 /// GetFileDownloadInfo answers).
+#[derive(Deserialize, Default)]
+struct VersionQuery {
+    version: Option<i64>,
+}
+
 async fn download(
     State(state): State<ServerState>,
     session: Session,
     Path((space_id, dentry_id)): Path<(String, String)>,
+    Query(query): Query<VersionQuery>,
     BaseUrl(base): BaseUrl,
 ) -> Response {
     let op = match session.person() {
         Ok(op) => op,
         Err(refused) => return session.failed(refused),
     };
-    match state.drive.download_info(op, &space_id, &dentry_id, None, &base).await {
+    match state.drive.download_info(op, &space_id, &dentry_id, query.version, &base).await {
         Ok(url) if url.headers.is_empty() => redirect(&url.url),
         Ok(_) => session.failed(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -685,12 +693,95 @@ async fn restore(
         )
         .await;
     match restored {
-        Ok(_) => redirect(&format!(
-            "{}/bin",
-            folder_url(&space_id, "0").split('?').next().unwrap_or_default()
-        )),
+        Ok(_) => redirect(&format!("/console/spaces/{}/bin", enc(&space_id))),
         Err(e) => session.failed(e),
     }
+}
+
+#[derive(Deserialize)]
+struct PurgeForm {
+    #[serde(default)]
+    csrf: String,
+    recycle_item_id: String,
+}
+
+/// Deletes a recycle bin item for good (DeleteRecycleItem).
+async fn purge(
+    State(state): State<ServerState>,
+    session: Session,
+    Path(space_id): Path<String>,
+    Form(form): Form<PurgeForm>,
+) -> Response {
+    let op = match session.person_changing(&form.csrf) {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let drive = &state.drive;
+    let purged = async {
+        let bin = drive.get_recycle_bin(op, Some("SPACE"), Some(&space_id)).await?;
+        drive.delete_recycle_item(op, &bin.recycle_bin_id, &form.recycle_item_id).await
+    };
+    match purged.await {
+        Ok(()) => redirect(&format!("/console/spaces/{}/bin", enc(&space_id))),
+        Err(e) => session.failed(e),
+    }
+}
+
+/// A file's history versions (ListDentryVersions), newest first.
+async fn versions(
+    State(state): State<ServerState>,
+    session: Session,
+    Path((space_id, dentry_id)): Path<(String, String)>,
+    Query(query): Query<BinQuery>,
+) -> Response {
+    let op = match session.person() {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let drive = &state.drive;
+    let loaded = async {
+        let file = drive.get_dentry(op, &space_id, &dentry_id, &Default::default()).await?;
+        let page = drive.list_dentry_versions(op, &space_id, &dentry_id, None, query.next).await?;
+        Ok::<_, orgdrive_core::DriveError>((file, page))
+    };
+    match loaded.await {
+        Ok((file, page)) => pages::respond(
+            StatusCode::OK,
+            pages::versions(&session.viewer(), &space_id, &file, &page),
+        ),
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct RevertForm {
+    #[serde(default)]
+    csrf: String,
+    version: String,
+}
+
+/// Makes an old version current again (RevertDentryVersion).
+async fn revert(
+    State(state): State<ServerState>,
+    session: Session,
+    Path((space_id, dentry_id)): Path<(String, String)>,
+    Form(form): Form<RevertForm>,
+) -> Response {
+    let op = match session.person_changing(&form.csrf) {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    match state.drive.revert_dentry_version(op, &space_id, &dentry_id, &form.version).await {
+        Ok(()) => {
+            redirect(&format!("/console/spaces/{}/versions/{}", enc(&space_id), enc(&dentry_id)))
+        }
+        Err(e) => session.failed(e),
+    }
+}
+
+/// A value for a URL's path or query.
+fn enc(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// The person making one of the upload script's requests (JSON; the CSRF

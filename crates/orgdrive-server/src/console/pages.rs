@@ -314,6 +314,7 @@ pub fn folder(
                                 td.actions {
                                     @if !d.is_folder() {
                                         a.download href={ "/console/spaces/" (space_id) "/download/" (d.dentry_id) } { (t.download) }
+                                        a.versions href={ "/console/spaces/" (space_id) "/versions/" (d.dentry_id) } { (t.versions) }
                                     }
                                     form.inline.rename method="post" action={ "/console/spaces/" (space_id) "/rename" } {
                                         input type="hidden" name="csrf" value=(session.csrf);
@@ -365,11 +366,17 @@ pub fn recycle_bin(session: &Viewer, space_id: &str, items: &RecyclePage) -> Mar
                                 td { (item.path) }
                                 td.size { (bytes(item.size)) }
                                 td { (iso8601(item.deleted_at)) }
-                                td {
-                                    form.inline method="post" action={ "/console/spaces/" (space_id) "/bin/restore" } {
+                                td.actions {
+                                    form.inline.restore method="post" action={ "/console/spaces/" (space_id) "/bin/restore" } {
                                         input type="hidden" name="csrf" value=(session.csrf);
                                         input type="hidden" name="recycle_item_id" value=(item.recycle_item_id);
                                         button type="submit" { (t.restore) }
+                                    }
+                                    form.inline.purge method="post" action={ "/console/spaces/" (space_id) "/bin/purge" }
+                                        data-confirm=(t.confirm_purge) {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        input type="hidden" name="recycle_item_id" value=(item.recycle_item_id);
+                                        button type="submit" { (t.purge) }
                                     }
                                 }
                             }
@@ -378,7 +385,50 @@ pub fn recycle_bin(session: &Viewer, space_id: &str, items: &RecyclePage) -> Mar
                 }
             }
             @if let Some(next) = &items.next_token {
-                nav.pages { a.next href={ "/console/spaces/" (space_id) "/bin?next=" (percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)) } { (t.next_page) } }
+                nav.pages { a.next href={ "/console/spaces/" (space_id) "/bin?next=" (enc(next)) } { (t.next_page) } }
+            }
+            script src="/console/assets/console.js" defer {}
+        },
+    )
+}
+
+pub fn versions(session: &Viewer, space_id: &str, file: &DentryView, versions: &Page) -> Markup {
+    let t = session.lang.texts();
+    let d = &file.dentry;
+    layout(
+        session.lang,
+        Some(session),
+        t.versions,
+        html! {
+            h1 { (t.versions) " · " (d.name) }
+            p.path { (file.path) " · " (t.version) " " (d.version) " · " (bytes(d.size)) }
+            p { a href={ "/console/spaces/" (space_id) "?folder=" (d.parent_id) } { (t.back) } }
+            @if versions.dentries.is_empty() { p.empty { (t.no_versions) } }
+            @else {
+                table.entries #versions {
+                    thead { tr { th { (t.version) } th { (t.size) } th { (t.modified) } th { (t.actions) } } }
+                    tbody {
+                        @for old in &versions.dentries {
+                            @let v = &old.dentry;
+                            tr data-version=(v.version) {
+                                td { (v.version) }
+                                td.size { (bytes(v.size)) }
+                                td { (iso8601(v.modified_at)) }
+                                td.actions {
+                                    a.download href={ "/console/spaces/" (space_id) "/download/" (d.dentry_id) "?version=" (v.version) } { (t.download) }
+                                    form.inline.revert method="post" action={ "/console/spaces/" (space_id) "/versions/" (d.dentry_id) } {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        input type="hidden" name="version" value=(v.version);
+                                        button type="submit" { (t.revert) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = &versions.next_token {
+                nav.pages { a.next href={ "/console/spaces/" (space_id) "/versions/" (d.dentry_id) "?next=" (enc(next)) } { (t.next_page) } }
             }
         },
     )
