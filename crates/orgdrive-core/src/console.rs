@@ -349,6 +349,35 @@ impl Drive {
     }
 }
 
+/// What an operator sees of an org's storage: what it holds against its
+/// capacity, and its spaces (newest first, at most [`MAX_PERSON_SPACES`]).
+#[derive(Debug, Clone)]
+pub struct OrgUsage {
+    pub used_bytes: i64,
+    pub capacity: Option<i64>,
+    pub spaces: Vec<SpaceView>,
+}
+
+impl Drive {
+    /// An org's storage for the operators' pages (no operator of the org:
+    /// the caller is the server's operator).
+    pub async fn org_usage(&self, corp_id: &str) -> DriveResult<OrgUsage> {
+        let org = self.org(corp_id).await?;
+        let used_bytes = self.meta.org_used_bytes(corp_id).await?;
+        let query = PersonSpaces {
+            corp_id: corp_id.to_string(),
+            union_id: String::new(),
+            dept_ids: Vec::new(),
+            whole_org: true,
+            now_ms: now_ms(),
+            limit: MAX_PERSON_SPACES,
+        };
+        let spaces = self.meta.person_spaces(&query).await?;
+        let spaces = spaces.into_iter().map(|space| space_view(space, &org)).collect();
+        Ok(OrgUsage { used_bytes, capacity: org.capacity, spaces })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -425,6 +425,12 @@ async fn a_person_uploads_renames_deletes_and_restores_through_the_console() {
     assert_eq!(status, 303);
     let bytes = reqwest::get(location.unwrap()).await.unwrap().bytes().await.unwrap();
     assert_eq!(&bytes[..], data);
+    // Preview: a redirect to the preview page GetDentryOpenInfo answers.
+    let (status, _, location) = get(&s, &format!("{folder}/preview/{dentry_id}"), &cookie).await;
+    assert_eq!(status, 303);
+    let preview = reqwest::get(location.unwrap()).await.unwrap();
+    assert_eq!(preview.status(), 200);
+    assert!(preview.text().await.unwrap().contains("bytes from the console"), "a text preview");
 
     let change = |path: &'static str, form: Vec<(&'static str, String)>| {
         let cookie = cookie.clone();
@@ -634,8 +640,18 @@ async fn an_operator_signs_in_with_the_admin_token_and_creates_an_app() {
     assert!(page.contains(&t.corp_id), "{page}");
     assert_eq!(get(&s, "/console/spaces", &cookie).await.0, 403, "the admin token is no person");
 
+    let (status, _) =
+        s.admin("POST", &format!("/orgs/{}/depts", t.corp_id), Some(json!({"name": "R&D"}))).await;
+    assert_eq!(status, 200);
+    let body = json!({"option": {"name": "Quarterly"}}).to_string();
+    let path = format!("/v1.0/storage/spaces?unionId={}", t.union_id);
+    let (status, reply) = s.call("POST", &path, Some(&t.token), Some(&body)).await;
+    assert_eq!(status, 200, "{reply}");
     let org_page = format!("/console/admin/orgs/{}", t.corp_id);
     let (_, page, _) = get(&s, &org_page, &cookie).await;
+    assert!(page.contains("R&amp;D"), "departments: {page}");
+    assert!(page.contains("id=\"space-usage\"") && page.contains("Quarterly"), "usage: {page}");
+    assert!(page.contains("0 B used of no limit"), "the org's capacity: {page}");
     let csrf = csrf_of(&page);
     let (status, page) = post_form(
         &s,

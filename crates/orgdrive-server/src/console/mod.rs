@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use orgdrive_core::{
-    CommitRequest, ConsoleCaller, GrantInput, ListChildren, MemberInput, NewApp, Operator,
-    PreCheck, Scope, UploadRequest, CONSOLE_SESSION_TTL_MS,
+    CommitRequest, ConsoleCaller, GrantInput, ListChildren, MemberInput, NewApp, OpenInfoRequest,
+    Operator, PreCheck, Scope, UploadRequest, CONSOLE_SESSION_TTL_MS,
 };
 use serde::Deserialize;
 
@@ -64,6 +64,7 @@ pub fn routes(operations: &mut Operations, operators: bool) -> Router<ServerStat
         .route("/console/spaces", get(spaces))
         .route("/console/spaces/{space_id}", get(folder))
         .route("/console/spaces/{space_id}/download/{dentry_id}", get(download))
+        .route("/console/spaces/{space_id}/preview/{dentry_id}", get(preview))
         .route("/console/spaces/{space_id}/folders", post(add_folder))
         .route("/console/spaces/{space_id}/rename", post(rename))
         .route("/console/spaces/{space_id}/delete", post(delete))
@@ -496,6 +497,26 @@ async fn download(
     }
 }
 
+/// Sends the browser to the file's preview page (the URL GetDentryOpenInfo
+/// answers for `PREVIEW`).
+async fn preview(
+    State(state): State<ServerState>,
+    session: Session,
+    Path((space_id, dentry_id)): Path<(String, String)>,
+    Query(query): Query<VersionQuery>,
+    BaseUrl(base): BaseUrl,
+) -> Response {
+    let op = match session.person() {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let request = OpenInfoRequest { open_type: Some("PREVIEW".into()), version: query.version };
+    match state.drive.get_dentry_open_info(op, &space_id, &dentry_id, &request, &base).await {
+        Ok(open) => redirect(&open.url),
+        Err(e) => session.failed(e),
+    }
+}
+
 /// The folder page to go back to after a change.
 fn folder_url(space_id: &str, folder_id: &str) -> String {
     let encode = |s: &str| {
@@ -903,12 +924,14 @@ async fn admin_org_page(
         let org = drive.org(corp_id).await?;
         let apps = drive.list_apps(corp_id).await?;
         let users = drive.list_users(corp_id).await?;
-        Ok::<_, orgdrive_core::DriveError>((org, apps, users))
+        let depts = drive.list_depts(corp_id).await?;
+        let usage = drive.org_usage(corp_id).await?;
+        Ok::<_, orgdrive_core::DriveError>(pages::OrgPage { org, apps, users, depts, usage })
     };
     match loaded.await {
-        Ok((org, apps, users)) => pages::respond(
+        Ok(org) => pages::respond(
             StatusCode::OK,
-            pages::admin_org(&session.viewer(), &org, &apps, &users, notice.as_ref()),
+            pages::admin_org(&session.viewer(), &org, notice.as_ref()),
         ),
         Err(e) => session.failed(e),
     }

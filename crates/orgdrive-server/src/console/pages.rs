@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup, DOCTYPE};
 use orgdrive_core::{
-    iso8601, AppRecord, ConsoleCaller, DentryView, OrgRecord, Page, RecyclePage, SpaceView,
-    UserRecord,
+    iso8601, AppRecord, ConsoleCaller, DentryView, DeptRecord, OrgRecord, OrgUsage, Page,
+    RecyclePage, SpaceView, UserRecord,
 };
 
 use super::i18n::{Lang, Texts};
@@ -314,6 +314,7 @@ pub fn folder(
                                 td.actions {
                                     @if !d.is_folder() {
                                         a.download href={ "/console/spaces/" (space_id) "/download/" (d.dentry_id) } { (t.download) }
+                                        a.preview href={ "/console/spaces/" (space_id) "/preview/" (d.dentry_id) } target="_blank" rel="noopener" { (t.preview) }
                                         a.versions href={ "/console/spaces/" (space_id) "/versions/" (d.dentry_id) } { (t.versions) }
                                     }
                                     form.inline.rename method="post" action={ "/console/spaces/" (space_id) "/rename" } {
@@ -459,15 +460,21 @@ pub fn admin_orgs(session: &Viewer, orgs: &[OrgRecord], ready: bool) -> Markup {
     )
 }
 
-pub fn admin_org(
-    session: &Viewer,
-    org: &OrgRecord,
-    apps: &[AppRecord],
-    users: &[UserRecord],
-    notice: Option<&Notice>,
-) -> Markup {
+/// What an operator's page of an org shows.
+pub struct OrgPage {
+    pub org: OrgRecord,
+    pub apps: Vec<AppRecord>,
+    pub users: Vec<UserRecord>,
+    pub depts: Vec<DeptRecord>,
+    pub usage: OrgUsage,
+}
+
+pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> Markup {
     let t = session.lang.texts();
+    let OrgPage { org, apps, users, depts, usage } = page;
     let base = format!("/console/admin/orgs/{}", org.corp_id);
+    // The usage chart: each space's bar against the largest space's.
+    let largest = usage.spaces.iter().map(|v| v.space.used_bytes).max().unwrap_or(0).max(1);
     layout(
         session.lang,
         Some(session),
@@ -484,6 +491,22 @@ pub fn admin_org(
                 }
                 Some(Notice::PasswordSet) => { p.notice role="status" { (t.password_set) } }
                 None => {}
+            }
+            h2 { (t.capacity) }
+            (quota_bar(t, usage.used_bytes, usage.capacity))
+            h2 { (t.space_usage) }
+            table.entries.chart #space-usage {
+                thead { tr { th { (t.spaces) } th { (t.used) } th {} } }
+                tbody {
+                    @for view in &usage.spaces {
+                        @let percent = view.space.used_bytes as f64 * 100.0 / largest as f64;
+                        tr {
+                            td { (view.space.name.as_deref().unwrap_or(&view.space.space_id)) " " small { code { (view.space.space_id) } } }
+                            td.size { (bytes(view.space.used_bytes)) }
+                            td { div.bar.wide { div.fill style=(format!("width:{percent:.1}%")) {} } }
+                        }
+                    }
+                }
             }
             h2 { (t.apps) }
             table.entries #apps {
@@ -507,6 +530,15 @@ pub fn admin_org(
                 tbody {
                     @for user in users {
                         tr { td { (user.name) } td { code { (user.union_id) } } td { @if user.org_admin { (t.org_admin) } } }
+                    }
+                }
+            }
+            h2 { (t.depts) }
+            table.entries #depts {
+                thead { tr { th { (t.name) } th { "deptId" } th { (t.parent) } } }
+                tbody {
+                    @for dept in depts {
+                        tr { td { (dept.name) } td { code { (dept.dept_id) } } td { @if let Some(parent) = &dept.parent_id { code { (parent) } } } }
                     }
                 }
             }
