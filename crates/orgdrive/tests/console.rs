@@ -583,6 +583,79 @@ async fn versions_are_listed_downloaded_and_made_current_and_bin_items_deleted_f
 }
 
 #[tokio::test]
+async fn a_person_moves_and_copies_and_watches_the_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, None).await;
+    let (_, docs) = space.post("/dentries/0/folders", json!({"name": "docs"})).await;
+    let docs = docs["dentry"]["id"].as_str().unwrap().to_string();
+    let (_, inner) =
+        space.post(&format!("/dentries/{docs}/folders"), json!({"name": "inner"})).await;
+    assert!(inner["dentry"]["id"].is_string(), "{inner}");
+    let file = space.upload("plan.txt", b"the plan").await;
+    let file = file["id"].as_str().unwrap().to_string();
+    set_password(&s, &space.t.corp_id, &space.t.union_id, PASSWORD).await;
+    let cookie = signed_in(&s, &space.t.union_id, PASSWORD).await;
+    let base = format!("/console/spaces/{}", space.id);
+    let (_, page, _) = get(&s, &base, &cookie).await;
+    let csrf = csrf_of(&page);
+
+    // A file moves at once: the answer is the target folder.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("how", "move"),
+        ("dentry_id", &file),
+        ("target_space_id", &space.id),
+        ("target_folder_id", &docs),
+    ];
+    let response = client()
+        .post(s.url(&format!("{base}/relocate")))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let (_, folder, _) = get(&s, &location, &cookie).await;
+    assert!(folder.contains("plan.txt"), "{folder}");
+
+    // A folder with children copies as a task, whose page shows its progress.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("how", "copy"),
+        ("dentry_id", &docs),
+        ("target_space_id", &space.id),
+        ("target_folder_id", "0"),
+    ];
+    let response = client()
+        .post(s.url(&format!("{base}/relocate")))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with("/console/tasks/"), "{location}");
+    let mut status = String::new();
+    for _ in 0..100 {
+        let (code, page, _) = get(&s, &location, &cookie).await;
+        assert_eq!(code, 200, "{page}");
+        let marker = "data-status=\"";
+        let at = page.find(marker).unwrap() + marker.len();
+        status = page[at..at + page[at..].find('"').unwrap()].to_string();
+        if status == "SUCCESS" || status == "FAIL" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "SUCCESS");
+    let (_, root, _) = get(&s, &base, &cookie).await;
+    assert_eq!(root.matches("data-name=\"docs").count(), 2, "the copy beside the original: {root}");
+}
+
+#[tokio::test]
 async fn a_form_from_another_site_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;

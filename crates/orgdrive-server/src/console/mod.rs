@@ -25,7 +25,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use orgdrive_core::{
     CommitRequest, ConsoleCaller, GrantInput, ListChildren, MemberInput, NewApp, OpenInfoRequest,
-    Operator, PreCheck, Scope, UploadRequest, CONSOLE_SESSION_TTL_MS,
+    Operator, PreCheck, Relocated, Relocation, Scope, TaskStatus, UploadRequest,
+    CONSOLE_SESSION_TTL_MS,
 };
 use serde::Deserialize;
 
@@ -69,6 +70,8 @@ pub fn routes(operations: &mut Operations, operators: bool) -> Router<ServerStat
         .route("/console/spaces/{space_id}/rename", post(rename))
         .route("/console/spaces/{space_id}/delete", post(delete))
         .route("/console/spaces/{space_id}/share", post(share))
+        .route("/console/spaces/{space_id}/relocate", post(relocate))
+        .route("/console/tasks/{task_id}", get(task))
         .route("/console/spaces/{space_id}/bin", get(recycle_bin))
         .route("/console/spaces/{space_id}/bin/restore", post(restore))
         .route("/console/spaces/{space_id}/bin/purge", post(purge))
@@ -715,6 +718,74 @@ async fn restore(
         .await;
     match restored {
         Ok(_) => redirect(&format!("/console/spaces/{}/bin", enc(&space_id))),
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct RelocateForm {
+    #[serde(default)]
+    csrf: String,
+    /// `move` or `copy`.
+    how: String,
+    dentry_id: String,
+    target_space_id: String,
+    target_folder_id: String,
+}
+
+/// Moves or copies a file or folder (MoveDentry, CopyDentry; conflicts
+/// AUTO_RENAME). A change that runs as a task shows the task's page;
+/// otherwise the target folder.
+async fn relocate(
+    State(state): State<ServerState>,
+    session: Session,
+    Path(space_id): Path<String>,
+    Form(form): Form<RelocateForm>,
+) -> Response {
+    let op = match session.person_changing(&form.csrf) {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let to = Relocation {
+        target_space_id: Some(form.target_space_id.clone()),
+        target_folder_id: Some(form.target_folder_id.clone()),
+        conflict_strategy: Some("AUTO_RENAME".into()),
+        preserve_permissions: false,
+    };
+    let drive = &state.drive;
+    let done = match form.how.as_str() {
+        "move" => drive.move_dentry(op, &space_id, &form.dentry_id, to).await,
+        "copy" => drive.copy_dentry(op, &space_id, &form.dentry_id, to).await,
+        _ => return session.failed(ApiError::param(Some("how"), "how must be move or copy")),
+    };
+    match done {
+        Ok(Relocated { task_id: Some(task_id), .. }) => {
+            redirect(&format!("/console/tasks/{}", enc(&task_id)))
+        }
+        Ok(_) => redirect(&folder_url(&form.target_space_id, &form.target_folder_id)),
+        Err(e) => session.failed(e),
+    }
+}
+
+/// A background task's progress (GetTask); the page reloads itself until
+/// the task has ended.
+async fn task(
+    State(state): State<ServerState>,
+    session: Session,
+    Path(task_id): Path<String>,
+) -> Response {
+    let op = match session.person() {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    match state.drive.get_task(op, &task_id).await {
+        Ok(task) => {
+            let mut page = pages::respond(StatusCode::OK, pages::task(&session.viewer(), &task));
+            if !matches!(task.status, TaskStatus::Success | TaskStatus::Fail) {
+                page.headers_mut().insert("refresh", HeaderValue::from_static("1"));
+            }
+            page
+        }
         Err(e) => session.failed(e),
     }
 }

@@ -7,7 +7,7 @@ use axum::response::Response;
 use maud::{html, Markup, DOCTYPE};
 use orgdrive_core::{
     iso8601, AppRecord, ConsoleCaller, DentryView, DeptRecord, OrgRecord, OrgUsage, Page,
-    RecyclePage, SpaceView, UserRecord,
+    RecyclePage, SpaceView, TaskRecord, UserRecord,
 };
 
 use super::i18n::{Lang, Texts};
@@ -324,6 +324,20 @@ pub fn folder(
                                         input name="new_name" value=(d.name) aria-label=(t.rename) required;
                                         button type="submit" { (t.rename) }
                                     }
+                                    details.relocate {
+                                        summary { (t.move_or_copy) }
+                                        form.inline method="post" action={ "/console/spaces/" (space_id) "/relocate" } {
+                                            input type="hidden" name="csrf" value=(session.csrf);
+                                            input type="hidden" name="dentry_id" value=(d.dentry_id);
+                                            select name="how" aria-label=(t.move_or_copy) {
+                                                option value="move" { (t.move_to) }
+                                                option value="copy" { (t.copy_to) }
+                                            }
+                                            input name="target_space_id" value=(space_id) aria-label=(t.space_id) size="8";
+                                            input name="target_folder_id" value=(folder_id) aria-label=(t.folder_id) size="8";
+                                            button type="submit" { "OK" }
+                                        }
+                                    }
                                     form.inline.delete method="post" action={ "/console/spaces/" (space_id) "/delete" }
                                         data-confirm=(t.confirm_delete) {
                                         input type="hidden" name="csrf" value=(session.csrf);
@@ -431,6 +445,26 @@ pub fn versions(session: &Viewer, space_id: &str, file: &DentryView, versions: &
             @if let Some(next) = &versions.next_token {
                 nav.pages { a.next href={ "/console/spaces/" (space_id) "/versions/" (d.dentry_id) "?next=" (enc(next)) } { (t.next_page) } }
             }
+        },
+    )
+}
+
+/// A task's progress (its handler makes the browser reload it until it ends).
+pub fn task(session: &Viewer, task: &TaskRecord) -> Markup {
+    let t = session.lang.texts();
+    let done = task.success_count + task.fail_count;
+    let percent = if task.total_count > 0 { done * 100 / task.total_count } else { 0 };
+    layout(
+        session.lang,
+        Some(session),
+        t.task,
+        html! {
+            h1 { (t.task) " " code { (task.task_id) } }
+            p #task-status data-status=(task.status.as_str()) { (task.status.as_str()) }
+            progress max="100" value=(percent) {}
+            p { (done) " / " (task.total_count) }
+            @if let Some(message) = &task.fail_message { p.error { (message) } }
+            p { a href="/console/spaces" { (t.back) } }
         },
     )
 }
