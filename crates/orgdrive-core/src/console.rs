@@ -12,7 +12,9 @@ use std::sync::{Arc, OnceLock};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use hmac::{Hmac, Mac};
-use orgdrive_store::{AppRecord, ConsoleSessionRecord, PersonSpaces, StoreError};
+use orgdrive_store::{
+    AppRecord, ConsoleSessionRecord, PersonSpaces, StoreError, TaskOp, TaskRecord,
+};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -375,6 +377,29 @@ impl Drive {
         let spaces = self.meta.person_spaces(&query).await?;
         let spaces = spaces.into_iter().map(|space| space_view(space, &org)).collect();
         Ok(OrgUsage { used_bytes, capacity: org.capacity, spaces })
+    }
+}
+
+/// The most unfinished tasks the operators' page lists.
+pub const MAX_LISTED_TASKS: usize = 200;
+
+impl Drive {
+    /// The server's unfinished background tasks (moves, copies, deletes,
+    /// restores), oldest first, at most [`MAX_LISTED_TASKS`]: for operators.
+    pub async fn unfinished_tasks(&self) -> DriveResult<Vec<TaskRecord>> {
+        let mut tasks = self.meta.unfinished_tasks(None).await?;
+        tasks.truncate(MAX_LISTED_TASKS);
+        Ok(tasks)
+    }
+}
+
+/// A task's kind, as the operators' page names it.
+pub fn task_kind(task: &TaskRecord) -> &'static str {
+    match task.op {
+        TaskOp::Move { .. } => "MOVE",
+        TaskOp::Copy { .. } => "COPY",
+        TaskOp::Delete { .. } => "DELETE",
+        TaskOp::Restore { .. } => "RESTORE",
     }
 }
 

@@ -55,7 +55,7 @@ pub use auth::{AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_T
 pub use cache::{CacheChange, CacheFigures};
 pub use clock::{clock_offset_ms, iso8601, now_ms};
 pub use console::{
-    ConsoleCaller, ConsoleSignIn, OrgUsage, CONSOLE_APP_NAME, CONSOLE_SESSION_TTL_MS,
+    task_kind, ConsoleCaller, ConsoleSignIn, OrgUsage, CONSOLE_APP_NAME, CONSOLE_SESSION_TTL_MS,
     MAX_PASSWORD_BYTES, MAX_PERSON_SPACES, MIN_PASSWORD_CHARS,
 };
 pub use dentries::{

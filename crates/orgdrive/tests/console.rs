@@ -711,6 +711,7 @@ async fn an_operator_signs_in_with_the_admin_token_and_creates_an_app() {
     let (status, page, _) = get(&s, "/console/admin", &cookie).await;
     assert_eq!(status, 200);
     assert!(page.contains(&t.corp_id), "{page}");
+    assert!(page.contains("Background tasks") && page.contains("No task is running."), "{page}");
     assert_eq!(get(&s, "/console/spaces", &cookie).await.0, 403, "the admin token is no person");
 
     let (status, _) =

@@ -965,9 +965,15 @@ async fn admin_orgs(State(state): State<ServerState>, session: Session) -> Respo
         return session.failed(refused);
     }
     let ready = state.drive.ready().await.is_ok();
-    match state.drive.list_orgs().await {
-        Ok(orgs) => {
-            pages::respond(StatusCode::OK, pages::admin_orgs(&session.viewer(), &orgs, ready))
+    let loaded = async {
+        let orgs = state.drive.list_orgs().await?;
+        let tasks = state.drive.unfinished_tasks().await?;
+        Ok::<_, orgdrive_core::DriveError>((orgs, tasks))
+    };
+    match loaded.await {
+        Ok((orgs, tasks)) => {
+            let page = pages::admin_orgs(&session.viewer(), &orgs, &tasks, ready);
+            pages::respond(StatusCode::OK, page)
         }
         Err(e) => session.failed(e),
     }

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup, DOCTYPE};
 use orgdrive_core::{
-    iso8601, AppRecord, ConsoleCaller, DentryView, DeptRecord, OrgRecord, OrgUsage, Page,
-    RecyclePage, SpaceView, TaskRecord, UserRecord,
+    iso8601, task_kind, AppRecord, ConsoleCaller, DentryView, DeptRecord, OrgRecord, OrgUsage,
+    Page, RecyclePage, SpaceView, TaskRecord, UserRecord,
 };
 
 use super::i18n::{Lang, Texts};
@@ -469,7 +469,12 @@ pub fn task(session: &Viewer, task: &TaskRecord) -> Markup {
     )
 }
 
-pub fn admin_orgs(session: &Viewer, orgs: &[OrgRecord], ready: bool) -> Markup {
+pub fn admin_orgs(
+    session: &Viewer,
+    orgs: &[OrgRecord],
+    tasks: &[TaskRecord],
+    ready: bool,
+) -> Markup {
     let t = session.lang.texts();
     layout(
         session.lang,
@@ -486,6 +491,25 @@ pub fn admin_orgs(session: &Viewer, orgs: &[OrgRecord], ready: bool) -> Markup {
                             td { a href={ "/console/admin/orgs/" (org.corp_id) } { (org.name) } }
                             td { code { (org.corp_id) } }
                             td { @match org.capacity { Some(c) => (bytes(c)), None => (t.unlimited) } }
+                        }
+                    }
+                }
+            }
+            h2 { (t.tasks) }
+            @if tasks.is_empty() { p.empty { (t.no_tasks) } }
+            @else {
+                table.entries #tasks {
+                    thead { tr { th { (t.task) } th { (t.org) } th { (t.kind) } th { "status" } th { (t.progress) } th { (t.created) } } }
+                    tbody {
+                        @for task in tasks {
+                            tr {
+                                td { code { (task.task_id) } }
+                                td { code { (task.corp_id) } }
+                                td { (task_kind(task)) }
+                                td { (task.status.as_str()) }
+                                td { (task.success_count + task.fail_count) " / " (task.total_count) }
+                                td { (iso8601(task.created_at)) }
+                            }
                         }
                     }
                 }
