@@ -18,8 +18,10 @@ use orgdrive_store::{
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use crate::dentries::{DentryView, PropertyFilter};
 use crate::identity::secret_hash;
 use crate::ids::{random_hex, random_secret};
+use crate::policy::{Operation, Place};
 use crate::spaces::{space_view, SpaceView};
 use crate::{now_ms, Drive, DriveError, DriveResult, Operator, Scope};
 
@@ -377,6 +379,37 @@ impl Drive {
         let spaces = self.meta.person_spaces(&query).await?;
         let spaces = spaces.into_iter().map(|space| space_view(space, &org)).collect();
         Ok(OrgUsage { used_bytes, capacity: org.capacity, spaces })
+    }
+}
+
+/// The most results a search of names answers.
+pub const MAX_SEARCH_RESULTS: u32 = 100;
+/// The longest text searched for, in characters.
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+impl Drive {
+    /// The live files and folders of the space whose name contains `text`
+    /// (exactly, case included), by name, at most [`MAX_SEARCH_RESULTS`]:
+    /// what the person could list of the whole space (ListAllDentries' rule).
+    pub async fn search_names(
+        &self,
+        op: &Operator,
+        space_id: &str,
+        text: &str,
+    ) -> DriveResult<Vec<DentryView>> {
+        let chars = text.chars().count();
+        if chars == 0 || chars > MAX_SEARCH_CHARS || text.chars().any(char::is_control) {
+            return Err(DriveError::param(
+                "q",
+                format!(
+                    "search for 1 to {MAX_SEARCH_CHARS} characters, without control characters"
+                ),
+            ));
+        }
+        let space = self.space_for(op, space_id).await?;
+        self.authorize(op, &space, Place::Root, Operation::ListAllDentries).await?;
+        let found = self.meta.search_names(&space.space_id, text, MAX_SEARCH_RESULTS).await?;
+        self.views(op, found, &PropertyFilter::default()).await
     }
 }
 

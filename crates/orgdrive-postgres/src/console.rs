@@ -7,11 +7,13 @@ use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use orgdrive_store::{
-    ConsoleSessionRecord, ConsoleStore, LiveConsoleSession, PersonSpaces, SpaceRecord, StoreResult,
-    UserRecord,
+    ConsoleSessionRecord, ConsoleStore, DentryRecord, LiveConsoleSession, PersonSpaces,
+    SpaceRecord, StoreResult, UserRecord,
 };
 
-use crate::rows::{space_columns, space_from_row, user_at, user_columns};
+use crate::rows::{
+    dentry_columns, dentry_from_row, space_columns, space_from_row, user_at, user_columns,
+};
 use crate::{all, exec, one, read, tx, DbResult, PgStore};
 
 fn session_and_user(row: &Row) -> DbResult<LiveConsoleSession> {
@@ -130,6 +132,28 @@ impl ConsoleStore for PgStore {
     async fn purge_expired_console_sessions(&self, now_ms: i64) -> StoreResult<u64> {
         tx!(self, |t| {
             exec(&t, "DELETE FROM console_sessions WHERE expires_at <= $1", &[&now_ms]).await?
+        })
+    }
+
+    async fn search_names(
+        &self,
+        space_id: &str,
+        needle: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<DentryRecord>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            dentry_columns!(""),
+            " FROM dentries WHERE space_id = $1 AND status = 'NORMAL' AND strpos(name, $2) > 0 \
+             ORDER BY name, dentry_id LIMIT $3"
+        );
+        let limit = i64::from(limit);
+        read!(self, |c| {
+            all(&c, SQL, &[&space_id, &needle, &limit])
+                .await?
+                .iter()
+                .map(dentry_from_row)
+                .collect::<DbResult<Vec<_>>>()?
         })
     }
 

@@ -134,6 +134,25 @@ impl ConsoleStore for SqliteStore {
         .await
     }
 
+    async fn search_names(
+        &self,
+        space_id: &str,
+        needle: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<DentryRecord>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            dentry_columns!(""),
+            " FROM dentries WHERE space_id = ?1 AND status = 'NORMAL' AND instr(name, ?2) > 0 \
+             ORDER BY name, dentry_id LIMIT ?3"
+        );
+        let (space_id, needle) = (space_id.to_string(), needle.to_string());
+        self.read_blocking(move |conn| {
+            all(conn, SQL, params![space_id, needle, limit], dentry_from_row)
+        })
+        .await
+    }
+
     async fn person_spaces(&self, query: &PersonSpaces) -> StoreResult<Vec<SpaceRecord>> {
         // Each arm reads an index (spaces_by_owner, grants_by_member);
         // only the spaces found are sorted.

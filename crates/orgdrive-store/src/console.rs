@@ -1,10 +1,11 @@
 //! The web console's part of the store contract: people's console passwords
 //! (Argon2 PHC strings, never the password), console sessions (only the
-//! SHA-256 of their cookie) and the spaces a person can open.
+//! SHA-256 of their cookie), the spaces a person can open, and the search
+//! of a space's names.
 
 use async_trait::async_trait;
 
-use crate::{SpaceRecord, StoreResult, UserRecord};
+use crate::{DentryRecord, SpaceRecord, StoreResult, UserRecord};
 
 /// A signed-in console session. The cookie itself is never stored: only its
 /// SHA-256 (hex).
@@ -75,6 +76,17 @@ pub trait ConsoleStore: Send + Sync + 'static {
 
     /// Removes the sessions expired at `now_ms`; how many.
     async fn purge_expired_console_sessions(&self, now_ms: i64) -> StoreResult<u64>;
+
+    /// Up to `limit` live dentries of the space whose name contains
+    /// `needle` (bytewise: no case folding), by name then `dentry_id`,
+    /// without app properties. It reads every live name of the space: a
+    /// scan the size of the space.
+    async fn search_names(
+        &self,
+        space_id: &str,
+        needle: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<DentryRecord>>;
 
     /// The spaces a person can open (see [`PersonSpaces`]), in the status
     /// `NORMAL`, newest first (`created_at`, then `space_id`, descending).

@@ -457,6 +457,12 @@ async fn a_person_uploads_renames_deletes_and_restores_through_the_console() {
     assert_eq!(change("/folders", form(&[("parent_id", "0"), ("name", "docs")])).await, 303);
     let (_, page, _) = get(&s, &folder, &cookie).await;
     assert!(page.contains("d.txt") && !page.contains("c.txt") && page.contains("docs"), "{page}");
+    // Search by name within the space.
+    let (status, found, _) = get(&s, &format!("{folder}/search?q=d.t"), &cookie).await;
+    assert_eq!(status, 200, "{found}");
+    assert!(found.contains("/d.txt") && !found.contains("/docs"), "{found}");
+    let (status, _, _) = get(&s, &format!("{folder}/search?q="), &cookie).await;
+    assert_eq!(status, 400, "nothing to search for");
     // Sorted by size, largest first: the file before the folder (size 0).
     let (_, page, _) = get(&s, &format!("{folder}?order_by=size&order=desc"), &cookie).await;
     assert!(page.find("d.txt").unwrap() < page.find("docs/").unwrap(), "{page}");

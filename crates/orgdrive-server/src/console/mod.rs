@@ -70,6 +70,7 @@ pub fn routes(operations: &mut Operations, operators: bool) -> Router<ServerStat
         .route("/console/spaces/{space_id}/rename", post(rename))
         .route("/console/spaces/{space_id}/delete", post(delete))
         .route("/console/spaces/{space_id}/share", post(share))
+        .route("/console/spaces/{space_id}/search", get(search))
         .route("/console/spaces/{space_id}/relocate", post(relocate))
         .route("/console/tasks/{task_id}", get(task))
         .route("/console/spaces/{space_id}/bin", get(recycle_bin))
@@ -718,6 +719,32 @@ async fn restore(
         .await;
     match restored {
         Ok(_) => redirect(&format!("/console/spaces/{}/bin", enc(&space_id))),
+        Err(e) => session.failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// The space's files and folders whose name contains the text.
+async fn search(
+    State(state): State<ServerState>,
+    session: Session,
+    Path(space_id): Path<String>,
+    Query(query): Query<SearchQuery>,
+) -> Response {
+    let op = match session.person() {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    match state.drive.search_names(op, &space_id, &query.q).await {
+        Ok(found) => {
+            let page = pages::search(&session.viewer(), &space_id, &query.q, &found);
+            pages::respond(StatusCode::OK, page)
+        }
         Err(e) => session.failed(e),
     }
 }

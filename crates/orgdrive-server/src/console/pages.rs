@@ -256,6 +256,10 @@ pub fn folder(
                     button type="submit" { (t.create) }
                 }
                 a href={ "/console/spaces/" (space_id) "/bin" } { (t.recycle_bin) }
+                form.inline method="get" action={ "/console/spaces/" (space_id) "/search" } role="search" {
+                    input name="q" placeholder=(t.search_names) aria-label=(t.search) required maxlength="100";
+                    button type="submit" { (t.search) }
+                }
             }
             details.share {
                 summary { (t.share) " " (here.path) }
@@ -444,6 +448,41 @@ pub fn versions(session: &Viewer, space_id: &str, file: &DentryView, versions: &
             }
             @if let Some(next) = &versions.next_token {
                 nav.pages { a.next href={ "/console/spaces/" (space_id) "/versions/" (d.dentry_id) "?next=" (enc(next)) } { (t.next_page) } }
+            }
+        },
+    )
+}
+
+pub fn search(session: &Viewer, space_id: &str, text: &str, found: &[DentryView]) -> Markup {
+    let t = session.lang.texts();
+    layout(
+        session.lang,
+        Some(session),
+        t.search,
+        html! {
+            h1 { (t.search) ": " (text) }
+            p { a href={ "/console/spaces/" (space_id) } { (t.back) } }
+            @if found.is_empty() { p.empty { (t.nothing_found) } }
+            @else {
+                table.entries #found {
+                    thead { tr { th { (t.name) } th { (t.size) } th { (t.modified) } } }
+                    tbody {
+                        @for entry in found {
+                            @let d = &entry.dentry;
+                            tr data-name=(d.name) {
+                                td {
+                                    @if d.is_folder() {
+                                        a.folder href={ "/console/spaces/" (space_id) "?folder=" (d.dentry_id) } { (entry.path) "/" }
+                                    } @else {
+                                        a.file href={ "/console/spaces/" (space_id) "/download/" (d.dentry_id) } { (entry.path) }
+                                    }
+                                }
+                                td.size { @if !d.is_folder() { (bytes(d.size)) } }
+                                td { (iso8601(d.modified_at)) }
+                            }
+                        }
+                    }
+                }
             }
         },
     )

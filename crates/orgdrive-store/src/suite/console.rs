@@ -171,3 +171,23 @@ pub async fn a_person_sees_the_spaces_they_own_or_hold_a_live_root_grant_in(s: &
         "equal times by space_id, descending"
     );
 }
+
+pub async fn a_spaces_names_are_searched_bytewise_among_live_dentries(s: &impl MetaStore) {
+    space_with_quota(s, None).await;
+    let docs = create(s, folder("d", "Reports 2026")).await;
+    create(s, under(&docs.dentry_id, file("a", "report-q1.txt", 1))).await;
+    create(s, file("b", "annual report.pdf", 2)).await;
+    create(s, file("c", "notes.txt", 3)).await;
+    create(s, file("e", "old report.txt", 4)).await;
+    s.delete_dentry(&deleting("e", None)).await.unwrap();
+    let names = |found: Vec<DentryRecord>| found.into_iter().map(|d| d.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.search_names("1", "report", 10).await.unwrap()),
+        ["annual report.pdf", "report-q1.txt"],
+        "by name; not the deleted one; bytewise: not 'Reports'"
+    );
+    assert_eq!(names(s.search_names("1", "Report", 10).await.unwrap()), ["Reports 2026"]);
+    assert_eq!(names(s.search_names("1", "report", 1).await.unwrap()), ["annual report.pdf"]);
+    assert!(s.search_names("2", "report", 10).await.unwrap().is_empty(), "another space");
+    assert!(s.search_names("1", "%", 10).await.unwrap().is_empty(), "no pattern characters");
+}
