@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::dentries::{DentryView, PropertyFilter};
-use crate::identity::secret_hash;
+use crate::identity::{secret_hash, CONSOLE_APP_KEY_PREFIX};
 use crate::ids::{random_hex, random_secret};
 use crate::policy::{Operation, Place};
 use crate::spaces::{space_view, SpaceView};
@@ -36,13 +36,6 @@ pub const MAX_PASSWORD_BYTES: usize = 256;
 pub const MAX_PERSON_SPACES: u32 = 500;
 /// The name of each org's console app.
 pub const CONSOLE_APP_NAME: &str = "orgdrive console";
-/// The start of every console app's key (no admin can choose a key with `:`).
-const CONSOLE_APP_KEY_PREFIX: &str = "console:";
-
-/// Whether `app` is an org's console app.
-pub(crate) fn is_console_app(app: &AppRecord) -> bool {
-    app.app_key.starts_with(CONSOLE_APP_KEY_PREFIX)
-}
 
 /// Argon2id hashes computed at once on this node: each takes 19 MiB and
 /// tens of milliseconds, so a burst of sign-ins queues instead of taking

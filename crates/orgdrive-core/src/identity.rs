@@ -75,6 +75,16 @@ pub(crate) fn secret_hash(salt: &str, secret: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The start of every org's console app key (the console makes the app;
+/// no admin can choose a key with `:`).
+pub(crate) const CONSOLE_APP_KEY_PREFIX: &str = "console:";
+
+/// Whether `app` is an org's console app (the server's own: not listed,
+/// not deleted).
+fn is_console_app(app: &AppRecord) -> bool {
+    app.app_key.starts_with(CONSOLE_APP_KEY_PREFIX)
+}
+
 fn duplicate(field: &'static str, value: &str) -> DriveError {
     DriveError::Conflict { field, message: format!("{field} {value} is already taken") }
 }
@@ -229,14 +239,14 @@ impl Drive {
     pub async fn list_apps(&self, corp_id: &str) -> DriveResult<Vec<AppRecord>> {
         self.org(corp_id).await?;
         let mut apps = self.meta.list_apps(corp_id).await?;
-        apps.retain(|app| !crate::console::is_console_app(app));
+        apps.retain(|app| !is_console_app(app));
         Ok(apps)
     }
 
     /// Deletes an app (not the console app: `InUse`).
     pub async fn delete_app(&self, corp_id: &str, app_id: &str) -> DriveResult<()> {
         let apps = self.meta.list_apps(corp_id).await?;
-        if apps.iter().any(|app| app.app_id == app_id && crate::console::is_console_app(app)) {
+        if apps.iter().any(|app| app.app_id == app_id && is_console_app(app)) {
             return Err(DriveError::InUse(format!(
                 "app {app_id} is the organization's console app, which the server keeps"
             )));

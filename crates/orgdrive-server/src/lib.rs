@@ -60,7 +60,10 @@ pub fn router(state: ServerState) -> Router {
         .merge(api::preview::routes(&mut operations))
         .merge(api::wopi::routes(&mut operations))
         .merge(api::health::probes(&mut operations))
-        .merge(console::routes(&mut operations, state.admin_on_api_listener));
+        .merge(console::routes(
+            &mut operations,
+            console::Listener::Api { operators: state.admin_on_api_listener },
+        ));
     if state.admin_on_api_listener {
         api = api
             .nest("/admin/v1", api::admin::routes(state.clone()))
@@ -78,7 +81,7 @@ pub fn admin_router(state: ServerState) -> Router {
         .nest("/admin/v1", api::admin::routes(state.clone()))
         .merge(api::health::scrape(&mut operations))
         .merge(api::health::probes(&mut operations))
-        .merge(console::routes(&mut operations, true));
+        .merge(console::routes(&mut operations, console::Listener::Admin));
     operations.add("/admin/v1/{*rest}", None, "Admin");
     with_common_layers(routes, state, operations)
 }

@@ -21,18 +21,6 @@ fn session_and_user(row: &Row) -> rusqlite::Result<LiveConsoleSession> {
     Ok(LiveConsoleSession { session, user })
 }
 
-/// A user from [`user_columns`] starting at column `at`.
-fn user_at(row: &Row, at: usize) -> rusqlite::Result<UserRecord> {
-    Ok(UserRecord {
-        union_id: row.get(at)?,
-        corp_id: row.get(at + 1)?,
-        user_id: row.get(at + 2)?,
-        name: row.get(at + 3)?,
-        org_admin: row.get(at + 4)?,
-        created_at: row.get(at + 5)?,
-    })
-}
-
 #[async_trait]
 impl ConsoleStore for SqliteStore {
     async fn set_password(

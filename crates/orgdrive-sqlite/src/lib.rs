@@ -407,13 +407,18 @@ pub(crate) fn app_from_row(row: &Row) -> rusqlite::Result<AppRecord> {
 }
 
 pub(crate) fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
+    user_at(row, 0)
+}
+
+/// A user from [`user_columns`] starting at column `at`.
+pub(crate) fn user_at(row: &Row, at: usize) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
-        union_id: row.get(0)?,
-        corp_id: row.get(1)?,
-        user_id: row.get(2)?,
-        name: row.get(3)?,
-        org_admin: row.get(4)?,
-        created_at: row.get(5)?,
+        union_id: row.get(at)?,
+        corp_id: row.get(at + 1)?,
+        user_id: row.get(at + 2)?,
+        name: row.get(at + 3)?,
+        org_admin: row.get(at + 4)?,
+        created_at: row.get(at + 5)?,
     })
 }
 

@@ -212,13 +212,24 @@ async fn start_server(
     admin_token: &str,
     separate_admin: bool,
 ) -> (String, String, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    start_server_at(dir, admin_token, separate_admin, None).await
+}
+
+/// The same, with `--public-url`.
+async fn start_server_at(
+    dir: &std::path::Path,
+    admin_token: &str,
+    separate_admin: bool,
+    public_url: Option<&str>,
+) -> (String, String, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     use std::sync::Arc;
     let meta = orgdrive_sqlite::SqliteStore::open(&dir.join("meta.sqlite"), &Default::default())
         .await
         .unwrap();
     let blob = orgdrive_blob::BlobStore::filesystem(&dir.join("blobs"), true).unwrap();
     let drive = orgdrive_core::Drive::new(Arc::new(meta), blob, drive_options()).await.unwrap();
-    let mut state = orgdrive_server::ServerState::new(drive, admin_token);
+    let mut state = orgdrive_server::ServerState::new(drive, admin_token)
+        .with_public_url(public_url.map(str::to_string));
     if separate_admin {
         state = state.with_separate_admin_listener();
     }
@@ -281,6 +292,33 @@ async fn with_the_admin_api_on_its_own_listener_operators_sign_in_only_there() {
         .await
         .unwrap();
     assert_eq!(on_admin.status(), 200);
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_admin_listener_takes_its_own_origin_whatever_the_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = "https://drive.example.com";
+    let (_, admin, stop, task) = start_server_at(dir.path(), ADMIN_TOKEN, true, Some(public)).await;
+    let signed_in = client()
+        .post(format!("{admin}/console/sign-in"))
+        .header("origin", &admin)
+        .form(&[("kind", "operator"), ("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let set = signed_in.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(!set.contains("Secure"), "the admin listener is not the https public URL: {set}");
+    let from_public = client()
+        .post(format!("{admin}/console/sign-in"))
+        .header("origin", public)
+        .form(&[("kind", "operator"), ("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_public.status(), 403, "another origin than the admin listener's");
     let _ = stop.send(true);
     task.await.unwrap();
 }
@@ -425,6 +463,16 @@ async fn a_person_uploads_renames_deletes_and_restores_through_the_console() {
     assert_eq!(status, 303);
     let bytes = reqwest::get(location.unwrap()).await.unwrap().bytes().await.unwrap();
     assert_eq!(&bytes[..], data);
+    // A link an app registered is shown with its host, not followed.
+    let other = space.upload("other.txt", b"elsewhere").await;
+    let other = other["id"].as_str().unwrap();
+    let register = json!({"provider": "ACME", "openInfos": [{"openType": "PREVIEW", "url": "https://evil.example/phish"}]});
+    let (status, reply) =
+        space.post(&format!("/dentries/{other}/openInfos/register"), register).await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, page, location) = get(&s, &format!("{folder}/preview/{other}"), &cookie).await;
+    assert_eq!((status, location), (200, None), "{page}");
+    assert!(page.contains("<strong id=\"host\">evil.example</strong>"), "{page}");
     // Preview: a redirect to the preview page GetDentryOpenInfo answers.
     let (status, _, location) = get(&s, &format!("{folder}/preview/{dentry_id}"), &cookie).await;
     assert_eq!(status, 303);
@@ -657,6 +705,16 @@ async fn a_person_moves_and_copies_and_watches_the_task() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(status, "SUCCESS");
+    // The org's people share its console app, not their tasks.
+    let (status, bo) = s
+        .admin("POST", &format!("/orgs/{}/users", space.t.corp_id), Some(json!({"name": "Bo"})))
+        .await;
+    assert_eq!(status, 200);
+    let bo = bo["unionId"].as_str().unwrap();
+    set_password(&s, &space.t.corp_id, bo, PASSWORD).await;
+    let bos = signed_in(&s, bo, PASSWORD).await;
+    let (code, page, _) = get(&s, &location, &bos).await;
+    assert_eq!(code, 400, "another person's task: {page}");
     let (_, root, _) = get(&s, &base, &cookie).await;
     assert_eq!(root.matches("data-name=\"docs").count(), 2, "the copy beside the original: {root}");
 }

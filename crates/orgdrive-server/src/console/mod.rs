@@ -43,15 +43,38 @@ const FOLDER_PAGE: i64 = orgdrive_core::MAX_PAGE;
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 
-/// Whether this listener serves the operators' part of the console (the
-/// one that serves the admin API).
-#[derive(Clone, Copy)]
-struct OperatorsHere(bool);
+/// The listener a console request came on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listener {
+    /// The API's; with `operators` when it serves the admin API too.
+    Api { operators: bool },
+    /// The admin API's own (`--admin-listen`).
+    Admin,
+}
 
-/// The console's routes and their operation name for the metrics; with
-/// `operators`, the operators' pages and their sign-in too (only where the
-/// admin API is served: `--admin-listen` keeps them off the API listener).
-pub fn routes(operations: &mut Operations, operators: bool) -> Router<ServerState> {
+impl Listener {
+    /// Whether operators sign in and have their pages here (where the
+    /// admin API is served).
+    fn operators(self) -> bool {
+        matches!(self, Listener::Admin | Listener::Api { operators: true })
+    }
+
+    /// The URL browsers reach this listener at, when configured: the API's
+    /// `--public-url`; the admin listener is reached at its own address
+    /// (its `Host`).
+    fn public_url(self, state: &ServerState) -> Option<&str> {
+        match self {
+            Listener::Api { .. } => state.public_url.as_deref(),
+            Listener::Admin => None,
+        }
+    }
+}
+
+/// The console's routes on `listener`, and their operation name for the
+/// metrics; the operators' pages and their sign-in only where the admin
+/// API is served (`--admin-listen` keeps them off the API listener).
+pub fn routes(operations: &mut Operations, listener: Listener) -> Router<ServerState> {
+    let operators = listener.operators();
     operations.add("/console", None, "Console");
     operations.add("/console/{*rest}", None, "Console");
     let people = Router::new()
@@ -86,8 +109,7 @@ pub fn routes(operations: &mut Operations, operators: bool) -> Router<ServerStat
     } else {
         people
     };
-    all.layer(Extension(OperatorsHere(operators)))
-        .layer(axum::middleware::map_response(security_headers))
+    all.layer(Extension(listener)).layer(axum::middleware::map_response(security_headers))
 }
 
 /// What every console answer carries: its pages load nothing from
@@ -108,8 +130,14 @@ async fn security_headers(mut response: Response) -> Response {
 
 /// A `Set-Cookie` value for the console: HttpOnly, SameSite=Strict, path
 /// `/console`, Secure when the server's public URL is https.
-fn set_cookie(state: &ServerState, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.public_url.as_deref().is_some_and(|u| u.starts_with("https://")) {
+fn set_cookie(
+    state: &ServerState,
+    listener: Listener,
+    name: &str,
+    value: &str,
+    max_age_secs: i64,
+) -> HeaderValue {
+    let secure = if listener.public_url(state).is_some_and(|u| u.starts_with("https://")) {
         "; Secure"
     } else {
         ""
@@ -141,6 +169,11 @@ impl FromRequestParts<ServerState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, Response> {
         let lang = Lang::of(&parts.headers);
+        let listener = parts
+            .extensions
+            .get::<Listener>()
+            .copied()
+            .unwrap_or(Listener::Api { operators: false });
         let Some(cookie) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(redirect("/console/sign-in"));
         };
@@ -150,7 +183,7 @@ impl FromRequestParts<ServerState> for Session {
                 csrf: state.drive.console_csrf_token(cookie),
                 lang,
                 cookie: cookie.to_string(),
-                same_origin: same_origin(state, &parts.headers),
+                same_origin: same_origin(state, listener, &parts.headers),
             }),
             Err(orgdrive_core::DriveError::InvalidAuthentication(_)) => {
                 Err(redirect("/console/sign-in"))
@@ -230,8 +263,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Whether the request's `Origin`, when it has one, is this server: the
 /// scheme and host of `--public-url` when it is set (behind a proxy), else
 /// the host the request was sent to. Browsers send `Origin` with every POST.
-fn same_origin(state: &ServerState, headers: &HeaderMap) -> bool {
-    origin_matches(state.public_url.as_deref(), headers)
+fn same_origin(state: &ServerState, listener: Listener, headers: &HeaderMap) -> bool {
+    origin_matches(listener.public_url(state), headers)
 }
 
 fn origin_matches(public_url: Option<&str>, headers: &HeaderMap) -> bool {
@@ -283,6 +316,7 @@ struct BackTo {
 /// page the link was on (`Referer`), a console path only.
 async fn switch_language(
     State(state): State<ServerState>,
+    Extension(listener): Extension<Listener>,
     Path(lang): Path<String>,
     Query(query): Query<BackTo>,
     headers: HeaderMap,
@@ -297,7 +331,9 @@ async fn switch_language(
         query.back.or(referer).filter(|b| local_path(b)).unwrap_or_else(|| "/console".into());
     let mut response = redirect(&back);
     let year = 365 * 24 * 3600;
-    response.headers_mut().append(SET_COOKIE, set_cookie(&state, LANG_COOKIE, lang.code(), year));
+    response
+        .headers_mut()
+        .append(SET_COOKIE, set_cookie(&state, listener, LANG_COOKIE, lang.code(), year));
     response
 }
 
@@ -309,11 +345,9 @@ fn local_path(path: &str) -> bool {
         && path.len() < 2048
 }
 
-async fn sign_in_page(
-    Extension(OperatorsHere(operators)): Extension<OperatorsHere>,
-    headers: HeaderMap,
-) -> Response {
-    pages::respond(StatusCode::OK, pages::sign_in(Lang::of(&headers), operators, None))
+async fn sign_in_page(Extension(listener): Extension<Listener>, headers: HeaderMap) -> Response {
+    let page = pages::sign_in(Lang::of(&headers), listener.operators(), None);
+    pages::respond(StatusCode::OK, page)
 }
 
 #[derive(Deserialize)]
@@ -340,14 +374,15 @@ const FAILURES_PER_ACCOUNT: u32 = 10;
 /// served (`operators`).
 async fn sign_in(
     State(state): State<ServerState>,
-    Extension(OperatorsHere(operators)): Extension<OperatorsHere>,
+    Extension(listener): Extension<Listener>,
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let lang = Lang::of(&headers);
     let texts = lang.texts();
-    if !same_origin(&state, &headers) {
+    let operators = listener.operators();
+    if !same_origin(&state, listener, &headers) {
         return pages::respond(
             StatusCode::FORBIDDEN,
             pages::sign_in(lang, operators, Some(texts.sign_in_failed)),
@@ -386,9 +421,10 @@ async fn sign_in(
             state.sign_ins.succeeded(&keys);
             let mut response = redirect("/console");
             let max_age = CONSOLE_SESSION_TTL_MS / 1000;
-            response
-                .headers_mut()
-                .append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &session.cookie, max_age));
+            response.headers_mut().append(
+                SET_COOKIE,
+                set_cookie(&state, listener, SESSION_COOKIE, &session.cookie, max_age),
+            );
             response
         }
         Err(orgdrive_core::DriveError::InvalidAuthentication(_)) => {
@@ -410,6 +446,7 @@ struct CsrfForm {
 
 async fn sign_out(
     State(state): State<ServerState>,
+    Extension(listener): Extension<Listener>,
     session: Session,
     Form(form): Form<CsrfForm>,
 ) -> Response {
@@ -420,7 +457,7 @@ async fn sign_out(
         return session.failed(e);
     }
     let mut response = redirect("/console/sign-in");
-    response.headers_mut().append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0));
+    response.headers_mut().append(SET_COOKIE, set_cookie(&state, listener, SESSION_COOKIE, "", 0));
     response
 }
 
@@ -516,7 +553,10 @@ async fn preview(
     };
     let request = OpenInfoRequest { open_type: Some("PREVIEW".into()), version: query.version };
     match state.drive.get_dentry_open_info(op, &space_id, &dentry_id, &request, &base).await {
-        Ok(open) => redirect(&open.url),
+        // orgdrive's own preview page; a link an app registered
+        // (RegisterOpenInfo) is shown, not followed: it may lead anywhere.
+        Ok(open) if open.url.starts_with(&format!("{base}/preview/")) => redirect(&open.url),
+        Ok(open) => pages::respond(StatusCode::OK, pages::elsewhere(&session.viewer(), &open.url)),
         Err(e) => session.failed(e),
     }
 }
@@ -806,6 +846,10 @@ async fn task(
         Err(refused) => return session.failed(refused),
     };
     match state.drive.get_task(op, &task_id).await {
+        // The org's people share its console app: a task is its operator's
+        // (and the org admins').
+        Ok(task) if task.operator_id != op.user.union_id && !op.user.org_admin => session
+            .failed(ApiError::param(Some("taskId"), format!("task {task_id} does not exist"))),
         Ok(task) => {
             let mut page = pages::respond(StatusCode::OK, pages::task(&session.viewer(), &task));
             if !matches!(task.status, TaskStatus::Success | TaskStatus::Fail) {

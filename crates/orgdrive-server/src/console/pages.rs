@@ -488,6 +488,24 @@ pub fn search(session: &Viewer, space_id: &str, text: &str, found: &[DentryView]
     )
 }
 
+/// A link that leads away from orgdrive (a preview an app registered),
+/// shown with its host rather than followed.
+pub fn elsewhere(session: &Viewer, url: &str) -> Markup {
+    let t = session.lang.texts();
+    let host =
+        url.split_once("://").map_or(url, |(_, rest)| rest.split('/').next().unwrap_or(rest));
+    layout(
+        session.lang,
+        Some(session),
+        t.preview,
+        html! {
+            h1 { (t.preview) }
+            p { (t.opens_elsewhere) " " strong #host { (host) } }
+            p { a href=(url) rel="noopener noreferrer" { (url) } }
+        },
+    )
+}
+
 /// A task's progress (its handler makes the browser reload it until it ends).
 pub fn task(session: &Viewer, task: &TaskRecord) -> Markup {
     let t = session.lang.texts();
