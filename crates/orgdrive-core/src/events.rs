@@ -405,6 +405,16 @@ impl Drive {
         Ok(self.meta.get_callback(app_id).await?)
     }
 
+    /// The app's event subscriptions (admin plane: the operators' console).
+    pub async fn event_subscriptions(
+        &self,
+        corp_id: &str,
+        app_id: &str,
+    ) -> DriveResult<Vec<SubscriptionRecord>> {
+        self.known_app(corp_id, app_id).await?;
+        Ok(self.meta.subscriptions(app_id).await?)
+    }
+
     /// The callback events of the app go to, if any (delivery).
     pub async fn delivery_callback(&self, app_id: &str) -> DriveResult<Option<CallbackRecord>> {
         Ok(self.meta.get_callback(app_id).await?)

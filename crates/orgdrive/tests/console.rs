@@ -785,9 +785,14 @@ async fn an_operator_signs_in_with_the_admin_token_and_creates_an_app() {
     let path = format!("/v1.0/storage/spaces?unionId={}", t.union_id);
     let (status, reply) = s.call("POST", &path, Some(&t.token), Some(&body)).await;
     assert_eq!(status, 200, "{reply}");
+    let subscribe = json!({"scope": "ORG", "scopeId": t.corp_id}).to_string();
+    let path = format!("/v1.0/storage/events/subscribe?unionId={}", t.union_id);
+    let (status, reply) = s.call("POST", &path, Some(&t.token), Some(&subscribe)).await;
+    assert_eq!(status, 200, "{reply}");
     let org_page = format!("/console/admin/orgs/{}", t.corp_id);
     let (_, page, _) = get(&s, &org_page, &cookie).await;
     assert!(page.contains("R&amp;D"), "departments: {page}");
+    assert!(page.contains(&format!("<code>ORG:{}</code>", t.corp_id)), "subscriptions: {page}");
     assert!(page.contains("id=\"space-usage\"") && page.contains("Quarterly"), "usage: {page}");
     assert!(page.contains("0 B used of no limit"), "the org's capacity: {page}");
     let csrf = csrf_of(&page);
@@ -804,6 +809,15 @@ async fn an_operator_signs_in_with_the_admin_token_and_creates_an_app() {
         page[at..at + page[at..].find('<').unwrap()].to_string()
     };
     let token = access_token(&s, &value("app-key"), &value("app-secret")).await;
+    let (status, page) = post_form(
+        &s,
+        &org_page,
+        &cookie,
+        &[("csrf", &csrf), ("action", "create_dept"), ("name", "Sales"), ("parent_id", "")],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Department created.") && page.contains("Sales"), "{page}");
     assert!(!token.is_empty());
     let (_, again, _) = get(&s, &org_page, &cookie).await;
     assert!(

@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use orgdrive_core::{
-    CommitRequest, ConsoleCaller, GrantInput, ListChildren, MemberInput, NewApp, OpenInfoRequest,
-    Operator, PreCheck, Relocated, Relocation, Scope, TaskStatus, UploadRequest,
+    CommitRequest, ConsoleCaller, GrantInput, ListChildren, MemberInput, NewApp, NewDept,
+    OpenInfoRequest, Operator, PreCheck, Relocated, Relocation, Scope, TaskStatus, UploadRequest,
     CONSOLE_SESSION_TTL_MS,
 };
 use serde::Deserialize;
@@ -1074,7 +1074,20 @@ async fn admin_org_page(
         let users = drive.list_users(corp_id).await?;
         let depts = drive.list_depts(corp_id).await?;
         let usage = drive.org_usage(corp_id).await?;
-        Ok::<_, orgdrive_core::DriveError>(pages::OrgPage { org, apps, users, depts, usage })
+        let mut events = Vec::with_capacity(apps.len());
+        for app in &apps {
+            let subscriptions = drive.event_subscriptions(corp_id, &app.app_id).await?;
+            let callback = drive.event_callback(corp_id, &app.app_id).await?;
+            events.push(pages::AppEvents { subscriptions, callback });
+        }
+        Ok::<_, orgdrive_core::DriveError>(pages::OrgPage {
+            org,
+            apps,
+            users,
+            depts,
+            usage,
+            events,
+        })
     };
     match loaded.await {
         Ok(org) => pages::respond(
@@ -1097,12 +1110,14 @@ struct OrgForm {
     union_id: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    parent_id: String,
 }
 
 /// An operator's action on an org's page, posted to the page's own path
 /// (so that the page shown after it is the same page): `create_app` (every
 /// storage scope; its secret is shown on the page answered, once) or
-/// `set_password`.
+/// `set_password` or `create_dept`.
 async fn admin_org_action(
     State(state): State<ServerState>,
     session: Session,
@@ -1129,6 +1144,11 @@ async fn admin_org_action(
             .set_console_password(&corp_id, &form.union_id, Some(&form.password))
             .await
             .map(|()| pages::Notice::PasswordSet),
+        "create_dept" => {
+            let parent_id = Some(form.parent_id.trim().to_string()).filter(|p| !p.is_empty());
+            let input = NewDept { name: form.name, parent_id };
+            drive.create_dept(&corp_id, input).await.map(|_| pages::Notice::DeptCreated)
+        }
         _ => return session.failed(ApiError::param(Some("action"), "unknown action")),
     };
     match notice {

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup, DOCTYPE};
 use orgdrive_core::{
-    iso8601, task_kind, AppRecord, ConsoleCaller, DentryView, DeptRecord, OrgRecord, OrgUsage,
-    Page, RecyclePage, SpaceView, TaskRecord, UserRecord,
+    iso8601, task_kind, AppRecord, CallbackRecord, ConsoleCaller, DentryView, DeptRecord,
+    OrgRecord, OrgUsage, Page, RecyclePage, SpaceView, SubscriptionRecord, TaskRecord, UserRecord,
 };
 
 use super::i18n::{Lang, Texts};
@@ -50,6 +50,7 @@ pub fn respond(status: StatusCode, markup: Markup) -> Response {
 pub enum Notice {
     AppCreated { app_key: String, app_secret: String },
     PasswordSet,
+    DeptCreated,
 }
 
 /// A value for a URL's query or path.
@@ -582,11 +583,19 @@ pub struct OrgPage {
     pub users: Vec<UserRecord>,
     pub depts: Vec<DeptRecord>,
     pub usage: OrgUsage,
+    /// Per app (in `apps`' order): its event subscriptions and callback.
+    pub events: Vec<AppEvents>,
+}
+
+/// An app's event subscriptions and HTTP callback (never its secrets).
+pub struct AppEvents {
+    pub subscriptions: Vec<SubscriptionRecord>,
+    pub callback: Option<CallbackRecord>,
 }
 
 pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> Markup {
     let t = session.lang.texts();
-    let OrgPage { org, apps, users, depts, usage } = page;
+    let OrgPage { org, apps, users, depts, usage, events } = page;
     let base = format!("/console/admin/orgs/{}", org.corp_id);
     // The usage chart: each space's bar against the largest space's.
     let largest = usage.spaces.iter().map(|v| v.space.used_bytes).max().unwrap_or(0).max(1);
@@ -605,6 +614,7 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
                     }
                 }
                 Some(Notice::PasswordSet) => { p.notice role="status" { (t.password_set) } }
+                Some(Notice::DeptCreated) => { p.notice role="status" { (t.dept_created) } }
                 None => {}
             }
             h2 { (t.capacity) }
@@ -629,6 +639,23 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
                 tbody {
                     @for app in apps {
                         tr { td { (app.name) } td { code { (app.app_key) } } td { (app.scopes.len()) } }
+                    }
+                }
+            }
+            h2 { (t.events) }
+            table.entries #events {
+                thead { tr { th { (t.apps) } th { (t.subscriptions) } th { (t.callback) } } }
+                tbody {
+                    @for (app, app_events) in apps.iter().zip(events) {
+                        tr {
+                            td { (app.name) }
+                            td {
+                                @for sub in &app_events.subscriptions {
+                                    code { (sub.scope.as_str()) ":" (sub.scope_id) } " "
+                                }
+                            }
+                            td { @if let Some(callback) = &app_events.callback { code { (callback.url) } } }
+                        }
                     }
                 }
             }
@@ -657,6 +684,14 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
                     }
                 }
             }
+            form.inline method="post" action=(base) #create-dept {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="action" value="create_dept";
+                input name="name" placeholder=(t.name) required;
+                input name="parent_id" placeholder=(t.parent) aria-label=(t.parent);
+                button type="submit" { (t.create_dept) }
+            }
+            h2 { (t.set_password) }
             form.inline method="post" action=(base) #set-password {
                 input type="hidden" name="csrf" value=(session.csrf);
                 input type="hidden" name="action" value="set_password";
