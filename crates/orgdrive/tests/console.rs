@@ -634,6 +634,9 @@ async fn versions_are_listed_downloaded_and_made_current_and_bin_items_deleted_f
     assert!(!bin.contains("notes.txt"), "{bin}");
     let (status, _) = space.post(&format!("/dentries/{id}/query"), json!({})).await;
     assert_ne!(status, 200, "gone for good");
+    let restore = [("csrf", csrf.as_str()), ("recycle_item_id", item.as_str())];
+    let (status, _) = post_form(&s, &format!("{base}/bin/restore"), &cookie, &restore).await;
+    assert_eq!(status, 400, "the item is gone: nothing to restore");
 }
 
 #[tokio::test]

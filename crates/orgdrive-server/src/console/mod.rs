@@ -24,9 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use orgdrive_core::{
-    CommitRequest, ConsoleCaller, GrantInput, ListChildren, MemberInput, NewApp, NewDept,
-    OpenInfoRequest, Operator, PreCheck, Relocated, Relocation, Scope, TaskStatus, UploadRequest,
-    CONSOLE_SESSION_TTL_MS,
+    CommitRequest, ConsoleCaller, Drive, DriveResult, GrantInput, ListChildren, MemberInput,
+    NewApp, NewDept, OpenInfoRequest, Operator, PreCheck, Relocated, Relocation, Scope, TaskStatus,
+    UploadRequest, CONSOLE_SESSION_TTL_MS,
 };
 use serde::Deserialize;
 
@@ -36,7 +36,7 @@ use crate::metrics::Operations;
 use crate::state::ServerState;
 use cookies::{cookie, LANG_COOKIE, SESSION_COOKIE};
 use i18n::Lang;
-use pages::{FolderQuery, Viewer};
+use pages::{enc, FolderQuery, Viewer};
 /// Rows of a folder page: ListDentries' largest page.
 const FOLDER_PAGE: i64 = orgdrive_core::MAX_PAGE;
 
@@ -563,10 +563,17 @@ async fn preview(
 
 /// The folder page to go back to after a change.
 fn folder_url(space_id: &str, folder_id: &str) -> String {
-    let encode = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
-    format!("/console/spaces/{}?folder={}", encode(space_id), encode(folder_id))
+    format!("/console/spaces/{}?folder={}", enc(space_id), enc(folder_id))
+}
+
+/// The recycle bin page of a space.
+fn bin_url(space_id: &str) -> String {
+    format!("/console/spaces/{}/bin", enc(space_id))
+}
+
+/// The id of the space's recycle bin (GetRecycleBin, SPACE scope).
+async fn space_bin(drive: &Drive, op: &Operator, space_id: &str) -> DriveResult<String> {
+    Ok(drive.get_recycle_bin(op, Some("SPACE"), Some(space_id)).await?.recycle_bin_id)
 }
 
 #[derive(Deserialize)]
@@ -715,11 +722,11 @@ async fn recycle_bin(
         Err(refused) => return session.failed(refused),
     };
     let drive = &state.drive;
-    let bin = match drive.get_recycle_bin(op, Some("SPACE"), Some(&space_id)).await {
-        Ok(bin) => bin,
-        Err(e) => return session.failed(e),
+    let listed = async {
+        let bin = space_bin(drive, op, &space_id).await?;
+        drive.list_recycle_items(op, &bin, Some(50), query.next).await
     };
-    match drive.list_recycle_items(op, &bin.recycle_bin_id, Some(50), query.next).await {
+    match listed.await {
         Ok(page) => {
             pages::respond(StatusCode::OK, pages::recycle_bin(&session.viewer(), &space_id, &page))
         }
@@ -727,8 +734,9 @@ async fn recycle_bin(
     }
 }
 
+/// A form naming one recycle bin item (restore, delete for good).
 #[derive(Deserialize)]
-struct RestoreForm {
+struct BinItemForm {
     #[serde(default)]
     csrf: String,
     recycle_item_id: String,
@@ -738,27 +746,20 @@ async fn restore(
     State(state): State<ServerState>,
     session: Session,
     Path(space_id): Path<String>,
-    Form(form): Form<RestoreForm>,
+    Form(form): Form<BinItemForm>,
 ) -> Response {
     let op = match session.person_changing(&form.csrf) {
         Ok(op) => op,
         Err(refused) => return session.failed(refused),
     };
     let drive = &state.drive;
-    let bin = match drive.get_recycle_bin(op, Some("SPACE"), Some(&space_id)).await {
-        Ok(bin) => bin,
-        Err(e) => return session.failed(e),
+    let restored = async {
+        let bin = space_bin(drive, op, &space_id).await?;
+        let conflict = Some("AUTO_RENAME".to_string());
+        drive.restore_recycle_item(op, &bin, &form.recycle_item_id, conflict).await
     };
-    let restored = drive
-        .restore_recycle_item(
-            op,
-            &bin.recycle_bin_id,
-            &form.recycle_item_id,
-            Some("AUTO_RENAME".into()),
-        )
-        .await;
-    match restored {
-        Ok(_) => redirect(&format!("/console/spaces/{}/bin", enc(&space_id))),
+    match restored.await {
+        Ok(_) => redirect(&bin_url(&space_id)),
         Err(e) => session.failed(e),
     }
 }
@@ -861,19 +862,12 @@ async fn task(
     }
 }
 
-#[derive(Deserialize)]
-struct PurgeForm {
-    #[serde(default)]
-    csrf: String,
-    recycle_item_id: String,
-}
-
 /// Deletes a recycle bin item for good (DeleteRecycleItem).
 async fn purge(
     State(state): State<ServerState>,
     session: Session,
     Path(space_id): Path<String>,
-    Form(form): Form<PurgeForm>,
+    Form(form): Form<BinItemForm>,
 ) -> Response {
     let op = match session.person_changing(&form.csrf) {
         Ok(op) => op,
@@ -881,11 +875,11 @@ async fn purge(
     };
     let drive = &state.drive;
     let purged = async {
-        let bin = drive.get_recycle_bin(op, Some("SPACE"), Some(&space_id)).await?;
-        drive.delete_recycle_item(op, &bin.recycle_bin_id, &form.recycle_item_id).await
+        let bin = space_bin(drive, op, &space_id).await?;
+        drive.delete_recycle_item(op, &bin, &form.recycle_item_id).await
     };
     match purged.await {
-        Ok(()) => redirect(&format!("/console/spaces/{}/bin", enc(&space_id))),
+        Ok(()) => redirect(&bin_url(&space_id)),
         Err(e) => session.failed(e),
     }
 }
@@ -940,11 +934,6 @@ async fn revert(
         }
         Err(e) => session.failed(e),
     }
-}
-
-/// A value for a URL's path or query.
-fn enc(value: &str) -> String {
-    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// The person making one of the upload script's requests (JSON; the CSRF

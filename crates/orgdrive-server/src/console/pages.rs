@@ -54,7 +54,7 @@ pub enum Notice {
 }
 
 /// A value for a URL's query or path.
-fn enc(value: &str) -> String {
+pub fn enc(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
