@@ -533,6 +533,92 @@ async fn a_person_uploads_renames_deletes_and_restores_through_the_console() {
 }
 
 #[tokio::test]
+async fn the_script_uploads_in_parts_and_makes_the_folders_of_a_dropped_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, None).await;
+    set_password(&s, &space.t.corp_id, &space.t.union_id, PASSWORD).await;
+    let cookie = signed_in(&s, &space.t.union_id, PASSWORD).await;
+    let folder = format!("/console/spaces/{}", space.id);
+    let (_, page, _) = get(&s, &folder, &cookie).await;
+    let csrf = csrf_of(&page);
+    let script = |path: &str, cookie: &str, token: &str, body: serde_json::Value| {
+        client()
+            .post(s.url(&format!("{folder}{path}")))
+            .header("cookie", cookie)
+            .header("x-csrf-token", token)
+            .json(&body)
+            .send()
+    };
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().await.unwrap())
+    };
+
+    // Folders of a dropped tree: made once, found the second time.
+    let mkdir = |parent: &str, name: &str| {
+        script("/mkdir", &cookie, &csrf, json!({"parentId": parent, "name": name}))
+    };
+    let (status, made) = answer(mkdir("0", "album").await.unwrap()).await;
+    assert_eq!(status, 200, "{made}");
+    let album = made["dentryId"].as_str().unwrap().to_string();
+    let (_, again) = answer(mkdir("0", "album").await.unwrap()).await;
+    assert_eq!(again["dentryId"], made["dentryId"], "the same folder, merged into");
+    let (status, nested) = answer(mkdir(&album, "2026").await.unwrap()).await;
+    assert_eq!(status, 200, "{nested}");
+    space.upload("notes", b"a file").await;
+    let (status, refused) = answer(mkdir("0", "notes").await.unwrap()).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("paramError.name")), "{refused}");
+    let (status, _) = answer(mkdir("0", "../x").await.unwrap()).await;
+    assert_eq!(status, 400, "a name the API refuses");
+    let stale = script("/mkdir", &cookie, "stale", json!({"parentId": "0", "name": "x"}));
+    assert_eq!(stale.await.unwrap().status(), 403, "no CSRF token, no folder");
+
+    // A file in three parts, the second one sent twice (a retry).
+    let parts: [&[u8]; 3] = [b"first part, ", b"second part, ", b"third"];
+    let size: usize = parts.iter().map(|p| p.len()).sum();
+    let open = json!({"parentId": album, "name": "big.bin", "size": size, "multipart": true});
+    let (status, opened) = answer(script("/uploads", &cookie, &csrf, open).await.unwrap()).await;
+    assert_eq!(status, 200, "{opened}");
+    let key = opened["uploadKey"].as_str().unwrap().to_string();
+    assert!(opened.get("url").is_none(), "parts are signed one call at a time");
+    for (number, bytes) in [(1, parts[0]), (2, b"garbled".as_slice()), (2, parts[1]), (3, parts[2])]
+    {
+        let body = json!({"uploadKey": key, "partNumbers": [number]});
+        let (status, signed) = answer(script("/parts", &cookie, &csrf, body).await.unwrap()).await;
+        assert_eq!(status, 200, "{signed}");
+        assert_eq!(signed["urls"][0]["partNumber"], number);
+        let url = signed["urls"][0]["url"].as_str().unwrap();
+        let put = reqwest::Client::new().put(url).body(bytes.to_vec()).send().await.unwrap();
+        assert_eq!(put.status(), 200);
+    }
+    // Another person cannot sign parts of this upload.
+    let (status, bo) = s
+        .admin("POST", &format!("/orgs/{}/users", space.t.corp_id), Some(json!({"name": "Bo"})))
+        .await;
+    assert_eq!(status, 200);
+    let bo = bo["unionId"].as_str().unwrap().to_string();
+    set_password(&s, &space.t.corp_id, &bo, PASSWORD).await;
+    let bo_cookie = signed_in(&s, &bo, PASSWORD).await;
+    let (_, bo_page, _) = get(&s, "/console/spaces", &bo_cookie).await;
+    let bo_csrf = csrf_of(&bo_page);
+    let body = json!({"uploadKey": key, "partNumbers": [1]});
+    let (status, refused) =
+        answer(script("/parts", &bo_cookie, &bo_csrf, body).await.unwrap()).await;
+    assert!((400..500).contains(&status), "{status} {refused}");
+    let body = json!({"uploadKey": key, "partNumbers": []});
+    let (status, _) = answer(script("/parts", &cookie, &csrf, body).await.unwrap()).await;
+    assert_eq!(status, 400, "no part numbers");
+
+    let commit = json!({"uploadKey": key, "parentId": album, "name": "big.bin", "size": size});
+    let (status, committed) =
+        answer(script("/commit", &cookie, &csrf, commit).await.unwrap()).await;
+    assert_eq!(status, 200, "{committed}");
+    let dentry_id = committed["dentryId"].as_str().unwrap();
+    assert_eq!(space.download(dentry_id).await, parts.concat(), "the retried part's last bytes");
+}
+
+#[tokio::test]
 async fn a_folder_is_read_by_name_a_page_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;

@@ -13,6 +13,10 @@ use orgdrive_core::{
 use super::i18n::{Lang, Texts};
 use crate::error::ApiError;
 
+/// Files larger than this are uploaded in parts of this size (multipart),
+/// so a dropped connection costs one part, not the file.
+pub const UPLOAD_PART_SIZE: u64 = 8 * 1024 * 1024;
+
 /// What a page shows of the signed-in session: its language, its CSRF
 /// token (every form that changes something carries it) and who signed in.
 pub struct Viewer<'a> {
@@ -286,8 +290,15 @@ pub fn folder(
                 }
             }
             div #upload data-space=(space_id) data-parent=(folder_id) data-csrf=(session.csrf)
-                data-uploading=(t.uploading) data-done=(t.upload_done) data-failed=(t.upload_failed) {
-                p { strong { (t.upload) } " · " (t.upload_hint) " " input #upload-input type="file" multiple; }
+                data-part-size=(UPLOAD_PART_SIZE)
+                data-uploading=(t.uploading) data-done=(t.upload_done) data-failed=(t.upload_failed)
+                data-retrying=(t.upload_retrying) {
+                p {
+                    strong { (t.upload) } " · " (t.upload_hint) " "
+                    input #upload-input type="file" multiple;
+                    " " (t.upload_folder_hint) " "
+                    input #upload-folder-input type="file" webkitdirectory;
+                }
                 div #upload-overall hidden {
                     span { (t.overall) } progress #overall-progress max="100" value="0" {}
                 }
