@@ -13,7 +13,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use hmac::{Hmac, Mac};
 use orgdrive_store::{
-    AppRecord, ConsoleSessionRecord, PersonSpaces, StoreError, TaskOp, TaskRecord,
+    AppRecord, ConsoleSessionRecord, PersonSpaces, SharedDentry, StoreError, TaskOp, TaskRecord,
+    UsageParts,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -343,6 +344,37 @@ impl Drive {
         let spaces = self.meta.person_spaces(&query).await?;
         let org = self.org(op.corp_id()).await?;
         Ok(spaces.into_iter().map(|space| space_view(space, &org)).collect())
+    }
+
+    /// The files and folders below a space's root that a person holds a
+    /// live grant on (not those in spaces of other orgs), by name, at most
+    /// [`MAX_PERSON_SPACES`]: reachable although the space is not.
+    pub async fn shared_with_person(&self, op: &Operator) -> DriveResult<Vec<SharedDentry>> {
+        let depts = self.user_depts(op).await?;
+        let query = PersonSpaces {
+            corp_id: op.corp_id().to_string(),
+            union_id: op.user.union_id.clone(),
+            dept_ids: Arc::unwrap_or_clone(depts),
+            whole_org: false,
+            now_ms: now_ms(),
+            limit: MAX_PERSON_SPACES,
+        };
+        Ok(self.meta.person_shared_dentries(&query).await?)
+    }
+
+    /// What the used bytes of spaces already read (views come only from
+    /// checked reads) are made of: kept versions and the recycle bin, per
+    /// space id. A pass over those spaces' versions and bin items.
+    pub async fn usage_parts(
+        &self,
+        spaces: &[SpaceView],
+    ) -> DriveResult<std::collections::HashMap<String, UsageParts>> {
+        if spaces.is_empty() {
+            return Ok(Default::default());
+        }
+        let ids: Vec<String> = spaces.iter().map(|v| v.space.space_id.clone()).collect();
+        let parts = self.meta.usage_parts(&ids).await?;
+        Ok(parts.into_iter().map(|p| (p.space_id.clone(), p)).collect())
     }
 }
 

@@ -83,8 +83,8 @@ pub use orgdrive_blob::{BlobStore, Presigner};
 pub use orgdrive_store::{
     AppRecord, CallbackRecord, CursorRecord, DeptRecord, EventRecord, EventScope, EventType,
     GrantRecord, Lease, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord,
-    RecycleItemRecord, RecycleScope, SpaceRecord, StoreGauges, SubscriptionRecord, TaskOp,
-    TaskRecord, TaskStatus, TreeNode, UserRecord, WriteFigures,
+    RecycleItemRecord, RecycleScope, SharedDentry, SpaceRecord, StoreGauges, SubscriptionRecord,
+    TaskOp, TaskRecord, TaskStatus, TreeNode, UsageParts, UserRecord, WriteFigures,
 };
 pub use permissions::{
     GrantInput, GrantPage, MemberInput, DEFAULT_GRANT_PAGE, MAX_GRANT_MEMBERS, MAX_GRANT_PAGE,

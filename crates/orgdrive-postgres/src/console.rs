@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 
 use orgdrive_store::{
     ConsoleSessionRecord, ConsoleStore, DentryRecord, LiveConsoleSession, PersonSpaces,
-    SpaceRecord, StoreResult, UserRecord,
+    SharedDentry, SpaceRecord, StoreResult, UsageParts, UserRecord,
 };
 
 use crate::rows::{
@@ -194,6 +194,65 @@ impl ConsoleStore for PgStore {
                 .await?
             };
             rows.iter().map(space_from_row).collect::<DbResult<Vec<_>>>()?
+        })
+    }
+
+    async fn person_shared_dentries(&self, query: &PersonSpaces) -> StoreResult<Vec<SharedDentry>> {
+        // The person's grants below a root, read along grants_by_member.
+        const SQL: &str = concat!(
+            "SELECT ",
+            dentry_columns!("d."),
+            ", COALESCE(s.name, s.space_id), g.role FROM ( \
+               SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'USER' \
+                 AND member_id = $2 AND (expires_at IS NULL OR expires_at > $3) \
+               UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'ORG' \
+                 AND member_id = $1 AND (expires_at IS NULL OR expires_at > $3) \
+               UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'DEPT' \
+                 AND member_id = ANY($4) AND (expires_at IS NULL OR expires_at > $3)) g \
+             JOIN dentries d ON d.dentry_id = g.dentry_id AND d.space_id = g.space_id \
+             JOIN spaces s ON s.space_id = g.space_id \
+             WHERE g.dentry_id <> '0' AND d.status = 'NORMAL' AND s.corp_id = $1 \
+               AND s.status = 'NORMAL' \
+             ORDER BY d.name, d.dentry_id"
+        );
+        let query = query.clone();
+        let mut shared = read!(self, |c| {
+            all(&c, SQL, &[&query.corp_id, &query.union_id, &query.now_ms, &query.dept_ids])
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(SharedDentry {
+                        dentry: dentry_from_row(r)?,
+                        space_name: r.try_get(14)?,
+                        role: r.try_get(15)?,
+                    })
+                })
+                .collect::<DbResult<Vec<_>>>()?
+        })?;
+        shared.dedup_by(|a, b| a.dentry.dentry_id == b.dentry.dentry_id);
+        shared.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        Ok(shared)
+    }
+
+    async fn usage_parts(&self, space_ids: &[String]) -> StoreResult<Vec<UsageParts>> {
+        const SQL: &str = "SELECT s.space_id, \
+               COALESCE((SELECT SUM(v.size) FROM dentry_versions v JOIN dentries d \
+                         ON d.dentry_id = v.dentry_id WHERE d.space_id = s.space_id), 0)::BIGINT, \
+               COALESCE((SELECT SUM(r.size) FROM recycle_items r \
+                         WHERE r.space_id = s.space_id), 0)::BIGINT \
+             FROM spaces s WHERE s.space_id = ANY($1) ORDER BY s.space_id";
+        read!(self, |c| {
+            all(&c, SQL, &[&space_ids])
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(UsageParts {
+                        space_id: r.try_get(0)?,
+                        versions_bytes: r.try_get(1)?,
+                        recycled_bytes: r.try_get(2)?,
+                    })
+                })
+                .collect::<DbResult<Vec<_>>>()?
         })
     }
 }

@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use rusqlite::{params, Row};
 
 use crate::*;
-use orgdrive_store::{ConsoleSessionRecord, ConsoleStore, LiveConsoleSession, PersonSpaces};
+use orgdrive_store::{
+    ConsoleSessionRecord, ConsoleStore, LiveConsoleSession, PersonSpaces, SharedDentry, UsageParts,
+};
 
 fn session_and_user(row: &Row) -> rusqlite::Result<LiveConsoleSession> {
     let session = ConsoleSessionRecord {
@@ -177,6 +179,63 @@ impl ConsoleStore for SqliteStore {
                 params![query.corp_id, query.union_id, query.now_ms, depts, query.limit],
                 space_from_row,
             )
+        })
+        .await
+    }
+
+    async fn person_shared_dentries(&self, query: &PersonSpaces) -> StoreResult<Vec<SharedDentry>> {
+        // The person's grants below a root, read along grants_by_member.
+        const SQL: &str = concat!(
+            "SELECT ",
+            dentry_columns!("d."),
+            ", COALESCE(s.name, s.space_id), g.role FROM ( \
+               SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'USER' \
+                 AND member_id = ?2 AND (expires_at IS NULL OR expires_at > ?3) \
+               UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'ORG' \
+                 AND member_id = ?1 AND (expires_at IS NULL OR expires_at > ?3) \
+               UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'DEPT' \
+                 AND member_id IN rarray(?4) AND (expires_at IS NULL OR expires_at > ?3)) g \
+             JOIN dentries d ON d.dentry_id = g.dentry_id AND d.space_id = g.space_id \
+             JOIN spaces s ON s.space_id = g.space_id \
+             WHERE g.dentry_id <> '0' AND d.status = 'NORMAL' AND s.corp_id = ?1 \
+               AND s.status = 'NORMAL' \
+             ORDER BY d.name, d.dentry_id"
+        );
+        let query = query.clone();
+        let mut shared = self
+            .read_blocking(move |conn| {
+                let depts = crate::drive::id_array(query.dept_ids.iter());
+                all(conn, SQL, params![query.corp_id, query.union_id, query.now_ms, depts], |r| {
+                    Ok(SharedDentry {
+                        dentry: dentry_from_row(r)?,
+                        space_name: r.get(14)?,
+                        role: r.get(15)?,
+                    })
+                })
+            })
+            .await?;
+        shared.dedup_by(|a, b| a.dentry.dentry_id == b.dentry.dentry_id);
+        shared.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        Ok(shared)
+    }
+
+    async fn usage_parts(&self, space_ids: &[String]) -> StoreResult<Vec<UsageParts>> {
+        const SQL: &str = "SELECT s.space_id, \
+               COALESCE((SELECT SUM(v.size) FROM dentry_versions v JOIN dentries d \
+                         ON d.dentry_id = v.dentry_id WHERE d.space_id = s.space_id), 0), \
+               COALESCE((SELECT SUM(r.size) FROM recycle_items r \
+                         WHERE r.space_id = s.space_id), 0) \
+             FROM spaces s WHERE s.space_id IN rarray(?1) ORDER BY s.space_id";
+        let space_ids = space_ids.to_vec();
+        self.read_blocking(move |conn| {
+            let ids = crate::drive::id_array(space_ids.iter());
+            all(conn, SQL, params![ids], |r| {
+                Ok(UsageParts {
+                    space_id: r.get(0)?,
+                    versions_bytes: r.get(1)?,
+                    recycled_bytes: r.get(2)?,
+                })
+            })
         })
         .await
     }

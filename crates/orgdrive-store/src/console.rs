@@ -42,6 +42,27 @@ pub struct PersonSpaces {
     pub limit: u32,
 }
 
+/// A live file or folder below a space's root that a person holds a live
+/// grant on (directly, through a department or through the org): what the
+/// console lists as shared with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedDentry {
+    pub dentry: DentryRecord,
+    /// The space's name, or its id when it has none.
+    pub space_name: String,
+    pub role: String,
+}
+
+/// What a space's used bytes are made of besides its files' current
+/// contents: every kept earlier version, and the current contents of the
+/// files in its recycle bin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageParts {
+    pub space_id: String,
+    pub versions_bytes: i64,
+    pub recycled_bytes: i64,
+}
+
 #[async_trait]
 pub trait ConsoleStore: Send + Sync + 'static {
     /// Sets (or, with `None`, clears) the console password of a user of
@@ -91,4 +112,15 @@ pub trait ConsoleStore: Send + Sync + 'static {
     /// The spaces a person can open (see [`PersonSpaces`]), in the status
     /// `NORMAL`, newest first (`created_at`, then `space_id`, descending).
     async fn person_spaces(&self, query: &PersonSpaces) -> StoreResult<Vec<SpaceRecord>>;
+
+    /// The live dentries below a root (not `0`) of `NORMAL` spaces of
+    /// `corp_id` that the person of `query` holds a live grant on, each
+    /// once (with one of its roles), by name then `dentry_id`; at most
+    /// `limit`. `whole_org` is not read.
+    async fn person_shared_dentries(&self, query: &PersonSpaces) -> StoreResult<Vec<SharedDentry>>;
+
+    /// [`UsageParts`] of each of `space_ids` (unknown ids are left out),
+    /// read in one snapshot: a pass over the kept versions of those spaces
+    /// and over their recycle-bin items.
+    async fn usage_parts(&self, space_ids: &[String]) -> StoreResult<Vec<UsageParts>>;
 }

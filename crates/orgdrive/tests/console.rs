@@ -619,6 +619,69 @@ async fn the_script_uploads_in_parts_and_makes_the_folders_of_a_dropped_tree() {
 }
 
 #[tokio::test]
+async fn quota_shows_versions_and_the_bin_apart_and_a_folder_shared_below_the_root_is_reachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, Some(1 << 20)).await;
+    set_password(&s, &space.t.corp_id, &space.t.union_id, PASSWORD).await;
+    let cookie = signed_in(&s, &space.t.union_id, PASSWORD).await;
+    space.upload("a.txt", b"one").await;
+    let (key, url) = space.upload_url().await;
+    assert_eq!(space.put(&url, b"three").await, 200);
+    let overwrite = json!({"uploadKey": key, "name": "a.txt", "parentId": "0",
+        "option": {"conflictStrategy": "OVERWRITE"}});
+    let (status, reply) = space.post("/files/commit", overwrite).await;
+    assert_eq!(status, 200, "{reply}");
+    let binned = space.upload("b.txt", b"eleven byte").await;
+    let folder = format!("/console/spaces/{}", space.id);
+    let (_, page, _) = get(&s, &folder, &cookie).await;
+    let csrf = csrf_of(&page);
+    let binned = binned["id"].as_str().unwrap();
+    let (status, _) = post_form(
+        &s,
+        &format!("{folder}/delete"),
+        &cookie,
+        &[("csrf", &csrf), ("dentry_id", binned), ("parent_id", "0")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let expected = "19 B used of 1.0 MiB · <span class=\"part-files\">files 5 B</span> · \
+                    <span class=\"part-versions\">versions 3 B</span> · \
+                    <span class=\"part-recycled\">recycle bin 11 B</span>";
+    for path in ["/console/spaces", folder.as_str()] {
+        let (status, page, _) = get(&s, path, &cookie).await;
+        assert_eq!(status, 200);
+        assert!(page.contains(expected), "{path}: {page}");
+    }
+
+    // Bo holds a grant on a folder, not on the space.
+    let (status, made) = space.post("/dentries/0/folders", json!({"name": "team"})).await;
+    assert_eq!(status, 200, "{made}");
+    let team = made["dentry"]["id"].as_str().unwrap().to_string();
+    let (status, bo) = s
+        .admin("POST", &format!("/orgs/{}/users", space.t.corp_id), Some(json!({"name": "Bo"})))
+        .await;
+    assert_eq!(status, 200);
+    let bo = bo["unionId"].as_str().unwrap().to_string();
+    set_password(&s, &space.t.corp_id, &bo, PASSWORD).await;
+    let bo_cookie = signed_in(&s, &bo, PASSWORD).await;
+    let (_, page, _) = get(&s, "/console/spaces", &bo_cookie).await;
+    assert!(!page.contains("Shared with you"), "nothing shared yet: {page}");
+    let grant = json!({"roleId": "EDITOR", "members": [{"type": "USER", "id": bo}]});
+    let (status, reply) = space.post(&format!("/dentries/{team}/permissions"), grant).await;
+    assert_eq!(status, 200, "{reply}");
+    let (_, page, _) = get(&s, "/console/spaces", &bo_cookie).await;
+    let link = format!("href=\"/console/spaces/{}?folder={team}\"", space.id);
+    assert!(page.contains("Shared with you") && page.contains(&link), "{page}");
+    assert!(!page.contains(&format!("href=\"/console/spaces/{}\"", space.id)), "not the space");
+    let (status, page, _) = get(&s, &format!("{folder}?folder={team}"), &bo_cookie).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("/team") && !page.contains("/bin\""), "no quota, no bin: {page}");
+    let (status, _, _) = get(&s, &folder, &bo_cookie).await;
+    assert_eq!(status, 403, "the root stays closed");
+}
+
+#[tokio::test]
 async fn a_folder_is_read_by_name_a_page_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;

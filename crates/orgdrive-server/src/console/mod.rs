@@ -468,8 +468,18 @@ async fn spaces(State(state): State<ServerState>, session: Session) -> Response 
         Ok(op) => op,
         Err(refused) => return session.failed(refused),
     };
-    match state.drive.person_spaces(op).await {
-        Ok(spaces) => pages::respond(StatusCode::OK, pages::spaces(&session.viewer(), &spaces)),
+    let drive = &state.drive;
+    let loaded = async {
+        let spaces = drive.person_spaces(op).await?;
+        let parts = drive.usage_parts(&spaces).await?;
+        let shared = drive.shared_with_person(op).await?;
+        Ok::<_, orgdrive_core::DriveError>((spaces, parts, shared))
+    };
+    match loaded.await {
+        Ok((spaces, parts, shared)) => pages::respond(
+            StatusCode::OK,
+            pages::spaces(&session.viewer(), &spaces, &parts, &shared),
+        ),
         Err(e) => session.failed(e),
     }
 }
@@ -486,9 +496,19 @@ async fn folder(
     };
     let drive = &state.drive;
     let folder_id = query.folder.clone().unwrap_or_else(|| "0".into());
+    // A person with a grant below the root only cannot read the space:
+    // their folder pages go without its quota.
     let space = match drive.get_space(op, &space_id).await {
-        Ok(space) => space,
+        Ok(space) => Some(space),
+        Err(orgdrive_core::DriveError::PermissionDenied(_)) if folder_id != "0" => None,
         Err(e) => return session.failed(e),
+    };
+    let parts = match &space {
+        Some(view) => match drive.usage_parts(std::slice::from_ref(view)).await {
+            Ok(mut parts) => parts.remove(&space_id),
+            Err(e) => return session.failed(e),
+        },
+        None => None,
     };
     let here = match drive.get_dentry(op, &space_id, &folder_id, &Default::default()).await {
         Ok(here) => here,
@@ -505,7 +525,13 @@ async fn folder(
     match drive.list_dentries(op, &space_id, listing).await {
         Ok(page) => pages::respond(
             StatusCode::OK,
-            pages::folder(&session.viewer(), &space, &here, &page, &query),
+            pages::folder(
+                &session.viewer(),
+                space.as_ref().map(|view| (view, parts.as_ref())),
+                &here,
+                &page,
+                &query,
+            ),
         ),
         Err(e) => session.failed(e),
     }

@@ -5,9 +5,12 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup, DOCTYPE};
+use std::collections::HashMap;
+
 use orgdrive_core::{
     iso8601, task_kind, AppRecord, CallbackRecord, ConsoleCaller, DentryView, DeptRecord,
-    OrgRecord, OrgUsage, Page, RecyclePage, SpaceView, SubscriptionRecord, TaskRecord, UserRecord,
+    OrgRecord, OrgUsage, Page, RecyclePage, SharedDentry, SpaceView, SubscriptionRecord,
+    TaskRecord, UsageParts, UserRecord,
 };
 
 use super::i18n::{Lang, Texts};
@@ -154,26 +157,47 @@ pub fn sign_in(lang: Lang, operators: bool, error: Option<&str>) -> Markup {
     )
 }
 
-/// A quota bar: used of the cap (or of nothing, without one).
-fn quota_bar(t: &Texts, used: i64, cap: Option<i64>) -> Markup {
-    let percent =
-        cap.filter(|c| *c > 0).map(|c| (used as f64 * 100.0 / c as f64).clamp(0.0, 100.0));
+/// A quota bar: used of the cap (or of nothing, without one), and when
+/// known what the used bytes are made of: current files, kept versions and
+/// the recycle bin, each a segment of the bar.
+fn quota_bar(t: &Texts, used: i64, cap: Option<i64>, parts: Option<&UsageParts>) -> Markup {
+    let share = |bytes: i64| {
+        cap.filter(|c| *c > 0).map(|c| (bytes as f64 * 100.0 / c as f64).clamp(0.0, 100.0))
+    };
+    let (versions, recycled) = parts.map_or((0, 0), |p| (p.versions_bytes, p.recycled_bytes));
+    let files = (used - versions - recycled).max(0);
     html! {
         div.quota {
-            @if let Some(percent) = percent {
+            @if let Some(percent) = share(used) {
                 div.bar role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=(format!("{percent:.0}")) {
-                    div.fill style=(format!("width:{percent:.1}%")) {}
+                    @if parts.is_some() {
+                        @for (class, bytes) in [("fill", files), ("fill versions", versions), ("fill recycled", recycled)] {
+                            div class=(class) style=(format!("width:{:.1}%", share(bytes).unwrap_or(0.0))) {}
+                        }
+                    } @else {
+                        div.fill style=(format!("width:{percent:.1}%")) {}
+                    }
                 }
             }
             span.figures {
                 (bytes(used)) " " (t.used) " " (t.of) " "
                 @match cap { Some(cap) => (bytes(cap)), None => (t.unlimited) }
+                @if parts.is_some() {
+                    " · " span.part-files { (t.usage_files) " " (bytes(files)) }
+                    " · " span.part-versions { (t.usage_versions) " " (bytes(versions)) }
+                    " · " span.part-recycled { (t.usage_recycled) " " (bytes(recycled)) }
+                }
             }
         }
     }
 }
 
-pub fn spaces(session: &Viewer, spaces: &[SpaceView]) -> Markup {
+pub fn spaces(
+    session: &Viewer,
+    spaces: &[SpaceView],
+    parts: &HashMap<String, UsageParts>,
+    shared: &[SharedDentry],
+) -> Markup {
     let t = session.lang.texts();
     layout(
         session.lang,
@@ -188,7 +212,29 @@ pub fn spaces(session: &Viewer, spaces: &[SpaceView]) -> Markup {
                         a href={ "/console/spaces/" (view.space.space_id) } {
                             (view.space.name.as_deref().unwrap_or(&view.space.space_id))
                         }
-                        (quota_bar(t, view.space.used_bytes, view.quota))
+                        (quota_bar(t, view.space.used_bytes, view.quota, parts.get(&view.space.space_id)))
+                    }
+                }
+            }
+            @if !shared.is_empty() {
+                h2 { (t.shared_with_you) }
+                table.entries #shared {
+                    thead { tr { th { (t.name) } th { (t.space) } th { (t.role) } } }
+                    tbody {
+                        @for item in shared {
+                            @let d = &item.dentry;
+                            tr data-name=(d.name) {
+                                td {
+                                    @if d.kind == "FOLDER" {
+                                        a.folder href={ "/console/spaces/" (enc(&d.space_id)) "?folder=" (enc(&d.dentry_id)) } { (d.name) "/" }
+                                    } @else {
+                                        a.file href={ "/console/spaces/" (enc(&d.space_id)) "/download/" (enc(&d.dentry_id)) } { (d.name) }
+                                    }
+                                }
+                                td { (item.space_name) }
+                                td { (item.role) }
+                            }
+                        }
                     }
                 }
             }
@@ -220,17 +266,23 @@ fn sort_link(
     }
 }
 
+/// A folder page. `space` is `None` for a person who holds a grant below
+/// the root only (GetSpace refuses them): no quota, no recycle bin.
 pub fn folder(
     session: &Viewer,
-    space: &SpaceView,
+    space: Option<(&SpaceView, Option<&UsageParts>)>,
     here: &DentryView,
     page_of: &Page,
     query: &FolderQuery,
 ) -> Markup {
     let t = session.lang.texts();
-    let space_id = &space.space.space_id;
+    let space_id = &here.dentry.space_id;
     let folder_id = &here.dentry.dentry_id;
-    let space_name = space.space.name.as_deref().unwrap_or(space_id);
+    let space_name = match space {
+        Some((view, _)) => view.space.name.as_deref().unwrap_or(space_id),
+        None => &here.dentry.name,
+    };
+    let app_space = space.is_some_and(|(view, _)| view.space.owner_type == "APP");
     // The same sort (a page token belongs to its order), another page.
     let keep = |next: &str| {
         let mut url = format!("/console/spaces/{}?folder={}", enc(space_id), enc(folder_id));
@@ -250,8 +302,13 @@ pub fn folder(
         Some(session),
         space_name,
         html! {
-            h1 { a href={ "/console/spaces/" (space_id) } { (space_name) } }
-            (quota_bar(t, space.space.used_bytes, space.quota))
+            h1 {
+                @if space.is_some() { a href={ "/console/spaces/" (space_id) } { (space_name) } }
+                @else { (space_name) }
+            }
+            @if let Some((view, parts)) = space {
+                (quota_bar(t, view.space.used_bytes, view.quota, parts))
+            }
             p.path { (here.path) }
             div.toolbar {
                 form.inline method="post" action={ "/console/spaces/" (space_id) "/folders" } {
@@ -260,7 +317,9 @@ pub fn folder(
                     input name="name" placeholder=(t.new_folder) required;
                     button type="submit" { (t.create) }
                 }
-                a href={ "/console/spaces/" (space_id) "/bin" } { (t.recycle_bin) }
+                @if space.is_some() {
+                    a href={ "/console/spaces/" (space_id) "/bin" } { (t.recycle_bin) }
+                }
                 form.inline method="get" action={ "/console/spaces/" (space_id) "/search" } role="search" {
                     input name="q" placeholder=(t.search_names) aria-label=(t.search) required maxlength="100";
                     button type="submit" { (t.search) }
@@ -283,7 +342,7 @@ pub fn folder(
                             option value=(role) { (role) }
                         }
                     }
-                    @if space.space.owner_type == "APP" {
+                    @if app_space {
                         input name="duration" placeholder=(t.duration_secs) inputmode="numeric";
                     }
                     button type="submit" { (t.share) }
@@ -629,7 +688,7 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
                 None => {}
             }
             h2 { (t.capacity) }
-            (quota_bar(t, usage.used_bytes, usage.capacity))
+            (quota_bar(t, usage.used_bytes, usage.capacity, None))
             h2 { (t.space_usage) }
             table.entries.chart #space-usage {
                 thead { tr { th { (t.spaces) } th { (t.used) } th {} } }

@@ -2,7 +2,8 @@
 //! org and ends the user's sessions; sessions are found only while live and
 //! leave with their user; a person's spaces are those they own or hold a
 //! live grant on the root of (directly, through a department or through
-//! the org).
+//! the org), and what is shared with them below a root; a space's usage
+//! splits into versions and recycle bin.
 
 use super::fixtures::*;
 use crate::*;
@@ -190,4 +191,122 @@ pub async fn a_spaces_names_are_searched_bytewise_among_live_dentries(s: &impl M
     assert_eq!(names(s.search_names("1", "report", 1).await.unwrap()), ["annual report.pdf"]);
     assert!(s.search_names("2", "report", 10).await.unwrap().is_empty(), "another space");
     assert!(s.search_names("1", "%", 10).await.unwrap().is_empty(), "no pattern characters");
+}
+
+pub async fn usage_parts_count_versions_and_the_recycle_bin_apart(s: &impl MetaStore) {
+    space_with_quota(s, None).await;
+    s.insert_space_once(&space("2", "2")).await.unwrap();
+    create(s, file("1", "a.txt", 3)).await;
+    // Two overwrites: versions of 3 and 5 bytes; the file holds 7.
+    for (id, size) in [("2", 5), ("3", 7)] {
+        s.put_dentry(&put(file(id, "a.txt", size), NameConflict::Overwrite, None)).await.unwrap();
+    }
+    create(s, file("4", "b.txt", 11)).await;
+    create(s, file("5", "c.txt", 13)).await;
+    s.put_dentry(&put(file("6", "c.txt", 17), NameConflict::Overwrite, None)).await.unwrap();
+    // b.txt to the bin; c.txt (17 bytes, a 13-byte version) to the bin.
+    s.delete_dentry(&deleting("4", Some("r4"))).await.unwrap();
+    s.delete_dentry(&deleting("5", Some("r5"))).await.unwrap();
+    let ids = |list: &[&str]| list.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+    let parts = s.usage_parts(&ids(&["1", "2", "nowhere"])).await.unwrap();
+    let expected = |space_id: &str, versions_bytes, recycled_bytes| UsageParts {
+        space_id: space_id.into(),
+        versions_bytes,
+        recycled_bytes,
+    };
+    assert_eq!(parts, vec![expected("1", 3 + 5 + 13, 11 + 17), expected("2", 0, 0)]);
+    let used = s.get_space("1").await.unwrap().unwrap().used_bytes;
+    assert_eq!(used, 7 + (3 + 5 + 13) + (11 + 17), "files + versions + bin = used");
+    assert!(s.usage_parts(&[]).await.unwrap().is_empty());
+}
+
+pub async fn a_person_sees_what_is_shared_with_them_below_a_root(s: &impl MetaStore) {
+    space_with_quota(s, None).await;
+    s.insert_org(&org("d", None)).await.unwrap();
+    s.insert_app(&app("b", "d", "kb")).await.unwrap();
+    s.insert_space_once(&SpaceRecord {
+        corp_id: "d".into(),
+        app_id: "b".into(),
+        ..space("9", "9")
+    })
+    .await
+    .unwrap();
+    for d in [
+        folder("f1", "beta"),
+        folder("f2", "alpha"),
+        file("x", "gone.txt", 1),
+        folder("f3", "dept"),
+    ] {
+        create(s, d).await;
+    }
+    create(s, DentryRecord { space_id: "9".into(), ..folder("f9", "other org") }).await;
+    s.insert_space_once(&SpaceRecord { name: None, ..space("3", "3") }).await.unwrap();
+    create(s, DentryRecord { space_id: "3".into(), ..folder("f30", "gamma") }).await;
+    let grant = |dentry_id: &str, member_type: &str, member_id: &str, expires_at: Option<i64>| {
+        let space_id = match dentry_id {
+            "f9" => "9",
+            "f30" => "3",
+            _ => "1",
+        };
+        GrantRecord {
+            space_id: space_id.into(),
+            dentry_id: dentry_id.into(),
+            member_type: member_type.into(),
+            member_id: member_id.into(),
+            member_corp_id: "c".into(),
+            role: "EDITOR".into(),
+            duration_secs: expires_at.map(|_| 1),
+            expires_at,
+            operator_id: "v".into(),
+            created_at: 1,
+            modified_at: 1,
+        }
+    };
+    for g in [
+        grant("0", "USER", "u", None),
+        grant("f1", "USER", "u", None),
+        grant("f1", "ORG", "c", None),
+        grant("f2", "DEPT", "sales", Some(500)),
+        grant("f3", "DEPT", "sales", Some(100)),
+        grant("x", "USER", "u", None),
+        grant("f9", "USER", "u", None),
+        grant("f30", "USER", "u", None),
+        grant("f2", "USER", "w", None),
+    ] {
+        s.write_grants(&WriteGrants {
+            space_id: g.space_id.clone(),
+            dentry_id: g.dentry_id.clone(),
+            mode: GrantWrite::Add,
+            grants: vec![g],
+            protect_owner_grants: false,
+        })
+        .await
+        .unwrap();
+    }
+    s.delete_dentry(&deleting("x", Some("rx"))).await.unwrap();
+    let query = PersonSpaces {
+        corp_id: "c".into(),
+        union_id: "u".into(),
+        dept_ids: vec!["sales".into()],
+        whole_org: false,
+        now_ms: 200,
+        limit: 10,
+    };
+    let shared = s.person_shared_dentries(&query).await.unwrap();
+    let seen: Vec<_> =
+        shared.iter().map(|d| (d.dentry.dentry_id.as_str(), d.space_name.as_str())).collect();
+    // Not the root grant, not a binned file, not an expired grant, not
+    // another org's space; f1 once although granted twice.
+    // A space without a name goes by its id.
+    assert_eq!(seen, vec![("f2", "space 1"), ("f1", "space 1"), ("f30", "3")], "{shared:?}");
+    assert_eq!(shared[0].role, "EDITOR");
+    let one = s.person_shared_dentries(&PersonSpaces { limit: 1, ..query.clone() }).await.unwrap();
+    assert_eq!(one.len(), 1);
+    let outsider = PersonSpaces { union_id: "nobody".into(), dept_ids: Vec::new(), ..query };
+    let seen: Vec<_> = s.person_shared_dentries(&outsider).await.unwrap();
+    assert_eq!(
+        seen.iter().map(|d| d.dentry.dentry_id.as_str()).collect::<Vec<_>>(),
+        vec!["f1"],
+        "through the org"
+    );
 }

@@ -217,6 +217,8 @@ macro_rules! behaviour_suite {
             // console
             a_password_is_set_per_user_and_ends_their_sessions,
             console_sessions_live_until_they_expire_or_are_ended,
+            usage_parts_count_versions_and_the_recycle_bin_apart,
+            a_person_sees_what_is_shared_with_them_below_a_root,
             a_person_sees_the_spaces_they_own_or_hold_a_live_root_grant_in,
             a_spaces_names_are_searched_bytewise_among_live_dentries,
         );
