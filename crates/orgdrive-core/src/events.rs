@@ -415,6 +415,38 @@ impl Drive {
         Ok(self.meta.subscriptions(app_id).await?)
     }
 
+    /// The admin plane: SubscribeEvent for the app as the user `union_id`
+    /// (the user whose right to read a `SPACE` scope keeps its events
+    /// flowing), under the same checks as the API's.
+    pub async fn subscribe_event_for(
+        &self,
+        corp_id: &str,
+        app_id: &str,
+        union_id: &str,
+        scope: Option<&str>,
+        scope_id: Option<&str>,
+    ) -> DriveResult<()> {
+        let app = self.known_app(corp_id, app_id).await?;
+        let user = self.meta.get_user(corp_id, union_id).await?.ok_or_else(|| {
+            DriveError::not_found("unionId", format!("user {union_id} does not exist"))
+        })?;
+        self.subscribe_event(&Operator { app, user }, scope, scope_id).await
+    }
+
+    /// The admin plane: UnsubscribeEvent for the app (idempotent).
+    pub async fn unsubscribe_event_for(
+        &self,
+        corp_id: &str,
+        app_id: &str,
+        scope: Option<&str>,
+        scope_id: Option<&str>,
+    ) -> DriveResult<()> {
+        self.known_app(corp_id, app_id).await?;
+        let (scope, scope_id) = parse_scope(scope, scope_id)?;
+        self.meta.unsubscribe(app_id, scope, &scope_id).await?;
+        Ok(())
+    }
+
     /// The callback events of the app go to, if any (delivery).
     pub async fn delivery_callback(&self, app_id: &str) -> DriveResult<Option<CallbackRecord>> {
         Ok(self.meta.get_callback(app_id).await?)

@@ -265,6 +265,29 @@ impl Drive {
         }
     }
 
+    /// Gives an app a new random secret and ends its access tokens (a
+    /// secret is rotated because it may have leaked: so may its tokens).
+    /// Returns the secret, which is stored only as a salted hash. Not the
+    /// console app (`InUse`): its secret is the server's and nobody's.
+    pub async fn rotate_app_secret(&self, corp_id: &str, app_id: &str) -> DriveResult<String> {
+        let apps = self.meta.list_apps(corp_id).await?;
+        if apps.iter().any(|app| app.app_id == app_id && is_console_app(app)) {
+            return Err(DriveError::InUse(format!(
+                "app {app_id} is the organization's console app, which the server keeps"
+            )));
+        }
+        let secret = random_alnum(64);
+        let salt = random_hex(16);
+        let hash = secret_hash(&salt, &secret);
+        let rotated = self.meta.set_app_secret(corp_id, app_id, &salt, &hash, now_ms()).await?;
+        self.cache.forget_identities();
+        if rotated {
+            Ok(secret)
+        } else {
+            Err(DriveError::not_found("appId", format!("app {app_id} does not exist")))
+        }
+    }
+
     pub async fn create_user(&self, corp_id: &str, input: NewUser) -> DriveResult<UserRecord> {
         let name = validate::display_name("name", &input.name)?;
         let union_id = match input.union_id {

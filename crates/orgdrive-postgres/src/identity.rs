@@ -111,6 +111,29 @@ impl IdentityStore for PgStore {
             .await
     }
 
+    async fn set_app_secret(
+        &self,
+        corp_id: &str,
+        app_id: &str,
+        secret_salt: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        tx!(self, |t| {
+            let changed = exec(
+                &t,
+                "UPDATE apps SET secret_salt = $3, secret_hash = $4, modified_at = $5 \
+                 WHERE corp_id = $1 AND app_id = $2",
+                &[&corp_id, &app_id, &secret_salt, &secret_hash, &now_ms],
+            )
+            .await?;
+            if changed > 0 {
+                exec(&t, "DELETE FROM access_tokens WHERE app_id = $1", &[&app_id]).await?;
+            }
+            changed > 0
+        })
+    }
+
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
         tx!(self, |t| {
             exec(

@@ -102,6 +102,34 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
+    async fn set_app_secret(
+        &self,
+        corp_id: &str,
+        app_id: &str,
+        secret_salt: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let values = [corp_id, app_id, secret_salt, secret_hash].map(str::to_string);
+        self.write(move |conn| {
+            let [corp_id, app_id, salt, hash] = values;
+            let changed = exec(
+                conn,
+                "UPDATE apps SET secret_salt = ?3, secret_hash = ?4, modified_at = ?5 \
+                 WHERE corp_id = ?1 AND app_id = ?2",
+                params![corp_id, app_id, salt, hash, now_ms],
+            )
+            .map_err(classify)?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            exec(conn, "DELETE FROM access_tokens WHERE app_id = ?1", [&app_id])
+                .map_err(classify)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
         let user = user.clone();
         self.write(move |conn| {

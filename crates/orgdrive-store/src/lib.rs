@@ -122,6 +122,16 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn list_apps(&self, corp_id: &str) -> StoreResult<Vec<AppRecord>>;
     /// Deletes the app and its tokens; `InUse` while it owns spaces.
     async fn delete_app(&self, corp_id: &str, app_id: &str) -> StoreResult<bool>;
+    /// Replaces the app's secret (its salt and hash) and ends every access
+    /// token of the app, in one transaction. False for an unknown app.
+    async fn set_app_secret(
+        &self,
+        corp_id: &str,
+        app_id: &str,
+        secret_salt: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
 
     /// `NotFound` for an unknown org; `Duplicate(Key::UnionId)` or
     /// `Duplicate(Key::UserId)` (unique per org) for a taken id.

@@ -160,3 +160,38 @@ async fn deleting_an_app_revokes_its_tokens() {
     assert_error(&s.call("POST", &q, Some(&t.token), None).await, 400, "InvalidAuthentication");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn rotating_an_apps_secret_ends_its_tokens_and_the_old_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
+    let q = format!("/v1.0/storage/currentApps/query?unionId={}", t.union_id);
+    assert_eq!(s.call("POST", &q, Some(&t.token), None).await.0, 200);
+    let path = format!("/orgs/{}/apps/{}/secret", t.corp_id, t.app_id);
+    let (status, rotated) = s.admin("POST", &path, None).await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_eq!(rotated["appKey"], t.app_key.as_str());
+    let secret = rotated["appSecret"].as_str().expect("the new secret, once").to_string();
+    assert_ne!(secret, t.app_secret);
+    assert_error(&s.call("POST", &q, Some(&t.token), None).await, 400, "InvalidAuthentication");
+    let token = |secret: String| {
+        let s = &s;
+        let key = t.app_key.clone();
+        async move {
+            let body = json!({"appKey": key, "appSecret": secret});
+            s.call("POST", "/v1.0/oauth2/accessToken", None, Some(&body.to_string())).await
+        }
+    };
+    assert_ne!(token(t.app_secret.clone()).await.0, 200, "the old secret is refused");
+    let (status, reply) = token(secret).await;
+    assert_eq!(status, 200, "{reply}");
+    let fresh = reply["accessToken"].as_str().unwrap();
+    assert_eq!(s.call("POST", &q, Some(fresh), None).await.0, 200);
+    let (_, apps) = s.admin("GET", &format!("/orgs/{}/apps", t.corp_id), None).await;
+    assert!(apps["items"][0].get("appSecret").is_none(), "shown once: {apps}");
+    let unknown = format!("/orgs/{}/apps/nope/secret", t.corp_id);
+    let (status, refused) = s.admin("POST", &unknown, None).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("paramError.appId")), "{refused}");
+    s.stop().await;
+}

@@ -997,6 +997,141 @@ async fn an_operator_signs_in_with_the_admin_token_and_creates_an_app() {
 }
 
 #[tokio::test]
+async fn an_operator_rotates_a_secret_changes_event_settings_and_department_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let t = tenant(&s, &ALL_SCOPES, None).await;
+    let response = client()
+        .post(s.url("/console/sign-in"))
+        .form(&[("kind", "operator"), ("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookie(&response);
+    let org_page = format!("/console/admin/orgs/{}", t.corp_id);
+    let (_, page, _) = get(&s, &org_page, &cookie).await;
+    let csrf = csrf_of(&page);
+    let act = |fields: Vec<(&'static str, String)>| {
+        let (cookie, csrf, org_page) = (cookie.clone(), csrf.clone(), org_page.clone());
+        let s = &s;
+        async move {
+            let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+            form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+            post_form(s, &org_page, &cookie, &form).await
+        }
+    };
+
+    // The secret: a new one, shown once; the app's tokens end.
+    let (status, page) =
+        act(vec![("action", "rotate_secret".into()), ("app_id", t.app_id.clone())]).await;
+    assert_eq!(status, 200, "{page}");
+    let at = page.find("id=\"app-secret\">").expect("the secret, once") + 16;
+    let secret = page[at..at + page[at..].find('<').unwrap()].to_string();
+    assert_ne!(secret, t.app_secret);
+    let q = format!("/v1.0/storage/currentApps/query?unionId={}", t.union_id);
+    assert_eq!(s.call("POST", &q, Some(&t.token), None).await.0, 400, "the old token ended");
+    let token = access_token(&s, &t.app_key, &secret).await;
+    assert_eq!(s.call("POST", &q, Some(&token), None).await.0, 200);
+    let (_, again, _) = get(&s, &org_page, &cookie).await;
+    assert!(!again.contains(&secret), "shown once");
+
+    // Event subscriptions: ORG and SPACE scopes, as a user, and back.
+    let body = json!({"option": {"name": "Watched"}}).to_string();
+    let path = format!("/v1.0/storage/spaces?unionId={}", t.union_id);
+    let (_, space) = s.call("POST", &path, Some(&token), Some(&body)).await;
+    let space_id = space["space"]["id"].as_str().unwrap().to_string();
+    let subscribe = |scope: &str, scope_id: &str, union_id: &str| {
+        vec![
+            ("action", "subscribe".to_string()),
+            ("app_id", t.app_id.clone()),
+            ("scope", scope.to_string()),
+            ("scope_id", scope_id.to_string()),
+            ("union_id", union_id.to_string()),
+        ]
+    };
+    let (status, page) = act(subscribe("ORG", "", &t.union_id)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Event settings saved."), "{page}");
+    assert!(page.contains(&format!("<code>ORG:{}</code>", t.corp_id)), "{page}");
+    let (status, page) = act(subscribe("SPACE", &space_id, &t.union_id)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("<code>SPACE:{space_id}</code>")), "{page}");
+    let (status, page) = act(subscribe("SPACE", &space_id, "nobody")).await;
+    assert_eq!(status, 400, "an unknown user: {page}");
+    assert!(page.contains("paramError.unionId"), "{page}");
+    let (status, page) = act(vec![
+        ("action", "unsubscribe".into()),
+        ("app_id", t.app_id.clone()),
+        ("scope", "ORG".into()),
+        ("scope_id", t.corp_id.clone()),
+    ])
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains(&format!("<code>ORG:{}</code>", t.corp_id)), "{page}");
+    assert!(page.contains(&format!("<code>SPACE:{space_id}</code>")), "{page}");
+    // A callback URL must answer check_url before it is kept.
+    let (status, page) = act(vec![
+        ("action", "set_callback".into()),
+        ("app_id", t.app_id.clone()),
+        ("url", "http://127.0.0.1:9/events".into()),
+        ("token", "tok".into()),
+        ("aes_key", "a".repeat(43)),
+    ])
+    .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("paramError.url") && page.contains("check_url"), "{page}");
+    let (status, page) = act(vec![
+        ("action", "set_callback".into()),
+        ("app_id", t.app_id.clone()),
+        ("url", "http://127.0.0.1:9/events".into()),
+        ("token", "tok".into()),
+        ("aes_key", "short".into()),
+    ])
+    .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("paramError.aesKey"), "{page}");
+    let (status, _) =
+        s.admin("GET", &format!("/orgs/{}/apps/{}/eventCallback", t.corp_id, t.app_id), None).await;
+    assert_ne!(status, 200, "no callback was kept");
+
+    // Department members.
+    let (_, dept) =
+        s.admin("POST", &format!("/orgs/{}/depts", t.corp_id), Some(json!({"name": "Ops"}))).await;
+    let dept_id = dept["deptId"].as_str().unwrap().to_string();
+    let member = |action: &str, union_id: &str| {
+        vec![
+            ("action", action.to_string()),
+            ("dept_id", dept_id.clone()),
+            ("union_id", union_id.to_string()),
+        ]
+    };
+    let (status, page) = act(member("add_member", &t.union_id)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Department members saved."), "{page}");
+    let (_, members) =
+        s.admin("GET", &format!("/orgs/{}/depts/{dept_id}/members", t.corp_id), None).await;
+    assert_eq!(members["items"][0]["unionId"], t.union_id.as_str(), "{members}");
+    let (status, page) = act(member("add_member", "nobody")).await;
+    assert_eq!(status, 400, "{page}");
+    let (status, page) = act(member("remove_member", &t.union_id)).await;
+    assert_eq!(status, 200, "{page}");
+    let (_, members) =
+        s.admin("GET", &format!("/orgs/{}/depts/{dept_id}/members", t.corp_id), None).await;
+    assert_eq!(members["items"].as_array().unwrap().len(), 0, "{members}");
+
+    // The org's console app keeps its secret.
+    set_password(&s, &t.corp_id, &t.union_id, PASSWORD).await;
+    let person = signed_in(&s, &t.union_id, PASSWORD).await;
+    assert_eq!(get(&s, "/console/spaces", &person).await.0, 200, "the console app is made");
+    let console_app: String = rusqlite::Connection::open(dir.path().join("meta.sqlite"))
+        .unwrap()
+        .query_row("SELECT app_id FROM apps WHERE app_key LIKE 'console:%'", [], |r| r.get(0))
+        .unwrap();
+    let (status, _) = act(vec![("action", "rotate_secret".into()), ("app_id", console_app)]).await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
 async fn the_console_follows_the_browsers_language_and_the_switch() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;

@@ -1,5 +1,6 @@
 //! The admin API under `/admin/v1`, guarded by the admin token
-//! (`Authorization: Bearer ...`): organizations, apps, users (and their
+//! (`Authorization: Bearer ...`): organizations, apps (and their secret's
+//! rotation), users (and their
 //! console passwords), departments and department members; the server's clock (moved forward only when the server
 //! was started with `--allow-clock-control`). JSON in and out; lists are
 //! `{"items": [...]}`.
@@ -26,6 +27,7 @@ pub fn routes(state: ServerState) -> Router<ServerState> {
         .route("/orgs/{corp_id}", get(get_org).delete(delete_org))
         .route("/orgs/{corp_id}/apps", get(list_apps).post(create_app))
         .route("/orgs/{corp_id}/apps/{app_id}", delete(delete_app))
+        .route("/orgs/{corp_id}/apps/{app_id}/secret", post(rotate_app_secret))
         .route(
             "/orgs/{corp_id}/apps/{app_id}/eventCallback",
             get(get_event_callback).put(set_event_callback).delete(delete_event_callback),
@@ -98,6 +100,20 @@ async fn delete_app(
 ) -> Reply<Success> {
     s.drive.delete_app(&corp_id, &app_id).await?;
     Ok(Json(OK))
+}
+
+/// A new appSecret for the app, answered once; the app's access tokens end.
+async fn rotate_app_secret(
+    State(s): State<ServerState>,
+    Path((corp_id, app_id)): Path<(String, String)>,
+) -> Reply<AdminApp> {
+    let secret = s.drive.rotate_app_secret(&corp_id, &app_id).await?;
+    let app = s.drive.list_apps(&corp_id).await?.into_iter().find(|a| a.app_id == app_id);
+    let app =
+        app.ok_or_else(|| DriveError::not_found("appId", format!("app {app_id} does not exist")))?;
+    let mut wire = AdminApp::from(app);
+    wire.app_secret = Some(secret);
+    Ok(Json(wire))
 }
 
 async fn create_user(

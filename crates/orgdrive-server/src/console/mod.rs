@@ -1178,6 +1178,10 @@ async fn admin_org_page(
         let apps = drive.list_apps(corp_id).await?;
         let users = drive.list_users(corp_id).await?;
         let depts = drive.list_depts(corp_id).await?;
+        let mut members = Vec::with_capacity(depts.len());
+        for dept in &depts {
+            members.push(drive.list_dept_members(corp_id, &dept.dept_id).await?);
+        }
         let usage = drive.org_usage(corp_id).await?;
         let mut events = Vec::with_capacity(apps.len());
         for app in &apps {
@@ -1190,6 +1194,7 @@ async fn admin_org_page(
             apps,
             users,
             depts,
+            members,
             usage,
             events,
         })
@@ -1217,12 +1222,30 @@ struct OrgForm {
     password: String,
     #[serde(default)]
     parent_id: String,
+    #[serde(default)]
+    app_id: String,
+    #[serde(default)]
+    dept_id: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    scope_id: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    aes_key: String,
 }
 
 /// An operator's action on an org's page, posted to the page's own path
 /// (so that the page shown after it is the same page): `create_app` (every
-/// storage scope; its secret is shown on the page answered, once) or
-/// `set_password` or `create_dept`.
+/// storage scope; its secret is shown on the page answered, once),
+/// `rotate_secret` (the new secret shown once; the app's tokens end),
+/// `subscribe` / `unsubscribe` (an app's event scopes), `set_callback`
+/// (checked with a `check_url` event first, as the admin API does) /
+/// `remove_callback`, `set_password`, `create_dept`, `add_member` /
+/// `remove_member` (department members).
 async fn admin_org_action(
     State(state): State<ServerState>,
     session: Session,
@@ -1254,6 +1277,60 @@ async fn admin_org_action(
             let input = NewDept { name: form.name, parent_id };
             drive.create_dept(&corp_id, input).await.map(|_| pages::Notice::DeptCreated)
         }
+        "rotate_secret" => {
+            let apps = drive.list_apps(&corp_id).await;
+            let app_key = apps.ok().and_then(|apps| {
+                apps.into_iter().find(|a| a.app_id == form.app_id).map(|a| a.app_key)
+            });
+            drive.rotate_app_secret(&corp_id, &form.app_id).await.map(|app_secret| {
+                pages::Notice::SecretRotated { app_key: app_key.unwrap_or_default(), app_secret }
+            })
+        }
+        "subscribe" => {
+            let scope_id = Some(form.scope_id.trim()).filter(|id| !id.is_empty());
+            let scope_id = scope_id.or(Some(corp_id.as_str()).filter(|_| form.scope == "ORG"));
+            let union_id = form.union_id.trim();
+            drive
+                .subscribe_event_for(&corp_id, &form.app_id, union_id, Some(&form.scope), scope_id)
+                .await
+                .map(|()| pages::Notice::EventsChanged)
+        }
+        "unsubscribe" => drive
+            .unsubscribe_event_for(&corp_id, &form.app_id, Some(&form.scope), Some(&form.scope_id))
+            .await
+            .map(|()| pages::Notice::EventsChanged),
+        "set_callback" => {
+            let input = orgdrive_core::CallbackInput {
+                url: form.url.trim().to_string(),
+                token: form.token,
+                aes_key: form.aes_key.trim().to_string(),
+            };
+            match drive.check_event_callback(&corp_id, &form.app_id, input).await {
+                Ok(callback) => match state.hub.check_callback(&callback).await {
+                    Ok(()) => drive
+                        .set_event_callback(&corp_id, &form.app_id, Some(callback))
+                        .await
+                        .map(|_| pages::Notice::EventsChanged),
+                    Err(reason) => {
+                        let message = format!("the callback URL failed check_url: {reason}");
+                        return session.failed(ApiError::param(Some("url"), message));
+                    }
+                },
+                Err(e) => Err(e),
+            }
+        }
+        "remove_callback" => drive
+            .set_event_callback(&corp_id, &form.app_id, None)
+            .await
+            .map(|_| pages::Notice::EventsChanged),
+        "add_member" => drive
+            .add_dept_member(&corp_id, &form.dept_id, form.union_id.trim())
+            .await
+            .map(|()| pages::Notice::MembersChanged),
+        "remove_member" => drive
+            .remove_dept_member(&corp_id, &form.dept_id, &form.union_id)
+            .await
+            .map(|()| pages::Notice::MembersChanged),
         _ => return session.failed(ApiError::param(Some("action"), "unknown action")),
     };
     match notice {

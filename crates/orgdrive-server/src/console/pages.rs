@@ -56,8 +56,11 @@ pub fn respond(status: StatusCode, markup: Markup) -> Response {
 /// What an operator's org page reports after an action.
 pub enum Notice {
     AppCreated { app_key: String, app_secret: String },
+    SecretRotated { app_key: String, app_secret: String },
     PasswordSet,
     DeptCreated,
+    EventsChanged,
+    MembersChanged,
 }
 
 /// A value for a URL's query or path.
@@ -652,6 +655,8 @@ pub struct OrgPage {
     pub apps: Vec<AppRecord>,
     pub users: Vec<UserRecord>,
     pub depts: Vec<DeptRecord>,
+    /// Per department (in `depts`' order): its members.
+    pub members: Vec<Vec<UserRecord>>,
     pub usage: OrgUsage,
     /// Per app (in `apps`' order): its event subscriptions and callback.
     pub events: Vec<AppEvents>,
@@ -665,8 +670,19 @@ pub struct AppEvents {
 
 pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> Markup {
     let t = session.lang.texts();
-    let OrgPage { org, apps, users, depts, usage, events } = page;
+    let OrgPage { org, apps, users, depts, members, usage, events } = page;
     let base = format!("/console/admin/orgs/{}", org.corp_id);
+    // A one-button form of an action on this page.
+    let button = |action: &str, fields: &[(&str, &str)], label: &str, confirm: Option<&str>| {
+        html! {
+            form.inline method="post" action=(base) data-confirm=[confirm] {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="action" value=(action);
+                @for (name, value) in fields { input type="hidden" name=(name) value=(value); }
+                button type="submit" { (label) }
+            }
+        }
+    };
     // The usage chart: each space's bar against the largest space's.
     let largest = usage.spaces.iter().map(|v| v.space.used_bytes).max().unwrap_or(0).max(1);
     layout(
@@ -683,8 +699,17 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
                         dl { dt { "appKey" } dd { code #app-key { (app_key) } } dt { "appSecret" } dd { code #app-secret { (app_secret) } } }
                     }
                 }
+                Some(Notice::SecretRotated { app_key, app_secret }) => {
+                    div.notice #rotated-secret role="status" {
+                        h2 { (t.secret_rotated) }
+                        p { (t.secret_once) }
+                        dl { dt { "appKey" } dd { code #app-key { (app_key) } } dt { "appSecret" } dd { code #app-secret { (app_secret) } } }
+                    }
+                }
                 Some(Notice::PasswordSet) => { p.notice role="status" { (t.password_set) } }
                 Some(Notice::DeptCreated) => { p.notice role="status" { (t.dept_created) } }
+                Some(Notice::EventsChanged) => { p.notice role="status" { (t.events_changed) } }
+                Some(Notice::MembersChanged) => { p.notice role="status" { (t.members_changed) } }
                 None => {}
             }
             h2 { (t.capacity) }
@@ -705,10 +730,13 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
             }
             h2 { (t.apps) }
             table.entries #apps {
-                thead { tr { th { (t.name) } th { "appKey" } th { (t.scopes) } } }
+                thead { tr { th { (t.name) } th { "appKey" } th { (t.scopes) } th {} } }
                 tbody {
                     @for app in apps {
-                        tr { td { (app.name) } td { code { (app.app_key) } } td { (app.scopes.len()) } }
+                        tr data-app=(app.app_id) {
+                            td { (app.name) } td { code { (app.app_key) } } td { (app.scopes.len()) }
+                            td { (button("rotate_secret", &[("app_id", &app.app_id)], t.rotate_secret, Some(t.confirm_rotate))) }
+                        }
                     }
                 }
             }
@@ -717,14 +745,40 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
                 thead { tr { th { (t.apps) } th { (t.subscriptions) } th { (t.callback) } } }
                 tbody {
                     @for (app, app_events) in apps.iter().zip(events) {
-                        tr {
+                        tr data-app=(app.app_id) {
                             td { (app.name) }
                             td {
                                 @for sub in &app_events.subscriptions {
-                                    code { (sub.scope.as_str()) ":" (sub.scope_id) } " "
+                                    div.subscription {
+                                        code { (sub.scope.as_str()) ":" (sub.scope_id) } " "
+                                        (button("unsubscribe", &[("app_id", &app.app_id), ("scope", sub.scope.as_str()), ("scope_id", &sub.scope_id)], t.unsubscribe, None))
+                                    }
+                                }
+                                form.inline.subscribe method="post" action=(base) {
+                                    input type="hidden" name="csrf" value=(session.csrf);
+                                    input type="hidden" name="action" value="subscribe";
+                                    input type="hidden" name="app_id" value=(app.app_id);
+                                    select name="scope" aria-label="scope" { option value="ORG" { "ORG" } option value="SPACE" { "SPACE" } }
+                                    input name="scope_id" placeholder=(t.scope_id_hint) aria-label=(t.scope_id_hint);
+                                    input name="union_id" placeholder=(t.as_user) aria-label=(t.as_user) required;
+                                    button type="submit" { (t.subscribe) }
                                 }
                             }
-                            td { @if let Some(callback) = &app_events.callback { code { (callback.url) } } }
+                            td {
+                                @if let Some(callback) = &app_events.callback {
+                                    code { (callback.url) } " "
+                                    (button("remove_callback", &[("app_id", &app.app_id)], t.remove_callback, None))
+                                }
+                                form.inline.callback method="post" action=(base) {
+                                    input type="hidden" name="csrf" value=(session.csrf);
+                                    input type="hidden" name="action" value="set_callback";
+                                    input type="hidden" name="app_id" value=(app.app_id);
+                                    input name="url" type="url" placeholder="http://…" aria-label="url" required;
+                                    input name="token" placeholder="token" aria-label="token" autocomplete="off" required;
+                                    input name="aes_key" placeholder="aesKey" aria-label="aesKey" autocomplete="off" required minlength="43" maxlength="43";
+                                    button type="submit" { (t.set_callback) }
+                                }
+                            }
                         }
                     }
                 }
@@ -747,10 +801,28 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
             }
             h2 { (t.depts) }
             table.entries #depts {
-                thead { tr { th { (t.name) } th { "deptId" } th { (t.parent) } } }
+                thead { tr { th { (t.name) } th { "deptId" } th { (t.parent) } th { (t.members) } } }
                 tbody {
-                    @for dept in depts {
-                        tr { td { (dept.name) } td { code { (dept.dept_id) } } td { @if let Some(parent) = &dept.parent_id { code { (parent) } } } }
+                    @for (dept, people) in depts.iter().zip(members) {
+                        tr data-dept=(dept.dept_id) {
+                            td { (dept.name) } td { code { (dept.dept_id) } }
+                            td { @if let Some(parent) = &dept.parent_id { code { (parent) } } }
+                            td {
+                                @for person in people {
+                                    div.member {
+                                        (person.name) " " code { (person.union_id) } " "
+                                        (button("remove_member", &[("dept_id", &dept.dept_id), ("union_id", &person.union_id)], t.remove, None))
+                                    }
+                                }
+                                form.inline.add-member method="post" action=(base) {
+                                    input type="hidden" name="csrf" value=(session.csrf);
+                                    input type="hidden" name="action" value="add_member";
+                                    input type="hidden" name="dept_id" value=(dept.dept_id);
+                                    input name="union_id" placeholder="unionId" aria-label="unionId" required;
+                                    button type="submit" { (t.add_member) }
+                                }
+                            }
+                        }
                     }
                 }
             }

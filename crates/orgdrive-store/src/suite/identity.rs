@@ -376,3 +376,19 @@ pub async fn identity_listings_are_ordered_by_creation_then_id(s: &impl MetaStor
         s.list_dept_members("c1", "d1").await.unwrap().into_iter().map(|u| u.union_id).collect();
     assert_eq!(members, ["u1", "u2", "u3"]);
 }
+
+pub async fn a_new_app_secret_ends_the_apps_tokens(s: &impl MetaStore) {
+    org_and_app(s).await;
+    s.insert_org(&org("d", None)).await.unwrap();
+    s.issue_token(&token("t1", 2_000), 0, UNCAPPED, None).await.unwrap();
+    assert!(!s.set_app_secret("d", "a", "salt", "hash", 5).await.unwrap(), "another org's");
+    assert!(!s.set_app_secret("c", "nope", "salt", "hash", 5).await.unwrap());
+    assert!(s.find_caller("t1", "", 1_000).await.unwrap().is_some(), "a refusal ends nothing");
+    assert!(s.set_app_secret("c", "a", "salt", "hash", 5).await.unwrap());
+    let app = s.get_app_by_key("k").await.unwrap().expect("the app");
+    assert_eq!(
+        (app.secret_salt.as_str(), app.secret_hash.as_str(), app.modified_at),
+        ("salt", "hash", 5)
+    );
+    assert!(s.find_caller("t1", "", 1_000).await.unwrap().is_none(), "its token ended");
+}
