@@ -806,6 +806,28 @@ async fn a_person_moves_and_copies_and_watches_the_task() {
     let (_, page, _) = get(&s, &base, &cookie).await;
     let csrf = csrf_of(&page);
 
+    // The target picker: the space's folders (not its files), one level
+    // at a time, and a button that sends the entry to the folder browsed.
+    let pick = format!("{base}/pick/{file}?how=move&at=0");
+    assert!(page.contains(&format!("href=\"{}\"", pick.replace('&', "&amp;"))), "{page}");
+    let (status, picker, _) = get(&s, &pick, &cookie).await;
+    assert_eq!(status, 200, "{picker}");
+    assert!(picker.contains("data-name=\"docs\"") && !picker.contains("data-name=\"plan.txt\""));
+    let into_docs =
+        format!("/console/spaces/{0}/pick/{file}?how=move&amp;space={0}&amp;at={docs}", space.id);
+    assert!(picker.contains(&into_docs), "{picker}");
+    let (status, picker, _) = get(&s, &into_docs.replace("&amp;", "&"), &cookie).await;
+    assert_eq!(status, 200, "{picker}");
+    assert!(picker.contains("data-name=\"inner\"") && picker.contains("id=\"browsed\">/docs<"));
+    assert!(picker.contains(&format!("name=\"target_folder_id\" value=\"{docs}\"")), "{picker}");
+    let (status, _, _) = get(&s, &format!("{base}/pick/{file}?at=nope"), &cookie).await;
+    assert_eq!(status, 400, "an unknown folder");
+    let elsewhere = Space::new(&s, None).await;
+    let foreign = format!("{base}/pick/{file}?space={}", elsewhere.id);
+    let (status, refused, _) = get(&s, &foreign, &cookie).await;
+    assert_eq!(status, 400, "another org's space is not there for this person");
+    assert!(refused.contains("paramError.spaceId"), "{refused}");
+
     // A file moves at once: the answer is the target folder.
     let form = [
         ("csrf", csrf.as_str()),

@@ -95,6 +95,7 @@ pub fn routes(operations: &mut Operations, listener: Listener) -> Router<ServerS
         .route("/console/spaces/{space_id}/share", post(share))
         .route("/console/spaces/{space_id}/search", get(search))
         .route("/console/spaces/{space_id}/relocate", post(relocate))
+        .route("/console/spaces/{space_id}/pick/{dentry_id}", get(pick_target))
         .route("/console/tasks/{task_id}", get(task))
         .route("/console/spaces/{space_id}/bin", get(recycle_bin))
         .route("/console/spaces/{space_id}/bin/restore", post(restore))
@@ -859,6 +860,60 @@ async fn relocate(
             redirect(&format!("/console/tasks/{}", enc(&task_id)))
         }
         Ok(_) => redirect(&folder_url(&form.target_space_id, &form.target_folder_id)),
+        Err(e) => session.failed(e),
+    }
+}
+
+/// Where the picker of a move's or copy's target stands.
+#[derive(Deserialize)]
+pub struct PickQuery {
+    /// `move` or `copy`.
+    #[serde(default)]
+    pub how: String,
+    /// The space browsed (default: the entry's own).
+    pub space: Option<String>,
+    /// The folder browsed (default: that space's root).
+    pub at: Option<String>,
+    /// ListDentries' token of the next page of the folder browsed.
+    pub next: Option<String>,
+}
+
+/// The target picker of a move or copy: the person's spaces, the folder
+/// browsed (its subfolders a page at a time, by name) and a button that
+/// moves or copies the entry there. Every read is the API's own, as the
+/// person.
+async fn pick_target(
+    State(state): State<ServerState>,
+    session: Session,
+    Path((space_id, dentry_id)): Path<(String, String)>,
+    Query(query): Query<PickQuery>,
+) -> Response {
+    let op = match session.person() {
+        Ok(op) => op,
+        Err(refused) => return session.failed(refused),
+    };
+    let drive = &state.drive;
+    let browsed = query.space.clone().unwrap_or_else(|| space_id.clone());
+    let at = query.at.clone().unwrap_or_else(|| "0".into());
+    let loaded = async {
+        let entry = drive.get_dentry(op, &space_id, &dentry_id, &Default::default()).await?;
+        let spaces = drive.person_spaces(op).await?;
+        let here = drive.get_dentry(op, &browsed, &at, &Default::default()).await?;
+        let listing = ListChildren {
+            parent_id: Some(at.clone()),
+            max_results: Some(FOLDER_PAGE),
+            next_token: query.next.clone(),
+            order: Some("asc".into()),
+            order_by: Some("name".into()),
+        };
+        let page = drive.list_dentries(op, &browsed, listing).await?;
+        Ok::<_, orgdrive_core::DriveError>((entry, spaces, here, page))
+    };
+    match loaded.await {
+        Ok((entry, spaces, here, page)) => pages::respond(
+            StatusCode::OK,
+            pages::pick_target(&session.viewer(), &entry, &spaces, &here, &page, &query),
+        ),
         Err(e) => session.failed(e),
     }
 }

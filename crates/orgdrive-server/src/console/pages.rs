@@ -404,6 +404,8 @@ pub fn folder(
                                     }
                                     details.relocate {
                                         summary { (t.move_or_copy) }
+                                        a.pick href={ "/console/spaces/" (space_id) "/pick/" (d.dentry_id) "?how=move&at=" (enc(folder_id)) } { (t.choose_folder) }
+                                        " "
                                         form.inline method="post" action={ "/console/spaces/" (space_id) "/relocate" } {
                                             input type="hidden" name="csrf" value=(session.csrf);
                                             input type="hidden" name="dentry_id" value=(d.dentry_id);
@@ -557,6 +559,83 @@ pub fn search(session: &Viewer, space_id: &str, text: &str, found: &[DentryView]
                         }
                     }
                 }
+            }
+        },
+    )
+}
+
+/// The target picker of a move or copy (see `pick_target`).
+pub fn pick_target(
+    session: &Viewer,
+    entry: &DentryView,
+    spaces: &[SpaceView],
+    here: &DentryView,
+    page_of: &Page,
+    query: &super::PickQuery,
+) -> Markup {
+    let t = session.lang.texts();
+    let from_space = &entry.dentry.space_id;
+    let browsed = &here.dentry.space_id;
+    let how = if query.how == "copy" { "copy" } else { "move" };
+    let other = if how == "copy" { "move" } else { "copy" };
+    let url = |how: &str, space: &str, at: &str, next: Option<&str>| {
+        let mut url = format!(
+            "/console/spaces/{}/pick/{}?how={how}&space={}&at={}",
+            enc(from_space),
+            enc(&entry.dentry.dentry_id),
+            enc(space),
+            enc(at)
+        );
+        if let Some(next) = next {
+            url += &format!("&next={}", enc(next));
+        }
+        url
+    };
+    let title = if how == "copy" { t.copy_to } else { t.move_to };
+    layout(
+        session.lang,
+        Some(session),
+        title,
+        html! {
+            h1 { (title) ": " (entry.path) }
+            p {
+                a href={ "/console/spaces/" (enc(from_space)) "?folder=" (enc(&entry.dentry.parent_id)) } { (t.back) }
+                " · "
+                a.switch href=(url(other, browsed, &here.dentry.dentry_id, None)) {
+                    (if other == "copy" { t.copy_to } else { t.move_to })
+                }
+            }
+            nav.spaces {
+                @for view in spaces {
+                    a href=(url(how, &view.space.space_id, "0", None)) {
+                        @if &view.space.space_id == browsed { strong { (view.space.name.as_deref().unwrap_or(&view.space.space_id)) } }
+                        @else { (view.space.name.as_deref().unwrap_or(&view.space.space_id)) }
+                    }
+                    " "
+                }
+            }
+            p.path #browsed { (here.path) }
+            form.inline method="post" action={ "/console/spaces/" (enc(from_space)) "/relocate" } #pick-here {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="dentry_id" value=(entry.dentry.dentry_id);
+                input type="hidden" name="how" value=(how);
+                input type="hidden" name="target_space_id" value=(browsed);
+                input type="hidden" name="target_folder_id" value=(here.dentry.dentry_id);
+                button type="submit" { (title) " " (here.path) }
+            }
+            ul.folders {
+                @if here.dentry.dentry_id != "0" {
+                    li { a.up href=(url(how, browsed, &here.dentry.parent_id, None)) { "../" } }
+                }
+                // Not into itself: a folder cannot go below itself.
+                @for child in page_of.dentries.iter().filter(|c| c.dentry.is_folder() && c.dentry.dentry_id != entry.dentry.dentry_id) {
+                    li data-name=(child.dentry.name) {
+                        a.folder href=(url(how, browsed, &child.dentry.dentry_id, None)) { (child.dentry.name) "/" }
+                    }
+                }
+            }
+            @if let Some(next) = &page_of.next_token {
+                nav.pages { a.next href=(url(how, browsed, &here.dentry.dentry_id, Some(next))) { (t.next_page) } }
             }
         },
     )
