@@ -24,6 +24,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
+from images import png  # noqa: E402
 from orgdrive_server import OrgdriveServer, call_json, provision  # noqa: E402
 
 SHOTS = Path(os.environ.get("ORGDRIVE_SCREENSHOTS", ROOT / "tests" / "browser" / "screenshots"))
@@ -316,6 +317,52 @@ def test_a_folder_tree_uploads_with_its_folders(server, tmp_path):
         ann.wait.until(lambda d: d.execute_script("return !window.beforeTheUpload"))  # reloaded
         names = [r.get_attribute("data-name") for r in ann.driver.find_elements(By.CSS_SELECTOR, "tr[data-name]")]
         assert names == ["album"], names
+    finally:
+        ann.close()
+
+
+def test_an_image_shows_its_thumbnail_and_a_move_target_is_picked_by_browsing(server, tmp_path):
+    tenant = provision(server.base_url, server.admin)
+    space_id = make_space(server, tenant, "Pictures")
+    set_password(server, tenant.corp_id, tenant.union_id)
+    picture = tmp_path / "sunset.png"
+    picture.write_bytes(png(640, 360))
+    ann = Person(server, "thumbnail")
+    try:
+        ann.sign_in(tenant.union_id, PASSWORD)
+        ann.open(f"/console/spaces/{space_id}")
+        form = ann.find('form[action$="/folders"]')
+        form.find_element(By.NAME, "name").send_keys("Album")
+        form.find_element(By.CSS_SELECTOR, "button").click()
+        ann.row("Album")
+        ann.find("#upload-input").send_keys(str(picture))
+        ann.row_or_state("sunset.png")
+        # Made in the background after the commit: shown once ready, and
+        # loaded by the browser under the console's Content-Security-Policy.
+        deadline = time.monotonic() + 20
+        loaded = 0
+        while time.monotonic() < deadline and not loaded:
+            ann.open(f"/console/spaces/{space_id}")
+            loaded = ann.driver.execute_script(
+                "const img = document.querySelector('tr[data-name=\"sunset.png\"] img.thumbnail');"
+                "if (!img) return 0;"
+                "return img.decode().then(() => img.naturalWidth, () => -1);")
+            if not loaded:
+                time.sleep(0.3)
+        assert loaded == 256, f"the thumbnail, 256 px wide, was not shown: {loaded}"
+        ann.shot("thumbnail")
+
+        # Move the picture into Album, picking the folder by browsing.
+        row = ann.row("sunset.png")
+        row.find_element(By.CSS_SELECTOR, "details.relocate summary").click()
+        row.find_element(By.CSS_SELECTOR, "a.pick").click()
+        ann.find('li[data-name="Album"] a.folder').click()
+        ann.wait.until(lambda d: d.find_element(By.ID, "browsed").text == "/Album")
+        ann.shot("pick-target")
+        ann.find("#pick-here button").click()
+        ann.wait.until(lambda d: "folder=" in d.current_url)
+        assert "/Album" in ann.find("p.path").text
+        ann.row("sunset.png")
     finally:
         ann.close()
 

@@ -99,7 +99,7 @@ pub use spaces::{
 pub use tasks::{
     Takeover, MAX_TASK_ATTEMPTS, MAX_UNFINISHED_TASKS_PER_APP, TASK_CLAIM_MS, TASK_RETENTION_MS,
 };
-pub use thumbnails::{Thumbnail, ThumbnailResult, MAX_SOURCE_BYTES, THUMBNAIL_EDGE};
+pub use thumbnails::{has_thumbnail, Thumbnail, ThumbnailResult, MAX_SOURCE_BYTES, THUMBNAIL_EDGE};
 pub use transfer::{
     BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket,
     MAX_OPEN_UPLOADS_PER_APP, MAX_OPEN_UPLOADS_PER_SPACE, MAX_PUT_BYTES, MIN_FREE_DISK_BYTES,

@@ -149,7 +149,7 @@ fn source_of(name: &str) -> Option<Source> {
 }
 
 /// Whether a file of this name gets a thumbnail.
-fn has_thumbnail(name: &str) -> bool {
+pub fn has_thumbnail(name: &str) -> bool {
     thumbnail_source(name).is_some()
 }
 

@@ -490,6 +490,7 @@ async fn folder(
     session: Session,
     Path(space_id): Path<String>,
     Query(query): Query<FolderQuery>,
+    BaseUrl(base): BaseUrl,
 ) -> Response {
     let op = match session.person() {
         Ok(op) => op,
@@ -523,19 +524,55 @@ async fn folder(
         order: Some(query.order.clone().unwrap_or_else(|| "asc".into())),
         order_by: Some(query.order_by.clone().unwrap_or_else(|| "name".into())),
     };
-    match drive.list_dentries(op, &space_id, listing).await {
-        Ok(page) => pages::respond(
-            StatusCode::OK,
-            pages::folder(
-                &session.viewer(),
-                space.as_ref().map(|view| (view, parts.as_ref())),
-                &here,
-                &page,
-                &query,
-            ),
+    let page = match drive.list_dentries(op, &space_id, listing).await {
+        Ok(page) => page,
+        Err(e) => return session.failed(e),
+    };
+    let thumbnails = thumbnails(drive, op, &space_id, &page, &base).await;
+    pages::respond(
+        StatusCode::OK,
+        pages::folder(
+            &session.viewer(),
+            space.as_ref().map(|view| (view, parts.as_ref())),
+            &here,
+            &page,
+            &thumbnails,
+            &query,
         ),
-        Err(e) => session.failed(e),
+    )
+}
+
+/// The thumbnails of a page's images that have one ready, by dentry id
+/// (GetDentryThumbnails, as the person; asking starts making those not
+/// made yet). Only URLs a browser can load without headers; a thumbnail
+/// that cannot be had is left out, never an error of the page.
+async fn thumbnails(
+    drive: &Drive,
+    op: &Operator,
+    space_id: &str,
+    page: &orgdrive_core::Page,
+    base: &str,
+) -> std::collections::HashMap<String, orgdrive_core::Thumbnail> {
+    let images: Vec<String> = page
+        .dentries
+        .iter()
+        .filter(|d| !d.dentry.is_folder() && orgdrive_core::has_thumbnail(&d.dentry.name))
+        .map(|d| d.dentry.dentry_id.clone())
+        .collect();
+    let mut found = std::collections::HashMap::new();
+    for batch in images.chunks(orgdrive_core::MAX_BATCH_IDS) {
+        let Ok(results) = drive.get_dentry_thumbnails(op, space_id, batch, base).await else {
+            continue;
+        };
+        for result in results {
+            if let Ok(thumbnail) = result.result {
+                if thumbnail.url.headers.is_empty() {
+                    found.insert(result.dentry_id, thumbnail);
+                }
+            }
+        }
     }
+    found
 }
 
 /// Sends the browser to the file's signed download URL (the same URL

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use orgdrive_core::{
     iso8601, task_kind, AppRecord, CallbackRecord, ConsoleCaller, DentryView, DeptRecord,
     OrgRecord, OrgUsage, Page, RecyclePage, SharedDentry, SpaceView, SubscriptionRecord,
-    TaskRecord, UsageParts, UserRecord,
+    TaskRecord, Thumbnail, UsageParts, UserRecord,
 };
 
 use super::i18n::{Lang, Texts};
@@ -276,6 +276,7 @@ pub fn folder(
     space: Option<(&SpaceView, Option<&UsageParts>)>,
     here: &DentryView,
     page_of: &Page,
+    thumbnails: &HashMap<String, Thumbnail>,
     query: &FolderQuery,
 ) -> Markup {
     let t = session.lang.texts();
@@ -384,7 +385,13 @@ pub fn folder(
                                     @if d.is_folder() {
                                         a.folder href={ "/console/spaces/" (space_id) "?folder=" (d.dentry_id) } { (d.name) "/" }
                                     } @else {
-                                        a.file href={ "/console/spaces/" (space_id) "/download/" (d.dentry_id) } { (d.name) }
+                                        a.file href={ "/console/spaces/" (space_id) "/download/" (d.dentry_id) } {
+                                            @if let Some(thumb) = thumbnails.get(&d.dentry_id) {
+                                                img.thumbnail src=(thumb.url.url) width=(thumb.width.min(48)) alt="" loading="lazy";
+                                                " "
+                                            }
+                                            (d.name)
+                                        }
                                     }
                                 }
                                 td.size { @if !d.is_folder() { (bytes(d.size)) } }
