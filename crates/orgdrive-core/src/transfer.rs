@@ -425,6 +425,19 @@ impl Drive {
         Ok(SignedUrl { url: presigned.url, expiration_seconds: ttl, headers: presigned.headers })
     }
 
+    /// Where browsers send upload PUTs when the content store presigns its
+    /// own URLs: that store's origin (`scheme://host[:port]`), for the
+    /// console's Content-Security-Policy; `None` when uploads go to
+    /// orgdrive itself.
+    pub async fn upload_origin(&self) -> Option<String> {
+        if !self.blob.presigns() {
+            return None;
+        }
+        let key = put_path("origin", 0);
+        let probe = self.blob.presign_put(&key, std::time::Duration::from_secs(60)).await;
+        origin_of(&probe.ok()?.url)
+    }
+
     /// The URL of a PUT of part `part` (0: a single upload): the store's own
     /// presigned one when it presigns, else orgdrive's signed `/blob` URL.
     async fn upload_url(&self, base: &str, upload_key: &str, part: i64) -> DriveResult<SignedUrl> {
@@ -1538,4 +1551,35 @@ mod tests {
     fn query_values_are_escaped() {
         assert_eq!(query_escape("a b/数.txt"), "a%20b%2F%E6%95%B0.txt");
     }
+
+    #[test]
+    fn an_origin_is_scheme_and_authority_only() {
+        let origin = |u: &str| origin_of(u);
+        assert_eq!(
+            origin("http://127.0.0.1:9000/bucket/k?X-Amz=1").as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(
+            origin("https://b.oss-cn-hangzhou.aliyuncs.com/k").as_deref(),
+            Some("https://b.oss-cn-hangzhou.aliyuncs.com")
+        );
+        assert_eq!(origin("https://host?x").as_deref(), Some("https://host"));
+        assert_eq!(origin("ftp://host/x"), None);
+        assert_eq!(origin("https://user@host/x"), None, "no credentials in a policy");
+        assert_eq!(origin("https://a;b/x"), None, "nothing that ends a CSP directive");
+        assert_eq!(origin("not a url"), None);
+    }
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains(['@', ' ', ';', '\'', '"']) {
+        return None;
+    }
+    Some(format!("{scheme}://{authority}"))
 }

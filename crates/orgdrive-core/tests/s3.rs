@@ -58,6 +58,10 @@ async fn presigned_uploads_commit_by_copy_and_strays_are_swept() {
 
     let ticket = w.drive.get_file_upload_info(&w.op, &space, upload_request(), BASE).await.unwrap();
     assert!(!ticket.url.url.starts_with(BASE), "a URL of the bucket: {}", ticket.url.url);
+    // The console's policy lets its script PUT there: the bucket's origin.
+    let origin = w.drive.upload_origin().await.expect("a presigning store has one");
+    assert!(ticket.url.url.starts_with(&format!("{origin}/")), "{origin} {}", ticket.url.url);
+    assert_eq!(origin.matches('/').count(), 2, "scheme and authority only: {origin}");
     let commit = CommitRequest {
         upload_key: Some(ticket.upload_key.clone()),
         name: Some("a.txt".into()),

@@ -43,6 +43,9 @@ pub struct Shared {
     pub(crate) readiness: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Readiness)>>>,
     /// Failed console sign-ins on this node, by client address and account.
     pub(crate) sign_ins: Arc<SignInLimiter>,
+    /// The content store's origin when browsers PUT uploads to it directly
+    /// (read once: the console's pages allow their script to reach it).
+    pub(crate) upload_origin: Arc<tokio::sync::OnceCell<Option<String>>>,
 }
 
 /// What a readiness check found.
@@ -67,6 +70,7 @@ impl ServerState {
             metrics_token_sha256: None,
             readiness: Arc::default(),
             sign_ins: Arc::default(),
+            upload_origin: Arc::default(),
         }))
     }
 

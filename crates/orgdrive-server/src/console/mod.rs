@@ -115,16 +115,26 @@ pub fn routes(operations: &mut Operations, listener: Listener) -> Router<ServerS
     all.layer(Extension(listener)).layer(axum::middleware::map_response(security_headers))
 }
 
-/// What every console answer carries: its pages load nothing from
-/// elsewhere, run no inline script and are never framed.
+/// The console's Content-Security-Policy: its pages load nothing from
+/// elsewhere, run no inline script and are never framed; their script
+/// reaches this server, and `upload_origin` (a content store that takes
+/// presigned PUTs itself) when there is one.
+fn content_security_policy(upload_origin: Option<&str>) -> String {
+    let connect = upload_origin.map(|o| format!("; connect-src 'self' {o}")).unwrap_or_default();
+    format!(
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; \
+         base-uri 'none'{connect}"
+    )
+}
+
+/// What every console answer carries (a page may have set its own policy:
+/// see [`upload_policy`]).
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-    );
+    if !headers.contains_key("content-security-policy") {
+        let policy = HeaderValue::from_str(&content_security_policy(None)).expect("ASCII");
+        headers.insert("content-security-policy", policy);
+    }
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
@@ -529,7 +539,7 @@ async fn folder(
         Err(e) => return session.failed(e),
     };
     let thumbnails = thumbnails(drive, op, &space_id, &page, &base).await;
-    pages::respond(
+    let mut response = pages::respond(
         StatusCode::OK,
         pages::folder(
             &session.viewer(),
@@ -539,7 +549,18 @@ async fn folder(
             &thumbnails,
             &query,
         ),
-    )
+    );
+    response.headers_mut().insert("content-security-policy", upload_policy(&state).await);
+    response
+}
+
+/// The policy of a page that uploads: its script may PUT to the content
+/// store when that store takes presigned PUTs itself (its CORS rules must
+/// let the console's origin do so: README "Web console").
+async fn upload_policy(state: &ServerState) -> HeaderValue {
+    let origin = state.upload_origin.get_or_init(|| state.drive.upload_origin()).await;
+    HeaderValue::from_str(&content_security_policy(origin.as_deref()))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
 }
 
 /// The thumbnails of a page's images that have one ready, by dentry id
@@ -1442,6 +1463,14 @@ mod tests {
         assert!(!local_path("https://evil.example/console"));
         assert!(!local_path("/consolex\r\nSet-Cookie: a=b"));
         assert!(!local_path("/console\u{7f}"), "no control characters (no header value)");
+    }
+
+    #[test]
+    fn uploads_to_a_presigning_store_are_allowed_by_the_policy() {
+        let plain = content_security_policy(None);
+        assert!(plain.starts_with("default-src 'self';") && !plain.contains("connect-src"));
+        let s3 = content_security_policy(Some("http://127.0.0.1:9000"));
+        assert!(s3.ends_with("; connect-src 'self' http://127.0.0.1:9000"), "{s3}");
     }
 
     #[test]
