@@ -1473,6 +1473,19 @@ impl Drive {
     }
 }
 
+/// `scheme://host[:port]` of an absolute http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains(['@', ' ', ';', '\'', '"']) {
+        return None;
+    }
+    Some(format!("{scheme}://{authority}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1569,17 +1582,4 @@ mod tests {
         assert_eq!(origin("https://a;b/x"), None, "nothing that ends a CSP directive");
         assert_eq!(origin("not a url"), None);
     }
-}
-
-/// `scheme://host[:port]` of an absolute http(s) URL.
-fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty() || authority.contains(['@', ' ', ';', '\'', '"']) {
-        return None;
-    }
-    Some(format!("{scheme}://{authority}"))
 }
