@@ -235,12 +235,19 @@ impl ConsoleStore for PgStore {
     }
 
     async fn usage_parts(&self, space_ids: &[String]) -> StoreResult<Vec<UsageParts>> {
-        const SQL: &str = "SELECT s.space_id, \
-               COALESCE((SELECT SUM(v.size) FROM dentry_versions v JOIN dentries d \
-                         ON d.dentry_id = v.dentry_id WHERE d.space_id = s.space_id), 0)::BIGINT, \
-               COALESCE((SELECT SUM(r.size) FROM recycle_items r \
-                         WHERE r.space_id = s.space_id), 0)::BIGINT \
-             FROM spaces s WHERE s.space_id = ANY($1) ORDER BY s.space_id";
+        // One pass over the kept versions, and the bin items of these
+        // spaces along recycle_items_by_space.
+        const SQL: &str = "WITH kept AS ( \
+               SELECT d.space_id, SUM(v.size) AS bytes FROM dentry_versions v \
+               JOIN dentries d ON d.dentry_id = v.dentry_id \
+               WHERE d.space_id = ANY($1) GROUP BY d.space_id), \
+             binned AS ( \
+               SELECT space_id, SUM(size) AS bytes FROM recycle_items \
+               WHERE space_id = ANY($1) GROUP BY space_id) \
+             SELECT s.space_id, COALESCE(kept.bytes, 0)::BIGINT, COALESCE(binned.bytes, 0)::BIGINT \
+             FROM spaces s LEFT JOIN kept ON kept.space_id = s.space_id \
+             LEFT JOIN binned ON binned.space_id = s.space_id \
+             WHERE s.space_id = ANY($1) ORDER BY s.space_id";
         read!(self, |c| {
             all(&c, SQL, &[&space_ids])
                 .await?

@@ -220,12 +220,20 @@ impl ConsoleStore for SqliteStore {
     }
 
     async fn usage_parts(&self, space_ids: &[String]) -> StoreResult<Vec<UsageParts>> {
-        const SQL: &str = "SELECT s.space_id, \
-               COALESCE((SELECT SUM(v.size) FROM dentry_versions v JOIN dentries d \
-                         ON d.dentry_id = v.dentry_id WHERE d.space_id = s.space_id), 0), \
-               COALESCE((SELECT SUM(r.size) FROM recycle_items r \
-                         WHERE r.space_id = s.space_id), 0) \
-             FROM spaces s WHERE s.space_id IN rarray(?1) ORDER BY s.space_id";
+        // One pass over the kept versions (the outer loop: CROSS JOIN
+        // keeps SQLite from scanning every dentry instead), and the bin
+        // items of these spaces along recycle_items_by_space.
+        const SQL: &str = "WITH kept AS ( \
+               SELECT d.space_id, SUM(v.size) AS bytes FROM dentry_versions v \
+               CROSS JOIN dentries d ON d.dentry_id = v.dentry_id \
+               WHERE d.space_id IN rarray(?1) GROUP BY d.space_id), \
+             binned AS ( \
+               SELECT space_id, SUM(size) AS bytes FROM recycle_items \
+               WHERE space_id IN rarray(?1) GROUP BY space_id) \
+             SELECT s.space_id, COALESCE(kept.bytes, 0), COALESCE(binned.bytes, 0) FROM spaces s \
+             LEFT JOIN kept ON kept.space_id = s.space_id \
+             LEFT JOIN binned ON binned.space_id = s.space_id \
+             WHERE s.space_id IN rarray(?1) ORDER BY s.space_id";
         let space_ids = space_ids.to_vec();
         self.read_blocking(move |conn| {
             let ids = crate::drive::id_array(space_ids.iter());

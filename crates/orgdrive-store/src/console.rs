@@ -120,7 +120,9 @@ pub trait ConsoleStore: Send + Sync + 'static {
     async fn person_shared_dentries(&self, query: &PersonSpaces) -> StoreResult<Vec<SharedDentry>>;
 
     /// [`UsageParts`] of each of `space_ids` (unknown ids are left out),
-    /// read in one snapshot: a pass over the kept versions of those spaces
-    /// and over their recycle-bin items.
+    /// read in one statement: one pass over every kept version of the
+    /// store (no index finds a space's versions) and over those spaces'
+    /// recycle-bin items. For pages that list a person's spaces, not for
+    /// hot paths.
     async fn usage_parts(&self, space_ids: &[String]) -> StoreResult<Vec<UsageParts>>;
 }

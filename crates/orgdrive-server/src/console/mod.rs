@@ -515,13 +515,6 @@ async fn folder(
         Err(orgdrive_core::DriveError::PermissionDenied(_)) if folder_id != "0" => None,
         Err(e) => return session.failed(e),
     };
-    let parts = match &space {
-        Some(view) => match drive.usage_parts(std::slice::from_ref(view)).await {
-            Ok(mut parts) => parts.remove(&space_id),
-            Err(e) => return session.failed(e),
-        },
-        None => None,
-    };
     let here = match drive.get_dentry(op, &space_id, &folder_id, &Default::default()).await {
         Ok(here) => here,
         Err(e) => return session.failed(e),
@@ -541,14 +534,7 @@ async fn folder(
     let thumbnails = thumbnails(drive, op, &space_id, &page, &base).await;
     let mut response = pages::respond(
         StatusCode::OK,
-        pages::folder(
-            &session.viewer(),
-            space.as_ref().map(|view| (view, parts.as_ref())),
-            &here,
-            &page,
-            &thumbnails,
-            &query,
-        ),
+        pages::folder(&session.viewer(), space.as_ref(), &here, &page, &thumbnails, &query),
     );
     response.headers_mut().insert("content-security-policy", upload_policy(&state).await);
     response

@@ -270,10 +270,12 @@ fn sort_link(
 }
 
 /// A folder page. `space` is `None` for a person who holds a grant below
-/// the root only (GetSpace refuses them): no quota, no recycle bin.
+/// the root only (GetSpace refuses them): no quota, no recycle bin. Its
+/// quota bar is the plain one (what used bytes are made of is read for the
+/// spaces page only: it costs a pass over the store's kept versions).
 pub fn folder(
     session: &Viewer,
-    space: Option<(&SpaceView, Option<&UsageParts>)>,
+    space: Option<&SpaceView>,
     here: &DentryView,
     page_of: &Page,
     thumbnails: &HashMap<String, Thumbnail>,
@@ -283,10 +285,10 @@ pub fn folder(
     let space_id = &here.dentry.space_id;
     let folder_id = &here.dentry.dentry_id;
     let space_name = match space {
-        Some((view, _)) => view.space.name.as_deref().unwrap_or(space_id),
+        Some(view) => view.space.name.as_deref().unwrap_or(space_id),
         None => &here.dentry.name,
     };
-    let app_space = space.is_some_and(|(view, _)| view.space.owner_type == "APP");
+    let app_space = space.is_some_and(|view| view.space.owner_type == "APP");
     // The same sort (a page token belongs to its order), another page.
     let keep = |next: &str| {
         let mut url = format!("/console/spaces/{}?folder={}", enc(space_id), enc(folder_id));
@@ -310,8 +312,8 @@ pub fn folder(
                 @if space.is_some() { a href={ "/console/spaces/" (space_id) } { (space_name) } }
                 @else { (space_name) }
             }
-            @if let Some((view, parts)) = space {
-                (quota_bar(t, view.space.used_bytes, view.quota, parts))
+            @if let Some(view) = space {
+                (quota_bar(t, view.space.used_bytes, view.quota, None))
             }
             p.path { (here.path) }
             div.toolbar {
