@@ -12,7 +12,7 @@ import time
 from urllib.parse import quote_plus
 
 import pytest
-from websockets.exceptions import ConnectionClosedError, InvalidMessage, InvalidStatus
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidMessage, InvalidStatus
 from websockets.sync.client import connect
 
 from conftest import ALL_SCOPES, provision, start_server
@@ -297,6 +297,28 @@ def open_ticket(server, tenant):
                        {"clientId": tenant.app_key, "clientSecret": tenant.app_secret,
                         "subscriptions": [{"type": "EVENT", "topic": "*"}]})
     return f"{opened['endpoint']}?ticket={quote_plus(opened['ticket'])}"
+
+
+def test_rotating_the_secret_closes_the_apps_streams_and_refuses_older_tickets(server, make_tenant):
+    tenant = make_tenant()
+    open_stream = connect(open_ticket(server, tenant), open_timeout=10)
+    unused = open_ticket(server, tenant)
+    time.sleep(0.01)  # the rotation comes after the tickets, in another millisecond
+    rotated = server.admin.call("POST", f"/orgs/{tenant.corp_id}/apps/{tenant.app_id}/secret")
+    try:
+        with pytest.raises(ConnectionClosed):
+            for _ in range(10):  # pings may come first
+                open_stream.recv(timeout=5)
+    finally:
+        open_stream.close()
+    with pytest.raises(InvalidStatus) as refused:
+        connect(unused, open_timeout=10)
+    assert refused.value.response.status_code in (400, 401)
+    status, _, body = http_json("POST", f"{server.base_url}/v1.0/gateway/connections/open",
+                                {"clientId": tenant.app_key, "clientSecret": tenant.app_secret})
+    assert body["code"] == "InvalidAuthentication", (status, body)
+    fresh = connect(open_ticket(server, replace(tenant, app_secret=rotated["appSecret"])), open_timeout=10)
+    fresh.close()
 
 
 def test_racing_handshakes_cannot_pass_the_per_app_cap(server, tenant):

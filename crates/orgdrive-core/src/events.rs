@@ -330,6 +330,11 @@ impl Drive {
             return Err(refused());
         }
         let app = self.meta.get_app_by_key(app_key).await?.ok_or_else(refused)?;
+        // Issued before the app's secret was last rotated (the only change
+        // of an app): the secret it was issued for no longer opens streams.
+        if expires_ms - STREAM_TICKET_TTL_MS <= app.modified_at {
+            return Err(refused());
+        }
         Ok(StreamTicket { app, nonce: nonce.to_owned(), expires_ms, takes_events: flag == "e" })
     }
 
@@ -363,7 +368,7 @@ impl Drive {
         app_id: &str,
         input: CallbackInput,
     ) -> DriveResult<CallbackRecord> {
-        let app = self.known_app(corp_id, app_id).await?;
+        let app = self.configurable_app(corp_id, app_id).await?;
         check_callback(&input)?;
         Ok(CallbackRecord {
             corp_id: corp_id.to_owned(),
@@ -384,7 +389,7 @@ impl Drive {
         app_id: &str,
         callback: Option<CallbackRecord>,
     ) -> DriveResult<Option<CallbackRecord>> {
-        self.known_app(corp_id, app_id).await?;
+        self.configurable_app(corp_id, app_id).await?;
         self.meta.set_callback(app_id, callback.as_ref()).await?;
         Ok(callback)
     }
@@ -393,6 +398,18 @@ impl Drive {
         self.app_record(corp_id, app_id)
             .await?
             .ok_or_else(|| DriveError::not_found("appId", format!("app {app_id} not found")))
+    }
+
+    /// An app whose event settings the admin plane may change: not the
+    /// org's console app (the server's own; nobody receives its events).
+    async fn configurable_app(&self, corp_id: &str, app_id: &str) -> DriveResult<AppRecord> {
+        let app = self.known_app(corp_id, app_id).await?;
+        if crate::identity::is_console_app(&app) {
+            return Err(DriveError::InUse(format!(
+                "app {app_id} is the organization's console app, which the server keeps"
+            )));
+        }
+        Ok(app)
     }
 
     /// The app's HTTP callback, if it has one (admin plane).
@@ -426,7 +443,7 @@ impl Drive {
         scope: Option<&str>,
         scope_id: Option<&str>,
     ) -> DriveResult<()> {
-        let app = self.known_app(corp_id, app_id).await?;
+        let app = self.configurable_app(corp_id, app_id).await?;
         let user = self.meta.get_user(corp_id, union_id).await?.ok_or_else(|| {
             DriveError::not_found("unionId", format!("user {union_id} does not exist"))
         })?;
@@ -441,7 +458,7 @@ impl Drive {
         scope: Option<&str>,
         scope_id: Option<&str>,
     ) -> DriveResult<()> {
-        self.known_app(corp_id, app_id).await?;
+        self.configurable_app(corp_id, app_id).await?;
         let (scope, scope_id) = parse_scope(scope, scope_id)?;
         self.meta.unsubscribe(app_id, scope, &scope_id).await?;
         Ok(())

@@ -18,17 +18,63 @@ pub const FSCK_GRACE_SECS: i64 = 600;
 /// One inconsistency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
-    MissingContent { dentry_id: String, blob_key: String },
-    SizeMismatch { dentry_id: String, blob_key: String, recorded: i64, actual: u64 },
-    UnreferencedObject { key: String, size: u64 },
-    SpaceUsage { space_id: String, recorded: i64, actual: i64 },
-    OrgUsage { corp_id: String, recorded: i64, actual: i64 },
-    SpaceReserved { space_id: String, recorded: i64, actual: i64 },
-    OrgReserved { corp_id: String, recorded: i64, actual: i64 },
-    UploadUnderReserved { upload_key: String, reserved: i64, parts: i64 },
-    Orphan { dentry_id: String, parent_id: String },
-    Cycle { dentry_id: String },
-    DuplicateName { space_id: String, parent_id: String, name: String },
+    MissingContent {
+        dentry_id: String,
+        blob_key: String,
+    },
+    SizeMismatch {
+        dentry_id: String,
+        blob_key: String,
+        recorded: i64,
+        actual: u64,
+    },
+    UnreferencedObject {
+        key: String,
+        size: u64,
+    },
+    SpaceUsage {
+        space_id: String,
+        recorded: i64,
+        actual: i64,
+    },
+    /// A space's counter of kept versions' bytes is off their sum.
+    SpaceVersions {
+        space_id: String,
+        recorded: i64,
+        actual: i64,
+    },
+    OrgUsage {
+        corp_id: String,
+        recorded: i64,
+        actual: i64,
+    },
+    SpaceReserved {
+        space_id: String,
+        recorded: i64,
+        actual: i64,
+    },
+    OrgReserved {
+        corp_id: String,
+        recorded: i64,
+        actual: i64,
+    },
+    UploadUnderReserved {
+        upload_key: String,
+        reserved: i64,
+        parts: i64,
+    },
+    Orphan {
+        dentry_id: String,
+        parent_id: String,
+    },
+    Cycle {
+        dentry_id: String,
+    },
+    DuplicateName {
+        space_id: String,
+        parent_id: String,
+        name: String,
+    },
 }
 
 impl Problem {
@@ -38,6 +84,7 @@ impl Problem {
             self,
             Problem::UnreferencedObject { .. }
                 | Problem::SpaceUsage { .. }
+                | Problem::SpaceVersions { .. }
                 | Problem::OrgUsage { .. }
                 | Problem::SpaceReserved { .. }
                 | Problem::OrgReserved { .. }
@@ -66,6 +113,10 @@ impl fmt::Display for Problem {
             Problem::SpaceUsage { space_id, recorded, actual } => {
                 write!(f, "space {space_id}: usedQuota {recorded}, content adds up to {actual}")
             }
+            Problem::SpaceVersions { space_id, recorded, actual } => write!(
+                f,
+                "space {space_id}: versions counter {recorded}, kept versions add up to {actual}"
+            ),
             Problem::OrgUsage { corp_id, recorded, actual } => {
                 write!(f, "org {corp_id}: used {recorded}, its spaces add up to {actual}")
             }
@@ -184,7 +235,7 @@ impl Drive {
 
         // Each byte counter against the sum it summarises.
         type Mismatch = fn(String, i64, i64) -> Problem;
-        let counters: [(&[orgdrive_store::UsageCheck], Mismatch); 4] = [
+        let counters: [(&[orgdrive_store::UsageCheck], Mismatch); 5] = [
             (&scan.space_usage, |space_id, recorded, actual| Problem::SpaceUsage {
                 space_id,
                 recorded,
@@ -192,6 +243,11 @@ impl Drive {
             }),
             (&scan.org_usage, |corp_id, recorded, actual| Problem::OrgUsage {
                 corp_id,
+                recorded,
+                actual,
+            }),
+            (&scan.space_versions, |space_id, recorded, actual| Problem::SpaceVersions {
+                space_id,
                 recorded,
                 actual,
             }),

@@ -81,7 +81,7 @@ pub(crate) const CONSOLE_APP_KEY_PREFIX: &str = "console:";
 
 /// Whether `app` is an org's console app (the server's own: not listed,
 /// not deleted).
-fn is_console_app(app: &AppRecord) -> bool {
+pub(crate) fn is_console_app(app: &AppRecord) -> bool {
     app.app_key.starts_with(CONSOLE_APP_KEY_PREFIX)
 }
 

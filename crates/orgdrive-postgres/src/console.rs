@@ -198,11 +198,15 @@ impl ConsoleStore for PgStore {
     }
 
     async fn person_shared_dentries(&self, query: &PersonSpaces) -> StoreResult<Vec<SharedDentry>> {
-        // The person's grants below a root, read along grants_by_member.
+        // The person's grants below a root, read along grants_by_member;
+        // each dentry once, with the strongest of its roles.
         const SQL: &str = concat!(
             "SELECT ",
             dentry_columns!("d."),
-            ", COALESCE(s.name, s.space_id), g.role FROM ( \
+            ", COALESCE(s.name, s.space_id), CASE MAX(CASE g.role WHEN 'OWNER' THEN 5 WHEN 'MANAGER' THEN 4 \
+               WHEN 'EDITOR' THEN 3 WHEN 'DOWNLOADER' THEN 2 ELSE 1 END) \
+               WHEN 5 THEN 'OWNER' WHEN 4 THEN 'MANAGER' WHEN 3 THEN 'EDITOR' \
+               WHEN 2 THEN 'DOWNLOADER' ELSE 'READER' END FROM ( \
                SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'USER' \
                  AND member_id = $2 AND (expires_at IS NULL OR expires_at > $3) \
                UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'ORG' \
@@ -213,11 +217,12 @@ impl ConsoleStore for PgStore {
              JOIN spaces s ON s.space_id = g.space_id \
              WHERE g.dentry_id <> '0' AND d.status = 'NORMAL' AND s.corp_id = $1 \
                AND s.status = 'NORMAL' \
-             ORDER BY d.name, d.dentry_id"
+             GROUP BY d.dentry_id, s.space_id ORDER BY d.name, d.dentry_id LIMIT $5"
         );
         let query = query.clone();
-        let mut shared = read!(self, |c| {
-            all(&c, SQL, &[&query.corp_id, &query.union_id, &query.now_ms, &query.dept_ids])
+        let shared = read!(self, |c| {
+            let limit = i64::from(query.limit);
+            all(&c, SQL, &[&query.corp_id, &query.union_id, &query.now_ms, &query.dept_ids, &limit])
                 .await?
                 .iter()
                 .map(|r| {
@@ -229,25 +234,16 @@ impl ConsoleStore for PgStore {
                 })
                 .collect::<DbResult<Vec<_>>>()?
         })?;
-        shared.dedup_by(|a, b| a.dentry.dentry_id == b.dentry.dentry_id);
-        shared.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
         Ok(shared)
     }
 
     async fn usage_parts(&self, space_ids: &[String]) -> StoreResult<Vec<UsageParts>> {
-        // One pass over the kept versions, and the bin items of these
-        // spaces along recycle_items_by_space.
-        const SQL: &str = "WITH kept AS ( \
-               SELECT d.space_id, SUM(v.size) AS bytes FROM dentry_versions v \
-               JOIN dentries d ON d.dentry_id = v.dentry_id \
-               WHERE d.space_id = ANY($1) GROUP BY d.space_id), \
-             binned AS ( \
-               SELECT space_id, SUM(size) AS bytes FROM recycle_items \
-               WHERE space_id = ANY($1) GROUP BY space_id) \
-             SELECT s.space_id, COALESCE(kept.bytes, 0)::BIGINT, COALESCE(binned.bytes, 0)::BIGINT \
-             FROM spaces s LEFT JOIN kept ON kept.space_id = s.space_id \
-             LEFT JOIN binned ON binned.space_id = s.space_id \
-             WHERE s.space_id = ANY($1) ORDER BY s.space_id";
+        // The versions' counter (kept by triggers: migration 0003), and
+        // the bin items of each space along recycle_items_by_space.
+        const SQL: &str = "SELECT s.space_id, s.versions_bytes, \
+               COALESCE((SELECT SUM(r.size) FROM recycle_items r \
+                         WHERE r.space_id = s.space_id), 0)::BIGINT \
+             FROM spaces s WHERE s.space_id = ANY($1) ORDER BY s.space_id";
         read!(self, |c| {
             all(&c, SQL, &[&space_ids])
                 .await?

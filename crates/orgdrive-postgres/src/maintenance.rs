@@ -148,6 +148,19 @@ impl MaintenanceStore for PgStore {
             .iter()
             .map(usage)
             .collect::<DbResult<Vec<_>>>()?;
+            let space_versions = all(
+                &t,
+                "SELECT s.space_id, s.versions_bytes, COALESCE(kept.bytes, 0)::BIGINT \
+                 FROM spaces s LEFT JOIN (SELECT d.space_id, SUM(v.size) AS bytes \
+                     FROM dentry_versions v JOIN dentries d ON d.dentry_id = v.dentry_id \
+                     GROUP BY d.space_id) kept ON kept.space_id = s.space_id \
+                 ORDER BY s.space_id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(usage)
+            .collect::<DbResult<Vec<_>>>()?;
             let trashed_objects =
                 strings(all(&t, "SELECT object_key FROM trashed_objects", &[]).await?)?;
             let thumbnail_objects = strings(
@@ -163,6 +176,7 @@ impl MaintenanceStore for PgStore {
                 under_reserved_uploads,
                 space_usage,
                 org_usage,
+                space_versions,
                 tree,
                 duplicate_names,
                 trashed_objects,
@@ -200,6 +214,16 @@ impl MaintenanceStore for PgStore {
                 &[],
             )
             .await?;
+            let versions = exec(
+                &t,
+                "UPDATE spaces s SET versions_bytes = COALESCE(kept.bytes, 0) \
+                 FROM spaces s2 LEFT JOIN (SELECT d.space_id, SUM(v.size)::BIGINT AS bytes \
+                     FROM dentry_versions v JOIN dentries d ON d.dentry_id = v.dentry_id \
+                     GROUP BY d.space_id) kept ON kept.space_id = s2.space_id \
+                 WHERE s2.space_id = s.space_id AND s.versions_bytes <> COALESCE(kept.bytes, 0)",
+                &[],
+            )
+            .await?;
             // An upload never holds less than its recorded parts.
             let uploads = exec(
                 &t,
@@ -210,7 +234,7 @@ impl MaintenanceStore for PgStore {
                 &[],
             )
             .await?;
-            spaces + orgs + uploads + recount_reservations(&t).await?
+            spaces + orgs + versions + uploads + recount_reservations(&t).await?
         })
     }
 

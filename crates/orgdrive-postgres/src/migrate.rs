@@ -17,6 +17,7 @@ use crate::error::classify;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_schema.sql")),
     (2, include_str!("../migrations/postgres/0002_console.sql")),
+    (3, include_str!("../migrations/postgres/0003_versions_bytes.sql")),
 ];
 
 /// The schema version this build writes.

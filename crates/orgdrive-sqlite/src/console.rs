@@ -184,11 +184,15 @@ impl ConsoleStore for SqliteStore {
     }
 
     async fn person_shared_dentries(&self, query: &PersonSpaces) -> StoreResult<Vec<SharedDentry>> {
-        // The person's grants below a root, read along grants_by_member.
+        // The person's grants below a root, read along grants_by_member;
+        // each dentry once, with the strongest of its roles.
         const SQL: &str = concat!(
             "SELECT ",
             dentry_columns!("d."),
-            ", COALESCE(s.name, s.space_id), g.role FROM ( \
+            ", COALESCE(s.name, s.space_id), CASE MAX(CASE g.role WHEN 'OWNER' THEN 5 WHEN 'MANAGER' THEN 4 \
+               WHEN 'EDITOR' THEN 3 WHEN 'DOWNLOADER' THEN 2 ELSE 1 END) \
+               WHEN 5 THEN 'OWNER' WHEN 4 THEN 'MANAGER' WHEN 3 THEN 'EDITOR' \
+               WHEN 2 THEN 'DOWNLOADER' ELSE 'READER' END FROM ( \
                SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'USER' \
                  AND member_id = ?2 AND (expires_at IS NULL OR expires_at > ?3) \
                UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'ORG' \
@@ -199,13 +203,15 @@ impl ConsoleStore for SqliteStore {
              JOIN spaces s ON s.space_id = g.space_id \
              WHERE g.dentry_id <> '0' AND d.status = 'NORMAL' AND s.corp_id = ?1 \
                AND s.status = 'NORMAL' \
-             ORDER BY d.name, d.dentry_id"
+             GROUP BY d.dentry_id ORDER BY d.name, d.dentry_id LIMIT ?5"
         );
         let query = query.clone();
-        let mut shared = self
+        let shared = self
             .read_blocking(move |conn| {
                 let depts = crate::drive::id_array(query.dept_ids.iter());
-                all(conn, SQL, params![query.corp_id, query.union_id, query.now_ms, depts], |r| {
+                let values =
+                    params![query.corp_id, query.union_id, query.now_ms, depts, query.limit];
+                all(conn, SQL, values, |r| {
                     Ok(SharedDentry {
                         dentry: dentry_from_row(r)?,
                         space_name: r.get(14)?,
@@ -214,26 +220,16 @@ impl ConsoleStore for SqliteStore {
                 })
             })
             .await?;
-        shared.dedup_by(|a, b| a.dentry.dentry_id == b.dentry.dentry_id);
-        shared.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
         Ok(shared)
     }
 
     async fn usage_parts(&self, space_ids: &[String]) -> StoreResult<Vec<UsageParts>> {
-        // One pass over the kept versions (the outer loop: CROSS JOIN
-        // keeps SQLite from scanning every dentry instead), and the bin
-        // items of these spaces along recycle_items_by_space.
-        const SQL: &str = "WITH kept AS ( \
-               SELECT d.space_id, SUM(v.size) AS bytes FROM dentry_versions v \
-               CROSS JOIN dentries d ON d.dentry_id = v.dentry_id \
-               WHERE d.space_id IN rarray(?1) GROUP BY d.space_id), \
-             binned AS ( \
-               SELECT space_id, SUM(size) AS bytes FROM recycle_items \
-               WHERE space_id IN rarray(?1) GROUP BY space_id) \
-             SELECT s.space_id, COALESCE(kept.bytes, 0), COALESCE(binned.bytes, 0) FROM spaces s \
-             LEFT JOIN kept ON kept.space_id = s.space_id \
-             LEFT JOIN binned ON binned.space_id = s.space_id \
-             WHERE s.space_id IN rarray(?1) ORDER BY s.space_id";
+        // The versions' counter (kept by triggers: migration 0014), and
+        // the bin items of each space along recycle_items_by_space.
+        const SQL: &str = "SELECT s.space_id, s.versions_bytes, \
+               COALESCE((SELECT SUM(r.size) FROM recycle_items r \
+                         WHERE r.space_id = s.space_id), 0) \
+             FROM spaces s WHERE s.space_id IN rarray(?1) ORDER BY s.space_id";
         let space_ids = space_ids.to_vec();
         self.read_blocking(move |conn| {
             let ids = crate::drive::id_array(space_ids.iter());

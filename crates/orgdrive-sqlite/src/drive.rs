@@ -800,7 +800,18 @@ impl MaintenanceStore for SqliteStore {
                 [],
             )
             .map_err(backend)?;
-            Ok(spaces + orgs + uploads + recount_reservations(conn)?)
+            let versions = exec(
+                conn,
+                "UPDATE spaces SET versions_bytes = COALESCE(kept.bytes, 0) \
+                 FROM spaces AS s LEFT JOIN (SELECT d.space_id, SUM(v.size) AS bytes \
+                     FROM dentry_versions v JOIN dentries d ON d.dentry_id = v.dentry_id \
+                     GROUP BY d.space_id) kept ON kept.space_id = s.space_id \
+                 WHERE s.space_id = spaces.space_id \
+                   AND spaces.versions_bytes != COALESCE(kept.bytes, 0)",
+                [],
+            )
+            .map_err(backend)?;
+            Ok(spaces + orgs + uploads + versions + recount_reservations(conn)?)
         })
         .await
     }
@@ -1436,12 +1447,22 @@ fn scan(conn: &Connection) -> StoreResult<ConsistencyScan> {
         [],
         usage,
     )?;
+    let space_versions = all(
+        conn,
+        "SELECT s.space_id, s.versions_bytes, COALESCE(kept.bytes, 0) FROM spaces s \
+         LEFT JOIN (SELECT d.space_id, SUM(v.size) AS bytes FROM dentry_versions v \
+                    JOIN dentries d ON d.dentry_id = v.dentry_id GROUP BY d.space_id) kept \
+         ON kept.space_id = s.space_id ORDER BY s.space_id",
+        [],
+        usage,
+    )?;
     Ok(ConsistencyScan {
         blobs,
         open_uploads,
         upload_objects,
         space_usage,
         org_usage,
+        space_versions,
         space_reserved,
         org_reserved,
         under_reserved_uploads,

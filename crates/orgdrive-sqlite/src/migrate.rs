@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/sqlite/0011_leases.sql")),
     (12, include_str!("../migrations/sqlite/0012_one_name_index.sql")),
     (13, include_str!("../migrations/sqlite/0013_console.sql")),
+    (14, include_str!("../migrations/sqlite/0014_versions_bytes.sql")),
 ];
 
 /// The schema version this build writes.

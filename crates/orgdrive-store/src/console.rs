@@ -115,14 +115,13 @@ pub trait ConsoleStore: Send + Sync + 'static {
 
     /// The live dentries below a root (not `0`) of `NORMAL` spaces of
     /// `corp_id` that the person of `query` holds a live grant on, each
-    /// once (with one of its roles), by name then `dentry_id`; at most
-    /// `limit`. `whole_org` is not read.
+    /// once (with the strongest of its roles), by name then `dentry_id`; at
+    /// most `limit` (counted in the database). `whole_org` is not read.
     async fn person_shared_dentries(&self, query: &PersonSpaces) -> StoreResult<Vec<SharedDentry>>;
 
     /// [`UsageParts`] of each of `space_ids` (unknown ids are left out),
-    /// read in one statement: one pass over every kept version of the
-    /// store (no index finds a space's versions) and over those spaces'
-    /// recycle-bin items. For pages that list a person's spaces, not for
-    /// hot paths.
+    /// read in one statement: a counter per space for the versions (kept
+    /// in the database with every version added, removed or moved to
+    /// another space) and a pass over each space's recycle-bin items.
     async fn usage_parts(&self, space_ids: &[String]) -> StoreResult<Vec<UsageParts>>;
 }

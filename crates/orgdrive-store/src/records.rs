@@ -357,6 +357,8 @@ pub struct ConsistencyScan {
     pub under_reserved_uploads: Vec<UsageCheck>,
     pub space_usage: Vec<UsageCheck>,
     pub org_usage: Vec<UsageCheck>,
+    /// Each space's versions counter and the sum of its kept versions.
+    pub space_versions: Vec<UsageCheck>,
     pub tree: Vec<TreeNode>,
     /// (space, parent, name) held by more than one live dentry.
     pub duplicate_names: Vec<(String, String, String)>,

@@ -1149,7 +1149,15 @@ async fn an_operator_rotates_a_secret_changes_event_settings_and_department_memb
         .unwrap()
         .query_row("SELECT app_id FROM apps WHERE app_key LIKE 'console:%'", [], |r| r.get(0))
         .unwrap();
-    let (status, _) = act(vec![("action", "rotate_secret".into()), ("app_id", console_app)]).await;
+    let (status, _) =
+        act(vec![("action", "rotate_secret".into()), ("app_id", console_app.clone())]).await;
+    assert_eq!(status, 409);
+    // ...and has no event settings an operator could not see on the page.
+    let mut subscribe_console = subscribe("ORG", "", &t.union_id);
+    subscribe_console[1].1 = console_app.clone();
+    assert_eq!(act(subscribe_console).await.0, 409);
+    let (status, _) =
+        act(vec![("action", "remove_callback".into()), ("app_id", console_app)]).await;
     assert_eq!(status, 409);
 }
 

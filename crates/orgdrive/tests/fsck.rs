@@ -50,7 +50,8 @@ async fn fsck_finds_and_repairs_inconsistencies() {
     db.execute_batch(
         "UPDATE spaces SET used_bytes = 12345; \
          UPDATE orgs SET used_bytes = 1 WHERE used_bytes = 9; \
-         UPDATE spaces SET reserved_bytes = 7;",
+         UPDATE spaces SET reserved_bytes = 7; \
+         UPDATE spaces SET versions_bytes = 3;",
     )
     .unwrap();
     drop(db);
@@ -75,7 +76,11 @@ async fn fsck_finds_and_repairs_inconsistencies() {
             || out.contains(": 0 bytes reserved, its spaces hold 7"),
         "{out}"
     );
-    assert!(out.contains("objects: 6 problems, 0 repaired"), "{out}");
+    assert!(
+        out.contains(&format!("space {space_id}: versions counter 3, kept versions add up to 0")),
+        "{out}"
+    );
+    assert!(out.contains("objects: 7 problems, 0 repaired"), "{out}");
     // With no grace period, the young object is judged too.
     let (_, out) = fsck_with(dir.path(), false, &["--grace", "0"]);
     assert!(out.contains("object objects/YoungObject"), "{out}");
@@ -85,6 +90,7 @@ async fn fsck_finds_and_repairs_inconsistencies() {
     assert!(out.contains("referenced by nothing [repaired]"), "{out}");
     assert!(out.contains("content adds up to 9 [repaired]"), "{out}");
     assert!(out.contains("its spaces add up to 9 [repaired]"), "{out}");
+    assert!(out.contains("kept versions add up to 0 [repaired]"), "{out}");
     assert!(!stray.exists() && young.exists());
     let (code, out) = fsck(dir.path(), false);
     assert_eq!(code, 1);

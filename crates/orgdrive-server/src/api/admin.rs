@@ -102,12 +102,14 @@ async fn delete_app(
     Ok(Json(OK))
 }
 
-/// A new appSecret for the app, answered once; the app's access tokens end.
+/// A new appSecret for the app, answered once; the app's access tokens end,
+/// and its Stream connections on this node close.
 async fn rotate_app_secret(
     State(s): State<ServerState>,
     Path((corp_id, app_id)): Path<(String, String)>,
 ) -> Reply<AdminApp> {
     let secret = s.drive.rotate_app_secret(&corp_id, &app_id).await?;
+    s.hub.close_app(&app_id);
     let app = s.drive.list_apps(&corp_id).await?.into_iter().find(|a| a.app_id == app_id);
     let app =
         app.ok_or_else(|| DriveError::not_found("appId", format!("app {app_id} does not exist")))?;

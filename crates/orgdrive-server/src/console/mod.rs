@@ -546,7 +546,8 @@ async fn folder(
 async fn upload_policy(state: &ServerState) -> HeaderValue {
     let origin = state.upload_origin.get_or_init(|| state.drive.upload_origin()).await;
     HeaderValue::from_str(&content_security_policy(origin.as_deref()))
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
+        .or_else(|_| HeaderValue::from_str(&content_security_policy(None)))
+        .expect("ASCII")
 }
 
 /// The thumbnails of a page's images that have one ready, by dentry id
@@ -1381,8 +1382,13 @@ async fn admin_org_action(
             let app_key = apps.ok().and_then(|apps| {
                 apps.into_iter().find(|a| a.app_id == form.app_id).map(|a| a.app_key)
             });
-            drive.rotate_app_secret(&corp_id, &form.app_id).await.map(|app_secret| {
-                pages::Notice::SecretRotated { app_key: app_key.unwrap_or_default(), app_secret }
+            let rotated = drive.rotate_app_secret(&corp_id, &form.app_id).await;
+            if rotated.is_ok() {
+                state.hub.close_app(&form.app_id);
+            }
+            rotated.map(|app_secret| pages::Notice::SecretRotated {
+                app_key: app_key.unwrap_or_default(),
+                app_secret,
             })
         }
         "subscribe" => {

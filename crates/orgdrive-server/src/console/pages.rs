@@ -323,12 +323,14 @@ pub fn folder(
                     input name="name" placeholder=(t.new_folder) required;
                     button type="submit" { (t.create) }
                 }
+                // The bin and the search are the space's: not for a person
+                // whose grant is below the root.
                 @if space.is_some() {
                     a href={ "/console/spaces/" (space_id) "/bin" } { (t.recycle_bin) }
-                }
-                form.inline method="get" action={ "/console/spaces/" (space_id) "/search" } role="search" {
-                    input name="q" placeholder=(t.search_names) aria-label=(t.search) required maxlength="100";
-                    button type="submit" { (t.search) }
+                    form.inline method="get" action={ "/console/spaces/" (space_id) "/search" } role="search" {
+                        input name="q" placeholder=(t.search_names) aria-label=(t.search) required maxlength="100";
+                        button type="submit" { (t.search) }
+                    }
                 }
             }
             details.share {

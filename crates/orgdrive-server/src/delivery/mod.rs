@@ -90,6 +90,15 @@ impl Hub {
         streams.entry(app_id.to_owned()).or_default().push(connection);
     }
 
+    /// Closes every Stream connection of the app on this node (its secret
+    /// was rotated; tickets issued before are refused by the domain).
+    pub fn close_app(&self, app_id: &str) {
+        let open = self.streams.lock().expect("streams lock").remove(app_id);
+        for connection in open.into_iter().flatten() {
+            connection.close();
+        }
+    }
+
     pub fn unregister(&self, app_id: &str, connection_id: &str) {
         let mut streams = self.streams.lock().expect("streams lock");
         if let Some(open) = streams.get_mut(app_id) {

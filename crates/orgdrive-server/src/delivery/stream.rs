@@ -79,6 +79,12 @@ impl StreamConnection {
         answer
     }
 
+    /// Ends the connection (its app's secret was rotated): a close frame,
+    /// then the session ends.
+    pub fn close(&self) {
+        let _ = self.outgoing.try_send(Message::Close(None));
+    }
+
     fn acknowledged(&self, text: &str) {
         let Ok(ack) = serde_json::from_str::<StreamAck>(text) else { return };
         let Some(id) = ack.headers.and_then(|h| h.message_id) else { return };
@@ -116,8 +122,9 @@ pub async fn run_session(
                 },
                 _ = ping.tick() => Message::Ping(Default::default()),
             };
+            let closing = matches!(message, Message::Close(_));
             match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) if !closing => {}
                 _ => break,
             }
         }

@@ -207,8 +207,8 @@ pub async fn usage_parts_count_versions_and_the_recycle_bin_apart(s: &impl MetaS
     // b.txt to the bin; c.txt (17 bytes, a 13-byte version) to the bin.
     s.delete_dentry(&deleting("4", Some("r4"))).await.unwrap();
     s.delete_dentry(&deleting("5", Some("r5"))).await.unwrap();
-    let ids = |list: &[&str]| list.iter().map(|id| id.to_string()).collect::<Vec<_>>();
-    let parts = s.usage_parts(&ids(&["1", "2", "nowhere"])).await.unwrap();
+    let named = |list: &[&str]| list.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+    let parts = s.usage_parts(&named(&["1", "2", "nowhere"])).await.unwrap();
     let expected = |space_id: &str, versions_bytes, recycled_bytes| UsageParts {
         space_id: space_id.into(),
         versions_bytes,
@@ -218,6 +218,17 @@ pub async fn usage_parts_count_versions_and_the_recycle_bin_apart(s: &impl MetaS
     let used = s.get_space("1").await.unwrap().unwrap().used_bytes;
     assert_eq!(used, 7 + (3 + 5 + 13) + (11 + 17), "files + versions + bin = used");
     assert!(s.usage_parts(&[]).await.unwrap().is_empty());
+
+    // Versions travel with their file to another space...
+    s.move_dentry(&moving("1", to("2", "0", NameConflict::Fail)), ids()).await.unwrap();
+    let parts = s.usage_parts(&named(&["1", "2"])).await.unwrap();
+    assert_eq!(parts, vec![expected("1", 13, 11 + 17), expected("2", 3 + 5, 0)]);
+    // ...and leave with it, deleted for good or purged from the bin.
+    let for_good = DeleteDentry { space_id: "2".into(), ..deleting("1", None) };
+    s.delete_dentry(&for_good).await.unwrap();
+    s.purge_recycle_items(&every_item(), Some(&["r5".to_string()]), "op").await.unwrap();
+    let parts = s.usage_parts(&named(&["1", "2"])).await.unwrap();
+    assert_eq!(parts, vec![expected("1", 0, 11), expected("2", 0, 0)]);
 }
 
 pub async fn a_person_sees_what_is_shared_with_them_below_a_root(s: &impl MetaStore) {
@@ -264,8 +275,8 @@ pub async fn a_person_sees_what_is_shared_with_them_below_a_root(s: &impl MetaSt
     };
     for g in [
         grant("0", "USER", "u", None),
-        grant("f1", "USER", "u", None),
-        grant("f1", "ORG", "c", None),
+        GrantRecord { role: "READER".into(), ..grant("f1", "USER", "u", None) },
+        GrantRecord { role: "MANAGER".into(), ..grant("f1", "ORG", "c", None) },
         grant("f2", "DEPT", "sales", Some(500)),
         grant("f3", "DEPT", "sales", Some(100)),
         grant("x", "USER", "u", None),
@@ -300,6 +311,7 @@ pub async fn a_person_sees_what_is_shared_with_them_below_a_root(s: &impl MetaSt
     // A space without a name goes by its id.
     assert_eq!(seen, vec![("f2", "space 1"), ("f1", "space 1"), ("f30", "3")], "{shared:?}");
     assert_eq!(shared[0].role, "EDITOR");
+    assert_eq!(shared[1].role, "MANAGER", "the strongest of its two roles");
     let one = s.person_shared_dentries(&PersonSpaces { limit: 1, ..query.clone() }).await.unwrap();
     assert_eq!(one.len(), 1);
     let outsider = PersonSpaces { union_id: "nobody".into(), dept_ids: Vec::new(), ..query };
