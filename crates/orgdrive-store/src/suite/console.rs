@@ -8,6 +8,21 @@
 use super::fixtures::*;
 use crate::*;
 
+/// Adds each grant on its own dentry.
+async fn add_grants(s: &impl MetaStore, grants: impl IntoIterator<Item = GrantRecord>) {
+    for g in grants {
+        s.write_grants(&WriteGrants {
+            space_id: g.space_id.clone(),
+            dentry_id: g.dentry_id.clone(),
+            mode: GrantWrite::Add,
+            grants: vec![g],
+            protect_owner_grants: false,
+        })
+        .await
+        .unwrap();
+    }
+}
+
 fn session(hash: &str, union_id: Option<&str>, expires_at: i64) -> ConsoleSessionRecord {
     ConsoleSessionRecord {
         session_hash: hash.into(),
@@ -127,24 +142,18 @@ pub async fn a_person_sees_the_spaces_they_own_or_hold_a_live_root_grant_in(s: &
     let grant = |space_id: &str, member_type: &str, member_id: &str, expires_at: Option<i64>| {
         grant_on(space_id, "0", member_type, member_id, expires_at)
     };
-    for g in [
-        grant_on("8", "f8", "USER", "u", None),
-        grant("2", "USER", "u", None),
-        grant("3", "DEPT", "sales", None),
-        grant("4", "ORG", "c", Some(500)),
-        grant("5", "USER", "u", Some(100)),
-        grant("5", "USER", "w", None),
-    ] {
-        s.write_grants(&WriteGrants {
-            space_id: g.space_id.clone(),
-            dentry_id: g.dentry_id.clone(),
-            mode: GrantWrite::Add,
-            grants: vec![g],
-            protect_owner_grants: false,
-        })
-        .await
-        .unwrap();
-    }
+    add_grants(
+        s,
+        [
+            grant_on("8", "f8", "USER", "u", None),
+            grant("2", "USER", "u", None),
+            grant("3", "DEPT", "sales", None),
+            grant("4", "ORG", "c", Some(500)),
+            grant("5", "USER", "u", Some(100)),
+            grant("5", "USER", "w", None),
+        ],
+    )
+    .await;
     let ids = |spaces: Vec<SpaceRecord>| spaces.into_iter().map(|s| s.space_id).collect::<Vec<_>>();
     let query = PersonSpaces {
         corp_id: "c".into(),
@@ -273,27 +282,21 @@ pub async fn a_person_sees_what_is_shared_with_them_below_a_root(s: &impl MetaSt
             modified_at: 1,
         }
     };
-    for g in [
-        grant("0", "USER", "u", None),
-        GrantRecord { role: "READER".into(), ..grant("f1", "USER", "u", None) },
-        GrantRecord { role: "MANAGER".into(), ..grant("f1", "ORG", "c", None) },
-        grant("f2", "DEPT", "sales", Some(500)),
-        grant("f3", "DEPT", "sales", Some(100)),
-        grant("x", "USER", "u", None),
-        grant("f9", "USER", "u", None),
-        grant("f30", "USER", "u", None),
-        grant("f2", "USER", "w", None),
-    ] {
-        s.write_grants(&WriteGrants {
-            space_id: g.space_id.clone(),
-            dentry_id: g.dentry_id.clone(),
-            mode: GrantWrite::Add,
-            grants: vec![g],
-            protect_owner_grants: false,
-        })
-        .await
-        .unwrap();
-    }
+    add_grants(
+        s,
+        [
+            grant("0", "USER", "u", None),
+            GrantRecord { role: "READER".into(), ..grant("f1", "USER", "u", None) },
+            GrantRecord { role: "MANAGER".into(), ..grant("f1", "ORG", "c", None) },
+            grant("f2", "DEPT", "sales", Some(500)),
+            grant("f3", "DEPT", "sales", Some(100)),
+            grant("x", "USER", "u", None),
+            grant("f9", "USER", "u", None),
+            grant("f30", "USER", "u", None),
+            grant("f2", "USER", "w", None),
+        ],
+    )
+    .await;
     s.delete_dentry(&deleting("x", Some("rx"))).await.unwrap();
     let query = PersonSpaces {
         corp_id: "c".into(),
