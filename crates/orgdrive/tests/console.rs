@@ -974,10 +974,30 @@ async fn an_operator_signs_in_with_the_admin_token_and_creates_an_app() {
         &s,
         &org_page,
         &cookie,
-        &[("csrf", &csrf), ("action", "create_app"), ("name", "Made in the console")],
+        &[("csrf", &csrf), ("action", "create_app"), ("name", "No scope")],
+    )
+    .await;
+    assert_eq!(status, 400, "an app needs a scope: {page}");
+    assert!(page.contains("paramError.scopes"), "{page}");
+    let (status, page) = post_form(
+        &s,
+        &org_page,
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("action", "create_app"),
+            ("name", "Made in the console"),
+            ("scope:Storage.Space.Read", "on"),
+            ("scope:Storage.File.Read", "on"),
+            ("scope:Not.A.Scope", "on"),
+        ],
     )
     .await;
     assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<td class=\"scopes\"><code>Storage.Space.Read</code> <code>Storage.File.Read</code> </td>"),
+        "the scopes checked, and only those: {page}"
+    );
     let value = |id: &str| {
         let at = page.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
         page[at..at + page[at..].find('<').unwrap()].to_string()

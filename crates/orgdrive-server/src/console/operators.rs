@@ -106,11 +106,20 @@ pub(super) struct OrgForm {
     token: String,
     #[serde(default)]
     aes_key: String,
+    /// The form's other fields: `create_app`'s scope checkboxes
+    /// (`scope:<name>`).
+    #[serde(flatten)]
+    checked: std::collections::HashMap<String, String>,
+}
+
+/// The name of a scope checkbox of the app creation form.
+pub(super) fn scope_field(scope: Scope) -> String {
+    format!("scope:{}", scope.as_str())
 }
 
 /// An operator's action on an org's page, posted to the page's own path
-/// (so that the page shown after it is the same page): `create_app` (every
-/// storage scope; its secret is shown on the page answered, once),
+/// (so that the page shown after it is the same page): `create_app` (the
+/// scopes checked; its secret is shown on the page answered, once),
 /// `rotate_secret` (the new secret shown once; the app's tokens end),
 /// `subscribe` / `unsubscribe` (an app's event scopes), `set_callback`
 /// (checked with a `check_url` event first, as the admin API does) /
@@ -128,11 +137,16 @@ pub(super) async fn admin_org_action(
     let drive = &state.drive;
     let notice = match form.action.as_str() {
         "create_app" => {
-            let input = NewApp {
-                name: form.name,
-                scopes: Scope::ALL.iter().map(|s| s.as_str().to_string()).collect(),
-                ..NewApp::default()
-            };
+            let scopes: Vec<String> = Scope::ALL
+                .iter()
+                .filter(|scope| form.checked.contains_key(&scope_field(**scope)))
+                .map(|scope| scope.as_str().to_string())
+                .collect();
+            if scopes.is_empty() {
+                let refused = ApiError::param(Some("scopes"), "choose at least one scope");
+                return session.failed(refused);
+            }
+            let input = NewApp { name: form.name, scopes, ..NewApp::default() };
             drive.create_app(&corp_id, input).await.map(|created| pages::Notice::AppCreated {
                 app_key: created.app.app_key,
                 app_secret: created.app_secret,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use orgdrive_core::{
     iso8601, task_kind, AppRecord, CallbackRecord, ConsoleCaller, DentryView, DeptRecord,
-    OrgRecord, OrgUsage, Page, RecyclePage, SharedDentry, SpaceView, SubscriptionRecord,
+    OrgRecord, OrgUsage, Page, RecyclePage, Scope, SharedDentry, SpaceView, SubscriptionRecord,
     TaskRecord, Thumbnail, UsageParts, UserRecord,
 };
 
@@ -824,7 +824,8 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
                 tbody {
                     @for app in apps {
                         tr data-app=(app.app_id) {
-                            td { (app.name) } td { code { (app.app_key) } } td { (app.scopes.len()) }
+                            td { (app.name) } td { code { (app.app_key) } }
+                            td.scopes { @for scope in &app.scopes { code { (scope) } " " } }
                             td { (button("rotate_secret", &[("app_id", &app.app_id)], t.rotate_secret, Some(t.confirm_rotate))) }
                         }
                     }
@@ -877,7 +878,12 @@ pub fn admin_org(session: &Viewer, page: &OrgPage, notice: Option<&Notice>) -> M
                 input type="hidden" name="csrf" value=(session.csrf);
                 input type="hidden" name="action" value="create_app";
                 input name="name" placeholder=(t.name) required;
-                span { "(" (t.all_scopes) ")" }
+                fieldset.scopes {
+                    legend { (t.scopes) }
+                    @for scope in Scope::ALL {
+                        label.scope { input type="checkbox" name=(super::operators::scope_field(scope)) checked; code { (scope.as_str()) } }
+                    }
+                }
                 button type="submit" { (t.create_app) }
             }
             h2 { (t.users) }
