@@ -9,14 +9,17 @@ import os
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
 from conftest import add_space, provision, storage_client
 from drive import Drive, get, put
-from orgdrive_server import (OrgdriveServer, fresh_postgres_database, fresh_s3_prefix, new_secret,
-                             required_env)
+from orgdrive_server import (OrgdriveServer, call_json, fresh_postgres_database, fresh_s3_prefix,
+                             get_access_token, new_secret, required_env)
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 
 @pytest.fixture
@@ -224,3 +227,29 @@ def test_a_folder_move_whose_node_is_killed_is_finished_by_the_other(tmp_path, d
     finally:
         a.kill()
         b.stop(check=False)
+
+
+def test_a_secret_rotated_on_one_node_ends_the_streams_of_the_other(nodes):
+    """A Stream connection opened on A before the app's secret is rotated
+    through B is closed by A at its next event, which it does not get."""
+    a, b = nodes
+    tenant = provision(a)
+    d = Drive(a, tenant)
+    d.subscribe()
+    opened = call_json("POST", f"{a.base_url}/v1.0/gateway/connections/open",
+                       {"clientId": tenant.app_key, "clientSecret": tenant.app_secret,
+                        "subscriptions": [{"type": "EVENT", "topic": "*"}]})
+    stream = connect(f"{opened['endpoint']}?ticket={urllib.parse.quote_plus(opened['ticket'])}",
+                     open_timeout=10)
+    try:
+        time.sleep(0.01)
+        secret = b.admin.call("POST", f"/orgs/{tenant.corp_id}/apps/{tenant.app_id}/secret")["appSecret"]
+        fresh = replace(tenant, app_secret=secret, token=get_access_token(b.base_url, tenant.app_key, secret))
+        Drive(b, fresh, space_id=d.space_id).add_folder("after the rotation")
+        with pytest.raises(ConnectionClosed):
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                message = stream.recv(timeout=deadline - time.time())
+                assert "after the rotation" not in message, message
+    finally:
+        stream.close()

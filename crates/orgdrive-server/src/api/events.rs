@@ -143,6 +143,7 @@ async fn stream(
     // Used once: recorded in the database, so on every node and across restarts.
     state.drive.redeem_stream_ticket(&app).await?;
     let takes_events = app.takes_events;
+    let secret_of = app.app.modified_at;
     let hub = Arc::clone(&state.hub);
     let app_id = app.app.app_id;
     Ok(upgrade.max_message_size(MAX_CLIENT_FRAME).max_frame_size(MAX_CLIENT_FRAME).on_upgrade(
@@ -153,6 +154,7 @@ async fn stream(
             run_session(
                 socket,
                 takes_events,
+                secret_of,
                 move |connection| on.register(&app, connection),
                 move |connection_id| off.unregister(&app_id, connection_id),
             )

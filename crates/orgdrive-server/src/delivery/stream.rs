@@ -28,6 +28,9 @@ pub struct StreamConnection {
     pub connection_id: String,
     /// Whether the client asked for events (`{"type": "EVENT"}`).
     pub takes_events: bool,
+    /// The app's `modified_at` when the connection opened: its secret's
+    /// rotation (the only change of an app) comes after it.
+    secret_of: i64,
     outgoing: mpsc::Sender<Message>,
     acks: Mutex<HashMap<String, oneshot::Sender<i64>>>,
 }
@@ -35,7 +38,13 @@ pub struct StreamConnection {
 impl StreamConnection {
     /// Sends the event and waits for the client's acknowledgement; `Err`
     /// says why it was not acknowledged with code 200.
+    /// A connection opened before the app's secret was rotated (on any
+    /// node) is closed instead: it gets no more events.
     pub async fn deliver(&self, app: &AppRecord, event: &EventRecord) -> Result<(), String> {
+        if app.modified_at > self.secret_of {
+            self.close();
+            return Err("the app's secret was rotated after the connection opened".into());
+        }
         let message_id = uuid::Uuid::new_v4().to_string();
         let data = serde_json::to_string(&EventPayload::from(event))
             .map_err(|e| format!("encoding the event: {e}"))?;
@@ -99,6 +108,7 @@ impl StreamConnection {
 pub async fn run_session(
     socket: WebSocket,
     takes_events: bool,
+    secret_of: i64,
     register: impl FnOnce(Arc<StreamConnection>),
     unregister: impl FnOnce(&str),
 ) {
@@ -107,6 +117,7 @@ pub async fn run_session(
     let connection = Arc::new(StreamConnection {
         connection_id: uuid::Uuid::new_v4().to_string(),
         takes_events,
+        secret_of,
         outgoing,
         acks: Mutex::new(HashMap::new()),
     });
