@@ -185,6 +185,9 @@ def test_a_person_uploads_browses_renames_deletes_restores_and_shares(server, tm
         share.find_element(By.CSS_SELECTOR, 'select[name="role_id"] option[value="READER"]').click()
         ann.shot("share")
         share.find_element(By.CSS_SELECTOR, "button").click()
+        # The grant is made once the form's answer has replaced the page
+        # (the browser must not close before).
+        ann.wait.until(ready.staleness_of(share))
         ann.row("renamed.bin")
     finally:
         ann.close()
