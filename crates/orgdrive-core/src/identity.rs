@@ -267,25 +267,30 @@ impl Drive {
 
     /// Gives an app a new random secret and ends its access tokens (a
     /// secret is rotated because it may have leaked: so may its tokens).
-    /// Returns the secret, which is stored only as a salted hash. Not the
-    /// console app (`InUse`): its secret is the server's and nobody's.
-    pub async fn rotate_app_secret(&self, corp_id: &str, app_id: &str) -> DriveResult<String> {
+    /// Returns the app with its new secret, which is stored only as a
+    /// salted hash. Not the console app (`InUse`): its secret is the
+    /// server's and nobody's.
+    pub async fn rotate_app_secret(&self, corp_id: &str, app_id: &str) -> DriveResult<CreatedApp> {
+        let unknown = || DriveError::not_found("appId", format!("app {app_id} does not exist"));
         let apps = self.meta.list_apps(corp_id).await?;
-        if apps.iter().any(|app| app.app_id == app_id && is_console_app(app)) {
+        let app = apps.into_iter().find(|app| app.app_id == app_id).ok_or_else(unknown)?;
+        if is_console_app(&app) {
             return Err(DriveError::InUse(format!(
                 "app {app_id} is the organization's console app, which the server keeps"
             )));
         }
-        let secret = random_alnum(64);
-        let salt = random_hex(16);
-        let hash = secret_hash(&salt, &secret);
-        let rotated = self.meta.set_app_secret(corp_id, app_id, &salt, &hash, now_ms()).await?;
+        let app_secret = random_alnum(64);
+        let secret_salt = random_hex(16);
+        let secret_hash = secret_hash(&secret_salt, &app_secret);
+        let now = now_ms();
+        let rotated =
+            self.meta.set_app_secret(corp_id, app_id, &secret_salt, &secret_hash, now).await?;
         self.cache.forget_identities();
-        if rotated {
-            Ok(secret)
-        } else {
-            Err(DriveError::not_found("appId", format!("app {app_id} does not exist")))
+        if !rotated {
+            return Err(unknown()); // deleted meanwhile
         }
+        let app = AppRecord { secret_salt, secret_hash, modified_at: now, ..app };
+        Ok(CreatedApp { app, app_secret })
     }
 
     pub async fn create_user(&self, corp_id: &str, input: NewUser) -> DriveResult<UserRecord> {

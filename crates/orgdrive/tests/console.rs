@@ -605,7 +605,12 @@ async fn the_script_uploads_in_parts_and_makes_the_folders_of_a_dropped_tree() {
     let body = json!({"uploadKey": key, "partNumbers": [1]});
     let (status, refused) =
         answer(script("/parts", &bo_cookie, &bo_csrf, body).await.unwrap()).await;
-    assert!((400..500).contains(&status), "{status} {refused}");
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (400, Some("paramError.uploadKey")),
+        "{refused}"
+    );
+    assert!(refused["message"].as_str().unwrap().contains("another operator"), "{refused}");
     let body = json!({"uploadKey": key, "partNumbers": []});
     let (status, _) = answer(script("/parts", &cookie, &csrf, body).await.unwrap()).await;
     assert_eq!(status, 400, "no part numbers");

@@ -108,13 +108,10 @@ async fn rotate_app_secret(
     State(s): State<ServerState>,
     Path((corp_id, app_id)): Path<(String, String)>,
 ) -> Reply<AdminApp> {
-    let secret = s.drive.rotate_app_secret(&corp_id, &app_id).await?;
+    let rotated = s.drive.rotate_app_secret(&corp_id, &app_id).await?;
     s.hub.close_app(&app_id);
-    let app = s.drive.list_apps(&corp_id).await?.into_iter().find(|a| a.app_id == app_id);
-    let app =
-        app.ok_or_else(|| DriveError::not_found("appId", format!("app {app_id} does not exist")))?;
-    let mut wire = AdminApp::from(app);
-    wire.app_secret = Some(secret);
+    let mut wire = AdminApp::from(rotated.app);
+    wire.app_secret = Some(rotated.app_secret);
     Ok(Json(wire))
 }
 

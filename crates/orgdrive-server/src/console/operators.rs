@@ -162,17 +162,13 @@ pub(super) async fn admin_org_action(
             drive.create_dept(&corp_id, input).await.map(|_| pages::Notice::DeptCreated)
         }
         "rotate_secret" => {
-            let apps = drive.list_apps(&corp_id).await;
-            let app_key = apps.ok().and_then(|apps| {
-                apps.into_iter().find(|a| a.app_id == form.app_id).map(|a| a.app_key)
-            });
             let rotated = drive.rotate_app_secret(&corp_id, &form.app_id).await;
             if rotated.is_ok() {
                 state.hub.close_app(&form.app_id);
             }
-            rotated.map(|app_secret| pages::Notice::SecretRotated {
-                app_key: app_key.unwrap_or_default(),
-                app_secret,
+            rotated.map(|rotated| pages::Notice::SecretRotated {
+                app_key: rotated.app.app_key,
+                app_secret: rotated.app_secret,
             })
         }
         "subscribe" => {

@@ -132,7 +132,7 @@ pub(super) async fn make_folder(
         ..Default::default()
     };
     match state.drive.add_folder(op, &space_id, &body.parent_id, input).await {
-        Ok(view) if view.dentry.kind == "FOLDER" => {
+        Ok(view) if view.dentry.is_folder() => {
             Json(serde_json::json!({ "dentryId": view.dentry.dentry_id })).into_response()
         }
         Ok(_) => ApiError::from(orgdrive_core::DriveError::param(
