@@ -78,9 +78,10 @@ bash deny/check.sh
 step "Rust tests"
 cargo test --workspace --locked
 
-step "build the orgdrive binary"
-cargo build --locked --bin orgdrive
+step "build the orgdrive and odc binaries"
+cargo build --locked --bin orgdrive --bin odc
 export ORGDRIVE_BIN="$CARGO_TARGET_DIR/debug/orgdrive"
+export ODC_BIN="$CARGO_TARGET_DIR/debug/odc"
 
 step "crash test: SIGKILLs and simulated power losses under load, acknowledged writes intact (tests/crash)"
 bash tests/crash/run.sh "${ORGDRIVE_CRASHES:-20}"  # SIGKILLs, then power losses (full, relaxed)
@@ -109,6 +110,9 @@ fi
 
 step "the console in a real browser: headless Chromium through chromedriver and Selenium (tests/browser; screenshots in tests/browser/screenshots)"
 "$venv/bin/python" -m pytest -q tests/browser
+
+step "the odc client against orgdrive: every command, an interrupted 1 GiB upload resumed, mirror of 2,000 files (tests/client)"
+"$venv/bin/python" -m pytest -q tests/client
 
 step "SDK conformance suite (tests/sdk), embedded stores; with the S3 and two-node scale-out tests"
 "$venv/bin/python" -m pytest -q tests/sdk

@@ -1,0 +1,34 @@
+//! `odc`: runs one client command; Ctrl-C stops it (exit 130) without
+//! committing anything half-sent.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use orgdrive_client::cli::{run, Cli};
+use orgdrive_client::error::ClientError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("odc: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(cli) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(ClientError::Interrupted),
+        }
+    });
+    // Tasks still sending parts are dropped with the runtime.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("odc: {e}");
+            e.exit_code()
+        }
+    }
+}
