@@ -4,7 +4,7 @@
 # served OpenAPI document, then the conformance suite through the official
 # DingTalk Python SDK, all against the real binary.
 # Installs what it needs (the Debian packages chromium, chromium-driver,
-# fonts-wqy-microhei, poppler-utils, ffmpeg and postgresql when missing; a private PostgreSQL cluster and the
+# fonts-wqy-microhei, poppler-utils, ffmpeg, litmus, rclone and postgresql when missing; a private PostgreSQL cluster and the
 # s3s-fs S3 server on loopback (scripts/postgres.sh, scripts/s3.sh); Python virtualenvs with the pinned SDK and the
 # pinned schemathesis under $ORGDRIVE_CACHE, default ~/.cache/orgdrive; the
 # pinned Node SDK into tests/sdk-node/node_modules).
@@ -38,7 +38,7 @@ step_times() {
 }
 trap step_times EXIT
 
-step "Debian packages the tests need: chromium (preview pages, the console's browser tests), chromium-driver and a Chinese font, poppler-utils and ffmpeg (PDF/video)"
+step "Debian packages the tests need: chromium (preview pages, the console's browser tests), chromium-driver and a Chinese font, poppler-utils and ffmpeg (PDF/video), litmus and rclone (WebDAV)"
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
@@ -47,6 +47,8 @@ fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
 { command -v pdftoppm && command -v pdfinfo; } >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v curl >/dev/null 2>&1 || missing+=(curl)  # scripts/s3.sh probes its server
+command -v litmus >/dev/null 2>&1 || missing+=(litmus)  # WebDAV compliance (tests/client)
+command -v rclone >/dev/null 2>&1 || missing+=(rclone)  # a WebDAV client (tests/client)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]}"
   as_root=()
@@ -111,7 +113,7 @@ fi
 step "the console in a real browser: headless Chromium through chromedriver and Selenium (tests/browser; screenshots in tests/browser/screenshots)"
 "$venv/bin/python" -m pytest -q tests/browser
 
-step "the odc client against orgdrive: every command, an interrupted 1 GiB upload resumed, mirror of 2,000 files (tests/client)"
+step "the odc client against orgdrive (every command, an interrupted 1 GiB upload resumed, mirror of 2,000 files) and WebDAV with litmus and rclone (tests/client)"
 "$venv/bin/python" -m pytest -q tests/client
 
 step "SDK conformance suite (tests/sdk), embedded stores; with the S3 and two-node scale-out tests"

@@ -81,3 +81,13 @@ def odc(tmp_path, server, tenant):
 @pytest.fixture
 def space(odc):
     return odc.ok("spaces", "create", "--name", "tests").strip()
+
+
+@pytest.fixture
+def make_tenant_token(server):
+    """An access token of a new app of `tenant`'s org holding `scopes`."""
+    def make(tenant, scopes):
+        app = server.admin.create_app(tenant.corp_id, scopes, name="scoped app")
+        return orgdrive_server.get_access_token(server.base_url, app["appKey"], app["appSecret"])
+
+    return make

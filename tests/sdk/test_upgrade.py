@@ -3,7 +3,9 @@ version, written by the build that introduced it: make_fixture.py) is opened
 by this build, migrated, found clean by fsck and served byte for byte; a data
 dir written by a newer build is refused, untouched."""
 
+import base64
 import hashlib
+import http.client
 import json
 import shutil
 import sqlite3
@@ -87,6 +89,18 @@ def test_an_earlier_data_dir_is_migrated_checked_and_served(fixture, tmp_path):
                 opener.open(request, timeout=30)
             assert answer.value.code == 303, answer.value.code
             assert "orgdrive_session=" in answer.value.headers["set-cookie"]
+        if "deadProperty" in expected:  # schema 15 on: WebDAV dead properties
+            prop = expected["deadProperty"]
+            auth = base64.b64encode(
+                f'{expected["console"]["unionId"]}:{expected["console"]["password"]}'.encode()).decode()
+            conn = http.client.HTTPConnection(server.endpoint, timeout=30)
+            body = (f'<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:F="{prop["namespace"]}">'
+                    f'<D:prop><F:{prop["name"]}/></D:prop></D:propfind>')
+            conn.request("PROPFIND", prop["path"], body=body.encode(),
+                         headers={"Authorization": f"Basic {auth}", "Depth": "0"})
+            answer = conn.getresponse()
+            text = answer.read().decode()
+            assert answer.status == 207 and f'>{prop["value"]}</' in text, text
     finally:
         server.stop()
     checked = orgdrive("fsck", "--data-dir", str(data))

@@ -27,6 +27,22 @@ from drive import Drive  # noqa: E402
 from orgdrive_server import OrgdriveServer  # noqa: E402
 
 
+def proppatch(server, union_id, password, prop):
+    """Sets a WebDAV dead property (PROPPATCH through /dav/)."""
+    import base64
+    import http.client
+    body = (f'<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:F="{prop["namespace"]}">'
+            f'<D:set><D:prop><F:{prop["name"]}>{prop["value"]}</F:{prop["name"]}></D:prop></D:set>'
+            '</D:propertyupdate>')
+    auth = base64.b64encode(f"{union_id}:{password}".encode()).decode()
+    conn = http.client.HTTPConnection(server.endpoint, timeout=30)
+    conn.request("PROPPATCH", prop["path"], body=body.encode(),
+                 headers={"Authorization": f"Basic {auth}", "Content-Type": "application/xml"})
+    answer = conn.getresponse()
+    text = answer.read().decode()
+    assert answer.status == 207 and "200 OK" in text, (answer.status, text)
+
+
 def main():
     work = Path(tempfile.mkdtemp(prefix="orgdrive-fixture-"))
     server = OrgdriveServer(work / "data", stderr=work / "server.log").start()
@@ -60,6 +76,10 @@ def main():
         console_password = "fixture console password"
         server.admin.call("PUT", f"/orgs/{tenant.corp_id}/users/{tenant.union_id}/password",
                           {"password": console_password})
+        # Schema 15 on: a WebDAV dead property of hello.txt.
+        dead_property = {"path": f"/dav/{d.space_id}/hello.txt", "namespace": "urn:fixture",
+                         "name": "colour", "value": "blue"}
+        proppatch(server, tenant.union_id, console_password, dead_property)
     finally:
         server.stop()
 
@@ -80,6 +100,7 @@ def main():
         "versionsOf": {"id": versions.id, "count": 2},
         "binned": {"id": binned.id, "name": "binned.txt"},
         "console": {"unionId": tenant.union_id, "password": console_password},
+        "deadProperty": dead_property,
     }
     (target / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
     shutil.rmtree(work)

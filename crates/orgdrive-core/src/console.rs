@@ -170,6 +170,24 @@ impl Drive {
         union_id: &str,
         password: &str,
     ) -> DriveResult<ConsoleSignIn> {
+        let user = self.check_console_password(union_id, password).await?;
+        self.open_console_session(random_secret(), Some(user.union_id)).await
+    }
+
+    /// The person whose unionId and console password these are, acting
+    /// through their org's console app (WebDAV's Basic authentication):
+    /// refused as [`Drive::sign_in_person`] refuses, and no session is opened.
+    pub async fn person_operator(&self, union_id: &str, password: &str) -> DriveResult<Operator> {
+        let user = self.check_console_password(union_id, password).await?;
+        let app = self.console_app(&user.corp_id).await?;
+        Ok(Operator { app, user })
+    }
+
+    async fn check_console_password(
+        &self,
+        union_id: &str,
+        password: &str,
+    ) -> DriveResult<orgdrive_store::UserRecord> {
         if union_id.is_empty() || union_id.len() > 128 || password.len() > MAX_PASSWORD_BYTES {
             return Err(refused());
         }
@@ -181,9 +199,7 @@ impl Drive {
         let password = password.to_string();
         let matches = hashing(move || password_matches(&phc, &password)).await?;
         match found {
-            Some((user, _)) if matches => {
-                self.open_console_session(random_secret(), Some(user.union_id)).await
-            }
+            Some((user, _)) if matches => Ok(user),
             _ => Err(refused()),
         }
     }

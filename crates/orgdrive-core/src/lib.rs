@@ -36,6 +36,8 @@ mod ids;
 mod lifecycle;
 mod names;
 mod open_info;
+mod paths;
+pub use paths::{MAX_DEAD_PROPERTIES, MAX_DEAD_PROPERTY_BYTES};
 mod permissions;
 mod policy;
 mod recycle;
@@ -79,12 +81,13 @@ pub use open_info::{
     PreviewRefused, MAX_OPEN_INFOS_PER_CALL, MAX_OPEN_LINKS_PER_DENTRY, MAX_PDF_PREVIEW_PAGES,
     MAX_PREVIEW_TEXT_BYTES, PREVIEW_LINK_TTL_SECS,
 };
-pub use orgdrive_blob::{BlobStore, Presigner};
+pub use orgdrive_blob::{BlobStore, Download, Presigner};
 pub use orgdrive_store::{
-    AppRecord, CallbackRecord, CursorRecord, DeptRecord, EventRecord, EventScope, EventType,
-    GrantRecord, Lease, MetaStore, OpenUploadLimits, OrgRecord, RecycleBinRecord,
-    RecycleItemRecord, RecycleScope, SharedDentry, SpaceRecord, StoreGauges, SubscriptionRecord,
-    TaskOp, TaskRecord, TaskStatus, TreeNode, UsageParts, UserRecord, WriteFigures,
+    AppRecord, CallbackRecord, CursorRecord, DeadProperty, DentryRecord, DeptRecord, EventRecord,
+    EventScope, EventType, GrantRecord, Lease, MetaStore, OpenUploadLimits, OrgRecord,
+    RecycleBinRecord, RecycleItemRecord, RecycleScope, SharedDentry, SpaceRecord, StoreGauges,
+    SubscriptionRecord, TaskOp, TaskRecord, TaskStatus, TreeNode, UsageParts, UserRecord,
+    WriteFigures,
 };
 pub use permissions::{
     GrantInput, GrantPage, MemberInput, DEFAULT_GRANT_PAGE, MAX_GRANT_MEMBERS, MAX_GRANT_PAGE,

@@ -84,6 +84,7 @@
 
 mod combine;
 mod console;
+mod dav;
 mod dentries;
 mod error;
 pub mod events;

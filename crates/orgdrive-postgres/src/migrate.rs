@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_schema.sql")),
     (2, include_str!("../migrations/postgres/0002_console.sql")),
     (3, include_str!("../migrations/postgres/0003_versions_bytes.sql")),
+    (4, include_str!("../migrations/postgres/0004_dead_properties.sql")),
 ];
 
 /// The schema version this build writes.

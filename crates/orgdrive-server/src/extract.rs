@@ -342,6 +342,18 @@ impl FromRequestParts<ServerState> for MetricsAuth {
     }
 }
 
+/// The client's address, when the listener recorded it (`serve` does).
+pub(crate) struct PeerAddr(pub(crate) Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let connected = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(PeerAddr(connected.map(|axum::extract::ConnectInfo(a)| *a)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@
 
 mod api;
 mod console;
+mod dav;
 mod delivery;
 mod error;
 mod extract;
@@ -59,6 +60,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(api::events::gateway_routes(&mut operations))
         .merge(api::preview::routes(&mut operations))
         .merge(api::wopi::routes(&mut operations))
+        .merge(dav::routes(&mut operations))
         .merge(api::health::probes(&mut operations))
         .merge(console::routes(
             &mut operations,

@@ -16,6 +16,23 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 /// Keys tracked at most.
 const MAX_KEYS: usize = 100_000;
 
+/// Failed sign-ins a client address may have a minute (console people and
+/// operators, and WebDAV, together; behind a proxy, everyone shares the proxy's).
+pub const FAILURES_PER_ADDRESS: u32 = 30;
+/// Failed sign-ins to one account from one address a minute.
+pub const FAILURES_PER_ACCOUNT: u32 = 10;
+
+/// The keys of a sign-in attempt from `peer` (to `account`, for a person).
+pub fn attempt_keys(peer: Option<std::net::SocketAddr>, account: Option<&str>) -> Vec<Key> {
+    let address = peer.map_or_else(|| "unknown".to_string(), |peer| peer.ip().to_string());
+    let mut keys = vec![(format!("ip:{address}"), FAILURES_PER_ADDRESS)];
+    if let Some(account) = account {
+        let account: String = account.chars().take(128).collect();
+        keys.push((format!("user:{account}@{address}"), FAILURES_PER_ACCOUNT));
+    }
+    keys
+}
+
 /// A key and the failed attempts it may have in one window.
 pub type Key = (String, u32);
 

@@ -43,6 +43,8 @@ pub struct Shared {
     pub(crate) readiness: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Readiness)>>>,
     /// Failed console sign-ins on this node, by client address and account.
     pub(crate) sign_ins: Arc<SignInLimiter>,
+    /// WebDAV on this node: its handler, locks and verified passwords.
+    pub(crate) dav: Arc<crate::dav::Dav>,
     /// The content store's origin when browsers PUT uploads to it directly
     /// (read once: the console's pages allow their script to reach it).
     pub(crate) upload_origin: Arc<tokio::sync::OnceCell<Option<String>>>,
@@ -59,6 +61,7 @@ pub(crate) enum Readiness {
 impl ServerState {
     pub fn new(drive: Drive, admin_token: &str) -> ServerState {
         let drive_for_metrics = drive.clone();
+        let drive_for_dav = drive.clone();
         ServerState(Arc::new(Shared {
             drive,
             admin_token_sha256: Arc::new(Sha256::digest(admin_token).into()),
@@ -70,6 +73,7 @@ impl ServerState {
             metrics_token_sha256: None,
             readiness: Arc::default(),
             sign_ins: Arc::default(),
+            dav: Arc::new(crate::dav::Dav::new(drive_for_dav)),
             upload_origin: Arc::default(),
         }))
     }

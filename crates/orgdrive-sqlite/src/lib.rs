@@ -14,6 +14,7 @@
 //! (`migrate`).
 
 mod console;
+mod dav;
 mod drive;
 mod events;
 mod grants;

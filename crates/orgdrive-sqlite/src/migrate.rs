@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/sqlite/0012_one_name_index.sql")),
     (13, include_str!("../migrations/sqlite/0013_console.sql")),
     (14, include_str!("../migrations/sqlite/0014_versions_bytes.sql")),
+    (15, include_str!("../migrations/sqlite/0015_dead_properties.sql")),
 ];
 
 /// The schema version this build writes.

@@ -44,6 +44,7 @@
 //!   revoked) appends its [`EventRecord`]s in its own transaction.
 
 pub mod console;
+pub mod dav;
 mod error;
 pub mod events;
 pub mod grants;
@@ -54,6 +55,7 @@ pub mod suite;
 pub mod wopi;
 
 pub use console::*;
+pub use dav::*;
 pub use error::{Key, StoreError, StoreResult};
 pub use events::*;
 pub use grants::*;
@@ -79,6 +81,7 @@ pub trait MetaStore:
     + MaintenanceStore
     + WopiStore
     + ConsoleStore
+    + DavStore
 {
 }
 impl<T> MetaStore for T where
@@ -96,6 +99,7 @@ impl<T> MetaStore for T where
         + MaintenanceStore
         + WopiStore
         + ConsoleStore
+        + DavStore
 {
 }
 

@@ -18,9 +18,7 @@ mod operators;
 mod pages;
 mod uploads;
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -36,6 +34,7 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::BaseUrl;
+use crate::extract::PeerAddr;
 use crate::metrics::Operations;
 use crate::state::ServerState;
 use cookies::{cookie, LANG_COOKIE, SESSION_COOKIE};
@@ -263,17 +262,6 @@ fn forbidden(message: &str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "Forbidden.AccessDenied", message)
 }
 
-/// The client's address, when the listener recorded it (`serve` does).
-struct PeerAddr(Option<SocketAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| *a)))
-    }
-}
-
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -379,12 +367,6 @@ struct SignInForm {
     token: String,
 }
 
-/// Failed sign-ins a client address may have a minute (people and
-/// operators together; behind a proxy, everyone shares the proxy's).
-const FAILURES_PER_ADDRESS: u32 = 30;
-/// Failed sign-ins to one account from one address a minute.
-const FAILURES_PER_ACCOUNT: u32 = 10;
-
 /// Signs a person or an operator in. Attempts are counted before any
 /// password is checked (per client address; a person's also per account at
 /// that address) and taken back when they succeed; over a limit, a sign-in
@@ -415,12 +397,8 @@ async fn sign_in(
         );
         return pages::error(lang, None, &refusal);
     }
-    let address = peer.map_or_else(|| "unknown".to_string(), |peer| peer.ip().to_string());
-    let mut keys = vec![(format!("ip:{address}"), FAILURES_PER_ADDRESS)];
-    if !operator {
-        let account: String = form.union_id.chars().take(128).collect();
-        keys.push((format!("user:{account}@{address}"), FAILURES_PER_ACCOUNT));
-    }
+    let account = (!operator).then_some(form.union_id.as_str());
+    let keys = crate::sign_ins::attempt_keys(peer, account);
     if !state.sign_ins.begin(&keys) {
         let page = pages::sign_in(lang, operators, Some(texts.too_many_attempts));
         return pages::respond(StatusCode::TOO_MANY_REQUESTS, page);

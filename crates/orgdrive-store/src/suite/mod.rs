@@ -23,6 +23,7 @@
 //! name is taken off the list).
 
 mod console;
+mod dav;
 mod dentries;
 mod events;
 pub mod fixtures;
@@ -38,6 +39,7 @@ mod uploads;
 mod wopi;
 
 pub use console::*;
+pub use dav::*;
 pub use dentries::*;
 pub use events::*;
 pub use grants::*;
@@ -211,6 +213,8 @@ macro_rules! behaviour_suite {
             callbacks_are_kept_per_app,
             // open links
             open_links_are_replaced_the_latest_wins_and_they_leave_with_the_dentry,
+            // WebDAV
+            dead_properties_are_patched_at_once_bounded_and_leave_with_the_dentry,
             // wopi
             wopi_tokens_rotate_once_and_a_replay_revokes_the_family,
             wopi_locks_change_by_compare_and_set,

@@ -1,0 +1,168 @@
+"""WebDAV at /dav/ against a real orgdrive server: the litmus compliance
+suite (Debian's `litmus`), rclone (Debian's `rclone`) copying a tree in and
+out, authentication (console password, app token, limits) and what a
+broken upload leaves (nothing)."""
+
+import base64
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import urllib.parse
+
+import pytest
+
+import orgdrive_server
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def person(server, tenant):
+    server.admin.call("PUT", f"/orgs/{tenant.corp_id}/users/{tenant.union_id}/password",
+                      {"password": PASSWORD})
+    return tenant
+
+
+def request(server, method, path, user=None, password=PASSWORD, body=None, headers=None):
+    """(status, headers, body) of one WebDAV request."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    headers = dict(headers or {})
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+
+def litmus_summaries(output):
+    return [line for line in output.splitlines() if line.startswith("<- summary for")]
+
+
+def test_litmus_passes(server, person, odc, space, tmp_path):
+    assert shutil.which("litmus"), "litmus is missing: the test command installs Debian's litmus"
+    url = f"{server.base_url}/dav/{space}/"
+    done = subprocess.run(["litmus", url, person.union_id, PASSWORD], capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path,
+                          env={**os.environ, "TESTS": "basic copymove props locks http"})
+    summaries = litmus_summaries(done.stdout)
+    assert [s.split("`")[1].split("'")[0] for s in summaries] == ["basic", "copymove", "props", "locks", "http"], done.stdout
+    for summary in summaries:
+        assert " 0 failed" in summary, done.stdout
+
+
+def rclone_env(server, user, password):
+    obscured = subprocess.run(["rclone", "obscure", password], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    return {**os.environ, "RCLONE_CONFIG_OD_TYPE": "webdav",
+            "RCLONE_CONFIG_OD_URL": f"{server.base_url}/dav", "RCLONE_CONFIG_OD_VENDOR": "other",
+            "RCLONE_CONFIG_OD_USER": user, "RCLONE_CONFIG_OD_PASS": obscured,
+            "RCLONE_CONFIG": "/dev/null"}
+
+
+def test_rclone_copies_a_tree_in_and_out(server, person, odc, space, tmp_path):
+    assert shutil.which("rclone"), "rclone is missing: the test command installs Debian's rclone"
+    tree = tmp_path / "tree"
+    for d in range(5):
+        (tree / f"dir {d}" / "nested").mkdir(parents=True)
+        for f in range(20):
+            (tree / f"dir {d}" / f"file-{f}.txt").write_text(f"{d}/{f}\n" * (f + 1))
+            (tree / f"dir {d}" / "nested" / f"b{f}.bin").write_bytes(os.urandom(1000 + f))
+    (tree / "large.bin").write_bytes(os.urandom(20 * (1 << 20) + 3))
+    (tree / "unicodé 文件.txt").write_text("名字")
+    env = rclone_env(server, person.union_id, PASSWORD)
+
+    def rclone(*args):
+        done = subprocess.run(["rclone", *args], capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    rclone("copy", tree, f"od:{space}/in")
+    # What rclone wrote is in the space, seen through the API.
+    assert sorted(odc.ok("ls", f"{space}:/in").splitlines()) == sorted(
+        ["dir 0/", "dir 1/", "dir 2/", "dir 3/", "dir 4/", "large.bin", "unicodé 文件.txt"])
+    assert len(odc.ok("ls", f"{space}:/in/dir 3/nested").splitlines()) == 20
+    rclone("check", tree, f"od:{space}/in")
+    back = tmp_path / "back"
+    rclone("copy", f"od:{space}/in", back)
+    for path in tree.rglob("*"):
+        if path.is_file():
+            assert (back / path.relative_to(tree)).read_bytes() == path.read_bytes(), path
+
+
+def test_authentication(server, person, space, make_tenant_token):
+    path = f"/dav/{space}/"
+    status, headers, _ = request(server, "PROPFIND", path, headers={"Depth": "0"})
+    assert status == 401 and headers["www-authenticate"].startswith("Basic realm=")
+    status, _, _ = request(server, "PROPFIND", path, person.union_id, "wrong password", headers={"Depth": "0"})
+    assert status == 401
+    status, _, _ = request(server, "PROPFIND", path, person.union_id, headers={"Depth": "0"})
+    assert status == 207
+    # An app's access token, with the app's scopes.
+    token = orgdrive_server.get_access_token(server.base_url, person.app_key, person.app_secret)
+    status, _, _ = request(server, "PROPFIND", path, person.union_id, token, headers={"Depth": "1"})
+    assert status == 207
+    reader = make_tenant_token(person, ("Storage.Space.Read", "Storage.File.Read",
+                                        "Storage.DownloadInfo.Read"))
+    status, _, _ = request(server, "PUT", f"{path}by-reader.txt", person.union_id, reader, body=b"x")
+    assert status == 403
+    status, _, _ = request(server, "PUT", f"{path}by-writer.txt", person.union_id, token, body=b"x")
+    assert status == 201
+    status, _, body = request(server, "GET", f"{path}by-writer.txt", person.union_id, reader)
+    assert (status, body) == (200, b"x")
+
+
+def test_a_stranger_cannot_open_the_space(server, person, space):
+    stranger = server.admin.create_user(person.corp_id, name="Stranger", org_admin=False)["unionId"]
+    server.admin.call("PUT", f"/orgs/{person.corp_id}/users/{stranger}/password", {"password": PASSWORD})
+    status, _, _ = request(server, "PROPFIND", f"/dav/{space}/", stranger, headers={"Depth": "1"})
+    assert status in (403, 404)
+    status, _, _ = request(server, "PUT", f"/dav/{space}/intruder.txt", stranger, body=b"x")
+    assert status in (403, 404, 409)
+    status, _, body = request(server, "PROPFIND", "/dav/", stranger, headers={"Depth": "1"})
+    assert status == 207 and space.encode() not in body
+
+
+def test_failed_passwords_are_limited(server, person, space):
+    statuses = [request(server, "PROPFIND", f"/dav/{space}/", person.union_id, f"wrong {i}",
+                        headers={"Depth": "0"})[0] for i in range(12)]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+
+
+def test_a_broken_upload_commits_nothing(server, person, odc, space):
+    host, port = server.base_url.removeprefix("http://").split(":")
+    token = base64.b64encode(f"{person.union_id}:{PASSWORD}".encode()).decode()
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall((f"PUT /dav/{space}/broken.bin HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: Basic {token}\r\nContent-Length: 1000000\r\n\r\n").encode())
+        s.sendall(b"y" * 100_000)
+    # The server notices the closed connection; the file never appears.
+    for _ in range(50):
+        status, _, _ = request(server, "PROPFIND", f"/dav/{space}/broken.bin", person.union_id,
+                               headers={"Depth": "0"})
+        assert status == 404
+    assert "broken.bin" not in odc.ok("ls", f"{space}:/")
+
+
+def test_put_makes_versions_and_delete_goes_to_the_bin(server, person, odc, space):
+    path = f"/dav/{space}/doc.txt"
+    assert request(server, "PUT", path, person.union_id, body=b"one")[0] == 201
+    assert request(server, "PUT", path, person.union_id, body=b"two!")[0] == 204
+    assert odc.ok("stat", f"{space}:/doc.txt").count('"version": 2') == 1
+    status, _, body = request(server, "GET", path, person.union_id, headers={"Range": "bytes=1-2"})
+    assert (status, body) == (206, b"wo")
+    assert request(server, "DELETE", path, person.union_id)[0] == 204
+    assert "/doc.txt" in odc.ok("bin", "ls", space)
+
+
+def test_paths_stay_inside_the_space(server, person, space):
+    for raw in (f"/dav/{space}/../../admin/v1/orgs", f"/dav/{space}/%2e%2e/%2e%2e/etc/passwd",
+                f"/dav/{space}/a%00b", "/dav/../console"):
+        status, _, body = request(server, "GET", raw, person.union_id)
+        assert status in (400, 404), (raw, status)
+        assert b"corpId" not in body
