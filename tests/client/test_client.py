@@ -258,8 +258,9 @@ class FlakyProxy:
     each operation with DingTalk's 503 `operationTimeout` (or every one,
     with failures=None); counts requests per path."""
 
-    def __init__(self, target, failures):
+    def __init__(self, target, failures, rewrite=None):
         self.target, self.failures, self.seen = target.rstrip("/"), failures, {}
+        self.rewrite = rewrite or (lambda path, data: data)
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -288,6 +289,7 @@ class FlakyProxy:
                         status, data, ctype = r.status, r.read(), r.headers.get("Content-Type")
                 except urllib.error.HTTPError as e:
                     status, data, ctype = e.code, e.read(), e.headers.get("Content-Type")
+                data = proxy.rewrite(path, data)
                 self.send_response(status)
                 if ctype:
                     self.send_header("Content-Type", ctype)
@@ -326,6 +328,35 @@ def test_gives_up_after_five_tries_with_the_code(odc, space, server):
         assert done.returncode == 5
         assert done.stderr == "odc: operationTimeout: try again (HTTP 503, requestid flaky5)\n"
         assert proxy.seen == {"/v1.0/oauth2/accessToken": 5}
+    finally:
+        proxy.close()
+
+
+def test_hostile_names_never_leave_the_destination(odc, space, server, tmp_path):
+    """A server (here a proxy rewriting orgdrive's listings) answering names
+    such as `..` or `a/b` cannot make get -r or mirror write outside the
+    destination folder."""
+    src = tmp_path / "f.txt"
+    src.write_text("payload")
+    for name in ("evil1.txt", "evil2.txt", "fine.txt"):
+        odc.ok("put", src, f"{space}:/m/{name}")
+    renames = {b'"evil1.txt"': b'"../escaped.txt"', b'"evil2.txt"': b'".."'}
+
+    def rewrite(path, data):
+        if path.endswith("/dentries"):
+            for old, new in renames.items():
+                data = data.replace(old, new)
+        return data
+
+    proxy = FlakyProxy(server.base_url, failures=0, rewrite=rewrite)
+    try:
+        dest = tmp_path / "inside" / "dest"
+        dest.mkdir(parents=True)
+        done = odc.run("mirror", f"{space}:/m", dest, env={"ODC_ENDPOINT": proxy.url})
+        assert done.returncode == 0, done.stderr
+        assert "not a usable file name" in done.stderr
+        assert sorted(p.name for p in dest.iterdir()) == ["fine.txt"]
+        assert not (tmp_path / "inside" / "escaped.txt").exists()
     finally:
         proxy.close()
 

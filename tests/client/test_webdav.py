@@ -166,3 +166,19 @@ def test_paths_stay_inside_the_space(server, person, space):
         status, _, body = request(server, "GET", raw, person.union_id)
         assert status in (400, 404), (raw, status)
         assert b"corpId" not in body
+
+
+def test_a_whole_space_is_never_walked_in_one_propfind(server, person, space):
+    for headers in ({"Depth": "infinity"}, {"Depth": "infinity", "X-Litmus": "basic: 1"}):
+        status, _, body = request(server, "PROPFIND", f"/dav/{space}/", person.union_id, headers=headers)
+        assert status == 501 and b"propfind-finite-depth" in body
+
+
+def test_a_deleted_folder_is_one_recycle_bin_item(server, person, odc, space):
+    for path in ("/tree/", "/tree/sub/"):
+        assert request(server, "MKCOL", f"/dav/{space}{path}", person.union_id)[0] == 201
+    for name in ("/tree/a.txt", "/tree/sub/b.txt", "/tree/sub/c.txt"):
+        assert request(server, "PUT", f"/dav/{space}{name}", person.union_id, body=b"x")[0] == 201
+    assert request(server, "DELETE", f"/dav/{space}/tree/", person.union_id)[0] == 204
+    items = odc.ok("bin", "ls", space).splitlines()
+    assert len(items) == 1 and items[0].endswith("\t/tree/"), items

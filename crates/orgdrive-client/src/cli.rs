@@ -474,6 +474,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             } else {
                 dentry.name.clone()
             };
+            if into && !mirror::safe_name(&name) {
+                return Err(ClientError::usage(format!("{name:?} is not a usable file name here")));
+            }
             let dest = if into { local.join(&name) } else { local.clone() };
             if dentry.is_folder() {
                 if !recursive {
@@ -935,6 +938,12 @@ async fn versions_command(s: &mut Session, cmd: VersionsCommand) -> Result<()> {
             let (api, path) = s.remote(&path)?;
             let file = remote::resolve(&api, &path).await?;
             let transfers = Transfers::new(8 << 20, 1, Progress::new(s.quiet), &s.config.dir());
+            if local.is_dir() && !mirror::safe_name(&file.name) {
+                return Err(ClientError::usage(format!(
+                    "{:?} is not a usable file name",
+                    file.name
+                )));
+            }
             let dest = if local.is_dir() { local.join(&file.name) } else { local };
             transfers.download(&api, &file, Some(version), &dest).await?;
             transfers.progress.finish();

@@ -255,6 +255,14 @@ async fn list(side: &Side, is_source: bool) -> Result<BTreeMap<String, Entry>> {
             let mut folders = vec![(String::new(), top.id)];
             while let Some((prefix, id)) = folders.pop() {
                 for d in api.list_all(&top.space_id, &id).await? {
+                    if !safe_name(&d.name) {
+                        // A name that would leave the folder it is written into.
+                        eprintln!(
+                            "odc: skipping {:?} in {}: not a usable file name",
+                            d.name, top.path
+                        );
+                        continue;
+                    }
                     let rel = if prefix.is_empty() {
                         d.name.clone()
                     } else {
@@ -317,6 +325,13 @@ fn list_local(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Entry>) -> Re
         }
     }
     Ok(())
+}
+
+/// Whether a name from a server can be a local file's name: not empty, not
+/// `.` or `..`, no `/` or NUL (a hostile server's names never reach above
+/// the destination folder).
+pub fn safe_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
 }
 
 fn local_path(top: &Path, rel: &str) -> PathBuf {
@@ -473,6 +488,21 @@ async fn delete(dst: &Side, rel: &str, entry: &Entry) -> Result<()> {
         Side::Remote(api, _) => {
             let d = entry.dentry.as_ref().ok_or_else(|| ClientError::NotFound(rel.to_string()))?;
             api.delete(&d.space_id, &d.id, true).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_leave_their_folder_are_unsafe() {
+        for bad in ["", ".", "..", "a/b", "../x", "x\0y"] {
+            assert!(!safe_name(bad), "{bad:?}");
+        }
+        for good in ["a", "..a", "a..", "名字.txt", " x "] {
+            assert!(safe_name(good), "{good:?}");
         }
     }
 }

@@ -82,6 +82,15 @@ async fn handle(
         // dav-server would resolve them; a path here never needs them.
         return StatusCode::BAD_REQUEST.into_response();
     }
+    let mut request = request;
+    // dav-server answers PROPFIND with `Depth: infinity` (a walk of a whole
+    // space) only to litmus, which it knows by this header: to no one here.
+    request.headers_mut().remove("x-litmus");
+    if request.method() == axum::http::Method::DELETE {
+        // A folder goes to the recycle bin whole, as one item (dav-server
+        // would otherwise delete its files one by one).
+        request.headers_mut().insert("depth", HeaderValue::from_static("0"));
+    }
     let caller = match authenticate(&state, peer, request.headers()).await {
         Ok(caller) => caller,
         Err(refusal) => return refusal,
