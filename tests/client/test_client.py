@@ -258,9 +258,10 @@ class FlakyProxy:
     each operation with DingTalk's 503 `operationTimeout` (or every one,
     with failures=None); counts requests per path."""
 
-    def __init__(self, target, failures, rewrite=None):
+    def __init__(self, target, failures, rewrite=None, keep_host=False, redirect_to=None):
         self.target, self.failures, self.seen = target.rstrip("/"), failures, {}
         self.rewrite = rewrite or (lambda path, data: data)
+        self.bodies = []
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -272,6 +273,13 @@ class FlakyProxy:
                 count = proxy.seen[path] = proxy.seen.get(path, 0) + 1
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                proxy.bodies.append(body)
+                if redirect_to is not None:
+                    self.send_response(307)
+                    self.send_header("Location", redirect_to + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if proxy.failures is None or count <= proxy.failures:
                     payload = json.dumps({"code": "operationTimeout", "message": "try again",
                                           "requestid": f"flaky{count}"}).encode()
@@ -281,7 +289,8 @@ class FlakyProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                dropped = ("content-length",) if keep_host else ("host", "content-length")
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
                 request = urllib.request.Request(proxy.target + self.path, data=body,
                                                  headers=headers, method=self.command)
                 try:
@@ -357,6 +366,43 @@ def test_hostile_names_never_leave_the_destination(odc, space, server, tmp_path)
         assert "not a usable file name" in done.stderr
         assert sorted(p.name for p in dest.iterdir()) == ["fine.txt"]
         assert not (tmp_path / "inside" / "escaped.txt").exists()
+    finally:
+        proxy.close()
+
+
+def test_redirects_are_not_followed(odc, space, server, tenant):
+    """A redirect would carry the app secret (or the token) to another host."""
+    elsewhere = FlakyProxy(server.base_url, failures=None)
+    redirecting = FlakyProxy(server.base_url, failures=None, redirect_to=elsewhere.url)
+    try:
+        done = odc.run("ls", f"{space}:/", env={"ODC_ENDPOINT": redirecting.url})
+        assert done.returncode != 0
+        assert elsewhere.seen == {}
+        assert tenant.app_secret not in done.stderr
+        assert any(b and tenant.app_secret.encode() in b for b in redirecting.bodies)
+    finally:
+        redirecting.close()
+        elsewhere.close()
+
+
+def test_a_download_longer_than_its_file_stops_at_once(odc, space, server, tmp_path):
+    src = tmp_path / "s.txt"
+    src.write_text("four")
+    odc.ok("put", src, f"{space}:/s.txt")
+
+    def pad(path, data):
+        return data + b"x" * (1 << 20) if path.startswith("/blob") else data
+
+    proxy = FlakyProxy(server.base_url, failures=0, rewrite=pad, keep_host=True)
+    try:
+        dest = tmp_path / "got"
+        dest.mkdir()
+        done = odc.run("get", f"{space}:/s.txt", dest, env={"ODC_ENDPOINT": proxy.url})
+        assert done.returncode == 1, done.stderr
+        assert "holds more than its 4 bytes" in done.stderr
+        assert list(dest.iterdir()) == []  # no file, no partial left
+        blob_gets = sum(n for path, n in proxy.seen.items() if path.startswith("/blob"))
+        assert blob_gets == 1  # not retried
     finally:
         proxy.close()
 

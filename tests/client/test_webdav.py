@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import urllib.parse
 
 import pytest
@@ -182,3 +183,116 @@ def test_a_deleted_folder_is_one_recycle_bin_item(server, person, odc, space):
     assert request(server, "DELETE", f"/dav/{space}/tree/", person.union_id)[0] == 204
     items = odc.ok("bin", "ls", space).splitlines()
     assert len(items) == 1 and items[0].endswith("\t/tree/"), items
+
+
+LOCKINFO = (b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+            b'</D:lockscope><D:locktype><D:write/></D:locktype><D:owner>tests</D:owner></D:lockinfo>')
+
+
+def user_with_password(server, corp_id, name):
+    union_id = server.admin.create_user(corp_id, name=name, org_admin=False)["unionId"]
+    server.admin.call("PUT", f"/orgs/{corp_id}/users/{union_id}/password", {"password": PASSWORD})
+    return union_id
+
+
+def test_locks_need_write_rights_expire_and_belong_to_their_taker(server, person, odc, space, tmp_path):
+    src = tmp_path / "l.txt"
+    src.write_text("locked")
+    odc.ok("put", src, f"{space}:/shared/locked.txt")
+    reader = user_with_password(server, person.corp_id, "Reader")
+    editor = user_with_password(server, person.corp_id, "Editor")
+    odc.ok("share", "add", f"{space}:/shared", "--role", "READER", "--user", reader)
+    odc.ok("share", "add", f"{space}:/shared", "--role", "EDITOR", "--user", editor)
+    path = f"/dav/{space}/shared/locked.txt"
+    # Never on `/` or a space's root (a lock there would stop everyone's writes).
+    for root in ("/dav/", f"/dav/{space}/"):
+        assert request(server, "LOCK", root, person.union_id, body=LOCKINFO)[0] == 403
+        assert request(server, "UNLOCK", root, person.union_id,
+                       headers={"Lock-Token": "<opaquelocktoken:x>"})[0] == 403
+    # Only who may write locks.
+    assert request(server, "LOCK", path, reader, body=LOCKINFO)[0] == 403
+    status, headers, _ = request(server, "LOCK", path, person.union_id, body=LOCKINFO,
+                                 headers={"Timeout": "Second-2"})
+    assert status == 200
+    token = headers["lock-token"]
+    # Only who took it unlocks it.
+    assert request(server, "UNLOCK", path, editor, headers={"Lock-Token": token})[0] == 403
+    assert request(server, "PUT", path, editor, body=b"blocked")[0] == 423
+    time.sleep(2.5)
+    # Expired: the editor writes.
+    assert request(server, "PUT", path, editor, body=b"after expiry")[0] == 204
+    assert request(server, "UNLOCK", path, person.union_id, headers={"Lock-Token": token})[0] != 204
+
+
+def test_a_changed_password_or_a_deleted_user_is_refused_at_once(server, person, space):
+    path = f"/dav/{space}/"
+    assert request(server, "PROPFIND", path, person.union_id, headers={"Depth": "0"})[0] == 207
+    server.admin.call("PUT", f"/orgs/{person.corp_id}/users/{person.union_id}/password",
+                      {"password": "another password entirely"})
+    assert request(server, "PROPFIND", path, person.union_id, headers={"Depth": "0"})[0] == 401
+    gone = user_with_password(server, person.corp_id, "Gone")
+    assert request(server, "PROPFIND", "/dav/", gone, headers={"Depth": "0"})[0] == 207
+    server.admin.delete_user(person.corp_id, gone)
+    assert request(server, "PROPFIND", "/dav/", gone, headers={"Depth": "0"})[0] == 401
+
+
+def test_destinations_are_checked(server, person, space):
+    user = person.union_id
+    assert request(server, "MKCOL", f"/dav/{space}/d/", user)[0] == 201
+    assert request(server, "PUT", f"/dav/{space}/d/f.txt", user, body=b"f")[0] == 201
+    host = server.base_url.removeprefix("http://")
+    cases = [
+        ("COPY", f"/dav/{space}/d/f.txt", "/dav/", 403),
+        ("COPY", f"/dav/{space}/d/f.txt", f"/dav/{space}/", 403),
+        ("COPY", f"/dav/{space}/d/f.txt", f"http://evil.example/dav/{space}/x.txt", 502),
+        ("COPY", f"/dav/{space}/d/", f"/dav/{space}/d/inner/", 403),
+        ("MOVE", f"/dav/{space}/d/", f"http://{host}/dav/{space}/d/sub/", 403),
+        ("MOVE", f"/dav/{space}/d/f.txt", f"/dav/{space}/x/%2e%2e/g.txt", 400),
+        ("COPY", f"/dav/{space}/d/f.txt", "/console/x", 403),
+    ]
+    for method, src, dest, expected in cases:
+        status = request(server, method, src, user, headers={"Destination": dest})[0]
+        assert status == expected, (method, src, dest, status)
+    ok = request(server, "COPY", f"/dav/{space}/d/f.txt", user,
+                 headers={"Destination": f"http://{host}/dav/{space}/d/g.txt"})[0]
+    assert ok == 201
+
+
+def test_a_reader_without_download_is_refused_before_the_answer(server, person, odc, space, tmp_path):
+    src = tmp_path / "r.txt"
+    src.write_text("not for readers")
+    odc.ok("put", src, f"{space}:/r/r.txt")
+    reader = user_with_password(server, person.corp_id, "Previewer")
+    odc.ok("share", "add", f"{space}:/r", "--role", "READER", "--user", reader)
+    status, _, body = request(server, "GET", f"/dav/{space}/r/r.txt", reader)
+    assert status == 403 and b"not for readers" not in body
+
+
+def test_a_put_larger_than_the_quota_is_refused_at_once(server, person, odc):
+    small = odc.ok("spaces", "create", "--quota", "1M").strip()
+    host, port = server.base_url.removeprefix("http://").split(":")
+    token = base64.b64encode(f"{person.union_id}:{PASSWORD}".encode()).decode()
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall((f"PUT /dav/{small}/huge.bin HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: Basic {token}\r\nContent-Length: 99999999999\r\n\r\n").encode())
+        answer = b""
+        try:
+            for _ in range(2000):
+                s.sendall(b"z" * 65536)
+                s.settimeout(0.001)
+                try:
+                    answer += s.recv(4096)
+                except (socket.timeout, BlockingIOError):
+                    pass
+                s.settimeout(10)
+                if answer:
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if not answer:
+            s.settimeout(10)
+            answer = s.recv(4096)
+    assert time.monotonic() - started < 5
+    status = int(answer.split(b" ")[1])
+    assert status in (413, 507), answer[:200]

@@ -65,6 +65,8 @@ impl Api {
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(120))
             .user_agent(concat!("odc/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry the app secret or the token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Api {
             http,

@@ -20,6 +20,10 @@ pub enum ClientError {
     /// Some items of a recursive command failed (each was reported).
     #[error("{0}")]
     Partial(String),
+    /// An answer that contradicts what the service said before (a download
+    /// longer than its file): not retried.
+    #[error("{0}")]
+    Corrupt(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("interrupted")]

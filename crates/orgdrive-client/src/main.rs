@@ -1,5 +1,5 @@
-//! `odc`: runs one client command; Ctrl-C stops it (exit 130) without
-//! committing anything half-sent.
+//! `odc`: runs one client command; Ctrl-C or SIGTERM stops it (exit 130)
+//! without committing anything half-sent.
 
 use std::process::ExitCode;
 
@@ -17,9 +17,17 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
+        // SIGTERM as Ctrl-C: the command's future is dropped, so temporary
+        // files go and nothing half-sent is committed.
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(e) => return Err(ClientError::Io(e)),
+            };
         tokio::select! {
             outcome = run(cli) => outcome,
             _ = tokio::signal::ctrl_c() => Err(ClientError::Interrupted),
+            _ = terminate.recv() => Err(ClientError::Interrupted),
         }
     });
     // Tasks still sending parts are dropped with the runtime.

@@ -343,9 +343,16 @@ impl Transfers {
         let mut written = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
+            written += chunk.len() as u64;
+            if version.is_none() && written > size {
+                // Not the file the listing described: stop, do not retry.
+                return Err(ClientError::Corrupt(format!(
+                    "{}: the download holds more than its {size} bytes",
+                    dentry.name
+                )));
+            }
             hasher.update(&chunk);
             out.write_all(&chunk).await?;
-            written += chunk.len() as u64;
             self.progress.advance(bar, chunk.len() as u64);
         }
         out.sync_all().await?;

@@ -170,24 +170,47 @@ impl Drive {
         union_id: &str,
         password: &str,
     ) -> DriveResult<ConsoleSignIn> {
-        let user = self.check_console_password(union_id, password).await?;
+        let (user, _) = self.check_console_password(union_id, password).await?;
         self.open_console_session(random_secret(), Some(user.union_id)).await
     }
 
     /// The person whose unionId and console password these are, acting
     /// through their org's console app (WebDAV's Basic authentication):
     /// refused as [`Drive::sign_in_person`] refuses, and no session is opened.
-    pub async fn person_operator(&self, union_id: &str, password: &str) -> DriveResult<Operator> {
-        let user = self.check_console_password(union_id, password).await?;
+    /// Answers the password's stored hash too, for [`Drive::person_still_verified`].
+    pub async fn person_operator(
+        &self,
+        union_id: &str,
+        password: &str,
+    ) -> DriveResult<(Operator, String)> {
+        let (user, phc) = self.check_console_password(union_id, password).await?;
         let app = self.console_app(&user.corp_id).await?;
-        Ok(Operator { app, user })
+        Ok((Operator { app, user }, phc))
+    }
+
+    /// The person again, without hashing, for a caller that verified their
+    /// password earlier against the stored hash `phc`: only while that hash
+    /// is still the user's (a changed or removed password, or a deleted
+    /// user, ends it at once).
+    pub async fn person_still_verified(
+        &self,
+        union_id: &str,
+        phc: &str,
+    ) -> DriveResult<Option<Operator>> {
+        match self.meta.password(union_id).await? {
+            Some((user, current)) if current.as_bytes() == phc.as_bytes() => {
+                let app = self.console_app(&user.corp_id).await?;
+                Ok(Some(Operator { app, user }))
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn check_console_password(
         &self,
         union_id: &str,
         password: &str,
-    ) -> DriveResult<orgdrive_store::UserRecord> {
+    ) -> DriveResult<(orgdrive_store::UserRecord, String)> {
         if union_id.is_empty() || union_id.len() > 128 || password.len() > MAX_PASSWORD_BYTES {
             return Err(refused());
         }
@@ -199,7 +222,7 @@ impl Drive {
         let password = password.to_string();
         let matches = hashing(move || password_matches(&phc, &password)).await?;
         match found {
-            Some((user, _)) if matches => Ok(user),
+            Some((user, phc)) if matches => Ok((user, phc)),
             _ => Err(refused()),
         }
     }

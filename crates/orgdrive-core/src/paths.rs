@@ -14,20 +14,31 @@ use orgdrive_store::{
     SpaceRecord, StoreError,
 };
 
-/// Dead properties a file or folder may hold.
-pub const MAX_DEAD_PROPERTIES: usize = 100;
+/// Dead properties a file or folder may hold. Like app properties and
+/// names, they are metadata that no quota counts: kept small, so that a
+/// dentry's properties stay within 32 × 4 KiB.
+pub const MAX_DEAD_PROPERTIES: usize = 32;
 /// The largest dead property (its whole element), in bytes.
-pub const MAX_DEAD_PROPERTY_BYTES: usize = 16 * 1024;
+pub const MAX_DEAD_PROPERTY_BYTES: usize = 4 * 1024;
 
 use crate::dentries::{put_error, ConflictStrategy};
 use crate::policy::{Operation, Place};
 use crate::{names, Drive, DriveError, DriveResult, Operator};
 
 impl Drive {
-    /// The space, if `op` may see it (GetSpace's rule).
-    pub async fn space_by_id(&self, op: &Operator, space_id: &str) -> DriveResult<SpaceRecord> {
+    /// The space, if `op` may see it: as GetSpace allows with `whole`, else
+    /// only the space's org is checked (a grantee below the root reaches
+    /// what was shared with them; each dentry is authorized on its own).
+    pub async fn space_by_id(
+        &self,
+        op: &Operator,
+        space_id: &str,
+        whole: bool,
+    ) -> DriveResult<SpaceRecord> {
         let space = self.space_for(op, space_id).await?;
-        self.authorize(op, &space, Place::Root, Operation::GetSpace).await?;
+        if whole {
+            self.authorize(op, &space, Place::Root, Operation::GetSpace).await?;
+        }
         Ok(space)
     }
 
@@ -77,6 +88,29 @@ impl Drive {
             }
             None => Ok(None),
         }
+    }
+
+    /// Refuses unless `op` may download the file (`write`: replace it).
+    pub async fn check_file_access(
+        &self,
+        op: &Operator,
+        space: &SpaceRecord,
+        dentry: &DentryRecord,
+        write: bool,
+    ) -> DriveResult<()> {
+        let operation = if write { Operation::Upload } else { Operation::GetFileDownloadInfo };
+        self.authorize(op, space, Place::Dentry(dentry), operation).await.map(drop)
+    }
+
+    /// Refuses unless `op` may add files to the folder (`0`: the root).
+    pub async fn check_upload_into(
+        &self,
+        op: &Operator,
+        space: &SpaceRecord,
+        folder_id: &str,
+    ) -> DriveResult<()> {
+        let into = Place::Folder { folder_id, field: "parentId" };
+        self.authorize(op, space, into, Operation::Upload).await.map(drop)
     }
 
     /// Bytes `range` of a file, if `op` may download it.

@@ -88,15 +88,15 @@ fn time_of(ms: i64) -> SystemTime {
 }
 
 impl DriveFs {
-    async fn space(&self, op: &Operator, id: &str) -> FsResult<SpaceRecord> {
+    async fn space(&self, op: &Operator, id: &str, whole: bool) -> FsResult<SpaceRecord> {
         needs(op, &[Scope::SpaceRead])?;
-        self.drive.space_by_id(op, id).await.map_err(fs_error)
+        self.drive.space_by_id(op, id, whole).await.map_err(fs_error)
     }
 
     async fn node(&self, op: &Operator, path: &DavPath) -> FsResult<Node> {
         let names = names_of(path)?;
         let Some((space_id, below)) = names.split_first() else { return Ok(Node::Top) };
-        let space = self.space(op, space_id).await?;
+        let space = self.space(op, space_id, below.is_empty()).await?;
         if below.is_empty() {
             return Ok(Node::Space(space));
         }
@@ -153,6 +153,28 @@ impl DriveFs {
                 Some(t) if !t.is_empty() => next_token = Some(t),
                 _ => return Ok(all),
             }
+        }
+    }
+
+    /// Refuses a LOCK unless `op` could write what it locks: an existing
+    /// file or folder (the file's replacement, or a write into the folder),
+    /// or a new file in its folder. `/` and the spaces are never locked
+    /// (a lock there would stop everyone's writes).
+    pub async fn may_lock(&self, op: &Operator, path: &DavPath) -> FsResult<()> {
+        needs(op, &[Scope::FileWrite])?;
+        if names_of(path)?.len() < 2 {
+            return Err(FsError::Forbidden);
+        }
+        match self.node(op, path).await {
+            Ok(Node::Dentry(space, d)) => {
+                self.drive.check_file_access(op, &space, &d, true).await.map_err(fs_error)
+            }
+            Ok(_) => Err(FsError::Forbidden),
+            Err(FsError::NotFound) => {
+                let (space, folder_id, _) = self.parent_of(op, path).await?;
+                self.drive.check_upload_into(op, &space, &folder_id).await.map_err(fs_error)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -265,6 +287,11 @@ impl GuardedFileSystem<Caller> for DriveFs {
                 needs(op, &[Scope::FileRead, Scope::DownloadInfoRead])?;
                 return match self.node(op, path).await? {
                     Node::Dentry(space, d) if !d.is_folder() => {
+                        // Refused here, not at the first read (the answer has not started).
+                        self.drive
+                            .check_file_access(op, &space, &d, false)
+                            .await
+                            .map_err(fs_error)?;
                         let reader = Reader {
                             drive: self.drive.clone(),
                             op: op.clone(),
@@ -760,6 +787,14 @@ impl DavFile for Writer {
 
     fn write_bytes(&mut self, buf: Bytes) -> FsFuture<'_, ()> {
         async move {
+            // A refusal that came before any byte (quota, size) ends the PUT now.
+            if let Some(done) = self.done.as_mut() {
+                if let Ok(Err(e)) = done.try_recv() {
+                    self.chunks = None;
+                    self.done = None;
+                    return Err(fs_error(e));
+                }
+            }
             self.buffer.extend_from_slice(&buf);
             if self.buffer.len() >= WRITE_CHUNK {
                 let chunk = self.buffer.split().freeze();

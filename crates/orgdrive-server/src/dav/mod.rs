@@ -13,9 +13,15 @@
 //! - or a unionId and an app's access token (the app's scopes apply).
 //!
 //! Locks (needed by Finder and Explorer to write) are kept in this node's
-//! memory: behind a load balancer, a client's requests should stick to one node.
+//! memory ([`locks`]): behind a load balancer, a client's requests should
+//! stick to one node. Before dav-server sees a request, the handler refuses
+//! what dav-server would not: a LOCK without the right to write what it
+//! locks (and any on `/` or a space), an UNLOCK of someone else's lock, and
+//! a COPY or MOVE whose `Destination` is on another host, outside the
+//! spaces, or inside its source.
 
 pub mod fs;
+mod locks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,15 +40,20 @@ use crate::extract::PeerAddr;
 use crate::metrics::Operations;
 use crate::state::ServerState;
 use fs::{Caller, DriveFs};
+use locks::ExpiringLocks;
 
-/// How long a verified console password is taken without checking it again.
+/// How long a verified console password is taken without hashing it again
+/// (each use still checks that the user's stored hash is the one verified).
 pub const VERIFIED_TTL: Duration = Duration::from_secs(60);
 
 /// The WebDAV handler of this node: the protocol, its locks, and the
 /// console passwords verified lately.
 pub struct Dav {
     handler: DavHandler<Caller>,
-    verified: moka::sync::Cache<[u8; 32], Caller>,
+    fs: DriveFs,
+    locks: ExpiringLocks,
+    /// SHA-256 of `unionId \0 password` → the stored hash it was verified against.
+    verified: moka::sync::Cache<[u8; 32], String>,
 }
 
 impl Dav {
@@ -50,15 +61,17 @@ impl Dav {
         let mut methods = DavMethodSet::WEBDAV_RW;
         // SabreDAV's partial PATCH writes into the middle of a file: the API cannot.
         methods.remove(dav_server::DavMethod::Patch);
+        let fs = DriveFs { drive };
+        let locks = ExpiringLocks::new();
         let handler = DavHandler::builder()
             .strip_prefix("/dav")
-            .filesystem(Box::new(DriveFs { drive }))
-            .locksystem(dav_server::memls::MemLs::new())
+            .filesystem(Box::new(fs.clone()))
+            .locksystem(Box::new(locks.clone()))
             .methods(methods)
             .build_handler();
         let verified =
             moka::sync::Cache::builder().max_capacity(10_000).time_to_live(VERIFIED_TTL).build();
-        Dav { handler, verified }
+        Dav { handler, fs, locks, verified }
     }
 }
 
@@ -95,6 +108,10 @@ async fn handle(
         Ok(caller) => caller,
         Err(refusal) => return refusal,
     };
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    if let Some(refusal) = state.dav.refusal(&method, &uri, request.headers(), &caller).await {
+        return refusal;
+    }
     let principal = caller.user.union_id.clone();
     state.dav.handler.handle_guarded(request, principal, caller).await.map(axum::body::Body::new)
 }
@@ -155,19 +172,22 @@ async fn authenticate(
     digest.update([0]);
     digest.update(password.as_bytes());
     let key: [u8; 32] = digest.finalize().into();
-    if let Some(caller) = state.dav.verified.get(&key) {
-        return Ok(caller);
+    if let Some(phc) = state.dav.verified.get(&key) {
+        match state.drive.person_still_verified(&union_id, &phc).await {
+            Ok(Some(op)) => return Ok(Arc::new(op)),
+            Ok(None) => state.dav.verified.invalidate(&key),
+            Err(e) => return Err(crate::ApiError::from(e).into_response()),
+        }
     }
     let keys = crate::sign_ins::attempt_keys(peer, Some(&union_id));
     if !state.sign_ins.begin(&keys) {
         return Err(challenge(StatusCode::TOO_MANY_REQUESTS));
     }
     match state.drive.person_operator(&union_id, &password).await {
-        Ok(op) => {
+        Ok((op, phc)) => {
             state.sign_ins.succeeded(&keys);
-            let caller = Arc::new(op);
-            state.dav.verified.insert(key, caller.clone());
-            Ok(caller)
+            state.dav.verified.insert(key, phc);
+            Ok(Arc::new(op))
         }
         Err(orgdrive_core::DriveError::InvalidAuthentication(_)) => {
             Err(challenge(StatusCode::UNAUTHORIZED))
@@ -177,4 +197,86 @@ async fn authenticate(
             Err(crate::ApiError::from(e).into_response())
         }
     }
+}
+
+impl Dav {
+    /// What the handler refuses before dav-server sees the request (module doc).
+    async fn refusal(
+        &self,
+        method: &axum::http::Method,
+        uri: &axum::http::Uri,
+        headers: &HeaderMap,
+        caller: &Caller,
+    ) -> Option<Response> {
+        let method = method.as_str();
+        if !matches!(method, "LOCK" | "UNLOCK" | "COPY" | "MOVE") {
+            return None;
+        }
+        let refuse = |status: StatusCode| Some(status.into_response());
+        let Some(path) = dav_path(uri.path()) else { return refuse(StatusCode::BAD_REQUEST) };
+        match method {
+            "LOCK" => match self.fs.may_lock(caller, &path).await {
+                Ok(()) => None,
+                Err(dav_server::fs::FsError::NotFound) => refuse(StatusCode::NOT_FOUND),
+                Err(_) => refuse(StatusCode::FORBIDDEN),
+            },
+            "UNLOCK" => {
+                if path.as_bytes().split(|b| *b == b'/').filter(|n| !n.is_empty()).count() < 2 {
+                    return refuse(StatusCode::FORBIDDEN);
+                }
+                let token = headers
+                    .get("lock-token")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|t| t.trim().trim_matches(|c| c == '<' || c == '>').to_string())?;
+                match self.locks.holder(&token) {
+                    Some(holder) if holder.as_deref() != Some(caller.user.union_id.as_str()) => {
+                        refuse(StatusCode::FORBIDDEN)
+                    }
+                    _ => None,
+                }
+            }
+            _ => destination_refusal(uri, headers).map(|status| status.into_response()),
+        }
+    }
+}
+
+/// A request path below `/dav` as dav-server reads it.
+fn dav_path(raw: &str) -> Option<dav_server::davpath::DavPath> {
+    let uri: axum::http::Uri = raw.parse().ok()?;
+    let mut path = dav_server::davpath::DavPath::from_uri(&uri).ok()?;
+    path.set_prefix("/dav").ok()?;
+    Some(path)
+}
+
+/// Why a COPY or MOVE's `Destination` is refused, if it is: another host
+/// (502, as RFC 4918 asks), not inside a space (403), dot segments (400),
+/// or inside the source itself (403).
+fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Option<StatusCode> {
+    let raw = headers.get("destination")?.to_str().ok();
+    let Some(uri) = raw.and_then(|d| d.parse::<axum::http::Uri>().ok()) else {
+        return Some(StatusCode::BAD_REQUEST);
+    };
+    if let Some(authority) = uri.authority() {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !host.is_some_and(|h| h.eq_ignore_ascii_case(authority.as_str())) {
+            return Some(StatusCode::BAD_GATEWAY);
+        }
+    }
+    let to = uri.path();
+    if has_dot_segment(to) {
+        return Some(StatusCode::BAD_REQUEST);
+    }
+    let inside: Vec<&str> = match to.strip_prefix("/dav/") {
+        Some(rest) => rest.split('/').filter(|n| !n.is_empty()).collect(),
+        None => return Some(StatusCode::FORBIDDEN),
+    };
+    if inside.len() < 2 {
+        return Some(StatusCode::FORBIDDEN); // `/dav/` itself or a space's root
+    }
+    let from = request_uri.path().trim_end_matches('/');
+    let to = to.trim_end_matches('/');
+    if to == from || to.starts_with(&format!("{from}/")) {
+        return Some(StatusCode::FORBIDDEN);
+    }
+    None
 }
