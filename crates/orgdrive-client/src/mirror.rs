@@ -433,7 +433,7 @@ async fn transfer_one(
         (Side::Remote(api, _), Side::Local(top)) => {
             let dentry =
                 entry.dentry.as_ref().ok_or_else(|| ClientError::NotFound(rel.to_string()))?;
-            transfers.download(api, dentry, None, &local_path(top, rel)).await.map(drop)
+            transfers.download(api, dentry, None, &local_path(top, rel)).await
         }
         (_, Side::Remote(api, top)) => {
             let (parent, name) = split(rel);

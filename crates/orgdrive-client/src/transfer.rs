@@ -22,7 +22,9 @@ use futures::{Stream, StreamExt};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::io::Write;
+
+use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -284,14 +286,15 @@ impl Transfers {
     }
 
     /// Downloads a file (a version of it, if given) to `dest`, through a
-    /// temporary file beside it; answers the content's SHA-256.
+    /// temporary file beside it, made durable before it is renamed into
+    /// place; the file takes the source's modification time.
     pub async fn download(
         &self,
         api: &Api,
         dentry: &Dentry,
         version: Option<i64>,
         dest: &Path,
-    ) -> Result<String> {
+    ) -> Result<()> {
         let size = dentry.size.unwrap_or(0).max(0) as u64;
         let bar = self.progress.file_bar(&dentry.name, size);
         let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -299,17 +302,17 @@ impl Transfers {
         let partial =
             TempFile(dir.join(format!(".{file_name}.odc-{}.partial", std::process::id())));
         let mut attempt = 0;
-        let sha = loop {
+        loop {
             attempt += 1;
             match self.download_once(api, dentry, version, &partial.0, size, &bar).await {
-                Ok(sha) => break sha,
+                Ok(()) => break,
                 Err(e) if e.is_transient() && attempt < crate::api::ATTEMPTS => {
                     bar.set_position(0);
                     tokio::time::sleep(crate::api::backoff(attempt)).await;
                 }
                 Err(e) => return Err(e),
             }
-        };
+        }
         let mtime = dentry
             .own_property(MTIME_PROPERTY)
             .and_then(|v| v.parse::<i64>().ok())
@@ -323,7 +326,7 @@ impl Transfers {
         std::fs::rename(&partial.0, dest)?;
         std::mem::forget(partial);
         bar.finish_and_clear();
-        Ok(sha)
+        Ok(())
     }
 
     async fn download_once(
@@ -334,36 +337,73 @@ impl Transfers {
         partial: &Path,
         size: u64,
         bar: &ProgressBar,
-    ) -> Result<String> {
+    ) -> Result<()> {
         let info = api.download_info(&dentry.space_id, &dentry.id, version).await?;
         let response = api.get_signed(&info).await?;
-        let mut out = tokio::fs::File::create(partial).await?;
+        let out = std::fs::File::create(partial)?;
+        // The disk writes run on a thread of their own, a few buffers
+        // behind the network: receiving and writing overlap, memory stays
+        // at WRITE_BUFFERS_QUEUED buffers.
+        let (buffers, queued) = tokio::sync::mpsc::channel::<Bytes>(WRITE_BUFFERS_QUEUED);
+        let writer = tokio::task::spawn_blocking(move || write_all_then_sync(out, queued));
         let mut stream = response.bytes_stream();
-        let mut hasher = Sha256::new();
         let mut written = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            written += chunk.len() as u64;
-            if version.is_none() && written > size {
-                // Not the file the listing described: stop, do not retry.
-                return Err(ClientError::Corrupt(format!(
-                    "{}: the download holds more than its {size} bytes",
-                    dentry.name
-                )));
+        let mut buffer = BytesMut::with_capacity(WRITE_BUFFER);
+        let received: Result<()> = async {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                written += chunk.len() as u64;
+                if version.is_none() && written > size {
+                    // Not the file the listing described: stop, do not retry.
+                    return Err(ClientError::Corrupt(format!(
+                        "{}: the download holds more than its {size} bytes",
+                        dentry.name
+                    )));
+                }
+                buffer.extend_from_slice(&chunk);
+                self.progress.advance(bar, chunk.len() as u64);
+                if buffer.len() >= WRITE_BUFFER {
+                    let full =
+                        std::mem::replace(&mut buffer, BytesMut::with_capacity(WRITE_BUFFER));
+                    if buffers.send(full.freeze()).await.is_err() {
+                        break; // the writer failed: its error is below
+                    }
+                }
             }
-            hasher.update(&chunk);
-            out.write_all(&chunk).await?;
-            self.progress.advance(bar, chunk.len() as u64);
+            if !buffer.is_empty() {
+                let _ = buffers.send(buffer.split().freeze()).await;
+            }
+            Ok(())
         }
-        out.sync_all().await?;
+        .await;
+        drop(buffers);
+        let wrote = writer.await.map_err(|e| ClientError::Io(std::io::Error::other(e)))?;
+        received?;
+        wrote?;
         if version.is_none() && written != size {
             return Err(ClientError::Network(format!(
                 "{}: the download ended after {written} of {size} bytes",
                 dentry.name
             )));
         }
-        Ok(hex::encode(hasher.finalize()))
+        Ok(())
     }
+}
+
+/// Bytes gathered before one write to a downloaded file.
+const WRITE_BUFFER: usize = 2 << 20;
+/// Buffers waiting for the disk at most.
+const WRITE_BUFFERS_QUEUED: usize = 4;
+
+/// Writes every buffer the channel brings, then makes the file durable.
+fn write_all_then_sync(
+    mut out: std::fs::File,
+    mut queued: tokio::sync::mpsc::Receiver<Bytes>,
+) -> std::io::Result<()> {
+    while let Some(buffer) = queued.blocking_recv() {
+        out.write_all(&buffer)?;
+    }
+    out.sync_all()
 }
 
 /// Refuses a source that holds more bytes than announced (a file that grew).
