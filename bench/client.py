@@ -20,6 +20,7 @@ contenders; prints one JSON line per measurement and a markdown table.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,10 +36,19 @@ from orgdrive_server import OrgdriveServer, call_json, get_access_token, provisi
 PASSWORD = "bench console password"
 
 
+CLIENT_CPU = [0.0]  # CPU seconds (user + system) of the clients run so far
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(argv, env=None):
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), children_cpu()
     done = subprocess.run([str(a) for a in argv], capture_output=True, text=True, env=env)
     seconds = time.monotonic() - t0
+    CLIENT_CPU[0] += children_cpu() - cpu0
     if done.returncode != 0:
         raise RuntimeError(f"{argv}: {done.stderr[-2000:]}")
     return seconds
@@ -126,12 +136,17 @@ def main():
     parser.add_argument("--big-mib", type=int, default=1024)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="orgdrive-client-bench-"))
-    figures = {}
+    figures, cpu = {}, {}
 
     def record(what, seconds, size):
+        # The client's CPU time does not depend on the neighbours of a shared
+        # machine as wall time does: it is reported beside it.
+        client_cpu, CLIENT_CPU[0] = CLIENT_CPU[0], 0.0
         figures.setdefault(what, []).append(seconds)
+        cpu.setdefault(what, []).append(client_cpu)
         print(json.dumps({"what": what, "seconds": round(seconds, 3),
-                          "mb_per_s": round(size / seconds / 1e6, 1)}), flush=True)
+                          "mb_per_s": round(size / seconds / 1e6, 1),
+                          "client_cpu_s": round(client_cpu, 3)}), flush=True)
 
     bench = Bench(args, work)
     try:
@@ -181,13 +196,15 @@ def main():
             ("1 GiB up", "1 GiB put: odc put", "1 GiB put: curl, same parts and URLs", "≥ 0.9× curl"),
             ("1 GiB down", "1 GiB get: odc get", "1 GiB get: curl, same URL", "≥ 0.9× curl")]
     print()
-    print("| transfer | odc s (min/median/max) | baseline | baseline s (min/median/max) | odc speed ÷ baseline | target |")
-    print("|---|---|---|---|---|---|")
+    print("| transfer | odc s (min/median/max) | baseline | baseline s (min/median/max) | odc speed ÷ baseline "
+          "| target | client CPU s, odc / baseline (median) |")
+    print("|---|---|---|---|---|---|---|")
     for label, odc, base, target in rows:
         o, b = figures[odc], figures[base]
         fmt = lambda xs: f"{min(xs):.2f} / {statistics.median(xs):.2f} / {max(xs):.2f}"  # noqa: E731
         print(f"| {label} | {fmt(o)} | {base.split(': ')[1]} | {fmt(b)} | "
-              f"{median(base) / median(odc):.2f}× | {target} |")
+              f"{median(base) / median(odc):.2f}× | {target} | "
+              f"{statistics.median(cpu[odc]):.2f} / {statistics.median(cpu[base]):.2f} |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
 //! `odcSha256` (the content's SHA-256) and `odcMtime` (the source's
 //! modification time, ms): `mirror` compares with them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,9 +23,7 @@ use futures::{Stream, StreamExt};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 
-use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -56,40 +55,54 @@ pub enum Source {
     Signed(Arc<Api>, HeaderSignatureInfo),
 }
 
-/// Reads a source in buffers of exactly the size asked for.
-enum Reader {
-    File(tokio::fs::File),
+/// Reads a source in buffers of exactly the size asked for, hashing what
+/// it reads. A local file is read and hashed on a blocking thread, one
+/// buffer per trip, straight into the buffer sent.
+struct Reader {
+    from: ReadFrom,
+    hasher: Option<Sha256>,
+}
+
+enum ReadFrom {
+    /// `None` only while a read is on the blocking thread.
+    File(Option<std::fs::File>),
     Stream(Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>, BytesMut),
 }
 
 impl Reader {
     async fn open(source: &Source) -> Result<Reader> {
-        Ok(match source {
-            Source::File(path) => Reader::File(tokio::fs::File::open(path).await?),
+        let from = match source {
+            Source::File(path) => ReadFrom::File(Some(std::fs::File::open(path)?)),
             Source::Signed(api, info) => {
                 let response = api.get_signed(info).await?;
-                Reader::Stream(Box::pin(response.bytes_stream()), BytesMut::new())
+                ReadFrom::Stream(Box::pin(response.bytes_stream()), BytesMut::new())
             }
-        })
+        };
+        Ok(Reader { from, hasher: Some(Sha256::new()) })
     }
 
     /// The next `n` bytes; fewer only at the end of the source.
     async fn take(&mut self, n: usize) -> Result<Bytes> {
-        match self {
-            Reader::File(file) => {
-                let mut buf = BytesMut::zeroed(n);
-                let mut filled = 0;
-                while filled < n {
-                    let got = file.read(&mut buf[filled..]).await?;
-                    if got == 0 {
-                        break;
-                    }
-                    filled += got;
-                }
-                buf.truncate(filled);
-                Ok(buf.freeze())
+        let lost = || ClientError::Io(std::io::Error::other("a read of the source was lost"));
+        match &mut self.from {
+            ReadFrom::File(slot) => {
+                let file = slot.take().ok_or_else(lost)?;
+                let mut hasher = self.hasher.take().ok_or_else(lost)?;
+                let (file, hasher, read) = tokio::task::spawn_blocking(move || {
+                    let mut buf = Vec::with_capacity(n);
+                    let read = (&file).take(n as u64).read_to_end(&mut buf).map(|_| {
+                        hasher.update(&buf);
+                        buf
+                    });
+                    (file, hasher, read)
+                })
+                .await
+                .map_err(|_| lost())?;
+                *slot = Some(file);
+                self.hasher = Some(hasher);
+                Ok(Bytes::from(read?))
             }
-            Reader::Stream(stream, pending) => {
+            ReadFrom::Stream(stream, pending) => {
                 while pending.len() < n {
                     match stream.next().await {
                         Some(chunk) => pending.extend_from_slice(&chunk?),
@@ -97,9 +110,18 @@ impl Reader {
                     }
                 }
                 let take = n.min(pending.len());
-                Ok(pending.split_to(take).freeze())
+                let bytes = pending.split_to(take).freeze();
+                if let Some(hasher) = &mut self.hasher {
+                    hasher.update(&bytes);
+                }
+                Ok(bytes)
             }
         }
+    }
+
+    /// The hex SHA-256 of everything read.
+    fn sha256(self) -> String {
+        hex::encode(self.hasher.unwrap_or_default().finalize())
     }
 }
 
@@ -144,11 +166,9 @@ impl Transfers {
     ) -> Result<Dentry> {
         let bar = self.progress.file_bar(target.name, size);
         let mut reader = Reader::open(&source).await?;
-        let mut hasher = Sha256::new();
         let upload_key = if size <= self.part_size {
             let bytes = reader.take(size as usize).await?;
             ensure_whole(&mut reader, bytes.len() as u64, size).await?;
-            hasher.update(&bytes);
             let info =
                 api.upload_info(target.space_id, target.parent_id, target.name, size).await?;
             let _slot = self.slots.acquire().await.map_err(|_| ClientError::Interrupted)?;
@@ -156,18 +176,9 @@ impl Transfers {
             self.progress.advance(&bar, size);
             info.upload_key
         } else {
-            self.upload_parts(
-                api,
-                &mut reader,
-                &mut hasher,
-                size,
-                &target,
-                resume_id.as_deref(),
-                &bar,
-            )
-            .await?
+            self.upload_parts(api, &mut reader, size, &target, resume_id.as_deref(), &bar).await?
         };
-        let sha = hex::encode(hasher.finalize());
+        let sha = reader.sha256();
         let mtime = mtime_ms.to_string();
         let props = [(HASH_PROPERTY, sha.as_str()), (MTIME_PROPERTY, mtime.as_str())];
         let committed = api.commit(&target, &upload_key, size, &props).await;
@@ -194,7 +205,6 @@ impl Transfers {
         &self,
         api: &Arc<Api>,
         reader: &mut Reader,
-        hasher: &mut Sha256,
         size: u64,
         target: &Target<'_>,
         resume_id: Option<&str>,
@@ -225,6 +235,7 @@ impl Transfers {
                 state.done.len()
             );
         }
+        let mut urls = HashMap::new();
         let mut running: JoinSet<Result<(u64, u64)>> = JoinSet::new();
         for number in 1..=parts {
             let len = part_size.min(size - (number - 1) * part_size);
@@ -235,17 +246,28 @@ impl Transfers {
                     target.name
                 )));
             }
-            hasher.update(&bytes);
             if state.done.contains(&number) {
                 self.progress.advance(bar, len);
                 continue;
             }
+            if !urls.contains_key(&(number as i64)) {
+                // Signed 30 at a time (the most one call signs), ahead of need.
+                let next: Vec<i64> = (number..=parts)
+                    .filter(|n| !state.done.contains(n))
+                    .take(PART_URLS_PER_CALL)
+                    .map(|n| n as i64)
+                    .collect();
+                for part in api.part_urls(&state.upload_key, &next).await? {
+                    urls.insert(part.part_number, part.header_signature_info);
+                }
+            }
+            let signed = urls.remove(&(number as i64));
             let slot =
                 self.slots.clone().acquire_owned().await.map_err(|_| ClientError::Interrupted)?;
             let (api, key) = (api.clone(), state.upload_key.clone());
             running.spawn(async move {
                 let _slot = slot;
-                put_part(&api, &key, number as i64, bytes).await?;
+                put_part(&api, &key, number as i64, signed, bytes).await?;
                 Ok((number, len))
             });
             // Collect what finished, so the saved state stays current.
@@ -344,11 +366,12 @@ impl Transfers {
         // The disk writes run on a thread of their own, a few buffers
         // behind the network: receiving and writing overlap, memory stays
         // at WRITE_BUFFERS_QUEUED buffers.
-        let (buffers, queued) = tokio::sync::mpsc::channel::<Bytes>(WRITE_BUFFERS_QUEUED);
+        let (buffers, queued) = tokio::sync::mpsc::channel::<Vec<Bytes>>(WRITE_BUFFERS_QUEUED);
         let writer = tokio::task::spawn_blocking(move || write_all_then_sync(out, queued));
         let mut stream = response.bytes_stream();
         let mut written = 0u64;
-        let mut buffer = BytesMut::with_capacity(WRITE_BUFFER);
+        // The network's own buffers, handed over as they came (no copy).
+        let (mut buffer, mut buffered) = (Vec::new(), 0);
         let received: Result<()> = async {
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk?;
@@ -360,18 +383,18 @@ impl Transfers {
                         dentry.name
                     )));
                 }
-                buffer.extend_from_slice(&chunk);
                 self.progress.advance(bar, chunk.len() as u64);
-                if buffer.len() >= WRITE_BUFFER {
-                    let full =
-                        std::mem::replace(&mut buffer, BytesMut::with_capacity(WRITE_BUFFER));
-                    if buffers.send(full.freeze()).await.is_err() {
+                buffered += chunk.len();
+                buffer.push(chunk);
+                if buffered >= WRITE_BUFFER {
+                    buffered = 0;
+                    if buffers.send(std::mem::take(&mut buffer)).await.is_err() {
                         break; // the writer failed: its error is below
                     }
                 }
             }
             if !buffer.is_empty() {
-                let _ = buffers.send(buffer.split().freeze()).await;
+                let _ = buffers.send(buffer).await;
             }
             Ok(())
         }
@@ -398,10 +421,12 @@ const WRITE_BUFFERS_QUEUED: usize = 4;
 /// Writes every buffer the channel brings, then makes the file durable.
 fn write_all_then_sync(
     mut out: std::fs::File,
-    mut queued: tokio::sync::mpsc::Receiver<Bytes>,
+    mut queued: tokio::sync::mpsc::Receiver<Vec<Bytes>>,
 ) -> std::io::Result<()> {
-    while let Some(buffer) = queued.blocking_recv() {
-        out.write_all(&buffer)?;
+    while let Some(chunks) = queued.blocking_recv() {
+        for chunk in chunks {
+            out.write_all(&chunk)?;
+        }
     }
     out.sync_all()
 }
@@ -414,18 +439,33 @@ async fn ensure_whole(reader: &mut Reader, got: u64, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// PUTs one part, asking for a fresh URL if the first one was refused (it
-/// may have expired while the part waited for its turn).
-async fn put_part(api: &Api, key: &str, number: i64, bytes: Bytes) -> Result<()> {
+/// Part URLs signed by one GetMultipartFileUploadInfos call at most.
+const PART_URLS_PER_CALL: usize = 30;
+
+/// PUTs one part on its signed URL, asking for a fresh one if there is none
+/// or it was refused (it may have expired while the part waited its turn).
+async fn put_part(
+    api: &Api,
+    key: &str,
+    number: i64,
+    mut signed: Option<HeaderSignatureInfo>,
+    bytes: Bytes,
+) -> Result<()> {
     let mut tries = 0;
     loop {
         tries += 1;
-        let urls = api.part_urls(key, &[number]).await?;
-        let info = urls
-            .into_iter()
-            .find(|p| p.part_number == number)
-            .ok_or_else(|| ClientError::Network(format!("no URL for part {number}")))?;
-        match api.put_signed(&info.header_signature_info, bytes.clone()).await {
+        let info = match signed.take() {
+            Some(info) => info,
+            None => {
+                api.part_urls(key, &[number])
+                    .await?
+                    .into_iter()
+                    .find(|p| p.part_number == number)
+                    .ok_or_else(|| ClientError::Network(format!("no URL for part {number}")))?
+                    .header_signature_info
+            }
+        };
+        match api.put_signed(&info, bytes.clone()).await {
             Err(ClientError::Api { status: 403, .. }) if tries < 2 => continue,
             other => return other,
         }
@@ -543,5 +583,6 @@ mod tests {
         assert_eq!(r.take(4).await.unwrap().len(), 2);
         assert!(ensure_whole(&mut r, 10, 10).await.is_ok());
         assert!(ensure_whole(&mut r, 9, 10).await.is_err());
+        assert_eq!(r.sha256(), hex::encode(Sha256::digest([7u8; 10])));
     }
 }
