@@ -485,58 +485,46 @@ impl Api {
         Ok(a.header_signature_info)
     }
 
-    /// PUTs `bytes` to a signed URL, retrying (the same bytes may be sent
-    /// again). A refusal that is not transient (an expired URL) is returned.
+    /// PUTs bytes on a signed URL (upload), retrying transient failures.
     pub async fn put_signed(&self, info: &HeaderSignatureInfo, bytes: Bytes) -> Result<()> {
-        let url = info
-            .url()
-            .ok_or_else(|| ClientError::Network("an upload info without a URL".into()))?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = self.http.put(url).body(bytes.clone());
-            for (k, v) in &info.headers {
-                request = request.header(k, v);
-            }
-            let outcome = match request.send().await {
-                Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) => Err(signed_refusal(r).await),
-                Err(e) => Err(ClientError::from(e)),
-            };
-            match outcome {
-                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                    tokio::time::sleep(backoff(attempt)).await
-                }
-                Err(e) => return Err(e),
-                Ok(()) => return Ok(()),
-            }
-        }
+        self.send_signed(reqwest::Method::PUT, info, Some(bytes)).await.map(drop)
     }
 
     /// GETs a signed URL (download), retrying until an answer starts.
     pub async fn get_signed(&self, info: &HeaderSignatureInfo) -> Result<Response> {
+        self.send_signed(reqwest::Method::GET, info, None).await
+    }
+
+    /// Sends a request to a signed URL with the headers it was signed with;
+    /// retries transient failures until a successful answer starts.
+    async fn send_signed(
+        &self,
+        method: reqwest::Method,
+        info: &HeaderSignatureInfo,
+        body: Option<Bytes>,
+    ) -> Result<Response> {
         let url = info
             .url()
-            .ok_or_else(|| ClientError::Network("a download info without a URL".into()))?;
+            .ok_or_else(|| ClientError::Network("a signed info without a URL".into()))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut request = self.http.get(url);
+            let mut request = self.http.request(method.clone(), url);
+            if let Some(bytes) = &body {
+                request = request.body(bytes.clone());
+            }
             for (k, v) in &info.headers {
                 request = request.header(k, v);
             }
-            let outcome = match request.send().await {
+            let error = match request.send().await {
                 Ok(r) if r.status().is_success() => return Ok(r),
-                Ok(r) => Err(signed_refusal(r).await),
-                Err(e) => Err(ClientError::from(e)),
+                Ok(r) => signed_refusal(r).await,
+                Err(e) => ClientError::from(e),
             };
-            match outcome {
-                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                    tokio::time::sleep(backoff(attempt)).await
-                }
-                Err(e) => return Err(e),
-                Ok(r) => return Ok(r),
+            if !error.is_transient() || attempt >= ATTEMPTS {
+                return Err(error);
             }
+            tokio::time::sleep(backoff(attempt)).await;
         }
     }
 
