@@ -63,6 +63,13 @@ class Bench:
         self.args, self.work = args, work
         self.server = OrgdriveServer(work / "data", binary=args.orgdrive, stderr=work / "server.log")
         self.server.start()
+        try:
+            self.setup(args, work)
+        except BaseException:
+            self.server.stop(check=False)
+            raise
+
+    def setup(self, args, work):
         self.tenant = provision(self.server.base_url, self.server.admin, with_token=False)
         self.server.admin.call("PUT", f"/orgs/{self.tenant.corp_id}/users/{self.tenant.union_id}/password",
                                {"password": PASSWORD})
@@ -148,7 +155,11 @@ def main():
                           "mb_per_s": round(size / seconds / 1e6, 1),
                           "client_cpu_s": round(client_cpu, 3)}), flush=True)
 
-    bench = Bench(args, work)
+    try:
+        bench = Bench(args, work)
+    except BaseException:
+        drop(work)
+        raise
     try:
         small = work / "small"
         small.mkdir()

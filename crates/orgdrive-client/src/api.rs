@@ -503,9 +503,8 @@ impl Api {
         info: &HeaderSignatureInfo,
         body: Option<Bytes>,
     ) -> Result<Response> {
-        let url = info
-            .url()
-            .ok_or_else(|| ClientError::Network("a signed info without a URL".into()))?;
+        let url =
+            info.url().ok_or_else(|| ClientError::Network("a signed info without a URL".into()))?;
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -206,7 +206,7 @@ impl Drive {
         }
     }
 
-    async fn check_console_password(
+    pub(crate) async fn check_console_password(
         &self,
         union_id: &str,
         password: &str,

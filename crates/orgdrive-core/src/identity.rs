@@ -11,6 +11,8 @@ use crate::{now_ms, validate, Drive, DriveError, DriveResult, Scope};
 /// Input of "create organization".
 #[derive(Debug, Clone, Default)]
 pub struct NewOrg {
+    /// Chosen corpId; generated when absent.
+    pub corp_id: Option<String>,
     pub name: String,
     /// Storage capacity in bytes; `None` = unlimited.
     pub capacity: Option<i64>,
@@ -39,6 +41,8 @@ pub struct NewUser {
 /// Input of "create department".
 #[derive(Debug, Clone, Default)]
 pub struct NewDept {
+    /// Chosen deptId; generated when absent.
+    pub dept_id: Option<String>,
     pub name: String,
     pub parent_id: Option<String>,
 }
@@ -85,7 +89,25 @@ pub(crate) fn is_console_app(app: &AppRecord) -> bool {
     app.app_key.starts_with(CONSOLE_APP_KEY_PREFIX)
 }
 
-fn duplicate(field: &'static str, value: &str) -> DriveError {
+/// A chosen appSecret: [`MIN_SECRET_CHARS`] to [`MAX_SECRET_CHARS`]
+/// characters, no spaces or control characters.
+pub(crate) fn check_app_secret(secret: &str) -> DriveResult<()> {
+    let chars = secret.chars().count();
+    if !(MIN_SECRET_CHARS..=MAX_SECRET_CHARS).contains(&chars)
+        || secret.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(DriveError::param(
+            "appSecret",
+            format!(
+                "appSecret must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters without \
+                 spaces"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn duplicate(field: &'static str, value: &str) -> DriveError {
     DriveError::Conflict { field, message: format!("{field} {value} is already taken") }
 }
 
@@ -113,7 +135,7 @@ impl Drive {
         if !self.meta.is_empty().await? {
             return Ok(None);
         }
-        let org = self.create_org(NewOrg { name: "Demo Org".into(), capacity: None }).await?;
+        let org = self.create_org(NewOrg { name: "Demo Org".into(), ..NewOrg::default() }).await?;
         let app = self
             .create_app(
                 &org.corp_id,
@@ -142,16 +164,23 @@ impl Drive {
                 return Err(DriveError::param("capacity", "capacity must not be negative"));
             }
         }
+        let corp_id = match input.corp_id {
+            Some(id) => validate::identifier("corpId", &id)?,
+            None => format!("ding{}", random_hex(8)),
+        };
         let now = now_ms();
         let org = OrgRecord {
-            corp_id: format!("ding{}", random_hex(8)),
+            corp_id,
             name,
             capacity: input.capacity,
             created_at: now,
             modified_at: now,
         };
-        self.meta.insert_org(&org).await?;
-        Ok(org)
+        match self.meta.insert_org(&org).await {
+            Ok(()) => Ok(org),
+            Err(StoreError::Duplicate(_)) => Err(duplicate("corpId", &org.corp_id)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn list_orgs(&self) -> DriveResult<Vec<OrgRecord>> {
@@ -197,18 +226,7 @@ impl Drive {
         };
         let app_secret = match input.app_secret {
             Some(secret) => {
-                let chars = secret.chars().count();
-                if !(MIN_SECRET_CHARS..=MAX_SECRET_CHARS).contains(&chars)
-                    || secret.chars().any(|c| c.is_whitespace() || c.is_control())
-                {
-                    return Err(DriveError::param(
-                        "appSecret",
-                        format!(
-                            "appSecret must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} \
-                             characters without spaces"
-                        ),
-                    ));
-                }
+                check_app_secret(&secret)?;
                 secret
             }
             None => random_alnum(64),
@@ -336,8 +354,12 @@ impl Drive {
     }
 
     pub async fn create_dept(&self, corp_id: &str, input: NewDept) -> DriveResult<DeptRecord> {
+        let dept_id = match input.dept_id {
+            Some(id) => validate::identifier("deptId", &id)?,
+            None => self.ids.next(),
+        };
         let dept = DeptRecord {
-            dept_id: self.ids.next(),
+            dept_id,
             corp_id: corp_id.to_string(),
             name: validate::display_name("name", &input.name)?,
             parent_id: input.parent_id,
@@ -349,6 +371,7 @@ impl Drive {
                 self.org(corp_id).await?;
                 Err(DriveError::not_found("parentId", "parent department does not exist"))
             }
+            Err(StoreError::Duplicate(_)) => Err(duplicate("deptId", &dept.dept_id)),
             Err(e) => Err(e.into()),
         }
     }

@@ -42,6 +42,7 @@ mod permissions;
 mod policy;
 mod recycle;
 mod scope;
+mod seed;
 mod spaces;
 mod tasks;
 mod thumbnails;
@@ -96,6 +97,7 @@ pub use permissions::{
 pub use policy::{Capability, Operation, Role};
 pub use recycle::{RecyclePage, MAX_PURGE_IDS, MAX_RECYCLE_PAGE, MAX_RESTORE_IDS};
 pub use scope::Scope;
+pub use seed::{Seed, SeedApp, SeedDept, SeedFile, SeedOrg, SeedReport, SeedSpace, SeedUser};
 pub use spaces::{
     AppView, NewSpace, OrgView, Partition, PartitionQuota, QuotaType, SpaceView, PARTITION_TYPE,
 };

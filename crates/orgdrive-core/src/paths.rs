@@ -44,7 +44,7 @@ impl Drive {
 
     /// The live child of `parent_id` named exactly `name`, if any (no
     /// authorization: callers authorize what they act on).
-    async fn child_named(
+    pub(crate) async fn child_named(
         &self,
         space_id: &str,
         parent_id: &str,

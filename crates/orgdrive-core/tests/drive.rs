@@ -48,7 +48,8 @@ async fn the_operator_is_resolved_and_refused_in_order() {
     let refused = w.drive.operator(Some(&w.token), Some(Scope::SpaceRead), None).await;
     assert_eq!(param_field(refused.as_ref().unwrap_err()), Some("unionId"));
     // A user of another org is no user of this app.
-    let other = w.drive.create_org(NewOrg { name: "Other".into(), capacity: None }).await.unwrap();
+    let other =
+        w.drive.create_org(NewOrg { name: "Other".into(), ..NewOrg::default() }).await.unwrap();
     let bob = NewUser { name: "Bob".into(), union_id: Some("bob".into()), ..NewUser::default() };
     w.drive.create_user(&other.corp_id, bob).await.unwrap();
     for union_id in ["bob", "nobody"] {

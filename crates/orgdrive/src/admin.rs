@@ -59,6 +59,9 @@ enum OrgCommand {
         /// Storage capacity in bytes (default: unlimited).
         #[arg(long)]
         capacity: Option<i64>,
+        /// A chosen corpId (default: generated).
+        #[arg(long)]
+        corp_id: Option<String>,
     },
     List,
     Delete {
@@ -140,6 +143,9 @@ enum DeptCommand {
         name: String,
         #[arg(long)]
         parent_id: Option<String>,
+        /// A chosen deptId (default: generated).
+        #[arg(long)]
+        dept_id: Option<String>,
     },
     List {
         #[arg(long)]
@@ -200,8 +206,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 
 async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Org(OrgCommand::Create { name, capacity }) => {
-            print(AdminOrg::from(drive.create_org(NewOrg { name, capacity }).await?))
+        AdminCommand::Org(OrgCommand::Create { name, capacity, corp_id }) => {
+            print(AdminOrg::from(drive.create_org(NewOrg { name, capacity, corp_id }).await?))
         }
         AdminCommand::Org(OrgCommand::List) => {
             print(List::<AdminOrg>::of(drive.list_orgs().await?))
@@ -250,8 +256,10 @@ async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
             drive.set_console_password(&corp_id, &union_id, password.as_deref()).await?;
             print(OK)
         }
-        AdminCommand::Dept(DeptCommand::Create { corp_id, name, parent_id }) => {
-            print(AdminDept::from(drive.create_dept(&corp_id, NewDept { name, parent_id }).await?))
+        AdminCommand::Dept(DeptCommand::Create { corp_id, name, parent_id, dept_id }) => {
+            print(AdminDept::from(
+                drive.create_dept(&corp_id, NewDept { name, parent_id, dept_id }).await?,
+            ))
         }
         AdminCommand::Dept(DeptCommand::List { corp_id }) => {
             print(List::<AdminDept>::of(drive.list_depts(&corp_id).await?))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use orgdrive_core::{DemoAccount, Drive, OpenUploadLimits, Takeover};
+use orgdrive_core::{DemoAccount, Drive, OpenUploadLimits, Seed, Takeover};
 use orgdrive_server::{admin_router, router, serve, Limits, ServerState};
 
 use crate::relay;
@@ -30,6 +30,11 @@ pub struct ServeArgs {
     /// Do not create the demo org, app and user on first start.
     #[arg(long, env = "ORGDRIVE_NO_DEMO")]
     no_demo: bool,
+    /// A seed file (JSON): orgs, apps, users, departments, spaces and files
+    /// with fixed ids and credentials, made at start where missing (see
+    /// README, "Using orgdrive in your app's tests"). No demo account then.
+    #[arg(long, env = "ORGDRIVE_SEED")]
+    seed: Option<PathBuf>,
     /// Data directory: SQLite metadata (meta.sqlite) and file contents (blobs/).
     #[arg(long, env = "ORGDRIVE_DATA_DIR", default_value = "./orgdrive-data")]
     data_dir: PathBuf,
@@ -72,9 +77,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true, allow_hyphen_values = true)]
     signing_key: Option<String>,
     /// `full`: an acknowledged write survives a crash or power loss; `relaxed`:
-    /// survives a process crash only (faster; for emulator use).
-    #[arg(long, env = "ORGDRIVE_DURABILITY", value_enum, default_value_t = Durability::Full)]
-    durability: Durability,
+    /// survives a process crash only (faster; for emulator use). Default:
+    /// `full`, `relaxed` with --ephemeral (its data goes at exit anyway).
+    #[arg(long, env = "ORGDRIVE_DURABILITY", value_enum)]
+    durability: Option<Durability>,
     /// Seconds a client has to send a request's headers; also how long an idle
     /// keep-alive connection is kept.
     #[arg(long, env = "ORGDRIVE_HEADER_TIMEOUT", default_value_t = 30,
@@ -171,8 +177,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     raise_open_files_limit();
     let limits = args.limits();
+    let seed = args.seed.as_deref().map(read_seed).transpose()?;
+    let durability = args.durability.unwrap_or(if args.ephemeral {
+        Durability::Relaxed
+    } else {
+        Durability::Full
+    });
     let options = OpenOptions {
-        durability: args.durability,
+        durability,
         signing_key: args.signing_key,
         signed_url_ttl_secs: Some(args.signed_url_ttl),
         upload_ttl_secs: Some(args.upload_ttl),
@@ -217,7 +229,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if resumed > 0 {
         tracing::info!(tasks = resumed, "resumed interrupted tasks");
     }
-    let demo = if args.no_demo { None } else { drive.bootstrap_demo().await? };
+    if let (Some(seed), Some(path)) = (&seed, &args.seed) {
+        let made = drive
+            .apply_seed(seed)
+            .await
+            .with_context(|| format!("applying the seed file {}", path.display()))?;
+        tracing::info!(
+            orgs = made.orgs,
+            apps = made.apps,
+            users = made.users,
+            depts = made.depts,
+            spaces = made.spaces,
+            files = made.files,
+            "applied the seed file"
+        );
+    }
+    let demo = if args.no_demo || seed.is_some() { None } else { drive.bootstrap_demo().await? };
 
     let shutdown = shutdown_signal()?;
     let listener =
@@ -276,6 +303,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("stopped");
     drop(ephemeral_dir);
     Ok(())
+}
+
+/// Reads and parses a seed file; its errors name the file and the place.
+fn read_seed(path: &Path) -> anyhow::Result<Seed> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the seed file {}", path.display()))?;
+    Seed::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("the seed file {} is not valid: {e}", path.display()))
 }
 
 /// The admin token: given (and then recorded), else the one stored in the

@@ -65,7 +65,8 @@ pub async fn world_over(
     capacity: Option<i64>,
     scopes: &[Scope],
 ) -> World {
-    let org = drive.create_org(NewOrg { name: "Org".into(), capacity }).await.unwrap();
+    let org =
+        drive.create_org(NewOrg { name: "Org".into(), capacity, corp_id: None }).await.unwrap();
     let app = drive
         .create_app(
             &org.corp_id,

@@ -53,7 +53,10 @@ async fn create_org(
     State(s): State<ServerState>,
     WireJson(body): WireJson<CreateOrgRequest>,
 ) -> Reply<AdminOrg> {
-    let org = s.drive.create_org(NewOrg { name: body.name, capacity: body.capacity }).await?;
+    let org = s
+        .drive
+        .create_org(NewOrg { name: body.name, capacity: body.capacity, corp_id: body.corp_id })
+        .await?;
     Ok(Json(org.into()))
 }
 
@@ -169,7 +172,7 @@ async fn create_dept(
     Path(corp_id): Path<String>,
     WireJson(body): WireJson<CreateDeptRequest>,
 ) -> Reply<AdminDept> {
-    let input = NewDept { name: body.name, parent_id: body.parent_id };
+    let input = NewDept { name: body.name, parent_id: body.parent_id, dept_id: body.dept_id };
     Ok(Json(s.drive.create_dept(&corp_id, input).await?.into()))
 }
 

@@ -158,7 +158,7 @@ pub(super) async fn admin_org_action(
             .map(|()| pages::Notice::PasswordSet),
         "create_dept" => {
             let parent_id = Some(form.parent_id.trim().to_string()).filter(|p| !p.is_empty());
-            let input = NewDept { name: form.name, parent_id };
+            let input = NewDept { name: form.name, parent_id, dept_id: None };
             drive.create_dept(&corp_id, input).await.map(|_| pages::Notice::DeptCreated)
         }
         "rotate_secret" => {

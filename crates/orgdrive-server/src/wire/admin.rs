@@ -11,7 +11,10 @@ pub struct Success {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CreateOrgRequest {
+    /// A chosen corpId (fixed credentials for tests); generated when absent.
+    pub corp_id: Option<String>,
     pub name: String,
     pub capacity: Option<i64>,
 }
@@ -119,6 +122,8 @@ impl From<UserRecord> for AdminUser {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateDeptRequest {
+    /// A chosen deptId; generated when absent.
+    pub dept_id: Option<String>,
     pub name: String,
     pub parent_id: Option<String>,
 }
