@@ -73,6 +73,8 @@ pub enum CacheChange {
     Grants(String),
     /// An org, app, user or department changed.
     Identities,
+    /// Anything may have changed (a reset).
+    All,
 }
 
 impl CacheChange {
@@ -82,6 +84,7 @@ impl CacheChange {
             CacheChange::Tree(space) => format!("tree {space}"),
             CacheChange::Grants(space) => format!("grants {space}"),
             CacheChange::Identities => "identities".to_string(),
+            CacheChange::All => "all".to_string(),
         }
     }
 
@@ -92,6 +95,7 @@ impl CacheChange {
             Some(("tree", space)) if !space.is_empty() => Some(CacheChange::Tree(space.into())),
             Some(("grants", space)) if !space.is_empty() => Some(CacheChange::Grants(space.into())),
             None if line == "identities" => Some(CacheChange::Identities),
+            None if line == "all" => Some(CacheChange::All),
             _ => None,
         }
     }
@@ -280,7 +284,15 @@ impl ReadCache {
             CacheChange::Tree(space) => self.drop_tree(space),
             CacheChange::Grants(space) => self.drop_grants(space),
             CacheChange::Identities => self.drop_identities(),
+            CacheChange::All => self.forget_shared(),
         }
+    }
+
+    /// After a change of anything (a reset): drops every entry, here and on
+    /// the other nodes.
+    pub fn forget_all(&self) {
+        self.forget_shared();
+        self.relay(CacheChange::All);
     }
 
     /// Drops everything another node may have changed (a relay that lost

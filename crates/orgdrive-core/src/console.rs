@@ -119,7 +119,7 @@ async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
 
 /// A password an admin may set: [`MIN_PASSWORD_CHARS`] characters or more,
 /// at most [`MAX_PASSWORD_BYTES`] bytes, no control characters.
-fn valid_password(password: &str) -> DriveResult<()> {
+pub(crate) fn valid_password(password: &str) -> DriveResult<()> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS
         || password.len() > MAX_PASSWORD_BYTES

@@ -273,7 +273,7 @@ impl Drive {
         };
         let stored = match self.meta.put_dentry(&put).await {
             Ok(PutOutcome::Created(d) | PutOutcome::Existing(d) | PutOutcome::Overwritten(d)) => d,
-            Err(e) => return Err(put_error(e, parent_id)),
+            Err(e) => return Err(put_dentry_error(e, space_id, parent_id)),
         };
         self.stored_view(op, stored).await
     }
@@ -562,6 +562,16 @@ impl Drive {
 }
 
 /// Maps store refusals of a put to API errors.
+/// The error of a refused `put_dentry` in space `space_id`: as
+/// [`put_error`], and a space that went meanwhile (deleted, or its org
+/// reset) is `paramError.spaceId`.
+pub(crate) fn put_dentry_error(e: StoreError, space_id: &str, parent_id: &str) -> DriveError {
+    match e {
+        StoreError::NotFound => crate::auth::unknown_space(space_id),
+        other => put_error(other, parent_id),
+    }
+}
+
 pub(crate) fn put_error(e: StoreError, parent_id: &str) -> DriveError {
     match e {
         StoreError::ParentNotFound => unknown_dentry("parentId", parent_id),

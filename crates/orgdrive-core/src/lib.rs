@@ -130,6 +130,9 @@ pub struct DriveOptions {
     pub min_free_disk_bytes: u64,
     /// Whether the admin API may move the clock forward (tests, emulation).
     pub allow_clock_control: bool,
+    /// Whether the admin API may reset the drive to its seed (tests,
+    /// emulation: `--allow-reset`, or `--ephemeral`).
+    pub allow_reset: bool,
     /// The WOPI client's editor URL (its discovery `urlsrc`, checked by
     /// [`check_wopi_client_url`]); `None`: WebOffice is not offered.
     pub wopi_client_url: Option<String>,
@@ -156,6 +159,7 @@ impl DriveOptions {
             },
             min_free_disk_bytes: transfer::MIN_FREE_DISK_BYTES,
             allow_clock_control: false,
+            allow_reset: false,
             wopi_client_url: None,
             task_claim_ms: tasks::TASK_CLAIM_MS,
             shared_store: false,

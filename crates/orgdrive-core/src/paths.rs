@@ -21,7 +21,7 @@ pub const MAX_DEAD_PROPERTIES: usize = 32;
 /// The largest dead property (its whole element), in bytes.
 pub const MAX_DEAD_PROPERTY_BYTES: usize = 4 * 1024;
 
-use crate::dentries::{put_error, ConflictStrategy};
+use crate::dentries::{put_dentry_error, ConflictStrategy};
 use crate::policy::{Operation, Place};
 use crate::{names, Drive, DriveError, DriveResult, Operator};
 
@@ -189,7 +189,7 @@ impl Drive {
                     StoreError::NameTaken(_) => {
                         DriveError::param("name", format!("a folder is named {name}"))
                     }
-                    e => put_error(e, parent_id),
+                    e => put_dentry_error(e, &space.space_id, parent_id),
                 });
             }
         };

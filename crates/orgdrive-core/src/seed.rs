@@ -11,6 +11,14 @@
 //! - a folder or file that exists at its path is kept (a file is not
 //!   rewritten).
 //!
+//! A reset ([`Drive::reset`], emulator use) returns the drive to the seed:
+//! each org is emptied of what its apps and users made (one transaction,
+//! [`orgdrive_store::IdentityStore::purge_org_content`]), loses the apps and
+//! users the seed does not declare (an org the seed does not declare goes
+//! whole), and the seed is applied again; a declared user's password is
+//! then exactly the seed's (cleared if it declares none). Apps keep their
+//! ids, so their access tokens stay valid across a reset.
+//!
 //! Every record goes through the same validation as the admin API and the
 //! DingTalk API; a seed that declares something invalid stops the start
 //! with the field named. What can be checked without the store (ids,
@@ -22,8 +30,9 @@ use bytes::Bytes;
 use orgdrive_store::AppRecord;
 use serde::Deserialize;
 
+use crate::console::valid_password;
 use crate::dentries::NewFolder;
-use crate::identity::{check_app_secret, duplicate, secret_hash};
+use crate::identity::{check_app_secret, duplicate, is_console_app, secret_hash};
 use crate::ids::random_hex;
 use crate::spaces::NewSpace;
 use crate::{
@@ -170,6 +179,9 @@ impl SeedOrg {
         }
         for user in &self.users {
             validate::identifier("unionId", &user.union_id)?;
+            if let Some(password) = &user.password {
+                valid_password(password).map_err(|e| at(&user.union_id, e))?;
+            }
         }
         for dept in &self.depts {
             validate::identifier("deptId", &dept.dept_id)?;
@@ -217,12 +229,88 @@ impl Drive {
         let mut made = SeedReport::default();
         for org in &seed.orgs {
             let place = format!("org {}", org.corp_id);
-            self.seed_org(org, &mut made).await.map_err(|e| at(&place, e))?;
+            self.seed_org(org, false, &mut made).await.map_err(|e| at(&place, e))?;
         }
         Ok(made)
     }
 
-    async fn seed_org(&self, org: &SeedOrg, made: &mut SeedReport) -> DriveResult<()> {
+    /// Returns the drive (or, with `only`, one org of it) to `seed`'s state
+    /// (see the module's docs); refused unless the drive allows resets.
+    /// The content objects the reset frees are deleted after it answers.
+    pub async fn reset(&self, seed: &Seed, only: Option<&str>) -> DriveResult<SeedReport> {
+        if !self.options.allow_reset {
+            return Err(DriveError::PermissionDenied(
+                "reset is off (start the server with --allow-reset, or --ephemeral)".into(),
+            ));
+        }
+        seed.check()?;
+        let stored: Vec<String> =
+            self.meta.list_orgs().await?.into_iter().map(|o| o.corp_id).collect();
+        let mut targets: Vec<String> = match only {
+            Some(corp_id) => {
+                let known = stored.iter().any(|c| c == corp_id)
+                    || seed.orgs.iter().any(|o| o.corp_id == corp_id);
+                if !known {
+                    return Err(DriveError::not_found(
+                        "corpId",
+                        format!("organization {corp_id} does not exist"),
+                    ));
+                }
+                vec![corp_id.to_string()]
+            }
+            None => {
+                stored.iter().cloned().chain(seed.orgs.iter().map(|o| o.corp_id.clone())).collect()
+            }
+        };
+        targets.dedup_by(|a, b| a == b);
+        let mut made = SeedReport::default();
+        let mut trash = Vec::new();
+        let result = async {
+            for corp_id in targets.iter().filter(|c| stored.contains(c)) {
+                trash.extend(self.meta.purge_org_content(corp_id, now_ms()).await?);
+                match seed.orgs.iter().find(|o| &o.corp_id == corp_id) {
+                    None => {
+                        self.meta.delete_org(corp_id).await?;
+                    }
+                    Some(org) => self.drop_undeclared(org).await?,
+                }
+            }
+            self.cache.forget_all();
+            for org in seed.orgs.iter().filter(|o| targets.contains(&o.corp_id)) {
+                let place = format!("org {}", org.corp_id);
+                self.seed_org(org, true, &mut made).await.map_err(|e| at(&place, e))?;
+            }
+            Ok::<_, DriveError>(())
+        }
+        .await;
+        self.cache.forget_all();
+        if !trash.is_empty() {
+            let drive = self.clone();
+            tokio::spawn(async move { drive.empty_trash(trash).await });
+        }
+        result.map(|()| made)
+    }
+
+    /// Deletes the org's apps and users that `org` does not declare (not
+    /// the console app, which the server keeps).
+    async fn drop_undeclared(&self, org: &SeedOrg) -> DriveResult<()> {
+        let corp_id = &org.corp_id;
+        for app in self.meta.list_apps(corp_id).await? {
+            if !is_console_app(&app) && !org.apps.iter().any(|a| a.app_key == app.app_key) {
+                self.meta.delete_app(corp_id, &app.app_id).await?;
+            }
+        }
+        for user in self.meta.list_users(corp_id).await? {
+            if !org.users.iter().any(|u| u.union_id == user.union_id) {
+                self.meta.delete_user(corp_id, &user.union_id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `exact`: a declared user's password becomes exactly the seed's,
+    /// cleared if it declares none (a reset); else one is only set.
+    async fn seed_org(&self, org: &SeedOrg, exact: bool, made: &mut SeedReport) -> DriveResult<()> {
         let corp_id = &org.corp_id;
         let input = NewOrg {
             corp_id: Some(corp_id.clone()),
@@ -240,7 +328,7 @@ impl Drive {
             }
         }
         for user in &org.users {
-            if self.seed_user(corp_id, user).await.map_err(|e| at(&user.union_id, e))? {
+            if self.seed_user(corp_id, user, exact).await.map_err(|e| at(&user.union_id, e))? {
                 made.users += 1;
             }
         }
@@ -305,7 +393,7 @@ impl Drive {
     }
 
     /// True if the user was made.
-    async fn seed_user(&self, corp_id: &str, seed: &SeedUser) -> DriveResult<bool> {
+    async fn seed_user(&self, corp_id: &str, seed: &SeedUser, exact: bool) -> DriveResult<bool> {
         let input = NewUser {
             name: seed.name.clone().unwrap_or_else(|| seed.union_id.clone()),
             org_admin: seed.org_admin,
@@ -323,12 +411,18 @@ impl Drive {
             }
             Err(e) => return Err(e),
         };
-        if let Some(password) = &seed.password {
-            let current =
-                !made && self.check_console_password(&seed.union_id, password).await.is_ok();
-            if !current {
-                self.set_console_password(corp_id, &seed.union_id, Some(password)).await?;
+        match &seed.password {
+            Some(password) => {
+                let current =
+                    !made && self.check_console_password(&seed.union_id, password).await.is_ok();
+                if !current {
+                    self.set_console_password(corp_id, &seed.union_id, Some(password)).await?;
+                }
             }
+            None if exact && !made && self.meta.password(&seed.union_id).await?.is_some() => {
+                self.set_console_password(corp_id, &seed.union_id, None).await?;
+            }
+            None => {}
         }
         Ok(made)
     }

@@ -48,7 +48,7 @@ use orgdrive_store::{
 };
 
 use crate::dentries::{
-    app_property_records, put_error, AppPropertyInput, ConflictStrategy, DentryView,
+    app_property_records, put_dentry_error, AppPropertyInput, ConflictStrategy, DentryView,
 };
 use crate::error::unknown_dentry;
 use crate::fsck::FSCK_GRACE_SECS;
@@ -563,6 +563,8 @@ impl Drive {
                         self.options.open_uploads.per_app
                     }
                 )),
+                // The space went meanwhile (deleted, or a reset emptied its org).
+                StoreError::NotFound => crate::auth::unknown_space(&upload.space_id),
                 other => other.into(),
             },
         )?;
@@ -743,6 +745,7 @@ impl Drive {
                 StoreError::TooManyUploads { .. } => {
                     DriveError::TooManyUploads("too many uploads are open; try again later".into())
                 }
+                StoreError::NotFound => crate::auth::unknown_space(&upload.space_id),
                 other => other.into(),
             },
         )?;
@@ -1080,7 +1083,7 @@ impl Drive {
                         "overwriteDentryId",
                         overwrite_id.as_deref().unwrap_or_default(),
                     ),
-                    e => put_error(e, &parent_id),
+                    e => put_dentry_error(e, &space.space_id, &parent_id),
                 });
             }
         };

@@ -61,6 +61,35 @@ impl IdentityStore for PgStore {
         deleted
     }
 
+    async fn purge_org_content(&self, corp_id: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+        tx!(self, |t| {
+            // The org's spaces locked as a tree change locks them (in
+            // space_id order): no put, move or grant interleaves.
+            exec(
+                &t,
+                "SELECT 1 FROM spaces WHERE corp_id = $1 ORDER BY space_id FOR UPDATE",
+                &[&corp_id],
+            )
+            .await?;
+            let dentries: Vec<String> = all(
+                &t,
+                "SELECT d.dentry_id FROM dentries d JOIN spaces s ON s.space_id = d.space_id \
+                 WHERE s.corp_id = $1",
+                &[&corp_id],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+            // Counters, grants in the spaces, the trash: as a purge does.
+            let (_, trashed) = crate::lifecycle::remove_dentries(&t, &dentries, now_ms).await?;
+            for sql in PURGE_ORG_CONTENT {
+                exec(&t, sql, &[&corp_id]).await?;
+            }
+            trashed
+        })
+    }
+
     async fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
         let scopes = app.scopes.join(" ");
         tx!(self, |t| {
@@ -365,3 +394,27 @@ impl PgStore {
         tx!(self, |t| { exec(&t, sql, &[&first, &second]).await.map_err(DbError::on_delete)? == 1 })
     }
 }
+
+/// What `purge_org_content` deletes once the org's dentries are gone, in
+/// an order the foreign keys accept (`$1`: the corpId).
+const PURGE_ORG_CONTENT: &[&str] = &[
+    "DELETE FROM recycle_items WHERE corp_id = $1",
+    "DELETE FROM recycle_bins WHERE corp_id = $1",
+    "DELETE FROM tasks WHERE corp_id = $1",
+    "DELETE FROM events WHERE corp_id = $1",
+    "DELETE FROM event_subscriptions WHERE corp_id = $1",
+    "DELETE FROM event_cursors WHERE corp_id = $1",
+    "DELETE FROM event_callbacks WHERE corp_id = $1",
+    "DELETE FROM wopi_tokens WHERE corp_id = $1",
+    "DELETE FROM wopi_locks WHERE space_id IN (SELECT space_id FROM spaces WHERE corp_id = $1)",
+    "DELETE FROM grants WHERE member_corp_id = $1 \
+     OR space_id IN (SELECT space_id FROM spaces WHERE corp_id = $1)",
+    "DELETE FROM uploads WHERE space_id IN (SELECT space_id FROM spaces WHERE corp_id = $1)",
+    "DELETE FROM console_sessions \
+     WHERE union_id IN (SELECT union_id FROM users WHERE corp_id = $1)",
+    "DELETE FROM spaces WHERE corp_id = $1",
+    "DELETE FROM dept_members WHERE corp_id = $1",
+    "UPDATE depts SET parent_id = NULL WHERE corp_id = $1",
+    "DELETE FROM depts WHERE corp_id = $1",
+    "UPDATE orgs SET used_bytes = 0, reserved_bytes = 0 WHERE corp_id = $1",
+];

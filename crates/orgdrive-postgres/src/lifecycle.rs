@@ -522,7 +522,7 @@ async fn free_bytes(t: &Tx<'_>, space_id: &str, bytes: i64) -> DbResult<()> {
 /// that no remaining dentry or version refers to (under the objects'
 /// advisory locks, see the module doc). Answers the bytes freed and the
 /// objects trashed (sorted).
-async fn remove_dentries(
+pub(crate) async fn remove_dentries(
     t: &Tx<'_>,
     dentry_ids: &[String],
     now_ms: i64,

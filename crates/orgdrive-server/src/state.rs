@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use orgdrive_core::Drive;
+use orgdrive_core::{Drive, Seed};
 use sha2::{Digest, Sha256};
 
 use crate::delivery::Hub;
@@ -48,6 +48,10 @@ pub struct Shared {
     /// The content store's origin when browsers PUT uploads to it directly
     /// (read once: the console's pages allow their script to reach it).
     pub(crate) upload_origin: Arc<tokio::sync::OnceCell<Option<String>>>,
+    /// What a reset returns the drive to (`--seed`; empty without one).
+    pub(crate) seed: Arc<Seed>,
+    /// Resets run one at a time.
+    pub(crate) resetting: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What a readiness check found.
@@ -75,7 +79,15 @@ impl ServerState {
             sign_ins: Arc::default(),
             dav: Arc::new(crate::dav::Dav::new(drive_for_dav)),
             upload_origin: Arc::default(),
+            seed: Arc::default(),
+            resetting: Arc::default(),
         }))
+    }
+
+    /// What a reset returns the drive to.
+    pub fn with_seed(mut self, seed: Option<Seed>) -> ServerState {
+        Arc::make_mut(&mut self.0).seed = Arc::new(seed.unwrap_or_default());
+        self
     }
 
     /// Request deadlines and transfer rates to enforce.

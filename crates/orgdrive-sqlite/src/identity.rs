@@ -57,6 +57,26 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
+    async fn purge_org_content(&self, corp_id: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+        let corp_id = corp_id.to_string();
+        self.write(move |conn| {
+            let dentries: Vec<String> = all(
+                conn,
+                "SELECT d.dentry_id FROM dentries d JOIN spaces s ON s.space_id = d.space_id \
+                 WHERE s.corp_id = ?1",
+                [&corp_id],
+                |r| r.get(0),
+            )?;
+            // Counters, grants in the spaces, the trash: as a purge does.
+            let (_, trashed) = crate::lifecycle::remove_dentries(conn, &dentries, now_ms)?;
+            for sql in PURGE_ORG_CONTENT {
+                exec(conn, sql, [&corp_id]).map_err(backend)?;
+            }
+            Ok(trashed)
+        })
+        .await
+    }
+
     async fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
         let app = app.clone();
         self.write(move |conn| {
@@ -382,3 +402,27 @@ impl SqliteStore {
         self.write(move |conn| Ok(exec(conn, sql, keys).map_err(classify_delete)? == 1)).await
     }
 }
+
+/// What `purge_org_content` deletes once the org's dentries are gone, in
+/// an order the foreign keys accept (`?1`: the corpId).
+const PURGE_ORG_CONTENT: &[&str] = &[
+    "DELETE FROM recycle_items WHERE corp_id = ?1",
+    "DELETE FROM recycle_bins WHERE corp_id = ?1",
+    "DELETE FROM tasks WHERE corp_id = ?1",
+    "DELETE FROM events WHERE corp_id = ?1",
+    "DELETE FROM event_subscriptions WHERE corp_id = ?1",
+    "DELETE FROM event_cursors WHERE corp_id = ?1",
+    "DELETE FROM event_callbacks WHERE corp_id = ?1",
+    "DELETE FROM wopi_tokens WHERE corp_id = ?1",
+    "DELETE FROM wopi_locks WHERE space_id IN (SELECT space_id FROM spaces WHERE corp_id = ?1)",
+    "DELETE FROM grants WHERE member_corp_id = ?1 \
+     OR space_id IN (SELECT space_id FROM spaces WHERE corp_id = ?1)",
+    "DELETE FROM uploads WHERE space_id IN (SELECT space_id FROM spaces WHERE corp_id = ?1)",
+    "DELETE FROM console_sessions \
+     WHERE union_id IN (SELECT union_id FROM users WHERE corp_id = ?1)",
+    "DELETE FROM spaces WHERE corp_id = ?1",
+    "DELETE FROM dept_members WHERE corp_id = ?1",
+    "UPDATE depts SET parent_id = NULL WHERE corp_id = ?1",
+    "DELETE FROM depts WHERE corp_id = ?1",
+    "UPDATE orgs SET used_bytes = 0, reserved_bytes = 0 WHERE corp_id = ?1",
+];

@@ -462,7 +462,7 @@ fn free_bytes(conn: &Connection, space_id: &str, bytes: i64) -> StoreResult<()> 
 /// puts every content object they referred to that no remaining dentry or
 /// version refers to into the trash. Answers the bytes freed and the
 /// objects trashed (sorted).
-fn remove_dentries(
+pub(crate) fn remove_dentries(
     conn: &Connection,
     dentry_ids: &[String],
     now_ms: i64,

@@ -117,6 +117,17 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// Deletes the org with its apps, users, departments and tokens; `InUse`
     /// while it owns spaces. False if there was no such org.
     async fn delete_org(&self, corp_id: &str) -> StoreResult<bool>;
+    /// Empties the org of what its apps and users made, in one transaction:
+    /// its spaces with every file, folder, version, app and dead property,
+    /// grant and open link in them, the grants its members hold elsewhere,
+    /// its recycle bins, tasks, events, event subscriptions, cursors and
+    /// callbacks, open uploads, WOPI tokens and locks, its users' console
+    /// sessions, its departments and their members; its byte counters go to
+    /// zero. The org, its apps (and their access tokens) and its users (and
+    /// their passwords) stay. Content objects no remaining dentry or version
+    /// refers to go to the trash, and are answered for the caller to delete.
+    /// Nothing happens for an unknown org.
+    async fn purge_org_content(&self, corp_id: &str, now_ms: i64) -> StoreResult<Vec<String>>;
 
     /// `NotFound` for an unknown org; `Duplicate(Key::AppKey)` or
     /// `Duplicate(Key::AppId)` for a taken key.
@@ -280,7 +291,9 @@ pub trait DentryStore: Send + Sync + 'static {
     /// passed. `ParentNotFound` unless the parent is a live folder of the
     /// space (or the root); `NameTaken` under `Fail` (or a folder in the way
     /// of `Overwrite`); AUTO_RENAME finds its free name in O(log n) of the
-    /// folder's size, not by scanning the siblings.
+    /// folder's size, not by scanning the siblings. `NotFound` when the
+    /// space is gone (deleted, or its org reset) or, with
+    /// `overwrite_dentry_id`, that dentry is not a live file of the space.
     async fn put_dentry(&self, put: &PutDentry) -> StoreResult<PutOutcome>;
 }
 
@@ -453,7 +466,8 @@ pub trait OpenLinkStore: Send + Sync + 'static {
 #[async_trait]
 pub trait UploadStore: Send + Sync + 'static {
     /// Opens an upload unless its space or app already has as many open
-    /// uploads as `limits` allow (`TooManyUploads`). Deferred durability: an
+    /// uploads as `limits` allow (`TooManyUploads`); `NotFound` when the
+    /// space is gone. Deferred durability: an
     /// upload a power loss undoes makes its commit fail with `UploadNotFound`.
     async fn insert_upload(
         &self,

@@ -1,7 +1,9 @@
 //! `orgdrive admin ...`: provisioning without prompts, straight in the data
 //! dir (safe while a server runs on it). Prints the same JSON as the admin API.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use clap::{Args, Subcommand};
 use orgdrive_core::{Drive, NewApp, NewDept, NewOrg, NewUser, Scope};
@@ -49,6 +51,24 @@ enum AdminCommand {
     /// Members of a department.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Returns a running server to its seed (`POST /admin/v1/reset`; the
+    /// server must allow resets: --allow-reset or --ephemeral).
+    Reset {
+        /// The server's admin API, e.g. http://127.0.0.1:8080.
+        #[arg(long, env = "ORGDRIVE_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// The admin token; else DATA_DIR/admin.token.
+        #[arg(
+            long,
+            env = "ORGDRIVE_ADMIN_TOKEN",
+            hide_env_values = true,
+            allow_hyphen_values = true
+        )]
+        admin_token: Option<String>,
+        /// Only this org (parallel test workers each own one).
+        #[arg(long)]
+        corp_id: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -190,6 +210,9 @@ fn print(value: impl Serialize) -> anyhow::Result<()> {
 const OK: Success = Success { success: true };
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    if let AdminCommand::Reset { server, admin_token, corp_id } = &args.command {
+        return reset(&args.data_dir, server, admin_token.as_deref(), corp_id.as_deref()).await;
+    }
     let opened = crate::store::open(
         &args.data_dir,
         crate::store::OpenOptions {
@@ -279,6 +302,8 @@ async fn execute(drive: &Drive, command: AdminCommand) -> anyhow::Result<()> {
             drive.remove_dept_member(&corp_id, &dept_id, &union_id).await?;
             print(OK)
         }
+        // Sent to the running server by run(), never done on the data dir.
+        AdminCommand::Reset { .. } => anyhow::bail!("a reset is the running server's to do"),
     }
 }
 
@@ -292,4 +317,39 @@ fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// `admin reset`: asks the running server to reset (it holds the seed and
+/// the caches a reset must clear); prints its answer.
+async fn reset(
+    data_dir: &Path,
+    server: &str,
+    admin_token: Option<&str>,
+    corp_id: Option<&str>,
+) -> anyhow::Result<()> {
+    let token = match admin_token {
+        Some(token) => token.trim().to_string(),
+        None => {
+            let path = data_dir.join("admin.token");
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the admin token from {}", path.display()))?
+                .trim()
+                .to_string()
+        }
+    };
+    let base = server.trim_end_matches('/');
+    let url = match corp_id {
+        Some(corp_id) => format!("{base}/admin/v1/orgs/{corp_id}/reset"),
+        None => format!("{base}/admin/v1/reset"),
+    };
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().await.with_context(|| format!("POST {url}"))?;
+    anyhow::ensure!(status.is_success(), "the server refused the reset ({status}): {body}");
+    print(body)
 }

@@ -145,6 +145,12 @@ pub struct ServeArgs {
     /// Never on a production server.
     #[arg(long, env = "ORGDRIVE_ALLOW_CLOCK_CONTROL")]
     allow_clock_control: bool,
+    /// Let the admin API reset the drive to its seed (`POST
+    /// /admin/v1/reset`, `orgdrive admin reset`): every org emptied and
+    /// made again from --seed, between an app's tests. On with
+    /// --ephemeral. Never on a production server.
+    #[arg(long, env = "ORGDRIVE_ALLOW_RESET")]
+    allow_reset: bool,
     /// The WOPI client (Collabora Online, ONLYOFFICE) that edits office
     /// documents: its editor URL, the `urlsrc` of its discovery XML (e.g.
     /// https://office.example/browser/abc/cool.html?). GetWebOfficeUrl
@@ -194,6 +200,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         min_free_disk_bytes: Some(args.min_free_disk),
         allow_clock_control: args.allow_clock_control,
+        allow_reset: args.allow_reset || args.ephemeral,
         wopi_client_url: args.wopi_client_url.clone(),
         meta: args.meta.clone(),
         task_claim_secs: Some(args.task_claim),
@@ -271,6 +278,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut state = ServerState::new(drive, &admin_token)
         .with_metrics_token(metrics_token.as_deref())
         .with_public_url(args.public_url)
+        .with_seed(seed)
         .with_limits(limits);
     let delivery = {
         let state = state.clone();

@@ -98,6 +98,8 @@ pub struct OpenOptions {
     pub min_free_disk_bytes: Option<u64>,
     /// Let the admin API move the clock forward.
     pub allow_clock_control: bool,
+    /// Let the admin API reset the drive to its seed.
+    pub allow_reset: bool,
     /// The WOPI client's editor URL, already checked.
     pub wopi_client_url: Option<String>,
     /// Where the metadata lives.
@@ -158,6 +160,7 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         drive_options.open_uploads = limits;
     }
     drive_options.allow_clock_control = options.allow_clock_control;
+    drive_options.allow_reset = options.allow_reset;
     if let Some(claim) = options.task_claim_secs {
         drive_options.task_claim_ms = claim * 1000;
     }

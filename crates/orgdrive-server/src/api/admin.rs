@@ -2,7 +2,8 @@
 //! (`Authorization: Bearer ...`): organizations, apps (and their secret's
 //! rotation), users (and their
 //! console passwords), departments and department members; the server's clock (moved forward only when the server
-//! was started with `--allow-clock-control`). JSON in and out; lists are
+//! was started with `--allow-clock-control`); resets to the seed (only with
+//! `--allow-reset` or `--ephemeral`). JSON in and out; lists are
 //! `{"items": [...]}`.
 
 use axum::extract::State;
@@ -16,7 +17,7 @@ use crate::state::ServerState;
 use crate::wire::{
     AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, AdvanceClockRequest, Clock,
     CreateAppRequest, CreateDeptRequest, CreateOrgRequest, CreateUserRequest, EventCallbackRequest,
-    EventCallbackView, List, SetPasswordRequest, Success,
+    EventCallbackView, List, ResetReport, SetPasswordRequest, Success,
 };
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -42,6 +43,8 @@ pub fn routes(state: ServerState) -> Router<ServerState> {
         .route("/orgs/{corp_id}/depts/{dept_id}", delete(delete_dept))
         .route("/orgs/{corp_id}/depts/{dept_id}/members", get(list_members).post(add_member))
         .route("/orgs/{corp_id}/depts/{dept_id}/members/{union_id}", delete(remove_member))
+        .route("/reset", post(reset_all))
+        .route("/orgs/{corp_id}/reset", post(reset_org))
         .route("/clock", get(get_clock))
         .route("/clock/advance", post(advance_clock))
         .route_layer(axum::middleware::from_extractor_with_state::<AdminAuth, _>(state))
@@ -213,6 +216,27 @@ async fn remove_member(
 ) -> Reply<Success> {
     s.drive.remove_dept_member(&corp_id, &dept_id, &union_id).await?;
     Ok(Json(OK))
+}
+
+/// Returns the drive to its seed (`--seed`; empty without one): refused
+/// unless the server allows resets (`--allow-reset`, `--ephemeral`).
+async fn reset_all(State(s): State<ServerState>) -> Reply<ResetReport> {
+    reset(&s, None).await
+}
+
+/// Returns one org to its seed (an org the seed does not declare goes).
+async fn reset_org(
+    State(s): State<ServerState>,
+    Path(corp_id): Path<String>,
+) -> Reply<ResetReport> {
+    reset(&s, Some(&corp_id)).await
+}
+
+async fn reset(s: &ServerState, only: Option<&str>) -> Reply<ResetReport> {
+    let _one_at_a_time = s.resetting.lock().await;
+    let started = std::time::Instant::now();
+    let made = s.drive.reset(&s.seed, only).await?;
+    Ok(Json(ResetReport::new(made, started.elapsed())))
 }
 
 async fn get_clock() -> Reply<Clock> {

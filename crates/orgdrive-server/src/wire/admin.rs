@@ -201,3 +201,30 @@ impl Clock {
         }
     }
 }
+
+/// What a reset made again, and how long it took.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetReport {
+    pub orgs: usize,
+    pub apps: usize,
+    pub users: usize,
+    pub depts: usize,
+    pub spaces: usize,
+    pub files: usize,
+    pub took_ms: u64,
+}
+
+impl ResetReport {
+    pub fn new(made: orgdrive_core::SeedReport, took: std::time::Duration) -> ResetReport {
+        ResetReport {
+            orgs: made.orgs,
+            apps: made.apps,
+            users: made.users,
+            depts: made.depts,
+            spaces: made.spaces,
+            files: made.files,
+            took_ms: took.as_millis() as u64,
+        }
+    }
+}

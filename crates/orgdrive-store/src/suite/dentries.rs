@@ -238,6 +238,12 @@ pub async fn a_parent_is_a_live_folder_of_the_same_space(s: &impl MetaStore) {
         let refused = s.put_dentry(&put(under(parent, "3"), NameConflict::Fail, None)).await;
         assert!(matches!(refused, Err(StoreError::ParentNotFound)), "{parent}: {refused:?}");
     }
+    // A space that is gone (deleted, or its org reset) is `NotFound`.
+    for d in [file("5", "y", 1), folder("6", "z")] {
+        let nowhere = DentryRecord { space_id: "nowhere".into(), ..d };
+        let refused = s.put_dentry(&put(nowhere, NameConflict::Fail, None)).await;
+        assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    }
     // Siblings' names are per parent.
     let same_name_elsewhere = DentryRecord { parent_id: "p2".into(), ..file("4", "file", 1) };
     create(s, same_name_elsewhere).await;

@@ -392,3 +392,48 @@ pub async fn a_new_app_secret_ends_the_apps_tokens(s: &impl MetaStore) {
     );
     assert!(s.find_caller("t1", "", 1_000).await.unwrap().is_none(), "its token ended");
 }
+
+pub async fn purging_an_org_empties_it_and_keeps_its_identities(s: &impl MetaStore) {
+    tree(s, None, None).await; // org c, app a, spaces 1 and 2, files f1 f2 f3 t
+    s.insert_user(&user("ann", "c", "1")).await.unwrap();
+    s.insert_dept(&dept("1", "c", None)).await.unwrap();
+    s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
+    s.add_dept_member("c", "2", "ann").await.unwrap();
+    s.issue_token(&token("t", 9_000), 0, UNCAPPED, None).await.unwrap();
+    // Another org, whose file shares f1's content object.
+    s.insert_org(&org("d", None)).await.unwrap();
+    s.insert_app(&app("b", "d", "kb")).await.unwrap();
+    let other = SpaceRecord { corp_id: "d".into(), app_id: "b".into(), ..space("3", "9") };
+    s.insert_space_once(&other).await.unwrap();
+    let shared = DentryRecord {
+        space_id: "3".into(),
+        blob_key: Some("objects/f1".into()),
+        ..file("g", "g", 3)
+    };
+    let put_shared = PutDentry { corp_id: "d".into(), ..put(shared, NameConflict::Fail, None) };
+    assert!(matches!(s.put_dentry(&put_shared).await.unwrap(), PutOutcome::Created(_)));
+
+    let trashed = s.purge_org_content("c", 5).await.unwrap();
+    assert_eq!(trashed, ["objects/f2", "objects/f3", "objects/t"], "f1's object is still d's");
+    for space in ["1", "2"] {
+        assert!(s.get_space(space).await.unwrap().is_none(), "space {space}");
+    }
+    assert!(s.get_dentry("1", "f1").await.unwrap().is_none());
+    assert!(s.list_depts("c").await.unwrap().is_empty());
+    // What stays: the org, its app and its token, its user.
+    assert!(s.get_org("c").await.unwrap().is_some());
+    assert!(s.get_app_by_key("k").await.unwrap().is_some());
+    assert!(s.get_user("c", "ann").await.unwrap().is_some());
+    assert!(s.find_caller("t", "ann", 1).await.unwrap().is_some());
+    // The other org is untouched; the counters add up.
+    assert!(s.get_dentry("3", "g").await.unwrap().is_some());
+    assert_consistent(s).await;
+    let scan = s.consistency_scan().await.unwrap();
+    let c_usage = scan.org_usage.iter().find(|u| u.id == "c").map(|u| (u.recorded, u.actual));
+    assert!(matches!(c_usage, None | Some((0, 0))), "{c_usage:?}");
+    // The same ids can be taken again; an unknown org is no error.
+    s.insert_space_once(&space("1", "0")).await.unwrap();
+    create(s, file("f1", "a.txt", 3)).await;
+    s.insert_dept(&dept("1", "c", None)).await.unwrap();
+    assert!(s.purge_org_content("nobody", 5).await.unwrap().is_empty());
+}

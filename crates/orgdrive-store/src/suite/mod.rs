@@ -106,6 +106,7 @@ macro_rules! behaviour_suite {
             departments_form_a_tree_with_members,
             deleting_an_org_takes_its_apps_users_departments_and_tokens,
             orgs_and_apps_owning_spaces_cannot_be_deleted,
+            purging_an_org_empties_it_and_keeps_its_identities,
             identity_listings_are_ordered_by_creation_then_id,
             // spaces
             a_space_is_inserted_once_per_scene,

@@ -23,6 +23,10 @@ pub async fn uploads_are_read_back_as_written(s: &impl MetaStore) {
     assert_eq!(s.get_upload("m").await.unwrap(), Some((announced.clone(), vec![])));
     let taken = s.insert_upload(&upload("m"), &LIMITS).await;
     assert!(matches!(taken, Err(StoreError::Duplicate(Key::UploadKey))), "{taken:?}");
+    // A space that is gone (deleted, or its org reset) is `NotFound`.
+    let nowhere = UploadRecord { space_id: "nowhere".into(), ..upload("n") };
+    let refused = s.insert_upload(&nowhere, &LIMITS).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     // Parts come back by part number, with their MD5 when there is one.
     put_part(s, "m", 2, 10, "parts/m/2-x").await;
     s.reserve_upload_bytes("m", 1, Reserve::Exactly(20), 5).await.unwrap();
