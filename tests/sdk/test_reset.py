@@ -58,7 +58,8 @@ def test_a_reset_returns_the_server_to_its_seed(tmp_path):
         readme = names(d, names(d)["docs"].id)["readme.txt"]
         d.delete(readme.id)
         d.add_folder("scratch")
-        Drive(server, d.tenant, scene="ci", scene_id="extra")
+        extra = Drive(server, d.tenant, scene="ci", scene_id="extra")
+        extra.upload(b"in a space the seed does not declare", "extra.txt")
         admin = server.admin
         admin.create_user("dingci0001", name="Temp", union_id="temp-user")
         other = admin.create_org(name="made by a test")["corpId"]
@@ -73,13 +74,13 @@ def test_a_reset_returns_the_server_to_its_seed(tmp_path):
         assert report["orgs"] == 0 and report["spaces"] == 2 and report["files"] == 2, report
         assert isinstance(report["tookMs"], int)
 
-        # The seeded space is made again (a new spaceId: AddSpace finds it).
+        # The seeded space keeps its id, its seeded files are made again.
         d = check_example_content(server)
-        assert d.space_id != space_id
+        assert d.space_id == space_id
         assert set(names(d)) == {"docs", "images"}
+        assert names(d, names(d)["docs"].id)["readme.txt"].id != readme.id
         # The app's token from before the reset still works: the app is the same.
-        assert Drive(server, before, space_id=d.space_id).space().id == d.space_id
-        expect_http_error(400, "paramError.spaceId", Drive(server, before, space_id=space_id).raw("GET", ""))
+        assert Drive(server, before, space_id=space_id).space().id == space_id
         orgs = {o["corpId"] for o in admin.list_orgs()}
         assert orgs == {"dingci0001", "dingci0002"}, orgs
         assert other not in orgs
@@ -92,8 +93,9 @@ def test_a_reset_returns_the_server_to_its_seed(tmp_path):
         assert dav_status(server, "ci-alice", "changed by a test") == 401
         assert dav_status(server, "ci-bob", "bob got a password") == 401, "bob has none in the seed"
         # The space made by the test is gone: AddSpace makes a new one.
+        expect_http_error(400, "paramError.spaceId", Drive(server, before, space_id=extra.space_id).raw("GET", ""))
         again = Drive(server, d.tenant, scene="ci", scene_id="extra")
-        assert again.list().dentries == []
+        assert again.space_id != extra.space_id and again.list().dentries == []
     finally:
         server.stop()
     fsck(server.data_dir)

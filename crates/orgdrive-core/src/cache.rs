@@ -420,11 +420,12 @@ mod tests {
             CacheChange::Tree("12 3".into()),
             CacheChange::Grants("9".into()),
             CacheChange::Identities,
+            CacheChange::All,
         ];
         for change in changes {
             assert_eq!(CacheChange::decode(&change.encode()), Some(change));
         }
-        for junk in ["", "tree", "tree ", "grants ", "identities x", "space 1", "TREE 1"] {
+        for junk in ["", "tree", "tree ", "grants ", "identities x", "space 1", "TREE 1", "all x"] {
             assert_eq!(CacheChange::decode(junk), None, "{junk:?}");
         }
     }

@@ -12,12 +12,14 @@
 //!   rewritten).
 //!
 //! A reset ([`Drive::reset`], emulator use) returns the drive to the seed:
-//! each org is emptied of what its apps and users made (one transaction,
-//! [`orgdrive_store::IdentityStore::purge_org_content`]), loses the apps and
-//! users the seed does not declare (an org the seed does not declare goes
-//! whole), and the seed is applied again; a declared user's password is
-//! then exactly the seed's (cleared if it declares none). Apps keep their
-//! ids, so their access tokens stay valid across a reset.
+//! each org loses the apps and users the seed does not declare (an org the
+//! seed does not declare goes whole) and is emptied of what its apps and
+//! users made (one transaction,
+//! [`orgdrive_store::IdentityStore::purge_org_content`]: the declared
+//! spaces stay, emptied, with their ids), then the seed is applied again
+//! without making or looking up what the reset kept; a declared user's
+//! password is then exactly the seed's (cleared if it declares none). Apps
+//! keep their ids, so their access tokens stay valid across a reset.
 //!
 //! Every record goes through the same validation as the admin API and the
 //! DingTalk API; a seed that declares something invalid stops the start
@@ -27,14 +29,14 @@
 //! made.
 
 use bytes::Bytes;
-use orgdrive_store::AppRecord;
+use orgdrive_store::{AppRecord, OrgKeep, SceneKey, SpaceRecord, UserRecord};
 use serde::Deserialize;
 
 use crate::console::valid_password;
 use crate::dentries::NewFolder;
 use crate::identity::{check_app_secret, duplicate, is_console_app, secret_hash};
 use crate::ids::random_hex;
-use crate::spaces::NewSpace;
+use crate::spaces::{scene_key, NewSpace};
 use crate::{
     now_ms, DriveError, DriveResult, NewApp, NewDept, NewOrg, NewUser, Operator, Scope, ROOT_ID,
 };
@@ -229,7 +231,7 @@ impl Drive {
         let mut made = SeedReport::default();
         for org in &seed.orgs {
             let place = format!("org {}", org.corp_id);
-            self.seed_org(org, false, &mut made).await.map_err(|e| at(&place, e))?;
+            self.seed_org(org, None, &mut made).await.map_err(|e| at(&place, e))?;
         }
         Ok(made)
     }
@@ -246,41 +248,46 @@ impl Drive {
         seed.check()?;
         let stored: Vec<String> =
             self.meta.list_orgs().await?.into_iter().map(|o| o.corp_id).collect();
+        let declared = |corp_id: &str| seed.orgs.iter().find(|o| o.corp_id == corp_id);
         let mut targets: Vec<String> = match only {
-            Some(corp_id) => {
-                let known = stored.iter().any(|c| c == corp_id)
-                    || seed.orgs.iter().any(|o| o.corp_id == corp_id);
-                if !known {
-                    return Err(DriveError::not_found(
-                        "corpId",
-                        format!("organization {corp_id} does not exist"),
-                    ));
-                }
+            Some(corp_id) if stored.iter().any(|c| c == corp_id) || declared(corp_id).is_some() => {
                 vec![corp_id.to_string()]
+            }
+            Some(corp_id) => {
+                return Err(DriveError::not_found(
+                    "corpId",
+                    format!("organization {corp_id} does not exist"),
+                ))
             }
             None => {
                 stored.iter().cloned().chain(seed.orgs.iter().map(|o| o.corp_id.clone())).collect()
             }
         };
-        targets.dedup_by(|a, b| a == b);
-        let mut made = SeedReport::default();
+        targets.sort_unstable();
+        targets.dedup();
         let mut trash = Vec::new();
+        let mut made = SeedReport::default();
         let result = async {
+            let mut known = Vec::new();
             for corp_id in targets.iter().filter(|c| stored.contains(c)) {
-                trash.extend(self.meta.purge_org_content(corp_id, now_ms()).await?);
-                match seed.orgs.iter().find(|o| &o.corp_id == corp_id) {
+                match declared(corp_id) {
                     None => {
+                        let nothing = OrgKeep::default();
+                        let purged =
+                            self.meta.purge_org_content(corp_id, &nothing, now_ms()).await?;
+                        trash.extend(purged.trashed_objects);
                         self.meta.delete_org(corp_id).await?;
                     }
-                    Some(org) => self.drop_undeclared(org).await?,
+                    Some(org) => known.push((org, self.empty_org(org, &mut trash).await?)),
                 }
             }
             self.cache.forget_all();
             for org in seed.orgs.iter().filter(|o| targets.contains(&o.corp_id)) {
                 let place = format!("org {}", org.corp_id);
-                self.seed_org(org, true, &mut made).await.map_err(|e| at(&place, e))?;
+                let known = known.iter().find(|(o, _)| o.corp_id == org.corp_id).map(|(_, k)| k);
+                self.seed_org(org, known, &mut made).await.map_err(|e| at(&place, e))?;
             }
-            Ok::<_, DriveError>(())
+            Ok::<_, DriveError>(made)
         }
         .await;
         self.cache.forget_all();
@@ -288,49 +295,88 @@ impl Drive {
             let drive = self.clone();
             tokio::spawn(async move { drive.empty_trash(trash).await });
         }
-        result.map(|()| made)
+        result
     }
 
-    /// Deletes the org's apps and users that `org` does not declare (not
-    /// the console app, which the server keeps).
-    async fn drop_undeclared(&self, org: &SeedOrg) -> DriveResult<()> {
+    /// A reset of a declared org, before the seed is applied again: the
+    /// apps and users it does not declare go (not the console app, which
+    /// the server keeps), then its content (the declared spaces stay,
+    /// emptied, with their ids; so do declared users' passwords, checked
+    /// again afterwards). Answers what remains.
+    async fn empty_org(&self, org: &SeedOrg, trash: &mut Vec<String>) -> DriveResult<Known> {
         let corp_id = &org.corp_id;
+        let mut apps = Vec::new();
         for app in self.meta.list_apps(corp_id).await? {
-            if !is_console_app(&app) && !org.apps.iter().any(|a| a.app_key == app.app_key) {
+            if is_console_app(&app) {
+                continue;
+            }
+            if org.apps.iter().any(|a| a.app_key == app.app_key) {
+                apps.push(app);
+            } else {
                 self.meta.delete_app(corp_id, &app.app_id).await?;
             }
         }
+        let mut users = Vec::new();
         for user in self.meta.list_users(corp_id).await? {
-            if !org.users.iter().any(|u| u.union_id == user.union_id) {
+            if org.users.iter().any(|u| u.union_id == user.union_id) {
+                users.push(user);
+            } else {
                 self.meta.delete_user(corp_id, &user.union_id).await?;
             }
         }
-        Ok(())
+        let mut keep = OrgKeep::default();
+        for space in &org.spaces {
+            let Some(app) = apps.iter().find(|a| a.app_key == space.app_key) else { continue };
+            let (scene, scene_id) = scene_key(space.scene.as_deref(), space.scene_id.as_deref())?;
+            keep.spaces.push(SceneKey { app_id: app.app_id.clone(), scene, scene_id });
+        }
+        keep.passwords_of =
+            org.users.iter().filter(|u| u.password.is_some()).map(|u| u.union_id.clone()).collect();
+        let purged = self.meta.purge_org_content(corp_id, &keep, now_ms()).await?;
+        trash.extend(purged.trashed_objects);
+        Ok(Known { apps, users, spaces: purged.kept_spaces })
     }
 
-    /// `exact`: a declared user's password becomes exactly the seed's,
-    /// cleared if it declares none (a reset); else one is only set.
-    async fn seed_org(&self, org: &SeedOrg, exact: bool, made: &mut SeedReport) -> DriveResult<()> {
+    /// Applies one org of a seed; `known`: what a reset left of it (then
+    /// nothing it holds is made again or looked up).
+    async fn seed_org(
+        &self,
+        org: &SeedOrg,
+        known: Option<&Known>,
+        made: &mut SeedReport,
+    ) -> DriveResult<()> {
         let corp_id = &org.corp_id;
-        let input = NewOrg {
-            corp_id: Some(corp_id.clone()),
-            name: org.name.clone(),
-            capacity: org.capacity,
-        };
-        match self.create_org(input).await {
-            Ok(_) => made.orgs += 1,
-            Err(DriveError::Conflict { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        for app in &org.apps {
-            if self.seed_app(corp_id, app).await.map_err(|e| at(&app.app_key, e))? {
-                made.apps += 1;
+        if known.is_none() {
+            let input = NewOrg {
+                corp_id: Some(corp_id.clone()),
+                name: org.name.clone(),
+                capacity: org.capacity,
+            };
+            match self.create_org(input).await {
+                Ok(_) => made.orgs += 1,
+                Err(DriveError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
-        for user in &org.users {
-            if self.seed_user(corp_id, user, exact).await.map_err(|e| at(&user.union_id, e))? {
-                made.users += 1;
-            }
+        let mut apps = Vec::with_capacity(org.apps.len());
+        for seed in &org.apps {
+            let kept = known.and_then(|k| k.apps.iter().find(|a| a.app_key == seed.app_key));
+            let app = match kept {
+                Some(app) => self.keep_seed_secret(app.clone(), seed).await?,
+                None => {
+                    self.seed_app(corp_id, seed, made).await.map_err(|e| at(&seed.app_key, e))?
+                }
+            };
+            apps.push(app);
+        }
+        let mut users = Vec::with_capacity(org.users.len());
+        for seed in &org.users {
+            let kept = known.and_then(|k| k.users.iter().find(|u| u.union_id == seed.union_id));
+            let user = self
+                .seed_user(corp_id, seed, kept.cloned(), made)
+                .await
+                .map_err(|e| at(&seed.union_id, e))?;
+            users.push(user);
         }
         for dept in &org.depts {
             let input = NewDept {
@@ -349,15 +395,39 @@ impl Drive {
                     .map_err(|e| at(&format!("dept {}", dept.dept_id), e))?;
             }
         }
-        for (i, space) in org.spaces.iter().enumerate() {
+        for (i, seed) in org.spaces.iter().enumerate() {
             let place = format!("spaces[{i}]");
-            self.seed_space(corp_id, space, made).await.map_err(|e| at(&place, e))?;
+            // Checked by Seed::check: the space's app and user are the org's.
+            let (Some(app), Some(user)) = (
+                apps.iter().find(|a| a.app_key == seed.app_key),
+                users.iter().find(|u| u.union_id == seed.union_id),
+            ) else {
+                return Err(at(&place, DriveError::param("appKey", "not one of the org's apps")));
+            };
+            let op = Operator { app: app.clone(), user: user.clone() };
+            let kept = match known {
+                Some(k) => {
+                    let (scene, scene_id) =
+                        scene_key(seed.scene.as_deref(), seed.scene_id.as_deref())?;
+                    k.spaces.iter().find(|s| {
+                        s.app_id == op.app.app_id && s.scene == scene && s.scene_id == scene_id
+                    })
+                }
+                None => None,
+            };
+            self.seed_space(&op, seed, kept.cloned(), made).await.map_err(|e| at(&place, e))?;
         }
         Ok(())
     }
 
-    /// True if the app was made.
-    async fn seed_app(&self, corp_id: &str, seed: &SeedApp) -> DriveResult<bool> {
+    /// Makes the app, or finds it (it must be `corp_id`'s) with the seed's
+    /// secret.
+    async fn seed_app(
+        &self,
+        corp_id: &str,
+        seed: &SeedApp,
+        made: &mut SeedReport,
+    ) -> DriveResult<AppRecord> {
         let scopes = seed
             .scopes
             .clone()
@@ -369,86 +439,102 @@ impl Drive {
             app_secret: Some(seed.app_secret.clone()),
         };
         match self.create_app(corp_id, input).await {
-            Ok(_) => return Ok(true),
+            Ok(created) => {
+                made.apps += 1;
+                return Ok(created.app);
+            }
             Err(DriveError::Conflict { .. }) => {}
             Err(e) => return Err(e),
         }
-        let app = self.seeded_app(corp_id, &seed.app_key).await?;
-        if secret_hash(&app.secret_salt, &seed.app_secret) != app.secret_hash {
-            let salt = random_hex(16);
-            let hash = secret_hash(&salt, &seed.app_secret);
-            self.meta.set_app_secret(corp_id, &app.app_id, &salt, &hash, now_ms()).await?;
-            self.cache.forget_identities();
-        }
-        Ok(false)
-    }
-
-    /// The app of `app_key`, which must be `corp_id`'s.
-    async fn seeded_app(&self, corp_id: &str, app_key: &str) -> DriveResult<AppRecord> {
-        match self.meta.get_app_by_key(app_key).await? {
-            Some(app) if app.corp_id == corp_id => Ok(app),
-            Some(_) => Err(duplicate("appKey", app_key)),
-            None => Err(DriveError::not_found("appKey", format!("app {app_key} does not exist"))),
-        }
-    }
-
-    /// True if the user was made.
-    async fn seed_user(&self, corp_id: &str, seed: &SeedUser, exact: bool) -> DriveResult<bool> {
-        let input = NewUser {
-            name: seed.name.clone().unwrap_or_else(|| seed.union_id.clone()),
-            org_admin: seed.org_admin,
-            union_id: Some(seed.union_id.clone()),
-            user_id: seed.user_id.clone(),
+        let app = match self.meta.get_app_by_key(&seed.app_key).await? {
+            Some(app) if app.corp_id == corp_id => app,
+            _ => return Err(duplicate("appKey", &seed.app_key)),
         };
-        let made = match self.create_user(corp_id, input).await {
-            Ok(_) => true,
-            Err(DriveError::Conflict { .. }) => {
-                match self.meta.get_user(corp_id, &seed.union_id).await? {
-                    Some(_) => false,
-                    // The unionId is another org's user: unionIds are unique.
-                    None => return Err(duplicate("unionId", &seed.union_id)),
-                }
-            }
-            Err(e) => return Err(e),
-        };
-        match &seed.password {
-            Some(password) => {
-                let current =
-                    !made && self.check_console_password(&seed.union_id, password).await.is_ok();
-                if !current {
-                    self.set_console_password(corp_id, &seed.union_id, Some(password)).await?;
-                }
-            }
-            None if exact && !made && self.meta.password(&seed.union_id).await?.is_some() => {
-                self.set_console_password(corp_id, &seed.union_id, None).await?;
-            }
-            None => {}
-        }
-        Ok(made)
+        self.keep_seed_secret(app, seed).await
     }
 
-    async fn seed_space(
+    /// Gives the app the seed's secret again if it was rotated.
+    async fn keep_seed_secret(&self, app: AppRecord, seed: &SeedApp) -> DriveResult<AppRecord> {
+        if secret_hash(&app.secret_salt, &seed.app_secret) == app.secret_hash {
+            return Ok(app);
+        }
+        let salt = random_hex(16);
+        let hash = secret_hash(&salt, &seed.app_secret);
+        let now = now_ms();
+        self.meta.set_app_secret(&app.corp_id, &app.app_id, &salt, &hash, now).await?;
+        self.cache.forget_identities();
+        Ok(AppRecord { secret_salt: salt, secret_hash: hash, modified_at: now, ..app })
+    }
+
+    /// Makes the user (unless `kept`, what a reset left of it), or finds it;
+    /// sets the seed's password where the user has another one or none.
+    async fn seed_user(
         &self,
         corp_id: &str,
+        seed: &SeedUser,
+        kept: Option<UserRecord>,
+        made: &mut SeedReport,
+    ) -> DriveResult<UserRecord> {
+        let (user, new) = match kept {
+            Some(user) => (user, false),
+            None => {
+                let input = NewUser {
+                    name: seed.name.clone().unwrap_or_else(|| seed.union_id.clone()),
+                    org_admin: seed.org_admin,
+                    union_id: Some(seed.union_id.clone()),
+                    user_id: seed.user_id.clone(),
+                };
+                match self.create_user(corp_id, input).await {
+                    Ok(user) => {
+                        made.users += 1;
+                        (user, true)
+                    }
+                    Err(DriveError::Conflict { .. }) => {
+                        match self.meta.get_user(corp_id, &seed.union_id).await? {
+                            Some(user) => (user, false),
+                            // The unionId is another org's user: unionIds are unique.
+                            None => return Err(duplicate("unionId", &seed.union_id)),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if let Some(password) = &seed.password {
+            let current =
+                !new && self.check_console_password(&seed.union_id, password).await.is_ok();
+            if !current {
+                self.set_console_password(corp_id, &seed.union_id, Some(password)).await?;
+            }
+        }
+        Ok(user)
+    }
+
+    /// Makes the space (AddSpace: found if it exists), unless `kept` (what
+    /// a reset left of it), then its folders and files where missing.
+    async fn seed_space(
+        &self,
+        op: &Operator,
         seed: &SeedSpace,
+        kept: Option<SpaceRecord>,
         made: &mut SeedReport,
     ) -> DriveResult<()> {
-        let app = self.seeded_app(corp_id, &seed.app_key).await?;
-        let user = self.meta.get_user(corp_id, &seed.union_id).await?.ok_or_else(|| {
-            DriveError::not_found("unionId", format!("user {} does not exist", seed.union_id))
-        })?;
-        let op = Operator { app, user };
-        let input = NewSpace {
-            name: seed.name.clone(),
-            quota: seed.quota,
-            can_search: seed.can_search,
-            can_rename: seed.can_rename,
-            can_record_recent_file: seed.can_record_recent_file,
-            scene: seed.scene.clone(),
-            scene_id: seed.scene_id.clone(),
-            owner_type: seed.owner_type.clone(),
+        let space = match kept {
+            Some(space) => space,
+            None => {
+                let input = NewSpace {
+                    name: seed.name.clone(),
+                    quota: seed.quota,
+                    can_search: seed.can_search,
+                    can_rename: seed.can_rename,
+                    can_record_recent_file: seed.can_record_recent_file,
+                    scene: seed.scene.clone(),
+                    scene_id: seed.scene_id.clone(),
+                    owner_type: seed.owner_type.clone(),
+                };
+                self.add_space(op, input).await?.space
+            }
         };
-        let space = self.add_space(&op, input).await?.space;
         made.spaces += 1;
         for file in &seed.files {
             let place = format!("file {}", file.path);
@@ -461,7 +547,7 @@ impl Drive {
                     app_properties: Vec::new(),
                 };
                 let view = self
-                    .add_folder(&op, &space.space_id, &parent, input)
+                    .add_folder(op, &space.space_id, &parent, input)
                     .await
                     .map_err(|e| at(&place, e))?;
                 parent = view.dentry.dentry_id;
@@ -473,13 +559,21 @@ impl Drive {
             let content = seed_content(file).map_err(|e| at(&place, e))?;
             let len = content.len() as u64;
             let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(content)]);
-            self.write_file(&op, &space, &parent, name, Some(len), body)
+            self.write_file(op, &space, &parent, name, Some(len), body)
                 .await
                 .map_err(|e| at(&place, e))?;
             made.files += 1;
         }
         Ok(())
     }
+}
+
+/// What a reset left of a declared org: its declared apps and users, and
+/// its declared spaces (emptied).
+struct Known {
+    apps: Vec<AppRecord>,
+    users: Vec<UserRecord>,
+    spaces: Vec<SpaceRecord>,
 }
 
 /// `/a/b/c` → (["a", "b"], Some("c")); `/a/b/` → (["a", "b"], None). Each

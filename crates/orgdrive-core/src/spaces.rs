@@ -113,13 +113,23 @@ pub(crate) fn space_view(space: SpaceRecord, org: &OrgRecord) -> SpaceView {
     SpaceView { space, quota, partitions }
 }
 
+/// A space's (scene, sceneId), AddSpace's defaults applied and checked.
+pub(crate) fn scene_key(
+    scene: Option<&str>,
+    scene_id: Option<&str>,
+) -> DriveResult<(String, String)> {
+    Ok((
+        validate::scene_token("scene", scene.unwrap_or("default"))?,
+        validate::scene_token("sceneId", scene_id.unwrap_or("0"))?,
+    ))
+}
+
 impl Drive {
     /// AddSpace: creates the space, or returns the one already stored under
     /// (org, app, scene, sceneId).
     pub async fn add_space(&self, op: &Operator, input: NewSpace) -> DriveResult<SpaceView> {
         let name = input.name.as_deref().map(|n| validate::display_name("name", n)).transpose()?;
-        let scene = validate::scene_token("scene", input.scene.as_deref().unwrap_or("default"))?;
-        let scene_id = validate::scene_token("sceneId", input.scene_id.as_deref().unwrap_or("0"))?;
+        let (scene, scene_id) = scene_key(input.scene.as_deref(), input.scene_id.as_deref())?;
         let owner_type = match input.owner_type.as_deref().map(str::to_ascii_uppercase) {
             None => "USER".to_string(),
             Some(t) if t == "USER" || t == "APP" => t,

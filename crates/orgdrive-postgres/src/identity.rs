@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use orgdrive_store::{
-    AppRecord, Caller, DeptRecord, IdentityStore, OrgRecord, StoreError, StoreResult, TokenRecord,
-    UserRecord,
+    AppRecord, Caller, DeptRecord, IdentityStore, OrgKeep, OrgPurge, OrgRecord, StoreError,
+    StoreResult, TokenRecord, UserRecord,
 };
 
 use crate::rows::*;
@@ -61,7 +61,12 @@ impl IdentityStore for PgStore {
         deleted
     }
 
-    async fn purge_org_content(&self, corp_id: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+    async fn purge_org_content(
+        &self,
+        corp_id: &str,
+        keep: &OrgKeep,
+        now_ms: i64,
+    ) -> StoreResult<OrgPurge> {
         tx!(self, |t| {
             // The org's spaces locked as a tree change locks them (in
             // space_id order): no put, move or grant interleaves.
@@ -71,6 +76,19 @@ impl IdentityStore for PgStore {
                 &[&corp_id],
             )
             .await?;
+            let mut kept: Vec<String> = Vec::new();
+            for key in &keep.spaces {
+                if let Some(row) = one(
+                    &t,
+                    "SELECT space_id FROM spaces \
+                     WHERE corp_id = $1 AND app_id = $2 AND scene = $3 AND scene_id = $4",
+                    &[&corp_id, &key.app_id, &key.scene, &key.scene_id],
+                )
+                .await?
+                {
+                    kept.push(row.try_get(0)?);
+                }
+            }
             let dentries: Vec<String> = all(
                 &t,
                 "SELECT d.dentry_id FROM dentries d JOIN spaces s ON s.space_id = d.space_id \
@@ -82,11 +100,47 @@ impl IdentityStore for PgStore {
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
             // Counters, grants in the spaces, the trash: as a purge does.
-            let (_, trashed) = crate::lifecycle::remove_dentries(&t, &dentries, now_ms).await?;
+            let (_, trashed_objects) =
+                crate::lifecycle::remove_dentries(&t, &dentries, now_ms).await?;
             for sql in PURGE_ORG_CONTENT {
                 exec(&t, sql, &[&corp_id]).await?;
             }
-            trashed
+            exec(
+                &t,
+                "DELETE FROM user_passwords \
+                 WHERE union_id IN (SELECT union_id FROM users WHERE corp_id = $1) \
+                 AND NOT (union_id = ANY($2))",
+                &[&corp_id, &keep.passwords_of],
+            )
+            .await?;
+            exec(
+                &t,
+                "DELETE FROM spaces WHERE corp_id = $1 AND NOT (space_id = ANY($2))",
+                &[&corp_id, &kept],
+            )
+            .await?;
+            exec(
+                &t,
+                "UPDATE spaces SET used_bytes = 0, reserved_bytes = 0 WHERE corp_id = $1",
+                &[&corp_id],
+            )
+            .await?;
+            exec(
+                &t,
+                "UPDATE orgs SET used_bytes = 0, reserved_bytes = 0 WHERE corp_id = $1",
+                &[&corp_id],
+            )
+            .await?;
+            let kept_spaces = all(
+                &t,
+                concat!("SELECT ", space_columns!(), " FROM spaces WHERE space_id = ANY($1)"),
+                &[&kept],
+            )
+            .await?
+            .iter()
+            .map(space_from_row)
+            .collect::<Result<_, _>>()?;
+            OrgPurge { kept_spaces, trashed_objects }
         })
     }
 
@@ -396,7 +450,9 @@ impl PgStore {
 }
 
 /// What `purge_org_content` deletes once the org's dentries are gone, in
-/// an order the foreign keys accept (`$1`: the corpId).
+/// an order the foreign keys accept (`$1`: the corpId); the org's spaces
+/// (but the kept ones), its passwords (but the kept ones) and its counters
+/// follow.
 const PURGE_ORG_CONTENT: &[&str] = &[
     "DELETE FROM recycle_items WHERE corp_id = $1",
     "DELETE FROM recycle_bins WHERE corp_id = $1",
@@ -412,9 +468,7 @@ const PURGE_ORG_CONTENT: &[&str] = &[
     "DELETE FROM uploads WHERE space_id IN (SELECT space_id FROM spaces WHERE corp_id = $1)",
     "DELETE FROM console_sessions \
      WHERE union_id IN (SELECT union_id FROM users WHERE corp_id = $1)",
-    "DELETE FROM spaces WHERE corp_id = $1",
     "DELETE FROM dept_members WHERE corp_id = $1",
     "UPDATE depts SET parent_id = NULL WHERE corp_id = $1",
     "DELETE FROM depts WHERE corp_id = $1",
-    "UPDATE orgs SET used_bytes = 0, reserved_bytes = 0 WHERE corp_id = $1",
 ];

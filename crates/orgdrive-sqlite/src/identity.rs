@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
+use crate::drive::id_array;
 use crate::*;
-use orgdrive_store::{Caller, IdentityStore, TokenRecord};
+use orgdrive_store::{Caller, IdentityStore, OrgKeep, OrgPurge, TokenRecord};
 
 #[async_trait]
 impl IdentityStore for SqliteStore {
@@ -57,9 +58,24 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
-    async fn purge_org_content(&self, corp_id: &str, now_ms: i64) -> StoreResult<Vec<String>> {
-        let corp_id = corp_id.to_string();
+    async fn purge_org_content(
+        &self,
+        corp_id: &str,
+        keep: &OrgKeep,
+        now_ms: i64,
+    ) -> StoreResult<OrgPurge> {
+        let (corp_id, keep) = (corp_id.to_string(), keep.clone());
         self.write(move |conn| {
+            let mut kept: Vec<String> = Vec::new();
+            for key in &keep.spaces {
+                kept.extend(one(
+                    conn,
+                    "SELECT space_id FROM spaces \
+                     WHERE corp_id = ?1 AND app_id = ?2 AND scene = ?3 AND scene_id = ?4",
+                    params![corp_id, key.app_id, key.scene, key.scene_id],
+                    |r| r.get::<_, String>(0),
+                )?);
+            }
             let dentries: Vec<String> = all(
                 conn,
                 "SELECT d.dentry_id FROM dentries d JOIN spaces s ON s.space_id = d.space_id \
@@ -68,11 +84,45 @@ impl IdentityStore for SqliteStore {
                 |r| r.get(0),
             )?;
             // Counters, grants in the spaces, the trash: as a purge does.
-            let (_, trashed) = crate::lifecycle::remove_dentries(conn, &dentries, now_ms)?;
+            let (_, trashed_objects) = crate::lifecycle::remove_dentries(conn, &dentries, now_ms)?;
             for sql in PURGE_ORG_CONTENT {
                 exec(conn, sql, [&corp_id]).map_err(backend)?;
             }
-            Ok(trashed)
+            let (kept_ids, passwords_of) =
+                (id_array(kept.iter()), id_array(keep.passwords_of.iter()));
+            exec(
+                conn,
+                "DELETE FROM user_passwords \
+                 WHERE union_id IN (SELECT union_id FROM users WHERE corp_id = ?1) \
+                 AND union_id NOT IN rarray(?2)",
+                params![corp_id, passwords_of],
+            )
+            .map_err(backend)?;
+            exec(
+                conn,
+                "DELETE FROM spaces WHERE corp_id = ?1 AND space_id NOT IN rarray(?2)",
+                params![corp_id, kept_ids],
+            )
+            .map_err(backend)?;
+            exec(
+                conn,
+                "UPDATE spaces SET used_bytes = 0, reserved_bytes = 0 WHERE corp_id = ?1",
+                [&corp_id],
+            )
+            .map_err(backend)?;
+            exec(
+                conn,
+                "UPDATE orgs SET used_bytes = 0, reserved_bytes = 0 WHERE corp_id = ?1",
+                [&corp_id],
+            )
+            .map_err(backend)?;
+            let kept_spaces = all(
+                conn,
+                concat!("SELECT ", space_columns!(), " FROM spaces WHERE space_id IN rarray(?1)"),
+                [id_array(kept.iter())],
+                space_from_row,
+            )?;
+            Ok(OrgPurge { kept_spaces, trashed_objects })
         })
         .await
     }
@@ -404,7 +454,9 @@ impl SqliteStore {
 }
 
 /// What `purge_org_content` deletes once the org's dentries are gone, in
-/// an order the foreign keys accept (`?1`: the corpId).
+/// an order the foreign keys accept (`?1`: the corpId); the org's spaces
+/// (but the kept ones), its passwords (but the kept ones) and its counters
+/// follow.
 const PURGE_ORG_CONTENT: &[&str] = &[
     "DELETE FROM recycle_items WHERE corp_id = ?1",
     "DELETE FROM recycle_bins WHERE corp_id = ?1",
@@ -420,9 +472,7 @@ const PURGE_ORG_CONTENT: &[&str] = &[
     "DELETE FROM uploads WHERE space_id IN (SELECT space_id FROM spaces WHERE corp_id = ?1)",
     "DELETE FROM console_sessions \
      WHERE union_id IN (SELECT union_id FROM users WHERE corp_id = ?1)",
-    "DELETE FROM spaces WHERE corp_id = ?1",
     "DELETE FROM dept_members WHERE corp_id = ?1",
     "UPDATE depts SET parent_id = NULL WHERE corp_id = ?1",
     "DELETE FROM depts WHERE corp_id = ?1",
-    "UPDATE orgs SET used_bytes = 0, reserved_bytes = 0 WHERE corp_id = ?1",
 ];

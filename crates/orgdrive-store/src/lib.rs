@@ -118,16 +118,22 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// while it owns spaces. False if there was no such org.
     async fn delete_org(&self, corp_id: &str) -> StoreResult<bool>;
     /// Empties the org of what its apps and users made, in one transaction:
-    /// its spaces with every file, folder, version, app and dead property,
-    /// grant and open link in them, the grants its members hold elsewhere,
-    /// its recycle bins, tasks, events, event subscriptions, cursors and
-    /// callbacks, open uploads, WOPI tokens and locks, its users' console
-    /// sessions, its departments and their members; its byte counters go to
-    /// zero. The org, its apps (and their access tokens) and its users (and
-    /// their passwords) stay. Content objects no remaining dentry or version
-    /// refers to go to the trash, and are answered for the caller to delete.
-    /// Nothing happens for an unknown org.
-    async fn purge_org_content(&self, corp_id: &str, now_ms: i64) -> StoreResult<Vec<String>>;
+    /// every file, folder, version, app and dead property, grant and open
+    /// link in its spaces, the spaces themselves but those `keep` names
+    /// (kept with their ids, emptied, counters at zero), the grants its
+    /// members hold elsewhere, its recycle bins, tasks, events, event
+    /// subscriptions, cursors and callbacks, open uploads, WOPI tokens and
+    /// locks, its users' console sessions and the console passwords `keep`
+    /// does not name, its departments and their members; its byte counters
+    /// go to zero. The org, its apps (and their access tokens) and its users
+    /// stay. Content objects no remaining dentry or version refers to go to
+    /// the trash. Nothing happens for an unknown org.
+    async fn purge_org_content(
+        &self,
+        corp_id: &str,
+        keep: &OrgKeep,
+        now_ms: i64,
+    ) -> StoreResult<OrgPurge>;
 
     /// `NotFound` for an unknown org; `Duplicate(Key::AppKey)` or
     /// `Duplicate(Key::AppId)` for a taken key.

@@ -462,3 +462,30 @@ impl WriteTally {
         WriteFigures { commits: self.commits.load(Relaxed), writes: self.writes.load(Relaxed) }
     }
 }
+
+/// A space's key within its org: what AddSpace is idempotent on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SceneKey {
+    pub app_id: String,
+    pub scene: String,
+    pub scene_id: String,
+}
+
+/// What a purge of an org's content keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgKeep {
+    /// Spaces kept (with their ids), emptied; the org's others go.
+    pub spaces: Vec<SceneKey>,
+    /// Users (unionIds) whose console password is kept; the org's other
+    /// users' passwords go.
+    pub passwords_of: Vec<String>,
+}
+
+/// What a purge of an org's content did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgPurge {
+    /// The kept spaces as they are now (empty), in any order.
+    pub kept_spaces: Vec<SpaceRecord>,
+    /// Content objects put in the trash, for the caller to delete.
+    pub trashed_objects: Vec<String>,
+}

@@ -396,6 +396,9 @@ pub async fn a_new_app_secret_ends_the_apps_tokens(s: &impl MetaStore) {
 pub async fn purging_an_org_empties_it_and_keeps_its_identities(s: &impl MetaStore) {
     tree(s, None, None).await; // org c, app a, spaces 1 and 2, files f1 f2 f3 t
     s.insert_user(&user("ann", "c", "1")).await.unwrap();
+    s.insert_user(&user("bob", "c", "2")).await.unwrap();
+    s.set_password("c", "ann", Some("phc-ann"), 1).await.unwrap();
+    s.set_password("c", "bob", Some("phc-bob"), 1).await.unwrap();
     s.insert_dept(&dept("1", "c", None)).await.unwrap();
     s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
     s.add_dept_member("c", "2", "ann").await.unwrap();
@@ -413,27 +416,40 @@ pub async fn purging_an_org_empties_it_and_keeps_its_identities(s: &impl MetaSto
     let put_shared = PutDentry { corp_id: "d".into(), ..put(shared, NameConflict::Fail, None) };
     assert!(matches!(s.put_dentry(&put_shared).await.unwrap(), PutOutcome::Created(_)));
 
-    let trashed = s.purge_org_content("c", 5).await.unwrap();
-    assert_eq!(trashed, ["objects/f2", "objects/f3", "objects/t"], "f1's object is still d's");
-    for space in ["1", "2"] {
-        assert!(s.get_space(space).await.unwrap().is_none(), "space {space}");
+    let keep = OrgKeep {
+        spaces: vec![
+            SceneKey { app_id: "a".into(), scene: "default".into(), scene_id: "0".into() },
+            SceneKey { app_id: "a".into(), scene: "default".into(), scene_id: "none".into() },
+        ],
+        passwords_of: vec!["ann".into()],
+    };
+    let purged = s.purge_org_content("c", &keep, 5).await.unwrap();
+    assert_eq!(purged.trashed_objects, ["objects/f2", "objects/f3", "objects/t"], "f1 is d's too");
+    // Space 1 stays, with its id, empty; space 2 goes.
+    assert_eq!(purged.kept_spaces.len(), 1);
+    let kept = &purged.kept_spaces[0];
+    assert_eq!((kept.space_id.as_str(), kept.used_bytes), ("1", 0));
+    assert_eq!(s.get_space("1").await.unwrap().as_ref(), Some(kept));
+    assert!(s.get_space("2").await.unwrap().is_none());
+    for (space, id) in [("1", "f1"), ("1", "d"), ("2", "o")] {
+        assert!(s.get_dentry(space, id).await.unwrap().is_none(), "{id}");
     }
-    assert!(s.get_dentry("1", "f1").await.unwrap().is_none());
     assert!(s.list_depts("c").await.unwrap().is_empty());
-    // What stays: the org, its app and its token, its user.
+    // What stays: the org, its app and its token, its users, ann's password.
     assert!(s.get_org("c").await.unwrap().is_some());
     assert!(s.get_app_by_key("k").await.unwrap().is_some());
-    assert!(s.get_user("c", "ann").await.unwrap().is_some());
+    assert!(s.get_user("c", "bob").await.unwrap().is_some());
     assert!(s.find_caller("t", "ann", 1).await.unwrap().is_some());
+    assert_eq!(s.password("ann").await.unwrap().map(|(_, phc)| phc).as_deref(), Some("phc-ann"));
+    assert!(s.password("bob").await.unwrap().is_none());
     // The other org is untouched; the counters add up.
     assert!(s.get_dentry("3", "g").await.unwrap().is_some());
     assert_consistent(s).await;
-    let scan = s.consistency_scan().await.unwrap();
-    let c_usage = scan.org_usage.iter().find(|u| u.id == "c").map(|u| (u.recorded, u.actual));
-    assert!(matches!(c_usage, None | Some((0, 0))), "{c_usage:?}");
-    // The same ids can be taken again; an unknown org is no error.
-    s.insert_space_once(&space("1", "0")).await.unwrap();
+    // The kept space takes files again; the same ids can be taken again.
     create(s, file("f1", "a.txt", 3)).await;
+    s.insert_space_once(&space("2", "1")).await.unwrap();
     s.insert_dept(&dept("1", "c", None)).await.unwrap();
-    assert!(s.purge_org_content("nobody", 5).await.unwrap().is_empty());
+    assert_consistent(s).await;
+    let nothing = s.purge_org_content("nobody", &OrgKeep::default(), 5).await.unwrap();
+    assert_eq!(nothing, OrgPurge::default());
 }
