@@ -107,6 +107,13 @@ impl Drive {
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
+    /// The app a live access token was issued to (no scope or user
+    /// checked): for matching a request to the faults armed for an app.
+    pub async fn token_app(&self, token: &str) -> DriveResult<Option<AppRecord>> {
+        let found = self.meta.find_caller(&token_hash(token), "", now_ms()).await?;
+        Ok(found.map(|caller| caller.app))
+    }
+
     /// Resolves the caller of a storage operation in one store lookup, and
     /// refuses in this order: a missing, unknown or expired token
     /// (`InvalidAuthentication`); an app without `scope`; a missing `unionId`;

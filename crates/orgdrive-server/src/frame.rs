@@ -2,7 +2,9 @@
 //! (`x-acs-request-id`, and `requestid` in error bodies and log lines), the
 //! request's log span, its metrics (operation, status, latency), the panic
 //! catcher (500 `systemError`), the JSON body deadline
-//! ([`crate::transport::time_body`]) and an error line for every 5xx.
+//! ([`crate::transport::time_body`]), an error line for every 5xx, and the
+//! faults armed for emulation ([`crate::faults`]; one atomic load per
+//! request while none is).
 //!
 //! One service with one boxed future per request: as five layers (two of
 //! them `from_fn` middlewares, each boxing a future and cloning the router)
@@ -24,17 +26,25 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;
 
+use orgdrive_core::Drive;
+
 use crate::error::{self, REQUEST_ID_HEADER};
+use crate::extract::ACCESS_TOKEN_HEADER;
+use crate::faults::{self, Faults, Injected};
 use crate::metrics::{Operations, PREVIEW_OPERATION, UNKNOWN_OPERATION};
 use crate::transport;
 
 /// Wraps a router in [`Frame`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FrameLayer {
     /// How long a JSON request's body may take to arrive.
     pub request_timeout: Duration,
     /// The operations of the router's routes, and their figures.
     pub operations: Arc<Operations>,
+    /// Faults armed for emulation.
+    pub faults: Arc<Faults>,
+    /// Resolves a request's app, for faults armed for one app.
+    pub drive: Drive,
 }
 
 impl<S> Layer<S> for FrameLayer {
@@ -45,16 +55,20 @@ impl<S> Layer<S> for FrameLayer {
             inner,
             request_timeout: self.request_timeout,
             operations: Arc::clone(&self.operations),
+            faults: Arc::clone(&self.faults),
+            drive: self.drive.clone(),
         }
     }
 }
 
 /// See the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Frame<S> {
     inner: S,
     request_timeout: Duration,
     operations: Arc<Operations>,
+    faults: Arc<Faults>,
+    drive: Drive,
 }
 
 impl<S> Service<Request> for Frame<S>
@@ -78,18 +92,50 @@ where
         let id = error::new_request_id();
         let operation = Arc::clone(self.operations.figures(request.method(), request.uri().path()));
         let span = request_span(&request, operation.name());
+        let armed = self.faults.any().then(|| {
+            let token = request
+                .headers()
+                .get(ACCESS_TOKEN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let path = request.uri().path().to_owned();
+            (Arc::clone(&self.faults), self.drive.clone(), token, path)
+        });
         let (request, unread) = transport::time_body(request, self.request_timeout);
-        let answer = catch_unwind(AssertUnwindSafe(|| inner.call(request)));
         let scope_id = id.clone();
+        let operation_name = operation.name();
         let run = async move {
-            let mut response = match answer {
-                Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
-                    Ok(Ok(response)) => response,
-                    Ok(Err(never)) => match never {},
+            let injected = match armed {
+                Some((faults, drive, token, path)) => {
+                    let app_key = match token.filter(|_| faults.need_app()) {
+                        Some(token) => {
+                            drive.token_app(&token).await.ok().flatten().map(|app| app.app_key)
+                        }
+                        None => None,
+                    };
+                    faults.take(operation_name, &path, app_key.as_deref())
+                }
+                None => None,
+            };
+            if let Some(Injected::Delay(delay)) = injected {
+                tokio::time::sleep(delay).await;
+            }
+            let mut response = match &injected {
+                Some(Injected::Error { status, code }) => faults::error_response(*status, code),
+                _ => match catch_unwind(AssertUnwindSafe(|| inner.call(request))) {
+                    Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
+                        Ok(Ok(response)) => response,
+                        Ok(Err(never)) => match never {},
+                        Err(panic) => error::panic_response(panic),
+                    },
                     Err(panic) => error::panic_response(panic),
                 },
-                Err(panic) => error::panic_response(panic),
             };
+            match injected {
+                Some(Injected::Drop) => response = faults::cut_response(response, None),
+                Some(Injected::Truncate(bytes)) => response = faults::cut_response(response, bytes),
+                _ => {}
+            }
             if let Some(unread) = unread {
                 unread.drain_behind();
             }

@@ -28,6 +28,7 @@ mod dav;
 mod delivery;
 mod error;
 mod extract;
+mod faults;
 mod frame;
 mod metrics;
 mod openapi;
@@ -101,6 +102,8 @@ fn with_common_layers(
     let frame = frame::FrameLayer {
         request_timeout: state.limits.request_timeout,
         operations: Arc::new(operations),
+        faults: Arc::clone(&state.faults),
+        drive: state.drive.clone(),
     };
     let routed = routes
         .fallback(api::unknown_route)

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 
 use orgdrive_core::{Drive, Seed};
+
+use crate::faults::Faults;
 use sha2::{Digest, Sha256};
 
 use crate::delivery::Hub;
@@ -52,6 +54,8 @@ pub struct Shared {
     pub(crate) seed: Arc<Seed>,
     /// Resets run one at a time.
     pub(crate) resetting: Arc<tokio::sync::Mutex<()>>,
+    /// Faults armed through the admin API (`--allow-faults`).
+    pub(crate) faults: Arc<Faults>,
 }
 
 /// What a readiness check found.
@@ -81,7 +85,14 @@ impl ServerState {
             upload_origin: Arc::default(),
             seed: Arc::default(),
             resetting: Arc::default(),
+            faults: Arc::default(),
         }))
+    }
+
+    /// Lets the admin API arm faults (`--allow-faults`).
+    pub fn with_faults_allowed(mut self, allowed: bool) -> ServerState {
+        Arc::make_mut(&mut self.0).faults = Arc::new(Faults::new(allowed));
+        self
     }
 
     /// What a reset returns the drive to.

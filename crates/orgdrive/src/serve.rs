@@ -151,6 +151,11 @@ pub struct ServeArgs {
     /// --ephemeral. Never on a production server.
     #[arg(long, env = "ORGDRIVE_ALLOW_RESET")]
     allow_reset: bool,
+    /// Let the admin API arm faults (`/admin/v1/faults`): answer a DingTalk
+    /// error, delay, drop the connection or cut a download, for an app's
+    /// tests of its error handling. Never on a production server.
+    #[arg(long, env = "ORGDRIVE_ALLOW_FAULTS")]
+    allow_faults: bool,
     /// The WOPI client (Collabora Online, ONLYOFFICE) that edits office
     /// documents: its editor URL, the `urlsrc` of its discovery XML (e.g.
     /// https://office.example/browser/abc/cool.html?). GetWebOfficeUrl
@@ -279,6 +284,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_metrics_token(metrics_token.as_deref())
         .with_public_url(args.public_url)
         .with_seed(seed)
+        .with_faults_allowed(args.allow_faults)
         .with_limits(limits);
     let delivery = {
         let state = state.clone();

@@ -3,7 +3,7 @@
 //! rotation), users (and their
 //! console passwords), departments and department members; the server's clock (moved forward only when the server
 //! was started with `--allow-clock-control`); resets to the seed (only with
-//! `--allow-reset` or `--ephemeral`). JSON in and out; lists are
+//! `--allow-reset` or `--ephemeral`); faults (only with `--allow-faults`). JSON in and out; lists are
 //! `{"items": [...]}`.
 
 use axum::extract::State;
@@ -17,7 +17,7 @@ use crate::state::ServerState;
 use crate::wire::{
     AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, AdvanceClockRequest, Clock,
     CreateAppRequest, CreateDeptRequest, CreateOrgRequest, CreateUserRequest, EventCallbackRequest,
-    EventCallbackView, List, ResetReport, SetPasswordRequest, Success,
+    EventCallbackView, FaultRequest, FaultView, List, ResetReport, SetPasswordRequest, Success,
 };
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -43,6 +43,8 @@ pub fn routes(state: ServerState) -> Router<ServerState> {
         .route("/orgs/{corp_id}/depts/{dept_id}", delete(delete_dept))
         .route("/orgs/{corp_id}/depts/{dept_id}/members", get(list_members).post(add_member))
         .route("/orgs/{corp_id}/depts/{dept_id}/members/{union_id}", delete(remove_member))
+        .route("/faults", get(list_faults).post(arm_fault).delete(clear_faults))
+        .route("/faults/{fault_id}", delete(clear_fault))
         .route("/reset", post(reset_all))
         .route("/orgs/{corp_id}/reset", post(reset_org))
         .route("/clock", get(get_clock))
@@ -237,6 +239,30 @@ async fn reset(s: &ServerState, only: Option<&str>) -> Reply<ResetReport> {
     let started = std::time::Instant::now();
     let made = s.drive.reset(&s.seed, only).await?;
     Ok(Json(ResetReport::new(made, started.elapsed())))
+}
+
+/// Arms a fault (only with `--allow-faults`; see `faults.rs`).
+async fn arm_fault(
+    State(s): State<ServerState>,
+    WireJson(body): WireJson<FaultRequest>,
+) -> Reply<FaultView> {
+    Ok(Json(s.faults.arm(body)?))
+}
+
+async fn list_faults(State(s): State<ServerState>) -> Reply<List<FaultView>> {
+    Ok(Json(List { items: s.faults.list()? }))
+}
+
+async fn clear_faults(State(s): State<ServerState>) -> Reply<Success> {
+    s.faults.clear(None)?;
+    Ok(Json(OK))
+}
+
+async fn clear_fault(State(s): State<ServerState>, Path(fault_id): Path<String>) -> Reply<Success> {
+    if !s.faults.clear(Some(&fault_id))? {
+        return Err(ApiError::param(Some("faultId"), format!("no fault {fault_id} is armed")));
+    }
+    Ok(Json(OK))
 }
 
 async fn get_clock() -> Reply<Clock> {

@@ -228,3 +228,63 @@ impl ResetReport {
         }
     }
 }
+
+/// What a fault does (`/admin/v1/faults`, see `faults.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    Error,
+    Delay,
+    Drop,
+    Truncate,
+}
+
+/// A fault as the admin API arms it (`POST /admin/v1/faults`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultRequest {
+    pub kind: FaultKind,
+    pub operation: Option<String>,
+    pub path: Option<String>,
+    pub app_key: Option<String>,
+    /// `error`: the DingTalk error code answered.
+    pub code: Option<String>,
+    /// `error`: the HTTP status (a known code's own by default).
+    pub status: Option<u16>,
+    /// `delay`: milliseconds added before the operation runs.
+    pub delay_ms: Option<u64>,
+    /// `truncate`: bytes of the body sent before the connection closes.
+    pub bytes: Option<u64>,
+    /// Fires on the next `count` matching requests; on all when absent.
+    pub count: Option<u64>,
+    /// Chance (0 < p <= 1) that a matching request is faulted; 1 by default.
+    pub probability: Option<f64>,
+}
+
+/// An armed fault as the admin API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultView {
+    pub id: String,
+    pub kind: FaultKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Firings left; absent: unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
+    pub probability: f64,
+    /// Requests it fired on so far.
+    pub fired: u64,
+}
