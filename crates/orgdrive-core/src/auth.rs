@@ -45,6 +45,12 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// What the store keeps of an access token (its SHA-256, hex): a journal
+/// names a request's token by it.
+pub fn access_token_digest(token: &str) -> String {
+    token_hash(token)
+}
+
 impl Drive {
     /// GetAccessToken: exchanges app credentials for the app's token, valid
     /// for [`ACCESS_TOKEN_TTL_SECS`] from now. While the app's token is live,
@@ -110,7 +116,13 @@ impl Drive {
     /// The app a live access token was issued to (no scope or user
     /// checked): for matching a request to the faults armed for an app.
     pub async fn token_app(&self, token: &str) -> DriveResult<Option<AppRecord>> {
-        let found = self.meta.find_caller(&token_hash(token), "", now_ms()).await?;
+        self.token_digest_app(&access_token_digest(token)).await
+    }
+
+    /// The app of the live access token whose digest
+    /// ([`access_token_digest`]) this is.
+    pub async fn token_digest_app(&self, digest: &str) -> DriveResult<Option<AppRecord>> {
+        let found = self.meta.find_caller(digest, "", now_ms()).await?;
         Ok(found.map(|caller| caller.app))
     }
 

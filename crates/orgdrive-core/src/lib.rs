@@ -54,7 +54,9 @@ mod wopi;
 
 use std::sync::Arc;
 
-pub use auth::{AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_TTL_SECS};
+pub use auth::{
+    access_token_digest, AccessToken, Operator, ACCESS_TOKEN_MAX_LIFE_SECS, ACCESS_TOKEN_TTL_SECS,
+};
 pub use cache::{CacheChange, CacheFigures};
 pub use clock::{clock_offset_ms, iso8601, now_ms};
 pub use console::{

@@ -162,6 +162,7 @@ impl From<PathRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let code = crate::journal::ErrorCode(self.code.clone());
         let body = ErrorBody {
             code: self.code,
             message: self.message,
@@ -169,7 +170,9 @@ impl IntoResponse for ApiError {
             accessdenieddetail: (!self.required_scopes.is_empty())
                 .then_some(AccessDeniedDetail { required_scopes: self.required_scopes }),
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(code);
+        response
     }
 }
 

@@ -31,6 +31,7 @@ use orgdrive_core::Drive;
 use crate::error::{self, REQUEST_ID_HEADER};
 use crate::extract::ACCESS_TOKEN_HEADER;
 use crate::faults::{self, Faults, Injected};
+use crate::journal::{self, ErrorCode, Journal};
 use crate::metrics::{Operations, PREVIEW_OPERATION, UNKNOWN_OPERATION};
 use crate::transport;
 
@@ -43,6 +44,8 @@ pub struct FrameLayer {
     pub operations: Arc<Operations>,
     /// Faults armed for emulation.
     pub faults: Arc<Faults>,
+    /// The last requests answered.
+    pub journal: Arc<Journal>,
     /// Resolves a request's app, for faults armed for one app.
     pub drive: Drive,
 }
@@ -56,6 +59,7 @@ impl<S> Layer<S> for FrameLayer {
             request_timeout: self.request_timeout,
             operations: Arc::clone(&self.operations),
             faults: Arc::clone(&self.faults),
+            journal: Arc::clone(&self.journal),
             drive: self.drive.clone(),
         }
     }
@@ -68,6 +72,7 @@ pub struct Frame<S> {
     request_timeout: Duration,
     operations: Arc<Operations>,
     faults: Arc<Faults>,
+    journal: Arc<Journal>,
     drive: Drive,
 }
 
@@ -101,6 +106,10 @@ where
             let path = request.uri().path().to_owned();
             (Arc::clone(&self.faults), self.drive.clone(), token, path)
         });
+        let journal = self
+            .journal
+            .enabled()
+            .then(|| (Arc::clone(&self.journal), journal_entry(&request, &id, operation.name())));
         let (request, unread) = transport::time_body(request, self.request_timeout);
         let scope_id = id.clone();
         let operation_name = operation.name();
@@ -141,6 +150,12 @@ where
             }
             let status = response.status();
             operation.answered(status, started.elapsed());
+            if let Some((journal, mut entry)) = journal {
+                entry.status = status.as_u16();
+                entry.code = response.extensions().get::<ErrorCode>().map(|c| c.0.clone());
+                entry.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                journal.record(entry);
+            }
             if status.is_server_error() {
                 tracing::error!(
                     requestid = %id,
@@ -160,15 +175,50 @@ where
     }
 }
 
+/// A journal entry for `request`, to complete once it is answered: no
+/// query, header or body, the access token only as its digest, the path
+/// only where it may be shown ([`shown_path`]).
+fn journal_entry(request: &Request, id: &str, operation: &'static str) -> journal::Entry {
+    let union_id = request.uri().query().and_then(|query| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "unionId")
+            .map(|(_, v)| v.chars().take(128).collect())
+    });
+    journal::Entry {
+        seq: 0,
+        at_ms: orgdrive_core::now_ms(),
+        request_id: id.to_string(),
+        method: request.method().to_string(),
+        operation,
+        path: shown_path(request, operation).to_string(),
+        status: 0,
+        code: None,
+        latency_us: 0,
+        union_id,
+        token_digest: request
+            .headers()
+            .get(ACCESS_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(orgdrive_core::access_token_digest),
+    }
+}
+
+/// The path a log line or the journal may show: hidden where it is a
+/// credential (a preview link) or where no route matched (it may hold
+/// anything pasted into it).
+fn shown_path<'r>(request: &'r Request, operation: &'static str) -> &'r str {
+    match operation {
+        PREVIEW_OPERATION | UNKNOWN_OPERATION => "<hidden>",
+        _ => request.uri().path(),
+    }
+}
+
 /// The span of a request in the logs: its method, operation and path, never
 /// its query (a signed URL's query is a credential). The path only where a
 /// route matched and it holds no credential: a preview link's path is one,
 /// and a path no route serves may hold anything pasted into it. Disabled
 /// (and free) unless debug logging is on.
 fn request_span(request: &Request, operation: &'static str) -> tracing::Span {
-    let path = match operation {
-        PREVIEW_OPERATION | UNKNOWN_OPERATION => "<hidden>",
-        _ => request.uri().path(),
-    };
+    let path = shown_path(request, operation);
     tracing::debug_span!("request", method = %request.method(), operation = %operation, path = %path)
 }

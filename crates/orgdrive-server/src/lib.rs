@@ -30,6 +30,7 @@ mod error;
 mod extract;
 mod faults;
 mod frame;
+mod journal;
 mod metrics;
 mod openapi;
 mod sign_ins;
@@ -46,6 +47,7 @@ use tower_layer::Layer;
 pub use api::blob::{parse_range, RangeSpec};
 pub use error::{current_request_id, ApiError};
 pub use extract::parse_json;
+pub use journal::MAX_JOURNAL;
 pub use state::ServerState;
 pub use transport::{serve, Limits};
 
@@ -103,6 +105,7 @@ fn with_common_layers(
         request_timeout: state.limits.request_timeout,
         operations: Arc::new(operations),
         faults: Arc::clone(&state.faults),
+        journal: Arc::clone(&state.journal),
         drive: state.drive.clone(),
     };
     let routed = routes

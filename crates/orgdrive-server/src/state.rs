@@ -8,6 +8,7 @@ use std::sync::Arc;
 use orgdrive_core::{Drive, Seed};
 
 use crate::faults::Faults;
+use crate::journal::Journal;
 use sha2::{Digest, Sha256};
 
 use crate::delivery::Hub;
@@ -56,6 +57,8 @@ pub struct Shared {
     pub(crate) resetting: Arc<tokio::sync::Mutex<()>>,
     /// Faults armed through the admin API (`--allow-faults`).
     pub(crate) faults: Arc<Faults>,
+    /// The last requests answered (`--journal`).
+    pub(crate) journal: Arc<Journal>,
 }
 
 /// What a readiness check found.
@@ -86,7 +89,14 @@ impl ServerState {
             seed: Arc::default(),
             resetting: Arc::default(),
             faults: Arc::default(),
+            journal: Arc::default(),
         }))
+    }
+
+    /// Keeps the last `capacity` requests in the journal (0: none).
+    pub fn with_journal(mut self, capacity: usize) -> ServerState {
+        Arc::make_mut(&mut self.0).journal = Arc::new(Journal::new(capacity));
+        self
     }
 
     /// Lets the admin API arm faults (`--allow-faults`).

@@ -37,7 +37,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Provision orgs, apps, users and departments (prints JSON).
     Admin(admin::AdminArgs),
     /// Check that metadata and content agree; exits 1 on inconsistency.
@@ -65,7 +65,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(async {
         match command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Admin(args) => admin::run(args).await,
             Command::Fsck(args) => fsck::run(args).await,
             Command::Migrate(args) => migrate::run(args).await,

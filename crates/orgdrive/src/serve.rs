@@ -156,6 +156,12 @@ pub struct ServeArgs {
     /// tests of its error handling. Never on a production server.
     #[arg(long, env = "ORGDRIVE_ALLOW_FAULTS")]
     allow_faults: bool,
+    /// Keep the last N requests (operation, operator, app, status, error
+    /// code, latency, request id; never a secret) for `GET
+    /// /admin/v1/journal`. Default: 1000 with --ephemeral, else 0 (off).
+    #[arg(long, env = "ORGDRIVE_JOURNAL",
+          value_parser = clap::value_parser!(u64).range(0..=orgdrive_server::MAX_JOURNAL as u64))]
+    journal: Option<u64>,
     /// The WOPI client (Collabora Online, ONLYOFFICE) that edits office
     /// documents: its editor URL, the `urlsrc` of its discovery XML (e.g.
     /// https://office.example/browser/abc/cool.html?). GetWebOfficeUrl
@@ -285,6 +291,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_public_url(args.public_url)
         .with_seed(seed)
         .with_faults_allowed(args.allow_faults)
+        .with_journal(args.journal.unwrap_or(if args.ephemeral { 1000 } else { 0 }) as usize)
         .with_limits(limits);
     let delivery = {
         let state = state.clone();

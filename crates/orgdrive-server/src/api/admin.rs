@@ -3,7 +3,8 @@
 //! rotation), users (and their
 //! console passwords), departments and department members; the server's clock (moved forward only when the server
 //! was started with `--allow-clock-control`); resets to the seed (only with
-//! `--allow-reset` or `--ephemeral`); faults (only with `--allow-faults`). JSON in and out; lists are
+//! `--allow-reset` or `--ephemeral`); faults (only with `--allow-faults`);
+//! the request journal (with `--journal N`, or `--ephemeral`). JSON in and out; lists are
 //! `{"items": [...]}`.
 
 use axum::extract::State;
@@ -12,12 +13,16 @@ use axum::{Json, Router};
 use orgdrive_core::{CallbackInput, DriveError, NewApp, NewDept, NewOrg, NewUser};
 
 use crate::error::ApiError;
-use crate::extract::{AdminAuth, WireJson, WirePath as Path};
+use std::collections::HashMap;
+
+use crate::extract::{AdminAuth, QueryParams, WireJson, WirePath as Path};
+use crate::journal;
 use crate::state::ServerState;
 use crate::wire::{
     AddMemberRequest, AdminApp, AdminDept, AdminOrg, AdminUser, AdvanceClockRequest, Clock,
     CreateAppRequest, CreateDeptRequest, CreateOrgRequest, CreateUserRequest, EventCallbackRequest,
-    EventCallbackView, FaultRequest, FaultView, List, ResetReport, SetPasswordRequest, Success,
+    EventCallbackView, FaultRequest, FaultView, JournalEntryView, List, ResetReport,
+    SetPasswordRequest, Success,
 };
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -45,6 +50,7 @@ pub fn routes(state: ServerState) -> Router<ServerState> {
         .route("/orgs/{corp_id}/depts/{dept_id}/members/{union_id}", delete(remove_member))
         .route("/faults", get(list_faults).post(arm_fault).delete(clear_faults))
         .route("/faults/{fault_id}", delete(clear_fault))
+        .route("/journal", get(read_journal).delete(clear_journal))
         .route("/reset", post(reset_all))
         .route("/orgs/{corp_id}/reset", post(reset_org))
         .route("/clock", get(get_clock))
@@ -263,6 +269,64 @@ async fn clear_fault(State(s): State<ServerState>, Path(fault_id): Path<String>)
         return Err(ApiError::param(Some("faultId"), format!("no fault {fault_id} is armed")));
     }
     Ok(Json(OK))
+}
+
+/// The last requests answered, newest first (`--journal`; see `journal.rs`).
+async fn read_journal(
+    State(s): State<ServerState>,
+    query: QueryParams,
+) -> Reply<List<JournalEntryView>> {
+    journal_on(&s)?;
+    let number = |name: &str, max: i64| -> Result<Option<i64>, ApiError> {
+        match query.integer(name)? {
+            Some(n) if !(0..=max).contains(&n) => {
+                Err(ApiError::param(Some(name), format!("{name} must be 0 to {max}")))
+            }
+            other => Ok(other),
+        }
+    };
+    let filter = journal::Filter {
+        limit: number("limit", journal::MAX_JOURNAL as i64)?.map(|n| n as usize),
+        operation: query.text("operation"),
+        status: number("status", 599)?.map(|n| n as u16),
+        code: query.text("code"),
+        union_id: query.text("unionId"),
+        before: number("before", i64::MAX)?.map(|n| n as u64),
+    };
+    let entries = s.journal.select(&filter);
+    // Each distinct token's app, looked up once.
+    let mut apps: HashMap<String, Option<String>> = HashMap::new();
+    for digest in entries.iter().filter_map(|e| e.token_digest.as_deref()) {
+        if !apps.contains_key(digest) {
+            let app = s.drive.token_digest_app(digest).await.ok().flatten().map(|a| a.app_key);
+            apps.insert(digest.to_string(), app);
+        }
+    }
+    let items = entries
+        .into_iter()
+        .map(|e| {
+            let app_key = e.token_digest.as_ref().and_then(|d| apps.get(d).cloned().flatten());
+            JournalEntryView::new(e, app_key)
+        })
+        .collect();
+    Ok(Json(List { items }))
+}
+
+async fn clear_journal(State(s): State<ServerState>) -> Reply<Success> {
+    journal_on(&s)?;
+    s.journal.clear();
+    Ok(Json(OK))
+}
+
+fn journal_on(s: &ServerState) -> Result<(), ApiError> {
+    if s.journal.enabled() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "permissionDenied",
+        "the request journal is off (start the server with --journal N, or --ephemeral)",
+    ))
 }
 
 async fn get_clock() -> Reply<Clock> {

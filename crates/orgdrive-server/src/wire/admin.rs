@@ -288,3 +288,45 @@ pub struct FaultView {
     /// Requests it fired on so far.
     pub fired: u64,
 }
+
+/// One request of the journal (`GET /admin/v1/journal`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntryView {
+    pub seq: u64,
+    /// When the request arrived: ISO 8601, and Unix milliseconds.
+    pub at: String,
+    pub at_ms: i64,
+    pub request_id: String,
+    pub method: String,
+    pub operation: &'static str,
+    pub path: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub latency_ms: f64,
+    /// The app of the request's access token, while that token is live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub union_id: Option<String>,
+}
+
+impl JournalEntryView {
+    pub fn new(entry: crate::journal::Entry, app_key: Option<String>) -> JournalEntryView {
+        JournalEntryView {
+            seq: entry.seq,
+            at: iso8601(entry.at_ms),
+            at_ms: entry.at_ms,
+            request_id: entry.request_id,
+            method: entry.method,
+            operation: entry.operation,
+            path: entry.path,
+            status: entry.status,
+            code: entry.code,
+            latency_ms: entry.latency_us as f64 / 1000.0,
+            app_key,
+            union_id: entry.union_id,
+        }
+    }
+}
