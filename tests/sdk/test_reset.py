@@ -7,6 +7,7 @@ workers can each own one. Refused unless the server was started with
 import base64
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -42,7 +43,8 @@ def dav_status(server, user, password):
 
 
 def fsck(data_dir):
-    done = subprocess.run([default_binary(), "fsck", "--data-dir", str(data_dir)],
+    # No grace: an object a reset left unreferenced (an open upload's) is found.
+    done = subprocess.run([default_binary(), "fsck", "--data-dir", str(data_dir), "--grace", "0"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -68,6 +70,15 @@ def test_a_reset_returns_the_server_to_its_seed(tmp_path):
         admin.call("PUT", "/orgs/dingci0001/users/ci-alice/password", {"password": "changed by a test"})
         admin.call("PUT", "/orgs/dingci0001/users/ci-bob/password", {"password": "bob got a password"})
         admin.call("POST", "/orgs/dingci0001/depts/100/members", {"unionId": "ci-bob"})
+        # An app the seed does not declare, owning a space with a file.
+        undeclared = admin.create_app("dingci0001", name="made by a test")
+        intruder = Drive(server, seeded(server, undeclared["appKey"], undeclared["appSecret"], "ci-bob"))
+        intruder.upload(b"the undeclared app's", "theirs.txt")
+        # Uploads left open, their bytes stored.
+        for data in (b"x" * 5000, b"y" * 7000):
+            info = d.upload_info()
+            sig = info.header_signature_info
+            assert put(sig.resource_urls[0], sig.headers, data)[0] == 200
 
         status, _, report = reset(server)
         assert status == 200, report
@@ -84,6 +95,7 @@ def test_a_reset_returns_the_server_to_its_seed(tmp_path):
         orgs = {o["corpId"] for o in admin.list_orgs()}
         assert orgs == {"dingci0001", "dingci0002"}, orgs
         assert other not in orgs
+        assert undeclared["appKey"] not in {a["appKey"] for a in admin.list_apps("dingci0001")}
         users = {u["unionId"] for u in admin.call("GET", "/orgs/dingci0001/users")["items"]}
         assert users == {"ci-alice", "ci-bob"}
         members = admin.call("GET", "/orgs/dingci0001/depts/100/members")["items"]
@@ -215,3 +227,41 @@ def test_resets_under_concurrent_requests_answer_no_server_error(tmp_path):
         stop.set()
         server.stop()
     fsck(server.data_dir)
+
+
+def test_a_reset_runs_to_its_end_when_its_client_gives_up(tmp_path):
+    server = start_server(tmp_path, ["--seed", EXAMPLE, "--allow-reset"])
+    try:
+        shared_space(server).upload(b"x", "x.txt")
+        request = urllib.request.Request(f"{server.admin_base_url}/admin/v1/reset", method="POST",
+                                         headers={"Authorization": f"Bearer {server.admin_token}"})
+        with pytest.raises(Exception):
+            urllib.request.urlopen(request, timeout=0.001)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                d = check_example_content(server)
+                if set(names(d)) == {"docs", "images"}:
+                    break
+            except Exception:  # noqa: BLE001 - still resetting
+                pass
+            assert time.monotonic() < deadline, "the reset did not complete"
+            time.sleep(0.1)
+        depts = server.admin.call("GET", "/orgs/dingci0001/depts")["items"]
+        assert {x["deptId"] for x in depts} == {"100", "101"}
+    finally:
+        server.stop()
+
+
+def test_the_cli_refuses_a_corp_id_that_is_not_one(tmp_path):
+    server = start_server(tmp_path, ["--seed", EXAMPLE, "--allow-reset"])
+    try:
+        other = server.admin.create_org(name="kept")["corpId"]
+        for bad in ("..", "x/../..", "x?y", ""):
+            done = subprocess.run([default_binary(), "admin", "reset", "--server", server.admin_base_url,
+                                   "--data-dir", server.data_dir, "--corp-id", bad],
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode != 0 and "--corp-id" in done.stderr, (bad, done.stderr)
+        assert other in {o["corpId"] for o in server.admin.list_orgs()}, "no reset happened"
+    finally:
+        server.stop()

@@ -144,6 +144,25 @@ BAD_SEEDS = [
      "contentBase64"),
     ({"orgs": [{"corpId": "ok1", "name": "x", "apps": [
         {"appKey": "dingciapp0001", "appSecret": "a-long-enough-secret-1"}]}]}, "appKey"),
+    # Nothing declared twice.
+    ({"orgs": [{"corpId": "ok1", "name": "x"}, {"corpId": "ok1", "name": "y"}]},
+     "corpId ok1 is declared twice"),
+    ({"orgs": [{"corpId": "ok1", "name": "x", "apps": [
+        {"appKey": "k1", "appSecret": "a-long-enough-secret-1"},
+        {"appKey": "k1", "appSecret": "another-long-secret-2"}]}]}, "appKey k1 is declared twice"),
+    ({"orgs": [{"corpId": "ok1", "name": "x", "depts": [{"deptId": "7", "name": "a"}]},
+               {"corpId": "ok2", "name": "y", "depts": [{"deptId": "7", "name": "b"}]}]},
+     "deptId 7 is declared twice"),
+    ({"orgs": [{"corpId": "ok1", "name": "x", "users": [{"unionId": "u1"}, {"unionId": "u1"}]}]},
+     "unionId u1 is declared twice"),
+    ({"orgs": [{"corpId": "ok1", "name": "x",
+                "apps": [{"appKey": "k1", "appSecret": "a-long-enough-secret-1"}],
+                "users": [{"unionId": "u1"}],
+                "spaces": [{"appKey": "k1", "unionId": "u1", "sceneId": "s"},
+                           {"appKey": "k1", "unionId": "u1", "scene": "default", "sceneId": "s"}]}]},
+     "is declared twice"),
+    ({"orgs": [{"corpId": "ok1", "name": "x", "depts": [{"deptId": "7", "name": "a", "parentId": "7"}]}]},
+     "not its own parent"),
 ]
 
 
@@ -184,6 +203,9 @@ def test_the_admin_api_takes_chosen_corp_and_dept_ids(server):
                                                          headers))
     expect_http_error(400, "paramError.corpId", http_json("POST", url, {"corpId": "../x", "name": "Bad"},
                                                            headers))
+    expect_http_error(400, "paramError.parentId",
+                      http_json("POST", f"{url}/{corp_id}/depts", {"deptId": "s", "name": "Self", "parentId": "s"},
+                                headers))
     dept = admin.call("POST", f"/orgs/{corp_id}/depts", {"deptId": "7", "name": "Seven"})
     assert dept["deptId"] == "7"
     expect_http_error(409, "conflict.deptId",

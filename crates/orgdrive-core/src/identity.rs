@@ -358,6 +358,9 @@ impl Drive {
             Some(id) => validate::identifier("deptId", &id)?,
             None => self.ids.next(),
         };
+        if input.parent_id.as_deref() == Some(dept_id.as_str()) {
+            return Err(DriveError::param("parentId", "a department is not its own parent"));
+        }
         let dept = DeptRecord {
             dept_id,
             corp_id: corp_id.to_string(),

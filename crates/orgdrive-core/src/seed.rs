@@ -68,7 +68,7 @@ pub struct SeedOrg {
     pub spaces: Vec<SeedSpace>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeedApp {
     pub app_key: String,
@@ -79,7 +79,7 @@ pub struct SeedApp {
     pub scopes: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeedUser {
     pub union_id: String,
@@ -136,6 +136,30 @@ pub struct SeedFile {
     pub content_base64: Option<String>,
 }
 
+// Secrets never reach a log line, not even through `{:?}`.
+impl std::fmt::Debug for SeedApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedApp")
+            .field("app_key", &self.app_key)
+            .field("app_secret", &"<redacted>")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SeedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedUser")
+            .field("union_id", &self.union_id)
+            .field("user_id", &self.user_id)
+            .field("name", &self.name)
+            .field("org_admin", &self.org_admin)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 /// What applying a seed made (orgs, apps, users, departments that existed
 /// already are not counted) and the spaces and files it checked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -156,11 +180,42 @@ impl Seed {
         serde_json::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// What can be checked without the store (see the module's docs).
+    /// What can be checked without the store (see the module's docs),
+    /// and that nothing is declared twice: corpIds, appKeys, unionIds and
+    /// deptIds are unique across the seed (as across the drive), userIds
+    /// and spaces (app, scene, sceneId) within an org.
     pub fn check(&self) -> DriveResult<()> {
+        let mut taken = std::collections::HashSet::new();
+        let mut once = |field: &'static str, scope: &str, value: &str| {
+            if taken.insert((field, scope.to_string(), value.to_string())) {
+                Ok(())
+            } else {
+                Err(DriveError::param(field, format!("{field} {value} is declared twice")))
+            }
+        };
         for org in &self.orgs {
             let place = format!("org {}", org.corp_id);
             org.check().map_err(|e| at(&place, e))?;
+            let twice = |e| at(&place, e);
+            once("corpId", "", &org.corp_id).map_err(twice)?;
+            for app in &org.apps {
+                once("appKey", "", &app.app_key).map_err(twice)?;
+            }
+            for user in &org.users {
+                once("unionId", "", &user.union_id).map_err(twice)?;
+                if let Some(user_id) = &user.user_id {
+                    once("userId", &org.corp_id, user_id).map_err(twice)?;
+                }
+            }
+            for dept in &org.depts {
+                once("deptId", "", &dept.dept_id).map_err(twice)?;
+            }
+            for space in &org.spaces {
+                let (scene, scene_id) =
+                    scene_key(space.scene.as_deref(), space.scene_id.as_deref()).map_err(twice)?;
+                let key = format!("{} {scene} {scene_id}", space.app_key);
+                once("sceneId", &org.corp_id, &key).map_err(twice)?;
+            }
         }
         Ok(())
     }
@@ -305,7 +360,9 @@ impl Drive {
     /// again afterwards). Answers what remains.
     async fn empty_org(&self, org: &SeedOrg, trash: &mut Vec<String>) -> DriveResult<Known> {
         let corp_id = &org.corp_id;
-        let mut apps = Vec::new();
+        // The content first: an undeclared app may own spaces, which go
+        // with it (an app is deleted only once it owns none).
+        let (mut apps, mut undeclared_apps) = (Vec::new(), Vec::new());
         for app in self.meta.list_apps(corp_id).await? {
             if is_console_app(&app) {
                 continue;
@@ -313,15 +370,7 @@ impl Drive {
             if org.apps.iter().any(|a| a.app_key == app.app_key) {
                 apps.push(app);
             } else {
-                self.meta.delete_app(corp_id, &app.app_id).await?;
-            }
-        }
-        let mut users = Vec::new();
-        for user in self.meta.list_users(corp_id).await? {
-            if org.users.iter().any(|u| u.union_id == user.union_id) {
-                users.push(user);
-            } else {
-                self.meta.delete_user(corp_id, &user.union_id).await?;
+                undeclared_apps.push(app);
             }
         }
         let mut keep = OrgKeep::default();
@@ -334,6 +383,17 @@ impl Drive {
             org.users.iter().filter(|u| u.password.is_some()).map(|u| u.union_id.clone()).collect();
         let purged = self.meta.purge_org_content(corp_id, &keep, now_ms()).await?;
         trash.extend(purged.trashed_objects);
+        for app in undeclared_apps {
+            self.meta.delete_app(corp_id, &app.app_id).await?;
+        }
+        let mut users = Vec::new();
+        for user in self.meta.list_users(corp_id).await? {
+            if org.users.iter().any(|u| u.union_id == user.union_id) {
+                users.push(user);
+            } else {
+                self.meta.delete_user(corp_id, &user.union_id).await?;
+            }
+        }
         Ok(Known { apps, users, spaces: purged.kept_spaces })
     }
 

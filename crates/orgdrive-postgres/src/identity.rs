@@ -100,8 +100,23 @@ impl IdentityStore for PgStore {
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
             // Counters, grants in the spaces, the trash: as a purge does.
-            let (_, trashed_objects) =
+            let (_, mut trashed_objects) =
                 crate::lifecycle::remove_dentries(&t, &dentries, now_ms).await?;
+            // The bytes of uploads not committed go with them.
+            let parts: Vec<String> = all(
+                &t,
+                "INSERT INTO trashed_objects (object_key, trashed_at) \
+                 SELECT p.object_key, $2 FROM upload_parts p \
+                 JOIN uploads u ON u.upload_key = p.upload_key \
+                 JOIN spaces s ON s.space_id = u.space_id WHERE s.corp_id = $1 \
+                 ON CONFLICT (object_key) DO NOTHING RETURNING object_key",
+                &[&corp_id, &now_ms],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+            trashed_objects.extend(parts);
             for sql in PURGE_ORG_CONTENT {
                 exec(&t, sql, &[&corp_id]).await?;
             }

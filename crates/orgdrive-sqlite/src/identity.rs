@@ -84,7 +84,20 @@ impl IdentityStore for SqliteStore {
                 |r| r.get(0),
             )?;
             // Counters, grants in the spaces, the trash: as a purge does.
-            let (_, trashed_objects) = crate::lifecycle::remove_dentries(conn, &dentries, now_ms)?;
+            let (_, mut trashed_objects) =
+                crate::lifecycle::remove_dentries(conn, &dentries, now_ms)?;
+            // The bytes of uploads not committed go with them.
+            let parts: Vec<String> = all(
+                conn,
+                "INSERT INTO trashed_objects (object_key, trashed_at) \
+                 SELECT p.object_key, ?2 FROM upload_parts p \
+                 JOIN uploads u ON u.upload_key = p.upload_key \
+                 JOIN spaces s ON s.space_id = u.space_id WHERE s.corp_id = ?1 \
+                 ON CONFLICT (object_key) DO NOTHING RETURNING object_key",
+                params![corp_id, now_ms],
+                |r| r.get(0),
+            )?;
+            trashed_objects.extend(parts);
             for sql in PURGE_ORG_CONTENT {
                 exec(conn, sql, [&corp_id]).map_err(backend)?;
             }

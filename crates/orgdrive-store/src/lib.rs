@@ -126,8 +126,9 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// locks, its users' console sessions and the console passwords `keep`
     /// does not name, its departments and their members; its byte counters
     /// go to zero. The org, its apps (and their access tokens) and its users
-    /// stay. Content objects no remaining dentry or version refers to go to
-    /// the trash. Nothing happens for an unknown org.
+    /// stay. Content objects no remaining dentry or version refers to, and
+    /// the objects of the open uploads' parts, go to the trash. Nothing
+    /// happens for an unknown org.
     async fn purge_org_content(
         &self,
         corp_id: &str,

@@ -337,6 +337,15 @@ async fn reset(
                 .to_string()
         }
     };
+    if let Some(corp_id) = corp_id {
+        // A path segment of its own: `..` or `/` would name another route.
+        anyhow::ensure!(
+            !corp_id.is_empty()
+                && corp_id.len() <= 64
+                && corp_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+            "--corp-id must be 1 to 64 of A-Z a-z 0-9 _ -"
+        );
+    }
     let base = server.trim_end_matches('/');
     let url = match corp_id {
         Some(corp_id) => format!("{base}/admin/v1/orgs/{corp_id}/reset"),
@@ -349,7 +358,7 @@ async fn reset(
         .await
         .with_context(|| format!("POST {url}"))?;
     let status = answer.status();
-    let body: serde_json::Value = answer.json().await.with_context(|| format!("POST {url}"))?;
-    anyhow::ensure!(status.is_success(), "the server refused the reset ({status}): {body}");
-    print(body)
+    let text = answer.text().await.with_context(|| format!("POST {url}"))?;
+    anyhow::ensure!(status.is_success(), "the server refused the reset ({status}): {text}");
+    print(serde_json::from_str::<serde_json::Value>(&text).with_context(|| format!("POST {url}"))?)
 }

@@ -241,10 +241,19 @@ async fn reset_org(
 }
 
 async fn reset(s: &ServerState, only: Option<&str>) -> Reply<ResetReport> {
-    let _one_at_a_time = s.resetting.lock().await;
-    let started = std::time::Instant::now();
-    let made = s.drive.reset(&s.seed, only).await?;
-    Ok(Json(ResetReport::new(made, started.elapsed())))
+    let (state, only) = (s.clone(), only.map(str::to_owned));
+    // A task of its own: a reset runs to its end even if its client gives
+    // up (a reset cut half-way would leave an org emptied, not seeded).
+    let reset = tokio::spawn(async move {
+        let _one_at_a_time = state.resetting.lock().await;
+        let started = std::time::Instant::now();
+        let made = state.drive.reset(&state.seed, only.as_deref()).await?;
+        Ok::<_, DriveError>(ResetReport::new(made, started.elapsed()))
+    });
+    match reset.await {
+        Ok(report) => Ok(Json(report?)),
+        Err(e) => Err(DriveError::Internal(format!("the reset task failed: {e}")).into()),
+    }
 }
 
 /// Arms a fault (only with `--allow-faults`; see `faults.rs`).

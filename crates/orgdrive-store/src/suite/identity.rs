@@ -416,6 +416,9 @@ pub async fn purging_an_org_empties_it_and_keeps_its_identities(s: &impl MetaSto
     let put_shared = PutDentry { corp_id: "d".into(), ..put(shared, NameConflict::Fail, None) };
     assert!(matches!(s.put_dentry(&put_shared).await.unwrap(), PutOutcome::Created(_)));
 
+    // An upload left open, with a part stored.
+    s.insert_upload(&upload("k"), &OpenUploadLimits { per_space: 9, per_app: 9 }).await.unwrap();
+    put_part(s, "k", 1, 10, "parts/k/1").await;
     let keep = OrgKeep {
         spaces: vec![
             SceneKey { app_id: "a".into(), scene: "default".into(), scene_id: "0".into() },
@@ -424,7 +427,10 @@ pub async fn purging_an_org_empties_it_and_keeps_its_identities(s: &impl MetaSto
         passwords_of: vec!["ann".into()],
     };
     let purged = s.purge_org_content("c", &keep, 5).await.unwrap();
-    assert_eq!(purged.trashed_objects, ["objects/f2", "objects/f3", "objects/t"], "f1 is d's too");
+    let mut trashed = purged.trashed_objects.clone();
+    trashed.sort();
+    assert_eq!(trashed, ["objects/f2", "objects/f3", "objects/t", "parts/k/1"], "f1 is d's too");
+    assert!(s.get_upload("k").await.unwrap().is_none());
     // Space 1 stays, with its id, empty; space 2 goes.
     assert_eq!(purged.kept_spaces.len(), 1);
     let kept = &purged.kept_spaces[0];
