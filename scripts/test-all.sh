@@ -92,8 +92,9 @@ step "fuzz targets, briefly (fuzz/; bash fuzz/run.sh 600 for a long run)"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 bash fuzz/run.sh "${ORGDRIVE_FUZZ_SECONDS:-10}" dev  # unoptimised: a cold build takes minutes less
 
-step "Node SDK smoke test (tests/sdk-node)"
+step "Node SDK smoke test (tests/sdk-node), and the Node example of an app's tests (examples/node, with the same SDK)"
 (cd tests/sdk-node && npm ci --no-audit --no-fund --loglevel=error && node --test)
+NODE_PATH="$PWD/tests/sdk-node/node_modules" node --test examples/node/
 
 step "schemathesis against GET /openapi.json (tests/schemathesis)"
 # CI replays one seed so that a landing never hangs on a lucky draw; run it
@@ -112,6 +113,9 @@ fi
 
 step "the console in a real browser: headless Chromium through chromedriver and Selenium (tests/browser; screenshots in tests/browser/screenshots)"
 "$venv/bin/python" -m pytest -q tests/browser
+
+step "the pytest example of an app's tests (examples/pytest: orgdrive --ephemeral --seed, reset before each test, a fault)"
+"$venv/bin/python" -m pytest -q examples/pytest
 
 step "the odc client against orgdrive (every command, an interrupted 1 GiB upload resumed, mirror of 2,000 files) and WebDAV with litmus and rclone (tests/client)"
 "$venv/bin/python" -m pytest -q tests/client
