@@ -47,7 +47,7 @@ pub struct Shared {
     /// Failed console sign-ins on this node, by client address and account.
     pub(crate) sign_ins: Arc<SignInLimiter>,
     /// WebDAV on this node: its handler, locks and verified passwords.
-    pub(crate) dav: Arc<crate::dav::Dav>,
+    pub(crate) dav: Arc<crate::dav::handler::Dav>,
     /// The content store's origin when browsers PUT uploads to it directly
     /// (read once: the console's pages allow their script to reach it).
     pub(crate) upload_origin: Arc<tokio::sync::OnceCell<Option<String>>>,
@@ -84,7 +84,7 @@ impl ServerState {
             metrics_token_sha256: None,
             readiness: Arc::default(),
             sign_ins: Arc::default(),
-            dav: Arc::new(crate::dav::Dav::new(drive_for_dav)),
+            dav: Arc::new(crate::dav::handler::Dav::new(drive_for_dav)),
             upload_origin: Arc::default(),
             seed: Arc::default(),
             resetting: Arc::default(),

@@ -7,7 +7,7 @@
 //! Authentication is HTTP Basic, either
 //! - a person's unionId and console password (acting through the org's
 //!   console app, as in the console); a verified pair is remembered for
-//!   [`VERIFIED_TTL`] (only its SHA-256, in memory), so a mount's many
+//!   [`handler::VERIFIED_TTL`] (only its SHA-256, in memory), so a mount's many
 //!   requests cost one Argon2 check a minute; failed checks count against
 //!   the console's sign-in limits (per address, per account at an address);
 //! - or a unionId and an app's access token (the app's scopes apply).
@@ -21,11 +21,11 @@
 //! spaces, or inside its source.
 
 pub mod fs;
+pub(crate) mod handler;
 mod locks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -33,47 +33,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use base64::Engine;
-use dav_server::{DavHandler, DavMethodSet};
 use sha2::{Digest, Sha256};
 
 use crate::extract::PeerAddr;
 use crate::metrics::Operations;
 use crate::state::ServerState;
-use fs::{Caller, DriveFs};
-use locks::ExpiringLocks;
-
-/// How long a verified console password is taken without hashing it again
-/// (each use still checks that the user's stored hash is the one verified).
-pub const VERIFIED_TTL: Duration = Duration::from_secs(60);
-
-/// The WebDAV handler of this node: the protocol, its locks, and the
-/// console passwords verified lately.
-pub struct Dav {
-    handler: DavHandler<Caller>,
-    fs: DriveFs,
-    locks: ExpiringLocks,
-    /// SHA-256 of `unionId \0 password` → the stored hash it was verified against.
-    verified: moka::sync::Cache<[u8; 32], String>,
-}
-
-impl Dav {
-    pub fn new(drive: orgdrive_core::Drive) -> Dav {
-        let mut methods = DavMethodSet::WEBDAV_RW;
-        // SabreDAV's partial PATCH writes into the middle of a file: the API cannot.
-        methods.remove(dav_server::DavMethod::Patch);
-        let fs = DriveFs { drive };
-        let locks = ExpiringLocks::new();
-        let handler = DavHandler::builder()
-            .strip_prefix("/dav")
-            .filesystem(Box::new(fs.clone()))
-            .locksystem(Box::new(locks.clone()))
-            .methods(methods)
-            .build_handler();
-        let verified =
-            moka::sync::Cache::builder().max_capacity(10_000).time_to_live(VERIFIED_TTL).build();
-        Dav { handler, fs, locks, verified }
-    }
-}
+use fs::Caller;
+pub use handler::Dav;
 
 pub fn routes(operations: &mut Operations) -> Router<ServerState> {
     operations.add("/dav", None, "WebDav");
