@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from images import png  # noqa: E402
-from orgdrive_server import OrgdriveServer, call_json, provision  # noqa: E402
+from orgdrive_server import OrgdriveServer, call_json, http_json, provision  # noqa: E402
 
 SHOTS = Path(os.environ.get("ORGDRIVE_SCREENSHOTS", ROOT / "tests" / "browser" / "screenshots"))
 PASSWORD = "correct horse battery"
@@ -33,7 +33,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = OrgdriveServer(tmp_path_factory.mktemp("console") / "data").start()
+    server = OrgdriveServer(tmp_path_factory.mktemp("console") / "data", ["--journal", "500"]).start()
     yield server
     server.stop()
 
@@ -389,6 +389,17 @@ def test_an_operator_creates_an_app_and_both_languages_render(server):
         token = call_json("POST", f"{server.base_url}/v1.0/oauth2/accessToken",
                           {"appKey": key, "appSecret": secret})["accessToken"]
         assert token
+        # The request journal: the token fetched just now (never its secret), and
+        # a call with the token, shown with its app.
+        status = http_json("POST", f"{server.base_url}/v1.0/storage/spaces?unionId=nobody", {},
+                           {"x-acs-dingtalk-access-token": token})[0]
+        assert status == 403
+        operator.open("/console/admin")
+        operator.find("#journal-link").click()
+        journal = operator.find("#journal").text
+        assert "GetAccessToken" in journal and "permissionDenied" in journal and key in journal, journal[:2000]
+        assert secret not in journal and token not in journal
+        operator.shot("journal")
         # The switch: Chinese, then back.
         operator.find("header a.lang").click()
         operator.wait.until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN")

@@ -107,6 +107,28 @@ impl Journal {
     }
 }
 
+/// `entries` with the appKey of each one's token (each distinct token
+/// looked up once; `None` once the token expired).
+pub async fn with_app_keys(
+    drive: &orgdrive_core::Drive,
+    entries: Vec<Entry>,
+) -> Vec<(Entry, Option<String>)> {
+    let mut apps: std::collections::HashMap<String, Option<String>> = Default::default();
+    for digest in entries.iter().filter_map(|e| e.token_digest.as_deref()) {
+        if !apps.contains_key(digest) {
+            let app = drive.token_digest_app(digest).await.ok().flatten().map(|a| a.app_key);
+            apps.insert(digest.to_string(), app);
+        }
+    }
+    entries
+        .into_iter()
+        .map(|e| {
+            let app_key = e.token_digest.as_ref().and_then(|d| apps.get(d).cloned().flatten());
+            (e, app_key)
+        })
+        .collect()
+}
+
 /// The error code an error answer carries (set where domain errors become
 /// DingTalk errors, read by the frame for the journal).
 #[derive(Debug, Clone)]

@@ -13,8 +13,6 @@ use axum::{Json, Router};
 use orgdrive_core::{CallbackInput, DriveError, NewApp, NewDept, NewOrg, NewUser};
 
 use crate::error::ApiError;
-use std::collections::HashMap;
-
 use crate::extract::{AdminAuth, QueryParams, WireJson, WirePath as Path};
 use crate::journal;
 use crate::state::ServerState;
@@ -302,22 +300,8 @@ async fn read_journal(
         union_id: query.text("unionId"),
         before: number("before", i64::MAX)?.map(|n| n as u64),
     };
-    let entries = s.journal.select(&filter);
-    // Each distinct token's app, looked up once.
-    let mut apps: HashMap<String, Option<String>> = HashMap::new();
-    for digest in entries.iter().filter_map(|e| e.token_digest.as_deref()) {
-        if !apps.contains_key(digest) {
-            let app = s.drive.token_digest_app(digest).await.ok().flatten().map(|a| a.app_key);
-            apps.insert(digest.to_string(), app);
-        }
-    }
-    let items = entries
-        .into_iter()
-        .map(|e| {
-            let app_key = e.token_digest.as_ref().and_then(|d| apps.get(d).cloned().flatten());
-            JournalEntryView::new(e, app_key)
-        })
-        .collect();
+    let entries = journal::with_app_keys(&s.drive, s.journal.select(&filter)).await;
+    let items = entries.into_iter().map(|(e, app)| JournalEntryView::new(e, app)).collect();
     Ok(Json(List { items }))
 }
 

@@ -109,10 +109,13 @@ pub fn routes(operations: &mut Operations, listener: Listener) -> Router<ServerS
         .route("/console/spaces/{space_id}/commit", post(uploads::commit_upload))
         .route("/console/spaces/{space_id}/mkdir", post(uploads::make_folder));
     let all = if operators {
-        people.route("/console/admin", get(operators::admin_orgs)).route(
-            "/console/admin/orgs/{corp_id}",
-            get(operators::admin_org).post(operators::admin_org_action),
-        )
+        people
+            .route("/console/admin", get(operators::admin_orgs))
+            .route("/console/admin/journal", get(operators::admin_journal))
+            .route(
+                "/console/admin/orgs/{corp_id}",
+                get(operators::admin_org).post(operators::admin_org_action),
+            )
     } else {
         people
     };

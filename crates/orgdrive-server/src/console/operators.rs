@@ -2,7 +2,7 @@
 //! that serves the admin API): the server's orgs, readiness and unfinished
 //! tasks, and per org its capacity and spaces' usage, apps (creation,
 //! secret rotation), event subscriptions and callbacks, users, departments
-//! and their members, and console passwords.
+//! and their members, and console passwords; the request journal.
 
 use super::*;
 
@@ -23,6 +23,28 @@ pub(super) async fn admin_orgs(State(state): State<ServerState>, session: Sessio
         }
         Err(e) => session.failed(e),
     }
+}
+
+/// The request journal, newest first (only an error code may be chosen).
+pub(super) async fn admin_journal(
+    State(state): State<ServerState>,
+    session: Session,
+    query: crate::extract::QueryParams,
+) -> Response {
+    if let Err(refused) = session.server_operator() {
+        return session.failed(refused);
+    }
+    let entries = if state.journal.enabled() {
+        let filter = crate::journal::Filter {
+            limit: Some(200),
+            code: query.text("code").filter(|c| !c.is_empty()),
+            ..Default::default()
+        };
+        Some(crate::journal::with_app_keys(&state.drive, state.journal.select(&filter)).await)
+    } else {
+        None
+    };
+    pages::respond(StatusCode::OK, pages::admin_journal(&session.viewer(), entries.as_deref()))
 }
 
 pub(super) async fn admin_org(

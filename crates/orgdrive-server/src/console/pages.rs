@@ -704,6 +704,7 @@ pub fn admin_orgs(
         html! {
             h1 { (t.orgs) }
             p.health { (t.health) ": " @if ready { span.ok { (t.ready) } } @else { span.error { (t.not_ready) } } }
+            p { a #journal-link href="/console/admin/journal" { (t.journal) } }
             table.entries {
                 thead { tr { th { (t.org) } th { "corpId" } th { (t.capacity) } } }
                 tbody {
@@ -734,6 +735,48 @@ pub fn admin_orgs(
                         }
                     }
                 }
+            }
+        },
+    )
+}
+
+/// The request journal (`None`: it is off), newest first, with each
+/// entry's appKey.
+pub fn admin_journal(
+    session: &Viewer,
+    entries: Option<&[(crate::journal::Entry, Option<String>)]>,
+) -> Markup {
+    let t = session.lang.texts();
+    layout(
+        session.lang,
+        Some(session),
+        t.journal,
+        html! {
+            h1 { (t.journal) }
+            @match entries {
+                None => p.empty { (t.journal_off) },
+                Some([]) => p.empty { (t.no_requests) },
+                Some(entries) => table.entries #journal {
+                    thead { tr {
+                        th { (t.created) } th { "operation" } th { "path" } th { "status" }
+                        th { "code" } th { (t.latency) } th { "appKey" } th { "unionId" } th { "requestId" }
+                    } }
+                    tbody {
+                        @for (entry, app_key) in entries {
+                            tr.error[entry.status >= 400] {
+                                td { (iso8601(entry.at_ms)) }
+                                td { (entry.operation) }
+                                td { code { (entry.method) " " (entry.path) } }
+                                td { (entry.status) }
+                                td { @if let Some(code) = &entry.code { code { (code) } } }
+                                td { (format!("{:.1} ms", entry.latency_us as f64 / 1000.0)) }
+                                td { @if let Some(key) = app_key { code { (key) } } }
+                                td { @if let Some(u) = &entry.union_id { code { (u) } } }
+                                td { code { (entry.request_id) } }
+                            }
+                        }
+                    }
+                },
             }
         },
     )
