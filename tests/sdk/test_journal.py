@@ -111,3 +111,31 @@ def test_a_journal_too_large_is_refused_at_start(tmp_path):
     server = OrgdriveServer(tmp_path / "data", ["--journal", "100001"], stderr=tmp_path / "log")
     with pytest.raises(RuntimeError):
         server.start()
+
+
+def test_bodies_are_kept_on_request_with_their_secrets_redacted(tmp_path):
+    server = start_server(tmp_path, ["--journal", "50", "--journal-bodies"])
+    try:
+        tenant = provision(server)
+        d = Drive(server, tenant)
+        expect_error(400, "paramError.parentId", d.add_folder, "made here", parent_id="nosuchfolder")
+        (failed,) = entries(server, code="paramError.parentId")
+        assert failed["body"]["name"] == "made here", failed
+        (token,) = [e for e in entries(server, operation="GetAccessToken")][-1:]
+        assert token["body"] == {"appKey": tenant.app_key, "appSecret": "<redacted>"}, token
+        text = json.dumps(entries(server, limit=50))
+        assert tenant.app_secret not in text and tenant.token not in text
+        # Bodies of the admin API (a password here) are never kept.
+        server.admin.call("PUT", f"/orgs/{tenant.corp_id}/users/{tenant.union_id}/password",
+                          {"password": "a console password"})
+        assert "a console password" not in json.dumps(entries(server, limit=50))
+        assert all("body" not in e for e in entries(server, operation="Admin"))
+    finally:
+        server.stop()
+    plain = start_server(tmp_path / "plain", ["--journal", "50"])
+    try:
+        expect_error(400, "paramError.parentId", Drive(plain, provision(plain)).add_folder, "x",
+                     parent_id="nosuchfolder")
+        assert all("body" not in e for e in entries(plain, limit=50)), "no body unless asked"
+    finally:
+        plain.stop()

@@ -110,7 +110,14 @@ where
             .journal
             .enabled()
             .then(|| (Arc::clone(&self.journal), journal_entry(&request, &id, operation.name())));
+        let keep_body = journal.is_some() && self.journal.keeps_body(&request);
         let (request, unread) = transport::time_body(request, self.request_timeout);
+        let (request, body) = if keep_body {
+            let (request, captured) = journal::capture_body(request);
+            (request, Some(captured))
+        } else {
+            (request, None)
+        };
         let scope_id = id.clone();
         let operation_name = operation.name();
         let run = async move {
@@ -154,6 +161,7 @@ where
                 entry.status = status.as_u16();
                 entry.code = response.extensions().get::<ErrorCode>().map(|c| c.0.clone());
                 entry.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                entry.body = body.and_then(|captured| captured.redacted());
                 journal.record(entry);
             }
             if status.is_server_error() {
@@ -200,6 +208,7 @@ fn journal_entry(request: &Request, id: &str, operation: &'static str) -> journa
             .get(ACCESS_TOKEN_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(orgdrive_core::access_token_digest),
+        body: None,
     }
 }
 

@@ -6,17 +6,24 @@
 //! `--ephemeral`, else off).
 //!
 //! Never a secret: no query string (a signed URL's is a credential), no
-//! header, no body; the access token only as its SHA-256 digest, which the
-//! admin API turns into the token's appKey when it is read (an expired
-//! token's app is no longer known). The path is hidden where it may hold a
-//! credential (a preview link) or anything (a path no route serves).
+//! header; the access token only as its SHA-256 digest, which the admin API
+//! turns into the token's appKey when it is read (an expired token's app is
+//! no longer known). The path is hidden where it may hold a credential (a
+//! preview link) or anything (a path no route serves). Request bodies only
+//! with `--journal-bodies`: JSON bodies of the DingTalk API (not the admin
+//! API's, the console's or WebDAV's) up to [`MAX_BODY_BYTES`], every value
+//! whose key names a secret, a password, a token, a key for AES or a
+//! signature replaced by `"<redacted>"`; larger or non-JSON bodies are not
+//! kept.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Entries a journal keeps at most, whatever `--journal` asks.
 pub const MAX_JOURNAL: usize = 100_000;
+/// The largest request body a journal keeps.
+pub const MAX_BODY_BYTES: usize = 4096;
 
 /// One answered request.
 #[derive(Debug, Clone)]
@@ -35,6 +42,8 @@ pub struct Entry {
     pub union_id: Option<String>,
     /// SHA-256 (hex) of the request's access token.
     pub token_digest: Option<String>,
+    /// The request's JSON body, secrets redacted (`--journal-bodies`).
+    pub body: Option<serde_json::Value>,
 }
 
 /// What `GET /admin/v1/journal` selects.
@@ -54,15 +63,17 @@ pub struct Filter {
 #[derive(Debug, Default)]
 pub struct Journal {
     capacity: usize,
+    bodies: bool,
     entries: Mutex<VecDeque<Entry>>,
     next_seq: AtomicU64,
 }
 
 impl Journal {
-    pub fn new(capacity: usize) -> Journal {
+    pub fn new(capacity: usize, bodies: bool) -> Journal {
         let capacity = capacity.min(MAX_JOURNAL);
         Journal {
             capacity,
+            bodies,
             entries: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
             next_seq: AtomicU64::new(1),
         }
@@ -70,6 +81,17 @@ impl Journal {
 
     pub fn enabled(&self) -> bool {
         self.capacity > 0
+    }
+
+    /// Whether a request's body is kept (see the module's docs).
+    pub fn keeps_body(&self, request: &axum::extract::Request) -> bool {
+        let path = request.uri().path();
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        self.bodies && json && path.starts_with("/v1.0/")
     }
 
     /// Keeps `entry` (its `seq` is set here), dropping the oldest if full.
@@ -104,6 +126,67 @@ impl Journal {
 
     pub fn clear(&self) {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// What a request's body showed on its way to the handler.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<(Vec<u8>, bool)>>);
+
+impl Captured {
+    /// The body as JSON with its secrets redacted; `None` if it was larger
+    /// than [`MAX_BODY_BYTES`], not JSON, or never read.
+    pub fn redacted(&self) -> Option<serde_json::Value> {
+        let captured = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if captured.1 || captured.0.is_empty() {
+            return None;
+        }
+        let mut value: serde_json::Value = serde_json::from_slice(&captured.0).ok()?;
+        redact(&mut value);
+        Some(value)
+    }
+}
+
+/// Copies the first [`MAX_BODY_BYTES`] of the request's body as the
+/// handler reads it (no read of its own: what the handler leaves unread is
+/// not kept).
+pub fn capture_body(request: axum::extract::Request) -> (axum::extract::Request, Captured) {
+    use futures::StreamExt;
+    let captured = Captured::default();
+    let copy = captured.clone();
+    let request = request.map(|body| {
+        axum::body::Body::from_stream(body.into_data_stream().inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                let mut kept = copy.0.lock().unwrap_or_else(|e| e.into_inner());
+                if kept.0.len() + bytes.len() <= MAX_BODY_BYTES {
+                    kept.0.extend_from_slice(bytes);
+                } else {
+                    kept.1 = true;
+                }
+            }
+        }))
+    });
+    (request, captured)
+}
+
+/// Replaces every value whose key names a secret.
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                let key = key.to_ascii_lowercase();
+                let secret = ["secret", "password", "token", "aeskey", "signature"]
+                    .iter()
+                    .any(|word| key.contains(word));
+                if secret {
+                    *value = serde_json::Value::String("<redacted>".into());
+                } else {
+                    redact(value);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
     }
 }
 
@@ -151,12 +234,13 @@ mod tests {
             latency_us: 1,
             union_id: Some("u".into()),
             token_digest: None,
+            body: None,
         }
     }
 
     #[test]
     fn keeps_the_last_entries_and_selects_newest_first() {
-        let journal = Journal::new(3);
+        let journal = Journal::new(3, false);
         for (i, op) in ["A", "B", "C", "D"].into_iter().enumerate() {
             journal.record(entry(op, if i % 2 == 0 { 200 } else { 400 }));
         }
@@ -174,8 +258,21 @@ mod tests {
 
     #[test]
     fn an_off_journal_keeps_nothing() {
-        let journal = Journal::new(0);
+        let journal = Journal::new(0, false);
         journal.record(entry("A", 200));
         assert!(!journal.enabled() && journal.select(&Filter::default()).is_empty());
+    }
+
+    #[test]
+    fn secrets_in_bodies_are_redacted() {
+        let mut body = serde_json::json!({"appKey": "k", "appSecret": "s", "option": {
+            "password": "p", "accessToken": "t", "aesKey": "a", "name": "n"}, "list": [{"token": "x"}]});
+        redact(&mut body);
+        let text = body.to_string();
+        for secret in ["\"s\"", "\"p\"", "\"t\"", "\"a\"", "\"x\""] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(body["appKey"], "k");
+        assert_eq!(body["option"]["name"], "n");
     }
 }

@@ -93,9 +93,10 @@ impl ServerState {
         }))
     }
 
-    /// Keeps the last `capacity` requests in the journal (0: none).
-    pub fn with_journal(mut self, capacity: usize) -> ServerState {
-        Arc::make_mut(&mut self.0).journal = Arc::new(Journal::new(capacity));
+    /// Keeps the last `capacity` requests in the journal (0: none), with
+    /// their JSON bodies (secrets redacted) if `bodies`.
+    pub fn with_journal(mut self, capacity: usize, bodies: bool) -> ServerState {
+        Arc::make_mut(&mut self.0).journal = Arc::new(Journal::new(capacity, bodies));
         self
     }
 

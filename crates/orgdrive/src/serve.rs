@@ -162,6 +162,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ORGDRIVE_JOURNAL",
           value_parser = clap::value_parser!(u64).range(0..=orgdrive_server::MAX_JOURNAL as u64))]
     journal: Option<u64>,
+    /// Keep the JSON bodies of the journal's DingTalk API requests too (up
+    /// to 4 KiB each; every value whose key names a secret, password or
+    /// token redacted).
+    #[arg(long, env = "ORGDRIVE_JOURNAL_BODIES")]
+    journal_bodies: bool,
     /// The WOPI client (Collabora Online, ONLYOFFICE) that edits office
     /// documents: its editor URL, the `urlsrc` of its discovery XML (e.g.
     /// https://office.example/browser/abc/cool.html?). GetWebOfficeUrl
@@ -291,7 +296,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_public_url(args.public_url)
         .with_seed(seed)
         .with_faults_allowed(args.allow_faults)
-        .with_journal(args.journal.unwrap_or(if args.ephemeral { 1000 } else { 0 }) as usize)
+        .with_journal(
+            args.journal.unwrap_or(if args.ephemeral { 1000 } else { 0 }) as usize,
+            args.journal_bodies,
+        )
         .with_limits(limits);
     let delivery = {
         let state = state.clone();

@@ -310,6 +310,9 @@ pub struct JournalEntryView {
     pub app_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub union_id: Option<String>,
+    /// The request's JSON body, secrets redacted (`--journal-bodies`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
 }
 
 impl JournalEntryView {
@@ -327,6 +330,7 @@ impl JournalEntryView {
             latency_ms: entry.latency_us as f64 / 1000.0,
             app_key,
             union_id: entry.union_id,
+            body: entry.body,
         }
     }
 }
