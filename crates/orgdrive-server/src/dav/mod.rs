@@ -22,6 +22,7 @@
 
 pub mod fs;
 pub(crate) mod handler;
+
 mod locks;
 
 use std::net::SocketAddr;
@@ -39,7 +40,7 @@ use crate::extract::PeerAddr;
 use crate::metrics::Operations;
 use crate::state::ServerState;
 use fs::Caller;
-pub use handler::Dav;
+use handler::Dav;
 
 pub fn routes(operations: &mut Operations) -> Router<ServerState> {
     operations.add("/dav", None, "WebDav");
