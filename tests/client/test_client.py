@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 
 import orgdrive_server
 from conftest import Odc
@@ -108,8 +109,8 @@ def test_mkdir_put_get_stat_ls(odc, space, tmp_path):
     info = json.loads(odc.ok("stat", f"{space}:/a/b/hello.txt"))
     assert info["size"] == 10 and info["path"] == "/a/b/hello.txt"
     own = [p for props in info["appProperties"].values() for p in props]
-    assert {p["name"] for p in own} == {"odcSha256", "odcMtime"}
-    assert next(p["value"] for p in own if p["name"] == "odcSha256") == sha256(src)
+    assert {p["name"] for p in own} == {"odcBlake3", "odcMtime"}
+    assert next(p["value"] for p in own if p["name"] == "odcBlake3") == blake3(src.read_bytes()).hexdigest()
     out = tmp_path / "out"
     out.mkdir()
     odc.ok("get", f"{space}:/a/b/hello.txt", out)

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::error::{ClientError, Result};
 use crate::model::*;
-use crate::profile::{write_private, Credentials};
+use crate::profile::{write_private, Credentials, Flush};
 
 /// Tries of one request (the first and the retries).
 pub const ATTEMPTS: u32 = 5;
@@ -126,7 +126,7 @@ impl Api {
         cache.retain(|_, v| v.get("expiresAt").and_then(Value::as_i64).unwrap_or(0) > now_secs());
         cache.insert(self.token_key(), serde_json::to_value(&token)?);
         // A cache that cannot be written only costs a token request next time.
-        let _ = write_private(&self.token_file, &serde_json::to_vec(&cache)?);
+        let _ = write_private(&self.token_file, &serde_json::to_vec(&cache)?, Flush::Cached);
         *held = Some(token.clone());
         Ok(token.access_token)
     }

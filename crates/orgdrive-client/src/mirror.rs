@@ -5,8 +5,8 @@
 //!
 //! Two files are the same when their sizes are equal and either their
 //! modification times are (the source's time is recorded on the copy: as
-//! `odcMtime` in a space, as the file's mtime locally) or their SHA-256 are
-//! (`odcSha256` in a space; computed for a local file only when the times
+//! `odcMtime` in a space, as the file's mtime locally) or their BLAKE3 are
+//! (`odcBlake3` in a space; computed for a local file only when the times
 //! differ). A file of a space that no odc uploaded has neither property and
 //! is transferred again.
 
@@ -15,8 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 use crate::api::Api;
 use crate::api::Target;
@@ -38,7 +36,7 @@ struct Entry {
     folder: bool,
     size: u64,
     mtime: Option<i64>,
-    sha: Option<String>,
+    hash: Option<String>,
     dentry: Option<Dentry>,
 }
 
@@ -287,7 +285,7 @@ fn remote_entry(d: Dentry) -> Entry {
             .own_property(MTIME_PROPERTY)
             .and_then(|v| v.parse().ok())
             .or_else(|| d.modified_ms()),
-        sha: d.own_property(HASH_PROPERTY).map(str::to_string),
+        hash: d.own_property(HASH_PROPERTY).map(str::to_string),
         dentry: Some(d),
     }
 }
@@ -304,7 +302,7 @@ fn list_local(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Entry>) -> Re
         if meta.is_dir() {
             out.insert(
                 rel.clone(),
-                Entry { folder: true, size: 0, mtime: None, sha: None, dentry: None },
+                Entry { folder: true, size: 0, mtime: None, hash: None, dentry: None },
             );
             list_local(&item.path(), &rel, out)?;
         } else if meta.is_file() {
@@ -316,7 +314,7 @@ fn list_local(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Entry>) -> Re
                     folder: false,
                     size: meta.len(),
                     mtime: mtime.map(|d| d.as_millis() as i64),
-                    sha: None,
+                    hash: None,
                     dentry: None,
                 },
             );
@@ -338,17 +336,19 @@ fn local_path(top: &Path, rel: &str) -> PathBuf {
     rel.split('/').fold(top.to_path_buf(), |p, name| p.join(name))
 }
 
-async fn local_sha(path: &Path) -> Result<String> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(hex::encode(hasher.finalize()));
-        }
-        hasher.update(&buf[..n]);
-    }
+/// The content hash (hex BLAKE3, as in `odcBlake3`) of a local file, read
+/// on a blocking thread.
+async fn local_hash(path: &Path) -> Result<String> {
+    let path = path.to_path_buf();
+    let hashed = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(path)?;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_reader(file)?;
+        Ok::<_, std::io::Error>(hasher.finalize().to_hex().to_string())
+    })
+    .await
+    .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(hashed?)
 }
 
 /// Whether a destination file already holds the source file (module doc).
@@ -361,17 +361,17 @@ async fn same(src: &Side, dst: &Side, rel: &str, s: &Entry, d: &Entry) -> Result
     if s.mtime.is_some() && s.mtime == d.mtime {
         return Ok(true);
     }
-    let s_sha = match (&s.sha, src) {
-        (Some(sha), _) => sha.clone(),
-        (None, Side::Local(top)) if d.sha.is_some() => local_sha(&local_path(top, rel)).await?,
+    let s_hash = match (&s.hash, src) {
+        (Some(hash), _) => hash.clone(),
+        (None, Side::Local(top)) if d.hash.is_some() => local_hash(&local_path(top, rel)).await?,
         _ => return Ok(false),
     };
-    let d_sha = match (&d.sha, dst) {
-        (Some(sha), _) => sha.clone(),
-        (None, Side::Local(top)) => local_sha(&local_path(top, rel)).await?,
+    let d_hash = match (&d.hash, dst) {
+        (Some(hash), _) => hash.clone(),
+        (None, Side::Local(top)) => local_hash(&local_path(top, rel)).await?,
         _ => return Ok(false),
     };
-    if s_sha != d_sha {
+    if s_hash != d_hash {
         return Ok(false);
     }
     if let Some(ms) = s.mtime {
@@ -382,7 +382,7 @@ async fn same(src: &Side, dst: &Side, rel: &str, s: &Entry, d: &Entry) -> Result
                 api.set_properties(
                     &dentry.space_id,
                     &dentry.id,
-                    &[(HASH_PROPERTY, &d_sha), (MTIME_PROPERTY, &ms)],
+                    &[(HASH_PROPERTY, &d_hash), (MTIME_PROPERTY, &ms)],
                 )
                 .await?
             }

@@ -104,7 +104,7 @@ impl Config {
     pub fn write(&self, file: &ConfigFile) -> Result<()> {
         let text =
             serde_json::to_vec_pretty(file).map_err(|e| ClientError::usage(e.to_string()))?;
-        write_private(&self.path, &text)
+        write_private(&self.path, &text, Flush::Durable)
     }
 
     /// The named profile (or `$ODC_PROFILE`, or the default one) with the
@@ -162,9 +162,20 @@ impl Config {
     }
 }
 
+/// How far [`write_private`] takes the bytes before the rename.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Flush {
+    /// Fsynced: they survive a power loss (profiles).
+    Durable,
+    /// Left to the page cache: they survive the process. For state that is
+    /// cheap to lose: cached tokens, and an upload's progress, saved after
+    /// every part (an fsync there competed with the upload for the disk).
+    Cached,
+}
+
 /// Writes `bytes` to `path` readable by its owner only, atomically (a
 /// temporary file renamed over it), creating private parent directories.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8], flush: Flush) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.exists() {
         std::fs::create_dir_all(dir)?;
@@ -180,7 +191,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .open(&temp)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(bytes)?;
-    file.sync_all()?;
+    if flush == Flush::Durable {
+        file.sync_all()?;
+    }
     std::fs::rename(&temp, path)?;
     Ok(())
 }

@@ -9,8 +9,10 @@
 //! arrived: an interrupted upload never becomes a partial file.
 //!
 //! Every uploaded file gets two of the calling app's PRIVATE properties:
-//! `odcSha256` (the content's SHA-256) and `odcMtime` (the source's
-//! modification time, ms): `mirror` compares with them.
+//! `odcBlake3` (the content's BLAKE3, hex) and `odcMtime` (the source's
+//! modification time, ms): `mirror` compares with them. BLAKE3, not SHA-256:
+//! with SIMD it costs about a quarter of SHA-256's CPU per byte, which on a
+//! busy machine decides a large upload's speed (bench/RESULTS.md, issue 14).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
@@ -30,10 +32,10 @@ use tokio::task::JoinSet;
 use crate::api::{Api, Target};
 use crate::error::{ClientError, Result};
 use crate::model::{Dentry, HeaderSignatureInfo};
-use crate::profile::write_private;
+use crate::profile::{write_private, Flush};
 use crate::remote::find_child;
 
-pub const HASH_PROPERTY: &str = "odcSha256";
+pub const HASH_PROPERTY: &str = "odcBlake3";
 pub const MTIME_PROPERTY: &str = "odcMtime";
 /// DingTalk's limit on the parts of one upload.
 const MAX_PARTS: u64 = 10_000;
@@ -60,7 +62,7 @@ pub enum Source {
 /// buffer per trip, straight into the buffer sent.
 struct Reader {
     from: ReadFrom,
-    hasher: Option<Sha256>,
+    hasher: Option<blake3::Hasher>,
 }
 
 enum ReadFrom {
@@ -78,7 +80,7 @@ impl Reader {
                 ReadFrom::Stream(Box::pin(response.bytes_stream()), BytesMut::new())
             }
         };
-        Ok(Reader { from, hasher: Some(Sha256::new()) })
+        Ok(Reader { from, hasher: Some(blake3::Hasher::new()) })
     }
 
     /// The next `n` bytes; fewer only at the end of the source.
@@ -119,9 +121,9 @@ impl Reader {
         }
     }
 
-    /// The hex SHA-256 of everything read.
-    fn sha256(self) -> String {
-        hex::encode(self.hasher.unwrap_or_default().finalize())
+    /// The content hash (hex BLAKE3) of everything read.
+    fn content_hash(self) -> String {
+        self.hasher.unwrap_or_default().finalize().to_hex().to_string()
     }
 }
 
@@ -178,9 +180,9 @@ impl Transfers {
         } else {
             self.upload_parts(api, &mut reader, size, &target, resume_id.as_deref(), &bar).await?
         };
-        let sha = reader.sha256();
+        let hash = reader.content_hash();
         let mtime = mtime_ms.to_string();
-        let props = [(HASH_PROPERTY, sha.as_str()), (MTIME_PROPERTY, mtime.as_str())];
+        let props = [(HASH_PROPERTY, hash.as_str()), (MTIME_PROPERTY, mtime.as_str())];
         let committed = api.commit(&target, &upload_key, size, &props).await;
         if let Some(id) = resume_id {
             let _ = std::fs::remove_file(self.uploads_dir.join(format!("{id}.json")));
@@ -190,7 +192,7 @@ impl Transfers {
             // all: done, if what it committed is these bytes.
             Err(e) if e.code() == Some("paramError.uploadKey") => {
                 match find_child(api, target.space_id, target.parent_id, target.name).await? {
-                    Some(d) if d.own_property(HASH_PROPERTY) == Some(sha.as_str()) => d,
+                    Some(d) if d.own_property(HASH_PROPERTY) == Some(hash.as_str()) => d,
                     _ => return Err(e),
                 }
             }
@@ -419,17 +421,43 @@ const WRITE_BUFFER: usize = 2 << 20;
 const WRITE_BUFFERS_QUEUED: usize = 4;
 
 /// Writes every buffer the channel brings, then makes the file durable.
+/// The disk's writes start behind each buffer ([`start_writeback`]), so the
+/// closing fsync waits for the last few buffers only, not the whole file.
 fn write_all_then_sync(
     mut out: std::fs::File,
     mut queued: tokio::sync::mpsc::Receiver<Vec<Bytes>>,
 ) -> std::io::Result<()> {
+    let mut offset = 0u64;
     while let Some(chunks) = queued.blocking_recv() {
+        let mut len = 0u64;
         for chunk in chunks {
             out.write_all(&chunk)?;
+            len += chunk.len() as u64;
         }
+        start_writeback(&out, offset, len);
+        offset += len;
     }
     out.sync_all()
 }
+
+/// Asks the kernel to start writing `len` bytes at `offset` of `file` to
+/// the disk now, without waiting for them (`sync_file_range` with
+/// `SYNC_FILE_RANGE_WRITE`). A hint only: durability comes from the fsync
+/// that follows, so a failure here is ignored. 1 GiB downloads: 1.41 s →
+/// 1.04 s (median of 6, bench/RESULTS.md, issue 14).
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else { return };
+    // SAFETY: `file` owns its descriptor for the whole call, and the call
+    // reads no memory of ours.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &std::fs::File, _: u64, _: u64) {}
 
 /// Refuses a source that holds more bytes than announced (a file that grew).
 async fn ensure_whole(reader: &mut Reader, got: u64, size: u64) -> Result<()> {
@@ -474,7 +502,7 @@ async fn put_part(
 
 fn save_state(file: Option<&Path>, state: &UploadState) -> Result<()> {
     match file {
-        Some(file) => write_private(file, &serde_json::to_vec(state)?),
+        Some(file) => write_private(file, &serde_json::to_vec(state)?, Flush::Cached),
         None => Ok(()),
     }
 }
@@ -583,6 +611,10 @@ mod tests {
         assert_eq!(r.take(4).await.unwrap().len(), 2);
         assert!(ensure_whole(&mut r, 10, 10).await.is_ok());
         assert!(ensure_whole(&mut r, 9, 10).await.is_err());
-        assert_eq!(r.sha256(), hex::encode(Sha256::digest([7u8; 10])));
+        // The BLAKE3 of ten bytes 7 (Python's blake3 package), pinned: the property's meaning.
+        assert_eq!(
+            r.content_hash(),
+            "fd38ee34bca0c6059e3b3a22e92ad9979847af3ee9145f592343644b34910d58"
+        );
     }
 }
