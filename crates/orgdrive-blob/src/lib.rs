@@ -22,6 +22,7 @@
 
 mod compose;
 mod local;
+mod local_write;
 mod location;
 mod manifest;
 mod presign;
@@ -148,7 +149,7 @@ fn confined(key: &str) -> Result<&str, BlobError> {
 }
 
 /// Bytes handed to the store at once: large writes, few syscalls.
-const WRITE_CHUNK: usize = 4 << 20;
+use local_write::WRITE_CHUNK;
 /// On object stores, a chunk is a part of a multipart upload, which S3
 /// wants of at least 5 MiB (but the last).
 const REMOTE_WRITE_CHUNK: usize = 8 << 20;
@@ -190,6 +191,8 @@ struct Store {
     sync_root: Option<PathBuf>,
     /// Filesystem stores: the root (for free-space checks and downloads).
     local_root: Option<PathBuf>,
+    /// Filesystem stores: streamed writes, without OpenDAL (`local_write`).
+    local_writes: Option<Arc<local_write::LocalWrites>>,
     /// Object stores: clients use the store's own presigned URLs.
     presigns: bool,
     /// S3 stores: joins objects server-side ([`BlobStore::compose`]).
@@ -205,12 +208,20 @@ impl BlobStore {
     pub fn filesystem(root: &Path, durable: bool) -> Result<BlobStore, BlobError> {
         let builder = services::Fs::default()
             .root(&root.to_string_lossy())
-            .atomic_write_dir(&root.join(".incoming").to_string_lossy());
+            .atomic_write_dir(&root.join(local_write::STAGING_DIR).to_string_lossy());
         let sync_root = durable.then(|| root.to_path_buf());
         let local_root = Some(root.to_path_buf());
+        let local_writes = Some(Arc::new(local_write::LocalWrites::new(root, durable)));
         let op = Operator::new(builder)?.finish();
         Ok(BlobStore {
-            inner: Arc::new(Store { op, sync_root, local_root, presigns: false, composer: None }),
+            inner: Arc::new(Store {
+                op,
+                sync_root,
+                local_root,
+                local_writes,
+                presigns: false,
+                composer: None,
+            }),
         })
     }
 
@@ -222,6 +233,7 @@ impl BlobStore {
                 op,
                 sync_root: None,
                 local_root: None,
+                local_writes: None,
                 presigns: false,
                 composer: None,
             }),
@@ -243,6 +255,7 @@ impl BlobStore {
                 op,
                 sync_root: None,
                 local_root: None,
+                local_writes: None,
                 presigns: true,
                 composer,
             }),
@@ -314,6 +327,9 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
     {
         let key = confined(key)?;
+        if let Some(local) = &self.inner.local_writes {
+            return local.write_stream(key, source, limit, md5).await;
+        }
         let mut writer = self
             .inner
             .op
