@@ -257,7 +257,8 @@ fn read_next(file: &File, want: u64, probe: bool, size: u64) -> Result<Vec<u8>, 
 }
 
 /// `range` of the file at `path`, recorded as `size` bytes long, as a stream
-/// of chunks read one at a time. The file is opened, and its size checked,
+/// of chunks read one at a time, one chunk ahead of the consumer (1 GiB GETs:
+/// median 2.6 → 4.6 GB/s in a 4-round A/B, bench/RESULTS.md). The file is opened, and its size checked,
 /// before this returns, so a missing or resized file fails before any
 /// response is sent; should it shrink (or, at the last chunk, grow) later,
 /// the stream ends with an error instead of the chunk.
@@ -273,19 +274,27 @@ pub(crate) async fn stream(
         Ok(file)
     })
     .await?;
-    Ok(futures::stream::unfold(Some((file, start)), move |state| async move {
-        let (file, offset) = state?;
-        if offset >= range.end {
-            return None;
-        }
+    // One chunk is read ahead: the read of the next chunk starts before this
+    // one is handed to the network, so that the disk (or the page cache's
+    // copy) and the socket work at the same time.
+    let read_chunk = move |file: File, offset: u64| {
         let want = (range.end - offset).min(STREAM_CHUNK);
         let probe = offset + want == size;
-        let read = blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let chunk = read_next(&file, want, probe, size)?;
-            Ok((file, chunk))
-        });
-        match read.await {
-            Ok((file, chunk)) => Some((Ok(Bytes::from(chunk)), Some((file, offset + want)))),
+            Ok::<_, LocalError>((file, chunk, offset + want))
+        })
+    };
+    let first = (start < range.end).then(|| read_chunk(file, start));
+    Ok(futures::stream::unfold(first, move |reading| async move {
+        let read = reading?.await;
+        let read =
+            read.map_err(|e| LocalError::Io(io::Error::other(e.to_string()))).and_then(|r| r);
+        match read {
+            Ok((file, chunk, offset)) => {
+                let next = (offset < range.end).then(|| read_chunk(file, offset));
+                Some((Ok(Bytes::from(chunk)), next))
+            }
             Err(e) => Some((Err(e.into()), None)),
         }
     }))

@@ -385,6 +385,14 @@ mod tests {
         assert!(matches!(failed, Err(WriteError::Source(_))));
         assert!(!dir.path().join("objects/a").exists());
         assert!(!dir.path().join("objects/b").exists());
+        // A chunk being written when the write stopped is removed once its
+        // blocking thread is done with it.
+        for _ in 0..500 {
+            if staged(dir.path()) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert_eq!(staged(dir.path()), 0, "staging files are removed");
     }
 
