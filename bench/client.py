@@ -13,8 +13,8 @@
 
 Release binaries: `cargo build --release --bin orgdrive --bin odc`. Needs
 rclone and curl, and room in $TMPDIR for the big file four times over (the
-source, the parts, the server's copy, a download). Rounds alternate the
-contenders; prints one JSON line per measurement and a markdown table.
+source, the parts, the server's copy, a download). Rounds alternate which
+contender goes first; prints one JSON line per measurement and a markdown table.
 """
 
 import argparse
@@ -176,25 +176,40 @@ def main():
         subprocess.run(["split", "-b", "8M", "-d", "-a", "5", big, f"{parts_dir}/p"], check=True)
         parts = sorted(parts_dir.iterdir())
 
+        def pair(first, second, r):
+            """Runs both contenders; which one goes first alternates by round
+            (the first of a pair meets a colder machine: page cache, the
+            host's memory)."""
+            for measure in (first, second) if r % 2 == 0 else (second, first):
+                measure()
+
         for r in range(args.runs):
             # 1,000 small files: odc against rclone over WebDAV, both ways.
-            record("small put: odc put -r", bench.odc("put", "-r", small, f"{bench.space}:/odc{r}"), small_bytes)
-            record("small put: rclone over WebDAV", bench.rclone("copy", small, f"od:{bench.space}/rclone{r}"),
-                   small_bytes)
+            pair(lambda: record("small put: odc put -r",
+                                bench.odc("put", "-r", small, f"{bench.space}:/odc{r}"), small_bytes),
+                 lambda: record("small put: rclone over WebDAV",
+                                bench.rclone("copy", small, f"od:{bench.space}/rclone{r}"), small_bytes), r)
             down = work / f"down{r}"
             down.mkdir()
-            record("small get: odc get -r", bench.odc("get", "-r", f"{bench.space}:/odc{r}", down), small_bytes)
-            record("small get: rclone over WebDAV",
-                   bench.rclone("copy", f"od:{bench.space}/rclone{r}", down / "rclone"), small_bytes)
+            pair(lambda: record("small get: odc get -r",
+                                bench.odc("get", "-r", f"{bench.space}:/odc{r}", down), small_bytes),
+                 lambda: record("small get: rclone over WebDAV",
+                                bench.rclone("copy", f"od:{bench.space}/rclone{r}", down / "rclone"), small_bytes), r)
             drop(down)
             # One big file: odc against curl on the same kind of URLs.
-            record("1 GiB put: odc put", bench.odc("put", big, f"{bench.space}:/big-odc.bin"), big_bytes)
-            record("1 GiB put: curl, same parts and URLs", bench.curl_parts_up(parts, "big-curl.bin"), big_bytes)
+            pair(lambda: record("1 GiB put: odc put", bench.odc("put", big, f"{bench.space}:/big-odc.bin"), big_bytes),
+                 lambda: record("1 GiB put: curl, same parts and URLs", bench.curl_parts_up(parts, "big-curl.bin"),
+                                big_bytes), r)
             out = work / "out.bin"
-            record("1 GiB get: odc get", bench.odc("get", f"{bench.space}:/big-odc.bin", out), big_bytes)
-            out.unlink()
-            record("1 GiB get: curl, same URL", bench.curl_down("big-odc.bin", out), big_bytes)
-            out.unlink()
+
+            def odc_get():
+                record("1 GiB get: odc get", bench.odc("get", f"{bench.space}:/big-odc.bin", out), big_bytes)
+                out.unlink()
+
+            def curl_get():
+                record("1 GiB get: curl, same URL", bench.curl_down("big-odc.bin", out), big_bytes)
+                out.unlink()
+            pair(odc_get, curl_get, r)
     finally:
         bench.server.stop()
         drop(work)
