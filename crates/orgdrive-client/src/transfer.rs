@@ -419,11 +419,6 @@ impl Transfers {
 const WRITE_BUFFER: usize = 2 << 20;
 /// Buffers waiting for the disk at most.
 const WRITE_BUFFERS_QUEUED: usize = 4;
-/// Bytes per `write` to a downloaded file. The kernel sizes the page-cache
-/// folios it allocates by the write; large ones were slow to get on the
-/// benchmark's VM (1 GiB get: 2.2 s with writes of whole network buffers,
-/// 1.25 s with 16 KiB ones, curl's size; bench/RESULTS.md, issue 14).
-const WRITE_PIECE: usize = 16 << 10;
 
 /// Writes every buffer the channel brings, then makes the file durable.
 /// The disk's writes start behind each buffer ([`start_writeback`]), so the
@@ -436,9 +431,7 @@ fn write_all_then_sync(
     while let Some(chunks) = queued.blocking_recv() {
         let mut len = 0u64;
         for chunk in chunks {
-            for piece in chunk.chunks(WRITE_PIECE) {
-                out.write_all(piece)?;
-            }
+            out.write_all(&chunk)?;
             len += chunk.len() as u64;
         }
         start_writeback(&out, offset, len);
