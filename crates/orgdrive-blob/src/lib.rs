@@ -201,10 +201,11 @@ struct Store {
 
 impl BlobStore {
     /// A store keeping objects as files under `root` (created if missing).
-    /// Writes go to a temporary file that is fsynced and renamed into place
-    /// on success, so a failed or interrupted write leaves no object behind.
-    /// With `durable`, the directories on the object's path are fsynced too,
-    /// so that the object survives power loss once a write returns.
+    /// Writes go to a temporary file that is renamed into place on success,
+    /// so a failed or interrupted write leaves no object behind. With
+    /// `durable`, the file and the directories on the object's path are
+    /// fsynced, so that the object survives power loss once a write returns
+    /// (without, it survives a crash of the process only).
     pub fn filesystem(root: &Path, durable: bool) -> Result<BlobStore, BlobError> {
         let builder = services::Fs::default()
             .root(&root.to_string_lossy())

@@ -258,7 +258,8 @@ fn read_next(file: &File, want: u64, probe: bool, size: u64) -> Result<Vec<u8>, 
 
 /// `range` of the file at `path`, recorded as `size` bytes long, as a stream
 /// of chunks read one at a time, one chunk ahead of the consumer (1 GiB GETs:
-/// median 2.6 → 4.6 GB/s in a 4-round A/B, bench/RESULTS.md). The file is opened, and its size checked,
+/// median 2.6 → 4.6 GB/s in a 4-round A/B, bench/RESULTS.md): a streamed
+/// download holds up to two chunks (2 MiB) for as long as it lasts. The file is opened, and its size checked,
 /// before this returns, so a missing or resized file fails before any
 /// response is sent; should it shrink (or, at the last chunk, grow) later,
 /// the stream ends with an error instead of the chunk.

@@ -9,10 +9,13 @@
 //! closing fsync waits for the last one only; a small object is one trip in
 //! all: create, write, fsync, rename, directory fsyncs.
 //!
-//! Same guarantees as before: the bytes are staged in `.incoming/` under a
-//! fresh name (`O_EXCL`) and renamed into place only once complete and (when
-//! durable) fsynced, so a failed, refused or abandoned write leaves no object
-//! (its staging file is removed, or swept from `.incoming/` after a crash).
+//! The bytes are staged in `.incoming/` under a fresh name (`O_EXCL`) and
+//! renamed into place only once complete and (when durable) fsynced, so a
+//! failed, refused or abandoned write leaves no object (its staging file is
+//! removed, or swept from `.incoming/` after a crash; a slow writer's bytes
+//! are written at least every minute, so the sweep never takes it for
+//! abandoned). Memory per write is bounded by bytes, whatever the size of
+//! the buffers the body arrives in ([`Gathered`]): about 2 × 4 MiB.
 //! When durable, the directories from the object's up to the root's
 //! children are fsynced before the write returns. Concurrent writes into
 //! one top-level folder (`objects/`, `parts/`) share its fsync
@@ -24,8 +27,9 @@ use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use md5::{Digest, Md5};
 
@@ -43,12 +47,19 @@ pub(crate) const STAGING_DIR: &str = ".incoming";
 pub(crate) struct LocalWrites {
     root: PathBuf,
     durable: bool,
+    /// [`TOUCH_INTERVAL`] (shorter in tests).
+    touch_interval: Duration,
     folders: Mutex<HashMap<PathBuf, Arc<GroupSync>>>,
 }
 
 impl LocalWrites {
     pub(crate) fn new(root: &Path, durable: bool) -> LocalWrites {
-        LocalWrites { root: root.to_path_buf(), durable, folders: Mutex::default() }
+        LocalWrites {
+            root: root.to_path_buf(),
+            durable,
+            touch_interval: TOUCH_INTERVAL,
+            folders: Mutex::default(),
+        }
     }
 
     /// The shared fsync of a top-level folder.
@@ -75,8 +86,8 @@ impl LocalWrites {
         let mut staging = Writing::Idle(Staging::new(&self.root));
         let mut digest = md5.then(Md5::new);
         let mut size = 0u64;
-        let mut pending: Vec<Bytes> = Vec::new();
-        let mut pending_len = 0usize;
+        let mut gathered = Gathered::default();
+        let mut last_write = Instant::now();
         let mut source = std::pin::pin!(source);
         while let Some(chunk) = source.next().await {
             let chunk = chunk.map_err(WriteError::Source)?;
@@ -87,14 +98,19 @@ impl LocalWrites {
             if let Some(digest) = &mut digest {
                 digest.update(&chunk);
             }
-            pending_len += chunk.len();
-            pending.push(chunk);
-            if pending_len >= WRITE_CHUNK {
-                let chunks = std::mem::take(&mut pending);
-                pending_len = 0;
+            gathered.push(chunk);
+            // A slow client's bytes are written at least every
+            // TOUCH_INTERVAL, so the staging file never looks abandoned to
+            // the sweep of `.incoming/` (it goes by modification time).
+            if gathered.len >= WRITE_CHUNK
+                || (gathered.len > 0 && last_write.elapsed() >= self.touch_interval)
+            {
+                let chunks = gathered.take();
+                last_write = Instant::now();
                 let mut file = staging.idle().await.map_err(failed)?;
+                let durable = self.durable;
                 staging = Writing::Busy(tokio::task::spawn_blocking(move || {
-                    file.write(&chunks)?;
+                    file.write(&chunks, durable)?;
                     Ok(file)
                 }));
             }
@@ -102,8 +118,9 @@ impl LocalWrites {
         let mut file = staging.idle().await.map_err(failed)?;
         let writes = self.clone();
         let target = self.root.join(key);
+        let rest = gathered.take();
         blocking(move || {
-            file.write(&pending)?;
+            file.write(&rest, writes.durable)?;
             file.finish(&writes, &target)
         })
         .await
@@ -140,6 +157,55 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(e.to_string()))?
+}
+
+/// A slow writer's bytes are written at least this often (the sweep of
+/// `.incoming/` takes files untouched for ten minutes as abandoned).
+const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Small buffers are copied together into one of this size, so the buffers
+/// waiting for a write number at most about `2 * WRITE_CHUNK / COALESCE`.
+const COALESCE: usize = 64 << 10;
+
+/// The buffers gathered for the next write, in order. A body may arrive in
+/// buffers of any size (an HTTP/1 chunked body of 1-byte chunks is one
+/// buffer per byte): small ones are copied into a shared one, so memory is
+/// bounded by bytes, not by how many buffers they came in.
+#[derive(Default)]
+struct Gathered {
+    whole: Vec<Bytes>,
+    small: BytesMut,
+    /// Bytes gathered (in `whole` and `small`).
+    len: usize,
+}
+
+impl Gathered {
+    fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.len += chunk.len();
+        if chunk.len() < COALESCE {
+            self.small.extend_from_slice(&chunk);
+            if self.small.len() >= COALESCE {
+                self.whole.push(self.small.split().freeze());
+            }
+        } else {
+            if !self.small.is_empty() {
+                self.whole.push(self.small.split().freeze());
+            }
+            self.whole.push(chunk);
+        }
+    }
+
+    /// Everything gathered, in order; leaves this empty.
+    fn take(&mut self) -> Vec<Bytes> {
+        if !self.small.is_empty() {
+            self.whole.push(self.small.split().freeze());
+        }
+        self.len = 0;
+        std::mem::take(&mut self.whole)
+    }
 }
 
 /// Where the staging file of a write is: with the write, or on a blocking
@@ -210,8 +276,9 @@ impl Staging {
     }
 
     /// Appends `chunks` with vectored writes, in the buffers they came in,
-    /// and asks the disk to start writing them (see [`start_writeback`]).
-    fn write(&mut self, chunks: &[Bytes]) -> io::Result<()> {
+    /// and when `durable` asks the disk to start writing them (see
+    /// [`start_writeback`]).
+    fn write(&mut self, chunks: &[Bytes], durable: bool) -> io::Result<()> {
         if chunks.iter().all(Bytes::is_empty) {
             return Ok(());
         }
@@ -228,7 +295,9 @@ impl Staging {
                 Err(e) => return Err(e),
             }
         }
-        start_writeback(file, offset, len);
+        if durable {
+            start_writeback(file, offset, len);
+        }
         Ok(())
     }
 
@@ -289,7 +358,7 @@ impl Drop for Staging {
 /// writer asks after its rename; if an fsync is running, it waits for the
 /// next one (the running one may have started before the rename); the
 /// first to find none running runs one for everyone who asked before it
-/// started.
+/// started. If that fsync fails, everyone it covered fails.
 #[derive(Debug, Default)]
 struct GroupSync {
     state: Mutex<SyncState>,
@@ -302,6 +371,10 @@ struct SyncState {
     asked: u64,
     /// Every request up to this number is covered by a completed fsync.
     covered: u64,
+    /// Every request up to this number was in an fsync that failed: it
+    /// fails too (a later fsync on another descriptor may report success
+    /// without the failed writes being on disk).
+    failed: u64,
     running: bool,
 }
 
@@ -312,6 +385,9 @@ impl GroupSync {
         state.asked += 1;
         let mine = state.asked;
         loop {
+            if state.failed >= mine {
+                return Err(io::Error::other("a shared directory fsync failed"));
+            }
             if state.covered >= mine {
                 return Ok(());
             }
@@ -325,8 +401,9 @@ impl GroupSync {
             let synced = fsync_dir(dir);
             state = lock();
             state.running = false;
-            if synced.is_ok() {
-                state.covered = state.covered.max(covers);
+            match synced {
+                Ok(()) => state.covered = state.covered.max(covers),
+                Err(_) => state.failed = state.failed.max(covers),
             }
             self.done.notify_all();
             synced?;
@@ -405,6 +482,76 @@ mod tests {
             written.await.unwrap();
             assert_eq!(std::fs::read(dir.path().join("meta")).unwrap(), content);
         }
+    }
+
+    #[test]
+    fn gathered_buffers_are_bounded_by_bytes_and_keep_their_order() {
+        let mut gathered = Gathered::default();
+        let mut expected = Vec::new();
+        for i in 0..200_000u32 {
+            // Mostly 1-byte buffers (a hostile chunked body), some empty,
+            // now and then a large one.
+            let chunk = match i % 5_000 {
+                0 => vec![(i % 251) as u8; 100_000],
+                1 => Vec::new(),
+                _ => vec![(i % 251) as u8],
+            };
+            expected.extend_from_slice(&chunk);
+            gathered.push(Bytes::from(chunk));
+            assert!(gathered.whole.len() <= 2 + 2 * gathered.len / COALESCE, "{i}");
+        }
+        assert_eq!(gathered.len, expected.len());
+        let got: Vec<u8> = gathered.take().concat();
+        assert!(got == expected);
+        assert_eq!((gathered.len, gathered.whole.len(), gathered.small.len()), (0, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_slow_writer_touches_its_staging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writes = LocalWrites::new(dir.path(), false);
+        writes.touch_interval = Duration::from_millis(10);
+        let writes = Arc::new(writes);
+        let root = dir.path().to_path_buf();
+        // Two small buffers 50 ms apart, then a look at `.incoming/` before
+        // the body ends: the bytes are there, though far below WRITE_CHUNK.
+        let seen = Arc::new(Mutex::new(None));
+        let look = seen.clone();
+        let body = futures::stream::unfold(0, move |step| {
+            let (root, look) = (root.clone(), look.clone());
+            async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                match step {
+                    0 | 1 => Some((Ok::<_, io::Error>(Bytes::from_static(b"slow")), step + 1)),
+                    2 => {
+                        let sizes: Vec<u64> = std::fs::read_dir(root.join(STAGING_DIR))
+                            .map(|d| d.map(|e| e.unwrap().metadata().unwrap().len()).collect())
+                            .unwrap_or_default();
+                        *look.lock().unwrap() = Some(sizes);
+                        None
+                    }
+                    _ => None,
+                }
+            }
+        });
+        let written = writes.write_stream("objects/slow", body, None, false).await.unwrap();
+        assert_eq!(written.size, 8);
+        assert_eq!(*seen.lock().unwrap(), Some(vec![8]));
+        assert_eq!(std::fs::read(dir.path().join("objects/slow")).unwrap(), b"slowslow");
+    }
+
+    #[test]
+    fn a_failed_group_fsync_fails_everyone_it_covered() {
+        let dir = tempfile::tempdir().unwrap();
+        let later = dir.path().join("later");
+        let group = GroupSync::default();
+        assert!(group.sync(&later).is_err());
+        assert_eq!(group.state.lock().unwrap().failed, 1);
+        // A request made after the failure gets an fsync of its own.
+        std::fs::create_dir(&later).unwrap();
+        group.sync(&later).unwrap();
+        let state = group.state.lock().unwrap();
+        assert_eq!((state.covered, state.failed), (2, 1));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::api::Target;
 use crate::error::{ClientError, Result};
 use crate::model::Dentry;
 use crate::remote::{self, RemotePath};
-use crate::transfer::{resume_id, Source, Transfers, HASH_PROPERTY, MTIME_PROPERTY};
+use crate::transfer::{recorded_hash, resume_id, Source, Transfers, HASH_PROPERTY, MTIME_PROPERTY};
 
 /// One end of a tree transfer.
 #[derive(Clone)]
@@ -285,7 +285,7 @@ fn remote_entry(d: Dentry) -> Entry {
             .own_property(MTIME_PROPERTY)
             .and_then(|v| v.parse().ok())
             .or_else(|| d.modified_ms()),
-        hash: d.own_property(HASH_PROPERTY).map(str::to_string),
+        hash: recorded_hash(&d).map(str::to_string),
         dentry: Some(d),
     }
 }

@@ -36,6 +36,19 @@ use crate::profile::{write_private, Flush};
 use crate::remote::find_child;
 
 pub const HASH_PROPERTY: &str = "odcBlake3";
+/// The content hash older odc versions kept (SHA-256). A commit keeps the
+/// properties it does not set, so where both are present one of them was
+/// left by an earlier version of the file, and neither is trusted.
+const OLD_HASH_PROPERTY: &str = "odcSha256";
+
+/// A space file's content hash as odc recorded it, if it can be trusted to
+/// describe the current content (see [`OLD_HASH_PROPERTY`]).
+pub fn recorded_hash(dentry: &Dentry) -> Option<&str> {
+    match dentry.own_property(OLD_HASH_PROPERTY) {
+        Some(_) => None,
+        None => dentry.own_property(HASH_PROPERTY),
+    }
+}
 pub const MTIME_PROPERTY: &str = "odcMtime";
 /// DingTalk's limit on the parts of one upload.
 const MAX_PARTS: u64 = 10_000;
@@ -192,7 +205,7 @@ impl Transfers {
             // all: done, if what it committed is these bytes.
             Err(e) if e.code() == Some("paramError.uploadKey") => {
                 match find_child(api, target.space_id, target.parent_id, target.name).await? {
-                    Some(d) if d.own_property(HASH_PROPERTY) == Some(hash.as_str()) => d,
+                    Some(d) if recorded_hash(&d) == Some(hash.as_str()) => d,
                     _ => return Err(e),
                 }
             }
@@ -598,6 +611,23 @@ mod tests {
         let part = t.part_size_for(huge);
         assert!(huge.div_ceil(part) <= MAX_PARTS, "{part}");
         assert_eq!(part % (1 << 20), 0);
+    }
+
+    #[test]
+    fn a_hash_is_trusted_only_without_the_old_one_beside_it() {
+        let dentry = |props: serde_json::Value| -> Dentry {
+            serde_json::from_value(serde_json::json!({ "appProperties": { "app": props } }))
+                .unwrap()
+        };
+        let prop = |name: &str, value: &str| serde_json::json!({ "name": name, "value": value, "visibility": "PRIVATE" });
+        let new = dentry(serde_json::json!([prop(HASH_PROPERTY, "b3")]));
+        assert_eq!(recorded_hash(&new), Some("b3"));
+        // An older odc overwrote the file, or wrote the one this replaced:
+        // one of the two hashes describes other bytes.
+        let mixed = dentry(serde_json::json!([prop(HASH_PROPERTY, "b3"), prop("odcSha256", "s")]));
+        assert_eq!(recorded_hash(&mixed), None);
+        let old = dentry(serde_json::json!([prop("odcSha256", "s")]));
+        assert_eq!(recorded_hash(&old), None);
     }
 
     #[tokio::test]

@@ -923,8 +923,8 @@ impl Drive {
     }
 
     /// Removes what interrupted writes left in `.incoming/` (nothing has
-    /// written to such a file for [`FSCK_GRACE_SECS`]; a live PUT writes at
-    /// least every transfer-rate window).
+    /// written to such a file for [`FSCK_GRACE_SECS`]; a live PUT writes to
+    /// its file at least every minute, `orgdrive-blob`'s `TOUCH_INTERVAL`).
     pub(crate) async fn sweep_incoming(&self) -> DriveResult<usize> {
         if !self.blob.stages_writes() {
             // Nothing to sweep, and an object store's listing is not free.
