@@ -432,6 +432,12 @@ impl Transfers {
 const WRITE_BUFFER: usize = 2 << 20;
 /// Buffers waiting for the disk at most.
 const WRITE_BUFFERS_QUEUED: usize = 4;
+/// Bytes per `write` to a downloaded file: curl's size. The kernel sizes the
+/// page-cache folios it allocates by the write, and large ones were slow to
+/// get on the benchmark's VM: with whole network buffers per write, a 1 GiB
+/// get took 2.2–2.5 s (and as much CPU, 70 % of it copying into the page
+/// cache) against curl's 0.9–1.4 s (bench/RESULTS.md, issue 14).
+const WRITE_PIECE: usize = 16 << 10;
 
 /// Writes every buffer the channel brings, then makes the file durable.
 /// The disk's writes start behind each buffer ([`start_writeback`]), so the
@@ -444,7 +450,9 @@ fn write_all_then_sync(
     while let Some(chunks) = queued.blocking_recv() {
         let mut len = 0u64;
         for chunk in chunks {
-            out.write_all(&chunk)?;
+            for piece in chunk.chunks(WRITE_PIECE) {
+                out.write_all(piece)?;
+            }
             len += chunk.len() as u64;
         }
         start_writeback(&out, offset, len);
