@@ -163,9 +163,12 @@ async fn blocking<T: Send + 'static>(
 /// `.incoming/` takes files untouched for ten minutes as abandoned).
 const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Small buffers are copied together into one of this size, so the buffers
-/// waiting for a write number at most about `2 * WRITE_CHUNK / COALESCE`.
-const COALESCE: usize = 64 << 10;
+/// Buffers smaller than this are copied together into one of this size, so
+/// the buffers waiting for a write number at most about
+/// `2 * WRITE_CHUNK / COALESCE` (about 48 bytes of bookkeeping each). Small,
+/// so that a body's usual buffers (tens of KiB) are written as they came,
+/// without a copy on the upload path.
+const COALESCE: usize = 4 << 10;
 
 /// The buffers gathered for the next write, in order. A body may arrive in
 /// buffers of any size (an HTTP/1 chunked body of 1-byte chunks is one
