@@ -14,6 +14,13 @@
 //!   them ([`ReadCache::forget_grants`]);
 //! - departments (corpId, unionId → the user's departments and their
 //!   ancestors): up to [`IDENTITY_TTL`]; directory changes drop them all.
+//! - replies (a GetDentry or ListDentries answer as the wire layer encoded
+//!   it, by what it depends on: space, dentry or folder, the caller's app,
+//!   the request's options): only where the store counts its writes
+//!   (`MetaStore::write_generation`, the embedded store), and served only
+//!   while that count is the one read before the answer was; up to
+//!   [`REPLY_TTL`] (writes by other processes). Authorization is never
+//!   cached here: every request is checked before its reply is looked up.
 //!
 //! Each cache counts its hits and misses ([`ReadCache::figures`], shown by
 //! the server's `/metrics`).
@@ -45,6 +52,10 @@ use orgdrive_store::{Caller, GrantRecord, OrgRecord, SpaceRecord};
 pub const IDENTITY_TTL: Duration = Duration::from_secs(5);
 /// Longest a space lookup (and its `usedQuota`) is reused.
 pub const SPACE_TTL: Duration = Duration::from_secs(1);
+/// Longest a cached reply is reused (it is dropped sooner by any write of
+/// this process; the TTL bounds what writes of other processes on the same
+/// data dir, `orgdrive admin` or `fsck --repair`, leave stale).
+pub const REPLY_TTL: Duration = Duration::from_secs(1);
 /// Bytes each cache may hold (approximately: the lengths of keys and values).
 const BUDGET_BYTES: u64 = 32 << 20;
 /// What an entry costs beyond its strings (the records' fixed fields, moka's own).
@@ -99,6 +110,38 @@ impl CacheChange {
             _ => None,
         }
     }
+}
+
+/// A read's answer, encoded by the wire layer, and what it was read under:
+/// the store's write generation and this node's tree-change count (folder
+/// paths come from the chain cache, which a tree change drops only after
+/// its write committed), both read before the answer was computed.
+pub(crate) struct CachedReply {
+    versions: ReplyVersions,
+    /// GetDentry's dentry (authorization needs it on every request).
+    pub dentry: Option<orgdrive_store::DentryRecord>,
+    pub body: bytes::Bytes,
+}
+
+/// What [`ReadCache::reply`] found.
+pub(crate) enum CachedRead {
+    /// A reply read under the current generation and tree-change count.
+    Hit(Arc<CachedReply>),
+    /// None (or a stale one): compute it, then [`ReadCache::remember_reply`].
+    Miss(ReplyMiss),
+}
+
+/// Where and under what a reply that missed is to be remembered.
+pub(crate) struct ReplyMiss {
+    key: String,
+    versions: ReplyVersions,
+}
+
+/// The store's write generation and this node's tree-change count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReplyVersions {
+    generation: u64,
+    tree_version: u64,
 }
 
 /// Changes kept for a slow relay before the oldest are dropped (the relay
@@ -157,7 +200,8 @@ impl<K, V> std::ops::Deref for Counted<K, V> {
 /// One cache's figures since the process started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheFigures {
-    /// `callers`, `orgs`, `spaces`, `folder_chains`, `grants` or `depts`.
+    /// `callers`, `orgs`, `spaces`, `folder_chains`, `grants`, `depts` or
+    /// `replies`.
     pub name: &'static str,
     /// Lookups that found their entry.
     pub hits: u64,
@@ -176,6 +220,7 @@ pub(crate) struct ReadCache {
     pub folder_chains: Counted<(String, String), Arc<FolderChain>>,
     pub grants: Counted<String, Arc<SpaceGrants>>,
     pub depts: Counted<(String, String), Arc<Vec<String>>>,
+    pub replies: Counted<String, Arc<CachedReply>>,
     /// Counts tree changes, so that a chain read before a change committed
     /// is never left in the cache after it (see [`ReadCache::remember_chain`]).
     tree_changes: AtomicU64,
@@ -254,6 +299,20 @@ impl ReadCache {
                     .time_to_live(IDENTITY_TTL)
                     .build(),
             ),
+            replies: Counted::new(
+                Cache::builder()
+                    .max_capacity(BUDGET_BYTES)
+                    .weigher(|key: &String, reply: &Arc<CachedReply>| {
+                        let dentry = reply.dentry.as_ref().map_or(0, |d| {
+                            ENTRY_OVERHEAD + d.dentry_id.len() + d.name.len() + d.parent_id.len()
+                        });
+                        weight(&[key]).saturating_add(
+                            u32::try_from(reply.body.len() + dentry).unwrap_or(u32::MAX),
+                        )
+                    })
+                    .time_to_live(REPLY_TTL)
+                    .build(),
+            ),
             tree_changes: AtomicU64::new(0),
             grant_changes: AtomicU64::new(0),
             space_changes: AtomicU64::new(0),
@@ -270,6 +329,7 @@ impl ReadCache {
             self.folder_chains.figures("folder_chains"),
             self.grants.figures("grants"),
             self.depts.figures("depts"),
+            self.replies.figures("replies"),
         ]
     }
 
@@ -302,6 +362,7 @@ impl ReadCache {
         self.grant_changes.fetch_add(1, Ordering::SeqCst);
         self.folder_chains.invalidate_all();
         self.grants.invalidate_all();
+        self.replies.invalidate_all();
         self.forget_spaces();
         self.drop_identities();
     }
@@ -309,6 +370,44 @@ impl ReadCache {
     fn relay(&self, change: CacheChange) {
         // No receiver (no relay: one node) is not an error.
         let _ = self.changes.send(change);
+    }
+
+    /// What a reply computed from now on is read under: the store's write
+    /// `generation` and the current tree-change count. Take it before any
+    /// read the reply depends on (the store's or the chain cache's).
+    pub fn reply_versions(&self, generation: u64) -> ReplyVersions {
+        ReplyVersions { generation, tree_version: self.tree_version() }
+    }
+
+    /// The reply cached under `parts` (each length-prefixed into the key,
+    /// so that no two lists of parts share one) if it was read under
+    /// `versions`, and they are still current (the caller took them).
+    pub fn reply(&self, parts: &[&str], versions: ReplyVersions) -> CachedRead {
+        let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
+        for part in parts {
+            key.push_str(&part.len().to_string());
+            key.push(':');
+            key.push_str(part);
+        }
+        match self.replies.get(&key) {
+            Some(hit)
+                if hit.versions == versions && self.tree_version() == versions.tree_version =>
+            {
+                CachedRead::Hit(hit)
+            }
+            _ => CachedRead::Miss(ReplyMiss { key, versions }),
+        }
+    }
+
+    /// Caches a reply computed after [`ReadCache::reply`] missed.
+    pub fn remember_reply(
+        &self,
+        miss: ReplyMiss,
+        dentry: Option<orgdrive_store::DentryRecord>,
+        body: bytes::Bytes,
+    ) {
+        let ReplyMiss { key, versions } = miss;
+        self.replies.insert(key, Arc::new(CachedReply { versions, dentry, body }));
     }
 
     /// The tree-change count to pass to [`ReadCache::remember_chain`]; read

@@ -9,12 +9,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use orgdrive_store::{
     AppPropertyRecord, Cursor, CursorValue, DentryRecord, NameConflict, PutDentry, PutOutcome,
     SortKey, SpaceRecord, StoreError,
 };
 
-use crate::cache::FolderChain;
+use crate::cache::{CachedRead, FolderChain, ReplyVersions};
 use crate::error::unknown_dentry;
 use crate::policy::{Operation, Place};
 use crate::validate::check_ids;
@@ -306,6 +307,49 @@ impl Drive {
         self.view(op, dentry, filter).await
     }
 
+    /// GetDentry answered as `encode` turns the view into bytes, from the
+    /// reply cache when nothing was written since the same answer was
+    /// encoded (see `cache`); the caller is authorized on every call.
+    pub async fn get_dentry_encoded(
+        &self,
+        op: &Operator,
+        space_id: &str,
+        dentry_id: &str,
+        filter: &PropertyFilter,
+        encode: impl FnOnce(DentryView) -> DriveResult<Bytes>,
+    ) -> DriveResult<Bytes> {
+        let versions = self.reply_versions();
+        let space = self.space_for(op, space_id).await?;
+        if dentry_id == ROOT_ID {
+            self.authorize(op, &space, Place::Root, Operation::GetDentry).await?;
+            return encode(root_view(&space));
+        }
+        let mut key = vec!["dentry", &space.space_id, dentry_id, &op.app.app_id];
+        key.extend(filter.app_ids.iter().map(String::as_str));
+        let cached = versions.map(|v| self.cache.reply(&key, v));
+        if let Some(CachedRead::Hit(hit)) = &cached {
+            if let Some(dentry) = &hit.dentry {
+                self.authorize(op, &space, Place::Dentry(dentry), Operation::GetDentry).await?;
+                return Ok(hit.body.clone());
+            }
+        }
+        let dentry = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
+        self.authorize(op, &space, Place::Dentry(&dentry), Operation::GetDentry).await?;
+        let kept = cached.is_some().then(|| dentry.clone());
+        let body = encode(self.view(op, dentry, filter).await?)?;
+        if let Some(CachedRead::Miss(miss)) = cached {
+            self.cache.remember_reply(miss, kept, body.clone());
+        }
+        Ok(body)
+    }
+
+    /// What a reply computed from now on is read under; `None` where
+    /// nothing may be cached (other nodes write the store). Taken before
+    /// anything the reply depends on is read.
+    fn reply_versions(&self) -> Option<ReplyVersions> {
+        Some(self.cache.reply_versions(self.meta.write_generation()?))
+    }
+
     /// GetDentries: one result per requested id, in request order.
     pub async fn get_dentries(
         &self,
@@ -368,6 +412,51 @@ impl Drive {
         space_id: &str,
         input: ListChildren,
     ) -> DriveResult<Page> {
+        let listing = self.children_listing(op, space_id, input).await?;
+        self.children_page(op, listing).await
+    }
+
+    /// ListDentries answered as `encode` turns the page into bytes, from the
+    /// reply cache when nothing was written since the same page was encoded
+    /// (see `cache`); the caller is authorized on every call.
+    pub async fn list_dentries_encoded(
+        &self,
+        op: &Operator,
+        space_id: &str,
+        input: ListChildren,
+        encode: impl FnOnce(Page) -> DriveResult<Bytes>,
+    ) -> DriveResult<Bytes> {
+        let versions = self.reply_versions();
+        let listing = self.children_listing(op, space_id, input).await?;
+        let limit = listing.limit.to_string();
+        let key = [
+            "children",
+            &listing.space_id,
+            &listing.parent_id,
+            &op.app.app_id,
+            &listing.scope,
+            &limit,
+            listing.token.as_deref().unwrap_or_default(),
+        ];
+        let cached = versions.map(|v| self.cache.reply(&key, v));
+        if let Some(CachedRead::Hit(hit)) = &cached {
+            return Ok(hit.body.clone());
+        }
+        let body = encode(self.children_page(op, listing).await?)?;
+        if let Some(CachedRead::Miss(miss)) = cached {
+            self.cache.remember_reply(miss, None, body.clone());
+        }
+        Ok(body)
+    }
+
+    /// ListDentries' input checked, its caller authorized and its folder
+    /// found: everything but the page itself.
+    async fn children_listing(
+        &self,
+        op: &Operator,
+        space_id: &str,
+        input: ListChildren,
+    ) -> DriveResult<ChildrenListing> {
         let parent_id = input
             .parent_id
             .filter(|p| !p.is_empty())
@@ -397,9 +486,34 @@ impl Drive {
         if paths.path(self, &space.space_id, &parent_id).await?.is_none() {
             return Err(unknown_dentry("parentId", &parent_id));
         }
+        Ok(ChildrenListing {
+            space_id: space.space_id,
+            parent_id,
+            key,
+            descending,
+            limit,
+            scope,
+            token: input.next_token,
+            after,
+            paths,
+        })
+    }
+
+    async fn children_page(&self, op: &Operator, listing: ChildrenListing) -> DriveResult<Page> {
+        let ChildrenListing {
+            space_id,
+            parent_id,
+            key,
+            descending,
+            limit,
+            scope,
+            after,
+            paths,
+            ..
+        } = listing;
         let mut rows = self
             .meta
-            .list_children(&space.space_id, &parent_id, key, descending, after.as_ref(), limit + 1)
+            .list_children(&space_id, &parent_id, key, descending, after.as_ref(), limit + 1)
             .await?;
         let next_token = next_token(&mut rows, limit, &scope, |d| key.value_of(d));
         let dentries = self.views_with(op, rows, &PropertyFilter::default(), paths).await?;
@@ -488,6 +602,21 @@ impl Drive {
         }
         Ok(views)
     }
+}
+
+/// A ListDentries request checked and authorized, its page not yet read.
+struct ChildrenListing {
+    space_id: String,
+    parent_id: String,
+    key: SortKey,
+    descending: bool,
+    limit: u32,
+    /// What the page token is bound to (folder, sort key, direction).
+    scope: String,
+    /// The request's page token, as sent (part of the reply's cache key).
+    token: Option<String>,
+    after: Option<Cursor>,
+    paths: FolderPaths,
 }
 
 /// Paths of folders (`/a/b`, `""` for the root), looked up once per request.

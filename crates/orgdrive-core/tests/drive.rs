@@ -452,3 +452,92 @@ async fn expired_uploads_are_refused_then_swept_with_their_bytes() {
     assert_eq!(used(&w, &s).await, 0);
     assert_consistent(&w).await;
 }
+
+/// GetDentry and ListDentries answers are reused only while nothing was
+/// written: every write through the drive, a folder renamed above a file,
+/// another app and another caller each get an answer of their own, and every
+/// call is authorized, cached or not.
+#[tokio::test]
+async fn cached_answers_never_outlive_a_write_or_skip_authorization() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let w = world().await;
+    let s = space(&w, None).await;
+    let folder = |name: &str| NewFolder { name: Some(name.into()), ..NewFolder::default() };
+    let dir = w.drive.add_folder(&w.op, &s, "0", folder("dir")).await.unwrap().dentry.dentry_id;
+    let a = w.drive.add_folder(&w.op, &s, &dir, folder("a")).await.unwrap().dentry.dentry_id;
+    let encoded = AtomicUsize::new(0);
+    let list = |op: Operator| {
+        let (s, dir, encoded) = (s.clone(), dir.clone(), &encoded);
+        let drive = &w.drive;
+        async move {
+            let input = ListChildren {
+                parent_id: Some(dir),
+                order_by: Some("NAME".into()),
+                order: Some("ASC".into()),
+                ..ListChildren::default()
+            };
+            let page = drive.list_dentries_encoded(&op, &s, input, |page| {
+                encoded.fetch_add(1, Ordering::SeqCst);
+                let names: Vec<String> =
+                    page.dentries.iter().map(|d| format!("{}={}", d.dentry.name, d.path)).collect();
+                Ok(Bytes::from(names.join(",")))
+            });
+            page.await.map(|b| String::from_utf8(b.to_vec()).unwrap())
+        }
+    };
+    let get = |op: Operator, id: String| {
+        let (s, encoded) = (s.clone(), &encoded);
+        let drive = &w.drive;
+        async move {
+            let all = PropertyFilter::default();
+            let got = drive.get_dentry_encoded(&op, &s, &id, &all, |v| {
+                encoded.fetch_add(1, Ordering::SeqCst);
+                Ok(Bytes::from(v.path))
+            });
+            got.await.map(|b| String::from_utf8(b.to_vec()).unwrap())
+        }
+    };
+    let count = || encoded.load(Ordering::SeqCst);
+    assert_eq!(list(w.op.clone()).await.unwrap(), "a=/dir/a");
+    assert_eq!(list(w.op.clone()).await.unwrap(), "a=/dir/a");
+    assert_eq!(count(), 1, "the second listing is the first one's bytes");
+    // A new child, a renamed child: seen at once.
+    w.drive.add_folder(&w.op, &s, &dir, folder("b")).await.unwrap();
+    assert_eq!(list(w.op.clone()).await.unwrap(), "a=/dir/a,b=/dir/b");
+    w.drive.rename_dentry(&w.op, &s, &a, Some("c")).await.unwrap();
+    assert_eq!(list(w.op.clone()).await.unwrap(), "b=/dir/b,c=/dir/c");
+    assert_eq!(count(), 3);
+    // GetDentry: cached, then the folder above renamed (the path changes).
+    assert_eq!(get(w.op.clone(), a.clone()).await.unwrap(), "/dir/c");
+    assert_eq!(get(w.op.clone(), a.clone()).await.unwrap(), "/dir/c");
+    assert_eq!(count(), 4);
+    w.drive.rename_dentry(&w.op, &s, &dir, Some("top")).await.unwrap();
+    assert_eq!(get(w.op.clone(), a.clone()).await.unwrap(), "/top/c");
+    assert_eq!(list(w.op.clone()).await.unwrap(), "b=/top/b,c=/top/c");
+    // Deleted: not found, even though its answer was cached.
+    assert_eq!(get(w.op.clone(), a.clone()).await.unwrap(), "/top/c");
+    w.drive.delete_dentry(&w.op, &s, &a, false).await.unwrap();
+    let gone = get(w.op.clone(), a.clone()).await.unwrap_err();
+    assert!(matches!(gone, DriveError::NotFound { field: "dentryId", .. }), "{gone:?}");
+    // Another user of the org, without a grant, is refused what is cached.
+    let bob = NewUser { name: "Bob".into(), union_id: Some("bob".into()), ..NewUser::default() };
+    w.drive.create_user(&w.corp_id, bob).await.unwrap();
+    let bob = w.drive.operator(Some(&w.token), None, Some("bob")).await.unwrap();
+    let refused = list(bob.clone()).await.unwrap_err();
+    assert!(matches!(refused, DriveError::PermissionDenied(_)), "{refused:?}");
+    // Another app of the org sees the same folder through an answer of its
+    // own (app properties are shown per app).
+    let second = NewApp {
+        name: "Second".into(),
+        scopes: Scope::ALL.iter().map(|s| s.as_str().to_string()).collect(),
+        app_key: Some("second".into()),
+        app_secret: Some(SECRET.into()),
+    };
+    w.drive.create_app(&w.corp_id, second).await.unwrap();
+    let token = w.drive.issue_token("second", SECRET).await.unwrap().access_token;
+    let other_app = w.drive.operator(Some(&token), None, Some("ann")).await.unwrap();
+    let before = count();
+    assert_eq!(list(w.op.clone()).await.unwrap(), "b=/top/b");
+    assert_eq!(list(other_app).await.unwrap(), "b=/top/b");
+    assert_eq!(count(), before + 2, "one answer per app");
+}

@@ -318,6 +318,12 @@ impl MaintenanceStore for PgStore {
         WriteFigures { commits: puts.commits + writes.commits, writes: puts.writes + writes.writes }
     }
 
+    /// Other nodes write the same database: no answer may be cached by a
+    /// generation this node counts.
+    fn write_generation(&self) -> Option<u64> {
+        None
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         read!(self, |c| {
             one(&c, "SELECT 1", &[]).await?;

@@ -719,6 +719,10 @@ impl MaintenanceStore for SqliteStore {
         self.writer_figures()
     }
 
+    fn write_generation(&self) -> Option<u64> {
+        Some(self.writer_generation())
+    }
+
     async fn job_claimed(&self, name: &str, now_ms: i64) -> StoreResult<bool> {
         self.read(|conn| {
             one(

@@ -109,6 +109,10 @@ impl SqliteStore {
         self.writer.figures()
     }
 
+    pub(crate) fn writer_generation(&self) -> u64 {
+        self.writer.generation()
+    }
+
     /// A write job, acknowledged once its batch is durably committed.
     pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where

@@ -27,6 +27,7 @@
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 
@@ -122,6 +123,8 @@ pub(crate) struct Writer {
     queue: mpsc::Sender<Message>,
     /// The batches committed and the jobs they carried.
     tally: Arc<WriteTally>,
+    /// Moves after every batch, before its jobs are answered.
+    generation: Arc<AtomicU64>,
 }
 
 fn stopped() -> StoreError {
@@ -146,6 +149,8 @@ impl Writer {
         let (opened, ready) = oneshot::channel();
         let tally = Arc::new(WriteTally::default());
         let counts = Arc::clone(&tally);
+        let generation = Arc::new(AtomicU64::new(0));
+        let moved = Arc::clone(&generation);
         std::thread::Builder::new()
             .name("orgdrive-sqlite-writer".into())
             .spawn(move || {
@@ -156,7 +161,7 @@ impl Writer {
                 match opened_both {
                     Ok((conn, checkpointer)) => {
                         let _ = opened.send(Ok(()));
-                        run_batches(conn, jobs, durable, checkpointer, &counts);
+                        run_batches(conn, jobs, durable, checkpointer, &counts, &moved);
                     }
                     Err(e) => {
                         let _ = opened.send(Err(e));
@@ -165,12 +170,18 @@ impl Writer {
             })
             .map_err(|e| StoreError::Backend(format!("starting the metadata writer: {e}")))?;
         ready.await.map_err(|_| stopped())??;
-        Ok(Writer { queue, tally })
+        Ok(Writer { queue, tally, generation })
     }
 
     /// The batches committed so far and the jobs they carried.
     pub(crate) fn figures(&self) -> WriteFigures {
         self.tally.figures()
+    }
+
+    /// Moves after every batch the writer ran (committed or not), before
+    /// the batch's jobs are answered: see `MaintenanceStore::write_generation`.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Runs `work` in the next batch; resolves once that batch is committed.
@@ -276,6 +287,7 @@ fn run_batches(
     durable: bool,
     checkpointer: Checkpointer,
     tally: &WriteTally,
+    generation: &AtomicU64,
 ) {
     // Checkpoints are the checkpointer's (this replaces SQLite's automatic
     // checkpoint, which is itself a WAL hook).
@@ -324,7 +336,7 @@ fn run_batches(
                 }
             }
         }
-        run_batch(&conn, batch, tally);
+        run_batch(&conn, batch, tally, generation);
         checkpointer.after_commit(&conn);
     }
     // Jobs queued after the close fail (dropping them answers their callers);
@@ -365,8 +377,15 @@ fn run_batches(
 }
 
 /// Runs the batch in one transaction, counted in `tally` if it committed
-/// (before its jobs are answered: a caller sees its own write counted).
-fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, tally: &WriteTally) {
+/// (before its jobs are answered: a caller sees its own write counted);
+/// moves `generation` whatever the outcome (a failed COMMIT may still have
+/// reached the database), also before the jobs are answered.
+fn run_batch(
+    conn: &Connection,
+    mut batch: Vec<Box<dyn Job>>,
+    tally: &WriteTally,
+    generation: &AtomicU64,
+) {
     let outcome = (|| {
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         for job in batch.iter_mut() {
@@ -396,6 +415,7 @@ fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, tally: &WriteTally
     if outcome.is_ok() {
         tally.record(batch.len());
     }
+    generation.fetch_add(1, Ordering::SeqCst);
     for job in batch {
         job.finish(outcome.clone());
     }

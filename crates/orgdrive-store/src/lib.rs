@@ -614,6 +614,16 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     /// The group commits since the store was opened (PostgreSQL: of the
     /// writes it combines, the durable dentry puts).
     fn write_figures(&self) -> WriteFigures;
+    /// A number that changes whenever a write made through this store may
+    /// have changed what its reads return: it changes after the write
+    /// committed (or failed) and before the write's caller is answered, so
+    /// an answer read after loading generation `g` is current for as long
+    /// as the generation is still `g`. `Some` only where every write of the
+    /// serving process goes through this handle (the embedded store; other
+    /// processes writing the same file — `orgdrive admin`, `fsck --repair` —
+    /// are not counted, and a cache keyed by it must also expire); `None`
+    /// where other nodes write the store: nothing may be cached by it.
+    fn write_generation(&self) -> Option<u64>;
     /// Registers a starting server node and returns its number (unique per store).
     async fn register_node(&self, now_ms: i64) -> StoreResult<i64>;
     /// What fsck checks: content references, open uploads, counters and the

@@ -9,9 +9,9 @@ pub use std::sync::Arc;
 pub use bytes::Bytes;
 pub use futures::TryStreamExt;
 pub use orgdrive_core::{
-    BlobStore, CommitRequest, CreatedApp, DentryView, Drive, DriveError, DriveOptions, NewApp,
-    NewFolder, NewOrg, NewSpace, NewUser, Operator, PreCheck, Scope, SignedUrl, UploadRequest,
-    UserRecord, ACCESS_TOKEN_TTL_SECS,
+    BlobStore, CommitRequest, CreatedApp, DentryView, Drive, DriveError, DriveOptions,
+    ListChildren, NewApp, NewFolder, NewOrg, NewSpace, NewUser, Operator, PreCheck, PropertyFilter,
+    Scope, SignedUrl, UploadRequest, UserRecord, ACCESS_TOKEN_TTL_SECS,
 };
 pub use orgdrive_sqlite::{SqliteOptions, SqliteStore};
 pub use tempfile::TempDir;

@@ -2,8 +2,14 @@
 //! ListAllDentries.
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use orgdrive_core::{ListAll, ListChildren, NewFolder, Page, PropertyFilter};
+use bytes::Bytes;
+use orgdrive_core::{
+    DriveError, DriveResult, ListAll, ListChildren, NewFolder, Page, PropertyFilter,
+};
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
@@ -27,6 +33,23 @@ pub fn routes() -> OpenApiRouter<ServerState> {
 }
 
 type Reply<T> = Result<Json<T>, ApiError>;
+
+/// A JSON answer already encoded (by [`encode`]): what the reply cache of
+/// GetDentry and ListDentries keeps and hands back.
+struct EncodedJson(Bytes);
+
+impl IntoResponse for EncodedJson {
+    fn into_response(self) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
+}
+
+/// The bytes `axum::Json` would send for `value`.
+fn encode(value: &impl Serialize) -> DriveResult<Bytes> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| DriveError::Internal(format!("encoding an answer: {e}")))
+}
 
 fn filter(option: Option<ReadOption>) -> PropertyFilter {
     PropertyFilter {
@@ -101,9 +124,11 @@ async fn get_dentry(
     Caller(op, _): Caller<scope::FileRead>,
     Path((space_id, dentry_id)): Path<(String, String)>,
     WireJson(body): WireJson<GetDentryRequest>,
-) -> Reply<DentryResponse> {
-    let view = state.drive.get_dentry(&op, &space_id, &dentry_id, &filter(body.option)).await?;
-    Ok(Json(DentryResponse { dentry: view.into() }))
+) -> Result<EncodedJson, ApiError> {
+    let filter = filter(body.option);
+    let to_wire = |view| encode(&DentryResponse { dentry: Dentry::from(view) });
+    let body = state.drive.get_dentry_encoded(&op, &space_id, &dentry_id, &filter, to_wire).await?;
+    Ok(EncodedJson(body))
 }
 
 /// GetDentries: 1–30 files or folders, one result item per id in request order.
@@ -168,7 +193,7 @@ async fn list_dentries(
     Caller(op, _): Caller<scope::FileRead>,
     Path(space_id): Path<String>,
     query: QueryParams,
-) -> Reply<DentryPage> {
+) -> Result<EncodedJson, ApiError> {
     query.boolean("withThumbnail")?;
     let input = ListChildren {
         parent_id: query.text("parentId"),
@@ -177,7 +202,8 @@ async fn list_dentries(
         order: query.text("order"),
         order_by: query.text("orderBy"),
     };
-    Ok(Json(page(state.drive.list_dentries(&op, &space_id, input).await?)))
+    let to_wire = |listed| encode(&page(listed));
+    Ok(EncodedJson(state.drive.list_dentries_encoded(&op, &space_id, input, to_wire).await?))
 }
 
 /// ListAllDentries: one page of every file and folder of the space.

@@ -52,6 +52,26 @@ pub async fn a_claim_is_seen_until_it_expires_or_is_released(s: &impl MetaStore)
     assert!(!s.job_claimed("backup", 1500).await.unwrap());
 }
 
+pub async fn the_write_generation_moves_before_a_write_is_answered(s: &impl MetaStore) {
+    space_with_quota(s, None).await;
+    let Some(before) = s.write_generation() else {
+        return; // a store other nodes write: nothing to check
+    };
+    assert_eq!(s.write_generation(), Some(before), "reads do not move it");
+    s.get_dentry("1", "nothing").await.unwrap();
+    assert_eq!(s.write_generation(), Some(before), "reads do not move it");
+    create(s, folder("g", "dir")).await;
+    let after_create = s.write_generation().unwrap();
+    assert_ne!(after_create, before);
+    // A write that fails (a duplicate name) may have changed nothing, but it
+    // must not leave the generation behind a write that did.
+    let duplicate = s.put_dentry(&put(folder("h", "dir"), NameConflict::Fail, None)).await;
+    assert!(duplicate.is_err(), "{duplicate:?}");
+    let after_failure = s.write_generation().unwrap();
+    create(s, folder("i", "other")).await;
+    assert_ne!(s.write_generation().unwrap(), after_failure);
+}
+
 pub async fn the_consistency_scan_sees_content_uploads_counters_and_trees(s: &impl MetaStore) {
     space_with_quota(s, None).await;
     s.insert_org(&org("d", None)).await.unwrap();

@@ -149,6 +149,7 @@ macro_rules! behaviour_suite {
             node_numbers_are_never_reused,
             a_job_is_claimed_by_one_node_until_its_claim_expires,
             a_claim_is_seen_until_it_expires_or_is_released,
+            the_write_generation_moves_before_a_write_is_answered,
             the_consistency_scan_sees_content_uploads_counters_and_trees,
             repair_usage_sets_counters_to_their_sums,
             after_close_calls_fail_with_a_backend_error,
