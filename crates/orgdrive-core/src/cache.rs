@@ -54,7 +54,8 @@ pub const IDENTITY_TTL: Duration = Duration::from_secs(5);
 pub const SPACE_TTL: Duration = Duration::from_secs(1);
 /// Longest a cached reply is reused (it is dropped sooner by any write of
 /// this process; the TTL bounds what writes of other processes on the same
-/// data dir, `orgdrive admin` or `fsck --repair`, leave stale).
+/// data dir, `orgdrive admin` or `fsck --repair`, leave stale; a folder
+/// path in it comes from the chain cache, [`IDENTITY_TTL`]).
 pub const REPLY_TTL: Duration = Duration::from_secs(1);
 /// Bytes each cache may hold (approximately: the lengths of keys and values).
 const BUDGET_BYTES: u64 = 32 << 20;
@@ -64,6 +65,23 @@ const ENTRY_OVERHEAD: usize = 256;
 fn weight(strings: &[&str]) -> u32 {
     let bytes = ENTRY_OVERHEAD + strings.iter().map(|s| s.len()).sum::<usize>();
     u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+/// What a dentry record holds: every string, its app properties included.
+fn dentry_weight(d: &orgdrive_store::DentryRecord) -> usize {
+    let strings = [&d.dentry_id, &d.uuid, &d.space_id, &d.parent_id, &d.kind, &d.name, &d.status];
+    let people = [&d.creator_id, &d.modifier_id];
+    let properties: usize = d
+        .app_properties
+        .iter()
+        .map(|p| {
+            ENTRY_OVERHEAD + p.app_id.len() + p.name.len() + p.value.len() + p.visibility.len()
+        })
+        .sum();
+    ENTRY_OVERHEAD
+        + strings.iter().chain(people.iter()).map(|s| s.len()).sum::<usize>()
+        + d.blob_key.as_ref().map_or(0, String::len)
+        + properties
 }
 
 /// A live folder's place: the ids from the root's first child down to the
@@ -173,9 +191,15 @@ where
         Q: Equivalent<K> + std::hash::Hash + ?Sized,
     {
         let found = self.cache.get(key);
-        let tally = if found.is_some() { &self.hits } else { &self.misses };
-        tally.fetch_add(1, Ordering::Relaxed);
+        self.count(found.is_some());
         found
+    }
+
+    /// Counts a lookup made on the inner cache: a hit only if the entry
+    /// found was usable.
+    fn count(&self, hit: bool) {
+        let tally = if hit { &self.hits } else { &self.misses };
+        tally.fetch_add(1, Ordering::Relaxed);
     }
 
     fn figures(&self, name: &'static str) -> CacheFigures {
@@ -303,9 +327,7 @@ impl ReadCache {
                 Cache::builder()
                     .max_capacity(BUDGET_BYTES)
                     .weigher(|key: &String, reply: &Arc<CachedReply>| {
-                        let dentry = reply.dentry.as_ref().map_or(0, |d| {
-                            ENTRY_OVERHEAD + d.dentry_id.len() + d.name.len() + d.parent_id.len()
-                        });
+                        let dentry = reply.dentry.as_ref().map_or(0, dentry_weight);
                         weight(&[key]).saturating_add(
                             u32::try_from(reply.body.len() + dentry).unwrap_or(u32::MAX),
                         )
@@ -389,23 +411,29 @@ impl ReadCache {
             key.push(':');
             key.push_str(part);
         }
-        match self.replies.get(&key) {
-            Some(hit)
-                if hit.versions == versions && self.tree_version() == versions.tree_version =>
-            {
-                CachedRead::Hit(hit)
-            }
-            _ => CachedRead::Miss(ReplyMiss { key, versions }),
+        // Counted as a hit only when current (a stale entry is a miss).
+        let found =
+            self.replies.cache.get(&key).filter(|hit| {
+                hit.versions == versions && self.tree_version() == versions.tree_version
+            });
+        self.replies.count(found.is_some());
+        match found {
+            Some(hit) => CachedRead::Hit(hit),
+            None => CachedRead::Miss(ReplyMiss { key, versions }),
         }
     }
 
-    /// Caches a reply computed after [`ReadCache::reply`] missed.
+    /// Caches a reply computed after [`ReadCache::reply`] missed; the
+    /// dentry (kept for authorization) without its app properties.
     pub fn remember_reply(
         &self,
         miss: ReplyMiss,
-        dentry: Option<orgdrive_store::DentryRecord>,
+        mut dentry: Option<orgdrive_store::DentryRecord>,
         body: bytes::Bytes,
     ) {
+        if let Some(d) = dentry.as_mut() {
+            d.app_properties = Vec::new();
+        }
         let ReplyMiss { key, versions } = miss;
         self.replies.insert(key, Arc::new(CachedReply { versions, dentry, body }));
     }
@@ -511,7 +539,60 @@ impl ReadCache {
 
 #[cfg(test)]
 mod tests {
+    use super::CachedRead::{Hit, Miss};
     use super::*;
+
+    fn versions(generation: u64, cache: &ReadCache) -> ReplyVersions {
+        cache.reply_versions(generation)
+    }
+
+    #[test]
+    fn a_stale_reply_is_a_miss_and_counted_as_one() {
+        let cache = ReadCache::new();
+        let Miss(miss) = cache.reply(&["dentry", "1", "2"], versions(7, &cache)) else {
+            panic!("nothing cached yet")
+        };
+        cache.remember_reply(miss, None, bytes::Bytes::from_static(b"{}"));
+        assert!(matches!(cache.reply(&["dentry", "1", "2"], versions(7, &cache)), Hit(_)));
+        // Another generation, or a tree change: stale.
+        assert!(matches!(cache.reply(&["dentry", "1", "2"], versions(8, &cache)), Miss(_)));
+        cache.forget_tree("1");
+        assert!(matches!(cache.reply(&["dentry", "1", "2"], versions(7, &cache)), Miss(_)));
+        // Parts are length-prefixed: these are other keys.
+        assert!(matches!(cache.reply(&["dentry", "12"], versions(7, &cache)), Miss(_)));
+        let replies = cache.figures().into_iter().find(|f| f.name == "replies").unwrap();
+        assert_eq!((replies.hits, replies.misses), (1, 4));
+    }
+
+    #[test]
+    fn a_reply_keeps_no_app_properties_and_weighs_what_it_holds() {
+        let cache = ReadCache::new();
+        let property = |app: &str| orgdrive_store::AppPropertyRecord {
+            dentry_id: "2".into(),
+            app_id: app.into(),
+            name: "p".into(),
+            value: "x".repeat(4096),
+            visibility: "PRIVATE".into(),
+        };
+        let dentry = orgdrive_store::DentryRecord {
+            dentry_id: "2".into(),
+            name: "n".repeat(1000),
+            app_properties: vec![property("a"), property("b")],
+            ..Default::default()
+        };
+        assert!(dentry_weight(&dentry) > 2 * 4096 + 1000);
+        let Miss(miss) = cache.reply(&["dentry", "1", "2"], versions(1, &cache)) else {
+            panic!("nothing cached yet")
+        };
+        cache.remember_reply(miss, Some(dentry), bytes::Bytes::from(vec![b' '; 5000]));
+        let Hit(hit) = cache.reply(&["dentry", "1", "2"], versions(1, &cache)) else {
+            panic!("just cached")
+        };
+        let kept = hit.dentry.as_ref().unwrap();
+        assert!(kept.app_properties.is_empty(), "authorization needs none");
+        cache.replies.run_pending_tasks();
+        assert!(cache.replies.weighted_size() > 5000 + 1000, "{}", cache.replies.weighted_size());
+    }
 
     #[test]
     fn cache_changes_survive_their_encoding_and_nothing_else_decodes() {

@@ -324,8 +324,11 @@ impl Drive {
             self.authorize(op, &space, Place::Root, Operation::GetDentry).await?;
             return encode(root_view(&space));
         }
+        // The filter's ids as a set: order and repeats change no answer.
+        let wanted: std::collections::BTreeSet<&str> =
+            filter.app_ids.iter().map(String::as_str).collect();
         let mut key = vec!["dentry", &space.space_id, dentry_id, &op.app.app_id];
-        key.extend(filter.app_ids.iter().map(String::as_str));
+        key.extend(wanted);
         let cached = versions.map(|v| self.cache.reply(&key, v));
         if let Some(CachedRead::Hit(hit)) = &cached {
             if let Some(dentry) = &hit.dentry {
