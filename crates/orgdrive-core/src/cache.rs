@@ -380,12 +380,8 @@ impl ReadCache {
     /// Drops everything another node may have changed (a relay that lost
     /// changes calls this).
     pub fn forget_shared(&self) {
-        self.tree_changes.fetch_add(1, Ordering::SeqCst);
-        self.grant_changes.fetch_add(1, Ordering::SeqCst);
-        self.folder_chains.invalidate_all();
-        self.grants.invalidate_all();
+        self.forget_trees();
         self.replies.invalidate_all();
-        self.forget_spaces();
         self.drop_identities();
     }
 
@@ -460,6 +456,16 @@ impl ReadCache {
     pub fn forget_tree(&self, space_id: &str) {
         self.drop_tree(space_id);
         self.relay(CacheChange::Tree(space_id.to_string()));
+    }
+
+    /// After tree changes in spaces this node cannot name (a restore task
+    /// that just ended): drops every cached chain, grant and space.
+    pub fn forget_trees(&self) {
+        self.tree_changes.fetch_add(1, Ordering::SeqCst);
+        self.grant_changes.fetch_add(1, Ordering::SeqCst);
+        self.folder_chains.invalidate_all();
+        self.grants.invalidate_all();
+        self.forget_spaces();
     }
 
     fn drop_tree(&self, space_id: &str) {
