@@ -13,6 +13,11 @@ cd "$(dirname "$0")/.."
 
 cache="${ORGDRIVE_CACHE:-$HOME/.cache/orgdrive}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+# Under CI (a fresh clone each time), cargo's incremental cache only fills the
+# disk (it reached 19 GB in a reused target dir); local runs keep it.
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
 venv="$cache/venv"
 mkdir -p "$cache"
 
