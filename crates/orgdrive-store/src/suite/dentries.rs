@@ -14,6 +14,35 @@ fn ids(dentries: &[DentryRecord]) -> Vec<&str> {
     dentries.iter().map(|d| d.dentry_id.as_str()).collect()
 }
 
+pub async fn a_created_dentry_is_answered_as_it_is_read_back(s: &impl MetaStore) {
+    space_with_quota(s, None).await;
+    let rename = || NameConflict::AutoRename { prefix: "d(".into(), suffix: ")".into() };
+    let property = |value: &str| AppPropertyRecord {
+        dentry_id: String::new(),
+        app_id: "a".into(),
+        name: "p".into(),
+        value: value.into(),
+        visibility: "PUBLIC".into(),
+    };
+    let with_properties = PutDentry {
+        app_properties: vec![property("v")],
+        ..put(folder("3", "e"), NameConflict::Fail, None)
+    };
+    let puts = [
+        put(folder("1", "d"), NameConflict::Fail, None),
+        put(folder("2", "d"), rename(), None),
+        with_properties,
+        put(file("4", "f.txt", 3), NameConflict::Fail, None),
+    ];
+    for p in puts {
+        let PutOutcome::Created(answered) = s.put_dentry(&p).await.unwrap() else {
+            panic!("{p:?} should create")
+        };
+        let read = s.get_dentry("1", &p.dentry.dentry_id).await.unwrap().unwrap();
+        assert_eq!(answered, read);
+    }
+}
+
 pub async fn conflict_rules_are_applied_inside_the_transaction(s: &impl MetaStore) {
     space_with_quota(s, None).await;
     let rename = || NameConflict::AutoRename { prefix: "a(".into(), suffix: ").txt".into() };

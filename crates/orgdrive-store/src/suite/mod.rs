@@ -114,6 +114,7 @@ macro_rules! behaviour_suite {
             a_space_needs_its_org_and_app,
             used_bytes_add_up_per_space_app_and_org,
             // dentries
+            a_created_dentry_is_answered_as_it_is_read_back,
             conflict_rules_are_applied_inside_the_transaction,
             what_a_put_returns_is_what_is_read_back,
             auto_rename_takes_the_first_free_counter,
