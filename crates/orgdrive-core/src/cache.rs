@@ -380,8 +380,12 @@ impl ReadCache {
     /// Drops everything another node may have changed (a relay that lost
     /// changes calls this).
     pub fn forget_shared(&self) {
-        self.forget_trees();
+        self.tree_changes.fetch_add(1, Ordering::SeqCst);
+        self.grant_changes.fetch_add(1, Ordering::SeqCst);
+        self.folder_chains.invalidate_all();
+        self.grants.invalidate_all();
         self.replies.invalidate_all();
+        self.forget_spaces();
         self.drop_identities();
     }
 
@@ -399,7 +403,8 @@ impl ReadCache {
 
     /// The reply cached under `parts` (each length-prefixed into the key,
     /// so that no two lists of parts share one) if it was read under
-    /// `versions`, and they are still current (the caller took them).
+    /// `versions`, which the caller took before its own reads: an answer
+    /// as current as one it would compute.
     pub fn reply(&self, parts: &[&str], versions: ReplyVersions) -> CachedRead {
         let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
         for part in parts {
@@ -408,10 +413,7 @@ impl ReadCache {
             key.push_str(part);
         }
         // Counted as a hit only when current (a stale entry is a miss).
-        let found =
-            self.replies.cache.get(&key).filter(|hit| {
-                hit.versions == versions && self.tree_version() == versions.tree_version
-            });
+        let found = self.replies.cache.get(&key).filter(|hit| hit.versions == versions);
         self.replies.count(found.is_some());
         match found {
             Some(hit) => CachedRead::Hit(hit),
@@ -456,16 +458,6 @@ impl ReadCache {
     pub fn forget_tree(&self, space_id: &str) {
         self.drop_tree(space_id);
         self.relay(CacheChange::Tree(space_id.to_string()));
-    }
-
-    /// After tree changes in spaces this node cannot name (a restore task
-    /// that just ended): drops every cached chain, grant and space.
-    pub fn forget_trees(&self) {
-        self.tree_changes.fetch_add(1, Ordering::SeqCst);
-        self.grant_changes.fetch_add(1, Ordering::SeqCst);
-        self.folder_chains.invalidate_all();
-        self.grants.invalidate_all();
-        self.forget_spaces();
     }
 
     fn drop_tree(&self, space_id: &str) {

@@ -212,10 +212,7 @@ impl Drive {
         }
     }
 
-    /// Drops what the task changed from the caches: the spaces whose
-    /// counters it changed, and their folder paths and grants (a moved,
-    /// deleted or restored folder), which the runner drops too, but only a
-    /// moment after the task's end is visible here.
+    /// Drops the cached spaces whose counters the task changed.
     ///
     /// After [`TASK_JUST_ENDED_MS`] every cached space was read after the
     /// task ended (the space cache's TTL is shorter).
@@ -223,12 +220,12 @@ impl Drive {
         match op {
             TaskOp::Move { space_id, target_space_id, .. }
             | TaskOp::Copy { space_id, target_space_id, .. } => {
-                self.forget_changes(space_id, true);
-                self.forget_changes(target_space_id, true);
+                self.forget_space(space_id);
+                self.forget_space(target_space_id);
             }
-            TaskOp::Delete { space_id, .. } => self.forget_changes(space_id, true),
+            TaskOp::Delete { space_id, .. } => self.forget_space(space_id),
             // The item's space is not in the task: drop them all.
-            TaskOp::Restore { .. } => self.cache.forget_trees(),
+            TaskOp::Restore { .. } => self.cache.forget_spaces(),
         }
     }
 
