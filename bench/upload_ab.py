@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""A/B of full 4 KiB upload cycles (GetFileUploadInfo -> PUT -> CommitFile) between
-a baseline build and a candidate build of orgdrive, measured in the same run,
-alternating, with the harness's load generator (bench/loadgen, `upload-cycle`).
+"""A/B of a durable write load between a baseline build and a candidate build of
+orgdrive, measured in the same run, alternating, with the harness's load generator
+(bench/loadgen): full 4 KiB upload cycles (GetFileUploadInfo -> PUT -> CommitFile,
+`upload-cycle`, the default) or another of its write loads (`--op add-folder`).
 
 Used to price what hardening costs on the write path (a PUT now reserves its bytes
 in one more transaction before it streams). Both servers run release builds with
 default durability (full) on data dirs in the same temp dir.
 
     python3 bench/upload_ab.py --base BIN --candidate BIN --loadgen BIN \
-        [--rounds 3] [--seconds 10] [--connections 64]
+        [--op upload-cycle|add-folder] [--rounds 3] [--seconds 10] [--connections 64]
 
 `bash bench/upload_ab.sh [BASE_REV]` builds the three binaries and runs this.
 Only 127.0.0.1 is used; every run is bounded in time."""
@@ -38,8 +39,9 @@ def start(binary, data_dir, extra):
     return server, auth
 
 
-def cycles(loadgen, auth, seconds, connections):
-    out = subprocess.run([loadgen, "upload-cycle", *auth, "--size", "4096",
+def cycles(loadgen, op, auth, seconds, connections):
+    sized = ["--size", "4096"] if op == "upload-cycle" else []
+    out = subprocess.run([loadgen, op, *auth, *sized,
                           "--connections", str(connections), "--duration", str(seconds),
                           "--warmup", "1"], capture_output=True, text=True, check=True,
                          timeout=seconds + 120)
@@ -54,6 +56,7 @@ def main():
     p.add_argument("--base", required=True)
     p.add_argument("--candidate", required=True)
     p.add_argument("--loadgen", required=True)
+    p.add_argument("--op", choices=("upload-cycle", "add-folder"), default="upload-cycle")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--connections", type=int, default=64)
@@ -65,9 +68,9 @@ def main():
         try:
             for round_ in range(a.rounds):
                 for name, auth in (("base", base_auth), ("candidate", cand_auth)):
-                    r = cycles(a.loadgen, auth, a.seconds, a.connections)
+                    r = cycles(a.loadgen, a.op, auth, a.seconds, a.connections)
                     figures[name].append(r)
-                    print(f"round {round_ + 1} {name}: {r['rps']:.0f} cycles/s, "
+                    print(f"round {round_ + 1} {name}: {r['rps']:.0f} ops/s, "
                           f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms", flush=True)
         finally:
             base.stop(check=False)
@@ -75,7 +78,7 @@ def main():
     rps = {k: [r["rps"] for r in v] for k, v in figures.items()}
     for name, values in rps.items():
         print(f"{name}: min {min(values):.0f} / median {statistics.median(values):.0f} / "
-              f"max {max(values):.0f} cycles/s")
+              f"max {max(values):.0f} ops/s")
     ratio = statistics.median(rps["candidate"]) / statistics.median(rps["base"])
     print(f"candidate / base (medians): {ratio:.2f}")
 
