@@ -68,7 +68,10 @@ impl EventType {
 pub struct EventRecord {
     /// Commit order across the whole store (assigned by the store).
     pub seq: i64,
-    /// Unique, random (assigned by the store): receivers de-duplicate by it.
+    /// Unique, unguessable (assigned by the store): receivers de-duplicate by
+    /// it. 32 hex digits: `at_ms` in the first 12, then random ones, so an
+    /// event of a later millisecond has a greater id (an index on the ids
+    /// grows at its right edge).
     pub event_id: String,
     pub event_type: EventType,
     pub corp_id: String,

@@ -136,6 +136,31 @@ pub async fn every_tree_change_appends_its_event_and_a_failed_one_none(s: &impl 
     assert_eq!((events[10].role.as_deref(), events[10].at_ms), (None, 11));
 }
 
+/// Event ids are 32 hex digits and an event of a later millisecond has a
+/// greater one, so the index on them grows at its right edge (random ids
+/// would dirty a page of it per event).
+pub async fn event_ids_grow_with_time(s: &impl MetaStore) {
+    tree(s, None, None).await;
+    assert!(s.subscribe(&subscription("a", EventScope::Org, "c")).await.unwrap());
+    let start = s.last_event_seq().await.unwrap();
+    // Eight in order: random ids would be in order once in 8! = 40,320 runs.
+    let times = [1_000, 1_001, 1_002, 5_000, 65_536, 1 << 32, 1 << 40, 1_700_000_000_000_i64];
+    for (i, now_ms) in times.into_iter().enumerate() {
+        let name = format!("renamed-{i}.txt");
+        s.rename_dentry(&RenameDentry { actor: actor(now_ms), ..rename("t", &name) })
+            .await
+            .unwrap();
+    }
+    let events = events_of(s, "a", start).await;
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(events.len(), times.len());
+    assert!(
+        ids.iter().all(|id| id.len() == 32 && id.bytes().all(|c| c.is_ascii_hexdigit())),
+        "{ids:?}"
+    );
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
+
 pub async fn subscriptions_decide_what_an_app_gets_from_when(s: &impl MetaStore) {
     tree(s, None, None).await;
     s.insert_app(&app("b", "c", "kb")).await.unwrap();

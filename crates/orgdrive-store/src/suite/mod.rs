@@ -209,6 +209,7 @@ macro_rules! behaviour_suite {
             thumbnails_belong_to_their_content_and_leave_with_it,
             // events
             every_tree_change_appends_its_event_and_a_failed_one_none,
+            event_ids_grow_with_time,
             subscriptions_decide_what_an_app_gets_from_when,
             a_cursor_moves_only_under_its_nodes_lease,
             old_events_are_purged_per_org_and_seq_never_goes_back,
