@@ -39,6 +39,13 @@ def start(binary, data_dir, extra):
     return server, auth
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` and all its threads so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cycles(loadgen, op, auth, seconds, connections):
     sized = ["--size", "4096"] if op == "upload-cycle" else []
     out = subprocess.run([loadgen, op, *auth, *sized,
@@ -67,11 +74,16 @@ def main():
         figures = {"base": [], "candidate": []}
         try:
             for round_ in range(a.rounds):
-                for name, auth in (("base", base_auth), ("candidate", cand_auth)):
+                for name, server, auth in (("base", base, base_auth), ("candidate", cand, cand_auth)):
+                    cpu = cpu_seconds(server.pid)
                     r = cycles(a.loadgen, a.op, auth, a.seconds, a.connections)
+                    # ok_all: every operation answered, the warmup's included.
+                    ops = r["ok_all"]
+                    r["cpu_us_per_op"] = (cpu_seconds(server.pid) - cpu) * 1e6 / ops
                     figures[name].append(r)
                     print(f"round {round_ + 1} {name}: {r['rps']:.0f} ops/s, "
-                          f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms", flush=True)
+                          f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+                          f"server CPU {r['cpu_us_per_op']:.1f} µs/op", flush=True)
         finally:
             base.stop(check=False)
             cand.stop(check=False)
@@ -79,6 +91,10 @@ def main():
     for name, values in rps.items():
         print(f"{name}: min {min(values):.0f} / median {statistics.median(values):.0f} / "
               f"max {max(values):.0f} ops/s")
+    for name, runs in figures.items():
+        cpu = [r["cpu_us_per_op"] for r in runs]
+        print(f"{name}: server CPU min {min(cpu):.1f} / median {statistics.median(cpu):.1f} / "
+              f"max {max(cpu):.1f} µs/op")
     ratio = statistics.median(rps["candidate"]) / statistics.median(rps["base"])
     print(f"candidate / base (medians): {ratio:.2f}")
 

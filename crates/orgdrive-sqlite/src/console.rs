@@ -45,7 +45,7 @@ impl ConsoleStore for SqliteStore {
             if !known {
                 return Ok(false);
             }
-            match phc {
+            match &phc {
                 Some(phc) => exec(
                     conn,
                     "INSERT INTO user_passwords (union_id, phc, set_at) VALUES (?1, ?2, ?3) \
@@ -109,7 +109,7 @@ impl ConsoleStore for SqliteStore {
     async fn delete_console_session(&self, session_hash: &str) -> StoreResult<bool> {
         let session_hash = session_hash.to_string();
         self.write(move |conn| {
-            Ok(exec(conn, "DELETE FROM console_sessions WHERE session_hash = ?1", [session_hash])
+            Ok(exec(conn, "DELETE FROM console_sessions WHERE session_hash = ?1", [&session_hash])
                 .map_err(backend)?
                 == 1)
         })

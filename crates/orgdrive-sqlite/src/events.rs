@@ -381,7 +381,7 @@ impl EventStore for SqliteStore {
         let app_id = app_id.to_owned();
         let callback = callback.cloned();
         self.write(move |conn| {
-            match callback {
+            match &callback {
                 None => {
                     exec(conn, "DELETE FROM event_callbacks WHERE app_id = ?1", [&app_id])
                         .map_err(backend)?;

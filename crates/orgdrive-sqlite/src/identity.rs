@@ -195,7 +195,7 @@ impl IdentityStore for SqliteStore {
     ) -> StoreResult<bool> {
         let values = [corp_id, app_id, secret_salt, secret_hash].map(str::to_string);
         self.write(move |conn| {
-            let [corp_id, app_id, salt, hash] = values;
+            let [corp_id, app_id, salt, hash] = &values;
             let changed = exec(
                 conn,
                 "UPDATE apps SET secret_salt = ?3, secret_hash = ?4, modified_at = ?5 \
@@ -301,7 +301,7 @@ impl IdentityStore for SqliteStore {
                 conn,
                 "INSERT INTO dept_members (corp_id, dept_id, union_id) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (dept_id, union_id) DO NOTHING",
-                keys,
+                rusqlite::params_from_iter(&keys),
             )
             .map_err(classify)?;
             Ok(())
@@ -335,7 +335,7 @@ impl IdentityStore for SqliteStore {
             let done = exec(
                 conn,
                 "DELETE FROM dept_members WHERE corp_id = ?1 AND dept_id = ?2 AND union_id = ?3",
-                keys,
+                rusqlite::params_from_iter(&keys),
             )
             .map_err(backend)?;
             Ok(done == 1)
@@ -462,7 +462,10 @@ impl SqliteStore {
     /// `InUse` if a restricting reference kept it.
     async fn delete_one(&self, sql: &'static str, first: &str, second: &str) -> StoreResult<bool> {
         let keys = [first.to_string(), second.to_string()];
-        self.write(move |conn| Ok(exec(conn, sql, keys).map_err(classify_delete)? == 1)).await
+        self.write(move |conn| {
+            Ok(exec(conn, sql, rusqlite::params_from_iter(&keys)).map_err(classify_delete)? == 1)
+        })
+        .await
     }
 }
 

@@ -117,7 +117,7 @@ impl SqliteStore {
     pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.writer.write(Durability::Durable, work).await
     }
@@ -126,7 +126,7 @@ impl SqliteStore {
     pub(crate) async fn write_deferred<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.writer.write(Durability::Deferred, work).await
     }

@@ -1,11 +1,23 @@
 //! Group commit: one thread owns the SQLite write connection and runs write
 //! jobs in batches — one `BEGIN IMMEDIATE … COMMIT` (so one fsync) for every
-//! job queued meanwhile, each job inside its own savepoint. A job is a
-//! closure that runs all its statements synchronously on that thread, so a
-//! statement costs no hop between threads. A job that fails (or panics) is
-//! rolled back to its savepoint without touching the others; every job is
-//! answered only after the batch's COMMIT returned, so an acknowledged write
-//! is durable. If the COMMIT itself fails, every job of the batch fails.
+//! job queued meanwhile. A job is a closure that runs all its statements
+//! synchronously on that thread, so a statement costs no hop between
+//! threads. A job that fails (or panics) leaves the others untouched; every
+//! job is answered only after the batch's COMMIT returned, so an
+//! acknowledged write is durable. If the COMMIT itself fails, every job of
+//! the batch fails.
+//!
+//! Failed jobs without savepoints: a savepoint per job would copy every page
+//! the job touches into SQLite's sub-journal (a page touched by each job of
+//! the batch, such as an index's right edge, once per job). So a batch first
+//! runs its jobs one after the other in the bare transaction. A job that
+//! fails having changed no row (`total_changes` did not move: most failures
+//! are refusals found before any write, and SQLite undoes a failed statement
+//! itself) needs nothing undone. Only a failed job that did change rows
+//! makes the writer roll the whole transaction back and run the batch again,
+//! each job in its own savepoint, rolled back to it if the job fails. Jobs
+//! are therefore `Fn` and touch nothing but the connection: running one
+//! twice, the first run rolled back, is running it once.
 //!
 //! Durability per job: a batch made only of jobs marked deferred commits with
 //! `synchronous=NORMAL` (no fsync); a batch with any other job commits with
@@ -68,17 +80,19 @@ pub(crate) enum Durability {
     Deferred,
 }
 
-/// A type-erased job: runs on the connection, then is told how the batch ended.
+/// A type-erased job: runs on the connection (again, if its first run was
+/// rolled back), then is told how the batch ended.
 trait Job: Send {
     fn durability(&self) -> Durability;
-    /// Runs the work; true if it succeeded (its savepoint is kept).
+    /// Runs the work (replacing the result of an earlier run); true if it
+    /// succeeded.
     fn run(&mut self, conn: &Connection) -> bool;
     fn finish(self: Box<Self>, batch: StoreResult<()>);
 }
 
 struct TypedJob<T, F> {
     durability: Durability,
-    work: Option<F>,
+    work: F,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
@@ -86,15 +100,14 @@ struct TypedJob<T, F> {
 impl<T, F> Job for TypedJob<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
 {
     fn durability(&self) -> Durability {
         self.durability
     }
 
     fn run(&mut self, conn: &Connection) -> bool {
-        let Some(work) = self.work.take() else { return false };
-        let result = work(conn);
+        let result = (self.work)(conn);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -185,13 +198,15 @@ impl Writer {
     }
 
     /// Runs `work` in the next batch; resolves once that batch is committed.
+    /// `work` touches nothing but the connection: it may run twice, the
+    /// first run rolled back (see the module documentation).
     pub(crate) async fn write<T, F>(&self, durability: Durability, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = TypedJob { durability, work: Some(work), result: None, reply };
+        let job = TypedJob { durability, work, result: None, reply };
         self.queue.send(Message::Job(Box::new(job))).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -386,27 +401,17 @@ fn run_batch(
     tally: &WriteTally,
     generation: &AtomicU64,
 ) {
-    let outcome = (|| {
-        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        for job in batch.iter_mut() {
-            conn.prepare_cached("SAVEPOINT job")?.execute([])?;
-            // A panicking job fails alone (its caller sees an error); the writer lives on.
-            let ran = catch_unwind(AssertUnwindSafe(|| job.run(conn)));
-            if ran.unwrap_or(false) {
-                conn.prepare_cached("RELEASE job")?.execute([])?;
-            } else {
-                conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
-                conn.prepare_cached("RELEASE job")?.execute([])?;
-            }
-        }
-        conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok::<_, rusqlite::Error>(())
-    })();
+    let outcome = match run_bare(conn, &mut batch) {
+        Ok(true) => Ok(()),
+        // A failed job changed rows: again, each job in a savepoint.
+        Ok(false) => rollback(conn).and_then(|()| run_in_savepoints(conn, &mut batch)),
+        Err(e) => Err(e),
+    };
     let outcome = match outcome {
         Ok(()) => Ok(()),
         Err(e) => {
             if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = rollback(conn);
             }
             tracing::error!(error = %e, jobs = batch.len(), "write batch failed");
             Err(StoreError::Backend(e.to_string()))
@@ -418,5 +423,173 @@ fn run_batch(
     generation.fetch_add(1, Ordering::SeqCst);
     for job in batch {
         job.finish(outcome.clone());
+    }
+}
+
+/// Runs the jobs in the bare transaction and commits, unless a failed job
+/// changed rows: then stops there, with the transaction open, and answers
+/// false.
+fn run_bare(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<bool> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    for job in batch.iter_mut() {
+        let before = conn.total_changes();
+        // A panicking job fails alone (its caller sees an error); the writer lives on.
+        let ran = catch_unwind(AssertUnwindSafe(|| job.run(conn)));
+        if !ran.unwrap_or(false) && conn.total_changes() != before {
+            return Ok(false);
+        }
+    }
+    conn.prepare_cached("COMMIT")?.execute([])?;
+    Ok(true)
+}
+
+/// Runs the jobs in one transaction, each in its own savepoint (rolled back
+/// to it if the job fails), and commits.
+fn run_in_savepoints(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    for job in batch.iter_mut() {
+        conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+        let ran = catch_unwind(AssertUnwindSafe(|| job.run(conn)));
+        if !ran.unwrap_or(false) {
+            conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+        }
+        conn.prepare_cached("RELEASE job")?.execute([])?;
+    }
+    conn.prepare_cached("COMMIT")?.execute([])?;
+    Ok(())
+}
+
+fn rollback(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached("ROLLBACK")?.execute([])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn writer(dir: &std::path::Path) -> Writer {
+        let path = dir.join("t.sqlite");
+        let open = move || {
+            let conn = Connection::open(&path).map_err(|e| StoreError::Backend(e.to_string()))?;
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (x INTEGER UNIQUE);",
+            )
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            Ok(conn)
+        };
+        let second = open.clone();
+        Writer::spawn(open, second, false).await.unwrap()
+    }
+
+    fn insert(conn: &Connection, x: i64) -> StoreResult<()> {
+        conn.execute("INSERT INTO t (x) VALUES (?1)", [x])
+            .map(drop)
+            .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    fn rows(conn: &Connection) -> Vec<i64> {
+        let mut rows = conn.prepare("SELECT x FROM t ORDER BY x").unwrap();
+        rows.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    }
+
+    /// Runs `jobs` in one batch (queued while a first job holds the
+    /// writer), each counting its runs; answers their results and runs.
+    async fn one_batch(
+        w: &Writer,
+        jobs: Vec<Box<dyn Fn(&Connection) -> StoreResult<()> + Send + Sync>>,
+    ) -> Vec<(StoreResult<()>, usize)> {
+        let holding = w.write(Durability::Durable, |_| {
+            std::thread::sleep(Duration::from_millis(200));
+            Ok(())
+        });
+        let queued = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let runs: Vec<Arc<AtomicUsize>> = jobs.iter().map(|_| Arc::default()).collect();
+            // Spawned in order on this one-thread runtime: queued in order.
+            let writes: Vec<_> = jobs
+                .into_iter()
+                .zip(&runs)
+                .map(|(job, runs)| {
+                    let (w, runs) = (w.clone(), Arc::clone(runs));
+                    tokio::spawn(async move {
+                        w.write(Durability::Durable, move |conn| {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            job(conn)
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            let mut answers = Vec::new();
+            for (write, runs) in writes.into_iter().zip(runs) {
+                answers.push((write.await.unwrap(), runs.load(Ordering::SeqCst)));
+            }
+            answers
+        };
+        let (held, answers) = tokio::join!(holding, queued);
+        held.unwrap();
+        answers
+    }
+
+    fn refused() -> StoreError {
+        StoreError::Backend("refused".into())
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_that_wrote_nothing_costs_the_batch_no_second_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(dir.path()).await;
+        let answers = one_batch(
+            &w,
+            vec![
+                Box::new(|c| insert(c, 1)),
+                Box::new(|_| Err(refused())),
+                // A statement that fails is undone by SQLite itself.
+                Box::new(|c| insert(c, 1)),
+                Box::new(|c| insert(c, 2)),
+            ],
+        )
+        .await;
+        let oks: Vec<bool> = answers.iter().map(|(r, _)| r.is_ok()).collect();
+        assert_eq!(oks, [true, false, false, true]);
+        assert!(answers.iter().all(|(_, runs)| *runs == 1), "{answers:?}");
+        let seen = w.write(Durability::Durable, |c| Ok(rows(c))).await.unwrap();
+        assert_eq!(seen, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_that_wrote_is_undone_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(dir.path()).await;
+        let answers = one_batch(
+            &w,
+            vec![
+                Box::new(|c| insert(c, 1)),
+                // Writes, then refuses: its row must go, the others stay.
+                Box::new(|c| insert(c, 10).and_then(|()| Err(refused()))),
+                Box::new(|c| insert(c, 2)),
+                // Writes, then a statement fails (a duplicate).
+                Box::new(|c| insert(c, 20).and_then(|()| insert(c, 1))),
+                // Writes, then panics.
+                Box::new(|c| {
+                    insert(c, 30)?;
+                    panic!("a job panics after writing")
+                }),
+                Box::new(|c| insert(c, 3)),
+            ],
+        )
+        .await;
+        let oks: Vec<bool> = answers.iter().map(|(r, _)| r.is_ok()).collect();
+        assert_eq!(oks, [true, false, true, false, false, true]);
+        let seen = w.write(Durability::Durable, |c| Ok(rows(c))).await.unwrap();
+        assert_eq!(seen, [1, 2, 3]);
+        // The jobs up to the first failure that wrote ran again after the
+        // rollback; the later ones ran once.
+        let runs: Vec<usize> = answers.iter().map(|(_, runs)| *runs).collect();
+        assert_eq!(runs, [2, 2, 1, 1, 1, 1]);
     }
 }
