@@ -496,12 +496,11 @@ mod tests {
         rows.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     }
 
+    type TestJob = Box<dyn Fn(&Connection) -> StoreResult<()> + Send + Sync>;
+
     /// Runs `jobs` in one batch (queued while a first job holds the
     /// writer), each counting its runs; answers their results and runs.
-    async fn one_batch(
-        w: &Writer,
-        jobs: Vec<Box<dyn Fn(&Connection) -> StoreResult<()> + Send + Sync>>,
-    ) -> Vec<(StoreResult<()>, usize)> {
+    async fn one_batch(w: &Writer, jobs: Vec<TestJob>) -> Vec<(StoreResult<()>, usize)> {
         let holding = w.write(Durability::Durable, |_| {
             std::thread::sleep(Duration::from_millis(200));
             Ok(())
