@@ -43,7 +43,7 @@ pub use compose::MIN_COMPOSE_PART;
 pub use location::{BlobLocation, LocationError, OssLocation, S3Location};
 pub use manifest::{is_manifest_key, Manifest, ManifestPart, MANIFEST_PREFIX, MAX_MANIFEST_PARTS};
 pub use presign::{Presigner, SignatureError, SignedRequest};
-pub use raw::{CopyProgress, Fingerprint};
+pub use raw::{CopyProgress, CopyThreads, Fingerprint};
 pub use remote::{ObjectStat, PresignedUrl};
 
 /// What the blob store can fail with.

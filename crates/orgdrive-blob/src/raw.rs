@@ -52,10 +52,19 @@ pub struct CopyProgress {
     pub bytes: AtomicU64,
     /// Set to stop: copies not yet started answer an error.
     pub stop: AtomicBool,
-    /// Run first by each thread of a copy between two filesystem stores
-    /// (threads of their own, which end with the copy): the backup command
-    /// makes them background work.
-    pub thread_setup: Option<fn()>,
+    /// What the threads of a copy between two filesystem stores run.
+    pub threads: CopyThreads,
+}
+
+/// What each thread of a copy between two filesystem stores (threads of
+/// their own, which end with the copy) runs besides the copies: the backup
+/// command makes them background work that yields to a busy machine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyThreads {
+    /// Run first.
+    pub setup: Option<fn()>,
+    /// Run after each object with the time its copy took; may sleep.
+    pub pace: Option<fn(std::time::Duration)>,
 }
 
 impl CopyProgress {
@@ -279,10 +288,10 @@ impl BlobStore {
                 let (shared, progress) = (shared.clone(), progress.clone());
                 let (answer, done) = tokio::sync::oneshot::channel();
                 // A thread of its own, not the blocking pool's: what
-                // `thread_setup` changes ends with it.
+                // `threads.setup` changes ends with it.
                 let spawned =
                     std::thread::Builder::new().name("orgdrive-copy".into()).spawn(move || {
-                        if let Some(setup) = progress.thread_setup {
+                        if let Some(setup) = progress.threads.setup {
                             setup();
                         }
                         let (pairs, next, from, to) = &*shared;
@@ -290,6 +299,7 @@ impl BlobStore {
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some((key, target_key)) = pairs.get(i) else { break };
+                            let started = std::time::Instant::now();
                             let copied =
                                 match (progress.stopped(), confined(key), confined(target_key)) {
                                     (Some(stopped), _, _) => Err(stopped),
@@ -303,6 +313,9 @@ impl BlobStore {
                                 progress.copied(fingerprint);
                             }
                             copies.push((i, copied));
+                            if let Some(pace) = progress.threads.pace {
+                                pace(started.elapsed());
+                            }
                         }
                         let _ = answer.send(copies);
                     });
@@ -538,13 +551,17 @@ mod tests {
         pairs.insert(9, ("../escape".into(), "c/escape".into()));
         pairs.insert(11, ("objects/1".into(), "../escape".into()));
         static SETUPS: AtomicUsize = AtomicUsize::new(0);
+        static PACED: AtomicUsize = AtomicUsize::new(0);
         for target in [&local, &memory] {
-            let progress = Arc::new(CopyProgress {
-                thread_setup: Some(|| {
+            let threads = CopyThreads {
+                setup: Some(|| {
                     SETUPS.fetch_add(1, Ordering::Relaxed);
                 }),
-                ..CopyProgress::default()
-            });
+                pace: Some(|_| {
+                    PACED.fetch_add(1, Ordering::Relaxed);
+                }),
+            };
+            let progress = Arc::new(CopyProgress { threads, ..CopyProgress::default() });
             let results = source.copy_raw_many(pairs.clone(), target, progress.clone()).await;
             assert_eq!(results.len(), pairs.len());
             for ((key, target_key), result) in pairs.iter().zip(&results) {
@@ -568,6 +585,9 @@ mod tests {
         // Each thread of the filesystem copy (two) was set up; the object
         // store's copy runs on no thread of its own.
         assert_eq!(SETUPS.load(Ordering::Relaxed), 2);
+        // Each pair the filesystem copy took was paced (44 pairs, 3 refused
+        // or missing ones included).
+        assert_eq!(PACED.load(Ordering::Relaxed), pairs.len());
         // Stopped: nothing more is copied, every pair answers an error.
         let stopped = Arc::new(CopyProgress::default());
         stopped.stop.store(true, Ordering::Relaxed);

@@ -29,7 +29,9 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
-use orgdrive_blob::{is_manifest_key, BlobError, BlobStore, CopyProgress, Fingerprint};
+use orgdrive_blob::{
+    is_manifest_key, BlobError, BlobStore, CopyProgress, CopyThreads, Fingerprint,
+};
 use orgdrive_store::{Lease, MetaStore};
 use serde::{Deserialize, Serialize};
 
@@ -256,8 +258,8 @@ pub type Progress<'a> = dyn Fn(u64, u64) + Send + Sync + 'a;
 #[derive(Clone)]
 pub struct BackupTarget {
     store: BlobStore,
-    /// Run first by each thread that copies content between filesystems.
-    copy_thread_setup: Option<fn()>,
+    /// What each thread that copies content between filesystems runs.
+    copy_threads: CopyThreads,
 }
 
 fn content_key(key: &str) -> String {
@@ -266,14 +268,15 @@ fn content_key(key: &str) -> String {
 
 impl BackupTarget {
     pub fn new(store: BlobStore) -> BackupTarget {
-        BackupTarget { store, copy_thread_setup: None }
+        BackupTarget { store, copy_threads: CopyThreads::default() }
     }
 
-    /// Runs `setup` first on each thread that copies content between two
-    /// filesystems (threads of their own, ending with the copy): the backup
-    /// command makes them background work.
-    pub fn with_copy_thread_setup(mut self, setup: fn()) -> BackupTarget {
-        self.copy_thread_setup = Some(setup);
+    /// What each thread that copies content between two filesystems runs
+    /// besides the copies (threads of their own, ending with the copy): the
+    /// backup command makes them background work that yields to a busy
+    /// machine.
+    pub fn with_copy_threads(mut self, threads: CopyThreads) -> BackupTarget {
+        self.copy_threads = threads;
         self
     }
 
@@ -378,7 +381,7 @@ impl BackupTarget {
             .map(|&i| (contents.objects[i].clone(), content_key(&contents.objects[i])))
             .collect();
         let copied =
-            copy_many(source, &self.store, pairs, self.copy_thread_setup, progress, abort).await?;
+            copy_many(source, &self.store, pairs, self.copy_threads, progress, abort).await?;
         let mut report = CopyReport::default();
         for (&i, copied) in to_copy.iter().zip(copied) {
             let key = &contents.objects[i];
@@ -477,8 +480,7 @@ impl BackupTarget {
     ) -> Result<(), BackupError> {
         let pairs = manifest.objects.iter().map(|o| (content_key(&o.key), o.key.clone())).collect();
         let copied =
-            copy_many(&self.store, dest, pairs, self.copy_thread_setup, progress, &|| false)
-                .await?;
+            copy_many(&self.store, dest, pairs, self.copy_threads, progress, &|| false).await?;
         let mut failed = None;
         for (o, copied) in manifest.objects.iter().zip(copied) {
             let problem = match copied {
@@ -507,11 +509,11 @@ async fn copy_many(
     source: &BlobStore,
     target: &BlobStore,
     pairs: Vec<(String, String)>,
-    thread_setup: Option<fn()>,
+    threads: CopyThreads,
     progress: &Progress<'_>,
     abort: &(dyn Fn() -> bool + Sync),
 ) -> Result<Vec<Result<Fingerprint, BlobError>>, BackupError> {
-    let state = Arc::new(CopyProgress { thread_setup, ..CopyProgress::default() });
+    let state = Arc::new(CopyProgress { threads, ..CopyProgress::default() });
     let mut told = (0, 0);
     let mut tell = || {
         let now = (state.objects.load(Ordering::Relaxed), state.bytes.load(Ordering::Relaxed));

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use orgdrive_blob::{BlobLocation, BlobStore};
+use orgdrive_blob::{BlobLocation, BlobStore, CopyThreads};
 use orgdrive_core::backup::{
     manifest_problems, snapshot_contents, snapshot_references, BackupFile, BackupManifest,
     BackupTarget, References, BACKUP_FORMAT, BACKUP_HOLD_MS,
@@ -78,6 +78,11 @@ struct TakeArgs {
     /// the backup holds no key: give the restored server the same one).
     #[arg(long, env = "ORGDRIVE_SIGNING_KEY", hide_env_values = true, allow_hyphen_values = true)]
     signing_key: Option<String>,
+    /// Copy at full speed even while other processes (the server) keep the
+    /// machine busy; by default the copy then slows down to leave them the
+    /// CPU.
+    #[arg(long)]
+    full_speed: bool,
 }
 
 #[derive(Args)]
@@ -273,7 +278,11 @@ async fn take(args: TakeArgs) -> anyhow::Result<()> {
          the build of the server that runs on it",
         orgdrive_sqlite::SCHEMA_VERSION
     );
-    let target = open_target(to)?.with_copy_thread_setup(idle_thread);
+    let threads = CopyThreads {
+        setup: Some(idle_thread),
+        pace: (!args.full_speed).then_some(crate::pacing::pace_copy as fn(_)),
+    };
+    let target = open_target(to)?.with_copy_threads(threads);
     // The key is only read: a server keeping it elsewhere (--signing-key)
     // gets no new signing.key in its data dir from a backup.
     let kept_key = args.data_dir.join("signing.key").is_file();

@@ -9,6 +9,7 @@ mod backup;
 mod fsck;
 mod logs;
 mod migrate;
+mod pacing;
 mod relay;
 mod serve;
 mod store;
