@@ -538,6 +538,14 @@ mod tests {
         StoreError::Backend("refused".into())
     }
 
+    fn succeeded(answers: &[(StoreResult<()>, usize)]) -> Vec<bool> {
+        answers.iter().map(|(r, _)| r.is_ok()).collect()
+    }
+
+    async fn table(w: &Writer) -> Vec<i64> {
+        w.write(Durability::Durable, |c| Ok(rows(c))).await.unwrap()
+    }
+
     #[tokio::test]
     async fn a_failed_job_that_wrote_nothing_costs_the_batch_no_second_run() {
         let dir = tempfile::tempdir().unwrap();
@@ -553,11 +561,9 @@ mod tests {
             ],
         )
         .await;
-        let oks: Vec<bool> = answers.iter().map(|(r, _)| r.is_ok()).collect();
-        assert_eq!(oks, [true, false, false, true]);
+        assert_eq!(succeeded(&answers), [true, false, false, true]);
         assert!(answers.iter().all(|(_, runs)| *runs == 1), "{answers:?}");
-        let seen = w.write(Durability::Durable, |c| Ok(rows(c))).await.unwrap();
-        assert_eq!(seen, [1, 2]);
+        assert_eq!(table(&w).await, [1, 2]);
     }
 
     #[tokio::test]
@@ -582,10 +588,8 @@ mod tests {
             ],
         )
         .await;
-        let oks: Vec<bool> = answers.iter().map(|(r, _)| r.is_ok()).collect();
-        assert_eq!(oks, [true, false, true, false, false, true]);
-        let seen = w.write(Durability::Durable, |c| Ok(rows(c))).await.unwrap();
-        assert_eq!(seen, [1, 2, 3]);
+        assert_eq!(succeeded(&answers), [true, false, true, false, false, true]);
+        assert_eq!(table(&w).await, [1, 2, 3]);
         // The jobs up to the first failure that wrote ran again after the
         // rollback; the later ones ran once.
         let runs: Vec<usize> = answers.iter().map(|(_, runs)| *runs).collect();
