@@ -52,7 +52,7 @@ pub async fn append<C: GenericClient>(t: &C, events: &[EventRecord]) -> DbResult
          dentry_id, operator_id, at_ms, parent_id, name, dentry_type, size, version, \
          previous_space_id, previous_app_id, previous_parent_id, previous_name, source_space_id, \
          source_dentry_id, recycle_item_id, member_type, member_id, role) \
-         SELECT lpad(to_hex(GREATEST(u.at_ms, 0)), 12, '0') \
+         SELECT lpad(to_hex(LEAST(GREATEST(u.at_ms, 0), 281474976710655)), 12, '0') \
          || substr(md5(gen_random_uuid()::text), 1, 20), u.event_type, u.corp_id, \
          COALESCE(a.app_id, ''), u.space_id, u.dentry_id, u.operator_id, u.at_ms, u.parent_id, \
          u.name, u.dentry_type, u.size, u.version, u.previous_space_id, pa.app_id, \

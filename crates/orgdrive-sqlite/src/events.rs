@@ -14,7 +14,7 @@ use orgdrive_store::{
 /// Appends `event` to the outbox in the caller's transaction (its `seq`,
 /// `event_id` and `app_id` come from here; `previous_app_id` too when the
 /// event names a previous space). The `event_id` is 32 hex digits: the
-/// event's millisecond, then 80 random bits, so that the unique index on it
+/// event's millisecond (within 48 bits), then 80 random bits, so that the unique index on it
 /// grows at its right edge (a random key dirties a page of it per event).
 pub(crate) fn append(conn: &Connection, e: &EventRecord) -> StoreResult<()> {
     exec(
@@ -23,7 +23,7 @@ pub(crate) fn append(conn: &Connection, e: &EventRecord) -> StoreResult<()> {
          operator_id, at_ms, parent_id, name, dentry_type, size, version, previous_space_id, \
          previous_app_id, previous_parent_id, previous_name, source_space_id, source_dentry_id, \
          recycle_item_id, member_type, member_id, role) \
-         VALUES (printf('%012x', max(?6, 0)) || lower(hex(randomblob(10))), ?1, ?2, \
+         VALUES (printf('%012x', min(max(?6, 0), 281474976710655)) || lower(hex(randomblob(10))), ?1, ?2, \
          (SELECT app_id FROM spaces WHERE space_id = ?3), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
          ?12, (SELECT app_id FROM spaces WHERE space_id = ?12), ?13, ?14, ?15, ?16, ?17, ?18, \
          ?19, ?20)",

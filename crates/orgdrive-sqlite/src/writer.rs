@@ -17,7 +17,9 @@
 //! makes the writer roll the whole transaction back and run the batch again,
 //! each job in its own savepoint, rolled back to it if the job fails. Jobs
 //! are therefore `Fn` and touch nothing but the connection: running one
-//! twice, the first run rolled back, is running it once.
+//! twice, the first run rolled back, is running it once. A job whose error
+//! made SQLite roll back the whole transaction itself (I/O error, full
+//! disk) fails the whole batch, in either pass.
 //!
 //! Durability per job: a batch made only of jobs marked deferred commits with
 //! `synchronous=NORMAL` (no fsync); a batch with any other job commits with
@@ -435,6 +437,7 @@ fn run_bare(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<b
         let before = conn.total_changes();
         // A panicking job fails alone (its caller sees an error); the writer lives on.
         let ran = catch_unwind(AssertUnwindSafe(|| job.run(conn)));
+        still_in_transaction(conn)?;
         if !ran.unwrap_or(false) && conn.total_changes() != before {
             return Ok(false);
         }
@@ -450,12 +453,27 @@ fn run_in_savepoints(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite:
     for job in batch.iter_mut() {
         conn.prepare_cached("SAVEPOINT job")?.execute([])?;
         let ran = catch_unwind(AssertUnwindSafe(|| job.run(conn)));
+        still_in_transaction(conn)?;
         if !ran.unwrap_or(false) {
             conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
         }
         conn.prepare_cached("RELEASE job")?.execute([])?;
     }
     conn.prepare_cached("COMMIT")?.execute([])?;
+    Ok(())
+}
+
+/// Some errors (I/O, a full disk, no memory, corruption) make SQLite roll
+/// back the whole transaction by itself. The batch then ends there, failed:
+/// the jobs after it would run in autocommit mode, each statement committed
+/// at once, also those of a job that then fails.
+fn still_in_transaction(conn: &Connection) -> rusqlite::Result<()> {
+    if conn.is_autocommit() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+            Some("a write ended the batch's transaction".into()),
+        ));
+    }
     Ok(())
 }
 
@@ -564,6 +582,43 @@ mod tests {
         assert_eq!(succeeded(&answers), [true, false, false, true]);
         assert!(answers.iter().all(|(_, runs)| *runs == 1), "{answers:?}");
         assert_eq!(table(&w).await, [1, 2]);
+    }
+
+    /// A write whose error makes SQLite roll the whole transaction back (an
+    /// I/O error, a full disk; here a trigger's `RAISE(ROLLBACK)`) fails the
+    /// batch: no later job runs outside the transaction.
+    #[tokio::test]
+    async fn a_job_that_ends_the_transaction_fails_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(dir.path()).await;
+        w.write(Durability::Durable, |c| {
+            c.execute_batch(
+                "CREATE TABLE IF NOT EXISTS u (x); CREATE TRIGGER IF NOT EXISTS boom \
+                 BEFORE INSERT ON u BEGIN SELECT RAISE(ROLLBACK, 'io'); END;",
+            )
+            .map_err(|e| StoreError::Backend(e.to_string()))
+        })
+        .await
+        .unwrap();
+        let answers = one_batch(
+            &w,
+            vec![
+                Box::new(|c| insert(c, 1)),
+                Box::new(|c| {
+                    c.execute("INSERT INTO u (x) VALUES (1)", [])
+                        .map(drop)
+                        .map_err(|e| StoreError::Backend(e.to_string()))
+                }),
+                Box::new(|c| insert(c, 10).and_then(|()| Err(refused()))),
+                Box::new(|c| insert(c, 2)),
+            ],
+        )
+        .await;
+        assert_eq!(succeeded(&answers), [false; 4], "{answers:?}");
+        assert_eq!(table(&w).await, Vec::<i64>::new());
+        // The writer goes on.
+        w.write(Durability::Durable, |c| insert(c, 3)).await.unwrap();
+        assert_eq!(table(&w).await, [3]);
     }
 
     #[tokio::test]

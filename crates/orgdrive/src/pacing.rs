@@ -15,7 +15,10 @@
 //!
 //! The share is sampled from `/proc/stat` (all CPUs) minus this process's
 //! own time (`/proc/self/stat`), at most every [`WINDOW`], by whichever copy
-//! thread finds the last sample old. Elsewhere than Linux nothing is paced.
+//! thread finds the last sample old. Kernel threads working for the backup
+//! (writeback of what it wrote) count as other processes: on a small
+//! machine a large copy may pace itself a little with nothing else running,
+//! which costs speed only. Elsewhere than Linux nothing is paced.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

@@ -144,7 +144,8 @@ pub async fn event_ids_grow_with_time(s: &impl MetaStore) {
     assert!(s.subscribe(&subscription("a", EventScope::Org, "c")).await.unwrap());
     let start = s.last_event_seq().await.unwrap();
     // Eight in order: random ids would be in order once in 8! = 40,320 runs.
-    let times = [1_000, 1_001, 1_002, 5_000, 65_536, 1 << 32, 1 << 40, 1_700_000_000_000_i64];
+    // Past 48 bits of milliseconds (the year 10889) the time part stays 12 digits.
+    let times = [1_000, 1_001, 1_002, 65_536, 1 << 32, 1 << 40, 1_700_000_000_000, i64::MAX];
     for (i, now_ms) in times.into_iter().enumerate() {
         let name = format!("renamed-{i}.txt");
         s.rename_dentry(&RenameDentry { actor: actor(now_ms), ..rename("t", &name) })
