@@ -25,6 +25,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
 from orgdrive_server import OrgdriveServer, call_json, new_secret  # noqa: E402
+sys.path.insert(0, HERE)
+from harness import proc_cpu_s  # noqa: E402
 
 
 def start(binary, data_dir, extra):
@@ -37,13 +39,6 @@ def start(binary, data_dir, extra):
     auth = ["--base", server.base_url, "--space", space["space"]["id"],
             "--union-id", tenant.union_id, "--token", tenant.token]
     return server, auth
-
-
-def cpu_seconds(pid):
-    """User + system CPU seconds of process `pid` and all its threads so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cycles(loadgen, op, auth, seconds, connections):
@@ -75,11 +70,11 @@ def main():
         try:
             for round_ in range(a.rounds):
                 for name, server, auth in (("base", base, base_auth), ("candidate", cand, cand_auth)):
-                    cpu = cpu_seconds(server.pid)
+                    cpu = proc_cpu_s(server.pid)
                     r = cycles(a.loadgen, a.op, auth, a.seconds, a.connections)
                     # ok_all: every operation answered, the warmup's included.
                     ops = r["ok_all"]
-                    r["cpu_us_per_op"] = (cpu_seconds(server.pid) - cpu) * 1e6 / ops
+                    r["cpu_us_per_op"] = (proc_cpu_s(server.pid) - cpu) * 1e6 / ops
                     figures[name].append(r)
                     print(f"round {round_ + 1} {name}: {r['rps']:.0f} ops/s, "
                           f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "

@@ -345,7 +345,7 @@ fn run_batches(
                 Err(e) => {
                     // Never commit a durable job without its fsync.
                     tracing::error!(error = %e, "setting synchronous failed");
-                    let failed = Err(StoreError::Backend(e.to_string()));
+                    let failed = Err(crate::backend(e));
                     for job in batch {
                         job.finish(failed.clone());
                     }
@@ -416,7 +416,7 @@ fn run_batch(
                 let _ = rollback(conn);
             }
             tracing::error!(error = %e, jobs = batch.len(), "write batch failed");
-            Err(StoreError::Backend(e.to_string()))
+            Err(crate::backend(e))
         }
     };
     if outcome.is_ok() {
@@ -488,25 +488,27 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::backend;
 
-    async fn writer(dir: &std::path::Path) -> Writer {
-        let path = dir.join("t.sqlite");
+    /// A writer on a fresh database holding table `t (x UNIQUE)`; the
+    /// directory lives as long as the writer is used.
+    async fn writer() -> (tempfile::TempDir, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
         let open = move || {
-            let conn = Connection::open(&path).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let conn = Connection::open(&path).map_err(backend)?;
             conn.execute_batch(
                 "PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (x INTEGER UNIQUE);",
             )
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            .map_err(backend)?;
             Ok(conn)
         };
         let second = open.clone();
-        Writer::spawn(open, second, false).await.unwrap()
+        (dir, Writer::spawn(open, second, false).await.unwrap())
     }
 
     fn insert(conn: &Connection, x: i64) -> StoreResult<()> {
-        conn.execute("INSERT INTO t (x) VALUES (?1)", [x])
-            .map(drop)
-            .map_err(|e| StoreError::Backend(e.to_string()))
+        conn.execute("INSERT INTO t (x) VALUES (?1)", [x]).map(drop).map_err(backend)
     }
 
     fn rows(conn: &Connection) -> Vec<i64> {
@@ -566,8 +568,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_job_that_wrote_nothing_costs_the_batch_no_second_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = writer(dir.path()).await;
+        let (_dir, w) = writer().await;
         let answers = one_batch(
             &w,
             vec![
@@ -589,14 +590,13 @@ mod tests {
     /// batch: no later job runs outside the transaction.
     #[tokio::test]
     async fn a_job_that_ends_the_transaction_fails_the_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = writer(dir.path()).await;
+        let (_dir, w) = writer().await;
         w.write(Durability::Durable, |c| {
             c.execute_batch(
                 "CREATE TABLE IF NOT EXISTS u (x); CREATE TRIGGER IF NOT EXISTS boom \
                  BEFORE INSERT ON u BEGIN SELECT RAISE(ROLLBACK, 'io'); END;",
             )
-            .map_err(|e| StoreError::Backend(e.to_string()))
+            .map_err(backend)
         })
         .await
         .unwrap();
@@ -605,9 +605,7 @@ mod tests {
             vec![
                 Box::new(|c| insert(c, 1)),
                 Box::new(|c| {
-                    c.execute("INSERT INTO u (x) VALUES (1)", [])
-                        .map(drop)
-                        .map_err(|e| StoreError::Backend(e.to_string()))
+                    c.execute("INSERT INTO u (x) VALUES (1)", []).map(drop).map_err(backend)
                 }),
                 Box::new(|c| insert(c, 10).and_then(|()| Err(refused()))),
                 Box::new(|c| insert(c, 2)),
@@ -623,8 +621,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_job_that_wrote_is_undone_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = writer(dir.path()).await;
+        let (_dir, w) = writer().await;
         let answers = one_batch(
             &w,
             vec![
