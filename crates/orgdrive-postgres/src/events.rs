@@ -398,7 +398,16 @@ impl EventStore for PgStore {
         crate::tx!(self, |t| {
             // Numbered first: the per-org cut is by `seq`.
             sequence_pending(&t).await?;
-            let mut purged = exec(&t, "DELETE FROM events WHERE at_ms < $1", &[&before_ms]).await?;
+            // From the oldest up to the first event young enough (every row
+            // is numbered now): the scan reads the rows it deletes and one more.
+            let mut purged = exec(
+                &t,
+                "DELETE FROM events WHERE seq < coalesce( \
+                 (SELECT seq FROM events WHERE at_ms >= $1 ORDER BY seq LIMIT 1), \
+                 (SELECT max(seq) + 1 FROM events), 0)",
+                &[&before_ms],
+            )
+            .await?;
             // Per org: a flood in one org never pushes out another's events.
             let crowded = all(
                 &t,

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/postgres/0002_console.sql")),
     (3, include_str!("../migrations/postgres/0003_versions_bytes.sql")),
     (4, include_str!("../migrations/postgres/0004_dead_properties.sql")),
+    (5, include_str!("../migrations/postgres/0005_fewer_write_indexes.sql")),
 ];
 
 /// The schema version this build writes.

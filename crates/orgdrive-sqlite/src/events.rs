@@ -330,8 +330,16 @@ impl EventStore for SqliteStore {
 
     async fn purge_events(&self, before_ms: i64, keep_per_org: i64) -> StoreResult<u64> {
         self.write(move |conn| {
-            let mut purged =
-                exec(conn, "DELETE FROM events WHERE at_ms < ?1", [before_ms]).map_err(backend)?;
+            // From the oldest up to the first event young enough: the scan
+            // reads the rows it deletes and one more.
+            let mut purged = exec(
+                conn,
+                "DELETE FROM events WHERE seq < coalesce( \
+                 (SELECT seq FROM events WHERE at_ms >= ?1 ORDER BY seq LIMIT 1), \
+                 (SELECT max(seq) + 1 FROM events), 0)",
+                [before_ms],
+            )
+            .map_err(backend)?;
             // Per org: a flood in one org never pushes out another's events.
             let crowded: Vec<String> = all(
                 conn,

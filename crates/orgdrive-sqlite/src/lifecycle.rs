@@ -20,9 +20,10 @@ mod tree;
 
 // Tree walks. Each recursive step names the walk's table first and joins
 // `dentries` with `CROSS JOIN`, which fixes SQLite's loop order: one index
-// probe per row reached (the primary key going up; `dentries_live_children`
-// or `dentries_by_recycle_item` going down). Left to itself the planner may
-// scan the whole space once per row reached — quadratic, on the writer.
+// probe per row reached (the primary key going up; going down, one of the
+// indexes of live dentries led by (space_id, parent_id), or
+// `dentries_by_recycle_item`). Left to itself the planner may scan the
+// whole space once per row reached — quadratic, on the writer.
 // `walks_probe_an_index_per_row` pins every plan.
 
 /// The folder `?2` of space `?1` and its ancestors, nearest first, at most `?3`.
@@ -548,9 +549,9 @@ mod tests {
         // (walk, SQL, the constraint each probe of `dentries` must use)
         let walks = [
             ("ancestors", ANCESTORS_SQL, "(dentry_id=?)"),
-            ("live members", LIVE_MEMBERS_SQL, "parent_id=?"),
-            ("live extent", LIVE_EXTENT_SQL, "parent_id=?"),
-            ("subtree size", SUBTREE_SIZE_SQL, "parent_id=?"),
+            ("live members", LIVE_MEMBERS_SQL, "(space_id=? AND parent_id=?)"),
+            ("live extent", LIVE_EXTENT_SQL, "(space_id=? AND parent_id=?)"),
+            ("subtree size", SUBTREE_SIZE_SQL, "(space_id=? AND parent_id=?)"),
             ("item members", ITEM_MEMBERS_SQL, "(recycle_item_id=? AND parent_id=?)"),
         ];
         for (name, sql, probe) in walks {

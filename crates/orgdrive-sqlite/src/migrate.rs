@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/sqlite/0013_console.sql")),
     (14, include_str!("../migrations/sqlite/0014_versions_bytes.sql")),
     (15, include_str!("../migrations/sqlite/0015_dead_properties.sql")),
+    (16, include_str!("../migrations/sqlite/0016_fewer_write_indexes.sql")),
 ];
 
 /// The schema version this build writes.
