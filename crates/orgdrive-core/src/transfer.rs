@@ -243,6 +243,12 @@ fn no_such_object() -> DriveError {
 /// Bytes a PUT without a length reserves at a time, as they arrive.
 const RESERVE_STEP: u64 = 8 << 20;
 
+/// A PUT announcing at most this many bytes writes them before it reserves
+/// them, as its part is recorded (one transaction instead of two: most
+/// uploads are small); a larger one reserves first, so that a body past the
+/// quota is refused before it fills the disk.
+const RESERVE_AT_RECORD_BYTES: u64 = 1 << 20;
+
 fn upload_gone() -> DriveError {
     bad_upload_key("the upload is unknown, expired or already committed")
 }
@@ -280,14 +286,16 @@ impl std::fmt::Display for BodyStop {
 }
 
 /// Counts a PUT's bytes as they arrive and keeps its reservation (and disk
-/// claim) ahead of them: a body of announced length may not pass it; one
-/// without a length reserves [`RESERVE_STEP`] more whenever it runs out.
+/// claim) ahead of them: a body of announced length may not pass it (nor,
+/// when it is reserved at the record, `at_record`); one without a length
+/// reserves [`RESERVE_STEP`] more whenever it runs out.
 struct PutMeter {
     drive: Drive,
     upload_key: String,
     part: i64,
     growable: bool,
     received: u64,
+    at_record: u64,
     reserved: Arc<AtomicU64>,
     claim: Arc<Mutex<DiskClaim>>,
 }
@@ -296,7 +304,7 @@ impl PutMeter {
     async fn admit(&mut self, len: u64) -> DriveResult<()> {
         self.received += len;
         let reserved = self.reserved.load(Ordering::SeqCst);
-        if self.received <= reserved {
+        if self.received <= reserved + self.at_record {
             return Ok(());
         }
         if !self.growable || self.received > MAX_PUT_BYTES {
@@ -787,8 +795,10 @@ impl Drive {
 
     /// Stores one PUT's body as a part: claims disk room above the floor,
     /// reserves the bytes (`declared_len`, or as they arrive when the length
-    /// is not announced), streams them into a fresh object and records it.
-    /// Every failure releases the reservation and leaves no object behind.
+    /// is not announced; a small announced body in the record's transaction
+    /// instead, [`RESERVE_AT_RECORD_BYTES`]), streams them into a fresh
+    /// object and records it. Every failure releases the reservation and
+    /// leaves no object behind.
     async fn store_part<S, E>(
         &self,
         target: PutTarget,
@@ -802,7 +812,8 @@ impl Drive {
     {
         let announced = declared_len.unwrap_or(0);
         let claim = Arc::new(Mutex::new(self.claim_disk(announced)?));
-        if announced > 0 {
+        let at_record = if announced <= RESERVE_AT_RECORD_BYTES { announced } else { 0 };
+        if announced > at_record {
             self.meta
                 .reserve_upload_bytes(
                     &target.upload_key,
@@ -813,13 +824,14 @@ impl Drive {
                 .await
                 .map_err(|e| reservation_refused(e, declared_len))?;
         }
-        let reserved = Arc::new(AtomicU64::new(announced));
+        let reserved = Arc::new(AtomicU64::new(announced - at_record));
         let meter = PutMeter {
             drive: self.clone(),
             upload_key: target.upload_key.clone(),
             part: target.part,
             growable: declared_len.is_none(),
             received: 0,
+            at_record,
             reserved: reserved.clone(),
             claim: claim.clone(),
         };
@@ -881,7 +893,7 @@ impl Drive {
             Err(e) => {
                 self.release(&target.upload_key, held).await;
                 self.remove_object(&object).await;
-                Err(e.into())
+                Err(reservation_refused(e, declared_len))
             }
         }
     }

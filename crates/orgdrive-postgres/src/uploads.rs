@@ -186,7 +186,8 @@ impl UploadStore for PgStore {
         tx!(self, |t| {
             let found = one(
                 &t,
-                "SELECT u.space_id, s.corp_id, p.size, p.object_key FROM uploads u \
+                "SELECT u.space_id, s.corp_id, p.size, p.object_key, \
+                 u.max_bytes - u.reserved_bytes FROM uploads u \
                  JOIN spaces s ON s.space_id = u.space_id \
                  LEFT JOIN upload_parts p \
                      ON p.upload_key = u.upload_key AND p.part_number = $2 \
@@ -201,6 +202,15 @@ impl UploadStore for PgStore {
                     let corp_id: String = row.try_get(1)?;
                     let old_size: Option<i64> = row.try_get(2)?;
                     let replaced: Option<String> = row.try_get(3)?;
+                    let announced_room: Option<i64> = row.try_get(4)?;
+                    // The PUT's reservation becomes the part's size; the
+                    // part it replaces gives its bytes back. Bytes beyond
+                    // both are reserved now, within the announced size (and
+                    // the quota, in `adjust_reservation`).
+                    let delta = part.size - reserved - old_size.unwrap_or(0);
+                    if delta > 0 && announced_room.is_some_and(|room| delta > room) {
+                        return Err(StoreError::UploadTooLarge.into());
+                    }
                     exec(
                         &t,
                         "INSERT INTO upload_parts (upload_key, part_number, size, md5, object_key) \
@@ -216,9 +226,6 @@ impl UploadStore for PgStore {
                         ],
                     )
                     .await?;
-                    // The PUT's reservation becomes the part's size; the
-                    // part it replaces gives its bytes back.
-                    let delta = part.size - reserved - old_size.unwrap_or(0);
                     adjust_reservation(&t, upload_key, &space_id, &corp_id, delta).await?;
                     PartRecorded::Recorded { replaced }
                 }

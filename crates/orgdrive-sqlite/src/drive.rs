@@ -584,7 +584,8 @@ impl UploadStore for SqliteStore {
         self.write(move |conn| {
             let found = one(
                 conn,
-                "SELECT u.space_id, s.corp_id, p.size, p.object_key FROM uploads u \
+                "SELECT u.space_id, s.corp_id, p.size, p.object_key, \
+                 u.max_bytes - u.reserved_bytes FROM uploads u \
                  JOIN spaces s ON s.space_id = u.space_id \
                  LEFT JOIN upload_parts p \
                      ON p.upload_key = u.upload_key AND p.part_number = ?2 \
@@ -596,12 +597,20 @@ impl UploadStore for SqliteStore {
                         row.get::<_, String>(1)?,
                         row.get::<_, Option<i64>>(2)?,
                         row.get::<_, Option<String>>(3)?,
+                        row.get::<_, Option<i64>>(4)?,
                     ))
                 },
             )?;
-            let Some((space_id, corp_id, old_size, replaced)) = found else {
+            let Some((space_id, corp_id, old_size, replaced, announced_room)) = found else {
                 return Ok(PartRecorded::UploadGone);
             };
+            // The PUT's reservation becomes the part's size; the part it
+            // replaces gives its bytes back. Bytes beyond both are reserved
+            // now, within the announced size (and the quota, below).
+            let delta = part.size - reserved - old_size.unwrap_or(0);
+            if delta > 0 && announced_room.is_some_and(|room| delta > room) {
+                return Err(StoreError::UploadTooLarge);
+            }
             exec(
                 conn,
                 "INSERT INTO upload_parts (upload_key, part_number, size, md5, object_key) \
@@ -616,9 +625,6 @@ impl UploadStore for SqliteStore {
                 ],
             )
             .map_err(classify)?;
-            // The PUT's reservation becomes the part's size; the part it
-            // replaces gives its bytes back.
-            let delta = part.size - reserved - old_size.unwrap_or(0);
             adjust_reservation(conn, &upload_key, &space_id, &corp_id, delta)?;
             Ok(PartRecorded::Recorded { replaced })
         })

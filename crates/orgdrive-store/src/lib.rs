@@ -513,8 +513,12 @@ pub trait UploadStore: Send + Sync + 'static {
     async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()>;
     /// Records (or replaces) a received part written under `reserved` bytes
     /// of reservation: the reservation becomes the part's size and an
-    /// earlier recording of the part is released. Durable: the record is the
-    /// only reference to an acknowledged PUT's bytes.
+    /// earlier recording of the part is released. Bytes beyond `reserved`
+    /// (all of a small PUT's, which reserves nothing before it writes) are
+    /// reserved here, held to the upload's announced size (`UploadTooLarge`),
+    /// the quota and the capacity (`QuotaExceeded`); a refusal records and
+    /// holds nothing. Durable: the record is the only reference to an
+    /// acknowledged PUT's bytes.
     async fn record_upload_part(
         &self,
         upload_key: &str,

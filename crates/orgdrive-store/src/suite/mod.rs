@@ -142,6 +142,7 @@ macro_rules! behaviour_suite {
             the_org_capacity_caps_reservations_and_commits,
             racing_reservations_never_pass_the_quota,
             parts_together_may_not_exceed_the_announced_size,
+            a_part_recorded_without_a_reservation_is_held_to_every_limit,
             a_commit_fails_when_a_part_was_replaced_meanwhile,
             open_uploads_are_capped_per_space_and_per_app,
             racing_uploads_never_pass_the_caps,

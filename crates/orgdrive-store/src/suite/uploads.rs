@@ -317,6 +317,36 @@ pub async fn parts_together_may_not_exceed_the_announced_size(s: &impl MetaStore
     assert_eq!(counters(s, "1", "c").await, (0, 10, 0, 10));
 }
 
+/// A small PUT writes its bytes before any reservation; recording the part
+/// then holds it to the announced size, the quota and the capacity.
+pub async fn a_part_recorded_without_a_reservation_is_held_to_every_limit(s: &impl MetaStore) {
+    space_with_quota(s, Some(100)).await;
+    let announced = UploadRecord { multipart: true, max_bytes: Some(60), ..upload("m") };
+    s.insert_upload(&announced, &LIMITS).await.unwrap();
+    s.insert_upload(&upload("k"), &LIMITS).await.unwrap();
+    let recorded = s.record_upload_part("m", &part(1, 40, "parts/m/1-a"), 0).await.unwrap();
+    assert_eq!(recorded, PartRecorded::Recorded { replaced: None });
+    assert_eq!(counters(s, "1", "c").await, (0, 40, 0, 40));
+    // Past the announced size (40 + 21 > 60): refused, nothing recorded.
+    assert!(matches!(
+        s.record_upload_part("m", &part(2, 21, "parts/m/2-a"), 0).await,
+        Err(StoreError::UploadTooLarge)
+    ));
+    // Replacing part 1 counts its old bytes out first (60 fits).
+    let recorded = s.record_upload_part("m", &part(1, 60, "parts/m/1-b"), 0).await.unwrap();
+    assert_eq!(recorded, PartRecorded::Recorded { replaced: Some("parts/m/1-a".into()) });
+    assert_eq!(counters(s, "1", "c").await, (0, 60, 0, 60));
+    // Past the quota (60 + 41 > 100): refused, nothing recorded or held.
+    assert!(matches!(
+        s.record_upload_part("k", &part(0, 41, "objects/k-a"), 0).await,
+        Err(StoreError::QuotaExceeded { space: true })
+    ));
+    assert!(s.get_upload("k").await.unwrap().unwrap().1.is_empty(), "no part recorded");
+    assert_eq!(counters(s, "1", "c").await, (0, 60, 0, 60));
+    s.record_upload_part("k", &part(0, 40, "objects/k-b"), 0).await.unwrap();
+    assert_eq!(counters(s, "1", "c").await, (0, 100, 0, 100));
+}
+
 pub async fn a_commit_fails_when_a_part_was_replaced_meanwhile(s: &impl MetaStore) {
     space_with_quota(s, None).await;
     s.insert_upload(&upload("k"), &LIMITS).await.unwrap();
