@@ -58,22 +58,29 @@ impl orgdrive_store::IdSource for IdGenerator {
     }
 }
 
-/// A new dentry `uuid`: 24 letters and digits — the creation millisecond in
-/// 8 base-62 digits, then 16 random ones (95 bits). Uuids made later sort
-/// later, so the store's unique index on them grows at its right edge (one
-/// page per batch of inserts, not one page per insert as random keys cost).
+/// A new dentry `uuid`: 24 letters and digits (see [`time_ordered_alnum`];
+/// 95 random bits).
 pub fn new_uuid() -> String {
+    time_ordered_alnum(24)
+}
+
+/// `len` (at least 8) letters and digits: the creation millisecond in 8
+/// base-62 digits, then random ones. Names made later sort later, so an
+/// index on them grows at its right edge (one page per batch of inserts, not
+/// one page per insert as random keys cost): dentry uuids, content object
+/// names (`dentries_by_blob`).
+pub fn time_ordered_alnum(len: usize) -> String {
     const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut uuid = String::with_capacity(24);
+    let mut name = String::with_capacity(len.max(8));
     let mut ms = crate::now_ms().max(0) as u64;
     let mut time = [0u8; 8];
     for digit in time.iter_mut().rev() {
         *digit = DIGITS[(ms % 62) as usize];
         ms /= 62;
     }
-    uuid.extend(time.iter().map(|&b| b as char));
-    uuid.push_str(&random_alnum(16));
-    uuid
+    name.extend(time.iter().map(|&b| b as char));
+    name.push_str(&random_alnum(len.saturating_sub(8)));
+    name
 }
 
 /// Random letters and digits.
