@@ -304,6 +304,16 @@ fn place_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
     }
 
     let stored = if insert_dentry(conn, new, &new.name)? {
+        if put.app_properties.is_empty() {
+            // Every column as inserted, and a new id has no properties:
+            // nothing to read back.
+            let charged = if new.is_folder() { 0 } else { new.size };
+            settle(conn, &new.space_id, &put.corp_id, held, charged)?;
+            return Ok(PutOutcome::Created(DentryRecord {
+                app_properties: Vec::new(),
+                ..new.clone()
+            }));
+        }
         PutOutcome::Created(new.clone())
     } else {
         let existing = live_child(conn, new, &new.name)?
