@@ -228,10 +228,18 @@ fn fresh_object(target: &PutTarget) -> String {
     }
 }
 
-/// A new content object: 32 letters and digits, time-ordered (143 random
-/// bits), so that `dentries_by_blob` grows at its right edge.
+/// A new content object on the local disk: 32 letters and digits,
+/// time-ordered (143 random bits), so that `dentries_by_blob` grows at its
+/// right edge.
 fn fresh_content_object() -> String {
     format!("objects/{}", crate::ids::time_ordered_alnum(32))
+}
+
+/// A new content object on an object store: 32 random letters and digits
+/// (object stores spread load by key prefix; S3 and OSS advise against
+/// keys that rise with time under heavy writes).
+fn random_content_object() -> String {
+    format!("objects/{}", random_alnum(32))
 }
 
 fn bad_upload_key(message: impl Into<String>) -> DriveError {
@@ -244,12 +252,6 @@ fn no_such_object() -> DriveError {
 
 /// Bytes a PUT without a length reserves at a time, as they arrive.
 const RESERVE_STEP: u64 = 8 << 20;
-
-/// A PUT announcing at most this many bytes writes them before it reserves
-/// them, as its part is recorded (one transaction instead of two: most
-/// uploads are small); a larger one reserves first, so that a body past the
-/// quota is refused before it fills the disk.
-const RESERVE_AT_RECORD_BYTES: u64 = 1 << 20;
 
 fn upload_gone() -> DriveError {
     bad_upload_key("the upload is unknown, expired or already committed")
@@ -288,16 +290,14 @@ impl std::fmt::Display for BodyStop {
 }
 
 /// Counts a PUT's bytes as they arrive and keeps its reservation (and disk
-/// claim) ahead of them: a body of announced length may not pass it (nor,
-/// when it is reserved at the record, `at_record`); one without a length
-/// reserves [`RESERVE_STEP`] more whenever it runs out.
+/// claim) ahead of them: a body of announced length may not pass it; one
+/// without a length reserves [`RESERVE_STEP`] more whenever it runs out.
 struct PutMeter {
     drive: Drive,
     upload_key: String,
     part: i64,
     growable: bool,
     received: u64,
-    at_record: u64,
     reserved: Arc<AtomicU64>,
     claim: Arc<Mutex<DiskClaim>>,
 }
@@ -306,7 +306,7 @@ impl PutMeter {
     async fn admit(&mut self, len: u64) -> DriveResult<()> {
         self.received += len;
         let reserved = self.reserved.load(Ordering::SeqCst);
-        if self.received <= reserved + self.at_record {
+        if self.received <= reserved {
             return Ok(());
         }
         if !self.growable || self.received > MAX_PUT_BYTES {
@@ -797,10 +797,8 @@ impl Drive {
 
     /// Stores one PUT's body as a part: claims disk room above the floor,
     /// reserves the bytes (`declared_len`, or as they arrive when the length
-    /// is not announced; a small announced body in the record's transaction
-    /// instead, [`RESERVE_AT_RECORD_BYTES`]), streams them into a fresh
-    /// object and records it. Every failure releases the reservation and
-    /// leaves no object behind.
+    /// is not announced), streams them into a fresh object and records it.
+    /// Every failure releases the reservation and leaves no object behind.
     async fn store_part<S, E>(
         &self,
         target: PutTarget,
@@ -814,8 +812,7 @@ impl Drive {
     {
         let announced = declared_len.unwrap_or(0);
         let claim = Arc::new(Mutex::new(self.claim_disk(announced)?));
-        let at_record = if announced <= RESERVE_AT_RECORD_BYTES { announced } else { 0 };
-        if announced > at_record {
+        if announced > 0 {
             self.meta
                 .reserve_upload_bytes(
                     &target.upload_key,
@@ -826,14 +823,13 @@ impl Drive {
                 .await
                 .map_err(|e| reservation_refused(e, declared_len))?;
         }
-        let reserved = Arc::new(AtomicU64::new(announced - at_record));
+        let reserved = Arc::new(AtomicU64::new(announced));
         let meter = PutMeter {
             drive: self.clone(),
             upload_key: target.upload_key.clone(),
             part: target.part,
             growable: declared_len.is_none(),
             received: 0,
-            at_record,
             reserved: reserved.clone(),
             claim: claim.clone(),
         };
@@ -895,7 +891,7 @@ impl Drive {
             Err(e) => {
                 self.release(&target.upload_key, held).await;
                 self.remove_object(&object).await;
-                Err(reservation_refused(e, declared_len))
+                Err(e.into())
             }
         }
     }
@@ -1237,13 +1233,13 @@ impl Drive {
                 .iter()
                 .all(|n| sizes.get(n).is_some_and(|s| *s >= orgdrive_blob::MIN_COMPOSE_PART));
         let whole = if let [part] = sources[..] {
-            let object = fresh_content_object();
+            let object = random_content_object();
             Some((
                 object.clone(),
                 self.blob.copy(&put_path(&upload.upload_key, part), &object).await,
             ))
         } else if composable {
-            let object = fresh_content_object();
+            let object = random_content_object();
             let keys: Vec<String> =
                 sources.iter().map(|n| put_path(&upload.upload_key, *n)).collect();
             match self.blob.compose(&keys, &object).await {

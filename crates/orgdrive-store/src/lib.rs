@@ -589,10 +589,11 @@ pub trait EventStore: Send + Sync + 'static {
         error: &str,
     ) -> StoreResult<()>;
     /// Deletes the oldest events in commit order up to the first one at or
-    /// after `before_ms` (event times follow commit order but for a clock
-    /// step, so an older event behind a younger one waits for a later
-    /// purge), and each org's oldest beyond its newest `keep_per_org`; how
-    /// many.
+    /// after `before_ms`, and each org's oldest beyond its newest
+    /// `keep_per_org`; how many. Event times follow commit order but for a
+    /// clock stepped back: an event stamped ahead of the clock holds the
+    /// ones after it until the clock passes its time (the per-org count
+    /// still bounds them).
     async fn purge_events(&self, before_ms: i64, keep_per_org: i64) -> StoreResult<u64>;
     /// The last committed event's `seq` (0 when none).
     async fn last_event_seq(&self) -> StoreResult<i64>;
