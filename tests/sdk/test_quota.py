@@ -108,6 +108,23 @@ def test_a_put_in_flight_holds_its_bytes_against_the_quota(server, tenant):
     assert d.space().used_quota == 800
 
 
+def test_a_small_put_without_room_is_refused_before_its_body(server, tenant):
+    """A small PUT into a space without room is refused before a byte of its
+    body is read (a slow client cannot hold the server's disk budget with
+    bodies that will not fit: a review found that when small PUTs reserved
+    only at their record)."""
+    d = Drive(server, tenant, quota=10)
+    info = d.upload_info()
+    slow = SlowPut(info.header_signature_info.resource_urls[0], 800)
+    try:
+        slow.send(b"a" * 10)  # and no more: the answer comes without the body
+        status, headers, body = slow.finish()
+        check_error(413, "paramError.size", status, headers, body)
+    finally:
+        slow.close()
+    assert d.space().used_quota == 0
+
+
 def test_eight_concurrent_uploads_racing_the_last_bytes(server, tenant):
     """Eight uploads of 300 bytes into a 1000-byte space, their PUTs at once and
     then their commits at once: exactly three make it, whether the bytes are

@@ -595,31 +595,43 @@ impl UploadStore for SqliteStore {
             let found = one(
                 conn,
                 "SELECT u.space_id, s.corp_id, p.size, p.object_key, \
-                 u.max_bytes - u.reserved_bytes FROM uploads u \
+                 u.max_bytes - u.reserved_bytes, s.quota - s.used_bytes - s.reserved_bytes, \
+                 o.capacity - o.used_bytes - o.reserved_bytes FROM uploads u \
                  JOIN spaces s ON s.space_id = u.space_id \
+                 JOIN orgs o ON o.corp_id = s.corp_id \
                  LEFT JOIN upload_parts p \
                      ON p.upload_key = u.upload_key AND p.part_number = ?2 \
                  WHERE u.upload_key = ?1",
                 params![upload_key, part.part_number],
                 |row| {
                     Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<i64>>(2)?,
-                        row.get::<_, Option<String>>(3)?,
-                        row.get::<_, Option<i64>>(4)?,
+                        (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                        (row.get::<_, Option<i64>>(2)?, row.get::<_, Option<String>>(3)?),
+                        [row.get::<_, Option<i64>>(4)?, row.get(5)?, row.get(6)?],
                     ))
                 },
             )?;
-            let Some((space_id, corp_id, old_size, replaced, announced_room)) = found else {
+            let Some(((space_id, corp_id), (old_size, replaced), [announced, in_space, in_org])) =
+                found
+            else {
                 return Ok(PartRecorded::UploadGone);
             };
             // The PUT's reservation becomes the part's size; the part it
             // replaces gives its bytes back. Bytes beyond both are reserved
-            // now, within the announced size (and the quota, below).
+            // now, within the announced size, the quota and the capacity —
+            // checked before anything is written, so a refusal changes no
+            // row (and costs the writer's batch no rerun).
             let delta = part.size - reserved - old_size.unwrap_or(0);
-            if delta > 0 && announced_room.is_some_and(|room| delta > room) {
-                return Err(StoreError::UploadTooLarge);
+            if delta > 0 {
+                if announced.is_some_and(|room| delta > room) {
+                    return Err(StoreError::UploadTooLarge);
+                }
+                if in_space.is_some_and(|room| delta > room) {
+                    return Err(StoreError::QuotaExceeded { space: true });
+                }
+                if in_org.is_some_and(|room| delta > room) {
+                    return Err(StoreError::QuotaExceeded { space: false });
+                }
             }
             exec(
                 conn,
