@@ -245,7 +245,9 @@ class Harness:
                 os.remove(stop)
         wall, busy, kids = time.time() - t0, machine_busy_s() - busy0, children_cpu_s() - kids0
         if rc != 0:
-            raise RuntimeError(f"loadgen failed ({rc}): {shlex.join(cmd)}\n{err[-2000:]}")
+            # The error's first lines say what failed (a backtrace may follow).
+            shown = err if len(err) <= 4000 else f"{err[:2000]}\n[…]\n{err[-2000:]}"
+            raise RuntimeError(f"loadgen failed ({rc}): {shlex.join(cmd)}\n{shown}")
         res = json.loads(out.strip().splitlines()[-1])
         cpu = {name: round(proc_cpu_s(pid) - before[name], 3) for name, pid in servers}
         cpu["loadgen"] = round(kids, 3)
