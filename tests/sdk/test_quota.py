@@ -108,6 +108,7 @@ def test_a_put_in_flight_holds_its_bytes_against_the_quota(server, tenant):
     assert d.space().used_quota == 800
 
 
+@pytest.mark.embedded
 def test_a_small_put_without_room_is_refused_before_its_body(server, tenant):
     """A small PUT into a space without room is refused before a byte of its
     body is read (a slow client cannot hold the server's disk budget with

@@ -219,12 +219,16 @@ fn check_size(size: i64, announced: [Option<i64>; 2]) -> DriveResult<()> {
     Ok(())
 }
 
-/// A fresh object for the bytes of one PUT.
-fn fresh_object(target: &PutTarget) -> String {
-    if target.part == 0 {
+/// A fresh object for the bytes of one PUT received by orgdrive (on an
+/// object store too: WOPI saves and the path upload), named in time order
+/// only on the local disk (`time_ordered`).
+fn fresh_object(target: &PutTarget, time_ordered: bool) -> String {
+    if target.part != 0 {
+        format!("parts/{}/{}-{}", target.upload_key, target.part, random_alnum(16))
+    } else if time_ordered {
         fresh_content_object()
     } else {
-        format!("parts/{}/{}-{}", target.upload_key, target.part, random_alnum(16))
+        random_content_object()
     }
 }
 
@@ -845,7 +849,7 @@ impl Drive {
                 Some((item, (body, meter)))
             });
 
-        let object = fresh_object(&target);
+        let object = fresh_object(&target, !self.blob.presigns());
         let written = self.blob.write_stream(&object, metered, Some(MAX_PUT_BYTES), md5).await;
         let held = reserved.load(Ordering::SeqCst) as i64;
         let written = match written {
@@ -1502,6 +1506,22 @@ fn origin_of(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PUT's object is named in time order on the local disk only: an
+    /// object store gets random names (its load spreads by key prefix).
+    #[test]
+    fn only_local_objects_are_named_in_time_order() {
+        let target = PutTarget { upload_key: "k".repeat(32), part: 0 };
+        let before = crate::ids::time_ordered_alnum(8);
+        let (local, remote) = (fresh_object(&target, true), fresh_object(&target, false));
+        let after = crate::ids::time_ordered_alnum(8);
+        let prefix = |object: &str| object["objects/".len()..][..6].to_string();
+        let now = [before[..6].to_string(), after[..6].to_string()];
+        assert!(now.contains(&prefix(&local)), "{local} is not named by the time {now:?}");
+        assert!(!now.contains(&prefix(&remote)), "{remote} is named by the time {now:?}");
+        let part = fresh_object(&PutTarget { part: 3, ..target }, true);
+        assert!(part.starts_with(&format!("parts/{}/3-", "k".repeat(32))), "{part}");
+    }
 
     /// Content objects made later sort later (the index of dentries by
     /// object grows at its right edge) and stay valid object names.

@@ -591,9 +591,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Deletes the oldest events in commit order up to the first one at or
     /// after `before_ms`, and each org's oldest beyond its newest
     /// `keep_per_org`; how many. Event times follow commit order but for a
-    /// clock stepped back: an event stamped ahead of the clock holds the
-    /// ones after it until the clock passes its time (the per-org count
-    /// still bounds them).
+    /// clock stepped back: the events after the step are then kept until
+    /// the newest one before it is older than `before_ms` (the per-org
+    /// count still bounds them).
     async fn purge_events(&self, before_ms: i64, keep_per_org: i64) -> StoreResult<u64>;
     /// The last committed event's `seq` (0 when none).
     async fn last_event_seq(&self) -> StoreResult<i64>;
