@@ -41,6 +41,7 @@ nodes of one deployment share all three).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -248,14 +249,37 @@ def fresh_s3_prefix(blob_url):
     return blob_url + ("&" if "?" in blob_url else "?") + "root=" + root
 
 
+# The databases this process created, by server URL: dropped when it exits
+# (a local PostgreSQL kept every test's database, 16 MB each, until the
+# disk filled).
+_created_databases: dict[str, list[str]] = {}
+
+
+def _drop_created_databases():
+    for server_url, names in _created_databases.items():
+        script = "".join(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);\n" for name in names)
+        try:
+            done = subprocess.run(["psql", "-q", server_url], input=script,
+                                  capture_output=True, text=True, timeout=600)
+            failed = done.returncode != 0 or "ERROR" in done.stderr
+        except (OSError, subprocess.TimeoutExpired) as e:
+            failed, done = True, e
+        if failed:
+            print(f"orgdrive_server: could not drop the test databases {names}: {done}")
+
+
 def fresh_postgres_database(server_url):
     """Creates an empty database on the PostgreSQL server of `server_url`
     (a `postgres://user:password@host:port/db` URL whose role may create
-    databases) with `psql`, and returns its URL."""
+    databases) with `psql`, and returns its URL. It is dropped when this
+    process exits."""
     name = "od_" + uuid.uuid4().hex[:16]
     subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", server_url, "-c",
                     f"CREATE DATABASE {name}"],
                    check=True, capture_output=True, text=True, timeout=60)
+    if not _created_databases:
+        atexit.register(_drop_created_databases)
+    _created_databases.setdefault(server_url, []).append(name)
     base, _, query = server_url.partition("?")
     base = base.rsplit("/", 1)[0] + "/" + name
     return base + ("?" + query if query else "")
