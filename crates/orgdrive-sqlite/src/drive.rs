@@ -303,17 +303,8 @@ fn place_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
         }
     }
 
-    let stored = if insert_dentry(conn, new, &new.name)? {
-        if put.app_properties.is_empty() {
-            // Every column as inserted, and a new id has no properties:
-            // nothing to read back.
-            let charged = if new.is_folder() { 0 } else { new.size };
-            settle(conn, &new.space_id, &put.corp_id, held, charged)?;
-            return Ok(PutOutcome::Created(DentryRecord {
-                app_properties: Vec::new(),
-                ..new.clone()
-            }));
-        }
+    let inserted = insert_dentry(conn, new, &new.name)?;
+    let stored = if inserted {
         PutOutcome::Created(new.clone())
     } else {
         let existing = live_child(conn, new, &new.name)?
@@ -344,6 +335,11 @@ fn place_dentry(conn: &Connection, put: &PutDentry) -> StoreResult<PutOutcome> {
     // The answer is read in the transaction: a concurrent commit to the
     // same file cannot lend it its version.
     Ok(match stored {
+        // Every column as inserted, and a new id has no other properties:
+        // nothing to read back.
+        PutOutcome::Created(d) if inserted && put.app_properties.is_empty() => {
+            PutOutcome::Created(DentryRecord { app_properties: Vec::new(), ..d })
+        }
         PutOutcome::Created(d) => PutOutcome::Created(reread(conn, &d)?),
         PutOutcome::Overwritten(d) => PutOutcome::Overwritten(reread(conn, &d)?),
         existing => existing,

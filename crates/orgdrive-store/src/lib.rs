@@ -514,10 +514,9 @@ pub trait UploadStore: Send + Sync + 'static {
     /// Records (or replaces) a received part written under `reserved` bytes
     /// of reservation: the reservation becomes the part's size and an
     /// earlier recording of the part is released. Bytes beyond `reserved`
-    /// (all of a small PUT's, which reserves nothing before it writes) are
-    /// reserved here, held to the upload's announced size (`UploadTooLarge`),
-    /// the quota and the capacity (`QuotaExceeded`); a refusal records and
-    /// holds nothing. Durable: the record is the only reference to an
+    /// (a part larger than its reservation) are reserved here, held to the
+    /// upload's announced size (`UploadTooLarge`), the quota and the
+    /// capacity (`QuotaExceeded`); a refusal records and holds nothing. Durable: the record is the only reference to an
     /// acknowledged PUT's bytes.
     async fn record_upload_part(
         &self,

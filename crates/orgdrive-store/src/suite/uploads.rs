@@ -317,8 +317,8 @@ pub async fn parts_together_may_not_exceed_the_announced_size(s: &impl MetaStore
     assert_eq!(counters(s, "1", "c").await, (0, 10, 0, 10));
 }
 
-/// A small PUT writes its bytes before any reservation; recording the part
-/// then holds it to the announced size, the quota and the capacity.
+/// A part recorded beyond its reservation (here with none) is held to the
+/// announced size, the quota and the capacity when it is recorded.
 pub async fn a_part_recorded_without_a_reservation_is_held_to_every_limit(s: &impl MetaStore) {
     space_with_quota(s, Some(100)).await;
     let announced = UploadRecord { multipart: true, max_bytes: Some(60), ..upload("m") };
