@@ -524,11 +524,29 @@ class SlowPut:
 
 
 def blob_files(data_dir):
-    """Every file under DATA_DIR/blobs (content objects, parts, temporaries)."""
+    """Every content object of the server on DATA_DIR: each file under
+    DATA_DIR/blobs (content objects, parts, temporaries), and as
+    `inline:<key>` each small object kept inline in its meta.sqlite."""
     root = os.path.join(str(data_dir), "blobs")
-    return sorted(os.path.join(d, f) for d, _, files in os.walk(root) for f in files)
+    files = [os.path.join(d, f) for d, _, names in os.walk(root) for f in names]
+    return sorted(files + [f"inline:{key}" for key in inline_objects(data_dir)])
+
+
+def inline_objects(data_dir):
+    """The objects kept in DATA_DIR/meta.sqlite, {key: size} (read on a
+    connection of its own, as any reader of a WAL database may)."""
+    import sqlite3
+    path = os.path.join(str(data_dir), "meta.sqlite")
+    if not os.path.exists(path):
+        return {}
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return dict(conn.execute("SELECT object_key, length(bytes) FROM inline_objects"))
+    finally:
+        conn.close()
 
 
 def blob_bytes(data_dir):
     """Bytes of every file under DATA_DIR/blobs."""
-    return sum(os.path.getsize(f) for f in blob_files(data_dir) if os.path.exists(f))
+    on_disk = sum(os.path.getsize(f) for f in blob_files(data_dir) if os.path.exists(f))
+    return on_disk + sum(inline_objects(data_dir).values())

@@ -57,6 +57,9 @@ def main():
             "hello.txt": (b"hello from the schema fixture\n", "0"),
             "binary.bin": (bytes(rng.getrandbits(8) for _ in range(40_000)), docs.id),
             "empty.txt": (b"", docs.id),
+            # Larger than what is kept inline in the metadata (64 KiB): a
+            # file of the content store (the others are inline from schema 17).
+            "large.bin": (bytes(rng.getrandbits(8) for _ in range(100_000)), docs.id),
         }
         expected_files = []
         for name, (data, parent) in files.items():

@@ -6,7 +6,9 @@
 //! snapshot itself (a store's own tool) and drives these steps.
 //!
 //! A backup target (a directory or a bucket, as a [`BlobStore`]) holds:
-//! - `content/<key>`: the content store's objects under their own keys,
+//! - `content/<key>`: the content store's objects under their own keys
+//!   (small objects kept inline in the metadata store need no copy: they
+//!   are in the metadata snapshot),
 //!   shared by every snapshot (an object never changes once written, so a
 //!   copy made for one backup serves every later one: backups after the
 //!   first copy only new objects);
@@ -134,7 +136,8 @@ pub struct BackupManifest {
     pub objects: Vec<BackupObject>,
 }
 
-/// What a metadata snapshot references, before manifests are expanded.
+/// What a metadata snapshot references in the content store, before
+/// manifests are expanded (objects kept inline are in the snapshot itself).
 #[derive(Debug, Clone, Default)]
 pub struct References {
     pub counts: BackupCounts,
@@ -166,13 +169,18 @@ pub async fn snapshot_references(meta: &dyn MetaStore) -> Result<References, Bac
         .consistency_scan()
         .await
         .map_err(|e| BackupError::Invalid(format!("reading the snapshot: {e}")))?;
+    // Inline objects travel inside the metadata snapshot itself.
+    let stored = |key: &&String| !orgdrive_store::is_inline_object(key);
     let kept: HashSet<String> = scan
         .blobs
         .iter()
-        .map(|b| b.blob_key.clone())
-        .chain(scan.thumbnail_objects.iter().cloned())
+        .map(|b| &b.blob_key)
+        .chain(scan.thumbnail_objects.iter())
+        .filter(stored)
+        .cloned()
         .collect();
-    let uploads = scan.upload_objects.iter().filter(|k| !kept.contains(*k)).cloned().collect();
+    let uploads =
+        scan.upload_objects.iter().filter(stored).filter(|k| !kept.contains(*k)).cloned().collect();
     let counts = BackupCounts {
         dentries: scan.tree.len() as u64,
         contents: scan.blobs.len() as u64,

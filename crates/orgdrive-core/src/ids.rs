@@ -83,6 +83,21 @@ pub fn time_ordered_alnum(len: usize) -> String {
     name
 }
 
+/// The creation millisecond of a [`time_ordered_alnum`] name (None if its
+/// first 8 characters are not base-62 digits).
+pub(crate) fn time_ordered_ms(name: &str) -> Option<i64> {
+    let digits = name.as_bytes().get(..8)?;
+    digits.iter().try_fold(0i64, |ms, &b| {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'A'..=b'Z' => b - b'A' + 10,
+            b'a'..=b'z' => b - b'a' + 36,
+            _ => return None,
+        };
+        ms.checked_mul(62)?.checked_add(i64::from(digit))
+    })
+}
+
 /// Random letters and digits.
 pub fn random_alnum(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)

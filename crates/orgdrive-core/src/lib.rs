@@ -26,6 +26,7 @@ pub mod backup;
 mod cache;
 mod clock;
 mod console;
+mod content;
 mod dentries;
 mod error;
 mod events;

@@ -625,6 +625,12 @@ impl Drive {
             }
         }
         let mut deleted = Vec::with_capacity(objects.len());
+        let (inline, objects): (Vec<String>, Vec<String>) =
+            objects.into_iter().partition(|key| orgdrive_store::is_inline_object(key));
+        match self.meta.delete_inline_objects(&inline).await {
+            Ok(()) => deleted.extend(inline),
+            Err(e) => tracing::warn!(error = %e, "inline content objects left in the trash"),
+        }
         for key in objects {
             match self.blob.delete(&key).await {
                 Ok(()) => deleted.push(key),

@@ -558,7 +558,7 @@ impl Drive {
         let end = size.min(MAX_PREVIEW_TEXT_BYTES);
         let mut head = Vec::with_capacity(end as usize);
         if end > 0 {
-            let mut stream = self.blob.read(object_key, 0..end).await.map_err(|e| internal(&e))?;
+            let mut stream = self.object_stream(object_key, 0..end).await?;
             while let Some(chunk) = stream.try_next().await.map_err(|e| internal(&e))? {
                 let room = end as usize - head.len();
                 head.extend_from_slice(&chunk[..chunk.len().min(room)]);

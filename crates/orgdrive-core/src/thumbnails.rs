@@ -262,15 +262,14 @@ impl Drive {
 
     async fn store_thumbnail(&self, blob_key: &str) -> DriveResult<()> {
         let internal = |e: &dyn std::fmt::Display| DriveError::Internal(e.to_string());
-        let size = self.blob.size(blob_key).await.map_err(|e| internal(&e))?;
+        let size = self.object_size(blob_key).await?;
         let Some(size) = size else { return Ok(()) };
         let made = if size > MAX_SOURCE_BYTES || size == 0 {
             None
         } else {
             // What it is, from its first bytes (the name only chose to try).
             let mut head = Vec::new();
-            let mut stream =
-                self.blob.read(blob_key, 0..size.min(64)).await.map_err(|e| internal(&e))?;
+            let mut stream = self.object_stream(blob_key, 0..size.min(64)).await?;
             while let Some(chunk) = stream.try_next().await.map_err(|e| internal(&e))? {
                 head.extend_from_slice(&chunk);
             }
@@ -283,8 +282,7 @@ impl Drive {
             };
             match source {
                 Source::Image => {
-                    let stream =
-                        self.blob.read(blob_key, 0..size).await.map_err(|e| internal(&e))?;
+                    let stream = self.object_stream(blob_key, 0..size).await?;
                     let bytes: Vec<u8> = stream
                         .try_fold(Vec::with_capacity(size as usize), |mut all, chunk| async move {
                             all.extend_from_slice(&chunk);

@@ -155,7 +155,7 @@ impl Drive {
             .open(path)
             .await
             .map_err(|e| internal(&e))?;
-        let mut stream = self.blob.read(object_key, 0..size).await.map_err(|e| internal(&e))?;
+        let mut stream = self.object_stream(object_key, 0..size).await?;
         while let Some(chunk) = stream.try_next().await.map_err(|e| internal(&e))? {
             file.write_all(&chunk).await.map_err(|e| internal(&e))?;
         }

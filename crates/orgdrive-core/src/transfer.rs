@@ -44,7 +44,8 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use orgdrive_blob::{Manifest, ManifestPart, SignatureError, SignedRequest, WriteError, Written};
 use orgdrive_store::{
-    PartRecorded, PutDentry, PutOutcome, Reserve, StoreError, UploadPartRecord, UploadRecord,
+    is_inline_object, PartRecorded, PutDentry, PutOutcome, Reserve, StoreError, UploadPartRecord,
+    UploadRecord, INLINE_OBJECT_PREFIX,
 };
 
 use crate::dentries::{
@@ -168,11 +169,13 @@ fn parse_put_path(path: &str) -> Option<PutTarget> {
     (0..=MAX_PART_NUMBER).contains(&part).then(|| PutTarget { upload_key: key.to_string(), part })
 }
 
-/// Whether a GET URL path names a content object (`objects/<name>`), a part
-/// manifest (`manifests/<name>`) or a thumbnail (`thumbs/<name>`); nothing
-/// else is ever served, whatever the signature.
+/// Whether a GET URL path names a content object (`objects/<name>`, or
+/// `inline/<name>` in the metadata store), a part manifest
+/// (`manifests/<name>`) or a thumbnail (`thumbs/<name>`); nothing else is
+/// ever served, whatever the signature.
 fn is_content_object(path: &str) -> bool {
     path.strip_prefix("objects/")
+        .or_else(|| path.strip_prefix(INLINE_OBJECT_PREFIX))
         .or_else(|| path.strip_prefix("manifests/"))
         .or_else(|| path.strip_prefix("thumbs/"))
         .is_some_and(is_object_name)
@@ -232,6 +235,12 @@ fn fresh_object(target: &PutTarget, time_ordered: bool) -> String {
     }
 }
 
+/// A new object kept in the metadata store (`inline/` and a name as
+/// [`fresh_content_object`]'s).
+fn fresh_inline_object() -> String {
+    format!("{INLINE_OBJECT_PREFIX}{}", crate::ids::time_ordered_alnum(32))
+}
+
 /// A new content object on the local disk: 32 letters and digits,
 /// time-ordered (143 random bits), so that `dentries_by_blob` grows at its
 /// right edge.
@@ -248,6 +257,40 @@ fn random_content_object() -> String {
 
 fn bad_upload_key(message: impl Into<String>) -> DriveError {
     DriveError::param("uploadKey", message)
+}
+
+/// A body of announced length `len`, read into memory: an error if it
+/// carries more, or ends before `len` bytes.
+async fn read_exactly<S, E>(body: S, len: u64) -> DriveResult<Bytes>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let mut bytes = bytes::BytesMut::new();
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            tracing::debug!(error = %e, "an upload body ended early");
+            interrupted()
+        })?;
+        if (bytes.len() + chunk.len()) as u64 > len {
+            return Err(DriveError::TooLarge(format!(
+                "more than the {len} bytes this PUT may carry"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if (bytes.len() as u64) < len {
+        return Err(interrupted());
+    }
+    Ok(bytes.freeze())
+}
+
+fn interrupted() -> DriveError {
+    DriveError::InvalidParam {
+        field: None,
+        message: "the upload was interrupted before all its bytes arrived".into(),
+    }
 }
 
 fn no_such_object() -> DriveError {
@@ -803,6 +846,8 @@ impl Drive {
     /// reserves the bytes (`declared_len`, or as they arrive when the length
     /// is not announced), streams them into a fresh object and records it.
     /// Every failure releases the reservation and leaves no object behind.
+    /// A single upload's small body of announced length is kept in the
+    /// metadata store instead ([`Drive::store_inline_part`]).
     async fn store_part<S, E>(
         &self,
         target: PutTarget,
@@ -814,6 +859,13 @@ impl Drive {
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: std::fmt::Display + Send + 'static,
     {
+        if let Some(len) = declared_len.filter(|n| *n <= self.meta.inline_object_limit()) {
+            // Through orgdrive's own route only: a presigning store's
+            // objects are all its own.
+            if target.part == 0 && !self.blob.presigns() {
+                return self.store_inline_part(target, md5, len, body).await;
+            }
+        }
         let announced = declared_len.unwrap_or(0);
         let claim = Arc::new(Mutex::new(self.claim_disk(announced)?));
         if announced > 0 {
@@ -863,11 +915,7 @@ impl Drive {
                     WriteError::Source(BodyStop::Refused(refused)) => refused,
                     WriteError::Source(BodyStop::Source(e)) => {
                         tracing::debug!(error = %e, "an upload body ended early");
-                        DriveError::InvalidParam {
-                            field: None,
-                            message: "the upload was interrupted before all its bytes arrived"
-                                .into(),
-                        }
+                        interrupted()
                     }
                     WriteError::Blob(e) => DriveError::Internal(e.to_string()),
                 });
@@ -895,6 +943,69 @@ impl Drive {
             Err(e) => {
                 self.release(&target.upload_key, held).await;
                 self.remove_object(&object).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Stores a single upload's body of `len` bytes (at most the metadata
+    /// store's inline limit) in the metadata store: reserves the bytes
+    /// before reading any (as every PUT of announced length does), reads
+    /// them into memory (never more than `len`), and records the part with
+    /// its bytes in one durable transaction. No file, no fsync of its own.
+    /// Every failure releases the reservation; nothing is left behind.
+    async fn store_inline_part<S, E>(
+        &self,
+        target: PutTarget,
+        md5: bool,
+        len: u64,
+        body: S,
+    ) -> DriveResult<Written>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let declared = Some(len);
+        let _claim = self.claim_disk(len)?;
+        if len > 0 {
+            self.meta
+                .reserve_upload_bytes(&target.upload_key, 0, Reserve::Exactly(len as i64), now_ms())
+                .await
+                .map_err(|e| reservation_refused(e, declared))?;
+        }
+        let received = read_exactly(body, len).await;
+        let bytes = match received {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.release(&target.upload_key, len as i64).await;
+                return Err(e);
+            }
+        };
+        let md5 = md5.then(|| {
+            use md5::Digest;
+            hex::encode(md5::Md5::digest(&bytes))
+        });
+        let part = UploadPartRecord {
+            part_number: 0,
+            size: len as i64,
+            md5: md5.clone(),
+            object_key: fresh_inline_object(),
+        };
+        let recorded =
+            self.meta.record_inline_part(&target.upload_key, &part, &bytes, len as i64).await;
+        match recorded {
+            Ok(PartRecorded::Recorded { replaced }) => {
+                if let Some(old) = replaced {
+                    self.remove_object(&old).await;
+                }
+                Ok(Written { size: len, md5 })
+            }
+            // Its removal released everything it held.
+            Ok(PartRecorded::UploadGone) => {
+                Err(bad_upload_key("the upload was committed or expired meanwhile"))
+            }
+            Err(e) => {
+                self.release(&target.upload_key, len as i64).await;
                 Err(e.into())
             }
         }
@@ -963,7 +1074,7 @@ impl Drive {
     /// Removes an object nothing references any more; a failure is logged
     /// (fsck finds what is left).
     pub(crate) async fn remove_object(&self, key: &str) {
-        if let Err(e) = self.blob.delete(key).await {
+        if let Err(e) = self.delete_object(key).await {
             tracing::warn!(object = %key, error = %e, "could not remove an unreferenced object");
         }
     }
@@ -1407,7 +1518,8 @@ impl Drive {
         let key = key.ok_or_else(|| DriveError::Internal("file without content".into()))?;
         let size = u64::try_from(size)
             .map_err(|_| DriveError::Internal(format!("file {dentry_id} has size {size}")))?;
-        if self.blob.presigns() && !orgdrive_blob::is_manifest_key(&key) {
+        if self.blob.presigns() && !orgdrive_blob::is_manifest_key(&key) && !is_inline_object(&key)
+        {
             let ttl = self.options.signed_url_ttl_secs;
             let duration = std::time::Duration::from_secs(ttl.max(1) as u64);
             // The type orgdrive's own route answers, by the name.
@@ -1450,12 +1562,7 @@ impl Drive {
         }
         let size = match size {
             Some(size) => size,
-            None => self
-                .blob
-                .size(object_key)
-                .await
-                .map_err(|e| DriveError::Internal(e.to_string()))?
-                .ok_or_else(no_such_object)?,
+            None => self.object_size(object_key).await?.ok_or_else(no_such_object)?,
         };
         Ok(BlobObject { object_key: object_key.to_string(), size })
     }

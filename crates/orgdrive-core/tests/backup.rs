@@ -18,11 +18,19 @@ async fn object_count(w: &World) -> usize {
     w.drive.blob().list("objects/").await.unwrap().len()
 }
 
+/// Bytes that go to the content store: more than the metadata store keeps
+/// inline.
+const BIG: usize = 70_000;
+
+fn big(fill: &str, extra: usize) -> Vec<u8> {
+    fill.as_bytes().iter().copied().cycle().take(BIG + extra).collect()
+}
+
 #[tokio::test]
 async fn a_backup_hold_keeps_deleted_content_until_it_is_released() {
     let w = world().await;
     let s = space(&w, None).await;
-    let file = upload(&w, &s, "a.txt", b"kept for the backup", None).await.unwrap();
+    let file = upload(&w, &s, "a.txt", &big("kept for the backup", 0), None).await.unwrap();
     let before = object_count(&w).await;
     // The backup is another process on the same metadata.
     let backup = drive_on(&w.dir, options()).await;
@@ -69,7 +77,7 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
     let w = world().await;
     let s = space(&w, None).await;
     for name in ["a", "b", "c"] {
-        upload(&w, &s, name, name.repeat(1000).as_bytes(), None).await.unwrap();
+        upload(&w, &s, name, &big(name, 0), None).await.unwrap();
     }
     let meta = SqliteStore::open(&w.dir.path().join("meta.sqlite"), &SqliteOptions::default())
         .await
@@ -101,18 +109,20 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
         *told = (told.0 + objects, told.1 + bytes);
     };
     let first = target.copy_content(source, &keys, &count, &never).await.unwrap();
-    assert_eq!((first.copied, first.copied_bytes, first.objects.len()), (3, 3000, 3));
-    assert_eq!(*told.lock().unwrap(), (3, 3000), "progress tells every object and byte");
+    let all = 3 * BIG as u64;
+    assert_eq!((first.copied, first.copied_bytes, first.objects.len()), (3, all, 3));
+    assert_eq!(*told.lock().unwrap(), (3, all), "progress tells every object and byte");
     // Interrupted: no manifest, no snapshot; nothing it copied is trusted.
     assert!(target.snapshots().await.unwrap().is_empty());
     let again = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
     assert_eq!((again.copied, &again.objects), (3, &first.objects));
     target.write_manifest(&manifest("1", meta_file("1").await, again)).await.unwrap();
 
-    upload(&w, &s, "d", b"dddd", None).await.unwrap();
+    upload(&w, &s, "d", &big("d", 4), None).await.unwrap();
     let keys = contents_of(&meta, source).await;
     let second = target.copy_content(source, &keys, &quiet, &never).await.unwrap();
-    assert_eq!((second.copied, second.copied_bytes, second.objects.len()), (1, 4, 4));
+    let one = BIG as u64 + 4;
+    assert_eq!((second.copied, second.copied_bytes, second.objects.len()), (1, one, 4));
     let written = manifest("2", meta_file("2").await, second);
     target.write_manifest(&written).await.unwrap();
     assert_eq!(target.snapshots().await.unwrap(), ["1", "2"]);
@@ -170,9 +180,9 @@ async fn backups_copy_only_new_objects_are_verified_and_restore_checked() {
 async fn an_open_uploads_bytes_may_vanish_but_a_files_content_may_not() {
     let w = world().await;
     let s = space(&w, None).await;
-    let file = upload(&w, &s, "kept", b"a file's content", None).await.unwrap();
+    let file = upload(&w, &s, "kept", &big("a file's content", 0), None).await.unwrap();
     let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE);
-    put_bytes(&w, &ticket.await.unwrap().url, b"not committed yet", true).await.unwrap();
+    put_bytes(&w, &ticket.await.unwrap().url, &big("not committed yet", 0), true).await.unwrap();
     let meta = SqliteStore::open(&w.dir.path().join("meta.sqlite"), &SqliteOptions::default())
         .await
         .unwrap();
@@ -196,5 +206,26 @@ async fn an_open_uploads_bytes_may_vanish_but_a_files_content_may_not() {
     let missing = fresh.copy_content(w.drive.blob(), &contents, &quiet, &never).await;
     let message = missing.err().unwrap().to_string();
     assert!(message.contains(&content) && message.contains("fsck"), "{message}");
+    (&meta as &dyn orgdrive_core::MetaStore).close().await;
+}
+
+#[tokio::test]
+async fn small_objects_travel_inside_the_metadata_snapshot() {
+    let w = world().await;
+    let s = space(&w, None).await;
+    let small = upload(&w, &s, "small.txt", b"kept inline", None).await.unwrap();
+    let large = upload(&w, &s, "large.bin", &big("on disk", 0), None).await.unwrap();
+    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE);
+    put_bytes(&w, &ticket.await.unwrap().url, b"an open upload", true).await.unwrap();
+    let meta = SqliteStore::open(&w.dir.path().join("meta.sqlite"), &SqliteOptions::default())
+        .await
+        .unwrap();
+    let contents = contents_of(&meta, w.drive.blob()).await;
+    // Both files and the open upload count; only the large content is copied.
+    assert_eq!((contents.counts.contents, contents.counts.open_uploads), (2, 1));
+    assert_eq!(contents.objects, [large.dentry.blob_key.clone().unwrap()]);
+    assert!(contents.may_vanish.is_empty());
+    assert!(small.dentry.blob_key.as_deref().unwrap().starts_with("inline/"));
+    assert_eq!(object_count(&w).await, 1, "the small file has no object of its own");
     (&meta as &dyn orgdrive_core::MetaStore).close().await;
 }

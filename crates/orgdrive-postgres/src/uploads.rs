@@ -8,11 +8,16 @@
 use async_trait::async_trait;
 
 use orgdrive_store::{
-    ExpiredUpload, OpenUploadLimits, PartRecorded, Reserve, StoreError, StoreResult,
-    UploadPartRecord, UploadRecord, UploadStore,
+    ExpiredUpload, InlineObjectStore, OpenUploadLimits, PartRecorded, Reserve, StoreError,
+    StoreResult, UploadPartRecord, UploadRecord, UploadStore,
 };
 
 use crate::{all, exec, one, snapshot, tx, DbResult, PgStore, Tx};
+
+/// No inline objects: with PostgreSQL the content lives on an object store,
+/// and a row per small object would only move its bytes into the busier of
+/// the two services. Every object goes to the content store.
+impl InlineObjectStore for PgStore {}
 
 #[async_trait]
 impl UploadStore for PgStore {

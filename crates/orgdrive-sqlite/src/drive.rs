@@ -587,66 +587,7 @@ impl UploadStore for SqliteStore {
     ) -> StoreResult<PartRecorded> {
         let upload_key = upload_key.to_string();
         let part = part.clone();
-        self.write(move |conn| {
-            let found = one(
-                conn,
-                "SELECT u.space_id, s.corp_id, p.size, p.object_key, \
-                 u.max_bytes - u.reserved_bytes, s.quota - s.used_bytes - s.reserved_bytes, \
-                 o.capacity - o.used_bytes - o.reserved_bytes FROM uploads u \
-                 JOIN spaces s ON s.space_id = u.space_id \
-                 JOIN orgs o ON o.corp_id = s.corp_id \
-                 LEFT JOIN upload_parts p \
-                     ON p.upload_key = u.upload_key AND p.part_number = ?2 \
-                 WHERE u.upload_key = ?1",
-                params![upload_key, part.part_number],
-                |row| {
-                    Ok((
-                        (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
-                        (row.get::<_, Option<i64>>(2)?, row.get::<_, Option<String>>(3)?),
-                        [row.get::<_, Option<i64>>(4)?, row.get(5)?, row.get(6)?],
-                    ))
-                },
-            )?;
-            let Some(((space_id, corp_id), (old_size, replaced), [announced, in_space, in_org])) =
-                found
-            else {
-                return Ok(PartRecorded::UploadGone);
-            };
-            // The PUT's reservation becomes the part's size; the part it
-            // replaces gives its bytes back. Bytes beyond both are reserved
-            // now, within the announced size, the quota and the capacity —
-            // checked before anything is written, so a refusal changes no
-            // row (and costs the writer's batch no rerun).
-            let delta = part.size - reserved - old_size.unwrap_or(0);
-            if delta > 0 {
-                if announced.is_some_and(|room| delta > room) {
-                    return Err(StoreError::UploadTooLarge);
-                }
-                if in_space.is_some_and(|room| delta > room) {
-                    return Err(StoreError::QuotaExceeded { space: true });
-                }
-                if in_org.is_some_and(|room| delta > room) {
-                    return Err(StoreError::QuotaExceeded { space: false });
-                }
-            }
-            exec(
-                conn,
-                "INSERT INTO upload_parts (upload_key, part_number, size, md5, object_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (upload_key, part_number) DO UPDATE \
-                 SET size = excluded.size, md5 = excluded.md5, object_key = excluded.object_key",
-                params![
-                    upload_key,
-                    part.part_number,
-                    part.size,
-                    part.md5.as_deref().unwrap_or_default(),
-                    part.object_key,
-                ],
-            )
-            .map_err(classify)?;
-            adjust_reservation(conn, &upload_key, &space_id, &corp_id, delta)?;
-            Ok(PartRecorded::Recorded { replaced })
-        })
-        .await
+        self.write(move |conn| record_part(conn, &upload_key, &part, reserved)).await
     }
 
     async fn take_expired_uploads(
@@ -849,6 +790,73 @@ pub(crate) const ROOT_ID: &str = "0";
 
 /// Pages longer than this are read on a blocking thread.
 const INLINE_PAGE: u32 = 1000;
+
+/// Records (or replaces) a received part written under `reserved` bytes of
+/// reservation, in the caller's transaction
+/// ([`UploadStore::record_upload_part`]); a refusal changes no row.
+pub(crate) fn record_part(
+    conn: &Connection,
+    upload_key: &str,
+    part: &UploadPartRecord,
+    reserved: i64,
+) -> StoreResult<PartRecorded> {
+    let found = one(
+        conn,
+        "SELECT u.space_id, s.corp_id, p.size, p.object_key, \
+         u.max_bytes - u.reserved_bytes, s.quota - s.used_bytes - s.reserved_bytes, \
+         o.capacity - o.used_bytes - o.reserved_bytes FROM uploads u \
+         JOIN spaces s ON s.space_id = u.space_id \
+         JOIN orgs o ON o.corp_id = s.corp_id \
+         LEFT JOIN upload_parts p \
+             ON p.upload_key = u.upload_key AND p.part_number = ?2 \
+         WHERE u.upload_key = ?1",
+        params![upload_key, part.part_number],
+        |row| {
+            Ok((
+                (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                (row.get::<_, Option<i64>>(2)?, row.get::<_, Option<String>>(3)?),
+                [row.get::<_, Option<i64>>(4)?, row.get(5)?, row.get(6)?],
+            ))
+        },
+    )?;
+    let Some(((space_id, corp_id), (old_size, replaced), [announced, in_space, in_org])) = found
+    else {
+        return Ok(PartRecorded::UploadGone);
+    };
+    // The PUT's reservation becomes the part's size; the part it
+    // replaces gives its bytes back. Bytes beyond both are reserved
+    // now, within the announced size, the quota and the capacity —
+    // checked before anything is written, so a refusal changes no
+    // row (and costs the writer's batch no rerun).
+    let delta = part.size - reserved - old_size.unwrap_or(0);
+    if delta > 0 {
+        if announced.is_some_and(|room| delta > room) {
+            return Err(StoreError::UploadTooLarge);
+        }
+        if in_space.is_some_and(|room| delta > room) {
+            return Err(StoreError::QuotaExceeded { space: true });
+        }
+        if in_org.is_some_and(|room| delta > room) {
+            return Err(StoreError::QuotaExceeded { space: false });
+        }
+    }
+    exec(
+        conn,
+        "INSERT INTO upload_parts (upload_key, part_number, size, md5, object_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (upload_key, part_number) DO UPDATE \
+         SET size = excluded.size, md5 = excluded.md5, object_key = excluded.object_key",
+        params![
+            upload_key,
+            part.part_number,
+            part.size,
+            part.md5.as_deref().unwrap_or_default(),
+            part.object_key,
+        ],
+    )
+    .map_err(classify)?;
+    adjust_reservation(conn, upload_key, &space_id, &corp_id, delta)?;
+    Ok(PartRecorded::Recorded { replaced })
+}
 
 /// Ids as one `rarray()` parameter.
 pub(crate) fn id_array<'a>(ids: impl Iterator<Item = &'a String>) -> rusqlite::vtab::array::Array {

@@ -19,6 +19,7 @@ mod drive;
 mod events;
 mod grants;
 mod identity;
+mod inline;
 mod lifecycle;
 mod migrate;
 mod open_links;

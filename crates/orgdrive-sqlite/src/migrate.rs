@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/sqlite/0014_versions_bytes.sql")),
     (15, include_str!("../migrations/sqlite/0015_dead_properties.sql")),
     (16, include_str!("../migrations/sqlite/0016_fewer_write_indexes.sql")),
+    (17, include_str!("../migrations/sqlite/0017_inline_objects.sql")),
 ];
 
 /// The schema version this build writes.

@@ -58,9 +58,18 @@ pub fn snapshot(live: &Path, dest: &Path) -> StoreResult<i64> {
             migrate::LATEST
         )));
     }
+    // Job leases belong to the source's running nodes (the backup's own
+    // hold of the trash among them): a drive restored from the copy starts
+    // without them, instead of waiting for them to lapse.
+    if version >= JOB_LEASES_SINCE {
+        copy.execute("DELETE FROM job_leases", []).map_err(backend)?;
+    }
     copy.close().map_err(|(_, e)| backend(e))?;
     Ok(version)
 }
+
+/// The schema version that made the `job_leases` table (0011_leases.sql).
+const JOB_LEASES_SINCE: i64 = 11;
 
 /// The schema version of the database at `path` (which may be in use),
 /// read without changing anything.

@@ -6,7 +6,7 @@ use orgdrive_store::*;
 use rusqlite::Connection;
 
 /// The schema version of this build (migrations after 0004 never ran under sqlx).
-const LATEST: i64 = 16;
+const LATEST: i64 = 17;
 
 /// The migrations the sqlx build knew.
 const MIGRATIONS: [&str; 4] = [

@@ -5,6 +5,7 @@
 //! [`TreeStore`], [`RecycleStore`] and [`TaskStore`] (the dentry lifecycle),
 //! [`GrantStore`] (permissions), [`EventStore`] (the outbox, subscriptions,
 //! delivery cursors, callbacks), [`ThumbnailStore`], [`UploadStore`] (upload sessions and their byte reservations),
+//! [`InlineObjectStore`] (small content objects kept in the store itself),
 //! [`MaintenanceStore`] (nodes, consistency scans, repair, close), [`WopiStore`]
 //! (WebOffice tokens and locks, [`wopi`]), [`ConsoleStore`] (console
 //! passwords and sessions, [`console`]) — together
@@ -78,6 +79,7 @@ pub trait MetaStore:
     + ThumbnailStore
     + OpenLinkStore
     + UploadStore
+    + InlineObjectStore
     + MaintenanceStore
     + WopiStore
     + ConsoleStore
@@ -96,6 +98,7 @@ impl<T> MetaStore for T where
         + ThumbnailStore
         + OpenLinkStore
         + UploadStore
+        + InlineObjectStore
         + MaintenanceStore
         + WopiStore
         + ConsoleStore
@@ -532,6 +535,63 @@ pub trait UploadStore: Send + Sync + 'static {
         before_ms: i64,
         limit: u32,
     ) -> StoreResult<Vec<ExpiredUpload>>;
+}
+
+/// The prefix of the keys of content objects kept in the metadata store
+/// ([`InlineObjectStore`]); every other key names an object of the content
+/// (blob) store.
+pub const INLINE_OBJECT_PREFIX: &str = "inline/";
+
+/// Whether `key` names an object kept in the metadata store.
+pub fn is_inline_object(key: &str) -> bool {
+    key.starts_with(INLINE_OBJECT_PREFIX)
+}
+
+/// Small content objects kept in the metadata store itself, so that a small
+/// upload costs one transaction and no file (a backend that keeps none
+/// answers 0 from [`InlineObjectStore::inline_object_limit`], and its
+/// callers write every object to the content store). An inline object is
+/// named `inline/…` ([`is_inline_object`]), written once, never changed,
+/// referenced like any other content object (an upload's part, a file, a
+/// version) and removed by the caller once nothing references it, as the
+/// content store's objects are.
+#[async_trait]
+pub trait InlineObjectStore: Send + Sync + 'static {
+    /// The largest object, in bytes, this store keeps; 0 when it keeps none.
+    fn inline_object_limit(&self) -> u64 {
+        0
+    }
+    /// Records a received part written under `reserved` bytes of
+    /// reservation exactly as [`UploadStore::record_upload_part`] does (a
+    /// refusal records and holds nothing more), and keeps its `bytes` as the
+    /// object `part.object_key`, in the same durable transaction.
+    /// `UploadGone` keeps nothing.
+    async fn record_inline_part(
+        &self,
+        _upload_key: &str,
+        _part: &UploadPartRecord,
+        _bytes: &[u8],
+        _reserved: i64,
+    ) -> StoreResult<PartRecorded> {
+        Err(StoreError::Backend("this store keeps no inline objects".into()))
+    }
+    /// The bytes of an inline object, if it exists.
+    async fn read_inline_object(&self, _object_key: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    /// Removes inline objects (the ones that exist); durable.
+    async fn delete_inline_objects(&self, _object_keys: &[String]) -> StoreResult<()> {
+        Ok(())
+    }
+    /// Up to `limit` inline objects after `after` in key order, with their
+    /// sizes (consistency checks).
+    async fn list_inline_objects(
+        &self,
+        _after: &str,
+        _limit: u32,
+    ) -> StoreResult<Vec<(String, u64)>> {
+        Ok(Vec::new())
+    }
 }
 
 /// The outbox and its delivery. Events are appended by the write methods of

@@ -103,8 +103,24 @@ async fn urls_without_a_size_are_still_served() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
     let sp = Space::new(&s, None).await;
-    let file = sp.upload("digits.txt", b"0123456789").await;
+    // Kept inline in the metadata store, then on disk.
+    let inline = sp.upload("digits.txt", b"0123456789").await;
+    let url = download_url(&sp, inline["id"].as_str().unwrap()).await;
+    let key = object_key(&url);
+    assert!(key.starts_with("inline/"), "{key}");
+    let expires: i64 = param(&url, "expires").unwrap().parse().unwrap();
+    let request =
+        SignedRequest { method: "GET", object_key: &key, expires, file_name: "digits.txt" };
+    let signature = Presigner::new(SIGNING_KEY).sign(&request);
+    let old =
+        s.url(&format!("/blob/{key}?expires={expires}&name=digits.txt&signature={signature}"));
+    let part = get(&s, &old, Some("bytes=-3")).await;
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), b"789");
+
+    let file = sp.upload_streamed("digits.txt", b"0123456789").await;
     let url = download_url(&sp, file["id"].as_str().unwrap()).await;
+    assert!(object_key(&url).starts_with("objects/"), "{url}");
     // A URL as issued before sizes were signed.
     let key = object_key(&url);
     let expires: i64 = param(&url, "expires").unwrap().parse().unwrap();
@@ -147,7 +163,8 @@ async fn a_small_file_that_is_not_its_signed_size_serves_no_wrong_bytes() {
     let s = TestServer::start(dir.path()).await;
     let sp = Space::new(&s, None).await;
     let content = pattern(4096);
-    let file = sp.upload("small.bin", content).await;
+    // On disk (a small file kept inline cannot be changed behind the store).
+    let file = sp.upload_streamed("small.bin", content).await;
     let url = download_url(&sp, file["id"].as_str().unwrap()).await;
     let path = object_file(&s, &url);
 

@@ -63,7 +63,7 @@ async fn put_beyond_the_quota_is_cut_off_and_stores_nothing() {
     let (key, url) = sp.upload_url().await;
     let refused = s.http.put(&url).body(&b"12345"[..]).send().await.unwrap();
     assert_error(&error_reply(refused).await, 413, "paramError.size");
-    assert_eq!(files_under(&dir.path().join("blobs")), Vec::<String>::new());
+    assert_eq!(stored_objects(dir.path()), Vec::<String>::new());
     let (status, reply) =
         sp.post("/files/commit", json!({"uploadKey": key, "name": "x", "parentId": "0"})).await;
     assert_eq!((status, reply["code"].as_str()), (400, Some("paramError.uploadKey")));

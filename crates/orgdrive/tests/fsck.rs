@@ -27,8 +27,10 @@ async fn fsck_finds_and_repairs_inconsistencies() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
     let sp = Space::new(&s, None).await;
-    let kept = sp.upload("kept.txt", b"kept").await;
-    let lost = sp.upload("lost.txt", b"lost!").await;
+    // Streamed: their contents are files on disk (small ones kept inline
+    // are judged by `fsck_judges_objects_kept_inline`).
+    let kept = sp.upload_streamed("kept.txt", b"kept").await;
+    let lost = sp.upload_streamed("lost.txt", b"lost!").await;
     let (space_id, tenant) = (sp.id, sp.t);
     s.stop().await;
 
@@ -114,4 +116,62 @@ fn find_object(dir: &std::path::Path, size: u64) -> String {
         .find(|e| e.metadata().unwrap().len() == size)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .unwrap()
+}
+
+/// `n` as the 8 base-62 digits that start a time-ordered object name.
+fn base62_time(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut digits = [b'0'; 8];
+    for d in digits.iter_mut().rev() {
+        *d = DIGITS[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(digits.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn fsck_judges_objects_kept_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let sp = Space::new(&s, None).await;
+    sp.upload("kept.txt", b"kept").await;
+    sp.upload("lost.txt", b"lost!").await;
+    s.stop().await;
+    let (code, out) = fsck(dir.path(), false);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("checked 2 dentries and 2 objects: 0 problems"), "{out}");
+    assert!(files_under(&dir.path().join("blobs/objects")).is_empty(), "both are kept inline");
+
+    let db = rusqlite::Connection::open(dir.path().join("meta.sqlite")).unwrap();
+    let lost_key: String = db
+        .query_row("SELECT blob_key FROM dentries WHERE name = 'lost.txt'", [], |r| r.get(0))
+        .unwrap();
+    assert!(lost_key.starts_with("inline/"), "{lost_key}");
+    db.execute("DELETE FROM inline_objects WHERE object_key = ?1", [&lost_key]).unwrap();
+    // An hour old, and one of now (an upload in flight may own it).
+    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis();
+    let stray = format!("inline/{}StrayObject", base62_time(now_ms as u64 - 3_600_000));
+    let young = format!("inline/{}YoungObject", base62_time(now_ms as u64));
+    for key in [&stray, &young] {
+        db.execute("INSERT INTO inline_objects VALUES (?1, x'6e6f626f6479')", [key]).unwrap();
+    }
+    drop(db);
+
+    let (code, out) = fsck(dir.path(), false);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("content {lost_key} is missing")), "{out}");
+    assert!(out.contains(&format!("object {stray} (6 bytes) is referenced by nothing")), "{out}");
+    assert!(!out.contains("YoungObject"), "{out}");
+    let (_, out) = fsck(dir.path(), true);
+    assert!(out.contains("referenced by nothing [repaired]"), "{out}");
+    let db = rusqlite::Connection::open(dir.path().join("meta.sqlite")).unwrap();
+    let left: Vec<String> = db
+        .prepare("SELECT object_key FROM inline_objects ORDER BY object_key")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(!left.contains(&stray) && left.contains(&young), "{left:?}");
 }

@@ -78,7 +78,7 @@ async fn a_blob_put_that_stalls_halfway_leaves_no_object_and_no_upload_state() {
     assert!(received.starts_with("HTTP/1.1 4"), "a stalled body gets a 4xx: {received}");
     assert!(waited < Duration::from_secs(3), "waited {waited:?}");
     // No object (finished or half-written) and no recorded part or reservation.
-    assert_eq!(files_under(&dir.path().join("blobs")), Vec::<String>::new());
+    assert_eq!(stored_objects(dir.path()), Vec::<String>::new());
     let reply =
         sp.post("/files/commit", json!({"uploadKey": key, "name": "a", "parentId": "0"})).await;
     assert_error(&reply, 400, "paramError.uploadKey");

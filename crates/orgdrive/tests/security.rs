@@ -121,7 +121,7 @@ async fn validly_signed_traversal_urls_read_nothing() {
         assert!((400..500).contains(&status_of(&response)), "PUT {path}: {response}");
     }
     assert_eq!(std::fs::read_to_string(dir.path().join("admin.token")).unwrap(), secret);
-    assert_eq!(files_under(&dir.path().join("blobs")), Vec::<String>::new());
+    assert_eq!(stored_objects(dir.path()), Vec::<String>::new());
     // A key of the issued shape that names no object is a 404.
     let target = signed("GET", "objects/nothere", "objects/nothere");
     let response =
@@ -168,7 +168,7 @@ async fn a_put_that_ends_after_the_commit_changes_neither_bytes_nor_quota() {
     assert_eq!(file.bytes().await.unwrap().as_ref(), b"1");
     assert_eq!(space_state(&sp).await["usedQuota"], 1);
     assert_eq!(reserved_bytes(&s, &sp.id).await, 0);
-    assert_eq!(files_under(&dir.path().join("blobs")).len(), 1, "only the committed object");
+    assert_eq!(stored_objects(dir.path()).len(), 1, "only the committed object");
     s.stop().await;
 }
 
@@ -209,7 +209,7 @@ async fn a_part_replaced_during_a_multipart_commit_cannot_swap_bytes() {
     let (key, url) = sp.upload_url().await;
     assert_eq!(sp.put(&url, b"first").await, 200);
     assert_eq!(sp.put(&url, b"second").await, 200);
-    assert_eq!(files_under(&dir.path().join("blobs")).len(), 1, "the replaced object is removed");
+    assert_eq!(stored_objects(dir.path()).len(), 1, "the replaced object is removed");
     let (status, reply) =
         sp.post("/files/commit", json!({"uploadKey": key, "name": "f", "parentId": "0"})).await;
     assert_eq!(status, 200, "{reply}");
@@ -288,7 +288,7 @@ async fn pending_bytes_count_against_the_quota() {
     let refused = s.http.put(&second).body(vec![0u8; 50]).send().await.unwrap();
     assert_eq!(refused.status(), 413);
     assert_eq!(refused.json::<Value>().await.unwrap()["code"], "paramError.size");
-    assert_eq!(files_under(&dir.path().join("blobs/objects")), Vec::<String>::new());
+    assert_eq!(stored_objects(dir.path()), Vec::<String>::new());
     assert_eq!(s.http.put(&second).body(vec![0u8; 40]).send().await.unwrap().status(), 200);
     slow.write_all("x".repeat(50).as_bytes()).await.unwrap();
     assert_eq!(status_of(&read_to_close_or_first_response(&mut slow).await), 200);
@@ -368,7 +368,7 @@ async fn a_blob_put_below_the_minimum_rate_is_cut_off_and_stores_nothing() {
     let answer = read_to_close_or_first_response(&mut stream).await;
     assert!(status_of(&answer) >= 400, "{answer}");
     assert!(started.elapsed() < Duration::from_secs(4), "cut after {:?}", started.elapsed());
-    assert_eq!(files_under(&dir.path().join("blobs")), Vec::<String>::new());
+    assert_eq!(stored_objects(dir.path()), Vec::<String>::new());
     assert_eq!(reserved_bytes(&s, &sp.id).await, 0);
     let reply =
         sp.post("/files/commit", json!({"uploadKey": key, "name": "a", "parentId": "0"})).await;
@@ -470,7 +470,7 @@ async fn open_uploads_are_capped_and_a_full_disk_refuses_uploads() {
     let response = s.http.put(&url).body("abc").send().await.unwrap();
     assert_eq!(response.status(), 507);
     assert_eq!(response.json::<Value>().await.unwrap()["code"], "systemError.diskFull");
-    assert_eq!(files_under(&dir.path().join("blobs")), Vec::<String>::new());
+    assert_eq!(stored_objects(dir.path()), Vec::<String>::new());
     assert_eq!(reserved_bytes(&s, &sp.id).await, 0);
     s.stop().await;
 }
@@ -528,7 +528,8 @@ async fn an_internal_error_answers_a_generic_message_and_downloads_are_not_sniff
     let _ = std::fs::remove_dir_all(&incoming);
     std::fs::write(&incoming, "not a directory").unwrap();
     let (_, url) = sp.upload_url().await;
-    let response = s.http.put(&url).body("abc").send().await.unwrap();
+    // Larger than what is kept inline: it goes through `.incoming/`.
+    let response = s.http.put(&url).body(vec![b'a'; 70_000]).send().await.unwrap();
     assert_eq!(response.status(), 500);
     let request_id = response.headers()["x-acs-request-id"].to_str().unwrap().to_string();
     let body: Value = response.json().await.unwrap();

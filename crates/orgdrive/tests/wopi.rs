@@ -380,13 +380,13 @@ async fn put_file_counts_against_the_quota() {
     let sp = Space::new(&s, Some(20)).await;
     let w = file_session(&s, &sp, b"0123456789").await;
     assert_eq!(w.lock("L").await.0, 200);
-    let objects = files_under(&dir.path().join("blobs/objects"));
+    let objects = stored_objects(dir.path());
     assert_eq!(w.put(Some("L"), b"0123456789abcdef").await.0, 413);
     assert_eq!(w.get_file().await.1, b"0123456789");
     // Nothing left behind: no reservation, no upload, no object.
     assert_eq!(reserved_bytes(&s, &sp.id).await, 0);
     assert_eq!(open_uploads(&s).await, 0);
-    assert_eq!(files_under(&dir.path().join("blobs/objects")), objects);
+    assert_eq!(stored_objects(dir.path()), objects);
     assert_eq!(w.put(Some("L"), b"0123456789").await.0, 200);
     s.stop().await;
 }

@@ -207,9 +207,20 @@ pub async fn download(w: &World, space_id: &str, dentry_id: &str, version: Optio
         .open_blob(&signed.path, signed.expires, &signed.name, signed.size, &signed.signature)
         .await;
     let object = object.unwrap();
-    let stream = w.drive.blob().read(&object.object_key, 0..object.size).await.unwrap();
-    let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
-    chunks.concat()
+    let read = w.drive.read_object(&object.object_key, 0..object.size, object.size).await;
+    match read.unwrap().into_whole() {
+        Ok(bytes) => bytes.to_vec(),
+        Err(stream) => {
+            let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
+            chunks.concat()
+        }
+    }
+}
+
+/// How many objects the drive stores, in the content store and inline in
+/// the metadata store (what fsck lists).
+pub async fn stored_objects(w: &World) -> usize {
+    w.drive.fsck(false, 0).await.unwrap().objects
 }
 
 pub async fn used(w: &World, space_id: &str) -> i64 {

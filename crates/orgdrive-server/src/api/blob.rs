@@ -109,16 +109,7 @@ async fn download(
     };
     // No stat: the size is the signed one, and the read fails rather than
     // serve other bytes if the object does not have it.
-    let download =
-        state.drive.blob().read_sized(&object.object_key, body_range.clone(), size).await.map_err(
-            |e| {
-                ApiError::from(if e.is_not_found() {
-                    DriveError::ObjectNotFound("no such object".into())
-                } else {
-                    DriveError::Internal(format!("{}: {e}", object.object_key))
-                })
-            },
-        )?;
+    let download = state.drive.read_object(&object.object_key, body_range.clone(), size).await?;
     let body = blob_body(download.into_whole(), &state.limits, &state.metrics.file_bytes_out);
     let mut response = Response::new(body);
     *response.status_mut() = status;

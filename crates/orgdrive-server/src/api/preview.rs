@@ -251,7 +251,7 @@ async fn content(
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
         None => (StatusCode::OK, 0..size),
     };
-    let read = state.drive.blob().read_sized(&media.object_key, body_range.clone(), size).await;
+    let read = state.drive.read_object(&media.object_key, body_range.clone(), size).await;
     let download = match read {
         Ok(download) => download,
         Err(e) => {

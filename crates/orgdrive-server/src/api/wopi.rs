@@ -187,8 +187,7 @@ async fn get_file(
     let (key, size) = state.drive.wopi_get_file(&session, max_expected)?;
     let download = state
         .drive
-        .blob()
-        .read_sized(&key, 0..size, size)
+        .read_object(&key, 0..size, size)
         .await
         .map_err(|e| WopiError::Internal(format!("{key}: {e}")))?;
     let body = blob_body(download.into_whole(), &state.limits, &state.metrics.file_bytes_out);

@@ -143,6 +143,7 @@ macro_rules! behaviour_suite {
             racing_reservations_never_pass_the_quota,
             parts_together_may_not_exceed_the_announced_size,
             a_part_recorded_without_a_reservation_is_held_to_every_limit,
+            inline_objects_are_kept_with_their_part_record,
             a_commit_fails_when_a_part_was_replaced_meanwhile,
             open_uploads_are_capped_per_space_and_per_app,
             racing_uploads_never_pass_the_caps,

@@ -347,6 +347,61 @@ pub async fn a_part_recorded_without_a_reservation_is_held_to_every_limit(s: &im
     assert_eq!(counters(s, "1", "c").await, (0, 100, 0, 100));
 }
 
+/// A store that keeps inline objects records a part with its bytes in one
+/// transaction, held to every limit (a refusal keeps neither), reads them
+/// back, lists them in key order and removes them; the object stays until
+/// it is removed, whatever happens to its references. A store that keeps
+/// none says so (limit 0) and has none to read or list.
+pub async fn inline_objects_are_kept_with_their_part_record(s: &impl MetaStore) {
+    space_with_quota(s, Some(100)).await;
+    let limit = s.inline_object_limit();
+    if limit == 0 {
+        assert_eq!(s.read_inline_object("inline/a").await.unwrap(), None);
+        assert!(s.list_inline_objects("", 10).await.unwrap().is_empty());
+        return;
+    }
+    assert!(limit >= 4096, "small files (the 4 KiB upload cycle) are kept: {limit}");
+    let announced = UploadRecord { max_bytes: Some(50), ..upload("k") };
+    s.insert_upload(&announced, &LIMITS).await.unwrap();
+    s.insert_upload(&upload("j"), &LIMITS).await.unwrap();
+    let bytes = |n: usize| vec![7u8; n];
+    // Past the announced size, the quota: refused, nothing recorded or kept.
+    assert!(matches!(
+        s.record_inline_part("k", &part(0, 51, "inline/k-big"), &bytes(51), 0).await,
+        Err(StoreError::UploadTooLarge)
+    ));
+    assert!(matches!(
+        s.record_inline_part("j", &part(0, 101, "inline/j-big"), &bytes(101), 0).await,
+        Err(StoreError::QuotaExceeded { space: true })
+    ));
+    assert!(s.list_inline_objects("", 10).await.unwrap().is_empty());
+    assert_eq!(counters(s, "1", "c").await, (0, 0, 0, 0));
+    // Recorded with its bytes and its reservation.
+    let recorded = s.record_inline_part("k", &part(0, 30, "inline/k-a"), &bytes(30), 0).await;
+    assert_eq!(recorded.unwrap(), PartRecorded::Recorded { replaced: None });
+    assert_eq!(s.read_inline_object("inline/k-a").await.unwrap(), Some(bytes(30)));
+    assert_eq!(counters(s, "1", "c").await, (0, 30, 0, 30));
+    assert_eq!(s.get_upload("k").await.unwrap().unwrap().1, vec![part(0, 30, "inline/k-a")]);
+    // Re-PUT under a reservation: the earlier object is the caller's to remove.
+    s.reserve_upload_bytes("k", 0, Reserve::Exactly(40), 5).await.unwrap();
+    assert_eq!(counters(s, "1", "c").await, (0, 70, 0, 70));
+    let again = s.record_inline_part("k", &part(0, 40, "inline/k-b"), &bytes(40), 40).await;
+    assert_eq!(again.unwrap(), PartRecorded::Recorded { replaced: Some("inline/k-a".into()) });
+    assert_eq!(counters(s, "1", "c").await, (0, 40, 0, 40));
+    // An upload that is gone keeps nothing.
+    let gone = s.record_inline_part("gone", &part(0, 3, "inline/gone"), &bytes(3), 0).await;
+    assert_eq!(gone.unwrap(), PartRecorded::UploadGone);
+    assert_eq!(s.read_inline_object("inline/gone").await.unwrap(), None);
+    // Listed in key order, in pages; removed on request.
+    let listed = s.list_inline_objects("", 10).await.unwrap();
+    assert_eq!(listed, [("inline/k-a".to_string(), 30), ("inline/k-b".to_string(), 40)]);
+    assert_eq!(s.list_inline_objects("inline/k-a", 10).await.unwrap().len(), 1);
+    assert_eq!(s.list_inline_objects("", 1).await.unwrap().len(), 1);
+    s.delete_inline_objects(&["inline/k-a".into(), "objects/not-inline".into()]).await.unwrap();
+    assert_eq!(s.read_inline_object("inline/k-a").await.unwrap(), None);
+    assert_eq!(s.read_inline_object("inline/k-b").await.unwrap(), Some(bytes(40)));
+}
+
 pub async fn a_commit_fails_when_a_part_was_replaced_meanwhile(s: &impl MetaStore) {
     space_with_quota(s, None).await;
     s.insert_upload(&upload("k"), &LIMITS).await.unwrap();

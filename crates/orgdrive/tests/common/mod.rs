@@ -276,11 +276,40 @@ impl<'a> Space<'a> {
     pub async fn upload(&self, name: &str, data: &'static [u8]) -> Value {
         let (key, url) = self.upload_url().await;
         assert_eq!(self.put(&url, data).await, 200);
+        self.commit(&key, name).await
+    }
+
+    /// As [`Space::upload`], the PUT's body streamed without a length: its
+    /// content is written to the content store (`blobs/`) whatever its size,
+    /// never kept inline in the metadata store.
+    pub async fn upload_streamed(&self, name: &str, data: &'static [u8]) -> Value {
+        let (key, url) = self.upload_url().await;
+        let chunks = data.chunks(1000).map(|c| Ok::<_, std::io::Error>(c.to_vec()));
+        let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks.collect::<Vec<_>>()));
+        let response = self.s.http.put(&url).body(body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        self.commit(&key, name).await
+    }
+
+    async fn commit(&self, key: &str, name: &str) -> Value {
         let body = json!({"uploadKey": key, "name": name, "parentId": "0"});
         let (status, reply) = self.post("/files/commit", body).await;
         assert_eq!(status, 200, "{reply}");
         reply["dentry"].clone()
     }
+}
+
+/// Every object the server on `data_dir` stores: each file under `blobs/`
+/// (relative to it), and `inline:<key>` for each object kept in
+/// `meta.sqlite`; sorted.
+pub fn stored_objects(data_dir: &Path) -> Vec<String> {
+    let mut objects = files_under(&data_dir.join("blobs"));
+    let db = rusqlite::Connection::open(data_dir.join("meta.sqlite")).unwrap();
+    let mut keys = db.prepare("SELECT object_key FROM inline_objects").unwrap();
+    let inline = keys.query_map([], |r| r.get::<_, String>(0)).unwrap();
+    objects.extend(inline.map(|k| format!("inline:{}", k.unwrap())));
+    objects.sort();
+    objects
 }
 
 /// Every regular file under `dir`, relative, sorted (directories are skipped).
