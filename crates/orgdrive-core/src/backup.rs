@@ -7,8 +7,9 @@
 //!
 //! A backup target (a directory or a bucket, as a [`BlobStore`]) holds:
 //! - `content/<key>`: the content store's objects under their own keys
-//!   (small objects kept inline in the metadata store need no copy: they
-//!   are in the metadata snapshot),
+//!   (small objects kept inline in the metadata store are not copied here:
+//!   they are in the metadata snapshot, which every backup copies whole, so
+//!   they are not incremental),
 //!   shared by every snapshot (an object never changes once written, so a
 //!   copy made for one backup serves every later one: backups after the
 //!   first copy only new objects);

@@ -129,10 +129,7 @@ impl Drive {
         let size = u64::try_from(file.size).map_err(|_| {
             DriveError::Internal(format!("file {} has size {}", file.dentry_id, file.size))
         })?;
-        self.blob
-            .read_sized(key, range.start.min(size)..range.end.min(size), size)
-            .await
-            .map_err(|e| DriveError::Internal(e.to_string()))
+        self.read_object(key, range.start.min(size)..range.end.min(size), size).await
     }
 
     /// Writes `body` as the file `name` in folder `parent_id`: a new file,

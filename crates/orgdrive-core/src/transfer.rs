@@ -259,14 +259,14 @@ fn bad_upload_key(message: impl Into<String>) -> DriveError {
     DriveError::param("uploadKey", message)
 }
 
-/// A body of announced length `len`, read into memory: an error if it
-/// carries more, or ends before `len` bytes.
-async fn read_exactly<S, E>(body: S, len: u64) -> DriveResult<Bytes>
+/// A body of announced length `len` (already reserved), read into memory:
+/// an error if it carries more, or ends before `len` bytes.
+async fn read_exactly<S, E>(body: S, len: u64) -> DriveResult<bytes::BytesMut>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    let mut bytes = bytes::BytesMut::new();
+    let mut bytes = bytes::BytesMut::with_capacity(len as usize);
     let mut body = std::pin::pin!(body);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
@@ -283,7 +283,7 @@ where
     if (bytes.len() as u64) < len {
         return Err(interrupted());
     }
-    Ok(bytes.freeze())
+    Ok(bytes)
 }
 
 fn interrupted() -> DriveError {
@@ -992,7 +992,7 @@ impl Drive {
             object_key: fresh_inline_object(),
         };
         let recorded =
-            self.meta.record_inline_part(&target.upload_key, &part, &bytes, len as i64).await;
+            self.meta.record_inline_part(&target.upload_key, &part, bytes.into(), len as i64).await;
         match recorded {
             Ok(PartRecorded::Recorded { replaced }) => {
                 if let Some(old) = replaced {

@@ -25,7 +25,7 @@ impl InlineObjectStore for SqliteStore {
         &self,
         upload_key: &str,
         part: &UploadPartRecord,
-        bytes: &[u8],
+        bytes: Vec<u8>,
         reserved: i64,
     ) -> StoreResult<PartRecorded> {
         if !is_inline_object(&part.object_key)
@@ -38,7 +38,7 @@ impl InlineObjectStore for SqliteStore {
                 part.object_key
             )));
         }
-        let (upload_key, part, bytes) = (upload_key.to_string(), part.clone(), bytes.to_vec());
+        let (upload_key, part) = (upload_key.to_string(), part.clone());
         self.write(move |conn| {
             // The record's checks come first: a refusal writes nothing.
             let recorded = record_part(conn, &upload_key, &part, reserved)?;

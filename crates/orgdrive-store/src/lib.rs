@@ -570,7 +570,7 @@ pub trait InlineObjectStore: Send + Sync + 'static {
         &self,
         _upload_key: &str,
         _part: &UploadPartRecord,
-        _bytes: &[u8],
+        _bytes: Vec<u8>,
         _reserved: i64,
     ) -> StoreResult<PartRecorded> {
         Err(StoreError::Backend("this store keeps no inline objects".into()))

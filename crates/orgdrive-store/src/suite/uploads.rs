@@ -367,17 +367,17 @@ pub async fn inline_objects_are_kept_with_their_part_record(s: &impl MetaStore) 
     let bytes = |n: usize| vec![7u8; n];
     // Past the announced size, the quota: refused, nothing recorded or kept.
     assert!(matches!(
-        s.record_inline_part("k", &part(0, 51, "inline/k-big"), &bytes(51), 0).await,
+        s.record_inline_part("k", &part(0, 51, "inline/k-big"), bytes(51), 0).await,
         Err(StoreError::UploadTooLarge)
     ));
     assert!(matches!(
-        s.record_inline_part("j", &part(0, 101, "inline/j-big"), &bytes(101), 0).await,
+        s.record_inline_part("j", &part(0, 101, "inline/j-big"), bytes(101), 0).await,
         Err(StoreError::QuotaExceeded { space: true })
     ));
     assert!(s.list_inline_objects("", 10).await.unwrap().is_empty());
     assert_eq!(counters(s, "1", "c").await, (0, 0, 0, 0));
     // Recorded with its bytes and its reservation.
-    let recorded = s.record_inline_part("k", &part(0, 30, "inline/k-a"), &bytes(30), 0).await;
+    let recorded = s.record_inline_part("k", &part(0, 30, "inline/k-a"), bytes(30), 0).await;
     assert_eq!(recorded.unwrap(), PartRecorded::Recorded { replaced: None });
     assert_eq!(s.read_inline_object("inline/k-a").await.unwrap(), Some(bytes(30)));
     assert_eq!(counters(s, "1", "c").await, (0, 30, 0, 30));
@@ -385,11 +385,11 @@ pub async fn inline_objects_are_kept_with_their_part_record(s: &impl MetaStore) 
     // Re-PUT under a reservation: the earlier object is the caller's to remove.
     s.reserve_upload_bytes("k", 0, Reserve::Exactly(40), 5).await.unwrap();
     assert_eq!(counters(s, "1", "c").await, (0, 70, 0, 70));
-    let again = s.record_inline_part("k", &part(0, 40, "inline/k-b"), &bytes(40), 40).await;
+    let again = s.record_inline_part("k", &part(0, 40, "inline/k-b"), bytes(40), 40).await;
     assert_eq!(again.unwrap(), PartRecorded::Recorded { replaced: Some("inline/k-a".into()) });
     assert_eq!(counters(s, "1", "c").await, (0, 40, 0, 40));
     // An upload that is gone keeps nothing.
-    let gone = s.record_inline_part("gone", &part(0, 3, "inline/gone"), &bytes(3), 0).await;
+    let gone = s.record_inline_part("gone", &part(0, 3, "inline/gone"), bytes(3), 0).await;
     assert_eq!(gone.unwrap(), PartRecorded::UploadGone);
     assert_eq!(s.read_inline_object("inline/gone").await.unwrap(), None);
     // Listed in key order, in pages; removed on request.
