@@ -150,6 +150,7 @@ impl PgStore {
         };
         let (reply, answer) = oneshot::channel();
         let queue = self.writes.shard(spaces.first().map_or("", String::as_str));
+        let alone_spaces = spaces.clone();
         let job = Job { spaces, charges_orgs, body: erased, reply };
         let settled = match queue.submit(job).await {
             Ok(()) => answer.await.unwrap_or(Settled::Alone),
@@ -161,7 +162,12 @@ impl PgStore {
                 .map(|answer| *answer)
                 .map_err(|_| StoreError::Backend("a combined write answered another type".into())),
             Settled::Done(Err(e)) => Err(e.into_store()),
-            Settled::Alone => tx!(self, |t| body(&t).await?),
+            // Alone as in a batch: the spaces locked before the body runs,
+            // so its statements see every write made under their locks.
+            Settled::Alone => tx!(self, |t| {
+                exec(&t, LOCK_SPACES, &[&alone_spaces]).await?;
+                body(&t).await?
+            }),
         }
     }
 }
@@ -174,6 +180,10 @@ where
     Arc::new(f)
 }
 
+/// Locks the rows of the spaces `$1` (in one order for every writer).
+const LOCK_SPACES: &str =
+    "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
+
 /// Runs `jobs` in one transaction: one answer per job, in order.
 async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     let alone = || jobs.iter().map(|_| Settled::Alone).collect();
@@ -183,8 +193,6 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
         jobs.iter().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
     spaces.sort_unstable();
     spaces.dedup();
-    const LOCK_SPACES: &str =
-        "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
     if exec(&t, LOCK_SPACES, &[&spaces]).await.is_err() {
         return alone();
     }

@@ -17,7 +17,7 @@ use orgdrive_store::{
 use super::tasks::{complete_task, lock_task};
 use super::*;
 use crate::dentries::{dentry_with_properties, insert_dentry, live_child, overwrite, reread};
-use crate::rows::{version_columns, version_from_row};
+use crate::rows::{dentries_joined, version_columns, version_from_row, DENTRY_WIDTH};
 use crate::uploads::settle;
 use crate::{events, PgStore};
 
@@ -218,14 +218,39 @@ async fn lock_source(
     Ok(locked)
 }
 
-/// Renames; answers the dentry before and after.
+/// Renames; answers the dentry before and after. Three statements in the
+/// common case: the space locked with the dentry read and the new name
+/// looked for among its live siblings; the update answering the renamed
+/// dentry with its app properties; its event (by the caller). A longer name
+/// reads its parent's path and the subtree's extent too. Runs under
+/// `combined`, which holds the space's lock before this starts: the first
+/// statement's snapshot (READ COMMITTED) then sees every write made under
+/// that lock, as separate statements after the lock would.
 async fn rename_dentry(t: &Tx<'_>, r: &RenameDentry) -> DbResult<(DentryRecord, DentryRecord)> {
-    lock_source(t, &r.space_id, &[], &r.actor).await?;
-    let Some(d) = live_dentry(t, &r.space_id, &r.dentry_id).await? else {
+    const FIND: &str = concat!(
+        "SELECT ",
+        dentry_columns!("d."),
+        ", s.corp_id, $3 <> d.name AND EXISTS (SELECT 1 FROM dentries sib \
+             WHERE sib.space_id = d.space_id AND sib.parent_id = d.parent_id \
+             AND sib.name = $3 AND sib.status = 'NORMAL') \
+         FROM spaces s LEFT JOIN dentries d ON d.space_id = s.space_id \
+             AND d.dentry_id = $2 AND d.status = 'NORMAL' \
+         WHERE s.space_id = $1 FOR UPDATE OF s"
+    );
+    let found = one(t, FIND, &[&r.space_id, &r.dentry_id, &r.new_name]).await?;
+    let Some(row) = found else { return refuse(StoreError::NotFound) };
+    let corp_id: String = row.try_get(DENTRY_WIDTH)?;
+    let found: Option<String> = row.try_get(0)?;
+    if corp_id != r.actor.corp_id || found.is_none() {
         return refuse(StoreError::NotFound);
-    };
+    }
+    let d = dentry_from_row(&row)?;
     if r.new_name != d.name {
-        if let Some(sibling) = live_child(t, &d, &r.new_name, false).await? {
+        let taken: Option<bool> = row.try_get(DENTRY_WIDTH + 1)?;
+        if taken == Some(true) {
+            let Some(sibling) = live_child(t, &d, &r.new_name, false).await? else {
+                return Err(broken("a live sibling vanished under the space's lock"));
+            };
             return refuse(StoreError::NameTaken(Box::new(sibling)));
         }
         // Only a longer name makes paths longer; the depth stays.
@@ -244,13 +269,20 @@ async fn rename_dentry(t: &Tx<'_>, r: &RenameDentry) -> DbResult<(DentryRecord, 
             }
         }
     }
-    exec(
-        t,
-        "UPDATE dentries SET name = $1, modifier_id = $2, modified_at = $3 WHERE dentry_id = $4",
-        &[&r.new_name, &r.actor.union_id, &r.actor.now_ms, &d.dentry_id],
-    )
-    .await?;
-    let renamed = reread(t, &d).await?;
+    const RENAME: &str = concat!(
+        "WITH u AS (UPDATE dentries SET name = $1, modifier_id = $2, modified_at = $3 \
+             WHERE dentry_id = $4 RETURNING ",
+        dentry_columns!(""),
+        ") SELECT ",
+        dentry_columns!("u."),
+        ", p.dentry_id, p.app_id, p.name, p.value, p.visibility FROM u \
+         LEFT JOIN app_properties p ON p.dentry_id = u.dentry_id ORDER BY p.app_id, p.name"
+    );
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&r.new_name, &r.actor.union_id, &r.actor.now_ms, &d.dentry_id];
+    let renamed = dentries_joined(&all(t, RENAME, &params).await?)?
+        .pop()
+        .ok_or_else(|| broken("a renamed dentry vanished"))?;
     Ok((d, renamed))
 }
 
