@@ -29,7 +29,10 @@
 //! its error, like alone; one that meets a deadlock or a serialization
 //! failure, and every write of a batch that cannot go on (the connection,
 //! a savepoint or the locks fail), runs alone ([`crate::tx!`], retries
-//! included). A write whose caller has gone (its request was cancelled)
+//! included), its spaces locked before its body as in a batch: a body may
+//! rely on holding them from its first statement (a rename reads its
+//! space, dentry and siblings in one statement, whose snapshot then sees
+//! every write made under those locks). A write whose caller has gone (its request was cancelled)
 //! before its turn is skipped. Answers are given after the commit; a
 //! failed commit answers its error to the writes it would have applied.
 //!
