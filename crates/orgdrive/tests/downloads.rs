@@ -98,6 +98,15 @@ async fn the_signed_size_cannot_be_changed() {
     s.stop().await;
 }
 
+/// The download URL `url` as issued before sizes were signed (no `size`).
+fn unsized_url(s: &TestServer, url: &str, name: &str) -> String {
+    let key = object_key(url);
+    let expires: i64 = param(url, "expires").unwrap().parse().unwrap();
+    let request = SignedRequest { method: "GET", object_key: &key, expires, file_name: name };
+    let signature = Presigner::new(SIGNING_KEY).sign(&request);
+    s.url(&format!("/blob/{key}?expires={expires}&name={name}&signature={signature}"))
+}
+
 #[tokio::test]
 async fn urls_without_a_size_are_still_served() {
     let dir = tempfile::tempdir().unwrap();
@@ -106,14 +115,8 @@ async fn urls_without_a_size_are_still_served() {
     // Kept inline in the metadata store, then on disk.
     let inline = sp.upload("digits.txt", b"0123456789").await;
     let url = download_url(&sp, inline["id"].as_str().unwrap()).await;
-    let key = object_key(&url);
-    assert!(key.starts_with("inline/"), "{key}");
-    let expires: i64 = param(&url, "expires").unwrap().parse().unwrap();
-    let request =
-        SignedRequest { method: "GET", object_key: &key, expires, file_name: "digits.txt" };
-    let signature = Presigner::new(SIGNING_KEY).sign(&request);
-    let old =
-        s.url(&format!("/blob/{key}?expires={expires}&name=digits.txt&signature={signature}"));
+    assert!(object_key(&url).starts_with("inline/"), "{url}");
+    let old = unsized_url(&s, &url, "digits.txt");
     let part = get(&s, &old, Some("bytes=-3")).await;
     assert_eq!(part.status(), 206);
     assert_eq!(part.bytes().await.unwrap().as_ref(), b"789");
@@ -121,14 +124,7 @@ async fn urls_without_a_size_are_still_served() {
     let file = sp.upload_streamed("digits.txt", b"0123456789").await;
     let url = download_url(&sp, file["id"].as_str().unwrap()).await;
     assert!(object_key(&url).starts_with("objects/"), "{url}");
-    // A URL as issued before sizes were signed.
-    let key = object_key(&url);
-    let expires: i64 = param(&url, "expires").unwrap().parse().unwrap();
-    let request =
-        SignedRequest { method: "GET", object_key: &key, expires, file_name: "digits.txt" };
-    let signature = Presigner::new(SIGNING_KEY).sign(&request);
-    let old =
-        s.url(&format!("/blob/{key}?expires={expires}&name=digits.txt&signature={signature}"));
+    let old = unsized_url(&s, &url, "digits.txt");
     let full = get(&s, &old, None).await;
     assert_eq!(full.status(), 200);
     assert_eq!(full.headers()["content-length"], "10");
