@@ -171,7 +171,7 @@ pub async fn snapshot_references(meta: &dyn MetaStore) -> Result<References, Bac
         .await
         .map_err(|e| BackupError::Invalid(format!("reading the snapshot: {e}")))?;
     // Inline objects travel inside the metadata snapshot itself.
-    let stored = |key: &&String| !orgdrive_store::is_inline_object(key);
+    let stored = |key: &&String| crate::content::in_content_store(key);
     let kept: HashSet<String> = scan
         .blobs
         .iter()

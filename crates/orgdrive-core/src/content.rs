@@ -2,19 +2,26 @@
 //! store's inline limit, received through orgdrive, are kept in the
 //! metadata store (`inline/…` keys, [`orgdrive_store::InlineObjectStore`]);
 //! every other object is in the content store (`orgdrive_blob::BlobStore`). Every read,
-//! size and removal of a content object by key goes through here, so no
-//! caller needs to know which store holds it.
+//! size, removal and listing of content objects by key goes through here, so
+//! no caller needs to know which store holds one ([`in_content_store`] tells
+//! the callers that only copy the content store: backups, presigned URLs).
 
 use std::ops::Range;
 
 use bytes::Bytes;
-use orgdrive_blob::{ByteStream, Download};
-use orgdrive_store::is_inline_object;
+use orgdrive_blob::{ByteStream, Download, ObjectInfo};
+use orgdrive_store::{is_inline_object, INLINE_OBJECT_PREFIX};
 
 use crate::{Drive, DriveError, DriveResult};
 
 fn unreadable(key: &str, e: impl std::fmt::Display) -> DriveError {
     DriveError::Internal(format!("{key}: {e}"))
+}
+
+/// Whether the object `key` is in the content store (else the metadata
+/// store keeps it, and copies of the metadata carry it).
+pub(crate) fn in_content_store(key: &str) -> bool {
+    !is_inline_object(key)
 }
 
 fn missing() -> DriveError {
@@ -102,5 +109,44 @@ impl Drive {
                 .map_err(|e| unreadable(key, e));
         }
         self.blob.delete(key).await.map_err(|e| unreadable(key, e))
+    }
+
+    /// Removes `keys` (the metadata store's in one write); answers those
+    /// removed, logging the others.
+    pub(crate) async fn delete_objects(&self, keys: Vec<String>) -> Vec<String> {
+        let (inline, stored): (Vec<String>, Vec<String>) =
+            keys.into_iter().partition(|key| is_inline_object(key));
+        let mut deleted = Vec::with_capacity(inline.len() + stored.len());
+        match self.meta.delete_inline_objects(&inline).await {
+            Ok(()) => deleted.extend(inline),
+            Err(e) => tracing::warn!(error = %e, "inline content objects not removed"),
+        }
+        for key in stored {
+            match self.blob.delete(&key).await {
+                Ok(()) => deleted.push(key),
+                Err(e) => tracing::warn!(%key, error = %e, "content object not removed"),
+            }
+        }
+        deleted
+    }
+
+    /// Every object the metadata store keeps, aged by the time in its name
+    /// (consistency checks).
+    pub(crate) async fn list_inline_objects(&self) -> DriveResult<Vec<ObjectInfo>> {
+        const PAGE: u32 = 1000;
+        let mut objects: Vec<ObjectInfo> = Vec::new();
+        loop {
+            let after = objects.last().map(|o| o.key.clone()).unwrap_or_default();
+            let page = self.meta.list_inline_objects(&after, PAGE).await?;
+            let full = page.len() == PAGE as usize;
+            objects.extend(page.into_iter().map(|(key, size)| {
+                let name = key.strip_prefix(INLINE_OBJECT_PREFIX).unwrap_or(&key);
+                let modified_unix = crate::ids::time_ordered_ms(name).map(|ms| ms / 1000);
+                ObjectInfo { key, size, modified_unix }
+            }));
+            if !full {
+                return Ok(objects);
+            }
+        }
     }
 }

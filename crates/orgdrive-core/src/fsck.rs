@@ -4,7 +4,8 @@
 //! equal the sums they summarise, trees have no
 //! orphans or cycles, live names are unique among siblings. `repair` fixes
 //! what is safe to fix: counters are recomputed and unreferenced objects
-//! (in the content store or kept inline in the metadata store) deleted; missing content and broken trees are reported, never guessed at.
+//! (in the content store or kept inline in the metadata store) deleted;
+//! missing content and broken trees are reported, never guessed at.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -171,7 +172,7 @@ impl Drive {
     pub async fn fsck(&self, repair: bool, grace_secs: i64) -> DriveResult<FsckReport> {
         // Inline objects are listed before the scan: one written meanwhile
         // is written with its reference, which the scan then sees.
-        let mut objects = self.inline_objects().await?;
+        let mut objects = self.list_inline_objects().await?;
         let scan = self.meta.consistency_scan().await?;
         // `.incoming/` holds writes in progress; old ones are leftovers of a crash.
         // `manifests/`: content made of parts (listed with its content's
@@ -294,27 +295,6 @@ impl Drive {
             report.repaired = counters + unreferenced.len();
         }
         Ok(report)
-    }
-}
-
-impl Drive {
-    /// Every object the metadata store keeps, aged by the time in its name.
-    async fn inline_objects(&self) -> DriveResult<Vec<orgdrive_blob::ObjectInfo>> {
-        const PAGE: u32 = 1000;
-        let mut objects: Vec<orgdrive_blob::ObjectInfo> = Vec::new();
-        loop {
-            let after = objects.last().map(|o| o.key.clone()).unwrap_or_default();
-            let page = self.meta.list_inline_objects(&after, PAGE).await?;
-            let full = page.len() == PAGE as usize;
-            objects.extend(page.into_iter().map(|(key, size)| {
-                let name = key.strip_prefix(orgdrive_store::INLINE_OBJECT_PREFIX).unwrap_or(&key);
-                let modified_unix = crate::ids::time_ordered_ms(name).map(|ms| ms / 1000);
-                orgdrive_blob::ObjectInfo { key, size, modified_unix }
-            }));
-            if !full {
-                return Ok(objects);
-            }
-        }
     }
 }
 

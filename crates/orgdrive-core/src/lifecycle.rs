@@ -624,19 +624,7 @@ impl Drive {
                 return 0;
             }
         }
-        let mut deleted = Vec::with_capacity(objects.len());
-        let (inline, objects): (Vec<String>, Vec<String>) =
-            objects.into_iter().partition(|key| orgdrive_store::is_inline_object(key));
-        match self.meta.delete_inline_objects(&inline).await {
-            Ok(()) => deleted.extend(inline),
-            Err(e) => tracing::warn!(error = %e, "inline content objects left in the trash"),
-        }
-        for key in objects {
-            match self.blob.delete(&key).await {
-                Ok(()) => deleted.push(key),
-                Err(e) => tracing::warn!(%key, error = %e, "content object left in the trash"),
-            }
-        }
+        let deleted = self.delete_objects(objects).await;
         if let Err(e) = self.meta.forget_trash(&deleted).await {
             tracing::warn!(error = %e, "trash not emptied; the sweeper retries");
             return 0;

@@ -44,10 +44,11 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use orgdrive_blob::{Manifest, ManifestPart, SignatureError, SignedRequest, WriteError, Written};
 use orgdrive_store::{
-    is_inline_object, PartRecorded, PutDentry, PutOutcome, Reserve, StoreError, UploadPartRecord,
-    UploadRecord, INLINE_OBJECT_PREFIX,
+    PartRecorded, PutDentry, PutOutcome, Reserve, StoreError, UploadPartRecord, UploadRecord,
+    INLINE_OBJECT_PREFIX,
 };
 
+use crate::content::in_content_store;
 use crate::dentries::{
     app_property_records, put_dentry_error, AppPropertyInput, ConflictStrategy, DentryView,
 };
@@ -1518,8 +1519,7 @@ impl Drive {
         let key = key.ok_or_else(|| DriveError::Internal("file without content".into()))?;
         let size = u64::try_from(size)
             .map_err(|_| DriveError::Internal(format!("file {dentry_id} has size {size}")))?;
-        if self.blob.presigns() && !orgdrive_blob::is_manifest_key(&key) && !is_inline_object(&key)
-        {
+        if self.blob.presigns() && !orgdrive_blob::is_manifest_key(&key) && in_content_store(&key) {
             let ttl = self.options.signed_url_ttl_secs;
             let duration = std::time::Duration::from_secs(ttl.max(1) as u64);
             // The type orgdrive's own route answers, by the name.
