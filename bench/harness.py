@@ -1073,9 +1073,15 @@ def arguments(backend):
                    help="embedded: bench/harness.py; postgres+s3: bench/harness_pg.py")
     p.add_argument("--pg-bindir", help="postgres+s3: PostgreSQL's bin dir (initdb, pg_ctl, psql, pgbench)")
     p.add_argument("--s3s-fs", help="postgres+s3: the s3s-fs binary")
+    p.add_argument("--writes-only", action="store_true",
+                   help="postgres+s3: only the durable writes between their two pgbench ceilings, full-length "
+                        "points, no large folder (for A/B of the write path; printed, like --quick)")
     a = p.parse_args()
     pg = a.backend == "postgres+s3"
-    a.results = a.results or (None if a.quick else os.path.join(HERE, "RESULTS.md"))
+    if a.writes_only and not pg:
+        p.error("--writes-only is for --backend postgres+s3")
+    scratch = a.quick or a.writes_only
+    a.results = a.results or (None if scratch else os.path.join(HERE, "RESULTS.md"))
     if a.report:
         with open(a.report) as f:
             a.records = [json.loads(line) for line in f if line.strip()]
@@ -1087,7 +1093,7 @@ def arguments(backend):
         a.runs = 1
     if not a.raw:
         name = "harness-postgres-s3" if pg else "harness"
-        a.raw = (os.path.join(os.environ.get("TMPDIR", "/tmp"), f"orgdrive-{name}-quick.jsonl") if a.quick
+        a.raw = (os.path.join(os.environ.get("TMPDIR", "/tmp"), f"orgdrive-{name}-quick.jsonl") if scratch
                  else os.path.join(HERE, "results", f"{name}.jsonl"))
     for name in ("orgdrive", "loadgen", *(("pg_bindir", "s3s_fs") if pg else ("axum",))):
         if not getattr(a, name):

@@ -239,10 +239,17 @@ class PgS3Harness(Harness):
         meta_url = self.create_db(f"orgdrive_run{run}")
         od = self.start_node("orgdrive", meta_url)
         try:
-            self._run_pg(run, od, meta_url)
+            if self.a.writes_only:
+                fx = self.read_fixture(od)
+                self.pgbench(run, "before")
+                self.durable_write_rows(run, fx["st"], fx["sp"])
+                self.pgbench(run, "after")
+            else:
+                self._run_pg(run, od, meta_url)
         finally:
             self.stop(od)
-        self.list_big(run)
+        if not self.a.writes_only:
+            self.list_big(run)
 
     def _run_pg(self, run, od, meta_url):
         fx = self.read_fixture(od)
@@ -382,7 +389,8 @@ class PgS3Harness(Harness):
             meta.update(postgres=self.pg_version, pg_settings=self.pg_settings, wal_sync_method=self.wal_sync_method,
                         s3s_fs=os.path.basename(os.path.dirname(os.path.dirname(self.a.s3s_fs))),
                         pgbench_script=PGBENCH_SCRIPT.strip())
-            self.build_big()
+            if not self.a.writes_only:
+                self.build_big()
             for run in range(1, self.a.runs + 1):
                 log(f"=== run {run}/{self.a.runs}")
                 self.run_once(run)

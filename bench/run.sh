@@ -17,6 +17,9 @@
 #   --runs N      runs of every measurement (default 3; min/median/max reported)
 #   --quick       smoke test: 1 run, 2 s points, 256 MiB transfer, 100k-entry folder;
 #                 prints the section instead of writing RESULTS.md
+#   --writes-only (postgres+s3) only the durable writes (AddFolder, upload cycles, rename,
+#                 move) between their two pgbench ceilings, full-length points; prints the
+#                 section (figures of the other rows absent) instead of writing RESULTS.md
 #   --orgdrive BIN --revision REV
 #                 measure this prebuilt orgdrive binary instead of building the tree
 #                 (e.g. a clean commit while the working tree has uncommitted edits)

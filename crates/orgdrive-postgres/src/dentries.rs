@@ -20,17 +20,56 @@ use crate::{all, events, exec, one, read, snapshot, DbResult, PgStore, Tx, ROOT_
 
 /// The folder `$2` of space `$1` and its ancestors, farthest first (see
 /// the walks' note in `lifecycle`).
-pub(crate) const FOLDER_CHAIN_SQL: &str =
+pub(crate) const FOLDER_CHAIN_SQL: &str = concat!(
     "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) \
-         AS (SELECT dentry_id, parent_id, name, kind, status, 0 FROM dentries \
-             WHERE space_id = $1 AND dentry_id = $2 \
-             UNION ALL \
-             SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
-             FROM chain c CROSS JOIN LATERAL (SELECT dentry_id, parent_id, name, kind, \
-                 status FROM dentries WHERE dentry_id = c.parent_id AND space_id = $1 \
-                 OFFSET 0) d \
-             WHERE c.depth < 10000) \
-         SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth DESC";
+     AS (SELECT dentry_id, parent_id, name, kind, status, 0 FROM ",
+    dentries_by_id!("= $2"),
+    " f WHERE space_id = $1 \
+     UNION ALL \
+     SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
+     FROM chain c CROSS JOIN LATERAL ",
+    dentries_by_id!("= c.parent_id"),
+    " d WHERE d.space_id = $1 AND c.depth < 10000) \
+     SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth DESC"
+);
+
+/// The dentries `$2` (an array) of space `$1`, each row joined with one
+/// of its app properties (if any).
+pub(crate) const DENTRIES_WITH_PROPERTIES_SQL: &str = concat!(
+    "SELECT ",
+    dentry_columns!("d."),
+    ", p.dentry_id, p.app_id, p.name, p.value, p.visibility FROM ",
+    dentries_by_id!("= ANY($2)"),
+    " d LEFT JOIN app_properties p ON p.dentry_id = d.dentry_id \
+     WHERE d.space_id = $1 ORDER BY d.dentry_id, p.app_id, p.name"
+);
+
+/// The dentry `$2` of space `$1`, each row joined with one of its app
+/// properties (if any).
+pub(crate) const DENTRY_WITH_PROPERTIES_SQL: &str = concat!(
+    "SELECT ",
+    dentry_columns!("d."),
+    ", p.dentry_id, p.app_id, p.name, p.value, p.visibility FROM ",
+    dentries_by_id!("= $2"),
+    " d LEFT JOIN app_properties p ON p.dentry_id = d.dentry_id \
+     WHERE d.space_id = $1 ORDER BY p.app_id, p.name"
+);
+
+/// A put's parent `$2` in space `$1`, if live, locked `FOR SHARE`: its kind.
+pub(crate) const LIVE_PARENT_SQL: &str = concat!(
+    "SELECT kind FROM ",
+    dentries_by_id!("= $2"),
+    " d WHERE space_id = $1 AND status = 'NORMAL' FOR SHARE"
+);
+
+/// The live file `$2` of space `$1` a put overwrites, locked `FOR UPDATE`.
+pub(crate) const OVERWRITE_TARGET_SQL: &str = concat!(
+    "SELECT ",
+    dentry_columns!(""),
+    " FROM ",
+    dentries_by_id!("= $2"),
+    " d WHERE space_id = $1 AND status = 'NORMAL' AND kind = 'FILE' FOR UPDATE"
+);
 
 #[async_trait]
 impl DentryStore for PgStore {
@@ -51,15 +90,11 @@ impl DentryStore for PgStore {
             return Ok(Vec::new());
         }
         // One statement (so one snapshot): the dentries joined with their properties.
-        const SQL: &str = concat!(
-            "SELECT ",
-            dentry_columns!("d."),
-            ", p.dentry_id, p.app_id, p.name, p.value, p.visibility FROM dentries d \
-             LEFT JOIN app_properties p ON p.dentry_id = d.dentry_id \
-             WHERE d.space_id = $1 AND d.dentry_id = ANY($2) \
-             ORDER BY d.dentry_id, p.app_id, p.name"
-        );
-        read!(self, |c| dentries_joined(&all(&c, SQL, &[&space_id, &dentry_ids]).await?)?)
+        read!(self, |c| {
+            dentries_joined(
+                &all(&c, DENTRIES_WITH_PROPERTIES_SQL, &[&space_id, &dentry_ids]).await?,
+            )?
+        })
     }
 
     async fn folder_chain(
@@ -256,14 +291,7 @@ pub(crate) async fn dentry_with_properties<C: deadpool_postgres::GenericClient>(
     space_id: &str,
     dentry_id: &str,
 ) -> DbResult<Option<DentryRecord>> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        dentry_columns!("d."),
-        ", p.dentry_id, p.app_id, p.name, p.value, p.visibility FROM dentries d \
-         LEFT JOIN app_properties p ON p.dentry_id = d.dentry_id \
-         WHERE d.space_id = $1 AND d.dentry_id = $2 ORDER BY p.app_id, p.name"
-    );
-    Ok(dentries_joined(&all(c, SQL, &[&space_id, &dentry_id]).await?)?.pop())
+    Ok(dentries_joined(&all(c, DENTRY_WITH_PROPERTIES_SQL, &[&space_id, &dentry_id]).await?)?.pop())
 }
 
 /// Gives each dentry of `page` its app properties, with one statement.
@@ -322,13 +350,7 @@ async fn place_dentry(t: &Tx<'_>, put: &PutDentry) -> DbResult<PutOutcome> {
         None => 0,
     };
     if let Some(target) = &put.overwrite_dentry_id {
-        const SQL: &str = concat!(
-            "SELECT ",
-            dentry_columns!(""),
-            " FROM dentries WHERE space_id = $1 AND dentry_id = $2 AND status = 'NORMAL' \
-             AND kind = 'FILE' FOR UPDATE"
-        );
-        let existing = one(t, SQL, &[&new.space_id, target])
+        let existing = one(t, OVERWRITE_TARGET_SQL, &[&new.space_id, target])
             .await?
             .as_ref()
             .map(dentry_from_row)
@@ -341,13 +363,7 @@ async fn place_dentry(t: &Tx<'_>, put: &PutDentry) -> DbResult<PutOutcome> {
     }
     if new.parent_id != ROOT_ID {
         // Locked so that it stays a live folder until this commits.
-        let parent = one(
-            t,
-            "SELECT kind FROM dentries WHERE space_id = $1 AND dentry_id = $2 \
-             AND status = 'NORMAL' FOR SHARE",
-            &[&new.space_id, &new.parent_id],
-        )
-        .await?;
+        let parent = one(t, LIVE_PARENT_SQL, &[&new.space_id, &new.parent_id]).await?;
         let kind: Option<String> = parent.map(|r| r.try_get(0)).transpose()?;
         if kind.as_deref() != Some("FOLDER") {
             return Err(StoreError::ParentNotFound.into());

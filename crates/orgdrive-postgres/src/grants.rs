@@ -22,6 +22,7 @@ use orgdrive_store::{
 };
 
 use crate::error::refuse;
+use crate::rows::dentries_by_id;
 use crate::{all, events, exec, one, DbResult, PgStore, ROOT_ID};
 
 macro_rules! grant_columns {
@@ -183,7 +184,11 @@ async fn write_grants<C: GenericClient>(t: &C, write: &WriteGrants) -> DbResult<
     let live = write.dentry_id == ROOT_ID
         || one(
             t,
-            "SELECT 1 FROM dentries WHERE space_id = $1 AND dentry_id = $2 AND status = 'NORMAL'",
+            concat!(
+                "SELECT 1 FROM ",
+                dentries_by_id!("= $2"),
+                " d WHERE space_id = $1 AND status = 'NORMAL'"
+            ),
             &[&write.space_id, &write.dentry_id],
         )
         .await?

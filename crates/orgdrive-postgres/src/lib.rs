@@ -219,6 +219,28 @@ pub fn tree_walk_statements() -> Vec<(&'static str, &'static str, &'static str)>
     ]
 }
 
+/// The statements that look dentries up by id, as (name, statement,
+/// parameter types), for the test that pins their plans (each reaches its
+/// dentries through the primary key, see `rows::dentries_by_id`).
+#[doc(hidden)]
+pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static str)> {
+    use lifecycle::{ANCESTORS_SQL, LIVE_DENTRY_SQL, LIVE_MEMBERS_SQL, SUBTREE_SIZE_SQL};
+    let (two, three) = ("text, text", "text, text, bigint");
+    vec![
+        ("folder chain", dentries::FOLDER_CHAIN_SQL, two),
+        ("ancestors", ANCESTORS_SQL, three),
+        ("live members", LIVE_MEMBERS_SQL, three),
+        ("subtree size", SUBTREE_SIZE_SQL, three),
+        ("live dentry", LIVE_DENTRY_SQL, two),
+        ("dentry with properties", dentries::DENTRY_WITH_PROPERTIES_SQL, two),
+        ("dentries with properties", dentries::DENTRIES_WITH_PROPERTIES_SQL, "text, text[]"),
+        ("live parent", dentries::LIVE_PARENT_SQL, two),
+        ("overwrite target", dentries::OVERWRITE_TARGET_SQL, two),
+        ("rename's find", lifecycle::tree::RENAME_FIND_SQL, "text, text, text"),
+        ("live parents of a put batch", put_batch::LIVE_PARENTS_SQL, "text[], text[]"),
+    ]
+}
+
 /// A connection of `pool`; `Backend` once it is closed.
 pub(crate) async fn pooled(pool: &Pool) -> StoreResult<deadpool_postgres::Object> {
     pool.get().await.map_err(|e| match e {

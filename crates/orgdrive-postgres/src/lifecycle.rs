@@ -51,7 +51,7 @@ macro_rules! recycle_item_columns {
 
 mod recycle;
 pub(crate) mod tasks;
-mod tree;
+pub(crate) mod tree;
 
 use std::collections::BTreeMap;
 
@@ -62,7 +62,7 @@ use orgdrive_store::{
 };
 
 use crate::dentries::{free_name, live_child, reread};
-use crate::rows::{dentry_columns, dentry_from_row};
+use crate::rows::{dentries_by_id, dentry_columns, dentry_from_row};
 use crate::thumbnails::trash_thumbnails;
 use crate::{all, exec, one, DbResult};
 
@@ -85,31 +85,38 @@ const OBJECT_LOCK: i32 = 0x6f72_676f;
 // recursive step is a LATERAL subquery fenced with `OFFSET 0`. As a plain
 // join, the planner turned it into a hash join over the whole space once
 // the space's statistics counted thousands of rows (10 ms per file move in
-// a space of 30,000 entries). `tests/postgres.rs` pins the plans.
+// a space of 30,000 entries). A walk's steps by id go through
+// `dentries_by_id` (the primary key, whatever the statistics). `tests/postgres.rs`
+// pins the plans.
 
 /// The folder `$2` of space `$1` and its ancestors, nearest first, at most `$3`.
-pub(crate) const ANCESTORS_SQL: &str =
+pub(crate) const ANCESTORS_SQL: &str = concat!(
     "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
-     SELECT dentry_id, parent_id, name, kind, status, 1::BIGINT FROM dentries \
-     WHERE space_id = $1 AND dentry_id = $2 \
+     SELECT dentry_id, parent_id, name, kind, status, 1::BIGINT FROM ",
+    dentries_by_id!("= $2"),
+    " f WHERE space_id = $1 \
      UNION ALL \
      SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
-     FROM chain c CROSS JOIN LATERAL (SELECT dentry_id, parent_id, name, kind, status \
-         FROM dentries WHERE dentry_id = c.parent_id AND space_id = $1 OFFSET 0) d \
-     WHERE c.parent_id <> '0' AND c.depth < $3::BIGINT) \
- SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth";
+     FROM chain c CROSS JOIN LATERAL ",
+    dentries_by_id!("= c.parent_id"),
+    " d WHERE d.space_id = $1 AND c.parent_id <> '0' AND c.depth < $3::BIGINT) \
+     SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth"
+);
 
 /// The live dentry `$2` of space `$1` and its live subtree down to `$3`
 /// names, with each one's depth and path characters below the root.
-pub(crate) const LIVE_MEMBERS_SQL: &str = "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
-     SELECT dentry_id, 0::BIGINT, 0::BIGINT FROM dentries \
-     WHERE space_id = $1 AND dentry_id = $2 AND status = 'NORMAL' \
+pub(crate) const LIVE_MEMBERS_SQL: &str = concat!(
+    "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
+     SELECT dentry_id, 0::BIGINT, 0::BIGINT FROM ",
+    dentries_by_id!("= $2"),
+    " r WHERE space_id = $1 AND status = 'NORMAL' \
      UNION ALL \
      SELECT d.dentry_id, s.depth + 1, s.chars + char_length(d.name) + 1 \
      FROM sub s CROSS JOIN LATERAL (SELECT dentry_id, name FROM dentries \
          WHERE parent_id = s.dentry_id AND space_id = $1 AND status = 'NORMAL' OFFSET 0) d \
      WHERE s.depth < $3::BIGINT) \
- SELECT dentry_id, depth, chars FROM sub ORDER BY depth";
+     SELECT dentry_id, depth, chars FROM sub ORDER BY depth"
+);
 
 /// How deep and how long the live subtree below `$2` reaches (down to `$3`).
 pub(crate) const LIVE_EXTENT_SQL: &str = "WITH RECURSIVE sub (dentry_id, depth, chars) AS ( \
@@ -122,15 +129,18 @@ pub(crate) const LIVE_EXTENT_SQL: &str = "WITH RECURSIVE sub (dentry_id, depth, 
  SELECT MAX(depth), MAX(chars) FROM sub";
 
 /// How many live dentries the live subtree of `$2` holds (itself included).
-pub(crate) const SUBTREE_SIZE_SQL: &str = "WITH RECURSIVE sub (dentry_id, depth) AS ( \
-     SELECT dentry_id, 0::BIGINT FROM dentries \
-     WHERE space_id = $1 AND dentry_id = $2 AND status = 'NORMAL' \
+pub(crate) const SUBTREE_SIZE_SQL: &str = concat!(
+    "WITH RECURSIVE sub (dentry_id, depth) AS ( \
+     SELECT dentry_id, 0::BIGINT FROM ",
+    dentries_by_id!("= $2"),
+    " r WHERE space_id = $1 AND status = 'NORMAL' \
      UNION ALL \
      SELECT d.dentry_id, s.depth + 1 \
      FROM sub s CROSS JOIN LATERAL (SELECT dentry_id FROM dentries \
          WHERE parent_id = s.dentry_id AND space_id = $1 AND status = 'NORMAL' OFFSET 0) d \
      WHERE s.depth < $3::BIGINT) \
- SELECT COUNT(*) FROM sub";
+     SELECT COUNT(*) FROM sub"
+);
 
 /// The dentries of recycle item `$1` below its root `$2`, down to `$3`
 /// names, with each one's depth and path characters below the root.
@@ -142,6 +152,15 @@ pub(crate) const ITEM_MEMBERS_SQL: &str = "WITH RECURSIVE sub (dentry_id, depth,
          WHERE recycle_item_id = $1 AND parent_id = s.dentry_id OFFSET 0) d \
      WHERE s.depth < $3::BIGINT) \
  SELECT dentry_id, depth, chars FROM sub";
+
+/// The live dentry `$2` of space `$1`.
+pub(crate) const LIVE_DENTRY_SQL: &str = concat!(
+    "SELECT ",
+    dentry_columns!(""),
+    " FROM ",
+    dentries_by_id!("= $2"),
+    " d WHERE space_id = $1 AND status = 'NORMAL'"
+);
 
 /// Characters of a name, as the path limit counts them (Unicode scalar
 /// values; PostgreSQL's `char_length()` of a UTF-8 text).
@@ -193,12 +212,11 @@ async fn live_dentry(
     space_id: &str,
     dentry_id: &str,
 ) -> DbResult<Option<DentryRecord>> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        dentry_columns!(""),
-        " FROM dentries WHERE space_id = $1 AND dentry_id = $2 AND status = 'NORMAL'"
-    );
-    one(t, SQL, &[&space_id, &dentry_id]).await?.as_ref().map(dentry_from_row).transpose()
+    one(t, LIVE_DENTRY_SQL, &[&space_id, &dentry_id])
+        .await?
+        .as_ref()
+        .map(dentry_from_row)
+        .transpose()
 }
 
 /// A live folder (or the root) as a place in its tree.

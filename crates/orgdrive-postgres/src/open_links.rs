@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use orgdrive_store::{OpenLinkRecord, OpenLinkStore, StoreError, StoreResult};
 
+use crate::rows::dentries_by_id;
 use crate::{all, exec, one, read, tx, PgStore};
 
 #[async_trait]
@@ -22,8 +23,11 @@ impl OpenLinkStore for PgStore {
         tx!(self, |t| {
             let live = one(
                 &t,
-                "SELECT 1 FROM dentries WHERE dentry_id = $1 AND space_id = $2 \
-                 AND status = 'NORMAL' FOR NO KEY UPDATE",
+                concat!(
+                    "SELECT 1 FROM ",
+                    dentries_by_id!("= $1"),
+                    " d WHERE space_id = $2 AND status = 'NORMAL' FOR NO KEY UPDATE"
+                ),
                 &[&dentry_id, &space_id],
             )
             .await?;

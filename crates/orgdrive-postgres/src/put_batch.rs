@@ -33,7 +33,17 @@ use orgdrive_store::{
 };
 
 use crate::combine::Combiner;
+use crate::rows::dentries_by_id;
 use crate::{all, events, exec, pooled, DbError, DbResult, Tx, ROOT_ID};
+
+/// The live folders among the parents `$2` (spaces `$1`, pairwise), locked
+/// `FOR SHARE` in the order given.
+pub(crate) const LIVE_PARENTS_SQL: &str = concat!(
+    "SELECT d.space_id, d.dentry_id FROM unnest($1::text[], $2::text[]) AS k(space_id, dentry_id) \
+     CROSS JOIN LATERAL ",
+    dentries_by_id!("= k.dentry_id"),
+    " d WHERE d.space_id = k.space_id AND d.status = 'NORMAL' AND d.kind = 'FOLDER' FOR SHARE OF d"
+);
 
 /// Puts written by one transaction at most.
 const MAX_BATCH: usize = 128;
@@ -154,32 +164,27 @@ async fn create(t: &Tx<'_>, puts: &[&PutDentry]) -> DbResult<Vec<Option<DentryRe
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?
     };
-    // Only folders of the spaces just locked: a parent id of another
-    // space is not locked (nor found).
+    // Only folders of the spaces just locked are found. Each named parent
+    // is locked by its lookup by id, before the space is compared (a
+    // parent id of another space is locked, not found: harmless, as every
+    // writer locks its spaces before any dentry), in id order (the keys').
     let parents: HashSet<(String, String)> = {
         let mut keys: Vec<(&str, &str)> = puts
             .iter()
             .map(|p| (p.dentry.space_id.as_str(), p.dentry.parent_id.as_str()))
             .filter(|(space, parent)| *parent != ROOT_ID && spaces.contains(*space))
             .collect();
-        keys.sort_unstable();
+        keys.sort_unstable_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
         keys.dedup();
         if keys.is_empty() {
             HashSet::new()
         } else {
             let (space_ids, parent_ids): (Vec<&str>, Vec<&str>) = keys.into_iter().unzip();
-            all(
-                t,
-                "SELECT d.space_id, d.dentry_id FROM dentries d \
-                 JOIN unnest($1::text[], $2::text[]) AS k(space_id, dentry_id) \
-                 ON d.space_id = k.space_id AND d.dentry_id = k.dentry_id \
-                 WHERE d.status = 'NORMAL' AND d.kind = 'FOLDER' ORDER BY d.dentry_id FOR SHARE OF d",
-                &[&space_ids, &parent_ids],
-            )
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<DbResult<_>>()?
+            all(t, LIVE_PARENTS_SQL, &[&space_ids, &parent_ids])
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                .collect::<DbResult<_>>()?
         }
     };
     let ready: Vec<&PutDentry> = puts

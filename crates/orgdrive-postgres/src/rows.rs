@@ -110,9 +110,25 @@ macro_rules! version_columns {
         "dentry_id, version, name, size, blob_key, modifier_id, modified_at"
     };
 }
+/// The dentries whose `dentry_id` is `$cond` (`"= $2"`, `"= ANY($2)"`,
+/// `"= c.parent_id"`), as a subquery fenced with `OFFSET 0`, for a lookup
+/// by id: the planner reaches them through the primary key, and conditions
+/// on the space or status are filters outside the fence. As plain
+/// conditions (`space_id = $1 AND dentry_id = $2`), the planner may take an
+/// index led by `space_id` (`dentries_all_by_modified`), with `dentry_id`
+/// checked in it entry by entry: the same estimated cost as the primary key
+/// when the statistics count about one row per space (an org of many small
+/// spaces), and a scan of the whole space in a large one (2–3 ms per lookup
+/// in a space of 40,000 entries; every lookup of a move or rename did it).
+/// `tests/postgres.rs` pins the plans.
+macro_rules! dentries_by_id {
+    ($cond:literal) => {
+        concat!("(SELECT * FROM dentries WHERE dentry_id ", $cond, " OFFSET 0)")
+    };
+}
 pub(crate) use {
-    app_columns, dentry_columns, dept_columns, org_columns, space_columns, user_columns,
-    version_columns,
+    app_columns, dentries_by_id, dentry_columns, dept_columns, org_columns, space_columns,
+    user_columns, version_columns,
 };
 
 /// Columns of [`dentry_columns`] in a row.

@@ -21,6 +21,7 @@ use orgdrive_store::{
 };
 
 use crate::error::refuse;
+use crate::rows::dentries_by_id;
 use crate::{exec, one, DbResult, PgStore};
 
 macro_rules! token_columns {
@@ -215,8 +216,11 @@ async fn put_locked(
             // Unlocked: only a file of 0 bytes may be written (WOPI PutFile).
             let size = one(
                 t,
-                "SELECT size FROM dentries WHERE space_id = $1 AND dentry_id = $2 \
-                 AND status = 'NORMAL' AND kind = 'FILE'",
+                concat!(
+                    "SELECT size FROM ",
+                    dentries_by_id!("= $2"),
+                    " d WHERE space_id = $1 AND status = 'NORMAL' AND kind = 'FILE'"
+                ),
                 &[space_id, &target],
             )
             .await?;

@@ -17,7 +17,9 @@ use orgdrive_store::{
 use super::tasks::{complete_task, lock_task};
 use super::*;
 use crate::dentries::{dentry_with_properties, insert_dentry, live_child, overwrite, reread};
-use crate::rows::{dentries_joined, version_columns, version_from_row, DENTRY_WIDTH};
+use crate::rows::{
+    dentries_by_id, dentries_joined, version_columns, version_from_row, DENTRY_WIDTH,
+};
 use crate::uploads::settle;
 use crate::{events, PgStore};
 
@@ -218,6 +220,20 @@ async fn lock_source(
     Ok(locked)
 }
 
+/// A rename's first statement: the space `$1` (locked), its live dentry
+/// `$2` and whether `$3`, a new name, is taken by a live sibling.
+pub(crate) const RENAME_FIND_SQL: &str = concat!(
+    "SELECT ",
+    dentry_columns!("d."),
+    ", s.corp_id, $3 <> d.name AND EXISTS (SELECT 1 FROM dentries sib \
+         WHERE sib.space_id = d.space_id AND sib.parent_id = d.parent_id \
+         AND sib.name = $3 AND sib.status = 'NORMAL') \
+     FROM spaces s LEFT JOIN ",
+    dentries_by_id!("= $2"),
+    " d ON d.space_id = s.space_id AND d.status = 'NORMAL' \
+     WHERE s.space_id = $1 FOR UPDATE OF s"
+);
+
 /// Renames; answers the dentry before and after. Three statements in the
 /// common case: the space locked with the dentry read and the new name
 /// looked for among its live siblings; the update answering the renamed
@@ -227,17 +243,7 @@ async fn lock_source(
 /// statement's snapshot (READ COMMITTED) then sees every write made under
 /// that lock, as separate statements after the lock would.
 async fn rename_dentry(t: &Tx<'_>, r: &RenameDentry) -> DbResult<(DentryRecord, DentryRecord)> {
-    const FIND: &str = concat!(
-        "SELECT ",
-        dentry_columns!("d."),
-        ", s.corp_id, $3 <> d.name AND EXISTS (SELECT 1 FROM dentries sib \
-             WHERE sib.space_id = d.space_id AND sib.parent_id = d.parent_id \
-             AND sib.name = $3 AND sib.status = 'NORMAL') \
-         FROM spaces s LEFT JOIN dentries d ON d.space_id = s.space_id \
-             AND d.dentry_id = $2 AND d.status = 'NORMAL' \
-         WHERE s.space_id = $1 FOR UPDATE OF s"
-    );
-    let found = one(t, FIND, &[&r.space_id, &r.dentry_id, &r.new_name]).await?;
+    let found = one(t, RENAME_FIND_SQL, &[&r.space_id, &r.dentry_id, &r.new_name]).await?;
     let Some(row) = found else { return refuse(StoreError::NotFound) };
     let corp_id: String = row.try_get(DENTRY_WIDTH)?;
     let found: Option<String> = row.try_get(0)?;
@@ -591,8 +597,11 @@ async fn edit_app_properties(t: &Tx<'_>, edit: &EditAppProperties) -> DbResult<(
     one(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR KEY SHARE", &[&edit.space_id]).await?;
     let live = one(
         t,
-        "SELECT 1 FROM dentries WHERE space_id = $1 AND dentry_id = $2 AND status = 'NORMAL' \
-         FOR UPDATE",
+        concat!(
+            "SELECT 1 FROM ",
+            dentries_by_id!("= $2"),
+            " d WHERE space_id = $1 AND status = 'NORMAL' FOR UPDATE"
+        ),
         &[&edit.space_id, &edit.dentry_id],
     )
     .await?;
