@@ -538,15 +538,9 @@ async fn tree_walks_probe_an_index_per_row_in_a_large_space() {
     }
 }
 
-/// Every lookup of dentries by id reaches them through the primary key,
-/// with a generic plan on statistics that count about one row per space
-/// (an org of many small spaces). As plain conditions (`space_id = $1 AND
-/// dentry_id = $2`), the planner took `dentries_all_by_modified`, led by
-/// `space_id`, at the same estimated cost, and so read a large space entry
-/// by entry: 2–3 ms per lookup in a space of 40,000 entries, every rename
-/// and move of that space five times slower.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn lookups_by_id_take_the_primary_key_in_an_org_of_many_small_spaces() {
+/// A database whose statistics count one dentry per space: an org of
+/// 3,000 spaces holding one folder each (`f<i>` in space `s<i>`), analyzed.
+async fn org_of_many_small_spaces() -> TestDatabase {
     let database = TestDatabase::create().await;
     let store = node(&database).await;
     space_with_quota(&store, None).await;
@@ -565,6 +559,19 @@ async fn lookups_by_id_take_the_primary_key_in_an_org_of_many_small_spaces() {
          ANALYZE spaces; ANALYZE dentries",
     )
     .await;
+    database
+}
+
+/// Every lookup of dentries by id reaches them through the primary key,
+/// with a generic plan on statistics that count about one row per space
+/// (an org of many small spaces). As plain conditions (`space_id = $1 AND
+/// dentry_id = $2`), the planner took `dentries_all_by_modified`, led by
+/// `space_id`, at the same estimated cost, and so read a large space entry
+/// by entry: 2–3 ms per lookup in a space of 40,000 entries, every rename
+/// and move of that space five times slower.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lookups_by_id_take_the_primary_key_in_an_org_of_many_small_spaces() {
+    let database = org_of_many_small_spaces().await;
     let client = pool(&database.url).get().await.unwrap();
     client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
     let statements = orgdrive_postgres::lookup_by_id_statements();
