@@ -276,8 +276,3 @@ pub(crate) async fn holds_owner_grant<C: GenericClient>(
     .await?
     .is_some())
 }
-
-/// Whether the space holds any grant (so a change must look for them).
-pub(crate) async fn space_has_grants<C: GenericClient>(t: &C, space_id: &str) -> DbResult<bool> {
-    Ok(one(t, "SELECT 1 FROM grants WHERE space_id = $1 LIMIT 1", &[&space_id]).await?.is_some())
-}

@@ -21,7 +21,7 @@ use crate::rows::{
     dentries_by_id, dentries_joined, version_columns, version_from_row, DENTRY_WIDTH,
 };
 use crate::uploads::settle;
-use crate::{events, PgStore};
+use crate::{events, Params, PgStore};
 
 #[async_trait]
 impl TreeStore for PgStore {
@@ -304,17 +304,76 @@ async fn existing(
     Ok(Placed { dentry: sibling, existing: true, entries: 0, replaced: None })
 }
 
-/// Moves; answers the dentry before the move and where it went.
+/// A move's first statement within one space: the space `$1` (locked),
+/// its live dentry `$2`, and whether the space holds any grant.
+pub(crate) const MOVE_FIND_SQL: &str = concat!(
+    "SELECT ",
+    dentry_columns!("d."),
+    ", s.corp_id, s.app_id, EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id) \
+     FROM spaces s LEFT JOIN ",
+    dentries_by_id!("= $2"),
+    " d ON d.space_id = s.space_id AND d.status = 'NORMAL' \
+     WHERE s.space_id = $1 FOR UPDATE OF s"
+);
+
+/// The source end of a move: the locked spaces (both ends), its live
+/// dentry and, for a move within its space, whether the space holds any
+/// grant (one statement; two ends: the spaces locked, then the dentry).
+async fn move_source(
+    t: &Tx<'_>,
+    m: &MoveDentry,
+) -> DbResult<(Vec<SpaceOwner>, DentryRecord, Option<bool>)> {
+    if m.to.space_id != m.space_id {
+        let locked = lock_source(t, &m.space_id, &[&m.to.space_id], &m.actor).await?;
+        let Some(d) = live_dentry(t, &m.space_id, &m.dentry_id).await? else {
+            return refuse(StoreError::NotFound);
+        };
+        return Ok((locked, d, None));
+    }
+    let Some(row) = one(t, MOVE_FIND_SQL, &[&m.space_id, &m.dentry_id]).await? else {
+        return refuse(StoreError::NotFound);
+    };
+    let owner = SpaceOwner {
+        space_id: m.space_id.clone(),
+        corp_id: row.try_get(DENTRY_WIDTH)?,
+        app_id: row.try_get(DENTRY_WIDTH + 1)?,
+    };
+    let found: Option<String> = row.try_get(0)?;
+    if owner.corp_id != m.actor.corp_id || found.is_none() {
+        return refuse(StoreError::NotFound);
+    }
+    let has_grants: bool = row.try_get(DENTRY_WIDTH + 2)?;
+    Ok((vec![owner], dentry_from_row(&row)?, Some(has_grants)))
+}
+
+/// Puts the dentry `$6` at (`$1` space, `$2` parent, `$3` name), modified
+/// by `$4` at `$5`; answers it as it is now, with its app properties.
+async fn relocate(t: &Tx<'_>, params: &Params<'_>) -> DbResult<DentryRecord> {
+    const MOVED: &str = concat!(
+        "WITH u AS (UPDATE dentries SET space_id = $1, parent_id = $2, name = $3, \
+             modifier_id = $4, modified_at = $5 WHERE dentry_id = $6 RETURNING ",
+        dentry_columns!(""),
+        ") SELECT ",
+        dentry_columns!("u."),
+        ", p.dentry_id, p.app_id, p.name, p.value, p.visibility FROM u \
+         LEFT JOIN app_properties p ON p.dentry_id = u.dentry_id ORDER BY p.app_id, p.name"
+    );
+    dentries_joined(&all(t, MOVED, params).await?)?
+        .pop()
+        .ok_or_else(|| broken("a moved dentry vanished"))
+}
+
+/// Moves; answers the dentry before the move and where it went. A file
+/// moved within its space takes six statements: its space, dentry and
+/// grants at once; the target's ancestors; the name looked for there; the
+/// update answering the moved dentry; its event (by the caller).
 async fn move_dentry(
     t: &Tx<'_>,
     m: &MoveDentry,
     ids: &dyn IdSource,
 ) -> DbResult<(DentryRecord, Placed)> {
     lock_task(t, m.task_id.as_deref()).await?;
-    let locked = lock_source(t, &m.space_id, &[&m.to.space_id], &m.actor).await?;
-    let Some(d) = live_dentry(t, &m.space_id, &m.dentry_id).await? else {
-        return refuse(StoreError::NotFound);
-    };
+    let (locked, d, space_has_grants) = move_source(t, m).await?;
     let Some(owner) = owner_in(&locked, &m.to.space_id, &m.actor) else {
         return refuse(StoreError::SpaceNotFound);
     };
@@ -328,35 +387,34 @@ async fn move_dentry(
         }
         Naming::Take { name, replaced } => (name, replaced),
     };
-    const MOVED: &str = "UPDATE dentries SET space_id = $1, parent_id = $2, name = $3, \
-         modifier_id = $4, modified_at = $5 WHERE dentry_id = $6";
     let moved_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
         [&m.to.space_id, &m.to.parent_id, &name, &m.actor.union_id, &m.actor.now_ms, &d.dentry_id];
-    let entries = if m.to.space_id == m.space_id {
-        // One row changes. The subtree is read only if its paths may grow.
-        let new_depth = target.depth() + 1;
-        let new_chars = target.path_chars() + chars(&name) + 1;
-        let grows = match folder(t, &m.space_id, &d.parent_id, UNBOUNDED_WALK).await? {
-            Some(old) if old.complete => {
-                new_depth > old.depth() + 1 || new_chars > old.path_chars() + chars(&d.name) + 1
-            }
-            _ => true,
-        };
-        if grows {
-            let extent = if d.is_folder() {
-                live_extent(t, &m.space_id, &d.dentry_id, i64::from(m.limits.max_depth)).await?
-            } else {
-                Extent::default()
+    let (dentry, entries) = if let Some(space_has_grants) = space_has_grants {
+        // One row changes. A folder's subtree is read only if its paths may grow.
+        if d.is_folder() {
+            let new_depth = target.depth() + 1;
+            let new_chars = target.path_chars() + chars(&name) + 1;
+            let grows = match folder(t, &m.space_id, &d.parent_id, UNBOUNDED_WALK).await? {
+                Some(old) if old.complete => {
+                    new_depth > old.depth() + 1 || new_chars > old.path_chars() + chars(&d.name) + 1
+                }
+                _ => true,
             };
-            check_limits(&m.limits, &target, &name, extent)?;
+            if grows {
+                let max_depth = i64::from(m.limits.max_depth);
+                let extent = live_extent(t, &m.space_id, &d.dentry_id, max_depth).await?;
+                check_limits(&m.limits, &target, &name, extent)?;
+            }
+        } else {
+            check_limits(&m.limits, &target, &name, Extent::default())?;
         }
-        exec(t, MOVED, &moved_params).await?;
+        let dentry = relocate(t, &moved_params).await?;
         let stays = m.to.parent_id == d.parent_id;
-        if !m.keep_grants && !stays && crate::grants::space_has_grants(t, &m.space_id).await? {
+        if !m.keep_grants && !stays && space_has_grants {
             let subtree = live_members(t, &m.space_id, &d.dentry_id, UNBOUNDED_WALK).await?;
             drop_moved_grants(t, m, &member_ids(&subtree)).await?;
         }
-        1
+        (dentry, 1)
     } else {
         // Every row of the subtree changes space, and its bytes move along.
         let members =
@@ -366,7 +424,7 @@ async fn move_dentry(
         let bytes = content_bytes(t, &subtree).await?;
         move_bytes(t, &m.space_id, &m.to.space_id, bytes).await?;
         // The root first: its name is free only under its new parent.
-        exec(t, MOVED, &moved_params).await?;
+        let dentry = relocate(t, &moved_params).await?;
         exec(
             t,
             "UPDATE dentries SET space_id = $1 WHERE dentry_id = ANY($2)",
@@ -383,12 +441,9 @@ async fn move_dentry(
         } else {
             drop_moved_grants(t, m, &subtree).await?;
         }
-        subtree.len() as i64
+        (dentry, subtree.len() as i64)
     };
     complete_task(t, m.task_id.as_deref(), entries, m.actor.now_ms).await?;
-    let Some(dentry) = dentry_with_properties(t, &m.to.space_id, &d.dentry_id).await? else {
-        return Err(broken("the moved dentry vanished"));
-    };
     Ok((d, Placed { dentry, existing: false, entries, replaced }))
 }
 
