@@ -191,7 +191,7 @@ const LOCK_SPACES: &str =
 async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     let alone = || jobs.iter().map(|_| Settled::Alone).collect();
     let Ok(mut client) = pooled(pool).await else { return alone() };
-    let Ok(mut t) = client.transaction().await else { return alone() };
+    let Ok(t) = client.transaction().await else { return alone() };
     let mut spaces: Vec<&str> =
         jobs.iter().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
     spaces.sort_unstable();
@@ -215,26 +215,34 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
         }
     }
     let mut outcomes: Vec<Option<DbResult<Answer>>> = Vec::with_capacity(jobs.len());
+    // How the previous write's savepoint ends, sent with the next one's
+    // start; both go out with the write's first statement, unanswered
+    // (pipelined: the connection runs them in order), so a write costs no
+    // round trip of its own beyond its body's statements.
+    let mut ending = "";
     for job in jobs {
         if job.reply.is_closed() {
             outcomes.push(None);
             continue;
         }
-        let Ok(savepoint) = t.savepoint("combined_write").await else { return alone() };
-        let outcome = (job.body)(&savepoint).await;
-        let ended = match outcome {
-            Ok(_) => savepoint.commit().await,
-            Err(_) => savepoint.rollback().await,
-        };
-        if ended.is_err() {
+        let start = format!("{ending}SAVEPOINT combined_write");
+        let (started, outcome) = tokio::join!(t.batch_execute(&start), (job.body)(&t));
+        if started.is_err() {
             return alone();
         }
+        ending = match outcome {
+            Ok(_) => "RELEASE SAVEPOINT combined_write; ",
+            Err(_) => "ROLLBACK TO SAVEPOINT combined_write; RELEASE SAVEPOINT combined_write; ",
+        };
         outcomes.push(match outcome {
             Err(e) if e.is_retryable() => None,
             decided => Some(decided),
         });
     }
     if outcomes.iter().all(Option::is_none) {
+        return alone();
+    }
+    if ending.starts_with("ROLLBACK") && t.batch_execute(ending).await.is_err() {
         return alone();
     }
     let committed = t.commit().await.map_err(|e| DbError::from(e).into_store());
