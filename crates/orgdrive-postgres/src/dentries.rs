@@ -206,7 +206,10 @@ impl PgStore {
         let spaces = vec![put.dentry.space_id.clone()];
         self.combined(spaces, true, move |t| {
             let put = put.clone();
-            Box::pin(async move { put_dentry_in(t, &put).await })
+            Box::pin(async move {
+                let (outcome, event) = put_with_event(t, &put).await?;
+                Ok((outcome, event.into_iter().collect()))
+            })
         })
         .await
     }
@@ -323,16 +326,25 @@ async fn attach_properties(t: &Tx<'_>, page: &mut [DentryRecord]) -> DbResult<()
 /// dentry (see [`PutDentry`]) and appends its event. Every put goes through
 /// here (CommitFile's, AddFolder's, a WOPI save's).
 pub(crate) async fn put_dentry_in(t: &Tx<'_>, put: &PutDentry) -> DbResult<PutOutcome> {
+    let (outcome, event) = put_with_event(t, put).await?;
+    events::append(t, &event.into_iter().collect::<Vec<_>>()).await?;
+    Ok(outcome)
+}
+
+/// Puts the dentry; answers the outcome and its event to append.
+async fn put_with_event(
+    t: &Tx<'_>,
+    put: &PutDentry,
+) -> DbResult<(PutOutcome, Option<EventRecord>)> {
     let outcome = place_dentry(t, put).await?;
     let (event_type, dentry) = match &outcome {
         PutOutcome::Created(d) => (EventType::DentryCreated, d),
         PutOutcome::Overwritten(d) => (EventType::VersionAdded, d),
-        PutOutcome::Existing(_) => return Ok(outcome),
+        PutOutcome::Existing(_) => return Ok((outcome, None)),
     };
     let (operator, at) = (&put.dentry.modifier_id, put.dentry.modified_at);
     let event = EventRecord::of_dentry(event_type, &put.corp_id, dentry, operator, at);
-    events::append(t, &[event]).await?;
-    Ok(outcome)
+    Ok((outcome, Some(event)))
 }
 
 async fn place_dentry(t: &Tx<'_>, put: &PutDentry) -> DbResult<PutOutcome> {

@@ -9,7 +9,10 @@
 //! each write's own body (the very code of its one-write transaction)
 //! inside a `SAVEPOINT`, and commits once: the writes of a batch are
 //! applied one after the other, as they would be alone, and share one
-//! flush.
+//! flush. A body answers the events it appends; the batch appends those of
+//! its applied writes with one statement before it commits (alone, a write
+//! appends its own after its body), in the writes' order. Each savepoint
+//! goes out pipelined with its write's first statement.
 //!
 //! **Lock order.** Before any write runs, the batch locks every space it
 //! touches `FOR UPDATE`, then — if a write of it charges or frees bytes —
@@ -51,10 +54,10 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 use tokio::sync::oneshot;
 
-use orgdrive_store::{StoreError, StoreResult};
+use orgdrive_store::{EventRecord, StoreError, StoreResult};
 
 use crate::combine::Combiner;
-use crate::{exec, pooled, tx, DbError, DbResult, PgStore, Tx};
+use crate::{events, exec, pooled, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -67,7 +70,9 @@ const SHARDS: usize = 4;
 /// The future of a write's body, borrowing its transaction.
 pub(crate) type TxFuture<'a, T> = Pin<Box<dyn Future<Output = DbResult<T>> + Send + 'a>>;
 type Answer = Box<dyn Any + Send>;
-type Body = Arc<dyn for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Answer> + Send + Sync>;
+/// A write's answer and the events it appends.
+type Written = (Answer, Vec<EventRecord>);
+type Body = Arc<dyn for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Written> + Send + Sync>;
 
 enum Settled {
     Done(DbResult<Answer>),
@@ -129,10 +134,12 @@ impl WriteQueue {
 
 impl PgStore {
     /// Runs `body` — a write of `spaces` (every space whose row it locks),
-    /// which `charges_orgs` when it may update their orgs' byte counters —
-    /// combined with concurrent writes, or alone when the batch could not
-    /// decide it. `body` may run more than once (a retry alone); only the
-    /// run that commits counts.
+    /// which `charges_orgs` when it may update their orgs' byte counters,
+    /// answering its value and the events to append — combined with
+    /// concurrent writes, or alone when the batch could not decide it. A
+    /// batch appends the events of all its writes with one statement,
+    /// before it commits, in the writes' order. `body` may run more than
+    /// once (a retry alone); only the run that commits counts.
     pub(crate) async fn combined<T, B>(
         &self,
         spaces: Vec<String>,
@@ -141,14 +148,17 @@ impl PgStore {
     ) -> StoreResult<T>
     where
         T: Send + 'static,
-        B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, T> + Send + Sync + 'static,
+        B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, (T, Vec<EventRecord>)> + Send + Sync + 'static,
     {
         let body = Arc::new(body);
         let erased = {
             let body = body.clone();
             erase(move |t| {
                 let run = body(t);
-                Box::pin(async move { Ok(Box::new(run.await?) as Answer) })
+                Box::pin(async move {
+                    let (value, appended) = run.await?;
+                    Ok((Box::new(value) as Answer, appended))
+                })
             })
         };
         let (reply, answer) = oneshot::channel();
@@ -169,7 +179,9 @@ impl PgStore {
             // so its statements see every write made under their locks.
             Settled::Alone => tx!(self, |t| {
                 exec(&t, LOCK_SPACES, &[&alone_spaces]).await?;
-                body(&t).await?
+                let (value, appended) = body(&t).await?;
+                events::append(&t, &appended).await?;
+                value
             }),
         }
     }
@@ -178,7 +190,7 @@ impl PgStore {
 /// Pins a closure to the higher-ranked signature of a [`Body`].
 fn erase<F>(f: F) -> Body
 where
-    F: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Answer> + Send + Sync + 'static,
+    F: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Written> + Send + Sync + 'static,
 {
     Arc::new(f)
 }
@@ -220,6 +232,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     // (pipelined: the connection runs them in order), so a write costs no
     // round trip of its own beyond its body's statements.
     let mut ending = "";
+    let mut appended = Vec::new();
     for job in jobs {
         if job.reply.is_closed() {
             outcomes.push(None);
@@ -235,14 +248,21 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
             Err(_) => "ROLLBACK TO SAVEPOINT combined_write; RELEASE SAVEPOINT combined_write; ",
         };
         outcomes.push(match outcome {
+            Ok((answer, events)) => {
+                appended.extend(events);
+                Some(Ok(answer))
+            }
             Err(e) if e.is_retryable() => None,
-            decided => Some(decided),
+            Err(e) => Some(Err(e)),
         });
     }
     if outcomes.iter().all(Option::is_none) {
         return alone();
     }
     if ending.starts_with("ROLLBACK") && t.batch_execute(ending).await.is_err() {
+        return alone();
+    }
+    if events::append(&t, &appended).await.is_err() {
         return alone();
     }
     let committed = t.commit().await.map_err(|e| DbError::from(e).into_store());

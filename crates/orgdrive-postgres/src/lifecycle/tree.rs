@@ -38,7 +38,11 @@ impl TreeStore for PgStore {
     async fn move_dentry(&self, request: &MoveDentry, ids: Ids) -> StoreResult<Placed> {
         if request.task_id.is_some() {
             // A task's change locks its task row before the spaces.
-            return crate::tx!(self, |t| move_with_events(&t, request, &*ids).await?);
+            return crate::tx!(self, |t| {
+                let (placed, appended) = move_with_events(&t, request, &*ids).await?;
+                events::append(&t, &appended).await?;
+                placed
+            });
         }
         let request = Arc::new(request.clone());
         let spaces = vec![request.space_id.clone(), request.to.space_id.clone()];
@@ -148,22 +152,28 @@ impl TreeStore for PgStore {
 /// The recycled event of the live dentry an `OVERWRITE` move, copy or
 /// restore sent to the bin.
 pub(super) async fn append_replaced(t: &Tx<'_>, placed: &Placed, actor: &Actor) -> DbResult<()> {
-    if let Some(item) = &placed.replaced {
-        let event = EventRecord::of_recycle_item(
-            EventType::DentryRecycled,
-            item,
-            &actor.union_id,
-            actor.now_ms,
-        );
-        events::append(t, &[event]).await?;
-    }
-    Ok(())
+    events::append(t, &replaced_event(placed, actor).into_iter().collect::<Vec<_>>()).await
 }
 
-/// RenameDentry's transaction: the rename and its event.
-async fn rename_with_event(t: &Tx<'_>, rename: &RenameDentry) -> DbResult<DentryRecord> {
+/// The event of the sibling a change replaced (binned), if it did.
+fn replaced_event(placed: &Placed, actor: &Actor) -> Option<EventRecord> {
+    let item = placed.replaced.as_ref()?;
+    Some(EventRecord::of_recycle_item(
+        EventType::DentryRecycled,
+        item,
+        &actor.union_id,
+        actor.now_ms,
+    ))
+}
+
+/// RenameDentry's body: the rename, and its event to append.
+async fn rename_with_event(
+    t: &Tx<'_>,
+    rename: &RenameDentry,
+) -> DbResult<(DentryRecord, Vec<EventRecord>)> {
     let (before, renamed) = rename_dentry(t, rename).await?;
     let actor = &rename.actor;
+    let mut appended = Vec::new();
     if before.name != renamed.name {
         let mut event = EventRecord::of_dentry(
             EventType::DentryRenamed,
@@ -173,21 +183,22 @@ async fn rename_with_event(t: &Tx<'_>, rename: &RenameDentry) -> DbResult<Dentry
             actor.now_ms,
         );
         event.previous_name = Some(before.name);
-        events::append(t, &[event]).await?;
+        appended.push(event);
     }
-    Ok(renamed)
+    Ok((renamed, appended))
 }
 
-/// MoveDentry's transaction: the move and its events.
+/// MoveDentry's body: the move, and its events to append.
 async fn move_with_events(
     t: &Tx<'_>,
     request: &MoveDentry,
     ids: &dyn IdSource,
-) -> DbResult<Placed> {
+) -> DbResult<(Placed, Vec<EventRecord>)> {
     let (before, placed) = move_dentry(t, request, ids).await?;
+    let mut appended = Vec::new();
     if !placed.existing {
         let actor = &request.actor;
-        append_replaced(t, &placed, actor).await?;
+        appended.extend(replaced_event(&placed, actor));
         let mut event = EventRecord::of_dentry(
             EventType::DentryMoved,
             &actor.corp_id,
@@ -198,9 +209,9 @@ async fn move_with_events(
         event.previous_space_id = Some(before.space_id);
         event.previous_parent_id = Some(before.parent_id);
         event.previous_name = Some(before.name);
-        events::append(t, &[event]).await?;
+        appended.push(event);
     }
-    Ok(placed)
+    Ok((placed, appended))
 }
 
 /// The source end of a change: its space locked (with `others`), the
