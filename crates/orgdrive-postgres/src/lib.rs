@@ -236,7 +236,7 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
         ("dentries with properties", dentries::DENTRIES_WITH_PROPERTIES_SQL, "text, text[]"),
         ("live parent", dentries::LIVE_PARENT_SQL, two),
         ("overwrite target", dentries::OVERWRITE_TARGET_SQL, two),
-        ("rename's find", lifecycle::tree::RENAME_FIND_SQL, "text, text, text"),
+        ("rename", lifecycle::tree::RENAME_SQL, "text, text, text, text, bigint, text"),
         ("move's find", lifecycle::tree::MOVE_FIND_SQL, two),
         ("live parents of a put batch", put_batch::LIVE_PARENTS_SQL, "text[], text[]"),
     ]

@@ -18,7 +18,7 @@ use super::tasks::{complete_task, lock_task};
 use super::*;
 use crate::dentries::{dentry_with_properties, insert_dentry, live_child, overwrite, reread};
 use crate::rows::{
-    dentries_by_id, dentries_joined, version_columns, version_from_row, DENTRY_WIDTH,
+    dentries_by_id, dentries_joined, property_at, version_columns, version_from_row, DENTRY_WIDTH,
 };
 use crate::uploads::settle;
 use crate::{events, Params, PgStore};
@@ -231,60 +231,80 @@ async fn lock_source(
     Ok(locked)
 }
 
-/// A rename's first statement: the space `$1` (locked), its live dentry
-/// `$2` and whether `$3`, a new name, is taken by a live sibling.
-pub(crate) const RENAME_FIND_SQL: &str = concat!(
-    "SELECT ",
+/// A rename in one statement when its path does not grow: the space `$1`,
+/// its live dentry `$2` and whether `$3`, the new name, is taken by a live
+/// sibling, read; the dentry renamed (by `$4` at `$5`) if it is of the
+/// actor's org `$6`, the name is free and no longer. One row per app
+/// property of the dentry (at least one): the dentry as it was, the space's
+/// org, whether the name is taken, whether it was renamed, the property.
+pub(crate) const RENAME_SQL: &str = concat!(
+    "WITH f AS (SELECT ",
     dentry_columns!("d."),
     ", s.corp_id, $3 <> d.name AND EXISTS (SELECT 1 FROM dentries sib \
          WHERE sib.space_id = d.space_id AND sib.parent_id = d.parent_id \
-         AND sib.name = $3 AND sib.status = 'NORMAL') \
+         AND sib.name = $3 AND sib.status = 'NORMAL') AS taken \
      FROM spaces s LEFT JOIN ",
     dentries_by_id!("= $2"),
-    " d ON d.space_id = s.space_id AND d.status = 'NORMAL' \
-     WHERE s.space_id = $1 FOR UPDATE OF s"
+    " d ON d.space_id = s.space_id AND d.status = 'NORMAL' WHERE s.space_id = $1), \
+     u AS (UPDATE dentries SET name = $3, modifier_id = $4, modified_at = $5 FROM f \
+         WHERE dentries.dentry_id = f.dentry_id AND f.corp_id = $6 AND NOT f.taken \
+         AND char_length($3) <= char_length(f.name) RETURNING dentries.dentry_id) \
+     SELECT f.*, EXISTS (SELECT 1 FROM u), p.dentry_id, p.app_id, p.name, p.value, p.visibility \
+     FROM f LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id ORDER BY p.app_id, p.name"
 );
 
-/// Renames; answers the dentry before and after. Three statements in the
-/// common case: the space locked with the dentry read and the new name
-/// looked for among its live siblings; the update answering the renamed
-/// dentry with its app properties; its event (by the caller). A longer name
-/// reads its parent's path and the subtree's extent too. Runs under
+/// Renames; answers the dentry before and after. One statement when the
+/// name is free and no longer ([`RENAME_SQL`]; the event is appended by
+/// the batch). A taken name reads the sibling; a longer name reads its
+/// parent's path and the subtree's extent, then updates. Runs under
 /// `combined`, which holds the space's lock before this starts: the first
 /// statement's snapshot (READ COMMITTED) then sees every write made under
 /// that lock, as separate statements after the lock would.
 async fn rename_dentry(t: &Tx<'_>, r: &RenameDentry) -> DbResult<(DentryRecord, DentryRecord)> {
-    let found = one(t, RENAME_FIND_SQL, &[&r.space_id, &r.dentry_id, &r.new_name]).await?;
-    let Some(row) = found else { return refuse(StoreError::NotFound) };
+    let actor = &r.actor;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&r.space_id, &r.dentry_id, &r.new_name, &actor.union_id, &actor.now_ms, &actor.corp_id];
+    let rows = all(t, RENAME_SQL, &params).await?;
+    let Some(row) = rows.first() else { return refuse(StoreError::NotFound) };
     let corp_id: String = row.try_get(DENTRY_WIDTH)?;
     let found: Option<String> = row.try_get(0)?;
-    if corp_id != r.actor.corp_id || found.is_none() {
+    if corp_id != actor.corp_id || found.is_none() {
         return refuse(StoreError::NotFound);
     }
-    let d = dentry_from_row(&row)?;
-    if r.new_name != d.name {
-        let taken: Option<bool> = row.try_get(DENTRY_WIDTH + 1)?;
-        if taken == Some(true) {
-            let Some(sibling) = live_child(t, &d, &r.new_name, false).await? else {
-                return Err(broken("a live sibling vanished under the space's lock"));
-            };
-            return refuse(StoreError::NameTaken(Box::new(sibling)));
+    let d = dentry_from_row(row)?;
+    let renamed_here: bool = row.try_get(DENTRY_WIDTH + 2)?;
+    if renamed_here {
+        let mut renamed = DentryRecord {
+            name: r.new_name.clone(),
+            modifier_id: actor.union_id.clone(),
+            modified_at: actor.now_ms,
+            ..d.clone()
+        };
+        for row in &rows {
+            renamed.app_properties.extend(property_at(row, DENTRY_WIDTH + 3)?);
         }
-        // Only a longer name makes paths longer; the depth stays.
-        if chars(&r.new_name) > chars(&d.name) {
-            let Some(parent) = folder(t, &r.space_id, &d.parent_id, UNBOUNDED_WALK).await? else {
-                return Err(broken("a live dentry's parent is not live"));
-            };
-            let extent = if d.is_folder() {
-                live_extent(t, &r.space_id, &d.dentry_id, i64::from(r.limits.max_depth)).await?
-            } else {
-                Extent::default()
-            };
-            let longest = parent.path_chars() + chars(&r.new_name) + 1 + extent.chars;
-            if longest > i64::from(r.limits.max_path_chars) {
-                return refuse(StoreError::PathTooLong);
-            }
-        }
+        return Ok((d, renamed));
+    }
+    let taken: Option<bool> = row.try_get(DENTRY_WIDTH + 1)?;
+    if taken == Some(true) {
+        let Some(sibling) = live_child(t, &d, &r.new_name, false).await? else {
+            return Err(broken("a live sibling vanished under the space's lock"));
+        };
+        return refuse(StoreError::NameTaken(Box::new(sibling)));
+    }
+    // Not renamed above: a longer name, which makes paths longer (the
+    // depth stays).
+    let Some(parent) = folder(t, &r.space_id, &d.parent_id, UNBOUNDED_WALK).await? else {
+        return Err(broken("a live dentry's parent is not live"));
+    };
+    let extent = if d.is_folder() {
+        live_extent(t, &r.space_id, &d.dentry_id, i64::from(r.limits.max_depth)).await?
+    } else {
+        Extent::default()
+    };
+    let longest = parent.path_chars() + chars(&r.new_name) + 1 + extent.chars;
+    if longest > i64::from(r.limits.max_path_chars) {
+        return refuse(StoreError::PathTooLong);
     }
     const RENAME: &str = concat!(
         "WITH u AS (UPDATE dentries SET name = $1, modifier_id = $2, modified_at = $3 \
@@ -296,7 +316,7 @@ async fn rename_dentry(t: &Tx<'_>, r: &RenameDentry) -> DbResult<(DentryRecord, 
          LEFT JOIN app_properties p ON p.dentry_id = u.dentry_id ORDER BY p.app_id, p.name"
     );
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-        [&r.new_name, &r.actor.union_id, &r.actor.now_ms, &d.dentry_id];
+        [&r.new_name, &actor.union_id, &actor.now_ms, &d.dentry_id];
     let renamed = dentries_joined(&all(t, RENAME, &params).await?)?
         .pop()
         .ok_or_else(|| broken("a renamed dentry vanished"))?;
