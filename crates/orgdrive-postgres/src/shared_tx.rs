@@ -73,6 +73,8 @@ type Answer = Box<dyn Any + Send>;
 /// A write's answer and the events it appends.
 type Written = (Answer, Vec<EventRecord>);
 type Body = Arc<dyn for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Written> + Send + Sync>;
+/// A write's attempt in one statement: applied (`Some`), or nothing written.
+type Attempt = Arc<dyn for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Option<Written>> + Send + Sync>;
 
 enum Settled {
     Done(DbResult<Answer>),
@@ -83,6 +85,7 @@ pub(crate) struct Job {
     spaces: Vec<String>,
     /// Whether the write charges or frees bytes of its spaces' orgs.
     charges_orgs: bool,
+    attempt: Option<Attempt>,
     body: Body,
     reply: oneshot::Sender<Settled>,
 }
@@ -150,6 +153,52 @@ impl PgStore {
         T: Send + 'static,
         B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, (T, Vec<EventRecord>)> + Send + Sync + 'static,
     {
+        self.combine(spaces, charges_orgs, None, body).await
+    }
+
+    /// [`combined`](Self::combined), with `attempt`: the write in one
+    /// statement that either applies it (answering like `body`) or writes
+    /// nothing (`None`: `body` then runs; or a refusal). A batch sends the
+    /// attempts of its writes together, unanswered (pipelined), ahead of the
+    /// bodies of those they did not apply: a write so applied costs its
+    /// batch no round trip of its own. The batch's order is then its
+    /// applied attempts, then its bodies (the writes are concurrent: any
+    /// order is one they could have run in).
+    pub(crate) async fn combined_attempted<T, A, B>(
+        &self,
+        spaces: Vec<String>,
+        charges_orgs: bool,
+        attempt: A,
+        body: B,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        A: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Option<(T, Vec<EventRecord>)>>
+            + Send
+            + Sync
+            + 'static,
+        B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, (T, Vec<EventRecord>)> + Send + Sync + 'static,
+    {
+        let attempt: Attempt = Arc::new(move |t| {
+            let run = attempt(t);
+            Box::pin(async move {
+                Ok(run.await?.map(|(value, appended)| (Box::new(value) as Answer, appended)))
+            })
+        });
+        self.combine(spaces, charges_orgs, Some(attempt), body).await
+    }
+
+    async fn combine<T, B>(
+        &self,
+        spaces: Vec<String>,
+        charges_orgs: bool,
+        attempt: Option<Attempt>,
+        body: B,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, (T, Vec<EventRecord>)> + Send + Sync + 'static,
+    {
         let body = Arc::new(body);
         let erased = {
             let body = body.clone();
@@ -164,7 +213,7 @@ impl PgStore {
         let (reply, answer) = oneshot::channel();
         let queue = self.writes.shard(spaces.first().map_or("", String::as_str));
         let alone_spaces = spaces.clone();
-        let job = Job { spaces, charges_orgs, body: erased, reply };
+        let job = Job { spaces, charges_orgs, attempt, body: erased, reply };
         let settled = match queue.submit(job).await {
             Ok(()) => answer.await.unwrap_or(Settled::Alone),
             Err(_) => Settled::Alone,
@@ -226,16 +275,38 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
             return alone();
         }
     }
-    let mut outcomes: Vec<Option<DbResult<Answer>>> = Vec::with_capacity(jobs.len());
+    let mut outcomes: Vec<Option<DbResult<Answer>>> = jobs.iter().map(|_| None).collect();
+    let mut appended = Vec::new();
+    // The attempts, sent together (pipelined); each applies its write or
+    // writes nothing. Any other failure leaves the transaction aborted.
+    let mut tried = Vec::new();
+    let mut attempts = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        if let (Some(attempt), false) = (&job.attempt, job.reply.is_closed()) {
+            tried.push(i);
+            attempts.push(attempt(&t));
+        }
+    }
+    let mut decided = vec![false; jobs.len()];
+    for (i, result) in tried.into_iter().zip(futures::future::join_all(attempts).await) {
+        match result {
+            Ok(Some((answer, events))) => {
+                appended.extend(events);
+                outcomes[i] = Some(Ok(answer));
+            }
+            Ok(None) => continue,
+            Err(DbError::Store(refused)) => outcomes[i] = Some(Err(DbError::Store(refused))),
+            Err(DbError::Pg(_)) => return alone(),
+        }
+        decided[i] = true;
+    }
     // How the previous write's savepoint ends, sent with the next one's
     // start; both go out with the write's first statement, unanswered
     // (pipelined: the connection runs them in order), so a write costs no
     // round trip of its own beyond its body's statements.
     let mut ending = "";
-    let mut appended = Vec::new();
-    for job in jobs {
-        if job.reply.is_closed() {
-            outcomes.push(None);
+    for (i, job) in jobs.iter().enumerate() {
+        if decided[i] || job.reply.is_closed() {
             continue;
         }
         let start = format!("{ending}SAVEPOINT combined_write");
@@ -247,14 +318,14 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
             Ok(_) => "RELEASE SAVEPOINT combined_write; ",
             Err(_) => "ROLLBACK TO SAVEPOINT combined_write; RELEASE SAVEPOINT combined_write; ",
         };
-        outcomes.push(match outcome {
+        outcomes[i] = match outcome {
             Ok((answer, events)) => {
                 appended.extend(events);
                 Some(Ok(answer))
             }
             Err(e) if e.is_retryable() => None,
             Err(e) => Some(Err(e)),
-        });
+        };
     }
     if outcomes.iter().all(Option::is_none) {
         return alone();

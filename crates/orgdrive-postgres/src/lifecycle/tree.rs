@@ -28,10 +28,19 @@ impl TreeStore for PgStore {
     async fn rename_dentry(&self, rename: &RenameDentry) -> StoreResult<DentryRecord> {
         let rename = Arc::new(rename.clone());
         let spaces = vec![rename.space_id.clone()];
-        self.combined(spaces, false, move |t| {
-            let rename = rename.clone();
-            Box::pin(async move { rename_with_event(t, &rename).await })
-        })
+        let attempted = rename.clone();
+        self.combined_attempted(
+            spaces,
+            false,
+            move |t| {
+                let rename = attempted.clone();
+                Box::pin(async move { rename_attempt(t, &rename).await })
+            },
+            move |t| {
+                let rename = rename.clone();
+                Box::pin(async move { rename_with_event(t, &rename).await })
+            },
+        )
         .await
     }
 
@@ -172,20 +181,43 @@ async fn rename_with_event(
     rename: &RenameDentry,
 ) -> DbResult<(DentryRecord, Vec<EventRecord>)> {
     let (before, renamed) = rename_dentry(t, rename).await?;
-    let actor = &rename.actor;
-    let mut appended = Vec::new();
-    if before.name != renamed.name {
-        let mut event = EventRecord::of_dentry(
-            EventType::DentryRenamed,
-            &actor.corp_id,
-            &renamed,
-            &actor.union_id,
-            actor.now_ms,
-        );
-        event.previous_name = Some(before.name);
-        appended.push(event);
+    let event = renamed_event(&rename.actor, before, &renamed);
+    Ok((renamed, event.into_iter().collect()))
+}
+
+/// RenameDentry's attempt: the rename in one statement and its event, if
+/// it applied ([`rename_at_once`]).
+async fn rename_attempt(
+    t: &Tx<'_>,
+    rename: &RenameDentry,
+) -> DbResult<Option<(DentryRecord, Vec<EventRecord>)>> {
+    Ok(match rename_at_once(t, rename).await? {
+        AtOnce { before, renamed: Some(renamed), .. } => {
+            let event = renamed_event(&rename.actor, before, &renamed);
+            Some((renamed, event.into_iter().collect()))
+        }
+        AtOnce { renamed: None, .. } => None,
+    })
+}
+
+/// The event of a rename, unless the name stayed.
+fn renamed_event(
+    actor: &Actor,
+    before: DentryRecord,
+    renamed: &DentryRecord,
+) -> Option<EventRecord> {
+    if before.name == renamed.name {
+        return None;
     }
-    Ok((renamed, appended))
+    let mut event = EventRecord::of_dentry(
+        EventType::DentryRenamed,
+        &actor.corp_id,
+        renamed,
+        &actor.union_id,
+        actor.now_ms,
+    );
+    event.previous_name = Some(before.name);
+    Some(event)
 }
 
 /// MoveDentry's body: the move, and its events to append.
@@ -253,14 +285,19 @@ pub(crate) const RENAME_SQL: &str = concat!(
      FROM f LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id ORDER BY p.app_id, p.name"
 );
 
-/// Renames; answers the dentry before and after. One statement when the
-/// name is free and no longer ([`RENAME_SQL`]; the event is appended by
-/// the batch). A taken name reads the sibling; a longer name reads its
-/// parent's path and the subtree's extent, then updates. Runs under
-/// `combined`, which holds the space's lock before this starts: the first
-/// statement's snapshot (READ COMMITTED) then sees every write made under
-/// that lock, as separate statements after the lock would.
-async fn rename_dentry(t: &Tx<'_>, r: &RenameDentry) -> DbResult<(DentryRecord, DentryRecord)> {
+/// What [`rename_at_once`] found and did.
+struct AtOnce {
+    /// The dentry before.
+    before: DentryRecord,
+    /// The dentry renamed, if it was.
+    renamed: Option<DentryRecord>,
+    /// Whether the new name is taken (not renamed: else it is longer).
+    taken: bool,
+}
+
+/// [`RENAME_SQL`]: the rename applied, or nothing written (a refusal if
+/// the dentry is not live in a space of the actor's org).
+async fn rename_at_once(t: &Tx<'_>, r: &RenameDentry) -> DbResult<AtOnce> {
     let actor = &r.actor;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
         [&r.space_id, &r.dentry_id, &r.new_name, &actor.union_id, &actor.now_ms, &actor.corp_id];
@@ -273,20 +310,36 @@ async fn rename_dentry(t: &Tx<'_>, r: &RenameDentry) -> DbResult<(DentryRecord, 
     }
     let d = dentry_from_row(row)?;
     let renamed_here: bool = row.try_get(DENTRY_WIDTH + 2)?;
-    if renamed_here {
-        let mut renamed = DentryRecord {
-            name: r.new_name.clone(),
-            modifier_id: actor.union_id.clone(),
-            modified_at: actor.now_ms,
-            ..d.clone()
-        };
-        for row in &rows {
-            renamed.app_properties.extend(property_at(row, DENTRY_WIDTH + 3)?);
-        }
-        return Ok((d, renamed));
+    if !renamed_here {
+        let taken: Option<bool> = row.try_get(DENTRY_WIDTH + 1)?;
+        return Ok(AtOnce { before: d, renamed: None, taken: taken == Some(true) });
     }
-    let taken: Option<bool> = row.try_get(DENTRY_WIDTH + 1)?;
-    if taken == Some(true) {
+    let mut renamed = DentryRecord {
+        name: r.new_name.clone(),
+        modifier_id: actor.union_id.clone(),
+        modified_at: actor.now_ms,
+        ..d.clone()
+    };
+    for row in &rows {
+        renamed.app_properties.extend(property_at(row, DENTRY_WIDTH + 3)?);
+    }
+    Ok(AtOnce { before: d, renamed: Some(renamed), taken: false })
+}
+
+/// Renames; answers the dentry before and after. One statement when the
+/// name is free and no longer ([`RENAME_SQL`]; the event is appended by
+/// the batch). A taken name reads the sibling; a longer name reads its
+/// parent's path and the subtree's extent, then updates. Runs under
+/// `combined`, which holds the space's lock before this starts: the first
+/// statement's snapshot (READ COMMITTED) then sees every write made under
+/// that lock, as separate statements after the lock would.
+async fn rename_dentry(t: &Tx<'_>, r: &RenameDentry) -> DbResult<(DentryRecord, DentryRecord)> {
+    let actor = &r.actor;
+    let (d, taken) = match rename_at_once(t, r).await? {
+        AtOnce { before, renamed: Some(renamed), .. } => return Ok((before, renamed)),
+        AtOnce { before, taken, .. } => (before, taken),
+    };
+    if taken {
         let Some(sibling) = live_child(t, &d, &r.new_name, false).await? else {
             return Err(broken("a live sibling vanished under the space's lock"));
         };
