@@ -238,6 +238,11 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
         ("overwrite target", dentries::OVERWRITE_TARGET_SQL, two),
         ("rename", lifecycle::tree::RENAME_SQL, "text, text, text, text, bigint, text"),
         ("move's find", lifecycle::tree::MOVE_FIND_SQL, two),
+        (
+            "a file's move at once",
+            lifecycle::tree::MOVE_AT_ONCE_SQL,
+            "text, text, text, text, bigint, text, bigint, bigint",
+        ),
         ("live parents of a put batch", put_batch::LIVE_PARENTS_SQL, "text[], text[]"),
     ]
 }

@@ -439,6 +439,43 @@ async fn appended_events_name_the_apps_of_their_spaces() {
     assert_eq!(stored, ["m::a", "n:a:-"]);
 }
 
+/// A file moved, then renamed, within its space (each in one statement
+/// when nothing else is to do) is answered as it is read back, app
+/// properties included, and its events name where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_file_moved_and_renamed_at_once_is_answered_as_read_back() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    create(&store, folder("o", "other")).await;
+    let mut with_properties = put(file("f", "a.txt", 3), NameConflict::Fail, None);
+    with_properties.app_properties = vec![property("a", "k1", "v1"), property("a", "k0", "v0")];
+    store.put_dentry(&with_properties).await.unwrap();
+    let to_other = moving("f", to("1", "o", NameConflict::Fail));
+    let placed = store.move_dentry(&to_other, ids()).await.unwrap();
+    let read_back = store.get_dentry("1", "f").await.unwrap().unwrap();
+    assert_eq!(placed.dentry, read_back);
+    assert_eq!((placed.dentry.parent_id.as_str(), placed.entries), ("o", 1));
+    assert_eq!(read_back.app_properties.len(), 2);
+    let renamed = store.rename_dentry(&rename("f", "b.txt")).await.unwrap();
+    assert_eq!(renamed, store.get_dentry("1", "f").await.unwrap().unwrap());
+    assert_eq!((renamed.name.as_str(), renamed.app_properties.len()), ("b.txt", 2));
+    let events = rows(
+        &database.url,
+        "SELECT event_type || ' ' || COALESCE(previous_parent_id, '-') || ' ' || \
+         COALESCE(previous_name, '-') FROM events WHERE dentry_id = 'f' ORDER BY appended",
+    )
+    .await;
+    assert_eq!(
+        events,
+        [
+            "storage_dentry_created - -",
+            "storage_dentry_moved 0 a.txt",
+            "storage_dentry_renamed - a.txt"
+        ]
+    );
+}
+
 /// Renames and moves of one space racing from two nodes (each node runs
 /// concurrent ones in shared transactions, one savepoint each): every
 /// answer is what the change alone would answer, the refused ones leave

@@ -55,10 +55,19 @@ impl TreeStore for PgStore {
         }
         let request = Arc::new(request.clone());
         let spaces = vec![request.space_id.clone(), request.to.space_id.clone()];
-        self.combined(spaces, true, move |t| {
-            let (request, ids) = (request.clone(), ids.clone());
-            Box::pin(async move { move_with_events(t, &request, &*ids).await })
-        })
+        let attempted = request.clone();
+        self.combined_attempted(
+            spaces,
+            true,
+            move |t| {
+                let request = attempted.clone();
+                Box::pin(async move { move_attempt(t, &request).await })
+            },
+            move |t| {
+                let (request, ids) = (request.clone(), ids.clone());
+                Box::pin(async move { move_with_events(t, &request, &*ids).await })
+            },
+        )
         .await
     }
 
@@ -227,23 +236,112 @@ async fn move_with_events(
     ids: &dyn IdSource,
 ) -> DbResult<(Placed, Vec<EventRecord>)> {
     let (before, placed) = move_dentry(t, request, ids).await?;
-    let mut appended = Vec::new();
-    if !placed.existing {
-        let actor = &request.actor;
-        appended.extend(replaced_event(&placed, actor));
-        let mut event = EventRecord::of_dentry(
-            EventType::DentryMoved,
-            &actor.corp_id,
-            &placed.dentry,
-            &actor.union_id,
-            actor.now_ms,
-        );
-        event.previous_space_id = Some(before.space_id);
-        event.previous_parent_id = Some(before.parent_id);
-        event.previous_name = Some(before.name);
-        appended.push(event);
-    }
+    let appended = moved_events(&request.actor, before, &placed);
     Ok((placed, appended))
+}
+
+/// The events of a move: the sibling it replaced (if any), then the move;
+/// none if it changed nothing.
+fn moved_events(actor: &Actor, before: DentryRecord, placed: &Placed) -> Vec<EventRecord> {
+    if placed.existing {
+        return Vec::new();
+    }
+    let mut appended: Vec<EventRecord> = replaced_event(placed, actor).into_iter().collect();
+    let mut event = EventRecord::of_dentry(
+        EventType::DentryMoved,
+        &actor.corp_id,
+        &placed.dentry,
+        &actor.union_id,
+        actor.now_ms,
+    );
+    event.previous_space_id = Some(before.space_id);
+    event.previous_parent_id = Some(before.parent_id);
+    event.previous_name = Some(before.name);
+    appended.push(event);
+    appended
+}
+
+/// A file moved within its space in one statement, when nothing but the
+/// move itself is to do: the space `$1`, the file `$2` (of the actor's org
+/// `$6`), the target folder `$3` walked up to the root (at most `$7`
+/// folders: each a live folder), its name free there, the space without
+/// grants, the path within `$7` names and `$8` characters; then the file
+/// moved (by `$4` at `$5`). One row per app property of the file (at least
+/// one): the file as it was, whether it moved, the property.
+pub(crate) const MOVE_AT_ONCE_SQL: &str = concat!(
+    "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
+     SELECT dentry_id, parent_id, name, kind, status, 1::BIGINT FROM ",
+    dentries_by_id!("= $3"),
+    " f WHERE space_id = $1 \
+     UNION ALL \
+     SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
+     FROM chain c CROSS JOIN LATERAL ",
+    dentries_by_id!("= c.parent_id"),
+    " d WHERE d.space_id = $1 AND c.parent_id <> '0' AND c.depth < $7::BIGINT), \
+     target AS (SELECT $3 = '0' OR (bool_and(kind = 'FOLDER' AND status = 'NORMAL') \
+             AND bool_or(parent_id = '0')) AS fits_above, \
+         COUNT(*) AS depth, COALESCE(SUM(char_length(name) + 1), 0) AS chars FROM chain), \
+     f AS (SELECT ",
+    dentry_columns!("d."),
+    ", s.corp_id, EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id) AS has_grants, \
+         EXISTS (SELECT 1 FROM dentries sib WHERE sib.space_id = s.space_id \
+             AND sib.parent_id = $3 AND sib.name = d.name AND sib.status = 'NORMAL' \
+             AND sib.dentry_id <> d.dentry_id) AS taken \
+     FROM spaces s LEFT JOIN ",
+    dentries_by_id!("= $2"),
+    " d ON d.space_id = s.space_id AND d.status = 'NORMAL' WHERE s.space_id = $1), \
+     u AS (UPDATE dentries SET parent_id = $3, modifier_id = $4, modified_at = $5 \
+         FROM f, target WHERE dentries.dentry_id = f.dentry_id AND f.corp_id = $6 \
+         AND f.kind = 'FILE' AND NOT f.has_grants AND NOT f.taken AND target.fits_above \
+         AND target.depth + 1 <= $7::BIGINT \
+         AND target.chars + char_length(f.name) + 1 <= $8::BIGINT \
+         RETURNING dentries.dentry_id) \
+     SELECT ",
+    dentry_columns!("f."),
+    ", EXISTS (SELECT 1 FROM u), p.dentry_id, p.app_id, p.name, p.value, p.visibility \
+     FROM f LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id ORDER BY p.app_id, p.name"
+);
+
+/// MoveDentry's attempt: a file moved within its space in one statement
+/// ([`MOVE_AT_ONCE_SQL`]) and its event, if it applied. Anything else (a
+/// folder, another space, a taken name, grants, limits, a refusal) is left
+/// to the body.
+async fn move_attempt(t: &Tx<'_>, m: &MoveDentry) -> DbResult<Option<(Placed, Vec<EventRecord>)>> {
+    if m.to.space_id != m.space_id || m.task_id.is_some() {
+        return Ok(None);
+    }
+    let actor = &m.actor;
+    let (max_depth, max_chars) =
+        (i64::from(m.limits.max_depth), i64::from(m.limits.max_path_chars));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+        &m.space_id,
+        &m.dentry_id,
+        &m.to.parent_id,
+        &actor.union_id,
+        &actor.now_ms,
+        &actor.corp_id,
+        &max_depth,
+        &max_chars,
+    ];
+    let rows = all(t, MOVE_AT_ONCE_SQL, &params).await?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    let moved: bool = row.try_get(DENTRY_WIDTH)?;
+    if !moved {
+        return Ok(None);
+    }
+    let before = dentry_from_row(row)?;
+    let mut dentry = DentryRecord {
+        parent_id: m.to.parent_id.clone(),
+        modifier_id: actor.union_id.clone(),
+        modified_at: actor.now_ms,
+        ..before.clone()
+    };
+    for row in &rows {
+        dentry.app_properties.extend(property_at(row, DENTRY_WIDTH + 1)?);
+    }
+    let placed = Placed { dentry, existing: false, entries: 1, replaced: None };
+    let events = moved_events(actor, before, &placed);
+    Ok(Some((placed, events)))
 }
 
 /// The source end of a change: its space locked (with `others`), the
