@@ -264,8 +264,8 @@ fn moved_events(actor: &Actor, before: DentryRecord, placed: &Placed) -> Vec<Eve
 /// A file moved within its space in one statement, when nothing but the
 /// move itself is to do: the space `$1`, the file `$2` (of the actor's org
 /// `$6`), the target folder `$3` walked up to the root (at most `$7`
-/// folders: each a live folder), its name free there, the space without
-/// grants, the path within `$7` names and `$8` characters; then the file
+/// folders: each a live folder), its name free there, no grant on the file
+/// (none to drop), the path within `$7` names and `$8` characters; then the file
 /// moved (by `$4` at `$5`). One row per app property of the file (at least
 /// one): the file as it was, whether it moved, the property.
 pub(crate) const MOVE_AT_ONCE_SQL: &str = concat!(
@@ -283,7 +283,8 @@ pub(crate) const MOVE_AT_ONCE_SQL: &str = concat!(
          COUNT(*) AS depth, COALESCE(SUM(char_length(name) + 1), 0) AS chars FROM chain), \
      f AS (SELECT ",
     dentry_columns!("d."),
-    ", s.corp_id, EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id) AS has_grants, \
+    ", s.corp_id, EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id \
+             AND g.dentry_id = d.dentry_id) AS has_grants, \
          EXISTS (SELECT 1 FROM dentries sib WHERE sib.space_id = s.space_id \
              AND sib.parent_id = $3 AND sib.name = d.name AND sib.status = 'NORMAL' \
              AND sib.dentry_id <> d.dentry_id) AS taken \
@@ -304,8 +305,8 @@ pub(crate) const MOVE_AT_ONCE_SQL: &str = concat!(
 
 /// MoveDentry's attempt: a file moved within its space in one statement
 /// ([`MOVE_AT_ONCE_SQL`]) and its event, if it applied. Anything else (a
-/// folder, another space, a taken name, grants, limits, a refusal) is left
-/// to the body.
+/// folder, another space, a taken name, grants on the file, limits, a
+/// refusal) is left to the body.
 async fn move_attempt(t: &Tx<'_>, m: &MoveDentry) -> DbResult<Option<(Placed, Vec<EventRecord>)>> {
     if m.to.space_id != m.space_id || m.task_id.is_some() {
         return Ok(None);
