@@ -56,19 +56,16 @@ pub(crate) const DENTRY_WITH_PROPERTIES_SQL: &str = concat!(
 );
 
 /// A put's parent `$2` in space `$1`, if live, locked `FOR SHARE`: its kind.
-pub(crate) const LIVE_PARENT_SQL: &str = concat!(
-    "SELECT kind FROM ",
-    dentries_by_id!("= $2"),
-    " d WHERE space_id = $1 AND status = 'NORMAL' FOR SHARE"
-);
+pub(crate) const LIVE_PARENT_SQL: &str =
+    concat!("SELECT kind FROM ", live_dentries_by_id!("= $2", "$1"), " d FOR SHARE");
 
 /// The live file `$2` of space `$1` a put overwrites, locked `FOR UPDATE`.
 pub(crate) const OVERWRITE_TARGET_SQL: &str = concat!(
     "SELECT ",
     dentry_columns!(""),
     " FROM ",
-    dentries_by_id!("= $2"),
-    " d WHERE space_id = $1 AND status = 'NORMAL' AND kind = 'FILE' FOR UPDATE"
+    live_dentries_by_id!("= $2", "$1"),
+    " d WHERE kind = 'FILE' FOR UPDATE"
 );
 
 #[async_trait]

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use orgdrive_store::{OpenLinkRecord, OpenLinkStore, StoreError, StoreResult};
 
-use crate::rows::dentries_by_id;
+use crate::rows::live_dentries_by_id;
 use crate::{all, exec, one, read, tx, PgStore};
 
 #[async_trait]
@@ -25,8 +25,8 @@ impl OpenLinkStore for PgStore {
                 &t,
                 concat!(
                     "SELECT 1 FROM ",
-                    dentries_by_id!("= $1"),
-                    " d WHERE space_id = $2 AND status = 'NORMAL' FOR NO KEY UPDATE"
+                    live_dentries_by_id!("= $1", "$2"),
+                    " d FOR NO KEY UPDATE"
                 ),
                 &[&dentry_id, &space_id],
             )

@@ -33,7 +33,7 @@ use orgdrive_store::{
 };
 
 use crate::combine::Combiner;
-use crate::rows::dentries_by_id;
+use crate::rows::live_dentries_by_id;
 use crate::{all, events, exec, pooled, DbError, DbResult, Tx, ROOT_ID};
 
 /// The live folders among the parents `$2` (spaces `$1`, pairwise), locked
@@ -41,8 +41,8 @@ use crate::{all, events, exec, pooled, DbError, DbResult, Tx, ROOT_ID};
 pub(crate) const LIVE_PARENTS_SQL: &str = concat!(
     "SELECT d.space_id, d.dentry_id FROM unnest($1::text[], $2::text[]) AS k(space_id, dentry_id) \
      CROSS JOIN LATERAL ",
-    dentries_by_id!("= k.dentry_id"),
-    " d WHERE d.space_id = k.space_id AND d.status = 'NORMAL' AND d.kind = 'FOLDER' FOR SHARE OF d"
+    live_dentries_by_id!("= k.dentry_id", "k.space_id"),
+    " d WHERE d.kind = 'FOLDER' FOR SHARE OF d"
 );
 
 /// Puts written by one transaction at most.
@@ -164,10 +164,8 @@ async fn create(t: &Tx<'_>, puts: &[&PutDentry]) -> DbResult<Vec<Option<DentryRe
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?
     };
-    // Only folders of the spaces just locked are found. Each named parent
-    // is locked by its lookup by id, before the space is compared (a
-    // parent id of another space is locked, not found: harmless, as every
-    // writer locks its spaces before any dentry), in id order (the keys').
+    // Only folders of the spaces just locked are found (and locked, in id
+    // order: the keys').
     let parents: HashSet<(String, String)> = {
         let mut keys: Vec<(&str, &str)> = puts
             .iter()

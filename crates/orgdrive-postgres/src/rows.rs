@@ -126,9 +126,25 @@ macro_rules! dentries_by_id {
         concat!("(SELECT * FROM dentries WHERE dentry_id ", $cond, " OFFSET 0)")
     };
 }
+/// [`dentries_by_id`] for a lookup that locks its rows (the lock is taken
+/// inside the fence): only live dentries of space `$space` are read, so
+/// only they are locked, never a row of another space a request named.
+/// The space is compared as `space_id || ''`, which no index serves: the
+/// primary key stays the only way in.
+macro_rules! live_dentries_by_id {
+    ($cond:literal, $space:literal) => {
+        concat!(
+            "(SELECT * FROM dentries WHERE dentry_id ",
+            $cond,
+            " AND space_id || '' = ",
+            $space,
+            " AND status = 'NORMAL' OFFSET 0)"
+        )
+    };
+}
 pub(crate) use {
-    app_columns, dentries_by_id, dentry_columns, dept_columns, org_columns, space_columns,
-    user_columns, version_columns,
+    app_columns, dentries_by_id, dentry_columns, dept_columns, live_dentries_by_id, org_columns,
+    space_columns, user_columns, version_columns,
 };
 
 /// Columns of [`dentry_columns`] in a row.

@@ -11,7 +11,8 @@
 //! applied one after the other, as they would be alone, and share one
 //! flush. A body answers the events it appends; the batch appends those of
 //! its applied writes with one statement before it commits (alone, a write
-//! appends its own after its body), in the writes' order. Each savepoint
+//! appends its own after its body), in the order the writes were applied
+//! (the attempts of [`PgStore::combined_attempted`] first). Each savepoint
 //! goes out pipelined with its write's first statement.
 //!
 //! **Lock order.** Before any write runs, the batch locks every space it
@@ -141,8 +142,8 @@ impl PgStore {
     /// answering its value and the events to append — combined with
     /// concurrent writes, or alone when the batch could not decide it. A
     /// batch appends the events of all its writes with one statement,
-    /// before it commits, in the writes' order. `body` may run more than
-    /// once (a retry alone); only the run that commits counts.
+    /// before it commits, in the order they were applied. `body` may run
+    /// more than once (a retry alone); only the run that commits counts.
     pub(crate) async fn combined<T, B>(
         &self,
         spaces: Vec<String>,
@@ -310,7 +311,8 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
             continue;
         }
         let start = format!("{ending}SAVEPOINT combined_write");
-        let (started, outcome) = tokio::join!(t.batch_execute(&start), (job.body)(&t));
+        // `biased`: the savepoint's request is sent before the body's first.
+        let (started, outcome) = tokio::join!(biased; t.batch_execute(&start), (job.body)(&t));
         if started.is_err() {
             return alone();
         }
@@ -330,10 +332,17 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     if outcomes.iter().all(Option::is_none) {
         return alone();
     }
-    if ending.starts_with("ROLLBACK") && t.batch_execute(ending).await.is_err() {
-        return alone();
-    }
-    if events::append(&t, &appended).await.is_err() {
+    // The last savepoint ends, and the events follow, pipelined. Its end is
+    // checked even after a success: on a transaction broken unnoticed,
+    // RELEASE fails where COMMIT would roll back without an error.
+    let end_last = async {
+        match ending {
+            "" => Ok(()),
+            ending => t.batch_execute(ending).await,
+        }
+    };
+    let (ended, recorded) = tokio::join!(biased; end_last, events::append(&t, &appended));
+    if ended.is_err() || recorded.is_err() {
         return alone();
     }
     let committed = t.commit().await.map_err(|e| DbError::from(e).into_store());

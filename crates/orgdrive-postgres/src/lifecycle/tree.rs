@@ -18,7 +18,8 @@ use super::tasks::{complete_task, lock_task};
 use super::*;
 use crate::dentries::{dentry_with_properties, insert_dentry, live_child, overwrite, reread};
 use crate::rows::{
-    dentries_by_id, dentries_joined, property_at, version_columns, version_from_row, DENTRY_WIDTH,
+    dentries_by_id, dentries_joined, live_dentries_by_id, property_at, version_columns,
+    version_from_row, DENTRY_WIDTH,
 };
 use crate::uploads::settle;
 use crate::{events, Params, PgStore};
@@ -501,7 +502,9 @@ pub(crate) const MOVE_FIND_SQL: &str = concat!(
 
 /// The source end of a move: the locked spaces (both ends), its live
 /// dentry and, for a move within its space, whether the space holds any
-/// grant (one statement; two ends: the spaces locked, then the dentry).
+/// grant (one statement under `combined`, whose lock on the space is held
+/// before it starts, so that its snapshot sees every write made under the
+/// lock; two ends: the spaces locked, then the dentry).
 async fn move_source(
     t: &Tx<'_>,
     m: &MoveDentry,
@@ -512,6 +515,12 @@ async fn move_source(
             return refuse(StoreError::NotFound);
         };
         return Ok((locked, d, None));
+    }
+    if m.task_id.is_some() {
+        // Not under `combined` (a task's change locks its task row first):
+        // the space locked by a statement of its own, so that the next one's
+        // snapshot sees every write made under the lock.
+        lock_spaces(t, &[&m.space_id]).await?;
     }
     let Some(row) = one(t, MOVE_FIND_SQL, &[&m.space_id, &m.dentry_id]).await? else {
         return refuse(StoreError::NotFound);
@@ -573,8 +582,13 @@ async fn move_dentry(
     let moved_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
         [&m.to.space_id, &m.to.parent_id, &name, &m.actor.union_id, &m.actor.now_ms, &d.dentry_id];
     let (dentry, entries) = if let Some(space_has_grants) = space_has_grants {
-        // One row changes. A folder's subtree is read only if its paths may grow.
-        if d.is_folder() {
+        // One row changes. Limits are checked only if the paths may grow (a
+        // path may already be past them): a file's new path within them
+        // needs no walk of its old parent; a folder's subtree is read only
+        // if its paths grow.
+        let fits =
+            !d.is_folder() && check_limits(&m.limits, &target, &name, Extent::default()).is_ok();
+        if !fits {
             let new_depth = target.depth() + 1;
             let new_chars = target.path_chars() + chars(&name) + 1;
             let grows = match folder(t, &m.space_id, &d.parent_id, UNBOUNDED_WALK).await? {
@@ -584,12 +598,14 @@ async fn move_dentry(
                 _ => true,
             };
             if grows {
-                let max_depth = i64::from(m.limits.max_depth);
-                let extent = live_extent(t, &m.space_id, &d.dentry_id, max_depth).await?;
+                let extent = if d.is_folder() {
+                    let max_depth = i64::from(m.limits.max_depth);
+                    live_extent(t, &m.space_id, &d.dentry_id, max_depth).await?
+                } else {
+                    Extent::default()
+                };
                 check_limits(&m.limits, &target, &name, extent)?;
             }
-        } else {
-            check_limits(&m.limits, &target, &name, Extent::default())?;
         }
         let dentry = relocate(t, &moved_params).await?;
         let stays = m.to.parent_id == d.parent_id;
@@ -835,11 +851,7 @@ async fn edit_app_properties(t: &Tx<'_>, edit: &EditAppProperties) -> DbResult<(
     one(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR KEY SHARE", &[&edit.space_id]).await?;
     let live = one(
         t,
-        concat!(
-            "SELECT 1 FROM ",
-            dentries_by_id!("= $2"),
-            " d WHERE space_id = $1 AND status = 'NORMAL' FOR UPDATE"
-        ),
+        concat!("SELECT 1 FROM ", live_dentries_by_id!("= $2", "$1"), " d FOR UPDATE"),
         &[&edit.space_id, &edit.dentry_id],
     )
     .await?;
