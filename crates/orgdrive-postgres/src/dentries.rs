@@ -21,16 +21,9 @@ use crate::{all, events, exec, one, read, snapshot, DbResult, PgStore, Tx, ROOT_
 /// The folder `$2` of space `$1` and its ancestors, farthest first (see
 /// the walks' note in `lifecycle`).
 pub(crate) const FOLDER_CHAIN_SQL: &str = concat!(
-    "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) \
-     AS (SELECT dentry_id, parent_id, name, kind, status, 0 FROM ",
-    dentries_by_id!("= $2"),
-    " f WHERE space_id = $1 \
-     UNION ALL \
-     SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
-     FROM chain c CROSS JOIN LATERAL ",
-    dentries_by_id!("= c.parent_id"),
-    " d WHERE d.space_id = $1 AND c.depth < 10000) \
-     SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth DESC"
+    "WITH RECURSIVE ",
+    ancestor_chain!("$2", "10000"),
+    " SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth DESC"
 );
 
 /// The dentries `$2` (an array) of space `$1`, each row joined with one

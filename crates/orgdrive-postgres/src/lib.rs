@@ -210,12 +210,17 @@ impl PgStore {
 /// still so after it had grown to 48,000 rows a few seconds later, 10 ms
 /// per lookup, moves 6× slower than in runs where autovacuum had been by.
 /// Every statement of the pool has an index to go through; without one
-/// (the consistency scans over whole tables) the planner still scans.
+/// (the consistency scans over whole tables) the planner still scans. And
+/// `jit = off`: a scan the planner cannot avoid carries the penalty cost of
+/// a disabled path, far past `jit_above_cost`, and its statement was then
+/// compiled at every execution (150 ms for a consistency scan of a few
+/// rows); no statement here is long enough for JIT to pay.
 fn without_seq_scans(config: &tokio_postgres::Config) -> tokio_postgres::Config {
+    const OPTIONS: &str = "-c enable_seqscan=off -c jit=off";
     let mut pooled = config.clone();
     let options = match config.get_options() {
-        Some(given) if !given.trim().is_empty() => format!("{given} -c enable_seqscan=off"),
-        _ => "-c enable_seqscan=off".to_string(),
+        Some(given) if !given.trim().is_empty() => format!("{given} {OPTIONS}"),
+        _ => OPTIONS.to_string(),
     };
     pooled.options(&options);
     pooled

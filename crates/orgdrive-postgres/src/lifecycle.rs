@@ -62,7 +62,7 @@ use orgdrive_store::{
 };
 
 use crate::dentries::{free_name, live_child, reread};
-use crate::rows::{dentries_by_id, dentry_columns, dentry_from_row};
+use crate::rows::{ancestor_chain, dentries_by_id, dentry_columns, dentry_from_row};
 use crate::thumbnails::trash_thumbnails;
 use crate::{all, exec, one, DbResult};
 
@@ -91,16 +91,9 @@ const OBJECT_LOCK: i32 = 0x6f72_676f;
 
 /// The folder `$2` of space `$1` and its ancestors, nearest first, at most `$3`.
 pub(crate) const ANCESTORS_SQL: &str = concat!(
-    "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
-     SELECT dentry_id, parent_id, name, kind, status, 1::BIGINT FROM ",
-    dentries_by_id!("= $2"),
-    " f WHERE space_id = $1 \
-     UNION ALL \
-     SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
-     FROM chain c CROSS JOIN LATERAL ",
-    dentries_by_id!("= c.parent_id"),
-    " d WHERE d.space_id = $1 AND c.parent_id <> '0' AND c.depth < $3::BIGINT) \
-     SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth"
+    "WITH RECURSIVE ",
+    ancestor_chain!("$2", "$3::BIGINT"),
+    " SELECT dentry_id, parent_id, name, kind, status FROM chain ORDER BY depth"
 );
 
 /// The live dentry `$2` of space `$1` and its live subtree down to `$3`

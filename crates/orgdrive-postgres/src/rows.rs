@@ -122,8 +122,29 @@ macro_rules! version_columns {
 /// in a space of 40,000 entries; every lookup of a move or rename did it).
 /// `tests/postgres.rs` pins the plans.
 macro_rules! dentries_by_id {
-    ($cond:literal) => {
-        concat!("(SELECT * FROM dentries WHERE dentry_id ", $cond, " OFFSET 0)")
+    ($($cond:literal),+) => {
+        concat!("(SELECT * FROM dentries WHERE dentry_id ", $($cond),+, " OFFSET 0)")
+    };
+}
+/// For a `WITH RECURSIVE`: `chain (dentry_id, parent_id, name, kind,
+/// status, depth)`, the dentry `$folder` of space `$1` (depth 1) and its
+/// ancestors, nearest first, up to the root or `$bound` rows; each step one
+/// probe of the primary key ([`dentries_by_id`]).
+macro_rules! ancestor_chain {
+    ($folder:literal, $bound:literal) => {
+        concat!(
+            "chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
+             SELECT dentry_id, parent_id, name, kind, status, 1::BIGINT FROM ",
+            dentries_by_id!("= ", $folder),
+            " f WHERE space_id = $1 \
+             UNION ALL \
+             SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
+             FROM chain c CROSS JOIN LATERAL ",
+            dentries_by_id!("= c.parent_id"),
+            " d WHERE d.space_id = $1 AND c.parent_id <> '0' AND c.depth < ",
+            $bound,
+            ")"
+        )
     };
 }
 /// [`dentries_by_id`] for a lookup that locks its rows (the lock is taken
@@ -143,8 +164,8 @@ macro_rules! live_dentries_by_id {
     };
 }
 pub(crate) use {
-    app_columns, dentries_by_id, dentry_columns, dept_columns, live_dentries_by_id, org_columns,
-    space_columns, user_columns, version_columns,
+    ancestor_chain, app_columns, dentries_by_id, dentry_columns, dept_columns, live_dentries_by_id,
+    org_columns, space_columns, user_columns, version_columns,
 };
 
 /// Columns of [`dentry_columns`] in a row.

@@ -18,8 +18,8 @@ use super::tasks::{complete_task, lock_task};
 use super::*;
 use crate::dentries::{dentry_with_properties, insert_dentry, live_child, overwrite, reread};
 use crate::rows::{
-    dentries_by_id, dentries_joined, live_dentries_by_id, property_at, version_columns,
-    version_from_row, DENTRY_WIDTH,
+    ancestor_chain, dentries_by_id, dentries_joined, live_dentries_by_id, property_at,
+    version_columns, version_from_row, DENTRY_WIDTH,
 };
 use crate::uploads::settle;
 use crate::{events, Params, PgStore};
@@ -270,16 +270,9 @@ fn moved_events(actor: &Actor, before: DentryRecord, placed: &Placed) -> Vec<Eve
 /// moved (by `$4` at `$5`). One row per app property of the file (at least
 /// one): the file as it was, whether it moved, the property.
 pub(crate) const MOVE_AT_ONCE_SQL: &str = concat!(
-    "WITH RECURSIVE chain (dentry_id, parent_id, name, kind, status, depth) AS ( \
-     SELECT dentry_id, parent_id, name, kind, status, 1::BIGINT FROM ",
-    dentries_by_id!("= $3"),
-    " f WHERE space_id = $1 \
-     UNION ALL \
-     SELECT d.dentry_id, d.parent_id, d.name, d.kind, d.status, c.depth + 1 \
-     FROM chain c CROSS JOIN LATERAL ",
-    dentries_by_id!("= c.parent_id"),
-    " d WHERE d.space_id = $1 AND c.parent_id <> '0' AND c.depth < $7::BIGINT), \
-     target AS (SELECT $3 = '0' OR (bool_and(kind = 'FOLDER' AND status = 'NORMAL') \
+    "WITH RECURSIVE ",
+    ancestor_chain!("$3", "$7::BIGINT"),
+    ", target AS (SELECT $3 = '0' OR (bool_and(kind = 'FOLDER' AND status = 'NORMAL') \
              AND bool_or(parent_id = '0')) AS fits_above, \
          COUNT(*) AS depth, COALESCE(SUM(char_length(name) + 1), 0) AS chars FROM chain), \
      f AS (SELECT ",
