@@ -12,7 +12,8 @@
 //!   transaction (group commit done here, so that a busy space gets many
 //!   writes per WAL flush): folder puts as one multi-row insert
 //!   (`put_batch`), file commits, renames and moves one savepoint each, or
-//!   one pipelined statement each when it can apply them (`shared_tx`),
+//!   one statement for all the renames (and one for all the file moves)
+//!   of a batch that it can apply (`shared_tx`),
 //!   every space of the batch locked first, then the orgs it charges. A
 //!   write such a batch cannot decide runs alone. Each invariant is held
 //!   by the database, never by a check-then-act in Rust:
@@ -262,11 +263,16 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
         ("live parent", dentries::LIVE_PARENT_SQL, two),
         ("overwrite target", dentries::OVERWRITE_TARGET_SQL, two),
         ("rename", lifecycle::tree::RENAME_SQL, "text, text, text, text, bigint, text"),
+        (
+            "renames at once",
+            lifecycle::tree::RENAMES_AT_ONCE_SQL,
+            "text[], text[], text[], text[], bigint[], text[]",
+        ),
         ("move's find", lifecycle::tree::MOVE_FIND_SQL, two),
         (
-            "a file's move at once",
-            lifecycle::tree::MOVE_AT_ONCE_SQL,
-            "text, text, text, text, bigint, text, bigint, bigint",
+            "moves at once",
+            lifecycle::tree::MOVES_AT_ONCE_SQL,
+            "text[], text[], text[], text[], bigint[], text[], bigint[], bigint[]",
         ),
         ("live parents of a put batch", put_batch::LIVE_PARENTS_SQL, "text[], text[]"),
     ]

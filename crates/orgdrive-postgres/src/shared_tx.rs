@@ -12,8 +12,12 @@
 //! flush. A body answers the events it appends; the batch appends those of
 //! its applied writes with one statement before it commits (alone, a write
 //! appends its own after its body), in the order the writes were applied
-//! (the attempts of [`PgStore::combined_attempted`] first). Each savepoint
-//! goes out pipelined with its write's first statement.
+//! (the attempts of [`PgStore::combined_in_set`] first). Renames and file
+//! moves within a space are *attempted* first: all those of a batch by one
+//! statement over arrays ([`SetWrite`]), which applies those it can apply
+//! as one after the other would and writes nothing of the others (they run
+//! their bodies). Each savepoint goes out pipelined with its write's first
+//! statement.
 //!
 //! **Lock order.** Before any write runs, the batch locks every space it
 //! touches `FOR UPDATE`, then — if a write of it charges or frees bytes —
@@ -45,7 +49,7 @@
 //! bounded by the batch's length and by whatever other transaction holds
 //! one of its spaces).
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::hash_map::DefaultHasher;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -74,8 +78,53 @@ type Answer = Box<dyn Any + Send>;
 /// A write's answer and the events it appends.
 type Written = (Answer, Vec<EventRecord>);
 type Body = Arc<dyn for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Written> + Send + Sync>;
-/// A write's attempt in one statement: applied (`Some`), or nothing written.
-type Attempt = Arc<dyn for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Option<Written>> + Send + Sync>;
+/// [`SetWrite::apply_all`] of one type, its writes and answers erased.
+type ApplyAll = for<'a> fn(&'a Tx<'a>, Vec<&'a SetRow>) -> TxFuture<'a, Vec<Option<Written>>>;
+type SetRow = dyn Any + Send + Sync;
+
+/// Writes a batch applies together, with one statement for all those of
+/// the type (a statement over arrays, one element per write): a write so
+/// applied costs its batch a few rows of work, not a statement.
+pub(crate) trait SetWrite: Send + Sync + Sized + 'static {
+    /// What a write answers.
+    type Answer: Send + 'static;
+
+    /// Applies `writes` (one statement): per write, in order, its answer
+    /// and events if it was applied, `None` if nothing of it was written
+    /// (its body then runs, after every attempt of the batch). Only a
+    /// database error may fail it (its batch's writes then run alone).
+    fn apply_all<'a>(t: &'a Tx<'a>, writes: Vec<&'a Self>) -> TxFuture<'a, Applied<Self::Answer>>;
+}
+
+/// Per write of a set, in order: its answer and events if it was applied.
+pub(crate) type Applied<A> = Vec<Option<(A, Vec<EventRecord>)>>;
+
+/// A write's attempt: its row of the statement of the batch's writes of
+/// its type.
+struct Attempt {
+    kind: TypeId,
+    write: Arc<SetRow>,
+    apply_all: ApplyAll,
+}
+
+/// [`SetWrite::apply_all`] of `W`, on rows that are `W`s.
+fn apply_erased<'a, W: SetWrite>(
+    t: &'a Tx<'a>,
+    writes: Vec<&'a SetRow>,
+) -> TxFuture<'a, Vec<Option<Written>>> {
+    let writes: Option<Vec<&W>> =
+        writes.into_iter().map(|write| write.downcast_ref::<W>()).collect();
+    Box::pin(async move {
+        let Some(writes) = writes else {
+            return Err(crate::error::broken("a set of writes mixed two types"));
+        };
+        let applied = W::apply_all(t, writes).await?;
+        Ok(applied
+            .into_iter()
+            .map(|one| one.map(|(answer, appended)| (Box::new(answer) as Answer, appended)))
+            .collect())
+    })
+}
 
 enum Settled {
     Done(DbResult<Answer>),
@@ -157,35 +206,29 @@ impl PgStore {
         self.combine(spaces, charges_orgs, None, body).await
     }
 
-    /// [`combined`](Self::combined), with `attempt`: the write in one
-    /// statement that either applies it (answering like `body`) or writes
-    /// nothing (`None`: `body` then runs; or a refusal). A batch sends the
-    /// attempts of its writes together, unanswered (pipelined), ahead of the
-    /// bodies of those they did not apply: a write so applied costs its
-    /// batch no round trip of its own. The batch's order is then its
+    /// [`combined`](Self::combined), with an attempt: `write`'s row of the
+    /// statement that applies the batch's writes of its type ([`SetWrite`]),
+    /// or writes nothing of it (`body` then runs). A batch sends its
+    /// attempts together, unanswered (pipelined), ahead of the bodies of
+    /// the writes they did not apply: a write so applied costs its batch a
+    /// few rows of work, not a round trip. The batch's order is then its
     /// applied attempts, then its bodies (the writes are concurrent: any
     /// order is one they could have run in).
-    pub(crate) async fn combined_attempted<T, A, B>(
+    pub(crate) async fn combined_in_set<W, B>(
         &self,
         spaces: Vec<String>,
         charges_orgs: bool,
-        attempt: A,
+        write: Arc<W>,
         body: B,
-    ) -> StoreResult<T>
+    ) -> StoreResult<W::Answer>
     where
-        T: Send + 'static,
-        A: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Option<(T, Vec<EventRecord>)>>
+        W: SetWrite,
+        B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, (W::Answer, Vec<EventRecord>)>
             + Send
             + Sync
             + 'static,
-        B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, (T, Vec<EventRecord>)> + Send + Sync + 'static,
     {
-        let attempt: Attempt = Arc::new(move |t| {
-            let run = attempt(t);
-            Box::pin(async move {
-                Ok(run.await?.map(|(value, appended)| (Box::new(value) as Answer, appended)))
-            })
-        });
+        let attempt = Attempt { kind: TypeId::of::<W>(), write, apply_all: apply_erased::<W> };
         self.combine(spaces, charges_orgs, Some(attempt), body).await
     }
 
@@ -237,6 +280,26 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Applies `writes` with the one statement a batch sends for them, in
+    /// a transaction of its own, their events appended: per write, its
+    /// answer, or `None` (nothing written: a batch would run its body).
+    /// For the tests of those statements, which concurrent requests reach
+    /// only by chance.
+    pub(crate) async fn applied_at_once<W: SetWrite>(
+        &self,
+        writes: &[W],
+    ) -> StoreResult<Vec<Option<W::Answer>>> {
+        tx!(self, |t| {
+            let applied = W::apply_all(&t, writes.iter().collect()).await?;
+            let appended: Vec<EventRecord> =
+                applied.iter().flatten().flat_map(|(_, events)| events.clone()).collect();
+            events::append(&t, &appended).await?;
+            applied.into_iter().map(|one| one.map(|(answer, _)| answer)).collect::<Vec<_>>()
+        })
+    }
+}
+
 /// Pins a closure to the higher-ranked signature of a [`Body`].
 fn erase<F>(f: F) -> Body
 where
@@ -278,28 +341,35 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     }
     let mut outcomes: Vec<Option<DbResult<Answer>>> = jobs.iter().map(|_| None).collect();
     let mut appended = Vec::new();
-    // The attempts, sent together (pipelined); each applies its write or
-    // writes nothing. Any other failure leaves the transaction aborted.
-    let mut tried = Vec::new();
-    let mut attempts = Vec::new();
+    // The attempts, one statement per type of write, sent together
+    // (pipelined): each applies its writes or writes nothing of them. Any
+    // failure leaves the transaction aborted.
+    let mut sets: Vec<(TypeId, ApplyAll, Vec<usize>, Vec<&SetRow>)> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
-        if let (Some(attempt), false) = (&job.attempt, job.reply.is_closed()) {
-            tried.push(i);
-            attempts.push(attempt(&t));
+        let Some(Attempt { kind, write, apply_all }) = &job.attempt else { continue };
+        if job.reply.is_closed() {
+            continue;
+        }
+        match sets.iter_mut().find(|set| set.0 == *kind) {
+            Some(set) => {
+                set.2.push(i);
+                set.3.push(&**write);
+            }
+            None => sets.push((*kind, *apply_all, vec![i], vec![&**write])),
         }
     }
+    let (placed, attempts): (Vec<_>, Vec<_>) =
+        sets.into_iter().map(|(_, apply_all, at, writes)| (at, apply_all(&t, writes))).unzip();
     let mut decided = vec![false; jobs.len()];
-    for (i, result) in tried.into_iter().zip(futures::future::join_all(attempts).await) {
-        match result {
-            Ok(Some((answer, events))) => {
+    for (indices, result) in placed.into_iter().zip(futures::future::join_all(attempts).await) {
+        let Ok(applied) = result else { return alone() };
+        for (i, written) in indices.into_iter().zip(applied) {
+            if let Some((answer, events)) = written {
                 appended.extend(events);
                 outcomes[i] = Some(Ok(answer));
+                decided[i] = true;
             }
-            Ok(None) => continue,
-            Err(DbError::Store(refused)) => outcomes[i] = Some(Err(DbError::Store(refused))),
-            Err(DbError::Pg(_)) => return alone(),
         }
-        decided[i] = true;
     }
     // How the previous write's savepoint ends, sent with the next one's
     // start; both go out with the write's first statement, unanswered

@@ -476,6 +476,138 @@ async fn a_file_moved_and_renamed_at_once_is_answered_as_read_back() {
     );
 }
 
+/// The renames of a batch go in one statement: those it cannot apply as
+/// the same renames one after the other would (two to one name, one
+/// dentry twice, a name another frees, a longer name, another org's or a
+/// missing dentry) write nothing and are left to their bodies, so the
+/// unique index on live names never sees two at once; the others are
+/// applied, answered as read back, one event each. Fails on a statement
+/// without its guards (a unique violation aborts it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renames_in_one_statement_apply_only_what_one_after_another_would() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    for id in ["a", "b", "c", "d", "e", "f", "h"] {
+        create(&store, file(id, &format!("{id}.txt"), 1)).await;
+    }
+    let mut with_properties = put(file("g", "g.txt", 1), NameConflict::Fail, None);
+    with_properties.app_properties = vec![property("a", "k1", "v1"), property("a", "k0", "v0")];
+    store.put_dentry(&with_properties).await.unwrap();
+    let other_org =
+        RenameDentry { actor: Actor { corp_id: "x".into(), ..actor(100) }, ..rename("h", "h.tx") };
+    let renames = [
+        rename("a", "n.txt"),
+        rename("b", "n.txt"),
+        rename("c", "k.txt"),
+        rename("c", "l.txt"),
+        rename("d", "e.txt"),
+        rename("e", "x.txt"),
+        rename("f", "a-longer-name.txt"),
+        other_org,
+        rename("missing", "m.txt"),
+        rename("g", "y.txt"),
+    ];
+    let applied = store.renames_at_once(&renames).await.unwrap();
+    let names: Vec<Option<&str>> =
+        applied.iter().map(|d| d.as_ref().map(|d| d.name.as_str())).collect();
+    let none = None;
+    assert_eq!(
+        names,
+        [none, none, none, none, none, Some("x.txt"), none, none, none, Some("y.txt")]
+    );
+    for renamed in applied.iter().flatten() {
+        let read_back = store.get_dentry("1", &renamed.dentry_id).await.unwrap().unwrap();
+        assert_eq!(renamed, &read_back);
+    }
+    assert_eq!(applied[9].as_ref().unwrap().app_properties.len(), 2);
+    let live = rows(
+        &database.url,
+        "SELECT name FROM dentries WHERE status = 'NORMAL' AND kind = 'FILE' ORDER BY name",
+    )
+    .await;
+    assert_eq!(live, ["a.txt", "b.txt", "c.txt", "d.txt", "f.txt", "h.txt", "x.txt", "y.txt"]);
+    let events = rows(
+        &database.url,
+        "SELECT dentry_id || ' ' || previous_name FROM events \
+         WHERE event_type = 'storage_dentry_renamed' ORDER BY appended",
+    )
+    .await;
+    assert_eq!(events, ["e e.txt", "g g.txt"]);
+    // What was left runs as it would alone: the name e.txt is free now.
+    assert_eq!(store.rename_dentry(&renames[4]).await.unwrap().name, "e.txt");
+    assert_consistent(&store).await;
+}
+
+/// The file moves of a batch within their spaces go in one statement,
+/// like its renames: those it cannot apply as the same moves one after the
+/// other would (two names alike into one folder, one file twice, a taken
+/// name, a path past the limits, a folder, a missing target, another
+/// space) write nothing and are left to their bodies; the others are
+/// applied, answered as read back, one event each. Fails on a statement
+/// without its guards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_moves_in_one_statement_apply_only_what_one_after_another_would() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    create(&store, folder("o", "o")).await;
+    create(&store, folder("p", "p")).await;
+    create(&store, under("o", file("t", "taken.txt", 1))).await;
+    create(&store, under("p", file("b2", "b.txt", 1))).await;
+    for id in ["a", "b", "d", "f", "g", "i"] {
+        create(&store, file(id, &format!("{id}.txt"), 1)).await;
+    }
+    create(&store, file("e", "taken.txt", 1)).await;
+    let into = |id: &str, parent: &str| moving(id, to("1", parent, NameConflict::Fail));
+    let shallow = TreeLimits { max_depth: 1, ..TREE };
+    let moves = [
+        into("a", "o"),
+        into("b", "o"),
+        into("b2", "o"),
+        into("d", "o"),
+        into("d", "p"),
+        into("e", "o"),
+        MoveDentry { limits: shallow, ..into("f", "o") },
+        into("p", "o"),
+        into("g", "missing"),
+        moving("i", to("2", "0", NameConflict::Fail)),
+        into("i", "p"),
+    ];
+    let applied = store.moves_at_once(&moves).await.unwrap();
+    let parents: Vec<Option<&str>> =
+        applied.iter().map(|p| p.as_ref().map(|p| p.dentry.parent_id.as_str())).collect();
+    let none = None;
+    assert_eq!(
+        parents,
+        [Some("o"), none, none, none, none, none, none, none, none, none, Some("p")]
+    );
+    for placed in applied.iter().flatten() {
+        let read_back = store.get_dentry("1", &placed.dentry.dentry_id).await.unwrap().unwrap();
+        assert_eq!(placed.dentry, read_back);
+        assert_eq!((placed.entries, placed.existing), (1, false));
+    }
+    let live = rows(
+        &database.url,
+        "SELECT dentry_id || ' ' || parent_id FROM dentries \
+         WHERE status = 'NORMAL' ORDER BY dentry_id",
+    )
+    .await;
+    let expected = ["a o", "b 0", "b2 p", "d 0", "e 0", "f 0", "g 0", "i p", "o 0", "p 0", "t o"];
+    assert_eq!(live, expected);
+    let events = rows(
+        &database.url,
+        "SELECT dentry_id || ' ' || previous_parent_id FROM events \
+         WHERE event_type = 'storage_dentry_moved' ORDER BY appended",
+    )
+    .await;
+    assert_eq!(events, ["a 0", "i 0"]);
+    // What was left runs as it would alone.
+    assert_eq!(store.move_dentry(&moves[1], ids()).await.unwrap().dentry.parent_id, "o");
+    assert!(matches!(store.move_dentry(&moves[2], ids()).await, Err(StoreError::NameTaken(_))));
+    assert_consistent(&store).await;
+}
+
 /// Renames and moves of one space racing from two nodes (each node runs
 /// concurrent ones in shared transactions, one savepoint each): every
 /// answer is what the change alone would answer, the refused ones leave
@@ -618,6 +750,7 @@ async fn lookups_by_id_take_the_primary_key_in_an_org_of_many_small_spaces() {
             .map(|t| match t {
                 "bigint" => "10000",
                 "text[]" => "'{f1,f2}'",
+                "bigint[]" => "'{1,2}'",
                 _ => "'s1'",
             })
             .collect();

@@ -18,9 +18,10 @@ use super::tasks::{complete_task, lock_task};
 use super::*;
 use crate::dentries::{dentry_with_properties, insert_dentry, live_child, overwrite, reread};
 use crate::rows::{
-    ancestor_chain, dentries_by_id, dentries_joined, live_dentries_by_id, property_at,
-    version_columns, version_from_row, DENTRY_WIDTH,
+    dentries_by_id, dentries_joined, live_dentries_by_id, property_at, version_columns,
+    version_from_row, DENTRY_WIDTH,
 };
+use crate::shared_tx::{Applied, SetWrite, TxFuture};
 use crate::uploads::settle;
 use crate::{events, Params, PgStore};
 
@@ -29,19 +30,10 @@ impl TreeStore for PgStore {
     async fn rename_dentry(&self, rename: &RenameDentry) -> StoreResult<DentryRecord> {
         let rename = Arc::new(rename.clone());
         let spaces = vec![rename.space_id.clone()];
-        let attempted = rename.clone();
-        self.combined_attempted(
-            spaces,
-            false,
-            move |t| {
-                let rename = attempted.clone();
-                Box::pin(async move { rename_attempt(t, &rename).await })
-            },
-            move |t| {
-                let rename = rename.clone();
-                Box::pin(async move { rename_with_event(t, &rename).await })
-            },
-        )
+        self.combined_in_set(spaces, false, rename.clone(), move |t| {
+            let rename = rename.clone();
+            Box::pin(async move { rename_with_event(t, &rename).await })
+        })
         .await
     }
 
@@ -56,19 +48,10 @@ impl TreeStore for PgStore {
         }
         let request = Arc::new(request.clone());
         let spaces = vec![request.space_id.clone(), request.to.space_id.clone()];
-        let attempted = request.clone();
-        self.combined_attempted(
-            spaces,
-            true,
-            move |t| {
-                let request = attempted.clone();
-                Box::pin(async move { move_attempt(t, &request).await })
-            },
-            move |t| {
-                let (request, ids) = (request.clone(), ids.clone());
-                Box::pin(async move { move_with_events(t, &request, &*ids).await })
-            },
-        )
+        self.combined_in_set(spaces, true, request.clone(), move |t| {
+            let (request, ids) = (request.clone(), ids.clone());
+            Box::pin(async move { move_with_events(t, &request, &*ids).await })
+        })
         .await
     }
 
@@ -195,19 +178,116 @@ async fn rename_with_event(
     Ok((renamed, event.into_iter().collect()))
 }
 
-/// RenameDentry's attempt: the rename in one statement and its event, if
-/// it applied ([`rename_at_once`]).
-async fn rename_attempt(
-    t: &Tx<'_>,
-    rename: &RenameDentry,
-) -> DbResult<Option<(DentryRecord, Vec<EventRecord>)>> {
-    Ok(match rename_at_once(t, rename).await? {
-        AtOnce { before, renamed: Some(renamed), .. } => {
-            let event = renamed_event(&rename.actor, before, &renamed);
-            Some((renamed, event.into_iter().collect()))
+/// The renames of a batch in one statement: per rename (arrays `$1`–`$6`:
+/// space, dentry, new name, modifier, time, actor's org; `i` its place,
+/// from 1), the live dentry, renamed if it is of the actor's org and the
+/// name is free (no live sibling has it, no other rename of the statement
+/// takes it) and no longer, and the dentry is renamed once in the
+/// statement. A name a rename frees is not free to the others of the
+/// statement (its dentry's name is taken in the statement's snapshot):
+/// the unique index on live names never sees two at once. One row per app
+/// property of each dentry (at least one), ordered by `i`: the dentry as
+/// it was, `i`, whether it was renamed, the property.
+pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
+    "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+         $5::bigint[], $6::text[]) WITH ORDINALITY \
+         AS k(space_id, dentry_id, new_name, modifier_id, now_ms, corp_id, i)), \
+     f AS (SELECT ",
+    dentry_columns!("d."),
+    ", k.i, k.new_name, k.modifier_id AS new_modifier_id, k.now_ms, \
+         s.corp_id = k.corp_id AND char_length(k.new_name) <= char_length(d.name) \
+         AND NOT (k.new_name <> d.name AND EXISTS (SELECT 1 FROM dentries sib \
+             WHERE sib.space_id = d.space_id AND sib.parent_id = d.parent_id \
+             AND sib.name = k.new_name AND sib.status = 'NORMAL')) \
+         AND count(*) OVER (PARTITION BY d.dentry_id) = 1 \
+         AND count(*) OVER (PARTITION BY d.space_id, d.parent_id, k.new_name) = 1 AS applies \
+     FROM k JOIN spaces s ON s.space_id = k.space_id LEFT JOIN LATERAL ",
+    dentries_by_id!("= k.dentry_id"),
+    " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
+     u AS (UPDATE dentries SET name = f.new_name, modifier_id = f.new_modifier_id, \
+         modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies \
+         RETURNING dentries.dentry_id) \
+     SELECT ",
+    dentry_columns!("f."),
+    ", f.i, EXISTS (SELECT 1 FROM u WHERE u.dentry_id = f.dentry_id), \
+         p.dentry_id, p.app_id, p.name, p.value, p.visibility \
+     FROM f LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id \
+     ORDER BY f.i, p.app_id, p.name"
+);
+
+impl PgStore {
+    /// [`RENAMES_AT_ONCE_SQL`] on `renames`, alone (`applied_at_once`).
+    #[doc(hidden)]
+    pub async fn renames_at_once(
+        &self,
+        renames: &[RenameDentry],
+    ) -> StoreResult<Vec<Option<DentryRecord>>> {
+        self.applied_at_once(renames).await
+    }
+
+    /// [`MOVES_AT_ONCE_SQL`] on `moves`, alone (`applied_at_once`).
+    #[doc(hidden)]
+    pub async fn moves_at_once(&self, moves: &[MoveDentry]) -> StoreResult<Vec<Option<Placed>>> {
+        self.applied_at_once(moves).await
+    }
+}
+
+impl SetWrite for RenameDentry {
+    type Answer = DentryRecord;
+
+    /// [`RENAMES_AT_ONCE_SQL`]: the renames applied, their events.
+    fn apply_all<'a>(t: &'a Tx<'a>, renames: Vec<&'a Self>) -> TxFuture<'a, Applied<DentryRecord>> {
+        Box::pin(async move {
+            let text = |f: fn(&RenameDentry) -> &str| -> Vec<&str> {
+                renames.iter().map(|&r| f(r)).collect()
+            };
+            let (spaces, dentries, names) =
+                (text(|r| &r.space_id), text(|r| &r.dentry_id), text(|r| &r.new_name));
+            let (modifiers, corps) = (text(|r| &r.actor.union_id), text(|r| &r.actor.corp_id));
+            let times: Vec<i64> = renames.iter().map(|r| r.actor.now_ms).collect();
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+                [&spaces, &dentries, &names, &modifiers, &times, &corps];
+            let rows = all(t, RENAMES_AT_ONCE_SQL, &params).await?;
+            let applied = applied_in_set(&rows, renames.len())?.into_iter().zip(&renames);
+            let applied = applied.map(|(before, rename)| {
+                let before = before?;
+                let actor = &rename.actor;
+                let after = DentryRecord {
+                    name: rename.new_name.clone(),
+                    modifier_id: actor.union_id.clone(),
+                    modified_at: actor.now_ms,
+                    ..before.clone()
+                };
+                let event = renamed_event(actor, before, &after);
+                Some((after, event.into_iter().collect()))
+            });
+            Ok(applied.collect())
+        })
+    }
+}
+
+/// The rows of a statement over a set of writes (`dentry_columns`, the
+/// write's place `i` from 1, whether it applied, an app property; ordered
+/// by `i`): per write of `n`, the dentry as it was with its properties if
+/// the write applied.
+fn applied_in_set(rows: &[tokio_postgres::Row], n: usize) -> DbResult<Vec<Option<DentryRecord>>> {
+    let mut applied: Vec<Option<DentryRecord>> = (0..n).map(|_| None).collect();
+    for row in rows {
+        let i: i64 = row.try_get(DENTRY_WIDTH)?;
+        let Some(at) = usize::try_from(i - 1).ok().filter(|at| *at < n) else {
+            return Err(broken("a write of a set answered out of its place"));
+        };
+        if !row.try_get::<_, bool>(DENTRY_WIDTH + 1)? {
+            continue;
         }
-        AtOnce { renamed: None, .. } => None,
-    })
+        if applied[at].is_none() {
+            applied[at] = Some(dentry_from_row(row)?);
+        }
+        if let Some(before) = applied[at].as_mut() {
+            before.app_properties.extend(property_at(row, DENTRY_WIDTH + 2)?);
+        }
+    }
+    Ok(applied)
 }
 
 /// The event of a rename, unless the name stayed.
@@ -262,81 +342,121 @@ fn moved_events(actor: &Actor, before: DentryRecord, placed: &Placed) -> Vec<Eve
     appended
 }
 
-/// A file moved within its space in one statement, when nothing but the
-/// move itself is to do: the space `$1`, the file `$2` (of the actor's org
-/// `$6`), the target folder `$3` walked up to the root (at most `$7`
-/// folders: each a live folder), its name free there, no grant on the file
-/// (none to drop), the path within `$7` names and `$8` characters; then the file
-/// moved (by `$4` at `$5`). One row per app property of the file (at least
-/// one): the file as it was, whether it moved, the property.
-pub(crate) const MOVE_AT_ONCE_SQL: &str = concat!(
-    "WITH RECURSIVE ",
-    ancestor_chain!("$3", "$7::BIGINT"),
-    ", target AS (SELECT $3 = '0' OR (bool_and(kind = 'FOLDER' AND status = 'NORMAL') \
-             AND bool_or(parent_id = '0')) AS fits_above, \
-         COUNT(*) AS depth, COALESCE(SUM(char_length(name) + 1), 0) AS chars FROM chain), \
+/// The files moved within their spaces by a batch, in one statement, when
+/// nothing but the move itself is to do: per move (arrays `$1`–`$8`:
+/// space, file, target folder, modifier, time, actor's org, most names and
+/// characters of a path; `i` its place, from 1), the live file of the
+/// actor's org, the target folder walked up to the root (each a live
+/// folder, at most the limit's names; one walk per target), its name free
+/// there (no live sibling has it, no other move of the statement takes it
+/// there), no grant on the file (none to drop), the path within the
+/// limits, the file moved once in the statement; then the files moved. A
+/// name a move frees is not free to the others of the statement. One row
+/// per app property of each file (at least one), ordered by `i`: the file
+/// as it was, `i`, whether it moved, the property.
+pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
+    "WITH RECURSIVE k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+         $5::bigint[], $6::text[], $7::bigint[], $8::bigint[]) WITH ORDINALITY \
+         AS k(space_id, dentry_id, parent_id, modifier_id, now_ms, corp_id, max_depth, \
+             max_chars, i)), \
+     wanted AS (SELECT DISTINCT space_id, parent_id, max_depth FROM k), \
+     chain (space_id, target, bound, dentry_id, parent_id, name, kind, status, depth) AS ( \
+         SELECT w.space_id, w.parent_id, w.max_depth, d.dentry_id, d.parent_id, d.name, \
+             d.kind, d.status, 1::BIGINT \
+         FROM wanted w CROSS JOIN LATERAL ",
+    dentries_by_id!("= w.parent_id"),
+    " d WHERE d.space_id = w.space_id \
+         UNION ALL \
+         SELECT c.space_id, c.target, c.bound, d.dentry_id, d.parent_id, d.name, d.kind, \
+             d.status, c.depth + 1 \
+         FROM chain c CROSS JOIN LATERAL ",
+    dentries_by_id!("= c.parent_id"),
+    " d WHERE d.space_id = c.space_id AND c.parent_id <> '0' AND c.depth < c.bound), \
+     targets AS (SELECT w.space_id, w.parent_id, w.max_depth, w.parent_id = '0' \
+             OR (bool_and(c.kind = 'FOLDER' AND c.status = 'NORMAL') \
+                 AND bool_or(c.parent_id = '0')) AS fits_above, \
+         COUNT(c.dentry_id) AS depth, COALESCE(SUM(char_length(c.name) + 1), 0) AS chars \
+         FROM wanted w LEFT JOIN chain c ON c.space_id = w.space_id \
+             AND c.target = w.parent_id AND c.bound = w.max_depth \
+         GROUP BY w.space_id, w.parent_id, w.max_depth), \
      f AS (SELECT ",
     dentry_columns!("d."),
-    ", s.corp_id, EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id \
-             AND g.dentry_id = d.dentry_id) AS has_grants, \
-         EXISTS (SELECT 1 FROM dentries sib WHERE sib.space_id = s.space_id \
-             AND sib.parent_id = $3 AND sib.name = d.name AND sib.status = 'NORMAL' \
-             AND sib.dentry_id <> d.dentry_id) AS taken \
-     FROM spaces s LEFT JOIN ",
-    dentries_by_id!("= $2"),
-    " d ON d.space_id = s.space_id AND d.status = 'NORMAL' WHERE s.space_id = $1), \
-     u AS (UPDATE dentries SET parent_id = $3, modifier_id = $4, modified_at = $5 \
-         FROM f, target WHERE dentries.dentry_id = f.dentry_id AND f.corp_id = $6 \
-         AND f.kind = 'FILE' AND NOT f.has_grants AND NOT f.taken AND target.fits_above \
-         AND target.depth + 1 <= $7::BIGINT \
-         AND target.chars + char_length(f.name) + 1 <= $8::BIGINT \
+    ", k.i, k.parent_id AS to_parent_id, k.modifier_id AS new_modifier_id, k.now_ms, \
+         s.corp_id = k.corp_id AND d.kind = 'FILE' AND t.fits_above \
+         AND t.depth + 1 <= k.max_depth AND t.chars + char_length(d.name) + 1 <= k.max_chars \
+         AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id \
+             AND g.dentry_id = d.dentry_id) \
+         AND NOT EXISTS (SELECT 1 FROM dentries sib WHERE sib.space_id = s.space_id \
+             AND sib.parent_id = k.parent_id AND sib.name = d.name AND sib.status = 'NORMAL' \
+             AND sib.dentry_id <> d.dentry_id) \
+         AND count(*) OVER (PARTITION BY d.dentry_id) = 1 \
+         AND count(*) OVER (PARTITION BY d.space_id, k.parent_id, d.name) = 1 AS applies \
+     FROM k JOIN spaces s ON s.space_id = k.space_id \
+     JOIN targets t ON t.space_id = k.space_id AND t.parent_id = k.parent_id \
+         AND t.max_depth = k.max_depth \
+     LEFT JOIN LATERAL ",
+    dentries_by_id!("= k.dentry_id"),
+    " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
+     u AS (UPDATE dentries SET parent_id = f.to_parent_id, modifier_id = f.new_modifier_id, \
+         modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies \
          RETURNING dentries.dentry_id) \
      SELECT ",
     dentry_columns!("f."),
-    ", EXISTS (SELECT 1 FROM u), p.dentry_id, p.app_id, p.name, p.value, p.visibility \
-     FROM f LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id ORDER BY p.app_id, p.name"
+    ", f.i, EXISTS (SELECT 1 FROM u WHERE u.dentry_id = f.dentry_id), \
+         p.dentry_id, p.app_id, p.name, p.value, p.visibility \
+     FROM f LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id \
+     ORDER BY f.i, p.app_id, p.name"
 );
 
-/// MoveDentry's attempt: a file moved within its space in one statement
-/// ([`MOVE_AT_ONCE_SQL`]) and its event, if it applied. Anything else (a
-/// folder, another space, a taken name, grants on the file, limits, a
-/// refusal) is left to the body.
-async fn move_attempt(t: &Tx<'_>, m: &MoveDentry) -> DbResult<Option<(Placed, Vec<EventRecord>)>> {
-    if m.to.space_id != m.space_id || m.task_id.is_some() {
-        return Ok(None);
+impl SetWrite for MoveDentry {
+    type Answer = Placed;
+
+    /// [`MOVES_AT_ONCE_SQL`] for the moves within one space without a
+    /// task: the files moved, their events. Anything else (a folder,
+    /// another space, a taken name, grants on the file, limits, a refusal)
+    /// is left to the body.
+    fn apply_all<'a>(t: &'a Tx<'a>, moves: Vec<&'a Self>) -> TxFuture<'a, Applied<Placed>> {
+        Box::pin(async move {
+            // The moves within one space without a task, by place in `moves`.
+            let within: Vec<usize> = (0..moves.len())
+                .filter(|&at| moves[at].to.space_id == moves[at].space_id)
+                .filter(|&at| moves[at].task_id.is_none())
+                .collect();
+            let mut applied: Applied<Placed> = moves.iter().map(|_| None).collect();
+            if within.is_empty() {
+                return Ok(applied);
+            }
+            let text = |f: fn(&MoveDentry) -> &str| -> Vec<&str> {
+                within.iter().map(|&at| f(moves[at])).collect()
+            };
+            let (spaces, files, targets) =
+                (text(|m| &m.space_id), text(|m| &m.dentry_id), text(|m| &m.to.parent_id));
+            let (modifiers, corps) = (text(|m| &m.actor.union_id), text(|m| &m.actor.corp_id));
+            let number = |f: fn(&MoveDentry) -> i64| -> Vec<i64> {
+                within.iter().map(|&at| f(moves[at])).collect()
+            };
+            let times = number(|m| m.actor.now_ms);
+            let depths = number(|m| i64::from(m.limits.max_depth));
+            let lengths = number(|m| i64::from(m.limits.max_path_chars));
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
+                [&spaces, &files, &targets, &modifiers, &times, &corps, &depths, &lengths];
+            let rows = all(t, MOVES_AT_ONCE_SQL, &params).await?;
+            for (at, before) in within.into_iter().zip(applied_in_set(&rows, spaces.len())?) {
+                let Some(before) = before else { continue };
+                let (m, actor) = (moves[at], &moves[at].actor);
+                let dentry = DentryRecord {
+                    parent_id: m.to.parent_id.clone(),
+                    modifier_id: actor.union_id.clone(),
+                    modified_at: actor.now_ms,
+                    ..before.clone()
+                };
+                let placed = Placed { dentry, existing: false, entries: 1, replaced: None };
+                let events = moved_events(actor, before, &placed);
+                applied[at] = Some((placed, events));
+            }
+            Ok(applied)
+        })
     }
-    let actor = &m.actor;
-    let (max_depth, max_chars) =
-        (i64::from(m.limits.max_depth), i64::from(m.limits.max_path_chars));
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
-        &m.space_id,
-        &m.dentry_id,
-        &m.to.parent_id,
-        &actor.union_id,
-        &actor.now_ms,
-        &actor.corp_id,
-        &max_depth,
-        &max_chars,
-    ];
-    let rows = all(t, MOVE_AT_ONCE_SQL, &params).await?;
-    let Some(row) = rows.first() else { return Ok(None) };
-    let moved: bool = row.try_get(DENTRY_WIDTH)?;
-    if !moved {
-        return Ok(None);
-    }
-    let before = dentry_from_row(row)?;
-    let mut dentry = DentryRecord {
-        parent_id: m.to.parent_id.clone(),
-        modifier_id: actor.union_id.clone(),
-        modified_at: actor.now_ms,
-        ..before.clone()
-    };
-    for row in &rows {
-        dentry.app_properties.extend(property_at(row, DENTRY_WIDTH + 1)?);
-    }
-    let placed = Placed { dentry, existing: false, entries: 1, replaced: None };
-    let events = moved_events(actor, before, &placed);
-    Ok(Some((placed, events)))
 }
 
 /// The source end of a change: its space locked (with `others`), the
