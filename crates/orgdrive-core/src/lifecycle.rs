@@ -173,14 +173,17 @@ impl Drive {
     }
 
     /// After a committed change of the space's tree: drops cached paths
-    /// (when a folder changed) and the space's byte count.
-    pub(crate) fn forget_changes(&self, space_id: &str, folder_changed: bool) {
+    /// (when a folder changed), grants (they leave with moved and deleted
+    /// dentries) and, when `bytes_changed`, the space's record (its byte
+    /// counts; the next request of the space reads it again).
+    pub(crate) fn forget_changes(&self, space_id: &str, folder_changed: bool, bytes_changed: bool) {
         if folder_changed {
             self.cache.forget_tree(space_id);
         }
-        // Grants leave with moved and deleted dentries.
         self.cache.forget_grants(space_id);
-        self.forget_space(space_id);
+        if bytes_changed {
+            self.forget_space(space_id);
+        }
     }
 
     /// Whether the live folder has at least one live child.
@@ -246,7 +249,10 @@ impl Drive {
             ),
             other => tree_error(other, dentry_id, ROOT_ID),
         })?;
-        self.forget_changes(&space.space_id, renamed.is_folder());
+        // A rename changes neither grants nor bytes: only a folder's paths.
+        if renamed.is_folder() {
+            self.cache.forget_tree(&space.space_id);
+        }
         self.stored_view(op, renamed).await
     }
 
@@ -477,8 +483,11 @@ impl Drive {
         };
         let placed = outcome.map_err(|e| tree_error(e, &source.dentry_id, target_folder_id))?;
         let folder_changed = how == Relocate::Move && source.is_folder();
-        self.forget_changes(&source.space_id, folder_changed);
-        self.forget_changes(target_space_id, folder_changed);
+        // A move within its space keeps its bytes there (a replaced
+        // sibling goes to the space's bin, still counted).
+        let bytes_changed = how == Relocate::Copy || source.space_id != target_space_id;
+        self.forget_changes(&source.space_id, folder_changed, bytes_changed);
+        self.forget_changes(target_space_id, folder_changed, bytes_changed);
         Ok(placed)
     }
 
@@ -531,7 +540,7 @@ impl Drive {
             .delete_dentry(&request)
             .await
             .map_err(|e| tree_error(e, &source.dentry_id, ROOT_ID))?;
-        self.forget_changes(&source.space_id, source.is_folder());
+        self.forget_changes(&source.space_id, source.is_folder(), true);
         self.empty_trash(removed.trashed_objects).await;
         Ok(())
     }

@@ -312,7 +312,7 @@ impl Drive {
             };
             match self.meta.restore_recycle_item(&restore, self.id_source()).await {
                 Ok(placed) => {
-                    self.forget_changes(&item.space_id, item.kind == "FOLDER");
+                    self.forget_changes(&item.space_id, item.kind == "FOLDER", true);
                     return Ok(Landing {
                         space_id: placed.dentry.space_id,
                         dentry_id: placed.dentry.dentry_id,
