@@ -10,8 +10,9 @@
 //!   folder drops every chain of its space ([`ReadCache::forget_tree`]),
 //!   after the change committed;
 //! - grants (spaceId → every live grant of the space, by dentry): up to
-//!   [`IDENTITY_TTL`]; a grant change or a tree change of the space drops
-//!   them ([`ReadCache::forget_grants`]);
+//!   [`IDENTITY_TTL`]; a grant change, or a move, delete or restore in
+//!   the space (grants leave with their dentries), drops them
+//!   ([`ReadCache::forget_grants`]); a rename keeps them;
 //! - departments (corpId, unionId → the user's departments and their
 //!   ancestors): up to [`IDENTITY_TTL`]; directory changes drop them all.
 //! - replies (a GetDentry or ListDentries answer as the wire layer encoded

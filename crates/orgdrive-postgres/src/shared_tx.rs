@@ -282,15 +282,20 @@ impl PgStore {
 
 impl PgStore {
     /// Applies `writes` with the one statement a batch sends for them, in
-    /// a transaction of its own, their events appended: per write, its
-    /// answer, or `None` (nothing written: a batch would run its body).
-    /// For the tests of those statements, which concurrent requests reach
-    /// only by chance.
+    /// a transaction of its own that first locks `spaces` (theirs) as a
+    /// batch does, their events appended: per write, its answer, or `None`
+    /// (nothing written: a batch would run its body). For the tests of
+    /// those statements, which concurrent requests reach only by chance.
     pub(crate) async fn applied_at_once<W: SetWrite>(
         &self,
+        spaces: &[&str],
         writes: &[W],
     ) -> StoreResult<Vec<Option<W::Answer>>> {
+        let mut spaces = spaces.to_vec();
+        spaces.sort_unstable();
+        spaces.dedup();
         tx!(self, |t| {
+            exec(&t, LOCK_SPACES, &[&spaces]).await?;
             let applied = W::apply_all(&t, writes.iter().collect()).await?;
             let appended: Vec<EventRecord> =
                 applied.iter().flatten().flat_map(|(_, events)| events.clone()).collect();

@@ -186,8 +186,8 @@ async fn rename_with_event(
 /// statement. A name a rename frees is not free to the others of the
 /// statement (its dentry's name is taken in the statement's snapshot):
 /// the unique index on live names never sees two at once. One row per app
-/// property of each dentry (at least one), ordered by `i`: the dentry as
-/// it was, `i`, whether it was renamed, the property.
+/// property of each dentry renamed (at least one), ordered by `i`: the
+/// dentry as it was, `i`, the property.
 pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
     "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
          $5::bigint[], $6::text[]) WITH ORDINALITY \
@@ -209,10 +209,9 @@ pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
          RETURNING dentries.dentry_id) \
      SELECT ",
     dentry_columns!("f."),
-    ", f.i, EXISTS (SELECT 1 FROM u WHERE u.dentry_id = f.dentry_id), \
-         p.dentry_id, p.app_id, p.name, p.value, p.visibility \
-     FROM f LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id \
-     ORDER BY f.i, p.app_id, p.name"
+    ", f.i, p.dentry_id, p.app_id, p.name, p.value, p.visibility \
+     FROM u JOIN f ON f.dentry_id = u.dentry_id \
+     LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id ORDER BY f.i, p.app_id, p.name"
 );
 
 impl PgStore {
@@ -222,13 +221,15 @@ impl PgStore {
         &self,
         renames: &[RenameDentry],
     ) -> StoreResult<Vec<Option<DentryRecord>>> {
-        self.applied_at_once(renames).await
+        let spaces: Vec<&str> = renames.iter().map(|r| r.space_id.as_str()).collect();
+        self.applied_at_once(&spaces, renames).await
     }
 
     /// [`MOVES_AT_ONCE_SQL`] on `moves`, alone (`applied_at_once`).
     #[doc(hidden)]
     pub async fn moves_at_once(&self, moves: &[MoveDentry]) -> StoreResult<Vec<Option<Placed>>> {
-        self.applied_at_once(moves).await
+        let ends = moves.iter().flat_map(|m| [m.space_id.as_str(), m.to.space_id.as_str()]);
+        self.applied_at_once(&ends.collect::<Vec<_>>(), moves).await
     }
 }
 
@@ -266,10 +267,10 @@ impl SetWrite for RenameDentry {
     }
 }
 
-/// The rows of a statement over a set of writes (`dentry_columns`, the
-/// write's place `i` from 1, whether it applied, an app property; ordered
-/// by `i`): per write of `n`, the dentry as it was with its properties if
-/// the write applied.
+/// The rows of a statement over a set of writes, one per app property of
+/// each write it applied (at least one: `dentry_columns`, the write's
+/// place `i` from 1, the property; ordered by `i`): per write of `n`, the
+/// dentry as it was, with its properties, if it was applied.
 fn applied_in_set(rows: &[tokio_postgres::Row], n: usize) -> DbResult<Vec<Option<DentryRecord>>> {
     let mut applied: Vec<Option<DentryRecord>> = (0..n).map(|_| None).collect();
     for row in rows {
@@ -277,14 +278,11 @@ fn applied_in_set(rows: &[tokio_postgres::Row], n: usize) -> DbResult<Vec<Option
         let Some(at) = usize::try_from(i - 1).ok().filter(|at| *at < n) else {
             return Err(broken("a write of a set answered out of its place"));
         };
-        if !row.try_get::<_, bool>(DENTRY_WIDTH + 1)? {
-            continue;
-        }
         if applied[at].is_none() {
             applied[at] = Some(dentry_from_row(row)?);
         }
         if let Some(before) = applied[at].as_mut() {
-            before.app_properties.extend(property_at(row, DENTRY_WIDTH + 2)?);
+            before.app_properties.extend(property_at(row, DENTRY_WIDTH + 1)?);
         }
     }
     Ok(applied)
@@ -352,8 +350,8 @@ fn moved_events(actor: &Actor, before: DentryRecord, placed: &Placed) -> Vec<Eve
 /// there), no grant on the file (none to drop), the path within the
 /// limits, the file moved once in the statement; then the files moved. A
 /// name a move frees is not free to the others of the statement. One row
-/// per app property of each file (at least one), ordered by `i`: the file
-/// as it was, `i`, whether it moved, the property.
+/// per app property of each file moved (at least one), ordered by `i`: the
+/// file as it was, `i`, the property.
 pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
     "WITH RECURSIVE k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
          $5::bigint[], $6::text[], $7::bigint[], $8::bigint[]) WITH ORDINALITY \
@@ -402,10 +400,9 @@ pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
          RETURNING dentries.dentry_id) \
      SELECT ",
     dentry_columns!("f."),
-    ", f.i, EXISTS (SELECT 1 FROM u WHERE u.dentry_id = f.dentry_id), \
-         p.dentry_id, p.app_id, p.name, p.value, p.visibility \
-     FROM f LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id \
-     ORDER BY f.i, p.app_id, p.name"
+    ", f.i, p.dentry_id, p.app_id, p.name, p.value, p.visibility \
+     FROM u JOIN f ON f.dentry_id = u.dentry_id \
+     LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id ORDER BY f.i, p.app_id, p.name"
 );
 
 impl SetWrite for MoveDentry {
