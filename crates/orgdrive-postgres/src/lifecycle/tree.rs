@@ -178,6 +178,21 @@ async fn rename_with_event(
     Ok((renamed, event.into_iter().collect()))
 }
 
+/// The end of a statement over a set of writes (`f`: the writes, `i` and
+/// each one's dentry as it was; `u`: the ids of the dentries it updated):
+/// the rows [`applied_in_set`] reads.
+macro_rules! applied_rows {
+    () => {
+        concat!(
+            "SELECT ",
+            dentry_columns!("f."),
+            ", f.i, p.dentry_id, p.app_id, p.name, p.value, p.visibility \
+             FROM u JOIN f ON f.dentry_id = u.dentry_id \
+             LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id \
+             ORDER BY f.i, p.app_id, p.name"
+        )
+    };
+}
 /// The renames of a batch in one statement: per rename (arrays `$1`–`$6`:
 /// space, dentry, new name, modifier, time, actor's org; `i` its place,
 /// from 1), the live dentry, renamed if it is of the actor's org and the
@@ -206,12 +221,8 @@ pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET name = f.new_name, modifier_id = f.new_modifier_id, \
          modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies \
-         RETURNING dentries.dentry_id) \
-     SELECT ",
-    dentry_columns!("f."),
-    ", f.i, p.dentry_id, p.app_id, p.name, p.value, p.visibility \
-     FROM u JOIN f ON f.dentry_id = u.dentry_id \
-     LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id ORDER BY f.i, p.app_id, p.name"
+         RETURNING dentries.dentry_id) ",
+    applied_rows!()
 );
 
 impl PgStore {
@@ -397,12 +408,8 @@ pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET parent_id = f.to_parent_id, modifier_id = f.new_modifier_id, \
          modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies \
-         RETURNING dentries.dentry_id) \
-     SELECT ",
-    dentry_columns!("f."),
-    ", f.i, p.dentry_id, p.app_id, p.name, p.value, p.visibility \
-     FROM u JOIN f ON f.dentry_id = u.dentry_id \
-     LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id ORDER BY f.i, p.app_id, p.name"
+         RETURNING dentries.dentry_id) ",
+    applied_rows!()
 );
 
 impl SetWrite for MoveDentry {
