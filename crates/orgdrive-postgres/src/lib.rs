@@ -392,6 +392,23 @@ pub(crate) async fn exec<C: GenericClient>(c: &C, sql: &str, params: &Params<'_>
     Ok(c.execute(&statement, params).await?)
 }
 
+/// The rows of a row lock over the keys `keys` (sorted): `one` (`$1`, one
+/// key) when there is one, as in nearly every batch, else `many` (`$1`,
+/// an array). With an array parameter PostgreSQL plans every call again:
+/// a custom plan for one element looks cheaper than the generic plan's
+/// assumed ten, at 80–150 µs of planning per batch.
+pub(crate) async fn lock_keys<C: GenericClient>(
+    c: &C,
+    one: &str,
+    many: &str,
+    keys: &[&str],
+) -> DbResult<Vec<Row>> {
+    match keys {
+        [key] => all(c, one, &[key]).await,
+        keys => all(c, many, &[&keys]).await,
+    }
+}
+
 /// The SQLSTATEs a transaction is retried on.
 pub(crate) fn retryable_state(code: &str) -> bool {
     RETRY_STATES.contains(&code)

@@ -34,7 +34,7 @@ use orgdrive_store::{
 
 use crate::combine::Combiner;
 use crate::rows::live_dentries_by_id;
-use crate::{all, events, exec, pooled, DbError, DbResult, Tx, ROOT_ID};
+use crate::{all, events, exec, lock_keys, pooled, DbError, DbResult, Tx, ROOT_ID};
 
 /// The live folders among the parents `$2` (spaces `$1`, pairwise), locked
 /// `FOR SHARE` in the order given.
@@ -154,15 +154,14 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry]) -> Vec<Settled
 async fn create(t: &Tx<'_>, puts: &[&PutDentry]) -> DbResult<Vec<Option<DentryRecord>>> {
     let spaces: HashSet<String> = {
         let ids = sorted_unique(puts.iter().map(|p| p.dentry.space_id.as_str()));
-        all(
-            t,
-            "SELECT space_id FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR KEY SHARE",
-            &[&ids],
-        )
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?
+        const ONE: &str = "SELECT space_id FROM spaces WHERE space_id = $1 FOR KEY SHARE";
+        const MANY: &str =
+            "SELECT space_id FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR KEY SHARE";
+        lock_keys(t, ONE, MANY, &ids)
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?
     };
     // Only folders of the spaces just locked are found (and locked, in id
     // order: the keys').

@@ -62,7 +62,7 @@ use tokio::sync::oneshot;
 use orgdrive_store::{EventRecord, StoreError, StoreResult};
 
 use crate::combine::Combiner;
-use crate::{events, exec, pooled, tx, DbError, DbResult, PgStore, Tx};
+use crate::{events, lock_keys, pooled, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -271,7 +271,10 @@ impl PgStore {
             // Alone as in a batch: the spaces locked before the body runs,
             // so its statements see every write made under their locks.
             Settled::Alone => tx!(self, |t| {
-                exec(&t, LOCK_SPACES, &[&alone_spaces]).await?;
+                let mut spaces: Vec<&str> = alone_spaces.iter().map(String::as_str).collect();
+                spaces.sort_unstable();
+                spaces.dedup();
+                lock_spaces(&t, &spaces).await?;
                 let (value, appended) = body(&t).await?;
                 events::append(&t, &appended).await?;
                 value
@@ -295,7 +298,7 @@ impl PgStore {
         spaces.sort_unstable();
         spaces.dedup();
         tx!(self, |t| {
-            exec(&t, LOCK_SPACES, &[&spaces]).await?;
+            lock_spaces(&t, &spaces).await?;
             let applied = W::apply_all(&t, writes.iter().collect()).await?;
             let appended: Vec<EventRecord> =
                 applied.iter().flatten().flat_map(|(_, events)| events.clone()).collect();
@@ -313,9 +316,13 @@ where
     Arc::new(f)
 }
 
-/// Locks the rows of the spaces `$1` (in one order for every writer).
-const LOCK_SPACES: &str =
-    "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
+/// Locks the rows of the spaces `spaces` (sorted: one order for every
+/// writer).
+async fn lock_spaces(t: &Tx<'_>, spaces: &[&str]) -> DbResult<()> {
+    const ONE: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE";
+    const MANY: &str = "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
+    lock_keys(t, ONE, MANY, spaces).await.map(drop)
+}
 
 /// Runs `jobs` in one transaction: one answer per job, in order.
 async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
@@ -326,7 +333,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
         jobs.iter().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
     spaces.sort_unstable();
     spaces.dedup();
-    if exec(&t, LOCK_SPACES, &[&spaces]).await.is_err() {
+    if lock_spaces(&t, &spaces).await.is_err() {
         return alone();
     }
     let mut charged: Vec<&str> = jobs
@@ -337,10 +344,12 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     if !charged.is_empty() {
         charged.sort_unstable();
         charged.dedup();
-        const LOCK_ORGS: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
+        const ONE: &str = "SELECT 1 FROM orgs WHERE corp_id = \
+             (SELECT corp_id FROM spaces WHERE space_id = $1) FOR NO KEY UPDATE";
+        const MANY: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
              (SELECT corp_id FROM spaces WHERE space_id = ANY($1)) \
              ORDER BY corp_id FOR NO KEY UPDATE";
-        if exec(&t, LOCK_ORGS, &[&charged]).await.is_err() {
+        if lock_keys(&t, ONE, MANY, &charged).await.is_err() {
             return alone();
         }
     }
