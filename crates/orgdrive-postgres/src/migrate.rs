@@ -3,7 +3,7 @@
 //! migrations are applied in one transaction under a transaction-scoped
 //! advisory lock, so nodes starting at once migrate once (the others wait,
 //! then find nothing to do). A database whose version is newer than this
-//! build's is refused, untouched.
+//! build's, or whose encoding is not UTF8, is refused, untouched.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -65,6 +65,18 @@ pub(crate) async fn run_with(config: &Config) -> StoreResult<MigrationReport> {
 async fn run(client: &mut Client) -> StoreResult<MigrationReport> {
     let db = |e: tokio_postgres::Error| classify(&e);
     let t = client.transaction().await.map_err(db)?;
+    // Limits count a name's characters in SQL (`char_length`), which counts
+    // bytes in a database of another encoding (`SQL_ASCII`): a rename
+    // from "éé" to "abcd" would seem not to grow its path.
+    const ENCODING: &str =
+        "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()";
+    let encoding: String = t.query_one(ENCODING, &[]).await.map_err(db)?.get(0);
+    if encoding != "UTF8" {
+        return Err(StoreError::Backend(format!(
+            "the database's encoding is {encoding}; orgdrive needs UTF8 (names are counted in \
+             characters): CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0"
+        )));
+    }
     t.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db)?;
     let tracked: bool = t
         .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])

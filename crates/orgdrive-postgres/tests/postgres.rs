@@ -181,6 +181,31 @@ async fn a_database_of_a_newer_schema_is_refused_and_left_alone() {
     assert_eq!(versions.len(), first.to_version as usize + 1);
 }
 
+/// A database of another encoding than UTF8 is refused before anything is
+/// written: `char_length` would count its names' bytes, and a rename from
+/// "éé" to "abcd" would seem not to grow its path.
+#[tokio::test]
+async fn a_database_not_in_utf8_is_refused_and_left_alone() {
+    let database = TestDatabase::create_with(
+        "ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+    )
+    .await;
+    for refused in [
+        migrate(&database.url).await.map(drop),
+        PgStore::open(&database.url, &PgOptions::default()).await.map(drop),
+    ] {
+        match refused {
+            Err(StoreError::Backend(message)) => {
+                assert!(message.contains("SQL_ASCII") && message.contains("UTF8"), "{message}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let untouched =
+        rows(&database.url, "SELECT (to_regclass('schema_migrations') IS NULL)::text").await;
+    assert_eq!(untouched, ["true"]);
+}
+
 #[tokio::test]
 async fn a_bad_url_or_an_unreachable_server_is_a_backend_error() {
     let bad = PgStore::open("postgres://[not a url", &PgOptions::default()).await;

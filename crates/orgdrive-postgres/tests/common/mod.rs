@@ -45,9 +45,14 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn create() -> TestDatabase {
+        TestDatabase::create_with("").await
+    }
+
+    /// A database created with `options` (e.g. `ENCODING 'SQL_ASCII' …`).
+    pub async fn create_with(options: &str) -> TestDatabase {
         let server = server_url();
         let name = format!("t_{:016x}", rand::random::<u64>());
-        run(&server, &format!("CREATE DATABASE {name}")).await;
+        run(&server, &format!("CREATE DATABASE {name} {options}")).await;
         let url = with_database(&server, &name);
         TestDatabase { name, url, server }
     }
