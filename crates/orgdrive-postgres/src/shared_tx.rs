@@ -374,14 +374,12 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     }
     let (placed, attempts): (Vec<_>, Vec<_>) =
         sets.into_iter().map(|(_, apply_all, at, writes)| (at, apply_all(&t, writes))).unzip();
-    let mut decided = vec![false; jobs.len()];
     for (indices, result) in placed.into_iter().zip(futures::future::join_all(attempts).await) {
         let Ok(applied) = result else { return alone() };
         for (i, written) in indices.into_iter().zip(applied) {
             if let Some((answer, events)) = written {
                 appended.extend(events);
                 outcomes[i] = Some(Ok(answer));
-                decided[i] = true;
             }
         }
     }
@@ -391,7 +389,8 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     // round trip of its own beyond its body's statements.
     let mut ending = "";
     for (i, job) in jobs.iter().enumerate() {
-        if decided[i] || job.reply.is_closed() {
+        // Decided by an attempt, or its caller gone.
+        if outcomes[i].is_some() || job.reply.is_closed() {
             continue;
         }
         let start = format!("{ending}SAVEPOINT combined_write");

@@ -289,12 +289,11 @@ fn applied_in_set(rows: &[tokio_postgres::Row], n: usize) -> DbResult<Vec<Option
         let Some(at) = usize::try_from(i - 1).ok().filter(|at| *at < n) else {
             return Err(broken("a write of a set answered out of its place"));
         };
-        if applied[at].is_none() {
-            applied[at] = Some(dentry_from_row(row)?);
-        }
-        if let Some(before) = applied[at].as_mut() {
-            before.app_properties.extend(property_at(row, DENTRY_WIDTH + 1)?);
-        }
+        let before = match &mut applied[at] {
+            Some(before) => before,
+            first => first.insert(dentry_from_row(row)?),
+        };
+        before.app_properties.extend(property_at(row, DENTRY_WIDTH + 1)?);
     }
     Ok(applied)
 }
