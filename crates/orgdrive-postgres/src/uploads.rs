@@ -2,8 +2,13 @@
 //! reservations their PUTs hold against the quota and the capacity, their
 //! parts, the sweep of expired ones, and a commit's claim of one.
 //!
-//! "Deferred durability" (see the contract) needs nothing special here:
-//! every commit is durable as configured on the server.
+//! The bookkeeping the contract marks *deferred* (opening an upload,
+//! reserving and releasing a PUT's bytes) commits without waiting for its
+//! WAL flush ([`defer_durability`]): a power loss may undo it until the
+//! next durable commit, which flushes the WAL up to itself and so past it.
+//! An upload is opened under its space's row lock, which a durable commit
+//! would hold through its flush: the openings of a busy space would wait
+//! for each other's flushes.
 
 use async_trait::async_trait;
 
@@ -30,7 +35,10 @@ impl UploadStore for PgStore {
         upload: &UploadRecord,
         limits: &OpenUploadLimits,
     ) -> StoreResult<()> {
-        tx!(self, |t| insert_upload(&t, upload, limits).await?)
+        tx!(self, |t| {
+            defer_durability(&t).await?;
+            insert_upload(&t, upload, limits).await?
+        })
     }
 
     async fn get_upload(
@@ -103,6 +111,7 @@ impl UploadStore for PgStore {
             Reserve::AtMost(n) => (n, true),
         };
         tx!(self, |t| {
+            defer_durability(&t).await?;
             let upload = one(
                 &t,
                 "SELECT u.space_id, s.corp_id, u.max_bytes - u.reserved_bytes + \
@@ -176,6 +185,7 @@ impl UploadStore for PgStore {
 
     async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()> {
         tx!(self, |t| {
+            defer_durability(&t).await?;
             if let Some((space_id, corp_id)) = upload_owner(&t, upload_key).await? {
                 adjust_reservation(&t, upload_key, &space_id, &corp_id, -bytes).await?;
             }
@@ -286,6 +296,13 @@ impl UploadStore for PgStore {
             expired
         })
     }
+}
+
+/// Makes the transaction's commit return without waiting for its WAL
+/// flush: the contract's deferred durability. Its effects are visible and
+/// its locks released at once; a later durable commit flushes it too.
+async fn defer_durability(t: &Tx<'_>) -> DbResult<()> {
+    Ok(t.batch_execute("SET LOCAL synchronous_commit TO OFF").await?)
 }
 
 /// Locks every space's row, then every org's, in key order: nothing can
