@@ -12,7 +12,8 @@ use orgdrive_store::{
 };
 
 use crate::rows::{
-    dentry_columns, dentry_from_row, space_columns, space_from_row, user_at, user_columns,
+    dentries_by_id, dentry_columns, dentry_from_row, space_columns, space_from_row, user_at,
+    user_columns,
 };
 use crate::{all, exec, one, read, tx, DbResult, PgStore};
 
@@ -29,6 +30,35 @@ fn session_and_user(row: &Row) -> DbResult<LiveConsoleSession> {
     };
     Ok(LiveConsoleSession { session, user })
 }
+
+/// The dentries shared with a person (`$2` of org `$1`, in departments
+/// `$4`, at `$3`): their grants, read along `grants_by_member`, each
+/// dentry found by its primary key ([`dentries_by_id`]: joined plainly, a
+/// generic plan read it along `dentries_all_by_modified`, the whole space
+/// entry by entry); each dentry once, with the strongest of its roles, `$5`
+/// at most.
+pub(crate) const PERSON_SHARED_SQL: &str = concat!(
+    "SELECT ",
+    dentry_columns!("d."),
+    ", COALESCE(s.name, s.space_id), CASE g.strongest \
+       WHEN 5 THEN 'OWNER' WHEN 4 THEN 'MANAGER' WHEN 3 THEN 'EDITOR' \
+       WHEN 2 THEN 'DOWNLOADER' ELSE 'READER' END FROM ( \
+     SELECT space_id, dentry_id, MAX(CASE role WHEN 'OWNER' THEN 5 WHEN 'MANAGER' THEN 4 \
+       WHEN 'EDITOR' THEN 3 WHEN 'DOWNLOADER' THEN 2 ELSE 1 END) AS strongest FROM ( \
+       SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'USER' \
+         AND member_id = $2 AND (expires_at IS NULL OR expires_at > $3) \
+       UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'ORG' \
+         AND member_id = $1 AND (expires_at IS NULL OR expires_at > $3) \
+       UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'DEPT' \
+         AND member_id = ANY($4) AND (expires_at IS NULL OR expires_at > $3)) held \
+     WHERE dentry_id <> '0' GROUP BY space_id, dentry_id) g \
+     CROSS JOIN LATERAL ",
+    dentries_by_id!("= g.dentry_id"),
+    " d JOIN spaces s ON s.space_id = g.space_id \
+     WHERE d.space_id = g.space_id AND d.status = 'NORMAL' AND s.corp_id = $1 \
+       AND s.status = 'NORMAL' \
+     ORDER BY d.name, d.dentry_id LIMIT $5"
+);
 
 #[async_trait]
 impl ConsoleStore for PgStore {
@@ -198,41 +228,24 @@ impl ConsoleStore for PgStore {
     }
 
     async fn person_shared_dentries(&self, query: &PersonSpaces) -> StoreResult<Vec<SharedDentry>> {
-        // The person's grants below a root, read along grants_by_member;
-        // each dentry once, with the strongest of its roles.
-        const SQL: &str = concat!(
-            "SELECT ",
-            dentry_columns!("d."),
-            ", COALESCE(s.name, s.space_id), CASE MAX(CASE g.role WHEN 'OWNER' THEN 5 WHEN 'MANAGER' THEN 4 \
-               WHEN 'EDITOR' THEN 3 WHEN 'DOWNLOADER' THEN 2 ELSE 1 END) \
-               WHEN 5 THEN 'OWNER' WHEN 4 THEN 'MANAGER' WHEN 3 THEN 'EDITOR' \
-               WHEN 2 THEN 'DOWNLOADER' ELSE 'READER' END FROM ( \
-               SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'USER' \
-                 AND member_id = $2 AND (expires_at IS NULL OR expires_at > $3) \
-               UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'ORG' \
-                 AND member_id = $1 AND (expires_at IS NULL OR expires_at > $3) \
-               UNION ALL SELECT space_id, dentry_id, role FROM grants WHERE member_type = 'DEPT' \
-                 AND member_id = ANY($4) AND (expires_at IS NULL OR expires_at > $3)) g \
-             JOIN dentries d ON d.dentry_id = g.dentry_id AND d.space_id = g.space_id \
-             JOIN spaces s ON s.space_id = g.space_id \
-             WHERE g.dentry_id <> '0' AND d.status = 'NORMAL' AND s.corp_id = $1 \
-               AND s.status = 'NORMAL' \
-             GROUP BY d.dentry_id, s.space_id ORDER BY d.name, d.dentry_id LIMIT $5"
-        );
         let query = query.clone();
         let shared = read!(self, |c| {
             let limit = i64::from(query.limit);
-            all(&c, SQL, &[&query.corp_id, &query.union_id, &query.now_ms, &query.dept_ids, &limit])
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(SharedDentry {
-                        dentry: dentry_from_row(r)?,
-                        space_name: r.try_get(14)?,
-                        role: r.try_get(15)?,
-                    })
+            all(
+                &c,
+                PERSON_SHARED_SQL,
+                &[&query.corp_id, &query.union_id, &query.now_ms, &query.dept_ids, &limit],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(SharedDentry {
+                    dentry: dentry_from_row(r)?,
+                    space_name: r.try_get(14)?,
+                    role: r.try_get(15)?,
                 })
-                .collect::<DbResult<Vec<_>>>()?
+            })
+            .collect::<DbResult<Vec<_>>>()?
         })?;
         Ok(shared)
     }

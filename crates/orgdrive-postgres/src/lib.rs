@@ -275,6 +275,11 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
             "text[], text[], text[], text[], bigint[], text[], bigint[], bigint[]",
         ),
         ("live parents of a put batch", put_batch::LIVE_PARENTS_SQL, "text[], text[]"),
+        (
+            "dentries shared with a person",
+            console::PERSON_SHARED_SQL,
+            "text, text, bigint, text[], bigint",
+        ),
     ]
 }
 
