@@ -233,7 +233,9 @@ impl PgStore {
                 CursorValue::Int(v) => params.push(v),
                 CursorValue::Text(v) => params.push(v),
             }
-            params.push(&cursor.dentry_id);
+            if !key_is_unique(parent_id.is_some(), key) {
+                params.push(&cursor.dentry_id);
+            }
         }
         params.push(&limit);
         snapshot!(self, |t| {
@@ -257,23 +259,42 @@ fn sort_column(key: SortKey) -> &'static str {
     }
 }
 
+/// Whether the key alone orders a page: names are unique among a folder's
+/// live entries (`dentries_live_name`), so a folder's name pages order by
+/// the name only, along that unique index, and their cursor's `dentry_id`
+/// is not needed (the same order as (name, dentry_id)).
+fn key_is_unique(in_folder: bool, key: SortKey) -> bool {
+    in_folder && matches!(key, SortKey::Name)
+}
+
 /// A keyset page's statement: live rows of the folder (`$1` space, `$2`
 /// parent) or of the space (`$1`) strictly after the cursor (if any), by
 /// (key, dentry_id) in the direction asked — names bytewise (`COLLATE "C"`
-/// columns) — from an index of that order.
-fn keyset_sql(in_folder: bool, key: SortKey, descending: bool, has_cursor: bool) -> String {
+/// columns) — from an index of that order (by the key alone when it is
+/// unique: [`key_is_unique`]).
+pub(crate) fn keyset_sql(
+    in_folder: bool,
+    key: SortKey,
+    descending: bool,
+    has_cursor: bool,
+) -> String {
     let column = sort_column(key);
     let (filter, next) =
         if in_folder { ("space_id = $1 AND parent_id = $2", 3) } else { ("space_id = $1", 2) };
     let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
-    let (after, limit) = if has_cursor {
-        (format!(" AND ({column}, dentry_id) {cmp} (${next}, ${})", next + 1), next + 2)
-    } else {
-        (String::new(), next)
+    let unique = key_is_unique(in_folder, key);
+    let (after, limit) = match (has_cursor, unique) {
+        (false, _) => (String::new(), next),
+        (true, true) => (format!(" AND {column} {cmp} ${next}"), next + 1),
+        (true, false) => {
+            (format!(" AND ({column}, dentry_id) {cmp} (${next}, ${})", next + 1), next + 2)
+        }
     };
+    let order =
+        if unique { format!("{column} {dir}") } else { format!("{column} {dir}, dentry_id {dir}") };
     format!(
         "SELECT {} FROM dentries WHERE {filter} AND status = 'NORMAL'{after} \
-         ORDER BY {column} {dir}, dentry_id {dir} LIMIT ${limit}",
+         ORDER BY {order} LIMIT ${limit}",
         dentry_columns!("")
     )
 }

@@ -245,6 +245,23 @@ pub fn tree_walk_statements() -> Vec<(&'static str, &'static str, &'static str)>
     ]
 }
 
+/// The statements of a folder's keyset pages by name, as (name, statement,
+/// parameter types), for the test that pins their plans (the unique index
+/// of live names, no sort).
+#[doc(hidden)]
+pub fn folder_name_page_statements() -> Vec<(String, String, &'static str)> {
+    let mut statements = Vec::new();
+    for descending in [false, true] {
+        for after in [false, true] {
+            let name = format!("name page (descending: {descending}, after a cursor: {after})");
+            let sql = dentries::keyset_sql(true, orgdrive_store::SortKey::Name, descending, after);
+            let types = if after { "text, text, text, bigint" } else { "text, text, bigint" };
+            statements.push((name, sql, types));
+        }
+    }
+    statements
+}
+
 /// The statements that look dentries up by id, as (name, statement,
 /// parameter types), for the test that pins their plans (each reaches its
 /// dentries through the primary key, see `rows::dentries_by_id`).

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/postgres/0003_versions_bytes.sql")),
     (4, include_str!("../migrations/postgres/0004_dead_properties.sql")),
     (5, include_str!("../migrations/postgres/0005_fewer_write_indexes.sql")),
+    (6, include_str!("../migrations/postgres/0006_no_name_order_index.sql")),
 ];
 
 /// The schema version this build writes.

@@ -732,6 +732,50 @@ async fn tree_walks_probe_an_index_per_row_in_a_large_space() {
     }
 }
 
+/// A folder's pages by name come along the unique index of live names,
+/// without a sort, with a generic plan in a folder of 30,000 entries. The
+/// index that repeated it with `dentry_id` is gone (migration 6); ordered
+/// by (name, dentry_id), a page then needs a sort above the index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_folders_name_pages_come_along_the_unique_index_of_live_names() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    execute(
+        &database.url,
+        "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, \
+         status, blob_key, creator_id, modifier_id, created_at, modified_at) \
+         SELECT 'f' || i, 'uf' || i, '1', '0', 'FOLDER', 'folder ' || i, 0, 1, 'NORMAL', NULL, \
+         'u', 'u', i, i FROM generate_series(1, 30000) AS i; \
+         ANALYZE",
+    )
+    .await;
+    let client = pool(&database.url).get().await.unwrap();
+    client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
+    let statements = orgdrive_postgres::folder_name_page_statements();
+    assert_eq!(statements.len(), 4);
+    for (i, (name, sql, types)) in statements.into_iter().enumerate() {
+        let args = if types.matches(',').count() == 3 {
+            "'1', '0', 'folder 5', 50"
+        } else {
+            "'1', '0', 50"
+        };
+        client.batch_execute(&format!("PREPARE page{i} ({types}) AS {sql}")).await.unwrap();
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN EXECUTE page{i} ({args})"), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("using dentries_live_name") && !plan.contains("Sort"),
+            "{name}:\n{plan}"
+        );
+    }
+}
+
 /// A database whose statistics count one dentry per space: an org of
 /// 3,000 spaces holding one folder each (`f<i>` in space `s<i>`), analyzed.
 async fn org_of_many_small_spaces() -> TestDatabase {
