@@ -698,33 +698,13 @@ async fn racing_renames_and_moves_from_two_nodes_answer_each_as_alone() {
 /// file move in a space of 30,000 entries).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tree_walks_probe_an_index_per_row_in_a_large_space() {
-    let database = TestDatabase::create().await;
-    let store = node(&database).await;
-    space_with_quota(&store, None).await;
-    execute(
-        &database.url,
-        "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, \
-         status, blob_key, creator_id, modifier_id, created_at, modified_at) \
-         SELECT 'f' || i, 'uf' || i, '1', '0', 'FOLDER', 'folder ' || i, 0, 1, 'NORMAL', NULL, \
-         'u', 'u', i, i FROM generate_series(1, 30000) AS i; \
-         UPDATE dentries SET parent_id = 'f1' WHERE dentry_id = 'f2'; \
-         ANALYZE",
-    )
-    .await;
-    let client = pool(&database.url).get().await.unwrap();
-    client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
+    let database =
+        space_of_30000_folders("UPDATE dentries SET parent_id = 'f1' WHERE dentry_id = 'f2'").await;
+    let client = generic_plans(&database).await;
     for (i, (name, sql, types)) in orgdrive_postgres::tree_walk_statements().into_iter().enumerate()
     {
         let args = if types.matches(',').count() == 1 { "'1', 'f2'" } else { "'1', 'f2', 10000" };
-        client.batch_execute(&format!("PREPARE walk{i} ({types}) AS {sql}")).await.unwrap();
-        let plan: Vec<String> = client
-            .query(&format!("EXPLAIN EXECUTE walk{i} ({args})"), &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let plan = plan.join("\n");
+        let plan = plan_of(&client, i, sql, types, args).await.join("\n");
         assert!(
             !plan.contains("Seq Scan on dentries") && !plan.contains("Hash Join"),
             "{name} scans the space:\n{plan}"
@@ -738,20 +718,8 @@ async fn tree_walks_probe_an_index_per_row_in_a_large_space() {
 /// by (name, dentry_id), a page then needs a sort above the index.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_folders_name_pages_come_along_the_unique_index_of_live_names() {
-    let database = TestDatabase::create().await;
-    let store = node(&database).await;
-    space_with_quota(&store, None).await;
-    execute(
-        &database.url,
-        "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, \
-         status, blob_key, creator_id, modifier_id, created_at, modified_at) \
-         SELECT 'f' || i, 'uf' || i, '1', '0', 'FOLDER', 'folder ' || i, 0, 1, 'NORMAL', NULL, \
-         'u', 'u', i, i FROM generate_series(1, 30000) AS i; \
-         ANALYZE",
-    )
-    .await;
-    let client = pool(&database.url).get().await.unwrap();
-    client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
+    let database = space_of_30000_folders("SELECT 1").await;
+    let client = generic_plans(&database).await;
     let statements = orgdrive_postgres::folder_name_page_statements();
     assert_eq!(statements.len(), 4);
     for (i, (name, sql, types)) in statements.into_iter().enumerate() {
@@ -760,20 +728,57 @@ async fn a_folders_name_pages_come_along_the_unique_index_of_live_names() {
         } else {
             "'1', '0', 50"
         };
-        client.batch_execute(&format!("PREPARE page{i} ({types}) AS {sql}")).await.unwrap();
-        let plan: Vec<String> = client
-            .query(&format!("EXPLAIN EXECUTE page{i} ({args})"), &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let plan = plan.join("\n");
+        let plan = plan_of(&client, i, &sql, types, args).await.join("\n");
         assert!(
             plan.contains("using dentries_live_name") && !plan.contains("Sort"),
             "{name}:\n{plan}"
         );
     }
+}
+
+/// A database whose space `1` holds 30,000 folders at its root (`f<i>`,
+/// named `folder <i>`), changed by `then`, analyzed.
+async fn space_of_30000_folders(then: &str) -> TestDatabase {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    execute(
+        &database.url,
+        &format!(
+            "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, \
+             version, status, blob_key, creator_id, modifier_id, created_at, modified_at) \
+             SELECT 'f' || i, 'uf' || i, '1', '0', 'FOLDER', 'folder ' || i, 0, 1, 'NORMAL', \
+             NULL, 'u', 'u', i, i FROM generate_series(1, 30000) AS i; {then}; ANALYZE"
+        ),
+    )
+    .await;
+    database
+}
+
+/// A connection of `database` whose prepared statements get generic plans.
+async fn generic_plans(database: &TestDatabase) -> deadpool_postgres::Object {
+    let client = pool(&database.url).get().await.unwrap();
+    client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
+    client
+}
+
+/// The lines of the plan of `sql` (parameters of `types`), prepared as
+/// statement `i` on `client` and run with `args`.
+async fn plan_of(
+    client: &deadpool_postgres::Object,
+    i: usize,
+    sql: &str,
+    types: &str,
+    args: &str,
+) -> Vec<String> {
+    client.batch_execute(&format!("PREPARE statement{i} ({types}) AS {sql}")).await.unwrap();
+    client
+        .query(&format!("EXPLAIN EXECUTE statement{i} ({args})"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// A database whose statistics count one dentry per space: an org of
@@ -810,8 +815,7 @@ async fn org_of_many_small_spaces() -> TestDatabase {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lookups_by_id_take_the_primary_key_in_an_org_of_many_small_spaces() {
     let database = org_of_many_small_spaces().await;
-    let client = pool(&database.url).get().await.unwrap();
-    client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
+    let client = generic_plans(&database).await;
     let statements = orgdrive_postgres::lookup_by_id_statements();
     for (i, (name, sql, types)) in statements.into_iter().enumerate() {
         let args: Vec<&str> = types
@@ -823,14 +827,7 @@ async fn lookups_by_id_take_the_primary_key_in_an_org_of_many_small_spaces() {
                 _ => "'s1'",
             })
             .collect();
-        client.batch_execute(&format!("PREPARE by_id{i} ({types}) AS {sql}")).await.unwrap();
-        let plan: Vec<String> = client
-            .query(&format!("EXPLAIN EXECUTE by_id{i} ({})", args.join(", ")), &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let plan = plan_of(&client, i, sql, types, &args.join(", ")).await;
         // An index of dentries other than the primary key never gets the id.
         let wrong = plan.windows(2).any(|pair| {
             let index =
