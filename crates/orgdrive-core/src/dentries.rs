@@ -792,10 +792,17 @@ fn encode_token(scope: &str, cursor: &Cursor) -> String {
     hex::encode(format!("{scope}\n{}\n{value}", cursor.dentry_id))
 }
 
+/// The text of a `nextToken` (hex of UTF-8); `None` when it is not one, or
+/// holds a NUL: no name or id does, and PostgreSQL refuses one in text (a
+/// forged token would be a database error, a 500).
+pub(crate) fn token_text(token: &str) -> Option<String> {
+    let text = String::from_utf8(hex::decode(token).ok()?).ok()?;
+    (!text.contains('\0')).then_some(text)
+}
+
 fn decode_token(token: &str, scope: &str) -> DriveResult<Cursor> {
     let invalid = || DriveError::param("nextToken", "nextToken is not from this listing");
-    let bytes = hex::decode(token).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let text = token_text(token).ok_or_else(invalid)?;
     let mut parts = text.splitn(3, '\n');
     let (Some(s), Some(id), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(invalid());
@@ -829,6 +836,13 @@ mod tests {
         assert_eq!(decode_token(&token, "0:Name:false").unwrap(), cursor);
         assert!(decode_token(&token, "0:Name:true").is_err());
         assert!(decode_token("zz", "0:Name:false").is_err());
+        for forged in [
+            Cursor { value: CursorValue::Text("a\0b".into()), dentry_id: "42".into() },
+            Cursor { value: CursorValue::Text("a".into()), dentry_id: "4\0".into() },
+        ] {
+            let token = encode_token("0:Name:false", &forged);
+            assert!(decode_token(&token, "0:Name:false").is_err(), "{forged:?}");
+        }
         let int = Cursor { value: CursorValue::Int(-5), dentry_id: "1".into() };
         assert_eq!(decode_token(&encode_token("s", &int), "s").unwrap(), int);
     }

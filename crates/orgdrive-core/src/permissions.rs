@@ -402,8 +402,7 @@ fn encode_token(dentry_id: &str, last: &GrantRecord) -> String {
 
 fn decode_token(token: &str, dentry_id: &str) -> DriveResult<GrantCursor> {
     let invalid = || DriveError::param("nextToken", "nextToken is not from this listing");
-    let text =
-        String::from_utf8(hex::decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let text = crate::dentries::token_text(token).ok_or_else(invalid)?;
     let mut parts = text.splitn(3, '\n');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(d), Some(t), Some(id)) if d == dentry_id => {
@@ -471,5 +470,7 @@ mod tests {
         let cursor = decode_token(&token, "d").unwrap();
         assert_eq!((cursor.member_type.as_str(), cursor.member_id.as_str()), ("USER", "u\nx"));
         assert!(decode_token(&token, "e").is_err());
+        let forged = GrantRecord { member_id: "u\0x".into(), ..grant.clone() };
+        assert!(decode_token(&encode_token("d", &forged), "d").is_err());
     }
 }

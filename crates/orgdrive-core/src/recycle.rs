@@ -451,8 +451,7 @@ fn encode_token(bin_id: &str, last: &RecycleItemRecord) -> String {
 
 fn decode_token(token: &str, bin_id: &str) -> DriveResult<ItemCursor> {
     let invalid = || DriveError::param("nextToken", "nextToken is not from this listing");
-    let text =
-        String::from_utf8(hex::decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let text = crate::dentries::token_text(token).ok_or_else(invalid)?;
     let mut parts = text.splitn(3, '\n');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(bin), Some(at), Some(id)) if bin == bin_id => Ok(ItemCursor {
@@ -489,5 +488,7 @@ mod tests {
         assert_eq!((cursor.deleted_at, cursor.recycle_item_id.as_str()), (1234, "42"));
         assert!(decode_token(&token, "8").is_err());
         assert!(decode_token("zz", "7").is_err());
+        let forged = RecycleItemRecord { recycle_item_id: "4\0".into(), ..item };
+        assert!(decode_token(&encode_token("7", &forged), "7").is_err());
     }
 }

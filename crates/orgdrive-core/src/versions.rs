@@ -180,8 +180,7 @@ fn encode_token(dentry_id: &str, version: i64) -> String {
 
 fn decode_token(token: &str, dentry_id: &str) -> DriveResult<i64> {
     let invalid = || DriveError::param("nextToken", "nextToken is not from this listing");
-    let text =
-        String::from_utf8(hex::decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let text = crate::dentries::token_text(token).ok_or_else(invalid)?;
     match text.split_once('\n') {
         Some((id, version)) if id == dentry_id => version.parse().map_err(|_| invalid()),
         _ => Err(invalid()),

@@ -233,9 +233,7 @@ impl PgStore {
                 CursorValue::Int(v) => params.push(v),
                 CursorValue::Text(v) => params.push(v),
             }
-            if !key_is_unique(parent_id.is_some(), key) {
-                params.push(&cursor.dentry_id);
-            }
+            params.push(&cursor.dentry_id);
         }
         params.push(&limit);
         snapshot!(self, |t| {
@@ -261,8 +259,9 @@ fn sort_column(key: SortKey) -> &'static str {
 
 /// Whether the key alone orders a page: names are unique among a folder's
 /// live entries (`dentries_live_name`), so a folder's name pages order by
-/// the name only, along that unique index, and their cursor's `dentry_id`
-/// is not needed (the same order as (name, dentry_id)).
+/// the name only, along that unique index (the same order as (name,
+/// dentry_id)). The cursor stays a (name, dentry_id) position: an entry
+/// that took the cursor's name meanwhile comes after it if its id does.
 fn key_is_unique(in_folder: bool, key: SortKey) -> bool {
     in_folder && matches!(key, SortKey::Name)
 }
@@ -283,12 +282,10 @@ pub(crate) fn keyset_sql(
         if in_folder { ("space_id = $1 AND parent_id = $2", 3) } else { ("space_id = $1", 2) };
     let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
     let unique = key_is_unique(in_folder, key);
-    let (after, limit) = match (has_cursor, unique) {
-        (false, _) => (String::new(), next),
-        (true, true) => (format!(" AND {column} {cmp} ${next}"), next + 1),
-        (true, false) => {
-            (format!(" AND ({column}, dentry_id) {cmp} (${next}, ${})", next + 1), next + 2)
-        }
+    let (after, limit) = if has_cursor {
+        (format!(" AND ({column}, dentry_id) {cmp} (${next}, ${})", next + 1), next + 2)
+    } else {
+        (String::new(), next)
     };
     let order =
         if unique { format!("{column} {dir}") } else { format!("{column} {dir}, dentry_id {dir}") };

@@ -255,7 +255,7 @@ pub fn folder_name_page_statements() -> Vec<(String, String, &'static str)> {
         for after in [false, true] {
             let name = format!("name page (descending: {descending}, after a cursor: {after})");
             let sql = dentries::keyset_sql(true, orgdrive_store::SortKey::Name, descending, after);
-            let types = if after { "text, text, text, bigint" } else { "text, text, bigint" };
+            let types = if after { "text, text, text, text, bigint" } else { "text, text, bigint" };
             statements.push((name, sql, types));
         }
     }

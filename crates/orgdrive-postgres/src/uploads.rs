@@ -2,13 +2,18 @@
 //! reservations their PUTs hold against the quota and the capacity, their
 //! parts, the sweep of expired ones, and a commit's claim of one.
 //!
-//! The bookkeeping the contract marks *deferred* (opening an upload,
-//! reserving and releasing a PUT's bytes) commits without waiting for its
-//! WAL flush ([`defer_durability`]): a power loss may undo it until the
-//! next durable commit, which flushes the WAL up to itself and so past it.
-//! An upload is opened under its space's row lock, which a durable commit
-//! would hold through its flush: the openings of a busy space would wait
-//! for each other's flushes.
+//! Opening an upload commits without waiting for its WAL flush
+//! ([`defer_durability`]): a crash of the database server (not only a
+//! power loss) may undo it until the next durable commit, which flushes the
+//! WAL up to itself and so past it; the commit of an undone upload then
+//! fails with `UploadNotFound`, and the sweep of stray uploads removes what
+//! was PUT for it. An upload is opened under its space's row lock, which a
+//! durable commit would hold through its flush: the openings of a busy
+//! space would wait for each other's flushes. Byte reservations, which the
+//! contract also marks deferred, stay durable here: nothing recomputes
+//! them on a shared database (`reset_reservations` runs only when a server
+//! opens its store alone), and a lost one would leave the counters short of
+//! what a PUT then records.
 
 use async_trait::async_trait;
 
@@ -111,7 +116,6 @@ impl UploadStore for PgStore {
             Reserve::AtMost(n) => (n, true),
         };
         tx!(self, |t| {
-            defer_durability(&t).await?;
             let upload = one(
                 &t,
                 "SELECT u.space_id, s.corp_id, u.max_bytes - u.reserved_bytes + \
@@ -185,7 +189,6 @@ impl UploadStore for PgStore {
 
     async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()> {
         tx!(self, |t| {
-            defer_durability(&t).await?;
             if let Some((space_id, corp_id)) = upload_owner(&t, upload_key).await? {
                 adjust_reservation(&t, upload_key, &space_id, &corp_id, -bytes).await?;
             }
@@ -299,7 +302,7 @@ impl UploadStore for PgStore {
 }
 
 /// Makes the transaction's commit return without waiting for its WAL
-/// flush: the contract's deferred durability. Its effects are visible and
+/// flush (the contract's deferred durability): its effects are visible and
 /// its locks released at once; a later durable commit flushes it too.
 async fn defer_durability(t: &Tx<'_>) -> DbResult<()> {
     Ok(t.batch_execute("SET LOCAL synchronous_commit TO OFF").await?)

@@ -723,8 +723,8 @@ async fn a_folders_name_pages_come_along_the_unique_index_of_live_names() {
     let statements = orgdrive_postgres::folder_name_page_statements();
     assert_eq!(statements.len(), 4);
     for (i, (name, sql, types)) in statements.into_iter().enumerate() {
-        let args = if types.matches(',').count() == 3 {
-            "'1', '0', 'folder 5', 50"
+        let args = if types.matches(',').count() == 4 {
+            "'1', '0', 'folder 5', 'f5', 50"
         } else {
             "'1', '0', 50"
         };

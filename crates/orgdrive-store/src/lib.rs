@@ -25,8 +25,9 @@
 //! - **Durable when acknowledged.** Once a write method returns `Ok`, its
 //!   effect survives a crash of the process and, unless the backend was
 //!   opened without durability, a power loss — except the upload bookkeeping
-//!   that [`UploadStore`] marks *deferred*: a power loss may undo it until a
-//!   durable write to the store, called after it returned, has returned
+//!   that [`UploadStore`] marks *deferred*: a power loss (and, where the
+//!   store is a server of its own, a crash of that server) may undo it until
+//!   a durable write to the store, called after it returned, has returned
 //!   itself. A power loss only ever undoes a tail of the writes, in commit
 //!   order.
 //! - **Read-your-writes.** A read that starts after a write returned sees
@@ -478,7 +479,8 @@ pub trait UploadStore: Send + Sync + 'static {
     /// Opens an upload unless its space or app already has as many open
     /// uploads as `limits` allow (`TooManyUploads`); `NotFound` when the
     /// space is gone. Deferred durability: an
-    /// upload a power loss undoes makes its commit fail with `UploadNotFound`.
+    /// upload a power loss (or the database server's crash) undoes makes its
+    /// commit fail with `UploadNotFound`.
     async fn insert_upload(
         &self,
         upload: &UploadRecord,

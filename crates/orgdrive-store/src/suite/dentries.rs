@@ -446,6 +446,15 @@ pub async fn keyset_pages_never_repeat_or_skip(s: &impl MetaStore) {
     let after = Cursor { value: CursorValue::Text("C".into()), dentry_id: String::new() };
     let page = s.list_children("1", "p", SortKey::Name, false, Some(&after), 3).await.unwrap();
     assert_eq!(names(&page), ["Z", "b", "e"]);
+    // A name is unique among live siblings, yet a name cursor is still a
+    // (name, id) position: the entry of that name comes after it if its id
+    // does (it may have taken the name after the page was read).
+    let after = Cursor { value: CursorValue::Text("B".into()), dentry_id: String::new() };
+    let page = s.list_children("1", "p", SortKey::Name, false, Some(&after), 3).await.unwrap();
+    assert_eq!(names(&page), ["B", "Z", "b"]);
+    let after = Cursor { value: CursorValue::Text("b".into()), dentry_id: "z".into() };
+    let page = s.list_children("1", "p", SortKey::Name, true, Some(&after), 3).await.unwrap();
+    assert_eq!(names(&page), ["b", "Z", "B"]);
     let after = Cursor { value: CursorValue::Int(5), dentry_id: "3".into() };
     let page = s.list_children("1", "p", SortKey::Size, false, Some(&after), 10).await.unwrap();
     assert_eq!(ids(&page), ["30", "9", "B"]);
