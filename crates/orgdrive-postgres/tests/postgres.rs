@@ -699,7 +699,8 @@ async fn racing_renames_and_moves_from_two_nodes_answer_each_as_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tree_walks_probe_an_index_per_row_in_a_large_space() {
     let database =
-        space_of_30000_folders("UPDATE dentries SET parent_id = 'f1' WHERE dentry_id = 'f2'").await;
+        space_of_30000_folders("UPDATE dentries SET parent_id = 'f1' WHERE dentry_id = 'f2';")
+            .await;
     let client = generic_plans(&database).await;
     for (i, (name, sql, types)) in orgdrive_postgres::tree_walk_statements().into_iter().enumerate()
     {
@@ -718,7 +719,7 @@ async fn tree_walks_probe_an_index_per_row_in_a_large_space() {
 /// by (name, dentry_id), a page then needs a sort above the index.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_folders_name_pages_come_along_the_unique_index_of_live_names() {
-    let database = space_of_30000_folders("SELECT 1").await;
+    let database = space_of_30000_folders("").await;
     let client = generic_plans(&database).await;
     let statements = orgdrive_postgres::folder_name_page_statements();
     assert_eq!(statements.len(), 4);
@@ -737,7 +738,8 @@ async fn a_folders_name_pages_come_along_the_unique_index_of_live_names() {
 }
 
 /// A database whose space `1` holds 30,000 folders at its root (`f<i>`,
-/// named `folder <i>`), changed by `then`, analyzed.
+/// named `folder <i>`), changed by the statements `then` (each ended by
+/// `;`), analyzed.
 async fn space_of_30000_folders(then: &str) -> TestDatabase {
     let database = TestDatabase::create().await;
     let store = node(&database).await;
@@ -748,7 +750,7 @@ async fn space_of_30000_folders(then: &str) -> TestDatabase {
             "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, \
              version, status, blob_key, creator_id, modifier_id, created_at, modified_at) \
              SELECT 'f' || i, 'uf' || i, '1', '0', 'FOLDER', 'folder ' || i, 0, 1, 'NORMAL', \
-             NULL, 'u', 'u', i, i FROM generate_series(1, 30000) AS i; {then}; ANALYZE"
+             NULL, 'u', 'u', i, i FROM generate_series(1, 30000) AS i; {then} ANALYZE"
         ),
     )
     .await;
