@@ -124,6 +124,36 @@ pub async fn sequence_pending<C: GenericClient>(t: &C) -> DbResult<i64> {
     Ok(row.map_or(Ok(0), |r| r.try_get(0))?)
 }
 
+/// An app's page of numbered events after `$2` up to `$3` (at most `$4`),
+/// of the scopes it subscribed to.
+pub(crate) const PENDING_EVENTS_SQL: &str = concat!(
+    "SELECT ",
+    "e.seq, e.event_id, e.event_type, e.corp_id, e.app_id, \
+         e.space_id, e.dentry_id, e.operator_id, e.at_ms, e.parent_id, e.name, e.dentry_type, \
+         e.size, e.version, e.previous_space_id, e.previous_app_id, e.previous_parent_id, \
+         e.previous_name, e.source_space_id, e.source_dentry_id, e.recycle_item_id, \
+         e.member_type, e.member_id, e.role",
+    " FROM events e WHERE e.seq > $2 AND e.seq <= $3 AND EXISTS ( \
+           SELECT 1 FROM event_subscriptions s WHERE s.app_id = $1 AND s.from_seq < e.seq AND ( \
+             (s.scope = 'ORG' AND s.scope_id = e.corp_id \
+                AND (e.app_id = s.app_id OR e.previous_app_id = s.app_id)) \
+             OR (s.scope = 'SPACE' \
+                AND (s.scope_id = e.space_id OR s.scope_id = e.previous_space_id)))) \
+         ORDER BY e.seq LIMIT $4"
+);
+
+/// Deletes the events older than `$1` (ms), from the oldest up in `seq`
+/// order to the first one young enough: the scan reads the rows it deletes
+/// and one more, along `events_seq` (numbered events only).
+pub(crate) const PURGE_OLD_EVENTS_SQL: &str = "DELETE FROM events WHERE seq < coalesce( \
+     (SELECT seq FROM events WHERE at_ms >= $1 AND seq IS NOT NULL ORDER BY seq LIMIT 1), \
+     (SELECT max(seq) + 1 FROM events), 0)";
+
+/// Deletes org `$1`'s numbered events but its newest `$2`.
+pub(crate) const PURGE_CROWDED_ORG_SQL: &str = "DELETE FROM events WHERE corp_id = $1 AND seq <= \
+     (SELECT seq FROM events WHERE corp_id = $1 AND seq IS NOT NULL \
+     ORDER BY seq DESC LIMIT 1 OFFSET $2)";
+
 /// The columns [`event_from_row`] reads, of `events e`.
 pub const EVENT_COLUMNS: &str = "e.seq, e.event_id, e.event_type, e.corp_id, e.app_id, \
      e.space_id, e.dentry_id, e.operator_id, e.at_ms, e.parent_id, e.name, e.dentry_type, e.size, \
@@ -328,28 +358,13 @@ impl EventStore for PgStore {
         limit: u32,
         window: i64,
     ) -> StoreResult<EventPage> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            "e.seq, e.event_id, e.event_type, e.corp_id, e.app_id, \
-             e.space_id, e.dentry_id, e.operator_id, e.at_ms, e.parent_id, e.name, e.dentry_type, \
-             e.size, e.version, e.previous_space_id, e.previous_app_id, e.previous_parent_id, \
-             e.previous_name, e.source_space_id, e.source_dentry_id, e.recycle_item_id, \
-             e.member_type, e.member_id, e.role",
-            " FROM events e WHERE e.seq > $2 AND e.seq <= $3 AND EXISTS ( \
-               SELECT 1 FROM event_subscriptions s WHERE s.app_id = $1 AND s.from_seq < e.seq AND ( \
-                 (s.scope = 'ORG' AND s.scope_id = e.corp_id \
-                    AND (e.app_id = s.app_id OR e.previous_app_id = s.app_id)) \
-                 OR (s.scope = 'SPACE' \
-                    AND (s.scope_id = e.space_id OR s.scope_id = e.previous_space_id)))) \
-             ORDER BY e.seq LIMIT $4"
-        );
         let limit_rows = i64::from(limit);
         crate::tx!(self, |t| {
             // Every event up to the last `seq` given is committed and
             // numbered: the page cannot pass over one committing meanwhile.
             let last = sequence_pending(&t).await?;
             let until = after_seq.saturating_add(window.max(1)).min(last);
-            let events = all(&t, SQL, &[&app_id, &after_seq, &until, &limit_rows])
+            let events = all(&t, PENDING_EVENTS_SQL, &[&app_id, &after_seq, &until, &limit_rows])
                 .await?
                 .iter()
                 .map(event_from_row)
@@ -400,14 +415,7 @@ impl EventStore for PgStore {
             sequence_pending(&t).await?;
             // From the oldest up to the first event young enough (every row
             // is numbered now): the scan reads the rows it deletes and one more.
-            let mut purged = exec(
-                &t,
-                "DELETE FROM events WHERE seq < coalesce( \
-                 (SELECT seq FROM events WHERE at_ms >= $1 ORDER BY seq LIMIT 1), \
-                 (SELECT max(seq) + 1 FROM events), 0)",
-                &[&before_ms],
-            )
-            .await?;
+            let mut purged = exec(&t, PURGE_OLD_EVENTS_SQL, &[&before_ms]).await?;
             // Per org: a flood in one org never pushes out another's events.
             let crowded = all(
                 &t,
@@ -417,13 +425,7 @@ impl EventStore for PgStore {
             .await?;
             for row in &crowded {
                 let corp_id: String = row.try_get(0)?;
-                purged += exec(
-                    &t,
-                    "DELETE FROM events WHERE corp_id = $1 AND seq <= (SELECT seq FROM events \
-                     WHERE corp_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1 OFFSET $2)",
-                    &[&corp_id, &keep],
-                )
-                .await?;
+                purged += exec(&t, PURGE_CROWDED_ORG_SQL, &[&corp_id, &keep]).await?;
             }
             purged
         })

@@ -262,6 +262,18 @@ pub fn folder_name_page_statements() -> Vec<(String, String, &'static str)> {
     statements
 }
 
+/// The statements that read numbered events by `seq`, as (name, statement,
+/// parameter types), for the test that pins their plans (along the partial
+/// indexes of numbered events, migration 7).
+#[doc(hidden)]
+pub fn numbered_event_statements() -> Vec<(&'static str, &'static str, &'static str)> {
+    vec![
+        ("an app's page of events", events::PENDING_EVENTS_SQL, "text, bigint, bigint, bigint"),
+        ("purge by age", events::PURGE_OLD_EVENTS_SQL, "bigint"),
+        ("purge of a crowded org", events::PURGE_CROWDED_ORG_SQL, "text, bigint"),
+    ]
+}
+
 /// The statements that look dentries up by id, as (name, statement,
 /// parameter types), for the test that pins their plans (each reaches its
 /// dentries through the primary key, see `rows::dentries_by_id`).

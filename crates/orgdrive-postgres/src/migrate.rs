@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/postgres/0004_dead_properties.sql")),
     (5, include_str!("../migrations/postgres/0005_fewer_write_indexes.sql")),
     (6, include_str!("../migrations/postgres/0006_no_name_order_index.sql")),
+    (7, include_str!("../migrations/postgres/0007_lighter_events.sql")),
 ];
 
 /// The schema version this build writes.

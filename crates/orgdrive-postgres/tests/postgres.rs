@@ -737,6 +737,41 @@ async fn a_folders_name_pages_come_along_the_unique_index_of_live_names() {
     }
 }
 
+/// Numbered events are read by `seq` along the indexes that hold numbered
+/// events alone (migration 7: an event enters them when it is numbered,
+/// not when it is appended), with a generic plan, in a table of 20,000
+/// numbered events of two orgs and 1,000 still to number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn numbered_events_are_read_along_the_indexes_of_numbered_events() {
+    let database = TestDatabase::create().await;
+    node(&database).await;
+    execute(
+        &database.url,
+        "INSERT INTO events (seq, event_id, event_type, corp_id, app_id, space_id, dentry_id, \
+         operator_id, at_ms) \
+         SELECT CASE WHEN i <= 20000 THEN i END, 'e' || i, 'storage_dentry_created', \
+         'c' || (i % 2), 'a', '1', 'd' || i, 'u', i FROM generate_series(1, 21000) AS i; \
+         ANALYZE events",
+    )
+    .await;
+    let client = generic_plans(&database).await;
+    for (i, (name, sql, types)) in
+        orgdrive_postgres::numbered_event_statements().into_iter().enumerate()
+    {
+        let args = match types {
+            "bigint" => "10000",
+            "text, bigint" => "'c1', 100",
+            _ => "'a', 100, 200, 50",
+        };
+        let plan = plan_of(&client, i, sql, types, args).await.join("\n");
+        assert!(
+            (plan.contains("using events_seq on") || plan.contains("using events_by_org on"))
+                && !plan.contains("Seq Scan on events"),
+            "{name}:\n{plan}"
+        );
+    }
+}
+
 /// A database whose space `1` holds 30,000 folders at its root (`f<i>`,
 /// named `folder <i>`), changed by the statements `then` (each ended by
 /// `;`), analyzed.

@@ -145,9 +145,15 @@ pub async fn run(drive: Drive, hub: Arc<Hub>) {
 /// Starts a worker for every subscribed app that has a channel here and no
 /// worker yet.
 async fn dispatch(drive: &Drive, hub: &Arc<Hub>) -> orgdrive_core::DriveResult<()> {
+    let cursors = drive.event_cursors().await?;
+    if cursors.is_empty() {
+        // Nobody subscribed: nothing to number yet either (numbering is
+        // lazy; a read, a new subscription or the purge numbers first).
+        return Ok(());
+    }
     let last = drive.last_event_seq().await?;
     let now = now_ms();
-    for cursor in drive.event_cursors().await? {
+    for cursor in cursors {
         let app_id = cursor.app_id;
         let ours = cursor.lease_node == Some(drive.node()) && cursor.lease_until_ms > now;
         // Nothing new, or a retry not due yet: no write at all (a lease
