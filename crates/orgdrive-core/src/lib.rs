@@ -262,6 +262,10 @@ impl Drive {
         if !self.meta.lease_job(SWEEPER_JOB, &lease).await? {
             return Ok(false);
         }
+        // First: it also numbers the events appended since (on PostgreSQL
+        // nothing else does while no app subscribes), and a failure of a
+        // later step must not let that backlog grow.
+        self.purge_old_events().await?;
         self.meta.purge_expired_tokens(now_ms()).await?;
         self.meta.purge_expired_grants(now_ms()).await?;
         self.meta.purge_expired_wopi(now_ms()).await?;
@@ -287,7 +291,6 @@ impl Drive {
         }
         self.sweep_trash().await?;
         self.purge_old_tasks().await?;
-        self.purge_old_events().await?;
         self.resume_tasks(Takeover::Abandoned).await?;
         Ok(true)
     }

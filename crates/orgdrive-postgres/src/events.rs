@@ -419,7 +419,7 @@ impl EventStore for PgStore {
             // Per org: a flood in one org never pushes out another's events.
             let crowded = all(
                 &t,
-                "SELECT corp_id FROM events GROUP BY corp_id HAVING COUNT(*) > $1",
+                "SELECT corp_id FROM events WHERE seq IS NOT NULL GROUP BY corp_id HAVING COUNT(*) > $1",
                 &[&keep],
             )
             .await?;

@@ -468,11 +468,14 @@ impl PgStore {
 /// an order the foreign keys accept (`$1`: the corpId); the org's spaces
 /// (but the kept ones), its passwords (but the kept ones) and its counters
 /// follow.
-const PURGE_ORG_CONTENT: &[&str] = &[
+pub(crate) const PURGE_ORG_CONTENT: &[&str] = &[
     "DELETE FROM recycle_items WHERE corp_id = $1",
     "DELETE FROM recycle_bins WHERE corp_id = $1",
     "DELETE FROM tasks WHERE corp_id = $1",
-    "DELETE FROM events WHERE corp_id = $1",
+    // Numbered and unnumbered apart: each along its index (the indexes on
+    // `seq` hold numbered events only).
+    "DELETE FROM events WHERE corp_id = $1 AND seq IS NOT NULL",
+    "DELETE FROM events WHERE corp_id = $1 AND seq IS NULL",
     "DELETE FROM event_subscriptions WHERE corp_id = $1",
     "DELETE FROM event_cursors WHERE corp_id = $1",
     "DELETE FROM event_callbacks WHERE corp_id = $1",

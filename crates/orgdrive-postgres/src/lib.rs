@@ -112,7 +112,7 @@ use tokio_postgres::{NoTls, Row};
 use orgdrive_store::{StoreError, StoreResult};
 
 pub use error::{DbError, DbResult};
-pub use migrate::{migrate, MigrationReport};
+pub use migrate::{migrate, migrate_up_to, MigrationReport};
 pub use notify::ChangeListener;
 
 /// How the PostgreSQL store is opened.
@@ -175,7 +175,7 @@ impl PgStore {
     pub async fn open(url: &str, options: &PgOptions) -> StoreResult<PgStore> {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
-        migrate::run_with(&config).await?;
+        migrate::run_with(&config, migrate::LATEST).await?;
         let manager = Manager::from_config(
             without_seq_scans(&config),
             NoTls,
@@ -262,16 +262,20 @@ pub fn folder_name_page_statements() -> Vec<(String, String, &'static str)> {
     statements
 }
 
-/// The statements that read numbered events by `seq`, as (name, statement,
-/// parameter types), for the test that pins their plans (along the partial
-/// indexes of numbered events, migration 7).
+/// The statements that read or delete events along the indexes migration 7
+/// left, as (name, statement, parameter types), for the test that pins
+/// their plans (no scan of the table).
 #[doc(hidden)]
-pub fn numbered_event_statements() -> Vec<(&'static str, &'static str, &'static str)> {
-    vec![
+pub fn event_index_statements() -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut statements = vec![
         ("an app's page of events", events::PENDING_EVENTS_SQL, "text, bigint, bigint, bigint"),
         ("purge by age", events::PURGE_OLD_EVENTS_SQL, "bigint"),
         ("purge of a crowded org", events::PURGE_CROWDED_ORG_SQL, "text, bigint"),
-    ]
+    ];
+    let org_deletion = identity::PURGE_ORG_CONTENT.iter().copied();
+    let events_of_an_org = org_deletion.filter(|sql| sql.starts_with("DELETE FROM events "));
+    statements.extend(events_of_an_org.map(|sql| ("events of a deleted org", sql, "text")));
+    statements
 }
 
 /// The statements that look dentries up by id, as (name, statement,

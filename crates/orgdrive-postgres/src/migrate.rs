@@ -4,6 +4,11 @@
 //! advisory lock, so nodes starting at once migrate once (the others wait,
 //! then find nothing to do). A database whose version is newer than this
 //! build's, or whose encoding is not UTF8, is refused, untouched.
+//!
+//! An index a migration adds to a table that may be large is first built
+//! online ([`ONLINE_INDEXES`]: `CREATE INDEX CONCURRENTLY`, outside the
+//! transaction, reads and writes going on), so that the migration itself
+//! only finds it and swaps the old index out under a brief lock.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,6 +27,28 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/postgres/0005_fewer_write_indexes.sql")),
     (6, include_str!("../migrations/postgres/0006_no_name_order_index.sql")),
     (7, include_str!("../migrations/postgres/0007_lighter_events.sql")),
+];
+
+/// Indexes built online before the migrations that add them, as (version of
+/// that migration, table, index, statement): on a database older than the
+/// version whose table exists (on a new database the migration builds them
+/// on an empty table). The migration creates them `IF NOT EXISTS` and
+/// refuses to go on if one is invalid.
+const ONLINE_INDEXES: &[(i64, &str, &str, &str)] = &[
+    (
+        7,
+        "events",
+        "events_seq",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS events_seq ON events (seq) \
+         WHERE seq IS NOT NULL",
+    ),
+    (
+        7,
+        "events",
+        "events_numbered_by_org",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_numbered_by_org ON events (corp_id, seq) \
+         WHERE seq IS NOT NULL",
+    ),
 ];
 
 /// The schema version this build writes.
@@ -43,13 +70,21 @@ pub struct MigrationReport {
 
 /// Brings the database at `url` to this build's schema (for `orgdrive migrate`).
 pub async fn migrate(url: &str) -> StoreResult<MigrationReport> {
-    let config: Config =
-        url.parse().map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
-    run_with(&config).await
+    migrate_up_to(url, LATEST).await
 }
 
-/// Connects with `config` and migrates, on a connection of its own.
-pub(crate) async fn run_with(config: &Config) -> StoreResult<MigrationReport> {
+/// Brings the database at `url` to schema version `version` at most (for
+/// tests of an upgrade: a database as an older build left it).
+#[doc(hidden)]
+pub async fn migrate_up_to(url: &str, version: i64) -> StoreResult<MigrationReport> {
+    let config: Config =
+        url.parse().map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
+    run_with(&config, version).await
+}
+
+/// Connects with `config` and migrates up to `up_to`, on a connection of
+/// its own.
+pub(crate) async fn run_with(config: &Config, up_to: i64) -> StoreResult<MigrationReport> {
     let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
         StoreError::Backend(format!("cannot connect to PostgreSQL: {}", describe(&e)))
     })?;
@@ -58,14 +93,15 @@ pub(crate) async fn run_with(config: &Config) -> StoreResult<MigrationReport> {
             tracing::debug!(error = %e, "migration connection ended");
         }
     });
-    let report = run(&mut client).await;
+    let report = run(&mut client, up_to).await;
     drop(client);
     let _ = driver.await;
     report
 }
 
-async fn run(client: &mut Client) -> StoreResult<MigrationReport> {
+async fn run(client: &mut Client, up_to: i64) -> StoreResult<MigrationReport> {
     let db = |e: tokio_postgres::Error| classify(&e);
+    build_indexes_online(client, up_to).await?;
     let t = client.transaction().await.map_err(db)?;
     // Limits count a name's characters in SQL (`char_length`), which counts
     // bytes in a database of another encoding (`SQL_ASCII`): a rename
@@ -109,7 +145,7 @@ async fn run(client: &mut Client) -> StoreResult<MigrationReport> {
     }
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let mut applied = Vec::new();
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > from_version) {
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > from_version && *v <= up_to) {
         t.batch_execute(sql).await.map_err(|e| {
             StoreError::Backend(format!("migration {version} failed: {}", describe(&e)))
         })?;
@@ -122,7 +158,68 @@ async fn run(client: &mut Client) -> StoreResult<MigrationReport> {
         applied.push(*version);
     }
     t.commit().await.map_err(db)?;
-    Ok(MigrationReport { from_version, to_version: LATEST.max(from_version), applied })
+    let to_version = applied.last().copied().unwrap_or(from_version);
+    Ok(MigrationReport { from_version, to_version, applied })
+}
+
+/// Builds the [`ONLINE_INDEXES`] the pending migrations (up to `up_to`)
+/// add, under the migrations' lock held by this session (nodes starting at
+/// once build each once). An index an interrupted build left invalid is
+/// dropped and built again.
+async fn build_indexes_online(client: &Client, up_to: i64) -> StoreResult<()> {
+    let db = |e: tokio_postgres::Error| classify(&e);
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db)?;
+    let built = async {
+        let tracked: bool = client
+            .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+            .await
+            .map_err(db)?
+            .get(0);
+        if !tracked {
+            return Ok(()); // a new database: its tables are empty
+        }
+        let version: i64 = client
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+            .await
+            .map_err(db)?
+            .get(0);
+        let pending = ONLINE_INDEXES.iter().filter(|(v, ..)| *v > version && *v <= up_to);
+        for (added_by, table, index, create) in pending {
+            let table_exists: bool = client
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[table])
+                .await
+                .map_err(db)?
+                .get(0);
+            if !table_exists {
+                continue;
+            }
+            let invalid: bool = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) \
+                     AND NOT indisvalid)",
+                    &[index],
+                )
+                .await
+                .map_err(db)?
+                .get(0);
+            if invalid {
+                let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+                client.batch_execute(&drop).await.map_err(|e| online_failed(*added_by, &e))?;
+            }
+            client.batch_execute(create).await.map_err(|e| online_failed(*added_by, &e))?;
+        }
+        Ok(())
+    }
+    .await;
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
+    built.and(unlocked.map(drop).map_err(db))
+}
+
+fn online_failed(version: i64, e: &tokio_postgres::Error) -> StoreError {
+    StoreError::Backend(format!(
+        "migration {version} failed building an index online: {}",
+        describe(e)
+    ))
 }
 
 /// The server's message when there is one (the driver's `Display` says only "db error").

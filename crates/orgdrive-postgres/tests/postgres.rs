@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::TestDatabase;
-use orgdrive_postgres::{migrate, PgOptions, PgStore};
+use orgdrive_postgres::{migrate, migrate_up_to, PgOptions, PgStore};
 use orgdrive_store::suite::fixtures::*;
 use orgdrive_store::*;
 
@@ -737,39 +737,115 @@ async fn a_folders_name_pages_come_along_the_unique_index_of_live_names() {
     }
 }
 
-/// Numbered events are read by `seq` along the indexes that hold numbered
-/// events alone (migration 7: an event enters them when it is numbered,
-/// not when it is appended), with a generic plan, in a table of 20,000
-/// numbered events of two orgs and 1,000 still to number.
+/// Events are read and deleted along the indexes migration 7 left (those on
+/// `seq` hold numbered events only: an event enters them when it is
+/// numbered, not when it is appended), never by a scan of the table, with a
+/// generic plan, in a table of 20,000 numbered events of 50 orgs and 1,000
+/// still to number.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn numbered_events_are_read_along_the_indexes_of_numbered_events() {
+async fn events_are_read_and_deleted_along_the_indexes_of_migration_7() {
     let database = TestDatabase::create().await;
     node(&database).await;
-    execute(
-        &database.url,
-        "INSERT INTO events (seq, event_id, event_type, corp_id, app_id, space_id, dentry_id, \
-         operator_id, at_ms) \
-         SELECT CASE WHEN i <= 20000 THEN i END, 'e' || i, 'storage_dentry_created', \
-         'c' || (i % 2), 'a', '1', 'd' || i, 'u', i FROM generate_series(1, 21000) AS i; \
-         ANALYZE events",
-    )
-    .await;
+    execute(&database.url, &insert_events(21_000, 20_000)).await;
+    execute(&database.url, "ANALYZE events").await;
     let client = generic_plans(&database).await;
     for (i, (name, sql, types)) in
-        orgdrive_postgres::numbered_event_statements().into_iter().enumerate()
+        orgdrive_postgres::event_index_statements().into_iter().enumerate()
     {
         let args = match types {
             "bigint" => "10000",
+            "text" => "'c1'",
             "text, bigint" => "'c1', 100",
             _ => "'a', 100, 200, 50",
         };
         let plan = plan_of(&client, i, sql, types, args).await.join("\n");
+        let along = [" events_seq ", " events_numbered_by_org ", " events_unsequenced "];
         assert!(
-            (plan.contains("using events_seq on") || plan.contains("using events_by_org on"))
-                && !plan.contains("Seq Scan on events"),
+            along.iter().any(|index| plan.contains(index)) && !plan.contains("Seq Scan on events"),
             "{name}:\n{plan}"
         );
     }
+}
+
+/// `n` events (`e<i>`, of orgs `c0` … `c49`), the first `numbered` of them
+/// numbered.
+fn insert_events(n: u32, numbered: u32) -> String {
+    format!(
+        "INSERT INTO events (seq, event_id, event_type, corp_id, app_id, space_id, dentry_id, \
+         operator_id, at_ms) \
+         SELECT CASE WHEN i <= {numbered} THEN i END, 'e' || i, 'storage_dentry_created', \
+         'c' || (i % 50), 'a', '1', 'd' || i, 'u', i FROM generate_series(1, {n}) AS i"
+    )
+}
+
+/// The indexes of `events`, as `name:valid`, by name.
+async fn event_indexes(url: &str) -> Vec<String> {
+    rows(
+        url,
+        "SELECT indexrelid::regclass::text || ':' || indisvalid FROM pg_index \
+         WHERE indrelid = 'events'::regclass ORDER BY 1",
+    )
+    .await
+}
+
+/// A database of schema 6 holding events, numbered and not, upgrades: the
+/// indexes of numbered events are built online and valid, the old ones are
+/// gone, and every event is kept as it was.
+#[tokio::test]
+async fn migration_7_keeps_every_event_and_swaps_the_indexes_of_a_schema_6_database() {
+    let database = TestDatabase::create().await;
+    assert_eq!(migrate_up_to(&database.url, 6).await.unwrap().to_version, 6);
+    assert_eq!(
+        event_indexes(&database.url).await,
+        [
+            "events_by_org:true",
+            "events_event_id_key:true",
+            "events_pkey:true",
+            "events_seq_key:true",
+            "events_unsequenced:true"
+        ]
+    );
+    execute(&database.url, &insert_events(5_000, 4_000)).await;
+    let upgraded = migrate(&database.url).await.unwrap();
+    assert_eq!((upgraded.from_version, upgraded.applied.first()), (6, Some(&7)));
+    assert_eq!(
+        event_indexes(&database.url).await,
+        [
+            "events_numbered_by_org:true",
+            "events_pkey:true",
+            "events_seq:true",
+            "events_unsequenced:true"
+        ]
+    );
+    let kept = rows(
+        &database.url,
+        "SELECT count(*) || ':' || count(seq) || ':' || count(DISTINCT event_id) FROM events",
+    )
+    .await;
+    assert_eq!(kept, ["5000:4000:5000"]);
+}
+
+/// An online build that was interrupted leaves an invalid index behind
+/// (here: one that fails on duplicate keys under the name migration 7
+/// builds); the next start drops it and builds the right one.
+#[tokio::test]
+async fn an_index_an_interrupted_online_build_left_is_built_again() {
+    let database = TestDatabase::create().await;
+    migrate_up_to(&database.url, 6).await.unwrap();
+    execute(&database.url, &insert_events(100, 100)).await;
+    let client = pool(&database.url).get().await.unwrap();
+    let failed = client
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY events_seq ON events (corp_id)")
+        .await;
+    assert!(failed.is_err(), "duplicate corp_ids");
+    assert!(event_indexes(&database.url).await.contains(&"events_seq:false".to_string()));
+    migrate(&database.url).await.unwrap();
+    assert!(event_indexes(&database.url).await.contains(&"events_seq:true".to_string()));
+    let definition = rows(&database.url, "SELECT pg_get_indexdef('events_seq'::regclass)").await;
+    assert_eq!(
+        definition,
+        ["CREATE UNIQUE INDEX events_seq ON public.events USING btree (seq) WHERE (seq IS NOT NULL)"]
+    );
 }
 
 /// A database whose space `1` holds 30,000 folders at its root (`f<i>`,

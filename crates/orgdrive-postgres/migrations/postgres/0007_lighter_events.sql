@@ -12,15 +12,26 @@
 --   also when it is appended with `seq` NULL.
 --
 -- Appending now writes 2 index entries (the key, `events_unsequenced`),
--- numbering 3 (the key, `events_seq`, `events_by_org`).
+-- numbering 3 (the key, `events_seq`, `events_numbered_by_org`).
 --
--- The new indexes are built under a lock that holds back writes of
--- `events`, that is every write of a running node; events are purged by
--- age, so the table is small, and the wait for the lock is bounded, as in
+-- On a database with events, the two new indexes were built online just
+-- before this transaction (`migrate.rs ONLINE_INDEXES`, `CREATE INDEX
+-- CONCURRENTLY`, reads and writes going on); here they are only found. On
+-- a new database they are built here, on an empty table. What is left is
+-- dropping the old ones, under a lock that holds back reads and writes of
+-- `events` for a moment; the wait for that lock is bounded, as in
 -- migration 6.
 SET LOCAL lock_timeout = '10s';
+CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events (seq) WHERE seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_numbered_by_org ON events (corp_id, seq) WHERE seq IS NOT NULL;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_index
+               WHERE indexrelid IN ('events_seq'::regclass, 'events_numbered_by_org'::regclass)
+                 AND NOT indisvalid) THEN
+        RAISE EXCEPTION 'an index of events is invalid (an online build was interrupted): start again to rebuild it';
+    END IF;
+END $$;
 ALTER TABLE events DROP CONSTRAINT IF EXISTS events_event_id_key;
 ALTER TABLE events DROP CONSTRAINT IF EXISTS events_seq_key;
-CREATE UNIQUE INDEX events_seq ON events (seq) WHERE seq IS NOT NULL;
 DROP INDEX IF EXISTS events_by_org;
-CREATE INDEX events_by_org ON events (corp_id, seq) WHERE seq IS NOT NULL;

@@ -137,8 +137,8 @@ pub async fn every_tree_change_appends_its_event_and_a_failed_one_none(s: &impl 
 }
 
 /// Event ids are 32 hex digits and an event of a later millisecond has a
-/// greater one, so the index on them grows at its right edge (random ids
-/// would dirty a page of it per event).
+/// greater one (time first, as a UUIDv7: SQLite's index on them grows at
+/// its right edge, where random ids would dirty a page of it per event).
 pub async fn event_ids_grow_with_time(s: &impl MetaStore) {
     tree(s, None, None).await;
     assert!(s.subscribe(&subscription("a", EventScope::Org, "c")).await.unwrap());
