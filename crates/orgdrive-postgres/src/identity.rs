@@ -472,10 +472,12 @@ pub(crate) const PURGE_ORG_CONTENT: &[&str] = &[
     "DELETE FROM recycle_items WHERE corp_id = $1",
     "DELETE FROM recycle_bins WHERE corp_id = $1",
     "DELETE FROM tasks WHERE corp_id = $1",
-    // Numbered and unnumbered apart: each along its index (the indexes on
-    // `seq` hold numbered events only).
-    "DELETE FROM events WHERE corp_id = $1 AND seq IS NOT NULL",
+    // Unnumbered and numbered apart, each along its index (the indexes on
+    // `seq` hold numbered events only), in this order: an event the
+    // sequencer numbers meanwhile is left by the first (which waits for the
+    // numbering to commit, then sees it numbered) and deleted by the second.
     "DELETE FROM events WHERE corp_id = $1 AND seq IS NULL",
+    "DELETE FROM events WHERE corp_id = $1 AND seq IS NOT NULL",
     "DELETE FROM event_subscriptions WHERE corp_id = $1",
     "DELETE FROM event_cursors WHERE corp_id = $1",
     "DELETE FROM event_callbacks WHERE corp_id = $1",

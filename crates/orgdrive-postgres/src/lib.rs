@@ -112,7 +112,7 @@ use tokio_postgres::{NoTls, Row};
 use orgdrive_store::{StoreError, StoreResult};
 
 pub use error::{DbError, DbResult};
-pub use migrate::{migrate, migrate_up_to, MigrationReport};
+pub use migrate::{migrate, migrate_up_to, MigrationReport, LATEST as SCHEMA_VERSION};
 pub use notify::ChangeListener;
 
 /// How the PostgreSQL store is opened.

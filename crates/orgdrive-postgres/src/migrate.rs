@@ -29,26 +29,40 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/postgres/0007_lighter_events.sql")),
 ];
 
-/// Indexes built online before the migrations that add them, as (version of
-/// that migration, table, index, statement): on a database older than the
-/// version whose table exists (on a new database the migration builds them
-/// on an empty table). The migration creates them `IF NOT EXISTS` and
-/// refuses to go on if one is invalid.
-const ONLINE_INDEXES: &[(i64, &str, &str, &str)] = &[
-    (
-        7,
-        "events",
-        "events_seq",
-        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS events_seq ON events (seq) \
-         WHERE seq IS NOT NULL",
-    ),
-    (
-        7,
-        "events",
-        "events_numbered_by_org",
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_numbered_by_org ON events (corp_id, seq) \
-         WHERE seq IS NOT NULL",
-    ),
+/// An index built online before the migration that adds it.
+struct OnlineIndex {
+    /// The migration that adds it.
+    added_by: i64,
+    table: &'static str,
+    name: &'static str,
+    create: &'static str,
+    /// `pg_get_indexdef` of it, the table's schema left out.
+    definition: &'static str,
+}
+
+/// Indexes built online before the migrations that add them: on a database
+/// older than the migration whose table exists (on a new database the
+/// migration builds them, on an empty table). The migration creates them
+/// `IF NOT EXISTS` and refuses to go on if one is invalid.
+const ONLINE_INDEXES: &[OnlineIndex] = &[
+    OnlineIndex {
+        added_by: 7,
+        table: "events",
+        name: "events_seq",
+        create: "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS events_seq ON events (seq) \
+                 WHERE seq IS NOT NULL",
+        definition: "CREATE UNIQUE INDEX events_seq ON events USING btree (seq) \
+                     WHERE (seq IS NOT NULL)",
+    },
+    OnlineIndex {
+        added_by: 7,
+        table: "events",
+        name: "events_numbered_by_org",
+        create: "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_numbered_by_org \
+                 ON events (corp_id, seq) WHERE seq IS NOT NULL",
+        definition: "CREATE INDEX events_numbered_by_org ON events USING btree (corp_id, seq) \
+                     WHERE (seq IS NOT NULL)",
+    },
 ];
 
 /// The schema version this build writes.
@@ -164,55 +178,79 @@ async fn run(client: &mut Client, up_to: i64) -> StoreResult<MigrationReport> {
 
 /// Builds the [`ONLINE_INDEXES`] the pending migrations (up to `up_to`)
 /// add, under the migrations' lock held by this session (nodes starting at
-/// once build each once). An index an interrupted build left invalid is
-/// dropped and built again.
+/// once build each once); takes no lock when there is none to build. An
+/// index an interrupted build left invalid, or one of another definition
+/// under its name, is dropped and built again.
 async fn build_indexes_online(client: &Client, up_to: i64) -> StoreResult<()> {
     let db = |e: tokio_postgres::Error| classify(&e);
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db)?;
+    if pending_online(client, up_to).await?.is_empty() {
+        return Ok(());
+    }
+    // Taken by polling, never by waiting in `pg_advisory_lock`: a session
+    // waiting there holds a snapshot, which another node's `CREATE INDEX
+    // CONCURRENTLY` waits for, while that node holds the lock (a deadlock).
+    let try_lock = "SELECT pg_try_advisory_lock($1)";
+    while !client.query_one(try_lock, &[&MIGRATION_LOCK]).await.map_err(db)?.get::<_, bool>(0) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let built = async {
-        let tracked: bool = client
-            .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
-            .await
-            .map_err(db)?
-            .get(0);
-        if !tracked {
-            return Ok(()); // a new database: its tables are empty
-        }
-        let version: i64 = client
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
-            .await
-            .map_err(db)?
-            .get(0);
-        let pending = ONLINE_INDEXES.iter().filter(|(v, ..)| *v > version && *v <= up_to);
-        for (added_by, table, index, create) in pending {
-            let table_exists: bool = client
-                .query_one("SELECT to_regclass($1) IS NOT NULL", &[table])
-                .await
-                .map_err(db)?
-                .get(0);
-            if !table_exists {
-                continue;
-            }
-            let invalid: bool = client
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) \
-                     AND NOT indisvalid)",
-                    &[index],
+        // Again under the lock: another node may have built them, or migrated.
+        for index in pending_online(client, up_to).await? {
+            let failed = |e: tokio_postgres::Error| online_failed(index.added_by, &e);
+            let found = client
+                .query_opt(
+                    "SELECT i.indisvalid, regexp_replace(pg_get_indexdef(i.indexrelid), \
+                     ' ON \\S+ USING ', ' ON ' || $2 || ' USING ') \
+                     FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
+                    &[&index.name, &index.table],
                 )
                 .await
-                .map_err(db)?
-                .get(0);
-            if invalid {
-                let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
-                client.batch_execute(&drop).await.map_err(|e| online_failed(*added_by, &e))?;
+                .map_err(db)?;
+            if let Some(row) = found {
+                let (valid, definition): (bool, String) = (row.get(0), row.get(1));
+                if !valid || definition != index.definition {
+                    let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name);
+                    client.batch_execute(&drop).await.map_err(failed)?;
+                }
             }
-            client.batch_execute(create).await.map_err(|e| online_failed(*added_by, &e))?;
+            client.batch_execute(index.create).await.map_err(failed)?;
         }
         Ok(())
     }
     .await;
     let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
     built.and(unlocked.map(drop).map_err(db))
+}
+
+/// The [`ONLINE_INDEXES`] to build before migrating up to `up_to`: those of
+/// migrations not applied yet whose table exists.
+async fn pending_online(client: &Client, up_to: i64) -> StoreResult<Vec<&'static OnlineIndex>> {
+    let db = |e: tokio_postgres::Error| classify(&e);
+    let tracked: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await
+        .map_err(db)?
+        .get(0);
+    if !tracked {
+        return Ok(Vec::new()); // a new database: its tables are empty
+    }
+    let version: i64 = client
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+        .await
+        .map_err(db)?
+        .get(0);
+    let mut pending = Vec::new();
+    for index in ONLINE_INDEXES.iter().filter(|i| i.added_by > version && i.added_by <= up_to) {
+        let table_exists: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&index.table])
+            .await
+            .map_err(db)?
+            .get(0);
+        if table_exists {
+            pending.push(index);
+        }
+    }
+    Ok(pending)
 }
 
 fn online_failed(version: i64, e: &tokio_postgres::Error) -> StoreError {

@@ -826,10 +826,11 @@ async fn migration_7_keeps_every_event_and_swaps_the_indexes_of_a_schema_6_datab
 }
 
 /// An online build that was interrupted leaves an invalid index behind
-/// (here: one that fails on duplicate keys under the name migration 7
-/// builds); the next start drops it and builds the right one.
+/// (here: one that fails on duplicate keys under a name migration 7
+/// builds), and an index of another definition may hold the other name;
+/// the next start drops both and builds the right ones.
 #[tokio::test]
-async fn an_index_an_interrupted_online_build_left_is_built_again() {
+async fn indexes_an_interrupted_build_or_a_hand_left_are_built_again() {
     let database = TestDatabase::create().await;
     migrate_up_to(&database.url, 6).await.unwrap();
     execute(&database.url, &insert_events(100, 100)).await;
@@ -838,13 +839,56 @@ async fn an_index_an_interrupted_online_build_left_is_built_again() {
         .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY events_seq ON events (corp_id)")
         .await;
     assert!(failed.is_err(), "duplicate corp_ids");
-    assert!(event_indexes(&database.url).await.contains(&"events_seq:false".to_string()));
+    execute(&database.url, "CREATE INDEX events_numbered_by_org ON events (corp_id)").await;
+    let left = event_indexes(&database.url).await;
+    assert!(left.contains(&"events_seq:false".to_string()), "{left:?}");
     migrate(&database.url).await.unwrap();
-    assert!(event_indexes(&database.url).await.contains(&"events_seq:true".to_string()));
-    let definition = rows(&database.url, "SELECT pg_get_indexdef('events_seq'::regclass)").await;
+    let definitions = rows(
+        &database.url,
+        "SELECT pg_get_indexdef(indexrelid) || ' ' || indisvalid FROM pg_index \
+         WHERE indexrelid IN ('events_seq'::regclass, 'events_numbered_by_org'::regclass) \
+         ORDER BY indexrelid::regclass::text",
+    )
+    .await;
     assert_eq!(
-        definition,
-        ["CREATE UNIQUE INDEX events_seq ON public.events USING btree (seq) WHERE (seq IS NOT NULL)"]
+        definitions,
+        [
+            "CREATE INDEX events_numbered_by_org ON public.events USING btree (corp_id, seq) \
+             WHERE (seq IS NOT NULL) true",
+            "CREATE UNIQUE INDEX events_seq ON public.events USING btree (seq) \
+             WHERE (seq IS NOT NULL) true"
+        ]
+    );
+}
+
+/// Nodes starting at once on a database whose migration builds indexes
+/// online all start: the ones waiting for the migrations' lock hold no
+/// snapshot that the build would wait for (waiting in `pg_advisory_lock`
+/// did, and the build failed on a deadlock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_at_once_build_the_online_indexes_once() {
+    let database = TestDatabase::create().await;
+    migrate_up_to(&database.url, 6).await.unwrap();
+    execute(&database.url, &insert_events(50_000, 49_000)).await;
+    let opening: Vec<_> = (0..4)
+        .map(|_| {
+            let url = database.url.clone();
+            tokio::spawn(async move { migrate(&url).await })
+        })
+        .collect();
+    let mut applied = 0;
+    for node in opening {
+        applied += node.await.unwrap().expect("every node migrates").applied.len();
+    }
+    assert_eq!(applied, (orgdrive_postgres::SCHEMA_VERSION - 6) as usize, "each migration once");
+    assert_eq!(
+        event_indexes(&database.url).await,
+        [
+            "events_numbered_by_org:true",
+            "events_pkey:true",
+            "events_seq:true",
+            "events_unsequenced:true"
+        ]
     );
 }
 
