@@ -124,22 +124,29 @@ pub async fn sequence_pending<C: GenericClient>(t: &C) -> DbResult<i64> {
     Ok(row.map_or(Ok(0), |r| r.try_get(0))?)
 }
 
+/// The columns [`event_from_row`] reads, of `events e`.
+macro_rules! event_columns {
+    () => {
+        "e.seq, e.event_id, e.event_type, e.corp_id, e.app_id, e.space_id, e.dentry_id, \
+         e.operator_id, e.at_ms, e.parent_id, e.name, e.dentry_type, e.size, e.version, \
+         e.previous_space_id, e.previous_app_id, e.previous_parent_id, e.previous_name, \
+         e.source_space_id, e.source_dentry_id, e.recycle_item_id, e.member_type, e.member_id, \
+         e.role"
+    };
+}
+
 /// An app's page of numbered events after `$2` up to `$3` (at most `$4`),
 /// of the scopes it subscribed to.
 pub(crate) const PENDING_EVENTS_SQL: &str = concat!(
     "SELECT ",
-    "e.seq, e.event_id, e.event_type, e.corp_id, e.app_id, \
-         e.space_id, e.dentry_id, e.operator_id, e.at_ms, e.parent_id, e.name, e.dentry_type, \
-         e.size, e.version, e.previous_space_id, e.previous_app_id, e.previous_parent_id, \
-         e.previous_name, e.source_space_id, e.source_dentry_id, e.recycle_item_id, \
-         e.member_type, e.member_id, e.role",
+    event_columns!(),
     " FROM events e WHERE e.seq > $2 AND e.seq <= $3 AND EXISTS ( \
-           SELECT 1 FROM event_subscriptions s WHERE s.app_id = $1 AND s.from_seq < e.seq AND ( \
-             (s.scope = 'ORG' AND s.scope_id = e.corp_id \
-                AND (e.app_id = s.app_id OR e.previous_app_id = s.app_id)) \
-             OR (s.scope = 'SPACE' \
-                AND (s.scope_id = e.space_id OR s.scope_id = e.previous_space_id)))) \
-         ORDER BY e.seq LIMIT $4"
+       SELECT 1 FROM event_subscriptions s WHERE s.app_id = $1 AND s.from_seq < e.seq AND ( \
+         (s.scope = 'ORG' AND s.scope_id = e.corp_id \
+            AND (e.app_id = s.app_id OR e.previous_app_id = s.app_id)) \
+         OR (s.scope = 'SPACE' \
+            AND (s.scope_id = e.space_id OR s.scope_id = e.previous_space_id)))) \
+     ORDER BY e.seq LIMIT $4"
 );
 
 /// Deletes the events older than `$1` (ms), from the oldest up in `seq`
@@ -154,13 +161,7 @@ pub(crate) const PURGE_CROWDED_ORG_SQL: &str = "DELETE FROM events WHERE corp_id
      (SELECT seq FROM events WHERE corp_id = $1 AND seq IS NOT NULL \
      ORDER BY seq DESC LIMIT 1 OFFSET $2)";
 
-/// The columns [`event_from_row`] reads, of `events e`.
-pub const EVENT_COLUMNS: &str = "e.seq, e.event_id, e.event_type, e.corp_id, e.app_id, \
-     e.space_id, e.dentry_id, e.operator_id, e.at_ms, e.parent_id, e.name, e.dentry_type, e.size, \
-     e.version, e.previous_space_id, e.previous_app_id, e.previous_parent_id, e.previous_name, \
-     e.source_space_id, e.source_dentry_id, e.recycle_item_id, e.member_type, e.member_id, e.role";
-
-/// An event from [`EVENT_COLUMNS`] (of a sequenced row).
+/// An event from the columns of `event_columns!` (of a sequenced row).
 pub fn event_from_row(row: &Row) -> DbResult<EventRecord> {
     let kind: String = row.try_get(2)?;
     let event_type = EventType::parse(&kind)

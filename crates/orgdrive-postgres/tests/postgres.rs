@@ -778,6 +778,14 @@ fn insert_events(n: u32, numbered: u32) -> String {
     )
 }
 
+/// What [`event_indexes`] answers once migration 7 applied.
+const EVENT_INDEXES_OF_MIGRATION_7: [&str; 4] = [
+    "events_numbered_by_org:true",
+    "events_pkey:true",
+    "events_seq:true",
+    "events_unsequenced:true",
+];
+
 /// The indexes of `events`, as `name:valid`, by name.
 async fn event_indexes(url: &str) -> Vec<String> {
     rows(
@@ -808,15 +816,7 @@ async fn migration_7_keeps_every_event_and_swaps_the_indexes_of_a_schema_6_datab
     execute(&database.url, &insert_events(5_000, 4_000)).await;
     let upgraded = migrate(&database.url).await.unwrap();
     assert_eq!((upgraded.from_version, upgraded.applied.first()), (6, Some(&7)));
-    assert_eq!(
-        event_indexes(&database.url).await,
-        [
-            "events_numbered_by_org:true",
-            "events_pkey:true",
-            "events_seq:true",
-            "events_unsequenced:true"
-        ]
-    );
+    assert_eq!(event_indexes(&database.url).await, EVENT_INDEXES_OF_MIGRATION_7);
     let kept = rows(
         &database.url,
         "SELECT count(*) || ':' || count(seq) || ':' || count(DISTINCT event_id) FROM events",
@@ -881,15 +881,7 @@ async fn nodes_starting_at_once_build_the_online_indexes_once() {
         applied += node.await.unwrap().expect("every node migrates").applied.len();
     }
     assert_eq!(applied, (orgdrive_postgres::SCHEMA_VERSION - 6) as usize, "each migration once");
-    assert_eq!(
-        event_indexes(&database.url).await,
-        [
-            "events_numbered_by_org:true",
-            "events_pkey:true",
-            "events_seq:true",
-            "events_unsequenced:true"
-        ]
-    );
+    assert_eq!(event_indexes(&database.url).await, EVENT_INDEXES_OF_MIGRATION_7);
 }
 
 /// A database whose space `1` holds 30,000 folders at its root (`f<i>`,
