@@ -15,7 +15,7 @@ use orgdrive_store::{
 
 use crate::dentries::put_error;
 use crate::error::unknown_dentry;
-use crate::policy::{Operation, Place};
+use crate::policy::{owns, Operation, Place};
 use crate::validate::check_ids;
 use crate::{
     names, now_ms, ConflictStrategy, DentryView, Drive, DriveError, DriveResult, Operator,
@@ -336,6 +336,12 @@ impl Drive {
         if dentry_id == ROOT_ID {
             return Err(root_refused(if how == Relocate::Move { "moved" } else { "copied" }));
         }
+        if how == Relocate::Move {
+            if let Some(placed) = self.move_plain_file(op, space, dentry_id, target).await? {
+                let dentry = self.stored_view(op, placed.dentry).await?;
+                return Ok(Relocated { dentry, task_id: None });
+            }
+        }
         let source = self.live_dentry(&space.space_id, dentry_id, "dentryId").await?;
         let (at_source, mut at_target) = match how {
             Relocate::Move => (Operation::MoveSource, Operation::MoveTarget),
@@ -428,6 +434,44 @@ impl Drive {
             .await?;
         let dentry = self.stored_view(op, placed.dentry).await?;
         Ok(Relocated { dentry, task_id: None })
+    }
+
+    /// A move by the space's owner within the space, offered to the store
+    /// as a plain file move before anything is read: the owner needs no
+    /// role read from the file, and the store reads it under the move's
+    /// locks. `None` when it was not applied (not the owner, another space,
+    /// or the store declined: a folder, a taken name, a grant on the file,
+    /// an error to answer): the move then takes the checked way.
+    async fn move_plain_file(
+        &self,
+        op: &Operator,
+        space: &SpaceRecord,
+        dentry_id: &str,
+        target: &Target,
+    ) -> DriveResult<Option<Placed>> {
+        if target.space.space_id != space.space_id || !owns(op, space) {
+            return Ok(None);
+        }
+        let request = MoveDentry {
+            space_id: space.space_id.clone(),
+            dentry_id: dentry_id.to_string(),
+            to: Destination {
+                space_id: space.space_id.clone(),
+                parent_id: target.folder_id.clone(),
+                // A plain move takes a free name: no conflict to settle.
+                conflict: NameConflict::Fail,
+            },
+            actor: actor(op),
+            limits: TREE_LIMITS,
+            keep_grants: target.keep_grants,
+            protect_owner_grants: false,
+            task_id: None,
+        };
+        let placed = self.meta.move_plain_file(&request).await?;
+        if placed.is_some() {
+            self.forget_changes(&space.space_id, false, false);
+        }
+        Ok(placed)
     }
 
     /// Runs a move or copy in the store (at once, or as task `task_id`, with

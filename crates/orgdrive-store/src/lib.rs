@@ -316,6 +316,18 @@ pub trait TreeStore: Send + Sync + 'static {
     async fn rename_dentry(&self, rename: &RenameDentry) -> StoreResult<DentryRecord>;
     /// See [`MoveDentry`].
     async fn move_dentry(&self, request: &MoveDentry, ids: Ids) -> StoreResult<Placed>;
+    /// [`move_dentry`](Self::move_dentry) of a file that needs nothing but
+    /// the move (`request.dentry_id` a live file of a space of the actor's
+    /// org, moved within that space, not by a task, no grant on it, its
+    /// name free in the live target folder, its new path within the
+    /// limits): answers what `move_dentry` would, its event appended. A
+    /// store may decline any move, plain or not: it then answers `None`
+    /// and has written nothing. Lets a caller that needs nothing of the
+    /// file beforehand (no role to read from it) skip reading it: the store
+    /// reads it under the move's locks. The default declines.
+    async fn move_plain_file(&self, _request: &MoveDentry) -> StoreResult<Option<Placed>> {
+        Ok(None)
+    }
     /// See [`CopyDentry`].
     async fn copy_dentry(&self, request: &CopyDentry, ids: Ids) -> StoreResult<Placed>;
     /// See [`DeleteDentry`].

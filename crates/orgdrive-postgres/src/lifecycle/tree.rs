@@ -55,6 +55,18 @@ impl TreeStore for PgStore {
         .await
     }
 
+    async fn move_plain_file(&self, request: &MoveDentry) -> StoreResult<Option<Placed>> {
+        if request.task_id.is_some() || request.to.space_id != request.space_id {
+            return Ok(None);
+        }
+        // Applied by its batch's statement over the plain moves
+        // (`MOVES_AT_ONCE_SQL`), or declined by a body that writes nothing.
+        let plain = Arc::new(PlainFileMove(request.clone()));
+        let spaces = vec![request.space_id.clone()];
+        self.combined_in_set(spaces, false, plain, |_| Box::pin(async { Ok((None, Vec::new())) }))
+            .await
+    }
+
     async fn copy_dentry(&self, request: &CopyDentry, ids: Ids) -> StoreResult<Placed> {
         crate::tx!(self, |t| {
             let placed = copy_dentry(&t, request, &*ids).await?;
@@ -178,18 +190,21 @@ async fn rename_with_event(
     Ok((renamed, event.into_iter().collect()))
 }
 
-/// The end of a statement over a set of writes (`f`: the writes, `i` and
-/// each one's dentry as it was; `u`: the ids of the dentries it updated):
-/// the rows [`applied_in_set`] reads.
+/// The end of a statement over a set of writes, after the `UPDATE … FROM
+/// f` of CTE `u` (`f`: the writes, `i` and each one's dentry as it was):
+/// `u` returns the rows of `f` it applied, and the statement the rows
+/// [`applied_in_set`] reads. (Joining `u` back to `f` instead was a nested
+/// loop over both, quadratic in the batch.)
 macro_rules! applied_rows {
     () => {
         concat!(
-            "SELECT ",
+            " RETURNING ",
             dentry_columns!("f."),
-            ", f.i, p.dentry_id, p.app_id, p.name, p.value, p.visibility \
-             FROM u JOIN f ON f.dentry_id = u.dentry_id \
-             LEFT JOIN app_properties p ON p.dentry_id = f.dentry_id \
-             ORDER BY f.i, p.app_id, p.name"
+            ", f.i) SELECT ",
+            dentry_columns!("u."),
+            ", u.i, p.dentry_id, p.app_id, p.name, p.value, p.visibility \
+             FROM u LEFT JOIN app_properties p ON p.dentry_id = u.dentry_id \
+             ORDER BY u.i, p.app_id, p.name"
         )
     };
 }
@@ -221,7 +236,7 @@ pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET name = f.new_name, modifier_id = f.new_modifier_id, \
          modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies \
-         RETURNING dentries.dentry_id) ",
+",
     applied_rows!()
 );
 
@@ -407,7 +422,7 @@ pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET parent_id = f.to_parent_id, modifier_id = f.new_modifier_id, \
          modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies \
-         RETURNING dentries.dentry_id) ",
+",
     applied_rows!()
 );
 
@@ -458,6 +473,25 @@ impl SetWrite for MoveDentry {
                 applied[at] = Some((placed, events));
             }
             Ok(applied)
+        })
+    }
+}
+
+/// A move offered to [`TreeStore::move_plain_file`]: applied by
+/// [`MOVES_AT_ONCE_SQL`] with the batch's other plain moves, or declined.
+struct PlainFileMove(MoveDentry);
+
+impl SetWrite for PlainFileMove {
+    type Answer = Option<Placed>;
+
+    fn apply_all<'a>(t: &'a Tx<'a>, plain: Vec<&'a Self>) -> TxFuture<'a, Applied<Option<Placed>>> {
+        Box::pin(async move {
+            let moves = plain.into_iter().map(|p| &p.0).collect();
+            let applied = MoveDentry::apply_all(t, moves).await?;
+            Ok(applied
+                .into_iter()
+                .map(|one| one.map(|(placed, events)| (Some(placed), events)))
+                .collect())
         })
     }
 }

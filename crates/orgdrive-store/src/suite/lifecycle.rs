@@ -107,6 +107,75 @@ pub async fn a_move_within_a_space_changes_one_row(s: &impl MetaStore) {
     assert_consistent(s).await;
 }
 
+/// A plain file move ([`TreeStore::move_plain_file`]) is the move itself
+/// when the store applies it (its event appended); a store may decline
+/// it. Everything that is not plain is declined with nothing written: a
+/// folder, a taken name, a missing target or a file as target, another
+/// space, a task's move, an actor of another org, a grant on the file, a
+/// path past the limits.
+pub async fn a_plain_file_move_is_the_move_and_anything_else_is_declined(s: &impl MetaStore) {
+    tree(s, None, None).await;
+    let grant = GrantRecord {
+        space_id: "1".into(),
+        dentry_id: "f2".into(),
+        member_type: "USER".into(),
+        member_id: "bob".into(),
+        member_corp_id: "c".into(),
+        role: "EDITOR".into(),
+        duration_secs: None,
+        expires_at: None,
+        operator_id: "op".into(),
+        created_at: 10,
+        modified_at: 10,
+    };
+    let adding = WriteGrants {
+        space_id: "1".into(),
+        dentry_id: "f2".into(),
+        mode: GrantWrite::Add,
+        grants: vec![grant],
+        protect_owner_grants: false,
+    };
+    s.write_grants(&adding).await.unwrap();
+    let seq = s.last_event_seq().await.unwrap();
+    let plain = |id: &str, parent: &str| moving(id, to("1", parent, NameConflict::Fail));
+    let not_plain = [
+        plain("d", "o"),
+        plain("f1", "o"),
+        plain("t", "missing"),
+        plain("t", "f3"),
+        moving("t", to("2", "0", NameConflict::Fail)),
+        MoveDentry { task_id: Some("task".into()), ..plain("t", "o") },
+        MoveDentry { actor: Actor { corp_id: "e".into(), ..actor(100) }, ..plain("t", "o") },
+        plain("f2", "o"),
+        MoveDentry { limits: TreeLimits { max_depth: 1, ..TREE }, ..plain("t", "o") },
+    ];
+    for m in &not_plain {
+        let declined = s.move_plain_file(m).await;
+        assert!(matches!(declined, Ok(None)), "{m:?}: {declined:?}");
+    }
+    assert_eq!(s.last_event_seq().await.unwrap(), seq);
+    assert_eq!(dentry(s, "1", "d").await, folder("d", "docs"));
+    assert_eq!(dentry(s, "1", "f1").await, under("d", file("f1", "a.txt", 3)));
+    assert_eq!(dentry(s, "1", "f2").await, under("s", file("f2", "b.txt", 5)));
+    assert_eq!(dentry(s, "1", "t").await, file("t", "top.txt", 11));
+    let expected = DentryRecord {
+        modifier_id: "op".into(),
+        modified_at: 100,
+        ..under("o", file("t", "top.txt", 11))
+    };
+    match s.move_plain_file(&plain("t", "o")).await.unwrap() {
+        Some(placed) => {
+            let moved =
+                Placed { dentry: expected.clone(), existing: false, entries: 1, replaced: None };
+            assert_eq!(placed, moved);
+            assert_eq!(dentry(s, "1", "t").await, expected);
+            assert_eq!(s.last_event_seq().await.unwrap(), seq + 1);
+        }
+        None => assert_eq!(dentry(s, "1", "t").await, file("t", "top.txt", 11)),
+    }
+    assert_consistent(s).await;
+}
+
 pub async fn moving_to_where_it_is_changes_only_the_modifier(s: &impl MetaStore) {
     tree(s, None, None).await;
     for conflict in [NameConflict::Fail, auto("docs(", ")"), NameConflict::Overwrite] {

@@ -163,6 +163,7 @@ macro_rules! behaviour_suite {
             an_overwrite_by_id_follows_the_file_wherever_it_went,
             a_copy_over_itself_changes_nothing,
             a_move_within_a_space_changes_one_row,
+            a_plain_file_move_is_the_move_and_anything_else_is_declined,
             moving_to_where_it_is_changes_only_the_modifier,
             a_folder_cannot_go_into_itself,
             move_conflicts_follow_the_rule,
