@@ -16,8 +16,8 @@
 //! moves within a space are *attempted* first: all those of a batch by one
 //! statement over arrays ([`SetWrite`]), which applies those it can apply
 //! as one after the other would and writes nothing of the others (they run
-//! their bodies). Each savepoint goes out pipelined with its write's first
-//! statement.
+//! their bodies). The attempts go out pipelined behind the batch's locks,
+//! and each savepoint with its write's first statement.
 //!
 //! **Lock order.** Before any write runs, the batch locks every space it
 //! touches `FOR UPDATE`, then — if a write of it charges or frees bytes —
@@ -319,10 +319,18 @@ where
 /// Locks the rows of the spaces `spaces` (sorted: one order for every
 /// writer).
 async fn lock_spaces(t: &Tx<'_>, spaces: &[&str]) -> DbResult<()> {
-    const ONE: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE";
-    const MANY: &str = "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
-    lock_keys(t, ONE, MANY, spaces).await.map(drop)
+    lock_keys(t, LOCK_SPACE, LOCK_SPACES, spaces).await.map(drop)
 }
+
+const LOCK_SPACE: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE";
+const LOCK_SPACES: &str =
+    "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
+/// The orgs of the spaces (`$1`, sorted), locked in key order.
+const LOCK_ORG: &str = "SELECT 1 FROM orgs WHERE corp_id = \
+     (SELECT corp_id FROM spaces WHERE space_id = $1) FOR NO KEY UPDATE";
+const LOCK_ORGS: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
+     (SELECT corp_id FROM spaces WHERE space_id = ANY($1)) \
+     ORDER BY corp_id FOR NO KEY UPDATE";
 
 /// Runs `jobs` in one transaction: one answer per job, in order.
 async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
@@ -333,26 +341,30 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
         jobs.iter().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
     spaces.sort_unstable();
     spaces.dedup();
-    if lock_spaces(&t, &spaces).await.is_err() {
-        return alone();
-    }
     let mut charged: Vec<&str> = jobs
         .iter()
         .filter(|job| job.charges_orgs)
         .flat_map(|job| job.spaces.iter().map(String::as_str))
         .collect();
-    if !charged.is_empty() {
-        charged.sort_unstable();
-        charged.dedup();
-        const ONE: &str = "SELECT 1 FROM orgs WHERE corp_id = \
-             (SELECT corp_id FROM spaces WHERE space_id = $1) FOR NO KEY UPDATE";
-        const MANY: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
-             (SELECT corp_id FROM spaces WHERE space_id = ANY($1)) \
-             ORDER BY corp_id FOR NO KEY UPDATE";
-        if lock_keys(&t, ONE, MANY, &charged).await.is_err() {
+    charged.sort_unstable();
+    charged.dedup();
+    // The locks and the attempts go out together (pipelined, below), in
+    // that order; the connection runs them in order, so the attempts run
+    // under the locks, and a failed lock aborts the transaction (what
+    // follows fails too). Their statements are prepared first (from the
+    // connection's cache but on its first batch) so that each request
+    // goes out at its first poll, in the order polled.
+    for sql in [LOCK_SPACE, LOCK_SPACES, LOCK_ORG, LOCK_ORGS] {
+        if t.prepare_cached(sql).await.is_err() {
             return alone();
         }
     }
+    let lock_orgs = async {
+        match charged.is_empty() {
+            true => Ok(Vec::new()),
+            false => lock_keys(&t, LOCK_ORG, LOCK_ORGS, &charged).await,
+        }
+    };
     let mut outcomes: Vec<Option<DbResult<Answer>>> = jobs.iter().map(|_| None).collect();
     let mut appended = Vec::new();
     // The attempts, one statement per type of write, sent together
@@ -374,7 +386,16 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     }
     let (placed, attempts): (Vec<_>, Vec<_>) =
         sets.into_iter().map(|(_, apply_all, at, writes)| (at, apply_all(&t, writes))).unzip();
-    for (indices, result) in placed.into_iter().zip(futures::future::join_all(attempts).await) {
+    let (spaces_locked, orgs_locked, attempted) = tokio::join!(
+        biased;
+        lock_spaces(&t, &spaces),
+        lock_orgs,
+        futures::future::join_all(attempts)
+    );
+    if spaces_locked.is_err() || orgs_locked.is_err() {
+        return alone();
+    }
+    for (indices, result) in placed.into_iter().zip(attempted) {
         let Ok(applied) = result else { return alone() };
         for (i, written) in indices.into_iter().zip(applied) {
             if let Some((answer, events)) = written {

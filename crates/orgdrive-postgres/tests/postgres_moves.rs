@@ -121,3 +121,47 @@ async fn a_file_moved_where_it_is_changes_only_its_modifier_even_past_the_limits
     let moved = s.move_dentry(&moving("f", to("1", "long", NameConflict::Fail)), ids()).await;
     assert_eq!(moved.unwrap().dentry.parent_id, "long");
 }
+
+/// A batch's locks and attempts go out together (pipelined): the attempt
+/// still runs under the space's lock, so a file move queued behind another
+/// transaction holding the space answers the file as that transaction left
+/// it (here renamed), as read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batched_file_move_behind_a_held_space_answers_what_was_committed_meanwhile() {
+    let database = TestDatabase::create().await;
+    let s = PgStore::open(&database.url, &PgOptions::default()).await.unwrap();
+    space_with_quota(&s, None).await;
+    create(&s, folder("into", "into")).await;
+    create(&s, file("f", "old name", 1)).await;
+    create(&s, file("g", "old name 2", 1)).await;
+    let (client, conn) =
+        tokio_postgres::connect(&database.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "BEGIN; SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE; \
+             UPDATE dentries SET name = 'new name' WHERE dentry_id = 'f'; \
+             UPDATE dentries SET name = 'other' WHERE dentry_id = 'g'",
+        )
+        .await
+        .unwrap();
+    let (mover, plain) = {
+        let (s1, s2) = (s.clone(), s.clone());
+        let request = moving("f", to("1", "into", NameConflict::Fail));
+        let plain = moving("g", to("1", "into", NameConflict::Fail));
+        (
+            tokio::spawn(async move { s1.move_dentry(&request, ids()).await }),
+            tokio::spawn(async move { s2.move_plain_file(&plain).await }),
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client.batch_execute("COMMIT").await.unwrap();
+    let moved = mover.await.unwrap().unwrap();
+    let now = s.get_dentry("1", "f").await.unwrap().unwrap();
+    assert_eq!((now.name.as_str(), now.parent_id.as_str()), ("new name", "into"));
+    assert_eq!(moved.dentry, now);
+    let plain = plain.await.unwrap().unwrap().expect("a plain move");
+    let now = s.get_dentry("1", "g").await.unwrap().unwrap();
+    assert_eq!((now.name.as_str(), now.parent_id.as_str()), ("other", "into"));
+    assert_eq!(plain.dentry, now);
+}
