@@ -515,6 +515,30 @@ def test_moves_keep_grants_only_with_preserve_permissions(server):
     assert as_role(w, copy.dentry.id) == []
 
 
+def test_a_file_the_owner_moves_takes_the_grants_of_its_new_place_at_once(server):
+    # The owner's file moves are applied without reading the file first
+    # (a plain move): what a user may do on the file follows it at once,
+    # and a file with a grant of its own still drops or keeps it.
+    w = World(server)
+    src, dst = w.d.add_folder("src").id, w.d.add_folder("dst").id
+    w.d.grant(src, "READER", ("USER", w.user))
+    w.d.grant(dst, "EDITOR", ("USER", w.user))
+    plain = w.d.upload(b"p", "p.txt", src).id
+    assert as_role(w, plain) == ["READER"]
+    assert w.d.move(plain, dst).dentry.parent_id == dst
+    assert as_role(w, plain) == ["EDITOR"]
+    w.d.move(plain, w.folder2)
+    assert as_role(w, plain) == []
+    granted = w.d.upload(b"g", "g.txt", src).id
+    w.d.grant(granted, "MANAGER", ("USER", w.user))
+    w.d.move(granted, w.folder2)
+    assert as_role(w, granted) == []
+    kept = w.d.upload(b"k", "k.txt", src).id
+    w.d.grant(kept, "MANAGER", ("USER", w.user))
+    w.d.move(kept, w.folder2, preseve_permissions=True)
+    assert as_role(w, kept) == ["MANAGER"]
+
+
 def test_app_properties_private_stays_with_its_app(server):
     w = World(server)
     other = provision(server, corp_id=w.corp_id, union_id=w.owner.union_id)

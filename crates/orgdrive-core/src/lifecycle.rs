@@ -467,11 +467,9 @@ impl Drive {
             protect_owner_grants: false,
             task_id: None,
         };
-        let placed = self.meta.move_plain_file(&request).await?;
-        if placed.is_some() {
-            self.forget_changes(&space.space_id, false, false);
-        }
-        Ok(placed)
+        // Nothing cached changes: no grant was on the file (the grant
+        // cache is by dentry, not by path), no folder moved, no byte.
+        Ok(self.meta.move_plain_file(&request).await?)
     }
 
     /// Runs a move or copy in the store (at once, or as task `task_id`, with
