@@ -118,6 +118,9 @@ def children_cpu_s():
     return r.ru_utime + r.ru_stime
 
 
+# The durable-write rows, as `--writes` names them.
+WRITE_ROWS = ("addfolder", "uploadcycle", "rename", "move")
+
 class Sampler(threading.Thread):
     """VmRSS of a process every ~20 ms."""
 
@@ -494,17 +497,24 @@ http {{
     def durable_write_rows(self, run, st, sp):
         """AddFolder, the 4 KiB upload cycle, and the dentry lifecycle (each
         connection renames its own file between two names, or moves it between
-        two folders of the space), at 64 connections, a `sync` before each."""
-        subprocess.run(["sync"])
-        self.record(run, "orgdrive.addfolder", self.load("add-folder", *self.auth_args(st), "--connections", 64), conns=64)
-        subprocess.run(["sync"])
-        self.record(run, "orgdrive.uploadcycle", self.load("upload-cycle", *self.auth_args(st), "--size", 4096,
-                                                           "--connections", 64), conns=64)
-        lc = self.api(st, "POST", f"{sp}/dentries/0/folders", {"name": "lifecycle"})["dentry"]["id"]
-        for bench, cmd in (("orgdrive.rename", "rename-cycle"), ("orgdrive.move", "move-cycle")):
+        two folders of the space), at 64 connections, a `sync` before each;
+        only those named by `--writes` (postgres+s3 `--writes-only`)."""
+        wanted = set(getattr(self.a, "writes", None) or WRITE_ROWS)
+        if "addfolder" in wanted:
             subprocess.run(["sync"])
-            self.record(run, bench, self.load(cmd, *self.auth_args(st), "--parent-id", lc, "--size", 4096,
-                                              "--connections", 64), conns=64)
+            self.record(run, "orgdrive.addfolder", self.load("add-folder", *self.auth_args(st), "--connections", 64),
+                        conns=64)
+        if "uploadcycle" in wanted:
+            subprocess.run(["sync"])
+            self.record(run, "orgdrive.uploadcycle", self.load("upload-cycle", *self.auth_args(st), "--size", 4096,
+                                                               "--connections", 64), conns=64)
+        lc = self.api(st, "POST", f"{sp}/dentries/0/folders", {"name": "lifecycle"})["dentry"]["id"]
+        for row, cmd in (("rename", "rename-cycle"), ("move", "move-cycle")):
+            if row not in wanted:
+                continue
+            subprocess.run(["sync"])
+            self.record(run, f"orgdrive.{row}", self.load(cmd, *self.auth_args(st), "--parent-id", lc, "--size", 4096,
+                                                          "--connections", 64), conns=64)
 
     def _run_on(self, run, od):
         fx = self.read_fixture(od)
@@ -1076,10 +1086,20 @@ def arguments(backend):
     p.add_argument("--writes-only", action="store_true",
                    help="postgres+s3: only the durable writes between their two pgbench ceilings, full-length "
                         "points, no large folder (for A/B of the write path; printed, like --quick)")
+    p.add_argument("--writes", type=lambda v: [w for w in v.split(",") if w], metavar="ROW[,ROW]",
+                   help=f"with --writes-only: only these rows, of {','.join(WRITE_ROWS)} (default all)")
+    p.add_argument("--pg-stat-statements", metavar="FILE",
+                   help="postgres+s3, with --writes-only: load pg_stat_statements and write to FILE, per run, "
+                        "the 40 statements that took PostgreSQL the longest during the writes (calls|rows|total "
+                        "ms|mean ms|query)")
     a = p.parse_args()
     pg = a.backend == "postgres+s3"
-    if a.writes_only and not pg:
-        p.error("--writes-only is for --backend postgres+s3")
+    if (a.writes_only or a.writes or a.pg_stat_statements) and not pg:
+        p.error("--writes-only, --writes and --pg-stat-statements are for --backend postgres+s3")
+    if (a.writes or a.pg_stat_statements) and not a.writes_only:
+        p.error("--writes and --pg-stat-statements go with --writes-only")
+    if a.writes and not set(a.writes) <= set(WRITE_ROWS):
+        p.error(f"--writes: rows are {','.join(WRITE_ROWS)}")
     scratch = a.quick or a.writes_only
     a.results = a.results or (None if scratch else os.path.join(HERE, "RESULTS.md"))
     if a.report:

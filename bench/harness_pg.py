@@ -102,6 +102,9 @@ class PgS3Harness(Harness):
         self.pg_port = free_port()
         self.pg_settings = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
                             "shared_buffers": "512MB", "max_wal_size": "4GB", "max_connections": "300"}
+        if self.a.pg_stat_statements:
+            self.pg_settings.update({"shared_preload_libraries": "pg_stat_statements",
+                                     "pg_stat_statements.track": "all"})
         opts = f"-c listen_addresses=127.0.0.1 -p {self.pg_port} -k {sock} " + " ".join(
             f"-c {k}={v}" for k, v in self.pg_settings.items())
         subprocess.run([*self.pg_as, f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(pgdir, "server.log"),
@@ -242,7 +245,17 @@ class PgS3Harness(Harness):
             if self.a.writes_only:
                 fx = self.read_fixture(od)
                 self.pgbench(run, "before")
+                db = f"orgdrive_run{run}"
+                if self.a.pg_stat_statements:
+                    self.psql(db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
                 self.durable_write_rows(run, fx["st"], fx["sp"])
+                if self.a.pg_stat_statements:
+                    top = self.psql(db, "SELECT calls, rows, round(total_exec_time::numeric, 1), "
+                                        "round((total_exec_time / calls)::numeric, 3), "
+                                        "regexp_replace(query, '\\s+', ' ', 'g') "
+                                        "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40")
+                    with open(self.a.pg_stat_statements, "a") as f:
+                        f.write(f"# run {run}\n{top}\n")
                 self.pgbench(run, "after")
             else:
                 self._run_pg(run, od, meta_url)

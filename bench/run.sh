@@ -19,7 +19,10 @@
 #                 prints the section instead of writing RESULTS.md
 #   --writes-only (postgres+s3) only the durable writes (AddFolder, upload cycles, rename,
 #                 move) between their two pgbench ceilings, full-length points; prints the
-#                 section (figures of the other rows absent) instead of writing RESULTS.md
+#                 section (figures of the other rows absent) instead of writing RESULTS.md;
+#                 with --writes ROW[,ROW] (addfolder,uploadcycle,rename,move) only those rows,
+#                 with --pg-stat-statements FILE PostgreSQL's 40 costliest statements of the
+#                 writes appended to FILE per run
 #   --orgdrive BIN --revision REV
 #                 measure this prebuilt orgdrive binary instead of building the tree
 #                 (e.g. a clean commit while the working tree has uncommitted edits)
