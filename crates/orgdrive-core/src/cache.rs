@@ -12,7 +12,8 @@
 //! - grants (spaceId → every live grant of the space, by dentry): up to
 //!   [`IDENTITY_TTL`]; a grant change, or a move, delete or restore in
 //!   the space (grants leave with their dentries), drops them
-//!   ([`ReadCache::forget_grants`]); a rename keeps them;
+//!   ([`ReadCache::forget_grants`]); a rename keeps them, and so does a
+//!   plain file move (no grant on the file: the store checked);
 //! - departments (corpId, unionId → the user's departments and their
 //!   ancestors): up to [`IDENTITY_TTL`]; directory changes drop them all.
 //! - replies (a GetDentry or ListDentries answer as the wire layer encoded

@@ -136,9 +136,15 @@ pub(crate) struct Job {
     /// Whether the write charges or frees bytes of its spaces' orgs.
     charges_orgs: bool,
     attempt: Option<Attempt>,
-    body: Body,
+    /// `None`: the attempt only ([`PgStore::attempted_in_set`]); not applied,
+    /// the write is answered [`Declined`], with no savepoint.
+    body: Option<Body>,
     reply: oneshot::Sender<Settled>,
 }
+
+/// The answer of a write submitted with its attempt only that its
+/// attempt did not apply: nothing of it was written.
+struct Declined;
 
 /// The queues of a node's combinable writes.
 #[derive(Clone)]
@@ -254,15 +260,9 @@ impl PgStore {
                 })
             })
         };
-        let (reply, answer) = oneshot::channel();
-        let queue = self.writes.shard(spaces.first().map_or("", String::as_str));
         let alone_spaces = spaces.clone();
-        let job = Job { spaces, charges_orgs, attempt, body: erased, reply };
-        let settled = match queue.submit(job).await {
-            Ok(()) => answer.await.unwrap_or(Settled::Alone),
-            Err(_) => Settled::Alone,
-        };
-        match settled {
+        let job = |reply| Job { spaces, charges_orgs, attempt, body: Some(erased), reply };
+        match self.settled(&alone_spaces, job).await {
             Settled::Done(Ok(answer)) => answer
                 .downcast::<T>()
                 .map(|answer| *answer)
@@ -279,6 +279,47 @@ impl PgStore {
                 events::append(&t, &appended).await?;
                 value
             }),
+        }
+    }
+
+    /// `write`'s attempt alone, combined as in [`combined_in_set`](Self::combined_in_set):
+    /// its answer if its batch's statement applied it; `None`, nothing of
+    /// it written, if the statement did not, or if its batch could not
+    /// decide it. No body runs. A batch that applied nothing rolls back
+    /// (its locks taken for nothing cost no commit).
+    pub(crate) async fn attempted_in_set<W: SetWrite>(
+        &self,
+        spaces: Vec<String>,
+        write: Arc<W>,
+    ) -> StoreResult<Option<W::Answer>> {
+        let attempt = Attempt { kind: TypeId::of::<W>(), write, apply_all: apply_erased::<W> };
+        let first = spaces.first().cloned().unwrap_or_default();
+        let job =
+            |reply| Job { spaces, charges_orgs: false, attempt: Some(attempt), body: None, reply };
+        match self.settled(&[first], job).await {
+            Settled::Done(Ok(answer)) if answer.is::<Declined>() => Ok(None),
+            Settled::Done(Ok(answer)) => answer
+                .downcast::<W::Answer>()
+                .map(|answer| Some(*answer))
+                .map_err(|_| StoreError::Backend("a combined write answered another type".into())),
+            Settled::Done(Err(e)) => Err(e.into_store()),
+            Settled::Alone => Ok(None),
+        }
+    }
+
+    /// Queues the job `job` makes (given its reply channel) on the shard of
+    /// `spaces`' first and waits for its batch. `Alone` also when the
+    /// workers are gone.
+    async fn settled(
+        &self,
+        spaces: &[String],
+        job: impl FnOnce(oneshot::Sender<Settled>) -> Job,
+    ) -> Settled {
+        let (reply, answer) = oneshot::channel();
+        let queue = self.writes.shard(spaces.first().map_or("", String::as_str));
+        match queue.submit(job(reply)).await {
+            Ok(()) => answer.await.unwrap_or(Settled::Alone),
+            Err(_) => Settled::Alone,
         }
     }
 }
@@ -395,12 +436,15 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     if spaces_locked.is_err() || orgs_locked.is_err() {
         return alone();
     }
+    // Whether anything of the batch may have been written.
+    let mut wrote = false;
     for (indices, result) in placed.into_iter().zip(attempted) {
         let Ok(applied) = result else { return alone() };
         for (i, written) in indices.into_iter().zip(applied) {
             if let Some((answer, events)) = written {
                 appended.extend(events);
                 outcomes[i] = Some(Ok(answer));
+                wrote = true;
             }
         }
     }
@@ -414,9 +458,14 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
         if outcomes[i].is_some() || job.reply.is_closed() {
             continue;
         }
+        let Some(body) = &job.body else {
+            outcomes[i] = Some(Ok(Box::new(Declined)));
+            continue;
+        };
+        wrote = true;
         let start = format!("{ending}SAVEPOINT combined_write");
         // `biased`: the savepoint's request is sent before the body's first.
-        let (started, outcome) = tokio::join!(biased; t.batch_execute(&start), (job.body)(&t));
+        let (started, outcome) = tokio::join!(biased; t.batch_execute(&start), body(&t));
         if started.is_err() {
             return alone();
         }
@@ -435,6 +484,11 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     }
     if outcomes.iter().all(Option::is_none) {
         return alone();
+    }
+    if !wrote {
+        // Only declined attempts: nothing to commit (dropping `t` rolls
+        // it back, releasing the locks).
+        return outcomes.into_iter().map(|o| o.map_or(Settled::Alone, Settled::Done)).collect();
     }
     // The last savepoint ends, and the events follow, pipelined. Its end is
     // checked even after a success: on a transaction broken unnoticed,

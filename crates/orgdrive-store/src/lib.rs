@@ -320,10 +320,12 @@ pub trait TreeStore: Send + Sync + 'static {
     /// the move (`request.dentry_id` a live file of a space of the actor's
     /// org, moved within that space, not by a task, no grant on it, its
     /// name free in the live target folder, its new path within the
-    /// limits): answers what `move_dentry` would, its event appended. A
-    /// store may decline any move, plain or not: it then answers `None`
-    /// and has written nothing. Lets a caller that needs nothing of the
-    /// file beforehand (no role to read from it) skip reading it: the store
+    /// limits; `to.conflict` and the grant flags then play no part):
+    /// answers what `move_dentry` would, its event appended. A store may
+    /// decline any move, plain or not (a task's move always): it then
+    /// answers `None` and has changed nothing (it may have taken and
+    /// released locks). Lets a caller that needs nothing of the file
+    /// beforehand (no role to read from it) skip reading it: the store
     /// reads it under the move's locks. The default declines.
     async fn move_plain_file(&self, _request: &MoveDentry) -> StoreResult<Option<Placed>> {
         Ok(None)

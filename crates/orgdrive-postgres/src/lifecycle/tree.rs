@@ -59,12 +59,10 @@ impl TreeStore for PgStore {
         if request.task_id.is_some() || request.to.space_id != request.space_id {
             return Ok(None);
         }
-        // Applied by its batch's statement over the plain moves
-        // (`MOVES_AT_ONCE_SQL`), or declined by a body that writes nothing.
-        let plain = Arc::new(PlainFileMove(request.clone()));
+        // Its row of its batch's `MOVES_AT_ONCE_SQL` (with the batch's
+        // other file moves), and nothing else.
         let spaces = vec![request.space_id.clone()];
-        self.combined_in_set(spaces, false, plain, |_| Box::pin(async { Ok((None, Vec::new())) }))
-            .await
+        self.attempted_in_set(spaces, Arc::new(request.clone())).await
     }
 
     async fn copy_dentry(&self, request: &CopyDentry, ids: Ids) -> StoreResult<Placed> {
@@ -473,25 +471,6 @@ impl SetWrite for MoveDentry {
                 applied[at] = Some((placed, events));
             }
             Ok(applied)
-        })
-    }
-}
-
-/// A move offered to [`TreeStore::move_plain_file`]: applied by
-/// [`MOVES_AT_ONCE_SQL`] with the batch's other plain moves, or declined.
-struct PlainFileMove(MoveDentry);
-
-impl SetWrite for PlainFileMove {
-    type Answer = Option<Placed>;
-
-    fn apply_all<'a>(t: &'a Tx<'a>, plain: Vec<&'a Self>) -> TxFuture<'a, Applied<Option<Placed>>> {
-        Box::pin(async move {
-            let moves = plain.into_iter().map(|p| &p.0).collect();
-            let applied = MoveDentry::apply_all(t, moves).await?;
-            Ok(applied
-                .into_iter()
-                .map(|one| one.map(|(placed, events)| (Some(placed), events)))
-                .collect())
         })
     }
 }
