@@ -53,27 +53,8 @@ pub async fn every_tree_change_appends_its_event_and_a_failed_one_none(s: &impl 
     s.delete_dentry(&deleting("s", Some("r2"))).await.unwrap();
     s.purge_recycle_items(&every_item(), Some(&["r2".to_string()]), "op").await.unwrap();
     s.delete_dentry(&DeleteDentry { space_id: "2".into(), ..deleting("c2", None) }).await.unwrap();
-    let g = GrantRecord {
-        space_id: "1".into(),
-        dentry_id: "0".into(),
-        member_type: "USER".into(),
-        member_id: "bob".into(),
-        member_corp_id: "c".into(),
-        role: "EDITOR".into(),
-        duration_secs: None,
-        expires_at: None,
-        operator_id: "op".into(),
-        created_at: 10,
-        modified_at: 10,
-    };
-    let write = WriteGrants {
-        space_id: "1".into(),
-        dentry_id: "0".into(),
-        mode: GrantWrite::Add,
-        grants: vec![g],
-        protect_owner_grants: false,
-    };
-    s.write_grants(&write).await.unwrap();
+    let g = grant("1", "0", "USER", "bob", "EDITOR");
+    s.write_grants(&writing(GrantWrite::Add, vec![g])).await.unwrap();
     let revoke = RevokeGrants {
         space_id: "1".into(),
         dentry_id: "0".into(),

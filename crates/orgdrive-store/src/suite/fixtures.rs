@@ -389,3 +389,38 @@ pub async fn assert_consistent(s: &impl MetaStore) {
         );
     }
 }
+
+/// A permanent grant of `role` on `dentry_id` of `space_id` to the member,
+/// of org `c`, written by `op` at 10.
+pub fn grant(
+    space_id: &str,
+    dentry_id: &str,
+    member_type: &str,
+    member_id: &str,
+    role: &str,
+) -> GrantRecord {
+    GrantRecord {
+        space_id: space_id.into(),
+        dentry_id: dentry_id.into(),
+        member_type: member_type.into(),
+        member_id: member_id.into(),
+        member_corp_id: "c".into(),
+        role: role.into(),
+        duration_secs: None,
+        expires_at: None,
+        operator_id: "op".into(),
+        created_at: 10,
+        modified_at: 10,
+    }
+}
+
+/// A write of `grants`, which all name the first one's space and dentry.
+pub fn writing(mode: GrantWrite, grants: Vec<GrantRecord>) -> WriteGrants {
+    WriteGrants {
+        space_id: grants[0].space_id.clone(),
+        dentry_id: grants[0].dentry_id.clone(),
+        mode,
+        grants,
+        protect_owner_grants: false,
+    }
+}

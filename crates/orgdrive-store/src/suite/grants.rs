@@ -6,45 +6,10 @@
 use super::fixtures::*;
 use crate::*;
 
-/// A permanent grant of `role` on `dentry_id` of `space_id` to the member,
-/// of org `c`, written by `op` at 10.
-fn grant(
-    space_id: &str,
-    dentry_id: &str,
-    member_type: &str,
-    member_id: &str,
-    role: &str,
-) -> GrantRecord {
-    GrantRecord {
-        space_id: space_id.into(),
-        dentry_id: dentry_id.into(),
-        member_type: member_type.into(),
-        member_id: member_id.into(),
-        member_corp_id: "c".into(),
-        role: role.into(),
-        duration_secs: None,
-        expires_at: None,
-        operator_id: "op".into(),
-        created_at: 10,
-        modified_at: 10,
-    }
-}
-
 /// `g` made temporary: it stops working at `expires_at`.
 fn until(g: GrantRecord, expires_at: i64) -> GrantRecord {
     let duration_secs = ((expires_at - g.modified_at) / 1000).max(1);
     GrantRecord { duration_secs: Some(duration_secs), expires_at: Some(expires_at), ..g }
-}
-
-/// A write of `grants`, which all name the first one's space and dentry.
-fn writing(mode: GrantWrite, grants: Vec<GrantRecord>) -> WriteGrants {
-    WriteGrants {
-        space_id: grants[0].space_id.clone(),
-        dentry_id: grants[0].dentry_id.clone(),
-        mode,
-        grants,
-        protect_owner_grants: false,
-    }
 }
 
 /// Adds each grant (AddPermission), one write each.

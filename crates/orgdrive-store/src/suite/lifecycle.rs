@@ -115,27 +115,8 @@ pub async fn a_move_within_a_space_changes_one_row(s: &impl MetaStore) {
 /// path past the limits.
 pub async fn a_plain_file_move_is_the_move_and_anything_else_is_declined(s: &impl MetaStore) {
     tree(s, None, None).await;
-    let grant = GrantRecord {
-        space_id: "1".into(),
-        dentry_id: "f2".into(),
-        member_type: "USER".into(),
-        member_id: "bob".into(),
-        member_corp_id: "c".into(),
-        role: "EDITOR".into(),
-        duration_secs: None,
-        expires_at: None,
-        operator_id: "op".into(),
-        created_at: 10,
-        modified_at: 10,
-    };
-    let adding = WriteGrants {
-        space_id: "1".into(),
-        dentry_id: "f2".into(),
-        mode: GrantWrite::Add,
-        grants: vec![grant],
-        protect_owner_grants: false,
-    };
-    s.write_grants(&adding).await.unwrap();
+    let on_the_file = grant("1", "f2", "USER", "bob", "EDITOR");
+    s.write_grants(&writing(GrantWrite::Add, vec![on_the_file])).await.unwrap();
     let seq = s.last_event_seq().await.unwrap();
     let plain = |id: &str, parent: &str| moving(id, to("1", parent, NameConflict::Fail));
     let not_plain = [
