@@ -262,7 +262,7 @@ impl PgStore {
         };
         let alone_spaces = spaces.clone();
         let job = |reply| Job { spaces, charges_orgs, attempt, body: Some(erased), reply };
-        match self.settled(&alone_spaces, job).await {
+        match self.settled(alone_spaces.first(), job).await {
             Settled::Done(Ok(answer)) => answer
                 .downcast::<T>()
                 .map(|answer| *answer)
@@ -293,10 +293,10 @@ impl PgStore {
         write: Arc<W>,
     ) -> StoreResult<Option<W::Answer>> {
         let attempt = Attempt { kind: TypeId::of::<W>(), write, apply_all: apply_erased::<W> };
-        let first = spaces.first().cloned().unwrap_or_default();
+        let first = spaces.first().cloned();
         let job =
             |reply| Job { spaces, charges_orgs: false, attempt: Some(attempt), body: None, reply };
-        match self.settled(&[first], job).await {
+        match self.settled(first.as_ref(), job).await {
             Settled::Done(Ok(answer)) if answer.is::<Declined>() => Ok(None),
             Settled::Done(Ok(answer)) => answer
                 .downcast::<W::Answer>()
@@ -308,15 +308,15 @@ impl PgStore {
     }
 
     /// Queues the job `job` makes (given its reply channel) on the shard of
-    /// `spaces`' first and waits for its batch. `Alone` also when the
+    /// its first space and waits for its batch. `Alone` also when the
     /// workers are gone.
     async fn settled(
         &self,
-        spaces: &[String],
+        first_space: Option<&String>,
         job: impl FnOnce(oneshot::Sender<Settled>) -> Job,
     ) -> Settled {
         let (reply, answer) = oneshot::channel();
-        let queue = self.writes.shard(spaces.first().map_or("", String::as_str));
+        let queue = self.writes.shard(first_space.map_or("", String::as_str));
         match queue.submit(job(reply)).await {
             Ok(()) => answer.await.unwrap_or(Settled::Alone),
             Err(_) => Settled::Alone,

@@ -233,8 +233,7 @@ pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
     dentries_by_id!("= k.dentry_id"),
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET name = f.new_name, modifier_id = f.new_modifier_id, \
-         modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies \
-",
+         modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies",
     applied_rows!()
 );
 
@@ -419,8 +418,7 @@ pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
     dentries_by_id!("= k.dentry_id"),
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET parent_id = f.to_parent_id, modifier_id = f.new_modifier_id, \
-         modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies \
-",
+         modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies",
     applied_rows!()
 );
 
