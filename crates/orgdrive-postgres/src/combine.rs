@@ -1,9 +1,10 @@
 //! The queue that combines concurrent writes of a node into batches: a few
 //! worker tasks each take everything queued (up to a maximum) and hand it
-//! to the batch's writer. A lone write is not delayed: a worker takes the
-//! queue as it is, never waits for it to fill. The workers end when the
-//! last clone of the queue is dropped (or with their tokio runtime; a
-//! caller then finds the queue closed and writes alone).
+//! to the batch's writer, and count what its transaction committed. A lone
+//! write is not delayed: a worker takes the queue as it is, never waits
+//! for it to fill. The workers end when the last clone of the queue is
+//! dropped (or with their tokio runtime; a caller then finds the queue
+//! closed and writes alone).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use tokio::sync::{mpsc, Mutex};
 /// A queue of jobs `J` and its workers.
 pub(crate) struct Combiner<J> {
     jobs: mpsc::Sender<J>,
-    /// The batches handed to the writer and the jobs they carried.
+    /// The batches whose transaction committed and the jobs it decided.
     tally: Arc<WriteTally>,
 }
 
@@ -28,10 +29,12 @@ impl<J: Send + 'static> Combiner<J> {
     /// Starts `workers` tasks on the current tokio runtime, each running
     /// `write` on batches of at most `max_batch` jobs (in queue order); at
     /// most `4 × max_batch` jobs wait, then callers wait to enqueue.
+    /// `write` answers how many jobs its transaction decided and committed
+    /// (0: it committed nothing; the jobs ran alone or were declined).
     pub(crate) fn start<W, F>(workers: usize, max_batch: usize, write: W) -> Combiner<J>
     where
         W: Fn(Vec<J>) -> F + Send + Sync + 'static,
-        F: Future<Output = ()> + Send,
+        F: Future<Output = usize> + Send,
     {
         let (jobs, receiver) = mpsc::channel(4 * max_batch);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -41,15 +44,17 @@ impl<J: Send + 'static> Combiner<J> {
             let (receiver, write, counts) = (receiver.clone(), write.clone(), tally.clone());
             tokio::spawn(async move {
                 while let Some(batch) = take(&receiver, max_batch).await {
-                    counts.record(batch.len());
-                    write(batch).await;
+                    let committed = write(batch).await;
+                    if committed > 0 {
+                        counts.record(committed);
+                    }
                 }
             });
         }
         Combiner { jobs, tally }
     }
 
-    /// The batches taken so far and the jobs they carried.
+    /// The batches committed so far and the jobs they decided.
     pub(crate) fn figures(&self) -> WriteFigures {
         self.tally.figures()
     }

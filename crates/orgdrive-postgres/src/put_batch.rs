@@ -72,7 +72,7 @@ pub(crate) struct PutQueue {
 }
 
 impl PutQueue {
-    /// The batches taken so far and the puts they carried.
+    /// The batches committed so far and the puts they created.
     pub(crate) fn figures(&self) -> orgdrive_store::WriteFigures {
         self.jobs.figures()
     }
@@ -87,10 +87,15 @@ impl PutQueue {
                     batch.into_iter().filter(|job| !job.reply.is_closed()).collect();
                 let puts: Vec<&PutDentry> = batch.iter().map(|job| &job.put).collect();
                 let settled = write_batch(&pool, &puts).await;
+                let created = settled
+                    .iter()
+                    .filter(|answer| matches!(answer, Settled::Done(outcome) if outcome.is_ok()))
+                    .count();
                 for (job, answer) in batch.into_iter().zip(settled) {
                     // The caller may have gone away (its request was cancelled).
                     let _ = job.reply.send(answer);
                 }
+                created
             }
         });
         PutQueue { jobs }

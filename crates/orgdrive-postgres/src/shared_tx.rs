@@ -153,7 +153,8 @@ pub(crate) struct WriteQueue {
 }
 
 impl WriteQueue {
-    /// The batches taken so far (all shards) and the writes they carried.
+    /// The batches committed so far (all shards) and the writes they
+    /// decided (not those they declined or left to run alone).
     pub(crate) fn figures(&self) -> orgdrive_store::WriteFigures {
         self.shards.iter().map(Combiner::figures).fold(Default::default(), |sum, f| {
             orgdrive_store::WriteFigures {
@@ -171,11 +172,12 @@ impl WriteQueue {
                 Combiner::start(1, MAX_BATCH, move |batch: Vec<Job>| {
                     let pool = pool.clone();
                     async move {
-                        let settled = write_batch(&pool, &batch).await;
+                        let (settled, committed) = write_batch(&pool, &batch).await;
                         for (job, answer) in batch.into_iter().zip(settled) {
                             // The caller may have gone away (its request was cancelled).
                             let _ = job.reply.send(answer);
                         }
+                        committed
                     }
                 })
             })
@@ -373,9 +375,10 @@ const LOCK_ORGS: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
      (SELECT corp_id FROM spaces WHERE space_id = ANY($1)) \
      ORDER BY corp_id FOR NO KEY UPDATE";
 
-/// Runs `jobs` in one transaction: one answer per job, in order.
-async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
-    let alone = || jobs.iter().map(|_| Settled::Alone).collect();
+/// Runs `jobs` in one transaction: one answer per job, in order, and how
+/// many of them its commit decided (0 when it did not commit).
+async fn write_batch(pool: &Pool, jobs: &[Job]) -> (Vec<Settled>, usize) {
+    let alone = || (jobs.iter().map(|_| Settled::Alone).collect(), 0);
     let Ok(mut client) = pooled(pool).await else { return alone() };
     let Ok(t) = client.transaction().await else { return alone() };
     let mut spaces: Vec<&str> =
@@ -488,7 +491,8 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
     if !wrote {
         // Only declined attempts: nothing to commit (dropping `t` rolls
         // it back, releasing the locks).
-        return outcomes.into_iter().map(|o| o.map_or(Settled::Alone, Settled::Done)).collect();
+        let settled = outcomes.into_iter().map(|o| o.map_or(Settled::Alone, Settled::Done));
+        return (settled.collect(), 0);
     }
     // The last savepoint ends, and the events follow, pipelined. Its end is
     // checked even after a success: on a transaction broken unnoticed,
@@ -504,12 +508,18 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> Vec<Settled> {
         return alone();
     }
     let committed = t.commit().await.map_err(|e| DbError::from(e).into_store());
-    outcomes
+    let declined = |outcome: &DbResult<Answer>| matches!(outcome, Ok(a) if a.is::<Declined>());
+    let decided = match committed {
+        Ok(()) => outcomes.iter().flatten().filter(|outcome| !declined(outcome)).count(),
+        Err(_) => 0,
+    };
+    let settled = outcomes
         .into_iter()
         .map(|outcome| match (outcome, &committed) {
             (None, _) => Settled::Alone,
             (Some(outcome), Ok(())) => Settled::Done(outcome),
             (Some(_), Err(e)) => Settled::Done(Err(DbError::Store(e.clone()))),
         })
-        .collect()
+        .collect();
+    (settled, decided)
 }

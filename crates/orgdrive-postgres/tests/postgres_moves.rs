@@ -165,3 +165,26 @@ async fn a_batched_file_move_behind_a_held_space_answers_what_was_committed_mean
     assert_eq!((now.name.as_str(), now.parent_id.as_str()), ("other", "into"));
     assert_eq!(plain.dentry, now);
 }
+
+/// The group-commit figures count what a batch's commit decided: a plain
+/// move declined (its batch rolled back) counts nothing, one applied one
+/// write in one commit. (Before, every batch taken counted, with every
+/// write it carried.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_commit_figures_count_what_batches_committed_not_what_they_declined() {
+    let database = TestDatabase::create().await;
+    let s = PgStore::open(&database.url, &PgOptions::default()).await.unwrap();
+    space_with_quota(&s, None).await;
+    create(&s, folder("into", "into")).await;
+    create(&s, under("into", file("twin", "f.txt", 1))).await;
+    create(&s, file("f", "f.txt", 1)).await;
+    create(&s, file("g", "g.txt", 1)).await;
+    let before = s.write_figures();
+    let taken = s.move_plain_file(&moving("f", to("1", "into", NameConflict::Fail))).await;
+    assert!(taken.unwrap().is_none(), "a move took a taken name");
+    assert_eq!(s.write_figures(), before, "a declined move counted as a group commit");
+    let moved = s.move_plain_file(&moving("g", to("1", "into", NameConflict::Fail))).await;
+    assert!(moved.unwrap().is_some());
+    let after = s.write_figures();
+    assert_eq!((after.commits - before.commits, after.writes - before.writes), (1, 1));
+}
