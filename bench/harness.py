@@ -205,7 +205,7 @@ class Harness:
         self.raw.flush()
         brief = {k: rec[k] for k in ("rps", "p50_ms", "p99_ms", "errors", "mbps", "growth_mib",
                                      "single_tx_per_s", "tx_per_s", "vmhwm_mib", "kind", "ms", "rows_changed", "seconds",
-                                     "answer_ms", "status") if k in rec}
+                                     "answer_ms", "status", "step_ms") if k in rec}
         log(f"run {run} {bench} {extra or ''} {brief}")
         if rec.get("errors"):
             log(f"  errors: {rec.get('error_statuses')} last: {rec.get('last_error')}")

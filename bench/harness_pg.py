@@ -587,6 +587,16 @@ def report(records, results_path):
         w(f"| orgdrive {label} | {mmm(vals(bench, 'rps'))} | {mmm(vals(bench, 'p50_ms'), 2)} | {mmm(vals(bench, 'p99_ms'), 2)} | "
           f"{mmm(cpu_us(bench, 'orgdrive'))} | {mmm(cpu_us(bench, 'postgres'))} | "
           f"{mmm(vals(bench, 'foreign_cpu_pct'), 1)} | {errs(bench)} |")
+    steps = {r["run"]: r["step_ms"] for r in records
+             if r["bench"] == "orgdrive.uploadcycle" and r.get("step_ms")}
+    if steps:
+        step = lambda name: [steps.get(run, {}).get(name) for run in runs]
+        w("")
+        w(f"Where an upload cycle's time goes (loadgen's mean per step, ms, min / median / max of the runs): "
+          f"GetFileUploadInfo {mmm(step('upload_info'), 1)}, the PUT to S3 {mmm(step('put'), 1)}, "
+          f"CommitFile {mmm(step('commit'), 1)}; s3s-fs CPU per cycle {mmm(cpu_us('orgdrive.uploadcycle', 's3s-fs'))} µs "
+          f"(a single upload's commit copies the uploaded object to its content object, server-side: "
+          f"s3s-fs reads and writes it).")
     w("")
     w("**One node against two** (64 connections in all: 64 on node 1, or 32 on each of two `orgdrive serve` "
       "processes sharing the database, the bucket and the signing key; one loadgen process per node, run at once)")

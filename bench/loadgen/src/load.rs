@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -300,7 +300,39 @@ impl Op for AddFolderOp {
 
 // ---- upload-cycle -------------------------------------------------------------
 
+/// The time the upload cycles of a load spent in each of their three steps
+/// (GetFileUploadInfo, the PUT, CommitFile), summed over every connection,
+/// warm-up included: where a cycle's time goes.
+#[derive(Default)]
+pub struct CycleSteps {
+    nanos: [AtomicU64; 3],
+    cycles: AtomicU64,
+}
+
+impl CycleSteps {
+    const NAMES: [&'static str; 3] = ["upload_info", "put", "commit"];
+
+    fn add(&self, step: usize, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos[step].fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The mean milliseconds of each step over the cycles that completed.
+    pub fn mean_ms(&self) -> serde_json::Value {
+        let cycles = self.cycles.load(Ordering::Relaxed).max(1) as f64;
+        let mean = |step: usize| self.nanos[step].load(Ordering::Relaxed) as f64 / cycles / 1e6;
+        Self::NAMES
+            .iter()
+            .enumerate()
+            .map(|(step, name)| (name.to_string(), ((mean(step) * 1000.0).round() / 1000.0).into()))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
 pub struct UploadCycleOp {
+    /// Where the steps' times are summed, if anywhere.
+    steps: Option<Arc<CycleSteps>>,
     conn: Conn,
     /// Connections to other authorities, should the signed URLs point elsewhere.
     others: HashMap<String, Conn>,
@@ -325,6 +357,7 @@ impl UploadCycleOp {
         payload: Bytes,
     ) -> UploadCycleOp {
         UploadCycleOp {
+            steps: None,
             conn: Conn::new(&target.authority),
             others: HashMap::new(),
             authority: target.authority.clone(),
@@ -339,6 +372,11 @@ impl UploadCycleOp {
         }
     }
 
+    /// Sums the time of each step of this op's cycles into `steps`.
+    pub fn timed(self, steps: Arc<CycleSteps>) -> UploadCycleOp {
+        UploadCycleOp { steps: Some(steps), ..self }
+    }
+
     /// One cycle that must succeed: the committed dentry (for setting up
     /// other loads, e.g. the files `rename-cycle` and `move-cycle` work on).
     pub async fn upload_one(&mut self, n: u64) -> Result<Value> {
@@ -351,6 +389,14 @@ impl UploadCycleOp {
     /// Ok(the committed dentry) or Err((status, message)) of the step that
     /// was refused.
     async fn cycle(&mut self, n: u64) -> Result<Result<Value, (u16, String)>> {
+        let steps = self.steps.clone();
+        let mut started = Instant::now();
+        let mut step_done = |step: usize| {
+            if let Some(steps) = &steps {
+                steps.add(step, started.elapsed());
+            }
+            started = Instant::now();
+        };
         // 1. GetFileUploadInfo
         let info_body = json!({"protocol": "HEADER_SIGNATURE", "multipart": false});
         let r = self
@@ -360,6 +406,7 @@ impl UploadCycleOp {
         if !(200..300).contains(&r.status) {
             return Ok(Err((r.status, format!("GetFileUploadInfo: {}", short(&r.body)))));
         }
+        step_done(0);
         let info: Value = serde_json::from_slice(&r.body)?;
         let upload_key = info["uploadKey"].as_str().ok_or_else(|| anyhow!("no uploadKey"))?;
         let sig = &info["headerSignatureInfo"];
@@ -385,6 +432,7 @@ impl UploadCycleOp {
         if !(200..300).contains(&r.status) {
             return Ok(Err((r.status, format!("PUT: {}", short(&r.body)))));
         }
+        step_done(1);
         // 3. CommitFile
         let commit = json!({
             "uploadKey": upload_key,
@@ -397,6 +445,10 @@ impl UploadCycleOp {
             .await?;
         if !(200..300).contains(&r.status) {
             return Ok(Err((r.status, format!("CommitFile: {}", short(&r.body)))));
+        }
+        step_done(2);
+        if let Some(steps) = &steps {
+            steps.cycles.fetch_add(1, Ordering::Relaxed);
         }
         let mut committed: Value = serde_json::from_slice(&r.body)?;
         if committed["dentry"]["size"].as_u64() != Some(self.payload.len() as u64) {

@@ -17,6 +17,7 @@ mod load;
 mod query_plan;
 mod sqlite_baseline;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -26,7 +27,7 @@ use hyper::Method;
 
 use client::Target;
 use lifecycle::{Api, MoveCycleOp, RenameCycleOp};
-use load::{AddFolderOp, HttpOp, Op, RunConfig, UploadCycleOp};
+use load::{AddFolderOp, CycleSteps, HttpOp, Op, RunConfig, UploadCycleOp};
 
 #[derive(Parser)]
 #[command(name = "loadgen", about = "orgdrive benchmark load driver (one JSON line per run)")]
@@ -251,6 +252,7 @@ fn main() -> Result<()> {
             let prefix = api.prefix.clone().unwrap_or_else(unique_prefix);
             let payload = Bytes::from(pseudo_random(size));
             let config = load.config();
+            let steps = Arc::new(CycleSteps::default());
             let ops = (0..config.connections)
                 .map(|i| {
                     UploadCycleOp::new(
@@ -262,10 +264,12 @@ fn main() -> Result<()> {
                         format!("u-{prefix}-{i}"),
                         payload.clone(),
                     )
+                    .timed(steps.clone())
                 })
                 .collect();
             let mut out = runtime.block_on(load::run(config, ops));
             out["cmd"] = "upload-cycle".into();
+            out["step_ms"] = steps.mean_ms();
             out["size"] = size.into();
             out
         }
