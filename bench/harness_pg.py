@@ -592,7 +592,8 @@ def report(records, results_path):
     if steps:
         step = lambda name: [steps.get(run, {}).get(name) for run in runs]
         w("")
-        w(f"Where an upload cycle's time goes (loadgen's mean per step, ms, min / median / max of the runs): "
+        w(f"Where an upload cycle's time goes (loadgen's mean per step over the cycles that succeeded, "
+          f"warm-up included, ms, min / median / max of the runs): "
           f"GetFileUploadInfo {mmm(step('upload_info'), 1)}, the PUT to S3 {mmm(step('put'), 1)}, "
           f"CommitFile {mmm(step('commit'), 1)}; s3s-fs CPU per cycle {mmm(cpu_us('orgdrive.uploadcycle', 's3s-fs'))} µs "
           f"(a single upload's commit copies the uploaded object to its content object, server-side: "

@@ -301,8 +301,9 @@ impl Op for AddFolderOp {
 // ---- upload-cycle -------------------------------------------------------------
 
 /// The time the upload cycles of a load spent in each of their three steps
-/// (GetFileUploadInfo, the PUT, CommitFile), summed over every connection,
-/// warm-up included: where a cycle's time goes.
+/// (GetFileUploadInfo, the PUT, CommitFile), summed over the cycles that
+/// succeeded on every connection, warm-up included: where a cycle's time
+/// goes.
 #[derive(Default)]
 pub struct CycleSteps {
     nanos: [AtomicU64; 3],
@@ -312,15 +313,23 @@ pub struct CycleSteps {
 impl CycleSteps {
     const NAMES: [&'static str; 3] = ["upload_info", "put", "commit"];
 
-    fn add(&self, step: usize, took: Duration) {
-        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        self.nanos[step].fetch_add(nanos, Ordering::Relaxed);
+    /// One cycle that succeeded, and the time of each of its steps.
+    fn add(&self, took: [Duration; 3]) {
+        for (sum, step) in self.nanos.iter().zip(took) {
+            sum.fetch_add(u64::try_from(step.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        self.cycles.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The mean milliseconds of each step over the cycles that completed.
+    /// The mean milliseconds of each step over the cycles that succeeded;
+    /// null when none did.
     pub fn mean_ms(&self) -> serde_json::Value {
-        let cycles = self.cycles.load(Ordering::Relaxed).max(1) as f64;
-        let mean = |step: usize| self.nanos[step].load(Ordering::Relaxed) as f64 / cycles / 1e6;
+        let cycles = self.cycles.load(Ordering::Relaxed);
+        if cycles == 0 {
+            return serde_json::Value::Null;
+        }
+        let mean =
+            |step: usize| self.nanos[step].load(Ordering::Relaxed) as f64 / cycles as f64 / 1e6;
         Self::NAMES
             .iter()
             .enumerate()
@@ -389,12 +398,10 @@ impl UploadCycleOp {
     /// Ok(the committed dentry) or Err((status, message)) of the step that
     /// was refused.
     async fn cycle(&mut self, n: u64) -> Result<Result<Value, (u16, String)>> {
-        let steps = self.steps.clone();
+        let mut took = [Duration::ZERO; 3];
         let mut started = Instant::now();
         let mut step_done = |step: usize| {
-            if let Some(steps) = &steps {
-                steps.add(step, started.elapsed());
-            }
+            took[step] = started.elapsed();
             started = Instant::now();
         };
         // 1. GetFileUploadInfo
@@ -447,12 +454,12 @@ impl UploadCycleOp {
             return Ok(Err((r.status, format!("CommitFile: {}", short(&r.body)))));
         }
         step_done(2);
-        if let Some(steps) = &steps {
-            steps.cycles.fetch_add(1, Ordering::Relaxed);
-        }
         let mut committed: Value = serde_json::from_slice(&r.body)?;
         if committed["dentry"]["size"].as_u64() != Some(self.payload.len() as u64) {
             bail!("CommitFile answered an unexpected dentry: {}", short(&r.body));
+        }
+        if let Some(steps) = &self.steps {
+            steps.add(took);
         }
         Ok(Ok(committed["dentry"].take()))
     }

@@ -29,12 +29,13 @@ impl<J: Send + 'static> Combiner<J> {
     /// Starts `workers` tasks on the current tokio runtime, each running
     /// `write` on batches of at most `max_batch` jobs (in queue order); at
     /// most `4 × max_batch` jobs wait, then callers wait to enqueue.
-    /// `write` answers how many jobs its transaction decided and committed
-    /// (0: it committed nothing; the jobs ran alone or were declined).
+    /// `write` records in the tally it is given how many jobs its
+    /// transaction's commit decided, before it answers them (so that a
+    /// caller answered reads figures that count its write).
     pub(crate) fn start<W, F>(workers: usize, max_batch: usize, write: W) -> Combiner<J>
     where
-        W: Fn(Vec<J>) -> F + Send + Sync + 'static,
-        F: Future<Output = usize> + Send,
+        W: Fn(Vec<J>, Arc<WriteTally>) -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + Send,
     {
         let (jobs, receiver) = mpsc::channel(4 * max_batch);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -44,10 +45,7 @@ impl<J: Send + 'static> Combiner<J> {
             let (receiver, write, counts) = (receiver.clone(), write.clone(), tally.clone());
             tokio::spawn(async move {
                 while let Some(batch) = take(&receiver, max_batch).await {
-                    let committed = write(batch).await;
-                    if committed > 0 {
-                        counts.record(committed);
-                    }
+                    write(batch, counts.clone()).await;
                 }
             });
         }

@@ -167,7 +167,8 @@ impl PgStore {
     /// `put_batch`); every other put, and every folder that transaction did
     /// not create, as `put_dentry` runs it alone (its own transaction, or a
     /// savepoint of one shared with its space's writes: `shared_tx`).
-    /// Answers in order.
+    /// Answers in order. The folders' transaction is not counted in the
+    /// group-commit figures (only the queue's batches are).
     pub async fn put_dentries(&self, puts: &[PutDentry]) -> Vec<StoreResult<PutOutcome>> {
         let together: Vec<&PutDentry> = puts.iter().filter(|p| PutQueue::takes(p)).collect();
         if together.is_empty() {

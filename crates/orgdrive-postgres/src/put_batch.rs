@@ -79,7 +79,7 @@ impl PutQueue {
 
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> PutQueue {
-        let jobs = Combiner::start(WORKERS, MAX_BATCH, move |batch: Vec<Job>| {
+        let jobs = Combiner::start(WORKERS, MAX_BATCH, move |batch: Vec<Job>, tally| {
             let pool = pool.clone();
             async move {
                 // A put whose caller has gone (its request was cancelled) is skipped.
@@ -91,11 +91,11 @@ impl PutQueue {
                     .iter()
                     .filter(|answer| matches!(answer, Settled::Done(outcome) if outcome.is_ok()))
                     .count();
+                tally.record(created);
                 for (job, answer) in batch.into_iter().zip(settled) {
                     // The caller may have gone away (its request was cancelled).
                     let _ = job.reply.send(answer);
                 }
-                created
             }
         });
         PutQueue { jobs }

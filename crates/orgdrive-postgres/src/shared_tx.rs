@@ -169,15 +169,15 @@ impl WriteQueue {
         let shards = (0..SHARDS)
             .map(|_| {
                 let pool = pool.clone();
-                Combiner::start(1, MAX_BATCH, move |batch: Vec<Job>| {
+                Combiner::start(1, MAX_BATCH, move |batch: Vec<Job>, tally| {
                     let pool = pool.clone();
                     async move {
-                        let (settled, committed) = write_batch(&pool, &batch).await;
+                        let (settled, decided) = write_batch(&pool, &batch).await;
+                        tally.record(decided);
                         for (job, answer) in batch.into_iter().zip(settled) {
                             // The caller may have gone away (its request was cancelled).
                             let _ = job.reply.send(answer);
                         }
-                        committed
                     }
                 })
             })

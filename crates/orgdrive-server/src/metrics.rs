@@ -276,7 +276,7 @@ impl Collector for DriveFigures {
         let writes = self.drive.write_figures();
         let commits: [(&str, &str, u64); 2] = [
             ("group_commits", "Transactions that committed combined writes", writes.commits),
-            ("group_commit_writes", "Writes those transactions carried", writes.writes),
+            ("group_commit_writes", "Writes those transactions' commits decided", writes.writes),
         ];
         for (name, help, value) in commits {
             let counter = ConstCounter::new(value);

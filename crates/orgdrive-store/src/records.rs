@@ -434,8 +434,9 @@ pub struct StoreGauges {
 }
 
 /// Group commit since the store was opened: transactions that committed
-/// combined writes, and the writes they carried (their ratio is the mean
-/// batch size).
+/// combined writes, and the writes their commits decided (their ratio is
+/// the mean batch size; a write a batch left to run alone, or declined
+/// with nothing written, counts where it is decided).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteFigures {
     pub commits: u64,
@@ -450,9 +451,13 @@ pub struct WriteTally {
 }
 
 impl WriteTally {
-    /// One transaction committed, carrying `writes` writes.
+    /// One transaction committed, deciding `writes` writes; none is not
+    /// counted (a batch that decided nothing).
     pub fn record(&self, writes: usize) {
         use std::sync::atomic::Ordering::Relaxed;
+        if writes == 0 {
+            return;
+        }
         self.commits.fetch_add(1, Relaxed);
         self.writes.fetch_add(writes as u64, Relaxed);
     }
