@@ -1297,11 +1297,9 @@ impl Drive {
     ) -> DriveResult<Staged> {
         let internal = |e: orgdrive_blob::BlobError| DriveError::Internal(e.to_string());
         let prefix = upload_prefix(&upload.upload_key);
-        // The parts and their sizes: a multipart upload's parts are listed
-        // (S3 listings cost the store far more than a HEAD — s3s-fs walks the
-        // bucket). A single upload's one object is copied as it is, unasked:
-        // the copy's size is read after (a HEAD first would cost every
-        // commit a request to the store; a copy of nothing fails NotFound).
+        // The parts and their sizes: a single upload's one object is asked
+        // for (a HEAD); a multipart upload's parts are listed (S3 listings
+        // cost the store far more than a HEAD — s3s-fs walks the bucket).
         let (sources, sizes): (Vec<i64>, std::collections::HashMap<i64, u64>) = if upload.multipart
         {
             let mut listed: Vec<(i64, u64)> = self
@@ -1322,32 +1320,27 @@ impl Drive {
             }
             (listed.iter().map(|(n, _)| *n).collect(), listed.into_iter().collect())
         } else {
-            (vec![0], std::collections::HashMap::new())
+            match self.blob.size(&format!("{prefix}0")).await.map_err(internal)? {
+                Some(size) => (vec![0], [(0, size)].into()),
+                None => return Err(bad_upload_key("nothing has been uploaded for this uploadKey")),
+            }
         };
-        // Cheap refusals before the parts are copied or read back (a review
-        // found that a commit bound to fail still copied every part, and read
-        // them all for an MD5): the listed sizes against the announced size
-        // and the room left. A single upload's are checked on its copy (one
-        // copy at most for nothing). The commit's transaction stays the
-        // authority.
-        if upload.multipart {
-            let listed_total: i64 =
-                sources.iter().map(|n| sizes.get(n).map_or(0, |s| *s as i64)).sum();
-            check_size(listed_total, announced)?;
-            if let Some(space) = self.meta.get_space(&upload.space_id).await? {
-                if let Some(remaining) = self.remaining_bytes(&space).await? {
-                    if listed_total > remaining {
-                        return Err(DriveError::QuotaExceeded(format!(
-                            "{listed_total} bytes do not fit: {remaining} bytes are left"
-                        )));
-                    }
+        // Cheap refusals before any copy or read-back (a review found that a
+        // commit bound to fail still copied every part, and read them all for
+        // an MD5): the listed sizes against the announced size and the room
+        // left. The commit's transaction stays the authority.
+        let listed_total: i64 = sources.iter().map(|n| sizes.get(n).map_or(0, |s| *s as i64)).sum();
+        check_size(listed_total, announced)?;
+        if let Some(space) = self.meta.get_space(&upload.space_id).await? {
+            if let Some(remaining) = self.remaining_bytes(&space).await? {
+                if listed_total > remaining {
+                    return Err(DriveError::QuotaExceeded(format!(
+                        "{listed_total} bytes do not fit: {remaining} bytes are left"
+                    )));
                 }
             }
         }
-        let gone = || match upload.multipart {
-            true => bad_upload_key("an uploaded part is gone (expired or committed meanwhile)"),
-            false => bad_upload_key("nothing has been uploaded for this uploadKey"),
-        };
+        let gone = || bad_upload_key("an uploaded part is gone (expired or committed meanwhile)");
         // Parts S3 can join into one object (all but the last ≥ 5 MiB): one
         // object, downloaded on a presigned URL like a single upload's.
         let composable = sources.len() > 1
