@@ -376,7 +376,7 @@ const LOCK_ORGS: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
      ORDER BY corp_id FOR NO KEY UPDATE";
 
 /// Runs `jobs` in one transaction: one answer per job, in order, and how
-/// many of them its commit decided (0 when it did not commit).
+/// many of them its commit decided (0: none, or it did not commit).
 async fn write_batch(pool: &Pool, jobs: &[Job]) -> (Vec<Settled>, usize) {
     let alone = || (jobs.iter().map(|_| Settled::Alone).collect(), 0);
     let Ok(mut client) = pooled(pool).await else { return alone() };
