@@ -1,0 +1,138 @@
+//! A commit bound to fail costs the object store no copy. A refused commit
+//! keeps its upload, so a client may send CommitFile again and again; each
+//! copy is up to 5 GiB of work for the store from one small request. So a
+//! single upload's object is asked for (a HEAD) and refused on its size
+//! before it is copied. The store here is the S3 server of `scripts/s3.sh`
+//! behind a TCP relay on loopback that counts the CopyObject requests
+//! passing through it. Run with
+//! `eval "$(bash scripts/s3.sh)" && cargo test -p orgdrive-core --test s3_refusals`.
+//! (A commit that copied first and refused after passed every other test:
+//! the copy is removed when the commit fails.)
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use orgdrive_blob::BlobLocation;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The header that makes a PUT a CopyObject (as OpenDAL sends it).
+const COPY_SOURCE: &[u8] = b"x-amz-copy-source:";
+
+/// Relays loopback connections to `upstream` (`host:port`), counting the
+/// requests that carry [`COPY_SOURCE`]; answers the relay's address.
+async fn counting_relay(upstream: String, copies: Arc<AtomicUsize>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (upstream, copies) = (upstream.clone(), copies.clone());
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(&upstream).await else { return };
+                let (mut from_client, mut to_server) = (client, server);
+                let (mut server_read, mut server_write) = to_server.split();
+                let (mut client_read, mut client_write) = from_client.split();
+                let upward = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    // The end of the previous read: a header split across reads.
+                    let mut tail: Vec<u8> = Vec::new();
+                    loop {
+                        let n = match client_read.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let mut seen = std::mem::take(&mut tail);
+                        seen.extend_from_slice(&buf[..n]);
+                        let lower = seen.to_ascii_lowercase();
+                        let found =
+                            lower.windows(COPY_SOURCE.len()).filter(|w| *w == COPY_SOURCE).count();
+                        copies.fetch_add(found, Ordering::SeqCst);
+                        // Shorter than the header: a match in it is never counted twice.
+                        let keep = (COPY_SOURCE.len() - 1).min(seen.len());
+                        tail = seen[seen.len() - keep..].to_vec();
+                        if server_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server_write.shutdown().await;
+                };
+                let downward = tokio::io::copy(&mut server_read, &mut client_write);
+                let _ = tokio::join!(upward, downward);
+            });
+        }
+    });
+    address
+}
+
+/// The S3 store of `scripts/s3.sh`, reached through a counting relay.
+async fn relayed_store(copies: Arc<AtomicUsize>) -> BlobStore {
+    let url = std::env::var("ORGDRIVE_TEST_BLOB_URL").unwrap_or_else(|_| {
+        panic!(
+            "ORGDRIVE_TEST_BLOB_URL is not set: start the S3 server with \
+             eval \"$(bash scripts/s3.sh)\""
+        )
+    });
+    let BlobLocation::S3(mut s3) = url.parse::<BlobLocation>().unwrap() else {
+        panic!("ORGDRIVE_TEST_BLOB_URL must be an s3:// URL (scripts/s3.sh prints one)")
+    };
+    let endpoint = s3.endpoint.clone().expect("scripts/s3.sh names its endpoint");
+    let upstream = endpoint.strip_prefix("http://").expect("a loopback http:// endpoint");
+    let relay = counting_relay(upstream.trim_end_matches('/').to_string(), copies).await;
+    s3.endpoint = Some(format!("http://{relay}"));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    s3.root = Some(format!("/core-refusals/{}-{}/", std::process::id(), nanos.as_nanos()));
+    BlobStore::s3(&s3).unwrap()
+}
+
+async fn put(url: &SignedUrl, body: &'static [u8]) -> u16 {
+    let mut request = reqwest::Client::new().put(&url.url).body(body);
+    for (name, value) in &url.headers {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_upload_refused_on_its_size_is_never_copied() {
+    let copies = Arc::new(AtomicUsize::new(0));
+    let dir = tempfile::tempdir().unwrap();
+    let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
+        .await
+        .unwrap();
+    let store = relayed_store(copies.clone()).await;
+    let drive = Drive::new(Arc::new(meta), store, options()).await.unwrap();
+    let w = world_over(drive, dir, None, &Scope::ALL).await;
+    let roomy = space(&w, None).await;
+    let small = space(&w, Some(3)).await;
+    let request =
+        UploadRequest { protocol: Some("HEADER_SIGNATURE".into()), ..UploadRequest::default() };
+    let commit = |key: &str, size: Option<i64>| CommitRequest {
+        upload_key: Some(key.to_string()),
+        name: Some("a.txt".into()),
+        parent_id: Some("0".into()),
+        size,
+        ..CommitRequest::default()
+    };
+
+    // 5 bytes uploaded, 9 announced: refused, again and again, with no copy.
+    let ticket = w.drive.get_file_upload_info(&w.op, &roomy, request.clone(), BASE).await.unwrap();
+    assert_eq!(put(&ticket.url, b"12345").await, 200);
+    for _ in 0..3 {
+        let wrong = commit(&ticket.upload_key, Some(9));
+        let refused = w.drive.commit_file(&w.op, &roomy, wrong).await.unwrap_err();
+        assert!(refused.to_string().contains("9 were announced"), "{refused}");
+    }
+    // 5 bytes into a space of 3: refused with no copy.
+    let over = w.drive.get_file_upload_info(&w.op, &small, request.clone(), BASE).await.unwrap();
+    assert_eq!(put(&over.url, b"12345").await, 200);
+    let refused = w.drive.commit_file(&w.op, &small, commit(&over.upload_key, None)).await;
+    assert!(matches!(refused, Err(DriveError::QuotaExceeded(_))), "{refused:?}");
+    assert_eq!(copies.load(Ordering::SeqCst), 0, "a refused commit copied its object");
+
+    // The relay sees the copies: the right size commits, by one copy.
+    let file = w.drive.commit_file(&w.op, &roomy, commit(&ticket.upload_key, Some(5))).await;
+    assert_eq!(file.unwrap().dentry.size, 5);
+    assert_eq!(copies.load(Ordering::SeqCst), 1);
+}
