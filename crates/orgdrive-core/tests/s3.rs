@@ -11,29 +11,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use orgdrive_blob::BlobLocation;
 
 fn s3_store() -> BlobStore {
-    let url = std::env::var("ORGDRIVE_TEST_BLOB_URL").unwrap_or_else(|_| {
-        panic!(
-            "ORGDRIVE_TEST_BLOB_URL is not set: start the S3 server with \
-             eval \"$(bash scripts/s3.sh)\""
-        )
-    });
-    let BlobLocation::S3(mut s3) = url.parse::<BlobLocation>().unwrap() else {
-        panic!("ORGDRIVE_TEST_BLOB_URL must be an s3:// URL (scripts/s3.sh prints one)")
-    };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    s3.root = Some(format!("/core-tests/{}-{}/", std::process::id(), nanos.as_nanos()));
-    BlobStore::s3(&s3).unwrap()
-}
-
-async fn put(url: &SignedUrl, body: &'static [u8]) -> u16 {
-    let mut request = reqwest::Client::new().put(&url.url).body(body);
-    for (name, value) in &url.headers {
-        request = request.header(name, value);
-    }
-    request.send().await.unwrap().status().as_u16()
+    BlobStore::s3(&test_s3_location("core-tests")).unwrap()
 }
 
 async fn uploads(drive: &Drive) -> Vec<String> {
@@ -71,17 +51,17 @@ async fn presigned_uploads_commit_by_copy_and_strays_are_swept() {
     // Nothing PUT yet: the commit's HEAD finds no object.
     let early = w.drive.commit_file(&w.op, &space, commit.clone()).await.unwrap_err();
     assert!(early.to_string().contains("nothing has been uploaded"), "{early}");
-    assert_eq!(put(&ticket.url, b"first").await, 200);
+    assert_eq!(put_signed(&ticket.url, b"first").await, 200);
     let file = w.drive.commit_file(&w.op, &space, commit).await.unwrap();
     assert_eq!(file.dentry.size, 5);
     assert!(uploads(&w.drive).await.is_empty(), "the commit removes the upload's objects");
 
     // A PUT after the commit lands in the bucket, outside the file.
-    assert_eq!(put(&ticket.url, b"late!!").await, 200);
+    assert_eq!(put_signed(&ticket.url, b"late!!").await, 200);
     // An upload that is never committed.
     let abandoned =
         w.drive.get_file_upload_info(&w.op, &space, upload_request(), BASE).await.unwrap();
-    assert_eq!(put(&abandoned.url, b"abandoned").await, 200);
+    assert_eq!(put_signed(&abandoned.url, b"abandoned").await, 200);
     assert_eq!(uploads(&w.drive).await.len(), 2);
 
     // Young objects are kept: a URL could still be writing them.

@@ -14,7 +14,6 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
-use orgdrive_blob::BlobLocation;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -68,30 +67,12 @@ async fn counting_relay(upstream: String, copies: Arc<AtomicUsize>) -> String {
 
 /// The S3 store of `scripts/s3.sh`, reached through a counting relay.
 async fn relayed_store(copies: Arc<AtomicUsize>) -> BlobStore {
-    let url = std::env::var("ORGDRIVE_TEST_BLOB_URL").unwrap_or_else(|_| {
-        panic!(
-            "ORGDRIVE_TEST_BLOB_URL is not set: start the S3 server with \
-             eval \"$(bash scripts/s3.sh)\""
-        )
-    });
-    let BlobLocation::S3(mut s3) = url.parse::<BlobLocation>().unwrap() else {
-        panic!("ORGDRIVE_TEST_BLOB_URL must be an s3:// URL (scripts/s3.sh prints one)")
-    };
+    let mut s3 = test_s3_location("core-refusals");
     let endpoint = s3.endpoint.clone().expect("scripts/s3.sh names its endpoint");
     let upstream = endpoint.strip_prefix("http://").expect("a loopback http:// endpoint");
     let relay = counting_relay(upstream.trim_end_matches('/').to_string(), copies).await;
     s3.endpoint = Some(format!("http://{relay}"));
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    s3.root = Some(format!("/core-refusals/{}-{}/", std::process::id(), nanos.as_nanos()));
     BlobStore::s3(&s3).unwrap()
-}
-
-async fn put(url: &SignedUrl, body: &'static [u8]) -> u16 {
-    let mut request = reqwest::Client::new().put(&url.url).body(body);
-    for (name, value) in &url.headers {
-        request = request.header(name, value);
-    }
-    request.send().await.unwrap().status().as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +99,7 @@ async fn a_single_upload_refused_on_its_size_is_never_copied() {
 
     // 5 bytes uploaded, 9 announced: refused, again and again, with no copy.
     let ticket = w.drive.get_file_upload_info(&w.op, &roomy, request.clone(), BASE).await.unwrap();
-    assert_eq!(put(&ticket.url, b"12345").await, 200);
+    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
     for _ in 0..3 {
         let wrong = commit(&ticket.upload_key, Some(9));
         let refused = w.drive.commit_file(&w.op, &roomy, wrong).await.unwrap_err();
@@ -126,7 +107,7 @@ async fn a_single_upload_refused_on_its_size_is_never_copied() {
     }
     // 5 bytes into a space of 3: refused with no copy.
     let over = w.drive.get_file_upload_info(&w.op, &small, request.clone(), BASE).await.unwrap();
-    assert_eq!(put(&over.url, b"12345").await, 200);
+    assert_eq!(put_signed(&over.url, b"12345").await, 200);
     let refused = w.drive.commit_file(&w.op, &small, commit(&over.upload_key, None)).await;
     assert!(matches!(refused, Err(DriveError::QuotaExceeded(_))), "{refused:?}");
     assert_eq!(copies.load(Ordering::SeqCst), 0, "a refused commit copied its object");

@@ -238,3 +238,30 @@ pub fn param_field(e: &DriveError) -> Option<&str> {
         _ => None,
     }
 }
+
+/// The bucket of `scripts/s3.sh` (`ORGDRIVE_TEST_BLOB_URL`), under a key
+/// prefix of its own (`/{under}/{pid}-{nanos}/`); fails naming the script
+/// when the environment is not there.
+pub fn test_s3_location(under: &str) -> orgdrive_blob::S3Location {
+    let url = std::env::var("ORGDRIVE_TEST_BLOB_URL").unwrap_or_else(|_| {
+        panic!(
+            "ORGDRIVE_TEST_BLOB_URL is not set: start the S3 server with \
+             eval \"$(bash scripts/s3.sh)\""
+        )
+    });
+    let orgdrive_blob::BlobLocation::S3(mut s3) = url.parse().unwrap() else {
+        panic!("ORGDRIVE_TEST_BLOB_URL must be an s3:// URL (scripts/s3.sh prints one)")
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    s3.root = Some(format!("/{under}/{}-{}/", std::process::id(), nanos.as_nanos()));
+    s3
+}
+
+/// PUTs `body` to a presigned URL with the headers it names: the status.
+pub async fn put_signed(url: &SignedUrl, body: &'static [u8]) -> u16 {
+    let mut request = reqwest::Client::new().put(&url.url).body(body);
+    for (name, value) in &url.headers {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
