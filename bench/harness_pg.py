@@ -8,7 +8,10 @@ ceilings taken in the same run on the same machine:
     the big transfer with curl) on URLs this script presigns (SigV4), next
     to the same transfers on the presigned URLs orgdrive hands out;
   * metadata ops/s against one node and against two nodes sharing the
-    database, the bucket and the signing key.
+    database, the bucket and the signing key;
+  * PostgreSQL's floor under the durable writes (FLOOR_SCRIPTS): the least
+    a batch of them writes, sent by pgbench with no orgdrive in the way, and
+    what that leaves of the machine's CPU for the HTTP side.
 
 Owns its services: a PostgreSQL cluster of its own in the temp dir (Debian's
 binaries, fsync=on, synchronous_commit=on, full_page_writes=on: the durable
@@ -47,6 +50,66 @@ SIGNING_KEY = "bench-harness-signing-key-0123456789abcdef"
 # Rows of the 1-row-transaction ceiling: one INSERT of a row about the size of a dentry's.
 PGBENCH_SCRIPT = ("INSERT INTO ceiling (k, v, at) VALUES "
                   "(md5(random()::text), repeat('x', 200), (extract(epoch from now()) * 1000)::bigint);\n")
+
+# PostgreSQL's floor under orgdrive's durable writes: the least a batch of 32
+# of them can write (the rows and their events, in one transaction under the
+# space's row lock, as orgdrive's batches do; no HTTP, no checks, no reads),
+# sent by one pgbench client because one space's batches run one at a time.
+# Run on orgdrive's own schema (`orgdrive migrate`) in a database of its own.
+FLOOR_BATCH = 64
+FLOOR_FILES = 20_000
+FLOOR_LOCK = "SELECT 1 FROM spaces WHERE space_id = 'floor-space' FOR UPDATE;\n"
+FLOOR_SCRIPTS = {
+    "addfolder": (
+        "BEGIN;\n" + FLOOR_LOCK +
+        "WITH u AS (INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, status, "
+        "blob_key, creator_id, modifier_id, created_at, modified_at) "
+        "SELECT r, 'u' || r, 'floor-space', 'A', 'FOLDER', 'folder-' || r, 0, 1, 'NORMAL', NULL, 'u', 'u', 0, 0 "
+        f"FROM (SELECT md5(random()::text) AS r FROM generate_series(1, {FLOOR_BATCH})) x "
+        "ON CONFLICT (space_id, parent_id, name) WHERE status = 'NORMAL' DO NOTHING RETURNING dentry_id, parent_id, name) "
+        "INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, dentry_id, operator_id, at_ms, parent_id, "
+        "name, dentry_type) SELECT md5(random()::text), 'DENTRY_CREATED', 'floor-org', 'floor-app', 'floor-space', "
+        "dentry_id, 'u', 0, parent_id, name, 'FOLDER' FROM u;\nCOMMIT;\n"),
+    "rename": (
+        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK +
+        "WITH u AS (UPDATE dentries SET name = CASE WHEN name LIKE '%.bin' THEN name || '.x' ELSE left(name, -2) END, "
+        "modifier_id = 'u', modified_at = (extract(epoch from now()) * 1000)::bigint "
+        f"WHERE dentry_id = ANY (SELECT (100000000 + g)::text FROM generate_series(:base, :base + {FLOOR_BATCH - 1}) g) "
+        "AND space_id = 'floor-space' AND status = 'NORMAL' RETURNING dentry_id, parent_id, name, size, version) "
+        "INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, dentry_id, operator_id, at_ms, parent_id, "
+        "name, dentry_type, size, version, previous_name) SELECT md5(random()::text), 'DENTRY_RENAMED', 'floor-org', "
+        "'floor-app', 'floor-space', dentry_id, 'u', 0, parent_id, name, 'FILE', size, version, 'x' FROM u;\nCOMMIT;\n"),
+    "move": (
+        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK +
+        "WITH u AS (UPDATE dentries SET parent_id = CASE WHEN parent_id = 'A' THEN 'B' ELSE 'A' END, "
+        "modifier_id = 'u', modified_at = (extract(epoch from now()) * 1000)::bigint "
+        f"WHERE dentry_id = ANY (SELECT (100000000 + g)::text FROM generate_series(:base, :base + {FLOOR_BATCH - 1}) g) "
+        "AND space_id = 'floor-space' AND status = 'NORMAL' RETURNING dentry_id, parent_id, name, size, version) "
+        "INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, dentry_id, operator_id, at_ms, parent_id, "
+        "name, dentry_type, size, version, previous_parent_id) SELECT md5(random()::text), 'DENTRY_MOVED', 'floor-org', "
+        "'floor-app', 'floor-space', dentry_id, 'u', 0, parent_id, name, 'FILE', size, version, 'x' FROM u;\nCOMMIT;\n"),
+}
+# An org, an app, a space, folders A and B (ids = names) and FLOOR_FILES files
+# shared between them, as orgdrive's schema wants them.
+FLOOR_SEED = f"""
+INSERT INTO orgs (corp_id, name, created_at, modified_at) VALUES ('floor-org', 'floor', 0, 0);
+INSERT INTO apps (app_id, corp_id, name, app_key, secret_salt, secret_hash, scopes, created_at, modified_at)
+    VALUES ('floor-app', 'floor-org', 'floor', 'floor-key', '', '', '', 0, 0);
+INSERT INTO spaces (space_id, corp_id, app_id, scene, scene_id, owner_type, owner_id, creator_id, modifier_id,
+                    status, can_search, can_rename, can_record_recent_file, created_at, modified_at)
+    VALUES ('floor-space', 'floor-org', 'floor-app', 'floor', '1', 'USER', 'u', 'u', 'u', 'NORMAL',
+            true, true, true, 0, 0);
+INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, status, creator_id, modifier_id,
+                      created_at, modified_at)
+    VALUES ('A', 'uA', 'floor-space', '0', 'FOLDER', 'A', 'NORMAL', 'u', 'u', 0, 0),
+           ('B', 'uB', 'floor-space', '0', 'FOLDER', 'B', 'NORMAL', 'u', 'u', 0, 0);
+INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, status, blob_key, creator_id,
+                      modifier_id, created_at, modified_at)
+    SELECT (100000000 + g)::text, md5(g::text), 'floor-space', CASE WHEN g % 2 = 0 THEN 'A' ELSE 'B' END, 'FILE',
+           'file-' || g || '.bin', 4096, 'NORMAL', 'objects/' || md5('b' || g), 'u', 'u', g, g
+    FROM generate_series(1, {FLOOR_FILES}) g;
+ANALYZE;
+"""
 
 
 def presign_s3(method, endpoint, bucket, key, expires=3600):
@@ -212,6 +275,56 @@ class PgS3Harness(Harness):
                "foreign_cpu_pct": round(max(0.0, busy - sum(cpu.values())) / (wall * (os.cpu_count() or 1)) * 100, 1)}
         return self.record(run, "pg.ceiling", res, when=when, conns=64)
 
+    def spread_moves(self, run, st, spaces=4):
+        """MoveDentry at 64 connections spread over `spaces` spaces of the same
+        user (64 / spaces connections each, one loadgen process per space, run
+        at once): one space's batches run one at a time (its row lock), the
+        batches of different spaces side by side."""
+        parts = []
+        for i in range(spaces):
+            sti = dict(st, spaceId=self.api(st, "POST", "/v1.0/storage/spaces",
+                                            {"option": {"name": f"spread-{run}-{i}", "ownerType": "USER"}})["space"]["id"])
+            lc = self.api(sti, "POST", f"/v1.0/storage/spaces/{sti['spaceId']}/dentries/0/folders",
+                          {"name": "lifecycle"})["dentry"]["id"]
+            parts.append(["move-cycle", *self.auth_args(sti), "--parent-id", lc, "--size", 4096,
+                          "--connections", 64 // spaces])
+        subprocess.run(["sync"])
+        self.record(run, "orgdrive.move.spread", self.load_split(parts), conns=64, spaces=spaces)
+
+    def floor(self, run, rows):
+        """PostgreSQL's floor under the durable-write rows (FLOOR_SCRIPTS): rows/s
+        of one pgbench client sending batches of FLOOR_BATCH, and the machine's
+        CPU a row (PostgreSQL and pgbench: nothing else runs)."""
+        db = "floor"
+        url = self.create_db(db)
+        p = subprocess.run([self.a.orgdrive, "migrate", "--meta", url], capture_output=True, text=True, timeout=300)
+        if p.returncode != 0:
+            raise RuntimeError(f"orgdrive migrate (floor): {p.stderr[-2000:]}")
+        self.psql(db, FLOOR_SEED)
+        for row in rows:
+            if row not in FLOOR_SCRIPTS:
+                continue
+            script = os.path.join(self.work, f"floor-{row}.sql")
+            with open(script, "w") as f:
+                f.write(FLOOR_SCRIPTS[row])
+            subprocess.run(["sync"])
+            busy0, t0 = H.machine_busy_s(), time.time()
+            p = subprocess.run([f"{self.a.pg_bindir}/pgbench", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U",
+                                "postgres", "-n", "-c", "1", "-M", "prepared", "-T",
+                                str(int(max(1, round(self.duration)))), "-f", script, db],
+                               capture_output=True, text=True, timeout=self.duration + 120)
+            wall, busy = time.time() - t0, H.machine_busy_s() - busy0
+            tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", p.stdout)
+            if p.returncode != 0 or not tps:
+                raise RuntimeError(f"pgbench (floor {row}) failed: {p.stdout[-1000:]} {p.stderr[-2000:]}")
+            lat = re.search(r"latency average = ([\d.]+) ms", p.stdout)
+            per_s = float(tps.group(1)) * FLOOR_BATCH
+            self.record(run, f"pg.floor.{row}", {"rows_per_s": round(per_s, 1), "batch": FLOOR_BATCH,
+                                                 "batch_ms": float(lat.group(1)) if lat else None,
+                                                 "machine_cpu_us_per_row": round(busy / (per_s * wall) * 1e6, 1),
+                                                 "wall_s": round(wall, 3)}, conns=1)
+        self.psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
     def load_split(self, parts):
         """Several loadgen processes at once (one per node); answers their sum
         (rps, ok, errors), the worst latency figures and each part."""
@@ -256,6 +369,9 @@ class PgS3Harness(Harness):
                                         "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40")
                     with open(self.a.pg_stat_statements, "a") as f:
                         f.write(f"# run {run}\n{top}\n")
+                if "move" in (self.a.writes or H.WRITE_ROWS):
+                    self.spread_moves(run, fx["st"])
+                self.floor(run, self.a.writes or H.WRITE_ROWS)
                 self.pgbench(run, "after")
             else:
                 self._run_pg(run, od, meta_url)
@@ -297,6 +413,8 @@ class PgS3Harness(Harness):
         # durable writes at 64 connections between two pgbench ceilings
         self.pgbench(run, "before")
         self.durable_write_rows(run, st, sp)
+        self.spread_moves(run, st)
+        self.floor(run, H.WRITE_ROWS)
         self.pgbench(run, "after")
 
         # one node against two (same database, bucket and signing key), 64 connections in all
@@ -587,6 +705,43 @@ def report(records, results_path):
         w(f"| orgdrive {label} | {mmm(vals(bench, 'rps'))} | {mmm(vals(bench, 'p50_ms'), 2)} | {mmm(vals(bench, 'p99_ms'), 2)} | "
           f"{mmm(cpu_us(bench, 'orgdrive'))} | {mmm(cpu_us(bench, 'postgres'))} | "
           f"{mmm(vals(bench, 'foreign_cpu_pct'), 1)} | {errs(bench)} |")
+    spread = "orgdrive.move.spread"
+    if per_run(spread, "rps"):
+        w(f"| orgdrive MoveDentry over 4 spaces (16 connections each, one `loadgen move-cycle` per space, at once) | "
+          f"{mmm(vals(spread, 'rps'))} | {mmm(vals(spread, 'p50_ms'), 2)} (worst space) | "
+          f"{mmm(vals(spread, 'p99_ms'), 2)} (worst space) | {mmm(cpu_us(spread, 'orgdrive'))} | "
+          f"{mmm(cpu_us(spread, 'postgres'))} | {mmm(vals(spread, 'foreign_cpu_pct'), 1)} | {errs(spread)} |")
+    floors = [(row, label) for row, label in (("addfolder", "AddFolder"), ("rename", "RenameDentry"),
+                                              ("move", "MoveDentry"))
+              if per_run(f"pg.floor.{row}", "rows_per_s")]
+    if floors:
+        w("")
+        w(f"**PostgreSQL's floor under these writes** (`FLOOR_SCRIPTS` in `bench/harness_pg.py`: the least a batch of "
+          f"{FLOOR_BATCH} such writes makes PostgreSQL do — the rows and their events, in one transaction under the "
+          "space's row lock, as orgdrive's batches do — with no HTTP, no checks and no reads, on orgdrive's schema "
+          f"in a database of its own ({FLOOR_FILES:,} files in two folders); one pgbench client, because one space's "
+          "batches run one at a time; measured between orgdrive's writes and the second ceiling. \"Budget\": the "
+          "machine's CPU a write costs at least — the floor's, plus orgdrive's and loadgen's measured above — and "
+          "the most writes a second the machine's cores could carry at that cost, against the ceiling.)")
+        w("")
+        w("| write | floor, rows/s | batch ms | machine CPU µs a row | floor ÷ ceiling | orgdrive ÷ floor | "
+          "orgdrive + loadgen CPU µs/op | budget µs/op | most ops/s the cores carry ÷ ceiling |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        cores = meta.get("nproc") or os.cpu_count() or 1
+        for row, label in floors:
+            fl = per_run(f"pg.floor.{row}", "rows_per_s")
+            floor_cpu = per_run(f"pg.floor.{row}", "machine_cpu_us_per_row")
+            ours = per_run(f"orgdrive.{row}", "rps", 64)
+            http = {}
+            for run, od_us, lg_us in zip(runs, cpu_us(f"orgdrive.{row}", "orgdrive"), cpu_us(f"orgdrive.{row}", "loadgen")):
+                if od_us is not None and lg_us is not None:
+                    http[run] = od_us + lg_us
+            budget = {r: floor_cpu[r] + http[r] for r in runs if r in floor_cpu and r in http}
+            carried = {r: cores * 1e6 / budget[r] for r in budget}
+            w(f"| {label} | {mmm(vals(f'pg.floor.{row}', 'rows_per_s'))} | "
+              f"{mmm(vals(f'pg.floor.{row}', 'batch_ms'), 2)} | {mmm(vals(f'pg.floor.{row}', 'machine_cpu_us_per_row'), 1)} | "
+              f"{mmm(ratios(fl, ceiling), 2)}× | {mmm(ratios(ours, fl), 2)}× | {mmm([http.get(r) for r in runs], 1)} | "
+              f"{mmm([budget.get(r) for r in runs], 1)} | {mmm(ratios(carried, ceiling), 2)}× |")
     steps = {r["run"]: r["step_ms"] for r in records
              if r["bench"] == "orgdrive.uploadcycle" and r.get("step_ms")}
     if steps:
@@ -648,7 +803,7 @@ def report(records, results_path):
       "database (same cluster) and provisions an org, app, user and space through the admin API, then measures "
       "in this order: reads at 1/16/64 connections; 4 KiB GETs and PUTs on orgdrive's presigned URLs and on "
       "URLs presigned here; the pgbench ceiling; AddFolder, upload cycles, RenameDentry and MoveDentry cycles; "
-      "the pgbench ceiling again; a second node on the same database, GetDentry then AddFolder against 1 node and "
+      "MoveDentry over 4 spaces; PostgreSQL's floor under these writes; the pgbench ceiling again; a second node on the same database, GetDentry then AddFolder against 1 node and "
       "against 2; the big upload (orgdrive's URL and a URL presigned here) and download (the object orgdrive's "
       "download URL names, on that URL and on a URL presigned here for its key), each pair in turns: orgdrive's "
       "first in odd runs; `sync` before each. "
