@@ -51,17 +51,22 @@ SIGNING_KEY = "bench-harness-signing-key-0123456789abcdef"
 PGBENCH_SCRIPT = ("INSERT INTO ceiling (k, v, at) VALUES "
                   "(md5(random()::text), repeat('x', 200), (extract(epoch from now()) * 1000)::bigint);\n")
 
-# PostgreSQL's floor under orgdrive's durable writes: the least a batch of 32
-# of them can write (the rows and their events, in one transaction under the
-# space's row lock, as orgdrive's batches do; no HTTP, no checks, no reads),
-# sent by one pgbench client because one space's batches run one at a time.
+# PostgreSQL's floor under orgdrive's durable writes: the least a batch of
+# FLOOR_BATCH of them can write — the rows and their events, in one
+# transaction under the space's row lock taken as orgdrive's batches take it;
+# no HTTP, no checks, no reads — sent by as many pgbench clients as orgdrive
+# runs such batches at once for one space: renames and moves lock the space
+# FOR UPDATE (shared_tx.rs: one batch of a space at a time), folder puts FOR
+# KEY SHARE from 4 workers (put_batch.rs WORKERS). FLOOR_BATCH is the most 64
+# connections can put in one batch (fewer rows a batch cost more a row).
 # Run on orgdrive's own schema (`orgdrive migrate`) in a database of its own.
 FLOOR_BATCH = 64
 FLOOR_FILES = 20_000
-FLOOR_LOCK = "SELECT 1 FROM spaces WHERE space_id = 'floor-space' FOR UPDATE;\n"
+FLOOR_LOCK = "SELECT 1 FROM spaces WHERE space_id = 'floor-space' FOR {};\n"
+# row -> (pgbench clients, script)
 FLOOR_SCRIPTS = {
-    "addfolder": (
-        "BEGIN;\n" + FLOOR_LOCK +
+    "addfolder": (4,
+        "BEGIN;\n" + FLOOR_LOCK.format("KEY SHARE") +
         "WITH u AS (INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, status, "
         "blob_key, creator_id, modifier_id, created_at, modified_at) "
         "SELECT r, 'u' || r, 'floor-space', 'A', 'FOLDER', 'folder-' || r, 0, 1, 'NORMAL', NULL, 'u', 'u', 0, 0 "
@@ -70,8 +75,8 @@ FLOOR_SCRIPTS = {
         "INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, dentry_id, operator_id, at_ms, parent_id, "
         "name, dentry_type) SELECT md5(random()::text), 'DENTRY_CREATED', 'floor-org', 'floor-app', 'floor-space', "
         "dentry_id, 'u', 0, parent_id, name, 'FOLDER' FROM u;\nCOMMIT;\n"),
-    "rename": (
-        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK +
+    "rename": (1,
+        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK.format("UPDATE") +
         "WITH u AS (UPDATE dentries SET name = CASE WHEN name LIKE '%.bin' THEN name || '.x' ELSE left(name, -2) END, "
         "modifier_id = 'u', modified_at = (extract(epoch from now()) * 1000)::bigint "
         f"WHERE dentry_id = ANY (SELECT (100000000 + g)::text FROM generate_series(:base, :base + {FLOOR_BATCH - 1}) g) "
@@ -79,8 +84,8 @@ FLOOR_SCRIPTS = {
         "INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, dentry_id, operator_id, at_ms, parent_id, "
         "name, dentry_type, size, version, previous_name) SELECT md5(random()::text), 'DENTRY_RENAMED', 'floor-org', "
         "'floor-app', 'floor-space', dentry_id, 'u', 0, parent_id, name, 'FILE', size, version, 'x' FROM u;\nCOMMIT;\n"),
-    "move": (
-        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK +
+    "move": (1,
+        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK.format("UPDATE") +
         "WITH u AS (UPDATE dentries SET parent_id = CASE WHEN parent_id = 'A' THEN 'B' ELSE 'A' END, "
         "modifier_id = 'u', modified_at = (extract(epoch from now()) * 1000)::bigint "
         f"WHERE dentry_id = ANY (SELECT (100000000 + g)::text FROM generate_series(:base, :base + {FLOOR_BATCH - 1}) g) "
@@ -110,6 +115,20 @@ INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, st
     FROM generate_series(1, {FLOOR_FILES}) g;
 ANALYZE;
 """
+
+
+def postgres_cpu_s(pid):
+    """CPU-seconds of the postmaster, its live children (backends, workers)
+    and its children that have exited (cutime + cstime): a backend's work
+    still counts once its client has disconnected."""
+    total = H.proc_cpu_s(pid)
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[13]) + int(fields[14])) / H.HZ
+    except (OSError, IndexError, ValueError):
+        pass
+    return total
 
 
 def presign_s3(method, endpoint, bucket, key, expires=3600):
@@ -275,54 +294,43 @@ class PgS3Harness(Harness):
                "foreign_cpu_pct": round(max(0.0, busy - sum(cpu.values())) / (wall * (os.cpu_count() or 1)) * 100, 1)}
         return self.record(run, "pg.ceiling", res, when=when, conns=64)
 
-    def spread_moves(self, run, st, spaces=4):
-        """MoveDentry at 64 connections spread over `spaces` spaces of the same
-        user (64 / spaces connections each, one loadgen process per space, run
-        at once): one space's batches run one at a time (its row lock), the
-        batches of different spaces side by side."""
-        parts = []
-        for i in range(spaces):
-            sti = dict(st, spaceId=self.api(st, "POST", "/v1.0/storage/spaces",
-                                            {"option": {"name": f"spread-{run}-{i}", "ownerType": "USER"}})["space"]["id"])
-            lc = self.api(sti, "POST", f"/v1.0/storage/spaces/{sti['spaceId']}/dentries/0/folders",
-                          {"name": "lifecycle"})["dentry"]["id"]
-            parts.append(["move-cycle", *self.auth_args(sti), "--parent-id", lc, "--size", 4096,
-                          "--connections", 64 // spaces])
-        subprocess.run(["sync"])
-        self.record(run, "orgdrive.move.spread", self.load_split(parts), conns=64, spaces=spaces)
-
     def floor(self, run, rows):
         """PostgreSQL's floor under the durable-write rows (FLOOR_SCRIPTS): rows/s
-        of one pgbench client sending batches of FLOOR_BATCH, and the machine's
-        CPU a row (PostgreSQL and pgbench: nothing else runs)."""
+        of pgbench sending batches of FLOOR_BATCH, and PostgreSQL's CPU a row
+        (its backends' too, counted once they exit), pgbench's, other tenants'."""
         db = "floor"
         url = self.create_db(db)
         p = subprocess.run([self.a.orgdrive, "migrate", "--meta", url], capture_output=True, text=True, timeout=300)
         if p.returncode != 0:
             raise RuntimeError(f"orgdrive migrate (floor): {p.stderr[-2000:]}")
         self.psql(db, FLOOR_SEED)
+        pg_pid = next(d.pid for d in self.servers if d.name == "postgres")
         for row in rows:
             if row not in FLOOR_SCRIPTS:
                 continue
+            clients, sql = FLOOR_SCRIPTS[row]
             script = os.path.join(self.work, f"floor-{row}.sql")
             with open(script, "w") as f:
-                f.write(FLOOR_SCRIPTS[row])
+                f.write(sql)
             subprocess.run(["sync"])
-            busy0, t0 = H.machine_busy_s(), time.time()
+            pg0, kids0, busy0, t0 = postgres_cpu_s(pg_pid), H.children_cpu_s(), H.machine_busy_s(), time.time()
             p = subprocess.run([f"{self.a.pg_bindir}/pgbench", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U",
-                                "postgres", "-n", "-c", "1", "-M", "prepared", "-T",
+                                "postgres", "-n", "-c", str(clients), "-j", str(clients), "-M", "prepared", "-T",
                                 str(int(max(1, round(self.duration)))), "-f", script, db],
                                capture_output=True, text=True, timeout=self.duration + 120)
             wall, busy = time.time() - t0, H.machine_busy_s() - busy0
-            tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", p.stdout)
-            if p.returncode != 0 or not tps:
-                raise RuntimeError(f"pgbench (floor {row}) failed: {p.stdout[-1000:]} {p.stderr[-2000:]}")
+            pg, pgbench = postgres_cpu_s(pg_pid) - pg0, H.children_cpu_s() - kids0
+            done = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
             lat = re.search(r"latency average = ([\d.]+) ms", p.stdout)
-            per_s = float(tps.group(1)) * FLOOR_BATCH
-            self.record(run, f"pg.floor.{row}", {"rows_per_s": round(per_s, 1), "batch": FLOOR_BATCH,
-                                                 "batch_ms": float(lat.group(1)) if lat else None,
-                                                 "machine_cpu_us_per_row": round(busy / (per_s * wall) * 1e6, 1),
-                                                 "wall_s": round(wall, 3)}, conns=1)
+            if p.returncode != 0 or not done or int(done.group(1)) == 0:
+                raise RuntimeError(f"pgbench (floor {row}) failed: {p.stdout[-1000:]} {p.stderr[-2000:]}")
+            n = int(done.group(1)) * FLOOR_BATCH
+            self.record(run, f"pg.floor.{row}", {
+                "rows": n, "rows_per_s": round(n / wall, 1), "batch": FLOOR_BATCH, "clients": clients,
+                "batch_ms": float(lat.group(1)) if lat else None,
+                "postgres_cpu_us_per_row": round(pg / n * 1e6, 1), "pgbench_cpu_us_per_row": round(pgbench / n * 1e6, 1),
+                "foreign_cpu_pct": round(max(0.0, busy - pg - pgbench) / (wall * (os.cpu_count() or 1)) * 100, 1),
+                "wall_s": round(wall, 3)}, conns=clients)
         self.psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     def load_split(self, parts):
@@ -369,8 +377,6 @@ class PgS3Harness(Harness):
                                         "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40")
                     with open(self.a.pg_stat_statements, "a") as f:
                         f.write(f"# run {run}\n{top}\n")
-                if "move" in (self.a.writes or H.WRITE_ROWS):
-                    self.spread_moves(run, fx["st"])
                 self.floor(run, self.a.writes or H.WRITE_ROWS)
                 self.pgbench(run, "after")
             else:
@@ -413,7 +419,6 @@ class PgS3Harness(Harness):
         # durable writes at 64 connections between two pgbench ceilings
         self.pgbench(run, "before")
         self.durable_write_rows(run, st, sp)
-        self.spread_moves(run, st)
         self.floor(run, H.WRITE_ROWS)
         self.pgbench(run, "after")
 
@@ -705,43 +710,44 @@ def report(records, results_path):
         w(f"| orgdrive {label} | {mmm(vals(bench, 'rps'))} | {mmm(vals(bench, 'p50_ms'), 2)} | {mmm(vals(bench, 'p99_ms'), 2)} | "
           f"{mmm(cpu_us(bench, 'orgdrive'))} | {mmm(cpu_us(bench, 'postgres'))} | "
           f"{mmm(vals(bench, 'foreign_cpu_pct'), 1)} | {errs(bench)} |")
-    spread = "orgdrive.move.spread"
-    if per_run(spread, "rps"):
-        w(f"| orgdrive MoveDentry over 4 spaces (16 connections each, one `loadgen move-cycle` per space, at once) | "
-          f"{mmm(vals(spread, 'rps'))} | {mmm(vals(spread, 'p50_ms'), 2)} (worst space) | "
-          f"{mmm(vals(spread, 'p99_ms'), 2)} (worst space) | {mmm(cpu_us(spread, 'orgdrive'))} | "
-          f"{mmm(cpu_us(spread, 'postgres'))} | {mmm(vals(spread, 'foreign_cpu_pct'), 1)} | {errs(spread)} |")
     floors = [(row, label) for row, label in (("addfolder", "AddFolder"), ("rename", "RenameDentry"),
                                               ("move", "MoveDentry"))
-              if per_run(f"pg.floor.{row}", "rows_per_s")]
+              if per_run(f"pg.floor.{row}", "postgres_cpu_us_per_row")]
     if floors:
         w("")
         w(f"**PostgreSQL's floor under these writes** (`FLOOR_SCRIPTS` in `bench/harness_pg.py`: the least a batch of "
           f"{FLOOR_BATCH} such writes makes PostgreSQL do — the rows and their events, in one transaction under the "
-          "space's row lock, as orgdrive's batches do — with no HTTP, no checks and no reads, on orgdrive's schema "
-          f"in a database of its own ({FLOOR_FILES:,} files in two folders); one pgbench client, because one space's "
-          "batches run one at a time; measured between orgdrive's writes and the second ceiling. \"Budget\": the "
-          "machine's CPU a write costs at least — the floor's, plus orgdrive's and loadgen's measured above — and "
-          "the most writes a second the machine's cores could carry at that cost, against the ceiling.)")
+          "space's row lock taken as orgdrive takes it — with no HTTP, no checks and no reads, on orgdrive's schema "
+          f"in a database of its own ({FLOOR_FILES:,} files in two folders); pgbench with as many clients as orgdrive "
+          "runs such batches of one space at once (1 for renames and moves, 4 for folder puts); measured between "
+          "orgdrive's writes and the second ceiling. PostgreSQL's CPU counts its backends after they exit. "
+          "\"Budget\": the CPU a write costs the machine at least — the floor's PostgreSQL CPU a row, plus orgdrive's "
+          "and loadgen's CPU an operation measured above — and the most writes a second the machine's cores could "
+          "carry at that cost, with no moment idle, against the ceiling.)")
         w("")
-        w("| write | floor, rows/s | batch ms | machine CPU µs a row | floor ÷ ceiling | orgdrive ÷ floor | "
+        w("| write | floor, rows/s (clients) | batch ms | PostgreSQL CPU µs a row | pgbench CPU µs a row | "
+          "other tenants' CPU % | floor ÷ ceiling | orgdrive ÷ floor | orgdrive's PostgreSQL CPU ÷ floor's | "
           "orgdrive + loadgen CPU µs/op | budget µs/op | most ops/s the cores carry ÷ ceiling |")
-        w("|---|---|---|---|---|---|---|---|---|")
+        w("|---|---|---|---|---|---|---|---|---|---|---|---|")
         cores = meta.get("nproc") or os.cpu_count() or 1
         for row, label in floors:
-            fl = per_run(f"pg.floor.{row}", "rows_per_s")
-            floor_cpu = per_run(f"pg.floor.{row}", "machine_cpu_us_per_row")
+            b = f"pg.floor.{row}"
+            fl, floor_pg = per_run(b, "rows_per_s"), per_run(b, "postgres_cpu_us_per_row")
             ours = per_run(f"orgdrive.{row}", "rps", 64)
+            ours_pg = dict(zip(runs, cpu_us(f"orgdrive.{row}", "postgres")))
             http = {}
             for run, od_us, lg_us in zip(runs, cpu_us(f"orgdrive.{row}", "orgdrive"), cpu_us(f"orgdrive.{row}", "loadgen")):
                 if od_us is not None and lg_us is not None:
                     http[run] = od_us + lg_us
-            budget = {r: floor_cpu[r] + http[r] for r in runs if r in floor_cpu and r in http}
+            budget = {r: floor_pg[r] + http[r] for r in runs if r in floor_pg and r in http}
             carried = {r: cores * 1e6 / budget[r] for r in budget}
-            w(f"| {label} | {mmm(vals(f'pg.floor.{row}', 'rows_per_s'))} | "
-              f"{mmm(vals(f'pg.floor.{row}', 'batch_ms'), 2)} | {mmm(vals(f'pg.floor.{row}', 'machine_cpu_us_per_row'), 1)} | "
-              f"{mmm(ratios(fl, ceiling), 2)}× | {mmm(ratios(ours, fl), 2)}× | {mmm([http.get(r) for r in runs], 1)} | "
-              f"{mmm([budget.get(r) for r in runs], 1)} | {mmm(ratios(carried, ceiling), 2)}× |")
+            clients = sorted({r.get("clients") for r in records if r["bench"] == b})
+            w(f"| {label} | {mmm(vals(b, 'rows_per_s'))} ({', '.join(map(str, clients))}) | {mmm(vals(b, 'batch_ms'), 2)} | "
+              f"{mmm(vals(b, 'postgres_cpu_us_per_row'), 1)} | {mmm(vals(b, 'pgbench_cpu_us_per_row'), 1)} | "
+              f"{mmm(vals(b, 'foreign_cpu_pct'), 1)} | {mmm(ratios(fl, ceiling), 2)}× | {mmm(ratios(ours, fl), 2)}× | "
+              f"{mmm(ratios({r: v for r, v in ours_pg.items() if v is not None}, floor_pg), 2)}× | "
+              f"{mmm([http.get(r) for r in runs], 1)} | {mmm([budget.get(r) for r in runs], 1)} | "
+              f"{mmm(ratios(carried, ceiling), 2)}× |")
     steps = {r["run"]: r["step_ms"] for r in records
              if r["bench"] == "orgdrive.uploadcycle" and r.get("step_ms")}
     if steps:
@@ -803,7 +809,7 @@ def report(records, results_path):
       "database (same cluster) and provisions an org, app, user and space through the admin API, then measures "
       "in this order: reads at 1/16/64 connections; 4 KiB GETs and PUTs on orgdrive's presigned URLs and on "
       "URLs presigned here; the pgbench ceiling; AddFolder, upload cycles, RenameDentry and MoveDentry cycles; "
-      "MoveDentry over 4 spaces; PostgreSQL's floor under these writes; the pgbench ceiling again; a second node on the same database, GetDentry then AddFolder against 1 node and "
+      "PostgreSQL's floor under these writes; the pgbench ceiling again; a second node on the same database, GetDentry then AddFolder against 1 node and "
       "against 2; the big upload (orgdrive's URL and a URL presigned here) and download (the object orgdrive's "
       "download URL names, on that URL and on a URL presigned here for its key), each pair in turns: orgdrive's "
       "first in odd runs; `sync` before each. "
