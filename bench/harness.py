@@ -94,7 +94,9 @@ def machine_busy_s():
 
 
 def proc_cpu_s(pid):
-    """utime+stime of a process and its threads, plus its direct live children's (nginx workers)."""
+    """utime+stime of a process and its threads, plus its direct live children's
+    (nginx workers, PostgreSQL backends) and, through its cutime+cstime, its
+    children that have exited (a PostgreSQL backend whose client left: pgbench's)."""
     total = 0.0
     pids = [pid]
     try:
@@ -107,6 +109,8 @@ def proc_cpu_s(pid):
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / HZ
+            if p == pid:
+                total += (int(fields[13]) + int(fields[14])) / HZ
         except (OSError, IndexError, ValueError):
             pass
     return total

@@ -117,20 +117,6 @@ ANALYZE;
 """
 
 
-def postgres_cpu_s(pid):
-    """CPU-seconds of the postmaster, its live children (backends, workers)
-    and its children that have exited (cutime + cstime): a backend's work
-    still counts once its client has disconnected."""
-    total = H.proc_cpu_s(pid)
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += (int(fields[13]) + int(fields[14])) / H.HZ
-    except (OSError, IndexError, ValueError):
-        pass
-    return total
-
-
 def presign_s3(method, endpoint, bucket, key, expires=3600):
     """A SigV4 query-signed URL (UNSIGNED-PAYLOAD, only `host` signed): what
     an S3 client SDK presigns."""
@@ -287,9 +273,11 @@ class PgS3Harness(Harness):
         tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", p.stdout)
         lat = re.search(r"latency average = ([\d.]+) ms", p.stdout)
         failed = re.search(r"number of failed transactions: (\d+)", p.stdout)
+        done = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
         cpu = {n: round(H.proc_cpu_s(pid) - before[n], 3) for n, pid in servers}
         cpu["pgbench"] = round(H.children_cpu_s() - kids0, 3)
         res = {"tx_per_s": float(tps.group(1)), "mean_ms": float(lat.group(1)) if lat else None,
+               "transactions": int(done.group(1)) if done else None,
                "failed": int(failed.group(1)) if failed else 0, "cpu_s": cpu, "wall_s": round(wall, 3),
                "foreign_cpu_pct": round(max(0.0, busy - sum(cpu.values())) / (wall * (os.cpu_count() or 1)) * 100, 1)}
         return self.record(run, "pg.ceiling", res, when=when, conns=64)
@@ -313,13 +301,13 @@ class PgS3Harness(Harness):
             with open(script, "w") as f:
                 f.write(sql)
             subprocess.run(["sync"])
-            pg0, kids0, busy0, t0 = postgres_cpu_s(pg_pid), H.children_cpu_s(), H.machine_busy_s(), time.time()
+            pg0, kids0, busy0, t0 = H.proc_cpu_s(pg_pid), H.children_cpu_s(), H.machine_busy_s(), time.time()
             p = subprocess.run([f"{self.a.pg_bindir}/pgbench", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U",
                                 "postgres", "-n", "-c", str(clients), "-j", str(clients), "-M", "prepared", "-T",
                                 str(int(max(1, round(self.duration)))), "-f", script, db],
                                capture_output=True, text=True, timeout=self.duration + 120)
             wall, busy = time.time() - t0, H.machine_busy_s() - busy0
-            pg, pgbench = postgres_cpu_s(pg_pid) - pg0, H.children_cpu_s() - kids0
+            pg, pgbench = H.proc_cpu_s(pg_pid) - pg0, H.children_cpu_s() - kids0
             done = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
             lat = re.search(r"latency average = ([\d.]+) ms", p.stdout)
             if p.returncode != 0 or not done or int(done.group(1)) == 0:
@@ -586,6 +574,16 @@ def report(records, results_path):
                     out[r["run"]] = c / r["ok_all"] * 1e6
         return [out.get(run) for run in runs]
 
+    def ceiling_pg_us(when):
+        """PostgreSQL's CPU µs a pgbench transaction (runs recorded since it is counted)."""
+        out = {}
+        for r in records:
+            if r["bench"] == "pg.ceiling" and r.get("when") == when and r.get("transactions"):
+                c = (r.get("cpu_s") or {}).get("postgres")
+                if c is not None:
+                    out[r["run"]] = c / r["transactions"] * 1e6
+        return [out.get(run) for run in runs]
+
     def ratios(num, den):
         return [num[r] / den[r] for r in runs if r in num and r in den and den[r]]
 
@@ -700,7 +698,7 @@ def report(records, results_path):
     for when in ("before", "after"):
         w(f"| PostgreSQL ceiling: pgbench, 1 INSERT per transaction, 64 conns, {when} orgdrive's writes "
           f"(mean latency in the p50 column) | {mmm(vals('pg.ceiling', 'tx_per_s', when=when))} | "
-          f"{mmm(vals('pg.ceiling', 'mean_ms', when=when), 2)} | – | – | – | "
+          f"{mmm(vals('pg.ceiling', 'mean_ms', when=when), 2)} | – | – | {mmm(ceiling_pg_us(when))} | "
           f"{mmm(vals('pg.ceiling', 'foreign_cpu_pct', when=when), 1)} | {sum(v or 0 for v in vals('pg.ceiling', 'failed', when=when))} |")
     w(f"| PostgreSQL ceiling of the run (mean of before and after) | {mmm(vals('pg.ceiling', 'tx_per_s'))} | – | – | – | – | – | – |")
     for bench, label in (("orgdrive.addfolder", "AddFolder (unique names, RETURN_ERROR_IF_EXISTS)"),
