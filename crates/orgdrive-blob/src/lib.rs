@@ -32,6 +32,7 @@ mod remote;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -197,6 +198,8 @@ struct Store {
     presigns: bool,
     /// S3 stores: joins objects server-side ([`BlobStore::compose`]).
     composer: Option<compose::Composer>,
+    /// The largest object one server-side copy ([`BlobStore::copy`]) takes.
+    max_copy_bytes: AtomicU64,
 }
 
 impl BlobStore {
@@ -222,6 +225,7 @@ impl BlobStore {
                 local_writes,
                 presigns: false,
                 composer: None,
+                max_copy_bytes: AtomicU64::new(u64::MAX),
             }),
         })
     }
@@ -237,6 +241,7 @@ impl BlobStore {
                 local_writes: None,
                 presigns: false,
                 composer: None,
+                max_copy_bytes: AtomicU64::new(u64::MAX),
             }),
         })
     }
@@ -249,8 +254,9 @@ impl BlobStore {
         }
     }
 
-    /// A store over an object store's operator: no local disk, presigned URLs.
-    fn remote(op: Operator, composer: Option<compose::Composer>) -> BlobStore {
+    /// A store over an object store's operator: no local disk, presigned
+    /// URLs; one server-side copy takes at most `max_copy_bytes`.
+    fn remote(op: Operator, composer: Option<compose::Composer>, max_copy_bytes: u64) -> BlobStore {
         BlobStore {
             inner: Arc::new(Store {
                 op,
@@ -259,8 +265,24 @@ impl BlobStore {
                 local_writes: None,
                 presigns: true,
                 composer,
+                max_copy_bytes: AtomicU64::new(max_copy_bytes),
             }),
         }
+    }
+
+    /// The largest object one server-side copy ([`BlobStore::copy`]) takes:
+    /// 5 GiB on S3 (CopyObject; a PUT stops there too), 1 GiB on OSS (whose
+    /// CopyObject refuses more), no limit on the other stores.
+    pub fn max_copy_bytes(&self) -> u64 {
+        self.inner.max_copy_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Tests only: lowers [`BlobStore::max_copy_bytes`] (to exercise OSS's
+    /// limit on an S3 server of a few bytes' objects). Every clone of the
+    /// store sees it.
+    #[doc(hidden)]
+    pub fn limit_copies_for_tests(&self, max_copy_bytes: u64) {
+        self.inner.max_copy_bytes.store(max_copy_bytes, Ordering::Relaxed);
     }
 
     /// Fsyncs the directories from `key`'s parent up to, not including, the

@@ -18,6 +18,12 @@ use crate::location::{OssLocation, S3Location};
 use crate::manifest::is_manifest_key;
 use crate::{confined, BlobError, BlobStore};
 
+/// The largest object S3's CopyObject copies (as much as one PUT carries).
+const S3_MAX_COPY_BYTES: u64 = 5 << 30;
+/// The largest object OSS's CopyObject copies ("1 GB"; larger ones need
+/// UploadPartCopy, which orgdrive does not send to OSS).
+const OSS_MAX_COPY_BYTES: u64 = 1 << 30;
+
 /// A request a client sends straight to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresignedUrl {
@@ -191,7 +197,7 @@ impl BlobStore {
         }
         let composer = Composer::new(location, credential)?;
         let operator = Operator::new(builder)?.layer(own_http_client()).finish();
-        Ok(BlobStore::remote(operator, Some(composer)))
+        Ok(BlobStore::remote(operator, Some(composer), S3_MAX_COPY_BYTES))
     }
 
     /// A store in an Alibaba Cloud OSS bucket; credentials from
@@ -205,7 +211,8 @@ impl BlobStore {
         if let Some(root) = &location.root {
             builder = builder.root(root);
         }
-        Ok(BlobStore::remote(Operator::new(builder)?.layer(own_http_client()).finish(), None))
+        let operator = Operator::new(builder)?.layer(own_http_client()).finish();
+        Ok(BlobStore::remote(operator, None, OSS_MAX_COPY_BYTES))
     }
 }
 

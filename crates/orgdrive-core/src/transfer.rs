@@ -256,6 +256,18 @@ fn random_content_object() -> String {
     format!("objects/{}", random_alnum(32))
 }
 
+/// Refuses `what` (e.g. "a part of 2000000000 bytes"): more than one server-side copy
+/// of this content store takes (CommitFile copies each uploaded object).
+fn beyond_one_copy(what: String, max_copy: u64) -> DriveError {
+    DriveError::param(
+        "size",
+        format!(
+            "{what} is more than this content store copies at once ({max_copy} bytes); \
+             upload the file in parts of at most {max_copy} bytes"
+        ),
+    )
+}
+
 fn bad_upload_key(message: impl Into<String>) -> DriveError {
     DriveError::param("uploadKey", message)
 }
@@ -566,6 +578,11 @@ impl Drive {
         if let Some(size) = check.size {
             if size < 0 {
                 return Err(DriveError::param("size", "size must not be negative"));
+            }
+            // A single upload's object is copied server-side at its commit.
+            let max_copy = self.blob.max_copy_bytes();
+            if !multipart && size as u64 > max_copy {
+                return Err(beyond_one_copy(format!("{size} bytes"), max_copy));
             }
         }
         let md5 = match &check.md5 {
@@ -1348,6 +1365,17 @@ impl Drive {
             && sources[..sources.len() - 1]
                 .iter()
                 .all(|n| sizes.get(n).is_some_and(|s| *s >= orgdrive_blob::MIN_COMPOSE_PART));
+        // Objects copied one by one (all but composed parts) must fit one
+        // server-side copy (OSS: 1 GiB): refused here, not answered a 500
+        // by the store after the copy was asked for.
+        let max_copy = self.blob.max_copy_bytes();
+        if !composable {
+            let beyond = sources.iter().find_map(|n| sizes.get(n).filter(|s| **s > max_copy));
+            if let Some(size) = beyond {
+                let what = if upload.multipart { "a part of" } else { "an upload of" };
+                return Err(beyond_one_copy(format!("{what} {size} bytes"), max_copy));
+            }
+        }
         let whole = if let [part] = sources[..] {
             let object = random_content_object();
             Some((
