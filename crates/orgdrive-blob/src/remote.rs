@@ -42,6 +42,17 @@ pub struct ObjectStat {
     /// from one; encrypted or multipart objects may not: compare, and read
     /// the bytes when it disagrees — see [`BlobStore::md5`]).
     pub etag_md5: Option<String>,
+    /// The `Content-Encoding` the store keeps with the object (and answers
+    /// downloads with), if any.
+    pub content_encoding: Option<String>,
+}
+
+impl ObjectStat {
+    /// Whether a download of the object is served as its bytes, not as an
+    /// encoding of other bytes that HTTP clients would decode (`gzip`…).
+    pub fn served_as_is(&self) -> bool {
+        self.content_encoding.as_deref().is_none_or(|e| e.trim().eq_ignore_ascii_case("identity"))
+    }
 }
 
 fn unsupported(what: &str) -> BlobError {
@@ -73,9 +84,11 @@ impl BlobStore {
         if !self.presigns() || is_manifest_key(key) {
             return Err(unsupported("presign this write"));
         }
-        // `Content-Encoding: identity` is signed, so the client must send
-        // exactly it: an uploader cannot have the bucket serve its bytes as
-        // gzip (decoded by every downloader into something else).
+        // `Content-Encoding: identity` asked for; OpenDAL's S3 presign signs
+        // no header but `host`, so a client may still PUT with another
+        // encoding: CommitFile refuses such an object (`served_as_is`), or
+        // the bucket would serve its bytes as gzip, decoded by every
+        // downloader into something else.
         let request =
             self.inner.op.presign_write_with(key, ttl).content_encoding("identity").await?;
         Ok(presigned(request))
@@ -127,7 +140,8 @@ impl BlobStore {
                 let etag = meta.etag().map(|e| e.trim_matches('"').to_ascii_lowercase());
                 let etag_md5 =
                     etag.filter(|e| e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit()));
-                Ok(Some(ObjectStat { size: meta.content_length(), etag_md5 }))
+                let content_encoding = meta.content_encoding().map(str::to_string);
+                Ok(Some(ObjectStat { size: meta.content_length(), etag_md5, content_encoding }))
             }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),

@@ -268,6 +268,16 @@ fn beyond_one_copy(what: String, max_copy: u64) -> DriveError {
     )
 }
 
+/// Refuses an uploaded object that the store would serve with a
+/// `Content-Encoding` (its downloads would be decoded into other bytes).
+fn encoded_upload(stat: &orgdrive_blob::ObjectStat) -> DriveError {
+    bad_upload_key(format!(
+        "the upload was PUT with Content-Encoding: {}; PUT the file's bytes as they are, \
+         with no Content-Encoding",
+        stat.content_encoding.as_deref().unwrap_or_default().chars().take(64).collect::<String>()
+    ))
+}
+
 fn bad_upload_key(message: impl Into<String>) -> DriveError {
     DriveError::param("uploadKey", message)
 }
@@ -1337,8 +1347,9 @@ impl Drive {
             }
             (listed.iter().map(|(n, _)| *n).collect(), listed.into_iter().collect())
         } else {
-            match self.blob.size(&format!("{prefix}0")).await.map_err(internal)? {
-                Some(size) => (vec![0], [(0, size)].into()),
+            match self.blob.stat(&format!("{prefix}0")).await.map_err(internal)? {
+                Some(stat) if !stat.served_as_is() => return Err(encoded_upload(&stat)),
+                Some(stat) => (vec![0], [(0, stat.size)].into()),
                 None => return Err(bad_upload_key("nothing has been uploaded for this uploadKey")),
             }
         };
@@ -1413,6 +1424,12 @@ impl Drive {
                     });
                 }
             };
+            // A copy keeps its source's metadata on S3: a part PUT with an
+            // encoding (multipart: the LIST does not tell) is refused here.
+            if !stat.served_as_is() {
+                self.remove_object(&object).await;
+                return Err(encoded_upload(&stat));
+            }
             let staged = Staged {
                 object,
                 size: stat.size as i64,

@@ -181,3 +181,48 @@ async fn what_one_copy_cannot_take_is_refused_before_any_copy() {
     assert_eq!(copies.load(Ordering::SeqCst), 2);
     assert_eq!(download(&w, &s, &file.dentry.dentry_id, None).await, b"12345678abcdefgh");
 }
+
+/// The upload URL signs only `host` (OpenDAL's S3 presign), so a client may
+/// PUT with `Content-Encoding: gzip`; the bucket keeps it and would answer
+/// every download with it, and HTTP clients would decode the bytes into
+/// something else than what was committed. CommitFile refuses such an
+/// upload before any copy; the same URL PUT again plainly commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_put_with_a_content_encoding_is_refused_before_any_copy() {
+    let copies = Arc::new(AtomicUsize::new(0));
+    let dir = tempfile::tempdir().unwrap();
+    let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
+        .await
+        .unwrap();
+    let store = relayed_store(copies.clone()).await;
+    let drive = Drive::new(Arc::new(meta), store, options()).await.unwrap();
+    let w = world_over(drive, dir, None, &Scope::ALL).await;
+    let s = space(&w, None).await;
+    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
+    let ticket = ticket.unwrap();
+    let commit = CommitRequest {
+        upload_key: Some(ticket.upload_key.clone()),
+        name: Some("a.txt".into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    };
+
+    let mut put = reqwest::Client::new().put(&ticket.url.url).body(&b"12345"[..]);
+    for (name, value) in &ticket.url.headers {
+        if !name.eq_ignore_ascii_case("content-encoding") {
+            put = put.header(name, value);
+        }
+    }
+    let status = put.header("content-encoding", "gzip").send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 200, "the bucket took the encoded PUT");
+    let refused = w.drive.commit_file(&w.op, &s, commit.clone()).await;
+    let refused = refused.unwrap_err();
+    assert_eq!(param_field(&refused), Some("uploadKey"), "{refused:?}");
+    assert!(refused.to_string().contains("Content-Encoding: gzip"), "{refused}");
+    assert_eq!(copies.load(Ordering::SeqCst), 0, "an encoded upload was copied");
+
+    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
+    let file = w.drive.commit_file(&w.op, &s, commit).await.unwrap();
+    assert_eq!(file.dentry.size, 5);
+    assert_eq!(copies.load(Ordering::SeqCst), 1);
+}
