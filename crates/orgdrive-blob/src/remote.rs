@@ -60,15 +60,26 @@ fn unsupported(what: &str) -> BlobError {
 }
 
 fn presigned(request: opendal::raw::PresignedRequest) -> PresignedUrl {
+    let headers = request.header().iter();
     PresignedUrl {
         method: request.method().to_string(),
         url: request.uri().to_string(),
-        headers: request
-            .header()
-            .iter()
-            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
-            .collect(),
+        headers: headers_to_send(
+            headers.filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+        ),
     }
+}
+
+/// The headers of a presigned request that its client must send. Not
+/// `Content-Length`: it is the body's own (neither S3's query signature nor
+/// OSS's binds it), and OpenDAL's OSS presign puts `Content-Length: 0` in a
+/// PUT of unknown size, which a client told to send it as it is would send
+/// with its body.
+fn headers_to_send<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    headers
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
 }
 
 impl BlobStore {
@@ -237,4 +248,18 @@ impl BlobStore {
 /// library user may not be) then fails with "dispatch task is gone".
 fn own_http_client() -> opendal::layers::HttpClientLayer {
     opendal::layers::HttpClientLayer::new(opendal::raw::HttpClient::with(reqwest::Client::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_presigned_put_never_tells_its_client_a_content_length() {
+        // What OpenDAL's OSS presign of a PUT of unknown size carries.
+        let oss = [("content-length", "0"), ("content-encoding", "identity")];
+        let sent = headers_to_send(oss.into_iter());
+        assert_eq!(sent, vec![("content-encoding".to_string(), "identity".to_string())]);
+        assert!(headers_to_send([("Content-Length", "7")].into_iter()).is_empty());
+    }
 }
