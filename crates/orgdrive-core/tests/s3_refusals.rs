@@ -75,16 +75,25 @@ async fn relayed_store(copies: Arc<AtomicUsize>) -> BlobStore {
     BlobStore::s3(&s3).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_single_upload_refused_on_its_size_is_never_copied() {
-    let copies = Arc::new(AtomicUsize::new(0));
+/// A world whose content store is the relayed one, one server-side copy
+/// limited to `max_copy` bytes if given.
+async fn relayed_world(copies: Arc<AtomicUsize>, max_copy: Option<u64>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
         .await
         .unwrap();
-    let store = relayed_store(copies.clone()).await;
+    let store = relayed_store(copies).await;
+    if let Some(max_copy) = max_copy {
+        store.limit_copies_for_tests(max_copy);
+    }
     let drive = Drive::new(Arc::new(meta), store, options()).await.unwrap();
-    let w = world_over(drive, dir, None, &Scope::ALL).await;
+    world_over(drive, dir, None, &Scope::ALL).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_upload_refused_on_its_size_is_never_copied() {
+    let copies = Arc::new(AtomicUsize::new(0));
+    let w = relayed_world(copies.clone(), None).await;
     let roomy = space(&w, None).await;
     let small = space(&w, Some(3)).await;
     let request =
@@ -126,14 +135,7 @@ async fn a_single_upload_refused_on_its_size_is_never_copied() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_one_copy_cannot_take_is_refused_before_any_copy() {
     let copies = Arc::new(AtomicUsize::new(0));
-    let dir = tempfile::tempdir().unwrap();
-    let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
-        .await
-        .unwrap();
-    let store = relayed_store(copies.clone()).await;
-    store.limit_copies_for_tests(8);
-    let drive = Drive::new(Arc::new(meta), store, options()).await.unwrap();
-    let w = world_over(drive, dir, None, &Scope::ALL).await;
+    let w = relayed_world(copies.clone(), Some(8)).await;
     let s = space(&w, None).await;
     let commit = |key: &str| CommitRequest {
         upload_key: Some(key.to_string()),
@@ -190,13 +192,7 @@ async fn what_one_copy_cannot_take_is_refused_before_any_copy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_put_with_a_content_encoding_is_refused_before_any_copy() {
     let copies = Arc::new(AtomicUsize::new(0));
-    let dir = tempfile::tempdir().unwrap();
-    let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
-        .await
-        .unwrap();
-    let store = relayed_store(copies.clone()).await;
-    let drive = Drive::new(Arc::new(meta), store, options()).await.unwrap();
-    let w = world_over(drive, dir, None, &Scope::ALL).await;
+    let w = relayed_world(copies.clone(), None).await;
     let s = space(&w, None).await;
     let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
     let ticket = ticket.unwrap();
