@@ -107,8 +107,9 @@ impl BlobStore {
 
     /// A presigned GET of object `key`, valid for `ttl`, whose answer carries
     /// `content_disposition`, `content_type` and a private `Cache-Control`
-    /// (whatever the uploader's PUT declared). Manifests have no URL of their
-    /// own.
+    /// (whatever the uploader's PUT declared) on S3; on OSS only the
+    /// disposition (OpenDAL's OSS presign drops the other two overrides).
+    /// Manifests have no URL of their own.
     pub async fn presign_get(
         &self,
         key: &str,
