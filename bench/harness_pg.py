@@ -117,6 +117,12 @@ ANALYZE;
 """
 
 
+def pgbench_figure(out, pattern, cast):
+    """The figure `pattern` captures in pgbench's output, or None."""
+    m = re.search(pattern, out)
+    return cast(m.group(1)) if m else None
+
+
 def presign_s3(method, endpoint, bucket, key, expires=3600):
     """A SigV4 query-signed URL (UNSIGNED-PAYLOAD, only `host` signed): what
     an S3 client SDK presigns."""
@@ -247,6 +253,29 @@ class PgS3Harness(Harness):
         return s
 
     # ---- ceilings -----------------------------------------------------------
+    def run_pgbench(self, db, name, sql, clients, threads):
+        """Runs the pgbench script `sql` on `db` for a point's duration; answers
+        pgbench's output, the wall time, each server's CPU-seconds (pgbench's
+        as "pgbench") and the other tenants' share of the machine's CPU, %."""
+        script = os.path.join(self.work, f"{name}.sql")
+        with open(script, "w") as f:
+            f.write(sql)
+        subprocess.run(["sync"])
+        servers = [(s.name, s.pid) for s in self.servers]
+        before = {n: H.proc_cpu_s(p) for n, p in servers}
+        busy0, kids0, t0 = H.machine_busy_s(), H.children_cpu_s(), time.time()
+        p = subprocess.run([f"{self.a.pg_bindir}/pgbench", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres",
+                            "-n", "-c", str(clients), "-j", str(threads), "-M", "prepared", "-T",
+                            str(int(max(1, round(self.duration)))), "-f", script, db],
+                           capture_output=True, text=True, timeout=self.duration + 120)
+        wall, busy = time.time() - t0, H.machine_busy_s() - busy0
+        if p.returncode != 0 or not re.search(r"tps = ", p.stdout):
+            raise RuntimeError(f"pgbench ({name}) failed: {p.stdout[-1000:]} {p.stderr[-2000:]}")
+        cpu = {n: round(H.proc_cpu_s(pid) - before[n], 3) for n, pid in servers}
+        cpu["pgbench"] = round(H.children_cpu_s() - kids0, 3)
+        foreign = round(max(0.0, busy - sum(cpu.values())) / (wall * (os.cpu_count() or 1)) * 100, 1)
+        return p.stdout, wall, cpu, foreign
+
     def pgbench(self, run, when):
         """1-row INSERT transactions/s at 64 connections on the cluster orgdrive uses."""
         db = "ceiling"
@@ -254,32 +283,12 @@ class PgS3Harness(Harness):
             self.create_db(db)
             self.psql(db, "CREATE TABLE ceiling (id BIGSERIAL PRIMARY KEY, k TEXT NOT NULL UNIQUE, "
                           "v TEXT NOT NULL, at BIGINT NOT NULL)")
-        script = os.path.join(self.work, "pgbench-insert.sql")
-        with open(script, "w") as f:
-            f.write(PGBENCH_SCRIPT)
-        subprocess.run(["sync"])
-        servers = [(s.name, s.pid) for s in self.servers]
-        before = {n: H.proc_cpu_s(p) for n, p in servers}
-        busy0, kids0, t0 = H.machine_busy_s(), H.children_cpu_s(), time.time()
-        p = subprocess.run([f"{self.a.pg_bindir}/pgbench", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres",
-                            "-n", "-c", "64", "-j", str(os.cpu_count() or 2), "-M", "prepared", "-T",
-                            str(int(max(1, round(self.duration)))), "-f", script, db],
-                           capture_output=True, text=True, timeout=self.duration + 120)
-        wall, busy = time.time() - t0, H.machine_busy_s() - busy0
-        if p.returncode != 0:
-            raise RuntimeError(f"pgbench failed: {p.stderr[-2000:]}")
-        if not re.search(r"tps = ", p.stdout):
-            raise RuntimeError(f"pgbench printed no tps: {p.stdout[-2000:]} {p.stderr[-2000:]}")
-        tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", p.stdout)
-        lat = re.search(r"latency average = ([\d.]+) ms", p.stdout)
-        failed = re.search(r"number of failed transactions: (\d+)", p.stdout)
-        done = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
-        cpu = {n: round(H.proc_cpu_s(pid) - before[n], 3) for n, pid in servers}
-        cpu["pgbench"] = round(H.children_cpu_s() - kids0, 3)
-        res = {"tx_per_s": float(tps.group(1)), "mean_ms": float(lat.group(1)) if lat else None,
-               "transactions": int(done.group(1)) if done else None,
-               "failed": int(failed.group(1)) if failed else 0, "cpu_s": cpu, "wall_s": round(wall, 3),
-               "foreign_cpu_pct": round(max(0.0, busy - sum(cpu.values())) / (wall * (os.cpu_count() or 1)) * 100, 1)}
+        out, wall, cpu, foreign = self.run_pgbench(db, "pgbench-insert", PGBENCH_SCRIPT, 64, os.cpu_count() or 2)
+        tps = pgbench_figure(out, r"tps = ([\d.]+) \(without initial connection time\)", float)
+        res = {"tx_per_s": tps, "mean_ms": pgbench_figure(out, r"latency average = ([\d.]+) ms", float),
+               "transactions": pgbench_figure(out, r"number of transactions actually processed: (\d+)", int),
+               "failed": pgbench_figure(out, r"number of failed transactions: (\d+)", int) or 0,
+               "cpu_s": cpu, "wall_s": round(wall, 3), "foreign_cpu_pct": foreign}
         return self.record(run, "pg.ceiling", res, when=when, conns=64)
 
     def floor(self, run, rows):
@@ -292,33 +301,20 @@ class PgS3Harness(Harness):
         if p.returncode != 0:
             raise RuntimeError(f"orgdrive migrate (floor): {p.stderr[-2000:]}")
         self.psql(db, FLOOR_SEED)
-        pg_pid = next(d.pid for d in self.servers if d.name == "postgres")
         for row in rows:
             if row not in FLOOR_SCRIPTS:
                 continue
             clients, sql = FLOOR_SCRIPTS[row]
-            script = os.path.join(self.work, f"floor-{row}.sql")
-            with open(script, "w") as f:
-                f.write(sql)
-            subprocess.run(["sync"])
-            pg0, kids0, busy0, t0 = H.proc_cpu_s(pg_pid), H.children_cpu_s(), H.machine_busy_s(), time.time()
-            p = subprocess.run([f"{self.a.pg_bindir}/pgbench", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U",
-                                "postgres", "-n", "-c", str(clients), "-j", str(clients), "-M", "prepared", "-T",
-                                str(int(max(1, round(self.duration)))), "-f", script, db],
-                               capture_output=True, text=True, timeout=self.duration + 120)
-            wall, busy = time.time() - t0, H.machine_busy_s() - busy0
-            pg, pgbench = H.proc_cpu_s(pg_pid) - pg0, H.children_cpu_s() - kids0
-            done = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
-            lat = re.search(r"latency average = ([\d.]+) ms", p.stdout)
-            if p.returncode != 0 or not done or int(done.group(1)) == 0:
-                raise RuntimeError(f"pgbench (floor {row}) failed: {p.stdout[-1000:]} {p.stderr[-2000:]}")
-            n = int(done.group(1)) * FLOOR_BATCH
+            out, wall, cpu, foreign = self.run_pgbench(db, f"floor-{row}", sql, clients, clients)
+            n = (pgbench_figure(out, r"number of transactions actually processed: (\d+)", int) or 0) * FLOOR_BATCH
+            if n == 0:
+                raise RuntimeError(f"pgbench (floor {row}) processed nothing: {out[-1000:]}")
             self.record(run, f"pg.floor.{row}", {
                 "rows": n, "rows_per_s": round(n / wall, 1), "batch": FLOOR_BATCH, "clients": clients,
-                "batch_ms": float(lat.group(1)) if lat else None,
-                "postgres_cpu_us_per_row": round(pg / n * 1e6, 1), "pgbench_cpu_us_per_row": round(pgbench / n * 1e6, 1),
-                "foreign_cpu_pct": round(max(0.0, busy - pg - pgbench) / (wall * (os.cpu_count() or 1)) * 100, 1),
-                "wall_s": round(wall, 3)}, conns=clients)
+                "batch_ms": pgbench_figure(out, r"latency average = ([\d.]+) ms", float),
+                "postgres_cpu_us_per_row": round(cpu["postgres"] / n * 1e6, 1),
+                "pgbench_cpu_us_per_row": round(cpu["pgbench"] / n * 1e6, 1),
+                "foreign_cpu_pct": foreign, "wall_s": round(wall, 3)}, conns=clients)
         self.psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     def load_split(self, parts):

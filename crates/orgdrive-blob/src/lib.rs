@@ -32,7 +32,6 @@ mod remote;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -199,7 +198,7 @@ struct Store {
     /// S3 stores: joins objects server-side ([`BlobStore::compose`]).
     composer: Option<compose::Composer>,
     /// The largest object one server-side copy ([`BlobStore::copy`]) takes.
-    max_copy_bytes: AtomicU64,
+    max_copy_bytes: u64,
 }
 
 impl BlobStore {
@@ -225,7 +224,7 @@ impl BlobStore {
                 local_writes,
                 presigns: false,
                 composer: None,
-                max_copy_bytes: AtomicU64::new(u64::MAX),
+                max_copy_bytes: u64::MAX,
             }),
         })
     }
@@ -241,7 +240,7 @@ impl BlobStore {
                 local_writes: None,
                 presigns: false,
                 composer: None,
-                max_copy_bytes: AtomicU64::new(u64::MAX),
+                max_copy_bytes: u64::MAX,
             }),
         })
     }
@@ -265,7 +264,7 @@ impl BlobStore {
                 local_writes: None,
                 presigns: true,
                 composer,
-                max_copy_bytes: AtomicU64::new(max_copy_bytes),
+                max_copy_bytes,
             }),
         }
     }
@@ -274,15 +273,17 @@ impl BlobStore {
     /// 5 GiB on S3 (CopyObject; a PUT stops there too), 1 GiB on OSS (whose
     /// CopyObject refuses more), no limit on the other stores.
     pub fn max_copy_bytes(&self) -> u64 {
-        self.inner.max_copy_bytes.load(Ordering::Relaxed)
+        self.inner.max_copy_bytes
     }
 
-    /// Tests only: lowers [`BlobStore::max_copy_bytes`] (to exercise OSS's
-    /// limit on an S3 server of a few bytes' objects). Every clone of the
-    /// store sees it.
+    /// Tests only: this store, not yet cloned, with
+    /// [`BlobStore::max_copy_bytes`] set (to exercise OSS's limit on an S3
+    /// server with objects of a few bytes).
     #[doc(hidden)]
-    pub fn limit_copies_for_tests(&self, max_copy_bytes: u64) {
-        self.inner.max_copy_bytes.store(max_copy_bytes, Ordering::Relaxed);
+    pub fn with_copy_limit_for_tests(mut self, max_copy_bytes: u64) -> BlobStore {
+        let store = Arc::get_mut(&mut self.inner).expect("a store not yet cloned");
+        store.max_copy_bytes = max_copy_bytes;
+        self
     }
 
     /// Fsyncs the directories from `key`'s parent up to, not including, the

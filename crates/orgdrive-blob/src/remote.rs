@@ -61,12 +61,11 @@ fn unsupported(what: &str) -> BlobError {
 
 fn presigned(request: opendal::raw::PresignedRequest) -> PresignedUrl {
     let headers = request.header().iter();
+    let headers = headers.filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
     PresignedUrl {
         method: request.method().to_string(),
         url: request.uri().to_string(),
-        headers: headers_to_send(
-            headers.filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
-        ),
+        headers: headers_to_send(headers),
     }
 }
 
@@ -95,14 +94,11 @@ impl BlobStore {
         if !self.presigns() || is_manifest_key(key) {
             return Err(unsupported("presign this write"));
         }
-        // `Content-Encoding: identity` asked for; OpenDAL's S3 presign signs
-        // no header but `host`, so a client may still PUT with another
-        // encoding: CommitFile refuses such an object (`served_as_is`), or
-        // the bucket would serve its bytes as gzip, decoded by every
-        // downloader into something else.
-        let request =
-            self.inner.op.presign_write_with(key, ttl).content_encoding("identity").await?;
-        Ok(presigned(request))
+        // OpenDAL's presigned PUTs bind no header (on S3 `host` alone; write
+        // options are dropped), so a client may PUT with a Content-Encoding
+        // the bucket would answer downloads with: CommitFile refuses such an
+        // object (`ObjectStat::served_as_is`).
+        Ok(presigned(self.inner.op.presign_write(key, ttl).await?))
     }
 
     /// A presigned GET of object `key`, valid for `ttl`, whose answer carries
@@ -262,5 +258,20 @@ mod tests {
         let sent = headers_to_send(oss.into_iter());
         assert_eq!(sent, vec![("content-encoding".to_string(), "identity".to_string())]);
         assert!(headers_to_send([("Content-Length", "7")].into_iter()).is_empty());
+    }
+
+    #[test]
+    fn only_an_object_without_an_encoding_or_with_identity_is_served_as_is() {
+        let stat = |encoding: Option<&str>| ObjectStat {
+            size: 1,
+            etag_md5: None,
+            content_encoding: encoding.map(str::to_string),
+        };
+        for plain in [None, Some("identity"), Some(" Identity ")] {
+            assert!(stat(plain).served_as_is(), "{plain:?}");
+        }
+        for encoded in ["gzip", "identity, gzip", "aws-chunked", "br", ""] {
+            assert!(!stat(Some(encoded)).served_as_is(), "{encoded}");
+        }
     }
 }

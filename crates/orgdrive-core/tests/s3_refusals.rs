@@ -82,9 +82,9 @@ async fn relayed_world(copies: Arc<AtomicUsize>, max_copy: Option<u64>) -> World
     let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
         .await
         .unwrap();
-    let store = relayed_store(copies).await;
+    let mut store = relayed_store(copies).await;
     if let Some(max_copy) = max_copy {
-        store.limit_copies_for_tests(max_copy);
+        store = store.with_copy_limit_for_tests(max_copy);
     }
     let drive = Drive::new(Arc::new(meta), store, options()).await.unwrap();
     world_over(drive, dir, None, &Scope::ALL).await
