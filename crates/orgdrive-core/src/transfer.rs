@@ -1172,7 +1172,18 @@ impl Drive {
         }
         let announced = [request.size, upload.check_size];
         let staged = if self.blob.presigns() {
-            self.stage_presigned(&upload, announced).await?
+            match self.stage_presigned(&upload, announced).await {
+                // A racing commit of the same key (or the sweeper) removed
+                // what was PUT while this one copied it: the store may say
+                // so with any error (s3s-fs: a 500), never a 500 here.
+                Err(DriveError::Internal(e)) => {
+                    return Err(match self.meta.get_upload(&upload_key).await? {
+                        None => bad_upload_key("uploadKey was committed or expired meanwhile"),
+                        Some(_) => DriveError::Internal(e),
+                    });
+                }
+                staged => staged?,
+            }
         } else {
             self.stage_received(&upload, &parts, announced).await?
         };

@@ -4,7 +4,9 @@
 //! single upload's object is asked for (a HEAD) and refused on its size
 //! before it is copied. The store here is the S3 server of `scripts/s3.sh`
 //! behind a TCP relay on loopback that counts the CopyObject requests
-//! passing through it. Run with
+//! passing through it (and can hold one, to order a race, and answer it an
+//! error of its own: a commit that lost a race is refused, not failed).
+//! Run with
 //! `eval "$(bash scripts/s3.sh)" && cargo test -p orgdrive-core --test s3_refusals`.
 //! (A commit that copied first and refused after passed every other test:
 //! the copy is removed when the commit fails.)
@@ -20,19 +22,53 @@ use tokio::net::{TcpListener, TcpStream};
 /// The header that makes a PUT a CopyObject (as OpenDAL sends it).
 const COPY_SOURCE: &[u8] = b"x-amz-copy-source:";
 
+/// The first CopyObject through a relay, held until the test releases it,
+/// then answered a 500 by the relay itself (as s3s-fs answers a copy whose
+/// source is deleted while it copies) instead of reaching the store.
+struct HeldCopy {
+    /// Notified when the first CopyObject has reached the relay.
+    reached: tokio::sync::Notify,
+    /// A permit lets it be answered.
+    release: tokio::sync::Semaphore,
+}
+
+impl Default for HeldCopy {
+    fn default() -> Self {
+        HeldCopy { reached: tokio::sync::Notify::new(), release: tokio::sync::Semaphore::new(0) }
+    }
+}
+
+/// What the relay answers a held copy.
+fn internal_error() -> Vec<u8> {
+    let body = "<Error><Code>InternalError</Code><Message>No such file</Message></Error>";
+    format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/xml\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 /// Relays loopback connections to `upstream` (`host:port`), counting the
-/// requests that carry [`COPY_SOURCE`]; answers the relay's address.
-async fn counting_relay(upstream: String, copies: Arc<AtomicUsize>) -> String {
+/// requests that carry [`COPY_SOURCE`] (and holding the first one if
+/// `hold` is given); answers the relay's address.
+async fn counting_relay(
+    upstream: String,
+    copies: Arc<AtomicUsize>,
+    hold: Option<Arc<HeldCopy>>,
+) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            let (upstream, copies) = (upstream.clone(), copies.clone());
+            let (upstream, copies, hold) = (upstream.clone(), copies.clone(), hold.clone());
             tokio::spawn(async move {
                 let Ok(server) = TcpStream::connect(&upstream).await else { return };
                 let (mut from_client, mut to_server) = (client, server);
                 let (mut server_read, mut server_write) = to_server.split();
                 let (mut client_read, mut client_write) = from_client.split();
+                let (fail, mut failed) = tokio::sync::oneshot::channel::<()>();
+                let mut fail = Some(fail);
                 let upward = async {
                     let mut buf = vec![0u8; 64 * 1024];
                     // The end of the previous read: a header split across reads.
@@ -47,7 +83,13 @@ async fn counting_relay(upstream: String, copies: Arc<AtomicUsize>) -> String {
                         let lower = seen.to_ascii_lowercase();
                         let found =
                             lower.windows(COPY_SOURCE.len()).filter(|w| *w == COPY_SOURCE).count();
-                        copies.fetch_add(found, Ordering::SeqCst);
+                        let before = copies.fetch_add(found, Ordering::SeqCst);
+                        if let Some(hold) = hold.as_ref().filter(|_| found > 0 && before == 0) {
+                            hold.reached.notify_one();
+                            let _ = hold.release.acquire().await;
+                            let _ = fail.take().map(|fail| fail.send(()));
+                            break;
+                        }
                         // Shorter than the header: a match in it is never counted twice.
                         let keep = (COPY_SOURCE.len() - 1).min(seen.len());
                         tail = seen[seen.len() - keep..].to_vec();
@@ -57,7 +99,26 @@ async fn counting_relay(upstream: String, copies: Arc<AtomicUsize>) -> String {
                     }
                     let _ = server_write.shutdown().await;
                 };
-                let downward = tokio::io::copy(&mut server_read, &mut client_write);
+                let downward = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        tokio::select! {
+                            read = server_read.read(&mut buf) => match read {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if client_write.write_all(&buf[..n]).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            },
+                            Ok(()) = &mut failed => {
+                                let _ = client_write.write_all(&internal_error()).await;
+                                break;
+                            }
+                        }
+                    }
+                    let _ = client_write.shutdown().await;
+                };
                 let _ = tokio::join!(upward, downward);
             });
         }
@@ -66,11 +127,11 @@ async fn counting_relay(upstream: String, copies: Arc<AtomicUsize>) -> String {
 }
 
 /// The S3 store of `scripts/s3.sh`, reached through a counting relay.
-async fn relayed_store(copies: Arc<AtomicUsize>) -> BlobStore {
+async fn relayed_store(copies: Arc<AtomicUsize>, hold: Option<Arc<HeldCopy>>) -> BlobStore {
     let mut s3 = test_s3_location("core-refusals");
     let endpoint = s3.endpoint.clone().expect("scripts/s3.sh names its endpoint");
     let upstream = endpoint.strip_prefix("http://").expect("a loopback http:// endpoint");
-    let relay = counting_relay(upstream.trim_end_matches('/').to_string(), copies).await;
+    let relay = counting_relay(upstream.trim_end_matches('/').to_string(), copies, hold).await;
     s3.endpoint = Some(format!("http://{relay}"));
     BlobStore::s3(&s3).unwrap()
 }
@@ -78,11 +139,20 @@ async fn relayed_store(copies: Arc<AtomicUsize>) -> BlobStore {
 /// A world whose content store is the relayed one, one server-side copy
 /// limited to `max_copy` bytes if given.
 async fn relayed_world(copies: Arc<AtomicUsize>, max_copy: Option<u64>) -> World {
+    held_world(copies, max_copy, None).await
+}
+
+/// [`relayed_world`], its relay holding the first copy if `hold` is given.
+async fn held_world(
+    copies: Arc<AtomicUsize>,
+    max_copy: Option<u64>,
+    hold: Option<Arc<HeldCopy>>,
+) -> World {
     let dir = tempfile::tempdir().unwrap();
     let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
         .await
         .unwrap();
-    let mut store = relayed_store(copies).await;
+    let mut store = relayed_store(copies, hold).await;
     if let Some(max_copy) = max_copy {
         store = store.with_copy_limit_for_tests(max_copy);
     }
@@ -221,4 +291,42 @@ async fn an_upload_put_with_a_content_encoding_is_refused_before_any_copy() {
     let file = w.drive.commit_file(&w.op, &s, commit).await.unwrap();
     assert_eq!(file.dentry.size, 5);
     assert_eq!(copies.load(Ordering::SeqCst), 1);
+}
+
+/// Two commits of one upload race: the loser's copy finds the uploaded
+/// object gone, removed by the winner's commit. It is answered that the
+/// uploadKey was committed meanwhile (`paramError.uploadKey`), whatever
+/// error the store gave the copy — a review found a 500 when the store
+/// answered the copy of a missing object with an error other than 404
+/// (s3s-fs: 500 InternalError). The relay holds the first commit's copy
+/// until the second commit is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loser_of_two_racing_commits_is_told_the_upload_was_committed() {
+    let copies = Arc::new(AtomicUsize::new(0));
+    let hold = Arc::new(HeldCopy::default());
+    let w = held_world(copies.clone(), None, Some(hold.clone())).await;
+    let s = space(&w, None).await;
+    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
+    let ticket = ticket.unwrap();
+    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
+    let commit = |name: &str| CommitRequest {
+        upload_key: Some(ticket.upload_key.clone()),
+        name: Some(name.into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    };
+
+    let loser = tokio::spawn({
+        let (drive, op, s, commit) = (w.drive.clone(), w.op.clone(), s.clone(), commit("a.txt"));
+        async move { drive.commit_file(&op, &s, commit).await }
+    });
+    hold.reached.notified().await;
+    let winner = w.drive.commit_file(&w.op, &s, commit("b.txt")).await.unwrap();
+    hold.release.add_permits(1);
+    let refused = loser.await.unwrap().unwrap_err();
+    assert_eq!(param_field(&refused), Some("uploadKey"), "{refused:?}");
+    assert!(refused.to_string().contains("committed"), "{refused}");
+    let url = w.drive.download_info(&w.op, &s, &winner.dentry.dentry_id, None, BASE).await;
+    let got = reqwest::get(&url.unwrap().url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&got[..], b"12345");
 }
