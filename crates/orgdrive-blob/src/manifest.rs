@@ -98,6 +98,11 @@ impl Manifest {
     }
 }
 
+/// Parts of a manifest a read asks the store for at once. A part read
+/// ahead holds at most [`WHOLE_READ_MAX`] bytes in memory; a larger one is
+/// only asked for its size ahead, and read as the client takes it.
+const PARTS_AHEAD: usize = 8;
+
 fn to_io(e: BlobError) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
@@ -144,7 +149,11 @@ impl BlobStore {
             .ok_or_else(|| BlobError(opendal::Error::new(ErrorKind::NotFound, "no such object")))
     }
 
-    /// `range` of a manifest's content, each part read as a sized object.
+    /// `range` of a manifest's content, each part read as a sized object,
+    /// up to [`PARTS_AHEAD`] of them asked for at once (in order): parts
+    /// read one after the other made a download of many small parts wait
+    /// for each part's requests in turn (a review measured 20 s for 600
+    /// parts of 1 byte on the test S3 server).
     pub(crate) async fn read_manifest_range(
         &self,
         manifest: Manifest,
@@ -160,7 +169,7 @@ impl BlobStore {
         let store = self.clone();
         let stream: ByteStream = Box::pin(
             futures::stream::iter(manifest.segments(range))
-                .then(move |(part, inner)| {
+                .map(move |(part, inner)| {
                     let store = store.clone();
                     async move {
                         let download = store.read_sized_object(&part.key, inner, part.size).await;
@@ -172,6 +181,7 @@ impl BlobStore {
                         })
                     }
                 })
+                .buffered(PARTS_AHEAD)
                 .try_flatten(),
         );
         if !whole {

@@ -124,7 +124,9 @@ async fn objects_go_in_and_out_with_ranges() {
 #[tokio::test]
 async fn manifests_read_across_parts_and_delete_them() {
     let store = store();
-    let sizes = [1 << 20, 1 << 20, 12_345];
+    // More parts than a read asks for at once, small ones (read whole)
+    // and larger ones (streamed) mixed: they come back in order.
+    let sizes = [1 << 20, 1 << 20, 12_345, 1, 2, 70_000, 3, 4, 5, 6, 7, 8, 9, 10, 11];
     let mut content = Vec::new();
     let mut parts = Vec::new();
     for (n, len) in sizes.iter().enumerate() {
@@ -145,6 +147,8 @@ async fn manifests_read_across_parts_and_delete_them() {
         boundary - 1..2 * boundary + 1,
         size - 5..size,
         0..1,
+        2 * boundary..size,
+        2 * boundary + 12_340..size - 20,
     ] {
         let got = read_sized(&store, "manifests/m", range.clone(), size).await;
         assert!(got == content[range.start as usize..range.end as usize], "{range:?}");
