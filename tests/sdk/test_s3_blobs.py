@@ -10,7 +10,9 @@ import hashlib
 import os
 import secrets
 import subprocess
+import struct
 import urllib.parse
+import zlib
 
 import pytest
 
@@ -24,6 +26,8 @@ from test_weboffice import CLIENT, parse, wopi
 pytestmark = [pytest.mark.s3, pytest.mark.embedded]
 
 MIB = 1 << 20
+# Fewest bytes of a part that is not an upload's last: 100 KB.
+MIN_PART = 100 << 10
 
 
 def s3_url():
@@ -159,13 +163,17 @@ def test_multipart_checks_gaps_sizes_and_md5(d):
     key = d.init_multipart().upload_key
     urls = d.part_urls(key, [1, 3])
     for n in (1, 3):
-        assert put(urls[n].resource_urls[0], urls[n].headers, b"x" * 10)[0] == 200
+        assert put(urls[n].resource_urls[0], urls[n].headers, b"x" * MIN_PART)[0] == 200
     expect_error(400, "paramError.uploadKey", d.commit, key, "gap.bin")
     part2 = d.part_urls(key, [2])[2]
+    # A part that is not the last under 100 KB: refused, before any copy.
     assert put(part2.resource_urls[0], part2.headers, b"y" * 10)[0] == 200
-    expect_error(400, "paramError.size", d.commit, key, "gap.bin", size=31)
-    assert d.commit(key, "gap.bin", size=30).size == 30
-    bad_md5 = upload_parts(d, [b"a" * 10, b"b" * 10], md_5="0" * 32)
+    e = expect_error(400, "paramError.size", d.commit, key, "gap.bin")
+    assert "part 2 has 10 bytes" in e.message
+    assert put(part2.resource_urls[0], part2.headers, b"y" * MIN_PART)[0] == 200
+    expect_error(400, "paramError.size", d.commit, key, "gap.bin", size=3 * MIN_PART + 1)
+    assert d.commit(key, "gap.bin", size=3 * MIN_PART).size == 3 * MIN_PART
+    bad_md5 = upload_parts(d, [b"a" * MIN_PART, b"b" * 10], md_5="0" * 32)
     expect_error(400, "paramError.md5", d.commit, bad_md5, "md5.bin")
     single = d.upload_info(md_5="0" * 32)
     assert put(single.header_signature_info.resource_urls[0], {}, b"abc")[0] == 200
@@ -195,7 +203,12 @@ def test_quota_exceeded_at_commit_writes_nothing(s3):
 def test_thumbnails_and_wopi_read_multipart_content(d):
     """Thumbnails and the WOPI host read a manifest's content through the
     content store; a WOPI save lands in the bucket as a single object."""
+    # Padded with a text chunk (decoders skip it) so that each part has
+    # the 100 KB a part but the last must have.
+    text = b"Comment\x00" + b"x" * (2 * MIN_PART)
+    padding = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
     image = png(600, 300)
+    image = image[:-12] + padding + image[-12:]  # before IEND, the last 12 bytes
     half = len(image) // 2
     key = upload_parts(d, [image[:half], image[half:]])
     picture = d.commit(key, "wide.png").id

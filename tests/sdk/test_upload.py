@@ -11,6 +11,9 @@ from alibabacloud_dingtalk.storage_1_0 import models as m
 
 from conftest import provision, runtime, start_server
 from drive import Drive, blob_files, get, get_sha256, put
+
+# Fewest bytes of a part that is not an upload's last: 100 KB.
+MIN_PART = 100 << 10
 from helpers import expect_error, expect_http_error
 
 
@@ -138,26 +141,48 @@ def test_multipart_checks(server, tenant):
     expect_error(400, "paramError.uploadKey", d.part_urls, single, [1])
     urls = d.part_urls(key, [1, 3])
     for n in (1, 3):
-        assert put(urls[n].resource_urls[0], urls[n].headers, b"x")[0] == 200, n
+        assert put(urls[n].resource_urls[0], urls[n].headers, b"x" * MIN_PART)[0] == 200, n
     expect_error(400, "paramError.uploadKey", d.commit, key, "gap.bin")
     # Filling the gap makes it committable.
     part2 = d.part_urls(key, [2])[2]
-    assert put(part2.resource_urls[0], part2.headers, b"y")[0] == 200
+    assert put(part2.resource_urls[0], part2.headers, b"y" * MIN_PART)[0] == 200
     f = d.commit(key, "filled.bin")
-    assert d.download(f.id)[2] == b"xyx"
+    assert d.download(f.id)[2] == (b"x" * MIN_PART + b"y" * MIN_PART + b"x" * MIN_PART)
+
+
+def test_every_part_but_the_last_has_at_least_100_kb(server, tenant):
+    """Parts of 100 KB to 5 GB (reference), as OSS and S3 refuse smaller
+    ones when an upload is completed: CommitFile refuses an upload with a
+    smaller part that is not its last (400 paramError.size, naming it); the
+    upload stays open, and the part PUT again bigger commits."""
+    d = Drive(server, tenant)
+    key = d.init_multipart().upload_key
+    urls = d.part_urls(key, [1, 2, 3])
+    sizes = {1: MIN_PART, 2: MIN_PART - 1, 3: 1}
+    for n, size in sizes.items():
+        assert put(urls[n].resource_urls[0], urls[n].headers, bytes([n]) * size)[0] == 200, n
+    e = expect_error(400, "paramError.size", d.commit, key, "small.bin")
+    assert "part 2 has 102399 bytes" in e.message
+    again = d.part_urls(key, [2])[2]
+    assert put(again.resource_urls[0], again.headers, b"\x02" * MIN_PART)[0] == 200
+    f = d.commit(key, "small.bin")
+    # The last part may be as small as it is.
+    assert f.size == 2 * MIN_PART + 1
+    assert d.download(f.id)[2] == b"\x01" * MIN_PART + b"\x02" * MIN_PART + b"\x03"
+    assert d.space().used_quota == f.size
 
 
 @pytest.mark.embedded
 def test_multipart_parts_together_may_not_exceed_the_announced_size(server, tenant):
     d = Drive(server, tenant)
-    key = d.init_multipart(size=10).upload_key
+    key = d.init_multipart(size=MIN_PART + 4).upload_key
     urls = d.part_urls(key, [1, 2])
-    assert put(urls[1].resource_urls[0], {}, b"a" * 6)[0] == 200
-    # 6 + 6 > 10: the second part is refused and stores nothing.
+    assert put(urls[1].resource_urls[0], {}, b"a" * MIN_PART)[0] == 200
+    # MIN_PART + 6 > MIN_PART + 4: the second part is refused and stores nothing.
     expect_http_error(413, "paramError.size", put(urls[2].resource_urls[0], {}, b"b" * 6))
     assert put(urls[2].resource_urls[0], {}, b"b" * 4)[0] == 200
-    f = d.commit(key, "ten.bin", size=10)
-    assert d.download(f.id)[2] == b"a" * 6 + b"b" * 4
+    f = d.commit(key, "ten.bin", size=MIN_PART + 4)
+    assert d.download(f.id)[2] == b"a" * MIN_PART + b"b" * 4
 
 
 def test_file_conflict_strategies(server, tenant):

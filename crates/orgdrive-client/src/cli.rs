@@ -46,8 +46,8 @@ pub struct TransferArgs {
     /// Files (and parts of large files) sent at once.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
-    /// Part size of multipart uploads, e.g. 8M (files up to this size go in one PUT).
-    #[arg(long, default_value = "8M", value_parser = parse_size)]
+    /// Part size of multipart uploads, 100K to 5G, e.g. 8M (files up to this size go in one PUT).
+    #[arg(long, default_value = "8M", value_parser = parse_part_size)]
     pub part_size: u64,
     /// When the name is taken: overwrite (a new version), rename, or fail.
     #[arg(long, default_value = "overwrite", value_parser = ["overwrite", "rename", "fail"])]
@@ -274,6 +274,16 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
     n.checked_mul(1 << shift)
         .filter(|&v| v > 0 || shift == 0)
         .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// A part size: [`parse_size`] within the API's limits on a part that is
+/// not an upload's last, 100 KiB to 5 GiB.
+pub fn parse_part_size(s: &str) -> std::result::Result<u64, String> {
+    let size = parse_size(s)?;
+    if !(100 << 10..=5 << 30).contains(&size) {
+        return Err(format!("{s:?}: a part has 100K to 5G (the API's limits)"));
+    }
+    Ok(size)
 }
 
 /// What every command shares: the config and one API client per profile.
@@ -1006,6 +1016,11 @@ mod tests {
         assert!(parse_size("x").is_err());
         assert!(parse_size("5Q").is_err());
         assert!(parse_size("99999999999999T").is_err());
+        assert_eq!(parse_part_size("100K"), Ok(100 << 10));
+        assert_eq!(parse_part_size("5G"), Ok(5 << 30));
+        assert!(parse_part_size("99K").is_err());
+        assert!(parse_part_size("102399").is_err());
+        assert!(parse_part_size("6G").is_err());
     }
 
     #[test]

@@ -111,6 +111,7 @@ pub use thumbnails::{has_thumbnail, Thumbnail, ThumbnailResult, MAX_SOURCE_BYTES
 pub use transfer::{
     BlobObject, CommitRequest, PreCheck, SignedUrl, UploadRequest, UploadTicket,
     MAX_OPEN_UPLOADS_PER_APP, MAX_OPEN_UPLOADS_PER_SPACE, MAX_PUT_BYTES, MIN_FREE_DISK_BYTES,
+    MIN_PART_BYTES,
 };
 pub use versions::MAX_VERSION_PAGE;
 pub use wopi::{

@@ -68,6 +68,10 @@ pub const SWEEP_GRACE_SECS: i64 = 600;
 /// Multipart limits (reference: GetMultipartFileUploadInfos).
 pub const MAX_PART_NUMBER: i64 = 10_000;
 pub const MAX_PARTS_PER_CALL: usize = 30;
+/// Fewest bytes of a part that is not an upload's last (reference: parts of
+/// 100 KB to 5 GB; as OSS and S3 refuse smaller ones when an upload is
+/// completed). Checked by CommitFile: a PUT cannot tell its part is the last.
+pub const MIN_PART_BYTES: u64 = 100 << 10;
 /// Most bytes one PUT may carry (a part, or a single upload): 5 GiB, as S3.
 pub const MAX_PUT_BYTES: u64 = 5 << 30;
 /// Default caps on open uploads.
@@ -221,6 +225,23 @@ fn check_size(size: i64, announced: [Option<i64>; 2]) -> DriveResult<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses an upload whose parts (sizes in part order) are too small: each
+/// but the last must have [`MIN_PART_BYTES`].
+fn check_part_sizes(sizes: impl IntoIterator<Item = u64>) -> DriveResult<()> {
+    let sizes: Vec<u64> = sizes.into_iter().collect();
+    let Some((_, all_but_last)) = sizes.split_last() else { return Ok(()) };
+    match (1..).zip(all_but_last).find(|(_, size)| **size < MIN_PART_BYTES) {
+        Some((n, size)) => Err(DriveError::param(
+            "size",
+            format!(
+                "part {n} has {size} bytes; every part but the last must have at least \
+                 {MIN_PART_BYTES} bytes (100 KB)"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A fresh object for the bytes of one PUT received by orgdrive (on an
@@ -1289,6 +1310,7 @@ impl Drive {
             if let Some(gap) = (1..).zip(parts).find(|(n, p)| p.part_number != *n) {
                 return Err(bad_upload_key(format!("part {} is missing", gap.0)));
             }
+            check_part_sizes(parts.iter().map(|p| p.size as u64))?;
             None
         } else {
             match parts {
@@ -1356,6 +1378,7 @@ impl Drive {
             if let Some((n, _)) = (1..).zip(&listed).find(|(n, (p, _))| *p != *n) {
                 return Err(bad_upload_key(format!("part {n} is missing")));
             }
+            check_part_sizes(listed.iter().map(|(_, size)| *size))?;
             (listed.iter().map(|(n, _)| *n).collect(), listed.into_iter().collect())
         } else {
             match self.blob.stat(&format!("{prefix}0")).await.map_err(internal)? {

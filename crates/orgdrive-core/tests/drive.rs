@@ -231,18 +231,21 @@ async fn an_upload_is_committed_and_downloaded() {
 async fn a_multipart_upload_is_joined_in_part_order() {
     let w = world().await;
     let s = space(&w, None).await;
+    // Every part but the last has at least MIN_PART_BYTES.
+    let hello = b"hello ".repeat(MIN_PART_BYTES as usize / 6 + 1);
+    let size = hello.len() as i64 + 5;
     let request = UploadRequest {
-        pre_check: PreCheck { size: Some(11), ..PreCheck::default() },
+        pre_check: PreCheck { size: Some(size), ..PreCheck::default() },
         ..UploadRequest::default()
     };
     let key = w.drive.init_multipart_upload(&w.op, &s, request).await.unwrap();
     let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1, 2], BASE).await.unwrap();
     // Part 2 first, and part 1 twice: the second PUT replaces the first.
     put_bytes(&w, &urls[1].1, b"world", false).await.unwrap();
-    put_bytes(&w, &urls[0].1, b"HELLO ", true).await.unwrap();
-    put_bytes(&w, &urls[0].1, b"hello ", true).await.unwrap();
+    put_bytes(&w, &urls[0].1, &hello.to_ascii_uppercase(), true).await.unwrap();
+    put_bytes(&w, &urls[0].1, &hello, true).await.unwrap();
     // Parts may not pass the announced size together.
-    let too_much = put_bytes(&w, &urls[0].1, b"hello, ", true).await.unwrap_err();
+    let too_much = put_bytes(&w, &urls[0].1, &[&hello[..], b","].concat(), true).await.unwrap_err();
     assert!(matches!(too_much, DriveError::TooLarge(_)), "{too_much:?}");
     let commit = CommitRequest {
         upload_key: Some(key),
@@ -251,9 +254,12 @@ async fn a_multipart_upload_is_joined_in_part_order() {
         ..CommitRequest::default()
     };
     let file = w.drive.commit_file(&w.op, &s, commit).await.unwrap();
-    assert_eq!(file.dentry.size, 11);
-    assert_eq!(download(&w, &s, &file.dentry.dentry_id, None).await, b"hello world");
-    assert_eq!(used(&w, &s).await, 11);
+    assert_eq!(file.dentry.size, size);
+    assert_eq!(
+        download(&w, &s, &file.dentry.dentry_id, None).await,
+        [&hello[..], b"world"].concat()
+    );
+    assert_eq!(used(&w, &s).await, size);
     // The parts are gone; only the joined content is kept.
     assert!(w.drive.blob().list("parts/").await.unwrap().is_empty());
     assert_consistent(&w).await;

@@ -201,11 +201,12 @@ async fn a_single_upload_refused_on_its_size_is_never_copied() {
 /// object: what does not fit one copy is refused, naming `size`, before any
 /// copy (a single upload as soon as its announced size says so), never
 /// answered a 500 after the store refused the copy. The S3 server here
-/// stands for OSS with its limit lowered to 8 bytes.
+/// stands for OSS with its limit lowered to the least a part may have.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_one_copy_cannot_take_is_refused_before_any_copy() {
     let copies = Arc::new(AtomicUsize::new(0));
-    let w = relayed_world(copies.clone(), Some(8)).await;
+    let limit = MIN_PART_BYTES;
+    let w = relayed_world(copies.clone(), Some(limit)).await;
     let s = space(&w, None).await;
     let commit = |key: &str| CommitRequest {
         upload_key: Some(key.to_string()),
@@ -213,45 +214,48 @@ async fn what_one_copy_cannot_take_is_refused_before_any_copy() {
         parent_id: Some("0".into()),
         ..CommitRequest::default()
     };
-    let beyond =
-        |e: &DriveError| param_field(e) == Some("size") && e.to_string().contains("8 bytes");
+    let beyond = |e: &DriveError| {
+        param_field(e) == Some("size") && e.to_string().contains(&format!("{limit} bytes"))
+    };
+    let bytes = |len: u64, byte: u8| vec![byte; len as usize];
 
-    // A single upload announcing 9 bytes: refused at once.
-    let announced = PreCheck { size: Some(9), ..PreCheck::default() };
+    // A single upload announcing a byte more: refused at once.
+    let announced = PreCheck { size: Some(limit as i64 + 1), ..PreCheck::default() };
     let refused = w.drive.get_file_upload_info(&w.op, &s, single(announced), BASE).await;
     assert!(refused.as_ref().is_err_and(beyond), "{refused:?}");
     // A multipart upload may announce more: its parts are copied one by one.
-    let announced = PreCheck { size: Some(16), ..PreCheck::default() };
+    let announced = PreCheck { size: Some(2 * limit as i64), ..PreCheck::default() };
     let parts = UploadRequest { pre_check: announced, ..UploadRequest::default() };
     let fits = w.drive.init_multipart_upload(&w.op, &s, parts.clone()).await.unwrap();
 
-    // 9 bytes PUT without an announced size: each commit is refused, with no copy.
+    // A byte more PUT without an announced size: each commit is refused, with no copy.
     let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
     let ticket = ticket.unwrap();
-    assert_eq!(put_signed(&ticket.url, b"123456789").await, 200);
+    assert_eq!(put_signed(&ticket.url, bytes(limit + 1, 1)).await, 200);
     for _ in 0..2 {
         let refused = w.drive.commit_file(&w.op, &s, commit(&ticket.upload_key)).await;
         assert!(refused.as_ref().is_err_and(beyond), "{refused:?}");
     }
-    // A part of 9 bytes: refused too, with no copy.
+    // A part a byte over: refused too, with no copy.
     let big_part = w.drive.init_multipart_upload(&w.op, &s, parts).await.unwrap();
     let urls = w.drive.multipart_upload_urls(&w.op, Some(&big_part), &[1, 2], BASE).await.unwrap();
-    assert_eq!(put_signed(&urls[0].1, b"123456789").await, 200);
-    assert_eq!(put_signed(&urls[1].1, b"1234567").await, 200);
+    assert_eq!(put_signed(&urls[0].1, bytes(limit + 1, 1)).await, 200);
+    assert_eq!(put_signed(&urls[1].1, bytes(limit - 1, 2)).await, 200);
     let refused = w.drive.commit_file(&w.op, &s, commit(&big_part)).await;
     assert!(refused.as_ref().is_err_and(beyond), "{refused:?}");
     assert_eq!(copies.load(Ordering::SeqCst), 0, "a refused commit copied an object");
 
-    // Parts of 8 bytes at most commit, one copy each, and read back whole.
+    // Parts of the limit at most commit, one copy each, and read back whole.
     let urls = w.drive.multipart_upload_urls(&w.op, Some(&fits), &[1, 2], BASE).await.unwrap();
-    assert_eq!(put_signed(&urls[0].1, b"12345678").await, 200);
-    assert_eq!(put_signed(&urls[1].1, b"abcdefgh").await, 200);
+    assert_eq!(put_signed(&urls[0].1, bytes(limit, b'a')).await, 200);
+    assert_eq!(put_signed(&urls[1].1, bytes(limit, b'b')).await, 200);
     let mut file = commit(&fits);
     file.name = Some("b.txt".into());
     let file = w.drive.commit_file(&w.op, &s, file).await.unwrap();
-    assert_eq!(file.dentry.size, 16);
+    assert_eq!(file.dentry.size, 2 * limit as i64);
     assert_eq!(copies.load(Ordering::SeqCst), 2);
-    assert_eq!(download(&w, &s, &file.dentry.dentry_id, None).await, b"12345678abcdefgh");
+    let whole = [bytes(limit, b'a'), bytes(limit, b'b')].concat();
+    assert!(download(&w, &s, &file.dentry.dentry_id, None).await == whole);
 }
 
 /// The upload URL signs only `host` (OpenDAL's S3 presign), so a client may

@@ -574,8 +574,10 @@ async fn the_script_uploads_in_parts_and_makes_the_folders_of_a_dropped_tree() {
     let stale = script("/mkdir", &cookie, "stale", json!({"parentId": "0", "name": "x"}));
     assert_eq!(stale.await.unwrap().status(), 403, "no CSRF token, no folder");
 
-    // A file in three parts, the second one sent twice (a retry).
-    let parts: [&[u8]; 3] = [b"first part, ", b"second part, ", b"third"];
+    // A file in three parts, the second one sent twice (a retry); every
+    // part but the last has at least 100 KB.
+    let (first, second) = (vec![1u8; 100 << 10], vec![2u8; 100 << 10]);
+    let parts: [&[u8]; 3] = [&first, &second, b"third"];
     let size: usize = parts.iter().map(|p| p.len()).sum();
     let open = json!({"parentId": album, "name": "big.bin", "size": size, "multipart": true});
     let (status, opened) = answer(script("/uploads", &cookie, &csrf, open).await.unwrap()).await;

@@ -647,8 +647,10 @@ async fn a_put_without_a_length_reserves_as_its_bytes_arrive() {
     assert_eq!((status, reply["dentry"]["size"].as_i64()), (200, Some(1024)), "{reply}");
 
     // A chunked part of a multipart upload may take what the announced size leaves.
-    let (mkey, urls) = multipart_urls(&sp, Some(20), &[1, 2]).await;
-    assert_eq!(sp.put(&urls[0], b"0123456789").await, 200);
+    // (Every part but the last has at least 100 KB.)
+    let first = vec![7u8; 100 << 10];
+    let (mkey, urls) = multipart_urls(&sp, Some(first.len() as i64 + 10), &[1, 2]).await;
+    assert_eq!(sp.put(&urls[0], &first).await, 200);
     let target = urls[1].trim_start_matches(&s.base).to_string();
     let answer = raw(
         &s,
@@ -658,7 +660,11 @@ async fn a_put_without_a_length_reserves_as_its_bytes_arrive() {
     assert_eq!(status_of(&answer), 200, "{answer}");
     let (status, reply) =
         sp.post("/files/commit", json!({"uploadKey": mkey, "name": "m", "parentId": "0"})).await;
-    assert_eq!((status, reply["dentry"]["size"].as_i64()), (200, Some(20)), "{reply}");
+    assert_eq!(
+        (status, reply["dentry"]["size"].as_i64()),
+        (200, Some(first.len() as i64 + 10)),
+        "{reply}"
+    );
     s.stop().await;
 }
 

@@ -11,7 +11,7 @@ pub use futures::TryStreamExt;
 pub use orgdrive_core::{
     BlobStore, CommitRequest, CreatedApp, DentryView, Drive, DriveError, DriveOptions,
     ListChildren, NewApp, NewFolder, NewOrg, NewSpace, NewUser, Operator, PreCheck, PropertyFilter,
-    Scope, SignedUrl, UploadRequest, UserRecord, ACCESS_TOKEN_TTL_SECS,
+    Scope, SignedUrl, UploadRequest, UserRecord, ACCESS_TOKEN_TTL_SECS, MIN_PART_BYTES,
 };
 pub use orgdrive_sqlite::{SqliteOptions, SqliteStore};
 pub use tempfile::TempDir;
@@ -258,8 +258,8 @@ pub fn test_s3_location(under: &str) -> orgdrive_blob::S3Location {
 }
 
 /// PUTs `body` to a presigned URL with the headers it names: the status.
-pub async fn put_signed(url: &SignedUrl, body: &'static [u8]) -> u16 {
-    let mut request = reqwest::Client::new().put(&url.url).body(body);
+pub async fn put_signed(url: &SignedUrl, body: impl AsRef<[u8]>) -> u16 {
+    let mut request = reqwest::Client::new().put(&url.url).body(body.as_ref().to_vec());
     for (name, value) in &url.headers {
         request = request.header(name, value);
     }

@@ -257,8 +257,8 @@ impl<'a> Space<'a> {
         (info["uploadKey"].as_str().unwrap().to_string(), url)
     }
 
-    pub async fn put(&self, url: &str, body: &'static [u8]) -> u16 {
-        self.s.http.put(url).body(body).send().await.unwrap().status().as_u16()
+    pub async fn put(&self, url: &str, body: impl AsRef<[u8]>) -> u16 {
+        self.s.http.put(url).body(body.as_ref().to_vec()).send().await.unwrap().status().as_u16()
     }
 
     /// The bytes of a file, through GetFileDownloadInfo and its signed URL.
