@@ -74,6 +74,10 @@ impl From<local::LocalError> for BlobError {
 /// memory; longer ones are streamed in chunks.
 pub const WHOLE_READ_MAX: u64 = 64 << 10;
 
+/// The bytes of one read of an object's stream (a ranged GET on an object
+/// store).
+pub(crate) const READ_CHUNK: usize = 1 << 20;
+
 /// Chunks of a streamed download.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + 'static>>;
 
@@ -459,7 +463,7 @@ impl BlobStore {
 
     /// [`BlobStore::read`] of a plain object (no manifest).
     async fn read_object(&self, key: &str, range: Range<u64>) -> Result<ByteStream, BlobError> {
-        let reader = self.inner.op.reader_with(confined(key)?).chunk(1 << 20).await?;
+        let reader = self.inner.op.reader_with(confined(key)?).chunk(READ_CHUNK).await?;
         Ok(Box::pin(reader.into_bytes_stream(range).await?.into_stream()))
     }
 

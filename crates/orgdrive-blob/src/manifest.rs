@@ -99,8 +99,9 @@ impl Manifest {
 }
 
 /// Parts of a manifest a read asks the store for at once. A part read
-/// ahead holds at most [`WHOLE_READ_MAX`] bytes in memory; a larger one is
-/// only asked for its size ahead, and read as the client takes it.
+/// ahead holds its first chunk in memory (at most [`crate::READ_CHUNK`] bytes:
+/// the whole of a 1 MiB part, DingTalk's usual); the rest of a larger one
+/// is read as the client takes it.
 const PARTS_AHEAD: usize = 8;
 
 fn to_io(e: BlobError) -> std::io::Error {
@@ -177,7 +178,13 @@ impl BlobStore {
                             Download::Whole(bytes) => {
                                 Box::pin(futures::stream::once(async move { Ok(bytes) }))
                             }
-                            Download::Stream(stream) => stream,
+                            // Its first bytes asked for now, not when the
+                            // parts before it have been sent: each request
+                            // of the store's is a round trip.
+                            Download::Stream(mut stream) => {
+                                let first = stream.next().await;
+                                Box::pin(futures::stream::iter(first).chain(stream))
+                            }
                         })
                     }
                 })
