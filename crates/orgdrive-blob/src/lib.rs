@@ -203,6 +203,9 @@ struct Store {
     composer: Option<compose::Composer>,
     /// The largest object one server-side copy ([`BlobStore::copy`]) takes.
     max_copy_bytes: u64,
+    /// What every download of a manifest may hold read ahead, together
+    /// (`manifest::READ_AHEAD_CHUNKS`).
+    read_ahead: Arc<tokio::sync::Semaphore>,
 }
 
 impl BlobStore {
@@ -229,6 +232,7 @@ impl BlobStore {
                 presigns: false,
                 composer: None,
                 max_copy_bytes: u64::MAX,
+                read_ahead: manifest::read_ahead_budget(),
             }),
         })
     }
@@ -245,6 +249,7 @@ impl BlobStore {
                 presigns: false,
                 composer: None,
                 max_copy_bytes: u64::MAX,
+                read_ahead: manifest::read_ahead_budget(),
             }),
         })
     }
@@ -269,6 +274,7 @@ impl BlobStore {
                 presigns: true,
                 composer,
                 max_copy_bytes,
+                read_ahead: manifest::read_ahead_budget(),
             }),
         }
     }

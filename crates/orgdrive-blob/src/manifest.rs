@@ -8,11 +8,13 @@
 //! small write, and its bytes are never read back through orgdrive.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::{future, stream, StreamExt, TryStreamExt};
 use opendal::ErrorKind;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use crate::{confined, BlobError, BlobStore, ByteStream, Download, WHOLE_READ_MAX};
 
@@ -104,6 +106,16 @@ impl Manifest {
 /// is read as the client takes it.
 const PARTS_AHEAD: usize = 8;
 
+/// First chunks all reads of manifests of a store may hold read ahead at
+/// once (128 MiB): beyond, a part is asked for when its client reaches it,
+/// so slow or stalled clients cannot make the server hold more.
+pub(crate) const READ_AHEAD_CHUNKS: usize = 128;
+
+/// A store's budget of chunks read ahead.
+pub(crate) fn read_ahead_budget() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(READ_AHEAD_CHUNKS))
+}
+
 fn to_io(e: BlobError) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
@@ -173,19 +185,37 @@ impl BlobStore {
                 .map(move |(part, inner)| {
                     let store = store.clone();
                     async move {
-                        let download = store.read_sized_object(&part.key, inner, part.size).await;
-                        Ok::<ByteStream, std::io::Error>(match download.map_err(to_io)? {
-                            Download::Whole(bytes) => {
-                                Box::pin(futures::stream::once(async move { Ok(bytes) }))
-                            }
-                            // Its first bytes asked for now, not when the
-                            // parts before it have been sent: each request
-                            // of the store's is a round trip.
-                            Download::Stream(mut stream) => {
-                                let first = stream.next().await;
-                                Box::pin(futures::stream::iter(first).chain(stream))
-                            }
-                        })
+                        let budget = store.inner.read_ahead.clone();
+                        let read = async move {
+                            let download = store.read_sized_object(&part.key, inner, part.size);
+                            Ok::<ByteStream, std::io::Error>(
+                                match download.await.map_err(to_io)? {
+                                    Download::Whole(bytes) => {
+                                        Box::pin(futures::stream::once(async move { Ok(bytes) }))
+                                    }
+                                    Download::Stream(stream) => stream,
+                                },
+                            )
+                        };
+                        let Ok(permit) = budget.try_acquire_owned() else {
+                            // No room left to read ahead: asked for when the
+                            // client reaches this part.
+                            let later: ByteStream = Box::pin(stream::once(read).try_flatten());
+                            return Ok::<_, std::io::Error>(later);
+                        };
+                        // Its first bytes asked for now, not when the parts
+                        // before it have been sent: each request of the
+                        // store's is a round trip. The budget has them back
+                        // once the client takes them.
+                        let mut stream = read.await?;
+                        let first = stream.next().await;
+                        let head = stream::once(async move {
+                            drop(permit);
+                            first
+                        });
+                        let ahead: ByteStream =
+                            Box::pin(head.filter_map(future::ready).chain(stream));
+                        Ok(ahead)
                     }
                 })
                 .buffered(PARTS_AHEAD)
@@ -235,6 +265,44 @@ mod tests {
         assert_eq!(keys(4..8), vec![("c/3".into(), 0..4)]);
         assert_eq!(keys(9..10), vec![("c/4".into(), 1..2)]);
         assert!(keys(5..5).is_empty());
+    }
+
+    /// Reads beyond the read-ahead budget still read every byte, in order
+    /// (their parts asked for when their clients reach them), and every
+    /// chunk read ahead goes back to the budget.
+    #[tokio::test]
+    async fn reads_past_the_read_ahead_budget_read_every_byte_and_give_it_back() {
+        // A filesystem store: its reads wait for a blocking thread, so the
+        // parts of a read are all asked for at once, as on an object store.
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::filesystem(dir.path(), false).unwrap();
+        let size = crate::READ_CHUNK + 1;
+        let mut parts = Vec::new();
+        let mut content = Vec::new();
+        for n in 0..12u8 {
+            let key = format!("chunks/m/{n}");
+            store.inner.op.write(&key, vec![n; size]).await.unwrap();
+            content.extend(std::iter::repeat_n(n, size));
+            parts.push(part(&key, size as u64));
+        }
+        let manifest = Manifest::new(parts);
+        // More reads than the budget lets read ahead in full, each started.
+        let mut reads = Vec::new();
+        for _ in 0..24 {
+            let read = store.read_manifest_range(manifest.clone(), 0..manifest.size).await;
+            let Ok(Download::Stream(mut read)) = read else { panic!("a stream") };
+            let first = read.next().await.unwrap().unwrap();
+            reads.push((first, read));
+        }
+        // The reads hold chunks read ahead (with 24 reads of 8 parts ahead
+        // the budget runs out: the last reads do not read ahead in full).
+        let left = store.inner.read_ahead.available_permits();
+        assert!(left < READ_AHEAD_CHUNKS / 2, "{left} chunks of the budget left");
+        for (first, read) in reads {
+            let rest: Vec<Bytes> = read.try_collect().await.unwrap();
+            assert!([&first[..], &rest.concat()].concat() == content);
+        }
+        assert_eq!(store.inner.read_ahead.available_permits(), READ_AHEAD_CHUNKS);
     }
 
     #[test]
