@@ -107,8 +107,11 @@ impl Manifest {
 const PARTS_AHEAD: usize = 8;
 
 /// First chunks all reads of manifests of a store may hold read ahead at
-/// once (128 MiB): beyond, a part is asked for when its client reaches it,
-/// so slow or stalled clients cannot make the server hold more.
+/// once (128 MiB; up to twice that on a filesystem store, whose streams
+/// read their next chunk as they hand one out): beyond, a part is asked
+/// for when its client reaches it, so slow or stalled clients cannot make
+/// the server hold more. They can take the whole budget, until the write
+/// timeout cuts them off: downloads then read one part after the other.
 pub(crate) const READ_AHEAD_CHUNKS: usize = 128;
 
 /// A store's budget of chunks read ahead.

@@ -1198,9 +1198,9 @@ impl Drive {
                 // what was PUT while this one copied it: the store may say
                 // so with any error (s3s-fs: a 500), never a 500 here.
                 Err(DriveError::Internal(e)) => {
-                    return Err(match self.meta.get_upload(&upload_key).await? {
-                        None => bad_upload_key("uploadKey was committed or expired meanwhile"),
-                        Some(_) => DriveError::Internal(e),
+                    return Err(match self.meta.get_upload(&upload_key).await {
+                        Ok(None) => bad_upload_key("uploadKey was committed or expired meanwhile"),
+                        _ => DriveError::Internal(e),
                     });
                 }
                 staged => staged?,
@@ -1505,9 +1505,13 @@ impl Drive {
         let written = match failure {
             Some(e) => Err(e),
             None => {
+                // The copies' own sizes are checked again: a part PUT again
+                // smaller after the LIST was copied as it is now.
                 let manifest = Manifest::new(parts);
                 let size = manifest.size as i64;
-                match check_size(size, announced) {
+                let checked = check_part_sizes(manifest.parts.iter().map(|p| p.size))
+                    .and_then(|()| check_size(size, announced));
+                match checked {
                     Ok(()) => self
                         .blob
                         .write_manifest(&object, &manifest)

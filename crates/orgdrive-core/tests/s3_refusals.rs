@@ -22,19 +22,23 @@ use tokio::net::{TcpListener, TcpStream};
 /// The header that makes a PUT a CopyObject (as OpenDAL sends it).
 const COPY_SOURCE: &[u8] = b"x-amz-copy-source:";
 
-/// The first CopyObject through a relay, held until the test releases it,
-/// then answered a 500 by the relay itself (as s3s-fs answers a copy whose
-/// source is deleted while it copies) instead of reaching the store.
+/// CopyObject requests held by a relay until the test releases them: the
+/// first one, answered a 500 by the relay itself (as s3s-fs answers a copy
+/// whose source is deleted while it copies) instead of reaching the store;
+/// or every one, each then passed on to the store.
 struct HeldCopy {
-    /// Notified when the first CopyObject has reached the relay.
+    /// Notified when a held CopyObject has reached the relay.
     reached: tokio::sync::Notify,
-    /// A permit lets it be answered.
+    /// A permit lets one go on.
     release: tokio::sync::Semaphore,
+    /// Every copy is held and then passed on (else the first, failed).
+    every: bool,
 }
 
-impl Default for HeldCopy {
-    fn default() -> Self {
-        HeldCopy { reached: tokio::sync::Notify::new(), release: tokio::sync::Semaphore::new(0) }
+impl HeldCopy {
+    fn new(every: bool) -> Arc<HeldCopy> {
+        let (reached, release) = (tokio::sync::Notify::new(), tokio::sync::Semaphore::new(0));
+        Arc::new(HeldCopy { reached, release, every })
     }
 }
 
@@ -84,11 +88,14 @@ async fn counting_relay(
                         let found =
                             lower.windows(COPY_SOURCE.len()).filter(|w| *w == COPY_SOURCE).count();
                         let before = copies.fetch_add(found, Ordering::SeqCst);
-                        if let Some(hold) = hold.as_ref().filter(|_| found > 0 && before == 0) {
+                        let held = |h: &&Arc<HeldCopy>| found > 0 && (h.every || before == 0);
+                        if let Some(hold) = hold.as_ref().filter(held) {
                             hold.reached.notify_one();
-                            let _ = hold.release.acquire().await;
-                            let _ = fail.take().map(|fail| fail.send(()));
-                            break;
+                            hold.release.acquire().await.unwrap().forget();
+                            if !hold.every {
+                                let _ = fail.take().map(|fail| fail.send(()));
+                                break;
+                            }
                         }
                         // Shorter than the header: a match in it is never counted twice.
                         let keep = (COPY_SOURCE.len() - 1).min(seen.len());
@@ -307,7 +314,7 @@ async fn an_upload_put_with_a_content_encoding_is_refused_before_any_copy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loser_of_two_racing_commits_is_told_the_upload_was_committed() {
     let copies = Arc::new(AtomicUsize::new(0));
-    let hold = Arc::new(HeldCopy::default());
+    let hold = HeldCopy::new(false);
     let w = held_world(copies.clone(), None, Some(hold.clone())).await;
     let s = space(&w, None).await;
     let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
@@ -333,4 +340,45 @@ async fn the_loser_of_two_racing_commits_is_told_the_upload_was_committed() {
     let url = w.drive.download_info(&w.op, &s, &winner.dentry.dentry_id, None, BASE).await;
     let got = reqwest::get(&url.unwrap().url).await.unwrap().bytes().await.unwrap();
     assert_eq!(&got[..], b"12345");
+}
+
+/// The part sizes CommitFile checks are those of the copies it keeps: a
+/// part PUT again smaller after the LIST that found it big enough (its URL
+/// stays valid) is refused too, and no copy is kept — a review committed a
+/// manifest with a 1-byte middle part so. The relay holds the copies until
+/// part 1 has been PUT again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_put_again_smaller_during_the_commit_is_refused() {
+    let copies = Arc::new(AtomicUsize::new(0));
+    let hold = HeldCopy::new(true);
+    let w = held_world(copies.clone(), None, Some(hold.clone())).await;
+    let s = space(&w, None).await;
+    let key = w.drive.init_multipart_upload(&w.op, &s, UploadRequest::default()).await.unwrap();
+    let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1, 2], BASE).await.unwrap();
+    assert_eq!(put_signed(&urls[0].1, vec![1u8; MIN_PART_BYTES as usize]).await, 200);
+    assert_eq!(put_signed(&urls[1].1, b"tail").await, 200);
+    let commit = CommitRequest {
+        upload_key: Some(key.clone()),
+        name: Some("parts.bin".into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    };
+
+    let committing = tokio::spawn({
+        let (drive, op, s, commit) = (w.drive.clone(), w.op.clone(), s.clone(), commit.clone());
+        async move { drive.commit_file(&op, &s, commit).await }
+    });
+    hold.reached.notified().await;
+    assert_eq!(put_signed(&urls[0].1, b"1").await, 200);
+    hold.release.add_permits(2);
+    let refused = committing.await.unwrap().unwrap_err();
+    assert_eq!(param_field(&refused), Some("size"), "{refused:?}");
+    assert!(refused.to_string().contains("part 1 has 1 bytes"), "{refused}");
+    assert!(w.drive.blob().list("chunks/").await.unwrap().is_empty(), "copies kept");
+
+    // The upload stays open: part 1 PUT again big enough commits.
+    assert_eq!(put_signed(&urls[0].1, vec![1u8; MIN_PART_BYTES as usize]).await, 200);
+    hold.release.add_permits(2);
+    let file = w.drive.commit_file(&w.op, &s, commit).await.unwrap();
+    assert_eq!(file.dentry.size, MIN_PART_BYTES as i64 + 4);
 }
