@@ -72,6 +72,8 @@ def test_rename_refusals(server, tenant):
     expect_error(400, "paramError.name", d.rename, folder.id, "taken.txt")
     expect_error(403, "permissionDenied", d.rename, "0", "root")
     expect_error(400, "paramError.dentryId", d.rename, MISSING, "x.txt")
+    for bad in ["a*b", "\u00a0", "a\u202eb.txt"]:
+        expect_error(400, "paramError.newName", d.rename, f.id, bad)
     # Nothing changed.
     assert sorted(e.name for e in d.walk()[0]) == ["Folder", "a.txt", "taken.txt"]
     assert d.get(taken.id).name == "taken.txt"

@@ -718,7 +718,7 @@ pub(crate) fn put_error(e: StoreError, parent_id: &str) -> DriveError {
             DriveError::QuotaExceeded("the organization capacity would be exceeded".into())
         }
         StoreError::UploadNotFound => {
-            DriveError::param("uploadKey", "uploadKey is unknown, expired or already committed")
+            DriveError::param("uploadKey", crate::transfer::UNKNOWN_UPLOAD_KEY)
         }
         other => other.into(),
     }

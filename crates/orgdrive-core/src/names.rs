@@ -20,19 +20,50 @@ const MAX_EXTENSION_CHARS: usize = 32;
 
 const FORBIDDEN: &[char] = &['\t', '*', '"', '<', '>', '|', '/', '\\'];
 
+/// Whether `c` is an explicit bidirectional formatting character (U+202A–E,
+/// U+2066–9): it reorders what follows it, so that `invoice\u{202E}fdp.exe`
+/// shows as `invoiceexe.pdf` ("Trojan Source", CVE-2021-42574; rustc
+/// refuses them in literals for the same reason). Right-to-left names need
+/// none of them: the bidirectional algorithm orders them unaided.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `c` shows as nothing: white space of any script, or a character
+/// that is drawn as nothing (soft hyphen, zero-width space and joiners,
+/// direction marks, word joiner and invisible operators, byte order mark).
+fn is_blank(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{FEFF}'
+        )
+}
+
 /// Applies the naming rule: surrounding spaces are stripped; the rest must be
-/// 1 to [`MAX_NAME_CHARS`] characters, not `.` or `..`, not end with `.`, and
-/// contain no control character nor any of `* " < > | / \` and tab.
+/// 1 to [`MAX_NAME_CHARS`] characters, not all of them blank ([`is_blank`]:
+/// a name that shows as nothing), not `.` or `..`, not end with `.`, and
+/// contain no control character, no bidirectional formatting character
+/// ([`is_bidi_control`]), nor any of `* " < > | / \` and tab.
 pub fn dentry_name(field: &str, raw: &str) -> DriveResult<String> {
     let name = raw.trim_matches(' ');
     let problem = if name.is_empty() {
         Some("must not be empty".to_string())
     } else if name.chars().count() > MAX_NAME_CHARS {
         Some(format!("must be at most {MAX_NAME_CHARS} characters"))
+    } else if name.chars().all(is_blank) {
+        Some("must not be only blank or invisible characters".to_string())
     } else if name.ends_with('.') {
         Some("must not end with '.'".to_string())
     } else {
-        let forbidden = name.chars().find(|c| FORBIDDEN.contains(c) || c.is_control());
+        let forbidden = name
+            .chars()
+            .find(|&c| FORBIDDEN.contains(&c) || c.is_control() || is_bidi_control(c));
         forbidden.map(|c| format!("must not contain {c:?}"))
     };
     match problem {
@@ -136,6 +167,20 @@ mod tests {
             "a\u{1}b", "a\nb",
         ] {
             assert!(dentry_name("name", bad).is_err(), "{bad:?} must be refused");
+        }
+        // Names that show as nothing, and names reordered by bidirectional
+        // formatting characters.
+        for bad in [
+            "\u{A0}", " \u{3000} ", "\u{200B}", "\u{FEFF}\u{2060}", "\u{AD}", "\u{A0}\u{200D}\u{A0}",
+            "invoice\u{202E}fdp.exe", "a\u{202A}b", "a\u{202D}b", "\u{2066}a\u{2069}", "a\u{2068}",
+        ] {
+            let err = dentry_name("name", bad).unwrap_err();
+            assert!(matches!(&err, DriveError::InvalidParam { field: Some(f), .. } if f == "name"));
+        }
+        // Such characters inside a visible name, and right-to-left scripts,
+        // are names.
+        for good in ["a\u{A0}b", "x\u{200D}y", "\u{FEFF}a", "שלום.txt", "تقرير 2024.pdf", "a\u{200F}b"] {
+            assert_eq!(dentry_name("name", good).unwrap(), good, "{good:?} is a name");
         }
         assert!(dentry_name("name", &"x".repeat(255)).is_ok());
         assert!(dentry_name("name", &"x".repeat(256)).is_err());

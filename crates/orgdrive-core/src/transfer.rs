@@ -299,6 +299,9 @@ fn encoded_upload(stat: &orgdrive_blob::ObjectStat) -> DriveError {
     ))
 }
 
+/// What an upload key that is not open for the caller's app is answered.
+pub(crate) const UNKNOWN_UPLOAD_KEY: &str = "uploadKey is unknown, expired or already committed";
+
 fn bad_upload_key(message: impl Into<String>) -> DriveError {
     DriveError::param("uploadKey", message)
 }
@@ -710,21 +713,25 @@ impl Drive {
         Ok(self.open_upload(op, space_id, &request, true).await?.upload_key)
     }
 
-    /// An open upload bound to `op`.
+    /// An open upload bound to `op`. Another app's key (of any org) is
+    /// answered as a key that does not exist, so that no app learns whether
+    /// a key is open elsewhere or when it expires; another person of the
+    /// same app is told the key is not theirs.
     async fn own_upload(
         &self,
         op: &Operator,
         upload_key: &str,
     ) -> DriveResult<(UploadRecord, Vec<UploadPartRecord>)> {
-        let (upload, parts) =
-            self.meta.get_upload(upload_key).await?.ok_or_else(|| {
-                bad_upload_key("uploadKey is unknown, expired or already committed")
-            })?;
+        let unknown = || bad_upload_key(UNKNOWN_UPLOAD_KEY);
+        let (upload, parts) = self.meta.get_upload(upload_key).await?.ok_or_else(unknown)?;
+        if upload.app_id != op.app.app_id {
+            return Err(unknown());
+        }
+        if upload.union_id != op.user.union_id {
+            return Err(bad_upload_key("uploadKey belongs to another operator"));
+        }
         if upload.expires_at <= now_ms() {
             return Err(bad_upload_key("uploadKey has expired"));
-        }
-        if upload.app_id != op.app.app_id || upload.union_id != op.user.union_id {
-            return Err(bad_upload_key("uploadKey belongs to another operator"));
         }
         Ok((upload, parts))
     }
