@@ -61,9 +61,8 @@ pub fn dentry_name(field: &str, raw: &str) -> DriveResult<String> {
     } else if name.ends_with('.') {
         Some("must not end with '.'".to_string())
     } else {
-        let forbidden = name
-            .chars()
-            .find(|&c| FORBIDDEN.contains(&c) || c.is_control() || is_bidi_control(c));
+        let forbidden =
+            name.chars().find(|&c| FORBIDDEN.contains(&c) || c.is_control() || is_bidi_control(c));
         forbidden.map(|c| format!("must not contain {c:?}"))
     };
     match problem {
@@ -171,15 +170,26 @@ mod tests {
         // Names that show as nothing, and names reordered by bidirectional
         // formatting characters.
         for bad in [
-            "\u{A0}", " \u{3000} ", "\u{200B}", "\u{FEFF}\u{2060}", "\u{AD}", "\u{A0}\u{200D}\u{A0}",
-            "invoice\u{202E}fdp.exe", "a\u{202A}b", "a\u{202D}b", "\u{2066}a\u{2069}", "a\u{2068}",
+            "\u{A0}",
+            " \u{3000} ",
+            "\u{200B}",
+            "\u{FEFF}\u{2060}",
+            "\u{AD}",
+            "\u{A0}\u{200D}\u{A0}",
+            "invoice\u{202E}fdp.exe",
+            "a\u{202A}b",
+            "a\u{202D}b",
+            "\u{2066}a\u{2069}",
+            "a\u{2068}",
         ] {
             let err = dentry_name("name", bad).unwrap_err();
             assert!(matches!(&err, DriveError::InvalidParam { field: Some(f), .. } if f == "name"));
         }
         // Such characters inside a visible name, and right-to-left scripts,
         // are names.
-        for good in ["a\u{A0}b", "x\u{200D}y", "\u{FEFF}a", "שלום.txt", "تقرير 2024.pdf", "a\u{200F}b"] {
+        for good in
+            ["a\u{A0}b", "x\u{200D}y", "\u{FEFF}a", "שלום.txt", "تقرير 2024.pdf", "a\u{200F}b"]
+        {
             assert_eq!(dentry_name("name", good).unwrap(), good, "{good:?} is a name");
         }
         assert!(dentry_name("name", &"x".repeat(255)).is_ok());
