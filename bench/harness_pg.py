@@ -178,7 +178,8 @@ class PgS3Harness(Harness):
                             "shared_buffers": "512MB", "max_wal_size": "4GB", "max_connections": "300"}
         if self.a.pg_stat_statements:
             self.pg_settings.update({"shared_preload_libraries": "pg_stat_statements",
-                                     "pg_stat_statements.track": "all"})
+                                     "pg_stat_statements.track": "all",
+                                     "pg_stat_statements.track_planning": "on"})
         opts = f"-c listen_addresses=127.0.0.1 -p {self.pg_port} -k {sock} " + " ".join(
             f"-c {k}={v}" for k, v in self.pg_settings.items())
         subprocess.run([*self.pg_as, f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(pgdir, "server.log"),
@@ -356,7 +357,8 @@ class PgS3Harness(Harness):
                 self.durable_write_rows(run, fx["st"], fx["sp"])
                 if self.a.pg_stat_statements:
                     top = self.psql(db, "SELECT calls, rows, round(total_exec_time::numeric, 1), "
-                                        "round((total_exec_time / calls)::numeric, 3), "
+                                        "round((total_exec_time / NULLIF(calls, 0))::numeric, 3), "
+                                        "plans, round(total_plan_time::numeric, 1), "
                                         "regexp_replace(query, '\\s+', ' ', 'g') "
                                         "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40")
                     with open(self.a.pg_stat_statements, "a") as f:

@@ -37,6 +37,19 @@ use crate::{all, exec, one, tx, DbResult, PgStore};
 /// The advisory lock key of the sequencer ("orgdseq" in ASCII).
 const SEQUENCER_LOCK: i64 = 0x006f_7267_6473_6571;
 
+/// The `event_id` an event appended at `$at_ms` (an SQL expression) gets:
+/// the time in 12 hex digits, then 20 random ones (ids sort by time).
+macro_rules! new_event_id {
+    ($at_ms:literal) => {
+        concat!(
+            "lpad(to_hex(LEAST(GREATEST(",
+            $at_ms,
+            ", 0), 281474976710655)), 12, '0') || substr(md5(gen_random_uuid()::text), 1, 20)"
+        )
+    };
+}
+pub(crate) use new_event_id;
+
 /// Appends `events` (their `seq` and `event_id` are the store's: given
 /// here) in the caller's transaction `t`; `app_id` and `previous_app_id`
 /// are those of the spaces named.
@@ -46,14 +59,15 @@ pub async fn append<C: GenericClient>(t: &C, events: &[EventRecord]) -> DbResult
     }
     // One statement for them all, inserted in order (`appended` follows
     // it); each space's app looked up once.
-    const SQL: &str = "WITH apps AS (SELECT space_id, app_id FROM spaces \
+    const SQL: &str = concat!(
+        "WITH apps AS (SELECT space_id, app_id FROM spaces \
          WHERE space_id = ANY($3::text[] || $12::text[])) \
          INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, \
          dentry_id, operator_id, at_ms, parent_id, name, dentry_type, size, version, \
          previous_space_id, previous_app_id, previous_parent_id, previous_name, source_space_id, \
-         source_dentry_id, recycle_item_id, member_type, member_id, role) \
-         SELECT lpad(to_hex(LEAST(GREATEST(u.at_ms, 0), 281474976710655)), 12, '0') \
-         || substr(md5(gen_random_uuid()::text), 1, 20), u.event_type, u.corp_id, \
+         source_dentry_id, recycle_item_id, member_type, member_id, role) SELECT ",
+        new_event_id!("u.at_ms"),
+        ", u.event_type, u.corp_id, \
          COALESCE(a.app_id, ''), u.space_id, u.dentry_id, u.operator_id, u.at_ms, u.parent_id, \
          u.name, u.dentry_type, u.size, u.version, u.previous_space_id, pa.app_id, \
          u.previous_parent_id, u.previous_name, u.source_space_id, u.source_dentry_id, \
@@ -67,7 +81,8 @@ pub async fn append<C: GenericClient>(t: &C, events: &[EventRecord]) -> DbResult
          member_type, member_id, role, n) \
          LEFT JOIN apps a ON a.space_id = u.space_id \
          LEFT JOIN apps pa ON pa.space_id = u.previous_space_id \
-         ORDER BY u.n";
+         ORDER BY u.n"
+    );
     let text = |f: fn(&EventRecord) -> &str| events.iter().map(f).collect::<Vec<&str>>();
     let maybe = |f: fn(&EventRecord) -> Option<&str>| events.iter().map(f).collect::<Vec<_>>();
     let number = |f: fn(&EventRecord) -> Option<i64>| events.iter().map(f).collect::<Vec<_>>();

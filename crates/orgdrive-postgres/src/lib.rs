@@ -307,7 +307,13 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
             lifecycle::tree::MOVES_AT_ONCE_SQL,
             "text[], text[], text[], text[], bigint[], text[], bigint[], bigint[]",
         ),
-        ("live parents of a put batch", put_batch::LIVE_PARENTS_SQL, "text[], text[]"),
+        (
+            "a batch of puts",
+            put_batch::BATCH_SQL,
+            "text[], text[], text[], text[], text[], text[], bigint[], bigint[], text[], text[], \
+             text[], text[], bigint[], bigint[], text[], text[], text[], text[], text[], text[], \
+             text[], text[], text[], text",
+        ),
         (
             "dentries shared with a person",
             console::PERSON_SHARED_SQL,

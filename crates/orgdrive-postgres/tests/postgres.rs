@@ -381,6 +381,23 @@ async fn folder_puts_written_together_answer_each_as_alone() {
     .await;
     created_events.sort();
     assert_eq!(created_events, ["1:a", "4:a", "5:a", "9:a"]);
+    // A batch's event (of "1") is the event its put alone appends (that of
+    // "4", renamed alone): all but the ids and the name.
+    let event_of = |id: &str| {
+        format!(
+            "SELECT (event_type, corp_id, app_id, space_id, operator_id, at_ms, parent_id, \
+             dentry_type, size, version, previous_space_id, previous_app_id, previous_parent_id, \
+             previous_name, source_space_id, source_dentry_id, recycle_item_id, member_type, \
+             member_id, role, seq IS NULL, left(event_id, 12) = lpad(to_hex(at_ms), 12, '0'), \
+             length(event_id))::text FROM events WHERE dentry_id = '{id}'"
+        )
+    };
+    let batched = rows(&database.url, &event_of("1")).await;
+    assert_eq!(batched, rows(&database.url, &event_of("4")).await);
+    assert!(batched[0].ends_with(",t,t,32)"), "{batched:?}");
+    let in_parent =
+        rows(&database.url, "SELECT parent_id || '/' || name FROM events WHERE dentry_id = '5'");
+    assert_eq!(in_parent.await, ["p/y"]);
     assert_consistent(&store).await;
 }
 
