@@ -1,18 +1,27 @@
-//! The queue that combines concurrent writes of a node into batches: a few
-//! worker tasks each take everything queued (up to a maximum) and hand it
-//! to the batch's writer, and count what its transaction committed. A lone
-//! write is not delayed: a worker takes the queue as it is, never waits
-//! for it to fill. The workers end when the last clone of the queue is
+//! The queues that combine concurrent writes of a node into batches.
+//!
+//! A [`Combiner`] is one queue and its worker task: the worker takes
+//! everything queued (up to a maximum), hands it to the batch's writer,
+//! and counts what its transaction committed. A lone write is not
+//! delayed: the worker takes the queue as it is, never waits for it to
+//! fill; while a batch runs, the next one gathers. [`Sharded`] spreads
+//! writes over a few combiners by a key (their space): the writes of one
+//! space are written one batch at a time, as large as the load makes them
+//! (the fewer batches, the less PostgreSQL spends a write), while other
+//! spaces' batches run at once, and a batch that waits for a lock holds up
+//! only its shard. The workers end when the last clone of their queue is
 //! dropped (or with their tokio runtime; a caller then finds the queue
 //! closed and writes alone).
 
+use std::collections::hash_map::DefaultHasher;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use orgdrive_store::{WriteFigures, WriteTally};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::mpsc;
 
-/// A queue of jobs `J` and its workers.
+/// A queue of jobs `J` and its worker.
 pub(crate) struct Combiner<J> {
     jobs: mpsc::Sender<J>,
     /// The batches whose transaction committed and the jobs it decided.
@@ -26,29 +35,25 @@ impl<J> Clone for Combiner<J> {
 }
 
 impl<J: Send + 'static> Combiner<J> {
-    /// Starts `workers` tasks on the current tokio runtime, each running
-    /// `write` on batches of at most `max_batch` jobs (in queue order); at
-    /// most `4 × max_batch` jobs wait, then callers wait to enqueue.
-    /// `write` records in the tally it is given how many jobs its
+    /// Starts a worker task on the current tokio runtime, running `write`
+    /// on batches of at most `max_batch` jobs (in queue order), one at a
+    /// time; at most `4 × max_batch` jobs wait, then callers wait to
+    /// enqueue. `write` records in the tally it is given how many jobs its
     /// transaction's commit decided, before it answers them (so that a
     /// caller answered reads figures that count its write).
-    pub(crate) fn start<W, F>(workers: usize, max_batch: usize, write: W) -> Combiner<J>
+    pub(crate) fn start<W, F>(max_batch: usize, write: W) -> Combiner<J>
     where
         W: Fn(Vec<J>, Arc<WriteTally>) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + Send,
     {
-        let (jobs, receiver) = mpsc::channel(4 * max_batch);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let write = Arc::new(write);
+        let (jobs, mut receiver) = mpsc::channel(4 * max_batch);
         let tally = Arc::new(WriteTally::default());
-        for _ in 0..workers {
-            let (receiver, write, counts) = (receiver.clone(), write.clone(), tally.clone());
-            tokio::spawn(async move {
-                while let Some(batch) = take(&receiver, max_batch).await {
-                    write(batch, counts.clone()).await;
-                }
-            });
-        }
+        let counts = tally.clone();
+        tokio::spawn(async move {
+            while let Some(batch) = take(&mut receiver, max_batch).await {
+                write(batch, counts.clone()).await;
+            }
+        });
         Combiner { jobs, tally }
     }
 
@@ -57,7 +62,7 @@ impl<J: Send + 'static> Combiner<J> {
         self.tally.figures()
     }
 
-    /// Queues `job`; gives it back if the workers are gone.
+    /// Queues `job`; gives it back if the worker is gone.
     pub(crate) async fn submit(&self, job: J) -> Result<(), J> {
         self.jobs.send(job).await.map_err(|refused| refused.0)
     }
@@ -65,8 +70,7 @@ impl<J: Send + 'static> Combiner<J> {
 
 /// The next batch: waits for one job, then takes what else is queued;
 /// `None` once the queue is closed.
-async fn take<J>(receiver: &Mutex<mpsc::Receiver<J>>, max_batch: usize) -> Option<Vec<J>> {
-    let mut receiver = receiver.lock().await;
+async fn take<J>(receiver: &mut mpsc::Receiver<J>, max_batch: usize) -> Option<Vec<J>> {
     let first = receiver.recv().await?;
     let mut batch = vec![first];
     while batch.len() < max_batch {
@@ -76,4 +80,49 @@ async fn take<J>(receiver: &Mutex<mpsc::Receiver<J>>, max_batch: usize) -> Optio
         }
     }
     Some(batch)
+}
+
+/// A few [`Combiner`]s, a job going to the one of its key.
+pub(crate) struct Sharded<J> {
+    shards: Vec<Combiner<J>>,
+}
+
+impl<J> Clone for Sharded<J> {
+    fn clone(&self) -> Self {
+        Sharded { shards: self.shards.clone() }
+    }
+}
+
+impl<J: Send + 'static> Sharded<J> {
+    /// Starts `shards` combiners (see [`Combiner::start`]), all writing
+    /// with `write`.
+    pub(crate) fn start<W, F>(shards: usize, max_batch: usize, write: W) -> Sharded<J>
+    where
+        W: Fn(Vec<J>, Arc<WriteTally>) -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + Send,
+    {
+        let write = Arc::new(write);
+        let shards = (0..shards)
+            .map(|_| {
+                let write = write.clone();
+                Combiner::start(max_batch, move |batch, tally| write(batch, tally))
+            })
+            .collect();
+        Sharded { shards }
+    }
+
+    /// The combiner of the jobs of `key`.
+    pub(crate) fn of(&self, key: &str) -> &Combiner<J> {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        &self.shards[(hasher.finish() % self.shards.len() as u64) as usize]
+    }
+
+    /// The batches committed so far (all shards) and the jobs they decided.
+    pub(crate) fn figures(&self) -> WriteFigures {
+        self.shards.iter().map(Combiner::figures).fold(Default::default(), |sum, f| WriteFigures {
+            commits: sum.commits + f.commits,
+            writes: sum.writes + f.writes,
+        })
+    }
 }

@@ -1,15 +1,16 @@
 //! Folder puts combined across requests: group commit done by orgdrive.
 //!
 //! A `put_dentry` that creates a folder (no upload to claim, no file to
-//! overwrite, nothing to charge) is queued; a few worker tasks take what is
-//! queued (up to [`MAX_BATCH`]) and write it in **one transaction of one
+//! overwrite, nothing to charge) is queued, on the queue of its space's
+//! shard ([`SHARDS`]); the queue's worker takes what is queued (up to
+//! [`MAX_BATCH`]) and writes it in **one transaction of one
 //! statement** ([`BATCH_SQL`]), whatever the batch's size, sent with its
 //! `BEGIN` and `COMMIT` in one round trip: lock the spaces (`FOR KEY
 //! SHARE`), then the parent folders (`FOR SHARE`), one multi-row `INSERT …
 //! ON CONFLICT DO NOTHING RETURNING`, the app properties and the events as
 //! multi-row inserts of what it inserted; one commit (one WAL flush). A
-//! lone request is not delayed: a worker takes the queue as it is, never
-//! waits for it to fill.
+//! lone request is not delayed: the worker takes the queue as it is, never
+//! waits for it to fill; while a batch runs, the next one gathers.
 //!
 //! The batch only ever **creates**. A put it cannot simply create — its
 //! space or parent is gone, its name is taken (in the database or by an
@@ -34,7 +35,7 @@ use orgdrive_store::{
     AppPropertyRecord, DentryRecord, EventType, PutDentry, PutOutcome, StoreResult,
 };
 
-use crate::combine::Combiner;
+use crate::combine::Sharded;
 use crate::events::new_event_id;
 use crate::rows::live_dentries_by_id;
 use crate::{pooled, DbError, ROOT_ID};
@@ -92,9 +93,13 @@ pub(crate) const BATCH_SQL: &str = concat!(
 
 /// Puts written by one transaction at most.
 const MAX_BATCH: usize = 128;
-/// Batches in flight at once per node: some commit (wait for the WAL
-/// flush) while the next are written.
-const WORKERS: usize = 4;
+/// Queues per node (see [`Sharded`]), a put going to that of its space:
+/// the folder puts of one space are written one batch at a time. On the
+/// harness's machine (two cores, PostgreSQL on them), one space's folder
+/// puts went 1.35× faster so than in four batches at once, which split
+/// the same load into smaller batches that each cost PostgreSQL a
+/// statement (bench/RESULTS.md, "tenth pass").
+const SHARDS: usize = 4;
 
 /// What a put learns from its batch.
 #[derive(Debug)]
@@ -110,10 +115,10 @@ pub(crate) struct Job {
     reply: oneshot::Sender<Settled>,
 }
 
-/// The queue of a node's combinable puts.
+/// The queues of a node's combinable puts.
 #[derive(Clone)]
 pub(crate) struct PutQueue {
-    jobs: Combiner<Job>,
+    jobs: Sharded<Job>,
 }
 
 impl PutQueue {
@@ -124,7 +129,7 @@ impl PutQueue {
 
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> PutQueue {
-        let jobs = Combiner::start(WORKERS, MAX_BATCH, move |batch: Vec<Job>, tally| {
+        let jobs = Sharded::start(SHARDS, MAX_BATCH, move |batch: Vec<Job>, tally| {
             let pool = pool.clone();
             async move {
                 // A put whose caller has gone (its request was cancelled) is skipped.
@@ -161,7 +166,8 @@ impl PutQueue {
     /// are gone.
     pub(crate) async fn submit(&self, put: &PutDentry) -> Settled {
         let (reply, answer) = oneshot::channel();
-        if self.jobs.submit(Job { put: put.clone(), reply }).await.is_err() {
+        let queue = self.jobs.of(&put.dentry.space_id);
+        if queue.submit(Job { put: put.clone(), reply }).await.is_err() {
             return Settled::Alone;
         }
         answer.await.unwrap_or(Settled::Alone)

@@ -50,9 +50,7 @@
 //! one of its spaces).
 
 use std::any::{Any, TypeId};
-use std::collections::hash_map::DefaultHasher;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -61,7 +59,7 @@ use tokio::sync::oneshot;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult};
 
-use crate::combine::Combiner;
+use crate::combine::{Combiner, Sharded};
 use crate::{events, lock_keys, pooled, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
@@ -149,47 +147,35 @@ struct Declined;
 /// The queues of a node's combinable writes.
 #[derive(Clone)]
 pub(crate) struct WriteQueue {
-    shards: Vec<Combiner<Job>>,
+    shards: Sharded<Job>,
 }
 
 impl WriteQueue {
     /// The batches committed so far (all shards) and the writes they
     /// decided (not those they declined or left to run alone).
     pub(crate) fn figures(&self) -> orgdrive_store::WriteFigures {
-        self.shards.iter().map(Combiner::figures).fold(Default::default(), |sum, f| {
-            orgdrive_store::WriteFigures {
-                commits: sum.commits + f.commits,
-                writes: sum.writes + f.writes,
-            }
-        })
+        self.shards.figures()
     }
 
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> WriteQueue {
-        let shards = (0..SHARDS)
-            .map(|_| {
-                let pool = pool.clone();
-                Combiner::start(1, MAX_BATCH, move |batch: Vec<Job>, tally| {
-                    let pool = pool.clone();
-                    async move {
-                        let (settled, decided) = write_batch(&pool, &batch).await;
-                        tally.record(decided);
-                        for (job, answer) in batch.into_iter().zip(settled) {
-                            // The caller may have gone away (its request was cancelled).
-                            let _ = job.reply.send(answer);
-                        }
-                    }
-                })
-            })
-            .collect();
+        let shards = Sharded::start(SHARDS, MAX_BATCH, move |batch: Vec<Job>, tally| {
+            let pool = pool.clone();
+            async move {
+                let (settled, decided) = write_batch(&pool, &batch).await;
+                tally.record(decided);
+                for (job, answer) in batch.into_iter().zip(settled) {
+                    // The caller may have gone away (its request was cancelled).
+                    let _ = job.reply.send(answer);
+                }
+            }
+        });
         WriteQueue { shards }
     }
 
     /// The queue of writes whose first space is `space_id`.
     fn shard(&self, space_id: &str) -> &Combiner<Job> {
-        let mut hasher = DefaultHasher::new();
-        space_id.hash(&mut hasher);
-        &self.shards[(hasher.finish() % self.shards.len() as u64) as usize]
+        self.shards.of(space_id)
     }
 }
 
