@@ -55,17 +55,18 @@ PGBENCH_SCRIPT = ("INSERT INTO ceiling (k, v, at) VALUES "
 # FLOOR_BATCH of them can write — the rows and their events, in one
 # transaction under the space's row lock taken as orgdrive's batches take it;
 # no HTTP, no checks, no reads — sent by as many pgbench clients as orgdrive
-# runs such batches at once for one space: renames and moves lock the space
-# FOR UPDATE (shared_tx.rs: one batch of a space at a time), folder puts FOR
-# KEY SHARE from 4 workers (put_batch.rs WORKERS). FLOOR_BATCH is the most 64
-# connections can put in one batch (fewer rows a batch cost more a row).
+# runs such batches at once for one space: one (combine.rs: the writes of a
+# space go to one shard, whose worker writes one batch at a time); renames
+# and moves lock the space FOR UPDATE, folder puts FOR KEY SHARE.
+# FLOOR_BATCH is the most 64 connections can put in one batch (fewer rows a
+# batch cost more a row).
 # Run on orgdrive's own schema (`orgdrive migrate`) in a database of its own.
 FLOOR_BATCH = 64
 FLOOR_FILES = 20_000
 FLOOR_LOCK = "SELECT 1 FROM spaces WHERE space_id = 'floor-space' FOR {};\n"
 # row -> (pgbench clients, script)
 FLOOR_SCRIPTS = {
-    "addfolder": (4,
+    "addfolder": (1,
         "BEGIN;\n" + FLOOR_LOCK.format("KEY SHARE") +
         "WITH u AS (INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, status, "
         "blob_key, creator_id, modifier_id, created_at, modified_at) "
