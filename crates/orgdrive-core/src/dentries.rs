@@ -704,6 +704,10 @@ pub(crate) fn put_dentry_error(e: StoreError, space_id: &str, parent_id: &str) -
     }
 }
 
+/// What an upload key that is not open for the caller's app is answered
+/// (CommitFile's put, and `transfer::own_upload`).
+pub(crate) const UNKNOWN_UPLOAD_KEY: &str = "uploadKey is unknown, expired or already committed";
+
 pub(crate) fn put_error(e: StoreError, parent_id: &str) -> DriveError {
     match e {
         StoreError::ParentNotFound => unknown_dentry("parentId", parent_id),
@@ -717,9 +721,7 @@ pub(crate) fn put_error(e: StoreError, parent_id: &str) -> DriveError {
         StoreError::QuotaExceeded { space: false } => {
             DriveError::QuotaExceeded("the organization capacity would be exceeded".into())
         }
-        StoreError::UploadNotFound => {
-            DriveError::param("uploadKey", crate::transfer::UNKNOWN_UPLOAD_KEY)
-        }
+        StoreError::UploadNotFound => DriveError::param("uploadKey", UNKNOWN_UPLOAD_KEY),
         other => other.into(),
     }
 }

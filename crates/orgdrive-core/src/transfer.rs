@@ -299,9 +299,6 @@ fn encoded_upload(stat: &orgdrive_blob::ObjectStat) -> DriveError {
     ))
 }
 
-/// What an upload key that is not open for the caller's app is answered.
-pub(crate) const UNKNOWN_UPLOAD_KEY: &str = "uploadKey is unknown, expired or already committed";
-
 fn bad_upload_key(message: impl Into<String>) -> DriveError {
     DriveError::param("uploadKey", message)
 }
@@ -722,7 +719,7 @@ impl Drive {
         op: &Operator,
         upload_key: &str,
     ) -> DriveResult<(UploadRecord, Vec<UploadPartRecord>)> {
-        let unknown = || bad_upload_key(UNKNOWN_UPLOAD_KEY);
+        let unknown = || bad_upload_key(crate::dentries::UNKNOWN_UPLOAD_KEY);
         let (upload, parts) = self.meta.get_upload(upload_key).await?.ok_or_else(unknown)?;
         if upload.app_id != op.app.app_id {
             return Err(unknown());
