@@ -68,9 +68,10 @@ def test_invalid_names_are_refused(server, tenant):
     for bad in ["", "   ", ".", "..", "ends.", "tab\there", "a*b", 'a"b', "a<b", "a>b", "a|b",
                 "a/b", "a\\b", "bell\x07", "x" * 256,
                 # names that show as nothing, and names reordered by bidirectional controls
-                "\u00a0", " \u3000 ", "\u200b", "\ufeff\u2060", "invoice\u202efdp.exe", "\u2066x\u2069"]:
+                "\u00a0", " \u3000 ", "\u200b", "\ufeff\u2060", "\u3164", "\u2800", "\ufe0f",
+                "invoice\u202efdp.exe", "\u2066x\u2069"]:
         expect_error(400, "paramError.name", d.add_folder, bad)
-    for good in ["a\u00a0b", "שלום", "تقرير 2024"]:
+    for good in ["a\u00a0b", "שלום", "تقرير 2024", "👨\u200d👩\u200d👧", "한국어"]:
         assert d.add_folder(good).name == good
     assert d.add_folder("x" * 255).name == "x" * 255
     # AUTO_RENAME shortens the stem rather than pass the 255-character limit.

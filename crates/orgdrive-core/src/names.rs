@@ -29,19 +29,33 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Whether `c` shows as nothing: white space of any script, or a character
-/// that is drawn as nothing (soft hyphen, zero-width space and joiners,
-/// direction marks, word joiner and invisible operators, byte order mark).
+/// Whether `c` shows as nothing: white space of any script, a
+/// default-ignorable code point (Unicode's `Default_Ignorable_Code_Point`:
+/// soft hyphen, zero-width space and joiners, direction marks, Hangul
+/// fillers, variation selectors, tags, byte order mark…), the braille
+/// blank or an interlinear annotation mark.
 fn is_blank(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
             '\u{00AD}'
                 | '\u{034F}'
-                | '\u{180E}'
+                | '\u{061C}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
                 | '\u{200B}'..='\u{200F}'
-                | '\u{2060}'..='\u{2064}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
                 | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
         )
 }
 
@@ -181,15 +195,39 @@ mod tests {
             "a\u{202D}b",
             "\u{2066}a\u{2069}",
             "a\u{2068}",
+            "\u{3164}",
+            "\u{FFA0}\u{115F}\u{1160}",
+            "\u{2800}",
+            "\u{FE0F}",
+            "\u{E0020}",
+            "\u{061C}",
+            "\u{206A}\u{206F}",
+            "\u{2065}",
+            "\u{17B4}",
+            "\u{180B}",
+            "\u{1D173}",
+            "\u{1BCA0}",
+            "\u{FFF9}",
         ] {
             let err = dentry_name("name", bad).unwrap_err();
             assert!(matches!(&err, DriveError::InvalidParam { field: Some(f), .. } if f == "name"));
         }
         // Such characters inside a visible name, and right-to-left scripts,
         // are names.
-        for good in
-            ["a\u{A0}b", "x\u{200D}y", "\u{FEFF}a", "שלום.txt", "تقرير 2024.pdf", "a\u{200F}b"]
-        {
+        for good in [
+            "a\u{A0}b",
+            "x\u{200D}y",
+            "\u{FEFF}a",
+            "שלום.txt",
+            "تقرير 2024.pdf",
+            "a\u{200F}b",
+            "👨\u{200D}👩\u{200D}👧",
+            "❤\u{FE0F}",
+            "한국어",
+            "日本語",
+            "cafe\u{301}",
+            "\u{301}",
+        ] {
             assert_eq!(dentry_name("name", good).unwrap(), good, "{good:?} is a name");
         }
         assert!(dentry_name("name", &"x".repeat(255)).is_ok());

@@ -191,6 +191,12 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry]) -> Vec<Settled
     if puts.is_empty() {
         return Vec::new();
     }
+    // Answers and events go by id: two puts of one id (never made by the
+    // server, whose ids are unique) run alone, where the key refuses one.
+    let mut ids = HashSet::with_capacity(puts.len());
+    if !puts.iter().all(|p| ids.insert(p.dentry.dentry_id.as_str())) {
+        return alone();
+    }
     let Ok(client) = pooled(pool).await else { return alone() };
     // Prepared first (from the connection's cache but on its first batch),
     // so that each request goes out at its first poll, in the order polled.

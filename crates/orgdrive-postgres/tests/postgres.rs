@@ -422,6 +422,17 @@ async fn a_failed_batch_leaves_nothing_and_each_put_runs_alone() {
     assert_eq!(stored, ["1:first", "2:third"]);
     let events = rows(&database.url, "SELECT dentry_id FROM events ORDER BY appended").await;
     assert_eq!(events, ["1", "2"]);
+    // Two puts of one id and one name: one folder, one event, one answer
+    // that created it.
+    let puts = vec![
+        put(folder("3", "twice"), NameConflict::Fail, None),
+        put(folder("3", "twice"), NameConflict::Fail, None),
+    ];
+    let answers = store.put_dentries(&puts).await;
+    let created = answers.iter().filter(|a| matches!(a, Ok(PutOutcome::Created(_)))).count();
+    assert_eq!(created, 1, "{answers:?}");
+    let events = rows(&database.url, "SELECT count(*)::text FROM events WHERE dentry_id = '3'");
+    assert_eq!(events.await, ["1"]);
 }
 
 /// Many concurrent AddFolders of a few names, from two nodes (their puts
