@@ -12,14 +12,47 @@ use orgdrive_core::{dentry_name, rename_pattern, split_extension, DriveError};
 /// `orgdrive_core::names::MAX_NAME_CHARS`.
 const MAX_NAME_CHARS: usize = 255;
 
+/// Code points drawn as nothing, as README's naming rule lists them:
+/// Unicode's `Default_Ignorable_Code_Point` (DerivedCoreProperties.txt),
+/// the braille blank and the interlinear annotation marks.
+const BLANK: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFFB),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+];
+/// The explicit bidirectional formatting characters.
+const BIDI: &[(u32, u32)] = &[(0x202A, 0x202E), (0x2066, 0x2069)];
+
+fn within(ranges: &[(u32, u32)], c: char) -> bool {
+    ranges.iter().any(|&(low, high)| (low..=high).contains(&(c as u32)))
+}
+
 /// The rule as documented: surrounding spaces stripped; 1 to 255 characters,
-/// not ending with `.` (so not `.` or `..`), no control character, none of
-/// `* " < > | / \` and tab.
+/// not all of them white space or blank, not ending with `.` (so not `.` or
+/// `..`), no control character, no bidirectional formatting character,
+/// none of `* " < > | / \` and tab.
 fn model(raw: &str) -> Option<&str> {
     let name = raw.trim_start_matches(' ').trim_end_matches(' ');
     let chars = name.chars().count();
-    let forbidden = |c: char| c.is_control() || "\t*\"<>|/\\".contains(c);
+    let forbidden = |c: char| c.is_control() || "\t*\"<>|/\\".contains(c) || within(BIDI, c);
+    let shows = |c: char| !c.is_whitespace() && !within(BLANK, c);
     let valid = (1..=MAX_NAME_CHARS).contains(&chars)
+        && name.chars().any(shows)
         && !name.ends_with('.')
         && name != "."
         && name != ".."
