@@ -22,7 +22,7 @@ use orgdrive_store::{
     StoreResult, UploadPartRecord, UploadRecord, UploadStore,
 };
 
-use crate::{all, exec, one, snapshot, tx, DbResult, PgStore, Tx};
+use crate::{all, exec, one, snapshot, tx, DbResult, Params, PgStore, Tx};
 
 /// No inline objects: with PostgreSQL the content lives on an object store,
 /// and a row per small object would only move its bytes into the busier of
@@ -50,15 +50,27 @@ impl UploadStore for PgStore {
         &self,
         upload_key: &str,
     ) -> StoreResult<Option<(UploadRecord, Vec<UploadPartRecord>)>> {
+        // The upload and its parts are asked for together (pipelined, one
+        // round trip), whether the key exists or not: a key that exists
+        // answers no later than one that does not.
         snapshot!(self, |t| {
-            let upload = one(
-                &t,
-                "SELECT upload_key, space_id, app_id, union_id, multipart, check_name, \
-                 check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at \
-                 FROM uploads WHERE upload_key = $1",
-                &[&upload_key],
-            )
-            .await?;
+            let key: &Params<'_> = &[&upload_key];
+            let (upload, parts) = tokio::join!(
+                one(
+                    &t,
+                    "SELECT upload_key, space_id, app_id, union_id, multipart, check_name, \
+                     check_parent_id, check_size, check_md5, max_bytes, created_at, expires_at \
+                     FROM uploads WHERE upload_key = $1",
+                    key,
+                ),
+                all(
+                    &t,
+                    "SELECT part_number, size, md5, object_key FROM upload_parts \
+                     WHERE upload_key = $1 ORDER BY part_number",
+                    key,
+                ),
+            );
+            let (upload, parts) = (upload?, parts?);
             match upload {
                 None => None,
                 Some(row) => {
@@ -76,23 +88,17 @@ impl UploadStore for PgStore {
                         created_at: row.try_get(10)?,
                         expires_at: row.try_get(11)?,
                     };
-                    let parts = all(
-                        &t,
-                        "SELECT part_number, size, md5, object_key FROM upload_parts \
-                         WHERE upload_key = $1 ORDER BY part_number",
-                        &[&upload_key],
-                    )
-                    .await?
-                    .iter()
-                    .map(|row| {
-                        Ok(UploadPartRecord {
-                            part_number: row.try_get(0)?,
-                            size: row.try_get(1)?,
-                            md5: Some(row.try_get::<_, String>(2)?).filter(|m| !m.is_empty()),
-                            object_key: row.try_get(3)?,
+                    let parts = parts
+                        .iter()
+                        .map(|row| {
+                            Ok(UploadPartRecord {
+                                part_number: row.try_get(0)?,
+                                size: row.try_get(1)?,
+                                md5: Some(row.try_get::<_, String>(2)?).filter(|m| !m.is_empty()),
+                                object_key: row.try_get(3)?,
+                            })
                         })
-                    })
-                    .collect::<DbResult<Vec<_>>>()?;
+                        .collect::<DbResult<Vec<_>>>()?;
                     Some((upload, parts))
                 }
             }
