@@ -51,6 +51,7 @@ use orgdrive_store::{
 use crate::content::in_content_store;
 use crate::dentries::{
     app_property_records, put_dentry_error, AppPropertyInput, ConflictStrategy, DentryView,
+    UNKNOWN_UPLOAD_KEY,
 };
 use crate::error::unknown_dentry;
 use crate::fsck::FSCK_GRACE_SECS;
@@ -719,7 +720,7 @@ impl Drive {
         op: &Operator,
         upload_key: &str,
     ) -> DriveResult<(UploadRecord, Vec<UploadPartRecord>)> {
-        let unknown = || bad_upload_key(crate::dentries::UNKNOWN_UPLOAD_KEY);
+        let unknown = || bad_upload_key(UNKNOWN_UPLOAD_KEY);
         let (upload, parts) = self.meta.get_upload(upload_key).await?.ok_or_else(unknown)?;
         if upload.app_id != op.app.app_id {
             return Err(unknown());

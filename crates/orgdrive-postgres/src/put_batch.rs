@@ -96,9 +96,9 @@ const MAX_BATCH: usize = 128;
 /// Queues per node (see [`Sharded`]), a put going to that of its space:
 /// the folder puts of one space are written one batch at a time. On the
 /// harness's machine (two cores, PostgreSQL on them), one space's folder
-/// puts went 1.35× faster so than in four batches at once, which split
-/// the same load into smaller batches that each cost PostgreSQL a
-/// statement (bench/RESULTS.md, "tenth pass").
+/// puts so reached 0.57–0.65× of pgbench's ceiling, against 0.47–0.57× in
+/// four batches at once, which split the same load into smaller batches
+/// that each cost PostgreSQL a statement (bench/RESULTS.md, "tenth pass").
 const SHARDS: usize = 4;
 
 /// What a put learns from its batch.

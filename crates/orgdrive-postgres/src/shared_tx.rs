@@ -59,7 +59,7 @@ use tokio::sync::oneshot;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult};
 
-use crate::combine::{Combiner, Sharded};
+use crate::combine::Sharded;
 use crate::{events, lock_keys, pooled, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
@@ -171,11 +171,6 @@ impl WriteQueue {
             }
         });
         WriteQueue { shards }
-    }
-
-    /// The queue of writes whose first space is `space_id`.
-    fn shard(&self, space_id: &str) -> &Combiner<Job> {
-        self.shards.of(space_id)
     }
 }
 
@@ -304,7 +299,7 @@ impl PgStore {
         job: impl FnOnce(oneshot::Sender<Settled>) -> Job,
     ) -> Settled {
         let (reply, answer) = oneshot::channel();
-        let queue = self.writes.shard(first_space.map_or("", String::as_str));
+        let queue = self.writes.shards.of(first_space.map_or("", String::as_str));
         match queue.submit(job(reply)).await {
             Ok(()) => answer.await.unwrap_or(Settled::Alone),
             Err(_) => Settled::Alone,
