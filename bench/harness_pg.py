@@ -716,7 +716,7 @@ def report(records, results_path):
           f"{FLOOR_BATCH} such writes makes PostgreSQL do — the rows and their events, in one transaction under the "
           "space's row lock taken as orgdrive takes it — with no HTTP, no checks and no reads, on orgdrive's schema "
           f"in a database of its own ({FLOOR_FILES:,} files in two folders); pgbench with as many clients as orgdrive "
-          "runs such batches of one space at once (1 for renames and moves, 4 for folder puts); measured between "
+          "runs such batches of one space at once (1: a space's writes are written one batch at a time); measured between "
           "orgdrive's writes and the second ceiling. PostgreSQL's CPU counts its backends after they exit. "
           "\"Budget\": the CPU a write costs the machine at least — the floor's PostgreSQL CPU a row, plus orgdrive's "
           "and loadgen's CPU an operation measured above — and the most writes a second the machine's cores could "
