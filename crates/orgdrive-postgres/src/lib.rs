@@ -299,13 +299,13 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
         (
             "renames at once",
             lifecycle::tree::RENAMES_AT_ONCE_SQL,
-            "text[], text[], text[], text[], bigint[], text[]",
+            "text[], text[], text[], text[], bigint[], text[], text",
         ),
         ("move's find", lifecycle::tree::MOVE_FIND_SQL, two),
         (
             "moves at once",
             lifecycle::tree::MOVES_AT_ONCE_SQL,
-            "text[], text[], text[], text[], bigint[], text[], bigint[], bigint[]",
+            "text[], text[], text[], text[], bigint[], text[], bigint[], bigint[], text",
         ),
         (
             "a batch of puts",

@@ -5,23 +5,25 @@
 //! Alone, such writes of one space run one after the other, each holding
 //! the space's row lock through its commit's WAL flush, so a busy space
 //! gets one write per flush. Combined, a worker takes what is queued (see
-//! [`crate::combine`]; one queue and worker per shard of spaces), runs
-//! each write's own body (the very code of its one-write transaction)
-//! inside a `SAVEPOINT`, and commits once: the writes of a batch are
-//! applied one after the other, as they would be alone, and share one
-//! flush. A body answers the events it appends; the batch appends those of
-//! its applied writes with one statement before it commits (alone, a write
-//! appends its own after its body), in the order the writes were applied
-//! (the attempts of [`PgStore::combined_in_set`] first). Renames and file
-//! moves within a space are *attempted* first: all those of a batch by one
-//! statement over arrays ([`SetWrite`]), which applies those it can apply
-//! as one after the other would and writes nothing of the others (they run
-//! their bodies). The attempts go out pipelined behind the batch's locks,
-//! and each savepoint with its write's first statement.
+//! [`crate::combine`]; one queue and worker per shard of spaces) and
+//! writes it with few commits. Renames and file moves within a space are
+//! *attempted* first: all those of a batch by one statement over arrays
+//! ([`SetWrite`]), which applies those it can apply as one after the
+//! other would, appends their events, and writes nothing of the others.
+//! The attempts go in a transaction of their own, sent in one round trip
+//! ([`attempt_round`]: `BEGIN`, the lock of their spaces, the statements,
+//! `COMMIT`, pipelined). The writes they did not apply, and those without
+//! one, then run in a second transaction: each write's own body (the very
+//! code of its one-write transaction) inside a `SAVEPOINT`, one commit.
+//! The writes of a batch are applied one after the other, as they would
+//! be alone, and share a flush. A body answers the events it appends; the
+//! batch appends those of its bodies with one statement before it commits
+//! (alone, a write appends its own after its body), in the order they
+//! were applied.
 //!
-//! **Lock order.** Before any write runs, the batch locks every space it
-//! touches `FOR UPDATE`, then — if a write of it charges or frees bytes —
-//! the orgs of those writes' spaces `FOR NO KEY UPDATE`, each list in key
+//! **Lock order.** Before any write runs, each of a batch's transactions
+//! locks every space its writes touch `FOR UPDATE`, then — if a write of
+//! it charges or frees bytes (an attempt never does) — the orgs of those writes' spaces `FOR NO KEY UPDATE`, each list in key
 //! order. Every other path takes a space before its org too (the upload
 //! sweeper locks all its spaces, then all its orgs, first), and nothing
 //! taken inside a batch (dentries, uploads, advisory locks on names) is
@@ -54,12 +56,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Client, GenericClient, Pool};
 use tokio::sync::oneshot;
 
-use orgdrive_store::{EventRecord, StoreError, StoreResult};
+use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
 use crate::combine::Sharded;
+use crate::put_batch::BEGIN_GENERIC;
 use crate::{events, lock_keys, pooled, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
@@ -77,50 +80,65 @@ type Answer = Box<dyn Any + Send>;
 type Written = (Answer, Vec<EventRecord>);
 type Body = Arc<dyn for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, Written> + Send + Sync>;
 /// [`SetWrite::apply_all`] of one type, its writes and answers erased.
-type ApplyAll = for<'a> fn(&'a Tx<'a>, Vec<&'a SetRow>) -> TxFuture<'a, Vec<Option<Written>>>;
+type ApplyAll = for<'a> fn(&'a Client, Vec<&'a SetRow>) -> TxFuture<'a, Vec<Option<Answer>>>;
 type SetRow = dyn Any + Send + Sync;
 
 /// Writes a batch applies together, with one statement for all those of
-/// the type (a statement over arrays, one element per write): a write so
-/// applied costs its batch a few rows of work, not a statement.
+/// the type (a statement over arrays, one element per write) that also
+/// appends their events: a write so applied costs its batch a few rows of
+/// work, not a statement.
 pub(crate) trait SetWrite: Send + Sync + Sized + 'static {
     /// What a write answers.
     type Answer: Send + 'static;
+    /// The statement [`apply_all`](Self::apply_all) sends: the batch
+    /// prepares it before it sends anything, so that every request of its
+    /// round trip goes out in order.
+    const STATEMENT: &'static str;
 
-    /// Applies `writes` (one statement): per write, in order, its answer
-    /// and events if it was applied, `None` if nothing of it was written
-    /// (its body then runs, after every attempt of the batch). Only a
-    /// database error may fail it (its batch's writes then run alone).
-    fn apply_all<'a>(t: &'a Tx<'a>, writes: Vec<&'a Self>) -> TxFuture<'a, Applied<Self::Answer>>;
+    /// Applies `writes` with [`STATEMENT`](Self::STATEMENT), which appends
+    /// the events of those it applies, in order: per write, its answer if
+    /// it was applied, `None` if nothing of it was written (its body then
+    /// runs, after the batch's attempts). Only a database error may fail
+    /// it (its batch's writes then run alone).
+    fn apply_all<'a>(c: &'a Client, writes: Vec<&'a Self>) -> TxFuture<'a, Applied<Self::Answer>>;
 }
 
-/// Per write of a set, in order: its answer and events if it was applied.
-pub(crate) type Applied<A> = Vec<Option<(A, Vec<EventRecord>)>>;
+/// Per write of a set, in order: its answer if it was applied.
+pub(crate) type Applied<A> = Vec<Option<A>>;
 
 /// A write's attempt: its row of the statement of the batch's writes of
 /// its type.
 struct Attempt {
     kind: TypeId,
+    statement: &'static str,
     write: Arc<SetRow>,
     apply_all: ApplyAll,
 }
 
+impl Attempt {
+    fn of<W: SetWrite>(write: Arc<W>) -> Attempt {
+        Attempt {
+            kind: TypeId::of::<W>(),
+            statement: W::STATEMENT,
+            write,
+            apply_all: apply_erased::<W>,
+        }
+    }
+}
+
 /// [`SetWrite::apply_all`] of `W`, on rows that are `W`s.
 fn apply_erased<'a, W: SetWrite>(
-    t: &'a Tx<'a>,
+    c: &'a Client,
     writes: Vec<&'a SetRow>,
-) -> TxFuture<'a, Vec<Option<Written>>> {
+) -> TxFuture<'a, Vec<Option<Answer>>> {
     let writes: Option<Vec<&W>> =
         writes.into_iter().map(|write| write.downcast_ref::<W>()).collect();
     Box::pin(async move {
         let Some(writes) = writes else {
             return Err(crate::error::broken("a set of writes mixed two types"));
         };
-        let applied = W::apply_all(t, writes).await?;
-        Ok(applied
-            .into_iter()
-            .map(|one| one.map(|(answer, appended)| (Box::new(answer) as Answer, appended)))
-            .collect())
+        let applied = W::apply_all(c, writes).await?;
+        Ok(applied.into_iter().map(|one| one.map(|answer| Box::new(answer) as Answer)).collect())
     })
 }
 
@@ -162,8 +180,7 @@ impl WriteQueue {
         let shards = Sharded::start(SHARDS, MAX_BATCH, move |batch: Vec<Job>, tally| {
             let pool = pool.clone();
             async move {
-                let (settled, decided) = write_batch(&pool, &batch).await;
-                tally.record(decided);
+                let settled = write_batch(&pool, &batch, &tally).await;
                 for (job, answer) in batch.into_iter().zip(settled) {
                     // The caller may have gone away (its request was cancelled).
                     let _ = job.reply.send(answer);
@@ -217,8 +234,7 @@ impl PgStore {
             + Sync
             + 'static,
     {
-        let attempt = Attempt { kind: TypeId::of::<W>(), write, apply_all: apply_erased::<W> };
-        self.combine(spaces, charges_orgs, Some(attempt), body).await
+        self.combine(spaces, charges_orgs, Some(Attempt::of(write)), body).await
     }
 
     async fn combine<T, B>(
@@ -268,17 +284,15 @@ impl PgStore {
     /// `write`'s attempt alone, combined as in [`combined_in_set`](Self::combined_in_set):
     /// its answer if its batch's statement applied it; `None`, nothing of
     /// it written, if the statement did not, or if its batch could not
-    /// decide it. No body runs. A batch that applied nothing rolls back
-    /// (its locks taken for nothing cost no commit).
+    /// decide it. No body runs.
     pub(crate) async fn attempted_in_set<W: SetWrite>(
         &self,
         spaces: Vec<String>,
         write: Arc<W>,
     ) -> StoreResult<Option<W::Answer>> {
-        let attempt = Attempt { kind: TypeId::of::<W>(), write, apply_all: apply_erased::<W> };
         let first = spaces.first().cloned();
-        let job =
-            |reply| Job { spaces, charges_orgs: false, attempt: Some(attempt), body: None, reply };
+        let attempt = Some(Attempt::of(write));
+        let job = |reply| Job { spaces, charges_orgs: false, attempt, body: None, reply };
         match self.settled(first.as_ref(), job).await {
             Settled::Done(Ok(answer)) if answer.is::<Declined>() => Ok(None),
             Settled::Done(Ok(answer)) => answer
@@ -308,27 +322,26 @@ impl PgStore {
 }
 
 impl PgStore {
-    /// Applies `writes` with the one statement a batch sends for them, in
-    /// a transaction of its own that first locks `spaces` (theirs) as a
-    /// batch does, their events appended: per write, its answer, or `None`
-    /// (nothing written: a batch would run its body). For the tests of
-    /// those statements, which concurrent requests reach only by chance.
+    /// Applies `writes` as a batch does, in the transaction (one round
+    /// trip) of its attempts ([`attempt_round`]): per write, its answer,
+    /// or `None` (nothing written: a batch would run its body). For the
+    /// tests of those statements, which concurrent requests reach only by
+    /// chance.
     pub(crate) async fn applied_at_once<W: SetWrite>(
         &self,
         spaces: &[&str],
         writes: &[W],
     ) -> StoreResult<Vec<Option<W::Answer>>> {
+        let client = pooled(&self.pool).await?;
         let mut spaces = spaces.to_vec();
         spaces.sort_unstable();
         spaces.dedup();
-        tx!(self, |t| {
-            lock_spaces(&t, &spaces).await?;
-            let applied = W::apply_all(&t, writes.iter().collect()).await?;
-            let appended: Vec<EventRecord> =
-                applied.iter().flatten().flat_map(|(_, events)| events.clone()).collect();
-            events::append(&t, &appended).await?;
-            applied.into_iter().map(|one| one.map(|(answer, _)| answer)).collect::<Vec<_>>()
-        })
+        let statements = [W::STATEMENT];
+        let set = W::apply_all(&client, writes.iter().collect());
+        let (applied, committed) = attempt_round(&client, &spaces, &statements, set).await;
+        let applied = applied.map_err(DbError::into_store)?;
+        committed.map_err(DbError::into_store)?;
+        Ok(applied)
     }
 }
 
@@ -342,8 +355,8 @@ where
 
 /// Locks the rows of the spaces `spaces` (sorted: one order for every
 /// writer).
-async fn lock_spaces(t: &Tx<'_>, spaces: &[&str]) -> DbResult<()> {
-    lock_keys(t, LOCK_SPACE, LOCK_SPACES, spaces).await.map(drop)
+async fn lock_spaces<C: GenericClient>(c: &C, spaces: &[&str]) -> DbResult<()> {
+    lock_keys(c, LOCK_SPACE, LOCK_SPACES, spaces).await.map(drop)
 }
 
 const LOCK_SPACE: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE";
@@ -356,29 +369,157 @@ const LOCK_ORGS: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
      (SELECT corp_id FROM spaces WHERE space_id = ANY($1)) \
      ORDER BY corp_id FOR NO KEY UPDATE";
 
-/// Runs `jobs` in one transaction: one answer per job, in order, and how
-/// many of them its commit decided (0: none, or it did not commit).
-async fn write_batch(pool: &Pool, jobs: &[Job]) -> (Vec<Settled>, usize) {
-    let alone = || (jobs.iter().map(|_| Settled::Alone).collect(), 0);
-    let Ok(mut client) = pooled(pool).await else { return alone() };
-    let Ok(t) = client.transaction().await else { return alone() };
-    let mut spaces: Vec<&str> =
-        jobs.iter().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
+/// Runs `jobs`: one answer per job, in order. The attempts go first, in
+/// a transaction of their own ([`attempt_round`]); then the bodies of the
+/// writes they did not apply, in another ([`run_bodies`]). Each commit is
+/// counted in `tally` with the writes it decided.
+async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally) -> Vec<Settled> {
+    let mut outcomes: Vec<Option<Settled>> = jobs.iter().map(|_| None).collect();
+    let Ok(mut client) = pooled(pool).await else {
+        return jobs.iter().map(|_| Settled::Alone).collect();
+    };
+    match attempt_sets(&client, jobs).await {
+        // Nothing written: every write runs alone.
+        Err(_) => return jobs.iter().map(|_| Settled::Alone).collect(),
+        Ok((applied, committed)) => {
+            if committed.is_ok() {
+                tally.record(applied.len());
+            }
+            for (i, answer) in applied {
+                outcomes[i] = Some(Settled::Done(match &committed {
+                    Ok(()) => Ok(answer),
+                    Err(e) => Err(DbError::Store(e.clone())),
+                }));
+            }
+        }
+    }
+    // The writes left: their bodies; an attempt alone is declined.
+    let mut bodies = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        if outcomes[i].is_some() || job.reply.is_closed() {
+            continue;
+        }
+        match &job.body {
+            Some(_) => bodies.push(i),
+            None => outcomes[i] = Some(Settled::Done(Ok(Box::new(Declined)))),
+        }
+    }
+    if !bodies.is_empty() {
+        let (settled, decided) = run_bodies(&mut client, jobs, &bodies).await;
+        tally.record(decided);
+        for (i, settled) in bodies.into_iter().zip(settled) {
+            outcomes[i] = Some(settled);
+        }
+    }
+    outcomes.into_iter().map(|outcome| outcome.unwrap_or(Settled::Alone)).collect()
+}
+
+/// The attempts of `jobs` (those whose caller waits), one statement per
+/// type of write, in a transaction sent in one round trip
+/// ([`attempt_round`]). Answers the attempts applied (by place in `jobs`)
+/// and how the commit went; an error if nothing was written (a lock or a
+/// statement failed).
+async fn attempt_sets(
+    client: &Client,
+    jobs: &[Job],
+) -> DbResult<(Vec<(usize, Answer)>, Result<(), StoreError>)> {
+    let mut sets: Vec<(TypeId, ApplyAll, Vec<usize>, Vec<&SetRow>)> = Vec::new();
+    let mut statements = Vec::new();
+    let mut spaces = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let Some(Attempt { kind, statement, write, apply_all }) = &job.attempt else { continue };
+        if job.reply.is_closed() {
+            continue;
+        }
+        spaces.extend(job.spaces.iter().map(String::as_str));
+        match sets.iter_mut().find(|set| set.0 == *kind) {
+            Some(set) => {
+                set.2.push(i);
+                set.3.push(&**write);
+            }
+            None => {
+                statements.push(*statement);
+                sets.push((*kind, *apply_all, vec![i], vec![&**write]));
+            }
+        }
+    }
+    if sets.is_empty() {
+        return Ok((Vec::new(), Ok(())));
+    }
     spaces.sort_unstable();
     spaces.dedup();
-    let mut charged: Vec<&str> = jobs
-        .iter()
+    let (placed, attempts): (Vec<_>, Vec<_>) =
+        sets.into_iter().map(|(_, apply_all, at, writes)| (at, apply_all(client, writes))).unzip();
+    let all_sets = async {
+        let mut applied = Vec::new();
+        for (at, result) in placed.into_iter().zip(futures::future::join_all(attempts).await) {
+            let answers = result?;
+            applied.extend(at.into_iter().zip(answers).filter_map(|(i, a)| Some((i, a?))));
+        }
+        Ok(applied)
+    };
+    let (applied, committed) = attempt_round(client, &spaces, &statements, all_sets).await;
+    Ok((applied?, committed.map_err(DbError::into_store)))
+}
+
+/// Runs `statements` — the future that sends the statements of a batch's
+/// attempts (those it names are prepared first) — in a transaction sent in
+/// one round trip: `BEGIN` (generic plans), the lock of `spaces` (sorted),
+/// the statements, `COMMIT` (pipelined: the connection runs them in
+/// order, so the statements run under the locks). If the lock or a
+/// statement fails, the transaction is aborted and `COMMIT` rolls it
+/// back: nothing is written. Answers what the statements answered, and
+/// how the commit went.
+async fn attempt_round<T>(
+    client: &Client,
+    spaces: &[&str],
+    prepared: &[&str],
+    statements: impl Future<Output = DbResult<T>>,
+) -> (DbResult<T>, DbResult<()>) {
+    // Prepared first (from the connection's cache but on its first
+    // batch), so that each request goes out at its first poll, in the
+    // order polled: a `COMMIT` sent before a statement would leave it
+    // outside the transaction.
+    for sql in [LOCK_SPACE, LOCK_SPACES].iter().chain(prepared) {
+        if let Err(e) = client.prepare_cached(sql).await {
+            return (Err(e.into()), Ok(()));
+        }
+    }
+    let (begun, locked, applied, committed) = tokio::join!(
+        biased;
+        client.batch_execute(BEGIN_GENERIC),
+        lock_spaces(client, spaces),
+        statements,
+        client.batch_execute("COMMIT"),
+    );
+    let applied = match (begun, locked, applied) {
+        (Err(e), ..) => Err(e.into()),
+        (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+        (Ok(()), Ok(()), Ok(applied)) => Ok(applied),
+    };
+    (applied, committed.map_err(DbError::from))
+}
+
+/// Runs the bodies of `jobs` at `bodies` in one transaction, each in a
+/// savepoint: per body, its answer (`Alone` if it met a deadlock or a
+/// serialization failure, or if the batch could not go on), and how many
+/// of them its commit decided.
+async fn run_bodies(client: &mut Client, jobs: &[Job], bodies: &[usize]) -> (Vec<Settled>, usize) {
+    let alone = || (bodies.iter().map(|_| Settled::Alone).collect(), 0);
+    let Ok(t) = client.transaction().await else { return alone() };
+    let of_bodies = || bodies.iter().map(|&i| &jobs[i]);
+    let mut spaces: Vec<&str> =
+        of_bodies().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
+    spaces.sort_unstable();
+    spaces.dedup();
+    let mut charged: Vec<&str> = of_bodies()
         .filter(|job| job.charges_orgs)
         .flat_map(|job| job.spaces.iter().map(String::as_str))
         .collect();
     charged.sort_unstable();
     charged.dedup();
-    // The locks and the attempts go out together (pipelined, below), in
-    // that order; the connection runs them in order, so the attempts run
-    // under the locks, and a failed lock aborts the transaction (what
-    // follows fails too). Their statements are prepared first (from the
-    // connection's cache but on its first batch) so that each request
-    // goes out at its first poll, in the order polled.
+    // The locks go out together (pipelined), spaces first; a failed lock
+    // aborts the transaction (what follows fails too).
     for sql in [LOCK_SPACE, LOCK_SPACES, LOCK_ORG, LOCK_ORGS] {
         if t.prepare_cached(sql).await.is_err() {
             return alone();
@@ -390,63 +531,19 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> (Vec<Settled>, usize) {
             false => lock_keys(&t, LOCK_ORG, LOCK_ORGS, &charged).await,
         }
     };
-    let mut outcomes: Vec<Option<DbResult<Answer>>> = jobs.iter().map(|_| None).collect();
-    let mut appended = Vec::new();
-    // The attempts, one statement per type of write, sent together
-    // (pipelined): each applies its writes or writes nothing of them. Any
-    // failure leaves the transaction aborted.
-    let mut sets: Vec<(TypeId, ApplyAll, Vec<usize>, Vec<&SetRow>)> = Vec::new();
-    for (i, job) in jobs.iter().enumerate() {
-        let Some(Attempt { kind, write, apply_all }) = &job.attempt else { continue };
-        if job.reply.is_closed() {
-            continue;
-        }
-        match sets.iter_mut().find(|set| set.0 == *kind) {
-            Some(set) => {
-                set.2.push(i);
-                set.3.push(&**write);
-            }
-            None => sets.push((*kind, *apply_all, vec![i], vec![&**write])),
-        }
-    }
-    let (placed, attempts): (Vec<_>, Vec<_>) =
-        sets.into_iter().map(|(_, apply_all, at, writes)| (at, apply_all(&t, writes))).unzip();
-    let (spaces_locked, orgs_locked, attempted) = tokio::join!(
-        biased;
-        lock_spaces(&t, &spaces),
-        lock_orgs,
-        futures::future::join_all(attempts)
-    );
+    let (spaces_locked, orgs_locked) = tokio::join!(biased; lock_spaces(&t, &spaces), lock_orgs);
     if spaces_locked.is_err() || orgs_locked.is_err() {
         return alone();
     }
-    // Whether anything of the batch may have been written.
-    let mut wrote = false;
-    for (indices, result) in placed.into_iter().zip(attempted) {
-        let Ok(applied) = result else { return alone() };
-        for (i, written) in indices.into_iter().zip(applied) {
-            if let Some((answer, events)) = written {
-                appended.extend(events);
-                outcomes[i] = Some(Ok(answer));
-                wrote = true;
-            }
-        }
-    }
+    let mut outcomes: Vec<Option<DbResult<Answer>>> = Vec::with_capacity(bodies.len());
+    let mut appended = Vec::new();
     // How the previous write's savepoint ends, sent with the next one's
     // start; both go out with the write's first statement, unanswered
     // (pipelined: the connection runs them in order), so a write costs no
     // round trip of its own beyond its body's statements.
     let mut ending = "";
-    for (i, job) in jobs.iter().enumerate() {
-        // Decided by an attempt, or its caller gone.
-        if outcomes[i].is_some() || job.reply.is_closed() {
-            continue;
-        }
-        let Some(body) = &job.body else {
-            outcomes[i] = Some(Ok(Box::new(Declined)));
-            continue;
-        };
-        wrote = true;
+    for job in of_bodies() {
+        let Some(body) = &job.body else { return alone() };
         let start = format!("{ending}SAVEPOINT combined_write");
         // `biased`: the savepoint's request is sent before the body's first.
         let (started, outcome) = tokio::join!(biased; t.batch_execute(&start), body(&t));
@@ -457,41 +554,29 @@ async fn write_batch(pool: &Pool, jobs: &[Job]) -> (Vec<Settled>, usize) {
             Ok(_) => "RELEASE SAVEPOINT combined_write; ",
             Err(_) => "ROLLBACK TO SAVEPOINT combined_write; RELEASE SAVEPOINT combined_write; ",
         };
-        outcomes[i] = match outcome {
+        outcomes.push(match outcome {
             Ok((answer, events)) => {
                 appended.extend(events);
                 Some(Ok(answer))
             }
             Err(e) if e.is_retryable() => None,
             Err(e) => Some(Err(e)),
-        };
+        });
     }
     if outcomes.iter().all(Option::is_none) {
         return alone();
     }
-    if !wrote {
-        // Only declined attempts: nothing to commit (dropping `t` rolls
-        // it back, releasing the locks).
-        let settled = outcomes.into_iter().map(|o| o.map_or(Settled::Alone, Settled::Done));
-        return (settled.collect(), 0);
-    }
     // The last savepoint ends, and the events follow, pipelined. Its end is
     // checked even after a success: on a transaction broken unnoticed,
     // RELEASE fails where COMMIT would roll back without an error.
-    let end_last = async {
-        match ending {
-            "" => Ok(()),
-            ending => t.batch_execute(ending).await,
-        }
-    };
-    let (ended, recorded) = tokio::join!(biased; end_last, events::append(&t, &appended));
+    let (ended, recorded) =
+        tokio::join!(biased; t.batch_execute(ending), events::append(&t, &appended));
     if ended.is_err() || recorded.is_err() {
         return alone();
     }
     let committed = t.commit().await.map_err(|e| DbError::from(e).into_store());
-    let declined = |outcome: &DbResult<Answer>| matches!(outcome, Ok(a) if a.is::<Declined>());
     let decided = match committed {
-        Ok(()) => outcomes.iter().flatten().filter(|outcome| !declined(outcome)).count(),
+        Ok(()) => outcomes.iter().flatten().count(),
         Err(_) => 0,
     };
     let settled = outcomes

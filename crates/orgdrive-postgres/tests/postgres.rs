@@ -529,6 +529,72 @@ async fn a_file_moved_and_renamed_at_once_is_answered_as_read_back() {
     );
 }
 
+/// The events a batch's statements append for the renames and file moves
+/// they apply are those the writes' bodies append, field for field: a
+/// rename and a move of `a` at once against those of `b` by their bodies
+/// (a longer name, a file with a grant: both declined by the statements).
+/// Fails on a statement that drops or misspells a field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_of_renames_and_moves_at_once_are_those_of_their_bodies() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    create(&store, folder("o", "o")).await;
+    create(&store, file("a", "a.txt", 3)).await;
+    create(&store, file("b", "b.txt", 3)).await;
+    let at_once = store.renames_at_once(&[rename("a", "x.txt")]).await.unwrap();
+    assert!(at_once[0].is_some());
+    store.rename_dentry(&rename("b", "b-longer.txt")).await.unwrap();
+    store
+        .write_grants(&WriteGrants {
+            space_id: "1".into(),
+            dentry_id: "b".into(),
+            mode: GrantWrite::Add,
+            grants: vec![grant("1", "b", "USER", "someone", "READER")],
+            protect_owner_grants: false,
+        })
+        .await
+        .unwrap();
+    let into_o = |id: &str| moving(id, to("1", "o", NameConflict::Fail));
+    let at_once = store.moves_at_once(&[into_o("a"), into_o("b")]).await.unwrap();
+    assert!(at_once[0].is_some() && at_once[1].is_none(), "b has a grant: declined");
+    store.move_dentry(&into_o("b"), ids()).await.unwrap();
+    let event_of = |id: &str, event_type: &str| {
+        format!(
+            "SELECT (event_type, corp_id, app_id, space_id, operator_id, at_ms, parent_id, \
+             dentry_type, size, version, previous_space_id, previous_app_id, previous_parent_id, \
+             source_space_id, source_dentry_id, recycle_item_id, member_type, member_id, role, \
+             seq IS NULL, left(event_id, 12) = lpad(to_hex(at_ms), 12, '0'), \
+             length(event_id))::text FROM events \
+             WHERE dentry_id = '{id}' AND event_type = 'storage_dentry_{event_type}'"
+        )
+    };
+    for event_type in ["renamed", "moved"] {
+        let batched = rows(&database.url, &event_of("a", event_type)).await;
+        assert_eq!(batched.len(), 1, "{event_type}");
+        assert_eq!(batched, rows(&database.url, &event_of("b", event_type)).await);
+        assert!(batched[0].ends_with(",t,t,32)"), "{batched:?}");
+    }
+    let names = rows(
+        &database.url,
+        "SELECT event_type || ' ' || dentry_id || ' ' || name || ' ' || \
+         COALESCE(previous_name, '-') FROM events \
+         WHERE event_type IN ('storage_dentry_renamed', 'storage_dentry_moved') \
+         ORDER BY appended",
+    )
+    .await;
+    assert_eq!(
+        names,
+        [
+            "storage_dentry_renamed a x.txt a.txt",
+            "storage_dentry_renamed b b-longer.txt b.txt",
+            "storage_dentry_moved a x.txt x.txt",
+            "storage_dentry_moved b b-longer.txt b-longer.txt",
+        ]
+    );
+    assert_consistent(&store).await;
+}
+
 /// The renames of a batch go in one statement: those it cannot apply as
 /// the same renames one after the other would (two to one name, one
 /// dentry twice, a name another frees, a longer name, another org's or a

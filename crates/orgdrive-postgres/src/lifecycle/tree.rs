@@ -17,6 +17,7 @@ use orgdrive_store::{
 use super::tasks::{complete_task, lock_task};
 use super::*;
 use crate::dentries::{dentry_with_properties, insert_dentry, live_child, overwrite, reread};
+use crate::events::new_event_id;
 use crate::rows::{
     dentries_by_id, dentries_joined, live_dentries_by_id, property_at, version_columns,
     version_from_row, DENTRY_WIDTH,
@@ -24,6 +25,7 @@ use crate::rows::{
 use crate::shared_tx::{Applied, SetWrite, TxFuture};
 use crate::uploads::settle;
 use crate::{events, Params, PgStore};
+use deadpool_postgres::Client;
 
 #[async_trait]
 impl TreeStore for PgStore {
@@ -188,17 +190,22 @@ async fn rename_with_event(
     Ok((renamed, event.into_iter().collect()))
 }
 
-/// The end of a statement over a set of writes, after the `UPDATE … FROM
-/// f` of CTE `u` (`f`: the writes, `i` and each one's dentry as it was):
-/// `u` returns the rows of `f` it applied, and the statement the rows
-/// [`applied_in_set`] reads. (Joining `u` back to `f` instead was a nested
-/// loop over both, quadratic in the batch.)
-macro_rules! applied_rows {
+/// What CTE `u` of a statement over a set of writes returns, after its
+/// `UPDATE … FROM f` (`f`: the writes, `i` and each one's dentry as it
+/// was): the rows of `f` it applied (the statement goes on with the
+/// columns of `f` its events need, then closes `u`). Joining `u` back to
+/// `f` instead was a nested loop over both, quadratic in the batch.
+macro_rules! returning_applied {
+    () => {
+        concat!(" RETURNING ", dentry_columns!("f."), ", f.i")
+    };
+}
+/// The end of a statement over a set of writes, after its CTEs: the rows
+/// [`applied_in_set`] reads, from `u` (see [`returning_applied`]).
+macro_rules! answered_applied {
     () => {
         concat!(
-            " RETURNING ",
-            dentry_columns!("f."),
-            ", f.i) SELECT ",
+            " SELECT ",
             dentry_columns!("u."),
             ", u.i, p.dentry_id, p.app_id, p.name, p.value, p.visibility \
              FROM u LEFT JOIN app_properties p ON p.dentry_id = u.dentry_id \
@@ -215,7 +222,9 @@ macro_rules! applied_rows {
 /// statement (its dentry's name is taken in the statement's snapshot):
 /// the unique index on live names never sees two at once. One row per app
 /// property of each dentry renamed (at least one), ordered by `i`: the
-/// dentry as it was, `i`, the property.
+/// dentry as it was, `i`, the property. The event of each rename that
+/// changed the name (type `$7`) is appended, in the order of `i`, as
+/// [`renamed_event`] makes it.
 pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
     "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
          $5::bigint[], $6::text[]) WITH ORDINALITY \
@@ -223,6 +232,7 @@ pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
      f AS (SELECT ",
     dentry_columns!("d."),
     ", k.i, k.new_name, k.modifier_id AS new_modifier_id, k.now_ms, \
+         k.corp_id AS actor_corp_id, s.app_id AS space_app_id, \
          s.corp_id = k.corp_id AND char_length(k.new_name) <= char_length(d.name) \
          AND NOT (k.new_name <> d.name AND EXISTS (SELECT 1 FROM dentries sib \
              WHERE sib.space_id = d.space_id AND sib.parent_id = d.parent_id \
@@ -234,7 +244,16 @@ pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET name = f.new_name, modifier_id = f.new_modifier_id, \
          modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies",
-    applied_rows!()
+    returning_applied!(),
+    ", f.new_name, f.new_modifier_id, f.now_ms, f.actor_corp_id, f.space_app_id), \
+     appended AS (INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, \
+         dentry_id, operator_id, at_ms, parent_id, name, dentry_type, size, version, \
+         previous_name) SELECT ",
+    new_event_id!("u.now_ms"),
+    ", $7::text, u.actor_corp_id, COALESCE(u.space_app_id, ''), u.space_id, u.dentry_id, \
+         u.new_modifier_id, u.now_ms, u.parent_id, u.new_name, u.kind, u.size, u.version, \
+         u.name FROM u WHERE u.new_name <> u.name ORDER BY u.i)",
+    answered_applied!()
 );
 
 impl PgStore {
@@ -258,9 +277,10 @@ impl PgStore {
 
 impl SetWrite for RenameDentry {
     type Answer = DentryRecord;
+    const STATEMENT: &'static str = RENAMES_AT_ONCE_SQL;
 
-    /// [`RENAMES_AT_ONCE_SQL`]: the renames applied, their events.
-    fn apply_all<'a>(t: &'a Tx<'a>, renames: Vec<&'a Self>) -> TxFuture<'a, Applied<DentryRecord>> {
+    /// [`RENAMES_AT_ONCE_SQL`]: the renames applied (their events appended).
+    fn apply_all<'a>(c: &'a Client, renames: Vec<&'a Self>) -> TxFuture<'a, Applied<DentryRecord>> {
         Box::pin(async move {
             let text = |f: fn(&RenameDentry) -> &str| -> Vec<&str> {
                 renames.iter().map(|&r| f(r)).collect()
@@ -269,21 +289,19 @@ impl SetWrite for RenameDentry {
                 (text(|r| &r.space_id), text(|r| &r.dentry_id), text(|r| &r.new_name));
             let (modifiers, corps) = (text(|r| &r.actor.union_id), text(|r| &r.actor.corp_id));
             let times: Vec<i64> = renames.iter().map(|r| r.actor.now_ms).collect();
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-                [&spaces, &dentries, &names, &modifiers, &times, &corps];
-            let rows = all(t, RENAMES_AT_ONCE_SQL, &params).await?;
+            let renamed = EventType::DentryRenamed.as_str();
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+                [&spaces, &dentries, &names, &modifiers, &times, &corps, &renamed];
+            let rows = all(c, RENAMES_AT_ONCE_SQL, &params).await?;
             let applied = applied_in_set(&rows, renames.len())?.into_iter().zip(&renames);
             let applied = applied.map(|(before, rename)| {
-                let before = before?;
                 let actor = &rename.actor;
-                let after = DentryRecord {
+                Some(DentryRecord {
                     name: rename.new_name.clone(),
                     modifier_id: actor.union_id.clone(),
                     modified_at: actor.now_ms,
-                    ..before.clone()
-                };
-                let event = renamed_event(actor, before, &after);
-                Some((after, event.into_iter().collect()))
+                    ..before?
+                })
             });
             Ok(applied.collect())
         })
@@ -373,7 +391,8 @@ fn moved_events(actor: &Actor, before: DentryRecord, placed: &Placed) -> Vec<Eve
 /// limits, the file moved once in the statement; then the files moved. A
 /// name a move frees is not free to the others of the statement. One row
 /// per app property of each file moved (at least one), ordered by `i`: the
-/// file as it was, `i`, the property.
+/// file as it was, `i`, the property. The event of each move (type `$9`)
+/// is appended, in the order of `i`, as [`moved_events`] makes it.
 pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
     "WITH RECURSIVE k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
          $5::bigint[], $6::text[], $7::bigint[], $8::bigint[]) WITH ORDINALITY \
@@ -402,6 +421,7 @@ pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
      f AS (SELECT ",
     dentry_columns!("d."),
     ", k.i, k.parent_id AS to_parent_id, k.modifier_id AS new_modifier_id, k.now_ms, \
+         k.corp_id AS actor_corp_id, s.app_id AS space_app_id, \
          s.corp_id = k.corp_id AND d.kind = 'FILE' AND t.fits_above \
          AND t.depth + 1 <= k.max_depth AND t.chars + char_length(d.name) + 1 <= k.max_chars \
          AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.space_id = s.space_id \
@@ -419,17 +439,27 @@ pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET parent_id = f.to_parent_id, modifier_id = f.new_modifier_id, \
          modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies",
-    applied_rows!()
+    returning_applied!(),
+    ", f.to_parent_id, f.new_modifier_id, f.now_ms, f.actor_corp_id, f.space_app_id), \
+     appended AS (INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, \
+         dentry_id, operator_id, at_ms, parent_id, name, dentry_type, size, version, \
+         previous_space_id, previous_app_id, previous_parent_id, previous_name) SELECT ",
+    new_event_id!("u.now_ms"),
+    ", $9::text, u.actor_corp_id, COALESCE(u.space_app_id, ''), u.space_id, u.dentry_id, \
+         u.new_modifier_id, u.now_ms, u.to_parent_id, u.name, u.kind, u.size, u.version, \
+         u.space_id, u.space_app_id, u.parent_id, u.name FROM u ORDER BY u.i)",
+    answered_applied!()
 );
 
 impl SetWrite for MoveDentry {
     type Answer = Placed;
+    const STATEMENT: &'static str = MOVES_AT_ONCE_SQL;
 
     /// [`MOVES_AT_ONCE_SQL`] for the moves within one space without a
     /// task: the files moved, their events. Anything else (a folder,
     /// another space, a taken name, grants on the file, limits, a refusal)
-    /// is left to the body.
-    fn apply_all<'a>(t: &'a Tx<'a>, moves: Vec<&'a Self>) -> TxFuture<'a, Applied<Placed>> {
+    /// is left to the body. Their events are appended by the statement.
+    fn apply_all<'a>(c: &'a Client, moves: Vec<&'a Self>) -> TxFuture<'a, Applied<Placed>> {
         Box::pin(async move {
             // The moves within one space without a task, by place in `moves`.
             let within: Vec<usize> = (0..moves.len())
@@ -452,9 +482,10 @@ impl SetWrite for MoveDentry {
             let times = number(|m| m.actor.now_ms);
             let depths = number(|m| i64::from(m.limits.max_depth));
             let lengths = number(|m| i64::from(m.limits.max_path_chars));
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
-                [&spaces, &files, &targets, &modifiers, &times, &corps, &depths, &lengths];
-            let rows = all(t, MOVES_AT_ONCE_SQL, &params).await?;
+            let moved = EventType::DentryMoved.as_str();
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] =
+                [&spaces, &files, &targets, &modifiers, &times, &corps, &depths, &lengths, &moved];
+            let rows = all(c, MOVES_AT_ONCE_SQL, &params).await?;
             for (at, before) in within.into_iter().zip(applied_in_set(&rows, spaces.len())?) {
                 let Some(before) = before else { continue };
                 let (m, actor) = (moves[at], &moves[at].actor);
@@ -462,11 +493,9 @@ impl SetWrite for MoveDentry {
                     parent_id: m.to.parent_id.clone(),
                     modifier_id: actor.union_id.clone(),
                     modified_at: actor.now_ms,
-                    ..before.clone()
+                    ..before
                 };
-                let placed = Placed { dentry, existing: false, entries: 1, replaced: None };
-                let events = moved_events(actor, before, &placed);
-                applied[at] = Some((placed, events));
+                applied[at] = Some(Placed { dentry, existing: false, entries: 1, replaced: None });
             }
             Ok(applied)
         })
