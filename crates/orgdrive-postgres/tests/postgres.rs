@@ -383,15 +383,7 @@ async fn folder_puts_written_together_answer_each_as_alone() {
     assert_eq!(created_events, ["1:a", "4:a", "5:a", "9:a"]);
     // A batch's event (of "1") is the event its put alone appends (that of
     // "4", renamed alone): all but the ids and the name.
-    let event_of = |id: &str| {
-        format!(
-            "SELECT (event_type, corp_id, app_id, space_id, operator_id, at_ms, parent_id, \
-             dentry_type, size, version, previous_space_id, previous_app_id, previous_parent_id, \
-             previous_name, source_space_id, source_dentry_id, recycle_item_id, member_type, \
-             member_id, role, seq IS NULL, left(event_id, 12) = lpad(to_hex(at_ms), 12, '0'), \
-             length(event_id))::text FROM events WHERE dentry_id = '{id}'"
-        )
-    };
+    let event_of = |id: &str| event_fields(&format!("dentry_id = '{id}'"));
     let batched = rows(&database.url, &event_of("1")).await;
     assert_eq!(batched, rows(&database.url, &event_of("4")).await);
     assert!(batched[0].ends_with(",t,t,32)"), "{batched:?}");
@@ -529,6 +521,20 @@ async fn a_file_moved_and_renamed_at_once_is_answered_as_read_back() {
     );
 }
 
+/// A query of the fields of the events `filter` (an SQL condition)
+/// selects, as text, but those naming their dentry (its id, name and
+/// previous name), and whether the store numbered them (not yet) and gave
+/// them an `event_id` of their time and 20 hex digits.
+fn event_fields(filter: &str) -> String {
+    format!(
+        "SELECT (event_type, corp_id, app_id, space_id, operator_id, at_ms, parent_id, \
+         dentry_type, size, version, previous_space_id, previous_app_id, previous_parent_id, \
+         source_space_id, source_dentry_id, recycle_item_id, member_type, member_id, role, \
+         seq IS NULL, left(event_id, 12) = lpad(to_hex(at_ms), 12, '0'), \
+         length(event_id))::text FROM events WHERE {filter}"
+    )
+}
+
 /// The events a batch's statements append for the renames and file moves
 /// they apply are those the writes' bodies append, field for field: a
 /// rename and a move of `a` at once against those of `b` by their bodies
@@ -560,14 +566,7 @@ async fn events_of_renames_and_moves_at_once_are_those_of_their_bodies() {
     assert!(at_once[0].is_some() && at_once[1].is_none(), "b has a grant: declined");
     store.move_dentry(&into_o("b"), ids()).await.unwrap();
     let event_of = |id: &str, event_type: &str| {
-        format!(
-            "SELECT (event_type, corp_id, app_id, space_id, operator_id, at_ms, parent_id, \
-             dentry_type, size, version, previous_space_id, previous_app_id, previous_parent_id, \
-             source_space_id, source_dentry_id, recycle_item_id, member_type, member_id, role, \
-             seq IS NULL, left(event_id, 12) = lpad(to_hex(at_ms), 12, '0'), \
-             length(event_id))::text FROM events \
-             WHERE dentry_id = '{id}' AND event_type = 'storage_dentry_{event_type}'"
-        )
+        event_fields(&format!("dentry_id = '{id}' AND event_type = 'storage_dentry_{event_type}'"))
     };
     for event_type in ["renamed", "moved"] {
         let batched = rows(&database.url, &event_of("a", event_type)).await;
