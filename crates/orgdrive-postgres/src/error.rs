@@ -37,6 +37,14 @@ impl DbError {
         }
     }
 
+    /// Whether the server answered the request with an error: the
+    /// transaction it ran in is aborted (a `COMMIT` after it rolls back).
+    /// Not so when the connection failed or its answer could not be read:
+    /// the server may have run it.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, DbError::Pg(e) if e.as_db_error().is_some())
+    }
+
     /// The contract's meaning of the failure.
     pub fn into_store(self) -> StoreError {
         match self {

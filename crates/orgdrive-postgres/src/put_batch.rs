@@ -21,9 +21,11 @@
 //! are the database's either way: the live-name unique index, the same row
 //! locks, in the same order (spaces, then parents, then names).
 //!
-//! A commit that fails leaves its outcome unknown to us: the puts it would
-//! have created get the error (as a one-put transaction's would), the
-//! others run alone.
+//! A batch whose outcome is unknown to us (the connection failed once its
+//! requests had gone out; the server may have committed) answers every
+//! put its error, as a one-put transaction's failed commit would: none
+//! runs again. A batch the server refused (the statement or its `COMMIT`)
+//! wrote nothing: every put runs alone.
 
 use std::collections::HashSet;
 
@@ -35,7 +37,7 @@ use orgdrive_store::{
     AppPropertyRecord, DentryRecord, EventType, PutDentry, PutOutcome, StoreResult,
 };
 
-use crate::combine::Sharded;
+use crate::combine::{RoundTrip, Sharded, BEGIN_GENERIC};
 use crate::events::new_event_id;
 use crate::rows::live_dentries_by_id;
 use crate::{pooled, DbError, ROOT_ID};
@@ -174,18 +176,14 @@ impl PutQueue {
     }
 }
 
-/// Starts a transaction whose prepared statements run their generic plan.
-/// Left to choose, PostgreSQL planned [`BATCH_SQL`] again at every call
-/// (its generic plan's estimate is above the custom plans' average): about
-/// 0.46 ms of planning a batch, more than the rest of its work.
-pub(crate) const BEGIN_GENERIC: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
-
 /// Writes `puts` in one transaction: one answer per put, in order.
 ///
 /// `BEGIN`, the batch's statement and `COMMIT` go out together (pipelined:
-/// the connection runs them in order), one round trip for the batch. If
-/// the statement fails, the transaction is aborted and the `COMMIT` rolls
-/// it back: nothing was written, and every put runs alone.
+/// the connection runs them in order), one round trip for the batch, on
+/// generic plans ([`BEGIN_GENERIC`]). If the server refuses the statement,
+/// the transaction is aborted and the `COMMIT` rolls it back: nothing was
+/// written, and every put runs alone. If the outcome is unknown (the
+/// connection failed), every put gets the error.
 pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry]) -> Vec<Settled> {
     let alone = || puts.iter().map(|_| Settled::Alone).collect();
     if puts.is_empty() {
@@ -203,31 +201,35 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry]) -> Vec<Settled
     let Ok(statement) = client.prepare_cached(BATCH_SQL).await else { return alone() };
     let columns = Columns::of(puts);
     let params = columns.params();
-    let (_, inserted, committed) = tokio::join!(
+    let (begun, inserted, committed) = tokio::join!(
         biased;
         client.batch_execute(BEGIN_GENERIC),
         client.query(&statement, &params),
         client.batch_execute("COMMIT"),
     );
-    let inserted: HashSet<String> = match inserted
-        .and_then(|rows| rows.iter().map(|row| row.try_get(0)).collect())
-    {
-        Ok(inserted) => inserted,
-        Err(e) => {
-            let error = DbError::from(e).into_store();
+    let inserted = inserted.and_then(|rows| rows.iter().map(|row| row.try_get(0)).collect());
+    let inserted: HashSet<String> = match RoundTrip::of(
+        begun.map_err(DbError::from),
+        inserted.map_err(DbError::from),
+        committed.map_err(DbError::from),
+    ) {
+        RoundTrip::Committed(inserted) => inserted,
+        RoundTrip::RolledBack(e) => {
+            let error = e.into_store();
             tracing::debug!(%error, puts = puts.len(), "a batch of puts failed: each runs alone");
             return alone();
+        }
+        RoundTrip::Unknown(e) => {
+            return puts.iter().map(|_| Settled::Done(Box::new(Err(e.clone())))).collect()
         }
     };
     if inserted.is_empty() {
         return alone();
     }
-    let committed = committed.map_err(|e| DbError::from(e).into_store());
     puts.iter()
-        .map(|put| match (inserted.contains(&put.dentry.dentry_id), &committed) {
-            (false, _) => Settled::Alone,
-            (true, Ok(())) => Settled::Done(Box::new(Ok(PutOutcome::Created(as_stored(put))))),
-            (true, Err(e)) => Settled::Done(Box::new(Err(e.clone()))),
+        .map(|put| match inserted.contains(&put.dentry.dentry_id) {
+            false => Settled::Alone,
+            true => Settled::Done(Box::new(Ok(PutOutcome::Created(as_stored(put))))),
         })
         .collect()
 }

@@ -16,7 +16,8 @@
 //! one, then run in a second transaction: each write's own body (the very
 //! code of its one-write transaction) inside a `SAVEPOINT`, one commit.
 //! The writes of a batch are applied one after the other, as they would
-//! be alone, and share a flush. A body answers the events it appends; the
+//! be alone, and share its commits (one, or two when attempts and bodies
+//! both run). A body answers the events it appends; the
 //! batch appends those of its bodies with one statement before it commits
 //! (alone, a write appends its own after its body), in the order they
 //! were applied.
@@ -45,8 +46,13 @@
 //! every write made under those locks). A write whose caller has gone (its request was cancelled)
 //! before its turn is skipped. Answers are given after the commit; a
 //! failed commit answers its error to the writes it would have applied.
+//! The attempts' round trip tells what happened ([`RoundTrip`]): the
+//! server refused a request (nothing written: every write runs alone), or
+//! it committed, or — the connection failed once the requests had gone
+//! out — nobody knows: the writes attempted are answered the error and
+//! never run again (the server may have applied them).
 //!
-//! A batch holds its spaces to its end: a write of another space of the
+//! Each transaction of a batch holds its spaces to its end: a write of another space of the
 //! same shard queued behind it waits for it (head-of-line blocking,
 //! bounded by the batch's length and by whatever other transaction holds
 //! one of its spaces).
@@ -61,8 +67,7 @@ use tokio::sync::oneshot;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
-use crate::combine::Sharded;
-use crate::put_batch::BEGIN_GENERIC;
+use crate::combine::{RoundTrip, Sharded, BEGIN_GENERIC};
 use crate::{events, lock_keys, pooled, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
@@ -169,8 +174,9 @@ pub(crate) struct WriteQueue {
 }
 
 impl WriteQueue {
-    /// The batches committed so far (all shards) and the writes they
-    /// decided (not those they declined or left to run alone).
+    /// The batches' transactions committed so far (all shards; a batch
+    /// may commit twice) and the writes they decided (not those they
+    /// declined or left to run alone).
     pub(crate) fn figures(&self) -> orgdrive_store::WriteFigures {
         self.shards.figures()
     }
@@ -338,10 +344,11 @@ impl PgStore {
         spaces.dedup();
         let statements = [W::STATEMENT];
         let set = W::apply_all(&client, writes.iter().collect());
-        let (applied, committed) = attempt_round(&client, &spaces, &statements, set).await;
-        let applied = applied.map_err(DbError::into_store)?;
-        committed.map_err(DbError::into_store)?;
-        Ok(applied)
+        match attempt_round(&client, &spaces, &statements, set).await {
+            RoundTrip::Committed(applied) => Ok(applied),
+            RoundTrip::RolledBack(e) => Err(e.into_store()),
+            RoundTrip::Unknown(e) => Err(e),
+        }
     }
 }
 
@@ -378,18 +385,20 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally) -> Vec<Settl
     let Ok(mut client) = pooled(pool).await else {
         return jobs.iter().map(|_| Settled::Alone).collect();
     };
-    match attempt_sets(&client, jobs).await {
-        // Nothing written: every write runs alone.
-        Err(_) => return jobs.iter().map(|_| Settled::Alone).collect(),
-        Ok((applied, committed)) => {
-            if committed.is_ok() {
-                tally.record(applied.len());
-            }
+    let (attempted, round) = attempt_sets(&client, jobs).await;
+    match round {
+        RoundTrip::Committed(applied) => {
+            tally.record(applied.len());
             for (i, answer) in applied {
-                outcomes[i] = Some(Settled::Done(match &committed {
-                    Ok(()) => Ok(answer),
-                    Err(e) => Err(DbError::Store(e.clone())),
-                }));
+                outcomes[i] = Some(Settled::Done(Ok(answer)));
+            }
+        }
+        // Nothing written: every write runs alone.
+        RoundTrip::RolledBack(_) => return jobs.iter().map(|_| Settled::Alone).collect(),
+        // The attempts may have been applied: never again.
+        RoundTrip::Unknown(e) => {
+            for i in attempted {
+                outcomes[i] = Some(Settled::Done(Err(DbError::Store(e.clone()))));
             }
         }
     }
@@ -416,13 +425,13 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally) -> Vec<Settl
 
 /// The attempts of `jobs` (those whose caller waits), one statement per
 /// type of write, in a transaction sent in one round trip
-/// ([`attempt_round`]). Answers the attempts applied (by place in `jobs`)
-/// and how the commit went; an error if nothing was written (a lock or a
-/// statement failed).
+/// ([`attempt_round`]). Answers the jobs attempted (their places in
+/// `jobs`) and how their transaction ended: if it committed, the attempts
+/// applied (by place) and their answers.
 async fn attempt_sets(
     client: &Client,
     jobs: &[Job],
-) -> DbResult<(Vec<(usize, Answer)>, Result<(), StoreError>)> {
+) -> (Vec<usize>, RoundTrip<Vec<(usize, Answer)>>) {
     let mut sets: Vec<(TypeId, ApplyAll, Vec<usize>, Vec<&SetRow>)> = Vec::new();
     let mut statements = Vec::new();
     let mut spaces = Vec::new();
@@ -444,10 +453,11 @@ async fn attempt_sets(
         }
     }
     if sets.is_empty() {
-        return Ok((Vec::new(), Ok(())));
+        return (Vec::new(), RoundTrip::Committed(Vec::new()));
     }
     spaces.sort_unstable();
     spaces.dedup();
+    let attempted = sets.iter().flat_map(|set| set.2.iter().copied()).collect();
     let (placed, attempts): (Vec<_>, Vec<_>) =
         sets.into_iter().map(|(_, apply_all, at, writes)| (at, apply_all(client, writes))).unzip();
     let all_sets = async {
@@ -458,31 +468,30 @@ async fn attempt_sets(
         }
         Ok(applied)
     };
-    let (applied, committed) = attempt_round(client, &spaces, &statements, all_sets).await;
-    Ok((applied?, committed.map_err(DbError::into_store)))
+    (attempted, attempt_round(client, &spaces, &statements, all_sets).await)
 }
 
 /// Runs `statements` — the future that sends the statements of a batch's
 /// attempts (those it names are prepared first) — in a transaction sent in
-/// one round trip: `BEGIN` (generic plans), the lock of `spaces` (sorted),
-/// the statements, `COMMIT` (pipelined: the connection runs them in
-/// order, so the statements run under the locks). If the lock or a
-/// statement fails, the transaction is aborted and `COMMIT` rolls it
-/// back: nothing is written. Answers what the statements answered, and
-/// how the commit went.
+/// one round trip: `BEGIN` (generic plans), the lock of `spaces`
+/// (sorted), the statements, `COMMIT` (pipelined: the connection runs them
+/// in order, so the statements run under the lock). If the server refuses
+/// the lock or a statement, the transaction is aborted and `COMMIT` rolls
+/// it back: nothing is written.
 async fn attempt_round<T>(
     client: &Client,
     spaces: &[&str],
     prepared: &[&str],
     statements: impl Future<Output = DbResult<T>>,
-) -> (DbResult<T>, DbResult<()>) {
+) -> RoundTrip<T> {
     // Prepared first (from the connection's cache but on its first
     // batch), so that each request goes out at its first poll, in the
     // order polled: a `COMMIT` sent before a statement would leave it
     // outside the transaction.
     for sql in [LOCK_SPACE, LOCK_SPACES].iter().chain(prepared) {
         if let Err(e) = client.prepare_cached(sql).await {
-            return (Err(e.into()), Ok(()));
+            // Nothing sent but the preparation: nothing written.
+            return RoundTrip::RolledBack(e.into());
         }
     }
     let (begun, locked, applied, committed) = tokio::join!(
@@ -492,12 +501,8 @@ async fn attempt_round<T>(
         statements,
         client.batch_execute("COMMIT"),
     );
-    let applied = match (begun, locked, applied) {
-        (Err(e), ..) => Err(e.into()),
-        (_, Err(e), _) | (_, _, Err(e)) => Err(e),
-        (Ok(()), Ok(()), Ok(applied)) => Ok(applied),
-    };
-    (applied, committed.map_err(DbError::from))
+    let applied = locked.and(applied);
+    RoundTrip::of(begun.map_err(DbError::from), applied, committed.map_err(DbError::from))
 }
 
 /// Runs the bodies of `jobs` at `bodies` in one transaction, each in a

@@ -7,6 +7,9 @@
 mod common;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
 
 use common::TestDatabase;
 use orgdrive_postgres::{migrate, migrate_up_to, PgOptions, PgStore};
@@ -519,6 +522,118 @@ async fn a_file_moved_and_renamed_at_once_is_answered_as_read_back() {
             "storage_dentry_renamed - a.txt"
         ]
     );
+}
+
+/// A proxy between a store and PostgreSQL that, once `armed`, forwards the
+/// first `COMMIT` of a batch's transaction (begun with generic plans, as
+/// only batches are) and then nothing the server answers on that
+/// connection; once the server has answered that it committed, it cuts
+/// the connection: the store never learns it. Answers the proxy's
+/// address; everything else is forwarded as it is.
+async fn proxy_losing_a_commits_answer(
+    server: String,
+    armed: Arc<AtomicBool>,
+) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let holds = |chunk: &[u8], what: &[u8]| chunk.windows(what.len()).any(|w| w == what);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = tokio::net::TcpStream::connect(&server).await.unwrap();
+            let (mut from_client, mut to_client) = client.into_split();
+            let (mut from_server, mut to_server) = upstream.into_split();
+            let (cut, armed) = (Arc::new(AtomicBool::new(false)), armed.clone());
+            let deaf = cut.clone();
+            let (committed, commit_seen) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = from_server.read(&mut buffer).await {
+                    if deaf.load(SeqCst) {
+                        // Dropped; the commit's tag ends the connection.
+                        if holds(&buffer[..n], b"COMMIT\0") {
+                            let _ = committed.send(());
+                            break;
+                        }
+                    } else if to_client.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                let mut in_batch = false;
+                while let Ok(n @ 1..) = from_client.read(&mut buffer).await {
+                    let chunk = &buffer[..n];
+                    in_batch |= armed.load(SeqCst) && holds(chunk, b"force_generic_plan");
+                    let cutting = in_batch && holds(chunk, b"COMMIT") && armed.swap(false, SeqCst);
+                    if cutting {
+                        cut.store(true, SeqCst);
+                    }
+                    if to_server.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                    if cutting {
+                        let _ = tokio::time::timeout(Duration::from_secs(30), commit_seen).await;
+                        break;
+                    }
+                }
+                // Both halves of both connections are dropped: cut.
+            });
+        }
+    });
+    address
+}
+
+/// A batch whose `COMMIT`'s answer is lost (the connection cut once the
+/// server had its requests) is answered an error, and its writes are never
+/// run again: the move and the folder put were committed once, with one
+/// event each. Fails on a batch that takes a lost answer for nothing
+/// written (its writes then ran alone: the move a second time, with two
+/// events; the put was refused its own name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_whose_commit_answer_is_lost_answers_an_error_and_runs_nothing_again() {
+    let database = TestDatabase::create().await;
+    let config: tokio_postgres::Config = database.url.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("a TCP server, not {other:?}"),
+    };
+    let server = format!("{host}:{}", config.get_ports()[0]);
+    let armed = Arc::new(AtomicBool::new(false));
+    let proxy = proxy_losing_a_commits_answer(server.clone(), armed.clone()).await;
+    let through_proxy = database.url.replacen(&server, &proxy.to_string(), 1);
+    assert_ne!(through_proxy, database.url);
+    let store = PgStore::open(&through_proxy, &PgOptions::default()).await.unwrap();
+    space_with_quota(&store, None).await;
+    create(&store, folder("o", "o")).await;
+    create(&store, file("a", "a.txt", 3)).await;
+    armed.store(true, SeqCst);
+    let moved = store.move_dentry(&moving("a", to("1", "o", NameConflict::Fail)), ids()).await;
+    assert!(!armed.load(SeqCst), "the proxy saw no COMMIT");
+    assert!(moved.is_err(), "a lost commit answered {moved:?}");
+    let events = rows(
+        &database.url,
+        "SELECT dentry_id || ' ' || parent_id || ' ' || previous_parent_id FROM events \
+         WHERE event_type = 'storage_dentry_moved'",
+    )
+    .await;
+    assert_eq!(events, ["a o 0"]);
+    let parent = rows(&database.url, "SELECT parent_id FROM dentries WHERE dentry_id = 'a'");
+    assert_eq!(parent.await, ["o"]);
+    // A batch of folder puts, the same way.
+    armed.store(true, SeqCst);
+    let created = store.put_dentry(&put(folder("n", "new"), NameConflict::Fail, None)).await;
+    assert!(!armed.load(SeqCst), "the proxy saw no COMMIT");
+    assert!(matches!(created, Err(StoreError::Backend(_))), "a lost commit answered {created:?}");
+    let created = rows(
+        &database.url,
+        "SELECT dentry_id FROM events WHERE event_type = 'storage_dentry_created' \
+         AND dentry_id = 'n'",
+    )
+    .await;
+    let all = rows(&database.url, "SELECT dentry_id || ' ' || name FROM dentries ORDER BY 1").await;
+    assert_eq!(created, ["n"], "{all:?}");
 }
 
 /// A query of the fields of the events `filter` (an SQL condition)
