@@ -60,7 +60,7 @@ impl<T> RoundTrip<T> {
             (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
                 RoundTrip::Unknown(match e.into_store() {
                     StoreError::Backend(why) => {
-                        StoreError::Backend(format!("a batch's outcome is unknown: {why}"))
+                        StoreError::Backend(format!("a transaction's outcome is unknown: {why}"))
                     }
                     other => other,
                 })

@@ -3,7 +3,7 @@
 //! parts, the sweep of expired ones, and a commit's claim of one.
 //!
 //! Opening an upload commits without waiting for its WAL flush
-//! ([`defer_durability`]): a crash of the database server (not only a
+//! (`SET LOCAL synchronous_commit TO OFF`, [`open_upload`]): a crash of the database server (not only a
 //! power loss) may undo it until the next durable commit, which flushes the
 //! WAL up to itself and so past it; the commit of an undone upload then
 //! fails with `UploadNotFound`, and the sweep of stray uploads removes what
@@ -22,7 +22,10 @@ use orgdrive_store::{
     StoreResult, UploadPartRecord, UploadRecord, UploadStore,
 };
 
-use crate::{all, exec, one, snapshot, tx, DbResult, Params, PgStore, Tx};
+use deadpool_postgres::Client;
+
+use crate::combine::RoundTrip;
+use crate::{all, exec, one, snapshot, tx, DbError, DbResult, Params, PgStore, Tx, TX_ATTEMPTS};
 
 /// No inline objects: with PostgreSQL the content lives on an object store,
 /// and a row per small object would only move its bytes into the busier of
@@ -32,18 +35,28 @@ impl InlineObjectStore for PgStore {}
 #[async_trait]
 impl UploadStore for PgStore {
     /// The counts are made after locking the space's and the app's rows
-    /// (in that order), so racing inserts count one after the other. Not a
-    /// combined write (`shared_tx`): an app's row taken inside batches
-    /// holding other spaces made them wait for each other in a circle.
+    /// (in that order), so racing inserts count one after the other; the
+    /// transaction goes in one round trip ([`open_upload`]), so the app's
+    /// row is held for the count and the insert only. Not a combined write
+    /// (`shared_tx`): an app's row taken inside batches holding other
+    /// spaces made them wait for each other in a circle.
     async fn insert_upload(
         &self,
         upload: &UploadRecord,
         limits: &OpenUploadLimits,
     ) -> StoreResult<()> {
-        tx!(self, |t| {
-            defer_durability(&t).await?;
-            insert_upload(&t, upload, limits).await?
-        })
+        let mut attempt = 1;
+        loop {
+            let client = self.client().await?;
+            match open_upload(&client, upload, limits).await {
+                RoundTrip::Committed(opened) => return opened,
+                RoundTrip::RolledBack(e) if attempt < TX_ATTEMPTS && e.is_retryable() => {
+                    attempt += 1;
+                }
+                RoundTrip::RolledBack(e) => return Err(e.into_store()),
+                RoundTrip::Unknown(e) => return Err(e),
+            }
+        }
     }
 
     async fn get_upload(
@@ -307,13 +320,6 @@ impl UploadStore for PgStore {
     }
 }
 
-/// Makes the transaction's commit return without waiting for its WAL
-/// flush (the contract's deferred durability): its effects are visible and
-/// its locks released at once; a later durable commit flushes it too.
-async fn defer_durability(t: &Tx<'_>) -> DbResult<()> {
-    Ok(t.batch_execute("SET LOCAL synchronous_commit TO OFF").await?)
-}
-
 /// Locks every space's row, then every org's, in key order: nothing can
 /// change a byte counter (or what it sums) until the transaction ends.
 pub(crate) async fn lock_counters(t: &Tx<'_>) -> DbResult<()> {
@@ -470,49 +476,78 @@ pub(crate) async fn claim_upload(
     Ok(held)
 }
 
-/// An upload's row, unless the space or the app has too many open ones.
-async fn insert_upload(t: &Tx<'_>, u: &UploadRecord, limits: &OpenUploadLimits) -> DbResult<()> {
-    let (per_space, per_app) = (i64::from(limits.per_space), i64::from(limits.per_app));
-    // The space first (as every path does), the app last: the app's row is
-    // held only for the count and the insert, never while waiting for a
-    // batch of combined writes that holds the space.
-    exec(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR NO KEY UPDATE", &[&u.space_id]).await?;
-    exec(t, "SELECT 1 FROM apps WHERE app_id = $1 FOR NO KEY UPDATE", &[&u.app_id]).await?;
-    let counts = one(
-        t,
-        "SELECT (SELECT COUNT(*) FROM uploads WHERE space_id = $1), \
-                (SELECT COUNT(*) FROM uploads WHERE app_id = $2)",
-        &[&u.space_id, &u.app_id],
-    )
-    .await?
-    .ok_or_else(|| StoreError::Backend("no counts".into()))?;
-    let (in_space, in_app): (i64, i64) = (counts.try_get(0)?, counts.try_get(1)?);
-    if in_space >= per_space || in_app >= per_app {
-        return Err(StoreError::TooManyUploads { per_space: in_space >= per_space })?;
+/// Opens an upload: its row, unless the space or the app has too many
+/// open ones (then `TooManyUploads`, nothing written). One transaction sent
+/// in one round trip, pipelined: `BEGIN` with a commit that does not wait
+/// for its flush (see the module doc), the space's row locked, then the
+/// app's (every path takes a space before anything else; the app's row is
+/// held only for the count and the insert), the counts and the insert in
+/// one statement ([`OPEN_SQL`], whose snapshot, taken once the locks are
+/// held, sees every upload opened before), `COMMIT`.
+async fn open_upload(
+    client: &Client,
+    u: &UploadRecord,
+    limits: &OpenUploadLimits,
+) -> RoundTrip<StoreResult<()>> {
+    // Prepared first (from the connection's cache but on its first use),
+    // so that each request goes out at its first poll, in order.
+    for sql in [LOCK_SPACE, LOCK_APP, OPEN_SQL] {
+        if let Err(e) = client.prepare_cached(sql).await {
+            return RoundTrip::RolledBack(e.into());
+        }
     }
-    exec(
-        t,
-        "INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, \
-         check_name, check_parent_id, check_size, check_md5, max_bytes, created_at, \
-         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        &[
-            &u.upload_key,
-            &u.space_id,
-            &u.app_id,
-            &u.union_id,
-            &u.multipart,
-            &u.check_name,
-            &u.check_parent_id,
-            &u.check_size,
-            &u.check_md5,
-            &u.max_bytes,
-            &u.created_at,
-            &u.expires_at,
-        ],
-    )
-    .await?;
-    Ok(())
+    let (per_space, per_app) = (i64::from(limits.per_space), i64::from(limits.per_app));
+    let open: &Params<'_> = &[
+        &u.upload_key,
+        &u.space_id,
+        &u.app_id,
+        &u.union_id,
+        &u.multipart,
+        &u.check_name,
+        &u.check_parent_id,
+        &u.check_size,
+        &u.check_md5,
+        &u.max_bytes,
+        &u.created_at,
+        &u.expires_at,
+        &per_space,
+        &per_app,
+    ];
+    let (space, app): (&Params<'_>, &Params<'_>) = (&[&u.space_id], &[&u.app_id]);
+    let (begun, space, app, opened, committed) = tokio::join!(
+        biased;
+        client.batch_execute("BEGIN; SET LOCAL synchronous_commit TO OFF"),
+        exec(client, LOCK_SPACE, space),
+        exec(client, LOCK_APP, app),
+        one(client, OPEN_SQL, open),
+        client.batch_execute("COMMIT"),
+    );
+    let opened = space.and(app).and(opened).and_then(|row| {
+        let row = row.ok_or_else(|| StoreError::Backend("no counts".into()))?;
+        let (space_full, inserted): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(match inserted {
+            true => Ok(()),
+            false => Err(StoreError::TooManyUploads { per_space: space_full }),
+        })
+    });
+    RoundTrip::of(begun.map_err(DbError::from), opened, committed.map_err(DbError::from))
 }
+
+const LOCK_SPACE: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR NO KEY UPDATE";
+const LOCK_APP: &str = "SELECT 1 FROM apps WHERE app_id = $1 FOR NO KEY UPDATE";
+/// The open uploads of the space `$2` and of the app `$3`, and the upload
+/// (`$1`–`$12`) inserted if the space has fewer than `$13` and the app
+/// fewer than `$14`: whether the space had its `$13`, and whether the
+/// upload was inserted.
+const OPEN_SQL: &str = "WITH counts AS MATERIALIZED (SELECT \
+         (SELECT COUNT(*) FROM uploads WHERE space_id = $2) AS in_space, \
+         (SELECT COUNT(*) FROM uploads WHERE app_id = $3) AS in_app), \
+     inserted AS (INSERT INTO uploads (upload_key, space_id, app_id, union_id, multipart, \
+         check_name, check_parent_id, check_size, check_md5, max_bytes, created_at, \
+         expires_at) SELECT $1::text, $2::text, $3::text, $4::text, $5::boolean, $6::text, \
+         $7::text, $8::bigint, $9::text, $10::bigint, $11::bigint, $12::bigint FROM counts \
+         WHERE in_space < $13::bigint AND in_app < $14::bigint RETURNING 1) \
+     SELECT in_space >= $13::bigint, EXISTS (SELECT 1 FROM inserted) FROM counts";
 
 /// Releases `released` reserved bytes and adds `charged` committed bytes on
 /// the space and org counters, in one `UPDATE` each, unless a cap would be
