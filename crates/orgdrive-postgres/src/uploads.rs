@@ -52,6 +52,7 @@ impl UploadStore for PgStore {
                 RoundTrip::Committed(opened) => return opened,
                 RoundTrip::RolledBack(e) if attempt < TX_ATTEMPTS && e.is_retryable() => {
                     attempt += 1;
+                    tokio::task::yield_now().await;
                 }
                 RoundTrip::RolledBack(e) => return Err(e.into_store()),
                 RoundTrip::Unknown(e) => return Err(e),
@@ -482,8 +483,12 @@ pub(crate) async fn claim_upload(
 /// for its flush (see the module doc), the space's row locked, then the
 /// app's (every path takes a space before anything else; the app's row is
 /// held only for the count and the insert), the counts and the insert in
-/// one statement ([`OPEN_SQL`], whose snapshot, taken once the locks are
-/// held, sees every upload opened before), `COMMIT`.
+/// one statement ([`OPEN_SQL`], whose snapshot — READ COMMITTED: one a
+/// statement — taken once the locks are held, sees every upload opened
+/// before), `COMMIT`. Once sent, it is not undone by the caller going
+/// away: an upload opened for a request cancelled meanwhile holds its
+/// place under the caps until it expires, as one whose key was answered
+/// and never used does.
 async fn open_upload(
     client: &Client,
     u: &UploadRecord,
@@ -516,7 +521,9 @@ async fn open_upload(
     let (space, app): (&Params<'_>, &Params<'_>) = (&[&u.space_id], &[&u.app_id]);
     let (begun, space, app, opened, committed) = tokio::join!(
         biased;
-        client.batch_execute("BEGIN; SET LOCAL synchronous_commit TO OFF"),
+        client.batch_execute(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit TO OFF"
+        ),
         exec(client, LOCK_SPACE, space),
         exec(client, LOCK_APP, app),
         one(client, OPEN_SQL, open),
