@@ -50,6 +50,16 @@ pub(crate) enum RoundTrip<T> {
 }
 
 impl<T> RoundTrip<T> {
+    /// What the statements answered if the transaction committed, else
+    /// its error in the contract's words.
+    pub(crate) fn into_store(self) -> Result<T, StoreError> {
+        match self {
+            RoundTrip::Committed(answer) => Ok(answer),
+            RoundTrip::RolledBack(e) => Err(e.into_store()),
+            RoundTrip::Unknown(e) => Err(e),
+        }
+    }
+
     /// The outcome of a transaction from the answers to its `BEGIN`, its
     /// statements and its `COMMIT`.
     pub(crate) fn of(

@@ -436,6 +436,18 @@ pub(crate) async fn exec<C: GenericClient>(c: &C, sql: &str, params: &Params<'_>
     Ok(c.execute(&statement, params).await?)
 }
 
+/// Prepares `statements` on the connection (from its cache but on its
+/// first use), so that each request of them sent next goes out at its
+/// first poll: what a pipeline sent in one go needs, since a request
+/// waiting for its preparation would go out after those polled after it
+/// (a `COMMIT` before a statement would leave it outside its transaction).
+pub(crate) async fn prepare_all<C: GenericClient>(c: &C, statements: &[&str]) -> DbResult<()> {
+    for sql in statements {
+        c.prepare_cached(sql).await?;
+    }
+    Ok(())
+}
+
 /// The rows of a row lock over the keys `keys` (sorted): `one` (`$1`, one
 /// key) when there is one, as in nearly every batch, else `many` (`$1`,
 /// an array). With an array parameter PostgreSQL plans every call again:

@@ -68,7 +68,7 @@ use tokio::sync::oneshot;
 use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
 use crate::combine::{RoundTrip, Sharded, BEGIN_GENERIC};
-use crate::{events, lock_keys, pooled, tx, DbError, DbResult, PgStore, Tx};
+use crate::{events, lock_keys, pooled, prepare_all, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -344,11 +344,7 @@ impl PgStore {
         spaces.dedup();
         let statements = [W::STATEMENT];
         let set = W::apply_all(&client, writes.iter().collect());
-        match attempt_round(&client, &spaces, &statements, set).await {
-            RoundTrip::Committed(applied) => Ok(applied),
-            RoundTrip::RolledBack(e) => Err(e.into_store()),
-            RoundTrip::Unknown(e) => Err(e),
-        }
+        attempt_round(&client, &spaces, &statements, set).await.into_store()
     }
 }
 
@@ -409,14 +405,14 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally) -> Vec<Settl
             continue;
         }
         match &job.body {
-            Some(_) => bodies.push(i),
+            Some(body) => bodies.push((i, body)),
             None => outcomes[i] = Some(Settled::Done(Ok(Box::new(Declined)))),
         }
     }
     if !bodies.is_empty() {
         let (settled, decided) = run_bodies(&mut client, jobs, &bodies).await;
         tally.record(decided);
-        for (i, settled) in bodies.into_iter().zip(settled) {
+        for ((i, _), settled) in bodies.into_iter().zip(settled) {
             outcomes[i] = Some(settled);
         }
     }
@@ -484,15 +480,11 @@ async fn attempt_round<T>(
     prepared: &[&str],
     statements: impl Future<Output = DbResult<T>>,
 ) -> RoundTrip<T> {
-    // Prepared first (from the connection's cache but on its first
-    // batch), so that each request goes out at its first poll, in the
-    // order polled: a `COMMIT` sent before a statement would leave it
-    // outside the transaction.
-    for sql in [LOCK_SPACE, LOCK_SPACES].iter().chain(prepared) {
-        if let Err(e) = client.prepare_cached(sql).await {
-            // Nothing sent but the preparation: nothing written.
-            return RoundTrip::RolledBack(e.into());
-        }
+    let to_prepare: Vec<&str> =
+        [LOCK_SPACE, LOCK_SPACES].into_iter().chain(prepared.iter().copied()).collect();
+    if let Err(e) = prepare_all(client, &to_prepare).await {
+        // Nothing sent but the preparation: nothing written.
+        return RoundTrip::RolledBack(e);
     }
     let (begun, locked, applied, committed) = tokio::join!(
         biased;
@@ -505,14 +497,18 @@ async fn attempt_round<T>(
     RoundTrip::of(begun.map_err(DbError::from), applied, committed.map_err(DbError::from))
 }
 
-/// Runs the bodies of `jobs` at `bodies` in one transaction, each in a
-/// savepoint: per body, its answer (`Alone` if it met a deadlock or a
-/// serialization failure, or if the batch could not go on), and how many
-/// of them its commit decided.
-async fn run_bodies(client: &mut Client, jobs: &[Job], bodies: &[usize]) -> (Vec<Settled>, usize) {
+/// Runs `bodies` (each with its job's place in `jobs`) in one
+/// transaction, each in a savepoint: per body, its answer (`Alone` if it
+/// met a deadlock or a serialization failure, or if the batch could not go
+/// on), and how many of them its commit decided.
+async fn run_bodies(
+    client: &mut Client,
+    jobs: &[Job],
+    bodies: &[(usize, &Body)],
+) -> (Vec<Settled>, usize) {
     let alone = || (bodies.iter().map(|_| Settled::Alone).collect(), 0);
     let Ok(t) = client.transaction().await else { return alone() };
-    let of_bodies = || bodies.iter().map(|&i| &jobs[i]);
+    let of_bodies = || bodies.iter().map(|&(i, _)| &jobs[i]);
     let mut spaces: Vec<&str> =
         of_bodies().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
     spaces.sort_unstable();
@@ -525,10 +521,8 @@ async fn run_bodies(client: &mut Client, jobs: &[Job], bodies: &[usize]) -> (Vec
     charged.dedup();
     // The locks go out together (pipelined), spaces first; a failed lock
     // aborts the transaction (what follows fails too).
-    for sql in [LOCK_SPACE, LOCK_SPACES, LOCK_ORG, LOCK_ORGS] {
-        if t.prepare_cached(sql).await.is_err() {
-            return alone();
-        }
+    if prepare_all(&t, &[LOCK_SPACE, LOCK_SPACES, LOCK_ORG, LOCK_ORGS]).await.is_err() {
+        return alone();
     }
     let lock_orgs = async {
         match charged.is_empty() {
@@ -547,8 +541,7 @@ async fn run_bodies(client: &mut Client, jobs: &[Job], bodies: &[usize]) -> (Vec
     // (pipelined: the connection runs them in order), so a write costs no
     // round trip of its own beyond its body's statements.
     let mut ending = "";
-    for job in of_bodies() {
-        let Some(body) = &job.body else { return alone() };
+    for (_, body) in bodies {
         let start = format!("{ending}SAVEPOINT combined_write");
         // `biased`: the savepoint's request is sent before the body's first.
         let (started, outcome) = tokio::join!(biased; t.batch_execute(&start), body(&t));

@@ -25,7 +25,9 @@ use orgdrive_store::{
 use deadpool_postgres::Client;
 
 use crate::combine::RoundTrip;
-use crate::{all, exec, one, snapshot, tx, DbError, DbResult, Params, PgStore, Tx, TX_ATTEMPTS};
+use crate::{
+    all, exec, one, prepare_all, snapshot, tx, DbError, DbResult, Params, PgStore, Tx, TX_ATTEMPTS,
+};
 
 /// No inline objects: with PostgreSQL the content lives on an object store,
 /// and a row per small object would only move its bytes into the busier of
@@ -49,13 +51,11 @@ impl UploadStore for PgStore {
         loop {
             let client = self.client().await?;
             match open_upload(&client, upload, limits).await {
-                RoundTrip::Committed(opened) => return opened,
                 RoundTrip::RolledBack(e) if attempt < TX_ATTEMPTS && e.is_retryable() => {
                     attempt += 1;
                     tokio::task::yield_now().await;
                 }
-                RoundTrip::RolledBack(e) => return Err(e.into_store()),
-                RoundTrip::Unknown(e) => return Err(e),
+                other => return other.into_store().and_then(|opened| opened),
             }
         }
     }
@@ -494,12 +494,9 @@ async fn open_upload(
     u: &UploadRecord,
     limits: &OpenUploadLimits,
 ) -> RoundTrip<StoreResult<()>> {
-    // Prepared first (from the connection's cache but on its first use),
-    // so that each request goes out at its first poll, in order.
-    for sql in [LOCK_SPACE, LOCK_APP, OPEN_SQL] {
-        if let Err(e) = client.prepare_cached(sql).await {
-            return RoundTrip::RolledBack(e.into());
-        }
+    if let Err(e) = prepare_all(client, &[LOCK_SPACE, LOCK_APP, OPEN_SQL]).await {
+        // Nothing sent but the preparation: nothing written.
+        return RoundTrip::RolledBack(e);
     }
     let (per_space, per_app) = (i64::from(limits.per_space), i64::from(limits.per_app));
     let open: &Params<'_> = &[
