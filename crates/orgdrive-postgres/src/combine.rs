@@ -12,6 +12,11 @@
 //! only its shard. The workers end when the last clone of their queue is
 //! dropped (or with their tokio runtime; a caller then finds the queue
 //! closed and writes alone).
+//!
+//! Also what the batches' transactions sent in one round trip (`BEGIN`,
+//! statements, `COMMIT`, pipelined) share: their `BEGIN`
+//! ([`BEGIN_GENERIC`]) and the reading of how they ended ([`RoundTrip`]),
+//! which opening an upload uses too.
 
 use std::collections::hash_map::DefaultHasher;
 use std::future::Future;
