@@ -38,7 +38,7 @@ impl InlineObjectStore for PgStore {}
 impl UploadStore for PgStore {
     /// The counts are made after locking the space's and the app's rows
     /// (in that order), so racing inserts count one after the other; the
-    /// transaction goes in one round trip ([`open_upload`]), so the app's
+    /// transaction goes in one round trip (`open_upload`), so the app's
     /// row is held for the count and the insert only. Not a combined write
     /// (`shared_tx`): an app's row taken inside batches holding other
     /// spaces made them wait for each other in a circle.
