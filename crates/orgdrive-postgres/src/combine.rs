@@ -1,30 +1,30 @@
 //! The queues that combine concurrent writes of a node into batches.
 //!
-//! A [`Combiner`] is one queue and its worker task: the worker takes
-//! everything queued (up to a maximum), hands it to the batch's writer,
-//! and counts what its transaction committed. A lone write is not
+//! A [`Combiner`] keeps one queue per key (the writes' space) and, while a
+//! queue holds jobs, one worker task for it: the worker takes everything
+//! queued (up to a maximum), hands it to the batch's writer, and counts
+//! what its transaction committed; it ends once it finds its queue empty,
+//! and the next job of the key starts another. A lone write is not
 //! delayed: the worker takes the queue as it is, never waits for it to
-//! fill; while a batch runs, the next one gathers. [`Sharded`] spreads
-//! writes over a few combiners by a key (their space): the writes of one
+//! fill; while a batch runs, the next one gathers. So the writes of one
 //! space are written one batch at a time, as large as the load makes them
-//! (the fewer batches, the less PostgreSQL spends a write), while other
-//! spaces' batches run at once, and a batch that waits for a lock holds up
-//! only its shard. The workers end when the last clone of their queue is
-//! dropped (or with their tokio runtime; a caller then finds the queue
-//! closed and writes alone).
+//! (the fewer batches, the less PostgreSQL spends a write), and the
+//! batches of different spaces never wait for each other: a batch that
+//! waits for its space's lock (held by a long tree change) holds up only
+//! its own space's writes. A job's caller whose worker is gone (its tokio
+//! runtime shut down) finds its reply dropped and writes alone.
 //!
 //! Also what the batches' transactions sent in one round trip (`BEGIN`,
 //! statements, `COMMIT`, pipelined) share: their `BEGIN`
 //! ([`BEGIN_GENERIC`]) and the reading of how they ended ([`RoundTrip`]),
 //! which opening an upload uses too.
 
-use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use futures::future::BoxFuture;
 use orgdrive_store::{StoreError, WriteFigures, WriteTally};
-use tokio::sync::mpsc;
 
 use crate::{DbError, DbResult};
 
@@ -88,108 +88,124 @@ impl<T> RoundTrip<T> {
     }
 }
 
-/// A queue of jobs `J` and its worker.
+/// The queues of a node's combinable writes of one kind: one queue per
+/// key (a space), and a worker for each queue that holds jobs.
 pub(crate) struct Combiner<J> {
-    jobs: mpsc::Sender<J>,
-    /// The batches whose transaction committed and the jobs it decided.
-    tally: Arc<WriteTally>,
+    inner: Arc<Queues<J>>,
 }
 
 impl<J> Clone for Combiner<J> {
     fn clone(&self) -> Self {
-        Combiner { jobs: self.jobs.clone(), tally: Arc::clone(&self.tally) }
+        Combiner { inner: Arc::clone(&self.inner) }
     }
 }
 
+/// A writer of batches: the jobs, and the tally to record in.
+type Write<J> = dyn Fn(Vec<J>, Arc<WriteTally>) -> BoxFuture<'static, ()> + Send + Sync;
+
+struct Queues<J> {
+    /// The jobs waiting, by key. A key is here exactly while its worker
+    /// runs: the worker removes it (under this lock) once it finds its
+    /// queue empty, so a job queued is always taken.
+    waiting: Mutex<HashMap<String, VecDeque<J>>>,
+    write: Box<Write<J>>,
+    max_batch: usize,
+    /// The batches whose transaction committed and the jobs it decided.
+    tally: Arc<WriteTally>,
+}
+
 impl<J: Send + 'static> Combiner<J> {
-    /// Starts a worker task on the current tokio runtime, running `write`
-    /// on batches of at most `max_batch` jobs (in queue order), one at a
-    /// time; at most `4 × max_batch` jobs wait, then callers wait to
-    /// enqueue. `write` records in the tally it is given how many jobs its
-    /// transaction's commit decided, before it answers them (so that a
-    /// caller answered reads figures that count its write).
+    /// Queues whose workers run `write` on batches of at most `max_batch`
+    /// jobs of one key (in queue order), one at a time. `write` records in
+    /// the tally it is given how many jobs its transaction's commit
+    /// decided, before it answers them (so that a caller answered reads
+    /// figures that count its write).
     pub(crate) fn start<W, F>(max_batch: usize, write: W) -> Combiner<J>
     where
         W: Fn(Vec<J>, Arc<WriteTally>) -> F + Send + Sync + 'static,
-        F: Future<Output = ()> + Send,
+        F: Future<Output = ()> + Send + 'static,
     {
-        let (jobs, mut receiver) = mpsc::channel(4 * max_batch);
-        let tally = Arc::new(WriteTally::default());
-        let counts = tally.clone();
-        tokio::spawn(async move {
-            while let Some(batch) = take(&mut receiver, max_batch).await {
-                write(batch, counts.clone()).await;
-            }
-        });
-        Combiner { jobs, tally }
+        let write: Box<Write<J>> = Box::new(move |batch, tally| Box::pin(write(batch, tally)));
+        let inner = Queues {
+            waiting: Mutex::new(HashMap::new()),
+            write,
+            max_batch,
+            tally: Arc::new(WriteTally::default()),
+        };
+        Combiner { inner: Arc::new(inner) }
     }
 
     /// The batches committed so far and the jobs they decided.
     pub(crate) fn figures(&self) -> WriteFigures {
-        self.tally.figures()
+        self.inner.tally.figures()
     }
 
-    /// Queues `job`; gives it back if the worker is gone.
-    pub(crate) async fn submit(&self, job: J) -> Result<(), J> {
-        self.jobs.send(job).await.map_err(|refused| refused.0)
+    /// Queues `job` on the queue of `key`, starting its worker (on the
+    /// current tokio runtime) if it has none; gives the job back when
+    /// there is no runtime to run one on.
+    pub(crate) fn submit(&self, key: &str, job: J) -> Result<(), J> {
+        let mut waiting = lock(&self.inner.waiting);
+        if let Some(queue) = waiting.get_mut(key) {
+            queue.push_back(job);
+            return Ok(());
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return Err(job) };
+        waiting.insert(key.to_owned(), VecDeque::from([job]));
+        drop(waiting);
+        let worker = Worker { queues: Arc::clone(&self.inner), key: key.to_owned(), done: false };
+        runtime.spawn(worker.run());
+        Ok(())
     }
 }
 
-/// The next batch: waits for one job, then takes what else is queued;
-/// `None` once the queue is closed.
-async fn take<J>(receiver: &mut mpsc::Receiver<J>, max_batch: usize) -> Option<Vec<J>> {
-    let first = receiver.recv().await?;
-    let mut batch = vec![first];
-    while batch.len() < max_batch {
-        match receiver.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
+/// The worker of one key's queue.
+struct Worker<J> {
+    queues: Arc<Queues<J>>,
+    key: String,
+    /// Set once the worker removed its key itself.
+    done: bool,
+}
+
+impl<J: Send + 'static> Worker<J> {
+    /// Writes the queue's jobs, a batch at a time (what is queued, up to
+    /// the maximum: a lone job is not delayed; while a batch runs, the
+    /// next one gathers), until it finds the queue empty.
+    async fn run(mut self) {
+        while let Some(batch) = self.next_batch() {
+            (self.queues.write)(batch, Arc::clone(&self.queues.tally)).await;
         }
     }
-    Some(batch)
-}
 
-/// A few [`Combiner`]s, a job going to the one of its key.
-pub(crate) struct Sharded<J> {
-    shards: Vec<Combiner<J>>,
-}
-
-impl<J> Clone for Sharded<J> {
-    fn clone(&self) -> Self {
-        Sharded { shards: self.shards.clone() }
+    /// The next batch, or `None` (the key removed) once the queue is empty.
+    fn next_batch(&mut self) -> Option<Vec<J>> {
+        let mut waiting = lock(&self.queues.waiting);
+        let Some(queue) = waiting.get_mut(&self.key) else {
+            self.done = true;
+            return None;
+        };
+        if queue.is_empty() {
+            waiting.remove(&self.key);
+            self.done = true;
+            return None;
+        }
+        let taken = queue.len().min(self.queues.max_batch);
+        Some(queue.drain(..taken).collect())
     }
 }
 
-impl<J: Send + 'static> Sharded<J> {
-    /// Starts `shards` combiners (see [`Combiner::start`]), all writing
-    /// with `write`.
-    pub(crate) fn start<W, F>(shards: usize, max_batch: usize, write: W) -> Sharded<J>
-    where
-        W: Fn(Vec<J>, Arc<WriteTally>) -> F + Send + Sync + 'static,
-        F: Future<Output = ()> + Send,
-    {
-        let write = Arc::new(write);
-        let shards = (0..shards)
-            .map(|_| {
-                let write = write.clone();
-                Combiner::start(max_batch, move |batch, tally| write(batch, tally))
-            })
-            .collect();
-        Sharded { shards }
+impl<J> Drop for Worker<J> {
+    /// A worker stopped before its queue emptied (its runtime shut down,
+    /// or its batch panicked) removes its key and drops the jobs waiting:
+    /// their callers, their reply gone, write alone, and the next job of
+    /// the key starts a new worker.
+    fn drop(&mut self) {
+        if !self.done {
+            lock(&self.queues.waiting).remove(&self.key);
+        }
     }
+}
 
-    /// The combiner of the jobs of `key`.
-    pub(crate) fn of(&self, key: &str) -> &Combiner<J> {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        &self.shards[(hasher.finish() % self.shards.len() as u64) as usize]
-    }
-
-    /// The batches committed so far (all shards) and the jobs they decided.
-    pub(crate) fn figures(&self) -> WriteFigures {
-        self.shards.iter().map(Combiner::figures).fold(Default::default(), |sum, f| WriteFigures {
-            commits: sum.commits + f.commits,
-            writes: sum.writes + f.writes,
-        })
-    }
+/// The map's lock; its holders never panic while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -1,8 +1,8 @@
 //! Folder puts combined across requests: group commit done by orgdrive.
 //!
 //! A `put_dentry` that creates a folder (no upload to claim, no file to
-//! overwrite, nothing to charge) is queued, on the queue of its space's
-//! shard ([`SHARDS`]); the queue's worker takes what is queued (up to
+//! overwrite, nothing to charge) is queued, on the queue of its space
+//! ([`Combiner`]); the queue's worker takes what is queued (up to
 //! [`MAX_BATCH`]) and writes it in **one transaction of one
 //! statement** ([`BATCH_SQL`]), whatever the batch's size, sent with its
 //! `BEGIN` and `COMMIT` in one round trip: lock the spaces (`FOR KEY
@@ -37,7 +37,7 @@ use orgdrive_store::{
     AppPropertyRecord, DentryRecord, EventType, PutDentry, PutOutcome, StoreResult,
 };
 
-use crate::combine::{RoundTrip, Sharded, BEGIN_GENERIC};
+use crate::combine::{Combiner, RoundTrip, BEGIN_GENERIC};
 use crate::events::new_event_id;
 use crate::rows::live_dentries_by_id;
 use crate::{pooled, DbError, ROOT_ID};
@@ -93,15 +93,13 @@ pub(crate) const BATCH_SQL: &str = concat!(
      SELECT dentry_id FROM inserted"
 );
 
-/// Puts written by one transaction at most.
+/// Puts written by one transaction at most. The folder puts of one space
+/// are written one batch at a time ([`Combiner`]): on the harness's machine
+/// (two cores, PostgreSQL on them), one space's folder puts so reached
+/// 0.57–0.65× of pgbench's ceiling, against 0.47–0.57× in four batches at
+/// once, which split the same load into smaller batches that each cost
+/// PostgreSQL a statement (bench/RESULTS.md, "tenth pass").
 const MAX_BATCH: usize = 128;
-/// Queues per node (see [`Sharded`]), a put going to that of its space:
-/// the folder puts of one space are written one batch at a time. On the
-/// harness's machine (two cores, PostgreSQL on them), one space's folder
-/// puts so reached 0.57–0.65× of pgbench's ceiling, against 0.47–0.57× in
-/// four batches at once, which split the same load into smaller batches
-/// that each cost PostgreSQL a statement (bench/RESULTS.md, "tenth pass").
-const SHARDS: usize = 4;
 
 /// What a put learns from its batch.
 #[derive(Debug)]
@@ -120,7 +118,7 @@ pub(crate) struct Job {
 /// The queues of a node's combinable puts.
 #[derive(Clone)]
 pub(crate) struct PutQueue {
-    jobs: Sharded<Job>,
+    jobs: Combiner<Job>,
 }
 
 impl PutQueue {
@@ -131,7 +129,7 @@ impl PutQueue {
 
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> PutQueue {
-        let jobs = Sharded::start(SHARDS, MAX_BATCH, move |batch: Vec<Job>, tally| {
+        let jobs = Combiner::start(MAX_BATCH, move |batch: Vec<Job>, tally| {
             let pool = pool.clone();
             async move {
                 // A put whose caller has gone (its request was cancelled) is skipped.
@@ -168,8 +166,7 @@ impl PutQueue {
     /// are gone.
     pub(crate) async fn submit(&self, put: &PutDentry) -> Settled {
         let (reply, answer) = oneshot::channel();
-        let queue = self.jobs.of(&put.dentry.space_id);
-        if queue.submit(Job { put: put.clone(), reply }).await.is_err() {
+        if self.jobs.submit(&put.dentry.space_id, Job { put: put.clone(), reply }).is_err() {
             return Settled::Alone;
         }
         answer.await.unwrap_or(Settled::Alone)

@@ -5,7 +5,8 @@
 //! Alone, such writes of one space run one after the other, each holding
 //! the space's row lock through its commit's WAL flush, so a busy space
 //! gets one write per flush. Combined, a worker takes what is queued (see
-//! [`crate::combine`]; one queue and worker per shard of spaces) and
+//! [`crate::combine`]; one queue and worker per space, by a write's first
+//! space) and
 //! writes it with few commits. Renames and file moves within a space are
 //! *attempted* first: all those of a batch by one statement over arrays
 //! ([`SetWrite`]), which applies those it can apply as one after the
@@ -52,10 +53,9 @@
 //! out — nobody knows: the writes attempted are answered the error and
 //! never run again (the server may have applied them).
 //!
-//! Each transaction of a batch holds its spaces to its end: a write of another space of the
-//! same shard queued behind it waits for it (head-of-line blocking,
-//! bounded by the batch's length and by whatever other transaction holds
-//! one of its spaces).
+//! Each transaction of a batch holds its spaces to its end. Only the
+//! writes queued behind it on its space wait for it (a batch that waits
+//! for its space's lock holds up no other space's writes).
 
 use std::any::{Any, TypeId};
 use std::future::Future;
@@ -67,16 +67,13 @@ use tokio::sync::oneshot;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
-use crate::combine::{RoundTrip, Sharded, BEGIN_GENERIC};
+use crate::combine::{Combiner, RoundTrip, BEGIN_GENERIC};
 use crate::{events, lock_keys, pooled, prepare_all, tx, DbError, DbResult, PgStore, Tx};
 
-/// Writes run by one transaction at most.
+/// Writes run by one transaction at most. A space's writes never run in
+/// two batches at once (they would only wait for each other's space lock,
+/// each with a fraction of the queue).
 const MAX_BATCH: usize = 64;
-/// Queues per node, each with one worker; a write goes to the queue of its
-/// first space. Writes of one space never run in two batches at once (they
-/// would only wait for each other's space lock, each with a fraction of
-/// the queue); writes of other spaces do.
-const SHARDS: usize = 4;
 
 /// The future of a write's body, borrowing its transaction.
 pub(crate) type TxFuture<'a, T> = Pin<Box<dyn Future<Output = DbResult<T>> + Send + 'a>>;
@@ -170,20 +167,20 @@ struct Declined;
 /// The queues of a node's combinable writes.
 #[derive(Clone)]
 pub(crate) struct WriteQueue {
-    shards: Sharded<Job>,
+    queues: Combiner<Job>,
 }
 
 impl WriteQueue {
-    /// The batches' transactions committed so far (all shards; a batch
+    /// The batches' transactions committed so far (all spaces; a batch
     /// may commit twice) and the writes they decided (not those they
     /// declined or left to run alone).
     pub(crate) fn figures(&self) -> orgdrive_store::WriteFigures {
-        self.shards.figures()
+        self.queues.figures()
     }
 
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> WriteQueue {
-        let shards = Sharded::start(SHARDS, MAX_BATCH, move |batch: Vec<Job>, tally| {
+        let queues = Combiner::start(MAX_BATCH, move |batch: Vec<Job>, tally| {
             let pool = pool.clone();
             async move {
                 let settled = write_batch(&pool, &batch, &tally).await;
@@ -193,7 +190,7 @@ impl WriteQueue {
                 }
             }
         });
-        WriteQueue { shards }
+        WriteQueue { queues }
     }
 }
 
@@ -310,7 +307,7 @@ impl PgStore {
         }
     }
 
-    /// Queues the job `job` makes (given its reply channel) on the shard of
+    /// Queues the job `job` makes (given its reply channel) on the queue of
     /// its first space and waits for its batch. `Alone` also when the
     /// workers are gone.
     async fn settled(
@@ -319,8 +316,7 @@ impl PgStore {
         job: impl FnOnce(oneshot::Sender<Settled>) -> Job,
     ) -> Settled {
         let (reply, answer) = oneshot::channel();
-        let queue = self.writes.shards.of(first_space.map_or("", String::as_str));
-        match queue.submit(job(reply)).await {
+        match self.writes.queues.submit(first_space.map_or("", String::as_str), job(reply)) {
             Ok(()) => answer.await.unwrap_or(Settled::Alone),
             Err(_) => Settled::Alone,
         }

@@ -1355,3 +1355,66 @@ async fn batches_of_the_same_new_names_in_opposite_orders_never_deadlock() {
     second.close().await;
     assert_eq!(deadlocks_of(&database.url).await, ["0"]);
 }
+
+/// A batch waiting for its space's row (held here as a long tree change
+/// holds it, `FOR UPDATE`) holds up the writes of that space only: folder
+/// puts and renames of other spaces are written meanwhile, and the held
+/// space's wait for the lock, then are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_waiting_for_its_space_holds_up_no_other_space() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("held-file", "a.txt", 0)).await;
+    let others: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
+    for id in &others {
+        store.insert_space_once(&space(id, id)).await.unwrap();
+        let in_space =
+            DentryRecord { space_id: id.clone(), ..file(&format!("f-{id}"), "a.txt", 0) };
+        create(&*store, in_space).await;
+    }
+    let holder = pool(&database.url);
+    let holder = holder.get().await.unwrap();
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE")
+        .await
+        .unwrap();
+    let held_put = tokio::spawn({
+        let store = store.clone();
+        async move { store.put_dentry(&put(folder("held-folder", "x"), NameConflict::Fail, None)).await }
+    });
+    let held_rename = tokio::spawn({
+        let store = store.clone();
+        async move { store.rename_dentry(&rename("held-file", "b.txt")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let puts = others.iter().map(|id| {
+        let folder = DentryRecord { space_id: id.clone(), ..folder(&format!("d-{id}"), "x") };
+        let store = store.clone();
+        async move { store.put_dentry(&put(folder, NameConflict::Fail, None)).await }
+    });
+    let renames = others.iter().map(|id| {
+        let renaming = RenameDentry { space_id: id.clone(), ..rename(&format!("f-{id}"), "b.txt") };
+        let store = store.clone();
+        async move { store.rename_dentry(&renaming).await }
+    });
+    let others_written =
+        async { (join_all(puts.collect()).await, join_all(renames.collect()).await) };
+    let (put_answers, rename_answers) =
+        tokio::time::timeout(Duration::from_secs(20), others_written)
+            .await
+            .expect("other spaces' writes are not held up by space 1's");
+    assert!(put_answers.iter().all(|a| matches!(a, Ok(PutOutcome::Created(_)))), "{put_answers:?}");
+    assert!(
+        rename_answers.iter().all(|a| matches!(a, Ok(d) if d.name == "b.txt")),
+        "{rename_answers:?}"
+    );
+    assert!(!held_put.is_finished() && !held_rename.is_finished(), "space 1's writes waited");
+    holder.batch_execute("COMMIT").await.unwrap();
+    let held_put = tokio::time::timeout(Duration::from_secs(20), held_put).await.unwrap().unwrap();
+    assert!(matches!(held_put, Ok(PutOutcome::Created(_))), "{held_put:?}");
+    let renamed =
+        tokio::time::timeout(Duration::from_secs(20), held_rename).await.unwrap().unwrap();
+    assert_eq!(renamed.unwrap().name, "b.txt");
+    assert_consistent(&*store).await;
+}
