@@ -62,6 +62,8 @@ PGBENCH_SCRIPT = ("INSERT INTO ceiling (k, v, at) VALUES "
 # batch cost more a row).
 # Run on orgdrive's own schema (`orgdrive migrate`) in a database of its own.
 FLOOR_BATCH = 64
+# The spaces AddFolder's 64 connections are spread over in its second row.
+SPREAD_SPACES = 64
 FLOOR_FILES = 20_000
 FLOOR_LOCK = "SELECT 1 FROM spaces WHERE space_id = 'floor-space' FOR {};\n"
 # row -> (pgbench clients, script)
@@ -344,6 +346,23 @@ class PgS3Harness(Harness):
                    last_error=next((r.get("last_error") for r in results if r.get("last_error")), None))
         return res
 
+    def spread_write_rows(self, run, st):
+        """AddFolder at 64 connections spread over SPREAD_SPACES spaces of the
+        org (`st`'s and more, made first, not timed): one connection a space,
+        so that no two requests share a space's batch (`--writes
+        addfolder-spaces`)."""
+        if "addfolder-spaces" not in set(self.a.writes or H.PG_WRITE_ROWS):
+            return
+        more = [self.api(st, "POST", "/v1.0/storage/spaces",
+                         {"option": {"name": f"harness-{i}", "ownerType": "USER", "scene": "harness",
+                                    "sceneId": str(i)}})["space"]["id"]
+                for i in range(SPREAD_SPACES - 1)]
+        assert len(set(more) | {st["spaceId"]}) == SPREAD_SPACES, "AddSpace gave a space twice"
+        subprocess.run(["sync"])
+        self.record(run, "orgdrive.addfolder_spaces",
+                    self.load("add-folder", *self.auth_args(st), "--more-spaces", ",".join(more),
+                              "--connections", 64), conns=64)
+
     # ---- one run --------------------------------------------------------------
     def run_once(self, run):
         meta_url = self.create_db(f"orgdrive_run{run}")
@@ -356,6 +375,7 @@ class PgS3Harness(Harness):
                 if self.a.pg_stat_statements:
                     self.psql(db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
                 self.durable_write_rows(run, fx["st"], fx["sp"])
+                self.spread_write_rows(run, fx["st"])
                 if self.a.pg_stat_statements:
                     top = self.psql(db, "SELECT calls, rows, round(total_exec_time::numeric, 1), "
                                         "round((total_exec_time / NULLIF(calls, 0))::numeric, 3), "
@@ -406,6 +426,7 @@ class PgS3Harness(Harness):
         # durable writes at 64 connections between two pgbench ceilings
         self.pgbench(run, "before")
         self.durable_write_rows(run, st, sp)
+        self.spread_write_rows(run, st)
         self.floor(run, H.WRITE_ROWS)
         self.pgbench(run, "after")
 
@@ -701,6 +722,8 @@ def report(records, results_path):
           f"{mmm(vals('pg.ceiling', 'foreign_cpu_pct', when=when), 1)} | {sum(v or 0 for v in vals('pg.ceiling', 'failed', when=when))} |")
     w(f"| PostgreSQL ceiling of the run (mean of before and after) | {mmm(vals('pg.ceiling', 'tx_per_s'))} | – | – | – | – | – | – |")
     for bench, label in (("orgdrive.addfolder", "AddFolder (unique names, RETURN_ERROR_IF_EXISTS)"),
+                         ("orgdrive.addfolder_spaces", f"AddFolder, the connections spread over {SPREAD_SPACES} "
+                                                       "spaces of the org (one each)"),
                          ("orgdrive.uploadcycle", "upload cycle, 4 KiB (GetFileUploadInfo → PUT to S3 → CommitFile)"),
                          ("orgdrive.rename", "RenameDentry (`loadgen rename-cycle`)"),
                          ("orgdrive.move", "MoveDentry (`loadgen move-cycle`)")):

@@ -114,6 +114,11 @@ enum Command {
     AddFolder {
         #[command(flatten)]
         api: ApiArgs,
+        /// More spaces (comma-separated ids, with the same parent id), the
+        /// connections spread over them and `--space`: connection i writes
+        /// to the (i mod n)-th.
+        #[arg(long, value_delimiter = ',')]
+        more_spaces: Vec<String>,
         #[command(flatten)]
         load: LoadArgs,
     },
@@ -227,15 +232,16 @@ fn main() -> Result<()> {
             out["url"] = url.into();
             out
         }
-        Command::AddFolder { api, load } => {
+        Command::AddFolder { api, more_spaces, load } => {
             let target = Target::parse(&api.base)?;
             let prefix = api.prefix.clone().unwrap_or_else(unique_prefix);
             let config = load.config();
+            let spaces: Vec<&String> = std::iter::once(&api.space).chain(&more_spaces).collect();
             let ops = (0..config.connections)
                 .map(|i| {
                     AddFolderOp::new(
                         &target,
-                        &api.space,
+                        spaces[i % spaces.len()],
                         &api.parent_id,
                         &api.union_id,
                         &api.token,

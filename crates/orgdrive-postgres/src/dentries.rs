@@ -13,6 +13,7 @@ use orgdrive_store::{
     VersionRecord, MAX_RENAME_COUNTER,
 };
 
+use crate::combine::Locks;
 use crate::put_batch::{self, PutQueue, Settled};
 use crate::rows::*;
 use crate::uploads::{claim_upload, settle};
@@ -178,7 +179,8 @@ impl PgStore {
             }
             return answers;
         }
-        let mut settled = put_batch::write_batch(&self.pool, &together).await.into_iter();
+        let mut settled =
+            put_batch::write_batch(&self.pool, &together, Locks::Wait).await.into_iter();
         let mut answers = Vec::with_capacity(puts.len());
         for put in puts {
             let batch = if PutQueue::takes(put) { settled.next() } else { None };

@@ -45,6 +45,11 @@ impl DbError {
         matches!(self, DbError::Pg(e) if e.as_db_error().is_some())
     }
 
+    /// A row lock taken `NOWAIT` that another transaction holds.
+    pub fn is_lock_busy(&self) -> bool {
+        matches!(self, DbError::Pg(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE))
+    }
+
     /// The contract's meaning of the failure.
     pub fn into_store(self) -> StoreError {
         match self {

@@ -285,6 +285,9 @@ pub fn event_index_statements() -> Vec<(&'static str, &'static str, &'static str
 pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static str)> {
     use lifecycle::{ANCESTORS_SQL, LIVE_DENTRY_SQL, LIVE_MEMBERS_SQL, SUBTREE_SIZE_SQL};
     let (two, three) = ("text, text", "text, text, bigint");
+    const PUTS: &str = "text[], text[], text[], text[], text[], text[], bigint[], bigint[], \
+         text[], text[], text[], text[], bigint[], bigint[], text[], text[], text[], text[], \
+         text[], text[], text[], text[], text[], text";
     vec![
         ("folder chain", dentries::FOLDER_CHAIN_SQL, two),
         ("ancestors", ANCESTORS_SQL, three),
@@ -307,13 +310,8 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
             lifecycle::tree::MOVES_AT_ONCE_SQL,
             "text[], text[], text[], text[], bigint[], text[], bigint[], bigint[], text",
         ),
-        (
-            "a batch of puts",
-            put_batch::BATCH_SQL,
-            "text[], text[], text[], text[], text[], text[], bigint[], bigint[], text[], text[], \
-             text[], text[], bigint[], bigint[], text[], text[], text[], text[], text[], text[], \
-             text[], text[], text[], text",
-        ),
+        ("a batch of puts", put_batch::BATCH_SQL, PUTS),
+        ("a batch of puts skipping held spaces", put_batch::BATCH_SKIPPING_SQL, PUTS),
         (
             "dentries shared with a person",
             console::PERSON_SHARED_SQL,

@@ -58,6 +58,7 @@
 //! for its space's lock holds up no other space's writes).
 
 use std::any::{Any, TypeId};
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -67,13 +68,16 @@ use tokio::sync::oneshot;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
-use crate::combine::{Combiner, RoundTrip, BEGIN_GENERIC};
+use crate::combine::{Combiner, Locks, RoundTrip, BEGIN_GENERIC};
 use crate::{events, lock_keys, pooled, prepare_all, tx, DbError, DbResult, PgStore, Tx};
 
-/// Writes run by one transaction at most. A space's writes never run in
-/// two batches at once (they would only wait for each other's space lock,
-/// each with a fraction of the queue).
+/// Writes run by one transaction at most.
 const MAX_BATCH: usize = 64;
+/// Shards per node ([`Combiner`]); a write goes to that of its first
+/// space. Writes of one space never run in two batches at once (they
+/// would only wait for each other's space lock, each with a fraction of
+/// the queue); writes of other spaces do, and share batches.
+const SHARDS: usize = 4;
 
 /// The future of a write's body, borrowing its transaction.
 pub(crate) type TxFuture<'a, T> = Pin<Box<dyn Future<Output = DbResult<T>> + Send + 'a>>;
@@ -147,6 +151,9 @@ fn apply_erased<'a, W: SetWrite>(
 enum Settled {
     Done(DbResult<Answer>),
     Alone,
+    /// Not written: one of its spaces' rows was held by another
+    /// transaction ([`Locks::Skip`]); it goes to its space's own queue.
+    Held,
 }
 
 pub(crate) struct Job {
@@ -158,6 +165,11 @@ pub(crate) struct Job {
     /// the write is answered [`Declined`], with no savepoint.
     body: Option<Body>,
     reply: oneshot::Sender<Settled>,
+}
+
+/// The space a job is queued by: its first.
+fn first_space(job: &Job) -> &str {
+    job.spaces.first().map_or("", String::as_str)
 }
 
 /// The answer of a write submitted with its attempt only that its
@@ -180,14 +192,19 @@ impl WriteQueue {
 
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> WriteQueue {
-        let queues = Combiner::start(MAX_BATCH, move |batch: Vec<Job>, tally| {
+        let queues = Combiner::start(SHARDS, MAX_BATCH, first_space, move |batch, tally, locks| {
             let pool = pool.clone();
             async move {
-                let settled = write_batch(&pool, &batch, &tally).await;
+                let settled = write_batch(&pool, &batch, &tally, locks).await;
+                let mut held = Vec::new();
                 for (job, answer) in batch.into_iter().zip(settled) {
-                    // The caller may have gone away (its request was cancelled).
-                    let _ = job.reply.send(answer);
+                    match answer {
+                        Settled::Held => held.push(job),
+                        // The caller may have gone away (its request was cancelled).
+                        answer => drop(job.reply.send(answer)),
+                    }
                 }
+                held
             }
         });
         WriteQueue { queues }
@@ -264,7 +281,7 @@ impl PgStore {
         };
         let alone_spaces = spaces.clone();
         let job = |reply| Job { spaces, charges_orgs, attempt, body: Some(erased), reply };
-        match self.settled(alone_spaces.first(), job).await {
+        match self.settled(job).await {
             Settled::Done(Ok(answer)) => answer
                 .downcast::<T>()
                 .map(|answer| *answer)
@@ -272,7 +289,7 @@ impl PgStore {
             Settled::Done(Err(e)) => Err(e.into_store()),
             // Alone as in a batch: the spaces locked before the body runs,
             // so its statements see every write made under their locks.
-            Settled::Alone => tx!(self, |t| {
+            Settled::Alone | Settled::Held => tx!(self, |t| {
                 let mut spaces: Vec<&str> = alone_spaces.iter().map(String::as_str).collect();
                 spaces.sort_unstable();
                 spaces.dedup();
@@ -293,30 +310,25 @@ impl PgStore {
         spaces: Vec<String>,
         write: Arc<W>,
     ) -> StoreResult<Option<W::Answer>> {
-        let first = spaces.first().cloned();
         let attempt = Some(Attempt::of(write));
         let job = |reply| Job { spaces, charges_orgs: false, attempt, body: None, reply };
-        match self.settled(first.as_ref(), job).await {
+        match self.settled(job).await {
             Settled::Done(Ok(answer)) if answer.is::<Declined>() => Ok(None),
             Settled::Done(Ok(answer)) => answer
                 .downcast::<W::Answer>()
                 .map(|answer| Some(*answer))
                 .map_err(|_| StoreError::Backend("a combined write answered another type".into())),
             Settled::Done(Err(e)) => Err(e.into_store()),
-            Settled::Alone => Ok(None),
+            Settled::Alone | Settled::Held => Ok(None),
         }
     }
 
     /// Queues the job `job` makes (given its reply channel) on the queue of
     /// its first space and waits for its batch. `Alone` also when the
     /// workers are gone.
-    async fn settled(
-        &self,
-        first_space: Option<&String>,
-        job: impl FnOnce(oneshot::Sender<Settled>) -> Job,
-    ) -> Settled {
+    async fn settled(&self, job: impl FnOnce(oneshot::Sender<Settled>) -> Job) -> Settled {
         let (reply, answer) = oneshot::channel();
-        match self.writes.queues.submit(first_space.map_or("", String::as_str), job(reply)) {
+        match self.writes.queues.submit(job(reply)).await {
             Ok(()) => answer.await.unwrap_or(Settled::Alone),
             Err(_) => Settled::Alone,
         }
@@ -340,7 +352,7 @@ impl PgStore {
         spaces.dedup();
         let statements = [W::STATEMENT];
         let set = W::apply_all(&client, writes.iter().collect());
-        attempt_round(&client, &spaces, &statements, set).await.into_store()
+        attempt_round(&client, &spaces, &statements, set, Locks::Wait).await.into_store()
     }
 }
 
@@ -358,9 +370,26 @@ async fn lock_spaces<C: GenericClient>(c: &C, spaces: &[&str]) -> DbResult<()> {
     lock_keys(c, LOCK_SPACE, LOCK_SPACES, spaces).await.map(drop)
 }
 
+/// Locks the rows of the spaces `spaces` (sorted) that no other
+/// transaction holds: the spaces locked.
+async fn lock_free_spaces<C: GenericClient>(c: &C, spaces: &[&str]) -> DbResult<HashSet<String>> {
+    let rows = lock_keys(c, LOCK_FREE_SPACE, LOCK_FREE_SPACES, spaces).await?;
+    rows.iter().map(|row| row.try_get(0).map_err(DbError::from)).collect()
+}
+
 const LOCK_SPACE: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE";
 const LOCK_SPACES: &str =
     "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
+/// The spaces' locks of a batch that waits for none ([`Locks::Skip`]):
+/// in the attempts' round trip, a held space fails the round
+/// ([`DbError::is_lock_busy`]); before the bodies, it is skipped.
+const LOCK_SPACE_NOWAIT: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE NOWAIT";
+const LOCK_SPACES_NOWAIT: &str =
+    "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE NOWAIT";
+const LOCK_FREE_SPACE: &str =
+    "SELECT space_id FROM spaces WHERE space_id = $1 FOR UPDATE SKIP LOCKED";
+const LOCK_FREE_SPACES: &str = "SELECT space_id FROM spaces WHERE space_id = ANY($1) \
+     ORDER BY space_id FOR UPDATE SKIP LOCKED";
 /// The orgs of the spaces (`$1`, sorted), locked in key order.
 const LOCK_ORG: &str = "SELECT 1 FROM orgs WHERE corp_id = \
      (SELECT corp_id FROM spaces WHERE space_id = $1) FOR NO KEY UPDATE";
@@ -371,18 +400,29 @@ const LOCK_ORGS: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
 /// Runs `jobs`: one answer per job, in order. The attempts go first, in
 /// a transaction of their own ([`attempt_round`]); then the bodies of the
 /// writes they did not apply, in another ([`run_bodies`]). Each commit is
-/// counted in `tally` with the writes it decided.
-async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally) -> Vec<Settled> {
+/// counted in `tally` with the writes it decided. With [`Locks::Skip`],
+/// attempts that met a held space are not applied: their writes' bodies
+/// run (an attempt alone is `Held`), and a body of a held space is `Held`.
+async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks) -> Vec<Settled> {
     let mut outcomes: Vec<Option<Settled>> = jobs.iter().map(|_| None).collect();
     let Ok(mut client) = pooled(pool).await else {
         return jobs.iter().map(|_| Settled::Alone).collect();
     };
-    let (attempted, round) = attempt_sets(&client, jobs).await;
+    let (attempted, round) = attempt_sets(&client, jobs, locks).await;
     match round {
         RoundTrip::Committed(applied) => {
             tally.record(applied.len());
             for (i, answer) in applied {
                 outcomes[i] = Some(Settled::Done(Ok(answer)));
+            }
+        }
+        // Nothing written, a space held: the writes attempted go on as if
+        // declined, an attempt alone to its space's own queue.
+        RoundTrip::RolledBack(e) if locks == Locks::Skip && e.is_lock_busy() => {
+            for i in attempted {
+                if jobs[i].body.is_none() {
+                    outcomes[i] = Some(Settled::Held);
+                }
             }
         }
         // Nothing written: every write runs alone.
@@ -406,7 +446,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally) -> Vec<Settl
         }
     }
     if !bodies.is_empty() {
-        let (settled, decided) = run_bodies(&mut client, jobs, &bodies).await;
+        let (settled, decided) = run_bodies(&mut client, jobs, &bodies, locks).await;
         tally.record(decided);
         for ((i, _), settled) in bodies.into_iter().zip(settled) {
             outcomes[i] = Some(settled);
@@ -423,6 +463,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally) -> Vec<Settl
 async fn attempt_sets(
     client: &Client,
     jobs: &[Job],
+    locks: Locks,
 ) -> (Vec<usize>, RoundTrip<Vec<(usize, Answer)>>) {
     let mut sets: Vec<(TypeId, ApplyAll, Vec<usize>, Vec<&SetRow>)> = Vec::new();
     let mut statements = Vec::new();
@@ -460,7 +501,7 @@ async fn attempt_sets(
         }
         Ok(applied)
     };
-    (attempted, attempt_round(client, &spaces, &statements, all_sets).await)
+    (attempted, attempt_round(client, &spaces, &statements, all_sets, locks).await)
 }
 
 /// Runs `statements` — the future that sends the statements of a batch's
@@ -475,9 +516,14 @@ async fn attempt_round<T>(
     spaces: &[&str],
     prepared: &[&str],
     statements: impl Future<Output = DbResult<T>>,
+    locks: Locks,
 ) -> RoundTrip<T> {
+    let (lock_one, lock_many) = match locks {
+        Locks::Wait => (LOCK_SPACE, LOCK_SPACES),
+        Locks::Skip => (LOCK_SPACE_NOWAIT, LOCK_SPACES_NOWAIT),
+    };
     let to_prepare: Vec<&str> =
-        [LOCK_SPACE, LOCK_SPACES].into_iter().chain(prepared.iter().copied()).collect();
+        [lock_one, lock_many].into_iter().chain(prepared.iter().copied()).collect();
     if let Err(e) = prepare_all(client, &to_prepare).await {
         // Nothing sent but the preparation: nothing written.
         return RoundTrip::RolledBack(e);
@@ -485,7 +531,7 @@ async fn attempt_round<T>(
     let (begun, locked, applied, committed) = tokio::join!(
         biased;
         client.batch_execute(BEGIN_GENERIC),
-        lock_spaces(client, spaces),
+        lock_keys(client, lock_one, lock_many, spaces),
         statements,
         client.batch_execute("COMMIT"),
     );
@@ -496,11 +542,13 @@ async fn attempt_round<T>(
 /// Runs `bodies` (each with its job's place in `jobs`) in one
 /// transaction, each in a savepoint: per body, its answer (`Alone` if it
 /// met a deadlock or a serialization failure, or if the batch could not go
-/// on), and how many of them its commit decided.
+/// on), and how many of them its commit decided. With [`Locks::Skip`], a
+/// body one of whose spaces another transaction holds does not run: `Held`.
 async fn run_bodies(
     client: &mut Client,
     jobs: &[Job],
     bodies: &[(usize, &Body)],
+    locks: Locks,
 ) -> (Vec<Settled>, usize) {
     let alone = || (bodies.iter().map(|_| Settled::Alone).collect(), 0);
     let Ok(t) = client.transaction().await else { return alone() };
@@ -517,18 +565,33 @@ async fn run_bodies(
     charged.dedup();
     // The locks go out together (pipelined), spaces first; a failed lock
     // aborts the transaction (what follows fails too).
-    if prepare_all(&t, &[LOCK_SPACE, LOCK_SPACES, LOCK_ORG, LOCK_ORGS]).await.is_err() {
+    let (lock_one, lock_many) = match locks {
+        Locks::Wait => (LOCK_SPACE, LOCK_SPACES),
+        Locks::Skip => (LOCK_FREE_SPACE, LOCK_FREE_SPACES),
+    };
+    if prepare_all(&t, &[lock_one, lock_many, LOCK_ORG, LOCK_ORGS]).await.is_err() {
         return alone();
     }
+    let lock_spaces = async {
+        match locks {
+            Locks::Wait => lock_spaces(&t, &spaces).await.map(|()| None),
+            Locks::Skip => lock_free_spaces(&t, &spaces).await.map(Some),
+        }
+    };
     let lock_orgs = async {
         match charged.is_empty() {
             true => Ok(Vec::new()),
             false => lock_keys(&t, LOCK_ORG, LOCK_ORGS, &charged).await,
         }
     };
-    let (spaces_locked, orgs_locked) = tokio::join!(biased; lock_spaces(&t, &spaces), lock_orgs);
-    if spaces_locked.is_err() || orgs_locked.is_err() {
-        return alone();
+    let (spaces_locked, orgs_locked) = tokio::join!(biased; lock_spaces, lock_orgs);
+    let (Ok(free), Ok(_)) = (spaces_locked, orgs_locked) else { return alone() };
+    // Per body: whether its spaces are all locked (else it is held).
+    let runs: Vec<bool> = of_bodies()
+        .map(|job| free.as_ref().is_none_or(|free| job.spaces.iter().all(|s| free.contains(s))))
+        .collect();
+    if !runs.contains(&true) {
+        return (bodies.iter().map(|_| Settled::Held).collect(), 0);
     }
     let mut outcomes: Vec<Option<DbResult<Answer>>> = Vec::with_capacity(bodies.len());
     let mut appended = Vec::new();
@@ -537,7 +600,11 @@ async fn run_bodies(
     // (pipelined: the connection runs them in order), so a write costs no
     // round trip of its own beyond its body's statements.
     let mut ending = "";
-    for (_, body) in bodies {
+    for (&(_, body), &runs) in bodies.iter().zip(&runs) {
+        if !runs {
+            outcomes.push(None);
+            continue;
+        }
         let start = format!("{ending}SAVEPOINT combined_write");
         // `biased`: the savepoint's request is sent before the body's first.
         let (started, outcome) = tokio::join!(biased; t.batch_execute(&start), body(&t));
@@ -557,8 +624,12 @@ async fn run_bodies(
             Err(e) => Some(Err(e)),
         });
     }
+    let held_or_alone = || {
+        let settled = runs.iter().map(|&runs| if runs { Settled::Alone } else { Settled::Held });
+        (settled.collect(), 0)
+    };
     if outcomes.iter().all(Option::is_none) {
-        return alone();
+        return held_or_alone();
     }
     // The last savepoint ends, and the events follow, pipelined. Its end is
     // checked even after a success: on a transaction broken unnoticed,
@@ -566,7 +637,7 @@ async fn run_bodies(
     let (ended, recorded) =
         tokio::join!(biased; t.batch_execute(ending), events::append(&t, &appended));
     if ended.is_err() || recorded.is_err() {
-        return alone();
+        return held_or_alone();
     }
     let committed = t.commit().await.map_err(|e| DbError::from(e).into_store());
     let decided = match committed {
@@ -575,7 +646,9 @@ async fn run_bodies(
     };
     let settled = outcomes
         .into_iter()
-        .map(|outcome| match (outcome, &committed) {
+        .zip(runs)
+        .map(|(outcome, runs)| match (outcome, &committed) {
+            (None, _) if !runs => Settled::Held,
             (None, _) => Settled::Alone,
             (Some(outcome), Ok(())) => Settled::Done(outcome),
             (Some(_), Err(e)) => Settled::Done(Err(DbError::Store(e.clone()))),

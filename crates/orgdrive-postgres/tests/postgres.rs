@@ -1356,22 +1356,31 @@ async fn batches_of_the_same_new_names_in_opposite_orders_never_deadlock() {
     assert_eq!(deadlocks_of(&database.url).await, ["0"]);
 }
 
-/// A batch waiting for its space's row (held here as a long tree change
-/// holds it, `FOR UPDATE`) holds up the writes of that space only: folder
-/// puts and renames of other spaces are written meanwhile, and the held
-/// space's wait for the lock, then are written.
+/// A space whose row another transaction holds (here as a long tree
+/// change holds it, `FOR UPDATE`) holds up its own writes only: folder
+/// puts, renames and plain file moves of other spaces, queued at the same
+/// time (so sharing batches with the held space's), are written meanwhile;
+/// the held space's wait for its row, then are written, none of them
+/// declined. Twice: the second time, the held space's writes join its
+/// own queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_batch_waiting_for_its_space_holds_up_no_other_space() {
+async fn a_space_whose_row_is_held_holds_up_no_other_space() {
     let database = TestDatabase::create().await;
     let store = Arc::new(node(&database).await);
     space_with_quota(&*store, None).await;
-    create(&*store, file("held-file", "a.txt", 0)).await;
-    let others: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
-    for id in &others {
+    let spaces: Vec<String> =
+        ["1".to_string()].into_iter().chain((0..16).map(|i| format!("s{i}"))).collect();
+    for id in &spaces[1..] {
         store.insert_space_once(&space(id, id)).await.unwrap();
-        let in_space =
-            DentryRecord { space_id: id.clone(), ..file(&format!("f-{id}"), "a.txt", 0) };
-        create(&*store, in_space).await;
+    }
+    for id in &spaces {
+        for wave in 0..2 {
+            let in_space = |d: DentryRecord| DentryRecord { space_id: id.clone(), ..d };
+            create(&*store, in_space(file(&format!("r{wave}-{id}"), &format!("r{wave}"), 0))).await;
+            create(&*store, in_space(file(&format!("m{wave}-{id}"), &format!("m{wave}"), 0))).await;
+        }
+        let to = DentryRecord { space_id: id.clone(), ..folder(&format!("o-{id}"), "o") };
+        create(&*store, to).await;
     }
     let holder = pool(&database.url);
     let holder = holder.get().await.unwrap();
@@ -1379,42 +1388,72 @@ async fn a_batch_waiting_for_its_space_holds_up_no_other_space() {
         .batch_execute("BEGIN; SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE")
         .await
         .unwrap();
-    let held_put = tokio::spawn({
-        let store = store.clone();
-        async move { store.put_dentry(&put(folder("held-folder", "x"), NameConflict::Fail, None)).await }
-    });
-    let held_rename = tokio::spawn({
-        let store = store.clone();
-        async move { store.rename_dentry(&rename("held-file", "b.txt")).await }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let puts = others.iter().map(|id| {
-        let folder = DentryRecord { space_id: id.clone(), ..folder(&format!("d-{id}"), "x") };
-        let store = store.clone();
-        async move { store.put_dentry(&put(folder, NameConflict::Fail, None)).await }
-    });
-    let renames = others.iter().map(|id| {
-        let renaming = RenameDentry { space_id: id.clone(), ..rename(&format!("f-{id}"), "b.txt") };
-        let store = store.clone();
-        async move { store.rename_dentry(&renaming).await }
-    });
-    let others_written =
-        async { (join_all(puts.collect()).await, join_all(renames.collect()).await) };
-    let (put_answers, rename_answers) =
-        tokio::time::timeout(Duration::from_secs(20), others_written)
-            .await
-            .expect("other spaces' writes are not held up by space 1's");
-    assert!(put_answers.iter().all(|a| matches!(a, Ok(PutOutcome::Created(_)))), "{put_answers:?}");
-    assert!(
-        rename_answers.iter().all(|a| matches!(a, Ok(d) if d.name == "b.txt")),
-        "{rename_answers:?}"
-    );
-    assert!(!held_put.is_finished() && !held_rename.is_finished(), "space 1's writes waited");
+    type Written = tokio::task::JoinHandle<String>;
+    let writes_of = |id: &str, wave: u32| -> Vec<Written> {
+        let (id, store) = (id.to_string(), store.clone());
+        let put_folder = {
+            let (id, store) = (id.clone(), store.clone());
+            async move {
+                let folder =
+                    DentryRecord { space_id: id.clone(), ..folder(&format!("d{wave}-{id}"), "x") };
+                let name = format!("x{wave}");
+                match store
+                    .put_dentry(&put(DentryRecord { name, ..folder }, NameConflict::Fail, None))
+                    .await
+                {
+                    Ok(PutOutcome::Created(d)) => d.name,
+                    other => panic!("put in {id}: {other:?}"),
+                }
+            }
+        };
+        let rename = {
+            let (id, store) = (id.clone(), store.clone());
+            async move {
+                let renaming = RenameDentry {
+                    space_id: id.clone(),
+                    ..rename(&format!("r{wave}-{id}"), &format!("renamed{wave}"))
+                };
+                store.rename_dentry(&renaming).await.unwrap().name
+            }
+        };
+        let plain_move = async move {
+            let into = to(&id, &format!("o-{id}"), NameConflict::Fail);
+            let moving =
+                MoveDentry { space_id: id.clone(), ..moving(&format!("m{wave}-{id}"), into) };
+            let placed = store.move_plain_file(&moving).await.unwrap();
+            placed.expect("a plain move is not declined").dentry.parent_id
+        };
+        vec![tokio::spawn(put_folder), tokio::spawn(rename), tokio::spawn(plain_move)]
+    };
+    let mut held = Vec::new();
+    for wave in 0..2 {
+        let mut free = Vec::new();
+        for id in &spaces {
+            let writes = writes_of(id, wave);
+            match id.as_str() {
+                "1" => held.push(writes),
+                _ => free.push((id.clone(), writes)),
+            }
+        }
+        for (id, writes) in free {
+            let answers = tokio::time::timeout(Duration::from_secs(20), join_all(writes))
+                .await
+                .unwrap_or_else(|_| panic!("{id}'s writes held up by space 1's row"));
+            let answers: Vec<String> = answers.into_iter().map(Result::unwrap).collect();
+            assert_eq!(answers, [format!("x{wave}"), format!("renamed{wave}"), format!("o-{id}")]);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(held.iter().flatten().all(|w| !w.is_finished()), "space 1's writes wait");
+    }
     holder.batch_execute("COMMIT").await.unwrap();
-    let held_put = tokio::time::timeout(Duration::from_secs(20), held_put).await.unwrap().unwrap();
-    assert!(matches!(held_put, Ok(PutOutcome::Created(_))), "{held_put:?}");
-    let renamed =
-        tokio::time::timeout(Duration::from_secs(20), held_rename).await.unwrap().unwrap();
-    assert_eq!(renamed.unwrap().name, "b.txt");
+    for (wave, writes) in held.into_iter().enumerate() {
+        let answers = tokio::time::timeout(Duration::from_secs(20), join_all(writes)).await;
+        let answers: Vec<String> =
+            answers.expect("written").into_iter().map(Result::unwrap).collect();
+        assert_eq!(answers, [format!("x{wave}"), format!("renamed{wave}"), "o-1".to_string()]);
+    }
+    let moved =
+        rows(&database.url, "SELECT name FROM dentries WHERE parent_id = 'o-1' ORDER BY name");
+    assert_eq!(moved.await, ["m0", "m1"]);
     assert_consistent(&*store).await;
 }
