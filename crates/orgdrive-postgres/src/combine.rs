@@ -12,12 +12,18 @@
 //! A shard's batch never waits for a space's row that another transaction
 //! holds (a long tree change, another node's batch): it takes its spaces'
 //! locks without waiting ([`Locks::Skip`]) and gives back the writes of
-//! the spaces it could not lock. Those go to their space's **own queue**,
-//! whose worker (one per such space, ended once its queue is empty)
-//! writes them in batches that wait for the row ([`Locks::Wait`]); while
-//! it runs, the space's new writes join it rather than their shard. So a
-//! held space holds up its own writes only, and costs one connection
-//! waiting, whatever the number of its writes.
+//! the spaces it could not lock, each with the space it found held. Those
+//! go to that space's **own queue**, whose worker writes them in one batch
+//! that waits for the row ([`Locks::Held`]: that space's alone first, then
+//! all the batch's); while it waits, the space's new writes join it rather
+//! than their shard. Once it has written, the jobs queued meanwhile go
+//! back to their shards and the worker ends. So a held space holds up its
+//! own writes only, at one pooled connection waiting whatever the number
+//! of its writes; and at most as many held spaces' workers as there are
+//! shards write at once (each waits on a connection), the others waiting
+//! for their turn with none: however many spaces are held, the pool is
+//! left to the others. A worker's queue drops the jobs whose caller has
+//! gone, so a space held for long keeps no more than its callers wait for.
 //!
 //! Also what the batches' transactions sent in one round trip (`BEGIN`,
 //! statements, `COMMIT`, pipelined) share: their `BEGIN`
@@ -32,7 +38,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use orgdrive_store::{StoreError, WriteFigures, WriteTally};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::{DbError, DbResult};
 
@@ -97,77 +103,103 @@ impl<T> RoundTrip<T> {
 }
 
 /// How a batch takes the row locks of its spaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Locks {
     /// A shard's batch: a space whose row another transaction holds (in a
     /// mode the batch's lock conflicts with) is not waited for; the batch
     /// gives back the writes it could not write for that, which then go to
     /// their space's own queue.
     Skip,
-    /// A batch of one space's own queue: it waits for the space's row.
+    /// A batch that waits for its spaces' rows.
     Wait,
+    /// A batch of the own queue of this space, found held: it waits for
+    /// that space's row first, holding no other (a move into it would
+    /// otherwise hold its source space while it waits), then as `Wait`.
+    Held(String),
 }
 
 /// The queues of a node's combinable writes of one kind (see the module
 /// doc): a few shards, and the queues of the spaces whose row was held.
 pub(crate) struct Combiner<J> {
-    shards: Vec<mpsc::Sender<J>>,
+    shards: Arc<Vec<mpsc::Sender<J>>>,
     queues: Arc<Queues<J>>,
 }
 
 impl<J> Clone for Combiner<J> {
     fn clone(&self) -> Self {
-        Combiner { shards: self.shards.clone(), queues: Arc::clone(&self.queues) }
+        Combiner { shards: Arc::clone(&self.shards), queues: Arc::clone(&self.queues) }
     }
 }
 
+/// A job a batch gives back: the space whose row it found held, and the job.
+pub(crate) type GivenBack<J> = (String, J);
+
 /// A writer of batches: the jobs, the tally to record in, how to take
 /// the locks; answers the jobs it gives back (see [`Locks::Skip`]).
-type Write<J> = dyn Fn(Vec<J>, Arc<WriteTally>, Locks) -> BoxFuture<'static, Vec<J>> + Send + Sync;
+type Write<J> =
+    dyn Fn(Vec<J>, Arc<WriteTally>, Locks) -> BoxFuture<'static, Vec<GivenBack<J>>> + Send + Sync;
+
+/// What a [`Combiner`]'s workers share.
+pub(crate) struct JobKind<J> {
+    /// The space whose shard a job goes to.
+    pub key_of: fn(&J) -> &str,
+    /// Whether the job's caller has gone (its request was cancelled).
+    pub abandoned: fn(&J) -> bool,
+}
 
 struct Queues<J> {
-    /// The jobs waiting for their space's row, by space. A key is here
+    /// The jobs waiting for a held space's row, by space. A key is here
     /// exactly while its worker runs: the worker removes it (under this
-    /// lock) once it finds its queue empty, so a job queued is always
-    /// taken.
+    /// lock) once it has written a batch, so a job queued is always taken.
     held: Mutex<HashMap<String, VecDeque<J>>>,
+    /// Permits of the held spaces' workers to write a batch: each waits on
+    /// a row holding a pooled connection, so that so many at most do (the
+    /// shards' workers alone did before), whatever the number of spaces
+    /// held; the others wait for a permit, holding none.
+    writing_held: Semaphore,
     write: Box<Write<J>>,
-    /// The key (space) of a job.
-    key_of: fn(&J) -> &str,
+    kind: JobKind<J>,
     max_batch: usize,
     /// The batches whose transaction committed and the jobs it decided.
     tally: Arc<WriteTally>,
+    /// The shards, for the jobs a held space's worker hands back. Weak: the
+    /// shards' workers end once the last [`Combiner`] is dropped.
+    shards: std::sync::OnceLock<std::sync::Weak<Vec<mpsc::Sender<J>>>>,
 }
 
 impl<J: Send + 'static> Combiner<J> {
     /// Starts `shards` workers on the current tokio runtime, running
     /// `write` on batches of at most `max_batch` jobs (in queue order), one
     /// at a time each, with [`Locks::Skip`]; at most `4 × max_batch` jobs
-    /// wait a shard, then callers wait to enqueue. The jobs given back
-    /// go to the queue of their key (`key_of`), whose worker writes them
-    /// with [`Locks::Wait`]. `write` records in the tally it is given how
-    /// many jobs its transaction's commit decided, before it answers them
-    /// (so that a caller answered reads figures that count its write).
+    /// wait a shard, then callers wait to enqueue. The jobs given back go
+    /// to the queue of the space they found held, whose worker writes them
+    /// with [`Locks::Held`] (at most `shards` such workers write at once).
+    /// `write` records in the tally it is given how many jobs its
+    /// transaction's commit decided, before it answers them (so that a
+    /// caller answered reads figures that count its write).
     pub(crate) fn start<W, F>(
         shards: usize,
         max_batch: usize,
-        key_of: fn(&J) -> &str,
+        kind: JobKind<J>,
         write: W,
     ) -> Combiner<J>
     where
         W: Fn(Vec<J>, Arc<WriteTally>, Locks) -> F + Send + Sync + 'static,
-        F: Future<Output = Vec<J>> + Send + 'static,
+        F: Future<Output = Vec<GivenBack<J>>> + Send + 'static,
     {
+        let shards = shards.max(1);
         let write: Box<Write<J>> =
             Box::new(move |batch, tally, locks| Box::pin(write(batch, tally, locks)));
         let queues = Arc::new(Queues {
             held: Mutex::new(HashMap::new()),
+            writing_held: Semaphore::new(shards),
             write,
-            key_of,
+            kind,
             max_batch,
             tally: Arc::new(WriteTally::default()),
+            shards: std::sync::OnceLock::new(),
         });
-        let shards = (0..shards.max(1))
+        let senders: Vec<mpsc::Sender<J>> = (0..shards)
             .map(|_| {
                 let (jobs, mut receiver) = mpsc::channel(4 * max_batch);
                 let queues = Arc::clone(&queues);
@@ -175,14 +207,16 @@ impl<J: Send + 'static> Combiner<J> {
                     while let Some(batch) = take(&mut receiver, queues.max_batch).await {
                         let tally = Arc::clone(&queues.tally);
                         let given_back = (queues.write)(batch, tally, Locks::Skip).await;
-                        for job in given_back {
-                            Queues::hold(&queues, job);
+                        for (space, job) in given_back {
+                            Queues::hold(&queues, space, job);
                         }
                     }
                 });
                 jobs
             })
             .collect();
+        let shards = Arc::new(senders);
+        let _ = queues.shards.set(Arc::downgrade(&shards));
         Combiner { shards, queues }
     }
 
@@ -192,44 +226,59 @@ impl<J: Send + 'static> Combiner<J> {
     }
 
     /// Queues `job`: on its space's own queue while that one has a worker
-    /// (its row was held, and the queue has not emptied since), else on
-    /// its space's shard. Gives the job back if the workers are gone.
+    /// (its row was found held, and the worker has not written since),
+    /// else on its space's shard. Gives the job back if the workers are
+    /// gone.
     pub(crate) async fn submit(&self, job: J) -> Result<(), J> {
         let shard = {
             let mut held = lock(&self.queues.held);
-            let key = (self.queues.key_of)(&job);
+            let key = (self.queues.kind.key_of)(&job);
             if let Some(queue) = held.get_mut(key) {
-                queue.push_back(job);
+                self.queues.push(queue, job);
                 return Ok(());
             }
-            let mut hasher = DefaultHasher::new();
-            key.hash(&mut hasher);
-            (hasher.finish() % self.shards.len() as u64) as usize
+            shard_of(key, self.shards.len())
         };
         self.shards[shard].send(job).await.map_err(|refused| refused.0)
     }
 }
 
+/// The shard of the space `key`.
+fn shard_of(key: &str, shards: usize) -> usize {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % shards as u64) as usize
+}
+
 impl<J: Send + 'static> Queues<J> {
-    /// Queues `job` on its space's own queue, starting the queue's worker
-    /// if it has none. With no runtime to run one on, the job is dropped:
-    /// its caller, its reply gone, writes alone.
-    fn hold(queues: &Arc<Queues<J>>, job: J) {
+    /// Adds `job` to a held space's queue, first dropping the jobs whose
+    /// caller has gone once in a while: a space held for long keeps no
+    /// more jobs than callers wait for them.
+    fn push(&self, queue: &mut VecDeque<J>, job: J) {
+        if queue.len() >= self.max_batch && queue.len().is_multiple_of(self.max_batch) {
+            queue.retain(|job| !(self.kind.abandoned)(job));
+        }
+        queue.push_back(job);
+    }
+
+    /// Queues `job` on the own queue of `space` (whose row it found held),
+    /// starting the queue's worker if it has none. With no runtime to run
+    /// one on, the job is dropped: its caller, its reply gone, writes
+    /// alone.
+    fn hold(queues: &Arc<Queues<J>>, space: String, job: J) {
         let mut held = lock(&queues.held);
-        let key = (queues.key_of)(&job);
-        if let Some(queue) = held.get_mut(key) {
-            queue.push_back(job);
+        if let Some(queue) = held.get_mut(&space) {
+            queues.push(queue, job);
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let key = key.to_owned();
-        held.insert(key.clone(), VecDeque::from([job]));
+        held.insert(space.clone(), VecDeque::from([job]));
         drop(held);
-        runtime.spawn(Worker { queues: Arc::clone(queues), key, done: false }.run());
+        runtime.spawn(Worker { queues: Arc::clone(queues), key: space, done: false }.run());
     }
 }
 
-/// The worker of one space's own queue.
+/// The worker of one held space's own queue.
 struct Worker<J> {
     queues: Arc<Queues<J>>,
     key: String,
@@ -238,40 +287,56 @@ struct Worker<J> {
 }
 
 impl<J: Send + 'static> Worker<J> {
-    /// Writes the queue's jobs, a batch at a time (what is queued, up to
-    /// the maximum), until it finds the queue empty.
+    /// Once it may ([`Queues::writing_held`]), writes what is queued (up to
+    /// the maximum) in one batch that waits for the row; the jobs queued
+    /// meanwhile go back to their shards (the row may be free by then, and
+    /// the space's writes are best combined with other spaces' again), and
+    /// the worker ends. A space still held is found so again.
     async fn run(mut self) {
-        while let Some(batch) = self.next_batch() {
-            let tally = Arc::clone(&self.queues.tally);
-            // Waiting for the locks, a batch gives nothing back; if it did,
-            // the job would wait its turn again.
-            for job in (self.queues.write)(batch, tally, Locks::Wait).await {
-                lock(&self.queues.held).entry(self.key.clone()).or_default().push_back(job);
+        let Ok(permit) = self.queues.writing_held.acquire().await else { return };
+        let Some(batch) = self.take(self.queues.max_batch) else { return };
+        let tally = Arc::clone(&self.queues.tally);
+        let locks = Locks::Held(self.key.clone());
+        let given_back = (self.queues.write)(batch, tally, locks).await;
+        drop(permit);
+        // Waiting for the locks, a batch gives nothing back; if it did, the
+        // job would go to its shard again.
+        let mut rest: Vec<J> = given_back.into_iter().map(|(_, job)| job).collect();
+        rest.extend(self.take(usize::MAX).unwrap_or_default());
+        self.remove();
+        let Some(shards) = self.queues.shards.get().and_then(std::sync::Weak::upgrade) else {
+            return;
+        };
+        for job in rest {
+            if (self.queues.kind.abandoned)(&job) {
+                continue;
             }
+            let shard = shard_of((self.queues.kind.key_of)(&job), shards.len());
+            // A closed shard (the store is going away) drops the job: its
+            // caller writes alone.
+            let _ = shards[shard].send(job).await;
         }
     }
 
-    /// The next batch, or `None` (the key removed) once the queue is empty.
-    fn next_batch(&mut self) -> Option<Vec<J>> {
+    /// Up to `most` of the queue's jobs; `None` when there are none.
+    fn take(&self, most: usize) -> Option<Vec<J>> {
         let mut held = lock(&self.queues.held);
-        let Some(queue) = held.get_mut(&self.key) else {
-            self.done = true;
-            return None;
-        };
-        if queue.is_empty() {
-            held.remove(&self.key);
-            self.done = true;
-            return None;
-        }
-        let taken = queue.len().min(self.queues.max_batch);
-        Some(queue.drain(..taken).collect())
+        let queue = held.get_mut(&self.key)?;
+        let taken = queue.len().min(most);
+        (taken > 0).then(|| queue.drain(..taken).collect())
+    }
+
+    /// Removes the key: the space's next jobs go to its shard.
+    fn remove(&mut self) {
+        lock(&self.queues.held).remove(&self.key);
+        self.done = true;
     }
 }
 
 impl<J> Drop for Worker<J> {
-    /// A worker stopped before its queue emptied (its runtime shut down,
-    /// or its batch panicked) removes its key and drops the jobs waiting:
-    /// their callers, their reply gone, write alone, and the next job held
+    /// A worker stopped before it removed its key (its runtime shut down,
+    /// or its batch panicked) removes it and drops the jobs waiting: their
+    /// callers, their reply gone, write alone, and the next job held
     /// starts a new worker.
     fn drop(&mut self) {
         if !self.done {

@@ -37,7 +37,7 @@ use orgdrive_store::{
     AppPropertyRecord, DentryRecord, EventType, PutDentry, PutOutcome, StoreResult,
 };
 
-use crate::combine::{Combiner, Locks, RoundTrip, BEGIN_GENERIC};
+use crate::combine::{Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC};
 use crate::events::new_event_id;
 use crate::rows::live_dentries_by_id;
 use crate::{pooled, DbError, ROOT_ID};
@@ -135,10 +135,9 @@ pub(crate) struct Job {
     reply: oneshot::Sender<Settled>,
 }
 
-/// The space a put is queued by.
-fn space_of(job: &Job) -> &str {
-    &job.put.dentry.space_id
-}
+/// How the queues see a put.
+const PUT: JobKind<Job> =
+    JobKind { key_of: |job| &job.put.dentry.space_id, abandoned: |job| job.reply.is_closed() };
 
 /// The queues of a node's combinable puts.
 #[derive(Clone)]
@@ -154,33 +153,30 @@ impl PutQueue {
 
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> PutQueue {
-        let jobs =
-            Combiner::start(SHARDS, MAX_BATCH, space_of, move |batch: Vec<Job>, tally, locks| {
-                let pool = pool.clone();
-                async move {
-                    // A put whose caller has gone (its request was cancelled) is skipped.
-                    let batch: Vec<Job> =
-                        batch.into_iter().filter(|job| !job.reply.is_closed()).collect();
-                    let puts: Vec<&PutDentry> = batch.iter().map(|job| &job.put).collect();
-                    let settled = write_batch(&pool, &puts, locks).await;
-                    let created = settled
-                        .iter()
-                        .filter(
-                            |answer| matches!(answer, Settled::Done(outcome) if outcome.is_ok()),
-                        )
-                        .count();
-                    tally.record(created);
-                    let mut held = Vec::new();
-                    for (job, answer) in batch.into_iter().zip(settled) {
-                        match answer {
-                            Settled::Held => held.push(job),
-                            // The caller may have gone away (its request was cancelled).
-                            answer => drop(job.reply.send(answer)),
-                        }
+        let jobs = Combiner::start(SHARDS, MAX_BATCH, PUT, move |batch: Vec<Job>, tally, locks| {
+            let pool = pool.clone();
+            async move {
+                // A put whose caller has gone (its request was cancelled) is skipped.
+                let batch: Vec<Job> =
+                    batch.into_iter().filter(|job| !job.reply.is_closed()).collect();
+                let puts: Vec<&PutDentry> = batch.iter().map(|job| &job.put).collect();
+                let settled = write_batch(&pool, &puts, locks).await;
+                let created = settled
+                    .iter()
+                    .filter(|answer| matches!(answer, Settled::Done(outcome) if outcome.is_ok()))
+                    .count();
+                tally.record(created);
+                let mut held = Vec::new();
+                for (job, answer) in batch.into_iter().zip(settled) {
+                    match answer {
+                        Settled::Held => held.push((job.put.dentry.space_id.clone(), job)),
+                        // The caller may have gone away (its request was cancelled).
+                        answer => drop(job.reply.send(answer)),
                     }
-                    held
                 }
-            });
+                held
+            }
+        });
         PutQueue { jobs }
     }
 
@@ -229,10 +225,8 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
     let Ok(client) = pooled(pool).await else { return alone() };
     // Prepared first (from the connection's cache but on its first batch),
     // so that each request goes out at its first poll, in the order polled.
-    let sql = match locks {
-        Locks::Wait => BATCH_SQL,
-        Locks::Skip => BATCH_SKIPPING_SQL,
-    };
+    let skips = locks == Locks::Skip;
+    let sql = if skips { BATCH_SKIPPING_SQL } else { BATCH_SQL };
     let Ok(statement) = client.prepare_cached(sql).await else { return alone() };
     let columns = Columns::of(puts);
     let params = columns.params();
@@ -266,7 +260,7 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
         .map(|put| {
             if inserted.contains(&put.dentry.dentry_id) {
                 Settled::Done(Box::new(Ok(PutOutcome::Created(as_stored(put)))))
-            } else if locks == Locks::Skip && !locked.contains(&put.dentry.space_id) {
+            } else if skips && !locked.contains(&put.dentry.space_id) {
                 Settled::Held
             } else {
                 Settled::Alone

@@ -5,9 +5,8 @@
 //! Alone, such writes of one space run one after the other, each holding
 //! the space's row lock through its commit's WAL flush, so a busy space
 //! gets one write per flush. Combined, a worker takes what is queued (see
-//! [`crate::combine`]; one queue and worker per space, by a write's first
-//! space) and
-//! writes it with few commits. Renames and file moves within a space are
+//! [`crate::combine`]; a few shards, by a write's first space, and the own
+//! queue of a space found held) and writes it with few commits. Renames and file moves within a space are
 //! *attempted* first: all those of a batch by one statement over arrays
 //! ([`SetWrite`]), which applies those it can apply as one after the
 //! other would, appends their events, and writes nothing of the others.
@@ -68,7 +67,7 @@ use tokio::sync::oneshot;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
-use crate::combine::{Combiner, Locks, RoundTrip, BEGIN_GENERIC};
+use crate::combine::{Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC};
 use crate::{events, lock_keys, pooled, prepare_all, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
@@ -151,9 +150,9 @@ fn apply_erased<'a, W: SetWrite>(
 enum Settled {
     Done(DbResult<Answer>),
     Alone,
-    /// Not written: one of its spaces' rows was held by another
-    /// transaction ([`Locks::Skip`]); it goes to its space's own queue.
-    Held,
+    /// Not written: the row of this space of it was held by another
+    /// transaction ([`Locks::Skip`]); it goes to that space's own queue.
+    Held(String),
 }
 
 pub(crate) struct Job {
@@ -167,10 +166,11 @@ pub(crate) struct Job {
     reply: oneshot::Sender<Settled>,
 }
 
-/// The space a job is queued by: its first.
-fn first_space(job: &Job) -> &str {
-    job.spaces.first().map_or("", String::as_str)
-}
+/// How the queues see a write: queued by its first space.
+const WRITE: JobKind<Job> = JobKind {
+    key_of: |job| job.spaces.first().map_or("", String::as_str),
+    abandoned: |job| job.reply.is_closed(),
+};
 
 /// The answer of a write submitted with its attempt only that its
 /// attempt did not apply: nothing of it was written.
@@ -192,14 +192,14 @@ impl WriteQueue {
 
     /// Starts the workers on the current tokio runtime.
     pub(crate) fn start(pool: Pool) -> WriteQueue {
-        let queues = Combiner::start(SHARDS, MAX_BATCH, first_space, move |batch, tally, locks| {
+        let queues = Combiner::start(SHARDS, MAX_BATCH, WRITE, move |batch, tally, locks| {
             let pool = pool.clone();
             async move {
                 let settled = write_batch(&pool, &batch, &tally, locks).await;
                 let mut held = Vec::new();
                 for (job, answer) in batch.into_iter().zip(settled) {
                     match answer {
-                        Settled::Held => held.push(job),
+                        Settled::Held(space) => held.push((space, job)),
                         // The caller may have gone away (its request was cancelled).
                         answer => drop(job.reply.send(answer)),
                     }
@@ -289,7 +289,7 @@ impl PgStore {
             Settled::Done(Err(e)) => Err(e.into_store()),
             // Alone as in a batch: the spaces locked before the body runs,
             // so its statements see every write made under their locks.
-            Settled::Alone | Settled::Held => tx!(self, |t| {
+            Settled::Alone | Settled::Held(_) => tx!(self, |t| {
                 let mut spaces: Vec<&str> = alone_spaces.iter().map(String::as_str).collect();
                 spaces.sort_unstable();
                 spaces.dedup();
@@ -319,7 +319,7 @@ impl PgStore {
                 .map(|answer| Some(*answer))
                 .map_err(|_| StoreError::Backend("a combined write answered another type".into())),
             Settled::Done(Err(e)) => Err(e.into_store()),
-            Settled::Alone | Settled::Held => Ok(None),
+            Settled::Alone | Settled::Held(_) => Ok(None),
         }
     }
 
@@ -352,7 +352,7 @@ impl PgStore {
         spaces.dedup();
         let statements = [W::STATEMENT];
         let set = W::apply_all(&client, writes.iter().collect());
-        attempt_round(&client, &spaces, &statements, set, Locks::Wait).await.into_store()
+        attempt_round(&client, &spaces, &statements, set, &Locks::Wait).await.into_store()
     }
 }
 
@@ -368,6 +368,33 @@ where
 /// writer).
 async fn lock_spaces<C: GenericClient>(c: &C, spaces: &[&str]) -> DbResult<()> {
     lock_keys(c, LOCK_SPACE, LOCK_SPACES, spaces).await.map(drop)
+}
+
+/// Waits until no other transaction holds the row of `space`, holding no
+/// other row meanwhile (its lock is taken and let go at once).
+async fn wait_until_free(client: &mut Client, space: &str) -> DbResult<()> {
+    let t = client.transaction().await?;
+    t.execute(LOCK_SPACE, &[&space]).await?;
+    t.rollback().await.map_err(DbError::from)
+}
+
+/// The spaces whose orgs the writes `jobs` charge (sorted, once each).
+fn charged_orgs<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<&'a str> {
+    let mut charged: Vec<&str> = jobs
+        .filter(|job| job.charges_orgs)
+        .flat_map(|job| job.spaces.iter().map(String::as_str))
+        .collect();
+    charged.sort_unstable();
+    charged.dedup();
+    charged
+}
+
+/// Locks the orgs of the spaces `charged` (sorted), if any.
+async fn lock_orgs<C: GenericClient>(c: &C, charged: &[&str]) -> DbResult<()> {
+    match charged {
+        [] => Ok(()),
+        charged => lock_keys(c, LOCK_ORG, LOCK_ORGS, charged).await.map(drop),
+    }
 }
 
 /// Locks the rows of the spaces `spaces` (sorted) that no other
@@ -408,7 +435,12 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
     let Ok(mut client) = pooled(pool).await else {
         return jobs.iter().map(|_| Settled::Alone).collect();
     };
-    let (attempted, round) = attempt_sets(&client, jobs, locks).await;
+    if let Locks::Held(space) = &locks {
+        if wait_until_free(&mut client, space).await.is_err() {
+            return jobs.iter().map(|_| Settled::Alone).collect();
+        }
+    }
+    let (attempted, round) = attempt_sets(&client, jobs, &locks).await;
     match round {
         RoundTrip::Committed(applied) => {
             tally.record(applied.len());
@@ -421,7 +453,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
         RoundTrip::RolledBack(e) if locks == Locks::Skip && e.is_lock_busy() => {
             for i in attempted {
                 if jobs[i].body.is_none() {
-                    outcomes[i] = Some(Settled::Held);
+                    outcomes[i] = Some(Settled::Held((WRITE.key_of)(&jobs[i]).to_owned()));
                 }
             }
         }
@@ -446,7 +478,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
         }
     }
     if !bodies.is_empty() {
-        let (settled, decided) = run_bodies(&mut client, jobs, &bodies, locks).await;
+        let (settled, decided) = run_bodies(&mut client, jobs, &bodies, &locks).await;
         tally.record(decided);
         for ((i, _), settled) in bodies.into_iter().zip(settled) {
             outcomes[i] = Some(settled);
@@ -463,7 +495,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
 async fn attempt_sets(
     client: &Client,
     jobs: &[Job],
-    locks: Locks,
+    locks: &Locks,
 ) -> (Vec<usize>, RoundTrip<Vec<(usize, Answer)>>) {
     let mut sets: Vec<(TypeId, ApplyAll, Vec<usize>, Vec<&SetRow>)> = Vec::new();
     let mut statements = Vec::new();
@@ -516,10 +548,10 @@ async fn attempt_round<T>(
     spaces: &[&str],
     prepared: &[&str],
     statements: impl Future<Output = DbResult<T>>,
-    locks: Locks,
+    locks: &Locks,
 ) -> RoundTrip<T> {
     let (lock_one, lock_many) = match locks {
-        Locks::Wait => (LOCK_SPACE, LOCK_SPACES),
+        Locks::Wait | Locks::Held(_) => (LOCK_SPACE, LOCK_SPACES),
         Locks::Skip => (LOCK_SPACE_NOWAIT, LOCK_SPACES_NOWAIT),
     };
     let to_prepare: Vec<&str> =
@@ -548,7 +580,7 @@ async fn run_bodies(
     client: &mut Client,
     jobs: &[Job],
     bodies: &[(usize, &Body)],
-    locks: Locks,
+    locks: &Locks,
 ) -> (Vec<Settled>, usize) {
     let alone = || (bodies.iter().map(|_| Settled::Alone).collect(), 0);
     let Ok(t) = client.transaction().await else { return alone() };
@@ -557,42 +589,45 @@ async fn run_bodies(
         of_bodies().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
     spaces.sort_unstable();
     spaces.dedup();
-    let mut charged: Vec<&str> = of_bodies()
-        .filter(|job| job.charges_orgs)
-        .flat_map(|job| job.spaces.iter().map(String::as_str))
-        .collect();
-    charged.sort_unstable();
-    charged.dedup();
-    // The locks go out together (pipelined), spaces first; a failed lock
-    // aborts the transaction (what follows fails too).
     let (lock_one, lock_many) = match locks {
-        Locks::Wait => (LOCK_SPACE, LOCK_SPACES),
+        Locks::Wait | Locks::Held(_) => (LOCK_SPACE, LOCK_SPACES),
         Locks::Skip => (LOCK_FREE_SPACE, LOCK_FREE_SPACES),
     };
     if prepare_all(&t, &[lock_one, lock_many, LOCK_ORG, LOCK_ORGS]).await.is_err() {
         return alone();
     }
-    let lock_spaces = async {
-        match locks {
-            Locks::Wait => lock_spaces(&t, &spaces).await.map(|()| None),
-            Locks::Skip => lock_free_spaces(&t, &spaces).await.map(Some),
+    // Per body: the first of its spaces not locked (it is then held).
+    let (held, charged) = match locks {
+        // The locks go out together (pipelined), spaces first; a failed
+        // lock aborts the transaction (what follows fails too).
+        Locks::Wait | Locks::Held(_) => {
+            let charged = charged_orgs(of_bodies());
+            let lock_orgs = lock_orgs(&t, &charged);
+            let (spaces_locked, orgs_locked) =
+                tokio::join!(biased; lock_spaces(&t, &spaces), lock_orgs);
+            if spaces_locked.is_err() || orgs_locked.is_err() {
+                return alone();
+            }
+            (bodies.iter().map(|_| None).collect(), Vec::new())
+        }
+        // The spaces first, then the orgs of the bodies that run: a batch
+        // waits for no org of a space it skipped.
+        Locks::Skip => {
+            let Ok(free) = lock_free_spaces(&t, &spaces).await else { return alone() };
+            let held: Vec<Option<String>> = of_bodies()
+                .map(|job| job.spaces.iter().find(|s| !free.contains(*s)).cloned())
+                .collect();
+            let running = of_bodies().zip(&held).filter(|(_, held)| held.is_none());
+            (held.clone(), charged_orgs(running.map(|(job, _)| job)))
         }
     };
-    let lock_orgs = async {
-        match charged.is_empty() {
-            true => Ok(Vec::new()),
-            false => lock_keys(&t, LOCK_ORG, LOCK_ORGS, &charged).await,
-        }
-    };
-    let (spaces_locked, orgs_locked) = tokio::join!(biased; lock_spaces, lock_orgs);
-    let (Ok(free), Ok(_)) = (spaces_locked, orgs_locked) else { return alone() };
-    // Per body: whether its spaces are all locked (else it is held).
-    let runs: Vec<bool> = of_bodies()
-        .map(|job| free.as_ref().is_none_or(|free| job.spaces.iter().all(|s| free.contains(s))))
-        .collect();
-    if !runs.contains(&true) {
-        return (bodies.iter().map(|_| Settled::Held).collect(), 0);
+    if held.iter().all(Option::is_some) {
+        return (held.into_iter().flatten().map(Settled::Held).collect(), 0);
     }
+    if lock_orgs(&t, &charged).await.is_err() {
+        return alone();
+    }
+    let runs: Vec<bool> = held.iter().map(Option::is_none).collect();
     let mut outcomes: Vec<Option<DbResult<Answer>>> = Vec::with_capacity(bodies.len());
     let mut appended = Vec::new();
     // How the previous write's savepoint ends, sent with the next one's
@@ -625,7 +660,10 @@ async fn run_bodies(
         });
     }
     let held_or_alone = || {
-        let settled = runs.iter().map(|&runs| if runs { Settled::Alone } else { Settled::Held });
+        let settled = held.iter().map(|held| match held {
+            Some(space) => Settled::Held(space.clone()),
+            None => Settled::Alone,
+        });
         (settled.collect(), 0)
     };
     if outcomes.iter().all(Option::is_none) {
@@ -646,12 +684,12 @@ async fn run_bodies(
     };
     let settled = outcomes
         .into_iter()
-        .zip(runs)
-        .map(|(outcome, runs)| match (outcome, &committed) {
-            (None, _) if !runs => Settled::Held,
-            (None, _) => Settled::Alone,
-            (Some(outcome), Ok(())) => Settled::Done(outcome),
-            (Some(_), Err(e)) => Settled::Done(Err(DbError::Store(e.clone()))),
+        .zip(held)
+        .map(|(outcome, held)| match (outcome, held, &committed) {
+            (None, Some(space), _) => Settled::Held(space),
+            (None, None, _) => Settled::Alone,
+            (Some(outcome), _, Ok(())) => Settled::Done(outcome),
+            (Some(_), _, Err(e)) => Settled::Done(Err(DbError::Store(e.clone()))),
         })
         .collect();
     (settled, decided)

@@ -1457,3 +1457,130 @@ async fn a_space_whose_row_is_held_holds_up_no_other_space() {
     assert_eq!(moved.await, ["m0", "m1"]);
     assert_consistent(&*store).await;
 }
+
+/// The shard (of 4) a node queues the writes of space `key` on, as
+/// `combine.rs` computes it.
+fn shard_of(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish() % 4
+}
+
+/// Twenty spaces held at once, a folder put queued in each: their writes
+/// wait on a few connections (as many as the node has shards), not one
+/// each, so the pool is left to the other spaces' reads and writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spaces_held_at_once_wait_on_a_few_connections_and_leave_the_pool_to_others() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    store.insert_space_once(&space("free", "free")).await.unwrap();
+    for i in 0..20 {
+        store.insert_space_once(&space(&format!("h{i}"), &format!("h{i}"))).await.unwrap();
+    }
+    let holder = pool(&database.url);
+    let holder = holder.get().await.unwrap();
+    let hold = "BEGIN; SELECT 1 FROM spaces WHERE space_id LIKE 'h%' FOR UPDATE";
+    holder.batch_execute(hold).await.unwrap();
+    let held: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let d = DentryRecord { space_id: format!("h{i}"), ..folder(&format!("d{i}"), "x") };
+                store.put_dentry(&put(d, NameConflict::Fail, None)).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let waiting = rows(
+        &database.url,
+        "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock'",
+    );
+    assert_eq!(waiting.await, ["4"], "one connection waiting a shard");
+    let free = async {
+        store.get_dentry("free", "nothing").await.unwrap();
+        let d = DentryRecord { space_id: "free".into(), ..folder("f", "f") };
+        store.put_dentry(&put(d, NameConflict::Fail, None)).await.unwrap()
+    };
+    let answered = tokio::time::timeout(Duration::from_secs(10), free).await;
+    assert!(matches!(answered, Ok(PutOutcome::Created(_))), "the free space was held up");
+    holder.batch_execute("COMMIT").await.unwrap();
+    for put in held {
+        let answer = tokio::time::timeout(Duration::from_secs(20), put).await.unwrap().unwrap();
+        assert!(matches!(answer, Ok(PutOutcome::Created(_))), "{answer:?}");
+    }
+}
+
+/// A file put (which charges its org) of a held space whose org is held
+/// too, as the upload sweeper or a purge holds them: the writes of another
+/// org's space sharing its shard are not held up by that org.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_of_a_held_space_waits_for_no_org_in_its_shard() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    store.insert_org(&org("d", None)).await.unwrap();
+    store.insert_app(&app("b", "d", "k2")).await.unwrap();
+    let other = (0..1000).map(|i| format!("x{i}")).find(|x| shard_of(x) == shard_of("1")).unwrap();
+    let of_org_d = SpaceRecord { corp_id: "d".into(), app_id: "b".into(), ..space(&other, &other) };
+    store.insert_space_once(&of_org_d).await.unwrap();
+    create(&*store, DentryRecord { space_id: other.clone(), ..file("fx", "fx", 0) }).await;
+    let holder = pool(&database.url);
+    let holder = holder.get().await.unwrap();
+    let hold = "BEGIN; SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE; \
+                SELECT 1 FROM orgs WHERE corp_id = 'c' FOR NO KEY UPDATE";
+    holder.batch_execute(hold).await.unwrap();
+    let held = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.put_dentry(&put(file("f1", "f1", 0), NameConflict::Fail, None)).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let actor = Actor { corp_id: "d".into(), ..actor(100) };
+    let renaming = RenameDentry { space_id: other.clone(), actor, ..rename("fx", "fx2") };
+    let renamed = tokio::time::timeout(Duration::from_secs(10), store.rename_dentry(&renaming));
+    assert_eq!(renamed.await.expect("not held up by org c").unwrap().name, "fx2");
+    assert!(!held.is_finished());
+    holder.batch_execute("COMMIT").await.unwrap();
+    let put = tokio::time::timeout(Duration::from_secs(20), held).await.unwrap().unwrap();
+    assert!(matches!(put, Ok(PutOutcome::Created(_))), "{put:?}");
+}
+
+/// A move into a held space waits for that space, not with its source
+/// space's writes: a rename in the source space is written meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_move_into_a_held_space_holds_up_no_write_of_its_source() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    for id in ["a", "b"] {
+        store.insert_space_once(&space(id, id)).await.unwrap();
+    }
+    create(&*store, DentryRecord { space_id: "a".into(), ..file("fa", "fa", 0) }).await;
+    create(&*store, DentryRecord { space_id: "a".into(), ..file("ga", "ga", 0) }).await;
+    let holder = pool(&database.url);
+    let holder = holder.get().await.unwrap();
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM spaces WHERE space_id = 'b' FOR UPDATE")
+        .await
+        .unwrap();
+    let mover = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let into_b = to("b", "0", NameConflict::Fail);
+            let request = MoveDentry { space_id: "a".into(), ..moving("fa", into_b) };
+            store.move_dentry(&request, ids()).await.map(|placed| placed.dentry.space_id)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let renaming = RenameDentry { space_id: "a".into(), ..rename("ga", "ga2") };
+    let renamed = tokio::time::timeout(Duration::from_secs(10), store.rename_dentry(&renaming));
+    assert_eq!(renamed.await.expect("not held up by space b").unwrap().name, "ga2");
+    assert!(!mover.is_finished());
+    holder.batch_execute("COMMIT").await.unwrap();
+    let moved = tokio::time::timeout(Duration::from_secs(20), mover).await.unwrap().unwrap();
+    assert_eq!(moved.unwrap(), "b");
+}
