@@ -1382,12 +1382,8 @@ async fn a_space_whose_row_is_held_holds_up_no_other_space() {
         let to = DentryRecord { space_id: id.clone(), ..folder(&format!("o-{id}"), "o") };
         create(&*store, to).await;
     }
-    let holder = pool(&database.url);
-    let holder = holder.get().await.unwrap();
-    holder
-        .batch_execute("BEGIN; SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE")
-        .await
-        .unwrap();
+    let holder =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE").await;
     type Written = tokio::task::JoinHandle<String>;
     let writes_of = |id: &str, wave: u32| -> Vec<Written> {
         let (id, store) = (id.to_string(), store.clone());
@@ -1458,6 +1454,14 @@ async fn a_space_whose_row_is_held_holds_up_no_other_space() {
     assert_consistent(&*store).await;
 }
 
+/// A connection of its own in a transaction that ran `sql`: the rows it
+/// locked stay held until the transaction ends.
+async fn holding(url: &str, sql: &str) -> deadpool_postgres::Object {
+    let holder = pool(url).get().await.unwrap();
+    holder.batch_execute(&format!("BEGIN; {sql}")).await.unwrap();
+    holder
+}
+
 /// The shard (of 4) a node queues the writes of space `key` on, as
 /// `combine.rs` computes it.
 fn shard_of(key: &str) -> u64 {
@@ -1479,10 +1483,8 @@ async fn spaces_held_at_once_wait_on_a_few_connections_and_leave_the_pool_to_oth
     for i in 0..20 {
         store.insert_space_once(&space(&format!("h{i}"), &format!("h{i}"))).await.unwrap();
     }
-    let holder = pool(&database.url);
-    let holder = holder.get().await.unwrap();
-    let hold = "BEGIN; SELECT 1 FROM spaces WHERE space_id LIKE 'h%' FOR UPDATE";
-    holder.batch_execute(hold).await.unwrap();
+    let hold = "SELECT 1 FROM spaces WHERE space_id LIKE 'h%' FOR UPDATE";
+    let holder = holding(&database.url, hold).await;
     let held: Vec<_> = (0..20)
         .map(|i| {
             let store = store.clone();
@@ -1527,11 +1529,9 @@ async fn a_write_of_a_held_space_waits_for_no_org_in_its_shard() {
     let of_org_d = SpaceRecord { corp_id: "d".into(), app_id: "b".into(), ..space(&other, &other) };
     store.insert_space_once(&of_org_d).await.unwrap();
     create(&*store, DentryRecord { space_id: other.clone(), ..file("fx", "fx", 0) }).await;
-    let holder = pool(&database.url);
-    let holder = holder.get().await.unwrap();
-    let hold = "BEGIN; SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE; \
+    let hold = "SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE; \
                 SELECT 1 FROM orgs WHERE corp_id = 'c' FOR NO KEY UPDATE";
-    holder.batch_execute(hold).await.unwrap();
+    let holder = holding(&database.url, hold).await;
     let held = {
         let store = store.clone();
         tokio::spawn(async move {
@@ -1561,12 +1561,8 @@ async fn a_move_into_a_held_space_holds_up_no_write_of_its_source() {
     }
     create(&*store, DentryRecord { space_id: "a".into(), ..file("fa", "fa", 0) }).await;
     create(&*store, DentryRecord { space_id: "a".into(), ..file("ga", "ga", 0) }).await;
-    let holder = pool(&database.url);
-    let holder = holder.get().await.unwrap();
-    holder
-        .batch_execute("BEGIN; SELECT 1 FROM spaces WHERE space_id = 'b' FOR UPDATE")
-        .await
-        .unwrap();
+    let holder =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = 'b' FOR UPDATE").await;
     let mover = {
         let store = store.clone();
         tokio::spawn(async move {
