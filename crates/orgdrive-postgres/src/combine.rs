@@ -36,6 +36,7 @@ use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
+use deadpool_postgres::Client;
 use futures::future::BoxFuture;
 use orgdrive_store::{StoreError, WriteFigures, WriteTally};
 use tokio::sync::{mpsc, Semaphore};
@@ -291,19 +292,28 @@ impl<J: Send + 'static> Worker<J> {
     /// the maximum) in one batch that waits for the row; the jobs queued
     /// meanwhile go back to their shards (the row may be free by then, and
     /// the space's writes are best combined with other spaces' again), and
-    /// the worker ends. A space still held is found so again.
+    /// the worker ends. A space still held is found so again. A batch that
+    /// gives its jobs back (the row still held after [`HELD_WAIT`]) lets
+    /// its permit go to the next held space and waits for another turn:
+    /// a space held for long holds up no other held space for longer.
     async fn run(mut self) {
-        let Ok(permit) = self.queues.writing_held.acquire().await else { return };
-        let Some(batch) = self.take(self.queues.max_batch) else { return };
-        let tally = Arc::clone(&self.queues.tally);
-        let locks = Locks::Held(self.key.clone());
-        let given_back = (self.queues.write)(batch, tally, locks).await;
-        drop(permit);
-        // Waiting for the locks, a batch gives nothing back; if it did, the
-        // job would go to its shard again.
-        let mut rest: Vec<J> = given_back.into_iter().map(|(_, job)| job).collect();
-        rest.extend(self.take(usize::MAX).unwrap_or_default());
-        self.remove();
+        loop {
+            let Ok(permit) = self.queues.writing_held.acquire().await else { return };
+            let Some(batch) = self.take(self.queues.max_batch) else { return };
+            let tally = Arc::clone(&self.queues.tally);
+            let locks = Locks::Held(self.key.clone());
+            let given_back = (self.queues.write)(batch, tally, locks).await;
+            drop(permit);
+            if given_back.is_empty() {
+                break;
+            }
+            let mut held = lock(&self.queues.held);
+            let queue = held.entry(self.key.clone()).or_default();
+            for (_, job) in given_back.into_iter().rev() {
+                queue.push_front(job);
+            }
+        }
+        let rest = self.take_all_and_remove();
         let Some(shards) = self.queues.shards.get().and_then(std::sync::Weak::upgrade) else {
             return;
         };
@@ -326,10 +336,11 @@ impl<J: Send + 'static> Worker<J> {
         (taken > 0).then(|| queue.drain(..taken).collect())
     }
 
-    /// Removes the key: the space's next jobs go to its shard.
-    fn remove(&mut self) {
-        lock(&self.queues.held).remove(&self.key);
+    /// The queue's jobs, the key removed with them (under one lock: no job
+    /// queued in between is lost): the space's next jobs go to its shard.
+    fn take_all_and_remove(&mut self) -> VecDeque<J> {
         self.done = true;
+        lock(&self.queues.held).remove(&self.key).unwrap_or_default()
     }
 }
 
@@ -343,6 +354,30 @@ impl<J> Drop for Worker<J> {
             lock(&self.queues.held).remove(&self.key);
         }
     }
+}
+
+/// How long a held space's worker waits for the row before it lets its
+/// permit go to the next held space ([`Worker::run`]).
+pub(crate) const HELD_WAIT: &str = "1s";
+
+/// Waits until no other transaction holds the row of `space` in a mode
+/// `lock` (a `SELECT … FROM spaces WHERE space_id = $1 FOR …` statement)
+/// conflicts with, at most [`HELD_WAIT`], holding no other row meanwhile
+/// (the lock is let go at once): whether the row was free in time.
+pub(crate) async fn wait_until_free(
+    client: &mut Client,
+    lock: &str,
+    space: &str,
+) -> DbResult<bool> {
+    let t = client.transaction().await?;
+    t.batch_execute(&format!("SET LOCAL lock_timeout = '{HELD_WAIT}'")).await?;
+    let free = match t.execute(lock, &[&space]).await.map_err(DbError::from) {
+        Ok(_) => true,
+        Err(e) if e.is_lock_busy() => false,
+        Err(e) => return Err(e),
+    };
+    t.rollback().await?;
+    Ok(free)
 }
 
 /// The next batch of a shard: waits for one job, then takes what else is

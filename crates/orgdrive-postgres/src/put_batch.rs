@@ -37,7 +37,7 @@ use orgdrive_store::{
     AppPropertyRecord, DentryRecord, EventType, PutDentry, PutOutcome, StoreResult,
 };
 
-use crate::combine::{Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC};
+use crate::combine::{wait_until_free, Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC};
 use crate::events::new_event_id;
 use crate::rows::live_dentries_by_id;
 use crate::{pooled, DbError, ROOT_ID};
@@ -98,6 +98,9 @@ macro_rules! batch_sql {
      SELECT dentry_id, NULL FROM inserted UNION ALL SELECT NULL, space_id FROM locked_spaces"
     ) };
 }
+
+/// The lock of a space a batch of puts takes, alone (to wait for it).
+const LOCK_SPACE: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR KEY SHARE";
 
 /// A batch of puts that waits for its spaces' rows (see [`batch_sql`]).
 pub(crate) const BATCH_SQL: &str = batch_sql!("FOR KEY SHARE");
@@ -222,7 +225,15 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
     if !puts.iter().all(|p| ids.insert(p.dentry.dentry_id.as_str())) {
         return alone();
     }
-    let Ok(client) = pooled(pool).await else { return alone() };
+    let Ok(mut client) = pooled(pool).await else { return alone() };
+    // A held space's batch waits for its row first, holding no other.
+    if let Locks::Held(space) = &locks {
+        match wait_until_free(&mut client, LOCK_SPACE, space).await {
+            Ok(true) => {}
+            Ok(false) => return puts.iter().map(|_| Settled::Held).collect(),
+            Err(_) => return alone(),
+        }
+    }
     // Prepared first (from the connection's cache but on its first batch),
     // so that each request goes out at its first poll, in the order polled.
     let skips = locks == Locks::Skip;

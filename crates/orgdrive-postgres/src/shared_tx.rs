@@ -67,7 +67,7 @@ use tokio::sync::oneshot;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
-use crate::combine::{Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC};
+use crate::combine::{wait_until_free, Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC};
 use crate::{events, lock_keys, pooled, prepare_all, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
@@ -370,14 +370,6 @@ async fn lock_spaces<C: GenericClient>(c: &C, spaces: &[&str]) -> DbResult<()> {
     lock_keys(c, LOCK_SPACE, LOCK_SPACES, spaces).await.map(drop)
 }
 
-/// Waits until no other transaction holds the row of `space`, holding no
-/// other row meanwhile (its lock is taken and let go at once).
-async fn wait_until_free(client: &mut Client, space: &str) -> DbResult<()> {
-    let t = client.transaction().await?;
-    t.execute(LOCK_SPACE, &[&space]).await?;
-    t.rollback().await.map_err(DbError::from)
-}
-
 /// The spaces whose orgs the writes `jobs` charge (sorted, once each).
 fn charged_orgs<'a>(jobs: impl Iterator<Item = &'a Job>) -> Vec<&'a str> {
     let mut charged: Vec<&str> = jobs
@@ -395,6 +387,17 @@ async fn lock_orgs<C: GenericClient>(c: &C, charged: &[&str]) -> DbResult<()> {
         [] => Ok(()),
         charged => lock_keys(c, LOCK_ORG, LOCK_ORGS, charged).await.map(drop),
     }
+}
+
+/// Which of `spaces` no other transaction holds, a look only (their
+/// locks let go at once).
+async fn free_spaces(client: &mut Client, mut spaces: Vec<&str>) -> DbResult<HashSet<String>> {
+    spaces.sort_unstable();
+    spaces.dedup();
+    let t = client.transaction().await?;
+    let free = lock_free_spaces(&t, &spaces).await?;
+    t.rollback().await?;
+    Ok(free)
 }
 
 /// Locks the rows of the spaces `spaces` (sorted) that no other
@@ -436,11 +439,35 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
         return jobs.iter().map(|_| Settled::Alone).collect();
     };
     if let Locks::Held(space) = &locks {
-        if wait_until_free(&mut client, space).await.is_err() {
-            return jobs.iter().map(|_| Settled::Alone).collect();
+        match wait_until_free(&mut client, LOCK_SPACE, space).await {
+            Ok(true) => {}
+            Ok(false) => return jobs.iter().map(|_| Settled::Held(space.clone())).collect(),
+            Err(_) => return jobs.iter().map(|_| Settled::Alone).collect(),
         }
     }
-    let (attempted, round) = attempt_sets(&client, jobs, &locks).await;
+    let (mut attempted, mut round) = attempt_sets(&client, jobs, &locks, None).await;
+    if matches!(&round, RoundTrip::RolledBack(e) if locks == Locks::Skip && e.is_lock_busy()) {
+        // Nothing written, a space held; which one, `NOWAIT` does not say:
+        // a look tells. The attempts of the spaces free go again; an
+        // attempt alone of a space held goes to that space's own queue,
+        // and a write with a body to the bodies (whose locks decide).
+        let spaces: Vec<&str> =
+            attempted.iter().flat_map(|&i| &jobs[i].spaces).map(String::as_str).collect();
+        let Ok(free) = free_spaces(&mut client, spaces).await else {
+            return jobs.iter().map(|_| Settled::Alone).collect();
+        };
+        let mut again = vec![false; jobs.len()];
+        for &i in &attempted {
+            match jobs[i].spaces.iter().find(|s| !free.contains(*s)) {
+                Some(held) if jobs[i].body.is_none() => {
+                    outcomes[i] = Some(Settled::Held(held.clone()));
+                }
+                Some(_) => {}
+                None => again[i] = true,
+            }
+        }
+        (attempted, round) = attempt_sets(&client, jobs, &locks, Some(&again)).await;
+    }
     match round {
         RoundTrip::Committed(applied) => {
             tally.record(applied.len());
@@ -448,8 +475,9 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
                 outcomes[i] = Some(Settled::Done(Ok(answer)));
             }
         }
-        // Nothing written, a space held: the writes attempted go on as if
-        // declined, an attempt alone to its space's own queue.
+        // Nothing written, a space held again since the look: an attempt
+        // alone goes to its first space's own queue; a write with a body,
+        // to the bodies.
         RoundTrip::RolledBack(e) if locks == Locks::Skip && e.is_lock_busy() => {
             for i in attempted {
                 if jobs[i].body.is_none() {
@@ -496,13 +524,14 @@ async fn attempt_sets(
     client: &Client,
     jobs: &[Job],
     locks: &Locks,
+    only: Option<&[bool]>,
 ) -> (Vec<usize>, RoundTrip<Vec<(usize, Answer)>>) {
     let mut sets: Vec<(TypeId, ApplyAll, Vec<usize>, Vec<&SetRow>)> = Vec::new();
     let mut statements = Vec::new();
     let mut spaces = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
         let Some(Attempt { kind, statement, write, apply_all }) = &job.attempt else { continue };
-        if job.reply.is_closed() {
+        if job.reply.is_closed() || only.is_some_and(|only| !only[i]) {
             continue;
         }
         spaces.extend(job.spaces.iter().map(String::as_str));

@@ -1360,9 +1360,8 @@ async fn batches_of_the_same_new_names_in_opposite_orders_never_deadlock() {
 /// change holds it, `FOR UPDATE`) holds up its own writes only: folder
 /// puts, renames and plain file moves of other spaces, queued at the same
 /// time (so sharing batches with the held space's), are written meanwhile;
-/// the held space's wait for its row, then are written, none of them
-/// declined. Twice: the second time, the held space's writes join its
-/// own queue.
+/// the held space's wait for its row, then are written. Twice: the second
+/// time, the held space's writes join its own queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_space_whose_row_is_held_holds_up_no_other_space() {
     let database = TestDatabase::create().await;
@@ -1416,8 +1415,13 @@ async fn a_space_whose_row_is_held_holds_up_no_other_space() {
             let into = to(&id, &format!("o-{id}"), NameConflict::Fail);
             let moving =
                 MoveDentry { space_id: id.clone(), ..moving(&format!("m{wave}-{id}"), into) };
-            let placed = store.move_plain_file(&moving).await.unwrap();
-            placed.expect("a plain move is not declined").dentry.parent_id
+            // Declined (its batch met a held space), it takes the checked
+            // way, as a request does.
+            let placed = match store.move_plain_file(&moving).await.unwrap() {
+                Some(placed) => placed,
+                None => store.move_dentry(&moving, ids()).await.unwrap(),
+            };
+            placed.dentry.parent_id
         };
         vec![tokio::spawn(put_folder), tokio::spawn(rename), tokio::spawn(plain_move)]
     };
@@ -1500,7 +1504,8 @@ async fn spaces_held_at_once_wait_on_a_few_connections_and_leave_the_pool_to_oth
         "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() \
          AND wait_event_type = 'Lock'",
     );
-    assert_eq!(waiting.await, ["4"], "one connection waiting a shard");
+    let waiting: u32 = waiting.await[0].parse().unwrap();
+    assert!(waiting <= 4, "{waiting} connections waiting: at most one a shard");
     let free = async {
         store.get_dentry("free", "nothing").await.unwrap();
         let d = DentryRecord { space_id: "free".into(), ..folder("f", "f") };
@@ -1579,4 +1584,136 @@ async fn a_move_into_a_held_space_holds_up_no_write_of_its_source() {
     holder.batch_execute("COMMIT").await.unwrap();
     let moved = tokio::time::timeout(Duration::from_secs(20), mover).await.unwrap().unwrap();
     assert_eq!(moved.unwrap(), "b");
+}
+
+/// Four spaces held long, a folder put queued on each: their workers take
+/// the 4 permits. Space `t` is held for 300 ms only; its put, and a put
+/// sent once `t` is free again, do not wait for L0..L3 (their workers let
+/// their permits go in turn).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_briefly_held_space_waits_for_no_space_held_long() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    for id in ["L0", "L1", "L2", "L3", "t"] {
+        store.insert_space_once(&space(id, id)).await.unwrap();
+    }
+    let long =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id LIKE 'L%' FOR UPDATE").await;
+    let put_in = |id: &str, d: &str| {
+        let (store, id, d) = (store.clone(), id.to_string(), d.to_string());
+        tokio::spawn(async move {
+            let dentry = DentryRecord { space_id: id.clone(), ..folder(&d, &d) };
+            store.put_dentry(&put(dentry, NameConflict::Fail, None)).await
+        })
+    };
+    let long_puts: Vec<_> = (0..4).map(|i| put_in(&format!("L{i}"), &format!("dl{i}"))).collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let brief =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = 't' FOR UPDATE").await;
+    let p1 = put_in("t", "t1");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    brief.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let p2 = put_in("t", "t2");
+    let r2 = tokio::time::timeout(Duration::from_secs(5), p2).await;
+    let r1 = tokio::time::timeout(Duration::from_secs(1), p1).await;
+    let (ok1, ok2) = (r1.is_ok(), r2.is_ok());
+    long.batch_execute("COMMIT").await.unwrap();
+    for p in long_puts {
+        let answer = tokio::time::timeout(Duration::from_secs(20), p).await.unwrap().unwrap();
+        assert!(matches!(answer, Ok(PutOutcome::Created(_))), "{answer:?}");
+    }
+    assert!(ok1 && ok2, "space t (free) waited for L0..L3");
+}
+
+/// Plain file moves (attempt only) of a free space A batched with one of a
+/// held space X (same shard), the permits taken by long-held spaces: A's
+/// moves (declined by the failed `NOWAIT`, not sent to a queue of their
+/// own) are answered without waiting for those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plain_moves_of_a_free_space_batched_with_a_held_one_wait_for_no_held_space() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    let a = (0..1000).map(|i| format!("a{i}")).find(|x| shard_of(x) == shard_of("X")).unwrap();
+    let b = (0..1000).map(|i| format!("b{i}")).find(|x| shard_of(x) == shard_of("X")).unwrap();
+    for id in ["L0", "L1", "L2", "L3", "X", a.as_str(), b.as_str()] {
+        store.insert_space_once(&space(id, id)).await.unwrap();
+    }
+    for i in 0..4 {
+        create(
+            &*store,
+            DentryRecord { space_id: format!("L{i}"), ..file(&format!("fl{i}"), "f", 0) },
+        )
+        .await;
+    }
+    create(&*store, DentryRecord { space_id: "X".into(), ..file("fx", "fx", 0) }).await;
+    create(&*store, DentryRecord { space_id: "X".into(), ..folder("ox", "ox") }).await;
+    create(&*store, DentryRecord { space_id: a.clone(), ..folder("oa", "oa") }).await;
+    for j in 0..30 {
+        create(
+            &*store,
+            DentryRecord { space_id: a.clone(), ..file(&format!("fa{j}"), &format!("fa{j}"), 0) },
+        )
+        .await;
+    }
+    let long =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id LIKE 'L%' FOR UPDATE").await;
+    let renames: Vec<_> = (0..4)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let r =
+                    RenameDentry { space_id: format!("L{i}"), ..rename(&format!("fl{i}"), "g") };
+                store.rename_dentry(&r).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let x_holder =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = 'X' FOR UPDATE").await;
+    let mv = |space: &str, id: &str, into: &str| {
+        let (store, space, id, into) =
+            (store.clone(), space.to_string(), id.to_string(), into.to_string());
+        tokio::spawn(async move {
+            let m = MoveDentry {
+                space_id: space.clone(),
+                ..moving(&id, to(&space, &into, NameConflict::Fail))
+            };
+            store.move_plain_file(&m).await
+        })
+    };
+    // Keep the shard busy (a file put of space B, same shard, waits for
+    // its org) so that X's move and A's moves are taken in one batch.
+    let org =
+        holding(&database.url, "SELECT 1 FROM orgs WHERE corp_id = 'c' FOR NO KEY UPDATE").await;
+    let blocker = {
+        let store = store.clone();
+        let b = b.clone();
+        tokio::spawn(async move {
+            let d = DentryRecord { space_id: b.clone(), ..file("fb", "fb", 0) };
+            store.put_dentry(&put(d, NameConflict::Fail, None)).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let x_move = mv("X", "fx", "ox");
+    let a_moves: Vec<_> = (0..30).map(|j| mv(&a, &format!("fa{j}"), "oa")).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    org.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    x_holder.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stuck = a_moves.iter().filter(|m| !m.is_finished()).count();
+    long.batch_execute("COMMIT").await.unwrap();
+    for r in renames {
+        tokio::time::timeout(Duration::from_secs(20), r).await.unwrap().unwrap().unwrap();
+    }
+    for m in a_moves {
+        tokio::time::timeout(Duration::from_secs(20), m).await.unwrap().unwrap().unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(20), x_move).await.unwrap().unwrap().unwrap();
+    let put = tokio::time::timeout(Duration::from_secs(20), blocker).await.unwrap().unwrap();
+    assert!(matches!(put, Ok(PutOutcome::Created(_))), "{put:?}");
+    assert_eq!(stuck, 0, "moves of never-held space {a} waited for L0..L3");
 }
