@@ -22,7 +22,7 @@
 //! of its writes; and at most as many held spaces' workers as there are
 //! shards write at once (each waits on a connection), the others waiting
 //! for their turn with none: however many spaces are held, the pool is
-//! left to the others. A worker waits for its row [`HELD_WAIT`] at most
+//! left to the others. A worker waits for its row 1 s ([`BOUNDED_LOCKS`]) at most
 //! a turn, then lets its permit go to the next: a space held briefly
 //! waits for no space held long. A worker's queue drops the jobs whose caller has
 //! gone, so a space held for long keeps no more than its callers wait for.
@@ -116,8 +116,11 @@ pub(crate) enum Locks {
     /// A batch that waits for its spaces' rows.
     Wait,
     /// A batch of the own queue of this space, found held: it waits for
-    /// that space's row first, holding no other (a move into it would
-    /// otherwise hold its source space while it waits), then as `Wait`.
+    /// that space's row ([`wait_until_free`]: holding no other row, at most
+    /// 1 s ([`BOUNDED_LOCKS`])), then for all its rows, at most 1 s ([`BOUNDED_LOCKS`]) each
+    /// ([`BOUNDED_LOCKS`]); past that, it gives its jobs back, each with a
+    /// space found held (a move from this space into another held one goes
+    /// to that one's queue, and this space's row is let go).
     Held(String),
 }
 
@@ -295,7 +298,7 @@ impl<J: Send + 'static> Worker<J> {
     /// meanwhile go back to their shards (the row may be free by then, and
     /// the space's writes are best combined with other spaces' again), and
     /// the worker ends. A space still held is found so again. A batch that
-    /// gives its jobs back (the row still held after [`HELD_WAIT`]) lets
+    /// gives its jobs back (the row still held after 1 s ([`BOUNDED_LOCKS`])) lets
     /// its permit go to the next held space and waits for another turn:
     /// a space held for long holds up no other held space for longer.
     async fn run(mut self) {
@@ -306,12 +309,25 @@ impl<J: Send + 'static> Worker<J> {
             let locks = Locks::Held(self.key.clone());
             let given_back = (self.queues.write)(batch, tally, locks).await;
             drop(permit);
-            if given_back.is_empty() {
+            // Jobs of a caller gone are dropped; a job that found another
+            // space held goes to that space's queue; one that found this
+            // space still held waits here for another turn.
+            let mut again = Vec::new();
+            for (space, job) in given_back {
+                if (self.queues.kind.abandoned)(&job) {
+                    continue;
+                }
+                match space == self.key {
+                    true => again.push(job),
+                    false => Queues::hold(&self.queues, space, job),
+                }
+            }
+            if again.is_empty() {
                 break;
             }
             let mut held = lock(&self.queues.held);
             let queue = held.entry(self.key.clone()).or_default();
-            for (_, job) in given_back.into_iter().rev() {
+            for job in again.into_iter().rev() {
                 queue.push_front(job);
             }
         }
@@ -358,13 +374,18 @@ impl<J> Drop for Worker<J> {
     }
 }
 
-/// How long a held space's worker waits for the row before it lets its
-/// permit go to the next held space ([`Worker::run`]).
-pub(crate) const HELD_WAIT: &str = "1s";
+/// Bounds the lock waits that follow, in a transaction (`SET LOCAL`), to
+/// how long a held space's batch waits for a row before it lets its
+/// permit go to the next held space ([`Worker::run`]); the
+/// statements after the locks run under [`UNBOUNDED_LOCKS`] again (a
+/// body's own waits are not given up).
+pub(crate) const BOUNDED_LOCKS: &str = "SET LOCAL lock_timeout = '1s'";
+/// Ends [`BOUNDED_LOCKS`].
+pub(crate) const UNBOUNDED_LOCKS: &str = "SET LOCAL lock_timeout TO DEFAULT";
 
 /// Waits until no other transaction holds the row of `space` in a mode
 /// `lock` (a `SELECT … FROM spaces WHERE space_id = $1 FOR …` statement)
-/// conflicts with, at most [`HELD_WAIT`], holding no other row meanwhile
+/// conflicts with, at most 1 s ([`BOUNDED_LOCKS`]), holding no other row meanwhile
 /// (the lock is let go at once): whether the row was free in time.
 pub(crate) async fn wait_until_free(
     client: &mut Client,
@@ -372,7 +393,7 @@ pub(crate) async fn wait_until_free(
     space: &str,
 ) -> DbResult<bool> {
     let t = client.transaction().await?;
-    t.batch_execute(&format!("SET LOCAL lock_timeout = '{HELD_WAIT}'")).await?;
+    t.batch_execute(BOUNDED_LOCKS).await?;
     let free = match t.execute(lock, &[&space]).await.map_err(DbError::from) {
         Ok(_) => true,
         Err(e) if e.is_lock_busy() => false,

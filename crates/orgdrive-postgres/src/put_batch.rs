@@ -37,7 +37,9 @@ use orgdrive_store::{
     AppPropertyRecord, DentryRecord, EventType, PutDentry, PutOutcome, StoreResult,
 };
 
-use crate::combine::{wait_until_free, Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC};
+use crate::combine::{
+    wait_until_free, Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC, BOUNDED_LOCKS,
+};
 use crate::events::new_event_id;
 use crate::rows::live_dentries_by_id;
 use crate::{pooled, DbError, ROOT_ID};
@@ -226,7 +228,8 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
         return alone();
     }
     let Ok(mut client) = pooled(pool).await else { return alone() };
-    // A held space's batch waits for its row first, holding no other.
+    // A held space's batch waits for its row first, holding no other,
+    // then for the batch's locks a bounded time (else its puts go back).
     if let Locks::Held(space) = &locks {
         match wait_until_free(&mut client, LOCK_SPACE, space).await {
             Ok(true) => {}
@@ -234,6 +237,11 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
             Err(_) => return alone(),
         }
     }
+    let held = matches!(locks, Locks::Held(_));
+    let begin = match held {
+        true => format!("{BEGIN_GENERIC}; {BOUNDED_LOCKS}"),
+        false => BEGIN_GENERIC.to_owned(),
+    };
     // Prepared first (from the connection's cache but on its first batch),
     // so that each request goes out at its first poll, in the order polled.
     let skips = locks == Locks::Skip;
@@ -243,7 +251,7 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
     let params = columns.params();
     let (begun, inserted, committed) = tokio::join!(
         biased;
-        client.batch_execute(BEGIN_GENERIC),
+        client.batch_execute(&begin),
         client.query(&statement, &params),
         client.batch_execute("COMMIT"),
     );
@@ -255,6 +263,9 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
         committed.map_err(DbError::from),
     ) {
         RoundTrip::Committed(answered) => answered,
+        RoundTrip::RolledBack(e) if held && e.is_lock_busy() => {
+            return puts.iter().map(|_| Settled::Held).collect();
+        }
         RoundTrip::RolledBack(e) => {
             let error = e.into_store();
             tracing::debug!(%error, puts = puts.len(), "a batch of puts failed: each runs alone");

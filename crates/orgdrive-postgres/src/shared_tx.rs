@@ -67,7 +67,10 @@ use tokio::sync::oneshot;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
-use crate::combine::{wait_until_free, Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC};
+use crate::combine::{
+    wait_until_free, Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC, BOUNDED_LOCKS,
+    UNBOUNDED_LOCKS,
+};
 use crate::{events, lock_keys, pooled, prepare_all, tx, DbError, DbResult, PgStore, Tx};
 
 /// Writes run by one transaction at most.
@@ -438,6 +441,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
     let Ok(mut client) = pooled(pool).await else {
         return jobs.iter().map(|_| Settled::Alone).collect();
     };
+    // A held space's batch waits for its row first, holding no other.
     if let Locks::Held(space) = &locks {
         match wait_until_free(&mut client, LOCK_SPACE, space).await {
             Ok(true) => {}
@@ -445,8 +449,10 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
             Err(_) => return jobs.iter().map(|_| Settled::Alone).collect(),
         }
     }
+    // Whether a busy lock gives the batch's writes back (else they run alone).
+    let gives_back = |e: &DbError| locks != Locks::Wait && e.is_lock_busy();
     let (mut attempted, mut round) = attempt_sets(&client, jobs, &locks, None).await;
-    if matches!(&round, RoundTrip::RolledBack(e) if locks == Locks::Skip && e.is_lock_busy()) {
+    if matches!(&round, RoundTrip::RolledBack(e) if gives_back(e)) {
         // Nothing written, a space held; which one, `NOWAIT` does not say:
         // a look tells. The attempts of the spaces free go again; an
         // attempt alone of a space held goes to that space's own queue,
@@ -478,7 +484,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
         // Nothing written, a space held again since the look: an attempt
         // alone goes to its first space's own queue; a write with a body,
         // to the bodies.
-        RoundTrip::RolledBack(e) if locks == Locks::Skip && e.is_lock_busy() => {
+        RoundTrip::RolledBack(e) if gives_back(&e) => {
             for i in attempted {
                 if jobs[i].body.is_none() {
                     outcomes[i] = Some(Settled::Held((WRITE.key_of)(&jobs[i]).to_owned()));
@@ -589,14 +595,24 @@ async fn attempt_round<T>(
         // Nothing sent but the preparation: nothing written.
         return RoundTrip::RolledBack(e);
     }
-    let (begun, locked, applied, committed) = tokio::join!(
+    // A held space's batch waits for the locks a bounded time.
+    let bounded = matches!(locks, Locks::Held(_));
+    let bound = |sql: &'static str| async move {
+        match bounded {
+            true => client.batch_execute(sql).await.map_err(DbError::from),
+            false => Ok(()),
+        }
+    };
+    let (begun, bounded_from, locked, bounded_to, applied, committed) = tokio::join!(
         biased;
         client.batch_execute(BEGIN_GENERIC),
+        bound(BOUNDED_LOCKS),
         lock_keys(client, lock_one, lock_many, spaces),
+        bound(UNBOUNDED_LOCKS),
         statements,
         client.batch_execute("COMMIT"),
     );
-    let applied = locked.and(applied);
+    let applied = bounded_from.and(locked).and(bounded_to).and(applied);
     RoundTrip::of(begun.map_err(DbError::from), applied, committed.map_err(DbError::from))
 }
 
@@ -629,13 +645,40 @@ async fn run_bodies(
     let (held, charged) = match locks {
         // The locks go out together (pipelined), spaces first; a failed
         // lock aborts the transaction (what follows fails too).
-        Locks::Wait | Locks::Held(_) => {
+        Locks::Wait => {
             let charged = charged_orgs(of_bodies());
             let lock_orgs = lock_orgs(&t, &charged);
             let (spaces_locked, orgs_locked) =
                 tokio::join!(biased; lock_spaces(&t, &spaces), lock_orgs);
             if spaces_locked.is_err() || orgs_locked.is_err() {
                 return alone();
+            }
+            (bodies.iter().map(|_| None).collect(), Vec::new())
+        }
+        // A held space's batch: the same locks, waited for a bounded time;
+        // past it, each write is given back with a space a look finds held
+        // (its first if none is any more).
+        Locks::Held(_) => {
+            let charged = charged_orgs(of_bodies());
+            let (from, spaces_locked, orgs_locked, to) = tokio::join!(
+                biased;
+                t.batch_execute(BOUNDED_LOCKS),
+                lock_spaces(&t, &spaces),
+                lock_orgs(&t, &charged),
+                t.batch_execute(UNBOUNDED_LOCKS),
+            );
+            match (from, spaces_locked, orgs_locked, to) {
+                (Ok(()), Ok(()), Ok(()), Ok(())) => {}
+                (_, Err(e), ..) | (_, _, Err(e), _) if e.is_lock_busy() => {
+                    drop(t);
+                    let Ok(free) = free_spaces(client, spaces).await else { return alone() };
+                    let held = of_bodies().map(|job| {
+                        let held = job.spaces.iter().find(|s| !free.contains(*s));
+                        Settled::Held(held.map_or((WRITE.key_of)(job), String::as_str).to_owned())
+                    });
+                    return (held.collect(), 0);
+                }
+                _ => return alone(),
             }
             (bodies.iter().map(|_| None).collect(), Vec::new())
         }

@@ -1710,10 +1710,48 @@ async fn plain_moves_of_a_free_space_batched_with_a_held_one_wait_for_no_held_sp
         tokio::time::timeout(Duration::from_secs(20), r).await.unwrap().unwrap().unwrap();
     }
     for m in a_moves {
-        tokio::time::timeout(Duration::from_secs(20), m).await.unwrap().unwrap().unwrap();
+        let placed = tokio::time::timeout(Duration::from_secs(20), m).await.unwrap().unwrap();
+        assert!(placed.unwrap().is_some(), "a move of a free space declined");
     }
     tokio::time::timeout(Duration::from_secs(20), x_move).await.unwrap().unwrap().unwrap();
     let put = tokio::time::timeout(Duration::from_secs(20), blocker).await.unwrap().unwrap();
     assert!(matches!(put, Ok(PutOutcome::Created(_))), "{put:?}");
     assert_eq!(stuck, 0, "moves of never-held space {a} waited for L0..L3");
+}
+
+/// A move from a space held briefly into a space held long: once the
+/// first is free, its other writes are not held up behind the move (which
+/// goes to the long-held space's queue, letting the first one's row go),
+/// and the move is applied once the second is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_move_from_a_briefly_held_space_into_one_held_long_holds_up_no_write_of_its_source() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    for id in ["a", "b"] {
+        store.insert_space_once(&space(id, id)).await.unwrap();
+    }
+    create(&*store, DentryRecord { space_id: "a".into(), ..file("fa", "fa", 0) }).await;
+    create(&*store, DentryRecord { space_id: "a".into(), ..file("ga", "ga", 0) }).await;
+    let long = holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = 'b' FOR UPDATE").await;
+    let brief =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = 'a' FOR UPDATE").await;
+    let mover = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let into_b = to("b", "0", NameConflict::Fail);
+            let request = MoveDentry { space_id: "a".into(), ..moving("fa", into_b) };
+            store.move_dentry(&request, ids()).await.map(|placed| placed.dentry.space_id)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    brief.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let renaming = RenameDentry { space_id: "a".into(), ..rename("ga", "ga2") };
+    let renamed = tokio::time::timeout(Duration::from_secs(5), store.rename_dentry(&renaming));
+    assert_eq!(renamed.await.expect("not held up by space b").unwrap().name, "ga2");
+    assert!(!mover.is_finished());
+    long.batch_execute("COMMIT").await.unwrap();
+    let moved = tokio::time::timeout(Duration::from_secs(20), mover).await.unwrap().unwrap();
+    assert_eq!(moved.unwrap(), "b");
 }
