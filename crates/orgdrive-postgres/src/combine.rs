@@ -22,10 +22,11 @@
 //! of its writes; and at most as many held spaces' workers as there are
 //! shards write at once (each waits on a connection), the others waiting
 //! for their turn with none: however many spaces are held, the pool is
-//! left to the others. A worker waits for its row 1 s ([`BOUNDED_LOCKS`]) at most
-//! a turn, then lets its permit go to the next: a space held briefly
-//! waits for no space held long. A worker's queue drops the jobs whose caller has
-//! gone, so a space held for long keeps no more than its callers wait for.
+//! left to the others. A worker waits for each of its rows 1 s at most a
+//! turn ([`BOUNDED_LOCKS`]), then lets its permit go to the next: a space
+//! held briefly waits for no space held long. A worker's queue drops the
+//! jobs whose caller has gone, so a space held for long keeps no more
+//! than its callers wait for.
 //!
 //! Also what the batches' transactions sent in one round trip (`BEGIN`,
 //! statements, `COMMIT`, pipelined) share: their `BEGIN`
