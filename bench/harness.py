@@ -124,8 +124,9 @@ def children_cpu_s():
 
 # The durable-write rows, as `--writes` names them.
 WRITE_ROWS = ("addfolder", "uploadcycle", "rename", "move")
-# postgres+s3 only: AddFolder at 64 connections spread over 64 spaces (harness_pg.py).
-PG_WRITE_ROWS = WRITE_ROWS + ("addfolder-spaces",)
+# postgres+s3 only (harness_pg.py): AddFolder at 64 connections spread over 64 spaces;
+# AddFolder and RenameDentry at once on one space, 32 connections each.
+PG_WRITE_ROWS = WRITE_ROWS + ("addfolder-spaces", "mixed")
 
 class Sampler(threading.Thread):
     """VmRSS of a process every ~20 ms."""

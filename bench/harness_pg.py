@@ -57,7 +57,7 @@ PGBENCH_SCRIPT = ("INSERT INTO ceiling (k, v, at) VALUES "
 # no HTTP, no checks, no reads — sent by as many pgbench clients as orgdrive
 # runs such batches at once for one space: one (combine.rs: the writes of a
 # space go to one shard, whose worker writes one batch at a time); renames
-# and moves lock the space FOR UPDATE, folder puts FOR KEY SHARE.
+# and moves (attempts, shared_tx.rs) lock the space FOR NO KEY UPDATE, folder puts FOR KEY SHARE.
 # FLOOR_BATCH is the most 64 connections can put in one batch (fewer rows a
 # batch cost more a row).
 # Run on orgdrive's own schema (`orgdrive migrate`) in a database of its own.
@@ -79,7 +79,7 @@ FLOOR_SCRIPTS = {
         "name, dentry_type) SELECT md5(random()::text), 'DENTRY_CREATED', 'floor-org', 'floor-app', 'floor-space', "
         "dentry_id, 'u', 0, parent_id, name, 'FOLDER' FROM u;\nCOMMIT;\n"),
     "rename": (1,
-        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK.format("UPDATE") +
+        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK.format("NO KEY UPDATE") +
         "WITH u AS (UPDATE dentries SET name = CASE WHEN name LIKE '%.bin' THEN name || '.x' ELSE left(name, -2) END, "
         "modifier_id = 'u', modified_at = (extract(epoch from now()) * 1000)::bigint "
         f"WHERE dentry_id = ANY (SELECT (100000000 + g)::text FROM generate_series(:base, :base + {FLOOR_BATCH - 1}) g) "
@@ -88,7 +88,7 @@ FLOOR_SCRIPTS = {
         "name, dentry_type, size, version, previous_name) SELECT md5(random()::text), 'DENTRY_RENAMED', 'floor-org', "
         "'floor-app', 'floor-space', dentry_id, 'u', 0, parent_id, name, 'FILE', size, version, 'x' FROM u;\nCOMMIT;\n"),
     "move": (1,
-        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK.format("UPDATE") +
+        f"\\set base random(1, {FLOOR_FILES - FLOOR_BATCH})\nBEGIN;\n" + FLOOR_LOCK.format("NO KEY UPDATE") +
         "WITH u AS (UPDATE dentries SET parent_id = CASE WHEN parent_id = 'A' THEN 'B' ELSE 'A' END, "
         "modifier_id = 'u', modified_at = (extract(epoch from now()) * 1000)::bigint "
         f"WHERE dentry_id = ANY (SELECT (100000000 + g)::text FROM generate_series(:base, :base + {FLOOR_BATCH - 1}) g) "
@@ -363,6 +363,19 @@ class PgS3Harness(Harness):
                     self.load("add-folder", *self.auth_args(st), "--more-spaces", ",".join(more),
                               "--connections", 64), conns=64)
 
+    def mixed_write_rows(self, run, st, sp):
+        """AddFolder and RenameDentry at once on one space, 32 connections
+        each, two loadgen processes (`--writes mixed`): folder puts and
+        renames of a space go through different batchers, so their batches
+        meet on the space's row."""
+        if "mixed" not in set(self.a.writes or H.PG_WRITE_ROWS):
+            return
+        lc = self.api(st, "POST", f"{sp}/dentries/0/folders", {"name": "lifecycle-mixed"})["dentry"]["id"]
+        subprocess.run(["sync"])
+        self.record(run, "orgdrive.mixed", self.load_split([
+            ["add-folder", *self.auth_args(st), "--connections", 32],
+            ["rename-cycle", *self.auth_args(st), "--parent-id", lc, "--size", 4096, "--connections", 32]]), conns=64)
+
     # ---- one run --------------------------------------------------------------
     def run_once(self, run):
         meta_url = self.create_db(f"orgdrive_run{run}")
@@ -376,6 +389,7 @@ class PgS3Harness(Harness):
                     self.psql(db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
                 self.durable_write_rows(run, fx["st"], fx["sp"])
                 self.spread_write_rows(run, fx["st"])
+                self.mixed_write_rows(run, fx["st"], fx["sp"])
                 if self.a.pg_stat_statements:
                     top = self.psql(db, "SELECT calls, rows, round(total_exec_time::numeric, 1), "
                                         "round((total_exec_time / NULLIF(calls, 0))::numeric, 3), "
@@ -427,6 +441,7 @@ class PgS3Harness(Harness):
         self.pgbench(run, "before")
         self.durable_write_rows(run, st, sp)
         self.spread_write_rows(run, st)
+        self.mixed_write_rows(run, st, sp)
         self.floor(run, H.WRITE_ROWS)
         self.pgbench(run, "after")
 
@@ -721,12 +736,19 @@ def report(records, results_path):
           f"{mmm(vals('pg.ceiling', 'mean_ms', when=when), 2)} | – | – | {mmm(ceiling_pg_us(when))} | "
           f"{mmm(vals('pg.ceiling', 'foreign_cpu_pct', when=when), 1)} | {sum(v or 0 for v in vals('pg.ceiling', 'failed', when=when))} |")
     w(f"| PostgreSQL ceiling of the run (mean of before and after) | {mmm(vals('pg.ceiling', 'tx_per_s'))} | – | – | – | – | – | – |")
+    def mixed_part(i):
+        """The rps of one loadgen (0: AddFolder, 1: RenameDentry) of the mixed row, per run."""
+        got = {r["run"]: r["parts"][i]["rps"] for r in records if r["bench"] == "orgdrive.mixed" and r.get("parts")}
+        return [got.get(run) for run in runs]
+
     for bench, label in (("orgdrive.addfolder", "AddFolder (unique names, RETURN_ERROR_IF_EXISTS)"),
                          ("orgdrive.addfolder_spaces", f"AddFolder, the connections spread over {SPREAD_SPACES} "
                                                        "spaces of the org (one each)"),
                          ("orgdrive.uploadcycle", "upload cycle, 4 KiB (GetFileUploadInfo → PUT to S3 → CommitFile)"),
                          ("orgdrive.rename", "RenameDentry (`loadgen rename-cycle`)"),
-                         ("orgdrive.move", "MoveDentry (`loadgen move-cycle`)")):
+                         ("orgdrive.move", "MoveDentry (`loadgen move-cycle`)"),
+                         ("orgdrive.mixed", "AddFolder and RenameDentry at once on one space, 32 connections each "
+                                            f"(folders/s {mmm(mixed_part(0))}, renames/s {mmm(mixed_part(1))})")):
         w(f"| orgdrive {label} | {mmm(vals(bench, 'rps'))} | {mmm(vals(bench, 'p50_ms'), 2)} | {mmm(vals(bench, 'p99_ms'), 2)} | "
           f"{mmm(cpu_us(bench, 'orgdrive'))} | {mmm(cpu_us(bench, 'postgres'))} | "
           f"{mmm(vals(bench, 'foreign_cpu_pct'), 1)} | {errs(bench)} |")

@@ -9,8 +9,11 @@
 //! settle racing writes of one grant), but they never interleave with a tree
 //! change of the space, which locks the row `FOR UPDATE` — so a grant is
 //! never written on a dentry a concurrent change is removing, and a move's
-//! `OWNER`-grant check sees every grant it could remove. The events are
-//! appended in the change's transaction.
+//! `OWNER`-grant check sees every grant it could remove. A batch's plain
+//! file moves (`shared_tx.rs`, `FOR NO KEY UPDATE`) do interleave with
+//! grant writes: such a move drops no grant, and one that reads no grant
+//! on its file while a grant of it is being written ends as if it had run
+//! first. The events are appended in the change's transaction.
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;

@@ -12,7 +12,10 @@
 //! - **One method, one READ COMMITTED transaction** ([`crate::tx!`]; a
 //!   serialization failure or deadlock runs it again from the start).
 //!   Renames and moves without a task may share it with concurrent ones,
-//!   one savepoint each, their spaces locked first (`shared_tx`).
+//!   one savepoint each, their spaces locked first (`shared_tx`; a batch's
+//!   attempts — renames whose path does not grow, plain file moves — lock
+//!   them `FOR NO KEY UPDATE` instead, which puts and grant writes get
+//!   through).
 //! - **A task's change locks its task row `FOR UPDATE` first**
 //!   ([`tasks::lock_task`]) and fails with `NotFound` when the task is
 //!   unknown or finished; it completes the task before it commits. Two

@@ -23,8 +23,12 @@
 //! were applied.
 //!
 //! **Lock order.** Before any write runs, each of a batch's transactions
-//! locks every space its writes touch `FOR UPDATE`, then — if a write of
-//! it charges or frees bytes (an attempt never does) — the orgs of those writes' spaces `FOR NO KEY UPDATE`, each list in key
+//! locks every space its writes touch — the bodies' `FOR UPDATE`, as a tree
+//! change does; the attempts' `FOR NO KEY UPDATE`, which folder puts and
+//! grant writes (`FOR KEY SHARE`) get through, since what an attempt
+//! applies changes no subtree and lengthens no path ([`ATTEMPTS_WAIT`]) —
+//! then, if a write of it charges or frees bytes (an attempt never does),
+//! the orgs of those writes' spaces `FOR NO KEY UPDATE`, each list in key
 //! order. Every other path takes a space before its org too (the upload
 //! sweeper locks all its spaces, then all its orgs, first), and nothing
 //! taken inside a batch (dentries, uploads, advisory locks on names) is
@@ -368,9 +372,10 @@ where
 }
 
 /// Locks the rows of the spaces `spaces` (sorted: one order for every
-/// writer).
+/// writer) as bodies do.
 async fn lock_spaces<C: GenericClient>(c: &C, spaces: &[&str]) -> DbResult<()> {
-    lock_keys(c, LOCK_SPACE, LOCK_SPACES, spaces).await.map(drop)
+    let (one, many) = BODIES_WAIT;
+    lock_keys(c, one, many, spaces).await.map(drop)
 }
 
 /// The spaces whose orgs the writes `jobs` charge (sorted, once each).
@@ -392,37 +397,72 @@ async fn lock_orgs<C: GenericClient>(c: &C, charged: &[&str]) -> DbResult<()> {
     }
 }
 
-/// Which of `spaces` no other transaction holds, a look only (their
-/// locks let go at once).
-async fn free_spaces(client: &mut Client, mut spaces: Vec<&str>) -> DbResult<HashSet<String>> {
+/// Which of `spaces` no other transaction holds so that `skipping` (a
+/// lock that skips the rows it would wait for) would wait, a look only
+/// (their locks let go at once).
+async fn free_spaces(
+    client: &mut Client,
+    mut spaces: Vec<&str>,
+    skipping: SpaceLocks,
+) -> DbResult<HashSet<String>> {
     spaces.sort_unstable();
     spaces.dedup();
     let t = client.transaction().await?;
-    let free = lock_free_spaces(&t, &spaces).await?;
+    let free = lock_free_spaces(&t, &spaces, skipping).await?;
     t.rollback().await?;
     Ok(free)
 }
 
-/// Locks the rows of the spaces `spaces` (sorted) that no other
-/// transaction holds: the spaces locked.
-async fn lock_free_spaces<C: GenericClient>(c: &C, spaces: &[&str]) -> DbResult<HashSet<String>> {
-    let rows = lock_keys(c, LOCK_FREE_SPACE, LOCK_FREE_SPACES, spaces).await?;
+/// Locks, with `skipping`, the rows of the spaces `spaces` (sorted) that
+/// no other transaction holds so that it would wait: the spaces locked.
+async fn lock_free_spaces<C: GenericClient>(
+    c: &C,
+    spaces: &[&str],
+    (one, many): SpaceLocks,
+) -> DbResult<HashSet<String>> {
+    let rows = lock_keys(c, one, many, spaces).await?;
     rows.iter().map(|row| row.try_get(0).map_err(DbError::from)).collect()
 }
 
-const LOCK_SPACE: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE";
-const LOCK_SPACES: &str =
-    "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE";
-/// The spaces' locks of a batch that waits for none ([`Locks::Skip`]):
-/// in the attempts' round trip, a held space fails the round
-/// ([`DbError::is_lock_busy`]); before the bodies, it is skipped.
-const LOCK_SPACE_NOWAIT: &str = "SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE NOWAIT";
-const LOCK_SPACES_NOWAIT: &str =
-    "SELECT 1 FROM spaces WHERE space_id = ANY($1) ORDER BY space_id FOR UPDATE NOWAIT";
-const LOCK_FREE_SPACE: &str =
-    "SELECT space_id FROM spaces WHERE space_id = $1 FOR UPDATE SKIP LOCKED";
-const LOCK_FREE_SPACES: &str = "SELECT space_id FROM spaces WHERE space_id = ANY($1) \
-     ORDER BY space_id FOR UPDATE SKIP LOCKED";
+/// A lock of spaces' rows: its statement for one space (`$1`), and for
+/// many (`$1` an array, locked in key order). Each answers the spaces it
+/// locked.
+type SpaceLocks = (&'static str, &'static str);
+
+macro_rules! space_locks {
+    ($mode:literal) => {
+        (
+            concat!("SELECT space_id FROM spaces WHERE space_id = $1 ", $mode),
+            concat!(
+                "SELECT space_id FROM spaces WHERE space_id = ANY($1) ORDER BY space_id ",
+                $mode
+            ),
+        )
+    };
+}
+
+/// The lock of a batch's bodies, and of a write alone: `FOR UPDATE`, as a
+/// tree change's. A body may move a folder to another space, or grow the
+/// paths under a folder it renames: no put may add a child in the space
+/// meanwhile (puts lock the row `FOR KEY SHARE`).
+const BODIES_WAIT: SpaceLocks = space_locks!("FOR UPDATE");
+/// The bodies' lock of a batch that waits for no space
+/// ([`Locks::Skip`]): a body of a held space does not run.
+const BODIES_SKIP: SpaceLocks = space_locks!("FOR UPDATE SKIP LOCKED");
+/// The lock of a batch's attempts: `FOR NO KEY UPDATE`. The writes an
+/// attempt applies (a rename whose path does not grow, a file moved
+/// within its space with no grant on it) change no subtree and lengthen
+/// no path, so they need not keep out puts and grant writes of the space
+/// (`FOR KEY SHARE`, which this lock lets through: the unique index on live
+/// names settles a put and a rename of one name); they keep out one
+/// another and tree changes (`FOR UPDATE`), which this lock waits for.
+const ATTEMPTS_WAIT: SpaceLocks = space_locks!("FOR NO KEY UPDATE");
+/// The attempts' lock of a batch that waits for no space ([`Locks::Skip`]):
+/// a held space fails the round ([`DbError::is_lock_busy`]).
+const ATTEMPTS_NOWAIT: SpaceLocks = space_locks!("FOR NO KEY UPDATE NOWAIT");
+/// The look after such a failure: which spaces the attempts' lock would
+/// not wait for.
+const ATTEMPTS_SKIP: SpaceLocks = space_locks!("FOR NO KEY UPDATE SKIP LOCKED");
 /// The orgs of the spaces (`$1`, sorted), locked in key order.
 const LOCK_ORG: &str = "SELECT 1 FROM orgs WHERE corp_id = \
      (SELECT corp_id FROM spaces WHERE space_id = $1) FOR NO KEY UPDATE";
@@ -443,7 +483,12 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
     };
     // A held space's batch waits for its row first, holding no other.
     if let Locks::Held(space) = &locks {
-        match wait_until_free(&mut client, LOCK_SPACE, space).await {
+        // The lock of the batch's bodies if it has any, else its attempts'.
+        let (lock, _) = match jobs.iter().any(|job| job.body.is_some()) {
+            true => BODIES_WAIT,
+            false => ATTEMPTS_WAIT,
+        };
+        match wait_until_free(&mut client, lock, space).await {
             Ok(true) => {}
             Ok(false) => return jobs.iter().map(|_| Settled::Held(space.clone())).collect(),
             Err(_) => return jobs.iter().map(|_| Settled::Alone).collect(),
@@ -459,7 +504,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
         // and a write with a body to the bodies (whose locks decide).
         let spaces: Vec<&str> =
             attempted.iter().flat_map(|&i| &jobs[i].spaces).map(String::as_str).collect();
-        let Ok(free) = free_spaces(&mut client, spaces).await else {
+        let Ok(free) = free_spaces(&mut client, spaces, ATTEMPTS_SKIP).await else {
             return jobs.iter().map(|_| Settled::Alone).collect();
         };
         let mut again = vec![false; jobs.len()];
@@ -586,8 +631,8 @@ async fn attempt_round<T>(
     locks: &Locks,
 ) -> RoundTrip<T> {
     let (lock_one, lock_many) = match locks {
-        Locks::Wait | Locks::Held(_) => (LOCK_SPACE, LOCK_SPACES),
-        Locks::Skip => (LOCK_SPACE_NOWAIT, LOCK_SPACES_NOWAIT),
+        Locks::Wait | Locks::Held(_) => ATTEMPTS_WAIT,
+        Locks::Skip => ATTEMPTS_NOWAIT,
     };
     let to_prepare: Vec<&str> =
         [lock_one, lock_many].into_iter().chain(prepared.iter().copied()).collect();
@@ -635,8 +680,8 @@ async fn run_bodies(
     spaces.sort_unstable();
     spaces.dedup();
     let (lock_one, lock_many) = match locks {
-        Locks::Wait | Locks::Held(_) => (LOCK_SPACE, LOCK_SPACES),
-        Locks::Skip => (LOCK_FREE_SPACE, LOCK_FREE_SPACES),
+        Locks::Wait | Locks::Held(_) => BODIES_WAIT,
+        Locks::Skip => BODIES_SKIP,
     };
     if prepare_all(&t, &[lock_one, lock_many, LOCK_ORG, LOCK_ORGS]).await.is_err() {
         return alone();
@@ -671,7 +716,9 @@ async fn run_bodies(
                 (Ok(()), Ok(()), Ok(()), Ok(())) => {}
                 (_, Err(e), ..) | (_, _, Err(e), _) if e.is_lock_busy() => {
                     drop(t);
-                    let Ok(free) = free_spaces(client, spaces).await else { return alone() };
+                    let Ok(free) = free_spaces(client, spaces, BODIES_SKIP).await else {
+                        return alone();
+                    };
                     let held = of_bodies().map(|job| {
                         let held = job.spaces.iter().find(|s| !free.contains(*s));
                         Settled::Held(held.map_or((WRITE.key_of)(job), String::as_str).to_owned())
@@ -685,7 +732,7 @@ async fn run_bodies(
         // The spaces first, then the orgs of the bodies that run: a batch
         // waits for no org of a space it skipped.
         Locks::Skip => {
-            let Ok(free) = lock_free_spaces(&t, &spaces).await else { return alone() };
+            let Ok(free) = lock_free_spaces(&t, &spaces, BODIES_SKIP).await else { return alone() };
             let held: Vec<Option<String>> = of_bodies()
                 .map(|job| job.spaces.iter().find(|s| !free.contains(*s)).cloned())
                 .collect();

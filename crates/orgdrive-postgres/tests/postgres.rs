@@ -1755,3 +1755,79 @@ async fn a_move_from_a_briefly_held_space_into_one_held_long_holds_up_no_write_o
     let moved = tokio::time::timeout(Duration::from_secs(20), mover).await.unwrap().unwrap();
     assert_eq!(moved.unwrap(), "b");
 }
+
+/// A batch's renames and file moves lock their space `FOR NO KEY UPDATE`:
+/// a transaction holding the row `FOR KEY SHARE` (a batch of folder puts,
+/// a grant write) holds up none of them, while one holding it `FOR
+/// UPDATE` (a tree change) still does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renames_and_file_moves_wait_for_no_folder_put_of_their_space() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("f", "f.txt", 0)).await;
+    create(&*store, file("m", "m.txt", 0)).await;
+    create(&*store, folder("o", "o")).await;
+    let puts =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR KEY SHARE").await;
+    let renaming = rename("f", "g.txt");
+    let renamed = tokio::time::timeout(Duration::from_secs(5), store.rename_dentry(&renaming));
+    assert_eq!(renamed.await.expect("not held up by a put").unwrap().name, "g.txt");
+    let into = moving("m", to("1", "o", NameConflict::Fail));
+    let moved = tokio::time::timeout(Duration::from_secs(5), store.move_plain_file(&into));
+    let moved = moved.await.expect("not held up by a put").unwrap();
+    assert_eq!(moved.expect("a plain file move").dentry.parent_id, "o");
+    puts.batch_execute("COMMIT").await.unwrap();
+
+    let tree = holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE").await;
+    let renaming = {
+        let store = store.clone();
+        tokio::spawn(async move { store.rename_dentry(&rename("f", "f.txt")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!renaming.is_finished(), "a rename waits for a tree change of its space");
+    tree.batch_execute("COMMIT").await.unwrap();
+    let renamed = tokio::time::timeout(Duration::from_secs(20), renaming).await.unwrap().unwrap();
+    assert_eq!(renamed.unwrap().name, "f.txt");
+    assert_consistent(&*store).await;
+}
+
+/// Folder puts and renames racing for the same names in one folder, in
+/// batches that no longer keep out one another: each name is taken once,
+/// by one of them, and the others are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_folder_puts_and_renames_of_one_name_take_it_once() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    for round in 0..3 {
+        let names: Vec<String> = (0..24).map(|i| format!("n{round}{i:02}")).collect();
+        for i in 0..24 {
+            create(&*store, file(&format!("f{round}{i:02}"), &format!("a{round}{i:02}"), 0)).await;
+        }
+        let mut racing = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let (store, name) = (store.clone(), name.clone());
+            let put_it = {
+                let (store, name) = (store.clone(), name.clone());
+                let d = folder(&format!("d{round}{i:02}"), &name);
+                async move { store.put_dentry(&put(d, NameConflict::Fail, None)).await.is_ok() }
+            };
+            let rename_to = async move {
+                let renaming = rename(&format!("f{round}{i:02}"), &name);
+                store.rename_dentry(&renaming).await.is_ok()
+            };
+            racing.push((tokio::spawn(put_it), tokio::spawn(rename_to)));
+        }
+        for (name, (put_it, rename_to)) in names.iter().zip(racing) {
+            let (put, renamed) = (put_it.await.unwrap(), rename_to.await.unwrap());
+            assert!(put != renamed, "{name}: taken by exactly one (put {put}, rename {renamed})");
+        }
+        let sql = format!(
+            "SELECT name FROM dentries WHERE space_id = '1' AND parent_id = '0' \
+             AND status = 'NORMAL' AND name LIKE 'n{round}%' ORDER BY name"
+        );
+        assert_eq!(rows(&database.url, &sql).await, names);
+    }
+    assert_consistent(&*store).await;
+}
