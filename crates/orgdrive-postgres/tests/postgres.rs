@@ -1554,6 +1554,34 @@ async fn a_write_of_a_held_space_waits_for_no_org_in_its_shard() {
     assert!(matches!(put, Ok(PutOutcome::Created(_))), "{put:?}");
 }
 
+/// Spaces `a` and `b` beside space 1, and files `fa` and `ga` in `a`.
+async fn spaces_a_and_b(store: &PgStore) {
+    for id in ["a", "b"] {
+        store.insert_space_once(&space(id, id)).await.unwrap();
+    }
+    create(store, DentryRecord { space_id: "a".into(), ..file("fa", "fa", 0) }).await;
+    create(store, DentryRecord { space_id: "a".into(), ..file("ga", "ga", 0) }).await;
+}
+
+/// Moves `fa` (of [`spaces_a_and_b`]) to the root of space `b`, in a task
+/// of its own: the space it lands in.
+fn move_fa_into_b(store: &Arc<PgStore>) -> tokio::task::JoinHandle<StoreResult<String>> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let into_b = to("b", "0", NameConflict::Fail);
+        let request = MoveDentry { space_id: "a".into(), ..moving("fa", into_b) };
+        store.move_dentry(&request, ids()).await.map(|placed| placed.dentry.space_id)
+    })
+}
+
+/// Renames `ga` of space `a` to `ga2`, which must be written within
+/// `limit` (space `b`, held, must not hold it up).
+async fn rename_ga_within(store: &PgStore, limit: Duration) {
+    let renaming = RenameDentry { space_id: "a".into(), ..rename("ga", "ga2") };
+    let renamed = tokio::time::timeout(limit, store.rename_dentry(&renaming));
+    assert_eq!(renamed.await.expect("not held up by space b").unwrap().name, "ga2");
+}
+
 /// A move into a held space waits for that space, not with its source
 /// space's writes: a rename in the source space is written meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1561,25 +1589,12 @@ async fn a_move_into_a_held_space_holds_up_no_write_of_its_source() {
     let database = TestDatabase::create().await;
     let store = Arc::new(node(&database).await);
     space_with_quota(&*store, None).await;
-    for id in ["a", "b"] {
-        store.insert_space_once(&space(id, id)).await.unwrap();
-    }
-    create(&*store, DentryRecord { space_id: "a".into(), ..file("fa", "fa", 0) }).await;
-    create(&*store, DentryRecord { space_id: "a".into(), ..file("ga", "ga", 0) }).await;
+    spaces_a_and_b(&store).await;
     let holder =
         holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = 'b' FOR UPDATE").await;
-    let mover = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let into_b = to("b", "0", NameConflict::Fail);
-            let request = MoveDentry { space_id: "a".into(), ..moving("fa", into_b) };
-            store.move_dentry(&request, ids()).await.map(|placed| placed.dentry.space_id)
-        })
-    };
+    let mover = move_fa_into_b(&store);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let renaming = RenameDentry { space_id: "a".into(), ..rename("ga", "ga2") };
-    let renamed = tokio::time::timeout(Duration::from_secs(10), store.rename_dentry(&renaming));
-    assert_eq!(renamed.await.expect("not held up by space b").unwrap().name, "ga2");
+    rename_ga_within(&store, Duration::from_secs(10)).await;
     assert!(!mover.is_finished());
     holder.batch_execute("COMMIT").await.unwrap();
     let moved = tokio::time::timeout(Duration::from_secs(20), mover).await.unwrap().unwrap();
@@ -1728,28 +1743,15 @@ async fn a_move_from_a_briefly_held_space_into_one_held_long_holds_up_no_write_o
     let database = TestDatabase::create().await;
     let store = Arc::new(node(&database).await);
     space_with_quota(&*store, None).await;
-    for id in ["a", "b"] {
-        store.insert_space_once(&space(id, id)).await.unwrap();
-    }
-    create(&*store, DentryRecord { space_id: "a".into(), ..file("fa", "fa", 0) }).await;
-    create(&*store, DentryRecord { space_id: "a".into(), ..file("ga", "ga", 0) }).await;
+    spaces_a_and_b(&store).await;
     let long = holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = 'b' FOR UPDATE").await;
     let brief =
         holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = 'a' FOR UPDATE").await;
-    let mover = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let into_b = to("b", "0", NameConflict::Fail);
-            let request = MoveDentry { space_id: "a".into(), ..moving("fa", into_b) };
-            store.move_dentry(&request, ids()).await.map(|placed| placed.dentry.space_id)
-        })
-    };
+    let mover = move_fa_into_b(&store);
     tokio::time::sleep(Duration::from_millis(300)).await;
     brief.batch_execute("COMMIT").await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let renaming = RenameDentry { space_id: "a".into(), ..rename("ga", "ga2") };
-    let renamed = tokio::time::timeout(Duration::from_secs(5), store.rename_dentry(&renaming));
-    assert_eq!(renamed.await.expect("not held up by space b").unwrap().name, "ga2");
+    rename_ga_within(&store, Duration::from_secs(5)).await;
     assert!(!mover.is_finished());
     long.batch_execute("COMMIT").await.unwrap();
     let moved = tokio::time::timeout(Duration::from_secs(20), mover).await.unwrap().unwrap();
