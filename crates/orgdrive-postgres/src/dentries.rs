@@ -361,8 +361,8 @@ async fn put_with_event(
 async fn place_dentry(t: &Tx<'_>, put: &PutDentry) -> DbResult<PutOutcome> {
     let new = &put.dentry;
     // Puts of a space never interleave with its tree changes, which lock the
-    // row FOR UPDATE (see the crate doc); puts alone do not wait for each
-    // other here (a batch of combined writes holds the row FOR UPDATE).
+    // row FOR UPDATE (see the crate doc); puts do not wait for each other
+    // here (a batch of combined file puts holds the row FOR NO KEY UPDATE).
     let space =
         one(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR KEY SHARE", &[&new.space_id]).await?;
     if space.is_none() {

@@ -35,14 +35,14 @@
 //!     its spaces' rows `FOR UPDATE` first; a put locks its space's row
 //!     `FOR KEY SHARE` first. Puts alone never wait for each other there
 //!     (their counter updates take `FOR NO KEY UPDATE`, which `KEY SHARE`
-//!     allows; a batch of combined writes' bodies holds the row `FOR
-//!     UPDATE`), but a tree change and a put of one space never interleave:
+//!     allows), but a tree change and a put of one space never interleave:
 //!     a put cannot add a child under a folder a concurrent change is
 //!     binning. The one exception, by design: a batch's *attempts* (renames
 //!     whose path does not grow, files moved within their space with no
-//!     grant on them: they change no subtree and lengthen no path) lock the
-//!     row `FOR NO KEY UPDATE`, which keeps out tree changes and other
-//!     attempts but lets puts and grant writes through (`shared_tx.rs`).
+//!     grant on them: they change no subtree and lengthen no path) and its
+//!     file puts lock the row `FOR NO KEY UPDATE`, which keeps out tree
+//!     changes and the other combined writes but lets folder puts and grant
+//!     writes through (`shared_tx.rs`).
 //!     A put also locks its parent folder `FOR SHARE` (it stays a live
 //!     folder until the put commits).
 //!   - **Uploads**: a commit locks its upload's row `FOR UPDATE` before

@@ -23,10 +23,11 @@
 //! were applied.
 //!
 //! **Lock order.** Before any write runs, each of a batch's transactions
-//! locks every space its writes touch — the bodies' `FOR UPDATE`, as a tree
-//! change does; the attempts' `FOR NO KEY UPDATE`, which folder puts and
-//! grant writes (`FOR KEY SHARE`) get through, since what an attempt
-//! applies changes no subtree and lengthens no path ([`ATTEMPTS_WAIT`]) —
+//! locks every space its writes touch — `FOR UPDATE`, as a tree change
+//! does, for the bodies of renames and moves ([`Hold::Tree`]); `FOR NO KEY
+//! UPDATE` for the attempts and the bodies of puts, which folder puts and
+//! grant writes (`FOR KEY SHARE`) get through, since none of those writes
+//! changes a subtree or lengthens a path ([`SET_WAIT`]) —
 //! then, if a write of it charges or frees bytes (an attempt never does),
 //! the orgs of those writes' spaces `FOR NO KEY UPDATE`, each list in key
 //! order. Every other path takes a space before its org too (the upload
@@ -162,8 +163,38 @@ enum Settled {
     Held(String),
 }
 
+/// How a write's body holds its spaces' rows (a batch's bodies hold them
+/// as the strongest of theirs does; a write alone, as its own).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// As a tree change ([`TREE_WAIT`]): renames and moves.
+    Tree,
+    /// As the attempts ([`SET_WAIT`]): puts (file commits).
+    Put,
+}
+
+impl Hold {
+    /// The locks of spaces held so: waited for, and skipping held rows.
+    fn locks(self) -> (SpaceLocks, SpaceLocks) {
+        match self {
+            Hold::Tree => (TREE_WAIT, TREE_SKIP),
+            Hold::Put => (SET_WAIT, SET_SKIP),
+        }
+    }
+
+    /// How the bodies of `jobs` hold their spaces together.
+    fn of<'a>(mut jobs: impl Iterator<Item = &'a Job>) -> Hold {
+        match jobs.any(|job| job.hold == Hold::Tree) {
+            true => Hold::Tree,
+            false => Hold::Put,
+        }
+    }
+}
+
 pub(crate) struct Job {
     spaces: Vec<String>,
+    /// How its body holds its spaces.
+    hold: Hold,
     /// Whether the write charges or frees bytes of its spaces' orgs.
     charges_orgs: bool,
     attempt: Option<Attempt>,
@@ -219,8 +250,9 @@ impl WriteQueue {
 }
 
 impl PgStore {
-    /// Runs `body` — a write of `spaces` (every space whose row it locks),
-    /// which `charges_orgs` when it may update their orgs' byte counters,
+    /// Runs `body` — a put of `spaces` (every space whose row it locks; it
+    /// adds a dentry and changes no subtree: [`Hold::Put`]), which
+    /// `charges_orgs` when it may update their orgs' byte counters,
     /// answering its value and the events to append — combined with
     /// concurrent writes, or alone when the batch could not decide it. A
     /// batch appends the events of all its writes with one statement,
@@ -236,10 +268,11 @@ impl PgStore {
         T: Send + 'static,
         B: for<'a> Fn(&'a Tx<'a>) -> TxFuture<'a, (T, Vec<EventRecord>)> + Send + Sync + 'static,
     {
-        self.combine(spaces, charges_orgs, None, body).await
+        self.combine(spaces, charges_orgs, Hold::Put, None, body).await
     }
 
-    /// [`combined`](Self::combined), with an attempt: `write`'s row of the
+    /// [`combined`](Self::combined) for a rename or a move ([`Hold::Tree`]),
+    /// with an attempt: `write`'s row of the
     /// statement that applies the batch's writes of its type ([`SetWrite`]),
     /// or writes nothing of it (`body` then runs). A batch sends its
     /// attempts together, unanswered (pipelined), ahead of the bodies of
@@ -261,13 +294,14 @@ impl PgStore {
             + Sync
             + 'static,
     {
-        self.combine(spaces, charges_orgs, Some(Attempt::of(write)), body).await
+        self.combine(spaces, charges_orgs, Hold::Tree, Some(Attempt::of(write)), body).await
     }
 
     async fn combine<T, B>(
         &self,
         spaces: Vec<String>,
         charges_orgs: bool,
+        hold: Hold,
         attempt: Option<Attempt>,
         body: B,
     ) -> StoreResult<T>
@@ -287,7 +321,7 @@ impl PgStore {
             })
         };
         let alone_spaces = spaces.clone();
-        let job = |reply| Job { spaces, charges_orgs, attempt, body: Some(erased), reply };
+        let job = |reply| Job { spaces, hold, charges_orgs, attempt, body: Some(erased), reply };
         match self.settled(job).await {
             Settled::Done(Ok(answer)) => answer
                 .downcast::<T>()
@@ -300,7 +334,7 @@ impl PgStore {
                 let mut spaces: Vec<&str> = alone_spaces.iter().map(String::as_str).collect();
                 spaces.sort_unstable();
                 spaces.dedup();
-                lock_spaces(&t, &spaces).await?;
+                lock_spaces(&t, &spaces, hold).await?;
                 let (value, appended) = body(&t).await?;
                 events::append(&t, &appended).await?;
                 value
@@ -318,7 +352,14 @@ impl PgStore {
         write: Arc<W>,
     ) -> StoreResult<Option<W::Answer>> {
         let attempt = Some(Attempt::of(write));
-        let job = |reply| Job { spaces, charges_orgs: false, attempt, body: None, reply };
+        let job = |reply| Job {
+            spaces,
+            hold: Hold::Put,
+            charges_orgs: false,
+            attempt,
+            body: None,
+            reply,
+        };
         match self.settled(job).await {
             Settled::Done(Ok(answer)) if answer.is::<Declined>() => Ok(None),
             Settled::Done(Ok(answer)) => answer
@@ -372,9 +413,9 @@ where
 }
 
 /// Locks the rows of the spaces `spaces` (sorted: one order for every
-/// writer) as bodies do.
-async fn lock_spaces<C: GenericClient>(c: &C, spaces: &[&str]) -> DbResult<()> {
-    let (one, many) = BODIES_WAIT;
+/// writer) as `hold` says.
+async fn lock_spaces<C: GenericClient>(c: &C, spaces: &[&str], hold: Hold) -> DbResult<()> {
+    let ((one, many), _) = hold.locks();
     lock_keys(c, one, many, spaces).await.map(drop)
 }
 
@@ -441,28 +482,30 @@ macro_rules! space_locks {
     };
 }
 
-/// The lock of a batch's bodies, and of a write alone: `FOR UPDATE`, as a
-/// tree change's. A body may move a folder to another space, or grow the
-/// paths under a folder it renames: no put may add a child in the space
-/// meanwhile (puts lock the row `FOR KEY SHARE`).
-const BODIES_WAIT: SpaceLocks = space_locks!("FOR UPDATE");
-/// The bodies' lock of a batch that waits for no space
-/// ([`Locks::Skip`]): a body of a held space does not run.
-const BODIES_SKIP: SpaceLocks = space_locks!("FOR UPDATE SKIP LOCKED");
-/// The lock of a batch's attempts: `FOR NO KEY UPDATE`. The writes an
-/// attempt applies (a rename whose path does not grow, a file moved
-/// within its space with no grant on it) change no subtree and lengthen
-/// no path, so they need not keep out puts and grant writes of the space
-/// (`FOR KEY SHARE`, which this lock lets through: the unique index on live
-/// names settles a put and a rename of one name); they keep out one
-/// another and tree changes (`FOR UPDATE`), which this lock waits for.
-const ATTEMPTS_WAIT: SpaceLocks = space_locks!("FOR NO KEY UPDATE");
+/// The lock of the bodies of renames and moves ([`Hold::Tree`]), as a
+/// tree change's: `FOR UPDATE`. Such a body may move a folder to another
+/// space, or grow the paths under a folder it renames: no put may add a
+/// child in the space meanwhile (puts lock the row `FOR KEY SHARE`).
+const TREE_WAIT: SpaceLocks = space_locks!("FOR UPDATE");
+/// That lock in a batch that waits for no space ([`Locks::Skip`]): a body
+/// of a held space does not run.
+const TREE_SKIP: SpaceLocks = space_locks!("FOR UPDATE SKIP LOCKED");
+/// The lock of a batch's attempts, and of the bodies of puts
+/// ([`Hold::Put`]): `FOR NO KEY UPDATE`. The writes an attempt applies (a
+/// rename whose path does not grow, a file moved within its space with no
+/// grant on it) change no subtree and lengthen no path, and a put adds a
+/// dentry, as a folder put does: none needs to keep out puts and grant
+/// writes of the space (`FOR KEY SHARE`, which this lock lets through; the
+/// unique index on live names settles a put and a rename of one name).
+/// They keep out one another and tree changes (`FOR UPDATE`), which this
+/// lock waits for.
+const SET_WAIT: SpaceLocks = space_locks!("FOR NO KEY UPDATE");
 /// The attempts' lock of a batch that waits for no space ([`Locks::Skip`]):
 /// a held space fails the round ([`DbError::is_lock_busy`]).
-const ATTEMPTS_NOWAIT: SpaceLocks = space_locks!("FOR NO KEY UPDATE NOWAIT");
-/// The look after such a failure: which spaces the attempts' lock would
-/// not wait for.
-const ATTEMPTS_SKIP: SpaceLocks = space_locks!("FOR NO KEY UPDATE SKIP LOCKED");
+const SET_NOWAIT: SpaceLocks = space_locks!("FOR NO KEY UPDATE NOWAIT");
+/// That lock, skipping the spaces held: the look after such a failure, and
+/// the put bodies' lock in a batch that waits for no space.
+const SET_SKIP: SpaceLocks = space_locks!("FOR NO KEY UPDATE SKIP LOCKED");
 /// The orgs of the spaces (`$1`, sorted), locked in key order.
 const LOCK_ORG: &str = "SELECT 1 FROM orgs WHERE corp_id = \
      (SELECT corp_id FROM spaces WHERE space_id = $1) FOR NO KEY UPDATE";
@@ -483,11 +526,8 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
     };
     // A held space's batch waits for its row first, holding no other.
     if let Locks::Held(space) = &locks {
-        // The lock of the batch's bodies if it has any, else its attempts'.
-        let (lock, _) = match jobs.iter().any(|job| job.body.is_some()) {
-            true => BODIES_WAIT,
-            false => ATTEMPTS_WAIT,
-        };
+        // The strongest lock the batch's bodies take.
+        let ((lock, _), _) = Hold::of(jobs.iter().filter(|job| job.body.is_some())).locks();
         match wait_until_free(&mut client, lock, space).await {
             Ok(true) => {}
             Ok(false) => return jobs.iter().map(|_| Settled::Held(space.clone())).collect(),
@@ -504,7 +544,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
         // and a write with a body to the bodies (whose locks decide).
         let spaces: Vec<&str> =
             attempted.iter().flat_map(|&i| &jobs[i].spaces).map(String::as_str).collect();
-        let Ok(free) = free_spaces(&mut client, spaces, ATTEMPTS_SKIP).await else {
+        let Ok(free) = free_spaces(&mut client, spaces, SET_SKIP).await else {
             return jobs.iter().map(|_| Settled::Alone).collect();
         };
         let mut again = vec![false; jobs.len()];
@@ -631,8 +671,8 @@ async fn attempt_round<T>(
     locks: &Locks,
 ) -> RoundTrip<T> {
     let (lock_one, lock_many) = match locks {
-        Locks::Wait | Locks::Held(_) => ATTEMPTS_WAIT,
-        Locks::Skip => ATTEMPTS_NOWAIT,
+        Locks::Wait | Locks::Held(_) => SET_WAIT,
+        Locks::Skip => SET_NOWAIT,
     };
     let to_prepare: Vec<&str> =
         [lock_one, lock_many].into_iter().chain(prepared.iter().copied()).collect();
@@ -679,9 +719,11 @@ async fn run_bodies(
         of_bodies().flat_map(|job| job.spaces.iter().map(String::as_str)).collect();
     spaces.sort_unstable();
     spaces.dedup();
+    let hold = Hold::of(of_bodies());
+    let (waiting, skipping) = hold.locks();
     let (lock_one, lock_many) = match locks {
-        Locks::Wait | Locks::Held(_) => BODIES_WAIT,
-        Locks::Skip => BODIES_SKIP,
+        Locks::Wait | Locks::Held(_) => waiting,
+        Locks::Skip => skipping,
     };
     if prepare_all(&t, &[lock_one, lock_many, LOCK_ORG, LOCK_ORGS]).await.is_err() {
         return alone();
@@ -694,7 +736,7 @@ async fn run_bodies(
             let charged = charged_orgs(of_bodies());
             let lock_orgs = lock_orgs(&t, &charged);
             let (spaces_locked, orgs_locked) =
-                tokio::join!(biased; lock_spaces(&t, &spaces), lock_orgs);
+                tokio::join!(biased; lock_spaces(&t, &spaces, hold), lock_orgs);
             if spaces_locked.is_err() || orgs_locked.is_err() {
                 return alone();
             }
@@ -708,7 +750,7 @@ async fn run_bodies(
             let (from, spaces_locked, orgs_locked, to) = tokio::join!(
                 biased;
                 t.batch_execute(BOUNDED_LOCKS),
-                lock_spaces(&t, &spaces),
+                lock_spaces(&t, &spaces, hold),
                 lock_orgs(&t, &charged),
                 t.batch_execute(UNBOUNDED_LOCKS),
             );
@@ -716,7 +758,7 @@ async fn run_bodies(
                 (Ok(()), Ok(()), Ok(()), Ok(())) => {}
                 (_, Err(e), ..) | (_, _, Err(e), _) if e.is_lock_busy() => {
                     drop(t);
-                    let Ok(free) = free_spaces(client, spaces, BODIES_SKIP).await else {
+                    let Ok(free) = free_spaces(client, spaces, skipping).await else {
                         return alone();
                     };
                     let held = of_bodies().map(|job| {
@@ -732,7 +774,7 @@ async fn run_bodies(
         // The spaces first, then the orgs of the bodies that run: a batch
         // waits for no org of a space it skipped.
         Locks::Skip => {
-            let Ok(free) = lock_free_spaces(&t, &spaces, BODIES_SKIP).await else { return alone() };
+            let Ok(free) = lock_free_spaces(&t, &spaces, skipping).await else { return alone() };
             let held: Vec<Option<String>> = of_bodies()
                 .map(|job| job.spaces.iter().find(|s| !free.contains(*s)).cloned())
                 .collect();

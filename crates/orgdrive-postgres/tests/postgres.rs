@@ -1758,12 +1758,12 @@ async fn a_move_from_a_briefly_held_space_into_one_held_long_holds_up_no_write_o
     assert_eq!(moved.unwrap(), "b");
 }
 
-/// A batch's renames and file moves lock their space `FOR NO KEY UPDATE`:
-/// a transaction holding the row `FOR KEY SHARE` (a batch of folder puts,
-/// a grant write) holds up none of them, while one holding it `FOR
-/// UPDATE` (a tree change) still does.
+/// A batch's renames and file moves, and its file puts, lock their space
+/// `FOR NO KEY UPDATE`: a transaction holding the row `FOR KEY SHARE` (a
+/// batch of folder puts, a grant write) holds up none of them, while one
+/// holding it `FOR UPDATE` (a tree change) still does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn renames_and_file_moves_wait_for_no_folder_put_of_their_space() {
+async fn renames_file_moves_and_file_puts_wait_for_no_folder_put_of_their_space() {
     let database = TestDatabase::create().await;
     let store = Arc::new(node(&database).await);
     space_with_quota(&*store, None).await;
@@ -1779,6 +1779,10 @@ async fn renames_and_file_moves_wait_for_no_folder_put_of_their_space() {
     let moved = tokio::time::timeout(Duration::from_secs(5), store.move_plain_file(&into));
     let moved = moved.await.expect("not held up by a put").unwrap();
     assert_eq!(moved.expect("a plain file move").dentry.parent_id, "o");
+    let file_put = put(file("p", "p.txt", 0), NameConflict::Fail, None);
+    let put_file = tokio::time::timeout(Duration::from_secs(5), store.put_dentry(&file_put));
+    let put_file = put_file.await.expect("not held up by a put").unwrap();
+    assert!(matches!(put_file, PutOutcome::Created(_)), "{put_file:?}");
     puts.batch_execute("COMMIT").await.unwrap();
 
     let tree = holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE").await;
@@ -1786,11 +1790,19 @@ async fn renames_and_file_moves_wait_for_no_folder_put_of_their_space() {
         let store = store.clone();
         tokio::spawn(async move { store.rename_dentry(&rename("f", "f.txt")).await })
     };
+    let putting = {
+        let store = store.clone();
+        let file_put = put(file("q", "q.txt", 0), NameConflict::Fail, None);
+        tokio::spawn(async move { store.put_dentry(&file_put).await })
+    };
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!renaming.is_finished(), "a rename waits for a tree change of its space");
+    assert!(!putting.is_finished(), "a file put waits for a tree change of its space");
     tree.batch_execute("COMMIT").await.unwrap();
     let renamed = tokio::time::timeout(Duration::from_secs(20), renaming).await.unwrap().unwrap();
     assert_eq!(renamed.unwrap().name, "f.txt");
+    let put_file = tokio::time::timeout(Duration::from_secs(20), putting).await.unwrap().unwrap();
+    assert!(matches!(put_file, Ok(PutOutcome::Created(_))), "{put_file:?}");
     assert_consistent(&*store).await;
 }
 
