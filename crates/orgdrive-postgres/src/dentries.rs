@@ -361,10 +361,16 @@ async fn put_with_event(
 async fn place_dentry(t: &Tx<'_>, put: &PutDentry) -> DbResult<PutOutcome> {
     let new = &put.dentry;
     // Puts of a space never interleave with its tree changes, which lock the
-    // row FOR UPDATE (see the crate doc); puts do not wait for each other
-    // here (a batch of combined file puts holds the row FOR NO KEY UPDATE).
-    let space =
-        one(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR KEY SHARE", &[&new.space_id]).await?;
+    // row FOR UPDATE (see the crate doc). Folder puts do not wait for each
+    // other here. A file put updates the row later (its bytes, a kept
+    // version's trigger), so it takes that lock now, before any dentry: a
+    // batch's renames and moves, which hold the row so, never wait for a
+    // file it holds while it waits for the row.
+    let lock = match new.is_folder() {
+        true => "SELECT 1 FROM spaces WHERE space_id = $1 FOR KEY SHARE",
+        false => "SELECT 1 FROM spaces WHERE space_id = $1 FOR NO KEY UPDATE",
+    };
+    let space = one(t, lock, &[&new.space_id]).await?;
     if space.is_none() {
         return Err(StoreError::NotFound.into());
     }

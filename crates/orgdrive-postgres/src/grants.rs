@@ -4,16 +4,17 @@
 //! # Concurrency
 //!
 //! One method, one READ COMMITTED transaction. A grant write or revoke
-//! locks its space's row `FOR KEY SHARE` first: grant changes of a space do
+//! locks its space's row `FOR SHARE` first: grant changes of a space do
 //! not wait for each other (the key `(space, dentry, member)` and the upsert
-//! settle racing writes of one grant), but they never interleave with a tree
-//! change of the space, which locks the row `FOR UPDATE` — so a grant is
-//! never written on a dentry a concurrent change is removing, and a move's
-//! `OWNER`-grant check sees every grant it could remove. A batch's plain
-//! file moves (`shared_tx.rs`, `FOR NO KEY UPDATE`) do interleave with
-//! grant writes: such a move drops no grant, and one that reads no grant
-//! on its file while a grant of it is being written ends as if it had run
-//! first. The events are appended in the change's transaction.
+//! settle racing writes of one grant), nor for puts (`FOR KEY SHARE`), but
+//! they never interleave with a tree change of the space, which locks the
+//! row `FOR UPDATE`, nor with a batch's renames and plain file moves (`FOR
+//! NO KEY UPDATE`, `shared_tx.rs`) — so a grant is never written on a
+//! dentry a concurrent change is removing, a move's `OWNER`-grant check
+//! sees every grant it could remove, and a plain file move (which it makes
+//! only of a file with no grant) is never numbered after a grant of its
+//! file that it did not see. The events are appended in the change's
+//! transaction.
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -55,12 +56,10 @@ fn grants_from_rows(rows: &[Row]) -> DbResult<Vec<GrantRecord>> {
     rows.iter().map(grant_from_row).collect()
 }
 
-/// The org of the space, its row locked `FOR KEY SHARE` (see the module
-/// doc); `NotFound` for an unknown space.
+/// The org of the space, its row locked `FOR SHARE` (see the module doc);
+/// `NotFound` for an unknown space.
 async fn lock_space_shared<C: GenericClient>(t: &C, space_id: &str) -> DbResult<String> {
-    match one(t, "SELECT corp_id FROM spaces WHERE space_id = $1 FOR KEY SHARE", &[&space_id])
-        .await?
-    {
+    match one(t, "SELECT corp_id FROM spaces WHERE space_id = $1 FOR SHARE", &[&space_id]).await? {
         Some(row) => Ok(row.try_get(0)?),
         None => refuse(StoreError::NotFound),
     }

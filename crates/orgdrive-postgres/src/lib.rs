@@ -32,17 +32,18 @@
 //!     commit, so racing charges are applied one after the other and none
 //!     passes the cap. Reservations of upload bytes work the same way.
 //!   - **Trees**: a tree change (rename, move, copy, delete, restore) locks
-//!     its spaces' rows `FOR UPDATE` first; a put locks its space's row
-//!     `FOR KEY SHARE` first. Puts alone never wait for each other there
-//!     (their counter updates take `FOR NO KEY UPDATE`, which `KEY SHARE`
-//!     allows), but a tree change and a put of one space never interleave:
+//!     its spaces' rows `FOR UPDATE` first; a folder put locks its space's
+//!     row `FOR KEY SHARE` first, a file put `FOR NO KEY UPDATE` (it updates
+//!     the row's counters later). Folder puts never wait for each other
+//!     there, but a tree change and a put of one space never interleave:
 //!     a put cannot add a child under a folder a concurrent change is
 //!     binning. The one exception, by design: a batch's *attempts* (renames
 //!     whose path does not grow, files moved within their space with no
 //!     grant on them: they change no subtree and lengthen no path) and its
 //!     file puts lock the row `FOR NO KEY UPDATE`, which keeps out tree
-//!     changes and the other combined writes but lets folder puts and grant
-//!     writes through (`shared_tx.rs`).
+//!     changes, grant writes (`FOR SHARE`) and the other combined writes but
+//!     lets folder puts through (`shared_tx.rs`); a file put alone takes it
+//!     too, before any dentry (it updates the row later).
 //!     A put also locks its parent folder `FOR SHARE` (it stays a live
 //!     folder until the put commits).
 //!   - **Uploads**: a commit locks its upload's row `FOR UPDATE` before

@@ -14,8 +14,7 @@
 //!   Renames and moves without a task may share it with concurrent ones,
 //!   one savepoint each, their spaces locked first (`shared_tx`; a batch's
 //!   attempts — renames whose path does not grow, plain file moves — lock
-//!   them `FOR NO KEY UPDATE` instead, which puts and grant writes get
-//!   through).
+//!   them `FOR NO KEY UPDATE` instead, which folder puts get through).
 //! - **A task's change locks its task row `FOR UPDATE` first**
 //!   ([`tasks::lock_task`]) and fails with `NotFound` when the task is
 //!   unknown or finished; it completes the task before it commits. Two
@@ -29,9 +28,10 @@
 //!   before; none commits until this one ends. So the cycle check (an
 //!   ancestor walk of the target), the subtree walks, the conflict rules
 //!   and the quota charges see a stable tree: two moves of folders into each
-//!   other run one after the other, and the second finds the cycle. Puts
-//!   lock their space's row `FOR KEY SHARE` (PG-A's `dentries.rs`), and
-//!   grant writes too: neither interleaves with a tree change of the space.
+//!   other run one after the other, and the second finds the cycle. Folder
+//!   puts lock their space's row `FOR KEY SHARE`, file puts `FOR NO KEY
+//!   UPDATE` (PG-A's `dentries.rs`), grant writes `FOR SHARE`: none
+//!   interleaves with a tree change of the space.
 //! - **Quota and capacity** are charged by conditional `UPDATE`s of the
 //!   space and org rows (re-checked on the locked row), so racing copies
 //!   never pass a cap.

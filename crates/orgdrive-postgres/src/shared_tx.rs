@@ -25,9 +25,9 @@
 //! **Lock order.** Before any write runs, each of a batch's transactions
 //! locks every space its writes touch — `FOR UPDATE`, as a tree change
 //! does, for the bodies of renames and moves ([`Hold::Tree`]); `FOR NO KEY
-//! UPDATE` for the attempts and the bodies of puts, which folder puts and
-//! grant writes (`FOR KEY SHARE`) get through, since none of those writes
-//! changes a subtree or lengthens a path ([`SET_WAIT`]) —
+//! UPDATE` for the attempts and the bodies of puts, which folder puts (`FOR
+//! KEY SHARE`) get through, since none of those writes changes a subtree
+//! or lengthens a path ([`SET_WAIT`]) —
 //! then, if a write of it charges or frees bytes (an attempt never does),
 //! the orgs of those writes' spaces `FOR NO KEY UPDATE`, each list in key
 //! order. Every other path takes a space before its org too (the upload
@@ -494,11 +494,20 @@ const TREE_SKIP: SpaceLocks = space_locks!("FOR UPDATE SKIP LOCKED");
 /// ([`Hold::Put`]): `FOR NO KEY UPDATE`. The writes an attempt applies (a
 /// rename whose path does not grow, a file moved within its space with no
 /// grant on it) change no subtree and lengthen no path, and a put adds a
-/// dentry, as a folder put does: none needs to keep out puts and grant
-/// writes of the space (`FOR KEY SHARE`, which this lock lets through; the
-/// unique index on live names settles a put and a rename of one name).
-/// They keep out one another and tree changes (`FOR UPDATE`), which this
-/// lock waits for.
+/// dentry, as a folder put does: none needs to keep out the folder puts of
+/// the space (`FOR KEY SHARE`, which this lock lets through; the unique
+/// index on live names settles a put and a rename of one name). They keep
+/// out one another (a file put alone takes this lock first too, before any
+/// dentry: no cycle with an attempt waiting for its file), grant writes
+/// (`FOR SHARE`: a plain move drops no grant, so it sees every grant of its
+/// file) and tree changes (`FOR UPDATE`), which this lock waits for.
+///
+/// Not ruled out: a deadlock between a batch of attempts and a batch of
+/// folder puts (which lock their parents `FOR SHARE` in key order, then
+/// insert in key order), when the attempts rename two of those parents in
+/// the other order, or race the puts for two new names of one folder in the
+/// other order. PostgreSQL ends one after `deadlock_timeout`; its writes
+/// then run alone, and each is answered as alone.
 const SET_WAIT: SpaceLocks = space_locks!("FOR NO KEY UPDATE");
 /// The attempts' lock of a batch that waits for no space ([`Locks::Skip`]):
 /// a held space fails the round ([`DbError::is_lock_busy`]).

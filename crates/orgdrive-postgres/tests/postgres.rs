@@ -1845,3 +1845,277 @@ async fn racing_folder_puts_and_renames_of_one_name_take_it_once() {
     }
     assert_consistent(&*store).await;
 }
+
+/// An overwrite of file `f` by a WOPI save with lock `L` (the file locked
+/// so, an upload of 5 bytes recorded under key `key`).
+async fn wopi_save_of_f(store: &PgStore, key: &str) -> PutDentry {
+    store.insert_upload(&upload(key), &LIMITS).await.unwrap();
+    let object = format!("objects/{key}");
+    put_part(store, key, 0, 5, &object).await;
+    let mut new = file(key, "ignored", 5);
+    new.blob_key = Some(object.clone());
+    PutDentry {
+        overwrite_dentry_id: Some("f".into()),
+        upload_objects: vec![object],
+        ..put(new, NameConflict::Overwrite, Some(key))
+    }
+}
+
+/// A file put alone (here a WOPI save) locks its space `FOR NO KEY UPDATE`
+/// before its file, as it will update the space's row later (its bytes, the
+/// kept version's counter): while a batch of renames holds the space so,
+/// the save holds no file. (Locking the space `FOR KEY SHARE` first, the
+/// save locked its file, then waited for the space's row, while a rename of
+/// that file waited for the file: a deadlock.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_file_put_alone_locks_its_space_before_its_file() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("f", "f0", 0)).await;
+    let lock = LockChange::Lock { lock_id: "L".into() };
+    store.change_wopi_lock("1", "f", &lock, 1, 1_000_000).await.unwrap();
+    let save = wopi_save_of_f(&store, "k").await;
+    let renames =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR NO KEY UPDATE").await;
+    let saving = {
+        let store = store.clone();
+        tokio::spawn(async move { store.wopi_put(&save, Some("L"), 5).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    renames
+        .batch_execute("SELECT 1 FROM dentries WHERE dentry_id = 'f' FOR UPDATE NOWAIT")
+        .await
+        .expect("the save holds no file while it waits for its space");
+    assert!(!saving.is_finished());
+    renames.batch_execute("COMMIT").await.unwrap();
+    let saved = tokio::time::timeout(Duration::from_secs(20), saving).await.unwrap().unwrap();
+    assert!(matches!(saved, Ok(WopiPut::Stored(_))), "{saved:?}");
+    assert_consistent(&*store).await;
+}
+
+/// WOPI saves over a file racing renames of it, a pair at a time: no
+/// deadlock, each answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wopi_saves_racing_renames_of_their_file_never_deadlock() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("f", "f0", 0)).await;
+    let lock = LockChange::Lock { lock_id: "L".into() };
+    store.change_wopi_lock("1", "f", &lock, 1, 1_000_000).await.unwrap();
+    for round in 0..100 {
+        let save = wopi_save_of_f(&store, &format!("k{round}")).await;
+        let name = format!("f{}", (round + 1) % 10);
+        let renaming = rename("f", &name);
+        let (saved, renamed) =
+            tokio::join!(store.wopi_put(&save, Some("L"), 5), store.rename_dentry(&renaming));
+        assert!(matches!(saved, Ok(WopiPut::Stored(_))), "{saved:?}");
+        assert_eq!(renamed.unwrap().name, name);
+    }
+    assert_consistent(&*store).await;
+    Arc::into_inner(store).unwrap().close().await;
+    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+}
+
+/// A grant written on a file while a batch's plain move of it runs (the
+/// move's statement held up a moment by the file's row, as behind a
+/// PROPPATCH): grant writes lock the space `FOR SHARE`, which waits for the
+/// move, so the grant is numbered after the move that did not drop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_grant_written_during_a_plain_move_of_its_file_is_numbered_after_it() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("m", "m.txt", 0)).await;
+    create(&*store, folder("o", "o")).await;
+    let proppatch =
+        holding(&database.url, "SELECT 1 FROM dentries WHERE dentry_id = 'm' FOR NO KEY UPDATE")
+            .await;
+    let moving_it = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let m =
+                MoveDentry { keep_grants: false, ..moving("m", to("1", "o", NameConflict::Fail)) };
+            store.move_plain_file(&m).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let write = WriteGrants {
+        space_id: "1".into(),
+        dentry_id: "m".into(),
+        mode: GrantWrite::Add,
+        grants: vec![grant("1", "m", "USER", "v", "EDITOR")],
+        protect_owner_grants: false,
+    };
+    let granting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.write_grants(&write).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A subscriber polls meanwhile: what has committed is numbered.
+    store.last_event_seq().await.unwrap();
+    proppatch.batch_execute("COMMIT").await.unwrap();
+    granting.await.unwrap().unwrap();
+    let moved = moving_it.await.unwrap().unwrap();
+    assert_eq!(moved.expect("a plain file move").dentry.parent_id, "o");
+    store.last_event_seq().await.unwrap();
+    let log = rows(
+        &database.url,
+        "SELECT event_type FROM events WHERE dentry_id = 'm' AND seq IS NOT NULL ORDER BY seq",
+    )
+    .await;
+    assert_eq!(
+        log,
+        ["storage_dentry_created", "storage_dentry_moved", "storage_permission_changed"]
+    );
+    let grants = rows(&database.url, "SELECT member_id FROM grants WHERE dentry_id = 'm'").await;
+    assert_eq!(grants, ["v"]);
+}
+
+/// A batch of folder puts (its parent `p` locked `FOR SHARE`, then inserts
+/// in key order) and a batch of renames (one statement) that renames a
+/// file of `p` to a name the puts insert, then `p` itself: each waits for
+/// the other, and PostgreSQL ends one of them (a deadlock `shared_tx.rs`
+/// does not rule out). Whichever it ends, every write is answered as alone
+/// and name `x` has one owner. Made deterministic by a transaction that
+/// inserts the puts' first name for a moment (the put batch waits there,
+/// its parent locked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renames_crossing_a_batch_of_folder_puts_leave_each_name_one_owner() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, folder("zz", "zz")).await;
+    create(&*store, folder_in("1", "zz", "p", "pp")).await;
+    create(&*store, under("p", file("f", "fx", 0))).await;
+    let first_name = holding(
+        &database.url,
+        "INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, version, \
+         status, blob_key, creator_id, modifier_id, created_at, modified_at) VALUES \
+         ('h', 'uh', '1', 'p', 'FOLDER', 'a', 0, 1, 'NORMAL', NULL, 'u', 'u', 1, 1)",
+    )
+    .await;
+    let putting = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let puts = vec![
+                put(folder_in("1", "p", "da", "a"), NameConflict::Fail, None),
+                put(folder_in("1", "p", "dx", "x"), NameConflict::Fail, None),
+            ];
+            store.put_dentries(&puts).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let renaming = {
+        let store = store.clone();
+        tokio::spawn(
+            async move { store.renames_at_once(&[rename("f", "x"), rename("p", "q")]).await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first_name.batch_execute("ROLLBACK").await.unwrap();
+    let renamed = tokio::time::timeout(Duration::from_secs(20), renaming).await.unwrap().unwrap();
+    let puts = tokio::time::timeout(Duration::from_secs(20), putting).await.unwrap().unwrap();
+    assert!(matches!(puts[0], Ok(PutOutcome::Created(_))), "{:?}", puts[0]);
+    let owner = rows(
+        &database.url,
+        "SELECT dentry_id FROM dentries WHERE parent_id = 'p' AND name = 'x' AND status = 'NORMAL'",
+    )
+    .await;
+    match (&puts[1], &renamed) {
+        (Ok(PutOutcome::Created(_)), _) => assert_eq!(owner, ["dx"], "{renamed:?}"),
+        (Err(StoreError::NameTaken(_)), Ok(_)) => assert_eq!(owner, ["f"]),
+        other => panic!("{other:?}"),
+    }
+    assert_consistent(&*store).await;
+}
+
+/// A batch of renames taking two new names of a folder in one order, a
+/// batch of folder puts taking the same two in key order (a lock on the
+/// second file, as a PROPPATCH takes, widens the window): whichever
+/// PostgreSQL ends, each name has one owner, and each put is answered so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renames_and_folder_puts_of_two_names_in_crossed_orders_leave_each_one_owner() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("f1", "a1", 0)).await;
+    create(&*store, file("f2", "b1", 0)).await;
+    let proppatch =
+        holding(&database.url, "SELECT 1 FROM dentries WHERE dentry_id = 'f2' FOR NO KEY UPDATE")
+            .await;
+    let renaming = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.renames_at_once(&[rename("f1", "zz"), rename("f2", "yy")]).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let putting = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let puts = vec![
+                put(folder("dy", "yy"), NameConflict::Fail, None),
+                put(folder("dz", "zz"), NameConflict::Fail, None),
+            ];
+            store.put_dentries(&puts).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proppatch.batch_execute("COMMIT").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), renaming).await.unwrap().unwrap().ok();
+    let puts = tokio::time::timeout(Duration::from_secs(20), putting).await.unwrap().unwrap();
+    for (put, (name, folder)) in puts.iter().zip([("yy", "dy"), ("zz", "dz")]) {
+        let sql = format!(
+            "SELECT dentry_id FROM dentries WHERE parent_id = '0' AND name = '{name}' \
+             AND status = 'NORMAL'"
+        );
+        let owner = rows(&database.url, &sql).await;
+        match put {
+            Ok(PutOutcome::Created(_)) => assert_eq!(owner, [folder]),
+            Err(StoreError::NameTaken(_)) => assert_eq!(owner.len(), 1, "{name}: {owner:?}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert_consistent(&*store).await;
+}
+
+/// Renames queued in descending name order and folder puts of the same
+/// names in ascending order, through the queues: each name taken once, the
+/// other write refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crossing_puts_and_renames_through_the_queues_take_each_name_once() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    for round in 0..5 {
+        for i in 0..24 {
+            create(&*store, file(&format!("f{round}{i:02}"), &format!("a{round}{i:02}"), 0)).await;
+        }
+        let mut renames = Vec::new();
+        for i in (0..24).rev() {
+            let store = store.clone();
+            renames.push(tokio::spawn(async move {
+                let renaming = rename(&format!("f{round}{i:02}"), &format!("n{round}{i:02}"));
+                store.rename_dentry(&renaming).await
+            }));
+        }
+        let mut puts = Vec::new();
+        for i in 0..24 {
+            let store = store.clone();
+            puts.push(tokio::spawn(async move {
+                let d = folder(&format!("d{round}{i:02}"), &format!("n{round}{i:02}"));
+                store.put_dentry(&put(d, NameConflict::Fail, None)).await
+            }));
+        }
+        for (r, p) in renames.into_iter().rev().zip(puts) {
+            match (r.await.unwrap(), p.await.unwrap()) {
+                (Ok(_), Err(StoreError::NameTaken(_))) | (Err(StoreError::NameTaken(_)), Ok(_)) => {
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_consistent(&*store).await;
+}
