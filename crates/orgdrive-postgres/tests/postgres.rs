@@ -1973,6 +1973,35 @@ async fn a_grant_written_during_a_plain_move_of_its_file_is_numbered_after_it() 
     assert_eq!(grants, ["v"]);
 }
 
+/// `renames` as one statement of a batch's attempts, in a task of its own.
+fn renaming_at_once<const N: usize>(
+    store: &Arc<PgStore>,
+    renames: [RenameDentry; N],
+) -> tokio::task::JoinHandle<StoreResult<Vec<Option<DentryRecord>>>> {
+    let store = store.clone();
+    tokio::spawn(async move { store.renames_at_once(&renames).await })
+}
+
+/// `folders` put (`NameConflict::Fail`) as one batch of folder puts, in a
+/// task of its own.
+fn putting_folders<const N: usize>(
+    store: &Arc<PgStore>,
+    folders: [DentryRecord; N],
+) -> tokio::task::JoinHandle<Vec<StoreResult<PutOutcome>>> {
+    let store = store.clone();
+    let puts: Vec<PutDentry> = folders.map(|d| put(d, NameConflict::Fail, None)).into();
+    tokio::spawn(async move { store.put_dentries(&puts).await })
+}
+
+/// The live dentry named `name` in folder `parent` (none or one).
+async fn live_owner(url: &str, parent: &str, name: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT dentry_id FROM dentries WHERE parent_id = '{parent}' AND name = '{name}' \
+         AND status = 'NORMAL'"
+    );
+    rows(url, &sql).await
+}
+
 /// A batch of folder puts (its parent `p` locked `FOR SHARE`, then inserts
 /// in key order) and a batch of renames (one statement) that renames a
 /// file of `p` to a name the puts insert, then `p` itself: each waits for
@@ -1996,33 +2025,16 @@ async fn renames_crossing_a_batch_of_folder_puts_leave_each_name_one_owner() {
          ('h', 'uh', '1', 'p', 'FOLDER', 'a', 0, 1, 'NORMAL', NULL, 'u', 'u', 1, 1)",
     )
     .await;
-    let putting = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let puts = vec![
-                put(folder_in("1", "p", "da", "a"), NameConflict::Fail, None),
-                put(folder_in("1", "p", "dx", "x"), NameConflict::Fail, None),
-            ];
-            store.put_dentries(&puts).await
-        })
-    };
+    let putting =
+        putting_folders(&store, [folder_in("1", "p", "da", "a"), folder_in("1", "p", "dx", "x")]);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let renaming = {
-        let store = store.clone();
-        tokio::spawn(
-            async move { store.renames_at_once(&[rename("f", "x"), rename("p", "q")]).await },
-        )
-    };
+    let renaming = renaming_at_once(&store, [rename("f", "x"), rename("p", "q")]);
     tokio::time::sleep(Duration::from_millis(300)).await;
     first_name.batch_execute("ROLLBACK").await.unwrap();
     let renamed = tokio::time::timeout(Duration::from_secs(20), renaming).await.unwrap().unwrap();
     let puts = tokio::time::timeout(Duration::from_secs(20), putting).await.unwrap().unwrap();
     assert!(matches!(puts[0], Ok(PutOutcome::Created(_))), "{:?}", puts[0]);
-    let owner = rows(
-        &database.url,
-        "SELECT dentry_id FROM dentries WHERE parent_id = 'p' AND name = 'x' AND status = 'NORMAL'",
-    )
-    .await;
+    let owner = live_owner(&database.url, "p", "x").await;
     match (&puts[1], &renamed) {
         (Ok(PutOutcome::Created(_)), _) => assert_eq!(owner, ["dx"], "{renamed:?}"),
         (Err(StoreError::NameTaken(_)), Ok(_)) => assert_eq!(owner, ["f"]),
@@ -2045,33 +2057,15 @@ async fn renames_and_folder_puts_of_two_names_in_crossed_orders_leave_each_one_o
     let proppatch =
         holding(&database.url, "SELECT 1 FROM dentries WHERE dentry_id = 'f2' FOR NO KEY UPDATE")
             .await;
-    let renaming = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store.renames_at_once(&[rename("f1", "zz"), rename("f2", "yy")]).await
-        })
-    };
+    let renaming = renaming_at_once(&store, [rename("f1", "zz"), rename("f2", "yy")]);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let putting = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let puts = vec![
-                put(folder("dy", "yy"), NameConflict::Fail, None),
-                put(folder("dz", "zz"), NameConflict::Fail, None),
-            ];
-            store.put_dentries(&puts).await
-        })
-    };
+    let putting = putting_folders(&store, [folder("dy", "yy"), folder("dz", "zz")]);
     tokio::time::sleep(Duration::from_millis(300)).await;
     proppatch.batch_execute("COMMIT").await.unwrap();
     tokio::time::timeout(Duration::from_secs(20), renaming).await.unwrap().unwrap().ok();
     let puts = tokio::time::timeout(Duration::from_secs(20), putting).await.unwrap().unwrap();
     for (put, (name, folder)) in puts.iter().zip([("yy", "dy"), ("zz", "dz")]) {
-        let sql = format!(
-            "SELECT dentry_id FROM dentries WHERE parent_id = '0' AND name = '{name}' \
-             AND status = 'NORMAL'"
-        );
-        let owner = rows(&database.url, &sql).await;
+        let owner = live_owner(&database.url, "0", name).await;
         match put {
             Ok(PutOutcome::Created(_)) => assert_eq!(owner, [folder]),
             Err(StoreError::NameTaken(_)) => assert_eq!(owner.len(), 1, "{name}: {owner:?}"),
