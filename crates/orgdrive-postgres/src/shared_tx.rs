@@ -34,9 +34,10 @@
 //! sweeper locks all its spaces, then all its orgs, first), and nothing
 //! taken inside a batch (dentries, uploads, advisory locks on names) is
 //! taken before a space elsewhere, except an upload's row, by a byte
-//! reservation or the sweeper: a PUT reserving bytes on (or the sweeper
-//! expiring) the very upload a batch commits may deadlock with it, and
-//! PostgreSQL ends one of them (that write then runs alone). Opening an
+//! reservation, the sweeper or a WOPI save (`wopi.rs`, which takes it first
+//! so as never to wait in a circle with those): a PUT reserving bytes on
+//! (or the sweeper expiring) the very upload a batch commits may deadlock
+//! with it, and PostgreSQL ends one of them (that write then runs alone). Opening an
 //! upload is not a combined write: it takes its app's row (the caps on
 //! open uploads), which batches of different spaces would take in
 //! different orders.

@@ -200,6 +200,12 @@ async fn put_locked(
     let Some(target) = put.overwrite_dentry_id.as_deref() else {
         return refuse(StoreError::NotFound);
     };
+    // The upload's row before the space's, as the sweeper, part records and
+    // reservations take them (the put locks the space `FOR NO KEY UPDATE`
+    // before it claims the upload): a save and those never wait in a circle.
+    if let Some(key) = &put.upload_key {
+        exec(t, "SELECT 1 FROM uploads WHERE upload_key = $1 FOR UPDATE", &[key]).await?;
+    }
     let current: Option<String> = one(
         t,
         "SELECT lock_id FROM wopi_locks WHERE space_id = $1 AND dentry_id = $2 \

@@ -2113,3 +2113,58 @@ async fn crossing_puts_and_renames_through_the_queues_take_each_name_once() {
     }
     assert_consistent(&*store).await;
 }
+
+/// A WOPI save of an upload another transaction holds as the sweeper, a
+/// part record or a reservation does (the upload's row, then an update of
+/// the space's counters): the save takes the upload's row before the
+/// space's, so the two never wait in a circle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wopi_save_never_deadlocks_with_a_holder_of_its_upload() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("f", "f0", 0)).await;
+    let lock = LockChange::Lock { lock_id: "L".into() };
+    store.change_wopi_lock("1", "f", &lock, 1, 1_000_000).await.unwrap();
+    let save = wopi_save_of_f(&store, "k").await;
+    let sweeper =
+        holding(&database.url, "SELECT 1 FROM uploads WHERE upload_key = 'k' FOR UPDATE").await;
+    let saving = {
+        let store = store.clone();
+        tokio::spawn(async move { store.wopi_put(&save, Some("L"), 5).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sweeper
+        .batch_execute("UPDATE spaces SET reserved_bytes = reserved_bytes WHERE space_id = '1'")
+        .await
+        .expect("the save holds no space while it waits for its upload");
+    sweeper.batch_execute("COMMIT").await.unwrap();
+    let saved = tokio::time::timeout(Duration::from_secs(20), saving).await.unwrap().unwrap();
+    assert!(matches!(saved, Ok(WopiPut::Stored(_))), "{saved:?}");
+    drop(sweeper);
+    Arc::into_inner(store).unwrap().close().await;
+    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+}
+
+/// WOPI saves racing the sweeper for their expired upload: no deadlock;
+/// each save stores or finds its upload gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wopi_saves_racing_the_sweeper_never_deadlock() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("f", "f0", 0)).await;
+    let lock = LockChange::Lock { lock_id: "L".into() };
+    store.change_wopi_lock("1", "f", &lock, 1, 1_000_000).await.unwrap();
+    for round in 0..60 {
+        let save = wopi_save_of_f(&store, &format!("k{round}")).await;
+        let (saved, swept) =
+            tokio::join!(store.wopi_put(&save, Some("L"), 5), store.take_expired_uploads(100, 10));
+        let stored_or_gone =
+            matches!(saved, Ok(WopiPut::Stored(_)) | Err(StoreError::UploadNotFound));
+        assert!(stored_or_gone, "{saved:?}");
+        swept.unwrap();
+    }
+    Arc::into_inner(store).unwrap().close().await;
+    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+}
