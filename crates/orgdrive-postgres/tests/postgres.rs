@@ -1846,6 +1846,26 @@ async fn racing_folder_puts_and_renames_of_one_name_take_it_once() {
     assert_consistent(&*store).await;
 }
 
+/// A node on `database` with space 1 and its file `f`, locked for WOPI
+/// saves with lock `L`.
+async fn node_with_f_locked_for_wopi(database: &TestDatabase) -> Arc<PgStore> {
+    let store = Arc::new(node(database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("f", "f0", 0)).await;
+    let lock = LockChange::Lock { lock_id: "L".into() };
+    store.change_wopi_lock("1", "f", &lock, 1, 1_000_000).await.unwrap();
+    store
+}
+
+/// The WOPI save `save` (lock `L`), in a task of its own.
+fn saving_in_task(
+    store: &Arc<PgStore>,
+    save: PutDentry,
+) -> tokio::task::JoinHandle<StoreResult<WopiPut>> {
+    let store = store.clone();
+    tokio::spawn(async move { store.wopi_put(&save, Some("L"), 5).await })
+}
+
 /// An overwrite of file `f` by a WOPI save with lock `L` (the file locked
 /// so, an upload of 5 bytes recorded under key `key`).
 async fn wopi_save_of_f(store: &PgStore, key: &str) -> PutDentry {
@@ -1870,18 +1890,11 @@ async fn wopi_save_of_f(store: &PgStore, key: &str) -> PutDentry {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_file_put_alone_locks_its_space_before_its_file() {
     let database = TestDatabase::create().await;
-    let store = Arc::new(node(&database).await);
-    space_with_quota(&*store, None).await;
-    create(&*store, file("f", "f0", 0)).await;
-    let lock = LockChange::Lock { lock_id: "L".into() };
-    store.change_wopi_lock("1", "f", &lock, 1, 1_000_000).await.unwrap();
+    let store = node_with_f_locked_for_wopi(&database).await;
     let save = wopi_save_of_f(&store, "k").await;
     let renames =
         holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR NO KEY UPDATE").await;
-    let saving = {
-        let store = store.clone();
-        tokio::spawn(async move { store.wopi_put(&save, Some("L"), 5).await })
-    };
+    let saving = saving_in_task(&store, save);
     tokio::time::sleep(Duration::from_millis(300)).await;
     renames
         .batch_execute("SELECT 1 FROM dentries WHERE dentry_id = 'f' FOR UPDATE NOWAIT")
@@ -1899,11 +1912,7 @@ async fn a_file_put_alone_locks_its_space_before_its_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wopi_saves_racing_renames_of_their_file_never_deadlock() {
     let database = TestDatabase::create().await;
-    let store = Arc::new(node(&database).await);
-    space_with_quota(&*store, None).await;
-    create(&*store, file("f", "f0", 0)).await;
-    let lock = LockChange::Lock { lock_id: "L".into() };
-    store.change_wopi_lock("1", "f", &lock, 1, 1_000_000).await.unwrap();
+    let store = node_with_f_locked_for_wopi(&database).await;
     for round in 0..100 {
         let save = wopi_save_of_f(&store, &format!("k{round}")).await;
         let name = format!("f{}", (round + 1) % 10);
@@ -2121,18 +2130,11 @@ async fn crossing_puts_and_renames_through_the_queues_take_each_name_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wopi_save_never_deadlocks_with_a_holder_of_its_upload() {
     let database = TestDatabase::create().await;
-    let store = Arc::new(node(&database).await);
-    space_with_quota(&*store, None).await;
-    create(&*store, file("f", "f0", 0)).await;
-    let lock = LockChange::Lock { lock_id: "L".into() };
-    store.change_wopi_lock("1", "f", &lock, 1, 1_000_000).await.unwrap();
+    let store = node_with_f_locked_for_wopi(&database).await;
     let save = wopi_save_of_f(&store, "k").await;
     let sweeper =
         holding(&database.url, "SELECT 1 FROM uploads WHERE upload_key = 'k' FOR UPDATE").await;
-    let saving = {
-        let store = store.clone();
-        tokio::spawn(async move { store.wopi_put(&save, Some("L"), 5).await })
-    };
+    let saving = saving_in_task(&store, save);
     tokio::time::sleep(Duration::from_millis(300)).await;
     sweeper
         .batch_execute("UPDATE spaces SET reserved_bytes = reserved_bytes WHERE space_id = '1'")
@@ -2151,11 +2153,7 @@ async fn a_wopi_save_never_deadlocks_with_a_holder_of_its_upload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wopi_saves_racing_the_sweeper_never_deadlock() {
     let database = TestDatabase::create().await;
-    let store = Arc::new(node(&database).await);
-    space_with_quota(&*store, None).await;
-    create(&*store, file("f", "f0", 0)).await;
-    let lock = LockChange::Lock { lock_id: "L".into() };
-    store.change_wopi_lock("1", "f", &lock, 1, 1_000_000).await.unwrap();
+    let store = node_with_f_locked_for_wopi(&database).await;
     for round in 0..60 {
         let save = wopi_save_of_f(&store, &format!("k{round}")).await;
         let (saved, swept) =
