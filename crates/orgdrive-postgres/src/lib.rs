@@ -44,8 +44,12 @@
 //!     changes, grant writes (`FOR SHARE`) and the other combined writes but
 //!     lets folder puts through (`shared_tx.rs`); a file put alone takes it
 //!     too, before any dentry (it updates the row later).
-//!     A put also locks its parent folder `FOR SHARE` (it stays a live
-//!     folder until the put commits).
+//!     A put also locks its parent folder `FOR KEY SHARE` (the row is not
+//!     deleted; it stays a live folder by the space's lock, since every
+//!     change of a dentry's status or place is a tree change), which lets
+//!     an attempt's rename of the parent through. Puts insert, and a
+//!     batch's attempts update, in key order of the new names (space,
+//!     folder, name): they never wait for each other in a circle there.
 //!   - **Uploads**: a commit locks its upload's row `FOR UPDATE` before
 //!     claiming it (of racing commits one claims it, the others find it
 //!     gone); reservations and recorded parts lock it too (the announced

@@ -6,7 +6,8 @@
 //! [`MAX_BATCH`]) and writes it in **one transaction of one
 //! statement** ([`BATCH_SQL`]), whatever the batch's size, sent with its
 //! `BEGIN` and `COMMIT` in one round trip: lock the spaces (`FOR KEY
-//! SHARE`), then the parent folders (`FOR SHARE`), one multi-row `INSERT …
+//! SHARE`), then the parent folders (`FOR KEY SHARE`, as a put alone:
+//! `dentries.rs LIVE_PARENT_SQL`), one multi-row `INSERT …
 //! ON CONFLICT DO NOTHING RETURNING`, the app properties and the events as
 //! multi-row inserts of what it inserted; one commit (one WAL flush). A
 //! lone request is not delayed: the worker takes the queue as it is, never
@@ -47,7 +48,7 @@ use crate::{pooled, DbError, ROOT_ID};
 /// A batch of puts, one statement (see the module doc): locks the spaces
 /// `$16` (sorted) `FOR KEY SHARE`, then — once all of them are (the
 /// one-time filter on their count) — the live folders among the parents
-/// `$18` (their spaces `$17`, pairwise, in that order) `FOR SHARE`, then
+/// `$18` (their spaces `$17`, pairwise, in that order) `FOR KEY SHARE`, then
 /// inserts the dentries `$1`–`$14` whose space and parent it holds, in key
 /// order (space, folder, name: two batches inserting the same new names
 /// never wait for each other in a circle; a put before a later one of the
@@ -72,7 +73,7 @@ macro_rules! batch_sql {
      FROM unnest($17::text[], $18::text[]) AS k(space_id, dentry_id) CROSS JOIN LATERAL ",
     live_dentries_by_id!("= k.dentry_id", "k.space_id"),
     " d WHERE (SELECT count(*) FROM locked_spaces) >= 0 AND d.kind = 'FOLDER' \
-     AND k.space_id IN (SELECT space_id FROM locked_spaces) FOR SHARE OF d), \
+     AND k.space_id IN (SELECT space_id FROM locked_spaces) FOR KEY SHARE OF d), \
      inserted AS (INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, \
      version, status, blob_key, creator_id, modifier_id, created_at, modified_at) \
      SELECT u.dentry_id, u.uuid, u.space_id, u.parent_id, u.kind, u.name, u.size, u.version, \
@@ -81,7 +82,7 @@ macro_rules! batch_sql {
      AND u.space_id IN (SELECT space_id FROM locked_spaces) \
      AND (u.parent_id = '0' OR (u.space_id, u.parent_id) IN \
      (SELECT space_id, dentry_id FROM locked_parents)) \
-     ORDER BY u.space_id, u.parent_id, u.name, u.n \
+     ORDER BY u.space_id COLLATE \"C\", u.parent_id COLLATE \"C\", u.name COLLATE \"C\", u.n \
      ON CONFLICT (space_id, parent_id, name) WHERE status = 'NORMAL' DO NOTHING \
      RETURNING dentry_id), \
      properties AS (INSERT INTO app_properties (dentry_id, app_id, name, value, visibility) \

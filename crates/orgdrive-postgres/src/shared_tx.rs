@@ -503,12 +503,17 @@ const TREE_SKIP: SpaceLocks = space_locks!("FOR UPDATE SKIP LOCKED");
 /// (`FOR SHARE`: a plain move drops no grant, so it sees every grant of its
 /// file) and tree changes (`FOR UPDATE`), which this lock waits for.
 ///
-/// Not ruled out: a deadlock between a batch of attempts and a batch of
-/// folder puts (which lock their parents `FOR SHARE` in key order, then
-/// insert in key order), when the attempts rename two of those parents in
-/// the other order, or race the puts for two new names of one folder in the
-/// other order. PostgreSQL ends one after `deadlock_timeout`; its writes
-/// then run alone, and each is answered as alone.
+/// A batch of attempts and a batch of folder puts of one space never wait
+/// for each other in a circle through the rows or names they take: the
+/// puts lock their parents `FOR KEY SHARE` (which lets the attempts'
+/// updates of those rows through) and insert in key order (space, folder,
+/// name), and each attempts' statement updates its rows in the same key
+/// order of their new names. Not ruled out: a batch with both renames and
+/// file moves takes the new names of its renames, then those of its moves
+/// (two statements, each in key order), so it can cross a batch of folder
+/// puts racing it for two new names of one folder, one of each. PostgreSQL
+/// ends one after `deadlock_timeout`; its writes then run alone, and each
+/// is answered as alone.
 const SET_WAIT: SpaceLocks = space_locks!("FOR NO KEY UPDATE");
 /// The attempts' lock of a batch that waits for no space ([`Locks::Skip`]):
 /// a held space fails the round ([`DbError::is_lock_busy`]).

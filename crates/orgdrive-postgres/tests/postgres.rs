@@ -2011,16 +2011,17 @@ async fn live_owner(url: &str, parent: &str, name: &str) -> Vec<String> {
     rows(url, &sql).await
 }
 
-/// A batch of folder puts (its parent `p` locked `FOR SHARE`, then inserts
-/// in key order) and a batch of renames (one statement) that renames a
-/// file of `p` to a name the puts insert, then `p` itself: each waits for
-/// the other, and PostgreSQL ends one of them (a deadlock `shared_tx.rs`
-/// does not rule out). Whichever it ends, every write is answered as alone
-/// and name `x` has one owner. Made deterministic by a transaction that
-/// inserts the puts' first name for a moment (the put batch waits there,
-/// its parent locked).
+/// A batch of folder puts (its parent `p` locked `FOR KEY SHARE`, then
+/// inserts in key order) and a batch of renames (one statement) that
+/// renames a file of `p` to a name the puts insert, then `p` itself. The
+/// puts' lock of `p` lets the rename of `p` through, so the two never wait
+/// for each other in a circle (they did while puts locked their parents
+/// `FOR SHARE`): the renames commit first, the put of their name is
+/// refused, and PostgreSQL ended no one. Made deterministic by a
+/// transaction that inserts the puts' first name for a moment (the put
+/// batch waits there, its parent locked).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn renames_crossing_a_batch_of_folder_puts_leave_each_name_one_owner() {
+async fn renames_crossing_a_batch_of_folder_puts_never_deadlock() {
     let database = TestDatabase::create().await;
     let store = Arc::new(node(&database).await);
     space_with_quota(&*store, None).await;
@@ -2038,50 +2039,85 @@ async fn renames_crossing_a_batch_of_folder_puts_leave_each_name_one_owner() {
         putting_folders(&store, [folder_in("1", "p", "da", "a"), folder_in("1", "p", "dx", "x")]);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let renaming = renaming_at_once(&store, [rename("f", "x"), rename("p", "q")]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    first_name.batch_execute("ROLLBACK").await.unwrap();
     let renamed = tokio::time::timeout(Duration::from_secs(20), renaming).await.unwrap().unwrap();
+    let names: Vec<String> = renamed.unwrap().into_iter().map(|d| d.unwrap().name).collect();
+    assert_eq!(names, ["x", "q"], "both renamed");
+    first_name.batch_execute("ROLLBACK").await.unwrap();
     let puts = tokio::time::timeout(Duration::from_secs(20), putting).await.unwrap().unwrap();
     assert!(matches!(puts[0], Ok(PutOutcome::Created(_))), "{:?}", puts[0]);
-    let owner = live_owner(&database.url, "p", "x").await;
-    match (&puts[1], &renamed) {
-        (Ok(PutOutcome::Created(_)), _) => assert_eq!(owner, ["dx"], "{renamed:?}"),
-        (Err(StoreError::NameTaken(_)), Ok(_)) => assert_eq!(owner, ["f"]),
-        other => panic!("{other:?}"),
-    }
+    assert!(matches!(puts[1], Err(StoreError::NameTaken(_))), "{:?}", puts[1]);
+    assert_eq!(live_owner(&database.url, "p", "x").await, ["f"]);
     assert_consistent(&*store).await;
+    drop(first_name);
+    Arc::into_inner(store).unwrap().close().await;
+    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
 }
 
-/// A batch of renames taking two new names of a folder in one order, a
-/// batch of folder puts taking the same two in key order (a lock on the
-/// second file, as a PROPPATCH takes, widens the window): whichever
-/// PostgreSQL ends, each name has one owner, and each put is answered so.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn renames_and_folder_puts_of_two_names_in_crossed_orders_leave_each_one_owner() {
+/// A batch's attempts (`attempts`, in a task) giving file `f1` name `zz`
+/// then file `f2` name `yy` in the root (the files named `names` in folder
+/// `files_in`), and a batch of folder puts taking the same two names, while
+/// a PROPPATCH holds `f2` (the attempts' first in key order) a moment,
+/// which widens the window. Both take new names in key order (space,
+/// folder, name), so they never wait for each other in a circle (they did
+/// while attempts took them in the statement's order): the puts take both
+/// names, the attempts' statement is refused, and PostgreSQL ended no one.
+async fn attempts_and_folder_puts_crossing_on_two_names_never_deadlock(
+    files_in: &str,
+    names: [&str; 2],
+    attempts: impl FnOnce(&Arc<PgStore>) -> tokio::task::JoinHandle<StoreResult<()>>,
+) {
     let database = TestDatabase::create().await;
     let store = Arc::new(node(&database).await);
     space_with_quota(&*store, None).await;
-    create(&*store, file("f1", "a1", 0)).await;
-    create(&*store, file("f2", "b1", 0)).await;
+    if files_in != "0" {
+        create(&*store, folder(files_in, files_in)).await;
+    }
+    create(&*store, under(files_in, file("f1", names[0], 0))).await;
+    create(&*store, under(files_in, file("f2", names[1], 0))).await;
     let proppatch =
         holding(&database.url, "SELECT 1 FROM dentries WHERE dentry_id = 'f2' FOR NO KEY UPDATE")
             .await;
-    let renaming = renaming_at_once(&store, [rename("f1", "zz"), rename("f2", "yy")]);
+    let attempting = attempts(&store);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let putting = putting_folders(&store, [folder("dy", "yy"), folder("dz", "zz")]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    proppatch.batch_execute("COMMIT").await.unwrap();
-    tokio::time::timeout(Duration::from_secs(20), renaming).await.unwrap().unwrap().ok();
     let puts = tokio::time::timeout(Duration::from_secs(20), putting).await.unwrap().unwrap();
-    for (put, (name, folder)) in puts.iter().zip([("yy", "dy"), ("zz", "dz")]) {
-        let owner = live_owner(&database.url, "0", name).await;
-        match put {
-            Ok(PutOutcome::Created(_)) => assert_eq!(owner, [folder]),
-            Err(StoreError::NameTaken(_)) => assert_eq!(owner.len(), 1, "{name}: {owner:?}"),
-            other => panic!("{name}: {other:?}"),
-        }
-    }
+    assert!(puts.iter().all(|p| matches!(p, Ok(PutOutcome::Created(_)))), "{puts:?}");
+    proppatch.batch_execute("COMMIT").await.unwrap();
+    let attempted = tokio::time::timeout(Duration::from_secs(20), attempting).await.unwrap();
+    assert!(attempted.unwrap().is_err(), "the attempts' statement is refused");
+    assert_eq!(live_owner(&database.url, "0", "yy").await, ["dy"]);
+    assert_eq!(live_owner(&database.url, "0", "zz").await, ["dz"]);
     assert_consistent(&*store).await;
+    drop(proppatch);
+    Arc::into_inner(store).unwrap().close().await;
+    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+}
+
+/// [`attempts_and_folder_puts_crossing_on_two_names_never_deadlock`]:
+/// renames of two files of the root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renames_and_folder_puts_of_two_names_in_crossed_orders_never_deadlock() {
+    attempts_and_folder_puts_crossing_on_two_names_never_deadlock("0", ["a1", "b1"], |store| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.renames_at_once(&[rename("f1", "zz"), rename("f2", "yy")]).await.map(drop)
+        })
+    })
+    .await;
+}
+
+/// [`attempts_and_folder_puts_crossing_on_two_names_never_deadlock`]:
+/// plain moves of two files of a folder to the root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moves_and_folder_puts_of_two_names_in_crossed_orders_never_deadlock() {
+    attempts_and_folder_puts_crossing_on_two_names_never_deadlock("o", ["zz", "yy"], |store| {
+        let store = store.clone();
+        let to_root = |id: &str| moving(id, to("1", "0", NameConflict::Fail));
+        tokio::spawn(
+            async move { store.moves_at_once(&[to_root("f1"), to_root("f2")]).await.map(drop) },
+        )
+    })
+    .await;
 }
 
 /// Renames queued in descending name order and folder puts of the same

@@ -243,7 +243,9 @@ pub(crate) const RENAMES_AT_ONCE_SQL: &str = concat!(
     dentries_by_id!("= k.dentry_id"),
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET name = f.new_name, modifier_id = f.new_modifier_id, \
-         modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies",
+         modified_at = f.now_ms FROM (SELECT * FROM f WHERE f.applies \
+         ORDER BY f.space_id, f.parent_id, f.new_name COLLATE \"C\") f \
+         WHERE dentries.dentry_id = f.dentry_id",
     returning_applied!(),
     ", f.new_name, f.new_modifier_id, f.now_ms, f.actor_corp_id, f.space_app_id), \
      appended AS (INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, \
@@ -438,7 +440,9 @@ pub(crate) const MOVES_AT_ONCE_SQL: &str = concat!(
     dentries_by_id!("= k.dentry_id"),
     " d ON d.space_id = s.space_id AND d.status = 'NORMAL'), \
      u AS (UPDATE dentries SET parent_id = f.to_parent_id, modifier_id = f.new_modifier_id, \
-         modified_at = f.now_ms FROM f WHERE dentries.dentry_id = f.dentry_id AND f.applies",
+         modified_at = f.now_ms FROM (SELECT * FROM f WHERE f.applies \
+         ORDER BY f.space_id, f.to_parent_id COLLATE \"C\", f.name) f \
+         WHERE dentries.dentry_id = f.dentry_id",
     returning_applied!(),
     ", f.to_parent_id, f.new_modifier_id, f.now_ms, f.actor_corp_id, f.space_app_id), \
      appended AS (INSERT INTO events (event_id, event_type, corp_id, app_id, space_id, \
