@@ -34,10 +34,11 @@
 //! sweeper locks all its spaces, then all its orgs, first), and nothing
 //! taken inside a batch (dentries, uploads, advisory locks on names) is
 //! taken before a space elsewhere, except an upload's row, by a byte
-//! reservation, the sweeper or a WOPI save (`wopi.rs`, which takes it first
-//! so as never to wait in a circle with those): a PUT reserving bytes on
-//! (or the sweeper expiring) the very upload a batch commits may deadlock
-//! with it, and PostgreSQL ends one of them (that write then runs alone). Opening an
+//! reservation, a part's record or a WOPI save (`wopi.rs`, which takes it
+//! first so as never to wait in a circle with those): a PUT reserving bytes
+//! on the very upload a batch commits may deadlock with it, and PostgreSQL
+//! ends one of them (that write then runs alone). The sweeper takes the
+//! spaces first and never waits for an upload (`SKIP LOCKED`). Opening an
 //! upload is not a combined write: it takes its app's row (the caps on
 //! open uploads), which batches of different spaces would take in
 //! different orders.

@@ -271,7 +271,14 @@ impl UploadStore for PgStore {
         })
     }
 
-    /// `SKIP LOCKED`: racing sweeps take different uploads, each once.
+    /// Takes the spaces' rows before the uploads', as a commit does (its
+    /// batch holds the space, then claims the upload): the expired uploads
+    /// are found unlocked, then their spaces and orgs are locked in key
+    /// order (holding no upload while it waits), then the uploads still
+    /// expired `FOR UPDATE SKIP LOCKED`. An upload another transaction
+    /// holds (a commit claiming it, a part being recorded, a WOPI save) is
+    /// never waited for: it is left to the next sweep, or gone by then.
+    /// Racing sweeps take each upload once.
     async fn take_expired_uploads(
         &self,
         before_ms: i64,
@@ -279,38 +286,49 @@ impl UploadStore for PgStore {
     ) -> StoreResult<Vec<ExpiredUpload>> {
         let limit = i64::from(limit);
         tx!(self, |t| {
-            let keys: Vec<String> = all(
+            let found: Vec<String> = all(
                 &t,
                 "SELECT upload_key FROM uploads WHERE expires_at < $1 \
-                 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+                 ORDER BY expires_at LIMIT $2",
                 &[&before_ms, &limit],
             )
             .await?
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
-            if !keys.is_empty() {
-                // Their spaces, then their orgs, in key order, before any
-                // counter changes: a batch of combined writes takes them in
-                // that order too (one upload's space, then its org, then
-                // the next upload's space would wait in a circle with it).
-                exec(
-                    &t,
-                    "SELECT 1 FROM spaces WHERE space_id IN \
-                     (SELECT space_id FROM uploads WHERE upload_key = ANY($1)) \
-                     ORDER BY space_id FOR NO KEY UPDATE",
-                    &[&keys],
-                )
-                .await?;
-                exec(
-                    &t,
-                    "SELECT 1 FROM orgs WHERE corp_id IN (SELECT s.corp_id FROM spaces s \
-                     JOIN uploads u ON u.space_id = s.space_id WHERE u.upload_key = ANY($1)) \
-                     ORDER BY corp_id FOR NO KEY UPDATE",
-                    &[&keys],
-                )
-                .await?;
+            if found.is_empty() {
+                return Ok(Vec::new());
             }
+            // Their spaces, then their orgs, in key order, before any
+            // counter changes: a batch of combined writes takes them in
+            // that order too (one upload's space, then its org, then
+            // the next upload's space would wait in a circle with it).
+            exec(
+                &t,
+                "SELECT 1 FROM spaces WHERE space_id IN \
+                 (SELECT space_id FROM uploads WHERE upload_key = ANY($1)) \
+                 ORDER BY space_id FOR NO KEY UPDATE",
+                &[&found],
+            )
+            .await?;
+            exec(
+                &t,
+                "SELECT 1 FROM orgs WHERE corp_id IN (SELECT s.corp_id FROM spaces s \
+                 JOIN uploads u ON u.space_id = s.space_id WHERE u.upload_key = ANY($1)) \
+                 ORDER BY corp_id FOR NO KEY UPDATE",
+                &[&found],
+            )
+            .await?;
+            let keys: Vec<String> = all(
+                &t,
+                "SELECT upload_key FROM uploads WHERE upload_key = ANY($1) \
+                 AND expires_at < $2 ORDER BY expires_at FOR UPDATE SKIP LOCKED",
+                &[&found, &before_ms],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
             let mut expired = Vec::with_capacity(keys.len());
             for upload_key in keys {
                 let objects = remove_upload(&t, &upload_key).await?;

@@ -200,9 +200,10 @@ async fn put_locked(
     let Some(target) = put.overwrite_dentry_id.as_deref() else {
         return refuse(StoreError::NotFound);
     };
-    // The upload's row before the space's, as the sweeper, part records and
-    // reservations take them (the put locks the space `FOR NO KEY UPDATE`
-    // before it claims the upload): a save and those never wait in a circle.
+    // The upload's row before the space's, as part records and reservations
+    // take them (the put locks the space `FOR NO KEY UPDATE` before it claims
+    // the upload): a save and those never wait in a circle. (The sweeper
+    // takes the space first, but never waits for an upload.)
     if let Some(key) = &put.upload_key {
         exec(t, "SELECT 1 FROM uploads WHERE upload_key = $1 FOR UPDATE", &[key]).await?;
     }

@@ -2184,6 +2184,66 @@ async fn a_wopi_save_never_deadlocks_with_a_holder_of_its_upload() {
     assert_eq!(deadlocks_of(&database.url).await, ["0"]);
 }
 
+/// The sweeper locks an expired upload's space before the upload, as a
+/// commit's batch does (the space, then its claim of the upload): while a
+/// commit holds the space, the sweep holds no upload, so the commit claims
+/// it at once; once the space is free, the sweep takes what is left. (The
+/// sweep used to take the upload first, then wait for the space: with such
+/// a commit, a deadlock.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweeper_takes_an_uploads_space_before_the_upload() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    store.insert_upload(&upload("k"), &LIMITS).await.unwrap();
+    let commit =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR NO KEY UPDATE").await;
+    let sweeping = {
+        let store = store.clone();
+        tokio::spawn(async move { store.take_expired_uploads(100, 10).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    commit
+        .batch_execute("SELECT 1 FROM uploads WHERE upload_key = 'k' FOR UPDATE NOWAIT")
+        .await
+        .expect("the sweep holds no upload while it waits for its space");
+    assert!(!sweeping.is_finished());
+    commit.batch_execute("COMMIT").await.unwrap();
+    let swept = tokio::time::timeout(Duration::from_secs(20), sweeping).await.unwrap().unwrap();
+    let keys: Vec<String> = swept.unwrap().into_iter().map(|e| e.upload_key).collect();
+    assert_eq!(keys, ["k"]);
+}
+
+/// File commits racing the sweeper for their expired upload: no deadlock;
+/// each commit stores its file or finds its upload gone, never both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commits_racing_the_sweeper_never_deadlock() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    for round in 0..60 {
+        let key = format!("k{round}");
+        store.insert_upload(&upload(&key), &LIMITS).await.unwrap();
+        let object = format!("objects/{key}");
+        put_part(&*store, &key, 0, 5, &object).await;
+        let mut new = file(&key, &key, 5);
+        new.blob_key = Some(object.clone());
+        let commit =
+            PutDentry { upload_objects: vec![object], ..put(new, NameConflict::Fail, Some(&key)) };
+        let (committed, swept) =
+            tokio::join!(store.put_dentry(&commit), store.take_expired_uploads(100, 10));
+        let swept: Vec<String> = swept.unwrap().into_iter().map(|e| e.upload_key).collect();
+        match committed {
+            Ok(PutOutcome::Created(_)) => assert!(swept.is_empty(), "{swept:?}"),
+            Err(StoreError::UploadNotFound) => assert_eq!(swept, [key]),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_consistent(&*store).await;
+    Arc::into_inner(store).unwrap().close().await;
+    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+}
+
 /// WOPI saves racing the sweeper for their expired upload: no deadlock;
 /// each save stores or finds its upload gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
