@@ -49,17 +49,9 @@ pub(crate) const DENTRY_WITH_PROPERTIES_SQL: &str = concat!(
      WHERE d.space_id = $1 ORDER BY p.app_id, p.name"
 );
 
-/// A put's parent `$2` in space `$1`, if live, locked `FOR KEY SHARE`: its
-/// kind. That lock keeps the row from being deleted; what keeps it a live
-/// folder is the put's lock of the space (every change of a dentry's
-/// status, space or place in the tree is a tree change, under the space's
-/// row `FOR UPDATE`). It lets through the writes a batch's attempts apply
-/// (`FOR NO KEY UPDATE` of the space, then an `UPDATE` of a name or a
-/// parent, which locks the row `FOR NO KEY UPDATE`): a rename of the
-/// parent never waits for a put under it, so the two never wait for each
-/// other in a circle (the put, for a new name the rename's batch took).
+/// A put's parent `$2` in space `$1`, if live, locked `FOR SHARE`: its kind.
 pub(crate) const LIVE_PARENT_SQL: &str =
-    concat!("SELECT kind FROM ", live_dentries_by_id!("= $2", "$1"), " d FOR KEY SHARE");
+    concat!("SELECT kind FROM ", live_dentries_by_id!("= $2", "$1"), " d FOR SHARE");
 
 /// The live file `$2` of space `$1` a put overwrites, locked `FOR UPDATE`.
 pub(crate) const OVERWRITE_TARGET_SQL: &str = concat!(
@@ -399,8 +391,7 @@ async fn place_dentry(t: &Tx<'_>, put: &PutDentry) -> DbResult<PutOutcome> {
         return Ok(PutOutcome::Overwritten(reread(t, &updated).await?));
     }
     if new.parent_id != ROOT_ID {
-        // Found live under the space's lock, which keeps it so until this
-        // commits (see LIVE_PARENT_SQL).
+        // Locked so that it stays a live folder until this commits.
         let parent = one(t, LIVE_PARENT_SQL, &[&new.space_id, &new.parent_id]).await?;
         let kind: Option<String> = parent.map(|r| r.try_get(0)).transpose()?;
         if kind.as_deref() != Some("FOLDER") {

@@ -44,12 +44,13 @@
 //!     changes, grant writes (`FOR SHARE`) and the other combined writes but
 //!     lets folder puts through (`shared_tx.rs`); a file put alone takes it
 //!     too, before any dentry (it updates the row later).
-//!     A put also locks its parent folder `FOR KEY SHARE` (the row is not
-//!     deleted; it stays a live folder by the space's lock, since every
-//!     change of a dentry's status or place is a tree change), which lets
-//!     an attempt's rename of the parent through. Puts insert, and a
-//!     batch's attempts update, in key order of the new names (space,
-//!     folder, name): they never wait for each other in a circle there.
+//!     A put also locks its parent folder `FOR SHARE` (it stays a live
+//!     folder until the put commits; in a batch of puts, one statement
+//!     whose snapshot may predate its wait for the space, that lock also
+//!     re-checks the parent's newest version: `put_batch.rs`). Puts insert, and a batch's attempts
+//!     update, in key order of the new names (space, folder, name), so
+//!     they do not cross on the names they take (they still may on a name
+//!     an attempt frees, held until it commits).
 //!   - **Uploads**: a commit locks its upload's row `FOR UPDATE` before
 //!     claiming it (of racing commits one claims it, the others find it
 //!     gone); reservations and recorded parts lock it too (the announced

@@ -6,8 +6,8 @@
 //! [`MAX_BATCH`]) and writes it in **one transaction of one
 //! statement** ([`BATCH_SQL`]), whatever the batch's size, sent with its
 //! `BEGIN` and `COMMIT` in one round trip: lock the spaces (`FOR KEY
-//! SHARE`), then the parent folders (`FOR KEY SHARE`, as a put alone:
-//! `dentries.rs LIVE_PARENT_SQL`), one multi-row `INSERT …
+//! SHARE`), then the parent folders (`FOR SHARE`, see `batch_sql`), one
+//! multi-row `INSERT …
 //! ON CONFLICT DO NOTHING RETURNING`, the app properties and the events as
 //! multi-row inserts of what it inserted; one commit (one WAL flush). A
 //! lone request is not delayed: the worker takes the queue as it is, never
@@ -48,7 +48,7 @@ use crate::{pooled, DbError, ROOT_ID};
 /// A batch of puts, one statement (see the module doc): locks the spaces
 /// `$16` (sorted) `FOR KEY SHARE`, then — once all of them are (the
 /// one-time filter on their count) — the live folders among the parents
-/// `$18` (their spaces `$17`, pairwise, in that order) `FOR KEY SHARE`, then
+/// `$18` (their spaces `$17`, pairwise, in that order) `FOR SHARE`, then
 /// inserts the dentries `$1`–`$14` whose space and parent it holds, in key
 /// order (space, folder, name: two batches inserting the same new names
 /// never wait for each other in a circle; a put before a later one of the
@@ -57,6 +57,17 @@ use crate::{pooled, DbError, ROOT_ID};
 /// inserted (the event of a created dentry: `EventRecord::of_dentry`, of
 /// the put's org `$15`, its app the space's). Answers the ids inserted
 /// (first column) and the spaces locked (second column), a row each.
+/// The parents are locked `FOR SHARE`, which a tree change's update of a
+/// parent conflicts with (`FOR KEY SHARE` would be enough to keep a parent
+/// from being deleted, the space's lock keeping it live, and would let a
+/// batch's renames of the parents through; but not here): this one
+/// statement's snapshot is taken before it waits for its spaces, so a tree
+/// change that binned a parent, or moved it to another space, may commit
+/// in between. Meeting that change's update, `FOR SHARE` makes PostgreSQL
+/// check the parent's newest version again (live, a folder, of that space)
+/// and skip a parent gone; `FOR KEY SHARE` does not (the columns changed
+/// are in no key) and locks the version the snapshot saw
+/// (`a_batch_of_folder_puts_never_creates_a_child_of_a_folder_*`).
 /// [`BATCH_SQL`] waits for the spaces' rows ([`Locks::Wait`]);
 /// [`BATCH_SKIPPING_SQL`] skips those another transaction holds
 /// ([`Locks::Skip`]).
@@ -73,7 +84,7 @@ macro_rules! batch_sql {
      FROM unnest($17::text[], $18::text[]) AS k(space_id, dentry_id) CROSS JOIN LATERAL ",
     live_dentries_by_id!("= k.dentry_id", "k.space_id"),
     " d WHERE (SELECT count(*) FROM locked_spaces) >= 0 AND d.kind = 'FOLDER' \
-     AND k.space_id IN (SELECT space_id FROM locked_spaces) FOR KEY SHARE OF d), \
+     AND k.space_id IN (SELECT space_id FROM locked_spaces) FOR SHARE OF d), \
      inserted AS (INSERT INTO dentries (dentry_id, uuid, space_id, parent_id, kind, name, size, \
      version, status, blob_key, creator_id, modifier_id, created_at, modified_at) \
      SELECT u.dentry_id, u.uuid, u.space_id, u.parent_id, u.kind, u.name, u.size, u.version, \

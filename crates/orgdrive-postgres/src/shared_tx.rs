@@ -504,17 +504,21 @@ const TREE_SKIP: SpaceLocks = space_locks!("FOR UPDATE SKIP LOCKED");
 /// (`FOR SHARE`: a plain move drops no grant, so it sees every grant of its
 /// file) and tree changes (`FOR UPDATE`), which this lock waits for.
 ///
-/// A batch of attempts and a batch of folder puts of one space never wait
-/// for each other in a circle through the rows or names they take: the
-/// puts lock their parents `FOR KEY SHARE` (which lets the attempts'
-/// updates of those rows through) and insert in key order (space, folder,
-/// name), and each attempts' statement updates its rows in the same key
-/// order of their new names. Not ruled out: a batch with both renames and
-/// file moves takes the new names of its renames, then those of its moves
-/// (two statements, each in key order), so it can cross a batch of folder
-/// puts racing it for two new names of one folder, one of each. PostgreSQL
-/// ends one after `deadlock_timeout`; its writes then run alone, and each
-/// is answered as alone.
+/// A batch of attempts and a batch of folder puts of one space do not
+/// cross on the new names they take: the puts insert in key order (space,
+/// folder, name), and each attempts' statement updates its rows in the
+/// same key order of their new names. Not ruled out, a deadlock of the two
+/// batches when they cross
+/// - on a name an attempt frees (held until its batch commits: a put of
+///   that name waits for it) and a new name the puts take first;
+/// - on two parents of the puts (locked `FOR SHARE`, see `put_batch.rs`)
+///   that the attempts rename in the other order, or on a parent and a
+///   new name under it;
+/// - on two new names of one folder, one taken by a rename, one by a file
+///   move (a batch's renames and moves are two statements).
+///
+/// PostgreSQL ends one after `deadlock_timeout`; its writes then run alone,
+/// and each is answered as alone.
 const SET_WAIT: SpaceLocks = space_locks!("FOR NO KEY UPDATE");
 /// The attempts' lock of a batch that waits for no space ([`Locks::Skip`]):
 /// a held space fails the round ([`DbError::is_lock_busy`]).
