@@ -2221,6 +2221,42 @@ async fn moves_and_folder_puts_of_two_names_in_crossed_orders_never_deadlock() {
     .await;
 }
 
+/// A batch of renames that frees a name a batch of folder puts takes (`ra`
+/// b2 → a1), then takes a name the puts took first (`rb` zz → b1, held up a
+/// moment by a PROPPATCH's lock): the puts wait for the freed name until
+/// the renames commit, the renames for theirs until the puts commit, and
+/// PostgreSQL ends one (a deadlock key order cannot rule out, a rename
+/// holding its old name and its new one: `shared_tx.rs SET_WAIT`).
+/// Whichever it ends, every write is answered as alone and each name has
+/// one owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renames_freeing_a_name_folder_puts_take_leave_each_name_one_owner() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    create(&*store, file("ra", "b2", 0)).await;
+    create(&*store, file("rb", "zz", 0)).await;
+    let proppatch =
+        holding(&database.url, "SELECT 1 FROM dentries WHERE dentry_id = 'rb' FOR NO KEY UPDATE")
+            .await;
+    let renaming = renaming_at_once(&store, [rename("ra", "a1"), rename("rb", "b1")]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let putting = putting_folders(&store, [folder("d1", "b1"), folder("d2", "b2")]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proppatch.batch_execute("COMMIT").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), renaming).await.unwrap().unwrap().ok();
+    let puts = tokio::time::timeout(Duration::from_secs(20), putting).await.unwrap().unwrap();
+    for (put, (name, folder)) in puts.iter().zip([("b1", "d1"), ("b2", "d2")]) {
+        let owner = live_owner(&database.url, "0", name).await;
+        match put {
+            Ok(PutOutcome::Created(_)) => assert_eq!(owner, [folder]),
+            Err(StoreError::NameTaken(_)) => assert_eq!(owner.len(), 1, "{name}: {owner:?}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert_consistent(&*store).await;
+}
+
 /// Renames queued in descending name order and folder puts of the same
 /// names in ascending order, through the queues: each name taken once, the
 /// other write refused.
