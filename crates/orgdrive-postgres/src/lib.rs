@@ -55,9 +55,10 @@
 //!     claiming it (of racing commits one claims it, the others find it
 //!     gone); reservations and recorded parts lock it too (the announced
 //!     size holds); an `AtMost` reservation reads the room left under the
-//!     space's and org's row locks; sweeps lock the spaces and orgs of
-//!     expired uploads, then take the uploads `FOR UPDATE SKIP LOCKED`
-//!     (each once; one a commit holds is left, never waited for).
+//!     space's and org's row locks; sweeps take expired uploads
+//!     `FOR UPDATE SKIP LOCKED` (each once; one a commit holds is left).
+//!     Every one of them locks the upload's space (and org) before the
+//!     upload, as a commit does: none waits for another in a circle there.
 //!   - **Open uploads per space/app** and **unfinished tasks per app**:
 //!     counted after locking the space's and then the app's row (tasks:
 //!     an advisory lock per app), so racing inserts count one after the

@@ -33,12 +33,10 @@
 //! order. Every other path takes a space before its org too (the upload
 //! sweeper locks all its spaces, then all its orgs, first), and nothing
 //! taken inside a batch (dentries, uploads, advisory locks on names) is
-//! taken before a space elsewhere, except an upload's row, by a byte
-//! reservation, a part's record or a WOPI save (`wopi.rs`, which takes it
-//! first so as never to wait in a circle with those): a PUT reserving bytes
-//! on the very upload a batch commits may deadlock with it, and PostgreSQL
-//! ends one of them (that write then runs alone). The sweeper takes the
-//! spaces first and never waits for an upload (`SKIP LOCKED`). Opening an
+//! taken before a space elsewhere: every write of an upload's row (a
+//! reservation, a part's record, a WOPI save or discard, the sweeper)
+//! takes its space's and org's rows first (`uploads.rs lock_counters_of`;
+//! the sweeper then takes the uploads `SKIP LOCKED`). Opening an
 //! upload is not a combined write: it takes its app's row (the caps on
 //! open uploads), which batches of different spaces would take in
 //! different orders.

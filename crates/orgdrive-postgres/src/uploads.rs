@@ -119,11 +119,13 @@ impl UploadStore for PgStore {
         })
     }
 
-    /// The upload's row is locked first, so racing reservations for one
-    /// upload are checked against its announced size one after the other;
-    /// the quota and the capacity are held by the conditional updates of
-    /// `adjust_reservation` (and, for `AtMost`, the room is read under the
-    /// space's and org's row locks).
+    /// The upload's space's and org's rows are locked first (as a commit
+    /// takes its space before its upload: [`lock_counters_of`]), then the
+    /// upload's, so racing reservations for one upload are checked against
+    /// its announced size one after the other; the quota and the capacity
+    /// are held by the conditional updates of `adjust_reservation` (and,
+    /// for `AtMost`, the room is read under the space's and org's row
+    /// locks).
     async fn reserve_upload_bytes(
         &self,
         upload_key: &str,
@@ -136,6 +138,7 @@ impl UploadStore for PgStore {
             Reserve::AtMost(n) => (n, true),
         };
         tx!(self, |t| {
+            lock_counters_of(&t, upload_key).await?;
             let upload = one(
                 &t,
                 "SELECT u.space_id, s.corp_id, u.max_bytes - u.reserved_bytes + \
@@ -222,6 +225,8 @@ impl UploadStore for PgStore {
         reserved: i64,
     ) -> StoreResult<PartRecorded> {
         tx!(self, |t| {
+            // The space's and org's rows before the upload's, as a commit.
+            lock_counters_of(&t, upload_key).await?;
             let found = one(
                 &t,
                 "SELECT u.space_id, s.corp_id, p.size, p.object_key, \
@@ -388,6 +393,23 @@ async fn upload_owner(t: &Tx<'_>, upload_key: &str) -> DbResult<Option<(String, 
     })
 }
 
+/// Locks the rows of an upload's space and org (`FOR NO KEY UPDATE`, the
+/// space first), not the upload's. Every write of an upload's row takes
+/// them before it: a commit holds its space (a batch: its spaces, then its
+/// orgs) before it claims its upload, so a writer that took the upload
+/// first and then waited for its space could wait for that commit in a
+/// circle. Nothing if the upload is gone (the caller finds it so).
+async fn lock_counters_of(t: &Tx<'_>, upload_key: &str) -> DbResult<()> {
+    exec(
+        t,
+        "SELECT 1 FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
+         JOIN orgs o ON o.corp_id = s.corp_id WHERE u.upload_key = $1 FOR NO KEY UPDATE OF s, o",
+        &[&upload_key],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Changes an upload's reservation by `delta` bytes, and its space's and
 /// org's with it. Growth is checked against the quota and the capacity
 /// (committed plus reserved bytes) by the updates themselves, under the
@@ -432,8 +454,11 @@ async fn adjust_reservation(
 }
 
 /// Deletes an upload with its parts, releasing its reservation; returns the
-/// objects its parts were written to. `UploadNotFound` if it is gone.
+/// objects its parts were written to. `UploadNotFound` if it is gone. Its
+/// space's and org's rows are locked before its own ([`lock_counters_of`];
+/// the sweeper holds them already).
 pub(crate) async fn remove_upload(t: &Tx<'_>, upload_key: &str) -> DbResult<Vec<String>> {
+    lock_counters_of(t, upload_key).await?;
     let row = one(
         t,
         "SELECT u.space_id, s.corp_id, u.reserved_bytes FROM uploads u \

@@ -200,13 +200,11 @@ async fn put_locked(
     let Some(target) = put.overwrite_dentry_id.as_deref() else {
         return refuse(StoreError::NotFound);
     };
-    // The upload's row before the space's, as part records and reservations
-    // take them (the put locks the space `FOR NO KEY UPDATE` before it claims
-    // the upload): a save and those never wait in a circle. (The sweeper
-    // takes the space first, but never waits for an upload.)
-    if let Some(key) = &put.upload_key {
-        exec(t, "SELECT 1 FROM uploads WHERE upload_key = $1 FOR UPDATE", &[key]).await?;
-    }
+    // The space's row before the file's lock row, the file and the upload, as
+    // every write takes them (a batch's renames hold the space and then the
+    // file; every writer of an upload's row holds its space first): the
+    // put's own lock of the space, taken here already, before the lock row.
+    exec(t, "SELECT 1 FROM spaces WHERE space_id = $1 FOR NO KEY UPDATE", &[space_id]).await?;
     let current: Option<String> = one(
         t,
         "SELECT lock_id FROM wopi_locks WHERE space_id = $1 AND dentry_id = $2 \

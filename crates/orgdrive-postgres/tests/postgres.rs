@@ -1208,6 +1208,18 @@ async fn org_of_many_small_spaces() -> TestDatabase {
     database
 }
 
+/// Arguments for a statement of `lookup_by_id_statements` of parameter
+/// types `types`: ids that name nothing.
+fn lookup_args(types: &str) -> String {
+    let arg = |t| match t {
+        "bigint" => "10000",
+        "text[]" => "'{f1,f2}'",
+        "bigint[]" => "'{1,2}'",
+        _ => "'s1'",
+    };
+    types.split(", ").map(arg).collect::<Vec<_>>().join(", ")
+}
+
 /// Every lookup of dentries by id reaches them through the primary key,
 /// with a generic plan on statistics that count about one row per space
 /// (an org of many small spaces). As plain conditions (`space_id = $1 AND
@@ -1221,16 +1233,7 @@ async fn lookups_by_id_take_the_primary_key_in_an_org_of_many_small_spaces() {
     let client = generic_plans(&database).await;
     let statements = orgdrive_postgres::lookup_by_id_statements();
     for (i, (name, sql, types)) in statements.into_iter().enumerate() {
-        let args: Vec<&str> = types
-            .split(", ")
-            .map(|t| match t {
-                "bigint" => "10000",
-                "text[]" => "'{f1,f2}'",
-                "bigint[]" => "'{1,2}'",
-                _ => "'s1'",
-            })
-            .collect();
-        let plan = plan_of(&client, i, sql, types, &args.join(", ")).await;
+        let plan = plan_of(&client, i, sql, types, &lookup_args(types)).await;
         // An index of dentries other than the primary key never gets the id.
         let wrong = plan.windows(2).any(|pair| {
             let index =
@@ -1268,16 +1271,7 @@ async fn attempts_update_their_rows_in_key_order_of_their_new_names() {
             if !name.ends_with("at once") {
                 continue;
             }
-            let args: Vec<&str> = types
-                .split(", ")
-                .map(|t| match t {
-                    "bigint" => "10000",
-                    "text[]" => "'{f1,f2}'",
-                    "bigint[]" => "'{1,2}'",
-                    _ => "'s1'",
-                })
-                .collect();
-            let plan = plan_of(&client, i, sql, types, &args.join(", ")).await;
+            let plan = plan_of(&client, i, sql, types, &lookup_args(types)).await;
             let at = plan.iter().position(|l| l.contains("Update on dentries")).unwrap();
             let driven: Vec<&str> = plan[at + 1..at + 5].iter().map(|l| l.trim()).collect();
             let sorted = driven[0].starts_with("->  Nested Loop")
@@ -2296,27 +2290,103 @@ async fn crossing_puts_and_renames_through_the_queues_take_each_name_once() {
     assert_consistent(&*store).await;
 }
 
-/// A WOPI save of an upload another transaction holds as the sweeper, a
-/// part record or a reservation does (the upload's row, then an update of
-/// the space's counters): the save takes the upload's row before the
-/// space's, so the two never wait in a circle.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_wopi_save_never_deadlocks_with_a_holder_of_its_upload() {
+/// Every write of an upload's row (`write`, in a task: a reservation, a
+/// part's record, a WOPI save, the discard of a WOPI upload) takes the
+/// upload's space's row first, as a commit does (its batch holds the
+/// space, then claims the upload): while a commit holds the space, the
+/// write holds no upload, so the commit claims it at once, and the write
+/// goes on once the space is free. (A write that took the upload first,
+/// then its space, could wait for that commit in a circle.)
+async fn an_upload_writer_takes_the_space_before_the_upload(
+    write: impl FnOnce(Arc<PgStore>, PutDentry) -> tokio::task::JoinHandle<()>,
+) {
     let database = TestDatabase::create().await;
     let store = node_with_f_locked_for_wopi(&database).await;
     let save = wopi_save_of_f(&store, "k").await;
-    let sweeper =
-        holding(&database.url, "SELECT 1 FROM uploads WHERE upload_key = 'k' FOR UPDATE").await;
-    let saving = saving_in_task(&store, save);
+    let commit =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR NO KEY UPDATE").await;
+    let writing = write(store.clone(), save);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    sweeper
-        .batch_execute("UPDATE spaces SET reserved_bytes = reserved_bytes WHERE space_id = '1'")
+    commit
+        .batch_execute("SELECT 1 FROM uploads WHERE upload_key = 'k' FOR UPDATE NOWAIT")
         .await
-        .expect("the save holds no space while it waits for its upload");
-    sweeper.batch_execute("COMMIT").await.unwrap();
-    let saved = tokio::time::timeout(Duration::from_secs(20), saving).await.unwrap().unwrap();
-    assert!(matches!(saved, Ok(WopiPut::Stored(_))), "{saved:?}");
-    drop(sweeper);
+        .expect("the write holds no upload while it waits for its space");
+    assert!(!writing.is_finished());
+    commit.batch_execute("COMMIT").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), writing).await.unwrap().unwrap();
+    assert_consistent(&*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reservation_takes_its_uploads_space_before_the_upload() {
+    an_upload_writer_takes_the_space_before_the_upload(|store, _| {
+        tokio::spawn(async move {
+            store.reserve_upload_bytes("k", 1, Reserve::Exactly(3), 5).await.unwrap();
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_part_record_takes_its_uploads_space_before_the_upload() {
+    an_upload_writer_takes_the_space_before_the_upload(|store, _| {
+        tokio::spawn(async move {
+            let recorded = store.record_upload_part("k", &part(1, 3, "objects/k1"), 0).await;
+            assert!(matches!(recorded, Ok(PartRecorded::Recorded { .. })), "{recorded:?}");
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wopi_save_takes_its_space_before_its_upload() {
+    an_upload_writer_takes_the_space_before_the_upload(|store, save| {
+        tokio::spawn(async move {
+            let saved = store.wopi_put(&save, Some("L"), 5).await;
+            assert!(matches!(saved, Ok(WopiPut::Stored(_))), "{saved:?}");
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wopi_upload_discarded_takes_its_space_before_the_upload() {
+    an_upload_writer_takes_the_space_before_the_upload(|store, _| {
+        tokio::spawn(async move {
+            let discarded = store.discard_wopi_upload("k").await.unwrap();
+            assert_eq!(discarded, ["objects/k"]);
+        })
+    })
+    .await;
+}
+
+/// File commits racing a part's record of their own upload (a client still
+/// PUTting through orgdrive as it commits): no deadlock; either the commit
+/// finds the parts changed, or the record finds the upload gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commits_racing_part_records_of_their_upload_never_deadlock() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    for round in 0..60 {
+        let key = format!("k{round}");
+        store.insert_upload(&upload(&key), &LIMITS).await.unwrap();
+        let object = format!("objects/{key}");
+        put_part(&*store, &key, 0, 5, &object).await;
+        let mut new = file(&key, &key, 5);
+        new.blob_key = Some(object.clone());
+        let commit =
+            PutDentry { upload_objects: vec![object], ..put(new, NameConflict::Fail, Some(&key)) };
+        let late_part = part(1, 3, &format!("objects/{key}-1"));
+        let (committed, recorded) =
+            tokio::join!(store.put_dentry(&commit), store.record_upload_part(&key, &late_part, 0));
+        match (committed, recorded.unwrap()) {
+            (Ok(PutOutcome::Created(_)), PartRecorded::UploadGone)
+            | (Err(StoreError::UploadChanged), PartRecorded::Recorded { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_consistent(&*store).await;
     Arc::into_inner(store).unwrap().close().await;
     assert_eq!(deadlocks_of(&database.url).await, ["0"]);
 }
