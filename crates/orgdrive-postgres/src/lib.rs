@@ -57,8 +57,8 @@
 //!     size holds); an `AtMost` reservation reads the room left under the
 //!     space's and org's row locks; sweeps take expired uploads
 //!     `FOR UPDATE SKIP LOCKED` (each once; one a commit holds is left).
-//!     Every one of them locks the upload's space (and org) before the
-//!     upload, as a commit does: none waits for another in a circle there.
+//!     Every one of them locks the upload's space before the upload, as a
+//!     commit does: none waits for another in a circle there.
 //!   - **Open uploads per space/app** and **unfinished tasks per app**:
 //!     counted after locking the space's and then the app's row (tasks:
 //!     an advisory lock per app), so racing inserts count one after the

@@ -34,9 +34,9 @@
 //! sweeper locks all its spaces, then all its orgs, first), and nothing
 //! taken inside a batch (dentries, uploads, advisory locks on names) is
 //! taken before a space elsewhere: every write of an upload's row (a
-//! reservation, a part's record, a WOPI save or discard, the sweeper)
-//! takes its space's and org's rows first (`uploads.rs lock_counters_of`;
-//! the sweeper then takes the uploads `SKIP LOCKED`). Opening an
+//! reservation, a part's record, a release, a WOPI save or discard, the
+//! sweeper) takes its space's row first (`uploads.rs lock_space_of`; the
+//! sweeper then takes the uploads `SKIP LOCKED`). Opening an
 //! upload is not a combined write: it takes its app's row (the caps on
 //! open uploads), which batches of different spaces would take in
 //! different orders.

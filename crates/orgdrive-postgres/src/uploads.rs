@@ -119,9 +119,8 @@ impl UploadStore for PgStore {
         })
     }
 
-    /// The upload's space's and org's rows are locked first (as a commit
-    /// takes its space before its upload: [`lock_counters_of`]), then the
-    /// upload's, so racing reservations for one upload are checked against
+    /// The upload's space's row is locked first (as a commit takes its
+    /// space before its upload: [`lock_space_of`]), then the upload's, so racing reservations for one upload are checked against
     /// its announced size one after the other; the quota and the capacity
     /// are held by the conditional updates of `adjust_reservation` (and,
     /// for `AtMost`, the room is read under the space's and org's row
@@ -138,7 +137,7 @@ impl UploadStore for PgStore {
             Reserve::AtMost(n) => (n, true),
         };
         tx!(self, |t| {
-            lock_counters_of(&t, upload_key).await?;
+            lock_space_of(&t, upload_key).await?;
             let upload = one(
                 &t,
                 "SELECT u.space_id, s.corp_id, u.max_bytes - u.reserved_bytes + \
@@ -210,10 +209,25 @@ impl UploadStore for PgStore {
         })
     }
 
+    /// Under the upload's row lock (its space's first): an upload a commit,
+    /// a sweep or a discard removed meanwhile has given back all it held,
+    /// these bytes too, so nothing is released twice; at most what the
+    /// upload holds is.
     async fn release_upload_bytes(&self, upload_key: &str, bytes: i64) -> StoreResult<()> {
         tx!(self, |t| {
-            if let Some((space_id, corp_id)) = upload_owner(&t, upload_key).await? {
-                adjust_reservation(&t, upload_key, &space_id, &corp_id, -bytes).await?;
+            lock_space_of(&t, upload_key).await?;
+            let held = one(
+                &t,
+                "SELECT u.space_id, s.corp_id, u.reserved_bytes FROM uploads u \
+                 JOIN spaces s ON s.space_id = u.space_id WHERE u.upload_key = $1 FOR UPDATE OF u",
+                &[&upload_key],
+            )
+            .await?;
+            if let Some(row) = held {
+                let (space_id, corp_id, reserved): (String, String, i64) =
+                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                let released = bytes.min(reserved);
+                adjust_reservation(&t, upload_key, &space_id, &corp_id, -released).await?;
             }
         })
     }
@@ -225,8 +239,8 @@ impl UploadStore for PgStore {
         reserved: i64,
     ) -> StoreResult<PartRecorded> {
         tx!(self, |t| {
-            // The space's and org's rows before the upload's, as a commit.
-            lock_counters_of(&t, upload_key).await?;
+            // The space's row before the upload's, as a commit.
+            lock_space_of(&t, upload_key).await?;
             let found = one(
                 &t,
                 "SELECT u.space_id, s.corp_id, p.size, p.object_key, \
@@ -378,32 +392,19 @@ pub(crate) async fn recount_reservations(t: &Tx<'_>) -> DbResult<u64> {
     Ok(spaces + orgs)
 }
 
-/// The space and org of an open upload.
-async fn upload_owner(t: &Tx<'_>, upload_key: &str) -> DbResult<Option<(String, String)>> {
-    let row = one(
-        t,
-        "SELECT u.space_id, s.corp_id FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
-         WHERE u.upload_key = $1",
-        &[&upload_key],
-    )
-    .await?;
-    Ok(match row {
-        Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
-        None => None,
-    })
-}
-
-/// Locks the rows of an upload's space and org (`FOR NO KEY UPDATE`, the
-/// space first), not the upload's. Every write of an upload's row takes
-/// them before it: a commit holds its space (a batch: its spaces, then its
-/// orgs) before it claims its upload, so a writer that took the upload
-/// first and then waited for its space could wait for that commit in a
-/// circle. Nothing if the upload is gone (the caller finds it so).
-async fn lock_counters_of(t: &Tx<'_>, upload_key: &str) -> DbResult<()> {
+/// Locks the row of an upload's space (`FOR NO KEY UPDATE`), not the
+/// upload's. Every write of an upload's row takes it before: a commit holds
+/// its space (a batch: its spaces, then its orgs) before it claims its
+/// upload, so a writer that took the upload first and then waited for its
+/// space could wait for that commit in a circle. (An org's row may come
+/// after the upload's: whoever holds an org and waits for an upload holds
+/// that upload's space, which this lock keeps.) Nothing if the upload is
+/// gone (the caller finds it so).
+async fn lock_space_of(t: &Tx<'_>, upload_key: &str) -> DbResult<()> {
     exec(
         t,
-        "SELECT 1 FROM uploads u JOIN spaces s ON s.space_id = u.space_id \
-         JOIN orgs o ON o.corp_id = s.corp_id WHERE u.upload_key = $1 FOR NO KEY UPDATE OF s, o",
+        "SELECT 1 FROM spaces WHERE space_id = \
+         (SELECT space_id FROM uploads WHERE upload_key = $1) FOR NO KEY UPDATE",
         &[&upload_key],
     )
     .await?;
@@ -455,10 +456,10 @@ async fn adjust_reservation(
 
 /// Deletes an upload with its parts, releasing its reservation; returns the
 /// objects its parts were written to. `UploadNotFound` if it is gone. Its
-/// space's and org's rows are locked before its own ([`lock_counters_of`];
-/// the sweeper holds them already).
+/// space's row is locked before its own ([`lock_space_of`]; the sweeper
+/// holds it already).
 pub(crate) async fn remove_upload(t: &Tx<'_>, upload_key: &str) -> DbResult<Vec<String>> {
-    lock_counters_of(t, upload_key).await?;
+    lock_space_of(t, upload_key).await?;
     let row = one(
         t,
         "SELECT u.space_id, s.corp_id, u.reserved_bytes FROM uploads u \

@@ -2360,6 +2360,74 @@ async fn a_wopi_upload_discarded_takes_its_space_before_the_upload() {
     .await;
 }
 
+/// A part recorded at exactly its reservation changes no counter: it waits
+/// for no org's row (its space's only, which orders it with commits), as a
+/// commit in another space of the org holds it through its flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_part_record_of_its_reservation_waits_for_no_org() {
+    let database = TestDatabase::create().await;
+    let store = node(&database).await;
+    space_with_quota(&store, None).await;
+    store.insert_upload(&upload("k"), &LIMITS).await.unwrap();
+    store.reserve_upload_bytes("k", 0, Reserve::Exactly(5), 5).await.unwrap();
+    let org =
+        holding(&database.url, "SELECT 1 FROM orgs WHERE corp_id = 'c' FOR NO KEY UPDATE").await;
+    let first = part(0, 5, "objects/k");
+    let recording = store.record_upload_part("k", &first, 5);
+    let recorded = tokio::time::timeout(Duration::from_secs(2), recording).await;
+    org.batch_execute("COMMIT").await.unwrap();
+    let recorded = recorded.expect("a record changing no counter waits for no org");
+    assert!(matches!(recorded, Ok(PartRecorded::Recorded { .. })), "{recorded:?}");
+}
+
+/// A failed PUT's release of its bytes racing the commit of its upload
+/// (which gives back everything the upload held, these bytes too): the
+/// release, which found the upload before the commit, releases nothing
+/// again. (It read the upload unlocked, then subtracted its bytes from the
+/// space's and org's counters once more: the space's reserved bytes fell
+/// below the sum of its uploads'.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_racing_the_commit_of_its_upload_releases_nothing_twice() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    // Another upload holding 10 bytes: the counters stay above 0.
+    store.insert_upload(&upload("other"), &LIMITS).await.unwrap();
+    put_part(&*store, "other", 0, 10, "objects/other").await;
+    store.insert_upload(&upload("k"), &LIMITS).await.unwrap();
+    put_part(&*store, "k", 0, 5, "objects/k").await;
+    // A PUT of part 1 in flight, its 3 bytes reserved; it will fail.
+    store.reserve_upload_bytes("k", 1, Reserve::Exactly(3), 5).await.unwrap();
+    // The org's row held a moment (as by a commit in another space): the
+    // commit waits there, holding its space and its upload.
+    let org =
+        holding(&database.url, "SELECT 1 FROM orgs WHERE corp_id = 'c' FOR NO KEY UPDATE").await;
+    let mut new = file("fk", "fk", 5);
+    new.blob_key = Some("objects/k".into());
+    let commit = PutDentry {
+        upload_objects: vec!["objects/k".into()],
+        ..put(new, NameConflict::Fail, Some("k"))
+    };
+    let committing = {
+        let store = store.clone();
+        tokio::spawn(async move { store.put_dentry(&commit).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let releasing = {
+        let store = store.clone();
+        tokio::spawn(async move { store.release_upload_bytes("k", 3).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    org.batch_execute("COMMIT").await.unwrap();
+    let committed = tokio::time::timeout(Duration::from_secs(20), committing).await.unwrap();
+    assert!(matches!(committed.unwrap(), Ok(PutOutcome::Created(_))));
+    let released = tokio::time::timeout(Duration::from_secs(20), releasing).await.unwrap();
+    released.unwrap().unwrap();
+    let reserved = rows(&database.url, "SELECT reserved_bytes::text FROM spaces").await;
+    assert_eq!(reserved, ["10"], "what the other upload holds");
+    assert_consistent(&*store).await;
+}
+
 /// File commits racing a part's record of their own upload (a client still
 /// PUTting through orgdrive as it commits): no deadlock; either the commit
 /// finds the parts changed, or the record finds the upload gone.
