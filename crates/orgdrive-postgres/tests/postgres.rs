@@ -2360,6 +2360,17 @@ async fn a_wopi_upload_discarded_takes_its_space_before_the_upload() {
     .await;
 }
 
+/// The commit of file `key` (so named) from upload `key`, opened here with
+/// one part of 5 bytes recorded.
+async fn upload_to_commit(store: &PgStore, key: &str) -> PutDentry {
+    store.insert_upload(&upload(key), &LIMITS).await.unwrap();
+    let object = format!("objects/{key}");
+    put_part(store, key, 0, 5, &object).await;
+    let mut new = file(key, key, 5);
+    new.blob_key = Some(object.clone());
+    PutDentry { upload_objects: vec![object], ..put(new, NameConflict::Fail, Some(key)) }
+}
+
 /// A part recorded at exactly its reservation changes no counter: it waits
 /// for no org's row (its space's only, which orders it with commits), as a
 /// commit in another space of the org holds it through its flush.
@@ -2394,20 +2405,13 @@ async fn a_release_racing_the_commit_of_its_upload_releases_nothing_twice() {
     // Another upload holding 10 bytes: the counters stay above 0.
     store.insert_upload(&upload("other"), &LIMITS).await.unwrap();
     put_part(&*store, "other", 0, 10, "objects/other").await;
-    store.insert_upload(&upload("k"), &LIMITS).await.unwrap();
-    put_part(&*store, "k", 0, 5, "objects/k").await;
+    let commit = upload_to_commit(&store, "k").await;
     // A PUT of part 1 in flight, its 3 bytes reserved; it will fail.
     store.reserve_upload_bytes("k", 1, Reserve::Exactly(3), 5).await.unwrap();
     // The org's row held a moment (as by a commit in another space): the
     // commit waits there, holding its space and its upload.
     let org =
         holding(&database.url, "SELECT 1 FROM orgs WHERE corp_id = 'c' FOR NO KEY UPDATE").await;
-    let mut new = file("fk", "fk", 5);
-    new.blob_key = Some("objects/k".into());
-    let commit = PutDentry {
-        upload_objects: vec!["objects/k".into()],
-        ..put(new, NameConflict::Fail, Some("k"))
-    };
     let committing = {
         let store = store.clone();
         tokio::spawn(async move { store.put_dentry(&commit).await })
@@ -2438,13 +2442,7 @@ async fn commits_racing_part_records_of_their_upload_never_deadlock() {
     space_with_quota(&*store, None).await;
     for round in 0..60 {
         let key = format!("k{round}");
-        store.insert_upload(&upload(&key), &LIMITS).await.unwrap();
-        let object = format!("objects/{key}");
-        put_part(&*store, &key, 0, 5, &object).await;
-        let mut new = file(&key, &key, 5);
-        new.blob_key = Some(object.clone());
-        let commit =
-            PutDentry { upload_objects: vec![object], ..put(new, NameConflict::Fail, Some(&key)) };
+        let commit = upload_to_commit(&store, &key).await;
         let late_part = part(1, 3, &format!("objects/{key}-1"));
         let (committed, recorded) =
             tokio::join!(store.put_dentry(&commit), store.record_upload_part(&key, &late_part, 0));
@@ -2498,13 +2496,7 @@ async fn commits_racing_the_sweeper_never_deadlock() {
     space_with_quota(&*store, None).await;
     for round in 0..60 {
         let key = format!("k{round}");
-        store.insert_upload(&upload(&key), &LIMITS).await.unwrap();
-        let object = format!("objects/{key}");
-        put_part(&*store, &key, 0, 5, &object).await;
-        let mut new = file(&key, &key, 5);
-        new.blob_key = Some(object.clone());
-        let commit =
-            PutDentry { upload_objects: vec![object], ..put(new, NameConflict::Fail, Some(&key)) };
+        let commit = upload_to_commit(&store, &key).await;
         let (committed, swept) =
             tokio::join!(store.put_dentry(&commit), store.take_expired_uploads(100, 10));
         let swept: Vec<String> = swept.unwrap().into_iter().map(|e| e.upload_key).collect();
