@@ -47,10 +47,11 @@
 //!     A put also locks its parent folder `FOR SHARE` (it stays a live
 //!     folder until the put commits; in a batch of puts, one statement
 //!     whose snapshot may predate its wait for the space, that lock also
-//!     re-checks the parent's newest version: `put_batch.rs`). Puts insert, and a batch's attempts
-//!     update, in key order of the new names (space, folder, name), so
-//!     they do not cross on the names they take (they still may on a name
-//!     an attempt frees, held until it commits).
+//!     re-checks the parent's newest version: `put_batch.rs`). Puts
+//!     insert, and a batch's attempts update, in key order of the new
+//!     names (space, folder, name), so they do not cross on the names they
+//!     take (they still may on a name an attempt frees, held until it
+//!     commits).
 //!   - **Uploads**: a commit locks its upload's row `FOR UPDATE` before
 //!     claiming it (of racing commits one claims it, the others find it
 //!     gone); reservations and recorded parts lock it too (the announced

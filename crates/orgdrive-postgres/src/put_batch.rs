@@ -7,11 +7,11 @@
 //! statement** ([`BATCH_SQL`]), whatever the batch's size, sent with its
 //! `BEGIN` and `COMMIT` in one round trip: lock the spaces (`FOR KEY
 //! SHARE`), then the parent folders (`FOR SHARE`, see `batch_sql`), one
-//! multi-row `INSERT …
-//! ON CONFLICT DO NOTHING RETURNING`, the app properties and the events as
-//! multi-row inserts of what it inserted; one commit (one WAL flush). A
-//! lone request is not delayed: the worker takes the queue as it is, never
-//! waits for it to fill; while a batch runs, the next one gathers.
+//! multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`, the app
+//! properties and the events as multi-row inserts of what it inserted;
+//! one commit (one WAL flush). A lone request is not delayed: the worker
+//! takes the queue as it is, never waits for it to fill; while a batch
+//! runs, the next one gathers.
 //!
 //! The batch only ever **creates**. A put it cannot simply create — its
 //! space or parent is gone, its name is taken (in the database or by an

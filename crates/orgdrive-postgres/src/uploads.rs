@@ -120,11 +120,11 @@ impl UploadStore for PgStore {
     }
 
     /// The upload's space's row is locked first (as a commit takes its
-    /// space before its upload: [`lock_space_of`]), then the upload's, so racing reservations for one upload are checked against
-    /// its announced size one after the other; the quota and the capacity
-    /// are held by the conditional updates of `adjust_reservation` (and,
-    /// for `AtMost`, the room is read under the space's and org's row
-    /// locks).
+    /// space before its upload: [`lock_space_of`]), then the upload's, so
+    /// racing reservations for one upload are checked against its
+    /// announced size one after the other; the quota and the capacity are
+    /// held by the conditional updates of `adjust_reservation` (and, for
+    /// `AtMost`, the room is read under the space's and org's row locks).
     async fn reserve_upload_bytes(
         &self,
         upload_key: &str,
