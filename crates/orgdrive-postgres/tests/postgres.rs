@@ -2432,17 +2432,33 @@ async fn a_release_racing_the_commit_of_its_upload_releases_nothing_twice() {
     assert_consistent(&*store).await;
 }
 
-/// File commits racing a part's record of their own upload (a client still
-/// PUTting through orgdrive as it commits): no deadlock; either the commit
-/// finds the parts changed, or the record finds the upload gone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn commits_racing_part_records_of_their_upload_never_deadlock() {
+/// 60 rounds of `race` (a commit of a fresh upload `key`, in
+/// `upload_to_commit`, and a write racing it; the round's assertions):
+/// PostgreSQL ended no one, and the counters hold.
+async fn commits_racing_never_deadlock<F, Fut>(race: F)
+where
+    F: Fn(Arc<PgStore>, String, PutDentry) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let database = TestDatabase::create().await;
     let store = Arc::new(node(&database).await);
     space_with_quota(&*store, None).await;
     for round in 0..60 {
         let key = format!("k{round}");
         let commit = upload_to_commit(&store, &key).await;
+        race(store.clone(), key, commit).await;
+    }
+    assert_consistent(&*store).await;
+    Arc::into_inner(store).unwrap().close().await;
+    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+}
+
+/// File commits racing a part's record of their own upload (a client still
+/// PUTting through orgdrive as it commits): no deadlock; either the commit
+/// finds the parts changed, or the record finds the upload gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commits_racing_part_records_of_their_upload_never_deadlock() {
+    commits_racing_never_deadlock(|store, key, commit| async move {
         let late_part = part(1, 3, &format!("objects/{key}-1"));
         let (committed, recorded) =
             tokio::join!(store.put_dentry(&commit), store.record_upload_part(&key, &late_part, 0));
@@ -2451,10 +2467,8 @@ async fn commits_racing_part_records_of_their_upload_never_deadlock() {
             | (Err(StoreError::UploadChanged), PartRecorded::Recorded { .. }) => {}
             other => panic!("{other:?}"),
         }
-    }
-    assert_consistent(&*store).await;
-    Arc::into_inner(store).unwrap().close().await;
-    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+    })
+    .await;
 }
 
 /// The sweeper locks an expired upload's space before the upload, as a
@@ -2491,12 +2505,7 @@ async fn the_sweeper_takes_an_uploads_space_before_the_upload() {
 /// each commit stores its file or finds its upload gone, never both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commits_racing_the_sweeper_never_deadlock() {
-    let database = TestDatabase::create().await;
-    let store = Arc::new(node(&database).await);
-    space_with_quota(&*store, None).await;
-    for round in 0..60 {
-        let key = format!("k{round}");
-        let commit = upload_to_commit(&store, &key).await;
+    commits_racing_never_deadlock(|store, key, commit| async move {
         let (committed, swept) =
             tokio::join!(store.put_dentry(&commit), store.take_expired_uploads(100, 10));
         let swept: Vec<String> = swept.unwrap().into_iter().map(|e| e.upload_key).collect();
@@ -2505,10 +2514,8 @@ async fn commits_racing_the_sweeper_never_deadlock() {
             Err(StoreError::UploadNotFound) => assert_eq!(swept, [key]),
             other => panic!("{other:?}"),
         }
-    }
-    assert_consistent(&*store).await;
-    Arc::into_inner(store).unwrap().close().await;
-    assert_eq!(deadlocks_of(&database.url).await, ["0"]);
+    })
+    .await;
 }
 
 /// WOPI saves racing the sweeper for their expired upload: no deadlock;
