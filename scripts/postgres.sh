@@ -19,6 +19,14 @@
 # - initdb refuses to run as root: as root, the server runs as the
 #   `postgres` OS user (the directories on the way to the cluster get the
 #   search bit for it).
+# - TLS, checked as production should check it: the cluster has a CA of its
+#   own ($base/tls/ca.crt, made once with openssl) and a certificate it
+#   signed for localhost and 127.0.0.1; the URL printed asks for
+#   `sslmode=verify-full` with that CA, so every test reaches the server as
+#   a managed database is reached. ($base/tls/other-ca.crt is a CA that
+#   signed nothing, for the tests of a refused certificate.) A server found
+#   running without TLS (a cluster of an older version of this script) is
+#   restarted with it.
 set -euo pipefail
 
 port="${ORGDRIVE_PG_PORT:-55432}"
@@ -26,6 +34,7 @@ base="${ORGDRIVE_CACHE:-$HOME/.cache/orgdrive}/pg"
 data="$base/data"
 sockets="$base/run"
 log="$base/server.log"
+tls="$base/tls"
 
 die() {
   echo "scripts/postgres.sh: $*" >&2
@@ -46,21 +55,27 @@ find_bindir() {
   fi
 }
 
-bindir="$(find_bindir)"
-if [ -z "$bindir" ]; then
-  echo "scripts/postgres.sh: installing PostgreSQL (Debian package postgresql)" >&2
+# Installs Debian packages (as root, or through sudo).
+install_packages() {
+  echo "scripts/postgres.sh: installing $* (Debian packages)" >&2
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >&2
   elif command -v sudo >/dev/null; then
     sudo apt-get update -qq >&2
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >&2
   else
-    die "PostgreSQL is not installed and neither root nor sudo is available to install it"
+    die "$* not installed and neither root nor sudo is available to install it"
   fi
+}
+
+bindir="$(find_bindir)"
+if [ -z "$bindir" ]; then
+  install_packages postgresql
   bindir="$(find_bindir)"
   [ -n "$bindir" ] || die "PostgreSQL was installed but no initdb was found"
 fi
+command -v openssl >/dev/null || install_packages openssl
 
 # As root the server runs as `postgres`; otherwise as the calling user.
 if [ "$(id -u)" -eq 0 ]; then
@@ -104,10 +119,49 @@ if [ ! -f "$data/PG_VERSION" ]; then
     || { cat "$base/initdb.log" >&2; die "initdb failed"; }
 fi
 
+if [ ! -f "$tls/server.crt" ]; then
+  echo "scripts/postgres.sh: making the cluster's CA and certificate in $tls" >&2
+  rm -rf "$tls.new"
+  mkdir -p "$tls.new"
+  (
+    cd "$tls.new"
+    printf '%s\n' '[req]' 'distinguished_name = dn' '[dn]' \
+      '[ca]' 'basicConstraints = critical, CA:TRUE' 'keyUsage = critical, keyCertSign, cRLSign' \
+      'subjectKeyIdentifier = hash' \
+      '[server]' 'basicConstraints = critical, CA:FALSE' 'keyUsage = critical, digitalSignature' \
+      'extendedKeyUsage = serverAuth' 'subjectAltName = DNS:localhost, IP:127.0.0.1' \
+      'authorityKeyIdentifier = keyid' > openssl.cnf
+    for ca in ca other-ca; do
+      openssl req -x509 -config openssl.cnf -extensions ca -newkey ec \
+        -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=orgdrive tests $ca" \
+        -keyout "$ca.key" -out "$ca.crt" 2>/dev/null
+    done
+    openssl req -new -config openssl.cnf -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile openssl.cnf -extensions server -out server.crt 2>/dev/null
+    rm -f ca.key other-ca.key server.csr ca.srl openssl.cnf
+    chmod 600 server.key
+    chmod 644 ca.crt other-ca.crt server.crt
+  ) || die "openssl could not make the cluster's certificates"
+  [ "$(id -u)" -ne 0 ] || chown "$server_user" "$tls.new/server.key"
+  mv "$tls.new" "$tls"
+fi
+
+# A server running without TLS (started by an older version of this
+# script) is restarted with it.
+if as_server "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1 \
+  && [ "$(as_server "$bindir/psql" -h "$sockets" -p "$port" -U postgres -d postgres -Atc 'SHOW ssl' 2>/dev/null)" != "on" ]; then
+  echo "scripts/postgres.sh: restarting PostgreSQL with TLS" >&2
+  as_server "$bindir/pg_ctl" -D "$data" -w -t 60 -m fast stop >&2 9>&- \
+    || die "could not stop the running server to restart it with TLS"
+fi
+
 if ! as_server "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   echo "scripts/postgres.sh: starting PostgreSQL on 127.0.0.1:$port" >&2
   options="-c listen_addresses=127.0.0.1 -p $port -k $sockets -c max_connections=300"
   options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  options="$options -c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key"
   if ! as_server "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "$options" start >&2 9>&-; then
     echo "---- $log (last lines) ----" >&2
     tail -n 30 "$log" >&2 || true
@@ -130,4 +184,4 @@ as_server "$psql_bin" -h "$sockets" -p "$port" -U postgres -d postgres -q -v ON_
       GRANT pg_signal_backend TO orgdrive;" >&2 \
   || die "could not create the role orgdrive"
 
-echo "postgres://orgdrive:orgdrive@127.0.0.1:$port/postgres"
+echo "postgres://orgdrive:orgdrive@127.0.0.1:$port/postgres?sslmode=verify-full&sslrootcert=$tls/ca.crt"

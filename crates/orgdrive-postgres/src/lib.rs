@@ -99,6 +99,7 @@
 //! [`PgStore::listen_changes`]).
 
 mod combine;
+mod connect;
 mod console;
 mod dav;
 mod dentries;
@@ -121,7 +122,7 @@ mod wopi;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 use orgdrive_store::{StoreError, StoreResult};
 
@@ -142,12 +143,25 @@ impl Default for PgOptions {
     }
 }
 
+/// How orgdrive connects to the database at `url`: the driver's
+/// configuration and the TLS connector, libpq's `sslmode` and
+/// `sslrootcert` read as `connect.rs` says (CA files read now). For tools
+/// and tests that open connections of their own.
+pub fn connection_settings(
+    url: &str,
+) -> StoreResult<(tokio_postgres::Config, tokio_postgres_rustls::MakeRustlsConnect)> {
+    let target = connect::Target::parse(url)?;
+    let tls = target.tls()?;
+    Ok((target.config, tls))
+}
+
 /// Where `url` points, for people: host(s), port and database name as the
-/// driver reads them, never the user, password or options (a password may
-/// hold `?`, `#` or `@`, so the URL is parsed, not cut); `None` if the
-/// driver cannot read it.
+/// driver reads them, and the TLS it asks for (`sslmode`), never the
+/// user, password or other options (a password may hold `?`, `#` or `@`,
+/// so the URL is parsed, not cut); `None` if it cannot be read.
 pub fn describe_url(url: &str) -> Option<String> {
-    let config: tokio_postgres::Config = url.parse().ok()?;
+    let target = connect::Target::parse(url).ok()?;
+    let config = &target.config;
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()
@@ -158,7 +172,7 @@ pub fn describe_url(url: &str) -> Option<String> {
         .collect();
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let db = config.get_dbname().unwrap_or("(the user's database)");
-    Some(format!("{}:{port}/{db}", hosts.join(",")))
+    Some(format!("{}:{port}/{db}, sslmode={}", hosts.join(","), target.mode_name()))
 }
 
 /// PostgreSQL implementation of [`orgdrive_store::MetaStore`]. Clones share
@@ -166,9 +180,10 @@ pub fn describe_url(url: &str) -> Option<String> {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
-    /// Where the pool connects: also for connections of their own
-    /// (`notify::listen_changes`).
+    /// Where the pool connects, and through what TLS: also for connections
+    /// of their own (`notify::listen_changes`).
     config: tokio_postgres::Config,
+    tls: connect::Tls,
     /// Folder puts waiting to be written together (`put_batch`).
     puts: put_batch::PutQueue,
     /// Other writes of a space waiting to share a transaction (`shared_tx`).
@@ -187,12 +202,12 @@ impl PgStore {
     /// Connects to `url` (a `postgres://` URL or key=value string) and
     /// applies the migrations this build has and the database lacks.
     pub async fn open(url: &str, options: &PgOptions) -> StoreResult<PgStore> {
-        let config: tokio_postgres::Config =
-            url.parse().map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
-        migrate::run_with(&config, migrate::LATEST).await?;
+        let target = connect::Target::parse(url)?;
+        let (config, tls) = (target.config.clone(), target.tls()?);
+        migrate::run_with(&config, &tls, migrate::LATEST).await?;
         let manager = Manager::from_config(
             without_seq_scans(&config),
-            NoTls,
+            tls.clone(),
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
         let pool = Pool::builder(manager)
@@ -201,7 +216,7 @@ impl PgStore {
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
         let puts = put_batch::PutQueue::start(pool.clone());
         let writes = shared_tx::WriteQueue::start(pool.clone());
-        let store = PgStore { pool, config, puts, writes };
+        let store = PgStore { pool, config, tls, puts, writes };
         // Fails here, not at the first call, if the database is unreachable.
         drop(store.client().await?);
         Ok(store)
@@ -488,9 +503,14 @@ mod describe_tests {
     fn a_url_is_described_without_its_credentials_whatever_they_hold() {
         let url = "postgres://od:p#ss?w%40rd@db.example:6432/drive?sslmode=disable";
         let described = super::describe_url(url);
-        assert_eq!(described.as_deref(), Some("db.example:6432/drive"));
+        assert_eq!(described.as_deref(), Some("db.example:6432/drive, sslmode=disable"));
         let url = "postgresql://od:s3cret@h1/drive";
-        assert_eq!(super::describe_url(url).as_deref(), Some("h1:5432/drive"));
+        assert_eq!(super::describe_url(url).as_deref(), Some("h1:5432/drive, sslmode=prefer"));
+        let url = "postgresql://od:s3cret@h1/drive?sslrootcert=/etc/s3cret-ca.pem";
+        assert_eq!(super::describe_url(url).as_deref(), Some("h1:5432/drive, sslmode=prefer"));
+        let url = "postgresql://od:s3cret@h1/drive?sslrootcert=system";
+        let described = super::describe_url(url);
+        assert_eq!(described.as_deref(), Some("h1:5432/drive, sslmode=verify-full"));
         assert_eq!(super::describe_url("postgres://[bad"), None);
     }
 }

@@ -12,7 +12,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
+
+use crate::connect::{Target, Tls};
 
 use orgdrive_store::{StoreError, StoreResult};
 
@@ -91,16 +93,24 @@ pub async fn migrate(url: &str) -> StoreResult<MigrationReport> {
 /// tests of an upgrade: a database as an older build left it).
 #[doc(hidden)]
 pub async fn migrate_up_to(url: &str, version: i64) -> StoreResult<MigrationReport> {
-    let config: Config =
-        url.parse().map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
-    run_with(&config, version).await
+    let target = Target::parse(url)?;
+    run_with(&target.config, &target.tls()?, version).await
 }
 
-/// Connects with `config` and migrates up to `up_to`, on a connection of
-/// its own.
-pub(crate) async fn run_with(config: &Config, up_to: i64) -> StoreResult<MigrationReport> {
-    let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
-        StoreError::Backend(format!("cannot connect to PostgreSQL: {}", describe(&e)))
+/// Connects with `config` through `tls` and migrates up to `up_to`, on a
+/// connection of its own.
+pub(crate) async fn run_with(
+    config: &Config,
+    tls: &Tls,
+    up_to: i64,
+) -> StoreResult<MigrationReport> {
+    let (mut client, connection) = config.connect(tls.clone()).await.map_err(|e| {
+        // With the cause: a TLS handshake's failure says why (an unknown CA).
+        let why = match classify(&e) {
+            StoreError::Backend(why) => why,
+            other => other.to_string(),
+        };
+        StoreError::Backend(format!("cannot connect to PostgreSQL: {why}"))
     })?;
     let driver = tokio::spawn(async move {
         if let Err(e) = connection.await {

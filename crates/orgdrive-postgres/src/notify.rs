@@ -8,7 +8,7 @@
 //! sent as several, in one transaction.
 
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 use orgdrive_store::{StoreError, StoreResult};
 
@@ -40,9 +40,13 @@ impl PgStore {
     /// node and its lines, joined by `\n`) until the connection ends, when
     /// [`ChangeListener::recv`] answers `None` (the caller listens again).
     pub async fn listen_changes(&self) -> StoreResult<ChangeListener> {
-        let (client, mut connection) = self.config.connect(NoTls).await.map_err(|e| {
-            StoreError::Backend(format!("cannot connect to listen: {}", crate::error::classify(&e)))
-        })?;
+        let (client, mut connection) =
+            self.config.connect(self.tls.clone()).await.map_err(|e| {
+                StoreError::Backend(format!(
+                    "cannot connect to listen: {}",
+                    crate::error::classify(&e)
+                ))
+            })?;
         let (sender, receiver) = mpsc::channel(BACKLOG);
         tokio::spawn(async move {
             loop {

@@ -16,7 +16,7 @@ use orgdrive_store::{
     Actor, CopyDentry, Destination, IdSource, Ids, MoveDentry, NameConflict, StoreError,
     TreeLimits, TreeStore,
 };
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use common::TestDatabase;
 
@@ -44,8 +44,7 @@ async fn two_nodes() -> (PgStore, PgStore, Client, TestDatabase) {
     let options = PgOptions { max_connections: 4 };
     let first = PgStore::open(&database.url, &options).await.expect("node 1 opens");
     let second = PgStore::open(&database.url, &options).await.expect("node 2 opens");
-    let (client, connection) = tokio_postgres::connect(&database.url, NoTls).await.unwrap();
-    tokio::spawn(connection);
+    let (client, _driver) = common::connect(&database.url).await;
     client
         .batch_execute(
             "INSERT INTO orgs (corp_id, name, created_at, modified_at) VALUES ('c', 'org', 0, 0); \

@@ -49,9 +49,7 @@ async fn task_move_behind(
     change: &str,
 ) -> StoreResult<Placed> {
     s.insert_task(&move_task(&format!("t{id}"), id), 64).await.unwrap();
-    let (client, conn) =
-        tokio_postgres::connect(&database.url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
+    let (client, _driver) = common::connect(&database.url).await;
     client
         .batch_execute(&format!(
             "BEGIN; SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE; {change}"
@@ -134,9 +132,7 @@ async fn a_batched_file_move_behind_a_held_space_answers_what_was_committed_mean
     create(&s, folder("into", "into")).await;
     create(&s, file("f", "old name", 1)).await;
     create(&s, file("g", "old name 2", 1)).await;
-    let (client, conn) =
-        tokio_postgres::connect(&database.url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
+    let (client, _driver) = common::connect(&database.url).await;
     client
         .batch_execute(
             "BEGIN; SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE; \

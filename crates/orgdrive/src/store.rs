@@ -289,7 +289,7 @@ mod tests {
         let url = "postgres://od:s3c#ret@db.example:5432/drive?sslmode=require";
         let meta = parse_meta(url).unwrap();
         let described = meta.describe(Path::new("/d"));
-        assert_eq!(described, "PostgreSQL, db.example:5432/drive");
+        assert_eq!(described, "PostgreSQL, db.example:5432/drive, sslmode=require");
         assert_eq!(format!("{meta:?}"), "Postgres(..)");
         assert!(!described.contains("s3cret"));
         assert_eq!(

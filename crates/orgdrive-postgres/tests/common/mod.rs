@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use orgdrive_postgres::{PgOptions, PgStore};
-use tokio_postgres::NoTls;
 
 /// The server the tests use; panics (the test fails) when it is not set.
 pub fn server_url() -> String {
@@ -80,13 +79,24 @@ impl Drop for TestDatabase {
 
 /// Runs one statement on the server's maintenance database.
 async fn run(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e} (run scripts/postgres.sh)"));
-    let driver = tokio::spawn(connection);
+    let (client, driver) = connect(url).await;
     client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     drop(client);
     let _ = driver.await;
+}
+
+/// A connection of its own to `url`, as orgdrive connects (its TLS
+/// options too), and the task driving it.
+pub async fn connect(url: &str) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
+    let (config, tls) = orgdrive_postgres::connection_settings(url)
+        .unwrap_or_else(|e| panic!("the test server's URL: {e}"));
+    let (client, connection) = config.connect(tls).await.unwrap_or_else(|e| {
+        panic!("cannot connect to the test server: {e:?} (run scripts/postgres.sh)")
+    });
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (client, driver)
 }
 
 /// A fresh, empty, migrated store of its own database.

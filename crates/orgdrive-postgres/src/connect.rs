@@ -1,0 +1,528 @@
+//! How orgdrive reaches PostgreSQL: the connection URL read as libpq reads
+//! it, TLS included, and the one connector every connection of the store
+//! uses (the pool's, the migrations', the cache relay's listener).
+//!
+//! The driver knows `sslmode=disable|prefer|require` only and refuses
+//! libpq's other TLS options, which the URLs of managed databases carry
+//! (`sslmode=verify-full&sslrootcert=…`). They are taken out of the URL
+//! here, with libpq's meanings:
+//!
+//! | `sslmode` | TLS | the server's certificate |
+//! |---|---|---|
+//! | `disable` | never | – |
+//! | `prefer` (the default) | if the server offers it | not checked |
+//! | `require` | always | not checked, unless `sslrootcert` is given: then as `verify-ca` |
+//! | `verify-ca` | always | signed by a CA of `sslrootcert` |
+//! | `verify-full` | always | signed so, and naming the host connected to (DNS name or IP address) |
+//!
+//! `sslrootcert` is a PEM file of CA certificates, or `system` for the
+//! system's (`rustls-native-certs`), which is also what the two `verify-`
+//! modes use without it; `sslrootcert=system` with no `sslmode` means
+//! `verify-full` and refuses the modes that check nothing, as libpq 16
+//! does. Client certificates (`sslcert`, `sslkey`) are refused by name.
+//! Whatever the mode, a TLS handshake's signatures are verified with the
+//! server's key (rustls, ring): "not checked" means any certificate is
+//! accepted as the server's, which protects from eavesdroppers, not from
+//! an impostor on the path.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use orgdrive_store::{StoreError, StoreResult};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::Config;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// The connector of every connection the store opens: rustls, checking
+/// the server's certificate as the URL's `sslmode` says.
+pub(crate) type Tls = MakeRustlsConnect;
+
+/// What a connection URL says: the driver's configuration, and how TLS
+/// checks the server.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) config: Config,
+    mode: Mode,
+    roots: Option<Roots>,
+}
+
+/// libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// Where the trusted CA certificates come from (`sslrootcert`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Roots {
+    System,
+    File(PathBuf),
+}
+
+impl Target {
+    /// Reads `url` (a `postgres://` URL or a `key=value` string). Its
+    /// errors name the option at fault, never the password.
+    pub(crate) fn parse(url: &str) -> StoreResult<Target> {
+        let (rest, options) = take_tls_options(url)?;
+        let mut config =
+            rest.parse::<Config>().map_err(|e| match std::error::Error::source(&e) {
+                // The driver's words name an option, never its value.
+                Some(cause) => bad_url(&format!("{e}: {cause}")),
+                None => bad_url(&e.to_string()),
+            })?;
+        let mut mode = None;
+        let mut roots = None;
+        for (key, value) in options {
+            match key.as_str() {
+                "sslmode" => {
+                    mode = Some(match value.as_str() {
+                        "disable" => Mode::Disable,
+                        "allow" | "prefer" => Mode::Prefer,
+                        "require" => Mode::Require,
+                        "verify-ca" => Mode::VerifyCa,
+                        "verify-full" => Mode::VerifyFull,
+                        other => {
+                            return Err(bad_url(&format!(
+                                "sslmode {other:?} is not one of disable, allow, prefer, \
+                                 require, verify-ca, verify-full"
+                            )))
+                        }
+                    })
+                }
+                "sslrootcert" if value.is_empty() => {
+                    return Err(bad_url("sslrootcert is empty"));
+                }
+                "sslrootcert" if value == "system" => roots = Some(Roots::System),
+                "sslrootcert" => roots = Some(Roots::File(PathBuf::from(value))),
+                other => {
+                    return Err(bad_url(&format!(
+                        "{other} (a client certificate) is not supported: the server must \
+                         authenticate orgdrive's role by password"
+                    )))
+                }
+            }
+        }
+        let mode = match (mode, &roots) {
+            (Some(mode), _) => mode,
+            (None, Some(Roots::System)) => Mode::VerifyFull,
+            (None, _) => Mode::Prefer,
+        };
+        if roots == Some(Roots::System) && mode != Mode::VerifyFull {
+            return Err(bad_url(
+                "sslrootcert=system trusts any public CA, so it needs sslmode=verify-full",
+            ));
+        }
+        config.ssl_mode(match mode {
+            Mode::Disable => SslMode::Disable,
+            Mode::Prefer => SslMode::Prefer,
+            Mode::Require | Mode::VerifyCa | Mode::VerifyFull => SslMode::Require,
+        });
+        Ok(Target { config, mode, roots })
+    }
+
+    /// The `sslmode` taken, as libpq names it.
+    pub(crate) fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::Disable => "disable",
+            Mode::Prefer => "prefer",
+            Mode::Require => "require",
+            Mode::VerifyCa => "verify-ca",
+            Mode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// The connector, its trusted certificates read now (a file named by
+    /// `sslrootcert` is read once, when the store opens).
+    pub(crate) fn tls(&self) -> StoreResult<Tls> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StoreError::Backend(format!("TLS to PostgreSQL: {e}")))?;
+        let checked = match (self.mode, &self.roots) {
+            (Mode::Disable | Mode::Prefer, _) | (Mode::Require, None) => None,
+            (Mode::Require, Some(roots)) => Some((false, roots.clone())),
+            (Mode::VerifyCa, roots) => Some((false, roots.clone().unwrap_or(Roots::System))),
+            (Mode::VerifyFull, roots) => Some((true, roots.clone().unwrap_or(Roots::System))),
+        };
+        let config = match checked {
+            None => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth(),
+            Some((names_checked, roots)) => {
+                let roots = Arc::new(root_store(&roots)?);
+                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+                    .build()
+                    .map_err(|e| StoreError::Backend(format!("TLS to PostgreSQL: {e}")))?;
+                if names_checked {
+                    builder.with_webpki_verifier(webpki).with_no_client_auth()
+                } else {
+                    builder
+                        .dangerous()
+                        .with_custom_certificate_verifier(Arc::new(AnyName(webpki)))
+                        .with_no_client_auth()
+                }
+            }
+        };
+        Ok(MakeRustlsConnect::new(config))
+    }
+}
+
+fn bad_url(why: &str) -> StoreError {
+    StoreError::Backend(format!("bad PostgreSQL URL: {why}"))
+}
+
+/// The TLS options the driver does not take (`sslmode`, `sslrootcert`,
+/// and the client certificate's, to be refused by name), taken out of
+/// `url`: the rest, and the options as (key, value), in order.
+fn take_tls_options(url: &str) -> StoreResult<(String, Vec<(String, String)>)> {
+    const TAKEN: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
+    let prefix = ["postgres://", "postgresql://"].into_iter().find(|p| url.starts_with(p));
+    let mut options = Vec::new();
+    let Some(prefix) = prefix else {
+        // key=value pairs, separated by blanks; a value may be quoted.
+        let mut kept = String::with_capacity(url.len());
+        for (key, value, raw) in key_value_pairs(url)? {
+            if TAKEN.contains(&key.as_str()) {
+                options.push((key, value));
+            } else {
+                kept.push_str(raw);
+                kept.push(' ');
+            }
+        }
+        return Ok((kept, options));
+    };
+    // As the driver reads a URL: the credentials end at the first `@`, the
+    // query starts at the first `?` after them.
+    let body = &url[prefix.len()..];
+    let after_credentials = body.find('@').map_or(0, |at| at + 1);
+    let Some(question) = body[after_credentials..].find('?') else {
+        return Ok((url.to_string(), options));
+    };
+    let (head, query) = body.split_at(after_credentials + question);
+    let mut kept: Vec<&str> = Vec::new();
+    for pair in query[1..].split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decoded(key)?;
+        if TAKEN.contains(&key.as_ref()) {
+            options.push((key.into_owned(), percent_decoded(value)?.into_owned()));
+        } else {
+            kept.push(pair);
+        }
+    }
+    let mut rest = format!("{prefix}{head}");
+    if !kept.is_empty() {
+        rest.push('?');
+        rest.push_str(&kept.join("&"));
+    }
+    Ok((rest, options))
+}
+
+/// `%XX` escapes of a URL's query decoded (UTF-8).
+fn percent_decoded(s: &str) -> StoreResult<Cow<'_, str>> {
+    if !s.contains('%') {
+        return Ok(Cow::Borrowed(s));
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            out.push(
+                hex.ok_or_else(|| bad_url("a % in the query is not followed by two hex digits"))?,
+            );
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| bad_url("the query is not UTF-8"))
+}
+
+/// The `key=value` pairs of a connection string as the driver reads them
+/// (blanks around `=` allowed; a value in single quotes may hold blanks;
+/// a backslash escapes the next character): (key, value, the pair as
+/// written).
+fn key_value_pairs(s: &str) -> StoreResult<Vec<(String, String, &str)>> {
+    let mut pairs = Vec::new();
+    let mut chars = s.char_indices().peekable();
+    loop {
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        let Some(&(start, _)) = chars.peek() else { return Ok(pairs) };
+        let mut key = String::new();
+        while let Some((_, c)) = chars.next_if(|(_, c)| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        if chars.next_if(|(_, c)| *c == '=').is_none() {
+            return Err(bad_url(&format!("{key} has no value")));
+        }
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        let quoted = chars.next_if(|(_, c)| *c == '\'').is_some();
+        let end = loop {
+            match chars.next() {
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, c)) => value.push(c),
+                    None => return Err(bad_url(&format!("the value of {key} ends in \\"))),
+                },
+                Some((i, '\'')) if quoted => break i + 1,
+                Some((i, c)) if !quoted && c.is_whitespace() => break i,
+                Some((_, c)) => value.push(c),
+                None if quoted => return Err(bad_url(&format!("the value of {key} is unquoted"))),
+                None => break s.len(),
+            }
+        };
+        pairs.push((key, value, &s[start..end]));
+    }
+}
+
+/// The CA certificates `roots` names.
+fn root_store(roots: &Roots) -> StoreResult<RootCertStore> {
+    let mut store = RootCertStore::empty();
+    match roots {
+        Roots::System => {
+            let found = rustls_native_certs::load_native_certs();
+            store.add_parsable_certificates(found.certs);
+            if store.is_empty() {
+                return Err(StoreError::Backend(
+                    "TLS to PostgreSQL: no CA certificate found on this system \
+                     (give the database's CA as sslrootcert=FILE)"
+                        .into(),
+                ));
+            }
+        }
+        Roots::File(path) => {
+            let shown = path.display();
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| StoreError::Backend(format!("sslrootcert {shown}: {e}")))?;
+            for cert in certs {
+                store.add(cert).map_err(|e| {
+                    StoreError::Backend(format!("sslrootcert {shown}: a certificate: {e}"))
+                })?;
+            }
+            if store.is_empty() {
+                return Err(StoreError::Backend(format!(
+                    "sslrootcert {shown}: no PEM certificate in it"
+                )));
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// `verify-ca`: the chain must lead to a trusted CA; the name the
+/// certificate is for is not compared with the host's.
+#[derive(Debug)]
+struct AnyName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// `prefer` and `require` without `sslrootcert`: any certificate is taken
+/// as the server's (libpq's meaning); the handshake's signatures are still
+/// verified with its key.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(url: &str) -> Target {
+        Target::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    fn refused(url: &str) -> String {
+        match Target::parse(url) {
+            Ok(target) => panic!("{url} was taken: {target:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn tls_options_leave_the_rest_of_a_url_as_it_was() {
+        let (rest, options) = take_tls_options(
+            "postgres://u:p%3Fw@h1:5432,h2/db?application_name=a&sslmode=verify-full\
+             &sslrootcert=%2Fetc%2Fca.pem&connect_timeout=3",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgres://u:p%3Fw@h1:5432,h2/db?application_name=a&connect_timeout=3");
+        let expected = [("sslmode", "verify-full"), ("sslrootcert", "/etc/ca.pem")];
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(options, expected);
+        // A `?` in the credentials is the password's, not the query's.
+        let (rest, options) = take_tls_options("postgresql://u:a?b@h/db?sslmode=require").unwrap();
+        assert_eq!((rest.as_str(), options.len()), ("postgresql://u:a?b@h/db", 1));
+        let (rest, options) = take_tls_options("postgres://h/db").unwrap();
+        assert_eq!((rest.as_str(), options.len()), ("postgres://h/db", 0));
+    }
+
+    #[test]
+    fn tls_options_come_out_of_key_value_strings() {
+        let (rest, options) = take_tls_options(
+            "host=h sslmode = verify-ca password='a b\\'c' sslrootcert='/x y/ca.pem' dbname=d",
+        )
+        .unwrap();
+        let config: Config = rest.parse().unwrap();
+        assert_eq!(config.get_password(), Some(&b"a b'c"[..]));
+        assert_eq!(config.get_dbname(), Some("d"));
+        let expected = [("sslmode", "verify-ca"), ("sslrootcert", "/x y/ca.pem")];
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(options, expected);
+        assert!(take_tls_options("host=h password='open").is_err());
+        assert!(take_tls_options("host").is_err());
+    }
+
+    #[test]
+    fn modes_read_as_libpq_reads_them() {
+        let cases = [
+            ("postgres://h/d", Mode::Prefer, None, SslMode::Prefer),
+            ("postgres://h/d?sslmode=disable", Mode::Disable, None, SslMode::Disable),
+            ("postgres://h/d?sslmode=allow", Mode::Prefer, None, SslMode::Prefer),
+            ("postgres://h/d?sslmode=require", Mode::Require, None, SslMode::Require),
+            ("postgres://h/d?sslmode=verify-ca", Mode::VerifyCa, None, SslMode::Require),
+            (
+                "postgres://h/d?sslmode=verify-full&sslrootcert=/ca.pem",
+                Mode::VerifyFull,
+                Some(Roots::File("/ca.pem".into())),
+                SslMode::Require,
+            ),
+            (
+                "postgres://h/d?sslrootcert=system",
+                Mode::VerifyFull,
+                Some(Roots::System),
+                SslMode::Require,
+            ),
+            ("host=h sslmode=verify-full", Mode::VerifyFull, None, SslMode::Require),
+        ];
+        for (url, mode, roots, driver) in cases {
+            let target = parsed(url);
+            assert_eq!(
+                (target.mode, target.roots, target.config.get_ssl_mode()),
+                (mode, roots, driver),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_honoured_is_refused_by_name() {
+        assert!(refused("postgres://h/d?sslmode=verify").contains("sslmode \"verify\""));
+        assert!(refused("postgres://h/d?sslcert=/c.pem").contains("sslcert"));
+        assert!(refused("postgres://h/d?sslkey=/k.pem").contains("sslkey"));
+        assert!(refused("postgres://h/d?sslrootcert=").contains("sslrootcert is empty"));
+        let weak = refused("postgres://h/d?sslmode=require&sslrootcert=system");
+        assert!(weak.contains("verify-full"), "{weak}");
+        // The driver's own errors still come through, without the password.
+        let bad = refused("postgres://u:secret@h/d?nonsense=1");
+        assert!(bad.contains("nonsense") && !bad.contains("secret"), "{bad}");
+    }
+
+    #[test]
+    fn a_root_file_without_certificates_is_refused() {
+        let dir = std::env::temp_dir().join(format!("orgdrive-connect-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let url = format!("postgres://h/d?sslmode=verify-full&sslrootcert={}", empty.display());
+        let e = parsed(&url).tls().err().expect("no certificate, no connector").to_string();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        let missing =
+            format!("postgres://h/d?sslmode=verify-ca&sslrootcert={}", dir.join("none").display());
+        let e = parsed(&missing).tls().err().expect("no file, no connector").to_string();
+        assert!(e.contains("sslrootcert"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
