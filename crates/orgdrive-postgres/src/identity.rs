@@ -50,6 +50,17 @@ impl IdentityStore for PgStore {
 
     async fn delete_org(&self, corp_id: &str) -> StoreResult<bool> {
         let deleted = tx!(self, |t| {
+            // The org's spaces first, in key order, as the foreign keys'
+            // checks of the delete would take them (`FOR KEY SHARE`): the
+            // org's row is never held while waiting for a space, which a
+            // tree change may hold while it waits for the org's row (to
+            // count bytes). An org with spaces is then refused (`InUse`).
+            exec(
+                &t,
+                "SELECT 1 FROM spaces WHERE corp_id = $1 ORDER BY space_id FOR KEY SHARE",
+                &[&corp_id],
+            )
+            .await?;
             // Departments reference each other: drop memberships and the tree first.
             exec(&t, "DELETE FROM dept_members WHERE corp_id = $1", &[&corp_id]).await?;
             exec(&t, "UPDATE depts SET parent_id = NULL WHERE corp_id = $1", &[&corp_id]).await?;

@@ -2611,3 +2611,32 @@ async fn every_upload_writer_of_two_spaces_on_two_nodes_never_deadlocks() {
     Arc::into_inner(second).unwrap().close().await;
     assert_eq!(deadlocks_of(&database.url).await, ["0"]);
 }
+
+/// Deleting an org takes its spaces (as its foreign keys' checks do)
+/// before its own row: while a tree change holds a space (and will want
+/// the org's row next, to count bytes), the deletion waits holding no
+/// org's row, then is refused, the org having spaces. (It deleted the
+/// org's row first, then waited for the space: with such a tree change, a
+/// deadlock.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_an_org_takes_its_spaces_before_its_row() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    space_with_quota(&*store, None).await;
+    let tree_change =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE").await;
+    let deleting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.delete_org("c").await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tree_change
+        .batch_execute("SELECT 1 FROM orgs WHERE corp_id = 'c' FOR NO KEY UPDATE NOWAIT")
+        .await
+        .expect("the deletion holds no org's row while it waits for a space");
+    assert!(!deleting.is_finished());
+    tree_change.batch_execute("COMMIT").await.unwrap();
+    let deleted = tokio::time::timeout(Duration::from_secs(20), deleting).await.unwrap().unwrap();
+    assert!(matches!(deleted, Err(StoreError::InUse)), "{deleted:?}");
+    assert_eq!(rows(&database.url, "SELECT corp_id FROM orgs").await, ["c"]);
+}
