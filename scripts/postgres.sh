@@ -75,7 +75,6 @@ if [ -z "$bindir" ]; then
   bindir="$(find_bindir)"
   [ -n "$bindir" ] || die "PostgreSQL was installed but no initdb was found"
 fi
-command -v openssl >/dev/null || install_packages openssl
 
 # As root the server runs as `postgres`; otherwise as the calling user.
 if [ "$(id -u)" -eq 0 ]; then
@@ -121,37 +120,47 @@ fi
 
 if [ ! -f "$tls/server.crt" ]; then
   echo "scripts/postgres.sh: making the cluster's CA and certificate in $tls" >&2
+  command -v openssl >/dev/null || install_packages openssl
   rm -rf "$tls.new"
   mkdir -p "$tls.new"
-  (
-    cd "$tls.new"
-    printf '%s\n' '[req]' 'distinguished_name = dn' '[dn]' \
-      '[ca]' 'basicConstraints = critical, CA:TRUE' 'keyUsage = critical, keyCertSign, cRLSign' \
-      'subjectKeyIdentifier = hash' \
-      '[server]' 'basicConstraints = critical, CA:FALSE' 'keyUsage = critical, digitalSignature' \
-      'extendedKeyUsage = serverAuth' 'subjectAltName = DNS:localhost, IP:127.0.0.1' \
-      'authorityKeyIdentifier = keyid' > openssl.cnf
+  # A shell of its own, so that `set -e` holds in it while its status is
+  # tested; openssl's messages are shown if it fails.
+  if ! bash -euc '
+    cd "$1"
+    printf "%s\n" "[req]" "distinguished_name = dn" "[dn]" \
+      "[ca]" "basicConstraints = critical, CA:TRUE" "keyUsage = critical, keyCertSign, cRLSign" \
+      "subjectKeyIdentifier = hash" \
+      "[server]" "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
+      "extendedKeyUsage = serverAuth" "subjectAltName = DNS:localhost, IP:127.0.0.1" \
+      "authorityKeyIdentifier = keyid" > openssl.cnf
     for ca in ca other-ca; do
       openssl req -x509 -config openssl.cnf -extensions ca -newkey ec \
         -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=orgdrive tests $ca" \
-        -keyout "$ca.key" -out "$ca.crt" 2>/dev/null
+        -keyout "$ca.key" -out "$ca.crt"
     done
     openssl req -new -config openssl.cnf -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-      -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+      -subj "/CN=localhost" -keyout server.key -out server.csr
     openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-      -extfile openssl.cnf -extensions server -out server.crt 2>/dev/null
+      -extfile openssl.cnf -extensions server -out server.crt
     rm -f ca.key other-ca.key server.csr ca.srl openssl.cnf
     chmod 600 server.key
     chmod 644 ca.crt other-ca.crt server.crt
-  ) || die "openssl could not make the cluster's certificates"
+  ' make-certs "$tls.new" >"$base/openssl.log" 2>&1; then
+    cat "$base/openssl.log" >&2
+    die "openssl could not make the cluster's certificates"
+  fi
   [ "$(id -u)" -ne 0 ] || chown "$server_user" "$tls.new/server.key"
+  rm -rf "$tls"
   mv "$tls.new" "$tls"
 fi
+
+psql_bin="$bindir/psql"
+[ -x "$psql_bin" ] || psql_bin="$(command -v psql)" || die "psql is missing"
 
 # A server running without TLS (started by an older version of this
 # script) is restarted with it.
 if as_server "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1 \
-  && [ "$(as_server "$bindir/psql" -h "$sockets" -p "$port" -U postgres -d postgres -Atc 'SHOW ssl' 2>/dev/null)" != "on" ]; then
+  && [ "$(as_server "$psql_bin" -h "$sockets" -p "$port" -U postgres -d postgres -Atc 'SHOW ssl' 2>/dev/null)" = "off" ]; then
   echo "scripts/postgres.sh: restarting PostgreSQL with TLS" >&2
   as_server "$bindir/pg_ctl" -D "$data" -w -t 60 -m fast stop >&2 9>&- \
     || die "could not stop the running server to restart it with TLS"
@@ -173,8 +182,6 @@ fi
 as_server "$bindir/pg_isready" -q -h "$sockets" -p "$port" \
   || die "PostgreSQL runs from $data but does not answer on port $port (started with another port? stop it: $bindir/pg_ctl -D $data stop)"
 
-psql_bin="$bindir/psql"
-[ -x "$psql_bin" ] || psql_bin="$(command -v psql)" || die "psql is missing"
 as_server "$psql_bin" -h "$sockets" -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
   -c "DO \$\$ BEGIN
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'orgdrive') THEN

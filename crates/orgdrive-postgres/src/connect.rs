@@ -12,23 +12,32 @@
 //! | `disable` | never | – |
 //! | `prefer` (the default) | if the server offers it | not checked |
 //! | `require` | always | not checked, unless `sslrootcert` is given: then as `verify-ca` |
-//! | `verify-ca` | always | signed by a CA of `sslrootcert` |
+//! | `verify-ca` | always | signed by a CA of `sslrootcert`, which must be a file |
 //! | `verify-full` | always | signed so, and naming the host connected to (DNS name or IP address) |
 //!
 //! `sslrootcert` is a PEM file of CA certificates, or `system` for the
-//! system's (`rustls-native-certs`), which is also what the two `verify-`
-//! modes use without it; `sslrootcert=system` with no `sslmode` means
-//! `verify-full` and refuses the modes that check nothing, as libpq 16
-//! does. Client certificates (`sslcert`, `sslkey`) are refused by name.
+//! system's (`rustls-native-certs`), which is also what `verify-full` uses
+//! without it; `sslrootcert=system` with no `sslmode` means `verify-full`
+//! and refuses the other modes, as libpq 16 does. Client certificates
+//! (`sslcert`, `sslkey`) are refused by name. libpq's environment
+//! (`PGSSLMODE`, `PGSSLROOTCERT`, `~/.postgresql/root.crt`) is not read:
+//! the URL says it all. A Unix socket goes without TLS, as in libpq.
 //! Whatever the mode, a TLS handshake's signatures are verified with the
 //! server's key (rustls, ring): "not checked" means any certificate is
 //! accepted as the server's, which protects from eavesdroppers, not from
 //! an impostor on the path.
+//!
+//! A URL the driver and libpq would read differently is refused: the
+//! driver ends the credentials at the first `@` anywhere, libpq at the
+//! first before a `/`, so an `@` after the host, or a `?` before the
+//! credentials' `@`, must be escaped (`%40`, `%3F`).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures::future::{ready, Either, MapErr, Ready};
+use futures::TryFutureExt;
 use orgdrive_store::{StoreError, StoreResult};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -38,13 +47,57 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
-use tokio_postgres::config::SslMode;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::Config;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The connector of every connection the store opens: rustls, checking
-/// the server's certificate as the URL's `sslmode` says.
-pub(crate) type Tls = MakeRustlsConnect;
+/// the server's certificate as the URL's `sslmode` says. A connection with
+/// no host name (a Unix socket, where PostgreSQL offers no TLS) gets a
+/// connector that only fails if TLS is ever started on it; rustls's own
+/// would fail at once, whatever the `sslmode`.
+#[derive(Clone)]
+pub struct Tls(MakeRustlsConnect);
+
+impl<S> MakeTlsConnect<S> for Tls
+where
+    MakeRustlsConnect: MakeTlsConnect<S>,
+{
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
+    type TlsConnect = Named<<MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect>;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(&mut self, hostname: &str) -> Result<Self::TlsConnect, Self::Error> {
+        if hostname.is_empty() {
+            return Ok(Named(None));
+        }
+        self.0.make_tls_connect(hostname).map(|connect| Named(Some(connect)))
+    }
+}
+
+/// A TLS handshake to a host of that name, or none without a name.
+pub struct Named<T>(Option<T>);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S, T: TlsConnect<S>> TlsConnect<S> for Named<T> {
+    type Stream = T::Stream;
+    type Error = BoxError;
+    type Future =
+        Either<MapErr<T::Future, fn(T::Error) -> BoxError>, Ready<Result<T::Stream, BoxError>>>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        match self.0 {
+            Some(connect) => {
+                Either::Left(connect.connect(stream).map_err(Into::into as fn(_) -> _))
+            }
+            None => Either::Right(ready(Err(
+                "TLS needs the server's host name (host=NAME in the URL)".into(),
+            ))),
+        }
+    }
+}
 
 /// What a connection URL says: the driver's configuration, and how TLS
 /// checks the server.
@@ -115,7 +168,7 @@ impl Target {
                 }
             }
         }
-        let mode = match (mode, &roots) {
+        let mut mode = match (mode, &roots) {
             (Some(mode), _) => mode,
             (None, Some(Roots::System)) => Mode::VerifyFull,
             (None, _) => Mode::Prefer,
@@ -124,6 +177,23 @@ impl Target {
             return Err(bad_url(
                 "sslrootcert=system trusts any public CA, so it needs sslmode=verify-full",
             ));
+        }
+        if mode == Mode::VerifyCa && !matches!(roots, Some(Roots::File(_))) {
+            // Any public CA, with no name checked, would do otherwise.
+            return Err(bad_url(
+                "sslmode=verify-ca needs sslrootcert=FILE: the CA that signed the server's \
+                 certificate (or use verify-full)",
+            ));
+        }
+        let hosts = config.get_hosts();
+        if !hosts.is_empty() && hosts.iter().all(|host| matches!(host, Host::Unix(_))) {
+            // As libpq: no TLS on a Unix socket (PostgreSQL offers none there).
+            mode = Mode::Disable;
+        } else if hosts.is_empty() && !config.get_hostaddrs().is_empty() {
+            // Addresses alone: TLS checks the names they are written as.
+            for address in config.get_hostaddrs().to_vec() {
+                config.host(address.to_string());
+            }
         }
         config.ssl_mode(match mode {
             Mode::Disable => SslMode::Disable,
@@ -147,6 +217,12 @@ impl Target {
     /// The connector, its trusted certificates read now (a file named by
     /// `sslrootcert` is read once, when the store opens).
     pub(crate) fn tls(&self) -> StoreResult<Tls> {
+        Ok(Tls(MakeRustlsConnect::new(self.client_config()?)))
+    }
+
+    /// rustls's configuration: the server's certificate checked as the
+    /// mode says.
+    fn client_config(&self) -> StoreResult<ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
@@ -177,7 +253,7 @@ impl Target {
                 }
             }
         };
-        Ok(MakeRustlsConnect::new(config))
+        Ok(config)
     }
 }
 
@@ -205,9 +281,20 @@ fn take_tls_options(url: &str) -> StoreResult<(String, Vec<(String, String)>)> {
         }
         return Ok((kept, options));
     };
-    // As the driver reads a URL: the credentials end at the first `@`, the
-    // query starts at the first `?` after them.
+    // The driver ends the credentials at the first `@` anywhere, libpq at
+    // the first before a `/`: an `@` after a `/` or `?` (in the database
+    // name or an option, or a `?` in the password) would be read two ways,
+    // the options hidden in a password by one of them. Refused.
     let body = &url[prefix.len()..];
+    if let (Some(at), Some(stop)) = (body.find('@'), body.find(['/', '?'])) {
+        if at > stop {
+            return Err(bad_url(
+                "an @ after the host, or a ? before the @ of the credentials, must be \
+                 written %40 or %3F",
+            ));
+        }
+    }
+    // The query starts at the first `?` after the credentials.
     let after_credentials = body.find('@').map_or(0, |at| at + 1);
     let Some(question) = body[after_credentials..].find('?') else {
         return Ok((url.to_string(), options));
@@ -270,7 +357,7 @@ fn key_value_pairs(s: &str) -> StoreResult<Vec<(String, String, &str)>> {
         }
         while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
         if chars.next_if(|(_, c)| *c == '=').is_none() {
-            return Err(bad_url(&format!("{key} has no value")));
+            return Err(bad_url("a parameter of the connection string has no value"));
         }
         while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
         let mut value = String::new();
@@ -279,12 +366,14 @@ fn key_value_pairs(s: &str) -> StoreResult<Vec<(String, String, &str)>> {
             match chars.next() {
                 Some((_, '\\')) => match chars.next() {
                     Some((_, c)) => value.push(c),
-                    None => return Err(bad_url(&format!("the value of {key} ends in \\"))),
+                    None => return Err(bad_url("a value of the connection string ends in \\")),
                 },
                 Some((i, '\'')) if quoted => break i + 1,
                 Some((i, c)) if !quoted && c.is_whitespace() => break i,
                 Some((_, c)) => value.push(c),
-                None if quoted => return Err(bad_url(&format!("the value of {key} is unquoted"))),
+                None if quoted => {
+                    return Err(bad_url("a quoted value of the connection string is not closed"))
+                }
                 None => break s.len(),
             }
         };
@@ -441,9 +530,10 @@ mod tests {
         let expected: Vec<(String, String)> =
             expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(options, expected);
-        // A `?` in the credentials is the password's, not the query's.
-        let (rest, options) = take_tls_options("postgresql://u:a?b@h/db?sslmode=require").unwrap();
-        assert_eq!((rest.as_str(), options.len()), ("postgresql://u:a?b@h/db", 1));
+        // A `?` in the credentials is written %3F.
+        let (rest, options) =
+            take_tls_options("postgresql://u:a%3Fb@h/db?sslmode=require").unwrap();
+        assert_eq!((rest.as_str(), options.len()), ("postgresql://u:a%3Fb@h/db", 1));
         let (rest, options) = take_tls_options("postgres://h/db").unwrap();
         assert_eq!((rest.as_str(), options.len()), ("postgres://h/db", 0));
     }
@@ -472,7 +562,12 @@ mod tests {
             ("postgres://h/d?sslmode=disable", Mode::Disable, None, SslMode::Disable),
             ("postgres://h/d?sslmode=allow", Mode::Prefer, None, SslMode::Prefer),
             ("postgres://h/d?sslmode=require", Mode::Require, None, SslMode::Require),
-            ("postgres://h/d?sslmode=verify-ca", Mode::VerifyCa, None, SslMode::Require),
+            (
+                "postgres://h/d?sslmode=verify-ca&sslrootcert=/ca.pem",
+                Mode::VerifyCa,
+                Some(Roots::File("/ca.pem".into())),
+                SslMode::Require,
+            ),
             (
                 "postgres://h/d?sslmode=verify-full&sslrootcert=/ca.pem",
                 Mode::VerifyFull,
@@ -524,5 +619,159 @@ mod tests {
         let e = parsed(&missing).tls().err().expect("no file, no connector").to_string();
         assert!(e.contains("sslrootcert"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_url_read_two_ways_is_refused() {
+        // The driver would end the credentials at this `@`, libpq not:
+        // the options would hide in the driver's password.
+        let hidden = "postgres://db.example:5432/drive?sslmode=verify-full&password=p\
+                      &application_name=ops@10.0.0.9";
+        assert!(refused(hidden).contains("%40"), "{}", refused(hidden));
+        assert!(refused("postgres://u:p?ss@h/d").contains("%3F"));
+        assert!(refused("postgres://h/d@x").contains("%40"));
+        // After the credentials' `@`, an `@` is an option's.
+        let url = "postgres://u:pw@h/d?sslmode=require&application_name=a@b";
+        let target = parsed(url);
+        assert_eq!((target.mode, target.config.get_user()), (Mode::Require, Some("u")));
+        assert_eq!(target.config.get_application_name(), Some("a@b"));
+    }
+
+    #[test]
+    fn verify_ca_needs_a_ca_file() {
+        assert!(refused("postgres://h/d?sslmode=verify-ca").contains("sslrootcert=FILE"));
+        let system = refused("postgres://h/d?sslmode=verify-ca&sslrootcert=system");
+        assert!(system.contains("verify-full"), "{system}");
+    }
+
+    #[test]
+    fn a_unix_socket_goes_without_tls_and_an_address_alone_is_checked_as_written() {
+        for mode in ["", "?sslmode=require", "?sslmode=verify-full"] {
+            let target = parsed(&format!("postgres://u@%2Fvar%2Frun%2Fpostgresql/d{mode}"));
+            assert_eq!(target.config.get_ssl_mode(), SslMode::Disable, "{mode}");
+            assert_eq!(target.mode_name(), "disable");
+        }
+        let target = parsed("postgres:///d?hostaddr=10.0.0.5&sslmode=verify-full");
+        assert_eq!(target.config.get_hosts(), [Host::Tcp("10.0.0.5".into())]);
+        // A connector is made for the socket's empty host name, whatever the mode.
+        let mut tls = parsed("postgres://u@%2Ftmp/d?sslmode=require").tls().unwrap();
+        assert!(MakeTlsConnect::<tokio::net::TcpStream>::make_tls_connect(&mut tls, "").is_ok());
+    }
+
+    /// The test certificates (`tests/fixtures/tls/make.sh`).
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn certificate(name: &str) -> CertificateDer<'static> {
+        CertificateDer::from_pem_file(fixture(name)).unwrap()
+    }
+
+    /// A TLS handshake, in memory, of a client configured by `url` with a
+    /// server presenting `chain` and signing with `key`, the client asking
+    /// for `server_name`; TLS 1.3, then 1.2.
+    fn handshakes(
+        url: &str,
+        server_name: &str,
+        chain: &[&str],
+        key: &str,
+    ) -> [Result<(), String>; 2] {
+        use rustls::pki_types::PrivateKeyDer;
+        use rustls::{ClientConnection, ServerConfig, ServerConnection};
+        let client = Arc::new(parsed(url).client_config().unwrap());
+        let chain: Vec<_> = chain.iter().map(|name| certificate(name)).collect();
+        let key = PrivateKeyDer::from_pem_file(fixture(key)).unwrap();
+        /// The certificate and key as given, even if they do not match.
+        #[derive(Debug)]
+        struct Given(Arc<rustls::sign::CertifiedKey>);
+        impl rustls::server::ResolvesServerCert for Given {
+            fn resolve(
+                &self,
+                _: rustls::server::ClientHello<'_>,
+            ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+                Some(Arc::clone(&self.0))
+            }
+        }
+        [&rustls::version::TLS13, &rustls::version::TLS12].map(|version| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let signer = provider.key_provider.load_private_key(key.clone_key()).unwrap();
+            let given = rustls::sign::CertifiedKey::new(chain.clone(), signer);
+            let server = ServerConfig::builder_with_provider(provider)
+                .with_protocol_versions(&[version])
+                .unwrap()
+                .with_no_client_auth()
+                .with_cert_resolver(Arc::new(Given(Arc::new(given))));
+            let name = ServerName::try_from(server_name.to_string()).unwrap();
+            let mut client = ClientConnection::new(Arc::clone(&client), name).unwrap();
+            let mut server = ServerConnection::new(Arc::new(server)).unwrap();
+            let mut flights = 0;
+            while client.is_handshaking() || server.is_handshaking() {
+                flights += 1;
+                assert!(flights < 20, "the handshake does not end");
+                let mut bytes = Vec::new();
+                while client.wants_write() {
+                    client.write_tls(&mut bytes).unwrap();
+                }
+                server.read_tls(&mut &bytes[..]).unwrap();
+                server.process_new_packets().map_err(|e| format!("server: {e}"))?;
+                let mut bytes = Vec::new();
+                while server.wants_write() {
+                    server.write_tls(&mut bytes).unwrap();
+                }
+                client.read_tls(&mut &bytes[..]).unwrap();
+                client.process_new_packets().map_err(|e| format!("client: {e}"))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn all_ok(outcomes: [Result<(), String>; 2]) -> bool {
+        outcomes.iter().all(Result::is_ok)
+    }
+
+    fn all_refused(outcomes: &[Result<(), String>; 2], why: &str) -> bool {
+        outcomes.iter().all(|o| matches!(o, Err(e) if e.starts_with("client") && e.contains(why)))
+    }
+
+    #[test]
+    fn each_mode_checks_the_certificate_as_it_says() {
+        let ca = fixture("ca.crt");
+        let (full, ca_only) = (
+            format!("postgres://h/d?sslmode=verify-full&sslrootcert={ca}"),
+            format!("postgres://h/d?sslmode=verify-ca&sslrootcert={ca}"),
+        );
+        let server = (&["server.crt"][..], "server.key");
+        // verify-full: the chain and the name (DNS or IP).
+        assert!(all_ok(handshakes(&full, "db.internal", server.0, server.1)));
+        assert!(all_ok(handshakes(&full, "10.0.0.5", server.0, server.1)));
+        let other_name = handshakes(&full, "other.example", server.0, server.1);
+        assert!(all_refused(&other_name, "not valid for name"), "{other_name:?}");
+        // verify-ca: the chain, any name; `require` with a CA file too.
+        let with_ca = format!("postgres://h/d?sslmode=require&sslrootcert={ca}");
+        for url in [&ca_only, &with_ca] {
+            assert!(all_ok(handshakes(url, "other.example", server.0, server.1)), "{url}");
+            let expired = handshakes(url, "db.internal", &["expired.crt"], "server.key");
+            assert!(all_refused(&expired, "expired"), "{expired:?}");
+            let chain = ["under-server.crt", "server.crt"];
+            let under_no_ca = handshakes(url, "db.internal", &chain, "under-server.key");
+            assert!(all_refused(&under_no_ca, "invalid peer certificate"), "{under_no_ca:?}");
+        }
+        // No CA: any certificate, even expired, for any name.
+        for url in ["postgres://h/d?sslmode=require", "postgres://h/d"] {
+            assert!(all_ok(handshakes(url, "other.example", &["expired.crt"], "server.key")));
+        }
+    }
+
+    #[test]
+    fn a_handshake_not_signed_with_the_certificates_key_is_refused_in_every_mode() {
+        let ca = fixture("ca.crt");
+        for url in [
+            "postgres://h/d?sslmode=require".to_string(),
+            format!("postgres://h/d?sslmode=verify-ca&sslrootcert={ca}"),
+            format!("postgres://h/d?sslmode=verify-full&sslrootcert={ca}"),
+        ] {
+            let impostor = handshakes(&url, "db.internal", &["server.crt"], "impostor.key");
+            assert!(all_refused(&impostor, "BadSignature"), "{url}: {impostor:?}");
+        }
     }
 }

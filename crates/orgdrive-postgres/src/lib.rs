@@ -126,6 +126,7 @@ use tokio_postgres::Row;
 
 use orgdrive_store::{StoreError, StoreResult};
 
+pub use connect::Tls;
 pub use error::{DbError, DbResult};
 pub use migrate::{migrate, migrate_up_to, MigrationReport, LATEST as SCHEMA_VERSION};
 pub use notify::ChangeListener;
@@ -147,9 +148,7 @@ impl Default for PgOptions {
 /// configuration and the TLS connector, libpq's `sslmode` and
 /// `sslrootcert` read as `connect.rs` says (CA files read now). For tools
 /// and tests that open connections of their own.
-pub fn connection_settings(
-    url: &str,
-) -> StoreResult<(tokio_postgres::Config, tokio_postgres_rustls::MakeRustlsConnect)> {
+pub fn connection_settings(url: &str) -> StoreResult<(tokio_postgres::Config, connect::Tls)> {
     let target = connect::Target::parse(url)?;
     let tls = target.tls()?;
     Ok((target.config, tls))
@@ -157,8 +156,9 @@ pub fn connection_settings(
 
 /// Where `url` points, for people: host(s), port and database name as the
 /// driver reads them, and the TLS it asks for (`sslmode`), never the
-/// user, password or other options (a password may hold `?`, `#` or `@`,
-/// so the URL is parsed, not cut); `None` if it cannot be read.
+/// user, password or other options (a password may hold `#`, or `?` and
+/// `@` escaped, so the URL is parsed, not cut); `None` if it cannot be
+/// read.
 pub fn describe_url(url: &str) -> Option<String> {
     let target = connect::Target::parse(url).ok()?;
     let config = &target.config;
@@ -501,7 +501,7 @@ pub(crate) fn retryable_state(code: &str) -> bool {
 mod describe_tests {
     #[test]
     fn a_url_is_described_without_its_credentials_whatever_they_hold() {
-        let url = "postgres://od:p#ss?w%40rd@db.example:6432/drive?sslmode=disable";
+        let url = "postgres://od:p#ss%3Fw%40rd@db.example:6432/drive?sslmode=disable";
         let described = super::describe_url(url);
         assert_eq!(described.as_deref(), Some("db.example:6432/drive, sslmode=disable"));
         let url = "postgresql://od:s3cret@h1/drive";

@@ -172,3 +172,25 @@ async fn orgdrive_migrate_connects_as_the_store_does() {
     let report = orgdrive_postgres::migrate(&url).await.unwrap();
     assert_eq!(report.to_version, orgdrive_postgres::SCHEMA_VERSION);
 }
+
+/// A Unix socket (`scripts/postgres.sh` puts the server's beside its TLS
+/// directory) goes without TLS whatever the `sslmode`, as in libpq:
+/// PostgreSQL offers none there.
+#[tokio::test]
+async fn a_unix_socket_connects_without_tls_whatever_the_mode() {
+    let database = TestDatabase::create().await;
+    let (ca, _) = cas();
+    let sockets = std::path::Path::new(&ca).parent().unwrap().with_file_name("run");
+    let encoded = sockets.display().to_string().replace('/', "%2F");
+    let (config, _) = orgdrive_postgres::connection_settings(&database.url).unwrap();
+    let port = config.get_ports()[0];
+    for mode in ["disable", "prefer", "require", "verify-full"] {
+        let url = format!(
+            "postgres://orgdrive@{encoded}:{port}/{}?application_name=socket_{mode}\
+             &sslmode={mode}&sslrootcert={ca}",
+            database.name
+        );
+        let seen = connections_of_a_store_on(&url, &database).await;
+        assert!(!seen.is_empty() && seen.iter().all(|ssl| ssl == "false"), "{mode}: {seen:?}");
+    }
+}
