@@ -81,7 +81,14 @@ impl DriveError {
 
 impl From<StoreError> for DriveError {
     fn from(e: StoreError) -> DriveError {
-        DriveError::Internal(e.to_string())
+        match e {
+            // Logged here: the answer (503) tells the client only to retry.
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "the metadata store is unavailable");
+                DriveError::Busy("the metadata store is unavailable; try again shortly".into())
+            }
+            other => DriveError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -109,5 +116,18 @@ impl NoThumbnail {
             NoThumbnail::NotReady => "thumbnailNotReady",
             NoThumbnail::Failed => "thumbnailFailed",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_store_is_busy_and_any_other_failure_internal() {
+        let unavailable = StoreError::Unavailable("no database connection".into());
+        assert!(matches!(DriveError::from(unavailable), DriveError::Busy(_)));
+        let backend = StoreError::Backend("syntax error".into());
+        assert!(matches!(DriveError::from(backend), DriveError::Internal(_)));
     }
 }

@@ -27,6 +27,11 @@
 //! accepted as the server's, which protects from eavesdroppers, not from
 //! an impostor on the path.
 //!
+//! The network's waits are bounded unless the URL says otherwise
+//! (`bound_the_waits`: connecting 10 s, unacknowledged data 30 s,
+//! keepalives after 30 s idle), and `tcp_user_timeout` is read in
+//! milliseconds, as libpq reads it (the driver would take seconds).
+//!
 //! A URL the driver and libpq would read differently is refused: the
 //! driver ends the credentials at the first `@` anywhere, libpq at the
 //! first before a `/`, so an `@` after the host, or a `?` before the
@@ -35,6 +40,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::{ready, Either, MapErr, Ready};
 use futures::TryFutureExt;
@@ -160,6 +166,13 @@ impl Target {
                 }
                 "sslrootcert" if value == "system" => roots = Some(Roots::System),
                 "sslrootcert" => roots = Some(Roots::File(PathBuf::from(value))),
+                // libpq counts it in milliseconds, the driver in seconds.
+                "tcp_user_timeout" => {
+                    let ms: u64 = value.parse().map_err(|_| {
+                        bad_url("tcp_user_timeout is not a whole number of milliseconds")
+                    })?;
+                    config.tcp_user_timeout(Duration::from_millis(ms));
+                }
                 other => {
                     return Err(bad_url(&format!(
                         "{other} (a client certificate) is not supported: the server must \
@@ -195,6 +208,7 @@ impl Target {
                 config.host(address.to_string());
             }
         }
+        bound_the_waits(&mut config);
         config.ssl_mode(match mode {
             Mode::Disable => SslMode::Disable,
             Mode::Prefer => SslMode::Prefer,
@@ -257,15 +271,51 @@ impl Target {
     }
 }
 
+/// The network's waits a URL leaves to the driver's defaults (none, or
+/// the system's: a connection to a host gone silent would hang for many
+/// minutes) bounded: connecting takes at most [`CONNECT_TIMEOUT`]; data
+/// sent and not acknowledged for [`UNACKNOWLEDGED`] ends the connection;
+/// an idle connection is probed after [`KEEPALIVE_IDLE`], every
+/// [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] times, so a peer gone
+/// (a failover, a cut network) is noticed within a minute. A URL's own
+/// `connect_timeout`, `tcp_user_timeout`, `keepalives_*` are kept.
+fn bound_the_waits(config: &mut Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(UNACKNOWLEDGED);
+    }
+    if config.get_keepalives_idle() == DRIVER_KEEPALIVE_IDLE {
+        config.keepalives_idle(KEEPALIVE_IDLE);
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(KEEPALIVE_INTERVAL);
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(KEEPALIVE_RETRIES);
+    }
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const UNACKNOWLEDGED: Duration = Duration::from_secs(30);
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_RETRIES: u32 = 3;
+/// The driver's default idle time before keepalives (2 hours).
+const DRIVER_KEEPALIVE_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+
 fn bad_url(why: &str) -> StoreError {
     StoreError::Backend(format!("bad PostgreSQL URL: {why}"))
 }
 
-/// The TLS options the driver does not take (`sslmode`, `sslrootcert`,
-/// and the client certificate's, to be refused by name), taken out of
-/// `url`: the rest, and the options as (key, value), in order.
+/// The options the driver does not take, or reads otherwise than libpq
+/// (`sslmode`, `sslrootcert`, the client certificate's, to be refused by
+/// name, and `tcp_user_timeout`, which the driver reads in seconds),
+/// taken out of `url`: the rest, and the options as (key, value), in
+/// order.
 fn take_tls_options(url: &str) -> StoreResult<(String, Vec<(String, String)>)> {
-    const TAKEN: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
+    const TAKEN: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "tcp_user_timeout"];
     let prefix = ["postgres://", "postgresql://"].into_iter().find(|p| url.starts_with(p));
     let mut options = Vec::new();
     let Some(prefix) = prefix else {
@@ -635,6 +685,26 @@ mod tests {
         let target = parsed(url);
         assert_eq!((target.mode, target.config.get_user()), (Mode::Require, Some("u")));
         assert_eq!(target.config.get_application_name(), Some("a@b"));
+    }
+
+    #[test]
+    fn the_network_waits_are_bounded_unless_the_url_says_otherwise() {
+        let config = parsed("postgres://h/d").config;
+        assert_eq!(config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(config.get_tcp_user_timeout(), Some(&UNACKNOWLEDGED));
+        assert_eq!(config.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(config.get_keepalives_interval(), Some(KEEPALIVE_INTERVAL));
+        assert_eq!(config.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
+        let url = "postgres://h/d?connect_timeout=3&tcp_user_timeout=5000&keepalives_idle=60\
+                   &keepalives_interval=7&keepalives_retries=9";
+        let config = parsed(url).config;
+        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(config.get_tcp_user_timeout(), Some(&Duration::from_secs(5)));
+        assert_eq!(config.get_keepalives_idle(), Duration::from_secs(60));
+        assert_eq!(config.get_keepalives_interval(), Some(Duration::from_secs(7)));
+        assert_eq!(config.get_keepalives_retries(), Some(9));
+        let refused = refused("postgres://h/d?tcp_user_timeout=30s");
+        assert!(refused.contains("milliseconds"), "{refused}");
     }
 
     #[test]

@@ -136,11 +136,16 @@ pub use notify::ChangeListener;
 pub struct PgOptions {
     /// Connections the pool keeps at most.
     pub max_connections: usize,
+    /// How long a call waits for a pooled connection (all busy, or the
+    /// database not answering) before it fails as
+    /// [`StoreError::Unavailable`]; making a connection is bounded by it
+    /// too (and by `connect_timeout`, `connect.rs`).
+    pub wait: std::time::Duration,
 }
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions { max_connections: 16 }
+        PgOptions { max_connections: 16, wait: std::time::Duration::from_secs(30) }
     }
 }
 
@@ -212,6 +217,10 @@ impl PgStore {
         );
         let pool = Pool::builder(manager)
             .max_size(options.max_connections.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(options.wait))
+            .create_timeout(Some(options.wait))
+            .recycle_timeout(Some(options.wait))
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
         let puts = put_batch::PutQueue::start(pool.clone());
@@ -351,9 +360,18 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
 
 /// A connection of `pool`; `Backend` once it is closed.
 pub(crate) async fn pooled(pool: &Pool) -> StoreResult<deadpool_postgres::Object> {
+    use deadpool_postgres::PoolError;
     pool.get().await.map_err(|e| match e {
-        deadpool_postgres::PoolError::Closed => {
-            StoreError::Backend("the metadata store is closed".into())
+        PoolError::Closed => StoreError::Backend("the metadata store is closed".into()),
+        // None free in time, or none could be made (the database down,
+        // unreachable, refusing): nothing done, to be tried again.
+        PoolError::Timeout(_) => StoreError::Unavailable(format!("no database connection: {e}")),
+        PoolError::Backend(ref cause) if cause.as_db_error().is_none() => {
+            let why = match error::classify(cause) {
+                StoreError::Backend(why) => why,
+                other => other.to_string(),
+            };
+            StoreError::Unavailable(format!("cannot connect to the database: {why}"))
         }
         other => StoreError::Backend(format!("no database connection: {other}")),
     })

@@ -2640,3 +2640,33 @@ async fn deleting_an_org_takes_its_spaces_before_its_row() {
     assert!(matches!(deleted, Err(StoreError::InUse)), "{deleted:?}");
     assert_eq!(rows(&database.url, "SELECT corp_id FROM orgs").await, ["c"]);
 }
+
+/// A call finding every pooled connection busy waits `PgOptions::wait` at
+/// most, then fails as `Unavailable` (answered 503, to be retried), the
+/// busy call going on; once a connection is free again, calls go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_waits_for_a_connection_a_bounded_time_then_is_unavailable() {
+    let database = TestDatabase::create().await;
+    let options = PgOptions { max_connections: 1, wait: Duration::from_millis(500) };
+    let store = Arc::new(PgStore::open(&database.url, &options).await.unwrap());
+    space_with_quota(&*store, None).await;
+    // The pool's one connection waits for a space a tree change holds.
+    let tree_change =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE").await;
+    let deleting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.delete_org("c").await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let listed = tokio::time::timeout(Duration::from_secs(10), store.list_orgs())
+        .await
+        .expect("the call waits a bounded time");
+    let waited = started.elapsed();
+    assert!(matches!(listed, Err(StoreError::Unavailable(_))), "{listed:?}");
+    assert!(waited >= Duration::from_millis(400) && waited < Duration::from_secs(5), "{waited:?}");
+    tree_change.batch_execute("COMMIT").await.unwrap();
+    let deleted = tokio::time::timeout(Duration::from_secs(20), deleting).await.unwrap().unwrap();
+    assert!(matches!(deleted, Err(StoreError::InUse)), "{deleted:?}");
+    assert_eq!(store.list_orgs().await.unwrap().len(), 1);
+}

@@ -41,7 +41,7 @@ fn actor() -> Actor {
 /// Two nodes on one fresh database, and a plain connection to it.
 async fn two_nodes() -> (PgStore, PgStore, Client, TestDatabase) {
     let database = TestDatabase::create().await;
-    let options = PgOptions { max_connections: 4 };
+    let options = PgOptions { max_connections: 4, ..PgOptions::default() };
     let first = PgStore::open(&database.url, &options).await.expect("node 1 opens");
     let second = PgStore::open(&database.url, &options).await.expect("node 2 opens");
     let (client, _driver) = common::connect(&database.url).await;

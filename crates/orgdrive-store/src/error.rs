@@ -88,6 +88,10 @@ pub enum StoreError {
     /// An app would hold more properties on a dentry than allowed.
     #[error("too many app properties")]
     TooManyProperties,
+    /// The backend could not be reached in time (no connection within its
+    /// wait, or connecting failed): nothing was done; worth trying again.
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(String),
     /// Anything else from the backend (its own words; never shown to API callers).
     #[error("metadata store: {0}")]
     Backend(String),
