@@ -85,7 +85,11 @@ impl From<StoreError> for DriveError {
             // Logged here: the answer (503) tells the client only to retry.
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %e, "the metadata store is unavailable");
-                DriveError::Busy("the metadata store is unavailable; try again shortly".into())
+                DriveError::Busy(
+                    "the metadata store is unavailable; try again shortly (a write may have \
+                     been made before it was: look before writing again)"
+                        .into(),
+                )
             }
             other => DriveError::Internal(other.to_string()),
         }

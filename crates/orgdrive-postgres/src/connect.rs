@@ -21,7 +21,10 @@
 //! and refuses the other modes, as libpq 16 does. Client certificates
 //! (`sslcert`, `sslkey`) are refused by name. libpq's environment
 //! (`PGSSLMODE`, `PGSSLROOTCERT`, `~/.postgresql/root.crt`) is not read:
-//! the URL says it all. A Unix socket goes without TLS, as in libpq.
+//! the URL says it all. A Unix socket goes without TLS, as in libpq (a
+//! socket directory with `hostaddr`, TCP with no name to check, is
+//! refused unless `disable`); `prefer` with a CA file checks as
+//! `verify-ca` (libpq would fall back to no TLS when the check fails).
 //! Whatever the mode, a TLS handshake's signatures are verified with the
 //! server's key (rustls, ring): "not checked" means any certificate is
 //! accepted as the server's, which protects from eavesdroppers, not from
@@ -29,7 +32,8 @@
 //!
 //! The network's waits are bounded unless the URL says otherwise
 //! (`bound_the_waits`: connecting 10 s, unacknowledged data 30 s,
-//! keepalives after 30 s idle), and `tcp_user_timeout` is read in
+//! keepalives after 30 s idle), `connect_timeout` bounds the whole of a
+//! connection as in libpq ([`connect`]), and `tcp_user_timeout` is read in
 //! milliseconds, as libpq reads it (the driver would take seconds).
 //!
 //! A URL the driver and libpq would read differently is refused: the
@@ -38,6 +42,7 @@
 //! credentials' `@`, must be escaped (`%40`, `%3F`).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,7 +140,7 @@ impl Target {
     /// Reads `url` (a `postgres://` URL or a `key=value` string). Its
     /// errors name the option at fault, never the password.
     pub(crate) fn parse(url: &str) -> StoreResult<Target> {
-        let (rest, options) = take_tls_options(url)?;
+        let (rest, options, keys) = take_tls_options(url)?;
         let mut config =
             rest.parse::<Config>().map_err(|e| match std::error::Error::source(&e) {
                 // The driver's words name an option, never its value.
@@ -186,6 +191,11 @@ impl Target {
             (None, Some(Roots::System)) => Mode::VerifyFull,
             (None, _) => Mode::Prefer,
         };
+        if mode == Mode::Prefer && matches!(roots, Some(Roots::File(_))) {
+            // libpq checks the chain then, and falls back to no TLS when it
+            // fails; TLS checked, or no connection, is what is kept here.
+            mode = Mode::VerifyCa;
+        }
         if roots == Some(Roots::System) && mode != Mode::VerifyFull {
             return Err(bad_url(
                 "sslrootcert=system trusts any public CA, so it needs sslmode=verify-full",
@@ -199,16 +209,26 @@ impl Target {
             ));
         }
         let hosts = config.get_hosts();
-        if !hosts.is_empty() && hosts.iter().all(|host| matches!(host, Host::Unix(_))) {
+        let sockets = hosts.iter().filter(|host| matches!(host, Host::Unix(_))).count();
+        let addresses = !config.get_hostaddrs().is_empty();
+        if sockets > 0 && addresses && mode != Mode::Disable {
+            // The driver then connects over TCP to the addresses, with no
+            // name for TLS to check.
+            return Err(bad_url(
+                "hostaddr with a socket directory as host connects over TCP with no host \
+                 name for TLS: give host=NAME, or sslmode=disable",
+            ));
+        }
+        if sockets > 0 && sockets == hosts.len() && !addresses {
             // As libpq: no TLS on a Unix socket (PostgreSQL offers none there).
             mode = Mode::Disable;
-        } else if hosts.is_empty() && !config.get_hostaddrs().is_empty() {
+        } else if hosts.is_empty() && addresses {
             // Addresses alone: TLS checks the names they are written as.
             for address in config.get_hostaddrs().to_vec() {
                 config.host(address.to_string());
             }
         }
-        bound_the_waits(&mut config);
+        bound_the_waits(&mut config, &keys);
         config.ssl_mode(match mode {
             Mode::Disable => SslMode::Disable,
             Mode::Prefer => SslMode::Prefer,
@@ -281,22 +301,57 @@ impl Target {
 /// [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] times, so a peer gone
 /// (a failover, a cut network) is noticed within a minute. A URL's own
 /// `connect_timeout`, `tcp_user_timeout`, `keepalives_*` are kept.
-fn bound_the_waits(config: &mut Config) {
-    if config.get_connect_timeout().is_none() {
+fn bound_the_waits(config: &mut Config, given: &HashSet<String>) {
+    let unset = |key: &str| !given.contains(key);
+    if unset("connect_timeout") {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    if config.get_tcp_user_timeout().is_none() {
+    if unset("tcp_user_timeout") {
         config.tcp_user_timeout(UNACKNOWLEDGED);
     }
-    if config.get_keepalives_idle() == DRIVER_KEEPALIVE_IDLE {
+    if unset("keepalives_idle") {
         config.keepalives_idle(KEEPALIVE_IDLE);
     }
-    if config.get_keepalives_interval().is_none() {
+    if unset("keepalives_interval") {
         config.keepalives_interval(KEEPALIVE_INTERVAL);
     }
-    if config.get_keepalives_retries().is_none() {
+    if unset("keepalives_retries") {
         config.keepalives_retries(KEEPALIVE_RETRIES);
     }
+}
+
+/// Connects with `config` through `tls`, the whole of it (TCP, TLS,
+/// login) bounded by its `connect_timeout` as in libpq (the driver bounds
+/// the TCP connection only: a frozen server accepts that and answers
+/// nothing). For connections of their own (migrations, the cache relay's
+/// listener); the pool bounds its own (`PgOptions::wait`).
+pub(crate) async fn connect(
+    config: &Config,
+    tls: &Tls,
+) -> StoreResult<(
+    tokio_postgres::Client,
+    tokio_postgres::Connection<
+        tokio_postgres::Socket,
+        <Tls as MakeTlsConnect<tokio_postgres::Socket>>::Stream,
+    >,
+)> {
+    let connecting = config.connect(tls.clone());
+    let connected = match config.get_connect_timeout() {
+        Some(limit) => tokio::time::timeout(*limit, connecting).await.map_err(|_| {
+            StoreError::Unavailable(format!(
+                "cannot connect to PostgreSQL: no answer within connect_timeout ({} s)",
+                limit.as_secs()
+            ))
+        })?,
+        None => connecting.await,
+    };
+    connected.map_err(|e| {
+        let why = match crate::error::classify(&e) {
+            StoreError::Backend(why) => why,
+            other => other.to_string(),
+        };
+        StoreError::Backend(format!("cannot connect to PostgreSQL: {why}"))
+    })
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -304,26 +359,29 @@ const UNACKNOWLEDGED: Duration = Duration::from_secs(30);
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_RETRIES: u32 = 3;
-/// The driver's default idle time before keepalives (2 hours).
-const DRIVER_KEEPALIVE_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
 
 fn bad_url(why: &str) -> StoreError {
     StoreError::Backend(format!("bad PostgreSQL URL: {why}"))
 }
 
+/// What [`take_tls_options`] found: the rest of the URL, the options
+/// taken as (key, value) in order, and the keys of every option given.
+type Taken = (String, Vec<(String, String)>, HashSet<String>);
+
 /// The options the driver does not take, or reads otherwise than libpq
 /// (`sslmode`, `sslrootcert`, the client certificate's, to be refused by
 /// name, and `tcp_user_timeout`, which the driver reads in seconds),
-/// taken out of `url`: the rest, and the options as (key, value), in
-/// order.
-fn take_tls_options(url: &str) -> StoreResult<(String, Vec<(String, String)>)> {
+/// taken out of `url`.
+fn take_tls_options(url: &str) -> StoreResult<Taken> {
     const TAKEN: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "tcp_user_timeout"];
     let prefix = ["postgres://", "postgresql://"].into_iter().find(|p| url.starts_with(p));
     let mut options = Vec::new();
+    let mut keys = HashSet::new();
     let Some(prefix) = prefix else {
         // key=value pairs, separated by blanks; a value may be quoted.
         let mut kept = String::with_capacity(url.len());
         for (key, value, raw) in key_value_pairs(url)? {
+            keys.insert(key.clone());
             if TAKEN.contains(&key.as_str()) {
                 options.push((key, value));
             } else {
@@ -331,7 +389,7 @@ fn take_tls_options(url: &str) -> StoreResult<(String, Vec<(String, String)>)> {
                 kept.push(' ');
             }
         }
-        return Ok((kept, options));
+        return Ok((kept, options, keys));
     };
     // The driver ends the credentials at the first `@` anywhere, libpq at
     // the first before a `/`: an `@` after a `/` or `?` (in the database
@@ -349,13 +407,14 @@ fn take_tls_options(url: &str) -> StoreResult<(String, Vec<(String, String)>)> {
     // The query starts at the first `?` after the credentials.
     let after_credentials = body.find('@').map_or(0, |at| at + 1);
     let Some(question) = body[after_credentials..].find('?') else {
-        return Ok((url.to_string(), options));
+        return Ok((url.to_string(), options, keys));
     };
     let (head, query) = body.split_at(after_credentials + question);
     let mut kept: Vec<&str> = Vec::new();
     for pair in query[1..].split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = percent_decoded(key)?;
+        keys.insert(key.to_string());
         if TAKEN.contains(&key.as_ref()) {
             options.push((key.into_owned(), percent_decoded(value)?.into_owned()));
         } else {
@@ -367,7 +426,7 @@ fn take_tls_options(url: &str) -> StoreResult<(String, Vec<(String, String)>)> {
         rest.push('?');
         rest.push_str(&kept.join("&"));
     }
-    Ok((rest, options))
+    Ok((rest, options, keys))
 }
 
 /// `%XX` escapes of a URL's query decoded (UTF-8).
@@ -540,7 +599,7 @@ mod tests {
 
     #[test]
     fn tls_options_leave_the_rest_of_a_url_as_it_was() {
-        let (rest, options) = take_tls_options(
+        let (rest, options, _) = take_tls_options(
             "postgres://u:p%3Fw@h1:5432,h2/db?application_name=a&sslmode=verify-full\
              &sslrootcert=%2Fetc%2Fca.pem&connect_timeout=3",
         )
@@ -551,16 +610,16 @@ mod tests {
             expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(options, expected);
         // A `?` in the credentials is written %3F.
-        let (rest, options) =
+        let (rest, options, _) =
             take_tls_options("postgresql://u:a%3Fb@h/db?sslmode=require").unwrap();
         assert_eq!((rest.as_str(), options.len()), ("postgresql://u:a%3Fb@h/db", 1));
-        let (rest, options) = take_tls_options("postgres://h/db").unwrap();
+        let (rest, options, _) = take_tls_options("postgres://h/db").unwrap();
         assert_eq!((rest.as_str(), options.len()), ("postgres://h/db", 0));
     }
 
     #[test]
     fn tls_options_come_out_of_key_value_strings() {
-        let (rest, options) = take_tls_options(
+        let (rest, options, _) = take_tls_options(
             "host=h sslmode = verify-ca password='a b\\'c' sslrootcert='/x y/ca.pem' dbname=d",
         )
         .unwrap();
@@ -675,6 +734,36 @@ mod tests {
         assert_eq!(config.get_keepalives_retries(), Some(9));
         let refused = refused("postgres://h/d?tcp_user_timeout=30s");
         assert!(refused.contains("milliseconds"), "{refused}");
+        // Given, even at the driver's own defaults, they are kept: 0 is no
+        // limit, as in libpq.
+        let config = parsed("postgres://h/d?connect_timeout=0&keepalives_idle=7200").config;
+        assert_eq!(config.get_connect_timeout(), None);
+        assert_eq!(config.get_keepalives_idle(), Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn a_ca_file_with_prefer_checks_as_verify_ca() {
+        for url in [
+            "postgres://h/d?sslrootcert=/ca.pem",
+            "postgres://h/d?sslmode=prefer&sslrootcert=/ca.pem",
+        ] {
+            let target = parsed(url);
+            assert_eq!(
+                (target.mode, target.config.get_ssl_mode()),
+                (Mode::VerifyCa, SslMode::Require),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_socket_directory_with_an_address_is_refused_unless_in_clear() {
+        let url = "postgres://u@%2Fvar%2Frun%2Fpostgresql/d?hostaddr=127.0.0.1";
+        for mode in ["", "&sslmode=prefer", "&sslmode=verify-full&sslrootcert=/ca.pem"] {
+            let refused = refused(&format!("{url}{mode}"));
+            assert!(refused.contains("host=NAME"), "{mode}: {refused}");
+        }
+        assert_eq!(parsed(&format!("{url}&sslmode=disable")).mode, Mode::Disable);
     }
 
     #[test]
@@ -794,7 +883,7 @@ mod tests {
             assert!(all_refused(&expired, "expired"), "{expired:?}");
             let chain = ["under-server.crt", "server.crt"];
             let under_no_ca = handshakes(url, "db.internal", &chain, "under-server.key");
-            assert!(all_refused(&under_no_ca, "invalid peer certificate"), "{under_no_ca:?}");
+            assert!(all_refused(&under_no_ca, "EndEntityUsedAsCa"), "{under_no_ca:?}");
         }
         // No CA: any certificate, even expired, for any name.
         for url in ["postgres://h/d?sslmode=require", "postgres://h/d"] {

@@ -219,7 +219,9 @@ impl PgStore {
             .max_size(options.max_connections.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(Some(options.wait))
-            .create_timeout(Some(options.wait))
+            // A connection made whole (TCP, TLS, login) within the URL's
+            // `connect_timeout`, as in libpq (the driver bounds TCP only).
+            .create_timeout(Some(config.get_connect_timeout().copied().unwrap_or(options.wait)))
             .recycle_timeout(Some(options.wait))
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
@@ -366,7 +368,14 @@ pub(crate) async fn pooled(pool: &Pool) -> StoreResult<deadpool_postgres::Object
         // None free in time, or none could be made (the database down,
         // unreachable, refusing): nothing done, to be tried again.
         PoolError::Timeout(_) => StoreError::Unavailable(format!("no database connection: {e}")),
-        PoolError::Backend(ref cause) if cause.as_db_error().is_none() => {
+        // The server refusing a new session for now (too many connections,
+        // starting or stopping) is as unreachable as no answer.
+        PoolError::Backend(ref cause)
+            if cause.as_db_error().is_none_or(|db| {
+                let code = db.code().code();
+                code == "53300" || code.starts_with("57P") || code.starts_with("08")
+            }) =>
+        {
             let why = match error::classify(cause) {
                 StoreError::Backend(why) => why,
                 other => other.to_string(),
@@ -525,7 +534,8 @@ mod describe_tests {
         let url = "postgresql://od:s3cret@h1/drive";
         assert_eq!(super::describe_url(url).as_deref(), Some("h1:5432/drive, sslmode=prefer"));
         let url = "postgresql://od:s3cret@h1/drive?sslrootcert=/etc/s3cret-ca.pem";
-        assert_eq!(super::describe_url(url).as_deref(), Some("h1:5432/drive, sslmode=prefer"));
+        let described = super::describe_url(url);
+        assert_eq!(described.as_deref(), Some("h1:5432/drive, sslmode=verify-ca"));
         let url = "postgresql://od:s3cret@h1/drive?sslrootcert=system";
         let described = super::describe_url(url);
         assert_eq!(described.as_deref(), Some("h1:5432/drive, sslmode=verify-full"));

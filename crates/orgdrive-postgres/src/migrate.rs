@@ -104,14 +104,7 @@ pub(crate) async fn run_with(
     tls: &Tls,
     up_to: i64,
 ) -> StoreResult<MigrationReport> {
-    let (mut client, connection) = config.connect(tls.clone()).await.map_err(|e| {
-        // With the cause: a TLS handshake's failure says why (an unknown CA).
-        let why = match classify(&e) {
-            StoreError::Backend(why) => why,
-            other => other.to_string(),
-        };
-        StoreError::Backend(format!("cannot connect to PostgreSQL: {why}"))
-    })?;
+    let (mut client, connection) = crate::connect::connect(config, tls).await?;
     let driver = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "migration connection ended");

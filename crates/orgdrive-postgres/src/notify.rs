@@ -40,13 +40,7 @@ impl PgStore {
     /// node and its lines, joined by `\n`) until the connection ends, when
     /// [`ChangeListener::recv`] answers `None` (the caller listens again).
     pub async fn listen_changes(&self) -> StoreResult<ChangeListener> {
-        let (client, mut connection) =
-            self.config.connect(self.tls.clone()).await.map_err(|e| {
-                StoreError::Backend(format!(
-                    "cannot connect to listen: {}",
-                    crate::error::classify(&e)
-                ))
-            })?;
+        let (client, mut connection) = crate::connect::connect(&self.config, &self.tls).await?;
         let (sender, receiver) = mpsc::channel(BACKLOG);
         tokio::spawn(async move {
             loop {

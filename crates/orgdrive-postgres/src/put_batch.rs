@@ -35,7 +35,7 @@ use tokio::sync::oneshot;
 use tokio_postgres::types::ToSql;
 
 use orgdrive_store::{
-    AppPropertyRecord, DentryRecord, EventType, PutDentry, PutOutcome, StoreResult,
+    AppPropertyRecord, DentryRecord, EventType, PutDentry, PutOutcome, StoreError, StoreResult,
 };
 
 use crate::combine::{
@@ -239,7 +239,14 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
     if !puts.iter().all(|p| ids.insert(p.dentry.dentry_id.as_str())) {
         return alone();
     }
-    let Ok(mut client) = pooled(pool).await else { return alone() };
+    let mut client = match pooled(pool).await {
+        Ok(client) => client,
+        // No connection in time: alone, each would wait again.
+        Err(e @ StoreError::Unavailable(_)) => {
+            return puts.iter().map(|_| Settled::Done(Box::new(Err(e.clone())))).collect();
+        }
+        Err(_) => return alone(),
+    };
     // A held space's batch waits for its row first, holding no other,
     // then for the batch's locks a bounded time (else its puts go back).
     if let Locks::Held(space) = &locks {

@@ -539,8 +539,13 @@ const LOCK_ORGS: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
 /// run (an attempt alone is `Held`), and a body of a held space is `Held`.
 async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks) -> Vec<Settled> {
     let mut outcomes: Vec<Option<Settled>> = jobs.iter().map(|_| None).collect();
-    let Ok(mut client) = pooled(pool).await else {
-        return jobs.iter().map(|_| Settled::Alone).collect();
+    let mut client = match pooled(pool).await {
+        Ok(client) => client,
+        // No connection in time: alone, each would wait again.
+        Err(e @ StoreError::Unavailable(_)) => {
+            return jobs.iter().map(|_| Settled::Done(Err(DbError::Store(e.clone())))).collect();
+        }
+        Err(_) => return jobs.iter().map(|_| Settled::Alone).collect(),
     };
     // A held space's batch waits for its row first, holding no other.
     if let Locks::Held(space) = &locks {
