@@ -33,7 +33,7 @@
 //! The network's waits are bounded unless the URL says otherwise
 //! (`bound_the_waits`: connecting 10 s, unacknowledged data 30 s,
 //! keepalives after 30 s idle), `connect_timeout` bounds the whole of a
-//! connection as in libpq ([`connect`]), and `tcp_user_timeout` is read in
+//! connection for each host ([`connect`]), and `tcp_user_timeout` is read in
 //! milliseconds, as libpq reads it (the driver would take seconds).
 //!
 //! A URL the driver and libpq would read differently is refused: the
@@ -321,10 +321,10 @@ fn bound_the_waits(config: &mut Config, given: &HashSet<String>) {
 }
 
 /// Connects with `config` through `tls`, the whole of it (TCP, TLS,
-/// login) bounded by its `connect_timeout` as in libpq (the driver bounds
-/// the TCP connection only: a frozen server accepts that and answers
-/// nothing). For connections of their own (migrations, the cache relay's
-/// listener); the pool bounds its own (`PgOptions::wait`).
+/// login) bounded by [`whole_connection_limit`] (the driver bounds the TCP
+/// connection only: a frozen server accepts that and answers nothing).
+/// For connections of their own (migrations, the cache relay's listener);
+/// the pool bounds its own the same way.
 pub(crate) async fn connect(
     config: &Config,
     tls: &Tls,
@@ -336,22 +336,45 @@ pub(crate) async fn connect(
     >,
 )> {
     let connecting = config.connect(tls.clone());
-    let connected = match config.get_connect_timeout() {
-        Some(limit) => tokio::time::timeout(*limit, connecting).await.map_err(|_| {
+    let connected = match whole_connection_limit(config) {
+        Some(limit) => tokio::time::timeout(limit, connecting).await.map_err(|_| {
             StoreError::Unavailable(format!(
-                "cannot connect to PostgreSQL: no answer within connect_timeout ({} s)",
+                "cannot connect to PostgreSQL: no session within {} s (connect_timeout per host)",
                 limit.as_secs()
             ))
         })?,
         None => connecting.await,
     };
-    connected.map_err(|e| {
-        let why = match crate::error::classify(&e) {
-            StoreError::Backend(why) => why,
-            other => other.to_string(),
-        };
-        StoreError::Backend(format!("cannot connect to PostgreSQL: {why}"))
-    })
+    connected.map_err(|e| unreachable_or_failed("cannot connect to PostgreSQL", &e))
+}
+
+/// How long making a connection may take in all: `connect_timeout` for
+/// each host the driver may try (libpq bounds each host's attempt; the
+/// addresses of one host name share it here); `None` with no
+/// `connect_timeout` (or `0`).
+pub(crate) fn whole_connection_limit(config: &Config) -> Option<Duration> {
+    let hosts = config.get_hosts().len().max(config.get_hostaddrs().len()).max(1);
+    config.get_connect_timeout().map(|each| *each * hosts as u32)
+}
+
+/// A failure to get a session: [`StoreError::Unavailable`] when the
+/// server could not be reached or refused sessions for now (too many
+/// connections, starting, shutting down: worth trying again), else
+/// `Backend` (a wrong password, a database that does not exist). The
+/// message is `what`, then the driver's or the server's words.
+pub(crate) fn unreachable_or_failed(what: &str, e: &tokio_postgres::Error) -> StoreError {
+    const FOR_NOW: [&str; 9] =
+        ["53300", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"];
+    let why = match crate::error::classify(e) {
+        StoreError::Backend(why) => why,
+        other => other.to_string(),
+    };
+    match e.as_db_error() {
+        Some(db) if !FOR_NOW.contains(&db.code().code()) => {
+            StoreError::Backend(format!("{what}: {why}"))
+        }
+        _ => StoreError::Unavailable(format!("{what}: {why}")),
+    }
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -739,6 +762,18 @@ mod tests {
         let config = parsed("postgres://h/d?connect_timeout=0&keepalives_idle=7200").config;
         assert_eq!(config.get_connect_timeout(), None);
         assert_eq!(config.get_keepalives_idle(), Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn a_connection_may_take_connect_timeout_for_each_host() {
+        let limit = |url: &str| whole_connection_limit(&parsed(url).config);
+        assert_eq!(limit("postgres://h/d"), Some(CONNECT_TIMEOUT));
+        assert_eq!(
+            limit("postgres://h1,h2:5433/d?connect_timeout=2"),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(limit("postgres:///d?hostaddr=10.0.0.1,10.0.0.2"), Some(CONNECT_TIMEOUT * 2));
+        assert_eq!(limit("postgres://h/d?connect_timeout=0"), None);
     }
 
     #[test]

@@ -220,8 +220,9 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(Some(options.wait))
             // A connection made whole (TCP, TLS, login) within the URL's
-            // `connect_timeout`, as in libpq (the driver bounds TCP only).
-            .create_timeout(Some(config.get_connect_timeout().copied().unwrap_or(options.wait)))
+            // `connect_timeout` for each host (the driver bounds TCP only);
+            // with none (`connect_timeout=0`), within the pool's wait.
+            .create_timeout(Some(connect::whole_connection_limit(&config).unwrap_or(options.wait)))
             .recycle_timeout(Some(options.wait))
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
@@ -368,19 +369,8 @@ pub(crate) async fn pooled(pool: &Pool) -> StoreResult<deadpool_postgres::Object
         // None free in time, or none could be made (the database down,
         // unreachable, refusing): nothing done, to be tried again.
         PoolError::Timeout(_) => StoreError::Unavailable(format!("no database connection: {e}")),
-        // The server refusing a new session for now (too many connections,
-        // starting or stopping) is as unreachable as no answer.
-        PoolError::Backend(ref cause)
-            if cause.as_db_error().is_none_or(|db| {
-                let code = db.code().code();
-                code == "53300" || code.starts_with("57P") || code.starts_with("08")
-            }) =>
-        {
-            let why = match error::classify(cause) {
-                StoreError::Backend(why) => why,
-                other => other.to_string(),
-            };
-            StoreError::Unavailable(format!("cannot connect to the database: {why}"))
+        PoolError::Backend(ref cause) => {
+            connect::unreachable_or_failed("cannot connect to the database", cause)
         }
         other => StoreError::Backend(format!("no database connection: {other}")),
     })

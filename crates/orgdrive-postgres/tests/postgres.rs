@@ -210,14 +210,14 @@ async fn a_database_not_in_utf8_is_refused_and_left_alone() {
 }
 
 #[tokio::test]
-async fn a_bad_url_or_an_unreachable_server_is_a_backend_error() {
+async fn a_bad_url_is_a_backend_error_and_an_unreachable_server_unavailable() {
     let bad = PgStore::open("postgres://[not a url", &PgOptions::default()).await;
     assert!(matches!(bad, Err(StoreError::Backend(_))));
     // Port 1 on the loopback: nothing listens there.
     let unreachable =
         PgStore::open("postgres://u:secret-word@127.0.0.1:1/db", &PgOptions::default()).await;
     match unreachable {
-        Err(StoreError::Backend(message)) => {
+        Err(StoreError::Unavailable(message)) => {
             assert!(!message.contains("secret-word"), "the password leaked: {message}")
         }
         Err(e) => panic!("unexpected {e}"),

@@ -117,3 +117,49 @@ async fn a_database_gone_under_an_open_store_is_unavailable_then_back() {
     assert!(listed.is_ok(), "{listed:?}");
     back.cut();
 }
+
+/// Hosts are tried in turn, as in libpq: the first refusing connections,
+/// the second answers (each attempt bounded by `connect_timeout`, the
+/// whole connection by as many times it as there are hosts).
+#[tokio::test]
+async fn the_next_host_is_tried_when_the_first_refuses() {
+    let database = TestDatabase::create().await;
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_address = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let (config, _) = orgdrive_postgres::connection_settings(&database.url).unwrap();
+    let server = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => format!("{host}:{}", config.get_ports()[0]),
+        other => panic!("a TCP server, not {other:?}"),
+    };
+    let url = through(&database.url, &format!("{closed_address},{server}"), "connect_timeout=2");
+    orgdrive_postgres::migrate(&url).await.unwrap();
+    let store = PgStore::open(&url, &PgOptions::default()).await.unwrap();
+    store.list_orgs().await.unwrap();
+}
+
+/// Refused for now — nothing listening, or the server turning sessions
+/// away (here its database's connection limit, SQLSTATE 53300) — is
+/// `Unavailable` (503, worth trying again); a wrong password is not.
+#[tokio::test]
+async fn a_refused_connection_is_unavailable_and_a_wrong_password_is_not() {
+    let database = TestDatabase::create().await;
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_address = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let nothing_there =
+        orgdrive_postgres::migrate(&through(&database.url, &closed_address, "")).await;
+    assert!(matches!(nothing_there, Err(StoreError::Unavailable(_))), "{nothing_there:?}");
+    let wrong = database.url.replacen("orgdrive:orgdrive@", "orgdrive:wrong@", 1);
+    assert_ne!(wrong, database.url);
+    let refused = orgdrive_postgres::migrate(&wrong).await;
+    assert!(matches!(refused, Err(StoreError::Backend(_))), "{refused:?}");
+    let (admin, _driver) = common::connect(&common::server_url()).await;
+    let limit = format!("ALTER DATABASE {} CONNECTION LIMIT 0", database.name);
+    admin.batch_execute(&limit).await.unwrap();
+    let turned_away = orgdrive_postgres::migrate(&database.url).await;
+    match turned_away {
+        Err(StoreError::Unavailable(why)) => assert!(why.contains("53300"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -31,9 +31,6 @@ pub async fn run(drive: Drive, store: PgStore) {
 async fn send(drive: Drive, store: PgStore) {
     let node = drive.node();
     let mut changes = drive.cache_changes();
-    // A notification that could not be sent (the database out of reach):
-    // the next one tells the others to drop everything.
-    let mut lost = false;
     loop {
         let first = match changes.recv().await {
             Ok(change) => change.encode(),
@@ -53,18 +50,11 @@ async fn send(drive: Drive, store: PgStore) {
                 },
             }
         }
-        if lost {
-            lines.push(EVERYTHING.to_string());
-        }
         lines.sort();
         lines.dedup();
-        lost = match store.notify_changes(node, &lines).await {
-            Ok(()) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not relay cache changes to the other nodes");
-                true
-            }
-        };
+        if let Err(e) = store.notify_changes(node, &lines).await {
+            tracing::warn!(error = %e, "could not relay cache changes to the other nodes");
+        }
     }
 }
 
