@@ -15,13 +15,18 @@ use tokio::task::JoinSet;
 
 use common::TestDatabase;
 
-/// `url` reaching the server at `address` instead, with `options` added.
-fn through(url: &str, address: &str, options: &str) -> String {
+/// The `host:port` the test database's `url` reaches.
+fn server_of(url: &str) -> String {
     let (config, _) = orgdrive_postgres::connection_settings(url).unwrap();
-    let server = match &config.get_hosts()[0] {
+    match &config.get_hosts()[0] {
         tokio_postgres::config::Host::Tcp(host) => format!("{host}:{}", config.get_ports()[0]),
         other => panic!("a TCP server, not {other:?}"),
-    };
+    }
+}
+
+/// `url` reaching the server at `address` instead, with `options` added.
+fn through(url: &str, address: &str, options: &str) -> String {
+    let server = server_of(url);
     assert!(url.contains(&server), "{url}");
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{}{sep}{options}", url.replacen(&server, address, 1))
@@ -91,11 +96,7 @@ impl Relay {
 #[tokio::test]
 async fn a_database_gone_under_an_open_store_is_unavailable_then_back() {
     let database = TestDatabase::create().await;
-    let (config, _) = orgdrive_postgres::connection_settings(&database.url).unwrap();
-    let server = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => format!("{host}:{}", config.get_ports()[0]),
-        other => panic!("a TCP server, not {other:?}"),
-    };
+    let server = server_of(&database.url);
     let relay = Relay::start(0, server.clone()).await;
     let port = relay.address.rsplit(':').next().unwrap().parse::<u16>().unwrap();
     // The relay's address, the certificate's name checked against `host`.
@@ -127,11 +128,7 @@ async fn the_next_host_is_tried_when_the_first_refuses() {
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let closed_address = closed.local_addr().unwrap().to_string();
     drop(closed);
-    let (config, _) = orgdrive_postgres::connection_settings(&database.url).unwrap();
-    let server = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => format!("{host}:{}", config.get_ports()[0]),
-        other => panic!("a TCP server, not {other:?}"),
-    };
+    let server = server_of(&database.url);
     let url = through(&database.url, &format!("{closed_address},{server}"), "connect_timeout=2");
     orgdrive_postgres::migrate(&url).await.unwrap();
     let store = PgStore::open(&url, &PgOptions::default()).await.unwrap();
