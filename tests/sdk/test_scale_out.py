@@ -120,6 +120,35 @@ def test_32_identical_add_space_calls_across_both_nodes_make_one_space(nodes):
     assert len(ids) == 1, ids
 
 
+def database_connections(url):
+    """The sessions open on the database of `url` (but the asking one)."""
+    import subprocess
+    sql = ("SELECT count(*) FROM pg_stat_activity "
+           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    out = subprocess.run(["psql", "-Atc", sql, url], check=True, capture_output=True,
+                         text=True, timeout=60)
+    return int(out.stdout.strip())
+
+
+def test_a_node_keeps_to_its_meta_connections(tmp_path, deployment):
+    """`--meta-connections 2`: 48 spaces made at once all succeed, through at
+    most two pooled connections (and the cache relay's own listener)."""
+    small = node(tmp_path, deployment, "small", "--meta-connections", "2").start()
+    try:
+        tenant = provision(small)
+
+        def call(i):
+            option = m.AddSpaceRequestOption(name=f"s{i}", scene="pool", scene_id=str(i))
+            return add_space(storage_client(small), tenant, option).body.space.id
+
+        with ThreadPoolExecutor(max_workers=48) as pool:
+            ids = set(pool.map(call, range(48)))
+        assert len(ids) == 48
+        assert database_connections(deployment["meta"]) <= 3
+    finally:
+        small.stop(check=False)
+
+
 def test_commits_racing_across_both_nodes_never_pass_the_quota(nodes):
     a, b = nodes
     tenant = provision(a)

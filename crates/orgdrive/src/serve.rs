@@ -135,6 +135,12 @@ pub struct ServeArgs {
     /// Free disk, in bytes, below which uploads are refused (507).
     #[arg(long, env = "ORGDRIVE_MIN_FREE_DISK", default_value_t = orgdrive_core::MIN_FREE_DISK_BYTES)]
     min_free_disk: u64,
+    /// With a PostgreSQL --meta: connections this node keeps to the
+    /// database at most (every node's count must fit the server's
+    /// max_connections).
+    #[arg(long, env = "ORGDRIVE_META_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(2..=1000))]
+    meta_connections: u16,
     /// Seconds a node's claim on a task it runs lasts; with several nodes,
     /// another node takes the task over this long after its node died.
     #[arg(long, env = "ORGDRIVE_TASK_CLAIM", default_value_t = 60,
@@ -219,6 +225,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         allow_reset: args.allow_reset || args.ephemeral,
         wopi_client_url: args.wopi_client_url.clone(),
         meta: args.meta.clone(),
+        meta_connections: Some(usize::from(args.meta_connections)),
         task_claim_secs: Some(args.task_claim),
         blob: args.blob.clone(),
     };

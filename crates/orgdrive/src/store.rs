@@ -104,6 +104,8 @@ pub struct OpenOptions {
     pub wopi_client_url: Option<String>,
     /// Where the metadata lives.
     pub meta: MetaLocation,
+    /// PostgreSQL: the pool's connections at most (default 16).
+    pub meta_connections: Option<usize>,
     pub task_claim_secs: Option<i64>,
     /// The content store (`--blob`), parsed when the store opens, so that no
     /// error repeats the value (a secret pasted into it by mistake);
@@ -169,7 +171,7 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
         drive_options.min_free_disk_bytes = floor;
     }
     let durable = options.durability == Durability::Full;
-    let meta = open_meta(data_dir, &options.meta, durable).await?;
+    let meta = open_meta(data_dir, &options.meta, options.meta_connections, durable).await?;
     let exclusive = matches!(options.meta, MetaLocation::Embedded);
     drive_options.shared_store = !exclusive;
     let blob = match &options.blob {
@@ -199,6 +201,7 @@ struct OpenedMeta {
 async fn open_meta(
     data_dir: &Path,
     location: &MetaLocation,
+    connections: Option<usize>,
     durable: bool,
 ) -> anyhow::Result<OpenedMeta> {
     match location {
@@ -211,7 +214,9 @@ async fn open_meta(
         }
         MetaLocation::Postgres(url) => {
             // The error names what failed, never the URL (it may hold a password).
-            let store = PgStore::open(url, &PgOptions::default())
+            let defaults = PgOptions::default();
+            let max_connections = connections.unwrap_or(defaults.max_connections);
+            let store = PgStore::open(url, &PgOptions { max_connections, ..defaults })
                 .await
                 .context("opening the PostgreSQL metadata store (--meta)")?;
             Ok(OpenedMeta { store: Arc::new(store.clone()), postgres: Some(store) })
