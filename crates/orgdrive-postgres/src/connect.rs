@@ -141,12 +141,7 @@ impl Target {
     /// errors name the option at fault, never the password.
     pub(crate) fn parse(url: &str) -> StoreResult<Target> {
         let (rest, options, keys) = take_tls_options(url)?;
-        let mut config =
-            rest.parse::<Config>().map_err(|e| match std::error::Error::source(&e) {
-                // The driver's words name an option, never its value.
-                Some(cause) => bad_url(&format!("{e}: {cause}")),
-                None => bad_url(&e.to_string()),
-            })?;
+        let mut config = rest.parse::<Config>().map_err(|e| bad_url(&crate::error::words(&e)))?;
         let mut mode = None;
         let mut roots = None;
         for (key, value) in options {
@@ -365,10 +360,7 @@ pub(crate) fn whole_connection_limit(config: &Config) -> Option<Duration> {
 pub(crate) fn unreachable_or_failed(what: &str, e: &tokio_postgres::Error) -> StoreError {
     const FOR_NOW: [&str; 9] =
         ["53300", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"];
-    let why = match crate::error::classify(e) {
-        StoreError::Backend(why) => why,
-        other => other.to_string(),
-    };
+    let why = crate::error::words(e);
     match e.as_db_error() {
         Some(db) if !FOR_NOW.contains(&db.code().code()) => {
             StoreError::Backend(format!("{what}: {why}"))

@@ -70,16 +70,23 @@ impl DbError {
     }
 }
 
+/// What `e` says, never a statement's parameters: the server's message
+/// and SQLSTATE (not its DETAIL, which may quote a row's values), or the
+/// driver's own words and their cause (a type mismatch names the types, a
+/// bad connection string the option, never a value).
+pub(crate) fn words(e: &tokio_postgres::Error) -> String {
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => format!("{} ({})", db.message(), db.code().code()),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
+    }
+}
+
 /// Maps a database error to the contract's error. The message of a
-/// `Backend` error is the server's, never a statement's parameters.
+/// `Backend` error is [`words`].
 pub(crate) fn classify(e: &tokio_postgres::Error) -> StoreError {
     let Some(db) = e.as_db_error() else {
-        return StoreError::Backend(match std::error::Error::source(e) {
-            // The driver's own words and their cause (a type mismatch names
-            // the types, never a value).
-            Some(cause) => format!("{e}: {cause}"),
-            None => e.to_string(),
-        });
+        return StoreError::Backend(words(e));
     };
     if *db.code() == SqlState::UNIQUE_VIOLATION {
         if let Some(key) = db.constraint().and_then(unique_key) {
@@ -89,8 +96,7 @@ pub(crate) fn classify(e: &tokio_postgres::Error) -> StoreError {
     if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
         return StoreError::NotFound;
     }
-    // Only the server's message: its DETAIL may quote the row's values.
-    StoreError::Backend(format!("{} ({})", db.message(), db.code().code()))
+    StoreError::Backend(words(e))
 }
 
 /// The contract's name of the unique constraint `constraint`.

@@ -18,7 +18,7 @@ use crate::connect::{Target, Tls};
 
 use orgdrive_store::{StoreError, StoreResult};
 
-use crate::error::classify;
+use crate::error::{classify, words};
 
 /// Every migration, by version (the number its file name starts with).
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -164,7 +164,7 @@ async fn run(client: &mut Client, up_to: i64) -> StoreResult<MigrationReport> {
     let mut applied = Vec::new();
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > from_version && *v <= up_to) {
         t.batch_execute(sql).await.map_err(|e| {
-            StoreError::Backend(format!("migration {version} failed: {}", describe(&e)))
+            StoreError::Backend(format!("migration {version} failed: {}", words(&e)))
         })?;
         t.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
@@ -259,14 +259,6 @@ async fn pending_online(client: &Client, up_to: i64) -> StoreResult<Vec<&'static
 fn online_failed(version: i64, e: &tokio_postgres::Error) -> StoreError {
     StoreError::Backend(format!(
         "migration {version} failed building an index online: {}",
-        describe(e)
+        words(e)
     ))
-}
-
-/// The server's message when there is one (the driver's `Display` says only "db error").
-fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
-    }
 }
