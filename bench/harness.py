@@ -1099,10 +1099,14 @@ def arguments(backend):
                    help="postgres+s3, with --writes-only: load pg_stat_statements and write to FILE, per run, "
                         "the 40 statements that took PostgreSQL the longest during the writes (calls|rows|total "
                         "ms|mean ms|query)")
+    p.add_argument("--pg-tls", action="store_true",
+                   help="postgres+s3: the cluster serves TLS (a CA of the run's own) and every client reaches it "
+                        "verified: orgdrive with sslmode=verify-full, pgbench and psql through libpq's "
+                        "PGSSLMODE=verify-full (the ceiling pays TLS too)")
     a = p.parse_args()
     pg = a.backend == "postgres+s3"
-    if (a.writes_only or a.writes or a.pg_stat_statements) and not pg:
-        p.error("--writes-only, --writes and --pg-stat-statements are for --backend postgres+s3")
+    if (a.writes_only or a.writes or a.pg_stat_statements or a.pg_tls) and not pg:
+        p.error("--writes-only, --writes, --pg-stat-statements and --pg-tls are for --backend postgres+s3")
     if (a.writes or a.pg_stat_statements) and not a.writes_only:
         p.error("--writes and --pg-stat-statements go with --writes-only")
     if a.writes and not set(a.writes) <= set(PG_WRITE_ROWS):

@@ -179,12 +179,17 @@ class PgS3Harness(Harness):
         self.pg_port = free_port()
         self.pg_settings = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
                             "shared_buffers": "512MB", "max_wal_size": "4GB", "max_connections": "300"}
+        files = {}
+        if self.a.pg_tls:
+            tls = self.make_tls(pgdir)
+            self.pg_settings["ssl"] = "on"
+            files = {"ssl_cert_file": f"{tls}/server.crt", "ssl_key_file": f"{tls}/server.key"}
         if self.a.pg_stat_statements:
             self.pg_settings.update({"shared_preload_libraries": "pg_stat_statements",
                                      "pg_stat_statements.track": "all",
                                      "pg_stat_statements.track_planning": "on"})
         opts = f"-c listen_addresses=127.0.0.1 -p {self.pg_port} -k {sock} " + " ".join(
-            f"-c {k}={v}" for k, v in self.pg_settings.items())
+            f"-c {k}={v}" for k, v in {**self.pg_settings, **files}.items())
         subprocess.run([*self.pg_as, f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(pgdir, "server.log"),
                         "-w", "-t", "60", "-o", opts, "start"], check=True, capture_output=True, text=True)
         with open(os.path.join(data, "postmaster.pid")) as f:
@@ -199,15 +204,62 @@ class PgS3Harness(Harness):
         self.wal_sync_method = self.psql("postgres", "SHOW wal_sync_method")
         log(f"PostgreSQL {self.pg_version} on 127.0.0.1:{self.pg_port} (pid {pid}, fsync=on, synchronous_commit=on)")
 
+    def make_tls(self, pgdir):
+        """--pg-tls: a CA of this run's own and a certificate it signed for
+        127.0.0.1 (the server's key readable by the server only); libpq's
+        clients (psql, pgbench) are told to check it (`libpq_env`)."""
+        tls = os.path.join(pgdir, "tls")
+        os.makedirs(tls)
+        cnf = os.path.join(tls, "openssl.cnf")
+        with open(cnf, "w") as f:
+            f.write("[req]\ndistinguished_name = dn\n[dn]\n"
+                    "[ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n"
+                    "[server]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
+                    "extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1\n")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        for cmd in (["req", "-x509", "-config", cnf, "-extensions", "ca", *ec, "-days", "30",
+                     "-subj", "/CN=orgdrive bench CA", "-keyout", "ca.key", "-out", "ca.crt"],
+                    ["req", "-new", "-config", cnf, *ec, "-subj", "/CN=127.0.0.1",
+                     "-keyout", "server.key", "-out", "server.csr"],
+                    ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                     "-days", "30", "-extfile", cnf, "-extensions", "server", "-out", "server.crt"]):
+            subprocess.run(["openssl", *cmd], cwd=tls, check=True, capture_output=True, text=True)
+        os.chmod(os.path.join(tls, "server.key"), 0o600)
+        if self.pg_as:
+            os.chmod(pgdir, 0o711)
+            for name in ("", "server.key", "server.crt"):
+                shutil.chown(os.path.join(tls, name), "postgres")
+        self.pg_ca = os.path.join(tls, "ca.crt")
+        return tls
+
+    def check_tls(self, db):
+        """--pg-tls: every session of orgdrive's database is encrypted."""
+        if not self.a.pg_tls:
+            return
+        plain, total = self.psql("postgres", "SELECT count(*) FILTER (WHERE NOT s.ssl), count(*) FROM pg_stat_ssl s "
+                                             f"JOIN pg_stat_activity a USING (pid) WHERE a.datname = '{db}'").split("|")
+        if plain != "0" or total == "0":
+            raise RuntimeError(f"--pg-tls: {plain} of orgdrive's {total} sessions are not encrypted")
+        log(f"--pg-tls: orgdrive's {total} sessions are all encrypted")
+
+    def libpq_env(self):
+        """The environment of psql and pgbench: with --pg-tls, TLS checked
+        against the run's CA, as orgdrive's URL asks for it."""
+        if not self.a.pg_tls:
+            return None
+        return dict(os.environ, PGSSLMODE="verify-full", PGSSLROOTCERT=self.pg_ca)
+
     def psql(self, db, sql):
         p = subprocess.run([f"{self.a.pg_bindir}/psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres",
-                            "-d", db, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True)
+                            "-d", db, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True,
+                           env=self.libpq_env())
         if p.returncode != 0:
             raise RuntimeError(f"psql {sql[:200]!r}: {p.stderr}")
         return p.stdout.strip()
 
     def pg_url(self, db):
-        return f"postgres://postgres@127.0.0.1:{self.pg_port}/{db}"
+        tls = f"?sslmode=verify-full&sslrootcert={self.pg_ca}" if self.a.pg_tls else ""
+        return f"postgres://postgres@127.0.0.1:{self.pg_port}/{db}{tls}"
 
     def create_db(self, db):
         self.psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
@@ -271,7 +323,7 @@ class PgS3Harness(Harness):
         p = subprocess.run([f"{self.a.pg_bindir}/pgbench", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres",
                             "-n", "-c", str(clients), "-j", str(threads), "-M", "prepared", "-T",
                             str(int(max(1, round(self.duration)))), "-f", script, db],
-                           capture_output=True, text=True, timeout=self.duration + 120)
+                           capture_output=True, text=True, timeout=self.duration + 120, env=self.libpq_env())
         wall, busy = time.time() - t0, H.machine_busy_s() - busy0
         if p.returncode != 0 or not re.search(r"tps = ", p.stdout):
             raise RuntimeError(f"pgbench ({name}) failed: {p.stdout[-1000:]} {p.stderr[-2000:]}")
@@ -398,6 +450,7 @@ class PgS3Harness(Harness):
                                         "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40")
                     with open(self.a.pg_stat_statements, "a") as f:
                         f.write(f"# run {run}\n{top}\n")
+                self.check_tls(db)
                 self.floor(run, self.a.writes or H.WRITE_ROWS)
                 self.pgbench(run, "after")
             else:
@@ -649,7 +702,10 @@ def report(records, results_path):
     w(f"| filesystem of the temp dir | {meta.get('filesystem')} (PostgreSQL cluster, s3s-fs directory) |")
     w(f"| PostgreSQL | {meta.get('postgres')}: a cluster of the harness's own in the temp dir, "
       + ", ".join(f"`{k}={v}`" for k, v in (meta.get('pg_settings') or {}).items())
-      + f", `wal_sync_method={meta.get('wal_sync_method')}` (durable: a committed transaction survives a power loss) |")
+      + f", `wal_sync_method={meta.get('wal_sync_method')}` (durable: a committed transaction survives a power loss)"
+      + ("; every client reaches it over TLS, checked (`sslmode=verify-full` against a CA of the run's own: "
+         "orgdrive, pgbench and psql)" if (meta.get('pg_settings') or {}).get("ssl") == "on" else "")
+      + " |")
     w(f"| S3 server | {meta.get('s3s_fs')} (verifies SigV4; a directory of the temp dir; it does not fsync) |")
     w(f"| tools | {meta.get('rustc')}; {meta.get('curl')} |")
     w(f"| date | {meta.get('date')} |")

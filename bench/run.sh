@@ -23,6 +23,8 @@
 #                 with --writes ROW[,ROW] (addfolder,uploadcycle,rename,move) only those rows,
 #                 with --pg-stat-statements FILE PostgreSQL's 40 costliest statements of the
 #                 writes appended to FILE per run
+#   --pg-tls      (postgres+s3) the cluster serves TLS and every client (orgdrive, pgbench,
+#                 psql) reaches it verified (sslmode=verify-full against the run's own CA)
 #   --orgdrive BIN --revision REV
 #                 measure this prebuilt orgdrive binary instead of building the tree
 #                 (e.g. a clean commit while the working tree has uncommitted edits)
