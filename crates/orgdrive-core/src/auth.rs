@@ -7,7 +7,7 @@
 //! an operator may do in a space is decided by the policy (`policy`).
 
 use hmac::{Hmac, Mac};
-use orgdrive_store::{AppRecord, SpaceRecord, TokenRecord, UserRecord};
+use orgdrive_store::{AppRecord, SpaceRecord, StoreError, TokenRecord, UserRecord};
 use sha2::{Digest, Sha256};
 
 use crate::identity::secret_hash;
@@ -61,6 +61,7 @@ impl Drive {
     /// life the token really has left. A new token only after expiry.
     pub async fn issue_token(&self, app_key: &str, app_secret: &str) -> DriveResult<AccessToken> {
         let app = self.authenticate_app(app_key, app_secret).await?;
+        let checked_secret = app.secret_hash;
         let now = now_ms();
         let nonce = random_token();
         let fresh = TokenRecord {
@@ -71,12 +72,28 @@ impl Drive {
             expires_at: now + ACCESS_TOKEN_TTL_SECS * 1000,
         };
         let max_life = ACCESS_TOKEN_MAX_LIFE_SECS * 1000;
-        let mut issued = self.meta.issue_token(&fresh, now, max_life, None).await?;
+        // The secret checked above may be replaced, or the app deleted,
+        // before the token is written: the store writes none then.
+        let refused = |e: StoreError| match e {
+            StoreError::NotFound => {
+                DriveError::InvalidAuthentication("appKey or appSecret is invalid".into())
+            }
+            e => e.into(),
+        };
+        let mut issued = self
+            .meta
+            .issue_token(&fresh, &checked_secret, now, max_life, None)
+            .await
+            .map_err(refused)?;
         let mut access_token = self.derive_token(&issued.nonce);
         if token_hash(&access_token) != issued.token_hash {
             // Issued under another secret: it cannot be given out again.
             let stale = issued.token_hash.clone();
-            issued = self.meta.issue_token(&fresh, now, max_life, Some(&stale)).await?;
+            issued = self
+                .meta
+                .issue_token(&fresh, &checked_secret, now, max_life, Some(&stale))
+                .await
+                .map_err(refused)?;
             access_token = self.derive_token(&issued.nonce);
             if token_hash(&access_token) != issued.token_hash {
                 return Err(DriveError::Internal(

@@ -382,15 +382,23 @@ impl IdentityStore for PgStore {
     async fn issue_token(
         &self,
         fresh: &TokenRecord,
+        secret_hash: &str,
         now_ms: i64,
         max_life_ms: i64,
         stale_hash: Option<&str>,
     ) -> StoreResult<TokenRecord> {
         // One statement: the unique key on (app_id) for issued tokens makes
         // concurrent calls meet on one row, updated one after the other.
-        // Every SET expression sees the row as it was.
+        // Every SET expression sees the row as it was. The app's row is
+        // read `FOR SHARE`, which a change of its secret (an update) or
+        // its deletion waits for, or which waits for them and then reads
+        // the row's newest version (gone, or another hash: no row, no
+        // token). A plain read, or the foreign key's `FOR KEY SHARE`,
+        // would not wait for a new secret: its token would outlive it.
         const SQL: &str = "INSERT INTO access_tokens AS t \
-             (token_hash, app_id, nonce, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+             (token_hash, app_id, nonce, issued_at, expires_at) \
+             SELECT $1::text, a.app_id, $3::text, $4::bigint, $5::bigint FROM apps a \
+             WHERE a.app_id = $2 AND a.secret_hash = $9 FOR SHARE \
              ON CONFLICT (app_id) WHERE nonce IS NOT NULL DO UPDATE SET \
                  token_hash = CASE WHEN t.expires_at > $6 AND t.token_hash IS DISTINCT FROM $7 \
                               THEN t.token_hash ELSE excluded.token_hash END, \
@@ -417,10 +425,11 @@ impl IdentityStore for PgStore {
                     &now_ms,
                     &stale_hash,
                     &max_life_ms,
+                    &secret_hash,
                 ],
             )
             .await?
-            .ok_or_else(|| StoreError::Backend("the token upsert returned no row".into()))?;
+            .ok_or(StoreError::NotFound)?;
             TokenRecord {
                 token_hash: row.try_get(0)?,
                 app_id: row.try_get(1)?,

@@ -1,7 +1,7 @@
 //! SQLite: identity (nodes, orgs, apps, users, departments) and access tokens.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use crate::drive::id_array;
 use crate::*;
@@ -346,20 +346,24 @@ impl IdentityStore for SqliteStore {
     async fn issue_token(
         &self,
         fresh: &TokenRecord,
+        secret_hash: &str,
         now_ms: i64,
         max_life_ms: i64,
         stale_hash: Option<&str>,
     ) -> StoreResult<TokenRecord> {
         let fresh = fresh.clone();
+        let secret_hash = secret_hash.to_string();
         let stale_hash = stale_hash.map(str::to_string);
         self.write(move |conn| {
             // One statement: the unique key on (app_id) for issued tokens
             // makes concurrent calls meet on one row. Every SET expression
-            // sees the row as it was.
+            // sees the row as it was. Only while the app's secret is the
+            // one checked (no row, so no token, once it changed or the app
+            // went: the writer runs one transaction at a time).
             let mut statement = conn
                 .prepare_cached(
                     "INSERT INTO access_tokens (token_hash, app_id, nonce, issued_at, expires_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) \
+                     SELECT ?1, app_id, ?3, ?4, ?5 FROM apps WHERE app_id = ?2 AND secret_hash = ?9 \
                      ON CONFLICT (app_id) WHERE nonce IS NOT NULL DO UPDATE SET \
                          token_hash = CASE WHEN expires_at > ?6 AND token_hash IS NOT ?7 \
                                       THEN token_hash ELSE excluded.token_hash END, \
@@ -386,6 +390,7 @@ impl IdentityStore for SqliteStore {
                         now_ms,
                         stale_hash,
                         max_life_ms,
+                        secret_hash,
                     ],
                     |row| {
                         Ok(TokenRecord {
@@ -397,7 +402,9 @@ impl IdentityStore for SqliteStore {
                         })
                     },
                 )
-                .map_err(classify)
+                .optional()
+                .map_err(classify)?
+                .ok_or(StoreError::NotFound)
         })
         .await
     }

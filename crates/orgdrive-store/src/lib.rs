@@ -204,10 +204,16 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// token whose hash is `stale_hash` counts as expired (the server's token
     /// secret changed, so it cannot be derived again): concurrent callers
     /// replacing the same stale token replace it once and then all get the
-    /// replacement. `NotFound` for an unknown app.
+    /// replacement. Only while the app's secret hash is still `secret_hash`,
+    /// the one its caller checked, and serialised against changes of it: a
+    /// secret changed or an app deleted before the token is written (or
+    /// while it is) leaves no token and answers `NotFound`, as an unknown
+    /// app does (a token issued under a secret since replaced would outlive
+    /// the replacement, which ends the app's tokens).
     async fn issue_token(
         &self,
         fresh: &TokenRecord,
+        secret_hash: &str,
         now_ms: i64,
         max_life_ms: i64,
         stale_hash: Option<&str>,

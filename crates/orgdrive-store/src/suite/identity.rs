@@ -21,32 +21,32 @@ pub async fn a_live_token_is_issued_again_and_extended_a_new_one_only_after_expi
 ) {
     org_and_app(s).await;
     assert_eq!(
-        s.issue_token(&token("t1", 2_000), 0, UNCAPPED, None).await.unwrap(),
+        s.issue_token(&token("t1", 2_000), "h", 0, UNCAPPED, None).await.unwrap(),
         token("t1", 2_000)
     );
     // Fetched again while live: the same token, living longer.
     assert_eq!(
-        s.issue_token(&token("t2", 3_500), 1_500, UNCAPPED, None).await.unwrap(),
+        s.issue_token(&token("t2", 3_500), "h", 1_500, UNCAPPED, None).await.unwrap(),
         token("t1", 3_500)
     );
     assert!(s.find_caller("t2", "", 1_500).await.unwrap().is_none());
     assert_eq!(s.find_caller("t1", "", 3_000).await.unwrap().unwrap().token_expires_at, 3_500);
     // After expiry: a new token; the old one is gone.
     assert_eq!(
-        s.issue_token(&token("t3", 6_000), 3_500, UNCAPPED, None).await.unwrap(),
+        s.issue_token(&token("t3", 6_000), "h", 3_500, UNCAPPED, None).await.unwrap(),
         token("t3", 6_000)
     );
     assert!(s.find_caller("t1", "", 3_000).await.unwrap().is_none());
     // Replacing a live token (the server secret changed).
     assert_eq!(
-        s.issue_token(&token("t4", 7_000), 4_000, UNCAPPED, Some("t3")).await.unwrap(),
+        s.issue_token(&token("t4", 7_000), "h", 4_000, UNCAPPED, Some("t3")).await.unwrap(),
         token("t4", 7_000)
     );
     assert!(s.find_caller("t3", "", 4_000).await.unwrap().is_none());
     let mut stranger = token("t5", 7_000);
     stranger.app_id = "nobody".into();
     assert!(matches!(
-        s.issue_token(&stranger, 4_000, UNCAPPED, None).await,
+        s.issue_token(&stranger, "h", 4_000, UNCAPPED, None).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -55,24 +55,28 @@ pub async fn a_token_lives_at_most_its_cap_however_often_it_is_fetched(s: &impl 
     org_and_app(s).await;
     let at =
         |hash: &str, issued_at: i64| TokenRecord { issued_at, ..token(hash, issued_at + 2_000) };
-    assert_eq!(s.issue_token(&at("t1", 0), 0, 5_000, None).await.unwrap(), at("t1", 0));
-    let extended = s.issue_token(&at("t2", 1_500), 1_500, 5_000, None).await.unwrap();
+    assert_eq!(s.issue_token(&at("t1", 0), "h", 0, 5_000, None).await.unwrap(), at("t1", 0));
+    let extended = s.issue_token(&at("t2", 1_500), "h", 1_500, 5_000, None).await.unwrap();
     assert_eq!(extended, TokenRecord { expires_at: 3_500, ..at("t1", 0) });
-    let extended = s.issue_token(&at("t3", 3_000), 3_000, 5_000, None).await.unwrap();
+    let extended = s.issue_token(&at("t3", 3_000), "h", 3_000, 5_000, None).await.unwrap();
     assert_eq!(extended, TokenRecord { expires_at: 5_000, ..at("t1", 0) });
     // At the cap of 5 000 after its issue, fetching extends no further.
-    let capped = s.issue_token(&at("t4", 4_000), 4_000, 5_000, None).await.unwrap();
+    let capped = s.issue_token(&at("t4", 4_000), "h", 4_000, 5_000, None).await.unwrap();
     assert_eq!(capped, TokenRecord { expires_at: 5_000, ..at("t1", 0) });
     assert!(s.find_caller("t1", "", 5_000).await.unwrap().is_none());
-    assert_eq!(s.issue_token(&at("t5", 5_000), 5_000, 5_000, None).await.unwrap(), at("t5", 5_000));
+    assert_eq!(
+        s.issue_token(&at("t5", 5_000), "h", 5_000, 5_000, None).await.unwrap(),
+        at("t5", 5_000)
+    );
 }
 
 pub async fn a_stale_token_is_replaced_once_by_racing_callers(s: &impl MetaStore) {
     org_and_app(s).await;
-    s.issue_token(&token("stale", 9_000), 0, UNCAPPED, None).await.unwrap();
+    s.issue_token(&token("stale", 9_000), "h", 0, UNCAPPED, None).await.unwrap();
     let requests: Vec<_> = (0..16)
         .map(|i| async move {
-            s.issue_token(&token(&format!("t{i}"), 9_000), 1_000, UNCAPPED, Some("stale")).await
+            s.issue_token(&token(&format!("t{i}"), 9_000), "h", 1_000, UNCAPPED, Some("stale"))
+                .await
         })
         .collect();
     let issued: Vec<TokenRecord> =
@@ -86,7 +90,7 @@ pub async fn racing_token_requests_for_one_app_agree_on_one_token(s: &impl MetaS
     org_and_app(s).await;
     let requests: Vec<_> = (0..16)
         .map(|i| async move {
-            s.issue_token(&token(&format!("t{i}"), 9_000), 1_000, UNCAPPED, None).await
+            s.issue_token(&token(&format!("t{i}"), 9_000), "h", 1_000, UNCAPPED, None).await
         })
         .collect();
     let issued: Vec<TokenRecord> =
@@ -102,7 +106,7 @@ pub async fn racing_token_requests_for_one_app_agree_on_one_token(s: &impl MetaS
 
 pub async fn expired_tokens_are_not_found_and_are_purged(s: &impl MetaStore) {
     org_and_app(s).await;
-    s.issue_token(&token("live", 2_000), 0, UNCAPPED, None).await.unwrap();
+    s.issue_token(&token("live", 2_000), "h", 0, UNCAPPED, None).await.unwrap();
     let caller = s.find_caller("live", "nobody", 1_500).await.unwrap().unwrap();
     assert_eq!(caller.app.scopes, vec!["Storage.Space.Write", "Storage.Space.Read"]);
     assert_eq!(caller.token_expires_at, 2_000);
@@ -130,7 +134,7 @@ pub async fn a_caller_is_only_ever_a_user_of_the_apps_org(s: &impl MetaStore) {
     s.insert_org(&org("d", None)).await.unwrap();
     s.insert_user(&user("bob", "d", "1")).await.unwrap();
     s.insert_user(&user("ann", "c", "1")).await.unwrap();
-    s.issue_token(&token("t", 2_000), 0, UNCAPPED, None).await.unwrap();
+    s.issue_token(&token("t", 2_000), "h", 0, UNCAPPED, None).await.unwrap();
     let caller = s.find_caller("t", "bob", 1).await.unwrap().unwrap();
     assert_eq!(caller.app.app_id, "a");
     assert!(caller.user.is_none(), "bob is a user of another org");
@@ -296,7 +300,7 @@ pub async fn deleting_an_org_takes_its_apps_users_departments_and_tokens(s: &imp
     s.insert_dept(&dept("1", "c", None)).await.unwrap();
     s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
     s.add_dept_member("c", "2", "ann").await.unwrap();
-    s.issue_token(&token("t", 9_000), 0, UNCAPPED, None).await.unwrap();
+    s.issue_token(&token("t", 9_000), "h", 0, UNCAPPED, None).await.unwrap();
     assert!(s.delete_org("c").await.unwrap());
     assert!(!s.delete_org("c").await.unwrap(), "already gone");
     assert!(s.get_org("c").await.unwrap().is_none());
@@ -317,7 +321,7 @@ pub async fn orgs_and_apps_owning_spaces_cannot_be_deleted(s: &impl MetaStore) {
     s.insert_dept(&dept("1", "c", None)).await.unwrap();
     s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
     s.add_dept_member("c", "2", "ann").await.unwrap();
-    s.issue_token(&token("t", 9_000), 0, UNCAPPED, None).await.unwrap();
+    s.issue_token(&token("t", 9_000), "h", 0, UNCAPPED, None).await.unwrap();
     s.insert_space_once(&space("1", "0")).await.unwrap();
     assert!(matches!(s.delete_org("c").await, Err(StoreError::InUse)));
     assert!(matches!(s.delete_app("c", "a").await, Err(StoreError::InUse)));
@@ -331,7 +335,7 @@ pub async fn orgs_and_apps_owning_spaces_cannot_be_deleted(s: &impl MetaStore) {
     // An app without spaces goes, with its tokens; unknown apps are no error.
     let mut b_token = token("tb", 9_000);
     b_token.app_id = "b".into();
-    s.issue_token(&b_token, 0, UNCAPPED, None).await.unwrap();
+    s.issue_token(&b_token, "h", 0, UNCAPPED, None).await.unwrap();
     assert!(!s.delete_app("d", "b").await.unwrap(), "app b is not of org d");
     assert!(s.delete_app("c", "b").await.unwrap());
     assert!(!s.delete_app("c", "b").await.unwrap());
@@ -380,7 +384,7 @@ pub async fn identity_listings_are_ordered_by_creation_then_id(s: &impl MetaStor
 pub async fn a_new_app_secret_ends_the_apps_tokens(s: &impl MetaStore) {
     org_and_app(s).await;
     s.insert_org(&org("d", None)).await.unwrap();
-    s.issue_token(&token("t1", 2_000), 0, UNCAPPED, None).await.unwrap();
+    s.issue_token(&token("t1", 2_000), "h", 0, UNCAPPED, None).await.unwrap();
     assert!(!s.set_app_secret("d", "a", "salt", "hash", 5).await.unwrap(), "another org's");
     assert!(!s.set_app_secret("c", "nope", "salt", "hash", 5).await.unwrap());
     assert!(s.find_caller("t1", "", 1_000).await.unwrap().is_some(), "a refusal ends nothing");
@@ -393,6 +397,30 @@ pub async fn a_new_app_secret_ends_the_apps_tokens(s: &impl MetaStore) {
     assert!(s.find_caller("t1", "", 1_000).await.unwrap().is_none(), "its token ended");
 }
 
+pub async fn a_token_is_issued_only_under_the_secret_its_caller_checked(s: &impl MetaStore) {
+    org_and_app(s).await;
+    let refused = s.issue_token(&token("t1", 2_000), "another", 0, UNCAPPED, None).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert!(s.find_caller("t1", "", 1).await.unwrap().is_none(), "no token was written");
+    // The secret replaced after the caller checked the old one.
+    assert!(s.set_app_secret("c", "a", "salt", "hash", 5).await.unwrap());
+    let refused = s.issue_token(&token("t2", 2_000), "h", 0, UNCAPPED, None).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert!(s.find_caller("t2", "", 1).await.unwrap().is_none());
+    assert_eq!(
+        s.issue_token(&token("t3", 2_000), "hash", 0, UNCAPPED, None).await.unwrap(),
+        token("t3", 2_000)
+    );
+    // Nor is a live token handed out again under the old secret.
+    let refused = s.issue_token(&token("t4", 3_000), "h", 1, UNCAPPED, None).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert_eq!(s.find_caller("t3", "", 1).await.unwrap().unwrap().token_expires_at, 2_000);
+    // The app deleted: no token.
+    assert!(s.delete_app("c", "a").await.unwrap());
+    let refused = s.issue_token(&token("t5", 2_000), "hash", 0, UNCAPPED, None).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+}
+
 pub async fn purging_an_org_empties_it_and_keeps_its_identities(s: &impl MetaStore) {
     tree(s, None, None).await; // org c, app a, spaces 1 and 2, files f1 f2 f3 t
     s.insert_user(&user("ann", "c", "1")).await.unwrap();
@@ -402,7 +430,7 @@ pub async fn purging_an_org_empties_it_and_keeps_its_identities(s: &impl MetaSto
     s.insert_dept(&dept("1", "c", None)).await.unwrap();
     s.insert_dept(&dept("2", "c", Some("1"))).await.unwrap();
     s.add_dept_member("c", "2", "ann").await.unwrap();
-    s.issue_token(&token("t", 9_000), 0, UNCAPPED, None).await.unwrap();
+    s.issue_token(&token("t", 9_000), "h", 0, UNCAPPED, None).await.unwrap();
     // Another org, whose file shares f1's content object.
     s.insert_org(&org("d", None)).await.unwrap();
     s.insert_app(&app("b", "d", "kb")).await.unwrap();

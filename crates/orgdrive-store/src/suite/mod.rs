@@ -95,6 +95,7 @@ macro_rules! behaviour_suite {
             a_token_lives_at_most_its_cap_however_often_it_is_fetched,
             a_stale_token_is_replaced_once_by_racing_callers,
             a_new_app_secret_ends_the_apps_tokens,
+            a_token_is_issued_only_under_the_secret_its_caller_checked,
             racing_token_requests_for_one_app_agree_on_one_token,
             expired_tokens_are_not_found_and_are_purged,
             a_caller_is_only_ever_a_user_of_the_apps_org,
