@@ -162,6 +162,7 @@ impl Drive {
         let caller = match self.cache.callers.get(&key).filter(|c| c.token_expires_at > now) {
             Some(cached) => cached,
             None => {
+                let version = self.cache.identities_version();
                 let found =
                     self.meta.find_caller(&key.0, union_id, now).await?.ok_or_else(|| {
                         DriveError::InvalidAuthentication(
@@ -170,7 +171,7 @@ impl Drive {
                     })?;
                 // Only complete callers are kept: a user added a moment later must work.
                 if found.user.is_some() {
-                    self.cache.callers.insert(key, found.clone());
+                    self.cache.remember_caller(key, found.clone(), version);
                 }
                 found
             }

@@ -40,6 +40,9 @@
 //! identity) to the other nodes, which drop the same — the binary relays
 //! them through PostgreSQL `NOTIFY`. Space byte counts are not relayed
 //! (their TTL is one second, and quotas are enforced by the store anyway).
+//! A lookup that began before a drop never caches what it read after the
+//! drop: each cache that is dropped counts its drops, and an entry read
+//! under an older count is let go as soon as it is put in (`remember_*`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -254,6 +257,9 @@ pub(crate) struct ReadCache {
     grant_changes: AtomicU64,
     /// Counts space drops, likewise for [`ReadCache::remember_space`].
     space_changes: AtomicU64,
+    /// Counts identity drops, likewise for [`ReadCache::remember_caller`],
+    /// [`ReadCache::remember_org`] and [`ReadCache::remember_depts`].
+    identity_changes: AtomicU64,
     /// What this node dropped, for a relay to the other nodes.
     changes: tokio::sync::broadcast::Sender<CacheChange>,
 }
@@ -340,6 +346,7 @@ impl ReadCache {
             tree_changes: AtomicU64::new(0),
             grant_changes: AtomicU64::new(0),
             space_changes: AtomicU64::new(0),
+            identity_changes: AtomicU64::new(0),
             changes: tokio::sync::broadcast::channel(CHANGES_BACKLOG).0,
         }
     }
@@ -530,7 +537,44 @@ impl ReadCache {
         self.relay(CacheChange::Identities);
     }
 
+    /// The identity-drop count to pass to [`ReadCache::remember_caller`],
+    /// [`ReadCache::remember_org`] and [`ReadCache::remember_depts`].
+    pub fn identities_version(&self) -> u64 {
+        self.identity_changes.load(Ordering::SeqCst)
+    }
+
+    /// Caches a caller read while the identity-drop count was `version`,
+    /// unless a drop happened since (as [`ReadCache::remember_chain`]): a
+    /// lookup that began before a user's deletion, a secret's rotation or a
+    /// token's end committed never outlives their drop.
+    pub fn remember_caller(&self, key: (String, String), caller: Caller, version: u64) {
+        self.callers.insert(key.clone(), caller);
+        if self.identities_version() != version {
+            self.callers.invalidate(&key);
+        }
+    }
+
+    /// Caches an org read while the identity-drop count was `version` (as
+    /// [`ReadCache::remember_caller`]).
+    pub fn remember_org(&self, org: OrgRecord, version: u64) {
+        let corp_id = org.corp_id.clone();
+        self.orgs.insert(corp_id.clone(), org);
+        if self.identities_version() != version {
+            self.orgs.invalidate(&corp_id);
+        }
+    }
+
+    /// Caches a user's departments read while the identity-drop count was
+    /// `version` (as [`ReadCache::remember_caller`]).
+    pub fn remember_depts(&self, key: (String, String), depts: Arc<Vec<String>>, version: u64) {
+        self.depts.insert(key.clone(), depts);
+        if self.identities_version() != version {
+            self.depts.invalidate(&key);
+        }
+    }
+
     fn drop_identities(&self) {
+        self.identity_changes.fetch_add(1, Ordering::SeqCst);
         self.callers.invalidate_all();
         self.orgs.invalidate_all();
         self.depts.invalidate_all();
@@ -630,6 +674,43 @@ mod tests {
 
     fn space(id: &str, used: i64) -> SpaceRecord {
         SpaceRecord { used_bytes: used, ..orgdrive_store::suite::fixtures::space(id, "0") }
+    }
+
+    #[test]
+    fn identities_read_before_a_drop_are_not_cached_after_it() {
+        let cache = ReadCache::new();
+        let caller = Caller {
+            app: orgdrive_store::suite::fixtures::app("a", "c", "k"),
+            user: Some(orgdrive_store::suite::fixtures::user("u", "c", "1")),
+            token_expires_at: i64::MAX,
+        };
+        let key = || ("t".to_string(), "u".to_string());
+        let depts = Arc::new(vec!["d".to_string()]);
+        let org = orgdrive_store::suite::fixtures::org("c", None);
+        for dropped_by_another_node in [false, true] {
+            // A user is deleted (here or on another node) while lookups of
+            // the old caller, org and departments are in flight; they then
+            // try to cache what they read.
+            let before = cache.identities_version();
+            if dropped_by_another_node {
+                cache.apply(&CacheChange::Identities);
+            } else {
+                cache.forget_identities();
+            }
+            cache.remember_caller(key(), caller.clone(), before);
+            cache.remember_org(org.clone(), before);
+            cache.remember_depts(key(), Arc::clone(&depts), before);
+            assert!(cache.callers.get(&key()).is_none(), "stale caller cached");
+            assert!(cache.orgs.get("c").is_none(), "stale org cached");
+            assert!(cache.depts.get(&key()).is_none(), "stale departments cached");
+        }
+        let now = cache.identities_version();
+        cache.remember_caller(key(), caller, now);
+        cache.remember_org(org, now);
+        cache.remember_depts(key(), depts, now);
+        assert!(cache.callers.get(&key()).is_some());
+        assert!(cache.orgs.get("c").is_some());
+        assert!(cache.depts.get(&key()).is_some());
     }
 
     #[test]

@@ -191,8 +191,9 @@ impl Drive {
         if let Some(org) = self.cache.orgs.get(corp_id) {
             return Ok(org);
         }
+        let version = self.cache.identities_version();
         let org = self.meta.get_org(corp_id).await?.ok_or_else(|| unknown_org(corp_id))?;
-        self.cache.orgs.insert(corp_id.to_string(), org.clone());
+        self.cache.remember_org(org.clone(), version);
         Ok(org)
     }
 

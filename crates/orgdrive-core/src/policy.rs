@@ -341,8 +341,9 @@ impl Drive {
         if let Some(depts) = self.cache.depts.get(&key) {
             return Ok(depts);
         }
+        let version = self.cache.identities_version();
         let depts = Arc::new(self.meta.user_dept_ids(&key.0, &key.1).await?);
-        self.cache.depts.insert(key, Arc::clone(&depts));
+        self.cache.remember_depts(key, Arc::clone(&depts), version);
         Ok(depts)
     }
 }
