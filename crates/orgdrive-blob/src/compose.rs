@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::location::S3Location;
 use crate::manifest::is_manifest_key;
-use crate::{confined, BlobError, BlobStore};
+use crate::{confined, BlobError, BlobStore, PresignedUrl};
 
 /// S3's smallest part of a multipart upload, but the last: 5 MiB.
 pub const MIN_COMPOSE_PART: u64 = 5 << 20;
@@ -104,6 +104,27 @@ impl Composer {
             path_prefix,
             copy_prefix: format!("{}/{prefix}", location.bucket),
         })
+    }
+
+    /// Sends the presigned PUT `put` as a client could: its headers, no
+    /// body, and an `x-amz-copy-source` naming object `source` of the store
+    /// that its signature does not cover. Whether the store took it (2xx).
+    pub(crate) async fn put_with_unsigned_copy_source(
+        &self,
+        put: &PresignedUrl,
+        source: &str,
+    ) -> Result<bool, BlobError> {
+        let mut request = self.client.put(&put.url).body(Vec::new());
+        for (name, value) in &put.headers {
+            request = request.header(name, value);
+        }
+        let copy_source = format!("{}{}", self.copy_prefix, encode_path(source));
+        let response = request
+            .header("x-amz-copy-source", copy_source)
+            .send()
+            .await
+            .map_err(|e| failed(format!("sending a request: {e}")))?;
+        Ok(response.status().is_success())
     }
 
     fn url(&self, key: &str, query: &str) -> String {
@@ -238,6 +259,7 @@ mod tests {
             region: "us-east-1".into(),
             root: root.map(str::to_string),
             path_style,
+            insecure_presigned_puts: false,
         }
     }
 

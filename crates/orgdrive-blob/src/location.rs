@@ -33,6 +33,12 @@ pub struct S3Location {
     /// Path-style addressing (`endpoint/bucket/key`, the default) or, when
     /// false, virtual-hosted style (`bucket.endpoint/key`).
     pub path_style: bool,
+    /// `insecure_presigned_puts=true`: the store may be used although its
+    /// presigned PUTs obey an `x-amz-copy-source` header their signature
+    /// does not cover (checked when a server opens it:
+    /// [`BlobStore::presigned_puts_copy_unsigned_sources`]) — for test
+    /// stores only (default false).
+    pub insecure_presigned_puts: bool,
 }
 
 /// `oss://bucket?endpoint=...`
@@ -137,6 +143,7 @@ impl std::str::FromStr for BlobLocation {
                 let mut region = None;
                 let mut root = None;
                 let mut path_style = None;
+                let mut insecure_presigned_puts = None;
                 for pair in query.split('&').filter(|p| !p.is_empty()) {
                     let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
                     let value = percent_decode(raw)?;
@@ -146,6 +153,10 @@ impl std::str::FromStr for BlobLocation {
                         "root" => &mut root,
                         "path_style" if scheme == "s3" => {
                             path_style = Some(parse_bool(name, &value)?);
+                            continue;
+                        }
+                        "insecure_presigned_puts" if scheme == "s3" => {
+                            insecure_presigned_puts = Some(parse_bool(name, &value)?);
                             continue;
                         }
                         _ => {
@@ -169,6 +180,7 @@ impl std::str::FromStr for BlobLocation {
                         region: region.unwrap_or_else(|| "us-east-1".to_string()),
                         root,
                         path_style: path_style.unwrap_or(true),
+                        insecure_presigned_puts: insecure_presigned_puts.unwrap_or(false),
                     }))
                 } else {
                     let endpoint =
@@ -182,6 +194,12 @@ impl std::str::FromStr for BlobLocation {
 }
 
 impl BlobLocation {
+    /// Whether the location accepts a store whose presigned PUTs obey
+    /// headers they did not sign (`insecure_presigned_puts=true`).
+    pub fn insecure_presigned_puts(&self) -> bool {
+        matches!(self, BlobLocation::S3(s3) if s3.insecure_presigned_puts)
+    }
+
     /// The location's filesystem root, if it is the filesystem store.
     pub fn local_root(&self) -> Option<&Path> {
         match self {
@@ -221,6 +239,7 @@ mod tests {
                 region: "eu-west-1".into(),
                 root: Some("/a/b".into()),
                 path_style: false,
+                insecure_presigned_puts: false,
             })
         );
         assert_eq!(
@@ -231,6 +250,7 @@ mod tests {
                 region: "us-east-1".into(),
                 root: None,
                 path_style: true,
+                insecure_presigned_puts: false,
             })
         );
         assert_eq!(
@@ -251,6 +271,8 @@ mod tests {
             "s3://bkt?endpoint=127.0.0.1:9000",
             "s3://bkt?region=a&region=b",
             "s3://bkt?path_style=maybe",
+            "s3://bkt?insecure_presigned_puts=maybe",
+            "oss://bkt?endpoint=https://x&insecure_presigned_puts=true",
             "s3://bkt?endpoint=%zz",
             "s3://Bad_Bucket",
             "s3://",
@@ -266,6 +288,9 @@ mod tests {
             let refused = parse(&format!("s3://bkt?endpoint={endpoint}")).unwrap_err().to_string();
             assert!(!refused.contains("hunter2"), "{refused}");
         }
+        let test_store = parse("s3://bkt?insecure_presigned_puts=true").unwrap();
+        assert!(test_store.insecure_presigned_puts());
+        assert!(!parse("s3://bkt").unwrap().insecure_presigned_puts());
         assert!(
             parse("s3://bkt?endpoint=http://h:9000/p@q").is_ok(),
             "an @ in the path is no userinfo"

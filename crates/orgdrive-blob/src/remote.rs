@@ -139,6 +139,46 @@ impl BlobStore {
         self.sync_dirs(to).await
     }
 
+    /// Whether this store's presigned PUTs obey an `x-amz-copy-source`
+    /// header their signature does not cover, copying that object. If they
+    /// do, anyone holding an upload URL can copy into their upload any
+    /// object the store's credentials can read — another org's file whose
+    /// key a download URL once showed them, or objects of other buckets —
+    /// and commit it as theirs. AWS S3 refuses headers a presigned request
+    /// did not sign; s3s-fs 0.14 (the test store) obeys this one. Checked
+    /// by a PUT of this node's own under `probes/`: an object written, a
+    /// presigned PUT of a second key sent with the header naming the
+    /// first, the second read back, both deleted. False on stores that do
+    /// not presign, and on OSS (its signature covers every `x-oss-` header
+    /// sent: a header added breaks it).
+    pub async fn presigned_puts_copy_unsigned_sources(&self) -> Result<bool, BlobError> {
+        let Some(composer) = self.inner.composer.as_ref().filter(|_| self.presigns()) else {
+            return Ok(false);
+        };
+        const SOURCE_BYTES: &[u8] = b"orgdrive: a presigned PUT must not copy this object";
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = format!("probes/{nanos}-{}/", std::process::id());
+        let (source, target) = (format!("{dir}source"), format!("{dir}target"));
+        self.inner.op.write(&source, bytes::Bytes::from_static(SOURCE_BYTES)).await?;
+        let copied = async {
+            let put = self.presign_put(&target, Duration::from_secs(60)).await?;
+            if !composer.put_with_unsigned_copy_source(&put, &source).await? {
+                return Ok(false);
+            }
+            let stat = self.stat(&target).await?;
+            Ok(stat.is_some_and(|s| s.size == SOURCE_BYTES.len() as u64))
+        }
+        .await;
+        for key in [&target, &source] {
+            if let Err(e) = self.inner.op.delete(key).await {
+                tracing::warn!(%key, error = %e, "could not remove a probe object");
+            }
+        }
+        copied
+    }
+
     /// Size and ETag-MD5 of plain object `key`, or `None` if it does not exist.
     pub async fn stat(&self, key: &str) -> Result<Option<ObjectStat>, BlobError> {
         let key = confined(key)?;

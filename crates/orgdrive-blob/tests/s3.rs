@@ -15,6 +15,11 @@ use orgdrive_blob::{BlobLocation, BlobStore, Download, Manifest, ManifestPart};
 
 /// A store in a fresh prefix of the test bucket.
 fn store() -> BlobStore {
+    store_through(None)
+}
+
+/// [`store`], reached through `relay` (`host:port`) if given.
+fn store_through(relay: Option<&str>) -> BlobStore {
     let url = std::env::var("ORGDRIVE_TEST_BLOB_URL").unwrap_or_else(|_| {
         panic!(
             "ORGDRIVE_TEST_BLOB_URL is not set: start the S3 server with \
@@ -27,6 +32,9 @@ fn store() -> BlobStore {
     };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     s3.root = Some(format!("/blob-tests/{}-{}/", std::process::id(), nanos.as_nanos()));
+    if let Some(relay) = relay {
+        s3.endpoint = Some(format!("http://{relay}"));
+    }
     BlobStore::s3(&s3)
         .expect("the S3 store (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from scripts/s3.sh)")
 }
@@ -273,4 +281,69 @@ async fn objects_are_composed_inside_the_bucket() {
     assert!(store.compose(&[], "objects/d").await.is_err());
     store.delete_prefix("uploads/").await.unwrap();
     store.delete("objects/c").await.unwrap();
+}
+
+/// A relay on loopback to the test S3 server that answers 403, as AWS S3
+/// does, a presigned request (`X-Amz-Signature` in its query) carrying an
+/// `x-amz-copy-source` header (its signature covers `host` only); it passes
+/// everything else on. Answers its address.
+async fn refusing_relay() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = std::env::var("ORGDRIVE_TEST_BLOB_URL").unwrap();
+    let BlobLocation::S3(s3) = url.parse::<BlobLocation>().unwrap() else { unreachable!() };
+    let endpoint = s3.endpoint.expect("the test store's endpoint");
+    let upstream = endpoint.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                if text.contains("x-amz-signature=") && text.contains("\r\nx-amz-copy-source:") {
+                    let body = "<Error><Code>AccessDenied</Code><Message>There were headers \
+                                present in the request which were not signed</Message></Error>";
+                    let answer = format!(
+                        "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n\
+                         Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = client.write_all(answer.as_bytes()).await;
+                    return;
+                }
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                if server.write_all(&head).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    address
+}
+
+/// The check a server makes of a store before it hands out its presigned
+/// PUTs: s3s-fs 0.14 (the test store) copies an object for a presigned PUT
+/// carrying an `x-amz-copy-source` its signature does not cover (a review
+/// committed another org's file through an upload URL so); a store that
+/// refuses such a header, as AWS S3 does, passes. The probe's objects are
+/// removed either way.
+#[tokio::test]
+async fn a_store_whose_presigned_puts_obey_an_unsigned_copy_source_is_found_out() {
+    let s3s_fs = store();
+    assert!(s3s_fs.presigned_puts_copy_unsigned_sources().await.unwrap(), "s3s-fs copies");
+    assert!(s3s_fs.list("probes/").await.unwrap().is_empty(), "probe objects left");
+    let relay = refusing_relay().await;
+    let aws_like = store_through(Some(&relay));
+    assert!(!aws_like.presigned_puts_copy_unsigned_sources().await.unwrap(), "refused: safe");
+    assert!(aws_like.list("probes/").await.unwrap().is_empty(), "probe objects left");
 }

@@ -174,14 +174,15 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
     let meta = open_meta(data_dir, &options.meta, options.meta_connections, durable).await?;
     let exclusive = matches!(options.meta, MetaLocation::Embedded);
     drive_options.shared_store = !exclusive;
-    let blob = match &options.blob {
-        Some(location) => location
-            .parse::<BlobLocation>()?
-            .open(durable)
-            .context("opening the content store (--blob)")?,
+    let location = options.blob.as_deref().map(str::parse::<BlobLocation>).transpose()?;
+    let blob = match &location {
+        Some(location) => location.open(durable).context("opening the content store (--blob)")?,
         None => BlobStore::filesystem(&data_dir.join("blobs"), durable)?,
     };
-    let drive = Drive::new(meta.store, blob, drive_options).await?;
+    let drive = Drive::new(meta.store, blob.clone(), drive_options).await?;
+    if let Some(location) = &location {
+        check_presigned_puts(location, &blob).await?;
+    }
     if durable {
         // The data dir's own entry, and what was created in it (blobs/,
         // signing.key, admin.token, the database files), survive power loss
@@ -190,6 +191,35 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
             .with_context(|| format!("syncing {}", data_dir.display()))?;
     }
     Ok(Opened { drive, exclusive, postgres: meta.postgres })
+}
+
+/// Refuses a store whose presigned PUTs obey a header their signature does
+/// not cover (`x-amz-copy-source`: anyone holding an upload URL could copy
+/// any object the store's credentials read into their file), unless the
+/// location says `insecure_presigned_puts=true` (test stores).
+async fn check_presigned_puts(location: &BlobLocation, blob: &BlobStore) -> anyhow::Result<()> {
+    let copies = blob
+        .presigned_puts_copy_unsigned_sources()
+        .await
+        .context("checking the content store's presigned PUTs (--blob)")?;
+    if !copies {
+        return Ok(());
+    }
+    if location.insecure_presigned_puts() {
+        tracing::warn!(
+            "the content store's presigned PUTs obey an x-amz-copy-source header they did not \
+             sign: anyone holding an upload URL can copy any object of the store into their \
+             file (insecure_presigned_puts=true: for a test store only)"
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "--blob: the content store copied an object for a presigned PUT carrying an \
+         x-amz-copy-source header its signature did not cover: anyone holding an upload URL \
+         could copy any object the store's credentials can read (another org's files) into \
+         their own file. Use a store that refuses headers a presigned request did not sign \
+         (AWS S3 does), or, for a test store only, add insecure_presigned_puts=true to --blob"
+    )
 }
 
 /// A metadata store, opened (and migrated).

@@ -322,6 +322,29 @@ fn a_bad_blob_store_refuses_to_start_without_repeating_secrets() {
     assert!(!stderr.contains("hunter2secret"), "{stderr}");
 }
 
+/// A content store whose presigned PUTs obey an `x-amz-copy-source` their
+/// signature does not cover lets anyone holding an upload URL copy another
+/// org's file into theirs (a review did so through the test store): the
+/// server refuses to start on it, saying why, unless its URL marks it a
+/// test store (`insecure_presigned_puts=true`, which every other S3 test
+/// gives, and starts with). Needs the S3 server of `scripts/s3.sh`.
+#[test]
+fn a_store_whose_presigned_puts_copy_for_unsigned_headers_is_refused() {
+    let url = std::env::var("ORGDRIVE_TEST_BLOB_URL")
+        .expect("ORGDRIVE_TEST_BLOB_URL: start the S3 server with eval \"$(bash scripts/s3.sh)\"");
+    assert!(url.contains("&insecure_presigned_puts=true"), "{url}");
+    let strict = format!(
+        "{}&root=/binary-tests/{}",
+        url.replace("&insecure_presigned_puts=true", ""),
+        std::process::id()
+    );
+    let stderr = refused_start(&["--blob", &strict], &[]);
+    assert!(stderr.contains("x-amz-copy-source"), "{stderr}");
+    assert!(stderr.contains("insecure_presigned_puts=true"), "{stderr}");
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
+    assert!(!stderr.contains(&secret), "{stderr}");
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn a_new_data_dir_and_its_files_are_private() {
