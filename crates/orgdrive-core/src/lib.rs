@@ -190,6 +190,8 @@ pub struct Drive {
     cache: Arc<cache::ReadCache>,
     /// Disk bytes claimed by uploads in flight (the free-space floor).
     disk_in_flight: Arc<transfer::DiskInFlight>,
+    /// The upload keys this node is committing (one commit of a key at a time).
+    committing: Arc<transfer::Committing>,
     /// Runs this node's tasks one at a time.
     tasks: Arc<tasks::TaskQueue>,
     /// Makes this node's thumbnails, one at a time.
@@ -230,6 +232,7 @@ impl Drive {
             thumbnails: Arc::new(thumbnails::Thumbnailer::new()),
             node,
             stray_sweep_due: Arc::default(),
+            committing: Arc::default(),
         })
     }
 

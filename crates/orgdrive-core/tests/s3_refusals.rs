@@ -155,16 +155,28 @@ async fn held_world(
     max_copy: Option<u64>,
     hold: Option<Arc<HeldCopy>>,
 ) -> World {
+    two_node_world(copies, max_copy, hold).await.0
+}
+
+/// [`held_world`], and a second node (a `Drive` of its own) over the same
+/// stores.
+async fn two_node_world(
+    copies: Arc<AtomicUsize>,
+    max_copy: Option<u64>,
+    hold: Option<Arc<HeldCopy>>,
+) -> (World, Drive) {
     let dir = tempfile::tempdir().unwrap();
     let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
         .await
         .unwrap();
+    let meta: Arc<SqliteStore> = Arc::new(meta);
     let mut store = relayed_store(copies, hold).await;
     if let Some(max_copy) = max_copy {
         store = store.with_copy_limit_for_tests(max_copy);
     }
-    let drive = Drive::new(Arc::new(meta), store, options()).await.unwrap();
-    world_over(drive, dir, None, &Scope::ALL).await
+    let drive = Drive::new(meta.clone(), store.clone(), options()).await.unwrap();
+    let other_node = Drive::new(meta, store, options()).await.unwrap();
+    (world_over(drive, dir, None, &Scope::ALL).await, other_node)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,18 +316,18 @@ async fn an_upload_put_with_a_content_encoding_is_refused_before_any_copy() {
     assert_eq!(copies.load(Ordering::SeqCst), 1);
 }
 
-/// Two commits of one upload race: the loser's copy finds the uploaded
-/// object gone, removed by the winner's commit. It is answered that the
-/// uploadKey was committed meanwhile (`paramError.uploadKey`), whatever
-/// error the store gave the copy — a review found a 500 when the store
-/// answered the copy of a missing object with an error other than 404
-/// (s3s-fs: 500 InternalError). The relay holds the first commit's copy
+/// Two commits of one upload race on two nodes: the loser's copy finds the
+/// uploaded object gone, removed by the winner's commit. It is answered
+/// that the uploadKey was committed meanwhile (`paramError.uploadKey`),
+/// whatever error the store gave the copy — a review found a 500 when the
+/// store answered the copy of a missing object with an error other than
+/// 404 (s3s-fs: 500 InternalError). The relay holds the first commit's copy
 /// until the second commit is done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loser_of_two_racing_commits_is_told_the_upload_was_committed() {
     let copies = Arc::new(AtomicUsize::new(0));
     let hold = HeldCopy::new(false);
-    let w = held_world(copies.clone(), None, Some(hold.clone())).await;
+    let (w, other_node) = two_node_world(copies.clone(), None, Some(hold.clone())).await;
     let s = space(&w, None).await;
     let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
     let ticket = ticket.unwrap();
@@ -332,7 +344,7 @@ async fn the_loser_of_two_racing_commits_is_told_the_upload_was_committed() {
         async move { drive.commit_file(&op, &s, commit).await }
     });
     hold.reached.notified().await;
-    let winner = w.drive.commit_file(&w.op, &s, commit("b.txt")).await.unwrap();
+    let winner = other_node.commit_file(&w.op, &s, commit("b.txt")).await.unwrap();
     hold.release.add_permits(1);
     let refused = loser.await.unwrap().unwrap_err();
     assert_eq!(param_field(&refused), Some("uploadKey"), "{refused:?}");
@@ -381,4 +393,71 @@ async fn a_part_put_again_smaller_during_the_commit_is_refused() {
     hold.release.add_permits(2);
     let file = w.drive.commit_file(&w.op, &s, commit).await.unwrap();
     assert_eq!(file.dentry.size, MIN_PART_BYTES as i64 + 4);
+}
+
+/// Commits of one upload sent at once to one node: one runs, the others
+/// are refused at once, copying nothing (each would copy what was uploaded,
+/// and read all of it for its MD5: a review made one 64 MiB PUT cost 1 GiB
+/// of copies and reads with 16 commits at once). The relay holds the
+/// running commit's copy while the others are sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_of_one_upload_at_once_on_one_node_copy_once() {
+    let copies = Arc::new(AtomicUsize::new(0));
+    let hold = HeldCopy::new(true);
+    let w = held_world(copies.clone(), None, Some(hold.clone())).await;
+    let s = space(&w, None).await;
+    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
+    let ticket = ticket.unwrap();
+    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
+    let commit = |name: &str| CommitRequest {
+        upload_key: Some(ticket.upload_key.clone()),
+        name: Some(name.into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    };
+    let first = tokio::spawn({
+        let (drive, op, s, commit) = (w.drive.clone(), w.op.clone(), s.clone(), commit("a.txt"));
+        async move { drive.commit_file(&op, &s, commit).await }
+    });
+    hold.reached.notified().await;
+    for name in ["b.txt", "c.txt", "d.txt"] {
+        let at_once = std::time::Duration::from_secs(10);
+        let refused = tokio::time::timeout(at_once, w.drive.commit_file(&w.op, &s, commit(name)));
+        let refused = refused.await.expect("refused at once, not held copying").unwrap_err();
+        assert_eq!(param_field(&refused), Some("uploadKey"), "{refused:?}");
+        assert!(refused.to_string().contains("in progress"), "{refused}");
+    }
+    hold.release.add_permits(1);
+    assert_eq!(first.await.unwrap().unwrap().dentry.name, "a.txt");
+    assert_eq!(copies.load(Ordering::SeqCst), 1);
+    // Answered: the key is free again (here: committed, so unknown).
+    let again = w.drive.commit_file(&w.op, &s, commit("e.txt")).await.unwrap_err();
+    assert!(!again.to_string().contains("in progress"), "{again}");
+}
+
+/// An upload whose bytes have another MD5 than the one announced can never
+/// commit: the first refusal removes what was uploaded, so that asking
+/// again costs the store a HEAD, not a copy and a read of every byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_refused_on_its_md5_is_copied_and_read_once() {
+    let copies = Arc::new(AtomicUsize::new(0));
+    let w = relayed_world(copies.clone(), None).await;
+    let s = space(&w, None).await;
+    let wrong = PreCheck { md5: Some("0".repeat(32)), ..PreCheck::default() };
+    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(wrong), BASE).await.unwrap();
+    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
+    let commit = CommitRequest {
+        upload_key: Some(ticket.upload_key.clone()),
+        name: Some("a.txt".into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    };
+    let refused = w.drive.commit_file(&w.op, &s, commit.clone()).await.unwrap_err();
+    assert_eq!(param_field(&refused), Some("md5"), "{refused:?}");
+    assert_eq!(copies.load(Ordering::SeqCst), 1);
+    for _ in 0..3 {
+        let refused = w.drive.commit_file(&w.op, &s, commit.clone()).await.unwrap_err();
+        assert!(refused.to_string().contains("nothing has been uploaded"), "{refused}");
+    }
+    assert_eq!(copies.load(Ordering::SeqCst), 1, "a commit asked again copied");
 }
