@@ -77,6 +77,7 @@ impl Composer {
     pub(crate) fn new(
         location: &S3Location,
         credential: AwsCredential,
+        waits: crate::remote::Waits,
     ) -> Result<Composer, BlobError> {
         let endpoint = location
             .endpoint
@@ -92,7 +93,7 @@ impl Composer {
             let (scheme, host) = endpoint.split_once("://").unwrap_or(("https", endpoint));
             (format!("{scheme}://{}.{host}", location.bucket), format!("/{prefix}"))
         };
-        let client = reqwest::Client::builder()
+        let client = crate::remote::bounded_http_client(waits)
             .timeout(Duration::from_secs(300))
             .build()
             .map_err(|e| failed(format!("an HTTP client: {e}")))?;
@@ -251,6 +252,7 @@ impl BlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Waits;
 
     fn location(root: Option<&str>, path_style: bool) -> S3Location {
         S3Location {
@@ -274,13 +276,14 @@ mod tests {
 
     #[test]
     fn urls_address_the_bucket_and_root() {
-        let path = Composer::new(&location(Some("/a b/c/"), true), credential()).unwrap();
+        let path = Composer::new(&location(Some("/a b/c/"), true), credential(), Waits::default())
+            .unwrap();
         assert_eq!(
             path.url("objects/x", "uploads"),
             "http://127.0.0.1:9000/bkt/a%20b/c/objects/x?uploads"
         );
         assert_eq!(path.copy_prefix, "bkt/a%20b/c/");
-        let host = Composer::new(&location(None, false), credential()).unwrap();
+        let host = Composer::new(&location(None, false), credential(), Waits::default()).unwrap();
         assert_eq!(
             host.url("objects/x", "uploadId=1"),
             "http://bkt.127.0.0.1:9000/objects/x?uploadId=1"

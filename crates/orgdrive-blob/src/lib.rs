@@ -44,7 +44,7 @@ pub use location::{BlobLocation, LocationError, OssLocation, S3Location};
 pub use manifest::{is_manifest_key, Manifest, ManifestPart, MANIFEST_PREFIX, MAX_MANIFEST_PARTS};
 pub use presign::{Presigner, SignatureError, SignedRequest};
 pub use raw::{CopyProgress, CopyThreads, Fingerprint};
-pub use remote::{ObjectStat, PresignedUrl};
+pub use remote::{ObjectStat, PresignedUrl, Waits};
 
 /// What the blob store can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +55,23 @@ impl BlobError {
     /// Whether the object does not exist.
     pub fn is_not_found(&self) -> bool {
         self.0.kind() == ErrorKind::NotFound
+    }
+
+    /// Whether the store could not be reached or did not answer in time
+    /// ([`Waits`]): a connection
+    /// refused or timed out, or an answer that stopped coming. Not an error
+    /// the store answered.
+    pub fn is_unreachable(&self) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&self.0);
+        while let Some(e) = source {
+            if let Some(e) = e.downcast_ref::<reqwest::Error>() {
+                if e.is_timeout() || e.is_connect() {
+                    return true;
+                }
+            }
+            source = e.source();
+        }
+        false
     }
 }
 

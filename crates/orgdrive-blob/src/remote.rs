@@ -24,6 +24,26 @@ const S3_MAX_COPY_BYTES: u64 = 5 << 30;
 /// UploadPartCopy, which orgdrive does not send to OSS).
 const OSS_MAX_COPY_BYTES: u64 = 1 << 30;
 
+/// How long a request to an object store may wait, at most: past either
+/// wait it fails ([`BlobError::is_unreachable`]) instead of holding its
+/// caller until the kernel gives up (a review found a commit held for
+/// minutes by a store that stopped answering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waits {
+    /// For a connection to open (default 10 s).
+    pub connect: Duration,
+    /// For the next byte of an answer, its head or its body (default 60 s;
+    /// long server-side copies keep answering: S3 sends white space while
+    /// CopyObject runs).
+    pub read: Duration,
+}
+
+impl Default for Waits {
+    fn default() -> Waits {
+        Waits { connect: Duration::from_secs(10), read: Duration::from_secs(60) }
+    }
+}
+
 /// A request a client sends straight to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresignedUrl {
@@ -232,6 +252,11 @@ impl BlobStore {
     /// `AWS_SESSION_TOKEN` (nothing else: no config files, no instance
     /// metadata). Upload and download URLs are the bucket's presigned URLs.
     pub fn s3(location: &S3Location) -> Result<BlobStore, BlobError> {
+        BlobStore::s3_with_waits(location, Waits::default())
+    }
+
+    /// [`BlobStore::s3`], its requests waiting at most `waits`.
+    pub fn s3_with_waits(location: &S3Location, waits: Waits) -> Result<BlobStore, BlobError> {
         let credential = reqsign::AwsCredential {
             access_key_id: env_secret("AWS_ACCESS_KEY_ID")?,
             secret_access_key: env_secret("AWS_SECRET_ACCESS_KEY")?,
@@ -257,8 +282,8 @@ impl BlobStore {
         if !location.path_style {
             builder = builder.enable_virtual_host_style();
         }
-        let composer = Composer::new(location, credential)?;
-        let operator = Operator::new(builder)?.layer(own_http_client()).finish();
+        let composer = Composer::new(location, credential, waits)?;
+        let operator = Operator::new(builder)?.layer(own_http_client(waits)?).finish();
         Ok(BlobStore::remote(operator, Some(composer), S3_MAX_COPY_BYTES))
     }
 
@@ -273,7 +298,7 @@ impl BlobStore {
         if let Some(root) = &location.root {
             builder = builder.root(root);
         }
-        let operator = Operator::new(builder)?.layer(own_http_client()).finish();
+        let operator = Operator::new(builder)?.layer(own_http_client(Waits::default())?).finish();
         Ok(BlobStore::remote(operator, None, OSS_MAX_COPY_BYTES))
     }
 }
@@ -283,8 +308,17 @@ impl BlobStore {
 /// that opened them: a store used from another runtime (tests run one per
 /// test; `orgdrive admin` and the server are separate processes, but a
 /// library user may not be) then fails with "dispatch task is gone".
-fn own_http_client() -> opendal::layers::HttpClientLayer {
-    opendal::layers::HttpClientLayer::new(opendal::raw::HttpClient::with(reqwest::Client::new()))
+/// Its waits are bounded ([`Waits`]).
+fn own_http_client(waits: Waits) -> Result<opendal::layers::HttpClientLayer, BlobError> {
+    let client = bounded_http_client(waits).build().map_err(|e| {
+        BlobError(opendal::Error::new(ErrorKind::Unexpected, "an HTTP client").set_source(e))
+    })?;
+    Ok(opendal::layers::HttpClientLayer::new(opendal::raw::HttpClient::with(client)))
+}
+
+/// An HTTP client whose waits for an object store are bounded.
+pub(crate) fn bounded_http_client(waits: Waits) -> reqwest::ClientBuilder {
+    reqwest::Client::builder().connect_timeout(waits.connect).read_timeout(waits.read)
 }
 
 #[cfg(test)]

@@ -347,3 +347,37 @@ async fn a_store_whose_presigned_puts_obey_an_unsigned_copy_source_is_found_out(
     assert!(!aws_like.presigned_puts_copy_unsigned_sources().await.unwrap(), "refused: safe");
     assert!(aws_like.list("probes/").await.unwrap().is_empty(), "probe objects left");
 }
+
+/// A store that stops answering fails a request once its wait is over,
+/// instead of holding it until the kernel gives up (a review held a commit
+/// for minutes so), and a store nobody listens for fails at once; both are
+/// told apart from errors a store answers (`is_unreachable`).
+#[tokio::test]
+async fn a_store_that_does_not_answer_fails_a_request_in_bounded_time() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_address = silent.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket); // read nothing, answer nothing
+        }
+    });
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_address = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let url = std::env::var("ORGDRIVE_TEST_BLOB_URL").unwrap();
+    let BlobLocation::S3(mut s3) = url.parse::<BlobLocation>().unwrap() else { unreachable!() };
+    let waits =
+        orgdrive_blob::Waits { connect: Duration::from_secs(2), read: Duration::from_secs(1) };
+    for address in [silent_address, closed_address] {
+        s3.endpoint = Some(format!("http://{address}"));
+        let store = BlobStore::s3_with_waits(&s3, waits).unwrap();
+        let started = std::time::Instant::now();
+        let failed = store.stat("objects/x").await.unwrap_err();
+        assert!(failed.is_unreachable(), "{address}: {failed}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    }
+    // An error of another kind is not "unreachable".
+    let refused = store().stat("../x").await.unwrap_err();
+    assert!(!refused.is_unreachable(), "{refused}");
+}

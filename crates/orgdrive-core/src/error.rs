@@ -96,6 +96,21 @@ impl From<StoreError> for DriveError {
     }
 }
 
+impl From<orgdrive_blob::BlobError> for DriveError {
+    fn from(e: orgdrive_blob::BlobError) -> DriveError {
+        if e.is_unreachable() {
+            // Logged here: the answer (503) tells the client only to retry.
+            tracing::warn!(error = %e, "the content store did not answer");
+            return DriveError::Busy(
+                "the content store did not answer; try again shortly (a write may have been \
+                 made before it stopped: look before writing again)"
+                    .into(),
+            );
+        }
+        DriveError::Internal(e.to_string())
+    }
+}
+
 /// The error for an id that names no live dentry of the space (`field` is
 /// the id's wire field).
 pub(crate) fn unknown_dentry(field: &'static str, id: &str) -> DriveError {

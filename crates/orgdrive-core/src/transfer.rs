@@ -543,7 +543,7 @@ impl Drive {
             .blob
             .presign_put(&put_path(upload_key, part), duration)
             .await
-            .map_err(|e| DriveError::Internal(e.to_string()))?;
+            .map_err(DriveError::from)?;
         Ok(SignedUrl { url: presigned.url, expiration_seconds: ttl, headers: presigned.headers })
     }
 
@@ -991,7 +991,7 @@ impl Drive {
                         tracing::debug!(error = %e, "an upload body ended early");
                         interrupted()
                     }
-                    WriteError::Blob(e) => DriveError::Internal(e.to_string()),
+                    WriteError::Blob(e) => DriveError::from(e),
                 });
             }
         };
@@ -1268,7 +1268,7 @@ impl Drive {
                     Ok(md5) => md5,
                     Err(e) => {
                         discard(self).await;
-                        return Err(DriveError::Internal(e.to_string()));
+                        return Err(DriveError::from(e));
                     }
                 },
                 other => other.unwrap_or_default(),
@@ -1401,7 +1401,7 @@ impl Drive {
         upload: &UploadRecord,
         announced: [Option<i64>; 2],
     ) -> DriveResult<Staged> {
-        let internal = |e: orgdrive_blob::BlobError| DriveError::Internal(e.to_string());
+        let internal = DriveError::from;
         let prefix = upload_prefix(&upload.upload_key);
         // The parts and their sizes: a single upload's one object is asked
         // for (a HEAD); a multipart upload's parts are listed (S3 listings
@@ -1600,8 +1600,7 @@ impl Drive {
     /// write them: older than the signed-URL lifetime and the sweep grace.
     pub(crate) async fn sweep_stray_uploads(&self) -> DriveResult<usize> {
         let settled_before = now_secs() - self.options.signed_url_ttl_secs - SWEEP_GRACE_SECS;
-        let listed =
-            self.blob.list("uploads/").await.map_err(|e| DriveError::Internal(e.to_string()))?;
+        let listed = self.blob.list("uploads/").await.map_err(DriveError::from)?;
         let mut keys: Vec<&str> = listed
             .iter()
             .filter(|o| o.modified_unix.is_some_and(|t| t < settled_before))

@@ -16,6 +16,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
+use orgdrive_blob::Waits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -135,12 +136,21 @@ async fn counting_relay(
 
 /// The S3 store of `scripts/s3.sh`, reached through a counting relay.
 async fn relayed_store(copies: Arc<AtomicUsize>, hold: Option<Arc<HeldCopy>>) -> BlobStore {
+    relayed_store_waiting(copies, hold, Waits::default()).await
+}
+
+/// [`relayed_store`], its requests waiting at most `waits`.
+async fn relayed_store_waiting(
+    copies: Arc<AtomicUsize>,
+    hold: Option<Arc<HeldCopy>>,
+    waits: Waits,
+) -> BlobStore {
     let mut s3 = test_s3_location("core-refusals");
     let endpoint = s3.endpoint.clone().expect("scripts/s3.sh names its endpoint");
     let upstream = endpoint.strip_prefix("http://").expect("a loopback http:// endpoint");
     let relay = counting_relay(upstream.trim_end_matches('/').to_string(), copies, hold).await;
     s3.endpoint = Some(format!("http://{relay}"));
-    BlobStore::s3(&s3).unwrap()
+    BlobStore::s3_with_waits(&s3, waits).unwrap()
 }
 
 /// A world whose content store is the relayed one, one server-side copy
@@ -460,4 +470,50 @@ async fn an_upload_refused_on_its_md5_is_copied_and_read_once() {
         assert!(refused.to_string().contains("nothing has been uploaded"), "{refused}");
     }
     assert_eq!(copies.load(Ordering::SeqCst), 1, "a commit asked again copied");
+}
+
+/// A store that stops answering in the middle of a commit (the relay holds
+/// its copy and never lets it go): the commit is answered 503
+/// `serviceUnavailable` once the store's wait is over, not held until the
+/// kernel gives up (a review's commit had no answer after 150 s), and the
+/// upload stays open, to be committed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_store_stops_answering_is_answered_unavailable() {
+    let copies = Arc::new(AtomicUsize::new(0));
+    let hold = HeldCopy::new(true);
+    let waits = Waits { read: std::time::Duration::from_secs(1), ..Waits::default() };
+    let store = relayed_store_waiting(copies, Some(hold.clone()), waits).await;
+    let dir = tempfile::tempdir().unwrap();
+    let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
+        .await
+        .unwrap();
+    let drive = Drive::new(Arc::new(meta), store, options()).await.unwrap();
+    let w = world_over(drive, dir, None, &Scope::ALL).await;
+    let s = space(&w, None).await;
+    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
+    let ticket = ticket.unwrap();
+    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
+    let commit = CommitRequest {
+        upload_key: Some(ticket.upload_key.clone()),
+        name: Some("a.txt".into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    };
+    let started = std::time::Instant::now();
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        w.drive.commit_file(&w.op, &s, commit),
+    );
+    let refused = answered.await.expect("answered, not held").unwrap_err();
+    assert!(matches!(refused, DriveError::Busy(_)), "{refused:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "{:?}", started.elapsed());
+    // The store answers again: the upload, still open, commits.
+    hold.release.add_permits(16);
+    let commit = CommitRequest {
+        upload_key: Some(ticket.upload_key.clone()),
+        name: Some("a.txt".into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    };
+    assert_eq!(w.drive.commit_file(&w.op, &s, commit).await.unwrap().dentry.size, 5);
 }
