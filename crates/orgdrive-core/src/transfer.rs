@@ -1105,8 +1105,7 @@ impl Drive {
     }
 
     fn grow_disk_claim(&self, claim: &mut DiskClaim, more: u64) -> DriveResult<()> {
-        let Some(free) = self.blob.free_bytes().map_err(|e| DriveError::Internal(e.to_string()))?
-        else {
+        let Some(free) = self.blob.free_bytes().map_err(DriveError::from)? else {
             return Ok(()); // no local disk to watch
         };
         let mut in_flight = claim.in_flight.lock();
@@ -1134,7 +1133,7 @@ impl Drive {
             .blob
             .list(".incoming/")
             .await
-            .map_err(|e| DriveError::Internal(e.to_string()))?
+            .map_err(DriveError::from)?
             .into_iter()
             .filter(|o| o.modified_unix.is_some_and(|t| t < settled_before))
             .map(|o| o.key)
@@ -1661,7 +1660,7 @@ impl Drive {
                     content_type.as_ref(),
                 )
                 .await
-                .map_err(|e| DriveError::Internal(e.to_string()))?;
+                .map_err(DriveError::from)?;
             return Ok(SignedUrl {
                 url: presigned.url,
                 expiration_seconds: ttl,
