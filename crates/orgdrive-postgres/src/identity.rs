@@ -390,15 +390,19 @@ impl IdentityStore for PgStore {
         // One statement: the unique key on (app_id) for issued tokens makes
         // concurrent calls meet on one row, updated one after the other.
         // Every SET expression sees the row as it was. The app's row is
-        // read `FOR SHARE`, which a change of its secret (an update) or
-        // its deletion waits for, or which waits for them and then reads
-        // the row's newest version (gone, or another hash: no row, no
-        // token). A plain read, or the foreign key's `FOR KEY SHARE`,
-        // would not wait for a new secret: its token would outlive it.
+        // locked `FOR NO KEY UPDATE`, which a change of its secret (an
+        // update) or its deletion waits for, or which waits for them and
+        // then reads the row's newest version (gone, or another hash: no
+        // row, no token). A plain read, or the foreign key's `FOR KEY
+        // SHARE`, would not wait for a new secret: its token would outlive
+        // it. Not `FOR SHARE`: shared locks let new ones through ahead of
+        // a waiting update, so overlapping token requests kept a rotation
+        // waiting for minutes in a review; exclusive ones queue in turn
+        // (and token requests of one app meet on its token's row anyway).
         const SQL: &str = "INSERT INTO access_tokens AS t \
              (token_hash, app_id, nonce, issued_at, expires_at) \
              SELECT $1::text, a.app_id, $3::text, $4::bigint, $5::bigint FROM apps a \
-             WHERE a.app_id = $2 AND a.secret_hash = $9 FOR SHARE \
+             WHERE a.app_id = $2 AND a.secret_hash = $9 FOR NO KEY UPDATE \
              ON CONFLICT (app_id) WHERE nonce IS NOT NULL DO UPDATE SET \
                  token_hash = CASE WHEN t.expires_at > $6 AND t.token_hash IS DISTINCT FROM $7 \
                               THEN t.token_hash ELSE excluded.token_hash END, \

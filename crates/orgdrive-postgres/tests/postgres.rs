@@ -2714,3 +2714,37 @@ async fn a_token_asked_for_during_a_change_of_its_apps_secret_is_not_issued() {
         assert!(store.find_caller(&hash, "", 1).await.unwrap().is_none(), "{change}: a token");
     }
 }
+
+/// A rotation of an app's secret waits only for the token requests already
+/// writing, not for those that come after it: they queue behind it, then
+/// find the new secret and get no token. A review kept a rotation waiting
+/// for minutes with overlapping token requests when they took a shared
+/// lock on the app (shared locks pass a waiting update).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotation_waits_only_for_the_token_requests_before_it() {
+    let database = TestDatabase::create().await;
+    let store = Arc::new(node(&database).await);
+    org_and_app(&*store).await;
+    // Someone holding the app's row, shared (as token requests did).
+    let writing = pool(&database.url).get().await.unwrap();
+    writing.batch_execute("BEGIN; SELECT 1 FROM apps WHERE app_id = 'a' FOR SHARE").await.unwrap();
+    let rotation = {
+        let store = store.clone();
+        tokio::spawn(async move { store.set_app_secret("c", "a", "salt", "new", 5).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A token request after the rotation began, under the old secret.
+    let late = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.issue_token(&token_of_app_a("late"), "h", 0, 1 << 40, None).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!late.is_finished(), "a token request passed the waiting rotation");
+    writing.batch_execute("COMMIT").await.unwrap();
+    assert!(rotation.await.unwrap().unwrap(), "the rotation went through");
+    let late = late.await.unwrap();
+    assert!(matches!(late, Err(StoreError::NotFound)), "{late:?}");
+    assert!(store.find_caller("late", "", 1).await.unwrap().is_none());
+}
