@@ -32,15 +32,15 @@ const OSS_MAX_COPY_BYTES: u64 = 1 << 30;
 pub struct Waits {
     /// For a connection to open (default 10 s).
     pub connect: Duration,
-    /// For the next byte of an answer, its head or its body (default 60 s;
-    /// long server-side copies keep answering: S3 sends white space while
-    /// CopyObject runs).
+    /// From sending a request to the head of its answer, then again for
+    /// each next piece of its body (default 300 s: some stores answer a
+    /// server-side copy, up to 5 GiB, only once it is done).
     pub read: Duration,
 }
 
 impl Default for Waits {
     fn default() -> Waits {
-        Waits { connect: Duration::from_secs(10), read: Duration::from_secs(60) }
+        Waits { connect: Duration::from_secs(10), read: Duration::from_secs(300) }
     }
 }
 

@@ -1156,8 +1156,10 @@ impl Drive {
     fn begin_commit(&self, upload_key: &str) -> DriveResult<CommitClaim> {
         let mut keys = self.committing.keys.lock().unwrap_or_else(|p| p.into_inner());
         if !keys.insert(upload_key.to_string()) {
-            return Err(bad_upload_key(
-                "a commit of this uploadKey is already in progress; ask again once it is answered",
+            // 503: asking again later may succeed (if that commit fails),
+            // or find the upload committed.
+            return Err(DriveError::Busy(
+                "a commit of this uploadKey is already in progress; try again shortly".into(),
             ));
         }
         Ok(CommitClaim { committing: Arc::clone(&self.committing), key: upload_key.to_string() })

@@ -434,7 +434,7 @@ async fn commits_of_one_upload_at_once_on_one_node_copy_once() {
         let at_once = std::time::Duration::from_secs(10);
         let refused = tokio::time::timeout(at_once, w.drive.commit_file(&w.op, &s, commit(name)));
         let refused = refused.await.expect("refused at once, not held copying").unwrap_err();
-        assert_eq!(param_field(&refused), Some("uploadKey"), "{refused:?}");
+        assert!(matches!(refused, DriveError::Busy(_)), "{refused:?}");
         assert!(refused.to_string().contains("in progress"), "{refused}");
     }
     hold.release.add_permits(1);

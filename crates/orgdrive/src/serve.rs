@@ -240,6 +240,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let opened = crate::store::open(&data_dir, options).await?;
     let drive = opened.drive.clone();
+    if let Some(location) = &args.blob {
+        crate::store::check_presigned_puts(location, drive.blob()).await?;
+    }
     // Reservations of PUTs an earlier process had in flight (a crash cannot
     // release them) — only on a store that is this process's alone: on a
     // shared one, other nodes' PUTs may be in flight, and a dead node's

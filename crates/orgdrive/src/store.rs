@@ -174,15 +174,14 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
     let meta = open_meta(data_dir, &options.meta, options.meta_connections, durable).await?;
     let exclusive = matches!(options.meta, MetaLocation::Embedded);
     drive_options.shared_store = !exclusive;
-    let location = options.blob.as_deref().map(str::parse::<BlobLocation>).transpose()?;
-    let blob = match &location {
-        Some(location) => location.open(durable).context("opening the content store (--blob)")?,
+    let blob = match &options.blob {
+        Some(location) => location
+            .parse::<BlobLocation>()?
+            .open(durable)
+            .context("opening the content store (--blob)")?,
         None => BlobStore::filesystem(&data_dir.join("blobs"), durable)?,
     };
-    let drive = Drive::new(meta.store, blob.clone(), drive_options).await?;
-    if let Some(location) = &location {
-        check_presigned_puts(location, &blob).await?;
-    }
+    let drive = Drive::new(meta.store, blob, drive_options).await?;
     if durable {
         // The data dir's own entry, and what was created in it (blobs/,
         // signing.key, admin.token, the database files), survive power loss
@@ -197,7 +196,10 @@ pub async fn open(data_dir: &Path, options: OpenOptions) -> anyhow::Result<Opene
 /// not cover (`x-amz-copy-source`: anyone holding an upload URL could copy
 /// any object the store's credentials read into their file), unless the
 /// location says `insecure_presigned_puts=true` (test stores).
-async fn check_presigned_puts(location: &BlobLocation, blob: &BlobStore) -> anyhow::Result<()> {
+/// `serve` asks this before it hands out any URL; the tools (fsck, admin,
+/// backup) hand out none.
+pub async fn check_presigned_puts(location: &str, blob: &BlobStore) -> anyhow::Result<()> {
+    let location: BlobLocation = location.parse()?;
     let copies = blob
         .presigned_puts_copy_unsigned_sources()
         .await
