@@ -77,7 +77,7 @@ impl Composer {
     pub(crate) fn new(
         location: &S3Location,
         credential: AwsCredential,
-        waits: crate::remote::Waits,
+        waits: crate::http::Waits,
     ) -> Result<Composer, BlobError> {
         let endpoint = location
             .endpoint
@@ -93,7 +93,7 @@ impl Composer {
             let (scheme, host) = endpoint.split_once("://").unwrap_or(("https", endpoint));
             (format!("{scheme}://{}.{host}", location.bucket), format!("/{prefix}"))
         };
-        let client = crate::remote::bounded_http_client(waits)
+        let client = crate::http::bounded_http_client(waits)
             .timeout(Duration::from_secs(300))
             .build()
             .map_err(|e| failed(format!("an HTTP client: {e}")))?;

@@ -21,6 +21,7 @@
 //! `/` (so no `\`, NUL, `%` or other escape can reach the filesystem).
 
 mod compose;
+mod http;
 mod local;
 mod local_write;
 mod location;
@@ -40,11 +41,12 @@ use md5::{Digest, Md5};
 use opendal::{services, ErrorKind, Operator};
 
 pub use compose::MIN_COMPOSE_PART;
+pub use http::Waits;
 pub use location::{BlobLocation, LocationError, OssLocation, S3Location};
 pub use manifest::{is_manifest_key, Manifest, ManifestPart, MANIFEST_PREFIX, MAX_MANIFEST_PARTS};
 pub use presign::{Presigner, SignatureError, SignedRequest};
 pub use raw::{CopyProgress, CopyThreads, Fingerprint};
-pub use remote::{ObjectStat, PresignedUrl, Waits};
+pub use remote::{ObjectStat, PresignedUrl};
 
 /// What the blob store can fail with.
 #[derive(Debug, thiserror::Error)]

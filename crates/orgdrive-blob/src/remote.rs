@@ -14,6 +14,7 @@ use opendal::ErrorKind;
 use opendal::{services, Operator};
 
 use crate::compose::Composer;
+use crate::http::{bounded_http_client, Waits};
 use crate::location::{OssLocation, S3Location};
 use crate::manifest::is_manifest_key;
 use crate::{confined, BlobError, BlobStore};
@@ -23,26 +24,6 @@ const S3_MAX_COPY_BYTES: u64 = 5 << 30;
 /// The largest object OSS's CopyObject copies ("1 GB"; larger ones need
 /// UploadPartCopy, which orgdrive does not send to OSS).
 const OSS_MAX_COPY_BYTES: u64 = 1 << 30;
-
-/// How long a request to an object store may wait, at most: past either
-/// wait it fails ([`BlobError::is_unreachable`]) instead of holding its
-/// caller until the kernel gives up (a review found a commit held for
-/// minutes by a store that stopped answering).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Waits {
-    /// For a connection to open (default 10 s).
-    pub connect: Duration,
-    /// From sending a request to the head of its answer, then again for
-    /// each next piece of its body (default 300 s: some stores answer a
-    /// server-side copy, up to 5 GiB, only once it is done).
-    pub read: Duration,
-}
-
-impl Default for Waits {
-    fn default() -> Waits {
-        Waits { connect: Duration::from_secs(10), read: Duration::from_secs(300) }
-    }
-}
 
 /// A request a client sends straight to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,11 +295,6 @@ fn own_http_client(waits: Waits) -> Result<opendal::layers::HttpClientLayer, Blo
         BlobError(opendal::Error::new(ErrorKind::Unexpected, "an HTTP client").set_source(e))
     })?;
     Ok(opendal::layers::HttpClientLayer::new(opendal::raw::HttpClient::with(client)))
-}
-
-/// An HTTP client whose waits for an object store are bounded.
-pub(crate) fn bounded_http_client(waits: Waits) -> reqwest::ClientBuilder {
-    reqwest::Client::builder().connect_timeout(waits.connect).read_timeout(waits.read)
 }
 
 #[cfg(test)]

@@ -189,6 +189,25 @@ async fn two_node_world(
     (world_over(drive, dir, None, &Scope::ALL).await, other_node)
 }
 
+/// A space of `w` and a single upload into it (checked against
+/// `pre_check`), its 5 bytes PUT: (spaceId, uploadKey).
+async fn five_bytes_uploaded(w: &World, pre_check: PreCheck) -> (String, String) {
+    let s = space(w, None).await;
+    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(pre_check), BASE).await.unwrap();
+    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
+    (s, ticket.upload_key)
+}
+
+/// CommitFile of `upload_key` as `name`, in the space's root.
+fn commit_as(upload_key: &str, name: &str) -> CommitRequest {
+    CommitRequest {
+        upload_key: Some(upload_key.to_string()),
+        name: Some(name.into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_upload_refused_on_its_size_is_never_copied() {
     let copies = Arc::new(AtomicUsize::new(0));
@@ -338,16 +357,8 @@ async fn the_loser_of_two_racing_commits_is_told_the_upload_was_committed() {
     let copies = Arc::new(AtomicUsize::new(0));
     let hold = HeldCopy::new(false);
     let (w, other_node) = two_node_world(copies.clone(), None, Some(hold.clone())).await;
-    let s = space(&w, None).await;
-    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
-    let ticket = ticket.unwrap();
-    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
-    let commit = |name: &str| CommitRequest {
-        upload_key: Some(ticket.upload_key.clone()),
-        name: Some(name.into()),
-        parent_id: Some("0".into()),
-        ..CommitRequest::default()
-    };
+    let (s, key) = five_bytes_uploaded(&w, PreCheck::default()).await;
+    let commit = |name: &str| commit_as(&key, name);
 
     let loser = tokio::spawn({
         let (drive, op, s, commit) = (w.drive.clone(), w.op.clone(), s.clone(), commit("a.txt"));
@@ -415,16 +426,8 @@ async fn commits_of_one_upload_at_once_on_one_node_copy_once() {
     let copies = Arc::new(AtomicUsize::new(0));
     let hold = HeldCopy::new(true);
     let w = held_world(copies.clone(), None, Some(hold.clone())).await;
-    let s = space(&w, None).await;
-    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
-    let ticket = ticket.unwrap();
-    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
-    let commit = |name: &str| CommitRequest {
-        upload_key: Some(ticket.upload_key.clone()),
-        name: Some(name.into()),
-        parent_id: Some("0".into()),
-        ..CommitRequest::default()
-    };
+    let (s, key) = five_bytes_uploaded(&w, PreCheck::default()).await;
+    let commit = |name: &str| commit_as(&key, name);
     let first = tokio::spawn({
         let (drive, op, s, commit) = (w.drive.clone(), w.op.clone(), s.clone(), commit("a.txt"));
         async move { drive.commit_file(&op, &s, commit).await }
@@ -452,16 +455,9 @@ async fn commits_of_one_upload_at_once_on_one_node_copy_once() {
 async fn an_upload_refused_on_its_md5_is_copied_and_read_once() {
     let copies = Arc::new(AtomicUsize::new(0));
     let w = relayed_world(copies.clone(), None).await;
-    let s = space(&w, None).await;
     let wrong = PreCheck { md5: Some("0".repeat(32)), ..PreCheck::default() };
-    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(wrong), BASE).await.unwrap();
-    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
-    let commit = CommitRequest {
-        upload_key: Some(ticket.upload_key.clone()),
-        name: Some("a.txt".into()),
-        parent_id: Some("0".into()),
-        ..CommitRequest::default()
-    };
+    let (s, key) = five_bytes_uploaded(&w, wrong).await;
+    let commit = commit_as(&key, "a.txt");
     let refused = w.drive.commit_file(&w.op, &s, commit.clone()).await.unwrap_err();
     assert_eq!(param_field(&refused), Some("md5"), "{refused:?}");
     assert_eq!(copies.load(Ordering::SeqCst), 1);
@@ -489,16 +485,8 @@ async fn a_commit_whose_store_stops_answering_is_answered_unavailable() {
         .unwrap();
     let drive = Drive::new(Arc::new(meta), store, options()).await.unwrap();
     let w = world_over(drive, dir, None, &Scope::ALL).await;
-    let s = space(&w, None).await;
-    let ticket = w.drive.get_file_upload_info(&w.op, &s, single(PreCheck::default()), BASE).await;
-    let ticket = ticket.unwrap();
-    assert_eq!(put_signed(&ticket.url, b"12345").await, 200);
-    let commit = CommitRequest {
-        upload_key: Some(ticket.upload_key.clone()),
-        name: Some("a.txt".into()),
-        parent_id: Some("0".into()),
-        ..CommitRequest::default()
-    };
+    let (s, key) = five_bytes_uploaded(&w, PreCheck::default()).await;
+    let commit = commit_as(&key, "a.txt");
     let started = std::time::Instant::now();
     let answered = tokio::time::timeout(
         std::time::Duration::from_secs(20),
@@ -509,11 +497,6 @@ async fn a_commit_whose_store_stops_answering_is_answered_unavailable() {
     assert!(started.elapsed() < std::time::Duration::from_secs(15), "{:?}", started.elapsed());
     // The store answers again: the upload, still open, commits.
     hold.release.add_permits(16);
-    let commit = CommitRequest {
-        upload_key: Some(ticket.upload_key.clone()),
-        name: Some("a.txt".into()),
-        parent_id: Some("0".into()),
-        ..CommitRequest::default()
-    };
+    let commit = commit_as(&key, "a.txt");
     assert_eq!(w.drive.commit_file(&w.op, &s, commit).await.unwrap().dentry.size, 5);
 }
