@@ -200,6 +200,20 @@ where
         found
     }
 
+    /// Caches `value`, read while `changes` (a count of this cache's drops)
+    /// was `version`, and lets it go at once if a drop was counted since: a
+    /// read that began before a write committed never outlives the drop
+    /// that write made (a drop after the insert removes it anyway).
+    fn insert_read_at(&self, key: K, value: V, changes: &AtomicU64, version: u64)
+    where
+        K: Clone,
+    {
+        self.cache.insert(key.clone(), value);
+        if changes.load(Ordering::SeqCst) != version {
+            self.cache.invalidate(&key);
+        }
+    }
+
     /// Counts a lookup made on the inner cache: a hit only if the entry
     /// found was usable.
     fn count(&self, hit: bool) {
@@ -456,10 +470,7 @@ impl ReadCache {
     /// count before it drops the chains, so either the drop removes this
     /// entry or the count check below does.
     pub fn remember_chain(&self, key: (String, String), chain: Arc<FolderChain>, version: u64) {
-        self.folder_chains.insert(key.clone(), chain);
-        if self.tree_version() != version {
-            self.folder_chains.invalidate(&key);
-        }
+        self.folder_chains.insert_read_at(key, chain, &self.tree_changes, version);
     }
 
     /// After a folder of the space was renamed, moved, deleted or restored
@@ -484,10 +495,7 @@ impl ReadCache {
     /// Caches grants read while the grant-change count was `version`, unless
     /// a grant change happened since (as [`ReadCache::remember_chain`]).
     pub fn remember_grants(&self, space_id: String, grants: Arc<SpaceGrants>, version: u64) {
-        self.grants.insert(space_id.clone(), grants);
-        if self.grants_version() != version {
-            self.grants.invalidate(&space_id);
-        }
+        self.grants.insert_read_at(space_id, grants, &self.grant_changes, version);
     }
 
     /// After the space's grants changed, or its tree did (grants leave with
@@ -506,11 +514,7 @@ impl ReadCache {
     /// a drop happened since (as [`ReadCache::remember_chain`]): a read that
     /// began before a write committed never outlives the write's drop.
     pub fn remember_space(&self, space: SpaceRecord, version: u64) {
-        let space_id = space.space_id.clone();
-        self.spaces.insert(space_id.clone(), space);
-        if self.space_version() != version {
-            self.spaces.invalidate(&space_id);
-        }
+        self.spaces.insert_read_at(space.space_id.clone(), space, &self.space_changes, version);
     }
 
     /// After a committed write changed the space's record or byte counts.
@@ -548,29 +552,19 @@ impl ReadCache {
     /// lookup that began before a user's deletion, a secret's rotation or a
     /// token's end committed never outlives their drop.
     pub fn remember_caller(&self, key: (String, String), caller: Caller, version: u64) {
-        self.callers.insert(key.clone(), caller);
-        if self.identities_version() != version {
-            self.callers.invalidate(&key);
-        }
+        self.callers.insert_read_at(key, caller, &self.identity_changes, version);
     }
 
     /// Caches an org read while the identity-drop count was `version` (as
     /// [`ReadCache::remember_caller`]).
     pub fn remember_org(&self, org: OrgRecord, version: u64) {
-        let corp_id = org.corp_id.clone();
-        self.orgs.insert(corp_id.clone(), org);
-        if self.identities_version() != version {
-            self.orgs.invalidate(&corp_id);
-        }
+        self.orgs.insert_read_at(org.corp_id.clone(), org, &self.identity_changes, version);
     }
 
     /// Caches a user's departments read while the identity-drop count was
     /// `version` (as [`ReadCache::remember_caller`]).
     pub fn remember_depts(&self, key: (String, String), depts: Arc<Vec<String>>, version: u64) {
-        self.depts.insert(key.clone(), depts);
-        if self.identities_version() != version {
-            self.depts.invalidate(&key);
-        }
+        self.depts.insert_read_at(key, depts, &self.identity_changes, version);
     }
 
     fn drop_identities(&self) {

@@ -2698,8 +2698,7 @@ async fn a_token_asked_for_during_a_change_of_its_apps_secret_is_not_issued() {
         "DELETE FROM apps WHERE app_id = 'a'",
     ];
     for (round, change) in changes.into_iter().enumerate() {
-        let other_node = pool(&database.url).get().await.unwrap();
-        other_node.batch_execute(&format!("BEGIN; {change}")).await.unwrap();
+        let other_node = holding(&database.url, change).await;
         let hash = format!("t{round}");
         let asking = {
             let (store, hash) = (store.clone(), hash.clone());
@@ -2726,8 +2725,7 @@ async fn a_rotation_waits_only_for_the_token_requests_before_it() {
     let store = Arc::new(node(&database).await);
     org_and_app(&*store).await;
     // Someone holding the app's row, shared (as token requests did).
-    let writing = pool(&database.url).get().await.unwrap();
-    writing.batch_execute("BEGIN; SELECT 1 FROM apps WHERE app_id = 'a' FOR SHARE").await.unwrap();
+    let writing = holding(&database.url, "SELECT 1 FROM apps WHERE app_id = 'a' FOR SHARE").await;
     let rotation = {
         let store = store.clone();
         tokio::spawn(async move { store.set_app_secret("c", "a", "salt", "new", 5).await })
