@@ -2618,17 +2618,24 @@ async fn every_upload_writer_of_two_spaces_on_two_nodes_never_deadlocks() {
 /// org's row, then is refused, the org having spaces. (It deleted the
 /// org's row first, then waited for the space: with such a tree change, a
 /// deadlock.)
+/// A tree change holding space 1 (a transaction left open), and a deletion
+/// of org c started behind it.
+async fn deleting_org_c_behind_a_tree_change(
+    database: &TestDatabase,
+    store: &Arc<PgStore>,
+) -> (deadpool_postgres::Object, tokio::task::JoinHandle<StoreResult<bool>>) {
+    let tree_change =
+        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE").await;
+    let store = store.clone();
+    (tree_change, tokio::spawn(async move { store.delete_org("c").await }))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleting_an_org_takes_its_spaces_before_its_row() {
     let database = TestDatabase::create().await;
     let store = Arc::new(node(&database).await);
     space_with_quota(&*store, None).await;
-    let tree_change =
-        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE").await;
-    let deleting = {
-        let store = store.clone();
-        tokio::spawn(async move { store.delete_org("c").await })
-    };
+    let (tree_change, deleting) = deleting_org_c_behind_a_tree_change(&database, &store).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     tree_change
         .batch_execute("SELECT 1 FROM orgs WHERE corp_id = 'c' FOR NO KEY UPDATE NOWAIT")
@@ -2651,12 +2658,7 @@ async fn a_call_waits_for_a_connection_a_bounded_time_then_is_unavailable() {
     let store = Arc::new(PgStore::open(&database.url, &options).await.unwrap());
     space_with_quota(&*store, None).await;
     // The pool's one connection waits for a space a tree change holds.
-    let tree_change =
-        holding(&database.url, "SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE").await;
-    let deleting = {
-        let store = store.clone();
-        tokio::spawn(async move { store.delete_org("c").await })
-    };
+    let (tree_change, deleting) = deleting_org_c_behind_a_tree_change(&database, &store).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = std::time::Instant::now();
     let listed = tokio::time::timeout(Duration::from_secs(10), store.list_orgs())
