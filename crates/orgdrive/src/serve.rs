@@ -204,6 +204,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = ephemeral_dir.as_ref().map_or(args.data_dir.clone(), |d| d.path().to_path_buf());
 
     raise_open_files_limit();
+    // The listeners first: a port in use fails the start before any store
+    // is opened, and the ports are this process's before its start-up
+    // (migrations, the content store's probe) opens outgoing connections,
+    // whose ephemeral ports could otherwise take a port chosen for it.
+    let listener =
+        TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let admin_listener = match args.admin_listen {
+        Some(addr) => {
+            Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (admin)"))?)
+        }
+        None => None,
+    };
     let limits = args.limits();
     let seed = args.seed.as_deref().map(read_seed).transpose()?;
     let durability = args.durability.unwrap_or(if args.ephemeral {
@@ -280,14 +292,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let demo = if args.no_demo || seed.is_some() { None } else { drive.bootstrap_demo().await? };
 
     let shutdown = shutdown_signal()?;
-    let listener =
-        TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let admin_listener = match args.admin_listen {
-        Some(addr) => {
-            Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (admin)"))?)
-        }
-        None => None,
-    };
     let banner = Banner {
         addr: listener.local_addr()?,
         admin_addr: admin_listener.as_ref().map(TcpListener::local_addr).transpose()?,
