@@ -11,6 +11,7 @@ use opendal::ErrorKind;
 use reqsign::{AwsCredential, AwsV4Signer};
 use serde::Deserialize;
 
+use crate::http::{with_retries, StoreAnsweredBusy};
 use crate::location::S3Location;
 use crate::manifest::is_manifest_key;
 use crate::{confined, BlobError, BlobStore, PresignedUrl};
@@ -132,9 +133,21 @@ impl Composer {
         format!("{}{}{}?{query}", self.base, self.path_prefix, encode_path(key))
     }
 
-    /// Sends a signed request; the body of a 2xx answer that is not an S3
-    /// error document (CompleteMultipartUpload may fail with 200).
+    /// Sends a signed request, again while it fails retryably
+    /// ([`with_retries`]: an answered server error or a connection never
+    /// opened, so nothing was done); the body of a 2xx answer that is not an
+    /// S3 error document (CompleteMultipartUpload may fail with 200).
     async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: String,
+    ) -> Result<String, BlobError> {
+        with_retries(|| self.send_once(method.clone(), url, headers, body.clone())).await
+    }
+
+    async fn send_once(
         &self,
         method: reqwest::Method,
         url: &str,
@@ -149,28 +162,33 @@ impl Composer {
         self.signer
             .sign(&mut request, &self.credential)
             .map_err(|e| failed(format!("signing a request: {e}")))?;
-        let response = self
-            .client
-            .execute(request)
-            .await
-            .map_err(|e| failed(format!("sending a request: {e}")))?;
+        let sent = |e: reqwest::Error| {
+            BlobError(opendal::Error::new(ErrorKind::Unexpected, "sending a request").set_source(e))
+        };
+        let response = self.client.execute(request).await.map_err(sent)?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| failed(format!("reading an answer: {e}")))?;
+        let text = response.text().await.map_err(sent)?;
         if !status.is_success() || text.contains("<Error>") {
-            let kind = if status == reqwest::StatusCode::NOT_FOUND || text.contains("NoSuchKey") {
-                ErrorKind::NotFound
-            } else {
-                ErrorKind::Unexpected
-            };
             let code = text
                 .split("<Code>")
                 .nth(1)
                 .and_then(|rest| rest.split("</Code>").next())
                 .unwrap_or("");
-            return Err(BlobError(opendal::Error::new(
-                kind,
-                format!("S3 answered {status} {code}"),
-            )));
+            let kind = if status == reqwest::StatusCode::NOT_FOUND || code == "NoSuchKey" {
+                ErrorKind::NotFound
+            } else if code == "SlowDown" {
+                ErrorKind::RateLimited
+            } else {
+                ErrorKind::Unexpected
+            };
+            let error = opendal::Error::new(kind, format!("S3 answered {status} {code}"));
+            // CompleteMultipartUpload answers its failures with 200 and the
+            // code alone; S3 says to send it again on these.
+            let busy = matches!(code, "InternalError" | "SlowDown" | "ServiceUnavailable");
+            if status.is_server_error() || busy {
+                return Err(BlobError(error.set_source(StoreAnsweredBusy(status))));
+            }
+            return Err(BlobError(error));
         }
         Ok(text)
     }

@@ -1,7 +1,11 @@
-//! The HTTP client object stores are reached with, and how long its
-//! requests may wait ([`Waits`]).
+//! The HTTP client object stores are reached with: how long its requests
+//! may wait ([`Waits`]), and which failures are tried again ([`StoreFetch`],
+//! [`retry_layer`]).
 
 use std::time::Duration;
+
+use opendal::raw::{HttpBody, HttpFetch};
+use opendal::{Buffer, ErrorKind};
 
 /// How long a request to an object store may wait, at most: past either
 /// wait it fails ([`crate::BlobError::is_unreachable`]) instead of holding its
@@ -26,4 +30,94 @@ impl Default for Waits {
 /// An HTTP client whose waits for an object store are bounded.
 pub(crate) fn bounded_http_client(waits: Waits) -> reqwest::ClientBuilder {
     reqwest::Client::builder().connect_timeout(waits.connect).read_timeout(waits.read)
+}
+
+/// How many times a request a store failed is sent again, at most.
+const RETRIES: usize = 3;
+
+/// The waits between tries: 100 ms, doubling, jittered, at most 2 s (about
+/// 1 s in all for three retries, as AWS's SDKs in their standard mode).
+fn backoff() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(RETRIES)
+        .with_jitter()
+}
+
+/// OpenDAL's retry of the failures [`StoreFetch`] leaves retryable, with
+/// [`backoff`]'s waits. A read that breaks mid-body goes on from where it
+/// broke.
+pub(crate) fn retry_layer() -> opendal::layers::RetryLayer {
+    opendal::layers::RetryLayer::new()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(RETRIES)
+        .with_jitter()
+}
+
+/// The store answered a server error (500, 502, 503 with S3's `SlowDown`,
+/// 504): it could not serve the request now. Kept in an error's sources so
+/// that, once the retries are spent, the caller is told to try again later
+/// ([`crate::BlobError::is_unavailable`]) rather than of a fault.
+#[derive(Debug, thiserror::Error)]
+#[error("the object store answered {0}")]
+pub(crate) struct StoreAnsweredBusy(pub(crate) reqwest::StatusCode);
+
+/// The errors `e` was caused by, `e` first.
+pub(crate) fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}
+
+/// Whether a request failed because one of its [`Waits`] ran out.
+fn timed_out(e: &opendal::Error) -> bool {
+    causes(e).any(|e| e.downcast_ref::<reqwest::Error>().is_some_and(reqwest::Error::is_timeout))
+}
+
+/// The client OpenDAL sends a store's requests through: reqwest's, with
+/// two rules on what [`retry_layer`] tries again.
+/// - A request that waited out its [`Waits`] is not sent again: the waits
+///   bound how long a caller is held by a store that stopped answering.
+/// - An answered server error (5xx) fails the request as retryable, with
+///   [`StoreAnsweredBusy`] among its sources. (OpenDAL's S3 and OSS
+///   services would also retry it, but the answer's status is lost once
+///   the retries are spent.)
+///
+/// A connection refused or cut is retried, as OpenDAL decides.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreFetch(pub(crate) reqwest::Client);
+
+impl HttpFetch for StoreFetch {
+    async fn fetch(
+        &self,
+        request: ::http::Request<Buffer>,
+    ) -> opendal::Result<::http::Response<HttpBody>> {
+        match self.0.fetch(request).await {
+            Err(e) if timed_out(&e) => Err(e.set_permanent()),
+            Ok(answer) if answer.status().is_server_error() => {
+                let status = answer.status();
+                Err(opendal::Error::new(ErrorKind::Unexpected, "the object store failed")
+                    .with_context("status", status.as_str())
+                    .set_temporary()
+                    .set_source(StoreAnsweredBusy(status)))
+            }
+            other => other,
+        }
+    }
+}
+
+/// Sends what `send` makes again while it fails retryably (see
+/// [`StoreFetch`]: an answered server error, or a connection that could not
+/// be opened; never a wait run out, nor a request cut once sent, which the
+/// store may have carried out), with [`backoff`]'s waits. For the requests
+/// orgdrive signs itself (`compose`).
+pub(crate) async fn with_retries<T, F, Fut>(send: F) -> Result<T, crate::BlobError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::BlobError>>,
+{
+    use backon::Retryable;
+    send.retry(backoff()).when(crate::BlobError::may_retry).await
 }

@@ -64,16 +64,28 @@ impl BlobError {
     /// refused or timed out, or an answer that stopped coming. Not an error
     /// the store answered.
     pub fn is_unreachable(&self) -> bool {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&self.0);
-        while let Some(e) = source {
-            if let Some(e) = e.downcast_ref::<reqwest::Error>() {
-                if e.is_timeout() || e.is_connect() {
-                    return true;
-                }
-            }
-            source = e.source();
-        }
-        false
+        self.reqwest_causes().any(|e| e.is_timeout() || e.is_connect())
+    }
+
+    /// Whether the store cannot serve now, so that the request may succeed
+    /// later: [`BlobError::is_unreachable`], or the store answered a server
+    /// error (5xx, S3's `SlowDown`) to every try.
+    pub fn is_unavailable(&self) -> bool {
+        self.is_unreachable()
+            || self.0.kind() == ErrorKind::RateLimited
+            || http::causes(&self.0).any(|e| e.is::<http::StoreAnsweredBusy>())
+    }
+
+    /// Whether a request that failed so may be sent again ([`http::with_retries`]):
+    /// the store answered a server error, or no connection could be opened
+    /// (not for want of an answer in time).
+    pub(crate) fn may_retry(&self) -> bool {
+        http::causes(&self.0).any(|e| e.is::<http::StoreAnsweredBusy>())
+            || self.reqwest_causes().any(|e| e.is_connect() && !e.is_timeout())
+    }
+
+    fn reqwest_causes(&self) -> impl Iterator<Item = &reqwest::Error> {
+        http::causes(&self.0).filter_map(|e| e.downcast_ref::<reqwest::Error>())
     }
 }
 

@@ -14,7 +14,7 @@ use opendal::ErrorKind;
 use opendal::{services, Operator};
 
 use crate::compose::Composer;
-use crate::http::{bounded_http_client, Waits};
+use crate::http::{bounded_http_client, retry_layer, StoreFetch, Waits};
 use crate::location::{OssLocation, S3Location};
 use crate::manifest::is_manifest_key;
 use crate::{confined, BlobError, BlobStore};
@@ -264,7 +264,8 @@ impl BlobStore {
             builder = builder.enable_virtual_host_style();
         }
         let composer = Composer::new(location, credential, waits)?;
-        let operator = Operator::new(builder)?.layer(own_http_client(waits)?).finish();
+        let operator =
+            Operator::new(builder)?.layer(own_http_client(waits)?).layer(retry_layer()).finish();
         Ok(BlobStore::remote(operator, Some(composer), S3_MAX_COPY_BYTES))
     }
 
@@ -279,7 +280,10 @@ impl BlobStore {
         if let Some(root) = &location.root {
             builder = builder.root(root);
         }
-        let operator = Operator::new(builder)?.layer(own_http_client(Waits::default())?).finish();
+        let operator = Operator::new(builder)?
+            .layer(own_http_client(Waits::default())?)
+            .layer(retry_layer())
+            .finish();
         Ok(BlobStore::remote(operator, None, OSS_MAX_COPY_BYTES))
     }
 }
@@ -289,12 +293,13 @@ impl BlobStore {
 /// that opened them: a store used from another runtime (tests run one per
 /// test; `orgdrive admin` and the server are separate processes, but a
 /// library user may not be) then fails with "dispatch task is gone".
-/// Its waits are bounded ([`Waits`]).
+/// Its waits are bounded ([`Waits`]), and it tells the retry layer what to
+/// send again ([`StoreFetch`]).
 fn own_http_client(waits: Waits) -> Result<opendal::layers::HttpClientLayer, BlobError> {
     let client = bounded_http_client(waits).build().map_err(|e| {
         BlobError(opendal::Error::new(ErrorKind::Unexpected, "an HTTP client").set_source(e))
     })?;
-    Ok(opendal::layers::HttpClientLayer::new(opendal::raw::HttpClient::with(client)))
+    Ok(opendal::layers::HttpClientLayer::new(opendal::raw::HttpClient::with(StoreFetch(client))))
 }
 
 #[cfg(test)]

@@ -283,21 +283,26 @@ async fn objects_are_composed_inside_the_bucket() {
     store.delete("objects/c").await.unwrap();
 }
 
-/// A relay on loopback to the test S3 server that answers 403, as AWS S3
-/// does, a presigned request (`X-Amz-Signature` in its query) carrying an
-/// `x-amz-copy-source` header (its signature covers `host` only); it passes
-/// everything else on. Answers its address.
-async fn refusing_relay() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// The test S3 server's `host:port`.
+fn upstream() -> String {
     let url = std::env::var("ORGDRIVE_TEST_BLOB_URL").unwrap();
     let BlobLocation::S3(s3) = url.parse::<BlobLocation>().unwrap() else { unreachable!() };
     let endpoint = s3.endpoint.expect("the test store's endpoint");
-    let upstream = endpoint.trim_start_matches("http://").trim_end_matches('/').to_string();
+    endpoint.trim_start_matches("http://").trim_end_matches('/').to_string()
+}
+
+/// A relay on loopback to the test S3 server, one request a connection:
+/// `answer` sees each request's head (lower-cased) and either answers it
+/// itself (the whole answer; the connection is then closed) or lets it
+/// through. Answers the relay's address.
+async fn relay(answer: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (upstream, answer) = (upstream(), std::sync::Arc::new(answer));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
-            let upstream = upstream.clone();
+            let (upstream, answer) = (upstream.clone(), answer.clone());
             tokio::spawn(async move {
                 let mut head = Vec::new();
                 let mut byte = [0u8; 1];
@@ -307,21 +312,16 @@ async fn refusing_relay() -> String {
                     }
                     head.push(byte[0]);
                 }
-                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
-                if text.contains("x-amz-signature=") && text.contains("\r\nx-amz-copy-source:") {
-                    let body = "<Error><Code>AccessDenied</Code><Message>There were headers \
-                                present in the request which were not signed</Message></Error>";
-                    let answer = format!(
-                        "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n\
-                         Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
+                if let Some(answer) = answer(&String::from_utf8_lossy(&head).to_ascii_lowercase()) {
                     let _ = client.write_all(answer.as_bytes()).await;
                     return;
                 }
                 let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
                     return;
                 };
+                // One request a connection, so that each is seen here.
+                head.truncate(head.len() - 2);
+                head.extend_from_slice(b"connection: close\r\n\r\n");
                 if server.write_all(&head).await.is_ok() {
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                 }
@@ -329,6 +329,117 @@ async fn refusing_relay() -> String {
         }
     });
     address
+}
+
+/// An S3 error answer.
+fn s3_error(status: &str, code: &str) -> String {
+    let body = format!("<Error><Code>{code}</Code><Message>{code}</Message></Error>");
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A relay that answers 403, as AWS S3 does, a presigned request
+/// (`X-Amz-Signature` in its query) carrying an `x-amz-copy-source` header
+/// (its signature covers `host` only); it passes everything else on.
+async fn refusing_relay() -> String {
+    relay(|head| {
+        (head.contains("x-amz-signature=") && head.contains("\r\nx-amz-copy-source:"))
+            .then(|| s3_error("403 Forbidden", "AccessDenied"))
+    })
+    .await
+}
+
+/// A relay that answers `status` with S3 error `code` to as many requests
+/// as `refusals` holds when they come (counting it down), and passes the
+/// rest on.
+async fn busy_relay(
+    status: &'static str,
+    code: &'static str,
+    refusals: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> String {
+    use std::sync::atomic::Ordering;
+    relay(move |_| {
+        let refused =
+            refusals.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        refused.is_ok().then(|| s3_error(status, code))
+    })
+    .await
+}
+
+/// A store that answers a server error (S3's `SlowDown` when it is asked
+/// too fast, `InternalError`) now and then: the request is sent again, as
+/// AWS's SDKs do, and succeeds — whether OpenDAL sends it (objects in and
+/// out, copies, listings, deletes) or orgdrive signs it itself
+/// (compositions). Before, any such answer failed the caller's request.
+#[tokio::test]
+async fn requests_a_busy_store_refused_are_sent_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let refusals = std::sync::Arc::new(AtomicUsize::new(0));
+    for (status, code) in
+        [("503 Slow Down", "SlowDown"), ("500 Internal Server Error", "InternalError")]
+    {
+        let store = store_through(Some(&busy_relay(status, code, refusals.clone()).await));
+        let refuse_twice = || refusals.store(2, Ordering::SeqCst);
+        refuse_twice();
+        put(&store, "uploads/r/1", b"hello").await;
+        assert_eq!(refusals.load(Ordering::SeqCst), 0, "{code}: each refusal was a try");
+        refuse_twice();
+        assert_eq!(store.stat("uploads/r/1").await.unwrap().unwrap().size, 5);
+        refuse_twice();
+        assert_eq!(read_sized(&store, "uploads/r/1", 0..5, 5).await, b"hello");
+        refuse_twice();
+        store.copy("uploads/r/1", "objects/r").await.unwrap();
+        refuse_twice();
+        store.compose(&["uploads/r/1".to_string()], "objects/s").await.unwrap();
+        refuse_twice();
+        assert_eq!(store.list("objects/").await.unwrap().len(), 2);
+        refuse_twice();
+        store.delete("objects/r").await.unwrap();
+        assert_eq!(refusals.load(Ordering::SeqCst), 0, "{code}");
+        assert_eq!(store.size("objects/r").await.unwrap(), None);
+        assert_eq!(store.size("objects/s").await.unwrap(), Some(5));
+        store.delete_prefix("objects/").await.unwrap();
+        store.delete_prefix("uploads/").await.unwrap();
+    }
+}
+
+/// A store that answers a server error to every try fails the request as
+/// unavailable (answered 503: try again later), not as a fault (500),
+/// after a bounded number of tries and about a second; an error it
+/// answers otherwise (403) is neither tried again nor unavailable.
+#[tokio::test]
+async fn a_store_busy_at_every_try_is_unavailable_after_a_few_tries() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let refusals = std::sync::Arc::new(AtomicUsize::new(0));
+    let cases = [
+        ("503 Slow Down", "SlowDown", true),
+        ("500 Internal Server Error", "InternalError", true),
+        ("403 Forbidden", "AccessDenied", false),
+    ];
+    for (status, code, busy) in cases {
+        let store = store_through(Some(&busy_relay(status, code, refusals.clone()).await));
+        let (tries, parts) = (if busy { 4 } else { 1 }, ["objects/x".to_string()]);
+        type Request<'a> = std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), orgdrive_blob::BlobError>> + 'a>,
+        >;
+        let requests: [(&str, Request); 3] = [
+            ("stat", Box::pin(async { store.stat("objects/x").await.map(|_| ()) })),
+            ("copy", Box::pin(store.copy("objects/x", "objects/y"))),
+            ("compose", Box::pin(store.compose(&parts, "objects/y"))),
+        ];
+        for (what, request) in requests {
+            refusals.store(100, Ordering::SeqCst);
+            let started = std::time::Instant::now();
+            let failed = request.await.unwrap_err();
+            assert_eq!(failed.is_unavailable(), busy, "{code} {what}: {failed}");
+            assert!(!failed.is_unreachable(), "{code} {what}: {failed}");
+            assert_eq!(100 - refusals.load(Ordering::SeqCst), tries, "{code} {what}: tries");
+            assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+        }
+    }
 }
 
 /// The check a server makes of a store before it hands out its presigned

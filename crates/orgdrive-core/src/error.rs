@@ -98,12 +98,12 @@ impl From<StoreError> for DriveError {
 
 impl From<orgdrive_blob::BlobError> for DriveError {
     fn from(e: orgdrive_blob::BlobError) -> DriveError {
-        if e.is_unreachable() {
+        if e.is_unavailable() {
             // Logged here: the answer (503) tells the client only to retry.
-            tracing::warn!(error = %e, "the content store did not answer");
+            tracing::warn!(error = %e, "the content store is unavailable");
             return DriveError::Busy(
-                "the content store did not answer; try again shortly (a write may have been \
-                 made before it stopped: look before writing again)"
+                "the content store is unavailable; try again shortly (a write may have been \
+                 made before it failed: look before writing again)"
                     .into(),
             );
         }

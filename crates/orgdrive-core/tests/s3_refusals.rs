@@ -26,8 +26,10 @@ const COPY_SOURCE: &[u8] = b"x-amz-copy-source:";
 /// CopyObject requests held by a relay until the test releases them: the
 /// first one, answered a 500 by the relay itself (as s3s-fs answers a copy
 /// whose source is deleted while it copies) instead of reaching the store;
-/// or every one, each then passed on to the store.
+/// or every one, each then passed on to the store. While `busy` is set,
+/// every copy is answered 503 `SlowDown` by the relay at once instead.
 struct HeldCopy {
+    busy: std::sync::atomic::AtomicBool,
     /// Notified when a held CopyObject has reached the relay.
     reached: tokio::sync::Notify,
     /// A permit lets one go on.
@@ -39,19 +41,24 @@ struct HeldCopy {
 impl HeldCopy {
     fn new(every: bool) -> Arc<HeldCopy> {
         let (reached, release) = (tokio::sync::Notify::new(), tokio::sync::Semaphore::new(0));
-        Arc::new(HeldCopy { reached, release, every })
+        Arc::new(HeldCopy { busy: false.into(), reached, release, every })
     }
 }
 
-/// What the relay answers a held copy.
-fn internal_error() -> Vec<u8> {
-    let body = "<Error><Code>InternalError</Code><Message>No such file</Message></Error>";
+/// An S3 error answer.
+fn s3_error(status: &str, code: &str, message: &str) -> Vec<u8> {
+    let body = format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>");
     format!(
-        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/xml\r\n\
+        "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\n\
          Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
+}
+
+/// What the relay answers a held copy.
+fn internal_error() -> Vec<u8> {
+    s3_error("500 Internal Server Error", "InternalError", "No such file")
 }
 
 /// Relays loopback connections to `upstream` (`host:port`), counting the
@@ -72,7 +79,7 @@ async fn counting_relay(
                 let (mut from_client, mut to_server) = (client, server);
                 let (mut server_read, mut server_write) = to_server.split();
                 let (mut client_read, mut client_write) = from_client.split();
-                let (fail, mut failed) = tokio::sync::oneshot::channel::<()>();
+                let (fail, mut failed) = tokio::sync::oneshot::channel::<Vec<u8>>();
                 let mut fail = Some(fail);
                 let upward = async {
                     let mut buf = vec![0u8; 64 * 1024];
@@ -89,12 +96,18 @@ async fn counting_relay(
                         let found =
                             lower.windows(COPY_SOURCE.len()).filter(|w| *w == COPY_SOURCE).count();
                         let before = copies.fetch_add(found, Ordering::SeqCst);
+                        let busy = |h: &&Arc<HeldCopy>| found > 0 && h.busy.load(Ordering::SeqCst);
+                        if hold.as_ref().filter(busy).is_some() {
+                            let slow_down = s3_error("503 Slow Down", "SlowDown", "Slow down");
+                            let _ = fail.take().map(|fail| fail.send(slow_down));
+                            break;
+                        }
                         let held = |h: &&Arc<HeldCopy>| found > 0 && (h.every || before == 0);
                         if let Some(hold) = hold.as_ref().filter(held) {
                             hold.reached.notify_one();
                             hold.release.acquire().await.unwrap().forget();
                             if !hold.every {
-                                let _ = fail.take().map(|fail| fail.send(()));
+                                let _ = fail.take().map(|fail| fail.send(internal_error()));
                                 break;
                             }
                         }
@@ -119,8 +132,8 @@ async fn counting_relay(
                                     }
                                 }
                             },
-                            Ok(()) = &mut failed => {
-                                let _ = client_write.write_all(&internal_error()).await;
+                            Ok(answer) = &mut failed => {
+                                let _ = client_write.write_all(&answer).await;
                                 break;
                             }
                         }
@@ -499,4 +512,26 @@ async fn a_commit_whose_store_stops_answering_is_answered_unavailable() {
     hold.release.add_permits(16);
     let commit = commit_as(&key, "a.txt");
     assert_eq!(w.drive.commit_file(&w.op, &s, commit).await.unwrap().dentry.size, 5);
+}
+
+/// A store that answers every copy 503 `SlowDown` (asked too fast): the
+/// commit is answered 503 `serviceUnavailable` after a few tries, not 500
+/// (before, any answer of the store but a missing object was a fault), and
+/// the upload stays open; once the store copies again, it commits. A copy
+/// answered a server error once is sent again and the commit succeeds
+/// (`the_loser_of_two_racing_commits_…` has one answered 500 too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_the_store_answers_slow_down_is_answered_unavailable() {
+    let copies = Arc::new(AtomicUsize::new(0));
+    let hold = HeldCopy::new(true);
+    hold.busy.store(true, Ordering::SeqCst);
+    let w = held_world(copies.clone(), None, Some(hold.clone())).await;
+    let (s, key) = five_bytes_uploaded(&w, PreCheck::default()).await;
+    let refused = w.drive.commit_file(&w.op, &s, commit_as(&key, "a.txt")).await.unwrap_err();
+    assert!(matches!(refused, DriveError::Busy(_)), "{refused:?}");
+    assert_eq!(copies.load(Ordering::SeqCst), 4, "one try and three more");
+    hold.busy.store(false, Ordering::SeqCst);
+    hold.release.add_permits(16);
+    let committed = w.drive.commit_file(&w.op, &s, commit_as(&key, "a.txt")).await.unwrap();
+    assert_eq!(committed.dentry.size, 5);
 }
