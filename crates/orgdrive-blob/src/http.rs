@@ -94,8 +94,12 @@ impl HttpFetch for StoreFetch {
         &self,
         request: ::http::Request<Buffer>,
     ) -> opendal::Result<::http::Response<HttpBody>> {
+        let deleting = request.method() == ::http::Method::DELETE;
         match self.0.fetch(request).await {
             Err(e) if timed_out(&e) => Err(e.set_permanent()),
+            Ok(answer) if deleting && answer.status() == ::http::StatusCode::NOT_FOUND => {
+                refuse_a_missing_bucket(answer).await
+            }
             Ok(answer) if answer.status().is_server_error() => {
                 let status = answer.status();
                 Err(opendal::Error::new(ErrorKind::Unexpected, "the object store failed")
@@ -106,6 +110,39 @@ impl HttpFetch for StoreFetch {
             other => other,
         }
     }
+}
+
+/// A DELETE answered 404: OpenDAL's S3 and OSS services take any 404 to a
+/// DELETE for "already gone", but S3's `NoSuchBucket` (a bucket missing, or
+/// a gateway that briefly cannot find it) says nothing of the object, which
+/// would then be left behind unreferenced. Such an answer fails the delete;
+/// any other 404 (the object missing) is handed on as it came.
+async fn refuse_a_missing_bucket(
+    answer: ::http::Response<HttpBody>,
+) -> opendal::Result<::http::Response<HttpBody>> {
+    use opendal::raw::oio::Read;
+    // An S3 error document is a few hundred bytes; a longer body is not one.
+    const ERROR_DOCUMENT_MAX: usize = 64 << 10;
+    let (parts, mut body) = answer.into_parts();
+    let mut document = Vec::new();
+    loop {
+        let chunk = body.read().await?;
+        if chunk.is_empty() || document.len() > ERROR_DOCUMENT_MAX {
+            break;
+        }
+        document.extend_from_slice(&chunk.to_bytes());
+    }
+    if String::from_utf8_lossy(&document).contains("<Code>NoSuchBucket</Code>") {
+        return Err(opendal::Error::new(
+            ErrorKind::Unexpected,
+            "the object store answered NoSuchBucket to a delete: the object was not removed",
+        ));
+    }
+    // OpenDAL reads nothing of a 404 to a DELETE: what was read stands for it.
+    let document = Buffer::from(document);
+    let size = Some(document.len() as u64);
+    let body = HttpBody::new(futures::stream::iter([Ok(document)]), size);
+    Ok(::http::Response::from_parts(parts, body))
 }
 
 /// Sends what `send` makes again while it fails retryably (see

@@ -442,6 +442,24 @@ async fn a_store_busy_at_every_try_is_unavailable_after_a_few_tries() {
     }
 }
 
+/// A delete answered 404 `NoSuchBucket` (the bucket missing, or a gateway
+/// that briefly cannot find it) fails: the object may still be there, and
+/// counting it as removed would leave it unreferenced (OpenDAL takes any
+/// 404 to a delete for "already gone"). A 404 `NoSuchKey` is "already
+/// gone", as before.
+#[tokio::test]
+async fn a_delete_answered_no_such_bucket_is_not_taken_for_done() {
+    for (code, removed) in [("NoSuchBucket", false), ("NoSuchKey", true)] {
+        let through =
+            relay(move |head| head.starts_with("delete ").then(|| s3_error("404 Not Found", code)));
+        let outcome = store_through(Some(&through.await)).delete("objects/kept").await;
+        assert_eq!(outcome.is_ok(), removed, "{code}: {outcome:?}");
+        if let Err(e) = outcome {
+            assert!(e.to_string().contains("NoSuchBucket"), "{e}");
+        }
+    }
+}
+
 /// The check a server makes of a store before it hands out its presigned
 /// PUTs: s3s-fs 0.14 (the test store) copies an object for a presigned PUT
 /// carrying an `x-amz-copy-source` its signature does not cover (a review
