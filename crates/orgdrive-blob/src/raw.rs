@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use opendal::ErrorKind;
 use sha2::{Digest, Sha256};
 
@@ -417,37 +417,53 @@ impl BlobStore {
     /// Every object under `prefix` (recursively) with its stored size (a
     /// manifest's: its JSON's) and age.
     pub async fn list_raw(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
+        self.list_raw_stream(prefix).await?.try_collect().await
+    }
+
+    /// [`BlobStore::list_raw`], one object after the other as the store lists
+    /// them: an object store's listing is read a page at a time (in key
+    /// order on S3 and OSS), never held whole; a filesystem's is read first.
+    pub async fn list_raw_stream(
+        &self,
+        prefix: &str,
+    ) -> Result<futures::stream::BoxStream<'static, Result<ObjectInfo, BlobError>>, BlobError> {
         if let Some(root) = &self.inner.local_root {
             let (root, prefix) = (root.clone(), confined(prefix)?.to_string());
-            return blocking(move || list_local(&root, &prefix)).await;
+            let objects = blocking(move || list_local(&root, &prefix)).await?;
+            return Ok(futures::stream::iter(objects.into_iter().map(Ok)).boxed());
         }
-        let entries = match self.inner.op.list_with(confined(prefix)?).recursive(true).await {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        let lister = match self.inner.op.lister_with(confined(prefix)?).recursive(true).await {
+            Ok(lister) => lister,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Ok(futures::stream::empty().boxed())
+            }
             Err(e) => return Err(e.into()),
         };
-        let mut objects = Vec::new();
-        for entry in entries {
-            if entry.metadata().is_dir() {
-                continue;
-            }
-            // Object stores list sizes and ages; a filesystem is asked.
-            let meta = if entry.metadata().last_modified().is_some() {
-                entry.metadata().clone()
-            } else {
-                match self.inner.op.stat(entry.path()).await {
-                    Ok(meta) => meta,
-                    Err(e) if e.kind() == ErrorKind::NotFound => continue, // deleted meanwhile
-                    Err(e) => return Err(e.into()),
+        let op = self.inner.op.clone();
+        let objects = lister.map_err(BlobError::from).try_filter_map(move |entry| {
+            let op = op.clone();
+            async move {
+                if entry.metadata().is_dir() {
+                    return Ok(None);
                 }
-            };
-            objects.push(ObjectInfo {
-                key: entry.path().to_string(),
-                size: meta.content_length(),
-                modified_unix: meta.last_modified().map(|t| t.timestamp()),
-            });
-        }
-        Ok(objects)
+                // Object stores list sizes and ages; a filesystem is asked.
+                let meta = if entry.metadata().last_modified().is_some() {
+                    entry.metadata().clone()
+                } else {
+                    match op.stat(entry.path()).await {
+                        Ok(meta) => meta,
+                        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None), // deleted meanwhile
+                        Err(e) => return Err(e.into()),
+                    }
+                };
+                Ok(Some(ObjectInfo {
+                    key: entry.path().to_string(),
+                    size: meta.content_length(),
+                    modified_unix: meta.last_modified().map(|t| t.timestamp()),
+                }))
+            }
+        });
+        Ok(objects.boxed())
     }
 
     /// Makes every write to a filesystem store so far durable at once (one

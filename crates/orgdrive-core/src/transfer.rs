@@ -1599,19 +1599,22 @@ impl Drive {
     /// upload URL after its upload was committed (the URL stays valid until
     /// it expires), or left by a failed clean-up — once no URL could still
     /// write them: older than the signed-URL lifetime and the sweep grace.
+    /// The listing is read as it comes (a page at a time on object stores,
+    /// by key, so an upload's objects come together), never held whole: its
+    /// length grows with open uploads and their parts.
     pub(crate) async fn sweep_stray_uploads(&self) -> DriveResult<usize> {
+        use futures::TryStreamExt;
         let settled_before = now_secs() - self.options.signed_url_ttl_secs - SWEEP_GRACE_SECS;
-        let listed = self.blob.list("uploads/").await.map_err(DriveError::from)?;
-        let mut keys: Vec<&str> = listed
-            .iter()
-            .filter(|o| o.modified_unix.is_some_and(|t| t < settled_before))
-            .filter_map(|o| o.key.split('/').nth(1))
-            .filter(|k| is_upload_key(k))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut swept = 0;
-        for key in keys {
+        let mut listed = self.blob.list_raw_stream("uploads/").await?;
+        let (mut looked_at, mut swept) = (String::new(), 0);
+        while let Some(object) = listed.try_next().await? {
+            let Some(key) = object.key.split('/').nth(1).filter(|k| is_upload_key(k)) else {
+                continue;
+            };
+            if key == looked_at || object.modified_unix.is_none_or(|t| t >= settled_before) {
+                continue;
+            }
+            looked_at = key.to_string();
             if self.meta.get_upload(key).await?.is_none() {
                 self.remove_upload_objects(key, true).await;
                 swept += 1;
