@@ -4,16 +4,22 @@
 //! dropped here, so that another node's rename, move or permission change
 //! is seen within milliseconds instead of the caches' TTLs (which remain
 //! the bound when the relay is down: each reconnect drops every shared
-//! cache entry, since changes may have been missed meanwhile).
+//! cache entry, since changes may have been missed meanwhile; changes this
+//! node could not send are sent again until they go through).
 
 use std::time::Duration;
 
 use orgdrive_core::{CacheChange, Drive};
 use orgdrive_postgres::PgStore;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
 
 /// Changes sent in one notification are gathered for at most this long.
 const GATHER: Duration = Duration::from_millis(5);
+/// Wait before sending again changes that could not be sent.
+const RESEND_AFTER: Duration = Duration::from_millis(250);
+/// Past this many changes waiting to be sent, [`EVERYTHING`] is sent instead.
+const MAX_LINES: usize = 1000;
 /// Wait before listening again after the connection failed.
 const RECONNECT: Duration = Duration::from_secs(1);
 /// What a node sends when it lost track of its own changes (it fell behind):
@@ -30,30 +36,68 @@ pub async fn run(drive: Drive, store: PgStore) {
 /// This node's changes, out: one notification per gathered batch.
 async fn send(drive: Drive, store: PgStore) {
     let node = drive.node();
-    let mut changes = drive.cache_changes();
+    relay_out(drive.cache_changes(), |lines| {
+        let store = store.clone();
+        async move { store.notify_changes(node, &lines).await.map_err(|e| e.to_string()) }
+    })
+    .await
+}
+
+/// Sends `changes` through `notify`, gathered for [`GATHER`]. A batch that
+/// could not be sent (the database out of reach) is not lost: it is sent
+/// again after [`RESEND_AFTER`], with the changes made meanwhile, until it
+/// goes through; past [`MAX_LINES`] waiting lines, as [`EVERYTHING`]. (A
+/// change relayed late only drops entries the other nodes may have renewed
+/// since: a few more misses, never a stale read.)
+async fn relay_out<F, Sent>(mut changes: Receiver<CacheChange>, mut notify: F)
+where
+    F: FnMut(Vec<String>) -> Sent,
+    Sent: std::future::Future<Output = Result<(), String>>,
+{
+    let mut unsent: Vec<String> = Vec::new();
     loop {
-        let first = match changes.recv().await {
-            Ok(change) => change.encode(),
-            Err(RecvError::Lagged(_)) => EVERYTHING.to_string(),
-            Err(RecvError::Closed) => return,
+        let first = if unsent.is_empty() {
+            Some(changes.recv().await)
+        } else {
+            tokio::select! {
+                next = changes.recv() => Some(next),
+                _ = tokio::time::sleep(RESEND_AFTER) => None,
+            }
         };
-        let mut lines = vec![first];
+        let mut lines = std::mem::take(&mut unsent);
+        let mut closed = false;
+        match first {
+            Some(Ok(change)) => lines.push(change.encode()),
+            Some(Err(RecvError::Lagged(_))) => lines.push(EVERYTHING.to_string()),
+            Some(Err(RecvError::Closed)) if lines.is_empty() => return,
+            Some(Err(RecvError::Closed)) => closed = true,
+            None => {}
+        }
         let gathered = tokio::time::sleep(GATHER);
         tokio::pin!(gathered);
-        loop {
+        while !closed {
             tokio::select! {
                 _ = &mut gathered => break,
                 next = changes.recv() => match next {
                     Ok(change) => lines.push(change.encode()),
                     Err(RecvError::Lagged(_)) => lines.push(EVERYTHING.to_string()),
-                    Err(RecvError::Closed) => break,
+                    Err(RecvError::Closed) => closed = true,
                 },
             }
         }
         lines.sort();
         lines.dedup();
-        if let Err(e) = store.notify_changes(node, &lines).await {
-            tracing::warn!(error = %e, "could not relay cache changes to the other nodes");
+        if lines.len() > MAX_LINES || lines.iter().any(|l| l == EVERYTHING) {
+            lines = vec![EVERYTHING.to_string()];
+        }
+        if let Err(e) = notify(lines.clone()).await {
+            tracing::warn!(
+                error = %e,
+                "could not relay cache changes to the other nodes; sending them again shortly"
+            );
+            unsent = lines;
+        } else if closed {
+            return;
         }
     }
 }
@@ -83,5 +127,82 @@ async fn receive(drive: Drive, store: PgStore) {
             Err(e) => tracing::warn!(error = %e, "cannot listen for other nodes' cache changes"),
         }
         tokio::time::sleep(RECONNECT).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A batch whose NOTIFY failed (the pool out of reach) is sent again,
+    /// with what changed meanwhile, and again without any new change, until
+    /// it goes through; a review found such a batch only logged and lost,
+    /// leaving the other nodes' caches stale for their TTL.
+    #[tokio::test(start_paused = true)]
+    async fn changes_whose_notify_failed_are_sent_again_until_it_goes_through() {
+        let (changes, receiver) = tokio::sync::broadcast::channel(64);
+        let sent: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        let failures_left = Arc::new(Mutex::new(2_usize));
+        let relay = tokio::spawn(relay_out(receiver, {
+            let (sent, failures_left) = (sent.clone(), failures_left.clone());
+            move |lines| {
+                sent.lock().unwrap().push(lines);
+                let mut failures_left = failures_left.lock().unwrap();
+                let failed = *failures_left > 0;
+                *failures_left = failures_left.saturating_sub(1);
+                async move {
+                    if failed {
+                        Err("the pool is out of reach".to_string())
+                    } else {
+                        Ok(())
+                    }
+                }
+            }
+        }));
+        changes.send(CacheChange::Tree("s1".into())).unwrap();
+        tokio::time::sleep(GATHER * 2).await;
+        changes.send(CacheChange::Grants("s2".into())).unwrap();
+        tokio::time::sleep(RESEND_AFTER * 4).await;
+        let tries = sent.lock().unwrap().clone();
+        assert_eq!(
+            tries,
+            vec![
+                vec!["tree s1".to_string()],
+                vec!["grants s2".to_string(), "tree s1".to_string()],
+                vec!["grants s2".to_string(), "tree s1".to_string()],
+            ],
+            "the failed lines go again, with the new ones, until sent"
+        );
+        // Sent: nothing more goes out until something changes.
+        tokio::time::sleep(RESEND_AFTER * 4).await;
+        assert_eq!(sent.lock().unwrap().len(), 3);
+        changes.send(CacheChange::Identities).unwrap();
+        tokio::time::sleep(GATHER * 2).await;
+        assert_eq!(sent.lock().unwrap().last().unwrap(), &vec!["identities".to_string()]);
+        drop(changes);
+        tokio::time::timeout(Duration::from_secs(1), relay).await.unwrap().unwrap();
+    }
+
+    /// Too many changes waiting are sent as one "forget everything".
+    #[tokio::test(start_paused = true)]
+    async fn too_many_waiting_changes_go_as_everything() {
+        let (changes, receiver) = tokio::sync::broadcast::channel(4096);
+        let sent: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        let relay = tokio::spawn(relay_out(receiver, {
+            let sent = sent.clone();
+            move |lines| {
+                sent.lock().unwrap().push(lines);
+                async { Ok(()) }
+            }
+        }));
+        for n in 0..=MAX_LINES {
+            changes.send(CacheChange::Tree(format!("s{n}"))).unwrap();
+        }
+        tokio::time::sleep(GATHER * 2).await;
+        assert_eq!(sent.lock().unwrap().clone(), vec![vec![EVERYTHING.to_string()]]);
+        drop(changes);
+        tokio::time::timeout(Duration::from_secs(1), relay).await.unwrap().unwrap();
     }
 }
