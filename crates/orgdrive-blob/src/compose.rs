@@ -185,7 +185,7 @@ impl Composer {
             // CompleteMultipartUpload answers its failures with 200 and the
             // code alone; S3 says to send it again on these.
             let busy = matches!(code, "InternalError" | "SlowDown" | "ServiceUnavailable");
-            if status.is_server_error() || busy {
+            if crate::http::busy(status) || busy {
                 return Err(BlobError(error.set_source(StoreAnsweredBusy(status))));
             }
             return Err(BlobError(error));
@@ -227,7 +227,10 @@ impl Composer {
             }
             body.push_str("</CompleteMultipartUpload>");
             let url = self.url(dest, &format!("uploadId={query_id}"));
-            self.send(reqwest::Method::POST, &url, &[], body).await.map(|_| ())
+            // Not sent again: a gateway's 502 or 504 may come after the
+            // store joined the parts (the commit is then answered 503, and
+            // asked again joins them anew).
+            self.send_once(reqwest::Method::POST, &url, &[], body).await.map(|_| ())
         }
         .await;
         if result.is_err() {

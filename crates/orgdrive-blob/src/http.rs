@@ -71,23 +71,25 @@ pub(crate) fn causes<'a>(
     std::iter::successors(Some(e), |e| e.source())
 }
 
-/// Whether a request failed because one of its [`Waits`] ran out.
-fn timed_out(e: &opendal::Error) -> bool {
-    causes(e).any(|e| e.downcast_ref::<reqwest::Error>().is_some_and(reqwest::Error::is_timeout))
-}
-
-/// The client OpenDAL sends a store's requests through: reqwest's, with
-/// two rules on what [`retry_layer`] tries again.
-/// - A request that waited out its [`Waits`] is not sent again: the waits
-///   bound how long a caller is held by a store that stopped answering.
-/// - An answered server error (5xx) fails the request as retryable, with
-///   [`StoreAnsweredBusy`] among its sources. (OpenDAL's S3 and OSS
-///   services would also retry it, but the answer's status is lost once
-///   the retries are spent.)
-///
-/// A connection refused or cut is retried, as OpenDAL decides.
+/// The client OpenDAL sends a store's requests through: reqwest's, which
+/// decides what [`retry_layer`] may send again: only what the store surely
+/// did not carry out.
+/// - An answer of 500, 502, 503 (S3's `SlowDown`) or 504 fails the request
+///   as retryable, with [`StoreAnsweredBusy`] among its sources (OpenDAL
+///   would retry it too, but loses the status once its retries are spent).
+/// - A connection that could not be opened (refused; not a connect wait run
+///   out) is retryable: the request was never sent.
+/// - Anything else is final: a wait run out (so [`Waits`] bound how long a
+///   caller is held), a connection cut once the request was sent (a copy may
+///   have been made), an answer's body that breaks or stalls (OpenDAL would
+///   ask again for the rest, from an offset it trusts the store to honour).
 #[derive(Debug, Clone)]
 pub(crate) struct StoreFetch(pub(crate) reqwest::Client);
+
+/// The answers a store gives when it cannot serve now.
+pub(crate) fn busy(status: ::http::StatusCode) -> bool {
+    matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
 
 impl HttpFetch for StoreFetch {
     async fn fetch(
@@ -95,21 +97,45 @@ impl HttpFetch for StoreFetch {
         request: ::http::Request<Buffer>,
     ) -> opendal::Result<::http::Response<HttpBody>> {
         let deleting = request.method() == ::http::Method::DELETE;
-        match self.0.fetch(request).await {
-            Err(e) if timed_out(&e) => Err(e.set_permanent()),
-            Ok(answer) if deleting && answer.status() == ::http::StatusCode::NOT_FOUND => {
-                refuse_a_missing_bucket(answer).await
-            }
-            Ok(answer) if answer.status().is_server_error() => {
-                let status = answer.status();
-                Err(opendal::Error::new(ErrorKind::Unexpected, "the object store failed")
-                    .with_context("status", status.as_str())
-                    .set_temporary()
-                    .set_source(StoreAnsweredBusy(status)))
-            }
-            other => other,
+        let answer = match self.0.fetch(request).await {
+            Err(e) if never_sent(&e) => return Err(e.set_temporary()),
+            Err(e) => return Err(e.set_permanent()),
+            Ok(answer) => answer,
+        };
+        if busy(answer.status()) {
+            let status = answer.status();
+            return Err(opendal::Error::new(ErrorKind::Unexpected, "the object store failed")
+                .with_context("status", status.as_str())
+                .set_temporary()
+                .set_source(StoreAnsweredBusy(status)));
         }
+        if deleting && answer.status() == ::http::StatusCode::NOT_FOUND {
+            return refuse_a_missing_bucket(answer).await;
+        }
+        Ok(answer.map(final_body_errors))
     }
+}
+
+/// Whether a request failed before it was sent: no connection could be
+/// opened, and not for want of time.
+fn never_sent(e: &opendal::Error) -> bool {
+    causes(e).any(|e| {
+        e.downcast_ref::<reqwest::Error>().is_some_and(|e| e.is_connect() && !e.is_timeout())
+    })
+}
+
+/// `body`, its errors final (see [`StoreFetch`]).
+fn final_body_errors(body: HttpBody) -> HttpBody {
+    use opendal::raw::oio::Read;
+    let chunks = futures::stream::try_unfold(body, |mut body| async move {
+        match body.read().await {
+            Ok(chunk) if chunk.is_empty() => Ok(None),
+            Ok(chunk) => Ok(Some((chunk, body))),
+            Err(e) => Err(e.set_permanent()),
+        }
+    });
+    // The inner body checks the length the answer announced.
+    HttpBody::new(Box::pin(chunks), None)
 }
 
 /// A DELETE answered 404: OpenDAL's S3 and OSS services take any 404 to a

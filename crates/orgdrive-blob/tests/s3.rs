@@ -418,6 +418,7 @@ async fn a_store_busy_at_every_try_is_unavailable_after_a_few_tries() {
         ("503 Slow Down", "SlowDown", true),
         ("500 Internal Server Error", "InternalError", true),
         ("403 Forbidden", "AccessDenied", false),
+        ("501 Not Implemented", "NotImplemented", false),
     ];
     for (status, code, busy) in cases {
         let store = store_through(Some(&busy_relay(status, code, refusals.clone()).await));
@@ -440,6 +441,39 @@ async fn a_store_busy_at_every_try_is_unavailable_after_a_few_tries() {
             assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
         }
     }
+}
+
+/// A request the store may have carried out is never sent again: a copy
+/// or a read whose answer breaks off once its head came (a review's relay
+/// made one CopyObject four server-side copies, and one 100-byte read 17
+/// GETs, each waiting out the read wait, before the retries were limited
+/// to answered server errors and connections never opened).
+#[tokio::test]
+async fn a_request_whose_answer_breaks_off_is_not_sent_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sent = std::sync::Arc::new(AtomicUsize::new(0));
+    let through = relay({
+        let sent = sent.clone();
+        move |head| {
+            // CopyObject and GET (a read may ask for the object's size first).
+            if head.contains("\r\nx-amz-copy-source:") || head.starts_with("get ") {
+                sent.fetch_add(1, Ordering::SeqCst);
+            }
+            Some("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabcdef".to_string())
+        }
+    });
+    let store = store_through(Some(&through.await));
+    assert!(store.copy("uploads/b/1", "objects/b").await.is_err());
+    assert_eq!(sent.swap(0, Ordering::SeqCst), 1, "one CopyObject");
+    let read = async {
+        match store.read_sized("objects/b", 0..100, 100).await? {
+            Download::Whole(bytes) => Ok(bytes.to_vec()),
+            Download::Stream(stream) => Ok(stream.try_collect::<Vec<Bytes>>().await?.concat()),
+        }
+    };
+    let read: Result<Vec<u8>, Box<dyn std::error::Error>> = read.await;
+    assert!(read.is_err(), "{read:?}");
+    assert_eq!(sent.load(Ordering::SeqCst), 1, "one GET");
 }
 
 /// A delete answered 404 `NoSuchBucket` (the bucket missing, or a gateway

@@ -89,9 +89,9 @@ pub use orgdrive_blob::{BlobStore, Download, Presigner};
 pub use orgdrive_store::{
     AppRecord, CallbackRecord, CursorRecord, DeadProperty, DentryRecord, DeptRecord, EventRecord,
     EventScope, EventType, GrantRecord, Lease, MetaStore, OpenUploadLimits, OrgRecord,
-    RecycleBinRecord, RecycleItemRecord, RecycleScope, SharedDentry, SpaceRecord, StoreGauges,
-    SubscriptionRecord, TaskOp, TaskRecord, TaskStatus, TreeNode, UsageParts, UserRecord,
-    WriteFigures,
+    RecycleBinRecord, RecycleItemRecord, RecycleScope, SharedDentry, SpaceRecord, StoreError,
+    StoreGauges, SubscriptionRecord, TaskOp, TaskRecord, TaskStatus, TreeNode, UsageParts,
+    UserRecord, WriteFigures,
 };
 pub use permissions::{
     GrantInput, GrantPage, MemberInput, DEFAULT_GRANT_PAGE, MAX_GRANT_MEMBERS, MAX_GRANT_PAGE,

@@ -1479,9 +1479,12 @@ impl Drive {
             let keys: Vec<String> =
                 sources.iter().map(|n| put_path(&upload.upload_key, *n)).collect();
             match self.blob.compose(&keys, &object).await {
-                Err(e) if !e.is_not_found() => {
+                // A store that cannot serve now would fail the parts' copies
+                // too (each tried again): the commit is answered 503 instead.
+                Err(e) if !e.is_not_found() && !e.is_unavailable() => {
                     // E.g. a part re-PUT smaller meanwhile: parts are kept apart.
                     tracing::warn!(error = %e, "could not compose the parts; keeping a manifest");
+                    self.remove_object(&object).await; // in case the store joined them after all
                     None
                 }
                 composed => Some((object, composed)),

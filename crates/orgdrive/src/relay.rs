@@ -9,8 +9,9 @@
 
 use std::time::Duration;
 
-use orgdrive_core::{CacheChange, Drive};
+use orgdrive_core::{CacheChange, Drive, StoreError};
 use orgdrive_postgres::PgStore;
+
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
@@ -28,9 +29,15 @@ const EVERYTHING: &str = "*";
 
 /// Relays until the process ends.
 pub async fn run(drive: Drive, store: PgStore) {
-    let sender = tokio::spawn(send(drive.clone(), store.clone()));
+    // Aborted with `run` too (when the server stops, `run` is aborted).
+    struct AbortOnDrop(tokio::task::JoinHandle<()>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let _sender = AbortOnDrop(tokio::spawn(send(drive.clone(), store.clone())));
     receive(drive, store).await;
-    sender.abort();
 }
 
 /// This node's changes, out: one notification per gathered batch.
@@ -38,32 +45,41 @@ async fn send(drive: Drive, store: PgStore) {
     let node = drive.node();
     relay_out(drive.cache_changes(), |lines| {
         let store = store.clone();
-        async move { store.notify_changes(node, &lines).await.map_err(|e| e.to_string()) }
+        async move {
+            store.notify_changes(node, &lines).await.map_err(|e| match e {
+                StoreError::Unavailable(_) => NotSent::Later(e.to_string()),
+                e => NotSent::Never(e.to_string()),
+            })
+        }
     })
     .await
 }
 
+/// Why a batch of changes was not sent.
+#[derive(Debug)]
+enum NotSent {
+    /// The database is out of reach: send it again.
+    Later(String),
+    /// It never will be (a line PostgreSQL's payload cannot carry).
+    Never(String),
+}
+
 /// Sends `changes` through `notify`, gathered for [`GATHER`]. A batch that
-/// could not be sent (the database out of reach) is not lost: it is sent
-/// again after [`RESEND_AFTER`], with the changes made meanwhile, until it
-/// goes through; past [`MAX_LINES`] waiting lines, as [`EVERYTHING`]. (A
-/// change relayed late only drops entries the other nodes may have renewed
-/// since: a few more misses, never a stale read.)
+/// could not be sent for now (the database out of reach) is not lost: it is
+/// sent again [`RESEND_AFTER`] later, with the changes made meanwhile, until
+/// it goes through; past [`MAX_LINES`] waiting lines, as [`EVERYTHING`]. A
+/// batch that never can be goes as [`EVERYTHING`]. (A change relayed late
+/// only drops entries the other nodes may have renewed since: a few more
+/// misses, never a stale read.) Ends when `changes` closes.
 async fn relay_out<F, Sent>(mut changes: Receiver<CacheChange>, mut notify: F)
 where
     F: FnMut(Vec<String>) -> Sent,
-    Sent: std::future::Future<Output = Result<(), String>>,
+    Sent: std::future::Future<Output = Result<(), NotSent>>,
 {
     let mut unsent: Vec<String> = Vec::new();
     loop {
-        let first = if unsent.is_empty() {
-            Some(changes.recv().await)
-        } else {
-            tokio::select! {
-                next = changes.recv() => Some(next),
-                _ = tokio::time::sleep(RESEND_AFTER) => None,
-            }
-        };
+        // A batch not sent waits its turn; the changes made meanwhile join it.
+        let first = if unsent.is_empty() { Some(changes.recv().await) } else { None };
         let mut lines = std::mem::take(&mut unsent);
         let mut closed = false;
         match first {
@@ -90,13 +106,25 @@ where
         if lines.len() > MAX_LINES || lines.iter().any(|l| l == EVERYTHING) {
             lines = vec![EVERYTHING.to_string()];
         }
-        if let Err(e) = notify(lines.clone()).await {
-            tracing::warn!(
-                error = %e,
-                "could not relay cache changes to the other nodes; sending them again shortly"
-            );
-            unsent = lines;
-        } else if closed {
+        match notify(lines.clone()).await {
+            Ok(()) => {}
+            Err(NotSent::Later(e)) if !closed => {
+                tracing::warn!(
+                    error = %e,
+                    "could not relay cache changes to the other nodes; sending them again shortly"
+                );
+                unsent = lines;
+                tokio::time::sleep(RESEND_AFTER).await;
+            }
+            Err(NotSent::Later(e)) => {
+                tracing::warn!(error = %e, "could not relay the last cache changes; stopping");
+            }
+            Err(NotSent::Never(e)) => {
+                tracing::warn!(error = %e, "cache changes cannot be relayed; sending forget-all");
+                unsent = vec![EVERYTHING.to_string()];
+            }
+        }
+        if closed {
             return;
         }
     }
@@ -154,7 +182,7 @@ mod tests {
                 *failures_left = failures_left.saturating_sub(1);
                 async move {
                     if failed {
-                        Err("the pool is out of reach".to_string())
+                        Err(NotSent::Later("the pool is out of reach".to_string()))
                     } else {
                         Ok(())
                     }
@@ -194,7 +222,7 @@ mod tests {
             let sent = sent.clone();
             move |lines| {
                 sent.lock().unwrap().push(lines);
-                async { Ok(()) }
+                async { Ok::<(), NotSent>(()) }
             }
         }));
         for n in 0..=MAX_LINES {
@@ -204,5 +232,52 @@ mod tests {
         assert_eq!(sent.lock().unwrap().clone(), vec![vec![EVERYTHING.to_string()]]);
         drop(changes);
         tokio::time::timeout(Duration::from_secs(1), relay).await.unwrap().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod pacing_tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// From a review: with a batch waiting, a closed channel made the loop
+    /// send again at once, forever (124,672 tries in 200 ms), and a change
+    /// every 20 ms made it try once a change. Now a failed batch waits
+    /// [`RESEND_AFTER`] whatever comes meanwhile, the relay ends once its
+    /// channel closes, and a batch that can never be sent goes as
+    /// [`EVERYTHING`].
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_notify_is_tried_at_its_pace_and_the_relay_ends_with_its_channel() {
+        let (changes, receiver) = tokio::sync::broadcast::channel(4096);
+        let tries: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        let relay = tokio::spawn(relay_out(receiver, {
+            let tries = tries.clone();
+            move |lines: Vec<String>| {
+                let never = lines.iter().any(|l| l.contains("bad"));
+                tries.lock().unwrap().push(lines);
+                async move {
+                    Err(if never {
+                        NotSent::Never("too long".into())
+                    } else {
+                        NotSent::Later("out of reach".into())
+                    })
+                }
+            }
+        }));
+        for n in 0..50 {
+            changes.send(CacheChange::Tree(format!("s{n}"))).unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let count = tries.lock().unwrap().len();
+        assert!((3..=6).contains(&count), "{count} tries in 1 s: one each 250 ms");
+        changes.send(CacheChange::Tree("bad".into())).unwrap();
+        tokio::time::sleep(RESEND_AFTER * 2).await;
+        let last = tries.lock().unwrap().last().unwrap().clone();
+        assert_eq!(last, vec![EVERYTHING.to_string()], "a batch never sendable goes as all");
+        drop(changes);
+        tokio::time::timeout(RESEND_AFTER * 4, relay).await.expect("ended").unwrap();
+        let count = tries.lock().unwrap().len();
+        assert!(count < 20, "{count}");
     }
 }
