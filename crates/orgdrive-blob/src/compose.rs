@@ -125,7 +125,8 @@ impl Composer {
             .header("x-amz-copy-source", copy_source)
             .send()
             .await
-            .map_err(|e| failed(format!("sending a request: {e}")))?;
+            // Not the URL: it carries the probe's signature.
+            .map_err(|e| failed(format!("sending a request: {}", e.without_url())))?;
         Ok(response.status().is_success())
     }
 

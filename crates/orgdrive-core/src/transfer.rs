@@ -1529,13 +1529,29 @@ impl Drive {
         }
         let name = random_alnum(32);
         let chunk_prefix = format!("chunks/{name}/");
+        // Once a copy failed, no other starts (a store that cannot serve now
+        // would be asked for every part, each tried again); those under way
+        // are waited for, so that the clean-up below finds what they made.
+        let failed = std::sync::atomic::AtomicBool::new(false);
         let copies = futures::stream::iter(sources)
             .map(|n| {
                 let (from, to) = (put_path(&upload.upload_key, n), format!("{chunk_prefix}{n}"));
+                let failed = &failed;
                 async move {
-                    self.blob.copy(&from, &to).await?;
-                    let size = self.blob.stat(&to).await?.map(|s| s.size);
-                    Ok::<_, orgdrive_blob::BlobError>((to, size))
+                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Ok(None);
+                    }
+                    let copied = async {
+                        self.blob.copy(&from, &to).await?;
+                        self.blob.stat(&to).await
+                    };
+                    match copied.await {
+                        Ok(stat) => Ok(Some((to, stat.map(|s| s.size)))),
+                        Err(e) => {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                            Err(e)
+                        }
+                    }
                 }
             })
             .buffered(8)
@@ -1545,8 +1561,9 @@ impl Drive {
         let mut failure = None;
         for copy in copies {
             match copy {
-                Ok((key, Some(size))) => parts.push(ManifestPart { key, size }),
-                Ok((_, None)) => failure = Some(gone()),
+                Ok(None) => {} // not started: another failed
+                Ok(Some((key, Some(size)))) => parts.push(ManifestPart { key, size }),
+                Ok(Some((_, None))) => failure = Some(gone()),
                 Err(e) if e.is_not_found() => failure = Some(gone()),
                 Err(e) => failure = Some(internal(e)),
             }

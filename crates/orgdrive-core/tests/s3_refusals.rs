@@ -535,3 +535,43 @@ async fn a_commit_the_store_answers_slow_down_is_answered_unavailable() {
     let committed = w.drive.commit_file(&w.op, &s, commit_as(&key, "a.txt")).await.unwrap();
     assert_eq!(committed.dentry.size, 5);
 }
+
+/// A commit of many parts kept as a manifest (parts under S3's 5 MiB) while
+/// the store answers every copy 503 `SlowDown`: once a copy has failed, no
+/// other part's copy starts, so the store is asked for at most the copies
+/// under way (8), each tried 4 times — not every part 4 times (a review: a
+/// store asking for less traffic got 4 × N copies per commit, and a client
+/// may ask again). The commit is answered 503, no copy is left, and once
+/// the store serves again the same upload commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_of_many_parts_stops_copying_at_the_first_busy_answer() {
+    const PARTS: i64 = 20;
+    let copies = Arc::new(AtomicUsize::new(0));
+    let hold = HeldCopy::new(true);
+    let w = held_world(copies.clone(), None, Some(hold.clone())).await;
+    let s = space(&w, None).await;
+    let key = w.drive.init_multipart_upload(&w.op, &s, UploadRequest::default()).await.unwrap();
+    let numbers: Vec<i64> = (1..=PARTS).collect();
+    let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &numbers, BASE).await.unwrap();
+    for (n, url) in &urls {
+        let bytes =
+            if *n == PARTS { b"tail".to_vec() } else { vec![*n as u8; MIN_PART_BYTES as usize] };
+        assert_eq!(put_signed(url, bytes).await, 200);
+    }
+    let commit = CommitRequest {
+        upload_key: Some(key.clone()),
+        name: Some("parts.bin".into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    };
+    hold.busy.store(true, Ordering::SeqCst);
+    let refused = w.drive.commit_file(&w.op, &s, commit.clone()).await.unwrap_err();
+    assert!(matches!(refused, DriveError::Busy(_)), "{refused:?}");
+    let asked = copies.load(Ordering::SeqCst);
+    assert!(asked <= 8 * 4, "{asked} copies asked for, at most the 8 under way, 4 tries each");
+    assert!(w.drive.blob().list("chunks/").await.unwrap().is_empty(), "copies kept");
+    hold.busy.store(false, Ordering::SeqCst);
+    hold.release.add_permits(1000);
+    let file = w.drive.commit_file(&w.op, &s, commit).await.unwrap();
+    assert_eq!(file.dentry.size, (PARTS - 1) * MIN_PART_BYTES as i64 + 4);
+}
