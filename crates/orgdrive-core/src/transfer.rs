@@ -1621,7 +1621,8 @@ impl Drive {
     /// write them: older than the signed-URL lifetime and the sweep grace.
     /// The listing is read as it comes (a page at a time on object stores,
     /// by key, so an upload's objects come together), never held whole: its
-    /// length grows with open uploads and their parts.
+    /// length grows with open uploads and their parts. Objects a start-up
+    /// probe left under `probes/` go too.
     pub(crate) async fn sweep_stray_uploads(&self) -> DriveResult<usize> {
         use futures::TryStreamExt;
         let settled_before = now_secs() - self.options.signed_url_ttl_secs - SWEEP_GRACE_SECS;
@@ -1637,6 +1638,16 @@ impl Drive {
             looked_at = key.to_string();
             if self.meta.get_upload(key).await?.is_none() {
                 self.remove_upload_objects(key, true).await;
+                swept += 1;
+            }
+        }
+        // What a start-up probe of the store left (a node stopped mid-probe,
+        // `BlobStore::presigned_puts_copy_unsigned_sources`): a probe takes
+        // seconds, these are hours old.
+        let mut probes = self.blob.list_raw_stream("probes/").await?;
+        while let Some(object) = probes.try_next().await? {
+            if object.modified_unix.is_some_and(|t| t < settled_before) {
+                self.remove_object(&object.key).await;
                 swept += 1;
             }
         }

@@ -63,14 +63,20 @@ async fn presigned_uploads_commit_by_copy_and_strays_are_swept() {
         w.drive.get_file_upload_info(&w.op, &space, upload_request(), BASE).await.unwrap();
     assert_eq!(put_signed(&abandoned.url, b"abandoned").await, 200);
     assert_eq!(uploads(&w.drive).await.len(), 2);
+    // What a node stopped in the middle of its start-up probe left.
+    let probe = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"p"))]);
+    w.drive.blob().write_stream("probes/1-2/source", probe, None, false).await.unwrap();
+    let probes = || async { w.drive.blob().list("probes/").await.unwrap().len() };
 
     // Young objects are kept: a URL could still be writing them.
     w.drive.sweep(std::time::Duration::from_secs(1)).await.unwrap();
     assert_eq!(uploads(&w.drive).await.len(), 2);
+    assert_eq!(probes().await, 1, "a probe may be under way");
     // Past the upload lifetime, the URL lifetime and the grace: both go.
     w.drive.advance_clock(25 * 3600).unwrap(); // the upload lifetime is 24 h
     w.drive.sweep(std::time::Duration::from_secs(1)).await.unwrap();
     assert!(uploads(&w.drive).await.is_empty(), "{:?}", uploads(&w.drive).await);
+    assert_eq!(probes().await, 0, "a probe's leftovers");
 
     // The file kept its bytes; its download is the bucket's presigned GET.
     let url =
