@@ -72,17 +72,26 @@ pub(crate) fn causes<'a>(
 }
 
 /// The client OpenDAL sends a store's requests through: reqwest's, which
-/// decides what [`retry_layer`] may send again: only what the store surely
-/// did not carry out.
+/// decides what [`retry_layer`] may send again — never what the store may
+/// have carried out unless doing it twice does no harm.
 /// - An answer of 500, 502, 503 (S3's `SlowDown`) or 504 fails the request
 ///   as retryable, with [`StoreAnsweredBusy`] among its sources (OpenDAL
 ///   would retry it too, but loses the status once its retries are spent).
+///   Not a 502 or 504 to a POST (creating or completing a multipart upload):
+///   a gateway may answer so after the store did it.
 /// - A connection that could not be opened (refused; not a connect wait run
 ///   out) is retryable: the request was never sent.
-/// - Anything else is final: a wait run out (so [`Waits`] bound how long a
-///   caller is held), a connection cut once the request was sent (a copy may
-///   have been made), an answer's body that breaks or stalls (OpenDAL would
-///   ask again for the rest, from an offset it trusts the store to honour).
+/// - A request that may be repeated ([`repeatable`]: a read, a delete, a
+///   plain PUT) keeps OpenDAL's own judgement of a connection cut or an
+///   answer broken off: it is retried, a read going on from where it broke.
+///   Anything else is final: a copy cut once sent may have been made.
+/// - A wait run out is always final: [`Waits`] bound how long a caller is
+///   held.
+/// - An answer to a ranged GET is cut off, as an error, where it would pass
+///   the range: OpenDAL's retrying reader counts down the range by what it
+///   is handed and overflows past it (a review's store answered 1,000 bytes
+///   for 100); and refused if it is the whole object (200) when the range
+///   did not start at 0, as a resumed read's would be.
 #[derive(Debug, Clone)]
 pub(crate) struct StoreFetch(pub(crate) reqwest::Client);
 
@@ -91,29 +100,75 @@ pub(crate) fn busy(status: ::http::StatusCode) -> bool {
     matches!(status.as_u16(), 500 | 502 | 503 | 504)
 }
 
+/// Whether sending `request` twice does what sending it once does: reads,
+/// deletes and PUTs of bytes (not server-side copies, nor POSTs).
+fn repeatable(request: &::http::Request<Buffer>) -> bool {
+    use ::http::Method;
+    match *request.method() {
+        Method::GET | Method::HEAD | Method::DELETE => true,
+        Method::PUT => !request.headers().keys().any(|name| {
+            let name = name.as_str();
+            name.eq_ignore_ascii_case("x-amz-copy-source")
+                || name.eq_ignore_ascii_case("x-oss-copy-source")
+        }),
+        _ => false,
+    }
+}
+
+/// The first byte a GET's `Range: bytes=a-[b]` asks for, and how many.
+fn asked_range(request: &::http::Request<Buffer>) -> Option<(u64, Option<u64>)> {
+    if request.method() != ::http::Method::GET {
+        return None;
+    }
+    let range = request.headers().get(::http::header::RANGE)?.to_str().ok()?;
+    let (first, last) = range.strip_prefix("bytes=")?.split_once('-')?;
+    let first = first.trim().parse::<u64>().ok()?;
+    let length =
+        last.trim().parse::<u64>().ok().and_then(|last| last.checked_sub(first)?.checked_add(1));
+    Some((first, length))
+}
+
 impl HttpFetch for StoreFetch {
     async fn fetch(
         &self,
         request: ::http::Request<Buffer>,
     ) -> opendal::Result<::http::Response<HttpBody>> {
-        let deleting = request.method() == ::http::Method::DELETE;
+        let method = request.method().clone();
+        let repeatable = repeatable(&request);
+        let range = asked_range(&request);
         let answer = match self.0.fetch(request).await {
+            Err(e) if timed_out(&e) => return Err(e.set_permanent()),
             Err(e) if never_sent(&e) => return Err(e.set_temporary()),
+            Err(e) if repeatable => return Err(e),
             Err(e) => return Err(e.set_permanent()),
             Ok(answer) => answer,
         };
-        if busy(answer.status()) {
-            let status = answer.status();
-            return Err(opendal::Error::new(ErrorKind::Unexpected, "the object store failed")
+        let status = answer.status();
+        if busy(status) {
+            let error = opendal::Error::new(ErrorKind::Unexpected, "the object store failed")
                 .with_context("status", status.as_str())
-                .set_temporary()
-                .set_source(StoreAnsweredBusy(status)));
+                .set_source(StoreAnsweredBusy(status));
+            let maybe_done = method == ::http::Method::POST && matches!(status.as_u16(), 502 | 504);
+            return Err(if maybe_done { error.set_permanent() } else { error.set_temporary() });
         }
-        if deleting && answer.status() == ::http::StatusCode::NOT_FOUND {
+        if method == ::http::Method::DELETE && status == ::http::StatusCode::NOT_FOUND {
             return refuse_a_missing_bucket(answer).await;
         }
-        Ok(answer.map(final_body_errors))
+        if status == ::http::StatusCode::OK && range.is_some_and(|(first, _)| first > 0) {
+            // The whole object from its first byte, not the rest asked for.
+            return Err(opendal::Error::new(
+                ErrorKind::Unexpected,
+                "the object store ignored a read's range",
+            ));
+        }
+        let length = range.and_then(|(_, length)| length);
+        Ok(answer.map(|body| guarded_body(body, repeatable, length)))
     }
+}
+
+/// Whether a request failed because one of its [`Waits`] ran out.
+fn timed_out(e: &opendal::Error) -> bool {
+    causes(e).any(|e| e.downcast_ref::<reqwest::Error>().is_some_and(reqwest::Error::is_timeout))
 }
 
 /// Whether a request failed before it was sent: no connection could be
@@ -124,14 +179,26 @@ fn never_sent(e: &opendal::Error) -> bool {
     })
 }
 
-/// `body`, its errors final (see [`StoreFetch`]).
-fn final_body_errors(body: HttpBody) -> HttpBody {
+/// `body` as [`StoreFetch`] hands it on: its errors final unless its request
+/// is `repeatable` (a wait run out always), and cut off with an error where
+/// it would pass `range` bytes.
+fn guarded_body(body: HttpBody, repeatable: bool, range: Option<u64>) -> HttpBody {
     use opendal::raw::oio::Read;
-    let chunks = futures::stream::try_unfold(body, |mut body| async move {
+    let left = range.unwrap_or(u64::MAX);
+    let chunks = futures::stream::try_unfold((body, left), move |(mut body, left)| async move {
         match body.read().await {
             Ok(chunk) if chunk.is_empty() => Ok(None),
-            Ok(chunk) => Ok(Some((chunk, body))),
-            Err(e) => Err(e.set_permanent()),
+            Ok(chunk) if chunk.len() as u64 > left => Err(opendal::Error::new(
+                ErrorKind::Unexpected,
+                "the object store answered more bytes than the range asked for",
+            )
+            .set_permanent()),
+            Ok(chunk) => {
+                let left = left - chunk.len() as u64;
+                Ok(Some((chunk, (body, left))))
+            }
+            Err(e) if timed_out(&e) || !repeatable => Err(e.set_permanent()),
+            Err(e) => Err(e),
         }
     });
     // The inner body checks the length the answer announced.

@@ -60,7 +60,8 @@ async fn send(drive: Drive, store: PgStore) {
 enum NotSent {
     /// The database is out of reach: send it again.
     Later(String),
-    /// It never will be (a line PostgreSQL's payload cannot carry).
+    /// Any other failure, which the same lines may meet again (a line a
+    /// payload cannot carry; an error of the database): send forget-all.
     Never(String),
 }
 
@@ -68,7 +69,7 @@ enum NotSent {
 /// could not be sent for now (the database out of reach) is not lost: it is
 /// sent again [`RESEND_AFTER`] later, with the changes made meanwhile, until
 /// it goes through; past [`MAX_LINES`] waiting lines, as [`EVERYTHING`]. A
-/// batch that never can be goes as [`EVERYTHING`]. (A change relayed late
+/// batch that failed otherwise goes again as [`EVERYTHING`], as late. (A change relayed late
 /// only drops entries the other nodes may have renewed since: a few more
 /// misses, never a stale read.) Ends when `changes` closes.
 async fn relay_out<F, Sent>(mut changes: Receiver<CacheChange>, mut notify: F)
@@ -106,23 +107,25 @@ where
         if lines.len() > MAX_LINES || lines.iter().any(|l| l == EVERYTHING) {
             lines = vec![EVERYTHING.to_string()];
         }
-        match notify(lines.clone()).await {
-            Ok(()) => {}
-            Err(NotSent::Later(e)) if !closed => {
+        let failed = match notify(lines.clone()).await {
+            Ok(()) => None,
+            Err(NotSent::Later(e)) => Some((e, lines)),
+            // Sent again as forget-all, which any payload carries.
+            Err(NotSent::Never(e)) => Some((e, vec![EVERYTHING.to_string()])),
+        };
+        match failed {
+            Some((e, _)) if closed => {
+                tracing::warn!(error = %e, "could not relay the last cache changes; stopping");
+            }
+            Some((e, again)) => {
                 tracing::warn!(
                     error = %e,
                     "could not relay cache changes to the other nodes; sending them again shortly"
                 );
-                unsent = lines;
+                unsent = again;
                 tokio::time::sleep(RESEND_AFTER).await;
             }
-            Err(NotSent::Later(e)) => {
-                tracing::warn!(error = %e, "could not relay the last cache changes; stopping");
-            }
-            Err(NotSent::Never(e)) => {
-                tracing::warn!(error = %e, "cache changes cannot be relayed; sending forget-all");
-                unsent = vec![EVERYTHING.to_string()];
-            }
+            None => {}
         }
         if closed {
             return;
@@ -279,5 +282,28 @@ mod pacing_tests {
         tokio::time::timeout(RESEND_AFTER * 4, relay).await.expect("ended").unwrap();
         let count = tries.lock().unwrap().len();
         assert!(count < 20, "{count}");
+    }
+
+    /// From a second review: a failure other than "out of reach" (a closed
+    /// pool, a standby, a password rotated) made the relay try again at
+    /// once, every 5 ms (199 tries a second). It waits its turn too.
+    #[tokio::test(start_paused = true)]
+    async fn a_notify_failing_otherwise_is_tried_at_its_pace_too() {
+        let (changes, receiver) = tokio::sync::broadcast::channel(64);
+        let tries: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        let relay = tokio::spawn(relay_out(receiver, {
+            let tries = tries.clone();
+            move |lines: Vec<String>| {
+                tries.lock().unwrap().push(lines);
+                async { Err(NotSent::Never("the metadata store is closed".into())) }
+            }
+        }));
+        changes.send(CacheChange::Tree("s1".into())).unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let tries = tries.lock().unwrap().clone();
+        assert!((3..=6).contains(&tries.len()), "{} tries in 1 s", tries.len());
+        assert_eq!(tries[1], vec![EVERYTHING.to_string()]);
+        drop(changes);
+        tokio::time::timeout(RESEND_AFTER * 4, relay).await.expect("ended").unwrap();
     }
 }
