@@ -74,7 +74,7 @@ pub(crate) fn causes<'a>(
 /// The client OpenDAL sends a store's requests through: reqwest's, which
 /// decides what [`retry_layer`] may send again — never what the store may
 /// have carried out unless doing it twice does no harm.
-/// - An answer of 500, 502, 503 (S3's `SlowDown`) or 504 fails the request
+/// - An answer of 429, 500, 502, 503 (S3's `SlowDown`) or 504 fails the request
 ///   as retryable, with [`StoreAnsweredBusy`] among its sources (OpenDAL
 ///   would retry it too, but loses the status once its retries are spent).
 ///   Not a 502 or 504 to a POST (creating or completing a multipart upload):
@@ -95,9 +95,11 @@ pub(crate) fn causes<'a>(
 #[derive(Debug, Clone)]
 pub(crate) struct StoreFetch(pub(crate) reqwest::Client);
 
-/// The answers a store gives when it cannot serve now.
+/// The answers a store gives when it cannot serve now (429: some
+/// S3-compatible stores' way to ask for less traffic, where S3 answers 503
+/// `SlowDown`).
 pub(crate) fn busy(status: ::http::StatusCode) -> bool {
-    matches!(status.as_u16(), 500 | 502 | 503 | 504)
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
 
 /// Whether sending `request` twice does what sending it once does: reads,

@@ -417,6 +417,7 @@ async fn a_store_busy_at_every_try_is_unavailable_after_a_few_tries() {
     let cases = [
         ("503 Slow Down", "SlowDown", true),
         ("500 Internal Server Error", "InternalError", true),
+        ("429 Too Many Requests", "TooManyRequests", true),
         ("403 Forbidden", "AccessDenied", false),
         ("501 Not Implemented", "NotImplemented", false),
     ];
