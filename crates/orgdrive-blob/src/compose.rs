@@ -155,7 +155,7 @@ impl Composer {
         headers: &[(&str, String)],
         body: String,
     ) -> Result<String, BlobError> {
-        let mut request = self.client.request(method, url).body(body);
+        let mut request = self.client.request(method.clone(), url).body(body);
         for (name, value) in headers {
             request = request.header(*name, value);
         }
@@ -187,7 +187,7 @@ impl Composer {
             // code alone; S3 says to send it again on these.
             let busy = matches!(code, "InternalError" | "SlowDown" | "ServiceUnavailable");
             if crate::http::busy(status) || busy {
-                return Err(BlobError(error.set_source(StoreAnsweredBusy(status))));
+                return Err(BlobError(error.set_source(StoreAnsweredBusy::new(&method, status))));
             }
             return Err(BlobError(error));
         }

@@ -28,8 +28,14 @@ impl Default for Waits {
 }
 
 /// An HTTP client whose waits for an object store are bounded.
+/// Idle connections are let go after 15 s: stores close theirs after some
+/// idle seconds (S3 about 20), and a request sent on one the store just
+/// closed fails once sent, which for a copy cannot be tried again.
 pub(crate) fn bounded_http_client(waits: Waits) -> reqwest::ClientBuilder {
-    reqwest::Client::builder().connect_timeout(waits.connect).read_timeout(waits.read)
+    reqwest::Client::builder()
+        .connect_timeout(waits.connect)
+        .read_timeout(waits.read)
+        .pool_idle_timeout(Duration::from_secs(15))
 }
 
 /// How many times a request a store failed is sent again, at most.
@@ -61,8 +67,21 @@ pub(crate) fn retry_layer() -> opendal::layers::RetryLayer {
 /// that, once the retries are spent, the caller is told to try again later
 /// ([`crate::BlobError::is_unavailable`]) rather than of a fault.
 #[derive(Debug, thiserror::Error)]
-#[error("the object store answered {0}")]
-pub(crate) struct StoreAnsweredBusy(pub(crate) reqwest::StatusCode);
+#[error("the object store answered {status}")]
+pub(crate) struct StoreAnsweredBusy {
+    pub(crate) status: reqwest::StatusCode,
+    /// Whether the request may be sent again: not a POST answered 502 or
+    /// 504, which a gateway may answer after the store did it.
+    pub(crate) retryable: bool,
+}
+
+impl StoreAnsweredBusy {
+    /// What `status` (a [`busy`] one) to a request of `method` says.
+    pub(crate) fn new(method: &::http::Method, status: reqwest::StatusCode) -> StoreAnsweredBusy {
+        let maybe_done = method == ::http::Method::POST && matches!(status.as_u16(), 502 | 504);
+        StoreAnsweredBusy { status, retryable: !maybe_done }
+    }
+}
 
 /// The errors `e` was caused by, `e` first.
 pub(crate) fn causes<'a>(
@@ -108,10 +127,18 @@ fn repeatable(request: &::http::Request<Buffer>) -> bool {
     use ::http::Method;
     match *request.method() {
         Method::GET | Method::HEAD | Method::DELETE => true,
+        // Not a copy, nor a PUT on a condition (a second try would find it
+        // unmet by the first).
         Method::PUT => !request.headers().keys().any(|name| {
-            let name = name.as_str();
-            name.eq_ignore_ascii_case("x-amz-copy-source")
-                || name.eq_ignore_ascii_case("x-oss-copy-source")
+            matches!(
+                name.as_str(),
+                "x-amz-copy-source"
+                    | "x-oss-copy-source"
+                    | "if-match"
+                    | "if-none-match"
+                    | "x-amz-write-offset-bytes"
+                    | "x-oss-forbid-overwrite"
+            )
         }),
         _ => false,
     }
@@ -147,11 +174,12 @@ impl HttpFetch for StoreFetch {
         };
         let status = answer.status();
         if busy(status) {
+            let busy = StoreAnsweredBusy::new(&method, status);
+            let retryable = busy.retryable;
             let error = opendal::Error::new(ErrorKind::Unexpected, "the object store failed")
                 .with_context("status", status.as_str())
-                .set_source(StoreAnsweredBusy(status));
-            let maybe_done = method == ::http::Method::POST && matches!(status.as_u16(), 502 | 504);
-            return Err(if maybe_done { error.set_permanent() } else { error.set_temporary() });
+                .set_source(busy);
+            return Err(if retryable { error.set_temporary() } else { error.set_permanent() });
         }
         if method == ::http::Method::DELETE && status == ::http::StatusCode::NOT_FOUND {
             return refuse_a_missing_bucket(answer).await;
@@ -163,7 +191,8 @@ impl HttpFetch for StoreFetch {
                 "the object store ignored a read's range",
             ));
         }
-        let length = range.and_then(|(_, length)| length);
+        // An error's body (a 404's document) is not the range's bytes.
+        let length = range.and_then(|(_, length)| length).filter(|_| status.is_success());
         Ok(answer.map(|body| guarded_body(body, repeatable, length)))
     }
 }
@@ -189,6 +218,13 @@ fn guarded_body(body: HttpBody, repeatable: bool, range: Option<u64>) -> HttpBod
     let left = range.unwrap_or(u64::MAX);
     let chunks = futures::stream::try_unfold((body, left), move |(mut body, left)| async move {
         match body.read().await {
+            Ok(chunk) if chunk.is_empty() && range.is_some() && left > 0 => {
+                let short = opendal::Error::new(
+                    ErrorKind::Unexpected,
+                    "the object store answered fewer bytes than the range asked for",
+                );
+                Err(if repeatable { short.set_temporary() } else { short })
+            }
             Ok(chunk) if chunk.is_empty() => Ok(None),
             Ok(chunk) if chunk.len() as u64 > left => Err(opendal::Error::new(
                 ErrorKind::Unexpected,
@@ -221,7 +257,8 @@ async fn refuse_a_missing_bucket(
     let (parts, mut body) = answer.into_parts();
     let mut document = Vec::new();
     loop {
-        let chunk = body.read().await?;
+        let chunk =
+            body.read().await.map_err(|e| if timed_out(&e) { e.set_permanent() } else { e })?;
         if chunk.is_empty() || document.len() > ERROR_DOCUMENT_MAX {
             break;
         }

@@ -68,10 +68,14 @@ impl BlobError {
     }
 
     /// Whether the store cannot serve now, so that the request may succeed
-    /// later: [`BlobError::is_unreachable`], or the store answered a server
-    /// error (5xx, S3's `SlowDown`) to every try.
+    /// later: it could not be reached or heard out (a transport failure,
+    /// [`BlobError::is_unreachable`] among them), or it answered that it is
+    /// busy (429, 500, 502, 503 `SlowDown`, 504) to every try.
     pub fn is_unavailable(&self) -> bool {
-        self.is_unreachable()
+        // Any failure to reach the store or hear it out (a connection cut
+        // mid-request too: what was done is then unknown, and the client is
+        // told to look before writing again).
+        self.reqwest_causes().next().is_some()
             || self.0.kind() == ErrorKind::RateLimited
             || http::causes(&self.0).any(|e| e.is::<http::StoreAnsweredBusy>())
     }
@@ -80,7 +84,8 @@ impl BlobError {
     /// the store answered a server error, or no connection could be opened
     /// (not for want of an answer in time).
     pub(crate) fn may_retry(&self) -> bool {
-        http::causes(&self.0).any(|e| e.is::<http::StoreAnsweredBusy>())
+        http::causes(&self.0)
+            .any(|e| e.downcast_ref::<http::StoreAnsweredBusy>().is_some_and(|b| b.retryable))
             || self.reqwest_causes().any(|e| e.is_connect() && !e.is_timeout())
     }
 
@@ -426,7 +431,11 @@ impl BlobStore {
                 return Err(failure);
             }
         }
-        writer.close().await.map_err(BlobError::from)?;
+        if let Err(e) = writer.close().await {
+            // A multipart upload not completed would keep its parts stored.
+            let _ = writer.abort().await;
+            return Err(BlobError(e).into());
+        }
         self.sync_dirs(key).await?;
         Ok(Written { size, md5: digest.map(|d| hex::encode(d.finalize())) })
     }
@@ -466,7 +475,10 @@ impl BlobStore {
                 return Err(e.into());
             }
         }
-        writer.close().await?;
+        if let Err(e) = writer.close().await {
+            let _ = writer.abort().await; // see `write_stream`
+            return Err(e.into());
+        }
         self.sync_dirs(dest).await?;
         Ok(Written { size, md5: digest.map(|d| hex::encode(d.finalize())) })
     }

@@ -360,13 +360,21 @@ async fn busy_relay(
     code: &'static str,
     refusals: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) -> String {
+    relay(busy_relay_answer(status, code, refusals)).await
+}
+
+/// What [`busy_relay`] answers.
+fn busy_relay_answer(
+    status: &'static str,
+    code: &'static str,
+    refusals: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
     use std::sync::atomic::Ordering;
-    relay(move |_| {
+    move |_| {
         let refused =
             refusals.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         refused.is_ok().then(|| s3_error(status, code))
-    })
-    .await
+    }
 }
 
 /// A store that answers a server error (S3's `SlowDown` when it is asked
@@ -489,6 +497,14 @@ async fn a_request_whose_answer_breaks_off_or_overflows_is_never_answered_wrong(
     let store = store_through(Some(&relayed(past.leak()).await));
     let wrong = read(&store).await;
     assert!(wrong.is_err(), "{wrong:?}");
+    sent.store(0, Ordering::SeqCst);
+    // Fewer bytes than asked for, as a whole answer: the read goes on from
+    // where the answer ended (before, it ended there, short, without error).
+    let short = "HTTP/1.1 206 Partial Content\r\nContent-Length: 50\r\n\r\n\
+                 yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy";
+    let store = store_through(Some(&relayed(short).await));
+    assert_eq!(read(&store).await.unwrap(), vec![b'y'; 100]);
+    assert_eq!(sent.load(Ordering::SeqCst), 2, "the GET, and one going on from byte 50");
 }
 
 /// A POST answered 502 or 504 (a gateway's answers, which may come after
@@ -498,10 +514,14 @@ async fn a_request_whose_answer_breaks_off_or_overflows_is_never_answered_wrong(
 #[tokio::test]
 async fn a_multipart_completion_a_gateway_failed_is_not_sent_again() {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let completions = std::sync::Arc::new(AtomicUsize::new(0));
+    let (completions, aborts) =
+        (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
     let through = relay({
-        let completions = completions.clone();
+        let (completions, aborts) = (completions.clone(), aborts.clone());
         move |head| {
+            if head.starts_with("delete ") && head.contains("uploadid=") {
+                aborts.fetch_add(1, Ordering::SeqCst);
+            }
             let completing = head.starts_with("post ") && head.contains("uploadid=");
             completing.then(|| {
                 completions.fetch_add(1, Ordering::SeqCst);
@@ -516,6 +536,23 @@ async fn a_multipart_completion_a_gateway_failed_is_not_sent_again() {
     assert_eq!(completions.load(Ordering::SeqCst), 1, "{failed}");
     let unavailable = matches!(&failed, orgdrive_blob::WriteError::Blob(e) if e.is_unavailable());
     assert!(unavailable, "{failed}");
+    // The upload is aborted, so that its parts are not kept (a third review).
+    assert_eq!(aborts.load(Ordering::SeqCst), 1, "AbortMultipartUpload");
+    // Nor is a POST that creates one: compose's CreateMultipartUpload.
+    let sent = std::sync::Arc::new(AtomicUsize::new(0));
+    let refusals = std::sync::Arc::new(AtomicUsize::new(100));
+    let busy = busy_relay_answer("502 Bad Gateway", "BadGateway", refusals);
+    let through = relay({
+        let sent = sent.clone();
+        move |head| {
+            sent.fetch_add(1, Ordering::SeqCst);
+            busy(head)
+        }
+    });
+    let store = store_through(Some(&through.await));
+    let failed = store.compose(&["uploads/m/1".to_string()], "objects/m").await.unwrap_err();
+    assert!(failed.is_unavailable(), "{failed}");
+    assert_eq!(sent.load(Ordering::SeqCst), 1, "one CreateMultipartUpload");
 }
 
 /// A delete answered 404 `NoSuchBucket` (the bucket missing, or a gateway

@@ -78,6 +78,7 @@ where
     Sent: std::future::Future<Output = Result<(), NotSent>>,
 {
     let mut unsent: Vec<String> = Vec::new();
+    let mut failing = false;
     loop {
         // A batch not sent waits its turn; the changes made meanwhile join it.
         let first = if unsent.is_empty() { Some(changes.recv().await) } else { None };
@@ -117,13 +118,24 @@ where
             Some((e, _)) if closed => {
                 tracing::warn!(error = %e, "could not relay the last cache changes; stopping");
             }
-            Some((e, again)) => {
+            // Said once an outage, not at each try.
+            Some((e, again)) if !failing => {
                 tracing::warn!(
                     error = %e,
-                    "could not relay cache changes to the other nodes; sending them again shortly"
+                    "could not relay cache changes to the other nodes; sending them again \
+                     every 250 ms until they go through"
                 );
+                (unsent, failing) = (again, true);
+                tokio::time::sleep(RESEND_AFTER).await;
+            }
+            Some((e, again)) => {
+                tracing::debug!(error = %e, "could not relay cache changes yet");
                 unsent = again;
                 tokio::time::sleep(RESEND_AFTER).await;
+            }
+            None if failing => {
+                tracing::info!("cache changes are relayed to the other nodes again");
+                failing = false;
             }
             None => {}
         }
