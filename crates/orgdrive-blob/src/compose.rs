@@ -32,6 +32,8 @@ pub(crate) struct Composer {
     path_prefix: String,
     /// `bucket/prefix/` for `x-amz-copy-source`, percent-encoded.
     copy_prefix: String,
+    /// The store's count of requests sent again.
+    retries: crate::http::RetryCount,
 }
 
 impl std::fmt::Debug for Composer {
@@ -79,6 +81,7 @@ impl Composer {
         location: &S3Location,
         credential: AwsCredential,
         waits: crate::http::Waits,
+        retries: crate::http::RetryCount,
     ) -> Result<Composer, BlobError> {
         let endpoint = location
             .endpoint
@@ -105,6 +108,7 @@ impl Composer {
             base,
             path_prefix,
             copy_prefix: format!("{}/{prefix}", location.bucket),
+            retries,
         })
     }
 
@@ -145,7 +149,8 @@ impl Composer {
         headers: &[(&str, String)],
         body: String,
     ) -> Result<String, BlobError> {
-        with_retries(|| self.send_once(method.clone(), url, headers, body.clone())).await
+        let send = || self.send_once(method.clone(), url, headers, body.clone());
+        with_retries(&self.retries, send).await
     }
 
     async fn send_once(
@@ -298,14 +303,25 @@ mod tests {
 
     #[test]
     fn urls_address_the_bucket_and_root() {
-        let path = Composer::new(&location(Some("/a b/c/"), true), credential(), Waits::default())
-            .unwrap();
+        let path = Composer::new(
+            &location(Some("/a b/c/"), true),
+            credential(),
+            Waits::default(),
+            Default::default(),
+        )
+        .unwrap();
         assert_eq!(
             path.url("objects/x", "uploads"),
             "http://127.0.0.1:9000/bkt/a%20b/c/objects/x?uploads"
         );
         assert_eq!(path.copy_prefix, "bkt/a%20b/c/");
-        let host = Composer::new(&location(None, false), credential(), Waits::default()).unwrap();
+        let host = Composer::new(
+            &location(None, false),
+            credential(),
+            Waits::default(),
+            Default::default(),
+        )
+        .unwrap();
         assert_eq!(
             host.url("objects/x", "uploadId=1"),
             "http://bkt.127.0.0.1:9000/objects/x?uploadId=1"

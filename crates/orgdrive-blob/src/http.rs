@@ -51,15 +51,27 @@ fn backoff() -> backon::ExponentialBuilder {
         .with_jitter()
 }
 
+/// How many requests a store has been sent again ([`crate::BlobStore::retries`]).
+pub(crate) type RetryCount = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+/// Counts a retry in `count` and logs why.
+fn count_retry(count: &RetryCount, error: &dyn std::fmt::Display, wait: Duration) {
+    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::warn!(%error, wait_ms = wait.as_millis() as u64, "sending an object-store request again");
+}
+
 /// OpenDAL's retry of the failures [`StoreFetch`] leaves retryable, with
-/// [`backoff`]'s waits. A read that breaks mid-body goes on from where it
-/// broke.
-pub(crate) fn retry_layer() -> opendal::layers::RetryLayer {
+/// [`backoff`]'s waits, each counted in `count`. A read that breaks
+/// mid-body goes on from where it broke.
+pub(crate) fn retry_layer(
+    count: RetryCount,
+) -> opendal::layers::RetryLayer<impl opendal::layers::RetryInterceptor> {
     opendal::layers::RetryLayer::new()
         .with_min_delay(Duration::from_millis(100))
         .with_max_delay(Duration::from_secs(2))
         .with_max_times(RETRIES)
         .with_jitter()
+        .with_notify(move |error: &opendal::Error, wait| count_retry(&count, error, wait))
 }
 
 /// The store answered a server error (500, 502, 503 with S3's `SlowDown`,
@@ -282,11 +294,17 @@ async fn refuse_a_missing_bucket(
 /// be opened; never a wait run out, nor a request cut once sent, which the
 /// store may have carried out), with [`backoff`]'s waits. For the requests
 /// orgdrive signs itself (`compose`).
-pub(crate) async fn with_retries<T, F, Fut>(send: F) -> Result<T, crate::BlobError>
+pub(crate) async fn with_retries<T, F, Fut>(
+    count: &RetryCount,
+    send: F,
+) -> Result<T, crate::BlobError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, crate::BlobError>>,
 {
     use backon::Retryable;
-    send.retry(backoff()).when(crate::BlobError::may_retry).await
+    send.retry(backoff())
+        .when(crate::BlobError::may_retry)
+        .notify(|error, wait| count_retry(count, error, wait))
+        .await
 }

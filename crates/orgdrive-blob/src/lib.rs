@@ -242,6 +242,8 @@ struct Store {
     /// What every download of a manifest may hold read ahead, together
     /// (`manifest::READ_AHEAD_CHUNKS`).
     read_ahead: Arc<tokio::sync::Semaphore>,
+    /// Object stores: requests sent again ([`BlobStore::retries`]).
+    retries: http::RetryCount,
 }
 
 impl BlobStore {
@@ -269,6 +271,7 @@ impl BlobStore {
                 composer: None,
                 max_copy_bytes: u64::MAX,
                 read_ahead: manifest::read_ahead_budget(),
+                retries: Default::default(),
             }),
         })
     }
@@ -286,6 +289,7 @@ impl BlobStore {
                 composer: None,
                 max_copy_bytes: u64::MAX,
                 read_ahead: manifest::read_ahead_budget(),
+                retries: Default::default(),
             }),
         })
     }
@@ -300,7 +304,12 @@ impl BlobStore {
 
     /// A store over an object store's operator: no local disk, presigned
     /// URLs; one server-side copy takes at most `max_copy_bytes`.
-    fn remote(op: Operator, composer: Option<compose::Composer>, max_copy_bytes: u64) -> BlobStore {
+    fn remote(
+        op: Operator,
+        composer: Option<compose::Composer>,
+        max_copy_bytes: u64,
+        retries: http::RetryCount,
+    ) -> BlobStore {
         BlobStore {
             inner: Arc::new(Store {
                 op,
@@ -311,8 +320,16 @@ impl BlobStore {
                 composer,
                 max_copy_bytes,
                 read_ahead: manifest::read_ahead_budget(),
+                retries,
             }),
         }
+    }
+
+    /// How many requests this store (an object store) has been sent again
+    /// since it was opened: what the store answered busy or could not be
+    /// reached for (see `http.rs`). Each is also logged.
+    pub fn retries(&self) -> u64 {
+        self.inner.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The largest object one server-side copy ([`BlobStore::copy`]) takes:

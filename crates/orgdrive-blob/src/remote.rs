@@ -14,7 +14,7 @@ use opendal::ErrorKind;
 use opendal::{services, Operator};
 
 use crate::compose::Composer;
-use crate::http::{bounded_http_client, retry_layer, StoreFetch, Waits};
+use crate::http::{bounded_http_client, retry_layer, RetryCount, StoreFetch, Waits};
 use crate::location::{OssLocation, S3Location};
 use crate::manifest::is_manifest_key;
 use crate::{confined, BlobError, BlobStore};
@@ -263,10 +263,13 @@ impl BlobStore {
         if !location.path_style {
             builder = builder.enable_virtual_host_style();
         }
-        let composer = Composer::new(location, credential, waits)?;
-        let operator =
-            Operator::new(builder)?.layer(own_http_client(waits)?).layer(retry_layer()).finish();
-        Ok(BlobStore::remote(operator, Some(composer), S3_MAX_COPY_BYTES))
+        let retries = RetryCount::default();
+        let composer = Composer::new(location, credential, waits, retries.clone())?;
+        let operator = Operator::new(builder)?
+            .layer(own_http_client(waits)?)
+            .layer(retry_layer(retries.clone()))
+            .finish();
+        Ok(BlobStore::remote(operator, Some(composer), S3_MAX_COPY_BYTES, retries))
     }
 
     /// A store in an Alibaba Cloud OSS bucket; credentials from
@@ -280,11 +283,12 @@ impl BlobStore {
         if let Some(root) = &location.root {
             builder = builder.root(root);
         }
+        let retries = RetryCount::default();
         let operator = Operator::new(builder)?
             .layer(own_http_client(Waits::default())?)
-            .layer(retry_layer())
+            .layer(retry_layer(retries.clone()))
             .finish();
-        Ok(BlobStore::remote(operator, None, OSS_MAX_COPY_BYTES))
+        Ok(BlobStore::remote(operator, None, OSS_MAX_COPY_BYTES, retries))
     }
 }
 

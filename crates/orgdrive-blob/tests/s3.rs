@@ -407,6 +407,7 @@ async fn requests_a_busy_store_refused_are_sent_again() {
         refuse_twice();
         store.delete("objects/r").await.unwrap();
         assert_eq!(refusals.load(Ordering::SeqCst), 0, "{code}");
+        assert_eq!(store.retries(), 7 * 2, "{code}: each retry counted (the metrics' figure)");
         assert_eq!(store.size("objects/r").await.unwrap(), None);
         assert_eq!(store.size("objects/s").await.unwrap(), Some(5));
         store.delete_prefix("objects/").await.unwrap();
@@ -449,6 +450,7 @@ async fn a_store_busy_at_every_try_is_unavailable_after_a_few_tries() {
             assert_eq!(100 - refusals.load(Ordering::SeqCst), tries, "{code} {what}: tries");
             assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
         }
+        assert_eq!(store.retries(), if busy { 3 * 3 } else { 0 }, "{code}: retries counted");
     }
 }
 

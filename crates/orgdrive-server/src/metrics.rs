@@ -274,9 +274,14 @@ impl Collector for DriveFigures {
             }
         }
         let writes = self.drive.write_figures();
-        let commits: [(&str, &str, u64); 2] = [
+        let commits: [(&str, &str, u64); 3] = [
             ("group_commits", "Transactions that committed combined writes", writes.commits),
             ("group_commit_writes", "Writes those transactions' commits decided", writes.writes),
+            (
+                "content_store_retries",
+                "Object-store requests sent again (answered busy, or never sent)",
+                self.drive.blob().retries(),
+            ),
         ];
         for (name, help, value) in commits {
             let counter = ConstCounter::new(value);

@@ -84,6 +84,8 @@ async fn metrics_count_requests_by_operation_and_status_with_latency_and_bytes()
     let commits = sample(&text, "orgdrive_group_commits_total").unwrap();
     let writes = sample(&text, "orgdrive_group_commit_writes_total").unwrap();
     assert!(commits >= 1.0 && writes >= commits, "{commits} commits, {writes} writes");
+    // A filesystem store is never asked again.
+    assert_eq!(sample(&text, "orgdrive_content_store_retries_total"), Some(0.0));
     // The space was read through its cache at least once.
     let hits = sample(&text, "orgdrive_cache_hits_total{cache=\"spaces\"}").unwrap();
     let misses = sample(&text, "orgdrive_cache_misses_total{cache=\"spaces\"}").unwrap();
