@@ -190,8 +190,8 @@ impl Composer {
             let error = opendal::Error::new(kind, format!("S3 answered {status} {code}"));
             // CompleteMultipartUpload answers its failures with 200 and the
             // code alone; S3 says to send it again on these.
-            let busy = matches!(code, "InternalError" | "SlowDown" | "ServiceUnavailable");
-            if crate::http::busy(status) || busy {
+            let busy_code = matches!(code, "InternalError" | "SlowDown" | "ServiceUnavailable");
+            if crate::http::busy(status) || busy_code {
                 return Err(BlobError(error.set_source(StoreAnsweredBusy::new(&method, status))));
             }
             return Err(BlobError(error));

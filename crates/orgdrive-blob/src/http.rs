@@ -40,13 +40,17 @@ pub(crate) fn bounded_http_client(waits: Waits) -> reqwest::ClientBuilder {
 
 /// How many times a request a store failed is sent again, at most.
 const RETRIES: usize = 3;
+/// The waits between tries: from 100 ms, doubling, jittered, at most 2 s
+/// (about 1 s in all for three retries, as AWS's SDKs in their standard
+/// mode); the same for OpenDAL's requests ([`retry_layer`]) and orgdrive's
+/// own ([`with_retries`]).
+const FIRST_WAIT: Duration = Duration::from_millis(100);
+const LONGEST_WAIT: Duration = Duration::from_secs(2);
 
-/// The waits between tries: 100 ms, doubling, jittered, at most 2 s (about
-/// 1 s in all for three retries, as AWS's SDKs in their standard mode).
 fn backoff() -> backon::ExponentialBuilder {
     backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(2))
+        .with_min_delay(FIRST_WAIT)
+        .with_max_delay(LONGEST_WAIT)
         .with_max_times(RETRIES)
         .with_jitter()
 }
@@ -67,15 +71,15 @@ pub(crate) fn retry_layer(
     count: RetryCount,
 ) -> opendal::layers::RetryLayer<impl opendal::layers::RetryInterceptor> {
     opendal::layers::RetryLayer::new()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(2))
+        .with_min_delay(FIRST_WAIT)
+        .with_max_delay(LONGEST_WAIT)
         .with_max_times(RETRIES)
         .with_jitter()
         .with_notify(move |error: &opendal::Error, wait| count_retry(&count, error, wait))
 }
 
-/// The store answered a server error (500, 502, 503 with S3's `SlowDown`,
-/// 504): it could not serve the request now. Kept in an error's sources so
+/// The store answered that it could not serve the request now ([`busy`]:
+/// 429, 500, 502, 503 with S3's `SlowDown`, 504). Kept in an error's sources so
 /// that, once the retries are spent, the caller is told to try again later
 /// ([`crate::BlobError::is_unavailable`]) rather than of a fault.
 #[derive(Debug, thiserror::Error)]
@@ -217,20 +221,23 @@ fn timed_out(e: &opendal::Error) -> bool {
 /// Whether a request failed before it was sent: no connection could be
 /// opened, and not for want of time.
 fn never_sent(e: &opendal::Error) -> bool {
-    causes(e).any(|e| {
-        e.downcast_ref::<reqwest::Error>().is_some_and(|e| e.is_connect() && !e.is_timeout())
-    })
+    causes(e).any(|e| e.downcast_ref::<reqwest::Error>().is_some_and(connection_never_opened))
+}
+
+/// Whether `e` is a connection that could not be opened, not for want of time.
+pub(crate) fn connection_never_opened(e: &reqwest::Error) -> bool {
+    e.is_connect() && !e.is_timeout()
 }
 
 /// `body` as [`StoreFetch`] hands it on: its errors final unless its request
-/// is `repeatable` (a wait run out always), and cut off with an error where
-/// it would pass `range` bytes.
-fn guarded_body(body: HttpBody, repeatable: bool, range: Option<u64>) -> HttpBody {
+/// is `repeatable` (a wait run out always), and, for a range of `length`
+/// bytes, an error where it would pass them or ends short of them.
+fn guarded_body(body: HttpBody, repeatable: bool, length: Option<u64>) -> HttpBody {
     use opendal::raw::oio::Read;
-    let left = range.unwrap_or(u64::MAX);
+    let left = length.unwrap_or(u64::MAX);
     let chunks = futures::stream::try_unfold((body, left), move |(mut body, left)| async move {
         match body.read().await {
-            Ok(chunk) if chunk.is_empty() && range.is_some() && left > 0 => {
+            Ok(chunk) if chunk.is_empty() && length.is_some() && left > 0 => {
                 let short = opendal::Error::new(
                     ErrorKind::Unexpected,
                     "the object store answered fewer bytes than the range asked for",

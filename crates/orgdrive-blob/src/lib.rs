@@ -86,7 +86,7 @@ impl BlobError {
     pub(crate) fn may_retry(&self) -> bool {
         http::causes(&self.0)
             .any(|e| e.downcast_ref::<http::StoreAnsweredBusy>().is_some_and(|b| b.retryable))
-            || self.reqwest_causes().any(|e| e.is_connect() && !e.is_timeout())
+            || self.reqwest_causes().any(http::connection_never_opened)
     }
 
     fn reqwest_causes(&self) -> impl Iterator<Item = &reqwest::Error> {

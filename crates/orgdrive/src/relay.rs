@@ -47,8 +47,8 @@ async fn send(drive: Drive, store: PgStore) {
         let store = store.clone();
         async move {
             store.notify_changes(node, &lines).await.map_err(|e| match e {
-                StoreError::Unavailable(_) => NotSent::Later(e.to_string()),
-                e => NotSent::Never(e.to_string()),
+                StoreError::Unavailable(_) => NotSent::OutOfReach(e.to_string()),
+                e => NotSent::Refused(e.to_string()),
             })
         }
     })
@@ -58,20 +58,21 @@ async fn send(drive: Drive, store: PgStore) {
 /// Why a batch of changes was not sent.
 #[derive(Debug)]
 enum NotSent {
-    /// The database is out of reach: send it again.
-    Later(String),
+    /// The database is out of reach: send the same lines again.
+    OutOfReach(String),
     /// Any other failure, which the same lines may meet again (a line a
     /// payload cannot carry; an error of the database): send forget-all.
-    Never(String),
+    Refused(String),
 }
 
 /// Sends `changes` through `notify`, gathered for [`GATHER`]. A batch that
 /// could not be sent for now (the database out of reach) is not lost: it is
 /// sent again [`RESEND_AFTER`] later, with the changes made meanwhile, until
 /// it goes through; past [`MAX_LINES`] waiting lines, as [`EVERYTHING`]. A
-/// batch that failed otherwise goes again as [`EVERYTHING`], as late. (A change relayed late
-/// only drops entries the other nodes may have renewed since: a few more
-/// misses, never a stale read.) Ends when `changes` closes.
+/// batch that failed otherwise goes again as [`EVERYTHING`], as late. (A
+/// change relayed late only drops entries the other nodes may have renewed
+/// since: a few more misses, never a stale read.) Ends when `changes`
+/// closes.
 async fn relay_out<F, Sent>(mut changes: Receiver<CacheChange>, mut notify: F)
 where
     F: FnMut(Vec<String>) -> Sent,
@@ -110,9 +111,9 @@ where
         }
         let failed = match notify(lines.clone()).await {
             Ok(()) => None,
-            Err(NotSent::Later(e)) => Some((e, lines)),
+            Err(NotSent::OutOfReach(e)) => Some((e, lines)),
             // Sent again as forget-all, which any payload carries.
-            Err(NotSent::Never(e)) => Some((e, vec![EVERYTHING.to_string()])),
+            Err(NotSent::Refused(e)) => Some((e, vec![EVERYTHING.to_string()])),
         };
         match failed {
             Some((e, _)) if closed => {
@@ -197,7 +198,7 @@ mod tests {
                 *failures_left = failures_left.saturating_sub(1);
                 async move {
                     if failed {
-                        Err(NotSent::Later("the pool is out of reach".to_string()))
+                        Err(NotSent::OutOfReach("the pool is out of reach".to_string()))
                     } else {
                         Ok(())
                     }
@@ -273,9 +274,9 @@ mod pacing_tests {
                 tries.lock().unwrap().push(lines);
                 async move {
                     Err(if never {
-                        NotSent::Never("too long".into())
+                        NotSent::Refused("too long".into())
                     } else {
-                        NotSent::Later("out of reach".into())
+                        NotSent::OutOfReach("out of reach".into())
                     })
                 }
             }
@@ -307,7 +308,7 @@ mod pacing_tests {
             let tries = tries.clone();
             move |lines: Vec<String>| {
                 tries.lock().unwrap().push(lines);
-                async { Err(NotSent::Never("the metadata store is closed".into())) }
+                async { Err(NotSent::Refused("the metadata store is closed".into())) }
             }
         }));
         changes.send(CacheChange::Tree("s1".into())).unwrap();
