@@ -123,7 +123,16 @@ async fn counting_relay(
                 let downward = async {
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
+                        // The relay's own answer first: the store, cut off in
+                        // the middle of a request whose head came in two reads,
+                        // closes too, and a client that saw that close instead
+                        // would not send the copy again (a failed CI run).
                         tokio::select! {
+                            biased;
+                            Ok(answer) = &mut failed => {
+                                let _ = client_write.write_all(&answer).await;
+                                break;
+                            }
                             read = server_read.read(&mut buf) => match read {
                                 Ok(0) | Err(_) => break,
                                 Ok(n) => {
@@ -132,10 +141,6 @@ async fn counting_relay(
                                     }
                                 }
                             },
-                            Ok(answer) = &mut failed => {
-                                let _ = client_write.write_all(&answer).await;
-                                break;
-                            }
                         }
                     }
                     let _ = client_write.shutdown().await;
