@@ -7,7 +7,7 @@ use std::any::Any;
 use std::future::Future;
 
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use orgdrive_core::DriveError;
@@ -20,6 +20,11 @@ tokio::task_local! {
 
 /// Response header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-acs-request-id";
+
+/// The `Retry-After` (seconds) of a 503 answer: the server is busy or one of
+/// its stores is out of reach for now (RFC 9110 §10.2.3), so a client
+/// should wait a moment before it asks again, not hammer a struggling store.
+pub const RETRY_AFTER_SECS: u32 = 1;
 
 /// A new request id: 32 upper-case hex digits (a version-4 UUID, drawn
 /// from the thread's random generator: no system call per request).
@@ -171,6 +176,9 @@ impl IntoResponse for ApiError {
                 .then_some(AccessDeniedDetail { required_scopes: self.required_scopes }),
         };
         let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         response.extensions_mut().insert(code);
         response
     }
@@ -181,4 +189,26 @@ pub fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "systemError", "internal error")
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 503 asks the client to wait a moment (`Retry-After`); other errors
+    /// do not say when to try again.
+    #[test]
+    fn only_unavailable_answers_say_when_to_try_again() {
+        let busy = ApiError::from(DriveError::Busy("the store is busy".into())).into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        for refused in [
+            ApiError::from(DriveError::PermissionDenied("no".into())),
+            ApiError::from(DriveError::TooManyUploads("many".into())),
+            ApiError::param(Some("name"), "bad"),
+        ] {
+            let response = refused.into_response();
+            assert!(response.headers().get(header::RETRY_AFTER).is_none(), "{response:?}");
+        }
+    }
 }

@@ -179,7 +179,10 @@ async fn readiness_fails_once_the_metadata_store_is_closed() {
         assert_eq!(reused, 200);
     }
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let reply = error_reply(probe().await).await;
+    let unready = probe().await;
+    // A 503 asks a balancer or a client to wait a moment before it asks again.
+    assert_eq!(unready.headers()["retry-after"], "1");
+    let reply = error_reply(unready).await;
     assert_error(&reply, 503, "serviceUnavailable");
     // Liveness is not readiness: the process still answers.
     assert_eq!(s.http.get(s.url("/healthz")).send().await.unwrap().status(), 200);
