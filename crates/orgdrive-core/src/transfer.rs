@@ -1016,7 +1016,13 @@ impl Drive {
             }
             Err(e) => {
                 self.release(&target.upload_key, held).await;
-                self.remove_object(&object).await;
+                // A part recorded after all (its answer lost) names this
+                // object: kept. Not recorded, a part's object goes with its
+                // upload's prefix when the upload expires; a single
+                // upload's, `fsck --repair` removes.
+                if e.wrote_nothing() {
+                    self.remove_object(&object).await;
+                }
                 Err(e.into())
             }
         }
@@ -1306,7 +1312,15 @@ impl Drive {
         let outcome = match put_result {
             Ok(outcome) => outcome,
             Err(e) => {
-                discard(self).await;
+                if e.wrote_nothing() {
+                    discard(self).await;
+                } else {
+                    // The store may have committed (its answer was lost):
+                    // the file would then name this object. Kept; if no
+                    // file names it, `fsck` lists it and `--repair` removes it.
+                    tracing::warn!(object = %object, error = %e,
+                        "a commit's outcome is unknown: its content object is kept");
+                }
                 return Err(match e {
                     StoreError::UploadChanged => {
                         bad_upload_key("a part was uploaded again meanwhile; commit again")

@@ -116,6 +116,8 @@ mod put_batch;
 pub(crate) mod rows;
 mod shared_tx;
 mod spaces;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod thumbnails;
 mod uploads;
 mod wopi;

@@ -97,4 +97,17 @@ pub enum StoreError {
     Backend(String),
 }
 
+impl StoreError {
+    /// Whether the write that failed so certainly changed nothing. Every
+    /// contract error is decided inside the write's transaction, which then
+    /// rolls back, and `Unavailable` comes before anything is sent. A
+    /// `Backend` failure may come after the commit went out (the connection
+    /// lost before its answer: `a transaction's outcome is unknown`), so
+    /// the write may have been applied: what it refers to (a new content
+    /// object) must then be kept.
+    pub fn wrote_nothing(&self) -> bool {
+        !matches!(self, StoreError::Backend(_))
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
