@@ -1,7 +1,14 @@
 //! Test databases (feature `testing`): each test gets a database of its own
 //! on the server named by `ORGDRIVE_TEST_PG_URL` (`scripts/postgres.sh`
 //! starts one and prints its URL), dropped when the test's guard goes. For
-//! this crate's tests and those of crates that run over PostgreSQL.
+//! this crate's tests and those of crates that run over PostgreSQL; and a
+//! proxy that loses the answer to a `COMMIT`.
+
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The server the tests use; panics (the test fails) when it is not set.
 pub fn server_url() -> String {
@@ -94,4 +101,88 @@ pub async fn connect(url: &str) -> (tokio_postgres::Client, tokio::task::JoinHan
         let _ = connection.await;
     });
     (client, driver)
+}
+
+/// The store's URL of `database` through a proxy on loopback that, once
+/// the flag answered is set (armed), loses the answer to a `COMMIT`: in
+/// the first connection that then sends a message holding `marker` (e.g.
+/// `force_generic_plan`: a batch's transaction; `SAVEPOINT`: the bodies of
+/// combined writes), it forwards the next `COMMIT`, drops what the server
+/// answers on that connection and cuts it once the server has answered
+/// that it committed — the store never learns it — and disarms. Everything
+/// else is forwarded as it is. The URL asks for no TLS (the proxy reads the
+/// protocol's messages; the last `sslmode` of a URL is the one taken).
+pub async fn behind_a_proxy_losing_a_commits_answer(
+    database: &TestDatabase,
+    marker: &'static [u8],
+) -> (String, Arc<AtomicBool>) {
+    let (config, _) = crate::connection_settings(&database.url).unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("a TCP server, not {other:?}"),
+    };
+    let server = format!("{host}:{}", config.get_ports()[0]);
+    let armed = Arc::new(AtomicBool::new(false));
+    let proxy = proxy_losing_a_commits_answer(server.clone(), armed.clone(), marker).await;
+    let in_clear = if database.url.contains('?') { "&sslmode=disable" } else { "?sslmode=disable" };
+    let through_proxy = database.url.replacen(&server, &proxy, 1) + in_clear;
+    assert!(through_proxy.contains(&proxy), "{through_proxy}");
+    (through_proxy, armed)
+}
+
+/// The proxy of [`behind_a_proxy_losing_a_commits_answer`] to `server`;
+/// answers its address.
+async fn proxy_losing_a_commits_answer(
+    server: String,
+    armed: Arc<AtomicBool>,
+    marker: &'static [u8],
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let holds = |chunk: &[u8], what: &[u8]| chunk.windows(what.len()).any(|w| w == what);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = tokio::net::TcpStream::connect(&server).await.unwrap();
+            let (mut from_client, mut to_client) = client.into_split();
+            let (mut from_server, mut to_server) = upstream.into_split();
+            let (cut, armed) = (Arc::new(AtomicBool::new(false)), armed.clone());
+            let deaf = cut.clone();
+            let (committed, commit_seen) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = from_server.read(&mut buffer).await {
+                    if deaf.load(SeqCst) {
+                        // Dropped; the commit's tag ends the connection.
+                        if holds(&buffer[..n], b"COMMIT\0") {
+                            let _ = committed.send(());
+                            break;
+                        }
+                    } else if to_client.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                let mut marked = false;
+                while let Ok(n @ 1..) = from_client.read(&mut buffer).await {
+                    let chunk = &buffer[..n];
+                    marked |= armed.load(SeqCst) && holds(chunk, marker);
+                    let cutting = marked && holds(chunk, b"COMMIT") && armed.swap(false, SeqCst);
+                    if cutting {
+                        cut.store(true, SeqCst);
+                    }
+                    if to_server.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                    if cutting {
+                        let _ = tokio::time::timeout(Duration::from_secs(30), commit_seen).await;
+                        break;
+                    }
+                }
+                // Both halves of both connections are dropped: cut.
+            });
+        }
+    });
+    address
 }

@@ -7,11 +7,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::TestDatabase;
+use common::{behind_a_proxy_losing_a_commits_answer, TestDatabase};
 use orgdrive_postgres::{migrate, migrate_up_to, PgOptions, PgStore};
 use orgdrive_store::suite::fixtures::*;
 use orgdrive_store::*;
@@ -524,67 +524,6 @@ async fn a_file_moved_and_renamed_at_once_is_answered_as_read_back() {
     );
 }
 
-/// A proxy between a store and PostgreSQL that, once `armed`, forwards the
-/// first `COMMIT` of a batch's transaction (begun with generic plans, as
-/// only batches are) and then nothing the server answers on that
-/// connection; once the server has answered that it committed, it cuts
-/// the connection: the store never learns it. Answers the proxy's
-/// address; everything else is forwarded as it is.
-async fn proxy_losing_a_commits_answer(
-    server: String,
-    armed: Arc<AtomicBool>,
-) -> std::net::SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let holds = |chunk: &[u8], what: &[u8]| chunk.windows(what.len()).any(|w| w == what);
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let upstream = tokio::net::TcpStream::connect(&server).await.unwrap();
-            let (mut from_client, mut to_client) = client.into_split();
-            let (mut from_server, mut to_server) = upstream.into_split();
-            let (cut, armed) = (Arc::new(AtomicBool::new(false)), armed.clone());
-            let deaf = cut.clone();
-            let (committed, commit_seen) = tokio::sync::oneshot::channel::<()>();
-            tokio::spawn(async move {
-                let mut buffer = vec![0u8; 64 * 1024];
-                while let Ok(n @ 1..) = from_server.read(&mut buffer).await {
-                    if deaf.load(SeqCst) {
-                        // Dropped; the commit's tag ends the connection.
-                        if holds(&buffer[..n], b"COMMIT\0") {
-                            let _ = committed.send(());
-                            break;
-                        }
-                    } else if to_client.write_all(&buffer[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            tokio::spawn(async move {
-                let mut buffer = vec![0u8; 64 * 1024];
-                let mut in_batch = false;
-                while let Ok(n @ 1..) = from_client.read(&mut buffer).await {
-                    let chunk = &buffer[..n];
-                    in_batch |= armed.load(SeqCst) && holds(chunk, b"force_generic_plan");
-                    let cutting = in_batch && holds(chunk, b"COMMIT") && armed.swap(false, SeqCst);
-                    if cutting {
-                        cut.store(true, SeqCst);
-                    }
-                    if to_server.write_all(chunk).await.is_err() {
-                        break;
-                    }
-                    if cutting {
-                        let _ = tokio::time::timeout(Duration::from_secs(30), commit_seen).await;
-                        break;
-                    }
-                }
-                // Both halves of both connections are dropped: cut.
-            });
-        }
-    });
-    address
-}
-
 /// A batch whose `COMMIT`'s answer is lost (the connection cut once the
 /// server had its requests) is answered an error, and its writes are never
 /// run again: the move and the folder put were committed once, with one
@@ -594,19 +533,8 @@ async fn proxy_losing_a_commits_answer(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_whose_commit_answer_is_lost_answers_an_error_and_runs_nothing_again() {
     let database = TestDatabase::create().await;
-    let (config, _) = orgdrive_postgres::connection_settings(&database.url).unwrap();
-    let host = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        other => panic!("a TCP server, not {other:?}"),
-    };
-    let server = format!("{host}:{}", config.get_ports()[0]);
-    let armed = Arc::new(AtomicBool::new(false));
-    let proxy = proxy_losing_a_commits_answer(server.clone(), armed.clone()).await;
-    // In clear: the proxy reads the protocol's messages (the last
-    // `sslmode` of a URL is the one taken).
-    let in_clear = if database.url.contains('?') { "&sslmode=disable" } else { "?sslmode=disable" };
-    let through_proxy = database.url.replacen(&server, &proxy.to_string(), 1) + in_clear;
-    assert!(through_proxy.contains(&proxy.to_string()), "{through_proxy}");
+    let (through_proxy, armed) =
+        behind_a_proxy_losing_a_commits_answer(&database, b"force_generic_plan").await;
     let store = PgStore::open(&through_proxy, &PgOptions::default()).await.unwrap();
     space_with_quota(&store, None).await;
     create(&store, folder("o", "o")).await;
