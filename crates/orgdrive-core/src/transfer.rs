@@ -1014,15 +1014,15 @@ impl Drive {
                 self.remove_object(&object).await;
                 Err(bad_upload_key("the upload was committed or expired meanwhile"))
             }
+            // A part recorded after all (its answer lost) holds the
+            // reservation and names this object: both kept. Not recorded,
+            // the reservation goes with the upload (its commit or expiry),
+            // a part's object with its upload's prefix, a single upload's
+            // through `fsck --repair`.
+            Err(e) if !e.wrote_nothing() => Err(e.into()),
             Err(e) => {
                 self.release(&target.upload_key, held).await;
-                // A part recorded after all (its answer lost) names this
-                // object: kept. Not recorded, a part's object goes with its
-                // upload's prefix when the upload expires; a single
-                // upload's, `fsck --repair` removes.
-                if e.wrote_nothing() {
-                    self.remove_object(&object).await;
-                }
+                self.remove_object(&object).await;
                 Err(e.into())
             }
         }
@@ -1084,6 +1084,8 @@ impl Drive {
             Ok(PartRecorded::UploadGone) => {
                 Err(bad_upload_key("the upload was committed or expired meanwhile"))
             }
+            // Recorded after all (its answer lost): the reservation is its.
+            Err(e) if !e.wrote_nothing() => Err(e.into()),
             Err(e) => {
                 self.release(&target.upload_key, len as i64).await;
                 Err(e.into())

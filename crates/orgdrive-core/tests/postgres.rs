@@ -54,3 +54,27 @@ async fn a_commit_whose_answer_is_lost_keeps_the_content_its_file_names() {
     assert_eq!(read.len(), first.len() + 4);
     assert!(read.starts_with(&first) && read.ends_with(b"tail"));
 }
+
+/// A PUT whose part's record committed but whose answer was lost keeps
+/// the reservation the part now holds (and its object): the upload stays
+/// consistent. Before, the PUT gave its reservation back after any
+/// failure: the upload then held fewer bytes than its recorded parts
+/// (fsck's `UploadUnderReserved`), room other uploads could take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_whose_record_answer_is_lost_keeps_its_reservation() {
+    let database = TestDatabase::create().await;
+    let (through_proxy, armed) =
+        behind_a_proxy_losing_a_commits_answer(&database, b"INSERT INTO upload_parts").await;
+    let meta = PgStore::open(&through_proxy, &PgOptions::default()).await.unwrap();
+    let drive = Drive::new(Arc::new(meta), BlobStore::memory().unwrap(), options()).await.unwrap();
+    let w = world_over(drive, tempfile::tempdir().unwrap(), None, &Scope::ALL).await;
+    let s = space(&w, None).await;
+    let key = w.drive.init_multipart_upload(&w.op, &s, single(PreCheck::default())).await.unwrap();
+    let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1], BASE).await.unwrap();
+    armed.store(true, SeqCst);
+    let lost = put_bytes(&w, &urls[0].1, &[7u8; 1000], true).await;
+    assert!(!armed.load(SeqCst), "the proxy saw no COMMIT");
+    assert!(lost.is_err(), "a lost record answered {lost:?}");
+    let report = w.drive.fsck(false, 0).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
