@@ -201,27 +201,32 @@ impl Drive {
             }
         }
 
-        let referenced: HashSet<&str> = scan
-            .blobs
-            .iter()
-            .map(|b| b.blob_key.as_str())
-            .chain(scan.upload_objects.iter().map(String::as_str))
-            // In the trash: unreferenced, deleted by the sweeper.
-            .chain(scan.trashed_objects.iter().map(String::as_str))
-            .chain(scan.thumbnail_objects.iter().map(String::as_str))
-            .collect();
+        let referenced = referenced_objects(&scan);
         let uploading: HashSet<&str> = scan.open_uploads.iter().map(String::as_str).collect();
         let settled_before = now_ms() / 1000 - grace_secs;
+        // A manifest's parts are copied one by one before the manifest is
+        // written: the parts of one manifest are as young as the newest of
+        // them (a long commit's first copies are not judged alone).
+        let mut newest_chunk: HashMap<&str, Option<i64>> = HashMap::new();
+        for object in &objects {
+            if let Some(name) = chunk_group(&object.key) {
+                let newest = newest_chunk.entry(name).or_insert(Some(i64::MIN));
+                *newest = newest.zip(object.modified_unix).map(|(a, b)| a.max(b));
+            }
+        }
         let mut unreferenced = Vec::new();
         for object in &objects {
             // parts/<uploadKey>/...: an open upload may still record it.
             let open_part = object.key.starts_with("parts/")
                 && uploading.contains(object.key.split('/').nth(1).unwrap_or_default());
-            let young = object.modified_unix.is_none_or(|t| t > settled_before);
+            let modified = match chunk_group(&object.key) {
+                Some(name) => newest_chunk[name],
+                None => object.modified_unix,
+            };
+            let young = modified.is_none_or(|t| t > settled_before);
             // A manifest's part is judged with its manifest (whose removal
             // removes it); a part without its manifest is unreferenced.
-            let manifest_part = object.key.strip_prefix("chunks/").is_some_and(|rest| {
-                let name = rest.split('/').next().unwrap_or_default();
+            let manifest_part = chunk_group(&object.key).is_some_and(|name| {
                 sizes.contains_key(format!("{}{name}", orgdrive_blob::MANIFEST_PREFIX).as_str())
             });
             if manifest_part {
@@ -289,13 +294,70 @@ impl Drive {
             if counters > 0 {
                 self.meta.repair_usage().await?;
             }
-            for key in &unreferenced {
-                self.delete_object(key).await?;
-            }
-            report.repaired = counters + unreferenced.len();
+            let spared = self.delete_unreferenced(&unreferenced).await?;
+            // Referenced after all: no problem.
+            report.problems.retain(
+                |p| !matches!(p, Problem::UnreferencedObject { key, .. } if spared.contains(key)),
+            );
+            report.repaired = counters + unreferenced.len() - spared.len();
         }
         Ok(report)
     }
+
+    /// Deletes the objects `fsck` found unreferenced, but those a write
+    /// committed since refers to: the objects were listed before the scan,
+    /// so a commit that wrote its object (or a manifest's parts) first and
+    /// recorded it after that scan went by is looked for again, in a second
+    /// scan, and the manifests of parts are asked for again (a manifest is
+    /// written before the commit that records it). Answers those spared.
+    async fn delete_unreferenced(&self, candidates: &[String]) -> DriveResult<HashSet<String>> {
+        let mut spared = HashSet::new();
+        if candidates.is_empty() {
+            return Ok(spared);
+        }
+        let scan = self.meta.consistency_scan().await?;
+        let referenced = referenced_objects(&scan);
+        let mut manifests: HashMap<&str, bool> = HashMap::new();
+        for key in candidates {
+            if referenced.contains(key.as_str()) {
+                spared.insert(key.clone());
+                continue;
+            }
+            if let Some(name) = chunk_group(key) {
+                let manifest = format!("{}{name}", orgdrive_blob::MANIFEST_PREFIX);
+                let written = match manifests.get(name) {
+                    Some(written) => *written,
+                    None => {
+                        let found = self.blob.stat(&manifest).await.map_err(internal)?.is_some();
+                        *manifests.entry(name).or_insert(found)
+                    }
+                };
+                if written {
+                    spared.insert(key.clone());
+                    continue;
+                }
+            }
+            self.delete_object(key).await?;
+        }
+        Ok(spared)
+    }
+}
+
+/// The `<name>` of a manifest's part `chunks/<name>/<n>`.
+fn chunk_group(key: &str) -> Option<&str> {
+    key.strip_prefix("chunks/")?.split('/').next()
+}
+
+/// The objects the scan found a reference to, or that are being deleted.
+fn referenced_objects(scan: &orgdrive_store::ConsistencyScan) -> HashSet<&str> {
+    scan.blobs
+        .iter()
+        .map(|b| b.blob_key.as_str())
+        .chain(scan.upload_objects.iter().map(String::as_str))
+        // In the trash: unreferenced, deleted by the sweeper.
+        .chain(scan.trashed_objects.iter().map(String::as_str))
+        .chain(scan.thumbnail_objects.iter().map(String::as_str))
+        .collect()
 }
 
 /// Orphans (parent missing or not a live folder of the same space) and cycles.

@@ -547,3 +547,39 @@ async fn cached_answers_never_outlive_a_write_or_skip_authorization() {
     assert_eq!(list(other_app).await.unwrap(), "b=/top/b");
     assert_eq!(count(), before + 2, "one answer per app");
 }
+
+/// The parts a commit copies for a manifest (`chunks/<name>/<n>`, the
+/// manifest written once all are there) are judged together, as young as
+/// the newest of them: a commit copying many parts for longer than fsck's
+/// grace is still under way, and `fsck --repair` next to the live server
+/// must not take its first copies (a review: it deleted them, and the file
+/// then committed named missing parts). Parts that are all old, with no
+/// manifest, go.
+#[tokio::test]
+async fn fsck_judges_a_manifests_parts_by_the_newest_of_them() {
+    use orgdrive_core::Problem;
+    let dir = tempfile::tempdir().unwrap();
+    let meta = SqliteStore::open(&dir.path().join("meta.sqlite"), &SqliteOptions::default())
+        .await
+        .unwrap();
+    let blob = BlobStore::filesystem(&dir.path().join("blobs"), false).unwrap();
+    let drive = Drive::new(Arc::new(meta), blob, options()).await.unwrap();
+    let put = |key: &'static str| {
+        let bytes = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"part"))]);
+        let blob = drive.blob().clone();
+        async move { blob.write_stream(key, bytes, None, false).await.unwrap() }
+    };
+    put("chunks/copying/1").await;
+    put("chunks/abandoned/1").await;
+    // Older than the grace of 2 s by the time fsck runs (times are in seconds).
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    put("chunks/copying/2").await;
+    let report = drive.fsck(true, 2).await.unwrap();
+    let mut left: Vec<String> =
+        drive.blob().list("chunks/").await.unwrap().into_iter().map(|o| o.key).collect();
+    left.sort();
+    assert_eq!(left, ["chunks/copying/1", "chunks/copying/2"]);
+    let unreferenced = Problem::UnreferencedObject { key: "chunks/abandoned/1".into(), size: 4 };
+    assert_eq!(report.problems, [unreferenced]);
+    assert_eq!(report.repaired, 1);
+}
