@@ -313,36 +313,37 @@ fn bound_the_waits(config: &mut Config, given: &HashSet<String>) {
     if unset("keepalives_retries") {
         config.keepalives_retries(KEEPALIVE_RETRIES);
     }
-    let bounds = server_bounds();
-    let options = match config.get_options() {
-        // The URL's own come after: for a setting given twice, the last wins.
-        Some(given) if !given.trim().is_empty() => format!("{bounds} {given}"),
-        _ => bounds,
-    };
-    config.options(&options);
 }
 
-/// The session settings (`-c` options of the startup packet) by which
-/// PostgreSQL lets go of a node that stopped in the middle of its work:
-/// frozen (a paused VM, a stopped process, which its kernel still answers
-/// for), its host gone, or cut off. Left to the server's defaults, such a
-/// node's session would hold the row locks of its open transaction — a
-/// space's row, which every write of that space waits for on every other
-/// node — until the system's keepalives give up, two hours later on Linux.
-/// Now the server ends a session idle inside a transaction for
-/// [`IDLE_IN_TRANSACTION`] (orgdrive's transactions never wait for anything
-/// but the database), probes an idle connection as the node probes its own
+/// What a session asks of the server so that it lets go of a node that
+/// stopped in the middle of its work: frozen (a paused VM, a stopped
+/// process, which its kernel still answers for), its host gone, or cut
+/// off. Left to PostgreSQL's built-in defaults, such a node's session
+/// would hold the row locks of its open transaction — a space's row,
+/// which every write of that space waits for on every other node — until
+/// the system's keepalives give up, two hours later on Linux. So the
+/// server ends a session idle inside a transaction for
+/// [`IDLE_IN_TRANSACTION`] (orgdrive's transactions wait for nothing but
+/// the database), probes an idle connection as the node probes its own
 /// end, and drops one whose sent data goes unacknowledged for
-/// [`UNACKNOWLEDGED`]. A URL's own `options` (`-c name=value`) win.
-fn server_bounds() -> String {
+/// [`UNACKNOWLEDGED`]. Each is set for the session only where the server
+/// still has PostgreSQL's built-in default: a value the DBA set
+/// (`postgresql.conf`, `ALTER DATABASE`/`ALTER ROLE … SET`) or the URL's
+/// `options` did is kept. One statement, run once a connection is made.
+pub(crate) fn session_bounds() -> String {
+    let bounds = [
+        ("idle_in_transaction_session_timeout", format!("{}ms", IDLE_IN_TRANSACTION.as_millis())),
+        ("tcp_keepalives_idle", KEEPALIVE_IDLE.as_secs().to_string()),
+        ("tcp_keepalives_interval", KEEPALIVE_INTERVAL.as_secs().to_string()),
+        ("tcp_keepalives_count", KEEPALIVE_RETRIES.to_string()),
+        ("tcp_user_timeout", UNACKNOWLEDGED.as_millis().to_string()),
+    ];
+    let values: Vec<String> =
+        bounds.iter().map(|(name, value)| format!("('{name}', '{value}')")).collect();
     format!(
-        "-c idle_in_transaction_session_timeout={}ms -c tcp_keepalives_idle={} \
-         -c tcp_keepalives_interval={} -c tcp_keepalives_count={} -c tcp_user_timeout={}",
-        IDLE_IN_TRANSACTION.as_millis(),
-        KEEPALIVE_IDLE.as_secs(),
-        KEEPALIVE_INTERVAL.as_secs(),
-        KEEPALIVE_RETRIES,
-        UNACKNOWLEDGED.as_millis(),
+        "SELECT set_config(b.name, b.value, false) FROM (VALUES {}) AS b(name, value) \
+         JOIN pg_settings s ON s.name = b.name WHERE s.source = 'default'",
+        values.join(", ")
     )
 }
 
@@ -406,7 +407,7 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_RETRIES: u32 = 3;
 /// How long a session may sit inside a transaction without a statement
-/// before the server ends it (see [`server_bounds`]).
+/// before the server ends it (see [`session_bounds`]).
 const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(30);
 
 fn bad_url(why: &str) -> StoreError {
@@ -788,18 +789,6 @@ mod tests {
         let config = parsed("postgres://h/d?connect_timeout=0&keepalives_idle=7200").config;
         assert_eq!(config.get_connect_timeout(), None);
         assert_eq!(config.get_keepalives_idle(), Duration::from_secs(7200));
-    }
-
-    #[test]
-    fn the_server_is_asked_to_bound_its_waits_unless_the_url_says_otherwise() {
-        let bounds = "-c idle_in_transaction_session_timeout=30000ms -c tcp_keepalives_idle=30 \
-                      -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3 \
-                      -c tcp_user_timeout=30000";
-        assert_eq!(parsed("postgres://h/d").config.get_options(), Some(bounds));
-        // The URL's own come last, so that they win.
-        let given = "postgres://h/d?options=-c%20idle_in_transaction_session_timeout%3D0";
-        let expected = format!("{bounds} -c idle_in_transaction_session_timeout=0");
-        assert_eq!(parsed(given).config.get_options(), Some(expected.as_str()));
     }
 
     #[test]

@@ -122,6 +122,8 @@ mod thumbnails;
 mod uploads;
 mod wopi;
 
+use std::sync::Arc;
+
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -226,6 +228,7 @@ impl PgStore {
             // with none (`connect_timeout=0`), within the pool's wait.
             .create_timeout(Some(connect::whole_connection_limit(&config).unwrap_or(options.wait)))
             .recycle_timeout(Some(options.wait))
+            .post_create(bound_the_session())
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
         let puts = put_batch::PutQueue::start(pool.clone());
@@ -244,6 +247,23 @@ impl PgStore {
     pub(crate) fn close_pool(&self) {
         self.pool.close();
     }
+}
+
+/// Runs [`connect::session_bounds`] on each new pooled connection. A
+/// server that cannot take it (one compatible with PostgreSQL but without
+/// these settings) is warned about, not refused: the session then has the
+/// server's own bounds.
+fn bound_the_session() -> deadpool_postgres::Hook {
+    let bounds = Arc::new(connect::session_bounds());
+    deadpool_postgres::Hook::async_fn(move |client, _| {
+        let bounds = Arc::clone(&bounds);
+        Box::pin(async move {
+            if let Err(e) = client.batch_execute(&bounds).await {
+                tracing::warn!(error = %error::words(&e), "the session's bounds were not set");
+            }
+            Ok(())
+        })
+    })
 }
 
 /// `config` for the pool's connections: `enable_seqscan = off` added to

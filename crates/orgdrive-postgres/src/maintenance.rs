@@ -36,6 +36,10 @@ impl MaintenanceStore for PgStore {
 
     async fn consistency_scan(&self) -> StoreResult<ConsistencyScan> {
         snapshot!(self, |t| {
+            // Read-only, holding no row: the time spent reading a large
+            // table's rows between statements is not a stopped node's
+            // (`connect::session_bounds`).
+            t.batch_execute("SET LOCAL idle_in_transaction_session_timeout = 0").await?;
             let usage = |r: &Row| -> DbResult<UsageCheck> {
                 Ok(UsageCheck { id: r.try_get(0)?, recorded: r.try_get(1)?, actual: r.try_get(2)? })
             };

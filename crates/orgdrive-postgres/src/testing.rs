@@ -186,3 +186,18 @@ async fn proxy_losing_a_commits_answer(
     });
     address
 }
+
+/// The first column (text) of every row of `sql`, run on a connection of
+/// `store`'s own pool (its sessions as the store sets them up).
+pub async fn pooled_rows(store: &crate::PgStore, sql: &str) -> Vec<String> {
+    let client = store.client().await.unwrap();
+    client.query(sql, &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
+}
+
+/// A connection of `store`'s own pool inside a transaction that ran
+/// `sql` and then waits: a node stopped in the middle of its work.
+pub async fn pooled_holding(store: &crate::PgStore, sql: &str) -> deadpool_postgres::Object {
+    let holder = store.client().await.unwrap();
+    holder.batch_execute(&format!("BEGIN; {sql}")).await.unwrap();
+    holder
+}
