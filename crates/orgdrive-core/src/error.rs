@@ -91,6 +91,15 @@ impl From<StoreError> for DriveError {
                         .into(),
                 )
             }
+            // Logged here: the answer (503) tells the client to look first.
+            StoreError::OutcomeUnknown(_) => {
+                tracing::warn!(error = %e, "a write's outcome is unknown");
+                DriveError::Busy(
+                    "the metadata store's answer was lost: the write may have been made; look \
+                     before writing again"
+                        .into(),
+                )
+            }
             other => DriveError::Internal(other.to_string()),
         }
     }

@@ -206,7 +206,9 @@ impl Drive {
         let settled_before = now_ms() / 1000 - grace_secs;
         // A manifest's parts are copied one by one before the manifest is
         // written: the parts of one manifest are as young as the newest of
-        // them (a long commit's first copies are not judged alone).
+        // them (a long commit's first copies are not judged alone); a part
+        // whose store gives no time keeps its group young, as it would be
+        // alone (never judged).
         let mut newest_chunk: HashMap<&str, Option<i64>> = HashMap::new();
         for object in &objects {
             if let Some(name) = chunk_group(&object.key) {
@@ -305,11 +307,11 @@ impl Drive {
     }
 
     /// Deletes the objects `fsck` found unreferenced, but those a write
-    /// committed since refers to: the objects were listed before the scan,
-    /// so a commit that wrote its object (or a manifest's parts) first and
-    /// recorded it after that scan went by is looked for again, in a second
-    /// scan, and the manifests of parts are asked for again (a manifest is
-    /// written before the commit that records it). Answers those spared.
+    /// committed since refers to: the scan is a snapshot, so a commit that
+    /// wrote its object (or a manifest's parts) first and recorded it after
+    /// that snapshot is looked for again, in a second scan, and the
+    /// manifests of parts are asked for again (a manifest is written before
+    /// the commit that records it). Answers those spared.
     async fn delete_unreferenced(&self, candidates: &[String]) -> DriveResult<HashSet<String>> {
         let mut spared = HashSet::new();
         if candidates.is_empty() {

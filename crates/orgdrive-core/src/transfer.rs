@@ -919,7 +919,9 @@ impl Drive {
     /// Stores one PUT's body as a part: claims disk room above the floor,
     /// reserves the bytes (`declared_len`, or as they arrive when the length
     /// is not announced), streams them into a fresh object and records it.
-    /// Every failure releases the reservation and leaves no object behind.
+    /// Every failure releases the reservation and leaves no object behind,
+    /// but a record whose answer was lost (`StoreError::OutcomeUnknown`):
+    /// the part may then hold both.
     /// A single upload's small body of announced length is kept in the
     /// metadata store instead ([`Drive::store_inline_part`]).
     async fn store_part<S, E>(
@@ -1033,7 +1035,8 @@ impl Drive {
     /// before reading any (as every PUT of announced length does), reads
     /// them into memory (never more than `len`), and records the part with
     /// its bytes in one durable transaction. No file, no fsync of its own.
-    /// Every failure releases the reservation; nothing is left behind.
+    /// Every failure releases the reservation, but a record whose answer
+    /// was lost (`StoreError::OutcomeUnknown`): the part may then hold it.
     async fn store_inline_part<S, E>(
         &self,
         target: PutTarget,

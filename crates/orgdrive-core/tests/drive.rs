@@ -571,10 +571,15 @@ async fn fsck_judges_a_manifests_parts_by_the_newest_of_them() {
     };
     put("chunks/copying/1").await;
     put("chunks/abandoned/1").await;
-    // Older than the grace of 2 s by the time fsck runs (times are in seconds).
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     put("chunks/copying/2").await;
-    let report = drive.fsck(true, 2).await.unwrap();
+    // Written an hour ago, but the second copy of the commit under way.
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for old in ["chunks/copying/1", "chunks/abandoned/1"] {
+        let path = dir.path().join("blobs").join(old);
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(an_hour_ago).unwrap();
+    }
+    let report = drive.fsck(true, orgdrive_core::FSCK_GRACE_SECS).await.unwrap();
     let mut left: Vec<String> =
         drive.blob().list("chunks/").await.unwrap().into_iter().map(|o| o.key).collect();
     left.sort();

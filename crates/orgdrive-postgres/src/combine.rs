@@ -96,9 +96,7 @@ impl<T> RoundTrip<T> {
             (Ok(()), _, Err(e)) if e.is_refusal() => RoundTrip::RolledBack(e),
             (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
                 RoundTrip::Unknown(match e.into_store() {
-                    StoreError::Backend(why) => {
-                        StoreError::Backend(format!("a transaction's outcome is unknown: {why}"))
-                    }
+                    StoreError::Backend(why) => StoreError::OutcomeUnknown(why),
                     other => other,
                 })
             }

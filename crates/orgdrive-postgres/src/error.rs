@@ -45,6 +45,18 @@ impl DbError {
         matches!(self, DbError::Pg(e) if e.as_db_error().is_some())
     }
 
+    /// For a `COMMIT` that failed: unless the server refused it (the
+    /// transaction then rolled back), its answer was lost and the
+    /// transaction may have committed ([`StoreError::OutcomeUnknown`]).
+    pub fn at_commit(self) -> DbError {
+        match self {
+            DbError::Pg(e) if e.as_db_error().is_none() => {
+                DbError::Store(StoreError::OutcomeUnknown(words(&e)))
+            }
+            other => other,
+        }
+    }
+
     /// A row lock taken `NOWAIT` that another transaction holds.
     pub fn is_lock_busy(&self) -> bool {
         matches!(self, DbError::Pg(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE))

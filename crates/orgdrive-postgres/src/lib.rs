@@ -418,7 +418,7 @@ macro_rules! tx {
                 let mut client = $store.client().await?;
                 let $t = client.transaction().await?;
                 let value = $body;
-                $t.commit().await?;
+                $t.commit().await.map_err(|e| $crate::DbError::from(e).at_commit())?;
                 Ok(value)
             }
             .await;

@@ -861,7 +861,7 @@ async fn run_bodies(
     if ended.is_err() || recorded.is_err() {
         return held_or_alone();
     }
-    let committed = t.commit().await.map_err(|e| DbError::from(e).into_store());
+    let committed = t.commit().await.map_err(|e| DbError::from(e).at_commit().into_store());
     let decided = match committed {
         Ok(()) => outcomes.iter().flatten().count(),
         Err(_) => 0,

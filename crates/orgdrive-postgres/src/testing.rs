@@ -168,7 +168,8 @@ async fn proxy_losing_a_commits_answer(
                 while let Ok(n @ 1..) = from_client.read(&mut buffer).await {
                     let chunk = &buffer[..n];
                     marked |= armed.load(SeqCst) && holds(chunk, marker);
-                    let cutting = marked && holds(chunk, b"COMMIT") && armed.swap(false, SeqCst);
+                    // The query `COMMIT` (not the `COMMITTED` of an isolation level).
+                    let cutting = marked && holds(chunk, b"COMMIT\0") && armed.swap(false, SeqCst);
                     if cutting {
                         cut.store(true, SeqCst);
                     }

@@ -176,11 +176,20 @@ impl IntoResponse for ApiError {
                 .then_some(AccessDeniedDetail { required_scopes: self.required_scopes }),
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-        }
         response.extensions_mut().insert(code);
         response
+    }
+}
+
+/// Gives a 503 answer without one `Retry-After: RETRY_AFTER_SECS`; the
+/// frame passes every answer through it (API errors, `/readyz`, WOPI, the
+/// preview's busy page, injected faults).
+pub(crate) fn say_when_to_try_again(response: &mut Response) {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        let headers = response.headers_mut();
+        if !headers.contains_key(header::RETRY_AFTER) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
     }
 }
 
@@ -195,19 +204,28 @@ pub fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
 mod tests {
     use super::*;
 
-    /// A 503 asks the client to wait a moment (`Retry-After`); other errors
+    /// A 503 asks the client to wait a moment (`Retry-After`), whoever
+    /// made it; one that says so already is left as it is; other answers
     /// do not say when to try again.
     #[test]
     fn only_unavailable_answers_say_when_to_try_again() {
-        let busy = ApiError::from(DriveError::Busy("the store is busy".into())).into_response();
-        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let mut busy = ApiError::from(DriveError::Busy("the store is busy".into())).into_response();
+        say_when_to_try_again(&mut busy);
         assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        let mut page = (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
+        say_when_to_try_again(&mut page);
+        assert_eq!(page.headers()[header::RETRY_AFTER], "1");
+        let mut own =
+            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], "").into_response();
+        say_when_to_try_again(&mut own);
+        assert_eq!(own.headers()[header::RETRY_AFTER], "30");
         for refused in [
             ApiError::from(DriveError::PermissionDenied("no".into())),
             ApiError::from(DriveError::TooManyUploads("many".into())),
             ApiError::param(Some("name"), "bad"),
         ] {
-            let response = refused.into_response();
+            let mut response = refused.into_response();
+            say_when_to_try_again(&mut response);
             assert!(response.headers().get(header::RETRY_AFTER).is_none(), "{response:?}");
         }
     }

@@ -2,8 +2,8 @@
 //! (`x-acs-request-id`, and `requestid` in error bodies and log lines), the
 //! request's log span, its metrics (operation, status, latency), the panic
 //! catcher (500 `systemError`), the JSON body deadline
-//! ([`crate::transport::time_body`]), an error line for every 5xx, and the
-//! faults armed for emulation ([`crate::faults`]; one atomic load per
+//! ([`crate::transport::time_body`]), an error line for every 5xx,
+//! `Retry-After` on every 503, and the faults armed for emulation ([`crate::faults`]; one atomic load per
 //! request while none is).
 //!
 //! One service with one boxed future per request: as five layers (two of
@@ -177,6 +177,7 @@ where
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
+            error::say_when_to_try_again(&mut response);
             Ok(response)
         };
         Box::pin(error::with_request_id(scope_id, run).instrument(span))

@@ -92,21 +92,26 @@ pub enum StoreError {
     /// wait, or connecting failed): nothing was done; worth trying again.
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
-    /// Anything else from the backend (its own words; never shown to API callers).
+    /// The write's `COMMIT` went out and its answer was lost (the connection
+    /// failed): the write may or may not have been applied. Never tried
+    /// again by the store.
+    #[error("metadata store: a transaction's outcome is unknown: {0}")]
+    OutcomeUnknown(String),
+    /// Anything else from the backend (its own words; never shown to API
+    /// callers): the write, if any, was not applied.
     #[error("metadata store: {0}")]
     Backend(String),
 }
 
 impl StoreError {
-    /// Whether the write that failed so certainly changed nothing. Every
-    /// contract error is decided inside the write's transaction, which then
-    /// rolls back, and `Unavailable` comes before anything is sent. A
-    /// `Backend` failure may come after the commit went out (the connection
-    /// lost before its answer: `a transaction's outcome is unknown`), so
-    /// the write may have been applied: what it refers to (a new content
-    /// object) must then be kept.
+    /// Whether the write that failed so certainly changed nothing: all but
+    /// [`StoreError::OutcomeUnknown`]. Every contract error is decided
+    /// inside the write's transaction, which then rolls back; `Unavailable`
+    /// comes before anything is sent; `Backend` before the commit or from
+    /// a server refusing it. Of a write whose outcome is unknown, what it
+    /// refers to (a new content object, a reservation) must be kept.
     pub fn wrote_nothing(&self) -> bool {
-        !matches!(self, StoreError::Backend(_))
+        !matches!(self, StoreError::OutcomeUnknown(_))
     }
 }
 
