@@ -173,7 +173,7 @@ impl Drive {
         // Inline objects are listed before the scan: one written meanwhile
         // is written with its reference, which the scan then sees.
         let mut objects = self.list_inline_objects().await?;
-        let scan = self.meta.consistency_scan().await?;
+        let mut scan = self.meta.consistency_scan().await?;
         // `.incoming/` holds writes in progress; old ones are leftovers of a crash.
         // `manifests/`: content made of parts (listed with its content's
         // size); `chunks/<name>/`: the parts of manifest `manifests/<name>`.
@@ -285,12 +285,16 @@ impl Drive {
             });
         }
         problems.extend(tree_problems(&scan.tree));
-        for (space_id, parent_id, name) in scan.duplicate_names {
+        for (space_id, parent_id, name) in std::mem::take(&mut scan.duplicate_names) {
             problems.push(Problem::DuplicateName { space_id, parent_id, name });
         }
 
         let mut report =
             FsckReport { dentries: scan.tree.len(), objects: objects.len(), problems, repaired: 0 };
+        // A repair scans again: the first scan and the listing go first
+        // (on a large drive, each holds every file's key).
+        drop(scan);
+        drop(objects);
         if repair {
             let counters = report.problems.iter().filter(|p| p.is_counter()).count();
             if counters > 0 {
