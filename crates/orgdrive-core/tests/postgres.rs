@@ -13,6 +13,35 @@ use common::*;
 use orgdrive_postgres::testing::{behind_a_proxy_losing_a_commits_answer, TestDatabase};
 use orgdrive_postgres::{PgOptions, PgStore};
 
+/// A world (org, app, user) and a space over the PostgreSQL store at
+/// `url` and an in-memory content store.
+async fn world_at(url: &str) -> (World, String) {
+    let meta = PgStore::open(url, &PgOptions::default()).await.unwrap();
+    let drive = Drive::new(Arc::new(meta), BlobStore::memory().unwrap(), options()).await.unwrap();
+    let w = world_over(drive, tempfile::tempdir().unwrap(), None, &Scope::ALL).await;
+    let s = space(&w, None).await;
+    (w, s)
+}
+
+/// A multipart upload of two parts PUT (the first of `MIN_PART_BYTES`
+/// ones, then `tail`), and the commit of it as `a.bin` at the root.
+async fn two_parts_uploaded(w: &World, s: &str) -> CommitRequest {
+    let key = w.drive.init_multipart_upload(&w.op, s, single(PreCheck::default())).await.unwrap();
+    let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1, 2], BASE).await.unwrap();
+    assert_eq!(put_bytes(w, &urls[0].1, &first_part(), true).await.unwrap(), MIN_PART_BYTES);
+    assert_eq!(put_bytes(w, &urls[1].1, b"tail", true).await.unwrap(), 4);
+    CommitRequest {
+        upload_key: Some(key),
+        name: Some("a.bin".into()),
+        parent_id: Some("0".into()),
+        ..CommitRequest::default()
+    }
+}
+
+fn first_part() -> Vec<u8> {
+    vec![1u8; MIN_PART_BYTES as usize]
+}
+
 /// A commit whose transaction committed but whose answer was lost (the
 /// connection cut once the server had its `COMMIT`) is answered an error,
 /// and the object its file names is kept: the file reads back whole.
@@ -25,22 +54,8 @@ async fn a_commit_whose_answer_is_lost_keeps_the_content_its_file_names() {
     // A file commit's body runs in a savepoint of its batch's transaction.
     let (through_proxy, armed) =
         behind_a_proxy_losing_a_commits_answer(&database, b"SAVEPOINT").await;
-    let meta = PgStore::open(&through_proxy, &PgOptions::default()).await.unwrap();
-    let drive = Drive::new(Arc::new(meta), BlobStore::memory().unwrap(), options()).await.unwrap();
-    let w = world_over(drive, tempfile::tempdir().unwrap(), None, &Scope::ALL).await;
-    let s = space(&w, None).await;
-
-    let key = w.drive.init_multipart_upload(&w.op, &s, single(PreCheck::default())).await.unwrap();
-    let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1, 2], BASE).await.unwrap();
-    let first = vec![1u8; MIN_PART_BYTES as usize];
-    assert_eq!(put_bytes(&w, &urls[0].1, &first, true).await.unwrap(), MIN_PART_BYTES);
-    assert_eq!(put_bytes(&w, &urls[1].1, b"tail", true).await.unwrap(), 4);
-    let commit = CommitRequest {
-        upload_key: Some(key),
-        name: Some("a.bin".into()),
-        parent_id: Some("0".into()),
-        ..CommitRequest::default()
-    };
+    let (w, s) = world_at(&through_proxy).await;
+    let commit = two_parts_uploaded(&w, &s).await;
     armed.store(true, SeqCst);
     let lost = w.drive.commit_file(&w.op, &s, commit).await;
     assert!(!armed.load(SeqCst), "the proxy saw no COMMIT");
@@ -52,8 +67,8 @@ async fn a_commit_whose_answer_is_lost_keeps_the_content_its_file_names() {
     let files = w.drive.list_dentries(&w.op, &s, input).await.unwrap().dentries;
     assert_eq!(files.len(), 1, "{files:?}");
     let read = download(&w, &s, &files[0].dentry.dentry_id, None).await;
-    assert_eq!(read.len(), first.len() + 4);
-    assert!(read.starts_with(&first) && read.ends_with(b"tail"));
+    assert_eq!(read.len(), first_part().len() + 4);
+    assert!(read.starts_with(&first_part()) && read.ends_with(b"tail"));
 }
 
 /// A PUT whose part's record committed but whose answer was lost keeps
@@ -66,10 +81,7 @@ async fn a_put_whose_record_answer_is_lost_keeps_its_reservation() {
     let database = TestDatabase::create().await;
     let (through_proxy, armed) =
         behind_a_proxy_losing_a_commits_answer(&database, b"INSERT INTO upload_parts").await;
-    let meta = PgStore::open(&through_proxy, &PgOptions::default()).await.unwrap();
-    let drive = Drive::new(Arc::new(meta), BlobStore::memory().unwrap(), options()).await.unwrap();
-    let w = world_over(drive, tempfile::tempdir().unwrap(), None, &Scope::ALL).await;
-    let s = space(&w, None).await;
+    let (w, s) = world_at(&through_proxy).await;
     let key = w.drive.init_multipart_upload(&w.op, &s, single(PreCheck::default())).await.unwrap();
     let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1], BASE).await.unwrap();
     armed.store(true, SeqCst);
@@ -89,15 +101,8 @@ async fn a_put_whose_record_answer_is_lost_keeps_its_reservation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_the_database_refuses_leaves_no_copy() {
     let database = TestDatabase::create().await;
-    let meta = PgStore::open(&database.url, &PgOptions::default()).await.unwrap();
-    let drive = Drive::new(Arc::new(meta), BlobStore::memory().unwrap(), options()).await.unwrap();
-    let w = world_over(drive, tempfile::tempdir().unwrap(), None, &Scope::ALL).await;
-    let s = space(&w, None).await;
-    let key = w.drive.init_multipart_upload(&w.op, &s, single(PreCheck::default())).await.unwrap();
-    let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1, 2], BASE).await.unwrap();
-    let first = vec![1u8; MIN_PART_BYTES as usize];
-    put_bytes(&w, &urls[0].1, &first, true).await.unwrap();
-    put_bytes(&w, &urls[1].1, b"tail", true).await.unwrap();
+    let (w, s) = world_at(&database.url).await;
+    let commit = two_parts_uploaded(&w, &s).await;
     let (admin, _driver) = orgdrive_postgres::testing::connect(&database.url).await;
     admin
         .batch_execute(
@@ -108,17 +113,11 @@ async fn a_commit_the_database_refuses_leaves_no_copy() {
         )
         .await
         .unwrap();
-    let commit = CommitRequest {
-        upload_key: Some(key),
-        name: Some("a.bin".into()),
-        parent_id: Some("0".into()),
-        ..CommitRequest::default()
-    };
     let refused = w.drive.commit_file(&w.op, &s, commit.clone()).await.unwrap_err();
     assert!(matches!(refused, DriveError::Internal(_)), "{refused:?}");
     let copies = w.drive.blob().list("objects/").await.unwrap();
     assert!(copies.is_empty(), "{copies:?}");
     admin.batch_execute("DROP TRIGGER refuse ON dentries").await.unwrap();
     let file = w.drive.commit_file(&w.op, &s, commit).await.unwrap();
-    assert_eq!(download(&w, &s, &file.dentry.dentry_id, None).await.len(), first.len() + 4);
+    assert_eq!(download(&w, &s, &file.dentry.dentry_id, None).await.len(), first_part().len() + 4);
 }
