@@ -1312,7 +1312,15 @@ impl Drive {
             upload_objects: sources.clone(),
             app_properties: properties,
         };
-        let put_result = self.meta.put_dentry(&put).await;
+        let put_result = match self.meta.put_dentry(&put).await {
+            // The answer was lost: the file, if it reads back naming this
+            // object, was committed.
+            Err(e) if !e.wrote_nothing() => match self.committed_after_all(&put, &object).await {
+                Some(stored) => Ok(PutOutcome::Created(stored)),
+                None => Err(e),
+            },
+            answered => answered,
+        };
         self.forget_space(&space.space_id);
         let outcome = match put_result {
             Ok(outcome) => outcome,
@@ -1320,9 +1328,10 @@ impl Drive {
                 if e.wrote_nothing() {
                     discard(self).await;
                 } else {
-                    // The store may have committed (its answer was lost):
-                    // the file would then name this object. Kept; if no
-                    // file names it, `fsck` lists it and `--repair` removes it.
+                    // The store may have committed (its answer was lost;
+                    // not seen yet): the file would then name this object.
+                    // Kept; if no file names it, `fsck` lists it and
+                    // `--repair` removes it.
                     tracing::warn!(object = %object, error = %e,
                         "a commit's outcome is unknown: its content object is kept");
                 }
@@ -1356,6 +1365,19 @@ impl Drive {
         }
         self.thumbnail_later(&stored);
         self.stored_view(op, stored).await
+    }
+
+    /// The file `put` made, if it reads back live naming `object` (a fresh
+    /// object no other write names): the put committed though its answer
+    /// was lost. `None` when it cannot tell (not seen, or the read failed).
+    async fn committed_after_all(
+        &self,
+        put: &PutDentry,
+        object: &str,
+    ) -> Option<orgdrive_store::DentryRecord> {
+        let id = put.overwrite_dentry_id.as_deref().unwrap_or(&put.dentry.dentry_id);
+        let found = self.meta.get_dentry(&put.dentry.space_id, id).await.ok()??;
+        (found.status == "NORMAL" && found.blob_key.as_deref() == Some(object)).then_some(found)
     }
 
     /// The content of an upload whose PUTs orgdrive received and recorded:

@@ -43,32 +43,48 @@ fn first_part() -> Vec<u8> {
 }
 
 /// A commit whose transaction committed but whose answer was lost (the
-/// connection cut once the server had its `COMMIT`) is answered an error,
-/// and the object its file names is kept: the file reads back whole.
-/// Before, any failure of the store's write removed the commit's new
-/// object (here the concatenation of two parts), so the file committed
-/// named an object that was gone.
+/// connection cut once the server had its `COMMIT`) reads its file back:
+/// found naming the commit's object, it is answered as committed (before,
+/// it was answered an error and its object removed, so the file committed
+/// named an object that was gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_is_lost_is_answered_from_its_file() {
+    let database = TestDatabase::create().await;
+    // A file commit's body runs in a savepoint of its batch's transaction.
+    let proxy = behind_a_proxy_losing_a_commits_answer(&database, b"SAVEPOINT").await;
+    let (w, s) = world_at(&proxy.url).await;
+    let commit = two_parts_uploaded(&w, &s).await;
+    proxy.armed.store(true, SeqCst);
+    let file = w.drive.commit_file(&w.op, &s, commit).await.unwrap();
+    assert!(!proxy.armed.load(SeqCst), "the proxy saw no COMMIT");
+    let read = download(&w, &s, &file.dentry.dentry_id, None).await;
+    assert_eq!(read.len(), first_part().len() + 4);
+    assert!(read.starts_with(&first_part()) && read.ends_with(b"tail"));
+    assert_consistent(&w).await;
+}
+
+/// The same, but the database is out of reach once the answer is lost, so
+/// the commit cannot tell: it is answered 503 (the client is told to look
+/// before committing again) and its object is kept; once the database is
+/// back, the file is there and reads back whole. (Before, the object was
+/// removed: the download failed, `ObjectNotFound`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_whose_answer_is_lost_keeps_the_content_its_file_names() {
     let database = TestDatabase::create().await;
-    // A file commit's body runs in a savepoint of its batch's transaction.
-    let (through_proxy, armed) =
-        behind_a_proxy_losing_a_commits_answer(&database, b"SAVEPOINT").await;
-    let (w, s) = world_at(&through_proxy).await;
+    let proxy = behind_a_proxy_losing_a_commits_answer(&database, b"SAVEPOINT").await;
+    let (w, s) = world_at(&proxy.url).await;
     let commit = two_parts_uploaded(&w, &s).await;
-    armed.store(true, SeqCst);
+    proxy.then_dark.store(true, SeqCst);
+    proxy.armed.store(true, SeqCst);
     let lost = w.drive.commit_file(&w.op, &s, commit).await;
-    assert!(!armed.load(SeqCst), "the proxy saw no COMMIT");
-    // 503: the client is told to look before committing again.
+    assert!(!proxy.armed.load(SeqCst), "the proxy saw no COMMIT");
     assert!(matches!(lost, Err(DriveError::Busy(_))), "a lost commit answered {lost:?}");
-
-    // It committed: the file is there, and reads back whole.
+    proxy.dark.store(false, SeqCst);
     let input = ListChildren { parent_id: Some("0".into()), ..ListChildren::default() };
     let files = w.drive.list_dentries(&w.op, &s, input).await.unwrap().dentries;
     assert_eq!(files.len(), 1, "{files:?}");
     let read = download(&w, &s, &files[0].dentry.dentry_id, None).await;
     assert_eq!(read.len(), first_part().len() + 4);
-    assert!(read.starts_with(&first_part()) && read.ends_with(b"tail"));
 }
 
 /// A PUT whose part's record committed but whose answer was lost keeps
@@ -79,8 +95,9 @@ async fn a_commit_whose_answer_is_lost_keeps_the_content_its_file_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_put_whose_record_answer_is_lost_keeps_its_reservation() {
     let database = TestDatabase::create().await;
-    let (through_proxy, armed) =
+    let proxy =
         behind_a_proxy_losing_a_commits_answer(&database, b"INSERT INTO upload_parts").await;
+    let (through_proxy, armed) = (proxy.url, proxy.armed);
     let (w, s) = world_at(&through_proxy).await;
     let key = w.drive.init_multipart_upload(&w.op, &s, single(PreCheck::default())).await.unwrap();
     let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1], BASE).await.unwrap();

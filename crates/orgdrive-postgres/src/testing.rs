@@ -103,38 +103,56 @@ pub async fn connect(url: &str) -> (tokio_postgres::Client, tokio::task::JoinHan
     (client, driver)
 }
 
+/// A proxy on loopback between a store and the test server (see
+/// [`behind_a_proxy_losing_a_commits_answer`]).
+pub struct LosingProxy {
+    /// The store's URL through the proxy.
+    pub url: String,
+    /// Set: the next `COMMIT` after the marker loses its answer.
+    pub armed: Arc<AtomicBool>,
+    /// Set: the proxy goes dark as it loses that answer.
+    pub then_dark: Arc<AtomicBool>,
+    /// Set (by the test or as above): the proxy forwards nothing more
+    /// (every connection is cut at its next message, new ones at once):
+    /// the database is out of reach until it is cleared.
+    pub dark: Arc<AtomicBool>,
+}
+
 /// The store's URL of `database` through a proxy on loopback that, once
-/// the flag answered is set (armed), loses the answer to a `COMMIT`: in
-/// the first connection that then sends a message holding `marker` (e.g.
-/// `force_generic_plan`: a batch's transaction; `SAVEPOINT`: the bodies of
-/// combined writes), it forwards the next `COMMIT`, drops what the server
-/// answers on that connection and cuts it once the server has answered
-/// that it committed — the store never learns it — and disarms. Everything
-/// else is forwarded as it is. The URL asks for no TLS (the proxy reads the
-/// protocol's messages; the last `sslmode` of a URL is the one taken).
+/// armed, loses the answer to a `COMMIT`: in the first connection that
+/// then sends a message holding `marker` (e.g. `force_generic_plan`: a
+/// batch's transaction; `SAVEPOINT`: the bodies of combined writes), it
+/// forwards the next `COMMIT`, drops what the server answers on that
+/// connection and cuts it once the server has answered that it committed —
+/// the store never learns it — and disarms. Everything else is forwarded
+/// as it is, unless the proxy is dark. The URL asks for no TLS (the proxy
+/// reads the protocol's messages; the last `sslmode` of a URL is the one
+/// taken).
 pub async fn behind_a_proxy_losing_a_commits_answer(
     database: &TestDatabase,
     marker: &'static [u8],
-) -> (String, Arc<AtomicBool>) {
+) -> LosingProxy {
     let (config, _) = crate::connection_settings(&database.url).unwrap();
     let host = match &config.get_hosts()[0] {
         tokio_postgres::config::Host::Tcp(host) => host.clone(),
         other => panic!("a TCP server, not {other:?}"),
     };
     let server = format!("{host}:{}", config.get_ports()[0]);
-    let armed = Arc::new(AtomicBool::new(false));
-    let proxy = proxy_losing_a_commits_answer(server.clone(), armed.clone(), marker).await;
+    let flag = || Arc::new(AtomicBool::new(false));
+    let (armed, then_dark, dark) = (flag(), flag(), flag());
+    let flags = [&armed, &then_dark, &dark].map(Arc::clone);
+    let proxy = proxy_losing_a_commits_answer(server.clone(), flags, marker).await;
     let in_clear = if database.url.contains('?') { "&sslmode=disable" } else { "?sslmode=disable" };
-    let through_proxy = database.url.replacen(&server, &proxy, 1) + in_clear;
-    assert!(through_proxy.contains(&proxy), "{through_proxy}");
-    (through_proxy, armed)
+    let url = database.url.replacen(&server, &proxy, 1) + in_clear;
+    assert!(url.contains(&proxy), "{url}");
+    LosingProxy { url, armed, then_dark, dark }
 }
 
 /// The proxy of [`behind_a_proxy_losing_a_commits_answer`] to `server`;
 /// answers its address.
 async fn proxy_losing_a_commits_answer(
     server: String,
-    armed: Arc<AtomicBool>,
+    [armed, then_dark, dark]: [Arc<AtomicBool>; 3],
     marker: &'static [u8],
 ) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -142,11 +160,15 @@ async fn proxy_losing_a_commits_answer(
     let holds = |chunk: &[u8], what: &[u8]| chunk.windows(what.len()).any(|w| w == what);
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
+            if dark.load(SeqCst) {
+                continue; // dropped: closed at once
+            }
             let upstream = tokio::net::TcpStream::connect(&server).await.unwrap();
             let (mut from_client, mut to_client) = client.into_split();
             let (mut from_server, mut to_server) = upstream.into_split();
-            let (cut, armed) = (Arc::new(AtomicBool::new(false)), armed.clone());
-            let deaf = cut.clone();
+            let (cut, armed, then_dark) =
+                (Arc::new(AtomicBool::new(false)), armed.clone(), then_dark.clone());
+            let (deaf, dark_down, dark_up) = (cut.clone(), dark.clone(), dark.clone());
             let (committed, commit_seen) = tokio::sync::oneshot::channel::<()>();
             tokio::spawn(async move {
                 let mut buffer = vec![0u8; 64 * 1024];
@@ -157,7 +179,9 @@ async fn proxy_losing_a_commits_answer(
                             let _ = committed.send(());
                             break;
                         }
-                    } else if to_client.write_all(&buffer[..n]).await.is_err() {
+                    } else if dark_down.load(SeqCst)
+                        || to_client.write_all(&buffer[..n]).await.is_err()
+                    {
                         break;
                     }
                 }
@@ -172,6 +196,9 @@ async fn proxy_losing_a_commits_answer(
                     let cutting = marked && holds(chunk, b"COMMIT\0") && armed.swap(false, SeqCst);
                     if cutting {
                         cut.store(true, SeqCst);
+                        dark_up.fetch_or(then_dark.load(SeqCst), SeqCst);
+                    } else if dark_up.load(SeqCst) {
+                        break;
                     }
                     if to_server.write_all(chunk).await.is_err() {
                         break;

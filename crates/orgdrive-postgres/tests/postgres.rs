@@ -533,8 +533,8 @@ async fn a_file_moved_and_renamed_at_once_is_answered_as_read_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_whose_commit_answer_is_lost_answers_an_error_and_runs_nothing_again() {
     let database = TestDatabase::create().await;
-    let (through_proxy, armed) =
-        behind_a_proxy_losing_a_commits_answer(&database, b"force_generic_plan").await;
+    let proxy = behind_a_proxy_losing_a_commits_answer(&database, b"force_generic_plan").await;
+    let (through_proxy, armed) = (proxy.url, proxy.armed);
     let store = PgStore::open(&through_proxy, &PgOptions::default()).await.unwrap();
     space_with_quota(&store, None).await;
     create(&store, folder("o", "o")).await;
