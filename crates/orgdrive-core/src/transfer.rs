@@ -1016,12 +1016,18 @@ impl Drive {
                 self.remove_object(&object).await;
                 Err(bad_upload_key("the upload was committed or expired meanwhile"))
             }
-            // A part recorded after all (its answer lost) holds the
+            // The answer was lost: read back, the upload tells whether the
+            // part was recorded. If it may have been, it holds the
             // reservation and names this object: both kept. Not recorded,
             // the reservation goes with the upload (its commit or expiry),
             // a part's object with its upload's prefix, a single upload's
             // through `fsck --repair`.
-            Err(e) if !e.wrote_nothing() => Err(e.into()),
+            Err(e) if !e.wrote_nothing() => {
+                match self.recorded_after_all(&target.upload_key, &object).await {
+                    true => Ok(written),
+                    false => Err(e.into()),
+                }
+            }
             Err(e) => {
                 self.release(&target.upload_key, held).await;
                 self.remove_object(&object).await;
@@ -1087,8 +1093,13 @@ impl Drive {
             Ok(PartRecorded::UploadGone) => {
                 Err(bad_upload_key("the upload was committed or expired meanwhile"))
             }
-            // Recorded after all (its answer lost): the reservation is its.
-            Err(e) if !e.wrote_nothing() => Err(e.into()),
+            // The answer was lost: as in `store_part`.
+            Err(e) if !e.wrote_nothing() => {
+                match self.recorded_after_all(&target.upload_key, &part.object_key).await {
+                    true => Ok(Written { size: len, md5 }),
+                    false => Err(e.into()),
+                }
+            }
             Err(e) => {
                 self.release(&target.upload_key, len as i64).await;
                 Err(e.into())
@@ -1365,6 +1376,14 @@ impl Drive {
         }
         self.thumbnail_later(&stored);
         self.stored_view(op, stored).await
+    }
+
+    /// Whether the upload reads back with a part naming `object` (a fresh
+    /// object no other PUT names): its record committed though its answer
+    /// was lost. False when it cannot tell (not seen, or the read failed).
+    async fn recorded_after_all(&self, upload_key: &str, object: &str) -> bool {
+        let found = self.meta.get_upload(upload_key).await;
+        matches!(found, Ok(Some((_, parts))) if parts.iter().any(|p| p.object_key == object))
     }
 
     /// The file `put` made, if it reads back live naming `object` (a fresh

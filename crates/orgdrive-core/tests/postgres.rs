@@ -87,26 +87,36 @@ async fn a_commit_whose_answer_is_lost_keeps_the_content_its_file_names() {
     assert_eq!(read.len(), first_part().len() + 4);
 }
 
-/// A PUT whose part's record committed but whose answer was lost keeps
-/// the reservation the part now holds (and its object): the upload stays
-/// consistent. Before, the PUT gave its reservation back after any
-/// failure: the upload then held fewer bytes than its recorded parts
-/// (fsck's `UploadUnderReserved`), room other uploads could take.
+/// A PUT whose part's record committed but whose answer was lost reads
+/// its upload back: found recorded, the PUT is answered as done (fsck
+/// clean). Out of reach (the proxy goes dark as it loses the answer), it
+/// is answered 503 and keeps the reservation the part may hold: once the
+/// database is back, the upload is consistent. Before, the PUT gave its
+/// reservation back after any failure: the upload then held fewer bytes
+/// than its recorded parts (fsck's `UploadUnderReserved`), room other
+/// uploads could take.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_put_whose_record_answer_is_lost_keeps_its_reservation() {
-    let database = TestDatabase::create().await;
-    let proxy =
-        behind_a_proxy_losing_a_commits_answer(&database, b"INSERT INTO upload_parts").await;
-    let (through_proxy, armed) = (proxy.url, proxy.armed);
-    let (w, s) = world_at(&through_proxy).await;
-    let key = w.drive.init_multipart_upload(&w.op, &s, single(PreCheck::default())).await.unwrap();
-    let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1], BASE).await.unwrap();
-    armed.store(true, SeqCst);
-    let lost = put_bytes(&w, &urls[0].1, &[7u8; 1000], true).await;
-    assert!(!armed.load(SeqCst), "the proxy saw no COMMIT");
-    assert!(matches!(lost, Err(DriveError::Busy(_))), "a lost record answered {lost:?}");
-    let report = w.drive.fsck(false, 0).await.unwrap();
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    for dark in [false, true] {
+        let database = TestDatabase::create().await;
+        let proxy =
+            behind_a_proxy_losing_a_commits_answer(&database, b"INSERT INTO upload_parts").await;
+        let (w, s) = world_at(&proxy.url).await;
+        let key =
+            w.drive.init_multipart_upload(&w.op, &s, single(PreCheck::default())).await.unwrap();
+        let urls = w.drive.multipart_upload_urls(&w.op, Some(&key), &[1], BASE).await.unwrap();
+        proxy.then_dark.store(dark, SeqCst);
+        proxy.armed.store(true, SeqCst);
+        let put = put_bytes(&w, &urls[0].1, &[7u8; 1000], true).await;
+        assert!(!proxy.armed.load(SeqCst), "the proxy saw no COMMIT");
+        match dark {
+            false => assert_eq!(put.unwrap(), 1000),
+            true => assert!(matches!(put, Err(DriveError::Busy(_))), "{put:?}"),
+        }
+        proxy.dark.store(false, SeqCst);
+        let report = w.drive.fsck(false, 0).await.unwrap();
+        assert!(report.problems.is_empty(), "dark: {dark}: {:?}", report.problems);
+    }
 }
 
 /// A commit the database refuses (here a trigger; in the field a standby
