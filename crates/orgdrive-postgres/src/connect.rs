@@ -347,6 +347,15 @@ pub(crate) fn session_bounds() -> String {
     )
 }
 
+/// Runs [`session_bounds`] on a new session. A server that cannot take it
+/// (one compatible with PostgreSQL but without these settings) is warned
+/// about, not refused: the session then has the server's own bounds.
+pub(crate) async fn bound_the_session(client: &tokio_postgres::Client, bounds: &str) {
+    if let Err(e) = client.batch_execute(bounds).await {
+        tracing::warn!(error = %crate::error::words(&e), "the session's bounds were not set");
+    }
+}
+
 /// Connects with `config` through `tls`, the whole of it (TCP, TLS,
 /// login) bounded by [`whole_connection_limit`] (the driver bounds the TCP
 /// connection only: a frozen server accepts that and answers nothing).

@@ -249,18 +249,13 @@ impl PgStore {
     }
 }
 
-/// Runs [`connect::session_bounds`] on each new pooled connection. A
-/// server that cannot take it (one compatible with PostgreSQL but without
-/// these settings) is warned about, not refused: the session then has the
-/// server's own bounds.
+/// Runs [`connect::bound_the_session`] on each new pooled connection.
 fn bound_the_session() -> deadpool_postgres::Hook {
     let bounds = Arc::new(connect::session_bounds());
     deadpool_postgres::Hook::async_fn(move |client, _| {
         let bounds = Arc::clone(&bounds);
         Box::pin(async move {
-            if let Err(e) = client.batch_execute(&bounds).await {
-                tracing::warn!(error = %error::words(&e), "the session's bounds were not set");
-            }
+            connect::bound_the_session(client, &bounds).await;
             Ok(())
         })
     })

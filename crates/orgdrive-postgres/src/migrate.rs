@@ -119,7 +119,7 @@ pub(crate) async fn run_with(
 async fn run(client: &mut Client, up_to: i64) -> StoreResult<MigrationReport> {
     let db = |e: tokio_postgres::Error| classify(&e);
     // A node stopped in the middle of a migration lets go of its locks.
-    client.batch_execute(&crate::connect::session_bounds()).await.map_err(db)?;
+    crate::connect::bound_the_session(client, &crate::connect::session_bounds()).await;
     build_indexes_online(client, up_to).await?;
     let t = client.transaction().await.map_err(db)?;
     // Limits count a name's characters in SQL (`char_length`), which counts
