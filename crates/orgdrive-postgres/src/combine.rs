@@ -28,6 +28,11 @@
 //! jobs whose caller has gone, so a space held for long keeps no more
 //! than its callers wait for.
 //!
+//! A job's [`Reply`] is armed while its batch writes it: should the
+//! batch's task stop without answering it (a panic, a runtime shutting
+//! down), perhaps after its `COMMIT` went out, the caller is answered
+//! that the write may have committed, never left to write it again alone.
+//!
 //! Also what the batches' transactions sent in one round trip (`BEGIN`,
 //! statements, `COMMIT`, pipelined) share: their `BEGIN`
 //! ([`BEGIN_GENERIC`]) and the reading of how they ended ([`RoundTrip`]),
@@ -37,12 +42,14 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use deadpool_postgres::Client;
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use orgdrive_store::{StoreError, WriteFigures, WriteTally};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::{DbError, DbResult};
 
@@ -148,8 +155,79 @@ type Write<J> =
 pub(crate) struct JobKind<J> {
     /// The space whose shard a job goes to.
     pub key_of: fn(&J) -> &str,
+    /// The job's reply.
+    pub reply_of: fn(&J) -> &dyn Answerable,
+}
+
+impl<J> JobKind<J> {
     /// Whether the job's caller has gone (its request was cancelled).
-    pub abandoned: fn(&J) -> bool,
+    fn abandoned(&self, job: &J) -> bool {
+        (self.reply_of)(job).is_closed()
+    }
+}
+
+/// What a reply answers when the batch writing its job stopped without
+/// answering it: the write may have committed.
+pub(crate) trait MayHaveCommitted {
+    fn may_have_committed() -> Self;
+}
+
+/// The channel a job's batch answers it on (see the module doc).
+/// Dropped unanswered while armed, it answers
+/// [`MayHaveCommitted::may_have_committed`]; unarmed, it closes, which its
+/// caller takes as "not written" (and writes alone).
+pub(crate) struct Reply<S: MayHaveCommitted> {
+    sender: Option<oneshot::Sender<S>>,
+    armed: AtomicBool,
+}
+
+/// A [`Reply`] as the workers see it, whatever it answers.
+pub(crate) trait Answerable {
+    /// Whether its caller has gone.
+    fn is_closed(&self) -> bool;
+    /// Arms it (its job is about to be written) or disarms it (its batch
+    /// gave it back unwritten).
+    fn arm(&self, armed: bool);
+}
+
+impl<S: MayHaveCommitted> Reply<S> {
+    /// A reply, unarmed, and where its answer arrives.
+    pub(crate) fn channel() -> (Reply<S>, oneshot::Receiver<S>) {
+        let (sender, answer) = oneshot::channel();
+        (Reply { sender: Some(sender), armed: AtomicBool::new(false) }, answer)
+    }
+
+    /// Whether its caller has gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.sender.as_ref().is_none_or(oneshot::Sender::is_closed)
+    }
+
+    /// Answers the caller (unless it has gone).
+    pub(crate) fn send(mut self, answer: S) {
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send(answer);
+        }
+    }
+}
+
+impl<S: MayHaveCommitted> Answerable for Reply<S> {
+    fn is_closed(&self) -> bool {
+        Reply::is_closed(self)
+    }
+
+    fn arm(&self, armed: bool) {
+        self.armed.store(armed, Ordering::Relaxed);
+    }
+}
+
+impl<S: MayHaveCommitted> Drop for Reply<S> {
+    fn drop(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            if self.armed.load(Ordering::Relaxed) {
+                let _ = sender.send(S::may_have_committed());
+            }
+        }
+    }
 }
 
 struct Queues<J> {
@@ -211,7 +289,7 @@ impl<J: Send + 'static> Combiner<J> {
                 tokio::spawn(async move {
                     while let Some(batch) = take(&mut receiver, queues.max_batch).await {
                         let tally = Arc::clone(&queues.tally);
-                        let given_back = (queues.write)(batch, tally, Locks::Skip).await;
+                        let given_back = queues.write_armed(batch, tally, Locks::Skip).await;
                         for (space, job) in given_back {
                             Queues::hold(&queues, space, job);
                         }
@@ -256,12 +334,38 @@ fn shard_of(key: &str, shards: usize) -> usize {
 }
 
 impl<J: Send + 'static> Queues<J> {
+    /// Writes `batch`, its replies armed meanwhile; the jobs it gives back
+    /// (not written) are disarmed. A batch that panics answers the jobs it
+    /// had not answered that they may have committed (their replies
+    /// dropped armed), and its worker goes on with the next batch.
+    async fn write_armed(
+        &self,
+        batch: Vec<J>,
+        tally: Arc<WriteTally>,
+        locks: Locks,
+    ) -> Vec<GivenBack<J>> {
+        for job in &batch {
+            (self.kind.reply_of)(job).arm(true);
+        }
+        let write = std::panic::AssertUnwindSafe((self.write)(batch, tally, locks));
+        let Ok(given_back) = write.catch_unwind().await else {
+            tracing::error!(
+                "a batch of writes panicked; its writes were answered as maybe committed"
+            );
+            return Vec::new();
+        };
+        for (_, job) in &given_back {
+            (self.kind.reply_of)(job).arm(false);
+        }
+        given_back
+    }
+
     /// Adds `job` to a held space's queue, first dropping the jobs whose
     /// caller has gone once in a while: a space held for long keeps no
     /// more jobs than callers wait for them.
     fn push(&self, queue: &mut VecDeque<J>, job: J) {
         if queue.len() >= self.max_batch && queue.len().is_multiple_of(self.max_batch) {
-            queue.retain(|job| !(self.kind.abandoned)(job));
+            queue.retain(|job| !self.kind.abandoned(job));
         }
         queue.push_back(job);
     }
@@ -306,14 +410,14 @@ impl<J: Send + 'static> Worker<J> {
             let Some(batch) = self.take(self.queues.max_batch) else { return };
             let tally = Arc::clone(&self.queues.tally);
             let locks = Locks::Held(self.key.clone());
-            let given_back = (self.queues.write)(batch, tally, locks).await;
+            let given_back = self.queues.write_armed(batch, tally, locks).await;
             drop(permit);
             // Jobs of a caller gone are dropped; a job that found another
             // space held goes to that space's queue; one that found this
             // space still held waits here for another turn.
             let mut again = Vec::new();
             for (space, job) in given_back {
-                if (self.queues.kind.abandoned)(&job) {
+                if self.queues.kind.abandoned(&job) {
                     continue;
                 }
                 match space == self.key {
@@ -335,7 +439,7 @@ impl<J: Send + 'static> Worker<J> {
             return;
         };
         for job in rest {
-            if (self.queues.kind.abandoned)(&job) {
+            if self.queues.kind.abandoned(&job) {
                 continue;
             }
             let shard = shard_of((self.queues.kind.key_of)(&job), shards.len());
@@ -419,4 +523,96 @@ async fn take<J>(receiver: &mut mpsc::Receiver<J>, max_batch: usize) -> Option<V
 /// The map's lock; its holders never panic while holding it.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum Answer {
+        Written,
+        MayHaveCommitted,
+    }
+
+    impl MayHaveCommitted for Answer {
+        fn may_have_committed() -> Self {
+            Answer::MayHaveCommitted
+        }
+    }
+
+    struct Job {
+        space: String,
+        reply: Reply<Answer>,
+    }
+
+    const KIND: JobKind<Job> = JobKind { key_of: |job| &job.space, reply_of: |job| &job.reply };
+
+    #[test]
+    fn a_reply_dropped_unanswered_says_may_have_committed_only_while_armed() {
+        let (reply, mut answer) = Reply::<Answer>::channel();
+        drop(reply);
+        assert!(answer.try_recv().is_err(), "unarmed: closed, the caller writes alone");
+
+        let (reply, mut answer) = Reply::<Answer>::channel();
+        reply.arm(true);
+        drop(reply);
+        assert_eq!(answer.try_recv().ok(), Some(Answer::MayHaveCommitted));
+
+        let (reply, mut answer) = Reply::<Answer>::channel();
+        reply.arm(true);
+        reply.arm(false);
+        drop(reply);
+        assert!(answer.try_recv().is_err(), "disarmed (given back): closed");
+
+        let (reply, mut answer) = Reply::<Answer>::channel();
+        reply.arm(true);
+        reply.send(Answer::Written);
+        assert_eq!(answer.try_recv().ok(), Some(Answer::Written));
+    }
+
+    /// A batch that panics (its `COMMIT` perhaps sent) answers its writes
+    /// that they may have committed — never "not written", which would
+    /// have them written again — and its shard writes the next batch.
+    #[tokio::test]
+    async fn a_batch_that_panics_answers_may_have_committed_and_its_shard_goes_on() {
+        let batches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&batches);
+        let combiner = Combiner::start(1, 8, KIND, move |batch: Vec<Job>, _tally, _locks| {
+            let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    panic!("the batch stops after its COMMIT went out");
+                }
+                for job in batch {
+                    job.reply.send(Answer::Written);
+                }
+                Vec::new()
+            }
+        });
+        for expected in [Answer::MayHaveCommitted, Answer::Written] {
+            let (reply, answer) = Reply::channel();
+            assert!(combiner.submit(Job { space: "s".into(), reply }).await.is_ok());
+            assert_eq!(answer.await.ok(), Some(expected));
+        }
+        assert_eq!(batches.load(Ordering::SeqCst), 2);
+    }
+
+    /// A job its batch gives back (its space held) was not written: it
+    /// leaves the batch disarmed, so that dropped before another batch
+    /// takes it (its space's worker stopping) its caller writes it alone.
+    #[tokio::test]
+    async fn a_job_given_back_leaves_its_batch_disarmed() {
+        let combiner =
+            Combiner::start(1, 8, KIND, move |batch: Vec<Job>, _tally, _locks| async move {
+                batch.into_iter().map(|job| ("s".to_string(), job)).collect()
+            });
+        let (reply, mut answer) = Reply::channel();
+        let job = Job { space: "s".into(), reply };
+        let tally = Arc::new(WriteTally::default());
+        let given_back = combiner.queues.write_armed(vec![job], tally, Locks::Skip).await;
+        assert_eq!(given_back.len(), 1);
+        drop(given_back);
+        assert!(answer.try_recv().is_err(), "closed: the caller writes alone");
+    }
 }

@@ -31,7 +31,6 @@
 use std::collections::HashSet;
 
 use deadpool_postgres::Pool;
-use tokio::sync::oneshot;
 use tokio_postgres::types::ToSql;
 
 use orgdrive_store::{
@@ -39,7 +38,8 @@ use orgdrive_store::{
 };
 
 use crate::combine::{
-    wait_until_free, Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC, BOUNDED_LOCKS,
+    wait_until_free, Combiner, JobKind, Locks, MayHaveCommitted, Reply, RoundTrip, BEGIN_GENERIC,
+    BOUNDED_LOCKS,
 };
 use crate::events::new_event_id;
 use crate::rows::live_dentries_by_id;
@@ -147,14 +147,22 @@ pub(crate) enum Settled {
     Held,
 }
 
+impl MayHaveCommitted for Settled {
+    fn may_have_committed() -> Self {
+        Settled::Done(Box::new(Err(StoreError::OutcomeUnknown(
+            "the batch writing it stopped after it may have committed".into(),
+        ))))
+    }
+}
+
 pub(crate) struct Job {
     put: PutDentry,
-    reply: oneshot::Sender<Settled>,
+    reply: Reply<Settled>,
 }
 
 /// How the queues see a put.
 const PUT: JobKind<Job> =
-    JobKind { key_of: |job| &job.put.dentry.space_id, abandoned: |job| job.reply.is_closed() };
+    JobKind { key_of: |job| &job.put.dentry.space_id, reply_of: |job| &job.reply };
 
 /// The queues of a node's combinable puts.
 #[derive(Clone)]
@@ -188,7 +196,7 @@ impl PutQueue {
                     match answer {
                         Settled::Held => held.push((job.put.dentry.space_id.clone(), job)),
                         // The caller may have gone away (its request was cancelled).
-                        answer => drop(job.reply.send(answer)),
+                        answer => job.reply.send(answer),
                     }
                 }
                 held
@@ -211,7 +219,7 @@ impl PutQueue {
     /// Queues `put` and waits for its batch. `Alone` also when the workers
     /// are gone.
     pub(crate) async fn submit(&self, put: &PutDentry) -> Settled {
-        let (reply, answer) = oneshot::channel();
+        let (reply, answer) = Reply::channel();
         if self.jobs.submit(Job { put: put.clone(), reply }).await.is_err() {
             return Settled::Alone;
         }

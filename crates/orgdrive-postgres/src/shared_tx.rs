@@ -68,13 +68,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use deadpool_postgres::{Client, GenericClient, Pool};
-use tokio::sync::oneshot;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
 use crate::combine::{
-    wait_until_free, Combiner, JobKind, Locks, RoundTrip, BEGIN_GENERIC, BOUNDED_LOCKS,
-    UNBOUNDED_LOCKS,
+    wait_until_free, Combiner, JobKind, Locks, MayHaveCommitted, Reply, RoundTrip, BEGIN_GENERIC,
+    BOUNDED_LOCKS, UNBOUNDED_LOCKS,
 };
 use crate::{events, lock_keys, pooled, prepare_all, tx, DbError, DbResult, PgStore, Tx};
 
@@ -163,6 +162,14 @@ enum Settled {
     Held(String),
 }
 
+impl MayHaveCommitted for Settled {
+    fn may_have_committed() -> Self {
+        Settled::Done(Err(DbError::Store(StoreError::OutcomeUnknown(
+            "the batch writing it stopped after it may have committed".into(),
+        ))))
+    }
+}
+
 /// How a write's body holds its spaces' rows (a batch's bodies hold them
 /// as the strongest of theirs does; a write alone, as its own).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -201,13 +208,13 @@ pub(crate) struct Job {
     /// `None`: the attempt only ([`PgStore::attempted_in_set`]); not applied,
     /// the write is answered [`Declined`], with no savepoint.
     body: Option<Body>,
-    reply: oneshot::Sender<Settled>,
+    reply: Reply<Settled>,
 }
 
 /// How the queues see a write: queued by its first space.
 const WRITE: JobKind<Job> = JobKind {
     key_of: |job| job.spaces.first().map_or("", String::as_str),
-    abandoned: |job| job.reply.is_closed(),
+    reply_of: |job| &job.reply,
 };
 
 /// The answer of a write submitted with its attempt only that its
@@ -239,7 +246,7 @@ impl WriteQueue {
                     match answer {
                         Settled::Held(space) => held.push((space, job)),
                         // The caller may have gone away (its request was cancelled).
-                        answer => drop(job.reply.send(answer)),
+                        answer => job.reply.send(answer),
                     }
                 }
                 held
@@ -374,8 +381,8 @@ impl PgStore {
     /// Queues the job `job` makes (given its reply channel) on the queue of
     /// its first space and waits for its batch. `Alone` also when the
     /// workers are gone.
-    async fn settled(&self, job: impl FnOnce(oneshot::Sender<Settled>) -> Job) -> Settled {
-        let (reply, answer) = oneshot::channel();
+    async fn settled(&self, job: impl FnOnce(Reply<Settled>) -> Job) -> Settled {
+        let (reply, answer) = Reply::channel();
         match self.writes.queues.submit(job(reply)).await {
             Ok(()) => answer.await.unwrap_or(Settled::Alone),
             Err(_) => Settled::Alone,
