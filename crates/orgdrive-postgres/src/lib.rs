@@ -378,11 +378,12 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
     ]
 }
 
-/// A connection of `pool`; `Backend` once it is closed.
+/// A connection of `pool`; `Unavailable` once it is closed.
 pub(crate) async fn pooled(pool: &Pool) -> StoreResult<deadpool_postgres::Object> {
     use deadpool_postgres::PoolError;
     pool.get().await.map_err(|e| match e {
-        PoolError::Closed => StoreError::Backend("the metadata store is closed".into()),
+        // Closed (its node stopping): nothing done; another node may answer.
+        PoolError::Closed => StoreError::Unavailable("the metadata store is closed".into()),
         // None free in time, or none could be made (the database down,
         // unreachable, refusing): nothing done, to be tried again.
         PoolError::Timeout(_) => StoreError::Unavailable(format!("no database connection: {e}")),

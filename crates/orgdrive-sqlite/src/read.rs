@@ -45,8 +45,10 @@ pub(crate) struct Readers {
     blocking: Semaphore,
 }
 
+/// Nothing was read: the store is closed (its node stopping); another
+/// node, or this one restarted, may answer.
 fn closed() -> StoreError {
-    StoreError::Backend("the metadata store is closed".into())
+    StoreError::Unavailable("the metadata store is closed".into())
 }
 
 impl Readers {

@@ -142,8 +142,10 @@ pub(crate) struct Writer {
     generation: Arc<AtomicU64>,
 }
 
+/// Nothing was written: the job never reached the writer, or the writer
+/// dropped it unrun at close (it answers every job it ran).
 fn stopped() -> StoreError {
-    StoreError::Backend("the metadata writer has stopped".into())
+    StoreError::Unavailable("the metadata writer has stopped".into())
 }
 
 impl Writer {

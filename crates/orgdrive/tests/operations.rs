@@ -164,6 +164,33 @@ async fn health_and_readiness_answer_without_credentials() {
     s.stop().await;
 }
 
+/// A WebDAV step the domain answers busy (here: the metadata store gone)
+/// is a 503 that says when to try again, as in the API, not the 500 that
+/// dav-server answers any failure of its file system with.
+#[tokio::test]
+async fn webdav_answers_unavailable_when_the_metadata_store_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let space = Space::new(&s, None).await;
+    let dav = |method: &str, path: &str| {
+        s.http
+            .request(method.parse().unwrap(), s.url(&format!("/dav/{}/{path}", space.id)))
+            .basic_auth(&space.t.union_id, Some(&space.t.token))
+    };
+    // Known before the store goes: the caller (its token) and the space.
+    let listed = dav("PROPFIND", "").header("depth", "1").send().await.unwrap();
+    assert_eq!(listed.status(), 207);
+    assert_eq!(dav("MKCOL", "before").send().await.unwrap().status(), 201);
+    s.close_store().await;
+    let made = dav("MKCOL", "after").send().await.unwrap();
+    assert_eq!(made.status(), 503);
+    assert_eq!(made.headers()["retry-after"], "1");
+    // The API answers alike: a closed store (its node stopping) did nothing.
+    let (status, reply) = space.post("/dentries/0/folders", json!({"name": "after"})).await;
+    assert_error(&(status, reply), 503, "serviceUnavailable");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn readiness_fails_once_the_metadata_store_is_closed() {
     let dir = tempfile::tempdir().unwrap();

@@ -41,6 +41,24 @@ enum Node {
     Dentry(SpaceRecord, DentryRecord),
 }
 
+tokio::task_local! {
+    /// Set while a WebDAV request is handled ([`found_busy`]): whether the
+    /// domain answered one of its steps busy (a store unavailable, a lost
+    /// commit answer), which dav-server can only answer 500.
+    static FOUND_BUSY: std::cell::Cell<bool>;
+}
+
+/// Runs `handling` (a WebDAV request's), also answering whether the domain
+/// was found busy meanwhile: its 500 is then a 503, "try again".
+pub(super) async fn found_busy<T>(handling: impl std::future::Future<Output = T>) -> (bool, T) {
+    FOUND_BUSY
+        .scope(std::cell::Cell::new(false), async {
+            let answer = handling.await;
+            (FOUND_BUSY.with(std::cell::Cell::get), answer)
+        })
+        .await
+}
+
 /// Maps the domain's refusals to WebDAV statuses.
 fn fs_error(e: DriveError) -> FsError {
     match e {
@@ -57,6 +75,10 @@ fn fs_error(e: DriveError) -> FsError {
             FsError::NotFound
         }
         DriveError::InvalidParam { .. } => FsError::Forbidden,
+        DriveError::Busy(_) => {
+            let _ = FOUND_BUSY.try_with(|busy| busy.set(true));
+            FsError::GeneralFailure
+        }
         e => {
             tracing::warn!(error = %e, "a WebDAV request failed");
             FsError::GeneralFailure

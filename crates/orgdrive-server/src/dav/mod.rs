@@ -19,6 +19,10 @@
 //! locks (and any on `/` or a space), an UNLOCK of someone else's lock, and
 //! a COPY or MOVE whose `Destination` is on another host, outside the
 //! spaces, or inside its source.
+//!
+//! dav-server answers any failure of the file system 500; one the domain
+//! answered busy (a store out of reach, a lost commit answer) is turned
+//! into the API's 503, with its `Retry-After` ([`fs::found_busy`]).
 
 pub mod fs;
 pub(crate) mod handler;
@@ -80,7 +84,13 @@ async fn handle(
         return refusal;
     }
     let principal = caller.user.union_id.clone();
-    state.dav.handler.handle_guarded(request, principal, caller).await.map(axum::body::Body::new)
+    let handling = state.dav.handler.handle_guarded(request, principal, caller);
+    let (busy, mut response) = fs::found_busy(handling).await;
+    if busy && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        // The frame adds `Retry-After`.
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    response.map(axum::body::Body::new)
 }
 
 /// Whether a path holds a `.` or `..` segment, percent-encoded or not.
