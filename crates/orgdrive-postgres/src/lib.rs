@@ -239,7 +239,7 @@ impl PgStore {
         Ok(store)
     }
 
-    /// A pooled connection; `Backend` once the store is closed.
+    /// A pooled connection; `Unavailable` once the store is closed.
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         pooled(&self.pool).await
     }
@@ -376,6 +376,60 @@ pub fn lookup_by_id_statements() -> Vec<(&'static str, &'static str, &'static st
             "text, text, bigint, text[], bigint",
         ),
     ]
+}
+
+/// A pooled connection for transactions sent in one round trip
+/// (`BEGIN`, statements, `COMMIT`, pipelined), which no `Transaction`
+/// guards. A round that does not finish — its future dropped, or a
+/// panic, perhaps once `BEGIN` went out without its `COMMIT` — takes the
+/// connection out of the pool, closed (the server rolls back what it had
+/// begun), rather than hand the next user a transaction already open.
+pub(crate) struct RoundClient {
+    object: Option<deadpool_postgres::Object>,
+    mid_round: std::sync::atomic::AtomicBool,
+}
+
+impl RoundClient {
+    /// Runs `round` (a transaction sent in one round trip on this
+    /// connection) to its end.
+    pub(crate) async fn round<T>(&self, round: impl std::future::Future<Output = T>) -> T {
+        use std::sync::atomic::Ordering;
+        self.mid_round.store(true, Ordering::Relaxed);
+        let answered = round.await;
+        self.mid_round.store(false, Ordering::Relaxed);
+        answered
+    }
+}
+
+impl std::ops::Deref for RoundClient {
+    type Target = deadpool_postgres::Object;
+
+    fn deref(&self) -> &Self::Target {
+        self.object.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for RoundClient {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.object.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for RoundClient {
+    fn drop(&mut self) {
+        if *self.mid_round.get_mut() {
+            if let Some(object) = self.object.take() {
+                tracing::warn!("a round trip did not finish: its connection is closed");
+                drop(deadpool_postgres::Object::take(object));
+            }
+        }
+    }
+}
+
+/// A connection of `pool` for round trips ([`RoundClient`]).
+pub(crate) async fn pooled_for_rounds(pool: &Pool) -> StoreResult<RoundClient> {
+    let object = pooled(pool).await?;
+    Ok(RoundClient { object: Some(object), mid_round: std::sync::atomic::AtomicBool::new(false) })
 }
 
 /// A connection of `pool`; `Unavailable` once it is closed.
@@ -548,5 +602,56 @@ mod describe_tests {
         let described = super::describe_url(url);
         assert_eq!(described.as_deref(), Some("h1:5432/drive, sslmode=verify-full"));
         assert_eq!(super::describe_url("postgres://[bad"), None);
+    }
+}
+
+#[cfg(test)]
+mod round_tests {
+    use crate::testing::TestDatabase;
+    use crate::{migrate, pooled, pooled_for_rounds, PgOptions, PgStore};
+
+    async fn backend_pid(client: &tokio_postgres::Client) -> i32 {
+        client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0)
+    }
+
+    /// A round cut off after its `BEGIN` (here: dropped, as a panic or a
+    /// cancelled batch drops it) does not hand its open transaction to the
+    /// pool's next user: that connection is closed; a round that ends
+    /// gives its connection back.
+    #[tokio::test]
+    async fn a_round_cut_off_mid_way_closes_its_connection() {
+        let database = TestDatabase::create().await;
+        migrate(&database.url).await.unwrap();
+        let store = PgStore::open(&database.url, &PgOptions::default()).await.unwrap();
+
+        let client = pooled_for_rounds(&store.pool).await.unwrap();
+        let first = backend_pid(&client).await;
+        client.round(async { client.batch_execute("BEGIN; COMMIT").await.unwrap() }).await;
+        drop(client);
+        let again = pooled(&store.pool).await.unwrap();
+        assert_eq!(backend_pid(&again).await, first, "a finished round gives its connection back");
+        drop(again);
+
+        let client = pooled_for_rounds(&store.pool).await.unwrap();
+        let cut = client.round(async {
+            client.batch_execute("BEGIN").await.unwrap();
+            std::future::pending::<()>().await
+        });
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(200), cut).await;
+        assert!(waited.is_err());
+        drop(client);
+        let next = pooled(&store.pool).await.unwrap();
+        assert_ne!(backend_pid(&next).await, first, "not the connection left mid-transaction");
+        // Its session ends (the server rolls its transaction back).
+        let mut left = 1;
+        for _ in 0..50 {
+            let sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1";
+            left = next.query_one(sql, &[&first]).await.unwrap().get::<_, i64>(0);
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(left, 0, "the session left mid-transaction has ended");
     }
 }

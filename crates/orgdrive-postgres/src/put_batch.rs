@@ -43,7 +43,7 @@ use crate::combine::{
 };
 use crate::events::new_event_id;
 use crate::rows::live_dentries_by_id;
-use crate::{pooled, DbError, ROOT_ID};
+use crate::{pooled_for_rounds, DbError, ROOT_ID};
 
 /// A batch of puts, one statement (see the module doc): locks the spaces
 /// `$16` (sorted) `FOR KEY SHARE`, then — once all of them are (the
@@ -247,7 +247,7 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
     if !puts.iter().all(|p| ids.insert(p.dentry.dentry_id.as_str())) {
         return alone();
     }
-    let mut client = match pooled(pool).await {
+    let mut client = match pooled_for_rounds(pool).await {
         Ok(client) => client,
         // No connection in time: alone, each would wait again.
         Err(e @ StoreError::Unavailable(_)) => {
@@ -276,12 +276,16 @@ pub(crate) async fn write_batch(pool: &Pool, puts: &[&PutDentry], locks: Locks) 
     let Ok(statement) = client.prepare_cached(sql).await else { return alone() };
     let columns = Columns::of(puts);
     let params = columns.params();
-    let (begun, inserted, committed) = tokio::join!(
-        biased;
-        client.batch_execute(&begin),
-        client.query(&statement, &params),
-        client.batch_execute("COMMIT"),
-    );
+    let (begun, inserted, committed) = client
+        .round(async {
+            tokio::join!(
+                biased;
+                client.batch_execute(&begin),
+                client.query(&statement, &params),
+                client.batch_execute("COMMIT"),
+            )
+        })
+        .await;
     let answered = inserted
         .and_then(|rows| rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect());
     let answered: Vec<(Option<String>, Option<String>)> = match RoundTrip::of(

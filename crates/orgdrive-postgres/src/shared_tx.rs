@@ -75,7 +75,9 @@ use crate::combine::{
     wait_until_free, Combiner, JobKind, Locks, MayHaveCommitted, Reply, RoundTrip, BEGIN_GENERIC,
     BOUNDED_LOCKS, UNBOUNDED_LOCKS,
 };
-use crate::{events, lock_keys, pooled, prepare_all, tx, DbError, DbResult, PgStore, Tx};
+use crate::{
+    events, lock_keys, pooled_for_rounds, prepare_all, tx, DbError, DbResult, PgStore, Tx,
+};
 
 /// Writes run by one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -401,13 +403,16 @@ impl PgStore {
         spaces: &[&str],
         writes: &[W],
     ) -> StoreResult<Vec<Option<W::Answer>>> {
-        let client = pooled(&self.pool).await?;
+        let client = pooled_for_rounds(&self.pool).await?;
         let mut spaces = spaces.to_vec();
         spaces.sort_unstable();
         spaces.dedup();
         let statements = [W::STATEMENT];
         let set = W::apply_all(&client, writes.iter().collect());
-        attempt_round(&client, &spaces, &statements, set, &Locks::Wait).await.into_store()
+        client
+            .round(attempt_round(&client, &spaces, &statements, set, &Locks::Wait))
+            .await
+            .into_store()
     }
 }
 
@@ -546,7 +551,7 @@ const LOCK_ORGS: &str = "SELECT 1 FROM orgs WHERE corp_id IN \
 /// run (an attempt alone is `Held`), and a body of a held space is `Held`.
 async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks) -> Vec<Settled> {
     let mut outcomes: Vec<Option<Settled>> = jobs.iter().map(|_| None).collect();
-    let mut client = match pooled(pool).await {
+    let mut client = match pooled_for_rounds(pool).await {
         Ok(client) => client,
         // No connection in time: alone, each would wait again.
         Err(e @ StoreError::Unavailable(_)) => {
@@ -566,7 +571,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
     }
     // Whether a busy lock gives the batch's writes back (else they run alone).
     let gives_back = |e: &DbError| locks != Locks::Wait && e.is_lock_busy();
-    let (mut attempted, mut round) = attempt_sets(&client, jobs, &locks, None).await;
+    let (mut attempted, mut round) = client.round(attempt_sets(&client, jobs, &locks, None)).await;
     if matches!(&round, RoundTrip::RolledBack(e) if gives_back(e)) {
         // Nothing written, a space held; which one, `NOWAIT` does not say:
         // a look tells. The attempts of the spaces free go again; an
@@ -587,7 +592,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
                 None => again[i] = true,
             }
         }
-        (attempted, round) = attempt_sets(&client, jobs, &locks, Some(&again)).await;
+        (attempted, round) = client.round(attempt_sets(&client, jobs, &locks, Some(&again))).await;
     }
     match round {
         RoundTrip::Committed(applied) => {

@@ -96,7 +96,21 @@ struct TypedJob<T, F> {
     durability: Durability,
     work: F,
     result: Option<StoreResult<T>>,
-    reply: oneshot::Sender<StoreResult<T>>,
+    /// Taken when answered.
+    reply: Option<oneshot::Sender<StoreResult<T>>>,
+}
+
+impl<T, F> Drop for TypedJob<T, F> {
+    /// A job dropped unanswered after it ran (the writer stopped between
+    /// its run and its answer) may have been committed: its caller is told
+    /// so, never that nothing was written. Unrun (dropped at close), its
+    /// caller learns the writer stopped: nothing written.
+    fn drop(&mut self) {
+        if let (Some(reply), Some(_)) = (self.reply.take(), &self.result) {
+            let unknown = "the metadata writer stopped after running the write";
+            let _ = reply.send(Err(StoreError::OutcomeUnknown(unknown.into())));
+        }
+    }
 }
 
 impl<T, F> Job for TypedJob<T, F>
@@ -115,14 +129,16 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, batch: StoreResult<()>) {
-        let answer = match (self.result, batch) {
+    fn finish(mut self: Box<Self>, batch: StoreResult<()>) {
+        let answer = match (self.result.take(), batch) {
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(value)), Ok(())) => Ok(value),
             (_, Err(e)) => Err(e),
             (None, Ok(())) => Err(StoreError::Backend("write job did not run".into())),
         };
-        let _ = self.reply.send(answer);
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(answer);
+        }
     }
 }
 
@@ -210,7 +226,7 @@ impl Writer {
         F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = TypedJob { durability, work, result: None, reply };
+        let job = TypedJob { durability, work, result: None, reply: Some(reply) };
         self.queue.send(Message::Job(Box::new(job))).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -519,6 +535,34 @@ mod tests {
     }
 
     type TestJob = Box<dyn Fn(&Connection) -> StoreResult<()> + Send + Sync>;
+
+    /// A job dropped unanswered once it ran may have been committed (its
+    /// caller must not take it for unwritten); dropped unrun, it was not.
+    #[test]
+    fn a_job_dropped_unanswered_after_it_ran_may_have_been_committed() {
+        let conn = Connection::open_in_memory().unwrap();
+        let job = |reply| TypedJob {
+            durability: Durability::Durable,
+            work: |_: &Connection| Ok(()),
+            result: None,
+            reply: Some(reply),
+        };
+        let (reply, mut answer) = oneshot::channel();
+        let mut ran = job(reply);
+        assert!(ran.run(&conn));
+        drop(ran);
+        assert!(matches!(answer.try_recv(), Ok(Err(StoreError::OutcomeUnknown(_)))));
+
+        let (reply, mut answer) = oneshot::channel();
+        drop(job(reply));
+        assert!(answer.try_recv().is_err(), "unrun: closed, the writer stopped");
+
+        let (reply, mut answer) = oneshot::channel();
+        let mut answered = Box::new(job(reply));
+        assert!(answered.run(&conn));
+        answered.finish(Ok(()));
+        assert!(matches!(answer.try_recv(), Ok(Ok(()))));
+    }
 
     /// Runs `jobs` in one batch (queued while a first job holds the
     /// writer), each counting its runs; answers their results and runs.

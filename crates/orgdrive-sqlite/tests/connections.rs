@@ -39,9 +39,9 @@ async fn reads_on_every_thread_see_acknowledged_writes_and_close_checkpoints() {
     assert!(path.with_extension("sqlite-wal").exists(), "the WAL is in use while open");
 
     store.close().await;
-    assert!(matches!(store.get_org("c1").await, Err(StoreError::Backend(_))));
-    assert!(matches!(store.list_orgs().await, Err(StoreError::Backend(_))));
-    assert!(matches!(store.insert_org(&org(99)).await, Err(StoreError::Backend(_))));
+    assert!(matches!(store.get_org("c1").await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(store.list_orgs().await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(store.insert_org(&org(99)).await, Err(StoreError::Unavailable(_))));
     // The writer closed last: SQLite checkpointed and removed the WAL.
     assert!(!path.with_extension("sqlite-wal").exists(), "the WAL outlived the close");
 

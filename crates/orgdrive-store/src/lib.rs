@@ -693,8 +693,8 @@ pub trait EventStore: Send + Sync + 'static {
 /// Nodes, consistency checks, repair and shutdown.
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync + 'static {
-    /// Answers a trivial read (readiness probes): `Backend` if the store
-    /// cannot be reached or is closed.
+    /// Answers a trivial read (readiness probes): an error if the store
+    /// cannot be reached (`Unavailable` once it is closed).
     async fn ping(&self) -> StoreResult<()>;
     /// Unfinished tasks, the event backlog, the bytes held and reserved,
     /// the metadata's size: each one cheap query (indexes and counters,

@@ -185,6 +185,18 @@ async fn webdav_answers_unavailable_when_the_metadata_store_is_gone() {
     let made = dav("MKCOL", "after").send().await.unwrap();
     assert_eq!(made.status(), 503);
     assert_eq!(made.headers()["retry-after"], "1");
+    // A MOVE (its source's look-up fails), and a LOCK, whose check runs
+    // before dav-server (it answered 403 for a look-up that failed).
+    let destination = s.url(&format!("/dav/{}/moved", space.id));
+    let moved = dav("MOVE", "before").header("destination", destination).send().await.unwrap();
+    assert_eq!(moved.status(), 503);
+    let locked = dav("LOCK", "before")
+        .header("content-type", "application/xml")
+        .body(r#"<?xml version="1.0"?><lockinfo xmlns="DAV:"><lockscope><exclusive/></lockscope><locktype><write/></locktype></lockinfo>"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 503);
     // The API answers alike: a closed store (its node stopping) did nothing.
     let (status, reply) = space.post("/dentries/0/folders", json!({"name": "after"})).await;
     assert_error(&(status, reply), 503, "serviceUnavailable");

@@ -43,24 +43,28 @@ enum Node {
 
 tokio::task_local! {
     /// Set while a WebDAV request is handled ([`found_busy`]): whether the
-    /// domain answered one of its steps busy (a store unavailable, a lost
-    /// commit answer), which dav-server can only answer 500.
-    static FOUND_BUSY: std::cell::Cell<bool>;
+    /// last of its steps the domain refused was refused busy (a store
+    /// unavailable, a lost commit answer). dav-server answers that 500, or
+    /// — where it takes a failed look-up for "not there" — 409 or 412.
+    static LAST_REFUSAL_BUSY: std::cell::Cell<bool>;
 }
 
-/// Runs `handling` (a WebDAV request's), also answering whether the domain
-/// was found busy meanwhile: its 500 is then a 503, "try again".
+/// Runs `handling` (a WebDAV request's), also answering whether the last
+/// refusal of the domain meanwhile was "busy": the request's failure is
+/// then a 503, "try again", whatever dav-server made of it.
 pub(super) async fn found_busy<T>(handling: impl std::future::Future<Output = T>) -> (bool, T) {
-    FOUND_BUSY
+    LAST_REFUSAL_BUSY
         .scope(std::cell::Cell::new(false), async {
             let answer = handling.await;
-            (FOUND_BUSY.with(std::cell::Cell::get), answer)
+            (LAST_REFUSAL_BUSY.with(std::cell::Cell::get), answer)
         })
         .await
 }
 
 /// Maps the domain's refusals to WebDAV statuses.
 fn fs_error(e: DriveError) -> FsError {
+    let busy = matches!(e, DriveError::Busy(_));
+    let _ = LAST_REFUSAL_BUSY.try_with(|last| last.set(busy));
     match e {
         DriveError::NotFound { .. } | DriveError::ObjectNotFound(_) => FsError::NotFound,
         DriveError::PermissionDenied(_)
@@ -75,10 +79,7 @@ fn fs_error(e: DriveError) -> FsError {
             FsError::NotFound
         }
         DriveError::InvalidParam { .. } => FsError::Forbidden,
-        DriveError::Busy(_) => {
-            let _ = FOUND_BUSY.try_with(|busy| busy.set(true));
-            FsError::GeneralFailure
-        }
+        DriveError::Busy(_) => FsError::GeneralFailure,
         e => {
             tracing::warn!(error = %e, "a WebDAV request failed");
             FsError::GeneralFailure

@@ -20,9 +20,11 @@
 //! a COPY or MOVE whose `Destination` is on another host, outside the
 //! spaces, or inside its source.
 //!
-//! dav-server answers any failure of the file system 500; one the domain
-//! answered busy (a store out of reach, a lost commit answer) is turned
-//! into the API's 503, with its `Retry-After` ([`fs::found_busy`]).
+//! dav-server answers any failure of the file system 500 (or, where it
+//! takes a failed look-up for "not there", 409 or 412); when the last step
+//! the domain refused was refused busy (a store out of reach, a lost
+//! commit answer), the answer is the API's 503 with its `Retry-After`
+//! instead ([`fs::found_busy`]).
 
 pub mod fs;
 pub(crate) mod handler;
@@ -80,17 +82,22 @@ async fn handle(
         Err(refusal) => return refusal,
     };
     let (method, uri) = (request.method().clone(), request.uri().clone());
-    if let Some(refusal) = state.dav.refusal(&method, &uri, request.headers(), &caller).await {
-        return refusal;
-    }
-    let principal = caller.user.union_id.clone();
-    let handling = state.dav.handler.handle_guarded(request, principal, caller);
+    let handling = async {
+        if let Some(refusal) = state.dav.refusal(&method, &uri, request.headers(), &caller).await {
+            return refusal;
+        }
+        let principal = caller.user.union_id.clone();
+        let answer = state.dav.handler.handle_guarded(request, principal, caller).await;
+        answer.map(axum::body::Body::new)
+    };
     let (busy, mut response) = fs::found_busy(handling).await;
-    if busy && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+    let failed =
+        [StatusCode::INTERNAL_SERVER_ERROR, StatusCode::CONFLICT, StatusCode::PRECONDITION_FAILED];
+    if busy && failed.contains(&response.status()) {
         // The frame adds `Retry-After`.
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     }
-    response.map(axum::body::Body::new)
+    response
 }
 
 /// Whether a path holds a `.` or `..` segment, percent-encoded or not.
@@ -195,6 +202,10 @@ impl Dav {
             "LOCK" => match self.fs.may_lock(caller, &path).await {
                 Ok(()) => None,
                 Err(dav_server::fs::FsError::NotFound) => refuse(StatusCode::NOT_FOUND),
+                // Not a refusal: the look failed (503 if the domain was busy).
+                Err(dav_server::fs::FsError::GeneralFailure) => {
+                    refuse(StatusCode::INTERNAL_SERVER_ERROR)
+                }
                 Err(_) => refuse(StatusCode::FORBIDDEN),
             },
             "UNLOCK" => {

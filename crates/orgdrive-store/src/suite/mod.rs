@@ -156,7 +156,7 @@ macro_rules! behaviour_suite {
             the_write_generation_moves_before_a_write_is_answered,
             the_consistency_scan_sees_content_uploads_counters_and_trees,
             repair_usage_sets_counters_to_their_sums,
-            after_close_calls_fail_with_a_backend_error,
+            after_close_calls_fail_as_unavailable,
             gauges_count_unfinished_tasks_undelivered_events_and_bytes,
             group_commits_are_counted_with_the_writes_they_carried,
             // tree changes
