@@ -49,8 +49,8 @@ impl UploadStore for PgStore {
     ) -> StoreResult<()> {
         let mut attempt = 1;
         loop {
-            let client = self.client().await?;
-            match open_upload(&client, upload, limits).await {
+            let client = crate::pooled_for_rounds(&self.pool).await?;
+            match client.round(open_upload(&client, upload, limits)).await {
                 RoundTrip::RolledBack(e) if attempt < TX_ATTEMPTS && e.is_retryable() => {
                     attempt += 1;
                     tokio::task::yield_now().await;

@@ -123,6 +123,9 @@ where
     }
 
     fn run(&mut self, conn: &Connection) -> bool {
+        // A run that panics leaves no result: not the earlier run's, which
+        // its batch rolled back.
+        self.result = None;
         let result = (self.work)(conn);
         let ok = result.is_ok();
         self.result = Some(result);
@@ -663,6 +666,32 @@ mod tests {
         // The writer goes on.
         w.write(Durability::Durable, |c| insert(c, 3)).await.unwrap();
         assert_eq!(table(&w).await, [3]);
+    }
+
+    /// A job that succeeded in the bare pass and panics when its batch
+    /// runs it again in savepoints is answered by that second run (failed,
+    /// its row rolled back), not by the first, which the rollback undid.
+    #[tokio::test]
+    async fn a_job_that_panics_on_its_second_run_is_answered_by_it() {
+        let (_dir, w) = writer().await;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let answers = one_batch(
+            &w,
+            vec![
+                Box::new(move |c| {
+                    insert(c, 5)?;
+                    if ran.fetch_add(1, Ordering::SeqCst) > 0 {
+                        panic!("the second run panics");
+                    }
+                    Ok(())
+                }),
+                // Writes, then refuses: the batch runs again in savepoints.
+                Box::new(|c| insert(c, 10).and_then(|()| Err(refused()))),
+            ],
+        )
+        .await;
+        assert_eq!(succeeded(&answers), [false, false], "{answers:?}");
+        assert_eq!(table(&w).await, Vec::<i64>::new());
     }
 
     #[tokio::test]

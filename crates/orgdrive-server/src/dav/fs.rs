@@ -61,6 +61,15 @@ pub(super) async fn found_busy<T>(handling: impl std::future::Future<Output = T>
         .await
 }
 
+/// Notes how a step of the file system ended: one that failed otherwise
+/// than `GeneralFailure` (where [`fs_error`] noted whether it was busy) was
+/// not refused busy, so a conflict dav-server answers after it is its own.
+fn noted<T>(outcome: &FsResult<T>) {
+    if matches!(outcome, Err(e) if !matches!(e, FsError::GeneralFailure)) {
+        let _ = LAST_REFUSAL_BUSY.try_with(|last| last.set(false));
+    }
+}
+
 /// Maps the domain's refusals to WebDAV statuses.
 fn fs_error(e: DriveError) -> FsError {
     let busy = matches!(e, DriveError::Busy(_));
@@ -351,6 +360,7 @@ impl GuardedFileSystem<Caller> for DriveFs {
             }
             Ok(Box::new(writer) as Box<dyn DavFile>)
         }
+        .inspect(noted)
         .boxed()
     }
 
@@ -386,6 +396,7 @@ impl GuardedFileSystem<Caller> for DriveFs {
             );
             Ok(Box::pin(stream) as FsStream<Box<dyn DavDirEntry>>)
         }
+        .inspect(noted)
         .boxed()
     }
 
@@ -402,6 +413,7 @@ impl GuardedFileSystem<Caller> for DriveFs {
             };
             Ok(Box::new(meta) as Box<dyn DavMetaData>)
         }
+        .inspect(noted)
         .boxed()
     }
 
@@ -422,15 +434,16 @@ impl GuardedFileSystem<Caller> for DriveFs {
                 Err(e) => Err(fs_error(e)),
             }
         }
+        .inspect(noted)
         .boxed()
     }
 
     fn remove_dir<'a>(&'a self, path: &'a DavPath, op: &'a Caller) -> FsFuture<'a, ()> {
-        self.remove(op, path, true).boxed()
+        self.remove(op, path, true).inspect(noted).boxed()
     }
 
     fn remove_file<'a>(&'a self, path: &'a DavPath, op: &'a Caller) -> FsFuture<'a, ()> {
-        self.remove(op, path, false).boxed()
+        self.remove(op, path, false).inspect(noted).boxed()
     }
 
     fn rename<'a>(
@@ -439,11 +452,11 @@ impl GuardedFileSystem<Caller> for DriveFs {
         to: &'a DavPath,
         op: &'a Caller,
     ) -> FsFuture<'a, ()> {
-        self.relocate(op, from, to, false).boxed()
+        self.relocate(op, from, to, false).inspect(noted).boxed()
     }
 
     fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath, op: &'a Caller) -> FsFuture<'a, ()> {
-        self.relocate(op, from, to, true).boxed()
+        self.relocate(op, from, to, true).inspect(noted).boxed()
     }
 
     fn have_props<'a>(
@@ -496,6 +509,7 @@ impl GuardedFileSystem<Caller> for DriveFs {
             };
             Ok(patch.into_iter().map(|(_, prop)| (status, without_value(prop))).collect())
         }
+        .inspect(noted)
         .boxed()
     }
 
@@ -520,6 +534,7 @@ impl GuardedFileSystem<Caller> for DriveFs {
                 })
                 .collect())
         }
+        .inspect(noted)
         .boxed()
     }
 
@@ -541,6 +556,7 @@ impl GuardedFileSystem<Caller> for DriveFs {
                 .map(|p| p.xml)
                 .ok_or(FsError::NotFound)
         }
+        .inspect(noted)
         .boxed()
     }
 

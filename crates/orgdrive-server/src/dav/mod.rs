@@ -93,7 +93,9 @@ async fn handle(
     let (busy, mut response) = fs::found_busy(handling).await;
     let failed =
         [StatusCode::INTERNAL_SERVER_ERROR, StatusCode::CONFLICT, StatusCode::PRECONDITION_FAILED];
-    if busy && failed.contains(&response.status()) {
+    // UNLOCK's 409 is the lock system's (an unknown token), never busy.
+    let unlock = method.as_str() == "UNLOCK";
+    if busy && !unlock && failed.contains(&response.status()) {
         // The frame adds `Retry-After`.
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     }
