@@ -183,8 +183,11 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
     // reached 270 MB and the database file kept its empty schema).
     let grown = std::fs::metadata(&database).unwrap().len() - before;
     assert!(grown > 1_000_000, "the database file grew by {grown} bytes: no checkpoint copied");
-    // 2,000 frames (the writer's catch-up point) and one commit's frames.
+    // About 2,000 frames (the writer's catch-up point, 8 MB), more while a
+    // checkpoint of the checkpointer's runs (the writer's own is then busy:
+    // it tries again after each batch). A loaded machine (a build beside
+    // it) once saw 12.9 MB; without checkpoints it reached 270 MB.
     let size = std::fs::metadata(&wal).unwrap().len();
-    assert!(size < 12_000_000, "the WAL grew to {size} bytes: checkpoints did not keep up");
+    assert!(size < 32_000_000, "the WAL grew to {size} bytes: checkpoints did not keep up");
     store.close().await;
 }

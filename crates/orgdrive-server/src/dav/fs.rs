@@ -893,3 +893,41 @@ fn dav_prop(p: DeadProperty) -> DavProp {
 fn without_value(prop: DavProp) -> DavProp {
     DavProp { xml: None, ..prop }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy() -> DriveError {
+        DriveError::Busy("the metadata store is unavailable".into())
+    }
+
+    /// A request is answered busy only when the last step the domain
+    /// refused was refused busy: a conflict or a real failure after a
+    /// swallowed busy look-up keeps its own status.
+    #[tokio::test]
+    async fn only_a_busy_last_refusal_makes_a_request_busy() {
+        let (found, ()) = found_busy(async {
+            let _ = fs_error(busy());
+            noted::<()>(&Err(FsError::GeneralFailure));
+        })
+        .await;
+        assert!(found, "busy, and nothing refused since");
+        let (found, ()) = found_busy(async {
+            let _ = fs_error(busy());
+            noted::<()>(&Err(FsError::NotFound)); // dav-server's 409 follows
+        })
+        .await;
+        assert!(!found, "a genuine conflict after a swallowed busy look-up");
+        let (found, ()) = found_busy(async {
+            let _ = fs_error(busy());
+            let _ = fs_error(DriveError::Internal("a bug".into()));
+        })
+        .await;
+        assert!(!found, "a real 500 after a busy step");
+        let (found, ()) = found_busy(async { noted::<()>(&Ok(())) }).await;
+        assert!(!found);
+        // Outside a request (a body streamed after its head): nothing noted.
+        let _ = fs_error(busy());
+    }
+}
