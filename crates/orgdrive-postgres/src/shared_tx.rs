@@ -68,6 +68,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use deadpool_postgres::{Client, GenericClient, Pool};
+use futures::FutureExt;
 
 use orgdrive_store::{EventRecord, StoreError, StoreResult, WriteTally};
 
@@ -837,11 +838,18 @@ async fn run_bodies(
             continue;
         }
         let start = format!("{ending}SAVEPOINT combined_write");
+        let run = std::panic::AssertUnwindSafe(async { body(&t).await }).catch_unwind();
         // `biased`: the savepoint's request is sent before the body's first.
-        let (started, outcome) = tokio::join!(biased; t.batch_execute(&start), body(&t));
+        let (started, outcome) = tokio::join!(biased; t.batch_execute(&start), run);
         if started.is_err() {
             return alone();
         }
+        // A body that panics fails alone, its savepoint rolled back; the
+        // batch's other writes go on (a bug in one write is its own).
+        let outcome = outcome.unwrap_or_else(|_| {
+            tracing::error!("a combined write panicked: its savepoint is rolled back");
+            Err(DbError::Store(StoreError::Backend("the write failed unexpectedly".into())))
+        });
         ending = match outcome {
             Ok(_) => "RELEASE SAVEPOINT combined_write; ",
             Err(_) => "ROLLBACK TO SAVEPOINT combined_write; RELEASE SAVEPOINT combined_write; ",
@@ -889,4 +897,58 @@ async fn run_bodies(
         })
         .collect();
     (settled, decided)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDatabase;
+    use crate::{migrate, PgOptions};
+
+    /// A body that panics in a batch is answered failed, its savepoint
+    /// rolled back; the batch's other writes commit.
+    #[tokio::test]
+    async fn a_body_that_panics_fails_alone_and_the_others_commit() {
+        let database = TestDatabase::create().await;
+        migrate(&database.url).await.unwrap();
+        let store = PgStore::open(&database.url, &PgOptions::default()).await.unwrap();
+        let mut client = crate::pooled(&store.pool).await.unwrap();
+        let job = |body, reply| Job {
+            spaces: vec!["no-such-space".into()],
+            hold: Hold::Put,
+            charges_orgs: false,
+            attempt: None,
+            body: Some(body),
+            reply,
+        };
+        let panics = erase(|t| {
+            Box::pin(async move {
+                t.batch_execute("CREATE TABLE undone (x int)").await?;
+                panic!("a bug in a write")
+            })
+        });
+        let writes = erase(|t| {
+            Box::pin(async move {
+                t.batch_execute("CREATE TABLE kept (x int)").await?;
+                Ok((Box::new(7_u8) as Answer, Vec::new()))
+            })
+        });
+        let (first, _) = Reply::channel();
+        let (second, _) = Reply::channel();
+        let jobs = [job(panics, first), job(writes, second)];
+        let bodies: Vec<(usize, &Body)> =
+            jobs.iter().enumerate().filter_map(|(i, job)| Some((i, job.body.as_ref()?))).collect();
+        let (settled, decided) = run_bodies(&mut client, &jobs, &bodies, &Locks::Wait).await;
+        assert_eq!(decided, 2);
+        assert!(matches!(&settled[0], Settled::Done(Err(_))));
+        assert!(matches!(&settled[1], Settled::Done(Ok(answer)) if answer.is::<u8>()));
+        let tables: Vec<String> = client
+            .query("SELECT relname::text FROM pg_class WHERE relname IN ('kept', 'undone')", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(tables, ["kept"]);
+    }
 }
