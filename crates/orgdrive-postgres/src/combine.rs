@@ -347,7 +347,8 @@ impl<J: Send + 'static> Queues<J> {
         for job in &batch {
             (self.kind.reply_of)(job).arm(true);
         }
-        let write = std::panic::AssertUnwindSafe((self.write)(batch, tally, locks));
+        // Made inside the guard too: a writer may panic before its future.
+        let write = std::panic::AssertUnwindSafe(async { (self.write)(batch, tally, locks).await });
         let Ok(given_back) = write.catch_unwind().await else {
             tracing::error!(
                 "a batch of writes panicked; its writes were answered as maybe committed"

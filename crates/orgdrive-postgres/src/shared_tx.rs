@@ -77,7 +77,8 @@ use crate::combine::{
     BOUNDED_LOCKS, UNBOUNDED_LOCKS,
 };
 use crate::{
-    events, lock_keys, pooled_for_rounds, prepare_all, tx, DbError, DbResult, PgStore, Tx,
+    events, lock_keys, pooled_for_rounds, prepare_all, tx, DbError, DbResult, PgStore, RoundClient,
+    Tx,
 };
 
 /// Writes run by one transaction at most.
@@ -410,10 +411,7 @@ impl PgStore {
         spaces.dedup();
         let statements = [W::STATEMENT];
         let set = W::apply_all(&client, writes.iter().collect());
-        client
-            .round(attempt_round(&client, &spaces, &statements, set, &Locks::Wait))
-            .await
-            .into_store()
+        attempt_round(&client, &spaces, &statements, set, &Locks::Wait).await.into_store()
     }
 }
 
@@ -572,7 +570,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
     }
     // Whether a busy lock gives the batch's writes back (else they run alone).
     let gives_back = |e: &DbError| locks != Locks::Wait && e.is_lock_busy();
-    let (mut attempted, mut round) = client.round(attempt_sets(&client, jobs, &locks, None)).await;
+    let (mut attempted, mut round) = attempt_sets(&client, jobs, &locks, None).await;
     if matches!(&round, RoundTrip::RolledBack(e) if gives_back(e)) {
         // Nothing written, a space held; which one, `NOWAIT` does not say:
         // a look tells. The attempts of the spaces free go again; an
@@ -593,7 +591,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
                 None => again[i] = true,
             }
         }
-        (attempted, round) = client.round(attempt_sets(&client, jobs, &locks, Some(&again))).await;
+        (attempted, round) = attempt_sets(&client, jobs, &locks, Some(&again)).await;
     }
     match round {
         RoundTrip::Committed(applied) => {
@@ -648,7 +646,7 @@ async fn write_batch(pool: &Pool, jobs: &[Job], tally: &WriteTally, locks: Locks
 /// `jobs`) and how their transaction ended: if it committed, the attempts
 /// applied (by place) and their answers.
 async fn attempt_sets(
-    client: &Client,
+    client: &RoundClient,
     jobs: &[Job],
     locks: &Locks,
     only: Option<&[bool]>,
@@ -698,14 +696,16 @@ async fn attempt_sets(
 /// (sorted), the statements, `COMMIT` (pipelined: the connection runs them
 /// in order, so the statements run under the lock). If the server refuses
 /// the lock or a statement, the transaction is aborted and `COMMIT` rolls
-/// it back: nothing is written.
+/// it back: nothing is written. A round cut off closes its connection
+/// ([`RoundClient`]).
 async fn attempt_round<T>(
-    client: &Client,
+    round_client: &RoundClient,
     spaces: &[&str],
     prepared: &[&str],
     statements: impl Future<Output = DbResult<T>>,
     locks: &Locks,
 ) -> RoundTrip<T> {
+    let client: &Client = round_client;
     let (lock_one, lock_many) = match locks {
         Locks::Wait | Locks::Held(_) => SET_WAIT,
         Locks::Skip => SET_NOWAIT,
@@ -724,15 +724,19 @@ async fn attempt_round<T>(
             false => Ok(()),
         }
     };
-    let (begun, bounded_from, locked, bounded_to, applied, committed) = tokio::join!(
-        biased;
-        client.batch_execute(BEGIN_GENERIC),
-        bound(BOUNDED_LOCKS),
-        lock_keys(client, lock_one, lock_many, spaces),
-        bound(UNBOUNDED_LOCKS),
-        statements,
-        client.batch_execute("COMMIT"),
-    );
+    let (begun, bounded_from, locked, bounded_to, applied, committed) = round_client
+        .round(async {
+            tokio::join!(
+                biased;
+                client.batch_execute(BEGIN_GENERIC),
+                bound(BOUNDED_LOCKS),
+                lock_keys(client, lock_one, lock_many, spaces),
+                bound(UNBOUNDED_LOCKS),
+                statements,
+                client.batch_execute("COMMIT"),
+            )
+        })
+        .await;
     let applied = bounded_from.and(locked).and(bounded_to).and(applied);
     RoundTrip::of(begun.map_err(DbError::from), applied, committed.map_err(DbError::from))
 }
