@@ -5,7 +5,11 @@
 //! threads. A job that fails (or panics) leaves the others untouched; every
 //! job is answered only after the batch's COMMIT returned, so an
 //! acknowledged write is durable. If the COMMIT itself fails, every job of
-//! the batch fails.
+//! the batch fails: as not written when the transaction is still open (it
+//! is then rolled back), else as of unknown outcome (`OutcomeUnknown`: the
+//! failure, an I/O error writing or syncing the WAL, came after SQLite
+//! began writing the commit, whose frames a later open's recovery may find
+//! whole).
 //!
 //! Failed jobs without savepoints: a savepoint per job would copy every page
 //! the job touches into SQLite's sub-journal (a page touched by each job of
@@ -427,17 +431,19 @@ fn run_batch(
     let outcome = match run_bare(conn, &mut batch) {
         Ok(true) => Ok(()),
         // A failed job changed rows: again, each job in a savepoint.
-        Ok(false) => rollback(conn).and_then(|()| run_in_savepoints(conn, &mut batch)),
+        Ok(false) => rollback(conn)
+            .map_err(BatchFailure::WroteNothing)
+            .and_then(|()| run_in_savepoints(conn, &mut batch)),
         Err(e) => Err(e),
     };
     let outcome = match outcome {
         Ok(()) => Ok(()),
-        Err(e) => {
+        Err(failure) => {
             if !conn.is_autocommit() {
                 let _ = rollback(conn);
             }
-            tracing::error!(error = %e, jobs = batch.len(), "write batch failed");
-            Err(crate::backend(e))
+            tracing::error!(error = %failure, jobs = batch.len(), "write batch failed");
+            Err(failure.into_store_error())
         }
     };
     if outcome.is_ok() {
@@ -452,7 +458,7 @@ fn run_batch(
 /// Runs the jobs in the bare transaction and commits, unless a failed job
 /// changed rows: then stops there, with the transaction open, and answers
 /// false.
-fn run_bare(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<bool> {
+fn run_bare(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<bool, BatchFailure> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     for job in batch.iter_mut() {
         let before = conn.total_changes();
@@ -463,13 +469,13 @@ fn run_bare(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<b
             return Ok(false);
         }
     }
-    conn.prepare_cached("COMMIT")?.execute([])?;
+    commit(conn)?;
     Ok(true)
 }
 
 /// Runs the jobs in one transaction, each in its own savepoint (rolled back
 /// to it if the job fails), and commits.
-fn run_in_savepoints(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
+fn run_in_savepoints(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), BatchFailure> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     for job in batch.iter_mut() {
         conn.prepare_cached("SAVEPOINT job")?.execute([])?;
@@ -480,8 +486,55 @@ fn run_in_savepoints(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite:
         }
         conn.prepare_cached("RELEASE job")?.execute([])?;
     }
-    conn.prepare_cached("COMMIT")?.execute([])?;
-    Ok(())
+    commit(conn)
+}
+
+/// How a batch failed, for its jobs' answer.
+#[derive(Debug)]
+enum BatchFailure {
+    /// Before its COMMIT, or at a COMMIT that left the transaction open
+    /// (rolled back then): nothing of the batch was written.
+    WroteNothing(rusqlite::Error),
+    /// At a COMMIT that ended the transaction with an error: SQLite had begun
+    /// writing the commit (an I/O error writing or syncing the WAL, a full
+    /// disk), and the frames it wrote may be found whole by a later open.
+    AtCommit(rusqlite::Error),
+}
+
+impl std::fmt::Display for BatchFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchFailure::WroteNothing(e) => e.fmt(f),
+            BatchFailure::AtCommit(e) => write!(f, "at commit: {e}"),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for BatchFailure {
+    fn from(e: rusqlite::Error) -> BatchFailure {
+        BatchFailure::WroteNothing(e)
+    }
+}
+
+impl BatchFailure {
+    fn into_store_error(self) -> StoreError {
+        match self {
+            BatchFailure::WroteNothing(e) => crate::backend(e),
+            BatchFailure::AtCommit(e) => StoreError::OutcomeUnknown(e.to_string()),
+        }
+    }
+}
+
+/// Commits the batch's transaction.
+fn commit(conn: &Connection) -> Result<(), BatchFailure> {
+    let done = conn.prepare_cached("COMMIT")?.execute([]);
+    match done {
+        Ok(_) => Ok(()),
+        // Still open: SQLite refused before writing anything (a deferred
+        // constraint, a busy database).
+        Err(e) if !conn.is_autocommit() => Err(BatchFailure::WroteNothing(e)),
+        Err(e) => Err(BatchFailure::AtCommit(e)),
+    }
 }
 
 /// Some errors (I/O, a full disk, no memory, corruption) make SQLite roll
@@ -505,7 +558,7 @@ fn rollback(conn: &Connection) -> rusqlite::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
     use std::time::Duration;
 
     use super::*;
@@ -666,6 +719,61 @@ mod tests {
         // The writer goes on.
         w.write(Durability::Durable, |c| insert(c, 3)).await.unwrap();
         assert_eq!(table(&w).await, [3]);
+    }
+
+    /// A COMMIT that fails and ends the transaction is answered as of
+    /// unknown outcome, never as not written: SQLite answers so to an I/O
+    /// error writing or syncing the WAL, after it began writing the commit
+    /// (here a commit hook's veto, which takes the same path: the COMMIT
+    /// fails, the transaction is gone). A COMMIT refused with the transaction
+    /// still open (a deferred foreign key) wrote nothing, and says so.
+    #[tokio::test]
+    async fn a_failed_commit_is_answered_by_whether_it_began_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let veto = Arc::new(AtomicBool::new(false));
+        let vetoes = Arc::clone(&veto);
+        let open = move || {
+            let conn = Connection::open(&path).map_err(backend)?;
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                 CREATE TABLE IF NOT EXISTS t (x INTEGER UNIQUE); \
+                 CREATE TABLE IF NOT EXISTS p (id INTEGER PRIMARY KEY); \
+                 CREATE TABLE IF NOT EXISTS c (p INTEGER \
+                 REFERENCES p (id) DEFERRABLE INITIALLY DEFERRED);",
+            )
+            .map_err(backend)?;
+            conn.commit_hook(Some(move || vetoes.load(Ordering::SeqCst)));
+            Ok(conn)
+        };
+        let checkpointer = {
+            let path = dir.path().join("t.sqlite");
+            move || Connection::open(path).map_err(backend)
+        };
+        let w = Writer::spawn(open, checkpointer, true).await.unwrap();
+
+        veto.store(true, Ordering::SeqCst);
+        let vetoed = w.write(Durability::Durable, |c| insert(c, 1)).await;
+        assert!(matches!(vetoed, Err(StoreError::OutcomeUnknown(_))), "{vetoed:?}");
+        veto.store(false, Ordering::SeqCst);
+
+        let orphan = w
+            .write(Durability::Durable, |c| {
+                c.execute("INSERT INTO c (p) VALUES (7)", []).map(drop).map_err(backend)
+            })
+            .await;
+        assert!(matches!(orphan, Err(StoreError::Backend(_))), "{orphan:?}");
+
+        // Neither was written, and the writer goes on.
+        w.write(Durability::Durable, |c| insert(c, 2)).await.unwrap();
+        assert_eq!(table(&w).await, [2]);
+        let children: i64 = w
+            .write(Durability::Durable, |c| {
+                c.query_row("SELECT count(*) FROM c", [], |r| r.get(0)).map_err(backend)
+            })
+            .await
+            .unwrap();
+        assert_eq!(children, 0);
     }
 
     /// A job that succeeded in the bare pass and panics when its batch

@@ -93,8 +93,9 @@ pub enum StoreError {
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
     /// The write's `COMMIT` went out and its answer was lost (the connection
-    /// failed): the write may or may not have been applied. Never tried
-    /// again by the store.
+    /// failed), or it failed once it had begun writing (an I/O error on the
+    /// log): the write may or may not have been applied. Never tried again
+    /// by the store.
     #[error("metadata store: a transaction's outcome is unknown: {0}")]
     OutcomeUnknown(String),
     /// Anything else from the backend (its own words; never shown to API
