@@ -654,4 +654,43 @@ mod round_tests {
         }
         assert_eq!(left, 0, "the session left mid-transaction has ended");
     }
+
+    /// A caller that goes away while its upload is being opened (its client
+    /// hung up) cuts nothing off: the opening finishes on a task of its own
+    /// and its connection stays in the pool.
+    #[tokio::test]
+    async fn an_upload_opening_left_by_its_caller_finishes_and_keeps_its_connection() {
+        use orgdrive_store::suite::fixtures::{space_with_quota, upload, LIMITS};
+        use orgdrive_store::UploadStore;
+        use std::time::Duration;
+
+        let database = TestDatabase::create().await;
+        migrate(&database.url).await.unwrap();
+        let store = PgStore::open(&database.url, &PgOptions::default()).await.unwrap();
+        space_with_quota(&store, None).await;
+        // The space's row held: the opening waits for it inside its round.
+        let holder = pooled(&store.pool).await.unwrap();
+        holder
+            .batch_execute("BEGIN; SELECT 1 FROM spaces WHERE space_id = '1' FOR UPDATE")
+            .await
+            .unwrap();
+        let record = upload("k");
+        let opening = store.insert_upload(&record, &LIMITS);
+        let left = tokio::time::timeout(Duration::from_millis(300), opening).await;
+        assert!(left.is_err(), "the opening waits for the space's row");
+        let connections = store.pool.status().size;
+        holder.batch_execute("COMMIT").await.unwrap();
+        drop(holder);
+
+        let mut opened = None;
+        for _ in 0..50 {
+            opened = store.get_upload("k").await.unwrap();
+            if opened.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(opened.is_some(), "the opening finished though its caller went away");
+        assert_eq!(store.pool.status().size, connections, "no connection was closed");
+    }
 }

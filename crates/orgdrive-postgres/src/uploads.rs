@@ -41,22 +41,35 @@ impl UploadStore for PgStore {
     /// transaction goes in one round trip (`open_upload`), so the app's
     /// row is held for the count and the insert only. Not a combined write
     /// (`shared_tx`): an app's row taken inside batches holding other
-    /// spaces made them wait for each other in a circle.
+    /// spaces made them wait for each other in a circle. It runs as a task
+    /// of its own: a caller that goes away (its client hung up) does not cut
+    /// the round trip off, which would cost the connection ([`RoundClient`]).
+    ///
+    /// [`RoundClient`]: crate::RoundClient
     async fn insert_upload(
         &self,
         upload: &UploadRecord,
         limits: &OpenUploadLimits,
     ) -> StoreResult<()> {
-        let mut attempt = 1;
-        loop {
-            let client = crate::pooled_for_rounds(&self.pool).await?;
-            match client.round(open_upload(&client, upload, limits)).await {
-                RoundTrip::RolledBack(e) if attempt < TX_ATTEMPTS && e.is_retryable() => {
-                    attempt += 1;
-                    tokio::task::yield_now().await;
+        let (pool, upload, limits) = (self.pool.clone(), upload.clone(), *limits);
+        let opening = tokio::spawn(async move {
+            let mut attempt = 1;
+            loop {
+                let client = crate::pooled_for_rounds(&pool).await?;
+                match client.round(open_upload(&client, &upload, &limits)).await {
+                    RoundTrip::RolledBack(e) if attempt < TX_ATTEMPTS && e.is_retryable() => {
+                        attempt += 1;
+                        tokio::task::yield_now().await;
+                    }
+                    other => return other.into_store().and_then(|opened| opened),
                 }
-                other => return other.into_store().and_then(|opened| opened),
             }
+        });
+        match opening.await {
+            Ok(opened) => opened,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down, perhaps mid-way.
+            Err(_) => Err(StoreError::OutcomeUnknown("the upload's opening was cancelled".into())),
         }
     }
 
