@@ -258,6 +258,46 @@ def test_destinations_are_checked(server, person, space):
     assert ok == 201
 
 
+def test_names_are_decoded_once(server, person, odc, space):
+    """A folder's name is taken as it is, whatever it holds: not ASCII,
+    `?`, `#`, a `%` escape, `..` spelt as an escape. A write below it goes
+    into it, never into another folder or another space (whose lock it
+    would step around)."""
+    user = person.union_id
+    host = server.base_url.removeprefix("http://")
+
+    def listing(path):
+        status, _, body = request(server, "PROPFIND", f"/dav/{space}/{path}", user,
+                                  headers={"Depth": "1"})
+        assert status == 207, (path, status)
+        return body
+
+    for folder in ("%E6%96%87%E6%A1%A3", "a%3Fb", "a%23b", "%2541", "%252e%252e"):
+        assert request(server, "MKCOL", f"/dav/{space}/{folder}/", user)[0] == 201, folder
+        inside = f"/dav/{space}/{folder}"
+        assert request(server, "PUT", f"{inside}/f.txt", user, body=b"in")[0] == 201, folder
+        assert request(server, "MKCOL", f"{inside}/sub/", user)[0] == 201, folder
+        copied = request(server, "COPY", f"{inside}/f.txt", user,
+                         headers={"Destination": f"http://{host}{inside}/sub/g.txt"})[0]
+        assert copied == 201, folder
+        status, _, body = request(server, "GET", f"{inside}/sub/g.txt", user)
+        assert (status, body) == (200, b"in"), folder
+    # The folders a second decoding or a cut at `?` would have written to.
+    for folder in ("a", "A"):
+        assert request(server, "MKCOL", f"/dav/{space}/{folder}/", user)[0] == 201
+        assert b"f.txt" not in listing(f"{folder}/"), folder
+
+    # `%2e%2e` is a folder's name, not a step up: this PUT names a folder
+    # of this space (missing), not the file of another space it would reach
+    # a level up (stepping around any lock taken on it there).
+    other = odc.ok("spaces", "create", "--name", "other").strip()
+    target = f"/dav/{other}/t.txt"
+    assert request(server, "PUT", target, user, body=b"theirs")[0] == 201
+    stray = f"/dav/{space}/%252e%252e/{other}/t.txt"
+    assert request(server, "PUT", stray, user, body=b"stray")[0] == 409
+    assert request(server, "GET", target, user)[2] == b"theirs"
+
+
 def test_a_reader_without_download_is_refused_before_the_answer(server, person, odc, space, tmp_path):
     src = tmp_path / "r.txt"
     src.write_text("not for readers")

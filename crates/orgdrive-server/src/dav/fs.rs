@@ -126,7 +126,11 @@ impl DriveFs {
     }
 
     async fn node(&self, op: &Operator, path: &DavPath) -> FsResult<Node> {
-        let names = names_of(path)?;
+        self.node_at(op, &names_of(path)?).await
+    }
+
+    /// The node named by `names` (decoded: never parsed as a path again).
+    async fn node_at(&self, op: &Operator, names: &[String]) -> FsResult<Node> {
         let Some((space_id, below)) = names.split_first() else { return Ok(Node::Top) };
         let space = self.space(op, space_id, below.is_empty()).await?;
         if below.is_empty() {
@@ -150,9 +154,7 @@ impl DriveFs {
             return Err(FsError::Forbidden); // `/` and the spaces are not made here
         }
         let name = names.pop().unwrap_or_default();
-        let parent =
-            DavPath::new(&format!("/{}", names.join("/"))).map_err(|_| FsError::NotFound)?;
-        match self.node(op, &parent).await {
+        match self.node_at(op, &names).await {
             Ok(Node::Space(space)) => Ok((space, orgdrive_core::ROOT_ID.to_string(), name)),
             Ok(Node::Dentry(space, d)) if d.is_folder() => Ok((space, d.dentry_id, name)),
             Ok(_) => Err(FsError::Forbidden),
