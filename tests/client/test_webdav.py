@@ -172,7 +172,8 @@ def test_paths_stay_inside_the_space(server, person, space):
 def test_a_whole_space_is_never_walked_in_one_propfind(server, person, space):
     for headers in ({"Depth": "infinity"}, {"Depth": "infinity", "X-Litmus": "basic: 1"}):
         status, _, body = request(server, "PROPFIND", f"/dav/{space}/", person.union_id, headers=headers)
-        assert status == 501 and b"propfind-finite-depth" in body
+        # RFC 4918 (9.1): 403 with the precondition, not a server failure.
+        assert status == 403 and b"propfind-finite-depth" in body
 
 
 def test_a_deleted_folder_is_one_recycle_bin_item(server, person, odc, space):
@@ -222,6 +223,36 @@ def test_locks_need_write_rights_expire_and_belong_to_their_taker(server, person
     # Expired: the editor writes.
     assert request(server, "PUT", path, editor, body=b"after expiry")[0] == 204
     assert request(server, "UNLOCK", path, person.union_id, headers={"Lock-Token": token})[0] != 204
+
+
+def test_a_user_past_the_lock_cap_is_told_to_wait_not_that_the_file_is_locked(
+        server, person, space):
+    user = person.union_id
+    path = f"/dav/{space}/shared-locks.txt"
+    assert request(server, "PUT", path, user, body=b"x")[0] == 201
+    shared = LOCKINFO.replace(b"<D:exclusive/>", b"<D:shared/>")
+    tokens = []
+    for _ in range(1000):
+        status, headers, _ = request(server, "LOCK", path, user, body=shared,
+                                     headers={"Timeout": "Second-600"})
+        assert status == 200
+        tokens.append(headers["lock-token"])
+    # The 1,001st: 503 until one of the user's locks expires (about 600 s),
+    # not 423, which would say the file is locked.
+    status, headers, _ = request(server, "LOCK", path, user, body=shared)
+    assert status == 503
+    assert 500 <= int(headers["retry-after"]) <= 600
+    # A refresh of a lock held is no new lock.
+    refreshed = request(server, "LOCK", path, user,
+                        headers={"If": f"({tokens[0]})", "Timeout": "Second-600"})[0]
+    assert refreshed == 200
+    # One given back, one may be taken.
+    assert request(server, "UNLOCK", path, user, headers={"Lock-Token": tokens.pop()})[0] == 204
+    status, headers, _ = request(server, "LOCK", path, user, body=shared)
+    assert status == 200
+    tokens.append(headers["lock-token"])
+    for token in tokens:
+        request(server, "UNLOCK", path, user, headers={"Lock-Token": token})
 
 
 def test_a_changed_password_or_a_deleted_user_is_refused_at_once(server, person, space):

@@ -47,6 +47,20 @@ impl ExpiringLocks {
         held.get(token).filter(|h| h.expires > Instant::now()).map(|h| h.principal.clone())
     }
 
+    /// When `principal` holds [`MAX_LOCKS_PER_PRINCIPAL`] live locks: how
+    /// long until the first of them expires (and a new one may be taken).
+    pub fn full_for(&self, principal: &str) -> Option<Duration> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let theirs = || {
+            held.values().filter(|h| h.expires > now && h.principal.as_deref() == Some(principal))
+        };
+        if theirs().count() < MAX_LOCKS_PER_PRINCIPAL {
+            return None;
+        }
+        theirs().map(|h| h.expires - now).min()
+    }
+
     /// Drops expired locks from the tree (before every use of it).
     async fn purge(&self) {
         let expired: Vec<(String, DavPath)> = {

@@ -99,6 +99,12 @@ async fn handle(
         // The frame adds `Retry-After`.
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     }
+    // dav-server refuses `Depth: infinity` with 501 and the precondition
+    // `propfind-finite-depth`, which RFC 4918 (9.1) pairs with 403: the
+    // refusal of a request the server understood, not a failure of it.
+    if method.as_str() == "PROPFIND" && response.status() == StatusCode::NOT_IMPLEMENTED {
+        *response.status_mut() = StatusCode::FORBIDDEN;
+    }
     response
 }
 
@@ -201,15 +207,28 @@ impl Dav {
         let refuse = |status: StatusCode| Some(status.into_response());
         let Some(path) = dav_path(uri.path()) else { return refuse(StatusCode::BAD_REQUEST) };
         match method {
-            "LOCK" => match self.fs.may_lock(caller, &path).await {
-                Ok(()) => None,
-                Err(dav_server::fs::FsError::NotFound) => refuse(StatusCode::NOT_FOUND),
-                // Not a refusal: the look failed (503 if the domain was busy).
-                Err(dav_server::fs::FsError::GeneralFailure) => {
-                    refuse(StatusCode::INTERNAL_SERVER_ERROR)
+            "LOCK" => {
+                // A new lock (a refresh names its lock in `If`) past the cap:
+                // 503 until one of theirs expires, not dav-server's 423,
+                // which clients read as "this file is locked".
+                let refresh = headers.contains_key("if");
+                if let Some(wait) = self.locks.full_for(&caller.user.union_id).filter(|_| !refresh)
+                {
+                    let retry = HeaderValue::from(wait.as_secs().max(1));
+                    let busy = (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, retry)]);
+                    return Some(busy.into_response());
                 }
-                Err(_) => refuse(StatusCode::FORBIDDEN),
-            },
+                let status = match self.fs.may_lock(caller, &path).await {
+                    Ok(()) => return None,
+                    Err(dav_server::fs::FsError::NotFound) => StatusCode::NOT_FOUND,
+                    // Not a refusal: the look failed (503 if the domain was busy).
+                    Err(dav_server::fs::FsError::GeneralFailure) => {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
+                    Err(_) => StatusCode::FORBIDDEN,
+                };
+                refuse(status)
+            }
             "UNLOCK" => {
                 if path.as_bytes().split(|b| *b == b'/').filter(|n| !n.is_empty()).count() < 2 {
                     return refuse(StatusCode::FORBIDDEN);
