@@ -164,7 +164,11 @@ pub fn parse_range(spec: &str, size: u64) -> RangeSpec {
     }
     let Some((first, last)) = set.trim().split_once('-') else { return RangeSpec::Ignore };
     let (first, last) = (first.trim(), last.trim());
-    let parse = |s: &str| s.parse::<u64>().ok();
+    // 1*DIGIT (no sign); a position past 2^64 - 1 is past any file.
+    let parse = |s: &str| {
+        let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        digits.then(|| s.parse::<u64>().unwrap_or(u64::MAX))
+    };
     let range = match (first.is_empty(), last.is_empty()) {
         (true, true) => return RangeSpec::Ignore,
         (true, false) => match parse(last) {
@@ -209,6 +213,12 @@ mod tests {
         assert_eq!(parse_range("bytes=5-1", 1000), RangeSpec::Ignore);
         assert_eq!(parse_range("bytes=0-1,5-6", 1000), RangeSpec::Ignore);
         assert_eq!(parse_range("items=0-1", 1000), RangeSpec::Ignore);
+        assert_eq!(parse_range("bytes=+1-2", 1000), RangeSpec::Ignore);
+        // Positions too large for 64 bits are past any file, not malformed.
+        let huge = "99999999999999999999";
+        assert_eq!(parse_range(&format!("bytes=0-{huge}"), 20), RangeSpec::Satisfiable(0..20));
+        assert_eq!(parse_range(&format!("bytes=-{huge}"), 20), RangeSpec::Satisfiable(0..20));
+        assert_eq!(parse_range(&format!("bytes={huge}-"), 20), RangeSpec::Unsatisfiable);
     }
 
     #[test]
