@@ -192,19 +192,62 @@ impl DavLockSystem for ExpiringLocks {
         let path = path.clone();
         async move {
             self.purge().await;
-            let below = path.as_bytes().to_vec();
             self.held
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .retain(|_, h| !h.path.as_bytes().starts_with(&below));
+                .retain(|_, h| !at_or_below(&h.path, &path));
             self.inner.delete(&path).await
         }
         .boxed()
     }
 }
 
+/// Whether `path` is `base` or inside it, name by name (`/s/ab` is not
+/// inside `/s/a`).
+fn at_or_below(path: &DavPath, base: &DavPath) -> bool {
+    let trimmed = |p: &DavPath| {
+        let bytes = p.as_bytes();
+        bytes.strip_suffix(b"/").unwrap_or(bytes).to_vec()
+    };
+    let (path, base) = (trimmed(path), trimmed(base));
+    path.strip_prefix(base.as_slice()).is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+}
+
 impl Default for ExpiringLocks {
     fn default() -> ExpiringLocks {
         ExpiringLocks::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> DavPath {
+        DavPath::new(p).unwrap()
+    }
+
+    /// The locks dropped with a deleted (or moved) item are its own and those
+    /// below it, not those of its neighbours whose names it begins: their
+    /// takers stay their only unlockers.
+    #[tokio::test]
+    async fn deleting_an_item_keeps_the_locks_of_its_neighbours() {
+        let locks = ExpiringLocks::new();
+        let take = |p: &'static str| {
+            let locks = locks.clone();
+            async move {
+                let taken = locks.lock(&path(p), Some("alice"), None, None, false, false).await;
+                taken.unwrap().token
+            }
+        };
+        let neighbour = take("/s/ab.txt").await;
+        let inside = take("/s/a/f.txt").await;
+        let itself = take("/s/a").await;
+        locks.delete(&path("/s/a")).await.unwrap();
+        assert_eq!(locks.holder(&neighbour), Some(Some("alice".into())));
+        assert_eq!(locks.holder(&inside), None);
+        assert_eq!(locks.holder(&itself), None);
+        assert!(at_or_below(&path("/s/a/"), &path("/s/a")));
+        assert!(!at_or_below(&path("/s/a"), &path("/s/a/b")));
     }
 }
