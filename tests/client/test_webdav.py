@@ -242,6 +242,10 @@ def test_a_user_past_the_lock_cap_is_told_to_wait_not_that_the_file_is_locked(
     status, headers, _ = request(server, "LOCK", path, user, body=shared)
     assert status == 503
     assert 500 <= int(headers["retry-after"]) <= 600
+    # Nor is a new lock that carries an `If` (a refresh has no body).
+    status = request(server, "LOCK", path, user, body=shared,
+                     headers={"If": "(Not <DAV:no-lock>)"})[0]
+    assert status == 503
     # A refresh of a lock held is no new lock.
     refreshed = request(server, "LOCK", path, user,
                         headers={"If": f"({tokens[0]})", "Timeout": "Second-600"})[0]
@@ -253,6 +257,76 @@ def test_a_user_past_the_lock_cap_is_told_to_wait_not_that_the_file_is_locked(
     tokens.append(headers["lock-token"])
     for token in tokens:
         request(server, "UNLOCK", path, user, headers={"Lock-Token": token})
+
+
+def test_a_lock_is_checked_on_the_path_it_locks(server, person, odc, space):
+    user = person.union_id
+    for folder in ("my%20docs", "caf%C3%A9"):
+        assert request(server, "MKCOL", f"/dav/{space}/{folder}/", user)[0] == 201
+        file = f"/dav/{space}/{folder}/a.txt"
+        assert request(server, "PUT", file, user, body=b"a")[0] == 201
+        status, headers, _ = request(server, "LOCK", file, user, body=LOCKINFO)
+        assert status == 200, folder
+        request(server, "UNLOCK", file, user, headers={"Lock-Token": headers["lock-token"]})
+    # An editor of the folder named `%69mages` may lock it, and not, through
+    # that spelling, `images`, which dav-server would lock (it decodes).
+    assert request(server, "MKCOL", f"/dav/{space}/%2569mages/", user)[0] == 201
+    assert request(server, "MKCOL", f"/dav/{space}/images/", user)[0] == 201
+    editor = user_with_password(server, person.corp_id, "Image editor")
+    odc.ok("share", "add", f"{space}:/%69mages", "--role", "EDITOR", "--user", editor)
+    assert request(server, "LOCK", f"/dav/{space}/%2569mages", editor, body=LOCKINFO)[0] == 200
+    status = request(server, "LOCK", f"/dav/{space}/%69mages", editor, body=LOCKINFO,
+                     headers={"Depth": "infinity"})[0]
+    assert status == 403
+    assert request(server, "PUT", f"/dav/{space}/images/new.txt", user, body=b"n")[0] == 201
+
+
+def test_a_lock_is_refreshed_by_its_taker_only(server, person, odc, space):
+    user = person.union_id
+    for folder in ("/team/", "/team/sub/"):
+        assert request(server, "MKCOL", f"/dav/{space}{folder}", user)[0] == 201
+    editor = user_with_password(server, person.corp_id, "Team editor")
+    odc.ok("share", "add", f"{space}:/team", "--role", "EDITOR", "--user", editor)
+    status, headers, _ = request(server, "LOCK", f"/dav/{space}/team/sub", user, body=LOCKINFO,
+                                 headers={"Depth": "0", "Timeout": "Second-600"})
+    assert status == 200
+    token = headers["lock-token"]
+    # The editor names it, refreshing from below (dav-server finds a lock on
+    # an ancestor): refused, and the lock keeps its timeout.
+    refresh = {"If": f"({token})", "Timeout": "Second-1"}
+    status = request(server, "LOCK", f"/dav/{space}/team/sub/f.txt", editor, headers=refresh)[0]
+    assert status == 403
+    time.sleep(1.5)
+    moved = request(server, "MOVE", f"/dav/{space}/team/sub/", editor,
+                    headers={"Destination": f"/dav/{space}/team/sub2/"})[0]
+    assert moved == 423
+    own = {"If": f"({token})", "Timeout": "Second-600"}
+    assert request(server, "LOCK", f"/dav/{space}/team/sub", user, headers=own)[0] == 200
+    assert request(server, "UNLOCK", f"/dav/{space}/team/sub", user,
+                   headers={"Lock-Token": token})[0] == 204
+
+
+def test_what_the_caller_cannot_read_is_not_there(server, person, odc, space, tmp_path):
+    src = tmp_path / "secret.txt"
+    src.write_text("secret")
+    odc.ok("put", src, f"{space}:/private/secret.txt")
+    outsider = user_with_password(server, person.corp_id, "Outsider")
+    for name in ("secret.txt", "missing.txt"):
+        for method in ("PROPFIND", "GET"):
+            status = request(server, method, f"/dav/{space}/private/{name}", outsider,
+                             headers={"Depth": "0"})[0]
+            assert status == 404, (method, name, status)
+
+
+def test_several_ranges_get_the_whole_file(server, person, space):
+    path = f"/dav/{space}/ranges.bin"
+    data = bytes(range(256)) * 4
+    assert request(server, "PUT", path, person.union_id, body=data)[0] == 201
+    many = "bytes=" + ",".join(["0-"] * 200)
+    status, _, body = request(server, "GET", path, person.union_id, headers={"Range": many})
+    assert (status, body) == (200, data)
+    status, _, body = request(server, "GET", path, person.union_id, headers={"Range": "bytes=1-2"})
+    assert (status, body) == (206, data[1:3])
 
 
 def test_a_changed_password_or_a_deleted_user_is_refused_at_once(server, person, space):
@@ -279,6 +353,9 @@ def test_destinations_are_checked(server, person, space):
         ("COPY", f"/dav/{space}/d/", f"/dav/{space}/d/inner/", 403),
         ("MOVE", f"/dav/{space}/d/", f"http://{host}/dav/{space}/d/sub/", 403),
         ("MOVE", f"/dav/{space}/d/f.txt", f"/dav/{space}/x/%2e%2e/g.txt", 400),
+        # Inside the source however spelt: an empty name, an escaped letter.
+        ("COPY", f"/dav/{space}/d/", f"/dav/{space}//d/inner/", 403),
+        ("MOVE", f"/dav/{space}/d/", f"http://{host}/dav/{space}/%64/inner/", 403),
         ("COPY", f"/dav/{space}/d/f.txt", "/console/x", 403),
     ]
     for method, src, dest, expected in cases:

@@ -137,7 +137,18 @@ impl DriveFs {
             return Ok(Node::Space(space));
         }
         needs(op, &[Scope::FileRead])?;
-        match self.drive.dentry_at(op, &space, below).await.map_err(fs_error)? {
+        let found = self.drive.dentry_at(op, &space, below).await.map_err(|e| {
+            // Not the caller's to read: as if it were not there, so that
+            // names cannot be tried for (the API's ids are not guessable).
+            let denied = matches!(e, DriveError::PermissionDenied(_));
+            let refused = fs_error(e);
+            if denied {
+                FsError::NotFound
+            } else {
+                refused
+            }
+        })?;
+        match found {
             Some(d) => Ok(Node::Dentry(space, d)),
             None => Err(FsError::NotFound),
         }

@@ -2,8 +2,8 @@
 //! lacks for a shared server — locks expire ([`MAX_LOCK_TIMEOUT`] at most,
 //! also for `Infinite`), each principal holds at most
 //! [`MAX_LOCKS_PER_PRINCIPAL`], an `owner` element is kept only while small,
-//! and who took a lock is remembered so that only they may UNLOCK it
-//! (checked by the handler: dav-server's UNLOCK does not ask).
+//! and who took a lock is remembered so that only they may UNLOCK or
+//! refresh it (checked by the handler: dav-server does not ask).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -137,8 +137,11 @@ impl DavLockSystem for ExpiringLocks {
         let (path, token) = (path.clone(), token.to_string());
         async move {
             self.purge().await;
+            // Forgotten only once gone: an UNLOCK that named another path
+            // leaves the lock live, and its taker, expiry and count kept.
+            self.inner.unlock(&path, &token).await?;
             self.held.lock().unwrap_or_else(|e| e.into_inner()).remove(&token);
-            self.inner.unlock(&path, &token).await
+            Ok(())
         }
         .boxed()
     }
@@ -192,11 +195,22 @@ impl DavLockSystem for ExpiringLocks {
         let path = path.clone();
         async move {
             self.purge().await;
-            self.held
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .retain(|_, h| !at_or_below(&h.path, &path));
-            self.inner.delete(&path).await
+            // Each lock unlocked, not the tree's subtree dropped: `MemLs`
+            // unlinks a subtree but keeps its nodes (and their locks) for
+            // good, memory any writer could grow by moving locked items.
+            let gone: Vec<(String, DavPath)> = {
+                let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+                let tokens: Vec<String> = held
+                    .iter()
+                    .filter(|(_, h)| at_or_below(&h.path, &path))
+                    .map(|(t, _)| t.clone())
+                    .collect();
+                tokens.into_iter().filter_map(|t| held.remove(&t).map(|h| (t, h.path))).collect()
+            };
+            for (token, path) in gone {
+                let _ = self.inner.unlock(&path, &token).await;
+            }
+            Ok(())
         }
         .boxed()
     }
@@ -249,5 +263,24 @@ mod tests {
         assert_eq!(locks.holder(&itself), None);
         assert!(at_or_below(&path("/s/a/"), &path("/s/a")));
         assert!(!at_or_below(&path("/s/a"), &path("/s/a/b")));
+        // Gone from the tree too: the paths may be locked again.
+        let again = locks.lock(&path("/s/a/f.txt"), Some("bob"), None, None, false, false).await;
+        assert!(again.is_ok());
+    }
+
+    /// An UNLOCK naming a path outside the lock fails and leaves the lock
+    /// as it was: live, its taker's, expiring, counted.
+    #[tokio::test]
+    async fn an_unlock_elsewhere_leaves_the_lock_whole() {
+        let locks = ExpiringLocks::new();
+        let at = path("/s/a.txt");
+        let short = Some(Duration::from_millis(300));
+        let token = locks.lock(&at, Some("alice"), None, short, false, false).await.unwrap().token;
+        assert!(locks.unlock(&path("/s/b.txt"), &token).await.is_err());
+        assert_eq!(locks.holder(&token), Some(Some("alice".into())));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // Expired: another may lock the file.
+        let other = locks.lock(&at, Some("bob"), None, None, false, false).await;
+        assert!(other.is_ok());
     }
 }

@@ -16,9 +16,11 @@
 //! memory ([`locks`]): behind a load balancer, a client's requests should
 //! stick to one node. Before dav-server sees a request, the handler refuses
 //! what dav-server would not: a LOCK without the right to write what it
-//! locks (and any on `/` or a space), an UNLOCK of someone else's lock, and
-//! a COPY or MOVE whose `Destination` is on another host, outside the
-//! spaces, or inside its source.
+//! locks (and any on `/` or a space), or past the caller's cap, an UNLOCK
+//! of someone else's lock or a LOCK naming one in `If` (a refresh), and a
+//! COPY or MOVE whose `Destination` is on another host, outside the
+//! spaces, or inside its source (name by name, decoded). A `Range` of
+//! several ranges is dropped: the whole file is served.
 //!
 //! dav-server answers any failure of the file system 500 (or, where it
 //! takes a failed look-up for "not there", 409 or 412); when the last step
@@ -72,6 +74,13 @@ async fn handle(
     // dav-server answers PROPFIND with `Depth: infinity` (a walk of a whole
     // space) only to litmus, which it knows by this header: to no one here.
     request.headers_mut().remove("x-litmus");
+    let ranges = request.headers().get(header::RANGE).and_then(|r| r.to_str().ok());
+    if ranges.is_some_and(|r| r.contains(',')) {
+        // Several ranges: the whole file instead (RFC 9110 allows it), not
+        // dav-server's one part per range, each read again (a short header
+        // asking for the same file hundreds of times).
+        request.headers_mut().remove(header::RANGE);
+    }
     if request.method() == axum::http::Method::DELETE {
         // A folder goes to the recycle bin whole, as one item (dav-server
         // would otherwise delete its files one by one).
@@ -208,10 +217,16 @@ impl Dav {
         let Some(path) = dav_path(uri.path()) else { return refuse(StatusCode::BAD_REQUEST) };
         match method {
             "LOCK" => {
-                // A new lock (a refresh names its lock in `If`) past the cap:
-                // 503 until one of theirs expires, not dav-server's 423,
+                // A lock named in `If` (which a refresh names) is its
+                // taker's alone to name: dav-server refreshes a lock on an
+                // ancestor without asking whose it is.
+                if self.names_others_lock(headers, caller) {
+                    return refuse(StatusCode::FORBIDDEN);
+                }
+                // A new lock (dav-server refreshes on an empty body) past the
+                // cap: 503 until one of theirs expires, not dav-server's 423,
                 // which clients read as "this file is locked".
-                let refresh = headers.contains_key("if");
+                let refresh = headers.contains_key("if") && !has_body(headers);
                 if let Some(wait) = self.locks.full_for(&caller.user.union_id).filter(|_| !refresh)
                 {
                     let retry = HeaderValue::from(wait.as_secs().max(1));
@@ -247,14 +262,40 @@ impl Dav {
             _ => destination_refusal(uri, headers).map(|status| status.into_response()),
         }
     }
+
+    /// Whether `If` names a live lock that someone other than `caller` took.
+    fn names_others_lock(&self, headers: &HeaderMap, caller: &Caller) -> bool {
+        let caller = caller.user.union_id.as_str();
+        headers.get_all("if").iter().filter_map(|v| v.to_str().ok()).any(|conditions| {
+            // Every `<…>` of it: lock tokens, and resource tags (no lock's).
+            conditions.split('<').skip(1).filter_map(|rest| rest.split_once('>')).any(
+                |(named, _)| {
+                    self.locks.holder(named).is_some_and(|taker| taker.as_deref() != Some(caller))
+                },
+            )
+        })
+    }
 }
 
-/// A request path below `/dav` as dav-server reads it.
+/// Whether a request announces a body (a LOCK without one is a refresh).
+fn has_body(headers: &HeaderMap) -> bool {
+    let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    headers.contains_key(header::TRANSFER_ENCODING) || length.is_some_and(|n| n.trim() != "0")
+}
+
+/// A request path below `/dav` as dav-server reads it (percent-decoded).
 fn dav_path(raw: &str) -> Option<dav_server::davpath::DavPath> {
-    let uri: axum::http::Uri = raw.parse().ok()?;
-    let mut path = dav_server::davpath::DavPath::from_uri(&uri).ok()?;
+    let mut path = dav_server::davpath::DavPath::new(raw).ok()?;
     path.set_prefix("/dav").ok()?;
     Some(path)
+}
+
+/// A path's names, percent-decoded (empty ones skipped, as dav-server does).
+fn decoded_names(path: &str) -> Vec<Vec<u8>> {
+    path.split('/')
+        .filter(|n| !n.is_empty())
+        .map(|n| percent_encoding::percent_decode_str(n).collect())
+        .collect()
 }
 
 /// Why a COPY or MOVE's `Destination` is refused, if it is: another host
@@ -275,16 +316,15 @@ fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Op
     if has_dot_segment(to) {
         return Some(StatusCode::BAD_REQUEST);
     }
-    let inside: Vec<&str> = match to.strip_prefix("/dav/") {
-        Some(rest) => rest.split('/').filter(|n| !n.is_empty()).collect(),
-        None => return Some(StatusCode::FORBIDDEN),
-    };
-    if inside.len() < 2 {
+    let to = decoded_names(to);
+    if to.first().map(Vec::as_slice) != Some(b"dav") {
+        return Some(StatusCode::FORBIDDEN);
+    }
+    if to.len() < 3 {
         return Some(StatusCode::FORBIDDEN); // `/dav/` itself or a space's root
     }
-    let from = request_uri.path().trim_end_matches('/');
-    let to = to.trim_end_matches('/');
-    if to == from || to.starts_with(&format!("{from}/")) {
+    // Compared name by name, decoded: `//` or an escaped letter is no other place.
+    if to.starts_with(&decoded_names(request_uri.path())) {
         return Some(StatusCode::FORBIDDEN);
     }
     None
