@@ -346,10 +346,15 @@ def test_destinations_are_checked(server, person, space):
     assert request(server, "MKCOL", f"/dav/{space}/d/", user)[0] == 201
     assert request(server, "PUT", f"/dav/{space}/d/f.txt", user, body=b"f")[0] == 201
     host = server.base_url.removeprefix("http://")
+    name, port = host.split(":")
     cases = [
         ("COPY", f"/dav/{space}/d/f.txt", "/dav/", 403),
         ("COPY", f"/dav/{space}/d/f.txt", f"/dav/{space}/", 403),
         ("COPY", f"/dav/{space}/d/f.txt", f"http://evil.example/dav/{space}/x.txt", 502),
+        ("COPY", f"/dav/{space}/d/f.txt", f"http://{name}:1/dav/{space}/x.txt", 502),
+        # Not a URI: a relative reference, a host without a scheme.
+        ("COPY", f"/dav/{space}/d/f.txt", "x.txt", 400),
+        ("COPY", f"/dav/{space}/d/f.txt", f"{host}/dav/{space}/x.txt", 400),
         ("COPY", f"/dav/{space}/d/", f"/dav/{space}/d/inner/", 403),
         ("MOVE", f"/dav/{space}/d/", f"http://{host}/dav/{space}/d/sub/", 403),
         ("MOVE", f"/dav/{space}/d/f.txt", f"/dav/{space}/x/%2e%2e/g.txt", 400),
@@ -363,6 +368,17 @@ def test_destinations_are_checked(server, person, space):
         assert status == expected, (method, src, dest, status)
     ok = request(server, "COPY", f"/dav/{space}/d/f.txt", user,
                  headers={"Destination": f"http://{host}/dav/{space}/d/g.txt"})[0]
+    assert ok == 201
+    # The same server however its name is spelt: case, a final dot, the
+    # scheme's default port written out.
+    for i, spelt in enumerate((name.upper(), name + ".")):
+        ok = request(server, "COPY", f"/dav/{space}/d/f.txt", user,
+                     headers={"Host": spelt + ":" + port,
+                              "Destination": f"http://{host}/dav/{space}/d/h{i}.txt"})[0]
+        assert ok == 201, spelt
+    ok = request(server, "COPY", f"/dav/{space}/d/f.txt", user,
+                 headers={"Host": "localhost",
+                          "Destination": f"http://localhost:80/dav/{space}/d/k.txt"})[0]
     assert ok == 201
 
 

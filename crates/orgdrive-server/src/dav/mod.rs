@@ -290,6 +290,25 @@ fn dav_path(raw: &str) -> Option<dav_server::davpath::DavPath> {
     Some(path)
 }
 
+/// Whether two authorities name one server: hosts alike (an IP address
+/// however written, a name in any case, with or without its final dot),
+/// ports alike (`default_port` where one is not written).
+fn same_host(
+    a: &axum::http::uri::Authority,
+    b: &axum::http::uri::Authority,
+    default_port: u16,
+) -> bool {
+    let host = |h: &axum::http::uri::Authority| {
+        let name = h.host().trim_start_matches('[').trim_end_matches(']');
+        match name.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => name.trim_end_matches('.').to_ascii_lowercase(),
+        }
+    };
+    let port = |h: &axum::http::uri::Authority| h.port_u16().unwrap_or(default_port);
+    host(a) == host(b) && port(a) == port(b)
+}
+
 /// A path's names, percent-decoded (empty ones skipped, as dav-server does).
 fn decoded_names(path: &str) -> Vec<Vec<u8>> {
     path.split('/')
@@ -306,11 +325,17 @@ fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Op
     let Some(uri) = raw.and_then(|d| d.parse::<axum::http::Uri>().ok()) else {
         return Some(StatusCode::BAD_REQUEST);
     };
-    if let Some(authority) = uri.authority() {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        if !host.is_some_and(|h| h.eq_ignore_ascii_case(authority.as_str())) {
-            return Some(StatusCode::BAD_GATEWAY);
+    match (uri.scheme(), uri.authority()) {
+        (Some(scheme), Some(authority)) => {
+            let default_port = if *scheme == axum::http::uri::Scheme::HTTPS { 443 } else { 80 };
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()?.parse().ok());
+            if !host.is_some_and(|h| same_host(&h, authority, default_port)) {
+                return Some(StatusCode::BAD_GATEWAY);
+            }
         }
+        (None, None) if uri.path().starts_with('/') => {}
+        // A relative reference, or a host without a scheme: no URI (RFC 4918 10.3).
+        _ => return Some(StatusCode::BAD_REQUEST),
     }
     let to = uri.path();
     if has_dot_segment(to) {
