@@ -329,6 +329,26 @@ def test_several_ranges_get_the_whole_file(server, person, space):
     assert (status, body) == (206, data[1:3])
 
 
+def test_what_a_writer_stored_never_runs_in_the_servers_origin(server, person, space):
+    user = person.union_id
+    page = b"<html><script>fetch('/dav/')</script></html>"
+    for name in ("evil.html", "evil.svg"):
+        path = f"/dav/{space}/{name}"
+        assert request(server, "PUT", path, user, body=page)[0] == 201
+        status, headers, body = request(server, "GET", path, user)
+        assert (status, body) == (200, page)
+        assert headers["content-disposition"] == "attachment"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+    # Nor does a console link lead out of the console to it.
+    back = f"/console/../dav/{space}/evil.html"
+    for spelt in (back, back.replace("..", "%2e%2e")):
+        status, headers, _ = request(server, "GET", f"/console/lang/en?back={urllib.parse.quote(spelt)}")
+        assert status == 303
+        assert headers["location"] == "/console", spelt
+
+
 def test_a_changed_password_or_a_deleted_user_is_refused_at_once(server, person, space):
     path = f"/dav/{space}/"
     assert request(server, "PROPFIND", path, person.union_id, headers={"Depth": "0"})[0] == 207

@@ -346,10 +346,15 @@ async fn switch_language(
     response
 }
 
-/// A path of the console itself: never another site (`//host`), never a scheme.
+/// A path of the console itself: never another site (`//host`), never a
+/// scheme, never out of `/console/` by a dot segment (spelt or escaped).
 fn local_path(path: &str) -> bool {
-    path.starts_with("/console")
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let below = decoded.split(['?', '#']).next().unwrap_or_default();
+    (below == "/console" || below.starts_with("/console/"))
+        && !below.split('/').any(|name| name == "." || name == "..")
         && !path.contains('\\')
+        && !decoded.contains('\\')
         && !path.chars().any(char::is_control)
         && path.len() < 2048
 }
@@ -1061,6 +1066,15 @@ mod tests {
         assert!(!local_path("https://evil.example/console"));
         assert!(!local_path("/consolex\r\nSet-Cookie: a=b"));
         assert!(!local_path("/console\u{7f}"), "no control characters (no header value)");
+        assert!(local_path("/console"));
+        // Never out of the console by a dot segment, spelt or escaped.
+        assert!(!local_path("/console/../dav/1/evil.html"));
+        assert!(!local_path("/console/%2e%2e/dav/1/evil.html"));
+        assert!(!local_path("/console/%2E%2E%2Fdav/1/evil.html"));
+        assert!(!local_path("/console/./x"));
+        assert!(!local_path("/consolex"));
+        assert!(!local_path("/console/%5cevil"));
+        assert!(local_path("/console/spaces/1?back=../x"), "a query is no path");
     }
 
     #[test]

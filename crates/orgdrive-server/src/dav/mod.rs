@@ -61,7 +61,28 @@ pub fn routes(operations: &mut Operations) -> Router<ServerState> {
         .layer(DefaultBodyLimit::disable())
 }
 
-async fn handle(
+async fn handle(state: State<ServerState>, peer: PeerAddr, request: Request) -> Response {
+    let get = matches!(request.method().as_str(), "GET" | "HEAD");
+    let mut response = answer(state, peer, request).await;
+    // What a writer stored is never run in this server's origin (a page of
+    // HTML or an SVG with a script, opened by someone who may do more than
+    // its writer): no sniffing, no framing, a sandbox without scripts, and
+    // a file's body is an attachment, as the signed download URLs' are.
+    let h = response.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    if get && response.status().is_success() {
+        let h = response.headers_mut();
+        h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+    }
+    response
+}
+
+async fn answer(
     State(state): State<ServerState>,
     PeerAddr(peer): PeerAddr,
     request: Request,
