@@ -349,6 +349,31 @@ def test_what_a_writer_stored_never_runs_in_the_servers_origin(server, person, s
         assert headers["location"] == "/console", spelt
 
 
+def test_a_name_the_drive_would_change_is_refused_before_anything_is_done(server, person, space):
+    user = person.union_id
+    base = f"/dav/{space}"
+    assert request(server, "MKCOL", f"{base}/sub/", user)[0] == 201
+    assert request(server, "PUT", f"{base}/t.txt", user, body=b"original")[0] == 201
+    status, headers, _ = request(server, "LOCK", f"{base}/t.txt", user, body=LOCKINFO)
+    assert status == 200
+    # Spaces around a name would be stripped: the PUT would replace t.txt
+    # around its lock.
+    for spelt in ("t.txt%20", "%20t.txt", "t.txt%20%20"):
+        assert request(server, "PUT", f"{base}/{spelt}", user, body=b"stray")[0] == 403, spelt
+    request(server, "UNLOCK", f"{base}/t.txt", user, headers={"Lock-Token": headers["lock-token"]})
+    assert request(server, "GET", f"{base}/t.txt", user)[2] == b"original"
+    # A COPY or MOVE to a name refused later would have been half made.
+    for method, target in (("COPY", "c.txt%20"), ("COPY", "c."), ("MOVE", "sub/bad."),
+                           ("COPY", "x" * 300)):
+        status = request(server, method, f"{base}/t.txt", user,
+                         headers={"Destination": f"{base}/{target}"})[0]
+        assert status == 403, (method, target, status)
+    listing = request(server, "PROPFIND", f"{base}/", user, headers={"Depth": "1"})[2]
+    assert b"t(1).txt" not in listing and b"t.txt" in listing
+    assert b"t.txt" not in request(server, "PROPFIND", f"{base}/sub/", user,
+                                   headers={"Depth": "1"})[2]
+
+
 def test_a_changed_password_or_a_deleted_user_is_refused_at_once(server, person, space):
     path = f"/dav/{space}/"
     assert request(server, "PROPFIND", path, person.union_id, headers={"Depth": "0"})[0] == 207

@@ -165,6 +165,13 @@ impl DriveFs {
             return Err(FsError::Forbidden); // `/` and the spaces are not made here
         }
         let name = names.pop().unwrap_or_default();
+        // A name the domain would change (its surrounding spaces stripped)
+        // or refuse is refused before anything is done: a PUT looks its
+        // name up as written, and would replace the file of the stripped
+        // name around that file's locks; a COPY or MOVE would be half made.
+        if orgdrive_core::dentry_name("name", &name).ok().as_ref() != Some(&name) {
+            return Err(FsError::Forbidden);
+        }
         match self.node_at(op, &names).await {
             Ok(Node::Space(space)) => Ok((space, orgdrive_core::ROOT_ID.to_string(), name)),
             Ok(Node::Dentry(space, d)) if d.is_folder() => Ok((space, d.dentry_id, name)),
