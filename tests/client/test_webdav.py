@@ -374,6 +374,28 @@ def test_a_name_the_drive_would_change_is_refused_before_anything_is_done(server
                                    headers={"Depth": "1"})[2]
 
 
+def test_a_create_only_put_is_decided_when_it_commits(server, person, space):
+    """`If-None-Match: *` holds until the PUT commits, not only while its
+    body is on its way: the second of two racing creations fails."""
+    path = f"/dav/{space}/race.txt"
+    host, port = server.base_url.removeprefix("http://").split(":")
+    token = base64.b64encode(f"{person.union_id}:{PASSWORD}".encode()).decode()
+    with socket.create_connection((host, int(port)), timeout=30) as slow:
+        slow.sendall((f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n"
+                      "If-None-Match: *\r\nContent-Length: 10\r\n\r\nslow-").encode())
+        time.sleep(0.5)
+        fast = request(server, "PUT", path, person.union_id, body=b"fast!",
+                       headers={"If-None-Match": "*"})[0]
+        assert fast == 201
+        slow.sendall(b"write")
+        answer = slow.recv(4096)
+    assert int(answer.split(b" ")[1]) == 412, answer[:200]
+    assert request(server, "GET", path, person.union_id)[2] == b"fast!"
+    # Taken before it begins: refused at once, as before.
+    again = request(server, "PUT", path, person.union_id, body=b"x", headers={"If-None-Match": "*"})
+    assert again[0] == 412
+
+
 def test_a_changed_password_or_a_deleted_user_is_refused_at_once(server, person, space):
     path = f"/dav/{space}/"
     assert request(server, "PROPFIND", path, person.union_id, headers={"Depth": "0"})[0] == 207

@@ -38,7 +38,7 @@ mod lifecycle;
 mod names;
 mod open_info;
 mod paths;
-pub use paths::{MAX_DEAD_PROPERTIES, MAX_DEAD_PROPERTY_BYTES};
+pub use paths::{FileWrite, MAX_DEAD_PROPERTIES, MAX_DEAD_PROPERTY_BYTES};
 mod permissions;
 mod policy;
 mod recycle;

@@ -25,6 +25,18 @@ use crate::dentries::{put_dentry_error, ConflictStrategy};
 use crate::policy::{Operation, Place};
 use crate::{names, Drive, DriveError, DriveResult, Operator};
 
+/// Where [`Drive::write_file`] writes, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct FileWrite<'a> {
+    pub space: &'a SpaceRecord,
+    pub parent_id: &'a str,
+    pub name: &'a str,
+    /// The body's announced length, if any.
+    pub declared_len: Option<u64>,
+    /// A new file only (WebDAV's `If-None-Match: *`), never a new version.
+    pub create_only: bool,
+}
+
 impl Drive {
     /// The space, if `op` may see it: as GetSpace allows with `whole`, else
     /// only the space's org is checked (a grantee below the root reaches
@@ -132,24 +144,24 @@ impl Drive {
         self.read_object(key, range.start.min(size)..range.end.min(size), size).await
     }
 
-    /// Writes `body` as the file `name` in folder `parent_id`: a new file,
-    /// or a new version of the file of that name (a folder of that name is
-    /// `paramError.name`). The bytes are stored and checked (quota, the
-    /// declared length) before anything is committed; a body that ends in
-    /// an error commits nothing.
+    /// Writes `body` as the file `to.name` in folder `to.parent_id`: a new
+    /// file, or a new version of the file of that name (a folder of that
+    /// name is `paramError.name`); with `to.create_only`, a new file only,
+    /// decided when it is committed (`Conflict` if the name is taken by
+    /// then). The bytes are stored and checked (quota, the declared length)
+    /// before anything is committed; a body that ends in an error commits
+    /// nothing.
     pub async fn write_file<S, E>(
         &self,
         op: &Operator,
-        space: &SpaceRecord,
-        parent_id: &str,
-        name: &str,
-        declared_len: Option<u64>,
+        to: FileWrite<'_>,
         body: S,
     ) -> DriveResult<DentryRecord>
     where
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: std::fmt::Display + Send + 'static,
     {
+        let FileWrite { space, parent_id, name, declared_len, create_only } = to;
         let name = names::dentry_name("name", name)?;
         let into = Place::Folder { folder_id: parent_id, field: "parentId" };
         self.authorize(op, space, into, Operation::Upload).await?;
@@ -169,7 +181,10 @@ impl Drive {
         file.blob_key = Some(part.object_key.clone());
         let put = PutDentry {
             overwrite_dentry_id: None,
-            conflict: ConflictStrategy::Overwrite.for_store(&name, false),
+            conflict: match create_only {
+                true => ConflictStrategy::ReturnErrorIfExists.for_store(&name, false),
+                false => ConflictStrategy::Overwrite.for_store(&name, false),
+            },
             dentry: file,
             corp_id: space.corp_id.clone(),
             upload_key: Some(upload_key.clone()),
@@ -183,6 +198,9 @@ impl Drive {
             Err(e) => {
                 self.discard_upload(&upload_key).await;
                 return Err(match e {
+                    StoreError::NameTaken(_) if create_only => {
+                        DriveError::Conflict { field: "name", message: format!("{name} exists") }
+                    }
                     StoreError::NameTaken(_) => {
                         DriveError::param("name", format!("a folder is named {name}"))
                     }

@@ -619,9 +619,14 @@ impl Drive {
             let content = seed_content(file).map_err(|e| at(&place, e))?;
             let len = content.len() as u64;
             let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(content)]);
-            self.write_file(op, &space, &parent, name, Some(len), body)
-                .await
-                .map_err(|e| at(&place, e))?;
+            let to = crate::FileWrite {
+                space: &space,
+                parent_id: &parent,
+                name,
+                declared_len: Some(len),
+                create_only: false,
+            };
+            self.write_file(op, to, body).await.map_err(|e| at(&place, e))?;
             made.files += 1;
         }
         Ok(())

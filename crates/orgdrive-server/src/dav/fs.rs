@@ -19,8 +19,8 @@ use dav_server::fs::{
 };
 use futures::{FutureExt, StreamExt};
 use orgdrive_core::{
-    DeadProperty, DentryRecord, Drive, DriveError, ListChildren, NewFolder, Operator, Relocation,
-    Scope, SpaceRecord, TaskStatus,
+    DeadProperty, DentryRecord, Drive, DriveError, FileWrite, ListChildren, NewFolder, Operator,
+    Relocation, Scope, SpaceRecord, TaskStatus,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -373,7 +373,8 @@ impl GuardedFileSystem<Caller> for DriveFs {
                 return Err(FsError::NotImplemented);
             }
             let drive = self.drive.clone();
-            let mut writer = Writer::start(drive, op.clone(), space, parent_id, name, options.size);
+            let to = Target { space, parent_id, name, create_only: options.create_new };
+            let mut writer = Writer::start(drive, op.clone(), to, options.size);
             if options.append || !options.truncate {
                 // A new, empty file (a LOCK of an unmapped URL makes one).
                 writer.flush().await?;
@@ -756,6 +757,15 @@ impl DavFile for Reader {
 /// [`Drive::write_file`], running in a task; `flush` ends the body and
 /// waits for the commit. A writer dropped before `flush` (the client went
 /// away) ends the body with an error, so nothing is committed.
+/// Where a [`Writer`] writes: the name `name` in folder `parent_id`, a
+/// new file only when `create_only` (`If-None-Match: *`).
+struct Target {
+    space: SpaceRecord,
+    parent_id: String,
+    name: String,
+    create_only: bool,
+}
+
 struct Writer {
     chunks: Option<mpsc::Sender<Chunk>>,
     done: Option<oneshot::Receiver<Result<DentryRecord, DriveError>>>,
@@ -780,14 +790,7 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    fn start(
-        drive: Drive,
-        op: Caller,
-        space: SpaceRecord,
-        parent_id: String,
-        name: String,
-        size: Option<u64>,
-    ) -> Writer {
+    fn start(drive: Drive, op: Caller, to: Target, size: Option<u64>) -> Writer {
         let (chunks, receiver) = mpsc::channel::<Chunk>(4);
         let (finished, done) = oneshot::channel();
         // The channel closing without `End` (the writer dropped: the client
@@ -801,7 +804,15 @@ impl Writer {
             }
         });
         tokio::spawn(async move {
-            let written = drive.write_file(&op, &space, &parent_id, &name, size, body).await;
+            let into = FileWrite {
+                space: &to.space,
+                parent_id: &to.parent_id,
+                name: &to.name,
+                declared_len: size,
+                // Decided at the commit: not only when the PUT began.
+                create_only: to.create_only,
+            };
+            let written = drive.write_file(&op, into, body).await;
             let _ = finished.send(written);
         });
         Writer { chunks: Some(chunks), done: Some(done), written: None, buffer: BytesMut::new() }

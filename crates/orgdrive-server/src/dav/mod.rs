@@ -112,6 +112,7 @@ async fn answer(
         Err(refusal) => return refusal,
     };
     let (method, uri) = (request.method().clone(), request.uri().clone());
+    let create_only = request.headers().contains_key(header::IF_NONE_MATCH);
     let handling = async {
         if let Some(refusal) = state.dav.refusal(&method, &uri, request.headers(), &caller).await {
             return refusal;
@@ -128,6 +129,12 @@ async fn answer(
     if busy && !unlock && failed.contains(&response.status()) {
         // The frame adds `Retry-After`.
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    // A PUT that may only create finds, at its commit, the name taken
+    // (`Exists`, which dav-server answers 405 once the body is read): its
+    // precondition failed, as when the name was taken before it began.
+    if create_only && method == axum::http::Method::PUT && response.status() == 405 {
+        *response.status_mut() = StatusCode::PRECONDITION_FAILED;
     }
     // dav-server refuses `Depth: infinity` with 501 and the precondition
     // `propfind-finite-depth`, which RFC 4918 (9.1) pairs with 403: the
