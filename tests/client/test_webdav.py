@@ -116,6 +116,15 @@ def test_authentication(server, person, space, make_tenant_token):
     assert status == 201
     status, _, body = request(server, "GET", f"{path}by-writer.txt", person.union_id, reader)
     assert (status, body) == (200, b"x")
+    # An app that may not write may not take a lock, nor give one back, the
+    # user's own included.
+    file = f"{path}by-writer.txt"
+    assert request(server, "LOCK", file, person.union_id, reader, body=LOCKINFO)[0] == 403
+    status, headers, _ = request(server, "LOCK", file, person.union_id, token, body=LOCKINFO)
+    assert status == 200
+    unlock = {"Lock-Token": headers["lock-token"]}
+    assert request(server, "UNLOCK", file, person.union_id, reader, headers=unlock)[0] == 403
+    assert request(server, "UNLOCK", file, person.union_id, token, headers=unlock)[0] == 204
 
 
 def test_a_stranger_cannot_open_the_space(server, person, space):
@@ -341,9 +350,14 @@ def test_what_a_writer_stored_never_runs_in_the_servers_origin(server, person, s
         assert headers["x-content-type-options"] == "nosniff"
         assert "sandbox" in headers["content-security-policy"]
         assert headers["x-frame-options"] == "DENY"
+    # A folder's listing stays a page (sandboxed): no attachment.
+    status, headers, _ = request(server, "GET", f"/dav/{space}/", user)
+    assert status == 200 and "content-disposition" not in headers
+    assert "sandbox" in headers["content-security-policy"]
     # Nor does a console link lead out of the console to it.
     back = f"/console/../dav/{space}/evil.html"
-    for spelt in (back, back.replace("..", "%2e%2e")):
+    for spelt in (back, back.replace("..", "%2e%2e"),
+                  f"/console/%3f/../../dav/{space}/evil.html"):
         status, headers, _ = request(server, "GET", f"/console/lang/en?back={urllib.parse.quote(spelt)}")
         assert status == 303
         assert headers["location"] == "/console", spelt
@@ -425,6 +439,11 @@ def test_destinations_are_checked(server, person, space):
         ("COPY", f"/dav/{space}/d/", f"/dav/{space}/d/inner/", 403),
         ("MOVE", f"/dav/{space}/d/", f"http://{host}/dav/{space}/d/sub/", 403),
         ("MOVE", f"/dav/{space}/d/f.txt", f"/dav/{space}/x/%2e%2e/g.txt", 400),
+        # A `\` is a `/` to dav-server (as to a browser): `x\..\` is the space's
+        # root, which an Overwrite would have emptied item by item.
+        ("COPY", f"/dav/{space}/d/f.txt", f"http://{host}/dav/{space}/x\\..\\", 400),
+        ("COPY", f"/dav/{space}/d/f.txt", f"http://{host}/dav/{space}/x%5C..%5c", 400),
+        ("COPY", f"/dav/{space}/d/", f"http://{host}/dav/{space}/d\\copy", 400),
         # Inside the source however spelt: an empty name, an escaped letter.
         ("COPY", f"/dav/{space}/d/", f"/dav/{space}//d/inner/", 403),
         ("MOVE", f"/dav/{space}/d/", f"http://{host}/dav/{space}/%64/inner/", 403),
@@ -433,6 +452,8 @@ def test_destinations_are_checked(server, person, space):
     for method, src, dest, expected in cases:
         status = request(server, method, src, user, headers={"Destination": dest})[0]
         assert status == expected, (method, src, dest, status)
+    listing = request(server, "PROPFIND", f"/dav/{space}/", user, headers={"Depth": "1"})[2]
+    assert b"/d/" in listing
     ok = request(server, "COPY", f"/dav/{space}/d/f.txt", user,
                  headers={"Destination": f"http://{host}/dav/{space}/d/g.txt"})[0]
     assert ok == 201

@@ -349,12 +349,14 @@ async fn switch_language(
 /// A path of the console itself: never another site (`//host`), never a
 /// scheme, never out of `/console/` by a dot segment (spelt or escaped).
 fn local_path(path: &str) -> bool {
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    let below = decoded.split(['?', '#']).next().unwrap_or_default();
+    // Cut where a browser cuts (an escaped `?` or `#` is part of the path),
+    // then decoded, as a browser also resolves `%2e%2e`.
+    let raw = path.split(['?', '#']).next().unwrap_or_default();
+    let below = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     (below == "/console" || below.starts_with("/console/"))
         && !below.split('/').any(|name| name == "." || name == "..")
         && !path.contains('\\')
-        && !decoded.contains('\\')
+        && !below.contains('\\')
         && !path.chars().any(char::is_control)
         && path.len() < 2048
 }
@@ -1075,6 +1077,9 @@ mod tests {
         assert!(!local_path("/consolex"));
         assert!(!local_path("/console/%5cevil"));
         assert!(local_path("/console/spaces/1?back=../x"), "a query is no path");
+        // An escaped `?` or `#` is part of the path: what follows is too.
+        assert!(!local_path("/console/%3f/../../dav/1/evil.html"));
+        assert!(!local_path("/console/%23/../../dav/1/evil.html"));
     }
 
     #[test]

@@ -212,6 +212,12 @@ impl DriveFs {
     /// file or folder (the file's replacement, or a write into the folder),
     /// or a new file in its folder. `/` and the spaces are never locked
     /// (a lock there would stop everyone's writes).
+    /// Refuses an UNLOCK by an app that may not write (its user's own lock
+    /// included: taking it needed the right to write).
+    pub fn may_unlock(&self, op: &Operator) -> FsResult<()> {
+        needs(op, &[Scope::FileWrite])
+    }
+
     pub async fn may_lock(&self, op: &Operator, path: &DavPath) -> FsResult<()> {
         needs(op, &[Scope::FileWrite])?;
         if names_of(path)?.len() < 2 {

@@ -62,7 +62,9 @@ pub fn routes(operations: &mut Operations) -> Router<ServerState> {
 }
 
 async fn handle(state: State<ServerState>, peer: PeerAddr, request: Request) -> Response {
-    let get = matches!(request.method().as_str(), "GET" | "HEAD");
+    // A file's body: a folder's listing (its path ends in `/`) stays a page.
+    let file_body =
+        matches!(request.method().as_str(), "GET" | "HEAD") && !request.uri().path().ends_with('/');
     let mut response = answer(state, peer, request).await;
     // What a writer stored is never run in this server's origin (a page of
     // HTML or an SVG with a script, opened by someone who may do more than
@@ -75,7 +77,7 @@ async fn handle(state: State<ServerState>, peer: PeerAddr, request: Request) -> 
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
-    if get && response.status().is_success() {
+    if file_body && response.status().is_success() {
         let h = response.headers_mut();
         h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
     }
@@ -112,7 +114,8 @@ async fn answer(
         Err(refusal) => return refusal,
     };
     let (method, uri) = (request.method().clone(), request.uri().clone());
-    let create_only = request.headers().contains_key(header::IF_NONE_MATCH);
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH);
+    let create_only = if_none_match.is_some_and(|v| v.as_bytes().trim_ascii() == b"*");
     let handling = async {
         if let Some(refusal) = state.dav.refusal(&method, &uri, request.headers(), &caller).await {
             return refusal;
@@ -273,7 +276,9 @@ impl Dav {
                 refuse(status)
             }
             "UNLOCK" => {
-                if path.as_bytes().split(|b| *b == b'/').filter(|n| !n.is_empty()).count() < 2 {
+                let below_a_space =
+                    path.as_bytes().split(|b| *b == b'/').filter(|n| !n.is_empty()).count() >= 2;
+                if !below_a_space || self.fs.may_unlock(caller).is_err() {
                     return refuse(StatusCode::FORBIDDEN);
                 }
                 let token = headers
@@ -350,6 +355,12 @@ fn decoded_names(path: &str) -> Vec<Vec<u8>> {
 /// or inside the source itself (403).
 fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Option<StatusCode> {
     let raw = headers.get("destination")?.to_str().ok();
+    // dav-server reads an absolute `Destination` as a browser does, a `\`
+    // as a `/`: what is checked here would not be the path it uses.
+    let backslash = |d: &str| d.contains('\\') || d.to_ascii_lowercase().contains("%5c");
+    if raw.is_some_and(backslash) {
+        return Some(StatusCode::BAD_REQUEST);
+    }
     let Some(uri) = raw.and_then(|d| d.parse::<axum::http::Uri>().ok()) else {
         return Some(StatusCode::BAD_REQUEST);
     };
