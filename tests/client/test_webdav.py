@@ -444,6 +444,10 @@ def test_destinations_are_checked(server, person, space):
         ("COPY", f"/dav/{space}/d/f.txt", f"http://{host}/dav/{space}/x\\..\\", 400),
         ("COPY", f"/dav/{space}/d/f.txt", f"http://{host}/dav/{space}/x%5C..%5c", 400),
         ("COPY", f"/dav/{space}/d/", f"http://{host}/dav/{space}/d\\copy", 400),
+        # A URL's dot segments are resolved as dav-server resolves them: to the
+        # space's root here.
+        ("COPY", f"/dav/{space}/d/f.txt", f"http://{host}/dav/{space}/x/%2e%2e/", 403),
+        ("COPY", f"/dav/{space}/d/f.txt", f"localhost:80/dav/{space}/x.txt", 400),
         # Inside the source however spelt: an empty name, an escaped letter.
         ("COPY", f"/dav/{space}/d/", f"/dav/{space}//d/inner/", 403),
         ("MOVE", f"/dav/{space}/d/", f"http://{host}/dav/{space}/%64/inner/", 403),

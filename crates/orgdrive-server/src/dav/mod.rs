@@ -323,23 +323,18 @@ fn dav_path(raw: &str) -> Option<dav_server::davpath::DavPath> {
     Some(path)
 }
 
-/// Whether two authorities name one server: hosts alike (an IP address
-/// however written, a name in any case, with or without its final dot),
-/// ports alike (`default_port` where one is not written).
-fn same_host(
-    a: &axum::http::uri::Authority,
-    b: &axum::http::uri::Authority,
-    default_port: u16,
-) -> bool {
-    let host = |h: &axum::http::uri::Authority| {
-        let name = h.host().trim_start_matches('[').trim_end_matches(']');
-        match name.parse::<std::net::IpAddr>() {
-            Ok(ip) => ip.to_string(),
-            Err(_) => name.trim_end_matches('.').to_ascii_lowercase(),
-        }
+/// Whether two URLs name one server: hosts alike as a URL parser reads
+/// them (a name in any case and without its final dot; an address however
+/// written), ports alike (the scheme's default where one is not written).
+fn same_server(a: &url::Url, b: &url::Url) -> bool {
+    let host = |u: &url::Url| match u.host() {
+        Some(url::Host::Domain(name)) => Some(name.trim_end_matches('.').to_string()),
+        Some(other) => Some(other.to_string()),
+        None => None,
     };
-    let port = |h: &axum::http::uri::Authority| h.port_u16().unwrap_or(default_port);
-    host(a) == host(b) && port(a) == port(b)
+    host(a).is_some()
+        && host(a) == host(b)
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// A path's names, percent-decoded (empty ones skipped, as dav-server does).
@@ -355,32 +350,33 @@ fn decoded_names(path: &str) -> Vec<Vec<u8>> {
 /// or inside the source itself (403).
 fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Option<StatusCode> {
     let raw = headers.get("destination")?.to_str().ok();
-    // dav-server reads an absolute `Destination` as a browser does, a `\`
-    // as a `/`: what is checked here would not be the path it uses.
-    let backslash = |d: &str| d.contains('\\') || d.to_ascii_lowercase().contains("%5c");
-    if raw.is_some_and(backslash) {
+    let Some(raw) = raw else { return Some(StatusCode::BAD_REQUEST) };
+    // A `\` is a `/` to a URL parser (dav-server's too), a name's character
+    // to a path: refused whichever way the path would be read.
+    if raw.contains('\\') || raw.to_ascii_lowercase().contains("%5c") {
         return Some(StatusCode::BAD_REQUEST);
     }
-    let Some(uri) = raw.and_then(|d| d.parse::<axum::http::Uri>().ok()) else {
-        return Some(StatusCode::BAD_REQUEST);
-    };
-    match (uri.scheme(), uri.authority()) {
-        (Some(scheme), Some(authority)) => {
-            let default_port = if *scheme == axum::http::uri::Scheme::HTTPS { 443 } else { 80 };
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()?.parse().ok());
-            if !host.is_some_and(|h| same_host(&h, authority, default_port)) {
-                return Some(StatusCode::BAD_GATEWAY);
-            }
+    // The path dav-server will use, read as it reads it: an absolute path
+    // as it is, anything else as a URL (RFC 4918 10.3), whose path is
+    // resolved as a browser resolves it.
+    let to = if raw.starts_with('/') {
+        if has_dot_segment(raw) {
+            return Some(StatusCode::BAD_REQUEST);
         }
-        (None, None) if uri.path().starts_with('/') => {}
-        // A relative reference, or a host without a scheme: no URI (RFC 4918 10.3).
-        _ => return Some(StatusCode::BAD_REQUEST),
-    }
-    let to = uri.path();
-    if has_dot_segment(to) {
-        return Some(StatusCode::BAD_REQUEST);
-    }
-    let to = decoded_names(to);
+        raw.split(['?', '#']).next().unwrap_or_default().to_string()
+    } else {
+        let Ok(url) = url::Url::parse(raw) else { return Some(StatusCode::BAD_REQUEST) };
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Some(StatusCode::BAD_REQUEST);
+        }
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let here = host.and_then(|h| url::Url::parse(&format!("{}://{h}/", url.scheme())).ok());
+        if !here.is_some_and(|here| same_server(&here, &url)) {
+            return Some(StatusCode::BAD_GATEWAY);
+        }
+        url.path().to_string()
+    };
+    let to = decoded_names(&to);
     if to.first().map(Vec::as_slice) != Some(b"dav") {
         return Some(StatusCode::FORBIDDEN);
     }
