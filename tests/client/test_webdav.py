@@ -448,6 +448,13 @@ def test_destinations_are_checked(server, person, space):
         # space's root here.
         ("COPY", f"/dav/{space}/d/f.txt", f"http://{host}/dav/{space}/x/%2e%2e/", 403),
         ("COPY", f"/dav/{space}/d/f.txt", f"localhost:80/dav/{space}/x.txt", 400),
+        # dav-server cuts a path at `?` before it resolves dot segments: the
+        # space's root (emptied by an Overwrite), and `/dav/` (a panic).
+        ("COPY", f"/dav/{space}/d/f.txt", f"/dav/{space}/x/..?", 400),
+        ("MOVE", f"/dav/{space}/d/f.txt", f"/dav/{space}/.?", 400),
+        ("COPY", f"/dav/{space}/d/f.txt", f"/dav/{space}/..?", 400),
+        # Onto a folder holding the source (deleted first, with the source).
+        ("MOVE", f"/dav/{space}/d/f.txt", f"/dav/{space}/d", 403),
         # Inside the source however spelt: an empty name, an escaped letter.
         ("COPY", f"/dav/{space}/d/", f"/dav/{space}//d/inner/", 403),
         ("MOVE", f"/dav/{space}/d/", f"http://{host}/dav/{space}/%64/inner/", 403),
@@ -458,6 +465,7 @@ def test_destinations_are_checked(server, person, space):
         assert status == expected, (method, src, dest, status)
     listing = request(server, "PROPFIND", f"/dav/{space}/", user, headers={"Depth": "1"})[2]
     assert b"/d/" in listing
+    assert request(server, "GET", f"/dav/{space}/d/f.txt", user)[2] == b"f"
     ok = request(server, "COPY", f"/dav/{space}/d/f.txt", user,
                  headers={"Destination": f"http://{host}/dav/{space}/d/g.txt"})[0]
     assert ok == 201

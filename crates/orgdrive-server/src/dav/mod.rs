@@ -337,14 +337,6 @@ fn same_server(a: &url::Url, b: &url::Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-/// A path's names, percent-decoded (empty ones skipped, as dav-server does).
-fn decoded_names(path: &str) -> Vec<Vec<u8>> {
-    path.split('/')
-        .filter(|n| !n.is_empty())
-        .map(|n| percent_encoding::percent_decode_str(n).collect())
-        .collect()
-}
-
 /// Why a COPY or MOVE's `Destination` is refused, if it is: another host
 /// (502, as RFC 4918 asks), not inside a space (403), dot segments (400),
 /// or inside the source itself (403).
@@ -360,10 +352,10 @@ fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Op
     // as it is, anything else as a URL (RFC 4918 10.3), whose path is
     // resolved as a browser resolves it.
     let to = if raw.starts_with('/') {
-        if has_dot_segment(raw) {
+        if has_dot_segment(raw.split(['?', '#']).next().unwrap_or_default()) {
             return Some(StatusCode::BAD_REQUEST);
         }
-        raw.split(['?', '#']).next().unwrap_or_default().to_string()
+        raw.to_string()
     } else {
         let Ok(url) = url::Url::parse(raw) else { return Some(StatusCode::BAD_REQUEST) };
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -376,16 +368,36 @@ fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Op
         }
         url.path().to_string()
     };
-    let to = decoded_names(&to);
+    // Its names as dav-server's own parser makes them (cut at `?`, decoded,
+    // dot segments resolved), so that what is checked is what it will use.
+    let Some(to) = names_as_dav_server_reads(&to) else {
+        return Some(StatusCode::BAD_REQUEST);
+    };
     if to.first().map(Vec::as_slice) != Some(b"dav") {
         return Some(StatusCode::FORBIDDEN);
     }
     if to.len() < 3 {
         return Some(StatusCode::FORBIDDEN); // `/dav/` itself or a space's root
     }
-    // Compared name by name, decoded: `//` or an escaped letter is no other place.
-    if to.starts_with(&decoded_names(request_uri.path())) {
+    // Compared name by name, decoded: `//` or an escaped letter is no other
+    // place. Nor onto a folder holding the source, which dav-server would
+    // delete first (with the source) to make room.
+    let from = names_as_dav_server_reads(request_uri.path()).unwrap_or_default();
+    if to.starts_with(&from) || from.starts_with(&to) {
         return Some(StatusCode::FORBIDDEN);
     }
     None
+}
+
+/// A path's names as dav-server reads a path (`DavPath::new`), `None` if
+/// it refuses it.
+fn names_as_dav_server_reads(path: &str) -> Option<Vec<Vec<u8>>> {
+    let path = dav_server::davpath::DavPath::new(path).ok()?;
+    Some(
+        path.as_bytes()
+            .split(|b| *b == b'/')
+            .filter(|n| !n.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+    )
 }
