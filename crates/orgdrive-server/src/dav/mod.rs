@@ -19,8 +19,10 @@
 //! locks (and any on `/` or a space), or past the caller's cap, an UNLOCK
 //! of someone else's lock or a LOCK naming one in `If` (a refresh), and a
 //! COPY or MOVE whose `Destination` is on another host, outside the
-//! spaces, or inside its source (name by name, decoded). A `Range` of
-//! several ranges is dropped: the whole file is served.
+//! spaces, inside its source or onto a folder holding it (its names read as
+//! dav-server's parser reads them). A `Range` of several ranges is dropped:
+//! the whole file is served. Every answer carries headers that keep stored
+//! content from running in this origin.
 //!
 //! dav-server answers any failure of the file system 500 (or, where it
 //! takes a failed look-up for "not there", 409 or 412); when the last step
@@ -338,8 +340,9 @@ fn same_server(a: &url::Url, b: &url::Url) -> bool {
 }
 
 /// Why a COPY or MOVE's `Destination` is refused, if it is: another host
-/// (502, as RFC 4918 asks), not inside a space (403), dot segments (400),
-/// or inside the source itself (403).
+/// (502, as RFC 4918 asks), not a URI or an absolute path, dot segments or
+/// a `\` (400), not inside a space, inside the source itself or onto a
+/// folder holding it (403).
 fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Option<StatusCode> {
     let raw = headers.get("destination")?.to_str().ok();
     let Some(raw) = raw else { return Some(StatusCode::BAD_REQUEST) };
