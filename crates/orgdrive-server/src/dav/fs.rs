@@ -208,16 +208,16 @@ impl DriveFs {
         }
     }
 
-    /// Refuses a LOCK unless `op` could write what it locks: an existing
-    /// file or folder (the file's replacement, or a write into the folder),
-    /// or a new file in its folder. `/` and the spaces are never locked
-    /// (a lock there would stop everyone's writes).
     /// Refuses an UNLOCK by an app that may not write (its user's own lock
     /// included: taking it needed the right to write).
     pub fn may_unlock(&self, op: &Operator) -> FsResult<()> {
         needs(op, &[Scope::FileWrite])
     }
 
+    /// Refuses a LOCK unless `op` could write what it locks: an existing
+    /// file or folder (the file's replacement, or a write into the folder),
+    /// or a new file in its folder. `/` and the spaces are never locked
+    /// (a lock there would stop everyone's writes).
     pub async fn may_lock(&self, op: &Operator, path: &DavPath) -> FsResult<()> {
         needs(op, &[Scope::FileWrite])?;
         if names_of(path)?.len() < 2 {
@@ -759,10 +759,6 @@ impl DavFile for Reader {
     }
 }
 
-/// A file being written: its bytes flow through a channel into
-/// [`Drive::write_file`], running in a task; `flush` ends the body and
-/// waits for the commit. A writer dropped before `flush` (the client went
-/// away) ends the body with an error, so nothing is committed.
 /// Where a [`Writer`] writes: the name `name` in folder `parent_id`, a
 /// new file only when `create_only` (`If-None-Match: *`).
 struct Target {
@@ -772,6 +768,10 @@ struct Target {
     create_only: bool,
 }
 
+/// A file being written: its bytes flow through a channel into
+/// [`Drive::write_file`], running in a task; `flush` ends the body and
+/// waits for the commit. A writer dropped before `flush` (the client went
+/// away) ends the body with an error, so nothing is committed.
 struct Writer {
     chunks: Option<mpsc::Sender<Chunk>>,
     done: Option<oneshot::Receiver<Result<DentryRecord, DriveError>>>,
