@@ -121,10 +121,12 @@ def test_32_identical_add_space_calls_across_both_nodes_make_one_space(nodes):
 
 
 def database_connections(url):
-    """The sessions open on the database of `url` (but the asking one)."""
+    """The clients' sessions open on the database of `url` (but the asking
+    one): not the server's own workers, such as an autovacuum worker that a
+    burst of inserts into a fresh database wakes."""
     import subprocess
-    sql = ("SELECT count(*) FROM pg_stat_activity "
-           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+           "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
     out = subprocess.run(["psql", "-Atc", sql, url], check=True, capture_output=True,
                          text=True, timeout=60)
     return int(out.stdout.strip())
