@@ -107,7 +107,7 @@ fn needs(op: &Operator, scopes: &[Scope]) -> FsResult<()> {
 }
 
 /// A path's names (percent-decoded, UTF-8); `None` for a name that is not UTF-8.
-fn names_of(path: &DavPath) -> FsResult<Vec<String>> {
+pub(crate) fn names_of(path: &DavPath) -> FsResult<Vec<String>> {
     path.as_bytes()
         .split(|b| *b == b'/')
         .filter(|n| !n.is_empty())

@@ -376,7 +376,7 @@ fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Op
     let Some(to) = names_as_dav_server_reads(&to) else {
         return Some(StatusCode::BAD_REQUEST);
     };
-    if to.first().map(Vec::as_slice) != Some(b"dav") {
+    if to.first().map(String::as_str) != Some("dav") {
         return Some(StatusCode::FORBIDDEN);
     }
     if to.len() < 3 {
@@ -394,13 +394,6 @@ fn destination_refusal(request_uri: &axum::http::Uri, headers: &HeaderMap) -> Op
 
 /// A path's names as dav-server reads a path (`DavPath::new`), `None` if
 /// it refuses it.
-fn names_as_dav_server_reads(path: &str) -> Option<Vec<Vec<u8>>> {
-    let path = dav_server::davpath::DavPath::new(path).ok()?;
-    Some(
-        path.as_bytes()
-            .split(|b| *b == b'/')
-            .filter(|n| !n.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect(),
-    )
+fn names_as_dav_server_reads(path: &str) -> Option<Vec<String>> {
+    fs::names_of(&dav_server::davpath::DavPath::new(path).ok()?).ok()
 }
